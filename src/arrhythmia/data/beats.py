@@ -1,0 +1,99 @@
+"""The beat set: the one data structure every loader returns and every later stage consumes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+#: AAMI EC57 heartbeat classes, in label order.
+AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
+
+#: MIT-BIH annotation symbol -> AAMI class (ANSI/AAMI EC57:1998).
+SYMBOL_TO_AAMI: dict[str, str] = {
+    **dict.fromkeys(["N", "L", "R", "e", "j"], "N"),
+    **dict.fromkeys(["A", "a", "J", "S"], "S"),
+    **dict.fromkeys(["V", "E"], "V"),
+    "F": "F",
+    **dict.fromkeys(["/", "f", "Q"], "Q"),
+}
+
+#: Kachuee et al. 2018 beat length: 1.5 s at 125 Hz.
+BEAT_LENGTH = 187
+BEAT_FS = 125.0
+
+
+@dataclass
+class BeatSet:
+    """Segmented heartbeats with labels and per-beat provenance.
+
+    Attributes
+    ----------
+    X : (n_beats, 187) float32
+        Beat waveforms, each normalised to [0, 1], at 125 Hz, zero-padded (Kachuee et al. 2018).
+    y : (n_beats,) int64
+        Class index into ``classes``.
+    classes : tuple of str
+        Class names, e.g. the AAMI classes ``("N", "S", "V", "F", "Q")``.
+    record : (n_beats,) str
+        Record (patient) the beat comes from; for sources without patients, the file it came from.
+    sample : (n_beats,) int64
+        R-peak sample index at the record's own sampling rate; -1 where the source has none.
+    symbol : (n_beats,) str
+        Original annotation symbol ('' where the source has none).
+    source : str
+        Where the beats came from, e.g. ``"mitdb"``, ``"heartbeat-mitbih"``, ``"synthetic"``.
+    synthetic : bool
+        True for generated beats; every result derived from them must say so.
+    is_test : (n_beats,) bool or None
+        Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    record: np.ndarray
+    sample: np.ndarray
+    symbol: np.ndarray
+    source: str
+    synthetic: bool = False
+    is_test: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.X)
+        for name in ("y", "record", "sample", "symbol"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"BeatSet.{name} has {len(getattr(self, name))} entries, X has {n}")
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def subset(self, index: np.ndarray) -> BeatSet:
+        """The beats at ``index`` (integer indices or a boolean mask), metadata included."""
+        return replace(
+            self,
+            X=self.X[index],
+            y=self.y[index],
+            record=self.record[index],
+            sample=self.sample[index],
+            symbol=self.symbol[index],
+            is_test=None if self.is_test is None else self.is_test[index],
+            # A subset is not the cached set it came from: its splits must not be read from the cache.
+            info={k: v for k, v in self.info.items() if k != "cache_key"},
+        )
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of beats per class name, in class order (zero counts included)."""
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return {name: int(c) for name, c in zip(self.classes, counts)}
+
+    def records(self) -> list[str]:
+        """The distinct records, sorted."""
+        return sorted(Counter(self.record.tolist()))
+
+    @property
+    def description(self) -> str:
+        """A short human label for reports; says 'synthetic' for generated data."""
+        return f"{self.source} (SYNTHETIC data)" if self.synthetic else self.source

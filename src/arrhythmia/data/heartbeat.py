@@ -1,0 +1,95 @@
+"""The "Heartbeat" CSVs of Kachuee et al. 2018: 187 samples + a class label per row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from arrhythmia.data.beats import AAMI_CLASSES, BEAT_LENGTH, BeatSet
+from arrhythmia.errors import DataError
+
+MITBIH_FILES = ("mitbih_train.csv", "mitbih_test.csv")
+PTBDB_FILES = ("ptbdb_normal.csv", "ptbdb_abnormal.csv")
+PTBDB_CLASSES = ("normal", "abnormal")
+
+
+def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a beat CSV: rows of 187 values, plus a label column when ``n_classes`` is given.
+
+    Returns ``(X: (n_rows, 187) float32, y: (n_rows,) int64 or None)``. Raises DataError naming
+    the file for a missing or empty file, a wrong column count, non-numeric or NaN values, or
+    labels outside ``0 .. n_classes - 1``.
+    """
+    import pandas as pd  # imported on use: cached beat sets never need it
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist")
+    try:
+        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
+    if frame.empty:
+        raise DataError(f"{path}: file is empty")
+    expected = BEAT_LENGTH + (1 if n_classes is not None else 0)
+    if frame.shape[1] != expected:
+        raise DataError(f"{path}: expected {expected} columns per row, found {frame.shape[1]}")
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"{path}: row {row + 1}, column {col + 1}: not a finite number ({frame.iat[row, col]!r})")
+    X = values[:, :BEAT_LENGTH].astype(np.float32)
+    if n_classes is None:
+        return X, None
+    labels = values[:, BEAT_LENGTH]
+    unknown = (labels != np.round(labels)) | (labels < 0) | (labels >= n_classes)
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise DataError(f"{path}: row {row + 1}: unknown label {labels[row]:g} (expected 0..{n_classes - 1})")
+    return X, labels.astype(np.int64)
+
+
+def is_heartbeat_dir(directory: Path) -> bool:
+    """True if ``directory`` holds the Heartbeat CSVs (either the MIT-BIH or the PTB pair)."""
+    return any((directory / name).is_file() for name in MITBIH_FILES + PTBDB_FILES)
+
+
+def load_heartbeat(directory: str | Path, subset: str = "mitbih") -> BeatSet:
+    """Load the Heartbeat CSVs from ``directory``.
+
+    ``subset="mitbih"``: ``mitbih_train.csv`` and ``mitbih_test.csv``, AAMI classes N, S, V, F, Q;
+    the test file's beats are marked ``is_test``. ``subset="ptbdb"``: ``ptbdb_normal.csv`` and
+    ``ptbdb_abnormal.csv``, classes normal / abnormal. The CSVs carry no patient ids: ``record``
+    holds the file name, and R-peak samples and symbols are unknown.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: data directory does not exist")
+    if subset == "mitbih":
+        files, classes = MITBIH_FILES, AAMI_CLASSES
+    elif subset == "ptbdb":
+        files, classes = PTBDB_FILES, PTBDB_CLASSES
+    else:
+        raise DataError(f"{directory}: unknown Heartbeat subset {subset!r} (mitbih or ptbdb)")
+    Xs, ys, names = [], [], []
+    for name in files:
+        X, y = read_beat_csv(directory / name, n_classes=len(classes))
+        Xs.append(X)
+        ys.append(y)
+        names.append(np.full(len(X), Path(name).stem))
+    record = np.concatenate(names)
+    n = len(record)
+    return BeatSet(
+        X=np.concatenate(Xs),
+        y=np.concatenate(ys),
+        classes=classes,
+        record=record,
+        sample=np.full(n, -1, dtype=np.int64),
+        symbol=np.full(n, "", dtype="<U1"),
+        source=f"heartbeat-{subset}",
+        is_test=record == "mitbih_test" if subset == "mitbih" else None,
+    )

@@ -1,0 +1,155 @@
+"""Train / validation / test splits: intra-patient (random) and inter-patient (de Chazal et al. 2004)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arrhythmia.data.beats import BeatSet
+from arrhythmia.errors import DataError
+
+PROTOCOLS = ("intra", "inter")
+
+# de Chazal, O'Dwyer & Reilly 2004, IEEE TBME 51(7): paced records 102, 104, 107, 217 are in neither set.
+DS1 = [
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
+]
+DS2 = [
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+]
+PACED = ("102", "104", "107", "217")
+# Classes rarer than this in the training records are not weighed when the validation fold is chosen.
+MIN_BEATS_TO_BALANCE = 50
+
+
+@dataclass
+class Split:
+    """Beat indices into one BeatSet: train, val, test: (n,) int64 each, pairwise disjoint."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    protocol: str
+    note: str = ""
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _stratify(y: np.ndarray) -> np.ndarray | None:
+    # train_test_split refuses to stratify a class with a single member; fall back to a plain shuffle.
+    return y if np.bincount(y).max() > 1 and (np.bincount(y)[np.bincount(y) > 0] >= 2).all() else None
+
+
+def intra_patient_split(beats: BeatSet, seed: int = 42) -> Split:
+    """Stratified random 60/20/20 split of beats (the classic notebook protocol).
+
+    Beats of one patient land in train and test alike, so the test score overstates how the model does
+    on a new patient. Sources with their own test partition (``beats.is_test``) keep it as the test set
+    and draw validation (20 %) from the rest.
+    """
+    from sklearn.model_selection import train_test_split  # imported on use: a second of start-up
+
+    index = np.arange(len(beats))
+    if beats.is_test is not None:
+        test, rest = index[beats.is_test], index[~beats.is_test]
+        train, val = train_test_split(rest, test_size=0.2, random_state=seed, stratify=_stratify(beats.y[rest]))
+        note = "test = the source's own test file; validation = 20% of its training file"
+    else:
+        rest, test = train_test_split(index, test_size=0.2, random_state=seed, stratify=_stratify(beats.y))
+        train, val = train_test_split(rest, test_size=0.25, random_state=seed, stratify=_stratify(beats.y[rest]))
+        note = "random 60/20/20 by beat: patients appear in train and test (intra-patient)"
+    return Split(np.sort(train), np.sort(val), np.sort(test), "intra", note)
+
+
+def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5) -> Split:
+    """de Chazal et al. 2004: train and validate on DS1 records, test on DS2; paced records excluded.
+
+    Validation is one fold of a stratified group k-fold over DS1 *records*, so no record is in both
+    training and validation. Of the k candidate folds, the one that leaves training the largest share
+    of its scarcest class is taken: rare classes sit in few records, and a fold that holds one of them
+    whole would leave the model without examples to learn from.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    record = beats.record.astype(str)
+    if not np.isin(record, DS1).any() or not np.isin(record, DS2).any():
+        raise DataError(
+            f"{beats.source}: the inter-patient protocol needs MIT-BIH records of DS1 and DS2 "
+            "(the Heartbeat CSVs and synthetic data carry no such patient ids; use --protocol intra)"
+        )
+    ds1 = np.flatnonzero(np.isin(record, DS1))
+    test = np.flatnonzero(np.isin(record, DS2))
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    y = beats.y[ds1]
+    totals = np.bincount(y, minlength=len(beats.classes))
+    considered = totals >= MIN_BEATS_TO_BALANCE
+
+    def train_share_of_scarcest(fold: tuple[np.ndarray, np.ndarray]) -> float:
+        kept = np.bincount(y[fold[0]], minlength=len(totals))
+        return float((kept[considered] / totals[considered]).min())
+
+    candidates = list(folds.split(ds1, y, groups=record[ds1]))
+    train_pos, val_pos = max(candidates, key=train_share_of_scarcest)
+    train, val = ds1[train_pos], ds1[val_pos]
+    val_records = sorted(set(record[val]))
+    note = f"DS1 -> DS2 (de Chazal 2004); validation records: {' '.join(val_records)}"
+    return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
+
+
+def make_split(beats: BeatSet, protocol: str = "intra", seed: int = 42) -> Split:
+    """The split of ``beats`` for ``protocol`` (``"intra"`` or ``"inter"``).
+
+    Splits of a cached beat set are cached beside it: they depend only on the beats, the protocol and
+    the seed, and computing them costs more start-up time than reading them.
+    """
+    from arrhythmia.data.cache import cached_split
+
+    if protocol == "intra":
+        return cached_split(beats, protocol, seed, lambda: intra_patient_split(beats, seed))
+    if protocol == "inter":
+        return cached_split(beats, protocol, seed, lambda: inter_patient_split(beats, seed))
+    raise DataError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")

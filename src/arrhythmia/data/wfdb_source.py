@@ -1,0 +1,177 @@
+"""PhysioNet WFDB databases (MIT-BIH Arrhythmia Database first) read with the ``wfdb`` package."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, BeatSet
+from arrhythmia.data.segmentation import kachuee_segments
+from arrhythmia.errors import DataError
+
+# Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
+_BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3, 311: 32 / 3}
+PREFERRED_LEAD = "MLII"
+
+
+def record_names(directory: Path) -> list[str]:
+    """Record names of a WFDB database directory: its ``RECORDS`` file, else every ``*.hea``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: data directory does not exist")
+    listing = directory / "RECORDS"
+    if listing.is_file():
+        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    else:
+        names = sorted(p.stem for p in directory.glob("*.hea"))
+    if not names:
+        raise DataError(f"{directory}: no WFDB records (no RECORDS file and no .hea headers)")
+    return names
+
+
+def _header(path: Path):  # -> wfdb.Record
+    import wfdb  # imported on use: a cached beat set never needs it, and it costs a second at start-up
+
+    hea = path.with_suffix(".hea")
+    if not hea.is_file():
+        raise DataError(f"{hea}: header file is missing")
+    try:
+        header = wfdb.rdheader(str(path))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on garbled text
+        raise DataError(f"{hea}: cannot parse WFDB header ({exc})") from None
+    if not header.fs or not header.sig_len or not header.n_sig:
+        raise DataError(f"{hea}: header gives no sampling rate, length or signals")
+    return header
+
+
+def _check_signal_files(path: Path, header) -> None:
+    """Raise DataError when a signal file is missing or shorter than the header says."""
+    for file_name in sorted(set(header.file_name)):
+        dat = path.parent / file_name
+        if not dat.is_file():
+            raise DataError(f"{dat}: signal file is missing (named by {path.with_suffix('.hea')})")
+        signals = [i for i, f in enumerate(header.file_name) if f == file_name]
+        bits = [_BITS_PER_SAMPLE.get(int(header.fmt[i])) for i in signals]
+        if None in bits:
+            continue  # compressed formats: leave the check to wfdb
+        offset = int(header.byte_offset[signals[0]] or 0)
+        expected = offset + math.ceil(header.sig_len * sum(bits) / 8)
+        actual = dat.stat().st_size
+        if actual < expected:
+            raise DataError(f"{dat}: signal file is truncated ({actual} bytes, header needs {expected})")
+
+
+def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int:
+    """Index of the lead to use: a name or index if given, else MLII where present, else the first."""
+    if lead is None:
+        return sig_names.index(PREFERRED_LEAD) if PREFERRED_LEAD in sig_names else 0
+    if isinstance(lead, int) or str(lead).isdigit():
+        index = int(lead)
+        if not 0 <= index < len(sig_names):
+            raise DataError(f"{where}: lead index {index} does not exist (leads: {', '.join(sig_names)})")
+        return index
+    if lead not in sig_names:
+        raise DataError(f"{where}: lead {lead!r} does not exist (leads: {', '.join(sig_names)})")
+    return sig_names.index(lead)
+
+
+def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarray, float, str]:
+    """Read one lead of a WFDB record.
+
+    Returns ``(signal, fs, lead_name)`` with ``signal: (n_samples,) float64, mV`` (NaN where the
+    record marks samples invalid) and ``fs`` in Hz. ``path`` may end in ``.hea`` or not.
+    """
+    path = Path(path)
+    if path.suffix == ".hea":
+        path = path.with_suffix("")
+    header = _header(path)
+    _check_signal_files(path, header)
+    channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
+    import wfdb
+
+    try:
+        record = wfdb.rdrecord(str(path), channels=[channel])
+    except Exception as exc:
+        raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
+    return record.p_signal[:, 0], float(header.fs), header.sig_name[channel]
+
+
+def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
+    """All annotations of a record: ``(sample (n,) int64, symbol (n,) str)``."""
+    ann_file = path.with_suffix(f".{extension}")
+    if not ann_file.is_file():
+        raise DataError(f"{ann_file}: annotation file is missing")
+    import wfdb
+
+    try:
+        ann = wfdb.rdann(str(path), extension)
+    except Exception as exc:
+        raise DataError(f"{ann_file}: cannot read annotations ({exc})") from None
+    return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str)
+
+
+def load_wfdb_database(directory: str | Path, source: str = "mitdb", progress: bool = True) -> BeatSet:
+    """Beats of every record of a WFDB database with reference beat annotations (``atr``).
+
+    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped. What the
+    segmentation loses is counted per class in ``info["lost"]``; ``info["annotated"]`` holds the
+    number of beat annotations per class before segmentation.
+    """
+    directory = Path(directory)
+    names = record_names(directory)
+    parts: list[BeatSet] = []
+    annotated: Counter[str] = Counter()
+    lost: dict[str, Counter[str]] = {}
+    leads: dict[str, str] = {}
+    for name in tqdm(names, desc=f"reading {directory.name}", unit="record", disable=None if progress else True):
+        path = directory / name
+        signal, fs, lead_name = read_lead(path)
+        samples, symbols = read_beat_annotations(path)
+        is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
+        samples, symbols = samples[is_beat], symbols[is_beat]
+        labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
+        annotated.update(AAMI_CLASSES[i] for i in labels)
+        leads[name] = lead_name
+
+        segments = kachuee_segments(signal, fs, samples)
+        for label, reason in zip(labels[~segments.kept], segments.lost_reason[~segments.kept]):
+            lost.setdefault(str(reason), Counter())[AAMI_CLASSES[label]] += 1
+        keep = segments.kept
+        parts.append(
+            BeatSet(
+                X=segments.X,
+                y=labels[keep],
+                classes=AAMI_CLASSES,
+                record=np.full(int(keep.sum()), name),
+                sample=samples[keep],
+                symbol=symbols[keep],
+                source=source,
+            )
+        )
+    info = {
+        "annotated": {c: annotated.get(c, 0) for c in AAMI_CLASSES},
+        "lost": {reason: dict(counter) for reason, counter in lost.items()},
+        "leads": leads,
+    }
+    return concatenate(parts, source=source, info=info)
+
+
+def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> BeatSet:
+    """One beat set from several with the same classes."""
+    if not parts:
+        raise DataError(f"{source}: no beats")
+    return BeatSet(
+        X=np.concatenate([p.X for p in parts]),
+        y=np.concatenate([p.y for p in parts]),
+        classes=parts[0].classes,
+        record=np.concatenate([p.record for p in parts]),
+        sample=np.concatenate([p.sample for p in parts]),
+        symbol=np.concatenate([p.symbol for p in parts]),
+        source=source,
+        synthetic=any(p.synthetic for p in parts),
+        info=info or {},
+    )

@@ -1,0 +1,90 @@
+"""Shared fixtures: an isolated cache per test, small WFDB databases and Heartbeat CSVs made on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arrhythmia.data.synthetic import synthetic_ecg
+
+REPO = Path(__file__).resolve().parents[1]
+MITDB = Path(os.environ.get("ARRHYTHMIA_MITDB", REPO.parent / "shared" / "data" / "mitdb"))
+needs_mitdb = pytest.mark.skipif(
+    not (MITDB / "RECORDS").is_file(),
+    reason=f"MIT-BIH database not found at {MITDB} (set ARRHYTHMIA_MITDB to a local copy)",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory, monkeypatch):
+    """Each test gets its own beat cache and data directory, so no test sees another's files."""
+    monkeypatch.setenv("ARRHYTHMIA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("ARRHYTHMIA_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+def write_wfdb_record(directory: Path, name: str, seconds: float = 60.0, seed: int = 0, fs: float = 360.0):
+    """A two-lead WFDB record (MLII + V5, format 212) with beat and non-beat `atr` annotations."""
+    import wfdb
+
+    rec = synthetic_ecg(duration_s=seconds, fs=fs, seed=seed)
+    signal = np.column_stack([rec.signal, 0.5 * rec.signal])
+    wfdb.wrsamp(
+        name,
+        fs=int(fs),
+        units=["mV", "mV"],
+        sig_name=["MLII", "V5"],
+        p_signal=signal,
+        fmt=["212", "212"],
+        adc_gain=[200, 200],
+        baseline=[1024, 1024],
+        write_dir=str(directory),
+    )
+    symbols = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}
+    samples = np.concatenate([[5], rec.r_peaks])
+    ann_symbols = ["+"] + [symbols[c] for c in rec.labels]  # a rhythm annotation first, as in MIT-BIH
+    wfdb.wrann(
+        name,
+        "atr",
+        samples,
+        symbol=ann_symbols,
+        aux_note=["(N"] + [""] * len(rec.r_peaks),
+        write_dir=str(directory),
+    )
+    return rec
+
+
+@pytest.fixture
+def wfdb_db(tmp_path) -> Path:
+    """A 3-record WFDB database with a RECORDS file."""
+    directory = tmp_path / "db"
+    directory.mkdir()
+    for i, name in enumerate(("r01", "r02", "r03")):
+        write_wfdb_record(directory, name, seed=i)
+    (directory / "RECORDS").write_text("r01\nr02\nr03\n")
+    return directory
+
+
+def write_heartbeat_csvs(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:
+    """Small Heartbeat-format CSVs: 187 values in [0, 1] + a label per row, all five classes."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, n, n_classes in (
+        ("mitbih_train.csv", n_train, 5),
+        ("mitbih_test.csv", n_test, 5),
+        ("ptbdb_normal.csv", n_test, 1),
+        ("ptbdb_abnormal.csv", n_test, 1),
+    ):
+        X = rng.random((n, 187))
+        y = np.arange(n) % n_classes if n_classes > 1 else np.full(n, 0 if "normal" in name[6:12] else 1)
+        if name == "ptbdb_abnormal.csv":
+            y = np.ones(n)
+        np.savetxt(directory / name, np.column_stack([X, y]), delimiter=",", fmt="%.6e")
+    return directory
+
+
+@pytest.fixture
+def heartbeat_dir(tmp_path) -> Path:
+    return write_heartbeat_csvs(tmp_path / "heartbeat")

@@ -1,0 +1,271 @@
+"""The data layer: segmentation, every loader, splits, cache, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MITDB, needs_mitdb, write_wfdb_record
+
+from arrhythmia.data import AAMI_CLASSES, BeatSet, load_beats, make_split
+from arrhythmia.data.heartbeat import load_heartbeat, read_beat_csv
+from arrhythmia.data.segmentation import LOST_FEW_BEATS, kachuee_segments
+from arrhythmia.data.splits import DS1, DS2, PACED
+from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
+from arrhythmia.data.wfdb_source import choose_lead, load_wfdb_database
+from arrhythmia.errors import DataError
+
+# --- segmentation -------------------------------------------------------------------------------
+
+
+def test_segments_start_at_r_peak_and_are_padded_to_1_2_rr():
+    fs = 360.0
+    rr = 0.8  # s
+    peaks = (np.arange(1, 12) * rr * fs).astype(int)
+    t = np.arange(int(10 * fs)) / fs
+    signal = np.zeros_like(t)
+    for p in peaks:
+        signal += np.exp(-0.5 * ((t - p / fs) / 0.01) ** 2)
+    seg = kachuee_segments(signal, fs, peaks[peaks < len(t)])
+    assert seg.X.shape[1] == 187 and seg.X.dtype == np.float32
+    assert seg.X.min() >= 0 and seg.X.max() <= 1
+    # Each segment starts at its R peak (the window maximum) ...
+    assert np.all(seg.X[:, 0] > 0.9)
+    # ... and is 1.2 x 0.8 s x 125 Hz = 120 samples long, then zeros.
+    assert np.all(seg.X[:-1, 121:] == 0) and np.all(seg.X[:-1, 110] > 0)
+
+
+def test_window_with_a_single_beat_is_dropped_with_its_reason():
+    fs = 125.0
+    signal = np.sin(np.arange(int(25 * fs)) / 5.0)
+    peaks = np.array([100, 200, 300, 1300, 2600, 2700])  # window 1 (10-20 s) holds one beat
+    seg = kachuee_segments(signal, fs, peaks)
+    assert seg.kept.tolist() == [True, True, True, False, True, True]
+    assert seg.lost_reason[3] == LOST_FEW_BEATS
+
+
+# --- synthetic ----------------------------------------------------------------------------------
+
+
+def test_synthetic_beats_cover_all_classes_and_say_synthetic():
+    beats = load_synthetic(n_records=3, duration_s=60)
+    assert beats.synthetic and "SYNTHETIC" in beats.description
+    assert beats.X.shape[1] == 187 and beats.classes == AAMI_CLASSES
+    assert all(count > 0 for count in beats.class_counts().values())
+    assert len(set(beats.record)) == 3
+
+
+def test_synthetic_ecg_is_reproducible():
+    a, b = synthetic_ecg(20, seed=3), synthetic_ecg(20, seed=3)
+    assert np.array_equal(a.signal, b.signal) and np.array_equal(a.r_peaks, b.r_peaks)
+
+
+# --- WFDB ---------------------------------------------------------------------------------------
+
+
+def test_wfdb_loader_keeps_beats_and_drops_non_beat_annotations(wfdb_db):
+    beats = load_wfdb_database(wfdb_db, source="testdb", progress=False)
+    assert beats.X.shape[1] == 187 and beats.X.dtype == np.float32
+    assert set(beats.record) == {"r01", "r02", "r03"}
+    assert "+" not in set(beats.symbol)
+    annotated = sum(beats.info["annotated"].values())
+    lost = sum(sum(c.values()) for c in beats.info["lost"].values())
+    assert len(beats) == annotated - lost
+    assert beats.info["leads"]["r01"] == "MLII"
+    # Metadata points at the annotated R peak at the record's own rate.
+    assert beats.sample.min() > 5
+
+
+def test_load_beats_detects_wfdb_directory_and_caches(wfdb_db, monkeypatch):
+    first = load_beats(wfdb_db, progress=False)
+    import arrhythmia.data.wfdb_source as ws
+
+    monkeypatch.setattr(ws, "load_wfdb_database", lambda *a, **k: pytest.fail("cache not used"))
+    second = load_beats(wfdb_db, progress=False)
+    assert np.array_equal(first.X, second.X) and np.array_equal(first.record, second.record)
+
+
+def test_cache_is_invalidated_when_a_source_file_changes(wfdb_db):
+    first = load_beats(wfdb_db, progress=False)
+    write_wfdb_record(wfdb_db, "r03", seed=99)
+    second = load_beats(wfdb_db, progress=False)
+    assert not np.array_equal(first.X, second.X)
+
+
+def test_choose_lead_prefers_mlii_then_first():
+    assert choose_lead(["V5", "MLII"], None, "x") == 1
+    assert choose_lead(["V1", "V2"], None, "x") == 0
+    assert choose_lead(["V1", "V2"], "V2", "x") == 1
+    with pytest.raises(DataError, match="lead 'II' does not exist"):
+        choose_lead(["V1", "V2"], "II", "rec.hea")
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_beats(tmp_path / "nope")
+
+
+def test_missing_dat_file(wfdb_db):
+    (wfdb_db / "r02.dat").unlink()
+    with pytest.raises(DataError, match=r"r02\.dat: signal file is missing"):
+        load_wfdb_database(wfdb_db, progress=False)
+
+
+def test_truncated_dat_file(wfdb_db):
+    dat = wfdb_db / "r02.dat"
+    dat.write_bytes(dat.read_bytes()[:1000])
+    with pytest.raises(DataError, match=r"r02\.dat: signal file is truncated"):
+        load_wfdb_database(wfdb_db, progress=False)
+
+
+def test_garbled_header(wfdb_db):
+    (wfdb_db / "r01.hea").write_text("this is not a header\n\x00garbage\n")
+    with pytest.raises(DataError, match=r"r01\.hea"):
+        load_wfdb_database(wfdb_db, progress=False)
+
+
+def test_missing_annotation_file(wfdb_db):
+    (wfdb_db / "r03.atr").unlink()
+    with pytest.raises(DataError, match=r"r03\.atr: annotation file is missing"):
+        load_wfdb_database(wfdb_db, progress=False)
+
+
+def test_directory_without_records(tmp_path):
+    with pytest.raises(DataError, match="no WFDB records"):
+        load_beats(tmp_path)
+
+
+# --- Heartbeat CSVs -----------------------------------------------------------------------------
+
+
+def test_heartbeat_mitbih_loader(heartbeat_dir):
+    beats = load_heartbeat(heartbeat_dir)
+    assert beats.X.shape == (80, 187) and beats.classes == AAMI_CLASSES
+    assert beats.is_test.sum() == 20
+    assert set(beats.record) == {"mitbih_train", "mitbih_test"}
+    assert (beats.sample == -1).all()
+
+
+def test_heartbeat_ptbdb_loader(heartbeat_dir):
+    beats = load_heartbeat(heartbeat_dir, subset="ptbdb")
+    assert beats.classes == ("normal", "abnormal")
+    assert beats.class_counts() == {"normal": 20, "abnormal": 20}
+
+
+def test_load_beats_detects_heartbeat_directory(heartbeat_dir):
+    assert load_beats(heartbeat_dir).source == "heartbeat-mitbih"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "file is empty"),
+        ("0.1,0.2,0.3,1\n", "expected 188 columns per row, found 4"),
+        (",".join(["0.5"] * 187 + ["abc"]) + "\n", "not a finite number"),
+        (",".join(["0.5"] * 186 + ["nan", "1"]) + "\n", "not a finite number"),
+        (",".join(["0.5"] * 187 + ["7"]) + "\n", "unknown label 7"),
+        (",".join(["0.5"] * 187 + ["1.5"]) + "\n", "unknown label 1.5"),
+    ],
+)
+def test_bad_csv_gives_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "mitbih_train.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        read_beat_csv(path, n_classes=5)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_heartbeat_test_file(heartbeat_dir):
+    (heartbeat_dir / "mitbih_test.csv").unlink()
+    (heartbeat_dir / "ptbdb_normal.csv").unlink()
+    with pytest.raises(DataError, match="does not exist"):
+        load_beats(heartbeat_dir)
+
+
+# --- splits -------------------------------------------------------------------------------------
+
+
+def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
+    """Beats labelled with MIT-BIH record ids, each record holding every class."""
+    records = list(DS1) + list(DS2) + list(PACED)
+    n = per_record * len(records)
+    rng = np.random.default_rng(0)
+    return BeatSet(
+        X=rng.random((n, 187), dtype=np.float32),
+        y=np.tile(np.arange(n // len(records)) % 5, len(records)),
+        classes=AAMI_CLASSES,
+        record=np.repeat(records, per_record),
+        sample=np.arange(n),
+        symbol=np.full(n, "N"),
+        source="mitdb",
+    )
+
+
+def _assert_disjoint(split):
+    parts = [set(split.train), set(split.val), set(split.test)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+
+def test_intra_split_is_stratified_60_20_20_and_seeded():
+    beats = _fake_mitdb_beats()
+    split = make_split(beats, "intra")
+    _assert_disjoint(split)
+    n = len(beats)
+    assert abs(len(split.train) - 0.6 * n) <= 5 and abs(len(split.test) - 0.2 * n) <= 5
+    assert len(split.train) + len(split.val) + len(split.test) == n
+    again = make_split(beats, "intra")
+    assert np.array_equal(split.test, again.test)
+    assert "patients appear in train and test" in split.note
+
+
+def test_inter_split_follows_de_chazal_and_splits_validation_by_record():
+    beats = _fake_mitdb_beats()
+    split = make_split(beats, "inter")
+    _assert_disjoint(split)
+    rec = beats.record
+    assert set(rec[split.test]) == set(DS2)
+    assert set(rec[split.train]) | set(rec[split.val]) == set(DS1)
+    assert not set(rec[split.train]) & set(rec[split.val])
+    assert not set(PACED) & (set(rec[split.train]) | set(rec[split.val]) | set(rec[split.test]))
+    assert len(set(rec[split.val])) >= 2
+
+
+def test_inter_split_needs_patient_records(heartbeat_dir):
+    with pytest.raises(DataError, match="inter-patient protocol needs MIT-BIH records"):
+        make_split(load_heartbeat(heartbeat_dir), "inter")
+
+
+def test_heartbeat_split_keeps_its_own_test_file(heartbeat_dir):
+    beats = load_heartbeat(heartbeat_dir)
+    split = make_split(beats, "intra")
+    assert set(beats.record[split.test]) == {"mitbih_test"}
+    assert set(beats.record[split.val]) == {"mitbih_train"}
+
+
+def test_split_of_a_cached_set_is_cached_and_equal(wfdb_db):
+    beats = load_beats(wfdb_db, progress=False)
+    first = make_split(beats, "intra")
+    again = make_split(load_beats(wfdb_db, progress=False), "intra")
+    assert np.array_equal(first.train, again.train) and np.array_equal(first.test, again.test)
+    sub = beats.subset(np.arange(len(beats) // 2))
+    assert "cache_key" not in sub.info
+    assert len(make_split(sub, "intra").test) < len(first.test)
+
+
+def test_unknown_protocol():
+    with pytest.raises(DataError, match="unknown protocol"):
+        make_split(_fake_mitdb_beats(), "cross")
+
+
+# --- the real MIT-BIH database --------------------------------------------------------------------
+
+
+@needs_mitdb
+def test_mitdb_counts_per_class():
+    beats = load_beats(MITDB, progress=False)
+    assert beats.info["annotated"] == {"N": 90631, "S": 2781, "V": 7236, "F": 803, "Q": 8043}
+    assert beats.class_counts() == {"N": 90629, "S": 2781, "V": 7236, "F": 803, "Q": 8043}
+    assert beats.info["lost"] == {LOST_FEW_BEATS: {"N": 2}}
+    inter = make_split(beats, "inter")
+    assert set(beats.record[inter.test]) == set(DS2)
+    assert not set(beats.record[inter.train]) & set(beats.record[inter.val])
+    assert len(inter.test) == 49712
