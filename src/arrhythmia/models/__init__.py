@@ -1,0 +1,52 @@
+"""Model registry: each architecture is one small file that registers itself with ``@register``.
+
+Adding a model is one file here and one import line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from arrhythmia.errors import ArrhythmiaError
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register(name: str, description: str) -> Callable:
+    """Class decorator: make a model constructible as ``create_model(name, n_classes, input_length)``."""
+
+    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
+        _REGISTRY[name] = cls
+        _DESCRIPTIONS[name] = description
+        return cls
+
+    return wrap
+
+
+def create_model(name: str, n_classes: int = 5, input_length: int = 187) -> nn.Module:
+    """A freshly initialised model. Input ``(batch, 1, input_length)``, output logits ``(batch, n_classes)``."""
+    if name not in _REGISTRY:
+        raise ArrhythmiaError(f"unknown model {name!r} (available: {', '.join(list_models())})")
+    return _REGISTRY[name](n_classes=n_classes, input_length=input_length)
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    return _DESCRIPTIONS[name]
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable
+
+
+# Registered models: one import per file.
+from arrhythmia.models import kachuee_resnet, seed_cnn  # noqa: E402, F401

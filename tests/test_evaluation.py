@@ -1,0 +1,63 @@
+"""Metrics, checked against statistics computed by hand from a known confusion matrix."""
+
+import numpy as np
+import pytest
+
+from arrhythmia.evaluation import compute_metrics, format_metrics
+
+CONFUSION = np.array([[50, 3, 2], [4, 20, 1], [1, 0, 19]])  # rows true N, S, V; columns predicted
+
+
+def _labels_from_confusion(confusion):
+    y_true, y_pred = [], []
+    for t, row in enumerate(confusion):
+        for p, count in enumerate(row):
+            y_true += [t] * count
+            y_pred += [p] * count
+    return np.array(y_true), np.array(y_pred)
+
+
+def test_ec57_statistics_match_hand_computation():
+    y_true, y_pred = _labels_from_confusion(CONFUSION)
+    m = compute_metrics(y_true, y_pred, ["N", "S", "V"])
+    assert m["confusion"] == CONFUSION.tolist()
+    assert m["accuracy"] == pytest.approx(89 / 100)
+    # N: TP 50, FN 5, FP 5, TN 40
+    assert m["per_class"]["N"]["se"] == pytest.approx(50 / 55)
+    assert m["per_class"]["N"]["ppv"] == pytest.approx(50 / 55)
+    assert m["per_class"]["N"]["fpr"] == pytest.approx(5 / 45)
+    assert m["per_class"]["N"]["acc"] == pytest.approx(90 / 100)
+    # S: TP 20, FN 5, FP 3, TN 72
+    assert m["per_class"]["S"]["se"] == pytest.approx(20 / 25)
+    assert m["per_class"]["S"]["ppv"] == pytest.approx(20 / 23)
+    assert m["per_class"]["S"]["fpr"] == pytest.approx(3 / 75)
+    assert m["per_class"]["S"]["acc"] == pytest.approx(92 / 100)
+    # V: TP 19, FN 1, FP 3, TN 77
+    assert m["per_class"]["V"]["se"] == pytest.approx(19 / 20)
+    assert m["per_class"]["V"]["ppv"] == pytest.approx(19 / 22)
+    assert m["per_class"]["V"]["fpr"] == pytest.approx(3 / 80)
+    assert m["per_class"]["V"]["support"] == 20
+    f1 = {
+        c: 2 * m["per_class"][c]["se"] * m["per_class"][c]["ppv"] / (m["per_class"][c]["se"] + m["per_class"][c]["ppv"])
+        for c in "NSV"
+    }
+    assert m["per_class"]["S"]["f1"] == pytest.approx(f1["S"])
+    assert m["macro_f1"] == pytest.approx(np.mean(list(f1.values())))
+    assert m["weighted_f1"] == pytest.approx((55 * f1["N"] + 25 * f1["S"] + 20 * f1["V"]) / 100)
+    assert m["confusion_normalised"][1] == pytest.approx([4 / 25, 20 / 25, 1 / 25])
+
+
+def test_class_never_predicted_or_absent_gives_zero_not_nan():
+    m = compute_metrics(np.array([0, 0, 1]), np.array([0, 0, 0]), ["N", "S", "V"])
+    assert m["per_class"]["S"]["ppv"] == 0.0 and m["per_class"]["V"]["se"] == 0.0
+    assert m["per_class"]["V"]["support"] == 0
+
+
+def test_metrics_are_fractions_and_tables_name_every_class():
+    y_true, y_pred = _labels_from_confusion(CONFUSION)
+    m = compute_metrics(y_true, y_pred, ["N", "S", "V"], loss=0.25)
+    for key in ("accuracy", "macro_f1", "weighted_f1", "macro_precision", "weighted_recall"):
+        assert 0.0 <= m[key] <= 1.0
+    text = format_metrics(m)
+    assert "accuracy 0.8900" in text and "loss 0.2500" in text
+    assert all(f"\n{c} " in text for c in "NSV")

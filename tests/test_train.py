@@ -1,0 +1,144 @@
+"""Training end to end on small synthetic data: run directory, resume, checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from arrhythmia.checkpoint import MODEL_FORMAT, load_checkpoint
+from arrhythmia.config import TrainConfig
+from arrhythmia.data.synthetic import load_synthetic
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import evaluate_run
+from arrhythmia.inference import Classifier
+from arrhythmia.train import TrainingInterrupted, train
+
+
+@pytest.fixture(scope="module")
+def beats():
+    return load_synthetic(n_records=4, duration_s=60)
+
+
+def small_config(**overrides) -> TrainConfig:
+    return TrainConfig(**{"model": "kachuee-resnet", "epochs": 4, "batch_size": 32, "threads": 1, **overrides})
+
+
+def test_train_writes_a_complete_run_directory(tmp_path, beats):
+    run = train(small_config(), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    for name in ("config.json", "environment.json", "history.csv", "model.pt", "last.pt", "data.json", "metrics.json"):
+        assert (run / name).is_file(), name
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*"))
+    with (run / "history.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
+    assert json.loads((run / "config.json").read_text())["model"] == "kachuee-resnet"
+    env = json.loads((run / "environment.json").read_text())
+    assert env["device"] == "cpu" and env["versions"]["torch"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["per_class"]) == {"N", "S", "V", "F", "Q"}
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["data"]["synthetic"] is True
+    assert json.loads((run / "data.json").read_text())["synthetic"] is True
+
+
+def test_training_learns_the_synthetic_classes(tmp_path, beats):
+    run = train(
+        small_config(model="seed-cnn", epochs=5),
+        run_dir=tmp_path / "run",
+        beats=beats,
+        progress=False,
+        log=lambda _: None,
+    )
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.9
+
+
+def test_best_checkpoint_carries_standardisation_fitted_on_train(tmp_path, beats):
+    run = train(small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    state = load_checkpoint(run / "model.pt", MODEL_FORMAT)
+    from arrhythmia.data import make_split
+
+    split = make_split(beats, "intra", 42)
+    assert np.allclose(state["mean"].numpy(), beats.X[split.train].mean(axis=0), atol=1e-5)
+    assert not np.allclose(state["mean"].numpy(), beats.X.mean(axis=0), atol=1e-6)
+    classifier = Classifier.from_run(run)
+    assert classifier.predict_proba(beats.X[:10]).shape == (10, 5)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, beats):
+    full = train(small_config(), run_dir=tmp_path / "full", beats=beats, progress=False, log=lambda _: None)
+
+    def interrupt_after_epoch_2(line: str) -> None:
+        if line.startswith("epoch   2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(small_config(), run_dir=tmp_path / "cut", beats=beats, progress=False, log=interrupt_after_epoch_2)
+    assert len(load_checkpoint(tmp_path / "cut" / "last.pt", "arrhythmia-resume/1")["history"]) == 2
+    train(small_config(), run_dir=tmp_path / "cut", resume=True, beats=beats, progress=False, log=lambda _: None)
+
+    expected = json.loads((full / "metrics.json").read_text())
+    resumed = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert resumed["confusion"] == expected["confusion"]
+    assert resumed["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    a = load_checkpoint(full / "model.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "cut" / "model.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, beats):
+    with pytest.raises(ArrhythmiaError, match="nothing to resume"):
+        train(small_config(), run_dir=tmp_path, resume=True, beats=beats, progress=False)
+
+
+def test_class_weights_and_early_stopping(tmp_path, beats):
+    lines: list[str] = []
+    config = small_config(epochs=6, class_weights="balanced", early_stopping_patience=1, lr=1e-9)
+    run = train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lines.append)
+    with (run / "history.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) < 6
+    assert any("early stopping" in line for line in lines)
+
+
+class Foreign:
+    """Not a tensor: torch.load(weights_only=True) must refuse to build it."""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda p: p.write_bytes(b"not a checkpoint at all"), "not a readable checkpoint"),
+        (lambda p: torch.save({"weights": torch.zeros(2)}, p), "not an arrhythmia checkpoint"),
+        (lambda p: torch.save({"format": MODEL_FORMAT, "evil": Foreign()}, p), "refused"),
+    ],
+)
+def test_corrupt_or_foreign_checkpoint(tmp_path, content, message):
+    path = tmp_path / "model.pt"
+    content(path)
+    with pytest.raises(ArrhythmiaError, match=message) as info:
+        Classifier.from_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_checkpoint(tmp_path, beats):
+    run = train(small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    data = (run / "model.pt").read_bytes()
+    (run / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArrhythmiaError, match="corrupt or truncated"):
+        evaluate_run(run, beats=beats, log=lambda _: None)
+
+
+def test_config_file_round_trip_and_unknown_keys(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("model: kachuee-resnet\nepochs: 3\nprotocol: inter\n")
+    config = TrainConfig.from_file(path)
+    assert (config.model, config.epochs, config.protocol) == ("kachuee-resnet", 3, "inter")
+    path.write_text("epochz: 3\n")
+    with pytest.raises(ArrhythmiaError, match="unknown setting.*epochz"):
+        TrainConfig.from_file(path)
+    path.write_text("[1, 2]\n")
+    with pytest.raises(ArrhythmiaError, match="expected a mapping"):
+        TrainConfig.from_file(path)
