@@ -1,0 +1,114 @@
+"""The command line as a user meets it: tables on stdout, one-line errors on stderr, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import write_heartbeat_csvs
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "arrhythmia.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("download", "data", "models", "train", "evaluate"):
+        assert command in result.stdout
+
+
+def test_models_lists_parameter_counts():
+    result = run_cli("models")
+    assert "seed-cnn" in result.stdout and "1,643,333" in result.stdout and "kachuee-resnet" in result.stdout
+
+
+def test_data_summary_of_heartbeat_csvs(tmp_path):
+    directory = write_heartbeat_csvs(tmp_path / "hb")
+    result = run_cli("data", "summary", "--data", directory)
+    assert result.returncode == 0, result.stderr
+    assert "heartbeat-mitbih: 80 beats" in result.stdout
+    assert "intra test" in result.stdout and "inter: " in result.stdout  # inter explained, not crashed
+
+
+def test_data_summary_of_wfdb_database(wfdb_db):
+    result = run_cli("data", "summary", "--data", wfdb_db)
+    assert result.returncode == 0, result.stderr
+    assert "annotated beats" in result.stdout and "extracted beats" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("train_csv", "fragments"),
+    [
+        (None, ["missing: data directory does not exist"]),
+        ("", ["mitbih_train.csv: file is empty"]),
+        ("1,2,3\n", ["mitbih_train.csv: expected 188 columns"]),
+    ],
+)
+def test_bad_data_gives_one_line(tmp_path, train_csv, fragments):
+    (tmp_path / "mitbih_test.csv").write_text(",".join(["0.5"] * 187 + ["0"]) + "\n")
+    if train_csv is None:
+        target = tmp_path / "missing"
+    else:
+        (tmp_path / "mitbih_train.csv").write_text(train_csv)
+        target = tmp_path
+    assert_one_line_error(run_cli("data", "summary", "--data", target), *fragments)
+
+
+def test_truncated_record_gives_one_line(wfdb_db):
+    dat = wfdb_db / "r01.dat"
+    dat.write_bytes(dat.read_bytes()[:500])
+    assert_one_line_error(run_cli("data", "summary", "--data", wfdb_db), "r01.dat", "truncated")
+
+
+def test_train_then_evaluate_on_synthetic_data(tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text("model: kachuee-resnet\nepochs: 2\nbatch_size: 64\nthreads: 1\n")
+    run = tmp_path / "run"
+    result = run_cli("train", "--data", "synthetic", "--config", config, "--epochs", "1", "--run-dir", run)
+    assert result.returncode == 0, result.stderr
+    assert f"run directory: {run}" in result.stdout.replace("\n", "")
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"] == "kachuee-resnet" and saved["epochs"] == 1  # the command line wins over the file
+    assert "SYNTHETIC" in result.stdout
+    evaluated = run_cli("evaluate", run)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "accuracy" in evaluated.stdout and "Se" in evaluated.stdout
+    assert json.loads((run / "metrics.json").read_text())["classes"] == ["N", "S", "V", "F", "Q"]
+
+
+def test_evaluate_on_another_source_with_the_same_classes(tmp_path):
+    run = tmp_path / "run"
+    trained = run_cli("train", "--data", "synthetic", "--model", "kachuee-resnet", "--epochs", "1", "--run-dir", run)
+    assert trained.returncode == 0, trained.stderr
+    heartbeat = write_heartbeat_csvs(tmp_path / "hb")
+    result = run_cli("evaluate", run, "--data", heartbeat)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics-heartbeat-mitbih.json").read_text())
+    assert metrics["n_beats"] == 20 and metrics["data"]["source"] == "heartbeat-mitbih"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["train", "--data", "synthetic", "--model", "nope"], ["unknown model 'nope'"]),
+        (["train", "--data", "synthetic", "--protocol", "inter"], ["inter-patient protocol needs MIT-BIH"]),
+        (["train", "--resume", "does-not-exist"], ["config.json"]),
+        (["evaluate", "not-a-run"], ["not-a-run"]),
+    ],
+)
+def test_bad_arguments_give_one_line(tmp_path, args, fragments):
+    assert_one_line_error(run_cli(*args, cwd=tmp_path), *fragments)
