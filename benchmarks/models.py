@@ -65,12 +65,10 @@ def main() -> None:
         f"{beats.description}: {len(split.train):,} training beats, {len(split.test):,} test beats; "
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
     )
-    header = (
-        f"| {'model':<16} | {'parameters':>10} | {'train s/epoch (batch ' + str(batch_size) + ')':>26} | "
-        f"{'inference beats/s (batch 1024)':>30} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(c) + 2) for c in header.strip("|").split("|")[:-1]) + "|")
+    columns = ["model", "parameters", f"train s/epoch (batch {batch_size})", "inference beats/s (batch 1024)"]
+    widths = [16, 10, 26, 30]
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     device = torch.device("cpu")
     for name in list_models():
         torch.manual_seed(0)
@@ -81,7 +79,8 @@ def main() -> None:
         softmax_batches(model, X_test, device, batch_size=1024)
         beats_per_s = len(X_test) / (time.perf_counter() - began)
         total, _ = count_parameters(model)
-        print(f"| {name:<16} | {total:>10,} | {epoch_s:>26.1f} | {beats_per_s:>30,.0f} |")
+        cells = [name.ljust(16), f"{total:>10,}", f"{epoch_s:>26.1f}", f"{beats_per_s:>30,.0f}"]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
