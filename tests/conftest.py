@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from arrhythmia.data import AAMI_CLASSES, BeatSet
+from arrhythmia.data.splits import DS1, DS2, PACED
 from arrhythmia.data.synthetic import synthetic_ecg
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,3 +90,19 @@ def write_heartbeat_csvs(directory: Path, n_train: int = 60, n_test: int = 20, s
 @pytest.fixture
 def heartbeat_dir(tmp_path) -> Path:
     return write_heartbeat_csvs(tmp_path / "heartbeat")
+
+
+def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
+    """Beats labelled with MIT-BIH record ids, each record holding every class."""
+    records = list(DS1) + list(DS2) + list(PACED)
+    n = per_record * len(records)
+    rng = np.random.default_rng(0)
+    return BeatSet(
+        X=rng.random((n, 187), dtype=np.float32),
+        y=np.tile(np.arange(n // len(records)) % 5, len(records)),
+        classes=AAMI_CLASSES,
+        record=np.repeat(records, per_record),
+        sample=np.arange(n),
+        symbol=np.full(n, "N"),
+        source="mitdb",
+    )

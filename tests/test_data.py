@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MITDB, needs_mitdb, write_wfdb_record
+from conftest import MITDB, _fake_mitdb_beats, needs_mitdb, write_wfdb_record
 
-from arrhythmia.data import AAMI_CLASSES, BeatSet, load_beats, make_split
+from arrhythmia.data import AAMI_CLASSES, load_beats, make_split
 from arrhythmia.data.heartbeat import load_heartbeat, read_beat_csv
 from arrhythmia.data.segmentation import LOST_FEW_BEATS, kachuee_segments
 from arrhythmia.data.splits import DS1, DS2, PACED
@@ -184,22 +184,6 @@ def test_missing_heartbeat_test_file(heartbeat_dir):
 # --- splits -------------------------------------------------------------------------------------
 
 
-def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
-    """Beats labelled with MIT-BIH record ids, each record holding every class."""
-    records = list(DS1) + list(DS2) + list(PACED)
-    n = per_record * len(records)
-    rng = np.random.default_rng(0)
-    return BeatSet(
-        X=rng.random((n, 187), dtype=np.float32),
-        y=np.tile(np.arange(n // len(records)) % 5, len(records)),
-        classes=AAMI_CLASSES,
-        record=np.repeat(records, per_record),
-        sample=np.arange(n),
-        symbol=np.full(n, "N"),
-        source="mitdb",
-    )
-
-
 def _assert_disjoint(split):
     parts = [set(split.train), set(split.val), set(split.test)]
     assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
@@ -269,3 +253,24 @@ def test_mitdb_counts_per_class():
     assert set(beats.record[inter.test]) == set(DS2)
     assert not set(beats.record[inter.train]) & set(beats.record[inter.val])
     assert len(inter.test) == 49712
+
+
+def test_atomic_write_leaves_no_temp_file_and_ordinary_permissions(tmp_path):
+    import os
+
+    from arrhythmia.data.cache import atomic_write_bytes
+
+    target = tmp_path / "out.txt"
+    atomic_write_bytes(target, lambda tmp: tmp.write_text("hello"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "hello" and list(tmp_path.iterdir()) == [target]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_bytes(target, fail)
+    assert target.read_text() == "hello" and list(tmp_path.iterdir()) == [target]

@@ -142,3 +142,19 @@ def test_config_file_round_trip_and_unknown_keys(tmp_path):
     path.write_text("[1, 2]\n")
     with pytest.raises(ArrhythmiaError, match="expected a mapping"):
         TrainConfig.from_file(path)
+
+
+def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
+    """A model trained DS1 -> DS2 can be scored on the Heartbeat CSVs' own test file."""
+    from conftest import _fake_mitdb_beats, write_heartbeat_csvs
+
+    run = train(
+        small_config(epochs=1, protocol="inter"),
+        run_dir=tmp_path / "run",
+        beats=_fake_mitdb_beats(),
+        progress=False,
+        log=lambda _: None,
+        report=False,
+    )
+    metrics = evaluate_run(run, data=str(write_heartbeat_csvs(tmp_path / "hb")), log=lambda _: None)
+    assert metrics["data"]["protocol"] == "intra" and metrics["n_beats"] == 20

@@ -157,6 +157,18 @@ def evaluate(
     from arrhythmia.evaluation import evaluate_run
 
     evaluate_run(run, data=data)
+    if data is None:  # the report describes the run on its own data
+        from arrhythmia.report import write_report
+
+        write_report(run)
+
+
+@app.command()
+def report(run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")]) -> None:
+    """Write the run's figures and its self-contained report.html."""
+    from arrhythmia.report import write_report
+
+    write_report(run)
 
 
 def main() -> None:

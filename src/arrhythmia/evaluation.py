@@ -95,8 +95,8 @@ def evaluate_run(
         raise ArrhythmiaError(f"{beats.source}: classes {theirs} do not match the model's {ours}")
     same_source = data is None
     protocol = config.protocol
-    if not same_source and protocol == "inter" and beats.is_test is None and not _has_mitdb_records(beats):
-        protocol = "intra"
+    if not same_source and protocol == "inter" and not _has_mitdb_records(beats):
+        protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
     split = make_split(beats, protocol, config.seed)
     test = beats.subset(split.test)
     probs = classifier.predict_proba(test.X)

@@ -83,6 +83,7 @@ def train(
     beats: BeatSet | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    report: bool = True,
 ) -> Path:
     """Train ``config.model`` and evaluate its best checkpoint on the test split.
 
@@ -92,6 +93,7 @@ def train(
     run_dir : where to write; a new ``runs/<model>-<protocol>-<time>`` directory when None.
     resume : continue the run in ``run_dir`` from its ``last.pt``.
     beats : the beat set to use instead of loading ``config.data`` (for the Python API and tests).
+    report : write the figures and ``report.html`` at the end.
 
     Returns the run directory.
     """
@@ -240,6 +242,10 @@ def train(
     from arrhythmia.evaluation import evaluate_run
 
     evaluate_run(run_dir, beats=beats, log=log)
+    if report:
+        from arrhythmia.report import write_report
+
+        write_report(run_dir, beats=beats, log=log)
     return run_dir
 
 

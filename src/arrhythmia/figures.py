@@ -1,0 +1,389 @@
+"""Figures of a training run: the data, the training curves and the test results, one PNG each.
+
+Every ``plot_*`` function takes plain data (arrays, dicts, a BeatSet), writes one PNG atomically and
+returns its path. ``make_figures(run_dir)`` loads what a run directory holds and writes all seven into
+``run_dir/figures/``.
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects directly rather than through pyplot: no
+backend or global figure registry is involved, so this works headless and leaks no open figures.
+Beats are 187 samples at 125 Hz (1.5 s), each normalised to [0, 1] ("normalised amplitude").
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
+
+from arrhythmia.data import load_beats, make_split
+from arrhythmia.data.beats import BEAT_FS, BeatSet
+from arrhythmia.data.cache import atomic_write_bytes
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import Classifier
+from arrhythmia.runs import read_history, read_json
+from arrhythmia.train import load_run_config
+
+FIGURES_DIR = "figures"
+#: File name of each figure in ``run_dir/figures/``, in report order.
+FIGURE_FILES: dict[str, str] = {
+    "example_beats": "01_example_beats.png",
+    "beat_statistics": "02_beat_statistics.png",
+    "class_distribution": "03_class_distribution.png",
+    "training_curves": "04_training_curves.png",
+    "confusion": "05_confusion.png",
+    "sample_predictions": "06_sample_predictions.png",
+    "ec57": "07_ec57.png",
+}
+#: Readable names of the AAMI EC57 classes; other class names are shown as they are.
+AAMI_NAMES: dict[str, str] = {
+    "N": "normal",
+    "S": "supraventricular ectopic",
+    "V": "ventricular ectopic",
+    "F": "fusion",
+    "Q": "unclassifiable / paced",
+}
+DPI = 100  # with the sizes below and a 256-colour palette, PNGs stay around 15-60 KB
+RIGHT, WRONG = "#1a7f37", "#cf222e"  # green / red for correct / wrong predictions
+SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+AMPLITUDE = "normalised amplitude"
+
+
+def class_label(name: str) -> str:
+    """``"V"`` -> ``"V (ventricular ectopic)"``; names that are not AAMI classes unchanged."""
+    return f"{name} ({AAMI_NAMES[name]})" if name in AAMI_NAMES else name
+
+
+def _title(text: str, synthetic: bool) -> str:
+    # Generated data must never be mistaken for real ECG, so every title says so.
+    return f"{text} (SYNTHETIC data)" if synthetic else text
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG to ``path`` in one rename (no half-written file is ever visible).
+
+    The image is reduced to a 256-colour palette: plots use few colours, and the report embeds
+    every figure, so this halves the files at no visible cost.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    image = Image.open(buffer).convert("RGB").quantize(256)
+    atomic_write_bytes(path, lambda tmp: image.save(tmp, format="png", optimize=True))
+    return path
+
+
+def _time_axis(length: int) -> np.ndarray:
+    """Seconds of each sample of a beat of ``length`` samples at 125 Hz."""
+    return np.arange(length) / BEAT_FS
+
+
+def plot_example_beats(beats: BeatSet, path: str | Path) -> Path:
+    """One example beat of each class (the first of its class in ``beats``), in a grid.
+
+    beats.X : (n_beats, 187) at 125 Hz, normalised amplitude; classes with no beats get an empty panel.
+    """
+    classes = list(beats.classes)
+    ncols = min(len(classes), 3)
+    nrows = math.ceil(len(classes) / ncols)
+    fig = Figure(figsize=(4.0 * ncols, 2.8 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
+    t = _time_axis(beats.X.shape[1])
+    for i, name in enumerate(classes):
+        ax = axes[i]
+        where = np.flatnonzero(beats.y == i)
+        if len(where):
+            ax.plot(t, beats.X[where[0]], color="#4c72b0", lw=1.4)
+            ax.set_title(f"{class_label(name)}: {len(where):,} beats", fontsize=10)
+        else:
+            ax.text(0.5, 0.5, "no beats of this class", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(class_label(name), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(AMPLITUDE)
+    for ax in axes[len(classes) :]:
+        ax.set_visible(False)
+    fig.suptitle(_title("Example beat of each class (first of its class, training split)", beats.synthetic))
+    return _save(fig, path)
+
+
+def plot_beat_statistics(beats: BeatSet, path: str | Path) -> Path:
+    """Per-class histograms of each beat's mean and standard deviation, overlaid (two panels).
+
+    Densities rather than counts, so rare classes are as visible as the dominant one.
+    """
+    means, stds = beats.X.mean(axis=1), beats.X.std(axis=1)
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, values, what in ((axes[0], means, "beat mean"), (axes[1], stds, "beat standard deviation")):
+        bins = np.histogram_bin_edges(values, bins=30) if len(values) else 10
+        for i, name in enumerate(beats.classes):
+            mine = values[beats.y == i]
+            if len(mine):
+                # Outlines, not filled bars: five overlaid classes stay distinguishable.
+                ax.hist(mine, bins=bins, density=True, histtype="step", lw=1.6, label=f"{name} (n={len(mine):,})")
+        ax.set_xlabel(f"{what} ({AMPLITUDE})")
+        ax.set_ylabel("density")
+        ax.set_title(f"Distribution of the {what}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(title="class", fontsize=8)
+    fig.suptitle(_title("Beat statistics per class (training split)", beats.synthetic))
+    return _save(fig, path)
+
+
+def plot_class_distribution(counts: Mapping[str, Mapping[str, int]], path: str | Path, synthetic: bool = False) -> Path:
+    """Grouped bar chart of beats per class in each split, counts on the bars, log-scale y.
+
+    counts : ``{split: {class: n_beats}}``, e.g. data.json's ``counts``.
+    """
+    splits = list(counts)
+    classes = list(next(iter(counts.values()))) if counts else []
+    x = np.arange(len(classes))
+    width = 0.8 / max(len(splits), 1)
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for j, split in enumerate(splits):
+        values = np.array([counts[split].get(c, 0) for c in classes])
+        # Log scale: an empty class is drawn at the axis floor and still labelled 0.
+        bars = ax.bar(
+            x + (j - (len(splits) - 1) / 2) * width,
+            np.maximum(values, 0.8),
+            width,
+            bottom=0.0,
+            label=f"{split} ({values.sum():,})",
+            color=SPLIT_COLOURS.get(split),
+        )
+        ax.bar_label(bars, labels=[f"{v:,}" for v in values], fontsize=7, padding=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.7, max([max(c.values(), default=1) for c in counts.values()], default=1) * 3)
+    ax.set_xticks(x, [class_label(c) for c in classes], fontsize=8)
+    ax.set_xlabel("class")
+    ax.set_ylabel("beats (log scale)")
+    ax.legend(title="split (beats)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(_title("Beats per class and split", synthetic))
+    return _save(fig, path)
+
+
+def lr_drops(history: Sequence[Mapping]) -> list[int]:
+    """Epochs whose learning rate is lower than the epoch before (ReduceLROnPlateau steps)."""
+    return [b["epoch"] for a, b in zip(history, history[1:]) if b["lr"] < a["lr"]]
+
+
+def _drops_label(drops: Sequence[int]) -> str:
+    """Legend text for the learning-rate drops, naming the epochs while there are few."""
+    if len(drops) > 4:
+        return f"learning-rate drops ({len(drops)})"
+    return f"learning-rate drop (epoch{'s' if len(drops) > 1 else ''} {', '.join(map(str, drops))})"
+
+
+def best_epoch(history: Sequence[Mapping]) -> int | None:
+    """The epoch with the lowest validation loss (the saved checkpoint), or None without one."""
+    rows = [r for r in history if not math.isnan(r["val_loss"])]
+    return min(rows, key=lambda r: r["val_loss"])["epoch"] if rows else None
+
+
+def plot_training_curves(
+    history: Sequence[Mapping], path: str | Path, best_epoch: int | None, synthetic: bool = False
+) -> Path:
+    """Loss and accuracy (train and validation) per epoch, best epoch and learning-rate drops marked.
+
+    history : rows of history.csv (epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds).
+    best_epoch : the epoch of the saved checkpoint (lowest validation loss), drawn as a vertical line.
+    """
+    epochs = [r["epoch"] for r in history]
+    drops = lr_drops(history)
+    marker = "o" if len(epochs) <= 40 else None  # a few epochs are easier to read as points
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True)
+    panels = (("loss", "cross-entropy loss", 1.0), ("acc", "accuracy (%)", 100.0))
+    for ax, (key, ylabel, scale) in zip(axes, panels):
+        for part, colour in (("train", SPLIT_COLOURS["train"]), ("val", SPLIT_COLOURS["val"])):
+            values = [r[f"{part}_{key}"] * scale for r in history]
+            name = "train" if part == "train" else "validation"
+            ax.plot(epochs, values, marker=marker, ms=3, color=colour, label=name)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2, label=f"best checkpoint (epoch {best_epoch})")
+        for k, epoch in enumerate(drops):
+            ax.axvline(epoch, color="#9467bd", ls=":", lw=1.2, label=_drops_label(drops) if k == 0 else None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("Loss", fontsize=10)
+    axes[1].set_title("Accuracy", fontsize=10)
+    fig.suptitle(_title("Training curves", synthetic))
+    return _save(fig, path)
+
+
+def _heatmap(ax, matrix: np.ndarray, labels: Sequence[str], text: Sequence[Sequence[str]], title: str) -> None:
+    """One annotated confusion heatmap: rows true classes, columns predicted classes."""
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    top = matrix.max() if matrix.size else 0
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            # White text on dark cells, black on light ones.
+            colour = "white" if top and matrix[i, j] > 0.6 * top else "black"
+            ax.text(j, i, text[i][j], ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+
+
+def plot_confusion(
+    confusion: Sequence[Sequence[int]] | np.ndarray,
+    classes: Sequence[str],
+    path: str | Path,
+    synthetic: bool = False,
+) -> Path:
+    """Confusion matrix (n_classes, n_classes), rows true, columns predicted: counts and row-normalised."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    rows = counts.sum(axis=1, keepdims=True)
+    # A class with no test beats has an all-zero row, shown as 0 % rather than NaN.
+    normalised = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    _heatmap(axes[0], counts, classes, [[f"{v:,}" for v in row] for row in counts], "Counts (beats)")
+    _heatmap(axes[1], normalised, classes, [[f"{v:.0%}" for v in row] for row in normalised], "Row-normalised (recall)")
+    fig.suptitle(_title("Confusion matrix on the test split", synthetic))
+    return _save(fig, path)
+
+
+def pick_sample_indices(y_true: np.ndarray, y_pred: np.ndarray, n: int = 8, seed: int = 42) -> np.ndarray:
+    """Indices of ``n`` beats to show, errors included, drawn reproducibly with ``default_rng(seed)``.
+
+    Takes ``min(#errors, 4)`` wrong predictions (so at least two when there are two or more) and fills
+    the rest with correct ones; when there are too few correct ones, more errors fill the gap.
+    Returns sorted int64 indices into ``y_true``; fewer than ``n`` only when there are fewer beats.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    wrong = np.flatnonzero(y_true != y_pred)
+    right = np.flatnonzero(y_true == y_pred)
+    wrong, right = rng.permutation(wrong), rng.permutation(right)
+    n_wrong = min(len(wrong), 4)
+    n_right = min(len(right), n - n_wrong)
+    n_wrong = min(len(wrong), n - n_right)  # top up with errors when correct ones run out
+    return np.sort(np.concatenate([wrong[:n_wrong], right[:n_right]])).astype(np.int64)
+
+
+def plot_sample_predictions(
+    X: np.ndarray,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    path: str | Path,
+    seed: int = 42,
+    synthetic: bool = False,
+) -> Path:
+    """Eight test beats with true label, predicted label and confidence; green where right, red where wrong.
+
+    X : (n_beats, 187) at 125 Hz; y_true : (n_beats,) class indices; probs : (n_beats, n_classes).
+    """
+    y_pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
+    picked = pick_sample_indices(y_true, y_pred, n=8, seed=seed)
+    fig = Figure(figsize=(13, 5.6), layout="constrained")
+    axes = fig.subplots(2, 4, sharex=True, sharey=True).ravel()
+    t = _time_axis(X.shape[1])
+    for ax, i in zip(axes, picked):
+        ok = y_true[i] == y_pred[i]
+        colour = RIGHT if ok else WRONG
+        ax.plot(t, X[i], color=colour, lw=1.3)
+        verdict = "right" if ok else "WRONG"
+        ax.set_title(
+            f"true {classes[y_true[i]]}, predicted {classes[y_pred[i]]}\n"
+            f"confidence {probs[i, y_pred[i]]:.0%} ({verdict})",
+            color=colour,
+            fontsize=9,
+        )
+        ax.grid(alpha=0.3)
+    for ax in axes[len(picked) :]:
+        ax.text(0.5, 0.5, "no more test beats", ha="center", va="center", transform=ax.transAxes)
+    for ax in axes[4:]:
+        ax.set_xlabel("time (s)")
+    for ax in axes[::4]:
+        ax.set_ylabel(AMPLITUDE)
+    n_wrong = int((y_true[picked] != y_pred[picked]).sum())
+    fig.suptitle(_title(f"Sample test predictions ({n_wrong} of {len(picked)} shown are errors)", synthetic))
+    return _save(fig, path)
+
+
+def plot_ec57(
+    per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str], path: str | Path, synthetic: bool = False
+) -> Path:
+    """Per-class sensitivity (Se) and positive predictivity (+P) in percent (AAMI EC57), values on the bars.
+
+    per_class : metrics.json's ``per_class``: ``{class: {"se", "ppv", "support", ...}}`` with fractions 0..1.
+    """
+    x = np.arange(len(classes))
+    se = np.array([per_class[c]["se"] * 100 for c in classes])
+    ppv = np.array([per_class[c]["ppv"] * 100 for c in classes])
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for offset, values, name, colour in (
+        (-0.2, se, "Se (sensitivity)", "#4c72b0"),
+        (0.2, ppv, "+P (positive predictivity)", "#dd8452"),
+    ):
+        bars = ax.bar(x + offset, values, 0.4, label=name, color=colour)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=1)
+    ax.set_xticks(x, [f"{c}\n(n={per_class[c].get('support', 0):,})" for c in classes])
+    ax.set_xlabel("class (test beats)")
+    ax.set_ylabel("percent (%)")
+    ax.set_ylim(0, 115)  # room for the labels above 100 %
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, ncols=2)
+    ax.set_title(_title("AAMI EC57 per-class statistics on the test split", synthetic))
+    return _save(fig, path)
+
+
+def make_figures(run_dir: str | Path, beats: BeatSet | None = None) -> dict[str, Path]:
+    """Write the seven figures of a run into ``run_dir/figures/``; returns ``{name: path}`` (see FIGURE_FILES).
+
+    beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
+    """
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    data = read_json(run_dir / "data.json")
+    metrics = read_json(run_dir / "metrics.json")
+    history = read_history(run_dir / "history.csv")
+    classifier = Classifier.from_run(run_dir)
+    if beats is None:
+        beats = load_beats(config.data, progress=False)
+    split = make_split(beats, config.protocol, config.seed)
+    _check_same_data(beats, split, data, classifier.classes, run_dir)
+
+    out = run_dir / FIGURES_DIR
+    paths = {name: out / file for name, file in FIGURE_FILES.items()}
+    synthetic = bool(data.get("synthetic", beats.synthetic))
+    train = beats.subset(split.train)
+    test = beats.subset(split.test)
+    plot_example_beats(train, paths["example_beats"])
+    plot_beat_statistics(train, paths["beat_statistics"])
+    plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
+    plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
+    plot_confusion(metrics["confusion"], metrics["classes"], paths["confusion"], synthetic=synthetic)
+    probs = classifier.predict_proba(test.X)
+    plot_sample_predictions(
+        test.X, test.y, probs, classifier.classes, paths["sample_predictions"], seed=config.seed, synthetic=synthetic
+    )
+    plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
+    return paths
+
+
+def _check_same_data(beats: BeatSet, split, data: dict, classes: Sequence[str], run_dir: Path) -> None:
+    """Refuse to draw a run's figures from beats other than those it trained on."""
+    counts = {part: beats.subset(getattr(split, part)).class_counts() for part in ("train", "val", "test")}
+    if tuple(beats.classes) != tuple(classes) or counts != data.get("counts", counts):
+        raise ArrhythmiaError(
+            f"{run_dir}: the beats of {beats.description} do not match the data the run trained on "
+            f"(data.json); pass the same beat set (Python API: beats=...)"
+        )

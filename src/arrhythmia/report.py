@@ -1,0 +1,409 @@
+"""The run report: one self-contained ``report.html`` with the headline numbers, tables and figures.
+
+``write_report(run_dir)`` draws the figures (``arrhythmia.figures``) and writes ``run_dir/report.html``:
+a single file with every image embedded as a ``data:`` URI and inline CSS, so it can be mailed,
+archived or opened offline. It links to nothing outside itself (no fonts, scripts or CDNs).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from arrhythmia.data.beats import BeatSet
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.figures import best_epoch as find_best_epoch
+from arrhythmia.figures import class_label, lr_drops, make_figures
+from arrhythmia.inference import Classifier
+from arrhythmia.models import count_parameters
+from arrhythmia.runs import read_history, read_json, write_text_atomic
+from arrhythmia.train import load_run_config
+
+REPORT_FILE = "report.html"
+SYNTHETIC_BANNER = "SYNTHETIC DATA: these results come from generated beats, not real ECG."
+INTRA_WARNING = (
+    "Intra-patient protocol: beats of the same patients appear in both the training and the test set, "
+    "so these scores overstate performance on new patients. Use --protocol inter for a patient-independent estimate."
+)
+#: Figure name -> (caption, alt text); the order of the page is set in ``render_report``.
+CAPTIONS: dict[str, tuple[str, str]] = {
+    "example_beats": (
+        "One example beat of each class: the first beat of that class in the training split. Each beat starts "
+        "at its R peak, runs 1.2 median RR intervals, is normalised to [0, 1] and zero-padded to 1.5 s at 125 Hz "
+        "(Kachuee et al. 2018).",
+        "example beat of each class",
+    ),
+    "beat_statistics": (
+        "Distribution of each training beat's mean and standard deviation, per class (densities, so rare "
+        "classes are as visible as the common ones).",
+        "histograms of beat mean and standard deviation per class",
+    ),
+    "class_distribution": (
+        "Beats per class in the training, validation and test splits (log scale; counts on the bars).",
+        "bar chart of beats per class and split",
+    ),
+    "training_curves": (
+        "Loss and accuracy per epoch on the training and validation splits. The dashed line marks the saved "
+        "checkpoint (lowest validation loss); dotted lines mark learning-rate drops.",
+        "training and validation loss and accuracy per epoch",
+    ),
+    "confusion": (
+        "Confusion matrix on the test split: counts (left) and normalised per true class (right; the diagonal "
+        "is each class's sensitivity).",
+        "confusion matrices, counts and row-normalised",
+    ),
+    "sample_predictions": (
+        "Eight test beats with their true and predicted classes and the model's confidence; green where the "
+        "prediction is right, red where it is wrong. Errors are deliberately included.",
+        "eight sample test beats with predictions",
+    ),
+    "ec57": (
+        "AAMI EC57 per-class sensitivity Se = TP/(TP+FN) and positive predictivity +P = TP/(TP+FP) on the "
+        "test split, in percent.",
+        "bar chart of per-class Se and +P",
+    ),
+}
+
+CSS = """
+:root { --ink: #1f2328; --muted: #59636e; --line: #d0d7de; --soft: #f6f8fa; --accent: #0969da; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #eef1f4; color: var(--ink); line-height: 1.5;
+       font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 40px 48px; background: #fff; min-height: 100vh; }
+h1 { margin: 0 0 4px; font-size: 2rem; }
+h2 { margin: 40px 0 12px; padding-bottom: 6px; border-bottom: 2px solid var(--line); font-size: 1.45rem; }
+h3 { margin: 24px 0 8px; font-size: 1.1rem; }
+.subtitle { color: var(--muted); margin: 0 0 18px; }
+.banner { margin: 16px 0; padding: 16px 20px; border-radius: 8px; background: #cf222e; color: #fff;
+          font-size: 1.2rem; font-weight: 700; text-align: center; letter-spacing: 0.02em; }
+.warning { margin: 18px 0; padding: 12px 16px; border: 1px solid #d4a72c; border-left: 6px solid #bf8700;
+           border-radius: 6px; background: #fff8c5; }
+nav { margin: 8px 0 0; font-size: 0.95rem; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 18px; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; margin: 20px 0 8px; }
+.card { border: 1px solid var(--line); border-radius: 12px; padding: 18px 12px; text-align: center;
+        background: linear-gradient(180deg, #fff, var(--soft)); }
+.card .value { font-size: 2.7rem; font-weight: 700; line-height: 1.1; font-variant-numeric: tabular-nums; }
+.card .label { margin-top: 6px; font-size: 1rem; font-weight: 600; }
+.card .note { color: var(--muted); font-size: 0.85rem; }
+table { border-collapse: collapse; margin: 10px 0 16px; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid var(--line); padding: 6px 14px; }
+th { background: var(--soft); text-align: left; }
+td.num, th.num { text-align: right; }
+tbody tr:nth-child(even) td { background: #fbfcfd; }
+tfoot td { font-style: italic; background: var(--soft); }
+.muted { color: var(--muted); font-size: 0.85em; }
+figure { margin: 22px 0 30px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
+figcaption { margin-top: 6px; color: var(--muted); font-size: 0.93rem; max-width: 900px; }
+pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px;
+      overflow-x: auto; font-size: 0.82rem; line-height: 1.35; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 8px 0 16px; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line); color: var(--muted);
+         font-size: 0.85rem; }
+@media (max-width: 800px) { .cards { grid-template-columns: repeat(2, 1fr); } main { padding: 16px; } }
+"""
+
+
+def esc(value: object) -> str:
+    """Any value as HTML-escaped text."""
+    return html.escape(str(value))
+
+
+def percent(fraction: float | None) -> str:
+    """0.8571 -> ``"85.7%"``, the format of every percentage in the report; None/NaN -> ``"n/a"``."""
+    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
+        return "n/a"
+    return f"{100 * fraction:.1f}%"
+
+
+def format_loss(loss: float | None) -> str:
+    """A cross-entropy loss as shown in the report: 4 decimals, or ``"n/a"``."""
+    return "n/a" if loss is None or math.isnan(loss) else f"{loss:.4f}"
+
+
+def format_duration(seconds: float) -> str:
+    """12.3 -> ``"12.3 s"``, 245 -> ``"4 min 05 s"``, 3720 -> ``"1 h 02 min"``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _image(path: Path, alt: str) -> str:
+    """An <img> whose PNG is embedded as a base64 data URI, so the page needs no other file."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+
+
+def _figure(figures: Mapping[str, Path], name: str) -> str:
+    caption, alt = CAPTIONS[name]
+    return f"<figure>{_image(figures[name], alt)}<figcaption>{esc(caption)}</figcaption></figure>"
+
+
+def _table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    numeric_from: int = 1,
+    footer: Iterable[Sequence[str]] = (),
+) -> str:
+    """An HTML table of already-escaped cell strings; columns from ``numeric_from`` are right-aligned."""
+
+    def row_html(cells: Sequence[str], tag: str = "td") -> str:
+        return (
+            "<tr>"
+            + "".join(
+                f'<{tag} class="num">{c}</{tag}>' if i >= numeric_from else f"<{tag}>{c}</{tag}>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+
+    head = row_html([esc(h) for h in header], "th")
+    body = "".join(row_html(r) for r in rows)
+    foot = "".join(row_html(r) for r in footer)
+    return (
+        f"<table><thead>{head}</thead><tbody>{body}</tbody>" + (f"<tfoot>{foot}</tfoot>" if foot else "") + "</table>"
+    )
+
+
+def _read_optional(path: Path) -> dict:
+    """A JSON file of the run that older runs may lack (environment.json): {} when absent."""
+    try:
+        return read_json(path)
+    except ArrhythmiaError:
+        return {}
+
+
+def _headline(metrics: Mapping) -> str:
+    """The four big numbers: accuracy, macro F1, weighted F1, test loss."""
+    n = metrics.get("n_beats", 0)
+    cards = [
+        (percent(metrics["accuracy"]), "Accuracy", f"{n:,} test beats"),
+        (percent(metrics["macro_f1"]), "Macro F1", "unweighted mean over classes"),
+        (percent(metrics["weighted_f1"]), "Weighted F1", "weighted by class support"),
+        (format_loss(metrics.get("loss")), "Test loss", "cross-entropy"),
+    ]
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{esc(v)}</div><div class="label">{esc(label)}</div>'
+            f'<div class="note">{esc(note)}</div></div>'
+            for v, label, note in cards
+        )
+        + "</div>"
+    )
+
+
+def _per_class_table(metrics: Mapping) -> str:
+    """Se, +P, FPR, Acc, F1 (percent) and support per class, with macro and weighted averages below."""
+    rows = []
+    for name in metrics["classes"]:
+        c = metrics["per_class"][name]
+        rows.append(
+            [esc(class_label(name))]
+            + [esc(percent(c[k])) for k in ("se", "ppv", "fpr", "acc", "f1")]
+            + [f"{c['support']:,}"]
+        )
+    footer = [
+        [
+            esc(f"{average} average"),
+            esc(percent(metrics[f"{average}_recall"])),
+            esc(percent(metrics[f"{average}_precision"])),
+            "",
+            "",
+            esc(percent(metrics[f"{average}_f1"])),
+            f"{metrics['n_beats']:,}",
+        ]
+        for average in ("macro", "weighted")
+    ]
+    return _table(["class", "Se", "+P", "FPR", "Acc", "F1", "support"], rows, footer=footer)
+
+
+def _distribution_table(counts: Mapping[str, Mapping[str, int]], classes: Sequence[str]) -> str:
+    """Beats per class (rows) and split (columns), each with its share of the split."""
+    splits = list(counts)
+    totals = {s: sum(counts[s].values()) for s in splits}
+    everything = sum(totals.values())
+    rows = []
+    for name in classes:
+        cells = [esc(class_label(name))]
+        for s in splits:
+            n = counts[s].get(name, 0)
+            share = percent(n / totals[s]) if totals[s] else "n/a"
+            cells.append(f'{n:,} <span class="muted">{esc(share)}</span>')
+        cells.append(f"{sum(counts[s].get(name, 0) for s in splits):,}")
+        rows.append(cells)
+    footer = [["total"] + [f"{totals[s]:,}" for s in splits] + [f"{everything:,}"]]
+    return _table(["class", *splits, "all"], rows, footer=footer)
+
+
+def _facts(items: Iterable[tuple[str, str]]) -> str:
+    """A two-column list of label/value pairs (values already escaped)."""
+    return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def render_report(run_dir: str | Path, figures: Mapping[str, Path]) -> str:
+    """The HTML text of a run's report, given its figures (``make_figures``'s result)."""
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    data = read_json(run_dir / "data.json")
+    metrics = read_json(run_dir / "metrics.json")
+    history = read_history(run_dir / "history.csv")
+    env = _read_optional(run_dir / "environment.json")
+    # Only the structure is needed here, so the CPU will do whatever the run used.
+    classifier = Classifier.from_run(run_dir, device="cpu")
+    total, trainable = count_parameters(classifier.model)
+
+    run_name = run_dir.resolve().name
+    synthetic = bool(data.get("synthetic"))
+    protocol = data.get("protocol", config.protocol)
+    counts = data.get("counts", {})
+    classes = metrics["classes"]
+    best = find_best_epoch(history)
+    best_row = next((r for r in history if r["epoch"] == best), None)
+    split_sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in counts.items())
+
+    parts = [
+        f"<header><h1>{esc(classifier.model_name)} &middot; {esc(run_name)}</h1>",
+        f'<p class="subtitle">Heartbeat classification report. Data: {esc(data.get("description", "?"))}; '
+        f"protocol: {esc(protocol)}; generated {esc(time.strftime('%Y-%m-%d %H:%M'))}.</p>",
+        '<nav><a href="#results">Results</a><a href="#predictions">Predictions</a>'
+        '<a href="#training">Training</a><a href="#data">Data</a><a href="#model">Model</a></nav></header>',
+    ]
+    if synthetic:
+        parts.append(f'<div class="banner">{esc(SYNTHETIC_BANNER)}</div>')
+    parts.append(_headline(metrics))
+    if protocol == "intra":
+        parts.append(f'<div class="warning"><strong>Warning.</strong> {esc(INTRA_WARNING)}</div>')
+
+    parts += [
+        '<section id="results"><h2>Test results per class (AAMI EC57)</h2>',
+        "<p>Se: sensitivity, +P: positive predictivity, FPR: false-positive rate, Acc: accuracy, each one "
+        "class against the rest; support: test beats of the class.</p>",
+        _per_class_table(metrics),
+        _figure(figures, "ec57"),
+        _figure(figures, "confusion"),
+        "</section>",
+        '<section id="predictions"><h2>Sample predictions</h2>',
+        _figure(figures, "sample_predictions"),
+        "</section>",
+    ]
+
+    training_time = sum(r["seconds"] for r in history)
+    parts += [
+        '<section id="training"><h2>Training</h2>',
+        _facts(
+            [
+                ("samples per split", esc(split_sizes or "n/a")),
+                ("batch size", esc(config.batch_size)),
+                ("epochs trained", esc(f"{len(history)} (at most {config.epochs})")),
+                ("best epoch", esc(best if best is not None else "n/a")),
+                ("best validation loss", esc(format_loss(best_row["val_loss"] if best_row else None))),
+                ("learning rate", esc(_lr_text(history, config.lr))),
+                ("class weights", esc(config.class_weights)),
+                ("total training time", esc(format_duration(training_time))),
+                ("device", esc(env.get("device", "unknown"))),
+                ("seed", esc(config.seed)),
+            ]
+        ),
+        _figure(figures, "training_curves"),
+        "</section>",
+    ]
+
+    parts += [
+        '<section id="data"><h2>Data</h2>',
+        _facts(
+            [
+                ("source", esc(data.get("description", data.get("source", "?")))),
+                ("citation", esc(data.get("citation", "n/a"))),
+                ("protocol", esc(protocol)),
+                ("split", esc(data.get("split_note", ""))),
+            ]
+        ),
+        "<h3>Class distribution</h3>",
+        _distribution_table(counts, classes) if counts else "<p>No class counts in data.json.</p>",
+        _figure(figures, "class_distribution"),
+        _figure(figures, "example_beats"),
+        _figure(figures, "beat_statistics"),
+        "</section>",
+    ]
+
+    parts += [
+        '<section id="model"><h2>Model</h2>',
+        _facts(
+            [
+                ("model", esc(classifier.model_name)),
+                ("parameters", esc(f"{total:,} total, {trainable:,} trainable")),
+                (
+                    "input",
+                    esc(
+                        f"{classifier.input_length} samples (1.5 s at 125 Hz), standardised with the training "
+                        "split's mean and standard deviation of each sample"
+                    ),
+                ),
+                ("classes", esc(", ".join(classifier.classes))),
+            ]
+        ),
+        f"<pre>{esc(classifier.model)}</pre>",
+        "</section>",
+        _footer(env),
+    ]
+
+    title = f"{classifier.model_name} · {run_name}" + (" (SYNTHETIC data)" if synthetic else "")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(parts)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _lr_text(history: Sequence[Mapping], initial: float) -> str:
+    """``"0.001 -> 0.00025 (2 drops)"``, or the one learning rate when it never changed."""
+    if not history:
+        return f"{initial:g}"
+    drops = len(lr_drops(history))
+    final = history[-1]["lr"]
+    if not drops:
+        return f"{final:g} (constant)"
+    return f"{history[0]['lr']:g} \u2192 {final:g} ({drops} drop{'s' if drops > 1 else ''})"
+
+
+def _footer(env: Mapping) -> str:
+    """Provenance: package versions, Python, platform and git commit from environment.json."""
+    versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)
+    items = [
+        f"versions: {versions}" if versions else "",
+        f"Python {env['python']}" if env.get("python") else "",
+        f"platform {env['platform']}" if env.get("platform") else "",
+        f"git commit {env['git_commit']}" if env.get("git_commit") else "",
+        f"training started {env['started']}" if env.get("started") else "",
+    ]
+    return "<footer>" + "<br>".join(esc(i) for i in items if i) + "</footer>"
+
+
+def write_report(run_dir: str | Path, beats: BeatSet | None = None, log: Callable[[str], None] = print) -> Path:
+    """Draw the run's figures and write its self-contained ``report.html``; returns the report's path.
+
+    beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
+    """
+    run_dir = Path(run_dir)
+    figures = make_figures(run_dir, beats=beats)
+    # Pure ASCII (other characters as &#...; references): the file reads the same whatever encoding
+    # the platform writes text in.
+    page = render_report(run_dir, figures).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    path = run_dir / REPORT_FILE
+    write_text_atomic(path, page)
+    log(f"report: {path}")
+    return path

@@ -1,0 +1,221 @@
+"""Figures and the HTML report of a run: files, embedded images, content, self-containment, a real render."""
+
+from __future__ import annotations
+
+import base64
+import html
+import inspect
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from arrhythmia.config import TrainConfig
+from arrhythmia.data.synthetic import load_synthetic
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.figures import FIGURE_FILES, best_epoch, class_label, lr_drops, make_figures, pick_sample_indices
+from arrhythmia.inference import Classifier
+from arrhythmia.models import count_parameters
+from arrhythmia.report import format_loss, percent, render_report, write_report
+from arrhythmia.runs import read_json
+from arrhythmia.train import train
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PNG_BYTES = 150_000
+DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+# Any attribute that can make a browser fetch or navigate somewhere.
+URL_ATTRIBUTE = re.compile(r"\b(src|href|srcset|action|poster|formaction)\s*=\s*[\"']([^\"']*)[\"']", re.I)
+SYNTHETIC_BANNER = "SYNTHETIC DATA: these results come from generated beats, not real ECG."
+INTRA_WARNING = (
+    "Intra-patient protocol: beats of the same patients appear in both the training and the test set, "
+    "so these scores overstate performance on new patients. Use --protocol inter for a patient-independent estimate."
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny synthetic run (2 epochs) with its figures and report: (run_dir, beats, report path, log lines)."""
+    root = tmp_path_factory.mktemp("report-run")
+    # conftest's isolated cache directories are per test; this fixture outlives a test, so it sets its own.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARRHYTHMIA_CACHE_DIR", str(root / "cache"))
+        mp.setenv("ARRHYTHMIA_DATA_DIR", str(root / "data"))
+        beats = load_synthetic(n_records=4, duration_s=60)
+        # train() may write the report itself; here the report is made below, where its log is captured.
+        extra = {"report": False} if "report" in inspect.signature(train).parameters else {}
+        run_dir = train(
+            TrainConfig(epochs=2, batch_size=64),
+            run_dir=root / "run",
+            beats=beats,
+            progress=False,
+            log=lambda _: None,
+            **extra,
+        )
+        lines: list[str] = []
+        report = write_report(run_dir, beats=beats, log=lines.append)
+    return run_dir, beats, report, lines
+
+
+@pytest.fixture(scope="module")
+def page(run) -> str:
+    return run[2].read_text()
+
+
+def test_all_seven_figures_are_small_pngs(run):
+    run_dir = run[0]
+    for name in FIGURE_FILES.values():
+        path = run_dir / "figures" / name
+        assert path.is_file(), name
+        assert path.read_bytes()[:8] == PNG_MAGIC, name
+        assert path.stat().st_size < MAX_PNG_BYTES, f"{name}: {path.stat().st_size:,} bytes"
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == sorted(FIGURE_FILES.values())  # no temp files
+
+
+def test_report_path_is_logged(run):
+    _, _, report, lines = run
+    assert report == run[0] / "report.html"
+    assert lines and str(report) in lines[-1]
+
+
+def test_every_figure_is_embedded(run, page):
+    embedded = [base64.b64decode(data) for data in DATA_URI.findall(page)]
+    assert len(embedded) == 7
+    assert all(png[:8] == PNG_MAGIC for png in embedded)
+    on_disk = {(run[0] / "figures" / name).read_bytes() for name in FIGURE_FILES.values()}
+    assert set(embedded) == on_disk
+
+
+def test_headline_metrics_classes_and_parameters_are_shown(run, page):
+    run_dir = run[0]
+    metrics = read_json(run_dir / "metrics.json")
+    for key in ("accuracy", "macro_f1", "weighted_f1"):
+        assert f'<div class="value">{percent(metrics[key])}</div>' in page, key
+    assert f'<div class="value">{format_loss(metrics["loss"])}</div>' in page
+    for name in metrics["classes"]:
+        se = percent(metrics["per_class"][name]["se"])
+        assert f'<tr><td>{html.escape(class_label(name))}</td><td class="num">{se}</td>' in page, name
+    total, trainable = count_parameters(Classifier.from_run(run_dir, device="cpu").model)
+    assert f"{total:,} total, {trainable:,} trainable" in page
+    assert "<pre>" in page and "Conv1d" in page  # the architecture
+
+
+def test_synthetic_banner_and_intra_warning(page):
+    assert SYNTHETIC_BANNER in page
+    assert INTRA_WARNING in page
+    # The banner comes before the numbers it qualifies.
+    assert page.index(SYNTHETIC_BANNER) < page.index('<div class="cards">')
+
+
+def test_no_banner_or_warning_for_real_data_under_inter(run, tmp_path):
+    run_dir = run[0]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    data = read_json(copy / "data.json")
+    data.update(synthetic=False, protocol="inter")
+    (copy / "data.json").write_text(json.dumps(data))
+    figures = {name: copy / "figures" / file for name, file in FIGURE_FILES.items()}
+    other = render_report(copy, figures)
+    assert SYNTHETIC_BANNER not in other
+    assert "Intra-patient protocol" not in other
+
+
+def test_report_is_self_contained(page):
+    assert "http://" not in page and "https://" not in page  # base64 has no ':', so this covers the images too
+    lowered = page.lower()
+    for needle in ("<script", "<link", "@import", "url(", "<iframe", "<object", "<embed"):
+        assert needle not in lowered, needle
+    attributes = URL_ATTRIBUTE.findall(page)
+    assert attributes
+    for name, value in attributes:
+        if value.startswith("data:image/png;base64,"):
+            continue  # base64 may contain '//' but names no place
+        assert "//" not in value and not re.match(r"^[a-z][a-z0-9+.-]*:", value, re.I), f"{name}={value!r}"
+
+
+def test_make_figures_refuses_other_beats(run):
+    with pytest.raises(ArrhythmiaError, match="do not match"):
+        make_figures(run[0], beats=load_synthetic(n_records=3, duration_s=30))
+
+
+def test_best_epoch_and_lr_drops():
+    history = [
+        {"epoch": e, "val_loss": v, "lr": lr}
+        for e, v, lr in [(1, 0.9, 1e-3), (2, 0.5, 1e-3), (3, 0.6, 5e-4), (4, 0.7, 5e-4), (5, 0.8, 2.5e-4)]
+    ]
+    assert best_epoch(history) == 2
+    assert lr_drops(history) == [3, 5]
+    assert best_epoch([]) is None
+
+
+def test_sample_pick_is_reproducible_and_shows_errors():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 5, 200)
+    y_pred = y_true.copy()
+    wrong = rng.choice(200, 10, replace=False)
+    y_pred[wrong] = (y_true[wrong] + 1) % 5
+
+    picked = pick_sample_indices(y_true, y_pred, n=8, seed=42)
+    assert np.array_equal(picked, pick_sample_indices(y_true, y_pred, n=8, seed=42))
+    assert len(picked) == 8 and len(set(picked.tolist())) == 8
+    assert (y_true[picked] != y_pred[picked]).sum() == 4
+    assert not np.array_equal(picked, pick_sample_indices(y_true, y_pred, n=8, seed=7))
+
+    for n_errors, expected in [(1, 1), (2, 2), (3, 3), (50, 4)]:
+        y_pred = y_true.copy()
+        y_pred[:n_errors] = (y_true[:n_errors] + 1) % 5
+        picked = pick_sample_indices(y_true, y_pred, n=8, seed=42)
+        assert len(picked) == 8
+        assert (y_true[picked] != y_pred[picked]).sum() == expected, n_errors
+
+
+def test_sample_pick_without_errors_and_with_few_beats():
+    y = np.arange(100) % 5
+    picked = pick_sample_indices(y, y.copy(), n=8, seed=42)
+    assert len(picked) == 8 and len(set(picked.tolist())) == 8  # all correct: there is nothing else
+    assert len(pick_sample_indices(y[:5], y[:5], n=8)) == 5
+    # Fewer correct beats than slots: errors fill the gap.
+    y_pred = (y[:10] + 1) % 5
+    y_pred[:2] = y[:2]
+    picked = pick_sample_indices(y[:10], y_pred, n=8, seed=42)
+    assert len(picked) == 8 and (y[:10][picked] == y_pred[picked]).sum() == 2
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    from PIL import Image
+
+    report = run[2]
+    base = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+    ]
+    url = report.resolve().as_uri()
+    dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert len(DATA_URI.findall(dom.stdout)) == 7, dom.stderr[-2000:]
+    assert SYNTHETIC_BANNER in dom.stdout
+
+    shot = tmp_path / "shot.png"
+    done = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,4000", url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    assert shot.stat().st_size > 50_000
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    assert pixels.shape == (4000, 1280, 3)
+    assert pixels.std() > 20  # not a blank page
+    # The synthetic banner's red (#cf222e) is drawn: the CSS was applied.
+    red = (np.abs(pixels - np.array([0xCF, 0x22, 0x2E])).sum(axis=2) < 30).sum()
+    assert red > 10_000
