@@ -1,0 +1,158 @@
+"""R-peak detection: synthetic ECG at several rates, the scoring helper, degenerate signals, one real record."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MITDB, needs_mitdb
+
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.detection import DEFAULT_METHOD, METHODS, bandpass, detect_r_peaks, match_peaks
+from arrhythmia.errors import ArrhythmiaError
+
+
+def scores(detected: np.ndarray, reference: np.ndarray, fs: float) -> tuple[float, float]:
+    tp, fp, fn = match_peaks(detected, reference, round(0.15 * fs))
+    return tp / (tp + fn), tp / (tp + fp)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_every_synthetic_beat_found_at_360_hz(seed):
+    rec = synthetic_ecg(duration_s=60.0, fs=360.0, seed=seed)
+    peaks = detect_r_peaks(rec.signal, rec.fs)
+    assert peaks.dtype == np.int64
+    assert np.all(np.diff(peaks) > 0)
+    assert scores(peaks, rec.r_peaks, rec.fs) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("fs", [128.0, 250.0, 257.0, 500.0, 1000.0])
+def test_every_synthetic_beat_found_at_other_rates(fs):
+    for seed in (0, 1):
+        rec = synthetic_ecg(duration_s=60.0, fs=fs, seed=seed)
+        peaks = detect_r_peaks(rec.signal, rec.fs)
+        assert scores(peaks, rec.r_peaks, rec.fs) == (1.0, 1.0), f"fs={fs} seed={seed}"
+
+
+def test_peaks_sit_on_the_r_wave():
+    rec = synthetic_ecg(duration_s=60.0, fs=360.0, seed=4, class_mix={"N": 1.0})
+    peaks = detect_r_peaks(rec.signal, rec.fs)
+    assert len(peaks) == len(rec.r_peaks)
+    assert np.max(np.abs(peaks - rec.r_peaks)) <= 3  # within 8 ms of the true R peak
+
+
+def test_inverted_ecg_is_detected():
+    rec = synthetic_ecg(duration_s=30.0, fs=360.0, seed=5)
+    assert scores(detect_r_peaks(-rec.signal, rec.fs), rec.r_peaks, rec.fs) == (1.0, 1.0)
+
+
+def test_nan_gaps_are_bridged():
+    rec = synthetic_ecg(duration_s=60.0, fs=360.0, seed=6)
+    x = rec.signal.copy()
+    x[3600:4000] = np.nan  # ~1 s of dropout
+    peaks = detect_r_peaks(x, rec.fs)
+    outside = rec.r_peaks[(rec.r_peaks < 3600 - 30) | (rec.r_peaks >= 4000 + 30)]
+    tp, fp, fn = match_peaks(peaks, outside, 54)
+    assert fn == 0 and fp <= 1
+    assert not np.any((peaks >= 3600) & (peaks < 4000))
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m not in ("xqrs", "gqrs")])
+def test_every_method_runs(method):
+    rec = synthetic_ecg(duration_s=20.0, fs=250.0, seed=0)
+    se, pp = scores(detect_r_peaks(rec.signal, rec.fs, method), rec.r_peaks, rec.fs)
+    assert se > 0.8 and pp > 0.8
+
+
+def test_flat_and_all_nan_signals_give_no_peaks():
+    for x in (np.zeros(3600), np.full(3600, 0.7), np.full(3600, np.nan)):
+        peaks = detect_r_peaks(x, 360.0)
+        assert peaks.dtype == np.int64 and peaks.shape == (0,)
+
+
+def test_user_errors():
+    with pytest.raises(ArrhythmiaError, match="too short"):
+        detect_r_peaks(np.random.default_rng(0).standard_normal(500), 360.0)
+    with pytest.raises(ArrhythmiaError, match="unknown R-peak detector"):
+        detect_r_peaks(np.zeros(3600), 360.0, method="nope")
+    with pytest.raises(ArrhythmiaError, match="one-dimensional"):
+        detect_r_peaks(np.zeros((2, 3600)), 360.0)
+    with pytest.raises(ArrhythmiaError, match="sampling rate"):
+        detect_r_peaks(np.zeros(3600), 0.0)
+    assert DEFAULT_METHOD in METHODS
+
+
+def test_match_peaks_tolerance_edges():
+    assert match_peaks([100], [110], 10) == (1, 0, 0)  # inclusive
+    assert match_peaks([100], [111], 10) == (0, 1, 1)
+    assert match_peaks([], [5, 9], 3) == (0, 0, 2)
+    assert match_peaks([5, 9], [], 3) == (0, 2, 0)
+    assert match_peaks([], [], 3) == (0, 0, 0)
+
+
+def test_match_peaks_is_one_to_one():
+    # Duplicate detections match one reference beat once; the copy is a false positive.
+    assert match_peaks([100, 100], [100], 5) == (1, 1, 0)
+    assert match_peaks([100], [100, 100], 5) == (1, 0, 1)
+    # The closest pair wins; the other reference takes the remaining detection if close enough.
+    assert match_peaks([100, 108], [104, 112], 5) == (2, 0, 0)
+    assert match_peaks([100], [96, 103], 5) == (1, 0, 1)
+    # Unsorted input is fine.
+    assert match_peaks([300, 100, 200], [201, 99, 302], 5) == (3, 0, 0)
+
+
+def test_match_peaks_agrees_with_closest_first_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        # Wide spacing and fine jitter: pair distances are distinct, so closest-first is unambiguous.
+        ref = np.sort(rng.choice(1_000_000, 40, replace=False))
+        hits = ref[rng.random(40) < 0.9]
+        det = np.concatenate([hits + rng.integers(-30_000, 30_001, len(hits)), rng.integers(0, 1_000_000, 5)])
+        tp, fp, fn = match_peaks(det, ref, 20_000)
+        assert tp == _closest_first(det, ref, 20_000)
+        assert fp == len(det) - tp and fn == len(ref) - tp
+
+
+def _closest_first(det: np.ndarray, ref: np.ndarray, tol: int) -> int:
+    """O(n^2) reference: accept pairs in order of distance while both ends are free."""
+    dist = np.abs(det[:, None] - ref[None, :])
+    det_used, ref_used, tp = set(), set(), 0
+    for i, j in zip(*np.unravel_index(np.argsort(dist, axis=None, kind="stable"), dist.shape)):
+        if dist[i, j] > tol:
+            break
+        if i not in det_used and j not in ref_used:
+            det_used.add(i)
+            ref_used.add(j)
+            tp += 1
+    return tp
+
+
+def test_bandpass_keeps_shape_and_removes_baseline():
+    fs = 360.0
+    t = np.arange(int(20 * fs)) / fs
+    qrs_band = 0.5 * np.sin(2 * np.pi * 10 * t)
+    wander = 2.0 + 1.5 * np.sin(2 * np.pi * 0.05 * t)  # DC offset and slow baseline drift
+    y = bandpass(qrs_band + wander, fs)
+    assert y.shape == t.shape
+    core = slice(int(2 * fs), int(-2 * fs))  # away from the filter's edge transients
+    assert abs(np.mean(y[core])) < 0.01
+    np.testing.assert_allclose(y[core], qrs_band[core], atol=0.03)
+
+
+def test_bandpass_handles_nan_and_low_rates():
+    x = np.sin(2 * np.pi * 5 * np.arange(1000) / 100.0)
+    x[100:120] = np.nan
+    y = bandpass(x, 100.0)  # 40 Hz upper edge is lowered below Nyquist
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+    assert np.all(bandpass(np.full(1000, np.nan), 100.0) == 0)
+
+
+@needs_mitdb
+def test_mitdb_record_100():
+    from arrhythmia.data.beats import SYMBOL_TO_AAMI
+    from arrhythmia.data.wfdb_source import read_beat_annotations, read_lead
+
+    signal, fs, _ = read_lead(MITDB / "100")
+    samples, symbols = read_beat_annotations(MITDB / "100")
+    reference = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))]
+    se, pp = scores(detect_r_peaks(signal, fs), reference, fs)
+    assert se >= 0.995 and pp >= 0.995, f"Se={se:.4f} +P={pp:.4f}"
