@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import write_heartbeat_csvs
 
@@ -113,3 +114,73 @@ def test_evaluate_on_another_source_with_the_same_classes(tmp_path):
 )
 def test_bad_arguments_give_one_line(tmp_path, args, fragments):
     assert_one_line_error(run_cli(*args, cwd=tmp_path), *fragments)
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    result = run_cli("train", "--data", "synthetic", "--model", "kachuee-resnet", "--epochs", "2", "--run-dir", run)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_predict_a_wfdb_record_with_both_engines(synthetic_run, tmp_path):
+    from conftest import write_wfdb_record
+
+    rec = write_wfdb_record(tmp_path, "rec", seconds=60)
+    outputs = {}
+    for engine in ("torch", "onnx"):
+        out = tmp_path / engine
+        result = run_cli(
+            "predict",
+            tmp_path / "rec",
+            "--run",
+            synthetic_run,
+            "--engine",
+            engine,
+            "--out",
+            out,
+            "--plot",
+            "--start",
+            "5",
+            "--seconds",
+            "10",
+        )
+        assert result.returncode == 0, result.stderr
+        assert "heart rate" in result.stdout and "burden" in result.stdout
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["beats"] == len(rec.r_peaks) and summary["fs"] == 360
+        assert (out / "beats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        outputs[engine] = (out / "beats.csv").read_text().splitlines()
+    torch_labels = [line.split(",")[2] for line in outputs["torch"]]
+    onnx_labels = [line.split(",")[2] for line in outputs["onnx"]]
+    assert torch_labels == onnx_labels
+
+
+def test_export_both_formats(synthetic_run, tmp_path):
+    for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts.pt")):
+        result = run_cli("export", synthetic_run, "--format", fmt, "--out", tmp_path / name)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / name).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "fragments"),
+    [
+        (lambda d: np.save(d / "sig.npy", np.zeros(5000)) or d / "sig.npy", [], ["sig.npy", "pass --fs"]),
+        (lambda d: (d / "sig.wav").write_bytes(b"RIFF") and d / "sig.wav", [], ["sig.wav", "unknown input format"]),
+        (
+            lambda d: np.save(d / "two.npy", np.zeros((5000, 2))) or d / "two.npy",
+            ["--fs", "360", "--lead", "7"],
+            ["lead index 7 does not exist"],
+        ),
+    ],
+)
+def test_predict_bad_inputs_give_one_line(synthetic_run, tmp_path, make, extra, fragments):
+    path = make(tmp_path)
+    assert_one_line_error(run_cli("predict", path, "--run", synthetic_run, *extra), *fragments)
+
+
+def test_predict_without_a_model_says_how_to_give_one(tmp_path):
+    np.save(tmp_path / "sig.npy", np.zeros(5000))
+    assert_one_line_error(run_cli("predict", tmp_path / "sig.npy", "--fs", "360"), "--run")

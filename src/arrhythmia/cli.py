@@ -171,6 +171,115 @@ def report(run: Annotated[Path, typer.Argument(help="Run directory written by `a
     write_report(run)
 
 
+class Engine(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+
+
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+    torchscript = "torchscript"
+
+
+def _load_model(run: Path | None, engine: Engine):
+    """A classifier from a run directory, a checkpoint (.pt) or an exported .onnx file."""
+    from arrhythmia.export import OnnxClassifier
+    from arrhythmia.inference import Classifier
+
+    if run is None:
+        raise ArrhythmiaError("no model given: pass --run RUN_DIR (a training run, a model.pt or a model.onnx)")
+    if run.suffix == ".onnx":
+        return OnnxClassifier(run)
+    if run.is_file():
+        return Classifier.from_checkpoint(run)
+    return OnnxClassifier.from_run(run) if engine is Engine.onnx else Classifier.from_run(run)
+
+
+@app.command()
+def predict(
+    record: Annotated[Path, typer.Argument(help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV.")],
+    run: Annotated[Path | None, typer.Option(help="Run directory, model.pt or model.onnx to classify with.")] = None,
+    engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
+    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (required for CSV and .npy signals).")] = None,
+    lead: Annotated[
+        str | None, typer.Option(help="Lead name or index (default: MLII where present, else the first).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default predictions/<record name>).")] = None,
+    plot: Annotated[bool, typer.Option(help="Also draw a stretch of the recording with its beats marked.")] = False,
+    start: Annotated[float, typer.Option(help="Start of the plotted stretch, s.")] = 0.0,
+    seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
+) -> None:
+    """Label every beat of a recording: beats.csv, summary.json and a summary table."""
+    from arrhythmia.predict import predict_signal, summarise
+    from arrhythmia.recording import BeatRows, read_input
+    from arrhythmia.runs import write_json, write_text_atomic
+
+    model = _load_model(run, engine)
+    data = read_input(record, fs=fs, lead=lead)
+    out = out or Path("predictions") / record.with_suffix("").name
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, BeatRows):
+        from arrhythmia.predict import predict_record
+
+        beats = predict_record(record, model)
+        write_text_atomic(out / "beats.csv", beats.to_csv(index=False, float_format="%.6g"))
+        counts = beats["label"].value_counts().to_dict()
+        console.print(f"{len(beats):,} beats: " + ", ".join(f"{c} {counts.get(c, 0):,}" for c in model.classes))
+        console.print(f"per-beat table: {out / 'beats.csv'}")
+        return
+    beats = predict_signal(data, model)
+    summary = {
+        "record": str(record),
+        "lead": data.lead,
+        "fs": data.fs,
+        "model": model.model_name,
+        **summarise(beats, model.classes),
+    }
+    write_text_atomic(out / "beats.csv", beats.to_csv(index=False, float_format="%.6g"))
+    write_json(out / "summary.json", summary)
+    table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for name, count in summary["per_class"].items():
+        table.add_row(f"{name} beats", f"{count:,}")
+    if "heart_rate_bpm" in summary:
+        hr = summary["heart_rate_bpm"]
+        table.add_row("heart rate mean / min / max (bpm)", f"{hr['mean']:.0f} / {hr['min']:.0f} / {hr['max']:.0f}")
+    for cls, ectopy in summary["ectopy"].items():
+        table.add_row(
+            f"{cls}: isolated / couplets / runs", f"{ectopy['isolated']} / {ectopy['couplets']} / {ectopy['runs']}"
+        )
+        table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
+    console.print(table)
+    if plot:
+        from arrhythmia.figures import plot_recording_beats
+
+        path = plot_recording_beats(
+            data.signal,
+            data.fs,
+            beats,
+            out / "beats.png",
+            start,
+            seconds,
+            title=f"{record.name}: beats from {start:g} s to {start + seconds:g} s",
+        )
+        console.print(f"plot: {path}")
+    console.print(f"per-beat table: {out / 'beats.csv'}; summary: {out / 'summary.json'}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="onnx or torchscript.")] = ExportFormat.onnx,
+    out: Annotated[Path | None, typer.Option(help="Output file (default RUN/model.onnx or RUN/model.ts.pt).")] = None,
+) -> None:
+    """Export the run's best model with its classes, standardisation and input length in the metadata."""
+    from arrhythmia.export import export_model
+
+    path = export_model(run, format.value, out)
+    console.print(f"{format.value}: {path}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     try:

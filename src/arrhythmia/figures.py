@@ -387,3 +387,61 @@ def _check_same_data(beats: BeatSet, split, data: dict, classes: Sequence[str], 
             f"{run_dir}: the beats of {beats.description} do not match the data the run trained on "
             f"(data.json); pass the same beat set (Python API: beats=...)"
         )
+
+
+#: One colour per AAMI class for beat markers on a recording.
+CLASS_COLOURS = {"N": "#1a7f37", "S": "#bf8700", "V": "#cf222e", "F": "#8250df", "Q": "#57606a", "": "#000000"}
+
+
+def plot_recording_beats(
+    signal: np.ndarray,
+    fs: float,
+    beats,
+    path: str | Path,
+    start_s: float = 0.0,
+    seconds: float = 10.0,
+    title: str = "",
+) -> Path:
+    """A stretch of a recording with each detected beat marked and coloured by its predicted label.
+
+    signal: (n_samples,) in the file's unit (mV for WFDB); fs: Hz; beats: the per-beat table of
+    ``arrhythmia.predict`` (columns sample, label, confidence).
+    """
+    first = max(int(start_s * fs), 0)
+    last = min(first + int(seconds * fs), len(signal))
+    if last <= first:
+        raise ArrhythmiaError(f"--start {start_s:g} s is past the end of the recording ({len(signal) / fs:.1f} s)")
+    t = np.arange(first, last) / fs
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(t, signal[first:last], color="#24292f", lw=0.8)
+    shown = beats[(beats["sample"] >= first) & (beats["sample"] < last)]
+    top = np.nanmax(signal[first:last]) if last > first else 1.0
+    for label in sorted(set(shown["label"])):
+        rows = shown[shown["label"] == label]
+        ax.scatter(
+            rows["sample"] / fs,
+            signal[rows["sample"].to_numpy()],
+            s=36,
+            zorder=3,
+            color=CLASS_COLOURS.get(label, "#0969da"),
+            label=class_label(label) if label else "unclassified",
+        )
+        for _, row in rows.iterrows():
+            ax.annotate(
+                label or "?",
+                (row["sample"] / fs, top),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=8,
+                color=CLASS_COLOURS.get(label, "#0969da"),
+            )
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude (mV)")
+    ax.set_xlim(t[0], t[-1])
+    ax.set_title(title or f"Beats from {start_s:g} s to {start_s + seconds:g} s")
+    ax.grid(alpha=0.3)
+    if len(shown):
+        ax.legend(loc="lower right", fontsize=8, ncols=5)
+    return _save(fig, path)

@@ -77,6 +77,15 @@ class Classifier:
         """Class indices, (n_beats,) int64."""
         return self.predict_proba(X, batch_size).argmax(axis=1)
 
+    def predict_record(self, path: str | Path, fs: float | None = None, lead: str | int | None = None):
+        """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
+
+        One row per detected beat: sample, time_s, label, confidence, p_<class> for each class.
+        """
+        from arrhythmia.predict import predict_record
+
+        return predict_record(path, self, fs=fs, lead=lead)
+
 
 @torch.no_grad()
 def softmax_batches(model: nn.Module, X: np.ndarray, device: torch.device, batch_size: int = 1024) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""Labelling every beat of a raw recording: detection, segmentation, classification, bad inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import write_wfdb_record
+
+from arrhythmia.config import TrainConfig
+from arrhythmia.data.segmentation import kachuee_segments, resample
+from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import Classifier
+from arrhythmia.predict import predict_record, predict_signal
+from arrhythmia.recording import Recording
+from arrhythmia.train import train
+
+TOLERANCE_S = 0.150
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> Classifier:
+    beats = load_synthetic(n_records=6, duration_s=120)
+    config = TrainConfig(model="kachuee-resnet", epochs=6, batch_size=64, threads=1)
+    run = train(
+        config, run_dir=tmp_path_factory.mktemp("run"), beats=beats, progress=False, log=lambda _: None, report=False
+    )
+    return Classifier.from_run(run)
+
+
+def _nearest_distance(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    return np.min(np.abs(found[:, None] - truth[None, :]), axis=0)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_every_beat_of_a_synthetic_recording_is_found(classifier, seed):
+    rec = synthetic_ecg(duration_s=120, fs=360, seed=seed)
+    table = predict_signal(Recording(rec.signal, 360.0, "MLII", "synthetic"), classifier)
+    assert len(table) == len(rec.r_peaks)
+    assert _nearest_distance(table["sample"].to_numpy(), rec.r_peaks).max() <= TOLERANCE_S * 360
+    assert set(table.columns) >= {"sample", "time_s", "label", "confidence", "p_N", "p_S", "p_V", "p_F", "p_Q"}
+    assert np.allclose(table[[f"p_{c}" for c in "NSVFQ"]].sum(axis=1), 1.0, atol=1e-5)
+    # Beats cut at detected peaks are classified as the same beats cut at the true peaks.
+    at_true_peaks = kachuee_segments(rec.signal, 360.0, rec.r_peaks)
+    expected = np.array(classifier.classes)[classifier.predict(at_true_peaks.X)]
+    assert (table["label"].to_numpy()[at_true_peaks.kept] == expected).mean() >= 0.97
+
+
+def test_same_recording_at_360_and_250_hz_gives_the_same_labels(classifier):
+    rec = synthetic_ecg(duration_s=120, fs=360, seed=21)
+    at_360 = predict_signal(Recording(rec.signal, 360.0, "MLII", "a"), classifier)
+    at_250 = predict_signal(Recording(resample(rec.signal, 360, 250), 250.0, "MLII", "b"), classifier)
+    assert len(at_360) == len(at_250)
+    assert np.abs(at_360["time_s"].to_numpy() - at_250["time_s"].to_numpy()).max() < 0.02
+    assert (at_360["label"].to_numpy() == at_250["label"].to_numpy()).mean() >= 0.99
+
+
+def test_predict_record_reads_wfdb_and_uses_the_header_rate(classifier, tmp_path):
+    rec = write_wfdb_record(tmp_path, "rec", seconds=60, fs=250)
+    table = classifier.predict_record(tmp_path / "rec.hea")
+    assert len(table) == len(rec.r_peaks)
+    assert np.allclose(table["time_s"], table["sample"] / 250)
+
+
+def test_beat_csv_gives_one_label_per_row(classifier, tmp_path):
+    beats = load_synthetic(n_records=1, duration_s=30)
+    path = tmp_path / "beats.csv"
+    np.savetxt(path, beats.X, delimiter=",")
+    table = predict_record(path, classifier)
+    assert len(table) == len(beats) and list(table["row"]) == list(range(len(beats)))
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [np.zeros(360 * 20), np.full(360 * 20, np.nan), np.r_[np.zeros(1000), synthetic_ecg(2.5, seed=3).signal[:330]]],
+    ids=["flat", "all-nan", "one-beat"],
+)
+def test_signals_without_beats_give_an_empty_table_and_a_warning(classifier, signal):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = predict_signal(Recording(signal, 360.0, "MLII", "x"), classifier)
+    assert len(table) == 0 and "label" in table.columns
+    assert any("beats" in str(w.message) for w in caught)
+
+
+def test_signal_too_short_to_detect_on_is_one_clear_error(classifier):
+    with pytest.raises(ArrhythmiaError, match="too short"):
+        predict_signal(Recording(np.sin(np.arange(500) / 30.0), 360.0, "MLII", "short.npy"), classifier)

@@ -1,0 +1,98 @@
+"""Reading recordings of every supported format, and their one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import write_wfdb_record
+
+from arrhythmia.errors import DataError
+from arrhythmia.recording import BeatRows, Recording, read_input
+
+
+@pytest.fixture
+def record(tmp_path):
+    rec = write_wfdb_record(tmp_path, "rec", seconds=20)
+    return tmp_path / "rec", rec
+
+
+def test_wfdb_with_and_without_hea(record):
+    path, rec = record
+    for given in (path, path.with_suffix(".hea")):
+        data = read_input(given)
+        assert isinstance(data, Recording) and data.fs == 360 and data.lead == "MLII"
+        assert len(data.signal) == len(rec.signal)
+        assert np.allclose(data.signal, rec.signal, atol=0.01)  # 212 format: 5 uV steps at gain 200
+
+
+def test_wfdb_lead_by_name_and_index(record):
+    path, _ = record
+    assert read_input(path, lead="V5").lead == "V5"
+    assert read_input(path, lead="1").lead == "V5"
+    with pytest.raises(DataError, match="lead 'II' does not exist"):
+        read_input(path, lead="II")
+
+
+def test_edf(record, tmp_path):
+    from wfdb.io.convert.edf import wfdb_to_edf
+
+    path, rec = record
+    edf = tmp_path / "rec.edf"
+    wfdb_to_edf(str(path), output_filename=str(edf))
+    data = read_input(edf)
+    assert data.fs == 360 and data.lead == "MLII"
+    # wfdb's EDF writer declares one more 10 s data record than it fills (padded with the digital
+    # minimum), so compare the samples that were written.
+    assert len(data.signal) >= len(rec.signal)
+    assert np.corrcoef(data.signal[: len(rec.signal)], rec.signal)[0, 1] > 0.99
+
+
+def test_csv_with_header_needs_fs(tmp_path):
+    path = tmp_path / "sig.csv"
+    signal = np.sin(np.arange(1000) / 10)
+    np.savetxt(path, np.column_stack([signal, -signal]), delimiter=",", header="V1,MLII", comments="")
+    with pytest.raises(DataError, match="needs its sampling rate: pass --fs"):
+        read_input(path)
+    data = read_input(path, fs=250)
+    assert data.fs == 250 and data.lead == "MLII" and np.allclose(data.signal, -signal)
+
+
+def test_beat_csv_is_recognised(tmp_path):
+    path = tmp_path / "beats.csv"
+    np.savetxt(path, np.random.default_rng(0).random((5, 188)), delimiter=",")
+    data = read_input(path)
+    assert isinstance(data, BeatRows) and data.X.shape == (5, 187)
+
+
+def test_npy_one_and_two_dimensional(tmp_path):
+    one, two = tmp_path / "one.npy", tmp_path / "two.npy"
+    np.save(one, np.zeros(500))
+    np.save(two, np.zeros((500, 3)))
+    assert read_input(one, fs=500).signal.shape == (500,)
+    assert read_input(two, fs=500, lead=2).lead == "2"
+    with pytest.raises(DataError, match="needs its sampling rate"):
+        read_input(one)
+    with pytest.raises(DataError, match="lead index 5 does not exist"):
+        read_input(two, fs=500, lead=5)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.wav", b"RIFF", "unknown input format"),
+        ("x.npy", b"not numpy", "not a readable .npy"),
+        ("x.csv", b"", "file is empty"),
+        ("x.edf", b"0       garbage", "cannot read EDF"),
+    ],
+)
+def test_bad_inputs_give_one_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as info:
+        read_input(path, fs=360)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_input(tmp_path / "nothing.csv", fs=360)

@@ -1,0 +1,36 @@
+"""The rhythm summary of a labelled recording, checked on hand-made beat sequences."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arrhythmia.predict import summarise
+
+
+def beats_table(labels: str, rr_s: float = 0.8) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"sample": np.arange(len(labels)) * 288, "time_s": np.arange(len(labels)) * rr_s, "label": list(labels)}
+    )
+
+
+def test_ectopy_counts_isolated_couplets_and_runs():
+    summary = summarise(beats_table("NNVNNVVNNVVVVNSNSSNSSSN"))
+    v, s = summary["ectopy"]["V"], summary["ectopy"]["S"]
+    assert (v["isolated"], v["couplets"], v["runs"], v["longest_run"]) == (1, 1, 1, 4)
+    assert (s["isolated"], s["couplets"], s["runs"], s["longest_run"]) == (1, 1, 1, 3)
+    assert summary["per_class"] == {"N": 10, "S": 6, "V": 7, "F": 0, "Q": 0}
+    assert v["burden_percent"] == pytest.approx(100 * 7 / 23)
+
+
+def test_heart_rate_from_rr_intervals():
+    summary = summarise(beats_table("N" * 20, rr_s=0.75))
+    assert summary["heart_rate_bpm"]["mean"] == pytest.approx(80.0)
+    assert summary["heart_rate_bpm"]["min"] == pytest.approx(80.0)
+    assert summary["duration_s"] == pytest.approx(19 * 0.75)
+
+
+def test_unclassified_beats_are_counted_but_not_labelled():
+    table = beats_table("NN" + "N" * 8)
+    table.loc[0, "label"] = ""
+    summary = summarise(table)
+    assert summary["beats"] == 10 and summary["classified"] == 9
