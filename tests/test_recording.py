@@ -96,3 +96,10 @@ def test_bad_inputs_give_one_line(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_input(tmp_path / "nothing.csv", fs=360)
+
+
+def test_csv_signal_with_a_bad_cell_names_its_line(tmp_path):
+    path = tmp_path / "sig.csv"
+    path.write_text("MLII,V5\n0.1,0.2\n0.3,oops\n")
+    with pytest.raises(DataError, match=r"sig\.csv: row 3, column 2: not a finite number \('oops'\)"):
+        read_input(path, fs=360)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
+from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.wfdb_source import choose_lead, read_lead
 from arrhythmia.errors import DataError
 
@@ -56,26 +57,18 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
-    has_header = pd.to_numeric(frame.iloc[0], errors="coerce").isna().any()
+    frame = read_csv_cells(path)
+    has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
     names = [str(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
-    values = frame.iloc[1:] if has_header else frame
-    if values.empty:
+    cells = frame.iloc[1:] if has_header else frame
+    if cells.empty:
         raise DataError(f"{path}: file holds no samples")
-    data = values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    if not has_header and data.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
+    if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
-        if np.isnan(data).any():
-            row, col = np.argwhere(np.isnan(data))[0]
-            raise DataError(f"{path}: row {row + 1}, column {col + 1}: not a number ({frame.iat[row, col]!r})")
-        return BeatRows(X=data[:, :BEAT_LENGTH].astype(np.float32), path=path)
+        return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
     if fs is None:
         raise DataError(f"{path}: a CSV signal needs its sampling rate: pass --fs HZ")
+    data = cells_to_numbers(cells, path, first_row=2 if has_header else 1)
     signal, name = _pick_column(names, data, lead, path)
     return Recording(signal=signal, fs=float(fs), lead=name, path=path)
 

@@ -14,16 +14,10 @@ PTBDB_FILES = ("ptbdb_normal.csv", "ptbdb_abnormal.csv")
 PTBDB_CLASSES = ("normal", "abnormal")
 
 
-def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a beat CSV: rows of 187 values, plus a label column when ``n_classes`` is given.
-
-    Returns ``(X: (n_rows, 187) float32, y: (n_rows,) int64 or None)``. Raises DataError naming
-    the file for a missing or empty file, a wrong column count, non-numeric or NaN values, or
-    labels outside ``0 .. n_classes - 1``.
-    """
+def read_csv_cells(path: Path):
+    """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed."""
     import pandas as pd  # imported on use: cached beat sets never need it
 
-    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     try:
@@ -34,14 +28,39 @@ def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, 
         raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
     if frame.empty:
         raise DataError(f"{path}: file is empty")
-    expected = BEAT_LENGTH + (1 if n_classes is not None else 0)
-    if frame.shape[1] != expected:
-        raise DataError(f"{path}: expected {expected} columns per row, found {frame.shape[1]}")
+    return frame
+
+
+def cells_to_numbers(frame, path: Path, first_row: int = 1) -> np.ndarray:
+    """The cells as float64; DataError naming the first cell that is not a finite number.
+
+    ``first_row`` is the file's line number of the frame's first row, for the message.
+    """
+    import pandas as pd
+
     values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DataError(f"{path}: row {row + 1}, column {col + 1}: not a finite number ({frame.iat[row, col]!r})")
+        raise DataError(
+            f"{path}: row {row + first_row}, column {col + 1}: not a finite number ({frame.iat[row, col]!r})"
+        )
+    return values
+
+
+def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a beat CSV: rows of 187 values, plus a label column when ``n_classes`` is given.
+
+    Returns ``(X: (n_rows, 187) float32, y: (n_rows,) int64 or None)``. Raises DataError naming
+    the file for a missing or empty file, a wrong column count, non-numeric or NaN values, or
+    labels outside ``0 .. n_classes - 1``.
+    """
+    path = Path(path)
+    frame = read_csv_cells(path)
+    expected = BEAT_LENGTH + (1 if n_classes is not None else 0)
+    if frame.shape[1] != expected:
+        raise DataError(f"{path}: expected {expected} columns per row, found {frame.shape[1]}")
+    values = cells_to_numbers(frame, path)
     X = values[:, :BEAT_LENGTH].astype(np.float32)
     if n_classes is None:
         return X, None
