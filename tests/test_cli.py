@@ -181,6 +181,12 @@ def test_predict_bad_inputs_give_one_line(synthetic_run, tmp_path, make, extra, 
     assert_one_line_error(run_cli("predict", path, "--run", synthetic_run, *extra), *fragments)
 
 
-def test_predict_without_a_model_says_how_to_give_one(tmp_path):
-    np.save(tmp_path / "sig.npy", np.zeros(5000))
-    assert_one_line_error(run_cli("predict", tmp_path / "sig.npy", "--fs", "360"), "--run")
+def test_predict_uses_the_shipped_model_by_default(tmp_path):
+    from conftest import write_wfdb_record
+
+    rec = write_wfdb_record(tmp_path, "rec", seconds=30, fs=250)
+    for engine in ("torch", "onnx"):
+        result = run_cli("predict", tmp_path / "rec.hea", "--engine", engine, "--out", tmp_path / engine)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((tmp_path / engine / "summary.json").read_text())
+        assert summary["model"] == "kachuee-resnet" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250

@@ -182,12 +182,19 @@ class ExportFormat(str, Enum):
 
 
 def _load_model(run: Path | None, engine: Engine):
-    """A classifier from a run directory, a checkpoint (.pt) or an exported .onnx file."""
+    """A classifier from a run directory, a checkpoint (.pt), an exported .onnx file, or the shipped default."""
     from arrhythmia.export import OnnxClassifier
     from arrhythmia.inference import Classifier
 
     if run is None:
-        raise ArrhythmiaError("no model given: pass --run RUN_DIR (a training run, a model.pt or a model.onnx)")
+        from arrhythmia import pretrained
+
+        shipped = pretrained.model_dir()
+        return (
+            OnnxClassifier(shipped / "model.onnx")
+            if engine is Engine.onnx
+            else Classifier.from_checkpoint(shipped / "model.pt")
+        )
     if run.suffix == ".onnx":
         return OnnxClassifier(run)
     if run.is_file():
@@ -198,7 +205,9 @@ def _load_model(run: Path | None, engine: Engine):
 @app.command()
 def predict(
     record: Annotated[Path, typer.Argument(help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV.")],
-    run: Annotated[Path | None, typer.Option(help="Run directory, model.pt or model.onnx to classify with.")] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: the shipped DS1 model).")
+    ] = None,
     engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
     fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (required for CSV and .npy signals).")] = None,
     lead: Annotated[

@@ -1,0 +1,28 @@
+"""Pretrained models shipped with the package, each in a folder with its ``model.pt`` and ``MODEL_CARD.md``.
+
+They are trained on MIT-BIH DS1 records only (de Chazal et al. 2004), so their DS2 scores are an honest
+inter-patient estimate. ``arrhythmia predict`` uses ``DEFAULT`` when no ``--run`` is given.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from arrhythmia.errors import ArrhythmiaError
+
+DEFAULT = "kachuee-resnet-ds1"
+
+
+def available() -> list[str]:
+    """Names of the shipped models."""
+    root = resources.files(__name__)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "model.pt").is_file())
+
+
+def model_dir(name: str = DEFAULT) -> Path:
+    """The folder of a shipped model (``model.pt``, ``model.onnx``, ``MODEL_CARD.md``)."""
+    path = Path(str(resources.files(__name__) / name))
+    if not (path / "model.pt").is_file():
+        raise ArrhythmiaError(f"no shipped model {name!r} (available: {', '.join(available()) or 'none'})")
+    return path
