@@ -88,3 +88,23 @@ def test_signals_without_beats_give_an_empty_table_and_a_warning(classifier, sig
 def test_signal_too_short_to_detect_on_is_one_clear_error(classifier):
     with pytest.raises(ArrhythmiaError, match="too short"):
         predict_signal(Recording(np.sin(np.arange(500) / 30.0), 360.0, "MLII", "short.npy"), classifier)
+
+
+def test_no_beats_are_reported_inside_a_stretch_of_invalid_samples(classifier):
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=5)
+    signal = rec.signal.copy()
+    signal[20 * 360 : 25 * 360] = np.nan  # 5 s of lead-off
+    table = predict_signal(Recording(signal, 360.0, "MLII", "gap"), classifier)
+    inside = (table["time_s"] >= 20) & (table["time_s"] < 25)
+    assert not inside.any()
+    outside = rec.r_peaks[(rec.r_peaks < 20 * 360 - 100) | (rec.r_peaks >= 25 * 360 + 100)]
+    assert _nearest_distance(table["sample"].to_numpy(), outside).max() <= TOLERANCE_S * 360
+
+
+def test_predict_reports_the_benchmarked_detector_peaks(classifier):
+    """The per-beat table holds exactly what detect_r_peaks finds on the raw signal (the measured set-up)."""
+    from arrhythmia.detection import detect_r_peaks
+
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=8, noise_mv=0.08)
+    table = predict_signal(Recording(rec.signal, 360.0, "MLII", "x"), classifier)
+    assert np.array_equal(table["sample"].to_numpy(), detect_r_peaks(rec.signal, 360.0))

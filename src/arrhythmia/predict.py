@@ -47,17 +47,17 @@ def _table(samples: np.ndarray, fs: float | None, probs: np.ndarray, classes: tu
 def predict_signal(recording: Recording, model: BeatModel) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
 
-    Beats are detected on the band-passed signal and cut from the raw one, exactly as training beats
-    were cut around annotated R peaks. A detected beat that cannot be cut (alone in its 10 s window)
-    gets an empty label.
+    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) and cut from the raw
+    one, exactly as training beats were cut around annotated R peaks. A detected beat that cannot be
+    cut (alone in its 10 s window) gets an empty label.
     """
-    from arrhythmia.detection import bandpass, detect_r_peaks
+    from arrhythmia.detection import detect_r_peaks
 
     signal = recording.signal
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return _table(np.zeros(0), recording.fs, np.zeros((0, len(model.classes))), model.classes)
-    peaks = detect_r_peaks(bandpass(signal, recording.fs), recording.fs)
+    peaks = detect_r_peaks(signal, recording.fs)
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return _table(np.zeros(0), recording.fs, np.zeros((0, len(model.classes))), model.classes)
