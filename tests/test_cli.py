@@ -190,3 +190,12 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
         assert result.returncode == 0, result.stderr
         summary = json.loads((tmp_path / engine / "summary.json").read_text())
         assert summary["model"] == "kachuee-resnet" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250
+
+
+def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):
+    rows = np.random.default_rng(0).random((12, 188))
+    np.savetxt(tmp_path / "beats.csv", rows, delimiter=",")
+    result = run_cli("predict", tmp_path / "beats.csv", "--run", synthetic_run, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "out" / "beats.csv").read_text().splitlines()
+    assert lines[0].startswith("row,label,confidence,p_N") and len(lines) == 13

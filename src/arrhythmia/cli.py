@@ -219,7 +219,7 @@ def predict(
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
 ) -> None:
     """Label every beat of a recording: beats.csv, summary.json and a summary table."""
-    from arrhythmia.predict import predict_signal, summarise
+    from arrhythmia.predict import predict_beats, predict_signal, summarise
     from arrhythmia.recording import BeatRows, read_input
     from arrhythmia.runs import write_json, write_text_atomic
 
@@ -228,9 +228,7 @@ def predict(
     out = out or Path("predictions") / record.with_suffix("").name
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(data, BeatRows):
-        from arrhythmia.predict import predict_record
-
-        beats = predict_record(record, model)
+        beats = predict_beats(data, model)
         write_text_atomic(out / "beats.csv", beats.to_csv(index=False, float_format="%.6g"))
         counts = beats["label"].value_counts().to_dict()
         console.print(f"{len(beats):,} beats: " + ", ".join(f"{c} {counts.get(c, 0):,}" for c in model.classes))

@@ -70,16 +70,18 @@ def predict_signal(recording: Recording, model: BeatModel) -> pd.DataFrame:
     return table
 
 
+def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
+    """Per-row table of already segmented beats: row, label, confidence and p_<class> per class."""
+    table = _table(np.arange(len(rows.X)), None, model.predict_proba(rows.X), model.classes)
+    return table.drop(columns="time_s").rename(columns={"sample": "row"})
+
+
 def predict_record(
     path: str | Path, model: BeatModel, fs: float | None = None, lead: str | int | None = None
 ) -> pd.DataFrame:
     """Read a recording (WFDB, EDF, CSV, .npy) or a Heartbeat beat CSV and label every beat."""
     data = read_input(path, fs=fs, lead=lead)
-    if isinstance(data, BeatRows):
-        probs = model.predict_proba(data.X)
-        table = _table(np.arange(len(data.X)), None, probs, model.classes)
-        return table.rename(columns={"sample": "row"})
-    return predict_signal(data, model)
+    return predict_beats(data, model) if isinstance(data, BeatRows) else predict_signal(data, model)
 
 
 def _runs(labels: list[str], cls: str) -> dict[str, int]:
