@@ -310,13 +310,22 @@ def detect_r_peaks(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) 
     if len(valid) == 0 or np.ptp(valid) == 0:
         return np.empty(0, dtype=np.int64)  # nothing to detect: all NaN or flat
 
-    y = bandpass(x, fs)
-    found = np.asarray(METHODS[method](y, fs), dtype=np.int64)
-    found = found[(found >= 0) & (found < len(y))]
-    peaks = _on_r_wave(y, fs, np.unique(found))
-    nan = np.isnan(x)
-    if nan.any():  # interpolated stretches carry no beats
-        peaks = peaks[~nan[peaks]]
+    return find_r_peaks(bandpass(x, fs), fs, method, invalid=np.isnan(x))
+
+
+def find_r_peaks(
+    filtered: np.ndarray, fs: float, method: str = DEFAULT_METHOD, invalid: np.ndarray | None = None
+) -> np.ndarray:
+    """The detection step of :func:`detect_r_peaks`, on a signal already passed through :func:`bandpass`.
+
+    ``invalid``: (n,) bool, samples that were NaN before filtering; no beat is placed on them.
+    Exposed so that filtering and detection can be timed apart (``benchmarks/predict.py``).
+    """
+    found = np.asarray(METHODS[method](filtered, fs), dtype=np.int64)
+    found = found[(found >= 0) & (found < len(filtered))]
+    peaks = _on_r_wave(filtered, fs, np.unique(found))
+    if invalid is not None and invalid.any():  # interpolated stretches carry no beats
+        peaks = peaks[~invalid[peaks]]
     return peaks.astype(np.int64)
 
 
