@@ -108,3 +108,15 @@ def test_predict_reports_the_benchmarked_detector_peaks(classifier):
     rec = synthetic_ecg(duration_s=60, fs=360, seed=8, noise_mv=0.08)
     table = predict_signal(Recording(rec.signal, 360.0, "MLII", "x"), classifier)
     assert np.array_equal(table["sample"].to_numpy(), detect_r_peaks(rec.signal, 360.0))
+
+
+def test_chunked_processing_matches_the_whole_signal(classifier):
+    """Long recordings are labelled in chunks; the beats and labels are those of one pass over all of it."""
+    rec = synthetic_ecg(duration_s=20 * 60, fs=360, seed=31)
+    recording = Recording(rec.signal, 360.0, "MLII", "long")
+    whole = predict_signal(recording, classifier, chunk_s=3600)
+    chunked = predict_signal(recording, classifier, chunk_s=60)  # 20 chunks
+    assert len(whole) == len(rec.r_peaks)
+    assert np.array_equal(chunked["sample"].to_numpy(), whole["sample"].to_numpy())
+    assert np.array_equal(chunked["label"].to_numpy(), whole["label"].to_numpy())
+    assert np.allclose(chunked["p_V"], whole["p_V"], atol=1e-4)

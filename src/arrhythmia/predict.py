@@ -44,29 +44,58 @@ def _table(samples: np.ndarray, fs: float | None, probs: np.ndarray, classes: tu
     return frame
 
 
-def predict_signal(recording: Recording, model: BeatModel) -> pd.DataFrame:
+#: Long recordings are labelled in chunks of this many seconds, so memory stays flat. A multiple of the
+#: 10 s segmentation window, so chunks see the same windows (and 125 Hz sample grid) as the whole signal.
+CHUNK_S = 600.0
+#: Context on each side of a chunk: filter transients, detector rules (running RR) and beat segments
+#: that run past the chunk's end all settle well within it. Also a multiple of 10 s.
+MARGIN_S = 20.0
+
+
+def _label_stretch(signal: np.ndarray, fs: float, first: int, last: int, model: BeatModel):
+    """Peaks in ``signal[first:last]`` (found with context around it), whether each was cut, and probabilities."""
+    from arrhythmia.detection import detect_r_peaks
+
+    margin = int(round(MARGIN_S * fs))
+    lo, hi = max(first - margin, 0), min(last + margin, len(signal))
+    stretch = signal[lo:hi]
+    if np.all(~np.isfinite(stretch)):
+        return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros((0, len(model.classes)), np.float32)
+    peaks = detect_r_peaks(stretch, fs) + lo
+    peaks = peaks[(peaks >= first) & (peaks < last)]
+    clean = np.nan_to_num(stretch, nan=float(np.nanmedian(stretch)))
+    segments = kachuee_segments(clean, fs, peaks - lo)
+    probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
+    if segments.kept.any():
+        probs[segments.kept] = model.predict_proba(segments.X)
+    return peaks, segments.kept, probs
+
+
+def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
 
     Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) and cut from the raw
     one, exactly as training beats were cut around annotated R peaks. A detected beat that cannot be
-    cut (alone in its 10 s window) gets an empty label.
+    cut (alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
+    processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.
     """
-    from arrhythmia.detection import detect_r_peaks
-
-    signal = recording.signal
+    signal, fs = recording.signal, recording.fs
+    empty = _table(np.zeros(0), fs, np.zeros((0, len(model.classes))), model.classes)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return _table(np.zeros(0), recording.fs, np.zeros((0, len(model.classes))), model.classes)
-    peaks = detect_r_peaks(signal, recording.fs)
+        return empty
+    chunk = max(int(round(chunk_s / 10.0)) * 10, 10) * fs  # whole 10 s windows
+    bounds = np.arange(0, len(signal), int(chunk)).tolist() + [len(signal)]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MARGIN_S * fs:
+        bounds.pop(-2)  # fold a short tail into the last chunk
+    parts = [_label_stretch(signal, fs, a, b, model) for a, b in zip(bounds[:-1], bounds[1:])]
+    peaks = np.concatenate([p[0] for p in parts])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
-        return _table(np.zeros(0), recording.fs, np.zeros((0, len(model.classes))), model.classes)
-    clean = np.nan_to_num(signal, nan=float(np.nanmedian(signal)))
-    segments = kachuee_segments(clean, recording.fs, peaks)
-    probs = np.full((len(peaks), len(model.classes)), np.nan, dtype=np.float32)
-    probs[segments.kept] = model.predict_proba(segments.X)
-    table = _table(peaks, recording.fs, np.nan_to_num(probs, nan=0.0), model.classes)
-    table.loc[~segments.kept, ["label", "confidence"]] = ["", np.nan]
+        return empty
+    kept = np.concatenate([p[1] for p in parts])
+    table = _table(peaks, fs, np.concatenate([p[2] for p in parts]), model.classes)
+    table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     return table
 
 
