@@ -156,11 +156,7 @@ def evaluate(
     """Evaluate a run's best model on the test split (of its own data, or of --data)."""
     from arrhythmia.evaluation import evaluate_run
 
-    evaluate_run(run, data=data)
-    if data is None:  # the report describes the run on its own data
-        from arrhythmia.report import write_report
-
-        write_report(run)
+    evaluate_run(run, data=data, report=True)
 
 
 @app.command()

@@ -69,13 +69,15 @@ def evaluate_run(
     data: str | None = None,
     beats=None,
     log=print,
-    write: bool = True,
+    report: bool = False,
 ) -> dict:
     """Evaluate the best model of ``run_dir`` on a test split and write ``metrics.json``.
 
     By default the test split of the run's own data and protocol. With ``data`` (another source with
     the same classes, e.g. the Heartbeat CSVs for a model trained on MIT-BIH) its test split under the
-    run's protocol, or under ``intra`` where that source has no patients for ``inter``.
+    run's protocol, or under ``intra`` where that source has no patients for ``inter``, written to
+    ``metrics-<source>.json``. ``report``: also write the figures and ``report.html``, from the beats and
+    test predictions already at hand; only for the run's own data, which is what the report describes.
     """
     from pathlib import Path
 
@@ -110,10 +112,12 @@ def evaluate_run(
         "protocol": protocol,
         "split_note": split.note,
     }
-    if write:
-        name = "metrics.json" if same_source else f"metrics-{beats.source}.json"
-        write_json(run_dir / name, metrics)
+    write_json(run_dir / ("metrics.json" if same_source else f"metrics-{beats.source}.json"), metrics)
     log(format_metrics(metrics))
+    if report and same_source:
+        from arrhythmia.report import write_report
+
+        write_report(run_dir, beats=beats, test_probs=probs, log=log)
     return metrics
 
 

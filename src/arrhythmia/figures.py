@@ -345,10 +345,13 @@ def plot_ec57(
     return _save(fig, path)
 
 
-def make_figures(run_dir: str | Path, beats: BeatSet | None = None) -> dict[str, Path]:
+def make_figures(
+    run_dir: str | Path, beats: BeatSet | None = None, test_probs: np.ndarray | None = None
+) -> dict[str, Path]:
     """Write the seven figures of a run into ``run_dir/figures/``; returns ``{name: path}`` (see FIGURE_FILES).
 
     beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
+    test_probs : (n_test, n_classes) the model's probabilities on the test split; predicted here when None.
     """
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -371,7 +374,7 @@ def make_figures(run_dir: str | Path, beats: BeatSet | None = None) -> dict[str,
     plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
     plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
     plot_confusion(metrics["confusion"], metrics["classes"], paths["confusion"], synthetic=synthetic)
-    probs = classifier.predict_proba(test.X)
+    probs = classifier.predict_proba(test.X) if test_probs is None else test_probs
     plot_sample_predictions(
         test.X, test.y, probs, classifier.classes, paths["sample_predictions"], seed=config.seed, synthetic=synthetic
     )

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from arrhythmia.data.beats import BeatSet
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.figures import best_epoch as find_best_epoch
@@ -393,13 +395,19 @@ def _footer(env: Mapping) -> str:
     return "<footer>" + "<br>".join(esc(i) for i in items if i) + "</footer>"
 
 
-def write_report(run_dir: str | Path, beats: BeatSet | None = None, log: Callable[[str], None] = print) -> Path:
+def write_report(
+    run_dir: str | Path,
+    beats: BeatSet | None = None,
+    log: Callable[[str], None] = print,
+    test_probs: np.ndarray | None = None,
+) -> Path:
     """Draw the run's figures and write its self-contained ``report.html``; returns the report's path.
 
     beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
+    test_probs : (n_test, n_classes) the model's probabilities on the test split, when already computed.
     """
     run_dir = Path(run_dir)
-    figures = make_figures(run_dir, beats=beats)
+    figures = make_figures(run_dir, beats=beats, test_probs=test_probs)
     # Pure ASCII (other characters as &#...; references): the file reads the same whatever encoding
     # the platform writes text in.
     page = render_report(run_dir, figures).encode("ascii", "xmlcharrefreplace").decode("ascii")

@@ -241,11 +241,7 @@ def train(
 
     from arrhythmia.evaluation import evaluate_run
 
-    evaluate_run(run_dir, beats=beats, log=log)
-    if report:
-        from arrhythmia.report import write_report
-
-        write_report(run_dir, beats=beats, log=log)
+    evaluate_run(run_dir, beats=beats, log=log, report=report)
     return run_dir
 
 
