@@ -29,19 +29,18 @@ class BeatModel(Protocol):
     def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray: ...
 
 
-def _table(samples: np.ndarray, fs: float | None, probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
-    labels = np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if len(probs) else np.array([], dtype=object)
+def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+    """``index`` columns, then label, confidence and p_<class> from ``probs: (n, n_classes)``."""
     frame = pd.DataFrame(
-        {
-            "sample": samples.astype(np.int64),
-            "time_s": samples / fs if fs else np.full(len(samples), np.nan),
-            "label": labels,
-            "confidence": probs.max(axis=1) if len(probs) else np.array([]),
-        }
+        {**index, "label": np.asarray(classes, dtype=object)[probs.argmax(axis=1)], "confidence": probs.max(axis=1)}
     )
     for i, name in enumerate(classes):
-        frame[f"p_{name}"] = probs[:, i] if len(probs) else np.array([])
+        frame[f"p_{name}"] = probs[:, i]
     return frame
+
+
+def _beat_index(samples: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    return {"sample": samples.astype(np.int64), "time_s": samples / fs}
 
 
 #: Long recordings are labelled in chunks of this many seconds, so memory stays flat. A multiple of the
@@ -80,7 +79,7 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
     processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.
     """
     signal, fs = recording.signal, recording.fs
-    empty = _table(np.zeros(0), fs, np.zeros((0, len(model.classes))), model.classes)
+    empty = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
@@ -94,15 +93,14 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return empty
     kept = np.concatenate([p[1] for p in parts])
-    table = _table(peaks, fs, np.concatenate([p[2] for p in parts]), model.classes)
+    table = _table(_beat_index(peaks, fs), np.concatenate([p[2] for p in parts]), model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     return table
 
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
     """Per-row table of already segmented beats: row, label, confidence and p_<class> per class."""
-    table = _table(np.arange(len(rows.X)), None, model.predict_proba(rows.X), model.classes)
-    return table.drop(columns="time_s").rename(columns={"sample": "row"})
+    return _table({"row": np.arange(len(rows.X))}, model.predict_proba(rows.X), model.classes)
 
 
 def predict_record(
