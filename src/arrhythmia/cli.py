@@ -81,8 +81,8 @@ def data_summary(data: DataOption = None) -> None:
             notes.append(f"{protocol}: {exc}")
             continue
         table.add_section()
-        for part in ("train", "val", "test"):
-            add(f"{protocol} {part}", beats.subset(getattr(split, part)).class_counts())
+        for part, counts in split.class_counts(beats).items():
+            add(f"{protocol} {part}", counts)
         notes.append(f"{protocol}: {split.note}")
     console.print(table)
     for note in notes:

@@ -384,7 +384,7 @@ def make_figures(
 
 def _check_same_data(beats: BeatSet, split, data: dict, classes: Sequence[str], run_dir: Path) -> None:
     """Refuse to draw a run's figures from beats other than those it trained on."""
-    counts = {part: beats.subset(getattr(split, part)).class_counts() for part in ("train", "val", "test")}
+    counts = split.class_counts(beats)
     if tuple(beats.classes) != tuple(classes) or counts != data.get("counts", counts):
         raise ArrhythmiaError(
             f"{run_dir}: the beats of {beats.description} do not match the data the run trained on "

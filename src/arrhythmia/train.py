@@ -45,7 +45,7 @@ def describe_data(beats: BeatSet, split, config: TrainConfig) -> dict:
         "protocol": config.protocol,
         "split_note": split.note,
         "classes": list(beats.classes),
-        "counts": {part: beats.subset(getattr(split, part)).class_counts() for part in ("train", "val", "test")},
+        "counts": split.class_counts(beats),
     }
 
 

@@ -78,6 +78,10 @@ class Split:
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
+    def class_counts(self, beats: BeatSet) -> dict[str, dict[str, int]]:
+        """Beats per class in each part: ``{"train": {"N": ..., ...}, "val": {...}, "test": {...}}``."""
+        return {part: beats.subset(getattr(self, part)).class_counts() for part in ("train", "val", "test")}
+
 
 def _stratify(y: np.ndarray) -> np.ndarray | None:
     # train_test_split refuses to stratify a class with a single member; fall back to a plain shuffle.
