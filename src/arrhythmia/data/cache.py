@@ -26,14 +26,22 @@ def cache_dir() -> Path:
     return Path(env) if env else platformdirs.user_cache_path("arrhythmia") / "beats"
 
 
+def file_hash(path: Path, algorithm: str = "blake2b", chunk_size: int = 1 << 20) -> str:
+    """Hex digest of a file's contents, read in chunks (hashlib.file_digest needs Python 3.11)."""
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def files_key(files: Iterable[Path], settings: dict) -> str:
     """Hash of the files' names and contents and of the extraction settings."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps({"version": EXTRACTION_VERSION, **settings}, sort_keys=True).encode())
     for path in sorted(files):
         digest.update(path.name.encode())
-        with path.open("rb") as fh:
-            digest.update(hashlib.file_digest(fh, "blake2b").digest())
+        digest.update(file_hash(path).encode())
     return digest.hexdigest()
 
 

@@ -9,7 +9,6 @@ Drive, which only ``gdown`` can reliably fetch.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ import platformdirs
 import requests
 from tqdm import tqdm
 
-from arrhythmia.data.cache import atomic_write_bytes
+from arrhythmia.data.cache import atomic_write_bytes, file_hash
 from arrhythmia.errors import DataError
 
 PHYSIONET_URL = "https://physionet.org/files/"
@@ -33,8 +32,7 @@ HEARTBEAT_GDRIVE_ID = "1xAs-CjlpuDqUT2EJUVR5cPuqTUdw2uQg"
 HEARTBEAT_FILES = ("mitbih_train.csv", "mitbih_test.csv", "ptbdb_normal.csv", "ptbdb_abnormal.csv")
 
 SUMS_NAME = "SHA256SUMS.txt"
-CHUNK_SIZE = 1 << 20  # 1 MiB reads when hashing: negligible Python overhead, bounded memory
-# Network reads are smaller: when a connection drops, urllib3 discards the partly filled chunk it
+# Network reads are small (64 KiB): when a connection drops, urllib3 discards the partly filled chunk it
 # was assembling, so the chunk size bounds what an interruption loses from the resumable .part.
 STREAM_CHUNK_SIZE = 1 << 16
 # (connect, read) seconds: fail fast on an unreachable host, tolerate a slow server mid-stream.
@@ -80,14 +78,6 @@ def _one_line(exc: BaseException) -> str:
     """``exc`` as a single line, so that it fits in a one-line DataError message."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK_SIZE), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _get(session: requests.Session, url: str, headers: dict[str, str] | None = None) -> requests.Response:
@@ -217,13 +207,13 @@ def download_physionet(
         dest.mkdir(parents=True, exist_ok=True)
         for expected, name in tqdm(entries, desc=database, unit="file", disable=not progress):
             target = dest / name
-            if target.is_file() and _sha256(target) == expected:
+            if target.is_file() and file_hash(target, "sha256") == expected:
                 continue
             url = db_url + quote(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             part = target.with_name(target.name + ".part")
             _fetch_to_part(session, url, part)
-            got = _sha256(part)
+            got = file_hash(part, "sha256")
             if got != expected:
                 # A resumed file that fails is unrecoverable by resuming again: start over next time.
                 part.unlink(missing_ok=True)
