@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arrhythmia.data.beats import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, SYMBOL_TO_AAMI, BeatSet
+from arrhythmia.data.beats import (
+    AAMI_CLASSES,
+    BEAT_FS,
+    BEAT_LENGTH,
+    SYMBOL_TO_AAMI,
+    WINDOWS,
+    BeatSet,
+    Window,
+    get_window,
+)
 from arrhythmia.data.splits import PROTOCOLS, Split, make_split
 from arrhythmia.errors import DataError
 
@@ -19,7 +28,10 @@ __all__ = [
     "BEAT_LENGTH",
     "PROTOCOLS",
     "SYMBOL_TO_AAMI",
+    "WINDOWS",
     "BeatSet",
+    "Window",
+    "get_window",
     "Split",
     "load_beats",
     "make_split",
@@ -56,19 +68,28 @@ def resolve_data_dir(data: str | Path | None, download: bool = True) -> Path | s
     return path
 
 
-def load_beats(data: str | Path | None = None, progress: bool = True, download: bool = True) -> BeatSet:
-    """Beats of the data source ``data`` (see the module docstring), from the cache when possible."""
+def load_beats(
+    data: str | Path | None = None, progress: bool = True, download: bool = True, window: str | Window = "kachuee"
+) -> BeatSet:
+    """Beats of the data source ``data`` (see the module docstring), cut as ``window`` (a name in
+    ``WINDOWS`` or a ``Window``) says, from the cache when possible."""
     from arrhythmia.data.cache import cached
     from arrhythmia.data.heartbeat import MITBIH_FILES, PTBDB_FILES, is_heartbeat_dir, load_heartbeat
     from arrhythmia.data.wfdb_source import load_wfdb_database, record_names
 
+    window = get_window(window) if isinstance(window, str) else window
     where = resolve_data_dir(data, download=download)
     if where == "synthetic":
         from arrhythmia.data.synthetic import load_synthetic
 
-        return load_synthetic()
+        return load_synthetic(window=window)
     directory = Path(where)
     if is_heartbeat_dir(directory):
+        if window != WINDOWS["kachuee"]:
+            raise DataError(
+                f"{directory}: the Heartbeat CSVs hold ready-cut Kachuee beats; the {window.kind!r} window "
+                "needs raw recordings with R-peak annotations (a WFDB database)"
+            )
         subset = "mitbih" if all((directory / f).is_file() for f in MITBIH_FILES) else "ptbdb"
         files = [directory / f for f in (MITBIH_FILES if subset == "mitbih" else PTBDB_FILES)]
         for f in files:
@@ -80,6 +101,6 @@ def load_beats(data: str | Path | None = None, progress: bool = True, download: 
     source = directory.name or "wfdb"
     return cached(
         files,
-        {"source": source, "records": names},
-        lambda: load_wfdb_database(directory, source=source, progress=progress),
+        {"source": source, "records": names, "window": window.to_dict()},
+        lambda: load_wfdb_database(directory, source=source, progress=progress, window=window),
     )

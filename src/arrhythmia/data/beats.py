@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+
+from arrhythmia.errors import DataError
 
 #: AAMI EC57 heartbeat classes, in label order.
 AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
@@ -24,14 +26,55 @@ BEAT_LENGTH = 187
 BEAT_FS = 125.0
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where a beat window lies around its R peak and at what rate it is sampled.
+
+    kind : ``"kachuee"`` or ``"centred"``; before_s, after_s : seconds before and after the R peak
+    (``centred`` only); fs : sampling rate of the window, Hz.
+    """
+
+    kind: str = "kachuee"
+    before_s: float = 0.0
+    after_s: float = 1.496
+    fs: float = BEAT_FS
+
+    @property
+    def length(self) -> int:
+        """Samples per beat window."""
+        if self.kind == "kachuee":
+            return BEAT_LENGTH
+        return int(round(self.before_s * self.fs)) + int(round(self.after_s * self.fs))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Window:
+        return cls(**values)
+
+
+#: The named windows (``--window``). The centred window spans P wave to T wave at normal heart rates.
+WINDOWS: dict[str, Window] = {
+    "kachuee": Window(),
+    "centred": Window("centred", before_s=0.25, after_s=0.45, fs=BEAT_FS),
+}
+
+
+def get_window(name: str) -> Window:
+    if name not in WINDOWS:
+        raise DataError(f"unknown beat window {name!r} (available: {', '.join(WINDOWS)})")
+    return WINDOWS[name]
+
+
 @dataclass
 class BeatSet:
     """Segmented heartbeats with labels and per-beat provenance.
 
     Attributes
     ----------
-    X : (n_beats, 187) float32
-        Beat waveforms, each normalised to [0, 1], at 125 Hz, zero-padded (Kachuee et al. 2018).
+    X : (n_beats, window.length) float32
+        Beat waveforms cut as ``window`` says, scaled to about [0, 1] (see ``segmentation``).
     y : (n_beats,) int64
         Class index into ``classes``.
     classes : tuple of str
@@ -48,6 +91,11 @@ class BeatSet:
         True for generated beats; every result derived from them must say so.
     is_test : (n_beats,) bool or None
         Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
+    rr : (n_beats, 6) float32 or None
+        Rhythm features (``rhythm.RR_FEATURES``) from the record's R peaks; None where the source has
+        no R-peak positions (the Heartbeat CSVs).
+    window : Window
+        How the beats were cut.
     """
 
     X: np.ndarray
@@ -60,11 +108,13 @@ class BeatSet:
     synthetic: bool = False
     is_test: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    rr: np.ndarray | None = None
+    window: Window = field(default_factory=Window)
 
     def __post_init__(self) -> None:
         n = len(self.X)
-        for name in ("y", "record", "sample", "symbol"):
-            if len(getattr(self, name)) != n:
+        for name in ("y", "record", "sample", "symbol", "rr"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"BeatSet.{name} has {len(getattr(self, name))} entries, X has {n}")
 
     def __len__(self) -> int:
@@ -80,6 +130,7 @@ class BeatSet:
             sample=self.sample[index],
             symbol=self.symbol[index],
             is_test=None if self.is_test is None else self.is_test[index],
+            rr=None if self.rr is None else self.rr[index],
             # A subset is not the cached set it came from: its splits must not be read from the cache.
             info={k: v for k, v in self.info.items() if k != "cache_key"},
         )

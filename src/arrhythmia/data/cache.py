@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from arrhythmia.data.beats import BeatSet
+from arrhythmia.data.beats import BeatSet, Window
 
 # Bump when extraction or splitting changes what it produces, so stale caches are not reused.
-EXTRACTION_VERSION = "kachuee-v1"
+EXTRACTION_VERSION = "windows-rr-v2"
 SPLIT_VERSION = "splits-v1"
 
 
@@ -68,6 +68,7 @@ def save_beats(beats: BeatSet, path: Path) -> None:
         "source": beats.source,
         "synthetic": beats.synthetic,
         "info": beats.info,
+        "window": beats.window.to_dict(),
     }
     arrays = {
         "X": beats.X,
@@ -79,6 +80,8 @@ def save_beats(beats: BeatSet, path: Path) -> None:
     }
     if beats.is_test is not None:
         arrays["is_test"] = beats.is_test
+    if beats.rr is not None:
+        arrays["rr"] = beats.rr
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as fh:
@@ -103,8 +106,10 @@ def load_cached_beats(path: Path) -> BeatSet | None:
                 synthetic=meta["synthetic"],
                 is_test=z.get("is_test"),
                 info=meta["info"],
+                rr=z.get("rr"),
+                window=Window.from_dict(meta["window"]),
             )
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 

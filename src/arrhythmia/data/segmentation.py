@@ -1,4 +1,10 @@
-"""Beat segmentation of Kachuee et al. 2018 (arXiv:1805.00794, section III-A).
+"""Beat segmentation: the windows a model sees around each R peak.
+
+Two windows, named in ``WINDOWS``:
+
+- ``kachuee``: Kachuee et al. 2018 (arXiv:1805.00794, section III-A): 1.5 s at 125 Hz starting at the
+  R peak, 1.2 median RR long, zero-padded. It never sees the beat's own P wave.
+- ``centred``: 0.25 s before to 0.45 s after the R peak (P wave, QRS, T wave), baseline removed.
 
 The same code cuts beats around annotated R peaks (training) and detected R peaks (inference), so a
 model sees identical inputs in both.
@@ -6,12 +12,14 @@ model sees identical inputs in both.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from arrhythmia.data.beats import BEAT_FS, BEAT_LENGTH
+from arrhythmia.data.beats import BEAT_FS, BEAT_LENGTH, WINDOWS, Window, get_window  # noqa: F401
+from arrhythmia.errors import DataError
 
 WINDOW_SECONDS = 10.0
 SEGMENT_RR_FACTOR = 1.2
@@ -25,7 +33,7 @@ LOST_FLAT = "window is flat or holds invalid samples"
 class Segments:
     """Beats cut from one signal.
 
-    X : (n_kept, 187) float32 in [0, 1]; kept : (n_peaks,) bool, which input peaks produced a row of X;
+    X : (n_kept, window length) float32; kept : (n_peaks,) bool, which input peaks produced a row of X;
     lost_reason : (n_peaks,) str, why a peak produced no beat ('' where it did).
     """
 
@@ -103,3 +111,75 @@ def kachuee_segments(
     scaled = np.clip((values - lo[w][:, None]) / (hi[w] - lo[w])[:, None], 0.0, 1.0)
     X = np.where(inside, scaled, 0.0).astype(np.float32)
     return Segments(X=X, kept=kept, lost_reason=lost_reason.astype(str))
+
+
+#: High-pass corner that removes baseline wander before centred windows are cut, Hz.
+BASELINE_CUTOFF_HZ = 0.5
+
+
+def remove_baseline(signal: np.ndarray, fs: float, cutoff_hz: float = BASELINE_CUTOFF_HZ) -> np.ndarray:
+    """Zero-phase 2nd-order Butterworth high-pass of ``signal: (n_samples,)`` at ``fs`` Hz (same units)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    signal = np.asarray(signal, dtype=np.float64)
+    if len(signal) <= 15:  # too short for filtfilt's padding; nothing to remove over so short a span
+        return signal - np.median(signal)
+    sos = butter(2, cutoff_hz, btype="highpass", fs=fs, output="sos")
+    return sosfiltfilt(sos, signal)
+
+
+def centred_segments(
+    signal: np.ndarray,
+    fs: float,
+    r_peaks: np.ndarray,
+    window: Window = WINDOWS["centred"],
+    window_seconds: float = WINDOW_SECONDS,
+) -> Segments:
+    """Cut one window centred on each R peak.
+
+    Parameters
+    ----------
+    signal : (n_samples,) float, mV
+        One ECG lead at ``fs`` Hz.
+    r_peaks : (n_peaks,) int
+        R-peak sample indices at ``fs``, ascending.
+
+    Baseline wander is removed (0.5 Hz high-pass), the signal is resampled to ``window.fs`` and cut from
+    ``before_s`` before to ``after_s`` after each peak (edge samples repeated at the signal's ends). Each
+    beat is scaled with the minimum and maximum of the 10 s window holding its R peak, so amplitudes stay
+    comparable between neighbouring beats (a large ectopic beat stays large) but not between recordings.
+    """
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    invalid = ~np.isfinite(np.asarray(signal, dtype=np.float64))
+    x = resample(remove_baseline(np.where(invalid, 0.0, signal), fs), fs, window.fs)
+    if invalid.any():  # carry invalid stretches over to the new rate, so their windows are dropped
+        x[resample(invalid.astype(float), fs, window.fs) > 0.01] = np.nan
+    peaks = np.clip(np.round(r_peaks * (window.fs / fs)).astype(np.int64), 0, max(len(x) - 1, 0))
+    window_len = int(round(window_seconds * window.fs))
+    n_windows = len(x) // window_len + 1
+    padded = np.full(n_windows * window_len, np.nan)
+    padded[: len(x)] = x
+    chunks = padded.reshape(n_windows, window_len)
+    invalid_in_window = np.zeros(n_windows * window_len, dtype=bool)
+    invalid_in_window[: len(x)] = np.isnan(x)
+    invalid_in_window = invalid_in_window.reshape(n_windows, window_len).any(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows past the end hold no peaks
+        lo, hi = np.nanmin(chunks, axis=1), np.nanmax(chunks, axis=1)
+    w = peaks // window_len
+    offsets = np.arange(window.length) - int(round(window.before_s * window.fs))
+    values = x[np.clip(peaks[:, None] + offsets[None, :], 0, len(x) - 1)] if len(x) else np.zeros((len(peaks), 0))
+    span = (hi - lo)[w]
+    kept = (span > 0) & ~invalid_in_window[w] & np.isfinite(values).all(axis=1)
+    lost_reason = np.where(kept, "", LOST_FLAT)
+    X = ((values[kept] - lo[w][kept, None]) / span[kept, None]).astype(np.float32)
+    return Segments(X=X, kept=kept, lost_reason=lost_reason.astype(str))
+
+
+def segment(signal: np.ndarray, fs: float, r_peaks: np.ndarray, window: Window = WINDOWS["kachuee"]) -> Segments:
+    """Beats around ``r_peaks`` (samples at ``fs``) cut as ``window`` says; see the two functions above."""
+    if window.kind == "kachuee":
+        return kachuee_segments(signal, fs, r_peaks, target_fs=window.fs)
+    if window.kind == "centred":
+        return centred_segments(signal, fs, r_peaks, window)
+    raise DataError(f"unknown beat window kind {window.kind!r} (kachuee or centred)")

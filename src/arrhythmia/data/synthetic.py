@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arrhythmia.data.beats import AAMI_CLASSES, BeatSet
-from arrhythmia.data.segmentation import kachuee_segments
+from arrhythmia.data.beats import AAMI_CLASSES, WINDOWS, BeatSet, Window
+from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.segmentation import segment
 
 # (amplitude mV, offset from the R peak s, width s) of each wave, per class.
 _TEMPLATES: dict[str, list[tuple[float, float, float]]] = {
@@ -94,7 +95,9 @@ def synthetic_ecg(
     return SyntheticRecord(signal=signal, fs=fs, r_peaks=r_peaks, labels=np.array(labels))
 
 
-def load_synthetic(n_records: int = 12, duration_s: float = 120.0, seed: int = 0) -> BeatSet:
+def load_synthetic(
+    n_records: int = 12, duration_s: float = 120.0, seed: int = 0, window: Window = WINDOWS["kachuee"]
+) -> BeatSet:
     """A synthetic beat set: ``n_records`` recordings of ``duration_s`` seconds, segmented as MIT-BIH.
 
     Record ids are ``syn000``, ``syn001``, ...; all five AAMI classes are present.
@@ -104,7 +107,7 @@ def load_synthetic(n_records: int = 12, duration_s: float = 120.0, seed: int = 0
     parts = []
     for i in range(n_records):
         rec = synthetic_ecg(duration_s=duration_s, seed=seed * 10_000 + i)
-        segments = kachuee_segments(rec.signal, rec.fs, rec.r_peaks)
+        segments = segment(rec.signal, rec.fs, rec.r_peaks, window)
         kept = segments.kept
         labels = np.array([AAMI_CLASSES.index(c) for c in rec.labels[kept]], dtype=np.int64)
         parts.append(
@@ -117,6 +120,8 @@ def load_synthetic(n_records: int = 12, duration_s: float = 120.0, seed: int = 0
                 symbol=rec.labels[kept],
                 source="synthetic",
                 synthetic=True,
+                rr=rr_features(rec.r_peaks, rec.fs)[kept],
+                window=window,
             )
         )
     return concatenate(parts, source="synthetic", info={"seed": seed, "duration_s": duration_s})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, BeatSet
-from arrhythmia.data.segmentation import kachuee_segments
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window
+from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.segmentation import segment
 from arrhythmia.errors import DataError
 
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
@@ -114,11 +116,54 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
     return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str)
 
 
-def load_wfdb_database(directory: str | Path, source: str = "mitdb", progress: bool = True) -> BeatSet:
+def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb") -> RecordBeats:
+    """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
+
+    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; RR features come
+    from every annotated beat, including the few the segmentation cannot cut.
+    """
+    path = Path(path)
+    name = path.name
+    signal, fs, lead_name = read_lead(path)
+    samples, symbols = read_beat_annotations(path)
+    is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
+    samples, symbols = samples[is_beat], symbols[is_beat]
+    labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
+    rr = rr_features(samples, fs)
+    segments = segment(signal, fs, samples, window)
+    keep = segments.kept
+    beats = BeatSet(
+        X=segments.X,
+        y=labels[keep],
+        classes=AAMI_CLASSES,
+        record=np.full(int(keep.sum()), name),
+        sample=samples[keep],
+        symbol=symbols[keep],
+        source=source,
+        rr=rr[keep],
+        window=window,
+    )
+    lost = Counter(zip(segments.lost_reason[~keep].tolist(), (AAMI_CLASSES[i] for i in labels[~keep])))
+    return RecordBeats(beats=beats, annotated=Counter(AAMI_CLASSES[i] for i in labels), lost=lost, lead=lead_name)
+
+
+@dataclass
+class RecordBeats:
+    """One record's beats and what became of its annotations: ``annotated`` beats per class, ``lost``
+    beats per (reason, class), and the lead read."""
+
+    beats: BeatSet
+    annotated: Counter
+    lost: Counter
+    lead: str
+
+
+def load_wfdb_database(
+    directory: str | Path, source: str = "mitdb", progress: bool = True, window: Window = WINDOWS["kachuee"]
+) -> BeatSet:
     """Beats of every record of a WFDB database with reference beat annotations (``atr``).
 
-    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped. What the
-    segmentation loses is counted per class in ``info["lost"]``; ``info["annotated"]`` holds the
+    What the segmentation loses is counted per class in ``info["lost"]``; ``info["annotated"]`` holds the
     number of beat annotations per class before segmentation.
     """
     directory = Path(directory)
@@ -128,30 +173,12 @@ def load_wfdb_database(directory: str | Path, source: str = "mitdb", progress: b
     lost: dict[str, Counter[str]] = {}
     leads: dict[str, str] = {}
     for name in tqdm(names, desc=f"reading {directory.name}", unit="record", disable=None if progress else True):
-        path = directory / name
-        signal, fs, lead_name = read_lead(path)
-        samples, symbols = read_beat_annotations(path)
-        is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
-        samples, symbols = samples[is_beat], symbols[is_beat]
-        labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
-        annotated.update(AAMI_CLASSES[i] for i in labels)
-        leads[name] = lead_name
-
-        segments = kachuee_segments(signal, fs, samples)
-        for label, reason in zip(labels[~segments.kept], segments.lost_reason[~segments.kept]):
-            lost.setdefault(str(reason), Counter())[AAMI_CLASSES[label]] += 1
-        keep = segments.kept
-        parts.append(
-            BeatSet(
-                X=segments.X,
-                y=labels[keep],
-                classes=AAMI_CLASSES,
-                record=np.full(int(keep.sum()), name),
-                sample=samples[keep],
-                symbol=symbols[keep],
-                source=source,
-            )
-        )
+        record = load_record_beats(directory / name, window, source)
+        parts.append(record.beats)
+        annotated.update(record.annotated)
+        for (reason, cls), count in record.lost.items():
+            lost.setdefault(reason, Counter())[cls] += count
+        leads[name] = record.lead
     info = {
         "annotated": {c: annotated.get(c, 0) for c in AAMI_CLASSES},
         "lost": {reason: dict(counter) for reason, counter in lost.items()},
@@ -174,4 +201,6 @@ def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> 
         source=source,
         synthetic=any(p.synthetic for p in parts),
         info=info or {},
+        rr=None if any(p.rr is None for p in parts) else np.concatenate([p.rr for p in parts]),
+        window=parts[0].window,
     )

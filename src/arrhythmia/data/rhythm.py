@@ -1,0 +1,66 @@
+"""Rhythm features per beat, from R-peak positions alone.
+
+A premature beat (S or V) is often shaped like a normal one; what gives it away is its timing: it comes
+early (short RR before) and is often followed by a pause (long RR after). Absolute RR intervals differ a
+lot between patients, so the features also relate each interval to the patient's own recent rhythm.
+They are computed the same way from annotated peaks (training) and detected peaks (``predict``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Column names of ``rr_features``, in order.
+RR_FEATURES: tuple[str, ...] = (
+    "pre_rr_s",  # RR interval before the beat, seconds
+    "post_rr_s",  # RR interval after the beat, seconds
+    "pre_post_ratio",  # prematurity against the following pause
+    "pre_local_ratio",  # pre RR / mean RR of the last LOCAL_BEATS beats
+    "post_local_ratio",  # post RR / the same local mean
+    "pre_global_ratio",  # pre RR / mean RR within +-GLOBAL_S / 2 of the beat
+)
+LOCAL_BEATS = 10
+GLOBAL_S = 300.0
+#: RR intervals are clipped to this range (s) first: a gap in the beat annotations or a missed detection
+#: would otherwise give intervals no heart produces and swamp the averages.
+RR_RANGE_S = (0.15, 3.0)
+
+
+def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Rhythm features of each beat of one recording.
+
+    Parameters
+    ----------
+    r_peaks : (n_beats,) int
+        R-peak sample indices of every beat of the recording, ascending (all beats, not only those to be
+        classified: a beat's neighbours define its intervals).
+    fs : float
+        Sampling rate of ``r_peaks``, Hz.
+
+    Returns
+    -------
+    (n_beats, 6) float32, columns ``RR_FEATURES``. The first beat's pre RR is its post RR and the last
+    beat's post RR its pre RR. With fewer than two beats there are no intervals: every RR is taken as
+    1 s and every ratio as 1.
+    """
+    peaks = np.asarray(r_peaks, dtype=np.float64)
+    n = len(peaks)
+    if n < 2:
+        return np.tile(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=np.float32), (n, 1))
+    rr = np.clip(np.diff(peaks) / fs, *RR_RANGE_S)  # rr[i]: between beat i and beat i + 1
+    pre = np.concatenate([rr[:1], rr])
+    post = np.concatenate([rr, rr[-1:]])
+
+    # Mean of the pre RR of this beat and the LOCAL_BEATS - 1 before it (fewer at the start).
+    cumulative = np.concatenate([[0.0], np.cumsum(pre)])
+    index = np.arange(n)
+    first = np.maximum(index - LOCAL_BEATS + 1, 0)
+    local = (cumulative[index + 1] - cumulative[first]) / (index + 1 - first)
+
+    # Mean pre RR of the beats within +-GLOBAL_S / 2 of this one.
+    times = peaks / fs
+    lo = np.searchsorted(times, times - GLOBAL_S / 2, side="left")
+    hi = np.searchsorted(times, times + GLOBAL_S / 2, side="right")
+    global_mean = (cumulative[hi] - cumulative[lo]) / (hi - lo)
+
+    return np.stack([pre, post, pre / post, pre / local, post / local, pre / global_mean], axis=1).astype(np.float32)
