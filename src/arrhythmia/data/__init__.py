@@ -2,7 +2,7 @@
 
 ``load_beats(data)`` is the one entry point: ``data`` is ``None`` or ``"mitdb"`` (the MIT-BIH database in
 the data cache, downloaded on first use), ``"heartbeat"`` (the Heartbeat CSVs, likewise), ``"synthetic"``,
-or a directory holding a WFDB database or the Heartbeat CSVs.
+or a directory holding a WFDB database, the Heartbeat CSVs or a beat store (``data.store``).
 """
 
 from __future__ import annotations
@@ -84,6 +84,10 @@ def load_beats(
 
         return load_synthetic(window=window)
     directory = Path(where)
+    if (directory / "store.json").is_file():  # a beat store built by `arrhythmia data build`
+        from arrhythmia.data.store import open_store
+
+        return open_store(directory, window=window)
     if is_heartbeat_dir(directory):
         if window != WINDOWS["kachuee"]:
             raise DataError(

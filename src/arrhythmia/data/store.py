@@ -1,0 +1,492 @@
+"""A sharded, memory-mapped beat store: beat sets larger than memory.
+
+``build_store`` extracts the beats of a WFDB database once, one shard per record, in parallel and
+resumably; ``open_store`` gives them back as a ``BeatSet`` whose waveforms stay on disk and are read per
+batch (``beats.X[index]``). ``load_beats`` opens a store when ``--data`` names one.
+
+Layout of a store directory::
+
+    store.json                 manifest, written last: format, source, classes, window, shards, counts
+    shards/<record>/X.npy      (n, window.length) float32 beat waveforms
+    shards/<record>/y.npy      (n,) int64 class index
+    shards/<record>/rr.npy     (n, 6) float32 rhythm features (``rhythm.RR_FEATURES``)
+    shards/<record>/sample.npy (n,) int64 R-peak sample at the record's sampling rate
+    shards/<record>/symbol.npy (n,) fixed-width unicode annotation symbol
+    shards/<record>/done.json  written after the arrays: the shard is complete
+
+Every file is plain NumPy or JSON, written to a temporary name and renamed, so a reader never sees half
+a file and an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from arrhythmia.data.beats import AAMI_CLASSES, BeatSet, Window, get_window
+from arrhythmia.data.cache import EXTRACTION_VERSION, atomic_write_bytes
+from arrhythmia.data.rhythm import RR_FEATURES
+from arrhythmia.errors import DataError
+
+STORE_FORMAT = "arrhythmia-store/1"
+MANIFEST = "store.json"
+DONE = "done.json"
+#: The per-beat arrays of a shard, each in ``<name>.npy``.
+SHARD_ARRAYS = ("X", "y", "rr", "sample", "symbol")
+
+
+def _settings(source: str, window: Window) -> dict:
+    """What the beats of a store depend on besides the record files; shards built otherwise do not mix."""
+    return {"format": STORE_FORMAT, "source": source, "window": window.to_dict(), "extraction": EXTRACTION_VERSION}
+
+
+def _differences(stored: dict, wanted: dict) -> str:
+    """What differs between the settings a store was built with and those asked for, in words."""
+    parts = []
+    for key in wanted:
+        old, new = stored.get(key), wanted[key]
+        if old != new:
+            if key == "window" and isinstance(old, dict) and old.get("kind") != new["kind"]:
+                old, new = old.get("kind"), new["kind"]
+            parts.append(f"{key} {old}, asked for {new}")
+    return "; ".join(parts)
+
+
+def _record_files(data_dir: Path, record: str) -> dict[str, list[int]]:
+    """Size and modification time of a record's files: a shard built from other files is rebuilt."""
+    path = data_dir / record
+    files = [p for p in path.parent.glob(f"{path.name}.*") if p.suffix in (".hea", ".dat", ".atr")]
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(files)}
+
+
+def _write_json(path: Path, value: dict) -> None:
+    atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(value, indent=1) + "\n"))
+
+
+def _read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``, or None when it is absent or unreadable (a half-built shard)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, settings: dict, files: dict) -> dict:
+    """Extract one record and write its shard; returns the shard's ``done.json``. Runs in a worker process."""
+    from arrhythmia.data.wfdb_source import load_record_beats
+
+    window = Window.from_dict(settings["window"])
+    record = load_record_beats(Path(record_path), window, settings["source"])
+    beats, shard = record.beats, Path(shard_dir)
+    arrays = {
+        "X": beats.X.astype(np.float32, copy=False),
+        "y": beats.y.astype(np.int64, copy=False),
+        "rr": beats.rr.astype(np.float32, copy=False),
+        "sample": beats.sample.astype(np.int64, copy=False),
+        "symbol": beats.symbol.astype(str),
+    }
+    lost: dict[str, dict[str, int]] = {}
+    for (reason, cls), count in record.lost.items():
+        lost.setdefault(reason, {})[cls] = count
+    done = {
+        "settings": settings,
+        "files": files,
+        "name": name,
+        "record": record_name,
+        "n": len(beats),
+        "counts": beats.class_counts(),
+        "lead": record.lead,
+        "annotated": {c: record.annotated.get(c, 0) for c in AAMI_CLASSES},
+        "lost": lost,
+    }
+    try:
+        # Leftovers of an interrupted build (temp files, arrays of other settings) go first.
+        shutil.rmtree(shard, ignore_errors=True)
+        for key, array in arrays.items():
+            atomic_write_bytes(shard / f"{key}.npy", functools.partial(_save_npy, array=array))
+        _write_json(shard / DONE, done)  # last: its presence says the arrays are complete
+    except OSError as exc:
+        raise DataError(f"{shard}: cannot write shard ({exc.strerror or exc})") from None
+    return done
+
+
+def _save_npy(tmp: Path, array: np.ndarray) -> None:
+    # A file handle, not a path: np.save would add ".npy" to the temporary name.
+    with tmp.open("wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def build_store(
+    data_dir: str | Path,
+    out: str | Path,
+    window: str | Window = "kachuee",
+    workers: int | None = None,
+    progress: bool = True,
+    repeat: int = 1,
+) -> Path:
+    """Extract the beats of a WFDB database (beat annotations in ``atr``) into a sharded store at ``out``.
+
+    One shard per record, extracted in parallel and written as plain ``.npy`` files (see the module
+    docstring for the layout); the beats are those ``load_wfdb_database`` returns, in the same order.
+    Resumable: a re-run keeps the shards already complete for the same settings and record files, and
+    redoes the others.
+
+    Parameters
+    ----------
+    data_dir : the database directory (``RECORDS`` file, else every ``*.hea``).
+    out : the store directory; created if needed. An existing store must have the same source (the
+        database directory's name) and window, else DataError.
+    window : beat window, a name in ``WINDOWS`` or a ``Window``.
+    workers : worker processes (default ``os.cpu_count()``).
+    progress : show a progress bar over records.
+    repeat : extract each record this many times, copy ``k > 0`` as shard and record ``<record>~<k>``.
+        Only for benchmarks that need a store N times the database's size: the copies are the same
+        patients' beats, so a store built with ``repeat > 1`` is no data set to evaluate on.
+
+    Returns ``out``.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    data_dir, out = Path(data_dir), Path(out)
+    window = get_window(window) if isinstance(window, str) else window
+    from arrhythmia.data.wfdb_source import record_names
+
+    records = record_names(data_dir)
+    settings = _settings(data_dir.name or "wfdb", window)
+    _check_target(out, settings)
+
+    shards: dict[str, dict] = {}  # name -> done.json, in database order
+    todo: list[tuple[str, str, str, dict]] = []  # (shard name, record path, record name, files)
+    for record in records:
+        files = _record_files(data_dir, record)
+        for k in range(repeat):
+            suffix = f"~{k}" if k else ""
+            name, record_name = record + suffix, Path(record).name + suffix
+            done = _read_json(out / "shards" / name / DONE)
+            if done is not None and done.get("settings") != settings:
+                raise DataError(
+                    f"{out / 'shards' / name / DONE}: shard was built with other settings "
+                    f"({_differences(done.get('settings') or {}, settings)}); use another --out"
+                )
+            shards[name] = done if done is not None and done.get("files") == files else None
+            if shards[name] is None:
+                todo.append((name, record, record_name, files))
+
+    if todo:
+        # Imported once here (1.5 s), so that forked workers inherit them instead of each importing them.
+        import scipy.signal  # noqa: F401
+        import wfdb  # noqa: F401
+
+        bar = tqdm(
+            total=len(shards),
+            initial=len(shards) - len(todo),
+            desc=f"building {out.name}",
+            unit="record",
+            disable=None if progress else True,
+        )
+        with bar, ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(todo))) as pool:
+            futures = {
+                pool.submit(
+                    _build_shard, str(data_dir / record), str(out / "shards" / name), name, record_name, settings, files
+                ): name
+                for name, record, record_name, files in todo
+            }
+            try:
+                for future in as_completed(futures):
+                    shards[futures[future]] = future.result()
+                    bar.update()
+            except DataError as exc:
+                pool.shutdown(cancel_futures=True)
+                # The worker's traceback is no help for a bad input file: the message names it.
+                raise exc from None
+            except BrokenProcessPool:
+                pool.shutdown(cancel_futures=True)
+                raise DataError(
+                    f"{data_dir}: a worker process died while extracting records (out of memory? try fewer workers)"
+                ) from None
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+
+    _write_manifest(out, data_dir, settings, window, shards)
+    return out
+
+
+def _check_target(out: Path, settings: dict) -> None:
+    """Refuse to build into a directory that is something else, or a store with other settings."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a directory")
+    manifest_path = out / MANIFEST
+    if manifest_path.exists():
+        manifest = _read_json(manifest_path)
+        if manifest is None or manifest.get("format") != STORE_FORMAT:
+            raise DataError(f"{manifest_path}: not an {STORE_FORMAT} manifest; use another --out")
+        if manifest.get("settings") != settings:
+            raise DataError(
+                f"{out}: store was built with other settings "
+                f"({_differences(manifest.get('settings') or {}, settings)}); use another --out"
+            )
+    elif out.is_dir() and any(p.name != "shards" and not p.name.startswith(f".{MANIFEST}.") for p in out.iterdir()):
+        raise DataError(f"{out}: directory is not empty and holds no beat store; use another --out")
+
+
+def _write_manifest(out: Path, data_dir: Path, settings: dict, window: Window, shards: dict[str, dict]) -> None:
+    annotated: Counter[str] = Counter()
+    lost: dict[str, Counter[str]] = {}
+    for done in shards.values():
+        annotated.update(done["annotated"])
+        for reason, counts in done["lost"].items():
+            lost.setdefault(reason, Counter()).update(counts)
+    manifest = {
+        "format": STORE_FORMAT,
+        "settings": settings,
+        "source": settings["source"],
+        "synthetic": False,
+        "classes": list(AAMI_CLASSES),
+        "window": window.to_dict(),
+        "rr_features": list(RR_FEATURES),
+        "data_dir": str(data_dir.resolve()),
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "n": sum(done["n"] for done in shards.values()),
+        "shards": [
+            {"name": name, "record": done["record"], "n": done["n"], "counts": done["counts"], "lead": done["lead"]}
+            for name, done in shards.items()
+        ],
+        "annotated": {c: annotated.get(c, 0) for c in AAMI_CLASSES},
+        "lost": {reason: dict(counts) for reason, counts in lost.items()},
+        "leads": {name: done["lead"] for name, done in shards.items()},
+    }
+    _write_json(out / MANIFEST, manifest)
+
+
+def read_manifest(path: str | Path) -> dict:
+    """The ``store.json`` of the store at ``path``; DataError when there is none or it is not one."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.is_file():
+        raise DataError(f"{manifest_path}: no beat store here (build one with `arrhythmia data build`)")
+    manifest = _read_json(manifest_path)
+    if manifest is None or manifest.get("format") != STORE_FORMAT:
+        raise DataError(f"{manifest_path}: not an {STORE_FORMAT} manifest")
+    return manifest
+
+
+def store_bytes(path: str | Path) -> int:
+    """Bytes the files of the store at ``path`` take: its manifest and the shards it lists."""
+    path = Path(path)
+    total = (path / MANIFEST).stat().st_size
+    for shard in read_manifest(path)["shards"]:
+        total += sum(f.stat().st_size for f in (path / "shards" / shard["name"]).iterdir() if f.is_file())
+    return total
+
+
+def _max_open_default() -> int:
+    """How many shards a ShardedArray keeps mapped: each mapping holds a file descriptor."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 128
+    return 4096 if soft == resource.RLIM_INFINITY else max(16, min(soft // 4, 4096))
+
+
+def _map_shard(paths: list[Path], lengths: np.ndarray, row_shape: tuple, dtype: np.dtype, shard: int) -> np.ndarray:
+    """Shard ``shard`` memory-mapped, checked against the shape and type the store gives for it."""
+    path = paths[shard]
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: shard file is missing") from None
+    except (OSError, ValueError) as exc:  # truncated: numpy cannot map past the end of the file
+        raise DataError(f"{path}: cannot read shard ({exc})") from None
+    expected = (int(lengths[shard]), *row_shape)
+    if array.shape != expected or array.dtype != dtype:
+        raise DataError(f"{path}: shard holds {array.dtype} {array.shape}, the store says {dtype} {expected}")
+    # A plain ndarray view (the map stays alive as its base): np.memmap's indexing costs 3x more.
+    return array.view(np.ndarray)
+
+
+class ShardedArray:
+    """Rows of several ``.npy`` files read as one (n, ...) array, memory-mapped and read on indexing.
+
+    Indexing with an integer, an integer array (any order, repeats allowed), a boolean mask or a slice
+    returns an ordinary in-memory ``np.ndarray``, as indexing the concatenated array would. Shards are
+    mapped with ``np.load(mmap_mode="r")`` on first use; at most ``max_open`` stay mapped (each holds a
+    file descriptor), the least recently used are unmapped first.
+
+    Parameters
+    ----------
+    paths : the shards' ``.npy`` files, in row order.
+    lengths : rows of each shard.
+    row_shape, dtype : shape of one row and element type, the same in every shard (checked on mapping).
+    max_open : shards kept mapped at most (default: a quarter of the open-file limit, at most 4096).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        lengths: Sequence[int],
+        row_shape: tuple[int, ...],
+        dtype: np.dtype | type = np.float32,
+        max_open: int | None = None,
+    ) -> None:
+        if len(paths) != len(lengths):
+            raise ValueError(f"{len(paths)} shard paths but {len(lengths)} lengths")
+        self._paths = [Path(p) for p in paths]
+        self._lengths = np.asarray(lengths, dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(self._lengths)[:-1]]).astype(np.int64)
+        self._n = int(self._lengths.sum())
+        self._row_shape = tuple(int(s) for s in row_shape)
+        self._dtype = np.dtype(dtype)
+        self._max_open = max_open or _max_open_default()
+        # A cache over a function of the shard lists, not a bound method: no cycle that keeps maps open.
+        self._mapped = functools.lru_cache(maxsize=self._max_open)(
+            functools.partial(_map_shard, self._paths, self._lengths, self._row_shape, self._dtype)
+        )
+
+    def __reduce__(self):
+        # Pickle the paths, not the mapped data (e.g. for DataLoader workers); they map their own.
+        return type(self), (self._paths, self._lengths.tolist(), self._row_shape, self._dtype, self._max_open)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._n, *self._row_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self._row_shape)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"ShardedArray(shape={self.shape}, dtype={self._dtype}, shards={len(self._paths)})"
+
+    def check(self) -> None:
+        """Map every shard once: DataError now, not mid-epoch, when one is missing or does not fit."""
+        for shard in range(len(self._paths)):
+            self._mapped(shard)
+
+    def _rows(self, key) -> tuple[np.ndarray, tuple[int, ...]]:
+        """``key`` as (k,) int64 row indices in [0, n), and the shape its rows take in the result."""
+        n = len(self)
+        if isinstance(key, slice):
+            rows = np.arange(*key.indices(n), dtype=np.int64)
+            return rows, rows.shape
+        index = np.asarray(key)
+        if index.dtype == bool:
+            if index.shape != (n,):
+                raise IndexError(f"boolean index of shape {index.shape} for {n} rows")
+            rows = np.flatnonzero(index)
+            return rows, rows.shape
+        if index.size == 0:
+            return np.empty(0, dtype=np.int64), index.shape
+        if not np.issubdtype(index.dtype, np.integer):
+            raise IndexError(f"rows must be indexed with integers, a boolean mask or a slice, not {index.dtype}")
+        rows = index.astype(np.int64, copy=False).ravel()
+        if rows.min() < -n or rows.max() >= n:
+            raise IndexError(f"row index out of range for {n} rows")
+        return np.where(rows < 0, rows + n, rows), index.shape
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, tuple):  # X[rows, columns...]: rows from the shards, the rest in memory
+            rows = self[key[0]]
+            return rows[(slice(None), *key[1:])] if rows.ndim == self.ndim else rows[key[1:]]
+        index, shape = self._rows(key)
+        if len(index) == 0:
+            return np.empty((*shape, *self._row_shape), dtype=self._dtype)
+        # Sorted (as the training loop asks), the rows of a shard are adjacent and read in file order.
+        is_sorted = bool(np.all(index[1:] >= index[:-1]))
+        order = None if is_sorted else np.argsort(index, kind="stable")
+        rows = index if is_sorted else index[order]
+        gathered = np.empty((len(rows), *self._row_shape), dtype=self._dtype)
+        # side="right": an empty shard shares its start with the next one, which holds the row.
+        shard = np.searchsorted(self._starts, rows, side="right") - 1
+        cuts = np.flatnonzero(np.diff(shard)) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)]):
+            s = int(shard[lo])
+            self._mapped(s).take(rows[lo:hi] - self._starts[s], axis=0, out=gathered[lo:hi])
+        if order is not None:  # back to the order asked for
+            out = np.empty_like(gathered)
+            out[order] = gathered
+            gathered = out
+        return gathered.reshape(*shape, *self._row_shape)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every row in memory (fine for small stores; a large one is what the shards are for)."""
+        if copy is False:
+            raise ValueError("a ShardedArray cannot be viewed as one array without copying")
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
+    """The beats of the store at ``path``, their waveforms left on disk.
+
+    ``X`` is a ``ShardedArray`` of shape (n, window.length), float32, read from the shards on indexing;
+    ``y``, ``record``, ``sample``, ``symbol`` and ``rr`` (n, 6) are read into memory (a few dozen bytes a
+    beat). ``info`` holds ``store`` (the path), ``annotated``, ``lost`` and ``leads`` as
+    ``load_wfdb_database`` gives them. With ``window``, DataError unless the store was cut with it.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    stored = Window.from_dict(manifest["window"])
+    if window is not None and stored != window:
+        raise DataError(
+            f"{path}: store holds beats cut with the {stored.kind!r} window, not {window.kind!r} "
+            "(build another store with --window)"
+        )
+    shards = manifest["shards"]
+    if not shards:
+        raise DataError(f"{path / MANIFEST}: store has no shards")
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in SHARD_ARRAYS if key != "X"}
+    for shard in shards:
+        for key, values in parts.items():
+            file = path / "shards" / shard["name"] / f"{key}.npy"
+            try:
+                array = np.load(file, allow_pickle=False)
+            except FileNotFoundError:
+                raise DataError(f"{file}: shard file is missing (re-run `arrhythmia data build`)") from None
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{file}: cannot read shard ({exc})") from None
+            if len(array) != shard["n"]:
+                raise DataError(f"{file}: {len(array)} beats, store.json says {shard['n']}")
+            values.append(array)
+    X = ShardedArray(
+        [path / "shards" / s["name"] / "X.npy" for s in shards], [s["n"] for s in shards], (stored.length,)
+    )
+    X.check()
+    return BeatSet(
+        X=X,
+        y=np.concatenate(parts["y"]),
+        classes=tuple(manifest["classes"]),
+        record=np.repeat(np.array([s["record"] for s in shards]), [s["n"] for s in shards]),
+        sample=np.concatenate(parts["sample"]),
+        symbol=np.concatenate(parts["symbol"]),
+        source=manifest["source"],
+        synthetic=manifest.get("synthetic", False),
+        info={
+            "store": str(path),
+            "annotated": manifest["annotated"],
+            "lost": manifest["lost"],
+            "leads": manifest["leads"],
+        },
+        rr=np.concatenate(parts["rr"]),
+        window=stored,
+    )
