@@ -1,6 +1,9 @@
 """Model registry: each architecture is one small file that registers itself with ``@register``.
 
-Adding a model is one file here and one import line below.
+Adding a model is one file here and one import line below. Every model maps beat windows
+``x: (batch, 1, input_length)`` to logits ``(batch, n_classes)``; models that also take the rhythm
+features of each beat (``rr: (batch, n_rr)``, see ``data.rhythm``) set the class attribute
+``takes_rr = True`` and accept ``n_rr`` in their constructor.
 """
 
 from __future__ import annotations
@@ -26,11 +29,25 @@ def register(name: str, description: str) -> Callable:
     return wrap
 
 
-def create_model(name: str, n_classes: int = 5, input_length: int = 187) -> nn.Module:
-    """A freshly initialised model. Input ``(batch, 1, input_length)``, output logits ``(batch, n_classes)``."""
+def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_rr: int = 0) -> nn.Module:
+    """A freshly initialised model. Input ``(batch, 1, input_length)`` and, with ``n_rr > 0``, rhythm
+    features ``(batch, n_rr)``; output logits ``(batch, n_classes)``."""
     if name not in _REGISTRY:
         raise ArrhythmiaError(f"unknown model {name!r} (available: {', '.join(list_models())})")
+    if n_rr:
+        if not takes_rr(name):
+            raise ArrhythmiaError(f"model {name!r} does not take RR features (ones that do: {', '.join(rr_models())})")
+        return _REGISTRY[name](n_classes=n_classes, input_length=input_length, n_rr=n_rr)
     return _REGISTRY[name](n_classes=n_classes, input_length=input_length)
+
+
+def takes_rr(name: str) -> bool:
+    """Whether model ``name`` can fuse the beat window with rhythm features."""
+    return bool(getattr(_REGISTRY[name], "takes_rr", False))
+
+
+def rr_models() -> list[str]:
+    return [name for name in list_models() if takes_rr(name)]
 
 
 def list_models() -> list[str]:
@@ -49,4 +66,4 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 # Registered models: one import per file.
-from arrhythmia.models import kachuee_resnet, seed_cnn  # noqa: E402, F401
+from arrhythmia.models import fast_cnn, kachuee_resnet, se_resnet, seed_cnn  # noqa: E402, F401
