@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from arrhythmia.augment import AUGMENTATIONS
 from arrhythmia.checkpoint import MODEL_FORMAT, load_checkpoint
 from arrhythmia.config import TrainConfig
+from arrhythmia.data import get_window
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import evaluate_run
 from arrhythmia.inference import Classifier
-from arrhythmia.train import TrainingInterrupted, train
+from arrhythmia.train import TrainingInterrupted, epoch_order, train
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +161,73 @@ def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
     )
     metrics = evaluate_run(run, data=str(write_heartbeat_csvs(tmp_path / "hb")), log=lambda _: None)
     assert metrics["data"]["protocol"] == "intra" and metrics["n_beats"] == 20
+
+
+@pytest.fixture(scope="module")
+def centred_beats():
+    return load_synthetic(n_records=4, duration_s=60, window=get_window("centred"))
+
+
+def test_rr_model_on_centred_windows_trains_and_predicts(tmp_path, centred_beats):
+    config = small_config(model="fast-cnn", window="centred", rr_features=True, epochs=6, augment=list(AUGMENTATIONS))
+    run = train(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
+    state = load_checkpoint(run / "model.pt", MODEL_FORMAT)
+    assert state["window"]["kind"] == "centred" and state["n_rr"] == 6 and len(state["rr_mean"]) == 6
+    classifier = Classifier.from_run(run)
+    assert classifier.takes_rr and classifier.window == get_window("centred")
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.8
+    with pytest.raises(ArrhythmiaError, match="needs the RR features"):
+        classifier.predict_proba(centred_beats.X[:4])
+
+
+def test_ensemble_run_averages_its_members(tmp_path, centred_beats):
+    config = small_config(model="fast-cnn", window="centred", rr_features=True, epochs=2, ensemble=2)
+    run = train(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
+    members = [Classifier.from_run(run / "members" / str(k)) for k in range(2)]
+    ensemble = Classifier.from_run(run)
+    assert ensemble.model_name == "ensemble of 2 fast-cnn"
+    X, rr = centred_beats.X[:20], centred_beats.rr[:20]
+    expected = np.mean([m.predict_proba(X, rr) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(X, rr), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("sampling", ["balanced", "sqrt"])
+def test_balanced_sampling_draws_rare_classes_more_often(sampling):
+    y = np.array([0] * 900 + [1] * 90 + [2] * 10)
+    order = epoch_order(y, sampling, torch.Generator().manual_seed(0)).numpy()
+    assert len(order) == len(y)
+    shares = np.bincount(y[order], minlength=3) / len(y)
+    expected = (
+        np.array([1, 1, 1]) / 3 if sampling == "balanced" else np.sqrt([900, 90, 10]) / np.sqrt([900, 90, 10]).sum()
+    )
+    np.testing.assert_allclose(shares, expected, atol=0.05)
+    assert sorted(epoch_order(y, "shuffle", torch.Generator().manual_seed(0)).tolist()) == list(range(len(y)))
+
+
+def test_focal_loss_and_balanced_sampling_train(tmp_path, beats):
+    config = small_config(epochs=1, loss="focal", sampling="sqrt", class_weights="balanced")
+    run = train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None, report=False)
+    assert (run / "metrics.json").is_file()
+
+
+def test_presets_and_bad_settings():
+    best = TrainConfig.from_preset("best")
+    assert best.rr_features and best.window == "centred" and best.preset == "best"
+    best.validate()
+    TrainConfig.from_preset("fast").validate()
+    with pytest.raises(ArrhythmiaError, match="unknown preset"):
+        TrainConfig.from_preset("fastest")
+    for bad, message in [
+        ({"model": "seed-cnn", "rr_features": True}, "does not take RR features"),
+        ({"augment": ["rotate"]}, "unknown augmentation"),
+        ({"window": "wide"}, "unknown beat window"),
+        ({"sampling": "oversample"}, "sampling must be"),
+    ]:
+        with pytest.raises(ArrhythmiaError, match=message):
+            TrainConfig(**bad).validate()
+
+
+def test_rr_features_need_r_peaks(tmp_path, beats):
+    no_rr = replace(beats, rr=None)
+    with pytest.raises(ArrhythmiaError, match="no RR features"):
+        train(small_config(model="fast-cnn", rr_features=True), run_dir=tmp_path / "r", beats=no_rr, log=lambda _: None)

@@ -133,10 +133,23 @@ def train(
     model: Annotated[str | None, typer.Option(help="Model name (see `arrhythmia models`); default seed-cnn.")] = None,
     data: DataOption = None,
     protocol: Annotated[str | None, typer.Option(help="intra (random 60/20/20) or inter (DS1 -> DS2).")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="best or fast: the measured best settings (see the README); options override.")
+    ] = None,
+    window: Annotated[str | None, typer.Option(help="Beat window: kachuee (default) or centred.")] = None,
+    rr_features: Annotated[
+        bool | None, typer.Option("--rr-features/--no-rr-features", help="Feed each beat's RR features too.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 50).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     class_weights: Annotated[str | None, typer.Option(help="none or balanced (inverse class frequency).")] = None,
+    sampling: Annotated[str | None, typer.Option(help="shuffle (default), balanced or sqrt class sampling.")] = None,
+    loss: Annotated[str | None, typer.Option(help="ce (cross-entropy, default) or focal.")] = None,
+    augment: Annotated[
+        str | None, typer.Option(help="Comma-separated augmentations: scale,wander,noise,shift; 'none' for none.")
+    ] = None,
+    ensemble: Annotated[int | None, typer.Option(help="Train this many models (seeds) and average them.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")] = None,
@@ -145,7 +158,10 @@ def train(
     ] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the interrupted run in this directory.")] = None,
 ) -> None:
-    """Train a model, keep its best checkpoint and evaluate it on the test split."""
+    """Train a model, keep its best checkpoint and evaluate it on the test split.
+
+    Settings come from the defaults, then --preset, then --config, then the options given.
+    """
     from arrhythmia.config import TrainConfig
     from arrhythmia.train import load_run_config
     from arrhythmia.train import train as run_training
@@ -154,15 +170,23 @@ def train(
         cfg = load_run_config(resume)
         path = run_training(cfg, run_dir=resume, resume=True)
     else:
-        cfg = TrainConfig.from_file(config) if config else TrainConfig()
+        cfg = TrainConfig.from_preset(preset) if preset else TrainConfig()
+        if config:
+            cfg = TrainConfig.from_dict({**cfg.to_dict(), **TrainConfig.read_file(config)}, where=str(config))
         overrides = {
             "model": model,
             "data": data,
             "protocol": protocol,
+            "window": window,
+            "rr_features": rr_features,
             "epochs": epochs,
             "batch_size": batch_size,
             "lr": lr,
             "class_weights": class_weights,
+            "sampling": sampling,
+            "loss": loss,
+            "augment": None if augment is None else [a for a in augment.split(",") if a and a != "none"],
+            "ensemble": ensemble,
             "seed": seed,
             "device": device,
         }

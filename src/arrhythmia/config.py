@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from arrhythmia.errors import ArrhythmiaError
+
+SAMPLINGS = ("shuffle", "balanced", "sqrt")
+LOSSES = ("ce", "focal")
 
 
 @dataclass
@@ -18,17 +21,25 @@ class TrainConfig:
     model: str = "seed-cnn"
     data: str | None = None  # None: MIT-BIH from the data cache, downloaded on first use
     protocol: str = "intra"  # intra | inter
+    window: str = "kachuee"  # kachuee | centred (data.WINDOWS)
+    rr_features: bool = False  # also feed each beat's rhythm features (models that take them)
     epochs: int = 50
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
     class_weights: str = "none"  # none | balanced (inverse class frequency on the training split)
+    sampling: str = "shuffle"  # shuffle | balanced (each class equally often) | sqrt (frequency^-1/2)
+    loss: str = "ce"  # ce (cross-entropy) | focal (Lin et al. 2017)
+    focal_gamma: float = 2.0
+    augment: list[str] = field(default_factory=list)  # any of augment.AUGMENTATIONS
+    ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     lr_factor: float = 0.5  # ReduceLROnPlateau on validation loss
     lr_patience: int = 10
     early_stopping_patience: int = 15
     seed: int = 42
     device: str = "auto"  # auto | cpu | cuda | mps
     threads: int | None = None  # CPU threads for torch; None leaves torch's default
+    preset: str | None = None  # the preset these settings started from, if any (recorded, not applied)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,8 +55,20 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
+    def from_preset(cls, name: str) -> TrainConfig:
+        """The settings of a named preset (``PRESETS``) on top of the defaults."""
+        if name not in PRESETS:
+            raise ArrhythmiaError(f"unknown preset {name!r} (available: {', '.join(PRESETS)})")
+        return cls(**PRESETS[name], preset=name)
+
+    @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Read a YAML or JSON config file (JSON is valid YAML)."""
+        return cls.from_dict(cls.read_file(path), where=str(path))
+
+    @staticmethod
+    def read_file(path: str | Path) -> dict:
+        """The settings in a YAML or JSON file, unchecked."""
         path = Path(path)
         if not path.is_file():
             raise ArrhythmiaError(f"{path}: config file does not exist")
@@ -55,11 +78,12 @@ class TrainConfig:
             raise ArrhythmiaError(f"{path}: not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
         if not isinstance(values, dict):
             raise ArrhythmiaError(f"{path}: expected a mapping of settings, found {type(values).__name__}")
-        return cls.from_dict(values, where=str(path))
+        return values
 
     def validate(self) -> None:
-        from arrhythmia.data import PROTOCOLS
-        from arrhythmia.models import list_models
+        from arrhythmia.augment import AUGMENTATIONS
+        from arrhythmia.data import PROTOCOLS, WINDOWS
+        from arrhythmia.models import list_models, rr_models
 
         checks = [
             (
@@ -71,6 +95,19 @@ class TrainConfig:
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.lr > 0, "learning rate must be positive"),
             (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),
+            (self.window in WINDOWS, f"unknown beat window {self.window!r} ({' or '.join(WINDOWS)})"),
+            (
+                not self.rr_features or self.model in rr_models(),
+                f"model {self.model!r} does not take RR features (ones that do: {', '.join(rr_models())})",
+            ),
+            (self.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+            (
+                set(self.augment) <= set(AUGMENTATIONS),
+                f"unknown augmentation(s) {', '.join(sorted(set(self.augment) - set(AUGMENTATIONS)))} "
+                f"(available: {', '.join(AUGMENTATIONS)})",
+            ),
+            (self.ensemble >= 1, "ensemble must be at least 1 model"),
         ]
         for ok, message in checks:
             if not ok:
@@ -80,3 +117,30 @@ class TrainConfig:
         from arrhythmia.runs import write_text_atomic
 
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+#: ``arrhythmia train --preset NAME``: the configurations measured best (benchmarks/accuracy.py, README).
+PRESETS: dict[str, dict] = {
+    # Accuracy first: the SE-ResNet on centred windows with RR features, augmented, an ensemble of seeds.
+    "best": {
+        "model": "se-resnet",
+        "window": "centred",
+        "rr_features": True,
+        "augment": ["scale", "wander", "noise", "shift"],
+        "epochs": 30,
+        "early_stopping_patience": 8,
+        "lr_patience": 4,
+        "ensemble": 3,
+    },
+    # Minutes on a laptop CPU, and the fast model for inference.
+    "fast": {
+        "model": "fast-cnn",
+        "window": "centred",
+        "rr_features": True,
+        "epochs": 20,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "early_stopping_patience": 6,
+        "lr_patience": 3,
+    },
+}

@@ -101,7 +101,7 @@ def evaluate_run(
         protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
     split = make_split(beats, protocol, config.seed)
     test = beats.subset(split.test)
-    probs = classifier.predict_proba(test.X)
+    probs = classifier.predict_proba(test.X, test.rr if classifier.takes_rr else None)
     y_pred = probs.argmax(1)
     loss = float(-np.log(np.clip(probs[np.arange(len(test)), test.y], 1e-12, None)).mean()) if len(test) else None
     metrics = compute_metrics(test.y, y_pred, classifier.classes, loss=loss)

@@ -6,7 +6,8 @@ returns its path. ``make_figures(run_dir)`` loads what a run directory holds and
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects directly rather than through pyplot: no
 backend or global figure registry is involved, so this works headless and leaks no open figures.
-Beats are 187 samples at 125 Hz (1.5 s), each normalised to [0, 1] ("normalised amplitude").
+Beats are windows around the R peak (e.g. 187 samples at 125 Hz, 1.5 s from the R peak, for the Kachuee
+window), scaled to about [0, 1] ("normalised amplitude").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from arrhythmia.data import load_beats, make_split
-from arrhythmia.data.beats import BEAT_FS, BeatSet
+from arrhythmia.data.beats import WINDOWS, BeatSet, Window
 from arrhythmia.data.cache import atomic_write_bytes
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
@@ -78,9 +79,9 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def _time_axis(length: int) -> np.ndarray:
-    """Seconds of each sample of a beat of ``length`` samples at 125 Hz."""
-    return np.arange(length) / BEAT_FS
+def _time_axis(length: int, window: Window) -> np.ndarray:
+    """Seconds from the R peak of each sample of a beat window of ``length`` samples."""
+    return np.arange(length) / window.fs - window.before_s
 
 
 def plot_example_beats(beats: BeatSet, path: str | Path) -> Path:
@@ -93,7 +94,7 @@ def plot_example_beats(beats: BeatSet, path: str | Path) -> Path:
     nrows = math.ceil(len(classes) / ncols)
     fig = Figure(figsize=(4.0 * ncols, 2.8 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
-    t = _time_axis(beats.X.shape[1])
+    t = _time_axis(beats.X.shape[1], beats.window)
     for i, name in enumerate(classes):
         ax = axes[i]
         where = np.flatnonzero(beats.y == i)
@@ -104,7 +105,7 @@ def plot_example_beats(beats: BeatSet, path: str | Path) -> Path:
             ax.text(0.5, 0.5, "no beats of this class", ha="center", va="center", transform=ax.transAxes)
             ax.set_title(class_label(name), fontsize=10)
         ax.grid(alpha=0.3)
-        ax.set_xlabel("time (s)")
+        ax.set_xlabel("time from R peak (s)")
         ax.set_ylabel(AMPLITUDE)
     for ax in axes[len(classes) :]:
         ax.set_visible(False)
@@ -284,16 +285,17 @@ def plot_sample_predictions(
     path: str | Path,
     seed: int = 42,
     synthetic: bool = False,
+    window: Window = WINDOWS["kachuee"],
 ) -> Path:
     """Eight test beats with true label, predicted label and confidence; green where right, red where wrong.
 
-    X : (n_beats, 187) at 125 Hz; y_true : (n_beats,) class indices; probs : (n_beats, n_classes).
+    X : (n_beats, window length) cut with ``window``; y_true : (n_beats,) class indices; probs : (n_beats, n_classes).
     """
     y_pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
     picked = pick_sample_indices(y_true, y_pred, n=8, seed=seed)
     fig = Figure(figsize=(13, 5.6), layout="constrained")
     axes = fig.subplots(2, 4, sharex=True, sharey=True).ravel()
-    t = _time_axis(X.shape[1])
+    t = _time_axis(X.shape[1], window)
     for ax, i in zip(axes, picked):
         ok = y_true[i] == y_pred[i]
         colour = RIGHT if ok else WRONG
@@ -309,7 +311,7 @@ def plot_sample_predictions(
     for ax in axes[len(picked) :]:
         ax.text(0.5, 0.5, "no more test beats", ha="center", va="center", transform=ax.transAxes)
     for ax in axes[4:]:
-        ax.set_xlabel("time (s)")
+        ax.set_xlabel("time from R peak (s)")
     for ax in axes[::4]:
         ax.set_ylabel(AMPLITUDE)
     n_wrong = int((y_true[picked] != y_pred[picked]).sum())
@@ -374,9 +376,18 @@ def make_figures(
     plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
     plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
     plot_confusion(metrics["confusion"], metrics["classes"], paths["confusion"], synthetic=synthetic)
-    probs = classifier.predict_proba(test.X) if test_probs is None else test_probs
+    probs = (
+        classifier.predict_proba(test.X, test.rr if classifier.takes_rr else None) if test_probs is None else test_probs
+    )
     plot_sample_predictions(
-        test.X, test.y, probs, classifier.classes, paths["sample_predictions"], seed=config.seed, synthetic=synthetic
+        test.X,
+        test.y,
+        probs,
+        classifier.classes,
+        paths["sample_predictions"],
+        seed=config.seed,
+        synthetic=synthetic,
+        window=classifier.window,
     )
     plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
     return paths

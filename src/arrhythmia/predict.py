@@ -15,18 +15,24 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.data.segmentation import kachuee_segments
+from arrhythmia.data.beats import WINDOWS, Window
+from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.segmentation import segment
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.recording import BeatRows, Recording, read_input
 
 ECTOPIC_CLASSES = ("S", "V")
 
 
 class BeatModel(Protocol):
-    """What predict needs of a model: class names and probabilities for (n, 187) beats."""
+    """What predict needs of a model: class names, how to cut beats, and probabilities for cut beats
+    X: (n, window length) with their RR features rr: (n, n_rr) where the model takes them."""
 
     classes: tuple[str, ...]
+    window: Window
+    takes_rr: bool
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray: ...
+    def predict_proba(self, X: np.ndarray, rr: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -51,31 +57,42 @@ CHUNK_S = 600.0
 MARGIN_S = 20.0
 
 
-def _label_stretch(signal: np.ndarray, fs: float, first: int, last: int, model: BeatModel):
-    """Peaks in ``signal[first:last]`` (found with context around it), whether each was cut, and probabilities."""
-    from arrhythmia.detection import detect_r_peaks
-
+def _stretch(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[int, np.ndarray]:
+    """``signal[first:last]`` with ``MARGIN_S`` of context on each side, and where that context starts."""
     margin = int(round(MARGIN_S * fs))
     lo, hi = max(first - margin, 0), min(last + margin, len(signal))
-    stretch = signal[lo:hi]
+    return lo, signal[lo:hi]
+
+
+def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
+    """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it."""
+    from arrhythmia.detection import detect_r_peaks
+
+    lo, stretch = _stretch(signal, fs, first, last)
     if np.all(~np.isfinite(stretch)):
-        return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros((0, len(model.classes)), np.float32)
+        return np.zeros(0, np.int64)
     peaks = detect_r_peaks(stretch, fs) + lo
-    peaks = peaks[(peaks >= first) & (peaks < last)]
-    clean = np.nan_to_num(stretch, nan=float(np.nanmedian(stretch)))
-    segments = kachuee_segments(clean, fs, peaks - lo)
+    return peaks[(peaks >= first) & (peaks < last)]
+
+
+def _classify(signal, fs, first, last, peaks, rr, model: BeatModel) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each of ``peaks`` (all in ``[first, last)``) could be cut, and class probabilities."""
+    lo, stretch = _stretch(signal, fs, first, last)
+    clean = np.nan_to_num(stretch, nan=float(np.nanmedian(stretch))) if len(peaks) else stretch
+    segments = segment(clean, fs, peaks - lo, model.window)
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     if segments.kept.any():
-        probs[segments.kept] = model.predict_proba(segments.X)
-    return peaks, segments.kept, probs
+        probs[segments.kept] = model.predict_proba(segments.X, rr[segments.kept] if model.takes_rr else None)
+    return segments.kept, probs
 
 
 def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
 
-    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) and cut from the raw
-    one, exactly as training beats were cut around annotated R peaks. A detected beat that cannot be
-    cut (alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
+    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it), their RR features are
+    computed from all detected peaks, and each beat is cut from the raw signal with the model's window,
+    exactly as training beats were cut around annotated R peaks. A detected beat that cannot be cut
+    (e.g. alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
     processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.
     """
     signal, fs = recording.signal, recording.fs
@@ -87,19 +104,31 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
     bounds = np.arange(0, len(signal), int(chunk)).tolist() + [len(signal)]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MARGIN_S * fs:
         bounds.pop(-2)  # fold a short tail into the last chunk
-    parts = [_label_stretch(signal, fs, a, b, model) for a, b in zip(bounds[:-1], bounds[1:])]
-    peaks = np.concatenate([p[0] for p in parts])
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    peaks_per_chunk = [_detect(signal, fs, a, b) for a, b in chunks]
+    peaks = np.concatenate(peaks_per_chunk)
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return empty
-    kept = np.concatenate([p[1] for p in parts])
-    table = _table(_beat_index(peaks, fs), np.concatenate([p[2] for p in parts]), model.classes)
+    rr = rr_features(peaks, fs)
+    offsets = np.cumsum([0] + [len(p) for p in peaks_per_chunk])
+    parts = [
+        _classify(signal, fs, a, b, p, rr[offsets[i] : offsets[i + 1]], model)
+        for i, ((a, b), p) in enumerate(zip(chunks, peaks_per_chunk))
+    ]
+    kept = np.concatenate([k for k, _ in parts])
+    table = _table(_beat_index(peaks, fs), np.concatenate([probs for _, probs in parts]), model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     return table
 
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
     """Per-row table of already segmented beats: row, label, confidence and p_<class> per class."""
+    if model.window != WINDOWS["kachuee"] or model.takes_rr:
+        raise ArrhythmiaError(
+            f"{rows.path}: beat CSV rows are Kachuee segments without R-peak positions; this model needs "
+            f"{model.window.kind} windows{' and RR features' if model.takes_rr else ''} (give it a raw recording)"
+        )
     return _table({"row": np.arange(len(rows.X))}, model.predict_proba(rows.X), model.classes)
 
 

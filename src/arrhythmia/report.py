@@ -34,9 +34,9 @@ INTRA_WARNING = (
 #: Figure name -> (caption, alt text); the order of the page is set in ``render_report``.
 CAPTIONS: dict[str, tuple[str, str]] = {
     "example_beats": (
-        "One example beat of each class: the first beat of that class in the training split. Each beat starts "
-        "at its R peak, runs 1.2 median RR intervals, is normalised to [0, 1] and zero-padded to 1.5 s at 125 Hz "
-        "(Kachuee et al. 2018).",
+        "One example beat of each class: the first beat of that class in the training split, cut as the run's "
+        "beat window says (Kachuee et al. 2018: from the R peak, 1.2 median RR intervals, normalised to [0, 1] "
+        "and zero-padded to 1.5 s at 125 Hz; centred: 0.25 s before to 0.45 s after the R peak).",
         "example beat of each class",
     ),
     "beat_statistics": (
@@ -349,8 +349,10 @@ def render_report(run_dir: str | Path, figures: Mapping[str, Path]) -> str:
                 (
                     "input",
                     esc(
-                        f"{classifier.input_length} samples (1.5 s at 125 Hz), standardised with the training "
-                        "split's mean and standard deviation of each sample"
+                        f"{classifier.input_length} samples ({classifier.window.kind} window at "
+                        f"{classifier.window.fs:g} Hz)"
+                        + (f" and {classifier.scaling.n_rr} RR features" if classifier.takes_rr else "")
+                        + ", standardised with the training split's mean and standard deviation"
                     ),
                 ),
                 ("classes", esc(", ".join(classifier.classes))),

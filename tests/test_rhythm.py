@@ -1,0 +1,90 @@
+"""Beat representations of issue 6: RR features from R-peak positions and windows centred on the R peak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arrhythmia.data import get_window, load_beats
+from arrhythmia.data.rhythm import GLOBAL_S, LOCAL_BEATS, RR_FEATURES, rr_features
+from arrhythmia.data.segmentation import centred_segments, segment
+from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
+from arrhythmia.errors import DataError
+
+FS = 100.0
+
+
+def test_rr_features_of_hand_made_peaks():
+    # RR (s): 1.0, 1.0, 0.6 (premature beat 3), 1.4 (compensatory pause), 1.0
+    peaks = np.array([0, 100, 200, 260, 400, 500])
+    rr = rr_features(peaks, FS)
+    assert rr.shape == (6, len(RR_FEATURES)) and rr.dtype == np.float32
+    pre, post, ratio = rr[:, 0], rr[:, 1], rr[:, 2]
+    np.testing.assert_allclose(pre, [1.0, 1.0, 1.0, 0.6, 1.4, 1.0], rtol=1e-6)  # first beat: its post RR
+    np.testing.assert_allclose(post, [1.0, 1.0, 0.6, 1.4, 1.0, 1.0], rtol=1e-6)  # last beat: its pre RR
+    np.testing.assert_allclose(ratio[3], 0.6 / 1.4, rtol=1e-6)
+    # Local mean of beat 3: pre RR of beats 0..3 = (1 + 1 + 1 + 0.6) / 4.
+    np.testing.assert_allclose(rr[3, 3], 0.6 / 0.9, rtol=1e-6)
+    np.testing.assert_allclose(rr[3, 4], 1.4 / 0.9, rtol=1e-6)
+    # All beats lie within GLOBAL_S / 2 of each other: one global mean of all pre RR.
+    np.testing.assert_allclose(rr[:, 5], pre / pre.mean(), rtol=1e-6)
+
+
+def test_local_mean_spans_the_last_ten_beats():
+    peaks = np.concatenate([np.arange(0, 20 * 100, 100), 1900 + np.arange(1, 21) * 50])  # 1 s, then 0.5 s
+    rr = rr_features(peaks, FS)
+    assert LOCAL_BEATS == 10
+    # Beat 21: the pre RR of beats 12..21 are eight of 1 s and two of 0.5 s.
+    assert rr[21, 3] == pytest.approx(0.5 / ((8 * 1.0 + 2 * 0.5) / 10))
+    # Ten beats into the fast stretch, all of them are 0.5 s.
+    assert rr[29, 3] == pytest.approx(1.0)
+
+
+def test_global_mean_forgets_beats_beyond_its_window():
+    slow = np.arange(0, 400 * FS, 2 * FS)  # RR 2 s for 400 s
+    fast = slow[-1] + np.arange(1, 400) * FS  # then RR 1 s
+    rr = rr_features(np.concatenate([slow, fast]).astype(np.int64), FS)
+    # The last beat is > GLOBAL_S / 2 after the slow stretch ended: only 1 s intervals count.
+    assert GLOBAL_S / 2 < 399 and rr[-1, 5] == pytest.approx(1.0)
+
+
+def test_rr_intervals_are_clipped_and_short_inputs_are_defined():
+    rr = rr_features(np.array([0, 10_000, 10_100]), FS)  # a 100 s gap: a missing stretch, not a heartbeat
+    assert rr[:, :2].max() == pytest.approx(3.0)
+    assert rr_features(np.array([5]), FS).tolist() == [[1.0] * 6]
+    assert rr_features(np.zeros(0, dtype=np.int64), FS).shape == (0, 6)
+
+
+def test_centred_window_puts_the_r_peak_at_before_s():
+    rec = synthetic_ecg(duration_s=30, fs=360, seed=4)
+    window = get_window("centred")
+    segments = centred_segments(rec.signal, rec.fs, rec.r_peaks, window)
+    assert segments.X.shape == (len(rec.r_peaks), window.length) and segments.kept.all()
+    r_index = int(round(window.before_s * window.fs))
+    peaks_at = np.abs(segments.X - np.median(segments.X, axis=1, keepdims=True)).argmax(axis=1)
+    assert np.median(np.abs(peaks_at - r_index)) <= 1
+
+
+def test_centred_window_drops_beats_in_invalid_stretches():
+    rec = synthetic_ecg(duration_s=30, fs=360, seed=5)
+    signal = rec.signal.copy()
+    signal[360 * 12 : 360 * 14] = np.nan  # inside the 10-20 s scaling window
+    segments = segment(signal, rec.fs, rec.r_peaks, get_window("centred"))
+    in_bad_window = (rec.r_peaks >= 360 * 10) & (rec.r_peaks < 360 * 20)
+    assert not segments.kept[in_bad_window].any() and segments.kept[~in_bad_window].all()
+    assert np.isfinite(segments.X).all()
+
+
+def test_beat_sets_carry_rr_features_and_their_window(wfdb_db):
+    beats = load_beats(wfdb_db, progress=False, window="centred")
+    assert beats.window == get_window("centred") and beats.X.shape[1] == beats.window.length
+    assert beats.rr.shape == (len(beats), len(RR_FEATURES))
+    subset = beats.subset(np.arange(3))
+    assert subset.rr.shape == (3, len(RR_FEATURES))
+    synthetic = load_synthetic(n_records=2, duration_s=30)
+    assert synthetic.rr is not None and synthetic.window == get_window("kachuee")
+
+
+def test_heartbeat_csvs_have_no_centred_window(heartbeat_dir):
+    with pytest.raises(DataError, match="ready-cut Kachuee beats"):
+        load_beats(heartbeat_dir, progress=False, window="centred")
