@@ -7,7 +7,7 @@ Prints, per engine, seconds for each stage (read, filter, detect, segment, class
 the record's beats repeated to 100,000. With ``--hours H`` it also labels an H-hour signal made by concatenating
 records (48 records = 24 h) with ``predict_signal``, which works in chunks, each engine in a fresh process
 whose peak resident memory (signal included) is reported. The model is the shipped default unless
-``--run`` names a run directory.
+``--model`` names another shipped model or ``--run`` a run directory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia import pretrained
-from arrhythmia.data.segmentation import kachuee_segments
+from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.segmentation import segment
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.detection import bandpass, find_r_peaks
 from arrhythmia.export import OnnxClassifier
@@ -41,28 +42,31 @@ def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, f
     peaks = find_r_peaks(filtered, recording.fs, invalid=np.isnan(recording.signal))
     times["detect"] = time.perf_counter() - began
     began = time.perf_counter()
-    segments = kachuee_segments(recording.signal, recording.fs, peaks)
+    segments = segment(recording.signal, recording.fs, peaks, model.window)
+    rr = rr_features(peaks, recording.fs)[segments.kept] if model.takes_rr else None
     times["segment"] = time.perf_counter() - began
     began = time.perf_counter()
-    model.predict_proba(segments.X)
+    model.predict_proba(segments.X, rr)
     times["classify"] = time.perf_counter() - began
     times["total"] = sum(times.values())
     return times, len(peaks)
 
 
-def load_engines(run: Path | None) -> dict:
+def load_engines(run: Path | None, shipped: str = pretrained.DEFAULT) -> dict:
     if run:
         return {"torch": Classifier.from_run(run, device="cpu"), "onnx": OnnxClassifier.from_run(run)}
-    folder = pretrained.model_dir()
+    folder = pretrained.model_dir(shipped)
     return {
         "torch": Classifier.from_checkpoint(folder / "model.pt", device="cpu"),
         "onnx": OnnxClassifier(folder / "model.onnx"),
     }
 
 
-def long_signal_run(data: Path, hours: float, engine: str, run: Path | None) -> tuple[int, float, float, float]:
+def long_signal_run(
+    data: Path, hours: float, engine: str, run: Path | None, shipped: str
+) -> tuple[int, float, float, float]:
     """In a fresh process: read records up to ``hours``, label them; (records, read s, label s, peak MB)."""
-    model = load_engines(run)[engine]
+    model = load_engines(run, shipped)[engine]
     find_r_peaks(bandpass(np.sin(np.arange(7200) / 9.0), 360.0), 360.0)  # import NeuroKit2 before timing
     names = record_names(data)
     began = time.perf_counter()
@@ -81,11 +85,13 @@ def long_signal_run(data: Path, hours: float, engine: str, run: Path | None) -> 
     return len(names), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def classifier_rate(model, X: np.ndarray, n: int = 100_000) -> float:
+def classifier_rate(model, X: np.ndarray, rr: np.ndarray | None, n: int = 100_000) -> float:
+    """Beats per second of the classifier alone on ``n`` beats (X and rr repeated)."""
     beats = np.resize(X, (n, X.shape[1])).astype(np.float32)
-    model.predict_proba(beats[:2048])  # warm-up
+    rr = None if rr is None else np.resize(rr, (n, rr.shape[1])).astype(np.float32)
+    model.predict_proba(beats[:2048], None if rr is None else rr[:2048])  # warm-up
     began = time.perf_counter()
-    model.predict_proba(beats)
+    model.predict_proba(beats, rr)
     return n / (time.perf_counter() - began)
 
 
@@ -94,17 +100,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/mitdb"))
     parser.add_argument("--record", default="100")
     parser.add_argument("--hours", type=float, default=0.0, help="also time a signal this long (0: skip)")
-    parser.add_argument("--run", type=Path, default=None, help="run directory (default: the shipped model)")
+    parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
+    parser.add_argument("--model", default=pretrained.DEFAULT, help=f"shipped model (default {pretrained.DEFAULT})")
     args = parser.parse_args()
-
-    if args.run:
-        engines = {"torch": Classifier.from_run(args.run, device="cpu"), "onnx": OnnxClassifier.from_run(args.run)}
-    else:
-        folder = pretrained.model_dir()
-        engines = {
-            "torch": Classifier.from_checkpoint(folder / "model.pt", device="cpu"),
-            "onnx": OnnxClassifier(folder / "model.onnx"),
-        }
+    engines = load_engines(args.run, args.model)
 
     # Warm-up: the first detection imports NeuroKit2 (about 4 s), which is start-up, not throughput.
     warm = read_input(args.data / args.record)
@@ -125,19 +124,20 @@ def main() -> None:
     for signal, engine, times, n_beats in rows:
         print(f"| {signal} | {engine} | {n_beats:,} | " + " | ".join(f"{times[s]:.3f}" for s in stages) + " |")
 
-    X = kachuee_segments(
-        recording.signal, recording.fs, find_r_peaks(bandpass(recording.signal, recording.fs), recording.fs)
-    ).X
+    peaks = find_r_peaks(bandpass(recording.signal, recording.fs), recording.fs)
+    segments = segment(recording.signal, recording.fs, peaks, engines["torch"].window)
+    rr = rr_features(peaks, recording.fs)[segments.kept] if engines["torch"].takes_rr else None
     print("\n| engine | classifier alone, beats/s |\n|---|---:|")
     for name, model in engines.items():
-        print(f"| {name} | {classifier_rate(model, X):,.0f} |")
+        print(f"| {name} | {classifier_rate(model, segments.X, rr):,.0f} |")
     if args.hours:
         print(f"\n{args.hours:g} h signal (records concatenated), labelled by predict_signal in chunks:")
         print("| engine | read s | label s (filter to classify) | peak memory, MB |\n|---|---:|---:|---:|")
         spawn = multiprocessing.get_context("spawn")
         for name in engines:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-                _, read_s, label_s, peak = pool.submit(long_signal_run, args.data, args.hours, name, args.run).result()
+                job = pool.submit(long_signal_run, args.data, args.hours, name, args.run, args.model)
+                _, read_s, label_s, peak = job.result()
             print(f"| {name} | {read_s:.2f} | {label_s:.2f} | {peak:,.0f} |")
 
 

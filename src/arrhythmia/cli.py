@@ -170,9 +170,10 @@ def train(
         cfg = load_run_config(resume)
         path = run_training(cfg, run_dir=resume, resume=True)
     else:
-        cfg = TrainConfig.from_preset(preset) if preset else TrainConfig()
-        if config:
-            cfg = TrainConfig.from_dict({**cfg.to_dict(), **TrainConfig.read_file(config)}, where=str(config))
+        from_file = TrainConfig.read_file(config) if config else {}
+        chosen_protocol = protocol or from_file.get("protocol", "intra")
+        cfg = TrainConfig.from_preset(preset, chosen_protocol) if preset else TrainConfig()
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))
         overrides = {
             "model": model,
             "data": data,
@@ -226,15 +227,15 @@ class ExportFormat(str, Enum):
     torchscript = "torchscript"
 
 
-def _load_model(run: Path | None, engine: Engine):
-    """A classifier from a run directory, a checkpoint (.pt), an exported .onnx file, or the shipped default."""
+def _load_model(run: Path | None, engine: Engine, shipped_name: str | None = None):
+    """A classifier from a run directory, a checkpoint (.pt), an exported .onnx file, or a shipped model."""
     from arrhythmia.export import OnnxClassifier
     from arrhythmia.inference import Classifier
 
     if run is None:
         from arrhythmia import pretrained
 
-        shipped = pretrained.model_dir()
+        shipped = pretrained.model_dir(shipped_name or pretrained.DEFAULT)
         return (
             OnnxClassifier(shipped / "model.onnx")
             if engine is Engine.onnx
@@ -251,7 +252,10 @@ def _load_model(run: Path | None, engine: Engine):
 def predict(
     record: Annotated[Path, typer.Argument(help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV.")],
     run: Annotated[
-        Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: the shipped DS1 model).")
+        Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: a shipped DS1 model).")
+    ] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="Shipped model to use without --run (see `arrhythmia models`).")
     ] = None,
     engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
     fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (required for CSV and .npy signals).")] = None,
@@ -268,7 +272,7 @@ def predict(
     from arrhythmia.recording import BeatRows, read_input
     from arrhythmia.runs import write_json, write_text_atomic
 
-    model = _load_model(run, engine)
+    model = _load_model(run, engine, pretrained)
     data = read_input(record, fs=fs, lead=lead)
     out = out or Path("predictions") / record.with_suffix("").name
     out.mkdir(parents=True, exist_ok=True)

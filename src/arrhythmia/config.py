@@ -55,11 +55,12 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_preset(cls, name: str) -> TrainConfig:
-        """The settings of a named preset (``PRESETS``) on top of the defaults."""
+    def from_preset(cls, name: str, protocol: str = "intra") -> TrainConfig:
+        """The settings of a named preset (``PRESETS``) for ``protocol``, on top of the defaults."""
         if name not in PRESETS:
             raise ArrhythmiaError(f"unknown preset {name!r} (available: {', '.join(PRESETS)})")
-        return cls(**PRESETS[name], preset=name)
+        extra = PRESET_PROTOCOL_SETTINGS.get(protocol, {})
+        return cls(**{**PRESETS[name], **extra}, protocol=protocol, preset=name)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
@@ -119,7 +120,8 @@ class TrainConfig:
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
-#: ``arrhythmia train --preset NAME``: the configurations measured best (benchmarks/accuracy.py, README).
+#: ``arrhythmia train --preset NAME``: the configurations measured best on the validation records
+#: (benchmarks/accuracy.py, README), with the settings that differ between the two protocols.
 PRESETS: dict[str, dict] = {
     # Accuracy first: the SE-ResNet on centred windows with RR features, augmented, an ensemble of seeds.
     "best": {
@@ -127,9 +129,9 @@ PRESETS: dict[str, dict] = {
         "window": "centred",
         "rr_features": True,
         "augment": ["scale", "wander", "noise", "shift"],
-        "epochs": 30,
-        "early_stopping_patience": 8,
-        "lr_patience": 4,
+        "epochs": 20,
+        "early_stopping_patience": 6,
+        "lr_patience": 3,
         "ensemble": 3,
     },
     # Minutes on a laptop CPU, and the fast model for inference.
@@ -144,3 +146,6 @@ PRESETS: dict[str, dict] = {
         "lr_patience": 3,
     },
 }
+#: Per protocol: new patients (inter) need the rare classes weighted up, or S and F are hardly ever
+#: predicted; with the same patients in training (intra) the weights only cost accuracy.
+PRESET_PROTOCOL_SETTINGS: dict[str, dict] = {"inter": {"class_weights": "balanced"}, "intra": {}}
