@@ -7,7 +7,7 @@ Prints, per engine, seconds for each stage (read, filter, detect, segment, class
 the record's beats repeated to 100,000. With ``--hours H`` it also labels an H-hour signal made by concatenating
 records (48 records = 24 h) with ``predict_signal``, which works in chunks, each engine in a fresh process
 whose peak resident memory (signal included) is reported. The model is the shipped default unless
-``--model`` names another shipped model or ``--run`` a run directory.
+``--pretrained`` names another shipped model or ``--run`` a run directory.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ def main() -> None:
     parser.add_argument("--record", default="100")
     parser.add_argument("--hours", type=float, default=0.0, help="also time a signal this long (0: skip)")
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
-    parser.add_argument("--model", default=pretrained.DEFAULT, help=f"shipped model (default {pretrained.DEFAULT})")
+    parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     args = parser.parse_args()
-    engines = load_engines(args.run, args.model)
+    engines = load_engines(args.run, args.pretrained)
 
     # Warm-up: the first detection imports NeuroKit2 (about 4 s), which is start-up, not throughput.
     warm = read_input(args.data / args.record)
@@ -136,7 +136,7 @@ def main() -> None:
         spawn = multiprocessing.get_context("spawn")
         for name in engines:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-                job = pool.submit(long_signal_run, args.data, args.hours, name, args.run, args.model)
+                job = pool.submit(long_signal_run, args.data, args.hours, name, args.run, args.pretrained)
                 _, read_s, label_s, peak = job.result()
             print(f"| {name} | {read_s:.2f} | {label_s:.2f} | {peak:,.0f} |")
 

@@ -189,7 +189,7 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
         result = run_cli("predict", tmp_path / "rec.hea", "--engine", engine, "--out", tmp_path / engine)
         assert result.returncode == 0, result.stderr
         summary = json.loads((tmp_path / engine / "summary.json").read_text())
-        assert summary["model"] == "kachuee-resnet" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250
+        assert summary["model"] == "fast-cnn" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250
 
 
 def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):

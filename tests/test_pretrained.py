@@ -1,25 +1,39 @@
 """The shipped models: present, loadable without code execution, documented, ONNX in step with PyTorch."""
 
 import numpy as np
+import pytest
 
 from arrhythmia import pretrained
-from arrhythmia.data.synthetic import load_synthetic
+from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.segmentation import segment
+from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import OnnxClassifier
 from arrhythmia.inference import Classifier
 
 
-def test_default_model_is_shipped_with_its_card():
+def test_default_model_is_the_fast_one():
     assert pretrained.DEFAULT in pretrained.available()
-    folder = pretrained.model_dir()
+    assert pretrained.card(pretrained.DEFAULT)["model"] == "fast-cnn"
+
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_shipped_model_has_its_card_and_is_small(name):
+    folder = pretrained.model_dir(name)
     card = (folder / "MODEL_CARD.md").read_text()
     assert "DS1" in card and "Limitations" in card and "arrhythmia train" in card
     assert (folder / "model.pt").stat().st_size < 5_000_000
+    figures = pretrained.card(name)
+    assert 0 < figures["ds2"]["accuracy"] <= 1 and figures["onnx_beats_per_s"] > 0
 
 
-def test_shipped_checkpoint_and_onnx_agree():
-    folder = pretrained.model_dir()
+@pytest.mark.parametrize("name", pretrained.available())
+def test_shipped_checkpoint_and_onnx_agree(name):
+    folder = pretrained.model_dir(name)
     torch_model = Classifier.from_checkpoint(folder / "model.pt", device="cpu")
     onnx_model = OnnxClassifier(folder / "model.onnx")
     assert torch_model.classes == onnx_model.classes == ("N", "S", "V", "F", "Q")
-    X = load_synthetic(n_records=2, duration_s=60).X
-    assert np.abs(torch_model.predict_proba(X) - onnx_model.predict_proba(X)).max() < 1e-4
+    assert torch_model.window == onnx_model.window and torch_model.takes_rr == onnx_model.takes_rr
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=8)
+    segments = segment(rec.signal, rec.fs, rec.r_peaks, torch_model.window)
+    rr = rr_features(rec.r_peaks, rec.fs)[segments.kept] if torch_model.takes_rr else None
+    assert np.abs(torch_model.predict_proba(segments.X, rr) - onnx_model.predict_proba(segments.X, rr)).max() < 1e-4

@@ -116,7 +116,7 @@ def data_build(
 
 @app.command("models")
 def models_list() -> None:
-    """List the registered models with their parameter counts."""
+    """List the registered models, and the shipped ones with their accuracy beside their speed."""
     from arrhythmia.models import count_parameters, create_model, describe, list_models
 
     table = Table(title="models")
@@ -126,6 +126,26 @@ def models_list() -> None:
         total, _ = count_parameters(create_model(name))
         table.add_row(name, f"{total:,}", describe(name))
     console.print(table)
+
+    from arrhythmia import pretrained
+
+    shipped = Table(title="shipped models (trained on MIT-BIH DS1; --pretrained NAME)")
+    columns = ["name", "model", "DS2 acc", "DS2 S Se/+P", "DS2 V Se/+P", "intra acc", "ONNX beats/s"]
+    for column in columns:
+        shipped.add_column(column, justify="left" if column in ("name", "model") else "right")
+    for name in pretrained.available():
+        c = pretrained.card(name)
+        ds2 = c["ds2"]
+        shipped.add_row(
+            name + (" (default)" if name == pretrained.DEFAULT else ""),
+            c["model"],
+            f"{100 * ds2['accuracy']:.1f}%",
+            f"{100 * ds2['S_se']:.1f} / {100 * ds2['S_ppv']:.1f}",
+            f"{100 * ds2['V_se']:.1f} / {100 * ds2['V_ppv']:.1f}",
+            f"{100 * c['intra_accuracy']:.2f}%",
+            f"{c['onnx_beats_per_s']:,}",
+        )
+    console.print(shipped)
 
 
 @app.command()
@@ -141,7 +161,9 @@ def train(
         bool | None, typer.Option("--rr-features/--no-rr-features", help="Feed each beat's RR features too.")
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 50).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Batch size per process (default 128); under torchrun, x WORLD_SIZE per step.")
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     class_weights: Annotated[str | None, typer.Option(help="none or balanced (inverse class frequency).")] = None,
     sampling: Annotated[str | None, typer.Option(help="shuffle (default), balanced or sqrt class sampling.")] = None,
@@ -152,6 +174,13 @@ def train(
     ensemble: Annotated[int | None, typer.Option(help="Train this many models (seeds) and average them.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")] = None,
+    amp: Annotated[
+        bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (float16) on CUDA; ignored elsewhere.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, help="Processes reading batches ahead (default: 0 in memory, up to 4 for a store)."),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")] = None,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<model>-<protocol>-<time>).")
@@ -190,6 +219,8 @@ def train(
             "ensemble": ensemble,
             "seed": seed,
             "device": device,
+            "amp": amp,
+            "workers": workers,
         }
         for key, value in overrides.items():
             if value is not None:

@@ -1,4 +1,5 @@
-"""Pretrained models shipped with the package, each in a folder with its ``model.pt`` and ``MODEL_CARD.md``.
+"""Pretrained models shipped with the package, each in a folder with its ``model.pt``, ``model.onnx``,
+``MODEL_CARD.md`` and ``card.json`` (the measured figures of the card, for ``arrhythmia models``).
 
 They are trained on MIT-BIH DS1 records only (de Chazal et al. 2004), so their DS2 scores are an honest
 inter-patient estimate. ``arrhythmia predict`` uses ``DEFAULT`` when no ``--run`` is given.
@@ -6,12 +7,13 @@ inter-patient estimate. ``arrhythmia predict`` uses ``DEFAULT`` when no ``--run`
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
 from arrhythmia.errors import ArrhythmiaError
 
-DEFAULT = "kachuee-resnet-ds1"
+DEFAULT = "fast-cnn-ds1"
 
 
 def available() -> list[str]:
@@ -26,3 +28,8 @@ def model_dir(name: str = DEFAULT) -> Path:
     if not (path / "model.pt").is_file():
         raise ArrhythmiaError(f"no shipped model {name!r} (available: {', '.join(available()) or 'none'})")
     return path
+
+
+def card(name: str) -> dict:
+    """The measured figures of a shipped model (``card.json``): DS2 scores, intra accuracy, speed."""
+    return json.loads((model_dir(name) / "card.json").read_text())
