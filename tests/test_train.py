@@ -231,3 +231,59 @@ def test_rr_features_need_r_peaks(tmp_path, beats):
     no_rr = replace(beats, rr=None)
     with pytest.raises(ArrhythmiaError, match="no RR features"):
         train(small_config(model="fast-cnn", rr_features=True), run_dir=tmp_path / "r", beats=no_rr, log=lambda _: None)
+
+
+def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
+    """Augmentation is seeded per batch, so worker processes reading ahead make exactly the batches the
+    training process would."""
+    from torch.utils.data import DataLoader
+
+    from arrhythmia.data import make_split
+    from arrhythmia.train import EpochBatches, TrainBatches, fit_scaling
+
+    split = make_split(beats, "intra", 0)
+    scaling = fit_scaling(beats, split.train, rr=False)
+    dataset = TrainBatches(beats, scaling, list(AUGMENTATIONS))
+    sampler = EpochBatches(beats.y[split.train], split.train, "balanced", 64, seed=3)
+    sampler.set_epoch(2)
+    epochs = []
+    for workers in (0, 2):
+        loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers)
+        epochs.append(list(loader))
+    assert len(epochs[0]) == len(epochs[1]) == len(sampler)
+    for (x0, rr0, y0), (x1, rr1, y1) in zip(*epochs):
+        assert torch.equal(x0, x1) and torch.equal(y0, y1) and rr0 is None and rr1 is None
+    raw = torch.from_numpy(beats.X[np.sort(list(sampler)[0][0])]).unsqueeze(1)
+    assert not torch.allclose(epochs[0][0][0], (raw - torch.from_numpy(scaling.mean)) / torch.from_numpy(scaling.std))
+
+
+def test_store_with_loader_workers_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
+    """The same run from a beat store (batches read ahead by 2 worker processes, test beats streamed)
+    and from the same beats in memory (no workers): identical weights and metrics."""
+    from arrhythmia.data.store import build_store, open_store
+
+    store = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))
+    in_memory = replace(store, X=np.asarray(store.X))
+    config = small_config(epochs=2, augment=["scale", "noise"])
+    runs = {}
+    for name, beat_set, workers in (("store", store, 2), ("memory", in_memory, None)):
+        runs[name] = train(
+            replace(config, workers=workers),
+            run_dir=tmp_path / name,
+            beats=beat_set,
+            progress=False,
+            log=lambda _: None,
+            report=False,
+        )
+    a, b = (load_checkpoint(runs[k] / "model.pt")["state_dict"] for k in ("store", "memory"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    expected = json.loads((runs["memory"] / "metrics.json").read_text())
+    assert evaluate_run(runs["store"], beats=store, log=lambda _: None) == expected
+
+
+def test_amp_is_ignored_on_the_cpu_with_a_log_line(tmp_path, beats):
+    lines: list[str] = []
+    train(small_config(epochs=1, amp=True), run_dir=tmp_path / "r", beats=beats, log=lines.append, report=False)
+    assert any("--amp ignored" in line and "cpu" in line for line in lines)
+    with pytest.raises(ArrhythmiaError, match="workers must be"):
+        small_config(workers=-1).validate()

@@ -24,7 +24,7 @@ class TrainConfig:
     window: str = "kachuee"  # kachuee | centred (data.WINDOWS)
     rr_features: bool = False  # also feed each beat's rhythm features (models that take them)
     epochs: int = 50
-    batch_size: int = 128
+    batch_size: int = 128  # per process: under torchrun each step sees batch_size * WORLD_SIZE beats
     lr: float = 1e-3
     weight_decay: float = 1e-4
     class_weights: str = "none"  # none | balanced (inverse class frequency on the training split)
@@ -39,6 +39,8 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"  # auto | cpu | cuda | mps
     threads: int | None = None  # CPU threads for torch; None leaves torch's default
+    amp: bool = False  # mixed precision (float16 autocast + gradient scaling); CUDA only, ignored elsewhere
+    workers: int | None = None  # DataLoader processes reading batches ahead; None: 0 in memory, up to 4 for a store
     preset: str | None = None  # the preset these settings started from, if any (recorded, not applied)
 
     def to_dict(self) -> dict:
@@ -109,6 +111,10 @@ class TrainConfig:
                 f"(available: {', '.join(AUGMENTATIONS)})",
             ),
             (self.ensemble >= 1, "ensemble must be at least 1 model"),
+            (
+                self.workers is None or self.workers >= 0,
+                "workers must be 0 (read batches in the training process) or more",
+            ),
         ]
         for ok, message in checks:
             if not ok:

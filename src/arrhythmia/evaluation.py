@@ -85,7 +85,7 @@ def evaluate_run(
     from arrhythmia.errors import ArrhythmiaError
     from arrhythmia.inference import Classifier
     from arrhythmia.runs import write_json
-    from arrhythmia.train import load_run_config
+    from arrhythmia.train import LazyRows, load_run_config
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -100,11 +100,15 @@ def evaluate_run(
     if not same_source and protocol == "inter" and not _has_mitdb_records(beats):
         protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
     split = make_split(beats, protocol, config.seed)
-    test = beats.subset(split.test)
-    probs = classifier.predict_proba(test.X, test.rr if classifier.takes_rr else None)
+    # Streamed: the test beats are read a batch at a time (from a beat store, only those rows), never
+    # gathered whole; y and rr are a few bytes a beat.
+    y_true = beats.y[split.test]
+    rr = beats.rr[split.test] if classifier.takes_rr and beats.rr is not None else None
+    probs = classifier.predict_proba(LazyRows(beats.X, split.test), rr)
     y_pred = probs.argmax(1)
-    loss = float(-np.log(np.clip(probs[np.arange(len(test)), test.y], 1e-12, None)).mean()) if len(test) else None
-    metrics = compute_metrics(test.y, y_pred, classifier.classes, loss=loss)
+    n = len(y_true)
+    loss = float(-np.log(np.clip(probs[np.arange(n), y_true], 1e-12, None)).mean()) if n else None
+    metrics = compute_metrics(y_true, y_pred, classifier.classes, loss=loss)
     metrics["data"] = {
         "source": beats.source,
         "description": beats.description,
