@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia import pretrained
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.detection import bandpass, find_r_peaks
@@ -43,7 +43,7 @@ def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, f
     times["detect"] = time.perf_counter() - began
     began = time.perf_counter()
     segments = segment(recording.signal, recording.fs, peaks, model.window)
-    rr = rr_features(peaks, recording.fs)[segments.kept] if model.takes_rr else None
+    rr = beat_context(peaks, recording.fs, segments.X, segments.kept) if model.takes_rr else None
     times["segment"] = time.perf_counter() - began
     began = time.perf_counter()
     model.predict_proba(segments.X, rr)
@@ -126,7 +126,7 @@ def main() -> None:
 
     peaks = find_r_peaks(bandpass(recording.signal, recording.fs), recording.fs)
     segments = segment(recording.signal, recording.fs, peaks, engines["torch"].window)
-    rr = rr_features(peaks, recording.fs)[segments.kept] if engines["torch"].takes_rr else None
+    rr = beat_context(peaks, recording.fs, segments.X, segments.kept) if engines["torch"].takes_rr else None
     print("\n| engine | classifier alone, beats/s |\n|---|---:|")
     for name, model in engines.items():
         print(f"| {name} | {classifier_rate(model, segments.X, rr):,.0f} |")

@@ -10,7 +10,7 @@ from conftest import write_wfdb_record
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import resample, segment
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError
@@ -50,7 +50,7 @@ def test_every_beat_of_a_synthetic_recording_is_found(classifier, seed):
     assert np.allclose(table[[f"p_{c}" for c in "NSVFQ"]].sum(axis=1), 1.0, atol=1e-5)
     # Beats cut at detected peaks are classified as the same beats cut at the true peaks.
     at_true_peaks = segment(rec.signal, 360.0, rec.r_peaks, classifier.window)
-    rr = rr_features(rec.r_peaks, 360.0)[at_true_peaks.kept]
+    rr = beat_context(rec.r_peaks, 360.0, at_true_peaks.X, at_true_peaks.kept)
     expected = np.array(classifier.classes)[classifier.predict(at_true_peaks.X, rr)]
     assert (table["label"].to_numpy()[at_true_peaks.kept] == expected).mean() >= 0.97
 

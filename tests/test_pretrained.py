@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from arrhythmia import pretrained
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import OnnxClassifier
@@ -35,5 +35,5 @@ def test_shipped_checkpoint_and_onnx_agree(name):
     assert torch_model.window == onnx_model.window and torch_model.takes_rr == onnx_model.takes_rr
     rec = synthetic_ecg(duration_s=60, fs=360, seed=8)
     segments = segment(rec.signal, rec.fs, rec.r_peaks, torch_model.window)
-    rr = rr_features(rec.r_peaks, rec.fs)[segments.kept] if torch_model.takes_rr else None
+    rr = beat_context(rec.r_peaks, rec.fs, segments.X, segments.kept) if torch_model.takes_rr else None
     assert np.abs(torch_model.predict_proba(segments.X, rr) - onnx_model.predict_proba(segments.X, rr)).max() < 1e-4

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from arrhythmia.data import get_window, load_beats
-from arrhythmia.data.rhythm import GLOBAL_S, LOCAL_BEATS, RR_FEATURES, rr_features
+from arrhythmia.data.rhythm import (
+    CONTEXT_FEATURES,
+    GLOBAL_S,
+    LOCAL_BEATS,
+    RR_FEATURES,
+    TEMPLATE_BLOCK_S,
+    beat_context,
+    rr_features,
+    template_features,
+)
 from arrhythmia.data.segmentation import centred_segments, segment
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import DataError
@@ -78,9 +87,9 @@ def test_centred_window_drops_beats_in_invalid_stretches():
 def test_beat_sets_carry_rr_features_and_their_window(wfdb_db):
     beats = load_beats(wfdb_db, progress=False, window="centred")
     assert beats.window == get_window("centred") and beats.X.shape[1] == beats.window.length
-    assert beats.rr.shape == (len(beats), len(RR_FEATURES))
+    assert beats.rr.shape == (len(beats), len(CONTEXT_FEATURES))
     subset = beats.subset(np.arange(3))
-    assert subset.rr.shape == (3, len(RR_FEATURES))
+    assert subset.rr.shape == (3, len(CONTEXT_FEATURES))
     synthetic = load_synthetic(n_records=2, duration_s=30)
     assert synthetic.rr is not None and synthetic.window == get_window("kachuee")
 
@@ -88,3 +97,36 @@ def test_beat_sets_carry_rr_features_and_their_window(wfdb_db):
 def test_heartbeat_csvs_have_no_centred_window(heartbeat_dir):
     with pytest.raises(DataError, match="ready-cut Kachuee beats"):
         load_beats(heartbeat_dir, progress=False, window="centred")
+
+
+def test_template_features_compare_each_beat_with_its_blocks_typical_beat():
+    t = np.linspace(0, 1, 50)
+    normal = np.exp(-(((t - 0.4) / 0.03) ** 2))
+    wide = 1.6 * np.exp(-(((t - 0.5) / 0.12) ** 2))  # a broad, tall ectopic beat
+    X = np.tile(normal, (20, 1))
+    X[7] = wide
+    peaks = np.arange(20) * 100
+    features = template_features(X, peaks, FS)  # 20 beats in one 60 s block
+    corr, rms, amplitude = features.T
+    assert corr[0] == pytest.approx(1.0, abs=1e-5) and rms[0] == pytest.approx(0.0, abs=1e-5)
+    assert amplitude[0] == pytest.approx(1.0, abs=1e-5)
+    assert corr[7] < 0.8 and rms[7] > 1.0 and amplitude[7] == pytest.approx(np.ptp(wide) / np.ptp(normal), rel=1e-4)
+
+
+def test_template_is_taken_per_block_so_a_changing_morphology_is_followed():
+    t = np.linspace(0, 1, 50)
+    first, second = np.exp(-(((t - 0.4) / 0.03) ** 2)), -np.exp(-(((t - 0.4) / 0.05) ** 2))
+    block = int(TEMPLATE_BLOCK_S * FS)
+    X = np.vstack([np.tile(first, (10, 1)), np.tile(second, (10, 1))])
+    peaks = np.r_[np.arange(10) * 100, block + np.arange(10) * 100]
+    assert np.allclose(template_features(X, peaks, FS)[:, 0], 1.0, atol=1e-5)  # each beat like its block
+
+
+def test_beat_context_joins_rr_of_all_peaks_with_templates_of_kept_beats():
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=9)
+    segments = segment(rec.signal, rec.fs, rec.r_peaks, get_window("centred"))
+    kept = segments.kept.copy()
+    kept[3] = False  # a beat that could not be cut still defines its neighbours' RR
+    context = beat_context(rec.r_peaks, rec.fs, segments.X[kept[segments.kept]], kept)
+    assert context.shape == (kept.sum(), len(CONTEXT_FEATURES))
+    np.testing.assert_allclose(context[:, :6], rr_features(rec.r_peaks, rec.fs)[kept])

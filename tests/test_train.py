@@ -172,7 +172,7 @@ def test_rr_model_on_centred_windows_trains_and_predicts(tmp_path, centred_beats
     config = small_config(model="fast-cnn", window="centred", rr_features=True, epochs=6, augment=list(AUGMENTATIONS))
     run = train(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
     state = load_checkpoint(run / "model.pt", MODEL_FORMAT)
-    assert state["window"]["kind"] == "centred" and state["n_rr"] == 6 and len(state["rr_mean"]) == 6
+    assert state["window"]["kind"] == "centred" and state["n_rr"] == 9 and len(state["rr_mean"]) == 9
     classifier = Classifier.from_run(run)
     assert classifier.takes_rr and classifier.window == get_window("centred")
     assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.8

@@ -49,7 +49,7 @@ class Deployable(nn.Module):
 
 def metadata(classifier: Classifier) -> dict[str, str]:
     """String metadata stored with an exported model."""
-    from arrhythmia.data.rhythm import RR_FEATURES
+    from arrhythmia.data.rhythm import CONTEXT_FEATURES
 
     scaling = classifier.scaling
     return {
@@ -58,7 +58,7 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "classes": json.dumps(list(classifier.classes)),
         "input_length": str(classifier.input_length),
         "window": json.dumps(classifier.window.to_dict()),
-        "rr_features": json.dumps(list(RR_FEATURES) if classifier.takes_rr else []),
+        "rr_features": json.dumps(list(CONTEXT_FEATURES) if classifier.takes_rr else []),
         "input": "beats (n, input_length) float32, cut with the window above; rr (n, n_rr) float32 if rr_features",
         "output": "class probabilities (n, n_classes); standardisation and softmax are in the graph",
         "mean": json.dumps(scaling.mean.tolist()),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import rr_features, template_features
 from arrhythmia.data.segmentation import segment
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.recording import BeatRows, Recording, read_input
@@ -76,21 +76,26 @@ def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
 
 
 def _classify(signal, fs, first, last, peaks, rr, model: BeatModel) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each of ``peaks`` (all in ``[first, last)``) could be cut, and class probabilities."""
+    """Whether each of ``peaks`` (all in ``[first, last)``) could be cut, and class probabilities.
+
+    rr : (len(peaks), 6) the RR features of these peaks, computed over the whole recording."""
     lo, stretch = _stretch(signal, fs, first, last)
     clean = np.nan_to_num(stretch, nan=float(np.nanmedian(stretch))) if len(peaks) else stretch
     segments = segment(clean, fs, peaks - lo, model.window)
+    kept = segments.kept
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
-    if segments.kept.any():
-        probs[segments.kept] = model.predict_proba(segments.X, rr[segments.kept] if model.takes_rr else None)
-    return segments.kept, probs
+    if kept.any():
+        context = np.hstack([rr[kept], template_features(segments.X, peaks[kept], fs)]) if model.takes_rr else None
+        probs[kept] = model.predict_proba(segments.X, context)
+    return kept, probs
 
 
 def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
 
     Beats are detected on the band-passed signal (``detect_r_peaks`` filters it), their RR features are
-    computed from all detected peaks, and each beat is cut from the raw signal with the model's window,
+    computed from all detected peaks, each beat is cut from the raw signal with the model's window and
+    compared with the typical beat of its minute (``rhythm.beat_context``),
     exactly as training beats were cut around annotated R peaks. A detected beat that cannot be cut
     (e.g. alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
     processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.

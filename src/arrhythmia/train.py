@@ -27,7 +27,7 @@ from arrhythmia.augment import augment
 from arrhythmia.checkpoint import MODEL_FORMAT, RESUME_FORMAT, load_checkpoint, save_checkpoint
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats, make_split
-from arrhythmia.data.rhythm import RR_FEATURES
+from arrhythmia.data.rhythm import CONTEXT_FEATURES
 from arrhythmia.distributed import SINGLE, Context, all_reduce_sum, shard
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import MODEL_FILE, Scaling, softmax_batches
@@ -517,7 +517,7 @@ def fit(
                             "input_length": beats.window.length,
                             "window": beats.window.to_dict(),
                             "n_rr": scaling.n_rr,
-                            "rr_features": list(RR_FEATURES) if scaling.n_rr else [],
+                            "rr_features": list(CONTEXT_FEATURES) if scaling.n_rr else [],
                             **scaling.to_state(),
                             "epoch": epoch + 1,
                             "val_loss": val_loss,

@@ -91,9 +91,9 @@ class BeatSet:
         True for generated beats; every result derived from them must say so.
     is_test : (n_beats,) bool or None
         Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
-    rr : (n_beats, 6) float32 or None
-        Rhythm features (``rhythm.RR_FEATURES``) from the record's R peaks; None where the source has
-        no R-peak positions (the Heartbeat CSVs).
+    rr : (n_beats, 9) float32 or None
+        Context features of each beat (``rhythm.CONTEXT_FEATURES``: RR intervals, and likeness to the
+        recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
     window : Window
         How the beats were cut.
     """

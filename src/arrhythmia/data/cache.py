@@ -16,7 +16,7 @@ import platformdirs
 from arrhythmia.data.beats import BeatSet, Window
 
 # Bump when extraction or splitting changes what it produces, so stale caches are not reused.
-EXTRACTION_VERSION = "windows-rr-v2"
+EXTRACTION_VERSION = "windows-context-v3"
 SPLIT_VERSION = "splits-v1"
 
 

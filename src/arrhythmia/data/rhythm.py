@@ -1,9 +1,14 @@
-"""Rhythm features per beat, from R-peak positions alone.
+"""Context features per beat: its rhythm, and how it compares with the recording's typical beat.
 
 A premature beat (S or V) is often shaped like a normal one; what gives it away is its timing: it comes
 early (short RR before) and is often followed by a pause (long RR after). Absolute RR intervals differ a
-lot between patients, so the features also relate each interval to the patient's own recent rhythm.
-They are computed the same way from annotated peaks (training) and detected peaks (``predict``).
+lot between patients, so the features also relate each interval to the patient's own recent rhythm
+(``RR_FEATURES``). Beat shapes differ between patients too; what carries over from one patient to the next
+is how far a beat departs from that patient's usual beat, taken as the sample-wise median of the beat
+windows around it, which most beats of most recordings share (``TEMPLATE_FEATURES``).
+
+Both are computed the same way from annotated peaks (training) and detected peaks (``predict``):
+``beat_context`` gives the ``CONTEXT_FEATURES`` of every beat that segmentation kept.
 """
 
 from __future__ import annotations
@@ -64,3 +69,58 @@ def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     global_mean = (cumulative[hi] - cumulative[lo]) / (hi - lo)
 
     return np.stack([pre, post, pre / post, pre / local, post / local, pre / global_mean], axis=1).astype(np.float32)
+
+
+#: Likeness of a beat to its recording's typical beat (the median window of the beats in its block).
+TEMPLATE_FEATURES: tuple[str, ...] = (
+    "template_corr",  # Pearson correlation of the window with the typical beat
+    "template_rms",  # RMS difference, relative to the typical beat's standard deviation
+    "template_amplitude",  # peak-to-peak amplitude relative to the typical beat's
+)
+#: The typical beat is taken per block of this many seconds (a multiple of predict's 10 s windows, and a
+#: divisor of its 600 s chunks, so chunked and whole-record predictions see the same blocks).
+TEMPLATE_BLOCK_S = 60.0
+#: Blocks with fewer beats than this use the whole recording's typical beat.
+TEMPLATE_MIN_BEATS = 8
+CONTEXT_FEATURES: tuple[str, ...] = RR_FEATURES + TEMPLATE_FEATURES
+
+
+def template_features(X: np.ndarray, r_peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Likeness of each beat window to its recording's typical beat.
+
+    Parameters
+    ----------
+    X : (n_beats, length) float32
+        Beat windows of one recording, as cut by ``segmentation.segment``.
+    r_peaks : (n_beats,) int
+        Their R-peak sample indices at ``fs``, ascending.
+
+    Returns (n_beats, 3) float32, columns ``TEMPLATE_FEATURES``.
+    """
+    n = len(X)
+    if n == 0:
+        return np.zeros((0, len(TEMPLATE_FEATURES)), dtype=np.float32)
+    X = np.asarray(X, dtype=np.float64)
+    block = np.asarray(r_peaks, dtype=np.int64) // int(round(TEMPLATE_BLOCK_S * fs))
+    templates = np.empty_like(X)
+    overall = np.median(X, axis=0)
+    for b in np.unique(block):
+        members = block == b
+        templates[members] = np.median(X[members], axis=0) if members.sum() >= TEMPLATE_MIN_BEATS else overall
+    eps = 1e-6
+    beat_c = X - X.mean(axis=1, keepdims=True)
+    temp_c = templates - templates.mean(axis=1, keepdims=True)
+    corr = (beat_c * temp_c).sum(axis=1) / (np.linalg.norm(beat_c, axis=1) * np.linalg.norm(temp_c, axis=1) + eps)
+    rms = np.sqrt(((X - templates) ** 2).mean(axis=1)) / (templates.std(axis=1) + eps)
+    amplitude = np.ptp(X, axis=1) / (np.ptp(templates, axis=1) + eps)
+    return np.stack([corr, np.minimum(rms, 10.0), np.minimum(amplitude, 10.0)], axis=1).astype(np.float32)
+
+
+def beat_context(r_peaks: np.ndarray, fs: float, X: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``CONTEXT_FEATURES`` of the beats segmentation kept: (n_kept, 9) float32.
+
+    r_peaks : (n_peaks,) int, every beat of the recording (their intervals define the RR features);
+    X : (n_kept, length) the windows cut for the kept ones; kept : (n_peaks,) bool.
+    """
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    return np.hstack([rr_features(r_peaks, fs)[kept], template_features(X, r_peaks[kept], fs)])

@@ -9,7 +9,7 @@ Layout of a store directory::
     store.json                 manifest, written last: format, source, classes, window, shards, counts
     shards/<record>/X.npy      (n, window.length) float32 beat waveforms
     shards/<record>/y.npy      (n,) int64 class index
-    shards/<record>/rr.npy     (n, 6) float32 rhythm features (``rhythm.RR_FEATURES``)
+    shards/<record>/rr.npy     (n, 9) float32 context features (``rhythm.CONTEXT_FEATURES``)
     shards/<record>/sample.npy (n,) int64 R-peak sample at the record's sampling rate
     shards/<record>/symbol.npy (n,) fixed-width unicode annotation symbol
     shards/<record>/done.json  written after the arrays: the shard is complete
@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from arrhythmia.data.beats import AAMI_CLASSES, BeatSet, Window, get_window
 from arrhythmia.data.cache import EXTRACTION_VERSION, atomic_write_bytes
-from arrhythmia.data.rhythm import RR_FEATURES
+from arrhythmia.data.rhythm import CONTEXT_FEATURES
 from arrhythmia.errors import DataError
 
 STORE_FORMAT = "arrhythmia-store/1"
@@ -256,7 +256,7 @@ def _write_manifest(out: Path, data_dir: Path, settings: dict, window: Window, s
         "synthetic": False,
         "classes": list(AAMI_CLASSES),
         "window": window.to_dict(),
-        "rr_features": list(RR_FEATURES),
+        "rr_features": list(CONTEXT_FEATURES),
         "data_dir": str(data_dir.resolve()),
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "n": sum(done["n"] for done in shards.values()),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arrhythmia.data.beats import AAMI_CLASSES, WINDOWS, BeatSet, Window
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 
 # (amplitude mV, offset from the R peak s, width s) of each wave, per class.
@@ -120,7 +120,7 @@ def load_synthetic(
                 symbol=rec.labels[kept],
                 source="synthetic",
                 synthetic=True,
-                rr=rr_features(rec.r_peaks, rec.fs)[kept],
+                rr=beat_context(rec.r_peaks, rec.fs, segments.X, kept),
                 window=window,
             )
         )

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window
-from arrhythmia.data.rhythm import rr_features
+from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 from arrhythmia.errors import DataError
 
@@ -119,8 +119,8 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
 def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb") -> RecordBeats:
     """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
 
-    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; RR features come
-    from every annotated beat, including the few the segmentation cannot cut.
+    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; the context features
+    (``rhythm.beat_context``) come from every annotated beat, including the few the segmentation cannot cut.
     """
     path = Path(path)
     name = path.name
@@ -129,7 +129,6 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples, symbols = samples[is_beat], symbols[is_beat]
     labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
-    rr = rr_features(samples, fs)
     segments = segment(signal, fs, samples, window)
     keep = segments.kept
     beats = BeatSet(
@@ -140,7 +139,7 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
         sample=samples[keep],
         symbol=symbols[keep],
         source=source,
-        rr=rr[keep],
+        rr=beat_context(samples, fs, segments.X, keep),
         window=window,
     )
     lost = Counter(zip(segments.lost_reason[~keep].tolist(), (AAMI_CLASSES[i] for i in labels[~keep])))

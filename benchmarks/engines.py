@@ -1,0 +1,53 @@
+"""Do the ONNX and PyTorch engines give the same labels? Every beat of a database, both engines.
+
+    python benchmarks/engines.py [--data ../shared/data/mitdb] [--pretrained NAME | --run RUN]
+
+Loads the database's annotated beats, cut with the model's own window (with its context features where the
+model takes them), labels them with the PyTorch checkpoint and with the ONNX export, and prints the share of
+beats given the same label and the largest difference of any class probability. The model is the shipped
+default unless ``--pretrained`` names another shipped model or ``--run`` a run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from arrhythmia import pretrained
+from arrhythmia.data import load_beats
+from arrhythmia.export import OnnxClassifier
+from arrhythmia.inference import Classifier
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/mitdb")
+    parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
+    parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
+    args = parser.parse_args()
+    if args.run:
+        name = str(args.run)
+        torch_engine, onnx_engine = Classifier.from_run(args.run, device="cpu"), OnnxClassifier.from_run(args.run)
+    else:
+        name = args.pretrained
+        folder = pretrained.model_dir(args.pretrained)
+        torch_engine = Classifier.from_checkpoint(folder / "model.pt", device="cpu")
+        onnx_engine = OnnxClassifier(folder / "model.onnx")
+
+    beats = load_beats(args.data, progress=False, window=torch_engine.window)
+    rr = beats.rr if torch_engine.takes_rr else None
+    p_torch = torch_engine.predict_proba(beats.X, rr)
+    p_onnx = onnx_engine.predict_proba(beats.X, rr)
+    same = p_torch.argmax(1) == p_onnx.argmax(1)
+    print("| model | beats | same label | differing beats | max abs probability difference |")
+    print("|---|---:|---:|---:|---:|")
+    print(
+        f"| {name} | {len(beats):,} | {100 * same.mean():.3f}% | {int((~same).sum())} "
+        f"| {float(np.abs(p_torch - p_onnx).max()):.1e} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
