@@ -11,9 +11,9 @@ batch) and from the same beats read whole into memory first (what ``load_beats``
 Reported per run: microseconds to read one random batch of waveforms (no training), the epoch's seconds
 (as training logs them), seconds for the whole ``train`` call (standardisation, validation and test
 evaluation included), resident memory once the beats are ready (torch imported), the process's peak
-resident memory and its peak anonymous memory (sampled; Linux). Pages of a memory-mapped file that were read count in the
-resident memory, but the kernel drops them when memory runs short; anonymous memory it cannot drop, so
-that is the column that says whether a store larger than memory can be trained on.
+resident memory and its peak anonymous memory (sampled; Linux). Pages of a memory-mapped file that were
+read count in the resident memory, but the kernel drops them when memory runs short; anonymous memory it
+cannot drop, so that is the column that says whether a store larger than memory can be trained on.
 
 Stores and runs go under ``--workdir`` (default: a new temporary directory) and are deleted at the end
 unless ``--keep``. ``--quick``: the first 3 records and ``--repeat 2``, a smoke run of a few minutes.
