@@ -1,12 +1,12 @@
 """Beat store against in-memory beats: build time, size on disk, memory and speed of a training epoch.
 
     python benchmarks/store.py [--data ../shared/data/mitdb] [--repeat 20] [--workers N] [--threads T]
-                               [--workdir DIR] [--keep] [--quick]
+                               [--workdir DIR] [--model M] [--keep] [--quick]
 
 Builds a store of the whole database (``--data``, default ``$ARRHYTHMIA_MITDB`` or ``../shared/data/mitdb``)
 and one ``--repeat`` times its size (every record extracted again under another name), timing each build
-and measuring its size on disk. For each store, one epoch of kachuee-resnet (intra-patient split, batch
-128) is trained twice, each time in a fresh process: from the store (waveforms memory-mapped, read per
+and measuring its size on disk. For each store, one epoch of ``--model`` (default fast-cnn; intra-patient split,
+batch 128) is trained twice, each time in a fresh process: from the store (waveforms memory-mapped, read per
 batch) and from the same beats read whole into memory first (what ``load_beats`` gives for a database).
 Reported per run: microseconds to read one random batch of waveforms (no training), the epoch's seconds
 (as training logs them), seconds for the whole ``train`` call (standardisation, validation and test
@@ -89,8 +89,8 @@ def read_whole(store: Path):
     return replace(beats, X=X)
 
 
-def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, batch_size: int) -> dict:
-    """In a fresh process: one training epoch of kachuee-resnet on the store's beats; times and memory."""
+def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, batch_size: int, model: str) -> dict:
+    """In a fresh process: one training epoch of ``model`` on the store's beats; times and memory."""
     import torch  # noqa: F401  -- imported before the memory baseline is read
 
     from arrhythmia.config import TrainConfig
@@ -107,7 +107,7 @@ def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, 
         for index in batches:
             beats.X[index]
         read_us = (time.perf_counter() - began) / len(batches) * 1e6
-        config = TrainConfig(model="kachuee-resnet", epochs=1, batch_size=batch_size, threads=threads, seed=0)
+        config = TrainConfig(model=model, epochs=1, batch_size=batch_size, threads=threads, seed=0)
         began = time.perf_counter()
         train(config, run_dir=run_dir, beats=beats, log=lambda _: None, progress=False, report=False)
         train_s = time.perf_counter() - began
@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="build processes (default: CPU count)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--model", default="fast-cnn", help="model trained for one epoch (default fast-cnn)")
     parser.add_argument("--workdir", type=Path, default=None, help="where stores go (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores and runs")
     parser.add_argument("--quick", action="store_true", help="3 records, --repeat 2: a smoke run")
@@ -167,7 +168,7 @@ def main() -> None:
 
     print(
         f"{data}: {len(record_names(data))} records; build workers {args.workers or os.cpu_count()}, "
-        f"{os.cpu_count()} CPUs; kachuee-resnet, 1 epoch, batch {args.batch_size}, intra split"
+        f"{os.cpu_count()} CPUs; {args.model}, 1 epoch, batch {args.batch_size}, intra split"
     )
     columns = ["store", "beats", "shards", "build s", "MiB on disk", "beats from", "µs/batch read", "epoch s"]
     columns += ["train() s"]
@@ -190,7 +191,7 @@ def main() -> None:
             for in_memory in (False, True):
                 run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
                 created.append(run_dir)
-                r = in_fresh_process(epoch_run, store, in_memory, run_dir, args.threads, args.batch_size)
+                r = in_fresh_process(epoch_run, store, in_memory, run_dir, args.threads, args.batch_size, args.model)
                 cells = [
                     f"{times}x",
                     f"{manifest['n']:,}",

@@ -7,6 +7,7 @@ from arrhythmia import pretrained
 from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import OnnxClassifier
 from arrhythmia.inference import Classifier
 
@@ -14,6 +15,12 @@ from arrhythmia.inference import Classifier
 def test_default_model_is_the_fast_one():
     assert pretrained.DEFAULT in pretrained.available()
     assert pretrained.card(pretrained.DEFAULT)["model"] == "fast-cnn"
+    assert Classifier.from_pretrained(device="cpu").model_name == "fast-cnn"
+
+
+def test_unknown_shipped_model_is_one_clear_error():
+    with pytest.raises(ArrhythmiaError, match="no shipped model 'nope'"):
+        Classifier.from_pretrained("nope")
 
 
 @pytest.mark.parametrize("name", pretrained.available())

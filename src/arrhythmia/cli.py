@@ -158,7 +158,11 @@ def train(
     ] = None,
     window: Annotated[str | None, typer.Option(help="Beat window: kachuee (default) or centred.")] = None,
     rr_features: Annotated[
-        bool | None, typer.Option("--rr-features/--no-rr-features", help="Feed each beat's RR features too.")
+        bool | None,
+        typer.Option(
+            "--rr-features/--no-rr-features",
+            help="Feed each beat's context features too (RR intervals, likeness to the typical beat).",
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 50).")] = None,
     batch_size: Annotated[

@@ -143,6 +143,13 @@ class Classifier:
             raise ArrhythmiaError(f"{run_dir}: run directory does not exist")
         return cls.from_checkpoint(run_dir / MODEL_FILE, device)
 
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, device: str = "auto") -> Classifier:
+        """A model shipped with the package (``arrhythmia.pretrained``); the default one without ``name``."""
+        from arrhythmia import pretrained
+
+        return cls.from_checkpoint(pretrained.model_dir(name or pretrained.DEFAULT) / MODEL_FILE, device)
+
     def check_inputs(self, X: np.ndarray, rr: np.ndarray | None) -> None:
         if X.ndim != 2 or X.shape[1] != self.input_length:
             raise ArrhythmiaError(f"beats have shape {X.shape}, the model takes (n, {self.input_length})")

@@ -20,7 +20,7 @@ def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
     )
 
 
-@register("fast-cnn", "compact strided CNN (16-32-64-64), fuses RR features; the fast model for CPU inference")
+@register("fast-cnn", "compact strided CNN (16-32-64-64), fuses context features; the fast model for CPU inference")
 class FastCNN(nn.Module):
     takes_rr = True
 

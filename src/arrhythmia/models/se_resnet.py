@@ -55,7 +55,9 @@ class SEResidualBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-@register("se-resnet", "residual CNN with squeeze-excitation (32-32-64-128), fuses RR features; the accurate model")
+@register(
+    "se-resnet", "residual CNN with squeeze-excitation (32-32-64-128), fuses context features; the accurate model"
+)
 class SEResNet(nn.Module):
     takes_rr = True
 
