@@ -7,13 +7,13 @@ A setup is a preset (``best``, ``fast``) or a registered model name with its def
 ``--set`` overrides any TrainConfig setting for every setup (e.g. ``--set epochs=20``). For each setup and
 protocol it trains one run (kept under ``--runs``), then prints:
 
-- the validation split's scores, the only ones used to choose settings: for ``inter`` these are DS1
-  records held out by record, so DS2 is never looked at while choosing;
+- the validation split's scores (accuracy, macro F1, S Se and S F1), the only ones used to choose
+  settings: for ``inter`` these are DS1 records held out by record, so DS2 is never looked at while choosing;
 - the test split's scores (DS2 for ``inter``): accuracy, macro F1, Se and +P of N, S, V, F (percent);
 - training minutes on this machine.
 
 ``--quick`` is a smoke run: two epochs of the fast preset on both protocols. Results are also written as
-JSON lines to ``<runs>/results.jsonl``.
+JSON lines to ``<runs>/results.jsonl``; ``--show FILE ...`` prints the table of such files again.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def row(setup: str, protocol: str, val: dict, test: dict, minutes: float) -> lis
         return f"{100 * x:.1f}"
 
     cells = [setup, protocol, pct(val["accuracy"]), f"{val['macro_f1']:.3f}", pct(val["per_class"]["S"]["se"])]
+    cells += [f"{val['per_class']['S']['f1']:.3f}"]
     cells += [pct(test["accuracy"]), f"{test['macro_f1']:.3f}"]
     for name in CLASSES_SHOWN:
         cells += [pct(test["per_class"][name]["se"]), pct(test["per_class"][name]["ppv"])]
@@ -69,15 +70,26 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--runs", default="runs/accuracy", help="where the runs are kept")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs of the fast preset")
+    parser.add_argument(
+        "--show", nargs="+", metavar="RESULTS", help="print the table of results.jsonl files, train nothing"
+    )
     args = parser.parse_args()
 
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     setups = args.setups.split(",")
     if args.quick:
         setups, overrides = ["fast"], {**overrides, "epochs": 2}
-    header = ["setup", "protocol", "val acc", "val mF1", "val S Se", "acc", "macro F1"]
+    header = ["setup", "protocol", "val acc", "val mF1", "val S Se", "val S F1", "acc", "macro F1"]
     header += [f"{c} {s}" for c in CLASSES_SHOWN for s in ("Se", "+P")] + ["train min"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    if args.show:
+        for path in args.show:
+            for line in Path(path).read_text().splitlines():
+                r = json.loads(line)
+                setup = r["setup"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
+                lines.append("| " + " | ".join(row(setup, r["protocol"], r["val"], r["test"], r["minutes"])) + " |")
+        print("\n".join(lines))
+        return
     runs = Path(args.runs)
     tag = "-".join(f"{k}={v}" for k, v in sorted(overrides.items())).replace("/", "_").replace(" ", "")
     for setup in setups:
