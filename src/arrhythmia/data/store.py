@@ -292,7 +292,7 @@ def store_bytes(path: str | Path) -> int:
 
 
 def _max_open_default() -> int:
-    """How many shards a ShardedArray keeps mapped: each mapping holds a file descriptor."""
+    """How many shards a ShardedArray keeps open: each open shard holds a file descriptor."""
     try:
         import resource
 
@@ -302,36 +302,78 @@ def _max_open_default() -> int:
     return 4096 if soft == resource.RLIM_INFINITY else max(16, min(soft // 4, 4096))
 
 
-def _map_shard(paths: list[Path], lengths: np.ndarray, row_shape: tuple, dtype: np.dtype, shard: int) -> np.ndarray:
-    """Shard ``shard`` memory-mapped, checked against the shape and type the store gives for it."""
-    path = paths[shard]
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: shard file is missing") from None
-    except (OSError, ValueError) as exc:  # truncated: numpy cannot map past the end of the file
-        raise DataError(f"{path}: cannot read shard ({exc})") from None
-    expected = (int(lengths[shard]), *row_shape)
-    if array.shape != expected or array.dtype != dtype:
-        raise DataError(f"{path}: shard holds {array.dtype} {array.shape}, the store says {dtype} {expected}")
-    # A plain ndarray view (the map stays alive as its base): np.memmap's indexing costs 3x more.
-    return array.view(np.ndarray)
+#: np.save writes version 1.0 (2.0 for headers over 64 KiB); 3.0 is only for non-ASCII field names.
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class ShardFile:
+    """One ``.npy`` shard, open for reading rows with plain file reads.
+
+    Not memory-mapped on purpose: rows read from a mapped file stay in the process's resident memory
+    until the map is dropped, so an epoch over a store larger than memory would show all of it as the
+    process's RSS. Read with ``readinto``, the file's pages sit in the kernel's page cache instead, and
+    the process holds only the rows it asked for. Consecutive rows are read in one call.
+    """
+
+    def __init__(self, path: Path, n_rows: int, row_shape: tuple, dtype: np.dtype) -> None:
+        try:
+            self._file = open(path, "rb", buffering=0)  # noqa: SIM115 -- kept open while the shard is cached
+        except FileNotFoundError:
+            raise DataError(f"{path}: shard file is missing") from None
+        try:
+            version = np.lib.format.read_magic(self._file)
+            if version not in HEADER_READERS:
+                raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
+            shape, fortran_order, stored_dtype = HEADER_READERS[version](self._file)
+        except (OSError, ValueError) as exc:
+            self._file.close()
+            raise DataError(f"{path}: cannot read shard ({exc})") from None
+        expected = (n_rows, *row_shape)
+        if shape != expected or stored_dtype != dtype or fortran_order:
+            self._file.close()
+            raise DataError(f"{path}: shard holds {stored_dtype} {shape}, the store says {dtype} {expected}")
+        self._offset = self._file.tell()
+        self._row_bytes = int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._offset + n_rows * self._row_bytes:
+            self._file.close()
+            raise DataError(f"{path}: cannot read shard (file is truncated: {size} bytes)")
+        self.path = path
+
+    def take(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """Read ``rows`` (k,) int64, ascending, into ``out`` (k, *row_shape), C-contiguous."""
+        buffer = memoryview(out.reshape(len(rows), -1).view(np.uint8)).cast("B")
+        runs = np.flatnonzero(np.diff(rows) != 1) + 1
+        for lo, hi in zip([0, *runs.tolist()], [*runs.tolist(), len(rows)]):
+            self._file.seek(self._offset + int(rows[lo]) * self._row_bytes)
+            want = (hi - lo) * self._row_bytes
+            if self._file.readinto(buffer[lo * self._row_bytes : hi * self._row_bytes]) != want:
+                raise DataError(f"{self.path}: shard file was truncated while reading")
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+
+def _open_shard(paths: list[Path], lengths: np.ndarray, row_shape: tuple, dtype: np.dtype, shard: int) -> ShardFile:
+    return ShardFile(paths[shard], int(lengths[shard]), row_shape, dtype)
 
 
 class ShardedArray:
-    """Rows of several ``.npy`` files read as one (n, ...) array, memory-mapped and read on indexing.
+    """Rows of several ``.npy`` files read as one (n, ...) array, read from the files on indexing.
 
     Indexing with an integer, an integer array (any order, repeats allowed), a boolean mask or a slice
     returns an ordinary in-memory ``np.ndarray``, as indexing the concatenated array would. Shards are
-    mapped with ``np.load(mmap_mode="r")`` on first use; at most ``max_open`` stay mapped (each holds a
-    file descriptor), the least recently used are unmapped first.
+    opened on first use (``ShardFile``); at most ``max_open`` stay open (each holds a file descriptor),
+    the least recently used are closed first.
 
     Parameters
     ----------
     paths : the shards' ``.npy`` files, in row order.
     lengths : rows of each shard.
     row_shape, dtype : shape of one row and element type, the same in every shard (checked on mapping).
-    max_open : shards kept mapped at most (default: a quarter of the open-file limit, at most 4096).
+    max_open : shards kept open at most (default: a quarter of the open-file limit, at most 4096).
     """
 
     def __init__(
@@ -351,13 +393,13 @@ class ShardedArray:
         self._row_shape = tuple(int(s) for s in row_shape)
         self._dtype = np.dtype(dtype)
         self._max_open = max_open or _max_open_default()
-        # A cache over a function of the shard lists, not a bound method: no cycle that keeps maps open.
-        self._mapped = functools.lru_cache(maxsize=self._max_open)(
-            functools.partial(_map_shard, self._paths, self._lengths, self._row_shape, self._dtype)
+        # A cache over a function of the shard lists, not a bound method: no cycle that keeps files open.
+        self._open = functools.lru_cache(maxsize=self._max_open)(
+            functools.partial(_open_shard, self._paths, self._lengths, self._row_shape, self._dtype)
         )
 
     def __reduce__(self):
-        # Pickle the paths, not the mapped data (e.g. for DataLoader workers); they map their own.
+        # Pickle the paths, not the open files (e.g. for DataLoader workers); they open their own.
         return type(self), (self._paths, self._lengths.tolist(), self._row_shape, self._dtype, self._max_open)
 
     @property
@@ -379,9 +421,9 @@ class ShardedArray:
         return f"ShardedArray(shape={self.shape}, dtype={self._dtype}, shards={len(self._paths)})"
 
     def check(self) -> None:
-        """Map every shard once: DataError now, not mid-epoch, when one is missing or does not fit."""
+        """Open every shard once: DataError now, not mid-epoch, when one is missing or does not fit."""
         for shard in range(len(self._paths)):
-            self._mapped(shard)
+            self._open(shard)
 
     def _rows(self, key) -> tuple[np.ndarray, tuple[int, ...]]:
         """``key`` as (k,) int64 row indices in [0, n), and the shape its rows take in the result."""
@@ -421,7 +463,7 @@ class ShardedArray:
         cuts = np.flatnonzero(np.diff(shard)) + 1
         for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)]):
             s = int(shard[lo])
-            self._mapped(s).take(rows[lo:hi] - self._starts[s], axis=0, out=gathered[lo:hi])
+            self._open(s).take(rows[lo:hi] - self._starts[s], out=gathered[lo:hi])
         if order is not None:  # back to the order asked for
             out = np.empty_like(gathered)
             out[order] = gathered
