@@ -6,14 +6,13 @@
 Builds a store of the whole database (``--data``, default ``$ARRHYTHMIA_MITDB`` or ``../shared/data/mitdb``)
 and one ``--repeat`` times its size (every record extracted again under another name), timing each build
 and measuring its size on disk. For each store, one epoch of ``--model`` (default fast-cnn; intra-patient split,
-batch 128) is trained twice, each time in a fresh process: from the store (waveforms memory-mapped, read per
+batch 128) is trained twice, each time in a fresh process: from the store (waveforms read from the shard files per
 batch) and from the same beats read whole into memory first (what ``load_beats`` gives for a database).
 Reported per run: microseconds to read one random batch of waveforms (no training), the epoch's seconds
 (as training logs them), seconds for the whole ``train`` call (standardisation, validation and test
 evaluation included), resident memory once the beats are ready (torch imported), the process's peak
-resident memory and its peak anonymous memory (sampled; Linux). Pages of a memory-mapped file that were
-read count in the resident memory, but the kernel drops them when memory runs short; anonymous memory it
-cannot drop, so that is the column that says whether a store larger than memory can be trained on.
+resident memory and its peak anonymous memory (sampled; Linux): memory the kernel cannot drop when it runs
+short, unlike the page cache the shard files are read through.
 
 Stores and runs go under ``--workdir`` (default: a new temporary directory) and are deleted at the end
 unless ``--keep``. ``--quick``: the first 3 records and ``--repeat 2``, a smoke run of a few minutes.

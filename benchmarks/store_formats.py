@@ -7,7 +7,7 @@ Builds a float32 beat matrix (``--rows`` x ``--length``; rows are smooth random 
 seed), cuts it into ``--shards`` equal-ish shards (one per record, as in the store; 960 = 48 records x 20) and
 writes it in each format to a new directory under ``--workdir`` (default: the system's), deleted at the end:
 
-* npy: one ``.npy`` per shard, read with ``np.load(mmap_mode="r")`` through the store's own ``ShardedArray``;
+* npy: one ``.npy`` per shard, read through the store's own ``ShardedArray`` (plain file reads, runs of rows at once);
 * zarr: one Zarr v2 array per shard, chunks of ``--chunk`` rows, default compressor (Blosc lz4), if ``zarr`` imports;
 * parquet: one file per shard, one FixedSizeList<float32> column, row groups of ``--chunk`` rows, pyarrow's default
   compression (snappy) over BYTE_STREAM_SPLIT encoding (Parquet's byte shuffle, as Blosc's), if ``pyarrow`` imports.

@@ -67,7 +67,7 @@ def softmax_batches(
 ) -> np.ndarray:
     """Class probabilities (n, n_classes) of ``model`` for beats X: (n, length) and rhythm features
     rr: (n, n_rr) or None, in batches; raw inputs standardised with ``scaling`` (None: already standardised).
-    X may be any array that slices to NumPy rows (e.g. a memory-mapped beat store)."""
+    X may be any array that slices to NumPy rows (e.g. a beat store's ShardedArray)."""
     model.eval()
     out = []
     for start in range(0, len(X), batch_size):

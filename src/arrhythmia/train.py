@@ -59,8 +59,8 @@ def describe_data(beats: BeatSet, split, config: TrainConfig) -> dict:
 
 
 def fit_scaling(beats: BeatSet, train_index: np.ndarray, rr: bool, chunk: int = 65_536) -> Scaling:
-    """Standardisation of the training beats (and their RR features), fitted in chunks so a memory-mapped
-    beat store is never read whole. Only training beats: validation and test stay unseen."""
+    """Standardisation of the training beats (and their RR features), fitted in chunks so a beat store is
+    never read whole. Only training beats: validation and test stay unseen."""
     beat_scaler, rr_scaler = StandardScaler(), StandardScaler()
     for start in range(0, len(train_index), chunk):
         rows = np.sort(train_index[start : start + chunk])
@@ -112,7 +112,7 @@ class EpochBatches(Sampler):
     """The training batches of this rank for the current epoch (``set_epoch``), as DataLoader items.
 
     Yields ``(index, seed)``: index (b,) int64 sorted beat indices into the beat set (sorted rows read
-    faster from a memory-mapped store, and a batch is a set), seed the batch's augmentation seed. The
+    faster from a beat store's files, and a batch is a set), seed the batch's augmentation seed. The
     epoch order is ``epoch_order`` seeded with ``seed + epoch`` -- identical on every rank -- and each rank
     takes its share with ``distributed.shard`` (``order[rank::world_size]`` after padding): a distributed
     sampler that works for balanced sampling (drawn with replacement) as for shuffling. Every rank runs

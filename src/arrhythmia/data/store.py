@@ -1,4 +1,4 @@
-"""A sharded, memory-mapped beat store: beat sets larger than memory.
+"""A sharded beat store read from disk per batch: beat sets larger than memory.
 
 ``build_store`` extracts the beats of a WFDB database once, one shard per record, in parallel and
 resumably; ``open_store`` gives them back as a ``BeatSet`` whose waveforms stay on disk and are read per
