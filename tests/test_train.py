@@ -257,28 +257,55 @@ def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
     assert not torch.allclose(epochs[0][0][0], (raw - torch.from_numpy(scaling.mean)) / torch.from_numpy(scaling.std))
 
 
-def test_store_with_loader_workers_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
-    """The same run from a beat store (batches read ahead by 2 worker processes, test beats streamed)
-    and from the same beats in memory (no workers): identical weights and metrics."""
+def test_store_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
+    """The same run from a beat store (rows read from the shard files per batch, test beats streamed) and
+    from the same beats in memory: identical weights and metrics."""
     from arrhythmia.data.store import build_store, open_store
 
     store = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))
     in_memory = replace(store, X=np.asarray(store.X))
     config = small_config(epochs=2, augment=["scale", "noise"])
     runs = {}
-    for name, beat_set, workers in (("store", store, 2), ("memory", in_memory, None)):
+    for name, beat_set in (("store", store), ("memory", in_memory)):
         runs[name] = train(
-            replace(config, workers=workers),
-            run_dir=tmp_path / name,
-            beats=beat_set,
-            progress=False,
-            log=lambda _: None,
-            report=False,
+            config, run_dir=tmp_path / name, beats=beat_set, progress=False, log=lambda _: None, report=False
         )
     a, b = (load_checkpoint(runs[k] / "model.pt")["state_dict"] for k in ("store", "memory"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     expected = json.loads((runs["memory"] / "metrics.json").read_text())
     assert evaluate_run(runs["store"], beats=store, log=lambda _: None) == expected
+
+
+def test_store_batches_read_by_loader_workers_are_the_training_processs(tmp_path, wfdb_db):
+    """Worker processes (spawned, as training starts them) read the same batches from a store as the
+    training process reads from memory."""
+    from torch.utils.data import DataLoader
+
+    from arrhythmia.data import make_split
+    from arrhythmia.data.store import build_store, open_store
+    from arrhythmia.train import EpochBatches, TrainBatches, fit_scaling
+
+    store = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))
+    in_memory = replace(store, X=np.asarray(store.X))
+    split = make_split(store, "intra", 0)
+    scaling = fit_scaling(store, split.train, rr=False)
+    sampler = EpochBatches(store.y[split.train], split.train, "shuffle", 32, seed=3)
+    batches = {}
+    for name, beat_set, workers in (("store", store, 2), ("memory", in_memory, 0)):
+        loader = DataLoader(
+            TrainBatches(beat_set, scaling, ["scale"]),
+            batch_size=None,
+            sampler=sampler,
+            num_workers=workers,
+            multiprocessing_context="spawn" if workers else None,
+        )
+        batches[name] = []
+        for epoch in range(2):
+            sampler.set_epoch(epoch)
+            batches[name] += list(loader)
+    assert len(batches["store"]) == len(batches["memory"]) == 2 * len(sampler)
+    for (x0, _, y0), (x1, _, y1) in zip(batches["store"], batches["memory"]):
+        assert torch.equal(x0, x1) and torch.equal(y0, y1)
 
 
 def test_amp_is_ignored_on_the_cpu_with_a_log_line(tmp_path, beats):

@@ -339,16 +339,28 @@ class ShardFile:
             self._file.close()
             raise DataError(f"{path}: cannot read shard (file is truncated: {size} bytes)")
         self.path = path
+        self._pid = os.getpid()
 
     def take(self, rows: np.ndarray, out: np.ndarray) -> None:
         """Read ``rows`` (k,) int64, ascending, into ``out`` (k, *row_shape), C-contiguous."""
         buffer = memoryview(out.reshape(len(rows), -1).view(np.uint8)).cast("B")
         runs = np.flatnonzero(np.diff(rows) != 1) + 1
         for lo, hi in zip([0, *runs.tolist()], [*runs.tolist(), len(rows)]):
-            self._file.seek(self._offset + int(rows[lo]) * self._row_bytes)
-            want = (hi - lo) * self._row_bytes
-            if self._file.readinto(buffer[lo * self._row_bytes : hi * self._row_bytes]) != want:
+            offset = self._offset + int(rows[lo]) * self._row_bytes
+            part = buffer[lo * self._row_bytes : hi * self._row_bytes]
+            if self._read_at(part, offset) != len(part):
                 raise DataError(f"{self.path}: shard file was truncated while reading")
+
+    def _read_at(self, buffer: memoryview, offset: int) -> int:
+        if os.getpid() != self._pid:
+            # A forked DataLoader worker: it reads through a file of its own, not the one it inherited
+            # (whose file position it would share with the parent and the other workers).
+            self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115
+            self._pid = os.getpid()
+        if hasattr(os, "preadv"):  # a positional read: no file position to keep
+            return os.preadv(self._file.fileno(), [buffer], offset)
+        self._file.seek(offset)  # Windows has no preadv
+        return self._file.readinto(buffer)
 
     def __del__(self) -> None:
         file = getattr(self, "_file", None)
