@@ -311,8 +311,8 @@ class ShardFile:
 
     Not memory-mapped on purpose: rows read from a mapped file stay in the process's resident memory
     until the map is dropped, so an epoch over a store larger than memory would show all of it as the
-    process's RSS. Read with ``readinto``, the file's pages sit in the kernel's page cache instead, and
-    the process holds only the rows it asked for. Consecutive rows are read in one call.
+    process's RSS. Read with positional reads (``os.preadv``), the file's pages sit in the kernel's page
+    cache instead, and the process holds only the rows it asked for. Consecutive rows are read in one call.
     """
 
     def __init__(self, path: Path, n_rows: int, row_shape: tuple, dtype: np.dtype) -> None:
@@ -384,7 +384,7 @@ class ShardedArray:
     ----------
     paths : the shards' ``.npy`` files, in row order.
     lengths : rows of each shard.
-    row_shape, dtype : shape of one row and element type, the same in every shard (checked on mapping).
+    row_shape, dtype : shape of one row and element type, the same in every shard (checked on opening).
     max_open : shards kept open at most (default: a quarter of the open-file limit, at most 4096).
     """
 
