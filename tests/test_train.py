@@ -258,8 +258,9 @@ def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
 
 
 def test_store_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
-    """The same run from a beat store (rows read from the shard files per batch, test beats streamed) and
-    from the same beats in memory: identical weights and metrics."""
+    """The same run from a beat store (rows read from the shard files per batch, by a spawned DataLoader
+    worker where there are CPUs to spare; test beats streamed) and from the same beats in memory (no
+    workers): identical weights and metrics."""
     from arrhythmia.data.store import build_store, open_store
 
     store = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))

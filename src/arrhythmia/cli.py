@@ -184,7 +184,7 @@ def train(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=0, help="Processes reading batches ahead (default 0: the training process reads them)."),
+        typer.Option(min=0, help="Processes reading batches ahead (default: 0 in memory, up to 4 for a store)."),
     ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")] = None,
     run_dir: Annotated[

@@ -40,7 +40,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     threads: int | None = None  # CPU threads for torch; None leaves torch's default
     amp: bool = False  # mixed precision (float16 autocast + gradient scaling); CUDA only, ignored elsewhere
-    workers: int | None = None  # DataLoader processes reading batches ahead (spawned); None or 0: none
+    workers: int | None = None  # DataLoader processes reading batches ahead; None: 0 in memory, up to 4 for a store
     preset: str | None = None  # the preset these settings started from, if any (recorded, not applied)
 
     def to_dict(self) -> dict:

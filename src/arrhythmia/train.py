@@ -9,6 +9,7 @@ run (one, or the members of an ensemble); ``fit`` is the loop itself.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,6 +184,18 @@ class TrainBatches(Dataset):
         x = (x - self.mean) / self.std
         rr = None if self.rr is None else torch.from_numpy(self.scaling.rr(self.rr[index]))
         return x, rr, torch.from_numpy(self.y[index])
+
+
+def loader_workers(requested: int | None, X, local_world_size: int = 1) -> int:
+    """DataLoader worker processes reading training batches ahead: ``requested``, else 0 for beats in
+    memory (a batch is one fancy index there; workers would only add pickling), else -- beats read from a
+    store's files -- up to 4, leaving one CPU per training process free."""
+    if requested is not None:
+        return requested
+    if isinstance(X, np.ndarray):
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(4, cpus // max(1, local_world_size) - 1))
 
 
 def _validation_loss(model, beats, val_index, scaling, loss_fn, device, ctx: Context = SINGLE) -> tuple[float, float]:
@@ -434,9 +447,7 @@ def fit(
         )
 
     batches = EpochBatches(y_train, split.train, config.sampling, config.batch_size, seed, ctx.rank, ctx.world_size)
-    # Off by default: batches read in worker processes train to slightly different weights on every run
-    # (not bit-reproducible), and a rare short read of a store shard was seen in a worker and not explained.
-    workers = config.workers or 0
+    workers = loader_workers(config.workers, beats.X, ctx.local_world_size)
     # Workers read (and augment) the next batches while this process trains on the current one.
     loader = DataLoader(
         TrainBatches(beats, scaling, config.augment),
@@ -445,8 +456,8 @@ def fit(
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
-        # Spawned, not forked: forked workers, which inherit the parent's open shard files, read wrong
-        # rows of a store in about one test run in six; spawned ones open their own.
+        # Spawned, not forked: forked workers, which inherit the parent's open shard files and their
+        # state, read wrong rows of a store in about one test run in six.
         multiprocessing_context="spawn" if workers > 0 else None,
     )
     # Loss, correct and beat sums stay on the device (no synchronisation per batch); float64 where it exists.

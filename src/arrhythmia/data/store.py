@@ -348,8 +348,11 @@ class ShardFile:
         for lo, hi in zip([0, *runs.tolist()], [*runs.tolist(), len(rows)]):
             offset = self._offset + int(rows[lo]) * self._row_bytes
             part = buffer[lo * self._row_bytes : hi * self._row_bytes]
-            if self._read_at(part, offset) != len(part):
-                raise DataError(f"{self.path}: shard file was truncated while reading")
+            while len(part):  # a read may return fewer bytes than asked (a signal): read on from there
+                got = self._read_at(part, offset)
+                if got <= 0:
+                    raise DataError(f"{self.path}: shard file was truncated while reading")
+                part, offset = part[got:], offset + got
 
     def _read_at(self, buffer: memoryview, offset: int) -> int:
         if os.getpid() != self._pid:
