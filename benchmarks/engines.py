@@ -14,11 +14,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from common import load_engines
 
 from arrhythmia import pretrained
 from arrhythmia.data import load_beats
-from arrhythmia.export import OnnxClassifier
-from arrhythmia.inference import Classifier
 
 
 def main() -> None:
@@ -27,14 +26,9 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
     parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     args = parser.parse_args()
-    if args.run:
-        name = str(args.run)
-        torch_engine, onnx_engine = Classifier.from_run(args.run, device="cpu"), OnnxClassifier.from_run(args.run)
-    else:
-        name = args.pretrained
-        folder = pretrained.model_dir(args.pretrained)
-        torch_engine = Classifier.from_checkpoint(folder / "model.pt", device="cpu")
-        onnx_engine = OnnxClassifier(folder / "model.onnx")
+    name = str(args.run) if args.run else args.pretrained
+    engines = load_engines(args.run, args.pretrained)
+    torch_engine, onnx_engine = engines["torch"], engines["onnx"]
 
     beats = load_beats(args.data, progress=False, window=torch_engine.window)
     rr = beats.rr if torch_engine.takes_rr else None

@@ -14,21 +14,18 @@ shipped model or ``--run`` a run directory.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from common import in_fresh_process, load_engines
 
 from arrhythmia import pretrained
 from arrhythmia.data.rhythm import beat_context
 from arrhythmia.data.segmentation import segment
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.detection import bandpass, find_r_peaks
-from arrhythmia.export import OnnxClassifier
-from arrhythmia.inference import Classifier
 from arrhythmia.predict import predict_signal
 from arrhythmia.recording import Recording, read_input
 
@@ -51,16 +48,6 @@ def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, f
     times["classify"] = time.perf_counter() - began
     times["total"] = sum(times.values())
     return times, len(peaks)
-
-
-def load_engines(run: Path | None, shipped: str = pretrained.DEFAULT) -> dict:
-    if run:
-        return {"torch": Classifier.from_run(run, device="cpu"), "onnx": OnnxClassifier.from_run(run)}
-    folder = pretrained.model_dir(shipped)
-    return {
-        "torch": Classifier.from_checkpoint(folder / "model.pt", device="cpu"),
-        "onnx": OnnxClassifier(folder / "model.onnx"),
-    }
 
 
 def long_signal_run(
@@ -102,12 +89,6 @@ def classifier_rate(model, X: np.ndarray, rr: np.ndarray | None, n: int = 100_00
 
 def engine_rate(engine: str, run: Path | None, shipped: str, X: np.ndarray, rr: np.ndarray | None) -> float:
     return classifier_rate(load_engines(run, shipped)[engine], X, rr)
-
-
-def in_fresh_process(function, *args):
-    """``function(*args)`` in a new interpreter (spawned), so its threads and peak memory are its own."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
 
 
 def main() -> None:

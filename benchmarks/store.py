@@ -21,7 +21,6 @@ unless ``--keep``. ``--quick``: the first 3 records and ``--repeat 2``, a smoke 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import resource
 import shutil
@@ -29,11 +28,11 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from common import in_fresh_process
 
 from arrhythmia.data.store import build_store, open_store, read_manifest, store_bytes
 from arrhythmia.data.wfdb_source import record_names
@@ -119,12 +118,6 @@ def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, 
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
         "peak_anon": anon.peak,
     }
-
-
-def in_fresh_process(function, *args):
-    """``function(*args)`` in a new interpreter (spawned, not forked), so its peak memory is its own."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
 
 
 def first_records(data: Path, n: int, target: Path) -> Path:

@@ -269,14 +269,9 @@ def _load_model(run: Path | None, engine: Engine, shipped_name: str | None = Non
     from arrhythmia.inference import Classifier
 
     if run is None:
-        from arrhythmia import pretrained
-
-        shipped = pretrained.model_dir(shipped_name or pretrained.DEFAULT)
-        return (
-            OnnxClassifier(shipped / "model.onnx")
-            if engine is Engine.onnx
-            else Classifier.from_checkpoint(shipped / "model.pt")
-        )
+        if engine is Engine.onnx:
+            return OnnxClassifier.from_pretrained(shipped_name)
+        return Classifier.from_pretrained(shipped_name)
     if run.suffix == ".onnx":
         return OnnxClassifier(run)
     if run.is_file():

@@ -134,6 +134,13 @@ class OnnxClassifier:
         return self.n_rr > 0
 
     @classmethod
+    def from_pretrained(cls, name: str | None = None) -> OnnxClassifier:
+        """The ONNX export of a model shipped with the package; the default one without ``name``."""
+        from arrhythmia import pretrained
+
+        return cls(pretrained.model_dir(name or pretrained.DEFAULT) / "model.onnx")
+
+    @classmethod
     def from_run(cls, run_dir: str | Path) -> OnnxClassifier:
         """The run's ONNX export, written on first use."""
         path = Path(run_dir) / "model.onnx"
