@@ -46,7 +46,7 @@ def validation_metrics(run: Path, config: TrainConfig) -> dict:
     split = make_split(beats, config.protocol, config.seed)
     val = beats.subset(split.val)
     classifier = Classifier.from_run(run, device="cpu")
-    probs = classifier.predict_proba(val.X, val.rr if classifier.takes_rr else None)
+    probs = classifier.predict_proba(val.X, val.context if classifier.takes_context else None)
     return compute_metrics(val.y, probs.argmax(1), classifier.classes)
 
 

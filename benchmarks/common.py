@@ -6,8 +6,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from arrhythmia.export import OnnxClassifier
-from arrhythmia.inference import Classifier
+from arrhythmia.export import ENGINES, load_classifier
 
 
 def in_fresh_process(function, *args):
@@ -20,6 +19,4 @@ def in_fresh_process(function, *args):
 def load_engines(run: Path | None, shipped: str | None = None) -> dict:
     """Both engines of one model, on the CPU: ``{"torch": Classifier, "onnx": OnnxClassifier}`` of the run
     directory ``run``, else of the shipped model ``shipped`` (default: the default one)."""
-    if run:
-        return {"torch": Classifier.from_run(run, device="cpu"), "onnx": OnnxClassifier.from_run(run)}
-    return {"torch": Classifier.from_pretrained(shipped, device="cpu"), "onnx": OnnxClassifier.from_pretrained(shipped)}
+    return {engine: load_classifier(run, engine, shipped, device="cpu") for engine in ENGINES}

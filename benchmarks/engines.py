@@ -31,9 +31,9 @@ def main() -> None:
     torch_engine, onnx_engine = engines["torch"], engines["onnx"]
 
     beats = load_beats(args.data, progress=False, window=torch_engine.window)
-    rr = beats.rr if torch_engine.takes_rr else None
-    p_torch = torch_engine.predict_proba(beats.X, rr)
-    p_onnx = onnx_engine.predict_proba(beats.X, rr)
+    context = beats.context if torch_engine.takes_context else None
+    p_torch = torch_engine.predict_proba(beats.X, context)
+    p_onnx = onnx_engine.predict_proba(beats.X, context)
     same = p_torch.argmax(1) == p_onnx.argmax(1)
     print("| model | beats | same label | differing beats | max abs probability difference |")
     print("|---|---:|---:|---:|---:|")

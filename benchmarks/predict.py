@@ -22,8 +22,7 @@ import numpy as np
 from common import in_fresh_process, load_engines
 
 from arrhythmia import pretrained
-from arrhythmia.data.rhythm import beat_context
-from arrhythmia.data.segmentation import segment
+from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.detection import bandpass, find_r_peaks
 from arrhythmia.predict import predict_signal
@@ -40,11 +39,10 @@ def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, f
     peaks = find_r_peaks(filtered, recording.fs, invalid=np.isnan(recording.signal))
     times["detect"] = time.perf_counter() - began
     began = time.perf_counter()
-    segments = segment(recording.signal, recording.fs, peaks, model.window)
-    rr = beat_context(peaks, recording.fs, segments.X, segments.kept) if model.takes_rr else None
+    beats = cut_beats(recording.signal, recording.fs, peaks, model.window, with_context=model.takes_context)
     times["segment"] = time.perf_counter() - began
     began = time.perf_counter()
-    model.predict_proba(segments.X, rr)
+    model.predict_proba(beats.X, beats.context)
     times["classify"] = time.perf_counter() - began
     times["total"] = sum(times.values())
     return times, len(peaks)
@@ -73,22 +71,22 @@ def long_signal_run(
     return len(names), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def classifier_rate(model, X: np.ndarray, rr: np.ndarray | None, n: int = 100_000, repeats: int = 3) -> float:
-    """Beats per second of the classifier alone on ``n`` beats (X and rr repeated), the best of ``repeats``
+def classifier_rate(model, X: np.ndarray, context: np.ndarray | None, n: int = 100_000, repeats: int = 3) -> float:
+    """Beats per second of the classifier alone on ``n`` beats (X and context repeated), the best of ``repeats``
     passes (as ``timeit`` reports: on a shared machine the slower passes measure the other jobs)."""
     beats = np.resize(X, (n, X.shape[1])).astype(np.float32)
-    rr = None if rr is None else np.resize(rr, (n, rr.shape[1])).astype(np.float32)
-    model.predict_proba(beats[:2048], None if rr is None else rr[:2048])  # warm-up
+    context = None if context is None else np.resize(context, (n, context.shape[1])).astype(np.float32)
+    model.predict_proba(beats[:2048], None if context is None else context[:2048])  # warm-up
     seconds = []
     for _ in range(repeats):
         began = time.perf_counter()
-        model.predict_proba(beats, rr)
+        model.predict_proba(beats, context)
         seconds.append(time.perf_counter() - began)
     return n / min(seconds)
 
 
-def engine_rate(engine: str, run: Path | None, shipped: str, X: np.ndarray, rr: np.ndarray | None) -> float:
-    return classifier_rate(load_engines(run, shipped)[engine], X, rr)
+def engine_rate(engine: str, run: Path | None, shipped: str, X: np.ndarray, context: np.ndarray | None) -> float:
+    return classifier_rate(load_engines(run, shipped)[engine], X, context)
 
 
 def main() -> None:
@@ -121,12 +119,12 @@ def main() -> None:
         print(f"| {signal} | {engine} | {n_beats:,} | " + " | ".join(f"{times[s]:.3f}" for s in stages) + " |")
 
     peaks = find_r_peaks(bandpass(recording.signal, recording.fs), recording.fs)
-    segments = segment(recording.signal, recording.fs, peaks, engines["torch"].window)
-    rr = beat_context(peaks, recording.fs, segments.X, segments.kept) if engines["torch"].takes_rr else None
+    beats = cut_beats(recording.signal, recording.fs, peaks, engines["torch"].window)
+    context = beats.context if engines["torch"].takes_context else None
     del engines  # each engine alone in a fresh process below: one engine's idle threads do not slow the other
     print("\n| engine | classifier alone, beats/s |\n|---|---:|")
     for name in ("torch", "onnx"):
-        rate = in_fresh_process(engine_rate, name, args.run, args.pretrained, segments.X, rr)
+        rate = in_fresh_process(engine_rate, name, args.run, args.pretrained, beats.X, context)
         print(f"| {name} | {rate:,.0f} |")
     if args.hours:
         print(f"\n{args.hours:g} h signal (records concatenated), labelled by predict_signal in chunks:")

@@ -108,7 +108,7 @@ def test_evaluate_on_another_source_with_the_same_classes(tmp_path):
     [
         (["train", "--data", "synthetic", "--model", "nope"], ["unknown model 'nope'"]),
         (["train", "--data", "synthetic", "--protocol", "inter"], ["inter-patient protocol needs MIT-BIH"]),
-        (["train", "--resume", "does-not-exist"], ["config.json"]),
+        (["train", "--resume", "does-not-exist"], ["does-not-exist: run directory does not exist"]),
         (["evaluate", "not-a-run"], ["not-a-run"]),
     ],
 )

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from arrhythmia.batches import EpochBatches
 from arrhythmia.config import TrainConfig
 from arrhythmia.distributed import SINGLE, from_environment, shard
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.train import EpochBatches, train
+from arrhythmia.experiment import run_experiment
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 10, 11, 1007])
@@ -130,7 +131,7 @@ def test_torchrun_two_cpu_processes_match_one_process_with_the_same_effective_ba
     config = TrainConfig(
         model="kachuee-resnet", data="synthetic", epochs=epochs, batch_size=2 * B, lr=float(lr), threads=1, device="cpu"
     )
-    single = train(config, run_dir=tmp_path / "single", log=lambda _: None, progress=False, report=False)
+    single = run_experiment(config, run_dir=tmp_path / "single", log=lambda _: None, progress=False, report=False)
     ddp_metrics = json.loads((run / "metrics.json").read_text())
     single_metrics = json.loads((single / "metrics.json").read_text())
     assert ddp_metrics["n_beats"] == single_metrics["n_beats"]

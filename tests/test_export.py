@@ -11,16 +11,16 @@ import torch
 from arrhythmia.config import TrainConfig
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.experiment import run_experiment
 from arrhythmia.export import OnnxClassifier, export_model
 from arrhythmia.inference import Classifier
-from arrhythmia.train import train
 
 
 @pytest.fixture(scope="module")
 def run_and_beats(tmp_path_factory):
     beats = load_synthetic(n_records=3, duration_s=60)
     config = TrainConfig(model="kachuee-resnet", epochs=2, batch_size=64, threads=1)
-    run = train(
+    run = run_experiment(
         config, run_dir=tmp_path_factory.mktemp("run"), beats=beats, progress=False, log=lambda _: None, report=False
     )
     return run, beats

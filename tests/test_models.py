@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.models import count_parameters, create_model, list_models, rr_models
+from arrhythmia.models import context_models, count_parameters, create_model, list_models
 from arrhythmia.models.ensemble import Ensemble
 from arrhythmia.models.se_resnet import SqueezeExcite
 
@@ -31,39 +31,39 @@ def test_every_model_maps_beats_to_logits(name, n_classes):
     assert model(torch.randn(3, 1, 187)).shape == (3, n_classes)
 
 
-@pytest.mark.parametrize("name", rr_models())
+@pytest.mark.parametrize("name", context_models())
 @pytest.mark.parametrize("length", [87, 187, 252])
 def test_rr_models_fuse_any_window_length_with_rr_features(name, length):
-    model = create_model(name, n_classes=5, input_length=length, n_rr=9).eval()
-    x, rr = torch.randn(4, 1, length), torch.randn(4, 9)
-    assert model(x, rr).shape == (4, 5)
+    model = create_model(name, n_classes=5, input_length=length, n_context=9).eval()
+    x, context = torch.randn(4, 1, length), torch.randn(4, 9)
+    assert model(x, context).shape == (4, 5)
     # The RR features reach the output.
-    assert not torch.allclose(model(x, rr), model(x, rr + 1.0))
-    with pytest.raises(ValueError, match="pass rr"):
+    assert not torch.allclose(model(x, context), model(x, context + 1.0))
+    with pytest.raises(ValueError, match="pass context"):
         model(x)
 
 
 def test_new_models_are_registered_with_rr_support():
-    assert {"se-resnet", "fast-cnn"} <= set(rr_models())
-    assert "seed-cnn" not in rr_models()
+    assert {"se-resnet", "fast-cnn"} <= set(context_models())
+    assert "seed-cnn" not in context_models()
     with pytest.raises(ArrhythmiaError, match="does not take RR features"):
-        create_model("seed-cnn", n_rr=9)
+        create_model("seed-cnn", n_context=9)
 
 
 def test_se_resnet_gates_channels_and_fast_cnn_stays_small():
-    se = create_model("se-resnet", n_rr=9)
+    se = create_model("se-resnet", n_context=9)
     gates = [m for m in se.modules() if isinstance(m, SqueezeExcite)]
     assert len(gates) == 4
-    total, _ = count_parameters(create_model("fast-cnn", n_rr=9))
+    total, _ = count_parameters(create_model("fast-cnn", n_context=9))
     assert total < 50_000
 
 
 def test_ensemble_averages_member_probabilities():
     torch.manual_seed(0)
-    members = [create_model("fast-cnn", input_length=87, n_rr=9).eval() for _ in range(3)]
-    x, rr = torch.randn(5, 1, 87), torch.randn(5, 9)
-    expected = torch.stack([torch.softmax(m(x, rr), dim=1) for m in members]).mean(0)
-    got = torch.softmax(Ensemble(members).eval()(x, rr), dim=1)
+    members = [create_model("fast-cnn", input_length=87, n_context=9).eval() for _ in range(3)]
+    x, context = torch.randn(5, 1, 87), torch.randn(5, 9)
+    expected = torch.stack([torch.softmax(m(x, context), dim=1) for m in members]).mean(0)
+    got = torch.softmax(Ensemble(members).eval()(x, context), dim=1)
     torch.testing.assert_close(got, expected)
 
 

@@ -10,14 +10,14 @@ from conftest import write_wfdb_record
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
-from arrhythmia.data.rhythm import beat_context
-from arrhythmia.data.segmentation import resample, segment
+from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.segmentation import resample
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.experiment import run_experiment
 from arrhythmia.inference import Classifier
 from arrhythmia.predict import predict_record, predict_signal
 from arrhythmia.recording import Recording
-from arrhythmia.train import train
 
 TOLERANCE_S = 0.150
 
@@ -28,9 +28,15 @@ def classifier(tmp_path_factory) -> Classifier:
     # beats) that its labels are not decided by noise at the class boundaries.
     beats = load_synthetic(n_records=6, duration_s=120, window=get_window("centred"))
     config = TrainConfig(
-        model="fast-cnn", window="centred", rr_features=True, epochs=15, batch_size=64, threads=1, augment=["shift"]
+        model="fast-cnn",
+        window="centred",
+        context_features=True,
+        epochs=15,
+        batch_size=64,
+        threads=1,
+        augment=["shift"],
     )
-    run = train(
+    run = run_experiment(
         config, run_dir=tmp_path_factory.mktemp("run"), beats=beats, progress=False, log=lambda _: None, report=False
     )
     return Classifier.from_run(run)
@@ -49,9 +55,9 @@ def test_every_beat_of_a_synthetic_recording_is_found(classifier, seed):
     assert set(table.columns) >= {"sample", "time_s", "label", "confidence", "p_N", "p_S", "p_V", "p_F", "p_Q"}
     assert np.allclose(table[[f"p_{c}" for c in "NSVFQ"]].sum(axis=1), 1.0, atol=1e-5)
     # Beats cut at detected peaks are classified as the same beats cut at the true peaks.
-    at_true_peaks = segment(rec.signal, 360.0, rec.r_peaks, classifier.window)
-    rr = beat_context(rec.r_peaks, 360.0, at_true_peaks.X, at_true_peaks.kept)
-    expected = np.array(classifier.classes)[classifier.predict(at_true_peaks.X, rr)]
+    at_true_peaks = cut_beats(rec.signal, 360.0, rec.r_peaks, classifier.window)
+    context = at_true_peaks.context
+    expected = np.array(classifier.classes)[classifier.predict(at_true_peaks.X, context)]
     assert (table["label"].to_numpy()[at_true_peaks.kept] == expected).mean() >= 0.97
 
 
@@ -75,7 +81,7 @@ def test_beat_csv_gives_one_label_per_row(classifier, tmp_path):
     beats = load_synthetic(n_records=1, duration_s=30)
     path = tmp_path / "beats.csv"
     np.savetxt(path, beats.X, delimiter=",")
-    kachuee_model = train(
+    kachuee_model = run_experiment(
         TrainConfig(model="kachuee-resnet", epochs=1, batch_size=64, threads=1),
         run_dir=tmp_path / "run",
         beats=load_synthetic(n_records=4, duration_s=60),

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from arrhythmia import pretrained
-from arrhythmia.data.rhythm import beat_context
-from arrhythmia.data.segmentation import segment
+from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import OnnxClassifier
@@ -39,8 +38,11 @@ def test_shipped_checkpoint_and_onnx_agree(name):
     torch_model = Classifier.from_checkpoint(folder / "model.pt", device="cpu")
     onnx_model = OnnxClassifier(folder / "model.onnx")
     assert torch_model.classes == onnx_model.classes == ("N", "S", "V", "F", "Q")
-    assert torch_model.window == onnx_model.window and torch_model.takes_rr == onnx_model.takes_rr
+    assert torch_model.window == onnx_model.window and torch_model.takes_context == onnx_model.takes_context
     rec = synthetic_ecg(duration_s=60, fs=360, seed=8)
-    segments = segment(rec.signal, rec.fs, rec.r_peaks, torch_model.window)
-    rr = beat_context(rec.r_peaks, rec.fs, segments.X, segments.kept) if torch_model.takes_rr else None
-    assert np.abs(torch_model.predict_proba(segments.X, rr) - onnx_model.predict_proba(segments.X, rr)).max() < 1e-4
+    segments = cut_beats(rec.signal, rec.fs, rec.r_peaks, torch_model.window)
+    context = segments.context if torch_model.takes_context else None
+    assert (
+        np.abs(torch_model.predict_proba(segments.X, context) - onnx_model.predict_proba(segments.X, context)).max()
+        < 1e-4
+    )

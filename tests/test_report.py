@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import inspect
 import json
 import re
 import shutil
@@ -16,12 +15,13 @@ import pytest
 from arrhythmia.config import TrainConfig
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.figures import FIGURE_FILES, best_epoch, class_label, lr_drops, make_figures, pick_sample_indices
+from arrhythmia.experiment import run_experiment
+from arrhythmia.figures import FIGURE_FILES, best_epoch, class_label, lr_drops, pick_sample_indices
+from arrhythmia.files import read_json
 from arrhythmia.inference import Classifier
 from arrhythmia.models import count_parameters
-from arrhythmia.report import format_loss, percent, render_report, write_report
-from arrhythmia.runs import read_json
-from arrhythmia.train import train
+from arrhythmia.report import format_loss, make_figures, percent, render_report, write_report
+from arrhythmia.runs import Run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 150_000
@@ -44,18 +44,17 @@ def run(tmp_path_factory):
         mp.setenv("ARRHYTHMIA_CACHE_DIR", str(root / "cache"))
         mp.setenv("ARRHYTHMIA_DATA_DIR", str(root / "data"))
         beats = load_synthetic(n_records=4, duration_s=60)
-        # train() may write the report itself; here the report is made below, where its log is captured.
-        extra = {"report": False} if "report" in inspect.signature(train).parameters else {}
-        run_dir = train(
+        # The report is made below, where its log is captured.
+        run_dir = run_experiment(
             TrainConfig(epochs=2, batch_size=64),
             run_dir=root / "run",
             beats=beats,
             progress=False,
             log=lambda _: None,
-            **extra,
-        )
+            report=False,
+        ).path
         lines: list[str] = []
-        report = write_report(run_dir, beats=beats, log=lines.append)
+        report = write_report(Run.open(run_dir), beats=beats, log=lines.append)
     return run_dir, beats, report, lines
 
 
@@ -117,7 +116,7 @@ def test_no_banner_or_warning_for_real_data_under_inter(run, tmp_path):
     data.update(synthetic=False, protocol="inter")
     (copy / "data.json").write_text(json.dumps(data))
     figures = {name: copy / "figures" / file for name, file in FIGURE_FILES.items()}
-    other = render_report(copy, figures)
+    other = render_report(Run.open(copy), figures)
     assert SYNTHETIC_BANNER not in other
     assert "Intra-patient protocol" not in other
 
@@ -137,7 +136,7 @@ def test_report_is_self_contained(page):
 
 def test_make_figures_refuses_other_beats(run):
     with pytest.raises(ArrhythmiaError, match="do not match"):
-        make_figures(run[0], beats=load_synthetic(n_records=3, duration_s=30))
+        make_figures(Run.open(run[0]), beats=load_synthetic(n_records=3, duration_s=30))
 
 
 def test_best_epoch_and_lr_drops():

@@ -19,9 +19,9 @@ def assert_same_beats(store, reference) -> None:
     assert isinstance(store.X, ShardedArray)
     assert store.X.shape == reference.X.shape and store.X.dtype == reference.X.dtype == np.float32
     assert np.array_equal(np.asarray(store.X), reference.X)
-    for name in ("y", "record", "sample", "symbol", "rr"):
+    for name in ("y", "record", "sample", "symbol", "context"):
         assert np.array_equal(getattr(store, name), getattr(reference, name)), name
-    assert store.y.dtype == np.int64 and store.sample.dtype == np.int64 and store.rr.dtype == np.float32
+    assert store.y.dtype == np.int64 and store.sample.dtype == np.int64 and store.context.dtype == np.float32
     assert store.classes == reference.classes and store.window == reference.window
     assert store.source == reference.source
 
@@ -39,7 +39,7 @@ def test_store_holds_the_beats_of_the_database_loader(wfdb_db, tmp_path, window)
     assert sum(s["counts"]["V"] for s in manifest["shards"]) == reference.class_counts()["V"]
     shard = out / "shards" / "r01"
     assert sorted(p.name for p in shard.iterdir()) == sorted(
-        ["X.npy", "y.npy", "rr.npy", "sample.npy", "symbol.npy", "done.json"]
+        ["X.npy", "y.npy", "context.npy", "sample.npy", "symbol.npy", "done.json"]
     )
     assert np.load(shard / "symbol.npy").dtype.kind == "U"  # plain arrays: no pickle needed to read them
     assert store_bytes(out) > reference.X.nbytes
@@ -177,11 +177,13 @@ def test_load_beats_opens_a_store_and_it_splits(wfdb_db, tmp_path):
 
 def test_training_reads_a_store(wfdb_db, tmp_path):
     from arrhythmia.config import TrainConfig
-    from arrhythmia.train import train
+    from arrhythmia.experiment import run_experiment
 
     beats = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))
     config = TrainConfig(model="seed-cnn", epochs=1, threads=1)
-    run = train(config, run_dir=tmp_path / "run", beats=beats, log=lambda _: None, progress=False, report=False)
+    run = run_experiment(
+        config, run_dir=tmp_path / "run", beats=beats, log=lambda _: None, progress=False, report=False
+    )
     assert (run / "model.pt").is_file() and (run / "metrics.json").is_file()
 
 

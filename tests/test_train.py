@@ -11,14 +11,16 @@ import pytest
 import torch
 
 from arrhythmia.augment import AUGMENTATIONS
+from arrhythmia.batches import epoch_order
 from arrhythmia.checkpoint import MODEL_FORMAT, load_checkpoint
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import evaluate_run
+from arrhythmia.experiment import run_experiment
 from arrhythmia.inference import Classifier
-from arrhythmia.train import TrainingInterrupted, epoch_order, train
+from arrhythmia.train import TrainingInterrupted
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +33,10 @@ def small_config(**overrides) -> TrainConfig:
 
 
 def test_train_writes_a_complete_run_directory(tmp_path, beats):
-    run = train(small_config(), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    run = run_experiment(small_config(), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
     for name in ("config.json", "environment.json", "history.csv", "model.pt", "last.pt", "data.json", "metrics.json"):
         assert (run / name).is_file(), name
-    assert not list(run.glob("*.tmp")) and not list(run.glob(".*"))
+    assert not list(run.path.glob("*.tmp")) and not list(run.path.glob(".*"))
     with (run / "history.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
@@ -49,7 +51,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, beats):
 
 
 def test_training_learns_the_synthetic_classes(tmp_path, beats):
-    run = train(
+    run = run_experiment(
         small_config(model="seed-cnn", epochs=5),
         run_dir=tmp_path / "run",
         beats=beats,
@@ -60,7 +62,9 @@ def test_training_learns_the_synthetic_classes(tmp_path, beats):
 
 
 def test_best_checkpoint_carries_standardisation_fitted_on_train(tmp_path, beats):
-    run = train(small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    run = run_experiment(
+        small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None
+    )
     state = load_checkpoint(run / "model.pt", MODEL_FORMAT)
     from arrhythmia.data import make_split
 
@@ -72,16 +76,20 @@ def test_best_checkpoint_carries_standardisation_fitted_on_train(tmp_path, beats
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, beats):
-    full = train(small_config(), run_dir=tmp_path / "full", beats=beats, progress=False, log=lambda _: None)
+    full = run_experiment(small_config(), run_dir=tmp_path / "full", beats=beats, progress=False, log=lambda _: None)
 
     def interrupt_after_epoch_2(line: str) -> None:
         if line.startswith("epoch   2/"):
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="--resume"):
-        train(small_config(), run_dir=tmp_path / "cut", beats=beats, progress=False, log=interrupt_after_epoch_2)
+        run_experiment(
+            small_config(), run_dir=tmp_path / "cut", beats=beats, progress=False, log=interrupt_after_epoch_2
+        )
     assert len(load_checkpoint(tmp_path / "cut" / "last.pt", "arrhythmia-resume/1")["history"]) == 2
-    train(small_config(), run_dir=tmp_path / "cut", resume=True, beats=beats, progress=False, log=lambda _: None)
+    run_experiment(
+        small_config(), run_dir=tmp_path / "cut", resume=True, beats=beats, progress=False, log=lambda _: None
+    )
 
     expected = json.loads((full / "metrics.json").read_text())
     resumed = json.loads((tmp_path / "cut" / "metrics.json").read_text())
@@ -94,13 +102,13 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, beats)
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, beats):
     with pytest.raises(ArrhythmiaError, match="nothing to resume"):
-        train(small_config(), run_dir=tmp_path, resume=True, beats=beats, progress=False)
+        run_experiment(small_config(), run_dir=tmp_path, resume=True, beats=beats, progress=False)
 
 
 def test_class_weights_and_early_stopping(tmp_path, beats):
     lines: list[str] = []
     config = small_config(epochs=6, class_weights="balanced", early_stopping_patience=1, lr=1e-9)
-    run = train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lines.append)
+    run = run_experiment(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lines.append)
     with (run / "history.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) < 6
     assert any("early stopping" in line for line in lines)
@@ -127,7 +135,9 @@ def test_corrupt_or_foreign_checkpoint(tmp_path, content, message):
 
 
 def test_truncated_checkpoint(tmp_path, beats):
-    run = train(small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    run = run_experiment(
+        small_config(epochs=1), run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None
+    )
     data = (run / "model.pt").read_bytes()
     (run / "model.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(ArrhythmiaError, match="corrupt or truncated"):
@@ -151,7 +161,7 @@ def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
     """A model trained DS1 -> DS2 can be scored on the Heartbeat CSVs' own test file."""
     from conftest import _fake_mitdb_beats, write_heartbeat_csvs
 
-    run = train(
+    run = run_experiment(
         small_config(epochs=1, protocol="inter"),
         run_dir=tmp_path / "run",
         beats=_fake_mitdb_beats(),
@@ -159,7 +169,7 @@ def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
         log=lambda _: None,
         report=False,
     )
-    metrics = evaluate_run(run, data=str(write_heartbeat_csvs(tmp_path / "hb")), log=lambda _: None)
+    metrics, _ = evaluate_run(run, data=str(write_heartbeat_csvs(tmp_path / "hb")), log=lambda _: None)
     assert metrics["data"]["protocol"] == "intra" and metrics["n_beats"] == 20
 
 
@@ -169,26 +179,28 @@ def centred_beats():
 
 
 def test_rr_model_on_centred_windows_trains_and_predicts(tmp_path, centred_beats):
-    config = small_config(model="fast-cnn", window="centred", rr_features=True, epochs=6, augment=list(AUGMENTATIONS))
-    run = train(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
+    config = small_config(
+        model="fast-cnn", window="centred", context_features=True, epochs=6, augment=list(AUGMENTATIONS)
+    )
+    run = run_experiment(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
     state = load_checkpoint(run / "model.pt", MODEL_FORMAT)
     assert state["window"]["kind"] == "centred" and state["n_rr"] == 9 and len(state["rr_mean"]) == 9
     classifier = Classifier.from_run(run)
-    assert classifier.takes_rr and classifier.window == get_window("centred")
+    assert classifier.takes_context and classifier.window == get_window("centred")
     assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.8
-    with pytest.raises(ArrhythmiaError, match="needs the RR features"):
+    with pytest.raises(ArrhythmiaError, match="needs the context features"):
         classifier.predict_proba(centred_beats.X[:4])
 
 
 def test_ensemble_run_averages_its_members(tmp_path, centred_beats):
-    config = small_config(model="fast-cnn", window="centred", rr_features=True, epochs=2, ensemble=2)
-    run = train(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
+    config = small_config(model="fast-cnn", window="centred", context_features=True, epochs=2, ensemble=2)
+    run = run_experiment(config, run_dir=tmp_path / "run", beats=centred_beats, progress=False, log=lambda _: None)
     members = [Classifier.from_run(run / "members" / str(k)) for k in range(2)]
     ensemble = Classifier.from_run(run)
     assert ensemble.model_name == "ensemble of 2 fast-cnn"
-    X, rr = centred_beats.X[:20], centred_beats.rr[:20]
-    expected = np.mean([m.predict_proba(X, rr) for m in members], axis=0)
-    np.testing.assert_allclose(ensemble.predict_proba(X, rr), expected, atol=1e-5)
+    X, context = centred_beats.X[:20], centred_beats.context[:20]
+    expected = np.mean([m.predict_proba(X, context) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(X, context), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("sampling", ["balanced", "sqrt"])
@@ -206,19 +218,23 @@ def test_balanced_sampling_draws_rare_classes_more_often(sampling):
 
 def test_focal_loss_and_balanced_sampling_train(tmp_path, beats):
     config = small_config(epochs=1, loss="focal", sampling="sqrt", class_weights="balanced")
-    run = train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None, report=False)
+    run = run_experiment(
+        config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None, report=False
+    )
     assert (run / "metrics.json").is_file()
 
 
 def test_presets_and_bad_settings():
     best = TrainConfig.from_preset("best")
-    assert best.rr_features and best.window == "centred" and best.preset == "best"
+    assert best.context_features and best.window == "centred" and best.preset == "best"
+    # Run configs written before the features were called context features still load.
+    assert TrainConfig.from_dict({"rr_features": True}).context_features
     best.validate()
     TrainConfig.from_preset("fast").validate()
     with pytest.raises(ArrhythmiaError, match="unknown preset"):
         TrainConfig.from_preset("fastest")
     for bad, message in [
-        ({"model": "seed-cnn", "rr_features": True}, "does not take RR features"),
+        ({"model": "seed-cnn", "context_features": True}, "does not take context features"),
         ({"augment": ["rotate"]}, "unknown augmentation"),
         ({"window": "wide"}, "unknown beat window"),
         ({"sampling": "oversample"}, "sampling must be"),
@@ -228,9 +244,14 @@ def test_presets_and_bad_settings():
 
 
 def test_rr_features_need_r_peaks(tmp_path, beats):
-    no_rr = replace(beats, rr=None)
-    with pytest.raises(ArrhythmiaError, match="no RR features"):
-        train(small_config(model="fast-cnn", rr_features=True), run_dir=tmp_path / "r", beats=no_rr, log=lambda _: None)
+    no_rr = replace(beats, context=None)
+    with pytest.raises(ArrhythmiaError, match="no context features"):
+        run_experiment(
+            small_config(model="fast-cnn", context_features=True),
+            run_dir=tmp_path / "r",
+            beats=no_rr,
+            log=lambda _: None,
+        )
 
 
 def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
@@ -238,11 +259,12 @@ def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
     training process would."""
     from torch.utils.data import DataLoader
 
+    from arrhythmia.batches import EpochBatches, TrainBatches
     from arrhythmia.data import make_split
-    from arrhythmia.train import EpochBatches, TrainBatches, fit_scaling
+    from arrhythmia.scaling import fit_scaling
 
     split = make_split(beats, "intra", 0)
-    scaling = fit_scaling(beats, split.train, rr=False)
+    scaling = fit_scaling(beats.X, None, split.train)
     dataset = TrainBatches(beats, scaling, list(AUGMENTATIONS))
     sampler = EpochBatches(beats.y[split.train], split.train, "balanced", 64, seed=3)
     sampler.set_epoch(2)
@@ -268,13 +290,13 @@ def test_store_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
     config = small_config(epochs=2, augment=["scale", "noise"])
     runs = {}
     for name, beat_set in (("store", store), ("memory", in_memory)):
-        runs[name] = train(
+        runs[name] = run_experiment(
             config, run_dir=tmp_path / name, beats=beat_set, progress=False, log=lambda _: None, report=False
         )
     a, b = (load_checkpoint(runs[k] / "model.pt")["state_dict"] for k in ("store", "memory"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     expected = json.loads((runs["memory"] / "metrics.json").read_text())
-    assert evaluate_run(runs["store"], beats=store, log=lambda _: None) == expected
+    assert evaluate_run(runs["store"], beats=store, log=lambda _: None)[0] == expected
 
 
 def test_store_batches_read_by_loader_workers_are_the_training_processs(tmp_path, wfdb_db):
@@ -282,14 +304,15 @@ def test_store_batches_read_by_loader_workers_are_the_training_processs(tmp_path
     training process reads from memory."""
     from torch.utils.data import DataLoader
 
+    from arrhythmia.batches import EpochBatches, TrainBatches
     from arrhythmia.data import make_split
     from arrhythmia.data.store import build_store, open_store
-    from arrhythmia.train import EpochBatches, TrainBatches, fit_scaling
+    from arrhythmia.scaling import fit_scaling
 
     store = open_store(build_store(wfdb_db, tmp_path / "store", workers=1, progress=False))
     in_memory = replace(store, X=np.asarray(store.X))
     split = make_split(store, "intra", 0)
-    scaling = fit_scaling(store, split.train, rr=False)
+    scaling = fit_scaling(store.X, None, split.train)
     sampler = EpochBatches(store.y[split.train], split.train, "shuffle", 32, seed=3)
     batches = {}
     for name, beat_set, workers in (("store", store, 2), ("memory", in_memory, 0)):
@@ -311,7 +334,9 @@ def test_store_batches_read_by_loader_workers_are_the_training_processs(tmp_path
 
 def test_amp_is_ignored_on_the_cpu_with_a_log_line(tmp_path, beats):
     lines: list[str] = []
-    train(small_config(epochs=1, amp=True), run_dir=tmp_path / "r", beats=beats, log=lines.append, report=False)
+    run_experiment(
+        small_config(epochs=1, amp=True), run_dir=tmp_path / "r", beats=beats, log=lines.append, report=False
+    )
     assert any("--amp ignored" in line and "cpu" in line for line in lines)
     with pytest.raises(ArrhythmiaError, match="workers must be"):
         small_config(workers=-1).validate()

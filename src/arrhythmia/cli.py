@@ -6,7 +6,10 @@ use), ``heartbeat``, ``synthetic``, or a directory holding a WFDB database or th
 
 from __future__ import annotations
 
+import inspect
 import sys
+import typing
+from dataclasses import MISSING, fields
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from arrhythmia.config import RENAMED, TrainConfig
 from arrhythmia.errors import ArrhythmiaError
 
 app = typer.Typer(
@@ -149,89 +153,110 @@ def models_list() -> None:
     console.print(shipped)
 
 
-@app.command()
+def _option_type(annotation) -> type:
+    """The command-line type of a TrainConfig field: lists are given comma-separated, Optional[X] is X."""
+    if typing.get_origin(annotation) is list:
+        return str
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def _config_parameters() -> list[inspect.Parameter]:
+    """One ``--option`` per TrainConfig field, its help and default taken from the field (config.setting)."""
+    hints = typing.get_type_hints(TrainConfig)
+    parameters = []
+    for setting in fields(TrainConfig):
+        if not setting.metadata.get("cli", True):
+            continue
+        kind = _option_type(hints[setting.name])
+        default = setting.default_factory() if setting.default_factory is not MISSING else setting.default
+        flag = "--" + setting.name.replace("_", "-")
+        declarations = [flag]
+        if kind is bool:
+            declarations = [f"{flag}/--no-{flag[2:]}"]
+            old_flags = [old.replace("_", "-") for old in _aliases(setting.name)]
+            declarations += [f"--{old}/--no-{old}" for old in old_flags]
+        shown = ",".join(default) if isinstance(default, list) else default
+        help_text = setting.metadata["help"] + (f" (default: {shown})" if shown not in (None, "", []) else "")
+        option = typer.Option(*declarations, help=help_text, show_default=False)
+        parameters.append(
+            inspect.Parameter(
+                setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option]
+            )
+        )
+    return parameters
+
+
+def _aliases(name: str) -> list[str]:
+    return [old for old, new in RENAMED.items() if new == name]
+
+
 def train(
-    model: Annotated[str | None, typer.Option(help="Model name (see `arrhythmia models`); default seed-cnn.")] = None,
-    data: DataOption = None,
-    protocol: Annotated[str | None, typer.Option(help="intra (random 60/20/20) or inter (DS1 -> DS2).")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="best or fast: the measured best settings (see the README); options override.")
-    ] = None,
-    window: Annotated[str | None, typer.Option(help="Beat window: kachuee (default) or centred.")] = None,
-    rr_features: Annotated[
-        bool | None,
-        typer.Option(
-            "--rr-features/--no-rr-features",
-            help="Feed each beat's context features too (RR intervals, likeness to the typical beat).",
-        ),
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 50).")] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Batch size per process (default 128); under torchrun, x WORLD_SIZE per step.")
-    ] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
-    class_weights: Annotated[str | None, typer.Option(help="none or balanced (inverse class frequency).")] = None,
-    sampling: Annotated[str | None, typer.Option(help="shuffle (default), balanced or sqrt class sampling.")] = None,
-    loss: Annotated[str | None, typer.Option(help="ce (cross-entropy, default) or focal.")] = None,
-    augment: Annotated[
-        str | None, typer.Option(help="Comma-separated augmentations: scale,wander,noise,shift; 'none' for none.")
-    ] = None,
-    ensemble: Annotated[int | None, typer.Option(help="Train this many models (seeds) and average them.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 42).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")] = None,
-    amp: Annotated[
-        bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (float16) on CUDA; ignored elsewhere.")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(min=0, help="Processes reading batches ahead (default: 0 in memory, up to 4 for a store)."),
-    ] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")] = None,
-    run_dir: Annotated[
-        Path | None, typer.Option(help="Run directory (default runs/<model>-<protocol>-<time>).")
-    ] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the interrupted run in this directory.")] = None,
+    preset: str | None = None,
+    config: Path | None = None,
+    run_dir: Path | None = None,
+    resume: Path | None = None,
+    **settings,
 ) -> None:
-    """Train a model, keep its best checkpoint and evaluate it on the test split.
+    """Train a model, keep its best checkpoint, evaluate it on the test split and write its report.
 
     Settings come from the defaults, then --preset, then --config, then the options given.
     """
-    from arrhythmia.config import TrainConfig
-    from arrhythmia.train import load_run_config
-    from arrhythmia.train import train as run_training
+    from arrhythmia.experiment import run_experiment
+    from arrhythmia.runs import Run
 
     if resume is not None:
-        cfg = load_run_config(resume)
-        path = run_training(cfg, run_dir=resume, resume=True)
+        run = run_experiment(Run.open(resume).config, run_dir=resume, resume=True)
     else:
         from_file = TrainConfig.read_file(config) if config else {}
-        chosen_protocol = protocol or from_file.get("protocol", "intra")
-        cfg = TrainConfig.from_preset(preset, chosen_protocol) if preset else TrainConfig()
+        from_file = {RENAMED.get(key, key): value for key, value in from_file.items()}
+        protocol = settings.get("protocol") or from_file.get("protocol", "intra")
+        cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig()
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))
-        overrides = {
-            "model": model,
-            "data": data,
-            "protocol": protocol,
-            "window": window,
-            "rr_features": rr_features,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "lr": lr,
-            "class_weights": class_weights,
-            "sampling": sampling,
-            "loss": loss,
-            "augment": None if augment is None else [a for a in augment.split(",") if a and a != "none"],
-            "ensemble": ensemble,
-            "seed": seed,
-            "device": device,
-            "amp": amp,
-            "workers": workers,
-        }
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(cfg, key, value)
-        path = run_training(cfg, run_dir=run_dir)
-    console.print(f"run directory: {path}")
+        given = {key: value for key, value in settings.items() if value is not None}
+        if "augment" in given:
+            given["augment"] = [a for a in given["augment"].split(",") if a and a != "none"]
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **given}, where="command line")
+        run = run_experiment(cfg, run_dir=run_dir)
+    console.print(f"run directory: {run.path}")
+
+
+train.__signature__ = inspect.Signature(
+    [
+        inspect.Parameter(
+            "preset",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None,
+                typer.Option(help="best or fast: the measured best settings (see the README); options override."),
+            ],
+        ),
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")],
+        ),
+        inspect.Parameter(
+            "run_dir",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                Path | None, typer.Option(help="Run directory (default runs/<model>-<protocol>-<time>).")
+            ],
+        ),
+        inspect.Parameter(
+            "resume",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Path | None, typer.Option(help="Continue the interrupted run in this directory.")],
+        ),
+        *_config_parameters(),
+    ]
+)
+train.__annotations__ = {}
+app.command()(train)
 
 
 @app.command()
@@ -239,18 +264,20 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")],
     data: DataOption = None,
 ) -> None:
-    """Evaluate a run's best model on the test split (of its own data, or of --data)."""
-    from arrhythmia.evaluation import evaluate_run
+    """Evaluate a run's best model on the test split (of its own data, or of --data); report for its own."""
+    from arrhythmia.experiment import evaluate_and_report
+    from arrhythmia.runs import Run
 
-    evaluate_run(run, data=data, report=True)
+    evaluate_and_report(Run.open(run), data=data)
 
 
 @app.command()
 def report(run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")]) -> None:
     """Write the run's figures and its self-contained report.html."""
     from arrhythmia.report import write_report
+    from arrhythmia.runs import Run
 
-    write_report(run)
+    write_report(Run.open(run))
 
 
 class Engine(str, Enum):
@@ -261,22 +288,6 @@ class Engine(str, Enum):
 class ExportFormat(str, Enum):
     onnx = "onnx"
     torchscript = "torchscript"
-
-
-def _load_model(run: Path | None, engine: Engine, shipped_name: str | None = None):
-    """A classifier from a run directory, a checkpoint (.pt), an exported .onnx file, or a shipped model."""
-    from arrhythmia.export import OnnxClassifier
-    from arrhythmia.inference import Classifier
-
-    if run is None:
-        if engine is Engine.onnx:
-            return OnnxClassifier.from_pretrained(shipped_name)
-        return Classifier.from_pretrained(shipped_name)
-    if run.suffix == ".onnx":
-        return OnnxClassifier(run)
-    if run.is_file():
-        return Classifier.from_checkpoint(run)
-    return OnnxClassifier.from_run(run) if engine is Engine.onnx else Classifier.from_run(run)
 
 
 @app.command()
@@ -299,11 +310,12 @@ def predict(
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
 ) -> None:
     """Label every beat of a recording: beats.csv, summary.json and a summary table."""
+    from arrhythmia.export import load_classifier
+    from arrhythmia.files import write_json, write_text_atomic
     from arrhythmia.predict import predict_beats, predict_signal, summarise
     from arrhythmia.recording import BeatRows, read_input
-    from arrhythmia.runs import write_json, write_text_atomic
 
-    model = _load_model(run, engine, pretrained)
+    model = load_classifier(run, engine.value, pretrained)
     data = read_input(record, fs=fs, lead=lead)
     out = out or Path("predictions") / record.with_suffix("").name
     out.mkdir(parents=True, exist_ok=True)
@@ -362,8 +374,9 @@ def export(
 ) -> None:
     """Export the run's best model with its classes, standardisation and input length in the metadata."""
     from arrhythmia.export import export_model
+    from arrhythmia.runs import Run
 
-    path = export_model(run, format.value, out)
+    path = export_model(Run.open(run).path, format.value, out)
     console.print(f"{format.value}: {path}")
 
 

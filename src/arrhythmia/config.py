@@ -2,52 +2,69 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.files import write_json
 
 SAMPLINGS = ("shuffle", "balanced", "sqrt")
+#: Settings saved under another name by earlier versions (run configs and config files keep working).
+RENAMED = {"rr_features": "context_features"}
 LOSSES = ("ce", "focal")
+
+
+def setting(default, help: str, **kwargs):
+    """A TrainConfig field with its help text: the one place a setting is described (``arrhythmia train
+    --help`` and the README's settings table are made from it)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass
 class TrainConfig:
     """Everything that determines a training run. Defaults reproduce the classic notebook setup."""
 
-    model: str = "seed-cnn"
-    data: str | None = None  # None: MIT-BIH from the data cache, downloaded on first use
-    protocol: str = "intra"  # intra | inter
-    window: str = "kachuee"  # kachuee | centred (data.WINDOWS)
-    rr_features: bool = False  # also feed each beat's rhythm features (models that take them)
-    epochs: int = 50
-    batch_size: int = 128  # per process: under torchrun each step sees batch_size * WORLD_SIZE beats
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    class_weights: str = "none"  # none | balanced (inverse class frequency on the training split)
-    sampling: str = "shuffle"  # shuffle | balanced (each class equally often) | sqrt (frequency^-1/2)
-    loss: str = "ce"  # ce (cross-entropy) | focal (Lin et al. 2017)
-    focal_gamma: float = 2.0
-    augment: list[str] = field(default_factory=list)  # any of augment.AUGMENTATIONS
-    ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
-    lr_factor: float = 0.5  # ReduceLROnPlateau on validation loss
-    lr_patience: int = 10
-    early_stopping_patience: int = 15
-    seed: int = 42
-    device: str = "auto"  # auto | cpu | cuda | mps
-    threads: int | None = None  # CPU threads for torch; None leaves torch's default
-    amp: bool = False  # mixed precision (float16 autocast + gradient scaling); CUDA only, ignored elsewhere
-    workers: int | None = None  # DataLoader processes reading batches ahead; None: 0 in memory, up to 4 for a store
-    preset: str | None = None  # the preset these settings started from, if any (recorded, not applied)
+    model: str = setting("seed-cnn", "Model name (see `arrhythmia models`).")
+    data: str | None = setting(
+        None, "mitdb (default, downloaded on first use), heartbeat, synthetic, or a directory (WFDB, CSVs, store)."
+    )
+    protocol: str = setting("intra", "intra (random 60/20/20 by beat) or inter (DS1 -> DS2, no shared patients).")
+    window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
+    context_features: bool = setting(
+        False, "Also feed each beat's nine context features (RR intervals, likeness to the typical beat)."
+    )
+    epochs: int = setting(50, "Maximum epochs.")
+    batch_size: int = setting(128, "Beats per step and process (under torchrun, x WORLD_SIZE per step).")
+    lr: float = setting(1e-3, "Adam learning rate.")
+    weight_decay: float = setting(1e-4, "Adam weight decay.")
+    class_weights: str = setting("none", "none, or balanced (inverse class frequency on the training split).")
+    sampling: str = setting("shuffle", "shuffle, balanced (each class equally often) or sqrt (frequency^-1/2).")
+    loss: str = setting("ce", "ce (cross-entropy) or focal (Lin et al. 2017).")
+    focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
+    augment: list[str] = setting([], "Augmentations, comma-separated: scale, wander, noise, shift ('none': none).")
+    ensemble: int = setting(1, "Train this many models (seeds seed, seed+1, ...) and average their probabilities.")
+    lr_factor: float = setting(0.5, "Learning-rate factor of ReduceLROnPlateau (on validation loss).")
+    lr_patience: int = setting(10, "Epochs without validation improvement before the learning rate drops.")
+    early_stopping_patience: int = setting(15, "Epochs without validation improvement before training stops.")
+    seed: int = setting(42, "Random seed (weights, split, batches, augmentation).")
+    device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
+    threads: int | None = setting(None, "CPU threads for torch (default: torch's own choice).")
+    amp: bool = setting(False, "Mixed precision (float16 autocast and gradient scaling) on CUDA; ignored elsewhere.")
+    workers: int | None = setting(
+        None, "Processes reading batches ahead (default: 0 for beats in memory, up to 4 for a beat store)."
+    )
+    preset: str | None = setting(None, "The preset these settings started from (recorded, not applied).", cli=False)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> TrainConfig:
+        values = {RENAMED.get(key, key): value for key, value in values.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -86,7 +103,7 @@ class TrainConfig:
     def validate(self) -> None:
         from arrhythmia.augment import AUGMENTATIONS
         from arrhythmia.data import PROTOCOLS, WINDOWS
-        from arrhythmia.models import list_models, rr_models
+        from arrhythmia.models import context_models, list_models
 
         checks = [
             (
@@ -100,8 +117,8 @@ class TrainConfig:
             (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),
             (self.window in WINDOWS, f"unknown beat window {self.window!r} ({' or '.join(WINDOWS)})"),
             (
-                not self.rr_features or self.model in rr_models(),
-                f"model {self.model!r} does not take RR features (ones that do: {', '.join(rr_models())})",
+                not self.context_features or self.model in context_models(),
+                f"model {self.model!r} does not take context features (ones that do: {', '.join(context_models())})",
             ),
             (self.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
@@ -121,9 +138,7 @@ class TrainConfig:
                 raise ArrhythmiaError(message)
 
     def save(self, path: Path) -> None:
-        from arrhythmia.runs import write_text_atomic
-
-        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json(path, self.to_dict())
 
 
 #: ``arrhythmia train --preset NAME``: the configurations measured best on the validation records
@@ -133,7 +148,7 @@ PRESETS: dict[str, dict] = {
     "best": {
         "model": "se-resnet",
         "window": "centred",
-        "rr_features": True,
+        "context_features": True,
         "augment": ["scale", "wander", "noise", "shift"],
         "epochs": 20,
         "early_stopping_patience": 6,
@@ -144,7 +159,7 @@ PRESETS: dict[str, dict] = {
     "fast": {
         "model": "fast-cnn",
         "window": "centred",
-        "rr_features": True,
+        "context_features": True,
         "epochs": 20,
         "batch_size": 256,
         "lr": 2e-3,

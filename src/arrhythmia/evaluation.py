@@ -14,6 +14,8 @@ beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
@@ -21,6 +23,13 @@ from sklearn.metrics import (
     multilabel_confusion_matrix,
     precision_recall_fscore_support,
 )
+
+from arrhythmia.batches import LazyRows
+from arrhythmia.data import BeatSet, make_split
+from arrhythmia.data.splits import DS2
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import Classifier
+from arrhythmia.runs import Run
 
 
 def _ratio(num: float, den: float) -> float:
@@ -64,51 +73,45 @@ def compute_metrics(
     }
 
 
-def evaluate_run(
-    run_dir,
-    data: str | None = None,
-    beats=None,
-    log=print,
-    report: bool = False,
-) -> dict:
-    """Evaluate the best model of ``run_dir`` on a test split and write ``metrics.json``.
+def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Metrics of ``classifier`` on ``beats[index]``, and its class probabilities (len(index), n_classes).
 
-    By default the test split of the run's own data and protocol. With ``data`` (another source with
-    the same classes, e.g. the Heartbeat CSVs for a model trained on MIT-BIH) its test split under the
-    run's protocol, or under ``intra`` where that source has no patients for ``inter``, written to
-    ``metrics-<source>.json``. ``report``: also write the figures and ``report.html``, from the beats and
-    test predictions already at hand; only for the run's own data, which is what the report describes.
+    The beats are read a batch at a time (from a beat store, only those rows), never gathered whole;
+    labels and context features are a few bytes a beat.
     """
-    from pathlib import Path
-
-    from arrhythmia.data import load_beats, make_split
-    from arrhythmia.errors import ArrhythmiaError
-    from arrhythmia.inference import Classifier
-    from arrhythmia.runs import write_json
-    from arrhythmia.train import LazyRows, load_run_config
-
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    classifier = Classifier.from_run(run_dir, device=config.device)
-    if beats is None:
-        beats = load_beats(data if data is not None else config.data)
     if tuple(beats.classes) != classifier.classes:
         theirs, ours = ", ".join(beats.classes), ", ".join(classifier.classes)
         raise ArrhythmiaError(f"{beats.source}: classes {theirs} do not match the model's {ours}")
-    same_source = data is None
-    protocol = config.protocol
-    if not same_source and protocol == "inter" and not _has_mitdb_records(beats):
-        protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
-    split = make_split(beats, protocol, config.seed)
-    # Streamed: the test beats are read a batch at a time (from a beat store, only those rows), never
-    # gathered whole; y and rr are a few bytes a beat.
-    y_true = beats.y[split.test]
-    rr = beats.rr[split.test] if classifier.takes_rr and beats.rr is not None else None
-    probs = classifier.predict_proba(LazyRows(beats.X, split.test), rr)
-    y_pred = probs.argmax(1)
+    y_true = beats.y[index]
+    context = beats.context[index] if classifier.takes_context and beats.context is not None else None
+    probs = classifier.predict_proba(LazyRows(beats.X, index), context)
     n = len(y_true)
     loss = float(-np.log(np.clip(probs[np.arange(n), y_true], 1e-12, None)).mean()) if n else None
-    metrics = compute_metrics(y_true, y_pred, classifier.classes, loss=loss)
+    return compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss), probs
+
+
+def evaluate_run(
+    run: Run, data: str | None = None, beats: BeatSet | None = None, log: Callable[[str], None] = print
+) -> tuple[dict, np.ndarray]:
+    """Evaluate the best model of ``run`` on a test split and write its metrics file.
+
+    By default the test split of the run's own beats (``beats``, else ``run.beats()``: its data, cut with
+    its window) to ``metrics.json``. With ``data`` (another source with the same classes, e.g. the
+    Heartbeat CSVs for a model trained on MIT-BIH) that source's test split under the run's protocol, or
+    under ``intra`` where it has no MIT-BIH patients for ``inter``, to ``metrics-<source>.json``.
+    Returns the metrics and the test probabilities.
+    """
+    classifier = run.classifier()
+    protocol = run.config.protocol
+    if data is None:
+        beats = beats if beats is not None else run.beats(progress=False)
+        split = run.split(beats)
+    else:
+        beats = run.load_other_beats(data)
+        if protocol == "inter" and not np.isin(beats.record.astype(str), DS2).any():
+            protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
+        split = make_split(beats, protocol, run.config.seed)
+    metrics, probs = evaluate(classifier, beats, split.test)
     metrics["data"] = {
         "source": beats.source,
         "description": beats.description,
@@ -116,19 +119,9 @@ def evaluate_run(
         "protocol": protocol,
         "split_note": split.note,
     }
-    write_json(run_dir / ("metrics.json" if same_source else f"metrics-{beats.source}.json"), metrics)
+    run.write_metrics(metrics, None if data is None else beats.source)
     log(format_metrics(metrics))
-    if report and same_source:
-        from arrhythmia.report import write_report
-
-        write_report(run_dir, beats=beats, test_probs=probs, log=log)
-    return metrics
-
-
-def _has_mitdb_records(beats) -> bool:
-    from arrhythmia.data.splits import DS2
-
-    return bool(np.isin(beats.record.astype(str), DS2).any())
+    return metrics, probs
 
 
 def format_metrics(metrics: dict) -> str:

@@ -1,7 +1,7 @@
 """Export a trained model for deployment (ONNX, TorchScript) and run ONNX models with onnxruntime.
 
 The exported graph takes raw beats ``(n, input_length) float32`` (cut with the model's beat window) and,
-for models with rhythm features, ``rr (n, n_rr) float32``, and returns class probabilities
+for models with rhythm features, ``context (n, n_context) float32``, and returns class probabilities
 ``(n, n_classes)``: the training split's standardisation and the softmax are part of the graph, so a
 deployment needs nothing else. Class names, input length, beat window, RR feature names, standardisation
 and the model name are also stored in the file's metadata (ONNX ``metadata_props``; TorchScript
@@ -17,18 +17,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from arrhythmia import pretrained
+from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.cache import atomic_write_bytes
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.inference import Classifier
+from arrhythmia.files import atomic_write_bytes
+from arrhythmia.inference import Classifier, check_beat_inputs
 
 FORMATS = ("onnx", "torchscript")
 # model.pt is the training checkpoint: the TorchScript export must not overwrite it.
-SUFFIX = {"onnx": ".onnx", "torchscript": ".ts.pt"}
+EXPORT_FILES = {"onnx": ONNX_FILE, "torchscript": "model.ts.pt"}
 
 
 class Deployable(nn.Module):
-    """Standardise, classify, softmax: raw beats (n, L) [and rr (n, n_rr)] -> probabilities (n, n_classes)."""
+    """Standardise, classify, softmax: raw beats (n, L) [and context (n, n_context)] -> probabilities (n, n_classes)."""
 
     def __init__(self, classifier: Classifier):
         super().__init__()
@@ -36,21 +38,19 @@ class Deployable(nn.Module):
         scaling = classifier.scaling
         self.register_buffer("mean", torch.from_numpy(scaling.mean))
         self.register_buffer("std", torch.from_numpy(scaling.std))
-        self.takes_rr = classifier.takes_rr
-        if self.takes_rr:
-            self.register_buffer("rr_mean", torch.from_numpy(scaling.rr_mean))
-            self.register_buffer("rr_std", torch.from_numpy(scaling.rr_std))
+        self.takes_context = classifier.takes_context
+        if self.takes_context:
+            self.register_buffer("context_mean", torch.from_numpy(scaling.context_mean))
+            self.register_buffer("context_std", torch.from_numpy(scaling.context_std))
 
-    def forward(self, beats: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, beats: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         x = ((beats - self.mean) / self.std).unsqueeze(1)
-        rr = (rr - self.rr_mean) / self.rr_std if self.takes_rr else None
-        return torch.softmax(self.model(x, rr), dim=1)
+        context = (context - self.context_mean) / self.context_std if self.takes_context else None
+        return torch.softmax(self.model(x, context), dim=1)
 
 
 def metadata(classifier: Classifier) -> dict[str, str]:
     """String metadata stored with an exported model."""
-    from arrhythmia.data.rhythm import CONTEXT_FEATURES
-
     scaling = classifier.scaling
     return {
         "producer": "arrhythmia",
@@ -58,8 +58,9 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "classes": json.dumps(list(classifier.classes)),
         "input_length": str(classifier.input_length),
         "window": json.dumps(classifier.window.to_dict()),
-        "rr_features": json.dumps(list(CONTEXT_FEATURES) if classifier.takes_rr else []),
-        "input": "beats (n, input_length) float32, cut with the window above; rr (n, n_rr) float32 if rr_features",
+        "context_features": json.dumps(list(classifier.spec.context_features)),
+        "input": "beats (n, input_length) float32, cut with the window above; "
+        "context (n, n_context) float32 if context_features",
         "output": "class probabilities (n, n_classes); standardisation and softmax are in the graph",
         "mean": json.dumps(scaling.mean.tolist()),
         "std": json.dumps(scaling.std.tolist()),
@@ -71,13 +72,13 @@ def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None 
     if fmt not in FORMATS:
         raise ArrhythmiaError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
     classifier = Classifier.from_run(run_dir, device="cpu")
-    out = Path(out) if out else Path(run_dir) / f"model{SUFFIX[fmt]}"
+    out = Path(out) if out else Path(run_dir) / EXPORT_FILES[fmt]
     module = Deployable(classifier).eval()
     example = (torch.from_numpy(np.full((2, classifier.input_length), 0.5, dtype=np.float32)),)
     names = ["beats"]
-    if classifier.takes_rr:
-        example += (torch.ones(2, classifier.scaling.n_rr),)
-        names.append("rr")
+    if classifier.takes_context:
+        example += (torch.ones(2, classifier.scaling.n_context),)
+        names.append("context")
     meta = metadata(classifier)
     if fmt == "torchscript":
         traced = torch.jit.trace(module, example)
@@ -127,45 +128,67 @@ class OnnxClassifier:
         self.input_length = int(meta["input_length"])
         self.model_name = meta["model"]
         self.window = Window.from_dict(json.loads(meta["window"])) if "window" in meta else WINDOWS["kachuee"]
-        self.n_rr = len(json.loads(meta.get("rr_features", "[]")))
+        # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
+        self.n_context = len(json.loads(meta.get("context_features", meta.get("rr_features", "[]"))))
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
     @property
-    def takes_rr(self) -> bool:
-        return self.n_rr > 0
+    def takes_context(self) -> bool:
+        return self.n_context > 0
 
     @classmethod
     def from_pretrained(cls, name: str | None = None) -> OnnxClassifier:
         """The ONNX export of a model shipped with the package; the default one without ``name``."""
-        from arrhythmia import pretrained
-
-        return cls(pretrained.model_dir(name or pretrained.DEFAULT) / "model.onnx")
+        return cls(pretrained.model_dir(name or pretrained.DEFAULT) / ONNX_FILE)
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> OnnxClassifier:
         """The run's ONNX export, written on first use."""
-        path = Path(run_dir) / "model.onnx"
-        if not path.is_file() or path.stat().st_mtime < (Path(run_dir) / "model.pt").stat().st_mtime:
+        path = Path(run_dir) / ONNX_FILE
+        if not path.is_file() or path.stat().st_mtime < (Path(run_dir) / MODEL_FILE).stat().st_mtime:
             export_model(run_dir, "onnx", path)
         return cls(path)
 
-    def predict_proba(self, X: np.ndarray, rr: np.ndarray | None = None, batch_size: int = 4096) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (n_beats, n_classes) float32 for raw beats X: (n_beats, input_length) and,
-        for models with rhythm features, rr: (n_beats, n_rr)."""
+        for models with rhythm features, context: (n_beats, n_context)."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.input_length:
-            raise ArrhythmiaError(f"beats have shape {X.shape}, the model takes (n, {self.input_length})")
-        if self.takes_rr and (rr is None or np.shape(rr) != (len(X), self.n_rr)):
-            raise ArrhythmiaError(
-                f"{self.path}: the model needs the RR features of each beat, (n, {self.n_rr}); beats without "
-                "R-peak positions (e.g. Heartbeat CSV rows) cannot be classified by it"
-            )
+        check_beat_inputs(X, context, self.input_length, self.n_context, str(self.path))
+        beats_input = self.input_names[0]
         parts = []
         for i in range(0, len(X), batch_size):
-            feeds = {"beats": X[i : i + batch_size]}
-            if self.takes_rr:
-                feeds["rr"] = np.ascontiguousarray(rr[i : i + batch_size], dtype=np.float32)
+            feeds = {beats_input: X[i : i + batch_size]}
+            if self.takes_context:
+                feeds[self.input_names[1]] = np.ascontiguousarray(context[i : i + batch_size], dtype=np.float32)
             parts.append(self.session.run(None, feeds)[0])
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), dtype=np.float32)
 
-    def predict(self, X: np.ndarray, rr: np.ndarray | None = None) -> np.ndarray:
-        return self.predict_proba(X, rr).argmax(axis=1)
+    def predict(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        return self.predict_proba(X, context).argmax(axis=1)
+
+
+ENGINES = ("torch", "onnx")
+
+
+def load_classifier(
+    model: str | Path | None = None, engine: str = "torch", pretrained_name: str | None = None, device: str = "auto"
+):
+    """A classifier of either engine from wherever a model lives.
+
+    model : a run directory, a ``model.pt`` checkpoint or an exported ``.onnx`` file; None for the shipped
+    model ``pretrained_name`` (default: the default one). engine : ``torch`` (``Classifier``) or ``onnx``
+    (``OnnxClassifier``; a run's ONNX export is written on first use, and ONNX Runtime runs on the CPU).
+    device : where PyTorch runs (``auto``: CUDA, then MPS, then CPU).
+    """
+    if engine not in ENGINES:
+        raise ArrhythmiaError(f"unknown engine {engine!r} ({' or '.join(ENGINES)})")
+    if model is None:
+        if engine == "onnx":
+            return OnnxClassifier.from_pretrained(pretrained_name)
+        return Classifier.from_pretrained(pretrained_name, device=device)
+    model = Path(model)
+    if model.suffix == ".onnx":
+        return OnnxClassifier(model)
+    if model.is_file():
+        return Classifier.from_checkpoint(model, device=device)
+    return OnnxClassifier.from_run(model) if engine == "onnx" else Classifier.from_run(model, device=device)

@@ -1,8 +1,8 @@
 """Figures of a training run: the data, the training curves and the test results, one PNG each.
 
 Every ``plot_*`` function takes plain data (arrays, dicts, a BeatSet), writes one PNG atomically and
-returns its path. ``make_figures(run_dir)`` loads what a run directory holds and writes all seven into
-``run_dir/figures/``.
+returns its path; they know nothing of runs. ``reporting.make_figures(run)`` draws a run's seven figures
+into ``run_dir/figures/``.
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects directly rather than through pyplot: no
 backend or global figure registry is involved, so this works headless and leaks no open figures.
@@ -22,13 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from arrhythmia.data import load_beats, make_split
 from arrhythmia.data.beats import WINDOWS, BeatSet, Window
-from arrhythmia.data.cache import atomic_write_bytes
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.inference import Classifier
-from arrhythmia.runs import read_history, read_json
-from arrhythmia.train import load_run_config
+from arrhythmia.files import atomic_write_bytes
 
 FIGURES_DIR = "figures"
 #: File name of each figure in ``run_dir/figures/``, in report order.
@@ -242,15 +238,15 @@ def _heatmap(ax, matrix: np.ndarray, labels: Sequence[str], text: Sequence[Seque
 
 def plot_confusion(
     confusion: Sequence[Sequence[int]] | np.ndarray,
+    normalised: Sequence[Sequence[float]] | np.ndarray,
     classes: Sequence[str],
     path: str | Path,
     synthetic: bool = False,
 ) -> Path:
-    """Confusion matrix (n_classes, n_classes), rows true, columns predicted: counts and row-normalised."""
+    """Confusion matrix (n_classes, n_classes), rows true, columns predicted: ``confusion`` counts and
+    the row-normalised fractions (``metrics.json``'s ``confusion`` and ``confusion_normalised``)."""
     counts = np.asarray(confusion, dtype=np.int64)
-    rows = counts.sum(axis=1, keepdims=True)
-    # A class with no test beats has an all-zero row, shown as 0 % rather than NaN.
-    normalised = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    normalised = np.asarray(normalised, dtype=np.float64)
     fig = Figure(figsize=(11, 4.6), layout="constrained")
     axes = fig.subplots(1, 2)
     _heatmap(axes[0], counts, classes, [[f"{v:,}" for v in row] for row in counts], "Counts (beats)")
@@ -345,62 +341,6 @@ def plot_ec57(
     ax.legend(loc="upper right", fontsize=8, ncols=2)
     ax.set_title(_title("AAMI EC57 per-class statistics on the test split", synthetic))
     return _save(fig, path)
-
-
-def make_figures(
-    run_dir: str | Path, beats: BeatSet | None = None, test_probs: np.ndarray | None = None
-) -> dict[str, Path]:
-    """Write the seven figures of a run into ``run_dir/figures/``; returns ``{name: path}`` (see FIGURE_FILES).
-
-    beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
-    test_probs : (n_test, n_classes) the model's probabilities on the test split; predicted here when None.
-    """
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    data = read_json(run_dir / "data.json")
-    metrics = read_json(run_dir / "metrics.json")
-    history = read_history(run_dir / "history.csv")
-    classifier = Classifier.from_run(run_dir)
-    if beats is None:
-        beats = load_beats(config.data, progress=False)
-    split = make_split(beats, config.protocol, config.seed)
-    _check_same_data(beats, split, data, classifier.classes, run_dir)
-
-    out = run_dir / FIGURES_DIR
-    paths = {name: out / file for name, file in FIGURE_FILES.items()}
-    synthetic = bool(data.get("synthetic", beats.synthetic))
-    train = beats.subset(split.train)
-    test = beats.subset(split.test)
-    plot_example_beats(train, paths["example_beats"])
-    plot_beat_statistics(train, paths["beat_statistics"])
-    plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
-    plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
-    plot_confusion(metrics["confusion"], metrics["classes"], paths["confusion"], synthetic=synthetic)
-    probs = (
-        classifier.predict_proba(test.X, test.rr if classifier.takes_rr else None) if test_probs is None else test_probs
-    )
-    plot_sample_predictions(
-        test.X,
-        test.y,
-        probs,
-        classifier.classes,
-        paths["sample_predictions"],
-        seed=config.seed,
-        synthetic=synthetic,
-        window=classifier.window,
-    )
-    plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
-    return paths
-
-
-def _check_same_data(beats: BeatSet, split, data: dict, classes: Sequence[str], run_dir: Path) -> None:
-    """Refuse to draw a run's figures from beats other than those it trained on."""
-    counts = split.class_counts(beats)
-    if tuple(beats.classes) != tuple(classes) or counts != data.get("counts", counts):
-        raise ArrhythmiaError(
-            f"{run_dir}: the beats of {beats.description} do not match the data the run trained on "
-            f"(data.json); pass the same beat set (Python API: beats=...)"
-        )
 
 
 #: One colour per AAMI class for beat markers on a recording.

@@ -7,7 +7,9 @@ protocol) instead of the abundant easy N beats.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 
 
@@ -54,3 +56,20 @@ class FocalLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}"
+
+
+def make_loss(y_train: np.ndarray, n_classes: int, class_weights: str = "none", loss: str = "ce", gamma: float = 2.0):
+    """The training loss: cross-entropy or focal, with class weights from the training labels.
+
+    y_train : (n,) int class indices of the training split; class_weights : ``none``, or ``balanced``
+    (inverse class frequency, scikit-learn's ``compute_class_weight``; absent classes weigh 1).
+    """
+    weights = None
+    if class_weights == "balanced":
+        present = np.unique(y_train)
+        weights = np.ones(n_classes)
+        weights[present] = compute_class_weight("balanced", classes=present, y=y_train)
+        weights = torch.tensor(weights, dtype=torch.float32)
+    if loss == "focal":
+        return FocalLoss(gamma=gamma, weight=weights)
+    return nn.CrossEntropyLoss(weight=weights)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.rhythm import rr_features, template_features
-from arrhythmia.data.segmentation import segment
+from arrhythmia.data.context import rr_features
+from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.recording import BeatRows, Recording, read_input
 
@@ -26,13 +26,13 @@ ECTOPIC_CLASSES = ("S", "V")
 
 class BeatModel(Protocol):
     """What predict needs of a model: class names, how to cut beats, and probabilities for cut beats
-    X: (n, window length) with their RR features rr: (n, n_rr) where the model takes them."""
+    X: (n, window length) with their context features: (n, n_context) where the model takes them."""
 
     classes: tuple[str, ...]
     window: Window
-    takes_rr: bool
+    takes_context: bool
 
-    def predict_proba(self, X: np.ndarray, rr: np.ndarray | None = None) -> np.ndarray: ...
+    def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -80,14 +80,11 @@ def _classify(signal, fs, first, last, peaks, rr, model: BeatModel) -> tuple[np.
 
     rr : (len(peaks), 6) the RR features of these peaks, computed over the whole recording."""
     lo, stretch = _stretch(signal, fs, first, last)
-    clean = np.nan_to_num(stretch, nan=float(np.nanmedian(stretch))) if len(peaks) else stretch
-    segments = segment(clean, fs, peaks - lo, model.window)
-    kept = segments.kept
+    cut = cut_beats(stretch, fs, peaks, model.window, with_context=model.takes_context, rr=rr, start=lo)
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
-    if kept.any():
-        context = np.hstack([rr[kept], template_features(segments.X, peaks[kept], fs)]) if model.takes_rr else None
-        probs[kept] = model.predict_proba(segments.X, context)
-    return kept, probs
+    if cut.kept.any():
+        probs[cut.kept] = model.predict_proba(cut.X, cut.context)
+    return cut.kept, probs
 
 
 def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
@@ -95,8 +92,8 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
 
     Beats are detected on the band-passed signal (``detect_r_peaks`` filters it), their RR features are
     computed from all detected peaks, each beat is cut from the raw signal with the model's window and
-    compared with the typical beat of its minute (``rhythm.beat_context``),
-    exactly as training beats were cut around annotated R peaks. A detected beat that cannot be cut
+    compared with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are
+    cut around annotated R peaks. A detected beat that cannot be cut
     (e.g. alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
     processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.
     """
@@ -129,10 +126,10 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
     """Per-row table of already segmented beats: row, label, confidence and p_<class> per class."""
-    if model.window != WINDOWS["kachuee"] or model.takes_rr:
+    if model.window != WINDOWS["kachuee"] or model.takes_context:
         raise ArrhythmiaError(
             f"{rows.path}: beat CSV rows are Kachuee segments without R-peak positions; this model needs "
-            f"{model.window.kind} windows{' and RR features' if model.takes_rr else ''} (give it a raw recording)"
+            f"{model.window.kind} windows{' and RR features' if model.takes_context else ''} (give it a raw recording)"
         )
     return _table({"row": np.arange(len(rows.X))}, model.predict_proba(rows.X), model.classes)
 

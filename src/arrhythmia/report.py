@@ -1,6 +1,7 @@
 """The run report: one self-contained ``report.html`` with the headline numbers, tables and figures.
 
-``write_report(run_dir)`` draws the figures (``arrhythmia.figures``) and writes ``run_dir/report.html``:
+``write_report(run)`` draws the figures (``make_figures``, with the plot functions of ``arrhythmia.figures``)
+and writes ``run_dir/report.html``:
 a single file with every image embedded as a ``data:`` URI and inline CSS, so it can be mailed,
 archived or opened offline. It links to nothing outside itself (no fonts, scripts or CDNs).
 """
@@ -16,16 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-from arrhythmia.data.beats import BeatSet
+from arrhythmia.data import BeatSet, Split
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.figures import best_epoch as find_best_epoch
-from arrhythmia.figures import class_label, lr_drops, make_figures
-from arrhythmia.inference import Classifier
+from arrhythmia.figures import (
+    FIGURE_FILES,
+    best_epoch,
+    class_label,
+    lr_drops,
+    plot_beat_statistics,
+    plot_class_distribution,
+    plot_confusion,
+    plot_ec57,
+    plot_example_beats,
+    plot_sample_predictions,
+    plot_training_curves,
+)
+from arrhythmia.files import write_text_atomic
 from arrhythmia.models import count_parameters
-from arrhythmia.runs import read_history, read_json, write_text_atomic
-from arrhythmia.train import load_run_config
+from arrhythmia.runs import Run
 
-REPORT_FILE = "report.html"
 SYNTHETIC_BANNER = "SYNTHETIC DATA: these results come from generated beats, not real ECG."
 INTRA_WARNING = (
     "Intra-patient protocol: beats of the same patients appear in both the training and the test set, "
@@ -178,14 +188,6 @@ def _table(
     )
 
 
-def _read_optional(path: Path) -> dict:
-    """A JSON file of the run that older runs may lack (environment.json): {} when absent."""
-    try:
-        return read_json(path)
-    except ArrhythmiaError:
-        return {}
-
-
 def _headline(metrics: Mapping) -> str:
     """The four big numbers: accuracy, macro F1, weighted F1, test loss."""
     n = metrics.get("n_beats", 0)
@@ -254,24 +256,23 @@ def _facts(items: Iterable[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
 
 
-def render_report(run_dir: str | Path, figures: Mapping[str, Path]) -> str:
+def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     """The HTML text of a run's report, given its figures (``make_figures``'s result)."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    data = read_json(run_dir / "data.json")
-    metrics = read_json(run_dir / "metrics.json")
-    history = read_history(run_dir / "history.csv")
-    env = _read_optional(run_dir / "environment.json")
+    config = run.config
+    data = run.data()
+    metrics = run.metrics()
+    history = run.history()
+    env = run.environment()
     # Only the structure is needed here, so the CPU will do whatever the run used.
-    classifier = Classifier.from_run(run_dir, device="cpu")
+    classifier = run.classifier(device="cpu")
     total, trainable = count_parameters(classifier.model)
 
-    run_name = run_dir.resolve().name
+    run_name = run.path.resolve().name
     synthetic = bool(data.get("synthetic"))
     protocol = data.get("protocol", config.protocol)
     counts = data.get("counts", {})
     classes = metrics["classes"]
-    best = find_best_epoch(history)
+    best = best_epoch(history)
     best_row = next((r for r in history if r["epoch"] == best), None)
     split_sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in counts.items())
 
@@ -351,7 +352,7 @@ def render_report(run_dir: str | Path, figures: Mapping[str, Path]) -> str:
                     esc(
                         f"{classifier.input_length} samples ({classifier.window.kind} window at "
                         f"{classifier.window.fs:g} Hz)"
-                        + (f" and {classifier.scaling.n_rr} RR features" if classifier.takes_rr else "")
+                        + (f" and {classifier.scaling.n_context} RR features" if classifier.takes_context else "")
                         + ", standardised with the training split's mean and standard deviation"
                     ),
                 ),
@@ -397,23 +398,70 @@ def _footer(env: Mapping) -> str:
     return "<footer>" + "<br>".join(esc(i) for i in items if i) + "</footer>"
 
 
+def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray | None = None) -> dict[str, Path]:
+    """Write the seven figures of a run into its ``figures/`` folder; returns ``{name: path}`` (FIGURE_FILES).
+
+    beats : the beat set the run trained on (default: ``run.beats()``, its data cut with its window).
+    test_probs : (n_test, n_classes) the model's probabilities on the test split; predicted here when None.
+    """
+    config, data, metrics, history = run.config, run.data(), run.metrics(), run.history()
+    classifier = run.classifier()
+    beats = run.use_beats(beats) if beats is not None else run.beats(progress=False)
+    split = run.split(beats)
+    _check_same_data(run, beats, split, data, classifier.classes)
+
+    paths = {name: run.figures_dir / file for name, file in FIGURE_FILES.items()}
+    synthetic = bool(data.get("synthetic", beats.synthetic))
+    train = beats.subset(split.train)
+    test = beats.subset(split.test)
+    if test_probs is None:
+        test_probs = classifier.predict_proba(test.X, test.context if classifier.takes_context else None)
+    plot_example_beats(train, paths["example_beats"])
+    plot_beat_statistics(train, paths["beat_statistics"])
+    plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
+    plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
+    plot_confusion(
+        metrics["confusion"], metrics["confusion_normalised"], metrics["classes"], paths["confusion"], synthetic
+    )
+    plot_sample_predictions(
+        test.X,
+        test.y,
+        test_probs,
+        classifier.classes,
+        paths["sample_predictions"],
+        seed=config.seed,
+        synthetic=synthetic,
+        window=classifier.window,
+    )
+    plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
+    return paths
+
+
+def _check_same_data(run: Run, beats: BeatSet, split: Split, data: dict, classes: Sequence[str]) -> None:
+    """Refuse to draw a run's figures from beats other than those it trained on."""
+    counts = split.class_counts(beats)
+    if tuple(beats.classes) != tuple(classes) or counts != data.get("counts", counts):
+        raise ArrhythmiaError(
+            f"{run.path}: the beats of {beats.description} do not match the data the run trained on "
+            f"(data.json); pass the same beat set (Python API: beats=...)"
+        )
+
+
 def write_report(
-    run_dir: str | Path,
+    run: Run,
     beats: BeatSet | None = None,
     log: Callable[[str], None] = print,
     test_probs: np.ndarray | None = None,
 ) -> Path:
     """Draw the run's figures and write its self-contained ``report.html``; returns the report's path.
 
-    beats : the beat set the run trained on; loaded from the run's ``config.data`` when None.
+    beats : the beat set the run trained on (default: ``run.beats()``).
     test_probs : (n_test, n_classes) the model's probabilities on the test split, when already computed.
     """
-    run_dir = Path(run_dir)
-    figures = make_figures(run_dir, beats=beats, test_probs=test_probs)
+    figures = make_figures(run, beats=beats, test_probs=test_probs)
     # Pure ASCII (other characters as &#...; references): the file reads the same whatever encoding
     # the platform writes text in.
-    page = render_report(run_dir, figures).encode("ascii", "xmlcharrefreplace").decode("ascii")
-    path = run_dir / REPORT_FILE
-    write_text_atomic(path, page)
-    log(f"report: {path}")
-    return path
+    page = render_report(run, figures).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    write_text_atomic(run.report_path, page)
+    log(f"report: {run.report_path}")
+    return run.report_path

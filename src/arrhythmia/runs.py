@@ -1,75 +1,215 @@
-"""The run directory: one folder per experiment holding its config, history, checkpoints and metrics.
+"""The run directory: one folder per experiment, owned by a ``Run``.
 
 Layout of ``runs/<name>/``::
 
-    config.json     the TrainConfig of the run
+    config.json       the TrainConfig of the run
     environment.json  package versions, device, git commit
-    history.csv     one row per epoch: losses, accuracies, learning rate, seconds
-    model.pt        best checkpoint (lowest validation loss) with standardisation and classes
-    last.pt         training state after the last finished epoch, for --resume
-    data.json       data source, protocol, split sizes and class counts
-    metrics.json    test metrics (see arrhythmia.evaluation)
+    data.json         data source, protocol, split note and class counts per split
+    history.csv       one row per epoch: losses, accuracies, learning rate, seconds
+    model.pt          best checkpoint (a ``checkpoint.ModelSpec``: lowest validation loss)
+    last.pt           training state after the last finished epoch, for --resume
+    members/<k>/      an ensemble's members, each with its own model.pt, last.pt and history.csv
+    metrics.json      test metrics (``evaluation.compute_metrics``); metrics-<source>.json on other data
+    figures/, report.html   written by ``reporting``
+
+A ``Run`` is the only code that knows these names. It also gives the run's beats and split, always cut with
+the run's own window and split with its own protocol and seed, so every command that reopens a run sees
+the beats it trained on.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import platform
 import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
 
-from arrhythmia.data.cache import atomic_write_bytes
+from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
+from arrhythmia.config import TrainConfig
+from arrhythmia.data import BeatSet, Split, get_window, load_beats, make_split
+from arrhythmia.data.sources import citation
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.files import read_json, write_json, write_text_atomic
+from arrhythmia.inference import Classifier
 
 RUNS_ROOT = Path("runs")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
-def new_run_dir(model: str, protocol: str, root: Path = RUNS_ROOT) -> Path:
-    """A fresh ``root/<model>-<protocol>-<timestamp>`` directory."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{model}-{protocol}-{stamp}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{model}-{protocol}-{stamp}-{suffix}"
-    path.mkdir(parents=True)
-    return path
+class Run:
+    """A training run's directory and the files in it.
 
+    run = Run.open("runs/fast-cnn-inter-20261128-101500")
+    run.config, run.history(), run.metrics(), run.classifier(), run.beats(), run.split()
+    """
 
-def write_text_atomic(path: Path, text: str) -> None:
-    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
+    CONFIG, ENVIRONMENT, DATA, HISTORY = "config.json", "environment.json", "data.json", "history.csv"
+    MODEL, RESUME, METRICS = MODEL_FILE, "last.pt", "metrics.json"
+    FIGURES, REPORT = "figures", "report.html"
 
+    def __init__(self, path: str | Path, config: TrainConfig | None = None) -> None:
+        self.path = Path(path)
+        self._config = config
+        self._beats: BeatSet | None = None
 
-def write_json(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
 
+    # A run stands for its directory wherever a path is taken: Path(run), open(run / "metrics.json").
+    def __fspath__(self) -> str:
+        return str(self.path)
 
-def read_json(path: Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ArrhythmiaError(f"{path}: file does not exist (is this a run directory?)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArrhythmiaError(f"{path}: not valid JSON ({exc})") from None
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
 
+    # -- making and opening -------------------------------------------------------------------------
 
-def write_history(path: Path, history: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text_atomic(path, buffer.getvalue())
+    @classmethod
+    def create(cls, config: TrainConfig, path: str | Path | None = None, root: Path = RUNS_ROOT) -> Run:
+        """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json``."""
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path, suffix = root / f"{config.model}-{config.protocol}-{stamp}", 1
+            while path.exists():
+                suffix += 1
+                path = root / f"{config.model}-{config.protocol}-{stamp}-{suffix}"
+        run = cls(path, config)
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_json(run.path / cls.CONFIG, config.to_dict())
+        return run
 
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        """An existing run; ArrhythmiaError naming the path when it is not one."""
+        path = Path(path)
+        if not path.is_dir():
+            raise ArrhythmiaError(f"{path}: run directory does not exist")
+        if not (path / cls.CONFIG).is_file():
+            raise ArrhythmiaError(f"{path}: not a run directory (no {cls.CONFIG})")
+        return cls(path)
 
-def read_history(path: Path) -> list[dict]:
-    with Path(path).open(newline="") as fh:
-        return [{k: float(v) if k != "epoch" else int(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    def member(self, k: int) -> Run:
+        """Ensemble member ``k``: a run directory of its own under ``members/`` sharing this run's config."""
+        return Run(self.path / "members" / str(k), self.config)
+
+    def members(self) -> list[Run]:
+        """The runs whose models make up this run's model: itself, or its ensemble members."""
+        n = self.config.ensemble
+        return [self] if n == 1 else [self.member(k) for k in range(n)]
+
+    # -- files ----------------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> TrainConfig:
+        if self._config is None:
+            where = self.path / self.CONFIG
+            self._config = TrainConfig.from_dict(read_json(where, "run config"), where=str(where))
+        return self._config
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / self.MODEL
+
+    @property
+    def resume_path(self) -> Path:
+        return self.path / self.RESUME
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / self.FIGURES
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / self.REPORT
+
+    def write_environment(self, device: str, **extra) -> None:
+        write_json(self.path / self.ENVIRONMENT, {**environment(device), **extra})
+
+    def environment(self) -> dict:
+        """``environment.json``, or {} for a run without one."""
+        path = self.path / self.ENVIRONMENT
+        return read_json(path) if path.is_file() else {}
+
+    def write_data(self, beats: BeatSet, split: Split) -> None:
+        """``data.json``: what the run trained on, for the report and to check a reload against."""
+        write_json(
+            self.path / self.DATA,
+            {
+                "source": beats.source,
+                "description": beats.description,
+                "synthetic": beats.synthetic,
+                "citation": citation(beats.source),
+                "protocol": self.config.protocol,
+                "split_note": split.note,
+                "classes": list(beats.classes),
+                "counts": split.class_counts(beats),
+            },
+        )
+
+    def data(self) -> dict:
+        return read_json(self.path / self.DATA, "run data description")
+
+    def write_history(self, history: list[dict]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+        write_text_atomic(self.path / self.HISTORY, buffer.getvalue())
+
+    def history(self) -> list[dict]:
+        path = self.path / self.HISTORY
+        if not path.is_file():
+            raise ArrhythmiaError(f"{path}: training history does not exist (did training finish an epoch?)")
+        with path.open(newline="") as fh:
+            return [{k: float(v) if k != "epoch" else int(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+    def metrics_path(self, source: str | None = None) -> Path:
+        """``metrics.json`` for the run's own test split, ``metrics-<source>.json`` for another source's."""
+        return self.path / (self.METRICS if source is None else f"metrics-{source}.json")
+
+    def write_metrics(self, metrics: dict, source: str | None = None) -> None:
+        write_json(self.metrics_path(source), metrics)
+
+    def metrics(self, source: str | None = None) -> dict:
+        return read_json(self.metrics_path(source), "test metrics (run `arrhythmia evaluate` first)")
+
+    # -- model, beats and split -----------------------------------------------------------------------
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec.load(self.model_path)
+
+    def classifier(self, device: str | None = None) -> Classifier:
+        """The run's best model, on ``device`` (default: the run's configured device)."""
+        return Classifier.from_spec(self.spec(), device or self.config.device, str(self.model_path))
+
+    def use_beats(self, beats: BeatSet) -> BeatSet:
+        """Take ``beats`` as the run's beats (Python API, tests), after checking they fit its config."""
+        window = get_window(self.config.window)
+        if beats.window != window:
+            raise ArrhythmiaError(
+                f"{beats.source}: beats were cut with the {beats.window.kind!r} window, "
+                f"the run uses {self.config.window!r}"
+            )
+        self._beats = beats
+        return beats
+
+    def beats(self, progress: bool = True) -> BeatSet:
+        """The beats the run trains and tests on: its ``config.data``, cut with its window (loaded once)."""
+        if self._beats is None:
+            config = self.config
+            self._beats = load_beats(config.data, progress=progress, window=get_window(config.window))
+        return self._beats
+
+    def split(self, beats: BeatSet | None = None) -> Split:
+        """The run's split of ``beats`` (default: its own beats) by its protocol and seed."""
+        return make_split(beats if beats is not None else self.beats(), self.config.protocol, self.config.seed)
+
+    def load_other_beats(self, data: str) -> BeatSet:
+        """Another source's beats cut with this run's window, to evaluate the run's model on."""
+        return load_beats(data, progress=False, window=get_window(self.config.window))
 
 
 def environment(device: str) -> dict:

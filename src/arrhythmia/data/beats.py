@@ -91,7 +91,7 @@ class BeatSet:
         True for generated beats; every result derived from them must say so.
     is_test : (n_beats,) bool or None
         Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
-    rr : (n_beats, 9) float32 or None
+    context : (n_beats, 9) float32 or None
         Context features of each beat (``rhythm.CONTEXT_FEATURES``: RR intervals, and likeness to the
         recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
     window : Window
@@ -108,12 +108,12 @@ class BeatSet:
     synthetic: bool = False
     is_test: np.ndarray | None = None
     info: dict = field(default_factory=dict)
-    rr: np.ndarray | None = None
+    context: np.ndarray | None = None
     window: Window = field(default_factory=Window)
 
     def __post_init__(self) -> None:
         n = len(self.X)
-        for name in ("y", "record", "sample", "symbol", "rr"):
+        for name in ("y", "record", "sample", "symbol", "context"):
             if getattr(self, name) is not None and len(getattr(self, name)) != n:
                 raise ValueError(f"BeatSet.{name} has {len(getattr(self, name))} entries, X has {n}")
 
@@ -130,7 +130,7 @@ class BeatSet:
             sample=self.sample[index],
             symbol=self.symbol[index],
             is_test=None if self.is_test is None else self.is_test[index],
-            rr=None if self.rr is None else self.rr[index],
+            context=None if self.context is None else self.context[index],
             # A subset is not the cached set it came from: its splits must not be read from the cache.
             info={k: v for k, v in self.info.items() if k != "cache_key"},
         )

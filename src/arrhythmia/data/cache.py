@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -14,9 +13,10 @@ import numpy as np
 import platformdirs
 
 from arrhythmia.data.beats import BeatSet, Window
+from arrhythmia.files import atomic_write_bytes
 
 # Bump when extraction or splitting changes what it produces, so stale caches are not reused.
-EXTRACTION_VERSION = "windows-context-v3"
+EXTRACTION_VERSION = "windows-context-v4"
 SPLIT_VERSION = "splits-v1"
 
 
@@ -45,23 +45,6 @@ def files_key(files: Iterable[Path], settings: dict) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_beats(beats: BeatSet, path: Path) -> None:
     meta = {
         "classes": list(beats.classes),
@@ -80,8 +63,8 @@ def save_beats(beats: BeatSet, path: Path) -> None:
     }
     if beats.is_test is not None:
         arrays["is_test"] = beats.is_test
-    if beats.rr is not None:
-        arrays["rr"] = beats.rr
+    if beats.context is not None:
+        arrays["context"] = beats.context
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as fh:
@@ -106,7 +89,7 @@ def load_cached_beats(path: Path) -> BeatSet | None:
                 synthetic=meta["synthetic"],
                 is_test=z.get("is_test"),
                 info=meta["info"],
-                rr=z.get("rr"),
+                context=z.get("context"),
                 window=Window.from_dict(meta["window"]),
             )
     except (OSError, ValueError, KeyError, TypeError):
@@ -124,27 +107,3 @@ def cached(files: list[Path], settings: dict, build: Callable[[], BeatSet]) -> B
             save_beats(beats, path)
     beats.info["cache_key"] = key
     return beats
-
-
-def cached_split(beats: BeatSet, protocol: str, seed: int, build: Callable):
-    """The split of a cached beat set, from the cache when present; others are always built."""
-    from arrhythmia.data.splits import Split
-
-    key = beats.info.get("cache_key")
-    if key is None:
-        return build()
-    path = cache_dir() / f"split-{key}-{SPLIT_VERSION}-{protocol}-{seed}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return Split(z["train"], z["val"], z["test"], protocol, str(z["note"]))
-    except (OSError, ValueError, KeyError):
-        pass
-    split = build()
-
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as fh:
-            np.savez(fh, train=split.train, val=split.val, test=split.test, note=np.array(split.note))
-
-    with contextlib.suppress(OSError):
-        atomic_write_bytes(path, write)
-    return split

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from arrhythmia.data.beats import BeatSet
+from arrhythmia.data.cache import SPLIT_VERSION, cache_dir
 from arrhythmia.errors import DataError
+from arrhythmia.files import atomic_write_bytes
 
 PROTOCOLS = ("intra", "inter")
 
@@ -75,12 +80,14 @@ class Split:
     protocol: str
     note: str = ""
 
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
-
     def class_counts(self, beats: BeatSet) -> dict[str, dict[str, int]]:
         """Beats per class in each part: ``{"train": {"N": ..., ...}, "val": {...}, "test": {...}}``."""
-        return {part: beats.subset(getattr(self, part)).class_counts() for part in ("train", "val", "test")}
+        counts = {}
+        for part in ("train", "val", "test"):
+            # Labels only: subset() would read every waveform of a beat store to count them.
+            per_class = np.bincount(beats.y[getattr(self, part)], minlength=len(beats.classes))
+            counts[part] = {name: int(n) for name, n in zip(beats.classes, per_class)}
+        return counts
 
 
 def _stratify(y: np.ndarray) -> np.ndarray | None:
@@ -150,10 +157,30 @@ def make_split(beats: BeatSet, protocol: str = "intra", seed: int = 42) -> Split
     Splits of a cached beat set are cached beside it: they depend only on the beats, the protocol and
     the seed, and computing them costs more start-up time than reading them.
     """
-    from arrhythmia.data.cache import cached_split
-
     if protocol == "intra":
-        return cached_split(beats, protocol, seed, lambda: intra_patient_split(beats, seed))
+        return _cached_split(beats, protocol, seed, lambda: intra_patient_split(beats, seed))
     if protocol == "inter":
-        return cached_split(beats, protocol, seed, lambda: inter_patient_split(beats, seed))
+        return _cached_split(beats, protocol, seed, lambda: inter_patient_split(beats, seed))
     raise DataError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+
+
+def _cached_split(beats: BeatSet, protocol: str, seed: int, build: Callable):
+    """The split of a cached beat set, from the cache when present; others are always built."""
+    key = beats.info.get("cache_key")
+    if key is None:
+        return build()
+    path = cache_dir() / f"split-{key}-{SPLIT_VERSION}-{protocol}-{seed}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Split(z["train"], z["val"], z["test"], protocol, str(z["note"]))
+    except (OSError, ValueError, KeyError):
+        pass
+    split = build()
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            np.savez(fh, train=split.train, val=split.val, test=split.test, note=np.array(split.note))
+
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(path, write)
+    return split

@@ -9,7 +9,7 @@ Layout of a store directory::
     store.json                 manifest, written last: format, source, classes, window, shards, counts
     shards/<record>/X.npy      (n, window.length) float32 beat waveforms
     shards/<record>/y.npy      (n,) int64 class index
-    shards/<record>/rr.npy     (n, 9) float32 context features (``rhythm.CONTEXT_FEATURES``)
+    shards/<record>/context.npy     (n, 9) float32 context features (``rhythm.CONTEXT_FEATURES``)
     shards/<record>/sample.npy (n,) int64 R-peak sample at the record's sampling rate
     shards/<record>/symbol.npy (n,) fixed-width unicode annotation symbol
     shards/<record>/done.json  written after the arrays: the shard is complete
@@ -21,7 +21,6 @@ a file and an interrupted build resumes where it stopped.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import time
@@ -35,15 +34,16 @@ import numpy as np
 from tqdm import tqdm
 
 from arrhythmia.data.beats import AAMI_CLASSES, BeatSet, Window, get_window
-from arrhythmia.data.cache import EXTRACTION_VERSION, atomic_write_bytes
-from arrhythmia.data.rhythm import CONTEXT_FEATURES
+from arrhythmia.data.cache import EXTRACTION_VERSION
+from arrhythmia.data.context import CONTEXT_FEATURES
 from arrhythmia.errors import DataError
+from arrhythmia.files import atomic_write_bytes, read_json_or_none, write_json
 
 STORE_FORMAT = "arrhythmia-store/1"
 MANIFEST = "store.json"
 DONE = "done.json"
 #: The per-beat arrays of a shard, each in ``<name>.npy``.
-SHARD_ARRAYS = ("X", "y", "rr", "sample", "symbol")
+SHARD_ARRAYS = ("X", "y", "context", "sample", "symbol")
 
 
 def _settings(source: str, window: Window) -> dict:
@@ -70,19 +70,6 @@ def _record_files(data_dir: Path, record: str) -> dict[str, list[int]]:
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(files)}
 
 
-def _write_json(path: Path, value: dict) -> None:
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(value, indent=1) + "\n"))
-
-
-def _read_json(path: Path) -> dict | None:
-    """The JSON object in ``path``, or None when it is absent or unreadable (a half-built shard)."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, settings: dict, files: dict) -> dict:
     """Extract one record and write its shard; returns the shard's ``done.json``. Runs in a worker process."""
     from arrhythmia.data.wfdb_source import load_record_beats
@@ -93,7 +80,7 @@ def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, 
     arrays = {
         "X": beats.X.astype(np.float32, copy=False),
         "y": beats.y.astype(np.int64, copy=False),
-        "rr": beats.rr.astype(np.float32, copy=False),
+        "context": beats.context.astype(np.float32, copy=False),
         "sample": beats.sample.astype(np.int64, copy=False),
         "symbol": beats.symbol.astype(str),
     }
@@ -116,7 +103,7 @@ def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, 
         shutil.rmtree(shard, ignore_errors=True)
         for key, array in arrays.items():
             atomic_write_bytes(shard / f"{key}.npy", functools.partial(_save_npy, array=array))
-        _write_json(shard / DONE, done)  # last: its presence says the arrays are complete
+        write_json(shard / DONE, done)  # last: its presence says the arrays are complete
     except OSError as exc:
         raise DataError(f"{shard}: cannot write shard ({exc.strerror or exc})") from None
     return done
@@ -174,7 +161,7 @@ def build_store(
         for k in range(repeat):
             suffix = f"~{k}" if k else ""
             name, record_name = record + suffix, Path(record).name + suffix
-            done = _read_json(out / "shards" / name / DONE)
+            done = read_json_or_none(out / "shards" / name / DONE)
             if done is not None and done.get("settings") != settings:
                 raise DataError(
                     f"{out / 'shards' / name / DONE}: shard was built with other settings "
@@ -230,7 +217,7 @@ def _check_target(out: Path, settings: dict) -> None:
         raise DataError(f"{out}: exists and is not a directory")
     manifest_path = out / MANIFEST
     if manifest_path.exists():
-        manifest = _read_json(manifest_path)
+        manifest = read_json_or_none(manifest_path)
         if manifest is None or manifest.get("format") != STORE_FORMAT:
             raise DataError(f"{manifest_path}: not an {STORE_FORMAT} manifest; use another --out")
         if manifest.get("settings") != settings:
@@ -256,7 +243,7 @@ def _write_manifest(out: Path, data_dir: Path, settings: dict, window: Window, s
         "synthetic": False,
         "classes": list(AAMI_CLASSES),
         "window": window.to_dict(),
-        "rr_features": list(CONTEXT_FEATURES),
+        "context_features": list(CONTEXT_FEATURES),
         "data_dir": str(data_dir.resolve()),
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "n": sum(done["n"] for done in shards.values()),
@@ -268,7 +255,7 @@ def _write_manifest(out: Path, data_dir: Path, settings: dict, window: Window, s
         "lost": {reason: dict(counts) for reason, counts in lost.items()},
         "leads": {name: done["lead"] for name, done in shards.items()},
     }
-    _write_json(out / MANIFEST, manifest)
+    write_json(out / MANIFEST, manifest)
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -276,7 +263,7 @@ def read_manifest(path: str | Path) -> dict:
     manifest_path = Path(path) / MANIFEST
     if not manifest_path.is_file():
         raise DataError(f"{manifest_path}: no beat store here (build one with `arrhythmia data build`)")
-    manifest = _read_json(manifest_path)
+    manifest = read_json_or_none(manifest_path)
     if manifest is None or manifest.get("format") != STORE_FORMAT:
         raise DataError(f"{manifest_path}: not an {STORE_FORMAT} manifest")
     return manifest
@@ -497,7 +484,7 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
     """The beats of the store at ``path``, their waveforms left on disk.
 
     ``X`` is a ``ShardedArray`` of shape (n, window.length), float32, read from the shards on indexing;
-    ``y``, ``record``, ``sample``, ``symbol`` and ``rr`` (n, 6) are read into memory (a few dozen bytes a
+    ``y``, ``record``, ``sample``, ``symbol`` and ``context`` (n, 9) are read into memory (a few dozen bytes a
     beat). ``info`` holds ``store`` (the path), ``annotated``, ``lost`` and ``leads`` as
     ``load_wfdb_database`` gives them. With ``window``, DataError unless the store was cut with it.
     """
@@ -544,6 +531,6 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
             "lost": manifest["lost"],
             "leads": manifest["leads"],
         },
-        rr=np.concatenate(parts["rr"]),
+        context=np.concatenate(parts["context"]),
         window=stored,
     )

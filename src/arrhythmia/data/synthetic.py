@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arrhythmia.data.beats import AAMI_CLASSES, WINDOWS, BeatSet, Window
-from arrhythmia.data.rhythm import beat_context
-from arrhythmia.data.segmentation import segment
+from arrhythmia.data.pipeline import cut_beats
 
 # (amplitude mV, offset from the R peak s, width s) of each wave, per class.
 _TEMPLATES: dict[str, list[tuple[float, float, float]]] = {
@@ -107,12 +106,12 @@ def load_synthetic(
     parts = []
     for i in range(n_records):
         rec = synthetic_ecg(duration_s=duration_s, seed=seed * 10_000 + i)
-        segments = segment(rec.signal, rec.fs, rec.r_peaks, window)
-        kept = segments.kept
+        cut = cut_beats(rec.signal, rec.fs, rec.r_peaks, window)
+        kept = cut.kept
         labels = np.array([AAMI_CLASSES.index(c) for c in rec.labels[kept]], dtype=np.int64)
         parts.append(
             BeatSet(
-                X=segments.X,
+                X=cut.X,
                 y=labels,
                 classes=AAMI_CLASSES,
                 record=np.full(len(labels), f"syn{i:03d}"),
@@ -120,7 +119,7 @@ def load_synthetic(
                 symbol=rec.labels[kept],
                 source="synthetic",
                 synthetic=True,
-                rr=beat_context(rec.r_peaks, rec.fs, segments.X, kept),
+                context=cut.context,
                 window=window,
             )
         )

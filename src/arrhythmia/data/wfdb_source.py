@@ -11,8 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window
-from arrhythmia.data.rhythm import beat_context
-from arrhythmia.data.segmentation import segment
+from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.errors import DataError
 
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
@@ -120,7 +119,7 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
 
     Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; the context features
-    (``rhythm.beat_context``) come from every annotated beat, including the few the segmentation cannot cut.
+    come from every annotated beat, including the few the segmentation cannot cut.
     """
     path = Path(path)
     name = path.name
@@ -129,20 +128,20 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples, symbols = samples[is_beat], symbols[is_beat]
     labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
-    segments = segment(signal, fs, samples, window)
-    keep = segments.kept
+    cut = cut_beats(signal, fs, samples, window)
+    keep = cut.kept
     beats = BeatSet(
-        X=segments.X,
+        X=cut.X,
         y=labels[keep],
         classes=AAMI_CLASSES,
         record=np.full(int(keep.sum()), name),
         sample=samples[keep],
         symbol=symbols[keep],
         source=source,
-        rr=beat_context(samples, fs, segments.X, keep),
+        context=cut.context,
         window=window,
     )
-    lost = Counter(zip(segments.lost_reason[~keep].tolist(), (AAMI_CLASSES[i] for i in labels[~keep])))
+    lost = Counter(zip(cut.lost_reason[~keep].tolist(), (AAMI_CLASSES[i] for i in labels[~keep])))
     return RecordBeats(beats=beats, annotated=Counter(AAMI_CLASSES[i] for i in labels), lost=lost, lead=lead_name)
 
 
@@ -200,6 +199,6 @@ def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> 
         source=source,
         synthetic=any(p.synthetic for p in parts),
         info=info or {},
-        rr=None if any(p.rr is None for p in parts) else np.concatenate([p.rr for p in parts]),
+        context=None if any(p.context is None for p in parts) else np.concatenate([p.context for p in parts]),
         window=parts[0].window,
     )

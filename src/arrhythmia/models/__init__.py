@@ -2,8 +2,8 @@
 
 Adding a model is one file here and one import line below. Every model maps beat windows
 ``x: (batch, 1, input_length)`` to logits ``(batch, n_classes)``; models that also take the rhythm
-features of each beat (``rr: (batch, n_rr)``, see ``data.rhythm``) set the class attribute
-``takes_rr = True`` and accept ``n_rr`` in their constructor.
+features of each beat (``rr: (batch, n_context)``, see ``data.rhythm``) set the class attribute
+``takes_context = True`` and accept ``n_context`` in their constructor.
 """
 
 from __future__ import annotations
@@ -29,25 +29,27 @@ def register(name: str, description: str) -> Callable:
     return wrap
 
 
-def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_rr: int = 0) -> nn.Module:
-    """A freshly initialised model. Input ``(batch, 1, input_length)`` and, with ``n_rr > 0``, rhythm
-    features ``(batch, n_rr)``; output logits ``(batch, n_classes)``."""
+def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_context: int = 0) -> nn.Module:
+    """A freshly initialised model. Input ``(batch, 1, input_length)`` and, with ``n_context > 0``, rhythm
+    features ``(batch, n_context)``; output logits ``(batch, n_classes)``."""
     if name not in _REGISTRY:
         raise ArrhythmiaError(f"unknown model {name!r} (available: {', '.join(list_models())})")
-    if n_rr:
-        if not takes_rr(name):
-            raise ArrhythmiaError(f"model {name!r} does not take RR features (ones that do: {', '.join(rr_models())})")
-        return _REGISTRY[name](n_classes=n_classes, input_length=input_length, n_rr=n_rr)
+    if n_context:
+        if not takes_context(name):
+            raise ArrhythmiaError(
+                f"model {name!r} does not take RR features (ones that do: {', '.join(context_models())})"
+            )
+        return _REGISTRY[name](n_classes=n_classes, input_length=input_length, n_context=n_context)
     return _REGISTRY[name](n_classes=n_classes, input_length=input_length)
 
 
-def takes_rr(name: str) -> bool:
+def takes_context(name: str) -> bool:
     """Whether model ``name`` can fuse the beat window with rhythm features."""
-    return bool(getattr(_REGISTRY[name], "takes_rr", False))
+    return bool(getattr(_REGISTRY[name], "takes_context", False))
 
 
-def rr_models() -> list[str]:
-    return [name for name in list_models() if takes_rr(name)]
+def context_models() -> list[str]:
+    return [name for name in list_models() if takes_context(name)]
 
 
 def list_models() -> list[str]:

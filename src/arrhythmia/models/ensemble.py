@@ -12,7 +12,7 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (batch, 1, length), rr: (batch, n_rr) or None -> log mean probabilities (batch, n_classes)."""
-        probs = torch.stack([torch.softmax(member(x, rr), dim=1) for member in self.members]).mean(dim=0)
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, 1, length), context: (batch, n_context) or None -> log mean probabilities (batch, n_classes)."""
+        probs = torch.stack([torch.softmax(member(x, context), dim=1) for member in self.members]).mean(dim=0)
         return torch.log(probs.clamp_min(1e-12))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from arrhythmia.models import register
-from arrhythmia.models.fusion import RhythmFusionHead
+from arrhythmia.models.fusion import ContextFusionHead
 
 
 def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
@@ -22,14 +22,14 @@ def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
 
 @register("fast-cnn", "compact strided CNN (16-32-64-64), fuses context features; the fast model for CPU inference")
 class FastCNN(nn.Module):
-    takes_rr = True
+    takes_context = True
 
-    def __init__(self, n_classes: int = 5, input_length: int = 187, n_rr: int = 0):
+    def __init__(self, n_classes: int = 5, input_length: int = 187, n_context: int = 0):
         super().__init__()
         self.features = nn.Sequential(_conv(1, 16, 7, 2), _conv(16, 32, 5, 2), _conv(32, 64, 5, 2), _conv(64, 64, 3, 1))
-        self.head = RhythmFusionHead(2 * 64, n_classes, n_rr, hidden=64, dropout=0.2)
+        self.head = ContextFusionHead(2 * 64, n_classes, n_context, hidden=64, dropout=0.2)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (batch, 1, input_length), rr: (batch, n_rr) or None -> logits (batch, n_classes)."""
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, 1, input_length), context: (batch, n_context) or None -> logits (batch, n_classes)."""
         h = self.features(x)
-        return self.head(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1), rr)
+        return self.head(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1), context)

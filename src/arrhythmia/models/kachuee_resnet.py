@@ -41,6 +41,6 @@ class KachueeResNet(nn.Module):
             nn.Linear(32, n_classes),
         )
 
-    def forward(self, x: torch.Tensor, rr: None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: None = None) -> torch.Tensor:
         """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no RR features."""
         return self.head(self.blocks(self.stem(x)))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from arrhythmia.models import register
-from arrhythmia.models.fusion import RhythmFusionHead
+from arrhythmia.models.fusion import ContextFusionHead
 
 WIDTHS = (32, 32, 64, 128)
 
@@ -59,9 +59,9 @@ class SEResidualBlock(nn.Module):
     "se-resnet", "residual CNN with squeeze-excitation (32-32-64-128), fuses context features; the accurate model"
 )
 class SEResNet(nn.Module):
-    takes_rr = True
+    takes_context = True
 
-    def __init__(self, n_classes: int = 5, input_length: int = 187, n_rr: int = 0):
+    def __init__(self, n_classes: int = 5, input_length: int = 187, n_context: int = 0):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv1d(1, WIDTHS[0], 7, padding=3, bias=False), nn.BatchNorm1d(WIDTHS[0]), nn.ReLU()
@@ -72,8 +72,8 @@ class SEResNet(nn.Module):
             c_in = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool1d(1)
-        self.head = RhythmFusionHead(WIDTHS[-1], n_classes, n_rr, hidden=64, dropout=0.3)
+        self.head = ContextFusionHead(WIDTHS[-1], n_classes, n_context, hidden=64, dropout=0.3)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (batch, 1, input_length), rr: (batch, n_rr) or None -> logits (batch, n_classes)."""
-        return self.head(self.pool(self.blocks(self.stem(x))).flatten(1), rr)
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, 1, input_length), context: (batch, n_context) or None -> logits (batch, n_classes)."""
+        return self.head(self.pool(self.blocks(self.stem(x))).flatten(1), context)

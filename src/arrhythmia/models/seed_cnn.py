@@ -39,6 +39,6 @@ class SeedCNN(nn.Module):
             nn.Linear(128, n_classes),
         )
 
-    def forward(self, x: torch.Tensor, rr: None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: None = None) -> torch.Tensor:
         """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no RR features."""
         return self.classifier(self.features(x))

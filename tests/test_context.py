@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from arrhythmia.data import get_window, load_beats
-from arrhythmia.data.rhythm import (
+from arrhythmia.data.context import (
     CONTEXT_FEATURES,
     GLOBAL_S,
     LOCAL_BEATS,
     RR_FEATURES,
     TEMPLATE_BLOCK_S,
-    beat_context,
     rr_features,
     template_features,
 )
+from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.segmentation import centred_segments, segment
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import DataError
@@ -87,11 +87,11 @@ def test_centred_window_drops_beats_in_invalid_stretches():
 def test_beat_sets_carry_rr_features_and_their_window(wfdb_db):
     beats = load_beats(wfdb_db, progress=False, window="centred")
     assert beats.window == get_window("centred") and beats.X.shape[1] == beats.window.length
-    assert beats.rr.shape == (len(beats), len(CONTEXT_FEATURES))
+    assert beats.context.shape == (len(beats), len(CONTEXT_FEATURES))
     subset = beats.subset(np.arange(3))
-    assert subset.rr.shape == (3, len(CONTEXT_FEATURES))
+    assert subset.context.shape == (3, len(CONTEXT_FEATURES))
     synthetic = load_synthetic(n_records=2, duration_s=30)
-    assert synthetic.rr is not None and synthetic.window == get_window("kachuee")
+    assert synthetic.context is not None and synthetic.window == get_window("kachuee")
 
 
 def test_heartbeat_csvs_have_no_centred_window(heartbeat_dir):
@@ -122,11 +122,23 @@ def test_template_is_taken_per_block_so_a_changing_morphology_is_followed():
     assert np.allclose(template_features(X, peaks, FS)[:, 0], 1.0, atol=1e-5)  # each beat like its block
 
 
-def test_beat_context_joins_rr_of_all_peaks_with_templates_of_kept_beats():
+def test_cut_beats_joins_rr_of_all_peaks_with_templates_of_kept_beats():
     rec = synthetic_ecg(duration_s=60, fs=360, seed=9)
-    segments = segment(rec.signal, rec.fs, rec.r_peaks, get_window("centred"))
-    kept = segments.kept.copy()
-    kept[3] = False  # a beat that could not be cut still defines its neighbours' RR
-    context = beat_context(rec.r_peaks, rec.fs, segments.X[kept[segments.kept]], kept)
-    assert context.shape == (kept.sum(), len(CONTEXT_FEATURES))
-    np.testing.assert_allclose(context[:, :6], rr_features(rec.r_peaks, rec.fs)[kept])
+    cut = cut_beats(rec.signal, rec.fs, rec.r_peaks, get_window("centred"))
+    assert cut.context.shape == (cut.kept.sum(), len(CONTEXT_FEATURES))
+    # RR features come from all peaks (a beat that could not be cut still defines its neighbours' RR).
+    np.testing.assert_allclose(cut.context[:, :6], rr_features(rec.r_peaks, rec.fs)[cut.kept])
+    np.testing.assert_allclose(cut.context[:, 6:], template_features(cut.X, rec.r_peaks[cut.kept], rec.fs))
+    # Given the RR features of a longer stretch, a part of the signal gives those beats' features.
+    start = 20 * 360
+    part = cut_beats(
+        rec.signal[start:],
+        rec.fs,
+        rec.r_peaks[rec.r_peaks >= start + 720],
+        get_window("centred"),
+        rr=rr_features(rec.r_peaks, rec.fs)[rec.r_peaks >= start + 720],
+        start=start,
+    )
+    np.testing.assert_allclose(
+        part.context[:, :6], rr_features(rec.r_peaks, rec.fs)[rec.r_peaks >= start + 720][part.kept]
+    )

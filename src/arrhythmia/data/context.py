@@ -7,8 +7,8 @@ lot between patients, so the features also relate each interval to the patient's
 is how far a beat departs from that patient's usual beat, taken as the sample-wise median of the beat
 windows around it, which most beats of most recordings share (``TEMPLATE_FEATURES``).
 
-Both are computed the same way from annotated peaks (training) and detected peaks (``predict``):
-``beat_context`` gives the ``CONTEXT_FEATURES`` of every beat that segmentation kept.
+Both are computed the same way from annotated peaks (training) and detected peaks (``predict``), by
+``pipeline.cut_beats``, which gives the ``CONTEXT_FEATURES`` of every beat that segmentation kept.
 """
 
 from __future__ import annotations
@@ -114,13 +114,3 @@ def template_features(X: np.ndarray, r_peaks: np.ndarray, fs: float) -> np.ndarr
     rms = np.sqrt(((X - templates) ** 2).mean(axis=1)) / (templates.std(axis=1) + eps)
     amplitude = np.ptp(X, axis=1) / (np.ptp(templates, axis=1) + eps)
     return np.stack([corr, np.minimum(rms, 10.0), np.minimum(amplitude, 10.0)], axis=1).astype(np.float32)
-
-
-def beat_context(r_peaks: np.ndarray, fs: float, X: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """``CONTEXT_FEATURES`` of the beats segmentation kept: (n_kept, 9) float32.
-
-    r_peaks : (n_peaks,) int, every beat of the recording (their intervals define the RR features);
-    X : (n_kept, length) the windows cut for the kept ones; kept : (n_peaks,) bool.
-    """
-    r_peaks = np.asarray(r_peaks, dtype=np.int64)
-    return np.hstack([rr_features(r_peaks, fs)[kept], template_features(X, r_peaks[kept], fs)])

@@ -1,0 +1,63 @@
+"""Writing files so that a kill never leaves half of one: a temporary file in the same folder, then a rename.
+
+The one place for atomic writes and the JSON files every layer keeps (run files, store manifests, shipped
+model cards); it imports nothing of the package but its errors, so any module may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from arrhythmia.errors import ArrhythmiaError
+
+
+def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, data: dict, indent: int = 2) -> None:
+    write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def read_json(path: Path, what: str = "file") -> dict:
+    """The JSON object in ``path``; ArrhythmiaError naming the file when it is absent or not valid JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArrhythmiaError(f"{path}: {what} does not exist")
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArrhythmiaError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ArrhythmiaError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def read_json_or_none(path: Path) -> dict | None:
+    """The JSON object in ``path``, or None when it is absent or unreadable (e.g. half written)."""
+    try:
+        return read_json(path)
+    except (ArrhythmiaError, OSError):
+        return None
