@@ -6,6 +6,7 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,23 +55,160 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     return Recording(signal=np.asarray(signal, dtype=np.float64), fs=float(record.fs), lead=name, path=path)
 
 
+#: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
+#: axis, and the unit words with their length in seconds: ``time``, ``t``, ``Time (s)``, ``timestamp_ms``, ``ms``.
+TIME_WORDS = {"time", "t", "timestamp", "timestamps", "elapsed"}
+UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1e-3),
+    **dict.fromkeys(("us", "usec", "microsecond", "microseconds"), 1e-6),
+}
+#: A column name with one of these words names a lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``.
+LEAD_WORD = re.compile(r"(ecg|ekg|lead|mli|mlii|mliii|i|ii|iii|avr|avl|avf|v[1-6])\d*")
+#: Sampling rates an ECG is recorded at, Hz; a time column is read as seconds where its step gives such a
+#: rate, else as milliseconds (the two ranges cannot overlap: their ends are less than 1000x apart).
+PLAUSIBLE_FS = (20.0, 10_000.0)
+#: How far one step of a time column may stray from the mean step, as a fraction of it (beyond the
+#: rounding of the printed times): a missing sample doubles a step, jitter moves it.
+STEP_TOLERANCE = 0.1
+#: How far ``fs`` may differ from the rate of the file's time column, as a fraction of the latter.
+FS_TOLERANCE = 0.01
+
+
+def _words(name: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", name.lower())
+
+
+def _time_unit(name: str) -> tuple[bool, float | None]:
+    """Whether a column name marks a time axis, and its unit in seconds when the name gives one."""
+    words = _words(name)
+    if not words or not all(w in TIME_WORDS or w in UNIT_SECONDS for w in words):
+        return False, None
+    units = [UNIT_SECONDS[w] for w in words if w in UNIT_SECONDS]
+    return True, units[0] if units else None
+
+
+def _resolution(cells) -> float:
+    """The smallest step the printed numbers of a column can show: 0.001 for ``12.345``, 1 for ``12``."""
+    import pandas as pd
+
+    parts = cells.astype(str).str.strip().str.extract(r"(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
+    decimals = parts[0].str.len().fillna(0)
+    exponent = pd.to_numeric(parts[1]).fillna(0)
+    return float((10.0 ** (exponent - decimals)).max())
+
+
+def _time_axis_rate(t: np.ndarray, unit: float | None, resolution: float, where: str, first_row: int) -> float:
+    """Sampling rate (Hz) of a time column; DataError unless it increases in even steps.
+
+    t: (n_samples,) the column as written; unit: seconds per unit of t, or None to take seconds where
+    the step gives a rate within ``PLAUSIBLE_FS`` and milliseconds otherwise. resolution: the rounding
+    of the printed times, in units of t. where: ``"<file>: time column 'name'"``; first_row: the file's
+    line number of t[0].
+    """
+    if len(t) < 2:
+        raise DataError(f"{where} needs at least two samples to give a sampling rate")
+    steps = np.diff(t)
+    if (steps <= 0).any():
+        i = int(np.flatnonzero(steps <= 0)[0])
+        raise DataError(f"{where} does not increase at row {i + first_row + 1} ({t[i]:g}, then {t[i + 1]:g})")
+    step = (t[-1] - t[0]) / (len(t) - 1)  # the mean step: exact however the times were rounded
+    low, high = PLAUSIBLE_FS
+    if unit is None:
+        unit = 1.0 if low <= 1.0 / step <= high else 1e-3
+        if not low <= 1.0 / (step * unit) <= high:
+            raise DataError(
+                f"{where} steps by {step:g}: neither seconds ({1 / step:g} Hz) nor milliseconds "
+                f"({1000 / step:g} Hz) give an ECG sampling rate ({low:g}-{high:g} Hz)"
+            )
+    fs = 1.0 / (step * unit)
+    if not low <= fs <= high:
+        raise DataError(
+            f"{where} steps by {step:g} (units of {unit:g} s): {fs:g} Hz is not an ECG sampling rate "
+            f"({low:g}-{high:g} Hz)"
+        )
+    tolerance = STEP_TOLERANCE * step + resolution + 8 * np.finfo(float).eps * np.abs(t).max()
+    off = np.flatnonzero(np.abs(steps - step) > tolerance)
+    if off.size:
+        i = int(off[0])
+        raise DataError(
+            f"{where} is unevenly spaced: {t[i]:g} to {t[i + 1]:g} at row {i + first_row + 1} where the mean "
+            f"step is {step:g} ({off.size} of {len(steps)} steps off by over {STEP_TOLERANCE:.0%}); "
+            "resample the signal to an even rate"
+        )
+    return float(round(fs)) if abs(fs - round(fs)) <= 1e-3 * fs else fs
+
+
+def _is_counter(values: np.ndarray) -> bool:
+    """Whole numbers counting up by one: a sample index, which gives no time unit."""
+    return bool(np.all(np.diff(values) == 1) and np.all(values == np.round(values)))
+
+
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
+    """A CSV signal: one column per lead and optionally a time column, with or without a header row.
+
+    Without a header row, columns are named by index ("0", "1", ...); a headerless file of 187 or 188
+    columns is a Heartbeat beat CSV and comes back as ``BeatRows``.
+
+    Time column: a column named like time (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
+    ``Time (s)``, ``ms``, ``time_ms``, ... case-insensitive; see ``TIME_WORDS`` and ``UNIT_SECONDS``), or a
+    first column whose values increase in steps other than a plain sample counter (0, 1, 2, ... gives no
+    unit). Its unit is the one the name gives; else seconds if the mean step makes a sampling rate of
+    20 Hz to 10 kHz in seconds, else milliseconds (0.004 -> 250 Hz in s; 4 -> 250 Hz in ms). Its steps must
+    be even (each within 10% of the mean step, beyond the rounding of the printed times) and it gives the
+    sampling rate, so ``fs`` may be left out; a given ``fs`` must agree with it within 1%. A time column,
+    and any other strictly increasing column, is never the lead.
+
+    Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII where
+    present, else the first column whose name names a lead (``ECG``, ``II``, ``V1``, ``Lead I``, ...),
+    else the first column that is neither time nor increasing. Errors are one-line DataErrors naming
+    the file. The signal is (n_samples,) float64 in the file's unit.
+    """
     import pandas as pd
 
     frame = read_csv_cells(path)
     has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
-    names = [str(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
+    names = [str(c).strip() for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
     cells = frame.iloc[1:] if has_header else frame
     if cells.empty:
         raise DataError(f"{path}: file holds no samples")
     if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
-    if fs is None:
-        raise DataError(f"{path}: a CSV signal needs its sampling rate: pass --fs HZ")
-    data = cells_to_numbers(cells, path, first_row=2 if has_header else 1)
-    signal, name = _pick_column(names, data, lead, path)
-    return Recording(signal=signal, fs=float(fs), lead=name, path=path)
+    first_row = 2 if has_header else 1
+    data = cells_to_numbers(cells, path, first_row=first_row)
+
+    time_rate, time_label, not_leads = None, "", set()
+    for i, name in enumerate(names):
+        is_time, unit = _time_unit(name) if has_header else (False, None)
+        increasing = len(data) >= 3 and bool(np.all(np.diff(data[:, i]) > 0))
+        if is_time or (i == 0 and increasing and not _is_counter(data[:, i])):
+            label = f"time column {name!r}" if has_header else f"the time in column {i + 1}"
+            rate = _time_axis_rate(data[:, i], unit, _resolution(cells.iloc[:, i]), f"{path}: {label}", first_row)
+            if time_rate is None:  # the first time column gives the rate
+                time_rate, time_label = rate, label
+            not_leads.add(i)
+        elif increasing:
+            not_leads.add(i)  # a sample counter or another running number: not a signal
+
+    if time_rate is not None and fs is not None and abs(fs - time_rate) > FS_TOLERANCE * time_rate:
+        raise DataError(f"{path}: --fs {fs:g} Hz disagrees with {time_label} ({time_rate:g} Hz)")
+    if time_rate is None and fs is None:
+        raise DataError(f"{path}: a CSV signal needs its sampling rate: pass --fs HZ (or give it a time column)")
+    rate = float(fs) if fs is not None else time_rate
+
+    if lead is not None:
+        index = choose_lead(names, lead, str(path))
+        if index in not_leads:
+            raise DataError(f"{path}: column {names[index]!r} increases steadily (a time or sample axis), not a lead")
+    else:
+        candidates = [i for i in range(len(names)) if i not in not_leads]
+        if not candidates:
+            raise DataError(f"{path}: no signal column (every column is time or increases steadily)")
+        named = [i for i in candidates if has_header and any(LEAD_WORD.fullmatch(w) for w in _words(names[i]))]
+        pool = named or candidates
+        index = pool[choose_lead([names[i] for i in pool], None, str(path))]
+    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path)
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:
@@ -92,8 +230,10 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     """Read a recording (or a beat CSV) by its file type.
 
     WFDB records may be given with or without ``.hea``; their sampling rate comes from the header, as
-    for EDF. CSV (one column per lead, optional header row of lead names) and ``.npy`` signals need ``fs``.
-    ``lead`` is a lead name or index; the default is MLII where present, else the first lead.
+    for EDF. CSV signals (one column per lead, optional header row of lead names) take it from a time
+    column where they have one (see ``_read_csv``), else need ``fs``, as ``.npy`` signals do. ``lead`` is
+    a lead name or index; the default is MLII where present, else the first lead (for CSV, the first
+    column named like a lead, and never a time column).
     """
     path = Path(path)
     kind = SIGNAL_SUFFIXES.get(path.suffix.lower())

@@ -1,0 +1,136 @@
+"""CSV signals with a time column: the time gives the sampling rate and is never taken for the lead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MITDB, needs_mitdb
+
+from arrhythmia.errors import DataError
+from arrhythmia.recording import Recording, read_input
+
+SIGNAL = np.sin(np.arange(2000) / 7.0)  # any non-monotonic signal
+
+
+def write_csv(path, header: str | None, columns: list[np.ndarray], fmt: list[str]):
+    np.savetxt(path, np.column_stack(columns), delimiter=",", fmt=fmt, header=header or "", comments="")
+    return path
+
+
+def test_time_column_gives_fs_and_the_ecg_column_is_the_lead(tmp_path):
+    t = np.arange(len(SIGNAL)) / 250
+    path = write_csv(tmp_path / "sig.csv", "time,ECG", [t, SIGNAL], ["%.3f", "%.5f"])
+    data = read_input(path)
+    assert isinstance(data, Recording) and data.fs == 250 and data.lead == "ECG"
+    assert np.allclose(data.signal, SIGNAL, atol=1e-5)
+    assert read_input(path, fs=250.5).fs == 250.5  # an --fs within 1% of the time column stands
+
+
+def test_times_rounded_to_the_millisecond_still_give_the_rate(tmp_path):
+    # 360 Hz written to 3 decimals steps by 2 or 3 ms: rounding, not jitter.
+    t = np.arange(len(SIGNAL)) / 360
+    path = write_csv(tmp_path / "sig.csv", "Time (s),MLII", [t, SIGNAL], ["%.3f", "%.5f"])
+    assert read_input(path).fs == 360
+
+
+def test_timestamp_in_milliseconds(tmp_path):
+    t = 1_700_000_000_000 + 4 * np.arange(len(SIGNAL))  # epoch milliseconds at 250 Hz
+    path = write_csv(tmp_path / "sig.csv", "timestamp,ECG", [t, SIGNAL], ["%d", "%.5f"])
+    data = read_input(path)
+    assert data.fs == 250 and data.lead == "ECG"
+    path = write_csv(tmp_path / "ms.csv", "time_ms,ECG", [2.0 * np.arange(len(SIGNAL)), SIGNAL], ["%g", "%.5f"])
+    assert read_input(path).fs == 500
+
+
+@pytest.mark.parametrize(("times", "fs"), [(np.arange(2000) / 500, 500), (2 * np.arange(2000), 500)])
+def test_headerless_increasing_first_column_is_time(tmp_path, times, fs):
+    # Seconds where the step gives an ECG rate (0.002 s -> 500 Hz), else milliseconds (2 ms -> 500 Hz).
+    path = write_csv(tmp_path / "sig.csv", None, [times, SIGNAL, -SIGNAL], ["%.4f", "%.5f", "%.5f"])
+    data = read_input(path)
+    assert data.fs == fs and data.lead == "1" and np.allclose(data.signal, SIGNAL, atol=1e-5)
+
+
+def test_a_sample_counter_is_not_the_lead_and_gives_no_rate(tmp_path):
+    path = write_csv(tmp_path / "sig.csv", ",ECG", [np.arange(len(SIGNAL)), SIGNAL], ["%d", "%.5f"])  # pandas index
+    with pytest.raises(DataError, match="needs its sampling rate"):
+        read_input(path)
+    assert read_input(path, fs=360).lead == "ECG"
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (np.delete(np.arange(2001) / 250, 1000), "unevenly spaced: 3.996 to 4.004 at row 1002"),  # one sample missing
+        (np.arange(2000) / 250 + np.tile([0, 0.001], 1000), "unevenly spaced"),  # jitter: a quarter sample
+        (np.r_[np.arange(1000), np.arange(1000)] / 250, "does not increase at row 1002"),  # two files joined
+    ],
+)
+def test_uneven_time_column_is_a_one_line_error(tmp_path, times, message):
+    # Written to 0.1 ms: rounding to whole milliseconds could hide a jitter of 1 ms (see _read_csv).
+    path = write_csv(tmp_path / "sig.csv", "time,ECG", [times, SIGNAL], ["%.4f", "%.5f"])
+    with pytest.raises(DataError, match=message) as info:
+        read_input(path)
+    assert str(path) in str(info.value) and "time column 'time'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_fs_disagreeing_with_the_time_column_is_an_error(tmp_path):
+    t = np.arange(len(SIGNAL)) / 250
+    path = write_csv(tmp_path / "sig.csv", "seconds,ECG", [t, SIGNAL], ["%.3f", "%.5f"])
+    with pytest.raises(DataError, match=r"--fs 360 Hz disagrees with time column 'seconds' \(250 Hz\)") as info:
+        read_input(path, fs=360)
+    assert str(path) in str(info.value)
+
+
+def test_named_lead_is_preferred_to_position(tmp_path):
+    t = np.arange(len(SIGNAL)) / 250
+    columns, fmt = [t, 0 * SIGNAL, SIGNAL, -SIGNAL], ["%.3f", "%.5f", "%.5f", "%.5f"]
+    assert read_input(write_csv(tmp_path / "a.csv", "t,resp,V1,x", columns, fmt)).lead == "V1"
+    assert read_input(write_csv(tmp_path / "b.csv", "t,resp,V1,MLII", columns, fmt)).lead == "MLII"
+    assert read_input(write_csv(tmp_path / "c.csv", "t,resp,x,y", columns, fmt)).lead == "resp"
+    assert read_input(tmp_path / "a.csv", lead="x").lead == "x"  # --lead still wins
+    with pytest.raises(DataError, match="column 't' increases steadily"):
+        read_input(tmp_path / "a.csv", lead="t")
+
+
+@pytest.fixture(scope="module")
+def record_100_csv(tmp_path_factory):
+    """Two minutes of MIT-BIH record 100 (MLII) resampled to 250 Hz as a `time,ECG` CSV, and its beat count."""
+    if not (MITDB / "100.hea").is_file():
+        pytest.skip(f"MIT-BIH record 100 not found at {MITDB} (set ARRHYTHMIA_MITDB to a local copy)")
+    import wfdb
+    from scipy.signal import resample_poly
+
+    from arrhythmia.data.beats import SYMBOL_TO_AAMI
+
+    seconds = 120
+    record = wfdb.rdrecord(str(MITDB / "100"), sampto=360 * seconds, channel_names=["MLII"])
+    signal = resample_poly(record.p_signal[:, 0], 25, 36)  # 360 -> 250 Hz
+    path = tmp_path_factory.mktemp("csv") / "timecol.csv"
+    write_csv(path, "time,ECG", [np.arange(len(signal)) / 250, signal], ["%.3f", "%.4f"])
+    annotation = wfdb.rdann(str(MITDB / "100"), "atr", sampto=360 * seconds)
+    return path, sum(symbol in SYMBOL_TO_AAMI for symbol in annotation.symbol)
+
+
+@needs_mitdb
+def test_record_100_as_time_ecg_csv_finds_its_beats(record_100_csv):
+    from arrhythmia.inference import Classifier
+    from arrhythmia.predict import predict_record
+
+    path, n_annotated = record_100_csv
+    beats = predict_record(path, Classifier.from_pretrained())
+    assert abs(len(beats) - n_annotated) <= 0.03 * n_annotated, (len(beats), n_annotated)
+    assert (beats["label"] == "N").mean() > 0.9  # record 100: 2 ectopic beats in these two minutes
+
+
+@needs_mitdb
+def test_cli_predicts_a_time_ecg_csv_without_fs(record_100_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from arrhythmia.cli import app
+
+    path, n_annotated = record_100_csv
+    result = CliRunner().invoke(app, ["predict", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "(ECG, 250 Hz)" in result.output
+    n_found = len((tmp_path / "out" / "beats.csv").read_text().splitlines()) - 1
+    assert abs(n_found - n_annotated) <= 0.03 * n_annotated
