@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
+from arrhythmia.data.detection import DEFAULT_METHOD, METHODS, detect_r_peaks, match_peaks
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.data.wfdb_source import read_beat_annotations, read_lead, record_names
-from arrhythmia.detection import DEFAULT_METHOD, METHODS, detect_r_peaks, match_peaks
 
 TOLERANCE_S = 0.15
 

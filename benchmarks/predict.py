@@ -22,11 +22,11 @@ import numpy as np
 from common import in_fresh_process, load_engines
 
 from arrhythmia import pretrained
+from arrhythmia.data.detection import bandpass, find_r_peaks
 from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import record_names
-from arrhythmia.detection import bandpass, find_r_peaks
 from arrhythmia.predict import predict_signal
-from arrhythmia.recording import Recording, read_input
 
 
 def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, float], int]:

@@ -130,7 +130,7 @@ def test_missing_annotation_file(wfdb_db):
 
 
 def test_directory_without_records(tmp_path):
-    with pytest.raises(DataError, match="no WFDB records"):
+    with pytest.raises(DataError, match="not a data directory this package reads"):
         load_beats(tmp_path)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import MITDB, needs_mitdb
 
+from arrhythmia.data.detection import DEFAULT_METHOD, METHODS, bandpass, detect_r_peaks, match_peaks
 from arrhythmia.data.synthetic import synthetic_ecg
-from arrhythmia.detection import DEFAULT_METHOD, METHODS, bandpass, detect_r_peaks, match_peaks
 from arrhythmia.errors import ArrhythmiaError
 
 

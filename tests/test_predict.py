@@ -11,13 +11,13 @@ from conftest import write_wfdb_record
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
 from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.recording import Recording
 from arrhythmia.data.segmentation import resample
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.experiment import run_experiment
 from arrhythmia.inference import Classifier
 from arrhythmia.predict import predict_record, predict_signal
-from arrhythmia.recording import Recording
 
 TOLERANCE_S = 0.150
 
@@ -127,7 +127,7 @@ def test_no_beats_are_reported_inside_a_stretch_of_invalid_samples(classifier):
 
 def test_predict_reports_the_benchmarked_detector_peaks(classifier):
     """The per-beat table holds exactly what detect_r_peaks finds on the raw signal (the measured set-up)."""
-    from arrhythmia.detection import detect_r_peaks
+    from arrhythmia.data.detection import detect_r_peaks
 
     rec = synthetic_ecg(duration_s=60, fs=360, seed=8, noise_mv=0.08)
     table = predict_signal(Recording(rec.signal, 360.0, "MLII", "x"), classifier)

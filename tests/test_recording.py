@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import write_wfdb_record
 
+from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.errors import DataError
-from arrhythmia.recording import BeatRows, Recording, read_input
 
 
 @pytest.fixture

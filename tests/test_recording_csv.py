@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import MITDB, needs_mitdb
 
+from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.errors import DataError
-from arrhythmia.recording import Recording, read_input
 
 SIGNAL = np.sin(np.arange(2000) / 7.0)  # any non-monotonic signal
 

@@ -51,9 +51,10 @@ def download(
     dest: Annotated[Path | None, typer.Option(help="Target directory (default: the user data cache).")] = None,
 ) -> None:
     """Download a database, resumably, and verify it (PhysioNet's SHA256SUMS for mitdb)."""
-    from arrhythmia.data import download as dl
+    from arrhythmia.data import SOURCES
+    from arrhythmia.data.download import default_data_dir
 
-    path = dl.download_physionet(dest=dest) if database is Database.mitdb else dl.download_heartbeat(dest=dest)
+    path = SOURCES[database.value].download(dest or default_data_dir() / database.value)
     console.print(f"{database.value}: ready in {path}")
 
 
@@ -310,10 +311,10 @@ def predict(
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
 ) -> None:
     """Label every beat of a recording: beats.csv, summary.json and a summary table."""
+    from arrhythmia.data.recording import BeatRows, read_input
     from arrhythmia.export import load_classifier
     from arrhythmia.files import write_json, write_text_atomic
     from arrhythmia.predict import predict_beats, predict_signal, summarise
-    from arrhythmia.recording import BeatRows, read_input
 
     model = load_classifier(run, engine.value, pretrained)
     data = read_input(record, fs=fs, lead=lead)

@@ -18,8 +18,8 @@ import pandas as pd
 from arrhythmia.data.beats import WINDOWS, Window
 from arrhythmia.data.context import rr_features
 from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.recording import BeatRows, Recording, read_input
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -66,7 +66,7 @@ def _stretch(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[int,
 
 def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
     """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it."""
-    from arrhythmia.detection import detect_r_peaks
+    from arrhythmia.data.detection import detect_r_peaks
 
     lo, stretch = _stretch(signal, fs, first, last)
     if np.all(~np.isfinite(stretch)):

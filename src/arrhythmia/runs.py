@@ -29,8 +29,7 @@ from pathlib import Path
 
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
 from arrhythmia.config import TrainConfig
-from arrhythmia.data import BeatSet, Split, get_window, load_beats, make_split
-from arrhythmia.data.sources import citation
+from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
 from arrhythmia.inference import Classifier

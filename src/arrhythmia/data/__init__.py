@@ -1,14 +1,16 @@
-"""Data in: beat sets from WFDB databases, Heartbeat CSVs or the synthetic generator, and their splits.
+"""Data in: beat sets from WFDB databases, Heartbeat CSVs, beat stores or the synthetic generator, and
+their splits.
 
-``load_beats(data)`` is the one entry point: ``data`` is ``None`` or ``"mitdb"`` (the MIT-BIH database in
-the data cache, downloaded on first use), ``"heartbeat"`` (the Heartbeat CSVs, likewise), ``"synthetic"``,
-or a directory holding a WFDB database, the Heartbeat CSVs or a beat store (``data.store``).
+``load_beats(data)`` is the one entry point: ``data`` is ``None`` or the name of a downloadable source
+(``"mitdb"``, ``"heartbeat"``: kept in the user data directory, downloaded on first use), ``"synthetic"``,
+or a directory that one of ``SOURCES`` recognises (a beat store, the Heartbeat CSVs, a WFDB database).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from arrhythmia.data import heartbeat, store, synthetic, wfdb_source
 from arrhythmia.data.beats import (
     AAMI_CLASSES,
     BEAT_FS,
@@ -19,6 +21,7 @@ from arrhythmia.data.beats import (
     Window,
     get_window,
 )
+from arrhythmia.data.sources import Source
 from arrhythmia.data.splits import PROTOCOLS, Split, make_split
 from arrhythmia.errors import DataError
 
@@ -27,84 +30,75 @@ __all__ = [
     "BEAT_FS",
     "BEAT_LENGTH",
     "PROTOCOLS",
+    "SOURCES",
     "SYMBOL_TO_AAMI",
     "WINDOWS",
     "BeatSet",
-    "Window",
-    "get_window",
+    "Source",
     "Split",
+    "Window",
+    "citation",
+    "get_window",
     "load_beats",
     "make_split",
-    "resolve_data_dir",
 ]
 
-NAMED_SOURCES = ("mitdb", "heartbeat", "synthetic")
+#: The data sources, in the order a directory is matched against them (a store or the CSVs before a
+#: WFDB database, whose recognition is the loosest). A new source: one module with a ``SOURCE``, one line here.
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        store.SOURCE,
+        heartbeat.SOURCE,
+        wfdb_source.MITDB_SOURCE,
+        wfdb_source.SOURCE,
+        synthetic.SOURCE,
+    )
+}
+DEFAULT_SOURCE = "mitdb"
 
 
-def resolve_data_dir(data: str | Path | None, download: bool = True) -> Path | str:
-    """The directory (or ``"synthetic"``) that ``data`` names, downloading a named database if needed."""
-    name = "mitdb" if data is None else str(data)
-    if name == "synthetic":
-        return name
-    if name in ("mitdb", "heartbeat"):
-        from arrhythmia.data import download as dl
+def citation(source_name: str) -> str:
+    """The citation for a beat set's ``source`` (``heartbeat-mitbih`` is the ``heartbeat`` source's); a WFDB
+    database without a source of its own gets the generic WFDB line."""
+    for name, source in SOURCES.items():
+        if source_name.startswith(name):
+            return source.citation
+    return SOURCES["wfdb"].citation
 
-        target = dl.default_data_dir() / name
-        ready = (
-            (target / "RECORDS").is_file()
-            if name == "mitdb"
-            else all((target / f).is_file() for f in dl.HEARTBEAT_FILES)
-        )
-        if not ready:
-            if not download:
-                raise DataError(f"{target}: {name} is not downloaded (run `arrhythmia download {name}`)")
-            return dl.download_physionet(dest=target) if name == "mitdb" else dl.download_heartbeat(target)
-        return target
-    path = Path(name).expanduser()
-    if not path.exists():
-        raise DataError(f"{path}: data directory does not exist")
-    if not path.is_dir():
-        raise DataError(f"{path}: --data takes a directory (a WFDB database or the Heartbeat CSVs)")
-    return path
+
+def _directory_source(directory: Path) -> Source:
+    for source in SOURCES.values():
+        if source.recognise is not None and source.recognise(directory):
+            return source
+    raise DataError(
+        f"{directory}: not a data directory this package reads (a WFDB database with RECORDS or .hea files, "
+        "the Heartbeat CSVs, or a beat store)"
+    )
 
 
 def load_beats(
     data: str | Path | None = None, progress: bool = True, download: bool = True, window: str | Window = "kachuee"
 ) -> BeatSet:
     """Beats of the data source ``data`` (see the module docstring), cut as ``window`` (a name in
-    ``WINDOWS`` or a ``Window``) says, from the cache when possible."""
-    from arrhythmia.data.cache import cached
-    from arrhythmia.data.heartbeat import MITBIH_FILES, PTBDB_FILES, is_heartbeat_dir, load_heartbeat
-    from arrhythmia.data.wfdb_source import load_wfdb_database, record_names
+    ``WINDOWS`` or a ``Window``) says, from the beat cache when possible."""
+    from arrhythmia.data.download import default_data_dir
 
     window = get_window(window) if isinstance(window, str) else window
-    where = resolve_data_dir(data, download=download)
-    if where == "synthetic":
-        from arrhythmia.data.synthetic import load_synthetic
-
-        return load_synthetic(window=window)
-    directory = Path(where)
-    if (directory / "store.json").is_file():  # a beat store built by `arrhythmia data build`
-        from arrhythmia.data.store import open_store
-
-        return open_store(directory, window=window)
-    if is_heartbeat_dir(directory):
-        if window != WINDOWS["kachuee"]:
-            raise DataError(
-                f"{directory}: the Heartbeat CSVs hold ready-cut Kachuee beats; the {window.kind!r} window "
-                "needs raw recordings with R-peak annotations (a WFDB database)"
-            )
-        subset = "mitbih" if all((directory / f).is_file() for f in MITBIH_FILES) else "ptbdb"
-        files = [directory / f for f in (MITBIH_FILES if subset == "mitbih" else PTBDB_FILES)]
-        for f in files:
-            if not f.is_file():
-                raise DataError(f"{f}: file does not exist")
-        return cached(files, {"source": f"heartbeat-{subset}"}, lambda: load_heartbeat(directory, subset))
-    names = record_names(directory)
-    files = [p for name in names for p in directory.glob(f"{name}.*") if p.suffix in (".hea", ".dat", ".atr")]
-    source = directory.name or "wfdb"
-    return cached(
-        files,
-        {"source": source, "records": names, "window": window.to_dict()},
-        lambda: load_wfdb_database(directory, source=source, progress=progress, window=window),
-    )
+    name = DEFAULT_SOURCE if data is None else str(data)
+    source = SOURCES.get(name)
+    if source is not None and source.recognise is None:  # generated: no directory
+        return source.load(Path(), window, progress)
+    if source is not None and source.download is not None:
+        directory = default_data_dir() / name
+        if not source.is_downloaded(directory):
+            if not download:
+                raise DataError(f"{directory}: {name} is not downloaded (run `arrhythmia download {name}`)")
+            directory = source.download(directory)
+        return source.load(directory, window, progress)
+    directory = Path(name).expanduser()
+    if not directory.exists():
+        raise DataError(f"{directory}: data directory does not exist")
+    if not directory.is_dir():
+        raise DataError(f"{directory}: --data takes a directory (a WFDB database, the Heartbeat CSVs or a store)")
+    return _directory_source(directory).load(directory, window, progress)

@@ -148,3 +148,22 @@ class BeatSet:
     def description(self) -> str:
         """A short human label for reports; says 'synthetic' for generated data."""
         return f"{self.source} (SYNTHETIC data)" if self.synthetic else self.source
+
+
+def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> BeatSet:
+    """One beat set from several with the same classes."""
+    if not parts:
+        raise DataError(f"{source}: no beats")
+    return BeatSet(
+        X=np.concatenate([p.X for p in parts]),
+        y=np.concatenate([p.y for p in parts]),
+        classes=parts[0].classes,
+        record=np.concatenate([p.record for p in parts]),
+        sample=np.concatenate([p.sample for p in parts]),
+        symbol=np.concatenate([p.symbol for p in parts]),
+        source=source,
+        synthetic=any(p.synthetic for p in parts),
+        info=info or {},
+        context=None if any(p.context is None for p in parts) else np.concatenate([p.context for p in parts]),
+        window=parts[0].window,
+    )

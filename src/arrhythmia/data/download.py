@@ -22,13 +22,15 @@ import platformdirs
 import requests
 from tqdm import tqdm
 
-from arrhythmia.data.cache import atomic_write_bytes, file_hash
+from arrhythmia.data.cache import file_hash
 from arrhythmia.errors import DataError
+from arrhythmia.files import atomic_write_bytes
 
 PHYSIONET_URL = "https://physionet.org/files/"
 MITDB = "mitdb/1.0.0"
 
 HEARTBEAT_GDRIVE_ID = "1xAs-CjlpuDqUT2EJUVR5cPuqTUdw2uQg"
+#: The four CSVs of the Heartbeat archive (the MIT-BIH pair, then the PTB pair).
 HEARTBEAT_FILES = ("mitbih_train.csv", "mitbih_test.csv", "ptbdb_normal.csv", "ptbdb_abnormal.csv")
 
 SUMS_NAME = "SHA256SUMS.txt"

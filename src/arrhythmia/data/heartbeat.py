@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from arrhythmia.data.beats import AAMI_CLASSES, BEAT_LENGTH, BeatSet
+from arrhythmia.data.beats import AAMI_CLASSES, BEAT_LENGTH, WINDOWS, BeatSet, Window
+from arrhythmia.data.download import HEARTBEAT_FILES, download_heartbeat
+from arrhythmia.data.sources import Source
 from arrhythmia.errors import DataError
 
-MITBIH_FILES = ("mitbih_train.csv", "mitbih_test.csv")
-PTBDB_FILES = ("ptbdb_normal.csv", "ptbdb_abnormal.csv")
+MITBIH_FILES, PTBDB_FILES = HEARTBEAT_FILES[:2], HEARTBEAT_FILES[2:]
 PTBDB_CLASSES = ("normal", "abnormal")
 
 
@@ -74,7 +75,7 @@ def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, 
 
 def is_heartbeat_dir(directory: Path) -> bool:
     """True if ``directory`` holds the Heartbeat CSVs (either the MIT-BIH or the PTB pair)."""
-    return any((directory / name).is_file() for name in MITBIH_FILES + PTBDB_FILES)
+    return any((directory / name).is_file() for name in HEARTBEAT_FILES)
 
 
 def load_heartbeat(directory: str | Path, subset: str = "mitbih") -> BeatSet:
@@ -112,3 +113,34 @@ def load_heartbeat(directory: str | Path, subset: str = "mitbih") -> BeatSet:
         source=f"heartbeat-{subset}",
         is_test=record == "mitbih_test" if subset == "mitbih" else None,
     )
+
+
+def load_heartbeat_directory(directory: Path, window: Window, progress: bool = True) -> BeatSet:
+    """The MIT-BIH pair of CSVs where present, else the PTB pair, from the beat cache when unchanged."""
+    from arrhythmia.data.cache import cached
+
+    if window != WINDOWS["kachuee"]:
+        raise DataError(
+            f"{directory}: the Heartbeat CSVs hold ready-cut Kachuee beats; the {window.kind!r} window "
+            "needs raw recordings with R-peak annotations (a WFDB database)"
+        )
+    subset = "mitbih" if all((directory / f).is_file() for f in MITBIH_FILES) else "ptbdb"
+    files = [directory / f for f in (MITBIH_FILES if subset == "mitbih" else PTBDB_FILES)]
+    for f in files:
+        if not f.is_file():
+            raise DataError(f"{f}: file does not exist")
+    return cached(files, {"source": f"heartbeat-{subset}"}, lambda: load_heartbeat(directory, subset))
+
+
+SOURCE = Source(
+    name="heartbeat",
+    citation=(
+        "ECG Heartbeat Categorization data set, derived from the MIT-BIH Arrhythmia and PTB Diagnostic ECG "
+        "databases (PhysioNet, ODC-By 1.0). Kachuee M, Fazeli S, Sarrafzadeh M. ECG Heartbeat Classification: "
+        "A Deep Transferable Representation. IEEE ICHI 2018 (arXiv:1805.00794)."
+    ),
+    load=load_heartbeat_directory,
+    recognise=is_heartbeat_dir,
+    download=download_heartbeat,
+    is_downloaded=lambda directory: all((directory / f).is_file() for f in HEARTBEAT_FILES),
+)

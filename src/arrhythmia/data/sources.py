@@ -1,25 +1,36 @@
-"""Citations and licences of the data sources, shown in reports and the README."""
+"""What a data source is: how to recognise it on disk, load its beats, download it, and cite it.
+
+Each source module (``wfdb_source``, ``heartbeat``, ``store``, ``synthetic``) ends with a ``SOURCE``, and
+``data/__init__.py`` lists them in ``SOURCES``: a new source is one file and one line there.
+"""
 
 from __future__ import annotations
 
-CITATIONS = {
-    "mitdb": (
-        "MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet), Open Data Commons Attribution License v1.0. "
-        "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng Med Biol 20(3):45-50 (2001). "
-        "Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000)."
-    ),
-    "heartbeat": (
-        "ECG Heartbeat Categorization data set, derived from the MIT-BIH Arrhythmia and PTB Diagnostic ECG "
-        "databases (PhysioNet, ODC-By 1.0). Kachuee M, Fazeli S, Sarrafzadeh M. ECG Heartbeat Classification: "
-        "A Deep Transferable Representation. IEEE ICHI 2018 (arXiv:1805.00794)."
-    ),
-    "synthetic": "SYNTHETIC data made by arrhythmia.data.synthetic (Gaussian-wave beat model); not real ECG.",
-}
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from arrhythmia.data.beats import BeatSet, Window
 
 
-def citation(source: str) -> str:
-    """The citation for a beat set's ``source`` name; WFDB databases other than mitdb get a generic line."""
-    for key, text in CITATIONS.items():
-        if source.startswith(key):
-            return text
-    return f"WFDB database '{source}' (PhysioNet). Goldberger AL et al. Circulation 101(23):e215-e220 (2000)."
+@dataclass(frozen=True)
+class Source:
+    """One kind of beat data.
+
+    name : what ``--data NAME`` calls it, and the prefix of the ``BeatSet.source`` of its beats.
+    citation : the text reports and the README cite it with.
+    load : ``(directory, window, progress) -> BeatSet``: the beats in a directory of this kind, cut with
+        ``window`` (sources holding ready-cut beats raise DataError for a window they do not hold).
+    recognise : ``directory -> bool``: whether a directory holds this kind of data (None: never given as a
+        directory, e.g. generated data).
+    download : ``directory -> directory``: fetch the data into a directory (None: nothing to download); the
+        source is then also a name ``--data`` takes, kept in the user data directory.
+    is_downloaded : ``directory -> bool``: whether a download into that directory is complete.
+    """
+
+    name: str
+    citation: str
+    load: Callable[[Path, Window, bool], BeatSet]
+    recognise: Callable[[Path], bool] | None = None
+    download: Callable[[Path], Path] | None = None
+    is_downloaded: Callable[[Path], bool] | None = None

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from arrhythmia.data.beats import AAMI_CLASSES, BeatSet, Window, get_window
 from arrhythmia.data.cache import EXTRACTION_VERSION
 from arrhythmia.data.context import CONTEXT_FEATURES
+from arrhythmia.data.sources import Source
 from arrhythmia.errors import DataError
 from arrhythmia.files import atomic_write_bytes, read_json_or_none, write_json
 
@@ -534,3 +535,11 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
         context=np.concatenate(parts["context"]),
         window=stored,
     )
+
+
+SOURCE = Source(
+    name="store",
+    citation="A beat store built by `arrhythmia data build` from a WFDB database; cite that database.",
+    load=lambda directory, window, progress=True: open_store(directory, window=window),
+    recognise=lambda directory: (directory / MANIFEST).is_file(),
+)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arrhythmia.data.beats import AAMI_CLASSES, WINDOWS, BeatSet, Window
+from arrhythmia.data.beats import AAMI_CLASSES, WINDOWS, BeatSet, Window, concatenate
 from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.sources import Source
 
 # (amplitude mV, offset from the R peak s, width s) of each wave, per class.
 _TEMPLATES: dict[str, list[tuple[float, float, float]]] = {
@@ -101,8 +102,6 @@ def load_synthetic(
 
     Record ids are ``syn000``, ``syn001``, ...; all five AAMI classes are present.
     """
-    from arrhythmia.data.wfdb_source import concatenate
-
     parts = []
     for i in range(n_records):
         rec = synthetic_ecg(duration_s=duration_s, seed=seed * 10_000 + i)
@@ -124,3 +123,10 @@ def load_synthetic(
             )
         )
     return concatenate(parts, source="synthetic", info={"seed": seed, "duration_s": duration_s})
+
+
+SOURCE = Source(
+    name="synthetic",
+    citation="SYNTHETIC data made by arrhythmia.data.synthetic (Gaussian-wave beat model); not real ECG.",
+    load=lambda directory, window, progress=True: load_synthetic(window=window),
+)

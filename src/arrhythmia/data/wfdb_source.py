@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window, concatenate
+from arrhythmia.data.download import download_physionet
 from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.sources import Source
 from arrhythmia.errors import DataError
 
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
@@ -185,20 +187,40 @@ def load_wfdb_database(
     return concatenate(parts, source=source, info=info)
 
 
-def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> BeatSet:
-    """One beat set from several with the same classes."""
-    if not parts:
-        raise DataError(f"{source}: no beats")
-    return BeatSet(
-        X=np.concatenate([p.X for p in parts]),
-        y=np.concatenate([p.y for p in parts]),
-        classes=parts[0].classes,
-        record=np.concatenate([p.record for p in parts]),
-        sample=np.concatenate([p.sample for p in parts]),
-        symbol=np.concatenate([p.symbol for p in parts]),
-        source=source,
-        synthetic=any(p.synthetic for p in parts),
-        info=info or {},
-        context=None if any(p.context is None for p in parts) else np.concatenate([p.context for p in parts]),
-        window=parts[0].window,
+def is_wfdb_database(directory: Path) -> bool:
+    """A ``RECORDS`` file or ``.hea`` headers: a WFDB database."""
+    return (directory / "RECORDS").is_file() or any(directory.glob("*.hea"))
+
+
+def load_wfdb_directory(directory: Path, window: Window, progress: bool = True) -> BeatSet:
+    """The beats of a WFDB database directory, from the beat cache when its files are unchanged."""
+    from arrhythmia.data.cache import cached
+
+    names = record_names(directory)
+    files = [p for name in names for p in directory.glob(f"{name}.*") if p.suffix in (".hea", ".dat", ".atr")]
+    source = directory.name or "wfdb"
+    return cached(
+        files,
+        {"source": source, "records": names, "window": window.to_dict()},
+        lambda: load_wfdb_database(directory, source=source, progress=progress, window=window),
     )
+
+
+SOURCE = Source(
+    name="wfdb",
+    citation="WFDB database (PhysioNet). Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. "
+    "Circulation 101(23):e215-e220 (2000).",
+    load=load_wfdb_directory,
+    recognise=is_wfdb_database,
+)
+MITDB_SOURCE = Source(
+    name="mitdb",
+    citation=(
+        "MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet), Open Data Commons Attribution License v1.0. "
+        "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng Med Biol 20(3):45-50 (2001). "
+        "Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000)."
+    ),
+    load=load_wfdb_directory,
+    download=lambda directory: download_physionet(dest=directory),
+    is_downloaded=lambda directory: (directory / "RECORDS").is_file(),
+)
