@@ -120,6 +120,9 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
 def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb") -> RecordBeats:
     """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
 
+    Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``); ``sample`` holds
+    the aligned positions.
+
     Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; the context features
     come from every annotated beat, including the few the segmentation cannot cut.
     """
@@ -129,6 +132,12 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     samples, symbols = read_beat_annotations(path)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples, symbols = samples[is_beat], symbols[is_beat]
+    # Databases mark beats at different points of the QRS (MIT-BIH on the R peak, others up to 60 ms
+    # before it): every beat is placed on its R wave by the rule predict places detections with, so
+    # training windows and context features are those predict cuts for the same beat.
+    from arrhythmia.data.detection import align_to_r_wave  # imported on use: scipy.signal, 0.5 s at start-up
+
+    samples = align_to_r_wave(signal, fs, samples)
     labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
     cut = cut_beats(signal, fs, samples, window)
     keep = cut.kept
