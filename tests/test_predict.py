@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import write_wfdb_record
+from conftest import MITDB, needs_mitdb, write_wfdb_record
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
@@ -144,3 +144,36 @@ def test_chunked_processing_matches_the_whole_signal(classifier):
     assert np.array_equal(chunked["sample"].to_numpy(), whole["sample"].to_numpy())
     assert np.array_equal(chunked["label"].to_numpy(), whole["label"].to_numpy())
     assert np.allclose(chunked["p_V"], whole["p_V"], atol=1e-4)
+
+
+class _Recorder:
+    """A stand-in model that keeps the beats predict hands it: what a real model would see."""
+
+    classes = ("N", "S", "V", "F", "Q")
+    takes_context = True
+
+    def __init__(self, window):
+        self.window, self.X, self.context = window, [], []
+
+    def predict_proba(self, X, context=None):
+        self.X.append(X)
+        self.context.append(context)
+        return np.full((len(X), len(self.classes)), 0.2, dtype=np.float32)
+
+
+@needs_mitdb
+@pytest.mark.parametrize("window", ["centred", "kachuee"])
+def test_training_beats_are_the_beats_predict_cuts_at_the_same_peaks(window):
+    """Record 100's training beats (annotations aligned to the R wave) and the beats predict cuts at those
+    peaks, in its 10-minute chunks, are the same windows with the same context features."""
+    from arrhythmia.data.recording import read_input
+    from arrhythmia.data.wfdb_source import load_record_beats
+    from arrhythmia.predict import label_peaks
+
+    training = load_record_beats(MITDB / "100", get_window(window)).beats
+    recording = read_input(MITDB / "100")
+    recorder = _Recorder(get_window(window))
+    kept, _ = label_peaks(recording, training.sample, recorder)
+    assert kept.all() and len(recorder.X) == 3  # three 10-minute chunks
+    np.testing.assert_array_equal(np.concatenate(recorder.X), training.X)
+    np.testing.assert_array_equal(np.concatenate(recorder.context), training.context)

@@ -87,39 +87,55 @@ def _classify(signal, fs, first, last, peaks, rr, model: BeatModel) -> tuple[np.
     return cut.kept, probs
 
 
+def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
+    """``[first, last)`` sample ranges of whole 10 s windows, about ``chunk_s`` long, covering the signal."""
+    chunk = max(int(round(chunk_s / 10.0)) * 10, 10) * fs
+    bounds = np.arange(0, n_samples, int(chunk)).tolist() + [n_samples]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MARGIN_S * fs:
+        bounds.pop(-2)  # fold a short tail into the last chunk
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def label_peaks(
+    recording: Recording, peaks: np.ndarray, model: BeatModel, chunk_s: float = CHUNK_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Classify the beats at ``peaks`` (ascending samples of the recording): whether each could be cut,
+    (n_peaks,) bool, and its class probabilities, (n_peaks, n_classes) float32 (zeros where not cut).
+
+    RR features come from all ``peaks``; each beat is cut from the raw signal with the model's window and
+    compared with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are
+    cut around annotated R peaks; long recordings a chunk at a time (see ``predict_signal``).
+    """
+    signal, fs = recording.signal, recording.fs
+    rr = rr_features(peaks, fs)
+    kept, probs = [], []
+    for first, last in _chunks(len(signal), fs, chunk_s):
+        inside = (peaks >= first) & (peaks < last)
+        k, p = _classify(signal, fs, first, last, peaks[inside], rr[inside], model)
+        kept.append(k)
+        probs.append(p)
+    return np.concatenate(kept), np.concatenate(probs)
+
+
 def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
 
-    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it), their RR features are
-    computed from all detected peaks, each beat is cut from the raw signal with the model's window and
-    compared with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are
-    cut around annotated R peaks. A detected beat that cannot be cut
-    (e.g. alone in its 10 s window) gets an empty label. Recordings longer than ``chunk_s`` seconds are
-    processed in chunks with ``MARGIN_S`` of context on each side, so memory does not grow with length.
+    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) and classified by
+    ``label_peaks``. A detected beat that cannot be cut (e.g. alone in its 10 s window) gets an empty
+    label. Recordings longer than ``chunk_s`` seconds are processed in chunks with ``MARGIN_S`` of context
+    on each side, so memory does not grow with length.
     """
     signal, fs = recording.signal, recording.fs
     empty = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
-    chunk = max(int(round(chunk_s / 10.0)) * 10, 10) * fs  # whole 10 s windows
-    bounds = np.arange(0, len(signal), int(chunk)).tolist() + [len(signal)]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MARGIN_S * fs:
-        bounds.pop(-2)  # fold a short tail into the last chunk
-    chunks = list(zip(bounds[:-1], bounds[1:]))
-    peaks_per_chunk = [_detect(signal, fs, a, b) for a, b in chunks]
-    peaks = np.concatenate(peaks_per_chunk)
+    peaks = np.concatenate([_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return empty
-    rr = rr_features(peaks, fs)
-    offsets = np.cumsum([0] + [len(p) for p in peaks_per_chunk])
-    parts = [
-        _classify(signal, fs, a, b, p, rr[offsets[i] : offsets[i + 1]], model)
-        for i, ((a, b), p) in enumerate(zip(chunks, peaks_per_chunk))
-    ]
-    kept = np.concatenate([k for k, _ in parts])
-    table = _table(_beat_index(peaks, fs), np.concatenate([probs for _, probs in parts]), model.classes)
+    kept, probs = label_peaks(recording, peaks, model, chunk_s)
+    table = _table(_beat_index(peaks, fs), probs, model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     return table
 

@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from arrhythmia.data.beats import BEAT_FS, BEAT_LENGTH, WINDOWS, Window, get_window  # noqa: F401
+from arrhythmia.data.beats import BEAT_FS, BEAT_LENGTH, WINDOWS, Window
 from arrhythmia.errors import DataError
 
 WINDOW_SECONDS = 10.0

@@ -1,0 +1,78 @@
+"""Every command that reopens a run works on every kind of run: a Kachuee-window run, a centred-window run
+with context features, and an ensemble (evaluate and report once failed on centred-window runs, reloading
+their beats with the Kachuee window)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import write_wfdb_record
+from test_cli import run_cli
+
+KINDS = {
+    "kachuee": ["--model", "seed-cnn", "--window", "kachuee"],
+    "centred-context": ["--model", "fast-cnn", "--window", "centred", "--context-features"],
+    "ensemble": ["--model", "fast-cnn", "--window", "centred", "--rr-features", "--ensemble", "2"],
+}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("db")
+    for i, name in enumerate(("r01", "r02", "r03", "r04")):
+        write_wfdb_record(directory, name, seed=i)
+    (directory / "RECORDS").write_text("r01\nr02\nr03\nr04\n")
+    return directory
+
+
+@pytest.fixture(scope="module", params=list(KINDS))
+def trained(request, database, tmp_path_factory):
+    run = tmp_path_factory.mktemp(request.param) / "run"
+    result = run_cli(
+        "train", "--data", database, "--epochs", "2", "--batch-size", "64", "--threads", "1", "--run-dir", run,
+        *KINDS[request.param],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return request.param, run
+
+
+def test_evaluate_reproduces_the_metrics_of_training(trained, database):
+    kind, run = trained
+    written = json.loads((run / "metrics.json").read_text())
+    result = run_cli("evaluate", run)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "metrics.json").read_text()) == written  # the same beats, cut the same way
+    # Named as another source, the same database is cut with the run's window too.
+    result = run_cli("evaluate", run, "--data", database)
+    assert result.returncode == 0, result.stderr
+    other = json.loads((run / f"metrics-{database.name}.json").read_text())
+    assert other["n_beats"] == written["n_beats"] and other["accuracy"] == written["accuracy"]
+
+
+def test_report_draws_every_figure(trained):
+    kind, run = trained
+    (run / "report.html").unlink()
+    result = run_cli("report", run)
+    assert result.returncode == 0, result.stderr
+    assert (run / "report.html").stat().st_size > 20_000 and len(list((run / "figures").glob("*.png"))) == 7
+
+
+def test_export_and_predict_with_both_engines(trained, database, tmp_path):
+    kind, run = trained
+    for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts.pt")):
+        result = run_cli("export", run, "--format", fmt, "--out", tmp_path / name)
+        assert result.returncode == 0, result.stderr
+    labels = {}
+    for engine in ("torch", "onnx"):
+        out = tmp_path / f"predict-{engine}"
+        result = run_cli("predict", database / "r01", "--run", run, "--engine", engine, "--out", out)
+        assert result.returncode == 0, result.stderr
+        labels[engine] = pd.read_csv(out / "beats.csv", keep_default_na=False)["label"].tolist()
+    assert labels["torch"] == labels["onnx"] and len(labels["torch"]) > 50
+    # The exported ONNX file labels the recording as the run does.
+    out = tmp_path / "predict-file"
+    result = run_cli("predict", database / "r01", "--run", tmp_path / "m.onnx", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(out / "beats.csv", keep_default_na=False)["label"].tolist() == labels["torch"]
