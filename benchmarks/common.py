@@ -6,6 +6,10 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
+from arrhythmia.data.recording import Recording, read_input
+from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.export import ENGINES, load_classifier
 
 
@@ -20,3 +24,17 @@ def load_engines(run: Path | None, shipped: str | None = None) -> dict:
     """Both engines of one model, on the CPU: ``{"torch": Classifier, "onnx": OnnxClassifier}`` of the run
     directory ``run``, else of the shipped model ``shipped`` (default: the default one)."""
     return {engine: load_classifier(run, engine, shipped, device="cpu") for engine in ENGINES}
+
+
+def long_recording(data: Path, hours: float) -> Recording:
+    """An ``hours``-long signal: the records of the WFDB database ``data`` (each its MLII lead, as
+    ``read_input`` picks) concatenated in ``record_names`` order, from the first again if needed
+    (MIT-BIH's 48 records of 30 min give 24 h). signal: (hours * 3600 * fs,) float64, mV."""
+    names = record_names(data)
+    parts, total, fs = [], 0, None
+    while fs is None or total < hours * 3600 * fs:
+        part = read_input(data / names[len(parts) % len(names)])
+        fs = part.fs
+        parts.append(part.signal)
+        total += len(part.signal)
+    return Recording(np.concatenate(parts)[: int(hours * 3600 * fs)], fs, "MLII", Path("concatenated"))

@@ -301,42 +301,43 @@ def predict(
         str | None, typer.Option(help="Shipped model to use without --run (see `arrhythmia models`).")
     ] = None,
     engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
-    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (required for CSV and .npy signals).")] = None,
+    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (CSV without a time column, .npy).")] = None,
     lead: Annotated[
         str | None, typer.Option(help="Lead name or index (default: MLII where present, else the first).")
+    ] = None,
+    adapt: Annotated[
+        bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
+    ] = True,
+    ask: Annotated[
+        int, typer.Option(min=0, help="Write a review sheet of the K beats whose labels would help most.")
+    ] = 0,
+    labels: Annotated[
+        Path | None, typer.Option(help="A reviewer's labels (CSV: sample,label), carried through their families.")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default predictions/<record name>).")] = None,
     plot: Annotated[bool, typer.Option(help="Also draw a stretch of the recording with its beats marked.")] = False,
     start: Annotated[float, typer.Option(help="Start of the plotted stretch, s.")] = 0.0,
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
 ) -> None:
-    """Label every beat of a recording: beats.csv, summary.json and a summary table."""
+    """Label every beat of a recording: beats.csv, families.csv, summary.json and a summary table."""
+    from arrhythmia import figures
     from arrhythmia.data.recording import BeatRows, read_input
     from arrhythmia.export import load_classifier
-    from arrhythmia.files import write_json, write_text_atomic
-    from arrhythmia.predict import predict_beats, predict_signal, summarise
+    from arrhythmia.predict import label_recording, predict_beats, read_reviewed, save_beat_rows, save_recording
 
     model = load_classifier(run, engine.value, pretrained)
     data = read_input(record, fs=fs, lead=lead)
+    reviewed = read_reviewed(labels) if labels is not None else None
     out = out or Path("predictions") / record.with_suffix("").name
-    out.mkdir(parents=True, exist_ok=True)
     if isinstance(data, BeatRows):
-        beats = predict_beats(data, model)
-        write_text_atomic(out / "beats.csv", beats.to_csv(index=False, float_format="%.6g"))
+        beats = save_beat_rows(predict_beats(data, model), out)
         counts = beats["label"].value_counts().to_dict()
         console.print(f"{len(beats):,} beats: " + ", ".join(f"{c} {counts.get(c, 0):,}" for c in model.classes))
         console.print(f"per-beat table: {out / 'beats.csv'}")
         return
-    beats = predict_signal(data, model)
-    summary = {
-        "record": str(record),
-        "lead": data.lead,
-        "fs": data.fs,
-        "model": model.model_name,
-        **summarise(beats, model.classes),
-    }
-    write_text_atomic(out / "beats.csv", beats.to_csv(index=False, float_format="%.6g"))
-    write_json(out / "summary.json", summary)
+    result = label_recording(data, model, adapt=adapt, reviewed=reviewed, ask=ask)
+    about = {"record": str(record), "lead": data.lead, "fs": data.fs, "model": model.model_name}
+    summary = save_recording(result, out, about, model.classes)
     table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
     table.add_column("")
     table.add_column("value", justify="right")
@@ -350,14 +351,25 @@ def predict(
             f"{cls}: isolated / couplets / runs", f"{ectopy['isolated']} / {ectopy['couplets']} / {ectopy['runs']}"
         )
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
+    if result.families is not None:
+        table.add_row("morphology families", f"{len(result.families):,}")
     console.print(table)
+    if result.families is not None:
+        path = figures.plot_family_templates(
+            result.templates, result.families, model.window, out / "families.png", title=f"{record.name}: families"
+        )
+        console.print(f"families: {out / 'families.csv'}, {path}")
+    if result.questions is not None:
+        path = figures.plot_review_strips(data.signal, data.fs, result.questions, out / "review.png")
+        console.print(
+            f"review sheet: {out / 'review.csv'} and {path}; fill in the label column, then "
+            f"`arrhythmia predict {record} --labels {out / 'review.csv'}`"
+        )
     if plot:
-        from arrhythmia.figures import plot_recording_beats
-
-        path = plot_recording_beats(
+        path = figures.plot_recording_beats(
             data.signal,
             data.fs,
-            beats,
+            result.beats,
             out / "beats.png",
             start,
             seconds,

@@ -399,3 +399,59 @@ def plot_recording_beats(
     if len(shown):
         ax.legend(loc="lower right", fontsize=8, ncols=5)
     return _save(fig, path)
+
+
+def plot_family_templates(
+    templates: np.ndarray, families, window: Window, path: str | Path, title: str = "", most: int = 12
+) -> Path:
+    """The morphology families of a recording as a gallery: each family's median beat window.
+
+    templates : (n_families, window.length), normalised amplitude; families : the ``families.csv`` table
+    (columns family, beats, percent, label, pre_rr_ratio), in the same order. The ``most`` largest are drawn.
+    """
+    shown = min(len(templates), most)
+    ncols = min(max(shown, 1), 4)
+    nrows = max(math.ceil(shown / ncols), 1)
+    fig = Figure(figsize=(3.2 * ncols, 2.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
+    t = _time_axis(templates.shape[1], window) if len(templates) else np.zeros(0)
+    for ax, (_, row), template in zip(axes, families.iterrows(), templates[:shown]):
+        colour = CLASS_COLOURS.get(row["label"], "#0969da")
+        ax.plot(t, template, color=colour, lw=1.4)
+        ax.set_title(
+            f"family {row['family']}: {row['label']}, {row['beats']:,} beats ({row['percent']:.1f}%)\n"
+            f"pre-RR / recent RR {row['pre_rr_ratio']:.2f}",
+            fontsize=8,
+        )
+        ax.grid(alpha=0.3)
+    for ax in axes[shown:]:
+        ax.set_visible(False)
+    fig.supxlabel("time from the R peak (s)")
+    fig.supylabel(AMPLITUDE)
+    fig.suptitle(title or "Morphology families: the median beat of each")
+    return _save(fig, path)
+
+
+def plot_review_strips(signal: np.ndarray, fs: float, questions, path: str | Path, seconds: float = 3.0) -> Path:
+    """One strip per beat a reviewer is asked about, the beat in the middle and marked.
+
+    signal : (n_samples,) in the file's unit (mV for WFDB); questions : table with columns sample, label,
+    family, reason (``RecordingLabels.questions``).
+    """
+    n = max(len(questions), 1)
+    fig = Figure(figsize=(10, 1.6 * n + 0.6), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False).ravel()
+    half = int(seconds * fs / 2)
+    for k, (ax, (_, row)) in enumerate(zip(axes, questions.iterrows())):
+        lo, hi = max(int(row["sample"]) - half, 0), min(int(row["sample"]) + half, len(signal))
+        ax.plot(np.arange(lo, hi) / fs, signal[lo:hi], color="#24292f", lw=0.8)
+        ax.axvline(row["sample"] / fs, color=CLASS_COLOURS.get(row["label"], "#0969da"), lw=1.2, alpha=0.6)
+        ax.set_title(
+            f"{k + 1}. sample {int(row['sample'])} ({row['sample'] / fs:.2f} s): model says {row['label']}; "
+            f"family {row['family']}; {row['reason']}",
+            fontsize=8,
+            loc="left",
+        )
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("time (s)")
+    return _save(fig, path)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,28 @@ class Classifier:
     def from_pretrained(cls, name: str | None = None, device: str = "auto") -> Classifier:
         """A model shipped with the package (``arrhythmia.pretrained``); the default one without ``name``."""
         return cls.from_checkpoint(pretrained.model_dir(name or pretrained.DEFAULT) / MODEL_FILE, device)
+
+    @torch.no_grad()
+    def renormalised(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> Classifier:
+        """A copy whose BatchNorm statistics are those of the beats X: (n, input_length) (and their context
+        features): every BatchNorm layer's running mean and variance re-estimated over them (AdaBN, Li et
+        al. 2016), weights and all else unchanged. Adapts the model to one recording's patient, lead and
+        device (``arrhythmia.adapt``)."""
+        check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
+        model = copy.deepcopy(self.model)
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return self
+        model.eval()
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over all batches: the statistics of these beats
+            norm.train()
+        for start in range(0, len(X), batch_size):
+            x = torch.from_numpy(self.scaling.beats(np.asarray(X[start : start + batch_size]))).unsqueeze(1)
+            c = None if context is None else torch.from_numpy(self.scaling.context(context[start : start + batch_size]))
+            model(x.to(self.device), None if c is None else c.to(self.device))
+        return replace(self, model=model.eval())
 
     @torch.no_grad()
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:

@@ -8,6 +8,7 @@ summary = summarise(beats)                              # counts, heart rate, ec
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Protocol
@@ -15,11 +16,14 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from arrhythmia.adapt import AdaptConfig, questions
+from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.context import rr_features
-from arrhythmia.data.pipeline import cut_beats
+from arrhythmia.data.context import RR_FEATURES, rr_features
+from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.recording import BeatRows, Recording, read_input
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.files import write_json, write_text_atomic
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -75,18 +79,6 @@ def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
     return peaks[(peaks >= first) & (peaks < last)]
 
 
-def _classify(signal, fs, first, last, peaks, rr, model: BeatModel) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each of ``peaks`` (all in ``[first, last)``) could be cut, and class probabilities.
-
-    rr : (len(peaks), 6) the RR features of these peaks, computed over the whole recording."""
-    lo, stretch = _stretch(signal, fs, first, last)
-    cut = cut_beats(stretch, fs, peaks, model.window, with_context=model.takes_context, rr=rr, start=lo)
-    probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
-    if cut.kept.any():
-        probs[cut.kept] = model.predict_proba(cut.X, cut.context)
-    return cut.kept, probs
-
-
 def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
     """``[first, last)`` sample ranges of whole 10 s windows, about ``chunk_s`` long, covering the signal."""
     chunk = max(int(round(chunk_s / 10.0)) * 10, 10) * fs
@@ -96,37 +88,150 @@ def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def label_peaks(
-    recording: Recording, peaks: np.ndarray, model: BeatModel, chunk_s: float = CHUNK_S
-) -> tuple[np.ndarray, np.ndarray]:
-    """Classify the beats at ``peaks`` (ascending samples of the recording): whether each could be cut,
-    (n_peaks,) bool, and its class probabilities, (n_peaks, n_classes) float32 (zeros where not cut).
+def cut_recording(
+    recording: Recording, peaks: np.ndarray, window: Window, with_context: bool = True, chunk_s: float = CHUNK_S
+) -> CutBeats:
+    """The beats at ``peaks`` (ascending samples of the recording), cut a chunk at a time.
 
-    RR features come from all ``peaks``; each beat is cut from the raw signal with the model's window and
-    compared with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are
-    cut around annotated R peaks; long recordings a chunk at a time (see ``predict_signal``).
+    RR features come from all ``peaks``; each beat is cut from the raw signal with ``window`` and compared
+    with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are cut
+    around annotated R peaks. Returns ``CutBeats`` over all peaks: kept (n_peaks,), X (n_kept, length),
+    context (n_kept, 9) or None.
     """
     signal, fs = recording.signal, recording.fs
     rr = rr_features(peaks, fs)
-    kept, probs = [], []
+    parts = []
     for first, last in _chunks(len(signal), fs, chunk_s):
         inside = (peaks >= first) & (peaks < last)
-        k, p = _classify(signal, fs, first, last, peaks[inside], rr[inside], model)
-        kept.append(k)
-        probs.append(p)
-    return np.concatenate(kept), np.concatenate(probs)
+        lo, stretch = _stretch(signal, fs, first, last)
+        parts.append(cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo))
+    return CutBeats(
+        X=np.concatenate([p.X for p in parts]),
+        context=np.concatenate([p.context for p in parts]) if with_context else None,
+        kept=np.concatenate([p.kept for p in parts]),
+        lost_reason=np.concatenate([p.lost_reason for p in parts]),
+    )
 
 
-def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUNK_S) -> pd.DataFrame:
-    """Per-beat table of one recording: sample, time_s, label, confidence and p_<class> per class.
+@dataclass
+class RecordingLabels:
+    """What predict makes of one recording.
 
-    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) and classified by
-    ``label_peaks``. A detected beat that cannot be cut (e.g. alone in its 10 s window) gets an empty
-    label. Recordings longer than ``chunk_s`` seconds are processed in chunks with ``MARGIN_S`` of context
-    on each side, so memory does not grow with length.
+    beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family);
+    families : one row per morphology family (``families_table``), or None when not adapted;
+    templates : (n_families, window length) float32, each family's median beat window (None likewise);
+    adaptation : what the adaptation did (for summary.json);
+    questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason.
+    """
+
+    beats: pd.DataFrame
+    families: pd.DataFrame | None = None
+    templates: np.ndarray | None = None
+    adaptation: dict = field(default_factory=dict)
+    questions: pd.DataFrame | None = None
+
+
+#: A reviewer's label names a detected beat within this many seconds of it.
+REVIEW_TOLERANCE_S = 0.05
+
+
+def read_reviewed(path: str | Path) -> dict[int, str]:
+    """A reviewer's labels: a CSV with columns ``sample`` (at the recording's rate) and ``label``;
+    ``{sample: label}``. One-line DataError for a missing file, missing columns or bad samples."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: labels file does not exist")
+    try:
+        frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = {"sample", "label"} - set(frame.columns)
+    if missing:
+        raise DataError(f"{path}: needs columns sample and label (missing: {', '.join(sorted(missing))})")
+    samples = pd.to_numeric(frame["sample"], errors="coerce")
+    bad = samples.isna() | (samples < 0) | (samples != samples.round())
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{path}: row {row + 2}: sample {frame['sample'].iloc[row]!r} is not a sample number")
+    return dict(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip().tolist()))
+
+
+def _reviewed_beats(
+    reviewed: dict[int, str], peaks: np.ndarray, fs: float, classes: tuple[str, ...], where: str
+) -> dict[int, int]:
+    """``{sample: label}`` -> ``{index into peaks: class index}``; one-line DataError for a label outside
+    ``classes`` or a sample farther than ``REVIEW_TOLERANCE_S`` from every beat that could be labelled."""
+    unknown = sorted({label for label in reviewed.values() if label not in classes})
+    if unknown:
+        raise DataError(
+            f"{where}: labels {', '.join(map(repr, unknown))} are not classes of the model ({', '.join(classes)})"
+        )
+    out = {}
+    for sample, label in reviewed.items():
+        i = int(np.clip(np.searchsorted(peaks, sample), 1, len(peaks) - 1)) if len(peaks) > 1 else 0
+        nearest = i if abs(peaks[i] - sample) <= abs(peaks[i - 1] - sample) else i - 1
+        if abs(peaks[nearest] - sample) > REVIEW_TOLERANCE_S * fs:
+            raise DataError(
+                f"{where}: sample {sample} is not a detected beat that could be labelled (nearest: {peaks[nearest]}, "
+                f"{abs(peaks[nearest] - sample) / fs:.3f} s away)"
+            )
+        out[int(nearest)] = classes.index(label)
+    return out
+
+
+def families_table(
+    family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, fs: float, classes: tuple[str, ...]
+) -> pd.DataFrame:
+    """One row per family of the kept beats: its size and share, the label most of its beats carry, how
+    premature its beats typically are against the patient's own rhythm (median pre-RR over the mean RR of
+    the 10 beats before it; about 1 for the usual rhythm, under 0.8 for premature beats), and one beat of
+    it to look at. family, labels, peaks: (n_kept,) each."""
+    pre_local = rr_features(peaks, fs)[:, RR_FEATURES.index("pre_local_ratio")]
+    rows = []
+    for f in range(int(family.max()) + 1 if len(family) else 0):
+        members = np.flatnonzero(family == f)
+        counts = pd.Series(labels[members]).value_counts()
+        rows.append(
+            {
+                "family": f,
+                "beats": len(members),
+                "percent": 100.0 * len(members) / len(family),
+                "label": counts.index[0] if len(counts) else "",
+                "label_share": float(counts.iloc[0] / len(members)) if len(counts) else 0.0,
+                "pre_rr_ratio": float(np.median(pre_local[members])) if len(members) else np.nan,
+                "example_sample": int(peaks[members[len(members) // 2]]) if len(members) else -1,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def label_recording(
+    recording: Recording,
+    model: BeatModel,
+    chunk_s: float = CHUNK_S,
+    adapt: bool | dict | AdaptConfig | None = True,
+    reviewed: dict[int, str] | None = None,
+    ask: int = 0,
+) -> RecordingLabels:
+    """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording.
+
+    Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) a chunk at a time, cut
+    by ``cut_recording`` and classified; with ``adapt`` the labels are then adapted to the recording
+    (``arrhythmia.adapt``: morphology families, normalisation re-estimated on its beats, family consensus;
+    ``False`` turns it off, a dict or ``AdaptConfig`` sets it). A detected beat that cannot be cut (e.g.
+    alone in its 10 s window) gets an empty label. Detection and cutting go in chunks of ``chunk_s``
+    seconds with ``MARGIN_S`` of context on each side.
+
+    reviewed : a reviewer's labels, ``{sample: label}`` (``read_reviewed``): those beats keep them, and
+    they decide their families' morphology and the recording's N/S border (with ``adapt`` off, families are
+    still formed to carry them). ask : also pick the ``ask`` beats whose review would help most
+    (``RecordingLabels.questions``).
     """
     signal, fs = recording.signal, recording.fs
-    empty = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
+    config = AdaptConfig.from_value(adapt)
+    if reviewed and config is None:
+        config = AdaptConfig(batchnorm=False)
+    empty = RecordingLabels(_table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes))
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
@@ -134,10 +239,57 @@ def predict_signal(recording: Recording, model: BeatModel, chunk_s: float = CHUN
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return empty
-    kept, probs = label_peaks(recording, peaks, model, chunk_s)
+    cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
+    kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
+    family = np.full(len(peaks), -1, dtype=np.int64)
+    result = RecordingLabels(beats=empty.beats)
+    kept_peaks = peaks[cut.kept]
+    given = _reviewed_beats(reviewed, kept_peaks, fs, tuple(model.classes), str(recording.path)) if reviewed else {}
+    if config is not None:
+        adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given)
+        kept_probs, result.adaptation = adapted.probs, adapted.steps
+        if adapted.families is not None:
+            family[cut.kept] = adapted.families.family
+            labels = np.asarray(model.classes, dtype=object)[kept_probs.argmax(axis=1)]
+            result.families = families_table(adapted.families.family, labels, kept_peaks, fs, model.classes)
+            result.templates = np.stack(
+                [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
+            ).astype(np.float32)
+    if ask:
+        kept_family = family[cut.kept]
+        families = adapted.families if config is not None else None
+        min_size = config.min_family_beats if config is not None else AdaptConfig().min_family_beats
+        asked = questions(kept_probs, tuple(model.classes), families, ask, min_size)
+        rows = [i for i, _ in asked]
+        result.questions = pd.DataFrame(
+            {
+                "sample": kept_peaks[rows].astype(np.int64),
+                "time_s": kept_peaks[rows] / fs,
+                "label": np.asarray(model.classes, dtype=object)[kept_probs[rows].argmax(axis=1)],
+                "family": kept_family[rows],
+                "reason": [why for _, why in asked],
+            }
+        )
+    probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
+    probs[cut.kept] = kept_probs
     table = _table(_beat_index(peaks, fs), probs, model.classes)
-    table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
-    return table
+    table.loc[~cut.kept, ["label", "confidence"]] = ["", np.nan]
+    if result.families is not None:
+        table["family"] = family
+    result.beats = table
+    return result
+
+
+def predict_signal(
+    recording: Recording,
+    model: BeatModel,
+    chunk_s: float = CHUNK_S,
+    adapt: bool | dict | AdaptConfig | None = True,
+    reviewed: dict[int, str] | None = None,
+) -> pd.DataFrame:
+    """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class and, when
+    adapted, family (see ``label_recording``)."""
+    return label_recording(recording, model, chunk_s, adapt, reviewed).beats
 
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
@@ -151,11 +303,15 @@ def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
 
 
 def predict_record(
-    path: str | Path, model: BeatModel, fs: float | None = None, lead: str | int | None = None
+    path: str | Path,
+    model: BeatModel,
+    fs: float | None = None,
+    lead: str | int | None = None,
+    adapt: bool | dict | AdaptConfig | None = True,
 ) -> pd.DataFrame:
     """Read a recording (WFDB, EDF, CSV, .npy) or a Heartbeat beat CSV and label every beat."""
     data = read_input(path, fs=fs, lead=lead)
-    return predict_beats(data, model) if isinstance(data, BeatRows) else predict_signal(data, model)
+    return predict_beats(data, model) if isinstance(data, BeatRows) else predict_signal(data, model, adapt=adapt)
 
 
 def _runs(labels: list[str], cls: str) -> dict[str, int]:
@@ -190,4 +346,28 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
         cls: {**_runs(classified, cls), "burden_percent": 100.0 * counts.get(cls, 0) / max(len(classified), 1)}
         for cls in ECTOPIC_CLASSES
     }
+    return summary
+
+
+def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Write the per-row table of a beat CSV to ``out/beats.csv``; returns the table."""
+    write_text_atomic(Path(out) / "beats.csv", table.to_csv(index=False, float_format="%.6g"))
+    return table
+
+
+def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
+    """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
+    ``summarise``'s summary and what the adaptation did), ``families.csv`` when adapted, and ``review.csv``
+    when beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct,
+    and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
+    the summary."""
+    out = Path(out)
+    summary = {**about, **summarise(result.beats, classes)}
+    summary["adaptation"] = result.adaptation
+    write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))
+    if result.families is not None:
+        write_text_atomic(out / "families.csv", result.families.to_csv(index=False, float_format="%.6g"))
+    if result.questions is not None:
+        write_text_atomic(out / "review.csv", result.questions.to_csv(index=False, float_format="%.6g"))
+    write_json(out / "summary.json", summary)
     return summary

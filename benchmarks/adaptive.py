@@ -1,0 +1,551 @@
+"""What `arrhythmia predict` gives on raw signals, scored beat by beat against the reference annotations.
+
+    python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
+                                  [--engine torch|onnx] [--variant mlii|lead2|128hz|inverted ...]
+                                  [--predict-option key=value ...] [--per-record] [--out results.jsonl]
+    python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
+    python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
+    python benchmarks/adaptive.py --show results.jsonl ...
+
+Each record is read, turned into a signal (``--variant``), labelled by ``predict_signal`` (detection,
+segmentation, classification: what users get), and scored: the detected beats that got a label are
+matched one-to-one, nearest first, to the reference beat annotations (``atr`` symbols of
+``SYMBOL_TO_AAMI``) within 150 ms; matched pairs make a 5-class AAMI confusion. One row per variant:
+
+- beats: matched beats; acc %: accuracy over them; N Se, and Se / +P of S, V, F (``compute_metrics``);
+- median record acc: median of the per-record accuracies; records < 85%: how many fall below 85 %;
+- det Se / +P: matched / reference beats, matched / labelled detections (a detection left unlabelled,
+  e.g. alone in its 10 s window, counts as not detected);
+- s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal.
+
+Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
+mostly V1), ``128hz`` (MLII resampled to 128 Hz with ``resample_poly``, annotations rescaled),
+``inverted`` (MLII times -1). ``--predict-option key=value`` (values read as JSON where they parse, else
+strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a keyword argument.
+
+Modes:
+
+- default: one model (``--run``, ``--pretrained``, else the shipped default) on ``--records`` (default
+  DS2). Report with this, once settings are chosen.
+- ``--cv K`` (default 5): choose settings with this. The 22 DS1 records are shuffled (``--cv-seed``)
+  into K groups; for each group a model is trained (``fast`` preset, inter-patient, plus ``--set``
+  overrides) on the other DS1 records, early-stopped on whole records held out from those, and scores
+  the group's records. Fold models are kept under ``--work`` and reused, so trying predict options
+  retrains nothing. Prints the pooled table (all 22 records, each scored by a model that never saw it)
+  and one row per fold. DS2 is never scored.
+- ``--hours H``: seconds and peak resident memory (signal included) of ``predict_signal`` on an H-hour
+  signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process.
+
+Results are also appended as JSON lines to ``--out``; ``--show FILE ...`` prints their tables again.
+Paced records (102, 104, 107, 217) are in neither DS1 nor DS2 and never scored by ``ds1``/``ds2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from common import in_fresh_process, long_recording
+
+from arrhythmia import pretrained
+from arrhythmia.config import TrainConfig
+from arrhythmia.data import load_beats
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, get_window
+from arrhythmia.data.recording import Recording, read_input
+from arrhythmia.data.splits import DS1, DS2, PACED
+from arrhythmia.data.wfdb_source import choose_lead, read_beat_annotations, read_lead, record_names
+from arrhythmia.evaluation import compute_metrics
+from arrhythmia.export import load_classifier
+from arrhythmia.files import read_json, write_json
+from arrhythmia.predict import label_recording, predict_signal
+from arrhythmia.train import train
+
+TOLERANCE_S = 0.15
+VARIANTS = ("mlii", "lead2", "128hz", "inverted")
+LOW_ACCURACY = 0.85
+SHOWN = ("S", "V", "F")
+HEADER = [
+    "beats",
+    "acc %",
+    "N Se",
+    "S Se / +P",
+    "V Se / +P",
+    "F Se / +P",
+    "median record acc",
+    "records < 85%",
+    "det Se / +P",
+    "s per 30 min",
+]
+
+
+# -- signals and reference beats -----------------------------------------------------------------------
+
+
+def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
+    """The signal of one WFDB record as ``variant`` makes it, and its reference beats.
+
+    Returns ``(recording, samples, classes)``: the Recording (signal (n,) float64 mV at recording.fs Hz),
+    the reference beats' samples (m,) int64 at the recording's rate, and their AAMI class indices (m,)
+    into ``AAMI_CLASSES``. Non-beat annotations are dropped.
+    """
+    samples, symbols = read_beat_annotations(path)
+    is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
+    samples = samples[is_beat]
+    classes = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols[is_beat]], dtype=np.int64)
+    if variant == "lead2":
+        import wfdb
+
+        names = list(wfdb.rdheader(str(path)).sig_name)
+        other = next(i for i in range(len(names)) if i != choose_lead(names, None, str(path)))
+        signal, fs, lead = read_lead(path, other)
+        return Recording(signal, fs, lead, path), samples, classes
+    recording = read_input(path)  # what `arrhythmia predict` reads: MLII, else lead 0
+    if variant == "mlii":
+        return recording, samples, classes
+    if variant == "inverted":
+        return Recording(-recording.signal, recording.fs, recording.lead, path), samples, classes
+    if variant == "128hz":
+        from scipy.signal import resample_poly
+
+        ratio = Fraction(128, 1) / Fraction(recording.fs).limit_denominator(1000)
+        signal = resample_poly(recording.signal, ratio.numerator, ratio.denominator)
+        samples = np.round(samples * float(ratio)).astype(np.int64)
+        return Recording(signal, 128.0, recording.lead, path), samples, classes
+    raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
+
+
+def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs of detections and reference beats within ``tolerance`` samples, closest first
+    (as ``detection.match_peaks`` counts them: each round pairs every free detection and free reference
+    beat that are each other's nearest free neighbour).
+
+    detected: (n,) and reference: (m,) sample indices, each ascending. Returns ``(det_index, ref_index)``,
+    (k,) int64 each: ``detected[det_index[i]]`` is paired with ``reference[ref_index[i]]``.
+    """
+    det_free, ref_free = np.ones(len(detected), bool), np.ones(len(reference), bool)
+    pairs_det, pairs_ref = [], []
+    while det_free.any() and ref_free.any():
+        d_idx, r_idx = np.flatnonzero(det_free), np.flatnonzero(ref_free)
+        d, r = detected[d_idx], reference[r_idx]
+        r_to_d, d_to_r = _nearest(r, d), _nearest(d, r)
+        mutual = (d_to_r[r_to_d] == np.arange(len(r))) & (np.abs(r - d[r_to_d]) <= tolerance)
+        if not mutual.any():  # the closest free pair is mutual, so none is left within tolerance
+            break
+        pairs_det.append(d_idx[r_to_d[mutual]])
+        pairs_ref.append(r_idx[mutual])
+        det_free[pairs_det[-1]] = False
+        ref_free[pairs_ref[-1]] = False
+    if not pairs_det:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(pairs_det), np.concatenate(pairs_ref)
+
+
+def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Index into ascending ``b`` of the element nearest each ``a`` (ties: the earlier)."""
+    right = np.clip(np.searchsorted(b, a), 0, len(b) - 1)
+    left = np.clip(right - 1, 0, len(b) - 1)
+    return np.where(np.abs(a - b[left]) <= np.abs(b[right] - a), left, right)
+
+
+# -- scoring ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordScore:
+    """One record through predict. y_true, y_pred: (matched,) AAMI class indices of the matched pairs."""
+
+    record: str
+    n_reference: int
+    n_detected: int  # detections with a label
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    seconds: float  # predict_signal alone
+    duration_s: float  # signal length
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.y_true == self.y_pred).mean()) if len(self.y_true) else float("nan")
+
+
+def reference_answers(asked, reference: np.ndarray, ref_classes: np.ndarray, fs: float) -> dict[int, str]:
+    """The reviewer's answers, given by the reference annotations: each asked beat (``asked``: the
+    questions table) gets the class of the reference beat within 150 ms of it; a detection with none (not
+    a beat) is left unanswered."""
+    samples = asked["sample"].to_numpy(np.int64)
+    nearest = _nearest(samples, reference)
+    near = np.abs(reference[nearest] - samples) <= round(TOLERANCE_S * fs)
+    return {int(s): AAMI_CLASSES[ref_classes[j]] for s, j, ok in zip(samples, nearest, near) if ok}
+
+
+def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
+    """Read ``path`` as ``variant``, label it with ``predict_signal(recording, model, **options)``, match
+    the labelled detections to the reference beats and keep the pairs' classes. With ``ask=K`` in the
+    options, assisted mode: predict asks about K beats, the reference annotations answer them
+    (``reference_answers``) and the record is labelled again with those answers (``reviewed``); the
+    seconds are those of both passes."""
+    recording, reference, ref_classes = variant_recording(path, variant)
+    options = dict(options)
+    ask = int(options.pop("ask", 0))
+    began = time.perf_counter()
+    if ask:
+        asked = label_recording(recording, model, ask=ask, **options).questions
+        options["reviewed"] = reference_answers(asked, reference, ref_classes, recording.fs)
+    table = predict_signal(recording, model, **options)
+    seconds = time.perf_counter() - began
+    labelled = table[table["label"].astype(str) != ""]
+    detected = labelled["sample"].to_numpy(np.int64)
+    det_index, ref_index = match_beats(detected, reference, round(TOLERANCE_S * recording.fs))
+    labels = labelled["label"].to_numpy(str)[det_index]
+    unknown = sorted(set(labels) - set(AAMI_CLASSES))
+    if unknown:
+        raise SystemExit(f"{path.name}: predict gave labels outside the AAMI classes: {', '.join(unknown)}")
+    y_pred = np.array([AAMI_CLASSES.index(label) for label in labels], dtype=np.int64)
+    return RecordScore(
+        path.name,
+        len(reference),
+        len(detected),
+        ref_classes[ref_index],
+        y_pred,
+        seconds,
+        len(recording.signal) / recording.fs,
+    )
+
+
+def summarise(scores: list[RecordScore]) -> dict:
+    """Pooled figures of some records (fractions, not percent): the table row's numbers."""
+    y_true = np.concatenate([s.y_true for s in scores])
+    y_pred = np.concatenate([s.y_pred for s in scores])
+    metrics = compute_metrics(y_true, y_pred, AAMI_CLASSES)
+    accuracies = [s.accuracy for s in scores if len(s.y_true)]
+    matched, reference = len(y_true), sum(s.n_reference for s in scores)
+    detected = sum(s.n_detected for s in scores)
+    return {
+        "records": [s.record for s in scores],
+        "beats": matched,
+        "accuracy": metrics["accuracy"],
+        "per_class": {c: {k: metrics["per_class"][c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
+        "confusion": metrics["confusion"],
+        "median_record_accuracy": float(np.median(accuracies)) if accuracies else float("nan"),
+        "records_below": int(sum(a < LOW_ACCURACY for a in accuracies)),
+        "detection_se": matched / reference if reference else float("nan"),
+        "detection_ppv": matched / detected if detected else float("nan"),
+        "seconds_per_30_min": 1800 * sum(s.seconds for s in scores) / sum(s.duration_s for s in scores),
+    }
+
+
+def record_row(s: RecordScore) -> dict:
+    """Per-record figures for the per-record table and the JSON lines."""
+    per_class = compute_metrics(s.y_true, s.y_pred, AAMI_CLASSES)["per_class"]
+    return {
+        "record": s.record,
+        "reference": s.n_reference,
+        "detected": s.n_detected,
+        "matched": len(s.y_true),
+        "accuracy": s.accuracy,
+        "per_class": {c: {k: per_class[c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
+        "seconds": s.seconds,
+    }
+
+
+# -- tables ----------------------------------------------------------------------------------------------
+
+
+def pct(x: float) -> str:
+    return "–" if x != x else f"{100 * x:.1f}"
+
+
+def se_ppv(per_class: dict, name: str) -> str:
+    c = per_class[name]
+    return f"{pct(c['se'])} / {pct(c['ppv'])}" if c["support"] else f"(no {name}) / {pct(c['ppv'])}"
+
+
+def row_cells(s: dict) -> list[str]:
+    cells = [f"{s['beats']:,}", pct(s["accuracy"]), pct(s["per_class"]["N"]["se"])]
+    cells += [se_ppv(s["per_class"], c) for c in SHOWN]
+    cells += [pct(s["median_record_accuracy"]), str(s["records_below"])]
+    return cells + [f"{pct(s['detection_se'])} / {pct(s['detection_ppv'])}", f"{s['seconds_per_30_min']:.2f}"]
+
+
+def print_table(first: list[str], rows: list[tuple[list[str], dict]]) -> None:
+    """A markdown table: the ``first`` columns (labels of each row) then ``HEADER``."""
+    print("| " + " | ".join(first + HEADER) + " |")
+    print("|" + "---|" * len(first) + "---:|" * len(HEADER))
+    for labels, summary in rows:
+        print("| " + " | ".join(labels + row_cells(summary)) + " |")
+
+
+def print_per_record(variant: str, rows: list[dict]) -> None:
+    print(f"\nper record, {variant}:\n")
+    print("| record | reference | detected | matched | acc % | N Se | S Se / +P | V Se / +P | F Se / +P | s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        cells = [r["record"], str(r["reference"]), str(r["detected"]), str(r["matched"]), pct(r["accuracy"])]
+        cells += [pct(r["per_class"]["N"]["se"])] + [se_ppv(r["per_class"], c) for c in SHOWN]
+        print("| " + " | ".join(cells + [f"{r['seconds']:.2f}"]) + " |")
+
+
+def options_text(options: dict) -> str:
+    return " ".join(f"{k}={json.dumps(v)}" for k, v in options.items()) or "defaults"
+
+
+def predict_defaults() -> str:
+    """``predict_signal``'s keyword arguments and their defaults, e.g. ``chunk_s=600.0 adapt=True``."""
+    parameters = inspect.signature(predict_signal).parameters.values()
+    return " ".join(f"{p.name}={p.default!r}" for p in parameters if p.default is not p.empty)
+
+
+# -- the model on some records ---------------------------------------------------------------------------
+
+
+def score_records(data: Path, names: list[str], variant: str, model, options: dict) -> list[RecordScore]:
+    scores = []
+    for name in names:
+        scores.append(score_record(data / name, variant, model, options))
+        s = scores[-1]
+        print(f"  {variant} {name}: {len(s.y_true)} matched, acc {pct(s.accuracy)}, {s.seconds:.2f} s", file=sys.stderr)
+    return scores
+
+
+def warm_up(data: Path, name: str, model, options: dict) -> None:
+    """Label one minute once: the first call imports NeuroKit2 and warms the engine (start-up, not speed)."""
+    recording = read_input(data / name)
+    minute = Recording(recording.signal[: int(60 * recording.fs)], recording.fs, "warm-up", Path("warm-up"))
+    predict_signal(minute, model, **options)
+
+
+def check_options(options: dict) -> None:
+    """Exit with a message when ``predict_signal`` takes none of these keyword arguments."""
+    parameters = inspect.signature(predict_signal).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = [k for k in options if k != "ask" and (k not in parameters or k in ("recording", "model"))]
+    if unknown:
+        taken = ", ".join(p for p in parameters if p not in ("recording", "model"))
+        raise SystemExit(f"predict_signal takes no option {', '.join(unknown)} (it takes: {taken})")
+
+
+def record_list(spec: str, data: Path) -> list[str]:
+    sets = {"ds1": DS1, "ds2": DS2, "all": [r for r in record_names(data) if r not in PACED]}
+    return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
+
+
+# -- cross-validation on DS1 -----------------------------------------------------------------------------
+
+
+def cv_groups(k: int, seed: int) -> list[list[str]]:
+    """The DS1 records shuffled with ``seed`` and dealt round-robin into ``k`` groups (sizes differ by <= 1)."""
+    order = np.random.default_rng(seed).permutation(DS1).tolist()
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+def fold_model(fold_dir: Path, config: TrainConfig, held_out: list[str], all_beats, log) -> bool:
+    """Train, in ``fold_dir``, a model on the DS1 records not in ``held_out``, unless it already holds one
+    (an unfinished one is resumed); whether it trained. ``all_beats()`` gives every MIT-BIH beat, cut
+    with the config's window (called only when training).
+
+    The beats given to ``train`` are those of the fold's training records plus DS2's, with the standard
+    inter-patient protocol: ``inter_patient_split`` then trains on the fold's records, early-stops on a few
+    whole records held out from them (its stratified group fold) and sets DS2 aside as the test split,
+    which training never reads (no metrics are computed here). ``held_out`` records are not given at all.
+    """
+    records = {"train": [r for r in DS1 if r not in held_out], "held_out": held_out}
+    if (fold_dir / "config.json").is_file() and read_json(fold_dir / "config.json") != config.to_dict():
+        raise SystemExit(f"{fold_dir}: trained with other settings; remove it or use another --work")
+    if (fold_dir / "fold.json").is_file():
+        recorded = read_json(fold_dir / "fold.json")
+        if {k: recorded.get(k) for k in records} != records:
+            raise SystemExit(f"{fold_dir}: trained on other records; remove it or use another --work")
+        if recorded.get("finished"):
+            return False
+    beats = all_beats()
+    beats = beats.subset(np.isin(beats.record.astype(str), records["train"] + DS2))
+    resume = (fold_dir / "config.json").is_file()
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    write_json(fold_dir / "fold.json", {**records, "finished": False})
+    train(config, run_dir=fold_dir, resume=resume, beats=beats, log=log, progress=False)
+    write_json(fold_dir / "fold.json", {**records, "finished": True})
+    return True
+
+
+def run_cv(args, options: dict, overrides: dict) -> list[dict]:
+    config = TrainConfig.from_preset("fast", "inter")
+    values = {**config.to_dict(), "data": str(args.data), **overrides, "protocol": "inter"}
+    config = TrainConfig.from_dict(values, where="--set")
+    groups = cv_groups(args.cv, args.cv_seed)
+    tag = "-".join(f"{k}={json.dumps(v)}" for k, v in sorted(overrides.items())).replace("/", "_").replace(" ", "")
+    work = args.work / f"fast{'-' + tag if tag else ''}-k{args.cv}-seed{args.cv_seed}"
+    print(f"CV over DS1: {args.cv} groups of records (seed {args.cv_seed}); fold models in {work}")
+    for i, group in enumerate(groups, 1):
+        print(f"- fold {i}: {' '.join(group)}")
+    print(f"training settings: fast preset, inter-patient{', ' + tag if tag else ''}; predict: {options_text(options)}")
+
+    @functools.cache
+    def all_beats():
+        return load_beats(args.data, progress=False, window=get_window(config.window))
+
+    folds = []
+    for i, group in enumerate(groups, 1):
+        fold_dir = work / f"fold-{i}"
+        began = time.perf_counter()
+        if fold_model(fold_dir, config, group, all_beats, lambda m, i=i: print(f"  fold {i}: {m}", file=sys.stderr)):
+            print(f"  fold {i}: trained in {(time.perf_counter() - began) / 60:.1f} min", file=sys.stderr)
+        else:
+            print(f"  fold {i}: reusing {fold_dir}", file=sys.stderr)
+        note = read_json(fold_dir / "data.json").get("split_note", "")
+        folds.append((i, group, fold_dir, note.split("validation records: ")[-1]))
+
+    results = []
+    for variant in args.variant:
+        pooled, rows = [], []
+        for i, group, fold_dir, val_records in folds:
+            model = load_classifier(fold_dir, args.engine, None, device="cpu")
+            warm_up(args.data, group[0], model, options)
+            scores = score_records(args.data, group, variant, model, options)
+            pooled += scores
+            rows.append(([f"fold {i}: {' '.join(group)}", val_records], summarise(scores)))
+        summary = summarise(pooled)
+        print(f"\n### CV over DS1 ({args.cv} folds), {variant}, predict {options_text(options)}\n")
+        print_table(["variant", "options"], [([variant, options_text(options)], summary)])
+        print("\nper fold (each scored by the model trained on the other DS1 records):\n")
+        print_table(["held out", "early-stopping records"], rows)
+        if args.per_record:
+            print_per_record(variant, [record_row(s) for s in pooled])
+        results.append(
+            {
+                "mode": "cv",
+                "cv": {"k": args.cv, "seed": args.cv_seed, "groups": groups, "work": str(work)},
+                "train_overrides": overrides,
+                "engine": args.engine,
+                "variant": variant,
+                "options": options,
+                "summary": summary,
+                "folds": [{"held_out": g, "summary": s} for (_, g, _, _), (_, s) in zip(folds, rows)],
+                "per_record": [record_row(s) for s in pooled],
+            }
+        )
+    return results
+
+
+# -- a long signal ---------------------------------------------------------------------------------------
+
+
+def long_signal_run(data: Path, hours: float, engine: str, run: Path | None, shipped: str, options: dict):
+    """In a fresh process: label an ``hours`` signal; (beats, seconds, peak resident MB incl. the signal)."""
+    model = load_classifier(run, engine, shipped, device="cpu")
+    recording = long_recording(data, hours)
+    warm_up(data, record_names(data)[0], model, options)
+    began = time.perf_counter()
+    table = predict_signal(recording, model, **options)
+    seconds = time.perf_counter() - began
+    return len(table), seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- main ------------------------------------------------------------------------------------------------
+
+
+def parse_settings(items: list[str], flag: str) -> dict:
+    """``["key=value", ...]`` as a dict; each value read as JSON where it parses, else kept as a string."""
+    settings = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"{flag} {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+def show(paths: list[str]) -> None:
+    rows = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            r = json.loads(line)
+            model = r.get("model") or f"CV k={r['cv']['k']} {json.dumps(r.get('train_overrides') or {})}"
+            rows.append(([model, r["variant"], options_text(r["options"])], r["summary"]))
+    print_table(["model", "variant", "options"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/mitdb"))
+    parser.add_argument("--records", default="ds2", help="ds2 (default), ds1, all (not paced) or 100,101,...")
+    parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
+    parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
+    parser.add_argument("--engine", default="torch", choices=("torch", "onnx"))
+    parser.add_argument("--variant", action="append", choices=VARIANTS, help="repeatable (default: mlii)")
+    parser.add_argument(
+        "--predict-option", action="append", default=[], metavar="KEY=VALUE", help="keyword for predict_signal"
+    )
+    parser.add_argument("--cv", type=int, nargs="?", const=5, default=None, help="cross-validate on DS1, K folds")
+    parser.add_argument("--cv-seed", type=int, default=0, help="shuffle of the DS1 records into CV groups")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="training setting for --cv folds"
+    )
+    parser.add_argument("--work", type=Path, default=Path("runs/adaptive-cv"), help="where --cv keeps fold models")
+    parser.add_argument("--hours", type=float, default=0.0, help="time predict on a signal this long instead")
+    parser.add_argument("--per-record", action="store_true", help="also print a table per record")
+    parser.add_argument("--out", type=Path, default=None, help="append results as JSON lines to this file")
+    parser.add_argument("--show", nargs="+", metavar="RESULTS", help="print the table of --out files, run nothing")
+    args = parser.parse_args()
+    if args.show:
+        show(args.show)
+        return
+    args.variant = args.variant or ["mlii"]
+    options = parse_settings(args.predict_option, "--predict-option")
+    check_options(options)
+    print(f"predict_signal defaults: {predict_defaults()} (options given here override them)")
+    began = time.perf_counter()
+
+    if args.hours:
+        beats, seconds, peak = in_fresh_process(
+            long_signal_run, args.data, args.hours, args.engine, args.run, args.pretrained, options
+        )
+        print(f"{args.hours:g} h of MLII (MIT-BIH records concatenated), predict {options_text(options)}:\n")
+        print("| engine | beats | label s | peak memory, MB |\n|---|---:|---:|---:|")
+        print(f"| {args.engine} | {beats:,} | {seconds:.1f} | {peak:,.0f} |")
+        return
+
+    if args.cv:
+        results = run_cv(args, options, parse_settings(args.set, "--set"))
+    else:
+        model = load_classifier(args.run, args.engine, args.pretrained, device="cpu")
+        name = str(args.run) if args.run else args.pretrained
+        names = record_list(args.records, args.data)
+        print(f"model: {name} ({args.engine}); records: {args.records} ({len(names)}); predict {options_text(options)}")
+        warm_up(args.data, names[0], model, options)
+        results, rows = [], []
+        for variant in args.variant:
+            scores = score_records(args.data, names, variant, model, options)
+            summary = summarise(scores)
+            rows.append(([variant, options_text(options)], summary))
+            result = {"mode": "records", "model": name, "engine": args.engine, "records_spec": args.records}
+            per_record = [record_row(s) for s in scores]
+            results.append(
+                {**result, "variant": variant, "options": options, "summary": summary, "per_record": per_record}
+            )
+        print()
+        print_table(["variant", "options"], rows)
+        if args.per_record:
+            for r in results:
+                print_per_record(r["variant"], r["per_record"])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("a") as fh:
+            for r in results:
+                fh.write(json.dumps({**r, "predict_defaults": predict_defaults()}) + "\n")
+    print(f"\n({(time.perf_counter() - began) / 60:.1f} min)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

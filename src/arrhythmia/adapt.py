@@ -1,0 +1,303 @@
+"""Patient-adaptive labelling: each recording's own beats as the reference for its labels.
+
+A model trained on other patients meets a new patient's normal beat, lead and electrode placement for the
+first time; what is abnormal *for this patient* is what departs from the patient's own usual beat and
+rhythm. Three steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
+
+1. **Morphology families** (``morphology_families``): the beats grouped by the shape of their QRS complex
+   (average-linkage clustering on correlation distance of a subsample, every beat then joined to the
+   nearest family template), as Holter software groups them for a reviewer. The largest family stands
+   for the patient's usual beat.
+2. **Re-estimated normalisation** (``Classifier.renormalised``, AdaBN, Li et al. 2016): the network's
+   BatchNorm statistics re-estimated on the recording's own beats, so its features are normalised for
+   this patient, lead and device (PyTorch engine; an ONNX graph has its statistics folded in).
+3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
+   N/S, V, F or Q), taken from the family's mean probabilities; which of N and S a supraventricular beat is
+   stays the beat's own call, since the two differ in timing, not in shape.
+
+A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and its family takes
+the label's morphology.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from arrhythmia.data.beats import Window
+from arrhythmia.errors import ArrhythmiaError
+
+#: Morphology groups of the AAMI classes: beats of one group look alike; S and N differ only in timing.
+MORPHOLOGY = {"N": "SV", "S": "SV", "V": "V", "F": "F", "Q": "Q"}
+
+
+@dataclass
+class AdaptConfig:
+    """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
+
+    batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
+    families : group beats into morphology families and label each family's morphology by consensus.
+    family_distance : cosine distance (1 - correlation of the QRS part) below which beats join a family.
+    min_family_beats : families smaller than this keep their beats' own labels (too few to vote).
+    min_beats : recordings with fewer beats are not adapted (a warning says so).
+    qrs_s : the part of the beat window the families compare, seconds before and after the R peak.
+    sample : at most this many beats are clustered; the others join the nearest family template.
+    """
+
+    batchnorm: bool = True
+    families: bool = True
+    family_distance: float = 0.15
+    min_family_beats: int = 5
+    min_beats: int = 60
+    qrs_s: tuple[float, float] = (0.10, 0.15)
+    sample: int = 2000
+
+    @classmethod
+    def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
+        """``True``/``None``: the defaults; ``False``: no adaptation; a dict: the defaults with its settings."""
+        if isinstance(value, AdaptConfig):
+            return value
+        if value is False:
+            return None
+        if value is True or value is None:
+            return cls()
+        unknown = set(value) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ArrhythmiaError(f"unknown adaptation setting(s): {', '.join(sorted(unknown))}")
+        return cls(**value)
+
+
+@dataclass
+class Families:
+    """Morphology families of one recording's beats.
+
+    family : (n_beats,) int, the family of each beat, numbered by size (0: the largest, the patient's usual
+    beat); templates : (n_families, qrs length) float32, each family's mean QRS shape (unit norm).
+    """
+
+    family: np.ndarray
+    templates: np.ndarray
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.family, minlength=len(self.templates))
+
+
+def _qrs_shapes(X: np.ndarray, window: Window, qrs_s: tuple[float, float]) -> np.ndarray:
+    """The QRS part of each beat window, centred and scaled to unit norm: (n_beats, m) float64, so that
+    the dot product of two rows is their correlation."""
+    r_peak = int(round(window.before_s * window.fs)) if window.kind == "centred" else 0  # Kachuee: at the start
+    first = max(r_peak - int(round(qrs_s[0] * window.fs)), 0)
+    last = min(r_peak + int(round(qrs_s[1] * window.fs)), X.shape[1])
+    shapes = np.asarray(X[:, first:last], dtype=np.float64)
+    shapes = shapes - shapes.mean(axis=1, keepdims=True)
+    return shapes / (np.linalg.norm(shapes, axis=1, keepdims=True) + 1e-9)
+
+
+def morphology_families(
+    X: np.ndarray, window: Window, distance: float = 0.15, qrs_s=(0.10, 0.15), sample: int = 2000, seed: int = 0
+) -> Families:
+    """Group beat windows X: (n_beats, window.length) by QRS shape (see the module docstring)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    shapes = _qrs_shapes(X, window, qrs_s)
+    n = len(shapes)
+    if n < 2:
+        return Families(np.zeros(n, dtype=np.int64), shapes[:1].astype(np.float32))
+    chosen = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
+    clustering = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
+    ).fit(shapes[chosen])
+    k = clustering.labels_.max() + 1
+    templates = np.stack([shapes[chosen][clustering.labels_ == c].mean(axis=0) for c in range(k)])
+    templates /= np.linalg.norm(templates, axis=1, keepdims=True) + 1e-9
+    nearest = np.argmax(shapes @ templates.T, axis=1)
+    # Number families by size, the largest first; drop templates no beat is nearest to.
+    sizes = np.bincount(nearest, minlength=k)
+    order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
+    renumber = np.empty(k, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    return Families(renumber[nearest], templates[order].astype(np.float32))
+
+
+def family_consensus(
+    probs: np.ndarray,
+    family: np.ndarray,
+    classes: tuple[str, ...],
+    min_family_beats: int = 5,
+    reviewed: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
+
+    A family's morphology is the group (``MORPHOLOGY``) with the largest summed mean probability over its
+    beats; its beats' probabilities outside that group are set to zero and the rest renormalised, so a
+    supraventricular family's beats keep their own N-or-S call. Families smaller than
+    ``min_family_beats`` and classes outside ``MORPHOLOGY`` are left as they are. A family with reviewed
+    beats (``reviewed``: beat index -> class index) takes the morphology most of them were given, whatever
+    its size.
+    """
+    reviewed = reviewed or {}
+    groups = [MORPHOLOGY.get(name) for name in classes]
+    if None in groups:
+        return probs
+    names = sorted(set(groups))
+    member = np.array([[g == name for g in groups] for name in names], dtype=np.float64)  # (n_groups, n_classes)
+    out = probs.astype(np.float64, copy=True)
+    for f in np.unique(family):
+        rows = family == f
+        votes = [names.index(groups[c]) for i, c in reviewed.items() if family[i] == f]
+        if votes:
+            keep = member[np.bincount(votes).argmax()]
+        elif rows.sum() >= min_family_beats:
+            keep = member[np.argmax(member @ out[rows].mean(axis=0))]
+        else:
+            continue
+        confined = out[rows] * keep
+        out[rows] = confined / np.maximum(confined.sum(axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
+
+
+def _s_score(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """How much more S than N each beat looks: log p_S - log p_N, (n_beats,); 0 is the model's own border."""
+    s, n = classes.index("S"), classes.index("N")
+    return np.log(np.maximum(probs[:, s], 1e-12)) - np.log(np.maximum(probs[:, n], 1e-12))
+
+
+def reviewed_s_border(probs: np.ndarray, classes: tuple[str, ...], reviewed: dict[int, int]) -> float:
+    """Where this recording's border between N and S lies on ``_s_score``, from the reviewed N and S beats:
+    midway between the most S-like reviewed N beat and the least S-like reviewed S beat where they are
+    apart; a reviewed N beat above the model's border (0) moves it above that beat, a reviewed S beat
+    below it moves it below; 0 without reviewed N or S beats."""
+    score = _s_score(probs, classes)
+    n_scores = [score[i] for i, c in reviewed.items() if classes[c] == "N"]
+    s_scores = [score[i] for i, c in reviewed.items() if classes[c] == "S"]
+    highest_n, lowest_s = max(n_scores, default=-np.inf), min(s_scores, default=np.inf)
+    if highest_n < lowest_s:  # separable: the reviewed beats all fall on their side of one border
+        if np.isfinite(highest_n) and np.isfinite(lowest_s):
+            return float((highest_n + lowest_s) / 2)
+        if np.isfinite(highest_n):
+            return float(max(0.0, highest_n + 1e-6))
+        if np.isfinite(lowest_s):
+            return float(min(0.0, lowest_s - 1e-6))
+        return 0.0
+    return 0.0  # the reviewed N and S beats overlap: the model's own border is as good as any
+
+
+def apply_s_border(probs: np.ndarray, classes: tuple[str, ...], border: float) -> np.ndarray:
+    """Move the N/S border of every beat called N or S to ``border`` (on ``_s_score``): a beat above it is
+    S, below it N; the probability of the other classes is left as it is."""
+    if border == 0.0 or "S" not in classes or "N" not in classes:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    out = probs.copy()
+    shifted = _s_score(probs, classes) - border
+    pair = probs[:, s] + probs[:, n]
+    out[:, s] = pair / (1.0 + np.exp(-shifted))
+    out[:, n] = pair - out[:, s]
+    return out
+
+
+def questions(
+    probs: np.ndarray, classes: tuple[str, ...], families: Families | None, k: int, min_family_beats: int = 5
+) -> list[tuple[int, str]]:
+    """The ``k`` beats whose labels, given by a reviewer, would settle the most labels: ``(beat index,
+    why)`` pairs. First one beat of each family whose morphology the model is least sure of (weighted by
+    the family's size: a family's answer labels all its beats; families of at least ``min_family_beats``,
+    as single odd beats are mostly noise), at most a third of ``k``; then the beats
+    nearest the N/S border, taken alternately from either side, to place this patient's border."""
+    chosen: list[tuple[int, str]] = []
+    if k <= 0:
+        return chosen
+    groups = [MORPHOLOGY.get(name) for name in classes]
+    if families is not None and None not in groups:
+        names = sorted(set(groups))
+        member = np.array([[g == name for g in groups] for name in names], dtype=np.float64)
+        doubt = []
+        for f in range(len(families.templates)):
+            rows = np.flatnonzero(families.family == f)
+            if len(rows) < min_family_beats:
+                continue
+            mass = member @ probs[rows].mean(axis=0)
+            doubt.append((len(rows) * (1.0 - mass.max()), f, rows))
+        for weight, f, rows in sorted(doubt, key=lambda d: -d[0])[: max(1, k // 3)]:
+            if weight > 0.5:  # at least half a beat of the family expected wrong
+                # the family's most central beat: the one the model finds most typical of the family
+                chosen.append((int(rows[np.argmax(probs[rows].max(axis=1))]), f"exemplar of family {f}"))
+    if "S" in classes and "N" in classes:
+        sv = np.flatnonzero(np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")]))
+        score = _s_score(probs[sv], classes)
+        above = sv[score >= 0][np.argsort(score[score >= 0])]
+        below = sv[score < 0][np.argsort(-score[score < 0])]
+        taken = {i for i, _ in chosen}
+        sides = [list(above), list(below)]
+        while len(chosen) < k and (sides[0] or sides[1]):
+            for side in sides:
+                while side and side[0] in taken:
+                    side.pop(0)
+                if side and len(chosen) < k:
+                    chosen.append((int(side.pop(0)), "near the N/S border"))
+                    taken.add(chosen[-1][0])
+    return chosen[:k]
+
+
+@dataclass
+class Adaptation:
+    """The adapted labelling of one recording: probs (n_beats, n_classes), families (or None), and what
+    was done (``steps``, for summary.json)."""
+
+    probs: np.ndarray
+    families: Families | None
+    steps: dict[str, Any] = field(default_factory=dict)
+
+
+def adapt(
+    model: Any,
+    X: np.ndarray,
+    context: np.ndarray | None,
+    probs: np.ndarray,
+    config: AdaptConfig,
+    where: str = "recording",
+    reviewed: dict[int, int] | None = None,
+) -> Adaptation:
+    """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
+    (n_beats, n_context)) to the recording, as ``config`` says; see the module docstring. ``model`` is what
+    predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (the PyTorch
+    ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
+    reviewer's labels) decides its families' morphology and this recording's N/S border, and its beats
+    keep their given labels."""
+    reviewed = reviewed or {}
+    steps: dict[str, Any] = {"adapted": False}
+    if len(X) < config.min_beats:
+        warnings.warn(
+            f"{where}: {len(X)} beats are too few to adapt to the recording (at least {config.min_beats}); "
+            "labels are the model's own",
+            stacklevel=2,
+        )
+        steps["reason"] = f"fewer than {config.min_beats} beats"
+        probs = probs.copy()
+        for i, c in reviewed.items():
+            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
+        return Adaptation(probs, None, steps)
+    if config.batchnorm:
+        if hasattr(model, "renormalised"):
+            probs = model.renormalised(X, context).predict_proba(X, context)
+            steps["batchnorm"] = True
+        else:
+            steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
+    families = None
+    if config.families:
+        families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
+        probs = family_consensus(probs, families.family, tuple(model.classes), config.min_family_beats, reviewed)
+        steps["families"] = int(len(families.templates))
+    if reviewed:
+        border = reviewed_s_border(probs, tuple(model.classes), reviewed)
+        probs = apply_s_border(probs, tuple(model.classes), border)
+        for i, c in reviewed.items():
+            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
+        steps["reviewed_beats"] = len(reviewed)
+        steps["s_border"] = border
+    steps["adapted"] = True
+    return Adaptation(probs, families, steps)

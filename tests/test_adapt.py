@@ -1,0 +1,154 @@
+"""Patient-adaptive labelling: morphology families, re-estimated normalisation, family consensus, and a
+reviewer's labels carried through a recording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from arrhythmia.adapt import (
+    AdaptConfig,
+    apply_s_border,
+    family_consensus,
+    morphology_families,
+    questions,
+    reviewed_s_border,
+)
+from arrhythmia.config import TrainConfig
+from arrhythmia.data import get_window
+from arrhythmia.data.recording import Recording
+from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
+from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.experiment import run_experiment
+from arrhythmia.predict import label_recording, read_reviewed
+
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    beats = load_synthetic(n_records=4, duration_s=60, window=get_window("centred"))
+    config = TrainConfig(model="fast-cnn", window="centred", context_features=True, epochs=4, batch_size=64)
+    run = run_experiment(
+        config, run_dir=tmp_path_factory.mktemp("adapt") / "run", beats=beats, log=lambda _: None, report=False
+    )
+    return run.classifier(device="cpu")
+
+
+def test_families_separate_the_morphologies_of_a_recording():
+    beats = load_synthetic(n_records=1, duration_s=240, seed=3, window=get_window("centred"))
+    families = morphology_families(beats.X, beats.window)
+    assert families.family.shape == (len(beats),) and families.family.min() == 0
+    assert np.all(np.diff(families.sizes) <= 0)  # numbered by size, the largest first
+    # The largest family is the patient's usual beat; V and paced (Q) beats never share a family with it.
+    usual = beats.symbol[families.family == 0]
+    assert pd.Series(usual).value_counts().index[0] == "N"
+    assert not np.isin(usual, ["V", "Q"]).any()
+    # Wide complexes (V, and the paced Q beats, whose pacing spike is lost at 125 Hz) and narrow ones
+    # (N, S) never share a family of more than a couple of beats.
+    for f in range(len(families.templates)):
+        members = beats.symbol[families.family == f]
+        wide, narrow = np.isin(members, ["V", "Q"]), np.isin(members, ["N", "S"])
+        assert min(wide.sum(), narrow.sum()) <= 2, f"family {f} mixes {pd.Series(members).value_counts().to_dict()}"
+
+
+def test_family_consensus_gives_a_family_one_morphology_and_keeps_n_or_s_per_beat():
+    probs = np.array(
+        [[0.1, 0.0, 0.9, 0.0, 0.0]] * 8 + [[0.6, 0.0, 0.4, 0.0, 0.0]] * 2  # a V family, two beats called N
+        + [[0.7, 0.3, 0.0, 0.0, 0.0]] * 5 + [[0.2, 0.7, 0.1, 0.0, 0.0]] * 5,  # a supraventricular family
+        dtype=np.float32,
+    )  # fmt: skip
+    family = np.repeat([0, 1], 10)
+    out = family_consensus(probs, family, CLASSES, min_family_beats=5)
+    assert (out[:10].argmax(1) == 2).all()
+    assert out[10:].argmax(1).tolist() == [0] * 5 + [1] * 5
+    np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-6)
+    # Too small to vote: left alone, unless a reviewer labelled one of its beats.
+    assert (family_consensus(probs, family, CLASSES, min_family_beats=11) == probs).all()
+    reviewed = family_consensus(probs, family, CLASSES, min_family_beats=11, reviewed={8: 0})
+    assert (reviewed[:10].argmax(1) == 0).all()
+
+
+def test_reviewed_n_and_s_beats_place_the_recordings_border():
+    probs = np.array([[1 - p, p, 0, 0, 0] for p in np.linspace(0.05, 0.95, 19)], dtype=np.float32)
+    border = reviewed_s_border(probs, CLASSES, {12: 0, 15: 1})  # beat 12 (p_S 0.65) is N, 15 (0.8) is S
+    labels = apply_s_border(probs, CLASSES, border).argmax(1)
+    assert labels[:13].tolist() == [0] * 13 and labels[15:].tolist() == [1] * 4
+    assert reviewed_s_border(probs, CLASSES, {}) == 0.0
+    assert reviewed_s_border(probs, CLASSES, {15: 0, 12: 1}) == 0.0  # contradicting: the model's border
+
+
+def test_renormalised_takes_the_statistics_of_the_given_beats_and_keeps_the_weights(classifier):
+    beats = load_synthetic(n_records=1, duration_s=60, seed=7, window=get_window("centred"))
+    shifted = beats.X * 1.5 + 0.2  # another device's gain and offset
+    adapted = classifier.renormalised(shifted, beats.context)
+    norms = [m for m in adapted.model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    originals = [m for m in classifier.model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    first = norms[0]
+    x = torch.from_numpy(classifier.scaling.beats(shifted)).unsqueeze(1)
+    conv = adapted.model.features[0][0]
+    expected_mean = conv(x).mean(dim=(0, 2))
+    torch.testing.assert_close(first.running_mean, expected_mean.detach(), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(first.running_mean, originals[0].running_mean)
+    for a, b in zip(adapted.model.state_dict().items(), classifier.model.state_dict().items()):
+        if "running" not in a[0] and "num_batches" not in a[0]:
+            assert torch.equal(a[1], b[1]), a[0]
+    assert not adapted.model.training
+
+
+def test_predict_adapts_by_default_and_writes_families(classifier):
+    rec = synthetic_ecg(duration_s=180, fs=360, seed=5)
+    result = label_recording(Recording(rec.signal, 360.0, "MLII", "r"), classifier)
+    assert result.adaptation["adapted"] and result.adaptation["batchnorm"] is True
+    assert "family" in result.beats and (result.beats["family"] >= 0).all()
+    assert result.families["beats"].sum() == len(result.beats)
+    assert result.templates.shape == (len(result.families), classifier.input_length)
+    plain = label_recording(Recording(rec.signal, 360.0, "MLII", "r"), classifier, adapt=False)
+    assert plain.families is None and "family" not in plain.beats and plain.adaptation == {}
+
+
+def test_too_few_beats_fall_back_to_the_models_labels_with_a_warning(classifier):
+    rec = synthetic_ecg(duration_s=30, fs=360, seed=2)
+    recording = Recording(rec.signal, 360.0, "MLII", "short")
+    with pytest.warns(UserWarning, match="too few to adapt"):
+        adapted = label_recording(recording, classifier)
+    plain = label_recording(recording, classifier, adapt=False)
+    assert adapted.adaptation["adapted"] is False
+    assert adapted.beats["label"].tolist() == plain.beats["label"].tolist()
+
+
+def test_reviewed_labels_are_kept_and_bad_ones_are_one_line_errors(classifier, tmp_path):
+    rec = synthetic_ecg(duration_s=180, fs=360, seed=5)
+    recording = Recording(rec.signal, 360.0, "MLII", "r")
+    asked = label_recording(recording, classifier, ask=4).questions
+    assert len(asked) == 4 and asked["sample"].is_unique
+    given = {int(s): "V" for s in asked["sample"][:2]}
+    result = label_recording(recording, classifier, reviewed=given)
+    labelled = result.beats.set_index("sample").loc[list(given), "label"]
+    assert (labelled == "V").all() and result.adaptation["reviewed_beats"] == 2
+    with pytest.raises(DataError, match="not classes of the model"):
+        label_recording(recording, classifier, reviewed={int(asked["sample"][0]): "X"})
+    with pytest.raises(DataError, match="sample 5 is not a detected beat"):
+        label_recording(recording, classifier, reviewed={5: "N"})
+    (tmp_path / "bad.csv").write_text("sample,label\nabc,N\n")
+    with pytest.raises(DataError, match="bad.csv: row 2"):
+        read_reviewed(tmp_path / "bad.csv")
+    (tmp_path / "cols.csv").write_text("time,label\n1,N\n")
+    with pytest.raises(DataError, match="needs columns sample and label"):
+        read_reviewed(tmp_path / "cols.csv")
+
+
+def test_questions_pick_distinct_beats_on_both_sides_of_the_border():
+    probs = np.array([[1 - p, p, 0, 0, 0] for p in np.linspace(0.05, 0.95, 19)], dtype=np.float32)
+    asked = questions(probs, CLASSES, None, 4)
+    chosen = [i for i, _ in asked]
+    assert len(set(chosen)) == 4
+    assert sorted(chosen) == [7, 8, 9, 10]  # the four nearest p_S = 0.5 (beat 9), two on each side
+
+
+def test_unknown_adaptation_setting_is_an_error():
+    with pytest.raises(ArrhythmiaError, match="unknown adaptation setting"):
+        AdaptConfig.from_value({"nope": 1})
+    assert AdaptConfig.from_value(False) is None and AdaptConfig.from_value({"families": False}).families is False
