@@ -319,7 +319,7 @@ def warm_up(data: Path, name: str, model, options: dict) -> None:
     """Label one minute once: the first call imports NeuroKit2 and warms the engine (start-up, not speed)."""
     recording = read_input(data / name)
     minute = Recording(recording.signal[: int(60 * recording.fs)], recording.fs, "warm-up", Path("warm-up"))
-    predict_signal(minute, model, **options)
+    predict_signal(minute, model, **{k: v for k, v in options.items() if k != "ask"})
 
 
 def check_options(options: dict) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import in_fresh_process, load_engines
+from common import in_fresh_process, load_engines, long_recording
 
 from arrhythmia import pretrained
 from arrhythmia.data.detection import bandpass, find_r_peaks
@@ -54,21 +54,13 @@ def long_signal_run(
     """In a fresh process: read records up to ``hours``, label them; (records, read s, label s, peak MB)."""
     model = load_engines(run, shipped)[engine]
     find_r_peaks(bandpass(np.sin(np.arange(7200) / 9.0), 360.0), 360.0)  # import NeuroKit2 before timing
-    names = record_names(data)
     began = time.perf_counter()
-    parts, total, fs = [], 0, None
-    while fs is None or total < hours * 3600 * fs:
-        part = read_input(data / names[len(parts) % len(names)])
-        fs = part.fs
-        parts.append(part.signal)
-        total += len(part.signal)
-    signal = np.concatenate(parts)[: int(hours * 3600 * fs)]
-    del parts
+    recording = long_recording(data, hours)
     read_s = time.perf_counter() - began
     began = time.perf_counter()
-    predict_signal(Recording(signal, fs, "MLII", "concatenated"), model)
+    predict_signal(recording, model)
     label_s = time.perf_counter() - began
-    return len(names), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return len(record_names(data)), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def classifier_rate(model, X: np.ndarray, context: np.ndarray | None, n: int = 100_000, repeats: int = 3) -> float:

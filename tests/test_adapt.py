@@ -152,3 +152,38 @@ def test_unknown_adaptation_setting_is_an_error():
     with pytest.raises(ArrhythmiaError, match="unknown adaptation setting"):
         AdaptConfig.from_value({"nope": 1})
     assert AdaptConfig.from_value(False) is None and AdaptConfig.from_value({"families": False}).families is False
+
+
+def test_a_reversed_lead_is_labelled_as_the_upright_one(classifier):
+    rec = synthetic_ecg(duration_s=120, fs=360, seed=8)
+    upright = label_recording(Recording(rec.signal, 360.0, "MLII", "up"), classifier)
+    reversed_ = label_recording(Recording(-rec.signal, 360.0, "MLII", "down"), classifier)
+    assert not upright.inverted and reversed_.inverted
+    pd.testing.assert_frame_equal(upright.beats, reversed_.beats)
+
+
+def test_review_round_trip_through_the_command_line(tmp_path):
+    from conftest import write_wfdb_record
+    from test_cli import assert_one_line_error, run_cli
+
+    write_wfdb_record(tmp_path, "rec", seconds=120)
+    out = tmp_path / "out"
+    result = run_cli("predict", tmp_path / "rec", "--ask", "3", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert (out / "families.csv").is_file() and (out / "families.png").stat().st_size > 5_000
+    sheet = pd.read_csv(out / "review.csv")
+    assert len(sheet) == 3 and (out / "review.png").stat().st_size > 5_000
+    sheet["label"] = "V"  # the reviewer's answers
+    sheet.to_csv(tmp_path / "reviewed.csv", index=False)
+    result = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "reviewed.csv", "--out", tmp_path / "again")
+    assert result.returncode == 0, result.stderr
+    beats = pd.read_csv(tmp_path / "again" / "beats.csv", keep_default_na=False).set_index("sample")
+    assert (beats.loc[sheet["sample"], "label"] == "V").all()
+    # A label the model does not know, or a sample that is no beat: one line, and nothing written.
+    (tmp_path / "bad.csv").write_text(f"sample,label\n{sheet['sample'][0]},X\n")
+    bad = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "bad.csv", "--out", tmp_path / "bad")
+    assert_one_line_error(bad, "not classes of the model")
+    (tmp_path / "far.csv").write_text("sample,label\n3,N\n")
+    far = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "far.csv", "--out", tmp_path / "far")
+    assert_one_line_error(far, "sample 3 is not a detected beat")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "far").exists()

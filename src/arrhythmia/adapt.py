@@ -75,11 +75,13 @@ class Families:
     """Morphology families of one recording's beats.
 
     family : (n_beats,) int, the family of each beat, numbered by size (0: the largest, the patient's usual
-    beat); templates : (n_families, qrs length) float32, each family's mean QRS shape (unit norm).
+    beat); templates : (n_families, qrs length) float32, each family's mean QRS shape (unit norm);
+    likeness : (n_beats,) float32, the correlation of each beat's QRS with its family's template.
     """
 
     family: np.ndarray
     templates: np.ndarray
+    likeness: np.ndarray
 
     @property
     def sizes(self) -> np.ndarray:
@@ -106,7 +108,7 @@ def morphology_families(
     shapes = _qrs_shapes(X, window, qrs_s)
     n = len(shapes)
     if n < 2:
-        return Families(np.zeros(n, dtype=np.int64), shapes[:1].astype(np.float32))
+        return Families(np.zeros(n, dtype=np.int64), shapes[:1].astype(np.float32), np.ones(n, dtype=np.float32))
     chosen = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
     clustering = AgglomerativeClustering(
         n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
@@ -114,13 +116,15 @@ def morphology_families(
     k = clustering.labels_.max() + 1
     templates = np.stack([shapes[chosen][clustering.labels_ == c].mean(axis=0) for c in range(k)])
     templates /= np.linalg.norm(templates, axis=1, keepdims=True) + 1e-9
-    nearest = np.argmax(shapes @ templates.T, axis=1)
+    similarity = shapes @ templates.T
+    nearest = np.argmax(similarity, axis=1)
+    likeness = similarity[np.arange(n), nearest].astype(np.float32)
     # Number families by size, the largest first; drop templates no beat is nearest to.
     sizes = np.bincount(nearest, minlength=k)
     order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
     renumber = np.empty(k, dtype=np.int64)
     renumber[order] = np.arange(len(order))
-    return Families(renumber[nearest], templates[order].astype(np.float32))
+    return Families(renumber[nearest], templates[order].astype(np.float32), likeness)
 
 
 def family_consensus(
@@ -224,8 +228,8 @@ def questions(
             doubt.append((len(rows) * (1.0 - mass.max()), f, rows))
         for weight, f, rows in sorted(doubt, key=lambda d: -d[0])[: max(1, k // 3)]:
             if weight > 0.5:  # at least half a beat of the family expected wrong
-                # the family's most central beat: the one the model finds most typical of the family
-                chosen.append((int(rows[np.argmax(probs[rows].max(axis=1))]), f"exemplar of family {f}"))
+                # the family's most typical beat: its QRS is the likest to the family's template
+                chosen.append((int(rows[np.argmax(families.likeness[rows])]), f"exemplar of family {f}"))
     if "S" in classes and "N" in classes:
         sv = np.flatnonzero(np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")]))
         score = _s_score(probs[sv], classes)

@@ -135,19 +135,35 @@ def models_list() -> None:
     from arrhythmia import pretrained
 
     shipped = Table(title="shipped models (trained on MIT-BIH DS1; --pretrained NAME)")
-    columns = ["name", "model", "DS2 acc", "DS2 S Se/+P", "DS2 V Se/+P", "intra acc", "beats/s torch", "beats/s ONNX"]
+    columns = [
+        "name",
+        "model",
+        "DS2 via predict",
+        "S Se/+P",
+        "V Se/+P",
+        "DS2 beats acc",
+        "beats/s torch",
+        "beats/s ONNX",
+    ]
     for column in columns:
         shipped.add_column(column, justify="left" if column in ("name", "model") else "right")
     for name in pretrained.available():
         c = pretrained.card(name)
-        ds2 = c["ds2"]
+        adapted = c.get("predict_ds2", {}).get("adapted")
+        through_predict = (
+            [
+                f"{100 * adapted['accuracy']:.1f}%",
+                f"{100 * adapted['S_se']:.1f} / {100 * adapted['S_ppv']:.1f}",
+                f"{100 * adapted['V_se']:.1f} / {100 * adapted['V_ppv']:.1f}",
+            ]
+            if adapted
+            else ["n/a"] * 3
+        )
         shipped.add_row(
             name + (" (default)" if name == pretrained.DEFAULT else ""),
             c["model"],
-            f"{100 * ds2['accuracy']:.1f}%",
-            f"{100 * ds2['S_se']:.1f} / {100 * ds2['S_ppv']:.1f}",
-            f"{100 * ds2['V_se']:.1f} / {100 * ds2['V_ppv']:.1f}",
-            f"{100 * c['intra_accuracy']:.2f}%",
+            *through_predict,
+            f"{100 * c['ds2']['accuracy']:.1f}%",
             f"{c['torch_beats_per_s']:,}",
             f"{c['onnx_beats_per_s']:,}",
         )

@@ -8,7 +8,7 @@ summary = summarise(beats)                              # counts, heart rate, ec
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,7 @@ from arrhythmia.adapt import AdaptConfig, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import WINDOWS, Window
 from arrhythmia.data.context import RR_FEATURES, rr_features
+from arrhythmia.data.detection import detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -70,8 +71,6 @@ def _stretch(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[int,
 
 def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
     """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it."""
-    from arrhythmia.data.detection import detect_r_peaks
-
     lo, stretch = _stretch(signal, fs, first, last)
     if np.all(~np.isfinite(stretch)):
         return np.zeros(0, np.int64)
@@ -121,7 +120,8 @@ class RecordingLabels:
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
-    questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason.
+    questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
+    inverted : the recording's beats pointed down and were turned over before they were cut.
     """
 
     beats: pd.DataFrame
@@ -129,6 +129,7 @@ class RecordingLabels:
     templates: np.ndarray | None = None
     adaptation: dict = field(default_factory=dict)
     questions: pd.DataFrame | None = None
+    inverted: bool = False
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -239,6 +240,11 @@ def label_recording(
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return empty
+    # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
+    # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
+    sign = polarity(signal, fs, peaks)
+    if sign < 0:
+        recording = replace(recording, signal=-signal)
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     family = np.full(len(peaks), -1, dtype=np.int64)
@@ -277,6 +283,7 @@ def label_recording(
     if result.families is not None:
         table["family"] = family
     result.beats = table
+    result.inverted = sign < 0
     return result
 
 
@@ -363,6 +370,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     the summary."""
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes)}
+    summary["inverted"] = result.inverted
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))
     if result.families is not None:

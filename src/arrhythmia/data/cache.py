@@ -16,7 +16,7 @@ from arrhythmia.data.beats import BeatSet, Window
 from arrhythmia.files import atomic_write_bytes
 
 # Bump when extraction or splitting changes what it produces, so stale caches are not reused.
-EXTRACTION_VERSION = "aligned-r-peaks-v5"
+EXTRACTION_VERSION = "upright-aligned-v6"
 SPLIT_VERSION = "splits-v1"
 
 

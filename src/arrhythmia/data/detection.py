@@ -102,6 +102,14 @@ def _is_flat(x: np.ndarray) -> bool:
     return len(valid) == 0 or np.ptp(valid) == 0
 
 
+def _bandpass_sos(fs: float, low: float = BANDPASS_HZ[0], high: float = BANDPASS_HZ[1], order: int = 2):
+    """Second-order sections of the Butterworth band-pass at ``fs``; ``high`` is kept below Nyquist."""
+    high = min(high, 0.45 * fs)  # keep the upper edge below Nyquist at low rates
+    if not 0 < low < high:
+        raise ArrhythmiaError(f"band-pass {low}-{high} Hz is empty at {fs} Hz")
+    return sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+
+
 def bandpass(
     signal: np.ndarray, fs: float, low: float = BANDPASS_HZ[0], high: float = BANDPASS_HZ[1], order: int = 2
 ) -> np.ndarray:
@@ -125,10 +133,7 @@ def bandpass(
         The filtered signal, same shape, no phase shift.
     """
     x = _as_signal(signal, fs)
-    high = min(high, 0.45 * fs)  # keep the upper edge below Nyquist at low rates
-    if not 0 < low < high:
-        raise ArrhythmiaError(f"band-pass {low}-{high} Hz is empty at {fs} Hz")
-    sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+    sos = _bandpass_sos(fs, low, high, order)
     x = _interpolate_nan(x)
     if len(x) <= 3 * (2 * len(sos) + 1):  # sosfiltfilt's default padding needs this much
         raise ArrhythmiaError(f"signal of {len(x)} samples is too short to filter")
@@ -373,6 +378,30 @@ def align_to_r_wave(signal: np.ndarray, fs: float, samples: np.ndarray) -> np.nd
     if _is_flat(x):
         return positions  # flat or all NaN: no R wave to move to (the filter leaves only rounding noise)
     return _climb_to_r_wave(filtered, fs, positions)
+
+
+#: Beats whose polarity ``polarity`` looks at (evenly spread over the recording), and the stretch of
+#: signal around each that is band-passed (filtering a day-long signal whole would take gigabytes).
+POLARITY_BEATS = 500
+POLARITY_STRETCH_S = 2.0
+
+
+def polarity(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> int:
+    """+1 if the recording's beats point up, -1 if down: the sign of the band-passed signal at most of its
+    R peaks (which sit on each QRS complex's largest deflection). A reversed electrode, or a lead such as
+    V1 whose QRS is mostly negative, gives -1. signal: (n,) raw ECG; r_peaks: (n_beats,) samples on the
+    R wave (``detect_r_peaks``, ``align_to_r_wave``). Up to ``POLARITY_BEATS`` beats are looked at, each in
+    its own ``POLARITY_STRETCH_S`` of signal. +1 without peaks."""
+    x = _as_signal(signal, fs)
+    peaks = np.asarray(r_peaks, dtype=np.int64)
+    if len(peaks) == 0:
+        return 1
+    peaks = peaks[np.linspace(0, len(peaks) - 1, min(len(peaks), POLARITY_BEATS)).round().astype(np.int64)]
+    half = int(POLARITY_STRETCH_S * fs / 2)
+    stretches = np.pad(x, half, mode="edge")[peaks[:, None] + np.arange(2 * half + 1)]  # (n, 2 half + 1)
+    stretches = np.nan_to_num(stretches - np.nanmedian(stretches, axis=1, keepdims=True))  # gaps: baseline
+    filtered = sps.sosfiltfilt(_bandpass_sos(fs), stretches, axis=1)
+    return -1 if np.median(np.sign(filtered[:, half])) < 0 else 1
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) -> np.ndarray:

@@ -120,8 +120,8 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
 def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb") -> RecordBeats:
     """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
 
-    Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``); ``sample`` holds
-    the aligned positions.
+    Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``; ``sample`` holds
+    the aligned positions), and a lead whose beats point down is turned over (``detection.polarity``).
 
     Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; the context features
     come from every annotated beat, including the few the segmentation cannot cut.
@@ -135,9 +135,11 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     # Databases mark beats at different points of the QRS (MIT-BIH on the R peak, others up to 60 ms
     # before it): every beat is placed on its R wave by the rule predict places detections with, so
     # training windows and context features are those predict cuts for the same beat.
-    from arrhythmia.data.detection import align_to_r_wave  # imported on use: scipy.signal, 0.5 s at start-up
+    from arrhythmia.data.detection import align_to_r_wave, polarity  # on use: scipy.signal, 0.5 s at start-up
 
     samples = align_to_r_wave(signal, fs, samples)
+    # Beats are cut pointing up, as predict cuts them: a reversed lead gives the same windows.
+    signal = signal * polarity(signal, fs, samples)
     labels = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols], dtype=np.int64)
     cut = cut_beats(signal, fs, samples, window)
     keep = cut.kept
