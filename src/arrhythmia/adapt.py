@@ -2,7 +2,8 @@
 
 A model trained on other patients meets a new patient's normal beat, lead and electrode placement for the
 first time; what is abnormal *for this patient* is what departs from the patient's own usual beat and
-rhythm. Three steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
+rhythm. Beats are always cut pointing up (``detection.polarity``, in training as in ``predict``); then
+three steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
 
 1. **Morphology families** (``morphology_families``): the beats grouped by the shape of their QRS complex
    (average-linkage clustering on correlation distance of a subsample, every beat then joined to the
@@ -160,7 +161,9 @@ def family_consensus(
         else:
             continue
         confined = out[rows] * keep
-        out[rows] = confined / np.maximum(confined.sum(axis=1, keepdims=True), 1e-12)
+        total = confined.sum(axis=1, keepdims=True)
+        # A beat with no probability left in the family's group (underflow) is spread over the group.
+        out[rows] = np.where(total > 0, confined / np.where(total > 0, total, 1.0), keep / keep.sum())
     return out.astype(np.float32)
 
 

@@ -149,11 +149,15 @@ class Classifier:
         """Class indices, (n_beats,) int64."""
         return self.predict_proba(X, context, batch_size).argmax(axis=1)
 
-    def predict_record(self, path: str | Path, fs: float | None = None, lead: str | int | None = None):
+    def predict_record(
+        self, path: str | Path, fs: float | None = None, lead: str | int | None = None, adapt: bool = True
+    ):
         """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
 
-        One row per detected beat: sample, time_s, label, confidence, p_<class> for each class.
+        One row per detected beat: sample, time_s, label, confidence, p_<class> for each class, and the
+        beat's morphology family when the labels are adapted to the recording (``adapt``, the default;
+        ``arrhythmia.adapt``).
         """
         from arrhythmia.predict import predict_record
 
-        return predict_record(path, self, fs=fs, lead=lead)
+        return predict_record(path, self, fs=fs, lead=lead, adapt=adapt)
