@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.adapt import AdaptConfig, questions
+from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import WINDOWS, Window
 from arrhythmia.data.context import RR_FEATURES, rr_features
@@ -206,6 +206,30 @@ def families_table(
     return pd.DataFrame(rows)
 
 
+def questions_table(
+    probs: np.ndarray,
+    peaks: np.ndarray,
+    fs: float,
+    classes: tuple[str, ...],
+    families: Families | None,
+    ask: int,
+    min_family_beats: int,
+) -> pd.DataFrame:
+    """The review sheet: the ``ask`` beats ``adapt.questions`` picks among the kept beats (probs:
+    (n_kept, n_classes), peaks: (n_kept,) samples), with their sample, time, label, family and reason."""
+    asked = questions(probs, tuple(classes), families, ask, min_family_beats)
+    rows = [i for i, _ in asked]
+    return pd.DataFrame(
+        {
+            "sample": peaks[rows].astype(np.int64),
+            "time_s": peaks[rows] / fs,
+            "label": np.asarray(classes, dtype=object)[probs[rows].argmax(axis=1)],
+            "family": families.family[rows] if families is not None else np.full(len(rows), -1),
+            "reason": [why for _, why in asked],
+        }
+    )
+
+
 def label_recording(
     recording: Recording,
     model: BeatModel,
@@ -262,20 +286,9 @@ def label_recording(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
     if ask:
-        kept_family = family[cut.kept]
         families = adapted.families if config is not None else None
-        min_size = config.min_family_beats if config is not None else AdaptConfig().min_family_beats
-        asked = questions(kept_probs, tuple(model.classes), families, ask, min_size)
-        rows = [i for i, _ in asked]
-        result.questions = pd.DataFrame(
-            {
-                "sample": kept_peaks[rows].astype(np.int64),
-                "time_s": kept_peaks[rows] / fs,
-                "label": np.asarray(model.classes, dtype=object)[kept_probs[rows].argmax(axis=1)],
-                "family": kept_family[rows],
-                "reason": [why for _, why in asked],
-            }
-        )
+        min_size = (config or AdaptConfig()).min_family_beats
+        result.questions = questions_table(kept_probs, kept_peaks, fs, model.classes, families, ask, min_size)
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     probs[cut.kept] = kept_probs
     table = _table(_beat_index(peaks, fs), probs, model.classes)
