@@ -46,7 +46,7 @@ def test_rr_models_fuse_any_window_length_with_rr_features(name, length):
 def test_new_models_are_registered_with_rr_support():
     assert {"se-resnet", "fast-cnn"} <= set(context_models())
     assert "seed-cnn" not in context_models()
-    with pytest.raises(ArrhythmiaError, match="does not take RR features"):
+    with pytest.raises(ArrhythmiaError, match="does not take context features"):
         create_model("seed-cnn", n_context=9)
 
 

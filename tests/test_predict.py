@@ -24,7 +24,7 @@ TOLERANCE_S = 0.150
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> Classifier:
-    # The fast model with centred windows and RR features, as shipped; trained enough (99% on synthetic test
+    # The fast model with centred windows and context features, as shipped; trained enough (99% on synthetic test
     # beats) that its labels are not decided by noise at the class boundaries.
     beats = load_synthetic(n_records=6, duration_s=120, window=get_window("centred"))
     config = TrainConfig(
@@ -91,7 +91,7 @@ def test_beat_csv_gives_one_label_per_row(classifier, tmp_path):
     )
     table = predict_record(path, Classifier.from_run(kachuee_model))
     assert len(table) == len(beats) and list(table["row"]) == list(range(len(beats)))
-    # Rows of a beat CSV have no R-peak positions: a model with centred windows and RR features refuses them.
+    # Rows of a beat CSV have no R-peak positions: a model with centred windows and context features refuses them.
     with pytest.raises(ArrhythmiaError, match="beats.csv: beat CSV rows are Kachuee segments"):
         predict_record(path, classifier)
 

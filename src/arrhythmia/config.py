@@ -144,7 +144,7 @@ class TrainConfig:
 #: ``arrhythmia train --preset NAME``: the configurations measured best on the validation records
 #: (benchmarks/accuracy.py, README), with the settings that differ between the two protocols.
 PRESETS: dict[str, dict] = {
-    # Accuracy first: the SE-ResNet on centred windows with RR features, augmented, an ensemble of seeds.
+    # Accuracy first: the SE-ResNet on centred windows with context features, augmented, an ensemble of seeds.
     "best": {
         "model": "se-resnet",
         "window": "centred",

@@ -317,7 +317,8 @@ def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
     if model.window != WINDOWS["kachuee"] or model.takes_context:
         raise ArrhythmiaError(
             f"{rows.path}: beat CSV rows are Kachuee segments without R-peak positions; this model needs "
-            f"{model.window.kind} windows{' and RR features' if model.takes_context else ''} (give it a raw recording)"
+            f"{model.window.kind} windows{' and context features' if model.takes_context else ''} "
+            "(give it a raw recording)"
         )
     return _table({"row": np.arange(len(rows.X))}, model.predict_proba(rows.X), model.classes)
 

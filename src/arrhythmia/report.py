@@ -352,7 +352,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                     esc(
                         f"{classifier.input_length} samples ({classifier.window.kind} window at "
                         f"{classifier.window.fs:g} Hz)"
-                        + (f" and {classifier.scaling.n_context} RR features" if classifier.takes_context else "")
+                        + (f" and {classifier.scaling.n_context} context features" if classifier.takes_context else "")
                         + ", standardised with the training split's mean and standard deviation"
                     ),
                 ),

@@ -92,7 +92,7 @@ class BeatSet:
     is_test : (n_beats,) bool or None
         Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
     context : (n_beats, 9) float32 or None
-        Context features of each beat (``rhythm.CONTEXT_FEATURES``: RR intervals, and likeness to the
+        Context features of each beat (``context.CONTEXT_FEATURES``: RR intervals, and likeness to the
         recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
     window : Window
         How the beats were cut.

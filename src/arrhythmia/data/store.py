@@ -9,7 +9,7 @@ Layout of a store directory::
     store.json                 manifest, written last: format, source, classes, window, shards, counts
     shards/<record>/X.npy      (n, window.length) float32 beat waveforms
     shards/<record>/y.npy      (n,) int64 class index
-    shards/<record>/context.npy     (n, 9) float32 context features (``rhythm.CONTEXT_FEATURES``)
+    shards/<record>/context.npy     (n, 9) float32 context features (``context.CONTEXT_FEATURES``)
     shards/<record>/sample.npy (n,) int64 R-peak sample at the record's sampling rate
     shards/<record>/symbol.npy (n,) fixed-width unicode annotation symbol
     shards/<record>/done.json  written after the arrays: the shard is complete

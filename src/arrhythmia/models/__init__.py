@@ -2,7 +2,7 @@
 
 Adding a model is one file here and one import line below. Every model maps beat windows
 ``x: (batch, 1, input_length)`` to logits ``(batch, n_classes)``; models that also take the rhythm
-features of each beat (``rr: (batch, n_context)``, see ``data.rhythm``) set the class attribute
+features of each beat (``context: (batch, n_context)``, see ``data.context``) set the class attribute
 ``takes_context = True`` and accept ``n_context`` in their constructor.
 """
 
@@ -37,7 +37,7 @@ def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_conte
     if n_context:
         if not takes_context(name):
             raise ArrhythmiaError(
-                f"model {name!r} does not take RR features (ones that do: {', '.join(context_models())})"
+                f"model {name!r} does not take context features (ones that do: {', '.join(context_models())})"
             )
         return _REGISTRY[name](n_classes=n_classes, input_length=input_length, n_context=n_context)
     return _REGISTRY[name](n_classes=n_classes, input_length=input_length)

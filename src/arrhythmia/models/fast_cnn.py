@@ -1,4 +1,4 @@
-"""A compact CNN for fast CPU inference, fused with RR features.
+"""A compact CNN for fast CPU inference, fused with context features.
 
 Four strided convolutions shrink the beat quickly (every layer but the last halves the length), so the
 whole network costs ~0.3 M multiply-adds per beat, ~1/10 of the Kachuee ResNet; global average and

@@ -42,5 +42,5 @@ class KachueeResNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, context: None = None) -> torch.Tensor:
-        """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no RR features."""
+        """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no context features."""
         return self.head(self.blocks(self.stem(x)))

@@ -1,4 +1,4 @@
-"""Residual 1D CNN with squeeze-and-excitation (Hu et al. 2018), fused with RR features.
+"""Residual 1D CNN with squeeze-and-excitation (Hu et al. 2018), fused with context features.
 
 The accurate model: four residual stages (32-32-64-128 channels, each after the first halving the
 length), each block re-weighting its channels by a learned global gate, then global average pooling,

@@ -40,5 +40,5 @@ class SeedCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, context: None = None) -> torch.Tensor:
-        """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no RR features."""
+        """x: (batch, 1, input_length) -> logits (batch, n_classes); takes no context features."""
         return self.classifier(self.features(x))
