@@ -187,3 +187,17 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     far = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "far.csv", "--out", tmp_path / "far")
     assert_one_line_error(far, "sample 3 is not a detected beat")
     assert not (tmp_path / "bad").exists() and not (tmp_path / "far").exists()
+
+
+def test_normalisation_takes_the_statistics_of_the_patients_usual_beat(classifier):
+    from arrhythmia.adapt import adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    probs = classifier.predict_proba(beats.X, beats.context)
+    config = AdaptConfig(families=False)  # normalisation alone, on the largest family's beats
+    adapted = adapt(classifier, beats.X, beats.context, probs, config)
+    usual = morphology_families(beats.X, beats.window).family == 0
+    expected = classifier.renormalised(beats.X[usual], beats.context[usual]).predict_proba(beats.X, beats.context)
+    np.testing.assert_allclose(adapted.probs, expected, atol=1e-6)
+    every = adapt(classifier, beats.X, beats.context, probs, AdaptConfig(families=False, batchnorm_on="all"))
+    assert not np.allclose(every.probs, adapted.probs)

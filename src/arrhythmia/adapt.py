@@ -10,8 +10,9 @@ three steps, each switchable (``AdaptConfig``), run on one recording's beats aft
    nearest family template), as Holter software groups them for a reviewer. The largest family stands
    for the patient's usual beat.
 2. **Re-estimated normalisation** (``Classifier.renormalised``, AdaBN, Li et al. 2016): the network's
-   BatchNorm statistics re-estimated on the recording's own beats, so its features are normalised for
-   this patient, lead and device (PyTorch engine; an ONNX graph has its statistics folded in).
+   BatchNorm statistics re-estimated on the beats of the largest family, the patient's usual beat, so its
+   features are normalised for this patient, lead and device (PyTorch engine; an ONNX graph has its
+   statistics folded in).
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
    N/S, V, F or Q), taken from the family's mean probabilities; which of N and S a supraventricular beat is
    stays the beat's own call, since the two differ in timing, not in shape.
@@ -40,6 +41,9 @@ class AdaptConfig:
     """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
 
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
+    batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
+        so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
+        recording with many V beats then normalises them away).
     families : group beats into morphology families and label each family's morphology by consensus.
     family_distance : cosine distance (1 - correlation of the QRS part) below which beats join a family.
     min_family_beats : families smaller than this keep their beats' own labels (too few to vote).
@@ -49,6 +53,7 @@ class AdaptConfig:
     """
 
     batchnorm: bool = True
+    batchnorm_on: str = "usual"
     families: bool = True
     family_distance: float = 0.15
     min_family_beats: int = 5
@@ -288,15 +293,21 @@ def adapt(
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         return Adaptation(probs, None, steps)
+    families = None
+    if config.families or config.batchnorm_on == "usual":
+        families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
     if config.batchnorm:
         if hasattr(model, "renormalised"):
-            probs = model.renormalised(X, context).predict_proba(X, context)
+            usual = families.family == 0 if families is not None else None
+            # The usual beat's statistics where it is a family of its own size; else every beat's.
+            enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
+            on = usual if enough else slice(None)
+            reference_context = None if context is None else context[on]
+            probs = model.renormalised(X[on], reference_context).predict_proba(X, context)
             steps["batchnorm"] = True
         else:
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
-    families = None
     if config.families:
-        families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
         probs = family_consensus(probs, families.family, tuple(model.classes), config.min_family_beats, reviewed)
         steps["families"] = int(len(families.templates))
     if reviewed:
