@@ -226,7 +226,6 @@ def train(
         run = run_experiment(Run.open(resume).config, run_dir=resume, resume=True)
     else:
         from_file = TrainConfig.read_file(config) if config else {}
-        from_file = {RENAMED.get(key, key): value for key, value in from_file.items()}
         protocol = settings.get("protocol") or from_file.get("protocol", "intra")
         cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig()
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))

@@ -263,8 +263,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     metrics = run.metrics()
     history = run.history()
     env = run.environment()
-    # Only the structure is needed here, so the CPU will do whatever the run used.
-    classifier = run.classifier(device="cpu")
+    classifier = run.classifier()  # the one make_figures used; only its structure is shown here
     total, trainable = count_parameters(classifier.model)
 
     run_name = run.path.resolve().name

@@ -53,6 +53,8 @@ class Run:
         self.path = Path(path)
         self._config = config
         self._beats: BeatSet | None = None
+        self._split: Split | None = None
+        self._classifiers: dict[tuple, Classifier] = {}
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -77,7 +79,7 @@ class Run:
                 path = root / f"{config.model}-{config.protocol}-{stamp}-{suffix}"
         run = cls(path, config)
         run.path.mkdir(parents=True, exist_ok=True)
-        write_json(run.path / cls.CONFIG, config.to_dict())
+        config.save(run.path / cls.CONFIG)
         return run
 
     @classmethod
@@ -180,9 +182,14 @@ class Run:
     def spec(self) -> ModelSpec:
         return ModelSpec.load(self.model_path)
 
-    def classifier(self, device: str | None = None) -> Classifier:
-        """The run's best model, on ``device`` (default: the run's configured device)."""
-        return Classifier.from_spec(self.spec(), device or self.config.device, str(self.model_path))
+    def classifier(self, device: str = "auto") -> Classifier:
+        """The run's best model, on ``device`` (default: the best this machine has, whatever the run trained
+        on, so a run trained on a GPU opens on a laptop); read once for evaluation and report alike, and
+        again only when ``model.pt`` has been rewritten since."""
+        key = (device, self.model_path.stat().st_mtime_ns if self.model_path.is_file() else None)
+        if key not in self._classifiers:
+            self._classifiers = {key: Classifier.from_spec(self.spec(), device, str(self.model_path))}
+        return self._classifiers[key]
 
     def use_beats(self, beats: BeatSet) -> BeatSet:
         """Take ``beats`` as the run's beats (Python API, tests), after checking they fit its config."""
@@ -192,7 +199,8 @@ class Run:
                 f"{beats.source}: beats were cut with the {beats.window.kind!r} window, "
                 f"the run uses {self.config.window!r}"
             )
-        self._beats = beats
+        if beats is not self._beats:
+            self._beats, self._split = beats, None
         return beats
 
     def beats(self, progress: bool = True) -> BeatSet:
@@ -203,8 +211,13 @@ class Run:
         return self._beats
 
     def split(self, beats: BeatSet | None = None) -> Split:
-        """The run's split of ``beats`` (default: its own beats) by its protocol and seed."""
-        return make_split(beats if beats is not None else self.beats(), self.config.protocol, self.config.seed)
+        """The run's split of ``beats`` (default: its own beats) by its protocol and seed; the split of its
+        own beats is made once."""
+        if beats is not None and beats is not self._beats:
+            return make_split(beats, self.config.protocol, self.config.seed)
+        if self._split is None:
+            self._split = make_split(self.beats(), self.config.protocol, self.config.seed)
+        return self._split
 
     def load_other_beats(self, data: str) -> BeatSet:
         """Another source's beats cut with this run's window, to evaluate the run's model on."""
