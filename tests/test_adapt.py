@@ -201,3 +201,20 @@ def test_normalisation_takes_the_statistics_of_the_patients_usual_beat(classifie
     np.testing.assert_allclose(adapted.probs, expected, atol=1e-6)
     every = adapt(classifier, beats.X, beats.context, probs, AdaptConfig(families=False, batchnorm_on="all"))
     assert not np.allclose(every.probs, adapted.probs)
+
+
+def test_rhythm_border_calls_early_beats_s_and_none_in_an_irregular_rhythm():
+    from arrhythmia.adapt import rhythm_border
+
+    probs = np.array(
+        [[0.9, 0.1, 0, 0, 0], [0.9, 0.1, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.2, 0.2, 0.6, 0, 0]],
+        dtype=np.float32,
+    )
+    prematurity = np.array([1.0, 0.7, 1.0, 1.0, 0.6])
+    irregularity = np.array([0.02, 0.02, 0.02, 0.3, 0.02])
+    out = rhythm_border(probs, CLASSES, prematurity, irregularity, premature_ratio=0.86, irregular_above=0.12)
+    # on time: the model's N; early: S; the model's S in a regular rhythm stays, in an irregular one is N;
+    # a V beat is left alone
+    assert out.argmax(1).tolist() == [0, 1, 1, 0, 2]
+    np.testing.assert_allclose(out.sum(1), probs.sum(1), atol=1e-6)
+    assert out[1, 1] == pytest.approx(0.9) and out[3, 0] == pytest.approx(0.7)

@@ -142,3 +142,24 @@ def test_cut_beats_joins_rr_of_all_peaks_with_templates_of_kept_beats():
     np.testing.assert_allclose(
         part.context[:, :6], rr_features(rec.r_peaks, rec.fs)[rec.r_peaks >= start + 720][part.kept]
     )
+
+
+def test_local_rhythm_measures_prematurity_against_the_neighbours_and_irregularity():
+    from arrhythmia.data.context import local_rhythm
+
+    fs = 250.0
+    rr = np.full(120, 0.8)
+    rr[60] = 0.56  # one beat 30 % early, then a compensatory pause
+    rr[61] = 1.04
+    peaks = np.concatenate([[0], np.cumsum(np.round(rr * fs))]).astype(np.int64)
+    prematurity, irregularity = local_rhythm(peaks, fs)
+    assert prematurity.shape == irregularity.shape == (len(peaks),)
+    assert prematurity[61] == pytest.approx(0.7, abs=0.01)  # peak 61 ends interval 60
+    assert np.delete(prematurity, [61, 62]) == pytest.approx(1.0, abs=0.01)
+    assert irregularity.max() < 0.01  # one early beat is no irregular rhythm
+
+    # Atrial fibrillation: every interval drawn at random.
+    rng = np.random.default_rng(0)
+    chaotic = np.concatenate([[0], np.cumsum(np.round(rng.uniform(0.4, 1.0, 120) * fs))]).astype(np.int64)
+    assert np.median(local_rhythm(chaotic, fs)[1]) > 0.15
+    assert [len(a) for a in local_rhythm(np.array([5]), fs)] == [1, 1]

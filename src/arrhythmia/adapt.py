@@ -3,7 +3,7 @@
 A model trained on other patients meets a new patient's normal beat, lead and electrode placement for the
 first time; what is abnormal *for this patient* is what departs from the patient's own usual beat and
 rhythm. Beats are always cut pointing up (``detection.polarity``, in training as in ``predict``); then
-three steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
+four steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
 
 1. **Morphology families** (``morphology_families``): the beats grouped by the shape of their QRS complex
    (average-linkage clustering on correlation distance of a subsample, every beat then joined to the
@@ -16,6 +16,9 @@ three steps, each switchable (``AdaptConfig``), run on one recording's beats aft
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
    N/S, V, F or Q), taken from the family's mean probabilities; which of N and S a supraventricular beat is
    stays the beat's own call, since the two differ in timing, not in shape.
+4. **The patient's rhythm** (``rhythm_border``): that timing is then read against the patient's own
+   rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
+   (atrial fibrillation) none is.
 
 A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and its family takes
 the label's morphology.
@@ -50,6 +53,10 @@ class AdaptConfig:
     min_beats : recordings with fewer beats are not adapted (a warning says so).
     qrs_s : the part of the beat window the families compare, seconds before and after the R peak.
     sample : at most this many beats are clustered; the others join the nearest family template.
+    rhythm : decide N or S of supraventricular beats by their timing against the patient's own rhythm
+        (``rhythm_border``): S when it comes early, N in an irregular rhythm.
+    premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
+    irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
     """
 
     batchnorm: bool = True
@@ -60,6 +67,9 @@ class AdaptConfig:
     min_beats: int = 60
     qrs_s: tuple[float, float] = (0.10, 0.15)
     sample: int = 2000
+    rhythm: bool = True
+    premature_ratio: float = 0.86
+    irregular_above: float = 0.12
 
     @classmethod
     def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
@@ -212,6 +222,39 @@ def apply_s_border(probs: np.ndarray, classes: tuple[str, ...], border: float) -
     return out
 
 
+def rhythm_border(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    prematurity: np.ndarray,
+    irregularity: np.ndarray,
+    premature_ratio: float = 0.86,
+    irregular_above: float = 0.12,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the N-or-S call of each supraventricular beat (called N or S)
+    made by its timing against the patient's own rhythm (``context.local_rhythm``; prematurity and
+    irregularity: (n_beats,)): where the rhythm is irregular (``irregularity > irregular_above``, as in
+    atrial fibrillation) the beat is N; where it is regular, a beat that comes early (``prematurity <
+    premature_ratio``) is S and another keeps the model's call. The larger of its N and S probabilities
+    goes to the class decided, the smaller to the other; other classes are left as they are.
+
+    A network trained on other patients places the border between N and S on absolute shape and RR
+    features, and in atrial fibrillation calls hundreds of irregular beats S; the patient's own rhythm
+    is the reference that carries over (chosen on DS1 records, README)."""
+    if "S" not in classes or "N" not in classes:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    called = probs.argmax(axis=1)
+    supraventricular = (called == s) | (called == n)
+    regular = irregularity <= irregular_above
+    is_s = supraventricular & regular & ((prematurity < premature_ratio) | (called == s))
+    is_n = supraventricular & ~is_s
+    high, low = np.maximum(probs[:, s], probs[:, n]), np.minimum(probs[:, s], probs[:, n])
+    out = probs.copy()
+    out[is_s, s], out[is_s, n] = high[is_s], low[is_s]
+    out[is_n, n], out[is_n, s] = high[is_n], low[is_n]
+    return out
+
+
 def questions(
     probs: np.ndarray, classes: tuple[str, ...], families: Families | None, k: int, min_family_beats: int = 5
 ) -> list[tuple[int, str]]:
@@ -273,13 +316,15 @@ def adapt(
     config: AdaptConfig,
     where: str = "recording",
     reviewed: dict[int, int] | None = None,
+    rhythm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Adaptation:
     """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
     (n_beats, n_context)) to the recording, as ``config`` says; see the module docstring. ``model`` is what
     predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (the PyTorch
     ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
     reviewer's labels) decides its families' morphology and this recording's N/S border, and its beats
-    keep their given labels."""
+    keep their given labels. ``rhythm``: each beat's ``(prematurity, irregularity)``
+    (``context.local_rhythm`` of the recording's peaks), for ``config.rhythm``."""
     reviewed = reviewed or {}
     steps: dict[str, Any] = {"adapted": False}
     if len(X) < config.min_beats:
@@ -310,6 +355,11 @@ def adapt(
     if config.families:
         probs = family_consensus(probs, families.family, tuple(model.classes), config.min_family_beats, reviewed)
         steps["families"] = int(len(families.templates))
+    if config.rhythm and rhythm is not None:
+        classes = tuple(model.classes)
+        before = probs.argmax(axis=1)
+        probs = rhythm_border(probs, classes, *rhythm, config.premature_ratio, config.irregular_above)
+        steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
     if reviewed:
         border = reviewed_s_border(probs, tuple(model.classes), reviewed)
         probs = apply_s_border(probs, tuple(model.classes), border)

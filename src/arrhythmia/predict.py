@@ -19,7 +19,7 @@ import pandas as pd
 from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.context import RR_FEATURES, rr_features
+from arrhythmia.data.context import RR_FEATURES, local_rhythm, rr_features
 from arrhythmia.data.detection import detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -276,7 +276,9 @@ def label_recording(
     kept_peaks = peaks[cut.kept]
     given = _reviewed_beats(reviewed, kept_peaks, fs, tuple(model.classes), str(recording.path)) if reviewed else {}
     if config is not None:
-        adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given)
+        prematurity, irregularity = local_rhythm(peaks, fs)
+        rhythm = (prematurity[cut.kept], irregularity[cut.kept])
+        adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm)
         kept_probs, result.adaptation = adapted.probs, adapted.steps
         if adapted.families is not None:
             family[cut.kept] = adapted.families.family

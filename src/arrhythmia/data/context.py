@@ -114,3 +114,46 @@ def template_features(X: np.ndarray, r_peaks: np.ndarray, fs: float) -> np.ndarr
     rms = np.sqrt(((X - templates) ** 2).mean(axis=1)) / (templates.std(axis=1) + eps)
     amplitude = np.ptp(X, axis=1) / (np.ptp(templates, axis=1) + eps)
     return np.stack([corr, np.minimum(rms, 10.0), np.minimum(amplitude, 10.0)], axis=1).astype(np.float32)
+
+
+#: Beats on each side of a beat that make its local rhythm (``local_rhythm``): about half a minute.
+RHYTHM_BEATS = 20
+
+
+def local_rhythm(r_peaks: np.ndarray, fs: float, beats: int = RHYTHM_BEATS) -> tuple[np.ndarray, np.ndarray]:
+    """Each beat's timing against the patient's own rhythm around it.
+
+    Parameters
+    ----------
+    r_peaks : (n_beats,) int
+        R-peak samples of every beat of the recording, ascending.
+    fs : float
+        Sampling rate of ``r_peaks``, Hz.
+    beats : the neighbours on each side that make a beat's local rhythm.
+
+    Returns
+    -------
+    prematurity : (n_beats,) float64
+        The RR interval before the beat over the median of those of its ``2 * beats + 1`` neighbours
+        (itself included): 1 on time, 0.7 a beat 30 % early. A median, not a mean, so the ectopic beats
+        around it do not move the patient's reference.
+    irregularity : (n_beats,) float64
+        The median, over the same neighbours, of the relative change from one RR interval to the next
+        (``|log(RR_i / RR_i-1)|``): a few hundredths in sinus rhythm with the odd ectopic beat, 0.2-0.3 in
+        atrial fibrillation, where timing says nothing about a beat's origin.
+
+    With fewer than two beats there are no intervals: prematurity 1 and irregularity 0.
+    """
+    from scipy.ndimage import median_filter
+
+    peaks = np.asarray(r_peaks, dtype=np.float64)
+    n = len(peaks)
+    if n < 2:
+        return np.ones(n), np.zeros(n)
+    rr = np.clip(np.diff(peaks) / fs, *RR_RANGE_S)
+    pre = np.concatenate([rr[:1], rr])
+    size = 2 * beats + 1
+    prematurity = pre / median_filter(pre, size=size, mode="nearest")
+    log_pre = np.log(pre)
+    change = np.abs(np.diff(log_pre, prepend=log_pre[0]))
+    return prematurity, median_filter(change, size=size, mode="nearest")
