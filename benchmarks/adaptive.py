@@ -401,7 +401,7 @@ def run_cv(args, options: dict, overrides: dict) -> list[dict]:
         else:
             print(f"  fold {i}: reusing {fold_dir}", file=sys.stderr)
         note = read_json(fold_dir / "data.json").get("split_note", "")
-        folds.append((i, group, fold_dir, note.split("validation records: ")[-1]))
+        folds.append((i, group, fold_dir, note.split("validation records: ")[-1].split(";")[0]))
 
     results = []
     for variant in args.variant:

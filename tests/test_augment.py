@@ -9,6 +9,7 @@ from arrhythmia.augment import (
     augment,
     baseline_wander,
     gaussian_noise,
+    low_pass,
     scale_amplitude,
     time_shift,
 )
@@ -30,6 +31,7 @@ TRANSFORMS = {
     "wander": baseline_wander,
     "noise": gaussian_noise,
     "shift": time_shift,
+    "lowpass": low_pass,
     "augment": augment,
 }
 
@@ -109,6 +111,18 @@ def test_wander_and_noise_stay_within_their_amplitudes():
     assert wander.diff(dim=-1).abs().max() <= 2 * torch.pi * 0.5 / 125 * 0.05 + 1e-6
     noise = gaussian_noise(x, _gen(), max_std=0.02) - x
     assert noise.std(dim=-1).max() < 0.02 * 1.3
+
+
+def test_low_pass_removes_high_frequencies_and_keeps_slow_ones():
+    fs, t = 125.0, torch.arange(LENGTH, dtype=torch.float64) / 125.0
+    slow = torch.sin(2 * torch.pi * 2.0 * t)
+    fast = 0.3 * torch.sin(2 * torch.pi * 55.0 * t)
+    x = (slow + fast).view(1, 1, -1).repeat(4, 1, 1)
+    y = low_pass(x, _gen(), fs=fs, cutoff_hz=(15.0, 15.0))
+    middle = slice(20, LENGTH - 20)
+    assert (y[:, 0, middle] - slow[middle]).abs().max() < 0.03  # 55 Hz at a 15 Hz cut-off: down to 7 %
+    with pytest.raises(ValueError, match="cutoff_hz"):
+        low_pass(x, _gen(), cutoff_hz=(0.0, 10.0))
 
 
 def test_augment_p0_returns_input_values():

@@ -99,6 +99,43 @@ def test_choose_lead_prefers_mlii_then_first():
         choose_lead(["V1", "V2"], "II", "rec.hea")
 
 
+def test_the_other_lead_is_the_one_beside_the_default():
+    assert choose_lead(["V5", "MLII"], "other", "x") == 0
+    assert choose_lead(["MLII", "V1", "V2"], "other", "x") == 1
+    with pytest.raises(DataError, match="rec.hea: has one lead \\(MLII\\), no other"):
+        choose_lead(["MLII"], "other", "rec.hea")
+
+
+def test_beats_of_the_other_lead_carry_the_same_annotations(wfdb_db, heartbeat_dir):
+    first = load_beats(wfdb_db, progress=False, window="centred")
+    other = load_beats(wfdb_db, progress=False, window="centred", lead="other")
+    assert set(other.info["leads"].values()) == {"V5"} and set(first.info["leads"].values()) == {"MLII"}
+    assert np.array_equal(other.y, first.y) and np.array_equal(other.record, first.record)
+    assert (
+        load_beats(wfdb_db, progress=False, window="centred", lead="other").info["cache_key"] != first.info["cache_key"]
+    )
+    with pytest.raises(DataError, match="one lead per record"):
+        load_beats(heartbeat_dir, progress=False, lead="other")
+
+
+def test_other_lead_copies_join_the_training_split_only(wfdb_db):
+    from arrhythmia.data.splits import with_other_lead
+
+    beats = load_beats(wfdb_db, progress=False, window="centred")
+    other = load_beats(wfdb_db, progress=False, window="centred", lead="other")
+    other.sample = other.sample + 3  # each lead's annotations sit on its own R wave, a few samples apart
+    split = make_split(beats, "intra")
+    combined, extended = with_other_lead(beats, split, other)
+    assert np.array_equal(extended.val, split.val) and np.array_equal(extended.test, split.test)
+    added = extended.train[len(split.train) :]
+    assert len(added) == len(split.train) and (added >= len(beats)).all()  # a copy of every training beat
+    train = set(zip(beats.record[split.train], beats.sample[split.train]))
+    for record, sample in zip(combined.record[added], combined.sample[added]):
+        same = beats.sample[beats.record == record]
+        assert (record, same[np.argmin(np.abs(same - sample))]) in train
+    assert np.array_equal(combined.X[: len(beats)], beats.X)
+
+
 def test_missing_directory(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_beats(tmp_path / "nope")

@@ -114,6 +114,35 @@ def test_class_weights_and_early_stopping(tmp_path, beats):
     assert any("early stopping" in line for line in lines)
 
 
+def test_last_checkpoint_trains_every_epoch_and_keeps_the_last(tmp_path, beats):
+    from arrhythmia.checkpoint import ModelSpec
+    from arrhythmia.train import train
+
+    config = small_config(epochs=4, early_stopping_patience=1, lr=1e-9, checkpoint="last")
+    run = train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    with (run / "history.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 4  # no early stopping
+    assert ModelSpec.load(run.model_path).epoch == 4
+    with pytest.raises(ArrhythmiaError, match="checkpoint must be 'best' or 'last'"):
+        small_config(checkpoint="first").validate()
+
+
+def test_other_lead_adds_training_beats_only(tmp_path, wfdb_db):
+    from arrhythmia.train import train
+
+    config = TrainConfig(
+        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, other_lead=True
+    )
+    run = train(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
+    data = json.loads((run / "data.json").read_text())
+    first = run.split()
+    assert sum(data["counts"]["train"].values()) == 2 * len(first.train)
+    assert sum(data["counts"]["test"].values()) == len(first.test)
+    assert "copies of its beats cut from the other lead (V5)" in data["split_note"]
+    with pytest.raises(ArrhythmiaError, match="one lead per record"):
+        train(replace(config, data="synthetic"), run_dir=tmp_path / "synthetic", progress=False, log=lambda _: None)
+
+
 class Foreign:
     """Not a tensor: torch.load(weights_only=True) must refuse to build it."""
 

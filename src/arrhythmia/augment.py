@@ -9,7 +9,8 @@ to ignore it:
 * ``scale``  - amplitude scaling about the beat's own median (gain differences between patients and devices);
 * ``wander`` - a slow sinusoid added to the beat (baseline wander);
 * ``noise``  - additive white Gaussian noise;
-* ``shift``  - a shift by a few samples, vacated end filled with the edge value (R-peak detection jitter).
+* ``shift``  - a shift by a few samples, vacated end filled with the edge value (R-peak detection jitter);
+* ``lowpass`` - a low-pass filter with a random cut-off (recorders with a narrower band than MIT-BIH's).
 
 Every function takes a batch ``x`` of shape ``(batch, 1, length)`` (any ``(batch, ..., length)`` works), values
 roughly in [0, 1], sampled at ``fs`` Hz, and a ``torch.Generator`` on the CPU, so augmentation is reproducible
@@ -30,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-AUGMENTATIONS: tuple[str, ...] = ("scale", "wander", "noise", "shift")
+AUGMENTATIONS: tuple[str, ...] = ("scale", "wander", "noise", "shift", "lowpass")
 
 
 def _per_beat(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -157,6 +158,44 @@ def time_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int = 3) 
     return torch.gather(x, -1, index)
 
 
+def low_pass(
+    x: torch.Tensor, generator: torch.Generator, fs: float = 125.0, cutoff_hz: tuple[float, float] = (15.0, 40.0)
+) -> torch.Tensor:
+    """Low-pass filter each beat with a cut-off ~ U(cutoff_hz), as recorders with a narrower band record it.
+
+    The filter is a second-order Butterworth magnitude response, ``1 / sqrt(1 + (f / f_c) ** 4)``, applied
+    with zero phase in the frequency domain to the beat mirrored at both ends (so its two ends, which
+    differ, do not ring into each other). Many Holter and wearable recorders keep up to 25-40 Hz; MIT-BIH
+    keeps up to 60 Hz.
+
+    Args:
+        x: beats, shape (batch, 1, length).
+        generator: CPU generator for the per-beat cut-offs.
+        fs: sampling frequency of the beats, Hz.
+        cutoff_hz: range of the cut-off frequency, Hz, 0 < low <= high.
+
+    Returns:
+        New tensor, same shape, dtype and device as ``x``.
+    """
+    _check_batch(x)
+    low, high = cutoff_hz
+    if not 0 < low <= high:
+        raise ValueError(f"cutoff_hz must satisfy 0 < low <= high, got {cutoff_hz}")
+    n, length = x.shape[0], x.shape[-1]
+    if n == 0 or length < 2:
+        return x.clone()
+    flat = x.reshape(n, 1, length)
+    pad = length - 1
+    mirrored = torch.nn.functional.pad(flat, (pad, pad), mode="reflect")
+    spectrum = torch.fft.rfft(mirrored, dim=-1)
+    freqs = torch.fft.rfftfreq(mirrored.shape[-1], d=1.0 / fs, dtype=torch.float64)
+    cutoff = _uniform(generator, n, low, high)
+    response = 1.0 / torch.sqrt(1.0 + (freqs[None, :] / cutoff[:, None]) ** 4)
+    response = response.to(device=x.device, dtype=spectrum.real.dtype).view(n, 1, -1)
+    filtered = torch.fft.irfft(spectrum * response, n=mirrored.shape[-1], dim=-1)[..., pad : pad + length]
+    return filtered.reshape(x.shape).to(x.dtype)
+
+
 def augment(
     x: torch.Tensor,
     generator: torch.Generator,
@@ -173,8 +212,8 @@ def augment(
     Args:
         x: beats, shape (batch, 1, length), values about [0, 1], sampled at ``fs`` Hz; may be empty (batch 0).
         generator: CPU ``torch.Generator``; the same seed gives the same output.
-        kinds: names from ``AUGMENTATIONS`` ("scale", "wander", "noise", "shift"), applied in the given order.
-        fs: sampling frequency of the beats in Hz (for the baseline wander frequencies).
+        kinds: names from ``AUGMENTATIONS``, applied in the given order.
+        fs: sampling frequency of the beats in Hz (for the baseline wander and low-pass frequencies).
         p: probability, per beat and per kind, that the transform is applied, in [0, 1].
 
     Returns:
@@ -194,6 +233,7 @@ def augment(
         "wander": lambda beats: baseline_wander(beats, generator, fs=fs),
         "noise": lambda beats: gaussian_noise(beats, generator),
         "shift": lambda beats: time_shift(beats, generator),
+        "lowpass": lambda beats: low_pass(beats, generator, fs=fs),
     }
     out = x.clone()
     for kind in kinds:

@@ -34,6 +34,11 @@ class TrainConfig:
     )
     protocol: str = setting("intra", "intra (random 60/20/20 by beat) or inter (DS1 -> DS2, no shared patients).")
     window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
+    other_lead: bool = setting(
+        False,
+        "Also train on each training beat cut from the record's other lead (MIT-BIH: V1, V2, V4 or V5 beside"
+        " MLII), with its label; validation and test stay on the first lead. WFDB data only.",
+    )
     context_features: bool = setting(
         False, "Also feed each beat's nine context features (RR intervals, likeness to the typical beat)."
     )
@@ -45,11 +50,18 @@ class TrainConfig:
     sampling: str = setting("shuffle", "shuffle, balanced (each class equally often) or sqrt (frequency^-1/2).")
     loss: str = setting("ce", "ce (cross-entropy) or focal (Lin et al. 2017).")
     focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
-    augment: list[str] = setting([], "Augmentations, comma-separated: scale, wander, noise, shift ('none': none).")
+    augment: list[str] = setting(
+        [], "Augmentations, comma-separated: scale, wander, noise, shift, lowpass ('none': none)."
+    )
     ensemble: int = setting(1, "Train this many models (seeds seed, seed+1, ...) and average their probabilities.")
     lr_factor: float = setting(0.5, "Learning-rate factor of ReduceLROnPlateau (on validation loss).")
     lr_patience: int = setting(10, "Epochs without validation improvement before the learning rate drops.")
     early_stopping_patience: int = setting(15, "Epochs without validation improvement before training stops.")
+    checkpoint: str = setting(
+        "best",
+        "Which epoch's weights the run keeps: best (lowest validation loss; early stopping on) or last (every"
+        " epoch is trained; for few validation patients, whose loss is too noisy to choose an epoch by).",
+    )
     seed: int = setting(42, "Random seed (weights, split, batches, augmentation).")
     device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
     threads: int | None = setting(None, "CPU threads for torch (default: torch's own choice).")
@@ -112,6 +124,7 @@ class TrainConfig:
             ),
             (self.protocol in PROTOCOLS, f"unknown protocol {self.protocol!r} (intra or inter)"),
             (self.epochs >= 1, "epochs must be at least 1"),
+            (self.checkpoint in ("best", "last"), f"checkpoint must be 'best' or 'last', not {self.checkpoint!r}"),
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.lr > 0, "learning rate must be positive"),
             (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),

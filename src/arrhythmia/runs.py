@@ -30,6 +30,7 @@ from pathlib import Path
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
+from arrhythmia.data.wfdb_source import OTHER_LEAD
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
 from arrhythmia.inference import Classifier
@@ -218,6 +219,10 @@ class Run:
         if self._split is None:
             self._split = make_split(self.beats(), self.config.protocol, self.config.seed)
         return self._split
+
+    def other_lead_beats(self, progress: bool = True) -> BeatSet:
+        """The beats of the run's ``config.data`` cut from each record's other lead (``config.other_lead``)."""
+        return load_beats(self.config.data, progress=progress, window=get_window(self.config.window), lead=OTHER_LEAD)
 
     def load_other_beats(self, data: str) -> BeatSet:
         """Another source's beats cut with this run's window, to evaluate the run's model on."""

@@ -26,6 +26,7 @@ from arrhythmia.checkpoint import RESUME_FORMAT, Member, ModelSpec, load_checkpo
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split
 from arrhythmia.data.context import CONTEXT_FEATURES
+from arrhythmia.data.splits import with_other_lead
 from arrhythmia.distributed import SINGLE, Context, all_reduce_sum
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import softmax_batches
@@ -112,6 +113,10 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     split = run.split(beats)
     if len(split.train) == 0 or len(split.val) == 0:
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
+    if config.other_lead:
+        with distributed.local_main_first(ctx):
+            other = run.other_lead_beats(progress)
+        beats, split = with_other_lead(beats, split, other)
     if ctx.is_main:
         run.write_data(beats, split)
     # Fitted once (it reads the whole training split) and shared: every rank standardises identically.
@@ -161,7 +166,8 @@ def fit(
     ctx: Context = SINGLE,
 ) -> None:
     """Train one model of ``spec``'s shape on ``split.train``: each epoch train, validate, step the
-    scheduler, keep the checkpoint with the lowest validation loss (``run.model_path``) and save the state
+    scheduler, keep the checkpoint with the lowest validation loss (or, with ``config.checkpoint == "last"``,
+    the latest: ``run.model_path``) and save the state
     after the epoch (``run.resume_path``). Files are written by rank 0 only, with the unwrapped model's
     weights: the same files as a single-process run."""
     config = run.config
@@ -181,6 +187,8 @@ def fit(
 
     history: list[dict] = []
     best_val_loss, stale_epochs, start_epoch = math.inf, 0, 0
+    # "last": every epoch is trained and the final one kept; the validation loss still steers the learning rate.
+    keep_best = config.checkpoint == "best"
     if resume:
         # Rank 0 reads last.pt and hands it to the others: every rank continues from one state.
         state = None
@@ -267,13 +275,11 @@ def fit(
             improved = val_loss < best_val_loss
             if improved:
                 best_val_loss, stale_epochs = val_loss, 0
-                if ctx.is_main:
-                    best = replace(
-                        spec, members=[Member(spec.model, net.state_dict())], epoch=epoch + 1, val_loss=val_loss
-                    )
-                    best.save(run.model_path)
-            else:
+            elif keep_best:
                 stale_epochs += 1
+            if ctx.is_main and (improved or not keep_best):
+                kept = replace(spec, members=[Member(spec.model, net.state_dict())], epoch=epoch + 1, val_loss=val_loss)
+                kept.save(run.model_path)
             save_state(epoch, finished=False)
             if ctx.is_main:
                 run.write_history(history)

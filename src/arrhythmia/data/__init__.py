@@ -78,27 +78,37 @@ def _directory_source(directory: Path) -> Source:
 
 
 def load_beats(
-    data: str | Path | None = None, progress: bool = True, download: bool = True, window: str | Window = "kachuee"
+    data: str | Path | None = None,
+    progress: bool = True,
+    download: bool = True,
+    window: str | Window = "kachuee",
+    lead: str | int | None = None,
 ) -> BeatSet:
     """Beats of the data source ``data`` (see the module docstring), cut as ``window`` (a name in
-    ``WINDOWS`` or a ``Window``) says, from the beat cache when possible."""
+    ``WINDOWS`` or a ``Window``) says, from the beat cache when possible. ``lead``: which lead of each
+    record (a name, an index, or ``"other"``: the one beside the default MLII); sources whose records have
+    several leads (WFDB) only."""
     from arrhythmia.data.download import default_data_dir
 
     window = get_window(window) if isinstance(window, str) else window
     name = DEFAULT_SOURCE if data is None else str(data)
     source = SOURCES.get(name)
-    if source is not None and source.recognise is None:  # generated: no directory
-        return source.load(Path(), window, progress)
+    directory = Path()
     if source is not None and source.download is not None:
         directory = default_data_dir() / name
         if not source.is_downloaded(directory):
             if not download:
                 raise DataError(f"{directory}: {name} is not downloaded (run `arrhythmia download {name}`)")
             directory = source.download(directory)
+    elif source is None or source.recognise is not None:  # a directory, unless generated data
+        directory = Path(name).expanduser()
+        if not directory.exists():
+            raise DataError(f"{directory}: data directory does not exist")
+        if not directory.is_dir():
+            raise DataError(f"{directory}: --data takes a directory (a WFDB database, the Heartbeat CSVs or a store)")
+        source = _directory_source(directory)
+    if lead is None:
         return source.load(directory, window, progress)
-    directory = Path(name).expanduser()
-    if not directory.exists():
-        raise DataError(f"{directory}: data directory does not exist")
-    if not directory.is_dir():
-        raise DataError(f"{directory}: --data takes a directory (a WFDB database, the Heartbeat CSVs or a store)")
-    return _directory_source(directory).load(directory, window, progress)
+    if not source.leads:
+        raise DataError(f"{name}: {source.name} data holds one lead per record; a lead can be chosen in WFDB records")
+    return source.load(directory, window, progress, lead=lead)

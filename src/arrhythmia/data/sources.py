@@ -26,6 +26,8 @@ class Source:
     download : ``directory -> directory``: fetch the data into a directory (None: nothing to download); the
         source is then also a name ``--data`` takes, kept in the user data directory.
     is_downloaded : ``directory -> bool``: whether a download into that directory is complete.
+    leads : whether ``load`` also takes ``lead=`` (records with several leads, e.g. WFDB); the others hold
+        one lead, or beats already cut from one.
     """
 
     name: str
@@ -34,3 +36,4 @@ class Source:
     recognise: Callable[[Path], bool] | None = None
     download: Callable[[Path], Path] | None = None
     is_downloaded: Callable[[Path], bool] | None = None
+    leads: bool = False

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from arrhythmia.data.beats import BeatSet
+from arrhythmia.data.beats import BeatSet, concatenate
 from arrhythmia.data.cache import SPLIT_VERSION, cache_dir
 from arrhythmia.errors import DataError
 from arrhythmia.files import atomic_write_bytes
@@ -184,3 +184,38 @@ def _cached_split(beats: BeatSet, protocol: str, seed: int, build: Callable):
     with contextlib.suppress(OSError):
         atomic_write_bytes(path, write)
     return split
+
+
+def with_other_lead(beats: BeatSet, split: Split, other: BeatSet, tolerance: int = 18) -> tuple[BeatSet, Split]:
+    """``beats`` followed by the beats of ``other`` (the same records' beats cut from another lead) that
+    are copies of training beats, added to the training split only; validation and test are unchanged.
+
+    A beat of ``other`` is a copy of the beat of the same record at the nearest ``sample`` (each lead's
+    annotations are placed on its own R wave, a few samples apart), within ``tolerance`` samples; it is
+    kept when that beat is in ``split.train``, so no beat of a validation or test patient, and under the
+    intra-patient protocol no copy of a validation or test beat, is trained on. Returns the combined
+    beats and the split whose ``train`` also holds the kept copies.
+    """
+    in_train = np.zeros(len(beats), dtype=bool)
+    in_train[split.train] = True
+    keep = np.zeros(len(other), dtype=bool)
+    for record in np.unique(other.record):
+        mine = np.flatnonzero(beats.record == record)
+        theirs = np.flatnonzero(other.record == record)
+        if len(mine) == 0:
+            continue
+        order = mine[np.argsort(beats.sample[mine], kind="stable")]
+        samples = beats.sample[order]
+        right = np.clip(np.searchsorted(samples, other.sample[theirs]), 0, len(samples) - 1)
+        left = np.maximum(right - 1, 0)
+        nearest = np.where(
+            np.abs(samples[left] - other.sample[theirs]) <= np.abs(samples[right] - other.sample[theirs]), left, right
+        )
+        close = np.abs(samples[nearest] - other.sample[theirs]) <= tolerance
+        keep[theirs] = close & in_train[order[nearest]]
+    added = other.subset(keep)
+    combined = concatenate([beats, added], source=beats.source, info=beats.info)
+    train = np.concatenate([split.train, len(beats) + np.arange(len(added))])
+    leads = sorted(set((other.info.get("leads") or {}).values()))
+    note = f"; training also on {len(added):,} copies of its beats cut from the other lead ({', '.join(leads)})"
+    return combined, replace(split, train=train, note=split.note + note)

@@ -68,10 +68,21 @@ def _check_signal_files(path: Path, header) -> None:
             raise DataError(f"{dat}: signal file is truncated ({actual} bytes, header needs {expected})")
 
 
+#: ``lead`` that names the first lead other than the default one (MIT-BIH: V1, V2, V4 or V5 beside MLII).
+OTHER_LEAD = "other"
+
+
 def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int:
-    """Index of the lead to use: a name or index if given, else MLII where present, else the first."""
+    """Index of the lead to use: a name or index if given, else MLII where present, else the first;
+    ``OTHER_LEAD``: the first lead that is not that default."""
+    default = sig_names.index(PREFERRED_LEAD) if PREFERRED_LEAD in sig_names else 0
     if lead is None:
-        return sig_names.index(PREFERRED_LEAD) if PREFERRED_LEAD in sig_names else 0
+        return default
+    if lead == OTHER_LEAD and OTHER_LEAD not in sig_names:
+        others = [i for i in range(len(sig_names)) if i != default]
+        if not others:
+            raise DataError(f"{where}: has one lead ({sig_names[default]}), no other")
+        return others[0]
     if isinstance(lead, int) or str(lead).isdigit():
         index = int(lead)
         if not 0 <= index < len(sig_names):
@@ -117,8 +128,11 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
     return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str)
 
 
-def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb") -> RecordBeats:
-    """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says.
+def load_record_beats(
+    path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb", lead: str | int | None = None
+) -> RecordBeats:
+    """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says from
+    ``lead`` (``choose_lead``: default MLII, else the first).
 
     Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``; ``sample`` holds
     the aligned positions), and a lead whose beats point down is turned over (``detection.polarity``).
@@ -128,7 +142,7 @@ def load_record_beats(path: str | Path, window: Window = WINDOWS["kachuee"], sou
     """
     path = Path(path)
     name = path.name
-    signal, fs, lead_name = read_lead(path)
+    signal, fs, lead_name = read_lead(path, lead)
     samples, symbols = read_beat_annotations(path)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples, symbols = samples[is_beat], symbols[is_beat]
@@ -170,9 +184,14 @@ class RecordBeats:
 
 
 def load_wfdb_database(
-    directory: str | Path, source: str = "mitdb", progress: bool = True, window: Window = WINDOWS["kachuee"]
+    directory: str | Path,
+    source: str = "mitdb",
+    progress: bool = True,
+    window: Window = WINDOWS["kachuee"],
+    lead: str | int | None = None,
 ) -> BeatSet:
-    """Beats of every record of a WFDB database with reference beat annotations (``atr``).
+    """Beats of every record of a WFDB database with reference beat annotations (``atr``), from ``lead``
+    of each (``choose_lead``).
 
     What the segmentation loses is counted per class in ``info["lost"]``; ``info["annotated"]`` holds the
     number of beat annotations per class before segmentation.
@@ -184,7 +203,7 @@ def load_wfdb_database(
     lost: dict[str, Counter[str]] = {}
     leads: dict[str, str] = {}
     for name in tqdm(names, desc=f"reading {directory.name}", unit="record", disable=None if progress else True):
-        record = load_record_beats(directory / name, window, source)
+        record = load_record_beats(directory / name, window, source, lead)
         parts.append(record.beats)
         annotated.update(record.annotated)
         for (reason, cls), count in record.lost.items():
@@ -203,8 +222,11 @@ def is_wfdb_database(directory: Path) -> bool:
     return (directory / "RECORDS").is_file() or any(directory.glob("*.hea"))
 
 
-def load_wfdb_directory(directory: Path, window: Window, progress: bool = True) -> BeatSet:
-    """The beats of a WFDB database directory, from the beat cache when its files are unchanged."""
+def load_wfdb_directory(
+    directory: Path, window: Window, progress: bool = True, lead: str | int | None = None
+) -> BeatSet:
+    """The beats of a WFDB database directory (from ``lead`` of each record, ``choose_lead``), from the
+    beat cache when its files are unchanged."""
     from arrhythmia.data.cache import cached
 
     names = record_names(directory)
@@ -212,8 +234,9 @@ def load_wfdb_directory(directory: Path, window: Window, progress: bool = True) 
     source = directory.name or "wfdb"
     return cached(
         files,
-        {"source": source, "records": names, "window": window.to_dict()},
-        lambda: load_wfdb_database(directory, source=source, progress=progress, window=window),
+        # the default lead's key is the one caches were written under before a lead could be chosen
+        {"source": source, "records": names, "window": window.to_dict(), **({} if lead is None else {"lead": lead})},
+        lambda: load_wfdb_database(directory, source=source, progress=progress, window=window, lead=lead),
     )
 
 
@@ -223,6 +246,7 @@ SOURCE = Source(
     "Circulation 101(23):e215-e220 (2000).",
     load=load_wfdb_directory,
     recognise=is_wfdb_database,
+    leads=True,
 )
 MITDB_SOURCE = Source(
     name="mitdb",
@@ -232,6 +256,7 @@ MITDB_SOURCE = Source(
         "Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000)."
     ),
     load=load_wfdb_directory,
+    leads=True,
     download=lambda directory: download_physionet(dest=directory),
     is_downloaded=lambda directory: (directory / "RECORDS").is_file(),
 )
