@@ -420,7 +420,7 @@ def plot_family_templates(
         ax.plot(t, template, color=colour, lw=1.4)
         ax.set_title(
             f"family {row['family']}: {row['label']}, {row['beats']:,} beats ({row['percent']:.1f}%)\n"
-            f"pre-RR / recent RR {row['pre_rr_ratio']:.2f}",
+            f"RR / local median {row['pre_rr_ratio']:.2f}",
             fontsize=8,
         )
         ax.grid(alpha=0.3)

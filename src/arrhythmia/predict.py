@@ -19,7 +19,7 @@ import pandas as pd
 from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import WINDOWS, Window
-from arrhythmia.data.context import RR_FEATURES, local_rhythm, rr_features
+from arrhythmia.data.context import local_rhythm, rr_features
 from arrhythmia.data.detection import detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -181,13 +181,12 @@ def _reviewed_beats(
 
 
 def families_table(
-    family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, fs: float, classes: tuple[str, ...]
+    family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, prematurity: np.ndarray
 ) -> pd.DataFrame:
     """One row per family of the kept beats: its size and share, the label most of its beats carry, how
-    premature its beats typically are against the patient's own rhythm (median pre-RR over the mean RR of
-    the 10 beats before it; about 1 for the usual rhythm, under 0.8 for premature beats), and one beat of
-    it to look at. family, labels, peaks: (n_kept,) each."""
-    pre_local = rr_features(peaks, fs)[:, RR_FEATURES.index("pre_local_ratio")]
+    premature its beats typically are against the patient's own rhythm (the median ``prematurity``,
+    ``context.local_rhythm``: about 1 for the usual rhythm, under 0.86 for premature beats), and one beat
+    of it to look at. family, labels, peaks, prematurity: (n_kept,) each."""
     rows = []
     for f in range(int(family.max()) + 1 if len(family) else 0):
         members = np.flatnonzero(family == f)
@@ -199,7 +198,7 @@ def families_table(
                 "percent": 100.0 * len(members) / len(family),
                 "label": counts.index[0] if len(counts) else "",
                 "label_share": float(counts.iloc[0] / len(members)) if len(counts) else 0.0,
-                "pre_rr_ratio": float(np.median(pre_local[members])) if len(members) else np.nan,
+                "pre_rr_ratio": float(np.median(prematurity[members])) if len(members) else np.nan,
                 "example_sample": int(peaks[members[len(members) // 2]]) if len(members) else -1,
             }
         )
@@ -283,7 +282,7 @@ def label_recording(
         if adapted.families is not None:
             family[cut.kept] = adapted.families.family
             labels = np.asarray(model.classes, dtype=object)[kept_probs.argmax(axis=1)]
-            result.families = families_table(adapted.families.family, labels, kept_peaks, fs, model.classes)
+            result.families = families_table(adapted.families.family, labels, kept_peaks, rhythm[0])
             result.templates = np.stack(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
