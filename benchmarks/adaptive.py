@@ -358,7 +358,9 @@ def fold_model(fold_dir: Path, config: TrainConfig, held_out: list[str], all_bea
     which training never reads (no metrics are computed here). ``held_out`` records are not given at all.
     """
     records = {"train": [r for r in DS1 if r not in held_out], "held_out": held_out}
-    if (fold_dir / "config.json").is_file() and read_json(fold_dir / "config.json") != config.to_dict():
+    # read through TrainConfig: a setting added since the fold was trained reads as its default
+    saved = fold_dir / "config.json"
+    if saved.is_file() and TrainConfig.from_dict(read_json(saved)).to_dict() != config.to_dict():
         raise SystemExit(f"{fold_dir}: trained with other settings; remove it or use another --work")
     if (fold_dir / "fold.json").is_file():
         recorded = read_json(fold_dir / "fold.json")

@@ -145,6 +145,7 @@ def test_best_epoch_and_lr_drops():
         for e, v, lr in [(1, 0.9, 1e-3), (2, 0.5, 1e-3), (3, 0.6, 5e-4), (4, 0.7, 5e-4), (5, 0.8, 2.5e-4)]
     ]
     assert best_epoch(history) == 2
+    assert best_epoch(history, "last") == history[-1]["epoch"]
     assert lr_drops(history) == [3, 5]
     assert best_epoch([]) is None
 

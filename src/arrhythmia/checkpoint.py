@@ -76,7 +76,8 @@ class ModelSpec:
     model : registry name of the architecture; classes : class names in output order; window : how beats
     are cut for it; context_features : names of the context features it takes (empty: beat window only);
     scaling : the training split's standardisation; members : one ``Member``, or several for an ensemble
-    (their probabilities are averaged); epoch, val_loss : where the best checkpoint was taken;
+    (their probabilities are averaged); epoch, val_loss : the epoch the kept checkpoint is from
+    (``TrainConfig.checkpoint``) and its validation loss;
     synthetic : trained on generated data.
     """
 

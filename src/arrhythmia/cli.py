@@ -215,7 +215,7 @@ def train(
     resume: Path | None = None,
     **settings,
 ) -> None:
-    """Train a model, keep its best checkpoint, evaluate it on the test split and write its report.
+    """Train a model (kept: its best or last epoch, --checkpoint), evaluate it on the test split, write its report.
 
     Settings come from the defaults, then --preset, then --config, then the options given.
     """
@@ -280,7 +280,7 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")],
     data: DataOption = None,
 ) -> None:
-    """Evaluate a run's best model on the test split (of its own data, or of --data); report for its own."""
+    """Evaluate a run's model on the test split (of its own data, or of --data); report for its own."""
     from arrhythmia.experiment import evaluate_and_report
     from arrhythmia.runs import Run
 
@@ -400,7 +400,7 @@ def export(
     format: Annotated[ExportFormat, typer.Option("--format", help="onnx or torchscript.")] = ExportFormat.onnx,
     out: Annotated[Path | None, typer.Option(help="Output file (default RUN/model.onnx or RUN/model.ts.pt).")] = None,
 ) -> None:
-    """Export the run's best model with its classes, standardisation and input length in the metadata."""
+    """Export the run's model with its classes, standardisation and input length in the metadata."""
     from arrhythmia.export import export_model
     from arrhythmia.runs import Run
 

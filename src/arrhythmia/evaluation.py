@@ -93,7 +93,7 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
 def evaluate_run(
     run: Run, data: str | None = None, beats: BeatSet | None = None, log: Callable[[str], None] = print
 ) -> tuple[dict, np.ndarray]:
-    """Evaluate the best model of ``run`` on a test split and write its metrics file.
+    """Evaluate the model of ``run`` on a test split and write its metrics file.
 
     By default the test split of the run's own beats (``beats``, else ``run.beats()``: its data, cut with
     its window) to ``metrics.json``. With ``data`` (another source with the same classes, e.g. the

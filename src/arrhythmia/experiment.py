@@ -27,7 +27,7 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
 ) -> Run:
-    """Train (``train.train``), evaluate the best checkpoint on the test split (``metrics.json``) and, with
+    """Train (``train.train``), evaluate the kept checkpoint on the test split (``metrics.json``) and, with
     ``report``, draw the figures and write ``report.html``; returns the run. Under torchrun every process
     trains and only rank 0 evaluates and reports."""
     run = train(config, run_dir=run_dir, resume=resume, beats=beats, log=log, progress=progress)

@@ -68,7 +68,7 @@ def metadata(classifier: Classifier) -> dict[str, str]:
 
 
 def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> Path:
-    """Write the best model of ``run_dir`` as ONNX or TorchScript; returns the file written."""
+    """Write the model of ``run_dir`` as ONNX or TorchScript; returns the file written."""
     if fmt not in FORMATS:
         raise ArrhythmiaError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
     classifier = Classifier.from_run(run_dir, device="cpu")

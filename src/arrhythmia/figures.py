@@ -179,8 +179,11 @@ def _drops_label(drops: Sequence[int]) -> str:
     return f"learning-rate drop (epoch{'s' if len(drops) > 1 else ''} {', '.join(map(str, drops))})"
 
 
-def best_epoch(history: Sequence[Mapping]) -> int | None:
-    """The epoch with the lowest validation loss (the saved checkpoint), or None without one."""
+def best_epoch(history: Sequence[Mapping], checkpoint: str = "best") -> int | None:
+    """The epoch of the saved checkpoint: with ``checkpoint="best"`` the one with the lowest validation
+    loss, with ``"last"`` the last; None without one."""
+    if checkpoint == "last":
+        return history[-1]["epoch"] if history else None
     rows = [r for r in history if not math.isnan(r["val_loss"])]
     return min(rows, key=lambda r: r["val_loss"])["epoch"] if rows else None
 
@@ -191,7 +194,7 @@ def plot_training_curves(
     """Loss and accuracy (train and validation) per epoch, best epoch and learning-rate drops marked.
 
     history : rows of history.csv (epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds).
-    best_epoch : the epoch of the saved checkpoint (lowest validation loss), drawn as a vertical line.
+    best_epoch : the epoch of the saved checkpoint (``best_epoch``), drawn as a vertical line.
     """
     epochs = [r["epoch"] for r in history]
     drops = lr_drops(history)
@@ -205,7 +208,7 @@ def plot_training_curves(
             name = "train" if part == "train" else "validation"
             ax.plot(epochs, values, marker=marker, ms=3, color=colour, label=name)
         if best_epoch is not None:
-            ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2, label=f"best checkpoint (epoch {best_epoch})")
+            ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2, label=f"kept checkpoint (epoch {best_epoch})")
         for k, epoch in enumerate(drops):
             ax.axvline(epoch, color="#9467bd", ls=":", lw=1.2, label=_drops_label(drops) if k == 0 else None)
         ax.set_xlabel("epoch")

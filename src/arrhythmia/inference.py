@@ -105,7 +105,7 @@ class Classifier:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "auto") -> Classifier:
-        """The best model of a training run directory."""
+        """The model of a training run directory."""
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise ArrhythmiaError(f"{run_dir}: run directory does not exist")

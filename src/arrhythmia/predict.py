@@ -180,9 +180,7 @@ def _reviewed_beats(
     return out
 
 
-def families_table(
-    family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, prematurity: np.ndarray
-) -> pd.DataFrame:
+def families_table(family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, prematurity: np.ndarray) -> pd.DataFrame:
     """One row per family of the kept beats: its size and share, the label most of its beats carry, how
     premature its beats typically are against the patient's own rhythm (the median ``prematurity``,
     ``context.local_rhythm``: about 1 for the usual rhythm, under 0.86 for premature beats), and one beat

@@ -271,7 +271,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     protocol = data.get("protocol", config.protocol)
     counts = data.get("counts", {})
     classes = metrics["classes"]
-    best = best_epoch(history)
+    best = best_epoch(history, config.checkpoint)
     best_row = next((r for r in history if r["epoch"] == best), None)
     split_sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in counts.items())
 
@@ -309,8 +309,8 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                 ("samples per split", esc(split_sizes or "n/a")),
                 ("batch size", esc(config.batch_size)),
                 ("epochs trained", esc(f"{len(history)} (at most {config.epochs})")),
-                ("best epoch", esc(best if best is not None else "n/a")),
-                ("best validation loss", esc(format_loss(best_row["val_loss"] if best_row else None))),
+                (f"kept epoch ({config.checkpoint})", esc(best if best is not None else "n/a")),
+                ("its validation loss", esc(format_loss(best_row["val_loss"] if best_row else None))),
                 ("learning rate", esc(_lr_text(history, config.lr))),
                 ("class weights", esc(config.class_weights)),
                 ("total training time", esc(format_duration(training_time))),
@@ -418,7 +418,8 @@ def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray 
     plot_example_beats(train, paths["example_beats"])
     plot_beat_statistics(train, paths["beat_statistics"])
     plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
-    plot_training_curves(history, paths["training_curves"], best_epoch(history), synthetic=synthetic)
+    kept = best_epoch(history, config.checkpoint)
+    plot_training_curves(history, paths["training_curves"], kept, synthetic=synthetic)
     plot_confusion(
         metrics["confusion"], metrics["confusion_normalised"], metrics["classes"], paths["confusion"], synthetic
     )

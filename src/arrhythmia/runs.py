@@ -6,7 +6,7 @@ Layout of ``runs/<name>/``::
     environment.json  package versions, device, git commit
     data.json         data source, protocol, split note and class counts per split
     history.csv       one row per epoch: losses, accuracies, learning rate, seconds
-    model.pt          best checkpoint (a ``checkpoint.ModelSpec``: lowest validation loss)
+    model.pt          the kept checkpoint (a ``checkpoint.ModelSpec``: lowest validation loss, or the last epoch)
     last.pt           training state after the last finished epoch, for --resume
     members/<k>/      an ensemble's members, each with its own model.pt, last.pt and history.csv
     metrics.json      test metrics (``evaluation.compute_metrics``); metrics-<source>.json on other data
