@@ -133,12 +133,12 @@ def test_other_lead_adds_training_beats_only(tmp_path, wfdb_db):
     config = TrainConfig(
         model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, other_lead=True
     )
-    run = train(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
+    run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
     data = json.loads((run / "data.json").read_text())
     first = run.split()
-    assert sum(data["counts"]["train"].values()) == 2 * len(first.train)
-    assert sum(data["counts"]["test"].values()) == len(first.test)
-    assert "copies of its beats cut from the other lead (V5)" in data["split_note"]
+    assert "training beats cut from the other lead (V5)" in (run / "report.html").read_text()
+    assert sum(data["counts"]["train"].values()) == len(first.train)  # the first lead's, as evaluation reloads
+    assert data["other_lead"] == {"leads": ["V5"], "train_beats_added": len(first.train)}
     with pytest.raises(ArrhythmiaError, match="one lead per record"):
         train(replace(config, data="synthetic"), run_dir=tmp_path / "synthetic", progress=False, log=lambda _: None)
 

@@ -330,6 +330,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                 ("citation", esc(data.get("citation", "n/a"))),
                 ("protocol", esc(protocol)),
                 ("split", esc(data.get("split_note", ""))),
+                *([("also trained on", esc(_other_lead_text(data["other_lead"])))] if data.get("other_lead") else []),
             ]
         ),
         "<h3>Class distribution</h3>",
@@ -435,6 +436,11 @@ def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray 
     )
     plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
     return paths
+
+
+def _other_lead_text(other_lead: dict) -> str:
+    leads = ", ".join(other_lead.get("leads", [])) or "?"
+    return f"{other_lead.get('train_beats_added', 0):,} training beats cut from the other lead ({leads})"
 
 
 def _check_same_data(run: Run, beats: BeatSet, split: Split, data: dict, classes: Sequence[str]) -> None:

@@ -135,21 +135,22 @@ class Run:
         path = self.path / self.ENVIRONMENT
         return read_json(path) if path.is_file() else {}
 
-    def write_data(self, beats: BeatSet, split: Split) -> None:
-        """``data.json``: what the run trained on, for the report and to check a reload against."""
-        write_json(
-            self.path / self.DATA,
-            {
-                "source": beats.source,
-                "description": beats.description,
-                "synthetic": beats.synthetic,
-                "citation": citation(beats.source),
-                "protocol": self.config.protocol,
-                "split_note": split.note,
-                "classes": list(beats.classes),
-                "counts": split.class_counts(beats),
-            },
-        )
+    def write_data(self, beats: BeatSet, split: Split, other_lead: dict | None = None) -> None:
+        """``data.json``: what the run trained on, for the report and to check a reload against;
+        ``other_lead``: the training beats added from the records' other lead (``config.other_lead``)."""
+        data = {
+            "source": beats.source,
+            "description": beats.description,
+            "synthetic": beats.synthetic,
+            "citation": citation(beats.source),
+            "protocol": self.config.protocol,
+            "split_note": split.note,
+            "classes": list(beats.classes),
+            "counts": split.class_counts(beats),
+        }
+        if other_lead is not None:
+            data["other_lead"] = other_lead
+        write_json(self.path / self.DATA, data)
 
     def data(self) -> dict:
         return read_json(self.path / self.DATA, "run data description")

@@ -113,12 +113,17 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     split = run.split(beats)
     if len(split.train) == 0 or len(split.val) == 0:
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
+    # data.json describes the first lead's beats and split: those evaluation and the report reload.
+    first_beats, first_split, other_lead = beats, split, None
     if config.other_lead:
         with distributed.local_main_first(ctx):
             other = run.other_lead_beats(progress)
         beats, split = with_other_lead(beats, split, other)
+        leads = sorted(set((other.info.get("leads") or {}).values()))
+        other_lead = {"leads": leads, "train_beats_added": len(split.train) - len(first_split.train)}
+        log(f"other lead ({', '.join(leads)}): {other_lead['train_beats_added']:,} more training beats")
     if ctx.is_main:
-        run.write_data(beats, split)
+        run.write_data(first_beats, first_split, other_lead)
     # Fitted once (it reads the whole training split) and shared: every rank standardises identically.
     context = beats.context if config.context_features else None
     scaling = distributed.broadcast_object(fit_scaling(beats.X, context, split.train) if ctx.is_main else None, ctx)

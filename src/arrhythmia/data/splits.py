@@ -216,6 +216,4 @@ def with_other_lead(beats: BeatSet, split: Split, other: BeatSet, tolerance: int
     added = other.subset(keep)
     combined = concatenate([beats, added], source=beats.source, info=beats.info)
     train = np.concatenate([split.train, len(beats) + np.arange(len(added))])
-    leads = sorted(set((other.info.get("leads") or {}).values()))
-    note = f"; training also on {len(added):,} copies of its beats cut from the other lead ({', '.join(leads)})"
-    return combined, replace(split, train=train, note=split.note + note)
+    return combined, replace(split, train=train)
