@@ -22,7 +22,9 @@ from arrhythmia.data.beats import WINDOWS, Window
 from arrhythmia.data.context import local_rhythm, rr_features
 from arrhythmia.data.detection import detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
+from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
 
@@ -121,7 +123,8 @@ class RecordingLabels:
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
     questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
-    inverted : the recording's beats pointed down and were turned over before they were cut.
+    inverted : the recording's beats pointed down and were turned over before they were cut;
+    episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...).
     """
 
     beats: pd.DataFrame
@@ -130,6 +133,7 @@ class RecordingLabels:
     adaptation: dict = field(default_factory=dict)
     questions: pd.DataFrame | None = None
     inverted: bool = False
+    episodes: pd.DataFrame | None = None
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -234,8 +238,10 @@ def label_recording(
     adapt: bool | dict | AdaptConfig | None = True,
     reviewed: dict[int, str] | None = None,
     ask: int = 0,
+    episodes: EpisodeConfig | None = None,
 ) -> RecordingLabels:
-    """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording.
+    """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording, and find
+    its rhythm episodes (``episodes``: their thresholds, default ``EpisodeConfig()``).
 
     Beats are detected on the band-passed signal (``detect_r_peaks`` filters it) a chunk at a time, cut
     by ``cut_recording`` and classified; with ``adapt`` the labels are then adapted to the recording
@@ -253,7 +259,9 @@ def label_recording(
     config = AdaptConfig.from_value(adapt)
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)
+    noise = unanalysable(signal, fs)
     empty = RecordingLabels(_table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes))
+    empty.episodes = find_episodes(np.zeros(0, np.int64), np.zeros(0, str), fs, noise, episodes)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
@@ -296,6 +304,10 @@ def label_recording(
         table["family"] = family
     result.beats = table
     result.inverted = sign < 0
+    labelled = table["label"].astype(str).to_numpy() != ""
+    result.episodes = find_episodes(
+        peaks[labelled], table["label"].astype(str).to_numpy()[labelled], fs, noise, episodes
+    )
     return result
 
 
@@ -377,7 +389,8 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
     """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
-    ``summarise``'s summary and what the adaptation did), ``families.csv`` when adapted, and ``review.csv``
+    ``summarise``'s summary, what the adaptation did and episodes per type), ``episodes.csv`` (the rhythm
+    episodes), ``families.csv`` when adapted, and ``review.csv``
     when beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct,
     and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
     the summary."""
@@ -390,5 +403,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         write_text_atomic(out / "families.csv", result.families.to_csv(index=False, float_format="%.6g"))
     if result.questions is not None:
         write_text_atomic(out / "review.csv", result.questions.to_csv(index=False, float_format="%.6g"))
+    if result.episodes is not None:
+        write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
+        summary["episodes"] = {kind: int(n) for kind, n in result.episodes["type"].value_counts().sort_index().items()}
     write_json(out / "summary.json", summary)
     return summary

@@ -1,0 +1,212 @@
+"""Rhythm episodes of a labelled recording: what a Holter reader looks for, not beat by beat.
+
+From the beats ``predict`` labelled (R-peak samples and AAMI labels) and the stretches the signal cannot be
+analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
+
+- ``AF``: atrial fibrillation, where the RR intervals are irregular (``EpisodeConfig.af_irregularity``:
+  the median change from one interval to the next, ignoring intervals next to a V beat) for at least
+  ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its rhythm annotations (README).
+- ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``.
+- ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
+  three V beats in a row of the pattern.
+- ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
+  lead that came off is ``noise``, never a pause).
+- ``bradycardia`` / ``tachycardia``: the heart rate (running median of 9 RR intervals) below
+  ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
+- ``noise``: each unanalysable stretch.
+
+Atrial flutter (``AFL``) has a regular ventricular response as often as an irregular one, so RR intervals
+cannot tell it from sinus rhythm: it is not detected, and an irregular flutter is reported as ``AF``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: The columns of the episode table (``episodes.csv``).
+EPISODE_COLUMNS = ("type", "start_s", "end_s", "beats", "max_hr_bpm", "mean_hr_bpm")
+
+
+@dataclass
+class EpisodeConfig:
+    """Thresholds of ``find_episodes`` (the clinical conventions unless said otherwise).
+
+    pause_s : an RR interval at least this long is a pause.
+    bradycardia_bpm, tachycardia_bpm : sustained heart rate below / above these.
+    sustained_s : bradycardia and tachycardia last at least this long.
+    run_bpm : VT and SVT runs are faster than this.
+    af_irregularity : median |log(RR_i / RR_i-1)| over ``af_beats`` intervals on each side above which the
+        rhythm is irregular (sinus rhythm with the odd ectopic beat: 0.02-0.05). This and the other ``af_``
+        settings were chosen on MIT-BIH DS1 records (``benchmarks/rhythm.py --records ds1 --grid``).
+    af_beats : the intervals on each side that irregularity is taken over.
+    af_min_s : an irregular stretch shorter than this is not AF.
+    af_bridge_s : irregular stretches less than this apart are one (a few organised beats inside AF).
+    af_skip_labels : beats whose intervals the irregularity ignores (ectopic beats reset the rhythm).
+    """
+
+    pause_s: float = 2.0
+    bradycardia_bpm: float = 50.0
+    tachycardia_bpm: float = 100.0
+    sustained_s: float = 30.0
+    run_bpm: float = 100.0
+    af_irregularity: float = 0.15
+    af_beats: int = 20
+    af_min_s: float = 60.0
+    af_bridge_s: float = 10.0
+    af_skip_labels: tuple[str, ...] = ("V",)
+
+
+def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` indices (inclusive) of each run of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def _row(kind: str, start: float, end: float, beats: int, max_hr: float, mean_hr: float) -> dict:
+    return dict(zip(EPISODE_COLUMNS, (kind, float(start), float(end), int(beats), float(max_hr), float(mean_hr))))
+
+
+def _rows(kind: str, times: np.ndarray, stretches: list[tuple[int, int]]) -> list[dict]:
+    """Episode rows of beats ``first..last`` (inclusive) of each stretch; times: (n_beats,) seconds."""
+    rows = []
+    for first, last in stretches:
+        inside = np.diff(times[first : last + 1])
+        inside = inside[inside > 0]
+        fastest = 60.0 / inside.min() if len(inside) else np.nan
+        mean = 60.0 * len(inside) / inside.sum() if len(inside) else np.nan
+        rows.append(_row(kind, times[first], times[last], last - first + 1, fastest, mean))
+    return rows
+
+
+def irregularity(times: np.ndarray, ectopic: np.ndarray, beats: int = 20) -> np.ndarray:
+    """Each beat's local RR irregularity: the median, over the ``beats`` intervals on each side, of
+    ``|log(RR_i / RR_i-1)|`` between successive intervals neither of which touches an ``ectopic`` beat
+    (V beats reset the rhythm and would make any ectopy look irregular). times: (n,) s, ectopic: (n,)
+    bool. Returns (n,) float64 (NaN where no interval pair is usable)."""
+    n = len(times)
+    if n < 3:
+        return np.full(n, np.nan)
+    rr = np.diff(times)  # rr[i]: beat i -> beat i + 1
+    usable = (rr > 0) & ~ectopic[:-1] & ~ectopic[1:]
+    log_rr = np.log(np.where(rr > 0, rr, np.nan))
+    change = np.abs(np.diff(log_rr))  # change[i]: rr[i] -> rr[i + 1], around beat i + 1
+    change[~(usable[:-1] & usable[1:])] = np.nan
+    per_beat = np.concatenate([[np.nan], change, [np.nan]])
+    return pd.Series(per_beat).rolling(2 * beats + 1, center=True, min_periods=beats // 2).median().to_numpy()
+
+
+def _in_stretches(times: np.ndarray, stretches_s: np.ndarray) -> np.ndarray:
+    """Which of ``times`` (s) fall inside any ``(start, end)`` row of ``stretches_s``."""
+    inside = np.zeros(len(times), dtype=bool)
+    for start, end in stretches_s:
+        inside |= (times >= start) & (times <= end)
+    return inside
+
+
+def _label_runs(labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float) -> list:
+    runs = []
+    for first, last in _stretches(labels == label):
+        span = times[last] - times[first]
+        if last - first + 1 >= min_beats and span > 0 and 60.0 * (last - first) / span > bpm:
+            runs.append((first, last))
+    return runs
+
+
+def _patterns(labels: np.ndarray, every: int, min_ectopics: int = 3) -> list[tuple[int, int]]:
+    """Stretches where an isolated V beat follows every ``every - 1`` non-V beats (bigeminy: 2,
+    trigeminy: 3), with at least ``min_ectopics`` V beats; from the normal beat before the first V to the
+    last V."""
+    is_v = labels == "V"
+    neighbour_v = np.zeros(len(is_v), dtype=bool)
+    neighbour_v[1:] |= is_v[:-1]
+    neighbour_v[:-1] |= is_v[1:]
+    isolated = np.flatnonzero(is_v & ~neighbour_v)
+    chains, chain = [], []
+    for i in isolated:
+        if chain and i - chain[-1] == every and not is_v[chain[-1] + 1 : i].any():
+            chain.append(i)
+        else:
+            if len(chain) >= min_ectopics:
+                chains.append(chain)
+            chain = [i]
+    if len(chain) >= min_ectopics:
+        chains.append(chain)
+    return [(max(c[0] - every + 1, 0), c[-1]) for c in chains]
+
+
+def find_episodes(
+    samples: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    unanalysable: np.ndarray | None = None,
+    config: EpisodeConfig | None = None,
+) -> pd.DataFrame:
+    """The rhythm episodes of one recording (see the module docstring).
+
+    samples : (n_beats,) int, R-peak samples, ascending; labels : (n_beats,) str, AAMI labels ('' for a
+    beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the stretches with no
+    analysable signal (``data.quality.unanalysable``), or None.
+
+    Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
+    (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
+    (60 / the shortest RR inside) and mean heart rate, bpm.
+    """
+    config = config or EpisodeConfig()
+    times = np.asarray(samples, dtype=np.float64) / fs
+    labels = np.asarray(labels, dtype=str)
+    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
+    in_noise = _in_stretches(times, noise_s)
+    rows: list[dict] = []
+    for start, end in noise_s:
+        beats = int(((times >= start) & (times <= end)).sum())
+        rows.append(_row("noise", start, end, beats, np.nan, np.nan))
+    if len(times) >= 2:
+        clean = np.where(in_noise, "", labels)  # beats detected in noise start no episode
+        rows += _rows("VT", times, _label_runs(clean, times, "V", 3, config.run_bpm))
+        rows += _rows("SVT", times, _label_runs(clean, times, "S", 3, config.run_bpm))
+        rows += _rows("bigeminy", times, _patterns(clean, 2))
+        rows += _rows("trigeminy", times, _patterns(clean, 3))
+        rows += _pauses(times, noise_s, config.pause_s)
+        rows += _sustained_rate(times, in_noise, config)
+        skipped = np.isin(labels, list(config.af_skip_labels))
+        rows += _rows("AF", times, _af_stretches(times, skipped, in_noise, config))
+    table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
+    return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
+
+
+def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict]:
+    rr = np.diff(times)
+    rows = []
+    for i in np.flatnonzero(rr >= pause_s):
+        start, end = times[i], times[i + 1]
+        if any(a <= end and b >= start for a, b in noise_s):
+            continue  # the beats are missing because the signal is, not because the heart paused
+        rows.append(_row("pause", start, end, 0, 60.0 / rr[i], 60.0 / rr[i]))
+    return rows
+
+
+def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list[dict]:
+    rr = np.diff(times)
+    rate = 60.0 / pd.Series(np.concatenate([rr[:1], rr])).rolling(9, center=True, min_periods=1).median().to_numpy()
+    rows = []
+    for kind, mask in (("bradycardia", rate < config.bradycardia_bpm), ("tachycardia", rate > config.tachycardia_bpm)):
+        stretches = [(a, b) for a, b in _stretches(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]
+        rows += _rows(kind, times, stretches)
+    return rows
+
+
+def _af_stretches(times: np.ndarray, ectopic: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list:
+    irregular = irregularity(times, ectopic, config.af_beats) > config.af_irregularity
+    irregular &= ~in_noise
+    stretches = _stretches(irregular)
+    # Bridge short regular gaps (a few organised beats inside an AF episode), then drop short stretches.
+    merged: list[tuple[int, int]] = []
+    for first, last in stretches:
+        if merged and times[first] - times[merged[-1][1]] < config.af_bridge_s:
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return [(a, b) for a, b in merged if times[b] - times[a] >= config.af_min_s]

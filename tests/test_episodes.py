@@ -1,0 +1,116 @@
+"""Rhythm episodes from labelled beats (episodes.py), unanalysable stretches (data/quality.py), and the
+episodes.csv predict writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arrhythmia.data.quality import unanalysable
+from arrhythmia.data.recording import Recording
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig, find_episodes
+
+FS = 250.0
+
+
+def beats(rr_s: list[float] | np.ndarray, labels: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """R-peak samples at FS from RR intervals (the first beat at 1 s), and their labels (default all N)."""
+    samples = np.round((1.0 + np.concatenate([[0.0], np.cumsum(rr_s)])) * FS).astype(np.int64)
+    return samples, np.array(labels if labels is not None else ["N"] * len(samples))
+
+
+def of_type(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return table[table["type"] == kind]
+
+
+def test_runs_of_v_and_s_beats_faster_than_100_bpm_are_vt_and_svt():
+    rr = [0.8] * 20 + [0.4] * 5 + [0.8] * 20 + [0.45] * 4 + [0.8] * 20
+    labels = ["N"] * 21 + ["V"] * 5 + ["N"] * 19 + ["S"] * 4 + ["N"] * 21
+    table = find_episodes(*beats(rr, labels), FS)
+    assert list(table.columns) == list(EPISODE_COLUMNS)
+    vt, svt = of_type(table, "VT"), of_type(table, "SVT")
+    assert len(vt) == 1 and vt["beats"].iloc[0] == 5 and vt["max_hr_bpm"].iloc[0] == pytest.approx(150, abs=1)
+    assert len(svt) == 1 and svt["beats"].iloc[0] == 4
+    # Two V beats in a row, or a slow run, is no VT.
+    slow = find_episodes(*beats([0.8] * 30, ["N"] * 10 + ["V"] * 5 + ["N"] * 16), FS)
+    assert of_type(slow, "VT").empty
+
+
+def test_bigeminy_and_trigeminy_follow_the_pattern():
+    bigeminy = ["N"] * 10 + ["N", "V"] * 5 + ["N"] * 10
+    trigeminy = ["N"] * 10 + ["N", "N", "V"] * 4 + ["N"] * 10
+    table = find_episodes(*beats([0.8] * (len(bigeminy) - 1), bigeminy), FS)
+    assert len(of_type(table, "bigeminy")) == 1 and of_type(table, "trigeminy").empty
+    table = find_episodes(*beats([0.8] * (len(trigeminy) - 1), trigeminy), FS)
+    assert len(of_type(table, "trigeminy")) == 1 and of_type(table, "bigeminy").empty
+
+
+def test_a_long_rr_is_a_pause_unless_the_signal_was_lost():
+    samples, labels = beats([0.8] * 10 + [2.6] + [0.8] * 10)
+    pause = of_type(find_episodes(samples, labels, FS), "pause")
+    assert len(pause) == 1 and pause["end_s"].iloc[0] - pause["start_s"].iloc[0] == pytest.approx(2.6, abs=0.01)
+    lead_off = np.array([[samples[10] + 50, samples[11] - 50]])
+    table = find_episodes(samples, labels, FS, lead_off)
+    assert of_type(table, "pause").empty and len(of_type(table, "noise")) == 1
+    assert of_type(find_episodes(samples, labels, FS, config=EpisodeConfig(pause_s=3.0)), "pause").empty
+
+
+def test_irregular_rhythm_is_af_and_ectopy_in_sinus_rhythm_is_not():
+    rng = np.random.default_rng(0)
+    rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, 300), np.full(150, 0.8)])
+    samples, labels = beats(rr)
+    af = of_type(find_episodes(samples, labels, FS), "AF")
+    assert len(af) == 1
+    start, end = samples[150] / FS, samples[450] / FS
+    assert abs(af["start_s"].iloc[0] - start) < 20 and abs(af["end_s"].iloc[0] - end) < 20
+
+    # Sinus rhythm with a premature V beat and its pause every 5 beats: irregular RR, but not AF.
+    rr = np.tile([0.8, 0.8, 0.8, 0.5, 1.1], 120)
+    labels = np.tile(["N", "N", "N", "N", "V"], 121)[: len(rr) + 1]
+    assert of_type(find_episodes(*beats(rr, list(labels)), FS), "AF").empty
+
+
+def test_sustained_slow_and_fast_rates():
+    rr = [0.8] * 40 + [1.5] * 30 + [0.8] * 40 + [0.5] * 80 + [0.8] * 40
+    table = find_episodes(*beats(rr), FS)
+    brady, tachy = of_type(table, "bradycardia"), of_type(table, "tachycardia")
+    assert len(brady) == 1 and brady["end_s"].iloc[0] - brady["start_s"].iloc[0] >= 30
+    assert len(tachy) == 1 and tachy["mean_hr_bpm"].iloc[0] == pytest.approx(120, abs=2)
+    assert set(table["type"]) == {"bradycardia", "tachycardia"}
+
+
+def test_no_beats_gives_an_empty_table_with_its_columns():
+    table = find_episodes(np.zeros(0, np.int64), np.zeros(0, str), FS)
+    assert table.empty and list(table.columns) == list(EPISODE_COLUMNS)
+
+
+def test_unanalysable_finds_gaps_flat_and_saturated_stretches():
+    ecg = synthetic_ecg(duration_s=60, fs=FS, seed=0).signal.astype(np.float64)
+    assert len(unanalysable(ecg, FS)) == 0
+    broken = ecg.copy()
+    broken[int(10 * FS) : int(15 * FS)] = np.nan  # a gap
+    broken[int(25 * FS) : int(30 * FS)] = 0.3  # a flat lead
+    broken[int(40 * FS) : int(45 * FS)] = broken[np.isfinite(broken)].max() + 2.0  # at the rail
+    stretches = unanalysable(broken, FS) / FS
+    assert len(stretches) == 3
+    for (start, end), (a, b) in zip(stretches, [(10, 15), (25, 30), (40, 45)]):
+        assert a - 1 <= start <= a and b <= end <= b + 1
+    assert unanalysable(np.full(100, np.nan), FS).tolist() == [[0, 100]]
+    assert unanalysable(np.zeros(0), FS).shape == (0, 2)
+
+
+def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording, save_recording
+
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=1).signal.astype(np.float64)
+    ecg[int(50 * FS) : int(58 * FS)] = 0.0  # the lead comes off for 8 s
+    model = load_classifier(None, "torch", None, device="cpu")
+    result = label_recording(Recording(ecg, FS, "synthetic", tmp_path / "rec.csv"), model)
+    types = set(result.episodes["type"])
+    assert "noise" in types and "pause" not in types
+    summary = save_recording(result, tmp_path / "out", {}, model.classes)
+    written = pd.read_csv(tmp_path / "out" / "episodes.csv")
+    assert list(written.columns) == list(EPISODE_COLUMNS) and summary["episodes"]["noise"] == 1
