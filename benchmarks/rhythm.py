@@ -1,0 +1,254 @@
+"""Rhythm episodes through `arrhythmia predict`, scored against MIT-BIH's rhythm annotations.
+
+    python benchmarks/rhythm.py [--records ds2|ds1|all|100,101,...] [--set key=value ...] [--per-record]
+    python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
+    python benchmarks/rhythm.py --hours 24                # seconds and memory of the episode step
+
+Each record's MLII signal is labelled by ``label_recording`` with the shipped default model (what users
+get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The reference is
+the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B``
+for bigeminy and ``(T`` for trigeminy; each note holds until the next. MIT-BIH does not annotate pauses,
+bradycardia or tachycardia, so those are not scored.
+
+Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
+with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
+reference episodes; episode +P = detected episodes overlapping a reference one / detected episodes;
+duration Se = overlapped reference time / reference time; duration +P = overlapped detected time /
+detected time.
+
+``--grid`` scores AF over a grid of ``af_irregularity``, ``af_beats`` and ``af_min_s`` on the given records
+(choose on DS1 only) and prints the table sorted by duration F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+from common import in_fresh_process, long_recording
+
+from arrhythmia.data.quality import unanalysable
+from arrhythmia.data.recording import read_input
+from arrhythmia.data.splits import DS1, DS2
+from arrhythmia.data.wfdb_source import record_names
+from arrhythmia.episodes import EpisodeConfig, find_episodes
+from arrhythmia.export import load_classifier
+from arrhythmia.predict import label_recording
+
+#: Rhythm notes of MIT-BIH and the episode type each stands for.
+REFERENCE_TYPES = {"(AFIB": "AF", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
+SCORED = ("AF", "VT", "SVT", "bigeminy", "trigeminy")
+DURATION_HEADER = ("duration Se", "duration +P", "reference min", "detected min")
+
+
+def reference_episodes(path: Path) -> tuple[dict[str, list[tuple[float, float]]], float]:
+    """The record's rhythm episodes from its ``atr`` rhythm notes: ``{type: [(start_s, end_s), ...]}``, and
+    the record's length in seconds."""
+    import wfdb
+
+    header = wfdb.rdheader(str(path))
+    annotation = wfdb.rdann(str(path), "atr")
+    length = header.sig_len / header.fs
+    notes = [
+        (sample / header.fs, (note or "").strip("\x00").strip())
+        for sample, symbol, note in zip(annotation.sample, annotation.symbol, annotation.aux_note)
+        if symbol == "+" and note
+    ]
+    episodes: dict[str, list[tuple[float, float]]] = {kind: [] for kind in SCORED}
+    for (start, note), (end, _) in zip(notes, notes[1:] + [(length, "")]):
+        kind = REFERENCE_TYPES.get(note)
+        if kind is not None and end > start:
+            episodes[kind].append((start, end))
+    return episodes, length
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def score(pairs: list[tuple[list, list]]) -> dict:
+    """Episode and duration Se and +P over ``(reference, detected)`` interval lists, one pair per record."""
+    ref_n = ref_hit = det_n = det_hit = 0
+    ref_time = ref_covered = det_time = det_covered = 0.0
+    for reference, detected in pairs:
+        ref_n += len(reference)
+        det_n += len(detected)
+        ref_hit += sum(any(overlap(r, d) > 0 for d in detected) for r in reference)
+        det_hit += sum(any(overlap(d, r) > 0 for r in reference) for d in detected)
+        ref_time += sum(e - s for s, e in reference)
+        det_time += sum(e - s for s, e in detected)
+        covered = sum(overlap(r, d) for r in reference for d in detected)
+        ref_covered += covered
+        det_covered += covered
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    return {
+        "reference": ref_n,
+        "detected": det_n,
+        "episode_se": ratio(ref_hit, ref_n),
+        "episode_ppv": ratio(det_hit, det_n),
+        "duration_se": ratio(ref_covered, ref_time),
+        "duration_ppv": ratio(det_covered, det_time),
+        "reference_min": ref_time / 60,
+        "detected_min": det_time / 60,
+    }
+
+
+def pct(x: float) -> str:
+    return "–" if x != x else f"{100 * x:.1f}"
+
+
+def row(*cells) -> None:
+    print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def durations(s: dict) -> list[str]:
+    """Duration Se and +P, with the reference and detected minutes: the cells every table shows."""
+    return [pct(s["duration_se"]), pct(s["duration_ppv"]), f"{s['reference_min']:.1f}", f"{s['detected_min']:.1f}"]
+
+
+def f1(a: float, b: float) -> float:
+    return 2 * a * b / (a + b) if a == a and b == b and a + b > 0 else float("nan")
+
+
+def record_list(spec: str, data: Path) -> list[str]:
+    sets = {"ds1": DS1, "ds2": DS2, "all": record_names(data)}
+    return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
+
+
+def label_records(data: Path, names: list[str]) -> dict:
+    """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds)}``."""
+    model = load_classifier(None, "torch", None, device="cpu")
+    out = {}
+    for name in names:
+        recording = read_input(data / name)
+        table = label_recording(recording, model).beats
+        labelled = table[table["label"].astype(str) != ""]
+        began = time.perf_counter()
+        bad = unanalysable(recording.signal, recording.fs)
+        seconds = time.perf_counter() - began
+        reference, _ = reference_episodes(data / name)
+        out[name] = (
+            labelled["sample"].to_numpy(),
+            labelled["label"].to_numpy(str),
+            recording.fs,
+            bad,
+            reference,
+            seconds,
+        )
+        print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
+    return out
+
+
+def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
+    detected = {}
+    for name, (samples, labels, fs, bad, _, _) in labelled.items():
+        table = find_episodes(samples, labels, fs, bad, config)
+        detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
+    return detected
+
+
+def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> list[dict]:
+    detected = episodes_of(labelled, config)
+    row("type", "reference episodes", "detected", "episode Se", "episode +P", *DURATION_HEADER)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    results = []
+    for kind in SCORED:
+        s = score([(labelled[n][4][kind], detected[n].get(kind, [])) for n in labelled])
+        results.append({"type": kind, **s})
+        row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
+    if per_record:
+        print("\nAF per record (records with reference or detected AF):\n")
+        row("record", *DURATION_HEADER)
+        print("|---|---:|---:|---:|---:|")
+        for n in labelled:
+            s = score([(labelled[n][4]["AF"], detected[n].get("AF", []))])
+            if s["reference"] or s["detected"]:
+                row(n, *durations(s))
+    return results
+
+
+def grid(labelled: dict, base: EpisodeConfig) -> None:
+    rows = []
+    irregularities, windows, minimums, bridges = (0.10, 0.15, 0.20, 0.25), (10, 20), (30.0, 60.0), (0.0, 10.0, 30.0)
+    for irregular, beats, minimum, bridge, skipped in itertools.product(
+        irregularities, windows, minimums, bridges, (("V",), ("V", "S"))
+    ):
+        config = replace(
+            base,
+            af_irregularity=irregular,
+            af_beats=beats,
+            af_min_s=minimum,
+            af_bridge_s=bridge,
+            af_skip_labels=skipped,
+        )
+        detected = episodes_of(labelled, config)
+        s = score([(labelled[n][4]["AF"], detected[n].get("AF", [])) for n in labelled])
+        cells = (irregular, beats, f"{minimum:g}", f"{bridge:g}", "+".join(skipped))
+        rows.append((f1(s["duration_se"], s["duration_ppv"]), cells, s))
+    header = ("af_irregularity", "af_beats", "af_min_s", "af_bridge_s", "af_skip_labels", *DURATION_HEADER)
+    row(*header, "duration F1", "episode Se", "episode +P")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for score_f1, cells, s in sorted(rows, key=lambda r: -np.nan_to_num(r[0])):
+        row(*cells, *durations(s), pct(score_f1), pct(s["episode_se"]), pct(s["episode_ppv"]))
+
+
+def timing(data: Path, hours: float) -> dict:
+    """Seconds of the episode step alone (unanalysable stretches and find_episodes) on an H-hour signal
+    labelled by predict, and the process's peak memory."""
+    recording = long_recording(data, hours)
+    model = load_classifier(None, "torch", None, device="cpu")
+    began = time.perf_counter()
+    table = label_recording(recording, model).beats
+    labelling = time.perf_counter() - began
+    labelled = table[table["label"].astype(str) != ""]
+    began = time.perf_counter()
+    bad = unanalysable(recording.signal, recording.fs)
+    episodes = find_episodes(labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs, bad)
+    seconds = time.perf_counter() - began
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"labelling_s": labelling, "episodes_s": seconds, "episodes": len(episodes), "peak_mb": peak_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/mitdb")
+    parser.add_argument("--records", default="ds2")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an EpisodeConfig setting")
+    parser.add_argument("--grid", action="store_true", help="score AF over a grid of its thresholds")
+    parser.add_argument("--per-record", action="store_true")
+    parser.add_argument("--hours", type=float, default=0.0)
+    args = parser.parse_args()
+    known = {f.name for f in fields(EpisodeConfig)}
+    settings = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in known:
+            raise SystemExit(f"--set {item}: no episode setting {key!r} (known: {', '.join(sorted(known))})")
+        settings[key] = json.loads(value)
+    config = EpisodeConfig(**settings)
+    if args.hours:
+        t = in_fresh_process(timing, args.data, args.hours)
+        row("hours", "labelling s (predict)", "episodes s", "episodes", "peak memory, MB")
+        print("|---:|---:|---:|---:|---:|")
+        row(
+            f"{args.hours:g}", f"{t['labelling_s']:.1f}", f"{t['episodes_s']:.2f}", t["episodes"], f"{t['peak_mb']:.0f}"
+        )
+        return
+    names = record_list(args.records, args.data)
+    labelled = label_records(args.data, names)
+    print(f"records: {args.records} ({len(names)}); episode settings: {config}\n")
+    if args.grid:
+        grid(labelled, config)
+    else:
+        print_scores(labelled, config, args.per_record)
+
+
+if __name__ == "__main__":
+    main()
