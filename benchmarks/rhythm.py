@@ -2,7 +2,7 @@
 
     python benchmarks/rhythm.py [--records ds2|ds1|all|100,101,...] [--set key=value ...] [--per-record]
     python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
-    python benchmarks/rhythm.py --hours 24                # seconds and memory of the episode step
+    python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
 
 Each record's MLII signal is labelled by ``label_recording`` with the shipped default model (what users
 get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The reference is
@@ -40,6 +40,7 @@ from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.export import load_classifier
+from arrhythmia.hourly import hourly_table, hrv, nn_intervals
 from arrhythmia.predict import label_recording
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
@@ -200,8 +201,8 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
 
 
 def timing(data: Path, hours: float) -> dict:
-    """Seconds of the episode step alone (unanalysable stretches and find_episodes) on an H-hour signal
-    labelled by predict, and the process's peak memory."""
+    """Seconds of the rhythm steps alone (unanalysable stretches, find_episodes, the hourly table and the
+    whole recording's HRV) on an H-hour signal labelled by predict, and the process's peak memory."""
     recording = long_recording(data, hours)
     model = load_classifier(None, "torch", None, device="cpu")
     began = time.perf_counter()
@@ -210,7 +211,10 @@ def timing(data: Path, hours: float) -> dict:
     labelled = table[table["label"].astype(str) != ""]
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
-    episodes = find_episodes(labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs, bad)
+    samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
+    episodes = find_episodes(samples, labels, fs, bad)
+    hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
+    hrv(nn_intervals(samples / fs, labels, bad / fs))
     seconds = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"labelling_s": labelling, "episodes_s": seconds, "episodes": len(episodes), "peak_mb": peak_mb}
@@ -235,7 +239,7 @@ def main() -> None:
     config = EpisodeConfig(**settings)
     if args.hours:
         t = in_fresh_process(timing, args.data, args.hours)
-        row("hours", "labelling s (predict)", "episodes s", "episodes", "peak memory, MB")
+        row("hours", "labelling s (predict)", "episodes + hourly + HRV s", "episodes", "peak memory, MB")
         print("|---:|---:|---:|---:|---:|")
         row(
             f"{args.hours:g}", f"{t['labelling_s']:.1f}", f"{t['episodes_s']:.2f}", t["episodes"], f"{t['peak_mb']:.0f}"

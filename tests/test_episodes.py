@@ -114,3 +114,55 @@ def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     summary = save_recording(result, tmp_path / "out", {}, model.classes)
     written = pd.read_csv(tmp_path / "out" / "episodes.csv")
     assert list(written.columns) == list(EPISODE_COLUMNS) and summary["episodes"]["noise"] == 1
+    hourly = pd.read_csv(tmp_path / "out" / "hourly.csv")
+    assert len(hourly) == 1 and hourly["analysable_min"].iloc[0] == pytest.approx(112 / 60, abs=0.05)
+    assert set(summary["hrv"]) == {"sdnn_ms", "rmssd_ms", "pnn50"}
+
+    # A lead that never gives a beat: no beats, a noise episode, one hourly row, and no HRV, said so.
+    with pytest.warns(UserWarning, match="fewer than two beats"):
+        flat = label_recording(Recording(np.zeros(int(30 * FS)), FS, "flat", tmp_path / "flat.csv"), model)
+    summary = save_recording(flat, tmp_path / "flat", {}, model.classes)
+    assert flat.beats.empty and flat.episodes["type"].tolist() == ["noise"] and len(flat.hourly) == 1
+    assert "no HRV" in summary["hrv"]
+
+
+# --- the hourly table and HRV -------------------------------------------------------------------
+
+
+def test_hourly_table_has_a_row_per_hour_and_a_partial_last_one():
+    from arrhythmia.hourly import hourly_table
+
+    rng = np.random.default_rng(0)
+    rr = rng.normal(0.8, 0.03, int(2.5 * 3600 / 0.8))
+    labels = ["N"] * (len(rr) + 1)
+    labels[100], labels[101] = "V", "V"  # a couplet in the first hour
+    samples, labels = beats(rr, labels)
+    times, duration = samples / FS, samples[-1] / FS + 0.5
+    table = hourly_table(times, labels, duration, find_episodes(samples, labels, FS))
+    assert len(table) == 3 and table["end_s"].iloc[-1] == pytest.approx(duration)
+    assert table["beats"].sum() == len(samples) and table["V"].tolist() == [2, 0, 0]
+    assert table["v_couplets"].tolist() == [1, 0, 0]
+    assert table["hr_mean"].to_numpy() == pytest.approx(75, abs=1)
+    nn = np.diff(times[(times >= 3600) & (times < 7200)])
+    assert table["sdnn_ms"].iloc[1] == pytest.approx(1000 * np.std(nn, ddof=1), rel=0.02)
+    assert table["analysable_min"].iloc[0] == pytest.approx(60.0)
+
+
+def test_under_a_minute_of_nn_intervals_gives_no_hrv(tmp_path):
+    from arrhythmia.hourly import hourly_table, hrv, nn_intervals
+
+    samples, labels = beats([0.8] * 50)  # 40 s
+    times = samples / FS
+    assert all(np.isnan(v) for v in hrv(nn_intervals(times, labels)).values())
+    table = hourly_table(times, labels, 42.0, find_episodes(samples, labels, FS))
+    assert len(table) == 1 and np.isnan(table["rmssd_ms"].iloc[0]) and table["N"].iloc[0] == 51
+
+
+def test_nn_intervals_leave_out_ectopic_beats_and_lost_signal():
+    from arrhythmia.hourly import nn_intervals
+
+    times = np.arange(10, dtype=float)
+    labels = np.array(["N"] * 10)
+    labels[4] = "V"
+    nn = nn_intervals(times, labels, np.array([[7.2, 7.8]]))
+    assert nn[:, 0].tolist() == [1, 2, 3, 6, 7, 9]  # not 4 or 5 (next to the V beat), not 8 (across the gap)

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "files", "device")),
     ("data", ("data",)),
     ("models", ("models", "scaling", "augment", "losses")),
-    ("inference", ("checkpoint", "pretrained", "inference", "adapt", "episodes", "predict", "export")),
+    ("inference", ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "predict", "export")),
     ("training", ("config", "distributed", "batches", "runs", "train")),
     ("evaluation", ("evaluation",)),
     ("reporting", ("figures", "report")),

@@ -27,6 +27,7 @@ from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
+from arrhythmia.hourly import HRV_MIN_S, hourly_table, hrv, nn_intervals
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -124,7 +125,8 @@ class RecordingLabels:
     adaptation : what the adaptation did (for summary.json);
     questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
     inverted : the recording's beats pointed down and were turned over before they were cut;
-    episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...).
+    episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
+    hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
     """
 
     beats: pd.DataFrame
@@ -134,6 +136,8 @@ class RecordingLabels:
     questions: pd.DataFrame | None = None
     inverted: bool = False
     episodes: pd.DataFrame | None = None
+    hourly: pd.DataFrame | None = None
+    hrv: dict = field(default_factory=dict)
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -261,7 +265,7 @@ def label_recording(
         config = AdaptConfig(batchnorm=False)
     noise = unanalysable(signal, fs)
     empty = RecordingLabels(_table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes))
-    empty.episodes = find_episodes(np.zeros(0, np.int64), np.zeros(0, str), fs, noise, episodes)
+    _add_rhythm(empty, np.zeros(0, np.int64), np.zeros(0, str), recording, noise, episodes, model.classes)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
@@ -305,10 +309,17 @@ def label_recording(
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
-    result.episodes = find_episodes(
-        peaks[labelled], table["label"].astype(str).to_numpy()[labelled], fs, noise, episodes
-    )
+    labels = table["label"].astype(str).to_numpy()[labelled]
+    _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, model.classes)
     return result
+
+
+def _add_rhythm(result, samples, labels, recording, noise, config, classes) -> None:
+    """The episodes, hourly table and HRV of labelled beats (samples, labels: (n,)) into ``result``."""
+    fs, duration_s = recording.fs, len(recording.signal) / recording.fs
+    result.episodes = find_episodes(samples, labels, fs, noise, config)
+    result.hourly = hourly_table(samples / fs, labels, duration_s, result.episodes, tuple(classes))
+    result.hrv = hrv(nn_intervals(samples / fs, labels, noise / fs))
 
 
 def predict_signal(
@@ -389,8 +400,8 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
     """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
-    ``summarise``'s summary, what the adaptation did and episodes per type), ``episodes.csv`` (the rhythm
-    episodes), ``families.csv`` when adapted, and ``review.csv``
+    ``summarise``'s summary, what the adaptation did, episodes per type and the HRV), ``episodes.csv`` (the
+    rhythm episodes), ``hourly.csv``, ``families.csv`` when adapted, and ``review.csv``
     when beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct,
     and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
     the summary."""
@@ -406,5 +417,9 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     if result.episodes is not None:
         write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
         summary["episodes"] = {kind: int(n) for kind, n in result.episodes["type"].value_counts().sort_index().items()}
+    if result.hourly is not None:
+        write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
+        has_hrv = not all(np.isnan(value) for value in result.hrv.values())
+        summary["hrv"] = result.hrv if has_hrv else f"under {HRV_MIN_S:g} s of NN intervals: no HRV"
     write_json(out / "summary.json", summary)
     return summary

@@ -1,0 +1,118 @@
+"""The hourly table of a Holter recording, and heart-rate variability over its normal beats.
+
+``hourly_table`` gives one row per hour of the recording (from its start; the last hour may be partial):
+beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (from the episodes), the
+analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
+stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
+beats labelled N (an interval next to an ectopic beat, or across a gap in the signal, is no NN interval).
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import groupby
+
+import numpy as np
+import pandas as pd
+
+#: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
+HRV_MIN_S = 60.0
+HOUR_S = 3600.0
+#: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
+#: minimum or maximum.
+RATE_BEATS = 8
+
+
+def nn_intervals(times: np.ndarray, labels: np.ndarray, unanalysable_s: np.ndarray | None = None) -> np.ndarray:
+    """The NN intervals of a recording: ``(k, 2)`` rows of (end time s, interval s), for every pair of
+    consecutive beats both labelled N whose interval crosses no unanalysable stretch. times: (n,) s,
+    labels: (n,) str, unanalysable_s: (m, 2) start and end, s."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) < 2:
+        return np.zeros((0, 2))
+    normal = np.asarray(labels) == "N"
+    keep = normal[:-1] & normal[1:] & (np.diff(times) > 0)
+    for start, end in np.zeros((0, 2)) if unanalysable_s is None else unanalysable_s:
+        keep &= ~((times[:-1] <= end) & (times[1:] >= start))
+    return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
+
+
+def hrv(nn: np.ndarray) -> dict[str, float]:
+    """SDNN and RMSSD (ms) and pNN50 (%) of NN intervals ``nn`` (``nn_intervals``), by NeuroKit2; NaN for
+    each when they span less than ``HRV_MIN_S``."""
+    empty = {"sdnn_ms": np.nan, "rmssd_ms": np.nan, "pnn50": np.nan}
+    if len(nn) < 3 or nn[:, 1].sum() < HRV_MIN_S:
+        return empty
+    import neurokit2 as nk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NeuroKit2 warns about indices the short stretches cannot give
+        table = nk.hrv_time({"RRI": nn[:, 1] * 1000.0, "RRI_Time": nn[:, 0]})
+    return {
+        "sdnn_ms": float(table["HRV_SDNN"].iloc[0]),
+        "rmssd_ms": float(table["HRV_RMSSD"].iloc[0]),
+        "pnn50": float(table["HRV_pNN50"].iloc[0]),
+    }
+
+
+def _runs(labels: list[str], cls: str) -> tuple[int, int]:
+    """Couplets (2 in a row) and runs (3 or more) of ``cls``."""
+    lengths = [len(list(group)) for label, group in groupby(labels) if label == cls]
+    return sum(n == 2 for n in lengths), sum(n >= 3 for n in lengths)
+
+
+def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> float:
+    rows = episodes[episodes["type"] == kind]
+    return float(np.clip(np.minimum(rows["end_s"], end) - np.maximum(rows["start_s"], start), 0, None).sum())
+
+
+def hourly_table(
+    times: np.ndarray,
+    labels: np.ndarray,
+    duration_s: float,
+    episodes: pd.DataFrame,
+    classes: tuple[str, ...] = ("N", "S", "V", "F", "Q"),
+) -> pd.DataFrame:
+    """One row per hour of a recording of ``duration_s`` seconds (a recording under an hour gets one
+    partial row): hour, start_s, end_s, analysable_min, beats, one count per class, hr_min / hr_mean /
+    hr_max (bpm), S and V couplets and runs, pauses, af_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
+    with under ``HRV_MIN_S`` of NN intervals).
+
+    times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
+    recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches).
+    """
+    times = np.asarray(times, dtype=np.float64)
+    labels = np.asarray(labels, dtype=str)
+    noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
+    nn = nn_intervals(times, labels, noise)
+    rr = np.diff(times)
+    rate = 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
+    rows = []
+    for hour in range(max(int(np.ceil(duration_s / HOUR_S)), 1)):
+        start, end = hour * HOUR_S, min((hour + 1) * HOUR_S, duration_s)
+        inside = (times >= start) & (times < end)
+        hour_labels = labels[inside].tolist()
+        hour_rate = rate[(times[1:] >= start) & (times[1:] < end)] if len(rr) else np.zeros(0)
+        hour_rr = rr[(times[1:] >= start) & (times[1:] < end)] if len(rr) else np.zeros(0)
+        s_couplets, s_runs = _runs(hour_labels, "S")
+        v_couplets, v_runs = _runs(hour_labels, "V")
+        row = {
+            "hour": hour,
+            "start_s": start,
+            "end_s": end,
+            "analysable_min": (end - start - _overlap_s(episodes, "noise", start, end)) / 60.0,
+            "beats": int(inside.sum()),
+            **{name: hour_labels.count(name) for name in classes},
+            "hr_min": float(hour_rate.min()) if len(hour_rate) else np.nan,
+            "hr_mean": float(60.0 * len(hour_rr) / hour_rr.sum()) if len(hour_rr) else np.nan,
+            "hr_max": float(hour_rate.max()) if len(hour_rate) else np.nan,
+            "s_couplets": s_couplets,
+            "s_runs": s_runs,
+            "v_couplets": v_couplets,
+            "v_runs": v_runs,
+            "pauses": int(((episodes["type"] == "pause") & episodes["start_s"].between(start, end, "left")).sum()),
+            "af_min": _overlap_s(episodes, "AF", start, end) / 60.0,
+            **hrv(nn[(nn[:, 0] >= start) & (nn[:, 0] < end)]),
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
