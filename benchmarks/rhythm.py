@@ -27,6 +27,7 @@ import itertools
 import json
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -41,7 +42,8 @@ from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.export import load_classifier
 from arrhythmia.hourly import hourly_table, hrv, nn_intervals
-from arrhythmia.predict import label_recording
+from arrhythmia.predict import label_recording, save_recording
+from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
 REFERENCE_TYPES = {"(AFIB": "AF", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
@@ -206,8 +208,9 @@ def timing(data: Path, hours: float) -> dict:
     recording = long_recording(data, hours)
     model = load_classifier(None, "torch", None, device="cpu")
     began = time.perf_counter()
-    table = label_recording(recording, model).beats
+    result = label_recording(recording, model)
     labelling = time.perf_counter() - began
+    table = result.beats
     labelled = table[table["label"].astype(str) != ""]
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
@@ -216,8 +219,19 @@ def timing(data: Path, hours: float) -> dict:
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, bad / fs))
     seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        summary = save_recording(result, Path(out), {"model": model.model_name}, model.classes)
+        write_recording_report(recording, result, summary, model.window, Path(out))
+    report_s = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"labelling_s": labelling, "episodes_s": seconds, "episodes": len(episodes), "peak_mb": peak_mb}
+    return {
+        "labelling_s": labelling,
+        "episodes_s": seconds,
+        "report_s": report_s,
+        "episodes": len(episodes),
+        "peak_mb": peak_mb,
+    }
 
 
 def main() -> None:
@@ -239,11 +253,10 @@ def main() -> None:
     config = EpisodeConfig(**settings)
     if args.hours:
         t = in_fresh_process(timing, args.data, args.hours)
-        row("hours", "labelling s (predict)", "episodes + hourly + HRV s", "episodes", "peak memory, MB")
-        print("|---:|---:|---:|---:|---:|")
-        row(
-            f"{args.hours:g}", f"{t['labelling_s']:.1f}", f"{t['episodes_s']:.2f}", t["episodes"], f"{t['peak_mb']:.0f}"
-        )
+        row("hours", "labelling s (predict)", "episodes + hourly + HRV s", "files + report s", "episodes", "peak MB")
+        print("|---:|---:|---:|---:|---:|---:|")
+        cells = [f"{args.hours:g}", f"{t['labelling_s']:.1f}", f"{t['episodes_s']:.2f}", f"{t['report_s']:.1f}"]
+        row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
     labelled = label_records(args.data, names)

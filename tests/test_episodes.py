@@ -166,3 +166,74 @@ def test_nn_intervals_leave_out_ectopic_beats_and_lost_signal():
     labels[4] = "V"
     nn = nn_intervals(times, labels, np.array([[7.2, 7.8]]))
     assert nn[:, 0].tolist() == [1, 2, 3, 6, 7, 9]  # not 4 or 5 (next to the V beat), not 8 (across the gap)
+
+
+# --- the recording report ------------------------------------------------------------------------
+
+
+def _report(tmp_path, signal: np.ndarray, name: str):
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording, save_recording
+    from arrhythmia.recording_report import write_recording_report
+
+    model = load_classifier(None, "torch", None, device="cpu")
+    recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv")
+    result = label_recording(recording, model)
+    summary = save_recording(result, tmp_path / name, {"model": model.model_name}, model.classes)
+    return write_recording_report(recording, result, summary, model.window, tmp_path / name)
+
+
+def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
+    import re
+
+    ecg = synthetic_ecg(duration_s=180, fs=FS, seed=2).signal.astype(np.float64)
+    ecg[int(100 * FS) : int(106 * FS)] = 0.0
+    page = _report(tmp_path, ecg, "rec").read_text()
+    for section in ("Heart rate", "Hourly table", "Ectopy", "Episodes", "Event strips", "RR intervals"):
+        assert f"<h2>{section}</h2>" in page
+    assert "Fastest heart rate" in page and "Slowest heart rate" in page and "noise" in page
+    images = re.findall(r'<img src="([^"]*)"', page)
+    assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_a_recording_without_beats_gets_a_report_that_says_so(tmp_path):
+    with pytest.warns(UserWarning, match="fewer than two beats"):
+        page = _report(tmp_path, np.zeros(int(40 * FS)), "flat").read_text()
+    assert "No beats were found" in page and "no HRV" in page
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("chromium") is None, reason="chromium not installed (apt-get install chromium)"
+)
+def test_recording_report_renders_in_headless_chromium(tmp_path):
+    import subprocess
+
+    from PIL import Image
+
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=3).signal.astype(np.float64)
+    report = _report(tmp_path, ecg, "rec")
+    shot = tmp_path / "shot.png"
+    done = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--enable-logging=stderr",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            f"--screenshot={shot}",
+            "--window-size=1280,3000",
+            report.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    assert "CONSOLE" not in done.stderr and "Failed to load" not in done.stderr
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.std() > 20  # text, tables and figures, not a blank page

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("inference", ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "predict", "export")),
     ("training", ("config", "distributed", "batches", "runs", "train")),
     ("evaluation", ("evaluation",)),
-    ("reporting", ("figures", "report")),
+    ("reporting", ("figures", "report", "recording_report")),
     ("interface", ("experiment", "cli", "__main__")),
 ]
 

@@ -333,8 +333,11 @@ def predict(
     plot: Annotated[bool, typer.Option(help="Also draw a stretch of the recording with its beats marked.")] = False,
     start: Annotated[float, typer.Option(help="Start of the plotted stretch, s.")] = 0.0,
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
+    report: Annotated[
+        bool, typer.Option(help="Also write report.html: trend, hourly table, episodes, families, event strips.")
+    ] = False,
 ) -> None:
-    """Label every beat of a recording: beats.csv, families.csv, summary.json and a summary table."""
+    """Label every beat of a recording: beats.csv, episodes.csv, hourly.csv, families.csv, summary.json."""
     from arrhythmia import figures
     from arrhythmia.data.recording import BeatRows, read_input
     from arrhythmia.export import load_classifier
@@ -391,7 +394,13 @@ def predict(
             title=f"{record.name}: beats from {start:g} s to {start + seconds:g} s",
         )
         console.print(f"plot: {path}")
-    console.print(f"per-beat table: {out / 'beats.csv'}; summary: {out / 'summary.json'}")
+    if report:
+        from arrhythmia.recording_report import write_recording_report
+
+        console.print(f"report: {write_recording_report(data, result, summary, model.window, out)}")
+    console.print(
+        f"per-beat table: {out / 'beats.csv'}; episodes: {out / 'episodes.csv'}; summary: {out / 'summary.json'}"
+    )
 
 
 @app.command()

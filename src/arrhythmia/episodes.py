@@ -11,7 +11,7 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   three V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
   lead that came off is ``noise``, never a pause).
-- ``bradycardia`` / ``tachycardia``: the heart rate (running median of 9 RR intervals) below
+- ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
 - ``noise``: each unanalysable stretch.
 
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from arrhythmia.hourly import heart_rate
 
 #: The columns of the episode table (``episodes.csv``).
 EPISODE_COLUMNS = ("type", "start_s", "end_s", "beats", "max_hr_bpm", "mean_hr_bpm")
@@ -189,8 +191,8 @@ def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict
 
 
 def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list[dict]:
-    rr = np.diff(times)
-    rate = 60.0 / pd.Series(np.concatenate([rr[:1], rr])).rolling(9, center=True, min_periods=1).median().to_numpy()
+    rate = heart_rate(times)
+    rate = np.concatenate([rate[:1], rate])  # the first beat takes its successor's rate
     rows = []
     for kind, mask in (("bradycardia", rate < config.bradycardia_bpm), ("tachycardia", rate > config.tachycardia_bpm)):
         stretches = [(a, b) for a, b in _stretches(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]

@@ -458,3 +458,74 @@ def plot_review_strips(signal: np.ndarray, fs: float, questions, path: str | Pat
         ax.tick_params(labelsize=7)
     axes[-1].set_xlabel("time (s)")
     return _save(fig, path)
+
+
+#: Colours of the episode types shaded on the heart-rate trend.
+EPISODE_COLOURS = {
+    "AF": "#fb8500",
+    "VT": "#cf222e",
+    "SVT": "#bf8700",
+    "bigeminy": "#8250df",
+    "trigeminy": "#a475f9",
+    "noise": "#8c959f",
+}
+
+
+def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path) -> Path:
+    """The heart rate over the whole recording, with its episodes shaded and its pauses marked.
+
+    times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat; episodes : the
+    ``episodes.csv`` table (columns type, start_s, end_s).
+    """
+    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    hours = np.asarray(times_s) / 3600.0
+    ax.plot(hours, rate_bpm, color="#24292f", lw=0.6)
+    shown = set()
+    for row in episodes.itertuples():
+        colour = EPISODE_COLOURS.get(row.type)
+        if colour is not None:
+            label = row.type if row.type not in shown else None
+            ax.axvspan(row.start_s / 3600, row.end_s / 3600, color=colour, alpha=0.25, lw=0, label=label)
+            shown.add(row.type)
+        elif row.type == "pause":
+            ax.axvline(row.start_s / 3600, color="#0969da", lw=0.8, label="pause" if "pause" not in shown else None)
+            shown.add("pause")
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("heart rate (bpm)")
+    ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")
+    ax.grid(alpha=0.3)
+    if len(hours):
+        ax.set_xlim(0, max(hours[-1], 1 / 60))
+    if shown:
+        ax.legend(loc="upper right", fontsize=8, ncols=min(len(shown), 7))
+    return _save(fig, path)
+
+
+def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np.ndarray, path: str | Path) -> Path:
+    """RR tachogram (each RR interval over time) and Poincaré plot (each interval against the next).
+
+    times_s : (n,) time of the beat ending each interval, s; rr_s : (n,) intervals, s; labels : (n,) the label
+    of that beat, which sets its colour.
+    """
+    fig = Figure(figsize=(12, 4), layout="constrained")
+    tachogram, poincare = fig.subplots(1, 2, width_ratios=[2, 1])
+    labels = np.asarray(labels, dtype=str)
+    for label in sorted(set(labels)):
+        mine = labels == label
+        colour = CLASS_COLOURS.get(label, "#0969da")
+        tachogram.scatter(times_s[mine] / 3600, rr_s[mine] * 1000, s=2, color=colour, label=class_label(label))
+        after = np.flatnonzero(mine[:-1])
+        poincare.scatter(rr_s[after] * 1000, rr_s[after + 1] * 1000, s=2, color=colour, alpha=0.5)
+    tachogram.set_xlabel("time (h)")
+    tachogram.set_ylabel("RR interval (ms)")
+    tachogram.set_title("RR tachogram")
+    tachogram.grid(alpha=0.3)
+    if len(labels):
+        tachogram.legend(loc="upper right", fontsize=8, markerscale=4)
+    poincare.set_xlabel("RR n (ms)")
+    poincare.set_ylabel("RR n+1 (ms)")
+    poincare.set_title("Poincaré plot")
+    poincare.set_aspect("equal", adjustable="datalim")
+    poincare.grid(alpha=0.3)
+    return _save(fig, path)

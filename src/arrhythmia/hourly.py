@@ -23,6 +23,14 @@ HOUR_S = 3600.0
 RATE_BEATS = 8
 
 
+def heart_rate(times: np.ndarray) -> np.ndarray:
+    """The heart rate at each beat after the first, bpm: 60 over a running median of ``RATE_BEATS`` RR
+    intervals (centred), so one ectopic beat does not set a minimum or maximum. times: (n,) s ->
+    (n - 1,)."""
+    rr = np.diff(np.asarray(times, dtype=np.float64))
+    return 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
+
+
 def nn_intervals(times: np.ndarray, labels: np.ndarray, unanalysable_s: np.ndarray | None = None) -> np.ndarray:
     """The NN intervals of a recording: ``(k, 2)`` rows of (end time s, interval s), for every pair of
     consecutive beats both labelled N whose interval crosses no unanalysable stretch. times: (n,) s,
@@ -86,7 +94,7 @@ def hourly_table(
     noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
     nn = nn_intervals(times, labels, noise)
     rr = np.diff(times)
-    rate = 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
+    rate = heart_rate(times)
     rows = []
     for hour in range(max(int(np.ceil(duration_s / HOUR_S)), 1)):
         start, end = hour * HOUR_S, min((hour + 1) * HOUR_S, duration_s)

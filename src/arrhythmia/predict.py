@@ -27,7 +27,7 @@ from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
-from arrhythmia.hourly import HRV_MIN_S, hourly_table, hrv, nn_intervals
+from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, nn_intervals
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -380,9 +380,10 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     counts = {name: classified.count(name) for name in classes}
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
-        rr = np.diff(beats["time_s"].to_numpy())
+        times = beats["time_s"].to_numpy()
+        rr = np.diff(times)
         rr = rr[rr > 0]
-        hr = 60.0 / pd.Series(rr).rolling(8, min_periods=1, center=True).median().to_numpy()
+        hr = heart_rate(times[np.concatenate([[True], np.diff(times) > 0])])
         summary["heart_rate_bpm"] = {"mean": float(60.0 / rr.mean()), "min": float(hr.min()), "max": float(hr.max())}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {

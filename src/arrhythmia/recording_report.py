@@ -1,0 +1,257 @@
+"""The report of one recording, as a Holter reader reads it: ``predict --report`` writes ``report.html``.
+
+One self-contained page (inline CSS, every figure a ``data:`` URI, nothing fetched): the recording's
+duration and analysable time; the heart-rate trend with its episodes shaded; the hourly table; ectopy and
+episode tables; the morphology families; 10-second event strips (fastest and slowest heart rate, longest
+pause, longest VT and SVT runs, AF onsets), beats coloured and labelled; an RR tachogram and a Poincaré
+plot; and the heart-rate variability, or a line saying why there is none.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arrhythmia.data.beats import Window
+from arrhythmia.data.recording import Recording
+from arrhythmia.figures import (
+    plot_family_templates,
+    plot_heart_rate_trend,
+    plot_recording_beats,
+    plot_rr_tachogram_poincare,
+)
+from arrhythmia.files import write_text_atomic
+from arrhythmia.hourly import heart_rate
+from arrhythmia.predict import RecordingLabels
+from arrhythmia.report import CSS, _image, _table, esc, format_duration
+
+STRIP_S = 10.0
+#: Beside the run report's style: wide tables scroll inside the page instead of widening it.
+EXTRA_CSS = ".scroll { overflow-x: auto; } .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
+#: At most this many AF onsets get a strip of their own, and this many episodes are listed.
+MAX_AF_STRIPS = 3
+MAX_EPISODE_ROWS = 200
+
+
+def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
+    """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
+    heart rate (running median of 8 intervals, outside unanalysable stretches), the longest pause, the
+    longest VT and SVT runs, and the first AF onsets; each strip holds its event near its middle."""
+    events: list[tuple[str, float]] = []
+    labelled = beats[beats["label"].astype(str) != ""]
+    times = labelled["sample"].to_numpy() / fs
+    noise = episodes[episodes["type"] == "noise"]
+    if len(times) >= 3:
+        rate = heart_rate(times)
+        clean = np.ones(len(rate), dtype=bool)
+        for row in noise.itertuples():
+            clean &= ~((times[1:] >= row.start_s - STRIP_S) & (times[1:] <= row.end_s + STRIP_S))
+        if clean.any():
+            at = np.flatnonzero(clean)
+            fastest, slowest = at[np.argmax(rate[at])], at[np.argmin(rate[at])]
+            events.append((f"Fastest heart rate: {rate[fastest]:.0f} bpm", times[fastest + 1] - STRIP_S / 2))
+            events.append((f"Slowest heart rate: {rate[slowest]:.0f} bpm", times[slowest + 1] - STRIP_S / 2))
+    pauses = episodes[episodes["type"] == "pause"]
+    if len(pauses):
+        longest = pauses.loc[(pauses["end_s"] - pauses["start_s"]).idxmax()]
+        length = longest["end_s"] - longest["start_s"]
+        events.append((f"Longest pause: {length:.1f} s", longest["start_s"] - (STRIP_S - length) / 2))
+    for kind in ("VT", "SVT"):
+        runs = episodes[episodes["type"] == kind]
+        if len(runs):
+            longest = runs.loc[runs["beats"].idxmax()]
+            title = f"Longest {kind}: {longest['beats']} beats, up to {longest['max_hr_bpm']:.0f} bpm"
+            events.append((title, longest["start_s"] - 2.0))
+    for row in episodes[episodes["type"] == "AF"].head(MAX_AF_STRIPS).itertuples():
+        events.append((f"AF onset at {format_duration(row.start_s)}", row.start_s - STRIP_S / 2))
+    return [(title, max(start, 0.0)) for title, start in events]
+
+
+def _cards(items: list[tuple[str, str]]) -> str:
+    cells = "".join(
+        f'<div class="card"><div class="value">{esc(v)}</div><div class="label">{esc(k)}</div></div>' for k, v in items
+    )
+    return f'<div class="cards">{cells}</div>'
+
+
+def _figure(path: Path, alt: str, caption: str = "") -> str:
+    text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f"<figure>{_image(path, alt)}{text}</figure>"
+
+
+def _number(value, digits: int = 0) -> str:
+    return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:,.{digits}f}"
+
+
+def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
+    header = ["hours", "analysable min", "beats", *classes, "HR min / mean / max", "S couplets / runs"]
+    header += ["V couplets / runs", "pauses", "AF min", "SDNN ms", "RMSSD ms", "pNN50 %"]
+    rows = []
+    for r in hourly.to_dict("records"):
+        rows.append(
+            [
+                f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00",
+                _number(r["analysable_min"], 1),
+                _number(r["beats"]),
+                *[_number(r[c]) for c in classes],
+                " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
+                f"{r['s_couplets']} / {r['s_runs']}",
+                f"{r['v_couplets']} / {r['v_runs']}",
+                _number(r["pauses"]),
+                _number(r["af_min"], 1),
+                _number(r["sdnn_ms"]),
+                _number(r["rmssd_ms"]),
+                _number(r["pnn50"], 1),
+            ]
+        )
+    return f'<div class="scroll">{_table(header, rows)}</div>'
+
+
+def _episodes_html(episodes: pd.DataFrame) -> str:
+    lengths = (episodes["end_s"] - episodes["start_s"]).groupby(episodes["type"])
+    summary = _table(
+        ["type", "episodes", "total time"],
+        [[esc(kind), f"{len(group):,}", format_duration(group.sum())] for kind, group in lengths],
+    )
+    rows = [
+        [
+            esc(r.type),
+            format_duration(r.start_s),
+            format_duration(r.end_s - r.start_s),
+            f"{r.beats:,}",
+            _number(r.max_hr_bpm),
+        ]
+        for r in episodes.head(MAX_EPISODE_ROWS).itertuples()
+    ]
+    more = len(episodes) - MAX_EPISODE_ROWS
+    note = f"<p>{more:,} more in episodes.csv.</p>" if more > 0 else ""
+    detail = _table(["type", "start", "duration", "beats", "max HR bpm"], rows)
+    return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
+
+
+def render_recording_report(
+    recording: Recording,
+    result: RecordingLabels,
+    summary: dict,
+    figures: dict[str, Path],
+    strip_titles: dict[str, str] | None = None,
+) -> str:
+    """The report's HTML (see the module docstring); ``figures``: name -> PNG drawn by
+    ``write_recording_report``; ``strip_titles``: the caption of each event strip (``strip0``, ...)."""
+    strip_titles = strip_titles or {}
+    name = Path(str(recording.path)).name
+    duration = len(recording.signal) / recording.fs
+    analysable = float(result.hourly["analysable_min"].sum()) * 60 if result.hourly is not None else duration
+    per_class = summary.get("per_class", {})
+    classes = tuple(per_class)
+    hr = summary.get("heart_rate_bpm")
+    ectopy = summary.get("ectopy", {})
+    parts = [
+        f"<header><h1>{esc(name)}</h1>",
+        f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
+        f"{esc(summary.get('model', '?'))}; generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
+        "device: every label is a proposal for a person to review.</p></header>",
+        _cards(
+            [
+                ("recorded", format_duration(duration)),
+                ("analysable", format_duration(analysable)),
+                ("beats", f"{summary.get('classified', 0):,}"),
+                ("heart rate mean (min-max)", f"{hr['mean']:.0f} ({hr['min']:.0f}-{hr['max']:.0f})" if hr else "–"),
+                ("S burden", f"{ectopy.get('S', {}).get('burden_percent', 0):.2f}%"),
+                ("V burden", f"{ectopy.get('V', {}).get('burden_percent', 0):.2f}%"),
+                (
+                    "AF",
+                    format_duration(float(result.hourly["af_min"].sum()) * 60) if result.hourly is not None else "–",
+                ),
+                ("episodes", f"{len(result.episodes):,}" if result.episodes is not None else "–"),
+            ]
+        ),
+    ]
+    if summary.get("classified", 0) == 0:
+        parts.append('<p class="warning">No beats were found in this recording: nothing to analyse.</p>')
+    if "trend" in figures:
+        parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]
+    if result.hourly is not None:
+        parts += ["<h2>Hourly table</h2>", _hourly_html(result.hourly, classes)]
+    parts += ["<h2>Ectopy</h2>"]
+    ectopy_rows = [
+        [
+            esc(c),
+            f"{per_class.get(c, 0):,}",
+            f"{e['isolated']:,}",
+            f"{e['couplets']:,}",
+            f"{e['runs']:,}",
+            f"{e['longest_run']}",
+            f"{e['burden_percent']:.2f}%",
+        ]
+        for c, e in ectopy.items()
+    ]
+    parts.append(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
+    if result.episodes is not None:
+        parts += ["<h2>Episodes</h2>", _episodes_html(result.episodes) if len(result.episodes) else "<p>None.</p>"]
+    if "families" in figures:
+        parts += ["<h2>Morphology families</h2>", _figure(figures["families"], "median beat of each family")]
+    strips = [key for key in figures if key.startswith("strip")]
+    if strips:
+        parts += ["<h2>Event strips</h2>"] + [
+            _figure(figures[key], strip_titles.get(key, key), strip_titles.get(key, "")) for key in strips
+        ]
+    if "rr" in figures:
+        parts += ["<h2>RR intervals</h2>", _figure(figures["rr"], "RR tachogram and Poincaré plot")]
+    parts.append("<h2>Heart-rate variability</h2>")
+    hrv = summary.get("hrv")
+    if isinstance(hrv, dict):
+        parts.append(
+            _table(
+                ["over the whole recording", "SDNN ms", "RMSSD ms", "pNN50 %"],
+                [["NN intervals", _number(hrv["sdnn_ms"]), _number(hrv["rmssd_ms"]), _number(hrv["pnn50"], 1)]],
+            )
+        )
+    else:
+        parts.append(f"<p>{esc(hrv or 'no HRV')}.</p>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}</style></head><body><main>"
+        + "".join(parts)
+        + "</main></body></html>"
+    )
+
+
+def write_recording_report(
+    recording: Recording, result: RecordingLabels, summary: dict, window: Window, out: Path
+) -> Path:
+    """Draw the figures of one recording and write ``out/report.html`` (atomically); returns its path.
+    recording : the signal predict labelled (turned as it was read); result, summary : what
+    ``label_recording`` and ``save_recording`` gave; window : the model's beat window (for the families)."""
+    out = Path(out)
+    beats = result.beats
+    labelled = beats[beats["label"].astype(str) != ""]
+    times = labelled["sample"].to_numpy() / recording.fs
+    labels = labelled["label"].astype(str).to_numpy()
+    episodes = result.episodes if result.episodes is not None else pd.DataFrame(columns=["type", "start_s", "end_s"])
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        figures: dict[str, Path] = {}
+        if len(times) >= 3:
+            rr = np.diff(times)
+            figures["trend"] = plot_heart_rate_trend(times[1:], heart_rate(times), episodes, scratch / "trend.png")
+            figures["rr"] = plot_rr_tachogram_poincare(times[1:], rr, labels[1:], scratch / "rr.png")
+        if result.families is not None and result.templates is not None:
+            figures["families"] = plot_family_templates(
+                result.templates, result.families, window, scratch / "families.png"
+            )
+        titles = {}
+        for k, (title, start) in enumerate(event_strips(beats, episodes, recording.fs)):
+            titles[f"strip{k}"] = title
+            start = min(start, max(len(recording.signal) / recording.fs - STRIP_S, 0.0))
+            figures[f"strip{k}"] = plot_recording_beats(
+                recording.signal, recording.fs, beats, scratch / f"strip{k}.png", start, STRIP_S, title=title
+            )
+        page = render_recording_report(recording, result, summary, figures, titles)
+    path = out / "report.html"
+    write_text_atomic(path, page)
+    return path
