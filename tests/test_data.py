@@ -311,3 +311,19 @@ def test_atomic_write_leaves_no_temp_file_and_ordinary_permissions(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write_bytes(target, fail)
     assert target.read_text() == "hello" and list(tmp_path.iterdir()) == [target]
+
+
+def test_beats_relabelled_by_their_mitbih_symbols(wfdb_db):
+    from arrhythmia.data.beats import by_symbol
+
+    beats = load_beats(wfdb_db, progress=False, window="centred")
+    counts = dict(zip(*np.unique(beats.symbol, return_counts=True)))
+    relabelled = by_symbol(beats, min_beats=10)
+    expected = tuple(s for s in ("N", "A", "V", "F", "/") if counts.get(s, 0) >= 10)
+    assert relabelled.classes == expected and len(relabelled) == sum(counts[s] for s in expected)
+    assert [relabelled.classes[y] for y in relabelled.y] == relabelled.symbol.tolist()
+    assert sum(relabelled.info["dropped_symbols"].values()) == len(beats) - len(relabelled)
+    only_r01 = by_symbol(beats, min_beats=10, records=["r01"])
+    assert set(only_r01.classes) <= set(expected)
+    with pytest.raises(DataError, match="no beat symbol has"):
+        by_symbol(beats, min_beats=10**6)

@@ -369,3 +369,23 @@ def test_amp_is_ignored_on_the_cpu_with_a_log_line(tmp_path, beats):
     assert any("--amp ignored" in line and "cpu" in line for line in lines)
     with pytest.raises(ArrhythmiaError, match="workers must be"):
         small_config(workers=-1).validate()
+
+
+def test_a_run_on_mitbih_symbols_trains_evaluates_and_predicts_them(tmp_path, wfdb_db, monkeypatch):
+    import arrhythmia.data.beats as beats_module
+    from arrhythmia.data.recording import read_input
+    from arrhythmia.predict import label_recording
+
+    monkeypatch.setattr(beats_module, "MIN_SYMBOL_BEATS", 10)
+    config = TrainConfig(
+        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=2, labels="mitdb"
+    )
+    run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None, report=False)
+    classes = tuple(run.classifier().classes)
+    assert "N" in classes and set(classes) <= {"N", "A", "V", "F", "/"} and len(classes) >= 3
+    assert set(json.loads((run / "metrics.json").read_text())["classes"]) == set(classes)
+    result = label_recording(read_input(wfdb_db / "r01"), run.classifier(device="cpu"))
+    assert set(result.beats["label"].astype(str)) <= set(classes) | {""}
+    assert result.episodes is not None and result.hourly["beats"].sum() == (result.beats["label"] != "").sum()
+    with pytest.raises(ArrhythmiaError, match="labels must be one of aami, mitdb"):
+        replace(config, labels="symbols").validate()

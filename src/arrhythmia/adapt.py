@@ -32,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from arrhythmia.data.beats import Window
+from arrhythmia.data.beats import SYMBOL_TO_AAMI, Window
 from arrhythmia.errors import ArrhythmiaError
 
-#: Morphology groups of the AAMI classes: beats of one group look alike; S and N differ only in timing.
-MORPHOLOGY = {"N": "SV", "S": "SV", "V": "V", "F": "F", "Q": "Q"}
+#: Morphology groups of the AAMI classes (and of MIT-BIH's beat symbols, by their AAMI class): beats of one
+#: group look alike; S and N differ only in timing.
+MORPHOLOGY = {
+    symbol: {"N": "SV", "S": "SV", "V": "V", "F": "F", "Q": "Q"}[aami] for symbol, aami in SYMBOL_TO_AAMI.items()
+}
 
 
 @dataclass

@@ -34,6 +34,11 @@ class TrainConfig:
     )
     protocol: str = setting("intra", "intra (random 60/20/20 by beat) or inter (DS1 -> DS2, no shared patients).")
     window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
+    labels: str = setting(
+        "aami",
+        "Classes: aami (N, S, V, F, Q) or mitdb (MIT-BIH's own beat symbols with at least 100 beats: N, L, R, A,"
+        " V, ...; annotated WFDB data).",
+    )
     other_lead: bool = setting(
         False,
         "Also train on each training beat cut from the record's other lead (MIT-BIH: V1, V2, V4 or V5 beside"
@@ -115,6 +120,7 @@ class TrainConfig:
     def validate(self) -> None:
         from arrhythmia.augment import AUGMENTATIONS
         from arrhythmia.data import PROTOCOLS, WINDOWS
+        from arrhythmia.data.beats import LABEL_SETS
         from arrhythmia.models import context_models, list_models
 
         checks = [
@@ -125,6 +131,7 @@ class TrainConfig:
             (self.protocol in PROTOCOLS, f"unknown protocol {self.protocol!r} (intra or inter)"),
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.checkpoint in ("best", "last"), f"checkpoint must be 'best' or 'last', not {self.checkpoint!r}"),
+            (self.labels in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {self.labels!r}"),
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.lr > 0, "learning rate must be positive"),
             (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),

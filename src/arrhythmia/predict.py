@@ -18,7 +18,7 @@ import pandas as pd
 
 from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
-from arrhythmia.data.beats import WINDOWS, Window
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import local_rhythm, rr_features
 from arrhythmia.data.detection import detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
@@ -265,7 +265,7 @@ def label_recording(
         config = AdaptConfig(batchnorm=False)
     noise = unanalysable(signal, fs)
     empty = RecordingLabels(_table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes))
-    _add_rhythm(empty, np.zeros(0, np.int64), np.zeros(0, str), recording, noise, episodes, model.classes)
+    _add_rhythm(empty, np.zeros(0, np.int64), np.zeros(0, str), recording, noise, episodes, AAMI_CLASSES)
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return empty
@@ -309,13 +309,19 @@ def label_recording(
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
-    labels = table["label"].astype(str).to_numpy()[labelled]
-    _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, model.classes)
+    labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
+    _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, AAMI_CLASSES)
     return result
 
 
+def as_aami(labels: np.ndarray) -> np.ndarray:
+    """Labels as AAMI classes: a MIT-BIH beat symbol (a model trained with ``labels: mitdb``) becomes its
+    class (L -> N, A -> S, E -> V, ...); AAMI labels and '' stay."""
+    return np.array([SYMBOL_TO_AAMI.get(label, label) for label in labels], dtype=object).astype(str)
+
+
 def _add_rhythm(result, samples, labels, recording, noise, config, classes) -> None:
-    """The episodes, hourly table and HRV of labelled beats (samples, labels: (n,)) into ``result``."""
+    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels: (n,)) into ``result``."""
     fs, duration_s = recording.fs, len(recording.signal) / recording.fs
     result.episodes = find_episodes(samples, labels, fs, noise, config)
     result.hourly = hourly_table(samples / fs, labels, duration_s, result.episodes, tuple(classes))
@@ -373,11 +379,12 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     Heart rate (bpm) comes from RR intervals between consecutive detected beats: mean = 60 / mean RR;
     min and max are taken over a running median of 8 beats so one ectopic beat does not set them.
     Ectopy: isolated beats, couplets (2 in a row) and runs (3 or more in a row) of S and V, and burden
-    (percent of classified beats).
+    (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class).
     """
     labels = [str(label) for label in beats["label"]]
     classified = [label for label in labels if label]
     counts = {name: classified.count(name) for name in classes}
+    classified = as_aami(np.array(classified, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
         times = beats["time_s"].to_numpy()
@@ -387,7 +394,7 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
         summary["heart_rate_bpm"] = {"mean": float(60.0 / rr.mean()), "min": float(hr.min()), "max": float(hr.max())}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
-        cls: {**_runs(classified, cls), "burden_percent": 100.0 * counts.get(cls, 0) / max(len(classified), 1)}
+        cls: {**_runs(classified, cls), "burden_percent": 100.0 * classified.count(cls) / max(len(classified), 1)}
         for cls in ECTOPIC_CLASSES
     }
     return summary

@@ -30,6 +30,8 @@ from pathlib import Path
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
+from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
+from arrhythmia.data.splits import DS1
 from arrhythmia.data.wfdb_source import OTHER_LEAD
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
@@ -202,14 +204,24 @@ class Run:
                 f"the run uses {self.config.window!r}"
             )
         if beats is not self._beats:
+            beats = self.labelled(beats)
             self._beats, self._split = beats, None
         return beats
+
+    def labelled(self, beats: BeatSet, like: BeatSet | None = None) -> BeatSet:
+        """``beats`` with the run's label set (``config.labels``): as loaded for ``aami``; relabelled by their
+        MIT-BIH symbols for ``mitdb``, with the symbols of enough beats among the records it may train on
+        (inter-patient: DS1's, so the test patients choose nothing; or ``like``'s classes)."""
+        if self.config.labels != "mitdb" or tuple(beats.classes) != AAMI_CLASSES:
+            return beats
+        records = list(DS1) if self.config.protocol == "inter" else None
+        return by_symbol(beats, records=records, classes=None if like is None else tuple(like.classes))
 
     def beats(self, progress: bool = True) -> BeatSet:
         """The beats the run trains and tests on: its ``config.data``, cut with its window (loaded once)."""
         if self._beats is None:
             config = self.config
-            self._beats = load_beats(config.data, progress=progress, window=get_window(config.window))
+            self._beats = self.labelled(load_beats(config.data, progress=progress, window=get_window(config.window)))
         return self._beats
 
     def split(self, beats: BeatSet | None = None) -> Split:

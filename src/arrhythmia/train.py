@@ -117,7 +117,7 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     first_beats, first_split, other_lead = beats, split, None
     if config.other_lead:
         with distributed.local_main_first(ctx):
-            other = run.other_lead_beats(progress)
+            other = run.labelled(run.other_lead_beats(progress), like=beats)
         beats, split = with_other_lead(beats, split, other)
         leads = sorted(set((other.info.get("leads") or {}).values()))
         other_lead = {"leads": leads, "train_beats_added": len(split.train) - len(first_split.train)}

@@ -21,6 +21,13 @@ SYMBOL_TO_AAMI: dict[str, str] = {
     **dict.fromkeys(["/", "f", "Q"], "Q"),
 }
 
+#: MIT-BIH's beat symbols in the order of its documentation: the classes of ``labels: mitdb``.
+SYMBOL_ORDER: tuple[str, ...] = ("N", "L", "R", "e", "j", "A", "a", "J", "S", "V", "E", "F", "/", "f", "Q")
+#: The names of the label sets (``TrainConfig.labels``).
+LABEL_SETS = ("aami", "mitdb")
+#: A beat symbol is a class of ``labels: mitdb`` when it has at least this many beats.
+MIN_SYMBOL_BEATS = 100
+
 #: Kachuee et al. 2018 beat length: 1.5 s at 125 Hz.
 BEAT_LENGTH = 187
 BEAT_FS = 125.0
@@ -167,3 +174,34 @@ def concatenate(parts: list[BeatSet], source: str, info: dict | None = None) -> 
         context=None if any(p.context is None for p in parts) else np.concatenate([p.context for p in parts]),
         window=parts[0].window,
     )
+
+
+def by_symbol(
+    beats: BeatSet,
+    min_beats: int | None = None,
+    records: list[str] | None = None,
+    classes: tuple[str, ...] | None = None,
+) -> BeatSet:
+    """The beats relabelled by their own MIT-BIH symbol instead of its AAMI class.
+
+    The classes are the symbols (in ``SYMBOL_ORDER``) with at least ``min_beats`` (default
+    ``MIN_SYMBOL_BEATS``) beats among the beats of
+    ``records`` (default: all; give the records a protocol uses, so that a class is not made of records it
+    leaves out, such as the paced ones); beats of the other symbols are dropped. ``info["dropped_symbols"]``
+    counts them. ``classes``: take these symbols instead (another lead of the same records).
+    """
+    min_beats = MIN_SYMBOL_BEATS if min_beats is None else min_beats
+    if classes is None:
+        counted = beats.symbol if records is None else beats.symbol[np.isin(beats.record, records)]
+        symbols, counts = np.unique(counted, return_counts=True)
+        enough = {str(s) for s, n in zip(symbols, counts) if n >= min_beats}
+        classes = tuple(s for s in SYMBOL_ORDER if s in enough)
+    if not classes:
+        raise DataError(
+            f"{beats.source}: no beat symbol has {min_beats} beats (the symbols are needed for labels: mitdb)"
+        )
+    keep = np.isin(beats.symbol, classes)
+    dropped = {str(s): int(n) for s, n in zip(*np.unique(beats.symbol[~keep], return_counts=True))}
+    kept = beats.subset(keep)
+    y = np.array([classes.index(s) for s in kept.symbol], dtype=np.int64)
+    return replace(kept, y=y, classes=classes, info={**kept.info, "dropped_symbols": dropped})
