@@ -371,6 +371,11 @@ def predict(
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
     if result.families is not None:
         table.add_row("morphology families", f"{len(result.families):,}")
+    if summary.get("episodes"):
+        table.add_row("episodes", ", ".join(f"{kind} {n:,}" for kind, n in summary["episodes"].items()))
+    if isinstance(summary.get("hrv"), dict):
+        hrv = summary["hrv"]
+        table.add_row("SDNN / RMSSD (ms), pNN50", f"{hrv['sdnn_ms']:.0f} / {hrv['rmssd_ms']:.0f}, {hrv['pnn50']:.1f}%")
     console.print(table)
     if result.families is not None:
         path = figures.plot_family_templates(
