@@ -264,15 +264,15 @@ def label_recording(
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)
     noise = unanalysable(signal, fs)
-    empty = RecordingLabels(_table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes))
-    _add_rhythm(empty, np.zeros(0, np.int64), np.zeros(0, str), recording, noise, episodes, AAMI_CLASSES)
+    no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
+    nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return empty
+        return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
     peaks = np.concatenate([_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
-        return empty
+        return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
     # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
     # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
@@ -281,7 +281,7 @@ def label_recording(
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     family = np.full(len(peaks), -1, dtype=np.int64)
-    result = RecordingLabels(beats=empty.beats)
+    result = RecordingLabels(beats=no_beats)
     kept_peaks = peaks[cut.kept]
     given = _reviewed_beats(reviewed, kept_peaks, fs, tuple(model.classes), str(recording.path)) if reviewed else {}
     if config is not None:
@@ -310,8 +310,7 @@ def label_recording(
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
-    _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, AAMI_CLASSES)
-    return result
+    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes)
 
 
 def as_aami(labels: np.ndarray) -> np.ndarray:
@@ -320,12 +319,14 @@ def as_aami(labels: np.ndarray) -> np.ndarray:
     return np.array([SYMBOL_TO_AAMI.get(label, label) for label in labels], dtype=object).astype(str)
 
 
-def _add_rhythm(result, samples, labels, recording, noise, config, classes) -> None:
-    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels: (n,)) into ``result``."""
+def _add_rhythm(result, samples, labels, recording, noise, config) -> RecordingLabels:
+    """``result`` with the episodes, hourly table and HRV of its labelled beats (samples, AAMI labels:
+    (n,)) and the recording's unanalysable stretches ``noise`` ((k, 2) samples)."""
     fs, duration_s = recording.fs, len(recording.signal) / recording.fs
     result.episodes = find_episodes(samples, labels, fs, noise, config)
-    result.hourly = hourly_table(samples / fs, labels, duration_s, result.episodes, tuple(classes))
+    result.hourly = hourly_table(samples / fs, labels, duration_s, result.episodes, AAMI_CLASSES)
     result.hrv = hrv(nn_intervals(samples / fs, labels, noise / fs))
+    return result
 
 
 def predict_signal(
@@ -384,7 +385,7 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     labels = [str(label) for label in beats["label"]]
     classified = [label for label in labels if label]
     counts = {name: classified.count(name) for name in classes}
-    classified = as_aami(np.array(classified, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
+    aami = as_aami(np.array(classified, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
         times = beats["time_s"].to_numpy()
@@ -394,7 +395,7 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
         summary["heart_rate_bpm"] = {"mean": float(60.0 / rr.mean()), "min": float(hr.min()), "max": float(hr.max())}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
-        cls: {**_runs(classified, cls), "burden_percent": 100.0 * classified.count(cls) / max(len(classified), 1)}
+        cls: {**_runs(aami, cls), "burden_percent": 100.0 * aami.count(cls) / max(len(aami), 1)}
         for cls in ECTOPIC_CLASSES
     }
     return summary
