@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from arrhythmia.data.quality import overlapping
 from arrhythmia.hourly import heart_rate
 
 #: The columns of the episode table (``episodes.csv``).
@@ -100,14 +101,6 @@ def irregularity(times: np.ndarray, ectopic: np.ndarray, beats: int = 20) -> np.
     return pd.Series(per_beat).rolling(2 * beats + 1, center=True, min_periods=beats // 2).median().to_numpy()
 
 
-def _in_stretches(times: np.ndarray, stretches_s: np.ndarray) -> np.ndarray:
-    """Which of ``times`` (s) fall inside any ``(start, end)`` row of ``stretches_s``."""
-    inside = np.zeros(len(times), dtype=bool)
-    for start, end in stretches_s:
-        inside |= (times >= start) & (times <= end)
-    return inside
-
-
 def _label_runs(labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float) -> list:
     runs = []
     for first, last in _stretches(labels == label):
@@ -160,7 +153,7 @@ def find_episodes(
     times = np.asarray(samples, dtype=np.float64) / fs
     labels = np.asarray(labels, dtype=str)
     noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
-    in_noise = _in_stretches(times, noise_s)
+    in_noise = overlapping(times, times, noise_s)
     rows: list[dict] = []
     for start, end in noise_s:
         beats = int(((times >= start) & (times <= end)).sum())
@@ -182,11 +175,10 @@ def find_episodes(
 def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict]:
     rr = np.diff(times)
     rows = []
-    for i in np.flatnonzero(rr >= pause_s):
-        start, end = times[i], times[i + 1]
-        if any(a <= end and b >= start for a, b in noise_s):
-            continue  # the beats are missing because the signal is, not because the heart paused
-        rows.append(_row("pause", start, end, 0, 60.0 / rr[i], 60.0 / rr[i]))
+    # A gap across an unanalysable stretch is missing signal, not a heart that paused.
+    lost = overlapping(times[:-1], times[1:], noise_s)
+    for i in np.flatnonzero((rr >= pause_s) & ~lost):
+        rows.append(_row("pause", times[i], times[i + 1], 0, 60.0 / rr[i], 60.0 / rr[i]))
     return rows
 
 

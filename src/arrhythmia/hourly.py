@@ -15,6 +15,8 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
+from arrhythmia.data.quality import overlapping
+
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
 HOUR_S = 3600.0
@@ -40,8 +42,8 @@ def nn_intervals(times: np.ndarray, labels: np.ndarray, unanalysable_s: np.ndarr
         return np.zeros((0, 2))
     normal = np.asarray(labels) == "N"
     keep = normal[:-1] & normal[1:] & (np.diff(times) > 0)
-    for start, end in np.zeros((0, 2)) if unanalysable_s is None else unanalysable_s:
-        keep &= ~((times[:-1] <= end) & (times[1:] >= start))
+    if unanalysable_s is not None:
+        keep &= ~overlapping(times[:-1], times[1:], unanalysable_s)
     return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
 
 

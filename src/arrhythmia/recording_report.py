@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
+from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.figures import (
     plot_family_templates,
@@ -47,9 +48,8 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     noise = episodes[episodes["type"] == "noise"]
     if len(times) >= 3:
         rate = heart_rate(times)
-        clean = np.ones(len(rate), dtype=bool)
-        for row in noise.itertuples():
-            clean &= ~((times[1:] >= row.start_s - STRIP_S) & (times[1:] <= row.end_s + STRIP_S))
+        near_noise = noise[["start_s", "end_s"]].to_numpy(dtype=np.float64) + [-STRIP_S, STRIP_S]
+        clean = ~overlapping(times[1:], times[1:], near_noise)
         if clean.any():
             at = np.flatnonzero(clean)
             fastest, slowest = at[np.argmax(rate[at])], at[np.argmin(rate[at])]

@@ -65,3 +65,14 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
     edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return np.stack([starts * block, np.minimum(ends * block, n)], axis=1).astype(np.int64)
+
+
+def overlapping(starts: np.ndarray, ends: np.ndarray, stretches: np.ndarray) -> np.ndarray:
+    """Which intervals ``[starts[i], ends[i]]`` touch any of ``stretches`` ((k, 2) start and end, in the
+    same unit; ends included): (n,) bool. An interval of one point (``starts is ends``) asks which points
+    fall inside a stretch."""
+    starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
+    touched = np.zeros(len(starts), dtype=bool)
+    for first, last in np.asarray(stretches, dtype=np.float64).reshape(-1, 2):
+        touched |= (starts <= last) & (ends >= first)
+    return touched
