@@ -102,8 +102,8 @@ def hourly_table(
         start, end = hour * HOUR_S, min((hour + 1) * HOUR_S, duration_s)
         inside = (times >= start) & (times < end)
         hour_labels = labels[inside].tolist()
-        hour_rate = rate[(times[1:] >= start) & (times[1:] < end)] if len(rr) else np.zeros(0)
-        hour_rr = rr[(times[1:] >= start) & (times[1:] < end)] if len(rr) else np.zeros(0)
+        ending = inside[1:]  # the intervals that end in this hour
+        hour_rate, hour_rr = rate[ending], rr[ending]
         s_couplets, s_runs = _runs(hour_labels, "S")
         v_couplets, v_runs = _runs(hour_labels, "V")
         row = {
