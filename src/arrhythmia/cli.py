@@ -338,24 +338,20 @@ def predict(
     ] = False,
 ) -> None:
     """Label every beat of a recording: beats.csv, episodes.csv, hourly.csv, families.csv, summary.json."""
-    from arrhythmia import figures
-    from arrhythmia.data.recording import BeatRows, read_input
     from arrhythmia.export import load_classifier
-    from arrhythmia.predict import label_recording, predict_beats, read_reviewed, save_beat_rows, save_recording
+    from arrhythmia.labelling import PredictOptions, label_file
 
     model = load_classifier(run, engine.value, pretrained)
-    data = read_input(record, fs=fs, lead=lead)
-    reviewed = read_reviewed(labels) if labels is not None else None
+    options = PredictOptions(fs, lead, adapt, ask, labels, plot, start, seconds, report)
     out = out or Path("predictions") / record.with_suffix("").name
-    if isinstance(data, BeatRows):
-        beats = save_beat_rows(predict_beats(data, model), out)
-        counts = beats["label"].value_counts().to_dict()
-        console.print(f"{len(beats):,} beats: " + ", ".join(f"{c} {counts.get(c, 0):,}" for c in model.classes))
-        console.print(f"per-beat table: {out / 'beats.csv'}")
+    done = label_file(record, model, out, options)
+    summary = done.summary
+    if done.result is None:
+        counts = summary["per_class"]
+        console.print(f"{summary['beats']:,} beats: " + ", ".join(f"{c} {n:,}" for c, n in counts.items()))
+        console.print(f"per-beat table: {done.files['beats']}")
         return
-    result = label_recording(data, model, adapt=adapt, reviewed=reviewed, ask=ask)
-    about = {"record": str(record), "lead": data.lead, "fs": data.fs, "model": model.model_name}
-    summary = save_recording(result, out, about, model.classes)
+    data = done.recording
     table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
     table.add_column("")
     table.add_column("value", justify="right")
@@ -369,43 +365,27 @@ def predict(
             f"{cls}: isolated / couplets / runs", f"{ectopy['isolated']} / {ectopy['couplets']} / {ectopy['runs']}"
         )
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
-    if result.families is not None:
-        table.add_row("morphology families", f"{len(result.families):,}")
+    if done.result.families is not None:
+        table.add_row("morphology families", f"{len(done.result.families):,}")
     if summary.get("episodes"):
         table.add_row("episodes", ", ".join(f"{kind} {n:,}" for kind, n in summary["episodes"].items()))
     if isinstance(summary.get("hrv"), dict):
         hrv = summary["hrv"]
         table.add_row("SDNN / RMSSD (ms), pNN50", f"{hrv['sdnn_ms']:.0f} / {hrv['rmssd_ms']:.0f}, {hrv['pnn50']:.1f}%")
     console.print(table)
-    if result.families is not None:
-        path = figures.plot_family_templates(
-            result.templates, result.families, model.window, out / "families.png", title=f"{record.name}: families"
-        )
-        console.print(f"families: {out / 'families.csv'}, {path}")
-    if result.questions is not None:
-        path = figures.plot_review_strips(data.signal, data.fs, result.questions, out / "review.png")
+    files = done.files
+    if "families_plot" in files:
+        console.print(f"families: {files['families']}, {files['families_plot']}")
+    if "review" in files:
         console.print(
-            f"review sheet: {out / 'review.csv'} and {path}; fill in the label column, then "
-            f"`arrhythmia predict {record} --labels {out / 'review.csv'}`"
+            f"review sheet: {files['review']} and {files['review_plot']}; fill in the label column, then "
+            f"`arrhythmia predict {record} --labels {files['review']}`"
         )
-    if plot:
-        path = figures.plot_recording_beats(
-            data.signal,
-            data.fs,
-            result.beats,
-            out / "beats.png",
-            start,
-            seconds,
-            title=f"{record.name}: beats from {start:g} s to {start + seconds:g} s",
-        )
-        console.print(f"plot: {path}")
-    if report:
-        from arrhythmia.recording_report import write_recording_report
-
-        console.print(f"report: {write_recording_report(data, result, summary, model.window, out)}")
-    console.print(
-        f"per-beat table: {out / 'beats.csv'}; episodes: {out / 'episodes.csv'}; summary: {out / 'summary.json'}"
-    )
+    if "plot" in files:
+        console.print(f"plot: {files['plot']}")
+    if "report" in files:
+        console.print(f"report: {files['report']}")
+    console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
 
 
 @app.command()

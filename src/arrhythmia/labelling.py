@@ -1,0 +1,115 @@
+"""Label one recording file and write everything ``arrhythmia predict`` writes: the one entry point that the
+CLI, the archive labeller and the review server share, so a recording is labelled the same way by all three.
+
+model = load_classifier()                                     # the shipped default
+done = label_file("100.hea", model, "predictions/100", PredictOptions(report=True))
+done.summary["per_class"], done.files                         # counts; the paths written
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arrhythmia import figures
+from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.predict import (
+    BeatModel,
+    RecordingLabels,
+    label_recording,
+    predict_beats,
+    read_reviewed,
+    save_beat_rows,
+    save_recording,
+)
+from arrhythmia.recording_report import write_recording_report
+
+
+@dataclass
+class PredictOptions:
+    """How ``predict`` reads and labels a recording and what it writes beside ``beats.csv``.
+
+    fs, lead : sampling rate in Hz (for CSV without a time column and .npy) and the lead to read
+    (default MLII where present, else the first). adapt : adapt the labels to the recording. ask : write a
+    review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
+    draw that stretch (s) with its beats marked. report : write ``report.html``.
+    """
+
+    fs: float | None = None
+    lead: str | None = None
+    adapt: bool = True
+    ask: int = 0
+    labels: Path | None = None
+    plot: bool = False
+    start: float = 0.0
+    seconds: float = 10.0
+    report: bool = False
+
+
+@dataclass
+class LabelledFile:
+    """What ``label_file`` made: the recording read (None for a beat CSV), the labels (None for a beat CSV),
+    the summary written to ``summary.json`` (for a beat CSV: the row count and counts per class) and the files
+    written, by what they hold (``beats``, ``summary``, ``episodes``, ``families_plot``, ``report``, ...)."""
+
+    recording: Recording | None
+    result: RecordingLabels | None
+    summary: dict
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _existing(out: Path, names: dict[str, str]) -> dict[str, Path]:
+    return {key: out / name for key, name in names.items() if (out / name).exists()}
+
+
+def label_file(
+    path: str | Path, model: BeatModel, out: str | Path, options: PredictOptions | None = None
+) -> LabelledFile:
+    """Read ``path`` (WFDB record, EDF, CSV, .npy, or a beat CSV), label it with ``model`` and write the
+    outputs into ``out``, each file whole or not at all. Raises ``ArrhythmiaError`` (one line naming the file)
+    for input that cannot be read."""
+    options = options or PredictOptions()
+    path, out = Path(path), Path(out)
+    data = read_input(path, fs=options.fs, lead=options.lead)
+    reviewed = read_reviewed(options.labels) if options.labels is not None else None
+    if isinstance(data, BeatRows):
+        beats = save_beat_rows(predict_beats(data, model), out)
+        counts = beats["label"].value_counts().to_dict()
+        summary = {"record": str(path), "beats": len(beats), "per_class": {c: counts.get(c, 0) for c in model.classes}}
+        return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
+
+    result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask)
+    about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
+    summary = save_recording(result, out, about, model.classes)
+    files = _existing(
+        out,
+        {
+            "beats": "beats.csv",
+            "summary": "summary.json",
+            "episodes": "episodes.csv",
+            "hourly": "hourly.csv",
+            "families": "families.csv",
+            "review": "review.csv",
+        },
+    )
+    name = path.with_suffix("").name
+    if result.families is not None:
+        files["families_plot"] = figures.plot_family_templates(
+            result.templates, result.families, model.window, out / "families.png", title=f"{name}: families"
+        )
+    if result.questions is not None:
+        files["review_plot"] = figures.plot_review_strips(data.signal, data.fs, result.questions, out / "review.png")
+    if options.plot:
+        end = options.start + options.seconds
+        files["plot"] = figures.plot_recording_beats(
+            data.signal,
+            data.fs,
+            result.beats,
+            out / "beats.png",
+            options.start,
+            options.seconds,
+            title=f"{name}: beats from {options.start:g} s to {end:g} s",
+        )
+    if options.report:
+        files["report"] = write_recording_report(data, result, summary, model.window, out)
+    return LabelledFile(data, result, summary, files)
