@@ -179,7 +179,8 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
 
 def grid(labelled: dict, base: EpisodeConfig) -> None:
     rows = []
-    irregularities, windows, minimums, bridges = (0.10, 0.15, 0.20, 0.25), (10, 20), (30.0, 60.0), (0.0, 10.0, 30.0)
+    irregularities, windows = (0.08, 0.10, 0.12, 0.15, 0.20), (10, 20, 30)
+    minimums, bridges = (30.0, 60.0), (0.0, 10.0, 30.0)
     for irregular, beats, minimum, bridge, skipped in itertools.product(
         irregularities, windows, minimums, bridges, (("V",), ("V", "S"))
     ):

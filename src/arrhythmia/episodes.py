@@ -55,10 +55,10 @@ class EpisodeConfig:
     tachycardia_bpm: float = 100.0
     sustained_s: float = 30.0
     run_bpm: float = 100.0
-    af_irregularity: float = 0.15
-    af_beats: int = 20
+    af_irregularity: float = 0.08
+    af_beats: int = 10
     af_min_s: float = 60.0
-    af_bridge_s: float = 10.0
+    af_bridge_s: float = 0.0
     af_skip_labels: tuple[str, ...] = ("V",)
 
 
