@@ -91,9 +91,14 @@ def test_cache_is_invalidated_when_a_source_file_changes(wfdb_db):
     assert not np.array_equal(first.X, second.X)
 
 
-def test_choose_lead_prefers_mlii_then_first():
+def test_choose_lead_prefers_mlii_then_lead_ii_then_the_first_ecg_lead():
     assert choose_lead(["V5", "MLII"], None, "x") == 1
     assert choose_lead(["V1", "V2"], None, "x") == 0
+    assert choose_lead(["I", "II", "III", "aVR", "V1"], None, "x") == 1  # a 12-lead record (INCART)
+    assert choose_lead(["ECG I", "ECG Lead-II"], None, "x") == 1
+    assert choose_lead(["ABP", "PLETH", "V", "RESP"], None, "x") == 2  # an ICU record: the ECG, not the pressure
+    assert choose_lead(["ECG1", "ECG2"], None, "x") == 0
+    assert choose_lead(["ch A", "ch B"], None, "x") == 0  # names that say nothing: the first
     assert choose_lead(["V1", "V2"], "V2", "x") == 1
     with pytest.raises(DataError, match="lead 'II' does not exist"):
         choose_lead(["V1", "V2"], "II", "rec.hea")
@@ -102,6 +107,7 @@ def test_choose_lead_prefers_mlii_then_first():
 def test_the_other_lead_is_the_one_beside_the_default():
     assert choose_lead(["V5", "MLII"], "other", "x") == 0
     assert choose_lead(["MLII", "V1", "V2"], "other", "x") == 1
+    assert choose_lead(["RESP", "II", "PLETH", "V"], "other", "x") == 3
     with pytest.raises(DataError, match="rec.hea: has one lead \\(MLII\\), no other"):
         choose_lead(["MLII"], "other", "rec.hea")
 

@@ -6,7 +6,6 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
-from arrhythmia.data.wfdb_source import choose_lead, read_lead
+from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, name_words, read_lead
 from arrhythmia.errors import DataError
 
 SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".csv": "csv", ".npy": "npy"}
@@ -63,8 +62,6 @@ UNIT_SECONDS = {
     **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1e-3),
     **dict.fromkeys(("us", "usec", "microsecond", "microseconds"), 1e-6),
 }
-#: A column name with one of these words names a lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``.
-LEAD_WORD = re.compile(r"(ecg|ekg|lead|mli|mlii|mliii|i|ii|iii|avr|avl|avf|v[1-6])\d*")
 #: Sampling rates an ECG is recorded at, Hz; a time column is read as seconds where its step gives such a
 #: rate, else as milliseconds (the two ranges cannot overlap: their ends are less than 1000x apart).
 PLAUSIBLE_FS = (20.0, 10_000.0)
@@ -75,13 +72,9 @@ STEP_TOLERANCE = 0.1
 FS_TOLERANCE = 0.01
 
 
-def _words(name: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", name.lower())
-
-
 def _time_unit(name: str) -> tuple[bool, float | None]:
     """Whether a column name marks a time axis, and its unit in seconds when the name gives one."""
-    words = _words(name)
+    words = name_words(name)
     if not words or not all(w in TIME_WORDS or w in UNIT_SECONDS for w in words):
         return False, None
     units = [UNIT_SECONDS[w] for w in words if w in UNIT_SECONDS]
@@ -159,8 +152,8 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     sampling rate, so ``fs`` may be left out; a given ``fs`` must agree with it within 1%. A time column,
     and any other strictly increasing column, is never the lead.
 
-    Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII where
-    present, else the first column whose name names a lead (``ECG``, ``II``, ``V1``, ``Lead I``, ...),
+    Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
+    lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V1``, ``Lead I``, ...),
     else the first column that is neither time nor increasing. Errors are one-line DataErrors naming
     the file. The signal is (n_samples,) float64 in the file's unit.
     """
@@ -205,7 +198,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         candidates = [i for i in range(len(names)) if i not in not_leads]
         if not candidates:
             raise DataError(f"{path}: no signal column (every column is time or increases steadily)")
-        named = [i for i in candidates if has_header and any(LEAD_WORD.fullmatch(w) for w in _words(names[i]))]
+        named = [i for i in candidates if has_header and any(LEAD_WORD.fullmatch(w) for w in name_words(names[i]))]
         pool = named or candidates
         index = pool[choose_lead([names[i] for i in pool], None, str(path))]
     return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path)
@@ -232,7 +225,7 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     WFDB records may be given with or without ``.hea``; their sampling rate comes from the header, as
     for EDF. CSV signals (one column per lead, optional header row of lead names) take it from a time
     column where they have one (see ``_read_csv``), else need ``fs``, as ``.npy`` signals do. ``lead`` is
-    a lead name or index; the default is MLII where present, else the first lead (for CSV, the first
+    a lead name or index; the default is MLII, else lead II, else the first ECG lead (for CSV, the first
     column named like a lead, and never a time column).
     """
     path = Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from arrhythmia.errors import DataError
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
 _BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3, 311: 32 / 3}
 PREFERRED_LEAD = "MLII"
+#: A lead name with one of these words names an ECG lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``.
+LEAD_WORD = re.compile(r"(ecg|ekg|lead|mli|mlii|mliii|i|ii|iii|avr|avl|avf|v[1-6]?)\d*")
 
 
 def record_names(directory: Path) -> list[str]:
@@ -72,17 +75,38 @@ def _check_signal_files(path: Path, header) -> None:
 OTHER_LEAD = "other"
 
 
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a signal or column name: ``"ECG Lead-II"`` -> ``["ecg", "lead", "ii"]``."""
+    return re.findall(r"[a-z0-9]+", name.lower())
+
+
+def _looks_like_ecg(name: str) -> bool:
+    return any(LEAD_WORD.fullmatch(word) for word in name_words(name))
+
+
+def default_lead(sig_names: list[str]) -> int:
+    """The lead to use when none is asked for: MLII (the lead the shipped models were trained on), else a
+    lead II (``II``, ``ECG II``, ``Lead II``), else the first whose name is an ECG lead's (not ``ABP``,
+    ``PLETH``, ``RESP``, ...), else the first."""
+    words = [name_words(name) for name in sig_names]
+    for wanted in ("mlii", "ii"):
+        for index, name_has in enumerate(words):
+            if wanted in name_has:
+                return index
+    return next((i for i, name in enumerate(sig_names) if _looks_like_ecg(name)), 0)
+
+
 def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int:
-    """Index of the lead to use: a name or index if given, else MLII where present, else the first;
-    ``OTHER_LEAD``: the first lead that is not that default."""
-    default = sig_names.index(PREFERRED_LEAD) if PREFERRED_LEAD in sig_names else 0
+    """Index of the lead to use: a name or index if given, else ``default_lead``; ``OTHER_LEAD``: the first
+    ECG lead that is not that default (else the first other signal)."""
+    default = default_lead(sig_names)
     if lead is None:
         return default
     if lead == OTHER_LEAD and OTHER_LEAD not in sig_names:
         others = [i for i in range(len(sig_names)) if i != default]
         if not others:
             raise DataError(f"{where}: has one lead ({sig_names[default]}), no other")
-        return others[0]
+        return next((i for i in others if _looks_like_ecg(sig_names[i])), others[0])
     if isinstance(lead, int) or str(lead).isdigit():
         index = int(lead)
         if not 0 <= index < len(sig_names):
@@ -132,7 +156,7 @@ def load_record_beats(
     path: str | Path, window: Window = WINDOWS["kachuee"], source: str = "wfdb", lead: str | int | None = None
 ) -> RecordBeats:
     """The annotated beats of one WFDB record (beat annotations in ``atr``), cut as ``window`` says from
-    ``lead`` (``choose_lead``: default MLII, else the first).
+    ``lead`` (``choose_lead``: default MLII, else lead II, else the first ECG lead).
 
     Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``; ``sample`` holds
     the aligned positions), and a lead whose beats point down is turned over (``detection.polarity``).
