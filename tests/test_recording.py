@@ -47,6 +47,31 @@ def test_edf(record, tmp_path):
     assert np.corrcoef(data.signal[: len(rec.signal)], rec.signal)[0, 1] > 0.99
 
 
+def test_signals_in_microvolts_are_read_in_millivolts(record, tmp_path):
+    """EDF Holter files mostly store µV: the quality checks and plots work in mV, so the unit is applied."""
+    import wfdb
+    from wfdb.io.convert.edf import wfdb_to_edf
+
+    _, rec = record
+    signal = np.column_stack([rec.signal, rec.signal]) * 1000.0
+    wfdb.wrsamp(
+        "uv",
+        fs=360,
+        units=["uV", "uV"],
+        sig_name=["MLII", "V5"],
+        p_signal=signal,
+        fmt=["16", "16"],
+        adc_gain=[1.0, 1.0],
+        baseline=[0, 0],
+        write_dir=str(tmp_path),
+    )
+    data = read_input(tmp_path / "uv.hea")
+    assert np.allclose(data.signal, rec.signal, atol=0.002)
+    wfdb_to_edf(str(tmp_path / "uv"), output_filename=str(tmp_path / "uv.edf"))
+    edf = read_input(tmp_path / "uv.edf")
+    assert np.abs(edf.signal[: len(rec.signal)] - rec.signal).max() < 0.01
+
+
 def test_csv_with_header_needs_fs(tmp_path):
     path = tmp_path / "sig.csv"
     signal = np.sin(np.arange(1000) / 10)

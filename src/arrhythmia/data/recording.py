@@ -13,7 +13,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
-from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, name_words, read_lead
+from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, in_millivolts, name_words, read_lead
 from arrhythmia.errors import DataError
 
 SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".csv": "csv", ".npy": "npy"}
@@ -50,8 +50,9 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     except Exception as exc:  # pyedflib-free reader: raises plain errors on malformed headers
         raise DataError(f"{path}: cannot read EDF file ({exc})") from None
     names = [str(n).strip() for n in record.sig_name]
-    signal, name = _pick_column(names, record.p_signal, lead, path)
-    return Recording(signal=np.asarray(signal, dtype=np.float64), fs=float(record.fs), lead=name, path=path)
+    index = choose_lead(names, lead, str(path))
+    signal = in_millivolts(np.asarray(record.p_signal[:, index], dtype=np.float64), record.units[index])
+    return Recording(signal=signal, fs=float(record.fs), lead=names[index], path=path)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time

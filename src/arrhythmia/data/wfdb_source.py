@@ -75,6 +75,22 @@ def _check_signal_files(path: Path, header) -> None:
 OTHER_LEAD = "other"
 
 
+#: Millivolts per unit of the units WFDB and EDF headers name; other units (``NU``, ``adu``, none) are left.
+MV_PER_UNIT = {
+    **dict.fromkeys(("mv", "millivolt", "millivolts"), 1.0),
+    **dict.fromkeys(("uv", "µv", "μv", "microvolt", "microvolts"), 1e-3),
+    **dict.fromkeys(("v", "volt", "volts"), 1e3),
+    **dict.fromkeys(("nv", "nanovolt", "nanovolts"), 1e-6),
+}
+
+
+def in_millivolts(signal: np.ndarray, unit: str | None) -> np.ndarray:
+    """``signal`` (n_samples,) in ``unit`` (a header's unit name) brought to mV where the unit is a voltage
+    (EDF Holter files are mostly in µV); in any other unit it is returned as it is."""
+    scale = MV_PER_UNIT.get(str(unit or "").strip().lower())
+    return signal if scale in (None, 1.0) else signal * scale
+
+
 def name_words(name: str) -> list[str]:
     """The lower-case words of a signal or column name: ``"ECG Lead-II"`` -> ``["ecg", "lead", "ii"]``."""
     return re.findall(r"[a-z0-9]+", name.lower())
@@ -120,8 +136,9 @@ def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int
 def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarray, float, str]:
     """Read one lead of a WFDB record.
 
-    Returns ``(signal, fs, lead_name)`` with ``signal: (n_samples,) float64, mV`` (NaN where the
-    record marks samples invalid) and ``fs`` in Hz. ``path`` may end in ``.hea`` or not.
+    Returns ``(signal, fs, lead_name)`` with ``signal: (n_samples,) float64, mV`` (from µV or V where the
+    header says so; NaN where the record marks samples invalid) and ``fs`` in Hz. ``path`` may end in
+    ``.hea`` or not.
     """
     path = Path(path)
     if path.suffix == ".hea":
@@ -135,7 +152,7 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
         record = wfdb.rdrecord(str(path), channels=[channel])
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
-    return record.p_signal[:, 0], float(header.fs), header.sig_name[channel]
+    return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
 
 
 def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
