@@ -9,7 +9,8 @@ sidecar folder ``DIR/.arrhythmia/NAME/`` and the recording itself is never writt
       options.json        how to read it (fs, lead) and which model labels it
       current.json        which analysis is current ({"generation": g})
       analysis-G/         everything ``predict --report`` writes (beats.csv, summary.json, episodes.csv, hourly.csv,
-                          families.csv, families.png, report.html) plus meta.json, templates.npy, noise.npy
+                          families.csv, families.png, report.html) plus meta.json, templates.npy, noise.npy and
+                          signal.npy (the lead analysed, float32, read memory-mapped for the strips)
       corrections.jsonl   the journal: one JSON line per correction, undo or re-analysis, fsync'ed before
                           the request is answered, so a killed server loses at most the one in flight
       reviewed/           the reviewed outputs written by ``export`` (beats.csv, summary.json, episodes.csv,
@@ -227,6 +228,15 @@ class ReviewStore:
             raise DataError(f"{self.source}: a file of segmented beats, not a recording to review")
         return data
 
+    def signal(self) -> Recording:
+        """The analysed signal (as read, float32, mV), memory-mapped from the analysis's copy."""
+        analysis, meta = self.analysis(), self.meta()
+        path = analysis / "signal.npy"
+        if not path.exists():
+            return self.read_recording()
+        signal = np.load(path, mmap_mode="r")
+        return Recording(signal=signal, fs=meta["fs"], lead=meta["lead"], path=self.source)
+
     def reviewer_labels(self) -> dict[int, str]:
         """``{sample: label}`` of the beats a standing correction set, that the model could label (the
         reviewer's labels that ``label_recording(reviewed=...)`` takes)."""
@@ -262,6 +272,8 @@ class ReviewStore:
         recording, result = done.recording, done.result
         if result.templates is not None:
             np.save(out / "templates.npy", result.templates)
+        # the strips are read from this copy, memory-mapped: a 24-hour recording is never held in memory
+        np.save(out / "signal.npy", recording.signal.astype(np.float32))
         episodes = result.episodes
         noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
         np.save(out / "noise.npy", np.round(noise * recording.fs).astype(np.int64).reshape(-1, 2))
@@ -681,7 +693,8 @@ class ReviewStore:
         write_json(out / "summary.json", summary)
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
         files["annotations"] = self.write_annotations(out)
-        recording = recording or self.read_recording()
+        recording = recording or self.signal()
+        recording = Recording(np.asarray(recording.signal, dtype=np.float64), recording.fs, recording.lead, self.source)
         window = window or Window.from_dict(meta["window"])
         files["report"] = write_recording_report(recording, result, summary, window, out)
         write_json(out / "version.json", {"version": version, "generation": self._state_generation})

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,7 +62,7 @@ class ServeConfig:
     token, for 127.0.0.1 only); pretrained : the shipped model that labels (None: the default);
     max_upload_mb : the largest upload accepted; max_strip_s : the longest stretch of signal one request
     returns; strip_points : at most this many points per stretch (min/max pairs past it); cached_signals :
-    recordings whose signals are kept in memory for strips."""
+    recordings whose signals are kept open (memory-mapped) for strips."""
 
     directory: Path
     token: str | None = None
@@ -127,14 +127,14 @@ class Server:
         return self.models[name]
 
     def signal(self, store: ReviewStore):
-        """The recording's signal (float32), read once and kept for the ``cached_signals`` latest."""
+        """The recording's analysed signal, memory-mapped (``ReviewStore.signal``), kept open for the
+        ``cached_signals`` latest recordings."""
         key = (store.name, store.generation())
         with self.lock:
             if key in self.signals:
                 self.signals.move_to_end(key)
                 return self.signals[key]
-        recording = store.read_recording()
-        recording = replace(recording, signal=recording.signal.astype(np.float32))
+        recording = store.signal()
         with self.lock:
             self.signals[key] = recording
             while len(self.signals) > self.config.cached_signals:
@@ -486,7 +486,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
         store = server.store(name)
         folder = store.exported()
         if folder is None:
-            store.export(recording=server.signal(store))
+            store.export()
             folder = store.folder / "reviewed"
         filename = f"{store.name}-reviewed-{what}"
         return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename)

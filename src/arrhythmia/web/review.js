@@ -242,8 +242,10 @@ async function loadRecording() {
   setVersion(rec.version, rec.can_undo);
   showCounts(rec.summary.per_class);
   const jump = document.getElementById("jump-class");
-  if (!jump.options.length) jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
-  if (!jump.value) jump.value = rec.classes.includes("V") ? "V" : rec.classes[0];
+  if (!jump.options.length) {
+    jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
+    jump.value = rec.classes.includes("V") ? "V" : rec.classes[0];
+  }
   await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies(), loadEpisodes()]);
 }
 
@@ -341,7 +343,9 @@ document.addEventListener("keydown", (event) => {
   else if (key === "-") action = () => setWidth(-1);
   else if ((lower === "z" && (event.ctrlKey || event.metaKey)) || (key === "u" && !event.ctrlKey)) action = undo;
   else if (view.rec.classes.includes(key.toUpperCase()) && !event.ctrlKey && !event.metaKey && !event.altKey) {
-    action = event.shiftKey ? () => jumpToClass(key.toUpperCase()) : () => relabelBeat(key.toUpperCase());
+    const label = key.toUpperCase();
+    if (event.shiftKey) document.getElementById("jump-class").value = label;
+    action = event.shiftKey ? () => jumpToClass(label) : () => relabelBeat(label);
   }
   if (action) {
     event.preventDefault();
