@@ -565,39 +565,41 @@ class ReviewStore:
     def rhythm(self) -> dict:
         """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes
         and hourly table, recomputed once per version."""
-        with self.lock:
+        with self.lock:  # a snapshot; the tables are made outside the lock, so strips and changes go on meanwhile
             state = self.state()
             key = (self._state_generation, state.version)
             if self._rhythm is not None and self._rhythm[0] == key:
                 return self._rhythm[1]
             meta = self.meta()
-            fs = meta["fs"]
-            labelled = state.labels != ""
-            samples = state.samples[labelled]
+            labels, samples_all = state.labels.copy(), state.samples
             noise = np.load(self.analysis() / "noise.npy")
-            episodes, hourly, hrv = rhythm_tables(
-                samples, as_aami(state.labels[labelled]), fs, meta["n_samples"] / fs, noise
-            )
-            beats = pd.DataFrame({"sample": state.samples, "time_s": state.samples / fs, "label": state.labels})
-            summary = {
-                "record": self.name,
-                "lead": meta["lead"],
-                "fs": fs,
-                "model": meta["model"],
-                **summarise(beats, tuple(meta["classes"])),
-            }
-            summary["episodes"] = {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()}
-            has_hrv = not all(np.isnan(v) for v in hrv.values())
-            summary["hrv"] = hrv if has_hrv else "too few NN intervals: no HRV"
-            summary["reviewed"] = {
+            reviewed = {
                 "version": state.version,
                 "beats_reviewed": int(state.reviewed.sum()),
-                "labels_changed": int((state.labels != state.model_labels).sum()),
+                "labels_changed": int((labels != state.model_labels).sum()),
                 "last_change": state.last_change,
             }
-            result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv}
+        fs = meta["fs"]
+        labelled = labels != ""
+        episodes, hourly, hrv = rhythm_tables(
+            samples_all[labelled], as_aami(labels[labelled]), fs, meta["n_samples"] / fs, noise
+        )
+        beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
+        summary = {
+            "record": self.name,
+            "lead": meta["lead"],
+            "fs": fs,
+            "model": meta["model"],
+            **summarise(beats, tuple(meta["classes"])),
+        }
+        summary["episodes"] = {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()}
+        has_hrv = not all(np.isnan(v) for v in hrv.values())
+        summary["hrv"] = hrv if has_hrv else "too few NN intervals: no HRV"
+        summary["reviewed"] = reviewed
+        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv}
+        with self.lock:
             self._rhythm = (key, result)
-            return result
+        return result
 
     def summary(self) -> dict:
         return self.rhythm()["summary"]
@@ -693,8 +695,7 @@ class ReviewStore:
         write_json(out / "summary.json", summary)
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
         files["annotations"] = self.write_annotations(out)
-        recording = recording or self.signal()
-        recording = Recording(np.asarray(recording.signal, dtype=np.float64), recording.fs, recording.lead, self.source)
+        recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         window = window or Window.from_dict(meta["window"])
         files["report"] = write_recording_report(recording, result, summary, window, out)
         write_json(out / "version.json", {"version": version, "generation": self._state_generation})

@@ -282,6 +282,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             model=meta["model"],
             can_undo=len(state.undo),
             beats=len(state.samples),
+            per_class=store.counts(),
         )
         if with_summary:
             about["summary"] = store.summary()
@@ -350,8 +351,14 @@ def _add_api(api: APIRouter, server: Server) -> None:
         return {"name": name, "status": "queued"}
 
     @api.get("/recordings/{name}", summary="Status, and the reviewed labels' summary once analysed")
-    def recording(name: str) -> JSONResponse:
-        about, version = _describe(server.store(name), True)
+    def recording(
+        name: str,
+        summary: Annotated[bool, Query(description="Include the summary (recomputed once per version)")] = True,
+    ) -> JSONResponse:
+        """``status``; once analysed also ``version``, ``per_class`` (the reviewed labels' counts), ``fs``,
+        ``duration_s``, ``classes`` and, unless ``summary=false``, ``summary``: ``predict``'s summary of the
+        reviewed labels (counts, heart rate, ectopy, episodes per type, HRV) and what the reviewer changed."""
+        about, version = _describe(server.store(name), summary)
         return _versioned(about, version)
 
     @api.get("/recordings/{name}/beats", summary="The beats (sample, time_s, label, model_label, ...)")

@@ -228,7 +228,7 @@ async function loadEpisodes() {
 }
 
 async function loadRecording() {
-  const rec = await apiJSON(BASE);
+  const rec = await apiJSON(BASE + "?summary=false"); // the summary (episodes, HRV) is not needed to draw
   view.rec = rec;
   document.getElementById("title").textContent = rec.name;
   document.title = "arrhythmia: " + rec.name;
@@ -240,13 +240,14 @@ async function loadRecording() {
   if (rec.status === "failed") say(`the last analysis failed: ${rec.error}`, true);
   else say("");
   setVersion(rec.version, rec.can_undo);
-  showCounts(rec.summary.per_class);
+  showCounts(rec.per_class);
   const jump = document.getElementById("jump-class");
   if (!jump.options.length) {
     jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
     jump.value = rec.classes.includes("V") ? "V" : rec.classes[0];
   }
-  await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies(), loadEpisodes()]);
+  await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies()]);
+  await loadEpisodes(); // the episodes of the reviewed labels take a second to make on a 24-hour recording
 }
 
 // --- corrections -------------------------------------------------------------------------------------------
