@@ -25,7 +25,7 @@ store.analyse(load_classifier())                      # label it as predict does
 store.relabel(samples=[1907], labels=["V"], version=store.version)
 store.relabel_family(3, "S")
 store.undo()
-store.summary()["per_class"]; store.export(window)   # counts of the reviewed labels; the reviewed files
+store.summary()["per_class"]; store.export()          # counts of the reviewed labels; the reviewed files
 """
 
 from __future__ import annotations

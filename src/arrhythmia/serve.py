@@ -261,7 +261,10 @@ def _recover(server: Server) -> None:
     sidecar = server.config.directory / SIDECAR
     for name in find_recordings(server.config.directory):
         if (sidecar / name / "status.json").exists():
-            store = server.store(name)
+            try:
+                store = server.store(name)
+            except ArrhythmiaError:  # not servable (e.g. its signal files lie outside the folder)
+                continue
             if store.status()["status"] in ("queued", "running"):
                 store.set_status("failed", error="interrupted: the server stopped during the analysis; analyse again")
 
