@@ -218,6 +218,21 @@ def test_token_is_required_for_the_api_only(folder):
         assert client.get("/openapi.json").status_code == 200
 
 
+def test_changes_from_other_sites_and_other_host_names_are_refused(folder):
+    with TestClient(create_app(folder)) as client:
+        evil = {"Origin": "http://evil.example"}
+        assert client.post("/api/recordings/r01/analyse", headers=evil).status_code == 403
+        assert (
+            client.patch("/api/recordings/r01/beats", json={"family": 0, "label": "V"}, headers=evil).status_code == 403
+        )
+        assert client.get("/api/recordings/r01").json()["version"] == 0
+        assert client.post("/api/recordings/r01/undo", headers={"Origin": "http://testserver"}).status_code == 422
+    app = create_app(folder, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/recordings").status_code == 200
+        assert client.get("/api/recordings", headers={"Host": "rebound.example:8000"}).status_code == 400
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -422,7 +422,8 @@ def serve(
 
     if not is_loopback(host) and not token:
         raise ArrhythmiaError(f"--host {host} is reachable from other machines: give --token TOKEN")
-    app_ = create_app(directory, token=token, pretrained=pretrained, max_upload_mb=max_upload_mb)
+    hosts = sorted({host, "127.0.0.1", "localhost"}) if is_loopback(host) else None  # no DNS rebinding
+    app_ = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
     console.print(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 

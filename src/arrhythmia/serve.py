@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from arrhythmia.data.download import safe_extract_zip
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -172,49 +174,20 @@ def _versioned(payload: dict, version: int, status_code: int = 200) -> JSONRespo
     return JSONResponse(_clean(payload), status_code=status_code, headers={"ETag": f'"{version}"'})
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class UploadLimit:
-    """ASGI middleware: a POST body over ``max_bytes`` is answered 413, at once by its Content-Length, else
-    as soon as that much of it has been read (before the form is parsed into files)."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return await self.app(scope, receive, send)
-        too_large = JSONResponse({"detail": f"upload over the limit of {self.max_bytes / 2**20:g} MB"}, status_code=413)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await too_large(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
-
-        try:
-            return await self.app(scope, counted, send)
-        except _TooLarge:
-            return await too_large(scope, receive, send)
-
-
 def create_app(
     directory: str | Path,
     token: str | None = None,
     pretrained: str | None = None,
     max_upload_mb: float = 500.0,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The review app for the recordings in ``directory`` (see the module docstring). With ``token``, every
     API request needs ``Authorization: Bearer TOKEN`` (401 otherwise); the HTML pages and /docs hold no
-    data and load without it, the page asks for the token once and keeps it for the browser session."""
+    data and load without it, the page asks for the token once and keeps it for the browser session.
+    A request body over ``max_upload_mb`` is refused (413) before it is parsed. ``allowed_hosts``: the only
+    ``Host`` headers answered (against DNS rebinding; the CLI sets the loopback names when it serves on
+    127.0.0.1). A change (POST, PATCH) sent from another site's page (an ``Origin`` not this server's) is
+    refused with 403, so a page elsewhere cannot use a token-less server on this machine."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ArrhythmiaError(f"{directory}: not a folder")
@@ -233,7 +206,10 @@ def create_app(
         title="arrhythmia review",
         summary="Review and correct the beat labels of a folder's recordings.",
         version="1",
+        max_body_size=int(max_upload_mb * 2**20),
     )
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.state.server = server
 
     @app.exception_handler(NotFound)
@@ -248,12 +224,20 @@ def create_app(
     async def bad_input(request: Request, exc: ArrhythmiaError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(authorised)])
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)])
     _add_api(api, server)
     app.include_router(api)
     _add_pages(app)
-    app.add_middleware(UploadLimit, max_bytes=int(max_upload_mb * 2**20))
     return app
+
+
+def same_origin(request: Request) -> None:
+    """403 for a change sent by a page of another origin (a browser always sends ``Origin`` with one)."""
+    origin = request.headers.get("origin")
+    if request.method in ("GET", "HEAD", "OPTIONS") or origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, f"a change from another site ({origin}) is not accepted")
 
 
 def _recover(server: Server) -> None:
