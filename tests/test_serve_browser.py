@@ -41,7 +41,8 @@ def server(tmp_path):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
     command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), "--token", TOKEN]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed with the server)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -51,12 +52,13 @@ def server(tmp_path):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(process.stdout.read().decode(errors="replace")[-2000:]) from None
+                    raise AssertionError((tmp_path / "server.log").read_text(errors="replace")[-2000:]) from None
                 time.sleep(0.2)
         yield url, folder
     finally:
         os.kill(process.pid, 15)
         process.wait(timeout=20)
+        log.close()
 
 
 def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
@@ -69,9 +71,10 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{url}/recordings/r01")
+            page.goto(url)  # the recordings, then the review page of one
             page.fill("#login input", TOKEN)  # asked once, then kept for the session
             page.click("#login button")
+            page.click("a[href='/recordings/r01']")
             page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
             before = int(page.text_content("#count-V").replace(",", ""))
             for _ in range(30):  # move to a beat the model calls N
@@ -89,7 +92,7 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")
-            page.reload()  # the token is kept for the session: no second question
+            page.reload()  # the token is kept for the session: never asked again
             page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
             assert not page.is_visible("#login") and page.text_content("#count-V").replace(",", "") == str(before + 1)
             assert not errors, errors
