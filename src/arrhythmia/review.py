@@ -273,7 +273,10 @@ class ReviewStore:
         if result.templates is not None:
             np.save(out / "templates.npy", result.templates)
         # the strips are read from this copy, memory-mapped: a 24-hour recording is never held in memory
-        np.save(out / "signal.npy", recording.signal.astype(np.float32))
+        copy = np.lib.format.open_memmap(out / "signal.npy", "w+", np.float32, recording.signal.shape)
+        copy[:] = recording.signal  # cast through the map: no second copy of the signal in memory
+        copy.flush()
+        del copy
         episodes = result.episodes
         noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
         np.save(out / "noise.npy", np.round(noise * recording.fs).astype(np.int64).reshape(-1, 2))
