@@ -54,7 +54,7 @@ def check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def test_python_m_help_lists_the_commands():
     result = check(run(sys.executable, "-m", "arrhythmia", "--help"))
-    for command in ("download", "data", "models", "train", "evaluate", "report", "predict", "export"):
+    for command in ("download", "data", "models", "train", "evaluate", "report", "predict", "export", "serve"):
         assert command in result.stdout
 
 
@@ -123,6 +123,15 @@ def test_wheel_ships_every_file_of_the_shipped_models(wheel):
         for path in sorted((PRETRAINED / name).iterdir()):
             assert f"arrhythmia/pretrained/{name}/{path.name}" in packed, f"{path.name} of {name} is not in the wheel"
     assert "arrhythmia/__main__.py" in packed
+
+
+@needs_setuptools
+def test_wheel_ships_the_review_pages(wheel):
+    web = REPO / "src" / "arrhythmia" / "web"
+    with zipfile.ZipFile(wheel) as zf:
+        packed = set(zf.namelist())
+    for path in sorted(web.iterdir()):
+        assert f"arrhythmia/web/{path.name}" in packed, f"{path.name} of the review pages is not in the wheel"
 
 
 @needs_setuptools

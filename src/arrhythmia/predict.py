@@ -319,13 +319,26 @@ def as_aami(labels: np.ndarray) -> np.ndarray:
     return np.array([SYMBOL_TO_AAMI.get(label, label) for label in labels], dtype=object).astype(str)
 
 
+def rhythm_tables(
+    samples: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    duration_s: float,
+    noise: np.ndarray,
+    config: EpisodeConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels: (n,)) of a recording of
+    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples). Also what the
+    review server recomputes after a reviewer's corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config)
+    hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
+    return episodes, hourly, hrv(nn_intervals(samples / fs, labels, noise / fs))
+
+
 def _add_rhythm(result, samples, labels, recording, noise, config) -> RecordingLabels:
-    """``result`` with the episodes, hourly table and HRV of its labelled beats (samples, AAMI labels:
-    (n,)) and the recording's unanalysable stretches ``noise`` ((k, 2) samples)."""
-    fs, duration_s = recording.fs, len(recording.signal) / recording.fs
-    result.episodes = find_episodes(samples, labels, fs, noise, config)
-    result.hourly = hourly_table(samples / fs, labels, duration_s, result.episodes, AAMI_CLASSES)
-    result.hrv = hrv(nn_intervals(samples / fs, labels, noise / fs))
+    """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
+    duration_s = len(recording.signal) / recording.fs
+    result.episodes, result.hourly, result.hrv = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config)
     return result
 
 

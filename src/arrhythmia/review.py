@@ -1,0 +1,712 @@
+"""A reviewer's corrections of one recording's labels, kept beside the recording: the store behind
+``arrhythmia serve``, usable without it.
+
+The recordings of a folder are its WFDB records (``NAME.hea``), EDF, CSV and ``.npy`` files; each gets a
+sidecar folder ``DIR/.arrhythmia/NAME/`` and the recording itself is never written to::
+
+    DIR/.arrhythmia/NAME/
+      status.json         new / queued / running / done / failed, the stage, the error line
+      options.json        how to read it (fs, lead) and which model labels it
+      current.json        which analysis is current ({"generation": g})
+      analysis-G/         everything ``predict --report`` writes (beats.csv, summary.json, episodes.csv, hourly.csv,
+                          families.csv, families.png, report.html) plus meta.json, templates.npy, noise.npy and
+                          signal.npy (the lead analysed, float32, read memory-mapped for the strips)
+      corrections.jsonl   the journal: one JSON line per correction, undo or re-analysis, fsync'ed before
+                          the request is answered, so a killed server loses at most the one in flight
+      reviewed/           the reviewed outputs written by ``export`` (beats.csv, summary.json, episodes.csv,
+                          hourly.csv, families.csv, report.html, NAME.rev)
+
+The reviewed labels are the current analysis's labels with the journal replayed over them; the version of a
+recording is the number of journal lines. Every change may name the version it was made against, and a
+stale one is refused (``VersionConflict``), so two tabs never overwrite each other silently.
+
+store = ReviewStore(folder, "100")
+store.analyse(load_classifier())                      # label it as predict does
+store.relabel(samples=[1907], labels=["V"], version=store.version)
+store.relabel_family(3, "S")
+store.undo()
+store.summary()["per_class"]; store.export()          # counts of the reviewed labels; the reviewed files
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arrhythmia.data.beats import Window
+from arrhythmia.data.recording import Recording, read_input
+from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
+from arrhythmia.hourly import heart_rate
+from arrhythmia.labelling import PredictOptions, label_file
+from arrhythmia.predict import RecordingLabels, as_aami, rhythm_tables, save_recording, summarise
+from arrhythmia.recording_report import write_recording_report
+
+SIDECAR = ".arrhythmia"
+#: File types that are recordings, by suffix (a WFDB record is listed by its header).
+RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
+#: A recording name: a plain file name (no folder, no leading dot, no ``..``), at most 128 characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+STATUSES = ("new", "queued", "running", "done", "failed")
+#: MIT-BIH annotation symbols written for each AAMI class; a beat the model could not cut is Q.
+MIT_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "": "Q"}
+ANNOTATION_EXTENSION = "rev"
+
+
+class NotFound(ArrhythmiaError):
+    """No such recording (or not analysed yet)."""
+
+
+class VersionConflict(ArrhythmiaError):
+    """A change was made against an older version of the reviewed labels than the current one."""
+
+    def __init__(self, message: str, version: int):
+        super().__init__(message)
+        self.version = version
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_PATTERN.fullmatch(name)) and ".." not in name
+
+
+def _inside(directory: Path, path: Path) -> bool:
+    """Whether ``path``, with every link followed, lies in ``directory``."""
+    try:
+        path.resolve(strict=True).relative_to(directory.resolve(strict=True))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def find_recordings(directory: str | Path) -> dict[str, Path]:
+    """The recordings directly in ``directory``: ``{name: path}``, a WFDB record by its name (``100`` for
+    ``100.hea``), any other by its file name (``holter.edf``). Files that are links out of the folder, or
+    whose names are not plain names, are left out."""
+    directory = Path(directory)
+    found = {}
+    for path in sorted(directory.iterdir()):
+        suffix = path.suffix.lower()
+        if suffix not in RECORDING_SUFFIXES or not path.is_file():
+            continue
+        name = path.stem if suffix == ".hea" else path.name
+        if valid_name(name) and _inside(directory, path):
+            found[name] = path
+    return found
+
+
+def recording_path(directory: str | Path, name: str) -> Path:
+    """The file of recording ``name`` in ``directory`` (for a WFDB record, the record path without ``.hea``).
+    NotFound unless it is a plain name of a recording that lies, links followed, inside ``directory``; a WFDB
+    header naming signal files outside the folder is refused too."""
+    directory = Path(directory)
+    if not valid_name(name):
+        raise NotFound(f"{name!r}: not a recording name")
+    header = directory / f"{name}.hea"
+    candidates = [header] + ([directory / name] if Path(name).suffix.lower() in RECORDING_SUFFIXES[1:] else [])
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None or not _inside(directory, path):
+        raise NotFound(f"{name}: no such recording in {directory}")
+    if path != header:
+        return path
+    import wfdb
+
+    try:
+        fields = wfdb.rdheader(str(header.with_suffix("")))
+    except Exception as exc:  # wfdb raises plain errors on malformed headers
+        raise DataError(
+            f"{header}: cannot read WFDB header ({str(exc).splitlines()[0] if str(exc) else exc})"
+        ) from None
+    for file_name in fields.file_name or []:
+        signal_file = directory / file_name
+        if Path(file_name).name != file_name or (signal_file.exists() and not _inside(directory, signal_file)):
+            raise NotFound(f"{header}: signal file {file_name!r} lies outside {directory}")
+    return header.with_suffix("")
+
+
+@dataclass
+class ReadOptions:
+    """How a recording is read and labelled: fs (Hz; CSV without a time column and .npy), lead, the shipped
+    model ``pretrained`` (None: the default one), and whether the labels are adapted to the recording."""
+
+    fs: float | None = None
+    lead: str | None = None
+    pretrained: str | None = None
+    adapt: bool = True
+
+
+@dataclass
+class ReviewState:
+    """The reviewed labels of the current analysis, with the journal replayed.
+
+    samples : (n_beats,) int64, at the recording's rate; model_labels, labels : (n_beats,) str (``''`` for a
+    beat the model could not cut); reviewed : (n_beats,) bool, set by a standing correction; family :
+    (n_beats,) int64 (-1: none); undo : the standing corrections, latest last, each (indices, the labels and
+    reviewed flags they replaced); version : journal lines read.
+    """
+
+    base: pd.DataFrame
+    samples: np.ndarray
+    model_labels: np.ndarray
+    labels: np.ndarray
+    reviewed: np.ndarray
+    family: np.ndarray
+    undo: list
+    version: int
+    last_change: str | None = None
+
+
+class ReviewStore:
+    """One recording of ``directory`` with its sidecar folder: its analysis, its reviewed labels and their
+    journal. Methods are safe to call from several threads (one lock per store); one server per folder."""
+
+    def __init__(self, directory: str | Path, name: str):
+        self.directory = Path(directory)
+        self.name = name
+        self.source = recording_path(self.directory, name)
+        self.folder = self.directory / SIDECAR / name
+        self.lock = threading.RLock()
+        self._state: ReviewState | None = None
+        self._state_generation: int | None = None
+        self._rhythm: tuple[int, dict] | None = None
+
+    # --- status and options ---------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        """``{"status": new|queued|running|done|failed, "stage", "error", "updated"}``."""
+        saved = read_json_or_none(self.folder / "status.json")
+        if saved is None:
+            return {"status": "done" if self.generation() is not None else "new"}
+        return saved
+
+    def set_status(self, status: str, **about) -> None:
+        write_json(self.folder / "status.json", {"status": status, **about, "updated": now_iso()})
+
+    def options(self) -> ReadOptions:
+        saved = read_json_or_none(self.folder / "options.json") or {}
+        known = ReadOptions.__dataclass_fields__
+        return ReadOptions(**{k: v for k, v in saved.items() if k in known})
+
+    def set_options(self, options: ReadOptions) -> None:
+        write_json(self.folder / "options.json", asdict(options))
+
+    def generation(self) -> int | None:
+        current = read_json_or_none(self.folder / "current.json")
+        if current is None or not (self.folder / f"analysis-{current['generation']}").is_dir():
+            return None
+        return int(current["generation"])
+
+    def analysis(self) -> Path:
+        """The folder of the current analysis; NotFound when there is none yet."""
+        generation = self.generation()
+        if generation is None:
+            raise NotFound(f"{self.name}: not analysed yet")
+        return self.folder / f"analysis-{generation}"
+
+    def meta(self) -> dict:
+        return read_json(self.analysis() / "meta.json", "analysis metadata")
+
+    # --- analysis ---------------------------------------------------------------------------------------
+
+    def read_recording(self) -> Recording:
+        """The recording's signal, read as its options say. ArrhythmiaError (one line) if it cannot be."""
+        options = self.options()
+        data = read_input(self.source, fs=options.fs, lead=options.lead)
+        if not isinstance(data, Recording):
+            raise DataError(f"{self.source}: a file of segmented beats, not a recording to review")
+        return data
+
+    def signal(self) -> Recording:
+        """The analysed signal (as read, float32, mV), memory-mapped from the analysis's copy."""
+        analysis, meta = self.analysis(), self.meta()
+        path = analysis / "signal.npy"
+        if not path.exists():
+            return self.read_recording()
+        signal = np.load(path, mmap_mode="r")
+        return Recording(signal=signal, fs=meta["fs"], lead=meta["lead"], path=self.source)
+
+    def reviewer_labels(self) -> dict[int, str]:
+        """``{sample: label}`` of the beats a standing correction set, that the model could label (the
+        reviewer's labels that ``label_recording(reviewed=...)`` takes)."""
+        with self.lock:
+            if self.generation() is None:
+                return {}
+            state = self.state()
+            chosen = state.reviewed & (state.model_labels != "")
+            return dict(zip(state.samples[chosen].tolist(), state.labels[chosen].tolist()))
+
+    def analyse(self, model, use_corrections: bool = False, stage=None) -> dict:
+        """Label the recording with ``model`` exactly as ``predict --report`` does and make it the current
+        analysis. With ``use_corrections`` the reviewer's labels so far go in as ``predict --labels`` does:
+        those beats keep them, their families take their morphology and the reviewed N and S beats place the
+        N/S border; the journal is kept (corrections stay), undo starts afresh. ``stage(text)`` is told
+        what it is doing. Returns the summary. Raises ArrhythmiaError (one line) for an unreadable recording."""
+        stage = stage or (lambda text: None)
+        options = self.options()
+        generation = (self.generation() or 0) + 1
+        out = self.folder / f"analysis-{generation}"
+        shutil.rmtree(out, ignore_errors=True)
+        labels_file = None
+        if use_corrections:
+            reviewed = self.reviewer_labels()
+            if reviewed:
+                labels_file = self.folder / "reviewer-labels.csv"
+                frame = pd.DataFrame({"sample": list(reviewed), "label": list(reviewed.values())})
+                write_text_atomic(labels_file, frame.to_csv(index=False))
+        stage("labelling")
+        predict = PredictOptions(fs=options.fs, lead=options.lead, adapt=options.adapt, labels=labels_file, report=True)
+        done = label_file(self.source, model, out, predict)
+        stage("saving")
+        recording, result = done.recording, done.result
+        if result.templates is not None:
+            np.save(out / "templates.npy", result.templates)
+        # the strips are read from this copy, memory-mapped: a 24-hour recording is never held in memory
+        copy = np.lib.format.open_memmap(out / "signal.npy", "w+", np.float32, recording.signal.shape)
+        copy[:] = recording.signal  # cast through the map: no second copy of the signal in memory
+        copy.flush()
+        del copy
+        episodes = result.episodes
+        noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
+        np.save(out / "noise.npy", np.round(noise * recording.fs).astype(np.int64).reshape(-1, 2))
+        meta = {
+            "fs": recording.fs,
+            "n_samples": len(recording.signal),
+            "lead": recording.lead,
+            "classes": list(model.classes),
+            "model": getattr(model, "model_name", ""),
+            "window": model.window.to_dict(),
+            "with_corrections": bool(labels_file),
+            "analysed": now_iso(),
+        }
+        write_json(out / "meta.json", meta)
+        with self.lock:
+            write_json(self.folder / "current.json", {"generation": generation})
+            if self.journal_path().exists():
+                self._append({"action": "reanalysed", "generation": generation})
+            self._state = None
+            for old in self.folder.glob("analysis-*"):
+                if old != out:
+                    shutil.rmtree(old, ignore_errors=True)
+        return done.summary
+
+    # --- the reviewed labels ----------------------------------------------------------------------------
+
+    def journal_path(self) -> Path:
+        return self.folder / "corrections.jsonl"
+
+    def _read_journal(self) -> list[dict]:
+        """The journal's entries. A last line cut short by a kill is dropped (and the file rewritten without
+        it, so the next entry starts on a line of its own); any other unreadable line is a DataError."""
+        path = self.journal_path()
+        if not path.exists():
+            return []
+        raw = path.read_bytes()
+        lines = raw.split(b"\n")
+        entries, torn = [], False
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i == len(lines) - 1:  # the one in flight when the server was killed
+                    torn = True
+                    continue
+                raise DataError(f"{path}: line {i + 1} is not a journal entry") from None
+        if torn or (raw and not raw.endswith(b"\n")):
+            write_text_atomic(path, "".join(json.dumps(e) + "\n" for e in entries))
+        return entries
+
+    def _append(self, entry: dict) -> dict:
+        """Append one journal entry and fsync it; returns it with its version and time."""
+        version = (self._state.version if self._state is not None else len(self._read_journal())) + 1
+        entry = {"version": version, "time": now_iso(), **entry}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.journal_path(), "a", encoding="utf-8") as journal:
+            journal.write(json.dumps(entry) + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+        if self._state is not None:
+            self._state.version = version
+            self._state.last_change = entry["time"]
+        return entry
+
+    def state(self) -> ReviewState:
+        """The reviewed labels of the current analysis (loaded once, then kept up to date)."""
+        with self.lock:
+            generation = self.generation()
+            if self._state is None or self._state_generation != generation:
+                self._state = self._load()
+                self._state_generation = generation
+            return self._state
+
+    def _load(self) -> ReviewState:
+        path = self.analysis() / "beats.csv"
+        base = pd.read_csv(path, dtype={"label": str}, keep_default_na=False, na_values=[""])
+        base["label"] = base["label"].fillna("").astype(str)
+        labels = base["label"].to_numpy(dtype=str)
+        family = base["family"].to_numpy(np.int64) if "family" in base else np.full(len(base), -1, np.int64)
+        state = ReviewState(
+            base=base,
+            samples=base["sample"].to_numpy(np.int64),
+            model_labels=labels.copy(),
+            labels=labels.astype("<U8"),
+            reviewed=np.zeros(len(base), bool),
+            family=family,
+            undo=[],
+            version=0,
+        )
+        for entry in self._read_journal():
+            state.version = int(entry.get("version", state.version + 1))
+            state.last_change = entry.get("time")
+            if entry["action"] == "relabel":
+                index, found = self._indices(state, np.asarray(entry["samples"], np.int64))
+                self._apply(state, index, np.asarray(entry["labels"], dtype=str)[found])
+            elif entry["action"] == "undo" and state.undo:
+                self._restore(state)
+            elif entry["action"] == "reanalysed":
+                state.undo.clear()
+        return state
+
+    @staticmethod
+    def _indices(state: ReviewState, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the beats at ``samples`` (exact), and which of ``samples`` are beats."""
+        at = np.clip(np.searchsorted(state.samples, samples), 0, max(len(state.samples) - 1, 0))
+        found = (state.samples[at] == samples) if len(state.samples) else np.zeros(len(samples), bool)
+        return at[found], found
+
+    @staticmethod
+    def _apply(state: ReviewState, index: np.ndarray, labels: np.ndarray) -> None:
+        state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy()))
+        state.labels[index] = labels
+        state.reviewed[index] = True
+
+    @staticmethod
+    def _restore(state: ReviewState) -> np.ndarray:
+        index, labels, reviewed = state.undo.pop()
+        state.labels[index] = labels
+        state.reviewed[index] = reviewed
+        return index
+
+    def _check_version(self, state: ReviewState, version: int | None) -> None:
+        if version is not None and int(version) != state.version:
+            raise VersionConflict(
+                f"{self.name}: changed since version {version} (now version {state.version}); reload and retry",
+                state.version,
+            )
+
+    def _check_labels(self, labels) -> None:
+        classes = tuple(self.meta()["classes"])
+        unknown = sorted({str(label) for label in labels if label not in classes})
+        if unknown:
+            raise DataError(
+                f"{self.name}: labels {', '.join(map(repr, unknown))} are not classes ({', '.join(classes)})"
+            )
+
+    def relabel(self, samples, labels, version: int | None = None) -> dict:
+        """Give the beats at ``samples`` (sample numbers, exact) the ``labels`` (one each, or one for all).
+        DataError for a sample that is not a beat or a label that is not a class; VersionConflict when
+        ``version`` is given and stale. Returns ``change`` (what the journal holds)."""
+        samples = np.atleast_1d(np.asarray(samples, dtype=np.int64))
+        labels = np.atleast_1d(np.asarray(labels, dtype=str))
+        if len(labels) == 1:
+            labels = np.repeat(labels, len(samples))
+        if len(samples) == 0 or len(labels) != len(samples):
+            raise DataError(f"{self.name}: give one label per beat (got {len(samples)} beats, {len(labels)} labels)")
+        with self.lock:
+            state = self.state()
+            self._check_version(state, version)
+            self._check_labels(set(labels.tolist()))
+            index, found = self._indices(state, samples)
+            if not found.all():
+                missing = samples[~found][0]
+                raise DataError(f"{self.name}: sample {missing} is not a detected beat")
+            return self._commit(state, index, labels, None)
+
+    def relabel_family(self, family: int, label: str, version: int | None = None) -> dict:
+        """Give every beat of morphology family ``family`` the label ``label`` (see ``relabel``)."""
+        with self.lock:
+            state = self.state()
+            self._check_version(state, version)
+            self._check_labels({label})
+            index = np.flatnonzero(state.family == int(family))
+            if len(index) == 0:
+                raise DataError(f"{self.name}: no family {family}")
+            return self._commit(state, index, np.repeat(np.asarray([label], dtype=str), len(index)), int(family))
+
+    def _commit(self, state: ReviewState, index: np.ndarray, labels: np.ndarray, family: int | None) -> dict:
+        entry = {"action": "relabel", "samples": state.samples[index].tolist(), "labels": labels.tolist()}
+        if family is not None:
+            entry["family"] = family
+        entry = self._append(entry)  # on disk before the labels change in memory
+        self._apply(state, index, labels)
+        return self.change(entry, index)
+
+    def undo(self, version: int | None = None) -> dict:
+        """Undo the latest standing correction (back to the labels it replaced). DataError when there is
+        none (nothing, or everything since the last analysis, was undone)."""
+        with self.lock:
+            state = self.state()
+            self._check_version(state, version)
+            if not state.undo:
+                raise DataError(f"{self.name}: nothing to undo")
+            entry = self._append({"action": "undo"})
+            return self.change(entry, self._restore(state))
+
+    def change(self, entry: dict, index: np.ndarray) -> dict:
+        """What a change did: the new version, its time, the beats it touched and the counts per class."""
+        state = self.state()
+        return {
+            "version": state.version,
+            "time": entry["time"],
+            "action": entry["action"],
+            "changed": len(index),
+            "beats": self.beat_rows(index[:1000]),
+            "per_class": self.counts(),
+            "can_undo": len(state.undo),
+        }
+
+    def counts(self) -> dict[str, int]:
+        state = self.state()
+        classes = self.meta()["classes"]
+        values, n = np.unique(state.labels[state.labels != ""], return_counts=True)
+        found = dict(zip(values.tolist(), n.tolist()))
+        return {c: int(found.get(c, 0)) for c in classes}
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def beat_rows(self, index: np.ndarray | None = None) -> list[dict]:
+        """Beats as JSON rows: sample, time_s, label, model_label, reviewed, confidence, family."""
+        state = self.state()
+        if index is None:
+            index = np.arange(len(state.samples))
+        fs = self.meta()["fs"]
+        confidence = state.base["confidence"].to_numpy(np.float64)[index]
+        columns = {
+            "sample": state.samples[index].tolist(),
+            "time_s": (state.samples[index] / fs).round(4).tolist(),
+            "label": state.labels[index].tolist(),
+            "model_label": state.model_labels[index].tolist(),
+            "reviewed": state.reviewed[index].tolist(),
+            "confidence": [None if np.isnan(c) else round(float(c), 4) for c in confidence],
+            "family": state.family[index].tolist(),
+        }
+        return [dict(zip(columns, row)) for row in zip(*columns.values())]
+
+    def beats_between(self, start_s: float | None = None, end_s: float | None = None) -> list[dict]:
+        state = self.state()
+        fs = self.meta()["fs"]
+        lo = 0 if start_s is None else int(np.searchsorted(state.samples, start_s * fs))
+        hi = len(state.samples) if end_s is None else int(np.searchsorted(state.samples, end_s * fs, side="right"))
+        return self.beat_rows(np.arange(lo, max(hi, lo)))
+
+    def next_beat(self, after_s: float, label: str | None = None, backwards: bool = False) -> dict | None:
+        """The first beat after (before, with ``backwards``) ``after_s`` seconds, of ``label`` if given."""
+        state = self.state()
+        fs = self.meta()["fs"]
+        at = state.samples / fs
+        mask = (at < after_s - 1e-6) if backwards else (at > after_s + 1e-6)
+        if label is not None:
+            mask &= state.labels == label
+        hits = np.flatnonzero(mask)
+        if len(hits) == 0:
+            return None
+        return self.beat_rows(hits[-1:] if backwards else hits[:1])[0]
+
+    def reviewed_table(self) -> pd.DataFrame:
+        """``beats.csv`` as predict writes it, with the reviewed labels in ``label`` and the model's in
+        ``model_label``, and ``reviewed`` (1 where a reviewer set the label)."""
+        state = self.state()
+        table = state.base.copy()
+        table["model_label"] = state.model_labels
+        table["label"] = state.labels
+        table["reviewed"] = state.reviewed.astype(int)
+        return table
+
+    def families(self) -> list[dict]:
+        """The morphology families with their counts per reviewed label and their template (median beat
+        window: a list of floats at the model's window rate)."""
+        state = self.state()
+        path = self.analysis() / "families.csv"
+        if not path.exists():
+            return []
+        table = pd.read_csv(path, keep_default_na=False)
+        templates_path = self.analysis() / "templates.npy"
+        templates = np.load(templates_path) if templates_path.exists() else None
+        rows = []
+        for _, row in table.iterrows():
+            f = int(row["family"])
+            members = state.labels[state.family == f]
+            values, n = np.unique(members, return_counts=True)
+            counts = {str(v): int(k) for v, k in zip(values, n)}
+            rows.append(
+                {
+                    "family": f,
+                    "beats": int(row["beats"]),
+                    "model_label": str(row["label"]),
+                    "label": max(counts, key=counts.get) if counts else "",
+                    "counts": counts,
+                    "pre_rr_ratio": None if row["pre_rr_ratio"] == "" else float(row["pre_rr_ratio"]),
+                    "example_sample": int(row["example_sample"]),
+                    "template": [] if templates is None else np.round(templates[f], 4).tolist(),
+                }
+            )
+        return rows
+
+    def rhythm(self) -> dict:
+        """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes
+        and hourly table, recomputed once per version."""
+        with self.lock:  # a snapshot; the tables are made outside the lock, so strips and changes go on meanwhile
+            state = self.state()
+            key = (self._state_generation, state.version)
+            if self._rhythm is not None and self._rhythm[0] == key:
+                return self._rhythm[1]
+            meta = self.meta()
+            labels, samples_all = state.labels.copy(), state.samples
+            noise = np.load(self.analysis() / "noise.npy")
+            reviewed = {
+                "version": state.version,
+                "beats_reviewed": int(state.reviewed.sum()),
+                "labels_changed": int((labels != state.model_labels).sum()),
+                "last_change": state.last_change,
+            }
+        fs = meta["fs"]
+        labelled = labels != ""
+        episodes, hourly, hrv = rhythm_tables(
+            samples_all[labelled], as_aami(labels[labelled]), fs, meta["n_samples"] / fs, noise
+        )
+        beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
+        summary = {
+            "record": self.name,
+            "lead": meta["lead"],
+            "fs": fs,
+            "model": meta["model"],
+            **summarise(beats, tuple(meta["classes"])),
+        }
+        summary["episodes"] = {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()}
+        has_hrv = not all(np.isnan(v) for v in hrv.values())
+        summary["hrv"] = hrv if has_hrv else "too few NN intervals: no HRV"
+        summary["reviewed"] = reviewed
+        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv}
+        with self.lock:
+            self._rhythm = (key, result)
+        return result
+
+    def summary(self) -> dict:
+        return self.rhythm()["summary"]
+
+    def overview(self, bin_s: float | None = None) -> dict:
+        """The whole recording in bins of ``bin_s`` seconds (default: about 1,500 bins, at least 10 s):
+        heart rate (bpm, median over the bin of the running-median rate; None without beats) and beats per
+        reviewed class in each bin."""
+        state = self.state()
+        meta = self.meta()
+        fs, duration_s = meta["fs"], meta["n_samples"] / meta["fs"]
+        if bin_s is None:
+            bin_s = max(10.0, float(np.ceil(duration_s / 1500.0 / 10.0) * 10.0))
+        n_bins = max(int(np.ceil(duration_s / bin_s)), 1)
+        labelled = state.labels != ""
+        times = state.samples[labelled] / fs
+        labels = state.labels[labelled]
+        rate = np.full(n_bins, np.nan)
+        if len(times) >= 3:
+            hr = heart_rate(times)
+            where = np.minimum((times[1:] / bin_s).astype(int), n_bins - 1)
+            frame = pd.DataFrame({"bin": where, "hr": hr}).groupby("bin")["hr"].median()
+            rate[frame.index.to_numpy()] = frame.to_numpy()
+        bins = np.minimum((times / bin_s).astype(int), n_bins - 1)
+        counts = {c: np.bincount(bins[labels == c], minlength=n_bins).tolist() for c in meta["classes"] if c in labels}
+        return {
+            "bin_s": bin_s,
+            "duration_s": duration_s,
+            "heart_rate_bpm": [None if np.isnan(r) else round(float(r), 1) for r in rate],
+            "counts": counts,
+            "version": state.version,
+        }
+
+    # --- export -------------------------------------------------------------------------------------------
+
+    def write_annotations(self, folder: Path) -> Path:
+        """The reviewed labels as a WFDB annotation file ``folder/NAME.rev`` (``wfdb.wrann``; MIT symbols
+        N, S, V, F, Q; a beat the model could not cut and no reviewer labelled is Q)."""
+        import wfdb
+
+        state = self.state()
+        meta = self.meta()
+        folder.mkdir(parents=True, exist_ok=True)
+        symbols = [MIT_SYMBOLS.get(label, label) for label in as_aami(state.labels).tolist()]
+        record = re.sub(r"[^A-Za-z0-9_-]", "_", self.name)
+        tmp = folder / f".tmp-{record}-{os.getpid()}-{threading.get_ident()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            if len(state.samples):
+                wfdb.wrann(
+                    record, ANNOTATION_EXTENSION, state.samples, symbol=symbols, fs=meta["fs"], write_dir=str(tmp)
+                )
+            else:
+                (tmp / f"{record}.{ANNOTATION_EXTENSION}").write_bytes(b"\x00\x00")  # WFDB's end of annotations
+            target = folder / f"{record}.{ANNOTATION_EXTENSION}"
+            os.replace(tmp / f"{record}.{ANNOTATION_EXTENSION}", target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def export(self, window: Window | None = None, recording: Recording | None = None) -> dict[str, Path]:
+        """Write the reviewed outputs into ``reviewed/``: beats.csv, summary.json, episodes.csv,
+        hourly.csv, families.csv, report.html (the recording report of the reviewed labels) and the WFDB
+        annotation file; each whole or not at all. Returns their paths by kind."""
+        with self.lock:
+            state = self.state()
+            meta = self.meta()
+            rhythm = self.rhythm()
+            table = self.reviewed_table()
+            version = state.version
+        out = self.folder / "reviewed"
+        families = None
+        if (self.analysis() / "families.csv").exists():
+            families = pd.read_csv(self.analysis() / "families.csv", keep_default_na=False)
+            for i, f in enumerate(families["family"].to_numpy()):
+                members = table["label"].to_numpy()[table["family"].to_numpy() == f]
+                values, n = np.unique(members, return_counts=True)
+                if len(n):
+                    families.loc[i, "label"] = values[n.argmax()]
+                    families.loc[i, "label_share"] = n.max() / n.sum()
+        templates = self.analysis() / "templates.npy"
+        result = RecordingLabels(
+            beats=table,
+            families=families,
+            templates=np.load(templates) if templates.exists() else None,
+            episodes=rhythm["episodes"],
+            hourly=rhythm["hourly"],
+            hrv=rhythm["hrv"],
+        )
+        about = {"record": self.name, "lead": meta["lead"], "fs": meta["fs"], "model": meta["model"]}
+        summary = save_recording(result, out, about, tuple(meta["classes"]))
+        summary["reviewed"] = rhythm["summary"]["reviewed"]
+        write_json(out / "summary.json", summary)
+        files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
+        files["annotations"] = self.write_annotations(out)
+        recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
+        window = window or Window.from_dict(meta["window"])
+        files["report"] = write_recording_report(recording, result, summary, window, out)
+        write_json(out / "version.json", {"version": version, "generation": self._state_generation})
+        return files
+
+    def exported(self) -> Path | None:
+        """``reviewed/`` when it holds the export of the current version, else None."""
+        saved = read_json_or_none(self.folder / "reviewed" / "version.json")
+        with self.lock:
+            current = {"version": self.state().version, "generation": self._state_generation}
+        return self.folder / "reviewed" if saved == current else None

@@ -1,0 +1,550 @@
+"""``arrhythmia serve``: a local web app and REST API to review and correct a folder's recordings.
+
+app = create_app("holter/", token="s3cret")            # FastAPI; uvicorn.run(app) serves it
+The API is documented at /docs; the review store behind it is ``arrhythmia.review``.
+
+One server per folder. Analyses run one at a time on a background thread with the same code as
+``predict --report`` (``ReviewStore.analyse``); requests read the reviewed labels from memory and every
+correction is on disk (fsync'ed) before it is answered. Responses about a recording carry its version
+(JSON ``version`` and the ``ETag`` header); a change may send the version it was made against (``version`` in
+the JSON body, or ``If-Match``), and a stale one is answered 409 with the current version.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import secrets
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from arrhythmia.data.download import safe_extract_zip
+from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.review import (
+    RECORDING_SUFFIXES,
+    SIDECAR,
+    NotFound,
+    ReadOptions,
+    ReviewStore,
+    VersionConflict,
+    find_recordings,
+    valid_name,
+)
+
+#: Files an upload may hold (directly or in a .zip): recordings and a WFDB record's signal and annotations.
+UPLOAD_SUFFIXES = {".hea", ".dat", ".atr", ".edf", ".csv", ".npy"}
+EXPORTS = {
+    "beats.csv": "text/csv",
+    "summary.json": "application/json",
+    "episodes.csv": "text/csv",
+    "hourly.csv": "text/csv",
+    "families.csv": "text/csv",
+    "report.html": "text/html",
+}
+
+
+@dataclass
+class ServeConfig:
+    """directory : the recordings' folder; token : the bearer token every API request must carry (None: no
+    token, for 127.0.0.1 only); pretrained : the shipped model that labels (None: the default);
+    max_upload_mb : the largest upload accepted; max_strip_s : the longest stretch of signal one request
+    returns; strip_points : at most this many points per stretch (min/max pairs past it); cached_signals :
+    recordings whose signals are kept open (memory-mapped) for strips."""
+
+    directory: Path
+    token: str | None = None
+    pretrained: str | None = None
+    max_upload_mb: float = 500.0
+    max_strip_s: float = 60.0
+    strip_points: int = 4000
+    cached_signals: int = 2
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame) -> list[dict]:
+    return _clean(frame.to_dict(orient="records"))
+
+
+@dataclass
+class Server:
+    """What the app keeps between requests: the stores by name, the analysis worker, the loaded models and
+    the recently read signals."""
+
+    config: ServeConfig
+    stores: dict[str, ReviewStore] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyse"))
+    models: dict = field(default_factory=dict)
+    signals: OrderedDict = field(default_factory=OrderedDict)
+
+    def store(self, name: str) -> ReviewStore:
+        """The store of recording ``name`` (NotFound for a bad name, a missing recording or one that lies
+        outside the folder)."""
+        store = ReviewStore(self.config.directory, name)  # validates the name and the path every time
+        with self.lock:
+            return self.stores.setdefault(name, store)
+
+    def model(self, pretrained: str | None):
+        from arrhythmia.export import load_classifier
+
+        name = pretrained or self.config.pretrained
+        if name not in self.models:
+            self.models[name] = load_classifier(pretrained_name=name)
+        return self.models[name]
+
+    def signal(self, store: ReviewStore):
+        """The recording's analysed signal, memory-mapped (``ReviewStore.signal``), kept open for the
+        ``cached_signals`` latest recordings."""
+        key = (store.name, store.generation())
+        with self.lock:
+            if key in self.signals:
+                self.signals.move_to_end(key)
+                return self.signals[key]
+        recording = store.signal()
+        with self.lock:
+            self.signals[key] = recording
+            while len(self.signals) > self.config.cached_signals:
+                self.signals.popitem(last=False)
+        return recording
+
+    def analyse(self, store: ReviewStore, use_corrections: bool) -> None:
+        store.set_status("queued")
+        self.worker.submit(self._run, store, use_corrections)
+
+    def _run(self, store: ReviewStore, use_corrections: bool) -> None:
+        try:
+            store.set_status("running", stage="loading the model")
+            model = self.model(store.options().pretrained)
+            summary = store.analyse(model, use_corrections, stage=lambda text: store.set_status("running", stage=text))
+            store.set_status("done", beats=summary.get("beats", 0))
+        except ArrhythmiaError as exc:
+            store.set_status("failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except Exception as exc:  # the server keeps running; the reviewer sees the one line
+            store.set_status("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def _version_of(body_version: Any, if_match: str | None) -> int | None:
+    """The version a change was made against: the body's ``version``, else ``If-Match`` (``"7"`` or 7)."""
+    value = body_version if body_version is not None else (if_match.strip().strip('W/"') if if_match else None)
+    if value is None or value == "*":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DataError(f"version {value!r} is not a version number") from None
+
+
+def _versioned(payload: dict, version: int, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(_clean(payload), status_code=status_code, headers={"ETag": f'"{version}"'})
+
+
+def create_app(
+    directory: str | Path,
+    token: str | None = None,
+    pretrained: str | None = None,
+    max_upload_mb: float = 500.0,
+    allowed_hosts: list[str] | None = None,
+) -> FastAPI:
+    """The review app for the recordings in ``directory`` (see the module docstring). With ``token``, every
+    API request needs ``Authorization: Bearer TOKEN`` (401 otherwise); the HTML pages and /docs hold no
+    data and load without it, the page asks for the token once and keeps it for the browser session.
+    A request body over ``max_upload_mb`` is refused (413) before it is parsed. ``allowed_hosts``: the only
+    ``Host`` headers answered (against DNS rebinding; the CLI sets the loopback names when it serves on
+    127.0.0.1). A change (POST, PATCH) sent from another site's page (an ``Origin`` not this server's) is
+    refused with 403, so a page elsewhere cannot use a token-less server on this machine."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ArrhythmiaError(f"{directory}: not a folder")
+    server = Server(ServeConfig(directory.resolve(), token, pretrained, max_upload_mb))
+    _recover(server)
+    bearer = HTTPBearer(auto_error=False, description="The server's --token")
+
+    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
+        if token is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    app = FastAPI(
+        title="arrhythmia review",
+        summary="Review and correct the beat labels of a folder's recordings.",
+        version="1",
+        max_body_size=int(max_upload_mb * 2**20),
+    )
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.state.server = server
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(VersionConflict)
+    async def conflict(request: Request, exc: VersionConflict):
+        return JSONResponse({"detail": str(exc), "version": exc.version}, status_code=409)
+
+    @app.exception_handler(ArrhythmiaError)
+    async def bad_input(request: Request, exc: ArrhythmiaError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)])
+    _add_api(api, server)
+    app.include_router(api)
+    _add_pages(app)
+    return app
+
+
+def same_origin(request: Request) -> None:
+    """403 for a change sent by a page of another origin (a browser always sends ``Origin`` with one)."""
+    origin = request.headers.get("origin")
+    if request.method in ("GET", "HEAD", "OPTIONS") or origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, f"a change from another site ({origin}) is not accepted")
+
+
+def _recover(server: Server) -> None:
+    """An analysis a killed server left queued or running is marked failed, with why."""
+    sidecar = server.config.directory / SIDECAR
+    for name in find_recordings(server.config.directory):
+        if (sidecar / name / "status.json").exists():
+            try:
+                store = server.store(name)
+            except ArrhythmiaError:  # not servable (e.g. its signal files lie outside the folder)
+                continue
+            if store.status()["status"] in ("queued", "running"):
+                store.set_status("failed", error="interrupted: the server stopped during the analysis; analyse again")
+
+
+def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
+    status = store.status()
+    about: dict = {"name": store.name, **status, "version": 0}
+    if store.generation() is not None:
+        state = store.state()
+        meta = store.meta()
+        about.update(
+            version=state.version,
+            analysed=True,
+            fs=meta["fs"],
+            duration_s=meta["n_samples"] / meta["fs"],
+            lead=meta["lead"],
+            classes=meta["classes"],
+            model=meta["model"],
+            can_undo=len(state.undo),
+            beats=len(state.samples),
+            per_class=store.counts(),
+        )
+        if with_summary:
+            about["summary"] = store.summary()
+    else:
+        about["analysed"] = False
+    return about, about["version"]
+
+
+def _add_api(api: APIRouter, server: Server) -> None:
+    config = server.config
+
+    @api.get("/recordings", summary="The folder's recordings with their status")
+    def list_recordings() -> list[dict]:
+        """Every recording of the folder; one that cannot be served (signal files outside the folder) is left
+        out, one whose header cannot be read is listed as failed with why."""
+        listed = []
+        for name in find_recordings(config.directory):
+            try:
+                listed.append(_describe(server.store(name), False)[0])
+            except NotFound:
+                continue
+            except ArrhythmiaError as exc:
+                listed.append({"name": name, "status": "failed", "error": str(exc), "analysed": False})
+        return _clean(listed)
+
+    @api.post("/recordings", status_code=201, summary="Upload a recording (files, or a .zip of them)")
+    def upload(
+        files: Annotated[
+            list[UploadFile], File(description="A recording's files (.hea with .dat, .edf, .csv, .npy), or a .zip")
+        ],
+        fs: Annotated[float | None, Form(gt=0, description="Sampling rate, Hz (CSV without time column, .npy)")] = None,
+        lead: Annotated[str | None, Form()] = None,
+        analyse: Annotated[bool, Form(description="Queue the analysis at once")] = False,
+    ) -> dict:
+        names = _store_upload(config.directory, files)
+        for name in names:
+            store = server.store(name)
+            store.set_options(ReadOptions(fs=fs, lead=lead, pretrained=config.pretrained))
+            if analyse:
+                server.analyse(store, False)
+        return {"name": names[0], "names": names}
+
+    @api.post("/recordings/{name}/analyse", status_code=202, summary="Analyse (again) in the background")
+    def analyse(
+        name: str,
+        settings: Annotated[dict | None, Body(examples=[{"use_corrections": True}, {"fs": 250, "lead": "II"}])] = None,
+    ) -> dict:
+        """Queue the analysis. Body (optional): ``fs``, ``lead``, ``pretrained`` (how to read and label
+        it, kept for later), ``use_corrections``: re-label with the reviewer's labels as ``predict
+        --labels`` does (those beats keep them; their families and the N/S border follow them)."""
+        store = server.store(name)
+        settings = settings or {}
+        unknown = set(settings) - {"fs", "lead", "pretrained", "use_corrections", "adapt"}
+        if unknown:
+            raise DataError(f"{name}: unknown analysis settings {', '.join(sorted(unknown))}")
+        if store.status()["status"] in ("queued", "running"):
+            raise HTTPException(409, f"{name}: already {store.status()['status']}")
+        options = store.options()
+        for key in ("fs", "lead", "pretrained", "adapt"):
+            if key in settings:
+                setattr(options, key, settings[key])
+        if options.fs is not None and (not isinstance(options.fs, int | float) or options.fs <= 0):
+            raise DataError(f"{name}: fs must be a positive number of Hz")
+        store.set_options(options)
+        server.analyse(store, bool(settings.get("use_corrections", False)))
+        return {"name": name, "status": "queued"}
+
+    @api.get("/recordings/{name}", summary="Status, and the reviewed labels' summary once analysed")
+    def recording(
+        name: str,
+        summary: Annotated[bool, Query(description="Include the summary (recomputed once per version)")] = True,
+    ) -> JSONResponse:
+        """``status``; once analysed also ``version``, ``per_class`` (the reviewed labels' counts), ``fs``,
+        ``duration_s``, ``classes`` and, unless ``summary=false``, ``summary``: ``predict``'s summary of the
+        reviewed labels (counts, heart rate, ectopy, episodes per type, HRV) and what the reviewer changed."""
+        about, version = _describe(server.store(name), summary)
+        return _versioned(about, version)
+
+    @api.get("/recordings/{name}/beats", summary="The beats (sample, time_s, label, model_label, ...)")
+    def beats(
+        name: str,
+        start_s: Annotated[float | None, Query(ge=0)] = None,
+        end_s: Annotated[float | None, Query(ge=0)] = None,
+    ) -> JSONResponse:
+        store = server.store(name)
+        with store.lock:
+            rows = store.beats_between(start_s, end_s)
+            version = store.state().version
+        return JSONResponse(_clean(rows), headers={"ETag": f'"{version}"'})
+
+    @api.get("/recordings/{name}/beats/next", summary="The next (or previous) beat, of a label if given")
+    def next_beat(
+        name: str,
+        after_s: float,
+        label: str | None = None,
+        backwards: bool = False,
+    ) -> dict:
+        beat = server.store(name).next_beat(after_s, label, backwards)
+        if beat is None:
+            raise HTTPException(404, f"{name}: no {'earlier' if backwards else 'later'} {label or ''} beat".strip())
+        return _clean(beat)
+
+    @api.patch("/recordings/{name}/beats", summary="Relabel beats or a whole family")
+    def patch_beats(
+        name: str,
+        change: Annotated[
+            dict | list,
+            Body(
+                examples=[
+                    {"sample": 1907, "label": "V", "version": 3},
+                    [{"sample": 1907, "label": "V"}, {"sample": 2300, "label": "N"}],
+                    {"family": 2, "label": "S", "version": 3},
+                ]
+            ),
+        ],
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """``{"sample": S, "label": L}``, a list of them, ``{"beats": [...]}`` or ``{"family": F, "label":
+        L}``; the version it was made against in ``version`` or ``If-Match`` (409 when stale). Saved
+        before it is answered; answers the new version, the beats changed and the counts per class."""
+        store = server.store(name)
+        body = change if isinstance(change, dict) else {"beats": change}
+        version = _version_of(body.get("version"), if_match)
+        if "family" in body:
+            if not isinstance(body.get("family"), int) or not isinstance(body.get("label"), str):
+                raise DataError(f"{name}: a family change needs an integer family and a label")
+            done = store.relabel_family(body["family"], body["label"], version)
+        else:
+            items = body.get("beats", [body] if "sample" in body else None)
+            if not items or not all(isinstance(i, dict) and "sample" in i and "label" in i for i in items):
+                raise DataError(f"{name}: give {{sample, label}}, a list of them, or {{family, label}}")
+            if not all(isinstance(i["sample"], int) and isinstance(i["label"], str) for i in items):
+                raise DataError(f"{name}: a sample is an integer and a label a string")
+            done = store.relabel([i["sample"] for i in items], [i["label"] for i in items], version)
+        return _versioned(done, done["version"])
+
+    @api.post("/recordings/{name}/undo", summary="Undo the latest correction")
+    def undo(
+        name: str,
+        body: Annotated[dict | None, Body(examples=[{"version": 4}])] = None,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        done = server.store(name).undo(_version_of((body or {}).get("version"), if_match))
+        return _versioned(done, done["version"])
+
+    @api.get("/recordings/{name}/signal", summary="A stretch of the signal, for the strip")
+    def signal(
+        name: str,
+        start_s: Annotated[float, Query(ge=0)] = 0.0,
+        end_s: Annotated[float | None, Query(ge=0)] = None,
+        points: Annotated[int | None, Query(ge=100, le=20000)] = None,
+    ) -> dict:
+        """At most ``max_strip_s`` (60 s) of signal from ``start_s``; past ``points`` values (default 4,000)
+        each run of samples is sent as its minimum and maximum, so no QRS complex is lost."""
+        store = server.store(name)
+        store.analysis()
+        end_s = start_s + 10.0 if end_s is None else end_s
+        if end_s <= start_s or end_s - start_s > config.max_strip_s:
+            raise DataError(f"{name}: a stretch is more than 0 and at most {config.max_strip_s:g} s long")
+        recording = server.signal(store)
+        fs = recording.fs
+        lo, hi = int(start_s * fs), min(int(np.ceil(end_s * fs)), len(recording.signal))
+        values = recording.signal[lo : max(hi, lo)]
+        limit = points or config.strip_points
+        step = 1.0 / fs
+        if len(values) > limit:
+            per = int(np.ceil(len(values) / (limit // 2)))
+            cut = len(values) // per * per
+            blocks = values[:cut].reshape(-1, per)
+            pairs = np.column_stack([np.nanmin(blocks, axis=1), np.nanmax(blocks, axis=1)])
+            values, step = pairs.ravel(), per / fs / 2
+        values = np.round(values.astype(np.float64), 4)
+        return {
+            "start_s": lo / fs,
+            "end_s": hi / fs,
+            "fs": fs,
+            "step_s": step,
+            "values": [None if not math.isfinite(v) else v for v in values.tolist()],
+        }
+
+    @api.get("/recordings/{name}/overview", summary="Heart rate and beats per class over the whole recording")
+    def overview(name: str, bin_s: Annotated[float | None, Query(ge=1)] = None) -> dict:
+        return _clean(server.store(name).overview(bin_s))
+
+    @api.get("/recordings/{name}/families", summary="The morphology families: counts, labels, templates")
+    def families(name: str) -> list[dict]:
+        return _clean(server.store(name).families())
+
+    @api.get("/recordings/{name}/episodes", summary="The rhythm episodes of the reviewed labels")
+    def episodes(name: str) -> list[dict]:
+        return _records(server.store(name).rhythm()["episodes"])
+
+    @api.get(
+        "/recordings/{name}/annotations",
+        summary="The reviewed labels as a WFDB annotation file (MIT symbols N, S, V, F, Q)",
+        response_class=FileResponse,
+    )
+    def annotations(name: str) -> FileResponse:
+        store = server.store(name)
+        with store.lock:
+            path = store.write_annotations(store.folder / "export")
+        return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+    @api.get("/recordings/{name}/export/{what}", summary="A reviewed output: beats.csv, report.html, ...")
+    def export(name: str, what: str) -> FileResponse:
+        if what not in EXPORTS:
+            raise HTTPException(404, f"no export {what!r} (one of {', '.join(EXPORTS)})")
+        store = server.store(name)
+        folder = store.exported()
+        if folder is None:
+            store.export()
+            folder = store.folder / "reviewed"
+        filename = f"{store.name}-reviewed-{what}"
+        return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename)
+
+
+def _store_upload(directory: Path, files: list[UploadFile]) -> list[str]:
+    """Save an upload's files (a .zip is unpacked with ``safe_extract_zip``) flat into ``directory`` and
+    return the recordings it brought. Every file name must be a plain name of an allowed type that is not
+    in the folder yet; otherwise nothing is kept (422, or 409 for a name that exists)."""
+    staging = directory / SIDECAR / ".uploads" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    try:
+        kept: dict[str, Path] = {}
+        for upload in files:
+            name = Path(upload.filename or "").name
+            if not name or name != (upload.filename or "") or not valid_name(name):
+                raise DataError(f"{upload.filename!r}: not a plain file name")
+            target = staging / name
+            with open(target, "wb") as out:
+                shutil.copyfileobj(upload.file, out, 1 << 20)
+            if name.lower().endswith(".zip"):
+                for path in safe_extract_zip(target, staging / f"{name}.d"):
+                    _keep(kept, path.name, path, f"{name}: member {path.name!r}")
+            else:
+                _keep(kept, name, target, repr(name))
+        names = sorted(
+            Path(n).stem if n.lower().endswith(".hea") else n
+            for n in kept
+            if Path(n).suffix.lower() in RECORDING_SUFFIXES
+        )
+        if not names:
+            raise DataError("the upload holds no recording (.hea with its .dat, .edf, .csv or .npy)")
+        taken = [n for n in kept if (directory / n).exists()]
+        if taken:
+            raise HTTPException(409, f"{taken[0]}: already in the folder")
+        for name, path in kept.items():
+            path.replace(directory / name)
+        return names
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
+    if not valid_name(name) or Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise DataError(f"{what}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file")
+    if name in kept:
+        raise DataError(f"{what}: two files named {name!r}")
+    kept[name] = path
+
+
+def _add_pages(app: FastAPI) -> None:
+    web = resources.files("arrhythmia") / "web"
+
+    def page(file: str) -> HTMLResponse:
+        return HTMLResponse((web / file).read_text(encoding="utf-8"))
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return page("index.html")
+
+    @app.get("/recordings/{name}", include_in_schema=False)
+    def review(name: str) -> HTMLResponse:
+        if not valid_name(name):
+            raise HTTPException(404, "not a recording name")
+        return page("review.html")
+
+    app.mount("/static", StaticFiles(directory=str(web)), name="static")

@@ -1,0 +1,399 @@
+// The review page of one recording. It never loads the whole signal: the overview comes decimated from the
+// server, and the strip asks for the stretch it shows.
+"use strict";
+const NAME = decodeURIComponent(location.pathname.split("/").pop());
+const BASE = "/api/recordings/" + encodeURIComponent(NAME);
+const WIDTHS = [10, 20, 30, 60];
+const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], overview: null };
+const message = document.getElementById("message");
+
+function say(text, error = false) {
+  message.textContent = text;
+  message.className = error ? "error" : "";
+}
+
+function clock(seconds) {
+  const s = Math.max(0, seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + (s % 60).toFixed(1).padStart(4, "0");
+}
+
+function showCounts(perClass) {
+  const counts = document.getElementById("counts");
+  counts.replaceChildren(
+    ...Object.entries(perClass).map(([c, n]) =>
+      element("span", {}, element("span", { class: "cls cls-" + c }, c), " ", element("span", { id: "count-" + c }, n.toLocaleString("en-US"))),
+    ),
+  );
+}
+
+function setVersion(version, canUndo) {
+  view.version = version;
+  document.getElementById("version").textContent = "version " + version;
+  if (canUndo !== undefined) document.getElementById("undo").disabled = !canUndo;
+}
+
+// --- drawing ---------------------------------------------------------------------------------------------
+
+function sized(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth, height = canvas.clientHeight || canvas.height;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  const context = canvas.getContext("2d");
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  return [context, width, height];
+}
+
+function drawOverview() {
+  const data = view.overview;
+  if (!data) return;
+  const canvas = document.getElementById("overview");
+  const [g, width, height] = sized(canvas);
+  const n = data.heart_rate_bpm.length, lane = 8, top = height - 4 * lane - 14;
+  g.clearRect(0, 0, width, height);
+  g.fillStyle = "#777";
+  g.font = "10px sans-serif";
+  for (const bpm of [50, 100, 150]) {
+    const y = top - ((bpm - 30) / 170) * top;
+    g.fillText(bpm, 0, y);
+    g.fillRect(22, y, width - 22, 0.3);
+  }
+  g.strokeStyle = "#263238";
+  g.beginPath();
+  let drawing = false;
+  data.heart_rate_bpm.forEach((bpm, i) => {
+    if (bpm === null) return void (drawing = false);
+    const x = 22 + ((i + 0.5) / n) * (width - 22), y = top - ((Math.min(Math.max(bpm, 30), 200) - 30) / 170) * top;
+    drawing ? g.lineTo(x, y) : g.moveTo(x, y);
+    drawing = true;
+  });
+  g.stroke();
+  ["S", "V", "F", "Q"].forEach((c, k) => {
+    const counts = data.counts[c];
+    const y = top + 4 + k * lane;
+    g.fillStyle = "#555";
+    g.fillText(c, 0, y + 7);
+    if (!counts) return;
+    g.fillStyle = CLASS_COLOURS[c];
+    counts.forEach((count, i) => {
+      if (count > 0) g.fillRect(22 + (i / n) * (width - 22), y, Math.max((width - 22) / n, 1), lane - 1);
+    });
+  });
+  const x0 = 22 + (view.start / data.duration_s) * (width - 22);
+  g.fillStyle = "rgba(33, 150, 243, 0.35)";
+  g.fillRect(x0, 0, Math.max((view.width / data.duration_s) * (width - 22), 2), height - 12);
+  g.fillStyle = "#777";
+  g.fillText(clock(0), 22, height - 1);
+  g.fillText(clock(data.duration_s), width - 50, height - 1);
+}
+
+function drawStrip() {
+  const canvas = document.getElementById("strip");
+  const [g, width, height] = sized(canvas);
+  g.clearRect(0, 0, width, height);
+  const signal = view.signal;
+  const x = (t) => ((t - view.start) / view.width) * width;
+  g.strokeStyle = "#f0d0d0";
+  for (let t = Math.ceil(view.start * 5) / 5; t < view.start + view.width; t += 0.2) {
+    g.lineWidth = Math.abs(t - Math.round(t)) < 1e-6 ? 1 : 0.3;
+    g.beginPath();
+    g.moveTo(x(t), 18);
+    g.lineTo(x(t), height);
+    g.stroke();
+  }
+  if (signal && signal.values.length) {
+    const finite = signal.values.filter((v) => v !== null).sort((a, b) => a - b);
+    const lo = finite[Math.floor(finite.length * 0.001)] ?? -1, hi = finite[Math.floor(finite.length * 0.999)] ?? 1;
+    const span = Math.max(hi - lo, 1e-6), y = (v) => 24 + (1 - (v - lo) / span) * (height - 34);
+    g.strokeStyle = "#111";
+    g.lineWidth = 1;
+    g.beginPath();
+    let drawing = false;
+    signal.values.forEach((v, i) => {
+      if (v === null) return void (drawing = false);
+      const px = x(signal.start_s + i * signal.step_s), py = y(v);
+      drawing ? g.lineTo(px, py) : g.moveTo(px, py);
+      drawing = true;
+    });
+    g.stroke();
+  }
+  g.font = "bold 12px sans-serif";
+  g.textAlign = "center";
+  for (const beat of view.beats) {
+    const px = x(beat.time_s), colour = CLASS_COLOURS[beat.label] || CLASS_COLOURS[""];
+    if (beat.sample === view.selected) {
+      g.fillStyle = "rgba(255, 235, 59, 0.45)";
+      g.fillRect(px - 14, 0, 28, height);
+    }
+    g.strokeStyle = colour;
+    g.globalAlpha = 0.5;
+    g.beginPath();
+    g.moveTo(px, 18);
+    g.lineTo(px, height);
+    g.stroke();
+    g.globalAlpha = 1;
+    g.fillStyle = colour;
+    g.fillText((beat.label || "?") + (beat.reviewed ? "*" : ""), px, 13);
+  }
+  document.getElementById("strip-time").textContent = clock(view.start) + " to " + clock(view.start + view.width);
+  canvas.dataset.beats = view.beats.length;
+  canvas.dataset.start = view.start;
+  const beat = view.beats.find((b) => b.sample === view.selected);
+  document.getElementById("selected").textContent = beat
+    ? `beat at ${clock(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
+      (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
+      (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "")
+    : "click a beat or press \u2192";
+}
+
+// --- loading -----------------------------------------------------------------------------------------------
+
+async function loadStrip(start) {
+  const duration = view.rec.duration_s;
+  view.start = Math.max(0, Math.min(start, Math.max(duration - view.width, 0)));
+  const end = Math.min(view.start + view.width, duration);
+  const range = `start_s=${view.start.toFixed(3)}&end_s=${end.toFixed(3)}`;
+  const [signal, beats] = await Promise.all([apiJSON(`${BASE}/signal?${range}`), apiJSON(`${BASE}/beats?${range}`)]);
+  view.signal = signal;
+  view.beats = beats;
+  drawStrip();
+  drawOverview();
+}
+
+async function showBeat(beat) {
+  if (!beat) return;
+  view.selected = beat.sample;
+  if (beat.time_s < view.start || beat.time_s > view.start + view.width) await loadStrip(beat.time_s - view.width / 2);
+  else drawStrip();
+}
+
+async function loadOverview() {
+  view.overview = await apiJSON(`${BASE}/overview`);
+  drawOverview();
+}
+
+async function loadFamilies() {
+  view.families = await apiJSON(`${BASE}/families`);
+  const box = document.getElementById("families");
+  box.replaceChildren(
+    ...view.families.slice(0, 40).map((f) => {
+      const canvas = element("canvas", { height: 70 });
+      const counts = Object.entries(f.counts).map(([c, n]) => `${c || "?"} ${n}`).join(", ");
+      const buttons = view.rec.classes.map((c) =>
+        element("button", { class: "cls cls-" + c, title: `label all ${f.beats} beats ${c}`, onclick: () => relabelFamily(f.family, c) }, c),
+      );
+      const card = element(
+        "div",
+        { class: "family", id: "family-" + f.family },
+        element("div", {}, element("b", {}, `family ${f.family}`), `: ${f.beats.toLocaleString("en-US")} beats `, element("span", { class: "cls cls-" + f.label }, f.label)),
+        canvas,
+        element("div", { class: "muted" }, counts),
+        element("div", {}, ...buttons, " ", element("button", { onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }) }, "show")),
+      );
+      requestAnimationFrame(() => drawTemplate(canvas, f.template, CLASS_COLOURS[f.label]));
+      return card;
+    }),
+  );
+}
+
+function drawTemplate(canvas, values, colour) {
+  const [g, width, height] = sized(canvas);
+  if (!values.length) return;
+  const lo = Math.min(...values), hi = Math.max(...values), span = Math.max(hi - lo, 1e-6);
+  g.strokeStyle = colour || "#333";
+  g.beginPath();
+  values.forEach((v, i) => {
+    const px = (i / (values.length - 1)) * width, py = 4 + (1 - (v - lo) / span) * (height - 8);
+    i ? g.lineTo(px, py) : g.moveTo(px, py);
+  });
+  g.stroke();
+}
+
+async function loadEpisodes() {
+  view.episodes = (await apiJSON(`${BASE}/episodes`)).sort((a, b) => a.start_s - b.start_s);
+  const body = document.querySelector("#episodes tbody");
+  body.replaceChildren(
+    ...view.episodes.slice(0, 300).map((e) =>
+      element(
+        "tr",
+        { onclick: () => loadStrip(e.start_s - 2), style: "cursor:pointer" },
+        element("td", {}, e.type),
+        element("td", {}, clock(e.start_s)),
+        element("td", {}, (e.end_s - e.start_s).toFixed(1) + " s"),
+        element("td", {}, e.beats ?? ""),
+      ),
+    ),
+  );
+}
+
+async function loadRecording() {
+  const rec = await apiJSON(BASE + "?summary=false"); // the summary (episodes, HRV) is not needed to draw
+  view.rec = rec;
+  document.getElementById("title").textContent = rec.name;
+  document.title = "arrhythmia: " + rec.name;
+  if (!rec.analysed || rec.status === "queued" || rec.status === "running") {
+    say(`${rec.name}: ${rec.status}${rec.stage ? " (" + rec.stage + ")" : ""}${rec.error ? ": " + rec.error : ""}`, rec.status === "failed");
+    if (rec.status === "queued" || rec.status === "running") setTimeout(loadRecording, 1000);
+    return;
+  }
+  if (rec.status === "failed") say(`the last analysis failed: ${rec.error}`, true);
+  else say("");
+  setVersion(rec.version, rec.can_undo);
+  showCounts(rec.per_class);
+  const jump = document.getElementById("jump-class");
+  if (!jump.options.length) {
+    jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
+    jump.value = rec.classes.includes("V") ? "V" : rec.classes[0];
+  }
+  await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies()]);
+  await loadEpisodes(); // the episodes of the reviewed labels take a second to make on a 24-hour recording
+}
+
+// --- corrections -------------------------------------------------------------------------------------------
+
+async function change(path, method, body) {
+  try {
+    const done = await apiJSON(path, { method, headers: { "Content-Type": "application/json", "If-Match": `"${view.version}"` }, body: JSON.stringify(body) });
+    setVersion(done.version, done.can_undo);
+    showCounts(done.per_class);
+    const changed = new Map(done.beats.map((b) => [b.sample, b]));
+    view.beats = view.beats.map((b) => changed.get(b.sample) || b);
+    drawStrip();
+    say(`${done.action === "undo" ? "undone" : "saved"}: ${done.changed.toLocaleString("en-US")} beat${done.changed === 1 ? "" : "s"} (version ${done.version})`);
+    refreshLater();
+    return done;
+  } catch (error) {
+    if (error.status === 409) {
+      say("This recording was changed elsewhere (another tab?): reloaded, please check and redo. " + error.message, true);
+      await loadRecording();
+    } else say(error.message, true);
+  }
+}
+
+let refreshTimer = null;
+function refreshLater() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => Promise.all([loadOverview(), loadFamilies(), loadEpisodes()]).catch((e) => say(e.message, true)), 600);
+}
+
+function relabelBeat(label) {
+  const beat = view.beats.find((b) => b.sample === view.selected);
+  if (!beat) return say("select a beat first (click it, or press \u2192)", true);
+  return change(`${BASE}/beats`, "PATCH", { sample: beat.sample, label });
+}
+
+function relabelFamily(family, label) {
+  return change(`${BASE}/beats`, "PATCH", { family, label });
+}
+
+function undo() {
+  return change(`${BASE}/undo`, "POST", {});
+}
+
+// --- navigation --------------------------------------------------------------------------------------------
+
+function currentTime() {
+  const beat = view.beats.find((b) => b.sample === view.selected);
+  return beat ? beat.time_s : view.start;
+}
+
+async function step(direction) {
+  const beats = view.beats;
+  const at = beats.findIndex((b) => b.sample === view.selected);
+  const next = at < 0 ? (direction > 0 ? beats[0] : beats[beats.length - 1]) : beats[at + direction];
+  if (next) return showBeat(next);
+  const path = `${BASE}/beats/next?after_s=${currentTime()}${direction < 0 ? "&backwards=true" : ""}`;
+  const response = await api(path);
+  if (response.ok) return showBeat(await response.json());
+}
+
+async function jumpToClass(label, backwards = false) {
+  const response = await api(`${BASE}/beats/next?after_s=${currentTime()}&label=${encodeURIComponent(label)}${backwards ? "&backwards=true" : ""}`);
+  if (response.ok) return showBeat(await response.json());
+  say(`no ${backwards ? "earlier" : "later"} ${label} beat`);
+}
+
+function jumpToEpisode(direction) {
+  const now = view.start + 2 + 1e-3 * direction;
+  const list = direction > 0 ? view.episodes.filter((e) => e.start_s > now) : view.episodes.filter((e) => e.start_s < now - 1e-3).reverse();
+  if (!list.length) return say(`no ${direction > 0 ? "later" : "earlier"} episode`);
+  say(`${list[0].type} from ${clock(list[0].start_s)} for ${(list[0].end_s - list[0].start_s).toFixed(1)} s`);
+  return loadStrip(list[0].start_s - 2);
+}
+
+function setWidth(delta) {
+  const k = Math.max(0, Math.min(WIDTHS.length - 1, WIDTHS.indexOf(view.width) + delta));
+  view.width = WIDTHS[k];
+  document.getElementById("width").textContent = view.width;
+  return loadStrip(view.start);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, select, textarea") || !view.rec || !view.signal) return;
+  const key = event.key;
+  const lower = key.toLowerCase();
+  let action = null;
+  if (key === "ArrowRight") action = () => step(1);
+  else if (key === "ArrowLeft") action = () => step(-1);
+  else if (key === "PageDown") action = () => loadStrip(view.start + view.width);
+  else if (key === "PageUp") action = () => loadStrip(view.start - view.width);
+  else if (key === "]" || key === "[") action = () => jumpToClass(document.getElementById("jump-class").value, key === "[");
+  else if (lower === "e" && !event.ctrlKey && !event.metaKey) action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
+  else if (key === "+" || key === "=") action = () => setWidth(1);
+  else if (key === "-") action = () => setWidth(-1);
+  else if ((lower === "z" && (event.ctrlKey || event.metaKey)) || (key === "u" && !event.ctrlKey)) action = undo;
+  else if (view.rec.classes.includes(key.toUpperCase()) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    const label = key.toUpperCase();
+    if (event.shiftKey) document.getElementById("jump-class").value = label;
+    action = event.shiftKey ? () => jumpToClass(label) : () => relabelBeat(label);
+  }
+  if (action) {
+    event.preventDefault();
+    Promise.resolve(action()).catch((error) => say(error.message, true));
+  }
+});
+
+document.getElementById("strip").addEventListener("click", (event) => {
+  const rect = event.target.getBoundingClientRect();
+  const t = view.start + ((event.clientX - rect.left) / rect.width) * view.width;
+  let best = null;
+  for (const b of view.beats) if (!best || Math.abs(b.time_s - t) < Math.abs(best.time_s - t)) best = b;
+  if (best) showBeat(best);
+});
+
+document.getElementById("overview").addEventListener("click", (event) => {
+  if (!view.overview) return;
+  const rect = event.target.getBoundingClientRect();
+  const fraction = (event.clientX - rect.left - 22) / (rect.width - 22);
+  loadStrip(fraction * view.overview.duration_s - view.width / 2).catch((error) => say(error.message, true));
+});
+
+document.getElementById("undo").addEventListener("click", undo);
+document.getElementById("export-annotations").addEventListener("click", () =>
+  download(`${BASE}/annotations`, `${NAME.replace(/[^A-Za-z0-9_-]/g, "_")}.rev`).catch((e) => say(e.message, true)),
+);
+document.getElementById("export-beats").addEventListener("click", () => {
+  say("writing the reviewed outputs\u2026");
+  download(`${BASE}/export/beats.csv`, `${NAME}-reviewed-beats.csv`).then(() => say("exported"), (e) => say(e.message, true));
+});
+document.getElementById("export-report").addEventListener("click", () => {
+  say("writing the report of the reviewed labels\u2026");
+  download(`${BASE}/export/report.html`, `${NAME}-reviewed-report.html`).then(() => say("exported"), (e) => say(e.message, true));
+});
+document.getElementById("relabel").addEventListener("click", async () => {
+  try {
+    await apiJSON(`${BASE}/analyse`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ use_corrections: true }) });
+    say("re-labelling with your corrections\u2026");
+    setTimeout(loadRecording, 1000);
+  } catch (error) {
+    say(error.message, true);
+  }
+});
+window.addEventListener("resize", () => {
+  drawOverview();
+  drawStrip();
+});
+
+document.getElementById("width").textContent = view.width;
+loadRecording().catch((error) => say(error.message, true));

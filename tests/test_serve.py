@@ -1,0 +1,336 @@
+"""The review server's API (arrhythmia.serve) and its store (arrhythmia.review), with FastAPI's test client."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+from conftest import write_wfdb_record
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from arrhythmia.cli import app as cli_app
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.export import load_classifier
+from arrhythmia.review import ReviewStore
+from arrhythmia.serve import create_app
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Path:
+    """A folder with one 2-minute WFDB record, analysed once with the shipped default model."""
+    folder = tmp_path_factory.mktemp("analysed")
+    write_wfdb_record(folder, "r01", seconds=120, seed=1)
+    ReviewStore(folder, "r01").analyse(load_classifier())
+    return folder
+
+
+@pytest.fixture
+def folder(analysed, tmp_path) -> Path:
+    """A copy of the analysed folder, for a test to change."""
+    return Path(shutil.copytree(analysed, tmp_path / "recordings", symlinks=True))
+
+
+@pytest.fixture
+def client(folder):
+    with TestClient(create_app(folder)) as test_client:
+        yield test_client
+
+
+def wait_done(client, name: str, headers=None, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        about = client.get(f"/api/recordings/{name}", headers=headers).json()
+        if about["status"] in ("done", "failed"):
+            return about
+        time.sleep(0.1)
+    raise AssertionError(f"{name}: still {about['status']} after {timeout} s")
+
+
+def test_list_recording_beats_and_summary(client):
+    listed = client.get("/api/recordings").json()
+    assert [(r["name"], r["status"]) for r in listed] == [("r01", "done")]
+    about = client.get("/api/recordings/r01")
+    assert about.status_code == 200 and about.headers["etag"] == '"0"'
+    body = about.json()
+    assert body["status"] == "done" and body["version"] == 0
+    assert body["summary"]["beats"] == sum(body["summary"]["per_class"].values()) > 100
+    beats = client.get("/api/recordings/r01/beats").json()
+    assert len(beats) == body["summary"]["beats"] and {"sample", "label"} <= set(beats[0])
+    some = client.get("/api/recordings/r01/beats", params={"start_s": 10, "end_s": 20}).json()
+    assert some and all(10 <= b["time_s"] <= 20 for b in some) and len(some) < len(beats)
+
+
+def test_analyse_in_background_then_summary(folder):
+    write_wfdb_record(folder, "r02", seconds=60, seed=2)
+    with TestClient(create_app(folder)) as client:
+        assert {r["name"]: r["status"] for r in client.get("/api/recordings").json()}["r02"] == "new"
+        assert client.get("/api/recordings/r02").json()["status"] == "new"
+        assert client.post("/api/recordings/r02/analyse").status_code == 202
+        about = wait_done(client, "r02")
+        assert about["status"] == "done" and about["summary"]["beats"] > 50
+        sidecar = folder / ".arrhythmia" / "r02"
+        written = {p.name for p in next(sidecar.glob("analysis-*")).iterdir()}
+        assert {"beats.csv", "summary.json", "episodes.csv", "hourly.csv", "families.csv", "report.html"} <= written
+    assert sorted(p.name for p in folder.glob("r02*")) == ["r02.atr", "r02.dat", "r02.hea"]  # source untouched
+
+
+def test_relabel_beat_list_family_and_undo_with_versions(client):
+    beats = client.get("/api/recordings/r01/beats").json()
+    counts = client.get("/api/recordings/r01").json()["summary"]["per_class"]
+    beat = next(b for b in beats if b["label"] == "N")
+    done = client.patch("/api/recordings/r01/beats", json={"sample": beat["sample"], "label": "V", "version": 0})
+    assert done.status_code == 200 and done.json()["version"] == 1 and done.headers["etag"] == '"1"'
+    assert done.json()["per_class"]["V"] == counts["V"] + 1 and done.json()["per_class"]["N"] == counts["N"] - 1
+    # a second tab still at version 0 is refused, by body or by If-Match, and nothing changes
+    stale = client.patch("/api/recordings/r01/beats", json={"sample": beat["sample"], "label": "S", "version": 0})
+    assert stale.status_code == 409 and stale.json()["version"] == 1
+    stale = client.patch(
+        "/api/recordings/r01/beats", json={"sample": beat["sample"], "label": "S"}, headers={"If-Match": '"0"'}
+    )
+    assert stale.status_code == 409
+    summary = client.get("/api/recordings/r01").json()["summary"]
+    assert summary["per_class"]["V"] == counts["V"] + 1 and summary["reviewed"]["labels_changed"] == 1
+    # a list of beats, then a whole family
+    two = [{"sample": b["sample"], "label": "S"} for b in beats[5:7]]
+    assert client.patch("/api/recordings/r01/beats", json=two, headers={"If-Match": '"1"'}).json()["version"] == 2
+    family = client.get("/api/recordings/r01/families").json()[0]
+    assert family["beats"] > 10 and len(family["template"]) > 50
+    done = client.patch("/api/recordings/r01/beats", json={"family": family["family"], "label": "Q", "version": 2})
+    assert done.json()["changed"] == family["beats"]
+    assert client.get("/api/recordings/r01/families").json()[0]["counts"] == {"Q": family["beats"]}
+    # undo goes back one correction at a time
+    assert client.post("/api/recordings/r01/undo", json={"version": 3}).json()["version"] == 4
+    assert client.get("/api/recordings/r01/families").json()[0]["counts"] != {"Q": family["beats"]}
+    client.post("/api/recordings/r01/undo")
+    client.post("/api/recordings/r01/undo")
+    after = client.get("/api/recordings/r01")
+    assert after.json()["summary"]["per_class"] == counts and after.json()["version"] == 6
+    assert client.post("/api/recordings/r01/undo").status_code == 422  # nothing left to undo
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sample": 12345678, "label": "N"},
+        {"sample": "x", "label": "N"},
+        {"sample": None, "label": "N"},
+        {"label": "N"},
+        {"family": 0, "label": "X"},
+        {"family": 999, "label": "N"},
+        [],
+        {"sample": 0, "label": "N", "version": "abc"},
+    ],
+)
+def test_bad_corrections_are_refused_with_one_line(client, body):
+    if isinstance(body, dict) and body.get("sample") == 0:
+        body["sample"] = client.get("/api/recordings/r01/beats").json()[0]["sample"]
+    answer = client.patch("/api/recordings/r01/beats", json=body)
+    assert answer.status_code == 422
+    assert client.get("/api/recordings/r01").json()["version"] == 0
+
+
+def test_bad_label_names_the_classes(client):
+    sample = client.get("/api/recordings/r01/beats").json()[0]["sample"]
+    answer = client.patch("/api/recordings/r01/beats", json={"sample": sample, "label": "Z"})
+    assert answer.status_code == 422 and "'Z'" in answer.json()["detail"] and "N, S, V, F, Q" in answer.json()["detail"]
+
+
+def test_corrections_survive_a_restart_and_a_torn_last_line(folder):
+    with TestClient(create_app(folder)) as client:
+        beats = client.get("/api/recordings/r01/beats").json()
+        client.patch("/api/recordings/r01/beats", json={"sample": beats[3]["sample"], "label": "F"})
+    journal = folder / ".arrhythmia" / "r01" / "corrections.jsonl"
+    with open(journal, "a") as handle:  # a kill -9 in the middle of the next write
+        handle.write('{"version": 2, "action": "relabel", "samples": [')
+    with TestClient(create_app(folder)) as client:
+        about = client.get("/api/recordings/r01").json()
+        assert about["version"] == 1
+        assert client.get("/api/recordings/r01/beats").json()[3]["label"] == "F"
+        done = client.patch(
+            "/api/recordings/r01/beats", json={"sample": beats[4]["sample"], "label": "F", "version": 1}
+        )
+        assert done.status_code == 200
+    lines = journal.read_text().splitlines()
+    assert [json.loads(line)["version"] for line in lines] == [1, 2]
+
+
+def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_path):
+    beats = client.get("/api/recordings/r01/beats").json()
+    target = next(b for b in beats if b["label"] == "N")
+    client.patch("/api/recordings/r01/beats", json={"sample": target["sample"], "label": "V"})
+    answer = client.get("/api/recordings/r01/annotations")
+    assert answer.status_code == 200 and "r01.rev" in answer.headers["content-disposition"]
+    (tmp_path / "r01.rev").write_bytes(answer.content)
+    read = wfdb.rdann(str(tmp_path / "r01"), "rev")
+    assert len(read.sample) == len(beats)
+    reviewed = {b["sample"]: b["label"] for b in client.get("/api/recordings/r01/beats").json()}
+    assert dict(zip(read.sample.tolist(), read.symbol)) == {s: label or "Q" for s, label in reviewed.items()}
+    assert dict(zip(read.sample.tolist(), read.symbol))[target["sample"]] == "V"
+    table = pd.read_csv(io.StringIO(client.get("/api/recordings/r01/export/beats.csv").text), keep_default_na=False)
+    row = table[table["sample"] == target["sample"]].iloc[0]
+    assert (row["label"], row["model_label"], row["reviewed"]) == ("V", "N", 1)
+    report = client.get("/api/recordings/r01/export/report.html")
+    assert report.status_code == 200 and "<html" in report.text.lower()
+    summary = client.get("/api/recordings/r01/export/summary.json").json()
+    assert summary["per_class"] == client.get("/api/recordings/r01").json()["summary"]["per_class"]
+    assert client.get("/api/recordings/r01/export/secrets.txt").status_code == 404
+
+
+def test_signal_overview_episodes_and_navigation(client):
+    strip = client.get("/api/recordings/r01/signal", params={"start_s": 5, "end_s": 15}).json()
+    assert strip["fs"] == 360 and len(strip["values"]) == 3600 and strip["start_s"] == pytest.approx(5.0)
+    wide = client.get("/api/recordings/r01/signal", params={"start_s": 0, "end_s": 60, "points": 1000}).json()
+    assert len(wide["values"]) <= 1000 and wide["step_s"] > 1 / 360
+    assert client.get("/api/recordings/r01/signal", params={"start_s": 0, "end_s": 61}).status_code == 422
+    overview = client.get("/api/recordings/r01/overview").json()
+    assert overview["bin_s"] == 10 and len(overview["heart_rate_bpm"]) == 12
+    n_beats = len(client.get("/api/recordings/r01/beats").json())
+    assert sum(sum(v) for v in overview["counts"].values()) == n_beats
+    assert isinstance(client.get("/api/recordings/r01/episodes").json(), list)
+    v_beat = client.get("/api/recordings/r01/beats/next", params={"after_s": 0, "label": "V"}).json()
+    assert v_beat["label"] == "V"
+    back = client.get("/api/recordings/r01/beats/next", params={"after_s": v_beat["time_s"], "backwards": True}).json()
+    assert back["time_s"] < v_beat["time_s"]
+
+
+def test_token_is_required_for_the_api_only(folder):
+    with TestClient(create_app(folder, token=TOKEN)) as client:
+        assert client.get("/api/recordings").status_code == 401
+        assert client.get("/api/recordings", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/api/recordings/r01/annotations").status_code == 401
+        assert client.patch("/api/recordings/r01/beats", json={"family": 0, "label": "V"}).status_code == 401
+        assert client.get("/api/recordings", headers=AUTH).status_code == 200
+        # the pages hold no data: they load, then ask for the token
+        assert client.get("/").status_code == 200 and client.get("/recordings/r01").status_code == 200
+        assert client.get("/static/review.js").status_code == 200
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_changes_from_other_sites_and_other_host_names_are_refused(folder):
+    with TestClient(create_app(folder)) as client:
+        evil = {"Origin": "http://evil.example"}
+        assert client.post("/api/recordings/r01/analyse", headers=evil).status_code == 403
+        assert (
+            client.patch("/api/recordings/r01/beats", json={"family": 0, "label": "V"}, headers=evil).status_code == 403
+        )
+        assert client.get("/api/recordings/r01").json()["version"] == 0
+        assert client.post("/api/recordings/r01/undo", headers={"Origin": "http://testserver"}).status_code == 422
+    app = create_app(folder, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/recordings").status_code == 200
+        assert client.get("/api/recordings", headers={"Host": "rebound.example:8000"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/recordings/..",
+        "/api/recordings/%2e%2e",
+        "/api/recordings/..%2Fsecret",
+        "/api/recordings/%2Fetc%2Fpasswd",
+        "/api/recordings/r01%2F..%2F..%2Fsecret",
+        "/api/recordings/.arrhythmia",
+        "/api/recordings/outside",
+        "/api/recordings/linked",
+        "/api/recordings/escapes",
+        "/api/recordings/nothere/beats",
+    ],
+)
+def test_names_cannot_reach_outside_the_folder(folder, path):
+    secret = folder.parent / "secret"
+    write_wfdb_record(folder.parent, "outside", seconds=20)
+    (folder / "linked.hea").symlink_to(folder.parent / "outside.hea")  # a link out of the folder
+    (folder / "escapes.hea").write_text("escapes 1 360 7200\n../outside.dat 212 200 11 1024 0 0 0 MLII\n")
+    secret.write_text("secret")
+    with TestClient(create_app(folder)) as client:
+        answer = client.get(path)
+        assert answer.status_code in (404, 405, 422) and "secret" not in answer.text  # 422: unreadable header
+        assert client.post(path.split("/beats")[0] + "/analyse").status_code in (404, 405, 422)
+        names = [r["name"] for r in client.get("/api/recordings").json()]
+        assert "linked" not in names and "outside" not in names
+
+
+def test_upload_csv_zip_and_bad_uploads(folder, tmp_path):
+    ecg = synthetic_ecg(duration_s=70, fs=250, seed=4).signal
+    csv = "ECG\n" + "\n".join(f"{v:.4f}" for v in ecg)
+    with TestClient(create_app(folder, max_upload_mb=1)) as client:
+        done = client.post(
+            "/api/recordings", files={"files": ("holter.csv", csv)}, data={"fs": "250", "analyse": "true"}
+        )
+        assert done.status_code == 201 and done.json()["name"] == "holter.csv"
+        assert (folder / "holter.csv").read_text() == csv
+        assert wait_done(client, "holter.csv")["status"] == "done"
+        again = client.post("/api/recordings", files={"files": ("holter.csv", csv)}, data={"fs": "250"})
+        assert again.status_code == 409
+        # a WFDB record in a zip, unpacked with the safe extraction
+        write_wfdb_record(tmp_path, "z01", seconds=20)
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as z:
+            for part in ("z01.hea", "z01.dat"):
+                z.write(tmp_path / part, f"inner/{part}")
+        done = client.post("/api/recordings", files={"files": ("z.zip", archive.getvalue())})
+        assert done.status_code == 201 and done.json()["names"] == ["z01"]
+        assert (folder / "z01.hea").is_file() and not (folder / "z.zip").exists()
+        # traversal in a file name or an archive member, other file types, too large: refused, nothing kept
+        assert client.post(
+            "/api/recordings", files={"files": ("../evil.csv", csv)}, data={"fs": "250"}
+        ).status_code in (
+            400,
+            422,
+        )
+        evil = io.BytesIO()
+        with zipfile.ZipFile(evil, "w") as z:
+            z.writestr("../../evil.csv", csv)
+        assert client.post("/api/recordings", files={"files": ("e.zip", evil.getvalue())}).status_code == 422
+        assert client.post("/api/recordings", files={"files": ("run.sh", "rm -rf /")}).status_code == 422
+        big = client.post("/api/recordings", files={"files": ("big.csv", "0\n" * 600_000)}, data={"fs": "250"})
+        assert big.status_code == 413
+        assert client.post("/api/recordings", files={"files": ("notes.txt", "x")}).status_code == 422
+    assert not list(folder.parent.glob("evil*")) and not (folder / "big.csv").exists()
+    assert not (folder / "run.sh").exists() and not list((folder / ".arrhythmia" / ".uploads").iterdir())
+
+
+def test_corrupt_recording_fails_with_one_line_and_the_server_keeps_running(folder):
+    write_wfdb_record(folder, "bad", seconds=30)
+    data = (folder / "bad.dat").read_bytes()
+    (folder / "bad.dat").write_bytes(data[: len(data) // 3])  # truncated signal file
+    np.save(folder / "nofs.npy", np.zeros(1000))
+    with TestClient(create_app(folder)) as client:
+        assert client.post("/api/recordings/bad/analyse").status_code == 202
+        about = wait_done(client, "bad")
+        assert about["status"] == "failed" and "bad" in about["error"] and "\n" not in about["error"]
+        assert client.get("/api/recordings/bad/beats").status_code == 404  # not analysed
+        client.post("/api/recordings/nofs.npy/analyse")
+        about = wait_done(client, "nofs.npy")
+        assert about["status"] == "failed" and "sampling rate" in about["error"]
+        assert client.get("/api/recordings/r01").json()["status"] == "done"
+
+
+def test_relabel_with_corrections_feeds_the_assisted_mode(client):
+    beats = client.get("/api/recordings/r01/beats").json()
+    chosen = [b for b in beats if b["label"] == "N"][10]
+    client.patch("/api/recordings/r01/beats", json={"sample": chosen["sample"], "label": "S", "version": 0})
+    assert client.post("/api/recordings/r01/analyse", json={"use_corrections": True}).status_code == 202
+    about = wait_done(client, "r01")
+    assert about["status"] == "done" and about["version"] == 2  # the re-analysis is a version of its own
+    after = {b["sample"]: b for b in client.get("/api/recordings/r01/beats").json()}
+    assert after[chosen["sample"]]["label"] == "S" and after[chosen["sample"]]["model_label"] == "S"
+    assert after[chosen["sample"]]["reviewed"] is True
+    assert client.post("/api/recordings/r01/analyse", json={"colour": "red"}).status_code == 422
+
+
+def test_cli_refuses_an_open_host_without_token(folder):
+    done = CliRunner().invoke(cli_app, ["serve", str(folder), "--host", "0.0.0.0"])
+    assert done.exit_code != 0 and "--token" in str(done.exception) + done.output

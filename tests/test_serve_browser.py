@@ -1,0 +1,103 @@
+"""End to end in a real browser: `arrhythmia serve` in a process of its own, the review page in headless
+Chromium through Playwright: the token, the strip, a beat relabelled with the keyboard, the count, the export."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import write_wfdb_record
+
+from arrhythmia.export import load_classifier
+from arrhythmia.review import ReviewStore
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+TOKEN = "browser-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The server on 127.0.0.1 and a free port, for a folder with one analysed record; stopped by its pid."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    write_wfdb_record(folder, "r01", seconds=90, seed=5)
+    ReviewStore(folder, "r01").analyse(load_classifier())
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
+    command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), "--token", TOKEN]
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed with the server)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/openapi.json", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((tmp_path / "server.log").read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.2)
+        yield url, folder
+    finally:
+        os.kill(process.pid, 15)
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
+    import wfdb
+
+    url, _ = server
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)  # the recordings, then the review page of one
+            page.fill("#login input", TOKEN)  # asked once, then kept for the session
+            page.click("#login button")
+            page.click("a[href='/recordings/r01']")
+            page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+            before = int(page.text_content("#count-V").replace(",", ""))
+            for _ in range(30):  # move to a beat the model calls N
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function("document.getElementById('selected').textContent.includes('sample')")
+                if re.search(r"\): N\b", page.text_content("#selected")):
+                    break
+            selected = page.text_content("#selected")
+            sample = int(re.search(r"sample (\d+)", selected).group(1))
+            page.keyboard.press("v")
+            page.wait_for_function(
+                f"document.getElementById('count-V').textContent.replace(/,/g, '') == '{before + 1}'"
+            )
+            assert "version 1" in page.text_content("#version")
+            with page.expect_download() as download:
+                page.click("#export-annotations")
+            download.value.save_as(tmp_path / "r01.rev")
+            page.reload()  # the token is kept for the session: never asked again
+            page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+            assert not page.is_visible("#login") and page.text_content("#count-V").replace(",", "") == str(before + 1)
+            assert not errors, errors
+        finally:
+            browser.close()
+    annotations = wfdb.rdann(str(tmp_path / "r01"), "rev")
+    symbols = dict(zip(annotations.sample.tolist(), annotations.symbol))
+    assert symbols[sample] == "V" and list(symbols.values()).count("V") == before + 1
