@@ -313,6 +313,7 @@ def predict(
         typer.Argument(
             help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV; several, a folder, a glob "
             "or a .txt list of recordings label an archive.",
+            metavar="PATH",
             show_default=False,
         ),
     ],
