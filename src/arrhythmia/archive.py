@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -363,8 +363,13 @@ def label_archive(
     recordings = [Path(r) for r in recordings]
     names = record_names(recordings)
     workers = workers or usable_cpus()
+    # Absolute paths: a worker of a cluster elsewhere, or in another folder, finds the same files.
+    where = Path(os.path.abspath(out))
+    if model.run is not None:
+        model = replace(model, run=os.path.abspath(model.run))
     tasks = {
-        name: Task(str(path), str(out / name), options, model) for name, path in zip(names, recordings, strict=True)
+        name: Task(os.path.abspath(path), str(where / name), options, model)
+        for name, path in zip(names, recordings, strict=True)
     }
     rows: dict[str, dict] = {}
     todo: dict[str, Task] = {}
@@ -382,8 +387,8 @@ def label_archive(
                 result.failures[name] = row["error"]
     result.failed = len(result.failures)
     result.labelled = len(todo) - result.failed
-    for name, row in rows.items():
-        row.update(record=name, source=tasks[name].source)
+    for name, path in zip(names, recordings, strict=True):
+        rows[name].update(record=name, source=str(path))  # the path as given
     result.cohort = cohort_table(list(rows.values()))
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(result.path, result.cohort.to_csv(index=False, float_format="%.6g"))
