@@ -186,3 +186,8 @@ def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_pat
     with Client(cluster.scheduler_address) as client:
         now = set(client.run(os.getpid).values())
     assert pids[0] not in now  # the nanny started a new worker process
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
+    with pytest.raises(ArrhythmiaError, match="foo://x: no Dask scheduler answers there"):
+        label_archive([tmp_path / "r.hea"], tmp_path / "out", scheduler="foo://x", progress=False)

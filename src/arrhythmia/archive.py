@@ -327,7 +327,10 @@ def _client(workers: int | None, scheduler: str | None):
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, ValueError) as exc:  # nothing listening there, or not an address
+            raise ArrhythmiaError(f"{scheduler}: no Dask scheduler answers there ({one_line(exc)})") from None
     # Quiet: a recording's failure is its row, and shutting down makes workers log lost heartbeats.
     cluster = LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
