@@ -348,7 +348,7 @@ def predict(
         bool, typer.Option(help="Also write report.html: trend, hourly table, episodes, families, event strips.")
     ] = False,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Archive: local worker processes (default: CPU count).")
+        int | None, typer.Option(min=1, help="Archive: local worker processes (default: the usable CPUs).")
     ] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Archive: address of a running Dask scheduler (tcp://HOST:8786) to use.")
@@ -424,7 +424,7 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
     model = ModelChoice(str(run) if run else None, pretrained, engine.value)
     result = label_archive(recordings, out, options, model, workers=workers, scheduler=scheduler, force=force)
-    for name, error in result.failures.items():
+    for name, error in sorted(result.failures.items()):
         print(f"failed: {name}: {error}", file=sys.stderr)
     console.print(
         f"{len(recordings):,} recordings: {result.labelled:,} labelled, {result.skipped:,} skipped (complete), "
