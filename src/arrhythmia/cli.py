@@ -308,7 +308,15 @@ class ExportFormat(str, Enum):
 
 @app.command()
 def predict(
-    record: Annotated[Path, typer.Argument(help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV.")],
+    records: Annotated[
+        list[Path],
+        typer.Argument(
+            help="WFDB record (with or without .hea), EDF, CSV, .npy, or a beat CSV; several, a folder, a glob "
+            "or a .txt list of recordings label an archive.",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ],
     run: Annotated[
         Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: a shipped DS1 model).")
     ] = None,
@@ -329,20 +337,38 @@ def predict(
     labels: Annotated[
         Path | None, typer.Option(help="A reviewer's labels (CSV: sample,label), carried through their families.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output directory (default predictions/<record name>).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default predictions/<record name>; for an archive predictions/)."),
+    ] = None,
     plot: Annotated[bool, typer.Option(help="Also draw a stretch of the recording with its beats marked.")] = False,
     start: Annotated[float, typer.Option(help="Start of the plotted stretch, s.")] = 0.0,
     seconds: Annotated[float, typer.Option(help="Length of the plotted stretch, s.")] = 10.0,
     report: Annotated[
         bool, typer.Option(help="Also write report.html: trend, hourly table, episodes, families, event strips.")
     ] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Archive: local worker processes (default: the usable CPUs).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Archive: address of a running Dask scheduler (tcp://HOST:8786) to use.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Archive: label again the recordings already complete.")] = False,
 ) -> None:
-    """Label every beat of a recording: beats.csv, episodes.csv, hourly.csv, families.csv, summary.json."""
+    """Label every beat of a recording: beats.csv, episodes.csv, hourly.csv, families.csv, summary.json.
+
+    Several recordings, a folder, a glob or a .txt list label an archive: one folder per recording under
+    --out, in parallel (Dask), resumably, and a cohort table OUT/cohort.csv."""
+    from arrhythmia.archive import is_archive_path
     from arrhythmia.export import load_classifier
     from arrhythmia.labelling import PredictOptions, label_file
 
-    model = load_classifier(run, engine.value, pretrained)
     options = PredictOptions(fs, lead, adapt, ask, labels, plot, start, seconds, report)
+    if len(records) > 1 or is_archive_path(records[0]):
+        _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force)
+        return
+    record = records[0]
+    model = load_classifier(run, engine.value, pretrained)
     out = out or Path("predictions") / record.with_suffix("").name
     done = label_file(record, model, out, options)
     summary = done.summary
@@ -386,6 +412,28 @@ def predict(
     if "report" in files:
         console.print(f"report: {files['report']}")
     console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
+
+
+def _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force) -> None:
+    """predict over an archive: label_archive, then one summary line; exit status 1 if any recording failed."""
+    from arrhythmia.archive import ModelChoice, find_recordings, label_archive
+
+    out = out or Path("predictions")
+    recordings = find_recordings(records, exclude=out)
+    if not recordings:
+        raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
+    model = ModelChoice(str(run) if run else None, pretrained, engine.value)
+    result = label_archive(recordings, out, options, model, workers=workers, scheduler=scheduler, force=force)
+    for name, error in sorted(result.failures.items()):
+        print(f"failed: {name}: {error}", file=sys.stderr)
+    console.print(
+        f"{len(recordings):,} recordings: {result.labelled:,} labelled, {result.skipped:,} skipped (complete), "
+        f"{result.failed:,} failed, in {result.seconds:.1f} s; cohort: {result.path}",
+        soft_wrap=True,
+        markup=False,
+    )
+    if result.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

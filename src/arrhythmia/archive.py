@@ -1,0 +1,428 @@
+"""Label a whole archive of recordings in parallel with Dask, resumably, and write a cohort table.
+
+Every recording is labelled by ``labelling.label_file``, exactly as ``arrhythmia predict`` labels one, into
+``OUT/<record>/``; ``done.json`` is written there last, so a recording whose marker exists (and names the same
+source, options and model) is complete and skipped on a rerun. The work runs as Dask tasks: on a
+``LocalCluster`` of worker processes started here by default, or on an existing cluster (``scheduler``); each
+worker process loads the model once and keeps it. A recording that cannot be read gets a ``failed`` row with
+its one-line error and the others go on; a worker process that dies is replaced and its recordings are
+rescheduled by Dask.
+
+recordings = find_recordings(["archive/", "more/*.edf", "list.txt"])
+result = label_archive(recordings, "predictions", workers=2)
+result.cohort                       # one row per recording, also in predictions/cohort.csv
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.export import load_classifier
+from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
+from arrhythmia.labelling import PredictOptions, label_file
+
+#: Files of a folder that are recordings: WFDB records (by their header), EDF, CSV signals, NumPy arrays.
+RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
+#: A text file listing recordings, one path a line (relative to the file's folder; ``#`` starts a comment).
+LIST_SUFFIX = ".txt"
+MARKER = "done.json"
+COHORT = "cohort.csv"
+GLOB_CHARACTERS = "*?["
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model labels the archive, as ``predict`` takes it: ``run`` (a run directory, ``model.pt`` or
+    ``.onnx``), else the shipped model ``pretrained`` (default: the default one); ``engine`` torch or onnx."""
+
+    run: str | None = None
+    pretrained: str | None = None
+    engine: str = "torch"
+
+    def load(self):
+        return load_classifier(self.run, self.engine, self.pretrained)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One recording to label: its source file, its output folder, how to label it and with what."""
+
+    source: str
+    out: str
+    options: PredictOptions
+    model: ModelChoice
+    # PyTorch threads of the worker process: the parallelism is over recordings, one worker per core (two
+    # threads in one worker labelled MIT-BIH 2.5x slower than one on a busy 2-core machine).
+    threads: int | None = 1
+
+
+@dataclass
+class ArchiveResult:
+    """What ``label_archive`` did: the cohort table (also written to ``path``) and how many recordings were
+    labelled in this run, skipped as already complete, and failed."""
+
+    cohort: pd.DataFrame
+    path: Path
+    labelled: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding recordings
+
+
+def is_archive_path(path: str | Path) -> bool:
+    """True for what names many recordings: a folder, a ``.txt`` list, or a glob pattern matching no file."""
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() == LIST_SUFFIX:
+        return True
+    return not path.exists() and any(c in str(path) for c in GLOB_CHARACTERS)
+
+
+def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
+    found = []
+    for path in folder.rglob("*"):
+        if path.suffix.lower() not in RECORDING_SUFFIXES or not path.is_file() or path.name.startswith("."):
+            continue
+        if exclude is not None and path.resolve().is_relative_to(exclude):
+            continue  # our own outputs (beats.csv, cohort.csv) when OUT lies inside the archive
+        found.append(path)
+    return sorted(found)
+
+
+def _listed(list_file: Path) -> list[Path]:
+    try:
+        lines = list_file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArrhythmiaError(f"{list_file}: cannot read the list of recordings ({exc})") from None
+    entries = [line.split("#", 1)[0].strip() for line in lines]
+    # A listed recording that does not exist is kept: it becomes a failed row naming it, not a stopped run.
+    return [list_file.parent / entry for entry in entries if entry]
+
+
+def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) -> list[Path]:
+    """The recordings that ``paths`` name, each once, in the order given (a folder's sorted).
+
+    A path may be a recording file (a WFDB record with or without ``.hea``, EDF, CSV, .npy), a folder (searched
+    recursively for ``.hea``, ``.edf``, ``.csv`` and ``.npy`` files), a glob pattern (``data/**/*.hea``) or a
+    ``.txt`` file listing recordings one a line. ``exclude``: a folder whose files are never taken (the
+    output folder). Raises ``ArrhythmiaError`` for a path that names nothing.
+    """
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found: list[Path] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found += _in_folder(given, skip)
+        elif given.suffix.lower() == LIST_SUFFIX and given.is_file():
+            found += _listed(given)
+        elif given.exists() or Path(f"{given}.hea").is_file():
+            found.append(given)
+        elif any(c in str(given) for c in GLOB_CHARACTERS):
+            matches = sorted(Path(p) for p in glob.glob(str(given), recursive=True))
+            if not matches:
+                raise ArrhythmiaError(f"{given}: no file matches this pattern")
+            for match in matches:
+                found += _in_folder(match, skip) if match.is_dir() else [match]
+        else:
+            raise ArrhythmiaError(f"{given}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(_record_key(path), path)
+    return list(unique.values())
+
+
+def _record_key(path: Path) -> Path:
+    """One key per recording: a WFDB record's .hea, .dat and bare name are the same recording."""
+    path = Path(os.path.abspath(path))
+    return path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
+
+
+def record_names(recordings: list[Path]) -> list[str]:
+    """A distinct output folder name per recording: its name without suffix (as ``predict`` names it), and
+    where two recordings share one, the names of the folders above it (``siteA__100``), as many as it takes;
+    the same record in two formats in one folder keeps its suffix (``100.edf``, ``100.csv``)."""
+    keys = [_record_key(p) for p in recordings]
+    if len(set(keys)) < len(keys):
+        raise ArrhythmiaError(
+            "the same recording is given twice: " + ", ".join(str(key) for key, n in Counter(keys).items() if n > 1)
+        )
+    stems = [key.with_suffix("").name if key.suffix.lower() in RECORDING_SUFFIXES else key.name for key in keys]
+
+    def name(i: int, depth: int) -> str:
+        parents = [part for part in keys[i].parent.parts if part != keys[i].parent.anchor]
+        if depth <= len(parents):
+            return "__".join([*parents[len(parents) - depth :], stems[i]])
+        return "__".join([*parents, keys[i].name])
+
+    names = list(stems)
+    depth = 0
+    while True:
+        counts = Counter(names)
+        clashing = [i for i, n in enumerate(names) if counts[n] > 1]
+        if not clashing:
+            return names
+        depth += 1
+        for i in clashing:
+            names[i] = name(i, depth)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Labelling one recording (runs in a worker process)
+
+_MODELS: dict[ModelChoice, object] = {}
+
+
+def _model(choice: ModelChoice, threads: int | None):
+    """The worker process's model: loaded on its first recording, then kept (imports and loading once)."""
+    if choice not in _MODELS:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        _MODELS[choice] = choice.load()
+    return _MODELS[choice]
+
+
+def _settings(task: Task) -> dict:
+    """What a complete recording's marker must match: the source, the options and the model."""
+    options = {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(task.options).items()}
+    return {"source": os.path.abspath(task.source), "options": options, "model": asdict(task.model)}
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: an ``ArrhythmiaError``'s message, else ``Type: first line of the message``."""
+    if isinstance(exc, ArrhythmiaError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def completed(task: Task) -> dict | None:
+    """The marker of a recording whose outputs are complete and were made with the task's settings, or None."""
+    marker = read_json_or_none(Path(task.out) / MARKER)
+    if marker is None or marker.get("settings") != _settings(task) or "row" not in marker:
+        return None
+    return marker
+
+
+def label_one(task: Task) -> dict:
+    """Label one recording into ``task.out`` and return its cohort row; never raises for a bad recording
+    (the row's ``status`` is ``failed`` and ``error`` holds the one-line reason)."""
+    out = Path(task.out)
+    began, cpu_began = time.perf_counter(), time.process_time()
+    loads_model = task.model not in _MODELS  # this worker's first recording: it pays the model's loading
+    old = read_json_or_none(out / MARKER)
+    (out / MARKER).unlink(missing_ok=True)  # first: a run killed from here on leaves the recording incomplete
+    for name in (old or {}).get("files", []):
+        (out / name).unlink(missing_ok=True)  # outputs of other options (beats.png, report.html) go too
+    try:
+        done = label_file(task.source, _model(task.model, task.threads), out, task.options)
+        row = cohort_row(out)
+    except Exception as exc:  # any failure of one recording is its row, not the archive's end
+        return {"status": "failed", "error": one_line(exc)}
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
+    write_json(
+        out / MARKER,
+        {
+            "settings": _settings(task),
+            "files": sorted(p.name for p in done.files.values()),
+            "row": row,
+            "worker": {
+                "pid": os.getpid(),
+                "seconds": time.perf_counter() - began,
+                "cpu_seconds": time.process_time() - cpu_began,
+                "loaded_model": loads_model,
+                "peak_rss_mib": peak_mib,
+            },
+        },
+    )
+    return row
+
+
+def _csv_or_none(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size > 0 else None
+
+
+def cohort_row(out: Path) -> dict:
+    """A recording's cohort row from the files ``predict`` wrote into ``out`` (summary.json, episodes.csv,
+    hourly.csv). Durations in s, heart rates in bpm, burdens and the analysable share in percent of the
+    recording (S and V: of its classified beats); NaN where the recording has no such value."""
+    summary = read_json_or_none(out / "summary.json") or {}
+    hourly = _csv_or_none(out / "hourly.csv")
+    episodes = _csv_or_none(out / "episodes.csv")
+    row: dict = {"status": "ok", "error": "", "beats": summary.get("beats", 0), **summary.get("per_class", {})}
+    # The recording's length: its hours end to end (summary.json's duration_s runs first to last beat only).
+    duration = float(hourly["end_s"].max() - hourly["start_s"].min()) if hourly is not None else np.nan
+    row["duration_s"] = duration
+    per_s = 100.0 / duration if duration > 0 else np.nan  # percent of the recording per second
+    ectopy = summary.get("ectopy", {})
+    for cls in ("S", "V"):
+        row[f"{cls}_burden_percent"] = ectopy.get(cls, {}).get("burden_percent", np.nan)
+    hr = summary.get("heart_rate_bpm", {})
+    for stat in ("mean", "min", "max"):
+        row[f"hr_{stat}_bpm"] = hr.get(stat, np.nan)
+    if episodes is not None:
+        af = episodes[episodes["type"] == "AF"]
+        pauses = episodes[episodes["type"] == "pause"]
+        row["af_episodes"] = len(af)
+        row["af_burden_percent"] = float((af["end_s"] - af["start_s"]).sum()) * per_s
+        row["pauses"] = len(pauses)
+        row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
+    row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
+    return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The archive
+
+#: The cohort table's columns before the per-class counts, and after them.
+LEADING_COLUMNS = ["record", "status", "error", "source", "duration_s", "beats"]
+TRAILING_COLUMNS = [
+    "S_burden_percent",
+    "V_burden_percent",
+    "hr_mean_bpm",
+    "hr_min_bpm",
+    "hr_max_bpm",
+    "af_burden_percent",
+    "af_episodes",
+    "pauses",
+    "longest_pause_s",
+    "analysable_percent",
+]
+
+
+def cohort_table(rows: list[dict]) -> pd.DataFrame:
+    """The cohort table of ``rows``: its columns in a fixed order (per-class counts between), sorted by record."""
+    table = pd.DataFrame(rows)
+    fixed = set(LEADING_COLUMNS) | set(TRAILING_COLUMNS)
+    classes = [c for c in table.columns if c not in fixed]
+    table = table.reindex(columns=LEADING_COLUMNS + classes + TRAILING_COLUMNS)
+    return table.sort_values("record", kind="stable").reset_index(drop=True)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one: containers, taskset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _client(workers: int | None, scheduler: str | None):
+    """A Dask client: of the cluster at ``scheduler``, else of a new local cluster of ``workers`` processes."""
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, ValueError) as exc:  # nothing listening there, or not an address
+            raise ArrhythmiaError(f"{scheduler}: no Dask scheduler answers there ({one_line(exc)})") from None
+    # Quiet: a recording's failure is its row, and shutting down makes workers log lost heartbeats.
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+    )
+    return Client(cluster), cluster
+
+
+def label_archive(
+    recordings: list[str | Path],
+    out: str | Path,
+    options: PredictOptions | None = None,
+    model: ModelChoice | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> ArchiveResult:
+    """Label ``recordings`` (see ``find_recordings``) into ``out/<record>/`` and write ``out/cohort.csv``.
+
+    options, model : as ``predict`` takes them (``options.labels`` belongs to one recording: refused).
+    workers : local worker processes (default: the usable CPUs), each labelling with one PyTorch thread.
+    scheduler : the address of a running Dask scheduler (``tcp://host:8786``) to use instead; its workers must
+    have this package and see the same paths. force : label every recording again, complete or not.
+    progress : a progress bar over the recordings with the time left, on stderr."""
+    options = options or PredictOptions()
+    model = model or ModelChoice()
+    if options.labels is not None:
+        raise ArrhythmiaError("--labels holds one recording's reviewed beats: it cannot apply to an archive")
+    if workers is not None and workers < 1:
+        raise ArrhythmiaError(f"workers must be at least 1, got {workers}")
+    began = time.perf_counter()
+    out = Path(out)
+    recordings = [Path(r) for r in recordings]
+    names = record_names(recordings)
+    workers = workers or usable_cpus()
+    # Absolute paths: a worker of a cluster elsewhere, or in another folder, finds the same files.
+    where = Path(os.path.abspath(out))
+    if model.run is not None:
+        model = replace(model, run=os.path.abspath(model.run))
+    tasks = {
+        name: Task(os.path.abspath(path), str(where / name), options, model)
+        for name, path in zip(names, recordings, strict=True)
+    }
+    rows: dict[str, dict] = {}
+    todo: dict[str, Task] = {}
+    for name, task in tasks.items():
+        marker = None if force else completed(task)
+        if marker is not None:
+            rows[name] = marker["row"]
+        else:
+            todo[name] = task
+    result = ArchiveResult(cohort=pd.DataFrame(), path=out / COHORT, skipped=len(rows))
+    if todo:
+        for name, row in _run(todo, workers, scheduler, progress).items():
+            rows[name] = row
+            if row["status"] == "failed":
+                result.failures[name] = row["error"]
+    result.failed = len(result.failures)
+    result.labelled = len(todo) - result.failed
+    for name, path in zip(names, recordings, strict=True):
+        rows[name].update(record=name, source=str(path))  # the path as given
+    result.cohort = cohort_table(list(rows.values()))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(result.path, result.cohort.to_csv(index=False, float_format="%.6g"))
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _run(todo: dict[str, Task], workers: int, scheduler: str | None, progress: bool) -> dict[str, dict]:
+    """Label the recordings of ``todo`` as Dask tasks; their rows by record name, as they finish."""
+    from dask.distributed import as_completed
+
+    client, cluster = _client(workers, scheduler)
+    rows: dict[str, dict] = {}
+    try:
+        # pure=False: a rerun of the same recording is new work, never a cached result.
+        futures = {
+            client.submit(label_one, task, key=f"label-{name}-{os.urandom(4).hex()}", pure=False): name
+            for name, task in todo.items()
+        }
+        bar = tqdm(total=len(futures), unit="recording", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        with bar:
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    rows[name] = future.result()
+                except Exception as exc:  # e.g. KilledWorker: the recording killed its workers
+                    rows[name] = {"status": "failed", "error": one_line(exc)}
+                bar.update(1)
+                bar.set_postfix(failed=sum(row["status"] == "failed" for row in rows.values()), refresh=False)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return rows

@@ -1,0 +1,193 @@
+"""Labelling an archive: finding recordings, the cohort table, failures, resuming, and Dask clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_wfdb_record
+from test_cli import run_cli
+
+from arrhythmia.archive import MARKER, ModelChoice, find_recordings, label_archive, record_names
+from arrhythmia.errors import ArrhythmiaError
+
+GOOD = {"good1": 0, "good2": 1}
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """Every file a recording's folder holds but the marker (which records the worker and its timing)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != MARKER}
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple[Path, dict]:
+    """Two good 60 s records (enough beats to adapt to), one whose signal file is truncated, one whose header
+    names a missing signal file."""
+    folder = tmp_path_factory.mktemp("archive") / "in"
+    folder.mkdir()
+    peaks = {name: len(write_wfdb_record(folder, name, seconds=60, seed=seed).r_peaks) for name, seed in GOOD.items()}
+    write_wfdb_record(folder, "truncated", seconds=40, seed=2)
+    dat = folder / "truncated.dat"
+    dat.write_bytes(dat.read_bytes()[:500])
+    write_wfdb_record(folder, "orphan", seconds=40, seed=3)
+    header = folder / "orphan.hea"
+    header.write_text(header.read_text().replace("orphan.dat", "gone.dat"))
+    (folder / "orphan.dat").unlink()
+    return folder, peaks
+
+
+@pytest.fixture(scope="module")
+def local_run(archive, tmp_path_factory):
+    """`arrhythmia predict FOLDER --workers 2` (Dask's embedded LocalCluster), run once for the module."""
+    folder, _ = archive
+    out = tmp_path_factory.mktemp("local") / "out"
+    result = run_cli("predict", folder, "--out", out, "--workers", "2")
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Dask LocalCluster of two worker processes, standing in for a cluster started elsewhere."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as running:
+        yield running
+
+
+def test_find_recordings_in_folders_globs_and_lists(tmp_path):
+    for site in ("a", "b"):
+        (tmp_path / site / "deep").mkdir(parents=True)
+        for name in ("100", "101"):
+            (tmp_path / site / f"{name}.hea").write_text("x")
+            (tmp_path / site / f"{name}.dat").write_bytes(b"")
+        (tmp_path / site / "deep" / "p1.edf").write_bytes(b"")
+    (tmp_path / "a" / "notes.md").write_text("not a recording")
+    (tmp_path / "list.txt").write_text("# one site\nb/100\n\nb/101.hea  # its header\nmissing/7\n")
+
+    found = find_recordings([tmp_path / "a"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/100.hea", "a/101.hea", "a/deep/p1.edf"]
+    listed = find_recordings([tmp_path / "list.txt"])
+    assert [p.relative_to(tmp_path).as_posix() for p in listed] == ["b/100", "b/101.hea", "missing/7"]
+    matched = find_recordings([str(tmp_path / "*" / "10*.hea"), tmp_path / "a"])  # a/ found twice, kept once
+    assert len(matched) == 5 and len(set(matched)) == 5
+
+    names = record_names(matched)
+    assert names == ["a__100", "a__101", "b__100", "b__101", "p1"]  # clashing names take their folder's
+    with pytest.raises(ArrhythmiaError, match="nothing-here: no such file or folder"):
+        find_recordings([tmp_path / "nothing-here"])
+    with pytest.raises(ArrhythmiaError, match="no file matches"):
+        find_recordings([str(tmp_path / "*.nope")])
+
+
+def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_run, tmp_path):
+    folder, peaks = archive
+    out, result = local_run
+    assert result.returncode == 1, result.stderr
+    assert "4 recordings: 2 labelled, 0 skipped (complete), 2 failed" in result.stdout
+    assert "Traceback" not in result.stderr
+
+    cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
+    assert cohort["record"].tolist() == ["good1", "good2", "orphan", "truncated"]
+    rows = cohort.set_index("record")
+    assert rows.loc["truncated", "status"] == "failed" and "truncated.dat" in rows.loc["truncated", "error"]
+    assert "truncated" in rows.loc["truncated", "error"]
+    assert rows.loc["orphan", "status"] == "failed" and "gone.dat" in rows.loc["orphan", "error"]
+    assert all("\n" not in error and "Traceback" not in error for error in cohort["error"])
+    for name, n_peaks in peaks.items():
+        row = rows.loc[name]
+        assert row["status"] == "ok" and row["error"] == ""
+        assert int(row["beats"]) == n_peaks == sum(int(row[c]) for c in "NSVFQ")
+        assert float(row["duration_s"]) == pytest.approx(60.0, abs=0.01)
+        assert 30 < float(row["hr_mean_bpm"]) < 200 and float(row["analysable_percent"]) > 90
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert float(row["V_burden_percent"]) == pytest.approx(summary["ectopy"]["V"]["burden_percent"], rel=1e-5)
+    assert not (out / "truncated" / MARKER).exists() and not (out / "orphan" / MARKER).exists()
+
+    # Each recording exactly as a single predict labels it.
+    single = run_cli("predict", folder / "good2.hea", "--out", tmp_path / "single")
+    assert single.returncode == 0, single.stderr
+    ours, theirs = _outputs(out / "good2"), _outputs(tmp_path / "single")
+    assert ours.keys() == theirs.keys() >= {"beats.csv", "episodes.csv", "hourly.csv", "families.csv"}
+    for name in ("beats.csv", "episodes.csv", "hourly.csv", "families.csv"):
+        assert ours[name] == theirs[name]
+
+
+def test_a_rerun_skips_complete_recordings_and_force_redoes_them(archive, local_run, tmp_path):
+    folder, _ = archive
+    out = tmp_path / "out"
+    shutil.copytree(local_run[0], out)  # copy2: the markers keep their times
+    markers = {name: (out / name / MARKER).stat().st_mtime_ns for name in GOOD}
+    cohort = (out / "cohort.csv").read_text()
+    rerun = run_cli("predict", folder, "--out", out, "--workers", "2")
+    assert rerun.returncode == 1  # the two broken recordings are tried again, and fail again
+    assert "0 labelled, 2 skipped (complete), 2 failed" in rerun.stdout
+    assert {name: (out / name / MARKER).stat().st_mtime_ns for name in GOOD} == markers
+    assert (out / "cohort.csv").read_text() == cohort
+
+    # Other options make the outputs incomplete: labelled again; --force labels complete ones again.
+    good = [folder / f"{name}.hea" for name in GOOD]
+    again = run_cli("predict", *good, "--out", out, "--workers", "1", "--plot")
+    assert again.returncode == 0, again.stderr
+    assert "2 labelled, 0 skipped" in again.stdout and (out / "good1" / "beats.png").is_file()
+    forced = run_cli("predict", *good, "--out", out, "--workers", "1", "--plot", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "2 labelled, 0 skipped" in forced.stdout
+
+
+def test_a_dask_cluster_gives_the_same_outputs_as_local_workers(archive, local_run, cluster, tmp_path):
+    folder, _ = archive
+    local_out, _ = local_run
+    recordings = find_recordings([folder])
+    result = label_archive(recordings, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+    assert (result.labelled, result.skipped, result.failed) == (2, 0, 2)
+    for name in GOOD:
+        assert _outputs(tmp_path / "out" / name) == _outputs(local_out / name)
+    assert (tmp_path / "out" / "cohort.csv").read_bytes() == (local_out / "cohort.csv").read_bytes()
+
+
+def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_path):
+    from dask.distributed import Client
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for seed in range(6):
+        write_wfdb_record(folder, f"r{seed}", seconds=40, seed=seed)
+    with Client(cluster.scheduler_address) as client:
+        pids = list(client.run(os.getpid).values())
+    outcome = {}
+    worker = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "result",
+            label_archive(
+                find_recordings([folder]),
+                tmp_path / "out",
+                model=ModelChoice(),
+                scheduler=cluster.scheduler_address,
+                progress=False,
+            ),
+        )
+    )
+    worker.start()
+    deadline = time.monotonic() + 120
+    while worker.is_alive() and not list((tmp_path / "out").glob(f"*/{MARKER}")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.is_alive() and len(list((tmp_path / "out").glob(f"*/{MARKER}"))) < 6
+    os.kill(pids[0], signal.SIGKILL)  # mid-run: both workers are busy with the next recordings
+    worker.join(timeout=240)
+    result = outcome["result"]
+    assert (result.labelled, result.failed) == (6, 0), result.failures
+    with Client(cluster.scheduler_address) as client:
+        now = set(client.run(os.getpid).values())
+    assert pids[0] not in now  # the nanny started a new worker process
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
+    with pytest.raises(ArrhythmiaError, match="foo://x: no Dask scheduler answers there"):
+        label_archive([tmp_path / "r.hea"], tmp_path / "out", scheduler="foo://x", progress=False)
