@@ -28,13 +28,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.data.recording import RECORDING_SUFFIXES
+from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
 from arrhythmia.labelling import PredictOptions, label_file
 
-#: Files of a folder that are recordings: WFDB records (by their header), EDF, CSV signals, NumPy arrays.
-RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
 #: A text file listing recordings, one path a line (relative to the file's folder; ``#`` starts a comment).
 LIST_SUFFIX = ".txt"
 MARKER = "done.json"
@@ -202,14 +201,6 @@ def _settings(task: Task) -> dict:
     """What a complete recording's marker must match: the source, the options and the model."""
     options = {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(task.options).items()}
     return {"source": os.path.abspath(task.source), "options": options, "model": asdict(task.model)}
-
-
-def one_line(exc: BaseException) -> str:
-    """An error as one line: an ``ArrhythmiaError``'s message, else ``Type: first line of the message``."""
-    if isinstance(exc, ArrhythmiaError):
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def completed(task: Task) -> dict | None:

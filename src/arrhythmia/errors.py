@@ -11,3 +11,12 @@ class ArrhythmiaError(Exception):
 
 class DataError(ArrhythmiaError):
     """A data source is missing, truncated, or not in the expected format."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line, to show or to put inside another message: an ``ArrhythmiaError``'s message
+    (already written for the user), else ``Type: the first line of its message``."""
+    lines = str(exc).strip().splitlines()
+    if isinstance(exc, ArrhythmiaError):
+        return lines[0] if lines else type(exc).__name__
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

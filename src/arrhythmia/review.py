@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
-from arrhythmia.data.recording import Recording, read_input
+from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
@@ -52,8 +52,6 @@ from arrhythmia.predict import RecordingLabels, as_aami, rhythm_tables, save_rec
 from arrhythmia.recording_report import write_recording_report
 
 SIDECAR = ".arrhythmia"
-#: File types that are recordings, by suffix (a WFDB record is listed by its header).
-RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
 #: A recording name: a plain file name (no folder, no leading dot, no ``..``), at most 128 characters.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 STATUSES = ("new", "queued", "running", "done", "failed")

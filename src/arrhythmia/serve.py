@@ -34,9 +34,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.data.recording import RECORDING_SUFFIXES
+from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.review import (
-    RECORDING_SUFFIXES,
     SIDECAR,
     NotFound,
     ReadOptions,
@@ -153,10 +153,8 @@ class Server:
             model = self.model(store.options().pretrained)
             summary = store.analyse(model, use_corrections, stage=lambda text: store.set_status("running", stage=text))
             store.set_status("done", beats=summary.get("beats", 0))
-        except ArrhythmiaError as exc:
-            store.set_status("failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except Exception as exc:  # the server keeps running; the reviewer sees the one line
-            store.set_status("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            store.set_status("failed", error=one_line(exc))
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:

@@ -23,7 +23,7 @@ import requests
 from tqdm import tqdm
 
 from arrhythmia.data.cache import file_hash
-from arrhythmia.errors import DataError
+from arrhythmia.errors import DataError, one_line
 from arrhythmia.files import atomic_write_bytes
 
 PHYSIONET_URL = "https://physionet.org/files/"
@@ -76,18 +76,12 @@ def _is_unsafe_path(name: str) -> bool:
     return ".." in re.split(r"[/\\]", name)
 
 
-def _one_line(exc: BaseException) -> str:
-    """``exc`` as a single line, so that it fits in a one-line DataError message."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _get(session: requests.Session, url: str, headers: dict[str, str] | None = None) -> requests.Response:
     """GET ``url`` as a stream; HTTP and network errors become DataError naming the URL."""
     try:
         response = session.get(url, headers=headers, stream=True, timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise DataError(f"{url}: download failed ({_one_line(exc)})") from None
+        raise DataError(f"{url}: download failed ({one_line(exc)})") from None
     return response
 
 
@@ -142,9 +136,9 @@ def _fetch_to_part(session: requests.Session, url: str, part: Path) -> None:
                 for chunk in response.iter_content(chunk_size=STREAM_CHUNK_SIZE):
                     fh.write(chunk)
         except requests.RequestException as exc:
-            raise DataError(f"{url}: download interrupted ({_one_line(exc)}); run again to resume") from None
+            raise DataError(f"{url}: download interrupted ({one_line(exc)}); run again to resume") from None
         except OSError as exc:  # requests' errors are OSErrors too, hence this order
-            raise DataError(f"{part}: cannot write ({_one_line(exc)})") from None
+            raise DataError(f"{part}: cannot write ({one_line(exc)})") from None
 
 
 def download_physionet(
@@ -198,7 +192,7 @@ def download_physionet(
             try:
                 sums_bytes = response.content
             except requests.RequestException as exc:
-                raise DataError(f"{sums_url}: download failed ({_one_line(exc)})") from None
+                raise DataError(f"{sums_url}: download failed ({one_line(exc)})") from None
         try:
             sums_text = sums_bytes.decode("utf-8")
         except UnicodeDecodeError:
@@ -267,9 +261,9 @@ def safe_extract_zip(zip_path: Path, dest: Path) -> list[Path]:
     except FileNotFoundError:
         raise DataError(f"{zip_path}: file does not exist") from None
     except zipfile.BadZipFile as exc:
-        raise DataError(f"{zip_path}: not a valid zip file ({_one_line(exc)})") from None
+        raise DataError(f"{zip_path}: not a valid zip file ({one_line(exc)})") from None
     except NotImplementedError as exc:  # e.g. an unsupported compression method
-        raise DataError(f"{zip_path}: cannot extract ({_one_line(exc)})") from None
+        raise DataError(f"{zip_path}: cannot extract ({one_line(exc)})") from None
     return extracted
 
 
@@ -315,7 +309,7 @@ def download_heartbeat(dest: Path | None = None, progress: bool = True) -> Path:
     try:
         result = gdown.download(id=HEARTBEAT_GDRIVE_ID, output=str(zip_path), quiet=not progress, resume=True)
     except _GDOWN_ERRORS as exc:
-        raise DataError(f"{source}: download failed ({_one_line(exc)})") from None
+        raise DataError(f"{source}: download failed ({one_line(exc)})") from None
     if result is None or not zip_path.is_file():
         raise DataError(f"{source}: download failed (no file written to {zip_path})")
 

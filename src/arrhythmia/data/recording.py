@@ -17,6 +17,8 @@ from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, in_millivolts, n
 from arrhythmia.errors import DataError
 
 SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".csv": "csv", ".npy": "npy"}
+#: The files of a folder that are recordings: WFDB records (by their header), EDF, CSV and NumPy signals.
+RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
 
 
 @dataclass
