@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from arrhythmia.cli import app as cli_app
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import load_classifier
-from arrhythmia.review import ReviewStore
+from arrhythmia.review import SIDECAR, ReviewStore
 from arrhythmia.serve import create_app
 
 TOKEN = "s3cret-token"
@@ -334,3 +334,22 @@ def test_relabel_with_corrections_feeds_the_assisted_mode(client):
 def test_cli_refuses_an_open_host_without_token(folder):
     done = CliRunner().invoke(cli_app, ["serve", str(folder), "--host", "0.0.0.0"])
     assert done.exit_code != 0 and "--token" in str(done.exception) + done.output
+
+
+def test_a_second_server_on_the_same_folder_is_refused(folder, monkeypatch):
+    """Two servers would each count versions and overwrite each other's corrections: while one holds the
+    folder, another is one error line and never starts."""
+    import uvicorn
+    from filelock import FileLock
+
+    from arrhythmia.serve import SERVER_LOCK
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **where: started.append(where))
+    (folder / SIDECAR).mkdir(exist_ok=True)
+    with FileLock(folder / SIDECAR / SERVER_LOCK):  # the first server
+        done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", "8765"])
+    assert done.exit_code != 0 and "another `arrhythmia serve` is serving this folder" in str(done.exception)
+    assert not started
+    done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", "8765"])  # the first one has stopped
+    assert done.exit_code == 0 and started == [{"host": "127.0.0.1", "port": 8765, "log_level": "warning"}]

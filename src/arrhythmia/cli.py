@@ -454,7 +454,7 @@ def export(
 def serve(
     directory: Annotated[Path, typer.Argument(help="Folder of recordings (WFDB, EDF, CSV, .npy); uploads go there.")],
     host: Annotated[str, typer.Option(help="Address to listen on; any but loopback needs --token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     token: Annotated[
         str | None, typer.Option(help="Every API request must carry 'Authorization: Bearer TOKEN'.")
     ] = None,
@@ -464,16 +464,9 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(min=1, help="Largest upload accepted, MB.")] = 500.0,
 ) -> None:
     """Review and correct the labels of a folder's recordings in the browser (REST API at /docs)."""
-    import uvicorn
+    from arrhythmia.serve import run_server
 
-    from arrhythmia.serve import create_app, is_loopback
-
-    if not is_loopback(host) and not token:
-        raise ArrhythmiaError(f"--host {host} is reachable from other machines: give --token TOKEN")
-    hosts = sorted({host, "127.0.0.1", "localhost"}) if is_loopback(host) else None  # no DNS rebinding
-    app_ = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
-    console.print(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    run_server(directory, host, port, token, pretrained, max_upload_mb, announce=console.print)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -58,6 +59,10 @@ EXPORTS = {
 }
 
 
+#: The file in the sidecar folder that a running server holds locked.
+SERVER_LOCK = "server.lock"
+
+
 @dataclass
 class ServeConfig:
     """directory : the recordings' folder; token : the bearer token every API request must carry (None: no
@@ -73,6 +78,42 @@ class ServeConfig:
     max_strip_s: float = 60.0
     strip_points: int = 4000
     cached_signals: int = 2
+
+
+def run_server(
+    directory: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    pretrained: str | None = None,
+    max_upload_mb: float = 500.0,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve ``directory`` with uvicorn until stopped (what ``arrhythmia serve`` does). A host other than
+    loopback needs a ``token``; on loopback only loopback host names are answered (against DNS rebinding).
+    One server per folder: a second one on the same folder is refused while the first runs, since each
+    would count the corrections' versions on its own and overwrite the other's."""
+    import uvicorn
+    from filelock import FileLock, Timeout
+
+    if not is_loopback(host) and not token:
+        raise ArrhythmiaError(f"--host {host} is reachable from other machines: give --token TOKEN")
+    hosts = sorted({host, "127.0.0.1", "localhost"}) if is_loopback(host) else None
+    app = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
+    (Path(directory) / SIDECAR).mkdir(exist_ok=True)
+    lock = FileLock(Path(directory) / SIDECAR / SERVER_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ArrhythmiaError(
+            f"{directory}: another `arrhythmia serve` is serving this folder (stop it first: two servers "
+            "would overwrite each other's corrections)"
+        ) from None
+    try:
+        announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        lock.release()
 
 
 def is_loopback(host: str) -> bool:
