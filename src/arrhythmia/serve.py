@@ -99,9 +99,8 @@ def run_server(
     if not is_loopback(host) and not token:
         raise ArrhythmiaError(f"--host {host} is reachable from other machines: give --token TOKEN")
     hosts = sorted({host, "127.0.0.1", "localhost"}) if is_loopback(host) else None
-    app = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
-    (Path(directory) / SIDECAR).mkdir(exist_ok=True)
-    lock = FileLock(Path(directory) / SIDECAR / SERVER_LOCK)
+    (_folder(directory) / SIDECAR).mkdir(exist_ok=True)
+    lock = FileLock(_folder(directory) / SIDECAR / SERVER_LOCK)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -110,10 +109,19 @@ def run_server(
             "would overwrite each other's corrections)"
         ) from None
     try:
+        # Made under the lock: the app marks analyses a killed server left running as failed.
+        app = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
         announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         lock.release()
+
+
+def _folder(directory: str | Path) -> Path:
+    """``directory`` as a Path; ArrhythmiaError (one line) unless it is a folder."""
+    if not Path(directory).is_dir():
+        raise ArrhythmiaError(f"{directory}: not a folder")
+    return Path(directory)
 
 
 def is_loopback(host: str) -> bool:
@@ -227,9 +235,7 @@ def create_app(
     ``Host`` headers answered (against DNS rebinding; the CLI sets the loopback names when it serves on
     127.0.0.1). A change (POST, PATCH) sent from another site's page (an ``Origin`` not this server's) is
     refused with 403, so a page elsewhere cannot use a token-less server on this machine."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ArrhythmiaError(f"{directory}: not a folder")
+    directory = _folder(directory)
     server = Server(ServeConfig(directory.resolve(), token, pretrained, max_upload_mb))
     _recover(server)
     bearer = HTTPBearer(auto_error=False, description="The server's --token")
