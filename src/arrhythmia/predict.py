@@ -335,6 +335,16 @@ def rhythm_tables(
     return episodes, hourly, hrv(nn_intervals(samples / fs, labels, noise / fs))
 
 
+def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
+    """``summary.json``'s rhythm part: ``episodes`` (episodes per type) and ``hrv`` (``hrv_values``, or
+    why there are none)."""
+    has_hrv = not all(np.isnan(value) for value in hrv_values.values())
+    return {
+        "episodes": {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()},
+        "hrv": hrv_values if has_hrv else f"under {HRV_MIN_S:g} s of NN intervals: no HRV",
+    }
+
+
 def _add_rhythm(result, samples, labels, recording, noise, config) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
     duration_s = len(recording.signal) / recording.fs
@@ -438,10 +448,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         write_text_atomic(out / "review.csv", result.questions.to_csv(index=False, float_format="%.6g"))
     if result.episodes is not None:
         write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
-        summary["episodes"] = {kind: int(n) for kind, n in result.episodes["type"].value_counts().sort_index().items()}
-    if result.hourly is not None:
         write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
-        has_hrv = not all(np.isnan(value) for value in result.hrv.values())
-        summary["hrv"] = result.hrv if has_hrv else f"under {HRV_MIN_S:g} s of NN intervals: no HRV"
+        summary.update(rhythm_summary(result.episodes, result.hrv))
     write_json(out / "summary.json", summary)
     return summary

@@ -48,7 +48,7 @@ from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
-from arrhythmia.predict import RecordingLabels, as_aami, rhythm_tables, save_recording, summarise
+from arrhythmia.predict import RecordingLabels, as_aami, rhythm_summary, rhythm_tables, save_recording, summarise
 from arrhythmia.recording_report import write_recording_report
 
 SIDECAR = ".arrhythmia"
@@ -593,9 +593,7 @@ class ReviewStore:
             "model": meta["model"],
             **summarise(beats, tuple(meta["classes"])),
         }
-        summary["episodes"] = {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()}
-        has_hrv = not all(np.isnan(v) for v in hrv.values())
-        summary["hrv"] = hrv if has_hrv else "too few NN intervals: no HRV"
+        summary.update(rhythm_summary(episodes, hrv))
         summary["reviewed"] = reviewed
         result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv}
         with self.lock:
@@ -690,10 +688,14 @@ class ReviewStore:
             hourly=rhythm["hourly"],
             hrv=rhythm["hrv"],
         )
-        about = {"record": self.name, "lead": meta["lead"], "fs": meta["fs"], "model": meta["model"]}
+        about = {
+            "record": self.name,
+            "lead": meta["lead"],
+            "fs": meta["fs"],
+            "model": meta["model"],
+            "reviewed": rhythm["summary"]["reviewed"],
+        }
         summary = save_recording(result, out, about, tuple(meta["classes"]))
-        summary["reviewed"] = rhythm["summary"]["reviewed"]
-        write_json(out / "summary.json", summary)
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
         files["annotations"] = self.write_annotations(out)
         recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
