@@ -48,8 +48,8 @@ from arrhythmia.archive import (
     label_archive,
     label_one,
     record_names,
-    usable_cpus,
 )
+from arrhythmia.device import usable_cpus
 from arrhythmia.labelling import PredictOptions
 
 ICENTIA_PATIENTS = 11_000

@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from arrhythmia.data.recording import RECORDING_SUFFIXES
+from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
@@ -304,11 +305,6 @@ def cohort_table(rows: list[dict]) -> pd.DataFrame:
     classes = [c for c in table.columns if c not in fixed]
     table = table.reindex(columns=LEADING_COLUMNS + classes + TRAILING_COLUMNS)
     return table.sort_values("record", kind="stable").reset_index(drop=True)
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the system has one: containers, taskset)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _client(workers: int | None, scheduler: str | None):

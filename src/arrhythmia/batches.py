@@ -9,7 +9,6 @@ validation and test rows of a beat store a batch at a time.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +17,7 @@ from torch.utils.data import Dataset, Sampler, WeightedRandomSampler, get_worker
 
 from arrhythmia.augment import augment
 from arrhythmia.data import BeatSet
+from arrhythmia.device import usable_cpus
 from arrhythmia.distributed import shard
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.scaling import Scaling
@@ -132,8 +132,7 @@ def loader_workers(requested: int | None, X, local_world_size: int = 1) -> int:
         return requested
     if isinstance(X, np.ndarray):
         return 0
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(0, min(4, cpus // max(1, local_world_size) - 1))
+    return max(0, min(4, usable_cpus() // max(1, local_world_size) - 1))
 
 
 class LazyRows:

@@ -1,6 +1,8 @@
-"""Pick the compute device: CUDA, then Apple MPS, then CPU, unless the user forces one."""
+"""Pick the compute device: CUDA, then Apple MPS, then CPU, unless the user forces one; count the CPUs."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -24,3 +26,8 @@ def pick_device(requested: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ArrhythmiaError("device 'mps' requested but Apple MPS is not available")
     return device
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one: containers, taskset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
