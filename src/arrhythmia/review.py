@@ -72,6 +72,12 @@ class VersionConflict(ArrhythmiaError):
         self.version = version
 
 
+def _label_counts(labels: np.ndarray) -> dict[str, int]:
+    """How many beats have each label, in label order: ``{label: count}``."""
+    values, n = np.unique(labels, return_counts=True)
+    return {str(value): int(count) for value, count in zip(values, n)}
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -479,9 +485,8 @@ class ReviewStore:
     def counts(self) -> dict[str, int]:
         state = self.state()
         classes = self.meta()["classes"]
-        values, n = np.unique(state.labels[state.labels != ""], return_counts=True)
-        found = dict(zip(values.tolist(), n.tolist()))
-        return {c: int(found.get(c, 0)) for c in classes}
+        found = _label_counts(state.labels[state.labels != ""])
+        return {c: found.get(c, 0) for c in classes}
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -546,9 +551,7 @@ class ReviewStore:
         rows = []
         for _, row in table.iterrows():
             f = int(row["family"])
-            members = state.labels[state.family == f]
-            values, n = np.unique(members, return_counts=True)
-            counts = {str(v): int(k) for v, k in zip(values, n)}
+            counts = _label_counts(state.labels[state.family == f])
             rows.append(
                 {
                     "family": f,
@@ -673,12 +676,13 @@ class ReviewStore:
         families = None
         if (self.analysis() / "families.csv").exists():
             families = pd.read_csv(self.analysis() / "families.csv", keep_default_na=False)
+            labels, family = table["label"].to_numpy(), table["family"].to_numpy()  # the snapshot, not live state
             for i, f in enumerate(families["family"].to_numpy()):
-                members = table["label"].to_numpy()[table["family"].to_numpy() == f]
-                values, n = np.unique(members, return_counts=True)
-                if len(n):
-                    families.loc[i, "label"] = values[n.argmax()]
-                    families.loc[i, "label_share"] = n.max() / n.sum()
+                counts = _label_counts(labels[family == f])
+                if counts:
+                    label = max(counts, key=counts.get)  # the first of the most common, as in families()
+                    families.loc[i, "label"] = label
+                    families.loc[i, "label_share"] = counts[label] / sum(counts.values())
         templates = self.analysis() / "templates.npy"
         result = RecordingLabels(
             beats=table,
