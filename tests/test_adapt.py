@@ -194,13 +194,36 @@ def test_normalisation_takes_the_statistics_of_the_patients_usual_beat(classifie
 
     beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
     probs = classifier.predict_proba(beats.X, beats.context)
-    config = AdaptConfig(families=False)  # normalisation alone, on the largest family's beats
+    config = AdaptConfig(families=False, keep_v_above=None)  # normalisation alone, on the usual beat's
     adapted = adapt(classifier, beats.X, beats.context, probs, config)
     usual = morphology_families(beats.X, beats.window).family == 0
     expected = classifier.renormalised(beats.X[usual], beats.context[usual]).predict_proba(beats.X, beats.context)
     np.testing.assert_allclose(adapted.probs, expected, atol=1e-6)
-    every = adapt(classifier, beats.X, beats.context, probs, AdaptConfig(families=False, batchnorm_on="all"))
+    every_config = AdaptConfig(families=False, batchnorm_on="all", keep_v_above=None)
+    every = adapt(classifier, beats.X, beats.context, probs, every_config)
     assert not np.allclose(every.probs, adapted.probs)
+
+
+def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalisation(classifier):
+    from types import SimpleNamespace
+
+    from arrhythmia.adapt import adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    family = morphology_families(beats.X, beats.window).family
+    assert family.max() >= 1
+    # before: the second family is V for sure, the rest N; after the re-estimated normalisation all is N
+    before = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (len(family), 1))
+    before[family == 1] = [0.05, 0, 0.95, 0, 0]
+    all_n = np.tile(np.array([0.95, 0.05, 0, 0, 0], np.float32), (len(family), 1))
+    renormalised = SimpleNamespace(predict_proba=lambda X, context: all_n)
+    model = SimpleNamespace(classes=CLASSES, window=beats.window, renormalised=lambda X, context: renormalised)
+    config = AdaptConfig(families=False, rhythm=False)
+    adapted = adapt(model, beats.X, beats.context, before, config)
+    np.testing.assert_array_equal(adapted.probs.argmax(1), np.where(family == 1, 2, 0))
+    assert adapted.steps["v_families_kept"] == (family == 1).sum()
+    off = adapt(model, beats.X, beats.context, before, AdaptConfig(families=False, rhythm=False, keep_v_above=None))
+    assert (off.probs.argmax(1) == 0).all()
 
 
 def test_rhythm_border_calls_early_beats_s_and_none_in_an_irregular_rhythm():

@@ -12,7 +12,9 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
 2. **Re-estimated normalisation** (``Classifier.renormalised``, AdaBN, Li et al. 2016): the network's
    BatchNorm statistics re-estimated on the beats of the largest family, the patient's usual beat, so its
    features are normalised for this patient, lead and device (PyTorch engine; an ONNX graph has its
-   statistics folded in).
+   statistics folded in). A family the network called V with confidence before (mean V probability at
+   least ``AdaptConfig.keep_v_above``) keeps its beats' probabilities from before: normalising on a
+   bundle-branch-block usual beat can pull an unmistakable V family towards N.
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
    N/S, V, F or Q), taken from the family's mean probabilities; which of N and S a supraventricular beat is
    stays the beat's own call, since the two differ in timing, not in shape.
@@ -47,6 +49,8 @@ class AdaptConfig:
     """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
 
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
+    keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
+        re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
         so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
         recording with many V beats then normalises them away).
@@ -63,6 +67,7 @@ class AdaptConfig:
     """
 
     batchnorm: bool = True
+    keep_v_above: float | None = 0.7
     batchnorm_on: str = "usual"
     families: bool = True
     family_distance: float = 0.15
@@ -301,6 +306,21 @@ def questions(
     return chosen[:k]
 
 
+def _confident_v_families(
+    probs: np.ndarray, families: Families | None, classes: tuple[str, ...], config: AdaptConfig
+) -> np.ndarray:
+    """(n_beats,) bool: the beats of families (at least ``config.min_family_beats``) whose mean V
+    probability in ``probs`` is at least ``config.keep_v_above``."""
+    n = len(probs)
+    if config.keep_v_above is None or families is None or "V" not in classes:
+        return np.zeros(n, dtype=bool)
+    sizes = np.bincount(families.family, minlength=len(families.templates))
+    mean_v = np.bincount(families.family, weights=probs[:, classes.index("V")], minlength=len(sizes))
+    mean_v = mean_v / np.maximum(sizes, 1)
+    confident = (sizes >= config.min_family_beats) & (mean_v >= config.keep_v_above)
+    return confident[families.family]
+
+
 @dataclass
 class Adaptation:
     """The adapted labelling of one recording: probs (n_beats, n_classes), families (or None), and what
@@ -351,8 +371,11 @@ def adapt(
             enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
             on = usual if enough else slice(None)
             reference_context = None if context is None else context[on]
-            probs = model.renormalised(X[on], reference_context).predict_proba(X, context)
+            renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
+            kept = _confident_v_families(probs, families, tuple(model.classes), config)
+            probs = np.where(kept[:, None], probs, renormalised).astype(renormalised.dtype)
             steps["batchnorm"] = True
+            steps["v_families_kept"] = int(kept.sum())
         else:
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
