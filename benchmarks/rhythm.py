@@ -16,8 +16,8 @@ reference episodes; episode +P = detected episodes overlapping a reference one /
 duration Se = overlapped reference time / reference time; duration +P = overlapped detected time /
 detected time.
 
-``--grid`` scores AF over a grid of ``af_irregularity``, ``af_beats`` and ``af_min_s`` on the given records
-(choose on DS1 only) and prints the table sorted by duration F1.
+``--grid`` scores AF over a grid of ``af_irregularity``, ``af_beats``, ``af_p_wave_below``, ``af_min_s``
+and ``af_bridge_s`` on the given records (choose on DS1 only) and prints the table sorted by duration F1.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def record_list(spec: str, data: Path) -> list[str]:
 
 
 def label_records(data: Path, names: list[str]) -> dict:
-    """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds)}``."""
+    """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
+    p_wave)}``."""
     model = load_classifier(None, "torch", None, device="cpu")
     out = {}
     for name in names:
@@ -144,6 +145,7 @@ def label_records(data: Path, names: list[str]) -> dict:
             bad,
             reference,
             seconds,
+            labelled["p_wave"].to_numpy(),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -151,8 +153,8 @@ def label_records(data: Path, names: list[str]) -> dict:
 
 def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
     detected = {}
-    for name, (samples, labels, fs, bad, _, _) in labelled.items():
-        table = find_episodes(samples, labels, fs, bad, config)
+    for name, (samples, labels, fs, bad, _, _, p_wave) in labelled.items():
+        table = find_episodes(samples, labels, fs, bad, config, p_wave)
         detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
     return detected
 
@@ -179,26 +181,26 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
 
 def grid(labelled: dict, base: EpisodeConfig) -> None:
     rows = []
-    irregularities, windows = (0.08, 0.10, 0.12, 0.15, 0.20), (10, 20, 30)
-    minimums, bridges = (30.0, 60.0), (0.0, 10.0, 30.0)
-    for irregular, beats, minimum, bridge, skipped in itertools.product(
-        irregularities, windows, minimums, bridges, (("V",), ("V", "S"))
+    irregularities, windows = (0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20), (10, 20, 30)
+    p_waves, minimums, bridges = (None, 0.5, 0.6, 0.7, 0.8, 0.9), (30.0, 60.0), (0.0, 10.0)
+    for irregular, beats, p_wave, minimum, bridge in itertools.product(
+        irregularities, windows, p_waves, minimums, bridges
     ):
         config = replace(
             base,
             af_irregularity=irregular,
             af_beats=beats,
+            af_p_wave_below=p_wave,
             af_min_s=minimum,
             af_bridge_s=bridge,
-            af_skip_labels=skipped,
         )
         detected = episodes_of(labelled, config)
         s = score([(labelled[n][4]["AF"], detected[n].get("AF", [])) for n in labelled])
-        cells = (irregular, beats, f"{minimum:g}", f"{bridge:g}", "+".join(skipped))
+        cells = (irregular, beats, "–" if p_wave is None else p_wave, f"{minimum:g}", f"{bridge:g}")
         rows.append((f1(s["duration_se"], s["duration_ppv"]), cells, s))
-    header = ("af_irregularity", "af_beats", "af_min_s", "af_bridge_s", "af_skip_labels", *DURATION_HEADER)
+    header = ("af_irregularity", "af_beats", "af_p_wave_below", "af_min_s", "af_bridge_s", *DURATION_HEADER)
     row(*header, "duration F1", "episode Se", "episode +P")
-    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for score_f1, cells, s in sorted(rows, key=lambda r: -np.nan_to_num(r[0])):
         row(*cells, *durations(s), pct(score_f1), pct(s["episode_se"]), pct(s["episode_ppv"]))
 
@@ -216,7 +218,7 @@ def timing(data: Path, hours: float) -> dict:
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
-    episodes = find_episodes(samples, labels, fs, bad)
+    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy())
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, bad / fs))
     seconds = time.perf_counter() - began

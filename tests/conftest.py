@@ -106,3 +106,21 @@ def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
         symbol=np.full(n, "N"),
         source="mitdb",
     )
+
+
+def irregular_ecg(p_waves: bool, seed: int = 0, fs: float = 250.0, n_beats: int = 200):
+    """An ECG with irregular RR (0.5-1.1 s) and Gaussian QRS complexes; each beat has its P wave 160 ms
+    before the R peak, or (``p_waves=False``) the atria fibrillate (4-9 Hz waves of 0.05-0.1 mV) instead."""
+    rng = np.random.default_rng(seed)
+    peaks_s = 1.0 + np.concatenate([[0.0], np.cumsum(rng.uniform(0.5, 1.1, n_beats - 1))])
+    time = np.arange(int((peaks_s[-1] + 1.0) * fs)) / fs
+    signal = 0.01 * rng.standard_normal(len(time))
+    for r in peaks_s:
+        signal += 1.0 * np.exp(-0.5 * ((time - r) / 0.012) ** 2)
+        if p_waves:
+            signal += 0.15 * np.exp(-0.5 * ((time - r + 0.16) / 0.025) ** 2)
+    if not p_waves:
+        for _ in range(6):
+            f, a = rng.uniform(4, 9), rng.uniform(0.02, 0.04)
+            signal += a * np.sin(2 * np.pi * (f * time + 0.3 * np.sin(2 * np.pi * 0.2 * time)) + rng.uniform(0, 6))
+    return signal, fs, np.round(peaks_s * fs).astype(np.int64)

@@ -163,3 +163,35 @@ def test_local_rhythm_measures_prematurity_against_the_neighbours_and_irregulari
     chaotic = np.concatenate([[0], np.cumsum(np.round(rng.uniform(0.4, 1.0, 120) * fs))]).astype(np.int64)
     assert np.median(local_rhythm(chaotic, fs)[1]) > 0.15
     assert [len(a) for a in local_rhythm(np.array([5]), fs)] == [1, 1]
+
+
+def test_p_waves_are_consistent_from_beat_to_beat_and_fibrillatory_waves_are_not():
+    from conftest import irregular_ecg
+
+    from arrhythmia.data.context import p_wave_consistency, p_wave_stretches
+    from arrhythmia.data.detection import bandpass
+
+    consistency = {}
+    for p_waves in (True, False):
+        signal, fs, peaks = irregular_ecg(p_waves)
+        stretches = p_wave_stretches(bandpass(signal, fs), fs, peaks)
+        consistency[p_waves] = p_wave_consistency(stretches)
+        assert stretches.shape[0] == len(peaks) and consistency[p_waves].shape == (len(peaks),)
+    assert np.nanmedian(consistency[True]) > 0.9
+    assert np.nanmedian(consistency[False]) < 0.6
+
+
+def test_p_wave_stretches_outside_the_signal_are_nan_and_their_consistency_too():
+    from arrhythmia.data.context import P_WAVE_S, p_wave_consistency, p_wave_stretches
+
+    fs = 100.0
+    filtered = np.sin(np.arange(1000) / 5.0)
+    peaks = np.array([10, 300, 600, 990])  # the first peak's P stretch starts before the signal
+    stretches = p_wave_stretches(filtered, fs, peaks)
+    assert stretches.shape == (4, int(round(P_WAVE_S[0] * fs)) - int(round(P_WAVE_S[1] * fs)))
+    assert np.isnan(stretches[0]).all() and np.isfinite(stretches[1:]).all()
+    # a stretch of a later part of the recording: samples are the recording's, ``start`` where it begins
+    np.testing.assert_array_equal(p_wave_stretches(filtered[200:], fs, peaks[1:], start=200), stretches[1:])
+    consistency = p_wave_consistency(stretches)
+    assert np.isnan(consistency[0]) and np.isfinite(consistency[1:]).all()
+    assert p_wave_consistency(np.zeros((0, 20))).shape == (0,)

@@ -237,3 +237,33 @@ def test_recording_report_renders_in_headless_chromium(tmp_path):
     assert "CONSOLE" not in done.stderr and "Failed to load" not in done.stderr
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.std() > 20  # text, tables and figures, not a blank page
+
+
+def test_an_irregular_rhythm_with_p_waves_is_not_af():
+    rng = np.random.default_rng(1)
+    rr = rng.uniform(0.5, 1.1, 300)  # irregular throughout, as in sinus arrhythmia with atrial ectopy
+    samples, labels = beats(rr)
+    with_p = np.full(len(samples), 0.95)  # every P wave like its neighbours
+    without_p = np.full(len(samples), 0.3)  # fibrillatory waves
+    assert of_type(find_episodes(samples, labels, FS, p_wave=with_p), "AF").empty
+    assert len(of_type(find_episodes(samples, labels, FS, p_wave=without_p), "AF")) == 1
+    # P waves unknown (NaN, or not given, or the check off): the rhythm alone decides
+    assert len(of_type(find_episodes(samples, labels, FS, p_wave=np.full(len(samples), np.nan)), "AF")) == 1
+    assert len(of_type(find_episodes(samples, labels, FS), "AF")) == 1
+    rhythm_only = EpisodeConfig(af_p_wave_below=None)
+    assert len(of_type(find_episodes(samples, labels, FS, config=rhythm_only, p_wave=with_p), "AF")) == 1
+
+
+def test_predict_finds_af_where_the_p_waves_are_gone_not_where_the_rhythm_is_merely_irregular():
+    from conftest import irregular_ecg
+
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording
+
+    model = load_classifier(None, "torch", None, device="cpu")
+    for p_waves in (True, False):
+        signal, fs, _ = irregular_ecg(p_waves)
+        result = label_recording(Recording(signal, fs, "MLII", "irregular"), model)
+        assert "p_wave" in result.beats
+        af = of_type(result.episodes, "AF")
+        assert af.empty if p_waves else len(af) == 1 and af["end_s"].iloc[0] - af["start_s"].iloc[0] > 150

@@ -52,7 +52,18 @@ def test_every_beat_of_a_synthetic_recording_is_found(classifier, seed):
     table = predict_signal(Recording(rec.signal, 360.0, "MLII", "synthetic"), classifier, adapt=False)
     assert len(table) == len(rec.r_peaks)
     assert _nearest_distance(table["sample"].to_numpy(), rec.r_peaks).max() <= TOLERANCE_S * 360
-    assert set(table.columns) >= {"sample", "time_s", "label", "confidence", "p_N", "p_S", "p_V", "p_F", "p_Q"}
+    assert set(table.columns) >= {
+        "sample",
+        "time_s",
+        "label",
+        "confidence",
+        "p_N",
+        "p_S",
+        "p_V",
+        "p_F",
+        "p_Q",
+        "p_wave",
+    }
     assert np.allclose(table[[f"p_{c}" for c in "NSVFQ"]].sum(axis=1), 1.0, atol=1e-5)
     # Beats cut at detected peaks are classified as the same beats cut at the true peaks.
     at_true_peaks = cut_beats(rec.signal, 360.0, rec.r_peaks, classifier.window)
@@ -144,6 +155,7 @@ def test_chunked_processing_matches_the_whole_signal(classifier):
     assert np.array_equal(chunked["sample"].to_numpy(), whole["sample"].to_numpy())
     assert np.array_equal(chunked["label"].to_numpy(), whole["label"].to_numpy())
     assert np.allclose(chunked["p_V"], whole["p_V"], atol=1e-4)
+    assert np.allclose(chunked["p_wave"], whole["p_wave"], atol=1e-3, equal_nan=True)
 
 
 @needs_mitdb

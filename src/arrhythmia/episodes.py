@@ -4,8 +4,10 @@ From the beats ``predict`` labelled (R-peak samples and AAMI labels) and the str
 analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
 
 - ``AF``: atrial fibrillation, where the RR intervals are irregular (``EpisodeConfig.af_irregularity``:
-  the median change from one interval to the next, ignoring intervals next to a V beat) for at least
-  ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its rhythm annotations (README).
+  the median change from one interval to the next, ignoring intervals next to a V beat) and the beats
+  have no P wave (``af_p_wave_below``: the P stretch of a beat is unlike its neighbours',
+  ``context.p_wave_consistency``) for at least ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its
+  rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``.
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   three V beats in a row of the pattern.
@@ -44,7 +46,10 @@ class EpisodeConfig:
     af_irregularity : median |log(RR_i / RR_i-1)| over ``af_beats`` intervals on each side above which the
         rhythm is irregular (sinus rhythm with the odd ectopic beat: 0.02-0.05). This and the other ``af_``
         settings were chosen on MIT-BIH DS1 records (``benchmarks/rhythm.py --records ds1 --grid``).
-    af_beats : the intervals on each side that irregularity is taken over.
+    af_beats : the intervals on each side that irregularity, and the median P-wave consistency, are taken over.
+    af_p_wave_below : a stretch whose median P-wave consistency (``context.p_wave_consistency``) is this or
+        more has P waves, and is not AF however irregular (sinus arrhythmia, frequent atrial ectopy); None:
+        irregularity alone.
     af_min_s : an irregular stretch shorter than this is not AF.
     af_bridge_s : irregular stretches less than this apart are one (a few organised beats inside AF).
     af_skip_labels : beats whose intervals the irregularity ignores (ectopic beats reset the rhythm).
@@ -56,7 +61,8 @@ class EpisodeConfig:
     sustained_s: float = 30.0
     run_bpm: float = 100.0
     af_irregularity: float = 0.08
-    af_beats: int = 10
+    af_beats: int = 20
+    af_p_wave_below: float | None = 0.8
     af_min_s: float = 60.0
     af_bridge_s: float = 0.0
     af_skip_labels: tuple[str, ...] = ("V",)
@@ -138,12 +144,14 @@ def find_episodes(
     fs: float,
     unanalysable: np.ndarray | None = None,
     config: EpisodeConfig | None = None,
+    p_wave: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
     samples : (n_beats,) int, R-peak samples, ascending; labels : (n_beats,) str, AAMI labels ('' for a
     beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the stretches with no
-    analysable signal (``data.quality.unanalysable``), or None.
+    analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
+    P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None.
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -167,7 +175,7 @@ def find_episodes(
         rows += _pauses(times, noise_s, config.pause_s)
         rows += _sustained_rate(times, in_noise, config)
         skipped = np.isin(labels, list(config.af_skip_labels))
-        rows += _rows("AF", times, _af_stretches(times, skipped, in_noise, config))
+        rows += _rows("AF", times, _af_stretches(times, skipped, in_noise, config, p_wave))
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
@@ -192,9 +200,15 @@ def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConf
     return rows
 
 
-def _af_stretches(times: np.ndarray, ectopic: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list:
+def _af_stretches(
+    times: np.ndarray, ectopic: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig, p_wave: np.ndarray | None
+) -> list:
     irregular = irregularity(times, ectopic, config.af_beats) > config.af_irregularity
     irregular &= ~in_noise
+    if p_wave is not None and config.af_p_wave_below is not None:
+        window = 2 * config.af_beats + 1
+        local = pd.Series(np.asarray(p_wave, dtype=np.float64)).rolling(window, center=True, min_periods=1).median()
+        irregular &= ~(local.to_numpy() >= config.af_p_wave_below)  # P waves: not AF; unknown (NaN): rhythm alone
     stretches = _stretches(irregular)
     # Bridge short regular gaps (a few organised beats inside an AF episode), then drop short stretches.
     merged: list[tuple[int, int]] = []

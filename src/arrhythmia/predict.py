@@ -19,8 +19,8 @@ import pandas as pd
 from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
-from arrhythmia.data.context import local_rhythm, rr_features
-from arrhythmia.data.detection import detect_r_peaks, polarity
+from arrhythmia.data.context import local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
+from arrhythmia.data.detection import bandpass, detect_r_peaks, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -81,6 +81,18 @@ def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
     return peaks[(peaks >= first) & (peaks < last)]
 
 
+def _p_wave(recording: Recording, peaks: np.ndarray, chunk_s: float) -> np.ndarray:
+    """Each peak's P-wave consistency (``context.p_wave_consistency``), (n_peaks,): the signal is
+    band-passed a chunk at a time, as for detection."""
+    signal, fs = recording.signal, recording.fs
+    stretches = []
+    for first, last in _chunks(len(signal), fs, chunk_s):
+        inside = (peaks >= first) & (peaks < last)
+        lo, stretch = _stretch(signal, fs, first, last)
+        stretches.append(p_wave_stretches(bandpass(stretch, fs), fs, peaks[inside], lo))
+    return p_wave_consistency(np.concatenate(stretches))
+
+
 def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
     """``[first, last)`` sample ranges of whole 10 s windows, about ``chunk_s`` long, covering the signal."""
     chunk = max(int(round(chunk_s / 10.0)) * 10, 10) * fs
@@ -119,7 +131,8 @@ def cut_recording(
 class RecordingLabels:
     """What predict makes of one recording.
 
-    beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family);
+    beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family, p_wave: the
+        P-wave consistency, ``context.p_wave_consistency``);
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
@@ -306,11 +319,13 @@ def label_recording(
     table.loc[~cut.kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
+    p_wave = _p_wave(recording, peaks, chunk_s)
+    table["p_wave"] = p_wave
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
-    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes)
+    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, p_wave[labelled])
 
 
 def as_aami(labels: np.ndarray) -> np.ndarray:
@@ -326,11 +341,13 @@ def rhythm_tables(
     duration_s: float,
     noise: np.ndarray,
     config: EpisodeConfig | None = None,
+    p_wave: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels: (n,)) of a recording of
-    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples). Also what the
-    review server recomputes after a reviewer's corrections."""
-    episodes = find_episodes(samples, labels, fs, noise, config)
+    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
+    consistency or None: (n,)) of a recording of ``duration_s`` seconds at ``fs`` Hz with unanalysable
+    stretches ``noise`` ((k, 2) samples). Also what the review server recomputes after a reviewer's
+    corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config, p_wave)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
     return episodes, hourly, hrv(nn_intervals(samples / fs, labels, noise / fs))
 
@@ -345,10 +362,11 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
     }
 
 
-def _add_rhythm(result, samples, labels, recording, noise, config) -> RecordingLabels:
+def _add_rhythm(result, samples, labels, recording, noise, config, p_wave=None) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
     duration_s = len(recording.signal) / recording.fs
-    result.episodes, result.hourly, result.hrv = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config)
+    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave)
+    result.episodes, result.hourly, result.hrv = tables
     return result
 
 
@@ -359,8 +377,8 @@ def predict_signal(
     adapt: bool | dict | AdaptConfig | None = True,
     reviewed: dict[int, str] | None = None,
 ) -> pd.DataFrame:
-    """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class and, when
-    adapted, family (see ``label_recording``)."""
+    """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class, when
+    adapted family, and p_wave (see ``label_recording``)."""
     return label_recording(recording, model, chunk_s, adapt, reviewed).beats
 
 

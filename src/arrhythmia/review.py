@@ -576,6 +576,7 @@ class ReviewStore:
                 return self._rhythm[1]
             meta = self.meta()
             labels, samples_all = state.labels.copy(), state.samples
+            p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             noise = np.load(self.analysis() / "noise.npy")
             reviewed = {
                 "version": state.version,
@@ -586,7 +587,12 @@ class ReviewStore:
         fs = meta["fs"]
         labelled = labels != ""
         episodes, hourly, hrv = rhythm_tables(
-            samples_all[labelled], as_aami(labels[labelled]), fs, meta["n_samples"] / fs, noise
+            samples_all[labelled],
+            as_aami(labels[labelled]),
+            fs,
+            meta["n_samples"] / fs,
+            noise,
+            p_wave=None if p_wave is None else p_wave[labelled],
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
         summary = {
