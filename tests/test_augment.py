@@ -12,6 +12,7 @@ from arrhythmia.augment import (
     low_pass,
     scale_amplitude,
     time_shift,
+    time_stretch,
 )
 from arrhythmia.losses import FocalLoss
 
@@ -32,6 +33,7 @@ TRANSFORMS = {
     "noise": gaussian_noise,
     "shift": time_shift,
     "lowpass": low_pass,
+    "stretch": time_stretch,
     "augment": augment,
 }
 
@@ -123,6 +125,19 @@ def test_low_pass_removes_high_frequencies_and_keeps_slow_ones():
     assert (y[:, 0, middle] - slow[middle]).abs().max() < 0.03  # 55 Hz at a 15 Hz cut-off: down to 7 %
     with pytest.raises(ValueError, match="cutoff_hz"):
         low_pass(x, _gen(), cutoff_hz=(0.0, 10.0))
+
+
+def test_stretch_keeps_the_r_peak_and_scales_the_beats_duration():
+    centre = 90
+    t = torch.arange(LENGTH, dtype=torch.float64)
+    pulse = torch.exp(-0.5 * ((t - centre) / 15.0) ** 2).view(1, 1, -1).repeat(256, 1, 1)
+    y = time_stretch(pulse, _gen(), centre=centre, s=0.3)
+    torch.testing.assert_close(y[:, 0, centre], pulse[:, 0, centre])  # the R peak does not move
+    widths = (y[:, 0] > 0.5).sum(dim=1).double() / (pulse[0, 0] > 0.5).sum()
+    assert 0.65 < widths.min() < 0.8 and 1.2 < widths.max() < 1.35  # durations from 0.7 to 1.3 times
+    torch.testing.assert_close(time_stretch(pulse, _gen(), centre=centre, s=0.0), pulse)
+    with pytest.raises(ValueError, match="s must be"):
+        time_stretch(pulse, _gen(), s=1.0)
 
 
 def test_augment_p0_returns_input_values():

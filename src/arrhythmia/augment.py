@@ -10,7 +10,9 @@ to ignore it:
 * ``wander`` - a slow sinusoid added to the beat (baseline wander);
 * ``noise``  - additive white Gaussian noise;
 * ``shift``  - a shift by a few samples, vacated end filled with the edge value (R-peak detection jitter);
-* ``lowpass`` - a low-pass filter with a random cut-off (recorders with a narrower band than MIT-BIH's).
+* ``lowpass`` - a low-pass filter with a random cut-off (recorders with a narrower band than MIT-BIH's);
+* ``stretch`` - the beat stretched or compressed in time about its R peak (QRS and QT durations differ from
+  one patient, and one heart rate, to the next).
 
 Every function takes a batch ``x`` of shape ``(batch, 1, length)`` (any ``(batch, ..., length)`` works), values
 roughly in [0, 1], sampled at ``fs`` Hz, and a ``torch.Generator`` on the CPU, so augmentation is reproducible
@@ -31,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-AUGMENTATIONS: tuple[str, ...] = ("scale", "wander", "noise", "shift", "lowpass")
+AUGMENTATIONS: tuple[str, ...] = ("scale", "wander", "noise", "shift", "lowpass", "stretch")
 
 
 def _per_beat(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -196,12 +198,46 @@ def low_pass(
     return filtered.reshape(x.shape).to(x.dtype)
 
 
+def time_stretch(x: torch.Tensor, generator: torch.Generator, centre: int = 0, s: float = 0.12) -> torch.Tensor:
+    """Stretch each beat in time about sample ``centre`` (its R peak) by a factor ~ U(1 - s, 1 + s).
+
+    ``y[i] = x[centre + (i - centre) / f]``, linearly interpolated: ``f > 1`` widens the beat (its QRS and T
+    wave last longer), ``f < 1`` narrows it; the R peak stays where it is, and positions past either end
+    take the edge value. ``s=0.12`` spans about the spread of QRS durations among normal beats.
+
+    Args:
+        x: beats, shape (batch, 1, length).
+        generator: CPU generator for the per-beat factors.
+        centre: the sample the beat is stretched about, in [0, length).
+        s: largest relative change of duration, in [0, 1).
+
+    Returns:
+        New tensor, same shape, dtype and device as ``x``.
+    """
+    _check_batch(x)
+    if not 0 <= s < 1:
+        raise ValueError(f"s must be in [0, 1), got {s}")
+    n, length = x.shape[0], x.shape[-1]
+    if n == 0 or length < 2:
+        return x.clone()
+    factor = _uniform(generator, n, 1.0 - s, 1.0 + s)
+    grid = torch.arange(length, dtype=torch.float64)
+    where = (centre + (grid[None, :] - centre) / factor[:, None]).clamp_(0, length - 1)  # (batch, length)
+    lower = where.floor().long().clamp_(max=length - 2)
+    weight = (where - lower).to(device=x.device, dtype=x.dtype)
+    flat = x.reshape(n, -1, length)
+    lower = lower.to(x.device)[:, None, :].expand(flat.shape)
+    below, above = torch.gather(flat, -1, lower), torch.gather(flat, -1, lower + 1)
+    return (below + weight[:, None, :] * (above - below)).reshape(x.shape)
+
+
 def augment(
     x: torch.Tensor,
     generator: torch.Generator,
     kinds: Sequence[str] = AUGMENTATIONS,
     fs: float = 125.0,
     p: float = 0.5,
+    centre: int = 0,
 ) -> torch.Tensor:
     """Apply the named transforms, in order, each to a random subset of the beats.
 
@@ -214,6 +250,7 @@ def augment(
         generator: CPU ``torch.Generator``; the same seed gives the same output.
         kinds: names from ``AUGMENTATIONS``, applied in the given order.
         fs: sampling frequency of the beats in Hz (for the baseline wander and low-pass frequencies).
+        centre: the R peak's sample in the window (for ``stretch``).
         p: probability, per beat and per kind, that the transform is applied, in [0, 1].
 
     Returns:
@@ -234,6 +271,7 @@ def augment(
         "noise": lambda beats: gaussian_noise(beats, generator),
         "shift": lambda beats: time_shift(beats, generator),
         "lowpass": lambda beats: low_pass(beats, generator, fs=fs),
+        "stretch": lambda beats: time_stretch(beats, generator, centre=centre),
     }
     out = x.clone()
     for kind in kinds:

@@ -105,6 +105,7 @@ class TrainBatches(Dataset):
         self.X, self.y = beats.X, beats.y
         self.context = beats.context if scaling.n_context else None
         self.scaling, self.augment, self.fs = scaling, list(augment), beats.window.fs
+        self.r_peak = int(round(beats.window.before_s * beats.window.fs)) if beats.window.kind == "centred" else 0
         self.mean, self.std = torch.from_numpy(scaling.mean), torch.from_numpy(scaling.std)
 
     def __getitem__(self, item: tuple[np.ndarray, int]):
@@ -118,7 +119,7 @@ class TrainBatches(Dataset):
             # error it is (DataLoader would re-raise it with the worker's traceback in the message).
             return exc
         if self.augment:
-            x = augment(x, torch.Generator().manual_seed(seed), kinds=self.augment, fs=self.fs)
+            x = augment(x, torch.Generator().manual_seed(seed), kinds=self.augment, fs=self.fs, centre=self.r_peak)
         x = (x - self.mean) / self.std
         context = None if self.context is None else torch.from_numpy(self.scaling.context(self.context[index]))
         return x, context, torch.from_numpy(self.y[index])

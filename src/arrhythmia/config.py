@@ -56,7 +56,7 @@ class TrainConfig:
     loss: str = setting("ce", "ce (cross-entropy) or focal (Lin et al. 2017).")
     focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
     augment: list[str] = setting(
-        [], "Augmentations, comma-separated: scale, wander, noise, shift, lowpass ('none': none)."
+        [], "Augmentations, comma-separated: scale, wander, noise, shift, lowpass, stretch ('none': none)."
     )
     ensemble: int = setting(1, "Train this many models (seeds seed, seed+1, ...) and average their probabilities.")
     lr_factor: float = setting(0.5, "Learning-rate factor of ReduceLROnPlateau (on validation loss).")
