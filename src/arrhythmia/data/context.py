@@ -191,7 +191,8 @@ def p_wave_consistency(stretches: np.ndarray, beats: int = P_TEMPLATE_BEATS) -> 
     """How alike each beat's P stretch is to its neighbours': the correlation of ``stretches[i]`` (n_beats, m;
     ``p_wave_stretches``) with the sample-wise median of the stretches of the ``2 * beats + 1`` beats around
     it. Each P wave of a sinus or atrial rhythm is like the next (0.9 or more); the fibrillatory waves of
-    atrial fibrillation are not (MIT-BIH DS1: a median of 0.36-0.53 in AF, 0.73-0.99 elsewhere). Returns
+    atrial fibrillation are not (MIT-BIH DS1, per record: a median of 0.36-0.47 in AF, 0.71-0.99 elsewhere
+    but for 203's atrial flutter and VT, 0.40). Returns
     (n_beats,) float64 in [-1, 1], NaN for a NaN stretch."""
     from numpy.lib.stride_tricks import sliding_window_view
 
