@@ -115,9 +115,8 @@ class Families:
 def _qrs_shapes(X: np.ndarray, window: Window, qrs_s: tuple[float, float]) -> np.ndarray:
     """The QRS part of each beat window, centred and scaled to unit norm: (n_beats, m) float64, so that
     the dot product of two rows is their correlation."""
-    r_peak = int(round(window.before_s * window.fs)) if window.kind == "centred" else 0  # Kachuee: at the start
-    first = max(r_peak - int(round(qrs_s[0] * window.fs)), 0)
-    last = min(r_peak + int(round(qrs_s[1] * window.fs)), X.shape[1])
+    first = max(window.r_peak - int(round(qrs_s[0] * window.fs)), 0)
+    last = min(window.r_peak + int(round(qrs_s[1] * window.fs)), X.shape[1])
     shapes = np.asarray(X[:, first:last], dtype=np.float64)
     shapes = shapes - shapes.mean(axis=1, keepdims=True)
     return shapes / (np.linalg.norm(shapes, axis=1, keepdims=True) + 1e-9)
@@ -314,7 +313,7 @@ def _confident_v_families(
     n = len(probs)
     if config.keep_v_above is None or families is None or "V" not in classes:
         return np.zeros(n, dtype=bool)
-    sizes = np.bincount(families.family, minlength=len(families.templates))
+    sizes = families.sizes
     mean_v = np.bincount(families.family, weights=probs[:, classes.index("V")], minlength=len(sizes))
     mean_v = mean_v / np.maximum(sizes, 1)
     confident = (sizes >= config.min_family_beats) & (mean_v >= config.keep_v_above)

@@ -105,7 +105,7 @@ class TrainBatches(Dataset):
         self.X, self.y = beats.X, beats.y
         self.context = beats.context if scaling.n_context else None
         self.scaling, self.augment, self.fs = scaling, list(augment), beats.window.fs
-        self.r_peak = int(round(beats.window.before_s * beats.window.fs)) if beats.window.kind == "centred" else 0
+        self.r_peak = beats.window.r_peak
         self.mean, self.std = torch.from_numpy(scaling.mean), torch.from_numpy(scaling.std)
 
     def __getitem__(self, item: tuple[np.ndarray, int]):

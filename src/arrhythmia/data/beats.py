@@ -47,11 +47,16 @@ class Window:
     fs: float = BEAT_FS
 
     @property
+    def r_peak(self) -> int:
+        """The R peak's sample in the window (0 for Kachuee beats, which start at it)."""
+        return int(round(self.before_s * self.fs))
+
+    @property
     def length(self) -> int:
         """Samples per beat window."""
         if self.kind == "kachuee":
             return BEAT_LENGTH
-        return int(round(self.before_s * self.fs)) + int(round(self.after_s * self.fs))
+        return self.r_peak + int(round(self.after_s * self.fs))
 
     def to_dict(self) -> dict:
         return asdict(self)

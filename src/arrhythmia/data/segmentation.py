@@ -167,7 +167,7 @@ def centred_segments(
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows past the end hold no peaks
         lo, hi = np.nanmin(chunks, axis=1), np.nanmax(chunks, axis=1)
     w = peaks // window_len
-    offsets = np.arange(window.length) - int(round(window.before_s * window.fs))
+    offsets = np.arange(window.length) - window.r_peak
     values = x[np.clip(peaks[:, None] + offsets[None, :], 0, len(x) - 1)] if len(x) else np.zeros((len(peaks), 0))
     span = (hi - lo)[w]
     kept = (span > 0) & ~invalid_in_window[w] & np.isfinite(values).all(axis=1)
