@@ -20,7 +20,7 @@ from arrhythmia.adapt import AdaptConfig, Families, questions
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
-from arrhythmia.data.detection import bandpass, detect_r_peaks, polarity
+from arrhythmia.data.detection import detect_and_filter, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -72,25 +72,16 @@ def _stretch(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[int,
     return lo, signal[lo:hi]
 
 
-def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> np.ndarray:
-    """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it."""
+def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it, and their
+    P-wave stretches (``context.p_wave_stretches``) from the same band-passed stretch."""
     lo, stretch = _stretch(signal, fs, first, last)
     if np.all(~np.isfinite(stretch)):
-        return np.zeros(0, np.int64)
-    peaks = detect_r_peaks(stretch, fs) + lo
-    return peaks[(peaks >= first) & (peaks < last)]
-
-
-def _p_wave(recording: Recording, peaks: np.ndarray, chunk_s: float) -> np.ndarray:
-    """Each peak's P-wave consistency (``context.p_wave_consistency``), (n_peaks,): the signal is
-    band-passed a chunk at a time, as for detection."""
-    signal, fs = recording.signal, recording.fs
-    stretches = []
-    for first, last in _chunks(len(signal), fs, chunk_s):
-        inside = (peaks >= first) & (peaks < last)
-        lo, stretch = _stretch(signal, fs, first, last)
-        stretches.append(p_wave_stretches(bandpass(stretch, fs), fs, peaks[inside], lo))
-    return p_wave_consistency(np.concatenate(stretches))
+        return np.zeros(0, np.int64), p_wave_stretches(np.zeros(0), fs, np.zeros(0, np.int64))
+    found, filtered = detect_and_filter(stretch, fs)
+    peaks = found + lo
+    peaks = peaks[(peaks >= first) & (peaks < last)]
+    return peaks, p_wave_stretches(filtered, fs, peaks, lo)
 
 
 def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
@@ -282,7 +273,8 @@ def label_recording(
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
-    peaks = np.concatenate([_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)])
+    detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
+    peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
@@ -319,7 +311,7 @@ def label_recording(
     table.loc[~cut.kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
-    p_wave = _p_wave(recording, peaks, chunk_s)
+    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
     table["p_wave"] = p_wave
     result.beats = table
     result.inverted = sign < 0

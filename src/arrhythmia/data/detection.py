@@ -429,6 +429,12 @@ def detect_r_peaks(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) 
         For an unknown method, a non-1-D signal, a bad sampling rate, or a signal shorter than
         :data:`MIN_DURATION_S`.
     """
+    return detect_and_filter(signal, fs, method)[0]
+
+
+def detect_and_filter(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`detect_r_peaks`, and the band-passed signal it detected on ((n,) float64; zeros for a flat or
+    all-NaN signal), for a caller that reads more from the filtered signal than the peaks."""
     if method not in METHODS:
         raise ArrhythmiaError(f"unknown R-peak detector {method!r} (choose from {', '.join(METHODS)})")
     x = _as_signal(signal, fs)
@@ -438,9 +444,9 @@ def detect_r_peaks(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) 
             f"(at least {MIN_DURATION_S:g} s needed)"
         )
     if _is_flat(x):
-        return np.empty(0, dtype=np.int64)  # nothing to detect: all NaN or flat
-
-    return find_r_peaks(bandpass(x, fs), fs, method, invalid=np.isnan(x))
+        return np.empty(0, dtype=np.int64), np.zeros(len(x))  # nothing to detect: all NaN or flat
+    filtered = bandpass(x, fs)
+    return find_r_peaks(filtered, fs, method, invalid=np.isnan(x)), filtered
 
 
 def find_r_peaks(
