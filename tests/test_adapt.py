@@ -241,3 +241,54 @@ def test_rhythm_border_calls_early_beats_s_and_none_in_an_irregular_rhythm():
     assert out.argmax(1).tolist() == [0, 1, 1, 0, 2]
     np.testing.assert_allclose(out.sum(1), probs.sum(1), atol=1e-6)
     assert out[1, 1] == pytest.approx(0.9) and out[3, 0] == pytest.approx(0.7)
+
+
+def test_supraventricular_as_n_turns_the_given_s_beats_to_n_and_leaves_the_rest():
+    from arrhythmia.adapt import supraventricular_as_n
+
+    probs = np.array([[0.3, 0.7, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.8, 0.2, 0, 0, 0], [0.1, 0.3, 0.6, 0, 0]], np.float32)
+    rows = np.array([True, False, True, True])
+    out = supraventricular_as_n(probs, CLASSES, rows)
+    # the S beat among the rows is N, with the larger probability; the S beat outside them, the N beat and
+    # the V beat keep their calls
+    assert out.argmax(1).tolist() == [0, 1, 0, 2]
+    assert out[0, 0] == pytest.approx(0.7) and out[0, 1] == pytest.approx(0.3)
+    np.testing.assert_array_equal(out[1:], probs[1:])
+    symbols = ("N", "L", "A", "V")  # a model of MIT-BIH symbols has no S class: left alone
+    np.testing.assert_array_equal(supraventricular_as_n(probs[:, :4], symbols, rows), probs[:, :4])
+
+
+def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_their_call():
+    from types import SimpleNamespace
+
+    from conftest import irregular_ecg
+
+    window = get_window("centred")
+    always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)
+    model = SimpleNamespace(
+        classes=CLASSES,
+        window=window,
+        takes_context=False,
+        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
+    )
+    no_rhythm_step = {"rhythm": False}  # that step calls irregular beats N on its own; this one is tested here
+    for p_waves in (False, True):
+        signal, fs, _ = irregular_ecg(p_waves)
+        recording = Recording(signal, fs, "MLII", "irregular")
+        result = label_recording(recording, model, adapt=no_rhythm_step)
+        af = result.episodes[result.episodes["type"] == "AF"]
+        beats = result.beats
+        if p_waves:  # irregular with P waves: no AF, every beat keeps the model's S
+            assert af.empty and (beats["label"] == "S").all()
+            assert result.adaptation["af_as_n"] == {"relabelled": 0}
+            continue
+        assert len(af) == 1
+        inside = beats["time_s"].between(af["start_s"].iloc[0], af["end_s"].iloc[0])
+        assert inside.sum() > 100 and (beats.loc[inside, "label"] == "N").all()
+        assert (beats.loc[~inside, "label"] == "S").all()
+        assert result.adaptation["af_as_n"] == {"relabelled": int(inside.sum())}
+        kept = label_recording(recording, model, adapt={**no_rhythm_step, "af_as_n": False})
+        assert (kept.beats["label"] == "S").all() and "af_as_n" not in kept.adaptation
+        # the hourly counts and runs are taken from the labels after this step
+        assert result.hourly[["S", "s_runs"]].sum().tolist() == [0, 0]
+        assert kept.hourly["S"].sum() == len(kept.beats) and kept.hourly["s_runs"].sum() > 0

@@ -21,6 +21,8 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
 4. **The patient's rhythm** (``rhythm_border``): that timing is then read against the patient's own
    rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
    (atrial fibrillation) none is.
+5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
+   episodes are known): no beat inside an AF episode is S.
 
 A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and its family takes
 the label's morphology.
@@ -64,6 +66,8 @@ class AdaptConfig:
         (``rhythm_border``): S when it comes early, N in an irregular rhythm.
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
+    af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.af_beats``) is N
+        (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it.
     """
 
     batchnorm: bool = True
@@ -78,6 +82,7 @@ class AdaptConfig:
     rhythm: bool = True
     premature_ratio: float = 0.86
     irregular_above: float = 0.12
+    af_as_n: bool = True
 
     @classmethod
     def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
@@ -255,6 +260,24 @@ def rhythm_border(
     regular = irregularity <= irregular_above
     is_s = supraventricular & regular & ((prematurity < premature_ratio) | (called == s))
     is_n = supraventricular & ~is_s
+    return _decide_supraventricular(probs, s, n, is_s, is_n)
+
+
+def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with each beat of ``rows`` ((n_beats,) bool) that is called S
+    called N instead, its larger of the N and S probabilities going to N; other beats and classes are left
+    as they are. ``predict`` applies it to the beats inside atrial fibrillation episodes
+    (``AdaptConfig.af_as_n``): MIT-BIH, and a Holter reader, count no premature atrial beats in AF."""
+    if "S" not in classes or "N" not in classes:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    is_n = rows & (probs.argmax(axis=1) == s)
+    return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
+def _decide_supraventricular(probs: np.ndarray, s: int, n: int, is_s: np.ndarray, is_n: np.ndarray) -> np.ndarray:
+    """``probs`` with the larger of each beat's N and S probabilities moved to S where ``is_s``, to N where
+    ``is_n``."""
     high, low = np.maximum(probs[:, s], probs[:, n]), np.minimum(probs[:, s], probs[:, n])
     out = probs.copy()
     out[is_s, s], out[is_s, n] = high[is_s], low[is_s]

@@ -180,6 +180,29 @@ def find_episodes(
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
 
+def af_beats(
+    samples: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    unanalysable: np.ndarray | None = None,
+    config: EpisodeConfig | None = None,
+    p_wave: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n_beats,) bool: the beats inside the ``AF`` episodes that ``find_episodes`` reports for the same
+    arguments (see there)."""
+    config = config or EpisodeConfig()
+    times = np.asarray(samples, dtype=np.float64) / fs
+    inside = np.zeros(len(times), dtype=bool)
+    if len(times) < 2:
+        return inside
+    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
+    skipped = np.isin(np.asarray(labels, dtype=str), list(config.af_skip_labels))
+    in_noise = overlapping(times, times, noise_s)
+    for first, last in _af_stretches(times, skipped, in_noise, config, p_wave):
+        inside[first : last + 1] = True
+    return inside
+
+
 def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict]:
     rr = np.diff(times)
     rows = []

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.adapt import AdaptConfig, Families, questions
+from arrhythmia.adapt import AdaptConfig, Families, questions, supraventricular_as_n
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
@@ -24,7 +24,7 @@ from arrhythmia.data.detection import detect_and_filter, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
-from arrhythmia.episodes import EpisodeConfig, find_episodes
+from arrhythmia.episodes import EpisodeConfig, af_beats, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
 from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, nn_intervals
@@ -301,6 +301,12 @@ def label_recording(
             result.templates = np.stack(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
+    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
+    if config is not None and config.af_as_n:
+        kept_probs, relabelled = _no_s_in_af(
+            kept_probs, kept_peaks, model.classes, fs, noise, episodes, p_wave[cut.kept], given
+        )
+        result.adaptation["af_as_n"] = {"relabelled": relabelled}
     if ask:
         families = adapted.families if config is not None else None
         min_size = (config or AdaptConfig()).min_family_beats
@@ -311,13 +317,32 @@ def label_recording(
     table.loc[~cut.kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
-    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
     table["p_wave"] = p_wave
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, p_wave[labelled])
+
+
+def _no_s_in_af(
+    probs: np.ndarray,
+    samples: np.ndarray,
+    classes: tuple[str, ...],
+    fs: float,
+    noise: np.ndarray,
+    config: EpisodeConfig | None,
+    p_wave: np.ndarray,
+    reviewed: dict[int, int],
+) -> tuple[np.ndarray, int]:
+    """``probs`` (n_beats, n_classes) of the beats at ``samples`` with those called S inside the AF episodes
+    that their own labels give called N (``adapt.supraventricular_as_n``), and how many changed; a
+    reviewer's beats (``reviewed``: beat index -> class index) keep their labels."""
+    labels = as_aami(np.asarray(classes, dtype=object)[probs.argmax(axis=1)].astype(str))
+    in_af = af_beats(samples, labels, fs, noise, config, p_wave)
+    in_af[list(reviewed)] = False
+    out = supraventricular_as_n(probs, tuple(classes), in_af)
+    return out, int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())
 
 
 def as_aami(labels: np.ndarray) -> np.ndarray:
