@@ -271,7 +271,8 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
         takes_context=False,
         predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
     )
-    no_rhythm_step = {"rhythm": False}  # that step calls irregular beats N on its own; this one is tested here
+    # the rhythm step calls irregular beats N on its own; this step is tested apart from it
+    no_rhythm_step = {"rhythm": False, "af_as_n": True}
     for p_waves in (False, True):
         signal, fs, _ = irregular_ecg(p_waves)
         recording = Recording(signal, fs, "MLII", "irregular")
@@ -289,6 +290,8 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
         assert result.adaptation["af_as_n"] == {"relabelled": int(inside.sum())}
         kept = label_recording(recording, model, adapt={**no_rhythm_step, "af_as_n": False})
         assert (kept.beats["label"] == "S").all() and "af_as_n" not in kept.adaptation
+        by_default = label_recording(recording, model, adapt={"rhythm": False})  # off unless asked for
+        assert (by_default.beats["label"] == "S").all()
         # the hourly counts and runs are taken from the labels after this step
         assert result.hourly[["S", "s_runs"]].sum().tolist() == [0, 0]
         assert kept.hourly["S"].sum() == len(kept.beats) and kept.hourly["s_runs"].sum() > 0

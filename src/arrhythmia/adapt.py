@@ -22,7 +22,7 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
    (atrial fibrillation) none is.
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
-   episodes are known): no beat inside an AF episode is S.
+   episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
 A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and its family takes
 the label's morphology.
@@ -67,7 +67,8 @@ class AdaptConfig:
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.af_beats``) is N
-        (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it.
+        (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
+        default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
     """
 
     batchnorm: bool = True
@@ -82,7 +83,7 @@ class AdaptConfig:
     rhythm: bool = True
     premature_ratio: float = 0.86
     irregular_above: float = 0.12
-    af_as_n: bool = True
+    af_as_n: bool = False
 
     @classmethod
     def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
