@@ -41,7 +41,7 @@ from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.export import load_classifier
-from arrhythmia.hourly import hourly_table, hrv, nn_intervals
+from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
 from arrhythmia.predict import label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
 
@@ -220,7 +220,7 @@ def timing(data: Path, hours: float) -> dict:
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
     episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy())
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
-    hrv(nn_intervals(samples / fs, labels, bad / fs))
+    hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
     seconds = time.perf_counter() - began
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:

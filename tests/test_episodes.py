@@ -168,6 +168,29 @@ def test_nn_intervals_leave_out_ectopic_beats_and_lost_signal():
     assert nn[:, 0].tolist() == [1, 2, 3, 6, 7, 9]  # not 4 or 5 (next to the V beat), not 8 (across the gap)
 
 
+def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
+    from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
+
+    rng = np.random.default_rng(3)
+    sinus = list(0.8 + 0.02 * rng.standard_normal(100))
+    rr = sinus + [3.0] + sinus + list(rng.uniform(0.5, 1.1, 200)) + sinus  # a 3 s pause, then AF
+    samples, labels = beats(rr)
+    episodes = find_episodes(samples, labels, FS)
+    assert of_type(episodes, "pause").shape[0] == 1 and of_type(episodes, "AF").shape[0] == 1
+    times = samples / FS
+    everything = nn_intervals(times, labels)
+    nn = nn_intervals(times, labels, hrv_excluded(episodes))
+    assert nn[:, 1].max() < 2.0  # no pause
+    af = of_type(episodes, "AF").iloc[0]
+    assert not ((nn[:, 0] > af["start_s"]) & (nn[:, 0] <= af["end_s"])).any()  # nothing from inside the AF
+    assert len(everything) - len(nn) > 150
+    # mostly the sinus intervals (SD 20 ms) are left, and a few at the AF episode's edges, which the
+    # irregularity window does not reach: far from what the pause and the AF gave
+    assert hrv(nn)["sdnn_ms"] < 50 < 100 < hrv(everything)["sdnn_ms"]
+    table = hourly_table(times, labels, times[-1] + 1, episodes)
+    assert table["sdnn_ms"].iloc[0] == pytest.approx(hrv(nn)["sdnn_ms"])
+
+
 # --- the recording report ------------------------------------------------------------------------
 
 

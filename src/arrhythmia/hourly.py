@@ -4,7 +4,10 @@
 beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (from the episodes), the
 analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
 stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
-beats labelled N (an interval next to an ectopic beat, or across a gap in the signal, is no NN interval).
+beats labelled N. An interval next to an ectopic beat is no NN interval, and neither is one inside a
+``noise``, ``AF`` or ``pause`` episode (``HRV_EXCLUDES``): heart-rate variability measures the sinus node,
+which neither lost signal nor atrial fibrillation shows, and one sinus pause of several seconds would
+outweigh an hour of beat-to-beat variation (record 232: SDNN 658 ms with its pauses, 311 ms without).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
-from arrhythmia.data.quality import overlapping
-
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
+#: Episode types whose intervals are no NN intervals (see the module docstring).
+HRV_EXCLUDES = ("noise", "AF", "pause")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
@@ -33,18 +36,25 @@ def heart_rate(times: np.ndarray) -> np.ndarray:
     return 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
 
 
-def nn_intervals(times: np.ndarray, labels: np.ndarray, unanalysable_s: np.ndarray | None = None) -> np.ndarray:
+def nn_intervals(times: np.ndarray, labels: np.ndarray, excluded_s: np.ndarray | None = None) -> np.ndarray:
     """The NN intervals of a recording: ``(k, 2)`` rows of (end time s, interval s), for every pair of
-    consecutive beats both labelled N whose interval crosses no unanalysable stretch. times: (n,) s,
-    labels: (n,) str, unanalysable_s: (m, 2) start and end, s."""
+    consecutive beats both labelled N whose interval shares no time with an excluded stretch (touching one
+    at a beat is allowed). times: (n,) s, labels: (n,) str, excluded_s: (m, 2) start and end, s
+    (``hrv_excluded``)."""
     times = np.asarray(times, dtype=np.float64)
     if len(times) < 2:
         return np.zeros((0, 2))
     normal = np.asarray(labels) == "N"
     keep = normal[:-1] & normal[1:] & (np.diff(times) > 0)
-    if unanalysable_s is not None:
-        keep &= ~overlapping(times[:-1], times[1:], unanalysable_s)
+    for start, end in np.zeros((0, 2)) if excluded_s is None else np.asarray(excluded_s, np.float64).reshape(-1, 2):
+        keep &= ~((times[:-1] < end) & (times[1:] > start))
     return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
+
+
+def hrv_excluded(episodes: pd.DataFrame) -> np.ndarray:
+    """(k, 2) start and end (s) of the episodes whose intervals HRV leaves out (``HRV_EXCLUDES``)."""
+    rows = episodes[episodes["type"].isin(HRV_EXCLUDES)]
+    return rows[["start_s", "end_s"]].to_numpy(dtype=np.float64)
 
 
 def hrv(nn: np.ndarray) -> dict[str, float]:
@@ -89,12 +99,12 @@ def hourly_table(
     with under ``HRV_MIN_S`` of NN intervals).
 
     times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
-    recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches).
+    recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches; HRV
+    leaves out the intervals of its ``HRV_EXCLUDES`` rows).
     """
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
-    noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
-    nn = nn_intervals(times, labels, noise)
+    nn = nn_intervals(times, labels, hrv_excluded(episodes))
     rr = np.diff(times)
     rate = heart_rate(times)
     rows = []

@@ -27,7 +27,7 @@ from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig, af_beats, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
-from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, nn_intervals
+from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, hrv_excluded, nn_intervals
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -366,7 +366,7 @@ def rhythm_tables(
     corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
-    return episodes, hourly, hrv(nn_intervals(samples / fs, labels, noise / fs))
+    return episodes, hourly, hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
 
 
 def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
