@@ -124,6 +124,27 @@ def test_beats_of_the_other_lead_carry_the_same_annotations(wfdb_db, heartbeat_d
         load_beats(heartbeat_dir, progress=False, lead="other")
 
 
+def test_a_mixed_lead_is_a_mixture_of_the_two_at_an_angle_drawn_per_record_and_seed(wfdb_db, heartbeat_dir):
+    from arrhythmia.data.wfdb_source import MIXED_ANGLES_DEG, mixed_lead, read_lead
+
+    first, fs, _ = read_lead(wfdb_db / "r01")
+    other, _, _ = read_lead(wfdb_db / "r01", "other")
+    mixed, mixed_fs, name = read_lead(wfdb_db / "r01", mixed_lead(0))
+    # the one (cos a, sin a) that gives the mixture: least squares over the two leads
+    (a, b), *_ = np.linalg.lstsq(np.stack([first, other], axis=1), mixed, rcond=None)
+    assert mixed_fs == fs and a**2 + b**2 == pytest.approx(1.0, abs=1e-6)
+    low, high = np.deg2rad(MIXED_ANGLES_DEG)
+    assert low <= np.arctan2(b, a) <= high
+    assert name == f"{a:.2f} MLII + {b:.2f} V5"
+    np.testing.assert_array_equal(read_lead(wfdb_db / "r01", mixed_lead(0))[0], mixed)  # the same again
+    assert not np.allclose(read_lead(wfdb_db / "r01", mixed_lead(1))[0], mixed)  # another seed: another angle
+    assert not np.allclose(read_lead(wfdb_db / "r02", mixed_lead(0))[0], read_lead(wfdb_db / "r02")[0])
+    beats = load_beats(wfdb_db, progress=False, window="centred", lead=mixed_lead(0))
+    assert np.array_equal(beats.y, load_beats(wfdb_db, progress=False, window="centred").y)
+    with pytest.raises(DataError, match="needs an integer seed"):
+        read_lead(wfdb_db / "r01", "mixed:x")
+
+
 def test_other_lead_copies_join_the_training_split_only(wfdb_db):
     from arrhythmia.data.splits import with_other_lead
 

@@ -143,6 +143,19 @@ def test_other_lead_adds_training_beats_only(tmp_path, wfdb_db):
         train(replace(config, data="synthetic"), run_dir=tmp_path / "synthetic", progress=False, log=lambda _: None)
 
 
+def test_mixed_leads_add_training_beats_only(tmp_path, wfdb_db):
+    config = TrainConfig(
+        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, mixed_lead=True
+    )
+    run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
+    data = json.loads((run / "data.json").read_text())
+    first = run.split()
+    assert sum(data["counts"]["train"].values()) == len(first.train)
+    assert data["mixed_lead"] == {"angles_deg": [20.0, 160.0], "train_beats_added": len(first.train)}
+    assert "other_lead" not in data
+    assert "training beats cut from a mixture of the record" in (run / "report.html").read_text()
+
+
 class Foreign:
     """Not a tensor: torch.load(weights_only=True) must refuse to build it."""
 

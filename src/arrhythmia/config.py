@@ -44,6 +44,12 @@ class TrainConfig:
         "Also train on each training beat cut from the record's other lead (MIT-BIH: V1, V2, V4 or V5 beside"
         " MLII), with its label; validation and test stay on the first lead. WFDB data only.",
     )
+    mixed_lead: bool = setting(
+        False,
+        "Also train on each training beat cut from a mixture of the record's two leads (cos a x the first + sin"
+        " a x the other, a drawn per record between 20 and 160 degrees with the seed): a lead of the same heart"
+        " that no electrode recorded, as other placements and devices give. WFDB data with two leads only.",
+    )
     context_features: bool = setting(
         False, "Also feed each beat's nine context features (RR intervals, likeness to the typical beat)."
     )

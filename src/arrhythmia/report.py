@@ -331,6 +331,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                 ("protocol", esc(protocol)),
                 ("split", esc(data.get("split_note", ""))),
                 *([("also trained on", esc(_other_lead_text(data["other_lead"])))] if data.get("other_lead") else []),
+                *([("and on", esc(_mixed_lead_text(data["mixed_lead"])))] if data.get("mixed_lead") else []),
             ]
         ),
         "<h3>Class distribution</h3>",
@@ -436,6 +437,14 @@ def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray 
     )
     plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
     return paths
+
+
+def _mixed_lead_text(mixed_lead: dict) -> str:
+    low, high = mixed_lead.get("angles_deg", ["?", "?"])
+    return (
+        f"{mixed_lead.get('train_beats_added', 0):,} training beats cut from a mixture of the record's two leads "
+        f"(an angle per record from {low} to {high} degrees)"
+    )
 
 
 def _other_lead_text(other_lead: dict) -> str:

@@ -32,7 +32,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
 from arrhythmia.data.splits import DS1
-from arrhythmia.data.wfdb_source import OTHER_LEAD
+from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
 from arrhythmia.inference import Classifier
@@ -137,9 +137,12 @@ class Run:
         path = self.path / self.ENVIRONMENT
         return read_json(path) if path.is_file() else {}
 
-    def write_data(self, beats: BeatSet, split: Split, other_lead: dict | None = None) -> None:
+    def write_data(
+        self, beats: BeatSet, split: Split, other_lead: dict | None = None, mixed_lead: dict | None = None
+    ) -> None:
         """``data.json``: what the run trained on, for the report and to check a reload against;
-        ``other_lead``: the training beats added from the records' other lead (``config.other_lead``)."""
+        ``other_lead``, ``mixed_lead``: the training beats added from the records' other lead
+        (``config.other_lead``) and from a mixture of their two leads (``config.mixed_lead``)."""
         data = {
             "source": beats.source,
             "description": beats.description,
@@ -152,6 +155,8 @@ class Run:
         }
         if other_lead is not None:
             data["other_lead"] = other_lead
+        if mixed_lead is not None:
+            data["mixed_lead"] = mixed_lead
         write_json(self.path / self.DATA, data)
 
     def data(self) -> dict:
@@ -236,6 +241,12 @@ class Run:
     def other_lead_beats(self, progress: bool = True) -> BeatSet:
         """The beats of the run's ``config.data`` cut from each record's other lead (``config.other_lead``)."""
         return load_beats(self.config.data, progress=progress, window=get_window(self.config.window), lead=OTHER_LEAD)
+
+    def mixed_lead_beats(self, progress: bool = True) -> BeatSet:
+        """The beats of the run's ``config.data`` cut from a mixture of each record's two leads, at an angle
+        drawn with the run's seed (``config.mixed_lead``, ``wfdb_source.mixed_lead``)."""
+        window = get_window(self.config.window)
+        return load_beats(self.config.data, progress=progress, window=window, lead=mixed_lead(self.config.seed))
 
     def load_other_beats(self, data: str) -> BeatSet:
         """Another source's beats cut with this run's window, to evaluate the run's model on."""

@@ -27,6 +27,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split
 from arrhythmia.data.context import CONTEXT_FEATURES
 from arrhythmia.data.splits import with_other_lead
+from arrhythmia.data.wfdb_source import MIXED_ANGLES_DEG
 from arrhythmia.distributed import SINGLE, Context, all_reduce_sum
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import softmax_batches
@@ -114,16 +115,24 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     if len(split.train) == 0 or len(split.val) == 0:
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
     # data.json describes the first lead's beats and split: those evaluation and the report reload.
-    first_beats, first_split, other_lead = beats, split, None
+    first_beats, first_split, other_lead, mixed_lead = beats, split, None, None
     if config.other_lead:
         with distributed.local_main_first(ctx):
             other = run.labelled(run.other_lead_beats(progress), like=beats)
+        before = len(split.train)
         beats, split = with_other_lead(beats, split, other)
         leads = sorted(set((other.info.get("leads") or {}).values()))
-        other_lead = {"leads": leads, "train_beats_added": len(split.train) - len(first_split.train)}
+        other_lead = {"leads": leads, "train_beats_added": len(split.train) - before}
         log(f"other lead ({', '.join(leads)}): {other_lead['train_beats_added']:,} more training beats")
+    if config.mixed_lead:
+        with distributed.local_main_first(ctx):
+            mixed = run.labelled(run.mixed_lead_beats(progress), like=beats)
+        before = len(split.train)
+        beats, split = with_other_lead(beats, split, mixed)
+        mixed_lead = {"angles_deg": list(MIXED_ANGLES_DEG), "train_beats_added": len(split.train) - before}
+        log(f"mixed leads: {mixed_lead['train_beats_added']:,} more training beats")
     if ctx.is_main:
-        run.write_data(first_beats, first_split, other_lead)
+        run.write_data(first_beats, first_split, other_lead, mixed_lead)
     # Fitted once (it reads the whole training split) and shared: every rank standardises identically.
     context = beats.context if config.context_features else None
     scaling = distributed.broadcast_object(fit_scaling(beats.X, context, split.train) if ctx.is_main else None, ctx)

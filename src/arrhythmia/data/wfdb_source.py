@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,15 @@ def _check_signal_files(path: Path, header) -> None:
 
 #: ``lead`` that names the first lead other than the default one (MIT-BIH: V1, V2, V4 or V5 beside MLII).
 OTHER_LEAD = "other"
+#: ``lead`` that names a mixture of the default and the other lead, ``"mixed:SEED"`` (``mixed_lead``).
+MIXED_LEAD = "mixed"
+#: The mixture's angle is drawn per record between these, degrees: 0 would be the default lead, 90 the other.
+MIXED_ANGLES_DEG = (20.0, 160.0)
+
+
+def mixed_lead(seed: int) -> str:
+    """The ``lead`` of ``read_lead`` that mixes each record's two leads at an angle drawn with ``seed``."""
+    return f"{MIXED_LEAD}:{int(seed)}"
 
 
 #: Millivolts per unit of the units WFDB and EDF headers name; other units (``NU``, ``adu``, none) are left.
@@ -143,6 +153,8 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     path = Path(path)
     if path.suffix == ".hea":
         path = path.with_suffix("")
+    if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
+        return _read_mixed_lead(path, lead)
     header = _header(path)
     _check_signal_files(path, header)
     channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
@@ -153,6 +165,22 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
     return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
+
+
+def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
+    """``read_lead`` of ``"mixed:SEED"``: cos(a) x the default lead + sin(a) x the other lead, mV, with the
+    angle a drawn uniformly in ``MIXED_ANGLES_DEG`` from the seed and the record's name. Two leads of one
+    heart are two projections of its electrical axis, so their mixture is a lead of the same beats that no
+    electrode recorded, as another placement or device would give."""
+    seed = lead.split(":", 1)[1]
+    if not seed.lstrip("-").isdigit():
+        raise DataError(f"{path.with_suffix('.hea')}: lead {lead!r} needs an integer seed (mixed:SEED)")
+    first, fs, first_name = read_lead(path)
+    other, _, other_name = read_lead(path, OTHER_LEAD)
+    rng = np.random.default_rng([abs(int(seed)), zlib.crc32(path.name.encode())])
+    angle = np.deg2rad(rng.uniform(*MIXED_ANGLES_DEG))
+    a, b = float(np.cos(angle)), float(np.sin(angle))
+    return a * first + b * other, fs, f"{a:.2f} {first_name} + {b:.2f} {other_name}"
 
 
 def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
