@@ -127,33 +127,28 @@ def test_last_checkpoint_trains_every_epoch_and_keeps_the_last(tmp_path, beats):
         small_config(checkpoint="first").validate()
 
 
-def test_other_lead_adds_training_beats_only(tmp_path, wfdb_db):
+@pytest.mark.parametrize(
+    ("setting", "recorded", "in_report"),
+    [
+        ("other_lead", {"leads": ["V5"]}, "training beats cut from the other lead (V5)"),
+        ("mixed_lead", {"angles_deg": [20.0, 160.0]}, "training beats cut from a mixture of the record"),
+    ],
+)
+def test_the_other_or_a_mixed_lead_adds_training_beats_only(tmp_path, wfdb_db, setting, recorded, in_report):
     from arrhythmia.train import train
 
     config = TrainConfig(
-        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, other_lead=True
+        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, **{setting: True}
     )
     run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
     data = json.loads((run / "data.json").read_text())
     first = run.split()
-    assert "training beats cut from the other lead (V5)" in (run / "report.html").read_text()
+    assert in_report in (run / "report.html").read_text()
     assert sum(data["counts"]["train"].values()) == len(first.train)  # the first lead's, as evaluation reloads
-    assert data["other_lead"] == {"leads": ["V5"], "train_beats_added": len(first.train)}
+    assert data[setting] == {**recorded, "train_beats_added": len(first.train)}
+    assert {"other_lead", "mixed_lead"} & set(data) == {setting}
     with pytest.raises(ArrhythmiaError, match="one lead per record"):
         train(replace(config, data="synthetic"), run_dir=tmp_path / "synthetic", progress=False, log=lambda _: None)
-
-
-def test_mixed_leads_add_training_beats_only(tmp_path, wfdb_db):
-    config = TrainConfig(
-        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, mixed_lead=True
-    )
-    run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
-    data = json.loads((run / "data.json").read_text())
-    first = run.split()
-    assert sum(data["counts"]["train"].values()) == len(first.train)
-    assert data["mixed_lead"] == {"angles_deg": [20.0, 160.0], "train_beats_added": len(first.train)}
-    assert "other_lead" not in data
-    assert "training beats cut from a mixture of the record" in (run / "report.html").read_text()
 
 
 class Foreign:

@@ -157,11 +157,7 @@ def find_episodes(
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
     (60 / the shortest RR inside) and mean heart rate, bpm.
     """
-    config = config or EpisodeConfig()
-    times = np.asarray(samples, dtype=np.float64) / fs
-    labels = np.asarray(labels, dtype=str)
-    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
-    in_noise = overlapping(times, times, noise_s)
+    config, times, labels, noise_s, in_noise = _in_seconds(samples, labels, fs, unanalysable, config)
     rows: list[dict] = []
     for start, end in noise_s:
         beats = int(((times >= start) & (times <= end)).sum())
@@ -180,6 +176,15 @@ def find_episodes(
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
 
+def _in_seconds(samples, labels, fs, unanalysable, config) -> tuple:
+    """``find_episodes``' arguments as it works on them: the config (default if None), beat times (s), labels
+    (str), the unanalysable stretches (s) and which beats fall in one."""
+    times = np.asarray(samples, dtype=np.float64) / fs
+    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
+    labels = np.asarray(labels, dtype=str)
+    return config or EpisodeConfig(), times, labels, noise_s, overlapping(times, times, noise_s)
+
+
 def af_beats(
     samples: np.ndarray,
     labels: np.ndarray,
@@ -190,14 +195,11 @@ def af_beats(
 ) -> np.ndarray:
     """(n_beats,) bool: the beats inside the ``AF`` episodes that ``find_episodes`` reports for the same
     arguments (see there)."""
-    config = config or EpisodeConfig()
-    times = np.asarray(samples, dtype=np.float64) / fs
+    config, times, labels, _, in_noise = _in_seconds(samples, labels, fs, unanalysable, config)
     inside = np.zeros(len(times), dtype=bool)
     if len(times) < 2:
         return inside
-    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
-    skipped = np.isin(np.asarray(labels, dtype=str), list(config.af_skip_labels))
-    in_noise = overlapping(times, times, noise_s)
+    skipped = np.isin(labels, list(config.af_skip_labels))
     for first, last in _af_stretches(times, skipped, in_noise, config, p_wave):
         inside[first : last + 1] = True
     return inside
