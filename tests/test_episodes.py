@@ -277,21 +277,20 @@ def test_an_irregular_rhythm_with_p_waves_is_not_af():
     assert len(of_type(find_episodes(samples, labels, FS, config=rhythm_only, p_wave=with_p), "AF")) == 1
 
 
-def test_af_beats_are_the_beats_inside_the_af_episodes():
-    from arrhythmia.episodes import af_beats
+def test_beats_in_are_the_beats_inside_the_episodes_of_a_type():
+    from arrhythmia.episodes import beats_in
 
     rng = np.random.default_rng(2)
     rr = np.concatenate([[0.8] * 100, rng.uniform(0.5, 1.1, 200), [0.8] * 100])  # sinus, AF, sinus
     samples, labels = beats(rr)
-    af = of_type(find_episodes(samples, labels, FS), "AF")
+    episodes = find_episodes(samples, labels, FS)
+    af = of_type(episodes, "AF")
     assert len(af) == 1
     times = samples / FS
-    expected = (times >= af["start_s"].iloc[0]) & (times <= af["end_s"].iloc[0])
-    inside = af_beats(samples, labels, FS)
-    np.testing.assert_array_equal(inside, expected)
-    assert 150 < inside.sum() < 250
-    assert not af_beats(samples, labels, FS, p_wave=np.full(len(samples), 0.95)).any()  # P waves: no AF
-    assert not af_beats(samples[:1], labels[:1], FS).any()
+    inside = beats_in(samples, FS, episodes, "AF")
+    np.testing.assert_array_equal(inside, (times >= af["start_s"].iloc[0]) & (times <= af["end_s"].iloc[0]))
+    assert 150 < inside.sum() < 250 and inside[200] and not inside[:50].any()  # beats 100-300 are AF
+    assert not beats_in(samples, FS, episodes, "VT").any()
 
 
 def test_predict_finds_af_where_the_p_waves_are_gone_not_where_the_rhythm_is_merely_irregular():

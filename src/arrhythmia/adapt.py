@@ -66,7 +66,7 @@ class AdaptConfig:
         (``rhythm_border``): S when it comes early, N in an irregular rhythm.
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
-    af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.af_beats``) is N
+    af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
     """

@@ -157,7 +157,11 @@ def find_episodes(
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
     (60 / the shortest RR inside) and mean heart rate, bpm.
     """
-    config, times, labels, noise_s, in_noise = _in_seconds(samples, labels, fs, unanalysable, config)
+    config = config or EpisodeConfig()
+    times = np.asarray(samples, dtype=np.float64) / fs
+    labels = np.asarray(labels, dtype=str)
+    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
+    in_noise = overlapping(times, times, noise_s)
     rows: list[dict] = []
     for start, end in noise_s:
         beats = int(((times >= start) & (times <= end)).sum())
@@ -176,32 +180,14 @@ def find_episodes(
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
 
-def _in_seconds(samples, labels, fs, unanalysable, config) -> tuple:
-    """``find_episodes``' arguments as it works on them: the config (default if None), beat times (s), labels
-    (str), the unanalysable stretches (s) and which beats fall in one."""
+def beats_in(samples: np.ndarray, fs: float, episodes: pd.DataFrame, kind: str) -> np.ndarray:
+    """(n_beats,) bool: which beats (R-peak ``samples`` at ``fs`` Hz) fall inside an episode of type ``kind``
+    of ``episodes`` (a ``find_episodes`` table), its first and last beat included."""
     times = np.asarray(samples, dtype=np.float64) / fs
-    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
-    labels = np.asarray(labels, dtype=str)
-    return config or EpisodeConfig(), times, labels, noise_s, overlapping(times, times, noise_s)
-
-
-def af_beats(
-    samples: np.ndarray,
-    labels: np.ndarray,
-    fs: float,
-    unanalysable: np.ndarray | None = None,
-    config: EpisodeConfig | None = None,
-    p_wave: np.ndarray | None = None,
-) -> np.ndarray:
-    """(n_beats,) bool: the beats inside the ``AF`` episodes that ``find_episodes`` reports for the same
-    arguments (see there)."""
-    config, times, labels, _, in_noise = _in_seconds(samples, labels, fs, unanalysable, config)
+    rows = episodes[episodes["type"] == kind]
     inside = np.zeros(len(times), dtype=bool)
-    if len(times) < 2:
-        return inside
-    skipped = np.isin(labels, list(config.af_skip_labels))
-    for first, last in _af_stretches(times, skipped, in_noise, config, p_wave):
-        inside[first : last + 1] = True
+    for start, end in zip(rows["start_s"], rows["end_s"]):
+        inside |= (times >= start) & (times <= end)
     return inside
 
 

@@ -24,7 +24,7 @@ from arrhythmia.data.detection import detect_and_filter, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
-from arrhythmia.episodes import EpisodeConfig, af_beats, find_episodes
+from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
 from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, hrv_excluded, nn_intervals
@@ -339,7 +339,7 @@ def _no_s_in_af(
     that their own labels give called N (``adapt.supraventricular_as_n``), and how many changed; a
     reviewer's beats (``reviewed``: beat index -> class index) keep their labels."""
     labels = as_aami(np.asarray(classes, dtype=object)[probs.argmax(axis=1)].astype(str))
-    in_af = af_beats(samples, labels, fs, noise, config, p_wave)
+    in_af = beats_in(samples, fs, find_episodes(samples, labels, fs, noise, config, p_wave), "AF")
     in_af[list(reviewed)] = False
     out = supraventricular_as_n(probs, tuple(classes), in_af)
     return out, int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())
