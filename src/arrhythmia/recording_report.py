@@ -26,7 +26,7 @@ from arrhythmia.figures import (
     plot_rr_tachogram_poincare,
 )
 from arrhythmia.files import write_text_atomic
-from arrhythmia.hourly import heart_rate
+from arrhythmia.hourly import HRV_EXCLUDES, heart_rate
 from arrhythmia.predict import RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
@@ -36,6 +36,13 @@ EXTRA_CSS = ".scroll { overflow-x: auto; } .cards { grid-template-columns: repea
 #: At most this many AF onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
 MAX_EPISODE_ROWS = 200
+#: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
+_READABLE = {"noise": "unanalysable signal", "AF": "atrial fibrillation", "pause": "pauses"}
+HRV_NOTE = (
+    "Over the intervals between two consecutive N beats, leaving out "
+    + ", ".join(_READABLE.get(kind, kind) for kind in HRV_EXCLUDES)
+    + ": heart-rate variability measures the sinus node."
+)
 
 
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
@@ -211,6 +218,7 @@ def render_recording_report(
                 [["NN intervals", _number(hrv["sdnn_ms"]), _number(hrv["rmssd_ms"]), _number(hrv["pnn50"], 1)]],
             )
         )
+        parts.append(f"<p>{esc(HRV_NOTE)}</p>")
     else:
         parts.append(f"<p>{esc(hrv or 'no HRV')}.</p>")
     return (
