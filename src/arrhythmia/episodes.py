@@ -184,11 +184,8 @@ def beats_in(samples: np.ndarray, fs: float, episodes: pd.DataFrame, kind: str) 
     """(n_beats,) bool: which beats (R-peak ``samples`` at ``fs`` Hz) fall inside an episode of type ``kind``
     of ``episodes`` (a ``find_episodes`` table), its first and last beat included."""
     times = np.asarray(samples, dtype=np.float64) / fs
-    rows = episodes[episodes["type"] == kind]
-    inside = np.zeros(len(times), dtype=bool)
-    for start, end in zip(rows["start_s"], rows["end_s"]):
-        inside |= (times >= start) & (times <= end)
-    return inside
+    stretches = episodes.loc[episodes["type"] == kind, ["start_s", "end_s"]].to_numpy(dtype=np.float64)
+    return overlapping(times, times, stretches)
 
 
 def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict]:

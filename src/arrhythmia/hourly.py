@@ -18,6 +18,8 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
+from arrhythmia.data.quality import overlapping
+
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
@@ -46,8 +48,8 @@ def nn_intervals(times: np.ndarray, labels: np.ndarray, excluded_s: np.ndarray |
         return np.zeros((0, 2))
     normal = np.asarray(labels) == "N"
     keep = normal[:-1] & normal[1:] & (np.diff(times) > 0)
-    for start, end in np.zeros((0, 2)) if excluded_s is None else np.asarray(excluded_s, np.float64).reshape(-1, 2):
-        keep &= ~((times[:-1] < end) & (times[1:] > start))
+    if excluded_s is not None:
+        keep &= ~overlapping(times[:-1], times[1:], excluded_s, touching=False)
     return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
 
 

@@ -36,8 +36,8 @@ EXTRA_CSS = ".scroll { overflow-x: auto; } .cards { grid-template-columns: repea
 #: At most this many AF onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
 MAX_EPISODE_ROWS = 200
-#: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
 _READABLE = {"noise": "unanalysable signal", "AF": "atrial fibrillation", "pause": "pauses"}
+#: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
 HRV_NOTE = (
     "Over the intervals between two consecutive N beats, leaving out "
     + ", ".join(_READABLE.get(kind, kind) for kind in HRV_EXCLUDES)

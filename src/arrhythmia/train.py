@@ -103,6 +103,19 @@ def _start_run(config: TrainConfig, run_dir, resume: bool, ctx: Context, device:
     return Run(distributed.broadcast_object(path, ctx), config)
 
 
+def _with_copies(
+    run: Run, beats: BeatSet, split: Split, load: Callable[[], BeatSet], ctx: Context
+) -> tuple[BeatSet, Split, BeatSet, int]:
+    """``beats`` and ``split`` with the copies of the training beats that ``load()`` cuts from another lead
+    of the same records added to training (``splits.with_other_lead``); also the loaded beats and how many
+    were added."""
+    with distributed.local_main_first(ctx):  # a beat cache made once per node
+        copies = run.labelled(load(), like=beats)
+    before = len(split.train)
+    beats, split = with_other_lead(beats, split, copies)
+    return beats, split, copies, len(split.train) - before
+
+
 def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
     run = _start_run(config, run_dir, resume, ctx, device)
     with distributed.local_main_first(ctx):  # a download or beat cache made once per node
@@ -117,20 +130,14 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     # data.json describes the first lead's beats and split: those evaluation and the report reload.
     first_beats, first_split, other_lead, mixed_lead = beats, split, None, None
     if config.other_lead:
-        with distributed.local_main_first(ctx):
-            other = run.labelled(run.other_lead_beats(progress), like=beats)
-        before = len(split.train)
-        beats, split = with_other_lead(beats, split, other)
+        beats, split, other, added = _with_copies(run, beats, split, lambda: run.other_lead_beats(progress), ctx)
         leads = sorted(set((other.info.get("leads") or {}).values()))
-        other_lead = {"leads": leads, "train_beats_added": len(split.train) - before}
-        log(f"other lead ({', '.join(leads)}): {other_lead['train_beats_added']:,} more training beats")
+        other_lead = {"leads": leads, "train_beats_added": added}
+        log(f"other lead ({', '.join(leads)}): {added:,} more training beats")
     if config.mixed_lead:
-        with distributed.local_main_first(ctx):
-            mixed = run.labelled(run.mixed_lead_beats(progress), like=beats)
-        before = len(split.train)
-        beats, split = with_other_lead(beats, split, mixed)
-        mixed_lead = {"angles_deg": list(MIXED_ANGLES_DEG), "train_beats_added": len(split.train) - before}
-        log(f"mixed leads: {mixed_lead['train_beats_added']:,} more training beats")
+        beats, split, _, added = _with_copies(run, beats, split, lambda: run.mixed_lead_beats(progress), ctx)
+        mixed_lead = {"angles_deg": list(MIXED_ANGLES_DEG), "train_beats_added": added}
+        log(f"mixed leads: {added:,} more training beats")
     if ctx.is_main:
         run.write_data(first_beats, first_split, other_lead, mixed_lead)
     # Fitted once (it reads the whole training split) and shared: every rank standardises identically.

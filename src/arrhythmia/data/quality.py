@@ -67,12 +67,13 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
     return np.stack([starts * block, np.minimum(ends * block, n)], axis=1).astype(np.int64)
 
 
-def overlapping(starts: np.ndarray, ends: np.ndarray, stretches: np.ndarray) -> np.ndarray:
+def overlapping(starts: np.ndarray, ends: np.ndarray, stretches: np.ndarray, touching: bool = True) -> np.ndarray:
     """Which intervals ``[starts[i], ends[i]]`` touch any of ``stretches`` ((k, 2) start and end, in the
     same unit; ends included): (n,) bool. An interval of one point (``starts is ends``) asks which points
-    fall inside a stretch."""
+    fall inside a stretch. ``touching=False``: only intervals that share some time with a stretch count,
+    not those that meet one at an end."""
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     touched = np.zeros(len(starts), dtype=bool)
     for first, last in np.asarray(stretches, dtype=np.float64).reshape(-1, 2):
-        touched |= (starts <= last) & (ends >= first)
+        touched |= (starts <= last) & (ends >= first) if touching else (starts < last) & (ends > first)
     return touched
