@@ -295,3 +295,107 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
         # the hourly counts and runs are taken from the labels after this step
         assert result.hourly[["S", "s_runs"]].sum().tolist() == [0, 0]
         assert kept.hourly["S"].sum() == len(kept.beats) and kept.hourly["s_runs"].sum() > 0
+
+
+def test_timing_groups_split_supraventricular_beats_by_how_the_rules_called_them():
+    from arrhythmia.adapt import Timing, describe_group, timing_groups
+
+    n_like, s_like, v_like = [0.8, 0.2, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.1, 0.1, 0.8, 0, 0]
+    probs = np.array([s_like, s_like, n_like, n_like, n_like, v_like, s_like], dtype=np.float32)
+    family = np.array([0, 0, 0, 0, 0, 1, 1])
+    timing = Timing(
+        prematurity=np.array([0.7, 1.0, 1.0, 1.0, 0.7, 0.7, 0.7]),
+        irregularity=np.array([0.02, 0.02, 0.02, 0.02, 0.3, 0.02, 0.02]),
+        long_prematurity=np.array([0.6, 1.0, 0.7, 1.0, 0.6, 0.6, 0.6]),
+    )
+    groups = timing_groups(probs, CLASSES, family, timing, premature_ratio=0.86, irregular_above=0.12)
+    # early S, on-time S, N in a fast stretch, plain N (none), early N in an irregular rhythm, V (none),
+    # and an early S of the second family: kind * n_families + family
+    assert groups.tolist() == [0, 2, 4, -1, 6, -1, 1]
+    assert describe_group(4, family) == "beats of a fast stretch called N in family 0"
+    unmeasured = Timing(timing.prematurity, timing.irregularity)  # no long reference: no fast stretch
+    assert timing_groups(probs, CLASSES, family, unmeasured)[2] == -1
+
+
+def test_a_groups_answer_carries_through_it_and_only_its_representative_speaks_for_it():
+    from arrhythmia.adapt import representatives, reviewed_timing
+
+    probs = np.tile(np.array([0.3, 0.7, 0, 0, 0], np.float32), (6, 1))
+    groups = np.array([0, 0, 0, 1, 1, -1])
+    out = reviewed_timing(probs, CLASSES, groups, {0: 0})  # group 0 is N
+    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1]
+    assert out[0, 0] == pytest.approx(0.7) and out[0, 1] == pytest.approx(0.3)
+    np.testing.assert_array_equal(reviewed_timing(probs, CLASSES, groups, {0: 2}), probs)  # V: the family's
+    prematurity = np.array([0.5, 0.7, 0.9, 1.0, 1.1, 0.8])
+    assert representatives(groups, prematurity, exclude=np.array([], int)) == {0: 1, 1: 3}
+    assert representatives(groups, prematurity, exclude=np.array([1])) == {0: 0, 1: 3}
+
+
+def test_an_odd_or_fusion_reviewed_beat_does_not_carry_its_family():
+    probs = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (10, 1))
+    family = np.zeros(10, dtype=np.int64)
+    likeness = np.full(10, 0.95, dtype=np.float32)
+    likeness[3] = 0.5  # a V beat that joined the usual beat's family
+    odd = family_consensus(probs, family, CLASSES, reviewed={3: 2}, likeness=likeness)
+    assert (odd.argmax(1) == 0).all()
+    typical = family_consensus(probs, family, CLASSES, reviewed={4: 2}, likeness=likeness)
+    assert (typical.argmax(1) == 2).all()
+    # the usual beat's family (family 0) is never fusion; another family may be
+    fusion = family_consensus(probs, family, CLASSES, reviewed={4: 3}, likeness=likeness)
+    assert (fusion.argmax(1) == 0).all()
+    fusion_family = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, likeness=likeness)
+    assert (fusion_family.argmax(1) == 3).all()
+
+
+def test_questions_ask_families_then_timing_groups_then_the_border():
+    from arrhythmia.adapt import Families
+
+    probs = np.tile(np.array([0.8, 0.2, 0, 0, 0], np.float32), (40, 1))
+    probs[30:] = [0.1, 0.1, 0.8, 0, 0]  # family 1: ten V beats
+    family = np.where(np.arange(40) < 30, 0, 1)
+    likeness = np.linspace(0.5, 0.99, 40).astype(np.float32)
+    families = Families(family, np.zeros((2, 4), np.float32), likeness)
+    groups = np.full(40, -1)
+    groups[:4], groups[10:16] = 2, 4  # a group of four, then a larger one of six
+    prematurity = np.linspace(0.5, 1.0, 40)
+    asked = questions(probs, CLASSES, families, 5, 5, groups, prematurity)
+    # the V family's most typical beat (not the usual beat's family), the larger group's beat of median
+    # prematurity, the other group's, then the border
+    assert [i for i, _ in asked[:3]] == [39, 12, 1]
+    assert [why for _, why in asked[:3]] == [
+        "exemplar of family 1 (10 beats)",
+        "beats of a fast stretch called N in family 0 (6 beats)",
+        "on-time beats called S in family 0 (4 beats)",
+    ]
+    assert [why for _, why in asked[3:]] == ["near the N/S border"] * 2
+    assert len({i for i, _ in asked}) == 5
+
+
+def test_answers_about_a_few_beats_relabel_their_groups_through_predict():
+    from types import SimpleNamespace
+
+    from arrhythmia.predict import predict_signal
+
+    rec = synthetic_ecg(duration_s=240, fs=360, seed=5, class_mix={"N": 0.94, "S": 0.03, "V": 0.03})
+    recording = Recording(rec.signal, 360.0, "MLII", "r")
+    always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)  # a model that calls every beat S
+    model = SimpleNamespace(
+        classes=CLASSES,
+        window=get_window("centred"),
+        takes_context=False,
+        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
+    )
+
+    def truth(samples):
+        nearest = np.abs(rec.r_peaks[None, :] - np.asarray(samples)[:, None]).argmin(axis=1)
+        return rec.labels[nearest]
+
+    before = predict_signal(recording, model)
+    asked = label_recording(recording, model, ask=4).questions
+    assert any(reason.startswith("on-time beats called S") for reason in asked["reason"])
+    answers = dict(zip(asked["sample"].tolist(), truth(asked["sample"]).tolist()))
+    after = predict_signal(recording, model, reviewed=answers)
+    right_before = (before["label"].to_numpy() == truth(before["sample"])).mean()
+    right_after = (after["label"].to_numpy() == truth(after["sample"])).mean()
+    # four answers, each about a group: the on-time beats are N again, the early ones stay S
+    assert right_before < 0.3 and right_after > 0.9

@@ -24,8 +24,11 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
-A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and its family takes
-the label's morphology.
+A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, its family takes the
+label's morphology, and its timing group (``timing_groups``: the supraventricular beats of one family that
+the rules called S for coming early, called S on time, or called N inside a fast stretch) takes the N or S
+it was given. ``questions`` picks the beats to ask about so that each answer settles a whole group, as a
+Holter reviewer relabels a family or a run at once.
 """
 
 from __future__ import annotations
@@ -101,6 +104,18 @@ class AdaptConfig:
 
 
 @dataclass
+class Timing:
+    """Each beat's timing against the patient's own rhythm (``context.local_rhythm``), (n_beats,) each:
+    ``prematurity`` and ``irregularity`` over about half a minute of neighbours, and ``long_prematurity``
+    over about five minutes (``context.LONG_RHYTHM_BEATS``), against which the beats of a fast run still come early
+    (None: not measured)."""
+
+    prematurity: np.ndarray
+    irregularity: np.ndarray
+    long_prematurity: np.ndarray | None = None
+
+
+@dataclass
 class Families:
     """Morphology families of one recording's beats.
 
@@ -162,6 +177,7 @@ def family_consensus(
     classes: tuple[str, ...],
     min_family_beats: int = 5,
     reviewed: dict[int, int] | None = None,
+    likeness: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
 
@@ -170,9 +186,17 @@ def family_consensus(
     supraventricular family's beats keep their own N-or-S call. Families smaller than
     ``min_family_beats`` and classes outside ``MORPHOLOGY`` are left as they are. A family with reviewed
     beats (``reviewed``: beat index -> class index) takes the morphology most of them were given, whatever
-    its size.
+    its size; with ``likeness`` ((n_beats,), ``Families.likeness``) only reviewed beats at least as like
+    the family's template as its median beat speak for it: an odd beat that joined a family of other beats
+    keeps its label to itself, and so does a beat of the usual beat's family (family 0) reviewed as a
+    fusion beat (F).
     """
     reviewed = reviewed or {}
+    if likeness is not None:
+        typical = {f: np.median(likeness[family == f]) for f in {int(family[i]) for i in reviewed}}
+        reviewed = {i: c for i, c in reviewed.items() if likeness[i] >= typical[int(family[i])]}
+    # A fusion beat blends the usual beat with a ventricular one: the usual beat's family is never fusion.
+    reviewed = {i: c for i, c in reviewed.items() if family[i] != 0 or MORPHOLOGY.get(classes[c]) != "F"}
     groups = [MORPHOLOGY.get(name) for name in classes]
     if None in groups:
         return probs
@@ -286,38 +310,135 @@ def _decide_supraventricular(probs: np.ndarray, s: int, n: int, is_s: np.ndarray
     return out
 
 
+#: The kinds of timing groups (``timing_groups``), in the order of their numbers.
+TIMING_KINDS = (
+    "early beats called S",
+    "on-time beats called S",
+    "beats of a fast stretch called N",
+    "early beats of an irregular rhythm called N",
+)
+
+
+def timing_groups(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    timing: Timing,
+    premature_ratio: float = 0.86,
+    irregular_above: float = 0.12,
+) -> np.ndarray:
+    """(n_beats,) int: the timing group of each beat called N or S, ``kind * n_families + family``, and -1
+    for the others. The kinds (``TIMING_KINDS``): called S and early (``prematurity < premature_ratio``),
+    called S on time, called N on time against its neighbours but early against the last five minutes
+    (``long_prematurity < premature_ratio``) in a regular rhythm (a supraventricular run, or a sinus rate
+    that rose), and called N early in an irregular rhythm (``irregularity > irregular_above``, where timing
+    said nothing). The rules (``rhythm_border``) decide each beat of a group the same way, so a reviewer's answer
+    for one of them holds for the group (``reviewed_timing``)."""
+    groups = np.full(len(probs), -1, dtype=np.int64)
+    if "S" not in classes or "N" not in classes or len(probs) == 0:
+        return groups
+    called = probs.argmax(axis=1)
+    early = timing.prematurity < premature_ratio
+    is_s, is_n = called == classes.index("S"), called == classes.index("N")
+    kind = np.full(len(probs), -1, dtype=np.int64)
+    kind[is_s & early] = 0
+    kind[is_s & ~early] = 1
+    if timing.long_prematurity is not None:
+        fast = (timing.long_prematurity < premature_ratio) & (timing.irregularity <= irregular_above)
+        kind[is_n & ~early & fast] = 2
+    kind[is_n & early & (timing.irregularity > irregular_above)] = 3
+    n_families = int(family.max()) + 1
+    return np.where(kind >= 0, kind * n_families + family, -1)
+
+
+def describe_group(group: int, family: np.ndarray) -> str:
+    """A reviewer's words for timing group ``group`` (``timing_groups`` of the recording's ``family``)."""
+    n_families = int(family.max()) + 1
+    return f"{TIMING_KINDS[group // n_families]} in family {group % n_families}"
+
+
+def exemplars(families: Families) -> np.ndarray:
+    """(n_families,) int: each family's most typical beat, the one whose QRS is likest to its template."""
+    order = np.lexsort((-families.likeness, families.family))  # by family, the likest first
+    first = np.searchsorted(families.family[order], np.arange(len(families.templates)))
+    return order[np.minimum(first, len(order) - 1)]
+
+
+def representatives(groups: np.ndarray, prematurity: np.ndarray, exclude: np.ndarray) -> dict[int, int]:
+    """``{group: beat index}``: the beat of each timing group (``groups``, ``timing_groups``) that stands
+    for it, the one whose ``prematurity`` is nearest the group's median, leaving out the beats ``exclude``
+    (the families' exemplars, asked about for their families). Only this beat's answer speaks for its
+    group: a reviewer's correction of any other beat is kept to that beat, since corrections pick out the
+    exceptions."""
+    chosen = {}
+    free = ~np.isin(np.arange(len(groups)), exclude)
+    for group in np.unique(groups[(groups >= 0) & free]):
+        rows = np.flatnonzero((groups == group) & free)
+        chosen[int(group)] = int(rows[np.argmin(np.abs(prematurity[rows] - np.median(prematurity[rows])))])
+    return chosen
+
+
+def reviewed_timing(
+    probs: np.ndarray, classes: tuple[str, ...], groups: np.ndarray, answers: dict[int, int]
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with every beat of each timing group (``groups``,
+    ``timing_groups``) answered N or S (``answers``: group -> class index, from the group's
+    ``representatives``) called that, its larger of the N and S probabilities going to it; other beats and
+    classes, and answers of other classes (a family's business), are left as they are."""
+    if "S" not in classes or "N" not in classes:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    is_s = np.isin(groups, [g for g, c in answers.items() if c == s])
+    is_n = np.isin(groups, [g for g, c in answers.items() if c == n])
+    return _decide_supraventricular(probs, s, n, is_s, is_n)
+
+
 def questions(
-    probs: np.ndarray, classes: tuple[str, ...], families: Families | None, k: int, min_family_beats: int = 5
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    families: Families | None,
+    k: int,
+    min_family_beats: int = 5,
+    groups: np.ndarray | None = None,
+    prematurity: np.ndarray | None = None,
 ) -> list[tuple[int, str]]:
     """The ``k`` beats whose labels, given by a reviewer, would settle the most labels: ``(beat index,
-    why)`` pairs. First one beat of each family whose morphology the model is least sure of (weighted by
-    the family's size: a family's answer labels all its beats; families of at least ``min_family_beats``,
-    as single odd beats are mostly noise), at most a third of ``k``; then the beats
-    nearest the N/S border, taken alternately from either side, to place this patient's border."""
+    why)`` pairs, each answer settling a group, as a Holter reviewer works:
+
+    1. at most a third of ``k`` (at least one): the most typical beat of each family of at least
+       ``min_family_beats`` beats, largest first, but for the usual beat's family (family 0) unless the model
+       calls its morphology other than N or S; an answer sets the family's morphology (``family_consensus``);
+    2. one beat of each timing group (``groups``, ``timing_groups``), largest first: the beat that stands
+       for it (``representatives``, by ``prematurity``); an answer sets the group's N or S
+       (``reviewed_timing``);
+    3. the beats nearest the N/S border, taken alternately from either side, to place this patient's border
+       (``reviewed_s_border``)."""
     chosen: list[tuple[int, str]] = []
     if k <= 0:
         return chosen
-    groups = [MORPHOLOGY.get(name) for name in classes]
-    if families is not None and None not in groups:
-        names = sorted(set(groups))
-        member = np.array([[g == name for g in groups] for name in names], dtype=np.float64)
-        doubt = []
-        for f in range(len(families.templates)):
-            rows = np.flatnonzero(families.family == f)
-            if len(rows) < min_family_beats:
+    called = probs.argmax(axis=1)
+    if families is not None:
+        sizes, typical = families.sizes, exemplars(families)
+        supraventricular = [classes.index(name) for name in ("N", "S") if name in classes]
+        usual_is_sv = bool(np.isin(np.bincount(called[families.family == 0]).argmax(), supraventricular))
+        for f in np.argsort(-sizes, kind="stable"):
+            if len(chosen) >= max(1, k // 3) or sizes[f] < min_family_beats:
+                break
+            if f == 0 and usual_is_sv:
                 continue
-            mass = member @ probs[rows].mean(axis=0)
-            doubt.append((len(rows) * (1.0 - mass.max()), f, rows))
-        for weight, f, rows in sorted(doubt, key=lambda d: -d[0])[: max(1, k // 3)]:
-            if weight > 0.5:  # at least half a beat of the family expected wrong
-                # the family's most typical beat: its QRS is the likest to the family's template
-                chosen.append((int(rows[np.argmax(families.likeness[rows])]), f"exemplar of family {f}"))
+            chosen.append((int(typical[f]), f"exemplar of family {f} ({sizes[f]} beats)"))
+        if groups is not None and prematurity is not None:
+            standing = representatives(groups, prematurity, typical)
+            found, size = np.unique(groups[groups >= 0], return_counts=True)
+            for group, n in sorted(zip(found.tolist(), size.tolist()), key=lambda pair: -pair[1]):
+                if len(chosen) < k and group in standing:
+                    chosen.append((standing[group], f"{describe_group(group, families.family)} ({n} beats)"))
+    taken = {i for i, _ in chosen}
     if "S" in classes and "N" in classes:
-        sv = np.flatnonzero(np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")]))
+        sv = np.flatnonzero(np.isin(called, [classes.index("N"), classes.index("S")]))
         score = _s_score(probs[sv], classes)
         above = sv[score >= 0][np.argsort(score[score >= 0])]
         below = sv[score < 0][np.argsort(-score[score < 0])]
-        taken = {i for i, _ in chosen}
         sides = [list(above), list(below)]
         while len(chosen) < k and (sides[0] or sides[1]):
             for side in sides:
@@ -346,12 +467,14 @@ def _confident_v_families(
 
 @dataclass
 class Adaptation:
-    """The adapted labelling of one recording: probs (n_beats, n_classes), families (or None), and what
-    was done (``steps``, for summary.json)."""
+    """The adapted labelling of one recording: probs (n_beats, n_classes), families (or None), the timing
+    groups of the labels before a reviewer's answers (``timing_groups``; None without families or
+    timing), and what was done (``steps``, for summary.json)."""
 
     probs: np.ndarray
     families: Families | None
     steps: dict[str, Any] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
 
 def adapt(
@@ -362,15 +485,15 @@ def adapt(
     config: AdaptConfig,
     where: str = "recording",
     reviewed: dict[int, int] | None = None,
-    rhythm: tuple[np.ndarray, np.ndarray] | None = None,
+    rhythm: Timing | None = None,
 ) -> Adaptation:
     """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
     (n_beats, n_context)) to the recording, as ``config`` says; see the module docstring. ``model`` is what
     predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (the PyTorch
     ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
-    reviewer's labels) decides its families' morphology and this recording's N/S border, and its beats
-    keep their given labels. ``rhythm``: each beat's ``(prematurity, irregularity)``
-    (``context.local_rhythm`` of the recording's peaks), for ``config.rhythm``."""
+    reviewer's labels) decides its families' morphology, its timing groups' N or S (``timing_groups``,
+    ``representatives``) and this recording's N/S border, and its beats keep their given labels.
+    ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups."""
     reviewed = reviewed or {}
     steps: dict[str, Any] = {"adapted": False}
     if len(X) < config.min_beats:
@@ -402,19 +525,35 @@ def adapt(
         else:
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
-        probs = family_consensus(probs, families.family, tuple(model.classes), config.min_family_beats, reviewed)
+        probs = family_consensus(
+            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, families.likeness
+        )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
         classes = tuple(model.classes)
         before = probs.argmax(axis=1)
-        probs = rhythm_border(probs, classes, *rhythm, config.premature_ratio, config.irregular_above)
+        probs = rhythm_border(
+            probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
+        )
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
+    groups = None
+    if families is not None and rhythm is not None:
+        groups = timing_groups(
+            probs, tuple(model.classes), families.family, rhythm, config.premature_ratio, config.irregular_above
+        )
     if reviewed:
-        border = reviewed_s_border(probs, tuple(model.classes), reviewed)
+        # The border is placed by the answers about beats in no timing group: a group's answer is its own.
+        outside = {i: c for i, c in reviewed.items() if groups is None or groups[i] < 0}
+        border = reviewed_s_border(probs, tuple(model.classes), outside)
         probs = apply_s_border(probs, tuple(model.classes), border)
+        if groups is not None:
+            standing = representatives(groups, rhythm.prematurity, exemplars(families))
+            answers = {g: reviewed[i] for g, i in standing.items() if i in reviewed}
+            probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
+            steps["groups_answered"] = len(answers)
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         steps["reviewed_beats"] = len(reviewed)
         steps["s_border"] = border
     steps["adapted"] = True
-    return Adaptation(probs, families, steps)
+    return Adaptation(probs, families, steps, groups)

@@ -332,10 +332,12 @@ def predict(
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
     ] = True,
     ask: Annotated[
-        int, typer.Option(min=0, help="Write a review sheet of the K beats whose labels would help most.")
+        int,
+        typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
     ] = 0,
     labels: Annotated[
-        Path | None, typer.Option(help="A reviewer's labels (CSV: sample,label), carried through their families.")
+        Path | None,
+        typer.Option(help="A reviewer's labels (CSV: sample,label), carried through their families and groups."),
     ] = None,
     out: Annotated[
         Path | None,

@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.adapt import AdaptConfig, Families, questions, supraventricular_as_n
+from arrhythmia.adapt import AdaptConfig, Families, Timing, questions, supraventricular_as_n
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
-from arrhythmia.data.context import local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
+from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
 from arrhythmia.data.detection import detect_and_filter, polarity
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
@@ -223,10 +223,13 @@ def questions_table(
     families: Families | None,
     ask: int,
     min_family_beats: int,
+    groups: np.ndarray | None = None,
+    prematurity: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The review sheet: the ``ask`` beats ``adapt.questions`` picks among the kept beats (probs:
-    (n_kept, n_classes), peaks: (n_kept,) samples), with their sample, time, label, family and reason."""
-    asked = questions(probs, tuple(classes), families, ask, min_family_beats)
+    (n_kept, n_classes), peaks, groups (their timing groups) and prematurity: (n_kept,)), with their
+    sample, time, label, family and reason."""
+    asked = questions(probs, tuple(classes), families, ask, min_family_beats, groups, prematurity)
     rows = [i for i, _ in asked]
     return pd.DataFrame(
         {
@@ -259,9 +262,9 @@ def label_recording(
     seconds with ``MARGIN_S`` of context on each side.
 
     reviewed : a reviewer's labels, ``{sample: label}`` (``read_reviewed``): those beats keep them, and
-    they decide their families' morphology and the recording's N/S border (with ``adapt`` off, families are
-    still formed to carry them). ask : also pick the ``ask`` beats whose review would help most
-    (``RecordingLabels.questions``).
+    they carry their families' morphology, their timing groups' N or S and the recording's N/S border
+    (``adapt.adapt``; with ``adapt`` off, families are still formed to carry them). ask : also pick the
+    ``ask`` beats whose review would help most (``RecordingLabels.questions``).
     """
     signal, fs = recording.signal, recording.fs
     config = AdaptConfig.from_value(adapt)
@@ -291,13 +294,14 @@ def label_recording(
     given = _reviewed_beats(reviewed, kept_peaks, fs, tuple(model.classes), str(recording.path)) if reviewed else {}
     if config is not None:
         prematurity, irregularity = local_rhythm(peaks, fs)
-        rhythm = (prematurity[cut.kept], irregularity[cut.kept])
+        long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
+        rhythm = Timing(prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept])
         adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm)
         kept_probs, result.adaptation = adapted.probs, adapted.steps
         if adapted.families is not None:
             family[cut.kept] = adapted.families.family
             labels = np.asarray(model.classes, dtype=object)[kept_probs.argmax(axis=1)]
-            result.families = families_table(adapted.families.family, labels, kept_peaks, rhythm[0])
+            result.families = families_table(adapted.families.family, labels, kept_peaks, rhythm.prematurity)
             result.templates = np.stack(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
@@ -308,9 +312,19 @@ def label_recording(
         )
         result.adaptation["af_as_n"] = {"relabelled": relabelled}
     if ask:
-        families = adapted.families if config is not None else None
+        families, groups = (adapted.families, adapted.groups) if config is not None else (None, None)
         min_size = (config or AdaptConfig()).min_family_beats
-        result.questions = questions_table(kept_probs, kept_peaks, fs, model.classes, families, ask, min_size)
+        result.questions = questions_table(
+            kept_probs,
+            kept_peaks,
+            fs,
+            model.classes,
+            families,
+            ask,
+            min_size,
+            groups,
+            rhythm.prematurity if config else None,
+        )
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     probs[cut.kept] = kept_probs
     table = _table(_beat_index(peaks, fs), probs, model.classes)

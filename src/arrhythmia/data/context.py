@@ -120,6 +120,9 @@ def template_features(X: np.ndarray, r_peaks: np.ndarray, fs: float) -> np.ndarr
 
 #: Beats on each side of a beat that make its local rhythm (``local_rhythm``): about half a minute.
 RHYTHM_BEATS = 20
+#: Neighbours on each side that make a beat's long reference rhythm: about five minutes, longer than all
+#: but the longest supraventricular runs, so the beats of a run still come early against it.
+LONG_RHYTHM_BEATS = 200
 
 
 def local_rhythm(r_peaks: np.ndarray, fs: float, beats: int = RHYTHM_BEATS) -> tuple[np.ndarray, np.ndarray]:
