@@ -325,26 +325,39 @@ def test_a_groups_answer_carries_through_it_and_only_its_representative_speaks_f
     out = reviewed_timing(probs, CLASSES, groups, {0: 0})  # group 0 is N
     assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1]
     assert out[0, 0] == pytest.approx(0.7) and out[0, 1] == pytest.approx(0.3)
-    np.testing.assert_array_equal(reviewed_timing(probs, CLASSES, groups, {0: 2}), probs)  # V: the family's
+    v_group = reviewed_timing(probs, CLASSES, groups, {1: 2})  # group 1 is V
+    assert v_group.argmax(1).tolist() == [1, 1, 1, 2, 2, 1] and v_group[3, 2] == pytest.approx(0.7)
     prematurity = np.array([0.5, 0.7, 0.9, 1.0, 1.1, 0.8])
     assert representatives(groups, prematurity, exclude=np.array([], int)) == {0: 1, 1: 3}
     assert representatives(groups, prematurity, exclude=np.array([1])) == {0: 0, 1: 3}
 
 
-def test_an_odd_or_fusion_reviewed_beat_does_not_carry_its_family():
+def test_only_a_familys_exemplar_carries_it_and_the_usual_family_is_never_fusion():
     probs = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (10, 1))
     family = np.zeros(10, dtype=np.int64)
-    likeness = np.full(10, 0.95, dtype=np.float32)
-    likeness[3] = 0.5  # a V beat that joined the usual beat's family
-    odd = family_consensus(probs, family, CLASSES, reviewed={3: 2}, likeness=likeness)
+    exemplar = np.array([4])  # the most typical beat of family 0
+    odd = family_consensus(probs, family, CLASSES, reviewed={3: 2}, exemplar=exemplar)  # a correction: itself
     assert (odd.argmax(1) == 0).all()
-    typical = family_consensus(probs, family, CLASSES, reviewed={4: 2}, likeness=likeness)
+    typical = family_consensus(probs, family, CLASSES, reviewed={4: 2}, exemplar=exemplar)
     assert (typical.argmax(1) == 2).all()
     # the usual beat's family (family 0) is never fusion; another family may be
-    fusion = family_consensus(probs, family, CLASSES, reviewed={4: 3}, likeness=likeness)
+    fusion = family_consensus(probs, family, CLASSES, reviewed={4: 3}, exemplar=exemplar)
     assert (fusion.argmax(1) == 0).all()
-    fusion_family = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, likeness=likeness)
+    fusion_family = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, exemplar=np.array([0, 4]))
     assert (fusion_family.argmax(1) == 3).all()
+
+
+def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():
+    from arrhythmia.adapt import Families, reviewed_s_families
+
+    probs = np.tile(np.array([0.8, 0.2, 0, 0, 0], np.float32), (9, 1))
+    probs[8] = [0.1, 0.1, 0.8, 0, 0]  # a V beat in the family answered S keeps its V
+    family = np.array([0, 0, 0, 1, 1, 1, 2, 2, 1])
+    likeness = np.array([0.9, 0.99, 0.9, 0.9, 0.99, 0.9, 0.99, 0.9, 0.5], np.float32)
+    families = Families(family, np.zeros((3, 4), np.float32), likeness)
+    out = reviewed_s_families(probs, CLASSES, families, {4: 1, 6: 0, 1: 1})  # families 1 and 0 S, 2 N
+    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 2]  # the usual beat's family is not carried
+    assert out[3, 1] == pytest.approx(0.8)
 
 
 def test_questions_ask_families_then_timing_groups_then_the_border():

@@ -24,11 +24,12 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
-A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, its family takes the
-label's morphology, and its timing group (``timing_groups``: the supraventricular beats of one family that
-the rules called S for coming early, called S on time, or called N inside a fast stretch) takes the N or S
-it was given. ``questions`` picks the beats to ask about so that each answer settles a whole group, as a
-Holter reviewer relabels a family or a run at once.
+A reviewer's labels (``reviewed``) take precedence: a labelled beat keeps its label, and the label of the
+beat that stands for a family (its exemplar, ``exemplars``) or a timing group (``representatives``;
+``timing_groups``: the supraventricular beats of one family that the rules called S early, S on time, N in
+a fast stretch or N early in an irregular rhythm) is carried to the family's morphology (an S family's
+beats all S) or to the group. ``questions`` picks those beats to ask about, so that each answer settles
+a whole group, as a Holter reviewer relabels a family or a run at once.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def family_consensus(
     classes: tuple[str, ...],
     min_family_beats: int = 5,
     reviewed: dict[int, int] | None = None,
-    likeness: np.ndarray | None = None,
+    exemplar: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
 
@@ -186,15 +187,13 @@ def family_consensus(
     supraventricular family's beats keep their own N-or-S call. Families smaller than
     ``min_family_beats`` and classes outside ``MORPHOLOGY`` are left as they are. A family with reviewed
     beats (``reviewed``: beat index -> class index) takes the morphology most of them were given, whatever
-    its size; with ``likeness`` ((n_beats,), ``Families.likeness``) only reviewed beats at least as like
-    the family's template as its median beat speak for it: an odd beat that joined a family of other beats
-    keeps its label to itself, and so does a beat of the usual beat's family (family 0) reviewed as a
-    fusion beat (F).
+    its size; with ``exemplar`` ((n_families,), each family's most typical beat, ``exemplars``) only that
+    beat speaks for its family: a reviewer's correction of another beat picks out an exception and stays
+    with it. A beat of the usual beat's family (family 0) reviewed as a fusion beat (F) never carries it.
     """
     reviewed = reviewed or {}
-    if likeness is not None:
-        typical = {f: np.median(likeness[family == f]) for f in {int(family[i]) for i in reviewed}}
-        reviewed = {i: c for i, c in reviewed.items() if likeness[i] >= typical[int(family[i])]}
+    if exemplar is not None:
+        reviewed = {i: c for i, c in reviewed.items() if exemplar[family[i]] == i}
     # A fusion beat blends the usual beat with a ventricular one: the usual beat's family is never fusion.
     reviewed = {i: c for i, c in reviewed.items() if family[i] != 0 or MORPHOLOGY.get(classes[c]) != "F"}
     groups = [MORPHOLOGY.get(name) for name in classes]
@@ -381,16 +380,33 @@ def representatives(groups: np.ndarray, prematurity: np.ndarray, exclude: np.nda
 def reviewed_timing(
     probs: np.ndarray, classes: tuple[str, ...], groups: np.ndarray, answers: dict[int, int]
 ) -> np.ndarray:
-    """Probabilities (n_beats, n_classes) with every beat of each timing group (``groups``,
-    ``timing_groups``) answered N or S (``answers``: group -> class index, from the group's
-    ``representatives``) called that, its larger of the N and S probabilities going to it; other beats and
-    classes, and answers of other classes (a family's business), are left as they are."""
+    """Probabilities (n_beats, n_classes) with every beat of each answered timing group (``groups``,
+    ``timing_groups``; ``answers``: group -> class index, from the group's ``representatives``) called
+    what its group was answered: the beat's largest probability goes to that class, and that class's to
+    the one the beat was called. Other beats are left as they are."""
+    out = probs.copy()
+    for group, answer in answers.items():
+        rows = np.flatnonzero(groups == group)
+        called = out[rows].argmax(axis=1)
+        top, given = out[rows, called], out[rows, answer]
+        out[rows, answer], out[rows, called] = top, given
+    return out
+
+
+def reviewed_s_families(
+    probs: np.ndarray, classes: tuple[str, ...], families: Families, reviewed: dict[int, int]
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with every beat called N or S of each family but the usual beat's
+    whose exemplar (``exemplars``) was reviewed S called S, its larger of the N and S probabilities going to
+    S. A family of its own shape that a reviewer calls S is the patient's aberrantly conducted atrial
+    premature beats: they are aberrant because they come early, whatever the rhythm around them."""
     if "S" not in classes or "N" not in classes:
         return probs
     s, n = classes.index("S"), classes.index("N")
-    is_s = np.isin(groups, [g for g, c in answers.items() if c == s])
-    is_n = np.isin(groups, [g for g, c in answers.items() if c == n])
-    return _decide_supraventricular(probs, s, n, is_s, is_n)
+    typical = exemplars(families)
+    answered_s = [f for f in range(1, len(typical)) if reviewed.get(int(typical[f])) == s]
+    is_s = np.isin(families.family, answered_s) & np.isin(probs.argmax(axis=1), [s, n])
+    return _decide_supraventricular(probs, s, n, is_s, np.zeros_like(is_s))
 
 
 def questions(
@@ -526,7 +542,7 @@ def adapt(
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
         probs = family_consensus(
-            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, families.likeness
+            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, exemplars(families)
         )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
@@ -551,6 +567,8 @@ def adapt(
             answers = {g: reviewed[i] for g, i in standing.items() if i in reviewed}
             probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
             steps["groups_answered"] = len(answers)
+        if families is not None:
+            probs = reviewed_s_families(probs, tuple(model.classes), families, reviewed)
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         steps["reviewed_beats"] = len(reviewed)
