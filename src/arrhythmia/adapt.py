@@ -421,7 +421,7 @@ def questions(
     """The ``k`` beats whose labels, given by a reviewer, would settle the most labels: ``(beat index,
     why)`` pairs, each answer settling a group, as a Holter reviewer works:
 
-    1. at most a third of ``k`` (at least one): the most typical beat of each family of at least
+    1. at most half of ``k`` (at least one): the most typical beat of each family of at least
        ``min_family_beats`` beats, largest first, but for the usual beat's family (family 0) unless the model
        calls its morphology other than N or S; an answer sets the family's morphology (``family_consensus``);
     2. one beat of each timing group (``groups``, ``timing_groups``), largest first: the beat that stands
@@ -438,7 +438,7 @@ def questions(
         supraventricular = [classes.index(name) for name in ("N", "S") if name in classes]
         usual_is_sv = bool(np.isin(np.bincount(called[families.family == 0]).argmax(), supraventricular))
         for f in np.argsort(-sizes, kind="stable"):
-            if len(chosen) >= max(1, k // 3) or sizes[f] < min_family_beats:
+            if len(chosen) >= max(1, k // 2) or sizes[f] < min_family_beats:
                 break
             if f == 0 and usual_is_sv:
                 continue
