@@ -348,14 +348,15 @@ def test_only_a_familys_exemplar_carries_it_and_the_usual_family_is_never_fusion
 
 
 def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():
-    from arrhythmia.adapt import Families, reviewed_s_families
+    from arrhythmia.adapt import Families, exemplars, reviewed_s_families
 
     probs = np.tile(np.array([0.8, 0.2, 0, 0, 0], np.float32), (9, 1))
     probs[8] = [0.1, 0.1, 0.8, 0, 0]  # a V beat in the family answered S keeps its V
     family = np.array([0, 0, 0, 1, 1, 1, 2, 2, 1])
     likeness = np.array([0.9, 0.99, 0.9, 0.9, 0.99, 0.9, 0.99, 0.9, 0.5], np.float32)
     families = Families(family, np.zeros((3, 4), np.float32), likeness)
-    out = reviewed_s_families(probs, CLASSES, families, {4: 1, 6: 0, 1: 1})  # families 1 and 0 S, 2 N
+    assert exemplars(families).tolist() == [1, 4, 6]
+    out = reviewed_s_families(probs, CLASSES, family, exemplars(families), {4: 1, 6: 0, 1: 1})  # 1, 0 S; 2 N
     assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 2]  # the usual beat's family is not carried
     assert out[3, 1] == pytest.approx(0.8)
 

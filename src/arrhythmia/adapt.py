@@ -394,18 +394,18 @@ def reviewed_timing(
 
 
 def reviewed_s_families(
-    probs: np.ndarray, classes: tuple[str, ...], families: Families, reviewed: dict[int, int]
+    probs: np.ndarray, classes: tuple[str, ...], family: np.ndarray, exemplar: np.ndarray, reviewed: dict[int, int]
 ) -> np.ndarray:
-    """Probabilities (n_beats, n_classes) with every beat called N or S of each family but the usual beat's
-    whose exemplar (``exemplars``) was reviewed S called S, its larger of the N and S probabilities going to
-    S. A family of its own shape that a reviewer calls S is the patient's aberrantly conducted atrial
-    premature beats: they are aberrant because they come early, whatever the rhythm around them."""
+    """Probabilities (n_beats, n_classes) with every beat called N or S of each family (``family``: (n_beats,))
+    but the usual beat's whose exemplar (``exemplar``: (n_families,), ``exemplars``) was reviewed S called S,
+    its larger of the N and S probabilities going to S. A family of its own shape that a reviewer calls S is
+    the patient's aberrantly conducted atrial premature beats: they are aberrant because they come early,
+    whatever the rhythm around them."""
     if "S" not in classes or "N" not in classes:
         return probs
     s, n = classes.index("S"), classes.index("N")
-    typical = exemplars(families)
-    answered_s = [f for f in range(1, len(typical)) if reviewed.get(int(typical[f])) == s]
-    is_s = np.isin(families.family, answered_s) & np.isin(probs.argmax(axis=1), [s, n])
+    answered_s = [f for f in range(1, len(exemplar)) if reviewed.get(int(exemplar[f])) == s]
+    is_s = np.isin(family, answered_s) & np.isin(probs.argmax(axis=1), [s, n])
     return _decide_supraventricular(probs, s, n, is_s, np.zeros_like(is_s))
 
 
@@ -523,9 +523,10 @@ def adapt(
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         return Adaptation(probs, None, steps)
-    families = None
+    families, typical = None, None
     if config.families or config.batchnorm_on == "usual":
         families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
+        typical = exemplars(families)  # the beat that speaks for each family
     if config.batchnorm:
         if hasattr(model, "renormalised"):
             usual = families.family == 0 if families is not None else None
@@ -542,7 +543,7 @@ def adapt(
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
         probs = family_consensus(
-            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, exemplars(families)
+            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, typical
         )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
@@ -563,12 +564,12 @@ def adapt(
         border = reviewed_s_border(probs, tuple(model.classes), outside)
         probs = apply_s_border(probs, tuple(model.classes), border)
         if groups is not None:
-            standing = representatives(groups, rhythm.prematurity, exemplars(families))
+            standing = representatives(groups, rhythm.prematurity, typical)
             answers = {g: reviewed[i] for g, i in standing.items() if i in reviewed}
             probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
             steps["groups_answered"] = len(answers)
         if families is not None:
-            probs = reviewed_s_families(probs, tuple(model.classes), families, reviewed)
+            probs = reviewed_s_families(probs, tuple(model.classes), families.family, typical, reviewed)
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         steps["reviewed_beats"] = len(reviewed)
