@@ -328,8 +328,24 @@ def test_a_groups_answer_carries_through_it_and_only_its_representative_speaks_f
     v_group = reviewed_timing(probs, CLASSES, groups, {1: 2})  # group 1 is V
     assert v_group.argmax(1).tolist() == [1, 1, 1, 2, 2, 1] and v_group[3, 2] == pytest.approx(0.7)
     prematurity = np.array([0.5, 0.7, 0.9, 1.0, 1.1, 0.8])
-    assert representatives(groups, prematurity, exclude=np.array([], int)) == {0: 1, 1: 3}
-    assert representatives(groups, prematurity, exclude=np.array([1])) == {0: 0, 1: 3}
+    assert representatives(groups, prematurity, exclude=np.array([], int)) == {0: [1], 1: [3]}
+    assert representatives(groups, prematurity, exclude=np.array([1])) == {0: [0], 1: [3]}
+
+
+def test_a_large_groups_answer_is_what_most_of_its_three_beats_were_answered():
+    from arrhythmia.adapt import group_answers, representatives
+
+    groups = np.array([0] * 9 + [1] * 3)
+    prematurity = np.concatenate([np.linspace(0.5, 0.9, 9), [0.7, 0.8, 0.9]])
+    standing = representatives(groups, prematurity, exclude=np.array([], int), voters_from=5)
+    # the median beat, then those at the quartiles; the small group has only its median beat
+    assert standing == {0: [4, 2, 6], 1: [10]}
+    assert representatives(groups, prematurity, np.array([], int), voters_from=None)[0] == [4]
+    # an atypical median beat is outvoted; a tie goes to the median beat; unanswered beats do not vote
+    assert group_answers(standing, {4: 0, 2: 1, 6: 1, 10: 2}) == {0: 1, 1: 2}
+    assert group_answers(standing, {4: 0, 2: 1}) == {0: 0}
+    assert group_answers(standing, {6: 1}) == {0: 1}
+    assert group_answers(standing, {3: 1}) == {}  # a correction of another beat speaks only for itself
 
 
 def test_only_a_familys_exemplar_carries_it_and_the_usual_family_is_never_fusion():
@@ -372,17 +388,20 @@ def test_questions_ask_families_then_timing_groups_then_the_border():
     groups = np.full(40, -1)
     groups[:4], groups[10:16] = 2, 4  # a group of four, then a larger one of six
     prematurity = np.linspace(0.5, 1.0, 40)
-    asked = questions(probs, CLASSES, families, 5, 5, groups, prematurity)
+    asked = questions(probs, CLASSES, families, 7, 5, groups, prematurity, voters_from=6)
     # the V family's most typical beat (not the usual beat's family), the larger group's beat of median
-    # prematurity, the other group's, then the border
-    assert [i for i, _ in asked[:3]] == [39, 12, 1]
-    assert [why for _, why in asked[:3]] == [
+    # prematurity, the other group's, two more of the group large enough to vote, then the border
+    assert [i for i, _ in asked[:5]] == [39, 12, 1, 11, 14]
+    assert [why for _, why in asked[:5]] == [
         "exemplar of family 1 (10 beats)",
         "beats of a fast stretch called N in family 0 (6 beats)",
         "on-time beats called S in family 0 (4 beats)",
+        "another of beats of a fast stretch called N in family 0 (6 beats)",
+        "another of beats of a fast stretch called N in family 0 (6 beats)",
     ]
-    assert [why for _, why in asked[3:]] == ["near the N/S border"] * 2
-    assert len({i for i, _ in asked}) == 5
+    assert [why for _, why in asked[5:]] == ["near the N/S border"] * 2
+    assert len({i for i, _ in asked}) == 7
+    assert [i for i, _ in questions(probs, CLASSES, families, 3, 5, groups, prematurity, 6)] == [39, 12, 1]
 
 
 def test_answers_about_a_few_beats_relabel_their_groups_through_predict():

@@ -73,6 +73,9 @@ class AdaptConfig:
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
+    group_voters_from : a timing group of at least this many beats is asked about three of its beats
+        (``representatives``) once every group has had a question, and goes the way most answers go; None:
+        one beat speaks for every group.
     """
 
     batchnorm: bool = True
@@ -88,6 +91,7 @@ class AdaptConfig:
     premature_ratio: float = 0.86
     irregular_above: float = 0.12
     af_as_n: bool = False
+    group_voters_from: int | None = 40
 
     @classmethod
     def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
@@ -363,18 +367,41 @@ def exemplars(families: Families) -> np.ndarray:
     return order[np.minimum(first, len(order) - 1)]
 
 
-def representatives(groups: np.ndarray, prematurity: np.ndarray, exclude: np.ndarray) -> dict[int, int]:
-    """``{group: beat index}``: the beat of each timing group (``groups``, ``timing_groups``) that stands
-    for it, the one whose ``prematurity`` is nearest the group's median, leaving out the beats ``exclude``
-    (the families' exemplars, asked about for their families). Only this beat's answer speaks for its
-    group: a reviewer's correction of any other beat is kept to that beat, since corrections pick out the
-    exceptions."""
-    chosen = {}
+def representatives(
+    groups: np.ndarray, prematurity: np.ndarray, exclude: np.ndarray, voters_from: int | None = None
+) -> dict[int, list[int]]:
+    """``{group: [beat index, ...]}``: the beats of each timing group (``groups``, ``timing_groups``) that
+    speak for it, leaving out the beats ``exclude`` (the families' exemplars, asked about for their
+    families). First the beat whose ``prematurity`` is nearest the group's median; in a group of at least
+    ``voters_from`` beats (None: none) also those nearest its lower and upper quartiles, so that one
+    atypical beat cannot decide a large group (``group_answers``). Only these beats' answers speak for
+    their group: a reviewer's correction of any other beat is kept to that beat, since corrections pick out
+    the exceptions."""
+    chosen: dict[int, list[int]] = {}
     free = ~np.isin(np.arange(len(groups)), exclude)
     for group in np.unique(groups[(groups >= 0) & free]):
         rows = np.flatnonzero((groups == group) & free)
-        chosen[int(group)] = int(rows[np.argmin(np.abs(prematurity[rows] - np.median(prematurity[rows])))])
+        beats = [int(rows[np.argmin(np.abs(prematurity[rows] - np.median(prematurity[rows])))])]
+        if voters_from is not None and len(rows) >= max(voters_from, 3):
+            for quartile in (25, 75):
+                rest = rows[~np.isin(rows, beats)]
+                target = np.percentile(prematurity[rows], quartile)
+                beats.append(int(rest[np.argmin(np.abs(prematurity[rest] - target))]))
+        chosen[int(group)] = beats
     return chosen
+
+
+def group_answers(standing: dict[int, list[int]], reviewed: dict[int, int]) -> dict[int, int]:
+    """``{group: class index}``: each timing group's answer, the class most of its answered
+    ``representatives`` (``standing``) were given in ``reviewed`` (beat index -> class index); a tie goes
+    to the first of them answered, the beat of median prematurity where it was."""
+    answers = {}
+    for group, beats in standing.items():
+        given = [reviewed[i] for i in beats if i in reviewed]
+        if given:
+            votes = {c: given.count(c) for c in given}
+            answers[group] = next(c for c in given if votes[c] == max(votes.values()))
+    return answers
 
 
 def reviewed_timing(
@@ -417,6 +444,7 @@ def questions(
     min_family_beats: int = 5,
     groups: np.ndarray | None = None,
     prematurity: np.ndarray | None = None,
+    voters_from: int | None = None,
 ) -> list[tuple[int, str]]:
     """The ``k`` beats whose labels, given by a reviewer, would settle the most labels: ``(beat index,
     why)`` pairs, each answer settling a group, as a Holter reviewer works:
@@ -425,9 +453,11 @@ def questions(
        ``min_family_beats`` beats, largest first, but for the usual beat's family (family 0) unless the model
        calls its morphology other than N or S; an answer sets the family's morphology (``family_consensus``);
     2. one beat of each timing group (``groups``, ``timing_groups``), largest first: the beat that stands
-       for it (``representatives``, by ``prematurity``); an answer sets the group's N or S
+       for it (``representatives``, by ``prematurity``); an answer sets the group's class
        (``reviewed_timing``);
-    3. the beats nearest the N/S border, taken alternately from either side, to place this patient's border
+    3. two more beats of each group of at least ``voters_from`` beats, largest first, so that the group
+       goes the way most of its three go (``group_answers``);
+    4. the beats nearest the N/S border, taken alternately from either side, to place this patient's border
        (``reviewed_s_border``)."""
     chosen: list[tuple[int, str]] = []
     if k <= 0:
@@ -444,11 +474,16 @@ def questions(
                 continue
             chosen.append((int(typical[f]), f"exemplar of family {f} ({sizes[f]} beats)"))
         if groups is not None and prematurity is not None:
-            standing = representatives(groups, prematurity, typical)
+            standing = representatives(groups, prematurity, typical, voters_from)
             found, size = np.unique(groups[groups >= 0], return_counts=True)
-            for group, n in sorted(zip(found.tolist(), size.tolist()), key=lambda pair: -pair[1]):
+            largest = sorted(zip(found.tolist(), size.tolist()), key=lambda pair: -pair[1])
+            for group, n in largest:
                 if len(chosen) < k and group in standing:
-                    chosen.append((standing[group], f"{describe_group(group, families.family)} ({n} beats)"))
+                    chosen.append((standing[group][0], f"{describe_group(group, families.family)} ({n} beats)"))
+            for group, n in largest:
+                for beat in standing.get(group, [])[1:]:
+                    if len(chosen) < k:
+                        chosen.append((beat, f"another of {describe_group(group, families.family)} ({n} beats)"))
     taken = {i for i, _ in chosen}
     if "S" in classes and "N" in classes:
         sv = np.flatnonzero(np.isin(called, [classes.index("N"), classes.index("S")]))
@@ -564,8 +599,8 @@ def adapt(
         border = reviewed_s_border(probs, tuple(model.classes), outside)
         probs = apply_s_border(probs, tuple(model.classes), border)
         if groups is not None:
-            standing = representatives(groups, rhythm.prematurity, typical)
-            answers = {g: reviewed[i] for g, i in standing.items() if i in reviewed}
+            standing = representatives(groups, rhythm.prematurity, typical, config.group_voters_from)
+            answers = group_answers(standing, reviewed)
             probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
             steps["groups_answered"] = len(answers)
         if families is not None:

@@ -225,11 +225,12 @@ def questions_table(
     min_family_beats: int,
     groups: np.ndarray | None = None,
     prematurity: np.ndarray | None = None,
+    voters_from: int | None = None,
 ) -> pd.DataFrame:
     """The review sheet: the ``ask`` beats ``adapt.questions`` picks among the kept beats (probs:
     (n_kept, n_classes), peaks, groups (their timing groups) and prematurity: (n_kept,)), with their
     sample, time, label, family and reason."""
-    asked = questions(probs, tuple(classes), families, ask, min_family_beats, groups, prematurity)
+    asked = questions(probs, tuple(classes), families, ask, min_family_beats, groups, prematurity, voters_from)
     rows = [i for i, _ in asked]
     return pd.DataFrame(
         {
@@ -313,7 +314,7 @@ def label_recording(
         result.adaptation["af_as_n"] = {"relabelled": relabelled}
     if ask:
         families, groups = (adapted.families, adapted.groups) if config is not None else (None, None)
-        min_size = (config or AdaptConfig()).min_family_beats
+        settings = config or AdaptConfig()
         result.questions = questions_table(
             kept_probs,
             kept_peaks,
@@ -321,9 +322,10 @@ def label_recording(
             model.classes,
             families,
             ask,
-            min_size,
+            settings.min_family_beats,
             groups,
             rhythm.prematurity if config else None,
+            settings.group_voters_from,
         )
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     probs[cut.kept] = kept_probs
