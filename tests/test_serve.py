@@ -331,6 +331,24 @@ def test_relabel_with_corrections_feeds_the_assisted_mode(client):
     assert client.post("/api/recordings/r01/analyse", json={"colour": "red"}).status_code == 422
 
 
+def test_the_beats_to_review_are_listed_and_marked_once_answered(client):
+    asked = client.get("/api/recordings/r01/questions").json()
+    assert 0 < len(asked) <= 12 and len({q["sample"] for q in asked}) == len(asked)
+    assert all(q["reason"] and not q["reviewed"] for q in asked)
+    beats = {b["sample"]: b for b in client.get("/api/recordings/r01/beats").json()}
+    assert all(q["label"] == beats[q["sample"]]["label"] for q in asked)  # the questions are detected beats
+    first = asked[0]
+    answer = "V" if first["label"] != "V" else "N"
+    client.patch("/api/recordings/r01/beats", json={"sample": first["sample"], "label": answer, "version": 0})
+    now = client.get("/api/recordings/r01/questions").json()[0]
+    assert now["sample"] == first["sample"] and now["label"] == answer and now["reviewed"] is True
+    # how many to ask is an analysis setting, kept for later; 0 asks nothing
+    assert client.post("/api/recordings/r01/analyse", json={"ask": -1}).status_code == 422
+    assert client.post("/api/recordings/r01/analyse", json={"ask": 0}).status_code == 202
+    assert wait_done(client, "r01")["status"] == "done"
+    assert client.get("/api/recordings/r01/questions").json() == []
+
+
 def test_cli_refuses_an_open_host_without_token(folder):
     done = CliRunner().invoke(cli_app, ["serve", str(folder), "--host", "0.0.0.0"])
     assert done.exit_code != 0 and "--token" in str(done.exception) + done.output

@@ -89,6 +89,12 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
                 f"document.getElementById('count-V').textContent.replace(/,/g, '') == '{before + 1}'"
             )
             assert "version 1" in page.text_content("#version")
+            # the beats to review: a click selects the beat asked about
+            page.wait_for_selector("#questions tbody tr")
+            question = page.locator("#questions tbody tr").first
+            asked = int(question.get_attribute("data-sample"))
+            question.click()
+            page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {asked})')")
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")

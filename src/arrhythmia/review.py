@@ -8,9 +8,10 @@ sidecar folder ``DIR/.arrhythmia/NAME/`` and the recording itself is never writt
       status.json         new / queued / running / done / failed, the stage, the error line
       options.json        how to read it (fs, lead) and which model labels it
       current.json        which analysis is current ({"generation": g})
-      analysis-G/         everything ``predict --report`` writes (beats.csv, summary.json, episodes.csv, hourly.csv,
-                          families.csv, families.png, report.html) plus meta.json, templates.npy, noise.npy and
-                          signal.npy (the lead analysed, float32, read memory-mapped for the strips)
+      analysis-G/         everything ``predict --report --ask K`` writes (beats.csv, summary.json, episodes.csv,
+                          hourly.csv, families.csv, families.png, review.csv, review.png, report.html) plus
+                          meta.json, templates.npy, noise.npy and signal.npy (the lead analysed, float32, read
+                          memory-mapped for the strips)
       corrections.jsonl   the journal: one JSON line per correction, undo or re-analysis, fsync'ed before
                           the request is answered, so a killed server loses at most the one in flight
       reviewed/           the reviewed outputs written by ``export`` (beats.csv, summary.json, episodes.csv,
@@ -143,12 +144,14 @@ def recording_path(directory: str | Path, name: str) -> Path:
 @dataclass
 class ReadOptions:
     """How a recording is read and labelled: fs (Hz; CSV without a time column and .npy), lead, the shipped
-    model ``pretrained`` (None: the default one), and whether the labels are adapted to the recording."""
+    model ``pretrained`` (None: the default one), whether the labels are adapted to the recording, and how
+    many beats each analysis asks the reviewer about (``ask``, as ``predict --ask``; 0: none)."""
 
     fs: float | None = None
     lead: str | None = None
     pretrained: str | None = None
     adapt: bool = True
+    ask: int = 12
 
 
 @dataclass
@@ -270,7 +273,9 @@ class ReviewStore:
                 frame = pd.DataFrame({"sample": list(reviewed), "label": list(reviewed.values())})
                 write_text_atomic(labels_file, frame.to_csv(index=False))
         stage("labelling")
-        predict = PredictOptions(fs=options.fs, lead=options.lead, adapt=options.adapt, labels=labels_file, report=True)
+        predict = PredictOptions(
+            fs=options.fs, lead=options.lead, adapt=options.adapt, ask=options.ask, labels=labels_file, report=True
+        )
         done = label_file(self.source, model, out, predict)
         stage("saving")
         recording, result = done.recording, done.result
@@ -565,6 +570,19 @@ class ReviewStore:
                 }
             )
         return rows
+
+    def questions(self) -> list[dict]:
+        """The beats the current analysis asks the reviewer about (its ``review.csv``, ``adapt.questions``),
+        in the order asked: each beat's rows as ``beat_rows`` gives them (its reviewed label, whether a
+        standing correction set it) with ``reason``, the family or group its answer speaks for."""
+        path = self.analysis() / "review.csv"
+        if not path.exists():
+            return []
+        asked = pd.read_csv(path, keep_default_na=False)
+        state = self.state()
+        index = np.searchsorted(state.samples, asked["sample"].to_numpy(np.int64))
+        rows = self.beat_rows(np.minimum(index, len(state.samples) - 1))
+        return [{**row, "reason": str(reason)} for row, reason in zip(rows, asked["reason"])]
 
     def rhythm(self) -> dict:
         """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes

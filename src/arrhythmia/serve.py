@@ -362,22 +362,25 @@ def _add_api(api: APIRouter, server: Server) -> None:
         name: str,
         settings: Annotated[dict | None, Body(examples=[{"use_corrections": True}, {"fs": 250, "lead": "II"}])] = None,
     ) -> dict:
-        """Queue the analysis. Body (optional): ``fs``, ``lead``, ``pretrained`` (how to read and label
-        it, kept for later), ``use_corrections``: re-label with the reviewer's labels as ``predict
-        --labels`` does (those beats keep them; their families and the N/S border follow them)."""
+        """Queue the analysis. Body (optional): ``fs``, ``lead``, ``pretrained``, ``adapt``, ``ask`` (how to
+        read and label it and how many beats to ask the reviewer about, kept for later), ``use_corrections``:
+        re-label with the reviewer's labels as ``predict --labels`` does (those beats keep them; their
+        families and timing groups follow them)."""
         store = server.store(name)
         settings = settings or {}
-        unknown = set(settings) - {"fs", "lead", "pretrained", "use_corrections", "adapt"}
+        unknown = set(settings) - {"fs", "lead", "pretrained", "use_corrections", "adapt", "ask"}
         if unknown:
             raise DataError(f"{name}: unknown analysis settings {', '.join(sorted(unknown))}")
         if store.status()["status"] in ("queued", "running"):
             raise HTTPException(409, f"{name}: already {store.status()['status']}")
         options = store.options()
-        for key in ("fs", "lead", "pretrained", "adapt"):
+        for key in ("fs", "lead", "pretrained", "adapt", "ask"):
             if key in settings:
                 setattr(options, key, settings[key])
         if options.fs is not None and (not isinstance(options.fs, int | float) or options.fs <= 0):
             raise DataError(f"{name}: fs must be a positive number of Hz")
+        if isinstance(options.ask, bool) or not isinstance(options.ask, int) or options.ask < 0:
+            raise DataError(f"{name}: ask must be a whole number of beats, 0 or more")
         store.set_options(options)
         server.analyse(store, bool(settings.get("use_corrections", False)))
         return {"name": name, "status": "queued"}
@@ -502,6 +505,13 @@ def _add_api(api: APIRouter, server: Server) -> None:
     @api.get("/recordings/{name}/families", summary="The morphology families: counts, labels, templates")
     def families(name: str) -> list[dict]:
         return _clean(server.store(name).families())
+
+    @api.get("/recordings/{name}/questions", summary="The beats whose labels would settle the most (assisted mode)")
+    def questions(name: str) -> list[dict]:
+        """The beats the analysis asks about (``predict --ask``), in order: each beat with its reviewed label,
+        whether a reviewer set it, and ``reason``, the family or group of beats its answer speaks for once the
+        recording is re-labelled with the corrections."""
+        return _clean(server.store(name).questions())
 
     @api.get("/recordings/{name}/episodes", summary="The rhythm episodes of the reviewed labels")
     def episodes(name: str) -> list[dict]:

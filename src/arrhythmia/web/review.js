@@ -210,6 +210,32 @@ function drawTemplate(canvas, values, colour) {
   g.stroke();
 }
 
+async function loadQuestions() {
+  const asked = await apiJSON(`${BASE}/questions`);
+  document.getElementById("questions-section").hidden = !asked.length;
+  const body = document.querySelector("#questions tbody");
+  body.replaceChildren(
+    ...asked.map((q, i) =>
+      element(
+        "tr",
+        {
+          "data-sample": q.sample,
+          style: "cursor:pointer",
+          onclick: async () => {
+            await showBeat(q);
+            document.getElementById("strip").focus();
+          },
+        },
+        element("td", {}, String(i + 1)),
+        element("td", {}, clock(q.time_s)),
+        element("td", {}, element("span", { class: "cls cls-" + q.label }, q.label || "?")),
+        element("td", {}, q.reason),
+        element("td", { class: "muted" }, q.reviewed ? "answered" : ""),
+      ),
+    ),
+  );
+}
+
 async function loadEpisodes() {
   view.episodes = (await apiJSON(`${BASE}/episodes`)).sort((a, b) => a.start_s - b.start_s);
   const body = document.querySelector("#episodes tbody");
@@ -246,7 +272,7 @@ async function loadRecording() {
     jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
     jump.value = rec.classes.includes("V") ? "V" : rec.classes[0];
   }
-  await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies()]);
+  await Promise.all([loadStrip(view.start), loadOverview(), loadFamilies(), loadQuestions()]);
   await loadEpisodes(); // the episodes of the reviewed labels take a second to make on a 24-hour recording
 }
 
@@ -274,7 +300,7 @@ async function change(path, method, body) {
 let refreshTimer = null;
 function refreshLater() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => Promise.all([loadOverview(), loadFamilies(), loadEpisodes()]).catch((e) => say(e.message, true)), 600);
+  refreshTimer = setTimeout(() => Promise.all([loadOverview(), loadFamilies(), loadQuestions(), loadEpisodes()]).catch((e) => say(e.message, true)), 600);
 }
 
 function relabelBeat(label) {
