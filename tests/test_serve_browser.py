@@ -95,6 +95,16 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             asked = int(question.get_attribute("data-sample"))
             question.click()
             page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {asked})')")
+            assert "current" in question.get_attribute("class")
+            # Enter: the next beat to review
+            unanswered = page.locator("#questions tbody tr", has_not_text="answered")
+            following = int(
+                unanswered.nth(1 if unanswered.first.get_attribute("data-sample") == str(asked) else 0).get_attribute(
+                    "data-sample"
+                )
+            )
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {following})')")
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")

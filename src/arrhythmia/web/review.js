@@ -4,7 +4,7 @@
 const NAME = decodeURIComponent(location.pathname.split("/").pop());
 const BASE = "/api/recordings/" + encodeURIComponent(NAME);
 const WIDTHS = [10, 20, 30, 60];
-const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], overview: null };
+const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], questions: [], overview: null };
 const message = document.getElementById("message");
 
 function say(text, error = false) {
@@ -145,6 +145,7 @@ function drawStrip() {
       (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
       (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "")
     : "click a beat or press \u2192";
+  markQuestion();
 }
 
 // --- loading -----------------------------------------------------------------------------------------------
@@ -212,6 +213,7 @@ function drawTemplate(canvas, values, colour) {
 
 async function loadQuestions() {
   const asked = await apiJSON(`${BASE}/questions`);
+  view.questions = asked;
   document.getElementById("questions-section").hidden = !asked.length;
   const body = document.querySelector("#questions tbody");
   body.replaceChildren(
@@ -234,6 +236,25 @@ async function loadQuestions() {
       ),
     ),
   );
+  markQuestion();
+}
+
+function markQuestion() {
+  for (const row of document.querySelectorAll("#questions tbody tr")) {
+    row.classList.toggle("current", Number(row.dataset.sample) === view.selected);
+  }
+}
+
+function jumpToQuestion(direction) {
+  const asked = view.questions;
+  if (!asked.length) return say("this analysis asks about no beats", true);
+  const at = asked.findIndex((q) => q.sample === view.selected);
+  const start = at >= 0 ? at : direction > 0 ? -1 : asked.length;
+  for (let i = 1; i <= asked.length; i++) {
+    const q = asked[(((start + direction * i) % asked.length) + asked.length) % asked.length];
+    if (!q.reviewed) return showBeat(q);
+  }
+  say("every beat to review is answered: re-label with your corrections");
 }
 
 async function loadEpisodes() {
@@ -366,6 +387,7 @@ document.addEventListener("keydown", (event) => {
   else if (key === "PageUp") action = () => loadStrip(view.start - view.width);
   else if (key === "]" || key === "[") action = () => jumpToClass(document.getElementById("jump-class").value, key === "[");
   else if (lower === "e" && !event.ctrlKey && !event.metaKey) action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
+  else if (key === "Enter" && !event.target.closest("button, a")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
   else if (key === "+" || key === "=") action = () => setWidth(1);
   else if (key === "-") action = () => setWidth(-1);
   else if ((lower === "z" && (event.ctrlKey || event.metaKey)) || (key === "u" && !event.ctrlKey)) action = undo;
