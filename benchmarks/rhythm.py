@@ -3,9 +3,14 @@
     python benchmarks/rhythm.py [--records ds2|ds1|all|100,101,...] [--set key=value ...] [--per-record]
     python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
+    python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
 
 Each record's MLII signal is labelled by ``label_recording`` with the shipped default model (what users
-get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The reference is
+get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The shipped model
+was trained on DS1, so on DS1 its labels are in-sample: ``--folds DIR`` labels each record instead with
+the cross-validation fold model of ``DIR`` (``benchmarks/adaptive.py --cv``: ``DIR/fold-K`` with its
+``fold.json``) that did not see it, for choices made on DS1's episodes. ``--no-adapt`` labels without
+adapting to the recording. The reference is
 the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B``
 for bigeminy and ``(T`` for trigeminy; each note holds until the next. MIT-BIH does not annotate pauses,
 bradycardia or tachycardia, so those are not scored.
@@ -125,14 +130,33 @@ def record_list(spec: str, data: Path) -> list[str]:
     return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
 
 
-def label_records(data: Path, names: list[str]) -> dict:
+def fold_models(folds: Path) -> dict[str, Path]:
+    """``{record: fold directory}``: the fold model of a ``benchmarks/adaptive.py --cv`` work directory that
+    held each record out."""
+    held_out = {}
+    for fold in sorted(folds.glob("fold-*")):
+        if (fold / "fold.json").is_file():
+            held_out.update(dict.fromkeys(json.loads((fold / "fold.json").read_text())["held_out"], fold))
+    if not held_out:
+        raise SystemExit(f"--folds {folds}: no fold-*/fold.json there (made by benchmarks/adaptive.py --cv)")
+    return held_out
+
+
+def label_records(data: Path, names: list[str], folds: Path | None = None, adapt: bool = True) -> dict:
     """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
-    p_wave)}``."""
-    model = load_classifier(None, "torch", None, device="cpu")
+    p_wave)}``; with ``folds``, by the fold model that held it out."""
+    held_out = fold_models(folds) if folds is not None else {}
+    missing = [name for name in names if folds is not None and name not in held_out]
+    if missing:
+        raise SystemExit(f"--folds {folds}: no fold held out {', '.join(missing)}")
+    models = {}
     out = {}
     for name in names:
+        source = held_out.get(name)
+        if source not in models:
+            models[source] = load_classifier(source, "torch", None, device="cpu")
         recording = read_input(data / name)
-        table = label_recording(recording, model).beats
+        table = label_recording(recording, models[source], adapt=adapt).beats
         labelled = table[table["label"].astype(str) != ""]
         began = time.perf_counter()
         bad = unanalysable(recording.signal, recording.fs)
@@ -245,6 +269,10 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="score AF over a grid of its thresholds")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
+    parser.add_argument(
+        "--folds", type=Path, default=None, help="label each record by the CV fold model that held it out"
+    )
+    parser.add_argument("--no-adapt", action="store_true", help="label without adapting to the recording")
     args = parser.parse_args()
     known = {f.name for f in fields(EpisodeConfig)}
     settings = {}
@@ -262,8 +290,10 @@ def main() -> None:
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
-    labelled = label_records(args.data, names)
-    print(f"records: {args.records} ({len(names)}); episode settings: {config}\n")
+    labelled = label_records(args.data, names, args.folds, not args.no_adapt)
+    model = f"fold models of {args.folds}" if args.folds else "the shipped default model"
+    print(f"records: {args.records} ({len(names)}), labelled by {model}{', not adapted' if args.no_adapt else ''}")
+    print(f"episode settings: {config}\n")
     if args.grid:
         grid(labelled, config)
     else:
