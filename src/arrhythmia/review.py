@@ -579,10 +579,9 @@ class ReviewStore:
         if not path.exists():
             return []
         asked = pd.read_csv(path, keep_default_na=False)
-        state = self.state()
-        index = np.searchsorted(state.samples, asked["sample"].to_numpy(np.int64))
-        rows = self.beat_rows(np.minimum(index, len(state.samples) - 1))
-        return [{**row, "reason": str(reason)} for row, reason in zip(rows, asked["reason"])]
+        index, found = self._indices(self.state(), asked["sample"].to_numpy(np.int64))
+        reasons = asked["reason"].astype(str).to_numpy()[found]
+        return [{**row, "reason": reason} for row, reason in zip(self.beat_rows(index), reasons)]
 
     def rhythm(self) -> dict:
         """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes
