@@ -46,6 +46,7 @@ from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.export import load_classifier
+from arrhythmia.files import read_json
 from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
 from arrhythmia.predict import label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
@@ -136,7 +137,7 @@ def fold_models(folds: Path) -> dict[str, Path]:
     held_out = {}
     for fold in sorted(folds.glob("fold-*")):
         if (fold / "fold.json").is_file():
-            held_out.update(dict.fromkeys(json.loads((fold / "fold.json").read_text())["held_out"], fold))
+            held_out.update(dict.fromkeys(read_json(fold / "fold.json", "fold record")["held_out"], fold))
     if not held_out:
         raise SystemExit(f"--folds {folds}: no fold-*/fold.json there (made by benchmarks/adaptive.py --cv)")
     return held_out
