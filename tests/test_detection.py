@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from conftest import MITDB, needs_mitdb
 
-from arrhythmia.data.detection import DEFAULT_METHOD, METHODS, bandpass, detect_r_peaks, match_peaks
+from arrhythmia.data.detection import (
+    DEFAULT_METHOD,
+    METHODS,
+    bandpass,
+    detect_r_peaks,
+    match_peaks,
+    search_gaps,
+)
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError
 
@@ -156,3 +163,17 @@ def test_mitdb_record_100():
     reference = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))]
     se, pp = scores(detect_r_peaks(signal, fs), reference, fs)
     assert se >= 0.995 and pp >= 0.995, f"Se={se:.4f} +P={pp:.4f}"
+
+
+def test_search_gaps_finds_the_beat_missing_from_a_gap_and_none_between_two_beats():
+    record = synthetic_ecg(40.0, 360.0, seed=3, class_mix={"N": 1.0})
+    beats = detect_r_peaks(record.signal, record.fs)
+    missing = len(beats) // 2
+    kept = np.delete(beats, missing)
+    # gap missing - 1 now spans the dropped beat; gap missing + 3 is an ordinary RR interval (P and T waves)
+    found = search_gaps(record.signal, record.fs, kept, np.array([missing - 1, missing + 3]))
+    assert abs(found[0] - beats[missing]) <= round(0.02 * record.fs)
+    assert found[1] == -1
+    flat = np.zeros_like(record.signal)
+    assert (search_gaps(flat, record.fs, kept, np.array([missing - 1])) == -1).all()
+    assert len(search_gaps(record.signal, record.fs, kept, np.zeros(0, np.int64))) == 0

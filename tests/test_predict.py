@@ -173,3 +173,66 @@ def test_training_beats_are_the_beats_predict_cuts_at_the_same_peaks(window):
     assert cut.kept.all()
     np.testing.assert_array_equal(cut.X, training.X)
     np.testing.assert_array_equal(cut.context, training.context)
+
+
+def _always(label: str):
+    """A stand-in model that calls every beat ``label`` (centred windows, no context)."""
+    from types import SimpleNamespace
+
+    classes = ("N", "S", "V", "F", "Q")
+    probs = np.eye(len(classes), dtype=np.float32)[classes.index(label)] * 0.9 + 0.02
+    return SimpleNamespace(
+        classes=classes,
+        window=get_window("centred"),
+        takes_context=False,
+        predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
+    )
+
+
+def test_a_beat_the_detector_missed_inside_a_v_run_is_found_and_can_be_reviewed(monkeypatch, tmp_path):
+    import arrhythmia.predict as predict
+
+    record = synthetic_ecg(60.0, 360.0, seed=5, class_mix={"N": 1.0})
+    recording = Recording(record.signal, record.fs, "MLII", "run")
+    truth = predict.detect_and_filter(record.signal, record.fs)[0]
+    dropped = int(truth[len(truth) // 2])
+    detect = predict.detect_and_filter
+
+    def missing_one(signal, fs):  # the detector misses one beat, as it does in fast wide-complex runs
+        peaks, filtered = detect(signal, fs)
+        return peaks[peaks != dropped], filtered
+
+    monkeypatch.setattr(predict, "detect_and_filter", missing_one)
+    near = lambda table: (table["sample"] - dropped).abs() <= round(0.02 * record.fs)  # noqa: E731
+
+    result = predict.label_recording(recording, _always("V"))
+    assert result.found_in_v_runs == 1 and near(result.beats).sum() == 1
+    row = result.beats[near(result.beats)].iloc[0]
+    assert row["label"] == "V" and row["family"] == -1 and np.isnan(row["p_wave"])
+    summary = predict.save_recording(result, tmp_path, {}, ("N", "S", "V", "F", "Q"))
+    assert summary["beats_found_in_v_runs"] == 1 and summary["beats"] == len(truth)
+
+    # Off, or with no V beat around the gap, nothing is added.
+    assert near(predict.label_recording(recording, _always("V"), search_back=False).beats).sum() == 0
+    assert predict.label_recording(recording, _always("N")).found_in_v_runs == 0
+
+    # A reviewer's label for the found beat is taken (it is a beat that could be labelled); it keeps it.
+    found = int(result.beats.loc[near(result.beats), "sample"].iloc[0])
+    reviewed = predict.label_recording(recording, _always("V"), reviewed={found: "N"}).beats
+    assert reviewed.loc[near(reviewed), "label"].tolist() == ["N"]
+
+
+def test_v_run_gaps_are_the_long_gaps_next_to_v_beats():
+    from arrhythmia.predict import _still_in_v_runs, _v_run_gaps
+
+    peaks = np.array([0, 100, 200, 300, 500, 600, 700, 900, 1000])
+    is_v = np.array([False, False, False, True, True, False, False, False, False])
+    # 300 -> 500 is twice the intervals around it and next to V; 700 -> 900 is as long but next to no V
+    assert _v_run_gaps(peaks, is_v).tolist() == [3]
+    labels = np.array(["N", "N", "V", "N", "N"])
+    assert _still_in_v_runs(np.array([150, 250, 450, 5]), np.array([0, 100, 200, 300, 400]), labels).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -20,7 +20,7 @@ from arrhythmia.adapt import AdaptConfig, Families, Timing, questions, supravent
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
-from arrhythmia.data.detection import detect_and_filter, polarity
+from arrhythmia.data.detection import detect_and_filter, polarity, search_gaps
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -131,6 +131,7 @@ class RecordingLabels:
     inverted : the recording's beats pointed down and were turned over before they were cut;
     episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
     hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
+    found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     """
 
     beats: pd.DataFrame
@@ -142,6 +143,7 @@ class RecordingLabels:
     episodes: pd.DataFrame | None = None
     hourly: pd.DataFrame | None = None
     hrv: dict = field(default_factory=dict)
+    found_in_v_runs: int = 0
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -172,8 +174,9 @@ def read_reviewed(path: str | Path) -> dict[int, str]:
 def _reviewed_beats(
     reviewed: dict[int, str], peaks: np.ndarray, fs: float, classes: tuple[str, ...], where: str
 ) -> dict[int, int]:
-    """``{sample: label}`` -> ``{index into peaks: class index}``; one-line DataError for a label outside
-    ``classes`` or a sample farther than ``REVIEW_TOLERANCE_S`` from every beat that could be labelled."""
+    """``{sample: label}`` -> ``{index into peaks: class index}`` (peaks: ascending); one-line DataError for a
+    label outside ``classes`` or a sample farther than ``REVIEW_TOLERANCE_S`` from every beat that could be
+    labelled."""
     unknown = sorted({label for label in reviewed.values() if label not in classes})
     if unknown:
         raise DataError(
@@ -190,6 +193,109 @@ def _reviewed_beats(
             )
         out[int(nearest)] = classes.index(label)
     return out
+
+
+def _reviewed_split(
+    reviewed: dict[int, str], peaks: np.ndarray, found: np.ndarray, fs: float, classes: tuple[str, ...], where: str
+) -> tuple[dict[int, int], dict[int, int]]:
+    """``_reviewed_beats`` over the detected beats that were cut (``peaks``) and the beats found in V runs
+    (``found``, ``_beats_in_v_runs``), both ascending: ``({index into peaks: class}, {index into found:
+    class})``."""
+    both = np.concatenate([peaks, found])
+    order = np.argsort(both, kind="stable")
+    given = _reviewed_beats(reviewed, both[order], fs, classes, where)
+    on_peaks, on_found = {}, {}
+    for i, c in given.items():
+        j = int(order[i])
+        if j < len(peaks):
+            on_peaks[j] = c
+        else:
+            on_found[j - len(peaks)] = c
+    return on_peaks, on_found
+
+
+#: Search-back inside runs of V beats (``_beats_in_v_runs``): an RR gap next to a V beat at least this many
+#: times the shorter interval around it may hold a beat of the run the detector missed, and a gap can hold
+#: two (passes). Chosen on DS1 by cross-validation over record groups (README, "Rhythm episodes").
+V_RUN_GAP_RATIO = 1.7
+V_RUN_PASSES = 2
+
+
+def _v_run_gaps(peaks: np.ndarray, is_v: np.ndarray) -> np.ndarray:
+    """Indices ``g`` of the RR gaps ``peaks[g] .. peaks[g + 1]`` next to a V beat (``is_v``: (n,) bool) and
+    longer than ``V_RUN_GAP_RATIO`` x the shorter of the intervals on either side."""
+    rr = np.diff(peaks).astype(np.float64)
+    if len(rr) < 2:
+        return np.zeros(0, np.int64)
+    shorter = np.minimum(np.concatenate([[np.inf], rr[:-1]]), np.concatenate([rr[1:], [np.inf]]))
+    return np.flatnonzero((is_v[:-1] | is_v[1:]) & (rr > V_RUN_GAP_RATIO * shorter))
+
+
+def _cut_new(
+    recording: Recording, peaks: np.ndarray, new: np.ndarray, window: Window, with_context: bool, chunk_s: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The beats ``peaks[new]`` cut as ``cut_recording`` cuts them among all ``peaks`` (their RR and
+    typical-beat features see every beat), cutting only the chunks that hold one. Returns X (n_kept,
+    length), context (n_kept, 9) or None, and kept: (n_new,) bool."""
+    signal, fs = recording.signal, recording.fs
+    rr = rr_features(peaks, fs)
+    X, context, kept = [np.zeros((0, window.length), np.float32)], [], [np.zeros(0, bool)]
+    for first, last in _chunks(len(signal), fs, chunk_s):
+        inside = (peaks >= first) & (peaks < last)
+        if not (new & inside).any():
+            continue
+        lo, stretch = _stretch(signal, fs, first, last)
+        part = cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo)
+        rows = new[inside]
+        X.append(part.X[rows[part.kept]])
+        if with_context:
+            context.append(part.context[rows[part.kept]])
+        kept.append(part.kept[rows])
+    return np.concatenate(X), np.concatenate(context) if context else None, np.concatenate(kept)
+
+
+def _beats_in_v_runs(
+    recording: Recording, peaks: np.ndarray, labels: np.ndarray, model: BeatModel, chunk_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beats the detector missed inside runs of V beats (two wide complexes of a fast run can fall into
+    one of its QRS windows): looked for in the signal (``detection.search_gaps``) in the RR gaps that
+    ``_v_run_gaps`` names, cut among all beats, classified by ``model``, and kept where it calls them V.
+
+    peaks : (n,) ascending R-peak samples; labels : (n,) AAMI labels ('' for a beat not cut). Returns the
+    found beats' samples (k,) int64, ascending, and their probabilities (k, n_classes) float32.
+    """
+    found = np.zeros(0, np.int64)
+    found_probs = np.zeros((0, len(model.classes)), np.float32)
+    beats, is_v = peaks, labels == "V"
+    for _ in range(V_RUN_PASSES):
+        candidates = search_gaps(recording.signal, recording.fs, beats, _v_run_gaps(beats, is_v))
+        candidates = np.setdiff1d(candidates[candidates >= 0], beats)
+        if len(candidates) == 0:
+            break
+        merged = np.union1d(beats, candidates)
+        X, context, kept = _cut_new(
+            recording, merged, np.isin(merged, candidates), model.window, model.takes_context, chunk_s
+        )
+        if len(X) == 0:
+            break
+        probs = model.predict_proba(X, context).astype(np.float32)
+        called_v = as_aami(np.asarray(model.classes, dtype=object)[probs.argmax(axis=1)].astype(str)) == "V"
+        if not called_v.any():
+            break
+        found = np.concatenate([found, candidates[kept][called_v]])
+        found_probs = np.concatenate([found_probs, probs[called_v]])
+        beats = np.union1d(beats, candidates[kept][called_v])
+        is_v = np.isin(beats, found) | np.isin(beats, peaks[labels == "V"])
+    order = np.argsort(found)
+    return found[order], found_probs[order]
+
+
+def _still_in_v_runs(found: np.ndarray, peaks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(k,) bool: which ``found`` beats still have a V beat next to them among ``peaks`` (ascending, their
+    final AAMI ``labels``)."""
+    after = np.searchsorted(peaks, found)
+    is_v = np.concatenate([[False], labels == "V", [False]])
+    return is_v[after] | is_v[after + 1]
 
 
 def families_table(family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, prematurity: np.ndarray) -> pd.DataFrame:
@@ -251,6 +357,7 @@ def label_recording(
     reviewed: dict[int, str] | None = None,
     ask: int = 0,
     episodes: EpisodeConfig | None = None,
+    search_back: bool = True,
 ) -> RecordingLabels:
     """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording, and find
     its rhythm episodes (``episodes``: their thresholds, default ``EpisodeConfig()``).
@@ -266,6 +373,11 @@ def label_recording(
     they carry their families' morphology, their timing groups' N or S and the recording's N/S border
     (``adapt.adapt``; with ``adapt`` off, families are still formed to carry them). ask : also pick the
     ``ask`` beats whose review would help most (``RecordingLabels.questions``).
+
+    search_back : look for the beats the detector missed inside runs of V beats (``_beats_in_v_runs``,
+    on the model's own labels). Those the model calls V are added where a beat next to them is still V
+    after the adaptation (or where the reviewer labelled them), outside the families and questions, with
+    family -1 and no P-wave consistency (``RecordingLabels.found_in_v_runs`` counts them).
     """
     signal, fs = recording.signal, recording.fs
     config = AdaptConfig.from_value(adapt)
@@ -292,7 +404,16 @@ def label_recording(
     family = np.full(len(peaks), -1, dtype=np.int64)
     result = RecordingLabels(beats=no_beats)
     kept_peaks = peaks[cut.kept]
-    given = _reviewed_beats(reviewed, kept_peaks, fs, tuple(model.classes), str(recording.path)) if reviewed else {}
+    classes = np.asarray(model.classes, dtype=object)
+    found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
+    if search_back:
+        labels_before = np.full(len(peaks), "", dtype=object)
+        labels_before[cut.kept] = as_aami(classes[kept_probs.argmax(axis=1)].astype(str))
+        found, found_probs = _beats_in_v_runs(recording, peaks, labels_before.astype(str), model, chunk_s)
+    given, given_found = {}, {}
+    if reviewed:
+        where = str(recording.path)
+        given, given_found = _reviewed_split(reviewed, kept_peaks, found, fs, tuple(model.classes), where)
     if config is not None:
         prematurity, irregularity = local_rhythm(peaks, fs)
         long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
@@ -329,8 +450,22 @@ def label_recording(
         )
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     probs[cut.kept] = kept_probs
+    kept = cut.kept
+    if len(found):
+        for j, c in given_found.items():
+            found_probs[j] = np.eye(len(model.classes), dtype=np.float32)[c]
+        final = as_aami(classes[kept_probs.argmax(axis=1)].astype(str))
+        added = _still_in_v_runs(found, kept_peaks, final)
+        added[list(given_found)] = True
+        result.found_in_v_runs = int(added.sum())
+        order = np.argsort(np.concatenate([peaks, found[added]]), kind="stable")
+        peaks = np.concatenate([peaks, found[added]])[order]
+        probs = np.concatenate([probs, found_probs[added]])[order]
+        kept = np.concatenate([kept, np.ones(int(added.sum()), bool)])[order]
+        family = np.concatenate([family, np.full(int(added.sum()), -1)])[order]
+        p_wave = np.concatenate([p_wave, np.full(int(added.sum()), np.nan)])[order]
     table = _table(_beat_index(peaks, fs), probs, model.classes)
-    table.loc[~cut.kept, ["label", "confidence"]] = ["", np.nan]
+    table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
     table["p_wave"] = p_wave
@@ -409,10 +544,11 @@ def predict_signal(
     chunk_s: float = CHUNK_S,
     adapt: bool | dict | AdaptConfig | None = True,
     reviewed: dict[int, str] | None = None,
+    search_back: bool = True,
 ) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class, when
     adapted family, and p_wave (see ``label_recording``)."""
-    return label_recording(recording, model, chunk_s, adapt, reviewed).beats
+    return label_recording(recording, model, chunk_s, adapt, reviewed, search_back=search_back).beats
 
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
@@ -491,6 +627,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes)}
     summary["inverted"] = result.inverted
+    summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))
     if result.families is not None:
