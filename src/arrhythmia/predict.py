@@ -94,22 +94,36 @@ def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
 
 
 def cut_recording(
-    recording: Recording, peaks: np.ndarray, window: Window, with_context: bool = True, chunk_s: float = CHUNK_S
+    recording: Recording,
+    peaks: np.ndarray,
+    window: Window,
+    with_context: bool = True,
+    chunk_s: float = CHUNK_S,
+    only: np.ndarray | None = None,
 ) -> CutBeats:
     """The beats at ``peaks`` (ascending samples of the recording), cut a chunk at a time.
 
     RR features come from all ``peaks``; each beat is cut from the raw signal with ``window`` and compared
     with the typical beat of its minute by ``pipeline.cut_beats``, exactly as training beats are cut
     around annotated R peaks. Returns ``CutBeats`` over all peaks: kept (n_peaks,), X (n_kept, length),
-    context (n_kept, 9) or None.
+    context (n_kept, 9) or None. only : (n_peaks,) bool, at least one True: cut just these beats (every
+    peak still gives them their RR and typical-beat features; only the chunks holding one are cut), and
+    return ``CutBeats`` over ``peaks[only]``.
     """
     signal, fs = recording.signal, recording.fs
     rr = rr_features(peaks, fs)
     parts = []
     for first, last in _chunks(len(signal), fs, chunk_s):
         inside = (peaks >= first) & (peaks < last)
+        if only is not None and not (only & inside).any():
+            continue
         lo, stretch = _stretch(signal, fs, first, last)
-        parts.append(cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo))
+        part = cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo)
+        if only is not None:
+            rows = only[inside]
+            context = part.context[rows[part.kept]] if with_context else None
+            part = CutBeats(part.X[rows[part.kept]], context, part.kept[rows], part.lost_reason[rows])
+        parts.append(part)
     return CutBeats(
         X=np.concatenate([p.X for p in parts]),
         context=np.concatenate([p.context for p in parts]) if with_context else None,
@@ -231,29 +245,6 @@ def _v_run_gaps(peaks: np.ndarray, is_v: np.ndarray) -> np.ndarray:
     return np.flatnonzero((is_v[:-1] | is_v[1:]) & (rr > V_RUN_GAP_RATIO * shorter))
 
 
-def _cut_new(
-    recording: Recording, peaks: np.ndarray, new: np.ndarray, window: Window, with_context: bool, chunk_s: float
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The beats ``peaks[new]`` cut as ``cut_recording`` cuts them among all ``peaks`` (their RR and
-    typical-beat features see every beat), cutting only the chunks that hold one. Returns X (n_kept,
-    length), context (n_kept, 9) or None, and kept: (n_new,) bool."""
-    signal, fs = recording.signal, recording.fs
-    rr = rr_features(peaks, fs)
-    X, context, kept = [np.zeros((0, window.length), np.float32)], [], [np.zeros(0, bool)]
-    for first, last in _chunks(len(signal), fs, chunk_s):
-        inside = (peaks >= first) & (peaks < last)
-        if not (new & inside).any():
-            continue
-        lo, stretch = _stretch(signal, fs, first, last)
-        part = cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo)
-        rows = new[inside]
-        X.append(part.X[rows[part.kept]])
-        if with_context:
-            context.append(part.context[rows[part.kept]])
-        kept.append(part.kept[rows])
-    return np.concatenate(X), np.concatenate(context) if context else None, np.concatenate(kept)
-
-
 def _beats_in_v_runs(
     recording: Recording, peaks: np.ndarray, labels: np.ndarray, model: BeatModel, chunk_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -273,18 +264,17 @@ def _beats_in_v_runs(
         if len(candidates) == 0:
             break
         merged = np.union1d(beats, candidates)
-        X, context, kept = _cut_new(
-            recording, merged, np.isin(merged, candidates), model.window, model.takes_context, chunk_s
-        )
-        if len(X) == 0:
+        cut = cut_recording(recording, merged, model.window, model.takes_context, chunk_s, np.isin(merged, candidates))
+        if len(cut.X) == 0:
             break
-        probs = model.predict_proba(X, context).astype(np.float32)
-        called_v = as_aami(np.asarray(model.classes, dtype=object)[probs.argmax(axis=1)].astype(str)) == "V"
+        probs = model.predict_proba(cut.X, cut.context).astype(np.float32)
+        called_v = aami_calls(probs, model.classes) == "V"
         if not called_v.any():
             break
-        found = np.concatenate([found, candidates[kept][called_v]])
+        added = candidates[cut.kept][called_v]
+        found = np.concatenate([found, added])
         found_probs = np.concatenate([found_probs, probs[called_v]])
-        beats = np.union1d(beats, candidates[kept][called_v])
+        beats = np.union1d(beats, added)
         is_v = np.isin(beats, found) | np.isin(beats, peaks[labels == "V"])
     order = np.argsort(found)
     return found[order], found_probs[order]
@@ -404,11 +394,10 @@ def label_recording(
     family = np.full(len(peaks), -1, dtype=np.int64)
     result = RecordingLabels(beats=no_beats)
     kept_peaks = peaks[cut.kept]
-    classes = np.asarray(model.classes, dtype=object)
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
     if search_back:
         labels_before = np.full(len(peaks), "", dtype=object)
-        labels_before[cut.kept] = as_aami(classes[kept_probs.argmax(axis=1)].astype(str))
+        labels_before[cut.kept] = aami_calls(kept_probs, model.classes)
         found, found_probs = _beats_in_v_runs(recording, peaks, labels_before.astype(str), model, chunk_s)
     given, given_found = {}, {}
     if reviewed:
@@ -454,8 +443,7 @@ def label_recording(
     if len(found):
         for j, c in given_found.items():
             found_probs[j] = np.eye(len(model.classes), dtype=np.float32)[c]
-        final = as_aami(classes[kept_probs.argmax(axis=1)].astype(str))
-        added = _still_in_v_runs(found, kept_peaks, final)
+        added = _still_in_v_runs(found, kept_peaks, aami_calls(kept_probs, model.classes))
         added[list(given_found)] = True
         result.found_in_v_runs = int(added.sum())
         order = np.argsort(np.concatenate([peaks, found[added]]), kind="stable")
@@ -489,7 +477,7 @@ def _no_s_in_af(
     """``probs`` (n_beats, n_classes) of the beats at ``samples`` with those called S inside the AF episodes
     that their own labels give called N (``adapt.supraventricular_as_n``), and how many changed; a
     reviewer's beats (``reviewed``: beat index -> class index) keep their labels."""
-    labels = as_aami(np.asarray(classes, dtype=object)[probs.argmax(axis=1)].astype(str))
+    labels = aami_calls(probs, classes)
     in_af = beats_in(samples, fs, find_episodes(samples, labels, fs, noise, config, p_wave), "AF")
     in_af[list(reviewed)] = False
     out = supraventricular_as_n(probs, tuple(classes), in_af)
@@ -500,6 +488,11 @@ def as_aami(labels: np.ndarray) -> np.ndarray:
     """Labels as AAMI classes: a MIT-BIH beat symbol (a model trained with ``labels: mitdb``) becomes its
     class (L -> N, A -> S, E -> V, ...); AAMI labels and '' stay."""
     return np.array([SYMBOL_TO_AAMI.get(label, label) for label in labels], dtype=object).astype(str)
+
+
+def aami_calls(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """(n,) str: the AAMI class (``as_aami``) of each row's most probable class; probs: (n, n_classes)."""
+    return as_aami(np.asarray(classes, dtype=object)[probs.argmax(axis=1)].astype(str))
 
 
 def rhythm_tables(

@@ -189,6 +189,23 @@ def _window_index(centres: np.ndarray, half: int, n: int) -> np.ndarray:
     return np.clip(centres[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
 
 
+def _smoothed_slope(y: np.ndarray, fs: float) -> np.ndarray:
+    """(n,) the lightly smoothed |slope| of the band-passed ECG ``y``: QRS complexes have the steepest
+    slopes of the ECG, so its peaks separate them from P and T waves better than amplitude does."""
+    return ndimage.uniform_filter1d(np.abs(np.gradient(y)), max(round(SLOPE_WINDOW_S * fs), 1))
+
+
+def _strength(slope: np.ndarray, fs: float, centres: np.ndarray) -> np.ndarray:
+    """(k,) each candidate's strength: the steepest ``slope`` within ``STRENGTH_WINDOW_S`` of it."""
+    return slope[_window_index(centres, round(STRENGTH_WINDOW_S * fs), len(slope))].max(axis=1)
+
+
+def _is_t_wave(delay: np.ndarray, strength: np.ndarray, strength_before: np.ndarray, fs: float) -> np.ndarray:
+    """Pan & Tompkins' T-wave rule: a candidate ``delay`` samples after a beat and weaker than
+    ``T_WAVE_RATIO`` of that beat's strength is its T wave."""
+    return (delay < T_WAVE_S * fs) & (strength < T_WAVE_RATIO * strength_before)
+
+
 def _drop_refractory(cand: np.ndarray, strength: np.ndarray, refractory: int) -> np.ndarray:
     """Boolean mask keeping, of any two candidates closer than ``refractory`` samples, the stronger."""
     keep = np.ones(len(cand), dtype=bool)
@@ -221,10 +238,8 @@ def _decision_rules(y: np.ndarray, fs: float, cand: np.ndarray) -> np.ndarray:
     """
     if len(cand) < 2:
         return cand
-    # Strength: the steepest (lightly smoothed) slope near the candidate. QRS complexes have the
-    # steepest slopes of the ECG, so this separates them from P and T waves better than amplitude.
-    slope = ndimage.uniform_filter1d(np.abs(np.gradient(y)), max(round(SLOPE_WINDOW_S * fs), 1))
-    strength = slope[_window_index(cand, round(STRENGTH_WINDOW_S * fs), len(y))].max(axis=1)
+    slope = _smoothed_slope(y, fs)
+    strength = _strength(slope, fs, cand)
 
     refractory = max(round(REFRACTORY_S * fs), 1)
     keep = _drop_refractory(cand, strength, refractory)
@@ -238,7 +253,7 @@ def _decision_rules(y: np.ndarray, fs: float, cand: np.ndarray) -> np.ndarray:
     # T-wave rule: soon after a beat and much weaker than it.
     beats = np.flatnonzero(accepted)
     while len(beats) > 1:
-        t_wave = (np.diff(cand[beats]) < T_WAVE_S * fs) & (strength[beats[1:]] < T_WAVE_RATIO * strength[beats[:-1]])
+        t_wave = _is_t_wave(np.diff(cand[beats]), strength[beats[1:]], strength[beats[:-1]], fs)
         if not t_wave.any():
             break
         accepted[beats[1:][t_wave]] = False
@@ -406,8 +421,7 @@ def search_gaps(signal: np.ndarray, fs: float, beats: np.ndarray, gaps: np.ndarr
     x = _as_signal(signal, fs)
     beats, gaps = np.asarray(beats, dtype=np.int64), np.asarray(gaps, dtype=np.int64)
     found = np.full(len(gaps), -1, dtype=np.int64)
-    margin, refractory = round(GAP_MARGIN_S * fs), max(round(REFRACTORY_S * fs), 1)
-    smooth, half = max(round(SLOPE_WINDOW_S * fs), 1), round(STRENGTH_WINDOW_S * fs)
+    margin = round(GAP_MARGIN_S * fs)
     sos = _bandpass_sos(fs)
     starts = np.maximum(beats[gaps] - margin, 0)
     ends = np.minimum(beats[gaps + 1] + margin + 1, len(x))
@@ -422,31 +436,30 @@ def search_gaps(signal: np.ndarray, fs: float, beats: np.ndarray, gaps: np.ndarr
         lo, hi = int(starts[k]), int(ends[last])
         if not _is_flat(x[lo:hi]):
             y = sps.sosfiltfilt(sos, _interpolate_nan(x[lo:hi]))  # as ``bandpass``; over 2 s long
-            slope = ndimage.uniform_filter1d(np.abs(np.gradient(y)), smooth)
+            slope = _smoothed_slope(y, fs)
             for i in range(k, last + 1):
-                found[i] = _search_gap(y, slope, fs, beats[gaps[i]] - lo, beats[gaps[i] + 1] - lo, refractory, half)
-                found[i] += lo if found[i] >= 0 else 0
+                beat = _search_gap(y, slope, fs, beats[gaps[i]] - lo, beats[gaps[i] + 1] - lo)
+                if beat >= 0:
+                    found[i] = beat + lo
         k = last + 1
     return found
 
 
-def _search_gap(
-    y: np.ndarray, slope: np.ndarray, fs: float, before: int, after: int, refractory: int, half: int
-) -> int:
+def _search_gap(y: np.ndarray, slope: np.ndarray, fs: float, before: int, after: int) -> int:
     """``search_gaps`` for one gap between the beats at ``before`` and ``after`` (samples of ``y``, the
-    band-passed stretch, and ``slope``, its smoothed |slope|): the found beat's sample of ``y``, or -1."""
+    band-passed stretch, and ``slope``, its ``_smoothed_slope``): the found beat's sample of ``y``, or -1."""
+    refractory = max(round(REFRACTORY_S * fs), 1)
     if after - before <= 2 * refractory:
         return -1
-    strength = slope[_window_index(np.array([before, after]), half, len(y))].max(axis=1)
+    strength = _strength(slope, fs, np.array([before, after]))
     peaks = sps.find_peaks(slope[before + refractory : after - refractory], distance=refractory)[0]
     if len(peaks) == 0:
         return -1
     peaks = peaks + before + refractory
-    peak_strength = slope[_window_index(peaks, half, len(y))].max(axis=1)
+    peak_strength = _strength(slope, fs, peaks)
     best = int(np.argmax(peak_strength))
     peak, best_strength = peaks[best], peak_strength[best]
-    t_wave = peak - before < T_WAVE_S * fs and best_strength < T_WAVE_RATIO * strength[0]
-    if best_strength < GAP_STRENGTH_RATIO * strength.min() or t_wave:
+    if best_strength < GAP_STRENGTH_RATIO * strength.min() or _is_t_wave(peak - before, best_strength, strength[0], fs):
         return -1
     return int(_climb_to_r_wave(y, fs, np.array([peak]), max_steps=1)[0])
 
