@@ -297,6 +297,36 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
         assert kept.hourly["S"].sum() == len(kept.beats) and kept.hourly["s_runs"].sum() > 0
 
 
+def test_the_beats_of_a_supraventricular_run_after_an_s_beat_are_s():
+    from arrhythmia.adapt import Timing, supraventricular_runs
+
+    n_like, s_like, v_like = [0.8, 0.2, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.1, 0.1, 0.8, 0, 0]
+    # sinus at 0.8 s; an early beat (S) then three at its rate (0.45-0.5 s); sinus; a second run broken
+    # by a V beat; an early S beat followed by a pause; a fast stretch with no S beat ahead of it
+    rr = [0.8, 0.8, 0.45, 0.46, 0.5, 0.47, 0.8, 0.8, 0.45, 0.45, 0.45, 0.8, 0.45, 0.9, 0.8, 0.5, 0.5, 0.8]
+    calls = [n_like, n_like, s_like, n_like, n_like, n_like, n_like, n_like]
+    calls += [s_like, v_like, n_like, n_like, s_like, n_like, n_like, n_like, n_like, n_like]
+    probs = np.array(calls, dtype=np.float32)
+    rr_s = np.array(rr)
+    timing = Timing(
+        prematurity=np.ones(len(rr)),
+        irregularity=np.full(len(rr), 0.02),
+        long_prematurity=rr_s / 0.8,
+        rr_s=rr_s,
+    )
+    out = supraventricular_runs(probs, CLASSES, timing)
+    is_s = out.argmax(axis=1) == 1
+    assert np.flatnonzero(is_s).tolist() == [2, 3, 4, 5, 8, 12]
+    assert out[3, 1] == pytest.approx(0.8) and out[3, 0] == pytest.approx(0.2)  # the larger probability goes to S
+    assert out[9].tolist() == probs[9].tolist()  # other classes are left alone
+    # below the rate, beside a long pause, in an irregular rhythm, or unmeasured: nothing carries on
+    assert not supraventricular_runs(probs, CLASSES, timing, above_bpm=140)[3:6].argmax(1).any()
+    irregular = Timing(timing.prematurity, np.full(len(rr), 0.3), timing.long_prematurity, rr_s)
+    assert (supraventricular_runs(probs, CLASSES, irregular).argmax(1) == probs.argmax(1)).all()
+    unmeasured = Timing(timing.prematurity, timing.irregularity, timing.long_prematurity)
+    assert supraventricular_runs(probs, CLASSES, unmeasured) is probs
+
+
 def test_timing_groups_split_supraventricular_beats_by_how_the_rules_called_them():
     from arrhythmia.adapt import Timing, describe_group, timing_groups
 

@@ -3,7 +3,7 @@
 A model trained on other patients meets a new patient's normal beat, lead and electrode placement for the
 first time; what is abnormal *for this patient* is what departs from the patient's own usual beat and
 rhythm. Beats are always cut pointing up (``detection.polarity``, in training as in ``predict``); then
-four steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
+five steps, each switchable (``AdaptConfig``), run on one recording's beats after they are cut:
 
 1. **Morphology families** (``morphology_families``): the beats grouped by the shape of their QRS complex
    (average-linkage clustering on correlation distance of a subsample, every beat then joined to the
@@ -20,7 +20,9 @@ four steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    stays the beat's own call, since the two differ in timing, not in shape.
 4. **The patient's rhythm** (``rhythm_border``): that timing is then read against the patient's own
    rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
-   (atrial fibrillation) none is.
+   (atrial fibrillation) none is; and the beats of a supraventricular run, on time against each other
+   but fast against the last five minutes, carry on the run of the S beat that began it
+   (``supraventricular_runs``).
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
@@ -70,6 +72,10 @@ class AdaptConfig:
         (``rhythm_border``): S when it comes early, N in an irregular rhythm.
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
+    runs : make S the beats of supraventricular runs that follow an S beat (``supraventricular_runs``).
+    run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N carries on a run when it comes at
+        over ``run_above_bpm``, within ``run_interval_ratio`` times the interval before the beat ahead of
+        it, and under ``run_long_ratio`` of the last five minutes' median interval.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
@@ -90,6 +96,10 @@ class AdaptConfig:
     rhythm: bool = True
     premature_ratio: float = 0.86
     irregular_above: float = 0.12
+    runs: bool = True
+    run_above_bpm: float = 100.0
+    run_interval_ratio: float = 1.15
+    run_long_ratio: float = 0.8
     af_as_n: bool = False
     group_voters_from: int | None = 40
 
@@ -111,13 +121,14 @@ class AdaptConfig:
 @dataclass
 class Timing:
     """Each beat's timing against the patient's own rhythm (``context.local_rhythm``), (n_beats,) each:
-    ``prematurity`` and ``irregularity`` over about half a minute of neighbours, and ``long_prematurity``
-    over about five minutes (``context.LONG_RHYTHM_BEATS``), against which the beats of a fast run still come early
-    (None: not measured)."""
+    ``prematurity`` and ``irregularity`` over about half a minute of neighbours, ``long_prematurity``
+    over about five minutes (``context.LONG_RHYTHM_BEATS``), against which the beats of a fast run still come early,
+    and ``rr_s``, the interval before each beat in seconds (inf for the first) (None: not measured)."""
 
     prematurity: np.ndarray
     irregularity: np.ndarray
     long_prematurity: np.ndarray | None = None
+    rr_s: np.ndarray | None = None
 
 
 @dataclass
@@ -289,6 +300,49 @@ def rhythm_border(
     is_s = supraventricular & regular & ((prematurity < premature_ratio) | (called == s))
     is_n = supraventricular & ~is_s
     return _decide_supraventricular(probs, s, n, is_s, is_n)
+
+
+def supraventricular_runs(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    timing: Timing,
+    above_bpm: float = 100.0,
+    interval_ratio: float = 1.15,
+    long_ratio: float = 0.8,
+    irregular_above: float = 0.12,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the beats of supraventricular runs called S.
+
+    A run of supraventricular tachycardia starts with an early beat and goes on at its rate, so after the
+    first beat each is on time against its neighbours and the rhythm rule (``rhythm_border``) calls it N
+    (209's runs). A beat called N carries on a run when the beat before it is S (called so, or carrying
+    the run on) and it comes at over ``above_bpm``, within ``interval_ratio`` times the interval before
+    that beat (no pause: a premature beat followed by the sinus rhythm ends there), early against the
+    last five minutes (``timing.long_prematurity < long_ratio``) and in a regular rhythm
+    (``timing.irregularity <= irregular_above``). The larger of its N and S probabilities goes to S.
+    ``timing`` needs ``long_prematurity`` and ``rr_s``; without them, or without N and S classes, ``probs``
+    is returned as it is.
+    """
+    if "S" not in classes or "N" not in classes or timing.long_prematurity is None or timing.rr_s is None:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    called = probs.argmax(axis=1)
+    rr = timing.rr_s
+    previous_rr = np.concatenate([[np.inf], rr[:-1]])
+    carries = (
+        (called == n)
+        & (rr < 60.0 / above_bpm)
+        & (rr <= interval_ratio * previous_rr)
+        & (timing.long_prematurity < long_ratio)
+        & (timing.irregularity <= irregular_above)
+    )
+    # Each stretch of consecutive carrying beats goes on the run of the beat before it, if that one is S.
+    begins = carries & ~np.concatenate([[False], carries[:-1]])
+    starts = np.flatnonzero(begins)
+    follows_s = (starts > 0) & (called[np.maximum(starts - 1, 0)] == s)
+    stretch = np.maximum(np.cumsum(begins) - 1, 0)  # the stretch each beat is in (or after)
+    is_s = carries & follows_s[stretch] if len(starts) else np.zeros(len(probs), dtype=bool)
+    return _decide_supraventricular(probs, s, n, is_s, np.zeros_like(is_s))
 
 
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
@@ -587,6 +641,16 @@ def adapt(
         probs = rhythm_border(
             probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
         )
+        if config.runs:
+            probs = supraventricular_runs(
+                probs,
+                classes,
+                rhythm,
+                config.run_above_bpm,
+                config.run_interval_ratio,
+                config.run_long_ratio,
+                config.irregular_above,
+            )
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
     groups = None
     if families is not None and rhythm is not None:

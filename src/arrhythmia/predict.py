@@ -406,7 +406,9 @@ def label_recording(
     if config is not None:
         prematurity, irregularity = local_rhythm(peaks, fs)
         long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
-        rhythm = Timing(prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept])
+        rr_s = np.diff(peaks, prepend=peaks[0]) / fs
+        rr_s[0] = np.inf
+        rhythm = Timing(prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept])
         adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm)
         kept_probs, result.adaptation = adapted.probs, adapted.steps
         if adapted.families is not None:
