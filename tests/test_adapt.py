@@ -327,6 +327,39 @@ def test_the_beats_of_a_supraventricular_run_after_an_s_beat_are_s():
     assert supraventricular_runs(probs, CLASSES, unmeasured) is probs
 
 
+def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
+    from types import SimpleNamespace
+
+    fs = 250.0
+    # sinus rhythm at 75 bpm, a run of 31 beats at 133 bpm, sinus again
+    intervals = [0.8] * 120 + [0.45] * 31 + [0.8] * 80
+    peaks_s = 1.0 + np.concatenate([[0.0], np.cumsum(intervals)])
+    time = np.arange(int((peaks_s[-1] + 1.0) * fs)) / fs
+    signal = 0.01 * np.random.default_rng(0).standard_normal(len(time))
+    for r in peaks_s:
+        signal += np.exp(-0.5 * ((time - r) / 0.012) ** 2) + 0.15 * np.exp(-0.5 * ((time - r + 0.16) / 0.025) ** 2)
+    run = slice(121, 152)  # the run's 31 beats
+
+    def first_of_run_s(X, context):  # a network that calls the run's first beat S, as on 209's
+        probs = np.tile(np.array([0.7, 0.3, 0, 0, 0], np.float32), (len(X), 1))
+        probs[run.start] = [0.3, 0.7, 0, 0, 0]
+        return probs
+
+    model = SimpleNamespace(classes=CLASSES, window=get_window("centred"), takes_context=False)
+    model.predict_proba = first_of_run_s
+    recording = Recording(signal, fs, "MLII", "svt")
+    with_runs = label_recording(recording, model)
+    beats = with_runs.beats
+    assert len(beats) == len(peaks_s)
+    assert (beats["label"].iloc[run] == "S").all()
+    assert (beats["label"].drop(beats.index[run]) == "N").all()
+    assert with_runs.adaptation["rhythm"]["relabelled"] == 30
+    # without the step the run's beats after the first are on time against their neighbours (the run fills
+    # half of the 41 beats around each): N
+    without = label_recording(recording, model, adapt={"runs": False}).beats
+    assert without["label"].iloc[run].tolist() == ["S"] + ["N"] * 30
+
+
 def test_timing_groups_split_supraventricular_beats_by_how_the_rules_called_them():
     from arrhythmia.adapt import Timing, describe_group, timing_groups
 
