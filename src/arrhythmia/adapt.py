@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI, Window
+from arrhythmia.data.context import RHYTHM_BEATS
 from arrhythmia.errors import ArrhythmiaError
 
 #: Morphology groups of the AAMI classes (and of MIT-BIH's beat symbols, by their AAMI class): beats of one
@@ -302,6 +303,17 @@ def rhythm_border(
     return _decide_supraventricular(probs, s, n, is_s, is_n)
 
 
+def _median_before(rr_s: np.ndarray, beats: int) -> np.ndarray:
+    """(n,) the median of the ``beats`` finite intervals before each one of ``rr_s`` (n,) (fewer at the
+    start; NaN for the first)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    padded = np.concatenate([np.full(beats, np.nan), np.where(np.isfinite(rr_s), rr_s, np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: nothing before the first beat
+        return np.nanmedian(sliding_window_view(padded, beats)[:-1], axis=1)
+
+
 def supraventricular_runs(
     probs: np.ndarray,
     classes: tuple[str, ...],
@@ -310,39 +322,45 @@ def supraventricular_runs(
     interval_ratio: float = 1.15,
     long_ratio: float = 0.8,
     irregular_above: float = 0.12,
+    premature_ratio: float = 0.86,
 ) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with the beats of supraventricular runs called S.
 
     A run of supraventricular tachycardia starts with an early beat and goes on at its rate, so after the
     first beat each is on time against its neighbours and the rhythm rule (``rhythm_border``) calls it N
-    (209's runs). A beat called N carries on a run when the beat before it is S (called so, or carrying
-    the run on) and it comes at over ``above_bpm``, within ``interval_ratio`` times the interval before
-    that beat (no pause: a premature beat followed by the sinus rhythm ends there), early against the
-    last five minutes (``timing.long_prematurity < long_ratio``) and in a regular rhythm
-    (``timing.irregularity <= irregular_above``). The larger of its N and S probabilities goes to S.
-    ``timing`` needs ``long_prematurity`` and ``rr_s``; without them, or without N and S classes, ``probs``
-    is returned as it is.
+    (209's runs); in a run of 21 beats or more (half of the 41 around a beat) even the first is. Every beat
+    of a run is fast: over ``above_bpm``, early against the last five minutes (``timing.long_prematurity <
+    long_ratio``), in a regular rhythm (``timing.irregularity <= irregular_above``). A fast beat called N
+    starts a run when it comes early (``premature_ratio``) against the median of the 20 intervals before
+    it (``context.RHYTHM_BEATS``), the rhythm it broke; it carries on the run of the beat before it when
+    that beat is S (called so, starting a run or carrying one on) and it comes within ``interval_ratio``
+    times the interval before that beat (no pause: a premature beat followed by the sinus rhythm ends
+    there). The larger of its N and S probabilities goes to S. ``timing`` needs ``long_prematurity`` and
+    ``rr_s``; without them, or without N and S classes, ``probs`` is returned as it is.
     """
     if "S" not in classes or "N" not in classes or timing.long_prematurity is None or timing.rr_s is None:
         return probs
     s, n = classes.index("S"), classes.index("N")
     called = probs.argmax(axis=1)
     rr = timing.rr_s
-    previous_rr = np.concatenate([[np.inf], rr[:-1]])
-    carries = (
+    fast = (
         (called == n)
         & (rr < 60.0 / above_bpm)
-        & (rr <= interval_ratio * previous_rr)
         & (timing.long_prematurity < long_ratio)
         & (timing.irregularity <= irregular_above)
     )
+    with np.errstate(invalid="ignore"):  # NaN: no interval before the first beat
+        starts_run = fast & (rr < premature_ratio * _median_before(rr, RHYTHM_BEATS))
+    previous_rr = np.concatenate([[np.inf], rr[:-1]])
+    carries = fast & ~starts_run & (rr <= interval_ratio * previous_rr)
+    is_s_before = (called == s) | starts_run
     # Each stretch of consecutive carrying beats goes on the run of the beat before it, if that one is S.
     begins = carries & ~np.concatenate([[False], carries[:-1]])
-    starts = np.flatnonzero(begins)
-    follows_s = (starts > 0) & (called[np.maximum(starts - 1, 0)] == s)
+    first = np.flatnonzero(begins)
+    follows_s = (first > 0) & is_s_before[np.maximum(first - 1, 0)]
     stretch = np.maximum(np.cumsum(begins) - 1, 0)  # the stretch each beat is in (or after)
-    is_s = carries & follows_s[stretch] if len(starts) else np.zeros(len(probs), dtype=bool)
-    return _decide_supraventricular(probs, s, n, is_s, np.zeros_like(is_s))
+    carried = carries & follows_s[stretch] if len(first) else np.zeros(len(probs), dtype=bool)
+    return _decide_supraventricular(probs, s, n, starts_run | carried, np.zeros(len(probs), dtype=bool))
 
 
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
@@ -650,6 +668,7 @@ def adapt(
                 config.run_interval_ratio,
                 config.run_long_ratio,
                 config.irregular_above,
+                config.premature_ratio,
             )
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
     groups = None
