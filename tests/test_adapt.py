@@ -335,6 +335,34 @@ def test_the_beats_of_a_supraventricular_run_after_an_s_beat_are_s():
     assert not supraventricular_runs(all_n, CLASSES, timing, premature_ratio=0.5).argmax(axis=1).any()
 
 
+def test_on_time_beats_called_s_in_an_on_time_family_are_n():
+    from arrhythmia.adapt import Timing, on_time_families_as_n
+
+    n_like, s_like = [0.8, 0.2, 0, 0, 0], [0.3, 0.7, 0, 0, 0]
+    # family 0 (usual beat); family 1 on time and mostly called N (pre-excited beats); family 2 early
+    # (aberrated atrial beats); family 3 on time but too small to count; family 4 on time but mostly
+    # called S (atrial premature beats of their own shape that do not come early)
+    family = np.array([0] * 6 + [1] * 8 + [2] * 6 + [3] * 2 + [4] * 6)
+    prematurity = np.ones(len(family))
+    prematurity[[12, 14, 15, 16, 17, 18]] = 0.7
+    long_prematurity = np.ones(len(family))
+    long_prematurity[13] = 0.7  # in a fast stretch: a run's beat stays S
+    calls = [s_like, n_like, s_like, s_like, s_like, s_like] + [n_like] * 5 + [s_like] * 3
+    calls += [s_like] * 6 + [s_like] * 2 + [s_like] * 5 + [n_like]
+    probs = np.array(calls, dtype=np.float32)
+    timing = Timing(prematurity, np.full(len(family), 0.02), long_prematurity)
+    out = on_time_families_as_n(probs, CLASSES, family, timing)
+    labels = out.argmax(axis=1)
+    # family 0 keeps the model's calls; family 1's on-time S beat becomes N, its early one and the one in
+    # a fast stretch stay S; families 2, 3 and 4 keep theirs
+    assert labels[:6].tolist() == [1, 0, 1, 1, 1, 1]
+    assert labels[6:14].tolist() == [0] * 5 + [0, 1, 1]
+    assert (labels[14:] == probs[14:].argmax(axis=1)).all()
+    assert out[11, 0] == pytest.approx(0.7) and out[11, 1] == pytest.approx(0.3)
+    unmeasured = Timing(prematurity, timing.irregularity)  # no long reference: no fast stretch
+    assert on_time_families_as_n(probs, CLASSES, family, unmeasured).argmax(1)[11:14].tolist() == [0, 1, 0]
+
+
 def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     from types import SimpleNamespace
 

@@ -20,9 +20,10 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    stays the beat's own call, since the two differ in timing, not in shape.
 4. **The patient's rhythm** (``rhythm_border``): that timing is then read against the patient's own
    rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
-   (atrial fibrillation) none is; and the beats of a supraventricular run, on time against each other
-   but fast against the last five minutes, carry on the run of the S beat that began it
-   (``supraventricular_runs``).
+   (atrial fibrillation) none is; a beat called S for its shape that comes on time, in a family of its own
+   whose beats come on time (a sinus beat conducted another way), is N (``on_time_families_as_n``); and
+   the beats of a supraventricular run, on time against each other but fast against the last five
+   minutes, carry on the run of the S beat that began it (``supraventricular_runs``).
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
@@ -74,6 +75,8 @@ class AdaptConfig:
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
     runs : make S the beats of supraventricular runs that follow an S beat (``supraventricular_runs``).
+    on_time_families_n : a beat called S for its shape that comes on time in a family other than the usual
+        beat's whose median beat comes on time is N (``on_time_families_as_n``).
     run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N carries on a run when it comes at
         over ``run_above_bpm``, within ``run_interval_ratio`` times the interval before the beat ahead of
         it, and under ``run_long_ratio`` of the last five minutes' median interval.
@@ -101,6 +104,7 @@ class AdaptConfig:
     run_above_bpm: float = 100.0
     run_interval_ratio: float = 1.15
     run_long_ratio: float = 0.8
+    on_time_families_n: bool = True
     af_as_n: bool = False
     group_voters_from: int | None = 40
 
@@ -361,6 +365,47 @@ def supraventricular_runs(
     stretch = np.maximum(np.cumsum(begins) - 1, 0)  # the stretch each beat is in (or after)
     carried = carries & follows_s[stretch] if len(first) else np.zeros(len(probs), dtype=bool)
     return _decide_supraventricular(probs, s, n, starts_run | carried, np.zeros(len(probs), dtype=bool))
+
+
+def on_time_families_as_n(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    timing: Timing,
+    premature_ratio: float = 0.86,
+    long_ratio: float = 0.8,
+    min_family_beats: int = 5,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the S calls of on-time families made N.
+
+    A family of the patient's beats with a shape of its own whose median beat comes on time
+    (``timing.prematurity >= premature_ratio``) and most of whose beats are called N is a way of conducting
+    the sinus beat (pre-excitation, as in 230; a rate-dependent bundle-branch block; a change of posture),
+    not premature atrial beats, which differ from the usual beat in timing rather than shape. Its beats
+    that the network called S for their shape, though they come on time and outside a fast stretch
+    (``timing.long_prematurity >= long_ratio``; the beats of a run stay S), become N, the larger of their
+    N and S probabilities going to N. The usual beat's family (0), families smaller than
+    ``min_family_beats`` and families mostly called S (a patient's atrial premature beats of a shape of
+    their own that do not come early against an irregular rhythm) are left as they are, and so is
+    ``probs`` without N and S classes.
+    """
+    if "S" not in classes or "N" not in classes or len(probs) == 0:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    called_s = probs.argmax(axis=1) == s
+    sizes = np.bincount(family, minlength=int(family.max()) + 1)
+    share_s = np.bincount(family, weights=called_s, minlength=len(sizes)) / np.maximum(sizes, 1)
+    on_time = np.array(
+        [
+            size >= min_family_beats and np.median(timing.prematurity[family == f]) >= premature_ratio
+            for f, size in enumerate(sizes)
+        ]
+    )
+    on_time &= share_s < 0.5
+    on_time[0] = False
+    fast = timing.long_prematurity < long_ratio if timing.long_prematurity is not None else np.zeros(len(probs), bool)
+    is_n = on_time[family] & called_s & (timing.prematurity >= premature_ratio) & ~fast
+    return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
 
 
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
@@ -669,6 +714,16 @@ def adapt(
                 config.run_long_ratio,
                 config.irregular_above,
                 config.premature_ratio,
+            )
+        if config.on_time_families_n and families is not None:
+            probs = on_time_families_as_n(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.premature_ratio,
+                config.run_long_ratio,
+                config.min_family_beats,
             )
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
     groups = None
