@@ -74,12 +74,14 @@ class AdaptConfig:
         (``rhythm_border``): S when it comes early, N in an irregular rhythm.
     premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
-    runs : make S the beats of supraventricular runs that follow an S beat (``supraventricular_runs``).
-    on_time_families_n : a beat called S for its shape that comes on time in a family other than the usual
-        beat's whose median beat comes on time is N (``on_time_families_as_n``).
-    run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N carries on a run when it comes at
-        over ``run_above_bpm``, within ``run_interval_ratio`` times the interval before the beat ahead of
-        it, and under ``run_long_ratio`` of the last five minutes' median interval.
+    runs : make S the beats of supraventricular runs (``supraventricular_runs``).
+    run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N is in a run when it comes at over
+        ``run_above_bpm`` and under ``run_long_ratio`` of the last five minutes' median interval; it
+        starts one when it is early against the intervals before it, and carries on the run of an S beat
+        before it when its interval is within ``run_interval_ratio`` times that beat's.
+    on_time_families_n : a beat called S for its shape that comes on time, in a family other than the
+        usual beat's whose median beat comes on time and most of whose beats are called N, is N
+        (``on_time_families_as_n``).
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
@@ -386,8 +388,8 @@ def on_time_families_as_n(
     (``timing.long_prematurity >= long_ratio``; the beats of a run stay S), become N, the larger of their
     N and S probabilities going to N. The usual beat's family (0), families smaller than
     ``min_family_beats`` and families mostly called S (a patient's atrial premature beats of a shape of
-    their own that do not come early against an irregular rhythm) are left as they are, and so is
-    ``probs`` without N and S classes.
+    their own that do not come early against the median interval, as in a rhythm with long pauses) are
+    left as they are, and so is ``probs`` without N and S classes.
     """
     if "S" not in classes or "N" not in classes or len(probs) == 0:
         return probs
