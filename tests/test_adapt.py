@@ -388,7 +388,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     assert len(beats) == len(peaks_s)
     assert (beats["label"].iloc[run] == "S").all()
     assert (beats["label"].drop(beats.index[run]) == "N").all()
-    assert with_runs.adaptation["rhythm"]["relabelled"] == 31
+    assert with_runs.adaptation["rhythm"] == {"relabelled": 31, "in_runs": 31, "on_time_families": 0}
     # Without the step every beat of the run is on time against its neighbours (the run fills half of the
     # 41 beats around each, its first included): N
     without = label_recording(recording, model, adapt={"runs": False}).beats

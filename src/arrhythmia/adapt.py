@@ -706,7 +706,9 @@ def adapt(
         probs = rhythm_border(
             probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
         )
+        counts = {}
         if config.runs:
+            called = probs.argmax(axis=1)
             probs = supraventricular_runs(
                 probs,
                 classes,
@@ -717,7 +719,9 @@ def adapt(
                 config.irregular_above,
                 config.premature_ratio,
             )
+            counts["in_runs"] = int((probs.argmax(axis=1) != called).sum())
         if config.on_time_families_n and families is not None:
+            called = probs.argmax(axis=1)
             probs = on_time_families_as_n(
                 probs,
                 classes,
@@ -727,7 +731,9 @@ def adapt(
                 config.run_long_ratio,
                 config.min_family_beats,
             )
-        steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum())}
+            counts["on_time_families"] = int((probs.argmax(axis=1) != called).sum())
+        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n
+        steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
     groups = None
     if families is not None and rhythm is not None:
         groups = timing_groups(
