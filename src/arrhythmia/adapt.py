@@ -369,6 +369,13 @@ def supraventricular_runs(
     return _decide_supraventricular(probs, s, n, starts_run | carried, np.zeros(len(probs), dtype=bool))
 
 
+def family_medians(family: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n_families,) the median of ``values`` ((n_beats,)) over each family's beats (``family``: (n_beats,)
+    int, numbered from 0), NaN for a family with no beats."""
+    n_families = int(family.max()) + 1 if len(family) else 0
+    return np.array([np.median(values[family == f]) if (family == f).any() else np.nan for f in range(n_families)])
+
+
 def on_time_families_as_n(
     probs: np.ndarray,
     classes: tuple[str, ...],
@@ -397,12 +404,7 @@ def on_time_families_as_n(
     called_s = probs.argmax(axis=1) == s
     sizes = np.bincount(family, minlength=int(family.max()) + 1)
     share_s = np.bincount(family, weights=called_s, minlength=len(sizes)) / np.maximum(sizes, 1)
-    on_time = np.array(
-        [
-            size >= min_family_beats and np.median(timing.prematurity[family == f]) >= premature_ratio
-            for f, size in enumerate(sizes)
-        ]
-    )
+    on_time = (sizes >= min_family_beats) & (family_medians(family, timing.prematurity) >= premature_ratio)
     on_time &= share_s < 0.5
     on_time[0] = False
     fast = timing.long_prematurity < long_ratio if timing.long_prematurity is not None else np.zeros(len(probs), bool)

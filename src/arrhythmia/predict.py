@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.adapt import AdaptConfig, Families, Timing, questions, supraventricular_as_n
+from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, questions, supraventricular_as_n
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
@@ -294,7 +294,8 @@ def families_table(family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, pr
     ``context.local_rhythm``: about 1 for the usual rhythm, under 0.86 for premature beats), and one beat
     of it to look at. family, labels, peaks, prematurity: (n_kept,) each."""
     rows = []
-    for f in range(int(family.max()) + 1 if len(family) else 0):
+    medians = family_medians(family, prematurity)
+    for f in range(len(medians)):
         members = np.flatnonzero(family == f)
         counts = pd.Series(labels[members]).value_counts()
         rows.append(
@@ -304,7 +305,7 @@ def families_table(family: np.ndarray, labels: np.ndarray, peaks: np.ndarray, pr
                 "percent": 100.0 * len(members) / len(family),
                 "label": counts.index[0] if len(counts) else "",
                 "label_share": float(counts.iloc[0] / len(members)) if len(counts) else 0.0,
-                "pre_rr_ratio": float(np.median(prematurity[members])) if len(members) else np.nan,
+                "pre_rr_ratio": float(medians[f]),
                 "example_sample": int(peaks[members[len(members) // 2]]) if len(members) else -1,
             }
         )
