@@ -363,6 +363,34 @@ def test_on_time_beats_called_s_in_an_on_time_family_are_n():
     assert on_time_families_as_n(probs, CLASSES, family, unmeasured).argmax(1)[11:14].tolist() == [0, 1, 0]
 
 
+def test_early_families_of_their_own_shape_in_a_regular_rhythm_are_v():
+    from arrhythmia.adapt import Timing, early_families_as_v
+
+    n_like, s_like, v_like = [0.8, 0.2, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.2, 0, 0.8, 0, 0]
+    # family 0 (usual beat) early; family 1 early, called N and S (a ventricular focus the network calls
+    # supraventricular); family 2 early but in an irregular rhythm; family 3 early but too small;
+    # family 4 on time; family 5 early but mostly called V already; family 6 early, answered by a reviewer
+    family = np.repeat([0, 1, 2, 3, 4, 5, 6], [6, 6, 6, 2, 6, 6, 6])
+    prematurity = np.where(np.isin(family, [4]), 1.0, 0.7)
+    prematurity[7] = 1.0  # one beat of family 1 on time: the family's median is still early
+    irregularity = np.where(family == 2, 0.3, 0.02)
+    calls = [n_like] * 6 + [n_like, n_like, s_like, s_like, n_like, v_like] + [s_like] * 6 + [s_like] * 2
+    calls += [n_like] * 6 + [v_like] * 4 + [s_like] * 2 + [s_like] * 6
+    probs = np.array(calls, dtype=np.float32)
+    answered = np.zeros(7, dtype=bool)
+    answered[6] = True
+    out = early_families_as_v(probs, CLASSES, family, Timing(prematurity, irregularity), answered=answered)
+    labels = out.argmax(axis=1)
+    assert (labels[family == 1] == 2).all()  # every beat of it, the on-time one too
+    assert out[8, 2] == pytest.approx(0.7) and out[8, 1] == pytest.approx(0.0)  # S's probability went to V
+    others = family != 1
+    assert (labels[others] == probs[others].argmax(axis=1)).all()
+    # without a reviewer's answer, family 6 is V too
+    assert (
+        early_families_as_v(probs, CLASSES, family, Timing(prematurity, irregularity)).argmax(1)[family == 6] == 2
+    ).all()
+
+
 def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     from types import SimpleNamespace
 
@@ -388,7 +416,12 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     assert len(beats) == len(peaks_s)
     assert (beats["label"].iloc[run] == "S").all()
     assert (beats["label"].drop(beats.index[run]) == "N").all()
-    assert with_runs.adaptation["rhythm"] == {"relabelled": 31, "in_runs": 31, "on_time_families": 0}
+    assert with_runs.adaptation["rhythm"] == {
+        "relabelled": 31,
+        "early_families": 0,
+        "in_runs": 31,
+        "on_time_families": 0,
+    }
     # Without the step every beat of the run is on time against its neighbours (the run fills half of the
     # 41 beats around each, its first included): N
     without = label_recording(recording, model, adapt={"runs": False}).beats
@@ -446,7 +479,7 @@ def test_a_large_groups_answer_is_what_most_of_its_three_beats_were_answered():
     assert group_answers(standing, {3: 1}) == {}  # a correction of another beat speaks only for itself
 
 
-def test_only_a_familys_exemplar_carries_it_and_the_usual_family_is_never_fusion():
+def test_only_a_familys_exemplar_carries_it_and_only_a_reviewer_makes_a_family_fusion():
     probs = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (10, 1))
     family = np.zeros(10, dtype=np.int64)
     exemplar = np.array([4])  # the most typical beat of family 0
@@ -454,11 +487,15 @@ def test_only_a_familys_exemplar_carries_it_and_the_usual_family_is_never_fusion
     assert (odd.argmax(1) == 0).all()
     typical = family_consensus(probs, family, CLASSES, reviewed={4: 2}, exemplar=exemplar)
     assert (typical.argmax(1) == 2).all()
-    # the usual beat's family (family 0) is never fusion; another family may be
+    # the usual beat's family (family 0) is never fusion; a reviewer may make another one so
     fusion = family_consensus(probs, family, CLASSES, reviewed={4: 3}, exemplar=exemplar)
     assert (fusion.argmax(1) == 0).all()
     fusion_family = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, exemplar=np.array([0, 4]))
     assert (fusion_family.argmax(1) == 3).all()
+    # the network's vote never does: the family takes the morphology it looks most like after fusion
+    called_fusion = np.tile(np.array([0.1, 0.0, 0.3, 0.6, 0.0], np.float32), (10, 1))
+    assert (family_consensus(called_fusion, family + 1, CLASSES).argmax(1) == 2).all()
+    assert (family_consensus(called_fusion, family + 1, CLASSES, fusion_families=True).argmax(1) == 3).all()
 
 
 def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():

@@ -16,14 +16,17 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    least ``AdaptConfig.keep_v_above``) keeps its beats' probabilities from before: normalising on a
    bundle-branch-block usual beat can pull an unmistakable V family towards N.
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
-   N/S, V, F or Q), taken from the family's mean probabilities; which of N and S a supraventricular beat is
-   stays the beat's own call, since the two differ in timing, not in shape.
-4. **The patient's rhythm** (``rhythm_border``): that timing is then read against the patient's own
-   rhythm: a supraventricular beat that comes early against its neighbours is S; in an irregular rhythm
-   (atrial fibrillation) none is; a beat called S for its shape that comes on time, in a family of its own
-   whose beats come on time (a sinus beat conducted another way), is N (``on_time_families_as_n``); and
-   the beats of a supraventricular run, on time against each other but fast against the last five
-   minutes, carry on the run of the S beat that began it (``supraventricular_runs``).
+   N/S, V, F or Q), taken from the family's mean probabilities, though the network's vote never makes a
+   family fusion (a reviewer's answer may); which of N and S a supraventricular beat is stays the beat's
+   own call, since the two differ in timing, not in shape.
+4. **The patient's rhythm**: a family of its own shape whose beats come early in a regular rhythm is
+   ventricular (``early_families_as_v``); the timing of the other supraventricular beats is then read
+   against the patient's own rhythm (``rhythm_border``): a beat that comes early against its neighbours
+   is S; in an irregular rhythm (atrial fibrillation) none is; a beat called S for its shape that comes on
+   time, in a family of its own whose beats come on time (a sinus beat conducted another way), is N
+   (``on_time_families_as_n``); and the beats of a supraventricular run, on time against each other but
+   fast against the last five minutes, carry on the run of the S beat that began it
+   (``supraventricular_runs``).
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
@@ -82,6 +85,11 @@ class AdaptConfig:
     on_time_families_n : a beat called S for its shape that comes on time, in a family other than the
         usual beat's whose median beat comes on time and most of whose beats are called N, is N
         (``on_time_families_as_n``).
+    early_families_v : the beats called N or S of a family other than the usual beat's whose median beat
+        comes early in a regular rhythm and most of whose beats are called N or S are V
+        (``early_families_as_v``).
+    fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); a
+        reviewer's answer for its exemplar always may, but for the usual beat's family.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
@@ -107,6 +115,8 @@ class AdaptConfig:
     run_interval_ratio: float = 1.15
     run_long_ratio: float = 0.8
     on_time_families_n: bool = True
+    early_families_v: bool = True
+    fusion_families: bool = False
     af_as_n: bool = False
     group_voters_from: int | None = 40
 
@@ -201,6 +211,7 @@ def family_consensus(
     min_family_beats: int = 5,
     reviewed: dict[int, int] | None = None,
     exemplar: np.ndarray | None = None,
+    fusion_families: bool = False,
 ) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
 
@@ -211,7 +222,13 @@ def family_consensus(
     beats (``reviewed``: beat index -> class index) takes the morphology most of them were given, whatever
     its size; with ``exemplar`` ((n_families,), each family's most typical beat, ``exemplars``) only that
     beat speaks for its family: a reviewer's correction of another beat picks out an exception and stays
-    with it. A beat of the usual beat's family (family 0) reviewed as a fusion beat (F) never carries it.
+    with it.
+
+    The network's vote never makes a family fusion (F) unless ``fusion_families``: a family it calls
+    fusion is far more often a shape the patient conducts again and again that the network has not met,
+    the usual beat on an unfamiliar lead (208's second lead), and takes the morphology it looks most like
+    after fusion. A reviewer's F for a family's exemplar does carry the family (208's fusion beats repeat
+    a few shapes), but for the usual beat's family (family 0), which is never fusion.
     """
     reviewed = reviewed or {}
     if exemplar is not None:
@@ -223,6 +240,8 @@ def family_consensus(
         return probs
     names = sorted(set(groups))
     member = np.array([[g == name for g in groups] for name in names], dtype=np.float64)  # (n_groups, n_classes)
+    # Where fusion is no family's morphology, it never wins a family's vote.
+    eligible = np.array([fusion_families or name != "F" for name in names])
     out = probs.astype(np.float64, copy=True)
     for f in np.unique(family):
         rows = family == f
@@ -230,7 +249,7 @@ def family_consensus(
         if votes:
             keep = member[np.bincount(votes).argmax()]
         elif rows.sum() >= min_family_beats:
-            keep = member[np.argmax(member @ out[rows].mean(axis=0))]
+            keep = member[np.argmax(np.where(eligible, member @ out[rows].mean(axis=0), -np.inf))]
         else:
             continue
         confined = out[rows] * keep
@@ -410,6 +429,49 @@ def on_time_families_as_n(
     fast = timing.long_prematurity < long_ratio if timing.long_prematurity is not None else np.zeros(len(probs), bool)
     is_n = on_time[family] & called_s & (timing.prematurity >= premature_ratio) & ~fast
     return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
+def early_families_as_v(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    timing: Timing,
+    premature_ratio: float = 0.86,
+    irregular_above: float = 0.12,
+    min_family_beats: int = 5,
+    answered: np.ndarray | None = None,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the beats of early families of their own shape called V.
+
+    A family other than the usual beat's (family 0), of at least ``min_family_beats`` beats, whose median
+    beat comes early (``timing.prematurity < premature_ratio``) in a regular rhythm (median
+    ``timing.irregularity <= irregular_above``) is a run of premature beats whose QRS is not the patient's
+    usual one: what a Holter reader calls ventricular ectopy, since atrial premature beats are conducted
+    like the sinus beat and join the usual family. A network trained on other leads can call such a family
+    supraventricular (116's and 118's V beats on their second lead); where most of its beats are called N
+    or S, each of its beats called N or S gets its largest probability moved to V (and V's to the class it
+    was called). An aberrantly conducted atrial family looks the same from timing and shape: a reviewer's
+    answer for the family (``answered``: (n_families,) bool, families whose exemplar was reviewed) leaves
+    it as the answer made it. ``probs`` is returned as it is without N, S and V classes.
+    """
+    if not {"N", "S", "V"} <= set(classes) or len(probs) == 0:
+        return probs
+    v = classes.index("V")
+    supraventricular = np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")])
+    sizes = np.bincount(family, minlength=int(family.max()) + 1)
+    share_sv = np.bincount(family, weights=supraventricular, minlength=len(sizes)) / np.maximum(sizes, 1)
+    early = (sizes >= min_family_beats) & (share_sv > 0.5)
+    early &= family_medians(family, timing.prematurity) < premature_ratio
+    early &= family_medians(family, timing.irregularity) <= irregular_above
+    early[0] = False
+    if answered is not None:
+        early &= ~answered
+    rows = np.flatnonzero(early[family] & supraventricular)
+    out = probs.copy()
+    called = out[rows].argmax(axis=1)
+    top, given = out[rows, called], out[rows, v]
+    out[rows, v], out[rows, called] = top, given
+    return out
 
 
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
@@ -699,16 +761,36 @@ def adapt(
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
         probs = family_consensus(
-            probs, families.family, tuple(model.classes), config.min_family_beats, reviewed, typical
+            probs,
+            families.family,
+            tuple(model.classes),
+            config.min_family_beats,
+            reviewed,
+            typical,
+            config.fusion_families,
         )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
         classes = tuple(model.classes)
         before = probs.argmax(axis=1)
+        counts = {}
+        if config.early_families_v and families is not None:
+            called = probs.argmax(axis=1)
+            answered = np.isin(typical, list(reviewed))
+            probs = early_families_as_v(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.premature_ratio,
+                config.irregular_above,
+                config.min_family_beats,
+                answered,
+            )
+            counts["early_families"] = int((probs.argmax(axis=1) != called).sum())
         probs = rhythm_border(
             probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
         )
-        counts = {}
         if config.runs:
             called = probs.argmax(axis=1)
             probs = supraventricular_runs(
@@ -734,7 +816,8 @@ def adapt(
                 config.min_family_beats,
             )
             counts["on_time_families"] = int((probs.argmax(axis=1) != called).sum())
-        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n
+        # early_families: made V by early_families_as_v; in_runs: made S by supraventricular_runs;
+        # on_time_families: made N by on_time_families_as_n
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
     groups = None
     if families is not None and rhythm is not None:
