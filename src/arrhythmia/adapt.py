@@ -16,9 +16,9 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    least ``AdaptConfig.keep_v_above``) keeps its beats' probabilities from before: normalising on a
    bundle-branch-block usual beat can pull an unmistakable V family towards N.
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
-   N/S, V, F or Q), taken from the family's mean probabilities, though the network's vote never makes a
-   family fusion (a reviewer's answer may); which of N and S a supraventricular beat is stays the beat's
-   own call, since the two differ in timing, not in shape.
+   N/S, V, F or Q), taken from the family's mean probabilities (``AdaptConfig.fusion_families``: whether
+   the network's vote may make a family fusion); which of N and S a supraventricular beat is stays the
+   beat's own call, since the two differ in timing, not in shape.
 4. **The patient's rhythm**: a family of its own shape whose beats come early in a regular rhythm is
    ventricular (``early_families_as_v``); the timing of the other supraventricular beats is then read
    against the patient's own rhythm (``rhythm_border``): a beat that comes early against its neighbours
@@ -88,8 +88,10 @@ class AdaptConfig:
     early_families_v : the beats called N or S of a family other than the usual beat's whose median beat
         comes early in a regular rhythm and most of whose beats are called N or S are V
         (``early_families_as_v``).
-    fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); a
-        reviewer's answer for its exemplar always may, but for the usual beat's family.
+    fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); False
+        suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
+        know (README). A reviewer's answer for a family's exemplar always may, but for the usual beat's
+        family.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
@@ -116,7 +118,7 @@ class AdaptConfig:
     run_long_ratio: float = 0.8
     on_time_families_n: bool = True
     early_families_v: bool = True
-    fusion_families: bool = False
+    fusion_families: bool = True
     af_as_n: bool = False
     group_voters_from: int | None = 40
 
@@ -211,7 +213,7 @@ def family_consensus(
     min_family_beats: int = 5,
     reviewed: dict[int, int] | None = None,
     exemplar: np.ndarray | None = None,
-    fusion_families: bool = False,
+    fusion_families: bool = True,
 ) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
 
@@ -224,11 +226,12 @@ def family_consensus(
     beat speaks for its family: a reviewer's correction of another beat picks out an exception and stays
     with it.
 
-    The network's vote never makes a family fusion (F) unless ``fusion_families``: a family it calls
-    fusion is far more often a shape the patient conducts again and again that the network has not met,
-    the usual beat on an unfamiliar lead (208's second lead), and takes the morphology it looks most like
-    after fusion. A reviewer's F for a family's exemplar does carry the family (208's fusion beats repeat
-    a few shapes), but for the usual beat's family (family 0), which is never fusion.
+    Without ``fusion_families`` the network's vote never makes a family fusion (F): on a lead it has not
+    met, a family it calls fusion is mostly a shape the patient conducts again and again (208's usual
+    beats on its second lead, for the DS1 fold models), and takes the morphology it looks most like after
+    fusion; a real fusion family then goes to N or V by a near tie. A reviewer's F for a family's
+    exemplar carries the family either way (208's fusion beats repeat a few shapes), but for the usual
+    beat's family (family 0), which is never fusion.
     """
     reviewed = reviewed or {}
     if exemplar is not None:
