@@ -148,10 +148,15 @@ def test_questions_pick_distinct_beats_on_both_sides_of_the_border():
     assert sorted(chosen) == [7, 8, 9, 10]  # the four nearest p_S = 0.5 (beat 9), two on each side
 
 
-def test_unknown_adaptation_setting_is_an_error():
+def test_unknown_or_mistyped_adaptation_setting_is_an_error():
     with pytest.raises(ArrhythmiaError, match="unknown adaptation setting"):
         AdaptConfig.from_value({"nope": 1})
     assert AdaptConfig.from_value(False) is None and AdaptConfig.from_value({"families": False}).families is False
+    for wrong in ({"premature_ratio": "abc"}, {"runs": 1}, {"min_family_beats": 2.5}, {"qrs_s": [0.1]}):
+        with pytest.raises(ArrhythmiaError, match=f"adaptation setting {next(iter(wrong))}=.*: expected"):
+            AdaptConfig.from_value(wrong)
+    fine = {"premature_ratio": 1, "keep_v_above": None, "qrs_s": [0.08, 0.12], "group_voters_from": 20}
+    assert AdaptConfig.from_value(fine).premature_ratio == 1
 
 
 def test_a_reversed_lead_is_labelled_as_the_upright_one(classifier):

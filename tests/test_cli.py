@@ -181,6 +181,30 @@ def test_predict_bad_inputs_give_one_line(synthetic_run, tmp_path, make, extra, 
     assert_one_line_error(run_cli("predict", path, "--run", synthetic_run, *extra), *fragments)
 
 
+def test_predict_takes_adaptation_settings_and_saves_them(synthetic_run, tmp_path):
+    from conftest import write_wfdb_record
+
+    write_wfdb_record(tmp_path, "rec", seconds=90)
+    out = tmp_path / "out"
+    settings = ["--adapt-setting", "fusion_families=false", "--adapt-setting", "premature_ratio=0.8"]
+    result = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--out", out, *settings)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((out / "summary.json").read_text())["adaptation"]["settings"]
+    assert saved["fusion_families"] is False and saved["premature_ratio"] == 0.8 and saved["runs"] is True
+    for bad, fragment in (
+        ("nope=1", "unknown adaptation setting(s): nope"),
+        ("runs=maybe", "adaptation setting runs='maybe': expected bool"),
+        ("runs", "expected KEY=VALUE"),
+    ):
+        failed = run_cli(
+            "predict", tmp_path / "rec", "--run", synthetic_run, "--out", tmp_path / "bad", "--adapt-setting", bad
+        )
+        assert_one_line_error(failed, fragment)
+    off = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--no-adapt", "--adapt-setting", "runs=false")
+    assert_one_line_error(off, "the adaptation is off")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_predict_uses_the_shipped_model_by_default(tmp_path):
     from conftest import write_wfdb_record
 

@@ -134,7 +134,30 @@ class AdaptConfig:
         unknown = set(value) - set(cls.__dataclass_fields__)
         if unknown:
             raise ArrhythmiaError(f"unknown adaptation setting(s): {', '.join(sorted(unknown))}")
+        for key, setting in value.items():
+            expected = cls.__dataclass_fields__[key].type  # a string: annotations are postponed
+            if not _is_a(setting, expected):
+                raise ArrhythmiaError(f"adaptation setting {key}={setting!r}: expected {expected}")
         return cls(**value)
+
+
+def _is_a(value: Any, annotation: str) -> bool:
+    """Whether ``value`` fits ``annotation``, one of AdaptConfig's field types written as a string
+    ("bool", "float | None", "tuple[float, float]", ...); an int is a float, a bool is neither."""
+    for kind in (part.strip() for part in annotation.split("|")):
+        if kind == "None" and value is None:
+            return True
+        if kind == "bool" and isinstance(value, bool):
+            return True
+        if kind == "str" and isinstance(value, str):
+            return True
+        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind.startswith("tuple[") and isinstance(value, (list, tuple)):
+            return len(value) == kind.count(",") + 1 and all(_is_a(v, "float") for v in value)
+    return False
 
 
 @dataclass

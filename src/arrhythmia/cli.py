@@ -7,6 +7,7 @@ use), ``heartbeat``, ``synthetic``, or a directory holding a WFDB database or th
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 import typing
 from dataclasses import MISSING, fields
@@ -331,6 +332,14 @@ def predict(
     adapt: Annotated[
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
     ] = True,
+    adapt_setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adapt-setting",
+            metavar="KEY=VALUE",
+            help="An adaptation setting (adapt.AdaptConfig), e.g. fusion_families=false; repeatable.",
+        ),
+    ] = None,
     ask: Annotated[
         int,
         typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
@@ -365,7 +374,9 @@ def predict(
     from arrhythmia.export import load_classifier
     from arrhythmia.labelling import PredictOptions, label_file
 
-    options = PredictOptions(fs, lead, adapt, ask, labels, plot, start, seconds, report)
+    options = PredictOptions(
+        fs, lead, _adapt_value(adapt, adapt_setting or []), ask, labels, plot, start, seconds, report
+    )
     if len(records) > 1 or is_archive_path(records[0]):
         _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force)
         return
@@ -469,6 +480,29 @@ def serve(
     from arrhythmia.serve import run_server
 
     run_server(directory, host, port, token, pretrained, max_upload_mb, announce=console.print)
+
+
+def _adapt_value(adapt: bool, settings: list[str]) -> bool | dict:
+    """``--adapt/--no-adapt`` and the ``--adapt-setting KEY=VALUE`` items as ``predict``'s ``adapt``: a
+    bool, or a dict of settings (values read as JSON where they parse: true, 0.9, null), checked here so
+    that a wrong one is one error line before any recording is read."""
+    from arrhythmia.adapt import AdaptConfig
+
+    if not settings:
+        return adapt
+    if not adapt:
+        raise ArrhythmiaError("--adapt-setting: the adaptation is off (--no-adapt)")
+    chosen = {}
+    for item in settings:
+        key, equals, text = item.partition("=")
+        if not equals:
+            raise ArrhythmiaError(f"--adapt-setting {item!r}: expected KEY=VALUE")
+        try:
+            chosen[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            chosen[key.strip()] = text
+    AdaptConfig.from_value(chosen)
+    return chosen
 
 
 def main() -> None:

@@ -30,14 +30,15 @@ class PredictOptions:
     """How ``predict`` reads and labels a recording and what it writes beside ``beats.csv``.
 
     fs, lead : sampling rate in Hz (for CSV without a time column and .npy) and the lead to read
-    (default MLII, else lead II, else the first ECG lead). adapt : adapt the labels to the recording. ask : write a
+    (default MLII, else lead II, else the first ECG lead). adapt : adapt the labels to the recording (True,
+    False, or a dict of ``adapt.AdaptConfig`` settings that differ from the defaults). ask : write a
     review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
     draw that stretch (s) with its beats marked. report : write ``report.html``.
     """
 
     fs: float | None = None
     lead: str | None = None
-    adapt: bool = True
+    adapt: bool | dict = True
     ask: int = 0
     labels: Path | None = None
     plot: bool = False

@@ -8,7 +8,7 @@ summary = summarise(beats)                              # counts, heart rate, ec
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import groupby
 from pathlib import Path
 from typing import Protocol
@@ -411,7 +411,7 @@ def label_recording(
         rr_s[0] = np.inf
         rhythm = Timing(prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept])
         adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm)
-        kept_probs, result.adaptation = adapted.probs, adapted.steps
+        kept_probs, result.adaptation = adapted.probs, {**adapted.steps, "settings": asdict(config)}
         if adapted.families is not None:
             family[cut.kept] = adapted.families.family
             labels = np.asarray(model.classes, dtype=object)[kept_probs.argmax(axis=1)]
