@@ -497,15 +497,26 @@ def test_only_a_familys_exemplar_carries_it_and_only_a_reviewer_makes_a_family_f
     assert (fusion.argmax(1) == 0).all()
     fusion_family = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, exemplar=np.array([0, 4]))
     assert (fusion_family.argmax(1) == 3).all()
-    # the network's vote may, unless fusion families are off: the family then takes the morphology it
-    # looks most like after fusion
+    # the network's vote may, but not for a family it may not make fusion (a late one): that family then
+    # takes the morphology it looks most like after fusion
     called_fusion = np.tile(np.array([0.1, 0.0, 0.3, 0.6, 0.0], np.float32), (10, 1))
     assert (family_consensus(called_fusion, family + 1, CLASSES).argmax(1) == 3).all()
-    assert (family_consensus(called_fusion, family + 1, CLASSES, fusion_families=False).argmax(1) == 2).all()
-    banned = family_consensus(
-        probs, family + 1, CLASSES, reviewed={4: 3}, exemplar=np.array([0, 4]), fusion_families=False
-    )
+    late = np.array([False, True])
+    assert (family_consensus(called_fusion, family + 1, CLASSES, no_fusion=late).argmax(1) == 2).all()
+    banned = family_consensus(probs, family + 1, CLASSES, reviewed={4: 3}, exemplar=np.array([0, 4]), no_fusion=late)
     assert (banned.argmax(1) == 3).all()  # a reviewer's answer still carries it
+
+
+def test_late_families_and_every_family_without_fusion_families_may_not_be_voted_fusion():
+    from arrhythmia.adapt import Timing, _no_fusion
+
+    family = np.repeat([0, 1, 2], 4)
+    prematurity = np.array([1.0] * 4 + [0.98, 1.0, 1.02, 0.9] + [1.3, 1.2, 1.25, 1.0])
+    timing = Timing(prematurity, np.zeros(12))
+    assert _no_fusion(family, timing, AdaptConfig()).tolist() == [False, False, True]
+    assert _no_fusion(family, timing, AdaptConfig(fusion_families=False)).tolist() == [True] * 3
+    assert _no_fusion(family, timing, AdaptConfig(fusion_late_above=None)) is None
+    assert _no_fusion(family, None, AdaptConfig()) is None  # no timing: no limit
 
 
 def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():

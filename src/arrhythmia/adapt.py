@@ -92,6 +92,9 @@ class AdaptConfig:
         suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
         know (README). A reviewer's answer for a family's exemplar always may, but for the usual beat's
         family.
+    fusion_late_above : the network's vote never makes fusion a family whose median beat comes later than
+        this (prematurity): a fusion beat is a ventricular beat that fired as the sinus beat arrived, never
+        after it (a family of beats after a pause is the usual beat conducted another way); None: no limit.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
@@ -119,6 +122,7 @@ class AdaptConfig:
     on_time_families_n: bool = True
     early_families_v: bool = True
     fusion_families: bool = True
+    fusion_late_above: float | None = 1.05
     af_as_n: bool = False
     group_voters_from: int | None = 40
 
@@ -236,7 +240,7 @@ def family_consensus(
     min_family_beats: int = 5,
     reviewed: dict[int, int] | None = None,
     exemplar: np.ndarray | None = None,
-    fusion_families: bool = True,
+    no_fusion: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) with each family's beats confined to one morphology.
 
@@ -249,12 +253,11 @@ def family_consensus(
     beat speaks for its family: a reviewer's correction of another beat picks out an exception and stays
     with it.
 
-    Without ``fusion_families`` the network's vote never makes a family fusion (F): on a lead it has not
-    met, a family it calls fusion is mostly a shape the patient conducts again and again (208's usual
-    beats on its second lead, for the DS1 fold models), and takes the morphology it looks most like after
-    fusion; a real fusion family then goes to N or V by a near tie. A reviewer's F for a family's
-    exemplar carries the family either way (208's fusion beats repeat a few shapes), but for the usual
-    beat's family (family 0), which is never fusion.
+    The network's vote never makes fusion (F) a family of ``no_fusion`` ((n_families,) bool; None: none),
+    which takes the morphology it looks most like after fusion: ``adapt`` passes the families whose median
+    beat comes late (``AdaptConfig.fusion_late_above``), or every family (``AdaptConfig.fusion_families``
+    off). A reviewer's F for a family's exemplar carries the family either way (208's fusion beats repeat a
+    few shapes), but for the usual beat's family (family 0), which is never fusion.
     """
     reviewed = reviewed or {}
     if exemplar is not None:
@@ -266,8 +269,7 @@ def family_consensus(
         return probs
     names = sorted(set(groups))
     member = np.array([[g == name for g in groups] for name in names], dtype=np.float64)  # (n_groups, n_classes)
-    # Where fusion is no family's morphology, it never wins a family's vote.
-    eligible = np.array([fusion_families or name != "F" for name in names])
+    not_fusion = np.array([name != "F" for name in names])
     out = probs.astype(np.float64, copy=True)
     for f in np.unique(family):
         rows = family == f
@@ -275,7 +277,10 @@ def family_consensus(
         if votes:
             keep = member[np.bincount(votes).argmax()]
         elif rows.sum() >= min_family_beats:
-            keep = member[np.argmax(np.where(eligible, member @ out[rows].mean(axis=0), -np.inf))]
+            score = member @ out[rows].mean(axis=0)
+            if no_fusion is not None and no_fusion[f]:
+                score = np.where(not_fusion, score, -np.inf)
+            keep = member[np.argmax(score)]
         else:
             continue
         confined = out[rows] * keep
@@ -283,6 +288,17 @@ def family_consensus(
         # A beat with no probability left in the family's group (underflow) is spread over the group.
         out[rows] = np.where(total > 0, confined / np.where(total > 0, total, 1.0), keep / keep.sum())
     return out.astype(np.float32)
+
+
+def _no_fusion(family: np.ndarray, rhythm: Timing | None, config: AdaptConfig) -> np.ndarray | None:
+    """(n_families,) bool: the families the network's vote may not make fusion (``family_consensus``),
+    by ``config.fusion_families`` and ``config.fusion_late_above``; None: none."""
+    n_families = int(family.max()) + 1 if len(family) else 0
+    if not config.fusion_families:
+        return np.ones(n_families, dtype=bool)
+    if config.fusion_late_above is None or rhythm is None:
+        return None
+    return family_medians(family, rhythm.prematurity) > config.fusion_late_above
 
 
 def _s_score(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
@@ -793,7 +809,7 @@ def adapt(
             config.min_family_beats,
             reviewed,
             typical,
-            config.fusion_families,
+            _no_fusion(families.family, rhythm, config),
         )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
