@@ -437,6 +437,13 @@ def family_medians(family: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.array([np.median(values[family == f]) if (family == f).any() else np.nan for f in range(n_families)])
 
 
+def _family_shares(family: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_families,) each family's size and the share of its beats (``family``: (n_beats,) int) that are
+    ``members`` ((n_beats,) bool)."""
+    sizes = np.bincount(family, minlength=int(family.max()) + 1)
+    return sizes, np.bincount(family, weights=members, minlength=len(sizes)) / np.maximum(sizes, 1)
+
+
 def on_time_families_as_n(
     probs: np.ndarray,
     classes: tuple[str, ...],
@@ -463,8 +470,7 @@ def on_time_families_as_n(
         return probs
     s, n = classes.index("S"), classes.index("N")
     called_s = probs.argmax(axis=1) == s
-    sizes = np.bincount(family, minlength=int(family.max()) + 1)
-    share_s = np.bincount(family, weights=called_s, minlength=len(sizes)) / np.maximum(sizes, 1)
+    sizes, share_s = _family_shares(family, called_s)
     on_time = (sizes >= min_family_beats) & (family_medians(family, timing.prematurity) >= premature_ratio)
     on_time &= share_s < 0.5
     on_time[0] = False
@@ -500,8 +506,7 @@ def early_families_as_v(
         return probs
     v = classes.index("V")
     supraventricular = np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")])
-    sizes = np.bincount(family, minlength=int(family.max()) + 1)
-    share_sv = np.bincount(family, weights=supraventricular, minlength=len(sizes)) / np.maximum(sizes, 1)
+    sizes, share_sv = _family_shares(family, supraventricular)
     early = (sizes >= min_family_beats) & (share_sv > 0.5)
     early &= family_medians(family, timing.prematurity) < premature_ratio
     early &= family_medians(family, timing.irregularity) <= irregular_above
