@@ -231,6 +231,30 @@ def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalis
     assert (off.probs.argmax(1) == 0).all()
 
 
+def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
+    from types import SimpleNamespace
+
+    from arrhythmia.adapt import adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    family = morphology_families(beats.X, beats.window).family
+    # before: every family N; after the re-estimated normalisation the second family is V, a third of
+    # the third family's beats too (its mean V stays under one half)
+    before = np.tile(np.array([0.9, 0.08, 0.02, 0, 0], np.float32), (len(family), 1))
+    after = before.copy()
+    after[family == 1] = [0.1, 0, 0.9, 0, 0]
+    third = np.flatnonzero(family == 2)[::3]
+    after[third] = [0.1, 0, 0.9, 0, 0]
+    renormalised = SimpleNamespace(predict_proba=lambda X, context: after)
+    model = SimpleNamespace(classes=CLASSES, window=beats.window, renormalised=lambda X, context: renormalised)
+    adapted = adapt(model, beats.X, beats.context, before, AdaptConfig(families=False, rhythm=False))
+    labels = adapted.probs.argmax(1)
+    assert (labels[family == 1] == 0).all() and (labels[third] == 2).all()
+    assert adapted.steps["not_v_families_kept"] == (family == 1).sum()
+    off = AdaptConfig(families=False, rhythm=False, keep_not_v_below=None)
+    assert (adapt(model, beats.X, beats.context, before, off).probs.argmax(1)[family == 1] == 2).all()
+
+
 def test_rhythm_border_calls_early_beats_s_and_none_in_an_irregular_rhythm():
     from arrhythmia.adapt import rhythm_border
 

@@ -14,7 +14,9 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    features are normalised for this patient, lead and device (PyTorch engine; an ONNX graph has its
    statistics folded in). A family the network called V with confidence before (mean V probability at
    least ``AdaptConfig.keep_v_above``) keeps its beats' probabilities from before: normalising on a
-   bundle-branch-block usual beat can pull an unmistakable V family towards N.
+   bundle-branch-block usual beat can pull an unmistakable V family towards N. So does a family the
+   re-estimated normalisation alone made V (``AdaptConfig.keep_not_v_below``): normalising on the usual
+   beat of a lead the network has not met can push a family it called supraventricular to V.
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
    N/S, V, F or Q), taken from the family's mean probabilities (``AdaptConfig.fusion_families``: whether
    the network's vote may make a family fusion); which of N and S a supraventricular beat is stays the
@@ -64,6 +66,9 @@ class AdaptConfig:
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
     keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
         re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
+    keep_not_v_below : a family of at least ``min_family_beats`` whose mean V probability is below this
+        before the re-estimated normalisation and 0.5 or more after it keeps the probabilities from before
+        (209's second lead); None: none does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
         so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
         recording with many V beats then normalises them away).
@@ -105,6 +110,7 @@ class AdaptConfig:
 
     batchnorm: bool = True
     keep_v_above: float | None = 0.7
+    keep_not_v_below: float | None = 0.1
     batchnorm_on: str = "usual"
     families: bool = True
     family_distance: float = 0.15
@@ -731,19 +737,27 @@ def questions(
     return chosen[:k]
 
 
-def _confident_v_families(
-    probs: np.ndarray, families: Families | None, classes: tuple[str, ...], config: AdaptConfig
-) -> np.ndarray:
-    """(n_beats,) bool: the beats of families (at least ``config.min_family_beats``) whose mean V
-    probability in ``probs`` is at least ``config.keep_v_above``."""
-    n = len(probs)
-    if config.keep_v_above is None or families is None or "V" not in classes:
-        return np.zeros(n, dtype=bool)
+def _families_kept(
+    before: np.ndarray, after: np.ndarray, families: Families | None, classes: tuple[str, ...], config: AdaptConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_beats,) bool each: the beats of families (at least ``config.min_family_beats``) that keep their
+    probabilities ``before`` the re-estimated normalisation rather than take those ``after`` it: those
+    called V with confidence before (mean V probability at least ``config.keep_v_above``), and those the
+    normalisation alone made V (mean V below ``config.keep_not_v_below`` before, 0.5 or more after)."""
+    nothing = np.zeros(len(before), dtype=bool)
+    if families is None or "V" not in classes:
+        return nothing, nothing
+    v = classes.index("V")
     sizes = families.sizes
-    mean_v = np.bincount(families.family, weights=probs[:, classes.index("V")], minlength=len(sizes))
-    mean_v = mean_v / np.maximum(sizes, 1)
-    confident = (sizes >= config.min_family_beats) & (mean_v >= config.keep_v_above)
-    return confident[families.family]
+    mean_before = np.bincount(families.family, weights=before[:, v], minlength=len(sizes)) / np.maximum(sizes, 1)
+    mean_after = np.bincount(families.family, weights=after[:, v], minlength=len(sizes)) / np.maximum(sizes, 1)
+    large = sizes >= config.min_family_beats
+    v_kept, not_v_kept = np.zeros_like(large), np.zeros_like(large)
+    if config.keep_v_above is not None:
+        v_kept = large & (mean_before >= config.keep_v_above)
+    if config.keep_not_v_below is not None:
+        not_v_kept = large & (mean_after >= 0.5) & (mean_before < config.keep_not_v_below)
+    return v_kept[families.family], not_v_kept[families.family]
 
 
 @dataclass
@@ -800,10 +814,11 @@ def adapt(
             on = usual if enough else slice(None)
             reference_context = None if context is None else context[on]
             renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
-            kept = _confident_v_families(probs, families, tuple(model.classes), config)
-            probs = np.where(kept[:, None], probs, renormalised).astype(renormalised.dtype)
+            v_kept, not_v_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
+            probs = np.where((v_kept | not_v_kept)[:, None], probs, renormalised).astype(renormalised.dtype)
             steps["batchnorm"] = True
-            steps["v_families_kept"] = int(kept.sum())
+            steps["v_families_kept"] = int(v_kept.sum())
+            steps["not_v_families_kept"] = int(not_v_kept.sum())
         else:
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
