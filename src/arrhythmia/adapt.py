@@ -445,7 +445,7 @@ def family_medians(family: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _family_shares(family: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n_families,) each family's size and the share of its beats (``family``: (n_beats,) int) that are
-    ``members`` ((n_beats,) bool)."""
+    ``members`` ((n_beats,) bool; with (n_beats,) float weights, their mean over the family)."""
     sizes = np.bincount(family, minlength=int(family.max()) + 1)
     return sizes, np.bincount(family, weights=members, minlength=len(sizes)) / np.maximum(sizes, 1)
 
@@ -748,9 +748,8 @@ def _families_kept(
     if families is None or "V" not in classes:
         return nothing, nothing
     v = classes.index("V")
-    sizes = families.sizes
-    mean_before = np.bincount(families.family, weights=before[:, v], minlength=len(sizes)) / np.maximum(sizes, 1)
-    mean_after = np.bincount(families.family, weights=after[:, v], minlength=len(sizes)) / np.maximum(sizes, 1)
+    sizes, mean_before = _family_shares(families.family, before[:, v])
+    mean_after = _family_shares(families.family, after[:, v])[1]
     large = sizes >= config.min_family_beats
     v_kept, not_v_kept = np.zeros_like(large), np.zeros_like(large)
     if config.keep_v_above is not None:
