@@ -42,6 +42,8 @@ a whole group, as a Holter reviewer relabels a family or a run at once.
 
 from __future__ import annotations
 
+import types
+import typing
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,30 +146,27 @@ class AdaptConfig:
         unknown = set(value) - set(cls.__dataclass_fields__)
         if unknown:
             raise ArrhythmiaError(f"unknown adaptation setting(s): {', '.join(sorted(unknown))}")
+        hints = typing.get_type_hints(cls)
         for key, setting in value.items():
-            expected = cls.__dataclass_fields__[key].type  # a string: annotations are postponed
-            if not _is_a(setting, expected):
+            if not _is_a(setting, hints[key]):
+                expected = cls.__dataclass_fields__[key].type  # as written: "float | None"
                 raise ArrhythmiaError(f"adaptation setting {key}={setting!r}: expected {expected}")
         return cls(**value)
 
 
-def _is_a(value: Any, annotation: str) -> bool:
-    """Whether ``value`` fits ``annotation``, one of AdaptConfig's field types written as a string
-    ("bool", "float | None", "tuple[float, float]", ...); an int is a float, a bool is neither."""
-    for kind in (part.strip() for part in annotation.split("|")):
-        if kind == "None" and value is None:
-            return True
-        if kind == "bool" and isinstance(value, bool):
-            return True
-        if kind == "str" and isinstance(value, str):
-            return True
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True
-        if kind.startswith("tuple[") and isinstance(value, (list, tuple)):
-            return len(value) == kind.count(",") + 1 and all(_is_a(v, "float") for v in value)
-    return False
+def _is_a(value: Any, kind: Any) -> bool:
+    """Whether ``value`` (read from JSON) fits the type ``kind`` of an AdaptConfig field: an int is a float,
+    a bool is neither, a list fits a tuple of its length."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return any(_is_a(value, option) for option in typing.get_args(kind))
+    if typing.get_origin(kind) is tuple:
+        parts = typing.get_args(kind)
+        return isinstance(value, (list, tuple)) and len(value) == len(parts) and all(map(_is_a, value, parts))
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
 
 
 @dataclass
@@ -519,11 +518,8 @@ def early_families_as_v(
     early[0] = False
     if answered is not None:
         early &= ~answered
-    rows = np.flatnonzero(early[family] & supraventricular)
     out = probs.copy()
-    called = out[rows].argmax(axis=1)
-    top, given = out[rows, called], out[rows, v]
-    out[rows, v], out[rows, called] = top, given
+    _call(out, np.flatnonzero(early[family] & supraventricular), v)
     return out
 
 
@@ -537,6 +533,14 @@ def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.
     s, n = classes.index("S"), classes.index("N")
     is_n = rows & (probs.argmax(axis=1) == s)
     return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
+def _call(probs: np.ndarray, rows: np.ndarray, target: int) -> None:
+    """In place: each beat of ``rows`` (indices into ``probs``, (n_beats, n_classes)) called class
+    ``target``, its largest probability moved to ``target`` and ``target``'s to the class it was called."""
+    called = probs[rows].argmax(axis=1)
+    top, given = probs[rows, called], probs[rows, target]
+    probs[rows, target], probs[rows, called] = top, given
 
 
 def _decide_supraventricular(probs: np.ndarray, s: int, n: int, is_s: np.ndarray, is_n: np.ndarray) -> np.ndarray:
@@ -649,10 +653,7 @@ def reviewed_timing(
     the one the beat was called. Other beats are left as they are."""
     out = probs.copy()
     for group, answer in answers.items():
-        rows = np.flatnonzero(groups == group)
-        called = out[rows].argmax(axis=1)
-        top, given = out[rows, called], out[rows, answer]
-        out[rows, answer], out[rows, called] = top, given
+        _call(out, np.flatnonzero(groups == group), answer)
     return out
 
 
