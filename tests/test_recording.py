@@ -101,6 +101,16 @@ def test_npy_one_and_two_dimensional(tmp_path):
         read_input(two, fs=500, lead=5)
 
 
+def test_npy_channel_first_is_read_as_leads(tmp_path):
+    """A (n_leads, n_samples) array, as NeuroKit2 and MNE store ECG, gives its leads, not 3 samples."""
+    path = tmp_path / "leads_first.npy"
+    leads = np.stack([np.full(500, 1.0), np.full(500, 2.0), np.full(500, 3.0)])
+    np.save(path, leads)
+    recording = read_input(path, fs=500, lead=1)
+    assert recording.signal.shape == (500,) and recording.lead == "1"
+    assert np.all(recording.signal == 2.0)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

@@ -218,6 +218,10 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         data = data[:, None]
     if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
         raise DataError(f"{path}: expected a numeric (n_samples,) or (n_samples, n_leads) array, got {data.shape}")
+    if data.shape[0] < data.shape[1]:
+        # Channel-first (n_leads, n_samples), as NeuroKit2, MNE and most deep-learning code store ECG: no
+        # recording has more leads than samples.
+        data = data.T
     signal, name = _pick_column([str(i) for i in range(data.shape[1])], data.astype(np.float64), lead, path)
     return Recording(signal=signal, fs=float(fs), lead=name, path=path)
 
