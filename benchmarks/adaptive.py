@@ -1,7 +1,7 @@
 """What `arrhythmia predict` gives on raw signals, scored beat by beat against the reference annotations.
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
-                                  [--engine torch|onnx] [--variant mlii|lead2|128hz|inverted ...]
+                                  [--engine torch|onnx] [--variant mlii|lead2|128hz|inverted|mains50|mains60 ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
@@ -20,7 +20,8 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
 mostly V1), ``128hz`` (MLII resampled to 128 Hz with ``resample_poly``, annotations rescaled),
-``inverted`` (MLII times -1). ``--predict-option key=value`` (values read as JSON where they parse, else
+``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
+electrode with poor contact). ``--predict-option key=value`` (values read as JSON where they parse, else
 strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a keyword argument.
 
 Modes:
@@ -49,7 +50,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,7 +71,9 @@ from arrhythmia.predict import label_recording, predict_signal
 from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
-VARIANTS = ("mlii", "lead2", "128hz", "inverted")
+VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60")
+#: Amplitude of the hum the ``mains`` variants add, mV.
+HUM_MV = 0.2
 LOW_ACCURACY = 0.85
 SHOWN = ("S", "V", "F")
 HEADER = [
@@ -120,6 +123,10 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         signal = resample_poly(recording.signal, ratio.numerator, ratio.denominator)
         samples = np.round(samples * float(ratio)).astype(np.int64)
         return Recording(signal, 128.0, recording.lead, path), samples, classes
+    if variant in ("mains50", "mains60"):
+        hz = 50.0 if variant == "mains50" else 60.0
+        t = np.arange(len(recording.signal)) / recording.fs
+        return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples, classes
     raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
 
 

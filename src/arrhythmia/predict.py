@@ -21,6 +21,7 @@ from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
 from arrhythmia.data.detection import detect_and_filter, polarity, search_gaps
+from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -146,6 +147,8 @@ class RecordingLabels:
     episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
     hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
+    mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
+        (``data.mains``).
     """
 
     beats: pd.DataFrame
@@ -158,6 +161,7 @@ class RecordingLabels:
     hourly: pd.DataFrame | None = None
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
+    mains_hz: float | None = None
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -374,17 +378,22 @@ def label_recording(
     config = AdaptConfig.from_value(adapt)
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)
+    # Hum out first, so that a lead that came off and picks up only hum reads as flat (noise, not a pause).
+    mains_hz = mains_frequency(signal, fs)
+    if mains_hz is not None:
+        signal = remove_mains(signal, fs, mains_hz)
+        recording = replace(recording, signal=signal)
     noise = unanalysable(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
+        return _add_rhythm(RecordingLabels(no_beats, mains_hz=mains_hz), *nothing, recording, noise, episodes)
     detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
     peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
-        return _add_rhythm(RecordingLabels(no_beats), *nothing, recording, noise, episodes)
+        return _add_rhythm(RecordingLabels(no_beats, mains_hz=mains_hz), *nothing, recording, noise, episodes)
     # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
     # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
@@ -393,7 +402,7 @@ def label_recording(
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     family = np.full(len(peaks), -1, dtype=np.int64)
-    result = RecordingLabels(beats=no_beats)
+    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz)
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
     if search_back:
@@ -623,6 +632,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes)}
     summary["inverted"] = result.inverted
+    summary["mains_hz"] = result.mains_hz
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))

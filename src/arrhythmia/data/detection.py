@@ -82,7 +82,7 @@ GAP_MARGIN_S = 1.0  # signal band-passed on each side of a gap
 GAP_BLOCK_S = 60.0  # neighbouring gaps are band-passed together, up to this much signal at once
 
 
-def _interpolate_nan(x: np.ndarray) -> np.ndarray:
+def interpolate_nan(x: np.ndarray) -> np.ndarray:
     """Linear interpolation over NaN samples, nearest valid value at the ends; all-NaN gives zeros."""
     bad = np.isnan(x)
     if not bad.any():
@@ -143,7 +143,7 @@ def bandpass(
     """
     x = _as_signal(signal, fs)
     sos = _bandpass_sos(fs, low, high, order)
-    x = _interpolate_nan(x)
+    x = interpolate_nan(x)
     if len(x) <= 3 * (2 * len(sos) + 1):  # sosfiltfilt's default padding needs this much
         raise ArrhythmiaError(f"signal of {len(x)} samples is too short to filter")
     return sps.sosfiltfilt(sos, x)
@@ -435,7 +435,7 @@ def search_gaps(signal: np.ndarray, fs: float, beats: np.ndarray, gaps: np.ndarr
             last += 1
         lo, hi = int(starts[k]), int(ends[last])
         if not _is_flat(x[lo:hi]):
-            y = sps.sosfiltfilt(sos, _interpolate_nan(x[lo:hi]))  # as ``bandpass``; over 2 s long
+            y = sps.sosfiltfilt(sos, interpolate_nan(x[lo:hi]))  # as ``bandpass``; over 2 s long
             slope = _smoothed_slope(y, fs)
             for i in range(k, last + 1):
                 beat = _search_gap(y, slope, fs, beats[gaps[i]] - lo, beats[gaps[i] + 1] - lo)
