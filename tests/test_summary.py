@@ -29,6 +29,17 @@ def test_heart_rate_from_rr_intervals():
     assert summary["duration_s"] == pytest.approx(19 * 0.75)
 
 
+def test_a_short_strip_never_reads_slower_at_its_slowest_than_on_average():
+    """Over 10 beats a running median of 8 intervals can lie wholly above the mean rate (a 10 s strip read
+    65 bpm on average and 66 at its slowest); min <= mean <= max holds however few the beats."""
+    rr = np.array([0.916, 0.956, 0.910, 0.902, 0.962, 0.904, 0.896, 0.944, 0.902])
+    times = np.concatenate([[0.0], np.cumsum(rr)])
+    table = pd.DataFrame({"sample": np.round(times * 500), "time_s": times, "label": ["N"] * len(times)})
+    rate = summarise(table)["heart_rate_bpm"]
+    assert rate["mean"] == pytest.approx(60 / rr.mean())
+    assert rate["min"] <= rate["mean"] <= rate["max"]
+
+
 def test_unclassified_beats_are_counted_but_not_labelled():
     table = beats_table("NN" + "N" * 8)
     table.loc[0, "label"] = ""

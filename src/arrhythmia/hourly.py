@@ -38,6 +38,18 @@ def heart_rate(times: np.ndarray) -> np.ndarray:
     return 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
 
 
+def rate_range(rate: np.ndarray, rr: np.ndarray) -> tuple[float, float, float]:
+    """Min, mean and max heart rate (bpm) of a stretch: rate: (k,) bpm of its beats (``heart_rate``), rr: (k,)
+    s, the intervals they end. The mean is the beats a reader counts per minute (60 x intervals / their
+    time); min and max come from ``rate`` and are widened to hold the mean, since over a few beats a running
+    median can lie wholly on one side of it (a 10 s strip read 65 bpm on average, 66 at its slowest).
+    NaN each for an empty stretch."""
+    if len(rr) == 0 or rr.sum() <= 0:
+        return np.nan, np.nan, np.nan
+    mean = float(60.0 * len(rr) / rr.sum())
+    return min(float(rate.min()), mean), mean, max(float(rate.max()), mean)
+
+
 def nn_intervals(times: np.ndarray, labels: np.ndarray, excluded_s: np.ndarray | None = None) -> np.ndarray:
     """The NN intervals of a recording: ``(k, 2)`` rows of (end time s, interval s), for every pair of
     consecutive beats both labelled N whose interval shares no time with an excluded stretch (touching one
@@ -125,9 +137,7 @@ def hourly_table(
             "analysable_min": (end - start - _overlap_s(episodes, "noise", start, end)) / 60.0,
             "beats": int(inside.sum()),
             **{name: hour_labels.count(name) for name in classes},
-            "hr_min": float(hour_rate.min()) if len(hour_rate) else np.nan,
-            "hr_mean": float(60.0 * len(hour_rr) / hour_rr.sum()) if len(hour_rr) else np.nan,
-            "hr_max": float(hour_rate.max()) if len(hour_rate) else np.nan,
+            **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(hour_rate, hour_rr))),
             "s_couplets": s_couplets,
             "s_runs": s_runs,
             "v_couplets": v_couplets,

@@ -28,7 +28,7 @@ from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
-from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, hrv_excluded, nn_intervals
+from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, hrv_excluded, nn_intervals, rate_range
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -593,7 +593,8 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     """Counts per class, heart rate and ectopy of a per-beat table from ``predict_signal``.
 
     Heart rate (bpm) comes from RR intervals between consecutive detected beats: mean = 60 / mean RR;
-    min and max are taken over a running median of 8 beats so one ectopic beat does not set them.
+    min and max are taken over a running median of 8 beats so one ectopic beat does not set them, and
+    hold the mean (``hourly.rate_range``).
     Ectopy: isolated beats, couplets (2 in a row) and runs (3 or more in a row) of S and V, and burden
     (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class).
     """
@@ -604,10 +605,9 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
         times = beats["time_s"].to_numpy()
-        rr = np.diff(times)
-        rr = rr[rr > 0]
-        hr = heart_rate(times[np.concatenate([[True], np.diff(times) > 0])])
-        summary["heart_rate_bpm"] = {"mean": float(60.0 / rr.mean()), "min": float(hr.min()), "max": float(hr.max())}
+        times = times[np.concatenate([[True], np.diff(times) > 0])]
+        slowest, mean, fastest = rate_range(heart_rate(times), np.diff(times))
+        summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
         cls: {**_runs(aami, cls), "burden_percent": 100.0 * aami.count(cls) / max(len(aami), 1)}
