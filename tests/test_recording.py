@@ -82,6 +82,21 @@ def test_csv_with_header_needs_fs(tmp_path):
     assert data.fs == 250 and data.lead == "MLII" and np.allclose(data.signal, -signal)
 
 
+def test_csv_with_semicolons_and_decimal_commas_or_tabs(tmp_path):
+    """Spreadsheets in much of Europe write ``0,125`` and separate cells with ``;``; others export tabs."""
+    signal = np.round(np.sin(np.arange(1000) / 10), 4)
+    times = np.arange(1000) / 250.0
+    european = tmp_path / "europe.csv"
+    lines = [f"{t:.3f};{-x:.4f};{x:.4f}".replace(".", ",") for t, x in zip(times, signal)]
+    european.write_text("Time (s);V1;MLII\n" + "\n".join(lines) + "\n")
+    data = read_input(european)
+    assert data.fs == pytest.approx(250) and data.lead == "MLII" and np.allclose(data.signal, signal)
+    tabbed = tmp_path / "tabs.csv"
+    np.savetxt(tabbed, np.column_stack([signal, -signal]), delimiter="\t", fmt="%.4f")
+    data = read_input(tabbed, fs=250)
+    assert data.signal.shape == (1000,) and np.allclose(data.signal, signal)
+
+
 def test_beat_csv_is_recognised(tmp_path):
     path = tmp_path / "beats.csv"
     np.savetxt(path, np.random.default_rng(0).random((5, 188)), delimiter=",")

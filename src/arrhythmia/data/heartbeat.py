@@ -15,20 +15,43 @@ MITBIH_FILES, PTBDB_FILES = HEARTBEAT_FILES[:2], HEARTBEAT_FILES[2:]
 PTBDB_CLASSES = ("normal", "abnormal")
 
 
+#: Cell separators a CSV may use: commas, semicolons (spreadsheets where the comma is the decimal mark), tabs.
+CSV_SEPARATORS = ",;\t"
+
+
+def _separator(path: Path) -> str:
+    """The file's cell separator, sniffed from its first 64 KB (``csv.Sniffer``); a comma if none stands out."""
+    import csv
+
+    with path.open(newline="", errors="replace") as fh:
+        head = fh.read(65536)
+    try:
+        return csv.Sniffer().sniff(head, delimiters=CSV_SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
 def read_csv_cells(path: Path):
-    """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed."""
+    """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed.
+
+    Cells may be separated by commas, semicolons or tabs; where they are not separated by commas, a comma
+    inside a cell is a decimal mark (``0,125``, as spreadsheets in much of Europe write numbers).
+    """
     import pandas as pd  # imported on use: cached beat sets never need it
 
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
+    separator = _separator(path)
     try:
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, sep=separator)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
     if frame.empty:
         raise DataError(f"{path}: file is empty")
+    if separator != ",":
+        frame = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
     return frame
 
 
