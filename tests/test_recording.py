@@ -47,6 +47,35 @@ def test_edf(record, tmp_path):
     assert np.corrcoef(data.signal[: len(rec.signal)], rec.signal)[0, 1] > 0.99
 
 
+def test_edf_signals_keep_their_own_rates(record, tmp_path):
+    """A Holter or sleep-study EDF stores ECG at 256 Hz beside an accelerometer at 32 Hz: the ECG is read at
+    256 Hz and in mV, not averaged down to a 32 Hz frame rate the two share."""
+    import pyedflib
+    from pyedflib import highlevel
+    from scipy.signal import resample_poly
+
+    _, rec = record
+    ecg_uv = resample_poly(rec.signal[: 360 * 20], 32, 45) * 1000.0  # 20 s at 256 Hz, in µV
+    accelerometer = np.random.default_rng(0).normal(0.0, 1.0, 20 * 32)
+    headers = [
+        highlevel.make_signal_header("Accel X", dimension="g", sample_frequency=32, physical_min=-8, physical_max=8),
+        highlevel.make_signal_header(
+            "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
+        ),
+    ]
+    path = tmp_path / "holter.edf"
+    highlevel.write_edf(str(path), [accelerometer, ecg_uv], headers)
+    data = read_input(path)
+    assert data.fs == 256 and data.lead == "ECG" and len(data.signal) == len(ecg_uv)
+    assert np.abs(data.signal - ecg_uv / 1000.0).max() < 0.01
+    # BDF, the 24-bit variant research amplifiers write, reads the same way.
+    highlevel.write_edf(
+        str(tmp_path / "amplifier.bdf"), [accelerometer, ecg_uv], headers, file_type=pyedflib.FILETYPE_BDFPLUS
+    )
+    bdf = read_input(tmp_path / "amplifier.bdf")
+    assert bdf.fs == 256 and np.abs(bdf.signal - ecg_uv / 1000.0).max() < 0.001
+
+
 def test_signals_in_microvolts_are_read_in_millivolts(record, tmp_path):
     """EDF Holter files mostly store µV: the quality checks and plots work in mV, so the unit is applied."""
     import wfdb

@@ -119,7 +119,7 @@ def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) 
     """The recordings that ``paths`` name, each once, in the order given (a folder's sorted).
 
     A path may be a recording file (a WFDB record with or without ``.hea``, EDF, CSV, .npy), a folder (searched
-    recursively for ``.hea``, ``.edf``, ``.csv`` and ``.npy`` files), a glob pattern (``data/**/*.hea``) or a
+    recursively for ``.hea``, ``.edf``, ``.bdf``, ``.csv`` and ``.npy`` files), a glob pattern (``data/**/*.hea``) or a
     ``.txt`` file listing recordings one a line. ``exclude``: a folder whose files are never taken (the
     output folder). Raises ``ArrhythmiaError`` for a path that names nothing.
     """

@@ -48,7 +48,7 @@ from arrhythmia.review import (
 )
 
 #: Files an upload may hold (directly or in a .zip): recordings and a WFDB record's signal and annotations.
-UPLOAD_SUFFIXES = {".hea", ".dat", ".atr", ".edf", ".csv", ".npy"}
+UPLOAD_SUFFIXES = {".hea", ".dat", ".atr", ".edf", ".bdf", ".csv", ".npy"}
 EXPORTS = {
     "beats.csv": "text/csv",
     "summary.json": "application/json",
@@ -343,7 +343,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
     @api.post("/recordings", status_code=201, summary="Upload a recording (files, or a .zip of them)")
     def upload(
         files: Annotated[
-            list[UploadFile], File(description="A recording's files (.hea with .dat, .edf, .csv, .npy), or a .zip")
+            list[UploadFile],
+            File(description="A recording's files (.hea with .dat, .edf, .bdf, .csv, .npy), or a .zip"),
         ],
         fs: Annotated[float | None, Form(gt=0, description="Sampling rate, Hz (CSV without time column, .npy)")] = None,
         lead: Annotated[str | None, Form()] = None,
@@ -567,7 +568,7 @@ def _store_upload(directory: Path, files: list[UploadFile]) -> list[str]:
             if Path(n).suffix.lower() in RECORDING_SUFFIXES
         )
         if not names:
-            raise DataError("the upload holds no recording (.hea with its .dat, .edf, .csv or .npy)")
+            raise DataError("the upload holds no recording (.hea with its .dat, .edf, .bdf, .csv or .npy)")
         taken = [n for n in kept if (directory / n).exists()]
         if taken:
             raise HTTPException(409, f"{taken[0]}: already in the folder")

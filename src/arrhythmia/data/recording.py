@@ -16,9 +16,9 @@ from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, in_millivolts, name_words, read_lead
 from arrhythmia.errors import DataError
 
-SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".csv": "csv", ".npy": "npy"}
+SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".bdf": "edf", ".csv": "csv", ".npy": "npy"}
 #: The files of a folder that are recordings: WFDB records (by their header), EDF, CSV and NumPy signals.
-RECORDING_SUFFIXES = (".hea", ".edf", ".csv", ".npy")
+RECORDING_SUFFIXES = (".hea", ".edf", ".bdf", ".csv", ".npy")
 
 
 @dataclass
@@ -45,16 +45,25 @@ def _pick_column(names: list[str], data: np.ndarray, lead: str | int | None, pat
 
 
 def _read_edf(path: Path, lead: str | int | None) -> Recording:
-    from wfdb.io.convert.edf import read_edf
+    """One signal of an EDF/EDF+ or BDF/BDF+ file (``pyedflib``), at its own sampling rate and in mV.
+
+    Each signal of an EDF file keeps its own rate (a Holter or sleep study stores ECG at 256-512 Hz beside
+    accelerometer or respiration channels at a few Hz), so the lead is read alone, never resampled onto a
+    frame rate the channels share.
+    """
+    import pyedflib
 
     try:
-        record = read_edf(str(path))
-    except Exception as exc:  # pyedflib-free reader: raises plain errors on malformed headers
-        raise DataError(f"{path}: cannot read EDF file ({exc})") from None
-    names = [str(n).strip() for n in record.sig_name]
-    index = choose_lead(names, lead, str(path))
-    signal = in_millivolts(np.asarray(record.p_signal[:, index], dtype=np.float64), record.units[index])
-    return Recording(signal=signal, fs=float(record.fs), lead=names[index], path=path)
+        with pyedflib.EdfReader(str(path)) as reader:
+            names = [str(n).strip() for n in reader.getSignalLabels()]
+            if not names:
+                raise DataError(f"{path}: EDF file holds no signals")
+            index = choose_lead(names, lead, str(path))
+            raw = np.asarray(reader.readSignal(index), dtype=np.float64)
+            rate, unit = float(reader.getSampleFrequency(index)), reader.getPhysicalDimension(index)
+    except OSError as exc:  # pyedflib's one error for a file it cannot read
+        raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
+    return Recording(signal=in_millivolts(raw, unit), fs=rate, lead=names[index], path=path)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
