@@ -126,6 +126,18 @@ def test_csv_with_semicolons_and_decimal_commas_or_tabs(tmp_path):
     assert data.signal.shape == (1000,) and np.allclose(data.signal, signal)
 
 
+def test_csv_cells_left_empty_or_nan_are_missing_samples(tmp_path):
+    """A device that lost the lead writes empty or NaN cells: those samples are missing (NaN, as WFDB and
+    NumPy signals mark them; predict reports the stretch as noise), not a reason to refuse the file."""
+    path = tmp_path / "gaps.csv"
+    path.write_text("time,ECG\n0.000,0.10\n0.004,\n0.008,NaN\n0.012, n/a \n0.016,0.30\n")
+    data = read_input(path)
+    assert data.fs == pytest.approx(250) and np.isnan(data.signal[1:4]).all() and data.signal[4] == 0.3
+    path.write_text("time,ECG\n0.000,0.10\n,0.2\n0.008,0.3\n")
+    with pytest.raises(DataError, match="time column 'time' has no value at row 3"):
+        read_input(path)
+
+
 def test_beat_csv_is_recognised(tmp_path):
     path = tmp_path / "beats.csv"
     np.savetxt(path, np.random.default_rng(0).random((5, 188)), delimiter=",")

@@ -55,15 +55,25 @@ def read_csv_cells(path: Path):
     return frame
 
 
-def cells_to_numbers(frame, path: Path, first_row: int = 1) -> np.ndarray:
+#: Cells that mark a missing sample in a signal CSV (case-insensitive, after stripping spaces).
+MISSING_CELLS = ("", "nan", "na", "n/a", "null")
+
+
+def cells_to_numbers(frame, path: Path, first_row: int = 1, missing_ok: bool = False) -> np.ndarray:
     """The cells as float64; DataError naming the first cell that is not a finite number.
 
-    ``first_row`` is the file's line number of the frame's first row, for the message.
+    ``first_row`` is the file's line number of the frame's first row, for the message. ``missing_ok``: a
+    cell in ``MISSING_CELLS`` (an empty cell, ``NaN``, ...) is a missing sample, NaN, as WFDB and NumPy
+    signals mark them, and only other text is an error.
     """
     import pandas as pd
 
-    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     bad = ~np.isfinite(values)
+    if missing_ok and bad.any():
+        missing = frame.apply(lambda column: column.str.strip().str.lower().isin(MISSING_CELLS)).to_numpy()
+        values[missing] = np.nan
+        bad &= ~missing
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(

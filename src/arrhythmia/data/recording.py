@@ -113,6 +113,8 @@ def _time_axis_rate(t: np.ndarray, unit: float | None, resolution: float, where:
     """
     if len(t) < 2:
         raise DataError(f"{where} needs at least two samples to give a sampling rate")
+    if not np.isfinite(t).all():
+        raise DataError(f"{where} has no value at row {int(np.flatnonzero(~np.isfinite(t))[0]) + first_row}")
     steps = np.diff(t)
     if (steps <= 0).any():
         i = int(np.flatnonzero(steps <= 0)[0])
@@ -181,7 +183,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
     first_row = 2 if has_header else 1
-    data = cells_to_numbers(cells, path, first_row=first_row)
+    data = cells_to_numbers(cells, path, first_row=first_row, missing_ok=True)
 
     time_rate, time_label, not_leads = None, "", set()
     for i, name in enumerate(names):
