@@ -72,4 +72,11 @@ def test_predict_notches_hum_so_a_lead_that_came_off_is_noise_not_a_pause(tmp_pa
     kept = clean.beats[outside]
     found = result.beats[(result.beats["time_s"] < 49.5) | (result.beats["time_s"] > 58.5)]
     assert len(found) == len(kept) and np.abs(found["sample"].to_numpy() - kept["sample"].to_numpy()).max() <= 2
-    assert save_recording(result, tmp_path / "out", {}, model.classes)["mains_hz"] == 50.0
+    summary = save_recording(result, tmp_path / "out", {}, model.classes)
+    assert summary["mains_hz"] == 50.0
+    # The report says the hum was taken out (and draws its strips from the signal without it).
+    from arrhythmia.recording_report import write_recording_report
+
+    recording = Recording(humming, FS, "synthetic", tmp_path / "hum.npy")
+    page = write_recording_report(recording, result, summary, model.window, tmp_path / "out").read_text()
+    assert "50 Hz mains hum notched out" in page

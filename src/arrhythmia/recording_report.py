@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
+from arrhythmia.data.mains import remove_mains
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.figures import (
@@ -160,7 +162,9 @@ def render_recording_report(
     parts = [
         f"<header><h1>{esc(name)}</h1>",
         f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
-        f"{esc(summary.get('model', '?'))}; generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
+        f"{esc(summary.get('model', '?'))}"
+        f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}; "
+        f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
         "device: every label is a proposal for a person to review.</p></header>",
         _cards(
             [
@@ -236,6 +240,8 @@ def write_recording_report(
     recording : the signal predict labelled (turned as it was read); result, summary : what
     ``label_recording`` and ``save_recording`` gave; window : the model's beat window (for the families)."""
     out = Path(out)
+    if result.mains_hz is not None:  # the strips show the signal as it was labelled, without the hum
+        recording = replace(recording, signal=remove_mains(recording.signal, recording.fs, result.mains_hz))
     beats = result.beats
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / recording.fs
