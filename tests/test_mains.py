@@ -74,9 +74,22 @@ def test_predict_notches_hum_so_a_lead_that_came_off_is_noise_not_a_pause(tmp_pa
     assert len(found) == len(kept) and np.abs(found["sample"].to_numpy() - kept["sample"].to_numpy()).max() <= 2
     summary = save_recording(result, tmp_path / "out", {}, model.classes)
     assert summary["mains_hz"] == 50.0
-    # The report says the hum was taken out (and draws its strips from the signal without it).
+    # The report says the hum was taken out.
     from arrhythmia.recording_report import write_recording_report
 
     recording = Recording(humming, FS, "synthetic", tmp_path / "hum.npy")
     page = write_recording_report(recording, result, summary, model.window, tmp_path / "out").read_text()
     assert "50 Hz mains hum notched out" in page
+
+
+def test_label_file_hands_on_the_signal_as_labelled(tmp_path):
+    """What predict draws and the review app shows is the signal without the hum it labelled without."""
+    from arrhythmia.export import load_classifier
+    from arrhythmia.labelling import PredictOptions, label_file
+
+    ecg = synthetic_ecg(duration_s=60, fs=FS, seed=2).signal
+    np.save(tmp_path / "hum.npy", ecg + hum(len(ecg), FS, 60.0))
+    model = load_classifier(None, "torch", None, device="cpu")
+    done = label_file(tmp_path / "hum.npy", model, tmp_path / "out", PredictOptions(fs=FS))
+    assert done.summary["mains_hz"] == 60.0
+    assert band_power(done.recording.signal, FS, 60.0) < 1e-3 * band_power(ecg + hum(len(ecg), FS, 60.0), FS, 60.0)

@@ -8,10 +8,11 @@ done.summary["per_class"], done.files                         # counts; the path
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from arrhythmia import figures
+from arrhythmia.data.mains import remove_mains
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.predict import (
     BeatModel,
@@ -49,7 +50,8 @@ class PredictOptions:
 
 @dataclass
 class LabelledFile:
-    """What ``label_file`` made: the recording read (None for a beat CSV), the labels (None for a beat CSV),
+    """What ``label_file`` made: the recording read (None for a beat CSV; mains hum notched out where
+    ``label_recording`` found it), the labels (None for a beat CSV),
     the summary written to ``summary.json`` (for a beat CSV: the row count and counts per class) and the files
     written, by what they hold (``beats``, ``summary``, ``episodes``, ``families_plot``, ``report``, ...)."""
 
@@ -80,6 +82,8 @@ def label_file(
         return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
 
     result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask)
+    if result.mains_hz is not None:  # drawn, and shown by the review app, as it was labelled: without the hum
+        data = replace(data, signal=remove_mains(data.signal, data.fs, result.mains_hz))
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)
     files = _existing(

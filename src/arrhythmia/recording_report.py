@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
-from arrhythmia.data.mains import remove_mains
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.figures import (
@@ -237,11 +235,10 @@ def write_recording_report(
     recording: Recording, result: RecordingLabels, summary: dict, window: Window, out: Path
 ) -> Path:
     """Draw the figures of one recording and write ``out/report.html`` (atomically); returns its path.
-    recording : the signal predict labelled (turned as it was read); result, summary : what
+    recording : the signal predict labelled (turned as it was read, mains hum notched out as
+    ``labelling.label_file`` does); result, summary : what
     ``label_recording`` and ``save_recording`` gave; window : the model's beat window (for the families)."""
     out = Path(out)
-    if result.mains_hz is not None:  # the strips show the signal as it was labelled, without the hum
-        recording = replace(recording, signal=remove_mains(recording.signal, recording.fs, result.mains_hz))
     beats = result.beats
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / recording.fs
