@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import MITDB, needs_mitdb, write_wfdb_record
 
@@ -86,6 +87,18 @@ def test_predict_record_reads_wfdb_and_uses_the_header_rate(classifier, tmp_path
     table = classifier.predict_record(tmp_path / "rec.hea")
     assert len(table) == len(rec.r_peaks)
     assert np.allclose(table["time_s"], table["sample"] / 250)
+
+
+def test_predict_signal_labels_an_array_as_predict_record_labels_its_file(classifier, tmp_path):
+    rec = synthetic_ecg(duration_s=60, fs=250.0, seed=5)
+    np.save(tmp_path / "rec.npy", rec.signal)
+    in_memory = classifier.predict_signal(rec.signal, 250)
+    from_file = classifier.predict_record(tmp_path / "rec.npy", fs=250)
+    pd.testing.assert_frame_equal(in_memory, from_file)
+    with pytest.raises(ArrhythmiaError, match=r"one lead, shape \(n_samples,\); got shape \(2, 15000\)"):
+        classifier.predict_signal(np.stack([rec.signal, rec.signal]), 250)
+    with pytest.raises(ArrhythmiaError, match="positive sampling rate"):
+        classifier.predict_signal(rec.signal, 0)
 
 
 def test_beat_csv_gives_one_label_per_row(classifier, tmp_path):
