@@ -153,6 +153,9 @@ def test_npy_one_and_two_dimensional(tmp_path):
     assert read_input(two, fs=500, lead=2).lead == "2"
     with pytest.raises(DataError, match="needs its sampling rate"):
         read_input(one)
+    for rate in (-5, 0, float("nan"), 10, 1e6):
+        with pytest.raises(DataError, match=r"is not an ECG sampling rate \(20-10000 Hz\)"):
+            read_input(one, fs=rate)
     with pytest.raises(DataError, match="lead index 5 does not exist"):
         read_input(two, fs=500, lead=5)
 

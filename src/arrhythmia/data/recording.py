@@ -247,6 +247,9 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     column named like a lead, and never a time column).
     """
     path = Path(path)
+    if fs is not None and not (np.isfinite(fs) and PLAUSIBLE_FS[0] <= fs <= PLAUSIBLE_FS[1]):
+        low, high = PLAUSIBLE_FS
+        raise DataError(f"{path}: --fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")
     kind = SIGNAL_SUFFIXES.get(path.suffix.lower())
     if kind is None and Path(f"{path}.hea").is_file():
         kind = "wfdb"  # a record name given without its .hea
