@@ -33,6 +33,13 @@ def test_help_lists_the_commands():
         assert command in result.stdout
 
 
+def test_version():
+    from arrhythmia import __version__
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"arrhythmia {__version__}"
+
+
 def test_models_lists_parameter_counts():
     result = run_cli("models")
     assert "seed-cnn" in result.stdout and "1,643,333" in result.stdout and "kachuee-resnet" in result.stdout

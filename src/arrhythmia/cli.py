@@ -29,6 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Inspect beat data sets.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from arrhythmia import __version__
+
+        typer.echo(f"arrhythmia {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Heartbeat classification in ECG signals with 1D CNNs (MIT-BIH, AAMI EC57)."""
+
+
 app.add_typer(data_app, name="data")
 console = Console()
 
