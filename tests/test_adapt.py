@@ -138,6 +138,10 @@ def test_reviewed_labels_are_kept_and_bad_ones_are_one_line_errors(classifier, t
     (tmp_path / "cols.csv").write_text("time,label\n1,N\n")
     with pytest.raises(DataError, match="needs columns sample and label"):
         read_reviewed(tmp_path / "cols.csv")
+    # review.csv as a spreadsheet saves it again: a byte-order mark, semicolons, decimal commas, CRLF.
+    excel = "\ufeffsample;time_s;label;family;reason\r\n1200;3,333;V;2;family\r\n2400;6,667; S ;0;timing\r\n"
+    (tmp_path / "excel.csv").write_bytes(excel.encode("utf-8"))
+    assert read_reviewed(tmp_path / "excel.csv") == {1200: "V", 2400: "S"}
 
 
 def test_questions_pick_distinct_beats_on_both_sides_of_the_border():

@@ -21,6 +21,7 @@ from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
 from arrhythmia.data.detection import detect_and_filter, polarity, search_gaps
+from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import unanalysable
@@ -169,15 +170,14 @@ REVIEW_TOLERANCE_S = 0.05
 
 
 def read_reviewed(path: str | Path) -> dict[int, str]:
-    """A reviewer's labels: a CSV with columns ``sample`` (at the recording's rate) and ``label``;
-    ``{sample: label}``. One-line DataError for a missing file, missing columns or bad samples."""
+    """A reviewer's labels: a CSV with columns ``sample`` (at the recording's rate) and ``label``, as
+    ``review.csv`` is written or as a spreadsheet saves it again; ``{sample: label}``. One-line DataError for
+    a missing file, missing columns or bad samples."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: labels file does not exist")
-    try:
-        frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    cells = read_csv_cells(path)  # as a spreadsheet saves it: commas, semicolons or tabs, with or without a BOM
+    frame = cells.iloc[1:].set_axis([str(name).strip() for name in cells.iloc[0]], axis=1)
     missing = {"sample", "label"} - set(frame.columns)
     if missing:
         raise DataError(f"{path}: needs columns sample and label (missing: {', '.join(sorted(missing))})")

@@ -23,7 +23,7 @@ def _separator(path: Path) -> str:
     """The file's cell separator, sniffed from its first 64 KB (``csv.Sniffer``); a comma if none stands out."""
     import csv
 
-    with path.open(newline="", errors="replace") as fh:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(65536)
     try:
         return csv.Sniffer().sniff(head, delimiters=CSV_SEPARATORS).delimiter
@@ -43,7 +43,8 @@ def read_csv_cells(path: Path):
         raise DataError(f"{path}: file does not exist")
     separator = _separator(path)
     try:
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, sep=separator)
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark that would stick to the first name
+        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, sep=separator, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except pd.errors.ParserError as exc:
