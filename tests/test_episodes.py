@@ -72,6 +72,22 @@ def test_irregular_rhythm_is_af_and_ectopy_in_sinus_rhythm_is_not():
     assert of_type(find_episodes(*beats(rr, list(labels)), FS), "AF").empty
 
 
+def test_a_run_of_fast_s_beats_inside_af_is_af_not_svt():
+    rng = np.random.default_rng(0)
+    rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, 300), np.full(150, 0.8), [0.5] * 3, [0.8] * 20])
+    rr[298:302] = 0.5  # inside the fibrillation: beats 299-302 at 120 bpm
+    labels = ["N"] * (len(rr) + 1)
+    labels[299:302] = ["S"] * 3  # called S: the fibrillation's fast ventricular response
+    labels[601:604] = ["S"] * 3  # in sinus rhythm after it: a supraventricular run at 120 bpm
+    samples, labels = beats(rr, labels)
+    table = find_episodes(samples, labels, FS)
+    assert len(of_type(table, "AF")) == 1
+    svt = of_type(table, "SVT")
+    assert len(svt) == 1 and svt["start_s"].iloc[0] == pytest.approx(samples[601] / FS)
+    reported = of_type(find_episodes(samples, labels, FS, config=EpisodeConfig(svt_in_af=True)), "SVT")
+    assert len(reported) == 2
+
+
 def test_sustained_slow_and_fast_rates():
     rr = [0.8] * 40 + [1.5] * 30 + [0.8] * 40 + [0.5] * 80 + [0.8] * 40
     table = find_episodes(*beats(rr), FS)
