@@ -156,15 +156,38 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
         return _read_mixed_lead(path, lead)
     header = _header(path)
-    _check_signal_files(path, header)
-    channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
     import wfdb
 
+    if isinstance(header, wfdb.MultiRecord):
+        return _read_segmented_lead(path, header, lead)
+    _check_signal_files(path, header)
+    channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
     try:
         record = wfdb.rdrecord(str(path), channels=[channel])
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
     return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
+
+
+def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str]:
+    """One lead of a multi-segment WFDB record (MIMIC's waveforms; ``read_lead``): its signals are those of
+    the layout segment (a variable layout) or of the first segment (a fixed one), and wfdb joins the
+    segments, NaN where a segment lacks the lead."""
+    import wfdb
+
+    hea = path.with_suffix(".hea")
+    named = [name for name in header.seg_name if name != "~"]
+    if not named:
+        raise DataError(f"{hea}: multi-segment record without segments")
+    try:
+        first = wfdb.rdheader(str(path.parent / named[0]))
+        channel = choose_lead(list(first.sig_name), lead, str(hea))
+        record = wfdb.rdrecord(str(path), channels=[channel], m2s=True)
+    except DataError:
+        raise
+    except Exception as exc:  # a missing or garbled segment file: wfdb raises plain errors
+        raise DataError(f"{hea}: cannot read the record's segments ({exc})") from None
+    return in_millivolts(record.p_signal[:, 0], record.units[0]), float(header.fs), first.sig_name[channel]
 
 
 def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
