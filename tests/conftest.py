@@ -58,6 +58,28 @@ def write_wfdb_record(directory: Path, name: str, seconds: float = 60.0, seed: i
     return rec
 
 
+def write_multisegment_record(directory: Path, name: str, x: np.ndarray, gap: int = 360) -> int:
+    """A MIMIC-style multi-segment WFDB record of ``x`` ((n,) mV at 360 Hz): a master header, a layout
+    segment (leads II and V5), a first segment with both leads, a ``~`` gap of ``gap`` samples and a second
+    segment with lead II alone. Returns where the gap starts."""
+    import wfdb
+
+    half = len(x) // 2
+    both = np.column_stack([-x[:half], x[:half]])
+    for segment, signal, leads in ((f"{name}_0", both, ["V5", "II"]), (f"{name}_1", x[half:, None], ["II"])):
+        wfdb.wrsamp(
+            segment, fs=360, units=["mV"] * len(leads), sig_name=leads, p_signal=signal, fmt=["16"] * len(leads),
+            write_dir=str(directory),
+        )  # fmt: skip
+    (directory / f"{name}_layout.hea").write_text(
+        f"{name}_layout 2 360 0\n~ 0 200/mV 16 0 0 0 0 II\n~ 0 200/mV 16 0 0 0 0 V5\n"
+    )
+    (directory / f"{name}.hea").write_text(
+        f"{name}/4 2 360 {len(x) + gap}\n{name}_layout 0\n{name}_0 {half}\n~ {gap}\n{name}_1 {len(x) - half}\n"
+    )
+    return half
+
+
 @pytest.fixture
 def wfdb_db(tmp_path) -> Path:
     """A 3-record WFDB database with a RECORDS file."""

@@ -10,9 +10,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_wfdb_record
+from conftest import write_multisegment_record, write_wfdb_record
 from test_cli import run_cli
 
 from arrhythmia.archive import MARKER, ModelChoice, find_recordings, label_archive, record_names
@@ -84,6 +85,14 @@ def test_find_recordings_in_folders_globs_and_lists(tmp_path):
         find_recordings([tmp_path / "nothing-here"])
     with pytest.raises(ArrhythmiaError, match="no file matches"):
         find_recordings([str(tmp_path / "*.nope")])
+
+
+def test_a_multi_segment_record_is_one_recording_not_its_segments(tmp_path):
+    (tmp_path / "mimic").mkdir()
+    write_multisegment_record(tmp_path / "mimic", "p000020", np.zeros(3600))
+    (tmp_path / "mimic" / "100.hea").write_text("x")
+    found = find_recordings([tmp_path / "mimic"])
+    assert [p.name for p in found] == ["100.hea", "p000020.hea"]
 
 
 def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_run, tmp_path):

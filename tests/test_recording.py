@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_wfdb_record
+from conftest import write_multisegment_record, write_wfdb_record
 
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.errors import DataError
@@ -50,22 +50,9 @@ def test_edf(record, tmp_path):
 def test_multi_segment_wfdb_records_are_joined(record, tmp_path):
     """MIMIC-style records: a master header naming segments, a layout segment when the leads vary between
     segments, and ``~`` for a gap, which comes back as missing samples."""
-    import wfdb
-
     _, rec = record
     x = rec.signal[: 360 * 20]
-    half = len(x) // 2
-    first = np.column_stack([-x[:half], x[:half]])
-    wfdb.wrsamp(
-        "s0", fs=360, units=["mV"] * 2, sig_name=["V5", "II"], p_signal=first, fmt=["16"] * 2, write_dir=str(tmp_path)
-    )
-    wfdb.wrsamp(
-        "s1", fs=360, units=["mV"], sig_name=["II"], p_signal=x[half:, None], fmt=["16"], write_dir=str(tmp_path)
-    )
-    (tmp_path / "rec_layout.hea").write_text("rec_layout 2 360 0\n~ 0 200/mV 16 0 0 0 0 II\n~ 0 200/mV 16 0 0 0 0 V5\n")
-    (tmp_path / "rec.hea").write_text(
-        f"rec/4 2 360 {len(x) + 360}\nrec_layout 0\ns0 {half}\n~ 360\ns1 {len(x) - half}\n"
-    )
+    half = write_multisegment_record(tmp_path, "rec", x)
     data = read_input(tmp_path / "rec.hea")
     assert data.fs == 360 and data.lead == "II" and len(data.signal) == len(x) + 360
     gap = np.zeros(len(data.signal), dtype=bool)
@@ -73,7 +60,7 @@ def test_multi_segment_wfdb_records_are_joined(record, tmp_path):
     assert np.isnan(data.signal[gap]).all()
     assert np.abs(data.signal[~gap] - x).max() < 0.01
     assert read_input(tmp_path / "rec.hea", lead="V5").lead == "V5"
-    (tmp_path / "s1.dat").unlink()
+    (tmp_path / "rec_1.dat").unlink()
     with pytest.raises(DataError, match="rec.hea: cannot read the record's segments"):
         read_input(tmp_path / "rec.hea")
 

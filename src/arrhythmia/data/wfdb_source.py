@@ -169,6 +169,27 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
 
 
+def segment_headers(hea: Path) -> list[Path]:
+    """The headers of the segments (and layout) a multi-segment record's master header ``hea`` names, beside
+    it; [] for any other header. Such a record is one recording: its segments are not recordings of their
+    own. A master header's record line reads ``name/n_segments ...``, so only those are parsed (by wfdb)."""
+    try:
+        with open(hea, errors="replace") as fh:
+            record_line = next((line for line in fh if line.strip() and not line.startswith("#")), "")
+    except OSError:
+        return []
+    fields = record_line.split()
+    if not fields or "/" not in fields[0]:
+        return []
+    import wfdb
+
+    try:
+        header = wfdb.rdheader(str(hea.with_suffix("")))
+    except Exception:  # a garbled header is left for reading it to report
+        return []
+    return [hea.parent / f"{name}.hea" for name in getattr(header, "seg_name", None) or [] if name != "~"]
+
+
 def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str]:
     """One lead of a multi-segment WFDB record (MIMIC's waveforms; ``read_lead``): its signals are those of
     the layout segment (a variable layout) or of the first segment (a fixed one), and wfdb joins the
