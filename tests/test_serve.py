@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import wfdb
-from conftest import write_wfdb_record
+from conftest import write_multisegment_record, write_wfdb_record
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -84,6 +84,21 @@ def test_analyse_in_background_then_summary(folder):
         written = {p.name for p in next(sidecar.glob("analysis-*")).iterdir()}
         assert {"beats.csv", "summary.json", "episodes.csv", "hourly.csv", "families.csv", "report.html"} <= written
     assert sorted(p.name for p in folder.glob("r02*")) == ["r02.atr", "r02.dat", "r02.hea"]  # source untouched
+
+
+def test_a_multi_segment_record_is_listed_once_analysed_and_kept_inside_the_folder(folder):
+    write_multisegment_record(folder, "mimic", synthetic_ecg(duration_s=90, fs=360, seed=3).signal)
+    write_multisegment_record(folder, "leaky", np.zeros(3600))
+    write_wfdb_record(folder.parent, "outside", seconds=20)
+    (folder / "leaky_1.hea").unlink()
+    (folder / "leaky_1.hea").symlink_to(folder.parent / "outside.hea")  # a segment that links out of the folder
+    with TestClient(create_app(folder)) as client:
+        names = [r["name"] for r in client.get("/api/recordings").json()]
+        assert "mimic" in names and not [n for n in names if n.startswith(("mimic_", "leaky"))]
+        assert client.post("/api/recordings/mimic/analyse").status_code == 202
+        about = wait_done(client, "mimic")
+        assert about["status"] == "done" and about["summary"]["beats"] > 50
+        assert client.get("/api/recordings/leaky").status_code == 404  # a segment names a file outside
 
 
 def test_relabel_beat_list_family_and_undo_with_versions(client):

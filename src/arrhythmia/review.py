@@ -31,6 +31,7 @@ store.summary()["per_class"]; store.export()          # counts of the reviewed l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -45,6 +46,7 @@ import pandas as pd
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
+from arrhythmia.data.wfdb_source import segment_headers
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
@@ -99,12 +101,16 @@ def _inside(directory: Path, path: Path) -> bool:
 def find_recordings(directory: str | Path) -> dict[str, Path]:
     """The recordings directly in ``directory``: ``{name: path}``, a WFDB record by its name (``100`` for
     ``100.hea``), any other by its file name (``holter.edf``). Files that are links out of the folder, or
-    whose names are not plain names, are left out."""
+    whose names are not plain names, are left out, and so are the segments of a multi-segment record."""
     directory = Path(directory)
     found = {}
-    for path in sorted(directory.iterdir()):
+    paths = sorted(directory.iterdir())
+    # A multi-segment record is one recording: its segments' and layout's headers are not listed.
+    headers = [path for path in paths if path.suffix.lower() == ".hea" and path.is_file()]
+    parts = {part for header in headers for part in segment_headers(header)}
+    for path in paths:
         suffix = path.suffix.lower()
-        if suffix not in RECORDING_SUFFIXES or not path.is_file():
+        if suffix not in RECORDING_SUFFIXES or not path.is_file() or path in parts:
             continue
         name = path.stem if suffix == ".hea" else path.name
         if valid_name(name) and _inside(directory, path):
@@ -134,7 +140,15 @@ def recording_path(directory: str | Path, name: str) -> Path:
         raise DataError(
             f"{header}: cannot read WFDB header ({str(exc).splitlines()[0] if str(exc) else exc})"
         ) from None
-    for file_name in fields.file_name or []:
+    files = list(getattr(fields, "file_name", None) or [])
+    for segment in getattr(fields, "seg_name", None) or []:  # a multi-segment record: its segments' files too
+        if segment == "~":
+            continue
+        files.append(f"{segment}.hea")
+        if Path(segment).name == segment and (directory / f"{segment}.hea").is_file():
+            with contextlib.suppress(Exception):  # an unreadable segment is reported when the record is read
+                files += list(wfdb.rdheader(str(directory / segment)).file_name or [])
+    for file_name in files:
         signal_file = directory / file_name
         if Path(file_name).name != file_name or (signal_file.exists() and not _inside(directory, signal_file)):
             raise NotFound(f"{header}: signal file {file_name!r} lies outside {directory}")
