@@ -144,6 +144,19 @@ def test_csv_with_semicolons_and_decimal_commas_or_tabs(tmp_path):
     assert data.signal.shape == (1000,) and np.allclose(data.signal, signal)
 
 
+def test_csv_time_column_of_date_times_gives_the_rate(tmp_path):
+    """Devices and phone apps export each sample's clock time: ISO 8601 date-times give the rate too."""
+    signal = np.round(np.sin(np.arange(1000) / 10), 4)
+    clock = np.datetime64("2026-11-28T23:59:58") + np.arange(1000) * np.timedelta64(4, "ms")  # over midnight
+    lines = [f"{str(t).replace('T', ' ')},{x:.4f}" for t, x in zip(clock, signal)]
+    path = tmp_path / "app.csv"
+    path.write_text("timestamp,ECG\n" + "\n".join(lines) + "\n")
+    data = read_input(path)
+    assert data.fs == pytest.approx(250) and data.lead == "ECG" and np.allclose(data.signal, signal)
+    path.write_text("timestamp,ECG\n" + "\n".join(f"{str(t)}Z,{x:.4f}" for t, x in zip(clock, signal)) + "\n")
+    assert read_input(path).fs == pytest.approx(250)
+
+
 def test_csv_cells_left_empty_or_nan_are_missing_samples(tmp_path):
     """A device that lost the lead writes empty or NaN cells: those samples are missing (NaN, as WFDB and
     NumPy signals mark them; predict reports the stretch as noise), not a reason to refuse the file."""

@@ -151,13 +151,31 @@ def _is_counter(values: np.ndarray) -> bool:
     return bool(np.all(np.diff(values) == 1) and np.all(values == np.round(values)))
 
 
+def _timestamps_as_seconds(cells):
+    """``cells`` (a table of strings) with each column of ISO 8601 date-times (``2026-11-28 10:00:00.004``,
+    as devices and apps export their samples' clock) replaced by seconds from its first; other columns as
+    they are."""
+    import pandas as pd
+
+    cells = cells.copy()
+    for i in range(cells.shape[1]):
+        column = cells.iloc[:, i]
+        if pd.to_numeric(column.iloc[:1], errors="coerce").notna().all():
+            continue  # a number: not a date-time column
+        stamps = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
+        if stamps.notna().all():
+            cells.iloc[:, i] = [repr(float(x)) for x in (stamps - stamps.iloc[0]).dt.total_seconds()]
+    return cells
+
+
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     """A CSV signal: one column per lead and optionally a time column, with or without a header row.
 
     Without a header row, columns are named by index ("0", "1", ...); a headerless file of 187 or 188
     columns is a Heartbeat beat CSV and comes back as ``BeatRows``.
 
-    Time column: a column named like time (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
+    Time column: a column of ISO 8601 date-times (read as seconds from its first), or one named like time
+    (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
     ``Time (s)``, ``ms``, ``time_ms``, ... case-insensitive; see ``TIME_WORDS`` and ``UNIT_SECONDS``), or a
     first column whose values increase in steps other than a plain sample counter (0, 1, 2, ... gives no
     unit). Its unit is the one the name gives; else seconds if the mean step makes a sampling rate of
@@ -183,7 +201,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
     first_row = 2 if has_header else 1
-    data = cells_to_numbers(cells, path, first_row=first_row, missing_ok=True)
+    data = cells_to_numbers(_timestamps_as_seconds(cells), path, first_row=first_row, missing_ok=True)
 
     time_rate, time_label, not_leads = None, "", set()
     for i, name in enumerate(names):
