@@ -153,17 +153,13 @@ class Classifier:
         """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).
 
         signal : (n_samples,) float, mV, one lead (NaN where samples are missing); fs : its sampling rate, Hz.
-        Raises ``ArrhythmiaError`` (one line) for an array that is not one lead or a rate that is not a rate.
+        Raises ``ArrhythmiaError`` (one line) for an array that is not one lead or a rate that is not a rate
+        (``label_recording`` checks them).
         """
         from arrhythmia.data.recording import Recording
         from arrhythmia.predict import predict_signal
 
-        x = np.asarray(signal, dtype=np.float64)
-        if x.ndim != 1:
-            raise ArrhythmiaError(f"signal must be one lead, shape (n_samples,); got shape {x.shape} (pick a lead)")
-        if not np.isfinite(fs) or fs <= 0:
-            raise ArrhythmiaError(f"fs must be a positive sampling rate in Hz, got {fs}")
-        return predict_signal(Recording(signal=x, fs=float(fs), lead="signal", path="signal"), self, adapt=adapt)
+        return predict_signal(Recording(signal=signal, fs=fs, lead="signal", path="signal"), self, adapt=adapt)
 
     def predict_record(
         self, path: str | Path, fs: float | None = None, lead: str | int | None = None, adapt: bool = True

@@ -20,7 +20,7 @@ from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, ques
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
-from arrhythmia.data.detection import detect_and_filter, polarity, search_gaps
+from arrhythmia.data.detection import as_signal, detect_and_filter, polarity, search_gaps
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
@@ -374,7 +374,7 @@ def label_recording(
     after the adaptation (or where the reviewer labelled them), outside the families and questions, with
     family -1 and no P-wave consistency (``RecordingLabels.found_in_v_runs`` counts them).
     """
-    signal, fs = recording.signal, recording.fs
+    signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
     config = AdaptConfig.from_value(adapt)
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)

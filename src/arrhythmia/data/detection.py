@@ -95,13 +95,15 @@ def interpolate_nan(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_signal(signal: np.ndarray, fs: float) -> np.ndarray:
-    """``signal`` as a (n,) float64 array; ArrhythmiaError for another shape or a bad sampling rate."""
+def as_signal(signal: np.ndarray, fs: float) -> np.ndarray:
+    """``signal`` as a (n,) float64 array; ArrhythmiaError (one line) for another shape or a bad sampling rate."""
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1:
-        raise ArrhythmiaError(f"ECG signal must be one-dimensional, got shape {x.shape}")
+        raise ArrhythmiaError(
+            f"ECG signal must be one-dimensional: one lead, shape (n_samples,); got shape {x.shape} (pick a lead)"
+        )
     if not np.isfinite(fs) or fs <= 0:
-        raise ArrhythmiaError(f"sampling rate must be a positive number of Hz, got {fs}")
+        raise ArrhythmiaError(f"fs must be a positive sampling rate in Hz, got {fs}")
     return x
 
 
@@ -141,7 +143,7 @@ def bandpass(
     (n,) float64 array
         The filtered signal, same shape, no phase shift.
     """
-    x = _as_signal(signal, fs)
+    x = as_signal(signal, fs)
     sos = _bandpass_sos(fs, low, high, order)
     x = interpolate_nan(x)
     if len(x) <= 3 * (2 * len(sos) + 1):  # sosfiltfilt's default padding needs this much
@@ -377,7 +379,7 @@ def align_to_r_wave(signal: np.ndarray, fs: float, samples: np.ndarray) -> np.nd
         For a non-1-D signal or ``samples``, a bad sampling rate, positions that are not integers or
         lie outside the signal, or a signal too short to filter.
     """
-    x = _as_signal(signal, fs)
+    x = as_signal(signal, fs)
     positions = np.asarray(samples)
     if positions.ndim != 1:
         raise ArrhythmiaError(f"beat positions must be one-dimensional, got shape {positions.shape}")
@@ -418,7 +420,7 @@ def search_gaps(signal: np.ndarray, fs: float, beats: np.ndarray, gaps: np.ndarr
     indices ``g`` of the gaps ``beats[g] .. beats[g + 1]`` to search. Returns (k,) int64: the found
     beat's sample in each gap, -1 where none.
     """
-    x = _as_signal(signal, fs)
+    x = as_signal(signal, fs)
     beats, gaps = np.asarray(beats, dtype=np.int64), np.asarray(gaps, dtype=np.int64)
     found = np.full(len(gaps), -1, dtype=np.int64)
     margin = round(GAP_MARGIN_S * fs)
@@ -476,7 +478,7 @@ def polarity(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> int:
     V1 whose QRS is mostly negative, gives -1. signal: (n,) raw ECG; r_peaks: (n_beats,) samples on the
     R wave (``detect_r_peaks``, ``align_to_r_wave``). Up to ``POLARITY_BEATS`` beats are looked at, each in
     its own ``POLARITY_STRETCH_S`` of signal. +1 without peaks."""
-    x = _as_signal(signal, fs)
+    x = as_signal(signal, fs)
     peaks = np.asarray(r_peaks, dtype=np.int64)
     if len(peaks) == 0:
         return 1
@@ -521,7 +523,7 @@ def detect_and_filter(signal: np.ndarray, fs: float, method: str = DEFAULT_METHO
     all-NaN signal), for a caller that reads more from the filtered signal than the peaks."""
     if method not in METHODS:
         raise ArrhythmiaError(f"unknown R-peak detector {method!r} (choose from {', '.join(METHODS)})")
-    x = _as_signal(signal, fs)
+    x = as_signal(signal, fs)
     if len(x) < MIN_DURATION_S * fs:
         raise ArrhythmiaError(
             f"ECG of {len(x)} samples ({len(x) / fs:.2f} s at {fs:g} Hz) is too short to detect beats "
