@@ -8,11 +8,10 @@ done.summary["per_class"], done.files                         # counts; the path
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from arrhythmia import figures
-from arrhythmia.data.mains import remove_mains
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.predict import (
     BeatModel,
@@ -82,8 +81,7 @@ def label_file(
         return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
 
     result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask)
-    if result.mains_hz is not None:  # drawn, and shown by the review app, as it was labelled: without the hum
-        data = replace(data, signal=remove_mains(data.signal, data.fs, result.mains_hz))
+    data = result.recording  # drawn, and shown by the review app, as it was labelled: without mains hum
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)
     files = _existing(

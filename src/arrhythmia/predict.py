@@ -149,7 +149,8 @@ class RecordingLabels:
     hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
-        (``data.mains``).
+        (``data.mains``);
+    recording : the recording as it was labelled: as read, with that hum notched out (what to draw).
     """
 
     beats: pd.DataFrame
@@ -163,6 +164,7 @@ class RecordingLabels:
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
     mains_hz: float | None = None
+    recording: Recording | None = None
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -385,15 +387,17 @@ def label_recording(
         recording = replace(recording, signal=signal)
     noise = unanalysable(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
+    # the recording before it is turned upright below: drawn as read, without the hum
+    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz, recording=recording)
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return _add_rhythm(RecordingLabels(no_beats, mains_hz=mains_hz), *nothing, recording, noise, episodes)
+        return _add_rhythm(result, *nothing, recording, noise, episodes)
     detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
     peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
-        return _add_rhythm(RecordingLabels(no_beats, mains_hz=mains_hz), *nothing, recording, noise, episodes)
+        return _add_rhythm(result, *nothing, recording, noise, episodes)
     # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
     # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
@@ -402,7 +406,6 @@ def label_recording(
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     family = np.full(len(peaks), -1, dtype=np.int64)
-    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz)
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
     if search_back:
