@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from arrhythmia.data.recording import RECORDING_SUFFIXES
-from arrhythmia.data.wfdb_source import segment_headers
+from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import load_classifier
@@ -103,9 +103,7 @@ def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
         if exclude is not None and path.resolve().is_relative_to(exclude):
             continue  # our own outputs (beats.csv, cohort.csv) when OUT lies inside the archive
         found.append(path)
-    # A multi-segment record is one recording: its segments' and layout's headers are not recordings.
-    parts = {part for path in found if path.suffix.lower() == ".hea" for part in segment_headers(path)}
-    return sorted(path for path in found if path not in parts)
+    return sorted(without_segments(found))
 
 
 def _listed(list_file: Path) -> list[Path]:

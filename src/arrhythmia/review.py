@@ -46,7 +46,7 @@ import pandas as pd
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
-from arrhythmia.data.wfdb_source import segment_headers
+from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
@@ -104,13 +104,9 @@ def find_recordings(directory: str | Path) -> dict[str, Path]:
     whose names are not plain names, are left out, and so are the segments of a multi-segment record."""
     directory = Path(directory)
     found = {}
-    paths = sorted(directory.iterdir())
-    # A multi-segment record is one recording: its segments' and layout's headers are not listed.
-    headers = [path for path in paths if path.suffix.lower() == ".hea" and path.is_file()]
-    parts = {part for header in headers for part in segment_headers(header)}
-    for path in paths:
+    for path in without_segments(sorted(directory.iterdir())):
         suffix = path.suffix.lower()
-        if suffix not in RECORDING_SUFFIXES or not path.is_file() or path in parts:
+        if suffix not in RECORDING_SUFFIXES or not path.is_file():
             continue
         name = path.stem if suffix == ".hea" else path.name
         if valid_name(name) and _inside(directory, path):

@@ -157,15 +157,16 @@ def _timestamps_as_seconds(cells):
     they are."""
     import pandas as pd
 
-    cells = cells.copy()
+    out = cells  # copied only when a column is replaced: a day of samples is a large table of strings
     for i in range(cells.shape[1]):
         column = cells.iloc[:, i]
         if pd.to_numeric(column.iloc[:1], errors="coerce").notna().all():
             continue  # a number: not a date-time column
         stamps = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
         if stamps.notna().all():
-            cells.iloc[:, i] = [repr(float(x)) for x in (stamps - stamps.iloc[0]).dt.total_seconds()]
-    return cells
+            out = out.copy() if out is cells else out
+            out.iloc[:, i] = [repr(float(x)) for x in (stamps - stamps.iloc[0]).dt.total_seconds()]
+    return out
 
 
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:

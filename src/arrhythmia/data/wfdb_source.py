@@ -169,7 +169,7 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
 
 
-def segment_headers(hea: Path) -> list[Path]:
+def _segment_headers(hea: Path) -> list[Path]:
     """The headers of the segments (and layout) a multi-segment record's master header ``hea`` names, beside
     it; [] for any other header. Such a record is one recording: its segments are not recordings of their
     own. A master header's record line reads ``name/n_segments ...``, so only those are parsed (by wfdb)."""
@@ -188,6 +188,13 @@ def segment_headers(hea: Path) -> list[Path]:
     except Exception:  # a garbled header is left for reading it to report
         return []
     return [hea.parent / f"{name}.hea" for name in getattr(header, "seg_name", None) or [] if name != "~"]
+
+
+def without_segments(paths: list[Path]) -> list[Path]:
+    """``paths`` (files of a folder) less the segment and layout headers that a multi-segment record's master
+    header among them names: such a record is one recording, listed by its master header."""
+    parts = {part for path in paths if path.suffix.lower() == ".hea" for part in _segment_headers(path)}
+    return [path for path in paths if path not in parts]
 
 
 def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str]:
