@@ -41,28 +41,40 @@ def _spread_stretches(signal: np.ndarray, fs: float) -> np.ndarray:
     return stretches[np.isfinite(stretches).all(axis=1)]
 
 
-def hum_amplitude(signal: np.ndarray, fs: float, hz: float) -> float:
-    """Amplitude (mV, peak) of the sine at ``hz`` in ``signal`` ((n_samples,) float, mV; NaN where missing).
-
-    From the Welch spectrum (4 s segments, 0.25 Hz bins), the median over stretches spread along the
-    recording, so hum in a few minutes of a long recording counts only if it is there in most of them: the
-    power within 0.5 Hz of ``hz`` above the spectrum 1-5 Hz around it. 0 where the signal is shorter than
-    one stretch or ``hz`` is within 1 Hz of ``fs / 2``.
-    """
+def _spectrum(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Frequencies and power (Welch, 4 s segments, 0.25 Hz bins) of ``signal``: the median over stretches
+    spread along the recording, so hum in a few minutes of a long recording counts only if it is there in
+    most of them. None where the signal is shorter than one stretch."""
     stretches = _spread_stretches(np.asarray(signal, dtype=np.float64), fs)
-    if len(stretches) == 0 or hz + 1.0 >= fs / 2:
-        return 0.0
+    if len(stretches) == 0:
+        return None
     freqs, power = sps.welch(stretches, fs=fs, nperseg=min(stretches.shape[1], int(round(4 * fs))), axis=-1)
-    power = np.median(power, axis=0)
+    return freqs, np.median(power, axis=0)
+
+
+def _line_amplitude(spectrum: tuple[np.ndarray, np.ndarray] | None, fs: float, hz: float) -> float:
+    """Amplitude (peak) of the sine at ``hz`` in a ``_spectrum``: the power within 0.5 Hz of ``hz`` above the
+    spectrum 1-5 Hz around it. 0 without a spectrum or where ``hz`` is within 1 Hz of ``fs / 2``."""
+    if spectrum is None or hz + 1.0 >= fs / 2:
+        return 0.0
+    freqs, power = spectrum
     floor = np.median(power[(np.abs(freqs - hz) > 1.0) & (np.abs(freqs - hz) <= 5.0) & (freqs < fs / 2)])
     line = np.clip(power[np.abs(freqs - hz) <= 0.5] - floor, 0.0, None).sum() * (freqs[1] - freqs[0])
     return float(np.sqrt(2.0 * line))
 
 
+def hum_amplitude(signal: np.ndarray, fs: float, hz: float) -> float:
+    """Amplitude (mV, peak) of the sine at ``hz`` in ``signal`` ((n_samples,) float, mV; NaN where missing),
+    from its spectrum (``_spectrum``, ``_line_amplitude``). 0 where the signal is shorter than one stretch or
+    ``hz`` is within 1 Hz of ``fs / 2``."""
+    return _line_amplitude(_spectrum(signal, fs), fs, hz)
+
+
 def mains_frequency(signal: np.ndarray, fs: float) -> float | None:
     """The mains frequency (50 or 60 Hz) whose hum in ``signal`` reaches ``HUM_MV``, the stronger if both
-    do, or None. signal : (n_samples,) float, mV; fs : Hz."""
-    amplitudes = {hz: hum_amplitude(signal, fs, hz) for hz in MAINS_HZ}
+    do, or None. signal : (n_samples,) float, mV; fs : Hz. One spectrum serves both frequencies."""
+    spectrum = _spectrum(signal, fs)
+    amplitudes = {hz: _line_amplitude(spectrum, fs, hz) for hz in MAINS_HZ}
     hz = max(amplitudes, key=amplitudes.get)
     return hz if amplitudes[hz] >= HUM_MV else None
 
