@@ -12,6 +12,7 @@ from arrhythmia.data.detection import (
     bandpass,
     detect_r_peaks,
     match_peaks,
+    polarity,
     search_gaps,
 )
 from arrhythmia.data.synthetic import synthetic_ecg
@@ -50,6 +51,17 @@ def test_peaks_sit_on_the_r_wave():
 def test_inverted_ecg_is_detected():
     rec = synthetic_ecg(duration_s=30.0, fs=360.0, seed=5)
     assert scores(detect_r_peaks(-rec.signal, rec.fs), rec.r_peaks, rec.fs) == (1.0, 1.0)
+
+
+def test_polarity_of_upright_and_inverted_beats_including_beats_at_the_ends():
+    rec = synthetic_ecg(duration_s=30.0, fs=360.0, seed=5, class_mix={"N": 1.0})
+    # The first and last beats cut to the recording's ends: their stretches reach past both of them.
+    start, stop = rec.r_peaks[0], rec.r_peaks[-1] + 1
+    signal, peaks = rec.signal[start:stop], rec.r_peaks - start
+    assert peaks[0] == 0 and peaks[-1] == len(signal) - 1
+    assert polarity(signal, rec.fs, peaks) == 1
+    assert polarity(-signal, rec.fs, peaks) == -1
+    assert polarity(signal, rec.fs, np.zeros(0, np.int64)) == 1
 
 
 def test_nan_gaps_are_bridged():

@@ -484,7 +484,9 @@ def polarity(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> int:
         return 1
     peaks = peaks[np.linspace(0, len(peaks) - 1, min(len(peaks), POLARITY_BEATS)).round().astype(np.int64)]
     half = int(POLARITY_STRETCH_S * fs / 2)
-    stretches = np.pad(x, half, mode="edge")[peaks[:, None] + np.arange(2 * half + 1)]  # (n, 2 half + 1)
+    # Indices clipped to the signal repeat its first and last samples past the ends (edge padding) without
+    # copying the whole signal, which on a 24 h recording is 250 MB.
+    stretches = x[np.clip(peaks[:, None] + np.arange(-half, half + 1), 0, len(x) - 1)]  # (n, 2 half + 1)
     stretches = np.nan_to_num(stretches - np.nanmedian(stretches, axis=1, keepdims=True))  # gaps: baseline
     filtered = sps.sosfiltfilt(_bandpass_sos(fs), stretches, axis=1)
     return -1 if np.median(np.sign(filtered[:, half])) < 0 else 1
