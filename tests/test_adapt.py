@@ -396,6 +396,29 @@ def test_on_time_beats_called_s_in_an_on_time_family_are_n():
     assert on_time_families_as_n(probs, CLASSES, family, unmeasured).argmax(1)[11:14].tolist() == [0, 1, 0]
 
 
+def test_s_calls_that_are_not_early_against_the_interval_before_become_n():
+    from arrhythmia.adapt import late_against_previous_as_n
+
+    n_like, s_like, v_like = [0.8, 0.2, 0, 0, 0], [0.3, 0.7, 0, 0, 0], [0.2, 0.1, 0.7, 0, 0]
+    rr = np.array([np.inf, 1.0, 0.97, 0.94, 0.91, 1.0, 0.6, 0.6, 1.4, 1.0, 0.95, 0.6, 0.62, 1.3, 1.0, 0.6])
+    calls = [n_like, n_like, s_like, s_like, s_like, n_like]  # sinus arrhythmia: each a little earlier
+    calls += [s_like, s_like, n_like]  # an early couplet
+    calls += [n_like, s_like, s_like, s_like, n_like]  # an S stretch whose first beat is not early
+    calls += [n_like, v_like]  # an early V beat is not this rule's
+    probs = np.array(calls, dtype=np.float32)
+    out = late_against_previous_as_n(probs, CLASSES, rr, previous_ratio=0.9)
+    labels = out.argmax(axis=1)
+    assert labels[2:5].tolist() == [0, 0, 0]
+    assert labels[6:8].tolist() == [1, 1]
+    assert labels[10:13].tolist() == [0, 1, 1]
+    assert labels[15] == 2
+    others = np.setdiff1d(np.arange(len(rr)), [2, 3, 4, 10])
+    assert (labels[others] == probs[others].argmax(axis=1)).all()
+    assert out[2, 0] == pytest.approx(0.7) and out[2, 1] == pytest.approx(0.3)
+    # with a looser ratio the stretch's first beat (0.97 after 1.0) is early, and the stretch keeps its S
+    assert late_against_previous_as_n(probs, CLASSES, rr, previous_ratio=0.98).argmax(1)[2:5].tolist() == [1, 1, 1]
+
+
 def test_early_families_of_their_own_shape_in_a_regular_rhythm_are_v():
     from arrhythmia.adapt import Timing, early_families_as_v
 
@@ -454,6 +477,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
         "early_families": 0,
         "in_runs": 31,
         "on_time_families": 0,
+        "late_against_previous": 0,
     }
     # Without the step every beat of the run is on time against its neighbours (the run fills half of the
     # 41 beats around each, its first included): N

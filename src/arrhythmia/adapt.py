@@ -105,6 +105,8 @@ class AdaptConfig:
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
+    previous_ratio : a beat called S whose RR interval is not under this fraction of the one before it is N,
+        unless it follows an S beat that was (``late_against_previous_as_n``); None: no such rule.
     group_voters_from : a timing group of at least this many beats is asked about three of its beats
         (``representatives``) once every group has had a question, and goes the way most answers go; None:
         one beat speaks for every group.
@@ -132,6 +134,7 @@ class AdaptConfig:
     fusion_families: bool = True
     fusion_late_above: float | None = 1.05
     af_as_n: bool = False
+    previous_ratio: float | None = 0.9
     group_voters_from: int | None = 40
 
     @classmethod
@@ -523,6 +526,42 @@ def early_families_as_v(
     return out
 
 
+def late_against_previous_as_n(
+    probs: np.ndarray, classes: tuple[str, ...], rr_s: np.ndarray, previous_ratio: float = 0.9
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the S calls of beats that do not come early against the
+    interval before them made N.
+
+    An atrial premature beat comes early against the beat before it: its interval is under
+    ``previous_ratio`` times the one before (``rr_s``: (n_beats,) s, the interval before each beat, inf for
+    the first). Sinus arrhythmia speeds the rhythm up over several beats, each a little earlier than its
+    neighbours' median (``context.local_rhythm``) but hardly earlier than the one before, and a network
+    trained on other patients calls such beats S. A stretch of consecutive S beats keeps its S from its
+    first early beat on (a couplet or run goes on at the rate it started); the S beats before that beat
+    become N, the larger of their N and S probabilities going to N. ``probs`` without N and S classes is
+    returned as it is.
+    """
+    if "S" not in classes or "N" not in classes or len(probs) == 0:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    rr = np.asarray(rr_s, dtype=np.float64)
+    before = np.concatenate([[np.inf], rr[:-1]])
+    with np.errstate(invalid="ignore"):
+        early = rr < previous_ratio * before
+    called_s = probs.argmax(axis=1) == s
+    is_n = np.zeros(len(probs), dtype=bool)
+    for first, last in _stretches(called_s):
+        starts = np.flatnonzero(early[first : last + 1])
+        is_n[first : first + (starts[0] if len(starts) else last - first + 1)] = True
+    return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
+def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True in ``mask`` ((n,) bool)."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with each beat of ``rows`` ((n_beats,) bool) that is called S
     called N instead, its larger of the N and S probabilities going to N; other beats and classes are left
@@ -878,6 +917,10 @@ def adapt(
                 config.min_family_beats,
             )
             counts["on_time_families"] = int((probs.argmax(axis=1) != called).sum())
+        if config.previous_ratio is not None and rhythm.rr_s is not None:
+            called = probs.argmax(axis=1)
+            probs = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
+            counts["late_against_previous"] = int((probs.argmax(axis=1) != called).sum())
         # early_families: made V by early_families_as_v; in_runs: made S by supraventricular_runs;
         # on_time_families: made N by on_time_families_as_n
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
