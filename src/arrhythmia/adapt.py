@@ -52,6 +52,7 @@ import numpy as np
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI, Window
 from arrhythmia.data.context import RHYTHM_BEATS
+from arrhythmia.data.quality import true_runs
 from arrhythmia.errors import ArrhythmiaError
 
 #: Morphology groups of the AAMI classes (and of MIT-BIH's beat symbols, by their AAMI class): beats of one
@@ -550,16 +551,10 @@ def late_against_previous_as_n(
         early = rr < previous_ratio * before
     called_s = probs.argmax(axis=1) == s
     is_n = np.zeros(len(probs), dtype=bool)
-    for first, last in _stretches(called_s):
+    for first, last in true_runs(called_s):
         starts = np.flatnonzero(early[first : last + 1])
         is_n[first : first + (starts[0] if len(starts) else last - first + 1)] = True
     return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
-
-
-def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) index of each run of True in ``mask`` ((n,) bool)."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:

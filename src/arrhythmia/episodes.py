@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arrhythmia.data.quality import overlapping
+from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.hourly import heart_rate
 
 #: The columns of the episode table (``episodes.csv``).
@@ -74,12 +74,6 @@ class EpisodeConfig:
     svt_in_af: bool = False
 
 
-def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``(first, last)`` indices (inclusive) of each run of True in ``mask``."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
-
-
 def _row(kind: str, start: float, end: float, beats: int, max_hr: float, mean_hr: float) -> dict:
     return dict(zip(EPISODE_COLUMNS, (kind, float(start), float(end), int(beats), float(max_hr), float(mean_hr))))
 
@@ -115,7 +109,7 @@ def irregularity(times: np.ndarray, ectopic: np.ndarray, beats: int = 20) -> np.
 
 def _label_runs(labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float) -> list:
     runs = []
-    for first, last in _stretches(labels == label):
+    for first, last in true_runs(labels == label):
         span = times[last] - times[first]
         if last - first + 1 >= min_beats and span > 0 and 60.0 * (last - first) / span > bpm:
             runs.append((first, last))
@@ -213,7 +207,7 @@ def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConf
     rate = np.concatenate([rate[:1], rate])  # the first beat takes its successor's rate
     rows = []
     for kind, mask in (("bradycardia", rate < config.bradycardia_bpm), ("tachycardia", rate > config.tachycardia_bpm)):
-        stretches = [(a, b) for a, b in _stretches(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]
+        stretches = [(a, b) for a, b in true_runs(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]
         rows += _rows(kind, times, stretches)
     return rows
 
@@ -227,7 +221,7 @@ def _af_stretches(
         window = 2 * config.af_beats + 1
         local = pd.Series(np.asarray(p_wave, dtype=np.float64)).rolling(window, center=True, min_periods=1).median()
         irregular &= ~(local.to_numpy() >= config.af_p_wave_below)  # P waves: not AF; unknown (NaN): rhythm alone
-    stretches = _stretches(irregular)
+    stretches = true_runs(irregular)
     # Bridge short regular gaps (a few organised beats inside an AF episode), then drop short stretches.
     merged: list[tuple[int, int]] = []
     for first, last in stretches:

@@ -67,6 +67,12 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
     return np.stack([starts * block, np.minimum(ends * block, n)], axis=1).astype(np.int64)
 
 
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` indices (inclusive) of each run of True in ``mask`` ((n,) bool)."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
+
+
 def overlapping(starts: np.ndarray, ends: np.ndarray, stretches: np.ndarray, touching: bool = True) -> np.ndarray:
     """Which intervals ``[starts[i], ends[i]]`` touch any of ``stretches`` ((k, 2) start and end, in the
     same unit; ends included): (n,) bool. An interval of one point (``starts is ends``) asks which points
