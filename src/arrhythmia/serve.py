@@ -35,7 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.data.recording import RECORDING_SUFFIXES
+from arrhythmia.data.recording import RECORDING_SUFFIXES, SIGNAL_SUFFIXES
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.review import (
     SIDECAR,
@@ -48,7 +48,7 @@ from arrhythmia.review import (
 )
 
 #: Files an upload may hold (directly or in a .zip): recordings and a WFDB record's signal and annotations.
-UPLOAD_SUFFIXES = {".hea", ".dat", ".atr", ".edf", ".bdf", ".csv", ".npy"}
+UPLOAD_SUFFIXES = {*SIGNAL_SUFFIXES, ".atr"}
 EXPORTS = {
     "beats.csv": "text/csv",
     "summary.json": "application/json",

@@ -62,9 +62,8 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
             missing = counts < (1.0 - MISSING_SHARE) * rows.shape[1]
             bad.append(missing | ~(ptp >= FLAT_MV) | saturated)
     bad = np.concatenate(bad)
-    edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return np.stack([starts * block, np.minimum(ends * block, n)], axis=1).astype(np.int64)
+    runs = np.array(true_runs(bad), dtype=np.int64).reshape(-1, 2)  # blocks, first and last
+    return np.stack([runs[:, 0] * block, np.minimum((runs[:, 1] + 1) * block, n)], axis=1).astype(np.int64)
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
