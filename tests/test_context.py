@@ -165,6 +165,19 @@ def test_local_rhythm_measures_prematurity_against_the_neighbours_and_irregulari
     assert [len(a) for a in local_rhythm(np.array([5]), fs)] == [1, 1]
 
 
+def test_a_recording_that_ends_inside_a_fast_run_still_finds_the_run_early():
+    """The reference rhythm near the end is the beats there are, not the last interval repeated: a run of
+    fast beats that the recording ends in is early against the rhythm before it."""
+    from arrhythmia.data.context import local_rhythm, running_median
+
+    fs = 360.0
+    rr = np.concatenate([np.full(300, 0.9), np.full(100, 0.5)])  # 67 bpm, then 120 bpm to the end
+    peaks = np.concatenate([[0], np.cumsum(np.round(rr * fs))]).astype(np.int64)
+    long_prematurity = local_rhythm(peaks, fs, beats=200)[0]
+    assert np.all(long_prematurity[-100:] < 0.7)  # 0.5 / 0.9, wherever in the run
+    np.testing.assert_allclose(running_median(np.arange(7.0), 2), [1, 1.5, 2, 3, 4, 4.5, 5])
+
+
 def test_p_waves_are_consistent_from_beat_to_beat_and_fibrillatory_waves_are_not():
     from conftest import irregular_ecg
 

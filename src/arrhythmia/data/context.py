@@ -149,19 +149,30 @@ def local_rhythm(r_peaks: np.ndarray, fs: float, beats: int = RHYTHM_BEATS) -> t
 
     With fewer than two beats there are no intervals: prematurity 1 and irregularity 0.
     """
-    from scipy.ndimage import median_filter
-
     peaks = np.asarray(r_peaks, dtype=np.float64)
     n = len(peaks)
     if n < 2:
         return np.ones(n), np.zeros(n)
     rr = np.clip(np.diff(peaks) / fs, *RR_RANGE_S)
     pre = np.concatenate([rr[:1], rr])
-    size = 2 * beats + 1
-    prematurity = pre / median_filter(pre, size=size, mode="nearest")
+    prematurity = pre / running_median(pre, beats)
     log_pre = np.log(pre)
     change = np.abs(np.diff(log_pre, prepend=log_pre[0]))
-    return prematurity, median_filter(change, size=size, mode="nearest")
+    return prematurity, running_median(change, beats)
+
+
+def running_median(values: np.ndarray, half: int) -> np.ndarray:
+    """(n,) the median of each value of ``values`` (n,) and its ``half`` neighbours on each side; near the
+    ends, of the neighbours there are. Not scipy's edge modes, which repeat the first or last value: a
+    recording that ends inside a supraventricular run would make the run its own reference."""
+    from scipy.ndimage import median_filter
+
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    out = median_filter(values, size=2 * half + 1, mode="nearest")
+    for i in (*range(min(half, n)), *range(max(n - half, half), n)):
+        out[i] = np.median(values[max(i - half, 0) : i + half + 1])
+    return out
 
 
 #: Where the P wave lies: from this long before the R peak to this long before it, seconds.
