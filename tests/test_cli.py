@@ -212,6 +212,27 @@ def test_predict_takes_adaptation_settings_and_saves_them(synthetic_run, tmp_pat
     assert not (tmp_path / "bad").exists()
 
 
+def test_predict_takes_episode_thresholds_and_saves_them(synthetic_run, tmp_path):
+    import pandas as pd
+    from conftest import write_wfdb_record
+
+    write_wfdb_record(tmp_path, "rec", seconds=90)
+    out = tmp_path / "out"
+    settings = ["--episode-setting", "tachycardia_bpm=30", "--episode-setting", "sustained_s=20"]
+    result = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--out", out, *settings)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((out / "summary.json").read_text())["episode_settings"]
+    assert saved["tachycardia_bpm"] == 30 and saved["sustained_s"] == 20 and saved["pause_s"] == 2.0
+    # every heart rate is above 30 bpm: the whole recording is one "tachycardia" at that threshold
+    assert (pd.read_csv(out / "episodes.csv")["type"] == "tachycardia").sum() == 1
+    for bad, fragment in (("nope=1", "unknown episode setting(s): nope"), ("pause_s=x", "pause_s='x': expected float")):
+        failed = run_cli(
+            "predict", tmp_path / "rec", "--run", synthetic_run, "--out", tmp_path / "bad", "--episode-setting", bad
+        )
+        assert_one_line_error(failed, fragment)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_predict_uses_the_shipped_model_by_default(tmp_path):
     from conftest import write_wfdb_record
 

@@ -47,6 +47,22 @@ def test_bigeminy_and_trigeminy_follow_the_pattern():
     assert len(of_type(table, "trigeminy")) == 1 and of_type(table, "bigeminy").empty
 
 
+def test_episode_settings_from_plain_values_are_checked():
+    from arrhythmia.errors import ArrhythmiaError
+
+    assert EpisodeConfig.from_value(None) == EpisodeConfig()
+    config = EpisodeConfig.from_value({"pause_s": 3, "af_skip_labels": ["V", "F"], "af_p_wave_below": None})
+    assert config.pause_s == 3 and config.af_skip_labels == ("V", "F") and config.af_p_wave_below is None
+    for wrong, fragment in (
+        ({"pause": 3}, "unknown episode setting"),
+        ({"af_skip_labels": "V"}, "af_skip_labels='V': expected"),
+        ({"trigeminy_min_v": 3.5}, "trigeminy_min_v=3.5: expected int"),
+        ({"svt_in_af": 1}, "svt_in_af=1: expected bool"),
+    ):
+        with pytest.raises(ArrhythmiaError, match=fragment):
+            EpisodeConfig.from_value(wrong)
+
+
 def test_a_long_rr_is_a_pause_unless_the_signal_was_lost():
     samples, labels = beats([0.8] * 10 + [2.6] + [0.8] * 10)
     pause = of_type(find_episodes(samples, labels, FS), "pause")

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "arrhythmia"
 
 #: Layers from the bottom up; a module may import its own layer and those below. The first match wins.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "files", "device")),
+    ("base", ("errors", "files", "device", "settings")),
     ("data", ("data",)),
     ("models", ("models", "scaling", "augment", "losses")),
     ("inference", ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "predict", "export")),

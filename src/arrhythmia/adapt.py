@@ -42,8 +42,6 @@ a whole group, as a Holter reviewer relabels a family or a run at once.
 
 from __future__ import annotations
 
-import types
-import typing
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +51,7 @@ import numpy as np
 from arrhythmia.data.beats import SYMBOL_TO_AAMI, Window
 from arrhythmia.data.context import RHYTHM_BEATS
 from arrhythmia.data.quality import true_runs
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.settings import settings_from
 
 #: Morphology groups of the AAMI classes (and of MIT-BIH's beat symbols, by their AAMI class): beats of one
 #: group look alike; S and N differ only in timing.
@@ -147,30 +145,7 @@ class AdaptConfig:
             return None
         if value is True or value is None:
             return cls()
-        unknown = set(value) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ArrhythmiaError(f"unknown adaptation setting(s): {', '.join(sorted(unknown))}")
-        hints = typing.get_type_hints(cls)
-        for key, setting in value.items():
-            if not _is_a(setting, hints[key]):
-                expected = cls.__dataclass_fields__[key].type  # as written: "float | None"
-                raise ArrhythmiaError(f"adaptation setting {key}={setting!r}: expected {expected}")
-        return cls(**value)
-
-
-def _is_a(value: Any, kind: Any) -> bool:
-    """Whether ``value`` (read from JSON) fits the type ``kind`` of an AdaptConfig field: an int is a float,
-    a bool is neither, a list fits a tuple of its length."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return any(_is_a(value, option) for option in typing.get_args(kind))
-    if typing.get_origin(kind) is tuple:
-        parts = typing.get_args(kind)
-        return isinstance(value, (list, tuple)) and len(value) == len(parts) and all(map(_is_a, value, parts))
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
+        return settings_from(cls, value, "adaptation setting")
 
 
 @dataclass

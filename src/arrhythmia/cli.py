@@ -359,6 +359,14 @@ def predict(
             help="An adaptation setting (adapt.AdaptConfig), e.g. fusion_families=false; repeatable.",
         ),
     ] = None,
+    episode_setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--episode-setting",
+            metavar="KEY=VALUE",
+            help="An episode threshold (episodes.EpisodeConfig), e.g. pause_s=3 or tachycardia_bpm=120; repeatable.",
+        ),
+    ] = None,
     ask: Annotated[
         int,
         typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
@@ -394,7 +402,16 @@ def predict(
     from arrhythmia.labelling import PredictOptions, label_file
 
     options = PredictOptions(
-        fs, lead, _adapt_value(adapt, adapt_setting or []), ask, labels, plot, start, seconds, report
+        fs=fs,
+        lead=lead,
+        adapt=_adapt_value(adapt, adapt_setting or []),
+        ask=ask,
+        labels=labels,
+        plot=plot,
+        start=start,
+        seconds=seconds,
+        report=report,
+        episodes=_episode_value(episode_setting or []),
     )
     if len(records) > 1 or is_archive_path(records[0]):
         _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force)
@@ -511,16 +528,35 @@ def _adapt_value(adapt: bool, settings: list[str]) -> bool | dict:
         return adapt
     if not adapt:
         raise ArrhythmiaError("--adapt-setting: the adaptation is off (--no-adapt)")
+    chosen = _key_values(settings, "--adapt-setting")
+    AdaptConfig.from_value(chosen)
+    return chosen
+
+
+def _episode_value(settings: list[str]) -> dict | None:
+    """The ``--episode-setting KEY=VALUE`` items as a dict of ``EpisodeConfig`` settings (None: none),
+    checked here so that a wrong one is one error line before any recording is read."""
+    from arrhythmia.episodes import EpisodeConfig
+
+    if not settings:
+        return None
+    chosen = _key_values(settings, "--episode-setting")
+    EpisodeConfig.from_value(chosen)
+    return chosen
+
+
+def _key_values(items: list[str], flag: str) -> dict:
+    """``KEY=VALUE`` items as a dict, each value read as JSON where it parses (true, 0.9, null, [1, 2])
+    and kept as text where it does not."""
     chosen = {}
-    for item in settings:
+    for item in items:
         key, equals, text = item.partition("=")
         if not equals:
-            raise ArrhythmiaError(f"--adapt-setting {item!r}: expected KEY=VALUE")
+            raise ArrhythmiaError(f"{flag} {item!r}: expected KEY=VALUE")
         try:
             chosen[key.strip()] = json.loads(text)
         except json.JSONDecodeError:
             chosen[key.strip()] = text
-    AdaptConfig.from_value(chosen)
     return chosen
 
 

@@ -11,7 +11,7 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``; an SVT run inside an AF
   episode is the fibrillation's ventricular response and is not listed (``svt_in_af``).
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
-  three V beats in a row of the pattern.
+  ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
   lead that came off is ``noise``, never a pause).
 - ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
@@ -31,6 +31,7 @@ import pandas as pd
 
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.hourly import heart_rate
+from arrhythmia.settings import settings_from
 
 #: The columns of the episode table (``episodes.csv``).
 EPISODE_COLUMNS = ("type", "start_s", "end_s", "beats", "max_hr_bpm", "mean_hr_bpm")
@@ -54,6 +55,7 @@ class EpisodeConfig:
     af_min_s : an irregular stretch shorter than this is not AF.
     af_bridge_s : irregular stretches less than this apart are one (a few organised beats inside AF).
     af_skip_labels : beats whose intervals the irregularity ignores (ectopic beats reset the rhythm).
+    bigeminy_min_v, trigeminy_min_v : the fewest V beats in a row of the pattern that make an episode.
     svt_in_af : also report an SVT run that overlaps an AF episode. Off: in atrial fibrillation a run of fast
         beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia, and
         a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
@@ -71,7 +73,17 @@ class EpisodeConfig:
     af_min_s: float = 60.0
     af_bridge_s: float = 0.0
     af_skip_labels: tuple[str, ...] = ("V",)
+    bigeminy_min_v: int = 3
+    trigeminy_min_v: int = 3
     svt_in_af: bool = False
+
+    @classmethod
+    def from_value(cls, value: dict | EpisodeConfig | None) -> EpisodeConfig:
+        """``None``: the defaults; a dict (``--episode-setting``, ``summary.json``): the defaults with its
+        settings, names and types checked (one error line for a wrong one)."""
+        if isinstance(value, EpisodeConfig):
+            return value
+        return settings_from(cls, value or {}, "episode setting")
 
 
 def _row(kind: str, start: float, end: float, beats: int, max_hr: float, mean_hr: float) -> dict:
@@ -116,7 +128,7 @@ def _label_runs(labels: np.ndarray, times: np.ndarray, label: str, min_beats: in
     return runs
 
 
-def _patterns(labels: np.ndarray, every: int, min_ectopics: int = 3) -> list[tuple[int, int]]:
+def _patterns(labels: np.ndarray, every: int, min_ectopics: int) -> list[tuple[int, int]]:
     """Stretches where an isolated V beat follows every ``every - 1`` non-V beats (bigeminy: 2,
     trigeminy: 3), with at least ``min_ectopics`` V beats; from the normal beat before the first V to the
     last V."""
@@ -175,8 +187,8 @@ def find_episodes(
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af)]
         rows += _rows("VT", times, _label_runs(clean, times, "V", 3, config.run_bpm))
         rows += _rows("SVT", times, svt)
-        rows += _rows("bigeminy", times, _patterns(clean, 2))
-        rows += _rows("trigeminy", times, _patterns(clean, 3))
+        rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
+        rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
         rows += _pauses(times, noise_s, config.pause_s)
         rows += _sustained_rate(times, in_noise, config)
         rows += _rows("AF", times, af)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from arrhythmia import figures
 from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.predict import (
     BeatModel,
     RecordingLabels,
@@ -33,7 +34,8 @@ class PredictOptions:
     (default MLII, else lead II, else the first ECG lead). adapt : adapt the labels to the recording (True,
     False, or a dict of ``adapt.AdaptConfig`` settings that differ from the defaults). ask : write a
     review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
-    draw that stretch (s) with its beats marked. report : write ``report.html``.
+    draw that stretch (s) with its beats marked. report : write ``report.html``. episodes : the
+    ``episodes.EpisodeConfig`` settings that differ from the defaults (pause, bradycardia, ... thresholds).
     """
 
     fs: float | None = None
@@ -45,6 +47,7 @@ class PredictOptions:
     start: float = 0.0
     seconds: float = 10.0
     report: bool = False
+    episodes: dict | None = None
 
 
 @dataclass
@@ -80,7 +83,8 @@ def label_file(
         summary = {"record": str(path), "beats": len(beats), "per_class": {c: counts.get(c, 0) for c in model.classes}}
         return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
 
-    result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask)
+    episodes = EpisodeConfig.from_value(options.episodes)
+    result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask, episodes=episodes)
     data = result.recording  # drawn, and shown by the review app, as it was labelled: without mains hum
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)

@@ -149,7 +149,7 @@ class RecordingLabels:
     hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
-        (``data.mains``);
+        (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
     recording : the recording as it was labelled: as read, with that hum notched out (what to draw).
     """
 
@@ -165,6 +165,7 @@ class RecordingLabels:
     found_in_v_runs: int = 0
     mains_hz: float | None = None
     recording: Recording | None = None
+    episode_settings: dict = field(default_factory=dict)
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -541,8 +542,10 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
 def _add_rhythm(result, samples, labels, recording, noise, config, p_wave=None) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
     duration_s = len(recording.signal) / recording.fs
+    config = EpisodeConfig.from_value(config)
     tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave)
     result.episodes, result.hourly, result.hrv = tables
+    result.episode_settings = asdict(config)
     return result
 
 
@@ -647,5 +650,6 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
         write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
         summary.update(rhythm_summary(result.episodes, result.hrv))
+        summary["episode_settings"] = result.episode_settings
     write_json(out / "summary.json", summary)
     return summary

@@ -47,6 +47,7 @@ import pandas as pd
 from arrhythmia.data.beats import Window
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
 from arrhythmia.data.wfdb_source import without_segments
+from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
@@ -308,6 +309,7 @@ class ReviewStore:
             "window": model.window.to_dict(),
             "with_corrections": bool(labels_file),
             "analysed": now_iso(),
+            "episode_settings": result.episode_settings,
         }
         write_json(out / "meta.json", meta)
         with self.lock:
@@ -619,6 +621,7 @@ class ReviewStore:
             fs,
             meta["n_samples"] / fs,
             noise,
+            EpisodeConfig.from_value(meta.get("episode_settings")),  # as the analysis found them
             p_wave=None if p_wave is None else p_wave[labelled],
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
