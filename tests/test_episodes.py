@@ -45,6 +45,11 @@ def test_bigeminy_and_trigeminy_follow_the_pattern():
     assert len(of_type(table, "bigeminy")) == 1 and of_type(table, "trigeminy").empty
     table = find_episodes(*beats([0.8] * (len(trigeminy) - 1), trigeminy), FS)
     assert len(of_type(table, "trigeminy")) == 1 and of_type(table, "bigeminy").empty
+    # Three N-N-V cycles come by chance among frequent ectopic beats: trigeminy takes four (bigeminy three).
+    three = ["N"] * 10 + ["N", "N", "V"] * 3 + ["N"] * 10
+    assert of_type(find_episodes(*beats([0.8] * (len(three) - 1), three), FS), "trigeminy").empty
+    lenient = EpisodeConfig(trigeminy_min_v=3)
+    assert len(of_type(find_episodes(*beats([0.8] * (len(three) - 1), three), FS, config=lenient), "trigeminy")) == 1
 
 
 def test_episode_settings_from_plain_values_are_checked():
