@@ -34,7 +34,7 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from arrhythmia.data.recording import read_input
 from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
@@ -275,14 +276,14 @@ def main() -> None:
     )
     parser.add_argument("--no-adapt", action="store_true", help="label without adapting to the recording")
     args = parser.parse_args()
-    known = {f.name for f in fields(EpisodeConfig)}
     settings = {}
     for item in args.set:
         key, _, value = item.partition("=")
-        if key not in known:
-            raise SystemExit(f"--set {item}: no episode setting {key!r} (known: {', '.join(sorted(known))})")
         settings[key] = json.loads(value)
-    config = EpisodeConfig(**settings)
+    try:
+        config = EpisodeConfig.from_value(settings)
+    except ArrhythmiaError as exc:
+        raise SystemExit(f"--set: {exc}") from None
     if args.hours:
         t = in_fresh_process(timing, args.data, args.hours)
         row("hours", "labelling s (predict)", "episodes + hourly + HRV s", "files + report s", "episodes", "peak MB")
