@@ -188,49 +188,49 @@ def test_predict_bad_inputs_give_one_line(synthetic_run, tmp_path, make, extra, 
     assert_one_line_error(run_cli("predict", path, "--run", synthetic_run, *extra), *fragments)
 
 
-def test_predict_takes_adaptation_settings_and_saves_them(synthetic_run, tmp_path):
+def _predict_record_with(tmp_path, run, *settings) -> dict:
+    """``predict`` a 90 s record into tmp_path/out with ``settings`` (options); its summary.json."""
     from conftest import write_wfdb_record
 
     write_wfdb_record(tmp_path, "rec", seconds=90)
-    out = tmp_path / "out"
-    settings = ["--adapt-setting", "fusion_families=false", "--adapt-setting", "premature_ratio=0.8"]
-    result = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--out", out, *settings)
+    result = run_cli("predict", tmp_path / "rec", "--run", run, "--out", tmp_path / "out", *settings)
     assert result.returncode == 0, result.stderr
-    saved = json.loads((out / "summary.json").read_text())["adaptation"]["settings"]
+    return json.loads((tmp_path / "out" / "summary.json").read_text())
+
+
+def test_predict_takes_adaptation_settings_and_saves_them(synthetic_run, tmp_path):
+    settings = ["--adapt-setting", "fusion_families=false", "--adapt-setting", "premature_ratio=0.8"]
+    saved = _predict_record_with(tmp_path, synthetic_run, *settings)["adaptation"]["settings"]
     assert saved["fusion_families"] is False and saved["premature_ratio"] == 0.8 and saved["runs"] is True
-    for bad, fragment in (
+    wrong = (
         ("nope=1", "unknown adaptation setting(s): nope"),
         ("runs=maybe", "adaptation setting runs='maybe': expected bool"),
         ("runs", "expected KEY=VALUE"),
-    ):
-        failed = run_cli(
-            "predict", tmp_path / "rec", "--run", synthetic_run, "--out", tmp_path / "bad", "--adapt-setting", bad
-        )
-        assert_one_line_error(failed, fragment)
+    )
+    _bad_settings_write_nothing(tmp_path, synthetic_run, "--adapt-setting", wrong)
     off = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--no-adapt", "--adapt-setting", "runs=false")
     assert_one_line_error(off, "the adaptation is off")
+
+
+def _bad_settings_write_nothing(tmp_path, run, flag: str, wrong) -> None:
+    """Each (setting, message) of ``wrong`` given to ``predict tmp_path/rec`` with ``flag`` is one error line
+    containing the message, and nothing is written."""
+    for bad, fragment in wrong:
+        failed = run_cli("predict", tmp_path / "rec", "--run", run, "--out", tmp_path / "bad", flag, bad)
+        assert_one_line_error(failed, fragment)
     assert not (tmp_path / "bad").exists()
 
 
 def test_predict_takes_episode_thresholds_and_saves_them(synthetic_run, tmp_path):
     import pandas as pd
-    from conftest import write_wfdb_record
 
-    write_wfdb_record(tmp_path, "rec", seconds=90)
-    out = tmp_path / "out"
     settings = ["--episode-setting", "tachycardia_bpm=30", "--episode-setting", "sustained_s=20"]
-    result = run_cli("predict", tmp_path / "rec", "--run", synthetic_run, "--out", out, *settings)
-    assert result.returncode == 0, result.stderr
-    saved = json.loads((out / "summary.json").read_text())["episode_settings"]
+    saved = _predict_record_with(tmp_path, synthetic_run, *settings)["episode_settings"]
     assert saved["tachycardia_bpm"] == 30 and saved["sustained_s"] == 20 and saved["pause_s"] == 2.0
     # every heart rate is above 30 bpm: the whole recording is one "tachycardia" at that threshold
-    assert (pd.read_csv(out / "episodes.csv")["type"] == "tachycardia").sum() == 1
-    for bad, fragment in (("nope=1", "unknown episode setting(s): nope"), ("pause_s=x", "pause_s='x': expected float")):
-        failed = run_cli(
-            "predict", tmp_path / "rec", "--run", synthetic_run, "--out", tmp_path / "bad", "--episode-setting", bad
-        )
-        assert_one_line_error(failed, fragment)
-    assert not (tmp_path / "bad").exists()
+    assert (pd.read_csv(tmp_path / "out" / "episodes.csv")["type"] == "tachycardia").sum() == 1
+    wrong = (("nope=1", "unknown episode setting(s): nope"), ("pause_s=x", "pause_s='x': expected float"))
+    _bad_settings_write_nothing(tmp_path, synthetic_run, "--episode-setting", wrong)
 
 
 def test_predict_uses_the_shipped_model_by_default(tmp_path):

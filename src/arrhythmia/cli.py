@@ -326,6 +326,20 @@ class ExportFormat(str, Enum):
     torchscript = "torchscript"
 
 
+def _key_value_option(flag: str, help: str):
+    """A repeatable ``--flag KEY=VALUE`` option (a list of the items, None when not given)."""
+    return Annotated[list[str] | None, typer.Option(flag, metavar="KEY=VALUE", help=help)]
+
+
+AdaptSettings = _key_value_option(
+    "--adapt-setting", "An adaptation setting (adapt.AdaptConfig), e.g. fusion_families=false; repeatable."
+)
+EpisodeSettings = _key_value_option(
+    "--episode-setting",
+    "An episode threshold (episodes.EpisodeConfig), e.g. pause_s=3 or tachycardia_bpm=120; repeatable.",
+)
+
+
 @app.command()
 def predict(
     records: Annotated[
@@ -351,22 +365,8 @@ def predict(
     adapt: Annotated[
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
     ] = True,
-    adapt_setting: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--adapt-setting",
-            metavar="KEY=VALUE",
-            help="An adaptation setting (adapt.AdaptConfig), e.g. fusion_families=false; repeatable.",
-        ),
-    ] = None,
-    episode_setting: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--episode-setting",
-            metavar="KEY=VALUE",
-            help="An episode threshold (episodes.EpisodeConfig), e.g. pause_s=3 or tachycardia_bpm=120; repeatable.",
-        ),
-    ] = None,
+    adapt_setting: AdaptSettings = None,
+    episode_setting: EpisodeSettings = None,
     ask: Annotated[
         int,
         typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
