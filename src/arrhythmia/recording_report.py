@@ -32,7 +32,10 @@ from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
 STRIP_S = 10.0
 #: Beside the run report's style: wide tables scroll inside the page instead of widening it.
-EXTRA_CSS = ".scroll { overflow-x: auto; } .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
+EXTRA_CSS = (
+    ".scroll { overflow-x: auto; } .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
+    " .thresholds { color: var(--muted); font-size: 0.9rem; }"
+)
 #: At most this many AF onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
 MAX_EPISODE_ROWS = 200
@@ -116,6 +119,18 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
             ]
         )
     return f'<div class="scroll">{_table(header, rows)}</div>'
+
+
+def episode_thresholds(settings: dict) -> str:
+    """The episode thresholds a recording was read with (``EpisodeConfig`` as a dict), in a reader's words."""
+    s = settings
+    return (
+        f"Thresholds: a pause is an RR interval of {s['pause_s']:g} s or more; bradycardia under "
+        f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for {s['sustained_s']:g} s "
+        f"or more; VT and SVT: 3 or more V (S) beats in a row over {s['run_bpm']:g} bpm; bigeminy and trigeminy: "
+        f"at least {s['bigeminy_min_v']} and {s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm "
+        f"without P waves for {s['af_min_s']:g} s or more (predict --episode-setting changes them)."
+    )
 
 
 def _episodes_html(episodes: pd.DataFrame) -> str:
@@ -202,6 +217,8 @@ def render_recording_report(
     parts.append(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
     if result.episodes is not None:
         parts += ["<h2>Episodes</h2>", _episodes_html(result.episodes) if len(result.episodes) else "<p>None.</p>"]
+        if result.episode_settings:
+            parts.append(f'<p class="thresholds">{esc(episode_thresholds(result.episode_settings))}</p>')
     if "families" in figures:
         parts += ["<h2>Morphology families</h2>", _figure(figures["families"], "median beat of each family")]
     strips = [key for key in figures if key.startswith("strip")]

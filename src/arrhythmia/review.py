@@ -727,6 +727,7 @@ class ReviewStore:
             episodes=rhythm["episodes"],
             hourly=rhythm["hourly"],
             hrv=rhythm["hrv"],
+            episode_settings=asdict(EpisodeConfig.from_value(meta.get("episode_settings"))),
         )
         about = {
             "record": self.name,
