@@ -33,6 +33,8 @@ from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.hourly import heart_rate
 from arrhythmia.settings import settings_from
 
+#: VT and SVT runs: at least this many V (S) beats in a row.
+RUN_MIN_BEATS = 3
 #: The columns of the episode table (``episodes.csv``).
 EPISODE_COLUMNS = ("type", "start_s", "end_s", "beats", "max_hr_bpm", "mean_hr_bpm")
 
@@ -185,10 +187,10 @@ def find_episodes(
         clean = np.where(in_noise, "", labels)  # beats detected in noise start no episode
         skipped = np.isin(labels, list(config.af_skip_labels))
         af = _af_stretches(times, skipped, in_noise, config, p_wave)
-        svt = _label_runs(clean, times, "S", 3, config.run_bpm)
+        svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm)
         if not config.svt_in_af:  # fast beats in AF are its ventricular response, not a supraventricular run
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af)]
-        rows += _rows("VT", times, _label_runs(clean, times, "V", 3, config.run_bpm))
+        rows += _rows("VT", times, _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm))
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))

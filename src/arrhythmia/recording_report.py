@@ -19,6 +19,7 @@ import pandas as pd
 from arrhythmia.data.beats import Window
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
+from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
     plot_family_templates,
     plot_heart_rate_trend,
@@ -126,10 +127,11 @@ def episode_thresholds(settings: dict) -> str:
     s = settings
     return (
         f"Thresholds: a pause is an RR interval of {s['pause_s']:g} s or more; bradycardia under "
-        f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for {s['sustained_s']:g} s "
-        f"or more; VT and SVT: 3 or more V (S) beats in a row over {s['run_bpm']:g} bpm; bigeminy and trigeminy: "
-        f"at least {s['bigeminy_min_v']} and {s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm "
-        f"without P waves for {s['af_min_s']:g} s or more (predict --episode-setting changes them)."
+        f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for "
+        f"{s['sustained_s']:g} s or more; VT and SVT: {RUN_MIN_BEATS} or more V (S) beats in a row over "
+        f"{s['run_bpm']:g} bpm; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "
+        f"{s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm without P waves for "
+        f"{s['af_min_s']:g} s or more (predict --episode-setting changes them)."
     )
 
 

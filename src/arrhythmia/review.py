@@ -596,8 +596,8 @@ class ReviewStore:
         return [{**row, "reason": reason} for row, reason in zip(self.beat_rows(index), reasons)]
 
     def rhythm(self) -> dict:
-        """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes
-        and hourly table, recomputed once per version."""
+        """The reviewed labels' summary (``predict.summarise`` plus episodes per type and HRV), episodes,
+        hourly table and HRV, recomputed once per version, and the episode settings they were found with."""
         with self.lock:  # a snapshot; the tables are made outside the lock, so strips and changes go on meanwhile
             state = self.state()
             key = (self._state_generation, state.version)
@@ -615,13 +615,14 @@ class ReviewStore:
             }
         fs = meta["fs"]
         labelled = labels != ""
+        config = EpisodeConfig.from_value(meta.get("episode_settings"))  # as the analysis found them
         episodes, hourly, hrv = rhythm_tables(
             samples_all[labelled],
             as_aami(labels[labelled]),
             fs,
             meta["n_samples"] / fs,
             noise,
-            EpisodeConfig.from_value(meta.get("episode_settings")),  # as the analysis found them
+            config,
             p_wave=None if p_wave is None else p_wave[labelled],
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
@@ -634,7 +635,7 @@ class ReviewStore:
         }
         summary.update(rhythm_summary(episodes, hrv))
         summary["reviewed"] = reviewed
-        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv}
+        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv, "settings": asdict(config)}
         with self.lock:
             self._rhythm = (key, result)
         return result
@@ -727,7 +728,7 @@ class ReviewStore:
             episodes=rhythm["episodes"],
             hourly=rhythm["hourly"],
             hrv=rhythm["hrv"],
-            episode_settings=asdict(EpisodeConfig.from_value(meta.get("episode_settings"))),
+            episode_settings=rhythm["settings"],
         )
         about = {
             "record": self.name,
