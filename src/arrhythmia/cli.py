@@ -360,7 +360,8 @@ def predict(
     engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
     fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (CSV without a time column, .npy).")] = None,
     lead: Annotated[
-        str | None, typer.Option(help="Lead name or index (default: MLII, else lead II, else the first ECG lead).")
+        str | None,
+        typer.Option(help="Lead name or index (default: MLII, else lead II, else the first ECG lead, V1-V3 last)."),
     ] = None,
     adapt: Annotated[
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")

@@ -31,7 +31,7 @@ class PredictOptions:
     """How ``predict`` reads and labels a recording and what it writes beside ``beats.csv``.
 
     fs, lead : sampling rate in Hz (for CSV without a time column and .npy) and the lead to read
-    (default MLII, else lead II, else the first ECG lead). adapt : adapt the labels to the recording (True,
+    (default MLII, else lead II, else the first ECG lead, V1-V3 last). adapt : adapt the labels to the recording (True,
     False, or a dict of ``adapt.AdaptConfig`` settings that differ from the defaults). ask : write a
     review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
     draw that stretch (s) with its beats marked. report : write ``report.html``. episodes : the

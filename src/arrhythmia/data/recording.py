@@ -186,7 +186,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     and any other strictly increasing column, is never the lead.
 
     Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
-    lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V1``, ``Lead I``, ...),
+    lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V5``, ``Lead I``, ...; V1-V3 last),
     else the first column that is neither time nor increasing. Errors are one-line DataErrors naming
     the file. The signal is (n_samples,) float64 in the file's unit.
     """
@@ -262,7 +262,7 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     WFDB records may be given with or without ``.hea``; their sampling rate comes from the header, as
     for EDF. CSV signals (one column per lead, optional header row of lead names) take it from a time
     column where they have one (see ``_read_csv``), else need ``fs``, as ``.npy`` signals do. ``lead`` is
-    a lead name or index; the default is MLII, else lead II, else the first ECG lead (for CSV, the first
+    a lead name or index; the default is MLII, else lead II, else the first ECG lead, V1-V3 last (for CSV, the first
     column named like a lead, and never a time column).
     """
     path = Path(path)

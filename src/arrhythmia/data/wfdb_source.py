@@ -21,8 +21,17 @@ from arrhythmia.errors import DataError
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
 _BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3, 311: 32 / 3}
 PREFERRED_LEAD = "MLII"
-#: A lead name with one of these words names an ECG lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``.
-LEAD_WORD = re.compile(r"(ecg|ekg|lead|mli|mlii|mliii|i|ii|iii|avr|avl|avf|v[1-6]?)\d*")
+#: A lead name with one of these words names an ECG lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``,
+#: the European limb-lead names (``DII``, ``D3``) and the bipolar Holter leads (``CM5``, ``CC5``, ``ML5``).
+LEAD_WORD = re.compile(
+    r"(ecg|ekg|lead|mli|mlii|mliii|i|ii|iii|di|dii|diii|avr|avl|avf|m?v[1-6]?)\d*|d[1-3]|(ml|cm|cc|cs)\d+"
+)
+#: Words naming lead II, the lead the shipped models know best after MLII (``II``, ``ECG II``, ``DII``, ``D2``).
+LEAD_II_WORDS = ("ii", "dii", "d2")
+#: Right precordial leads (``V1``-``V3``, their Holter stand-ins ``MV1``, ``CM1``): QRS mostly negative, and
+#: where bundle-branch blocks and ectopic beats look most alike. MIT-BIH's second lead (V1 mostly) is
+#: labelled 3-4 points less accurately than its MLII (README), so one is taken only when no other ECG lead is.
+RIGHT_PRECORDIAL = re.compile(r"(m?v|cm)[1-3]")
 
 
 def record_names(directory: Path) -> list[str]:
@@ -112,14 +121,18 @@ def _looks_like_ecg(name: str) -> bool:
 
 def default_lead(sig_names: list[str]) -> int:
     """The lead to use when none is asked for: MLII (the lead the shipped models were trained on), else a
-    lead II (``II``, ``ECG II``, ``Lead II``), else the first whose name is an ECG lead's (not ``ABP``,
-    ``PLETH``, ``RESP``, ...), else the first."""
+    lead II (``II``, ``ECG II``, ``Lead II``, ``DII``), else the first whose name is an ECG lead's (not
+    ``ABP``, ``PLETH``, ``RESP``, ...) and not a right precordial one (``RIGHT_PRECORDIAL``), else the first
+    ECG lead, else the first."""
     words = [name_words(name) for name in sig_names]
-    for wanted in ("mlii", "ii"):
-        for index, name_has in enumerate(words):
-            if wanted in name_has:
-                return index
-    return next((i for i, name in enumerate(sig_names) if _looks_like_ecg(name)), 0)
+    if any("mlii" in name_has for name_has in words):
+        return next(i for i, name_has in enumerate(words) if "mlii" in name_has)
+    for index, name_has in enumerate(words):
+        if any(word in LEAD_II_WORDS for word in name_has):
+            return index
+    ecg = [i for i, name in enumerate(sig_names) if _looks_like_ecg(name)]
+    not_right = [i for i in ecg if not any(RIGHT_PRECORDIAL.fullmatch(word) for word in words[i])]
+    return (not_right or ecg or [0])[0]
 
 
 def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int:
