@@ -1,7 +1,8 @@
 """What `arrhythmia predict` gives on raw signals, scored beat by beat against the reference annotations.
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
-                                  [--engine torch|onnx] [--variant mlii|lead2|128hz|inverted|mains50|mains60 ...]
+                                  [--engine torch|onnx]
+                                  [--variant mlii|lead2|128hz|inverted|mains50|mains60|motionDB|muscleDB ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
@@ -21,8 +22,10 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
 mostly V1), ``128hz`` (MLII resampled to 128 Hz with ``resample_poly``, annotations rescaled),
 ``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
-electrode with poor contact). ``--predict-option key=value`` (values read as JSON where they parse, else
-strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a keyword argument.
+electrode with poor contact), ``motionDB`` / ``muscleDB`` (MLII with synthetic noise added at a signal-to-noise
+ratio of DB decibels, e.g. ``motion12``, ``muscle6``; ``noisy_signal``). ``--predict-option key=value`` (values
+read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a
+keyword argument.
 
 Modes:
 
@@ -71,7 +74,9 @@ from arrhythmia.predict import label_recording, predict_signal
 from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
-VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60")
+VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60", "motionDB", "muscleDB")
+#: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts) and muscle (broadband).
+NOISE_BANDS_HZ = {"motion": (1.0, 10.0), "muscle": (10.0, 100.0)}
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -127,7 +132,39 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         hz = 50.0 if variant == "mains50" else 60.0
         t = np.arange(len(recording.signal)) / recording.fs
         return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples, classes
-    raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
+    kind, snr_db = noise_variant(variant)
+    noisy = noisy_signal(recording.signal, recording.fs, samples, kind, snr_db, seed=int(path.name))
+    return replace(recording, signal=noisy), samples, classes
+
+
+def noise_variant(variant: str) -> tuple[str, float]:
+    """``("motion", 12.0)`` for ``"motion12"``; a ValueError for a variant that is no known one."""
+    kind = variant.rstrip("0123456789")
+    if kind not in NOISE_BANDS_HZ or kind == variant:
+        raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
+    return kind, float(variant[len(kind) :])
+
+
+def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, snr_db: float, seed: int) -> np.ndarray:
+    """``signal`` (n,) mV with synthetic noise of ``kind`` added at ``snr_db``, as the MIT-BIH Noise Stress
+    Test Database measures it: signal power (QRS peak-to-peak amplitude)^2 / 8, the median over the
+    reference ``beats`` (samples), over the noise's mean square. ``motion``: noise band-limited to 1-10 Hz,
+    the band of the QRS complex itself, in bursts (its amplitude follows a slowly varying envelope, as an
+    electrode that moves does now and then); ``muscle``: noise band-limited to 10-100 Hz throughout. Neither is
+    the recorded noise of that database (not in ../shared): a stand-in with the same SNR convention."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    low, high = NOISE_BANDS_HZ[kind]
+    band = butter(4, [low, min(high, 0.45 * fs)], btype="band", fs=fs, output="sos")
+    noise = sosfiltfilt(band, rng.standard_normal(len(signal)))
+    if kind == "motion":
+        envelope = sosfiltfilt(butter(2, 0.05, fs=fs, output="sos"), rng.standard_normal(len(signal)))
+        noise *= np.clip(envelope / envelope.std(), 0.0, None)
+    half = round(0.05 * fs)
+    p2p = np.median([np.ptp(signal[max(b - half, 0) : b + half + 1]) for b in beats])
+    noise *= np.sqrt(p2p**2 / 8 / 10 ** (snr_db / 10)) / noise.std()
+    return signal + noise
 
 
 def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
@@ -485,6 +522,16 @@ def show(paths: list[str]) -> None:
     print_table(["model", "variant", "options"], rows)
 
 
+def variant_name(text: str) -> str:
+    """``--variant``'s type: a name of ``VARIANTS``, with ``motionDB`` / ``muscleDB`` for any whole DB."""
+    if text not in VARIANTS[:-2]:
+        try:
+            noise_variant(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/mitdb"))
@@ -492,7 +539,9 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
     parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     parser.add_argument("--engine", default="torch", choices=("torch", "onnx"))
-    parser.add_argument("--variant", action="append", choices=VARIANTS, help="repeatable (default: mlii)")
+    parser.add_argument(
+        "--variant", action="append", type=variant_name, help=f"{', '.join(VARIANTS)}; repeatable (default: mlii)"
+    )
     parser.add_argument(
         "--predict-option", action="append", default=[], metavar="KEY=VALUE", help="keyword for predict_signal"
     )
