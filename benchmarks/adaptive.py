@@ -58,7 +58,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from common import in_fresh_process, long_recording
+from common import in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
@@ -75,8 +75,6 @@ from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
 VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60", "motionDB", "muscleDB")
-#: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts) and muscle (broadband).
-NOISE_BANDS_HZ = {"motion": (1.0, 10.0), "muscle": (10.0, 100.0)}
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -133,38 +131,8 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         t = np.arange(len(recording.signal)) / recording.fs
         return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples, classes
     kind, snr_db = noise_variant(variant)
-    noisy = noisy_signal(recording.signal, recording.fs, samples, kind, snr_db, seed=int(path.name))
+    noisy = noisy_signal(recording.signal, recording.fs, samples, kind, snr_db, seed=record_seed(path.name))
     return replace(recording, signal=noisy), samples, classes
-
-
-def noise_variant(variant: str) -> tuple[str, float]:
-    """``("motion", 12.0)`` for ``"motion12"``; a ValueError for a variant that is no known one."""
-    kind = variant.rstrip("0123456789")
-    if kind not in NOISE_BANDS_HZ or kind == variant:
-        raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
-    return kind, float(variant[len(kind) :])
-
-
-def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, snr_db: float, seed: int) -> np.ndarray:
-    """``signal`` (n,) mV with synthetic noise of ``kind`` added at ``snr_db``, as the MIT-BIH Noise Stress
-    Test Database measures it: signal power (QRS peak-to-peak amplitude)^2 / 8, the median over the
-    reference ``beats`` (samples), over the noise's mean square. ``motion``: noise band-limited to 1-10 Hz,
-    the band of the QRS complex itself, in bursts (its amplitude follows a slowly varying envelope, as an
-    electrode that moves does now and then); ``muscle``: noise band-limited to 10-100 Hz throughout. Neither is
-    the recorded noise of that database (not in ../shared): a stand-in with the same SNR convention."""
-    from scipy.signal import butter, sosfiltfilt
-
-    rng = np.random.default_rng(seed)
-    low, high = NOISE_BANDS_HZ[kind]
-    band = butter(4, [low, min(high, 0.45 * fs)], btype="band", fs=fs, output="sos")
-    noise = sosfiltfilt(band, rng.standard_normal(len(signal)))
-    if kind == "motion":
-        envelope = sosfiltfilt(butter(2, 0.05, fs=fs, output="sos"), rng.standard_normal(len(signal)))
-        noise *= np.clip(envelope / envelope.std(), 0.0, None)
-    half = round(0.05 * fs)
-    p2p = np.median([np.ptp(signal[max(b - half, 0) : b + half + 1]) for b in beats])
-    noise *= np.sqrt(p2p**2 / 8 / 10 ** (snr_db / 10)) / noise.std()
-    return signal + noise
 
 
 def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
@@ -527,8 +495,8 @@ def variant_name(text: str) -> str:
     if text not in VARIANTS[:-2]:
         try:
             noise_variant(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"unknown variant {text!r} (choose from {', '.join(VARIANTS)})") from None
     return text
 
 

@@ -47,3 +47,44 @@ def long_recording(data: Path, hours: float) -> Recording:
         part = read_input(data / names[count % len(names)])
         count += 1
     return Recording(signal, fs, "MLII", Path("concatenated"))
+
+
+#: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts) and muscle (broadband).
+NOISE_BANDS_HZ = {"motion": (1.0, 10.0), "muscle": (10.0, 100.0)}
+
+
+def noise_variant(variant: str) -> tuple[str, float]:
+    """``("motion", 12.0)`` for ``"motion12"``; a ValueError for a variant that is no known one."""
+    kind = variant.rstrip("0123456789")
+    if kind not in NOISE_BANDS_HZ or kind == variant:
+        raise ValueError(f"unknown noise {variant!r} (motionDB or muscleDB, e.g. motion12)")
+    return kind, float(variant[len(kind) :])
+
+
+def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, snr_db: float, seed: int) -> np.ndarray:
+    """``signal`` (n,) mV with synthetic noise of ``kind`` added at ``snr_db``, as the MIT-BIH Noise Stress
+    Test Database measures it: signal power (QRS peak-to-peak amplitude)^2 / 8, the median over the
+    reference ``beats`` (samples), over the noise's mean square. ``motion``: noise band-limited to 1-10 Hz,
+    the band of the QRS complex itself, in bursts (its amplitude follows a slowly varying envelope, as an
+    electrode that moves does now and then); ``muscle``: noise band-limited to 10-100 Hz throughout. Neither is
+    the recorded noise of that database (not in ../shared): a stand-in with the same SNR convention."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    low, high = NOISE_BANDS_HZ[kind]
+    band = butter(4, [low, min(high, 0.45 * fs)], btype="band", fs=fs, output="sos")
+    noise = sosfiltfilt(band, rng.standard_normal(len(signal)))
+    if kind == "motion":
+        envelope = sosfiltfilt(butter(2, 0.05, fs=fs, output="sos"), rng.standard_normal(len(signal)))
+        noise *= np.clip(envelope / envelope.std(), 0.0, None)
+    half = round(0.05 * fs)
+    p2p = np.median([np.ptp(signal[max(b - half, 0) : b + half + 1]) for b in beats])
+    noise *= np.sqrt(p2p**2 / 8 / 10 ** (snr_db / 10)) / noise.std()
+    return signal + noise
+
+
+def record_seed(name: str) -> int:
+    """A reproducible seed for one record's synthetic noise: its number, or a checksum of its name."""
+    import zlib
+
+    return int(name) if name.isdigit() else zlib.crc32(name.encode())

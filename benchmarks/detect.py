@@ -1,13 +1,15 @@
 """R-peak detection accuracy and speed of every registered detector on a WFDB database (MIT-BIH).
 
     python benchmarks/detect.py [--data ../shared/data/mitdb] [--methods a,b,...] [--records 100,101]
+                                [--noise motionDB|muscleDB]
 
 Each record's lead is chosen by ``read_lead`` (MLII where present, else lead 0). Detections are
 scored against the reference beat annotations (``atr``; non-beat annotations ignored), one-to-one
 within 150 ms. Prints, per method, a markdown table of Se, +P and detection seconds per record
 with a total row (Se = TP/(TP+FN), +P = TP/(TP+FP) summed over records; mean seconds per record,
-file reading excluded, band-pass filtering included), then a summary of all methods. Nothing is
-written.
+file reading excluded, band-pass filtering included), then a summary of all methods. ``--noise`` adds
+synthetic electrode-motion or muscle noise at a signal-to-noise ratio first (``common.noisy_signal``, e.g.
+``--noise muscle6``). Nothing is written.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import noise_variant, noisy_signal, record_seed
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.detection import DEFAULT_METHOD, METHODS, detect_r_peaks, match_peaks
@@ -35,12 +38,19 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/mitdb", help="WFDB database directory")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of: {', '.join(METHODS)}")
     parser.add_argument("--records", default=None, help="comma-separated record names (default: all)")
+    parser.add_argument("--noise", default=None, help="synthetic noise added first: motionDB or muscleDB (motion12)")
     args = parser.parse_args()
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    noise = None
+    if args.noise:
+        try:
+            noise = noise_variant(args.noise)
+        except ValueError as exc:
+            parser.error(str(exc))
     data = Path(args.data)
     names = args.records.split(",") if args.records else record_names(data)
 
@@ -50,6 +60,8 @@ def main() -> None:
         signal, fs, lead = read_lead(data / name)
         samples, symbols = read_beat_annotations(data / name)
         reference = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))]
+        if noise is not None:
+            signal = noisy_signal(signal, fs, reference, *noise, seed=record_seed(name))
         records.append((name, signal, fs, lead, reference))
 
     summary = []
@@ -77,7 +89,8 @@ def main() -> None:
         print(f"| **total** | | {tp + fn} | {tp} | {fp} | {fn} | **{se:.2f}** | **{pp:.2f}** | {s:.3f} |")
         summary.append((method, se, pp, fp, fn, s))
 
-    print(f"\n### Summary ({len(records)} records, match within {TOLERANCE_S * 1000:.0f} ms)\n")
+    noisy = f", {args.noise} noise" if args.noise else ""
+    print(f"\n### Summary ({len(records)} records{noisy}, match within {TOLERANCE_S * 1000:.0f} ms)\n")
     print("| method | Se % | +P % | FP | FN | s/record |")
     print("|---|---:|---:|---:|---:|---:|")
     for method, se, pp, fp, fn, s in summary:

@@ -41,6 +41,25 @@ def test_every_synthetic_beat_found_at_other_rates(fs):
         assert scores(peaks, rec.r_peaks, rec.fs) == (1.0, 1.0), f"fs={fs} seed={seed}"
 
 
+def _weakened(signal: np.ndarray, fs: float, r_peak: int, factor: float) -> np.ndarray:
+    """``signal`` with the beat at ``r_peak`` scaled down to ``factor`` of its size (smoothly, over 0.2 s)."""
+    half = round(0.1 * fs)
+    weakened = signal.copy()
+    weakened[r_peak - half : r_peak + half + 1] *= 1 - (1 - factor) * np.hanning(2 * half + 1)
+    return weakened
+
+
+@pytest.mark.parametrize("which", [1, 10, -2])
+def test_a_weak_beat_is_searched_back_at_the_ends_as_in_the_middle(which):
+    # A beat at a fifth of its neighbours' size fails the amplitude gate and is found by the search-back
+    # in its long RR gap; next to the recording's first or last beat too, where a running median that
+    # repeats the edge value would take the gap itself for the usual interval.
+    rec = synthetic_ecg(duration_s=30.0, fs=360.0, seed=2, class_mix={"N": 1.0})
+    r_peak = rec.r_peaks[which]
+    peaks = detect_r_peaks(_weakened(rec.signal, rec.fs, r_peak, 0.2), rec.fs)
+    assert np.min(np.abs(peaks - r_peak)) <= 0.15 * rec.fs
+
+
 def test_peaks_sit_on_the_r_wave():
     rec = synthetic_ecg(duration_s=60.0, fs=360.0, seed=4, class_mix={"N": 1.0})
     peaks = detect_r_peaks(rec.signal, rec.fs)

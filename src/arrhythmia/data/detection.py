@@ -249,7 +249,7 @@ def _decision_rules(y: np.ndarray, fs: float, cand: np.ndarray) -> np.ndarray:
 
     # Amplitude gate against a running upper quantile of the neighbouring candidates' strength,
     # so it follows gain changes along the record and ignores small waves between beats.
-    reference = ndimage.percentile_filter(strength, GATE_PERCENTILE, size=GATE_NEIGHBOURS, mode="nearest")
+    reference = ndimage.percentile_filter(strength, GATE_PERCENTILE, size=GATE_NEIGHBOURS, mode="mirror")
     accepted = strength >= GATE_RATIO * reference
 
     # T-wave rule: soon after a beat and much weaker than it.
@@ -269,7 +269,7 @@ def _decision_rules(y: np.ndarray, fs: float, cand: np.ndarray) -> np.ndarray:
         if len(beats) < 3 or len(spare) == 0:
             break
         rr = np.diff(cand[beats])
-        median_rr = ndimage.median_filter(rr, size=GATE_NEIGHBOURS, mode="nearest")
+        median_rr = ndimage.median_filter(rr, size=GATE_NEIGHBOURS, mode="mirror")
         gaps = np.flatnonzero(rr > SEARCH_BACK_GAP * median_rr)
         lo = np.searchsorted(cand[spare], cand[beats[gaps]] + refractory, side="left")
         hi = np.searchsorted(cand[spare], cand[beats[gaps + 1]] - refractory, side="right")
