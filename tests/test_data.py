@@ -101,6 +101,9 @@ def test_choose_lead_prefers_mlii_then_lead_ii_then_the_first_ecg_lead():
     assert choose_lead(["ch A", "ch B"], None, "x") == 0  # names that say nothing: the first
     assert choose_lead(["V2", "DII"], None, "x") == 1  # lead II in the European notation
     assert choose_lead(["time", "CM5", "D3"], None, "x") == 1  # Holter and European names are ECG leads
+    assert choose_lead(["V1", "V2"], "V2", "x") == 1
+    with pytest.raises(DataError, match="lead 'II' does not exist"):
+        choose_lead(["V1", "V2"], "II", "rec.hea")
 
 
 def test_a_right_precordial_lead_only_when_no_other_ecg_lead_is_there():
@@ -110,9 +113,6 @@ def test_a_right_precordial_lead_only_when_no_other_ecg_lead_is_there():
     assert choose_lead(["MV1", "ML5"], None, "x") == 1
     assert choose_lead(["RESP", "V1", "V2"], None, "x") == 1  # no other ECG lead: the first of them
     assert choose_lead(["V5", "V2"], None, "x") == 0  # MIT-BIH's 102 and 104
-    assert choose_lead(["V1", "V2"], "V2", "x") == 1
-    with pytest.raises(DataError, match="lead 'II' does not exist"):
-        choose_lead(["V1", "V2"], "II", "rec.hea")
 
 
 def test_the_other_lead_is_the_one_beside_the_default():

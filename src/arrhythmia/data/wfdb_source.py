@@ -125,11 +125,10 @@ def default_lead(sig_names: list[str]) -> int:
     ``ABP``, ``PLETH``, ``RESP``, ...) and not a right precordial one (``RIGHT_PRECORDIAL``), else the first
     ECG lead, else the first."""
     words = [name_words(name) for name in sig_names]
-    if any("mlii" in name_has for name_has in words):
-        return next(i for i, name_has in enumerate(words) if "mlii" in name_has)
-    for index, name_has in enumerate(words):
-        if any(word in LEAD_II_WORDS for word in name_has):
-            return index
+    for wanted in (("mlii",), LEAD_II_WORDS):
+        for index, name_has in enumerate(words):
+            if any(word in wanted for word in name_has):
+                return index
     ecg = [i for i, name in enumerate(sig_names) if _looks_like_ecg(name)]
     not_right = [i for i in ecg if not any(RIGHT_PRECORDIAL.fullmatch(word) for word in words[i])]
     return (not_right or ecg or [0])[0]
