@@ -447,6 +447,37 @@ def test_early_families_of_their_own_shape_in_a_regular_rhythm_are_v():
     ).all()
 
 
+def test_lone_beats_called_v_f_or_q_that_come_on_time_are_n():
+    from arrhythmia.adapt import Timing, lone_on_time_beats_as_n
+
+    n_like, v_like, f_like, q_like = [0.9, 0.1, 0, 0, 0], [0.1, 0, 0.9, 0, 0], [0.3, 0, 0, 0.7, 0], [0.2, 0, 0, 0, 0.8]
+    # beats 0-9 the usual family; 10 a lone V on time (noise), 11 a lone F on time, 12 a lone Q on time;
+    # 13 a lone V that comes early (a PVC); 14 a lone V on time against its neighbours but early against the
+    # beat before it; 15 a lone V on time in an irregular rhythm; 16-20 a family of five V beats on time
+    # (an idioventricular rhythm); 21 a lone V on time that a reviewer labelled V
+    family = np.array([0] * 10 + [1, 2, 3, 4, 5, 6] + [7] * 5 + [8])
+    n = len(family)
+    prematurity = np.ones(n)
+    prematurity[13] = 0.7
+    rr_s = np.full(n, 0.8)
+    rr_s[14] = 0.7  # 0.7 s after an interval of 0.8 s: early against it
+    rr_s[0] = np.inf
+    irregularity = np.full(n, 0.02)
+    irregularity[15] = 0.3
+    probs = np.array([n_like] * 10 + [v_like, f_like, q_like] + [v_like] * 9, dtype=np.float32)
+    out = lone_on_time_beats_as_n(
+        probs, CLASSES, family, Timing(prematurity, irregularity, None, rr_s), reviewed={21: 2}
+    )
+    labels = out.argmax(axis=1)
+    assert labels[10:13].tolist() == [0, 0, 0]
+    assert out[10, 0] == pytest.approx(0.9) and out[10, 2] == pytest.approx(0.1)  # V's probability went to N
+    assert labels[13:].tolist() == [2] * 9
+    assert (labels[:10] == 0).all()
+    # without the interval before each beat, nothing changes
+    unmeasured = Timing(prematurity, irregularity)
+    assert np.array_equal(lone_on_time_beats_as_n(probs, CLASSES, family, unmeasured), probs)
+
+
 def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     from types import SimpleNamespace
 

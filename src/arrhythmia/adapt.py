@@ -106,6 +106,9 @@ class AdaptConfig:
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
     previous_ratio : a beat called S whose RR interval is not under this fraction of the one before it is N,
         unless it follows an S beat that was (``late_against_previous_as_n``); None: no such rule.
+    lone_on_time_above : a beat of a shape fewer than ``min_family_beats`` beats share, called V, F or Q, whose
+        interval is at least this fraction of its neighbours' median and of the interval before it, in a
+        regular rhythm, is N (``lone_on_time_beats_as_n``); None: no such rule.
     group_voters_from : a timing group of at least this many beats is asked about three of its beats
         (``representatives``) once every group has had a question, and goes the way most answers go; None:
         one beat speaks for every group.
@@ -134,6 +137,7 @@ class AdaptConfig:
     fusion_late_above: float | None = 1.05
     af_as_n: bool = False
     previous_ratio: float | None = 0.9
+    lone_on_time_above: float | None = 0.95
     group_voters_from: int | None = 40
 
     @classmethod
@@ -461,6 +465,42 @@ def on_time_families_as_n(
     fast = timing.long_prematurity < long_ratio if timing.long_prematurity is not None else np.zeros(len(probs), bool)
     is_n = on_time[family] & called_s & (timing.prematurity >= premature_ratio) & ~fast
     return _decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
+def lone_on_time_beats_as_n(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    timing: Timing,
+    on_time_above: float = 0.95,
+    irregular_above: float = 0.12,
+    min_family_beats: int = 5,
+    reviewed: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the V, F and Q calls of lone beats that come on time made N.
+
+    A beat of a shape fewer than ``min_family_beats`` beats of the recording share (``family``), whose
+    interval is at least ``on_time_above`` of its neighbours' median (``timing.prematurity``) and of the
+    interval before it (``timing.rr_s``), in a regular rhythm (``timing.irregularity <= irregular_above``),
+    and that the network calls V, F or Q is the usual beat distorted (noise, electrode motion), not an
+    ectopic one: a ventricular ectopic beat comes early, and ventricular beats that do not (escape beats,
+    an idioventricular rhythm) repeat their shape. Its largest probability goes to N (and N's to the class
+    it was called); the rhythm steps after it decide N or S. Reviewed beats (``reviewed``: beat index ->
+    class index) keep their labels. ``probs`` is returned as it is without an N class or ``timing.rr_s``.
+    """
+    if "N" not in classes or timing.rr_s is None or len(probs) == 0:
+        return probs
+    odd = np.isin(probs.argmax(axis=1), [classes.index(c) for c in ("V", "F", "Q") if c in classes])
+    lone = np.bincount(family)[family] < min_family_beats
+    rr = np.asarray(timing.rr_s, dtype=np.float64)
+    before = np.concatenate([[np.inf], rr[:-1]])
+    on_time = (timing.prematurity >= on_time_above) & (rr >= on_time_above * before)
+    on_time &= timing.irregularity <= irregular_above
+    rows = odd & lone & on_time
+    rows[list(reviewed or {})] = False
+    out = probs.copy()
+    _call(out, np.flatnonzero(rows), classes.index("N"))
+    return out
 
 
 def early_families_as_v(
@@ -845,6 +885,19 @@ def adapt(
         classes = tuple(model.classes)
         before = probs.argmax(axis=1)
         counts = {}
+        if config.lone_on_time_above is not None and families is not None:
+            called = probs.argmax(axis=1)
+            probs = lone_on_time_beats_as_n(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.lone_on_time_above,
+                config.irregular_above,
+                config.min_family_beats,
+                reviewed,
+            )
+            counts["lone_on_time"] = int((probs.argmax(axis=1) != called).sum())
         if config.early_families_v and families is not None:
             called = probs.argmax(axis=1)
             answered = np.isin(typical, list(reviewed))
@@ -891,8 +944,8 @@ def adapt(
             called = probs.argmax(axis=1)
             probs = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
             counts["late_against_previous"] = int((probs.argmax(axis=1) != called).sum())
-        # early_families: made V by early_families_as_v; in_runs: made S by supraventricular_runs;
-        # on_time_families: made N by on_time_families_as_n
+        # lone_on_time: made N by lone_on_time_beats_as_n; early_families: made V by early_families_as_v;
+        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
     groups = None
     if families is not None and rhythm is not None:
