@@ -505,6 +505,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     assert (beats["label"].drop(beats.index[run]) == "N").all()
     assert with_runs.adaptation["rhythm"] == {
         "relabelled": 31,
+        "lone_on_time": 0,
         "early_families": 0,
         "in_runs": 31,
         "on_time_families": 0,
