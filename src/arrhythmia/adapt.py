@@ -369,6 +369,12 @@ def _median_before(rr_s: np.ndarray, beats: int) -> np.ndarray:
         return np.nanmedian(sliding_window_view(padded, beats)[:-1], axis=1)
 
 
+def _interval_before(rr_s: np.ndarray) -> np.ndarray:
+    """(n_beats,) s: for each beat, the interval before the one before it (``Timing.rr_s`` one beat later),
+    against which it comes early or on time; inf for the first beat."""
+    return np.concatenate([[np.inf], np.asarray(rr_s, dtype=np.float64)[:-1]])
+
+
 def supraventricular_runs(
     probs: np.ndarray,
     classes: tuple[str, ...],
@@ -406,8 +412,7 @@ def supraventricular_runs(
     )
     with np.errstate(invalid="ignore"):  # NaN: no interval before the first beat
         starts_run = fast & (rr < premature_ratio * _median_before(rr, RHYTHM_BEATS))
-    previous_rr = np.concatenate([[np.inf], rr[:-1]])
-    carries = fast & ~starts_run & (rr <= interval_ratio * previous_rr)
+    carries = fast & ~starts_run & (rr <= interval_ratio * _interval_before(rr))
     is_s_before = (called == s) | starts_run
     # Each stretch of consecutive carrying beats goes on the run of the beat before it, if that one is S.
     begins = carries & ~np.concatenate([[False], carries[:-1]])
@@ -492,9 +497,7 @@ def lone_on_time_beats_as_n(
         return probs
     odd = np.isin(probs.argmax(axis=1), [classes.index(c) for c in ("V", "F", "Q") if c in classes])
     lone = np.bincount(family)[family] < min_family_beats
-    rr = np.asarray(timing.rr_s, dtype=np.float64)
-    before = np.concatenate([[np.inf], rr[:-1]])
-    on_time = (timing.prematurity >= on_time_above) & (rr >= on_time_above * before)
+    on_time = (timing.prematurity >= on_time_above) & (timing.rr_s >= on_time_above * _interval_before(timing.rr_s))
     on_time &= timing.irregularity <= irregular_above
     rows = odd & lone & on_time
     rows[list(reviewed or {})] = False
@@ -560,10 +563,8 @@ def late_against_previous_as_n(
     if "S" not in classes or "N" not in classes or len(probs) == 0:
         return probs
     s, n = classes.index("S"), classes.index("N")
-    rr = np.asarray(rr_s, dtype=np.float64)
-    before = np.concatenate([[np.inf], rr[:-1]])
     with np.errstate(invalid="ignore"):
-        early = rr < previous_ratio * before
+        early = np.asarray(rr_s, dtype=np.float64) < previous_ratio * _interval_before(rr_s)
     called_s = probs.argmax(axis=1) == s
     is_n = np.zeros(len(probs), dtype=bool)
     for first, last in true_runs(called_s):
