@@ -13,7 +13,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
-from arrhythmia.data.wfdb_source import LEAD_WORD, choose_lead, in_millivolts, name_words, read_lead
+from arrhythmia.data.wfdb_source import choose_lead, in_millivolts, looks_like_ecg, name_words, read_lead
 from arrhythmia.errors import DataError
 
 SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".bdf": "edf", ".csv": "csv", ".npy": "npy"}
@@ -231,7 +231,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         candidates = [i for i in range(len(names)) if i not in not_leads]
         if not candidates:
             raise DataError(f"{path}: no signal column (every column is time or increases steadily)")
-        named = [i for i in candidates if has_header and any(LEAD_WORD.fullmatch(w) for w in name_words(names[i]))]
+        named = [i for i in candidates if has_header and looks_like_ecg(names[i])]
         pool = named or candidates
         index = pool[choose_lead([names[i] for i in pool], None, str(path))]
     return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path)

@@ -115,7 +115,8 @@ def name_words(name: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", name.lower())
 
 
-def _looks_like_ecg(name: str) -> bool:
+def looks_like_ecg(name: str) -> bool:
+    """Whether a signal or column name names an ECG lead (a word of it is a ``LEAD_WORD``)."""
     return any(LEAD_WORD.fullmatch(word) for word in name_words(name))
 
 
@@ -129,7 +130,7 @@ def default_lead(sig_names: list[str]) -> int:
         for index, name_has in enumerate(words):
             if any(word in wanted for word in name_has):
                 return index
-    ecg = [i for i, name in enumerate(sig_names) if _looks_like_ecg(name)]
+    ecg = [i for i, name in enumerate(sig_names) if looks_like_ecg(name)]
     not_right = [i for i in ecg if not any(RIGHT_PRECORDIAL.fullmatch(word) for word in words[i])]
     return (not_right or ecg or [0])[0]
 
@@ -144,7 +145,7 @@ def choose_lead(sig_names: list[str], lead: str | int | None, where: str) -> int
         others = [i for i in range(len(sig_names)) if i != default]
         if not others:
             raise DataError(f"{where}: has one lead ({sig_names[default]}), no other")
-        return next((i for i in others if _looks_like_ecg(sig_names[i])), others[0])
+        return next((i for i in others if looks_like_ecg(sig_names[i])), others[0])
     if isinstance(lead, int) or str(lead).isdigit():
         index = int(lead)
         if not 0 <= index < len(sig_names):
