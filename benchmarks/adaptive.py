@@ -74,7 +74,9 @@ from arrhythmia.predict import label_recording, predict_signal
 from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
-VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60", "motionDB", "muscleDB")
+#: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
+FIXED_VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60")
+VARIANTS = (*FIXED_VARIANTS, "motionDB", "muscleDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -492,7 +494,7 @@ def show(paths: list[str]) -> None:
 
 def variant_name(text: str) -> str:
     """``--variant``'s type: a name of ``VARIANTS``, with ``motionDB`` / ``muscleDB`` for any whole DB."""
-    if text not in VARIANTS[:-2]:
+    if text not in FIXED_VARIANTS:
         try:
             noise_variant(text)
         except ValueError:
