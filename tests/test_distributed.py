@@ -138,3 +138,30 @@ def test_torchrun_two_cpu_processes_match_one_process_with_the_same_effective_ba
     assert ddp_metrics["accuracy"] > 0.9
     assert abs(ddp_metrics["accuracy"] - single_metrics["accuracy"]) <= 0.05
     assert len((run / "history.csv").read_text().splitlines()) == epochs + 1
+
+
+def test_record_batches_hold_one_recording_each_and_split_between_ranks():
+    """With the recording of each training beat, every batch is one recording's beats, an epoch holds every
+    beat once (plus batches dealt again so that ranks run as many), and no batch is a lone leftover beat."""
+    recordings = np.repeat([0, 1, 2, 3], [21, 8, 17, 9])  # positions in the split -> recording
+    y = np.zeros(len(recordings), dtype=np.int64)
+    train_index = np.arange(500, 500 + len(y))
+    batch_size = 8
+    single = EpochBatches(y, train_index, "shuffle", batch_size, seed=5, groups=recordings)
+    for epoch in (0, 1):
+        single.set_epoch(epoch)
+        batches = [index for index, _ in single]
+        assert len(batches) == len(single) == 3 + 1 + 3 + 2  # each recording dealt into ceil(n / 8) batches
+        assert all(len(set(recordings[index - 500])) == 1 for index in batches)
+        assert min(len(index) for index in batches) >= 4  # 9 beats: 5 + 4, not 8 + 1
+        assert sorted(np.concatenate(batches).tolist()) == train_index.tolist()
+    ranks = [
+        EpochBatches(y, train_index, "shuffle", batch_size, seed=5, rank=r, world_size=2, groups=recordings)
+        for r in range(2)
+    ]
+    shares = [list(sampler) for sampler in ranks]
+    assert len(shares[0]) == len(shares[1]) == len(ranks[0]) == 5  # 9 batches, one dealt again
+    drawn = np.concatenate([index for share in shares for index, _ in share])
+    assert set(drawn.tolist()) == set(train_index.tolist())
+    seeds = [seed for share in shares for _, seed in share]
+    assert len(set(seeds)) == len(seeds)  # the batch dealt again is augmented with a seed of its own

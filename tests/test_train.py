@@ -151,6 +151,35 @@ def test_the_other_or_a_mixed_lead_adds_training_beats_only(tmp_path, wfdb_db, s
         train(replace(config, data="synthetic"), run_dir=tmp_path / "synthetic", progress=False, log=lambda _: None)
 
 
+def test_record_batches_hold_one_lead_of_one_record(tmp_path, wfdb_db, monkeypatch):
+    """With record batches (and the other lead's copies), every training batch is one record's beats cut
+    from one lead, so BatchNorm normalises it with one recording's statistics."""
+    import arrhythmia.train as train_module
+
+    batches: list[np.ndarray] = []
+
+    class Spy(train_module.EpochBatches):
+        def __iter__(self):
+            for index, seed in super().__iter__():
+                batches.append(index)
+                yield index, seed
+
+    monkeypatch.setattr(train_module, "EpochBatches", Spy)
+    config = TrainConfig(
+        model="fast-cnn", data=str(wfdb_db), window="centred", context_features=True, epochs=1, batch_size=16,
+        other_lead=True, record_batches=True,
+    )  # fmt: skip
+    run = train_module.train(config, run_dir=tmp_path / "run", progress=False, log=lambda _: None)
+    n_first = len(run.beats(progress=False))
+    records = run.beats(progress=False).record
+    first, copies = [index[index < n_first] for index in batches], [index[index >= n_first] for index in batches]
+    assert sum(map(len, first)) == len(run.split().train) and sum(map(len, copies)) > 0
+    assert all(len(a) == 0 or len(b) == 0 for a, b in zip(first, copies))  # one lead per batch
+    assert all(len(set(records[a])) <= 1 for a in first)  # one record per batch
+    with pytest.raises(ArrhythmiaError, match="record batches need sampling shuffle"):
+        TrainConfig(record_batches=True, sampling="balanced").validate()
+
+
 class Foreign:
     """Not a tensor: torch.load(weights_only=True) must refuse to build it."""
 

@@ -39,6 +39,22 @@ def epoch_order(y_train: np.ndarray, sampling: str, generator: torch.Generator) 
     return torch.as_tensor(list(sampler))
 
 
+def record_batches(groups: np.ndarray, batch_size: int, generator: torch.Generator) -> list[np.ndarray]:
+    """One epoch's batches when every batch holds one recording's beats: positions into the training split.
+
+    groups : (n_train,) int, the recording (one lead of one record) of each training beat. Each recording's
+    beats are shuffled and dealt into near-equal batches of at most ``batch_size`` (so no batch is a lone
+    leftover beat, which BatchNorm cannot normalise), and the batches of all recordings are shuffled.
+    """
+    batches = []
+    for group in np.unique(groups):
+        mine = np.flatnonzero(groups == group)
+        mine = mine[torch.randperm(len(mine), generator=generator).numpy()]
+        batches += np.array_split(mine, math.ceil(len(mine) / batch_size))
+    order = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[k] for k in order]
+
+
 def batch_seed(seed: int, epoch: int, number: int) -> int:
     """Seed of the augmentation of batch ``number`` of ``epoch``: a function of the batch alone, so the
     draws are the same whichever process (main or DataLoader worker) makes the batch."""
@@ -55,7 +71,8 @@ class EpochBatches(Sampler):
     takes its share with ``distributed.shard`` (``order[rank::world_size]`` after padding): a distributed
     sampler that works for balanced sampling (drawn with replacement) as for shuffling. Every rank runs
     ``len(self)`` batches of ``batch_size`` (the last one shorter), so one optimiser step sees
-    ``batch_size * world_size`` beats.
+    ``batch_size * world_size`` beats. With ``groups`` (the recording of each training beat), each batch holds
+    one recording's beats (``record_batches``), the batches dealt to the ranks in turn.
     """
 
     def __init__(
@@ -67,8 +84,9 @@ class EpochBatches(Sampler):
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        groups: np.ndarray | None = None,
     ) -> None:
-        self.y_train, self.train_index, self.sampling = y_train, train_index, sampling
+        self.y_train, self.train_index, self.sampling, self.groups = y_train, train_index, sampling, groups
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
         self.epoch = 0
 
@@ -79,11 +97,22 @@ class EpochBatches(Sampler):
         return math.ceil(len(self.y_train) / self.world_size)
 
     def __len__(self) -> int:
+        if self.groups is not None:
+            sizes = np.unique(self.groups, return_counts=True)[1]
+            return math.ceil(int(np.ceil(sizes / self.batch_size).sum()) / self.world_size)
         return math.ceil(self.beats_per_rank() / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
         # Seeded per epoch, so a resumed run draws exactly as an uninterrupted one.
-        order = epoch_order(self.y_train, self.sampling, torch.Generator().manual_seed(self.seed + self.epoch))
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        if self.groups is not None:
+            batches = record_batches(self.groups, self.batch_size, generator)
+            # Every rank runs as many batches: the first ones are dealt again to fill the last round.
+            batches += batches[: len(self) * self.world_size - len(batches)]
+            for k in range(self.rank, len(batches), self.world_size):
+                yield np.sort(self.train_index[batches[k]]), batch_seed(self.seed, self.epoch, k)
+            return
+        order = epoch_order(self.y_train, self.sampling, generator)
         mine = shard(order, self.rank, self.world_size).numpy()
         for k, start in enumerate(range(0, len(mine), self.batch_size)):
             index = np.sort(self.train_index[mine[start : start + self.batch_size]])

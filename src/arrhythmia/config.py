@@ -59,6 +59,12 @@ class TrainConfig:
     weight_decay: float = setting(1e-4, "Adam weight decay.")
     class_weights: str = setting("none", "none, or balanced (inverse class frequency on the training split).")
     sampling: str = setting("shuffle", "shuffle, balanced (each class equally often) or sqrt (frequency^-1/2).")
+    record_batches: bool = setting(
+        False,
+        "Each training batch holds beats of one recording only (one lead of one record), so BatchNorm"
+        " normalises every batch with one patient's statistics, as predict's adaptation does (sampling"
+        " shuffle only).",
+    )
     loss: str = setting("ce", "ce (cross-entropy) or focal (Lin et al. 2017).")
     focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
     augment: list[str] = setting(
@@ -147,6 +153,10 @@ class TrainConfig:
                 f"model {self.model!r} does not take context features (ones that do: {', '.join(context_models())})",
             ),
             (self.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}"),
+            (
+                not self.record_batches or self.sampling == "shuffle",
+                f"record batches need sampling shuffle, not {self.sampling!r}",
+            ),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
             (
                 set(self.augment) <= set(AUGMENTATIONS),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -129,14 +130,17 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
     # data.json describes the first lead's beats and split: those evaluation and the report reload.
     first_beats, first_split, other_lead, mixed_lead = beats, split, None, None
+    lead_ends = [len(beats)]  # where the first lead's beats, then each set of copies added below, end
     if config.other_lead:
         beats, split, other, added = _with_copies(run, beats, split, lambda: run.other_lead_beats(progress), ctx)
         leads = sorted(set((other.info.get("leads") or {}).values()))
         other_lead = {"leads": leads, "train_beats_added": added}
+        lead_ends.append(len(beats))
         log(f"other lead ({', '.join(leads)}): {added:,} more training beats")
     if config.mixed_lead:
         beats, split, _, added = _with_copies(run, beats, split, lambda: run.mixed_lead_beats(progress), ctx)
         mixed_lead = {"angles_deg": list(MIXED_ANGLES_DEG), "train_beats_added": added}
+        lead_ends.append(len(beats))
         log(f"mixed leads: {added:,} more training beats")
     if ctx.is_main:
         run.write_data(first_beats, first_split, other_lead, mixed_lead)
@@ -163,11 +167,17 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     if config.amp and device.type != "cuda":
         log(f"--amp ignored: mixed precision is used on CUDA only, this run is on {device.type}")
 
+    recordings = None
+    if config.record_batches:  # one lead of one record is one recording
+        lead = np.searchsorted(lead_ends, split.train, side="right")
+        recordings = np.unique(
+            np.char.add(np.char.add(beats.record[split.train].astype(str), "/"), lead.astype(str)), return_inverse=True
+        )[1]
     members = run.members()
     for k, member in enumerate(members):
         if len(members) > 1:
             log(f"ensemble member {k + 1}/{len(members)} (seed {config.seed + k})")
-        fit(member, spec, beats, split, config.seed + k, device, resume, log, progress, ctx)
+        fit(member, spec, beats, split, config.seed + k, device, resume, log, progress, ctx, recordings)
     if ctx.is_main and len(members) > 1:
         ModelSpec.ensemble([member.spec() for member in members]).save(run.model_path)
         run.write_history(members[0].history())
@@ -185,12 +195,14 @@ def fit(
     log: Callable[[str], None] = print,
     progress: bool = True,
     ctx: Context = SINGLE,
+    recordings: np.ndarray | None = None,
 ) -> None:
     """Train one model of ``spec``'s shape on ``split.train``: each epoch train, validate, step the
     scheduler, keep the checkpoint with the lowest validation loss (or, with ``config.checkpoint == "last"``,
     the latest: ``run.model_path``) and save the state
     after the epoch (``run.resume_path``). Files are written by rank 0 only, with the unwrapped model's
-    weights: the same files as a single-process run."""
+    weights: the same files as a single-process run. ``recordings``: (len(split.train),) the recording of
+    each training beat, for batches of one recording each (``config.record_batches``)."""
     config = run.config
     if ctx.is_main:
         run.path.mkdir(parents=True, exist_ok=True)
@@ -250,7 +262,9 @@ def fit(
             }
             save_checkpoint(state, run.resume_path)
 
-    batches = EpochBatches(y_train, split.train, config.sampling, config.batch_size, seed, ctx.rank, ctx.world_size)
+    batches = EpochBatches(
+        y_train, split.train, config.sampling, config.batch_size, seed, ctx.rank, ctx.world_size, recordings
+    )
     workers = loader_workers(config.workers, beats.X, ctx.local_world_size)
     # Workers read (and augment) the next batches while this process trains on the current one.
     loader = DataLoader(
