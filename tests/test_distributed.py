@@ -165,3 +165,9 @@ def test_record_batches_hold_one_recording_each_and_split_between_ranks():
     assert set(drawn.tolist()) == set(train_index.tolist())
     seeds = [seed for share in shares for _, seed in share]
     assert len(set(seeds)) == len(seeds)  # the batch dealt again is augmented with a seed of its own
+    # Fewer batches than ranks: each rank still runs one.
+    few = [
+        EpochBatches(y[:5], train_index[:5], "shuffle", 8, seed=5, rank=r, world_size=3, groups=recordings[:5])
+        for r in range(3)
+    ]
+    assert [len(list(sampler)) for sampler in few] == [1, 1, 1]

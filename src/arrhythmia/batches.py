@@ -108,7 +108,7 @@ class EpochBatches(Sampler):
         if self.groups is not None:
             batches = record_batches(self.groups, self.batch_size, generator)
             # Every rank runs as many batches: the first ones are dealt again to fill the last round.
-            batches += batches[: len(self) * self.world_size - len(batches)]
+            batches = [batches[k % len(batches)] for k in range(len(self) * self.world_size)]
             for k in range(self.rank, len(batches), self.world_size):
                 yield np.sort(self.train_index[batches[k]]), batch_seed(self.seed, self.epoch, k)
             return
