@@ -169,10 +169,8 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
 
     recordings = None
     if config.record_batches:  # one lead of one record is one recording
-        lead = np.searchsorted(lead_ends, split.train, side="right")
-        recordings = np.unique(
-            np.char.add(np.char.add(beats.record[split.train].astype(str), "/"), lead.astype(str)), return_inverse=True
-        )[1]
+        record = np.unique(beats.record[split.train], return_inverse=True)[1]
+        recordings = record * len(lead_ends) + np.searchsorted(lead_ends, split.train, side="right")
     members = run.members()
     for k, member in enumerate(members):
         if len(members) > 1:
