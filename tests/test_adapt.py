@@ -644,6 +644,17 @@ def test_questions_ask_families_then_timing_groups_then_the_border():
     assert [i for i, _ in questions(probs, CLASSES, families, 3, 5, groups, prematurity, 6)] == [39, 12, 1]
 
 
+def test_a_question_about_one_beat_says_one_beat():
+    from arrhythmia.adapt import Families
+
+    probs = np.tile(np.array([0.8, 0.2, 0, 0, 0], np.float32), (20, 1))
+    families = Families(np.zeros(20, int), np.zeros((1, 4), np.float32), np.linspace(0.5, 0.99, 20).astype(np.float32))
+    groups = np.full(20, -1)
+    groups[7] = 1  # kind 1 of family 0 (one family): one on-time beat called S
+    asked = questions(probs, CLASSES, families, 1, 5, groups, np.linspace(0.5, 1.0, 20), voters_from=6)
+    assert asked == [(7, "on-time beats called S in family 0 (1 beat)")]
+
+
 def test_answers_about_a_few_beats_relabel_their_groups_through_predict():
     from types import SimpleNamespace
 

@@ -644,6 +644,11 @@ def timing_groups(
     return np.where(kind >= 0, kind * n_families + family, -1)
 
 
+def beat_count(n: int) -> str:
+    """``"1 beat"``, ``"12 beats"``: a group's size as the review sheet says it."""
+    return f"{n} beat" if n == 1 else f"{n} beats"
+
+
 def describe_group(group: int, family: np.ndarray) -> str:
     """A reviewer's words for timing group ``group`` (``timing_groups`` of the recording's ``family``)."""
     n_families = int(family.max()) + 1
@@ -759,18 +764,18 @@ def questions(
                 break
             if f == 0 and usual_is_sv:
                 continue
-            chosen.append((int(typical[f]), f"exemplar of family {f} ({sizes[f]} beats)"))
+            chosen.append((int(typical[f]), f"exemplar of family {f} ({beat_count(sizes[f])})"))
         if groups is not None and prematurity is not None:
             standing = representatives(groups, prematurity, typical, voters_from)
             found, size = np.unique(groups[groups >= 0], return_counts=True)
             largest = sorted(zip(found.tolist(), size.tolist()), key=lambda pair: -pair[1])
             for group, n in largest:
                 if len(chosen) < k and group in standing:
-                    chosen.append((standing[group][0], f"{describe_group(group, families.family)} ({n} beats)"))
+                    chosen.append((standing[group][0], f"{describe_group(group, families.family)} ({beat_count(n)})"))
             for group, n in largest:
                 for beat in standing.get(group, [])[1:]:
                     if len(chosen) < k:
-                        chosen.append((beat, f"another of {describe_group(group, families.family)} ({n} beats)"))
+                        chosen.append((beat, f"another of {describe_group(group, families.family)} ({beat_count(n)})"))
     taken = {i for i, _ in chosen}
     if "S" in classes and "N" in classes:
         sv = np.flatnonzero(np.isin(called, [classes.index("N"), classes.index("S")]))
