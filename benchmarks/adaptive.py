@@ -2,7 +2,7 @@
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
                                   [--engine torch|onnx]
-                                  [--variant mlii|lead2|128hz|inverted|mains50|mains60|motionDB|muscleDB ...]
+                                  [--variant mlii|lead2|RATEhz|lowpassHZ|inverted|mains50|mains60|motionDB|muscleDB ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
@@ -20,7 +20,10 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 - s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal.
 
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
-mostly V1), ``128hz`` (MLII resampled to 128 Hz with ``resample_poly``, annotations rescaled),
+mostly V1), ``RATEhz`` (MLII resampled to RATE Hz with ``resample_poly``, annotations rescaled: ``128hz``
+as the MIT-BIH Supraventricular Arrhythmia Database, ``250hz`` as many patches, ``500hz`` as a 12-lead ECG),
+``lowpassHZ`` (MLII through a causal 4th-order Butterworth low-pass at HZ Hz, as a device or a monitor
+mode that keeps 0.5-40 Hz records it: ``lowpass40``),
 ``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
 electrode with poor contact), ``motionDB`` / ``muscleDB`` (MLII with synthetic noise added at a signal-to-noise
 ratio of DB decibels, e.g. ``motion12``, ``muscle6``; ``noisy_signal``). ``--predict-option key=value`` (values
@@ -75,8 +78,8 @@ from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
-FIXED_VARIANTS = ("mlii", "lead2", "128hz", "inverted", "mains50", "mains60")
-VARIANTS = (*FIXED_VARIANTS, "motionDB", "muscleDB")
+FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60")
+VARIANTS = (*FIXED_VARIANTS, "RATEhz", "lowpassHZ", "motionDB", "muscleDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -96,6 +99,18 @@ HEADER = [
 
 
 # -- signals and reference beats -----------------------------------------------------------------------
+
+
+def resampled_rate(variant: str) -> int | None:
+    """128 for the variant ``"128hz"`` (any whole number of Hz), None for any other variant."""
+    rate = variant.removesuffix("hz")
+    return int(rate) if rate != variant and rate.isdigit() and int(rate) > 0 else None
+
+
+def low_passed_at(variant: str) -> int | None:
+    """40 for the variant ``"lowpass40"`` (any whole number of Hz), None for any other variant."""
+    cutoff = variant.removeprefix("lowpass")
+    return int(cutoff) if cutoff != variant and cutoff.isdigit() and int(cutoff) > 0 else None
 
 
 def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
@@ -121,13 +136,21 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         return recording, samples, classes
     if variant == "inverted":
         return Recording(-recording.signal, recording.fs, recording.lead, path), samples, classes
-    if variant == "128hz":
+    rate_hz = resampled_rate(variant)
+    if rate_hz is not None:
         from scipy.signal import resample_poly
 
-        ratio = Fraction(128, 1) / Fraction(recording.fs).limit_denominator(1000)
+        ratio = Fraction(rate_hz, 1) / Fraction(recording.fs).limit_denominator(1000)
         signal = resample_poly(recording.signal, ratio.numerator, ratio.denominator)
         samples = np.round(samples * float(ratio)).astype(np.int64)
-        return Recording(signal, 128.0, recording.lead, path), samples, classes
+        return Recording(signal, float(rate_hz), recording.lead, path), samples, classes
+    cutoff_hz = low_passed_at(variant)
+    if cutoff_hz is not None:
+        from scipy.signal import butter, sosfilt
+
+        # causal, as a device's own filter is: the beats come a few milliseconds late, as they would
+        band = butter(4, min(cutoff_hz, 0.45 * recording.fs), fs=recording.fs, output="sos")
+        return replace(recording, signal=sosfilt(band, recording.signal)), samples, classes
     if variant in ("mains50", "mains60"):
         hz = 50.0 if variant == "mains50" else 60.0
         t = np.arange(len(recording.signal)) / recording.fs
@@ -493,8 +516,9 @@ def show(paths: list[str]) -> None:
 
 
 def variant_name(text: str) -> str:
-    """``--variant``'s type: a name of ``VARIANTS``, with ``motionDB`` / ``muscleDB`` for any whole DB."""
-    if text not in FIXED_VARIANTS:
+    """``--variant``'s type: a name of ``VARIANTS``, with ``RATEhz`` for any whole rate, ``lowpassHZ`` for
+    any whole cut-off and ``motionDB`` / ``muscleDB`` for any whole DB."""
+    if text not in FIXED_VARIANTS and resampled_rate(text) is None and low_passed_at(text) is None:
         try:
             noise_variant(text)
         except ValueError:
