@@ -394,7 +394,10 @@ def label_recording(
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return _add_rhythm(result, *nothing, recording, noise, episodes)
-    detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
+    try:
+        detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
+    except ArrhythmiaError as exc:  # e.g. a signal too short to detect on: say which recording
+        raise ArrhythmiaError(f"{recording.path}: {exc}") from None
     peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
