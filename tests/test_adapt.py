@@ -191,7 +191,7 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     # A label the model does not know, or a sample that is no beat: one line, and nothing written.
     (tmp_path / "bad.csv").write_text(f"sample,label\n{sheet['sample'][0]},X\n")
     bad = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "bad.csv", "--out", tmp_path / "bad")
-    assert_one_line_error(bad, "not classes of the model")
+    assert_one_line_error(bad, "bad.csv: labels 'X' are not classes of the model")
     (tmp_path / "far.csv").write_text("sample,label\n3,N\n")
     far = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "far.csv", "--out", tmp_path / "far")
     assert_one_line_error(far, "sample 3 is not a detected beat")
