@@ -592,7 +592,8 @@ def test_only_a_familys_exemplar_carries_it_and_only_a_reviewer_makes_a_family_f
 
 
 def test_late_families_and_every_family_without_fusion_families_may_not_be_voted_fusion():
-    from arrhythmia.adapt import Timing, _no_fusion
+    from arrhythmia.adapt import Timing
+    from arrhythmia.adapt.pipeline import _no_fusion
 
     family = np.repeat([0, 1, 2], 4)
     prematurity = np.array([1.0] * 4 + [0.98, 1.0, 1.02, 0.9] + [1.3, 1.2, 1.25, 1.0])

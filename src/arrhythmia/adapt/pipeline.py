@@ -1,0 +1,327 @@
+"""The adaptation's steps in order (``adapt``) and their settings (``AdaptConfig``); ``arrhythmia.adapt``
+says what each step does and why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from arrhythmia.adapt.assisted import (
+    apply_s_border,
+    group_answers,
+    representatives,
+    reviewed_s_border,
+    reviewed_s_families,
+    reviewed_timing,
+    timing_groups,
+)
+from arrhythmia.adapt.families import (
+    Families,
+    exemplars,
+    family_consensus,
+    family_medians,
+    family_shares,
+    morphology_families,
+)
+from arrhythmia.adapt.rhythm import (
+    Timing,
+    early_families_as_v,
+    late_against_previous_as_n,
+    lone_on_time_beats_as_n,
+    on_time_families_as_n,
+    rhythm_border,
+    supraventricular_runs,
+)
+from arrhythmia.settings import settings_from
+
+
+@dataclass
+class AdaptConfig:
+    """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
+
+    batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
+    keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
+        re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
+    keep_not_v_below : a family of at least ``min_family_beats`` whose mean V probability is below this
+        before the re-estimated normalisation and 0.5 or more after it keeps the probabilities from before
+        (209's second lead); None: none does.
+    batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
+        so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
+        recording with many V beats then normalises them away).
+    families : group beats into morphology families and label each family's morphology by consensus.
+    family_distance : cosine distance (1 - correlation of the QRS part) below which beats join a family.
+    min_family_beats : families smaller than this keep their beats' own labels (too few to vote).
+    min_beats : recordings with fewer beats are not adapted (a warning says so).
+    qrs_s : the part of the beat window the families compare, seconds before and after the R peak.
+    sample : at most this many beats are clustered; the others join the nearest family template.
+    rhythm : decide N or S of supraventricular beats by their timing against the patient's own rhythm
+        (``rhythm_border``): S when it comes early, N in an irregular rhythm.
+    premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
+    irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
+    runs : make S the beats of supraventricular runs (``supraventricular_runs``).
+    run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N is in a run when it comes at over
+        ``run_above_bpm`` and under ``run_long_ratio`` of the last five minutes' median interval; it
+        starts one when it is early against the intervals before it, and carries on the run of an S beat
+        before it when its interval is within ``run_interval_ratio`` times that beat's.
+    on_time_families_n : a beat called S for its shape that comes on time, in a family other than the
+        usual beat's whose median beat comes on time and most of whose beats are called N, is N
+        (``on_time_families_as_n``).
+    early_families_v : the beats called N or S of a family other than the usual beat's whose median beat
+        comes early in a regular rhythm and most of whose beats are called N or S are V
+        (``early_families_as_v``).
+    fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); False
+        suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
+        know (README). A reviewer's answer for a family's exemplar always may, but for the usual beat's
+        family.
+    fusion_late_above : the network's vote never makes fusion a family whose median beat comes later than
+        this (prematurity): a fusion beat is a ventricular beat that fired as the sinus beat arrived, never
+        after it (a family of beats after a pause is the usual beat conducted another way); None: no limit.
+    af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
+        (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
+        default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
+    previous_ratio : a beat called S whose RR interval is not under this fraction of the one before it is N,
+        unless it follows an S beat that was (``late_against_previous_as_n``); None: no such rule.
+    lone_on_time_above : a beat of a shape fewer than ``min_family_beats`` beats share, called V, F or Q, whose
+        interval is at least this fraction of its neighbours' median and of the interval before it, in a
+        regular rhythm, is N (``lone_on_time_beats_as_n``); None: no such rule.
+    group_voters_from : a timing group of at least this many beats is asked about three of its beats
+        (``representatives``) once every group has had a question, and goes the way most answers go; None:
+        one beat speaks for every group.
+    """
+
+    batchnorm: bool = True
+    keep_v_above: float | None = 0.7
+    keep_not_v_below: float | None = 0.1
+    batchnorm_on: str = "usual"
+    families: bool = True
+    family_distance: float = 0.15
+    min_family_beats: int = 5
+    min_beats: int = 60
+    qrs_s: tuple[float, float] = (0.10, 0.15)
+    sample: int = 2000
+    rhythm: bool = True
+    premature_ratio: float = 0.86
+    irregular_above: float = 0.12
+    runs: bool = True
+    run_above_bpm: float = 100.0
+    run_interval_ratio: float = 1.15
+    run_long_ratio: float = 0.8
+    on_time_families_n: bool = True
+    early_families_v: bool = True
+    fusion_families: bool = True
+    fusion_late_above: float | None = 1.05
+    af_as_n: bool = False
+    previous_ratio: float | None = 0.9
+    lone_on_time_above: float | None = 0.95
+    group_voters_from: int | None = 40
+
+    @classmethod
+    def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
+        """``True``/``None``: the defaults; ``False``: no adaptation; a dict: the defaults with its settings."""
+        if isinstance(value, AdaptConfig):
+            return value
+        if value is False:
+            return None
+        if value is True or value is None:
+            return cls()
+        return settings_from(cls, value, "adaptation setting")
+
+
+@dataclass
+class Adaptation:
+    """The adapted labelling of one recording: probs (n_beats, n_classes), families (or None), the timing
+    groups of the labels before a reviewer's answers (``timing_groups``; None without families or
+    timing), and what was done (``steps``, for summary.json)."""
+
+    probs: np.ndarray
+    families: Families | None
+    steps: dict[str, Any] = field(default_factory=dict)
+    groups: np.ndarray | None = None
+
+
+def _no_fusion(family: np.ndarray, rhythm: Timing | None, config: AdaptConfig) -> np.ndarray | None:
+    """(n_families,) bool: the families the network's vote may not make fusion (``family_consensus``),
+    by ``config.fusion_families`` and ``config.fusion_late_above``; None: none."""
+    n_families = int(family.max()) + 1 if len(family) else 0
+    if not config.fusion_families:
+        return np.ones(n_families, dtype=bool)
+    if config.fusion_late_above is None or rhythm is None:
+        return None
+    return family_medians(family, rhythm.prematurity) > config.fusion_late_above
+
+
+def _families_kept(
+    before: np.ndarray, after: np.ndarray, families: Families | None, classes: tuple[str, ...], config: AdaptConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_beats,) bool each: the beats of families (at least ``config.min_family_beats``) that keep their
+    probabilities ``before`` the re-estimated normalisation rather than take those ``after`` it: those
+    called V with confidence before (mean V probability at least ``config.keep_v_above``), and those the
+    normalisation alone made V (mean V below ``config.keep_not_v_below`` before, 0.5 or more after)."""
+    nothing = np.zeros(len(before), dtype=bool)
+    if families is None or "V" not in classes:
+        return nothing, nothing
+    v = classes.index("V")
+    sizes, mean_before = family_shares(families.family, before[:, v])
+    mean_after = family_shares(families.family, after[:, v])[1]
+    large = sizes >= config.min_family_beats
+    v_kept, not_v_kept = np.zeros_like(large), np.zeros_like(large)
+    if config.keep_v_above is not None:
+        v_kept = large & (mean_before >= config.keep_v_above)
+    if config.keep_not_v_below is not None:
+        not_v_kept = large & (mean_after >= 0.5) & (mean_before < config.keep_not_v_below)
+    return v_kept[families.family], not_v_kept[families.family]
+
+
+def adapt(
+    model: Any,
+    X: np.ndarray,
+    context: np.ndarray | None,
+    probs: np.ndarray,
+    config: AdaptConfig,
+    where: str = "recording",
+    reviewed: dict[int, int] | None = None,
+    rhythm: Timing | None = None,
+) -> Adaptation:
+    """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
+    (n_beats, n_context)) to the recording, as ``config`` says; see ``arrhythmia.adapt``. ``model`` is what
+    predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (the PyTorch
+    ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
+    reviewer's labels) decides its families' morphology, its timing groups' N or S (``timing_groups``,
+    ``representatives``) and this recording's N/S border, and its beats keep their given labels.
+    ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups."""
+    reviewed = reviewed or {}
+    steps: dict[str, Any] = {"adapted": False}
+    if len(X) < config.min_beats:
+        warnings.warn(
+            f"{where}: {len(X)} beats are too few to adapt to the recording (at least {config.min_beats}); "
+            "labels are the model's own",
+            stacklevel=2,
+        )
+        steps["reason"] = f"fewer than {config.min_beats} beats"
+        probs = probs.copy()
+        for i, c in reviewed.items():
+            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
+        return Adaptation(probs, None, steps)
+    families, typical = None, None
+    if config.families or config.batchnorm_on == "usual":
+        families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
+        typical = exemplars(families)  # the beat that speaks for each family
+    if config.batchnorm:
+        if hasattr(model, "renormalised"):
+            usual = families.family == 0 if families is not None else None
+            # The usual beat's statistics where it is a family of its own size; else every beat's.
+            enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
+            on = usual if enough else slice(None)
+            reference_context = None if context is None else context[on]
+            renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
+            v_kept, not_v_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
+            probs = np.where((v_kept | not_v_kept)[:, None], probs, renormalised).astype(renormalised.dtype)
+            steps["batchnorm"] = True
+            steps["v_families_kept"] = int(v_kept.sum())
+            steps["not_v_families_kept"] = int(not_v_kept.sum())
+        else:
+            steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
+    if config.families:
+        probs = family_consensus(
+            probs,
+            families.family,
+            tuple(model.classes),
+            config.min_family_beats,
+            reviewed,
+            typical,
+            _no_fusion(families.family, rhythm, config),
+        )
+        steps["families"] = int(len(families.templates))
+    if config.rhythm and rhythm is not None:
+        classes = tuple(model.classes)
+        before = probs.argmax(axis=1)
+        counts = {}
+        if config.lone_on_time_above is not None and families is not None:
+            called = probs.argmax(axis=1)
+            probs = lone_on_time_beats_as_n(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.lone_on_time_above,
+                config.irregular_above,
+                config.min_family_beats,
+                reviewed,
+            )
+            counts["lone_on_time"] = int((probs.argmax(axis=1) != called).sum())
+        if config.early_families_v and families is not None:
+            called = probs.argmax(axis=1)
+            answered = np.isin(typical, list(reviewed))
+            probs = early_families_as_v(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.premature_ratio,
+                config.irregular_above,
+                config.min_family_beats,
+                answered,
+            )
+            counts["early_families"] = int((probs.argmax(axis=1) != called).sum())
+        probs = rhythm_border(
+            probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
+        )
+        if config.runs:
+            called = probs.argmax(axis=1)
+            probs = supraventricular_runs(
+                probs,
+                classes,
+                rhythm,
+                config.run_above_bpm,
+                config.run_interval_ratio,
+                config.run_long_ratio,
+                config.irregular_above,
+                config.premature_ratio,
+            )
+            counts["in_runs"] = int((probs.argmax(axis=1) != called).sum())
+        if config.on_time_families_n and families is not None:
+            called = probs.argmax(axis=1)
+            probs = on_time_families_as_n(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.premature_ratio,
+                config.run_long_ratio,
+                config.min_family_beats,
+            )
+            counts["on_time_families"] = int((probs.argmax(axis=1) != called).sum())
+        if config.previous_ratio is not None and rhythm.rr_s is not None:
+            called = probs.argmax(axis=1)
+            probs = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
+            counts["late_against_previous"] = int((probs.argmax(axis=1) != called).sum())
+        # lone_on_time: made N by lone_on_time_beats_as_n; early_families: made V by early_families_as_v;
+        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n
+        steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
+    groups = None
+    if families is not None and rhythm is not None:
+        groups = timing_groups(
+            probs, tuple(model.classes), families.family, rhythm, config.premature_ratio, config.irregular_above
+        )
+    if reviewed:
+        # The border is placed by the answers about beats in no timing group: a group's answer is its own.
+        outside = {i: c for i, c in reviewed.items() if groups is None or groups[i] < 0}
+        border = reviewed_s_border(probs, tuple(model.classes), outside)
+        probs = apply_s_border(probs, tuple(model.classes), border)
+        if groups is not None:
+            standing = representatives(groups, rhythm.prematurity, typical, config.group_voters_from)
+            answers = group_answers(standing, reviewed)
+            probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
+            steps["groups_answered"] = len(answers)
+        if families is not None:
+            probs = reviewed_s_families(probs, tuple(model.classes), families.family, typical, reviewed)
+        for i, c in reviewed.items():
+            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
+        steps["reviewed_beats"] = len(reviewed)
+        steps["s_border"] = border
+    steps["adapted"] = True
+    return Adaptation(probs, families, steps, groups)
