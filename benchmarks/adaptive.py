@@ -17,7 +17,10 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 - median record acc: median of the per-record accuracies; records < 85%: how many fall below 85 %;
 - det Se / +P: matched / reference beats, matched / labelled detections (a detection left unlabelled,
   e.g. alone in its 10 s window, counts as not detected);
-- s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal.
+- s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal;
+- under each table, the review flag (``AdaptConfig.review_above_percent``): how many records it marked, how
+  many of the records below 95% it marked, and the median accuracy of the marked and of the other records;
+  ``--per-record`` gives each record's share of labels the adaptation changed and whether it was marked.
 
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
 mostly V1), ``RATEhz`` (MLII resampled to RATE Hz with ``resample_poly``, annotations rescaled: ``128hz``
@@ -83,6 +86,8 @@ VARIANTS = (*FIXED_VARIANTS, "RATEhz", "lowpassHZ", "motionDB", "muscleDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
+#: The review flag is scored by how many of the records below this accuracy it marks.
+REVIEW_ACCURACY = 0.95
 SHOWN = ("S", "V", "F")
 HEADER = [
     "beats",
@@ -207,6 +212,8 @@ class RecordScore:
     y_pred: np.ndarray
     seconds: float  # predict_signal alone
     duration_s: float  # signal length
+    changed_percent: float | None = None  # the share of the network's labels the adaptation changed
+    review_recommended: bool = False  # the adaptation marked the recording for review
 
     @property
     def accuracy(self) -> float:
@@ -224,7 +231,7 @@ def reference_answers(asked, reference: np.ndarray, ref_classes: np.ndarray, fs:
 
 
 def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
-    """Read ``path`` as ``variant``, label it with ``predict_signal(recording, model, **options)``, match
+    """Read ``path`` as ``variant``, label it with ``label_recording(recording, model, **options)``, match
     the labelled detections to the reference beats and keep the pairs' classes. With ``ask=K`` in the
     options, assisted mode: predict asks about K beats, the reference annotations answer them
     (``reference_answers``) and the record is labelled again with those answers (``reviewed``); the
@@ -236,8 +243,9 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     if ask:
         asked = label_recording(recording, model, ask=ask, **options).questions
         options["reviewed"] = reference_answers(asked, reference, ref_classes, recording.fs)
-    table = predict_signal(recording, model, **options)
+    labelled_recording = label_recording(recording, model, **options)
     seconds = time.perf_counter() - began
+    table, adaptation = labelled_recording.beats, labelled_recording.adaptation
     labelled = table[table["label"].astype(str) != ""]
     detected = labelled["sample"].to_numpy(np.int64)
     det_index, ref_index = match_beats(detected, reference, round(TOLERANCE_S * recording.fs))
@@ -254,6 +262,8 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
         y_pred,
         seconds,
         len(recording.signal) / recording.fs,
+        adaptation.get("changed_percent"),
+        bool(adaptation.get("review_recommended", False)),
     )
 
 
@@ -276,7 +286,35 @@ def summarise(scores: list[RecordScore]) -> dict:
         "detection_se": matched / reference if reference else float("nan"),
         "detection_ppv": matched / detected if detected else float("nan"),
         "seconds_per_30_min": 1800 * sum(s.seconds for s in scores) / sum(s.duration_s for s in scores),
+        "review": review_figures(scores),
     }
+
+
+def review_figures(scores: list[RecordScore]) -> dict:
+    """How well the adaptation's review flag (``AdaptConfig.review_above_percent``) picks out the records
+    whose labels are worst: how many it marked, how many of those below ``REVIEW_ACCURACY`` it marked, and
+    the median accuracy of the marked and of the other records (fractions)."""
+    scored = [s for s in scores if len(s.y_true)]
+    marked = [s.accuracy for s in scored if s.review_recommended]
+    unmarked = [s.accuracy for s in scored if not s.review_recommended]
+    low = [s for s in scored if s.accuracy < REVIEW_ACCURACY]
+    return {
+        "records": len(scored),
+        "marked": len(marked),
+        "low": len(low),
+        "low_marked": sum(s.review_recommended for s in low),
+        "marked_median_accuracy": float(np.median(marked)) if marked else float("nan"),
+        "unmarked_median_accuracy": float(np.median(unmarked)) if unmarked else float("nan"),
+    }
+
+
+def review_line(figures: dict) -> str:
+    """One line of ``review_figures``."""
+    marked, unmarked = pct(figures["marked_median_accuracy"]), pct(figures["unmarked_median_accuracy"])
+    return (
+        f"review recommended: {figures['marked']} of {figures['records']} records, {figures['low_marked']} of the "
+        f"{figures['low']} below {100 * REVIEW_ACCURACY:.0f}% (median accuracy {marked}% marked, {unmarked}% not)"
+    )
 
 
 def record_row(s: RecordScore) -> dict:
@@ -290,6 +328,8 @@ def record_row(s: RecordScore) -> dict:
         "accuracy": s.accuracy,
         "per_class": {c: {k: per_class[c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
         "seconds": s.seconds,
+        "changed_percent": s.changed_percent,
+        "review_recommended": s.review_recommended,
     }
 
 
@@ -322,11 +362,16 @@ def print_table(first: list[str], rows: list[tuple[list[str], dict]]) -> None:
 
 def print_per_record(variant: str, rows: list[dict]) -> None:
     print(f"\nper record, {variant}:\n")
-    print("| record | reference | detected | matched | acc % | N Se | S Se / +P | V Se / +P | F Se / +P | s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| record | reference | detected | matched | acc % | N Se | S Se / +P | V Se / +P | F Se / +P "
+        "| labels adapted % | review | s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in rows:
         cells = [r["record"], str(r["reference"]), str(r["detected"]), str(r["matched"]), pct(r["accuracy"])]
         cells += [pct(r["per_class"]["N"]["se"])] + [se_ppv(r["per_class"], c) for c in SHOWN]
+        changed = r.get("changed_percent")
+        cells += ["–" if changed is None else f"{changed:.1f}", "yes" if r.get("review_recommended") else ""]
         print("| " + " | ".join(cells + [f"{r['seconds']:.2f}"]) + " |")
 
 
@@ -454,6 +499,7 @@ def run_cv(args, options: dict, overrides: dict) -> list[dict]:
         summary = summarise(pooled)
         print(f"\n### CV over DS1 ({args.cv} folds), {variant}, predict {options_text(options)}\n")
         print_table(["variant", "options"], [([variant, options_text(options)], summary)])
+        print(f"\n{review_line(summary['review'])}")
         print("\nper fold (each scored by the model trained on the other DS1 records):\n")
         print_table(["held out", "early-stopping records"], rows)
         if args.per_record:
@@ -588,6 +634,8 @@ def main() -> None:
             )
         print()
         print_table(["variant", "options"], rows)
+        for labels, summary in rows:
+            print(f"{labels[0]}: {review_line(summary['review'])}")
         if args.per_record:
             for r in results:
                 print_per_record(r["variant"], r["per_record"])

@@ -235,6 +235,33 @@ def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalis
     assert (off.probs.argmax(1) == 0).all()
 
 
+def test_a_recording_whose_labels_the_adaptation_changed_much_is_marked_for_review():
+    from types import SimpleNamespace
+
+    from arrhythmia.adapt import adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    family = morphology_families(beats.X, beats.window).family
+    # before: the second family V, but not surely; after the re-estimated normalisation every beat N
+    before = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (len(family), 1))
+    before[family == 1] = [0.4, 0, 0.6, 0, 0]
+    all_n = np.tile(np.array([0.95, 0.05, 0, 0, 0], np.float32), (len(family), 1))
+    renormalised = SimpleNamespace(predict_proba=lambda X, context: all_n)
+    model = SimpleNamespace(classes=CLASSES, window=beats.window, renormalised=lambda X, context: renormalised)
+    changed = 100.0 * np.mean(family == 1)
+    for above, marked in ((changed - 1, True), (changed + 1, False), (None, False)):
+        config = AdaptConfig(families=False, rhythm=False, review_above_percent=above)
+        steps = adapt(model, beats.X, beats.context, before, config).steps
+        assert steps["changed_percent"] == pytest.approx(changed)
+        assert steps["review_recommended"] is marked
+    # a reviewer's labels are not the adaptation's changes
+    config = AdaptConfig(families=False, rhythm=False)
+    reviewed = {int(i): 2 for i in np.flatnonzero(family == 0)[:5]}
+    assert adapt(model, beats.X, beats.context, before, config, reviewed=reviewed).steps["changed_percent"] == (
+        pytest.approx(changed)
+    )
+
+
 def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
     from types import SimpleNamespace
 

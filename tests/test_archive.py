@@ -117,6 +117,9 @@ def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_ru
         assert 30 < float(row["hr_mean_bpm"]) < 200 and float(row["analysable_percent"]) > 90
         summary = json.loads((out / name / "summary.json").read_text())
         assert float(row["V_burden_percent"]) == pytest.approx(summary["ectopy"]["V"]["burden_percent"], rel=1e-5)
+        adaptation = summary["adaptation"]
+        assert float(row["adaptation_changed_percent"]) == pytest.approx(adaptation["changed_percent"], rel=1e-5)
+        assert row["review_recommended"] == str(adaptation["review_recommended"])
     assert not (out / "truncated" / MARKER).exists() and not (out / "orphan" / MARKER).exists()
 
     # Each recording exactly as a single predict labels it.

@@ -155,6 +155,7 @@ def test_predict_a_wfdb_record_with_both_engines(synthetic_run, tmp_path):
         )
         assert result.returncode == 0, result.stderr
         assert "heart rate" in result.stdout and "burden" in result.stdout
+        assert "labels the adaptation changed" in result.stdout
         summary = json.loads((out / "summary.json").read_text())
         assert summary["beats"] == len(rec.r_peaks) and summary["fs"] == 360
         assert (out / "beats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -11,6 +11,7 @@ from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig, find_episodes
+from arrhythmia.files import read_json
 
 FS = 250.0
 
@@ -231,14 +232,14 @@ def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
 # --- the recording report ------------------------------------------------------------------------
 
 
-def _report(tmp_path, signal: np.ndarray, name: str):
+def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None):
     from arrhythmia.export import load_classifier
     from arrhythmia.predict import label_recording, save_recording
     from arrhythmia.recording_report import write_recording_report
 
     model = load_classifier(None, "torch", None, device="cpu")
     recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv")
-    result = label_recording(recording, model)
+    result = label_recording(recording, model, adapt=adapt or True)
     summary = save_recording(result, tmp_path / name, {"model": model.model_name}, model.classes)
     return write_recording_report(recording, result, summary, model.window, tmp_path / name)
 
@@ -257,6 +258,16 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_the_report_says_when_a_review_is_recommended(tmp_path):
+    ecg = synthetic_ecg(duration_s=180, fs=FS, seed=2).signal.astype(np.float64)
+    # a synthetic recording is far from the patients the model learned from: the adaptation changes a lot
+    marked = _report(tmp_path, ecg, "marked").read_text()
+    changed = read_json(tmp_path / "marked" / "summary.json")["adaptation"]["changed_percent"]
+    assert changed > 8.0 and f"changed {changed:.1f}% of the network" in marked and "Review recommended" in marked
+    unmarked = _report(tmp_path, ecg, "unmarked", adapt={"review_above_percent": None}).read_text()
+    assert "Review recommended" not in unmarked
 
 
 def test_a_recording_without_beats_gets_a_report_that_says_so(tmp_path):

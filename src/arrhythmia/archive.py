@@ -277,6 +277,9 @@ def cohort_row(out: Path) -> dict:
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
     row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
+    adaptation = summary.get("adaptation") or {}
+    row["adaptation_changed_percent"] = adaptation.get("changed_percent", np.nan)
+    row["review_recommended"] = adaptation.get("review_recommended", False)
     return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
 
 
@@ -296,6 +299,8 @@ TRAILING_COLUMNS = [
     "pauses",
     "longest_pause_s",
     "analysable_percent",
+    "adaptation_changed_percent",
+    "review_recommended",
 ]
 
 

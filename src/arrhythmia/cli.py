@@ -443,6 +443,10 @@ def predict(
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
     if done.result.families is not None:
         table.add_row("morphology families", f"{len(done.result.families):,}")
+    changed = done.result.adaptation.get("changed_percent")
+    if changed is not None:
+        review = " (review recommended)" if done.result.adaptation["review_recommended"] else ""
+        table.add_row("labels the adaptation changed", f"{changed:.1f}%{review}")
     if summary.get("episodes"):
         table.add_row("episodes", ", ".join(f"{kind} {n:,}" for kind, n in summary["episodes"].items()))
     if isinstance(summary.get("hrv"), dict):

@@ -199,6 +199,14 @@ def render_recording_report(
     ]
     if summary.get("classified", 0) == 0:
         parts.append('<p class="warning">No beats were found in this recording: nothing to analyse.</p>')
+    adaptation = result.adaptation or {}
+    if adaptation.get("review_recommended"):
+        parts.append(
+            f'<p class="warning">Review recommended: adapting to this recording changed '
+            f"{adaptation['changed_percent']:.1f}% of the network's beat labels (above "
+            f"{adaptation['settings']['review_above_percent']:g}%). The recording is unlike those the model "
+            "learned from (patient, lead or device), and such recordings hold most of the wrong labels.</p>"
+        )
     if "trend" in figures:
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]
     if result.hourly is not None:

@@ -310,6 +310,9 @@ class ReviewStore:
             "with_corrections": bool(labels_file),
             "analysed": now_iso(),
             "episode_settings": result.episode_settings,
+            # how much adapting to the recording changed the network's labels, and whether that asks for a review
+            "adaptation_changed_percent": result.adaptation.get("changed_percent"),
+            "review_recommended": bool(result.adaptation.get("review_recommended", False)),
         }
         write_json(out / "meta.json", meta)
         with self.lock:

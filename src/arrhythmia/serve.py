@@ -315,6 +315,8 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             can_undo=len(state.undo),
             beats=len(state.samples),
             per_class=store.counts(),
+            adaptation_changed_percent=meta.get("adaptation_changed_percent"),
+            review_recommended=meta.get("review_recommended", False),
         )
         if with_summary:
             about["summary"] = store.summary()

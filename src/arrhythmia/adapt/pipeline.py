@@ -91,6 +91,10 @@ class AdaptConfig:
     group_voters_from : a timing group of at least this many beats is asked about three of its beats
         (``representatives``) once every group has had a question, and goes the way most answers go; None:
         one beat speaks for every group.
+    review_above_percent : a recording on which the adaptation changed the network's label of more than this
+        percentage of the beats is marked for review (``steps["review_recommended"]``): the steps change
+        many labels where the network is least at home with the patient or lead, which is where the labels
+        are most often wrong (README); None: none is marked.
     """
 
     batchnorm: bool = True
@@ -118,6 +122,7 @@ class AdaptConfig:
     previous_ratio: float | None = 0.9
     lone_on_time_above: float | None = 0.95
     group_voters_from: int | None = 40
+    review_above_percent: float | None = 8.0
 
     @classmethod
     def from_value(cls, value: bool | dict | AdaptConfig | None) -> AdaptConfig | None:
@@ -195,6 +200,7 @@ def adapt(
     ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups."""
     reviewed = reviewed or {}
     steps: dict[str, Any] = {"adapted": False}
+    network_calls = probs.argmax(axis=1)
     if len(X) < config.min_beats:
         warnings.warn(
             f"{where}: {len(X)} beats are too few to adapt to the recording (at least {config.min_beats}); "
@@ -307,6 +313,13 @@ def adapt(
         groups = timing_groups(
             probs, tuple(model.classes), families.family, rhythm, config.premature_ratio, config.irregular_above
         )
+    # How much the steps changed, before a reviewer's answers: the measure of how far the patient, lead or
+    # device is from what the network knows, and so of how much the labels need a person's eye.
+    changed = 100.0 * float(np.mean(probs.argmax(axis=1) != network_calls)) if len(probs) else 0.0
+    steps["changed_percent"] = changed
+    steps["review_recommended"] = bool(
+        config.review_above_percent is not None and changed > config.review_above_percent
+    )
     if reviewed:
         # The border is placed by the answers about beats in no timing group: a group's answer is its own.
         outside = {i: c for i, c in reviewed.items() if groups is None or groups[i] < 0}

@@ -16,11 +16,19 @@ async function refresh() {
         element("td", {}, r.analysed ? element("a", { href: "/recordings/" + encodeURIComponent(r.name) }, r.name) : r.name),
         element("td", { class: "status-" + r.status }, status),
         element("td", {}, r.beats === undefined ? "" : r.beats.toLocaleString()),
+        element("td", { class: r.review_recommended ? "review-recommended" : "" }, adaptedText(r)),
         element("td", {}, action),
       );
     }),
   );
   return rows;
+}
+
+// How much the adaptation changed the network's labels; a recording it changed much is the one to review first.
+function adaptedText(r) {
+  if (r.adaptation_changed_percent === undefined || r.adaptation_changed_percent === null) return "";
+  const changed = r.adaptation_changed_percent.toFixed(1) + "% changed";
+  return r.review_recommended ? changed + ": review recommended" : changed;
 }
 
 async function analyse(name) {
