@@ -286,6 +286,50 @@ def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
     assert (adapt(model, beats.X, beats.context, before, off).probs.argmax(1)[family == 1] == 2).all()
 
 
+def test_beats_with_a_flat_qrs_form_a_family_of_their_own():
+    beats = load_synthetic(n_records=1, duration_s=60, seed=3, window=get_window("centred"))
+    X = beats.X.copy()
+    X[:4] = 0.5  # four beats cut from a saturated stretch: no shape at all
+    family = morphology_families(X, beats.window).family
+    assert len(set(family[:4])) == 1 and family[0] not in set(family[4:])
+
+
+def test_each_patient_places_its_own_border_between_early_and_on_time():
+    from arrhythmia.adapt import Timing, patient_premature_ratio
+
+    rng = np.random.default_rng(0)
+
+    def border(spread_of_rhythm: float, irregularity: float = 0.02, n: int = 400) -> float:
+        timing = Timing(1.0 + spread_of_rhythm * rng.standard_normal(n), np.full(n, irregularity))
+        return patient_premature_ratio(timing, 3.0, (0.80, 0.92), 0.12, 0.86)
+
+    assert border(0.005) == 0.92  # a steady rhythm: a beat 8% early already stands out
+    assert border(0.04) == pytest.approx(0.88, abs=0.01)  # 1 - 3 x 0.04
+    assert border(0.2) == 0.80  # sinus arrhythmia or worse: no lower than the bound
+    assert border(0.005, irregularity=0.3) == 0.86  # no regular rhythm to measure: the default
+    assert border(0.005, n=20) == 0.86  # too few beats
+
+
+def test_a_beat_a_little_early_in_a_steady_rhythm_is_s_with_the_patients_own_border():
+    from types import SimpleNamespace
+
+    from arrhythmia.adapt import Timing, adapt
+
+    n = 200
+    prematurity = 1.0 + 0.005 * np.random.default_rng(1).standard_normal(n)
+    prematurity[100] = 0.89  # 11% early: past the patient's border (0.92), not the fixed one (0.86)
+    rhythm = Timing(prematurity, np.full(n, 0.02))
+    probs = np.tile(np.array([0.6, 0.4, 0, 0, 0], np.float32), (n, 1))  # the network: N, not sure
+    model = SimpleNamespace(classes=CLASSES, window=get_window("centred"))
+    X = np.zeros((n, model.window.length), np.float32)  # no families, no normalisation: timing alone
+    steps = dict(batchnorm=False, families=False, runs=False, previous_ratio=None)
+    own = adapt(model, X, None, probs, AdaptConfig(**steps), rhythm=rhythm)
+    assert own.probs.argmax(1)[100] == 1 and own.steps["premature_ratio"] == 0.92
+    fixed = adapt(model, X, None, probs, AdaptConfig(**steps, premature_spread=None), rhythm=rhythm)
+    assert fixed.probs.argmax(1)[100] == 0 and "premature_ratio" not in fixed.steps
+    assert (own.probs.argmax(1)[np.arange(n) != 100] == 0).all()
+
+
 def test_rhythm_border_calls_early_beats_s_and_none_in_an_irregular_rhythm():
     from arrhythmia.adapt import rhythm_border
 

@@ -40,12 +40,17 @@ class Families:
 
 def _qrs_shapes(X: np.ndarray, window: Window, qrs_s: tuple[float, float]) -> np.ndarray:
     """The QRS part of each beat window, centred and scaled to unit norm: (n_beats, m) float64, so that
-    the dot product of two rows is their correlation."""
+    the dot product of two rows is their correlation (a flat one: the constant unit vector)."""
     first = max(window.r_peak - int(round(qrs_s[0] * window.fs)), 0)
     last = min(window.r_peak + int(round(qrs_s[1] * window.fs)), X.shape[1])
     shapes = np.asarray(X[:, first:last], dtype=np.float64)
     shapes = shapes - shapes.mean(axis=1, keepdims=True)
-    return shapes / (np.linalg.norm(shapes, axis=1, keepdims=True) + 1e-9)
+    norms = np.linalg.norm(shapes, axis=1, keepdims=True)
+    # A flat QRS (a saturated or lost stretch) has no shape: the constant unit vector, orthogonal to every
+    # centred shape, puts such beats in a family of their own instead of dividing by zero.
+    flat = norms[:, 0] < 1e-9
+    shapes[flat] = 1.0 / np.sqrt(shapes.shape[1])
+    return shapes / np.where(flat[:, None], 1.0, norms)
 
 
 def morphology_families(

@@ -5,7 +5,7 @@ says what each step does and why.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from arrhythmia.adapt.rhythm import (
     late_against_previous_as_n,
     lone_on_time_beats_as_n,
     on_time_families_as_n,
+    patient_premature_ratio,
     rhythm_border,
     supraventricular_runs,
 )
@@ -60,7 +61,12 @@ class AdaptConfig:
     sample : at most this many beats are clustered; the others join the nearest family template.
     rhythm : decide N or S of supraventricular beats by their timing against the patient's own rhythm
         (``rhythm_border``): S when it comes early, N in an irregular rhythm.
-    premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early.
+    premature_ratio : a beat whose RR interval is below this fraction of its neighbours' median is early
+        (the border for every recording where ``premature_spread`` is None, and where a recording has
+        too few beats in a regular rhythm to place its own).
+    premature_spread, premature_bounds : each recording's own border, in place of ``premature_ratio``: 1
+        minus ``premature_spread`` times the spread of its beats' prematurity, within ``premature_bounds``
+        (``rhythm.patient_premature_ratio``); None: ``premature_ratio`` for every recording.
     irregular_above : a local irregularity (``context.local_rhythm``) above this is an irregular rhythm.
     runs : make S the beats of supraventricular runs (``supraventricular_runs``).
     run_above_bpm, run_interval_ratio, run_long_ratio : a beat called N is in a run when it comes at over
@@ -109,6 +115,8 @@ class AdaptConfig:
     sample: int = 2000
     rhythm: bool = True
     premature_ratio: float = 0.86
+    premature_spread: float | None = 3.0
+    premature_bounds: tuple[float, float] = (0.80, 0.92)
     irregular_above: float = 0.12
     runs: bool = True
     run_above_bpm: float = 100.0
@@ -212,8 +220,15 @@ def adapt(
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         return Adaptation(probs, None, steps)
+    if rhythm is not None and config.premature_spread is not None:
+        # this patient's own border between early and on time, for every step that reads timing
+        border = patient_premature_ratio(
+            rhythm, config.premature_spread, config.premature_bounds, config.irregular_above, config.premature_ratio
+        )
+        config = replace(config, premature_ratio=border)
+        steps["premature_ratio"] = border
     families, typical = None, None
-    if config.families or config.batchnorm_on == "usual":
+    if config.families or (config.batchnorm and config.batchnorm_on == "usual"):
         families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
         typical = exemplars(families)  # the beat that speaks for each family
     if config.batchnorm:

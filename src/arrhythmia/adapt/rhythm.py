@@ -67,6 +67,28 @@ def _interval_before(rr_s: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.inf], np.asarray(rr_s, dtype=np.float64)[:-1]])
 
 
+#: A patient's own border between early and on time needs at least this many beats in a regular rhythm.
+MIN_BORDER_BEATS = 30
+
+
+def patient_premature_ratio(
+    timing: Timing, spread: float, bounds: tuple[float, float], irregular_above: float, default: float
+) -> float:
+    """The prematurity below which a beat of this patient comes early: ``1 - spread`` times the robust
+    spread (1.4826 x the median absolute deviation) of the prematurity of the recording's beats in a regular
+    rhythm (irregularity at most ``irregular_above``), clipped to ``bounds``. A steady sinus rhythm then
+    gives a border near 1 (an atrial beat 10% early stands out), sinus arrhythmia a lower one (its beats
+    drift early and late with breathing). ``default`` where fewer than ``MIN_BORDER_BEATS`` beats are in a
+    regular rhythm."""
+    prematurity = np.asarray(timing.prematurity, dtype=np.float64)
+    regular = np.isfinite(prematurity) & (np.asarray(timing.irregularity) <= irregular_above)
+    if regular.sum() < MIN_BORDER_BEATS:
+        return default
+    values = prematurity[regular]
+    deviation = 1.4826 * np.median(np.abs(values - np.median(values)))
+    return float(np.clip(1.0 - spread * deviation, *bounds))
+
+
 def rhythm_border(
     probs: np.ndarray,
     classes: tuple[str, ...],
