@@ -21,7 +21,9 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    N/S, V, F or Q), taken from the family's mean probabilities (``AdaptConfig.fusion_families``: whether
    the network's vote may make a family fusion); which of N and S a supraventricular beat is stays the
    beat's own call, since the two differ in timing, not in shape.
-4. **The patient's rhythm**: a family of its own shape whose beats come early in a regular rhythm is
+4. **The patient's rhythm**: early and on time are read against the recording's own border, placed by how
+   much its regular rhythm varies (``patient_premature_ratio``). A family of its own shape whose beats come
+   early in a regular rhythm is
    ventricular (``early_families_as_v``); the timing of the other supraventricular beats is then read
    against the patient's own rhythm (``rhythm_border``): a beat that comes early against its neighbours
    is S; in an irregular rhythm (atrial fibrillation) none is; a beat called S for its shape that comes on
