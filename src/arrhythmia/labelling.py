@@ -14,7 +14,6 @@ from pathlib import Path
 from arrhythmia import figures
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig
-from arrhythmia.errors import DataError
 from arrhythmia.predict import (
     BeatModel,
     RecordingLabels,
@@ -77,13 +76,8 @@ def label_file(
     options = options or PredictOptions()
     path, out = Path(path), Path(out)
     data = read_input(path, fs=options.fs, lead=options.lead)
-    reviewed = read_reviewed(options.labels) if options.labels is not None else None
-    unknown = sorted({label for label in (reviewed or {}).values() if label not in model.classes})
-    if unknown:  # said of the labels file, before any time goes into labelling
-        raise DataError(
-            f"{options.labels}: labels {', '.join(map(repr, unknown))} are not classes of the model "
-            f"({', '.join(model.classes)})"
-        )
+    # a label outside the model's classes is said of the labels file, before any time goes into labelling
+    reviewed = read_reviewed(options.labels, tuple(model.classes)) if options.labels is not None else None
     if isinstance(data, BeatRows):
         beats = save_beat_rows(predict_beats(data, model), out)
         counts = beats["label"].value_counts().to_dict()

@@ -172,10 +172,20 @@ class RecordingLabels:
 REVIEW_TOLERANCE_S = 0.05
 
 
-def read_reviewed(path: str | Path) -> dict[int, str]:
+def check_reviewed_labels(reviewed: dict[int, str], classes: tuple[str, ...], where: str) -> None:
+    """One-line DataError, said of ``where``, if a label of ``reviewed`` (``{sample: label}``) is not one of
+    the model's ``classes``."""
+    unknown = sorted({label for label in reviewed.values() if label not in classes})
+    if unknown:
+        raise DataError(
+            f"{where}: labels {', '.join(map(repr, unknown))} are not classes of the model ({', '.join(classes)})"
+        )
+
+
+def read_reviewed(path: str | Path, classes: tuple[str, ...] | None = None) -> dict[int, str]:
     """A reviewer's labels: a CSV with columns ``sample`` (at the recording's rate) and ``label``, as
     ``review.csv`` is written or as a spreadsheet saves it again; ``{sample: label}``. One-line DataError for
-    a missing file, missing columns or bad samples."""
+    a missing file, missing columns, bad samples or, given the model's ``classes``, a label outside them."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: labels file does not exist")
@@ -189,7 +199,10 @@ def read_reviewed(path: str | Path) -> dict[int, str]:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{path}: row {row + 2}: sample {frame['sample'].iloc[row]!r} is not a sample number")
-    return dict(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip().tolist()))
+    reviewed = dict(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip().tolist()))
+    if classes is not None:
+        check_reviewed_labels(reviewed, classes, str(path))
+    return reviewed
 
 
 def _reviewed_beats(
@@ -198,11 +211,7 @@ def _reviewed_beats(
     """``{sample: label}`` -> ``{index into peaks: class index}`` (peaks: ascending); one-line DataError for a
     label outside ``classes`` or a sample farther than ``REVIEW_TOLERANCE_S`` from every beat that could be
     labelled."""
-    unknown = sorted({label for label in reviewed.values() if label not in classes})
-    if unknown:
-        raise DataError(
-            f"{where}: labels {', '.join(map(repr, unknown))} are not classes of the model ({', '.join(classes)})"
-        )
+    check_reviewed_labels(reviewed, classes, where)
     out = {}
     for sample, label in reviewed.items():
         i = int(np.clip(np.searchsorted(peaks, sample), 1, len(peaks) - 1)) if len(peaks) > 1 else 0
