@@ -75,8 +75,9 @@ def patient_premature_ratio(
     timing: Timing, spread: float, bounds: tuple[float, float], irregular_above: float, default: float
 ) -> float:
     """The prematurity below which a beat of this patient comes early: ``1 - spread`` times the robust
-    spread (1.4826 x the median absolute deviation) of the prematurity of the recording's beats in a regular
-    rhythm (irregularity at most ``irregular_above``), clipped to ``bounds``. A steady sinus rhythm then
+    spread (SciPy's median absolute deviation scaled to a normal standard deviation, x 1.4826) of the
+    prematurity of the recording's beats in a regular rhythm (irregularity at most ``irregular_above``),
+    clipped to ``bounds``. A steady sinus rhythm then
     gives a border near 1 (an atrial beat 10% early stands out), sinus arrhythmia a lower one (its beats
     drift early and late with breathing). ``default`` where fewer than ``MIN_BORDER_BEATS`` beats are in a
     regular rhythm."""
@@ -84,8 +85,9 @@ def patient_premature_ratio(
     regular = np.isfinite(prematurity) & (np.asarray(timing.irregularity) <= irregular_above)
     if regular.sum() < MIN_BORDER_BEATS:
         return default
-    values = prematurity[regular]
-    deviation = 1.4826 * np.median(np.abs(values - np.median(values)))
+    from scipy.stats import median_abs_deviation
+
+    deviation = median_abs_deviation(prematurity[regular], scale="normal")
     return float(np.clip(1.0 - spread * deviation, *bounds))
 
 
