@@ -106,16 +106,22 @@ HEADER = [
 # -- signals and reference beats -----------------------------------------------------------------------
 
 
+def _whole_number(variant: str, prefix: str = "", suffix: str = "") -> int | None:
+    """The positive whole number between ``prefix`` and ``suffix`` of ``variant``, else None."""
+    number = variant.removeprefix(prefix).removesuffix(suffix)
+    if number == variant or not number.isdigit() or int(number) == 0:
+        return None
+    return int(number)
+
+
 def resampled_rate(variant: str) -> int | None:
     """128 for the variant ``"128hz"`` (any whole number of Hz), None for any other variant."""
-    rate = variant.removesuffix("hz")
-    return int(rate) if rate != variant and rate.isdigit() and int(rate) > 0 else None
+    return _whole_number(variant, suffix="hz")
 
 
 def low_passed_at(variant: str) -> int | None:
     """40 for the variant ``"lowpass40"`` (any whole number of Hz), None for any other variant."""
-    cutoff = variant.removeprefix("lowpass")
-    return int(cutoff) if cutoff != variant and cutoff.isdigit() and int(cutoff) > 0 else None
+    return _whole_number(variant, prefix="lowpass")
 
 
 def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
