@@ -29,11 +29,12 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> tuple[Path, dict]:
-    """Two good 60 s records (enough beats to adapt to), one whose signal file is truncated, one whose header
-    names a missing signal file."""
+    """Two good 60 s records (enough beats to adapt to), a short one (labelled, with a warning: too few beats
+    to adapt to), one whose signal file is truncated, one whose header names a missing signal file."""
     folder = tmp_path_factory.mktemp("archive") / "in"
     folder.mkdir()
     peaks = {name: len(write_wfdb_record(folder, name, seconds=60, seed=seed).r_peaks) for name, seed in GOOD.items()}
+    write_wfdb_record(folder, "short", seconds=20, seed=4)
     write_wfdb_record(folder, "truncated", seconds=40, seed=2)
     dat = folder / "truncated.dat"
     dat.write_bytes(dat.read_bytes()[:500])
@@ -99,12 +100,15 @@ def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_ru
     folder, peaks = archive
     out, result = local_run
     assert result.returncode == 1, result.stderr
-    assert "4 recordings: 2 labelled, 0 skipped (complete), 2 failed" in result.stdout
-    assert "Traceback" not in result.stderr
+    assert "5 recordings: 3 labelled, 0 skipped (complete), 2 failed, 1 with warnings" in result.stdout
+    assert "Traceback" not in result.stderr and "too few" not in result.stderr  # warnings are the row's
 
     cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
-    assert cohort["record"].tolist() == ["good1", "good2", "orphan", "truncated"]
+    assert cohort["record"].tolist() == ["good1", "good2", "orphan", "short", "truncated"]
     rows = cohort.set_index("record")
+    warned = rows.loc["short", "warnings"]
+    assert rows.loc["short", "status"] == "ok" and "short" in warned and "too few to adapt" in warned
+    assert "\n" not in warned and (rows.loc[list(GOOD), "warnings"] == "").all()
     assert rows.loc["truncated", "status"] == "failed" and "truncated.dat" in rows.loc["truncated", "error"]
     assert "truncated" in rows.loc["truncated", "error"]
     assert rows.loc["orphan", "status"] == "failed" and "gone.dat" in rows.loc["orphan", "error"]
@@ -139,7 +143,7 @@ def test_a_rerun_skips_complete_recordings_and_force_redoes_them(archive, local_
     cohort = (out / "cohort.csv").read_text()
     rerun = run_cli("predict", folder, "--out", out, "--workers", "2")
     assert rerun.returncode == 1  # the two broken recordings are tried again, and fail again
-    assert "0 labelled, 2 skipped (complete), 2 failed" in rerun.stdout
+    assert "0 labelled, 3 skipped (complete), 2 failed, 1 with warnings" in rerun.stdout
     assert {name: (out / name / MARKER).stat().st_mtime_ns for name in GOOD} == markers
     assert (out / "cohort.csv").read_text() == cohort
 
@@ -158,7 +162,7 @@ def test_a_dask_cluster_gives_the_same_outputs_as_local_workers(archive, local_r
     local_out, _ = local_run
     recordings = find_recordings([folder])
     result = label_archive(recordings, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
-    assert (result.labelled, result.skipped, result.failed) == (2, 0, 2)
+    assert (result.labelled, result.skipped, result.failed, result.warned) == (3, 0, 2, 1)
     for name in GOOD:
         assert _outputs(tmp_path / "out" / name) == _outputs(local_out / name)
     assert (tmp_path / "out" / "cohort.csv").read_bytes() == (local_out / "cohort.csv").read_bytes()

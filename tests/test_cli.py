@@ -243,6 +243,10 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
         assert result.returncode == 0, result.stderr
         summary = json.loads((tmp_path / engine / "summary.json").read_text())
         assert summary["model"] == "fast-cnn" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250
+        # 30 s is too few beats to adapt: one warning line naming the record, not our source line that warned
+        warned = [line for line in result.stderr.splitlines() if "too few to adapt" in line]
+        assert len(warned) == 1 and warned[0].startswith("warning: ") and "rec" in warned[0], result.stderr
+        assert "predict.py" not in result.stderr and "adapt_labels(" not in result.stderr
 
 
 def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):

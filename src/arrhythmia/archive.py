@@ -6,7 +6,8 @@ source, options and model) is complete and skipped on a rerun. The work runs as 
 ``LocalCluster`` of worker processes started here by default, or on an existing cluster (``scheduler``); each
 worker process loads the model once and keeps it. A recording that cannot be read gets a ``failed`` row with
 its one-line error and the others go on; a worker process that dies is replaced and its recordings are
-rescheduled by Dask.
+rescheduled by Dask. What ``predict`` would warn about a recording (too few beats to adapt to, no valid
+samples, ...) goes into its row's ``warnings``, not onto the terminal among the progress bar.
 
 recordings = find_recordings(["archive/", "more/*.edf", "list.txt"])
 result = label_archive(recordings, "predictions", workers=2)
@@ -20,6 +21,7 @@ import os
 import resource
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -72,13 +74,14 @@ class Task:
 @dataclass
 class ArchiveResult:
     """What ``label_archive`` did: the cohort table (also written to ``path``) and how many recordings were
-    labelled in this run, skipped as already complete, and failed."""
+    labelled in this run, skipped as already complete, and failed, and how many rows carry warnings."""
 
     cohort: pd.DataFrame
     path: Path
     labelled: int = 0
     skipped: int = 0
     failed: int = 0
+    warned: int = 0
     seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -213,9 +216,17 @@ def completed(task: Task) -> dict | None:
     return marker
 
 
+def _warning_text(caught: list[warnings.WarningMessage]) -> str:
+    """The warnings of one recording as one cell: each distinct message's first line, in order, ``" | "``
+    between them."""
+    lines = (str(w.message).strip().splitlines() for w in caught)
+    return " | ".join(dict.fromkeys(line[0] for line in lines if line))
+
+
 def label_one(task: Task) -> dict:
     """Label one recording into ``task.out`` and return its cohort row; never raises for a bad recording
-    (the row's ``status`` is ``failed`` and ``error`` holds the one-line reason)."""
+    (the row's ``status`` is ``failed`` and ``error`` holds the one-line reason). The warnings labelling it
+    raised are the row's ``warnings`` (``_warning_text``), whether it failed or not."""
     out = Path(task.out)
     began, cpu_began = time.perf_counter(), time.process_time()
     loads_model = task.model not in _MODELS  # this worker's first recording: it pays the model's loading
@@ -223,11 +234,14 @@ def label_one(task: Task) -> dict:
     (out / MARKER).unlink(missing_ok=True)  # first: a run killed from here on leaves the recording incomplete
     for name in (old or {}).get("files", []):
         (out / name).unlink(missing_ok=True)  # outputs of other options (beats.png, report.html) go too
-    try:
-        done = label_file(task.source, _model(task.model, task.threads), out, task.options)
-        row = cohort_row(out)
-    except Exception as exc:  # any failure of one recording is its row, not the archive's end
-        return {"status": "failed", "error": one_line(exc)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)  # every recording's own, not once per worker process
+        try:
+            done = label_file(task.source, _model(task.model, task.threads), out, task.options)
+            row = cohort_row(out)
+        except Exception as exc:  # any failure of one recording is its row, not the archive's end
+            return {"status": "failed", "error": one_line(exc), "warnings": _warning_text(caught)}
+    row["warnings"] = _warning_text(caught)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
     write_json(
         out / MARKER,
@@ -287,7 +301,7 @@ def cohort_row(out: Path) -> dict:
 # The archive
 
 #: The cohort table's columns before the per-class counts, and after them.
-LEADING_COLUMNS = ["record", "status", "error", "source", "duration_s", "beats"]
+LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "duration_s", "beats"]
 TRAILING_COLUMNS = [
     "S_burden_percent",
     "V_burden_percent",
@@ -383,6 +397,7 @@ def label_archive(
                 result.failures[name] = row["error"]
     result.failed = len(result.failures)
     result.labelled = len(todo) - result.failed
+    result.warned = sum(bool(row.get("warnings")) for row in rows.values())
     for name, path in zip(names, recordings, strict=True):
         rows[name].update(record=name, source=str(path))  # the path as given
     result.cohort = cohort_table(list(rows.values()))

@@ -10,6 +10,7 @@ import inspect
 import json
 import sys
 import typing
+import warnings
 from dataclasses import MISSING, fields
 from enum import Enum
 from pathlib import Path
@@ -482,7 +483,7 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
         print(f"failed: {name}: {error}", file=sys.stderr)
     console.print(
         f"{len(recordings):,} recordings: {result.labelled:,} labelled, {result.skipped:,} skipped (complete), "
-        f"{result.failed:,} failed, in {result.seconds:.1f} s; cohort: {result.path}",
+        f"{result.failed:,} failed, {result.warned:,} with warnings, in {result.seconds:.1f} s; cohort: {result.path}",
         soft_wrap=True,
         markup=False,
     )
@@ -565,8 +566,15 @@ def _key_values(items: list[str], flag: str) -> dict:
     return chosen
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the command line prints it: one line saying what it is about (the message names the
+    file), not the line of our source that raised it."""
+    return f"warning: {message}\n"
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit status 1."""
+    """Entry point: user errors become one line on stderr and exit status 1; warnings one line each."""
+    warnings.formatwarning = _warning_line
     try:
         app()
     except ArrhythmiaError as exc:
