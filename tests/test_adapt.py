@@ -549,6 +549,35 @@ def test_lone_beats_called_v_f_or_q_that_come_on_time_are_n():
     assert np.array_equal(lone_on_time_beats_as_n(probs, CLASSES, family, unmeasured), probs)
 
 
+def test_an_s_call_after_a_lone_early_beat_that_split_the_usual_interval_is_n():
+    from arrhythmia.adapt import Timing, split_intervals_as_n
+
+    n_like, s_like = [0.6, 0.4, 0, 0, 0], [0.3, 0.7, 0, 0, 0]
+    # A steady rhythm at 1 s. Beat 5 is a false detection 0.4 s after beat 4 (a shape of its own); beat 6
+    # comes 0.6 s after it, when the next usual beat was due: called S for coming early, it is N. Beat 11
+    # is a true atrial premature beat 0.7 s after a usual beat (the usual family before it): it stays S.
+    # Beat 14 comes 0.5 s after a lone beat 13 that came 0.3 s after beat 12: together 0.8 s, early: S.
+    times = np.array([0, 1, 2, 3, 4, 4.4, 5, 6, 7, 8, 9, 9.7, 10.7, 11.0, 11.5, 12.5, 13.5])
+    family = np.zeros(len(times), dtype=np.int64)
+    family[[5, 13]] = [1, 2]
+    rr_s = np.diff(times, prepend=-np.inf)
+    prematurity = rr_s / 1.0  # the neighbours' median interval: 1 s
+    irregularity = np.full(len(times), 0.02)
+    probs = np.array([n_like] * len(times), dtype=np.float32)
+    probs[[6, 11, 14]] = s_like
+    timing = Timing(prematurity, irregularity, None, rr_s)
+    out = split_intervals_as_n(probs, CLASSES, family, timing, premature_ratio=0.86, within=(0.85, 1.2))
+    labels = out.argmax(axis=1)
+    assert labels[6] == 0 and out[6, 0] == pytest.approx(0.7) and out[6, 1] == pytest.approx(0.3)
+    assert labels[11] == 1 and labels[14] == 1
+    assert (np.delete(labels, [6, 11, 14]) == 0).all()
+    # in the usual family, the beat before beat 6 is the patient's own beat: beat 6 stays S
+    same = split_intervals_as_n(probs, CLASSES, np.zeros_like(family), timing, 0.86, (0.85, 1.2))
+    assert same.argmax(axis=1)[6] == 1
+    # without the interval before each beat, nothing changes
+    assert np.array_equal(split_intervals_as_n(probs, CLASSES, family, Timing(prematurity, irregularity)), probs)
+
+
 def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
     from types import SimpleNamespace
 
@@ -581,6 +610,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
         "in_runs": 31,
         "on_time_families": 0,
         "late_against_previous": 0,
+        "split_intervals": 0,
     }
     # Without the step every beat of the run is on time against its neighbours (the run fills half of the
     # 41 beats around each, its first included): N

@@ -30,7 +30,9 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    time, in a family of its own whose beats come on time (a sinus beat conducted another way), is N
    (``on_time_families_as_n``); and the beats of a supraventricular run, on time against each other but
    fast against the last five minutes, carry on the run of the S beat that began it
-   (``supraventricular_runs``).
+   (``supraventricular_runs``). An S call must come early against the interval before it
+   (``late_against_previous_as_n``), and not only because a lone early beat before it (a false
+   detection, an interpolated ventricular beat) split the usual interval (``split_intervals_as_n``).
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
@@ -75,6 +77,7 @@ from arrhythmia.adapt.rhythm import (
     patient_premature_ratio,
     relabel,
     rhythm_border,
+    split_intervals_as_n,
     supraventricular_as_n,
     supraventricular_runs,
 )
@@ -109,6 +112,7 @@ __all__ = [
     "reviewed_s_families",
     "reviewed_timing",
     "rhythm_border",
+    "split_intervals_as_n",
     "supraventricular_as_n",
     "supraventricular_runs",
     "timing_groups",

@@ -35,6 +35,7 @@ from arrhythmia.adapt.rhythm import (
     on_time_families_as_n,
     patient_premature_ratio,
     rhythm_border,
+    split_intervals_as_n,
     supraventricular_runs,
 )
 from arrhythmia.settings import settings_from
@@ -91,6 +92,10 @@ class AdaptConfig:
         default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
     previous_ratio : a beat called S whose RR interval is not under this fraction of the one before it is N,
         unless it follows an S beat that was (``late_against_previous_as_n``); None: no such rule.
+    split_intervals_within : a beat called S after a beat of a shape fewer than ``min_family_beats`` beats
+        share that came early, whose interval and that beat's together make this range of times its
+        neighbours' median interval, is N (``split_intervals_as_n``: the beat before split the interval);
+        None: no such rule.
     lone_on_time_above : a beat of a shape fewer than ``min_family_beats`` beats share, called V, F or Q, whose
         interval is at least this fraction of its neighbours' median and of the interval before it, in a
         regular rhythm, is N (``lone_on_time_beats_as_n``); None: no such rule.
@@ -128,6 +133,7 @@ class AdaptConfig:
     fusion_late_above: float | None = 1.05
     af_as_n: bool = False
     previous_ratio: float | None = 0.9
+    split_intervals_within: tuple[float, float] | None = (0.8, 1.25)
     lone_on_time_above: float | None = 0.95
     group_voters_from: int | None = 40
     review_above_percent: float | None = 8.0
@@ -320,8 +326,21 @@ def adapt(
             called = probs.argmax(axis=1)
             probs = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
             counts["late_against_previous"] = int((probs.argmax(axis=1) != called).sum())
+        if config.split_intervals_within is not None and families is not None:
+            called = probs.argmax(axis=1)
+            probs = split_intervals_as_n(
+                probs,
+                classes,
+                families.family,
+                rhythm,
+                config.premature_ratio,
+                config.split_intervals_within,
+                config.min_family_beats,
+            )
+            counts["split_intervals"] = int((probs.argmax(axis=1) != called).sum())
         # lone_on_time: made N by lone_on_time_beats_as_n; early_families: made V by early_families_as_v;
-        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n
+        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n;
+        # split_intervals: made N by split_intervals_as_n
         steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
     groups = None
     if families is not None and rhythm is not None:

@@ -304,6 +304,40 @@ def late_against_previous_as_n(
     return decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
 
 
+def split_intervals_as_n(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    timing: Timing,
+    premature_ratio: float = 0.86,
+    within: tuple[float, float] = (0.8, 1.25),
+    min_family_beats: int = 5,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the S calls of beats that come early only because the beat
+    before them split the usual interval made N.
+
+    A beat called S whose previous beat is of a shape fewer than ``min_family_beats`` beats share
+    (``family``), came early itself (``timing.prematurity < premature_ratio``), and left it an interval
+    that, added to its own, makes about one of the patient's usual intervals (the two within ``within``
+    times the neighbours' median, ``context.local_rhythm``) comes when the next usual beat was due: the
+    beat before it was a false detection (noise, a tall T wave) or a ventricular beat slipped in between
+    two sinus beats (interpolated), and this one is not premature. Its larger of the N and S probabilities
+    goes to N. ``probs`` is returned as it is without N and S classes or ``timing.rr_s``.
+    """
+    if "S" not in classes or "N" not in classes or timing.rr_s is None or len(probs) < 2:
+        return probs
+    s, n = classes.index("S"), classes.index("N")
+    rr = np.asarray(timing.rr_s, dtype=np.float64)
+    prematurity = np.asarray(timing.prematurity, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        together = (rr + _interval_before(rr)) * prematurity / rr  # the two intervals over the neighbours' median
+    lone = np.bincount(family)[family] < min_family_beats
+    early = prematurity < premature_ratio
+    after_split = np.concatenate([[False], lone[:-1] & early[:-1]])
+    is_n = (probs.argmax(axis=1) == s) & after_split & (together >= within[0]) & (together <= within[1])
+    return decide_supraventricular(probs, s, n, np.zeros_like(is_n), is_n)
+
+
 def supraventricular_as_n(probs: np.ndarray, classes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with each beat of ``rows`` ((n_beats,) bool) that is called S
     called N instead, its larger of the N and S probabilities going to N; other beats and classes are left
