@@ -195,6 +195,13 @@ def _families_kept(
     return v_kept[families.family], not_v_kept[families.family]
 
 
+def _counted(counts: dict[str, int], name: str, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``after``, the probabilities (n_beats, n_classes) a rhythm rule made of ``before``, with the number of
+    beats whose label it changed put in ``counts[name]`` (``steps["rhythm"]``)."""
+    counts[name] = int((after.argmax(axis=1) != before.argmax(axis=1)).sum())
+    return after
+
+
 def adapt(
     model: Any,
     X: np.ndarray,
@@ -266,10 +273,9 @@ def adapt(
     if config.rhythm and rhythm is not None:
         classes = tuple(model.classes)
         before = probs.argmax(axis=1)
-        counts = {}
+        counts: dict[str, int] = {}
         if config.lone_on_time_above is not None and families is not None:
-            called = probs.argmax(axis=1)
-            probs = lone_on_time_beats_as_n(
+            after = lone_on_time_beats_as_n(
                 probs,
                 classes,
                 families.family,
@@ -279,11 +285,10 @@ def adapt(
                 config.min_family_beats,
                 reviewed,
             )
-            counts["lone_on_time"] = int((probs.argmax(axis=1) != called).sum())
+            probs = _counted(counts, "lone_on_time", probs, after)
         if config.early_families_v and families is not None:
-            called = probs.argmax(axis=1)
             answered = np.isin(typical, list(reviewed))
-            probs = early_families_as_v(
+            after = early_families_as_v(
                 probs,
                 classes,
                 families.family,
@@ -293,13 +298,12 @@ def adapt(
                 config.min_family_beats,
                 answered,
             )
-            counts["early_families"] = int((probs.argmax(axis=1) != called).sum())
+            probs = _counted(counts, "early_families", probs, after)
         probs = rhythm_border(
             probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
         )
         if config.runs:
-            called = probs.argmax(axis=1)
-            probs = supraventricular_runs(
+            after = supraventricular_runs(
                 probs,
                 classes,
                 rhythm,
@@ -309,10 +313,9 @@ def adapt(
                 config.irregular_above,
                 config.premature_ratio,
             )
-            counts["in_runs"] = int((probs.argmax(axis=1) != called).sum())
+            probs = _counted(counts, "in_runs", probs, after)
         if config.on_time_families_n and families is not None:
-            called = probs.argmax(axis=1)
-            probs = on_time_families_as_n(
+            after = on_time_families_as_n(
                 probs,
                 classes,
                 families.family,
@@ -321,14 +324,12 @@ def adapt(
                 config.run_long_ratio,
                 config.min_family_beats,
             )
-            counts["on_time_families"] = int((probs.argmax(axis=1) != called).sum())
+            probs = _counted(counts, "on_time_families", probs, after)
         if config.previous_ratio is not None and rhythm.rr_s is not None:
-            called = probs.argmax(axis=1)
-            probs = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
-            counts["late_against_previous"] = int((probs.argmax(axis=1) != called).sum())
+            after = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
+            probs = _counted(counts, "late_against_previous", probs, after)
         if config.split_intervals_within is not None and families is not None:
-            called = probs.argmax(axis=1)
-            probs = split_intervals_as_n(
+            after = split_intervals_as_n(
                 probs,
                 classes,
                 families.family,
@@ -337,7 +338,7 @@ def adapt(
                 config.split_intervals_within,
                 config.min_family_beats,
             )
-            counts["split_intervals"] = int((probs.argmax(axis=1) != called).sum())
+            probs = _counted(counts, "split_intervals", probs, after)
         # lone_on_time: made N by lone_on_time_beats_as_n; early_families: made V by early_families_as_v;
         # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n;
         # split_intervals: made N by split_intervals_as_n
