@@ -157,3 +157,9 @@ def family_shares(family: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, 
     ``members`` ((n_beats,) bool; with (n_beats,) float weights, their mean over the family)."""
     sizes = np.bincount(family, minlength=int(family.max()) + 1)
     return sizes, np.bincount(family, weights=members, minlength=len(sizes)) / np.maximum(sizes, 1)
+
+
+def lone_beats(family: np.ndarray, min_family_beats: int) -> np.ndarray:
+    """(n_beats,) bool: the beats of a shape fewer than ``min_family_beats`` beats share (``family``:
+    (n_beats,) int, numbered from 0), too few to vote as a family."""
+    return np.bincount(family)[family] < min_family_beats

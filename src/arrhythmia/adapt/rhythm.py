@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arrhythmia.adapt.families import family_medians, family_shares
+from arrhythmia.adapt.families import family_medians, family_shares, lone_beats
 from arrhythmia.data.context import RHYTHM_BEATS
 from arrhythmia.data.quality import true_runs
 
@@ -227,7 +227,7 @@ def lone_on_time_beats_as_n(
     if "N" not in classes or timing.rr_s is None or len(probs) == 0:
         return probs
     odd = np.isin(probs.argmax(axis=1), [classes.index(c) for c in ("V", "F", "Q") if c in classes])
-    lone = np.bincount(family)[family] < min_family_beats
+    lone = lone_beats(family, min_family_beats)
     on_time = (timing.prematurity >= on_time_above) & (timing.rr_s >= on_time_above * _interval_before(timing.rr_s))
     on_time &= timing.irregularity <= irregular_above
     rows = odd & lone & on_time
@@ -331,7 +331,7 @@ def split_intervals_as_n(
     prematurity = np.asarray(timing.prematurity, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         together = (rr + _interval_before(rr)) * prematurity / rr  # the two intervals over the neighbours' median
-    lone = np.bincount(family)[family] < min_family_beats
+    lone = lone_beats(family, min_family_beats)
     early = prematurity < premature_ratio
     after_split = np.concatenate([[False], lone[:-1] & early[:-1]])
     is_n = (probs.argmax(axis=1) == s) & after_split & (together >= within[0]) & (together <= within[1])
