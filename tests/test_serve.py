@@ -69,6 +69,7 @@ def test_list_recording_beats_and_summary(client):
     # how much the adaptation changed the labels, listed so that a reviewer can start where it changed most
     changed = listed[0]["adaptation_changed_percent"]
     assert 0 <= changed <= 100 and listed[0]["review_recommended"] is (changed > 8.0)
+    assert listed[0]["review_above_percent"] == 8.0  # the threshold it was analysed with, for the page to say
     beats = client.get("/api/recordings/r01/beats").json()
     assert len(beats) == body["summary"]["beats"] and {"sample", "label"} <= set(beats[0])
     some = client.get("/api/recordings/r01/beats", params={"start_s": 10, "end_s": 20}).json()

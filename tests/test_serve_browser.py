@@ -74,6 +74,10 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             page.goto(url)  # the recordings, then the review page of one
             page.fill("#login input", TOKEN)  # asked once, then kept for the session
             page.click("#login button")
+            # how much the adaptation changed, with the threshold this recording was analysed with
+            adapted = page.locator("tr[data-name='r01'] td").nth(3)
+            assert "% changed" in adapted.text_content()
+            assert adapted.get_attribute("title") == "review recommended above 8% changed"
             page.click("a[href='/recordings/r01']")
             page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
             before = int(page.text_content("#count-V").replace(",", ""))

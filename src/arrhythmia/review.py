@@ -313,6 +313,7 @@ class ReviewStore:
             # how much adapting to the recording changed the network's labels, and whether that asks for a review
             "adaptation_changed_percent": result.adaptation.get("changed_percent"),
             "review_recommended": bool(result.adaptation.get("review_recommended", False)),
+            "review_above_percent": result.adaptation.get("settings", {}).get("review_above_percent"),
         }
         write_json(out / "meta.json", meta)
         with self.lock:

@@ -317,6 +317,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             per_class=store.counts(),
             adaptation_changed_percent=meta.get("adaptation_changed_percent"),
             review_recommended=meta.get("review_recommended", False),
+            review_above_percent=meta.get("review_above_percent"),
         )
         if with_summary:
             about["summary"] = store.summary()

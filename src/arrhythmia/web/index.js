@@ -16,7 +16,7 @@ async function refresh() {
         element("td", {}, r.analysed ? element("a", { href: "/recordings/" + encodeURIComponent(r.name) }, r.name) : r.name),
         element("td", { class: "status-" + r.status }, status),
         element("td", {}, r.beats === undefined ? "" : r.beats.toLocaleString()),
-        element("td", { class: r.review_recommended ? "review-recommended" : "" }, adaptedText(r)),
+        element("td", { class: r.review_recommended ? "review-recommended" : "", title: adaptedTitle(r) }, adaptedText(r)),
         element("td", {}, action),
       );
     }),
@@ -29,6 +29,12 @@ function adaptedText(r) {
   if (r.adaptation_changed_percent === undefined || r.adaptation_changed_percent === null) return "";
   const changed = r.adaptation_changed_percent.toFixed(1) + "% changed";
   return r.review_recommended ? changed + ": review recommended" : changed;
+}
+
+// The threshold this recording was analysed with (the adaptation setting review_above_percent).
+function adaptedTitle(r) {
+  if (r.review_above_percent === undefined || r.review_above_percent === null) return "";
+  return "review recommended above " + r.review_above_percent + "% changed";
 }
 
 async function analyse(name) {
