@@ -2,6 +2,7 @@
 
     python benchmarks/rhythm.py [--records ds2|ds1|all|100,101,...] [--set key=value ...] [--per-record]
     python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
+    python benchmarks/rhythm.py --records ds1 --afl-grid  # choose the AFL threshold (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
 
@@ -10,10 +11,9 @@ get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeCon
 was trained on DS1, so on DS1 its labels are in-sample: ``--folds DIR`` labels each record instead with
 the cross-validation fold model of ``DIR`` (``benchmarks/adaptive.py --cv``: ``DIR/fold-K`` with its
 ``fold.json``) that did not see it, for choices made on DS1's episodes. ``--no-adapt`` labels without
-adapting to the recording. The reference is
-the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B``
-for bigeminy and ``(T`` for trigeminy; each note holds until the next. MIT-BIH does not annotate pauses,
-bradycardia or tachycardia, so those are not scored.
+adapting to the recording. The reference is the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF,
+``(AFL`` for AFL, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B`` for bigeminy and ``(T`` for trigeminy; each note
+holds until the next. MIT-BIH does not annotate pauses, bradycardia or tachycardia, so those are not scored.
 
 Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
@@ -23,6 +23,9 @@ detected time.
 
 ``--grid`` scores AF over a grid of ``af_irregularity``, ``af_beats``, ``af_p_wave_below``, ``af_min_s``
 and ``af_bridge_s`` on the given records (choose on DS1 only) and prints the table sorted by duration F1.
+``--afl-grid`` prints the percentiles of the atrial activity's organisation index (``data.atrial``) over
+the beats outside the reference's atrial fibrillation and flutter, the border ``afl_organisation`` is
+placed by, and scores AFL and AF over a range of ``afl_organisation``.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ from arrhythmia.predict import label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
-REFERENCE_TYPES = {"(AFIB": "AF", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
-SCORED = ("AF", "VT", "SVT", "bigeminy", "trigeminy")
+REFERENCE_TYPES = {"(AFIB": "AF", "(AFL": "AFL", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
+SCORED = ("AF", "AFL", "VT", "SVT", "bigeminy", "trigeminy")
 DURATION_HEADER = ("duration Se", "duration +P", "reference min", "detected min")
 
 
@@ -146,7 +149,8 @@ def fold_models(folds: Path) -> dict[str, Path]:
 
 def label_records(data: Path, names: list[str], folds: Path | None = None, adapt: bool = True) -> dict:
     """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
-    p_wave)}``; with ``folds``, by the fold model that held it out."""
+    p_wave, atrial)}`` (atrial: ``(atrial_hz, atrial_organisation)``); with ``folds``, by the fold model that
+    held it out."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -172,6 +176,7 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
             reference,
             seconds,
             labelled["p_wave"].to_numpy(),
+            (labelled["atrial_hz"].to_numpy(), labelled["atrial_organisation"].to_numpy()),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -179,8 +184,8 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
 
 def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
     detected = {}
-    for name, (samples, labels, fs, bad, _, _, p_wave) in labelled.items():
-        table = find_episodes(samples, labels, fs, bad, config, p_wave)
+    for name, (samples, labels, fs, bad, _, _, p_wave, atrial) in labelled.items():
+        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial)
         detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
     return detected
 
@@ -231,6 +236,32 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
         row(*cells, *durations(s), pct(score_f1), pct(s["episode_se"]), pct(s["episode_ppv"]))
 
 
+def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
+    outside = []  # organisation of the beats outside reference AF and AFL
+    for samples, _, fs, _, reference, _, _, (_, organisation) in labelled.values():
+        times = samples / fs
+        atrial = np.zeros(len(times), dtype=bool)
+        for start, end in reference["AF"] + reference["AFL"]:
+            atrial |= (times >= start) & (times <= end)
+        outside.append(organisation[~atrial])
+    values = np.concatenate(outside)
+    values = values[np.isfinite(values)]
+    percentiles = (50, 90, 95, 99, 99.9)
+    print("organisation index of the beats outside reference AF and AFL (each beat: its 10 s window):\n")
+    row("beats", *(f"{p:g}th percentile" for p in percentiles))
+    print("|---:|" + "---:|" * len(percentiles))
+    row(len(values), *(f"{np.percentile(values, p):.3f}" if len(values) else "–" for p in percentiles))
+    print()
+    row("afl_organisation", "AFL episodes", "AFL episode +P", *DURATION_HEADER, "AF duration Se", "AF duration +P")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for border in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        detected = episodes_of(labelled, replace(base, afl_organisation=border))
+        afl = score([(labelled[n][4]["AFL"], detected[n].get("AFL", [])) for n in labelled])
+        af = score([(labelled[n][4]["AF"], detected[n].get("AF", [])) for n in labelled])
+        cells = (afl["detected"], pct(afl["episode_ppv"]), *durations(afl))
+        row(border, *cells, pct(af["duration_se"]), pct(af["duration_ppv"]))
+
+
 def timing(data: Path, hours: float) -> dict:
     """Seconds of the rhythm steps alone (unanalysable stretches, find_episodes, the hourly table and the
     whole recording's HRV) on an H-hour signal labelled by predict, and the process's peak memory."""
@@ -244,7 +275,8 @@ def timing(data: Path, hours: float) -> dict:
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
-    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy())
+    atrial = (labelled["atrial_hz"].to_numpy(), labelled["atrial_organisation"].to_numpy())
+    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy(), atrial)
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
     seconds = time.perf_counter() - began
@@ -269,6 +301,7 @@ def main() -> None:
     parser.add_argument("--records", default="ds2")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an EpisodeConfig setting")
     parser.add_argument("--grid", action="store_true", help="score AF over a grid of its thresholds")
+    parser.add_argument("--afl-grid", action="store_true", help="score AFL over a range of afl_organisation")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -298,6 +331,8 @@ def main() -> None:
     print(f"episode settings: {config}\n")
     if args.grid:
         grid(labelled, config)
+    elif args.afl_grid:
+        afl_grid(labelled, config)
     else:
         print_scores(labelled, config, args.per_record)
 

@@ -146,3 +146,22 @@ def irregular_ecg(p_waves: bool, seed: int = 0, fs: float = 250.0, n_beats: int 
             f, a = rng.uniform(4, 9), rng.uniform(0.02, 0.04)
             signal += a * np.sin(2 * np.pi * (f * time + 0.3 * np.sin(2 * np.pi * 0.2 * time)) + rng.uniform(0, 6))
     return signal, fs, np.round(peaks_s * fs).astype(np.int64)
+
+
+def flutter_ecg(seed: int = 0, fs: float = 250.0, seconds: float = 180.0, atrial_hz: float = 5.0):
+    """Atrial flutter: sawtooth flutter waves at ``atrial_hz`` (0.15 mV) and a QRS after every second to
+    fourth of them at random, 0.12-0.28 s after its wave (variable conduction; RR 0.4-0.8 s at 5 Hz);
+    the R peaks are returned too."""
+    from scipy.signal import sawtooth
+
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(seconds * fs)) / fs
+    signal = 0.01 * rng.standard_normal(len(time)) + 0.075 * sawtooth(2 * np.pi * atrial_hz * time, 0.2)
+    cycle = 1.0 / atrial_hz
+    peaks_s, wave = [], 1.0
+    while wave < seconds - 1.5:
+        peaks_s.append(wave + rng.uniform(0.12, 0.28))
+        wave += cycle * rng.integers(2, 5)
+    for r in peaks_s:
+        signal += 1.0 * np.exp(-0.5 * ((time - r) / 0.012) ** 2) + 0.2 * np.exp(-0.5 * ((time - r - 0.3) / 0.05) ** 2)
+    return signal, fs, np.round(np.array(peaks_s) * fs).astype(np.int64)

@@ -253,7 +253,7 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
     for section in ("Heart rate", "Hourly table", "Ectopy", "Episodes", "Event strips", "RR intervals"):
         assert f"<h2>{section}</h2>" in page
     assert "Fastest heart rate" in page and "Slowest heart rate" in page and "noise" in page
-    assert "leaving out unanalysable signal, atrial fibrillation, pauses" in page  # what the HRV is over
+    assert "leaving out unanalysable signal, atrial fibrillation, atrial flutter, pauses" in page  # HRV over what
     assert "a pause is an RR interval of 2 s or more" in page and "at least 3 and 4 V beats" in page
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)

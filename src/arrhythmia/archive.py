@@ -288,6 +288,9 @@ def cohort_row(out: Path) -> dict:
         pauses = episodes[episodes["type"] == "pause"]
         row["af_episodes"] = len(af)
         row["af_burden_percent"] = float((af["end_s"] - af["start_s"]).sum()) * per_s
+        afl = episodes[episodes["type"] == "AFL"]
+        row["afl_episodes"] = len(afl)
+        row["afl_burden_percent"] = float((afl["end_s"] - afl["start_s"]).sum()) * per_s
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
     row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
@@ -310,6 +313,8 @@ TRAILING_COLUMNS = [
     "hr_max_bpm",
     "af_burden_percent",
     "af_episodes",
+    "afl_burden_percent",
+    "afl_episodes",
     "pauses",
     "longest_pause_s",
     "analysable_percent",

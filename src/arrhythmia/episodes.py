@@ -9,7 +9,7 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   ``context.p_wave_consistency``) for at least ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its
   rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``; an SVT run inside an AF
-  episode is the fibrillation's ventricular response and is not listed (``svt_in_af``).
+  or AFL episode is the fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``).
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
@@ -18,8 +18,11 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
 - ``noise``: each unanalysable stretch.
 
-Atrial flutter (``AFL``) has a regular ventricular response as often as an irregular one, so RR intervals
-cannot tell it from sinus rhythm: it is not detected, and an irregular flutter is reported as ``AF``.
+- ``AFL``: atrial flutter, where the atrial activity between the beats (``data.atrial``) has its dominant
+  frequency at a flutter rate (``afl_hz``) holding most of its power (``afl_organisation``) for at least
+  ``afl_min_s``, the beats mostly supraventricular; no AF is reported inside it. RR intervals cannot find
+  flutter (its ventricular response is as often regular as not); a coarse or irregular flutter whose waves
+  are not one sharp spectral peak (MIT-BIH 203's) is reported as ``AF`` when irregular.
 """
 
 from __future__ import annotations
@@ -61,10 +64,15 @@ class EpisodeConfig:
         Three N-N-V cycles come by chance among frequent ectopic beats, and MIT-BIH's annotators did not
         call them trigeminy: on DS1, with the reference beat labels themselves, 3 finds every reference
         trigeminy at 59% episode +P, 4 finds 87% at 75% (README).
-    svt_in_af : also report an SVT run that overlaps an AF episode. Off: in atrial fibrillation a run of fast
-        beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia, and
-        a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
-        this drops one false SVT episode per training seed and loses none; README).
+    afl_organisation : a beat's atrial activity is flutter-like where its window's organisation index
+        (``data.atrial.atrial_activity``) is at least this and its dominant frequency within ``afl_hz``
+        (atrial rates of 240-420 a minute; 207's ventricular flutter, at 3-3.75 Hz, stays out); chosen on
+        MIT-BIH DS1 (README); None: no AFL.
+    afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
+    svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
+        of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
+        and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
+        this drops one false SVT episode per training seed and loses none; README); likewise in flutter.
     """
 
     pause_s: float = 2.0
@@ -78,6 +86,9 @@ class EpisodeConfig:
     af_min_s: float = 60.0
     af_bridge_s: float = 0.0
     af_skip_labels: tuple[str, ...] = ("V",)
+    afl_organisation: float | None = 0.6
+    afl_hz: tuple[float, float] = (4.0, 7.0)
+    afl_min_s: float = 30.0
     bigeminy_min_v: int = 3
     trigeminy_min_v: int = 4
     svt_in_af: bool = False
@@ -162,13 +173,16 @@ def find_episodes(
     unanalysable: np.ndarray | None = None,
     config: EpisodeConfig | None = None,
     p_wave: np.ndarray | None = None,
+    atrial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
     samples : (n_beats,) int, R-peak samples, ascending; labels : (n_beats,) str, AAMI labels ('' for a
     beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the stretches with no
     analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
-    P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None.
+    P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None; atrial : each beat's
+    atrial activity, ``(dominant_hz, organisation)`` ((n_beats,) float each, ``data.atrial.atrial_activity``;
+    NaN unknown), or None (no AFL).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -186,10 +200,14 @@ def find_episodes(
     if len(times) >= 2:
         clean = np.where(in_noise, "", labels)  # beats detected in noise start no episode
         skipped = np.isin(labels, list(config.af_skip_labels))
-        af = _af_stretches(times, skipped, in_noise, config, p_wave)
+        afl = _afl_stretches(times, labels, in_noise, config, atrial)
+        in_afl = np.zeros(len(times), dtype=bool)
+        for first, last in afl:
+            in_afl[first : last + 1] = True
+        af = _af_stretches(times, skipped, in_noise | in_afl, config, p_wave)
         svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm)
-        if not config.svt_in_af:  # fast beats in AF are its ventricular response, not a supraventricular run
-            svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af)]
+        if not config.svt_in_af:  # fast beats in AF or AFL are its ventricular response, not a separate run
+            svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
         rows += _rows("VT", times, _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm))
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
@@ -197,6 +215,7 @@ def find_episodes(
         rows += _pauses(times, noise_s, config.pause_s)
         rows += _sustained_rate(times, in_noise, config)
         rows += _rows("AF", times, af)
+        rows += _rows("AFL", times, afl)
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
@@ -247,3 +266,26 @@ def _af_stretches(
         else:
             merged.append((first, last))
     return [(a, b) for a, b in merged if times[b] - times[a] >= config.af_min_s]
+
+
+def _afl_stretches(
+    times: np.ndarray,
+    labels: np.ndarray,
+    in_noise: np.ndarray,
+    config: EpisodeConfig,
+    atrial: tuple[np.ndarray, np.ndarray] | None,
+) -> list[tuple[int, int]]:
+    """First and last beat of each AFL episode (see ``EpisodeConfig.afl_organisation``)."""
+    if atrial is None or config.afl_organisation is None:
+        return []
+    dominant, organisation = (np.asarray(values, dtype=np.float64) for values in atrial)
+    with np.errstate(invalid="ignore"):  # NaN: unknown, not flutter-like
+        flutter = (
+            (organisation >= config.afl_organisation) & (dominant >= config.afl_hz[0]) & (dominant <= config.afl_hz[1])
+        )
+    stretches = true_runs(flutter & ~in_noise)
+    return [
+        (a, b)
+        for a, b in stretches
+        if times[b] - times[a] >= config.afl_min_s and np.mean(labels[a : b + 1] == "V") < 0.5
+    ]

@@ -463,6 +463,7 @@ def plot_review_strips(signal: np.ndarray, fs: float, questions, path: str | Pat
 #: Colours of the episode types shaded on the heart-rate trend.
 EPISODE_COLOURS = {
     "AF": "#fb8500",
+    "AFL": "#e85d04",
     "VT": "#cf222e",
     "SVT": "#bf8700",
     "bigeminy": "#8250df",

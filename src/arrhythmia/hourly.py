@@ -23,7 +23,7 @@ from arrhythmia.data.quality import overlapping
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
-HRV_EXCLUDES = ("noise", "AF", "pause")
+HRV_EXCLUDES = ("noise", "AF", "AFL", "pause")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
@@ -109,7 +109,7 @@ def hourly_table(
 ) -> pd.DataFrame:
     """One row per hour of a recording of ``duration_s`` seconds (a recording under an hour gets one
     partial row): hour, start_s, end_s, analysable_min, beats, one count per class, hr_min / hr_mean /
-    hr_max (bpm), S and V couplets and runs, pauses, af_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
+    hr_max (bpm), S and V couplets and runs, pauses, af_min, afl_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
     with under ``HRV_MIN_S`` of NN intervals).
 
     times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
@@ -144,6 +144,7 @@ def hourly_table(
             "v_runs": v_runs,
             "pauses": int(((episodes["type"] == "pause") & episodes["start_s"].between(start, end, "left")).sum()),
             "af_min": _overlap_s(episodes, "AF", start, end) / 60.0,
+            "afl_min": _overlap_s(episodes, "AFL", start, end) / 60.0,
             **hrv(nn[(nn[:, 0] >= start) & (nn[:, 0] < end)]),
         }
         rows.append(row)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, questions, supraventricular_as_n
 from arrhythmia.adapt import adapt as adapt_labels
+from arrhythmia.data.atrial import atrial_activity
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
 from arrhythmia.data.detection import as_signal, detect_and_filter, polarity, search_gaps
@@ -139,7 +140,8 @@ class RecordingLabels:
     """What predict makes of one recording.
 
     beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family, p_wave: the
-        P-wave consistency, ``context.p_wave_consistency``);
+        P-wave consistency, ``context.p_wave_consistency``; atrial_hz, atrial_organisation: the atrial
+        activity of its 10 s, ``data.atrial.atrial_activity``);
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
@@ -445,9 +447,11 @@ def label_recording(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
     p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
+    atrial_hz, organisation = atrial_activity(recording.signal, fs, peaks)
     if config is not None and config.af_as_n:
+        atrial = (atrial_hz[cut.kept], organisation[cut.kept])
         kept_probs, relabelled = _no_s_in_af(
-            kept_probs, kept_peaks, model.classes, fs, noise, episodes, p_wave[cut.kept], given
+            kept_probs, kept_peaks, model.classes, fs, noise, episodes, p_wave[cut.kept], given, atrial
         )
         result.adaptation["af_as_n"] = {"relabelled": relabelled}
     if ask:
@@ -479,17 +483,23 @@ def label_recording(
         probs = np.concatenate([probs, found_probs[added]])[order]
         kept = np.concatenate([kept, np.ones(int(added.sum()), bool)])[order]
         family = np.concatenate([family, np.full(int(added.sum()), -1)])[order]
-        p_wave = np.concatenate([p_wave, np.full(int(added.sum()), np.nan)])[order]
+        unknown = np.full(int(added.sum()), np.nan)  # found beats have no P stretch or atrial window of their own
+        p_wave = np.concatenate([p_wave, unknown])[order]
+        atrial_hz = np.concatenate([atrial_hz, unknown])[order]
+        organisation = np.concatenate([organisation, unknown])[order]
     table = _table(_beat_index(peaks, fs), probs, model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
     table["p_wave"] = p_wave
+    table["atrial_hz"] = atrial_hz
+    table["atrial_organisation"] = organisation
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
-    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, p_wave[labelled])
+    atrial = (atrial_hz[labelled], organisation[labelled])
+    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, p_wave[labelled], atrial)
 
 
 def _no_s_in_af(
@@ -501,12 +511,13 @@ def _no_s_in_af(
     config: EpisodeConfig | None,
     p_wave: np.ndarray,
     reviewed: dict[int, int],
+    atrial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """``probs`` (n_beats, n_classes) of the beats at ``samples`` with those called S inside the AF episodes
     that their own labels give called N (``adapt.supraventricular_as_n``), and how many changed; a
     reviewer's beats (``reviewed``: beat index -> class index) keep their labels."""
     labels = aami_calls(probs, classes)
-    in_af = beats_in(samples, fs, find_episodes(samples, labels, fs, noise, config, p_wave), "AF")
+    in_af = beats_in(samples, fs, find_episodes(samples, labels, fs, noise, config, p_wave, atrial), "AF")
     in_af[list(reviewed)] = False
     out = supraventricular_as_n(probs, tuple(classes), in_af)
     return out, int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())
@@ -531,12 +542,13 @@ def rhythm_tables(
     noise: np.ndarray,
     config: EpisodeConfig | None = None,
     p_wave: np.ndarray | None = None,
+    atrial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
-    consistency or None: (n,)) of a recording of ``duration_s`` seconds at ``fs`` Hz with unanalysable
-    stretches ``noise`` ((k, 2) samples). Also what the review server recomputes after a reviewer's
-    corrections."""
-    episodes = find_episodes(samples, labels, fs, noise, config, p_wave)
+    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation)``, or None) of a
+    recording of ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples).
+    Also what the review server recomputes after a reviewer's corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
     return episodes, hourly, hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
 
@@ -551,11 +563,11 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
     }
 
 
-def _add_rhythm(result, samples, labels, recording, noise, config, p_wave=None) -> RecordingLabels:
+def _add_rhythm(result, samples, labels, recording, noise, config, p_wave=None, atrial=None) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
-    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave)
+    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave, atrial)
     result.episodes, result.hourly, result.hrv = tables
     result.episode_settings = asdict(config)
     return result

@@ -37,10 +37,10 @@ EXTRA_CSS = (
     ".scroll { overflow-x: auto; } .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
     " .thresholds { color: var(--muted); font-size: 0.9rem; }"
 )
-#: At most this many AF onsets get a strip of their own, and this many episodes are listed.
+#: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
 MAX_EPISODE_ROWS = 200
-_READABLE = {"noise": "unanalysable signal", "AF": "atrial fibrillation", "pause": "pauses"}
+_READABLE = {"noise": "unanalysable signal", "AF": "atrial fibrillation", "AFL": "atrial flutter", "pause": "pauses"}
 #: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
 HRV_NOTE = (
     "Over the intervals between two consecutive N beats, leaving out "
@@ -52,7 +52,7 @@ HRV_NOTE = (
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
     """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
     heart rate (running median of 8 intervals, outside unanalysable stretches), the longest pause, the
-    longest VT and SVT runs, and the first AF onsets; each strip holds its event near its middle."""
+    longest VT and SVT runs, and the first AF and AFL onsets; each strip holds its event near its middle."""
     events: list[tuple[str, float]] = []
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / fs
@@ -77,8 +77,9 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             longest = runs.loc[runs["beats"].idxmax()]
             title = f"Longest {kind}: {longest['beats']} beats, up to {longest['max_hr_bpm']:.0f} bpm"
             events.append((title, longest["start_s"] - 2.0))
-    for row in episodes[episodes["type"] == "AF"].head(MAX_AF_STRIPS).itertuples():
-        events.append((f"AF onset at {format_duration(row.start_s)}", row.start_s - STRIP_S / 2))
+    for kind in ("AF", "AFL"):
+        for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
+            events.append((f"{kind} onset at {format_duration(row.start_s)}", row.start_s - STRIP_S / 2))
     return [(title, max(start, 0.0)) for title, start in events]
 
 
@@ -100,7 +101,7 @@ def _number(value, digits: int = 0) -> str:
 
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
     header = ["hours", "analysable min", "beats", *classes, "HR min / mean / max", "S couplets / runs"]
-    header += ["V couplets / runs", "pauses", "AF min", "SDNN ms", "RMSSD ms", "pNN50 %"]
+    header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
     rows = []
     for r in hourly.to_dict("records"):
         rows.append(
@@ -114,6 +115,7 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
                 f"{r['v_couplets']} / {r['v_runs']}",
                 _number(r["pauses"]),
                 _number(r["af_min"], 1),
+                _number(r.get("afl_min", np.nan), 1),
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
@@ -125,13 +127,18 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
 def episode_thresholds(settings: dict) -> str:
     """The episode thresholds a recording was read with (``EpisodeConfig`` as a dict), in a reader's words."""
     s = settings
+    if s.get("afl_organisation") is None:  # turned off, or an analysis from before AFL was looked for
+        flutter = "AFL: not looked for"
+    else:
+        low, high = s["afl_hz"]
+        flutter = f"AFL: organised atrial waves at {low * 60:g}-{high * 60:g} a minute for {s['afl_min_s']:g} s or more"
     return (
         f"Thresholds: a pause is an RR interval of {s['pause_s']:g} s or more; bradycardia under "
         f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for "
         f"{s['sustained_s']:g} s or more; VT and SVT: {RUN_MIN_BEATS} or more V (S) beats in a row over "
         f"{s['run_bpm']:g} bpm; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "
         f"{s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm without P waves for "
-        f"{s['af_min_s']:g} s or more (predict --episode-setting changes them)."
+        f"{s['af_min_s']:g} s or more; {flutter} (predict --episode-setting changes them)."
     )
 
 

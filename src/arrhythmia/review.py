@@ -610,6 +610,9 @@ class ReviewStore:
             meta = self.meta()
             labels, samples_all = state.labels.copy(), state.samples
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
+            atrial = None
+            if {"atrial_hz", "atrial_organisation"} <= set(state.base):  # analyses before AFL have none
+                atrial = tuple(state.base[c].to_numpy(np.float64) for c in ("atrial_hz", "atrial_organisation"))
             noise = np.load(self.analysis() / "noise.npy")
             reviewed = {
                 "version": state.version,
@@ -628,6 +631,7 @@ class ReviewStore:
             noise,
             config,
             p_wave=None if p_wave is None else p_wave[labelled],
+            atrial=None if atrial is None else tuple(values[labelled] for values in atrial),
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
         summary = {
