@@ -169,6 +169,8 @@ def test_chunked_processing_matches_the_whole_signal(classifier):
     assert np.array_equal(chunked["label"].to_numpy(), whole["label"].to_numpy())
     assert np.allclose(chunked["p_V"], whole["p_V"], atol=1e-4)
     assert np.allclose(chunked["p_wave"], whole["p_wave"], atol=1e-3, equal_nan=True)
+    for column in ("atrial_hz", "atrial_organisation"):
+        assert np.allclose(chunked[column], whole[column], equal_nan=True)
 
 
 @needs_mitdb
@@ -221,7 +223,7 @@ def test_a_beat_the_detector_missed_inside_a_v_run_is_found_and_can_be_reviewed(
     result = predict.label_recording(recording, _always("V"))
     assert result.found_in_v_runs == 1 and near(result.beats).sum() == 1
     row = result.beats[near(result.beats)].iloc[0]
-    assert row["label"] == "V" and row["family"] == -1 and np.isnan(row["p_wave"])
+    assert row["label"] == "V" and row["family"] == -1 and np.isnan(row["p_wave"]) and np.isnan(row["atrial_hz"])
     summary = predict.save_recording(result, tmp_path, {}, ("N", "S", "V", "F", "Q"))
     assert summary["beats_found_in_v_runs"] == 1 and summary["beats"] == len(truth)
 
