@@ -88,17 +88,37 @@ def test_organised_flutter_waves_for_long_enough_are_afl_and_not_af():
 
 def test_predict_reports_atrial_flutter_in_its_tables(tmp_path):
     from arrhythmia.export import load_classifier
-    from arrhythmia.predict import label_recording
+    from arrhythmia.predict import label_recording, save_recording
+    from arrhythmia.recording_report import write_recording_report
 
     model = load_classifier(None, "torch", None, device="cpu")
     signal, fs, _ = flutter_ecg(seconds=240.0)
-    result = label_recording(Recording(signal, fs, "MLII", "flutter"), model)
+    recording = Recording(signal, fs, "MLII", tmp_path / "flutter.csv")
+    result = label_recording(recording, model)
     assert {"atrial_hz", "atrial_organisation"} <= set(result.beats)
     afl = result.episodes[result.episodes["type"] == "AFL"]
     assert len(afl) == 1 and afl["end_s"].iloc[0] - afl["start_s"].iloc[0] > 150
     assert (result.episodes["type"] != "AF").all()
     assert result.hourly["afl_min"].sum() > 2.5
+    summary = save_recording(result, tmp_path, {"model": model.model_name}, model.classes)
+    assert summary["episodes"]["AFL"] == 1 and "atrial_organisation" in (tmp_path / "beats.csv").read_text()
+    page = write_recording_report(recording, result, summary, model.window, tmp_path).read_text()
+    assert "AFL onset at" in page and "AFL: organised atrial waves at 240-420 a minute" in page
     # the fibrillation of the AF test recording stays AF
     signal, fs, _ = irregular_ecg(False)
     episodes = label_recording(Recording(signal, fs, "MLII", "af"), model).episodes
     assert (episodes["type"] == "AF").any() and (episodes["type"] != "AFL").all()
+
+
+def test_the_review_server_finds_the_flutter_again_after_a_correction(tmp_path):
+    import wfdb
+
+    from arrhythmia.export import load_classifier
+    from arrhythmia.review import ReviewStore
+
+    signal, fs, _ = flutter_ecg(seconds=240.0)
+    wfdb.wrsamp("fl", fs=int(fs), units=["mV"], sig_name=["MLII"], p_signal=signal[:, None], write_dir=str(tmp_path))
+    store = ReviewStore(tmp_path, "fl")
+    store.analyse(load_classifier())
+    episodes = store.rhythm()["episodes"]  # recomputed from the analysis' beats.csv, as after each correction
+    assert (episodes["type"] == "AFL").sum() == 1 and (episodes["type"] != "AF").all()
