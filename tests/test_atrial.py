@@ -30,6 +30,16 @@ def test_fibrillation_and_sinus_p_waves_are_not_organised_like_flutter():
         assert np.nanmedian(organisation) < FLUTTER_BORDER - 0.1
 
 
+def test_muscle_noise_above_the_band_does_not_look_organised():
+    from scipy.signal import butter, sosfiltfilt
+
+    signal, fs, peaks = irregular_ecg(True, n_beats=300, fs=360.0)
+    rng = np.random.default_rng(1)
+    noise = sosfiltfilt(butter(4, [10, 100], btype="band", fs=fs, output="sos"), rng.standard_normal(len(signal)))
+    _, organisation = atrial_activity(signal + 0.15 * noise / noise.std(), fs, peaks)
+    assert np.nanpercentile(organisation, 90) < FLUTTER_BORDER
+
+
 def test_no_atrial_activity_where_it_cannot_be_measured():
     signal, fs, peaks = flutter_ecg(fs=250.0, seconds=60.0)
     # the last, partial window, a rate too low for the band, a flat lead, a recording without beats

@@ -86,7 +86,7 @@ class EpisodeConfig:
     af_min_s: float = 60.0
     af_bridge_s: float = 0.0
     af_skip_labels: tuple[str, ...] = ("V",)
-    afl_organisation: float | None = 0.6
+    afl_organisation: float | None = 0.55
     afl_hz: tuple[float, float] = (4.0, 7.0)
     afl_min_s: float = 30.0
     bigeminy_min_v: int = 3

@@ -5,8 +5,9 @@ In atrial flutter the atria circle at 240-350 beats a minute and draw regular sa
 fibrillation their activity is disorganised, in sinus rhythm it is one P wave per beat. Each beat's
 QRS-T is cancelled by subtracting the median of its neighbours' (what is left is the atrial activity,
 average-beat subtraction), and the spectrum of what is left is taken over fixed windows of the recording.
-A flutter's spectrum has one sharp peak at its atrial rate (and its harmonic); the organisation index
-(Everett et al., IEEE TBME 2001) is the share of the spectrum's power in that peak and its harmonics.
+A flutter's spectrum has one sharp peak at its atrial rate (and its harmonics); the organisation index
+(Everett et al., IEEE TBME 2001) is the share of the spectrum's 2-20 Hz power in that peak and its
+harmonics.
 ``episodes`` reports atrial flutter where the peak sits at a flutter rate and holds most of the power.
 """
 
@@ -23,7 +24,7 @@ WINDOW_S = 10.0
 #: band the organisation is a share of.
 PEAK_BAND_HZ = (3.0, 10.0)
 POWER_BAND_HZ = (2.0, 20.0)
-#: The peak, and its harmonic, are the power within this many Hz of their frequency.
+#: The peak, and each harmonic, are the power within this many Hz of their frequency.
 PEAK_HALF_WIDTH_HZ = 0.5
 #: The part of each beat cancelled (its QRS and T wave), seconds before and after the R peak, and the
 #: neighbours on each side whose median stands for it.
@@ -78,9 +79,10 @@ def window_spectra(residual: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndar
     in_peak_band = (freqs >= PEAK_BAND_HZ[0]) & (freqs <= PEAK_BAND_HZ[1])
     dominant = freqs[in_peak_band][np.argmax(power[:, in_peak_band], axis=1)]
     # the peak and its harmonics: a flutter wave is a sawtooth, not a sine
+    in_band = (freqs >= POWER_BAND_HZ[0]) & (freqs <= POWER_BAND_HZ[1])
     harmonic = np.round(freqs[None, :] / dominant[:, None])
-    near = (harmonic >= 1) & (np.abs(freqs[None, :] - harmonic * dominant[:, None]) <= PEAK_HALF_WIDTH_HZ)
-    total = power[:, (freqs >= POWER_BAND_HZ[0]) & (freqs <= POWER_BAND_HZ[1])].sum(axis=1)
+    near = in_band & (harmonic >= 1) & (np.abs(freqs[None, :] - harmonic * dominant[:, None]) <= PEAK_HALF_WIDTH_HZ)
+    total = power[:, in_band].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         organisation = np.where(total > 0, (power * near).sum(axis=1) / total, np.nan)
     dominant = np.where(total > 0, dominant, np.nan)
