@@ -199,12 +199,12 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
         s = score([(labelled[n][4][kind], detected[n].get(kind, [])) for n in labelled])
         results.append({"type": kind, **s})
         row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
-    if per_record:
-        print("\nAF per record (records with reference or detected AF):\n")
+    for kind in ("AF", "AFL") if per_record else ():
+        print(f"\n{kind} per record (records with reference or detected {kind}):\n")
         row("record", *DURATION_HEADER)
         print("|---|---:|---:|---:|---:|")
         for n in labelled:
-            s = score([(labelled[n][4]["AF"], detected[n].get("AF", []))])
+            s = score([(labelled[n][4][kind], detected[n].get(kind, []))])
             if s["reference"] or s["detected"]:
                 row(n, *durations(s))
     return results
