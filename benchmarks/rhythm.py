@@ -52,7 +52,7 @@ from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
-from arrhythmia.predict import label_recording, save_recording
+from arrhythmia.predict import atrial_of, label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
@@ -176,7 +176,7 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
             reference,
             seconds,
             labelled["p_wave"].to_numpy(),
-            (labelled["atrial_hz"].to_numpy(), labelled["atrial_organisation"].to_numpy()),
+            atrial_of(labelled),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -275,8 +275,7 @@ def timing(data: Path, hours: float) -> dict:
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
-    atrial = (labelled["atrial_hz"].to_numpy(), labelled["atrial_organisation"].to_numpy())
-    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy(), atrial)
+    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy(), atrial_of(labelled))
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
     seconds = time.perf_counter() - began

@@ -46,6 +46,19 @@ class BeatModel(Protocol):
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray: ...
 
 
+#: The beats table's columns of each beat's atrial activity (``data.atrial.atrial_activity``), in the order
+#: ``find_episodes`` takes them.
+ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation")
+
+
+def atrial_of(beats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``atrial`` of ``find_episodes`` from a beats table (``beats.csv``): its ``ATRIAL_COLUMNS`` as float
+    arrays, or None for a table without them (written before atrial flutter was looked for)."""
+    if not set(ATRIAL_COLUMNS) <= set(beats.columns):
+        return None
+    return tuple(beats[column].to_numpy(np.float64) for column in ATRIAL_COLUMNS)
+
+
 def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
     """``index`` columns, then label, confidence and p_<class> from ``probs: (n, n_classes)``."""
     frame = pd.DataFrame(
@@ -492,8 +505,7 @@ def label_recording(
     if result.families is not None:
         table["family"] = family
     table["p_wave"] = p_wave
-    table["atrial_hz"] = atrial_hz
-    table["atrial_organisation"] = organisation
+    table[list(ATRIAL_COLUMNS)] = np.column_stack([atrial_hz, organisation])
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""

@@ -115,7 +115,7 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
                 f"{r['v_couplets']} / {r['v_runs']}",
                 _number(r["pauses"]),
                 _number(r["af_min"], 1),
-                _number(r.get("afl_min", np.nan), 1),
+                _number(r["afl_min"], 1),
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
@@ -127,7 +127,7 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
 def episode_thresholds(settings: dict) -> str:
     """The episode thresholds a recording was read with (``EpisodeConfig`` as a dict), in a reader's words."""
     s = settings
-    if s.get("afl_organisation") is None:  # turned off, or an analysis from before AFL was looked for
+    if s["afl_organisation"] is None:  # turned off
         flutter = "AFL: not looked for"
     else:
         low, high = s["afl_hz"]

@@ -52,7 +52,15 @@ from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
-from arrhythmia.predict import RecordingLabels, as_aami, rhythm_summary, rhythm_tables, save_recording, summarise
+from arrhythmia.predict import (
+    RecordingLabels,
+    as_aami,
+    atrial_of,
+    rhythm_summary,
+    rhythm_tables,
+    save_recording,
+    summarise,
+)
 from arrhythmia.recording_report import write_recording_report
 
 SIDECAR = ".arrhythmia"
@@ -610,9 +618,7 @@ class ReviewStore:
             meta = self.meta()
             labels, samples_all = state.labels.copy(), state.samples
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
-            atrial = None
-            if {"atrial_hz", "atrial_organisation"} <= set(state.base):  # analyses before AFL have none
-                atrial = tuple(state.base[c].to_numpy(np.float64) for c in ("atrial_hz", "atrial_organisation"))
+            atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             noise = np.load(self.analysis() / "noise.npy")
             reviewed = {
                 "version": state.version,
