@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from common import in_fresh_process, long_recording
 
-from arrhythmia.data.quality import unanalysable
+from arrhythmia.data.quality import overlapping, unanalysable
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.wfdb_source import record_names
@@ -240,10 +240,7 @@ def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
     outside = []  # organisation of the beats outside reference AF and AFL
     for samples, _, fs, _, reference, _, _, (_, organisation) in labelled.values():
         times = samples / fs
-        atrial = np.zeros(len(times), dtype=bool)
-        for start, end in reference["AF"] + reference["AFL"]:
-            atrial |= (times >= start) & (times <= end)
-        outside.append(organisation[~atrial])
+        outside.append(organisation[~overlapping(times, times, reference["AF"] + reference["AFL"])])
     values = np.concatenate(outside)
     values = values[np.isfinite(values)]
     percentiles = (50, 90, 95, 99, 99.9)
