@@ -3,6 +3,7 @@
     python benchmarks/rhythm.py [--records ds2|ds1|all|100,101,...] [--set key=value ...] [--per-record]
     python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
     python benchmarks/rhythm.py --records ds1 --afl-grid  # choose the AFL threshold (DS1 only)
+    python benchmarks/rhythm.py --records ds1 --pause-grid  # choose the pause settings (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
 
@@ -13,7 +14,10 @@ the cross-validation fold model of ``DIR`` (``benchmarks/adaptive.py --cv``: ``D
 ``fold.json``) that did not see it, for choices made on DS1's episodes. ``--no-adapt`` labels without
 adapting to the recording. The reference is the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF,
 ``(AFL`` for AFL, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B`` for bigeminy and ``(T`` for trigeminy; each note
-holds until the next. MIT-BIH does not annotate pauses, bradycardia or tachycardia, so those are not scored.
+holds until the next. Pauses are not annotated either; they are taken from the reference beats: an interval
+of ``pause_s`` (2 s) or more between two annotated beats, unless the annotators marked inside it a change of
+signal quality (``~``: noise, not a heart that paused) or ventricular flutter (``[``, ``!``, ``]``: a heart
+that did not stop). Bradycardia and tachycardia are not scored.
 
 Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
@@ -25,7 +29,9 @@ detected time.
 and ``af_bridge_s`` on the given records (choose on DS1 only) and prints the table sorted by duration F1.
 ``--afl-grid`` prints the percentiles of the atrial activity's organisation index (``data.atrial``) over
 the beats outside the reference's atrial fibrillation and flutter, the border ``afl_organisation`` is
-placed by, and scores AFL and AF over a range of ``afl_organisation``.
+placed by, and scores AFL and AF over a range of ``afl_organisation``. ``--pause-grid`` scores pauses over
+the recovering amplifier's thresholds (``data.quality.recovering_amplifier``; every long interval a pause),
+then lists the ``gap_activity`` of the true and false pauses and scores them over ``pause_quiet_below``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from common import in_fresh_process, long_recording
 
+from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.splits import DS1, DS2
@@ -57,13 +64,15 @@ from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
 REFERENCE_TYPES = {"(AFIB": "AF", "(AFL": "AFL", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
-SCORED = ("AF", "AFL", "VT", "SVT", "bigeminy", "trigeminy")
+#: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
+NOT_A_PAUSE = ("~", "[", "!", "]")
+SCORED = ("AF", "AFL", "VT", "SVT", "bigeminy", "trigeminy", "pause")
 DURATION_HEADER = ("duration Se", "duration +P", "reference min", "detected min")
 
 
-def reference_episodes(path: Path) -> tuple[dict[str, list[tuple[float, float]]], float]:
-    """The record's rhythm episodes from its ``atr`` rhythm notes: ``{type: [(start_s, end_s), ...]}``, and
-    the record's length in seconds."""
+def reference_episodes(path: Path, pause_s: float = EpisodeConfig.pause_s) -> tuple[dict[str, list], float]:
+    """The record's rhythm episodes from its ``atr`` rhythm notes, and its pauses from its beats (module
+    docstring): ``{type: [(start_s, end_s), ...]}``, and the record's length in seconds."""
     import wfdb
 
     header = wfdb.rdheader(str(path))
@@ -79,6 +88,12 @@ def reference_episodes(path: Path) -> tuple[dict[str, list[tuple[float, float]]]
         kind = REFERENCE_TYPES.get(note)
         if kind is not None and end > start:
             episodes[kind].append((start, end))
+    symbols = np.asarray(annotation.symbol)
+    beats = annotation.sample[np.isin(symbols, list(SYMBOL_TO_AAMI))] / header.fs
+    not_paused = annotation.sample[np.isin(symbols, list(NOT_A_PAUSE))] / header.fs
+    for before, after in zip(beats[:-1], beats[1:]):
+        if after - before >= pause_s and not ((not_paused > before) & (not_paused < after)).any():
+            episodes["pause"].append((before, after))
     return episodes, length
 
 
@@ -147,10 +162,12 @@ def fold_models(folds: Path) -> dict[str, Path]:
     return held_out
 
 
-def label_records(data: Path, names: list[str], folds: Path | None = None, adapt: bool = True) -> dict:
+def label_records(
+    data: Path, names: list[str], folds: Path | None = None, adapt: bool = True, pause_s: float = EpisodeConfig.pause_s
+) -> dict:
     """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
-    p_wave, atrial)}`` (atrial: ``(atrial_hz, atrial_organisation)``); with ``folds``, by the fold model that
-    held it out."""
+    p_wave, atrial, gap_activity)}`` (atrial: ``(atrial_hz, atrial_organisation)``); with ``folds``, by the
+    fold model that held it out."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -167,7 +184,7 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
         began = time.perf_counter()
         bad = unanalysable(recording.signal, recording.fs)
         seconds = time.perf_counter() - began
-        reference, _ = reference_episodes(data / name)
+        reference, _ = reference_episodes(data / name, pause_s)
         out[name] = (
             labelled["sample"].to_numpy(),
             labelled["label"].to_numpy(str),
@@ -177,6 +194,7 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
             seconds,
             labelled["p_wave"].to_numpy(),
             atrial_of(labelled),
+            labelled["gap_activity"].to_numpy(),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -184,8 +202,8 @@ def label_records(data: Path, names: list[str], folds: Path | None = None, adapt
 
 def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
     detected = {}
-    for name, (samples, labels, fs, bad, _, _, p_wave, atrial) in labelled.items():
-        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial)
+    for name, (samples, labels, fs, bad, _, _, p_wave, atrial, gap) in labelled.items():
+        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial, gap)
         detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
     return detected
 
@@ -199,7 +217,7 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
         s = score([(labelled[n][4][kind], detected[n].get(kind, [])) for n in labelled])
         results.append({"type": kind, **s})
         row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
-    for kind in ("AF", "AFL") if per_record else ():
+    for kind in ("AF", "AFL", "pause") if per_record else ():
         print(f"\n{kind} per record (records with reference or detected {kind}):\n")
         row("record", *DURATION_HEADER)
         print("|---|---:|---:|---:|---:|")
@@ -259,6 +277,48 @@ def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
         row(border, *cells, pct(af["duration_se"]), pct(af["duration_ppv"]))
 
 
+def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
+    """The pause settings, in the order they act: the recovering amplifier's two thresholds (the
+    unanalysable stretches found again with each, every long interval a pause), then, with the shipped
+    ones, ``pause_quiet_below`` over the detected pauses' ``gap_activity``."""
+    loud = replace(base, pause_quiet_below=None)
+    signals = {n: read_input(data / n).signal for n in labelled}
+    print("### the recovering amplifier (data.quality.recovering_amplifier), every long interval a pause\n")
+    row("collapse_share", "sweep_mv", "pauses detected", "episode Se", "episode +P", "unanalysable min")
+    print("|---:|---:|---:|---:|---:|---:|")
+    settings = [(None, None)] + list(itertools.product((0.1, 0.15, 0.2, 0.25), (0.3, 0.5, 0.75, 1.0)))
+    for share, sweep in settings:
+        found = {}
+        for n, entry in labelled.items():
+            fs = entry[2]
+            bad = unanalysable(signals[n], fs, collapse_share=share or 0.0, sweep_mv=sweep)
+            found[n] = (*entry[:3], bad, *entry[4:])
+        detected = episodes_of(found, loud)
+        s = score([(found[n][4]["pause"], detected[n].get("pause", [])) for n in found])
+        minutes = sum(float(np.sum(np.diff(found[n][3], axis=1))) / found[n][2] for n in found) / 60
+        row(
+            share or "off", sweep or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), f"{minutes:.2f}"
+        )
+    print("\n### gap_activity of the detected pauses (shipped unanalysable stretches)\n")
+    detected = episodes_of(labelled, loud)
+    activity = {True: [], False: []}
+    for n, entry in labelled.items():
+        times, gap = entry[0] / entry[2], entry[8]
+        for start, end in detected[n].get("pause", []):
+            true = any(overlap((start, end), r) > 0 for r in entry[4]["pause"])
+            activity[true].append(float(gap[np.argmin(np.abs(times - start))]))
+    for true in (True, False):
+        values = np.sort(activity[true])
+        print(f"{'true' if true else 'false'} pauses ({len(values)}): {', '.join(f'{v:.3f}' for v in values)}")
+    print()
+    row("pause_quiet_below", "pauses detected", "episode Se", "episode +P", *DURATION_HEADER)
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for border in (None, 0.4, 0.3, 0.25, 0.22, 0.2, 0.15):
+        detected = episodes_of(labelled, replace(base, pause_quiet_below=border))
+        s = score([(labelled[n][4]["pause"], detected[n].get("pause", [])) for n in labelled])
+        row(border or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
+
+
 def timing(data: Path, hours: float) -> dict:
     """Seconds of the rhythm steps alone (unanalysable stretches, find_episodes, the hourly table and the
     whole recording's HRV) on an H-hour signal labelled by predict, and the process's peak memory."""
@@ -272,7 +332,8 @@ def timing(data: Path, hours: float) -> dict:
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
-    episodes = find_episodes(samples, labels, fs, bad, None, labelled["p_wave"].to_numpy(), atrial_of(labelled))
+    rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy()
+    episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of)
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
     seconds = time.perf_counter() - began
@@ -298,6 +359,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an EpisodeConfig setting")
     parser.add_argument("--grid", action="store_true", help="score AF over a grid of its thresholds")
     parser.add_argument("--afl-grid", action="store_true", help="score AFL over a range of afl_organisation")
+    parser.add_argument("--pause-grid", action="store_true", help="score pauses over their settings")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -321,7 +383,7 @@ def main() -> None:
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
-    labelled = label_records(args.data, names, args.folds, not args.no_adapt)
+    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s)
     model = f"fold models of {args.folds}" if args.folds else "the shipped default model"
     print(f"records: {args.records} ({len(names)}), labelled by {model}{', not adapted' if args.no_adapt else ''}")
     print(f"episode settings: {config}\n")
@@ -329,6 +391,8 @@ def main() -> None:
         grid(labelled, config)
     elif args.afl_grid:
         afl_grid(labelled, config)
+    elif args.pause_grid:
+        pause_grid(labelled, config, args.data)
     else:
         print_scores(labelled, config, args.per_record)
 

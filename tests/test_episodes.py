@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arrhythmia.data.quality import unanalysable
+from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig, find_episodes
@@ -139,6 +139,75 @@ def test_unanalysable_finds_gaps_flat_and_saturated_stretches():
     assert unanalysable(np.zeros(0), FS).shape == (0, 2)
 
 
+def ecg_with_pauses(seed: int = 2) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+    """A 90 s synthetic ECG at FS (mV) with three beatless stretches, and where each is (s): a quiet pause
+    (no beat, a little noise), the same length of 4 Hz ventricular-flutter-like waves as tall as the QRS
+    complexes, and a recovering amplifier (a 3 mV jump that decays over seconds, the QRS complexes shrunk
+    to nothing meanwhile)."""
+    record = synthetic_ecg(duration_s=90, fs=FS, seed=seed)
+    ecg, peaks = record.signal.astype(np.float64), record.r_peaks / FS
+    rng = np.random.default_rng(seed)
+    stretches = {}
+    for kind, at in (("pause", 20.0), ("flutter", 45.0), ("recovery", 70.0)):
+        before = peaks[peaks < at].max()  # the beat the stretch starts after
+        a, b = int((before + 0.45) * FS), int((before + 4.0) * FS)  # past its T wave, 3.55 s without a beat
+        t = np.arange(b - a) / FS
+        if kind == "pause":
+            ecg[a:b] = np.linspace(ecg[a], ecg[b], b - a) + 0.02 * rng.standard_normal(b - a)
+        elif kind == "flutter":
+            ecg[a:b] = np.linspace(ecg[a], ecg[b], b - a) + 0.8 * np.ptp(ecg) / 2 * np.sin(2 * np.pi * 4.0 * t)
+        else:
+            shrunk = 0.01 * (ecg[a:b] - np.linspace(ecg[a], ecg[b], b - a))
+            ecg[a:b] = np.linspace(ecg[a], ecg[b], b - a) + shrunk + 3.0 * np.exp(-t / 1.2)
+        stretches[kind] = (a / FS, b / FS)
+    return ecg, stretches
+
+
+def test_a_recovering_amplifier_is_unanalysable_and_a_quiet_pause_is_not():
+    ecg, stretches = ecg_with_pauses()
+    found = unanalysable(ecg, FS) / FS
+    ((start, end),) = found  # the recovery alone
+    a, b = stretches["recovery"]
+    assert start <= a + 1 and end >= a + 2  # from its first second; the tail, back near the baseline, may be left
+    assert len(unanalysable(ecg, FS, sweep_mv=None)) == 0  # the rule is what found it
+
+
+def test_a_pause_is_quiet_and_flutter_waves_in_a_long_interval_are_no_pause():
+    ecg, stretches = ecg_with_pauses()
+    samples = np.round(synthetic_ecg(duration_s=90, fs=FS, seed=2).r_peaks).astype(np.int64)
+    inside = [(samples / FS > a) & (samples / FS < b) for a, b in stretches.values()]
+    samples = samples[~np.any(inside, axis=0)]  # no beat detected inside the three stretches
+    activity = gap_activity(ecg, FS, samples)
+    after = {kind: np.flatnonzero(samples / FS < a).max() for kind, (a, b) in stretches.items()}
+    border = EpisodeConfig().pause_quiet_below
+    assert activity[after["pause"]] < border / 2 and activity[after["flutter"]] > 2 * border
+    rr = np.diff(samples) / FS
+    assert np.isnan(activity[:-1][rr < 1.0]).all() and np.isnan(activity[-1])
+    labels = np.array(["N"] * len(samples))
+    pauses = of_type(find_episodes(samples, labels, FS, gap_activity=activity), "pause")
+    assert pauses["start_s"].tolist() == [pytest.approx(samples[after["pause"]] / FS)]  # the jump is loud too
+    every = EpisodeConfig(pause_quiet_below=None)
+    assert len(of_type(find_episodes(samples, labels, FS, config=every, gap_activity=activity), "pause")) == 3
+    # Each rule on its own: without the quiet rule the recovery is still noise, not a pause.
+    table = find_episodes(samples, labels, FS, unanalysable(ecg, FS), every, gap_activity=activity)
+    assert len(of_type(table, "pause")) == 2 and len(of_type(table, "noise")) == 1
+
+
+def test_predict_reports_the_quiet_pause_alone(tmp_path):
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording
+
+    ecg, stretches = ecg_with_pauses()
+    model = load_classifier(None, "torch", None, device="cpu")
+    result = label_recording(Recording(ecg, FS, "synthetic", tmp_path / "rec.csv"), model)
+    pauses, noise = of_type(result.episodes, "pause"), of_type(result.episodes, "noise")
+    (start, end), recovery = stretches["pause"], stretches["recovery"]
+    assert len(pauses) == 1 and pauses["start_s"].iloc[0] < start and pauses["end_s"].iloc[0] > end
+    assert len(noise) == 1 and noise["start_s"].iloc[0] <= recovery[0] + 1 < noise["end_s"].iloc[0]
+    gap = result.beats["gap_activity"].to_numpy()
+    assert np.isfinite(gap).sum() >= 2 and np.nanmin(gap) < EpisodeConfig().pause_quiet_below
+
+
 def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     from arrhythmia.export import load_classifier
     from arrhythmia.predict import label_recording, save_recording
@@ -254,7 +323,7 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
         assert f"<h2>{section}</h2>" in page
     assert "Fastest heart rate" in page and "Slowest heart rate" in page and "noise" in page
     assert "leaving out unanalysable signal, atrial fibrillation, atrial flutter, pauses" in page  # HRV over what
-    assert "a pause is an RR interval of 2 s or more" in page and "at least 3 and 4 V beats" in page
+    assert "a pause is a quiet RR interval of 2 s or more" in page and "at least 3 and 4 V beats" in page
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)

@@ -13,7 +13,8 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
-  lead that came off is ``noise``, never a pause).
+  lead that came off is ``noise``, never a pause) or the signal inside it swings like a QRS complex
+  (``pause_quiet_below``: ventricular flutter, or noise that hid the beats, is no pause).
 - ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
 - ``noise``: each unanalysable stretch.
@@ -47,6 +48,9 @@ class EpisodeConfig:
     """Thresholds of ``find_episodes`` (the clinical conventions unless said otherwise).
 
     pause_s : an RR interval at least this long is a pause.
+    pause_quiet_below : ... when the signal inside it moves less than this share of the beats' QRS band
+        (``data.quality.gap_activity``): a pause is quiet, and an interval as loud as that is ventricular
+        flutter, or noise that hid the beats. Chosen on MIT-BIH DS1 (README); None: every long interval.
     bradycardia_bpm, tachycardia_bpm : sustained heart rate below / above these.
     sustained_s : bradycardia and tachycardia last at least this long.
     run_bpm : VT and SVT runs are faster than this.
@@ -76,6 +80,7 @@ class EpisodeConfig:
     """
 
     pause_s: float = 2.0
+    pause_quiet_below: float | None = 0.22
     bradycardia_bpm: float = 50.0
     tachycardia_bpm: float = 100.0
     sustained_s: float = 30.0
@@ -174,6 +179,7 @@ def find_episodes(
     config: EpisodeConfig | None = None,
     p_wave: np.ndarray | None = None,
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
+    gap_activity: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
@@ -182,7 +188,9 @@ def find_episodes(
     analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
     P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None; atrial : each beat's
     atrial activity, ``(dominant_hz, organisation)`` ((n_beats,) float each, ``data.atrial.atrial_activity``;
-    NaN unknown), or None (no AFL).
+    NaN unknown), or None (no AFL); gap_activity : (n_beats,) float, how much the signal moves in the
+    interval after each beat (``data.quality.gap_activity``; NaN unknown), or None (every long interval
+    is a pause).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -212,7 +220,7 @@ def find_episodes(
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
-        rows += _pauses(times, noise_s, config.pause_s)
+        rows += _pauses(times, noise_s, config.pause_s, config.pause_quiet_below, gap_activity)
         rows += _sustained_rate(times, in_noise, config)
         rows += _rows("AF", times, af)
         rows += _rows("AFL", times, afl)
@@ -228,11 +236,15 @@ def beats_in(samples: np.ndarray, fs: float, episodes: pd.DataFrame, kind: str) 
     return overlapping(times, times, stretches)
 
 
-def _pauses(times: np.ndarray, noise_s: np.ndarray, pause_s: float) -> list[dict]:
+def _pauses(
+    times: np.ndarray, noise_s: np.ndarray, pause_s: float, quiet_below: float | None, activity: np.ndarray | None
+) -> list[dict]:
     rr = np.diff(times)
     rows = []
     # A gap across an unanalysable stretch is missing signal, not a heart that paused.
     lost = overlapping(times[:-1], times[1:], noise_s)
+    if quiet_below is not None and activity is not None:
+        lost |= np.asarray(activity, dtype=np.float64)[:-1] >= quiet_below  # NaN (unknown) stays a pause
     for i in np.flatnonzero((rr >= pause_s) & ~lost):
         rows.append(_row("pause", times[i], times[i + 1], 0, 60.0 / rr[i], 60.0 / rr[i]))
     return rows

@@ -25,7 +25,7 @@ from arrhythmia.data.detection import as_signal, detect_and_filter, polarity, se
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
-from arrhythmia.data.quality import unanalysable
+from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -154,7 +154,8 @@ class RecordingLabels:
 
     beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family, p_wave: the
         P-wave consistency, ``context.p_wave_consistency``; atrial_hz, atrial_organisation: the atrial
-        activity of its 10 s, ``data.atrial.atrial_activity``);
+        activity of its 10 s, ``data.atrial.atrial_activity``; gap_activity: how much the signal moves in
+        the interval after it, where that is 1 s or longer, ``data.quality.gap_activity``);
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
@@ -500,18 +501,21 @@ def label_recording(
         p_wave = np.concatenate([p_wave, unknown])[order]
         atrial_hz = np.concatenate([atrial_hz, unknown])[order]
         organisation = np.concatenate([organisation, unknown])[order]
+    activity = gap_activity(recording.signal, fs, peaks)
     table = _table(_beat_index(peaks, fs), probs, model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
     table["p_wave"] = p_wave
     table[list(ATRIAL_COLUMNS)] = np.column_stack([atrial_hz, organisation])
+    table["gap_activity"] = activity
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = (atrial_hz[labelled], organisation[labelled])
-    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, p_wave[labelled], atrial)
+    rhythm_of = (p_wave[labelled], atrial, activity[labelled])
+    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, *rhythm_of)
 
 
 def _no_s_in_af(
@@ -555,12 +559,14 @@ def rhythm_tables(
     config: EpisodeConfig | None = None,
     p_wave: np.ndarray | None = None,
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
+    gap: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
-    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation)``, or None) of a
-    recording of ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples).
-    Also what the review server recomputes after a reviewer's corrections."""
-    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial)
+    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation)``, or None; gap:
+    the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
+    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples). Also what the
+    review server recomputes after a reviewer's corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
     return episodes, hourly, hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
 
@@ -575,11 +581,13 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
     }
 
 
-def _add_rhythm(result, samples, labels, recording, noise, config, p_wave=None, atrial=None) -> RecordingLabels:
+def _add_rhythm(
+    result, samples, labels, recording, noise, config, p_wave=None, atrial=None, gap=None
+) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
-    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave, atrial)
+    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave, atrial, gap)
     result.episodes, result.hourly, result.hrv = tables
     result.episode_settings = asdict(config)
     return result

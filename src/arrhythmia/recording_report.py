@@ -133,7 +133,8 @@ def episode_thresholds(settings: dict) -> str:
         low, high = s["afl_hz"]
         flutter = f"AFL: organised atrial waves at {low * 60:g}-{high * 60:g} a minute for {s['afl_min_s']:g} s or more"
     return (
-        f"Thresholds: a pause is an RR interval of {s['pause_s']:g} s or more; bradycardia under "
+        f"Thresholds: a pause is {'a quiet' if s['pause_quiet_below'] is not None else 'an'} RR interval of "
+        f"{s['pause_s']:g} s or more; bradycardia under "
         f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for "
         f"{s['sustained_s']:g} s or more; VT and SVT: {RUN_MIN_BEATS} or more V (S) beats in a row over "
         f"{s['run_bpm']:g} bpm; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "

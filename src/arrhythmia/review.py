@@ -619,6 +619,7 @@ class ReviewStore:
             labels, samples_all = state.labels.copy(), state.samples
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
+            gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
             noise = np.load(self.analysis() / "noise.npy")
             reviewed = {
                 "version": state.version,
@@ -638,6 +639,7 @@ class ReviewStore:
             config,
             p_wave=None if p_wave is None else p_wave[labelled],
             atrial=None if atrial is None else tuple(values[labelled] for values in atrial),
+            gap=None if gap is None else gap[labelled],
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
         summary = {

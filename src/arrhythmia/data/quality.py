@@ -2,7 +2,10 @@
 
 A Holter analysis must not read these stretches as rhythm: a lead that comes off gives no beats for a
 while, which is not a pause, and a saturated amplifier gives no QRS complexes, which is not asystole.
-``unanalysable`` finds them per second of signal, from the signal alone.
+Neither does an amplifier recovering from saturation: after a large jump of the electrode potential the
+recorder's high-pass filter brings the signal back along a slow curve, and for the seconds that takes the
+QRS complexes shrink to nothing. ``unanalysable`` finds all of these per second of signal, from the
+signal alone.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy import ndimage
+from scipy import signal as sps
+
+from arrhythmia.data.detection import bandpass, interpolate_nan
 
 #: A second whose peak-to-peak range is below this (mV) is flat: no ECG has a second without a beat's
 #: worth of amplitude (a QRS is 0.5-3 mV, and even the baseline moves more than this).
@@ -18,9 +25,34 @@ FLAT_MV = 0.02
 SATURATED_SHARE = 0.2
 #: A second with more than this share of missing (NaN) samples is a gap.
 MISSING_SHARE = 0.5
+#: A second whose QRS band (``QRS_BAND_HZ``) spans less than this share of the recording's median second
+#: holds no QRS complex ...
+QRS_COLLAPSE_SHARE = 0.15
+QRS_BAND_HZ = (5.0, 40.0)
+#: ... and a stretch of such seconds is an amplifier recovering (not a pause) when, in one of its seconds,
+#: the slow signal (below ``SLOW_HZ``) sweeps by this much (mV). Baseline wander in a real pause moves far
+#: less; the recovery after a saturating jump moves millivolts. Both chosen on DS1's pauses
+#: (docs/choosing-the-rhythm-settings.md#pauses).
+RECOVERY_SWEEP_MV = 0.75
+SLOW_HZ = 1.0
+#: Signal filtered on each side of a stretch, so that the filters' edges fall outside it.
+FILTER_MARGIN_S = 5.0
+#: ``gap_activity`` measures the intervals between beats at least this long, from this long after the
+#: first beat's R peak to this long before the next one's (the QRS complexes themselves left out).
+GAP_MIN_S = 1.0
+GAP_AFTER_R_S = 0.15
+GAP_BEFORE_R_S = 0.1
+#: A beat's QRS-band range is taken within this long of its R peak.
+QRS_HALF_S = 0.1
 
 
-def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndarray:
+def unanalysable(
+    signal: np.ndarray,
+    fs: float,
+    block_s: float = 1.0,
+    collapse_share: float = QRS_COLLAPSE_SHARE,
+    sweep_mv: float | None = RECOVERY_SWEEP_MV,
+) -> np.ndarray:
     """The stretches of a recording that hold no analysable ECG.
 
     Parameters
@@ -28,13 +60,16 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
     signal : (n_samples,) float, mV; NaN where samples are missing.
     fs : sampling rate, Hz.
     block_s : the signal is judged per block of this many seconds.
+    collapse_share, sweep_mv : ``recovering_amplifier``'s thresholds; ``sweep_mv=None`` does not look for
+        a recovering amplifier.
 
     Returns
     -------
     (k, 2) int64: start and end samples (end exclusive) of each stretch of consecutive bad blocks, in
     order. A block is bad when more than half of it is missing, when it is flat (peak-to-peak below
     ``FLAT_MV``) or when more than ``SATURATED_SHARE`` of its samples sit at the recording's lowest or
-    highest value (the rails of a saturated amplifier, or of a lead-off).
+    highest value (the rails of a saturated amplifier, or of a lead-off); and so is every block of a
+    stretch without QRS complexes in which the amplifier recovers (``recovering_amplifier``).
     """
     signal = np.asarray(signal)
     n = len(signal)
@@ -62,8 +97,107 @@ def unanalysable(signal: np.ndarray, fs: float, block_s: float = 1.0) -> np.ndar
             missing = counts < (1.0 - MISSING_SHARE) * rows.shape[1]
             bad.append(missing | ~(ptp >= FLAT_MV) | saturated)
     bad = np.concatenate(bad)
+    if sweep_mv is not None:
+        bad |= recovering_amplifier(signal, fs, block, collapse_share, sweep_mv)
     runs = np.array(true_runs(bad), dtype=np.int64).reshape(-1, 2)  # blocks, first and last
     return np.stack([runs[:, 0] * block, np.minimum((runs[:, 1] + 1) * block, n)], axis=1).astype(np.int64)
+
+
+def recovering_amplifier(
+    signal: np.ndarray,
+    fs: float,
+    block: int,
+    collapse_share: float = QRS_COLLAPSE_SHARE,
+    sweep_mv: float = RECOVERY_SWEEP_MV,
+) -> np.ndarray:
+    """(n_blocks,) bool, one per block of ``block`` samples (the last one may be short): the stretches of
+    blocks whose QRS band spans under ``collapse_share`` of the recording's median block and in one of
+    which the slow signal sweeps by ``sweep_mv`` or more. signal: (n_samples,) float, mV, NaN where
+    missing; fs: Hz."""
+    n = len(signal)
+    n_blocks = -(-n // block)
+    qrs_span, slow_span = np.zeros(n_blocks), np.zeros(n_blocks)
+    if n < 3 * block or QRS_BAND_HZ[0] >= 0.45 * fs:
+        return np.zeros(n_blocks, dtype=bool)
+    slow_sos = sps.butter(2, SLOW_HZ, btype="lowpass", fs=fs, output="sos")
+    margin = int(FILTER_MARGIN_S * fs) // block * block
+    step = 4096 * block  # a few thousand blocks at a time: megabytes for a 24-hour recording
+    for first in range(0, n, step):
+        lo, hi = max(first - margin, 0), min(first + step + margin, n)
+        part = interpolate_nan(np.asarray(signal[lo:hi], dtype=np.float64))
+        if len(part) <= 3 * block:
+            continue
+        blocks = slice(first // block, first // block + -(-min(step, n - first) // block))
+        qrs_span[blocks] = _block_spans(bandpass(part, fs, *QRS_BAND_HZ)[first - lo : first - lo + step], block)
+        slow_span[blocks] = _block_spans(sps.sosfiltfilt(slow_sos, part)[first - lo : first - lo + step], block)
+    typical = np.median(qrs_span)
+    collapsed = qrs_span < collapse_share * typical
+    recovering = np.zeros(n_blocks, dtype=bool)
+    for first, last in true_runs(collapsed):
+        if (slow_span[first : last + 1] >= sweep_mv).any():
+            recovering[first : last + 1] = True
+    return recovering
+
+
+def _block_spans(values: np.ndarray, block: int) -> np.ndarray:
+    """The peak-to-peak range of each block of ``block`` samples of ``values`` (the last may be short)."""
+    edges = np.arange(0, len(values), block)
+    return np.maximum.reduceat(values, edges) - np.minimum.reduceat(values, edges)
+
+
+def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
+    """How much the signal moves inside each long interval between beats, against the beats themselves.
+
+    A pause is a quiet stretch: no QRS complex, at most P waves and the T wave's tail. An interval in which
+    the detector found no beat but the signal swings as much as a QRS complex (ventricular flutter, noise
+    that hid the beats) is not a pause.
+
+    Parameters
+    ----------
+    signal : (n_samples,) float, mV; NaN where samples are missing.
+    fs : sampling rate, Hz.
+    peaks : (n_beats,) int, R-peak samples, ascending.
+
+    Returns
+    -------
+    (n_beats,) float64: for each beat followed by an interval of ``GAP_MIN_S`` or more, the range of the
+    signal's QRS band (``QRS_BAND_HZ``) inside that interval (``GAP_AFTER_R_S`` after the beat to
+    ``GAP_BEFORE_R_S`` before the next) over the median range of the recording's beats within
+    ``QRS_HALF_S`` of their R peaks; NaN for the other beats and where it cannot be measured.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    out = np.full(len(peaks), np.nan)
+    n = len(signal)
+    long = np.flatnonzero(np.diff(peaks) >= GAP_MIN_S * fs)
+    if len(long) == 0 or QRS_BAND_HZ[0] >= 0.45 * fs:
+        return out
+    starts = peaks[long] + round(GAP_AFTER_R_S * fs)
+    ends = peaks[long + 1] - round(GAP_BEFORE_R_S * fs)
+    half = max(round(QRS_HALF_S * fs), 1)
+    beat_range = np.full(len(peaks), np.nan)
+    gap_range = np.full(len(long), np.nan)
+    margin = int(FILTER_MARGIN_S * fs)
+    step = 4096 * max(int(round(fs)), 1)  # about an hour and a bit at a time: megabytes, not gigabytes
+    for first in range(0, n, step):
+        in_chunk = (peaks >= first) & (peaks < first + step)
+        gaps = np.flatnonzero((starts >= first) & (starts < first + step) & (ends > starts))
+        if not in_chunk.any() and len(gaps) == 0:
+            continue
+        last = max([first + step] + ([int(ends[gaps].max())] if len(gaps) else []))
+        lo, hi = max(first - margin, 0), min(last + margin, n)
+        if hi - lo <= 3 * (2 * half + 1):
+            continue
+        band = bandpass(np.asarray(signal[lo:hi], dtype=np.float64), fs, *QRS_BAND_HZ)
+        size = 2 * half + 1
+        spread = ndimage.maximum_filter1d(band, size) - ndimage.minimum_filter1d(band, size)
+        beat_range[in_chunk] = spread[np.clip(peaks[in_chunk] - lo, 0, len(band) - 1)]
+        for g in gaps:
+            inside = band[starts[g] - lo : ends[g] - lo]
+            gap_range[g] = np.ptp(inside) if len(inside) else np.nan
+    typical = np.nanmedian(beat_range) if np.isfinite(beat_range).any() else np.nan
+    if typical > 0:
+        out[long] = gap_range / typical
+    return out
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
