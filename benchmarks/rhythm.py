@@ -4,6 +4,7 @@
     python benchmarks/rhythm.py --records ds1 --grid      # choose the AF thresholds (DS1 only)
     python benchmarks/rhythm.py --records ds1 --afl-grid  # choose the AFL threshold (DS1 only)
     python benchmarks/rhythm.py --records ds1 --pause-grid  # choose the pause settings (DS1 only)
+    python benchmarks/rhythm.py --records ds1 --vf-grid     # choose the VF thresholds (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
 
@@ -13,11 +14,12 @@ was trained on DS1, so on DS1 its labels are in-sample: ``--folds DIR`` labels e
 the cross-validation fold model of ``DIR`` (``benchmarks/adaptive.py --cv``: ``DIR/fold-K`` with its
 ``fold.json``) that did not see it, for choices made on DS1's episodes. ``--no-adapt`` labels without
 adapting to the recording. The reference is the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF,
-``(AFL`` for AFL, ``(VT`` for VT, ``(SVTA`` for SVT, ``(B`` for bigeminy and ``(T`` for trigeminy; each note
-holds until the next. Pauses are not annotated either; they are taken from the reference beats: an interval
-of ``pause_s`` (2 s) or more between two annotated beats, unless the annotators marked inside it a change of
-signal quality (``~``: noise, not a heart that paused) or ventricular flutter (``[``, ``!``, ``]``: a heart
-that did not stop). Bradycardia and tachycardia are not scored.
+``(AFL`` for AFL, ``(VT`` for VT, ``(VFL`` (ventricular flutter) for VF, ``(SVTA`` for SVT, ``(B`` for
+bigeminy and ``(T`` for trigeminy; each note holds until the next. Pauses are not annotated; they are taken
+from the reference beats: an interval of ``pause_s`` (2 s) or more between two annotated beats, unless the
+annotators marked inside it a change of signal quality (``~``: noise, not a heart that paused) or
+ventricular flutter (``[``, ``!``, ``]``: a heart that did not stop). Bradycardia and tachycardia are not
+scored.
 
 Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
@@ -53,6 +55,7 @@ from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.splits import DS1, DS2
+from arrhythmia.data.ventricular import flutter_stretches, flutter_windows, ventricular_flutter
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
@@ -63,10 +66,18 @@ from arrhythmia.predict import atrial_of, label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
-REFERENCE_TYPES = {"(AFIB": "AF", "(AFL": "AFL", "(VT": "VT", "(SVTA": "SVT", "(B": "bigeminy", "(T": "trigeminy"}
+REFERENCE_TYPES = {
+    "(AFIB": "AF",
+    "(AFL": "AFL",
+    "(VT": "VT",
+    "(VFL": "VF",
+    "(SVTA": "SVT",
+    "(B": "bigeminy",
+    "(T": "trigeminy",
+}
 #: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
 NOT_A_PAUSE = ("~", "[", "!", "]")
-SCORED = ("AF", "AFL", "VT", "SVT", "bigeminy", "trigeminy", "pause")
+SCORED = ("AF", "AFL", "VT", "VF", "SVT", "bigeminy", "trigeminy", "pause")
 DURATION_HEADER = ("duration Se", "duration +P", "reference min", "detected min")
 
 
@@ -166,8 +177,9 @@ def label_records(
     data: Path, names: list[str], folds: Path | None = None, adapt: bool = True, pause_s: float = EpisodeConfig.pause_s
 ) -> dict:
     """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
-    p_wave, atrial, gap_activity)}`` (atrial: ``(atrial_hz, atrial_organisation)``); with ``folds``, by the
-    fold model that held it out."""
+    p_wave, atrial, gap_activity, ventricular)}`` (atrial: ``(atrial_hz, atrial_organisation)``;
+    ventricular: ``data.ventricular.ventricular_flutter``'s stretches); with ``folds``, by the fold model
+    that held it out."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -195,6 +207,7 @@ def label_records(
             labelled["p_wave"].to_numpy(),
             atrial_of(labelled),
             labelled["gap_activity"].to_numpy(),
+            ventricular_flutter(recording.signal, recording.fs),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -202,8 +215,8 @@ def label_records(
 
 def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
     detected = {}
-    for name, (samples, labels, fs, bad, _, _, p_wave, atrial, gap) in labelled.items():
-        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial, gap)
+    for name, (samples, labels, fs, bad, _, _, p_wave, atrial, gap, ventricular) in labelled.items():
+        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial, gap, ventricular)
         detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
     return detected
 
@@ -319,6 +332,40 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
         row(border or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
 
 
+def vf_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
+    """VF episodes over the flutter thresholds of ``data.ventricular`` and ``vf_min_s``; sorted by false VF
+    episodes, then VF duration Se."""
+    windows = {n: flutter_windows(read_input(data / n).signal, labelled[n][2]) for n in labelled}
+    lengths = {n: len(read_input(data / n).signal) for n in labelled}
+    rows = []
+    grid = itertools.product((0.4, 0.5, 0.6), (0.4, 0.5, 0.6), (0.05, 0.1), (2.0, 4.0, 6.0, 8.0, 10.0))
+    for concentration, above, high, min_s in grid:
+        config = replace(base, vf_min_s=min_s)
+        found = {}
+        for n, entry in labelled.items():
+            fs = entry[2]
+            stretches = flutter_stretches(windows[n], fs, lengths[n], concentration, above, high)
+            found[n] = (*entry[:9], stretches)
+        detected = episodes_of(found, config)
+        s = score([(found[n][4]["VF"], detected[n].get("VF", [])) for n in found])
+        false = s["detected"] - round(s["episode_ppv"] * s["detected"]) if s["detected"] else 0
+        rows.append((false, -s["duration_se"], (concentration, above, high, min_s), s))
+    row(
+        "min_concentration",
+        "min_time_above",
+        "max_high_share",
+        "vf_min_s",
+        "detected",
+        "false",
+        "episode Se",
+        "episode +P",
+        *DURATION_HEADER,
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for false, _, settings, s in sorted(rows, key=lambda r: (r[0], r[1])):
+        row(*settings, s["detected"], false, pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
+
+
 def timing(data: Path, hours: float) -> dict:
     """Seconds of the rhythm steps alone (unanalysable stretches, find_episodes, the hourly table and the
     whole recording's HRV) on an H-hour signal labelled by predict, and the process's peak memory."""
@@ -332,7 +379,8 @@ def timing(data: Path, hours: float) -> dict:
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
     samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
-    rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy()
+    ventricular = ventricular_flutter(recording.signal, fs)
+    rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy(), ventricular
     episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of)
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
@@ -360,6 +408,7 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="score AF over a grid of its thresholds")
     parser.add_argument("--afl-grid", action="store_true", help="score AFL over a range of afl_organisation")
     parser.add_argument("--pause-grid", action="store_true", help="score pauses over their settings")
+    parser.add_argument("--vf-grid", action="store_true", help="score VF over its thresholds")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -393,6 +442,8 @@ def main() -> None:
         afl_grid(labelled, config)
     elif args.pause_grid:
         pause_grid(labelled, config, args.data)
+    elif args.vf_grid:
+        vf_grid(labelled, config, args.data)
     else:
         print_scores(labelled, config, args.per_record)
 

@@ -322,7 +322,7 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
     for section in ("Heart rate", "Hourly table", "Ectopy", "Episodes", "Event strips", "RR intervals"):
         assert f"<h2>{section}</h2>" in page
     assert "Fastest heart rate" in page and "Slowest heart rate" in page and "noise" in page
-    assert "leaving out unanalysable signal, atrial fibrillation, atrial flutter, pauses" in page  # HRV over what
+    assert "atrial fibrillation, atrial flutter, ventricular flutter or fibrillation, pauses" in page  # HRV over what
     assert "a pause is a quiet RR interval of 2 s or more" in page and "at least 3 and 4 V beats" in page
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
@@ -425,3 +425,58 @@ def test_predict_finds_af_where_the_p_waves_are_gone_not_where_the_rhythm_is_mer
         assert "p_wave" in result.beats
         af = of_type(result.episodes, "AF")
         assert af.empty if p_waves else len(af) == 1 and af["end_s"].iloc[0] - af["start_s"].iloc[0] > 150
+
+
+# --- ventricular flutter ------------------------------------------------------------------------
+
+
+def ecg_with_flutter(fs: float, seed: int = 3) -> tuple[np.ndarray, tuple[float, float]]:
+    """A 120 s synthetic ECG at ``fs`` (mV) whose seconds 50-62 are ventricular flutter: one wave at about
+    3.5 Hz (210 a minute), as tall as the QRS complexes, drifting a little in rate and size, with noise."""
+    ecg = synthetic_ecg(duration_s=120, fs=fs, seed=seed).signal.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    a, b = int(50 * fs), int(62 * fs)
+    t = np.arange(b - a) / fs
+    phase = 2 * np.pi * np.cumsum(3.5 + 0.3 * np.sin(2 * np.pi * 0.2 * t)) / fs
+    size = 0.45 * np.ptp(ecg) * (1 + 0.15 * np.sin(2 * np.pi * 0.3 * t))
+    ecg[a:b] = size * np.sin(phase) + 0.02 * rng.standard_normal(b - a)
+    return ecg, (50.0, 62.0)
+
+
+@pytest.mark.parametrize("fs", [128.0, 250.0, 360.0])
+def test_ventricular_flutter_is_found_from_the_signal_and_sinus_rhythm_is_not(fs):
+    from arrhythmia.data.ventricular import ventricular_flutter
+
+    ecg, (start, end) = ecg_with_flutter(fs)
+    ((found_start, found_end),) = ventricular_flutter(ecg, fs) / fs
+    assert abs(found_start - start) <= 1.5 and abs(found_end - end) <= 1.5
+    sinus = synthetic_ecg(duration_s=120, fs=fs, seed=4).signal.astype(np.float64)
+    assert len(ventricular_flutter(sinus, fs)) == 0
+    assert ventricular_flutter(sinus[: int(fs)], fs).shape == (0, 2)  # shorter than a window
+
+
+def test_vf_episodes_take_the_beats_inside_them_out_of_the_other_episodes():
+    samples, labels = beats([0.8] * 40 + [3.0] + [0.3] * 6 + [3.0] + [0.8] * 40, ["N"] * 41 + ["V"] * 7 + ["N"] * 41)
+    flutter = np.array([[samples[40] + 10, samples[48] - 10]])  # covers the run and the two long gaps
+    table = find_episodes(samples, labels, FS, ventricular=flutter)
+    assert set(table["type"]) == {"VF"} and table["beats"].iloc[0] == 7
+    without = find_episodes(samples, labels, FS)  # what the beats alone say: pauses and a VT run
+    assert {"pause", "VT"} <= set(without["type"])
+    assert set(
+        find_episodes(samples, labels, FS, config=EpisodeConfig(vf_min_s=None), ventricular=flutter)["type"]
+    ) >= {"VT"}
+    short = EpisodeConfig(vf_min_s=30.0)  # the stretch is shorter: no VF
+    assert "VF" not in set(find_episodes(samples, labels, FS, config=short, ventricular=flutter)["type"])
+
+
+def test_predict_reports_ventricular_flutter(tmp_path):
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording
+
+    ecg, (start, end) = ecg_with_flutter(FS)
+    model = load_classifier(None, "torch", None, device="cpu")
+    result = label_recording(Recording(ecg, FS, "synthetic", tmp_path / "rec.csv"), model)
+    vf = of_type(result.episodes, "VF")
+    assert len(vf) == 1 and abs(vf["start_s"].iloc[0] - start) <= 1.5 and abs(vf["end_s"].iloc[0] - end) <= 1.5
+    inside = result.episodes[(result.episodes["start_s"] < end) & (result.episodes["end_s"] > start)]
+    assert set(inside["type"]) == {"VF"}  # no pause, VT or slow rate made of its waves

@@ -291,6 +291,7 @@ def cohort_row(out: Path) -> dict:
         afl = episodes[episodes["type"] == "AFL"]
         row["afl_episodes"] = len(afl)
         row["afl_burden_percent"] = float((afl["end_s"] - afl["start_s"]).sum()) * per_s
+        row["vf_episodes"] = int((episodes["type"] == "VF").sum())
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
     row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
@@ -315,6 +316,7 @@ TRAILING_COLUMNS = [
     "af_episodes",
     "afl_burden_percent",
     "afl_episodes",
+    "vf_episodes",
     "pauses",
     "longest_pause_s",
     "analysable_percent",

@@ -18,6 +18,9 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
 - ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
 - ``noise``: each unanalysable stretch.
+- ``VF``: ventricular flutter or fibrillation, from the signal itself (``data.ventricular``): a stretch of at
+  least ``vf_min_s`` that is one large fast wave without QRS complexes or baseline. The beats detected inside
+  it (some of its waves) start no other episode, as in noise, and its intervals are no pause.
 
 - ``AFL``: atrial flutter, where the atrial activity between the beats (``data.atrial``) has its dominant
   frequency at a flutter rate (``afl_hz``) holding most of its power (``afl_organisation``) for at least
@@ -73,6 +76,8 @@ class EpisodeConfig:
         (atrial rates of 240-420 a minute; 207's ventricular flutter, at 3-3.75 Hz, stays out); chosen on
         MIT-BIH DS1 (README); None: no AFL.
     afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
+    vf_min_s : a stretch of flutter-like signal (``data.ventricular.ventricular_flutter``) at least this
+        long is a VF episode; chosen on MIT-BIH DS1 (README); None: no VF.
     svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
         of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
         and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
@@ -94,6 +99,7 @@ class EpisodeConfig:
     afl_organisation: float | None = 0.55
     afl_hz: tuple[float, float] = (4.0, 7.0)
     afl_min_s: float = 30.0
+    vf_min_s: float | None = 4.0
     bigeminy_min_v: int = 3
     trigeminy_min_v: int = 4
     svt_in_af: bool = False
@@ -180,6 +186,7 @@ def find_episodes(
     p_wave: np.ndarray | None = None,
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
     gap_activity: np.ndarray | None = None,
+    ventricular: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
@@ -190,7 +197,8 @@ def find_episodes(
     atrial activity, ``(dominant_hz, organisation)`` ((n_beats,) float each, ``data.atrial.atrial_activity``;
     NaN unknown), or None (no AFL); gap_activity : (n_beats,) float, how much the signal moves in the
     interval after each beat (``data.quality.gap_activity``; NaN unknown), or None (every long interval
-    is a pause).
+    is a pause); ventricular : (k, 2) start and end samples of the stretches that look like ventricular
+    flutter (``data.ventricular.ventricular_flutter``), or None (no VF).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -199,12 +207,16 @@ def find_episodes(
     config = config or EpisodeConfig()
     times = np.asarray(samples, dtype=np.float64) / fs
     labels = np.asarray(labels, dtype=str)
-    noise_s = (np.zeros((0, 2)) if unanalysable is None else np.asarray(unanalysable, dtype=np.float64)) / fs
-    in_noise = overlapping(times, times, noise_s)
+    noise_s = _stretches_s(unanalysable, fs)
+    vf_s = _stretches_s(ventricular if config.vf_min_s is not None else None, fs)
+    vf_s = vf_s[vf_s[:, 1] - vf_s[:, 0] >= (config.vf_min_s or 0.0)]
+    lost_s = np.concatenate([noise_s, vf_s])  # no beat-by-beat rhythm to read in either
+    in_noise = overlapping(times, times, lost_s)
     rows: list[dict] = []
-    for start, end in noise_s:
-        beats = int(((times >= start) & (times <= end)).sum())
-        rows.append(_row("noise", start, end, beats, np.nan, np.nan))
+    for kind, stretches in (("noise", noise_s), ("VF", vf_s)):
+        for start, end in stretches:
+            beats = int(((times >= start) & (times <= end)).sum())
+            rows.append(_row(kind, start, end, beats, np.nan, np.nan))
     if len(times) >= 2:
         clean = np.where(in_noise, "", labels)  # beats detected in noise start no episode
         skipped = np.isin(labels, list(config.af_skip_labels))
@@ -220,12 +232,17 @@ def find_episodes(
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
-        rows += _pauses(times, noise_s, config.pause_s, config.pause_quiet_below, gap_activity)
+        rows += _pauses(times, lost_s, config.pause_s, config.pause_quiet_below, gap_activity)
         rows += _sustained_rate(times, in_noise, config)
         rows += _rows("AF", times, af)
         rows += _rows("AFL", times, afl)
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
+
+
+def _stretches_s(stretches: np.ndarray | None, fs: float) -> np.ndarray:
+    """(k, 2) start and end samples (or None: none) as seconds."""
+    return (np.zeros((0, 2)) if stretches is None else np.asarray(stretches, dtype=np.float64).reshape(-1, 2)) / fs
 
 
 def beats_in(samples: np.ndarray, fs: float, episodes: pd.DataFrame, kind: str) -> np.ndarray:

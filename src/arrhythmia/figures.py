@@ -465,6 +465,7 @@ EPISODE_COLOURS = {
     "AF": "#fb8500",
     "AFL": "#e85d04",
     "VT": "#cf222e",
+    "VF": "#82071e",
     "SVT": "#bf8700",
     "bigeminy": "#8250df",
     "trigeminy": "#a475f9",

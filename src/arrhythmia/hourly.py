@@ -5,9 +5,10 @@ beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (f
 analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
 stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
 beats labelled N. An interval next to an ectopic beat is no NN interval, and neither is one inside a
-``noise``, ``AF`` or ``pause`` episode (``HRV_EXCLUDES``): heart-rate variability measures the sinus node,
-which neither lost signal nor atrial fibrillation shows, and one sinus pause of several seconds would
-outweigh an hour of beat-to-beat variation (record 232: SDNN 658 ms with its pauses, 311 ms without).
+``noise``, ``AF``, ``AFL``, ``VF`` or ``pause`` episode (``HRV_EXCLUDES``): heart-rate variability measures
+the sinus node, which neither lost signal nor an atrial or ventricular arrhythmia shows, and one sinus
+pause of several seconds would outweigh an hour of beat-to-beat variation (record 232: SDNN 658 ms with its
+pauses, 311 ms without).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from arrhythmia.data.quality import overlapping
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
-HRV_EXCLUDES = ("noise", "AF", "AFL", "pause")
+HRV_EXCLUDES = ("noise", "AF", "AFL", "VF", "pause")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.

@@ -27,6 +27,7 @@ from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.data.ventricular import ventricular_flutter
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
@@ -412,13 +413,14 @@ def label_recording(
         signal = remove_mains(signal, fs, mains_hz)
         recording = replace(recording, signal=signal)
     noise = unanalysable(signal, fs)
+    ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
     result = RecordingLabels(beats=no_beats, mains_hz=mains_hz, recording=recording)
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return _add_rhythm(result, *nothing, recording, noise, episodes)
+        return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
     try:
         detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
     except ArrhythmiaError as exc:  # e.g. a signal too short to detect on: say which recording
@@ -426,7 +428,7 @@ def label_recording(
     peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
-        return _add_rhythm(result, *nothing, recording, noise, episodes)
+        return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
     # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
     # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
@@ -514,7 +516,7 @@ def label_recording(
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = (atrial_hz[labelled], organisation[labelled])
-    rhythm_of = (p_wave[labelled], atrial, activity[labelled])
+    rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
     return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, *rhythm_of)
 
 
@@ -560,13 +562,15 @@ def rhythm_tables(
     p_wave: np.ndarray | None = None,
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
     gap: np.ndarray | None = None,
+    ventricular: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
     consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation)``, or None; gap:
     the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
-    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` ((k, 2) samples). Also what the
-    review server recomputes after a reviewer's corrections."""
-    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap)
+    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
+    ``ventricular`` ((k, 2) samples; ``data.ventricular``). Also what the review server recomputes after a
+    reviewer's corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
     return episodes, hourly, hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
 
@@ -582,12 +586,13 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
 
 
 def _add_rhythm(
-    result, samples, labels, recording, noise, config, p_wave=None, atrial=None, gap=None
+    result, samples, labels, recording, noise, config, p_wave=None, atrial=None, gap=None, ventricular=None
 ) -> RecordingLabels:
-    """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise``."""
+    """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise`` and flutter."""
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
-    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, p_wave, atrial, gap)
+    rhythm_of = (p_wave, atrial, gap, ventricular)
+    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of)
     result.episodes, result.hourly, result.hrv = tables
     result.episode_settings = asdict(config)
     return result

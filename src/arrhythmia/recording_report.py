@@ -40,7 +40,13 @@ EXTRA_CSS = (
 #: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
 MAX_EPISODE_ROWS = 200
-_READABLE = {"noise": "unanalysable signal", "AF": "atrial fibrillation", "AFL": "atrial flutter", "pause": "pauses"}
+_READABLE = {
+    "noise": "unanalysable signal",
+    "AF": "atrial fibrillation",
+    "AFL": "atrial flutter",
+    "VF": "ventricular flutter or fibrillation",
+    "pause": "pauses",
+}
 #: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
 HRV_NOTE = (
     "Over the intervals between two consecutive N beats, leaving out "
@@ -52,11 +58,11 @@ HRV_NOTE = (
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
     """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
     heart rate (running median of 8 intervals, outside unanalysable stretches), the longest pause, the
-    longest VT and SVT runs, and the first AF and AFL onsets; each strip holds its event near its middle."""
+    longest VT and SVT runs, and the first VF, AF and AFL onsets; each strip holds its event near its middle."""
     events: list[tuple[str, float]] = []
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / fs
-    noise = episodes[episodes["type"] == "noise"]
+    noise = episodes[episodes["type"].isin(["noise", "VF"])]  # no beat-by-beat rate in either
     if len(times) >= 3:
         rate = heart_rate(times)
         near_noise = noise[["start_s", "end_s"]].to_numpy(dtype=np.float64) + [-STRIP_S, STRIP_S]
@@ -77,7 +83,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             longest = runs.loc[runs["beats"].idxmax()]
             title = f"Longest {kind}: {longest['beats']} beats, up to {longest['max_hr_bpm']:.0f} bpm"
             events.append((title, longest["start_s"] - 2.0))
-    for kind in ("AF", "AFL"):
+    for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
             events.append((f"{kind} onset at {format_duration(row.start_s)}", row.start_s - STRIP_S / 2))
     return [(title, max(start, 0.0)) for title, start in events]
@@ -132,6 +138,10 @@ def episode_thresholds(settings: dict) -> str:
     else:
         low, high = s["afl_hz"]
         flutter = f"AFL: organised atrial waves at {low * 60:g}-{high * 60:g} a minute for {s['afl_min_s']:g} s or more"
+    if s["vf_min_s"] is None:
+        ventricular = "VF: not looked for"
+    else:
+        ventricular = f"VF: one large fast wave without QRS complexes for {s['vf_min_s']:g} s or more"
     return (
         f"Thresholds: a pause is {'a quiet' if s['pause_quiet_below'] is not None else 'an'} RR interval of "
         f"{s['pause_s']:g} s or more; bradycardia under "
@@ -139,7 +149,7 @@ def episode_thresholds(settings: dict) -> str:
         f"{s['sustained_s']:g} s or more; VT and SVT: {RUN_MIN_BEATS} or more V (S) beats in a row over "
         f"{s['run_bpm']:g} bpm; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "
         f"{s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm without P waves for "
-        f"{s['af_min_s']:g} s or more; {flutter} (predict --episode-setting changes them)."
+        f"{s['af_min_s']:g} s or more; {flutter}; {ventricular} (predict --episode-setting changes them)."
     )
 
 

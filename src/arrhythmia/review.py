@@ -306,8 +306,9 @@ class ReviewStore:
         copy.flush()
         del copy
         episodes = result.episodes
-        noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(dtype=np.float64)
-        np.save(out / "noise.npy", np.round(noise * recording.fs).astype(np.int64).reshape(-1, 2))
+        for kind, name in (("noise", "noise.npy"), ("VF", "ventricular.npy")):
+            stretches = episodes.loc[episodes["type"] == kind, ["start_s", "end_s"]].to_numpy(dtype=np.float64)
+            np.save(out / name, np.round(stretches * recording.fs).astype(np.int64).reshape(-1, 2))
         meta = {
             "fs": recording.fs,
             "n_samples": len(recording.signal),
@@ -621,6 +622,8 @@ class ReviewStore:
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
             noise = np.load(self.analysis() / "noise.npy")
+            flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
+            ventricular = np.load(flutter) if flutter.exists() else None
             reviewed = {
                 "version": state.version,
                 "beats_reviewed": int(state.reviewed.sum()),
@@ -640,6 +643,7 @@ class ReviewStore:
             p_wave=None if p_wave is None else p_wave[labelled],
             atrial=None if atrial is None else tuple(values[labelled] for values in atrial),
             gap=None if gap is None else gap[labelled],
+            ventricular=ventricular,
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
         summary = {
