@@ -480,3 +480,20 @@ def test_predict_reports_ventricular_flutter(tmp_path):
     assert len(vf) == 1 and abs(vf["start_s"].iloc[0] - start) <= 1.5 and abs(vf["end_s"].iloc[0] - end) <= 1.5
     inside = result.episodes[(result.episodes["start_s"] < end) & (result.episodes["end_s"] > start)]
     assert set(inside["type"]) == {"VF"}  # no pause, VT or slow rate made of its waves
+
+
+def test_the_heart_rate_leaves_out_ventricular_flutter_and_noise():
+    from arrhythmia.hourly import hourly_table
+    from arrhythmia.predict import summarise
+
+    rr = [0.8] * 60 + [2.5] * 4 + [0.8] * 60  # four slow "beats": waves of a flutter the detector half found
+    samples, labels = beats(rr)
+    times = samples / FS
+    flutter = np.array([[samples[60] + 10, samples[64] - 10]])
+    table = pd.DataFrame({"sample": samples, "time_s": times, "label": labels})
+    episodes = find_episodes(samples, labels, FS, ventricular=flutter)
+    assert of_type(episodes, "VF")["beats"].tolist() == [3]
+    assert summarise(table)["heart_rate_bpm"]["min"] < 40  # read from the flutter's waves
+    assert summarise(table, episodes=episodes)["heart_rate_bpm"]["min"] == pytest.approx(75, abs=1)
+    hourly = hourly_table(times, labels, times[-1] + 1, episodes)
+    assert hourly["hr_min"].iloc[0] == pytest.approx(75, abs=1)

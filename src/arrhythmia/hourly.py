@@ -25,17 +25,23 @@ from arrhythmia.data.quality import overlapping
 HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
 HRV_EXCLUDES = ("noise", "AF", "AFL", "VF", "pause")
+#: Episodes whose intervals say nothing of the heart rate: lost signal, and the waves of ventricular flutter
+#: that the detector took for beats (207's read as 20 bpm).
+RATE_EXCLUDES = ("noise", "VF")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
 RATE_BEATS = 8
 
 
-def heart_rate(times: np.ndarray) -> np.ndarray:
+def heart_rate(times: np.ndarray, readable: np.ndarray | None = None) -> np.ndarray:
     """The heart rate at each beat after the first, bpm: 60 over a running median of ``RATE_BEATS`` RR
     intervals (centred), so one ectopic beat does not set a minimum or maximum. times: (n,) s ->
-    (n - 1,)."""
+    (n - 1,); readable: (n - 1,) bool, the intervals the medians may take (``rate_intervals``), or None
+    (all)."""
     rr = np.diff(np.asarray(times, dtype=np.float64))
+    if readable is not None:
+        rr[~np.asarray(readable, dtype=bool)] = np.nan
     return 60.0 / pd.Series(rr).rolling(RATE_BEATS, center=True, min_periods=1).median().to_numpy()
 
 
@@ -66,10 +72,20 @@ def nn_intervals(times: np.ndarray, labels: np.ndarray, excluded_s: np.ndarray |
     return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
 
 
-def hrv_excluded(episodes: pd.DataFrame) -> np.ndarray:
-    """(k, 2) start and end (s) of the episodes whose intervals HRV leaves out (``HRV_EXCLUDES``)."""
-    rows = episodes[episodes["type"].isin(HRV_EXCLUDES)]
+def hrv_excluded(episodes: pd.DataFrame, kinds: tuple[str, ...] = HRV_EXCLUDES) -> np.ndarray:
+    """(k, 2) start and end (s) of the episodes whose intervals HRV (or, with ``kinds=RATE_EXCLUDES``, the
+    heart rate) leaves out."""
+    rows = episodes[episodes["type"].isin(kinds)]
     return rows[["start_s", "end_s"]].to_numpy(dtype=np.float64)
+
+
+def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
+    """(n - 1,) bool: which intervals between the beats at ``times`` ((n,) s) the heart rate is read from:
+    those that share no time with a ``RATE_EXCLUDES`` episode (all of them without ``episodes``)."""
+    times = np.asarray(times, dtype=np.float64)
+    if episodes is None or len(times) < 2:
+        return np.ones(max(len(times) - 1, 0), dtype=bool)
+    return ~overlapping(times[:-1], times[1:], hrv_excluded(episodes, RATE_EXCLUDES), touching=False)
 
 
 def hrv(nn: np.ndarray) -> dict[str, float]:
@@ -121,13 +137,14 @@ def hourly_table(
     labels = np.asarray(labels, dtype=str)
     nn = nn_intervals(times, labels, hrv_excluded(episodes))
     rr = np.diff(times)
-    rate = heart_rate(times)
+    readable = rate_intervals(times, episodes)
+    rate = heart_rate(times, readable)
     rows = []
     for hour in range(max(int(np.ceil(duration_s / HOUR_S)), 1)):
         start, end = hour * HOUR_S, min((hour + 1) * HOUR_S, duration_s)
         inside = (times >= start) & (times < end)
         hour_labels = labels[inside].tolist()
-        ending = inside[1:]  # the intervals that end in this hour
+        ending = inside[1:] & readable  # the intervals that end in this hour
         hour_rate, hour_rr = rate[ending], rr[ending]
         s_couplets, s_runs = _runs(hour_labels, "S")
         v_couplets, v_runs = _runs(hour_labels, "V")

@@ -31,7 +31,16 @@ from arrhythmia.data.ventricular import ventricular_flutter
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
-from arrhythmia.hourly import HRV_MIN_S, heart_rate, hourly_table, hrv, hrv_excluded, nn_intervals, rate_range
+from arrhythmia.hourly import (
+    HRV_MIN_S,
+    heart_rate,
+    hourly_table,
+    hrv,
+    hrv_excluded,
+    nn_intervals,
+    rate_intervals,
+    rate_range,
+)
 
 ECTOPIC_CLASSES = ("S", "V")
 
@@ -644,12 +653,15 @@ def _runs(labels: list[str], cls: str) -> dict[str, int]:
     }
 
 
-def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F", "Q")) -> dict:
+def summarise(
+    beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F", "Q"), episodes: pd.DataFrame | None = None
+) -> dict:
     """Counts per class, heart rate and ectopy of a per-beat table from ``predict_signal``.
 
     Heart rate (bpm) comes from RR intervals between consecutive detected beats: mean = 60 / mean RR;
     min and max are taken over a running median of 8 beats so one ectopic beat does not set them, and
-    hold the mean (``hourly.rate_range``).
+    hold the mean (``hourly.rate_range``). With the recording's ``episodes``, the intervals inside noise or
+    ventricular flutter are left out (``hourly.rate_intervals``).
     Ectopy: isolated beats, couplets (2 in a row) and runs (3 or more in a row) of S and V, and burden
     (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class).
     """
@@ -661,7 +673,9 @@ def summarise(beats: pd.DataFrame, classes: tuple[str, ...] = ("N", "S", "V", "F
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]
-        slowest, mean, fastest = rate_range(heart_rate(times), np.diff(times))
+        readable = rate_intervals(times, episodes)
+        rates = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
+        slowest, mean, fastest = rates
         summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
@@ -685,7 +699,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
     the summary."""
     out = Path(out)
-    summary = {**about, **summarise(result.beats, classes)}
+    summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
     summary["mains_hz"] = result.mains_hz
     summary["beats_found_in_v_runs"] = result.found_in_v_runs

@@ -651,7 +651,7 @@ class ReviewStore:
             "lead": meta["lead"],
             "fs": fs,
             "model": meta["model"],
-            **summarise(beats, tuple(meta["classes"])),
+            **summarise(beats, tuple(meta["classes"]), episodes),
         }
         summary.update(rhythm_summary(episodes, hrv))
         summary["reviewed"] = reviewed
