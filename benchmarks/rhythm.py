@@ -45,7 +45,7 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -173,13 +173,35 @@ def fold_models(folds: Path) -> dict[str, Path]:
     return held_out
 
 
+@dataclass
+class Labelled:
+    """One record as predict labelled it, and its reference: what ``find_episodes`` is run on again.
+
+    samples, labels : the labelled beats; fs : Hz; unanalysable, ventricular : (k, 2) samples, the stretches
+    predict found (``RecordingLabels``); reference : ``reference_episodes``; p_wave, atrial, gap : the
+    beats' ``p_wave``, ``(atrial_hz, atrial_organisation)`` and ``gap_activity``.
+    """
+
+    samples: np.ndarray
+    labels: np.ndarray
+    fs: float
+    unanalysable: np.ndarray
+    ventricular: np.ndarray
+    reference: dict[str, list[tuple[float, float]]]
+    p_wave: np.ndarray
+    atrial: tuple[np.ndarray, np.ndarray] | None
+    gap: np.ndarray
+
+    def episodes(self, config: EpisodeConfig):
+        """``find_episodes`` of this record with ``config``."""
+        rhythm_of = self.p_wave, self.atrial, self.gap, self.ventricular
+        return find_episodes(self.samples, self.labels, self.fs, self.unanalysable, config, *rhythm_of)
+
+
 def label_records(
     data: Path, names: list[str], folds: Path | None = None, adapt: bool = True, pause_s: float = EpisodeConfig.pause_s
-) -> dict:
-    """Each record labelled by predict: ``{name: (samples, labels, fs, unanalysable, reference, seconds,
-    p_wave, atrial, gap_activity, ventricular)}`` (atrial: ``(atrial_hz, atrial_organisation)``;
-    ventricular: ``data.ventricular.ventricular_flutter``'s stretches); with ``folds``, by the fold model
-    that held it out."""
+) -> dict[str, Labelled]:
+    """Each record labelled by predict; with ``folds``, by the fold model that held it out."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -191,32 +213,28 @@ def label_records(
         if source not in models:
             models[source] = load_classifier(source, "torch", None, device="cpu")
         recording = read_input(data / name)
-        table = label_recording(recording, models[source], adapt=adapt).beats
+        result = label_recording(recording, models[source], adapt=adapt)
+        table = result.beats
         labelled = table[table["label"].astype(str) != ""]
-        began = time.perf_counter()
-        bad = unanalysable(recording.signal, recording.fs)
-        seconds = time.perf_counter() - began
-        reference, _ = reference_episodes(data / name, pause_s)
-        out[name] = (
-            labelled["sample"].to_numpy(),
-            labelled["label"].to_numpy(str),
-            recording.fs,
-            bad,
-            reference,
-            seconds,
-            labelled["p_wave"].to_numpy(),
-            atrial_of(labelled),
-            labelled["gap_activity"].to_numpy(),
-            ventricular_flutter(recording.signal, recording.fs),
+        out[name] = Labelled(
+            samples=labelled["sample"].to_numpy(),
+            labels=labelled["label"].to_numpy(str),
+            fs=recording.fs,
+            unanalysable=result.unanalysable,
+            ventricular=result.ventricular,
+            reference=reference_episodes(data / name, pause_s)[0],
+            p_wave=labelled["p_wave"].to_numpy(),
+            atrial=atrial_of(labelled),
+            gap=labelled["gap_activity"].to_numpy(),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
 
 
-def episodes_of(labelled: dict, config: EpisodeConfig) -> dict[str, dict[str, list]]:
+def episodes_of(labelled: dict[str, Labelled], config: EpisodeConfig) -> dict[str, dict[str, list]]:
     detected = {}
-    for name, (samples, labels, fs, bad, _, _, p_wave, atrial, gap, ventricular) in labelled.items():
-        table = find_episodes(samples, labels, fs, bad, config, p_wave, atrial, gap, ventricular)
+    for name, record in labelled.items():
+        table = record.episodes(config)
         detected[name] = {kind: list(zip(rows.start_s, rows.end_s)) for kind, rows in table.groupby("type")}
     return detected
 
@@ -227,7 +245,7 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     for kind in SCORED:
-        s = score([(labelled[n][4][kind], detected[n].get(kind, [])) for n in labelled])
+        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
         results.append({"type": kind, **s})
         row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
     for kind in ("AF", "AFL", "pause") if per_record else ():
@@ -235,7 +253,7 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
         row("record", *DURATION_HEADER)
         print("|---|---:|---:|---:|---:|")
         for n in labelled:
-            s = score([(labelled[n][4][kind], detected[n].get(kind, []))])
+            s = score([(labelled[n].reference[kind], detected[n].get(kind, []))])
             if s["reference"] or s["detected"]:
                 row(n, *durations(s))
     return results
@@ -257,7 +275,7 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
             af_bridge_s=bridge,
         )
         detected = episodes_of(labelled, config)
-        s = score([(labelled[n][4]["AF"], detected[n].get("AF", [])) for n in labelled])
+        s = score([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
         cells = (irregular, beats, "–" if p_wave is None else p_wave, f"{minimum:g}", f"{bridge:g}")
         rows.append((f1(s["duration_se"], s["duration_ppv"]), cells, s))
     header = ("af_irregularity", "af_beats", "af_p_wave_below", "af_min_s", "af_bridge_s", *DURATION_HEADER)
@@ -284,8 +302,8 @@ def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for border in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
         detected = episodes_of(labelled, replace(base, afl_organisation=border))
-        afl = score([(labelled[n][4]["AFL"], detected[n].get("AFL", [])) for n in labelled])
-        af = score([(labelled[n][4]["AF"], detected[n].get("AF", [])) for n in labelled])
+        afl = score([(labelled[n].reference["AFL"], detected[n].get("AFL", [])) for n in labelled])
+        af = score([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
         cells = (afl["detected"], pct(afl["episode_ppv"]), *durations(afl))
         row(border, *cells, pct(af["duration_se"]), pct(af["duration_ppv"]))
 
@@ -301,25 +319,26 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     settings = [(None, None)] + list(itertools.product((0.1, 0.15, 0.2, 0.25), (0.3, 0.5, 0.75, 1.0)))
     for share, sweep in settings:
-        found = {}
-        for n, entry in labelled.items():
-            fs = entry[2]
-            bad = unanalysable(signals[n], fs, collapse_share=share or 0.0, sweep_mv=sweep)
-            found[n] = (*entry[:3], bad, *entry[4:])
+        found = {
+            n: replace(
+                record, unanalysable=unanalysable(signals[n], record.fs, collapse_share=share or 0.0, sweep_mv=sweep)
+            )
+            for n, record in labelled.items()
+        }
         detected = episodes_of(found, loud)
-        s = score([(found[n][4]["pause"], detected[n].get("pause", [])) for n in found])
-        minutes = sum(float(np.sum(np.diff(found[n][3], axis=1))) / found[n][2] for n in found) / 60
+        s = score([(found[n].reference["pause"], detected[n].get("pause", [])) for n in found])
+        minutes = sum(float(np.sum(np.diff(r.unanalysable, axis=1))) / r.fs for r in found.values()) / 60
         row(
             share or "off", sweep or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), f"{minutes:.2f}"
         )
     print("\n### gap_activity of the detected pauses (shipped unanalysable stretches)\n")
     detected = episodes_of(labelled, loud)
     activity = {True: [], False: []}
-    for n, entry in labelled.items():
-        times, gap = entry[0] / entry[2], entry[8]
+    for n, record in labelled.items():
+        times = record.samples / record.fs
         for start, end in detected[n].get("pause", []):
-            true = any(overlap((start, end), r) > 0 for r in entry[4]["pause"])
-            activity[true].append(float(gap[np.argmin(np.abs(times - start))]))
+            true = any(overlap((start, end), r) > 0 for r in record.reference["pause"])
+            activity[true].append(float(record.gap[np.argmin(np.abs(times - start))]))
     for true in (True, False):
         values = np.sort(activity[true])
         print(f"{'true' if true else 'false'} pauses ({len(values)}): {', '.join(f'{v:.3f}' for v in values)}")
@@ -328,26 +347,28 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for border in (None, 0.4, 0.3, 0.25, 0.22, 0.2, 0.15):
         detected = episodes_of(labelled, replace(base, pause_quiet_below=border))
-        s = score([(labelled[n][4]["pause"], detected[n].get("pause", [])) for n in labelled])
+        s = score([(labelled[n].reference["pause"], detected[n].get("pause", [])) for n in labelled])
         row(border or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
 
 
 def vf_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
     """VF episodes over the flutter thresholds of ``data.ventricular`` and ``vf_min_s``; sorted by false VF
     episodes, then VF duration Se."""
-    windows = {n: flutter_windows(read_input(data / n).signal, labelled[n][2]) for n in labelled}
-    lengths = {n: len(read_input(data / n).signal) for n in labelled}
+    signals = {n: read_input(data / n).signal for n in labelled}
+    windows = {n: flutter_windows(signals[n], labelled[n].fs) for n in labelled}
     rows = []
     grid = itertools.product((0.4, 0.5, 0.6), (0.4, 0.5, 0.6), (0.05, 0.1), (2.0, 4.0, 6.0, 8.0, 10.0))
     for concentration, above, high, min_s in grid:
         config = replace(base, vf_min_s=min_s)
-        found = {}
-        for n, entry in labelled.items():
-            fs = entry[2]
-            stretches = flutter_stretches(windows[n], fs, lengths[n], concentration, above, high)
-            found[n] = (*entry[:9], stretches)
+        found = {
+            n: replace(
+                record,
+                ventricular=flutter_stretches(windows[n], record.fs, len(signals[n]), concentration, above, high),
+            )
+            for n, record in labelled.items()
+        }
         detected = episodes_of(found, config)
-        s = score([(found[n][4]["VF"], detected[n].get("VF", [])) for n in found])
+        s = score([(found[n].reference["VF"], detected[n].get("VF", [])) for n in found])
         false = s["detected"] - round(s["episode_ppv"] * s["detected"]) if s["detected"] else 0
         rows.append((false, -s["duration_se"], (concentration, above, high, min_s), s))
     row(

@@ -176,7 +176,10 @@ class RecordingLabels:
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
         (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
-    recording : the recording as it was labelled: as read, with that hum notched out (what to draw).
+    recording : the recording as it was labelled: as read, with that hum notched out (what to draw);
+    unanalysable, ventricular : (k, 2) start and end samples of the stretches without analysable signal
+        (``data.quality.unanalysable``) and of those that look like ventricular flutter
+        (``data.ventricular.ventricular_flutter``, before ``EpisodeConfig.vf_min_s``).
     """
 
     beats: pd.DataFrame
@@ -192,6 +195,8 @@ class RecordingLabels:
     mains_hz: float | None = None
     recording: Recording | None = None
     episode_settings: dict = field(default_factory=dict)
+    unanalysable: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    ventricular: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -604,6 +609,9 @@ def _add_rhythm(
     tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of)
     result.episodes, result.hourly, result.hrv = tables
     result.episode_settings = asdict(config)
+    result.unanalysable = noise
+    if ventricular is not None:
+        result.ventricular = ventricular
     return result
 
 

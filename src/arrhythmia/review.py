@@ -305,10 +305,8 @@ class ReviewStore:
         copy[:] = recording.signal  # cast through the map: no second copy of the signal in memory
         copy.flush()
         del copy
-        episodes = result.episodes
-        for kind, name in (("noise", "noise.npy"), ("VF", "ventricular.npy")):
-            stretches = episodes.loc[episodes["type"] == kind, ["start_s", "end_s"]].to_numpy(dtype=np.float64)
-            np.save(out / name, np.round(stretches * recording.fs).astype(np.int64).reshape(-1, 2))
+        for name, stretches in (("noise.npy", result.unanalysable), ("ventricular.npy", result.ventricular)):
+            np.save(out / name, np.asarray(stretches, dtype=np.int64).reshape(-1, 2))
         meta = {
             "fs": recording.fs,
             "n_samples": len(recording.signal),
