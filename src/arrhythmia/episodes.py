@@ -254,12 +254,12 @@ def beats_in(samples: np.ndarray, fs: float, episodes: pd.DataFrame, kind: str) 
 
 
 def _pauses(
-    times: np.ndarray, noise_s: np.ndarray, pause_s: float, quiet_below: float | None, activity: np.ndarray | None
+    times: np.ndarray, lost_s: np.ndarray, pause_s: float, quiet_below: float | None, activity: np.ndarray | None
 ) -> list[dict]:
     rr = np.diff(times)
     rows = []
-    # A gap across an unanalysable stretch is missing signal, not a heart that paused.
-    lost = overlapping(times[:-1], times[1:], noise_s)
+    # A gap across an unanalysable stretch (or ventricular flutter) is no heart that paused.
+    lost = overlapping(times[:-1], times[1:], lost_s)
     if quiet_below is not None and activity is not None:
         lost |= np.asarray(activity, dtype=np.float64)[:-1] >= quiet_below  # NaN (unknown) stays a pause
     for i in np.flatnonzero((rr >= pause_s) & ~lost):

@@ -72,11 +72,15 @@ def nn_intervals(times: np.ndarray, labels: np.ndarray, excluded_s: np.ndarray |
     return np.stack([times[1:][keep], np.diff(times)[keep]], axis=1)
 
 
-def hrv_excluded(episodes: pd.DataFrame, kinds: tuple[str, ...] = HRV_EXCLUDES) -> np.ndarray:
-    """(k, 2) start and end (s) of the episodes whose intervals HRV (or, with ``kinds=RATE_EXCLUDES``, the
-    heart rate) leaves out."""
+def episode_stretches(episodes: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """(k, 2) start and end (s) of the ``episodes`` of the types ``kinds``."""
     rows = episodes[episodes["type"].isin(kinds)]
     return rows[["start_s", "end_s"]].to_numpy(dtype=np.float64)
+
+
+def hrv_excluded(episodes: pd.DataFrame) -> np.ndarray:
+    """(k, 2) start and end (s) of the episodes whose intervals HRV leaves out (``HRV_EXCLUDES``)."""
+    return episode_stretches(episodes, HRV_EXCLUDES)
 
 
 def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
@@ -85,7 +89,7 @@ def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarr
     times = np.asarray(times, dtype=np.float64)
     if episodes is None or len(times) < 2:
         return np.ones(max(len(times) - 1, 0), dtype=bool)
-    return ~overlapping(times[:-1], times[1:], hrv_excluded(episodes, RATE_EXCLUDES), touching=False)
+    return ~overlapping(times[:-1], times[1:], episode_stretches(episodes, RATE_EXCLUDES), touching=False)
 
 
 def hrv(nn: np.ndarray) -> dict[str, float]:

@@ -27,7 +27,7 @@ from arrhythmia.figures import (
     plot_rr_tachogram_poincare,
 )
 from arrhythmia.files import write_text_atomic
-from arrhythmia.hourly import HRV_EXCLUDES, heart_rate
+from arrhythmia.hourly import HRV_EXCLUDES, RATE_EXCLUDES, episode_stretches, heart_rate
 from arrhythmia.predict import RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
@@ -57,15 +57,14 @@ HRV_NOTE = (
 
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
     """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
-    heart rate (running median of 8 intervals, outside unanalysable stretches), the longest pause, the
+    heart rate (running median of 8 intervals, away from ``hourly.RATE_EXCLUDES``), the longest pause, the
     longest VT and SVT runs, and the first VF, AF and AFL onsets; each strip holds its event near its middle."""
     events: list[tuple[str, float]] = []
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / fs
-    noise = episodes[episodes["type"].isin(["noise", "VF"])]  # no beat-by-beat rate in either
     if len(times) >= 3:
         rate = heart_rate(times)
-        near_noise = noise[["start_s", "end_s"]].to_numpy(dtype=np.float64) + [-STRIP_S, STRIP_S]
+        near_noise = episode_stretches(episodes, RATE_EXCLUDES) + [-STRIP_S, STRIP_S]
         clean = ~overlapping(times[1:], times[1:], near_noise)
         if clean.any():
             at = np.flatnonzero(clean)
