@@ -5,6 +5,7 @@
     python benchmarks/rhythm.py --records ds1 --afl-grid  # choose the AFL threshold (DS1 only)
     python benchmarks/rhythm.py --records ds1 --pause-grid  # choose the pause settings (DS1 only)
     python benchmarks/rhythm.py --records ds1 --vf-grid     # choose the VF thresholds (DS1 only)
+    python benchmarks/rhythm.py --records ds1 --hrv-grid    # HRV's NN editing (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
 
@@ -20,6 +21,10 @@ from the reference beats: an interval of ``pause_s`` (2 s) or more between two a
 annotators marked inside it a change of signal quality (``~``: noise, not a heart that paused) or
 ventricular flutter (``[``, ``!``, ``]``: a heart that did not stop). Bradycardia and tachycardia are not
 scored.
+
+The HRV (``hourly.hrv``: SDNN, RMSSD, pNN50) is scored against that of the annotated beats: their NN
+intervals (two consecutive beats of AAMI class N) outside the reference's AF, AFL, VF and pauses, edited as
+predict's are (``hourly.NN_MAX_CHANGE``); ``--hrv-grid`` scores it without editing and at 10, 20 and 30%.
 
 Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
@@ -61,7 +66,7 @@ from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
-from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
+from arrhythmia.hourly import NN_MAX_CHANGE, hourly_table, hrv, hrv_excluded, nn_intervals
 from arrhythmia.predict import atrial_of, label_recording, save_recording
 from arrhythmia.recording_report import write_recording_report
 
@@ -78,7 +83,21 @@ REFERENCE_TYPES = {
 #: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
 NOT_A_PAUSE = ("~", "[", "!", "]")
 SCORED = ("AF", "AFL", "VT", "VF", "SVT", "bigeminy", "trigeminy", "pause")
+#: The reference's stretches whose intervals are no NN intervals (as ``hourly.HRV_EXCLUDES``; MIT-BIH
+#: marks no noise episodes, and its annotators placed the beats in noise).
+REFERENCE_HRV_EXCLUDES = ("AF", "AFL", "VF", "pause")
 DURATION_HEADER = ("duration Se", "duration +P", "reference min", "detected min")
+
+
+def annotated_beats(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The record's annotated beats: times (n,) s and AAMI classes (n,) str."""
+    import wfdb
+
+    annotation = wfdb.rdann(str(path), "atr")
+    symbols = np.asarray(annotation.symbol)
+    is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
+    classes = np.array([SYMBOL_TO_AAMI[s] for s in symbols[is_beat]], dtype=str)
+    return annotation.sample[is_beat] / wfdb.rdheader(str(path)).fs, classes
 
 
 def reference_episodes(path: Path, pause_s: float = EpisodeConfig.pause_s) -> tuple[dict[str, list], float]:
@@ -178,8 +197,9 @@ class Labelled:
     """One record as predict labelled it, and its reference: what ``find_episodes`` is run on again.
 
     samples, labels : the labelled beats; fs : Hz; unanalysable, ventricular : (k, 2) samples, the stretches
-    predict found (``RecordingLabels``); reference : ``reference_episodes``; p_wave, atrial, gap : the
-    beats' ``p_wave``, ``(atrial_hz, atrial_organisation)`` and ``gap_activity``.
+    predict found (``RecordingLabels``); reference : ``reference_episodes``; reference_beats :
+    ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``, ``(atrial_hz, atrial_organisation)``
+    and ``gap_activity``.
     """
 
     samples: np.ndarray
@@ -188,6 +208,7 @@ class Labelled:
     unanalysable: np.ndarray
     ventricular: np.ndarray
     reference: dict[str, list[tuple[float, float]]]
+    reference_beats: tuple[np.ndarray, np.ndarray]
     p_wave: np.ndarray
     atrial: tuple[np.ndarray, np.ndarray] | None
     gap: np.ndarray
@@ -223,6 +244,7 @@ def label_records(
             unanalysable=result.unanalysable,
             ventricular=result.ventricular,
             reference=reference_episodes(data / name, pause_s)[0],
+            reference_beats=annotated_beats(data / name),
             p_wave=labelled["p_wave"].to_numpy(),
             atrial=atrial_of(labelled),
             gap=labelled["gap_activity"].to_numpy(),
@@ -259,6 +281,78 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
     return results
 
 
+def hrv_pairs(labelled: dict[str, Labelled], config: EpisodeConfig, max_change: float | None) -> dict:
+    """``{record: (reference HRV, predict's HRV)}``: ``hourly.hrv`` of the NN intervals of the annotated
+    beats (leaving out the reference's AF, AFL, VF and pauses) and of predict's beats (leaving out its
+    ``HRV_EXCLUDES`` episodes), both edited by ``max_change`` (``hourly.nn_intervals``)."""
+    pairs = {}
+    for name, record in labelled.items():
+        ours = nn_intervals(
+            record.samples / record.fs, record.labels, hrv_excluded(record.episodes(config)), max_change
+        )
+        times, classes = record.reference_beats
+        stretches = [stretch for kind in REFERENCE_HRV_EXCLUDES for stretch in record.reference[kind]]
+        excluded = np.array(stretches, dtype=np.float64).reshape(-1, 2)
+        pairs[name] = (hrv(nn_intervals(times, classes, excluded, max_change)), hrv(ours))
+    return pairs
+
+
+def hrv_agreement(pairs: dict) -> list[str]:
+    """Table cells: the records where both sides have HRV, and where one side alone has it (predict's HRV of a
+    record whose annotated rhythm is all AF, or none where the reference has some); the median error of SDNN
+    and RMSSD (% of the reference's) and of pNN50 (points), and the records off by more than 25% (SDNN,
+    RMSSD) or 10 points."""
+    has = [(np.isfinite(r["sdnn_ms"]), np.isfinite(o["sdnn_ms"])) for r, o in pairs.values()]
+    both = [(r, o) for (r, o), (a, b) in zip(pairs.values(), has) if a and b]
+    cells = [str(len(both)), str(sum(a != b for a, b in has))]
+    if not both:
+        return cells + ["–"] * 6
+    for key in ("sdnn_ms", "rmssd_ms"):
+        error = np.array([abs(o[key] - r[key]) / r[key] for r, o in both if r[key] > 0])
+        cells += [f"{100 * np.median(error):.1f}", str(int((error > 0.25).sum()))]
+    points = np.array([abs(o["pnn50"] - r["pnn50"]) for r, o in both])
+    return cells + [f"{np.median(points):.1f}", str(int((points > 10).sum()))]
+
+
+HRV_HEADER = (
+    "records with HRV",
+    "HRV on one side only",
+    "SDNN median error %",
+    "SDNN off > 25%",
+    "RMSSD median error %",
+    "RMSSD off > 25%",
+    "pNN50 median error (points)",
+    "pNN50 off > 10 points",
+)
+
+
+def print_hrv(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
+    pairs = hrv_pairs(labelled, config, NN_MAX_CHANGE)
+    print(f"\nHRV against the annotated beats' (NN intervals edited alike: NN_MAX_CHANGE {NN_MAX_CHANGE}):\n")
+    row(*HRV_HEADER)
+    print("|" + "---:|" * len(HRV_HEADER))
+    row(*hrv_agreement(pairs))
+    if per_record:
+        print()
+        row("record", "SDNN ms (reference / predict)", "RMSSD ms", "pNN50 %")
+        print("|---|---:|---:|---:|")
+        for name, (r, o) in pairs.items():
+            row(
+                name,
+                *(f"{r[k]:.0f} / {o[k]:.0f}" for k in ("sdnn_ms", "rmssd_ms")),
+                f"{r['pnn50']:.1f} / {o['pnn50']:.1f}",
+            )
+
+
+def hrv_grid(labelled: dict, config: EpisodeConfig) -> None:
+    """HRV's agreement with the annotated beats' without editing and with NN intervals that change by more
+    than 10, 20 or 30% from the one before left out (each side edited alike)."""
+    row("NN_MAX_CHANGE", *HRV_HEADER)
+    print("|" + "---:|" * (len(HRV_HEADER) + 1))
+    for max_change in (None, 0.1, 0.2, 0.3):
+        row("none" if max_change is None else max_change, *hrv_agreement(hrv_pairs(labelled, config, max_change)))
+
+
 def grid(labelled: dict, base: EpisodeConfig) -> None:
     rows = []
     irregularities, windows = (0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20), (10, 20, 30)
@@ -287,9 +381,10 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
 
 def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
     outside = []  # organisation of the beats outside reference AF and AFL
-    for samples, _, fs, _, reference, _, _, (_, organisation) in labelled.values():
-        times = samples / fs
-        outside.append(organisation[~overlapping(times, times, reference["AF"] + reference["AFL"])])
+    for record in labelled.values():
+        times = record.samples / record.fs
+        reference = record.reference["AF"] + record.reference["AFL"]
+        outside.append(record.atrial[1][~overlapping(times, times, reference)])
     values = np.concatenate(outside)
     values = values[np.isfinite(values)]
     percentiles = (50, 90, 95, 99, 99.9)
@@ -430,6 +525,7 @@ def main() -> None:
     parser.add_argument("--afl-grid", action="store_true", help="score AFL over a range of afl_organisation")
     parser.add_argument("--pause-grid", action="store_true", help="score pauses over their settings")
     parser.add_argument("--vf-grid", action="store_true", help="score VF over its thresholds")
+    parser.add_argument("--hrv-grid", action="store_true", help="HRV's agreement over NN_MAX_CHANGE")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -465,8 +561,11 @@ def main() -> None:
         pause_grid(labelled, config, args.data)
     elif args.vf_grid:
         vf_grid(labelled, config, args.data)
+    elif args.hrv_grid:
+        hrv_grid(labelled, config)
     else:
         print_scores(labelled, config, args.per_record)
+        print_hrv(labelled, config, args.per_record)
 
 
 if __name__ == "__main__":

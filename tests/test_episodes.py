@@ -212,7 +212,8 @@ def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     from arrhythmia.export import load_classifier
     from arrhythmia.predict import label_recording, save_recording
 
-    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=1).signal.astype(np.float64)
+    # 4 minutes: with its ectopic beats and their pauses left out, over a minute of NN intervals for HRV
+    ecg = synthetic_ecg(duration_s=240, fs=FS, seed=1).signal.astype(np.float64)
     ecg[int(50 * FS) : int(58 * FS)] = 0.0  # the lead comes off for 8 s
     model = load_classifier(None, "torch", None, device="cpu")
     result = label_recording(Recording(ecg, FS, "synthetic", tmp_path / "rec.csv"), model)
@@ -222,7 +223,7 @@ def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     written = pd.read_csv(tmp_path / "out" / "episodes.csv")
     assert list(written.columns) == list(EPISODE_COLUMNS) and summary["episodes"]["noise"] == 1
     hourly = pd.read_csv(tmp_path / "out" / "hourly.csv")
-    assert len(hourly) == 1 and hourly["analysable_min"].iloc[0] == pytest.approx(112 / 60, abs=0.05)
+    assert len(hourly) == 1 and hourly["analysable_min"].iloc[0] == pytest.approx(232 / 60, abs=0.05)
     assert set(summary["hrv"]) == {"sdnn_ms", "rmssd_ms", "pnn50"}
 
     # A lead that never gives a beat: no beats, a noise episode, one hourly row, and no HRV, said so.
@@ -275,6 +276,21 @@ def test_nn_intervals_leave_out_ectopic_beats_and_lost_signal():
     assert nn[:, 0].tolist() == [1, 2, 3, 6, 7, 9]  # not 4 or 5 (next to the V beat), not 8 (across the gap)
 
 
+def test_nn_intervals_leave_out_a_change_of_more_than_a_fifth():
+    from arrhythmia.hourly import nn_intervals
+
+    # 0.8 s intervals; a missed beat makes one 1.6 s, and 0.95 s is a change of 19%
+    times = np.cumsum([0.0, 0.8, 0.8, 1.6, 0.8, 0.8, 0.95, 0.8])
+    labels = np.array(["N"] * len(times))
+    kept = nn_intervals(times, labels)[:, 1]
+    # the long interval, and the one after it (a change against the long one), are out; 0.95 and 0.8 stay
+    assert kept.tolist() == pytest.approx([0.8, 0.8, 0.8, 0.95, 0.8])
+    assert len(nn_intervals(times, labels, max_change=None)) == 7
+    # an interval after a non-NN interval (next to a V beat) is compared with nothing, and stays
+    labels[3] = "V"
+    assert nn_intervals(times, labels)[:, 1].tolist() == pytest.approx([0.8, 0.8, 0.8, 0.95, 0.8])
+
+
 def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
     from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
 
@@ -285,8 +301,8 @@ def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
     episodes = find_episodes(samples, labels, FS)
     assert of_type(episodes, "pause").shape[0] == 1 and of_type(episodes, "AF").shape[0] == 1
     times = samples / FS
-    everything = nn_intervals(times, labels)
-    nn = nn_intervals(times, labels, hrv_excluded(episodes))
+    everything = nn_intervals(times, labels, max_change=None)  # the episodes' share alone, unedited
+    nn = nn_intervals(times, labels, hrv_excluded(episodes), max_change=None)
     assert nn[:, 1].max() < 2.0  # no pause
     af = of_type(episodes, "AF").iloc[0]
     assert not ((nn[:, 0] > af["start_s"]) & (nn[:, 0] <= af["end_s"])).any()  # nothing from inside the AF
@@ -295,7 +311,9 @@ def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
     # irregularity window does not reach: far from what the pause and the AF gave
     assert hrv(nn)["sdnn_ms"] < 50 < 100 < hrv(everything)["sdnn_ms"]
     table = hourly_table(times, labels, times[-1] + 1, episodes)
-    assert table["sdnn_ms"].iloc[0] == pytest.approx(hrv(nn)["sdnn_ms"])
+    assert table["sdnn_ms"].iloc[0] == pytest.approx(
+        hrv(nn_intervals(times, labels, hrv_excluded(episodes)))["sdnn_ms"]
+    )
 
 
 # --- the recording report ------------------------------------------------------------------------
@@ -316,7 +334,7 @@ def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None):
 def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
     import re
 
-    ecg = synthetic_ecg(duration_s=180, fs=FS, seed=2).signal.astype(np.float64)
+    ecg = synthetic_ecg(duration_s=240, fs=FS, seed=2).signal.astype(np.float64)  # over a minute of NN intervals
     ecg[int(100 * FS) : int(106 * FS)] = 0.0
     page = _report(tmp_path, ecg, "rec").read_text()
     for section in ("Heart rate", "Hourly table", "Ectopy", "Episodes", "Event strips", "RR intervals"):

@@ -27,7 +27,7 @@ from arrhythmia.figures import (
     plot_rr_tachogram_poincare,
 )
 from arrhythmia.files import write_text_atomic
-from arrhythmia.hourly import HRV_EXCLUDES, RATE_EXCLUDES, episode_stretches, heart_rate
+from arrhythmia.hourly import HRV_EXCLUDES, NN_MAX_CHANGE, RATE_EXCLUDES, episode_stretches, heart_rate
 from arrhythmia.predict import RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
@@ -47,10 +47,11 @@ _READABLE = {
     "VF": "ventricular flutter or fibrillation",
     "pause": "pauses",
 }
-#: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``).
+#: What the HRV section says it is taken over (``hourly.HRV_EXCLUDES``, ``hourly.NN_MAX_CHANGE``).
 HRV_NOTE = (
     "Over the intervals between two consecutive N beats, leaving out "
     + ", ".join(_READABLE.get(kind, kind) for kind in HRV_EXCLUDES)
+    + f", and an interval that differs by more than {NN_MAX_CHANGE:.0%} from the one before it"
     + ": heart-rate variability measures the sinus node."
 )
 
