@@ -25,6 +25,8 @@ scored.
 The HRV (``hourly.hrv``: SDNN, RMSSD, pNN50) is scored against that of the annotated beats: their NN
 intervals (two consecutive beats of AAMI class N) outside the reference's AF, AFL, VF and pauses, edited as
 predict's are (``hourly.NN_MAX_CHANGE``); ``--hrv-grid`` scores it without editing and at 10, 20 and 30%.
+The S and V isolated beats, couplets and runs (``predict.summarise``) are counted from the labels and from the
+annotated beats.
 
 Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
@@ -54,6 +56,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from common import in_fresh_process, long_recording
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
@@ -67,7 +70,7 @@ from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.hourly import NN_MAX_CHANGE, hourly_table, hrv, hrv_excluded, nn_intervals
-from arrhythmia.predict import atrial_of, label_recording, save_recording
+from arrhythmia.predict import ECTOPIC_CLASSES, atrial_of, label_recording, save_recording, summarise
 from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
@@ -344,6 +347,33 @@ def print_hrv(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
             )
 
 
+def print_ectopy(labelled: dict[str, Labelled], per_record: bool) -> None:
+    """S and V isolated beats, couplets and runs (``predict.summarise``, what ``summary.json`` and the report
+    give) against those of the annotated beats, pooled, with the sum over the records of each count's error."""
+    counts = {}
+    for name, record in labelled.items():
+        ours = summarise(pd.DataFrame({"label": record.labels}))["ectopy"]
+        reference = summarise(pd.DataFrame({"label": record.reference_beats[1]}))["ectopy"]
+        counts[name] = (reference, ours)
+    kinds = ("isolated", "couplets", "runs")
+    print("\nEctopy counts against the annotated beats' (reference / predict; error: summed over records):\n")
+    row("class", *(f"{kind}: reference / predict" for kind in kinds), *(f"{kind} error" for kind in kinds))
+    print("|---|" + "---:|" * 2 * len(kinds))
+    for cls in ECTOPIC_CLASSES:
+        cells = [
+            f"{sum(r[cls][k] for r, _ in counts.values())} / {sum(o[cls][k] for _, o in counts.values())}"
+            for k in kinds
+        ]
+        errors = [str(sum(abs(r[cls][k] - o[cls][k]) for r, o in counts.values())) for k in kinds]
+        row(cls, *cells, *errors)
+    if per_record:
+        print()
+        row("record", *(f"{cls} {kind}" for cls in ECTOPIC_CLASSES for kind in kinds))
+        print("|---|" + "---:|" * len(ECTOPIC_CLASSES) * len(kinds))
+        for name, (r, o) in counts.items():
+            row(name, *(f"{r[cls][k]} / {o[cls][k]}" for cls in ECTOPIC_CLASSES for k in kinds))
+
+
 def hrv_grid(labelled: dict, config: EpisodeConfig) -> None:
     """HRV's agreement with the annotated beats' without editing and with NN intervals that change by more
     than 10, 20 or 30% from the one before left out (each side edited alike)."""
@@ -566,6 +596,7 @@ def main() -> None:
     else:
         print_scores(labelled, config, args.per_record)
         print_hrv(labelled, config, args.per_record)
+        print_ectopy(labelled, args.per_record)
 
 
 if __name__ == "__main__":
