@@ -69,7 +69,15 @@ from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
-from arrhythmia.hourly import NN_MAX_CHANGE, hourly_table, hrv, hrv_excluded, nn_intervals
+from arrhythmia.hourly import (
+    HRV_EDITED_OUT_ABOVE,
+    NN_MAX_CHANGE,
+    hourly_table,
+    hrv,
+    hrv_excluded,
+    nn_intervals,
+    recording_hrv,
+)
 from arrhythmia.predict import ECTOPIC_CLASSES, atrial_of, label_recording, save_recording, summarise
 from arrhythmia.recording_report import write_recording_report
 
@@ -335,15 +343,25 @@ def print_hrv(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
     row(*HRV_HEADER)
     print("|" + "---:|" * len(HRV_HEADER))
     row(*hrv_agreement(pairs))
+    edited = {
+        name: recording_hrv(record.samples / record.fs, record.labels, record.episodes(config))["edited_out_percent"]
+        for name, record in labelled.items()
+    }
+    marked = [f"{name} ({share:.1f}%)" for name, share in edited.items() if share > HRV_EDITED_OUT_ABOVE]
+    print(
+        f"\nHRV marked unreliable (over {HRV_EDITED_OUT_ABOVE:g}% of NN intervals edited out):",
+        ", ".join(marked) or "none",
+    )
     if per_record:
         print()
-        row("record", "SDNN ms (reference / predict)", "RMSSD ms", "pNN50 %")
-        print("|---|---:|---:|---:|")
+        row("record", "SDNN ms (reference / predict)", "RMSSD ms", "pNN50 %", "edited out %")
+        print("|---|---:|---:|---:|---:|")
         for name, (r, o) in pairs.items():
             row(
                 name,
                 *(f"{r[k]:.0f} / {o[k]:.0f}" for k in ("sdnn_ms", "rmssd_ms")),
                 f"{r['pnn50']:.1f} / {o['pnn50']:.1f}",
+                f"{edited[name]:.1f}",
             )
 
 
@@ -529,7 +547,7 @@ def timing(data: Path, hours: float) -> dict:
     rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy(), ventricular
     episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of)
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
-    hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
+    recording_hrv(samples / fs, labels, episodes)
     seconds = time.perf_counter() - began
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:

@@ -224,7 +224,7 @@ def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     assert list(written.columns) == list(EPISODE_COLUMNS) and summary["episodes"]["noise"] == 1
     hourly = pd.read_csv(tmp_path / "out" / "hourly.csv")
     assert len(hourly) == 1 and hourly["analysable_min"].iloc[0] == pytest.approx(232 / 60, abs=0.05)
-    assert set(summary["hrv"]) == {"sdnn_ms", "rmssd_ms", "pnn50"}
+    assert set(summary["hrv"]) == {"sdnn_ms", "rmssd_ms", "pnn50", "nn_intervals", "edited_out_percent"}
 
     # A lead that never gives a beat: no beats, a noise episode, one hourly row, and no HRV, said so.
     with pytest.warns(UserWarning, match="fewer than two beats"):
@@ -291,6 +291,27 @@ def test_nn_intervals_leave_out_a_change_of_more_than_a_fifth():
     assert nn_intervals(times, labels)[:, 1].tolist() == pytest.approx([0.8, 0.8, 0.8, 0.95, 0.8])
 
 
+def test_recording_hrv_says_how_much_the_editing_left_out():
+    from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE, recording_hrv
+
+    rng = np.random.default_rng(5)
+    sinus = 0.8 + 0.02 * rng.standard_normal(200)
+    samples, labels = beats(list(sinus))
+    steady = recording_hrv(samples / FS, labels, find_episodes(samples, labels, FS))
+    assert steady["edited_out_percent"] == 0.0 and steady["nn_intervals"] == 200 and steady["sdnn_ms"] < 30
+    # every 10th interval 40% short and the next as long (an atrial premature beat labelled N, too rare for AF):
+    # the short, the long and the one after it change by more than 20%, so the HRV is marked
+    rr = sinus.copy()
+    rr[::10] *= 0.6
+    rr[1::10] *= 1.4
+    samples, labels = beats(list(rr))
+    episodes = find_episodes(samples, labels, FS)
+    assert not len(of_type(episodes, "AF"))
+    ectopy = recording_hrv(samples / FS, labels, episodes)
+    assert ectopy["edited_out_percent"] > HRV_EDITED_OUT_ABOVE
+    assert ectopy["nn_intervals"] < 200 * 0.8
+
+
 def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
     from arrhythmia.hourly import hourly_table, hrv, hrv_excluded, nn_intervals
 
@@ -341,6 +362,7 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
         assert f"<h2>{section}</h2>" in page
     assert "Fastest heart rate" in page and "Slowest heart rate" in page and "noise" in page
     assert "atrial fibrillation, atrial flutter, ventricular flutter or fibrillation, pauses" in page  # HRV over what
+    assert "NN intervals; the 20% rule left out" in page
     assert "a pause is a quiet RR interval of 2 s or more" in page and "at least 3 and 4 V beats" in page
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)

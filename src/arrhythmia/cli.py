@@ -22,6 +22,7 @@ from rich.table import Table
 
 from arrhythmia.config import RENAMED, TrainConfig
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE
 
 app = typer.Typer(
     help="Heartbeat classification in ECG signals with 1D CNNs (MIT-BIH, AAMI EC57).",
@@ -452,7 +453,10 @@ def predict(
         table.add_row("episodes", ", ".join(f"{kind} {n:,}" for kind, n in summary["episodes"].items()))
     if isinstance(summary.get("hrv"), dict):
         hrv = summary["hrv"]
-        table.add_row("SDNN / RMSSD (ms), pNN50", f"{hrv['sdnn_ms']:.0f} / {hrv['rmssd_ms']:.0f}, {hrv['pnn50']:.1f}%")
+        values = f"{hrv['sdnn_ms']:.0f} / {hrv['rmssd_ms']:.0f}, {hrv['pnn50']:.1f}%"
+        if hrv.get("edited_out_percent", 0.0) > HRV_EDITED_OUT_ABOVE:
+            values += f" (unreliable: {hrv['edited_out_percent']:.0f}% of NN intervals edited out)"
+        table.add_row("SDNN / RMSSD (ms), pNN50", values)
     console.print(table)
     files = done.files
     if "families_plot" in files:

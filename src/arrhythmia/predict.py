@@ -35,11 +35,9 @@ from arrhythmia.hourly import (
     HRV_MIN_S,
     heart_rate,
     hourly_table,
-    hrv,
-    hrv_excluded,
-    nn_intervals,
     rate_intervals,
     rate_range,
+    recording_hrv,
 )
 
 ECTOPIC_CLASSES = ("S", "V")
@@ -172,7 +170,8 @@ class RecordingLabels:
     questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
     inverted : the recording's beats pointed down and were turned over before they were cut;
     episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
-    hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording.
+    hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording, the
+    NN intervals they are taken over and the share the editing left out (``hourly.recording_hrv``).
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
         (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
@@ -586,13 +585,13 @@ def rhythm_tables(
     reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
-    return episodes, hourly, hrv(nn_intervals(samples / fs, labels, hrv_excluded(episodes)))
+    return episodes, hourly, recording_hrv(samples / fs, labels, episodes)
 
 
 def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
     """``summary.json``'s rhythm part: ``episodes`` (episodes per type) and ``hrv`` (``hrv_values``, or
     why there are none)."""
-    has_hrv = not all(np.isnan(value) for value in hrv_values.values())
+    has_hrv = np.isfinite(hrv_values["sdnn_ms"])
     return {
         "episodes": {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()},
         "hrv": hrv_values if has_hrv else f"under {HRV_MIN_S:g} s of NN intervals: no HRV",

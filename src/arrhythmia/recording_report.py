@@ -27,7 +27,14 @@ from arrhythmia.figures import (
     plot_rr_tachogram_poincare,
 )
 from arrhythmia.files import write_text_atomic
-from arrhythmia.hourly import HRV_EXCLUDES, NN_MAX_CHANGE, RATE_EXCLUDES, episode_stretches, heart_rate
+from arrhythmia.hourly import (
+    HRV_EDITED_OUT_ABOVE,
+    HRV_EXCLUDES,
+    NN_MAX_CHANGE,
+    RATE_EXCLUDES,
+    episode_stretches,
+    heart_rate,
+)
 from arrhythmia.predict import RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
@@ -54,6 +61,20 @@ HRV_NOTE = (
     + f", and an interval that differs by more than {NN_MAX_CHANGE:.0%} from the one before it"
     + ": heart-rate variability measures the sinus node."
 )
+
+
+HRV_UNRELIABLE = (
+    f"HRV unreliable: more than {HRV_EDITED_OUT_ABOVE:g}% of the NN intervals changed by over "
+    f"{NN_MAX_CHANGE:.0%} from the one before, which a sinus rhythm does not do. An irregular rhythm no "
+    "episode names (atrial fibrillation that was not found), ectopic beats labelled N, or noise is in them."
+)
+
+
+def _hrv_coverage(hrv: dict) -> str:
+    return (
+        f"Taken over {hrv['nn_intervals']:,} NN intervals; the {NN_MAX_CHANGE:.0%} rule left out "
+        f"{hrv['edited_out_percent']:.1f}% of them."
+    )
 
 
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
@@ -266,6 +287,10 @@ def render_recording_report(
             )
         )
         parts.append(f"<p>{esc(HRV_NOTE)}</p>")
+        if "nn_intervals" in hrv:
+            parts.append(f"<p>{esc(_hrv_coverage(hrv))}</p>")
+            if hrv["edited_out_percent"] > HRV_EDITED_OUT_ABOVE:
+                parts.append(f'<p class="warning">{esc(HRV_UNRELIABLE)}</p>')
     else:
         parts.append(f"<p>{esc(hrv or 'no HRV')}.</p>")
     return (
