@@ -292,7 +292,7 @@ def test_nn_intervals_leave_out_a_change_of_more_than_a_fifth():
 
 
 def test_recording_hrv_says_how_much_the_editing_left_out():
-    from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE, recording_hrv
+    from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE, hourly_table, recording_hrv
 
     rng = np.random.default_rng(5)
     sinus = 0.8 + 0.02 * rng.standard_normal(200)
@@ -310,6 +310,8 @@ def test_recording_hrv_says_how_much_the_editing_left_out():
     ectopy = recording_hrv(samples / FS, labels, episodes)
     assert ectopy["edited_out_percent"] > HRV_EDITED_OUT_ABOVE
     assert ectopy["nn_intervals"] < 200 * 0.8
+    hourly = hourly_table(samples / FS, labels, samples[-1] / FS + 1, episodes)
+    assert hourly["nn_edited_out_percent"].iloc[0] == pytest.approx(ectopy["edited_out_percent"])
 
 
 def test_hrv_leaves_out_pauses_and_atrial_fibrillation():

@@ -90,7 +90,7 @@ def nn_intervals(
     if max_change is not None:
         # Each interval against the one before it, when both are NN intervals (the first of a stretch stays).
         jump = np.zeros(len(rr), dtype=bool)
-        jump[1:] = keep[:-1] & (np.abs(rr[1:] - rr[:-1]) > max_change * np.where(keep[:-1], rr[:-1], 1.0))
+        jump[1:] = keep[:-1] & (np.abs(rr[1:] - rr[:-1]) > max_change * rr[:-1])
         keep &= ~jump
     return np.stack([times[1:][keep], rr[keep]], axis=1)
 
@@ -139,8 +139,8 @@ def recording_hrv(times: np.ndarray, labels: np.ndarray, episodes: pd.DataFrame)
     above ``HRV_EDITED_OUT_ABOVE`` the HRV is unreliable)."""
     excluded = hrv_excluded(episodes)
     nn = nn_intervals(times, labels, excluded)
-    unedited = len(nn_intervals(times, labels, excluded, max_change=None))
-    edited_out = 100.0 * (unedited - len(nn)) / unedited if unedited else 0.0
+    unedited = nn_intervals(times, labels, excluded, max_change=None)[:, 0]
+    edited_out = _edited_out_percent(unedited, nn[:, 0], -np.inf, np.inf)
     return {**hrv(nn), "nn_intervals": len(nn), "edited_out_percent": edited_out}
 
 
@@ -155,6 +155,13 @@ def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> f
     return float(np.clip(np.minimum(rows["end_s"], end) - np.maximum(rows["start_s"], start), 0, None).sum())
 
 
+def _edited_out_percent(unedited_ends: np.ndarray, kept_ends: np.ndarray, start: float, end: float) -> float:
+    """The share (%) of the NN intervals ending in [start, end) that the editing left out (0 where none)."""
+    before = int(((unedited_ends >= start) & (unedited_ends < end)).sum())
+    after = int(((kept_ends >= start) & (kept_ends < end)).sum())
+    return 100.0 * (before - after) / before if before else 0.0
+
+
 def hourly_table(
     times: np.ndarray,
     labels: np.ndarray,
@@ -165,7 +172,8 @@ def hourly_table(
     """One row per hour of a recording of ``duration_s`` seconds (a recording under an hour gets one
     partial row): hour, start_s, end_s, analysable_min, beats, one count per class, hr_min / hr_mean /
     hr_max (bpm), S and V couplets and runs, pauses, af_min, afl_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
-    with under ``HRV_MIN_S`` of NN intervals).
+    with under ``HRV_MIN_S`` of NN intervals) with nn_edited_out_percent, the share of the hour's NN intervals
+    the editing left out (``NN_MAX_CHANGE``; above ``HRV_EDITED_OUT_ABOVE`` the hour's HRV is unreliable).
 
     times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
     recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches; HRV
@@ -173,7 +181,9 @@ def hourly_table(
     """
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
-    nn = nn_intervals(times, labels, hrv_excluded(episodes))
+    excluded = hrv_excluded(episodes)
+    nn = nn_intervals(times, labels, excluded)
+    unedited_ends = nn_intervals(times, labels, excluded, max_change=None)[:, 0]
     rr = np.diff(times)
     readable = rate_intervals(times, episodes)
     rate = heart_rate(times, readable)
@@ -202,6 +212,7 @@ def hourly_table(
             "af_min": _overlap_s(episodes, "AF", start, end) / 60.0,
             "afl_min": _overlap_s(episodes, "AFL", start, end) / 60.0,
             **hrv(nn[(nn[:, 0] >= start) & (nn[:, 0] < end)]),
+            "nn_edited_out_percent": _edited_out_percent(unedited_ends, nn[:, 0], start, end),
         }
         rows.append(row)
     return pd.DataFrame(rows)

@@ -129,6 +129,7 @@ def _number(value, digits: int = 0) -> str:
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
     header = ["hours", "analysable min", "beats", *classes, "HR min / mean / max", "S couplets / runs"]
     header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
+    header += ["NN edited out %"]
     rows = []
     for r in hourly.to_dict("records"):
         rows.append(
@@ -146,6 +147,7 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
+                _number(r["nn_edited_out_percent"], 1),
             ]
         )
     return f'<div class="scroll">{_table(header, rows)}</div>'
