@@ -8,6 +8,7 @@
     python benchmarks/rhythm.py --records ds1 --hrv-grid    # HRV's NN editing (DS1 only)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
+    python benchmarks/rhythm.py --records ds2 --lead other  # the second lead (V1, V2, V4 or V5)
 
 Each record's MLII signal is labelled by ``label_recording`` with the shipped default model (what users
 get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The shipped model
@@ -231,9 +232,15 @@ class Labelled:
 
 
 def label_records(
-    data: Path, names: list[str], folds: Path | None = None, adapt: bool = True, pause_s: float = EpisodeConfig.pause_s
+    data: Path,
+    names: list[str],
+    folds: Path | None = None,
+    adapt: bool = True,
+    pause_s: float = EpisodeConfig.pause_s,
+    lead: str | None = None,
 ) -> dict[str, Labelled]:
-    """Each record labelled by predict; with ``folds``, by the fold model that held it out."""
+    """Each record labelled by predict (on ``lead``, ``read_input``'s; None: MLII); with ``folds``, by the
+    fold model that held it out."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -244,7 +251,7 @@ def label_records(
         source = held_out.get(name)
         if source not in models:
             models[source] = load_classifier(source, "torch", None, device="cpu")
-        recording = read_input(data / name)
+        recording = read_input(data / name, lead=lead)
         result = label_recording(recording, models[source], adapt=adapt)
         table = result.beats
         labelled = table[table["label"].astype(str) != ""]
@@ -451,12 +458,12 @@ def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
         row(border, *cells, pct(af["duration_se"]), pct(af["duration_ppv"]))
 
 
-def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
+def pause_grid(labelled: dict, base: EpisodeConfig, data: Path, lead: str | None = None) -> None:
     """The pause settings, in the order they act: the recovering amplifier's two thresholds (the
     unanalysable stretches found again with each, every long interval a pause), then, with the shipped
     ones, ``pause_quiet_below`` over the detected pauses' ``gap_activity``."""
     loud = replace(base, pause_quiet_below=None)
-    signals = {n: read_input(data / n).signal for n in labelled}
+    signals = {n: read_input(data / n, lead=lead).signal for n in labelled}
     print("### the recovering amplifier (data.quality.recovering_amplifier), every long interval a pause\n")
     row("collapse_share", "sweep_mv", "pauses detected", "episode Se", "episode +P", "unanalysable min")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -494,10 +501,10 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
         row(border or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
 
 
-def vf_grid(labelled: dict, base: EpisodeConfig, data: Path) -> None:
+def vf_grid(labelled: dict, base: EpisodeConfig, data: Path, lead: str | None = None) -> None:
     """VF episodes over the flutter thresholds of ``data.ventricular`` and ``vf_min_s``; sorted by false VF
     episodes, then VF duration Se."""
-    signals = {n: read_input(data / n).signal for n in labelled}
+    signals = {n: read_input(data / n, lead=lead).signal for n in labelled}
     windows = {n: flutter_windows(signals[n], labelled[n].fs) for n in labelled}
     rows = []
     grid = itertools.product((0.4, 0.5, 0.6), (0.4, 0.5, 0.6), (0.05, 0.1), (2.0, 4.0, 6.0, 8.0, 10.0))
@@ -580,6 +587,7 @@ def main() -> None:
         "--folds", type=Path, default=None, help="label each record by the CV fold model that held it out"
     )
     parser.add_argument("--no-adapt", action="store_true", help="label without adapting to the recording")
+    parser.add_argument("--lead", default=None, help="the lead to label: a name, or 'other' (the second lead)")
     args = parser.parse_args()
     settings = {}
     for item in args.set:
@@ -597,18 +605,19 @@ def main() -> None:
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
-    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s)
+    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead)
     model = f"fold models of {args.folds}" if args.folds else "the shipped default model"
-    print(f"records: {args.records} ({len(names)}), labelled by {model}{', not adapted' if args.no_adapt else ''}")
+    adapted = ", not adapted" if args.no_adapt else ""
+    print(f"records: {args.records} ({len(names)}), lead {args.lead or 'MLII'}, labelled by {model}{adapted}")
     print(f"episode settings: {config}\n")
     if args.grid:
         grid(labelled, config)
     elif args.afl_grid:
         afl_grid(labelled, config)
     elif args.pause_grid:
-        pause_grid(labelled, config, args.data)
+        pause_grid(labelled, config, args.data, args.lead)
     elif args.vf_grid:
-        vf_grid(labelled, config, args.data)
+        vf_grid(labelled, config, args.data, args.lead)
     elif args.hrv_grid:
         hrv_grid(labelled, config)
     else:
