@@ -210,7 +210,7 @@ class Labelled:
 
     samples, labels : the labelled beats; fs : Hz; unanalysable, ventricular : (k, 2) samples, the stretches
     predict found (``RecordingLabels``); reference : ``reference_episodes``; reference_beats :
-    ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``, ``(atrial_hz, atrial_organisation)``
+    ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``, ``(atrial_hz, atrial_organisation, atrial_mv)``
     and ``gap_activity``.
     """
 
@@ -222,7 +222,7 @@ class Labelled:
     reference: dict[str, list[tuple[float, float]]]
     reference_beats: tuple[np.ndarray, np.ndarray]
     p_wave: np.ndarray
-    atrial: tuple[np.ndarray, np.ndarray] | None
+    atrial: tuple[np.ndarray, ...] | None
     gap: np.ndarray
 
     def episodes(self, config: EpisodeConfig):

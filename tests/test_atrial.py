@@ -17,16 +17,18 @@ FLUTTER_BORDER = EpisodeConfig().afl_organisation
 @pytest.mark.parametrize("fs", [250.0, 128.0, 360.0])
 def test_flutter_waves_are_one_organised_peak_at_the_flutter_rate(fs):
     signal, fs, peaks = flutter_ecg(fs=fs)
-    dominant, organisation = atrial_activity(signal, fs, peaks)
-    assert dominant.shape == organisation.shape == peaks.shape
+    dominant, organisation, amplitude = atrial_activity(signal, fs, peaks)
+    assert dominant.shape == organisation.shape == amplitude.shape == peaks.shape
     assert np.nanmedian(dominant) == pytest.approx(5.0, abs=0.3)
     assert np.nanmedian(organisation) > FLUTTER_BORDER
+    # 0.15 mV sawtooth waves: 0.043 mV RMS, most of it in the peak and its harmonics up to 20 Hz
+    assert EpisodeConfig().afl_min_mv < np.nanmedian(amplitude) < 0.045
 
 
 def test_fibrillation_and_sinus_p_waves_are_not_organised_like_flutter():
     for p_waves in (False, True):
         signal, fs, peaks = irregular_ecg(p_waves, n_beats=300)
-        _, organisation = atrial_activity(signal, fs, peaks)
+        _, organisation, _ = atrial_activity(signal, fs, peaks)
         assert np.nanmedian(organisation) < FLUTTER_BORDER - 0.1
 
 
@@ -36,14 +38,14 @@ def test_muscle_noise_above_the_band_does_not_look_organised():
     signal, fs, peaks = irregular_ecg(True, n_beats=300, fs=360.0)
     rng = np.random.default_rng(1)
     noise = sosfiltfilt(butter(4, [10, 100], btype="band", fs=fs, output="sos"), rng.standard_normal(len(signal)))
-    _, organisation = atrial_activity(signal + 0.15 * noise / noise.std(), fs, peaks)
+    _, organisation, _ = atrial_activity(signal + 0.15 * noise / noise.std(), fs, peaks)
     assert np.nanpercentile(organisation, 90) < FLUTTER_BORDER
 
 
 def test_no_atrial_activity_where_it_cannot_be_measured():
     signal, fs, peaks = flutter_ecg(fs=250.0, seconds=60.0)
     # the last, partial window, a rate too low for the band, a flat lead, a recording without beats
-    dominant, organisation = atrial_activity(signal[: int(55 * fs)], fs, peaks[peaks < int(55 * fs)])
+    dominant, organisation, _ = atrial_activity(signal[: int(55 * fs)], fs, peaks[peaks < int(55 * fs)])
     last = peaks[peaks < int(55 * fs)] >= int(50 * fs)
     assert np.isnan(organisation[last]).all() and np.isfinite(organisation[~last]).all()
     assert np.isnan(atrial_activity(signal[::8], fs / 8, peaks // 8)[1]).all()
@@ -60,11 +62,10 @@ def test_a_few_minutes_at_a_time_gives_what_the_whole_recording_gives(monkeypatc
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
-def _flutter_like(n: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    dominant = np.full(n, 2.0)
-    organisation = np.full(n, 0.2)
-    dominant[first:last], organisation[first:last] = 5.0, 0.8
-    return dominant, organisation
+def _flutter_like(n: int, first: int, last: int, mv: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dominant, organisation, amplitude = np.full(n, 2.0), np.full(n, 0.2), np.full(n, 0.01)
+    dominant[first:last], organisation[first:last], amplitude[first:last] = 5.0, 0.8, mv
+    return dominant, organisation, amplitude
 
 
 def test_organised_flutter_waves_for_long_enough_are_afl_and_not_af():
@@ -91,6 +92,13 @@ def test_organised_flutter_waves_for_long_enough_are_afl_and_not_af():
     assert (find_episodes(samples, labels, 250, atrial=short)["type"] != "AFL").all()
     ventricular = np.where(flutter, "V", labels)
     assert (find_episodes(samples, ventricular, 250, atrial=atrial)["type"] != "AFL").all()
+    # waves too small to be flutter waves (a lead's noise with a steady peak), unless the floor is off or the
+    # amplitude unknown (a beats table from before it was measured)
+    faint = _flutter_like(len(samples), np.argmax(flutter), len(flutter) - np.argmax(flutter[::-1]), mv=0.015)
+    assert (find_episodes(samples, labels, 250, atrial=faint)["type"] != "AFL").all()
+    no_floor = EpisodeConfig(afl_min_mv=None)
+    assert (find_episodes(samples, labels, 250, config=no_floor, atrial=faint)["type"] == "AFL").sum() == 1
+    assert (find_episodes(samples, labels, 250, atrial=faint[:2])["type"] == "AFL").sum() == 1
     off = EpisodeConfig(afl_organisation=None)
     assert (find_episodes(samples, labels, 250, config=off, atrial=atrial)["type"] != "AFL").all()
     assert (find_episodes(samples, labels, 250)["type"] != "AFL").all()  # no atrial activity given
@@ -105,7 +113,7 @@ def test_predict_reports_atrial_flutter_in_its_tables(tmp_path):
     signal, fs, _ = flutter_ecg(seconds=240.0)
     recording = Recording(signal, fs, "MLII", tmp_path / "flutter.csv")
     result = label_recording(recording, model)
-    assert {"atrial_hz", "atrial_organisation"} <= set(result.beats)
+    assert {"atrial_hz", "atrial_organisation", "atrial_mv"} <= set(result.beats)
     afl = result.episodes[result.episodes["type"] == "AFL"]
     assert len(afl) == 1 and afl["end_s"].iloc[0] - afl["start_s"].iloc[0] > 150
     assert (result.episodes["type"] != "AF").all()

@@ -169,7 +169,7 @@ def test_chunked_processing_matches_the_whole_signal(classifier):
     assert np.array_equal(chunked["label"].to_numpy(), whole["label"].to_numpy())
     assert np.allclose(chunked["p_V"], whole["p_V"], atol=1e-4)
     assert np.allclose(chunked["p_wave"], whole["p_wave"], atol=1e-3, equal_nan=True)
-    for column in ("atrial_hz", "atrial_organisation"):
+    for column in ("atrial_hz", "atrial_organisation", "atrial_mv"):
         assert np.allclose(chunked[column], whole[column], equal_nan=True)
 
 

@@ -75,6 +75,10 @@ class EpisodeConfig:
         (``data.atrial.atrial_activity``) is at least this and its dominant frequency within ``afl_hz``
         (atrial rates of 240-420 a minute; 207's ventricular flutter, at 3-3.75 Hz, stays out); chosen on
         MIT-BIH DS1 (README); None: no AFL.
+    afl_min_mv : ... and its flutter waves (the dominant peak and its harmonics) at least this RMS amplitude,
+        mV: a lead's noise can hold a steady peak that small (MIT-BIH 101's V1, 0.1 mV QRS: 0.007-0.023 mV),
+        flutter waves 0.1 mV high are 0.029 mV RMS (MIT-BIH 203's atrial activity: 0.05-0.18); NaN (unknown,
+        a table from before it was measured): no floor; None: no floor.
     afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
     vf_min_s : a stretch of flutter-like signal (``data.ventricular.ventricular_flutter``) at least this
         long is a VF episode; chosen on MIT-BIH DS1 (README); None: no VF.
@@ -98,6 +102,7 @@ class EpisodeConfig:
     af_skip_labels: tuple[str, ...] = ("V",)
     afl_organisation: float | None = 0.55
     afl_hz: tuple[float, float] = (4.0, 7.0)
+    afl_min_mv: float | None = 0.025
     afl_min_s: float = 30.0
     vf_min_s: float | None = 4.0
     bigeminy_min_v: int = 3
@@ -194,11 +199,12 @@ def find_episodes(
     beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the stretches with no
     analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
     P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None; atrial : each beat's
-    atrial activity, ``(dominant_hz, organisation)`` ((n_beats,) float each, ``data.atrial.atrial_activity``;
-    NaN unknown), or None (no AFL); gap_activity : (n_beats,) float, how much the signal moves in the
-    interval after each beat (``data.quality.gap_activity``; NaN unknown), or None (every long interval
-    is a pause); ventricular : (k, 2) start and end samples of the stretches that look like ventricular
-    flutter (``data.ventricular.ventricular_flutter``), or None (no VF).
+    atrial activity, ``(dominant_hz, organisation, mv)`` ((n_beats,) float each,
+    ``data.atrial.atrial_activity``; NaN unknown; ``mv`` may be left out: no floor), or None (no AFL);
+    gap_activity : (n_beats,) float, how much the signal moves in the interval after each beat
+    (``data.quality.gap_activity``; NaN unknown), or None (every long interval is a pause); ventricular :
+    (k, 2) start and end samples of the stretches that look like ventricular flutter
+    (``data.ventricular.ventricular_flutter``), or None (no VF).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -307,11 +313,13 @@ def _afl_stretches(
     """First and last beat of each AFL episode (see ``EpisodeConfig.afl_organisation``)."""
     if atrial is None or config.afl_organisation is None:
         return []
-    dominant, organisation = (np.asarray(values, dtype=np.float64) for values in atrial)
+    dominant, organisation, *amplitude = (np.asarray(values, dtype=np.float64) for values in atrial)
     with np.errstate(invalid="ignore"):  # NaN: unknown, not flutter-like
         flutter = (
             (organisation >= config.afl_organisation) & (dominant >= config.afl_hz[0]) & (dominant <= config.afl_hz[1])
         )
+        if amplitude and config.afl_min_mv is not None:
+            flutter &= ~(amplitude[0] < config.afl_min_mv)  # NaN amplitude: unknown, no floor
     stretches = true_runs(flutter & ~in_noise)
     return [
         (a, b)

@@ -56,15 +56,17 @@ class BeatModel(Protocol):
 
 #: The beats table's columns of each beat's atrial activity (``data.atrial.atrial_activity``), in the order
 #: ``find_episodes`` takes them.
-ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation")
+ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation", "atrial_mv")
 
 
-def atrial_of(beats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+def atrial_of(beats: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
     """The ``atrial`` of ``find_episodes`` from a beats table (``beats.csv``): its ``ATRIAL_COLUMNS`` as float
-    arrays, or None for a table without them (written before atrial flutter was looked for)."""
-    if not set(ATRIAL_COLUMNS) <= set(beats.columns):
+    arrays, or None for a table without the first two (written before atrial flutter was looked for); a
+    table without ``atrial_mv`` (written before the flutter waves' amplitude was) gives NaN for it."""
+    if not set(ATRIAL_COLUMNS[:2]) <= set(beats.columns):
         return None
-    return tuple(beats[column].to_numpy(np.float64) for column in ATRIAL_COLUMNS)
+    missing = np.full(len(beats), np.nan)
+    return tuple(beats[c].to_numpy(np.float64) if c in beats.columns else missing for c in ATRIAL_COLUMNS)
 
 
 def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -161,8 +163,8 @@ class RecordingLabels:
     """What predict makes of one recording.
 
     beats : one row per detected beat (sample, time_s, label, confidence, p_<class>, family, p_wave: the
-        P-wave consistency, ``context.p_wave_consistency``; atrial_hz, atrial_organisation: the atrial
-        activity of its 10 s, ``data.atrial.atrial_activity``; gap_activity: how much the signal moves in
+        P-wave consistency, ``context.p_wave_consistency``; atrial_hz, atrial_organisation, atrial_mv: the
+        atrial activity of its 10 s, ``data.atrial.atrial_activity``; gap_activity: how much the signal moves in
         the interval after it, where that is 1 s or longer, ``data.quality.gap_activity``);
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
@@ -476,9 +478,9 @@ def label_recording(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
     p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
-    atrial_hz, organisation = atrial_activity(recording.signal, fs, peaks)
+    atrial_values = atrial_activity(recording.signal, fs, peaks)  # (hz, organisation, mV), (n_peaks,) each
     if config is not None and config.af_as_n:
-        atrial = (atrial_hz[cut.kept], organisation[cut.kept])
+        atrial = tuple(values[cut.kept] for values in atrial_values)
         kept_probs, relabelled = _no_s_in_af(
             kept_probs, kept_peaks, model.classes, fs, noise, episodes, p_wave[cut.kept], given, atrial
         )
@@ -514,21 +516,20 @@ def label_recording(
         family = np.concatenate([family, np.full(int(added.sum()), -1)])[order]
         unknown = np.full(int(added.sum()), np.nan)  # found beats have no P stretch or atrial window of their own
         p_wave = np.concatenate([p_wave, unknown])[order]
-        atrial_hz = np.concatenate([atrial_hz, unknown])[order]
-        organisation = np.concatenate([organisation, unknown])[order]
+        atrial_values = tuple(np.concatenate([values, unknown])[order] for values in atrial_values)
     activity = gap_activity(recording.signal, fs, peaks)
     table = _table(_beat_index(peaks, fs), probs, model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
     table["p_wave"] = p_wave
-    table[list(ATRIAL_COLUMNS)] = np.column_stack([atrial_hz, organisation])
+    table[list(ATRIAL_COLUMNS)] = np.column_stack(atrial_values)
     table["gap_activity"] = activity
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
-    atrial = (atrial_hz[labelled], organisation[labelled])
+    atrial = tuple(values[labelled] for values in atrial_values)
     rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
     return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, *rhythm_of)
 
@@ -578,7 +579,7 @@ def rhythm_tables(
     ventricular: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
-    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation)``, or None; gap:
+    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
     the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
     ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
     ``ventricular`` ((k, 2) samples; ``data.ventricular``). Also what the review server recomputes after a

@@ -7,8 +7,10 @@ QRS-T is cancelled by subtracting the median of its neighbours' (what is left is
 average-beat subtraction), and the spectrum of what is left is taken over fixed windows of the recording.
 A flutter's spectrum has one sharp peak at its atrial rate (and its harmonics); the organisation index
 (Everett et al., IEEE TBME 2001) is the share of the spectrum's 2-20 Hz power in that peak and its
-harmonics.
-``episodes`` reports atrial flutter where the peak sits at a flutter rate and holds most of the power.
+harmonics, and its amplitude the RMS (mV) of that peak and its harmonics: a lead's noise can hold a steady
+peak too, but not flutter waves' millivolts.
+``episodes`` reports atrial flutter where the peak sits at a flutter rate, holds most of the power and is
+large enough to be flutter waves.
 """
 
 from __future__ import annotations
@@ -64,16 +66,16 @@ def _cancelled(signal: np.ndarray, fs: float, peaks: np.ndarray, numbers: np.nda
     return out
 
 
-def window_spectra(residual: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Dominant frequency (Hz) and organisation index (0-1) of each whole ``WINDOW_S`` window of
-    ``residual`` ((n,) the atrial activity), by Welch's method over 4-second segments: (n_windows,) each,
-    NaN for a window without power."""
+def window_spectra(residual: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dominant frequency (Hz), organisation index (0-1) and the RMS amplitude (mV) of the dominant peak
+    and its harmonics, of each whole ``WINDOW_S`` window of ``residual`` ((n,) the atrial activity, mV), by
+    Welch's method over 4-second segments: (n_windows,) each, NaN for a window without power."""
     from scipy.signal import welch
 
     length = int(round(WINDOW_S * fs))
     n_windows = len(residual) // length
     if n_windows == 0:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     windows = residual[: n_windows * length].reshape(n_windows, length)
     freqs, power = welch(windows, fs, nperseg=min(length, int(round(4 * fs))), axis=-1)
     in_peak_band = (freqs >= PEAK_BAND_HZ[0]) & (freqs <= PEAK_BAND_HZ[1])
@@ -83,28 +85,33 @@ def window_spectra(residual: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndar
     harmonic = np.round(freqs[None, :] / dominant[:, None])
     near = in_band & (harmonic >= 1) & (np.abs(freqs[None, :] - harmonic * dominant[:, None]) <= PEAK_HALF_WIDTH_HZ)
     total = power[:, in_band].sum(axis=1)
+    peak_power = (power * near).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        organisation = np.where(total > 0, (power * near).sum(axis=1) / total, np.nan)
+        organisation = np.where(total > 0, peak_power / total, np.nan)
+    # a power spectral density: its sum times the frequency step is the variance of what it covers
+    amplitude = np.where(total > 0, np.sqrt(peak_power * (freqs[1] - freqs[0])), np.nan)
     dominant = np.where(total > 0, dominant, np.nan)
-    return dominant, organisation
+    return dominant, organisation, amplitude
 
 
-def atrial_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each beat's atrial activity: the dominant frequency (Hz) and organisation index (0-1) of the
-    ``WINDOW_S`` window of the recording it lies in (the module docstring).
+def atrial_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each beat's atrial activity: the dominant frequency (Hz), organisation index (0-1) and amplitude (mV
+    RMS of the dominant peak and its harmonics) of the ``WINDOW_S`` window of the recording it lies in (the
+    module docstring).
 
     signal : (n_samples,) float, the ECG (mV); fs : Hz; peaks : (n_beats,) int, R-peak samples, ascending.
-    Returns two (n_beats,) float64 arrays, NaN where the rate cannot carry the band (under 45 Hz), in the
+    Returns three (n_beats,) float64 arrays, NaN where the rate cannot carry the band (under 45 Hz), in the
     last, partial window, and in windows without power (a flat lead). Works a few minutes at a time, so
     memory stays flat on a 24-hour recording.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     dominant = np.full(len(peaks), np.nan)
     organisation = np.full(len(peaks), np.nan)
+    amplitude = np.full(len(peaks), np.nan)
     length = int(round(WINDOW_S * fs))
     n_windows = len(signal) // length if length > 0 else 0
     if fs < 2.25 * POWER_BAND_HZ[1] or n_windows == 0 or len(peaks) == 0:
-        return dominant, organisation
+        return dominant, organisation, amplitude
     margin = int(round(MARGIN_S * fs))
     window_of = peaks // length
     for first in range(0, n_windows, CHUNK_WINDOWS):
@@ -113,8 +120,8 @@ def atrial_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[n
         near = np.flatnonzero((peaks >= lo) & (peaks < hi))
         residual = _cancelled(np.asarray(signal[lo:hi], dtype=np.float64), fs, peaks[near] - lo, near)
         start = first * length - lo
-        chunk_dominant, chunk_organisation = window_spectra(residual[start : start + (last - first) * length], fs)
+        chunk = window_spectra(residual[start : start + (last - first) * length], fs)
         mine = (window_of >= first) & (window_of < last)
-        dominant[mine] = chunk_dominant[window_of[mine] - first]
-        organisation[mine] = chunk_organisation[window_of[mine] - first]
-    return dominant, organisation
+        for values, of_chunk in zip((dominant, organisation, amplitude), chunk):
+            values[mine] = of_chunk[window_of[mine] - first]
+    return dominant, organisation, amplitude
