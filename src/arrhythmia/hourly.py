@@ -133,14 +133,19 @@ def hrv(nn: np.ndarray) -> dict[str, float]:
     }
 
 
+def _nn_with_unedited(times: np.ndarray, labels: np.ndarray, episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The recording's NN intervals (``nn_intervals``, edited) and the end times (s) of those before the
+    editing, for the share it left out (``_edited_out_percent``)."""
+    excluded = hrv_excluded(episodes)
+    return nn_intervals(times, labels, excluded), nn_intervals(times, labels, excluded, max_change=None)[:, 0]
+
+
 def recording_hrv(times: np.ndarray, labels: np.ndarray, episodes: pd.DataFrame) -> dict[str, float]:
     """The whole recording's ``hrv`` (times: (n,) s, labels: (n,) str, its ``episodes``), with the NN
     intervals it is taken over (``nn_intervals``) and the share (%) the editing left out (``NN_MAX_CHANGE``;
     above ``HRV_EDITED_OUT_ABOVE`` the HRV is unreliable)."""
-    excluded = hrv_excluded(episodes)
-    nn = nn_intervals(times, labels, excluded)
-    unedited = nn_intervals(times, labels, excluded, max_change=None)[:, 0]
-    edited_out = _edited_out_percent(unedited, nn[:, 0], -np.inf, np.inf)
+    nn, unedited_ends = _nn_with_unedited(times, labels, episodes)
+    edited_out = _edited_out_percent(unedited_ends, nn[:, 0], -np.inf, np.inf)
     return {**hrv(nn), "nn_intervals": len(nn), "edited_out_percent": edited_out}
 
 
@@ -181,9 +186,7 @@ def hourly_table(
     """
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
-    excluded = hrv_excluded(episodes)
-    nn = nn_intervals(times, labels, excluded)
-    unedited_ends = nn_intervals(times, labels, excluded, max_change=None)[:, 0]
+    nn, unedited_ends = _nn_with_unedited(times, labels, episodes)
     rr = np.diff(times)
     readable = rate_intervals(times, episodes)
     rate = heart_rate(times, readable)

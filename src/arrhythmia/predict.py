@@ -682,8 +682,7 @@ def summarise(
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]
         readable = rate_intervals(times, episodes)
-        rates = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
-        slowest, mean, fastest = rates
+        slowest, mean, fastest = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
         summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
