@@ -33,6 +33,11 @@ class TrainConfig:
         None, "mitdb (default, downloaded on first use), heartbeat, synthetic, or a directory (WFDB, CSVs, store)."
     )
     protocol: str = setting("intra", "intra (random 60/20/20 by beat) or inter (DS1 -> DS2, no shared patients).")
+    test_records: list[str] = setting(
+        [],
+        "Inter-patient protocol: DS1 records, comma-separated, to test on instead of DS2; neither trained nor"
+        " validated on (one fold of a cross-validation over DS1's records: `arrhythmia crossval`).",
+    )
     window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
     labels: str = setting(
         "aami",
@@ -141,6 +146,10 @@ class TrainConfig:
                 f"unknown model {self.model!r} (available: {', '.join(list_models())})",
             ),
             (self.protocol in PROTOCOLS, f"unknown protocol {self.protocol!r} (intra or inter)"),
+            (
+                not self.test_records or self.protocol == "inter",
+                "test records are for the inter-patient protocol (--protocol inter)",
+            ),
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.checkpoint in ("best", "last"), f"checkpoint must be 'best' or 'last', not {self.checkpoint!r}"),
             (self.labels in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {self.labels!r}"),

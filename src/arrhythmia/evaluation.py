@@ -108,9 +108,10 @@ def evaluate_run(
         split = run.split(beats)
     else:
         beats = run.load_other_beats(data)
-        if protocol == "inter" and not np.isin(beats.record.astype(str), DS2).any():
-            protocol = "intra"  # no DS1/DS2 patients in that source: use its own (or a random) test split
-        split = make_split(beats, protocol, run.config.seed)
+        held_out = run.config.test_records
+        if protocol == "inter" and not np.isin(beats.record.astype(str), list(held_out) or DS2).any():
+            protocol, held_out = "intra", []  # no such patients in that source: its own (or a random) test split
+        split = make_split(beats, protocol, run.config.seed, held_out)
     metrics, probs = evaluate(classifier, beats, split.test)
     metrics["data"] = {
         "source": beats.source,

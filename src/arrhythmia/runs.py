@@ -216,10 +216,11 @@ class Run:
     def labelled(self, beats: BeatSet, like: BeatSet | None = None) -> BeatSet:
         """``beats`` with the run's label set (``config.labels``): as loaded for ``aami``; relabelled by their
         MIT-BIH symbols for ``mitdb``, with the symbols of enough beats among the records it may train on
-        (inter-patient: DS1's, so the test patients choose nothing; or ``like``'s classes)."""
+        (inter-patient: DS1's but its test records, so the test patients choose nothing; or ``like``'s classes)."""
         if self.config.labels != "mitdb" or tuple(beats.classes) != AAMI_CLASSES:
             return beats
-        records = list(DS1) if self.config.protocol == "inter" else None
+        held_out = set(self.config.test_records)
+        records = [r for r in DS1 if r not in held_out] if self.config.protocol == "inter" else None
         return by_symbol(beats, records=records, classes=None if like is None else tuple(like.classes))
 
     def beats(self, progress: bool = True) -> BeatSet:
@@ -233,9 +234,9 @@ class Run:
         """The run's split of ``beats`` (default: its own beats) by its protocol and seed; the split of its
         own beats is made once."""
         if beats is not None and beats is not self._beats:
-            return make_split(beats, self.config.protocol, self.config.seed)
+            return make_split(beats, self.config.protocol, self.config.seed, self.config.test_records)
         if self._split is None:
-            self._split = make_split(self.beats(), self.config.protocol, self.config.seed)
+            self._split = make_split(self.beats(), self.config.protocol, self.config.seed, self.config.test_records)
         return self._split
 
     def other_lead_beats(self, progress: bool = True) -> BeatSet:

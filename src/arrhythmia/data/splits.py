@@ -1,9 +1,12 @@
-"""Train / validation / test splits: intra-patient (random) and inter-patient (de Chazal et al. 2004)."""
+"""Train / validation / test splits: intra-patient (random) and inter-patient (de Chazal et al. 2004), and
+the record groups of a cross-validation over DS1's records."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import hashlib
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,24 +119,38 @@ def intra_patient_split(beats: BeatSet, seed: int = 42) -> Split:
     return Split(np.sort(train), np.sort(val), np.sort(test), "intra", note)
 
 
-def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5) -> Split:
+def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_records: Sequence[str] = ()) -> Split:
     """de Chazal et al. 2004: train and validate on DS1 records, test on DS2; paced records excluded.
 
     Validation is one fold of a stratified group k-fold over DS1 *records*, so no record is in both
     training and validation. Of the k candidate folds, the one that leaves training the largest share
     of its scarcest class is taken: rare classes sit in few records, and a fold that holds one of them
     whole would leave the model without examples to learn from.
+
+    ``test_records``: DS1 records to test on instead of DS2 (one fold of a cross-validation over DS1's
+    records, ``record_groups``); they are neither trained nor validated on, and DS2 is not used at all.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
     record = beats.record.astype(str)
-    if not np.isin(record, DS1).any() or not np.isin(record, DS2).any():
+    held_out = sorted(set(map(str, test_records)))
+    outside_ds1 = [r for r in held_out if r not in DS1]
+    if outside_ds1:
+        raise DataError(
+            f"{beats.source}: test record(s) {' '.join(outside_ds1)} are not DS1 records (cross-validation "
+            "holds out DS1 records; DS2 stays the inter-patient test set)"
+        )
+    missing = [r for r in held_out if r not in set(record)]
+    if missing:
+        raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)}")
+    pool = [r for r in DS1 if r not in held_out]
+    if not np.isin(record, pool).any() or not (held_out or np.isin(record, DS2).any()):
         raise DataError(
             f"{beats.source}: the inter-patient protocol needs MIT-BIH records of DS1 and DS2 "
             "(the Heartbeat CSVs and synthetic data carry no such patient ids; use --protocol intra)"
         )
-    ds1 = np.flatnonzero(np.isin(record, DS1))
-    test = np.flatnonzero(np.isin(record, DS2))
+    ds1 = np.flatnonzero(np.isin(record, pool))
+    test = np.flatnonzero(np.isin(record, held_out or DS2))
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     y = beats.y[ds1]
     totals = np.bincount(y, minlength=len(beats.classes))
@@ -143,33 +160,53 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5) -> Spl
         kept = np.bincount(y[fold[0]], minlength=len(totals))
         return float((kept[considered] / totals[considered]).min())
 
-    candidates = list(folds.split(ds1, y, groups=record[ds1]))
+    with warnings.catch_warnings():  # DS1's 8 Q beats: too few to stratify, and not weighed (MIN_BEATS_TO_BALANCE)
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        candidates = list(folds.split(ds1, y, groups=record[ds1]))
     train_pos, val_pos = max(candidates, key=train_share_of_scarcest)
     train, val = ds1[train_pos], ds1[val_pos]
     val_records = sorted(set(record[val]))
-    note = f"DS1 -> DS2 (de Chazal 2004); validation records: {' '.join(val_records)}"
+    tested = f"DS1 records {' '.join(held_out)} (cross-validation)" if held_out else "DS2 (de Chazal 2004)"
+    note = f"DS1 -> {tested}; validation records: {' '.join(val_records)}"
     return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
 
 
-def make_split(beats: BeatSet, protocol: str = "intra", seed: int = 42) -> Split:
-    """The split of ``beats`` for ``protocol`` (``"intra"`` or ``"inter"``).
+def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
+    """The folds of a cross-validation over records: ``records`` shuffled with ``seed`` and dealt in turn
+    into ``k`` groups (sizes differ by one at most), each sorted. The same records, ``k`` and ``seed`` give
+    the same groups everywhere (``arrhythmia crossval``, ``benchmarks/adaptive.py --cv``)."""
+    records = [str(r) for r in records]
+    if not 2 <= k <= len(records):
+        raise DataError(f"cross-validation needs 2 to {len(records)} folds over {len(records)} records, not {k}")
+    order = np.random.default_rng(seed).permutation(records).tolist()
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+def make_split(beats: BeatSet, protocol: str = "intra", seed: int = 42, test_records: Sequence[str] = ()) -> Split:
+    """The split of ``beats`` for ``protocol`` (``"intra"`` or ``"inter"``; with ``test_records``, DS1
+    records tested on instead of DS2: ``inter_patient_split``).
 
     Splits of a cached beat set are cached beside it: they depend only on the beats, the protocol and
     the seed, and computing them costs more start-up time than reading them.
     """
+    if protocol not in PROTOCOLS:
+        raise DataError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+    held_out = sorted(set(map(str, test_records)))
     if protocol == "intra":
-        return _cached_split(beats, protocol, seed, lambda: intra_patient_split(beats, seed))
-    if protocol == "inter":
-        return _cached_split(beats, protocol, seed, lambda: inter_patient_split(beats, seed))
-    raise DataError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+        if held_out:
+            raise DataError("test records are for the inter-patient protocol (--protocol inter)")
+        return _cached_split(beats, protocol, protocol, seed, lambda: intra_patient_split(beats, seed))
+    # A cross-validation fold's split is cached under a name of its own: its test records decide it too.
+    name = f"inter-test-{hashlib.sha1(' '.join(held_out).encode()).hexdigest()[:12]}" if held_out else protocol
+    return _cached_split(beats, protocol, name, seed, lambda: inter_patient_split(beats, seed, test_records=held_out))
 
 
-def _cached_split(beats: BeatSet, protocol: str, seed: int, build: Callable):
-    """The split of a cached beat set, from the cache when present; others are always built."""
+def _cached_split(beats: BeatSet, protocol: str, name: str, seed: int, build: Callable):
+    """The split of a cached beat set, from the cache (file ``name``) when present; others are always built."""
     key = beats.info.get("cache_key")
     if key is None:
         return build()
-    path = cache_dir() / f"split-{key}-{SPLIT_VERSION}-{protocol}-{seed}.npz"
+    path = cache_dir() / f"split-{key}-{SPLIT_VERSION}-{name}-{seed}.npz"
     try:
         with np.load(path, allow_pickle=False) as z:
             return Split(z["train"], z["val"], z["test"], protocol, str(z["note"]))
