@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("config", "distributed", "batches", "runs", "train")),
     ("evaluation", ("evaluation",)),
     ("reporting", ("figures", "report", "recording_report")),
-    ("interface", ("experiment", "labelling", "archive", "review", "serve", "cli", "__main__")),
+    ("interface", ("experiment", "crossval", "labelling", "archive", "review", "serve", "cli", "__main__")),
 ]
 
 

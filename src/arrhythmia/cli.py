@@ -247,16 +247,24 @@ def train(
     if resume is not None:
         run = run_experiment(Run.open(resume).config, run_dir=resume, resume=True)
     else:
-        from_file = TrainConfig.read_file(config) if config else {}
-        protocol = settings.get("protocol") or from_file.get("protocol", "intra")
-        cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig()
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))
-        given = {key: value for key, value in settings.items() if value is not None}
-        if "augment" in given:
-            given["augment"] = [a for a in given["augment"].split(",") if a and a != "none"]
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), **given}, where="command line")
-        run = run_experiment(cfg, run_dir=run_dir)
+        run = run_experiment(_train_config(preset, config, settings, "intra"), run_dir=run_dir)
     console.print(f"run directory: {run.path}")
+
+
+def _train_config(preset: str | None, config: Path | None, settings: dict, protocol: str) -> TrainConfig:
+    """The settings of a training command: the defaults, then ``preset``, then the ``config`` file, then the
+    options given (``settings``, None where not given); ``protocol`` where none of them names one."""
+    from_file = TrainConfig.read_file(config) if config else {}
+    protocol = settings.get("protocol") or from_file.get("protocol", protocol)
+    cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig(protocol=protocol)
+    cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))
+    given = {key: value for key, value in settings.items() if value is not None}
+    lists = {
+        f.name for f in fields(TrainConfig) if typing.get_origin(typing.get_type_hints(TrainConfig)[f.name]) is list
+    }
+    for key in lists & set(given):  # comma-separated on the command line; "none": an empty list
+        given[key] = [item.strip() for item in given[key].split(",") if item.strip() and item.strip() != "none"]
+    return TrainConfig.from_dict({**cfg.to_dict(), **given}, where="command line")
 
 
 train.__signature__ = inspect.Signature(
@@ -295,6 +303,48 @@ train.__signature__ = inspect.Signature(
 )
 train.__annotations__ = {}
 app.command()(train)
+
+
+def crossval(
+    folds: int = 5,
+    fold_seed: int = 0,
+    out: Path | None = None,
+    report: bool = False,
+    preset: str | None = None,
+    config: Path | None = None,
+    **settings,
+) -> None:
+    """Cross-validate over DS1's records: one inter-patient run per group of records, tested on that group.
+
+    Choose settings here, on DS1 alone; DS2 (`arrhythmia train --protocol inter`) is for the figure you report.
+    A stopped cross-validation continues where it stopped when run again with the same options.
+    """
+    from arrhythmia.crossval import cross_validate, format_cross_validation
+
+    cfg = _train_config(preset, config, settings, "inter")
+    cv = cross_validate(cfg, k=folds, seed=fold_seed, out_dir=out, report=report)
+    console.print(format_cross_validation(cv), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"cross-validation directory: {cv.path}")
+
+
+def _option(name: str, annotation, default, help: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help)]
+    )
+
+
+crossval.__signature__ = inspect.Signature(
+    [
+        _option("folds", int, 5, "Groups of DS1 records, one run tested on each."),
+        _option("fold_seed", int, 0, "Shuffle that deals the records into groups (5 folds, seed 0: the README's)."),
+        _option("out", Path | None, None, "Directory (default runs/<model>-crossval<folds>-<time>)."),
+        _option("report", bool, False, "Also write each fold's figures and report.html."),
+        *[p for p in train.__signature__.parameters.values() if p.name in ("preset", "config")],
+        *[p for p in _config_parameters() if p.name != "test_records"],
+    ]
+)
+crossval.__annotations__ = {}
+app.command()(crossval)
 
 
 @app.command()

@@ -245,16 +245,18 @@ def plot_confusion(
     classes: Sequence[str],
     path: str | Path,
     synthetic: bool = False,
+    tested_on: str = "the test split",
 ) -> Path:
     """Confusion matrix (n_classes, n_classes), rows true, columns predicted: ``confusion`` counts and
-    the row-normalised fractions (``metrics.json``'s ``confusion`` and ``confusion_normalised``)."""
+    the row-normalised fractions (``metrics.json``'s ``confusion`` and ``confusion_normalised``);
+    ``tested_on`` names the beats in the title."""
     counts = np.asarray(confusion, dtype=np.int64)
     normalised = np.asarray(normalised, dtype=np.float64)
     fig = Figure(figsize=(11, 4.6), layout="constrained")
     axes = fig.subplots(1, 2)
     _heatmap(axes[0], counts, classes, [[f"{v:,}" for v in row] for row in counts], "Counts (beats)")
     _heatmap(axes[1], normalised, classes, [[f"{v:.0%}" for v in row] for row in normalised], "Row-normalised (recall)")
-    fig.suptitle(_title("Confusion matrix on the test split", synthetic))
+    fig.suptitle(_title(f"Confusion matrix on {tested_on}", synthetic))
     return _save(fig, path)
 
 
@@ -319,11 +321,16 @@ def plot_sample_predictions(
 
 
 def plot_ec57(
-    per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str], path: str | Path, synthetic: bool = False
+    per_class: Mapping[str, Mapping[str, float]],
+    classes: Sequence[str],
+    path: str | Path,
+    synthetic: bool = False,
+    tested_on: str = "the test split",
 ) -> Path:
     """Per-class sensitivity (Se) and positive predictivity (+P) in percent (AAMI EC57), values on the bars.
 
     per_class : metrics.json's ``per_class``: ``{class: {"se", "ppv", "support", ...}}`` with fractions 0..1.
+    tested_on : the beats, as the title names them.
     """
     x = np.arange(len(classes))
     se = np.array([per_class[c]["se"] * 100 for c in classes])
@@ -342,7 +349,7 @@ def plot_ec57(
     ax.set_ylim(0, 115)  # room for the labels above 100 %
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, ncols=2)
-    ax.set_title(_title("AAMI EC57 per-class statistics on the test split", synthetic))
+    ax.set_title(_title(f"AAMI EC57 per-class statistics on {tested_on}", synthetic))
     return _save(fig, path)
 
 

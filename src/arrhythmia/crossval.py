@@ -1,0 +1,243 @@
+"""Cross-validation over DS1's records: choose settings on DS1 alone and keep DS2 for the figure you report.
+
+The inter-patient protocol's four or five validation records are too few to choose settings by (two seeds
+of the same settings differ as much as two settings). Here DS1's records are dealt into ``k`` groups
+(``data.splits.record_groups``); fold ``i`` is an ordinary inter-patient run that tests on group ``i``
+instead of DS2 (``TrainConfig.test_records``), trained and early-stopped on the other groups' records. Each
+DS1 beat is then labelled once, by the one model that never saw its patient, and the pooled labels give the
+cross-validated figures. DS2 is never read.
+
+    cv = cross_validate(TrainConfig.from_preset("fast", "inter"), k=5)   # what `arrhythmia crossval` does
+    cv.metrics["per_class"]["S"]["se"], cv.records, cv.path / "crossval.json"
+
+Its directory (``runs/<model>-crossval<k>-<time>`` by default)::
+
+    fold-1/ ... fold-k/   one run each (config.json with its test_records, model.pt, metrics.json, ...)
+    crossval.json         settings, groups, pooled metrics (metrics.json's shape), per fold and per record
+    records.csv           per record: fold, beats, accuracy, and Se of each class
+    figures/              the pooled confusion matrix and EC57 statistics
+
+A stopped cross-validation is run again with the same command: finished folds are kept, an interrupted one
+resumes from its last epoch, and other settings in a fold's directory are an error rather than a mix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arrhythmia.config import TrainConfig
+from arrhythmia.data import BeatSet, get_window, load_beats
+from arrhythmia.data.splits import DS1, record_groups
+from arrhythmia.distributed import from_environment
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import compute_metrics, evaluate
+from arrhythmia.figures import plot_confusion, plot_ec57
+from arrhythmia.files import atomic_write_bytes, write_json
+from arrhythmia.report import write_report
+from arrhythmia.runs import RUNS_ROOT, Run
+from arrhythmia.train import train
+
+SUMMARY = "crossval.json"
+RECORDS = "records.csv"
+
+
+@dataclass
+class CrossValidation:
+    """A finished cross-validation.
+
+    path : its directory; groups : the test records of each fold; runs : each fold's run; metrics : the pooled
+    metrics of every held-out beat (``evaluation.compute_metrics``' shape); folds : each fold's test records,
+    split note and metrics; spread : mean and sd over the folds of accuracy, macro F1 and each class's Se, +P
+    and F1; records : one row per record (fold, beats, accuracy, Se per class).
+    """
+
+    path: Path
+    groups: list[list[str]]
+    runs: list[Run]
+    metrics: dict
+    folds: list[dict]
+    spread: dict
+    records: pd.DataFrame
+
+
+def cross_validate(
+    config: TrainConfig,
+    k: int = 5,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    beats: BeatSet | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+    report: bool = False,
+) -> CrossValidation:
+    """Train and test ``k`` inter-patient runs of ``config``, each tested on one group of DS1's records.
+
+    config : the settings of every fold (its protocol must be inter; ``test_records`` is set per fold).
+    k, seed : how many groups of DS1 records, and the shuffle that deals them (``record_groups``).
+    out_dir : the cross-validation's directory (default ``runs/<model>-crossval<k>-<time>``); a directory
+        from before is taken up where it stopped.
+    beats : the beat set to use instead of loading ``config.data`` (Python API, tests).
+    report : also write each fold's figures and ``report.html``.
+    """
+    if config.protocol != "inter":
+        raise ArrhythmiaError(
+            f"cross-validation over records is inter-patient: protocol inter, not {config.protocol!r}"
+        )
+    if config.test_records:
+        raise ArrhythmiaError("cross-validation chooses each fold's test records itself: leave test_records empty")
+    beats = beats if beats is not None else load_beats(config.data, progress=progress, window=get_window(config.window))
+    present = set(beats.record.astype(str))
+    records = [r for r in DS1 if r in present]
+    if len(records) < 2:
+        raise ArrhythmiaError(
+            f"{beats.source}: cross-validation needs MIT-BIH's DS1 records (found {len(records)} of {len(DS1)}); "
+            "the Heartbeat CSVs and synthetic data carry no patient ids"
+        )
+    groups = record_groups(records, k, seed)
+    path = Path(out_dir) if out_dir is not None else _new_path(config, k)
+    path.mkdir(parents=True, exist_ok=True)
+    log(f"cross-validation over {len(records)} DS1 records, {k} folds (seed {seed}) in {path}")
+
+    runs, fold_metrics, labelled = [], [], []
+    for i, group in enumerate(groups, 1):
+        fold_config = replace(config, test_records=group)
+        run = _fold_run(path / f"fold-{i}", fold_config, beats, lambda m, i=i: log(f"fold {i}: {m}"), progress)
+        if not from_environment().is_main:
+            continue  # under torchrun every process trains; rank 0 tests
+        fold_beats = run.use_beats(beats)
+        split = run.split()
+        metrics, probs = evaluate(run.classifier(), fold_beats, split.test)
+        metrics["data"] = {"source": fold_beats.source, "protocol": "inter", "split_note": split.note}
+        run.write_metrics(metrics)
+        if report:
+            write_report(run, beats=fold_beats, log=lambda _: None, test_probs=probs)
+        log(f"fold {i}: records {' '.join(group)}: accuracy {metrics['accuracy']:.4f} on {metrics['n_beats']:,} beats")
+        runs.append(run)
+        fold_metrics.append({"test_records": group, "split_note": split.note, "metrics": metrics})
+        labelled.append((fold_beats.y[split.test], probs.argmax(1), fold_beats.record[split.test].astype(str), i))
+    if not from_environment().is_main:
+        return CrossValidation(path, groups, runs, {}, [], {}, pd.DataFrame())
+
+    classes = tuple(runs[0].classifier().classes)
+    y_true = np.concatenate([y for y, _, _, _ in labelled])
+    y_pred = np.concatenate([p for _, p, _, _ in labelled])
+    pooled = compute_metrics(y_true, y_pred, classes)
+    per_record = _per_record(labelled, classes)
+    summary = {
+        "k": k,
+        "seed": seed,
+        "groups": groups,
+        "config": {key: value for key, value in config.to_dict().items() if key != "test_records"},
+        "pooled": pooled,
+        "folds": fold_metrics,
+        "spread": _spread(fold_metrics, classes),
+        "records": per_record.to_dict(orient="records"),
+    }
+    write_json(path / SUMMARY, summary)
+    atomic_write_bytes(path / RECORDS, lambda tmp: per_record.to_csv(tmp, index=False))
+    figures = path / "figures"
+    tested_on = "DS1, each beat labelled by the fold model that never saw its patient"
+    plot_confusion(
+        pooled["confusion"], pooled["confusion_normalised"], classes, figures / "confusion.png", tested_on=tested_on
+    )
+    plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on)
+    return CrossValidation(path, groups, runs, pooled, fold_metrics, summary["spread"], per_record)
+
+
+def _new_path(config: TrainConfig, k: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, suffix = RUNS_ROOT / f"{config.model}-crossval{k}-{stamp}", 1
+    while path.exists():
+        suffix += 1
+        path = RUNS_ROOT / f"{config.model}-crossval{k}-{stamp}-{suffix}"
+    return path
+
+
+def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable[[str], None], progress: bool) -> Run:
+    """The fold's run: kept when it has finished (its ``metrics.json``), resumed when it was stopped after
+    an epoch, else trained; a directory trained with other settings is an error, not a mix."""
+    if (fold_dir / Run.CONFIG).is_file():
+        run = Run.open(fold_dir)
+        if run.config.to_dict() != config.to_dict():
+            changed = sorted(k for k, v in config.to_dict().items() if run.config.to_dict().get(k) != v)
+            raise ArrhythmiaError(
+                f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
+            )
+        if run.metrics_path().is_file():
+            log("finished before; kept")
+            return run
+        if run.resume_path.is_file() or any(member.resume_path.is_file() for member in run.members()):
+            log("resuming from its last epoch")
+            return train(config, run_dir=fold_dir, resume=True, beats=beats, log=log, progress=progress)
+    log(f"training (test records {' '.join(config.test_records)})")
+    return train(config, run_dir=fold_dir, beats=beats, log=log, progress=progress)
+
+
+def _per_record(labelled: list[tuple], classes: tuple[str, ...]) -> pd.DataFrame:
+    """One row per held-out record: its fold, beats, accuracy and each class's Se (NaN: none of that class)."""
+    rows = []
+    for y_true, y_pred, record, fold in labelled:
+        for name in sorted(set(record)):
+            mine = record == name
+            truth, predicted = y_true[mine], y_pred[mine]
+            row = {
+                "record": name,
+                "fold": fold,
+                "beats": int(mine.sum()),
+                "accuracy": float((truth == predicted).mean()),
+            }
+            for c, label in enumerate(classes):
+                of_class = truth == c
+                row[f"{label}_beats"] = int(of_class.sum())
+                row[f"{label}_se"] = float((predicted[of_class] == c).mean()) if of_class.any() else float("nan")
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["fold", "record"], kind="stable").reset_index(drop=True)
+
+
+def _spread(folds: list[dict], classes: tuple[str, ...]) -> dict:
+    """Mean and standard deviation over the folds of accuracy, macro F1 and each class's Se, +P and F1: how
+    much the figure moves with the patients tested."""
+    values: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
+    for fold in folds:
+        metrics = fold["metrics"]
+        values["accuracy"].append(metrics["accuracy"])
+        values["macro_f1"].append(metrics["macro_f1"])
+        for label in classes:
+            for stat in ("se", "ppv", "f1"):
+                values.setdefault(f"{label}_{stat}", []).append(metrics["per_class"][label][stat])
+    return {
+        name: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+        for name, v in values.items()
+    }
+
+
+def format_cross_validation(cv: CrossValidation) -> str:
+    """The pooled figures, and one line per fold: what ``arrhythmia crossval`` prints."""
+    metrics, classes = cv.metrics, cv.metrics["classes"]
+    lines = [
+        f"cross-validation over DS1's records: {len(cv.groups)} folds, {metrics['n_beats']:,} held-out beats "
+        f"(each labelled by the fold model that never saw its patient); DS2 not used",
+        f"pooled accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}",
+        "",
+        f"{'class':<6}{'Se':>8}{'+P':>8}{'F1':>8}{'support':>9}",
+    ]
+    for name in classes:
+        c = metrics["per_class"][name]
+        lines.append(f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}")
+    header = "".join(f"{name + ' Se/+P':>13}" for name in classes)
+    lines += ["", f"{'fold':<5}{'acc':>7}{'beats':>8}{header}  test records"]
+    for i, fold in enumerate(cv.folds, 1):
+        m = fold["metrics"]
+        cells = "".join(
+            f"{m['per_class'][n]['se'] * 100:>7.1f}/{m['per_class'][n]['ppv'] * 100:<5.1f}" for n in classes
+        )
+        lines.append(f"{i:<5}{m['accuracy'] * 100:>7.1f}{m['n_beats']:>8,}{cells}  {' '.join(fold['test_records'])}")
+    accuracy = cv.spread["accuracy"]
+    lines += ["", f"accuracy over the folds: {accuracy['mean']:.4f} +/- {accuracy['sd']:.4f} (mean +/- sd)"]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Cross-validation over DS1's records: the groups, each fold's split, and the runs that make it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import _fake_mitdb_beats, write_wfdb_record
+from test_cli import assert_one_line_error, run_cli
+
+from arrhythmia.config import TrainConfig
+from arrhythmia.crossval import cross_validate, format_cross_validation
+from arrhythmia.data import make_split
+from arrhythmia.data.splits import DS1, DS2, record_groups
+from arrhythmia.errors import ArrhythmiaError, DataError
+
+
+def test_record_groups_deal_every_record_once_and_alike_every_time():
+    groups = record_groups(DS1, 5, seed=0)
+    assert sorted(r for g in groups for r in g) == sorted(DS1)
+    assert {len(g) for g in groups} == {4, 5}
+    assert groups == record_groups(DS1, 5, seed=0) and groups != record_groups(DS1, 5, seed=1)
+    assert all(g == sorted(g) for g in groups)
+    for k in (1, len(DS1) + 1):
+        with pytest.raises(DataError, match="needs 2 to 22 folds"):
+            record_groups(DS1, k)
+
+
+def test_a_fold_tests_on_its_records_and_never_trains_validates_or_reads_ds2():
+    beats = _fake_mitdb_beats()
+    held_out = ["101", "203", "230"]
+    split = make_split(beats, "inter", test_records=held_out)
+    record = beats.record
+    assert set(record[split.test]) == set(held_out)
+    seen = set(record[split.train]) | set(record[split.val])
+    assert seen == set(DS1) - set(held_out) and not seen & set(DS2)
+    assert "DS1 records 101 203 230 (cross-validation)" in split.note
+    assert set(record[make_split(beats, "inter").test]) == set(DS2)  # without test records: DS2 as before
+
+
+@pytest.mark.parametrize(
+    ("protocol", "records", "message"),
+    [
+        ("inter", ["100"], "100 are not DS1 records"),
+        ("intra", ["101"], "inter-patient protocol"),
+    ],
+)
+def test_test_records_outside_ds1_or_the_inter_protocol_are_refused(protocol, records, message):
+    with pytest.raises(DataError, match=message):
+        make_split(_fake_mitdb_beats(), protocol, test_records=records)
+    if protocol == "intra":
+        with pytest.raises(ArrhythmiaError, match=message):
+            TrainConfig(protocol="intra", test_records=records).validate()
+
+
+@pytest.fixture(scope="module")
+def cross_validation(tmp_path_factory):
+    config = TrainConfig(model="fast-cnn", protocol="inter", epochs=1, batch_size=64, threads=1)
+    out = tmp_path_factory.mktemp("cv") / "cv"
+    logged: list[str] = []
+    cv = cross_validate(config, k=3, out_dir=out, beats=_fake_mitdb_beats(), progress=False, log=logged.append)
+    return config, cv, logged
+
+
+def test_each_ds1_beat_is_labelled_once_by_the_fold_that_never_saw_its_patient(cross_validation):
+    _, cv, _ = cross_validation
+    beats = _fake_mitdb_beats()
+    assert sorted(r for g in cv.groups for r in g) == sorted(DS1)
+    assert cv.metrics["n_beats"] == int(np.isin(beats.record, DS1).sum())
+    for run, group in zip(cv.runs, cv.groups):
+        split = run.split()
+        assert set(beats.record[split.test]) == set(group)
+        assert not set(group) & (set(beats.record[split.train]) | set(beats.record[split.val]))
+        assert run.config.test_records == group
+    assert sorted(cv.records["record"]) == sorted(DS1)
+    assert cv.records["beats"].sum() == cv.metrics["n_beats"]
+    pooled_correct = sum(np.trace(np.asarray(f["metrics"]["confusion"])) for f in cv.folds)
+    assert cv.metrics["accuracy"] == pytest.approx(pooled_correct / cv.metrics["n_beats"])
+
+
+def test_the_cross_validation_is_written_and_printed(cross_validation):
+    _, cv, _ = cross_validation
+    saved = json.loads((cv.path / "crossval.json").read_text())
+    assert saved["k"] == 3 and saved["groups"] == cv.groups and saved["pooled"]["n_beats"] == cv.metrics["n_beats"]
+    assert "test_records" not in saved["config"] and len(saved["folds"]) == 3 and len(saved["records"]) == len(DS1)
+    assert set(saved["spread"]["accuracy"]) == {"mean", "sd"}
+    assert (cv.path / "records.csv").read_text().startswith("record,fold,beats,accuracy,N_beats,N_se")
+    assert (cv.path / "figures" / "confusion.png").stat().st_size > 0
+    assert (cv.path / "figures" / "ec57.png").stat().st_size > 0
+    text = format_cross_validation(cv)
+    assert "3 folds" in text and "DS2 not used" in text and " ".join(cv.groups[0]) in text
+
+
+def test_run_again_it_keeps_finished_folds_resumes_a_stopped_one_and_refuses_other_settings(cross_validation):
+    config, cv, _ = cross_validation
+    models = [run.model_path.stat().st_mtime_ns for run in cv.runs]
+    (cv.path / "fold-2" / "metrics.json").unlink()  # stopped after training, before its test
+    logged: list[str] = []
+    again = cross_validate(config, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=logged.append)
+    assert "fold 1: finished before; kept" in logged and "fold 2: resuming from its last epoch" in logged
+    assert [run.model_path.stat().st_mtime_ns for run in again.runs] == models
+    assert again.metrics["confusion"] == cv.metrics["confusion"]
+    other = TrainConfig(**{**config.to_dict(), "lr": 0.01})
+    with pytest.raises(ArrhythmiaError, match="fold-1: trained with other settings \\(lr\\)"):
+        cross_validate(other, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
+
+
+def test_cross_validation_needs_the_inter_protocol_and_ds1_records(tmp_path):
+    with pytest.raises(ArrhythmiaError, match="protocol inter, not 'intra'"):
+        cross_validate(TrainConfig(protocol="intra"), out_dir=tmp_path, beats=_fake_mitdb_beats(), log=lambda _: None)
+    assert_one_line_error(
+        run_cli("crossval", "--data", "synthetic", "--out", tmp_path / "cv"), "synthetic", "needs MIT-BIH's DS1 records"
+    )
+
+
+def test_crossval_command_on_a_wfdb_database(tmp_path):
+    database = tmp_path / "db"
+    database.mkdir()
+    for i, name in enumerate(DS1[:10]):
+        write_wfdb_record(database, name, seconds=40.0, seed=i)
+    out = tmp_path / "cv"
+    args = ("--data", database, "--folds", "2", "--epochs", "1", "--model", "fast-cnn", "--threads", "1", "--out", out)
+    result = run_cli("crossval", *args)
+    assert result.returncode == 0, result.stderr
+    assert "pooled accuracy" in result.stdout and f"cross-validation directory: {out}" in result.stdout.replace(
+        "\n", ""
+    )
+    saved = json.loads((out / "crossval.json").read_text())
+    assert sorted(r for g in saved["groups"] for r in g) == sorted(DS1[:10])
+    assert saved["config"]["protocol"] == "inter" and saved["config"]["model"] == "fast-cnn"
