@@ -5,6 +5,7 @@
                                   [--variant mlii|lead2|RATEhz|lowpassHZ|inverted|mains50|mains60|motionDB|muscleDB ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
+    python benchmarks/adaptive.py --folds DIR [...as above]
     python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
     python benchmarks/adaptive.py --show results.jsonl ...
 
@@ -43,6 +44,10 @@ Modes:
   the group's records. Fold models are kept under ``--work`` and reused, so trying predict options
   retrains nothing. Prints the pooled table (all 22 records, each scored by a model that never saw it)
   and one row per fold. DS2 is never scored.
+- ``--folds DIR``: the same scoring with the fold models of an ``arrhythmia crossval`` directory (or a
+  ``--cv`` work directory): any settings, trained by the command users have. ``arrhythmia crossval
+  --preset fast --other-lead --record-batches`` trains the same five models as ``--cv 5 --set
+  other_lead=true --set record_batches=true``.
 - ``--hours H``: seconds and peak resident memory (signal included) of ``predict_signal`` on an H-hour
   signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process.
 
@@ -64,14 +69,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from common import in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed
+from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import load_beats
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, get_window
 from arrhythmia.data.recording import Recording, read_input
-from arrhythmia.data.splits import DS1, DS2, PACED
+from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
 from arrhythmia.data.wfdb_source import choose_lead, read_beat_annotations, read_lead, record_names
 from arrhythmia.evaluation import compute_metrics
 from arrhythmia.export import load_classifier
@@ -430,9 +435,8 @@ def record_list(spec: str, data: Path) -> list[str]:
 
 
 def cv_groups(k: int, seed: int) -> list[list[str]]:
-    """The DS1 records shuffled with ``seed`` and dealt round-robin into ``k`` groups (sizes differ by <= 1)."""
-    order = np.random.default_rng(seed).permutation(DS1).tolist()
-    return [sorted(order[i::k]) for i in range(k)]
+    """The DS1 records in ``k`` groups, as ``arrhythmia crossval`` deals them (``record_groups``)."""
+    return record_groups(DS1, k, seed)
 
 
 def fold_model(fold_dir: Path, config: TrainConfig, held_out: list[str], all_beats, log) -> bool:
@@ -490,20 +494,39 @@ def run_cv(args, options: dict, overrides: dict) -> list[dict]:
             print(f"  fold {i}: trained in {(time.perf_counter() - began) / 60:.1f} min", file=sys.stderr)
         else:
             print(f"  fold {i}: reusing {fold_dir}", file=sys.stderr)
-        note = read_json(fold_dir / "data.json").get("split_note", "")
-        folds.append((i, group, fold_dir, note.split("validation records: ")[-1].split(";")[0]))
+        folds.append((group, fold_dir))
+    cv = {"k": args.cv, "seed": args.cv_seed, "groups": groups, "work": str(work)}
+    return score_folds(args, options, folds, {"mode": "cv", "cv": cv, "train_overrides": overrides})
 
+
+def given_folds(args, options: dict) -> list[dict]:
+    """``--folds DIR``: score DS1 through predict with the fold models already in DIR (``arrhythmia crossval``
+    or ``--cv``'s work directory), each record by the model that held it out."""
+    held_out = fold_models(args.folds)
+    by_fold: dict[Path, list[str]] = {}
+    for record, fold_dir in held_out.items():
+        by_fold.setdefault(fold_dir, []).append(record)
+    folds = [(sorted(records), fold_dir) for fold_dir, records in sorted(by_fold.items())]
+    print(f"CV over DS1: the fold models in {args.folds}; predict: {options_text(options)}")
+    return score_folds(args, options, folds, {"mode": "cv", "cv": {"folds": str(args.folds)}})
+
+
+def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about: dict) -> list[dict]:
+    """Each fold's held-out records labelled through predict by its model (``folds``: (records, fold
+    directory)), per ``--variant``: the pooled table, one row per fold, and the results to save."""
     results = []
     for variant in args.variant:
         pooled, rows = [], []
-        for i, group, fold_dir, val_records in folds:
+        for i, (group, fold_dir) in enumerate(folds, 1):
+            note = read_json(fold_dir / "data.json").get("split_note", "")
+            val_records = note.split("validation records: ")[-1].split(";")[0]
             model = load_classifier(fold_dir, args.engine, None, device="cpu")
             warm_up(args.data, group[0], model, options)
             scores = score_records(args.data, group, variant, model, options)
             pooled += scores
             rows.append(([f"fold {i}: {' '.join(group)}", val_records], summarise(scores)))
         summary = summarise(pooled)
-        print(f"\n### CV over DS1 ({args.cv} folds), {variant}, predict {options_text(options)}\n")
+        print(f"\n### CV over DS1 ({len(folds)} folds), {variant}, predict {options_text(options)}\n")
         print_table(["variant", "options"], [([variant, options_text(options)], summary)])
         print(f"\n{review_line(summary['review'])}")
         print("\nper fold (each scored by the model trained on the other DS1 records):\n")
@@ -512,14 +535,12 @@ def run_cv(args, options: dict, overrides: dict) -> list[dict]:
             print_per_record(variant, [record_row(s) for s in pooled])
         results.append(
             {
-                "mode": "cv",
-                "cv": {"k": args.cv, "seed": args.cv_seed, "groups": groups, "work": str(work)},
-                "train_overrides": overrides,
+                **about,
                 "engine": args.engine,
                 "variant": variant,
                 "options": options,
                 "summary": summary,
-                "folds": [{"held_out": g, "summary": s} for (_, g, _, _), (_, s) in zip(folds, rows)],
+                "folds": [{"held_out": g, "summary": s} for (g, _), (_, s) in zip(folds, rows)],
                 "per_record": [record_row(s) for s in pooled],
             }
         )
@@ -562,7 +583,12 @@ def show(paths: list[str]) -> None:
     for path in paths:
         for line in Path(path).read_text().splitlines():
             r = json.loads(line)
-            model = r.get("model") or f"CV k={r['cv']['k']} {json.dumps(r.get('train_overrides') or {})}"
+            cv = r.get("cv", {})
+            model = r.get("model") or (
+                f"CV, the folds in {cv['folds']}"
+                if "folds" in cv
+                else f"CV k={cv['k']} {json.dumps(r.get('train_overrides') or {})}"
+            )
             rows.append(([model, r["variant"], options_text(r["options"])], r["summary"]))
     print_table(["model", "variant", "options"], rows)
 
@@ -597,6 +623,9 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="training setting for --cv folds"
     )
     parser.add_argument("--work", type=Path, default=Path("runs/adaptive-cv"), help="where --cv keeps fold models")
+    parser.add_argument(
+        "--folds", type=Path, default=None, help="score DS1 with these fold models (an `arrhythmia crossval` directory)"
+    )
     parser.add_argument("--hours", type=float, default=0.0, help="time predict on a signal this long instead")
     parser.add_argument("--per-record", action="store_true", help="also print a table per record")
     parser.add_argument("--out", type=Path, default=None, help="append results as JSON lines to this file")
@@ -620,7 +649,9 @@ def main() -> None:
         print(f"| {args.engine} | {beats:,} | {seconds:.1f} | {peak:,.0f} |")
         return
 
-    if args.cv:
+    if args.folds is not None:
+        results = given_folds(args, options)
+    elif args.cv:
         results = run_cv(args, options, parse_settings(args.set, "--set"))
     else:
         model = load_classifier(args.run, args.engine, args.pretrained, device="cpu")

@@ -11,6 +11,7 @@ import numpy as np
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.export import ENGINES, load_classifier
+from arrhythmia.files import read_json
 
 
 def in_fresh_process(function, *args):
@@ -88,3 +89,19 @@ def record_seed(name: str) -> int:
     import zlib
 
     return int(name) if name.isdigit() else zlib.crc32(name.encode())
+
+
+def fold_models(folds: Path) -> dict[str, Path]:
+    """``{record: fold directory}``: the fold model that held each record out, in a ``benchmarks/adaptive.py
+    --cv`` work directory (``fold.json``) or an ``arrhythmia crossval`` directory (each fold's test records)."""
+    held_out = {}
+    for fold in sorted(folds.glob("fold-*")):
+        if (fold / "fold.json").is_file():
+            held_out.update(dict.fromkeys(read_json(fold / "fold.json", "fold record")["held_out"], fold))
+        elif (fold / "config.json").is_file():
+            held_out.update(dict.fromkeys(read_json(fold / "config.json", "fold config").get("test_records", []), fold))
+    if not held_out:
+        raise SystemExit(
+            f"--folds {folds}: no fold-* there (made by benchmarks/adaptive.py --cv or arrhythmia crossval)"
+        )
+    return held_out

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import in_fresh_process, long_recording
+from common import fold_models, in_fresh_process, long_recording
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
@@ -69,7 +69,6 @@ from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.export import load_classifier
-from arrhythmia.files import read_json
 from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
     NN_MAX_CHANGE,
@@ -190,18 +189,6 @@ def f1(a: float, b: float) -> float:
 def record_list(spec: str, data: Path) -> list[str]:
     sets = {"ds1": DS1, "ds2": DS2, "all": record_names(data)}
     return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
-
-
-def fold_models(folds: Path) -> dict[str, Path]:
-    """``{record: fold directory}``: the fold model of a ``benchmarks/adaptive.py --cv`` work directory that
-    held each record out."""
-    held_out = {}
-    for fold in sorted(folds.glob("fold-*")):
-        if (fold / "fold.json").is_file():
-            held_out.update(dict.fromkeys(read_json(fold / "fold.json", "fold record")["held_out"], fold))
-    if not held_out:
-        raise SystemExit(f"--folds {folds}: no fold-*/fold.json there (made by benchmarks/adaptive.py --cv)")
-    return held_out
 
 
 @dataclass
