@@ -5,7 +5,8 @@ of the same settings differ as much as two settings). Here DS1's records are dea
 (``data.splits.record_groups``); fold ``i`` is an ordinary inter-patient run that tests on group ``i``
 instead of DS2 (``TrainConfig.test_records``), trained and early-stopped on the other groups' records. Each
 DS1 beat is then labelled once, by the one model that never saw its patient, and the pooled labels give the
-cross-validated figures. DS2 is never read.
+cross-validated figures. DS2 is never read. With MIT-BIH's own beat symbols as classes (``labels: mitdb``)
+every fold has the same classes, the symbols with enough beats in DS1.
 
     cv = cross_validate(TrainConfig.from_preset("fast", "inter"), k=5)   # what `arrhythmia crossval` does
     cv.metrics["per_class"]["S"]["se"], cv.records, cv.path / "crossval.json"
@@ -125,6 +126,8 @@ def cross_validate(
         return CrossValidation(path, groups, runs, {}, [], {}, pd.DataFrame())
 
     classes = tuple(runs[0].classifier().classes)
+    if any(tuple(run.classifier().classes) != classes for run in runs):
+        raise ArrhythmiaError(f"{path}: the folds' models have different classes; they cannot be pooled")
     y_true = np.concatenate([y for y, _, _, _ in labelled])
     y_pred = np.concatenate([p for _, p, _, _ in labelled])
     pooled = compute_metrics(y_true, y_pred, classes)

@@ -215,12 +215,12 @@ class Run:
 
     def labelled(self, beats: BeatSet, like: BeatSet | None = None) -> BeatSet:
         """``beats`` with the run's label set (``config.labels``): as loaded for ``aami``; relabelled by their
-        MIT-BIH symbols for ``mitdb``, with the symbols of enough beats among the records it may train on
-        (inter-patient: DS1's but its test records, so the test patients choose nothing; or ``like``'s classes)."""
+        MIT-BIH symbols for ``mitdb``, with the symbols of enough beats among its development records
+        (inter-patient: DS1's, so DS2's patients choose nothing, and every fold of a cross-validation over DS1
+        has the same classes; or ``like``'s classes)."""
         if self.config.labels != "mitdb" or tuple(beats.classes) != AAMI_CLASSES:
             return beats
-        held_out = set(self.config.test_records)
-        records = [r for r in DS1 if r not in held_out] if self.config.protocol == "inter" else None
+        records = list(DS1) if self.config.protocol == "inter" else None
         return by_symbol(beats, records=records, classes=None if like is None else tuple(like.classes))
 
     def beats(self, progress: bool = True) -> BeatSet:
