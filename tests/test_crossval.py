@@ -83,9 +83,11 @@ def test_the_cross_validation_is_written_and_printed(cross_validation):
     _, cv, _ = cross_validation
     saved = json.loads((cv.path / "crossval.json").read_text())
     assert saved["k"] == 3 and saved["groups"] == cv.groups and saved["pooled"]["n_beats"] == cv.metrics["n_beats"]
-    assert "test_records" not in saved["config"] and len(saved["folds"]) == 3 and len(saved["records"]) == len(DS1)
+    assert "test_records" not in saved["config"] and len(saved["folds"]) == 3
+    assert sorted(row["record"] for row in saved["pooled"]["per_record"]) == sorted(DS1)
+    assert set(saved["pooled"]["record_average"]) == set(cv.metrics["classes"])
     assert set(saved["spread"]["accuracy"]) == {"mean", "sd"}
-    assert (cv.path / "records.csv").read_text().startswith("record,fold,beats,accuracy,N_beats,N_se")
+    assert (cv.path / "records.csv").read_text().startswith("record,fold,beats,accuracy,N_beats,N_se,N_ppv")
     assert (cv.path / "figures" / "confusion.png").stat().st_size > 0
     assert (cv.path / "figures" / "ec57.png").stat().st_size > 0
     text = format_cross_validation(cv)

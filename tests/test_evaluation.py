@@ -61,3 +61,25 @@ def test_metrics_are_fractions_and_tables_name_every_class():
     text = format_metrics(m)
     assert "accuracy 0.8900" in text and "loss 0.2500" in text
     assert all(f"\n{c} " in text for c in "NSV")
+
+
+def test_record_by_record_statistics_and_their_average_follow_ec57():
+    # record a: N 4 (1 called S), S 2 (both found); record b: N 3, V 1 called N; no S in b.
+    y_true = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 1, 0, 0, 0, 0])
+    records = np.array(["a"] * 6 + ["b"] * 4)
+    m = compute_metrics(y_true, y_pred, ["N", "S", "V"], records=records)
+    a, b = m["per_record"]
+    assert (a["record"], a["beats"], a["accuracy"]) == ("a", 6, pytest.approx(5 / 6))
+    assert a["per_class"]["S"] == {"beats": 2, "called": 3, "se": 1.0, "ppv": pytest.approx(2 / 3)}
+    assert b["per_class"]["S"] == {"beats": 0, "called": 0, "se": None, "ppv": None}  # undefined, not 0
+    assert b["per_class"]["V"]["se"] == 0.0 and b["per_class"]["N"]["ppv"] == pytest.approx(3 / 4)
+    average = m["record_average"]
+    # S: Se over the one record holding S beats; +P over the one record with S calls
+    assert average["S"] == {"se": 1.0, "se_records": 1, "ppv": pytest.approx(2 / 3), "ppv_records": 1}
+    # N: Se (3/4 + 3/3) / 2 against the gross 6/7; V: no record calls V
+    assert average["N"]["se"] == pytest.approx((3 / 4 + 1.0) / 2) and m["per_class"]["N"]["se"] == pytest.approx(6 / 7)
+    assert average["V"] == {"se": 0.0, "se_records": 1, "ppv": None, "ppv_records": 0}
+    text = format_metrics(m)
+    assert "avg Se" in text and "mean over 2 records" in text
+    assert "per_record" not in compute_metrics(y_true, y_pred, ["N", "S", "V"])

@@ -101,6 +101,20 @@ def test_headline_metrics_classes_and_parameters_are_shown(run, page):
     assert "<pre>" in page and "Conv1d" in page  # the architecture
 
 
+def test_record_by_record_results_and_their_average_are_shown(run, page):
+    metrics = read_json(run[0] / "metrics.json")
+    records = [row["record"] for row in metrics["per_record"]]
+    assert len(records) == 4 and "Gross and record-average statistics" in page
+    assert f"Each of the {len(records)} test records" in page
+    for record in records:
+        assert f"<tr><td>{html.escape(record)}</td>" in page
+    for name in metrics["classes"]:
+        average = metrics["record_average"][name]["se"]
+        shown = "&ndash;" if average is None else percent(average)
+        gross = percent(metrics["per_class"][name]["se"])
+        assert f'<td class="num">{gross}</td><td class="num">{shown}</td>' in page, name
+
+
 def test_synthetic_banner_and_intra_warning(page):
     assert SYNTHETIC_BANNER in page
     assert INTRA_WARNING in page

@@ -14,8 +14,9 @@ every fold has the same classes, the symbols with enough beats in DS1.
 Its directory (``runs/<model>-crossval<k>-<time>`` by default)::
 
     fold-1/ ... fold-k/   one run each (config.json with its test_records, model.pt, metrics.json, ...)
-    crossval.json         settings, groups, pooled metrics (metrics.json's shape), per fold and per record
-    records.csv           per record: fold, beats, accuracy, and Se of each class
+    crossval.json         settings, groups, pooled metrics (metrics.json's shape, record by record included),
+                          each fold's, and the spread over the folds
+    records.csv           per record: fold, beats, accuracy, and each class's beats, Se and +P
     figures/              the pooled confusion matrix and EC57 statistics
 
 A stopped cross-validation is run again with the same command: finished folds are kept, an interrupted one
@@ -55,7 +56,7 @@ class CrossValidation:
     path : its directory; groups : the test records of each fold; runs : each fold's run; metrics : the pooled
     metrics of every held-out beat (``evaluation.compute_metrics``' shape); folds : each fold's test records,
     split note and metrics; spread : mean and sd over the folds of accuracy, macro F1 and each class's Se, +P
-    and F1; records : one row per record (fold, beats, accuracy, Se per class).
+    and F1; records : one row per record (fold, beats, accuracy, and each class's beats, Se and +P).
     """
 
     path: Path
@@ -121,17 +122,17 @@ def cross_validate(
         log(f"fold {i}: records {' '.join(group)}: accuracy {metrics['accuracy']:.4f} on {metrics['n_beats']:,} beats")
         runs.append(run)
         fold_metrics.append({"test_records": group, "split_note": split.note, "metrics": metrics})
-        labelled.append((fold_beats.y[split.test], probs.argmax(1), fold_beats.record[split.test].astype(str), i))
+        labelled.append((fold_beats.y[split.test], probs.argmax(1), fold_beats.record[split.test].astype(str)))
     if not from_environment().is_main:
         return CrossValidation(path, groups, runs, {}, [], {}, pd.DataFrame())
 
     classes = tuple(runs[0].classifier().classes)
     if any(tuple(run.classifier().classes) != classes for run in runs):
         raise ArrhythmiaError(f"{path}: the folds' models have different classes; they cannot be pooled")
-    y_true = np.concatenate([y for y, _, _, _ in labelled])
-    y_pred = np.concatenate([p for _, p, _, _ in labelled])
-    pooled = compute_metrics(y_true, y_pred, classes)
-    per_record = _per_record(labelled, classes)
+    y_true, y_pred, record = (np.concatenate([part[j] for part in labelled]) for j in range(3))
+    pooled = compute_metrics(y_true, y_pred, classes, records=record)
+    fold_of = {name: fold for fold, group in enumerate(groups, 1) for name in group}
+    per_record = _records_table(pooled["per_record"], fold_of, classes)
     summary = {
         "k": k,
         "seed": seed,
@@ -140,7 +141,6 @@ def cross_validate(
         "pooled": pooled,
         "folds": fold_metrics,
         "spread": _spread(fold_metrics, classes),
-        "records": per_record.to_dict(orient="records"),
     }
     write_json(path / SUMMARY, summary)
     atomic_write_bytes(path / RECORDS, lambda tmp: per_record.to_csv(tmp, index=False))
@@ -182,24 +182,21 @@ def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable
     return train(config, run_dir=fold_dir, beats=beats, log=log, progress=progress)
 
 
-def _per_record(labelled: list[tuple], classes: tuple[str, ...]) -> pd.DataFrame:
-    """One row per held-out record: its fold, beats, accuracy and each class's Se (NaN: none of that class)."""
+def _records_table(per_record: list[dict], fold_of: dict[str, int], classes: tuple[str, ...]) -> pd.DataFrame:
+    """``records.csv``: one row per held-out record (``compute_metrics``' ``per_record``), with its fold, and
+    each class's beats, Se and +P (empty where undefined)."""
     rows = []
-    for y_true, y_pred, record, fold in labelled:
-        for name in sorted(set(record)):
-            mine = record == name
-            truth, predicted = y_true[mine], y_pred[mine]
-            row = {
-                "record": name,
-                "fold": fold,
-                "beats": int(mine.sum()),
-                "accuracy": float((truth == predicted).mean()),
-            }
-            for c, label in enumerate(classes):
-                of_class = truth == c
-                row[f"{label}_beats"] = int(of_class.sum())
-                row[f"{label}_se"] = float((predicted[of_class] == c).mean()) if of_class.any() else float("nan")
-            rows.append(row)
+    for row in per_record:
+        flat = {
+            "record": row["record"],
+            "fold": fold_of[row["record"]],
+            "beats": row["beats"],
+            "accuracy": row["accuracy"],
+        }
+        for label in classes:
+            stats = row["per_class"][label]
+            flat.update({f"{label}_beats": stats["beats"], f"{label}_se": stats["se"], f"{label}_ppv": stats["ppv"]})
+        rows.append(flat)
     return pd.DataFrame(rows).sort_values(["fold", "record"], kind="stable").reset_index(drop=True)
 
 

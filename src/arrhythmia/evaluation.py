@@ -5,11 +5,18 @@
     {"accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_precision", "weighted_recall",
      "weighted_f1", "loss", "n_beats", "classes": [...], "confusion": [[...]],
      "confusion_normalised": [[...]],
-     "per_class": {"N": {"se", "ppv", "fpr", "acc", "precision", "recall", "f1", "support"}, ...}}
+     "per_class": {"N": {"se", "ppv", "fpr", "acc", "precision", "recall", "f1", "support"}, ...},
+     # with each beat's record (``records``):
+     "per_record": [{"record", "beats", "accuracy", "per_class": {"N": {"beats", "called", "se", "ppv"}, ...}}, ...],
+     "record_average": {"N": {"se", "se_records", "ppv", "ppv_records"}, ...}}
 
 EC57 statistics are one-vs-rest for each class: Se = TP/(TP+FN) (sensitivity), +P = TP/(TP+FP)
 (positive predictivity), FPR = FP/(FP+TN), Acc = (TP+TN)/all. A class with no true or no predicted
-beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0``).
+beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0``). These pool every
+beat (EC57's gross statistics, dominated by the records with most beats of a class); EC57 also asks for
+the results record by record (``per_record``: None where a ratio is undefined) and their average
+(``record_average``: each class's Se over the records that hold beats of it, +P over those with beats
+called it, and how many records each mean is over; None where there are none).
 """
 
 from __future__ import annotations
@@ -37,9 +44,14 @@ def _ratio(num: float, den: float) -> float:
 
 
 def compute_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] | list[str], loss: float | None = None
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    loss: float | None = None,
+    records: np.ndarray | None = None,
 ) -> dict:
-    """Metrics of predictions ``y_pred`` against ``y_true`` (both (n_beats,) class indices)."""
+    """Metrics of predictions ``y_pred`` against ``y_true`` (both (n_beats,) class indices); with
+    ``records`` ((n_beats,) str, each beat's record), also record by record and their average."""
     labels = list(range(len(classes)))
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
     row_sums = confusion.sum(axis=1, keepdims=True)
@@ -61,7 +73,7 @@ def compute_metrics(
     for average in ("macro", "weighted"):
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)
         averages.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
-    return {
+    metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
         **averages,
         "loss": None if loss is None else float(loss),
@@ -71,6 +83,56 @@ def compute_metrics(
         "confusion": confusion.tolist(),
         "confusion_normalised": normalised.round(6).tolist(),
     }
+    if records is not None:
+        metrics["per_record"] = per_record_metrics(y_true, y_pred, records, classes)
+        metrics["record_average"] = record_average(metrics["per_record"], classes)
+    return metrics
+
+
+def _defined_ratio(num: int, den: int) -> float | None:
+    return float(num / den) if den else None
+
+
+def per_record_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, records: np.ndarray, classes: tuple[str, ...] | list[str]
+) -> list[dict]:
+    """EC57's record-by-record results: for each record (sorted), its beats, accuracy and, per class, its
+    beats of the class, beats called the class, Se and +P (None where undefined). y_true, y_pred: (n_beats,)
+    class indices; records: (n_beats,) each beat's record."""
+    records = np.asarray(records).astype(str)
+    rows = []
+    for name in sorted(set(records)):
+        mine = records == name
+        truth, called = np.asarray(y_true)[mine], np.asarray(y_pred)[mine]
+        per_class = {}
+        for c, label in enumerate(classes):
+            hits = int(((truth == c) & (called == c)).sum())
+            beats, calls = int((truth == c).sum()), int((called == c).sum())
+            per_class[label] = {
+                "beats": beats,
+                "called": calls,
+                "se": _defined_ratio(hits, beats),
+                "ppv": _defined_ratio(hits, calls),
+            }
+        accuracy = float((truth == called).mean())
+        rows.append({"record": name, "beats": int(mine.sum()), "accuracy": accuracy, "per_class": per_class})
+    return rows
+
+
+def record_average(per_record: list[dict], classes: tuple[str, ...] | list[str]) -> dict:
+    """EC57's average statistics: per class, the mean Se over the records holding beats of it and the mean
+    +P over the records with beats called it (``per_record_metrics`` rows), with how many records each is over."""
+    average = {}
+    for label in classes:
+        se = [row["per_class"][label]["se"] for row in per_record if row["per_class"][label]["se"] is not None]
+        ppv = [row["per_class"][label]["ppv"] for row in per_record if row["per_class"][label]["ppv"] is not None]
+        average[label] = {
+            "se": float(np.mean(se)) if se else None,
+            "se_records": len(se),
+            "ppv": float(np.mean(ppv)) if ppv else None,
+            "ppv_records": len(ppv),
+        }
+    return average
 
 
 def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -87,7 +149,8 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
     probs = classifier.predict_proba(LazyRows(beats.X, index), context)
     n = len(y_true)
     loss = float(-np.log(np.clip(probs[np.arange(n), y_true], 1e-12, None)).mean()) if n else None
-    return compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss), probs
+    metrics = compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss, records=beats.record[index])
+    return metrics, probs
 
 
 def evaluate_run(
@@ -137,15 +200,22 @@ def format_metrics(metrics: dict) -> str:
     for average in ("macro", "weighted"):
         p, r, f = (metrics[f"{average}_{m}"] for m in ("precision", "recall", "f1"))
         lines.append(f"{average:<9} precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
+    average = metrics.get("record_average")
     lines += [
         "",
-        f"{'class':<6}{'Se':>8}{'+P':>8}{'FPR':>8}{'Acc':>8}{'F1':>8}{'support':>9}",
+        f"{'class':<6}{'Se':>8}{'+P':>8}{'FPR':>8}{'Acc':>8}{'F1':>8}{'support':>9}"
+        + (f"{'avg Se':>9}{'avg +P':>9}  (mean over {len(metrics['per_record'])} records)" if average else ""),
     ]
     for name in classes:
         c = metrics["per_class"][name]
-        lines.append(
+        line = (
             f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['fpr']:>8.4f}{c['acc']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}"
         )
+        if average:
+            line += "".join(
+                "{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average[name]["se"], average[name]["ppv"])
+            )
+        lines.append(line)
     lines += ["", "confusion (rows: true, columns: predicted)", " " * 6 + "".join(f"{n:>8}" for n in classes)]
     for name, row in zip(classes, metrics["confusion"]):
         lines.append(f"{name:<6}" + "".join(f"{v:>8,}" for v in row))

@@ -233,6 +233,52 @@ def _per_class_table(metrics: Mapping) -> str:
     return _table(["class", "Se", "+P", "FPR", "Acc", "F1", "support"], rows, footer=footer)
 
 
+def _maybe_percent(value: float | None) -> str:
+    return "&ndash;" if value is None else esc(percent(value))
+
+
+def _record_tables(metrics: Mapping) -> str:
+    """EC57's record-by-record results (``metrics.json``'s ``per_record``) and their average per class,
+    beside the gross (pooled) statistics; empty for metrics from before they were kept."""
+    per_record, average = metrics.get("per_record"), metrics.get("record_average")
+    if not per_record or not average:
+        return ""
+    classes = metrics["classes"]
+    rows = [
+        [
+            esc(class_label(name)),
+            esc(percent(metrics["per_class"][name]["se"])),
+            _maybe_percent(average[name]["se"]),
+            esc(average[name]["se_records"]),
+            esc(percent(metrics["per_class"][name]["ppv"])),
+            _maybe_percent(average[name]["ppv"]),
+            esc(average[name]["ppv_records"]),
+        ]
+        for name in classes
+    ]
+    header = ["class", "Se, gross", "Se, record average", "records", "+P, gross", "+P, record average", "records"]
+    record_rows = [
+        [esc(row["record"]), f"{row['beats']:,}", esc(percent(row["accuracy"]))]
+        + [
+            f"{_maybe_percent(row['per_class'][name]['se'])} / {_maybe_percent(row['per_class'][name]['ppv'])}"
+            f' <span class="muted">({row["per_class"][name]["beats"]:,})</span>'
+            for name in classes
+        ]
+        for row in per_record
+    ]
+    return (
+        "<h3>Gross and record-average statistics</h3>"
+        "<p>Gross statistics pool every test beat, so the records with most beats of a class rule them; EC57 "
+        "also asks for each record's own results and their average: Se over the records that hold beats of the "
+        "class, +P over those with beats called it.</p>"
+        + _table(header, rows)
+        + f"<details><summary>Each of the {len(per_record)} test records: Se / +P per class "
+        "(the record's beats of the class)</summary>"
+        + _table(["record", "beats", "accuracy", *classes], record_rows)
+        + "</details>"
+    )
+
+
 def _distribution_table(counts: Mapping[str, Mapping[str, int]], classes: Sequence[str]) -> str:
     """Beats per class (rows) and split (columns), each with its share of the split."""
     splits = list(counts)
@@ -293,6 +339,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         "<p>Se: sensitivity, +P: positive predictivity, FPR: false-positive rate, Acc: accuracy, each one "
         "class against the rest; support: test beats of the class.</p>",
         _per_class_table(metrics),
+        _record_tables(metrics),
         _figure(figures, "ec57"),
         _figure(figures, "confusion"),
         "</section>",
