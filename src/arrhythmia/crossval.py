@@ -225,11 +225,13 @@ def format_cross_validation(cv: CrossValidation) -> str:
         f"(each labelled by the fold model that never saw its patient); DS2 not used",
         f"pooled accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}",
         "",
-        f"{'class':<6}{'Se':>8}{'+P':>8}{'F1':>8}{'support':>9}",
+        f"{'class':<6}{'Se':>8}{'+P':>8}{'F1':>8}{'support':>9}{'avg Se':>9}{'avg +P':>9}  "
+        f"(avg: mean over the records, EC57)",
     ]
     for name in classes:
-        c = metrics["per_class"][name]
-        lines.append(f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}")
+        c, average = metrics["per_class"][name], metrics["record_average"][name]
+        means = "".join("{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average["se"], average["ppv"]))
+        lines.append(f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}{means}")
     header = "".join(f"{name + ' Se/+P':>13}" for name in classes)
     lines += ["", f"{'fold':<5}{'acc':>7}{'beats':>8}{header}  test records"]
     for i, fold in enumerate(cv.folds, 1):
