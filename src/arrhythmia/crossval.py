@@ -25,7 +25,6 @@ resumes from its last epoch, and other settings in a fold's directory are an err
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,11 +37,11 @@ from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.splits import DS1, record_groups
 from arrhythmia.distributed import from_environment
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.evaluation import compute_metrics, evaluate
+from arrhythmia.evaluation import compute_metrics, evaluate_run
 from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
-from arrhythmia.runs import RUNS_ROOT, Run
+from arrhythmia.runs import Run, new_path
 from arrhythmia.train import train
 
 SUMMARY = "crossval.json"
@@ -102,7 +101,7 @@ def cross_validate(
             "the Heartbeat CSVs and synthetic data carry no patient ids"
         )
     groups = record_groups(records, k, seed)
-    path = Path(out_dir) if out_dir is not None else _new_path(config, k)
+    path = Path(out_dir) if out_dir is not None else new_path(f"{config.model}-crossval{k}")
     path.mkdir(parents=True, exist_ok=True)
     log(f"cross-validation over {len(records)} DS1 records, {k} folds (seed {seed}) in {path}")
 
@@ -114,9 +113,7 @@ def cross_validate(
             continue  # under torchrun every process trains; rank 0 tests
         fold_beats = run.use_beats(beats)
         split = run.split()
-        metrics, probs = evaluate(run.classifier(), fold_beats, split.test)
-        metrics["data"] = {"source": fold_beats.source, "protocol": "inter", "split_note": split.note}
-        run.write_metrics(metrics)
+        metrics, probs = evaluate_run(run, beats=fold_beats, log=lambda _: None)  # metrics.json, as evaluate writes it
         if report:
             write_report(run, beats=fold_beats, log=lambda _: None, test_probs=probs)
         log(f"fold {i}: records {' '.join(group)}: accuracy {metrics['accuracy']:.4f} on {metrics['n_beats']:,} beats")
@@ -151,15 +148,6 @@ def cross_validate(
     )
     plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on)
     return CrossValidation(path, groups, runs, pooled, fold_metrics, summary["spread"], per_record)
-
-
-def _new_path(config: TrainConfig, k: int) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, suffix = RUNS_ROOT / f"{config.model}-crossval{k}-{stamp}", 1
-    while path.exists():
-        suffix += 1
-        path = RUNS_ROOT / f"{config.model}-crossval{k}-{stamp}-{suffix}"
-    return path
 
 
 def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable[[str], None], progress: bool) -> Run:

@@ -41,6 +41,16 @@ RUNS_ROOT = Path("runs")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
+def new_path(name: str, root: Path = RUNS_ROOT) -> Path:
+    """``root/<name>-<time>``, with ``-2``, ``-3``, ... after it where that exists: a directory of its own."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, suffix = root / f"{name}-{stamp}", 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{name}-{stamp}-{suffix}"
+    return path
+
+
 class Run:
     """A training run's directory and the files in it.
 
@@ -74,13 +84,7 @@ class Run:
     @classmethod
     def create(cls, config: TrainConfig, path: str | Path | None = None, root: Path = RUNS_ROOT) -> Run:
         """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json``."""
-        if path is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path, suffix = root / f"{config.model}-{config.protocol}-{stamp}", 1
-            while path.exists():
-                suffix += 1
-                path = root / f"{config.model}-{config.protocol}-{stamp}-{suffix}"
-        run = cls(path, config)
+        run = cls(path if path is not None else new_path(f"{config.model}-{config.protocol}", root), config)
         run.path.mkdir(parents=True, exist_ok=True)
         config.save(run.path / cls.CONFIG)
         return run
