@@ -171,3 +171,34 @@ def test_record_batches_hold_one_recording_each_and_split_between_ranks():
         for r in range(3)
     ]
     assert [len(list(sampler)) for sampler in few] == [1, 1, 1]
+
+
+def test_torchrun_cross_validation_keeps_one_process_group_for_every_fold(tmp_path):
+    """``torchrun -m arrhythmia.cli crossval``: both ranks train each fold in one process group, rank 0 alone
+    tests, writes and prints; run again, the finished folds are kept."""
+    from conftest import write_wfdb_record
+
+    from arrhythmia.data.splits import DS1
+
+    database = tmp_path / "db"
+    database.mkdir()
+    for i, name in enumerate(DS1[:10]):
+        write_wfdb_record(database, name, seconds=30.0, seed=i)
+    launcher = (
+        [shutil.which("torchrun")] if shutil.which("torchrun") else [sys.executable, "-m", "torch.distributed.run"]
+    )
+    command = [*launcher, "--standalone", "--nproc-per-node", "2", "-m", "arrhythmia.cli", "crossval"]
+    command += ["--data", str(database), "--folds", "3", "--epochs", "1", "--model", "fast-cnn", "--device", "cpu"]
+    command += ["--out", str(tmp_path / "cv")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for attempt in ("trains", "keeps"):
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert result.stdout.count("cross-validation directory:") == 1  # rank 0 prints
+        assert result.stdout.count("fold 3: records") == 1
+        if attempt == "trains":
+            assert "2 processes (gloo)" in result.stdout and result.stdout.count("fold 1: epoch   1/1") == 1
+        else:
+            assert result.stdout.count("finished before; kept") == 3
+    saved = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert sorted(r for g in saved["groups"] for r in g) == sorted(DS1[:10])

@@ -323,8 +323,9 @@ def crossval(
 
     cfg = _train_config(preset, config, settings, "inter")
     cv = cross_validate(cfg, k=folds, seed=fold_seed, out_dir=out, report=report)
-    console.print(format_cross_validation(cv), markup=False, highlight=False, soft_wrap=True)
-    console.print(f"cross-validation directory: {cv.path}")
+    if cv.metrics:  # under torchrun, rank 0's
+        console.print(format_cross_validation(cv), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"cross-validation directory: {cv.path}")
 
 
 def _option(name: str, annotation, default, help: str) -> inspect.Parameter:

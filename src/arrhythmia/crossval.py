@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arrhythmia import distributed
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.splits import DS1, record_groups
-from arrhythmia.distributed import from_environment
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import compute_metrics, evaluate_run
 from arrhythmia.figures import plot_confusion, plot_ec57
@@ -103,25 +103,17 @@ def cross_validate(
     groups = record_groups(records, k, seed)
     path = Path(out_dir) if out_dir is not None else new_path(f"{config.model}-crossval{k}")
     path.mkdir(parents=True, exist_ok=True)
-    log(f"cross-validation over {len(records)} DS1 records, {k} folds (seed {seed}) in {path}")
+    if distributed.from_environment().is_main:
+        log(f"cross-validation over {len(records)} DS1 records, {k} folds (seed {seed}) in {path}")
 
-    runs, fold_metrics, labelled = [], [], []
-    for i, group in enumerate(groups, 1):
-        fold_config = replace(config, test_records=group)
-        run = _fold_run(path / f"fold-{i}", fold_config, beats, lambda m, i=i: log(f"fold {i}: {m}"), progress)
-        if not from_environment().is_main:
-            continue  # under torchrun every process trains; rank 0 tests
-        fold_beats = run.use_beats(beats)
-        split = run.split()
-        metrics, probs = evaluate_run(run, beats=fold_beats, log=lambda _: None)  # metrics.json, as evaluate writes it
-        if report:
-            write_report(run, beats=fold_beats, log=lambda _: None, test_probs=probs)
-        log(f"fold {i}: records {' '.join(group)}: accuracy {metrics['accuracy']:.4f} on {metrics['n_beats']:,} beats")
-        runs.append(run)
-        fold_metrics.append({"test_records": group, "split_note": split.note, "metrics": metrics})
-        labelled.append((fold_beats.y[split.test], probs.argmax(1), fold_beats.record[split.test].astype(str)))
-    if not from_environment().is_main:
-        return CrossValidation(path, groups, runs, {}, [], {}, pd.DataFrame())
+    # One process group for every fold under torchrun (train() then joins it and leaves it open); none alone.
+    ctx, _ = distributed.setup(config.device)
+    try:
+        runs, fold_metrics, labelled = _train_and_test_folds(config, groups, path, beats, log, progress, report, ctx)
+    finally:
+        distributed.teardown(ctx)
+    if not ctx.is_main:  # every process trains; rank 0 tests and writes
+        return CrossValidation(path, groups, [], {}, [], {}, pd.DataFrame())
 
     classes = tuple(runs[0].classifier().classes)
     if any(tuple(run.classifier().classes) != classes for run in runs):
@@ -148,6 +140,36 @@ def cross_validate(
     )
     plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on)
     return CrossValidation(path, groups, runs, pooled, fold_metrics, summary["spread"], per_record)
+
+
+def _train_and_test_folds(
+    config: TrainConfig,
+    groups: list[list[str]],
+    path: Path,
+    beats: BeatSet,
+    log: Callable[[str], None],
+    progress: bool,
+    report: bool,
+    ctx: distributed.Context,
+) -> tuple[list[Run], list[dict], list[tuple]]:
+    """Each fold's run (trained, resumed or kept) and, on rank 0, its test: the runs, each fold's test
+    records, split note and metrics, and its held-out beats' (true class, called class, record)."""
+    runs, fold_metrics, labelled = [], [], []
+    for i, group in enumerate(groups, 1):
+        fold_log = (lambda m, i=i: log(f"fold {i}: {m}")) if ctx.is_main else (lambda _: None)
+        run = _fold_run(path / f"fold-{i}", replace(config, test_records=group), beats, fold_log, progress)
+        if not ctx.is_main:
+            continue
+        fold_beats = run.use_beats(beats)
+        split = run.split()
+        metrics, probs = evaluate_run(run, beats=fold_beats, log=lambda _: None)  # metrics.json, as evaluate writes it
+        if report:
+            write_report(run, beats=fold_beats, log=lambda _: None, test_probs=probs)
+        log(f"fold {i}: records {' '.join(group)}: accuracy {metrics['accuracy']:.4f} on {metrics['n_beats']:,} beats")
+        runs.append(run)
+        fold_metrics.append({"test_records": group, "split_note": split.note, "metrics": metrics})
+        labelled.append((fold_beats.y[split.test], probs.argmax(1), fold_beats.record[split.test].astype(str)))
+    return runs, fold_metrics, labelled
 
 
 def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable[[str], None], progress: bool) -> Run:
