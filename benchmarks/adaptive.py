@@ -38,16 +38,14 @@ Modes:
 
 - default: one model (``--run``, ``--pretrained``, else the shipped default) on ``--records`` (default
   DS2). Report with this, once settings are chosen.
-- ``--cv K`` (default 5): choose settings with this. The 22 DS1 records are shuffled (``--cv-seed``)
-  into K groups; for each group a model is trained (``fast`` preset, inter-patient, plus ``--set``
-  overrides) on the other DS1 records, early-stopped on whole records held out from those, and scores
-  the group's records. Fold models are kept under ``--work`` and reused, so trying predict options
-  retrains nothing. Prints the pooled table (all 22 records, each scored by a model that never saw it)
-  and one row per fold. DS2 is never scored.
-- ``--folds DIR``: the same scoring with the fold models of an ``arrhythmia crossval`` directory (or a
-  ``--cv`` work directory): any settings, trained by the command users have. ``arrhythmia crossval
-  --preset fast --other-lead --record-batches`` trains the same five models as ``--cv 5 --set
-  other_lead=true --set record_batches=true``.
+- ``--cv K`` (default 5): choose settings with this. ``arrhythmia crossval`` (``cross_validate``) with the
+  ``fast`` preset plus ``--set`` overrides: the 22 DS1 records shuffled (``--cv-seed``) into K groups, for
+  each group a model trained on the other DS1 records and early-stopped on whole records held out from
+  those; each group's records are then scored through predict. The fold models are kept under ``--work``
+  and reused, so trying predict options retrains nothing. Prints the pooled table (all 22 records, each
+  scored by a model that never saw it) and one row per fold. DS2 is never scored.
+- ``--folds DIR``: the same scoring with the fold models of any ``arrhythmia crossval`` directory (any
+  settings, any model).
 - ``--hours H``: seconds and peak resident memory (signal included) of ``predict_signal`` on an H-hour
   signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process.
 
@@ -58,7 +56,6 @@ Paced records (102, 104, 107, 217) are in neither DS1 nor DS2 and never scored b
 from __future__ import annotations
 
 import argparse
-import functools
 import inspect
 import json
 import resource
@@ -73,16 +70,15 @@ from common import fold_models, in_fresh_process, long_recording, noise_variant,
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
-from arrhythmia.data import load_beats
-from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, get_window
+from arrhythmia.crossval import cross_validate
+from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
 from arrhythmia.data.wfdb_source import choose_lead, read_beat_annotations, read_lead, record_names
 from arrhythmia.evaluation import compute_metrics
 from arrhythmia.export import load_classifier
-from arrhythmia.files import read_json, write_json
+from arrhythmia.files import read_json
 from arrhythmia.predict import label_recording, predict_signal
-from arrhythmia.train import train
 
 TOLERANCE_S = 0.15
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
@@ -439,37 +435,6 @@ def cv_groups(k: int, seed: int) -> list[list[str]]:
     return record_groups(DS1, k, seed)
 
 
-def fold_model(fold_dir: Path, config: TrainConfig, held_out: list[str], all_beats, log) -> bool:
-    """Train, in ``fold_dir``, a model on the DS1 records not in ``held_out``, unless it already holds one
-    (an unfinished one is resumed); whether it trained. ``all_beats()`` gives every MIT-BIH beat, cut
-    with the config's window (called only when training).
-
-    The beats given to ``train`` are those of the fold's training records plus DS2's, with the standard
-    inter-patient protocol: ``inter_patient_split`` then trains on the fold's records, early-stops on a few
-    whole records held out from them (its stratified group fold) and sets DS2 aside as the test split,
-    which training never reads (no metrics are computed here). ``held_out`` records are not given at all.
-    """
-    records = {"train": [r for r in DS1 if r not in held_out], "held_out": held_out}
-    # read through TrainConfig: a setting added since the fold was trained reads as its default
-    saved = fold_dir / "config.json"
-    if saved.is_file() and TrainConfig.from_dict(read_json(saved)).to_dict() != config.to_dict():
-        raise SystemExit(f"{fold_dir}: trained with other settings; remove it or use another --work")
-    if (fold_dir / "fold.json").is_file():
-        recorded = read_json(fold_dir / "fold.json")
-        if {k: recorded.get(k) for k in records} != records:
-            raise SystemExit(f"{fold_dir}: trained on other records; remove it or use another --work")
-        if recorded.get("finished"):
-            return False
-    beats = all_beats()
-    beats = beats.subset(np.isin(beats.record.astype(str), records["train"] + DS2))
-    resume = (fold_dir / "config.json").is_file()
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    write_json(fold_dir / "fold.json", {**records, "finished": False})
-    train(config, run_dir=fold_dir, resume=resume, beats=beats, log=log, progress=False)
-    write_json(fold_dir / "fold.json", {**records, "finished": True})
-    return True
-
-
 def run_cv(args, options: dict, overrides: dict) -> list[dict]:
     config = TrainConfig.from_preset("fast", "inter")
     values = {**config.to_dict(), "data": str(args.data), **overrides, "protocol": "inter"}
@@ -481,22 +446,19 @@ def run_cv(args, options: dict, overrides: dict) -> list[dict]:
     for i, group in enumerate(groups, 1):
         print(f"- fold {i}: {' '.join(group)}")
     print(f"training settings: fast preset, inter-patient{', ' + tag if tag else ''}; predict: {options_text(options)}")
-
-    @functools.cache
-    def all_beats():
-        return load_beats(args.data, progress=False, window=get_window(config.window))
-
-    folds = []
-    for i, group in enumerate(groups, 1):
-        fold_dir = work / f"fold-{i}"
-        began = time.perf_counter()
-        if fold_model(fold_dir, config, group, all_beats, lambda m, i=i: print(f"  fold {i}: {m}", file=sys.stderr)):
-            print(f"  fold {i}: trained in {(time.perf_counter() - began) / 60:.1f} min", file=sys.stderr)
-        else:
-            print(f"  fold {i}: reusing {fold_dir}", file=sys.stderr)
-        folds.append((group, fold_dir))
-    cv = {"k": args.cv, "seed": args.cv_seed, "groups": groups, "work": str(work)}
-    return score_folds(args, options, folds, {"mode": "cv", "cv": cv, "train_overrides": overrides})
+    # The fold models are arrhythmia crossval's (trained, resumed or kept there), tested on the annotated
+    # beats there too; here each is scored through predict.
+    cv = cross_validate(
+        config,
+        k=args.cv,
+        seed=args.cv_seed,
+        out_dir=work,
+        log=lambda m: print(f"  {m}", file=sys.stderr),
+        progress=False,
+    )
+    folds = [(group, run.path) for group, run in zip(cv.groups, cv.runs)]
+    about = {"k": args.cv, "seed": args.cv_seed, "groups": groups, "work": str(work)}
+    return score_folds(args, options, folds, {"mode": "cv", "cv": about, "train_overrides": overrides})
 
 
 def given_folds(args, options: dict) -> list[dict]:

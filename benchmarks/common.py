@@ -92,16 +92,12 @@ def record_seed(name: str) -> int:
 
 
 def fold_models(folds: Path) -> dict[str, Path]:
-    """``{record: fold directory}``: the fold model that held each record out, in a ``benchmarks/adaptive.py
-    --cv`` work directory (``fold.json``) or an ``arrhythmia crossval`` directory (each fold's test records)."""
+    """``{record: fold directory}``: the fold model that held each record out, in an ``arrhythmia crossval``
+    directory (each fold's ``test_records``; ``benchmarks/adaptive.py --cv`` makes them so too)."""
     held_out = {}
     for fold in sorted(folds.glob("fold-*")):
-        if (fold / "fold.json").is_file():
-            held_out.update(dict.fromkeys(read_json(fold / "fold.json", "fold record")["held_out"], fold))
-        elif (fold / "config.json").is_file():
+        if (fold / "config.json").is_file():
             held_out.update(dict.fromkeys(read_json(fold / "config.json", "fold config").get("test_records", []), fold))
     if not held_out:
-        raise SystemExit(
-            f"--folds {folds}: no fold-* there (made by benchmarks/adaptive.py --cv or arrhythmia crossval)"
-        )
+        raise SystemExit(f"--folds {folds}: no fold-* with test records there (made by arrhythmia crossval)")
     return held_out

@@ -13,8 +13,9 @@
 Each record's MLII signal is labelled by ``label_recording`` with the shipped default model (what users
 get), and ``find_episodes`` lists its episodes (``--set`` overrides ``EpisodeConfig``). The shipped model
 was trained on DS1, so on DS1 its labels are in-sample: ``--folds DIR`` labels each record instead with
-the cross-validation fold model of ``DIR`` (``benchmarks/adaptive.py --cv``: ``DIR/fold-K`` with its
-``fold.json``) that did not see it, for choices made on DS1's episodes. ``--no-adapt`` labels without
+the cross-validation fold model of ``DIR`` (an ``arrhythmia crossval`` directory, as
+``benchmarks/adaptive.py --cv`` makes: ``DIR/fold-K`` with its test records) that did not see it, for
+choices made on DS1's episodes. ``--no-adapt`` labels without
 adapting to the recording. The reference is the rhythm notes of the record's ``atr`` file: ``(AFIB`` for AF,
 ``(AFL`` for AFL, ``(VT`` for VT, ``(VFL`` (ventricular flutter) for VF, ``(SVTA`` for SVT, ``(B`` for
 bigeminy and ``(T`` for trigeminy; each note holds until the next. Pauses are not annotated; they are taken
