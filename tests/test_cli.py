@@ -77,6 +77,15 @@ def test_bad_data_gives_one_line(tmp_path, train_csv, fragments):
     assert_one_line_error(run_cli("data", "summary", "--data", target), *fragments)
 
 
+def test_an_output_directory_that_is_a_file_gives_one_line(wfdb_db, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory\n")
+    assert_one_line_error(run_cli("predict", wfdb_db / "r01", "--out", taken), str(taken), "File exists")
+    result = run_cli("train", "--data", "synthetic", "--epochs", "1", "--run-dir", taken / "run")
+    assert_one_line_error(result, str(taken / "run"), "Not a directory")
+    assert taken.read_text() == "not a directory\n"
+
+
 def test_truncated_record_gives_one_line(wfdb_db):
     dat = wfdb_db / "r01.dat"
     dat.write_bytes(dat.read_bytes()[:500])

@@ -628,12 +628,17 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
 
 
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit status 1; warnings one line each."""
+    """Entry point: user errors, and the file system's (a file where a directory is to go, no permission, a
+    full disk), become one line on stderr and exit status 1; warnings one line each."""
     warnings.formatwarning = _warning_line
     try:
         app()
     except ArrhythmiaError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as exc:
+        where = "" if exc.filename is None else f"{exc.filename}: "
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         sys.exit(1)
 
 
