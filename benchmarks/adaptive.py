@@ -430,16 +430,11 @@ def record_list(spec: str, data: Path) -> list[str]:
 # -- cross-validation on DS1 -----------------------------------------------------------------------------
 
 
-def cv_groups(k: int, seed: int) -> list[list[str]]:
-    """The DS1 records in ``k`` groups, as ``arrhythmia crossval`` deals them (``record_groups``)."""
-    return record_groups(DS1, k, seed)
-
-
 def run_cv(args, options: dict, overrides: dict) -> list[dict]:
     config = TrainConfig.from_preset("fast", "inter")
     values = {**config.to_dict(), "data": str(args.data), **overrides, "protocol": "inter"}
     config = TrainConfig.from_dict(values, where="--set")
-    groups = cv_groups(args.cv, args.cv_seed)
+    groups = record_groups(DS1, args.cv, args.cv_seed)  # as crossval deals them
     tag = "-".join(f"{k}={json.dumps(v)}" for k, v in sorted(overrides.items())).replace("/", "_").replace(" ", "")
     work = args.work / f"fast{'-' + tag if tag else ''}-k{args.cv}-seed{args.cv_seed}"
     print(f"CV over DS1: {args.cv} groups of records (seed {args.cv_seed}); fold models in {work}")

@@ -226,6 +226,12 @@ def _config_parameters() -> list[inspect.Parameter]:
     return parameters
 
 
+def _option(name: str, annotation, default, help: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help)]
+    )
+
+
 def _aliases(name: str) -> list[str]:
     return [old for old, new in RENAMED.items() if new == name]
 
@@ -269,35 +275,12 @@ def _train_config(preset: str | None, config: Path | None, settings: dict, proto
 
 train.__signature__ = inspect.Signature(
     [
-        inspect.Parameter(
-            "preset",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                str | None,
-                typer.Option(help="best or fast: the measured best settings (see the README); options override."),
-            ],
+        _option(
+            "preset", str | None, None, "best or fast: the measured best settings (see the README); options override."
         ),
-        inspect.Parameter(
-            "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[Path | None, typer.Option(help="YAML or JSON file with any of these settings.")],
-        ),
-        inspect.Parameter(
-            "run_dir",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                Path | None, typer.Option(help="Run directory (default runs/<model>-<protocol>-<time>).")
-            ],
-        ),
-        inspect.Parameter(
-            "resume",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[Path | None, typer.Option(help="Continue the interrupted run in this directory.")],
-        ),
+        _option("config", Path | None, None, "YAML or JSON file with any of these settings."),
+        _option("run_dir", Path | None, None, "Run directory (default runs/<model>-<protocol>-<time>)."),
+        _option("resume", Path | None, None, "Continue the interrupted run in this directory."),
         *_config_parameters(),
     ]
 )
@@ -326,12 +309,6 @@ def crossval(
     if cv.metrics:  # under torchrun, rank 0's
         console.print(format_cross_validation(cv), markup=False, highlight=False, soft_wrap=True)
         console.print(f"cross-validation directory: {cv.path}")
-
-
-def _option(name: str, annotation, default, help: str) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help)]
-    )
 
 
 crossval.__signature__ = inspect.Signature(

@@ -188,6 +188,12 @@ def evaluate_run(
     return metrics, probs
 
 
+def record_average_cells(average: dict) -> str:
+    """One class's record-average Se and +P (``record_average``'s entry) as two 9-wide cells, "-" where
+    no record defines them."""
+    return "".join("{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average["se"], average["ppv"]))
+
+
 def format_metrics(metrics: dict) -> str:
     """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix."""
     classes = metrics["classes"]
@@ -212,9 +218,7 @@ def format_metrics(metrics: dict) -> str:
             f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['fpr']:>8.4f}{c['acc']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}"
         )
         if average:
-            line += "".join(
-                "{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average[name]["se"], average[name]["ppv"])
-            )
+            line += record_average_cells(average[name])
         lines.append(line)
     lines += ["", "confusion (rows: true, columns: predicted)", " " * 6 + "".join(f"{n:>8}" for n in classes)]
     for name, row in zip(classes, metrics["confusion"]):
