@@ -516,6 +516,9 @@ def test_early_families_of_their_own_shape_in_a_regular_rhythm_are_v():
     assert (
         early_families_as_v(probs, CLASSES, family, Timing(prematurity, irregularity)).argmax(1)[family == 6] == 2
     ).all()
+    # family 2's rhythm changes at every beat but repeats every second or third one (bigeminy): regular there
+    pattern = Timing(prematurity, irregularity, pattern_irregularity=np.full(len(family), 0.02))
+    assert (early_families_as_v(probs, CLASSES, family, pattern).argmax(1)[family == 2] == 2).all()
 
 
 def test_lone_beats_called_v_f_or_q_that_come_on_time_are_n():

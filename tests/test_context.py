@@ -165,6 +165,29 @@ def test_local_rhythm_measures_prematurity_against_the_neighbours_and_irregulari
     assert [len(a) for a in local_rhythm(np.array([5]), fs)] == [1, 1]
 
 
+def test_a_rhythm_that_repeats_every_second_or_third_beat_is_regular_at_its_lag():
+    """Bigeminy and trigeminy change interval at every beat (beat to beat as irregular as atrial
+    fibrillation) but repeat at lag 2 or 3; atrial fibrillation repeats at no lag."""
+    from arrhythmia.data.context import local_rhythm, pattern_irregularity
+
+    fs = 360.0
+
+    def peaks_of(rr):
+        return np.concatenate([[0], np.cumsum(np.round(np.asarray(rr) * fs))]).astype(np.int64)
+
+    bigeminy, trigeminy = peaks_of(np.tile([0.55, 1.0], 60)), peaks_of(np.tile([0.8, 0.55, 1.05], 40))
+    for peaks in (bigeminy, trigeminy):
+        assert np.median(local_rhythm(peaks, fs)[1]) > 0.3  # beat to beat: irregular
+        assert pattern_irregularity(peaks, fs, lags=3).max() < 0.01
+        assert pattern_irregularity(peaks, fs, lags=3).shape == (len(peaks),)
+    assert np.median(pattern_irregularity(trigeminy, fs, lags=2)) > 0.3  # lag 2 does not repeat trigeminy
+    rng = np.random.default_rng(0)
+    fibrillation = peaks_of(rng.uniform(0.4, 1.0, 120))
+    assert np.median(pattern_irregularity(fibrillation, fs, lags=3)) > 0.15
+    np.testing.assert_array_equal(pattern_irregularity(fibrillation, fs, lags=1), local_rhythm(fibrillation, fs)[1])
+    assert pattern_irregularity(np.array([5]), fs).tolist() == [0.0]
+
+
 def test_a_recording_that_ends_inside_a_fast_run_still_finds_the_run_early():
     """The reference rhythm near the end is the beats there are, not the last interval repeated: a run of
     fast beats that the recording ends in is early against the rhythm before it."""

@@ -20,7 +20,14 @@ from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, ques
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.atrial import atrial_activity
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
-from arrhythmia.data.context import LONG_RHYTHM_BEATS, local_rhythm, p_wave_consistency, p_wave_stretches, rr_features
+from arrhythmia.data.context import (
+    LONG_RHYTHM_BEATS,
+    local_rhythm,
+    p_wave_consistency,
+    p_wave_stretches,
+    pattern_irregularity,
+    rr_features,
+)
 from arrhythmia.data.detection import as_signal, detect_and_filter, polarity, search_gaps
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
@@ -467,7 +474,10 @@ def label_recording(
         long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
         rr_s = np.diff(peaks, prepend=peaks[0]) / fs
         rr_s[0] = np.inf
-        rhythm = Timing(prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept])
+        pattern = pattern_irregularity(peaks, fs, config.pattern_lags)
+        rhythm = Timing(
+            prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept], pattern[cut.kept]
+        )
         adapted = adapt_labels(model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm)
         kept_probs, result.adaptation = adapted.probs, {**adapted.steps, "settings": asdict(config)}
         if adapted.families is not None:

@@ -80,6 +80,9 @@ class AdaptConfig:
     early_families_v : the beats called N or S of a family other than the usual beat's whose median beat
         comes early in a regular rhythm and most of whose beats are called N or S are V
         (``early_families_as_v``).
+    pattern_lags : ... a rhythm is regular there when its intervals repeat, below ``irregular_above``, at a lag
+        of 1 to this many beats (``context.pattern_irregularity``; 2 and 3: bigeminy and trigeminy, whose
+        early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (README).
     fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); False
         suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
         know (README). A reviewer's answer for a family's exemplar always may, but for the usual beat's
@@ -129,6 +132,7 @@ class AdaptConfig:
     run_long_ratio: float = 0.8
     on_time_families_n: bool = True
     early_families_v: bool = True
+    pattern_lags: int = 3
     fusion_families: bool = True
     fusion_late_above: float | None = 1.05
     af_as_n: bool = False

@@ -24,12 +24,15 @@ class Timing:
     """Each beat's timing against the patient's own rhythm (``context.local_rhythm``), (n_beats,) each:
     ``prematurity`` and ``irregularity`` over about half a minute of neighbours, ``long_prematurity``
     over about five minutes (``context.LONG_RHYTHM_BEATS``), against which the beats of a fast run still come early,
-    and ``rr_s``, the interval before each beat in seconds (inf for the first) (None: not measured)."""
+    ``rr_s``, the interval before each beat in seconds (inf for the first), and ``pattern_irregularity``, the
+    irregularity at the lag where the rhythm repeats best (``context.pattern_irregularity``: low in bigeminy and
+    trigeminy too) (None: not measured)."""
 
     prematurity: np.ndarray
     irregularity: np.ndarray
     long_prematurity: np.ndarray | None = None
     rr_s: np.ndarray | None = None
+    pattern_irregularity: np.ndarray | None = None
 
 
 def relabel(probs: np.ndarray, rows: np.ndarray, target: int) -> None:
@@ -249,16 +252,17 @@ def early_families_as_v(
 ) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with the beats of early families of their own shape called V.
 
-    A family other than the usual beat's (family 0), of at least ``min_family_beats`` beats, whose median
-    beat comes early (``timing.prematurity < premature_ratio``) in a regular rhythm (median
-    ``timing.irregularity <= irregular_above``) is a run of premature beats whose QRS is not the patient's
-    usual one: what a Holter reader calls ventricular ectopy, since atrial premature beats are conducted
-    like the sinus beat and join the usual family. A network trained on other leads can call such a family
-    supraventricular (116's and 118's V beats on their second lead); where most of its beats are called N
-    or S, each of its beats called N or S gets its largest probability moved to V (and V's to the class it
-    was called). An aberrantly conducted atrial family looks the same from timing and shape: a reviewer's
-    answer for the family (``answered``: (n_families,) bool, families whose exemplar was reviewed) leaves
-    it as the answer made it. ``probs`` is returned as it is without N, S and V classes.
+    A family other than the usual beat's (family 0), of at least ``min_family_beats`` beats, whose median beat
+    comes early (``timing.prematurity < premature_ratio``) in a regular rhythm (median
+    ``timing.pattern_irregularity``, else ``timing.irregularity``, ``<= irregular_above``: a rhythm whose early
+    beats come every second or third beat is regular, atrial fibrillation is not) is a run of premature beats
+    whose QRS is not the patient's usual one: what a Holter reader calls ventricular ectopy, since atrial
+    premature beats are conducted like the sinus beat and join the usual family. A network trained on other
+    leads can call such a family supraventricular (116's and 118's V beats on their second lead); where most of
+    its beats are called N or S, each of its beats called N or S gets its largest probability moved to V (and
+    V's to the class it was called). An aberrantly conducted atrial family looks the same from timing and shape:
+    a reviewer's answer for the family (``answered``: (n_families,) bool, families whose exemplar was reviewed)
+    leaves it as the answer made it. ``probs`` is returned as it is without N, S and V classes.
     """
     if not {"N", "S", "V"} <= set(classes) or len(probs) == 0:
         return probs
@@ -267,7 +271,8 @@ def early_families_as_v(
     sizes, share_sv = family_shares(family, supraventricular)
     early = (sizes >= min_family_beats) & (share_sv > 0.5)
     early &= family_medians(family, timing.prematurity) < premature_ratio
-    early &= family_medians(family, timing.irregularity) <= irregular_above
+    irregularity = timing.irregularity if timing.pattern_irregularity is None else timing.pattern_irregularity
+    early &= family_medians(family, irregularity) <= irregular_above
     early[0] = False
     if answered is not None:
         early &= ~answered
