@@ -54,9 +54,8 @@ def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     n = len(peaks)
     if n < 2:
         return np.tile(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=np.float32), (n, 1))
-    rr = np.clip(np.diff(peaks) / fs, *RR_RANGE_S)  # rr[i]: between beat i and beat i + 1
-    pre = np.concatenate([rr[:1], rr])
-    post = np.concatenate([rr, rr[-1:]])
+    pre = _intervals_before(peaks, fs)
+    post = np.concatenate([pre[1:], pre[-1:]])  # the last beat's post RR is its pre RR
 
     # Mean of the pre RR of this beat and the LOCAL_BEATS - 1 before it (fewer at the start).
     cumulative = np.concatenate([[0.0], np.cumsum(pre)])
