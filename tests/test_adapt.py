@@ -281,9 +281,30 @@ def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
     adapted = adapt(model, beats.X, beats.context, before, AdaptConfig(families=False, rhythm=False))
     labels = adapted.probs.argmax(1)
     assert (labels[family == 1] == 0).all() and (labels[third] == 2).all()
-    assert adapted.steps["not_v_families_kept"] == (family == 1).sum()
-    off = AdaptConfig(families=False, rhythm=False, keep_not_v_below=None)
+    assert adapted.steps["made_families_kept"] == (family == 1).sum()
+    off = AdaptConfig(families=False, rhythm=False, keep_if_made_below=None)
     assert (adapt(model, beats.X, beats.context, before, off).probs.argmax(1)[family == 1] == 2).all()
+
+
+def test_a_second_family_of_the_usual_beat_the_normalisation_alone_made_q_keeps_its_labels():
+    from types import SimpleNamespace
+
+    from arrhythmia.adapt import adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    family = morphology_families(beats.X, beats.window).family
+    # 124's second lead: normalised on the first family of its normal beats, the second turned unclassifiable
+    before = np.tile(np.array([0.9, 0.05, 0.02, 0.01, 0.02], np.float32), (len(family), 1))
+    after = before.copy()
+    after[family == 1] = [0.2, 0, 0.1, 0, 0.7]
+    renormalised = SimpleNamespace(predict_proba=lambda X, context: after)
+    model = SimpleNamespace(classes=CLASSES, window=beats.window, renormalised=lambda X, context: renormalised)
+    config = AdaptConfig(families=False, rhythm=False)
+    adapted = adapt(model, beats.X, beats.context, before, config)
+    assert (adapted.probs.argmax(1)[family == 1] == 0).all()
+    assert adapted.steps["made_families_kept"] == (family == 1).sum()
+    only_v = AdaptConfig(families=False, rhythm=False, keep_if_made=("V",))
+    assert (adapt(model, beats.X, beats.context, before, only_v).probs.argmax(1)[family == 1] == 4).all()
 
 
 def test_beats_with_a_flat_qrs_form_a_family_of_their_own():

@@ -48,9 +48,11 @@ class AdaptConfig:
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
     keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
         re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
-    keep_not_v_below : a family of at least ``min_family_beats`` whose mean V probability is below this
-        before the re-estimated normalisation and 0.5 or more after it keeps the probabilities from before
-        (209's second lead); None: none does.
+    keep_if_made_below, keep_if_made : a family of at least ``min_family_beats`` that the re-estimated
+        normalisation alone made one of the classes ``keep_if_made`` (its mean probability of that class below
+        ``keep_if_made_below`` before, 0.5 or more after) keeps the probabilities from before: 209's second
+        lead, made V; 124's, whose normal beats fall into two large families, the second made Q
+        (unclassifiable) when normalised on the first (README); None: none does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
         so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
         recording with many V beats then normalises them away).
@@ -113,7 +115,8 @@ class AdaptConfig:
 
     batchnorm: bool = True
     keep_v_above: float | None = 0.7
-    keep_not_v_below: float | None = 0.1
+    keep_if_made_below: float | None = 0.1
+    keep_if_made: tuple[str, ...] = ("V", "Q")
     batchnorm_on: str = "usual"
     families: bool = True
     family_distance: float = 0.15
@@ -183,20 +186,22 @@ def _families_kept(
     """(n_beats,) bool each: the beats of families (at least ``config.min_family_beats``) that keep their
     probabilities ``before`` the re-estimated normalisation rather than take those ``after`` it: those
     called V with confidence before (mean V probability at least ``config.keep_v_above``), and those the
-    normalisation alone made V (mean V below ``config.keep_not_v_below`` before, 0.5 or more after)."""
+    normalisation alone made one of ``config.keep_if_made`` (mean probability of that class below
+    ``config.keep_if_made_below`` before, 0.5 or more after)."""
     nothing = np.zeros(len(before), dtype=bool)
-    if families is None or "V" not in classes:
+    if families is None:
         return nothing, nothing
-    v = classes.index("V")
-    sizes, mean_before = family_shares(families.family, before[:, v])
-    mean_after = family_shares(families.family, after[:, v])[1]
+    sizes = np.bincount(families.family)
     large = sizes >= config.min_family_beats
-    v_kept, not_v_kept = np.zeros_like(large), np.zeros_like(large)
-    if config.keep_v_above is not None:
-        v_kept = large & (mean_before >= config.keep_v_above)
-    if config.keep_not_v_below is not None:
-        not_v_kept = large & (mean_after >= 0.5) & (mean_before < config.keep_not_v_below)
-    return v_kept[families.family], not_v_kept[families.family]
+    v_kept, made_kept = np.zeros_like(large), np.zeros_like(large)
+    if config.keep_v_above is not None and "V" in classes:
+        v_kept = large & (family_shares(families.family, before[:, classes.index("V")])[1] >= config.keep_v_above)
+    if config.keep_if_made_below is not None:
+        for c in [classes.index(name) for name in config.keep_if_made if name in classes]:
+            mean_before = family_shares(families.family, before[:, c])[1]
+            mean_after = family_shares(families.family, after[:, c])[1]
+            made_kept |= large & (mean_after >= 0.5) & (mean_before < config.keep_if_made_below)
+    return v_kept[families.family], made_kept[families.family]
 
 
 def _counted(counts: dict[str, int], name: str, before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -256,11 +261,11 @@ def adapt(
             on = usual if enough else slice(None)
             reference_context = None if context is None else context[on]
             renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
-            v_kept, not_v_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
-            probs = np.where((v_kept | not_v_kept)[:, None], probs, renormalised).astype(renormalised.dtype)
+            v_kept, made_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
+            probs = np.where((v_kept | made_kept)[:, None], probs, renormalised).astype(renormalised.dtype)
             steps["batchnorm"] = True
             steps["v_families_kept"] = int(v_kept.sum())
-            steps["not_v_families_kept"] = int(not_v_kept.sum())
+            steps["made_families_kept"] = int(made_kept.sum())
         else:
             steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
     if config.families:
