@@ -80,6 +80,15 @@ def test_reviewed_n_and_s_beats_place_the_recordings_border():
     assert reviewed_s_border(probs, CLASSES, {15: 0, 12: 1}) == 0.0  # contradicting: the model's border
 
 
+def test_the_reviewed_border_moves_no_further_than_the_answers_need():
+    probs = np.array([[1 - p, p, 0, 0, 0] for p in np.linspace(0.05, 0.95, 19)], dtype=np.float32)
+    # beat 6 (p_S 0.35) answered S, beat 1 (0.10) N: the border goes just below beat 6, not halfway to beat 1
+    labels = apply_s_border(probs, CLASSES, reviewed_s_border(probs, CLASSES, {1: 0, 6: 1})).argmax(1)
+    assert labels[:6].tolist() == [0] * 6 and labels[6:].tolist() == [1] * 13
+    # the model's border (p_S 0.5, beat 9) already parts an N answer below it from an S answer above it
+    assert reviewed_s_border(probs, CLASSES, {3: 0, 16: 1}) == 0.0
+
+
 def test_renormalised_takes_the_statistics_of_the_given_beats_and_keeps_the_weights(classifier):
     beats = load_synthetic(n_records=1, duration_s=60, seed=7, window=get_window("centred"))
     shifted = beats.X * 1.5 + 0.2  # another device's gain and offset

@@ -18,22 +18,23 @@ def _s_score(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
 
 def reviewed_s_border(probs: np.ndarray, classes: tuple[str, ...], reviewed: dict[int, int]) -> float:
     """Where this recording's border between N and S lies on ``_s_score``, from the reviewed N and S beats:
-    midway between the most S-like reviewed N beat and the least S-like reviewed S beat where they are
-    apart; a reviewed N beat above the model's border (0) moves it above that beat, a reviewed S beat
-    below it moves it below; 0 without reviewed N or S beats."""
+    the border nearest the model's own (0) that leaves every reviewed N beat below it and every reviewed S
+    beat above it. A reviewed S beat below 0 moves it just below that beat, a reviewed N beat above 0 just
+    above that beat; where the model's border already parts them, or the reviewed N and S beats overlap
+    (no border parts them), it stays at 0. The least move: a beat answered S whose shape the network
+    scored far on the N side (an atrial premature beat told by its timing, not its shape) moves the border
+    only as far as that beat, not halfway to the most N-like beat answered N (215, README)."""
     score = _s_score(probs, classes)
     n_scores = [score[i] for i, c in reviewed.items() if classes[c] == "N"]
     s_scores = [score[i] for i, c in reviewed.items() if classes[c] == "S"]
     highest_n, lowest_s = max(n_scores, default=-np.inf), min(s_scores, default=np.inf)
-    if highest_n < lowest_s:  # separable: the reviewed beats all fall on their side of one border
-        if np.isfinite(highest_n) and np.isfinite(lowest_s):
-            return float((highest_n + lowest_s) / 2)
-        if np.isfinite(highest_n):
-            return float(max(0.0, highest_n + 1e-6))
-        if np.isfinite(lowest_s):
-            return float(min(0.0, lowest_s - 1e-6))
+    if highest_n >= lowest_s:  # the reviewed N and S beats overlap: the model's own border is as good as any
         return 0.0
-    return 0.0  # the reviewed N and S beats overlap: the model's own border is as good as any
+    if lowest_s < 0.0:
+        return float(lowest_s - 1e-6)
+    if highest_n >= 0.0:
+        return float(highest_n + 1e-6)
+    return 0.0
 
 
 def apply_s_border(probs: np.ndarray, classes: tuple[str, ...], border: float) -> np.ndarray:
