@@ -94,6 +94,19 @@ def test_irregular_rhythm_is_af_and_ectopy_in_sinus_rhythm_is_not():
     assert of_type(find_episodes(*beats(rr, list(labels)), FS), "AF").empty
 
 
+def test_an_irregular_stretch_shorter_than_af_min_s_is_no_af_episode():
+    rng = np.random.default_rng(1)
+
+    def af_for(seconds: float, shortest_s: float) -> pd.DataFrame:
+        """AF episodes of sinus rhythm with ``seconds`` of irregular rhythm in the middle."""
+        rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, int(seconds / 0.7)), np.full(150, 0.8)])
+        return of_type(find_episodes(*beats(rr), FS, config=EpisodeConfig(af_min_s=shortest_s)), "AF")
+
+    assert len(af_for(45.0, 30.0)) == 1  # an episode by the clinical convention (--episode-setting af_min_s=30)
+    assert af_for(45.0, 60.0).empty  # the default (chosen on DS1)
+    assert af_for(20.0, 30.0).empty
+
+
 def test_a_run_of_fast_s_beats_inside_af_is_af_not_svt():
     rng = np.random.default_rng(0)
     rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, 300), np.full(150, 0.8), [0.5] * 3, [0.8] * 20])
