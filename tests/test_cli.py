@@ -43,6 +43,9 @@ def test_version():
 def test_models_lists_parameter_counts():
     result = run_cli("models")
     assert "seed-cnn" in result.stdout and "1,643,333" in result.stdout and "kachuee-resnet" in result.stdout
+    # The shipped models, whole on an 80-column terminal (a captured run is 80 wide): the names --pretrained takes
+    shipped = result.stdout[result.stdout.index("shipped models") :]
+    assert "fast-cnn-ds1*" in shipped and "se-resnet-ds1" in shipped and "…" not in shipped
 
 
 def test_data_summary_of_heartbeat_csvs(tmp_path):
