@@ -291,7 +291,8 @@ def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
     labels = adapted.probs.argmax(1)
     assert (labels[family == 1] == 0).all() and (labels[third] == 2).all()
     assert adapted.steps["made_families_kept"] == (family == 1).sum()
-    off = AdaptConfig(families=False, rhythm=False, keep_if_made_below=None)
+    off = AdaptConfig.from_value({"families": False, "rhythm": False, "keep_not_v_below": None})  # its old name
+    assert off == AdaptConfig(families=False, rhythm=False, keep_if_made_below=None)
     assert (adapt(model, beats.X, beats.context, before, off).probs.argmax(1)[family == 1] == 2).all()
 
 

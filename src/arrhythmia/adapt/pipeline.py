@@ -40,6 +40,9 @@ from arrhythmia.adapt.rhythm import (
 )
 from arrhythmia.settings import settings_from
 
+#: Settings given under another name by earlier versions (``--adapt-setting`` lines in scripts keep working).
+RENAMED = {"keep_not_v_below": "keep_if_made_below"}
+
 
 @dataclass
 class AdaptConfig:
@@ -154,7 +157,7 @@ class AdaptConfig:
             return None
         if value is True or value is None:
             return cls()
-        return settings_from(cls, value, "adaptation setting")
+        return settings_from(cls, {RENAMED.get(key, key): v for key, v in value.items()}, "adaptation setting")
 
 
 @dataclass
