@@ -214,6 +214,86 @@ def _counted(counts: dict[str, int], name: str, before: np.ndarray, after: np.nd
     return after
 
 
+def _rhythm_rules(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    families: Families | None,
+    rhythm: Timing,
+    config: AdaptConfig,
+    reviewed: dict[int, int],
+    answered: np.ndarray | None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Step 4, the patient's rhythm: the rules of ``adapt.rhythm`` in order, each as ``config`` turns it on,
+    on probabilities (n_beats, n_classes). Returns the probabilities and ``steps["rhythm"]``: the labels the
+    step changed in all (``relabelled``) and by each rule (``lone_on_time``: made N by
+    ``lone_on_time_beats_as_n``; ``early_families``: made V by ``early_families_as_v``; ``in_runs``: made S by
+    ``supraventricular_runs``; ``on_time_families``: made N by ``on_time_families_as_n``;
+    ``late_against_previous``: made N by ``late_against_previous_as_n``; ``split_intervals``: made N by
+    ``split_intervals_as_n``). ``answered``: (n_families,) bool, the families whose exemplar was reviewed."""
+    before = probs.argmax(axis=1)
+    counts: dict[str, int] = {}
+    family = families.family if families is not None else None
+    if config.lone_on_time_above is not None and family is not None:
+        after = lone_on_time_beats_as_n(
+            probs,
+            classes,
+            family,
+            rhythm,
+            config.lone_on_time_above,
+            config.irregular_above,
+            config.min_family_beats,
+            reviewed,
+        )
+        probs = _counted(counts, "lone_on_time", probs, after)
+    if config.early_families_v and family is not None:
+        after = early_families_as_v(
+            probs,
+            classes,
+            family,
+            rhythm,
+            config.premature_ratio,
+            config.irregular_above,
+            config.min_family_beats,
+            answered,
+        )
+        probs = _counted(counts, "early_families", probs, after)
+    probs = rhythm_border(
+        probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
+    )
+    if config.runs:
+        after = supraventricular_runs(
+            probs,
+            classes,
+            rhythm,
+            config.run_above_bpm,
+            config.run_interval_ratio,
+            config.run_long_ratio,
+            config.irregular_above,
+            config.premature_ratio,
+        )
+        probs = _counted(counts, "in_runs", probs, after)
+    if config.on_time_families_n and family is not None:
+        after = on_time_families_as_n(
+            probs, classes, family, rhythm, config.premature_ratio, config.run_long_ratio, config.min_family_beats
+        )
+        probs = _counted(counts, "on_time_families", probs, after)
+    if config.previous_ratio is not None and rhythm.rr_s is not None:
+        after = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
+        probs = _counted(counts, "late_against_previous", probs, after)
+    if config.split_intervals_within is not None and family is not None:
+        after = split_intervals_as_n(
+            probs,
+            classes,
+            family,
+            rhythm,
+            config.premature_ratio,
+            config.split_intervals_within,
+            config.min_family_beats,
+        )
+        probs = _counted(counts, "split_intervals", probs, after)
+    return probs, {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
+
+
 def adapt(
     model: Any,
     X: np.ndarray,
@@ -283,78 +363,10 @@ def adapt(
         )
         steps["families"] = int(len(families.templates))
     if config.rhythm and rhythm is not None:
-        classes = tuple(model.classes)
-        before = probs.argmax(axis=1)
-        counts: dict[str, int] = {}
-        if config.lone_on_time_above is not None and families is not None:
-            after = lone_on_time_beats_as_n(
-                probs,
-                classes,
-                families.family,
-                rhythm,
-                config.lone_on_time_above,
-                config.irregular_above,
-                config.min_family_beats,
-                reviewed,
-            )
-            probs = _counted(counts, "lone_on_time", probs, after)
-        if config.early_families_v and families is not None:
-            answered = np.isin(typical, list(reviewed))
-            after = early_families_as_v(
-                probs,
-                classes,
-                families.family,
-                rhythm,
-                config.premature_ratio,
-                config.irregular_above,
-                config.min_family_beats,
-                answered,
-            )
-            probs = _counted(counts, "early_families", probs, after)
-        probs = rhythm_border(
-            probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
+        answered = np.isin(typical, list(reviewed)) if families is not None else None
+        probs, steps["rhythm"] = _rhythm_rules(
+            probs, tuple(model.classes), families, rhythm, config, reviewed, answered
         )
-        if config.runs:
-            after = supraventricular_runs(
-                probs,
-                classes,
-                rhythm,
-                config.run_above_bpm,
-                config.run_interval_ratio,
-                config.run_long_ratio,
-                config.irregular_above,
-                config.premature_ratio,
-            )
-            probs = _counted(counts, "in_runs", probs, after)
-        if config.on_time_families_n and families is not None:
-            after = on_time_families_as_n(
-                probs,
-                classes,
-                families.family,
-                rhythm,
-                config.premature_ratio,
-                config.run_long_ratio,
-                config.min_family_beats,
-            )
-            probs = _counted(counts, "on_time_families", probs, after)
-        if config.previous_ratio is not None and rhythm.rr_s is not None:
-            after = late_against_previous_as_n(probs, classes, rhythm.rr_s, config.previous_ratio)
-            probs = _counted(counts, "late_against_previous", probs, after)
-        if config.split_intervals_within is not None and families is not None:
-            after = split_intervals_as_n(
-                probs,
-                classes,
-                families.family,
-                rhythm,
-                config.premature_ratio,
-                config.split_intervals_within,
-                config.min_family_beats,
-            )
-            probs = _counted(counts, "split_intervals", probs, after)
-        # lone_on_time: made N by lone_on_time_beats_as_n; early_families: made V by early_families_as_v;
-        # in_runs: made S by supraventricular_runs; on_time_families: made N by on_time_families_as_n;
-        # split_intervals: made N by split_intervals_as_n
-        steps["rhythm"] = {"relabelled": int((probs.argmax(axis=1) != before).sum()), **counts}
     groups = None
     if families is not None and rhythm is not None:
         groups = timing_groups(
