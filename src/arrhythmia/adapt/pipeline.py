@@ -194,8 +194,7 @@ def _families_kept(
     nothing = np.zeros(len(before), dtype=bool)
     if families is None:
         return nothing, nothing
-    sizes = np.bincount(families.family)
-    large = sizes >= config.min_family_beats
+    large = families.sizes >= config.min_family_beats
     v_kept, made_kept = np.zeros_like(large), np.zeros_like(large)
     if config.keep_v_above is not None and "V" in classes:
         v_kept = large & (family_shares(families.family, before[:, classes.index("V")])[1] >= config.keep_v_above)
