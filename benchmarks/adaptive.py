@@ -62,11 +62,10 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed
+from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed, resampled
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
@@ -150,12 +149,8 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         return Recording(-recording.signal, recording.fs, recording.lead, path), samples, classes
     rate_hz = resampled_rate(variant)
     if rate_hz is not None:
-        from scipy.signal import resample_poly
-
-        ratio = Fraction(rate_hz, 1) / Fraction(recording.fs).limit_denominator(1000)
-        signal = resample_poly(recording.signal, ratio.numerator, ratio.denominator)
-        samples = np.round(samples * float(ratio)).astype(np.int64)
-        return Recording(signal, float(rate_hz), recording.lead, path), samples, classes
+        resampled_recording, ratio = resampled(recording, rate_hz)
+        return resampled_recording, np.round(samples * ratio).astype(np.int64), classes
     cutoff_hz = low_passed_at(variant)
     if cutoff_hz is not None:
         from scipy.signal import butter, sosfilt

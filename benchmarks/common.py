@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,16 @@ def long_recording(data: Path, hours: float) -> Recording:
         part = read_input(data / names[count % len(names)])
         count += 1
     return Recording(signal, fs, "MLII", Path("concatenated"))
+
+
+def resampled(recording: Recording, rate_hz: float) -> tuple[Recording, float]:
+    """``recording`` resampled to ``rate_hz`` (polyphase, as a device recording at that rate would give it)
+    and the ratio of the new rate to the old, by which its sample numbers scale."""
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(rate_hz).limit_denominator(1000) / Fraction(recording.fs).limit_denominator(1000)
+    signal = resample_poly(recording.signal, ratio.numerator, ratio.denominator)
+    return replace(recording, signal=signal, fs=float(rate_hz)), float(ratio)
 
 
 #: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts) and muscle (broadband).

@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import fold_models, in_fresh_process, long_recording
+from common import fold_models, in_fresh_process, long_recording, resampled
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
@@ -226,9 +226,10 @@ def label_records(
     adapt: bool = True,
     pause_s: float = EpisodeConfig.pause_s,
     lead: str | None = None,
+    rate_hz: float | None = None,
 ) -> dict[str, Labelled]:
     """Each record labelled by predict (on ``lead``, ``read_input``'s; None: MLII); with ``folds``, by the
-    fold model that held it out."""
+    fold model that held it out; with ``rate_hz``, resampled to that rate first (a device recording at it)."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -240,6 +241,8 @@ def label_records(
         if source not in models:
             models[source] = load_classifier(source, "torch", None, device="cpu")
         recording = read_input(data / name, lead=lead)
+        if rate_hz is not None:
+            recording = resampled(recording, rate_hz)[0]
         result = label_recording(recording, models[source], adapt=adapt)
         table = result.beats
         labelled = table[table["label"].astype(str) != ""]
@@ -576,7 +579,10 @@ def main() -> None:
     )
     parser.add_argument("--no-adapt", action="store_true", help="label without adapting to the recording")
     parser.add_argument("--lead", default=None, help="the lead to label: a name, or 'other' (the second lead)")
+    parser.add_argument("--rate", type=float, default=None, help="resample each record to this rate first, Hz")
     args = parser.parse_args()
+    if args.rate is not None and (args.pause_grid or args.vf_grid or args.hours):
+        raise SystemExit("--rate: not with --pause-grid, --vf-grid or --hours (they read records at their own rate)")
     settings = {}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -593,10 +599,11 @@ def main() -> None:
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
-    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead)
+    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead, args.rate)
     model = f"fold models of {args.folds}" if args.folds else "the shipped default model"
     adapted = ", not adapted" if args.no_adapt else ""
-    print(f"records: {args.records} ({len(names)}), lead {args.lead or 'MLII'}, labelled by {model}{adapted}")
+    rate = f", resampled to {args.rate:g} Hz" if args.rate else ""
+    print(f"records: {args.records} ({len(names)}), lead {args.lead or 'MLII'}{rate}, labelled by {model}{adapted}")
     print(f"episode settings: {config}\n")
     if args.grid:
         grid(labelled, config)
