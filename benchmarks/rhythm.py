@@ -196,10 +196,10 @@ def record_list(spec: str, data: Path) -> list[str]:
 class Labelled:
     """One record as predict labelled it, and its reference: what ``find_episodes`` is run on again.
 
-    samples, labels : the labelled beats; fs : Hz; unanalysable, ventricular : (k, 2) samples, the stretches
-    predict found (``RecordingLabels``); reference : ``reference_episodes``; reference_beats :
-    ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``, ``(atrial_hz, atrial_organisation, atrial_mv)``
-    and ``gap_activity``.
+    samples, labels : the labelled beats (samples between samples: ``beats.csv``'s ``time_s * fs``); fs : Hz;
+    unanalysable, ventricular : (k, 2) samples, the stretches predict found (``RecordingLabels``); reference :
+    ``reference_episodes``; reference_beats : ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``,
+    ``(atrial_hz, atrial_organisation, atrial_mv)`` and ``gap_activity``.
     """
 
     samples: np.ndarray
@@ -247,7 +247,7 @@ def label_records(
         table = result.beats
         labelled = table[table["label"].astype(str) != ""]
         out[name] = Labelled(
-            samples=labelled["sample"].to_numpy(),
+            samples=labelled["time_s"].to_numpy() * recording.fs,  # what predict's episodes and HRV read
             labels=labelled["label"].to_numpy(str),
             fs=recording.fs,
             unanalysable=result.unanalysable,
@@ -540,7 +540,7 @@ def timing(data: Path, hours: float) -> dict:
     labelled = table[table["label"].astype(str) != ""]
     began = time.perf_counter()
     bad = unanalysable(recording.signal, recording.fs)
-    samples, labels, fs = labelled["sample"].to_numpy(), labelled["label"].to_numpy(str), recording.fs
+    samples, labels, fs = labelled["time_s"].to_numpy() * recording.fs, labelled["label"].to_numpy(str), recording.fs
     ventricular = ventricular_flutter(recording.signal, fs)
     rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy(), ventricular
     episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of)

@@ -12,6 +12,7 @@ from arrhythmia.data.detection import (
     bandpass,
     detect_r_peaks,
     match_peaks,
+    peak_offsets,
     polarity,
     search_gaps,
 )
@@ -65,6 +66,25 @@ def test_peaks_sit_on_the_r_wave():
     peaks = detect_r_peaks(rec.signal, rec.fs)
     assert len(peaks) == len(rec.r_peaks)
     assert np.max(np.abs(peaks - rec.r_peaks)) <= 3  # within 8 ms of the true R peak
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_peak_offsets_place_a_peak_between_samples(sign):
+    fs = 128.0
+    true_s = 1.0 + np.arange(40) * 0.8123  # off the 7.8 ms sample grid, by a different fraction each beat
+    time = np.arange(int(40 * fs)) / fs
+    filtered = sign * sum(np.exp(-0.5 * ((time - t) / 0.015) ** 2) for t in true_s)
+    peaks = np.round(true_s * fs).astype(np.int64)
+    offsets = peak_offsets(filtered, peaks)
+    assert np.abs(peaks / fs - true_s).max() > 3e-3  # whole samples are up to half a sample (3.9 ms) off
+    assert np.abs((peaks + offsets) / fs - true_s).max() < 0.5e-3
+
+
+def test_peak_offsets_are_zero_where_there_is_no_peak_to_fit():
+    filtered = np.array([3.0, 1.0, 2.0, 2.0, 0.0, np.nan, 5.0, 1.0, 1.0, 1.0, 4.0])
+    # the signal's ends, a NaN neighbour, a plateau; a top shared by two samples lies midway
+    assert peak_offsets(filtered, np.array([0, 6, 8, 10, 2])).tolist() == [0.0, 0.0, 0.0, 0.0, 0.5]
+    assert peak_offsets(filtered, np.zeros(0, np.int64)).shape == (0,)
 
 
 def test_inverted_ecg_is_detected():

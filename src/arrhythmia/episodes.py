@@ -195,9 +195,9 @@ def find_episodes(
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
-    samples : (n_beats,) int, R-peak samples, ascending; labels : (n_beats,) str, AAMI labels ('' for a
-    beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the stretches with no
-    analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
+    samples : (n_beats,) float, R-peak samples (between samples too), ascending; labels : (n_beats,) str, AAMI
+    labels ('' for a beat left unlabelled); fs : Hz; unanalysable : (k, 2) start and end samples of the
+    stretches with no analysable signal (``data.quality.unanalysable``), or None; p_wave : (n_beats,) float, each beat's
     P-wave consistency (``context.p_wave_consistency``; NaN unknown), or None; atrial : each beat's
     atrial activity, ``(dominant_hz, organisation, mv)`` ((n_beats,) float each,
     ``data.atrial.atrial_activity``; NaN unknown; ``mv`` may be left out: no floor), or None (no AFL);

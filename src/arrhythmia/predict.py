@@ -28,7 +28,7 @@ from arrhythmia.data.context import (
     pattern_irregularity,
     rr_features,
 )
-from arrhythmia.data.detection import as_signal, detect_and_filter, polarity, search_gaps
+from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
@@ -86,8 +86,10 @@ def _table(index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, 
     return frame
 
 
-def _beat_index(samples: np.ndarray, fs: float) -> dict[str, np.ndarray]:
-    return {"sample": samples.astype(np.int64), "time_s": samples / fs}
+def _beat_index(samples: np.ndarray, fs: float, offsets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The beats table's first columns: sample, and time_s, between samples where ``offsets`` place the peaks."""
+    times = (samples if offsets is None else samples + offsets) / fs
+    return {"sample": samples.astype(np.int64), "time_s": times}
 
 
 #: Long recordings are labelled in chunks of this many seconds, so memory stays flat. A multiple of the
@@ -105,16 +107,17 @@ def _stretch(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[int,
     return lo, signal[lo:hi]
 
 
-def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it, and their
-    P-wave stretches (``context.p_wave_stretches``) from the same band-passed stretch."""
+def _detect(signal: np.ndarray, fs: float, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R peaks (samples of ``signal``) in ``signal[first:last]``, found with context around it, their
+    P-wave stretches (``context.p_wave_stretches``) from the same band-passed stretch, and where between
+    samples each peak lies (``detection.peak_offsets``)."""
     lo, stretch = _stretch(signal, fs, first, last)
     if np.all(~np.isfinite(stretch)):
-        return np.zeros(0, np.int64), p_wave_stretches(np.zeros(0), fs, np.zeros(0, np.int64))
+        return np.zeros(0, np.int64), p_wave_stretches(np.zeros(0), fs, np.zeros(0, np.int64)), np.zeros(0)
     found, filtered = detect_and_filter(stretch, fs)
-    peaks = found + lo
-    peaks = peaks[(peaks >= first) & (peaks < last)]
-    return peaks, p_wave_stretches(filtered, fs, peaks, lo)
+    inside = (found + lo >= first) & (found + lo < last)
+    peaks = found[inside] + lo
+    return peaks, p_wave_stretches(filtered, fs, peaks, lo), peak_offsets(filtered, found[inside])
 
 
 def _chunks(n_samples: int, fs: float, chunk_s: float) -> list[tuple[int, int]]:
@@ -447,7 +450,8 @@ def label_recording(
         detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
     except ArrhythmiaError as exc:  # e.g. a signal too short to detect on: say which recording
         raise ArrhythmiaError(f"{recording.path}: {exc}") from None
-    peaks = np.concatenate([chunk_peaks for chunk_peaks, _ in detected])
+    peaks = np.concatenate([chunk_peaks for chunk_peaks, _, _ in detected])
+    offsets = np.concatenate([chunk_offsets for _, _, chunk_offsets in detected])
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
@@ -487,7 +491,7 @@ def label_recording(
             result.templates = np.stack(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
-    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches in detected]))
+    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches, _ in detected]))
     atrial_values = atrial_activity(recording.signal, fs, peaks)  # (hz, organisation, mV), (n_peaks,) each
     if config is not None and config.af_as_n:
         atrial = tuple(values[cut.kept] for values in atrial_values)
@@ -524,11 +528,12 @@ def label_recording(
         probs = np.concatenate([probs, found_probs[added]])[order]
         kept = np.concatenate([kept, np.ones(int(added.sum()), bool)])[order]
         family = np.concatenate([family, np.full(int(added.sum()), -1)])[order]
+        offsets = np.concatenate([offsets, np.zeros(int(added.sum()))])[order]  # found beats: on their sample
         unknown = np.full(int(added.sum()), np.nan)  # found beats have no P stretch or atrial window of their own
         p_wave = np.concatenate([p_wave, unknown])[order]
         atrial_values = tuple(np.concatenate([values, unknown])[order] for values in atrial_values)
     activity = gap_activity(recording.signal, fs, peaks)
-    table = _table(_beat_index(peaks, fs), probs, model.classes)
+    table = _table(_beat_index(peaks, fs, offsets), probs, model.classes)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
         table["family"] = family
@@ -541,7 +546,8 @@ def label_recording(
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = tuple(values[labelled] for values in atrial_values)
     rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
-    return _add_rhythm(result, peaks[labelled], labels, recording, noise, episodes, *rhythm_of)
+    between_samples = (peaks + offsets)[labelled]  # episodes and HRV read the beats' times as beats.csv gives them
+    return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of)
 
 
 def _no_s_in_af(
@@ -592,8 +598,9 @@ def rhythm_tables(
     consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
     the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
     ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
-    ``ventricular`` ((k, 2) samples; ``data.ventricular``). Also what the review server recomputes after a
-    reviewer's corrections."""
+    ``ventricular`` ((k, 2) samples; ``data.ventricular``). The samples may lie between samples (``time_s *
+    fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation. Also what the
+    review server recomputes after a reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
     return episodes, hourly, recording_hrv(samples / fs, labels, episodes)

@@ -619,6 +619,8 @@ class ReviewStore:
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
+            # between samples, as beats.csv's time_s gives them
+            positions = state.base["time_s"].to_numpy(np.float64) * meta["fs"] if "time_s" in state.base else None
             noise = np.load(self.analysis() / "noise.npy")
             flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
             ventricular = np.load(flutter) if flutter.exists() else None
@@ -629,10 +631,11 @@ class ReviewStore:
                 "last_change": state.last_change,
             }
         fs = meta["fs"]
+        positions = samples_all if positions is None else positions
         labelled = labels != ""
         config = EpisodeConfig.from_value(meta.get("episode_settings"))  # as the analysis found them
         episodes, hourly, hrv = rhythm_tables(
-            samples_all[labelled],
+            positions[labelled],
             as_aami(labels[labelled]),
             fs,
             meta["n_samples"] / fs,
@@ -643,7 +646,7 @@ class ReviewStore:
             gap=None if gap is None else gap[labelled],
             ventricular=ventricular,
         )
-        beats = pd.DataFrame({"sample": samples_all, "time_s": samples_all / fs, "label": labels})
+        beats = pd.DataFrame({"sample": samples_all, "time_s": positions / fs, "label": labels})
         summary = {
             "record": self.name,
             "lead": meta["lead"],

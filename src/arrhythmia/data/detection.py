@@ -553,6 +553,37 @@ def find_r_peaks(
     return peaks.astype(np.int64)
 
 
+def peak_offsets(filtered: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Where each R peak lies between samples: the vertex of the parabola through the band-passed
+    signal at the peak and its two neighbours, as an offset from the peak's sample.
+
+    A detector's peaks sit on whole samples, 7.8 ms apart at 128 Hz: RMSSD and pNN50 read that jitter as
+    beat-to-beat variation (DS1 at 128 Hz, RMSSD's median error 4.5% against the annotated beats' with
+    whole samples, 1.2% with these offsets; README, "Rhythm episodes").
+
+    filtered : (n_samples,) float, the band-passed signal the peaks were found on (:func:`detect_and_filter`).
+    peaks : (n_beats,) int, samples of ``filtered``, each the largest ``|filtered|`` near it.
+
+    Returns (n_beats,) float64 in [-0.5, 0.5] samples: 0 at either end of the signal and where the peak is
+    no extremum of its neighbours (a flat top, NaN).
+    """
+    y = np.asarray(filtered, dtype=np.float64)
+    peaks = np.asarray(peaks, dtype=np.int64)
+    offsets = np.zeros(len(peaks))
+    inner = (peaks >= 1) & (peaks <= len(y) - 2)
+    at = peaks[inner]
+    if len(at) == 0:
+        return offsets
+    sign = np.sign(y[at])  # a downward R (QS) peak is a minimum: fit its mirror image
+    before, top, after = sign * y[at - 1], sign * y[at], sign * y[at + 1]
+    curvature = before - 2 * top + after
+    peaked = np.isfinite(curvature) & (curvature < 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.where(peaked, 0.5 * (before - after) / np.where(peaked, curvature, 1.0), 0.0)
+    offsets[inner] = np.clip(vertex, -0.5, 0.5)
+    return offsets
+
+
 def match_peaks(detected: np.ndarray, reference: np.ndarray, tolerance_samples: int) -> tuple[int, int, int]:
     """Score detections against reference beats, one-to-one within a tolerance.
 
