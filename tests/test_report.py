@@ -153,6 +153,22 @@ def test_make_figures_refuses_other_beats(run):
         make_figures(Run.open(run[0]), beats=load_synthetic(n_records=3, duration_s=30))
 
 
+def test_recording_times_read_as_a_clock_from_the_start():
+    from matplotlib.figure import Figure
+
+    from arrhythmia.figures import _clock_axis, clock
+
+    assert [clock(0), clock(59.6), clock(3723), clock(86399)] == ["0:00:00", "0:01:00", "1:02:03", "23:59:59"]
+    assert clock(3723, with_seconds=False) == "1:02"
+    for span_s, step_s, label in [(1800, 300, "0:05"), (86400, 7200, "2:00"), (40, 60, "0:01")]:
+        ax = Figure().add_subplot()
+        _clock_axis(ax, span_s)
+        ticks = ax.xaxis.get_major_locator().tick_values(0, span_s)
+        inside = ticks[(ticks >= 0) & (ticks <= span_s)]
+        assert np.allclose(np.diff(ticks), step_s) and len(inside) <= 13  # at most 12 steps
+        assert ax.xaxis.get_major_formatter()(step_s, 0) == label
+
+
 def test_best_epoch_and_lr_drops():
     history = [
         {"epoch": e, "val_loss": v, "lr": lr}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from PIL import Image
 
 from arrhythmia.data.beats import WINDOWS, BeatSet, Window
@@ -73,6 +73,29 @@ def _save(fig: Figure, path: str | Path) -> Path:
     image = Image.open(buffer).convert("RGB").quantize(256)
     atomic_write_bytes(path, lambda tmp: image.save(tmp, format="png", optimize=True))
     return path
+
+
+def clock(seconds: float, with_seconds: bool = True) -> str:
+    """A time from the start of a recording as a Holter report gives it: ``1:02:03`` (``1:02`` without
+    seconds); seconds: >= 0."""
+    whole = int(round(seconds)) if with_seconds else int(seconds // 60) * 60
+    hours, rest = divmod(whole, 3600)
+    text = f"{hours}:{rest // 60:02d}"
+    return f"{text}:{rest % 60:02d}" if with_seconds else text
+
+
+#: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken.
+CLOCK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600)
+
+
+def _clock_axis(ax, span_s: float, with_seconds: bool = False) -> None:
+    """Label the x axis of ``ax`` (seconds from the start) as h:mm (or h:mm:ss for a strip); ticks at a
+    round step over a span of ``span_s`` seconds (for a strip, matplotlib's own)."""
+    if not with_seconds:
+        step = next((s for s in CLOCK_STEPS_S if span_s / s <= 12), CLOCK_STEPS_S[-1])
+        ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(max(x, 0.0), with_seconds)))
+    ax.set_xlabel("time from the start (h:mm:ss)" if with_seconds else "time from the start (h:mm)")
 
 
 def _time_axis(length: int, window: Window) -> np.ndarray:
@@ -401,10 +424,12 @@ def plot_recording_beats(
                 fontsize=8,
                 color=CLASS_COLOURS.get(label, "#0969da"),
             )
-    ax.set_xlabel("time (s)")
+    _clock_axis(ax, t[-1] - t[0], with_seconds=True)
     ax.set_ylabel("amplitude (mV)")
     ax.set_xlim(t[0], t[-1])
-    ax.set_title(title or f"Beats from {start_s:g} s to {start_s + seconds:g} s")
+    ax.set_title(
+        title or f"Beats from {clock(start_s)} to {clock(start_s + seconds)} ({start_s:g} to {start_s + seconds:g} s)"
+    )
     ax.grid(alpha=0.3)
     if len(shown):
         ax.legend(loc="lower right", fontsize=8, ncols=5)
@@ -488,24 +513,24 @@ def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, p
     """
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     ax = fig.add_subplot()
-    hours = np.asarray(times_s) / 3600.0
-    ax.plot(hours, rate_bpm, color="#24292f", lw=0.6)
+    times_s = np.asarray(times_s, dtype=np.float64)
+    ax.plot(times_s, rate_bpm, color="#24292f", lw=0.6)
     shown = set()
     for row in episodes.itertuples():
         colour = EPISODE_COLOURS.get(row.type)
         if colour is not None:
             label = row.type if row.type not in shown else None
-            ax.axvspan(row.start_s / 3600, row.end_s / 3600, color=colour, alpha=0.25, lw=0, label=label)
+            ax.axvspan(row.start_s, row.end_s, color=colour, alpha=0.25, lw=0, label=label)
             shown.add(row.type)
         elif row.type == "pause":
-            ax.axvline(row.start_s / 3600, color="#0969da", lw=0.8, label="pause" if "pause" not in shown else None)
+            ax.axvline(row.start_s, color="#0969da", lw=0.8, label="pause" if "pause" not in shown else None)
             shown.add("pause")
-    ax.set_xlabel("time (h)")
+    end_s = max(times_s[-1], 60.0) if len(times_s) else 60.0
+    _clock_axis(ax, end_s)
     ax.set_ylabel("heart rate (bpm)")
     ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")
     ax.grid(alpha=0.3)
-    if len(hours):
-        ax.set_xlim(0, max(hours[-1], 1 / 60))
+    ax.set_xlim(0, end_s)
     if shown:
         ax.legend(loc="upper right", fontsize=8, ncols=min(len(shown), 7))
     return _save(fig, path)
@@ -523,10 +548,10 @@ def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np
     for label in sorted(set(labels)):
         mine = labels == label
         colour = CLASS_COLOURS.get(label, "#0969da")
-        tachogram.scatter(times_s[mine] / 3600, rr_s[mine] * 1000, s=2, color=colour, label=class_label(label))
+        tachogram.scatter(times_s[mine], rr_s[mine] * 1000, s=2, color=colour, label=class_label(label))
         after = np.flatnonzero(mine[:-1])
         poincare.scatter(rr_s[after] * 1000, rr_s[after + 1] * 1000, s=2, color=colour, alpha=0.5)
-    tachogram.set_xlabel("time (h)")
+    _clock_axis(tachogram, float(np.max(times_s)) if len(times_s) else 60.0)
     tachogram.set_ylabel("RR interval (ms)")
     tachogram.set_title("RR tachogram")
     tachogram.grid(alpha=0.3)

@@ -21,6 +21,7 @@ from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
+    clock,
     plot_family_templates,
     plot_heart_rate_trend,
     plot_recording_beats,
@@ -42,7 +43,7 @@ STRIP_S = 10.0
 #: Beside the run report's style: wide tables scroll inside the page instead of widening it.
 EXTRA_CSS = (
     ".scroll { overflow-x: auto; } .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
-    " .thresholds { color: var(--muted); font-size: 0.9rem; }"
+    " .card .value { font-size: 2.2rem; } .thresholds { color: var(--muted); font-size: 0.9rem; }"
 )
 #: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
@@ -106,13 +107,17 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             events.append((title, longest["start_s"] - 2.0))
     for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
-            events.append((f"{kind} onset at {format_duration(row.start_s)}", row.start_s - STRIP_S / 2))
+            events.append((f"{kind} onset at {clock(row.start_s)}", row.start_s - STRIP_S / 2))
     return [(title, max(start, 0.0)) for title, start in events]
 
 
-def _cards(items: list[tuple[str, str]]) -> str:
+def _cards(items: list[tuple[str, ...]]) -> str:
+    """Headline cards: each item (label, value) or (label, value, note)."""
     cells = "".join(
-        f'<div class="card"><div class="value">{esc(v)}</div><div class="label">{esc(k)}</div></div>' for k, v in items
+        f'<div class="card"><div class="value">{esc(value)}</div><div class="label">{esc(label)}</div>'
+        + "".join(f'<div class="note">{esc(n)}</div>' for n in note)
+        + "</div>"
+        for label, value, *note in items
     )
     return f'<div class="cards">{cells}</div>'
 
@@ -185,7 +190,7 @@ def _episodes_html(episodes: pd.DataFrame) -> str:
     rows = [
         [
             esc(r.type),
-            format_duration(r.start_s),
+            clock(r.start_s),
             format_duration(r.end_s - r.start_s),
             f"{r.beats:,}",
             _number(r.max_hr_bpm),
@@ -194,7 +199,7 @@ def _episodes_html(episodes: pd.DataFrame) -> str:
     ]
     more = len(episodes) - MAX_EPISODE_ROWS
     note = f"<p>{more:,} more in episodes.csv.</p>" if more > 0 else ""
-    detail = _table(["type", "start", "duration", "beats", "max HR bpm"], rows)
+    detail = _table(["type", "start (h:mm:ss)", "duration", "beats", "max HR bpm"], rows)
     return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
 
 
@@ -224,15 +229,18 @@ def render_recording_report(
         "device: every label is a proposal for a person to review.</p></header>",
         _cards(
             [
-                ("recorded", format_duration(duration)),
-                ("analysable", format_duration(analysable)),
+                ("recorded", clock(duration), "h:mm:ss"),
+                ("analysable", clock(analysable), "h:mm:ss"),
                 ("beats", f"{summary.get('classified', 0):,}"),
-                ("heart rate mean (min-max)", f"{hr['mean']:.0f} ({hr['min']:.0f}-{hr['max']:.0f})" if hr else "–"),
+                ("mean heart rate, bpm", f"{hr['mean']:.0f}", f"min {hr['min']:.0f}, max {hr['max']:.0f}")
+                if hr
+                else ("mean heart rate, bpm", "–"),
                 ("S burden", f"{ectopy.get('S', {}).get('burden_percent', 0):.2f}%"),
                 ("V burden", f"{ectopy.get('V', {}).get('burden_percent', 0):.2f}%"),
                 (
                     "AF",
-                    format_duration(float(result.hourly["af_min"].sum()) * 60) if result.hourly is not None else "–",
+                    clock(float(result.hourly["af_min"].sum()) * 60) if result.hourly is not None else "–",
+                    "h:mm:ss",
                 ),
                 ("episodes", f"{len(result.episodes):,}" if result.episodes is not None else "–"),
             ]
