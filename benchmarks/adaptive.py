@@ -205,7 +205,8 @@ def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class RecordScore:
-    """One record through predict. y_true, y_pred: (matched,) AAMI class indices of the matched pairs."""
+    """One record through predict. y_true, y_pred: (matched,) AAMI class indices of the matched pairs;
+    confidence: (matched,) their ``beats.csv`` confidence."""
 
     record: str
     n_reference: int
@@ -216,6 +217,7 @@ class RecordScore:
     duration_s: float  # signal length
     changed_percent: float | None = None  # the share of the network's labels the adaptation changed
     review_recommended: bool = False  # the adaptation marked the recording for review
+    confidence: np.ndarray | None = None
 
     @property
     def accuracy(self) -> float:
@@ -266,6 +268,7 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
         len(recording.signal) / recording.fs,
         adaptation.get("changed_percent"),
         bool(adaptation.get("review_recommended", False)),
+        labelled["confidence"].to_numpy(np.float64)[det_index],
     )
 
 
@@ -289,7 +292,37 @@ def summarise(scores: list[RecordScore]) -> dict:
         "detection_ppv": matched / detected if detected else float("nan"),
         "seconds_per_30_min": 1800 * sum(s.seconds for s in scores) / sum(s.duration_s for s in scores),
         "review": review_figures(scores),
+        "confidence": confidence_figures(scores),
     }
+
+
+#: The share of the least confident beats a reviewer reads first, in ``confidence_figures``.
+LEAST_CONFIDENT = 0.05
+
+
+def confidence_figures(scores: list[RecordScore]) -> dict:
+    """How well ``beats.csv``'s confidence points a reviewer at the wrong labels: the ROC AUC of low confidence
+    for a wrong label over the matched beats, and the share of the wrong labels among the ``LEAST_CONFIDENT``
+    least confident beats (fractions; NaN without wrong labels or confidences)."""
+    from sklearn.metrics import roc_auc_score
+
+    confidence = np.concatenate([s.confidence for s in scores if s.confidence is not None] or [np.zeros(0)])
+    wrong = np.concatenate([s.y_true != s.y_pred for s in scores if s.confidence is not None] or [np.zeros(0, bool)])
+    if not wrong.any() or wrong.all():
+        return {"auroc": float("nan"), "errors_in_least_confident": float("nan")}
+    least = np.argsort(confidence, kind="stable")[: int(round(LEAST_CONFIDENT * len(confidence)))]
+    return {
+        "auroc": float(roc_auc_score(wrong, -confidence)),
+        "errors_in_least_confident": float(wrong[least].sum() / wrong.sum()),
+    }
+
+
+def confidence_line(figures: dict) -> str:
+    """One line of ``confidence_figures``."""
+    return (
+        f"confidence: ranks the wrong labels at ROC AUC {figures['auroc']:.3f}; the "
+        f"{100 * LEAST_CONFIDENT:.0f}% least confident beats hold {pct(figures['errors_in_least_confident'])}% of them"
+    )
 
 
 def review_figures(scores: list[RecordScore]) -> dict:
@@ -480,7 +513,7 @@ def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about:
         summary = summarise(pooled)
         print(f"\n### CV over DS1 ({len(folds)} folds), {variant}, predict {options_text(options)}\n")
         print_table(["variant", "options"], [([variant, options_text(options)], summary)])
-        print(f"\n{review_line(summary['review'])}")
+        print(f"\n{review_line(summary['review'])}\n{confidence_line(summary['confidence'])}")
         print("\nper fold (each scored by the model trained on the other DS1 records):\n")
         print_table(["held out", "early-stopping records"], rows)
         if args.per_record:
@@ -625,6 +658,7 @@ def main() -> None:
         print_table(["variant", "options"], rows)
         for labels, summary in rows:
             print(f"{labels[0]}: {review_line(summary['review'])}")
+            print(f"{labels[0]}: {confidence_line(summary['confidence'])}")
         if args.per_record:
             for r in results:
                 print_per_record(r["variant"], r["per_record"])

@@ -432,6 +432,32 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
         assert kept.hourly["S"].sum() == len(kept.beats) and kept.hourly["s_runs"].sum() > 0
 
 
+def test_confidence_is_the_networks_own_probability_for_the_final_label():
+    from types import SimpleNamespace
+
+    from conftest import irregular_ecg
+
+    always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)
+    model = SimpleNamespace(
+        classes=CLASSES,
+        window=get_window("centred"),
+        takes_context=False,
+        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
+    )
+    adapt = {"rhythm": False, "af_as_n": True}
+    for p_waves, label, confidence in [(False, "N", 0.3), (True, "S", 0.6)]:
+        signal, fs, _ = irregular_ecg(p_waves)
+        recording = Recording(signal, fs, "MLII", "irregular")
+        beats = label_recording(recording, model, adapt=adapt).beats
+        # in AF the adaptation makes the beats N against the network; with P waves they keep its S
+        assert (beats["label"] == label).all() and np.allclose(beats["confidence"], confidence)
+        assert (beats[f"p_{label}"] > 0.5).all()
+    # a reviewer's label is certain
+    sample = int(beats["sample"].iloc[len(beats) // 2])
+    reviewed = label_recording(recording, model, adapt={"rhythm": False}, reviewed={sample: "V"}).beats
+    assert reviewed.set_index("sample").loc[sample, ["label", "confidence"]].tolist() == ["V", 1.0]
+
+
 def test_the_beats_of_a_supraventricular_run_after_an_s_beat_are_s():
     from arrhythmia.adapt import Timing, supraventricular_runs
 
