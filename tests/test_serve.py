@@ -224,6 +224,26 @@ def test_signal_overview_episodes_and_navigation(client):
     assert back["time_s"] < v_beat["time_s"]
 
 
+def test_next_unsure_beat_skips_confident_and_reviewed_beats(folder):
+    path = ReviewStore(folder, "r01").analysis() / "beats.csv"
+    beats = pd.read_csv(path, keep_default_na=False)
+    beats["confidence"] = 0.99
+    beats.loc[[3, 8], "confidence"] = 0.2  # two beats the network was unsure of
+    beats.to_csv(path, index=False)
+    unsure = beats.loc[[3, 8], "time_s"].tolist()
+    with TestClient(create_app(folder)) as client:
+        ask = lambda after_s, **more: client.get(  # noqa: E731
+            "/api/recordings/r01/beats/next", params={"after_s": after_s, "unsure": True, **more}
+        )
+        assert ask(0).json()["time_s"] == pytest.approx(unsure[0], abs=1e-3)
+        assert ask(unsure[0]).json()["time_s"] == pytest.approx(unsure[1], abs=1e-3)
+        assert ask(unsure[1], backwards=True).json()["time_s"] == pytest.approx(unsure[0], abs=1e-3)
+        sample = int(beats.loc[8, "sample"])
+        assert client.patch("/api/recordings/r01/beats", json={"sample": sample, "label": "V"}).status_code == 200
+        gone = ask(unsure[0])  # reviewed: no longer unsure
+        assert gone.status_code == 404 and gone.json()["detail"] == "r01: no later unsure beat"
+
+
 def test_token_is_required_for_the_api_only(folder):
     with TestClient(create_app(folder, token=TOKEN)) as client:
         assert client.get("/api/recordings").status_code == 401

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import write_wfdb_record
 
@@ -37,7 +38,12 @@ def server(tmp_path):
     folder = tmp_path / "recordings"
     folder.mkdir()
     write_wfdb_record(folder, "r01", seconds=90, seed=5)
-    ReviewStore(folder, "r01").analyse(load_classifier())
+    store = ReviewStore(folder, "r01")
+    store.analyse(load_classifier())
+    beats = pd.read_csv(store.analysis() / "beats.csv", keep_default_na=False)
+    beats["confidence"] = 0.99
+    beats.loc[len(beats) - 3, "confidence"] = 0.2  # one beat the network was unsure of
+    beats.to_csv(store.analysis() / "beats.csv", index=False)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
     command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), "--token", TOKEN]
@@ -54,7 +60,7 @@ def server(tmp_path):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError((tmp_path / "server.log").read_text(errors="replace")[-2000:]) from None
                 time.sleep(0.2)
-        yield url, folder
+        yield url, folder, int(beats.loc[len(beats) - 3, "sample"])
     finally:
         os.kill(process.pid, 15)
         process.wait(timeout=20)
@@ -64,7 +70,7 @@ def server(tmp_path):
 def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
     import wfdb
 
-    url, _ = server
+    url, _, unsure = server
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
@@ -109,6 +115,13 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             )
             page.keyboard.press("Enter")
             page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {following})')")
+            # c: the next unsure beat; past the only one, none later, and Shift+C goes back to it
+            page.keyboard.press("c")
+            shown = f"document.getElementById('selected').textContent.includes('(sample {unsure})')"
+            page.wait_for_function(f"{shown} || document.getElementById('message').textContent.includes('unsure')")
+            if "unsure" in page.text_content("#message"):
+                page.keyboard.press("Shift+C")
+                page.wait_for_function(shown)
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")

@@ -70,6 +70,9 @@ STATUSES = ("new", "queued", "running", "done", "failed")
 #: MIT-BIH annotation symbols written for each AAMI class; a beat the model could not cut is Q.
 MIT_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "": "Q"}
 ANNOTATION_EXTENSION = "rev"
+#: A beat whose confidence (the network's own probability for its label, ``beats.csv``) is under this is
+#: "unsure": 7-9% of DS1's beats through the CV fold models, holding half the wrong labels (README).
+UNSURE_BELOW = 0.5
 
 
 class NotFound(ArrhythmiaError):
@@ -518,16 +521,23 @@ class ReviewStore:
 
     # --- reading ------------------------------------------------------------------------------------------
 
+    def times_s(self) -> np.ndarray:
+        """(n_beats,) the beats' times, s: ``beats.csv``'s ``time_s`` (between samples), or samples / fs for
+        an analysis written before it was."""
+        state = self.state()
+        if "time_s" in state.base:
+            return state.base["time_s"].to_numpy(np.float64)
+        return state.samples / self.meta()["fs"]
+
     def beat_rows(self, index: np.ndarray | None = None) -> list[dict]:
         """Beats as JSON rows: sample, time_s, label, model_label, reviewed, confidence, family."""
         state = self.state()
         if index is None:
             index = np.arange(len(state.samples))
-        fs = self.meta()["fs"]
         confidence = state.base["confidence"].to_numpy(np.float64)[index]
         columns = {
             "sample": state.samples[index].tolist(),
-            "time_s": (state.samples[index] / fs).round(4).tolist(),
+            "time_s": self.times_s()[index].round(4).tolist(),
             "label": state.labels[index].tolist(),
             "model_label": state.model_labels[index].tolist(),
             "reviewed": state.reviewed[index].tolist(),
@@ -543,14 +553,19 @@ class ReviewStore:
         hi = len(state.samples) if end_s is None else int(np.searchsorted(state.samples, end_s * fs, side="right"))
         return self.beat_rows(np.arange(lo, max(hi, lo)))
 
-    def next_beat(self, after_s: float, label: str | None = None, backwards: bool = False) -> dict | None:
-        """The first beat after (before, with ``backwards``) ``after_s`` seconds, of ``label`` if given."""
+    def next_beat(
+        self, after_s: float, label: str | None = None, backwards: bool = False, unsure: bool = False
+    ) -> dict | None:
+        """The first beat after (before, with ``backwards``) ``after_s`` seconds, of ``label`` if given; with
+        ``unsure``, the first nobody has reviewed whose confidence is under ``UNSURE_BELOW``."""
         state = self.state()
-        fs = self.meta()["fs"]
-        at = state.samples / fs
+        at = self.times_s()
         mask = (at < after_s - 1e-6) if backwards else (at > after_s + 1e-6)
         if label is not None:
             mask &= state.labels == label
+        if unsure:
+            confidence = state.base["confidence"].to_numpy(np.float64)  # NaN (a beat not labelled): never unsure
+            mask &= (confidence < UNSURE_BELOW) & ~state.reviewed
         hits = np.flatnonzero(mask)
         if len(hits) == 0:
             return None
@@ -619,8 +634,7 @@ class ReviewStore:
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
-            # between samples, as beats.csv's time_s gives them
-            positions = state.base["time_s"].to_numpy(np.float64) * meta["fs"] if "time_s" in state.base else None
+            positions = self.times_s() * meta["fs"]  # between samples, as beats.csv gives them
             noise = np.load(self.analysis() / "noise.npy")
             flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
             ventricular = np.load(flutter) if flutter.exists() else None
@@ -631,7 +645,6 @@ class ReviewStore:
                 "last_change": state.last_change,
             }
         fs = meta["fs"]
-        positions = samples_all if positions is None else positions
         labelled = labels != ""
         config = EpisodeConfig.from_value(meta.get("episode_settings"))  # as the analysis found them
         episodes, hourly, hrv = rhythm_tables(
@@ -670,12 +683,12 @@ class ReviewStore:
         reviewed class in each bin."""
         state = self.state()
         meta = self.meta()
-        fs, duration_s = meta["fs"], meta["n_samples"] / meta["fs"]
+        duration_s = meta["n_samples"] / meta["fs"]
         if bin_s is None:
             bin_s = max(10.0, float(np.ceil(duration_s / 1500.0 / 10.0) * 10.0))
         n_bins = max(int(np.ceil(duration_s / bin_s)), 1)
         labelled = state.labels != ""
-        times = state.samples[labelled] / fs
+        times = self.times_s()[labelled]
         labels = state.labels[labelled]
         rate = np.full(n_bins, np.nan)
         if len(times) >= 3:

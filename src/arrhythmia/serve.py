@@ -412,16 +412,21 @@ def _add_api(api: APIRouter, server: Server) -> None:
             version = store.state().version
         return JSONResponse(_clean(rows), headers={"ETag": f'"{version}"'})
 
-    @api.get("/recordings/{name}/beats/next", summary="The next (or previous) beat, of a label if given")
+    @api.get(
+        "/recordings/{name}/beats/next",
+        summary="The next (or previous) beat, of a label if given; with unsure, one not reviewed and unsure",
+    )
     def next_beat(
         name: str,
         after_s: float,
         label: str | None = None,
         backwards: bool = False,
+        unsure: bool = False,
     ) -> dict:
-        beat = server.store(name).next_beat(after_s, label, backwards)
+        beat = server.store(name).next_beat(after_s, label, backwards, unsure)
         if beat is None:
-            raise HTTPException(404, f"{name}: no {'earlier' if backwards else 'later'} {label or ''} beat".strip())
+            which = " ".join(w for w in ("earlier" if backwards else "later", "unsure" if unsure else "", label) if w)
+            raise HTTPException(404, f"{name}: no {which} beat")
         return _clean(beat)
 
     @api.patch("/recordings/{name}/beats", summary="Relabel beats or a whole family")

@@ -361,6 +361,12 @@ async function jumpToClass(label, backwards = false) {
   say(`no ${backwards ? "earlier" : "later"} ${label} beat`);
 }
 
+async function jumpToUnsure(direction) {
+  const response = await api(`${BASE}/beats/next?after_s=${currentTime()}&unsure=true${direction < 0 ? "&backwards=true" : ""}`);
+  if (response.ok) return showBeat(await response.json());
+  say(`no ${direction < 0 ? "earlier" : "later"} unsure beat left to review`);
+}
+
 function jumpToEpisode(direction) {
   const now = view.start + 2 + 1e-3 * direction;
   const list = direction > 0 ? view.episodes.filter((e) => e.start_s > now) : view.episodes.filter((e) => e.start_s < now - 1e-3).reverse();
@@ -387,6 +393,7 @@ document.addEventListener("keydown", (event) => {
   else if (key === "PageUp") action = () => loadStrip(view.start - view.width);
   else if (key === "]" || key === "[") action = () => jumpToClass(document.getElementById("jump-class").value, key === "[");
   else if (lower === "e" && !event.ctrlKey && !event.metaKey) action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
+  else if (lower === "c" && !event.ctrlKey && !event.metaKey) action = () => jumpToUnsure(event.shiftKey ? -1 : 1);
   else if (key === "Enter" && !event.target.closest("button, a")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
   else if (key === "+" || key === "=") action = () => setWidth(1);
   else if (key === "-") action = () => setWidth(-1);
