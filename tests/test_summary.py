@@ -45,3 +45,11 @@ def test_unclassified_beats_are_counted_but_not_labelled():
     table.loc[0, "label"] = ""
     summary = summarise(table)
     assert summary["beats"] == 10 and summary["classified"] == 9
+
+
+def test_unsure_beats_are_counted_where_the_table_has_confidences():
+    table = beats_table("NNVNN")
+    assert "unsure_beats" not in summarise(table)  # a reviewed table without confidences
+    table.loc[1, "label"] = ""
+    table["confidence"] = [0.9, np.nan, 0.2, 0.49, 0.5]  # the beat that could not be cut has none
+    assert summarise(table)["unsure_beats"] == 2

@@ -426,6 +426,7 @@ def predict(
     from arrhythmia.archive import is_archive_path
     from arrhythmia.export import load_classifier
     from arrhythmia.labelling import PredictOptions, label_file
+    from arrhythmia.predict import UNSURE_BELOW
 
     options = PredictOptions(
         fs=fs,
@@ -468,6 +469,9 @@ def predict(
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
     if done.result.families is not None:
         table.add_row("morphology families", f"{len(done.result.families):,}")
+    if "unsure_beats" in summary:
+        share = 100 * summary["unsure_beats"] / max(summary["classified"], 1)
+        table.add_row(f"unsure beats (confidence < {UNSURE_BELOW:g})", f"{summary['unsure_beats']:,} ({share:.1f}%)")
     changed = done.result.adaptation.get("changed_percent")
     if changed is not None:
         review = " (review recommended)" if done.result.adaptation["review_recommended"] else ""

@@ -61,6 +61,10 @@ class BeatModel(Protocol):
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray: ...
 
 
+#: A beat whose confidence (the network's own probability for its label) is under this is "unsure": 7-9% of
+#: DS1's beats through the CV fold models, holding half the wrong labels (README, "Which beats to look at").
+UNSURE_BELOW = 0.5
+
 #: The beats table's columns of each beat's atrial activity (``data.atrial.atrial_activity``), in the order
 #: ``find_episodes`` takes them.
 ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation", "atrial_mv")
@@ -707,13 +711,16 @@ def summarise(
     hold the mean (``hourly.rate_range``). With the recording's ``episodes``, the intervals inside noise or
     ventricular flutter are left out (``hourly.rate_intervals``).
     Ectopy: isolated beats, couplets (2 in a row) and runs (3 or more in a row) of S and V, and burden
-    (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class).
+    (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class). With a
+    confidence column, ``unsure_beats``: the classified beats whose confidence is under ``UNSURE_BELOW``.
     """
     labels = [str(label) for label in beats["label"]]
     classified = [label for label in labels if label]
     counts = {name: classified.count(name) for name in classes}
     aami = as_aami(np.array(classified, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
+    if "confidence" in beats:
+        summary["unsure_beats"] = int((beats["confidence"].to_numpy(np.float64) < UNSURE_BELOW).sum())
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]

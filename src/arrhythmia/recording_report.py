@@ -36,7 +36,7 @@ from arrhythmia.hourly import (
     episode_stretches,
     heart_rate,
 )
-from arrhythmia.predict import RecordingLabels
+from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
 STRIP_S = 10.0
@@ -255,6 +255,14 @@ def render_recording_report(
             f"{adaptation['changed_percent']:.1f}% of the network's beat labels (above "
             f"{adaptation['settings']['review_above_percent']:g}%). The recording is unlike those the model "
             "learned from (patient, lead or device), and such recordings hold most of the wrong labels.</p>"
+        )
+    unsure = summary.get("unsure_beats", 0)
+    if unsure:
+        share = 100 * unsure / max(summary.get("classified", 0), 1)
+        parts.append(
+            f'<p class="thresholds">{unsure:,} beats ({share:.1f}%) are unsure: the network gave their label under '
+            f"even odds (confidence under {UNSURE_BELOW:g}), or the adaptation overrode it; the wrong labels are "
+            "most often among them (beats.csv's confidence; in the review app, <kbd>c</kbd> steps through them).</p>"
         )
     if "trend" in figures:
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]

@@ -53,6 +53,7 @@ from arrhythmia.files import read_json, read_json_or_none, write_json, write_tex
 from arrhythmia.hourly import heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
 from arrhythmia.predict import (
+    UNSURE_BELOW,
     RecordingLabels,
     as_aami,
     atrial_of,
@@ -70,9 +71,6 @@ STATUSES = ("new", "queued", "running", "done", "failed")
 #: MIT-BIH annotation symbols written for each AAMI class; a beat the model could not cut is Q.
 MIT_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "": "Q"}
 ANNOTATION_EXTENSION = "rev"
-#: A beat whose confidence (the network's own probability for its label, ``beats.csv``) is under this is
-#: "unsure": 7-9% of DS1's beats through the CV fold models, holding half the wrong labels (README).
-UNSURE_BELOW = 0.5
 
 
 class NotFound(ArrhythmiaError):
