@@ -124,6 +124,7 @@ def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_ru
         adaptation = summary["adaptation"]
         assert float(row["adaptation_changed_percent"]) == pytest.approx(adaptation["changed_percent"], rel=1e-5)
         assert row["review_recommended"] == str(adaptation["review_recommended"])
+        assert int(row["unsure_beats"]) == summary["unsure_beats"]
     assert not (out / "truncated" / MARKER).exists() and not (out / "orphan" / MARKER).exists()
 
     # Each recording exactly as a single predict labels it.

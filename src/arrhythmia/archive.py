@@ -298,6 +298,7 @@ def cohort_row(out: Path) -> dict:
     adaptation = summary.get("adaptation") or {}
     row["adaptation_changed_percent"] = adaptation.get("changed_percent", np.nan)
     row["review_recommended"] = adaptation.get("review_recommended", False)
+    row["unsure_beats"] = summary.get("unsure_beats", np.nan)
     return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
 
 
@@ -322,6 +323,7 @@ TRAILING_COLUMNS = [
     "analysable_percent",
     "adaptation_changed_percent",
     "review_recommended",
+    "unsure_beats",
 ]
 
 
