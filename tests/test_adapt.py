@@ -3,6 +3,8 @@ reviewer's labels carried through a recording."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +27,17 @@ from arrhythmia.experiment import run_experiment
 from arrhythmia.predict import label_recording, read_reviewed
 
 CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def constant_model(probs) -> SimpleNamespace:
+    """A model for ``predict`` that gives every beat the probabilities ``probs`` (n_classes,)."""
+    probs = np.asarray(probs, np.float32)
+    return SimpleNamespace(
+        classes=CLASSES,
+        window=get_window("centred"),
+        takes_context=False,
+        predict_proba=lambda X, context: np.tile(probs, (len(X), 1)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +236,6 @@ def test_normalisation_takes_the_statistics_of_the_patients_usual_beat(classifie
 
 
 def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalisation(classifier):
-    from types import SimpleNamespace
-
     from arrhythmia.adapt import adapt
 
     beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
@@ -245,8 +256,6 @@ def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalis
 
 
 def test_a_recording_whose_labels_the_adaptation_changed_much_is_marked_for_review():
-    from types import SimpleNamespace
-
     from arrhythmia.adapt import adapt
 
     beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
@@ -272,8 +281,6 @@ def test_a_recording_whose_labels_the_adaptation_changed_much_is_marked_for_revi
 
 
 def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
-    from types import SimpleNamespace
-
     from arrhythmia.adapt import adapt
 
     beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
@@ -297,8 +304,6 @@ def test_a_family_the_normalisation_alone_made_v_keeps_its_labels(classifier):
 
 
 def test_a_second_family_of_the_usual_beat_the_normalisation_alone_made_q_keeps_its_labels():
-    from types import SimpleNamespace
-
     from arrhythmia.adapt import adapt
 
     beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
@@ -342,8 +347,6 @@ def test_each_patient_places_its_own_border_between_early_and_on_time():
 
 
 def test_a_beat_a_little_early_in_a_steady_rhythm_is_s_with_the_patients_own_border():
-    from types import SimpleNamespace
-
     from arrhythmia.adapt import Timing, adapt
 
     n = 200
@@ -394,18 +397,10 @@ def test_supraventricular_as_n_turns_the_given_s_beats_to_n_and_leaves_the_rest(
 
 
 def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_their_call():
-    from types import SimpleNamespace
-
     from conftest import irregular_ecg
 
-    window = get_window("centred")
     always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)
-    model = SimpleNamespace(
-        classes=CLASSES,
-        window=window,
-        takes_context=False,
-        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
-    )
+    model = constant_model(always_s)
     # the rhythm step calls irregular beats N on its own; this step is tested apart from it
     no_rhythm_step = {"rhythm": False, "af_as_n": True}
     for p_waves in (False, True):
@@ -433,17 +428,10 @@ def test_beats_called_s_inside_atrial_fibrillation_are_n_and_elsewhere_keep_thei
 
 
 def test_confidence_is_the_networks_own_probability_for_the_final_label():
-    from types import SimpleNamespace
-
     from conftest import irregular_ecg
 
     always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)
-    model = SimpleNamespace(
-        classes=CLASSES,
-        window=get_window("centred"),
-        takes_context=False,
-        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
-    )
+    model = constant_model(always_s)
     adapt = {"rhythm": False, "af_as_n": True}
     for p_waves, label, confidence in [(False, "N", 0.3), (True, "S", 0.6)]:
         signal, fs, _ = irregular_ecg(p_waves)
@@ -639,8 +627,6 @@ def test_an_s_call_after_a_lone_early_beat_that_split_the_usual_interval_is_n():
 
 
 def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
-    from types import SimpleNamespace
-
     fs = 250.0
     # sinus rhythm at 75 bpm, a run of 31 beats at 133 bpm, sinus again
     intervals = [0.8] * 120 + [0.45] * 31 + [0.8] * 80
@@ -651,12 +637,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
         signal += np.exp(-0.5 * ((time - r) / 0.012) ** 2) + 0.15 * np.exp(-0.5 * ((time - r + 0.16) / 0.025) ** 2)
     run = slice(121, 152)  # the run's 31 beats
     mostly_n = np.array([0.7, 0.3, 0, 0, 0], np.float32)
-    model = SimpleNamespace(
-        classes=CLASSES,
-        window=get_window("centred"),
-        takes_context=False,
-        predict_proba=lambda X, context: np.tile(mostly_n, (len(X), 1)),
-    )
+    model = constant_model(mostly_n)
     recording = Recording(signal, fs, "MLII", "svt")
     with_runs = label_recording(recording, model)
     beats = with_runs.beats
@@ -818,19 +799,12 @@ def test_a_question_about_one_beat_says_one_beat():
 
 
 def test_answers_about_a_few_beats_relabel_their_groups_through_predict():
-    from types import SimpleNamespace
-
     from arrhythmia.predict import predict_signal
 
     rec = synthetic_ecg(duration_s=240, fs=360, seed=5, class_mix={"N": 0.94, "S": 0.03, "V": 0.03})
     recording = Recording(rec.signal, 360.0, "MLII", "r")
     always_s = np.array([0.3, 0.6, 0.1, 0, 0], np.float32)  # a model that calls every beat S
-    model = SimpleNamespace(
-        classes=CLASSES,
-        window=get_window("centred"),
-        takes_context=False,
-        predict_proba=lambda X, context: np.tile(always_s, (len(X), 1)),
-    )
+    model = constant_model(always_s)
 
     def truth(samples):
         nearest = np.abs(rec.r_peaks[None, :] - np.asarray(samples)[:, None]).argmin(axis=1)
