@@ -268,3 +268,19 @@ def test_v_run_gaps_are_the_long_gaps_next_to_v_beats():
         False,
         False,
     ]
+
+
+@pytest.mark.parametrize(("mv_per_unit", "unit"), [(1000.0, "volts"), (0.001, "microvolts")])
+def test_a_csv_in_volts_or_microvolts_is_read_in_mv_from_the_size_of_its_beats(classifier, tmp_path, mv_per_unit, unit):
+    from arrhythmia.data.recording import read_input
+
+    rec = synthetic_ecg(duration_s=120, fs=250, seed=8)
+    in_mv = label_recording(Recording(rec.signal, 250.0, "ECG", tmp_path / "mv.csv", millivolts=False), classifier)
+    path = tmp_path / "exported.csv"
+    np.savetxt(path, rec.signal / mv_per_unit, header="ECG", comments="")
+    with pytest.warns(UserWarning, match=f"exported.csv: its QRS complexes are .* units tall, .* read as {unit}"):
+        result = label_recording(read_input(path, fs=250), classifier)
+    assert result.mv_per_unit == mv_per_unit and in_mv.mv_per_unit == 1.0
+    # read in mV, it is the recording in mV: the same beats and labels, and no second of it flat or noise
+    pd.testing.assert_frame_equal(result.beats, in_mv.beats, rtol=1e-4)
+    assert (result.episodes["type"] != "noise").all()

@@ -228,3 +228,18 @@ def test_csv_signal_with_a_bad_cell_names_its_line(tmp_path):
     path.write_text("MLII,V5\n0.1,0.2\n0.3,oops\n")
     with pytest.raises(DataError, match=r"sig\.csv: row 3, column 2: not a finite number \('oops'\)"):
         read_input(path, fs=360)
+
+
+def test_the_unit_of_a_signal_that_names_none_is_read_from_its_beats():
+    from arrhythmia.data.synthetic import synthetic_ecg
+    from arrhythmia.data.units import PLAUSIBLE_QRS_MV, millivolt_scale, typical_qrs_amplitude
+
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=3)
+    height = typical_qrs_amplitude(rec.signal, 360)
+    assert PLAUSIBLE_QRS_MV[0] < height < PLAUSIBLE_QRS_MV[1] and millivolt_scale(height) == 1.0
+    assert typical_qrs_amplitude(rec.signal / 1000, 360) == pytest.approx(height / 1000)
+    assert millivolt_scale(height / 1000) == 1000.0 and millivolt_scale(height * 1000) == 0.001
+    assert millivolt_scale(height * 1e6) == 1e-6  # nanovolts
+    # nothing to go by: as it is
+    assert typical_qrs_amplitude(np.zeros(3600), 360) == 0.0 and millivolt_scale(0.0) == 1.0
+    assert typical_qrs_amplitude(np.full(3600, np.nan), 360) == 0.0 and typical_qrs_amplitude(np.ones(100), 360) == 0.0

@@ -34,6 +34,7 @@ from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -60,6 +61,9 @@ class BeatModel(Protocol):
 
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray: ...
 
+
+#: How ``label_recording`` names the unit it read a CSV or NumPy signal in, by its mV per unit.
+UNIT_NAMES = {1000.0: "volts", 0.001: "microvolts"}
 
 #: A beat whose confidence (the network's own probability for its label) is under this is "unsure": 7-9% of
 #: DS1's beats through the CV fold models, holding half the wrong labels (README, "Which beats to look at").
@@ -200,6 +204,8 @@ class RecordingLabels:
     hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording, the
     NN intervals they are taken over and the share the editing left out (``hourly.recording_hrv``).
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
+    mv_per_unit : the millivolts per unit of the file's signal: 1.0 but where a CSV or NumPy signal's beats
+        were too small or too large for mV (``data.units``: 1000 read as volts, 0.001 as microvolts);
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
         (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
     recording : the recording as it was labelled: as read, with that hum notched out (what to draw);
@@ -219,6 +225,7 @@ class RecordingLabels:
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
     mains_hz: float | None = None
+    mv_per_unit: float = 1.0
     recording: Recording | None = None
     episode_settings: dict = field(default_factory=dict)
     unanalysable: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
@@ -444,6 +451,19 @@ def label_recording(
     family -1 and no P-wave consistency (``RecordingLabels.found_in_v_runs`` counts them).
     """
     signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
+    mv_per_unit = 1.0
+    if not recording.millivolts:  # a CSV or NumPy signal: its unit from the size of its beats
+        height = typical_qrs_amplitude(signal, fs)
+        mv_per_unit = millivolt_scale(height)
+        if mv_per_unit != 1.0:
+            unit = UNIT_NAMES.get(mv_per_unit, f"units of {mv_per_unit:g} mV")
+            warnings.warn(
+                f"{recording.path}: its QRS complexes are {height:.3g} units tall, too "
+                f"{'small' if mv_per_unit > 1 else 'large'} for mV: read as {unit}",
+                stacklevel=2,
+            )
+            signal = signal * mv_per_unit
+            recording = replace(recording, signal=signal)
     config = AdaptConfig.from_value(adapt)
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)
@@ -456,7 +476,7 @@ def label_recording(
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
-    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz, recording=recording)
+    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz, recording=recording, mv_per_unit=mv_per_unit)
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
@@ -752,6 +772,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
     summary["mains_hz"] = result.mains_hz
+    summary["mv_per_unit"] = result.mv_per_unit
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))

@@ -23,12 +23,15 @@ RECORDING_SUFFIXES = (".hea", ".edf", ".bdf", ".csv", ".npy")
 
 @dataclass
 class Recording:
-    """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz."""
+    """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz; millivolts:
+    whether the file said the unit (a WFDB or EDF header), False for a CSV or NumPy signal, whose unit
+    ``predict`` reads from the size of its beats (``data.units``)."""
 
     signal: np.ndarray
     fs: float
     lead: str
     path: Path
+    millivolts: bool = True
 
 
 @dataclass
@@ -234,7 +237,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         named = [i for i in candidates if has_header and looks_like_ecg(names[i])]
         pool = named or candidates
         index = pool[choose_lead([names[i] for i in pool], None, str(path))]
-    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path)
+    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path, millivolts=False)
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:
@@ -253,7 +256,7 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # recording has more leads than samples.
         data = data.T
     signal, name = _pick_column([str(i) for i in range(data.shape[1])], data.astype(np.float64), lead, path)
-    return Recording(signal=signal, fs=float(fs), lead=name, path=path)
+    return Recording(signal=signal, fs=float(fs), lead=name, path=path, millivolts=False)
 
 
 def read_input(path: str | Path, fs: float | None = None, lead: str | int | None = None) -> Recording | BeatRows:

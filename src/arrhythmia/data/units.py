@@ -1,0 +1,58 @@
+"""Whether a signal whose file names no unit is in millivolts, from the size of its QRS complexes.
+
+WFDB and EDF headers name their unit, and those signals are brought to mV as they are read. A CSV column or a
+NumPy array names none: exported in volts, a recording's QRS complexes are a thousandth of a unit tall, every
+second reads as a flat lead (``data.quality``) and the whole recording as noise; in microvolts or in an
+amplifier's counts, the millivolt thresholds of the noise and episode rules are a thousand times too small. The
+typical QRS amplitude says which: over MIT-BIH's 96 leads it is 0.08-3.2 mV (the smallest 101's V1, the largest
+116's MLII), so a signal whose beats are outside ``PLAUSIBLE_QRS_MV`` is read in the power of 1000 of its unit
+that brings them nearest to 1 mV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arrhythmia.data.detection import bandpass
+
+#: The typical QRS amplitude (``typical_qrs_amplitude``) of an ECG in mV lies in this range: four times below
+#: the smallest of MIT-BIH's 96 leads and six times above the largest.
+PLAUSIBLE_QRS_MV = (0.02, 20.0)
+#: The stretches the amplitude is measured on: this many, this long, evenly spread over the recording.
+SAMPLE_WINDOWS = 60
+WINDOW_S = 10.0
+#: Each window is cut into pieces this long, longer than any RR interval but a pause's: each holds a QRS.
+PIECE_S = 2.0
+
+
+def typical_qrs_amplitude(signal: np.ndarray, fs: float) -> float:
+    """The typical height of a recording's QRS complexes, in the signal's unit: the median over
+    ``SAMPLE_WINDOWS`` windows of ``WINDOW_S`` of the median over their ``PIECE_S`` pieces of each piece's
+    largest |band-passed| value (``detection.bandpass``). signal: (n_samples,) float, any unit, NaN for
+    missing samples; fs: Hz. 0.0 for a signal too short to filter, flat or all missing."""
+    window, piece = int(WINDOW_S * fs), int(PIECE_S * fs)
+    signal = np.asarray(signal, dtype=np.float64)
+    if len(signal) < 2 * piece or not np.isfinite(signal).any():
+        return 0.0
+    window = min(window, len(signal))
+    starts = np.unique(np.linspace(0, len(signal) - window, SAMPLE_WINDOWS).astype(np.int64))
+    heights = []
+    for start in starts:
+        stretch = signal[start : start + window]
+        if np.isfinite(stretch).sum() < piece:
+            continue
+        filtered = np.abs(bandpass(stretch, fs))
+        pieces = filtered[: len(filtered) // piece * piece].reshape(-1, piece)
+        heights.append(np.nanmedian(pieces.max(axis=1)))
+    return float(np.median(heights)) if heights else 0.0
+
+
+def millivolt_scale(amplitude: float) -> float:
+    """The factor that brings a signal whose QRS complexes are ``amplitude`` tall (``typical_qrs_amplitude``, in
+    the file's unit) to mV: 1.0 where the amplitude is already a plausible one in mV (``PLAUSIBLE_QRS_MV``) or
+    there is none to go by, else the power of 1000 that brings it nearest to 1 mV (1000 for volts, 0.001 for
+    microvolts)."""
+    low, high = PLAUSIBLE_QRS_MV
+    if not np.isfinite(amplitude) or amplitude <= 0 or low <= amplitude <= high:
+        return 1.0
+    return float(1000.0 ** np.round(-np.log10(amplitude) / 3.0))
