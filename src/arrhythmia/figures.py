@@ -90,8 +90,10 @@ CLOCK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600)
 
 def _clock_axis(ax, span_s: float, with_seconds: bool = False) -> None:
     """Label the x axis of ``ax`` (seconds from the start) as h:mm (or h:mm:ss for a strip); ticks at a
-    round step over a span of ``span_s`` seconds (for a strip, matplotlib's own)."""
-    if not with_seconds:
+    round step over a span of ``span_s`` seconds (for a strip, whole seconds, so no two ticks read alike)."""
+    if with_seconds:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
         step = next((s for s in CLOCK_STEPS_S if span_s / s <= 12), CLOCK_STEPS_S[-1])
         ax.xaxis.set_major_locator(MultipleLocator(step))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(max(x, 0.0), with_seconds)))
