@@ -238,8 +238,10 @@ def test_next_unsure_beat_skips_confident_and_reviewed_beats(folder):
         assert ask(0).json()["time_s"] == pytest.approx(unsure[0], abs=1e-3)
         assert ask(unsure[0]).json()["time_s"] == pytest.approx(unsure[1], abs=1e-3)
         assert ask(unsure[1], backwards=True).json()["time_s"] == pytest.approx(unsure[0], abs=1e-3)
+        assert client.get("/api/recordings/r01", params={"summary": False}).json()["unsure_left"] == 2
         sample = int(beats.loc[8, "sample"])
-        assert client.patch("/api/recordings/r01/beats", json={"sample": sample, "label": "V"}).status_code == 200
+        done = client.patch("/api/recordings/r01/beats", json={"sample": sample, "label": "V"})
+        assert done.status_code == 200 and done.json()["unsure_left"] == 1
         gone = ask(unsure[0])  # reviewed: no longer unsure
         assert gone.status_code == 404 and gone.json()["detail"] == "r01: no later unsure beat"
 

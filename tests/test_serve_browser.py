@@ -122,6 +122,9 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             if "unsure" in page.text_content("#message"):
                 page.keyboard.press("Shift+C")
                 page.wait_for_function(shown)
+            assert page.text_content("#count-unsure") == "1"
+            page.keyboard.press("n")  # reviewed: no longer left
+            page.wait_for_function("document.getElementById('count-unsure').textContent == '0'")
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")

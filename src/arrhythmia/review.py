@@ -508,8 +508,15 @@ class ReviewStore:
             "changed": len(index),
             "beats": self.beat_rows(index[:1000]),
             "per_class": self.counts(),
+            "unsure_left": self.unsure_left(),
             "can_undo": len(state.undo),
         }
+
+    def unsure_left(self) -> int:
+        """How many beats are unsure (confidence under ``UNSURE_BELOW``) and not yet reviewed."""
+        state = self.state()
+        confidence = state.base["confidence"].to_numpy(np.float64)
+        return int(((confidence < UNSURE_BELOW) & ~state.reviewed).sum())
 
     def counts(self) -> dict[str, int]:
         state = self.state()

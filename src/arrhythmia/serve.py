@@ -315,6 +315,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             can_undo=len(state.undo),
             beats=len(state.samples),
             per_class=store.counts(),
+            unsure_left=store.unsure_left(),
             adaptation_changed_percent=meta.get("adaptation_changed_percent"),
             review_recommended=meta.get("review_recommended", False),
             review_above_percent=meta.get("review_above_percent"),
@@ -394,7 +395,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
         name: str,
         summary: Annotated[bool, Query(description="Include the summary (recomputed once per version)")] = True,
     ) -> JSONResponse:
-        """``status``; once analysed also ``version``, ``per_class`` (the reviewed labels' counts), ``fs``,
+        """``status``; once analysed also ``version``, ``per_class`` (the reviewed labels' counts), ``unsure_left``
+        (unsure beats not yet reviewed), ``fs``,
         ``duration_s``, ``classes`` and, unless ``summary=false``, ``summary``: ``predict``'s summary of the
         reviewed labels (counts, heart rate, ectopy, episodes per type, HRV) and what the reviewer changed."""
         about, version = _describe(server.store(name), summary)

@@ -18,12 +18,13 @@ function clock(seconds) {
   return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + (s % 60).toFixed(1).padStart(4, "0");
 }
 
-function showCounts(perClass) {
+function showCounts(perClass, unsureLeft) {
   const counts = document.getElementById("counts");
   counts.replaceChildren(
     ...Object.entries(perClass).map(([c, n]) =>
       element("span", {}, element("span", { class: "cls cls-" + c }, c), " ", element("span", { id: "count-" + c }, n.toLocaleString("en-US"))),
     ),
+    element("span", { title: "beats the network was unsure of, not yet reviewed (c: the next one)" }, "unsure left ", element("span", { id: "count-unsure" }, (unsureLeft ?? 0).toLocaleString("en-US"))),
   );
 }
 
@@ -287,7 +288,7 @@ async function loadRecording() {
   if (rec.status === "failed") say(`the last analysis failed: ${rec.error}`, true);
   else say("");
   setVersion(rec.version, rec.can_undo);
-  showCounts(rec.per_class);
+  showCounts(rec.per_class, rec.unsure_left);
   const jump = document.getElementById("jump-class");
   if (!jump.options.length) {
     jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
@@ -303,7 +304,7 @@ async function change(path, method, body) {
   try {
     const done = await apiJSON(path, { method, headers: { "Content-Type": "application/json", "If-Match": `"${view.version}"` }, body: JSON.stringify(body) });
     setVersion(done.version, done.can_undo);
-    showCounts(done.per_class);
+    showCounts(done.per_class, done.unsure_left);
     const changed = new Map(done.beats.map((b) => [b.sample, b]));
     view.beats = view.beats.map((b) => changed.get(b.sample) || b);
     drawStrip();
