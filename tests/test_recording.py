@@ -243,3 +243,27 @@ def test_the_unit_of_a_signal_that_names_none_is_read_from_its_beats():
     # nothing to go by: as it is
     assert typical_qrs_amplitude(np.zeros(3600), 360) == 0.0 and millivolt_scale(0.0) == 1.0
     assert typical_qrs_amplitude(np.full(3600, np.nan), 360) == 0.0 and typical_qrs_amplitude(np.ones(100), 360) == 0.0
+
+
+@pytest.mark.parametrize(("unit", "millivolts"), [("uV", True), ("mV", True), ("NU", False)])
+def test_a_wfdb_header_naming_no_voltage_leaves_the_unit_to_the_beats(tmp_path, unit, millivolts):
+    import wfdb
+
+    from arrhythmia.data.synthetic import synthetic_ecg
+
+    microvolts = synthetic_ecg(duration_s=20, fs=250, seed=2).signal * 1000
+    wfdb.wrsamp(
+        "r",
+        fs=250,
+        units=[unit],
+        sig_name=["ECG"],
+        p_signal=microvolts[:, None],
+        fmt=["16"],
+        adc_gain=[1.0],
+        baseline=[0],
+        write_dir=str(tmp_path),
+    )
+    recording = read_input(tmp_path / "r")
+    assert recording.millivolts is millivolts
+    scale = 1e-3 if unit == "uV" else 1.0  # a named voltage is brought to mV as it is read
+    assert np.allclose(recording.signal, np.round(microvolts) * scale, atol=1e-6)

@@ -13,7 +13,15 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
-from arrhythmia.data.wfdb_source import choose_lead, in_millivolts, looks_like_ecg, name_words, read_lead
+from arrhythmia.data.wfdb_source import (
+    choose_lead,
+    in_millivolts,
+    lead_unit,
+    looks_like_ecg,
+    name_words,
+    names_a_voltage,
+    read_lead,
+)
 from arrhythmia.errors import DataError
 
 SIGNAL_SUFFIXES = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".bdf": "edf", ".csv": "csv", ".npy": "npy"}
@@ -24,8 +32,8 @@ RECORDING_SUFFIXES = (".hea", ".edf", ".bdf", ".csv", ".npy")
 @dataclass
 class Recording:
     """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz; millivolts:
-    whether the file said the unit (a WFDB or EDF header), False for a CSV or NumPy signal, whose unit
-    ``predict`` reads from the size of its beats (``data.units``)."""
+    whether the file named a voltage unit (a WFDB or EDF header), False for a CSV or NumPy signal or a header
+    unit like ``NU`` or none, whose unit ``predict`` reads from the size of its beats (``data.units``)."""
 
     signal: np.ndarray
     fs: float
@@ -66,7 +74,7 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
             rate, unit = float(reader.getSampleFrequency(index)), reader.getPhysicalDimension(index)
     except OSError as exc:  # pyedflib's one error for a file it cannot read
         raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
-    return Recording(signal=in_millivolts(raw, unit), fs=rate, lead=names[index], path=path)
+    return Recording(in_millivolts(raw, unit), rate, names[index], path, millivolts=names_a_voltage(unit))
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
@@ -281,7 +289,7 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     if kind == "wfdb":
         record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
         signal, rate, name = read_lead(record, lead)
-        return Recording(signal=signal, fs=rate, lead=name, path=record)
+        return Recording(signal, rate, name, record, millivolts=names_a_voltage(lead_unit(record, lead)))
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":

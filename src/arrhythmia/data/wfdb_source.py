@@ -103,6 +103,25 @@ MV_PER_UNIT = {
 }
 
 
+def names_a_voltage(unit: str | None) -> bool:
+    """Whether ``unit`` (a header's unit name) is one ``in_millivolts`` converts: mV, µV, V, nV."""
+    return str(unit or "").strip().lower() in MV_PER_UNIT
+
+
+def lead_unit(path: str | Path, lead: str | int | None = None) -> str | None:
+    """The unit the header of the single-segment WFDB record ``path`` names for the lead ``read_lead`` reads;
+    None for a multi-segment record (its segments name theirs) or a mixed lead."""
+    if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
+        return None
+    header = _header(Path(path))
+    import wfdb
+
+    if isinstance(header, wfdb.MultiRecord):
+        return None
+    channel = choose_lead(list(header.sig_name), lead, str(Path(path).with_suffix(".hea")))
+    return header.units[channel]
+
+
 def in_millivolts(signal: np.ndarray, unit: str | None) -> np.ndarray:
     """``signal`` (n_samples,) in ``unit`` (a header's unit name) brought to mV where the unit is a voltage
     (EDF Holter files are mostly in µV); in any other unit it is returned as it is."""
