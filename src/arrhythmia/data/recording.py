@@ -16,11 +16,10 @@ from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.wfdb_source import (
     choose_lead,
     in_millivolts,
-    lead_unit,
     looks_like_ecg,
     name_words,
     names_a_voltage,
-    read_lead,
+    read_lead_and_unit,
 )
 from arrhythmia.errors import DataError
 
@@ -288,8 +287,8 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
         raise DataError(f"{path}: unknown input format (a WFDB record or one of {known})")
     if kind == "wfdb":
         record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
-        signal, rate, name = read_lead(record, lead)
-        return Recording(signal, rate, name, record, millivolts=names_a_voltage(lead_unit(record, lead)))
+        signal, rate, name, unit = read_lead_and_unit(record, lead)
+        return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit))
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":

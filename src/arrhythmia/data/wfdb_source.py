@@ -108,20 +108,6 @@ def names_a_voltage(unit: str | None) -> bool:
     return str(unit or "").strip().lower() in MV_PER_UNIT
 
 
-def lead_unit(path: str | Path, lead: str | int | None = None) -> str | None:
-    """The unit the header of the single-segment WFDB record ``path`` names for the lead ``read_lead`` reads;
-    None for a multi-segment record (its segments name theirs) or a mixed lead."""
-    if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
-        return None
-    header = _header(Path(path))
-    import wfdb
-
-    if isinstance(header, wfdb.MultiRecord):
-        return None
-    channel = choose_lead(list(header.sig_name), lead, str(Path(path).with_suffix(".hea")))
-    return header.units[channel]
-
-
 def in_millivolts(signal: np.ndarray, unit: str | None) -> np.ndarray:
     """``signal`` (n_samples,) in ``unit`` (a header's unit name) brought to mV where the unit is a voltage
     (EDF Holter files are mostly in µV); in any other unit it is returned as it is."""
@@ -182,11 +168,17 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
     header says so; NaN where the record marks samples invalid) and ``fs`` in Hz. ``path`` may end in
     ``.hea`` or not.
     """
+    return read_lead_and_unit(path, lead)[:3]
+
+
+def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarray, float, str, str]:
+    """``read_lead``, and the unit the header names for the lead (the signal is in mV where that is a voltage,
+    ``names_a_voltage``; a mixed lead is made of leads in mV)."""
     path = Path(path)
     if path.suffix == ".hea":
         path = path.with_suffix("")
     if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
-        return _read_mixed_lead(path, lead)
+        return (*_read_mixed_lead(path, lead), "mV")
     header = _header(path)
     import wfdb
 
@@ -198,7 +190,8 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
         record = wfdb.rdrecord(str(path), channels=[channel])
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
-    return in_millivolts(record.p_signal[:, 0], header.units[channel]), float(header.fs), header.sig_name[channel]
+    unit = header.units[channel]
+    return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), header.sig_name[channel], unit
 
 
 def _segment_headers(hea: Path) -> list[Path]:
@@ -229,8 +222,8 @@ def without_segments(paths: list[Path]) -> list[Path]:
     return [path for path in paths if path not in parts]
 
 
-def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str]:
-    """One lead of a multi-segment WFDB record (MIMIC's waveforms; ``read_lead``): its signals are those of
+def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str, str]:
+    """One lead of a multi-segment WFDB record (MIMIC's waveforms; ``read_lead_and_unit``): its signals are those of
     the layout segment (a variable layout) or of the first segment (a fixed one), and wfdb joins the
     segments, NaN where a segment lacks the lead."""
     import wfdb
@@ -247,7 +240,8 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
         raise
     except Exception as exc:  # a missing or garbled segment file: wfdb raises plain errors
         raise DataError(f"{hea}: cannot read the record's segments ({exc})") from None
-    return in_millivolts(record.p_signal[:, 0], record.units[0]), float(header.fs), first.sig_name[channel]
+    unit = record.units[0]
+    return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), first.sig_name[channel], unit
 
 
 def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
