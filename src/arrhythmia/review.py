@@ -512,11 +512,15 @@ class ReviewStore:
             "can_undo": len(state.undo),
         }
 
-    def unsure_left(self) -> int:
-        """How many beats are unsure (confidence under ``UNSURE_BELOW``) and not yet reviewed."""
+    def unsure(self) -> np.ndarray:
+        """(n_beats,) bool: the beats nobody has reviewed whose confidence is under ``UNSURE_BELOW`` (NaN, a
+        beat not labelled: never)."""
         state = self.state()
-        confidence = state.base["confidence"].to_numpy(np.float64)
-        return int(((confidence < UNSURE_BELOW) & ~state.reviewed).sum())
+        return (state.base["confidence"].to_numpy(np.float64) < UNSURE_BELOW) & ~state.reviewed
+
+    def unsure_left(self) -> int:
+        """How many beats are unsure and not yet reviewed (``unsure``)."""
+        return int(self.unsure().sum())
 
     def counts(self) -> dict[str, int]:
         state = self.state()
@@ -569,8 +573,7 @@ class ReviewStore:
         if label is not None:
             mask &= state.labels == label
         if unsure:
-            confidence = state.base["confidence"].to_numpy(np.float64)  # NaN (a beat not labelled): never unsure
-            mask &= (confidence < UNSURE_BELOW) & ~state.reviewed
+            mask &= self.unsure()
         hits = np.flatnonzero(mask)
         if len(hits) == 0:
             return None
@@ -639,7 +642,7 @@ class ReviewStore:
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
-            positions = self.times_s() * meta["fs"]  # between samples, as beats.csv gives them
+            times_s = self.times_s()  # between samples, as beats.csv gives them
             noise = np.load(self.analysis() / "noise.npy")
             flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
             ventricular = np.load(flutter) if flutter.exists() else None
@@ -653,7 +656,7 @@ class ReviewStore:
         labelled = labels != ""
         config = EpisodeConfig.from_value(meta.get("episode_settings"))  # as the analysis found them
         episodes, hourly, hrv = rhythm_tables(
-            positions[labelled],
+            times_s[labelled] * fs,
             as_aami(labels[labelled]),
             fs,
             meta["n_samples"] / fs,
@@ -664,7 +667,7 @@ class ReviewStore:
             gap=None if gap is None else gap[labelled],
             ventricular=ventricular,
         )
-        beats = pd.DataFrame({"sample": samples_all, "time_s": positions / fs, "label": labels})
+        beats = pd.DataFrame({"sample": samples_all, "time_s": times_s, "label": labels})
         summary = {
             "record": self.name,
             "lead": meta["lead"],
