@@ -213,11 +213,11 @@ class RecordScore:
     n_detected: int  # detections with a label
     y_true: np.ndarray
     y_pred: np.ndarray
+    confidence: np.ndarray
     seconds: float  # predict_signal alone
     duration_s: float  # signal length
     changed_percent: float | None = None  # the share of the network's labels the adaptation changed
     review_recommended: bool = False  # the adaptation marked the recording for review
-    confidence: np.ndarray | None = None
 
     @property
     def accuracy(self) -> float:
@@ -264,11 +264,11 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
         len(detected),
         ref_classes[ref_index],
         y_pred,
+        labelled["confidence"].to_numpy(np.float64)[det_index],
         seconds,
         len(recording.signal) / recording.fs,
         adaptation.get("changed_percent"),
         bool(adaptation.get("review_recommended", False)),
-        labelled["confidence"].to_numpy(np.float64)[det_index],
     )
 
 
@@ -303,11 +303,11 @@ LEAST_CONFIDENT = 0.05
 def confidence_figures(scores: list[RecordScore]) -> dict:
     """How well ``beats.csv``'s confidence points a reviewer at the wrong labels: the ROC AUC of low confidence
     for a wrong label over the matched beats, and the share of the wrong labels among the ``LEAST_CONFIDENT``
-    least confident beats (fractions; NaN without wrong labels or confidences)."""
+    least confident beats (fractions; NaN where the labels are all right or all wrong)."""
     from sklearn.metrics import roc_auc_score
 
-    confidence = np.concatenate([s.confidence for s in scores if s.confidence is not None] or [np.zeros(0)])
-    wrong = np.concatenate([s.y_true != s.y_pred for s in scores if s.confidence is not None] or [np.zeros(0, bool)])
+    confidence = np.concatenate([s.confidence for s in scores])
+    wrong = np.concatenate([s.y_true != s.y_pred for s in scores])
     if not wrong.any() or wrong.all():
         return {"auroc": float("nan"), "errors_in_least_confident": float("nan")}
     least = np.argsort(confidence, kind="stable")[: int(round(LEAST_CONFIDENT * len(confidence)))]
