@@ -39,6 +39,26 @@ def test_runs_of_v_and_s_beats_faster_than_100_bpm_are_vt_and_svt():
     assert of_type(slow, "VT").empty
 
 
+def test_a_pause_inside_consecutive_v_beats_ends_the_run():
+    # N, three V beats at 133 bpm, a 1.5 s pause, three more V beats at 60 bpm: MIT-BIH 106's VT, read as one
+    # stretch of six V beats at a mean rate under 100 bpm before the pause ended the run.
+    rr = [0.8] * 10 + [0.6, 0.45, 0.45, 1.5, 1.0, 1.0] + [0.8] * 10
+    labels = ["N"] * 11 + ["V"] * 6 + ["N"] * 10
+    samples, labels = beats(rr, labels)
+    vt = of_type(find_episodes(samples, labels, FS), "VT")
+    assert len(vt) == 1 and vt["beats"].iloc[0] == 3
+    assert vt["start_s"].iloc[0] == pytest.approx(samples[11] / FS) and vt["end_s"].iloc[0] == pytest.approx(
+        samples[13] / FS
+    )
+    # Without the break the six beats are one run, too slow to be VT.
+    assert of_type(find_episodes(samples, labels, FS, config=EpisodeConfig(run_break_bpm=None)), "VT").empty
+    # An irregular run (one interval at 86 bpm, a mean of 109 bpm), never slower than 80 bpm, stays one run.
+    steady = find_episodes(
+        *beats([0.8] * 10 + [0.45, 0.7, 0.45, 0.5] + [0.8] * 10, ["N"] * 11 + ["V"] * 4 + ["N"] * 10), FS
+    )
+    assert of_type(steady, "VT")["beats"].tolist() == [4]
+
+
 def test_bigeminy_and_trigeminy_follow_the_pattern():
     bigeminy = ["N"] * 10 + ["N", "V"] * 5 + ["N"] * 10
     trigeminy = ["N"] * 10 + ["N", "N", "V"] * 4 + ["N"] * 10

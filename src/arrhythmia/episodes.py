@@ -8,8 +8,9 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   have no P wave (``af_p_wave_below``: the P stretch of a beat is unlike its neighbours',
   ``context.p_wave_consistency``) for at least ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its
   rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
-- ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``; an SVT run inside an AF
-  or AFL episode is the fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``).
+- ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``, a run ending at an interval
+  slower than ``run_break_bpm`` (a pause between two runs); an SVT run inside an AF or AFL episode is the
+  fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``).
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
@@ -56,7 +57,11 @@ class EpisodeConfig:
         flutter, or noise that hid the beats. Chosen on MIT-BIH DS1 (README); None: every long interval.
     bradycardia_bpm, tachycardia_bpm : sustained heart rate below / above these.
     sustained_s : bradycardia and tachycardia last at least this long.
-    run_bpm : VT and SVT runs are faster than this.
+    run_bpm : VT and SVT runs are faster than this (their mean rate).
+    run_break_bpm : a run of V (S) beats ends at an interval slower than this: V V V, a pause, V V V is two
+        runs, each read against ``run_bpm`` on its own, not one whose mean rate the pause brings down (MIT-BIH
+        106's three V beats at 130 bpm and the V beats after a 1.5 s pause); None: every stretch of
+        consecutive V (S) beats is one run. Chosen on MIT-BIH DS1 (README).
     af_irregularity : median |log(RR_i / RR_i-1)| over ``af_beats`` intervals on each side above which the
         rhythm is irregular (sinus rhythm with the odd ectopic beat: 0.02-0.05). This and the other ``af_``
         settings were chosen on MIT-BIH DS1 records (``benchmarks/rhythm.py --records ds1 --grid``).
@@ -94,6 +99,7 @@ class EpisodeConfig:
     tachycardia_bpm: float = 100.0
     sustained_s: float = 30.0
     run_bpm: float = 100.0
+    run_break_bpm: float | None = 80.0
     af_irregularity: float = 0.08
     af_beats: int = 20
     af_p_wave_below: float | None = 0.8
@@ -151,12 +157,21 @@ def irregularity(times: np.ndarray, ectopic: np.ndarray, beats: int = 20) -> np.
     return pd.Series(per_beat).rolling(2 * beats + 1, center=True, min_periods=beats // 2).median().to_numpy()
 
 
-def _label_runs(labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float) -> list:
+def _label_runs(
+    labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float, break_bpm: float | None
+) -> list[tuple[int, int]]:
+    """First and last beat of each run: at least ``min_beats`` (2 or more) beats labelled ``label`` in a row,
+    none of its intervals slower than ``break_bpm`` (None: no limit), with a mean rate over ``bpm``."""
+    same = labels == label
+    linked = same[:-1] & same[1:]  # linked[i]: beats i and i + 1 are one run
+    if break_bpm is not None:
+        linked &= np.diff(times) < 60.0 / break_bpm
     runs = []
-    for first, last in true_runs(labels == label):
+    for first, last_link in true_runs(linked):
+        last = last_link + 1
         span = times[last] - times[first]
         if last - first + 1 >= min_beats and span > 0 and 60.0 * (last - first) / span > bpm:
-            runs.append((first, last))
+            runs.append((int(first), int(last)))
     return runs
 
 
@@ -231,10 +246,11 @@ def find_episodes(
         for first, last in afl:
             in_afl[first : last + 1] = True
         af = _af_stretches(times, skipped, in_noise | in_afl, config, p_wave)
-        svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm)
+        svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
         if not config.svt_in_af:  # fast beats in AF or AFL are its ventricular response, not a separate run
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
-        rows += _rows("VT", times, _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm))
+        vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
+        rows += _rows("VT", times, vt)
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
