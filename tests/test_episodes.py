@@ -289,6 +289,29 @@ def test_hourly_table_has_a_row_per_hour_and_a_partial_last_one():
     assert table["analysable_min"].iloc[0] == pytest.approx(60.0)
 
 
+def test_with_a_start_time_the_hourly_rows_are_clock_hours():
+    from datetime import datetime, time
+
+    from arrhythmia.hourly import hourly_table
+
+    rr = [0.8] * int(2.5 * 3600 / 0.8)
+    samples, labels = beats(rr)
+    times, duration = samples / FS, samples[-1] / FS + 0.5
+    episodes = find_episodes(samples, labels, FS)
+    table = hourly_table(times, labels, duration, episodes, start=datetime(2026, 11, 28, 10, 23, 5))
+    # 10:23:05 to 11:00, 11:00 to 12:00, 12:00 to 12:53:05
+    assert table["start_s"].tolist() == pytest.approx([0.0, 2215.0, 5815.0])
+    assert table["end_s"].tolist() == pytest.approx([2215.0, 5815.0, duration])
+    assert table["clock"].tolist() == ["2026-11-28 10:23:05", "2026-11-28 11:00:00", "2026-11-28 12:00:00"]
+    assert table["beats"].sum() == len(samples)
+    # A time of day without a date (a WFDB header's base time alone) crosses midnight by the clock.
+    late = hourly_table(times, labels, duration, episodes, start=time(23, 15))
+    assert late["clock"].tolist() == ["23:15:00", "00:00:00", "01:00:00"]
+    # Without a start: hours from the start, and no clock.
+    plain = hourly_table(times, labels, duration, episodes)
+    assert plain["start_s"].tolist() == [0.0, 3600.0, 7200.0] and set(plain["clock"]) == {""}
+
+
 def test_under_a_minute_of_nn_intervals_gives_no_hrv(tmp_path):
     from arrhythmia.hourly import hourly_table, hrv, nn_intervals
 
@@ -375,13 +398,13 @@ def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
 # --- the recording report ------------------------------------------------------------------------
 
 
-def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None):
+def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None, start=None):
     from arrhythmia.export import load_classifier
     from arrhythmia.predict import label_recording, save_recording
     from arrhythmia.recording_report import write_recording_report
 
     model = load_classifier(None, "torch", None, device="cpu")
-    recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv")
+    recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv", start=start)
     result = label_recording(recording, model, adapt=adapt or True)
     summary = save_recording(result, tmp_path / name, {"model": model.model_name}, model.classes)
     return write_recording_report(recording, result, summary, model.window, tmp_path / name)
@@ -402,6 +425,21 @@ def test_recording_report_is_self_contained_and_has_its_sections(tmp_path):
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_a_recording_with_a_start_time_is_read_by_the_clock(tmp_path):
+    from datetime import datetime
+
+    ecg = synthetic_ecg(duration_s=240, fs=FS, seed=2).signal.astype(np.float64)
+    page = _report(tmp_path, ecg, "clocked", start=datetime(2026, 11, 28, 10, 59)).read_text()
+    assert read_json(tmp_path / "clocked" / "summary.json")["start_time"] == "2026-11-28T10:59:00"
+    hourly = pd.read_csv(tmp_path / "clocked" / "hourly.csv")
+    assert hourly["clock"].tolist() == ["2026-11-28 10:59:00", "2026-11-28 11:00:00"]  # the clock's hours
+    assert hourly["end_s"].tolist() == pytest.approx([60.0, 240.0])
+    assert "started 2026-11-28 10:59:00" in page and "<td>10:59-11:00</td>" in page and "<td>11:00-11:03</td>" in page
+    unclocked = _report(tmp_path, ecg, "unclocked").read_text()
+    assert read_json(tmp_path / "unclocked" / "summary.json")["start_time"] is None
+    assert "started" not in unclocked and "<td>00:00-01:00</td>" in unclocked
 
 
 def test_the_report_says_when_a_review_is_recommended(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import numpy as np
 import pytest
 from conftest import write_multisegment_record, write_wfdb_record
@@ -23,6 +25,30 @@ def test_wfdb_with_and_without_hea(record):
         assert isinstance(data, Recording) and data.fs == 360 and data.lead == "MLII"
         assert len(data.signal) == len(rec.signal)
         assert np.allclose(data.signal, rec.signal, atol=0.01)  # 212 format: 5 uV steps at gain 200
+
+
+def test_wfdb_start_time_from_the_header(record, tmp_path):
+    """A WFDB header's base time (and date) is the recording's wall-clock start; MIT-BIH gives none."""
+    import wfdb
+
+    path, rec = record
+    assert read_input(path).start is None
+    for name, base_date, start in (
+        ("dated", date(2026, 11, 28), datetime(2026, 11, 28, 10, 23, 5)),
+        ("timed", None, time(10, 23, 5)),
+    ):
+        wfdb.wrsamp(
+            name,
+            fs=360,
+            units=["mV"],
+            sig_name=["MLII"],
+            p_signal=rec.signal[:3600, None],
+            fmt=["16"],
+            write_dir=str(tmp_path),
+            base_time=time(10, 23, 5),
+            base_date=base_date,
+        )
+        assert read_input(tmp_path / name).start == start
 
 
 def test_wfdb_lead_by_name_and_index(record):
@@ -82,9 +108,11 @@ def test_edf_signals_keep_their_own_rates(record, tmp_path):
         ),
     ]
     path = tmp_path / "holter.edf"
-    highlevel.write_edf(str(path), [accelerometer, ecg_uv], headers)
+    highlevel_header = highlevel.make_header(startdate=datetime(2026, 11, 28, 8, 15, 30))
+    highlevel.write_edf(str(path), [accelerometer, ecg_uv], headers, highlevel_header)
     data = read_input(path)
     assert data.fs == 256 and data.lead == "ECG" and len(data.signal) == len(ecg_uv)
+    assert data.start == datetime(2026, 11, 28, 8, 15, 30)  # the EDF header's start date and time
     assert np.abs(data.signal - ecg_uv / 1000.0).max() < 0.01
     # BDF, the 24-bit variant research amplifiers write, reads the same way.
     highlevel.write_edf(
@@ -153,8 +181,13 @@ def test_csv_time_column_of_date_times_gives_the_rate(tmp_path):
     path.write_text("timestamp,ECG\n" + "\n".join(lines) + "\n")
     data = read_input(path)
     assert data.fs == pytest.approx(250) and data.lead == "ECG" and np.allclose(data.signal, signal)
-    path.write_text("timestamp,ECG\n" + "\n".join(f"{str(t)}Z,{x:.4f}" for t, x in zip(clock, signal)) + "\n")
-    assert read_input(path).fs == pytest.approx(250)
+    assert data.start == datetime(2026, 11, 28, 23, 59, 58)  # the first time stamp: the recording's start
+    path.write_text("timestamp,ECG\n" + "\n".join(f"{str(t)}+01:00,{x:.4f}" for t, x in zip(clock, signal)) + "\n")
+    zoned = read_input(path)
+    assert zoned.fs == pytest.approx(250) and zoned.start == datetime(2026, 11, 28, 23, 59, 58)  # as written
+    seconds = tmp_path / "seconds.csv"
+    seconds.write_text("time,ECG\n" + "\n".join(f"{i * 0.004:.3f},{x:.4f}" for i, x in enumerate(signal)) + "\n")
+    assert read_input(seconds).start is None  # times from the start give no clock
 
 
 def test_csv_cells_left_empty_or_nan_are_missing_samples(tmp_path):

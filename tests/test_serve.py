@@ -207,6 +207,26 @@ def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_
     assert client.get("/api/recordings/r01/export/secrets.txt").status_code == 404
 
 
+def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):
+    """The header's start time travels with the analysis: the hourly rows, recomputed after a correction, are
+    clock hours, and the exported summary and report give the start."""
+    write_wfdb_record(folder, "r03", seconds=90, seed=3)
+    header = folder / "r03.hea"
+    first, *rest = header.read_text().splitlines()
+    header.write_text("\n".join([f"{first} 10:59:30 28/11/2026", *rest]) + "\n")
+    ReviewStore(folder, "r03").analyse(load_classifier())
+    with TestClient(create_app(folder)) as client:
+        assert client.get("/api/recordings/r03").json()["summary"]["start_time"] == "2026-11-28T10:59:30"
+        beat = client.get("/api/recordings/r03/beats").json()[5]
+        assert (
+            client.patch("/api/recordings/r03/beats", json={"sample": beat["sample"], "label": "V"}).status_code == 200
+        )
+        summary = client.get("/api/recordings/r03/export/summary.json").json()
+        assert summary["start_time"] == "2026-11-28T10:59:30"
+        report = client.get("/api/recordings/r03/export/report.html").text
+        assert "started 2026-11-28 10:59:30" in report and "<td>10:59-11:00</td>" in report
+
+
 def test_signal_overview_episodes_and_navigation(client):
     strip = client.get("/api/recordings/r01/signal", params={"start_s": 5, "end_s": 15}).json()
     assert strip["fs"] == 360 and len(strip["values"]) == 3600 and strip["start_s"] == pytest.approx(5.0)

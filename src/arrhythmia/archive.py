@@ -299,6 +299,7 @@ def cohort_row(out: Path) -> dict:
     row["adaptation_changed_percent"] = adaptation.get("changed_percent", np.nan)
     row["review_recommended"] = adaptation.get("review_recommended", False)
     row["unsure_beats"] = summary.get("unsure_beats", np.nan)
+    row["start_time"] = summary.get("start_time") or ""  # the wall-clock start where the file gave one
     return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
 
 
@@ -306,7 +307,7 @@ def cohort_row(out: Path) -> dict:
 # The archive
 
 #: The cohort table's columns before the per-class counts, and after them.
-LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "duration_s", "beats"]
+LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "start_time", "duration_s", "beats"]
 TRAILING_COLUMNS = [
     "S_burden_percent",
     "V_burden_percent",

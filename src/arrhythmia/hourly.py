@@ -1,6 +1,7 @@
 """The hourly table of a Holter recording, and heart-rate variability over its normal beats.
 
-``hourly_table`` gives one row per hour of the recording (from its start; the last hour may be partial):
+``hourly_table`` gives one row per hour of the recording (per clock hour where the recording's start time is
+known, else per hour from its start; the first and last hours may be partial):
 beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (from the episodes), the
 analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
 stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
@@ -22,6 +23,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
+from arrhythmia.data.clock import Start, clock_at, seconds_past_hour
 from arrhythmia.data.quality import overlapping
 
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
@@ -173,16 +175,20 @@ def hourly_table(
     duration_s: float,
     episodes: pd.DataFrame,
     classes: tuple[str, ...] = ("N", "S", "V", "F", "Q"),
+    start: Start = None,
 ) -> pd.DataFrame:
     """One row per hour of a recording of ``duration_s`` seconds (a recording under an hour gets one
-    partial row): hour, start_s, end_s, analysable_min, beats, one count per class, hr_min / hr_mean /
+    partial row): hour, start_s, end_s, clock, analysable_min, beats, one count per class, hr_min / hr_mean /
     hr_max (bpm), S and V couplets and runs, pauses, af_min, afl_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
     with under ``HRV_MIN_S`` of NN intervals) with nn_edited_out_percent, the share of the hour's NN intervals
     the editing left out (``NN_MAX_CHANGE``; above ``HRV_EDITED_OUT_ABOVE`` the hour's HRV is unreliable).
 
     times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
     recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches; HRV
-    leaves out the intervals of its ``HRV_EXCLUDES`` rows).
+    leaves out the intervals of its ``HRV_EXCLUDES`` rows); start : the wall-clock time of the recording's
+    first sample (``data.clock``), or None. With a start the rows are clock hours, as a Holter report gives
+    them (a recording started at 10:23:05 has a first row to 11:00:00), and ``clock`` is each row's start
+    (``data.clock.clock_at``); without one the rows are hours from the start and ``clock`` is "".
     """
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
@@ -191,9 +197,11 @@ def hourly_table(
     readable = rate_intervals(times, episodes)
     rate = heart_rate(times, readable)
     rows = []
-    for hour in range(max(int(np.ceil(duration_s / HOUR_S)), 1)):
-        start, end = hour * HOUR_S, min((hour + 1) * HOUR_S, duration_s)
-        inside = (times >= start) & (times < end)
+    cuts = np.arange(HOUR_S - seconds_past_hour(start), duration_s, HOUR_S)  # where the clock's hours end in it
+    edges = np.concatenate([[0.0], cuts, [max(duration_s, 0.0)]])
+    for hour, (row_start, end) in enumerate(zip(edges[:-1], edges[1:])):
+        row_start, end = float(row_start), float(end)
+        inside = (times >= row_start) & (times < end)
         hour_labels = labels[inside].tolist()
         ending = inside[1:] & readable  # the intervals that end in this hour
         hour_rate, hour_rr = rate[ending], rr[ending]
@@ -201,9 +209,10 @@ def hourly_table(
         v_couplets, v_runs = _runs(hour_labels, "V")
         row = {
             "hour": hour,
-            "start_s": start,
+            "start_s": row_start,
             "end_s": end,
-            "analysable_min": (end - start - _overlap_s(episodes, "noise", start, end)) / 60.0,
+            "clock": clock_at(start, row_start),
+            "analysable_min": (end - row_start - _overlap_s(episodes, "noise", row_start, end)) / 60.0,
             "beats": int(inside.sum()),
             **{name: hour_labels.count(name) for name in classes},
             **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(hour_rate, hour_rr))),
@@ -211,11 +220,11 @@ def hourly_table(
             "s_runs": s_runs,
             "v_couplets": v_couplets,
             "v_runs": v_runs,
-            "pauses": int(((episodes["type"] == "pause") & episodes["start_s"].between(start, end, "left")).sum()),
-            "af_min": _overlap_s(episodes, "AF", start, end) / 60.0,
-            "afl_min": _overlap_s(episodes, "AFL", start, end) / 60.0,
-            **hrv(nn[(nn[:, 0] >= start) & (nn[:, 0] < end)]),
-            "nn_edited_out_percent": _edited_out_percent(unedited_ends, nn[:, 0], start, end),
+            "pauses": int(((episodes["type"] == "pause") & episodes["start_s"].between(row_start, end, "left")).sum()),
+            "af_min": _overlap_s(episodes, "AF", row_start, end) / 60.0,
+            "afl_min": _overlap_s(episodes, "AFL", row_start, end) / 60.0,
+            **hrv(nn[(nn[:, 0] >= row_start) & (nn[:, 0] < end)]),
+            "nn_edited_out_percent": _edited_out_percent(unedited_ends, nn[:, 0], row_start, end),
         }
         rows.append(row)
     return pd.DataFrame(rows)

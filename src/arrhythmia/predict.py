@@ -20,6 +20,7 @@ from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, ques
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.atrial import atrial_activity
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
+from arrhythmia.data.clock import Start, start_text
 from arrhythmia.data.context import (
     LONG_RHYTHM_BEATS,
     local_rhythm,
@@ -636,16 +637,18 @@ def rhythm_tables(
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
     gap: np.ndarray | None = None,
     ventricular: np.ndarray | None = None,
+    start: Start = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
     consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
     the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
     ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
     ``ventricular`` ((k, 2) samples; ``data.ventricular``). The samples may lie between samples (``time_s *
-    fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation. Also what the
+    fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation; ``start``, the
+    recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours. Also what the
     review server recomputes after a reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
-    hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES)
+    hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start)
     return episodes, hourly, recording_hrv(samples / fs, labels, episodes)
 
 
@@ -666,7 +669,7 @@ def _add_rhythm(
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
     rhythm_of = (p_wave, atrial, gap, ventricular)
-    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of)
+    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of, recording.start)
     result.episodes, result.hourly, result.hrv = tables
     result.episode_settings = asdict(config)
     result.unanalysable = noise
@@ -773,6 +776,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary["inverted"] = result.inverted
     summary["mains_hz"] = result.mains_hz
     summary["mv_per_unit"] = result.mv_per_unit
+    summary["start_time"] = start_text(result.recording.start) if result.recording is not None else None
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))

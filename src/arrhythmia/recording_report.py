@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
+from arrhythmia.data.clock import Start, clock_at, time_of_day
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.episodes import RUN_MIN_BEATS
@@ -131,15 +132,20 @@ def _number(value, digits: int = 0) -> str:
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:,.{digits}f}"
 
 
-def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...]) -> str:
-    header = ["hours", "analysable min", "beats", *classes, "HR min / mean / max", "S couplets / runs"]
+def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
+    """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``),
+    else by the hours from the start (``00:00-01:00``)."""
+    header = ["clock time" if start is not None else "hours", "analysable min", "beats", *classes]
+    header += ["HR min / mean / max", "S couplets / runs"]
     header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
     header += ["NN edited out %"]
     rows = []
     for r in hourly.to_dict("records"):
         rows.append(
             [
-                f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00",
+                f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
+                if start is not None
+                else f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00",
                 _number(r["analysable_min"], 1),
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
@@ -170,18 +176,22 @@ def episode_thresholds(settings: dict) -> str:
         ventricular = "VF: not looked for"
     else:
         ventricular = f"VF: one large fast wave without QRS complexes for {s['vf_min_s']:g} s or more"
+    breaking = s.get("run_break_bpm")
+    run_break = f", a run ending at an interval slower than {breaking:g} bpm" if breaking else ""
     return (
         f"Thresholds: a pause is {'a quiet' if s['pause_quiet_below'] is not None else 'an'} RR interval of "
         f"{s['pause_s']:g} s or more; bradycardia under "
         f"{s['bradycardia_bpm']:g} bpm and tachycardia over {s['tachycardia_bpm']:g} bpm for "
         f"{s['sustained_s']:g} s or more; VT and SVT: {RUN_MIN_BEATS} or more V (S) beats in a row over "
-        f"{s['run_bpm']:g} bpm; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "
+        f"{s['run_bpm']:g} bpm{run_break}; bigeminy and trigeminy: at least {s['bigeminy_min_v']} and "
         f"{s['trigeminy_min_v']} V beats in the pattern; AF: an irregular rhythm without P waves for "
         f"{s['af_min_s']:g} s or more; {flutter}; {ventricular} (predict --episode-setting changes them)."
     )
 
 
-def _episodes_html(episodes: pd.DataFrame) -> str:
+def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
+    """The episodes per type and, folded, each episode; with the recording's ``start`` known, the clock time
+    each episode began beside its time from the start."""
     lengths = (episodes["end_s"] - episodes["start_s"]).groupby(episodes["type"])
     summary = _table(
         ["type", "episodes", "total time"],
@@ -191,6 +201,7 @@ def _episodes_html(episodes: pd.DataFrame) -> str:
         [
             esc(r.type),
             clock(r.start_s),
+            *([time_of_day(start, r.start_s)] if start is not None else []),
             format_duration(r.end_s - r.start_s),
             f"{r.beats:,}",
             _number(r.max_hr_bpm),
@@ -199,7 +210,8 @@ def _episodes_html(episodes: pd.DataFrame) -> str:
     ]
     more = len(episodes) - MAX_EPISODE_ROWS
     note = f"<p>{more:,} more in episodes.csv.</p>" if more > 0 else ""
-    detail = _table(["type", "start (h:mm:ss)", "duration", "beats", "max HR bpm"], rows)
+    began = ["clock time"] if start is not None else []
+    detail = _table(["type", "start (h:mm:ss)", *began, "duration", "beats", "max HR bpm"], rows)
     return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
 
 
@@ -225,6 +237,7 @@ def render_recording_report(
         f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
         f"{esc(summary.get('model', '?'))}"
         f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}; "
+        f"{f'started {clock_at(recording.start, 0)}; ' if recording.start is not None else ''}"
         f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
         "device: every label is a proposal for a person to review.</p></header>",
         _cards(
@@ -267,7 +280,7 @@ def render_recording_report(
     if "trend" in figures:
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]
     if result.hourly is not None:
-        parts += ["<h2>Hourly table</h2>", _hourly_html(result.hourly, classes)]
+        parts += ["<h2>Hourly table</h2>", _hourly_html(result.hourly, classes, recording.start)]
     parts += ["<h2>Ectopy</h2>"]
     ectopy_rows = [
         [
@@ -283,7 +296,8 @@ def render_recording_report(
     ]
     parts.append(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
     if result.episodes is not None:
-        parts += ["<h2>Episodes</h2>", _episodes_html(result.episodes) if len(result.episodes) else "<p>None.</p>"]
+        listed = _episodes_html(result.episodes, recording.start) if len(result.episodes) else "<p>None.</p>"
+        parts += ["<h2>Episodes</h2>", listed]
         if result.episode_settings:
             parts.append(f'<p class="thresholds">{esc(episode_thresholds(result.episode_settings))}</p>')
     if "families" in figures:

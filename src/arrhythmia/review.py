@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
+from arrhythmia.data.clock import parse_start, start_text
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
 from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.episodes import EpisodeConfig
@@ -262,7 +263,8 @@ class ReviewStore:
         if not path.exists():
             return self.read_recording()
         signal = np.load(path, mmap_mode="r")
-        return Recording(signal=signal, fs=meta["fs"], lead=meta["lead"], path=self.source)
+        start = parse_start(meta.get("start_time"))
+        return Recording(signal=signal, fs=meta["fs"], lead=meta["lead"], path=self.source, start=start)
 
     def reviewer_labels(self) -> dict[int, str]:
         """``{sample: label}`` of the beats a standing correction set, that the model could label (the
@@ -312,6 +314,7 @@ class ReviewStore:
             "fs": recording.fs,
             "n_samples": len(recording.signal),
             "lead": recording.lead,
+            "start_time": start_text(recording.start),
             "classes": list(model.classes),
             "model": getattr(model, "model_name", ""),
             "window": model.window.to_dict(),
@@ -666,6 +669,7 @@ class ReviewStore:
             atrial=None if atrial is None else tuple(values[labelled] for values in atrial),
             gap=None if gap is None else gap[labelled],
             ventricular=ventricular,
+            start=parse_start(meta.get("start_time")),  # None for an analysis from before start times were read
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": times_s, "label": labels})
         summary = {
@@ -673,6 +677,7 @@ class ReviewStore:
             "lead": meta["lead"],
             "fs": fs,
             "model": meta["model"],
+            "start_time": meta.get("start_time"),
             **summarise(beats, tuple(meta["classes"]), episodes),
         }
         summary.update(rhythm_summary(episodes, hrv))
@@ -763,6 +768,7 @@ class ReviewStore:
                     families.loc[i, "label"] = label
                     families.loc[i, "label_share"] = counts[label] / sum(counts.values())
         templates = self.analysis() / "templates.npy"
+        recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         result = RecordingLabels(
             beats=table,
             families=families,
@@ -771,6 +777,7 @@ class ReviewStore:
             hourly=rhythm["hourly"],
             hrv=rhythm["hrv"],
             episode_settings=rhythm["settings"],
+            recording=recording,
         )
         about = {
             "record": self.name,
@@ -782,7 +789,6 @@ class ReviewStore:
         summary = save_recording(result, out, about, tuple(meta["classes"]))
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
         files["annotations"] = self.write_annotations(out)
-        recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         window = window or Window.from_dict(meta["window"])
         files["report"] = write_recording_report(recording, result, summary, window, out)
         write_json(out / "version.json", {"version": version, "generation": self._state_generation})

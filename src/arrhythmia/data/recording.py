@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
+from arrhythmia.data.clock import Start
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.wfdb_source import (
     choose_lead,
@@ -20,6 +21,7 @@ from arrhythmia.data.wfdb_source import (
     name_words,
     names_a_voltage,
     read_lead_and_unit,
+    record_start,
 )
 from arrhythmia.errors import DataError
 
@@ -32,13 +34,15 @@ RECORDING_SUFFIXES = (".hea", ".edf", ".bdf", ".csv", ".npy")
 class Recording:
     """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz; millivolts:
     whether the file named a voltage unit (a WFDB or EDF header), False for a CSV or NumPy signal or a header
-    unit like ``NU`` or none, whose unit ``predict`` reads from the size of its beats (``data.units``)."""
+    unit like ``NU`` or none, whose unit ``predict`` reads from the size of its beats (``data.units``); start:
+    the wall-clock time of the first sample where the file gives one (``data.clock``), else None."""
 
     signal: np.ndarray
     fs: float
     lead: str
     path: Path
     millivolts: bool = True
+    start: Start = None
 
 
 @dataclass
@@ -71,9 +75,10 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
             index = choose_lead(names, lead, str(path))
             raw = np.asarray(reader.readSignal(index), dtype=np.float64)
             rate, unit = float(reader.getSampleFrequency(index)), reader.getPhysicalDimension(index)
+            start = reader.getStartdatetime().replace(tzinfo=None)
     except OSError as exc:  # pyedflib's one error for a file it cannot read
         raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
-    return Recording(in_millivolts(raw, unit), rate, names[index], path, millivolts=names_a_voltage(unit))
+    return Recording(in_millivolts(raw, unit), rate, names[index], path, millivolts=names_a_voltage(unit), start=start)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
@@ -161,13 +166,14 @@ def _is_counter(values: np.ndarray) -> bool:
     return bool(np.all(np.diff(values) == 1) and np.all(values == np.round(values)))
 
 
-def _timestamps_as_seconds(cells):
+def _timestamps_as_seconds(cells) -> tuple[object, Start]:
     """``cells`` (a table of strings) with each column of ISO 8601 date-times (``2026-11-28 10:00:00.004``,
     as devices and apps export their samples' clock) replaced by seconds from its first; other columns as
-    they are."""
+    they are. Also the first time stamp of the first such column, as the local time it was written in (its
+    time zone dropped), or None."""
     import pandas as pd
 
-    out = cells  # copied only when a column is replaced: a day of samples is a large table of strings
+    out, start = cells, None  # copied only when a column is replaced: a day of samples is a large table of strings
     for i in range(cells.shape[1]):
         column = cells.iloc[:, i]
         if pd.to_numeric(column.iloc[:1], errors="coerce").notna().all():
@@ -176,7 +182,9 @@ def _timestamps_as_seconds(cells):
         if stamps.notna().all():
             out = out.copy() if out is cells else out
             out.iloc[:, i] = [repr(float(x)) for x in (stamps - stamps.iloc[0]).dt.total_seconds()]
-    return out
+            if start is None:
+                start = pd.Timestamp(str(column.iloc[0]).strip()).to_pydatetime().replace(tzinfo=None)
+    return out, start
 
 
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
@@ -212,7 +220,8 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
     first_row = 2 if has_header else 1
-    data = cells_to_numbers(_timestamps_as_seconds(cells), path, first_row=first_row, missing_ok=True)
+    numeric, start = _timestamps_as_seconds(cells)
+    data = cells_to_numbers(numeric, path, first_row=first_row, missing_ok=True)
 
     time_rate, time_label, not_leads = None, "", set()
     for i, name in enumerate(names):
@@ -244,7 +253,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         named = [i for i in candidates if has_header and looks_like_ecg(names[i])]
         pool = named or candidates
         index = pool[choose_lead([names[i] for i in pool], None, str(path))]
-    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path, millivolts=False)
+    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path, millivolts=False, start=start)
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:
@@ -288,7 +297,7 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     if kind == "wfdb":
         record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
         signal, rate, name, unit = read_lead_and_unit(record, lead)
-        return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit))
+        return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit), start=record_start(record))
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":

@@ -7,6 +7,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,15 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
     unit = header.units[channel]
     return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), header.sig_name[channel], unit
+
+
+def record_start(path: str | Path) -> datetime | time | None:
+    """The wall-clock time of a WFDB record's first sample (``data.clock``): its header's base date and time,
+    the time alone where it gives no date, None where it gives no time. ``path``: the record, without ``.hea``."""
+    header = _header(Path(path))
+    if header.base_time is None:
+        return None
+    return datetime.combine(header.base_date, header.base_time) if header.base_date else header.base_time
 
 
 def _segment_headers(hea: Path) -> list[Path]:

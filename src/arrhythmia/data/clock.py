@@ -1,0 +1,57 @@
+"""The wall-clock time a recording started at, as its file gives it, and the times of day that follow from it.
+
+A Holter report reads in times of day (the hour from 14:00 to 15:00, an AF onset at 14:32:05), so a
+recording keeps the start its file names: a WFDB header's base time (and date, where it gives one), an EDF
+header's start date and time, a CSV's first ISO 8601 time stamp. A ``Start`` is a ``datetime`` (date and
+time), a ``time`` (a time of day whose date the file does not give) or None (no start known: times stay
+times from the start of the recording). Times are the file's own local times; a time zone is dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+Start = datetime | time | None
+
+
+def seconds_past_hour(start: Start) -> float:
+    """Seconds from the last whole clock hour to ``start`` (0 for None): where the clock's hours cut a
+    recording."""
+    if start is None:
+        return 0.0
+    return start.minute * 60.0 + start.second + start.microsecond / 1e6
+
+
+def time_of_day(start: Start, offset_s: float, with_seconds: bool = True) -> str:
+    """The clock time ``offset_s`` seconds after ``start``: ``14:32:05`` (``14:32`` without seconds), the
+    hour wrapping past midnight; "" for a None start."""
+    if start is None:
+        return ""
+    moment = _as_datetime(start) + timedelta(seconds=round(offset_s) if with_seconds else offset_s)
+    return moment.strftime("%H:%M:%S" if with_seconds else "%H:%M")
+
+
+def clock_at(start: Start, offset_s: float) -> str:
+    """The wall-clock moment ``offset_s`` seconds after ``start``, to the second: ``2026-11-28 14:32:05``
+    (``14:32:05`` where the date is not known); "" for a None start."""
+    if start is None:
+        return ""
+    moment = _as_datetime(start) + timedelta(seconds=round(offset_s))
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if isinstance(start, datetime) else "%H:%M:%S")
+
+
+def start_text(start: Start) -> str | None:
+    """``start`` as ISO 8601 text (``2026-11-28T10:00:00``, or ``10:00:00`` for a time of day alone;
+    fractions of a second kept), for ``summary.json``; None for None."""
+    return None if start is None else start.isoformat()
+
+
+def parse_start(text: str | None) -> Start:
+    """The ``Start`` that ``start_text`` wrote (None for None or "")."""
+    if not text:
+        return None
+    return time.fromisoformat(text) if ":" in text[:3] else datetime.fromisoformat(text)
+
+
+def _as_datetime(start: datetime | time) -> datetime:
+    return start if isinstance(start, datetime) else datetime.combine(date(2000, 1, 1), start)
