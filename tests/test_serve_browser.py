@@ -38,6 +38,9 @@ def server(tmp_path):
     folder = tmp_path / "recordings"
     folder.mkdir()
     write_wfdb_record(folder, "r01", seconds=90, seed=5)
+    header = folder / "r01.hea"
+    first, *rest = header.read_text().splitlines()
+    header.write_text("\n".join([f"{first} 10:59:30 28/11/2026", *rest]) + "\n")  # the recording's start
     store = ReviewStore(folder, "r01")
     store.analyse(load_classifier())
     beats = pd.read_csv(store.analysis() / "beats.csv", keep_default_na=False)
@@ -86,6 +89,7 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             assert adapted.get_attribute("title") == "review recommended above 8% changed"
             page.click("a[href='/recordings/r01']")
             page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+            assert "(10:59:30 to 10:59:40)" in page.text_content("#strip-time")  # the clock, from the header's start
             before = int(page.text_content("#count-V").replace(",", ""))
             for _ in range(30):  # move to a beat the model calls N
                 page.keyboard.press("ArrowRight")

@@ -310,6 +310,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             fs=meta["fs"],
             duration_s=meta["n_samples"] / meta["fs"],
             lead=meta["lead"],
+            start_time=meta.get("start_time"),  # the wall-clock start the file gave (ISO 8601), or None
             classes=meta["classes"],
             model=meta["model"],
             can_undo=len(state.undo),

@@ -18,6 +18,21 @@ function clock(seconds) {
   return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + (s % 60).toFixed(1).padStart(4, "0");
 }
 
+// The time of day `seconds` into the recording ("14:32:05"), from the start its file gave; "" without one.
+function wallClock(seconds) {
+  const start = view.rec && view.rec.start_time;
+  if (!start) return "";
+  const [h, m, s] = start.split("T").pop().split(":").map(Number);
+  const t = Math.round(h * 3600 + m * 60 + s + seconds) % 86400;
+  return [Math.floor(t / 3600), Math.floor((t % 3600) / 60), t % 60].map((v) => String(v).padStart(2, "0")).join(":");
+}
+
+// `clock(seconds)`, with the time of day after it where the recording's start is known.
+function when(seconds) {
+  const wall = wallClock(seconds);
+  return clock(seconds) + (wall ? ` (${wall})` : "");
+}
+
 function showCounts(perClass, unsureLeft) {
   const counts = document.getElementById("counts");
   counts.replaceChildren(
@@ -137,12 +152,14 @@ function drawStrip() {
     g.fillStyle = colour;
     g.fillText((beat.label || "?") + (beat.reviewed ? "*" : ""), px, 13);
   }
-  document.getElementById("strip-time").textContent = clock(view.start) + " to " + clock(view.start + view.width);
+  const wall = wallClock(view.start);
+  document.getElementById("strip-time").textContent =
+    clock(view.start) + " to " + clock(view.start + view.width) + (wall ? ` (${wall} to ${wallClock(view.start + view.width)})` : "");
   canvas.dataset.beats = view.beats.length;
   canvas.dataset.start = view.start;
   const beat = view.beats.find((b) => b.sample === view.selected);
   document.getElementById("selected").textContent = beat
-    ? `beat at ${clock(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
+    ? `beat at ${when(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
       (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
       (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "")
     : "click a beat or press \u2192";
@@ -267,7 +284,7 @@ async function loadEpisodes() {
         "tr",
         { onclick: () => loadStrip(e.start_s - 2), style: "cursor:pointer" },
         element("td", {}, e.type),
-        element("td", {}, clock(e.start_s)),
+        element("td", {}, when(e.start_s)),
         element("td", {}, (e.end_s - e.start_s).toFixed(1) + " s"),
         element("td", {}, e.beats ?? ""),
       ),
