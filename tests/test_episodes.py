@@ -442,6 +442,21 @@ def test_a_recording_with_a_start_time_is_read_by_the_clock(tmp_path):
     assert "started" not in unclocked and "<td>00:00-01:00</td>" in unclocked
 
 
+def test_the_report_warns_on_a_lead_other_than_mlii_or_lead_ii(tmp_path):
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import label_recording, save_recording
+    from arrhythmia.recording_report import render_recording_report
+
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=2).signal.astype(np.float64)
+    model = load_classifier(None, "torch", None, device="cpu")
+    for lead, warned in (("V1", True), ("CM5", True), ("MLII", False), ("ECG II", False), ("ECG1", False)):
+        recording = Recording(ecg, FS, lead, tmp_path / "rec.csv")
+        result = label_recording(recording, model)
+        summary = save_recording(result, tmp_path / lead, {"model": model.model_name}, model.classes)
+        page = render_recording_report(recording, result, summary, {})
+        assert (f"Lead {lead}: the shipped models learnt from MLII" in page) is warned, lead
+
+
 def test_the_report_says_when_a_review_is_recommended(tmp_path):
     ecg = synthetic_ecg(duration_s=180, fs=FS, seed=2).signal.astype(np.float64)
     # a synthetic recording is far from the patients the model learned from: the adaptation changes a lot

@@ -20,6 +20,7 @@ from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import Start, clock_at, time_of_day
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
+from arrhythmia.data.wfdb_source import another_lead
 from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
     clock,
@@ -268,6 +269,13 @@ def render_recording_report(
             f"{adaptation['changed_percent']:.1f}% of the network's beat labels (above "
             f"{adaptation['settings']['review_above_percent']:g}%). The recording is unlike those the model "
             "learned from (patient, lead or device), and such recordings hold most of the wrong labels.</p>"
+        )
+    if another_lead(recording.lead):
+        parts.append(
+            f'<p class="warning">Lead {esc(recording.lead)}: the shipped models learnt from MLII. On MIT-BIH\'s other '
+            "leads (V1, V2, V4, V5) their labels are less accurate, and most of the VT runs they report there are "
+            "false: check ventricular runs and flutter against the strips, or label MLII or lead II where the "
+            "recording has it (predict --lead).</p>"
         )
     unsure = summary.get("unsure_beats", 0)
     if unsure:

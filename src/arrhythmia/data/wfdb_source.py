@@ -126,6 +126,15 @@ def looks_like_ecg(name: str) -> bool:
     return any(LEAD_WORD.fullmatch(word) for word in name_words(name))
 
 
+def another_lead(name: str) -> bool:
+    """Whether ``name`` names a particular ECG lead other than MLII or lead II (``V1``, ``CM5``, ``III``,
+    ``aVF``): a lead the shipped models, trained on MLII, know less well. A generic name (``ECG``, ``ECG1``,
+    ``Lead``) names no particular lead."""
+    words = [word for word in name_words(name) if LEAD_WORD.fullmatch(word)]
+    particular = [word for word in words if not re.fullmatch(r"(ecg|ekg|lead)\d*|m?v", word)]  # mv: a unit
+    return bool(particular) and not any(word in ("mlii", *LEAD_II_WORDS) for word in particular)
+
+
 def default_lead(sig_names: list[str]) -> int:
     """The lead to use when none is asked for: MLII (the lead the shipped models were trained on), else a
     lead II (``II``, ``ECG II``, ``Lead II``, ``DII``), else the first whose name is an ECG lead's (not
