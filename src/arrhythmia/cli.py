@@ -457,6 +457,8 @@ def predict(
     table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
     table.add_column("")
     table.add_column("value", justify="right")
+    if summary.get("start_time"):
+        table.add_row("started", summary["start_time"].replace("T", " "))
     for name, count in summary["per_class"].items():
         table.add_row(f"{name} beats", f"{count:,}")
     if "heart_rate_bpm" in summary:
