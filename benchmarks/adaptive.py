@@ -19,7 +19,10 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 - det Se / +P: matched / reference beats, matched / labelled detections (a detection left unlabelled,
   e.g. alone in its 10 s window, counts as not detected);
 - s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal;
-- under each table, the review flag (``AdaptConfig.review_above_percent``): how many records it marked, how
+- under each table, the 95% interval of the accuracy and of N Se, S and V Se / +P over records
+  (``evaluation.record_intervals``: the records drawn again with replacement, 2,000 times; the spread of a
+  figure between the patients one happens to test on, which a difference between two settings has to
+  exceed), and the review flag (``AdaptConfig.review_above_percent``): how many records it marked, how
   many of the records below 95% it marked, and the median accuracy of the marked and of the other records;
   ``--per-record`` gives each record's share of labels the adaptation changed and whether it was marked.
 
@@ -74,7 +77,7 @@ from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
 from arrhythmia.data.wfdb_source import choose_lead, read_beat_annotations, read_lead, record_names
-from arrhythmia.evaluation import compute_metrics
+from arrhythmia.evaluation import compute_metrics, interval_text, record_intervals
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.predict import label_recording, predict_signal
@@ -293,7 +296,22 @@ def summarise(scores: list[RecordScore]) -> dict:
         "seconds_per_30_min": 1800 * sum(s.seconds for s in scores) / sum(s.duration_s for s in scores),
         "review": review_figures(scores),
         "confidence": confidence_figures(scores),
+        "intervals": record_intervals(
+            y_true, y_pred, np.concatenate([[s.record] * len(s.y_true) for s in scores]), AAMI_CLASSES
+        ),
     }
+
+
+def intervals_line(figures: dict) -> str:
+    """One line of ``summarise``'s ``intervals``: how far the pooled figures move with the records drawn."""
+    classes = ", ".join(
+        f"{c} Se {interval_text(figures[c]['se'], True)} / +P {interval_text(figures[c]['ppv'], True)}"
+        for c in ("S", "V")
+    )
+    return (
+        f"{figures['level']:.0%} intervals over the {figures['records']} records (bootstrap): accuracy "
+        f"{interval_text(figures['accuracy'], True)}, N Se {interval_text(figures['N']['se'], True)}, {classes}"
+    )
 
 
 #: The share of the least confident beats a reviewer reads first, in ``confidence_figures``.
@@ -514,6 +532,7 @@ def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about:
         print(f"\n### CV over DS1 ({len(folds)} folds), {variant}, predict {options_text(options)}\n")
         print_table(["variant", "options"], [([variant, options_text(options)], summary)])
         print(f"\n{review_line(summary['review'])}\n{confidence_line(summary['confidence'])}")
+        print(intervals_line(summary["intervals"]))
         print("\nper fold (each scored by the model trained on the other DS1 records):\n")
         print_table(["held out", "early-stopping records"], rows)
         if args.per_record:
@@ -659,6 +678,7 @@ def main() -> None:
         for labels, summary in rows:
             print(f"{labels[0]}: {review_line(summary['review'])}")
             print(f"{labels[0]}: {confidence_line(summary['confidence'])}")
+            print(f"{labels[0]}: {intervals_line(summary['intervals'])}")
         if args.per_record:
             for r in results:
                 print_per_record(r["variant"], r["per_record"])

@@ -83,3 +83,29 @@ def test_record_by_record_statistics_and_their_average_follow_ec57():
     text = format_metrics(m)
     assert "avg Se" in text and "mean over 2 records" in text
     assert "per_record" not in compute_metrics(y_true, y_pred, ["N", "S", "V"])
+
+
+def test_intervals_over_records_widen_with_the_spread_between_records():
+    from arrhythmia.evaluation import record_intervals
+
+    rng = np.random.default_rng(0)
+    records = np.repeat([f"r{i}" for i in range(20)], 200)
+    y_true = np.where(rng.random(len(records)) < 0.1, 1, 0)  # 10% S everywhere
+    steady = np.where(rng.random(len(records)) < 0.9, y_true, 1 - y_true)  # 90% right on every record
+    # the same 90% on average, but from records labelled all right or 80% right: the patients differ
+    off = np.repeat(rng.random(20) < 0.5, 200) & (rng.random(len(records)) < 0.2)
+    spread = np.where(off, 1 - y_true, y_true)
+    narrow = record_intervals(y_true, steady, records, ["N", "S"])
+    wide = record_intervals(y_true, spread, records, ["N", "S"])
+    assert narrow["records"] == 20 and narrow["resamples"] == 2000
+    for figures in (narrow, wide):
+        low, high = figures["accuracy"]
+        assert low < float(np.mean(y_true == (steady if figures is narrow else spread))) < high
+    width = lambda interval: interval[1] - interval[0]  # noqa: E731
+    assert width(wide["accuracy"]) > 3 * width(narrow["accuracy"])
+    assert record_intervals(y_true, steady, records, ["N", "S"]) == narrow  # seeded: the same every time
+    # a class in one record only: a draw would often have none of it, so no interval
+    y_true[:5] = 2
+    assert record_intervals(y_true, steady, records, ["N", "S", "V"])["V"] == {"se": None, "ppv": None}
+    m = compute_metrics(y_true, steady, ["N", "S", "V"], records=records)
+    assert "95% intervals over the 20 records" in format_metrics(m) and m["intervals"]["S"]["se"] is not None

@@ -8,7 +8,8 @@
      "per_class": {"N": {"se", "ppv", "fpr", "acc", "precision", "recall", "f1", "support"}, ...},
      # with each beat's record (``records``):
      "per_record": [{"record", "beats", "accuracy", "per_class": {"N": {"beats", "called", "se", "ppv"}, ...}}, ...],
-     "record_average": {"N": {"se", "se_records", "ppv", "ppv_records"}, ...}}
+     "record_average": {"N": {"se", "se_records", "ppv", "ppv_records"}, ...},
+     "intervals": {"level", "resamples", "records", "accuracy": [low, high], "N": {"se": [low, high], "ppv": ...}, ...}}
 
 EC57 statistics are one-vs-rest for each class: Se = TP/(TP+FN) (sensitivity), +P = TP/(TP+FP)
 (positive predictivity), FPR = FP/(FP+TN), Acc = (TP+TN)/all. A class with no true or no predicted
@@ -16,7 +17,10 @@ beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0
 beat (EC57's gross statistics, dominated by the records with most beats of a class); EC57 also asks for
 the results record by record (``per_record``: None where a ratio is undefined) and their average
 (``record_average``: each class's Se over the records that hold beats of it, +P over those with beats
-called it, and how many records each mean is over; None where there are none).
+called it, and how many records each mean is over; None where there are none). A figure of new patients
+varies with the patients drawn more than with the beats: ``intervals`` gives each pooled figure's 95%
+interval over records (the records resampled with replacement, SciPy's ``bootstrap``; None where a
+resample can leave a class without beats, or with fewer than two records).
 """
 
 from __future__ import annotations
@@ -86,7 +90,59 @@ def compute_metrics(
     if records is not None:
         metrics["per_record"] = per_record_metrics(y_true, y_pred, records, classes)
         metrics["record_average"] = record_average(metrics["per_record"], classes)
+        metrics["intervals"] = record_intervals(y_true, y_pred, records, classes)
     return metrics
+
+
+def record_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    records: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    level: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict:
+    """The ``level`` interval of the pooled accuracy and of each class's Se and +P over records: the records
+    are drawn with replacement ``resamples`` times (SciPy's ``bootstrap``, percentile method, paired
+    per-record counts) and each figure is pooled over the beats of the records drawn. y_true, y_pred:
+    (n_beats,) class indices; records: (n_beats,) each beat's record. ``[low, high]`` fractions, or None
+    where fewer than two records hold beats of the class (or called it): a draw would often have none."""
+    from scipy.stats import bootstrap
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _, record = np.unique(np.asarray(records).astype(str), return_inverse=True)
+    n_records = int(record.max()) + 1 if len(record) else 0
+
+    def per_record(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(record, weights=mask.astype(np.float64), minlength=n_records)
+
+    def interval(hits: np.ndarray, total: np.ndarray) -> list[float] | None:
+        if (total > 0).sum() < 2:
+            return None
+        with np.errstate(invalid="ignore", divide="ignore"):  # a draw of records without beats of the class
+            result = bootstrap(
+                (hits, total),
+                lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis),
+                paired=True,
+                vectorized=True,
+                confidence_level=level,
+                n_resamples=resamples,
+                method="percentile",
+                random_state=seed,
+            )
+        low, high = result.confidence_interval
+        return [float(low), float(high)] if np.isfinite([low, high]).all() else None
+
+    intervals: dict = {"level": level, "resamples": resamples, "records": n_records}
+    intervals["accuracy"] = interval(per_record(y_true == y_pred), per_record(np.ones(len(y_true), bool)))
+    for c, label in enumerate(classes):
+        hits = per_record((y_true == c) & (y_pred == c))
+        intervals[label] = {
+            "se": interval(hits, per_record(y_true == c)),
+            "ppv": interval(hits, per_record(y_pred == c)),
+        }
+    return intervals
 
 
 def _defined_ratio(num: int, den: int) -> float | None:
@@ -194,6 +250,14 @@ def record_average_cells(average: dict) -> str:
     return "".join("{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average["se"], average["ppv"]))
 
 
+def interval_text(interval: list[float] | None, percent: bool = False) -> str:
+    """``[low, high]`` (fractions) as ``0.912-0.935`` (``91.2-93.5`` with ``percent``), "-" for None."""
+    if interval is None:
+        return "-"
+    low, high = (100 * v for v in interval) if percent else interval
+    return f"{low:.1f}-{high:.1f}" if percent else f"{low:.3f}-{high:.3f}"
+
+
 def format_metrics(metrics: dict) -> str:
     """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix."""
     classes = metrics["classes"]
@@ -220,6 +284,13 @@ def format_metrics(metrics: dict) -> str:
         if average:
             line += record_average_cells(average[name])
         lines.append(line)
+    intervals = metrics.get("intervals")
+    if intervals and intervals.get("accuracy"):
+        lines += ["", f"{intervals['level']:.0%} intervals over the {intervals['records']} records (bootstrap):"]
+        lines.append(f"accuracy  {interval_text(intervals['accuracy'])}")
+        for name in classes:
+            se, ppv = (interval_text(intervals[name][k]) for k in ("se", "ppv"))
+            lines.append(f"{name:<6}Se  {se:<13}  +P  {ppv}")
     lines += ["", "confusion (rows: true, columns: predicted)", " " * 6 + "".join(f"{n:>8}" for n in classes)]
     for name, row in zip(classes, metrics["confusion"]):
         lines.append(f"{name:<6}" + "".join(f"{v:>8,}" for v in row))
