@@ -34,7 +34,8 @@ Per type, pooled over the records (EC57's episode and duration statistics, as wf
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
 reference episodes; episode +P = detected episodes overlapping a reference one / detected episodes;
 duration Se = overlapped reference time / reference time; duration +P = overlapped detected time /
-detected time.
+detected time. Under the table, each figure's 95% interval over the records (``evaluation.ratio_interval``:
+the records with reference (detected) episodes of the type drawn again with replacement).
 
 ``--grid`` scores AF over a grid of ``af_irregularity``, ``af_beats``, ``af_p_wave_below``, ``af_min_s``
 and ``af_bridge_s`` on the given records (choose on DS1 only) and prints the table sorted by duration F1.
@@ -69,6 +70,7 @@ from arrhythmia.data.ventricular import flutter_stretches, flutter_windows, vent
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import interval_text, ratio_interval
 from arrhythmia.export import load_classifier
 from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
@@ -143,30 +145,39 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def score(pairs: list[tuple[list, list]]) -> dict:
-    """Episode and duration Se and +P over ``(reference, detected)`` interval lists, one pair per record."""
-    ref_n = ref_hit = det_n = det_hit = 0
-    ref_time = ref_covered = det_time = det_covered = 0.0
-    for reference, detected in pairs:
-        ref_n += len(reference)
-        det_n += len(detected)
-        ref_hit += sum(any(overlap(r, d) > 0 for d in detected) for r in reference)
-        det_hit += sum(any(overlap(d, r) > 0 for r in reference) for d in detected)
-        ref_time += sum(e - s for s, e in reference)
-        det_time += sum(e - s for s, e in detected)
+def score(pairs: list[tuple[list, list]], intervals: bool = False) -> dict:
+    """Episode and duration Se and +P over ``(reference, detected)`` interval lists, one pair per record; with
+    ``intervals``, also each figure's 95% interval over the records (``evaluation.ratio_interval``)."""
+    tallies = np.zeros((len(pairs), 6))  # per record: reference, found, detected, true, reference s, covered s
+    for i, (reference, detected) in enumerate(pairs):
         covered = sum(overlap(r, d) for r in reference for d in detected)
-        ref_covered += covered
-        det_covered += covered
+        tallies[i] = [
+            len(reference),
+            sum(any(overlap(r, d) > 0 for d in detected) for r in reference),
+            len(detected),
+            sum(any(overlap(d, r) > 0 for r in reference) for d in detected),
+            sum(e - s for s, e in reference),
+            covered,
+        ]
+    det_times = np.array([sum(e - s for s, e in detected) for _, detected in pairs], dtype=np.float64)
+    det_time = float(det_times.sum())
+    ref_n, ref_hit, det_n, det_hit, ref_time, covered = tallies.sum(axis=0) if len(pairs) else np.zeros(6)
     ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    figures = {}
+    if intervals:
+        columns = {"episode_se": (1, 0), "episode_ppv": (3, 2), "duration_se": (5, 4)}
+        figures = {key: ratio_interval(tallies[:, a], tallies[:, b]) for key, (a, b) in columns.items()}
+        figures["duration_ppv"] = ratio_interval(tallies[:, 5], det_times)
     return {
-        "reference": ref_n,
-        "detected": det_n,
+        "reference": int(ref_n),
+        "detected": int(det_n),
         "episode_se": ratio(ref_hit, ref_n),
         "episode_ppv": ratio(det_hit, det_n),
-        "duration_se": ratio(ref_covered, ref_time),
-        "duration_ppv": ratio(det_covered, det_time),
+        "duration_se": ratio(covered, ref_time),
+        "duration_ppv": ratio(covered, det_time),
         "reference_min": ref_time / 60,
         "detected_min": det_time / 60,
+        "intervals": figures,
     }
 
 
@@ -276,9 +287,16 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     for kind in SCORED:
-        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
+        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled], intervals=True)
         results.append({"type": kind, **s})
         row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
+    print("\n95% intervals over the records (bootstrap, `evaluation.ratio_interval`; types found and detected):\n")
+    row("type", "episode Se", "episode +P", "duration Se", "duration +P")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        if r["reference"] and r["detected"]:
+            keys = ("episode_se", "episode_ppv", "duration_se", "duration_ppv")
+            row(r["type"], *(interval_text(r["intervals"][k], True) for k in keys))
     for kind in ("AF", "AFL", "pause") if per_record else ():
         print(f"\n{kind} per record (records with reference or detected {kind}):\n")
         row("record", *DURATION_HEADER)

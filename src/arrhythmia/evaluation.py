@@ -19,8 +19,8 @@ the results record by record (``per_record``: None where a ratio is undefined) a
 (``record_average``: each class's Se over the records that hold beats of it, +P over those with beats
 called it, and how many records each mean is over; None where there are none). A figure of new patients
 varies with the patients drawn more than with the beats: ``intervals`` gives each pooled figure's 95%
-interval over records (the records resampled with replacement, SciPy's ``bootstrap``; None where a
-resample can leave a class without beats, or with fewer than two records).
+interval over records (the records resampled with replacement, SciPy's ``bootstrap``: a class's Se over
+the records holding beats of it, its +P over those with beats called it; None where fewer than two do).
 """
 
 from __future__ import annotations
@@ -94,6 +94,37 @@ def compute_metrics(
     return metrics
 
 
+def ratio_interval(
+    hits: np.ndarray, totals: np.ndarray, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> list[float] | None:
+    """The ``level`` interval of ``sum(hits) / sum(totals)`` over records: hits, totals (n_records,) each
+    record's counts (or seconds). The records with a total (those holding beats of the class, or episodes of
+    the type; the others add nothing to the ratio) are drawn with replacement ``resamples`` times (SciPy's
+    ``bootstrap``, percentile method, the two paired). ``[low, high]``, or None where fewer than two records
+    have a total."""
+    from scipy.stats import bootstrap
+
+    hits, totals = np.asarray(hits, dtype=np.float64), np.asarray(totals, dtype=np.float64)
+    hits, totals = hits[totals > 0], totals[totals > 0]
+    if len(totals) < 2:
+        return None
+    if np.ptp(hits / totals) == 0:  # every record gives the same ratio: no spread to draw
+        return [float(hits[0] / totals[0])] * 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = bootstrap(
+            (hits, totals),
+            lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis),
+            paired=True,
+            vectorized=True,
+            confidence_level=level,
+            n_resamples=resamples,
+            method="percentile",
+            random_state=seed,
+        )
+    low, high = result.confidence_interval
+    return [float(low), float(high)] if np.isfinite([low, high]).all() else None
+
+
 def record_intervals(
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -103,13 +134,10 @@ def record_intervals(
     resamples: int = 2000,
     seed: int = 0,
 ) -> dict:
-    """The ``level`` interval of the pooled accuracy and of each class's Se and +P over records: the records
-    are drawn with replacement ``resamples`` times (SciPy's ``bootstrap``, percentile method, paired
-    per-record counts) and each figure is pooled over the beats of the records drawn. y_true, y_pred:
-    (n_beats,) class indices; records: (n_beats,) each beat's record. ``[low, high]`` fractions, or None
-    where fewer than two records hold beats of the class (or called it): a draw would often have none."""
-    from scipy.stats import bootstrap
-
+    """The ``level`` interval (``ratio_interval``) of the pooled accuracy and of each class's Se and +P over
+    records, each figure pooled over the beats of the records drawn. y_true, y_pred: (n_beats,) class
+    indices; records: (n_beats,) each beat's record. ``[low, high]`` fractions (a class's Se over the records
+    holding beats of it, its +P over those with beats called it), or None where fewer than two do."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _, record = np.unique(np.asarray(records).astype(str), return_inverse=True)
     n_records = int(record.max()) + 1 if len(record) else 0
@@ -117,22 +145,8 @@ def record_intervals(
     def per_record(mask: np.ndarray) -> np.ndarray:
         return np.bincount(record, weights=mask.astype(np.float64), minlength=n_records)
 
-    def interval(hits: np.ndarray, total: np.ndarray) -> list[float] | None:
-        if (total > 0).sum() < 2:
-            return None
-        with np.errstate(invalid="ignore", divide="ignore"):  # a draw of records without beats of the class
-            result = bootstrap(
-                (hits, total),
-                lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis),
-                paired=True,
-                vectorized=True,
-                confidence_level=level,
-                n_resamples=resamples,
-                method="percentile",
-                random_state=seed,
-            )
-        low, high = result.confidence_interval
-        return [float(low), float(high)] if np.isfinite([low, high]).all() else None
+    def interval(hits: np.ndarray, totals: np.ndarray) -> list[float] | None:
+        return ratio_interval(hits, totals, level, resamples, seed)
 
     intervals: dict = {"level": level, "resamples": resamples, "records": n_records}
     intervals["accuracy"] = interval(per_record(y_true == y_pred), per_record(np.ones(len(y_true), bool)))
