@@ -15,6 +15,7 @@ import pytest
 from arrhythmia.config import TrainConfig
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import interval_text
 from arrhythmia.experiment import run_experiment
 from arrhythmia.figures import FIGURE_FILES, best_epoch, class_label, lr_drops, pick_sample_indices
 from arrhythmia.files import read_json
@@ -112,7 +113,9 @@ def test_record_by_record_results_and_their_average_are_shown(run, page):
         average = metrics["record_average"][name]["se"]
         shown = "&ndash;" if average is None else percent(average)
         gross = percent(metrics["per_class"][name]["se"])
-        assert f'<td class="num">{gross}</td><td class="num">{shown}</td>' in page, name
+        spread = interval_text(metrics["intervals"][name]["se"], percent=True)  # its 95% interval over records
+        assert f'<td class="num">{gross}</td><td class="num">{spread}</td><td class="num">{shown}</td>' in page, name
+    assert "95% over records" in page
 
 
 def test_synthetic_banner_and_intra_warning(page):

@@ -19,6 +19,7 @@ import numpy as np
 
 from arrhythmia.data import BeatSet, Split
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import interval_text
 from arrhythmia.figures import (
     FIGURE_FILES,
     best_epoch,
@@ -244,19 +245,28 @@ def _record_tables(metrics: Mapping) -> str:
     if not per_record or not average:
         return ""
     classes = metrics["classes"]
+    intervals = metrics.get("intervals") or {}  # absent from metrics from before they were kept
+
+    def spread(name: str, key: str) -> list[str]:
+        return [esc(interval_text(intervals[name][key], percent=True))] if intervals else []
+
     rows = [
         [
             esc(class_label(name)),
             esc(percent(metrics["per_class"][name]["se"])),
+            *spread(name, "se"),
             _maybe_percent(average[name]["se"]),
             esc(average[name]["se_records"]),
             esc(percent(metrics["per_class"][name]["ppv"])),
+            *spread(name, "ppv"),
             _maybe_percent(average[name]["ppv"]),
             esc(average[name]["ppv_records"]),
         ]
         for name in classes
     ]
-    header = ["class", "Se, gross", "Se, record average", "records", "+P, gross", "+P, record average", "records"]
+    ci = ["95% over records"] if intervals else []
+    header = ["class", "Se, gross", *ci, "Se, record average", "records", "+P, gross", *ci, "+P, record average"]
+    header += ["records"]
     record_rows = [
         [esc(row["record"]), f"{row['beats']:,}", esc(percent(row["accuracy"]))]
         + [
@@ -270,7 +280,8 @@ def _record_tables(metrics: Mapping) -> str:
         "<h3>Gross and record-average statistics</h3>"
         "<p>Gross statistics pool every test beat, so the records with most beats of a class rule them; EC57 "
         "also asks for each record's own results and their average: Se over the records that hold beats of the "
-        "class, +P over those with beats called it.</p>"
+        "class, +P over those with beats called it. The 95% interval of each gross figure over records (the "
+        "test records drawn again with replacement, 2,000 times) says how much it would move on other patients.</p>"
         + _table(header, rows)
         + f"<details><summary>Each of the {len(per_record)} test records: Se / +P per class "
         "(the record's beats of the class)</summary>"
