@@ -398,13 +398,13 @@ def test_hrv_leaves_out_pauses_and_atrial_fibrillation():
 # --- the recording report ------------------------------------------------------------------------
 
 
-def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None, start=None):
+def _report(tmp_path, signal: np.ndarray, name: str, adapt: dict | None = None, start=None, events=()):
     from arrhythmia.export import load_classifier
     from arrhythmia.predict import label_recording, save_recording
     from arrhythmia.recording_report import write_recording_report
 
     model = load_classifier(None, "torch", None, device="cpu")
-    recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv", start=start)
+    recording = Recording(signal, FS, "synthetic", tmp_path / f"{name}.csv", start=start, events=events)
     result = label_recording(recording, model, adapt=adapt or True)
     summary = save_recording(result, tmp_path / name, {"model": model.model_name}, model.classes)
     return write_recording_report(recording, result, summary, model.window, tmp_path / name)
@@ -431,7 +431,12 @@ def test_a_recording_with_a_start_time_is_read_by_the_clock(tmp_path):
     from datetime import datetime
 
     ecg = synthetic_ecg(duration_s=240, fs=FS, seed=2).signal.astype(np.float64)
-    page = _report(tmp_path, ecg, "clocked", start=datetime(2026, 11, 28, 10, 59)).read_text()
+    page = _report(tmp_path, ecg, "clocked", start=datetime(2026, 11, 28, 10, 59), events=((30.0, "chest pain"),))
+    page = page.read_text()
+    events = pd.read_csv(tmp_path / "clocked" / "events.csv", keep_default_na=False)
+    assert events["event"].tolist() == ["chest pain"] and events["clock"].tolist() == ["2026-11-28 10:59:30"]
+    assert read_json(tmp_path / "clocked" / "summary.json")["patient_events"] == 1
+    assert "<h2>Patient events</h2>" in page and "Patient event at 0:00:30 (2026-11-28 10:59:30): chest pain" in page
     assert read_json(tmp_path / "clocked" / "summary.json")["start_time"] == "2026-11-28T10:59:00"
     hourly = pd.read_csv(tmp_path / "clocked" / "hourly.csv")
     assert hourly["clock"].tolist() == ["2026-11-28 10:59:00", "2026-11-28 11:00:00"]  # the clock's hours
@@ -440,6 +445,25 @@ def test_a_recording_with_a_start_time_is_read_by_the_clock(tmp_path):
     unclocked = _report(tmp_path, ecg, "unclocked").read_text()
     assert read_json(tmp_path / "unclocked" / "summary.json")["start_time"] is None
     assert "started" not in unclocked and "<td>00:00-01:00</td>" in unclocked
+    assert "Patient events" not in unclocked and not (tmp_path / "unclocked" / "events.csv").exists()
+
+
+def test_patient_events_get_the_rhythm_around_them():
+    from datetime import time
+
+    from arrhythmia.diary import EVENT_COLUMNS, patient_events
+
+    rr = [0.8] * 60 + [0.4] * 5 + [0.8] * 60
+    samples, labels = beats(rr, ["N"] * 61 + ["V"] * 5 + ["N"] * 60)
+    times = samples / FS
+    episodes = find_episodes(samples, labels, FS)
+    vt_at = float(times[61])
+    table = patient_events([(vt_at + 2, "palpitations"), (5.0, "dizzy")], times, labels, episodes, time(9, 0))
+    assert list(table.columns) == list(EVENT_COLUMNS) and table["event"].tolist() == ["palpitations", "dizzy"]
+    felt, calm = table.iloc[0], table.iloc[1]
+    assert felt["episodes"] == "VT" and "V 5" in felt["beats"] and felt["clock"] == "09:00:51"
+    assert calm["episodes"] == "" and calm["beats"].startswith("N ") and calm["heart_rate_bpm"] == pytest.approx(75)
+    assert patient_events([], times, labels, episodes).empty
 
 
 def test_the_report_warns_on_a_lead_other_than_mlii_or_lead_ii(tmp_path):

@@ -16,7 +16,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "files", "device", "settings")),
     ("data", ("data",)),
     ("models", ("models", "scaling", "augment", "losses")),
-    ("inference", ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "predict", "export")),
+    (
+        "inference",
+        ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "diary", "predict", "export"),
+    ),
     ("training", ("config", "distributed", "batches", "runs", "train")),
     ("evaluation", ("evaluation",)),
     ("reporting", ("figures", "report", "recording_report")),

@@ -109,10 +109,12 @@ def test_edf_signals_keep_their_own_rates(record, tmp_path):
     ]
     path = tmp_path / "holter.edf"
     highlevel_header = highlevel.make_header(startdate=datetime(2026, 11, 28, 8, 15, 30))
+    highlevel_header["annotations"] = [[4.5, -1, "Patient event"], [12.25, -1, "dizzy"]]  # EDF+ annotations
     highlevel.write_edf(str(path), [accelerometer, ecg_uv], headers, highlevel_header)
     data = read_input(path)
     assert data.fs == 256 and data.lead == "ECG" and len(data.signal) == len(ecg_uv)
     assert data.start == datetime(2026, 11, 28, 8, 15, 30)  # the EDF header's start date and time
+    assert data.events == ((4.5, "Patient event"), (12.25, "dizzy"))  # the patient's events, from the start
     assert np.abs(data.signal - ecg_uv / 1000.0).max() < 0.01
     # BDF, the 24-bit variant research amplifiers write, reads the same way.
     highlevel.write_edf(

@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +226,24 @@ def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):
         assert summary["start_time"] == "2026-11-28T10:59:30"
         report = client.get("/api/recordings/r03/export/report.html").text
         assert "started 2026-11-28 10:59:30" in report and "<td>10:59-11:00</td>" in report
+
+
+def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
+    from pyedflib import highlevel
+
+    ecg_uv = synthetic_ecg(duration_s=90, fs=256, seed=4).signal * 1000.0
+    header = highlevel.make_header(startdate=datetime(2026, 11, 28, 14, 0, 0))
+    header["annotations"] = [[40.0, -1, "palpitations"]]
+    signal_header = highlevel.make_signal_header(
+        "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
+    )
+    highlevel.write_edf(str(folder / "holter.edf"), [ecg_uv], [signal_header], header)
+    ReviewStore(folder, "holter.edf").analyse(load_classifier())
+    with TestClient(create_app(folder)) as client:
+        report = client.get("/api/recordings/holter.edf/export/report.html").text
+        assert "<h2>Patient events</h2>" in report and "palpitations" in report and "14:00:40" in report
+    events = pd.read_csv(folder / ".arrhythmia" / "holter.edf" / "reviewed" / "events.csv", keep_default_na=False)
+    assert events["event"].tolist() == ["palpitations"] and events["clock"].tolist() == ["2026-11-28 14:00:40"]
 
 
 def test_signal_overview_episodes_and_navigation(client):

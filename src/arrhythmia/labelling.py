@@ -98,6 +98,7 @@ def label_file(
             "hourly": "hourly.csv",
             "families": "families.csv",
             "review": "review.csv",
+            "events": "events.csv",
         },
     )
     name = path.with_suffix("").name

@@ -37,6 +37,7 @@ from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
+from arrhythmia.diary import patient_events
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
@@ -210,6 +211,8 @@ class RecordingLabels:
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
         (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
     recording : the recording as it was labelled: as read, with that hum notched out (what to draw);
+    events : the patient's events the file marks, each with the rhythm around it (``diary.patient_events``),
+        or None where the file marks none;
     unanalysable, ventricular : (k, 2) start and end samples of the stretches without analysable signal
         (``data.quality.unanalysable``) and of those that look like ventricular flutter
         (``data.ventricular.ventricular_flutter``, before ``EpisodeConfig.vf_min_s``).
@@ -229,6 +232,7 @@ class RecordingLabels:
     mv_per_unit: float = 1.0
     recording: Recording | None = None
     episode_settings: dict = field(default_factory=dict)
+    events: pd.DataFrame | None = None
     unanalysable: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     ventricular: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
@@ -671,6 +675,9 @@ def _add_rhythm(
     rhythm_of = (p_wave, atrial, gap, ventricular)
     tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of, recording.start)
     result.episodes, result.hourly, result.hrv = tables
+    if recording.events:
+        times = np.asarray(samples, dtype=np.float64) / recording.fs
+        result.events = patient_events(recording.events, times, labels, result.episodes, recording.start)
     result.episode_settings = asdict(config)
     result.unanalysable = noise
     if ventricular is not None:
@@ -767,7 +774,8 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
 def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
     """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
     ``summarise``'s summary, what the adaptation did, episodes per type and the HRV), ``episodes.csv`` (the
-    rhythm episodes), ``hourly.csv``, ``families.csv`` when adapted, and ``review.csv``
+    rhythm episodes), ``hourly.csv``, ``families.csv`` when adapted, ``events.csv`` when the file marks
+    patient events (``diary.patient_events``; their number in ``summary.json``'s ``patient_events``), and ``review.csv``
     when beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct,
     and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
     the summary."""
@@ -789,5 +797,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
         summary.update(rhythm_summary(result.episodes, result.hrv))
         summary["episode_settings"] = result.episode_settings
+    if result.events is not None:
+        write_text_atomic(out / "events.csv", result.events.to_csv(index=False, float_format="%.6g"))
+        summary["patient_events"] = len(result.events)
     write_json(out / "summary.json", summary)
     return summary

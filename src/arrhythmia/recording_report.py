@@ -2,9 +2,11 @@
 
 One self-contained page (inline CSS, every figure a ``data:`` URI, nothing fetched): the recording's
 duration and analysable time; the heart-rate trend with its episodes shaded; the hourly table; ectopy and
-episode tables; the morphology families; 10-second event strips (fastest and slowest heart rate, longest
-pause, longest VT and SVT runs, AF onsets), beats coloured and labelled; an RR tachogram and a Poincaré
-plot; and the heart-rate variability, or a line saying why there is none.
+episode tables; the patient's events with the rhythm around each (``diary``); the morphology families;
+10-second event strips (fastest and slowest heart rate, longest pause, longest VT and SVT runs, AF onsets, the
+patient's first events), beats coloured and labelled; an RR tachogram and a Poincaré plot; and the
+heart-rate variability, or a line saying why there is none. Where the recording's start is known, hours and
+onsets are also given by the clock.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from arrhythmia.data.clock import Start, clock_at, time_of_day
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.wfdb_source import another_lead
+from arrhythmia.diary import AROUND_S
 from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
     clock,
@@ -49,6 +52,8 @@ EXTRA_CSS = (
 )
 #: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
+#: The patient events given a strip each, the first ones (all are in the table and events.csv).
+MAX_EVENT_STRIPS = 6
 MAX_EPISODE_ROWS = 200
 _READABLE = {
     "noise": "unanalysable signal",
@@ -216,6 +221,28 @@ def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
     return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
 
 
+def _events_html(events: pd.DataFrame) -> str:
+    """The patient's events (``diary.patient_events``), each with the rhythm around it."""
+    rows = [
+        [
+            clock(r.time_s),
+            *([esc(r.clock)] if events["clock"].astype(bool).any() else []),
+            esc(r.event),
+            _number(r.heart_rate_bpm),
+            esc(r.beats),
+            esc(r.episodes or "none"),
+        ]
+        for r in events.itertuples()
+    ]
+    when = ["clock time"] if events["clock"].astype(bool).any() else []
+    header = ["at (h:mm:ss)", *when, "event", "HR bpm", f"beats within {AROUND_S:g} s", "episodes"]
+    note = (
+        f"<p>The events the recording marks (a patient's event button, a diary entry), each with the heart rate, "
+        f"the beats and the episodes within {AROUND_S:g} s of it; the first {MAX_EVENT_STRIPS} have a strip below.</p>"
+    )
+    return note + _table(header, rows)
+
+
 def render_recording_report(
     recording: Recording,
     result: RecordingLabels,
@@ -308,6 +335,8 @@ def render_recording_report(
         parts += ["<h2>Episodes</h2>", listed]
         if result.episode_settings:
             parts.append(f'<p class="thresholds">{esc(episode_thresholds(result.episode_settings))}</p>')
+    if result.events is not None:
+        parts += ["<h2>Patient events</h2>", _events_html(result.events)]
     if "families" in figures:
         parts += ["<h2>Morphology families</h2>", _figure(figures["families"], "median beat of each family")]
     strips = [key for key in figures if key.startswith("strip")]
@@ -366,7 +395,12 @@ def write_recording_report(
                 result.templates, result.families, window, scratch / "families.png"
             )
         titles = {}
-        for k, (title, start) in enumerate(event_strips(beats, episodes, recording.fs)):
+        moments = event_strips(beats, episodes, recording.fs)
+        if result.events is not None:
+            for r in result.events.head(MAX_EVENT_STRIPS).itertuples():
+                at = f"{clock(r.time_s)}" + (f" ({r.clock})" if r.clock else "")
+                moments.append((f"Patient event at {at}: {r.event}", max(r.time_s - STRIP_S / 2, 0.0)))
+        for k, (title, start) in enumerate(moments):
             titles[f"strip{k}"] = title
             start = min(start, max(len(recording.signal) / recording.fs - STRIP_S, 0.0))
             figures[f"strip{k}"] = plot_recording_beats(

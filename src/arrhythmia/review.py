@@ -48,6 +48,7 @@ from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import parse_start, start_text
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
 from arrhythmia.data.wfdb_source import without_segments
+from arrhythmia.diary import patient_events
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
@@ -264,7 +265,8 @@ class ReviewStore:
             return self.read_recording()
         signal = np.load(path, mmap_mode="r")
         start = parse_start(meta.get("start_time"))
-        return Recording(signal=signal, fs=meta["fs"], lead=meta["lead"], path=self.source, start=start)
+        events = tuple((float(t), str(text)) for t, text in meta.get("events", []))
+        return Recording(signal, meta["fs"], meta["lead"], self.source, start=start, events=events)
 
     def reviewer_labels(self) -> dict[int, str]:
         """``{sample: label}`` of the beats a standing correction set, that the model could label (the
@@ -315,6 +317,7 @@ class ReviewStore:
             "n_samples": len(recording.signal),
             "lead": recording.lead,
             "start_time": start_text(recording.start),
+            "events": [list(event) for event in recording.events],  # the patient's events the file marks
             "classes": list(model.classes),
             "model": getattr(model, "model_name", ""),
             "window": model.window.to_dict(),
@@ -769,6 +772,11 @@ class ReviewStore:
                     families.loc[i, "label_share"] = counts[label] / sum(counts.values())
         templates = self.analysis() / "templates.npy"
         recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
+        events = None
+        if recording.events:
+            labelled = table[table["label"].astype(str) != ""]
+            times, labels = labelled["time_s"].to_numpy(np.float64), labelled["label"].astype(str).to_numpy()
+            events = patient_events(recording.events, times, labels, rhythm["episodes"], recording.start)
         result = RecordingLabels(
             beats=table,
             families=families,
@@ -778,6 +786,7 @@ class ReviewStore:
             hrv=rhythm["hrv"],
             episode_settings=rhythm["settings"],
             recording=recording,
+            events=events,
         )
         about = {
             "record": self.name,

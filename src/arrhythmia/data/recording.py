@@ -35,7 +35,9 @@ class Recording:
     """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz; millivolts:
     whether the file named a voltage unit (a WFDB or EDF header), False for a CSV or NumPy signal or a header
     unit like ``NU`` or none, whose unit ``predict`` reads from the size of its beats (``data.units``); start:
-    the wall-clock time of the first sample where the file gives one (``data.clock``), else None."""
+    the wall-clock time of the first sample where the file gives one (``data.clock``), else None; events:
+    ``(seconds from the start, text)`` of the moments the file marks (an EDF+ file's annotations: a patient's
+    event button, a diary entry), in the order given."""
 
     signal: np.ndarray
     fs: float
@@ -43,6 +45,7 @@ class Recording:
     path: Path
     millivolts: bool = True
     start: Start = None
+    events: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass
@@ -76,9 +79,12 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
             raw = np.asarray(reader.readSignal(index), dtype=np.float64)
             rate, unit = float(reader.getSampleFrequency(index)), reader.getPhysicalDimension(index)
             start = reader.getStartdatetime().replace(tzinfo=None)
+            onsets, _, texts = reader.readAnnotations()
     except OSError as exc:  # pyedflib's one error for a file it cannot read
         raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
-    return Recording(in_millivolts(raw, unit), rate, names[index], path, millivolts=names_a_voltage(unit), start=start)
+    events = tuple((float(onset), str(text).strip()) for onset, text in zip(onsets, texts) if str(text).strip())
+    signal = in_millivolts(raw, unit)
+    return Recording(signal, rate, names[index], path, millivolts=names_a_voltage(unit), start=start, events=events)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
