@@ -300,6 +300,7 @@ def cohort_row(out: Path) -> dict:
     row["review_recommended"] = adaptation.get("review_recommended", False)
     row["unsure_beats"] = summary.get("unsure_beats", np.nan)
     row["start_time"] = summary.get("start_time") or ""  # the wall-clock start where the file gave one
+    row["patient_events"] = summary.get("patient_events", 0)  # the events (button, diary) the file marks
     return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
 
 
@@ -325,6 +326,7 @@ TRAILING_COLUMNS = [
     "adaptation_changed_percent",
     "review_recommended",
     "unsure_beats",
+    "patient_events",
 ]
 
 

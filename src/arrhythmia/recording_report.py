@@ -223,10 +223,11 @@ def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
 
 def _events_html(events: pd.DataFrame) -> str:
     """The patient's events (``diary.patient_events``), each with the rhythm around it."""
+    clocked = bool(events["clock"].astype(bool).any())
     rows = [
         [
             clock(r.time_s),
-            *([esc(r.clock)] if events["clock"].astype(bool).any() else []),
+            *([esc(r.clock)] if clocked else []),
             esc(r.event),
             _number(r.heart_rate_bpm),
             esc(r.beats),
@@ -234,7 +235,7 @@ def _events_html(events: pd.DataFrame) -> str:
         ]
         for r in events.itertuples()
     ]
-    when = ["clock time"] if events["clock"].astype(bool).any() else []
+    when = ["clock time"] if clocked else []
     header = ["at (h:mm:ss)", *when, "event", "HR bpm", f"beats within {AROUND_S:g} s", "episodes"]
     note = (
         f"<p>The events the recording marks (a patient's event button, a diary entry), each with the heart rate, "
