@@ -36,20 +36,26 @@ def patient_events(
     ``episodes.find_episodes`` table."""
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
+    at = np.array([float(time_s) for time_s, _ in events], dtype=np.float64)
+    # each event's beats, by position: a file may mark thousands of moments
+    first = np.searchsorted(times, at - AROUND_S, side="left")
+    last = np.searchsorted(times, at + AROUND_S, side="right")
+    starts, ends = episodes["start_s"].to_numpy(np.float64), episodes["end_s"].to_numpy(np.float64)
+    kinds = episodes["type"].to_numpy(str)
     rows = []
-    for time_s, text in events:
-        near = (times >= time_s - AROUND_S) & (times <= time_s + AROUND_S)
-        rr = np.diff(times[near])
-        counts = pd.Series(labels[near]).value_counts()
-        overlapping = episodes[(episodes["start_s"] <= time_s + AROUND_S) & (episodes["end_s"] >= time_s - AROUND_S)]
+    for (time_s, text), a, b in zip(events, first, last):
+        rr = np.diff(times[a:b])
+        names, counts = np.unique(labels[a:b], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        overlapping = kinds[(starts <= time_s + AROUND_S) & (ends >= time_s - AROUND_S)]
         rows.append(
             {
                 "time_s": float(time_s),
                 "clock": clock_at(start, time_s),
                 "event": text,
                 "heart_rate_bpm": 60.0 / float(np.median(rr)) if len(rr) else np.nan,
-                "beats": ", ".join(f"{label} {n}" for label, n in counts.items()),
-                "episodes": ";".join(dict.fromkeys(overlapping["type"])),
+                "beats": ", ".join(f"{names[i]} {counts[i]}" for i in order),
+                "episodes": ";".join(dict.fromkeys(overlapping.tolist())),
             }
         )
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))

@@ -233,15 +233,16 @@ def _events_html(events: pd.DataFrame) -> str:
             esc(r.beats),
             esc(r.episodes or "none"),
         ]
-        for r in events.itertuples()
+        for r in events.head(MAX_EPISODE_ROWS).itertuples()
     ]
+    more = len(events) - MAX_EPISODE_ROWS
     when = ["clock time"] if clocked else []
     header = ["at (h:mm:ss)", *when, "event", "HR bpm", f"beats within {AROUND_S:g} s", "episodes"]
     note = (
         f"<p>The events the recording marks (a patient's event button, a diary entry), each with the heart rate, "
         f"the beats and the episodes within {AROUND_S:g} s of it; the first {MAX_EVENT_STRIPS} have a strip below.</p>"
     )
-    return note + _table(header, rows)
+    return note + _table(header, rows) + (f"<p>{more:,} more in events.csv.</p>" if more > 0 else "")
 
 
 def render_recording_report(
