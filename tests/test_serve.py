@@ -240,6 +240,8 @@ def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
     highlevel.write_edf(str(folder / "holter.edf"), [ecg_uv], [signal_header], header)
     ReviewStore(folder, "holter.edf").analyse(load_classifier())
     with TestClient(create_app(folder)) as client:
+        about = client.get("/api/recordings/holter.edf").json()
+        assert about["events"] == [{"time_s": 40.0, "text": "palpitations"}]  # listed on the review page
         report = client.get("/api/recordings/holter.edf/export/report.html").text
         assert "<h2>Patient events</h2>" in report and "palpitations" in report and "14:00:40" in report
     events = pd.read_csv(folder / ".arrhythmia" / "holter.edf" / "reviewed" / "events.csv", keep_default_na=False)

@@ -3,6 +3,7 @@ Chromium through Playwright: the token, the strip, a beat relabelled with the ke
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -47,6 +48,9 @@ def server(tmp_path):
     beats["confidence"] = 0.99
     beats.loc[len(beats) - 3, "confidence"] = 0.2  # one beat the network was unsure of
     beats.to_csv(store.analysis() / "beats.csv", index=False)
+    meta = json.loads((store.analysis() / "meta.json").read_text())
+    meta["events"] = [[40.0, "dizzy"]]  # a patient's event, as an EDF+ file's annotation gives it
+    (store.analysis() / "meta.json").write_text(json.dumps(meta))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
     command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), "--token", TOKEN]
@@ -90,6 +94,10 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             page.click("a[href='/recordings/r01']")
             page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
             assert "(10:59:30 to 10:59:40)" in page.text_content("#strip-time")  # the clock, from the header's start
+            event = page.locator("#events tbody tr").first  # the patient's event: a click shows its strip
+            assert "dizzy" in event.text_content() and "11:00:10" in event.text_content()
+            event.click()
+            page.wait_for_function("document.getElementById('strip-time').textContent.startsWith('0:35.0')")
             before = int(page.text_content("#count-V").replace(",", ""))
             for _ in range(30):  # move to a beat the model calls N
                 page.keyboard.press("ArrowRight")

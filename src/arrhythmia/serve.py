@@ -311,6 +311,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             duration_s=meta["n_samples"] / meta["fs"],
             lead=meta["lead"],
             start_time=meta.get("start_time"),  # the wall-clock start the file gave (ISO 8601), or None
+            events=[{"time_s": t, "text": text} for t, text in meta.get("events", [])],  # the patient's events
             classes=meta["classes"],
             model=meta["model"],
             can_undo=len(state.undo),

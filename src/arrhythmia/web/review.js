@@ -292,6 +292,21 @@ async function loadEpisodes() {
   );
 }
 
+// The patient's events the recording's file marks (an EDF+ file's annotations), each a click from its strip.
+function showEvents(events) {
+  document.getElementById("events-section").hidden = !events.length;
+  document.querySelector("#events tbody").replaceChildren(
+    ...events.slice(0, 300).map((e) =>
+      element(
+        "tr",
+        { onclick: () => loadStrip(e.time_s - view.width / 2), style: "cursor:pointer" },
+        element("td", {}, when(e.time_s)),
+        element("td", {}, e.text),
+      ),
+    ),
+  );
+}
+
 async function loadRecording() {
   const rec = await apiJSON(BASE + "?summary=false"); // the summary (episodes, HRV) is not needed to draw
   view.rec = rec;
@@ -306,6 +321,7 @@ async function loadRecording() {
   else say("");
   setVersion(rec.version, rec.can_undo);
   showCounts(rec.per_class, rec.unsure_left);
+  showEvents(rec.events || []);
   const jump = document.getElementById("jump-class");
   if (!jump.options.length) {
     jump.replaceChildren(...rec.classes.map((c) => element("option", { value: c }, c)));
