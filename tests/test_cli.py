@@ -265,6 +265,28 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
         assert "predict.py" not in result.stderr and "adapt_labels(" not in result.stderr
 
 
+def test_predict_an_edf_holter_file_with_patient_events(tmp_path):
+    from datetime import datetime
+
+    from pyedflib import highlevel
+
+    from arrhythmia.data.synthetic import synthetic_ecg
+
+    ecg_uv = synthetic_ecg(duration_s=90, fs=256, seed=6).signal * 1000.0
+    header = highlevel.make_header(startdate=datetime(2026, 11, 28, 23, 59, 30))
+    header["annotations"] = [[45.0, -1, "palpitations"]]
+    signal = highlevel.make_signal_header(
+        "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
+    )
+    highlevel.write_edf(str(tmp_path / "holter.edf"), [ecg_uv], [signal], header)
+    result = run_cli("predict", tmp_path / "holter.edf", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "patient events (EDF+ annotations)" in result.stdout and "events.csv" in result.stdout
+    events = (tmp_path / "out" / "events.csv").read_text().splitlines()
+    assert events[0] == "time_s,clock,event,heart_rate_bpm,beats,episodes"
+    assert events[1].startswith("45,2026-11-29 00:00:15,palpitations,")  # past midnight, by the clock
+
+
 def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):
     rows = np.random.default_rng(0).random((12, 188))
     np.savetxt(tmp_path / "beats.csv", rows, delimiter=",")

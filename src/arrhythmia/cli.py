@@ -478,6 +478,8 @@ def predict(
     if changed is not None:
         review = " (review recommended)" if done.result.adaptation["review_recommended"] else ""
         table.add_row("labels the adaptation changed", f"{changed:.1f}%{review}")
+    if summary.get("patient_events"):
+        table.add_row("patient events (EDF+ annotations)", f"{summary['patient_events']:,}")
     if summary.get("episodes"):
         table.add_row("episodes", ", ".join(f"{kind} {n:,}" for kind, n in summary["episodes"].items()))
     if isinstance(summary.get("hrv"), dict):
@@ -499,6 +501,8 @@ def predict(
         console.print(f"plot: {files['plot']}")
     if "report" in files:
         console.print(f"report: {files['report']}")
+    if "events" in files:
+        console.print(f"patient events, each with the rhythm around it: {files['events']}")
     console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
 
 
