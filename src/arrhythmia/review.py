@@ -758,6 +758,7 @@ class ReviewStore:
             meta = self.meta()
             rhythm = self.rhythm()
             table = self.reviewed_table()
+            times_s = self.times_s()
             version = state.version
         out = self.folder / "reviewed"
         families = None
@@ -774,9 +775,11 @@ class ReviewStore:
         recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         events = None
         if recording.events:
-            labelled = table[table["label"].astype(str) != ""]
-            times, labels = labelled["time_s"].to_numpy(np.float64), labelled["label"].astype(str).to_numpy()
-            events = patient_events(recording.events, times, labels, rhythm["episodes"], recording.start)
+            labels = table["label"].astype(str).to_numpy()
+            labelled = labels != ""
+            events = patient_events(
+                recording.events, times_s[labelled], labels[labelled], rhythm["episodes"], recording.start
+            )
         result = RecordingLabels(
             beats=table,
             families=families,
