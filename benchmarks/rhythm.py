@@ -148,26 +148,24 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
 def score(pairs: list[tuple[list, list]], intervals: bool = False) -> dict:
     """Episode and duration Se and +P over ``(reference, detected)`` interval lists, one pair per record; with
     ``intervals``, also each figure's 95% interval over the records (``evaluation.ratio_interval``)."""
-    tallies = np.zeros((len(pairs), 6))  # per record: reference, found, detected, true, reference s, covered s
+    # per record: reference, found, detected, true (episodes); reference, covered, detected (seconds)
+    tallies = np.zeros((len(pairs), 7))
     for i, (reference, detected) in enumerate(pairs):
-        covered = sum(overlap(r, d) for r in reference for d in detected)
         tallies[i] = [
             len(reference),
             sum(any(overlap(r, d) > 0 for d in detected) for r in reference),
             len(detected),
             sum(any(overlap(d, r) > 0 for r in reference) for d in detected),
             sum(e - s for s, e in reference),
-            covered,
+            sum(overlap(r, d) for r in reference for d in detected),
+            sum(e - s for s, e in detected),
         ]
-    det_times = np.array([sum(e - s for s, e in detected) for _, detected in pairs], dtype=np.float64)
-    det_time = float(det_times.sum())
-    ref_n, ref_hit, det_n, det_hit, ref_time, covered = tallies.sum(axis=0) if len(pairs) else np.zeros(6)
+    ref_n, ref_hit, det_n, det_hit, ref_time, covered, det_time = tallies.sum(axis=0)
     ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
     figures = {}
     if intervals:
-        columns = {"episode_se": (1, 0), "episode_ppv": (3, 2), "duration_se": (5, 4)}
+        columns = {"episode_se": (1, 0), "episode_ppv": (3, 2), "duration_se": (5, 4), "duration_ppv": (5, 6)}
         figures = {key: ratio_interval(tallies[:, a], tallies[:, b]) for key, (a, b) in columns.items()}
-        figures["duration_ppv"] = ratio_interval(tallies[:, 5], det_times)
     return {
         "reference": int(ref_n),
         "detected": int(det_n),
