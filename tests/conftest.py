@@ -27,6 +27,20 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ARRHYTHMIA_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 
+def write_edf_holter(path: Path, start, events: list[tuple[float, str]], seconds: float = 90.0, seed: int = 0) -> None:
+    """An EDF+ Holter file: one synthetic ECG lead at 256 Hz in µV, starting at ``start`` (a datetime), with
+    ``events`` (seconds from the start, text) as its annotations, as an event button or a diary marks them."""
+    from pyedflib import highlevel
+
+    ecg_uv = synthetic_ecg(duration_s=seconds, fs=256, seed=seed).signal * 1000.0
+    header = highlevel.make_header(startdate=start)
+    header["annotations"] = [[onset, -1, text] for onset, text in events]
+    signal = highlevel.make_signal_header(
+        "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
+    )
+    highlevel.write_edf(str(path), [ecg_uv], [signal], header)
+
+
 def write_wfdb_record(directory: Path, name: str, seconds: float = 60.0, seed: int = 0, fs: float = 360.0):
     """A two-lead WFDB record (MLII + V5, format 212) with beat and non-beat `atr` annotations."""
     import wfdb

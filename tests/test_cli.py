@@ -268,17 +268,9 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
 def test_predict_an_edf_holter_file_with_patient_events(tmp_path):
     from datetime import datetime
 
-    from pyedflib import highlevel
+    from conftest import write_edf_holter
 
-    from arrhythmia.data.synthetic import synthetic_ecg
-
-    ecg_uv = synthetic_ecg(duration_s=90, fs=256, seed=6).signal * 1000.0
-    header = highlevel.make_header(startdate=datetime(2026, 11, 28, 23, 59, 30))
-    header["annotations"] = [[45.0, -1, "palpitations"]]
-    signal = highlevel.make_signal_header(
-        "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
-    )
-    highlevel.write_edf(str(tmp_path / "holter.edf"), [ecg_uv], [signal], header)
+    write_edf_holter(tmp_path / "holter.edf", datetime(2026, 11, 28, 23, 59, 30), [(45.0, "palpitations")], seed=6)
     result = run_cli("predict", tmp_path / "holter.edf", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     assert "patient events (EDF+ annotations)" in result.stdout and "events.csv" in result.stdout

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import wfdb
-from conftest import write_multisegment_record, write_wfdb_record
+from conftest import write_edf_holter, write_multisegment_record, write_wfdb_record
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -229,15 +229,7 @@ def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):
 
 
 def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
-    from pyedflib import highlevel
-
-    ecg_uv = synthetic_ecg(duration_s=90, fs=256, seed=4).signal * 1000.0
-    header = highlevel.make_header(startdate=datetime(2026, 11, 28, 14, 0, 0))
-    header["annotations"] = [[40.0, -1, "palpitations"]]
-    signal_header = highlevel.make_signal_header(
-        "ECG", dimension="uV", sample_frequency=256, physical_min=-5000, physical_max=5000
-    )
-    highlevel.write_edf(str(folder / "holter.edf"), [ecg_uv], [signal_header], header)
+    write_edf_holter(folder / "holter.edf", datetime(2026, 11, 28, 14, 0, 0), [(40.0, "palpitations")], seed=4)
     ReviewStore(folder, "holter.edf").analyse(load_classifier())
     with TestClient(create_app(folder)) as client:
         about = client.get("/api/recordings/holter.edf").json()
