@@ -295,6 +295,7 @@ def cohort_row(out: Path) -> dict:
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
     row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
+    row["muscle_filtered_percent"] = float(summary.get("muscle_filtered_s", 0.0)) * per_s
     adaptation = summary.get("adaptation") or {}
     row["adaptation_changed_percent"] = adaptation.get("changed_percent", np.nan)
     row["review_recommended"] = adaptation.get("review_recommended", False)
@@ -323,6 +324,7 @@ TRAILING_COLUMNS = [
     "pauses",
     "longest_pause_s",
     "analysable_percent",
+    "muscle_filtered_percent",
     "adaptation_changed_percent",
     "review_recommended",
     "unsure_beats",

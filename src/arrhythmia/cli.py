@@ -393,6 +393,9 @@ def predict(
     ] = True,
     adapt_setting: AdaptSettings = None,
     episode_setting: EpisodeSettings = None,
+    muscle_filter: Annotated[
+        bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise before reading beats.")
+    ] = True,
     ask: Annotated[
         int,
         typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
@@ -439,6 +442,7 @@ def predict(
         seconds=seconds,
         report=report,
         episodes=_episode_value(episode_setting or []),
+        muscle_filter=muscle_filter,
     )
     if len(records) > 1 or is_archive_path(records[0]):
         _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force)
@@ -469,6 +473,8 @@ def predict(
             f"{cls}: isolated / couplets / runs", f"{ectopy['isolated']} / {ectopy['couplets']} / {ectopy['runs']}"
         )
         table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
+    if summary.get("muscle_filtered_s"):
+        table.add_row("muscle noise low-passed (25 Hz)", f"{summary['muscle_filtered_s'] / 60:.1f} min")
     if done.result.families is not None:
         table.add_row("morphology families", f"{len(done.result.families):,}")
     if "unsure_beats" in summary:

@@ -36,6 +36,7 @@ class PredictOptions:
     review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
     draw that stretch (s) with its beats marked. report : write ``report.html``. episodes : the
     ``episodes.EpisodeConfig`` settings that differ from the defaults (pause, bradycardia, ... thresholds).
+    muscle_filter : low-pass the stretches that hold muscle noise (``data.muscle``).
     """
 
     fs: float | None = None
@@ -48,6 +49,7 @@ class PredictOptions:
     seconds: float = 10.0
     report: bool = False
     episodes: dict | None = None
+    muscle_filter: bool = True
 
 
 @dataclass
@@ -85,8 +87,16 @@ def label_file(
         return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
 
     episodes = EpisodeConfig.from_value(options.episodes)
-    result = label_recording(data, model, adapt=options.adapt, reviewed=reviewed, ask=options.ask, episodes=episodes)
-    data = result.recording  # drawn, and shown by the review app, as it was labelled: without mains hum
+    result = label_recording(
+        data,
+        model,
+        adapt=options.adapt,
+        reviewed=reviewed,
+        ask=options.ask,
+        episodes=episodes,
+        muscle_filter=options.muscle_filter,
+    )
+    data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)
     files = _existing(

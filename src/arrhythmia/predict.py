@@ -32,6 +32,8 @@ from arrhythmia.data.context import (
 from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
+from arrhythmia.data.muscle import BLOCK_S as MUSCLE_BLOCK_S
+from arrhythmia.data.muscle import muscle_noise, remove_muscle
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -209,8 +211,10 @@ class RecordingLabels:
     mv_per_unit : the millivolts per unit of the file's signal: 1.0 but where a CSV or NumPy signal's beats
         were too small or too large for mV (``data.units``: 1000 read as volts, 0.001 as microvolts);
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
-        (``data.mains``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
-    recording : the recording as it was labelled: as read, with that hum notched out (what to draw);
+        (``data.mains``); muscle_filtered_s : how long the signal was low-passed for muscle noise, s
+        (``data.muscle``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
+    recording : the recording as it was labelled: as read, with that hum notched out and that muscle noise
+        filtered (what to draw);
     events : the patient's events the file marks, each with the rhythm around it (``diary.patient_events``),
         or None where the file marks none;
     unanalysable, ventricular : (k, 2) start and end samples of the stretches without analysable signal
@@ -229,6 +233,7 @@ class RecordingLabels:
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
     mains_hz: float | None = None
+    muscle_filtered_s: float = 0.0
     mv_per_unit: float = 1.0
     recording: Recording | None = None
     episode_settings: dict = field(default_factory=dict)
@@ -434,6 +439,7 @@ def label_recording(
     ask: int = 0,
     episodes: EpisodeConfig | None = None,
     search_back: bool = True,
+    muscle_filter: bool = True,
 ) -> RecordingLabels:
     """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording, and find
     its rhythm episodes (``episodes``: their thresholds, default ``EpisodeConfig()``).
@@ -454,6 +460,9 @@ def label_recording(
     on the model's own labels). Those the model calls V are added where a beat next to them is still V
     after the adaptation (or where the reviewer labelled them), outside the families and questions, with
     family -1 and no P-wave consistency (``RecordingLabels.found_in_v_runs`` counts them).
+
+    muscle_filter : low-pass the stretches that hold muscle noise at 40 Hz before anything reads them
+    (``data.muscle``; ``RecordingLabels.muscle_filtered_s`` says how long); False reads the signal as it is.
     """
     signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
     mv_per_unit = 1.0
@@ -477,11 +486,23 @@ def label_recording(
     if mains_hz is not None:
         signal = remove_mains(signal, fs, mains_hz)
         recording = replace(recording, signal=signal)
+    # Muscle noise next, where it is found (a clean recording is read as it is): read as wide beats otherwise.
+    noisy_blocks = muscle_noise(signal, fs) if muscle_filter else np.zeros(0, dtype=bool)
+    if noisy_blocks.any():
+        signal = remove_muscle(signal, fs, noisy_blocks)
+        recording = replace(recording, signal=signal)
+    muscle_filtered_s = min(float(noisy_blocks.sum()) * MUSCLE_BLOCK_S, len(signal) / fs)
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
-    result = RecordingLabels(beats=no_beats, mains_hz=mains_hz, recording=recording, mv_per_unit=mv_per_unit)
+    result = RecordingLabels(
+        beats=no_beats,
+        mains_hz=mains_hz,
+        muscle_filtered_s=muscle_filtered_s,
+        recording=recording,
+        mv_per_unit=mv_per_unit,
+    )
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
@@ -692,10 +713,14 @@ def predict_signal(
     adapt: bool | dict | AdaptConfig | None = True,
     reviewed: dict[int, str] | None = None,
     search_back: bool = True,
+    muscle_filter: bool = True,
 ) -> pd.DataFrame:
     """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class, when
     adapted family, and p_wave (see ``label_recording``)."""
-    return label_recording(recording, model, chunk_s, adapt, reviewed, search_back=search_back).beats
+    result = label_recording(
+        recording, model, chunk_s, adapt, reviewed, search_back=search_back, muscle_filter=muscle_filter
+    )
+    return result.beats
 
 
 def predict_beats(rows: BeatRows, model: BeatModel) -> pd.DataFrame:
@@ -783,6 +808,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
     summary["mains_hz"] = result.mains_hz
+    summary["muscle_filtered_s"] = round(result.muscle_filtered_s, 1)
     summary["mv_per_unit"] = result.mv_per_unit
     summary["start_time"] = start_text(result.recording.start) if result.recording is not None else None
     summary["beats_found_in_v_runs"] = result.found_in_v_runs

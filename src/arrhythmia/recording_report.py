@@ -266,7 +266,8 @@ def render_recording_report(
         f"<header><h1>{esc(name)}</h1>",
         f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
         f"{esc(summary.get('model', '?'))}"
-        f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}; "
+        f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}"
+        f"{f'; {clock(result.muscle_filtered_s)} of muscle noise low-passed' if result.muscle_filtered_s else ''}; "
         f"{f'started {clock_at(recording.start, 0)}; ' if recording.start is not None else ''}"
         f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
         "device: every label is a proposal for a person to review.</p></header>",
