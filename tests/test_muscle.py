@@ -124,3 +124,22 @@ def test_on_a_real_record_muscle_noise_no_longer_makes_normal_beats_wide():
     false_v_off, found_off = scored(False)
     false_v_on, found_on = scored(True)
     assert false_v_on < 0.5 * false_v_off and found_on > found_off
+
+
+def test_the_command_line_filters_by_default_and_not_with_no_muscle_filter(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from arrhythmia.cli import app
+
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=5).signal
+    np.save(tmp_path / "noisy.npy", noisy_middle(ecg, FS)[0])
+    for flags, seconds in (([], 30.0), (["--no-muscle-filter"], 0.0)):
+        out = tmp_path / f"out{len(flags)}"
+        done = CliRunner().invoke(
+            app, ["predict", str(tmp_path / "noisy.npy"), "--fs", "360", "--out", str(out), *flags]
+        )
+        assert done.exit_code == 0, done.output
+        assert json.loads((out / "summary.json").read_text())["muscle_filtered_s"] == seconds
+        assert ("muscle noise low-passed" in done.output) == bool(seconds)

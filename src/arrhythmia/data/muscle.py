@@ -4,7 +4,7 @@ Muscle activity (a patient who walks, shivers or tenses) adds broadband noise ab
 band. The detector's 0.5-40 Hz band-pass keeps much of it and the network, trained on MIT-BIH's cleaner
 signal, reads a noisy normal beat as a wide one: with synthetic muscle noise at 6 dB SNR on DS1's MLII,
 V's positive predictivity through ``predict`` fell from 89 to 47% and a seventh of the beats went
-undetected (README, "Muscle noise"). Clinical ECG machines answer with a switchable 35-40 Hz "muscle
+undetected (README, "Muscle noise"). Clinical ECG machines answer with a switchable 25-40 Hz "muscle
 filter"; here it is switched on only where the noise is: ``muscle_noise`` measures, per block of
 ``BLOCK_S`` seconds, the signal in ``NOISE_BAND_HZ`` against the recording's QRS amplitude, and
 ``remove_muscle`` low-passes those blocks (``CUTOFF_HZ``, zero-phase), blending into the untouched signal
@@ -23,8 +23,8 @@ from arrhythmia.data.quality import true_runs
 #: frequency of a 128 Hz Holter, so that a recorder's sampling rate does not change the measure.
 NOISE_BAND_HZ = (40.0, 55.0)
 #: A block is noisy when the median magnitude of its signal in ``NOISE_BAND_HZ`` reaches this share of the
-#: recording's QRS amplitude (the median 1-s range of the 5-40 Hz band). Clean MIT-BIH leads stay under
-#: 0.03; chosen on DS1 through ``predict`` (docs/choosing-the-rhythm-settings.md#muscle-noise).
+#: recording's QRS amplitude (the median 1-s range of the 5-40 Hz band). DS1's clean MLII blocks stay under
+#: 0.029; chosen on DS1 through ``predict``, with the cut-off (README, "Muscle noise").
 NOISE_SHARE = 0.035
 #: The low-pass applied to noisy blocks: a 2nd-order Butterworth run forward and backward, Hz.
 CUTOFF_HZ = 25.0
