@@ -2,7 +2,8 @@
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
                                   [--engine torch|onnx]
-                                  [--variant mlii|lead2|RATEhz|lowpassHZ|inverted|mains50|mains60|motionDB|muscleDB ...]
+                                  [--variant mlii|lead2|RATEhz|lowpassHZ|inverted|mains50|mains60
+                                             |motionDB|muscleDB|burstDB ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --folds DIR [...as above]
@@ -32,8 +33,9 @@ as the MIT-BIH Supraventricular Arrhythmia Database, ``250hz`` as many patches, 
 ``lowpassHZ`` (MLII through a causal 4th-order Butterworth low-pass at HZ Hz, as a device or a monitor
 mode that keeps 0.5-40 Hz records it: ``lowpass40``),
 ``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
-electrode with poor contact), ``motionDB`` / ``muscleDB`` (MLII with synthetic noise added at a signal-to-noise
-ratio of DB decibels, e.g. ``motion12``, ``muscle6``; ``noisy_signal``). ``--predict-option key=value`` (values
+electrode with poor contact), ``motionDB`` / ``muscleDB`` / ``burstDB`` (MLII with synthetic noise added at a
+signal-to-noise ratio of DB decibels, e.g. ``motion12``, ``muscle6``, ``burst6``: muscle noise in bursts;
+``noisy_signal``). ``--predict-option key=value`` (values
 read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a
 keyword argument.
 
@@ -85,7 +87,7 @@ from arrhythmia.predict import label_recording, predict_signal
 TOLERANCE_S = 0.15
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
 FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60")
-VARIANTS = (*FIXED_VARIANTS, "RATEhz", "lowpassHZ", "motionDB", "muscleDB")
+VARIANTS = (*FIXED_VARIANTS, "RATEhz", "lowpassHZ", "motionDB", "muscleDB", "burstDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -599,7 +601,7 @@ def show(paths: list[str]) -> None:
 
 def variant_name(text: str) -> str:
     """``--variant``'s type: a name of ``VARIANTS``, with ``RATEhz`` for any whole rate, ``lowpassHZ`` for
-    any whole cut-off and ``motionDB`` / ``muscleDB`` for any whole DB."""
+    any whole cut-off and ``motionDB`` / ``muscleDB`` / ``burstDB`` for any whole DB."""
     if text not in FIXED_VARIANTS and resampled_rate(text) is None and low_passed_at(text) is None:
         try:
             noise_variant(text)

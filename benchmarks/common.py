@@ -62,15 +62,18 @@ def resampled(recording: Recording, rate_hz: float) -> tuple[Recording, float]:
     return replace(recording, signal=signal, fs=float(rate_hz)), float(ratio)
 
 
-#: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts) and muscle (broadband).
-NOISE_BANDS_HZ = {"motion": (1.0, 10.0), "muscle": (10.0, 100.0)}
+#: Where each kind of synthetic noise lies, Hz: electrode motion (slow, in bursts), muscle (broadband,
+#: throughout) and muscle in bursts (a patient who moves now and then).
+NOISE_BANDS_HZ = {"motion": (1.0, 10.0), "muscle": (10.0, 100.0), "burst": (10.0, 100.0)}
+#: The kinds whose amplitude follows a slowly varying envelope, off about half of the time.
+IN_BURSTS = ("motion", "burst")
 
 
 def noise_variant(variant: str) -> tuple[str, float]:
     """``("motion", 12.0)`` for ``"motion12"``; a ValueError for a variant that is no known one."""
     kind = variant.rstrip("0123456789")
     if kind not in NOISE_BANDS_HZ or kind == variant:
-        raise ValueError(f"unknown noise {variant!r} (motionDB or muscleDB, e.g. motion12)")
+        raise ValueError(f"unknown noise {variant!r} (motionDB, muscleDB or burstDB, e.g. motion12)")
     return kind, float(variant[len(kind) :])
 
 
@@ -79,7 +82,8 @@ def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, sn
     Test Database measures it: signal power (QRS peak-to-peak amplitude)^2 / 8, the median over the
     reference ``beats`` (samples), over the noise's mean square. ``motion``: noise band-limited to 1-10 Hz,
     the band of the QRS complex itself, in bursts (its amplitude follows a slowly varying envelope, as an
-    electrode that moves does now and then); ``muscle``: noise band-limited to 10-100 Hz throughout. Neither is
+    electrode that moves does now and then); ``muscle``: noise band-limited to 10-100 Hz throughout;
+    ``burst``: the same muscle noise in motion's bursts (the SNR is that of the whole noise). Neither is
     the recorded noise of that database (not in ../shared): a stand-in with the same SNR convention."""
     from scipy.signal import butter, sosfiltfilt
 
@@ -87,7 +91,7 @@ def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, sn
     low, high = NOISE_BANDS_HZ[kind]
     band = butter(4, [low, min(high, 0.45 * fs)], btype="band", fs=fs, output="sos")
     noise = sosfiltfilt(band, rng.standard_normal(len(signal)))
-    if kind == "motion":
+    if kind in IN_BURSTS:
         envelope = sosfiltfilt(butter(2, 0.05, fs=fs, output="sos"), rng.standard_normal(len(signal)))
         noise *= np.clip(envelope / envelope.std(), 0.0, None)
     half = round(0.05 * fs)

@@ -302,6 +302,7 @@ def adapt(
     where: str = "recording",
     reviewed: dict[int, int] | None = None,
     rhythm: Timing | None = None,
+    shapes: np.ndarray | None = None,
 ) -> Adaptation:
     """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
     (n_beats, n_context)) to the recording, as ``config`` says; see ``arrhythmia.adapt``. ``model`` is what
@@ -309,7 +310,9 @@ def adapt(
     ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
     reviewer's labels) decides its families' morphology, its timing groups' N or S (``timing_groups``,
     ``representatives``) and this recording's N/S border, and its beats keep their given labels.
-    ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups."""
+    ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups. ``shapes``: (n_beats, L)
+    the windows the families are formed from, where they are not X (predict low-passes them all alike where
+    part of a recording was filtered for muscle noise, so that one shape makes one family)."""
     reviewed = reviewed or {}
     steps: dict[str, Any] = {"adapted": False}
     network_calls = probs.argmax(axis=1)
@@ -333,7 +336,8 @@ def adapt(
         steps["premature_ratio"] = border
     families, typical = None, None
     if config.families or (config.batchnorm and config.batchnorm_on == "usual"):
-        families = morphology_families(X, model.window, config.family_distance, config.qrs_s, config.sample)
+        shaped = X if shapes is None else shapes
+        families = morphology_families(shaped, model.window, config.family_distance, config.qrs_s, config.sample)
         typical = exemplars(families)  # the beat that speaks for each family
     if config.batchnorm:
         if hasattr(model, "renormalised"):

@@ -137,3 +137,14 @@ def remove_muscle(signal: np.ndarray, fs: float, noisy: np.ndarray, cutoff_hz: f
             x[first:last] += w * (low - x[first:last])
             x[first:last][missing] = np.nan
     return x
+
+
+def same_band(windows: np.ndarray, fs: float, cutoff_hz: float = CUTOFF_HZ) -> np.ndarray:
+    """Beat ``windows`` ((n_beats, L) float, at ``fs`` Hz) each low-passed as ``remove_muscle`` low-passes
+    noisy blocks, so that beats cut from filtered and unfiltered stretches compare alike. (n_beats, L)
+    float32; unchanged where ``cutoff_hz`` is not below ``0.45 * fs`` or a window is too short to filter."""
+    windows = np.asarray(windows, dtype=np.float32)
+    sos = sps.butter(2, cutoff_hz, fs=fs, output="sos") if cutoff_hz < 0.45 * fs else None
+    if sos is None or len(windows) == 0 or windows.shape[1] <= 3 * (2 * len(sos) + 1):
+        return windows
+    return sps.sosfiltfilt(sos, windows, axis=1).astype(np.float32)
