@@ -33,7 +33,7 @@ from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import BLOCK_S as MUSCLE_BLOCK_S
-from arrhythmia.data.muscle import muscle_noise, remove_muscle, same_band
+from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -548,9 +548,10 @@ def label_recording(
         rhythm = Timing(
             prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept], pattern[cut.kept]
         )
-        # Where part of the recording was low-passed for muscle noise, its beats are grouped by shape with all
+        # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.
-        shapes = same_band(cut.X, model.window.fs) if noisy_blocks.any() else None
+        alike = noisy_blocks.any() and noisy_blocks.mean() >= SAME_BAND_SHARE
+        shapes = same_band(cut.X, model.window.fs) if alike else None
         adapted = adapt_labels(
             model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm, shapes
         )

@@ -28,6 +28,10 @@ NOISE_BAND_HZ = (40.0, 55.0)
 NOISE_SHARE = 0.035
 #: The low-pass applied to noisy blocks: a 2nd-order Butterworth run forward and backward, Hz.
 CUTOFF_HZ = 25.0
+#: Where at least this share of a recording's blocks is filtered, its beats are grouped by shape with every
+#: window low-passed alike (``same_band``); a few stray noisy blocks leave the grouping as it is. Chosen on
+#: DS1 with the filter (README, "Muscle noise").
+SAME_BAND_SHARE = 0.05
 #: Length of the blocks the noise is judged in, and of the ramp between filtered and untouched signal, s.
 BLOCK_S = 10.0
 BLEND_S = 1.0
