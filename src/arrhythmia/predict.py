@@ -461,7 +461,7 @@ def label_recording(
     after the adaptation (or where the reviewer labelled them), outside the families and questions, with
     family -1 and no P-wave consistency (``RecordingLabels.found_in_v_runs`` counts them).
 
-    muscle_filter : low-pass the stretches that hold muscle noise at 40 Hz before anything reads them
+    muscle_filter : low-pass the stretches that hold muscle noise at 25 Hz before anything reads them
     (``data.muscle``; ``RecordingLabels.muscle_filtered_s`` says how long); False reads the signal as it is.
     """
     signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
@@ -491,7 +491,8 @@ def label_recording(
     if noisy_blocks.any():
         signal = remove_muscle(signal, fs, noisy_blocks)
         recording = replace(recording, signal=signal)
-    muscle_filtered_s = min(float(noisy_blocks.sum()) * MUSCLE_BLOCK_S, len(signal) / fs)
+    block = max(int(round(MUSCLE_BLOCK_S * fs)), 1)
+    muscle_filtered_s = float(sum(min(block, len(signal) - i * block) for i in np.flatnonzero(noisy_blocks))) / fs
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
