@@ -7,7 +7,7 @@
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --folds DIR [...as above]
-    python benchmarks/adaptive.py --hours 24 [--predict-option key=value ...]
+    python benchmarks/adaptive.py --hours 24 [--variant mlii|muscleDB|burstDB ...] [--predict-option key=value ...]
     python benchmarks/adaptive.py --show results.jsonl ...
 
 Each record is read, turned into a signal (``--variant``), labelled by ``predict_signal`` (detection,
@@ -52,7 +52,8 @@ Modes:
 - ``--folds DIR``: the same scoring with the fold models of any ``arrhythmia crossval`` directory (any
   settings, any model).
 - ``--hours H``: seconds and peak resident memory (signal included) of ``predict_signal`` on an H-hour
-  signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process.
+  signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process; per ``--variant``,
+  ``mlii`` or a noise variant (``muscle6``: the noise added to each record as it is read).
 
 Results are also appended as JSON lines to ``--out``; ``--show FILE ...`` prints their tables again.
 Paced records (102, 104, 107, 217) are in neither DS1 nor DS2 and never scored by ``ds1``/``ds2``.
@@ -556,10 +557,13 @@ def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about:
 # -- a long signal ---------------------------------------------------------------------------------------
 
 
-def long_signal_run(data: Path, hours: float, engine: str, run: Path | None, shipped: str, options: dict):
-    """In a fresh process: label an ``hours`` signal; (beats, seconds, peak resident MB incl. the signal)."""
+def long_signal_run(
+    data: Path, hours: float, engine: str, run: Path | None, shipped: str, options: dict, variant: str = "mlii"
+):
+    """In a fresh process: label an ``hours`` signal (with a noise ``variant``'s noise added to each record);
+    (beats, seconds, peak resident MB incl. the signal)."""
     model = load_classifier(run, engine, shipped, device="cpu")
-    recording = long_recording(data, hours)
+    recording = long_recording(data, hours, None if variant == "mlii" else noise_variant(variant))
     warm_up(data, record_names(data)[0], model, options)
     began = time.perf_counter()
     table = predict_signal(recording, model, **options)
@@ -647,12 +651,15 @@ def main() -> None:
     began = time.perf_counter()
 
     if args.hours:
-        beats, seconds, peak = in_fresh_process(
-            long_signal_run, args.data, args.hours, args.engine, args.run, args.pretrained, options
-        )
         print(f"{args.hours:g} h of MLII (MIT-BIH records concatenated), predict {options_text(options)}:\n")
-        print("| engine | beats | label s | peak memory, MB |\n|---|---:|---:|---:|")
-        print(f"| {args.engine} | {beats:,} | {seconds:.1f} | {peak:,.0f} |")
+        print("| variant | engine | beats | label s | peak memory, MB |\n|---|---|---:|---:|---:|")
+        for variant in args.variant:
+            if variant != "mlii":
+                noise_variant(variant)  # only noise variants apply to the long signal: an error for others
+            beats, seconds, peak = in_fresh_process(
+                long_signal_run, args.data, args.hours, args.engine, args.run, args.pretrained, options, variant
+            )
+            print(f"| {variant} | {args.engine} | {beats:,} | {seconds:.1f} | {peak:,.0f} |")
         return
 
     if args.folds is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia.data.recording import Recording, read_input
-from arrhythmia.data.wfdb_source import record_names
+from arrhythmia.data.wfdb_source import read_beat_annotations, record_names
 from arrhythmia.export import ENGINES, load_classifier
 from arrhythmia.files import read_json
 
@@ -29,25 +29,32 @@ def load_engines(run: Path | None, shipped: str | None = None) -> dict:
     return {engine: load_classifier(run, engine, shipped, device="cpu") for engine in ENGINES}
 
 
-def long_recording(data: Path, hours: float) -> Recording:
+def long_recording(data: Path, hours: float, noise: tuple[str, float] | None = None) -> Recording:
     """An ``hours``-long signal: the records of the WFDB database ``data`` (each its MLII lead, as
     ``read_input`` picks) concatenated in ``record_names`` order, from the first again if needed
-    (MIT-BIH's 48 records of 30 min give 24 h). signal: (hours * 3600 * fs,) float64, mV.
+    (MIT-BIH's 48 records of 30 min give 24 h). signal: (hours * 3600 * fs,) float64, mV. ``noise``:
+    ``(kind, snr_db)`` of ``noisy_signal``, added to each record as it is read (SNR from its own beats).
 
     Filled record by record into one array, so that building it holds the signal and one record, not
     the signal twice: the benchmarks' peak memory is predict's, not this builder's."""
     names = record_names(data)
-    part = read_input(data / names[0])
-    fs = part.fs
+
+    def read(count: int) -> np.ndarray:
+        name = names[count % len(names)]
+        part = read_input(data / name)
+        if noise is None:
+            return part.signal
+        beats = read_beat_annotations(data / name)[0]
+        return noisy_signal(part.signal, part.fs, beats, *noise, seed=record_seed(name) + count)
+
+    fs = read_input(data / names[0]).fs
     signal = np.empty(int(hours * 3600 * fs), dtype=np.float64)
-    filled, count = 0, 1
-    while True:
-        take = min(len(part.signal), len(signal) - filled)
-        signal[filled : filled + take] = part.signal[:take]
+    filled, count = 0, 0
+    while filled < len(signal):
+        part = read(count)
+        take = min(len(part), len(signal) - filled)
+        signal[filled : filled + take] = part[:take]
         filled += take
-        if filled == len(signal):
-            break
-        part = read_input(data / names[count % len(names)])
         count += 1
     return Recording(signal, fs, "MLII", Path("concatenated"))
 

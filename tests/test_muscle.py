@@ -66,6 +66,10 @@ def test_the_blend_ramps_between_filtered_and_read_signal():
     assert weight[6:10].tolist() == [0.0, 0.25, 0.5, 0.75]
     assert weight[20:24].tolist() == [0.75, 0.5, 0.25, 0.0]
     assert weight[:6].sum() == 0.0 and weight[24:].sum() == 0.0
+    # computed a chunk at a time, as remove_muscle does, the weights are the same
+    noisy = np.array([0, 1, 0, 0, 1, 1, 0, 1], dtype=bool)
+    parts = [blend_weights(noisy, 10, 75, 4, first, min(first + 20, 75)) for first in range(0, 75, 20)]
+    assert np.array_equal(np.concatenate(parts), blend_weights(noisy, 10, 75, 4))
 
 
 def test_predict_filters_the_noisy_stretch_says_so_and_can_be_told_not_to(tmp_path):

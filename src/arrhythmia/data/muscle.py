@@ -107,17 +107,22 @@ def muscle_noise(signal: np.ndarray, fs: float, share: float = NOISE_SHARE) -> n
     return np.asarray(levels) >= share * amplitude
 
 
-def blend_weights(noisy: np.ndarray, block: int, n: int, ramp: int) -> np.ndarray:
-    """(n,) float64 in [0, 1]: 1 in the ``noisy`` blocks of ``block`` samples, falling linearly to 0 over
-    ``ramp`` samples beyond each edge of a noisy stretch, 0 elsewhere."""
-    weight = np.zeros(n)
+def blend_weights(
+    noisy: np.ndarray, block: int, n: int, ramp: int, first: int = 0, last: int | None = None
+) -> np.ndarray:
+    """(last - first,) float64 in [0, 1], for samples ``[first, last)`` of an ``n``-sample signal (default:
+    all of it): 1 in the ``noisy`` blocks of ``block`` samples, falling linearly to 0 over ``ramp`` samples
+    beyond each edge of a noisy stretch, 0 elsewhere."""
+    last = n if last is None else last
+    weight = np.zeros(last - first)
     for start, end in true_runs(np.asarray(noisy, dtype=bool)):
         a, b = start * block, min((end + 1) * block, n)
-        weight[a:b] = 1.0
-        before = np.arange(max(a - ramp, 0), a)
-        weight[before] = np.maximum(weight[before], 1.0 - (a - before) / ramp)
-        after = np.arange(b, min(b + ramp, n))
-        weight[after] = np.maximum(weight[after], 1.0 - (after - b + 1) / ramp)
+        if b + ramp <= first or a - ramp >= last:
+            continue
+        samples = np.arange(max(a - ramp, first), min(b + ramp, last))
+        # 1 inside the stretch, 1 - distance / ramp outside it (distance counted from the edge samples)
+        distance = np.maximum(a - samples, samples - b + 1)
+        weight[samples - first] = np.maximum(weight[samples - first], np.clip(1.0 - distance / ramp, 0.0, 1.0))
     return weight
 
 
@@ -130,11 +135,10 @@ def remove_muscle(signal: np.ndarray, fs: float, noisy: np.ndarray, cutoff_hz: f
     x = np.array(signal, dtype=np.float64)
     if not np.any(noisy) or cutoff_hz >= 0.45 * fs:
         return x
-    block = max(int(round(BLOCK_S * fs)), 1)
-    weight = blend_weights(noisy, block, len(x), max(int(round(BLEND_S * fs)), 1))
+    block, ramp = max(int(round(BLOCK_S * fs)), 1), max(int(round(BLEND_S * fs)), 1)
     sos = sps.butter(2, cutoff_hz, fs=fs, output="sos")
     for first, last, lo, hi in _chunks(len(x), fs):
-        w = weight[first:last]
+        w = blend_weights(noisy, block, len(x), ramp, first, last)  # a chunk at a time: 24 hours stay small
         if w.any():
             low = _filtered(x[lo:hi].copy(), sos)[first - lo : last - lo]
             missing = ~np.isfinite(x[first:last])
