@@ -82,7 +82,8 @@ def test_predict_filters_the_noisy_stretch_says_so_and_can_be_told_not_to(tmp_pa
     noisy, middle = noisy_middle(ecg, FS)
     recording = Recording(noisy, FS, "synthetic", tmp_path / "noisy.npy")
     result = label_recording(recording, model)
-    assert result.muscle_filtered_s == 30.0
+    assert result.muscle_filtered_s == 30.0 and result.muscle_filtered.tolist() == [[30 * 360, 60 * 360]]
+    assert result.hourly["muscle_filtered_min"].tolist() == [0.5]  # the hourly table gives each hour's minutes
     assert high_power(result.recording.signal[middle], FS) < 0.05 * high_power(noisy[middle], FS)  # drawn so
     summary = save_recording(result, tmp_path / "out", {}, model.classes)
     assert summary["muscle_filtered_s"] == 30.0
@@ -90,6 +91,7 @@ def test_predict_filters_the_noisy_stretch_says_so_and_can_be_told_not_to(tmp_pa
     assert "0:00:30 of muscle noise low-passed" in page
     unfiltered = label_recording(recording, model, muscle_filter=False)
     assert unfiltered.muscle_filtered_s == 0.0 and np.array_equal(unfiltered.recording.signal, noisy)
+    assert unfiltered.hourly["muscle_filtered_min"].tolist() == [0.0]
     # A clean recording is read exactly as it is: the same beats and labels with the filter on or off.
     clean = Recording(ecg, FS, "synthetic", tmp_path / "clean.npy")
     on, off = label_recording(clean, model), label_recording(clean, model, muscle_filter=False)

@@ -228,6 +228,29 @@ def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):
         assert "started 2026-11-28 10:59:30" in report and "<td>10:59-11:00</td>" in report
 
 
+def test_the_minutes_filtered_for_muscle_noise_survive_a_correction(folder):
+    """The stretches predict low-passed for muscle noise travel with the analysis: the hourly table the
+    review recomputes after a correction still gives their minutes."""
+    from io import StringIO
+
+    from scipy import signal as sps
+
+    ecg = synthetic_ecg(duration_s=90, fs=360.0, seed=5).signal.astype(np.float64)
+    band = sps.butter(4, [10.0, 100.0], btype="band", fs=360.0, output="sos")
+    noise = sps.sosfiltfilt(band, np.random.default_rng(0).standard_normal(len(ecg)))
+    ecg[30 * 360 : 60 * 360] += (0.2 * noise / noise.std())[30 * 360 : 60 * 360]
+    pd.DataFrame({"time": np.arange(len(ecg)) / 360.0, "ECG": ecg}).to_csv(folder / "noisy.csv", index=False)
+    ReviewStore(folder, "noisy.csv").analyse(load_classifier())
+    with TestClient(create_app(folder)) as client:
+        beat = client.get("/api/recordings/noisy.csv/beats").json()[5]
+        assert (
+            client.patch("/api/recordings/noisy.csv/beats", json={"sample": beat["sample"], "label": "V"}).status_code
+            == 200
+        )
+        hourly = client.get("/api/recordings/noisy.csv/export/hourly.csv").text
+    assert pd.read_csv(StringIO(hourly))["muscle_filtered_min"].tolist() == [0.5]
+
+
 def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
     write_edf_holter(folder / "holter.edf", datetime(2026, 11, 28, 14, 0, 0), [(40.0, "palpitations")], seed=4)
     ReviewStore(folder, "holter.edf").analyse(load_classifier())

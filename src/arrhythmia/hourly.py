@@ -162,6 +162,11 @@ def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> f
     return float(np.clip(np.minimum(rows["end_s"], end) - np.maximum(rows["start_s"], start), 0, None).sum())
 
 
+def _stretches_within(stretches: np.ndarray, start: float, end: float) -> float:
+    """How much of ``[start, end)`` (s) the ``stretches`` ((k, 2) start and end, s) cover, s."""
+    return float(np.clip(np.minimum(stretches[:, 1], end) - np.maximum(stretches[:, 0], start), 0, None).sum())
+
+
 def _edited_out_percent(unedited_ends: np.ndarray, kept_ends: np.ndarray, start: float, end: float) -> float:
     """The share (%) of the NN intervals ending in [start, end) that the editing left out (0 where none)."""
     before = int(((unedited_ends >= start) & (unedited_ends < end)).sum())
@@ -176,12 +181,14 @@ def hourly_table(
     episodes: pd.DataFrame,
     classes: tuple[str, ...] = ("N", "S", "V", "F", "Q"),
     start: Start = None,
+    filtered: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per hour of a recording of ``duration_s`` seconds (a recording under an hour gets one
-    partial row): hour, start_s, end_s, clock, analysable_min, beats, one count per class, hr_min / hr_mean /
-    hr_max (bpm), S and V couplets and runs, pauses, af_min, afl_min, and sdnn_ms, rmssd_ms, pnn50 (NaN for an hour
-    with under ``HRV_MIN_S`` of NN intervals) with nn_edited_out_percent, the share of the hour's NN intervals
-    the editing left out (``NN_MAX_CHANGE``; above ``HRV_EDITED_OUT_ABOVE`` the hour's HRV is unreliable).
+    partial row): hour, start_s, end_s, clock, analysable_min, muscle_filtered_min, beats, one count per class,
+    hr_min / hr_mean / hr_max (bpm), S and V couplets and runs, pauses, af_min, afl_min, and sdnn_ms, rmssd_ms,
+    pnn50 (NaN for an hour with under ``HRV_MIN_S`` of NN intervals) with nn_edited_out_percent, the share of the
+    hour's NN intervals the editing left out (``NN_MAX_CHANGE``; above ``HRV_EDITED_OUT_ABOVE`` the hour's HRV is
+    unreliable).
 
     times : (n_beats,) s of the labelled beats, ascending; labels : (n_beats,) str; episodes : the
     recording's ``episodes.find_episodes`` table (its ``noise`` rows are the unanalysable stretches; HRV
@@ -189,7 +196,9 @@ def hourly_table(
     first sample (``data.clock``), or None. With a start the rows are clock hours, as a Holter report gives
     them (a recording started at 10:23:05 has a first row to 11:00:00), and ``clock`` is each row's start
     (``data.clock.clock_at``); without one the rows are hours from the start and ``clock`` is "".
+    filtered : (k, 2) start and end, s, of the stretches low-passed for muscle noise (``data.muscle``), or None.
     """
+    filtered = np.zeros((0, 2)) if filtered is None else np.asarray(filtered, dtype=np.float64).reshape(-1, 2)
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
     nn, unedited_ends = _nn_with_unedited(times, labels, episodes)
@@ -213,6 +222,7 @@ def hourly_table(
             "end_s": end,
             "clock": clock_at(start, row_start),
             "analysable_min": (end - row_start - _overlap_s(episodes, "noise", row_start, end)) / 60.0,
+            "muscle_filtered_min": _stretches_within(filtered, row_start, end) / 60.0,
             "beats": int(inside.sum()),
             **{name: hour_labels.count(name) for name in classes},
             **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(hour_rate, hour_rr))),

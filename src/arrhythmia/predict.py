@@ -35,7 +35,7 @@ from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import BLOCK_S as MUSCLE_BLOCK_S
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
-from arrhythmia.data.quality import gap_activity, unanalysable
+from arrhythmia.data.quality import gap_activity, true_runs, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
@@ -212,7 +212,8 @@ class RecordingLabels:
         were too small or too large for mV (``data.units``: 1000 read as volts, 0.001 as microvolts);
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
         (``data.mains``); muscle_filtered_s : how long the signal was low-passed for muscle noise, s
-        (``data.muscle``); episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
+        (``data.muscle``), and muscle_filtered those stretches, (k, 2) start and end samples;
+        episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
     recording : the recording as it was labelled: as read, with that hum notched out and that muscle noise
         filtered (what to draw);
     events : the patient's events the file marks, each with the rhythm around it (``diary.patient_events``),
@@ -234,6 +235,7 @@ class RecordingLabels:
     found_in_v_runs: int = 0
     mains_hz: float | None = None
     muscle_filtered_s: float = 0.0
+    muscle_filtered: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     mv_per_unit: float = 1.0
     recording: Recording | None = None
     episode_settings: dict = field(default_factory=dict)
@@ -492,7 +494,10 @@ def label_recording(
         signal = remove_muscle(signal, fs, noisy_blocks)
         recording = replace(recording, signal=signal)
     block = max(int(round(MUSCLE_BLOCK_S * fs)), 1)
-    muscle_filtered_s = float(sum(min(block, len(signal) - i * block) for i in np.flatnonzero(noisy_blocks))) / fs
+    filtered_stretches = np.array(
+        [(a * block, min((b + 1) * block, len(signal))) for a, b in true_runs(noisy_blocks)], dtype=np.int64
+    ).reshape(-1, 2)
+    muscle_filtered_s = float((filtered_stretches[:, 1] - filtered_stretches[:, 0]).sum()) / fs
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
@@ -501,6 +506,7 @@ def label_recording(
         beats=no_beats,
         mains_hz=mains_hz,
         muscle_filtered_s=muscle_filtered_s,
+        muscle_filtered=filtered_stretches,
         recording=recording,
         mv_per_unit=mv_per_unit,
     )
@@ -670,6 +676,7 @@ def rhythm_tables(
     gap: np.ndarray | None = None,
     ventricular: np.ndarray | None = None,
     start: Start = None,
+    filtered: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
     consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
@@ -677,10 +684,12 @@ def rhythm_tables(
     ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
     ``ventricular`` ((k, 2) samples; ``data.ventricular``). The samples may lie between samples (``time_s *
     fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation; ``start``, the
-    recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours. Also what the
+    recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours; ``filtered``, the
+    stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of them. Also what the
     review server recomputes after a reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
-    hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start)
+    in_seconds = None if filtered is None else np.asarray(filtered, dtype=np.float64) / fs
+    hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start, in_seconds)
     return episodes, hourly, recording_hrv(samples / fs, labels, episodes)
 
 
@@ -701,7 +710,9 @@ def _add_rhythm(
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
     rhythm_of = (p_wave, atrial, gap, ventricular)
-    tables = rhythm_tables(samples, labels, recording.fs, duration_s, noise, config, *rhythm_of, recording.start)
+    tables = rhythm_tables(
+        samples, labels, recording.fs, duration_s, noise, config, *rhythm_of, recording.start, result.muscle_filtered
+    )
     result.episodes, result.hourly, result.hrv = tables
     if recording.events:
         times = np.asarray(samples, dtype=np.float64) / recording.fs

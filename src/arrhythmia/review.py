@@ -310,7 +310,12 @@ class ReviewStore:
         copy[:] = recording.signal  # cast through the map: no second copy of the signal in memory
         copy.flush()
         del copy
-        for name, stretches in (("noise.npy", result.unanalysable), ("ventricular.npy", result.ventricular)):
+        stretches_of = {
+            "noise.npy": result.unanalysable,
+            "ventricular.npy": result.ventricular,
+            "muscle.npy": result.muscle_filtered,
+        }
+        for name, stretches in stretches_of.items():
             np.save(out / name, np.asarray(stretches, dtype=np.int64).reshape(-1, 2))
         meta = {
             "fs": recording.fs,
@@ -652,6 +657,8 @@ class ReviewStore:
             noise = np.load(self.analysis() / "noise.npy")
             flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
             ventricular = np.load(flutter) if flutter.exists() else None
+            muscle = self.analysis() / "muscle.npy"  # absent from an analysis from before muscle noise was filtered
+            filtered = np.load(muscle) if muscle.exists() else None
             reviewed = {
                 "version": state.version,
                 "beats_reviewed": int(state.reviewed.sum()),
@@ -673,6 +680,7 @@ class ReviewStore:
             gap=None if gap is None else gap[labelled],
             ventricular=ventricular,
             start=parse_start(meta.get("start_time")),  # None for an analysis from before start times were read
+            filtered=filtered,
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": times_s, "label": labels})
         summary = {
