@@ -89,6 +89,7 @@ def test_predict_filters_the_noisy_stretch_says_so_and_can_be_told_not_to(tmp_pa
     assert summary["muscle_filtered_s"] == 30.0
     page = write_recording_report(recording, result, summary, model.window, tmp_path / "out").read_text()
     assert "0:00:30 of muscle noise low-passed" in page
+    assert "muscle-filtered min</th>" in page and ">0.5</td>" in page  # a column of the hourly table
     unfiltered = label_recording(recording, model, muscle_filter=False)
     assert unfiltered.muscle_filtered_s == 0.0 and np.array_equal(unfiltered.recording.signal, noisy)
     assert unfiltered.hourly["muscle_filtered_min"].tolist() == [0.0]

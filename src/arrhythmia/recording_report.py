@@ -140,8 +140,11 @@ def _number(value, digits: int = 0) -> str:
 
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
     """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``),
-    else by the hours from the start (``00:00-01:00``)."""
-    header = ["clock time" if start is not None else "hours", "analysable min", "beats", *classes]
+    else by the hours from the start (``00:00-01:00``). The minutes low-passed for muscle noise are a column
+    where some were (``muscle_filtered_min``; absent from a table of an older analysis)."""
+    filtered = "muscle_filtered_min" in hourly and bool((hourly["muscle_filtered_min"] > 0).any())
+    header = ["clock time" if start is not None else "hours", "analysable min"]
+    header += ["muscle-filtered min"] * filtered + ["beats", *classes]
     header += ["HR min / mean / max", "S couplets / runs"]
     header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
     header += ["NN edited out %"]
@@ -153,6 +156,7 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = 
                 if start is not None
                 else f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00",
                 _number(r["analysable_min"], 1),
+                *[_number(r.get("muscle_filtered_min"), 1)] * filtered,
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
                 " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
