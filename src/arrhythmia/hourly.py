@@ -157,14 +157,15 @@ def _runs(labels: list[str], cls: str) -> tuple[int, int]:
     return sum(n == 2 for n in lengths), sum(n >= 3 for n in lengths)
 
 
-def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> float:
-    rows = episodes[episodes["type"] == kind]
-    return float(np.clip(np.minimum(rows["end_s"], end) - np.maximum(rows["start_s"], start), 0, None).sum())
-
-
 def _stretches_within(stretches: np.ndarray, start: float, end: float) -> float:
     """How much of ``[start, end)`` (s) the ``stretches`` ((k, 2) start and end, s) cover, s."""
     return float(np.clip(np.minimum(stretches[:, 1], end) - np.maximum(stretches[:, 0], start), 0, None).sum())
+
+
+def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> float:
+    """How much of ``[start, end)`` (s) the episodes of type ``kind`` cover, s."""
+    rows = episodes.loc[episodes["type"] == kind, ["start_s", "end_s"]]
+    return _stretches_within(rows.to_numpy(np.float64).reshape(-1, 2), start, end)
 
 
 def _edited_out_percent(unedited_ends: np.ndarray, kept_ends: np.ndarray, start: float, end: float) -> float:
