@@ -32,10 +32,9 @@ from arrhythmia.data.context import (
 from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
-from arrhythmia.data.muscle import BLOCK_S as MUSCLE_BLOCK_S
-from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, remove_muscle, same_band
+from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
-from arrhythmia.data.quality import gap_activity, true_runs, unanalysable
+from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
@@ -493,10 +492,7 @@ def label_recording(
     if noisy_blocks.any():
         signal = remove_muscle(signal, fs, noisy_blocks)
         recording = replace(recording, signal=signal)
-    block = max(int(round(MUSCLE_BLOCK_S * fs)), 1)
-    filtered_stretches = np.array(
-        [(a * block, min((b + 1) * block, len(signal))) for a, b in true_runs(noisy_blocks)], dtype=np.int64
-    ).reshape(-1, 2)
+    filtered_stretches = noisy_stretches(noisy_blocks, fs, len(signal))
     muscle_filtered_s = float((filtered_stretches[:, 1] - filtered_stretches[:, 0]).sum()) / fs
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)

@@ -41,11 +41,29 @@ CHUNK_S = 600.0
 MARGIN_S = 2.0
 
 
+def _block(fs: float) -> int:
+    """Samples in a block of ``BLOCK_S`` seconds at ``fs`` Hz."""
+    return max(int(round(BLOCK_S * fs)), 1)
+
+
+def _stretches(noisy: np.ndarray, block: int, n: int) -> np.ndarray:
+    """(k, 2) int64 start and end (exclusive) samples of each run of ``noisy`` blocks of ``block`` samples
+    in an ``n``-sample signal."""
+    runs = true_runs(np.asarray(noisy, dtype=bool))
+    return np.array([(a * block, min((b + 1) * block, n)) for a, b in runs], dtype=np.int64).reshape(-1, 2)
+
+
+def noisy_stretches(noisy: np.ndarray, fs: float, n: int) -> np.ndarray:
+    """The stretches of an ``n``-sample signal at ``fs`` Hz that a ``muscle_noise`` mask marks: (k, 2) int64
+    start and end (exclusive) samples."""
+    return _stretches(noisy, _block(fs), n)
+
+
 def _chunks(n: int, fs: float):
     """``(first, last, lo, hi)`` per chunk of ``CHUNK_S`` seconds (a whole number of blocks) of an
     ``n``-sample signal: the chunk ``[first, last)`` and the stretch ``[lo, hi)`` the filter runs over, the
     chunk with ``MARGIN_S`` of signal on either side for the filter to settle in."""
-    block = max(int(round(BLOCK_S * fs)), 1)
+    block = _block(fs)
     chunk, margin = max(int(round(CHUNK_S / BLOCK_S)), 1) * block, int(round(MARGIN_S * fs))
     for first in range(0, n, chunk):
         last = min(first + chunk, n)
@@ -88,7 +106,7 @@ def muscle_noise(signal: np.ndarray, fs: float, share: float = NOISE_SHARE) -> n
     recording's QRS amplitude.
     """
     x = np.asarray(signal)
-    block = max(int(round(BLOCK_S * fs)), 1)
+    block = _block(fs)
     n_blocks = -(-len(x) // block)
     if 0.45 * fs <= NOISE_BAND_HZ[1] or len(x) < block or not np.isfinite(x).any():
         return np.zeros(n_blocks, dtype=bool)
@@ -115,8 +133,7 @@ def blend_weights(
     beyond each edge of a noisy stretch, 0 elsewhere."""
     last = n if last is None else last
     weight = np.zeros(last - first)
-    for start, end in true_runs(np.asarray(noisy, dtype=bool)):
-        a, b = start * block, min((end + 1) * block, n)
+    for a, b in _stretches(noisy, block, n):
         if b + ramp <= first or a - ramp >= last:
             continue
         samples = np.arange(max(a - ramp, first), min(b + ramp, last))
@@ -135,7 +152,7 @@ def remove_muscle(signal: np.ndarray, fs: float, noisy: np.ndarray, cutoff_hz: f
     x = np.array(signal, dtype=np.float64)
     if not np.any(noisy) or cutoff_hz >= 0.45 * fs:
         return x
-    block, ramp = max(int(round(BLOCK_S * fs)), 1), max(int(round(BLEND_S * fs)), 1)
+    block, ramp = _block(fs), max(int(round(BLEND_S * fs)), 1)
     sos = sps.butter(2, cutoff_hz, fs=fs, output="sos")
     for first, last, lo, hi in _chunks(len(x), fs):
         w = blend_weights(noisy, block, len(x), ramp, first, last)  # a chunk at a time: 24 hours stay small
