@@ -210,9 +210,9 @@ class RecordingLabels:
     mv_per_unit : the millivolts per unit of the file's signal: 1.0 but where a CSV or NumPy signal's beats
         were too small or too large for mV (``data.units``: 1000 read as volts, 0.001 as microvolts);
     mains_hz : the mains hum (50 or 60 Hz) notched out of the signal before anything else, or None
-        (``data.mains``); muscle_filtered_s : how long the signal was low-passed for muscle noise, s
-        (``data.muscle``), and muscle_filtered those stretches, (k, 2) start and end samples;
-        episode_settings : the ``EpisodeConfig`` the episodes were found with, as a dict;
+        (``data.mains``); muscle_filtered : the stretches low-passed for muscle noise (``data.muscle``), (k, 2)
+        start and end samples, and ``muscle_filtered_s`` how long they last, s; episode_settings : the
+        ``EpisodeConfig`` the episodes were found with, as a dict;
     recording : the recording as it was labelled: as read, with that hum notched out and that muscle noise
         filtered (what to draw);
     events : the patient's events the file marks, each with the rhythm around it (``diary.patient_events``),
@@ -233,7 +233,6 @@ class RecordingLabels:
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
     mains_hz: float | None = None
-    muscle_filtered_s: float = 0.0
     muscle_filtered: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     mv_per_unit: float = 1.0
     recording: Recording | None = None
@@ -241,6 +240,12 @@ class RecordingLabels:
     events: pd.DataFrame | None = None
     unanalysable: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     ventricular: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+
+    @property
+    def muscle_filtered_s(self) -> float:
+        """How long the signal was low-passed for muscle noise, s (0 where nothing was)."""
+        lengths = self.muscle_filtered[:, 1] - self.muscle_filtered[:, 0]
+        return float(lengths.sum()) / self.recording.fs if len(lengths) else 0.0
 
 
 #: A reviewer's label names a detected beat within this many seconds of it.
@@ -493,7 +498,6 @@ def label_recording(
         signal = remove_muscle(signal, fs, noisy_blocks)
         recording = replace(recording, signal=signal)
     filtered_stretches = noisy_stretches(noisy_blocks, fs, len(signal))
-    muscle_filtered_s = float((filtered_stretches[:, 1] - filtered_stretches[:, 0]).sum()) / fs
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
@@ -501,7 +505,6 @@ def label_recording(
     result = RecordingLabels(
         beats=no_beats,
         mains_hz=mains_hz,
-        muscle_filtered_s=muscle_filtered_s,
         muscle_filtered=filtered_stretches,
         recording=recording,
         mv_per_unit=mv_per_unit,
