@@ -248,7 +248,9 @@ def test_the_minutes_filtered_for_muscle_noise_survive_a_correction(folder):
             == 200
         )
         hourly = client.get("/api/recordings/noisy.csv/export/hourly.csv").text
+        summary = client.get("/api/recordings/noisy.csv/export/summary.json").json()
     assert pd.read_csv(StringIO(hourly))["muscle_filtered_min"].tolist() == [0.5]
+    assert summary["muscle_filtered_s"] == 30.0  # the reviewed summary says so, as predict's does
 
 
 def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):

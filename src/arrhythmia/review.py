@@ -655,10 +655,8 @@ class ReviewStore:
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
             times_s = self.times_s()  # between samples, as beats.csv gives them
             noise = np.load(self.analysis() / "noise.npy")
-            flutter = self.analysis() / "ventricular.npy"  # absent from an analysis from before VF was looked for
-            ventricular = np.load(flutter) if flutter.exists() else None
-            muscle = self.analysis() / "muscle.npy"  # absent from an analysis from before muscle noise was filtered
-            filtered = np.load(muscle) if muscle.exists() else None
+            ventricular = self.saved_stretches("ventricular.npy")
+            filtered = self.saved_stretches("muscle.npy")
             reviewed = {
                 "version": state.version,
                 "beats_reviewed": int(state.reviewed.sum()),
@@ -757,6 +755,12 @@ class ReviewStore:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
 
+    def saved_stretches(self, name: str, default: np.ndarray | None = None) -> np.ndarray | None:
+        """The (k, 2) sample stretches the analysis saved as ``name`` (``ventricular.npy``, ``muscle.npy``), or
+        ``default`` for an analysis from before they were looked for."""
+        path = self.analysis() / name
+        return np.load(path) if path.exists() else default
+
     def export(self, window: Window | None = None, recording: Recording | None = None) -> dict[str, Path]:
         """Write the reviewed outputs into ``reviewed/``: beats.csv, summary.json, episodes.csv,
         hourly.csv, families.csv, report.html (the recording report of the reviewed labels) and the WFDB
@@ -798,6 +802,7 @@ class ReviewStore:
             episode_settings=rhythm["settings"],
             recording=recording,
             events=events,
+            muscle_filtered=self.saved_stretches("muscle.npy", np.zeros((0, 2), np.int64)),
         )
         about = {
             "record": self.name,
