@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MITDB, needs_mitdb
 
 from arrhythmia.data.quality import gap_activity, unanalysable
 from arrhythmia.data.recording import Recording
@@ -649,3 +650,104 @@ def test_the_heart_rate_leaves_out_ventricular_flutter_and_noise():
     assert summarise(table, episodes=episodes)["heart_rate_bpm"]["min"] == pytest.approx(75, abs=1)
     hourly = hourly_table(times, labels, times[-1] + 1, episodes)
     assert hourly["hr_min"].iloc[0] == pytest.approx(75, abs=1)
+
+
+def test_a_vt_run_of_unalike_beats_in_noise_is_not_listed():
+    rr = [0.8] * 20 + [0.4] * 4 + [0.8] * 20
+    samples, labels = beats(rr, ["N"] * 21 + ["V"] * 4 + ["N"] * 20)
+    run = slice(21, 25)
+
+    def vt_with(likeness: float, noise: float, config: EpisodeConfig | None = None) -> int:
+        alike, noisy = np.full(len(samples), 0.95), np.full(len(samples), 0.01)
+        alike[run], noisy[run] = likeness, noise
+        table = find_episodes(samples, labels, FS, config=config, beat_noise=(alike, noisy))
+        return len(of_type(table, "VT"))
+
+    border = EpisodeConfig()
+    unalike, noisy = border.vt_unalike_below - 0.2, border.vt_noise_above * 2
+    assert vt_with(unalike, noisy) == 0  # noise the detector read as beats
+    assert vt_with(0.9, noisy) == 1  # a true run in noise repeats one shape
+    assert vt_with(unalike, border.vt_noise_above / 2) == 1  # beats of several shapes in a quiet signal
+    assert vt_with(unalike, noisy, EpisodeConfig(vt_unalike_below=None)) == 1
+    assert vt_with(np.nan, np.nan) == 1  # unknown: listed
+    assert len(of_type(find_episodes(samples, labels, FS), "VT")) == 1  # no measures given: listed
+
+
+def test_beat_noise_reads_the_noise_around_each_beat_and_its_likeness_to_the_one_before():
+    from scipy import signal as sps
+
+    from arrhythmia.data.quality import beat_noise
+
+    record = synthetic_ecg(duration_s=90, fs=FS, seed=4, class_mix={"N": 1.0})
+    ecg, peaks = record.signal.astype(np.float64), np.round(record.r_peaks).astype(np.int64)
+    likeness, noise = beat_noise(ecg, FS, peaks)
+    assert likeness.shape == noise.shape == peaks.shape and np.isnan(likeness[0])
+    assert np.nanmin(likeness[1:]) > 0.9 and np.nanmax(noise) < EpisodeConfig().vt_noise_above
+    # Noise in the QRS band from 30 to 60 s, its RMS a tenth of the signal's range: noisy there alone.
+    band = sps.sosfiltfilt(
+        sps.butter(2, (5, 30), "bandpass", fs=FS, output="sos"), np.random.default_rng(0).standard_normal(len(ecg))
+    )
+    stretch = slice(int(30 * FS), int(60 * FS))
+    noisy = ecg.copy()
+    noisy[stretch] += 0.1 * np.ptp(ecg) * band[stretch] / band[stretch].std()
+    inside = (peaks > 33 * FS) & (peaks < 57 * FS)
+    outside = (peaks < 27 * FS) | (peaks > 63 * FS)
+    _, noise = beat_noise(noisy, FS, peaks)
+    assert noise[inside].min() > 2 * EpisodeConfig().vt_noise_above > noise[outside].max()
+    # "Beats" the detector found in the noise alone look like nothing before them.
+    fake = np.arange(int(40 * FS), int(50 * FS), int(0.37 * FS))
+    fake = fake[np.abs(fake[:, None] - peaks[None, :]).min(axis=1) > 0.2 * FS]
+    together = np.sort(np.concatenate([peaks, fake]))
+    likeness, _ = beat_noise(noisy, FS, together)
+    assert np.median(likeness[np.isin(together, fake)]) < EpisodeConfig().vt_unalike_below
+    assert np.all(np.isnan(beat_noise(ecg[:100], FS, peaks[:1])))  # too short to measure
+
+
+@needs_mitdb
+def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps_its_own():
+    """MIT-BIH 106 (MLII), with 1-10 Hz noise in bursts at 12 dB SNR (QRS peak-to-peak squared / 8 over the
+    noise's power; the band of the QRS complex, as an electrode that moves): the detector reads some of the
+    noise as beats and the model calls them V, making VT runs that hold no three annotated V beats. Leaving
+    out the runs of unlike beats in noise removes most of them; on the clean record it removes none."""
+    from scipy import signal as sps
+
+    from arrhythmia.data.recording import read_input
+    from arrhythmia.data.wfdb_source import read_beat_annotations
+    from arrhythmia.export import load_classifier
+    from arrhythmia.predict import BEAT_NOISE_COLUMNS, label_recording
+
+    record = read_input(MITDB / "106")
+    fs, clean = record.fs, record.signal.astype(np.float64)
+    samples, symbols = read_beat_annotations(MITDB / "106")
+    annotated_v = samples[np.asarray(symbols) == "V"] / fs
+    rng = np.random.default_rng(106)
+    noise = sps.sosfiltfilt(sps.butter(4, (1, 10), "bandpass", fs=fs, output="sos"), rng.standard_normal(len(clean)))
+    envelope = sps.sosfiltfilt(sps.butter(2, 0.05, fs=fs, output="sos"), rng.standard_normal(len(clean)))
+    noise *= np.clip(envelope / envelope.std(), 0.0, None)
+    p2p = np.median([np.ptp(clean[max(s - 18, 0) : s + 19]) for s in samples])
+    noise *= np.sqrt(p2p**2 / 8 / 10 ** (12 / 10)) / noise.std()
+    model = load_classifier(None, "torch", None, device="cpu")
+
+    def vt_runs(signal: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The VT episodes as predict lists them, and as every run would be listed."""
+        result = label_recording(Recording(signal, fs, "MLII", "106"), model)
+        beats = result.beats[result.beats["label"] != ""]
+        every = find_episodes(
+            beats["time_s"].to_numpy() * fs,
+            beats["label"].to_numpy(str),
+            fs,
+            result.unanalysable,
+            beat_noise=tuple(beats[c].to_numpy() for c in BEAT_NOISE_COLUMNS),
+            config=EpisodeConfig(vt_unalike_below=None),
+        )
+        return of_type(result.episodes, "VT"), of_type(every, "VT")
+
+    def false_runs(vt: pd.DataFrame) -> int:
+        return sum(
+            ((annotated_v >= a - 0.15) & (annotated_v <= b + 0.15)).sum() < 3 for a, b in zip(vt.start_s, vt.end_s)
+        )
+
+    listed, every = vt_runs(clean + noise)
+    assert false_runs(every) >= 10 and false_runs(listed) < 0.5 * false_runs(every)
+    listed, every = vt_runs(clean)
+    assert len(every) > 0 and listed[["start_s", "end_s"]].equals(every[["start_s", "end_s"]])

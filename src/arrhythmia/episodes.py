@@ -10,7 +10,9 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``, a run ending at an interval
   slower than ``run_break_bpm`` (a pause between two runs); an SVT run inside an AF or AFL episode is the
-  fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``).
+  fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``); nor is a VT run of
+  beats unlike each other in a noisy signal (``vt_unalike_below``, ``vt_noise_above``): noise the detector
+  read as beats.
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
@@ -87,6 +89,12 @@ class EpisodeConfig:
     afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
     vf_min_s : a stretch of flutter-like signal (``data.ventricular.ventricular_flutter``) at least this
         long is a VF episode; chosen on MIT-BIH DS1 (README); None: no VF.
+    vt_unalike_below, vt_noise_above : a VT run whose beats' QRS complexes correlate with the one before by
+        less than ``vt_unalike_below`` (the median over the run) where the signal around them is noisier than
+        ``vt_noise_above`` (the median over the run of ``data.quality.beat_noise``'s noise, a share of the
+        beats' QRS band) is noise the detector read as beats, not listed. Both are needed: a true run of
+        beats of several shapes sits in a quiet signal, and a true run in noise repeats one shape. Chosen
+        on MIT-BIH DS1 with synthetic noise (README); ``vt_unalike_below`` None: every run is listed.
     svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
         of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
         and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
@@ -114,6 +122,8 @@ class EpisodeConfig:
     bigeminy_min_v: int = 3
     trigeminy_min_v: int = 4
     svt_in_af: bool = False
+    vt_unalike_below: float | None = 0.5
+    vt_noise_above: float = 0.03
 
     @classmethod
     def from_value(cls, value: dict | EpisodeConfig | None) -> EpisodeConfig:
@@ -207,6 +217,7 @@ def find_episodes(
     atrial: tuple[np.ndarray, np.ndarray] | None = None,
     gap_activity: np.ndarray | None = None,
     ventricular: np.ndarray | None = None,
+    beat_noise: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The rhythm episodes of one recording (see the module docstring).
 
@@ -219,7 +230,9 @@ def find_episodes(
     gap_activity : (n_beats,) float, how much the signal moves in the interval after each beat
     (``data.quality.gap_activity``; NaN unknown), or None (every long interval is a pause); ventricular :
     (k, 2) start and end samples of the stretches that look like ventricular flutter
-    (``data.ventricular.ventricular_flutter``), or None (no VF).
+    (``data.ventricular.ventricular_flutter``), or None (no VF); beat_noise : each beat's QRS likeness to
+    the beat before and the noise around it, ``(likeness, noise)`` ((n_beats,) float each,
+    ``data.quality.beat_noise``; NaN unknown), or None (every VT run is listed).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
@@ -250,6 +263,8 @@ def find_episodes(
         if not config.svt_in_af:  # fast beats in AF or AFL are its ventricular response, not a separate run
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
         vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
+        if beat_noise is not None and config.vt_unalike_below is not None:
+            vt = [run for run in vt if not _noise_run(run, beat_noise, config)]
         rows += _rows("VT", times, vt)
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
@@ -260,6 +275,22 @@ def find_episodes(
         rows += _rows("AFL", times, afl)
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
+
+
+def _noise_run(run: tuple[int, int], beat_noise: tuple[np.ndarray, np.ndarray], config: EpisodeConfig) -> bool:
+    """Whether the beats ``run`` (first, last) are noise the detector read as beats: unlike each other
+    (the second beat on, each against the one before) in a noisy signal; unknown (NaN): not noise."""
+    first, last = run
+    likeness, noise = (np.asarray(values, dtype=np.float64) for values in beat_noise)
+    return _known_median(likeness[first + 1 : last + 1]) < config.vt_unalike_below and (
+        _known_median(noise[first : last + 1]) > config.vt_noise_above
+    )
+
+
+def _known_median(values: np.ndarray) -> float:
+    """The median of the finite ``values``; NaN where there are none."""
+    known = values[np.isfinite(values)]
+    return float(np.median(known)) if len(known) else np.nan
 
 
 def _stretches_s(stretches: np.ndarray | None, fs: float) -> np.ndarray:

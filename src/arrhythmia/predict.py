@@ -34,7 +34,7 @@ from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
-from arrhythmia.data.quality import gap_activity, unanalysable
+from arrhythmia.data.quality import beat_noise, gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
@@ -75,6 +75,9 @@ UNSURE_BELOW = 0.5
 #: The beats table's columns of each beat's atrial activity (``data.atrial.atrial_activity``), in the order
 #: ``find_episodes`` takes them.
 ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation", "atrial_mv")
+#: The beats table's columns of ``data.quality.beat_noise``: each beat's QRS likeness to the beat before and the
+#: noise around it, which VT runs of noise are told by (``episodes``).
+BEAT_NOISE_COLUMNS = ("likeness", "noise_level")
 
 
 def atrial_of(beats: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
@@ -197,7 +200,9 @@ class RecordingLabels:
         probabilities, whose largest is the label, family, p_wave: the P-wave consistency,
         ``context.p_wave_consistency``; atrial_hz, atrial_organisation, atrial_mv: the atrial activity of its
         10 s, ``data.atrial.atrial_activity``; gap_activity: how much the signal moves in the interval after
-        it, where that is 1 s or longer, ``data.quality.gap_activity``);
+        it, where that is 1 s or longer, ``data.quality.gap_activity``; likeness: the correlation of its QRS
+        complex with the beat before's, noise_level: the noise of the signal around it, a share of the beats'
+        QRS band, ``data.quality.beat_noise``);
     families : one row per morphology family (``families_table``), or None when not adapted;
     templates : (n_families, window length) float32, each family's median beat window (None likewise);
     adaptation : what the adaptation did (for summary.json);
@@ -614,6 +619,7 @@ def label_recording(
         p_wave = np.concatenate([p_wave, unknown])[order]
         atrial_values = tuple(np.concatenate([values, unknown])[order] for values in atrial_values)
     activity = gap_activity(recording.signal, fs, peaks)
+    likeness, noise_level = beat_noise(recording.signal, fs, peaks)
     table = _table(_beat_index(peaks, fs, offsets), probs, model.classes, network)
     table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
     if result.families is not None:
@@ -621,14 +627,17 @@ def label_recording(
     table["p_wave"] = p_wave
     table[list(ATRIAL_COLUMNS)] = np.column_stack(atrial_values)
     table["gap_activity"] = activity
+    table[list(BEAT_NOISE_COLUMNS)] = np.column_stack([likeness, noise_level])
     result.beats = table
     result.inverted = sign < 0
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = tuple(values[labelled] for values in atrial_values)
     rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
+    # Likeness to the beat before among the labelled beats (an unlabelled one between is rare: a window cut off).
+    run_noise = (likeness[labelled], noise_level[labelled])
     between_samples = (peaks + offsets)[labelled]  # episodes and HRV read the beats' times as beats.csv gives them
-    return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of)
+    return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of, beat_noise=run_noise)
 
 
 def _no_s_in_af(
@@ -676,6 +685,7 @@ def rhythm_tables(
     ventricular: np.ndarray | None = None,
     start: Start = None,
     filtered: np.ndarray | None = None,
+    beat_noise: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
     consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
@@ -684,9 +694,10 @@ def rhythm_tables(
     ``ventricular`` ((k, 2) samples; ``data.ventricular``). The samples may lie between samples (``time_s *
     fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation; ``start``, the
     recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours; ``filtered``, the
-    stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of them. Also what the
-    review server recomputes after a reviewer's corrections."""
-    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular)
+    stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of them; ``beat_noise``,
+    the beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) or None, lets VT runs that are noise
+    go unlisted. Also what the review server recomputes after a reviewer's corrections."""
+    episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular, beat_noise)
     in_seconds = None if filtered is None else np.asarray(filtered, dtype=np.float64) / fs
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start, in_seconds)
     return episodes, hourly, recording_hrv(samples / fs, labels, episodes)
@@ -703,14 +714,33 @@ def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
 
 
 def _add_rhythm(
-    result, samples, labels, recording, noise, config, p_wave=None, atrial=None, gap=None, ventricular=None
+    result,
+    samples,
+    labels,
+    recording,
+    noise,
+    config,
+    p_wave=None,
+    atrial=None,
+    gap=None,
+    ventricular=None,
+    beat_noise=None,
 ) -> RecordingLabels:
     """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise`` and flutter."""
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
     rhythm_of = (p_wave, atrial, gap, ventricular)
     tables = rhythm_tables(
-        samples, labels, recording.fs, duration_s, noise, config, *rhythm_of, recording.start, result.muscle_filtered
+        samples,
+        labels,
+        recording.fs,
+        duration_s,
+        noise,
+        config,
+        *rhythm_of,
+        recording.start,
+        result.muscle_filtered,
+        beat_noise,
     )
     result.episodes, result.hourly, result.hrv = tables
     if recording.events:

@@ -6,6 +6,10 @@ Neither does an amplifier recovering from saturation: after a large jump of the 
 recorder's high-pass filter brings the signal back along a slow curve, and for the seconds that takes the
 QRS complexes shrink to nothing. ``unanalysable`` finds all of these per second of signal, from the
 signal alone.
+
+Noise that leaves the signal readable still makes beats of its own: ``beat_noise`` measures, per beat, how
+noisy the signal around it is and how much its QRS complex looks like the one before, so that a run of
+"beats" that are only noise is not read as a tachycardia (``episodes``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 from scipy import signal as sps
 
@@ -44,6 +49,13 @@ GAP_AFTER_R_S = 0.15
 GAP_BEFORE_R_S = 0.1
 #: A beat's QRS-band range is taken within this long of its R peak.
 QRS_HALF_S = 0.1
+#: ``beat_noise`` takes the noise outside the QRS complexes (from this long before each R peak to this long
+#: after it), per block of this long, and each beat's noise as the median of the blocks within this long.
+NOISE_QRS_S = (0.1, 0.15)
+NOISE_BLOCK_S = 1.0
+NOISE_AROUND_S = 2.0
+#: Signal band-passed at a time: about an hour and a bit, megabytes, not gigabytes.
+CHUNK_SECONDS = 4096
 
 
 def unanalysable(
@@ -177,7 +189,7 @@ def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray
     beat_range = np.full(len(peaks), np.nan)
     gap_range = np.full(len(long), np.nan)
     margin = int(FILTER_MARGIN_S * fs)
-    step = 4096 * max(int(round(fs)), 1)  # about an hour and a bit at a time: megabytes, not gigabytes
+    step = CHUNK_SECONDS * max(int(round(fs)), 1)
     for first in range(0, n, step):
         in_chunk = (peaks >= first) & (peaks < first + step)
         gaps = np.flatnonzero((starts >= first) & (starts < first + step) & (ends > starts))
@@ -188,9 +200,7 @@ def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray
         if hi - lo <= 3 * (2 * half + 1):
             continue
         band = bandpass(np.asarray(signal[lo:hi], dtype=np.float64), fs, *QRS_BAND_HZ)
-        size = 2 * half + 1
-        spread = ndimage.maximum_filter1d(band, size) - ndimage.minimum_filter1d(band, size)
-        beat_range[in_chunk] = spread[np.clip(peaks[in_chunk] - lo, 0, len(band) - 1)]
+        beat_range[in_chunk] = _qrs_ranges(band, peaks[in_chunk] - lo, half)
         for g in gaps:
             inside = band[starts[g] - lo : ends[g] - lo]
             gap_range[g] = np.ptp(inside) if len(inside) else np.nan
@@ -198,6 +208,83 @@ def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray
     if typical > 0:
         out[long] = gap_range / typical
     return out
+
+
+def _qrs_ranges(band: np.ndarray, peaks: np.ndarray, half: int) -> np.ndarray:
+    """The range of ``band`` within ``half`` samples of each of ``peaks`` (samples into ``band``)."""
+    size = 2 * half + 1
+    spread = ndimage.maximum_filter1d(band, size) - ndimage.minimum_filter1d(band, size)
+    return spread[np.clip(peaks, 0, len(band) - 1)]
+
+
+def beat_noise(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How noisy the signal is around each beat, and how much each beat looks like the one before.
+
+    Noise that the detector reads as beats makes "beats" that look like nothing in particular, and neither
+    like each other; a run of true ventricular beats, even of several shapes, sits in a signal that is quiet
+    between its complexes. Both are read in the QRS band (``QRS_BAND_HZ``), where the noise that makes false
+    beats lies.
+
+    Parameters
+    ----------
+    signal : (n_samples,) float, mV; NaN where samples are missing.
+    fs : sampling rate, Hz.
+    peaks : (n_beats,) int, R-peak samples, ascending.
+
+    Returns
+    -------
+    likeness : (n_beats,) float64, the correlation of each beat's QRS band (within ``QRS_HALF_S`` of its R
+        peak) with the beat before's, -1 to 1; NaN for the first beat and where a window leaves the signal.
+    noise : (n_beats,) float64, the median magnitude of the QRS band outside the QRS complexes
+        (``NOISE_QRS_S`` around every R peak left out) in each ``NOISE_BLOCK_S`` block, the median of the
+        blocks within ``NOISE_AROUND_S`` of the beat, over the median QRS-band range of the recording's beats
+        (as ``gap_activity``'s); clean signal: about 0.01-0.03. NaN where it cannot be measured.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    n = len(signal)
+    likeness, noise = np.full(len(peaks), np.nan), np.full(len(peaks), np.nan)
+    block = max(int(round(NOISE_BLOCK_S * fs)), 1)
+    if len(peaks) < 2 or n < 2 * block or QRS_BAND_HZ[0] >= 0.45 * fs:
+        return likeness, noise
+    half = max(round(QRS_HALF_S * fs), 1)
+    before, after = (round(t * fs) for t in NOISE_QRS_S)
+    margin = int(FILTER_MARGIN_S * fs)
+    step = CHUNK_SECONDS * block  # whole blocks, so that a block never straddles two chunks
+    shapes = np.full((len(peaks), 2 * half), np.nan, dtype=np.float32)
+    beat_range = np.full(len(peaks), np.nan)
+    block_noise = np.full(-(-n // block), np.nan)
+    for first in range(0, n, step):
+        last = min(first + step, n)
+        lo, hi = max(first - margin, 0), min(last + margin, n)
+        band = bandpass(np.asarray(signal[lo:hi], dtype=np.float64), fs, *QRS_BAND_HZ)
+        in_chunk = np.flatnonzero((peaks >= first) & (peaks < last))
+        whole = in_chunk[(peaks[in_chunk] - half >= lo) & (peaks[in_chunk] + half <= hi)]
+        shapes[whole] = band[(peaks[whole] - lo)[:, None] + np.arange(-half, half)]
+        beat_range[in_chunk] = _qrs_ranges(band, peaks[in_chunk] - lo, half)
+        between = np.abs(band[first - lo : last - lo])
+        near = peaks[(peaks >= first - after) & (peaks < last + before)] - first
+        edges = np.zeros(len(between) + 1, dtype=np.int64)  # +1 where a QRS complex starts, -1 where it ends
+        np.add.at(edges, np.clip(near - before, 0, len(between)), 1)
+        np.add.at(edges, np.clip(near + after, 0, len(between)), -1)
+        between[np.cumsum(edges)[:-1] > 0] = np.nan
+        padded = np.full(-(-len(between) // block) * block, np.nan)
+        padded[: len(between)] = between
+        with warnings.catch_warnings():  # a block all QRS: no noise measured there (NaN)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            block_noise[first // block : first // block + len(padded) // block] = np.nanmedian(
+                padded.reshape(-1, block), axis=1
+            )
+    shapes -= shapes.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(shapes, axis=1)
+    shapes /= np.where(norms > 0, norms, np.nan)[:, None]
+    likeness[1:] = np.sum(shapes[1:] * shapes[:-1], axis=1)
+    typical = np.nanmedian(beat_range) if np.isfinite(beat_range).any() else np.nan
+    if not typical > 0:
+        return likeness, noise
+    around = 2 * int(round(NOISE_AROUND_S / NOISE_BLOCK_S)) + 1
+    smoothed = pd.Series(block_noise).rolling(around, center=True, min_periods=1).median().to_numpy()
+    noise = smoothed[np.clip(peaks // block, 0, len(smoothed) - 1)] / typical
+    return likeness, noise
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
