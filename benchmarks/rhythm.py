@@ -6,6 +6,7 @@
     python benchmarks/rhythm.py --records ds1 --pause-grid  # choose the pause settings (DS1 only)
     python benchmarks/rhythm.py --records ds1 --vf-grid     # choose the VF thresholds (DS1 only)
     python benchmarks/rhythm.py --records ds1 --hrv-grid    # HRV's NN editing (DS1 only)
+    python benchmarks/rhythm.py --records ds1 --folds DIR --noise burst6 --vt-grid  # VT runs of noise (DS1)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
     python benchmarks/rhythm.py --records ds2 --lead other  # the second lead (V1, V2, V4 or V5)
@@ -44,6 +45,9 @@ the beats outside the reference's atrial fibrillation and flutter, the border ``
 placed by, and scores AFL and AF over a range of ``afl_organisation``. ``--pause-grid`` scores pauses over
 the recovering amplifier's thresholds (``data.quality.recovering_amplifier``; every long interval a pause),
 then lists the ``gap_activity`` of the true and false pauses and scores them over ``pause_quiet_below``.
+``--vt-grid`` scores VT over ``vt_unalike_below`` and ``vt_noise_above`` (first row: every run listed), best
+with ``--noise`` (``motionDB``, ``muscleDB``, ``burstDB``: synthetic noise added at DB decibels, as
+``benchmarks/adaptive.py --variant`` adds it), where runs of noise are.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import fold_models, in_fresh_process, long_recording, resampled
+from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed, resampled
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
@@ -81,7 +85,14 @@ from arrhythmia.hourly import (
     nn_intervals,
     recording_hrv,
 )
-from arrhythmia.predict import ECTOPIC_CLASSES, atrial_of, label_recording, save_recording, summarise
+from arrhythmia.predict import (
+    BEAT_NOISE_COLUMNS,
+    ECTOPIC_CLASSES,
+    atrial_of,
+    label_recording,
+    save_recording,
+    summarise,
+)
 from arrhythmia.recording_report import write_recording_report
 
 #: Rhythm notes of MIT-BIH and the episode type each stands for.
@@ -207,8 +218,8 @@ class Labelled:
 
     samples, labels : the labelled beats (samples between samples: ``beats.csv``'s ``time_s * fs``); fs : Hz;
     unanalysable, ventricular : (k, 2) samples, the stretches predict found (``RecordingLabels``); reference :
-    ``reference_episodes``; reference_beats : ``annotated_beats``; p_wave, atrial, gap : the beats' ``p_wave``,
-    ``(atrial_hz, atrial_organisation, atrial_mv)`` and ``gap_activity``.
+    ``reference_episodes``; reference_beats : ``annotated_beats``; p_wave, atrial, gap, beat_noise : the beats'
+    ``p_wave``, ``(atrial_hz, atrial_organisation, atrial_mv)``, ``gap_activity`` and ``(likeness, noise_level)``.
     """
 
     samples: np.ndarray
@@ -221,11 +232,17 @@ class Labelled:
     p_wave: np.ndarray
     atrial: tuple[np.ndarray, ...] | None
     gap: np.ndarray
+    beat_noise: tuple[np.ndarray, np.ndarray]
 
     def episodes(self, config: EpisodeConfig):
         """``find_episodes`` of this record with ``config``."""
-        rhythm_of = self.p_wave, self.atrial, self.gap, self.ventricular
+        rhythm_of = self.p_wave, self.atrial, self.gap, self.ventricular, self.beat_noise
         return find_episodes(self.samples, self.labels, self.fs, self.unanalysable, config, *rhythm_of)
+
+
+def beat_noise_of(beats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) from a beats table."""
+    return tuple(beats[column].to_numpy(np.float64) for column in BEAT_NOISE_COLUMNS)
 
 
 def label_records(
@@ -236,9 +253,12 @@ def label_records(
     pause_s: float = EpisodeConfig.pause_s,
     lead: str | None = None,
     rate_hz: float | None = None,
+    noise: str | None = None,
 ) -> dict[str, Labelled]:
     """Each record labelled by predict (on ``lead``, ``read_input``'s; None: MLII); with ``folds``, by the
-    fold model that held it out; with ``rate_hz``, resampled to that rate first (a device recording at it)."""
+    fold model that held it out; with ``rate_hz``, resampled to that rate first (a device recording at it);
+    with ``noise`` (``motionDB``, ``muscleDB``, ``burstDB``), synthetic noise added at that SNR first
+    (``common.noisy_signal``, each record's own seed, as ``benchmarks/adaptive.py --variant`` adds it)."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -252,6 +272,11 @@ def label_records(
         recording = read_input(data / name, lead=lead)
         if rate_hz is not None:
             recording = resampled(recording, rate_hz)[0]
+        if noise is not None:
+            kind, snr_db = noise_variant(noise)
+            beats_at = np.round(annotated_beats(data / name)[0] * recording.fs).astype(np.int64)
+            signal = noisy_signal(recording.signal, recording.fs, beats_at, kind, snr_db, seed=record_seed(name))
+            recording = replace(recording, signal=signal)
         result = label_recording(recording, models[source], adapt=adapt)
         table = result.beats
         labelled = table[table["label"].astype(str) != ""]
@@ -266,6 +291,7 @@ def label_records(
             p_wave=labelled["p_wave"].to_numpy(),
             atrial=atrial_of(labelled),
             gap=labelled["gap_activity"].to_numpy(),
+            beat_noise=beat_noise_of(labelled),
         )
         print(f"  {name}: {len(labelled)} beats", file=sys.stderr)
     return out
@@ -441,6 +467,24 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
         row(*cells, *durations(s), pct(score_f1), pct(s["episode_se"]), pct(s["episode_ppv"]))
 
 
+def vt_grid(labelled: dict, base: EpisodeConfig) -> None:
+    """VT episodes over ``vt_unalike_below`` and ``vt_noise_above`` (the runs of noise left unlisted)."""
+    row(
+        "vt_unalike_below", "vt_noise_above", "detected", "episode Se", "episode +P", "episode F1", *DURATION_HEADER[:2]
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for unalike, noisy in [(None, base.vt_noise_above)] + list(
+        itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (0.02, 0.025, 0.03, 0.04, 0.05))
+    ):
+        config = replace(base, vt_unalike_below=unalike, vt_noise_above=noisy)
+        detected = episodes_of(labelled, config)
+        s = score([(labelled[n].reference["VT"], detected[n].get("VT", [])) for n in labelled])
+        found = sum(len(detected[n].get("VT", [])) for n in labelled)
+        cells = ("–" if unalike is None else unalike, "–" if unalike is None else noisy, found)
+        rates = (pct(s["episode_se"]), pct(s["episode_ppv"]), pct(f1(s["episode_se"], s["episode_ppv"])))
+        row(*cells, *rates, *durations(s)[:2])
+
+
 def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
     outside = []  # organisation of the beats outside reference AF and AFL
     for record in labelled.values():
@@ -559,7 +603,7 @@ def timing(data: Path, hours: float) -> dict:
     samples, labels, fs = labelled["time_s"].to_numpy() * recording.fs, labelled["label"].to_numpy(str), recording.fs
     ventricular = ventricular_flutter(recording.signal, fs)
     rhythm_of = labelled["p_wave"].to_numpy(), atrial_of(labelled), labelled["gap_activity"].to_numpy(), ventricular
-    episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of)
+    episodes = find_episodes(samples, labels, fs, bad, None, *rhythm_of, beat_noise_of(labelled))
     hourly_table(samples / fs, labels, len(recording.signal) / fs, episodes)
     recording_hrv(samples / fs, labels, episodes)
     seconds = time.perf_counter() - began
@@ -588,6 +632,7 @@ def main() -> None:
     parser.add_argument("--pause-grid", action="store_true", help="score pauses over their settings")
     parser.add_argument("--vf-grid", action="store_true", help="score VF over its thresholds")
     parser.add_argument("--hrv-grid", action="store_true", help="HRV's agreement over NN_MAX_CHANGE")
+    parser.add_argument("--vt-grid", action="store_true", help="score VT over the settings that leave noise out")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -596,9 +641,15 @@ def main() -> None:
     parser.add_argument("--no-adapt", action="store_true", help="label without adapting to the recording")
     parser.add_argument("--lead", default=None, help="the lead to label: a name, or 'other' (the second lead)")
     parser.add_argument("--rate", type=float, default=None, help="resample each record to this rate first, Hz")
+    parser.add_argument("--noise", default=None, help="add synthetic noise first: motionDB, muscleDB or burstDB")
     args = parser.parse_args()
-    if args.rate is not None and (args.pause_grid or args.vf_grid or args.hours):
-        raise SystemExit("--rate: not with --pause-grid, --vf-grid or --hours (they read records at their own rate)")
+    if (args.rate is not None or args.noise) and (args.pause_grid or args.vf_grid or args.hours):
+        raise SystemExit("--rate, --noise: not with --pause-grid, --vf-grid or --hours (they read records as stored)")
+    if args.noise:
+        try:
+            noise_variant(args.noise)
+        except ValueError as exc:
+            raise SystemExit(f"--noise: {exc}") from None
     settings = {}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -615,10 +666,13 @@ def main() -> None:
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
     names = record_list(args.records, args.data)
-    labelled = label_records(args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead, args.rate)
+    labelled = label_records(
+        args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead, args.rate, args.noise
+    )
     model = f"fold models of {args.folds}" if args.folds else "the shipped default model"
     adapted = ", not adapted" if args.no_adapt else ""
     rate = f", resampled to {args.rate:g} Hz" if args.rate else ""
+    rate += f", with {args.noise} noise" if args.noise else ""
     print(f"records: {args.records} ({len(names)}), lead {args.lead or 'MLII'}{rate}, labelled by {model}{adapted}")
     print(f"episode settings: {config}\n")
     if args.grid:
@@ -631,6 +685,8 @@ def main() -> None:
         vf_grid(labelled, config, args.data, args.lead)
     elif args.hrv_grid:
         hrv_grid(labelled, config)
+    elif args.vt_grid:
+        vt_grid(labelled, config)
     else:
         print_scores(labelled, config, args.per_record)
         print_hrv(labelled, config, args.per_record)
