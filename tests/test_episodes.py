@@ -115,6 +115,28 @@ def test_irregular_rhythm_is_af_and_ectopy_in_sinus_rhythm_is_not():
     assert of_type(find_episodes(*beats(rr, list(labels)), FS), "AF").empty
 
 
+def test_false_beats_in_noise_do_not_make_sinus_rhythm_af_and_true_af_stays():
+    rng = np.random.default_rng(3)
+    # Sinus rhythm at 75 bpm with two minutes of noise in the middle, where the detector found a false beat
+    # at a random place inside every second interval: the intervals read as irregular.
+    times = 1.0 + 0.8 * np.arange(400)
+    false = times[150:300:2] + rng.uniform(0.25, 0.55, 75)
+    samples = np.round(np.sort(np.concatenate([times, false])) * FS)
+    labels = np.array(["N"] * len(samples))
+    is_false = np.isin(samples, np.round(false * FS))
+    in_noise = (samples >= times[150] * FS) & (samples <= times[300] * FS)
+    likeness = np.where(is_false | np.roll(is_false, 1), 0.1, 0.95)  # a false beat, and the beat after it
+    noise = np.where(in_noise, 0.08, 0.01)
+    config = EpisodeConfig()
+    assert len(of_type(find_episodes(samples, labels, FS, config=EpisodeConfig(unalike_below=None)), "AF")) == 1
+    assert of_type(find_episodes(samples, labels, FS, config=config, beat_noise=(likeness, noise)), "AF").empty
+    # True AF: its beats alike, the fibrillation waves counted as noise below ``af_noise_above``.
+    rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, 300), np.full(150, 0.8)])
+    samples, labels = beats(rr)
+    waves = (np.full(len(samples), 0.95), np.full(len(samples), config.af_noise_above - 0.01))
+    assert len(of_type(find_episodes(samples, labels, FS, config=config, beat_noise=waves), "AF")) == 1
+
+
 def test_an_irregular_stretch_shorter_than_af_min_s_is_no_af_episode():
     rng = np.random.default_rng(1)
 
@@ -664,11 +686,11 @@ def test_a_vt_run_of_unalike_beats_in_noise_is_not_listed():
         return len(of_type(table, "VT"))
 
     border = EpisodeConfig()
-    unalike, noisy = border.vt_unalike_below - 0.2, border.vt_noise_above * 2
+    unalike, noisy = border.unalike_below - 0.2, border.vt_noise_above * 2
     assert vt_with(unalike, noisy) == 0  # noise the detector read as beats
     assert vt_with(0.9, noisy) == 1  # a true run in noise repeats one shape
     assert vt_with(unalike, border.vt_noise_above / 2) == 1  # beats of several shapes in a quiet signal
-    assert vt_with(unalike, noisy, EpisodeConfig(vt_unalike_below=None)) == 1
+    assert vt_with(unalike, noisy, EpisodeConfig(unalike_below=None)) == 1
     assert vt_with(np.nan, np.nan) == 1  # unknown: listed
     assert len(of_type(find_episodes(samples, labels, FS), "VT")) == 1  # no measures given: listed
 
@@ -699,7 +721,7 @@ def test_beat_noise_reads_the_noise_around_each_beat_and_its_likeness_to_the_one
     fake = fake[np.abs(fake[:, None] - peaks[None, :]).min(axis=1) > 0.2 * FS]
     together = np.sort(np.concatenate([peaks, fake]))
     likeness, _ = beat_noise(noisy, FS, together)
-    assert np.median(likeness[np.isin(together, fake)]) < EpisodeConfig().vt_unalike_below
+    assert np.median(likeness[np.isin(together, fake)]) < EpisodeConfig().unalike_below
     assert np.all(np.isnan(beat_noise(ecg[:100], FS, peaks[:1])))  # too short to measure
 
 
@@ -738,7 +760,7 @@ def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps
             fs,
             result.unanalysable,
             beat_noise=tuple(beats[c].to_numpy() for c in BEAT_NOISE_COLUMNS),
-            config=EpisodeConfig(vt_unalike_below=None),
+            config=EpisodeConfig(unalike_below=None),
         )
         return of_type(result.episodes, "VT"), of_type(every, "VT")
 
