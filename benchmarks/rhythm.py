@@ -7,6 +7,7 @@
     python benchmarks/rhythm.py --records ds1 --vf-grid     # choose the VF thresholds (DS1 only)
     python benchmarks/rhythm.py --records ds1 --hrv-grid    # HRV's NN editing (DS1 only)
     python benchmarks/rhythm.py --records ds1 --folds DIR --noise burst6 --vt-grid  # VT runs of noise (DS1)
+    python benchmarks/rhythm.py --records ds1 --folds DIR --noise burst6 --af-noise-grid  # AF in noise (DS1)
     python benchmarks/rhythm.py --hours 24                # seconds and memory of the rhythm steps
     python benchmarks/rhythm.py --records ds1 --folds runs/adaptive-cv-v6/RUN [--no-adapt]
     python benchmarks/rhythm.py --records ds2 --lead other  # the second lead (V1, V2, V4 or V5)
@@ -45,7 +46,8 @@ the beats outside the reference's atrial fibrillation and flutter, the border ``
 placed by, and scores AFL and AF over a range of ``afl_organisation``. ``--pause-grid`` scores pauses over
 the recovering amplifier's thresholds (``data.quality.recovering_amplifier``; every long interval a pause),
 then lists the ``gap_activity`` of the true and false pauses and scores them over ``pause_quiet_below``.
-``--vt-grid`` scores VT over ``vt_unalike_below`` and ``vt_noise_above`` (first row: every run listed), best
+``--vt-grid`` scores VT over ``unalike_below`` and ``vt_noise_above`` (first row: every run listed),
+``--af-noise-grid`` AF over ``unalike_below`` and ``af_noise_above`` (first row: no interval left out), best
 with ``--noise`` (``motionDB``, ``muscleDB``, ``burstDB``: synthetic noise added at DB decibels, as
 ``benchmarks/adaptive.py --variant`` adds it), where runs of noise are.
 """
@@ -467,22 +469,30 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
         row(*cells, *durations(s), pct(score_f1), pct(s["episode_se"]), pct(s["episode_ppv"]))
 
 
-def vt_grid(labelled: dict, base: EpisodeConfig) -> None:
-    """VT episodes over ``vt_unalike_below`` and ``vt_noise_above`` (the runs of noise left unlisted)."""
-    row(
-        "vt_unalike_below", "vt_noise_above", "detected", "episode Se", "episode +P", "episode F1", *DURATION_HEADER[:2]
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for unalike, noisy in [(None, base.vt_noise_above)] + list(
-        itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (0.02, 0.025, 0.03, 0.04, 0.05))
+#: ``noise_grid``'s noise thresholds, per episode type: the setting each type reads.
+NOISE_SETTINGS = {
+    "VT": ("vt_noise_above", (0.02, 0.025, 0.03, 0.04, 0.05)),
+    "AF": ("af_noise_above", (0.03, 0.04, 0.05, 0.06, 0.08)),
+}
+
+
+def noise_grid(labelled: dict, base: EpisodeConfig, kind: str) -> None:
+    """``kind`` (VT or AF) episodes over ``unalike_below`` and that type's noise threshold (``NOISE_SETTINGS``:
+    the beats that look like noise, left out); the first row with none left out."""
+    setting, thresholds = NOISE_SETTINGS[kind]
+    rates = ("episode Se", "episode +P", "episode F1", *DURATION_HEADER[:2], "duration F1")
+    row("unalike_below", setting, "detected", *rates)
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for unalike, noisy in [(None, getattr(base, setting))] + list(
+        itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), thresholds)
     ):
-        config = replace(base, vt_unalike_below=unalike, vt_noise_above=noisy)
+        config = replace(base, unalike_below=unalike, **{setting: noisy})
         detected = episodes_of(labelled, config)
-        s = score([(labelled[n].reference["VT"], detected[n].get("VT", [])) for n in labelled])
-        found = sum(len(detected[n].get("VT", [])) for n in labelled)
+        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
+        found = sum(len(detected[n].get(kind, [])) for n in labelled)
         cells = ("–" if unalike is None else unalike, "–" if unalike is None else noisy, found)
         rates = (pct(s["episode_se"]), pct(s["episode_ppv"]), pct(f1(s["episode_se"], s["episode_ppv"])))
-        row(*cells, *rates, *durations(s)[:2])
+        row(*cells, *rates, *durations(s)[:2], pct(f1(s["duration_se"], s["duration_ppv"])))
 
 
 def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
@@ -633,6 +643,7 @@ def main() -> None:
     parser.add_argument("--vf-grid", action="store_true", help="score VF over its thresholds")
     parser.add_argument("--hrv-grid", action="store_true", help="HRV's agreement over NN_MAX_CHANGE")
     parser.add_argument("--vt-grid", action="store_true", help="score VT over the settings that leave noise out")
+    parser.add_argument("--af-noise-grid", action="store_true", help="score AF over the settings that leave noise out")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -685,8 +696,8 @@ def main() -> None:
         vf_grid(labelled, config, args.data, args.lead)
     elif args.hrv_grid:
         hrv_grid(labelled, config)
-    elif args.vt_grid:
-        vt_grid(labelled, config)
+    elif args.vt_grid or args.af_noise_grid:
+        noise_grid(labelled, config, "VT" if args.vt_grid else "AF")
     else:
         print_scores(labelled, config, args.per_record)
         print_hrv(labelled, config, args.per_record)
