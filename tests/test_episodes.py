@@ -128,12 +128,15 @@ def test_false_beats_in_noise_do_not_make_sinus_rhythm_af_and_true_af_stays():
     likeness = np.where(is_false | np.roll(is_false, 1), 0.1, 0.95)  # a false beat, and the beat after it
     noise = np.where(in_noise, 0.08, 0.01)
     config = EpisodeConfig()
-    assert len(of_type(find_episodes(samples, labels, FS, config=EpisodeConfig(unalike_below=None)), "AF")) == 1
+    off = EpisodeConfig(af_unalike_below=None)
+    assert len(of_type(find_episodes(samples, labels, FS, config=off, beat_noise=(likeness, noise)), "AF")) == 1
     assert of_type(find_episodes(samples, labels, FS, config=config, beat_noise=(likeness, noise)), "AF").empty
-    # True AF: its beats alike, the fibrillation waves counted as noise below ``af_noise_above``.
+    # True AF on a lead like V1: large fibrillation waves read as noise and blur the beats' likeness, but the
+    # beats stay more alike than noise is (over ``af_unalike_below``, which is lower than VT's for that).
     rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.4, 1.0, 300), np.full(150, 0.8)])
     samples, labels = beats(rr)
-    waves = (np.full(len(samples), 0.95), np.full(len(samples), config.af_noise_above - 0.01))
+    blurred = np.full(len(samples), (config.af_unalike_below + config.vt_unalike_below) / 2)
+    waves = (blurred, np.full(len(samples), 2 * config.af_noise_above))
     assert len(of_type(find_episodes(samples, labels, FS, config=config, beat_noise=waves), "AF")) == 1
 
 
@@ -686,11 +689,11 @@ def test_a_vt_run_of_unalike_beats_in_noise_is_not_listed():
         return len(of_type(table, "VT"))
 
     border = EpisodeConfig()
-    unalike, noisy = border.unalike_below - 0.2, border.vt_noise_above * 2
+    unalike, noisy = border.vt_unalike_below - 0.2, border.vt_noise_above * 2
     assert vt_with(unalike, noisy) == 0  # noise the detector read as beats
     assert vt_with(0.9, noisy) == 1  # a true run in noise repeats one shape
     assert vt_with(unalike, border.vt_noise_above / 2) == 1  # beats of several shapes in a quiet signal
-    assert vt_with(unalike, noisy, EpisodeConfig(unalike_below=None)) == 1
+    assert vt_with(unalike, noisy, EpisodeConfig(vt_unalike_below=None)) == 1
     assert vt_with(np.nan, np.nan) == 1  # unknown: listed
     assert len(of_type(find_episodes(samples, labels, FS), "VT")) == 1  # no measures given: listed
 
@@ -721,7 +724,7 @@ def test_beat_noise_reads_the_noise_around_each_beat_and_its_likeness_to_the_one
     fake = fake[np.abs(fake[:, None] - peaks[None, :]).min(axis=1) > 0.2 * FS]
     together = np.sort(np.concatenate([peaks, fake]))
     likeness, _ = beat_noise(noisy, FS, together)
-    assert np.median(likeness[np.isin(together, fake)]) < EpisodeConfig().unalike_below
+    assert np.median(likeness[np.isin(together, fake)]) < EpisodeConfig().vt_unalike_below
     assert np.all(np.isnan(beat_noise(ecg[:100], FS, peaks[:1])))  # too short to measure
 
 
@@ -760,7 +763,7 @@ def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps
             fs,
             result.unanalysable,
             beat_noise=tuple(beats[c].to_numpy() for c in BEAT_NOISE_COLUMNS),
-            config=EpisodeConfig(unalike_below=None),
+            config=EpisodeConfig(vt_unalike_below=None),
         )
         return of_type(result.episodes, "VT"), of_type(every, "VT")
 

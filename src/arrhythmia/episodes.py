@@ -8,11 +8,12 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   have no P wave (``af_p_wave_below``: the P stretch of a beat is unlike its neighbours',
   ``context.p_wave_consistency``) for at least ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its
   rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
-  Intervals next to a beat that looks like noise (``af_noise_above``) are left out of the irregularity too.
+  Intervals next to a beat that looks like noise (``af_unalike_below``, ``af_noise_above``) are left out of the
+  irregularity too.
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``, a run ending at an interval
   slower than ``run_break_bpm`` (a pause between two runs); an SVT run inside an AF or AFL episode is the
   fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``); nor is a VT run of
-  beats unlike each other in a noisy signal (``unalike_below``, ``vt_noise_above``): noise the detector
+  beats unlike each other in a noisy signal (``vt_unalike_below``, ``vt_noise_above``): noise the detector
   read as beats.
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
@@ -90,15 +91,17 @@ class EpisodeConfig:
     afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
     vf_min_s : a stretch of flutter-like signal (``data.ventricular.ventricular_flutter``) at least this
         long is a VF episode; chosen on MIT-BIH DS1 (README); None: no VF.
-    unalike_below, vt_noise_above, af_noise_above : a beat whose QRS complex correlates with the one before's
-        by less than ``unalike_below`` where the signal around it is noisy (``data.quality.beat_noise``: the
-        noise a share of the beats' QRS band) looks like noise the detector read as a beat. A VT run of such
-        beats (the run's medians; noise over ``vt_noise_above``) is not listed: both are needed, since a true
-        run of beats of several shapes sits in a quiet signal and a true run in noise repeats one shape. The
-        intervals next to such a beat (noise over ``af_noise_above``: higher, since fibrillation waves are
-        in the QRS band too) are left out of AF's irregularity, as those next to V beats are: a false beat
-        splits an interval in two, which reads as irregular. Chosen on MIT-BIH DS1 with synthetic noise
-        (README); ``unalike_below`` None: neither (every VT run is listed), ``af_noise_above`` None: not for AF.
+    vt_unalike_below, vt_noise_above : a beat whose QRS complex correlates with the one before's by less than
+        ``vt_unalike_below`` where the signal around it is noisy (``data.quality.beat_noise``: the noise a
+        share of the beats' QRS band) looks like noise the detector read as a beat. A VT run of such beats
+        (the run's medians; noise over ``vt_noise_above``) is not listed: both are needed, since a true run of
+        beats of several shapes sits in a quiet signal and a true run in noise repeats one shape. Chosen on
+        MIT-BIH DS1 with synthetic noise (README); ``vt_unalike_below`` None: every VT run is listed.
+    af_unalike_below, af_noise_above : the same for AF, beat by beat: the intervals next to a beat unlike the
+        one before (under ``af_unalike_below``) where the noise is over ``af_noise_above`` are left out of the
+        irregularity, as those next to V beats are (a false beat splits an interval in two, which reads as
+        irregular). Lower likeness and higher noise than VT's: fibrillation waves lie in the QRS band too and,
+        on a lead like V1, blur the beats' likeness. Chosen on MIT-BIH DS1 (README); either None: none left out.
     svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
         of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
         and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
@@ -126,8 +129,9 @@ class EpisodeConfig:
     bigeminy_min_v: int = 3
     trigeminy_min_v: int = 4
     svt_in_af: bool = False
-    unalike_below: float | None = 0.5
+    vt_unalike_below: float | None = 0.5
     vt_noise_above: float = 0.03
+    af_unalike_below: float | None = 0.3
     af_noise_above: float | None = 0.05
 
     @classmethod
@@ -259,8 +263,8 @@ def find_episodes(
     if len(times) >= 2:
         clean = np.where(in_noise, "", labels)  # beats detected in noise start no episode
         skipped = np.isin(labels, list(config.af_skip_labels))
-        if beat_noise is not None and config.unalike_below is not None and config.af_noise_above is not None:
-            skipped |= _noise_like(beat_noise, config.unalike_below, config.af_noise_above)
+        if beat_noise is not None and config.af_unalike_below is not None and config.af_noise_above is not None:
+            skipped |= _noise_like(beat_noise, config.af_unalike_below, config.af_noise_above)
         afl = _afl_stretches(times, labels, in_noise, config, atrial)
         in_afl = np.zeros(len(times), dtype=bool)
         for first, last in afl:
@@ -270,7 +274,7 @@ def find_episodes(
         if not config.svt_in_af:  # fast beats in AF or AFL are its ventricular response, not a separate run
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
         vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
-        if beat_noise is not None and config.unalike_below is not None:
+        if beat_noise is not None and config.vt_unalike_below is not None:
             vt = [run for run in vt if not _noise_run(run, beat_noise, config)]
         rows += _rows("VT", times, vt)
         rows += _rows("SVT", times, svt)
@@ -289,7 +293,7 @@ def _noise_run(run: tuple[int, int], beat_noise: tuple[np.ndarray, np.ndarray], 
     (the second beat on, each against the one before) in a noisy signal; unknown (NaN): not noise."""
     first, last = run
     likeness, noise = (np.asarray(values, dtype=np.float64) for values in beat_noise)
-    return _known_median(likeness[first + 1 : last + 1]) < config.unalike_below and (
+    return _known_median(likeness[first + 1 : last + 1]) < config.vt_unalike_below and (
         _known_median(noise[first : last + 1]) > config.vt_noise_above
     )
 
