@@ -46,8 +46,8 @@ the beats outside the reference's atrial fibrillation and flutter, the border ``
 placed by, and scores AFL and AF over a range of ``afl_organisation``. ``--pause-grid`` scores pauses over
 the recovering amplifier's thresholds (``data.quality.recovering_amplifier``; every long interval a pause),
 then lists the ``gap_activity`` of the true and false pauses and scores them over ``pause_quiet_below``.
-``--vt-grid`` scores VT over ``unalike_below`` and ``vt_noise_above`` (first row: every run listed),
-``--af-noise-grid`` AF over ``unalike_below`` and ``af_noise_above`` (first row: no interval left out), best
+``--vt-grid`` scores VT over ``vt_unalike_below`` and ``vt_noise_above`` (first row: every run listed),
+``--af-noise-grid`` AF over ``af_unalike_below`` and ``af_noise_above`` (first row: no interval left out), best
 with ``--noise`` (``motionDB``, ``muscleDB``, ``burstDB``: synthetic noise added at DB decibels, as
 ``benchmarks/adaptive.py --variant`` adds it), where runs of noise are.
 """
@@ -471,22 +471,22 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
 
 #: ``noise_grid``'s noise thresholds, per episode type: the setting each type reads.
 NOISE_SETTINGS = {
-    "VT": ("vt_noise_above", (0.02, 0.025, 0.03, 0.04, 0.05)),
-    "AF": ("af_noise_above", (0.03, 0.04, 0.05, 0.06, 0.08)),
+    "VT": ("vt_unalike_below", "vt_noise_above", (0.02, 0.025, 0.03, 0.04, 0.05)),
+    "AF": ("af_unalike_below", "af_noise_above", (0.03, 0.04, 0.05, 0.06, 0.08)),
 }
 
 
 def noise_grid(labelled: dict, base: EpisodeConfig, kind: str) -> None:
-    """``kind`` (VT or AF) episodes over ``unalike_below`` and that type's noise threshold (``NOISE_SETTINGS``:
-    the beats that look like noise, left out); the first row with none left out."""
-    setting, thresholds = NOISE_SETTINGS[kind]
+    """``kind`` (VT or AF) episodes over that type's likeness and noise thresholds (``NOISE_SETTINGS``: the beats
+    that look like noise, left out); the first row with none left out."""
+    likeness, setting, thresholds = NOISE_SETTINGS[kind]
     rates = ("episode Se", "episode +P", "episode F1", *DURATION_HEADER[:2], "duration F1")
-    row("unalike_below", setting, "detected", *rates)
+    row(likeness, setting, "detected", *rates)
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for unalike, noisy in [(None, getattr(base, setting))] + list(
         itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), thresholds)
     ):
-        config = replace(base, unalike_below=unalike, **{setting: noisy})
+        config = replace(base, **{likeness: unalike, setting: noisy})
         detected = episodes_of(labelled, config)
         s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
         found = sum(len(detected[n].get(kind, [])) for n in labelled)
