@@ -241,7 +241,8 @@ def find_episodes(
     (k, 2) start and end samples of the stretches that look like ventricular flutter
     (``data.ventricular.ventricular_flutter``), or None (no VF); beat_noise : each beat's QRS likeness to
     the beat before and the noise around it, ``(likeness, noise)`` ((n_beats,) float each,
-    ``data.quality.beat_noise``; NaN unknown), or None (every VT run is listed).
+    ``data.quality.beat_noise``; NaN unknown), or None (no beat is read as noise: every VT run listed, every
+    interval in AF's irregularity).
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest

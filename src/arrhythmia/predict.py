@@ -76,7 +76,7 @@ UNSURE_BELOW = 0.5
 #: ``find_episodes`` takes them.
 ATRIAL_COLUMNS = ("atrial_hz", "atrial_organisation", "atrial_mv")
 #: The beats table's columns of ``data.quality.beat_noise``: each beat's QRS likeness to the beat before and the
-#: noise around it, which VT runs of noise are told by (``episodes``).
+#: noise around it, by which ``episodes`` tells beats of noise (VT runs, AF's irregularity).
 BEAT_NOISE_COLUMNS = ("likeness", "noise_level")
 
 
@@ -634,7 +634,8 @@ def label_recording(
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = tuple(values[labelled] for values in atrial_values)
     rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
-    # Likeness to the beat before among the labelled beats (an unlabelled one between is rare: a window cut off).
+    # Each beat's likeness is to the detected beat before it, labelled or not (unlabelled ones are rare: a window
+    # cut off at an edge of the signal).
     run_noise = (likeness[labelled], noise_level[labelled])
     between_samples = (peaks + offsets)[labelled]  # episodes and HRV read the beats' times as beats.csv gives them
     return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of, beat_noise=run_noise)
@@ -695,8 +696,8 @@ def rhythm_tables(
     fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation; ``start``, the
     recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours; ``filtered``, the
     stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of them; ``beat_noise``,
-    the beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) or None, lets VT runs that are noise
-    go unlisted. Also what the review server recomputes after a reviewer's corrections."""
+    the beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) or None, tells the beats that are
+    noise from VT runs and AF's irregularity. Also what the review server recomputes after a reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular, beat_noise)
     in_seconds = None if filtered is None else np.asarray(filtered, dtype=np.float64) / fs
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start, in_seconds)
