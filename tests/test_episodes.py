@@ -776,3 +776,15 @@ def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps
     assert false_runs(every) >= 10 and false_runs(listed) < 0.5 * false_runs(every)
     listed, every = vt_runs(clean)
     assert len(every) > 0 and listed[["start_s", "end_s"]].equals(every[["start_s", "end_s"]])
+
+
+def test_the_report_says_when_vt_runs_of_noise_are_left_out():
+    from dataclasses import asdict
+
+    from arrhythmia.recording_report import episode_thresholds
+
+    settings = asdict(EpisodeConfig())
+    assert "noisy signal" in episode_thresholds(settings)
+    assert "noisy signal" not in episode_thresholds({**settings, "vt_unalike_below": None})
+    before = {key: value for key, value in settings.items() if key != "vt_unalike_below"}  # an older analysis
+    assert "noisy signal" not in episode_thresholds(before)

@@ -188,6 +188,8 @@ def episode_thresholds(settings: dict) -> str:
         ventricular = f"VF: one large fast wave without QRS complexes for {s['vf_min_s']:g} s or more"
     breaking = s.get("run_break_bpm")
     run_break = f", a run ending at an interval slower than {breaking:g} bpm" if breaking else ""
+    if s.get("vt_unalike_below") is not None:  # an analysis from before runs of noise were told apart has none
+        run_break += "; no VT run of beats unlike each other in a noisy signal (noise read as beats)"
     return (
         f"Thresholds: a pause is {'a quiet' if s['pause_quiet_below'] is not None else 'an'} RR interval of "
         f"{s['pause_s']:g} s or more; bradycardia under "
