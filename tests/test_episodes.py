@@ -686,6 +686,7 @@ def test_a_vt_run_of_unalike_beats_in_noise_is_not_listed():
         alike, noisy = np.full(len(samples), 0.95), np.full(len(samples), 0.01)
         alike[run], noisy[run] = likeness, noise
         table = find_episodes(samples, labels, FS, config=config, beat_noise=(alike, noisy))
+        assert len(of_type(table, "VT")) + len(of_type(table, "artefact")) == 1  # each run listed as one or other
         return len(of_type(table, "VT"))
 
     border = EpisodeConfig()
@@ -753,8 +754,8 @@ def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps
     noise *= np.sqrt(p2p**2 / 8 / 10 ** (12 / 10)) / noise.std()
     model = load_classifier(None, "torch", None, device="cpu")
 
-    def vt_runs(signal: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The VT episodes as predict lists them, and as every run would be listed."""
+    def vt_runs(signal: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The VT episodes as predict lists them, as every run would be listed, and the artefacts."""
         result = label_recording(Recording(signal, fs, "MLII", "106"), model)
         beats = result.beats[result.beats["label"] != ""]
         every = find_episodes(
@@ -765,17 +766,19 @@ def test_on_a_real_record_noise_makes_far_fewer_vt_runs_and_a_clean_record_keeps
             beat_noise=tuple(beats[c].to_numpy() for c in BEAT_NOISE_COLUMNS),
             config=EpisodeConfig(vt_unalike_below=None),
         )
-        return of_type(result.episodes, "VT"), of_type(every, "VT")
+        return of_type(result.episodes, "VT"), of_type(every, "VT"), of_type(result.episodes, "artefact")
 
     def false_runs(vt: pd.DataFrame) -> int:
         return sum(
             ((annotated_v >= a - 0.15) & (annotated_v <= b + 0.15)).sum() < 3 for a, b in zip(vt.start_s, vt.end_s)
         )
 
-    listed, every = vt_runs(clean + noise)
+    listed, every, artefacts = vt_runs(clean + noise)
     assert false_runs(every) >= 10 and false_runs(listed) < 0.5 * false_runs(every)
-    listed, every = vt_runs(clean)
+    assert len(listed) + len(artefacts) == len(every)  # the runs left out are listed apart, as artefacts
+    listed, every, artefacts = vt_runs(clean)
     assert len(every) > 0 and listed[["start_s", "end_s"]].equals(every[["start_s", "end_s"]])
+    assert artefacts.empty
 
 
 def test_the_report_says_when_vt_runs_of_noise_are_left_out():

@@ -14,7 +14,7 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   slower than ``run_break_bpm`` (a pause between two runs); an SVT run inside an AF or AFL episode is the
   fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``); nor is a VT run of
   beats unlike each other in a noisy signal (``vt_unalike_below``, ``vt_noise_above``): noise the detector
-  read as beats.
+  read as beats, listed as ``artefact`` instead.
 - ``bigeminy`` / ``trigeminy``: a V beat after every normal beat, or after every second one, at least
   ``bigeminy_min_v`` (``trigeminy_min_v``) V beats in a row of the pattern.
 - ``pause``: an RR interval of at least ``pause_s``, unless the gap overlaps an unanalysable stretch (a
@@ -95,8 +95,9 @@ class EpisodeConfig:
         ``vt_unalike_below`` where the signal around it is noisy (``data.quality.beat_noise``: the noise a
         share of the beats' QRS band) looks like noise the detector read as a beat. A VT run of such beats
         (the run's medians; noise over ``vt_noise_above``) is not listed: both are needed, since a true run of
-        beats of several shapes sits in a quiet signal and a true run in noise repeats one shape. Chosen on
-        MIT-BIH DS1 with synthetic noise (README); ``vt_unalike_below`` None: every VT run is listed.
+        beats of several shapes sits in a quiet signal and a true run in noise repeats one shape; it is listed
+        as an ``artefact`` episode instead, for a reviewer to look at. Chosen on MIT-BIH DS1 with synthetic
+        noise (README); ``vt_unalike_below`` None: every VT run is listed.
     af_unalike_below, af_noise_above : the same for AF, beat by beat: the intervals next to a beat unlike the
         one before (under ``af_unalike_below``) where the noise is over ``af_noise_above`` are left out of the
         irregularity, as those next to V beats are (a false beat splits an interval in two, which reads as
@@ -276,7 +277,9 @@ def find_episodes(
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
         vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
         if beat_noise is not None and config.vt_unalike_below is not None:
-            vt = [run for run in vt if not _noise_run(run, beat_noise, config)]
+            of_noise = [run for run in vt if _noise_run(run, beat_noise, config)]
+            vt = [run for run in vt if run not in of_noise]
+            rows += _rows("artefact", times, of_noise)  # listed apart, for a reviewer to look at
         rows += _rows("VT", times, vt)
         rows += _rows("SVT", times, svt)
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))

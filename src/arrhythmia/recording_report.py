@@ -189,7 +189,7 @@ def episode_thresholds(settings: dict) -> str:
     breaking = s.get("run_break_bpm")
     run_break = f", a run ending at an interval slower than {breaking:g} bpm" if breaking else ""
     if s.get("vt_unalike_below") is not None:  # an analysis from before runs of noise were told apart has none
-        run_break += "; no VT run of beats unlike each other in a noisy signal (noise read as beats)"
+        run_break += "; a run of beats unlike each other in a noisy signal is an artefact, not VT"
     return (
         f"Thresholds: a pause is {'a quiet' if s['pause_quiet_below'] is not None else 'an'} RR interval of "
         f"{s['pause_s']:g} s or more; bradycardia under "
