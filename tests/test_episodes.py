@@ -677,6 +677,20 @@ def test_the_heart_rate_leaves_out_ventricular_flutter_and_noise():
     assert hourly["hr_min"].iloc[0] == pytest.approx(75, abs=1)
 
 
+def test_a_run_of_noise_read_as_beats_sets_no_heart_rate():
+    from arrhythmia.predict import summarise
+
+    rr = [0.8] * 60 + [0.2] * 8 + [0.8] * 60  # eight "beats" 200 ms apart: noise the detector read as beats
+    samples, labels = beats(rr, ["N"] * 61 + ["V"] * 7 + ["N"] * 61)
+    likeness, noise = np.full(len(samples), 0.95), np.full(len(samples), 0.01)
+    likeness[61:68], noise[61:68] = 0.0, 0.1
+    episodes = find_episodes(samples, labels, FS, beat_noise=(likeness, noise))
+    assert of_type(episodes, "VT").empty and len(of_type(episodes, "artefact")) == 1
+    table = pd.DataFrame({"sample": samples, "time_s": samples / FS, "label": labels})
+    assert summarise(table)["heart_rate_bpm"]["max"] > 150  # read from the noise
+    assert summarise(table, episodes=episodes)["heart_rate_bpm"]["max"] == pytest.approx(75, abs=1)
+
+
 def test_a_vt_run_of_unalike_beats_in_noise_is_not_listed():
     rr = [0.8] * 20 + [0.4] * 4 + [0.8] * 20
     samples, labels = beats(rr, ["N"] * 21 + ["V"] * 4 + ["N"] * 20)

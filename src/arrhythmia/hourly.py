@@ -38,9 +38,9 @@ NN_MAX_CHANGE = 0.2
 #: unreliable. Placed on MIT-BIH DS1 (CV fold models), whose records are at 3.1% or less but for 108 (noise,
 #: 10.6%) and 201 (AF and nodal rhythm, 16.3%).
 HRV_EDITED_OUT_ABOVE = 10.0
-#: Episodes whose intervals say nothing of the heart rate: lost signal, and the waves of ventricular flutter
-#: that the detector took for beats (207's read as 20 bpm).
-RATE_EXCLUDES = ("noise", "VF")
+#: Episodes whose intervals say nothing of the heart rate: lost signal, the waves of ventricular flutter
+#: that the detector took for beats (207's read as 20 bpm), and runs of noise it took for beats (``artefact``).
+RATE_EXCLUDES = ("noise", "VF", "artefact")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
