@@ -88,9 +88,9 @@ from arrhythmia.hourly import (
     recording_hrv,
 )
 from arrhythmia.predict import (
-    BEAT_NOISE_COLUMNS,
     ECTOPIC_CLASSES,
     atrial_of,
+    beat_noise_of,
     label_recording,
     save_recording,
     summarise,
@@ -234,17 +234,12 @@ class Labelled:
     p_wave: np.ndarray
     atrial: tuple[np.ndarray, ...] | None
     gap: np.ndarray
-    beat_noise: tuple[np.ndarray, np.ndarray]
+    beat_noise: tuple[np.ndarray, np.ndarray] | None
 
     def episodes(self, config: EpisodeConfig):
         """``find_episodes`` of this record with ``config``."""
         rhythm_of = self.p_wave, self.atrial, self.gap, self.ventricular, self.beat_noise
         return find_episodes(self.samples, self.labels, self.fs, self.unanalysable, config, *rhythm_of)
-
-
-def beat_noise_of(beats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) from a beats table."""
-    return tuple(beats[column].to_numpy(np.float64) for column in BEAT_NOISE_COLUMNS)
 
 
 def label_records(

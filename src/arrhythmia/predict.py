@@ -90,6 +90,14 @@ def atrial_of(beats: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
     return tuple(beats[c].to_numpy(np.float64) if c in beats.columns else missing for c in ATRIAL_COLUMNS)
 
 
+def beat_noise_of(beats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``beat_noise`` of ``find_episodes`` from a beats table (``beats.csv``): its ``BEAT_NOISE_COLUMNS`` as
+    float arrays, or None for a table without them (written before beats of noise were told apart)."""
+    if not set(BEAT_NOISE_COLUMNS) <= set(beats.columns):
+        return None
+    return tuple(beats[c].to_numpy(np.float64) for c in BEAT_NOISE_COLUMNS)
+
+
 def _table(
     index: dict[str, np.ndarray], probs: np.ndarray, classes: tuple[str, ...], network: np.ndarray | None = None
 ) -> pd.DataFrame:

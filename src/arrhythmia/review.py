@@ -55,11 +55,11 @@ from arrhythmia.files import read_json, read_json_or_none, write_json, write_tex
 from arrhythmia.hourly import heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
 from arrhythmia.predict import (
-    BEAT_NOISE_COLUMNS,
     UNSURE_BELOW,
     RecordingLabels,
     as_aami,
     atrial_of,
+    beat_noise_of,
     rhythm_summary,
     rhythm_tables,
     save_recording,
@@ -654,7 +654,7 @@ class ReviewStore:
             p_wave = state.base["p_wave"].to_numpy(np.float64) if "p_wave" in state.base else None
             atrial = atrial_of(state.base)  # None for an analysis from before AFL was looked for
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
-            run_noise = tuple(state.base[c].to_numpy(np.float64) for c in BEAT_NOISE_COLUMNS if c in state.base)
+            run_noise = beat_noise_of(state.base)  # None for an analysis from before beats of noise were told apart
             times_s = self.times_s()  # between samples, as beats.csv gives them
             noise = np.load(self.analysis() / "noise.npy")
             ventricular = self.saved_stretches("ventricular.npy")
@@ -681,7 +681,7 @@ class ReviewStore:
             ventricular=ventricular,
             start=parse_start(meta.get("start_time")),  # None for an analysis from before start times were read
             filtered=filtered,
-            beat_noise=tuple(values[labelled] for values in run_noise) if len(run_noise) == 2 else None,
+            beat_noise=None if run_noise is None else tuple(values[labelled] for values in run_noise),
         )
         beats = pd.DataFrame({"sample": samples_all, "time_s": times_s, "label": labels})
         summary = {
