@@ -17,7 +17,7 @@ import numpy as np
 from scipy import signal as sps
 
 from arrhythmia.data.detection import bandpass, interpolate_nan
-from arrhythmia.data.quality import true_runs
+from arrhythmia.data.quality import chunks, true_runs
 
 #: The noise is measured in this band, Hz: above most of the QRS complex's energy, and below the Nyquist
 #: frequency of a 128 Hz Holter, so that a recorder's sampling rate does not change the measure.
@@ -64,10 +64,7 @@ def _chunks(n: int, fs: float):
     ``n``-sample signal: the chunk ``[first, last)`` and the stretch ``[lo, hi)`` the filter runs over, the
     chunk with ``MARGIN_S`` of signal on either side for the filter to settle in."""
     block = _block(fs)
-    chunk, margin = max(int(round(CHUNK_S / BLOCK_S)), 1) * block, int(round(MARGIN_S * fs))
-    for first in range(0, n, chunk):
-        last = min(first + chunk, n)
-        yield first, last, max(first - margin, 0), min(last + margin, n)
+    return chunks(n, max(int(round(CHUNK_S / BLOCK_S)), 1) * block, int(round(MARGIN_S * fs)))
 
 
 def _filtered(stretch: np.ndarray, sos: np.ndarray) -> np.ndarray:

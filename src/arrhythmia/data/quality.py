@@ -210,6 +210,15 @@ def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray
     return out
 
 
+def chunks(n: int, step: int, margin: int):
+    """``(first, last, lo, hi)`` per chunk of ``step`` samples of an ``n``-sample signal: the chunk ``[first,
+    last)`` and the stretch ``[lo, hi)`` a filter runs over, the chunk with ``margin`` samples on either side
+    for the filter to settle in (a long recording filtered a chunk at a time keeps its temporaries small)."""
+    for first in range(0, n, step):
+        last = min(first + step, n)
+        yield first, last, max(first - margin, 0), min(last + margin, n)
+
+
 def _qrs_ranges(band: np.ndarray, peaks: np.ndarray, half: int) -> np.ndarray:
     """The range of ``band`` within ``half`` samples of each of ``peaks`` (samples into ``band``)."""
     size = 2 * half + 1
@@ -253,9 +262,7 @@ def beat_noise(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[np.nda
     shapes = np.full((len(peaks), 2 * half), np.nan, dtype=np.float32)
     beat_range = np.full(len(peaks), np.nan)
     block_noise = np.full(-(-n // block), np.nan)
-    for first in range(0, n, step):
-        last = min(first + step, n)
-        lo, hi = max(first - margin, 0), min(last + margin, n)
+    for first, last, lo, hi in chunks(n, step, margin):
         band = bandpass(np.asarray(signal[lo:hi], dtype=np.float64), fs, *QRS_BAND_HZ)
         in_chunk = np.flatnonzero((peaks >= first) & (peaks < last))
         whole = in_chunk[(peaks[in_chunk] - half >= lo) & (peaks[in_chunk] + half <= hi)]
