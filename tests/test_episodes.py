@@ -677,6 +677,20 @@ def test_the_heart_rate_leaves_out_ventricular_flutter_and_noise():
     assert hourly["hr_min"].iloc[0] == pytest.approx(75, abs=1)
 
 
+def test_the_drawn_heart_rate_and_rr_intervals_break_across_lost_signal():
+    from arrhythmia.hourly import readable_heart_rate
+
+    rr = [0.8] * 60 + [4.0] + [0.8] * 60  # one 4 s "interval" across a lead that came off
+    samples, labels = beats(rr)
+    times = samples / FS
+    episodes = find_episodes(samples, labels, FS, unanalysable=np.array([[samples[60] + 50, samples[61] - 50]]))
+    assert of_type(episodes, "pause").empty
+    drawn = readable_heart_rate(times, episodes)
+    assert drawn.shape == (len(times) - 1,) and np.isnan(drawn[60]) and np.isnan(drawn).sum() == 1
+    assert drawn[np.isfinite(drawn)] == pytest.approx(75)  # no interval across the gap pulls the medians
+    assert np.isfinite(readable_heart_rate(times, None)).all()
+
+
 def test_a_run_of_noise_read_as_beats_sets_no_heart_rate():
     from arrhythmia.predict import summarise
 

@@ -510,8 +510,8 @@ EPISODE_COLOURS = {
 def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path) -> Path:
     """The heart rate over the whole recording, with its episodes shaded and its pauses marked.
 
-    times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat; episodes : the
-    ``episodes.csv`` table (columns type, start_s, end_s).
+    times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat (NaN: a gap in the line); episodes :
+    the ``episodes.csv`` table (columns type, start_s, end_s).
     """
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     ax = fig.add_subplot()
@@ -541,8 +541,8 @@ def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, p
 def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np.ndarray, path: str | Path) -> Path:
     """RR tachogram (each RR interval over time) and Poincaré plot (each interval against the next).
 
-    times_s : (n,) time of the beat ending each interval, s; rr_s : (n,) intervals, s; labels : (n,) the label
-    of that beat, which sets its colour.
+    times_s : (n,) time of the beat ending each interval, s; rr_s : (n,) intervals, s (NaN: not drawn, nor
+    its pairs in the Poincaré plot); labels : (n,) the label of that beat, which sets its colour.
     """
     fig = Figure(figsize=(12, 4), layout="constrained")
     tachogram, poincare = fig.subplots(1, 2, width_ratios=[2, 1])

@@ -117,6 +117,14 @@ def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarr
     return ~overlapping(times[:-1], times[1:], episode_stretches(episodes, RATE_EXCLUDES), touching=False)
 
 
+def readable_heart_rate(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
+    """``heart_rate`` for a trend: (n - 1,) bpm at each beat after the first (times: (n,) s), from the
+    ``rate_intervals`` only, and NaN (a gap in a drawn line) at each interval that shares time with a
+    ``RATE_EXCLUDES`` episode of ``episodes``."""
+    readable = rate_intervals(times, episodes)
+    return np.where(readable, heart_rate(times, readable), np.nan)
+
+
 def hrv(nn: np.ndarray) -> dict[str, float]:
     """SDNN and RMSSD (ms) and pNN50 (%) of NN intervals ``nn`` (``nn_intervals``), by NeuroKit2; NaN for
     each when they span less than ``HRV_MIN_S``."""

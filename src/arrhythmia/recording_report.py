@@ -40,6 +40,7 @@ from arrhythmia.hourly import (
     RATE_EXCLUDES,
     episode_stretches,
     heart_rate,
+    readable_heart_rate,
 )
 from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
@@ -396,8 +397,11 @@ def write_recording_report(
         scratch = Path(scratch)
         figures: dict[str, Path] = {}
         if len(times) >= 3:
-            rr = np.diff(times)
-            figures["trend"] = plot_heart_rate_trend(times[1:], heart_rate(times), episodes, scratch / "trend.png")
+            # An interval across lost signal, flutter waves or a run of noise is no heart interval: left out
+            # (a gap in the trend), as the hourly table and the summary leave it out of the heart rate.
+            rate = readable_heart_rate(times, episodes)
+            rr = np.where(np.isfinite(rate), np.diff(times), np.nan)
+            figures["trend"] = plot_heart_rate_trend(times[1:], rate, episodes, scratch / "trend.png")
             figures["rr"] = plot_rr_tachogram_poincare(times[1:], rr, labels[1:], scratch / "rr.png")
         if result.families is not None and result.templates is not None:
             figures["families"] = plot_family_templates(

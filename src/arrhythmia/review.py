@@ -52,7 +52,7 @@ from arrhythmia.diary import patient_events
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
-from arrhythmia.hourly import heart_rate
+from arrhythmia.hourly import readable_heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
 from arrhythmia.predict import (
     UNSURE_BELOW,
@@ -717,7 +717,8 @@ class ReviewStore:
         labels = state.labels[labelled]
         rate = np.full(n_bins, np.nan)
         if len(times) >= 3:
-            hr = heart_rate(times)
+            # Intervals across lost signal, flutter waves or runs of noise say nothing of the heart rate.
+            hr = readable_heart_rate(times, self.rhythm()["episodes"])
             where = np.minimum((times[1:] / bin_s).astype(int), n_bins - 1)
             frame = pd.DataFrame({"bin": where, "hr": hr}).groupby("bin")["hr"].median()
             rate[frame.index.to_numpy()] = frame.to_numpy()
