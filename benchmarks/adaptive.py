@@ -2,8 +2,8 @@
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
                                   [--engine torch|onnx]
-                                  [--variant mlii|lead2|RATEhz|lowpassHZ|inverted|mains50|mains60
-                                             |motionDB|muscleDB|burstDB ...]
+                                  [--variant mlii|lead2|inverted|mixedDEG|RATEhz|lowpassHZ|mains50|mains60
+                                             |motionDB|muscleDB|burstDB|LEAD+CHANGE+... ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --folds DIR [...as above]
@@ -35,7 +35,9 @@ mode that keeps 0.5-40 Hz records it: ``lowpass40``),
 ``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
 electrode with poor contact), ``motionDB`` / ``muscleDB`` / ``burstDB`` (MLII with synthetic noise added at a
 signal-to-noise ratio of DB decibels, e.g. ``motion12``, ``muscle6``, ``burst6``: muscle noise in bursts;
-``noisy_signal``). ``--predict-option key=value`` (values
+``noisy_signal``), ``mixedDEG`` (cos DEG x MLII + sin DEG x the other lead: a lead no electrode recorded, as
+another placement or device gives; ``mixed60``). A lead and changes join with ``+``, the lead first:
+``lead2+128hz`` (the second lead at 128 Hz), ``mixed120+lowpass40+burst6``. ``--predict-option key=value`` (values
 read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a
 keyword argument.
 
@@ -88,7 +90,7 @@ from arrhythmia.predict import label_recording, predict_signal
 TOLERANCE_S = 0.15
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
 FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60")
-VARIANTS = (*FIXED_VARIANTS, "RATEhz", "lowpassHZ", "motionDB", "muscleDB", "burstDB")
+VARIANTS = (*FIXED_VARIANTS, "mixedDEG", "RATEhz", "lowpassHZ", "motionDB", "muscleDB", "burstDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
 LOW_ACCURACY = 0.85
@@ -130,9 +132,24 @@ def low_passed_at(variant: str) -> int | None:
     return _whole_number(variant, prefix="lowpass")
 
 
+def mixed_angle(variant: str) -> int | None:
+    """60 for the variant ``"mixed60"`` (any whole number of degrees), None for any other variant."""
+    return _whole_number(variant, prefix="mixed")
+
+
+def _other_lead(path: Path) -> tuple[np.ndarray, float, str]:
+    """The record's lead beside the one ``read_input`` picks: ``(signal (n,) mV, fs Hz, name)``."""
+    import wfdb
+
+    names = list(wfdb.rdheader(str(path)).sig_name)
+    return read_lead(path, next(i for i in range(len(names)) if i != choose_lead(names, None, str(path))))
+
+
 def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
     """The signal of one WFDB record as ``variant`` makes it, and its reference beats.
 
+    ``variant`` is a lead (``mlii``, ``lead2``, ``inverted``, ``mixedDEG``; else MLII) and what a device or
+    the skin does to it, in the order given, joined by ``+`` (``lead2+128hz``: the second lead at 128 Hz).
     Returns ``(recording, samples, classes)``: the Recording (signal (n,) float64 mV at recording.fs Hz),
     the reference beats' samples (m,) int64 at the recording's rate, and their AAMI class indices (m,)
     into ``AAMI_CLASSES``. Non-beat annotations are dropped.
@@ -141,36 +158,48 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples = samples[is_beat]
     classes = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols[is_beat]], dtype=np.int64)
-    if variant == "lead2":
-        import wfdb
+    lead, *changes = variant.split("+")
+    if lead not in ("mlii", "lead2", "inverted") and mixed_angle(lead) is None:
+        lead, changes = "mlii", [lead, *changes]
+    if lead == "lead2":
+        signal, fs, name = _other_lead(path)
+        recording = Recording(signal, fs, name, path)
+    else:
+        recording = read_input(path)  # what `arrhythmia predict` reads: MLII, else lead 0
+    if lead == "inverted":
+        recording = replace(recording, signal=-recording.signal)
+    angle = mixed_angle(lead)
+    if angle is not None:
+        # A lead no electrode recorded: another projection of the heart's axis, as another placement gives.
+        other = _other_lead(path)[0]
+        radians = np.deg2rad(angle)
+        recording = replace(recording, signal=np.cos(radians) * recording.signal + np.sin(radians) * other)
+    for change in changes:
+        recording, samples = _changed(recording, samples, change, path)
+    return recording, samples, classes
 
-        names = list(wfdb.rdheader(str(path)).sig_name)
-        other = next(i for i in range(len(names)) if i != choose_lead(names, None, str(path)))
-        signal, fs, lead = read_lead(path, other)
-        return Recording(signal, fs, lead, path), samples, classes
-    recording = read_input(path)  # what `arrhythmia predict` reads: MLII, else lead 0
-    if variant == "mlii":
-        return recording, samples, classes
-    if variant == "inverted":
-        return Recording(-recording.signal, recording.fs, recording.lead, path), samples, classes
-    rate_hz = resampled_rate(variant)
+
+def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path) -> tuple[Recording, np.ndarray]:
+    """``recording`` and its reference beat ``samples`` after one ``change`` (``RATEhz``, ``lowpassHZ``,
+    ``mains50``, ``mains60`` or a noise variant; module docstring)."""
+    rate_hz = resampled_rate(change)
     if rate_hz is not None:
         resampled_recording, ratio = resampled(recording, rate_hz)
-        return resampled_recording, np.round(samples * ratio).astype(np.int64), classes
-    cutoff_hz = low_passed_at(variant)
+        return resampled_recording, np.round(samples * ratio).astype(np.int64)
+    cutoff_hz = low_passed_at(change)
     if cutoff_hz is not None:
         from scipy.signal import butter, sosfilt
 
         # causal, as a device's own filter is: the beats come a few milliseconds late, as they would
         band = butter(4, min(cutoff_hz, 0.45 * recording.fs), fs=recording.fs, output="sos")
-        return replace(recording, signal=sosfilt(band, recording.signal)), samples, classes
-    if variant in ("mains50", "mains60"):
-        hz = 50.0 if variant == "mains50" else 60.0
+        return replace(recording, signal=sosfilt(band, recording.signal)), samples
+    if change in ("mains50", "mains60"):
+        hz = 50.0 if change == "mains50" else 60.0
         t = np.arange(len(recording.signal)) / recording.fs
-        return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples, classes
-    kind, snr_db = noise_variant(variant)
+        return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples
+    kind, snr_db = noise_variant(change)
     noisy = noisy_signal(recording.signal, recording.fs, samples, kind, snr_db, seed=record_seed(path.name))
-    return replace(recording, signal=noisy), samples, classes
+    return replace(recording, signal=noisy), samples
 
 
 def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
@@ -604,13 +633,20 @@ def show(paths: list[str]) -> None:
 
 
 def variant_name(text: str) -> str:
-    """``--variant``'s type: a name of ``VARIANTS``, with ``RATEhz`` for any whole rate, ``lowpassHZ`` for
-    any whole cut-off and ``motionDB`` / ``muscleDB`` / ``burstDB`` for any whole DB."""
-    if text not in FIXED_VARIANTS and resampled_rate(text) is None and low_passed_at(text) is None:
+    """``--variant``'s type: ``+``-joined parts (``variant_recording``), each a name of ``VARIANTS``, with
+    ``RATEhz`` for any whole rate, ``lowpassHZ`` for any whole cut-off, ``mixedDEG`` for any whole angle and
+    ``motionDB`` / ``muscleDB`` / ``burstDB`` for any whole DB; the lead, if any, first."""
+    for position, part in enumerate(text.split("+")):
+        if part in ("mlii", "lead2", "inverted") or mixed_angle(part) is not None:
+            if position == 0:
+                continue
+            raise argparse.ArgumentTypeError(f"variant {text!r}: the lead ({part}) comes first")
+        if part in FIXED_VARIANTS or resampled_rate(part) is not None or low_passed_at(part) is not None:
+            continue
         try:
-            noise_variant(text)
+            noise_variant(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"unknown variant {text!r} (choose from {', '.join(VARIANTS)})") from None
+            raise argparse.ArgumentTypeError(f"unknown variant {part!r} (choose from {', '.join(VARIANTS)})") from None
     return text
 
 
