@@ -255,6 +255,35 @@ def test_a_family_called_v_with_confidence_keeps_its_labels_through_the_normalis
     assert (off.probs.argmax(1) == 0).all()
 
 
+def test_a_largest_family_called_v_that_comes_early_keeps_its_labels_through_the_normalisation():
+    from arrhythmia.adapt import Timing, adapt
+
+    beats = load_synthetic(n_records=1, duration_s=180, seed=4, window=get_window("centred"))
+    family = morphology_families(beats.X, beats.window).family
+    assert (family == 0).sum() > (family == 1).sum() >= AdaptConfig().min_beats // 2
+    # 208's second lead: more V beats of one shape (the largest family) than normal beats of any one shape,
+    # called V, but not confidently enough to keep their labels; normalised on themselves they look usual.
+    before = np.tile(np.array([0.9, 0.1, 0, 0, 0], np.float32), (len(family), 1))
+    before[family == 0] = [0.4, 0, 0.6, 0, 0]
+    all_n = np.tile(np.array([0.95, 0.05, 0, 0, 0], np.float32), (len(family), 1))
+    renormalised = SimpleNamespace(predict_proba=lambda X, context: all_n)
+    model = SimpleNamespace(classes=CLASSES, window=beats.window, renormalised=lambda X, context: renormalised)
+
+    def labels_with(prematurity_of_largest: float, **settings):
+        prematurity = np.where(family == 0, prematurity_of_largest, 1.2)  # the beats after the V beats: late
+        config = AdaptConfig(families=False, rhythm=False, **settings)
+        timing = Timing(prematurity, np.zeros(len(family)))
+        adapted = adapt(model, beats.X, beats.context, before, config, rhythm=timing)
+        return adapted.probs.argmax(1), adapted.steps["usual_v_kept"]
+
+    labels, kept = labels_with(0.85)
+    assert kept and (labels == np.where(family == 0, 2, 0)).all()
+    # A usual beat the network calls V that comes on time (a bundle-branch block) is normalised as usual.
+    labels, kept = labels_with(1.15)
+    assert not kept and (labels == 0).all()
+    assert (labels_with(0.85, keep_usual_v_share=None)[0] == 0).all()
+
+
 def test_a_recording_whose_labels_the_adaptation_changed_much_is_marked_for_review():
     from arrhythmia.adapt import adapt
 

@@ -14,10 +14,12 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    features are normalised for this patient, lead and device (PyTorch engine; an ONNX graph has its
    statistics folded in). A family the network called V with confidence before (mean V probability at
    least ``AdaptConfig.keep_v_above``) keeps its beats' probabilities from before: normalising on a
-   bundle-branch-block usual beat can pull an unmistakable V family towards N. So does a family the
-   re-estimated normalisation alone made V or Q (``AdaptConfig.keep_if_made``): normalising on the usual
-   beat of a lead the network has not met can push a family it called supraventricular to V, or a second
-   family of the usual beat to unclassifiable.
+   bundle-branch-block usual beat can pull an unmistakable V family towards N. So does a largest family
+   the network calls V whose beats come early (``AdaptConfig.keep_usual_v_share``: more V beats of one
+   shape than normal beats of any one shape, which normalised on their own statistics would turn N). So
+   does a family the re-estimated normalisation alone made V or Q (``AdaptConfig.keep_if_made``):
+   normalising on the usual beat of a lead the network has not met can push a family it called
+   supraventricular to V, or a second family of the usual beat to unclassifiable.
 3. **Family consensus** (``family_consensus``): every beat of a family shares its morphology (supraventricular
    N/S, V, F or Q), taken from the family's mean probabilities (``AdaptConfig.fusion_families``: whether
    the network's vote may make a family fusion); which of N and S a supraventricular beat is stays the

@@ -51,6 +51,13 @@ class AdaptConfig:
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
     keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
         re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
+    keep_usual_v_share, usual_earlier_by : so does the usual beat's family (the largest) where the network
+        calls at least ``keep_usual_v_share`` of its beats V and its beats come early against a family of at
+        least half ``min_beats`` beats most of which it calls N or S (that family's median prematurity higher
+        by ``usual_earlier_by`` or more): a recording can hold more ventricular ectopic beats of one shape
+        than normal beats of any one shape (MIT-BIH 208's second lead), and normalised on their own
+        statistics they look usual and turn N. A bundle-branch-block usual beat the network calls V comes on
+        time, as the rest of the rhythm does, and is normalised as usual. None: no such family is kept.
     keep_if_made_below, keep_if_made : a family of at least ``min_family_beats`` that the re-estimated
         normalisation alone made one of the classes ``keep_if_made`` (its mean probability of that class below
         ``keep_if_made_below`` before, 0.5 or more after) keeps the probabilities from before: 209's second
@@ -118,6 +125,8 @@ class AdaptConfig:
 
     batchnorm: bool = True
     keep_v_above: float | None = 0.7
+    keep_usual_v_share: float | None = 0.5
+    usual_earlier_by: float = 0.1
     keep_if_made_below: float | None = 0.1
     keep_if_made: tuple[str, ...] = ("V", "Q")
     batchnorm_on: str = "usual"
@@ -181,6 +190,24 @@ def _no_fusion(family: np.ndarray, rhythm: Timing | None, config: AdaptConfig) -
     if config.fusion_late_above is None or rhythm is None:
         return None
     return family_medians(family, rhythm.prematurity) > config.fusion_late_above
+
+
+def _usual_is_ventricular(
+    families: Families | None, calls: np.ndarray, classes: tuple[str, ...], rhythm: Timing | None, config: AdaptConfig
+) -> bool:
+    """Whether the usual beat's family (0) is ventricular ectopy (``AdaptConfig.keep_usual_v_share``): the
+    network (``calls``: (n_beats,) class indices) calls most of it V, and its beats come early against a
+    large enough family it calls N or S."""
+    if families is None or rhythm is None or config.keep_usual_v_share is None or "V" not in classes:
+        return False
+    sizes, v_share = family_shares(families.family, calls == classes.index("V"))
+    if len(sizes) < 2 or v_share[0] < config.keep_usual_v_share:
+        return False
+    supraventricular = np.isin(calls, [classes.index(name) for name in ("N", "S") if name in classes])
+    sv_share = family_shares(families.family, supraventricular)[1]
+    timing = family_medians(families.family, rhythm.prematurity)
+    later = timing >= timing[0] + config.usual_earlier_by
+    return bool(((sizes >= config.min_beats // 2) & (sv_share > 0.5) & later).any())
 
 
 def _families_kept(
@@ -348,8 +375,12 @@ def adapt(
             reference_context = None if context is None else context[on]
             renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
             v_kept, made_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
+            usual_kept = _usual_is_ventricular(families, network_calls, tuple(model.classes), rhythm, config)
+            if usual_kept:
+                v_kept = v_kept | (families.family == 0)
             probs = np.where((v_kept | made_kept)[:, None], probs, renormalised).astype(renormalised.dtype)
             steps["batchnorm"] = True
+            steps["usual_v_kept"] = usual_kept
             steps["v_families_kept"] = int(v_kept.sum())
             steps["made_families_kept"] = int(made_kept.sum())
         else:
