@@ -762,17 +762,19 @@ def test_only_a_familys_exemplar_carries_it_and_only_a_reviewer_makes_a_family_f
     assert (banned.argmax(1) == 3).all()  # a reviewer's answer still carries it
 
 
-def test_late_families_and_every_family_without_fusion_families_may_not_be_voted_fusion():
+def test_late_or_large_families_and_every_family_without_fusion_families_may_not_be_voted_fusion():
     from arrhythmia.adapt import Timing
     from arrhythmia.adapt.pipeline import _no_fusion
 
-    family = np.repeat([0, 1, 2], 4)
-    prematurity = np.array([1.0] * 4 + [0.98, 1.0, 1.02, 0.9] + [1.3, 1.2, 1.25, 1.0])
-    timing = Timing(prematurity, np.zeros(12))
-    assert _no_fusion(family, timing, AdaptConfig()).tolist() == [False, False, True]
-    assert _no_fusion(family, timing, AdaptConfig(fusion_families=False)).tolist() == [True] * 3
-    assert _no_fusion(family, timing, AdaptConfig(fusion_late_above=None)) is None
-    assert _no_fusion(family, None, AdaptConfig()) is None  # no timing: no limit
+    # the usual beat, two small families (one of them late) and one that holds over a fifth of the beats
+    family = np.repeat([0, 1, 2, 3], [60, 4, 4, 24])
+    prematurity = np.concatenate([[1.0] * 60, [0.98, 1.0, 1.02, 0.9], [1.3, 1.2, 1.25, 1.0], [0.95] * 24])
+    timing = Timing(prematurity, np.zeros(len(family)))
+    assert _no_fusion(family, timing, AdaptConfig()).tolist() == [True, False, True, True]
+    assert _no_fusion(family, timing, AdaptConfig(fusion_share_below=None)).tolist() == [False, False, True, False]
+    assert _no_fusion(family, timing, AdaptConfig(fusion_families=False)).tolist() == [True] * 4
+    assert _no_fusion(family, None, AdaptConfig()).tolist() == [True, False, False, True]  # no timing: size alone
+    assert _no_fusion(family, timing, AdaptConfig(fusion_late_above=None, fusion_share_below=None)) is None
 
 
 def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():

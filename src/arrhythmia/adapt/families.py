@@ -110,9 +110,10 @@ def family_consensus(
 
     The network's vote never makes fusion (F) a family of ``no_fusion`` ((n_families,) bool; None: none),
     which takes the morphology it looks most like after fusion: ``adapt`` passes the families whose median
-    beat comes late (``AdaptConfig.fusion_late_above``), or every family (``AdaptConfig.fusion_families``
-    off). A reviewer's F for a family's exemplar carries the family either way (208's fusion beats repeat a
-    few shapes), but for the usual beat's family (family 0), which is never fusion.
+    beat comes late (``AdaptConfig.fusion_late_above``) or that hold more than a fifth of the beats
+    (``AdaptConfig.fusion_share_below``), or every family (``AdaptConfig.fusion_families`` off). A reviewer's
+    F for a family's exemplar carries the family either way (208's fusion beats repeat a few shapes), but for
+    the usual beat's family (family 0), which is never fusion.
     """
     reviewed = reviewed or {}
     if exemplar is not None:
