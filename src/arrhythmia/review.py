@@ -49,7 +49,7 @@ from arrhythmia.data.clock import parse_start, start_text
 from arrhythmia.data.recording import RECORDING_SUFFIXES, Recording, read_input
 from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.diary import patient_events
-from arrhythmia.episodes import EpisodeConfig
+from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import read_json, read_json_or_none, write_json, write_text_atomic
 from arrhythmia.hourly import readable_heart_rate
@@ -656,8 +656,7 @@ class ReviewStore:
             gap = state.base["gap_activity"].to_numpy(np.float64) if "gap_activity" in state.base else None
             run_noise = beat_noise_of(state.base)  # None for an analysis from before beats of noise were told apart
             times_s = self.times_s()  # between samples, as beats.csv gives them
-            noise = np.load(self.analysis() / "noise.npy")
-            ventricular = self.saved_stretches("ventricular.npy")
+            noise, ventricular = self.lost_stretches()
             filtered = self.saved_stretches("muscle.npy")
             reviewed = {
                 "version": state.version,
@@ -717,8 +716,14 @@ class ReviewStore:
         labels = state.labels[labelled]
         rate = np.full(n_bins, np.nan)
         if len(times) >= 3:
-            # Intervals across lost signal, flutter waves or runs of noise say nothing of the heart rate.
-            hr = readable_heart_rate(times, self.rhythm()["episodes"])
+            # Intervals across lost signal or flutter waves say nothing of the heart rate. Those stretches are
+            # the analysis's, whatever the labels, so the overview does not wait for the episodes of each version.
+            noise, ventricular = self.lost_stretches()
+            config = EpisodeConfig.from_value(meta.get("episode_settings"))
+            lost = find_episodes(
+                np.zeros(0), np.zeros(0, dtype=str), meta["fs"], noise, config, ventricular=ventricular
+            )
+            hr = readable_heart_rate(times, lost)
             where = np.minimum((times[1:] / bin_s).astype(int), n_bins - 1)
             frame = pd.DataFrame({"bin": where, "hr": hr}).groupby("bin")["hr"].median()
             rate[frame.index.to_numpy()] = frame.to_numpy()
@@ -764,6 +769,11 @@ class ReviewStore:
         ``default`` for an analysis from before they were looked for."""
         path = self.analysis() / name
         return np.load(path) if path.exists() else default
+
+    def lost_stretches(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The analysis's unanalysable stretches and those like ventricular flutter, (k, 2) samples each (the
+        second None for an analysis from before flutter was looked for)."""
+        return np.load(self.analysis() / "noise.npy"), self.saved_stretches("ventricular.npy")
 
     def export(self, window: Window | None = None, recording: Recording | None = None) -> dict[str, Path]:
         """Write the reviewed outputs into ``reviewed/``: beats.csv, summary.json, episodes.csv,
