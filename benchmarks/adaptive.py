@@ -73,7 +73,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed, resampled
+from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
@@ -197,9 +197,7 @@ def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path)
         hz = 50.0 if change == "mains50" else 60.0
         t = np.arange(len(recording.signal)) / recording.fs
         return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples
-    kind, snr_db = noise_variant(change)
-    noisy = noisy_signal(recording.signal, recording.fs, samples, kind, snr_db, seed=record_seed(path.name))
-    return replace(recording, signal=noisy), samples
+    return with_noise(recording, samples, change, path.name), samples
 
 
 def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:

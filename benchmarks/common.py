@@ -107,6 +107,14 @@ def noisy_signal(signal: np.ndarray, fs: float, beats: np.ndarray, kind: str, sn
     return signal + noise
 
 
+def with_noise(recording: Recording, beats: np.ndarray, variant: str, name: str) -> Recording:
+    """``recording`` with the synthetic noise of a noise ``variant`` (``noise_variant``: ``motion12``) added
+    (``noisy_signal``, its SNR from the reference ``beats``, (m,) samples), seeded by the record ``name``."""
+    kind, snr_db = noise_variant(variant)
+    noisy = noisy_signal(recording.signal, recording.fs, beats, kind, snr_db, seed=record_seed(name))
+    return replace(recording, signal=noisy)
+
+
 def record_seed(name: str) -> int:
     """A reproducible seed for one record's synthetic noise: its number, or a checksum of its name."""
     import zlib

@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import fold_models, in_fresh_process, long_recording, noise_variant, noisy_signal, record_seed, resampled
+from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
@@ -255,7 +255,7 @@ def label_records(
     """Each record labelled by predict (on ``lead``, ``read_input``'s; None: MLII); with ``folds``, by the
     fold model that held it out; with ``rate_hz``, resampled to that rate first (a device recording at it);
     with ``noise`` (``motionDB``, ``muscleDB``, ``burstDB``), synthetic noise added at that SNR first
-    (``common.noisy_signal``, each record's own seed, as ``benchmarks/adaptive.py --variant`` adds it)."""
+    (``common.with_noise``, each record's own seed, as ``benchmarks/adaptive.py --variant`` adds it)."""
     held_out = fold_models(folds) if folds is not None else {}
     missing = [name for name in names if folds is not None and name not in held_out]
     if missing:
@@ -270,10 +270,8 @@ def label_records(
         if rate_hz is not None:
             recording = resampled(recording, rate_hz)[0]
         if noise is not None:
-            kind, snr_db = noise_variant(noise)
             beats_at = np.round(annotated_beats(data / name)[0] * recording.fs).astype(np.int64)
-            signal = noisy_signal(recording.signal, recording.fs, beats_at, kind, snr_db, seed=record_seed(name))
-            recording = replace(recording, signal=signal)
+            recording = with_noise(recording, beats_at, noise, name)
         result = label_recording(recording, models[source], adapt=adapt)
         table = result.beats
         labelled = table[table["label"].astype(str) != ""]
