@@ -81,7 +81,7 @@ from arrhythmia.crossval import cross_validate
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
-from arrhythmia.data.wfdb_source import choose_lead, read_beat_annotations, read_lead, record_names
+from arrhythmia.data.wfdb_source import OTHER_LEAD, read_beat_annotations, read_lead, record_names
 from arrhythmia.evaluation import compute_metrics, interval_text, record_intervals
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
@@ -137,14 +137,6 @@ def mixed_angle(variant: str) -> int | None:
     return _whole_number(variant, prefix="mixed")
 
 
-def _other_lead(path: Path) -> tuple[np.ndarray, float, str]:
-    """The record's lead beside the one ``read_input`` picks: ``(signal (n,) mV, fs Hz, name)``."""
-    import wfdb
-
-    names = list(wfdb.rdheader(str(path)).sig_name)
-    return read_lead(path, next(i for i in range(len(names)) if i != choose_lead(names, None, str(path))))
-
-
 def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
     """The signal of one WFDB record as ``variant`` makes it, and its reference beats.
 
@@ -162,7 +154,7 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
     if lead not in ("mlii", "lead2", "inverted") and mixed_angle(lead) is None:
         lead, changes = "mlii", [lead, *changes]
     if lead == "lead2":
-        signal, fs, name = _other_lead(path)
+        signal, fs, name = read_lead(path, OTHER_LEAD)  # the lead beside the one read_input picks
         recording = Recording(signal, fs, name, path)
     else:
         recording = read_input(path)  # what `arrhythmia predict` reads: MLII, else lead 0
@@ -171,7 +163,7 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
     angle = mixed_angle(lead)
     if angle is not None:
         # A lead no electrode recorded: another projection of the heart's axis, as another placement gives.
-        other = _other_lead(path)[0]
+        other = read_lead(path, OTHER_LEAD)[0]
         radians = np.deg2rad(angle)
         recording = replace(recording, signal=np.cos(radians) * recording.signal + np.sin(radians) * other)
     for change in changes:
