@@ -595,6 +595,39 @@ def test_early_families_of_their_own_shape_in_a_regular_rhythm_are_v():
     assert (early_families_as_v(probs, CLASSES, family, pattern).argmax(1)[family == 2] == 2).all()
 
 
+def test_early_families_count_as_regular_where_the_usual_beats_come_regularly():
+    from arrhythmia.adapt import Timing, early_families_as_v
+    from arrhythmia.data.context import local_rhythm, pattern_irregularity
+
+    # MIT-BIH 233: ectopic beats of one shape after two to five usual beats, at no fixed pattern, make the
+    # rhythm irregular at every lag; between the usual beats themselves it is steady (every 0.8 s)
+    rng = np.random.default_rng(0)
+    family, times, t = [], [], 0.0
+    while len(family) < 300:
+        for _ in range(rng.integers(2, 6)):
+            t += 0.8
+            family.append(0), times.append(t)
+        family.append(1), times.append(t + 0.5)  # 0.5 s after the usual beat, the next one on its time
+    family, times = np.array(family), np.array(times)
+    peaks = np.round(times * 360).astype(np.int64)
+    prematurity, irregularity = local_rhythm(peaks, 360.0)
+    timing = Timing(prematurity, irregularity, pattern_irregularity=pattern_irregularity(peaks, 360.0))
+    assert np.median(timing.pattern_irregularity[family == 1]) > 0.12  # irregular by the intervals alone
+    probs = np.tile(np.array([[0.3, 0.7, 0, 0, 0]], dtype=np.float32), (len(family), 1))  # all called S
+    probs[family == 0] = [0.9, 0.1, 0, 0, 0]
+    timed = Timing(prematurity, irregularity, pattern_irregularity=timing.pattern_irregularity, times_s=times)
+    assert (early_families_as_v(probs, CLASSES, family, timed).argmax(1)[family == 1] == 2).all()
+    assert (early_families_as_v(probs, CLASSES, family, timing).argmax(1)[family == 1] == 1).all()  # no times
+    off = early_families_as_v(probs, CLASSES, family, timed, usual_rhythm=False)
+    assert (off.argmax(1)[family == 1] == 1).all()
+    # atrial fibrillation: the usual beats come irregularly too, and its early beats stay as they were called
+    fibrillating = times + rng.uniform(-0.25, 0.25, len(times)) * (family == 0)
+    order = np.argsort(fibrillating)
+    irregular = Timing(prematurity, irregularity, pattern_irregularity=timing.pattern_irregularity)
+    irregular.times_s = fibrillating[order]
+    assert (early_families_as_v(probs[order], CLASSES, family[order], irregular).argmax(1) == probs[order].argmax(1)).all()
+
+
 def test_lone_beats_called_v_f_or_q_that_come_on_time_are_n():
     from arrhythmia.adapt import Timing, lone_on_time_beats_as_n
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from arrhythmia.data.context import rhythm_irregularity
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.hourly import heart_rate
 from arrhythmia.settings import settings_from
@@ -158,23 +159,6 @@ def _rows(kind: str, times: np.ndarray, stretches: list[tuple[int, int]]) -> lis
         mean = 60.0 * len(inside) / inside.sum() if len(inside) else np.nan
         rows.append(_row(kind, times[first], times[last], last - first + 1, fastest, mean))
     return rows
-
-
-def irregularity(times: np.ndarray, ectopic: np.ndarray, beats: int = 20) -> np.ndarray:
-    """Each beat's local RR irregularity: the median, over the ``beats`` intervals on each side, of
-    ``|log(RR_i / RR_i-1)|`` between successive intervals neither of which touches an ``ectopic`` beat
-    (V beats reset the rhythm and would make any ectopy look irregular). times: (n,) s, ectopic: (n,)
-    bool. Returns (n,) float64 (NaN where no interval pair is usable)."""
-    n = len(times)
-    if n < 3:
-        return np.full(n, np.nan)
-    rr = np.diff(times)  # rr[i]: beat i -> beat i + 1
-    usable = (rr > 0) & ~ectopic[:-1] & ~ectopic[1:]
-    log_rr = np.log(np.where(rr > 0, rr, np.nan))
-    change = np.abs(np.diff(log_rr))  # change[i]: rr[i] -> rr[i + 1], around beat i + 1
-    change[~(usable[:-1] & usable[1:])] = np.nan
-    per_beat = np.concatenate([[np.nan], change, [np.nan]])
-    return pd.Series(per_beat).rolling(2 * beats + 1, center=True, min_periods=beats // 2).median().to_numpy()
 
 
 def _label_runs(
@@ -355,7 +339,7 @@ def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConf
 def _af_stretches(
     times: np.ndarray, ectopic: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig, p_wave: np.ndarray | None
 ) -> list:
-    irregular = irregularity(times, ectopic, config.af_beats) > config.af_irregularity
+    irregular = rhythm_irregularity(times, ectopic, config.af_beats) > config.af_irregularity
     irregular &= ~in_noise
     if p_wave is not None and config.af_p_wave_below is not None:
         window = 2 * config.af_beats + 1

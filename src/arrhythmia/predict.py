@@ -565,7 +565,12 @@ def label_recording(
         rr_s[0] = np.inf
         pattern = pattern_irregularity(peaks, fs, config.pattern_lags)
         rhythm = Timing(
-            prematurity[cut.kept], irregularity[cut.kept], long_prematurity[cut.kept], rr_s[cut.kept], pattern[cut.kept]
+            prematurity[cut.kept],
+            irregularity[cut.kept],
+            long_prematurity[cut.kept],
+            rr_s[cut.kept],
+            pattern[cut.kept],
+            peaks[cut.kept] / fs,
         )
         # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.

@@ -92,6 +92,9 @@ class AdaptConfig:
     early_families_v : the beats called N or S of a family other than the usual beat's whose median beat
         comes early in a regular rhythm and most of whose beats are called N or S are V
         (``early_families_as_v``).
+    early_usual_rhythm : ... where the rhythm also counts as regular when the usual beats come regularly among
+        themselves, however irregular the ectopic beats between them (``early_families_as_v``'s
+        ``usual_rhythm``; chosen on DS1 records, docs/choosing-the-adaptation.md).
     pattern_lags : ... a rhythm is regular there when its intervals repeat, below ``irregular_above``, at a lag
         of 1 to this many beats (``context.pattern_irregularity``; 2 and 3: bigeminy and trigeminy, whose
         early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (README).
@@ -151,6 +154,7 @@ class AdaptConfig:
     run_long_ratio: float = 0.8
     on_time_families_n: bool = True
     early_families_v: bool = True
+    early_usual_rhythm: bool = True
     pattern_lags: int = 3
     fusion_families: bool = True
     fusion_late_above: float | None = 1.05
@@ -289,6 +293,7 @@ def _rhythm_rules(
             config.irregular_above,
             config.min_family_beats,
             answered,
+            config.early_usual_rhythm,
         )
         probs = _counted(counts, "early_families", probs, after)
     probs = rhythm_border(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arrhythmia.adapt.families import family_medians, family_shares, lone_beats
-from arrhythmia.data.context import RHYTHM_BEATS
+from arrhythmia.data.context import RHYTHM_BEATS, rhythm_irregularity
 from arrhythmia.data.quality import true_runs
 
 
@@ -26,13 +26,14 @@ class Timing:
     over about five minutes (``context.LONG_RHYTHM_BEATS``), against which the beats of a fast run still come early,
     ``rr_s``, the interval before each beat in seconds (inf for the first), and ``pattern_irregularity``, the
     irregularity at the lag where the rhythm repeats best (``context.pattern_irregularity``: low in bigeminy and
-    trigeminy too) (None: not measured)."""
+    trigeminy too), and ``times_s``, each beat's time in s (None: not measured)."""
 
     prematurity: np.ndarray
     irregularity: np.ndarray
     long_prematurity: np.ndarray | None = None
     rr_s: np.ndarray | None = None
     pattern_irregularity: np.ndarray | None = None
+    times_s: np.ndarray | None = None
 
 
 def relabel(probs: np.ndarray, rows: np.ndarray, target: int) -> None:
@@ -249,13 +250,18 @@ def early_families_as_v(
     irregular_above: float = 0.12,
     min_family_beats: int = 5,
     answered: np.ndarray | None = None,
+    usual_rhythm: bool = True,
 ) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with the beats of early families of their own shape called V.
 
     A family other than the usual beat's (family 0), of at least ``min_family_beats`` beats, whose median beat
     comes early (``timing.prematurity < premature_ratio``) in a regular rhythm (median
     ``timing.pattern_irregularity``, else ``timing.irregularity``, ``<= irregular_above``: a rhythm whose early
-    beats come every second or third beat is regular, atrial fibrillation is not) is a run of premature beats
+    beats come every second or third beat is regular, atrial fibrillation is not; with ``usual_rhythm`` and
+    ``timing.times_s``, also regular where the usual beats come regularly among themselves,
+    ``context.rhythm_irregularity`` with every other family skipped: ectopic beats that come often at no fixed
+    pattern, as in MIT-BIH 233, make every lag irregular, and in atrial fibrillation the usual beats are
+    irregular too) is a run of premature beats
     whose QRS is not the patient's usual one: what a Holter reader calls ventricular ectopy, since atrial
     premature beats are conducted like the sinus beat and join the usual family. A network trained on other
     leads can call such a family supraventricular (116's and 118's V beats on their second lead); where most of
@@ -272,6 +278,8 @@ def early_families_as_v(
     early = (sizes >= min_family_beats) & (share_sv > 0.5)
     early &= family_medians(family, timing.prematurity) < premature_ratio
     irregularity = timing.irregularity if timing.pattern_irregularity is None else timing.pattern_irregularity
+    if usual_rhythm and timing.times_s is not None:
+        irregularity = np.fmin(irregularity, rhythm_irregularity(timing.times_s, family != 0))
     early &= family_medians(family, irregularity) <= irregular_above
     early[0] = False
     if answered is not None:

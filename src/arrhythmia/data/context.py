@@ -176,6 +176,31 @@ def pattern_irregularity(r_peaks: np.ndarray, fs: float, lags: int = 3, beats: i
     return np.min([running_median(_interval_change(log_pre, k), beats) for k in range(1, max(lags, 1) + 1)], axis=0)
 
 
+def rhythm_irregularity(times: np.ndarray, skipped: np.ndarray, beats: int = RHYTHM_BEATS) -> np.ndarray:
+    """Each beat's irregularity (``local_rhythm``'s) over the intervals between the beats that are not
+    ``skipped`` only: the median, over the ``beats`` interval pairs on each side, of ``|log(RR_i / RR_i-1)|``
+    where neither interval touches a skipped beat. An ectopic beat resets the rhythm, so ectopy would
+    make any rhythm look irregular; the rhythm between the other beats is regular in sinus rhythm, however
+    many ectopic beats come at whatever intervals, and irregular in atrial fibrillation.
+
+    times : (n,) float, s, ascending; skipped : (n,) bool (ectopic beats, or the beats of any family but the
+    usual beat's). Returns (n,) float64, NaN where fewer than ``beats // 2`` pairs around a beat are usable.
+    """
+    import pandas as pd
+
+    times, skipped = np.asarray(times, dtype=np.float64), np.asarray(skipped, dtype=bool)
+    n = len(times)
+    if n < 3:
+        return np.full(n, np.nan)
+    rr = np.diff(times)  # rr[i]: beat i -> beat i + 1
+    usable = (rr > 0) & ~skipped[:-1] & ~skipped[1:]
+    log_rr = np.log(np.where(rr > 0, rr, np.nan))
+    change = np.abs(np.diff(log_rr))  # change[i]: rr[i] -> rr[i + 1], around beat i + 1
+    change[~(usable[:-1] & usable[1:])] = np.nan
+    per_beat = np.concatenate([[np.nan], change, [np.nan]])
+    return pd.Series(per_beat).rolling(2 * beats + 1, center=True, min_periods=beats // 2).median().to_numpy()
+
+
 def _intervals_before(peaks: np.ndarray, fs: float) -> np.ndarray:
     """(n,) s, the clipped RR interval before each of ``peaks`` (n >= 2); the first beat takes the second's."""
     rr = np.clip(np.diff(peaks) / fs, *RR_RANGE_S)
