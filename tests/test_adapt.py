@@ -629,6 +629,34 @@ def test_early_families_count_as_regular_where_the_usual_beats_come_regularly():
     assert (kept == probs[order].argmax(1)).all()
 
 
+def test_early_beats_of_the_usual_family_unlike_its_on_time_beats_are_v():
+    from arrhythmia.adapt import Timing, unlike_early_beats_as_v
+
+    # MIT-BIH 214: a bundle-branch-block usual beat, and ventricular beats wide enough to join its family
+    rng = np.random.default_rng(1)
+    n = 200
+    family = np.zeros(n, dtype=np.int64)
+    family[190:] = 1  # another family: never touched
+    likeness = np.clip(0.99 + rng.normal(0, 0.003, n), -1, 1)  # the usual beats' own spread: about 0.003
+    prematurity = np.ones(n)
+    early = [10, 20, 30, 40, 50, 191]
+    prematurity[early] = 0.7
+    likeness[[10, 20, 191]] = 0.90  # early and unlike the usual beats: ventricular
+    likeness[60] = 0.90  # unlike but on time: a noisy usual beat, left alone
+    probs = np.tile(np.array([[0.8, 0.2, 0, 0, 0]], dtype=np.float32), (n, 1))
+    probs[[20, 40]] = [0.3, 0.7, 0, 0, 0]  # called S: 20 unlike (V), 40 as like as the rest (an atrial beat)
+    timing = Timing(prematurity, np.zeros(n))
+    labels = unlike_early_beats_as_v(probs, CLASSES, family, likeness, timing).argmax(axis=1)
+    assert labels[[10, 20]].tolist() == [2, 2]
+    others = np.setdiff1d(np.arange(n), [10, 20])
+    assert (labels[others] == probs[others].argmax(axis=1)).all()
+    # a reviewed beat keeps its label; without enough on-time beats to measure the spread, nothing moves
+    reviewed = unlike_early_beats_as_v(probs, CLASSES, family, likeness, timing, reviewed={10: 0}).argmax(axis=1)
+    assert reviewed[10] == 0 and reviewed[20] == 2
+    few = Timing(np.where(np.arange(n) < 180, 0.7, 1.0), np.zeros(n))
+    assert (unlike_early_beats_as_v(probs, CLASSES, family, likeness, few) == probs).all()
+
+
 def test_lone_beats_called_v_f_or_q_that_come_on_time_are_n():
     from arrhythmia.adapt import Timing, lone_on_time_beats_as_n
 
@@ -711,6 +739,7 @@ def test_predict_labels_every_beat_of_a_long_supraventricular_run_s():
         "relabelled": 31,
         "lone_on_time": 0,
         "early_families": 0,
+        "unlike_early": 0,
         "in_runs": 31,
         "on_time_families": 0,
         "late_against_previous": 0,

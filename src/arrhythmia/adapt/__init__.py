@@ -24,18 +24,18 @@ five steps, each switchable (``AdaptConfig``), run on one recording's beats afte
    N/S, V, F or Q), taken from the family's mean probabilities (``AdaptConfig.fusion_families``: whether
    the network's vote may make a family fusion); which of N and S a supraventricular beat is stays the
    beat's own call, since the two differ in timing, not in shape.
-4. **The patient's rhythm**: early and on time are read against the recording's own border, placed by how
-   much its regular rhythm varies (``patient_premature_ratio``). A family of its own shape whose beats come
-   early in a regular rhythm is
-   ventricular (``early_families_as_v``); the timing of the other supraventricular beats is then read
-   against the patient's own rhythm (``rhythm_border``): a beat that comes early against its neighbours
-   is S; in an irregular rhythm (atrial fibrillation) none is; a beat called S for its shape that comes on
-   time, in a family of its own whose beats come on time (a sinus beat conducted another way), is N
-   (``on_time_families_as_n``); and the beats of a supraventricular run, on time against each other but
-   fast against the last five minutes, carry on the run of the S beat that began it
-   (``supraventricular_runs``). An S call must come early against the interval before it
-   (``late_against_previous_as_n``), and not only because a lone early beat before it (a false
-   detection, an interpolated ventricular beat) split the usual interval (``split_intervals_as_n``).
+4. **The patient's rhythm**: early and on time are read against the recording's own border, placed by how much
+   its regular rhythm varies (``patient_premature_ratio``). A family of its own shape whose beats come early
+   in a regular rhythm is ventricular (``early_families_as_v``), and so is an early beat of the usual family
+   whose QRS is less like the family's than its on-time beats' are (``unlike_early_beats_as_v``); the timing
+   of the other supraventricular beats is then read against the patient's own rhythm (``rhythm_border``): a
+   beat that comes early against its neighbours is S; in an irregular rhythm (atrial fibrillation) none is; a
+   beat called S for its shape that comes on time, in a family of its own whose beats come on time (a sinus
+   beat conducted another way), is N (``on_time_families_as_n``); and the beats of a supraventricular run, on
+   time against each other but fast against the last five minutes, carry on the run of the S beat that began
+   it (``supraventricular_runs``). An S call must come early against the interval before it
+   (``late_against_previous_as_n``), and not only because a lone early beat before it (a false detection, an
+   interpolated ventricular beat) split the usual interval (``split_intervals_as_n``).
 5. **Atrial fibrillation episodes** (``supraventricular_as_n``, run by ``predict`` once the recording's
    episodes are known; off unless ``AdaptConfig.af_as_n``): no beat inside an AF episode is S.
 
@@ -83,6 +83,7 @@ from arrhythmia.adapt.rhythm import (
     split_intervals_as_n,
     supraventricular_as_n,
     supraventricular_runs,
+    unlike_early_beats_as_v,
 )
 
 __all__ = [
@@ -118,5 +119,6 @@ __all__ = [
     "split_intervals_as_n",
     "supraventricular_as_n",
     "supraventricular_runs",
+    "unlike_early_beats_as_v",
     "timing_groups",
 ]

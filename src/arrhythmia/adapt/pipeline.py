@@ -37,6 +37,7 @@ from arrhythmia.adapt.rhythm import (
     rhythm_border,
     split_intervals_as_n,
     supraventricular_runs,
+    unlike_early_beats_as_v,
 )
 from arrhythmia.settings import settings_from
 
@@ -95,6 +96,9 @@ class AdaptConfig:
     early_usual_rhythm : ... where the rhythm also counts as regular when the usual beats come regularly among
         themselves, however irregular the ectopic beats between them (``early_families_as_v``'s
         ``usual_rhythm``; chosen on DS1 records, docs/choosing-the-adaptation.md).
+    unlike_early_spreads : a beat of the usual family that comes early, is called N or S, and whose QRS is less
+        like the family's template than its on-time beats are by more than this many robust spreads is V
+        (``unlike_early_beats_as_v``; chosen on DS1 records, docs/choosing-the-adaptation.md); None: none is.
     pattern_lags : ... a rhythm is regular there when its intervals repeat, below ``irregular_above``, at a lag
         of 1 to this many beats (``context.pattern_irregularity``; 2 and 3: bigeminy and trigeminy, whose
         early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (README).
@@ -155,6 +159,7 @@ class AdaptConfig:
     on_time_families_n: bool = True
     early_families_v: bool = True
     early_usual_rhythm: bool = True
+    unlike_early_spreads: float | None = 8.0
     pattern_lags: int = 3
     fusion_families: bool = True
     fusion_late_above: float | None = 1.05
@@ -264,7 +269,8 @@ def _rhythm_rules(
     """Step 4, the patient's rhythm: the rules of ``adapt.rhythm`` in order, each as ``config`` turns it on,
     on probabilities (n_beats, n_classes). Returns the probabilities and ``steps["rhythm"]``: the labels the
     step changed in all (``relabelled``) and by each rule (``lone_on_time``: made N by
-    ``lone_on_time_beats_as_n``; ``early_families``: made V by ``early_families_as_v``; ``in_runs``: made S by
+    ``lone_on_time_beats_as_n``; ``early_families``: made V by ``early_families_as_v``; ``unlike_early``: made V by
+    ``unlike_early_beats_as_v``; ``in_runs``: made S by
     ``supraventricular_runs``; ``on_time_families``: made N by ``on_time_families_as_n``;
     ``late_against_previous``: made N by ``late_against_previous_as_n``; ``split_intervals``: made N by
     ``split_intervals_as_n``). ``answered``: (n_families,) bool, the families whose exemplar was reviewed."""
@@ -296,6 +302,18 @@ def _rhythm_rules(
             config.early_usual_rhythm,
         )
         probs = _counted(counts, "early_families", probs, after)
+    if config.unlike_early_spreads is not None and families is not None:
+        after = unlike_early_beats_as_v(
+            probs,
+            classes,
+            families.family,
+            families.likeness,
+            rhythm,
+            config.premature_ratio,
+            config.unlike_early_spreads,
+            reviewed,
+        )
+        probs = _counted(counts, "unlike_early", probs, after)
     probs = rhythm_border(
         probs, classes, rhythm.prematurity, rhythm.irregularity, config.premature_ratio, config.irregular_above
     )

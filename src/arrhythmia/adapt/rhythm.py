@@ -289,6 +289,53 @@ def early_families_as_v(
     return out
 
 
+#: The least robust spread of the usual family's likeness ``unlike_early_beats_as_v`` reads: a family of beats
+#: nearly identical (a synthetic signal) would otherwise call any early beat's smallest difference unlike.
+MIN_LIKENESS_SPREAD = 1e-3
+
+
+def unlike_early_beats_as_v(
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    likeness: np.ndarray,
+    timing: Timing,
+    premature_ratio: float = 0.86,
+    unlike_spreads: float = 8.0,
+    reviewed: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Probabilities (n_beats, n_classes) with the early beats of the usual family whose QRS is unlike its own
+    on-time beats' called V.
+
+    An atrial premature beat is conducted like the sinus beat: its QRS is as like the usual family's template
+    as the family's beats that come on time are. A beat of the usual family (0) that comes early
+    (``timing.prematurity < premature_ratio``), is called N or S, and whose likeness to the template
+    (``likeness``: (n_beats,), ``Families.likeness``) lies more than ``unlike_spreads`` robust spreads (the
+    median absolute deviation scaled to a standard deviation, at least ``MIN_LIKENESS_SPREAD``) below the
+    median of the family's on-time beats is a ventricular beat that the clustering let into the usual family
+    (a bundle-branch-block usual beat is wide, like the patient's ventricular ectopic beats: MIT-BIH 214). Its
+    largest probability moves to V (and V's to the class it was called). Reviewed beats (``reviewed``: beat
+    index -> class index) keep their labels; ``probs`` is returned as it is without N, S and V classes or with
+    fewer than ``MIN_BORDER_BEATS`` on-time beats in the usual family.
+    """
+    if not {"N", "S", "V"} <= set(classes) or len(probs) == 0:
+        return probs
+    likeness = np.asarray(likeness, dtype=np.float64)
+    usual = family == 0
+    early = timing.prematurity < premature_ratio
+    on_time = usual & ~early & np.isfinite(likeness)
+    if on_time.sum() < MIN_BORDER_BEATS:
+        return probs
+    centre = np.median(likeness[on_time])
+    spread = max(1.4826 * np.median(np.abs(likeness[on_time] - centre)), MIN_LIKENESS_SPREAD)
+    supraventricular = np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")])
+    rows = usual & early & supraventricular & (likeness < centre - unlike_spreads * spread)
+    rows[list(reviewed or {})] = False
+    out = probs.copy()
+    relabel(out, np.flatnonzero(rows), classes.index("V"))
+    return out
+
+
 def late_against_previous_as_n(
     probs: np.ndarray, classes: tuple[str, ...], rr_s: np.ndarray, previous_ratio: float = 0.9
 ) -> np.ndarray:
