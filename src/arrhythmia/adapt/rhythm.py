@@ -307,16 +307,16 @@ def unlike_early_beats_as_v(
     """Probabilities (n_beats, n_classes) with the early beats of the usual family whose QRS is unlike its own
     on-time beats' called V.
 
-    An atrial premature beat is conducted like the sinus beat: its QRS is as like the usual family's template
-    as the family's beats that come on time are. A beat of the usual family (0) that comes early
-    (``timing.prematurity < premature_ratio``), is called N or S, and whose likeness to the template
-    (``likeness``: (n_beats,), ``Families.likeness``) lies more than ``unlike_spreads`` robust spreads (the
-    median absolute deviation scaled to a standard deviation, at least ``MIN_LIKENESS_SPREAD``) below the
-    median of the family's on-time beats is a ventricular beat that the clustering let into the usual family
-    (a bundle-branch-block usual beat is wide, like the patient's ventricular ectopic beats: MIT-BIH 214). Its
-    largest probability moves to V (and V's to the class it was called). Reviewed beats (``reviewed``: beat
-    index -> class index) keep their labels; ``probs`` is returned as it is without N, S and V classes or with
-    fewer than ``MIN_BORDER_BEATS`` on-time beats in the usual family.
+    An atrial premature beat is conducted like the sinus beat: its QRS is as like the usual family's template as the
+    family's beats that come on time are. A beat of the usual family (0) that comes early (``timing.prematurity <
+    premature_ratio``), is called N or S, and whose likeness to the template (``likeness``: (n_beats,),
+    ``Families.likeness``) lies more than ``unlike_spreads`` robust spreads (SciPy's median absolute deviation
+    scaled to a normal standard deviation, as ``patient_premature_ratio``'s, at least ``MIN_LIKENESS_SPREAD``) below
+    the median of the family's on-time beats is a ventricular beat that the clustering let into the usual family (a
+    bundle-branch-block usual beat is wide, like the patient's ventricular ectopic beats: MIT-BIH 214). Its largest
+    probability moves to V (and V's to the class it was called). Reviewed beats (``reviewed``: beat index -> class
+    index) keep their labels; ``probs`` is returned as it is without N, S and V classes or with fewer than
+    ``MIN_BORDER_BEATS`` on-time beats in the usual family.
     """
     if not {"N", "S", "V"} <= set(classes) or len(probs) == 0:
         return probs
@@ -326,8 +326,10 @@ def unlike_early_beats_as_v(
     on_time = usual & ~early & np.isfinite(likeness)
     if on_time.sum() < MIN_BORDER_BEATS:
         return probs
+    from scipy.stats import median_abs_deviation
+
     centre = np.median(likeness[on_time])
-    spread = max(1.4826 * np.median(np.abs(likeness[on_time] - centre)), MIN_LIKENESS_SPREAD)
+    spread = max(median_abs_deviation(likeness[on_time], scale="normal"), MIN_LIKENESS_SPREAD)
     supraventricular = np.isin(probs.argmax(axis=1), [classes.index("N"), classes.index("S")])
     rows = usual & early & supraventricular & (likeness < centre - unlike_spreads * spread)
     rows[list(reviewed or {})] = False
