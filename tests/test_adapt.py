@@ -623,8 +623,9 @@ def test_early_families_count_as_regular_where_the_usual_beats_come_regularly():
     # atrial fibrillation: the usual beats come irregularly too, and its early beats stay as they were called
     fibrillating = times + rng.uniform(-0.25, 0.25, len(times)) * (family == 0)
     order = np.argsort(fibrillating)
-    irregular = Timing(prematurity, irregularity, pattern_irregularity=timing.pattern_irregularity)
-    irregular.times_s = fibrillating[order]
+    irregular = Timing(
+        prematurity, irregularity, pattern_irregularity=timing.pattern_irregularity, times_s=fibrillating[order]
+    )
     kept = early_families_as_v(probs[order], CLASSES, family[order], irregular).argmax(1)
     assert (kept == probs[order].argmax(1)).all()
 
