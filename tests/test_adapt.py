@@ -855,6 +855,23 @@ def test_a_family_whose_exemplar_is_s_is_all_s_but_the_usual_beats():
     assert out[3, 1] == pytest.approx(0.8)
 
 
+def test_a_family_answered_s_that_comes_on_time_keeps_each_beats_call():
+    from arrhythmia.adapt import Families, exemplars, reviewed_s_families
+
+    # family 1 comes early (aberrant atrial premature beats), family 2 on time (another supraventricular shape)
+    probs = np.tile(np.array([0.8, 0.2, 0, 0, 0], np.float32), (9, 1))
+    family = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    likeness = np.array([0.9, 0.99, 0.9, 0.9, 0.99, 0.9, 0.9, 0.99, 0.9], np.float32)
+    families = Families(family, np.zeros((3, 4), np.float32), likeness)
+    prematurity = np.array([1.0, 1.0, 1.0, 0.5, 0.55, 0.6, 0.95, 1.0, 0.7])
+    reviewed = {4: 1, 7: 1}  # both exemplars answered S
+    out = reviewed_s_families(probs, CLASSES, family, exemplars(families), reviewed, prematurity, 0.86)
+    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    # without timing, every family answered S is carried, as before
+    out = reviewed_s_families(probs, CLASSES, family, exemplars(families), reviewed)
+    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 1]
+
+
 def test_questions_ask_families_then_timing_groups_then_the_border():
     from arrhythmia.adapt import Families
 

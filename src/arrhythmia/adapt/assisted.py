@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arrhythmia.adapt.families import Families, exemplars
+from arrhythmia.adapt.families import Families, exemplars, family_medians
 from arrhythmia.adapt.rhythm import Timing, decide_supraventricular, relabel
 
 
@@ -154,17 +154,29 @@ def reviewed_timing(
 
 
 def reviewed_s_families(
-    probs: np.ndarray, classes: tuple[str, ...], family: np.ndarray, exemplar: np.ndarray, reviewed: dict[int, int]
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    family: np.ndarray,
+    exemplar: np.ndarray,
+    reviewed: dict[int, int],
+    prematurity: np.ndarray | None = None,
+    premature_ratio: float = 0.86,
 ) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with every beat called N or S of each family (``family``: (n_beats,))
-    but the usual beat's whose exemplar (``exemplar``: (n_families,), ``exemplars``) was reviewed S called S,
-    its larger of the N and S probabilities going to S. A family of its own shape that a reviewer calls S is
-    the patient's aberrantly conducted atrial premature beats: they are aberrant because they come early,
-    whatever the rhythm around them."""
+    but the usual beat's whose exemplar (``exemplar``: (n_families,), ``exemplars``) was reviewed S and whose
+    median beat comes early (``prematurity``: (n_beats,), under ``premature_ratio``; None: every such family)
+    called S, its larger of the N and S probabilities going to S. A family of its own shape that a reviewer
+    calls S and that comes early is the patient's aberrantly conducted atrial premature beats: they are
+    aberrant because they come early, whatever the rhythm around them. A family that comes on time is a
+    shape the patient's supraventricular beats take (another axis, another part of the recording), S or N
+    by each beat's timing as in the usual family."""
     if "S" not in classes or "N" not in classes:
         return probs
     s, n = classes.index("S"), classes.index("N")
     answered_s = [f for f in range(1, len(exemplar)) if reviewed.get(int(exemplar[f])) == s]
+    if prematurity is not None and answered_s:
+        medians = family_medians(family, np.asarray(prematurity, dtype=np.float64))
+        answered_s = [f for f in answered_s if medians[f] < premature_ratio]
     is_s = np.isin(family, answered_s) & np.isin(probs.argmax(axis=1), [s, n])
     return decide_supraventricular(probs, s, n, is_s, np.zeros_like(is_s))
 

@@ -455,7 +455,10 @@ def adapt(
             probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
             steps["groups_answered"] = len(answers)
         if families is not None:
-            probs = reviewed_s_families(probs, tuple(model.classes), families.family, typical, reviewed)
+            prematurity = None if rhythm is None else rhythm.prematurity
+            probs = reviewed_s_families(
+                probs, tuple(model.classes), families.family, typical, reviewed, prematurity, config.premature_ratio
+            )
         for i, c in reviewed.items():
             probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
         steps["reviewed_beats"] = len(reviewed)
