@@ -170,6 +170,7 @@ def test_predict_a_wfdb_record_with_both_engines(synthetic_run, tmp_path):
         assert "labels the adaptation changed" in result.stdout
         summary = json.loads((out / "summary.json").read_text())
         assert summary["beats"] == len(rec.r_peaks) and summary["fs"] == 360
+        assert summary["adaptation"]["batchnorm"] is True  # either engine (a model without BatchNorm here)
         assert (out / "beats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         outputs[engine] = (out / "beats.csv").read_text().splitlines()
     torch_labels = [line.split(",")[2] for line in outputs["torch"]]

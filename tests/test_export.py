@@ -39,6 +39,59 @@ def test_onnx_agrees_with_pytorch_and_carries_metadata(run_and_beats):
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.9999
 
 
+def _shipped_inputs(model, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Beats and context features for a shipped model, as another lead or device would give them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(0.2, 0.5, (n, model.input_length)).astype(np.float32)
+    return X, np.abs(rng.normal(1.0, 0.2, (n, model.n_context))).astype(np.float32)
+
+
+def test_onnx_renormalised_agrees_with_pytorch():
+    onnx_model = OnnxClassifier.from_pretrained()
+    torch_model = Classifier.from_pretrained(device="cpu")
+    X, context = _shipped_inputs(onnx_model)
+    expected = torch_model.renormalised(X[:300], context[:300]).predict_proba(X, context)
+    got = onnx_model.renormalised(X[:300], context[:300], batch_size=128).predict_proba(X, context)
+    assert np.abs(got - expected).max() > 1e-3  # batches of 128, not 1024: other batch statistics
+    got = onnx_model.renormalised(X[:300], context[:300]).predict_proba(X, context)
+    assert np.abs(got - expected).max() < 1e-4
+    unadapted = onnx_model.predict_proba(X, context)
+    assert np.abs(got - unadapted).max() > 0.05  # the statistics did change ...
+    assert np.abs(unadapted - torch_model.predict_proba(X, context)).max() < 1e-4  # ... in the copy only
+
+
+def test_an_onnx_graph_with_its_normalisation_folded_in_is_not_renormalised(tmp_path):
+    import onnx
+
+    from arrhythmia import pretrained
+    from arrhythmia.adapt import AdaptConfig, adapt
+
+    graph = onnx.load(str(pretrained.model_dir(pretrained.DEFAULT) / "model.onnx"))
+    # as exports before BatchNormalization nodes were kept: none in the graph (here simply taken out), and
+    # no metadata saying they were
+    kept = [prop for prop in graph.metadata_props if prop.key == "batchnorm"]
+    assert kept and kept[0].value == "nodes"
+    graph.metadata_props.remove(kept[0])
+    for node in [n for n in graph.graph.node if n.op_type == "BatchNormalization"]:
+        for n in graph.graph.node:
+            if node.output[0] in n.input:
+                n.input[list(n.input).index(node.output[0])] = node.input[0]
+        graph.graph.node.remove(node)
+    onnx.save(graph, str(tmp_path / "folded.onnx"))
+    folded = OnnxClassifier(tmp_path / "folded.onnx")
+    X, context = _shipped_inputs(folded, 100)
+    assert folded.renormalised(X, context) is None
+    result = adapt(folded, X, context, folded.predict_proba(X, context), AdaptConfig(families=False, rhythm=False))
+    assert result.steps["batchnorm"].startswith("skipped: the ONNX graph has its normalisation folded in")
+
+
+def test_an_onnx_export_of_a_model_without_normalisation_is_renormalised_as_it_is(run_and_beats):
+    run, beats = run_and_beats  # kachuee-resnet: no BatchNorm layer
+    onnx_model = OnnxClassifier(export_model(run, "onnx"))
+    same = onnx_model.renormalised(beats.X[:100])
+    assert same is not None and np.array_equal(same.predict_proba(beats.X), onnx_model.predict_proba(beats.X))
+
+
 def test_torchscript_export_keeps_the_checkpoint(run_and_beats):
     run, beats = run_and_beats
     checkpoint = (run / "model.pt").read_bytes()

@@ -10,6 +10,7 @@ and the model name are also stored in the file's metadata (ONNX ``metadata_props
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "output": "class probabilities (n, n_classes); standardisation and softmax are in the graph",
         "mean": json.dumps(scaling.mean.tolist()),
         "std": json.dumps(scaling.std.tolist()),
+        # Exports before this key folded BatchNormalization into the convolutions (``OnnxClassifier.renormalised``).
+        "batchnorm": "nodes",
     }
 
 
@@ -98,6 +101,9 @@ def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None 
             output_names=["probabilities"],
             dynamic_axes={**{name: {0: "n"} for name in names}, "probabilities": {0: "n"}},
             opset_version=17,
+            # BatchNormalization stays a node of its own (ONNX Runtime fuses it into the convolution when it
+            # loads the graph), so that ``OnnxClassifier.renormalised`` can re-estimate its statistics.
+            do_constant_folding=False,
         )
         graph = onnx.load(str(tmp))
         onnx.helper.set_model_props(graph, meta)
@@ -107,19 +113,35 @@ def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None 
     return out
 
 
+def _session(model: str | bytes, path: Path):
+    """An ONNX Runtime session on the CPU for ``model`` (a file name or a serialised graph from ``path``)."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for invalid files
+        raise ArrhythmiaError(f"{path}: not a valid ONNX model ({str(exc).splitlines()[0]})") from None
+
+
+def _set_attribute(node, name: str, value) -> None:
+    """Set ``node``'s attribute ``name`` (an ONNX NodeProto's), adding it where the node lacks it."""
+    import onnx
+
+    for attribute in node.attribute:
+        if attribute.name == name:
+            attribute.CopyFrom(onnx.helper.make_attribute(name, value))
+            return
+    node.attribute.append(onnx.helper.make_attribute(name, value))
+
+
 class OnnxClassifier:
     """An exported ONNX model run with onnxruntime; the same predict API as ``Classifier``."""
 
     def __init__(self, path: str | Path):
-        import onnxruntime as ort
-
         path = Path(path)
         if not path.is_file():
             raise ArrhythmiaError(f"{path}: ONNX model does not exist")
-        try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for invalid files
-            raise ArrhythmiaError(f"{path}: not a valid ONNX model ({str(exc).splitlines()[0]})") from None
+        self.session = _session(str(path), path)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("producer") != "arrhythmia":
             raise ArrhythmiaError(f"{path}: not an ONNX model exported by arrhythmia (no class metadata)")
@@ -131,6 +153,7 @@ class OnnxClassifier:
         # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
         self.n_context = len(json.loads(meta.get("context_features", meta.get("rr_features", "[]"))))
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.batchnorm_kept = meta.get("batchnorm") == "nodes"
 
     @property
     def takes_context(self) -> bool:
@@ -149,19 +172,74 @@ class OnnxClassifier:
             export_model(run_dir, "onnx", path)
         return cls(path)
 
+    def _batches(self, session, X: np.ndarray, context: np.ndarray | None, batch_size: int, outputs=None):
+        """``session``'s ``outputs`` (None: all) for each batch of beats X and their context."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        check_beat_inputs(X, context, self.input_length, self.n_context, str(self.path))
+        for i in range(0, len(X), batch_size):
+            feeds = {self.input_names[0]: X[i : i + batch_size]}
+            if self.takes_context:
+                feeds[self.input_names[1]] = np.ascontiguousarray(context[i : i + batch_size], dtype=np.float32)
+            yield session.run(outputs, feeds)
+
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (n_beats, n_classes) float32 for raw beats X: (n_beats, input_length) and,
         for models with rhythm features, context: (n_beats, n_context)."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        check_beat_inputs(X, context, self.input_length, self.n_context, str(self.path))
-        beats_input = self.input_names[0]
-        parts = []
-        for i in range(0, len(X), batch_size):
-            feeds = {beats_input: X[i : i + batch_size]}
-            if self.takes_context:
-                feeds[self.input_names[1]] = np.ascontiguousarray(context[i : i + batch_size], dtype=np.float32)
-            parts.append(self.session.run(None, feeds)[0])
+        parts = [out[0] for out in self._batches(self.session, X, context, batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), dtype=np.float32)
+
+    def renormalised(
+        self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024
+    ) -> OnnxClassifier | None:
+        """A copy whose BatchNormalization statistics are those of the beats X: (n, input_length) (and their
+        context features), as ``Classifier.renormalised`` (AdaBN) re-estimates them: one pass over the beats
+        in batches of ``batch_size``, every BatchNormalization node in training mode (each batch normalised
+        by its own statistics), its new mean and variance the average of the batches'. None where the graph
+        has no BatchNormalization node and was exported before they were kept (folded into its convolutions:
+        export the model again); an unchanged copy for a later export of a model without them."""
+        import onnx
+        from onnx import numpy_helper
+
+        original = onnx.load(str(self.path))
+        norms = [node.name for node in original.graph.node if node.op_type == "BatchNormalization"]
+        if not norms:  # a model without normalisation has nothing to re-estimate; an older export cannot
+            return copy.copy(self) if self.batchnorm_kept else None
+        measuring = onnx.shape_inference.infer_shapes(original)
+        shapes = {info.name: info.type.tensor_type.shape for info in measuring.graph.value_info}
+        names, per_value = [], []  # per batch-normalised value: how many values each channel's statistics span
+        for node in measuring.graph.node:
+            if node.op_type != "BatchNormalization":
+                continue
+            _set_attribute(node, "training_mode", 1)
+            _set_attribute(node, "momentum", 0.0)  # the outputs are then this batch's statistics
+            del node.output[1:]
+            node.output.extend([f"adabn/{len(names)}/mean", f"adabn/{len(names)}/var"])
+            for name in node.output[1:]:
+                measuring.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+            names.append(node.output[1:])
+            dims = shapes[node.input[0]].dim if node.input[0] in shapes else []
+            per_value.append(int(np.prod([d.dim_value or 1 for d in dims[2:]])))
+        session = _session(measuring.SerializeToString(), self.path)
+        sums = [[0.0, 0.0] for _ in names]
+        batches = 0
+        for outputs in self._batches(session, X, context, batch_size, [n for pair in names for n in pair]):
+            rows = len(X[batches * batch_size : (batches + 1) * batch_size])
+            for k, (mean, variance) in enumerate(zip(outputs[::2], outputs[1::2])):
+                count = rows * per_value[k]
+                sums[k][0] = sums[k][0] + mean.astype(np.float64)
+                # ONNX's batch variance is the population one; PyTorch keeps the unbiased one.
+                sums[k][1] = sums[k][1] + variance.astype(np.float64) * count / max(count - 1, 1)
+            batches += 1
+        if batches == 0:  # no beats: the statistics stay as they were
+            return copy.copy(self)
+        initializers = {tensor.name: tensor for tensor in original.graph.initializer}
+        norm_nodes = [node for node in original.graph.node if node.op_type == "BatchNormalization"]
+        for node, (mean, variance) in zip(norm_nodes, sums):
+            for name, values in ((node.input[3], mean), (node.input[4], variance)):
+                initializers[name].CopyFrom(numpy_helper.from_array((values / batches).astype(np.float32), name))
+        adapted = copy.copy(self)
+        adapted.session = _session(original.SerializeToString(), self.path)
+        return adapted
 
     def predict(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
         return self.predict_proba(X, context).argmax(axis=1)

@@ -49,7 +49,8 @@ RENAMED = {"keep_not_v_below": "keep_if_made_below"}
 class AdaptConfig:
     """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
 
-    batchnorm : re-estimate BatchNorm statistics on the recording's beats (PyTorch engine only).
+    batchnorm : re-estimate BatchNorm statistics on the recording's beats (either engine; an ONNX graph
+        exported before its BatchNormalization nodes were kept cannot).
     keep_v_above : a family of at least ``min_family_beats`` whose mean V probability before the
         re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
     keep_usual_v_share, usual_earlier_by : so does the usual beat's family (the largest) where the network
@@ -364,8 +365,8 @@ def adapt(
 ) -> Adaptation:
     """Adapt the labels ``probs`` (n_beats, n_classes) of one recording's beats X: (n_beats, L) (context:
     (n_beats, n_context)) to the recording, as ``config`` says; see ``arrhythmia.adapt``. ``model`` is what
-    predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (the PyTorch
-    ``Classifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
+    predict labels with (``predict.BeatModel``); one with a ``renormalised(X, context)`` method (``Classifier``,
+    ``OnnxClassifier``) gets its normalisation re-estimated. ``reviewed`` (beat index -> class index, a
     reviewer's labels) decides its families' morphology, its timing groups' N or S (``timing_groups``,
     ``representatives``) and this recording's N/S border, and its beats keep their given labels.
     ``rhythm``: each beat's ``Timing``, for ``config.rhythm`` and the timing groups. ``shapes``: (n_beats, L)
@@ -398,13 +399,15 @@ def adapt(
         families = morphology_families(shaped, model.window, config.family_distance, config.qrs_s, config.sample)
         typical = exemplars(families)  # the beat that speaks for each family
     if config.batchnorm:
+        usual = families.family == 0 if families is not None else None
+        # The usual beat's statistics where it is a family of its own size; else every beat's.
+        enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
+        on = usual if enough else slice(None)
+        adapted_model = None
         if hasattr(model, "renormalised"):
-            usual = families.family == 0 if families is not None else None
-            # The usual beat's statistics where it is a family of its own size; else every beat's.
-            enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
-            on = usual if enough else slice(None)
-            reference_context = None if context is None else context[on]
-            renormalised = model.renormalised(X[on], reference_context).predict_proba(X, context)
+            adapted_model = model.renormalised(X[on], None if context is None else context[on])
+        if adapted_model is not None:
+            renormalised = adapted_model.predict_proba(X, context)
             v_kept, made_kept = _families_kept(probs, renormalised, families, tuple(model.classes), config)
             usual_kept = _usual_is_ventricular(families, network_calls, tuple(model.classes), rhythm, config)
             if usual_kept:
@@ -415,7 +418,7 @@ def adapt(
             steps["v_families_kept"] = int(v_kept.sum())
             steps["made_families_kept"] = int(made_kept.sum())
         else:
-            steps["batchnorm"] = "skipped: the ONNX engine has its normalisation folded into the graph"
+            steps["batchnorm"] = "skipped: the ONNX graph has its normalisation folded in (export it again)"
     if config.families:
         probs = family_consensus(
             probs,
