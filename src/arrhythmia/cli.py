@@ -160,7 +160,7 @@ def models_list() -> None:
     shipped = Table(
         title="shipped models (trained on MIT-BIH DS1; --pretrained NAME)",
         caption="* the default. acc, S, V: DS2 through predict; beats acc: the network alone on DS2's annotated "
-        "beats; torch/s, ONNX/s: classifier beats a second on the 2-core CPU of the model cards",
+        "beats; torch/s, ONNX/s: classifier beats a second (k: thousand) on the 2-core CPU of the model cards",
     )
     shipped.add_column("name", no_wrap=True)
     for column in ("acc", "S Se/+P", "V Se/+P", "beats acc", "torch/s", "ONNX/s"):
@@ -181,10 +181,15 @@ def models_list() -> None:
             name + ("*" if name == pretrained.DEFAULT else ""),
             *through_predict,
             f"{100 * c['ds2']['accuracy']:.1f}%",
-            f"{c['torch_beats_per_s']:,}",
-            f"{c['onnx_beats_per_s']:,}",
+            _thousands(c["torch_beats_per_s"]),
+            _thousands(c["onnx_beats_per_s"]),
         )
     console.print(shipped)
+
+
+def _thousands(count: float) -> str:
+    """``130k``, ``4.9k``: a count in thousands, short enough for a table on an 80-column terminal."""
+    return f"{count / 1000:.0f}k" if count >= 10_000 else f"{count / 1000:.1f}k"
 
 
 def _option_type(annotation) -> type:
