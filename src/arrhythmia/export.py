@@ -201,8 +201,8 @@ class OnnxClassifier:
         from onnx import numpy_helper
 
         original = onnx.load(str(self.path))
-        norms = [node.name for node in original.graph.node if node.op_type == "BatchNormalization"]
-        if not norms:  # a model without normalisation has nothing to re-estimate; an older export cannot
+        if not any(node.op_type == "BatchNormalization" for node in original.graph.node):
+            # a model without normalisation has nothing to re-estimate; an older export cannot
             return copy.copy(self) if self.batchnorm_kept else None
         measuring = onnx.shape_inference.infer_shapes(original)
         shapes = {info.name: info.type.tensor_type.shape for info in measuring.graph.value_info}
