@@ -201,29 +201,27 @@ class OnnxClassifier:
         from onnx import numpy_helper
 
         original = onnx.load(str(self.path))
-        if not any(node.op_type == "BatchNormalization" for node in original.graph.node):
-            # a model without normalisation has nothing to re-estimate; an older export cannot
+        norms = [node for node in original.graph.node if node.op_type == "BatchNormalization"]
+        if not norms:  # a model without normalisation has nothing to re-estimate; an older export cannot
             return copy.copy(self) if self.batchnorm_kept else None
-        measuring = onnx.shape_inference.infer_shapes(original)
+        measuring = onnx.shape_inference.infer_shapes(original)  # the same nodes, in the same order
         shapes = {info.name: info.type.tensor_type.shape for info in measuring.graph.value_info}
-        names, per_value = [], []  # per batch-normalised value: how many values each channel's statistics span
-        for node in measuring.graph.node:
-            if node.op_type != "BatchNormalization":
-                continue
+        statistics, per_value = [], []  # per norm: its outputs' names; how many values each channel spans a beat
+        for k, node in enumerate(n for n in measuring.graph.node if n.op_type == "BatchNormalization"):
             _set_attribute(node, "training_mode", 1)
             _set_attribute(node, "momentum", 0.0)  # the outputs are then this batch's statistics
             del node.output[1:]
-            node.output.extend([f"adabn/{len(names)}/mean", f"adabn/{len(names)}/var"])
+            node.output.extend([f"adabn/{k}/mean", f"adabn/{k}/var"])
             for name in node.output[1:]:
                 measuring.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-            names.append(node.output[1:])
+            statistics += node.output[1:]
             dims = shapes[node.input[0]].dim if node.input[0] in shapes else []
             per_value.append(int(np.prod([d.dim_value or 1 for d in dims[2:]])))
         session = _session(measuring.SerializeToString(), self.path)
-        sums = [[0.0, 0.0] for _ in names]
+        sums = [[0.0, 0.0] for _ in norms]
         batches = 0
-        for outputs in self._batches(session, X, context, batch_size, [n for pair in names for n in pair]):
-            rows = len(X[batches * batch_size : (batches + 1) * batch_size])
+        for outputs in self._batches(session, X, context, batch_size, statistics):
+            rows = min(batch_size, len(X) - batches * batch_size)
             for k, (mean, variance) in enumerate(zip(outputs[::2], outputs[1::2])):
                 count = rows * per_value[k]
                 sums[k][0] = sums[k][0] + mean.astype(np.float64)
@@ -233,8 +231,7 @@ class OnnxClassifier:
         if batches == 0:  # no beats: the statistics stay as they were
             return copy.copy(self)
         initializers = {tensor.name: tensor for tensor in original.graph.initializer}
-        norm_nodes = [node for node in original.graph.node if node.op_type == "BatchNormalization"]
-        for node, (mean, variance) in zip(norm_nodes, sums):
+        for node, (mean, variance) in zip(norms, sums):
             for name, values in ((node.input[3], mean), (node.input[4], variance)):
                 initializers[name].CopyFrom(numpy_helper.from_array((values / batches).astype(np.float32), name))
         adapted = copy.copy(self)
