@@ -25,7 +25,11 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
   figure between the patients one happens to test on, which a difference between two settings has to
   exceed), and the review flag (``AdaptConfig.review_above_percent``): how many records it marked, how
   many of the records below 95% it marked, and the median accuracy of the marked and of the other records;
-  ``--per-record`` gives each record's share of labels the adaptation changed and whether it was marked.
+  ``--per-record`` gives each record's share of labels the adaptation changed and whether it was marked;
+- and EC57's VEB and SVEB figures as PhysioNet's ``bxb`` counts them (``evaluation.ec57_beat_statistics``):
+  a fusion or Q beat called V, or a Q beat called S, is held against neither Se nor +P, while reference
+  beats no detection matched count as missed and detections matching no reference beat count against
+  +P (the table's columns count matched beats only, one-vs-rest).
 
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
 mostly V1), ``RATEhz`` (MLII resampled to RATE Hz with ``resample_poly``, annotations rescaled: ``128hz``
@@ -82,7 +86,7 @@ from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
 from arrhythmia.data.wfdb_source import OTHER_LEAD, read_beat_annotations, read_lead, record_names
-from arrhythmia.evaluation import compute_metrics, interval_text, record_intervals
+from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, ec57_text, interval_text, record_intervals
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.predict import label_recording, predict_signal
@@ -241,6 +245,8 @@ class RecordScore:
     confidence: np.ndarray
     seconds: float  # predict_signal alone
     duration_s: float  # signal length
+    missed: np.ndarray  # (n_classes,) reference beats of each AAMI class no labelled detection matched
+    extra: np.ndarray  # (n_classes,) labelled detections matching no reference beat, by label
     changed_percent: float | None = None  # the share of the network's labels the adaptation changed
     review_recommended: bool = False  # the adaptation marked the recording for review
 
@@ -283,6 +289,8 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     if unknown:
         raise SystemExit(f"{path.name}: predict gave labels outside the AAMI classes: {', '.join(unknown)}")
     y_pred = np.array([AAMI_CLASSES.index(label) for label in labels], dtype=np.int64)
+    unmatched_labels = np.delete(labelled["label"].to_numpy(str), det_index)
+    n_classes = len(AAMI_CLASSES)
     return RecordScore(
         path.name,
         len(reference),
@@ -292,6 +300,8 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
         labelled["confidence"].to_numpy(np.float64)[det_index],
         seconds,
         len(recording.signal) / recording.fs,
+        np.bincount(np.delete(ref_classes, ref_index), minlength=n_classes),
+        np.array([np.sum(unmatched_labels == c) for c in AAMI_CLASSES], dtype=np.int64),
         adaptation.get("changed_percent"),
         bool(adaptation.get("review_recommended", False)),
     )
@@ -311,6 +321,9 @@ def summarise(scores: list[RecordScore]) -> dict:
         "accuracy": metrics["accuracy"],
         "per_class": {c: {k: metrics["per_class"][c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
         "confusion": metrics["confusion"],
+        "ec57": ec57_beat_statistics(
+            metrics["confusion"], AAMI_CLASSES, sum(s.missed for s in scores), sum(s.extra for s in scores)
+        ),
         "median_record_accuracy": float(np.median(accuracies)) if accuracies else float("nan"),
         "records_below": int(sum(a < LOW_ACCURACY for a in accuracies)),
         "detection_se": matched / reference if reference else float("nan"),
@@ -402,6 +415,8 @@ def record_row(s: RecordScore) -> dict:
         "matched": len(s.y_true),
         "accuracy": s.accuracy,
         "per_class": {c: {k: per_class[c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
+        "missed": dict(zip(AAMI_CLASSES, s.missed.tolist())),
+        "extra": dict(zip(AAMI_CLASSES, s.extra.tolist())),
         "seconds": s.seconds,
         "changed_percent": s.changed_percent,
         "review_recommended": s.review_recommended,
@@ -555,6 +570,7 @@ def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about:
         print_table(["variant", "options"], [([variant, options_text(options)], summary)])
         print(f"\n{review_line(summary['review'])}\n{confidence_line(summary['confidence'])}")
         print(intervals_line(summary["intervals"]))
+        print(ec57_text(summary["ec57"], percent=True))
         print("\nper fold (each scored by the model trained on the other DS1 records):\n")
         print_table(["held out", "early-stopping records"], rows)
         if args.per_record:
@@ -714,6 +730,7 @@ def main() -> None:
             print(f"{labels[0]}: {review_line(summary['review'])}")
             print(f"{labels[0]}: {confidence_line(summary['confidence'])}")
             print(f"{labels[0]}: {intervals_line(summary['intervals'])}")
+            print(f"{labels[0]}: {ec57_text(summary['ec57'], percent=True)}")
         if args.per_record:
             for r in results:
                 print_per_record(r["variant"], r["per_record"])

@@ -92,6 +92,7 @@ def test_the_cross_validation_is_written_and_printed(cross_validation):
     assert (cv.path / "figures" / "ec57.png").stat().st_size > 0
     text = format_cross_validation(cv)
     assert "3 folds" in text and "DS2 not used" in text and " ".join(cv.groups[0]) in text
+    assert "EC57 as bxb counts it" in text and set(saved["pooled"]["ec57"]) == {"V", "S"}
 
 
 def test_run_again_it_keeps_finished_folds_resumes_a_stopped_one_and_refuses_other_settings(cross_validation):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from arrhythmia.evaluation import compute_metrics, format_metrics
+from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics
 
 CONFUSION = np.array([[50, 3, 2], [4, 20, 1], [1, 0, 19]])  # rows true N, S, V; columns predicted
 
@@ -45,6 +45,51 @@ def test_ec57_statistics_match_hand_computation():
     assert m["macro_f1"] == pytest.approx(np.mean(list(f1.values())))
     assert m["weighted_f1"] == pytest.approx((55 * f1["N"] + 25 * f1["S"] + 20 * f1["V"]) / 100)
     assert m["confusion_normalised"][1] == pytest.approx([4 / 25, 20 / 25, 1 / 25])
+
+
+# rows true N, S, V, F, Q; columns called N, S, V, F, Q
+AAMI_CONFUSION = np.array(
+    [
+        [90, 4, 3, 1, 0],
+        [5, 30, 2, 0, 1],
+        [2, 1, 40, 3, 0],
+        [4, 2, 6, 5, 0],
+        [0, 1, 2, 0, 1],
+    ]
+)
+
+
+def test_ec57_counts_fusion_and_unknown_beats_called_v_against_neither_as_bxb_does():
+    m = compute_metrics(*_labels_from_confusion(AAMI_CONFUSION), ["N", "S", "V", "F", "Q"])
+    veb, sveb = m["ec57"]["V"], m["ec57"]["S"]
+    # VEB: TP 40; FN 2 + 1 + 3 = 6; FP N 3 + S 2 (F's 6 and Q's 2 excused); one-vs-rest would count 13
+    assert (veb["tp"], veb["fn"], veb["fp"]) == (40, 6, 5)
+    assert veb["se"] == pytest.approx(40 / 46) and veb["ppv"] == pytest.approx(40 / 45)
+    assert m["per_class"]["V"]["ppv"] == pytest.approx(40 / 53)
+    # TN: the beats neither V nor called V: 203 in all - 46 (V row) - 53 (V column) + 40 (counted twice)
+    assert veb["fpr"] == pytest.approx(5 / (5 + 144))
+    # SVEB: TP 30; FN 5 + 2 + 1 = 8 (S called Q is missed); FP N 4 + V 1 + F 2 (Q's 1 excused)
+    assert (sveb["tp"], sveb["fn"], sveb["fp"]) == (30, 8, 7)
+    assert sveb["ppv"] == pytest.approx(30 / 37) and m["per_class"]["S"]["ppv"] == pytest.approx(30 / 38)
+
+
+def test_ec57_counts_missed_beats_and_extra_detections():
+    confusion = AAMI_CONFUSION
+    missed = np.array([7, 2, 4, 0, 0])  # reference beats no detection matched
+    extra = np.array([3, 1, 2, 0, 0])  # detections matching no reference beat, by label
+    ec57 = ec57_beat_statistics(confusion, ["N", "S", "V", "F", "Q"], missed, extra)
+    assert (ec57["V"]["tp"], ec57["V"]["fn"], ec57["V"]["fp"]) == (40, 10, 7)
+    assert (ec57["S"]["tp"], ec57["S"]["fn"], ec57["S"]["fp"]) == (30, 10, 8)
+
+
+def test_ec57_statistics_are_left_out_for_classes_that_are_not_aami_and_undefined_ratios_are_none():
+    assert ec57_beat_statistics(np.eye(2, dtype=int), ["L", "R"]) is None
+    assert compute_metrics(np.array([0, 1]), np.array([0, 1]), ["L", "R"])["ec57"] is None
+    ec57 = ec57_beat_statistics(np.array([[5, 0, 0], [0, 0, 0], [0, 0, 0]]), ["N", "S", "V"])
+    assert ec57["V"]["se"] is None and ec57["V"]["ppv"] is None and ec57["V"]["fpr"] == 0.0
+    assert "VEB Se - +P - FPR 0.0000" in format_metrics(
+        compute_metrics(np.zeros(5, int), np.zeros(5, int), ["N", "S", "V"])
+    )
 
 
 def test_class_never_predicted_or_absent_gives_zero_not_nan():

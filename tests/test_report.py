@@ -97,6 +97,9 @@ def test_headline_metrics_classes_and_parameters_are_shown(run, page):
     for name in metrics["classes"]:
         se = percent(metrics["per_class"][name]["se"])
         assert f'<tr><td>{html.escape(class_label(name))}</td><td class="num">{se}</td>' in page, name
+    veb = metrics["ec57"]["V"]  # the synthetic beats carry the AAMI classes
+    shown = "&ndash;" if veb["ppv"] is None else percent(veb["ppv"])
+    assert f"+P <strong>{shown}</strong>, FPR" in page and "PhysioNet's <code>bxb</code>" in page
     total, trainable = count_parameters(Classifier.from_run(run_dir, device="cpu").model)
     assert f"{total:,} total, {trainable:,} trainable" in page
     assert "<pre>" in page and "Conv1d" in page  # the architecture

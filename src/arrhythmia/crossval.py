@@ -37,7 +37,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.splits import DS1, record_groups
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.evaluation import compute_metrics, evaluate_run, record_average_cells
+from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, record_average_cells
 from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
@@ -241,6 +241,8 @@ def format_cross_validation(cv: CrossValidation) -> str:
     for name in classes:
         c, means = metrics["per_class"][name], record_average_cells(metrics["record_average"][name])
         lines.append(f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}{means}")
+    if metrics.get("ec57"):
+        lines += ["", ec57_text(metrics["ec57"])]
     header = "".join(f"{name + ' Se/+P':>13}" for name in classes)
     lines += ["", f"{'fold':<5}{'acc':>7}{'beats':>8}{header}  test records"]
     for i, fold in enumerate(cv.folds, 1):

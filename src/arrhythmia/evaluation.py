@@ -6,14 +6,19 @@
      "weighted_f1", "loss", "n_beats", "classes": [...], "confusion": [[...]],
      "confusion_normalised": [[...]],
      "per_class": {"N": {"se", "ppv", "fpr", "acc", "precision", "recall", "f1", "support"}, ...},
+     "ec57": {"V": {"se", "ppv", "fpr", "tp", "fn", "fp"}, "S": {"se", "ppv", "tp", "fn", "fp"}} or None,
      # with each beat's record (``records``):
      "per_record": [{"record", "beats", "accuracy", "per_class": {"N": {"beats", "called", "se", "ppv"}, ...}}, ...],
      "record_average": {"N": {"se", "se_records", "ppv", "ppv_records"}, ...},
      "intervals": {"level", "resamples", "records", "accuracy": [low, high], "N": {"se": [low, high], "ppv": ...}, ...}}
 
-EC57 statistics are one-vs-rest for each class: Se = TP/(TP+FN) (sensitivity), +P = TP/(TP+FP)
+``per_class`` statistics are one-vs-rest for each class: Se = TP/(TP+FN) (sensitivity), +P = TP/(TP+FP)
 (positive predictivity), FPR = FP/(FP+TN), Acc = (TP+TN)/all. A class with no true or no predicted
-beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0``). These pool every
+beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0``). EC57 itself is not
+one-vs-rest for its two ectopic classes: a fusion (F) or unclassifiable (Q) beat called V, and a Q beat
+called S, counts against neither Se nor +P (``ec57_beat_statistics``, PhysioNet's ``bxb``, the standard's
+reference comparator, counts them so); ``ec57`` holds those VEB and SVEB figures for the AAMI classes,
+the ones to set beside published results. All of these pool every
 beat (EC57's gross statistics, dominated by the records with most beats of a class); EC57 also asks for
 the results record by record (``per_record``: None where a ratio is undefined) and their average
 (``record_average``: each class's Se over the records that hold beats of it, +P over those with beats
@@ -45,6 +50,55 @@ from arrhythmia.runs import Run
 
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else 0.0
+
+
+def ec57_beat_statistics(
+    confusion: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    missed: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+) -> dict | None:
+    """EC57's VEB and SVEB gross statistics, counted as PhysioNet's ``bxb`` counts them.
+
+    confusion: (n_classes, n_classes) beat counts of matched beats, rows the reference class, columns the
+    label given; missed: (n_classes,) reference beats of each class that no labelled detection matched;
+    extra: (n_classes,) labelled detections matching no reference beat, by label (both zero when the beats
+    scored are the annotated ones). VEB: TP = V called V; FN = V called anything else or missed; FP = N or
+    S called V, and extra detections called V (a fusion or Q beat called V is neither). SVEB: TP = S called
+    S; FN = S called anything else or missed; FP = N, V or F called S, and extra detections called S (a Q
+    beat called S is neither). VEB FPR = FP / (FP + TN), TN every other beat or detection that is neither V
+    nor called V, F and Q beats called V excepted. Ratios are fractions, None where undefined.
+
+    Returns ``{"V": {"se", "ppv", "fpr", "tp", "fn", "fp"}, "S": {"se", "ppv", "tp", "fn", "fp"}}``, or
+    None where ``classes`` are not the AAMI classes (no N, S and V among them).
+    """
+    if not {"N", "S", "V"} <= set(classes):
+        return None
+    confusion = np.asarray(confusion, dtype=np.int64)
+    n = len(classes)
+    missed = np.zeros(n, np.int64) if missed is None else np.asarray(missed, dtype=np.int64)
+    extra = np.zeros(n, np.int64) if extra is None else np.asarray(extra, dtype=np.int64)
+    index = {name: i for i, name in enumerate(classes)}
+    n_, s, v = index["N"], index["S"], index["V"]
+    tp = int(confusion[v, v])
+    fn = int(confusion[v].sum() - tp + missed[v])
+    fp = int(confusion[n_, v] + confusion[s, v] + extra[v])  # F and Q beats called V count neither way
+    others = [i for i in range(n) if i != v]
+    tn = int(confusion[np.ix_(others, others)].sum() + extra[others].sum())
+    veb = {
+        "se": _defined_ratio(tp, tp + fn),
+        "ppv": _defined_ratio(tp, tp + fp),
+        "fpr": _defined_ratio(fp, fp + tn),
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+    }
+    tp = int(confusion[s, s])
+    fn = int(confusion[s].sum() - tp + missed[s])
+    blamed = [i for i in range(n) if i != s and classes[i] != "Q"]
+    fp = int(confusion[blamed, s].sum() + extra[s])
+    sveb = {"se": _defined_ratio(tp, tp + fn), "ppv": _defined_ratio(tp, tp + fp), "tp": tp, "fn": fn, "fp": fp}
+    return {"V": veb, "S": sveb}
 
 
 def compute_metrics(
@@ -84,6 +138,7 @@ def compute_metrics(
         "n_beats": int(len(y_true)),
         "classes": list(classes),
         "per_class": per_class,
+        "ec57": ec57_beat_statistics(confusion, classes),
         "confusion": confusion.tolist(),
         "confusion_normalised": normalised.round(6).tolist(),
     }
@@ -272,6 +327,23 @@ def interval_text(interval: list[float] | None, percent: bool = False) -> str:
     return f"{low:.1f}-{high:.1f}" if percent else f"{low:.3f}-{high:.3f}"
 
 
+def ec57_text(ec57: dict, percent: bool = False) -> str:
+    """``ec57_beat_statistics``'s figures on one line, fractions (percent with ``percent``), "-" where
+    undefined."""
+
+    def figure(value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return "-"
+        return f"{100 * value:.{digits}f}" if percent else f"{value:.4f}"
+
+    veb, sveb = ec57["V"], ec57["S"]
+    return (
+        f"EC57 as bxb counts it (F and Q beats called V, Q beats called S, count against neither): "
+        f"VEB Se {figure(veb['se'])} +P {figure(veb['ppv'])} FPR {figure(veb['fpr'], 2)}; "
+        f"SVEB Se {figure(sveb['se'])} +P {figure(sveb['ppv'])}"
+    )
+
+
 def format_metrics(metrics: dict) -> str:
     """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix."""
     classes = metrics["classes"]
@@ -298,6 +370,9 @@ def format_metrics(metrics: dict) -> str:
         if average:
             line += record_average_cells(average[name])
         lines.append(line)
+    ec57 = metrics.get("ec57")
+    if ec57:
+        lines += ["", ec57_text(ec57)]
     intervals = metrics.get("intervals")
     if intervals and intervals.get("accuracy"):
         lines += ["", f"{intervals['level']:.0%} intervals over the {intervals['records']} records (bootstrap):"]

@@ -234,6 +234,22 @@ def _per_class_table(metrics: Mapping) -> str:
     return _table(["class", "Se", "+P", "FPR", "Acc", "F1", "support"], rows, footer=footer)
 
 
+def _ec57_paragraph(metrics: Mapping) -> str:
+    """EC57's VEB and SVEB figures as ``bxb`` counts them (``metrics["ec57"]``), or "" where the classes are
+    not the AAMI ones (or the metrics predate them)."""
+    ec57 = metrics.get("ec57")
+    if not ec57:
+        return ""
+    veb, sveb = ec57["V"], ec57["S"]
+    return (
+        "<p>As EC57 counts its two ectopic classes (PhysioNet's <code>bxb</code>, the figures to set beside "
+        "published ones): a fusion or unclassifiable beat called V, or an unclassifiable beat called S, counts "
+        f"against neither. VEB Se <strong>{_maybe_percent(veb['se'])}</strong>, +P "
+        f"<strong>{_maybe_percent(veb['ppv'])}</strong>, FPR {_maybe_percent(veb['fpr'])}; SVEB Se "
+        f"<strong>{_maybe_percent(sveb['se'])}</strong>, +P <strong>{_maybe_percent(sveb['ppv'])}</strong>.</p>"
+    )
+
+
 def _maybe_percent(value: float | None) -> str:
     return "&ndash;" if value is None else esc(percent(value))
 
@@ -350,6 +366,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         "<p>Se: sensitivity, +P: positive predictivity, FPR: false-positive rate, Acc: accuracy, each one "
         "class against the rest; support: test beats of the class.</p>",
         _per_class_table(metrics),
+        _ec57_paragraph(metrics),
         _record_tables(metrics),
         _figure(figures, "ec57"),
         _figure(figures, "confusion"),
