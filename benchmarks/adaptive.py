@@ -29,7 +29,8 @@ matched one-to-one, nearest first, to the reference beat annotations (``atr`` sy
 - and EC57's VEB and SVEB figures as PhysioNet's ``bxb`` counts them (``evaluation.ec57_beat_statistics``):
   a fusion or Q beat called V, or a Q beat called S, is held against neither Se nor +P, while reference
   beats no detection matched count as missed and detections matching no reference beat count against
-  +P (the table's columns count matched beats only, one-vs-rest).
+  +P, except inside the reference's ventricular flutter (``[`` to ``]``), where no beat is annotated (the
+  table's columns count matched beats only, one-vs-rest).
 
 Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2`` (the record's other lead,
 mostly V1), ``RATEhz`` (MLII resampled to RATE Hz with ``resample_poly``, annotations rescaled: ``128hz``
@@ -141,18 +142,34 @@ def mixed_angle(variant: str) -> int | None:
     return _whole_number(variant, prefix="mixed")
 
 
-def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray]:
+def flutter_spans(samples: np.ndarray, symbols: np.ndarray, fs: float) -> np.ndarray:
+    """The reference's ventricular flutter or fibrillation episodes (``[`` to ``]``; a ``[`` left open runs to
+    the end), (k, 2) float64 seconds: ``bxb`` neither counts nor blames the detections inside them."""
+    spans, start = [], None
+    for sample, symbol in zip(samples, symbols):
+        if symbol == "[" and start is None:
+            start = sample / fs
+        elif symbol == "]" and start is not None:
+            spans.append((start, sample / fs))
+            start = None
+    if start is not None:
+        spans.append((start, np.inf))
+    return np.array(spans, dtype=np.float64).reshape(-1, 2)
+
+
+def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray, np.ndarray]:
     """The signal of one WFDB record as ``variant`` makes it, and its reference beats.
 
     ``variant`` is a lead (``mlii``, ``lead2``, ``inverted``, ``mixedDEG``; else MLII) and what a device or
     the skin does to it, in the order given, joined by ``+`` (``lead2+128hz``: the second lead at 128 Hz).
-    Returns ``(recording, samples, classes)``: the Recording (signal (n,) float64 mV at recording.fs Hz),
-    the reference beats' samples (m,) int64 at the recording's rate, and their AAMI class indices (m,)
-    into ``AAMI_CLASSES``. Non-beat annotations are dropped.
+    Returns ``(recording, samples, classes, flutter)``: the Recording (signal (n,) float64 mV at recording.fs
+    Hz), the reference beats' samples (m,) int64 at the recording's rate, their AAMI class indices (m,) into
+    ``AAMI_CLASSES``, and the reference's flutter episodes (``flutter_spans``, seconds). Other non-beat
+    annotations are dropped.
     """
-    samples, symbols = read_beat_annotations(path)
+    all_samples, symbols = read_beat_annotations(path)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
-    samples = samples[is_beat]
+    samples = all_samples[is_beat]
     classes = np.array([AAMI_CLASSES.index(SYMBOL_TO_AAMI[s]) for s in symbols[is_beat]], dtype=np.int64)
     lead, *changes = variant.split("+")
     if lead not in ("mlii", "lead2", "inverted") and mixed_angle(lead) is None:
@@ -170,9 +187,10 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         other = read_lead(path, OTHER_LEAD)[0]
         radians = np.deg2rad(angle)
         recording = replace(recording, signal=np.cos(radians) * recording.signal + np.sin(radians) * other)
+    flutter = flutter_spans(all_samples, symbols, recording.fs)
     for change in changes:
         recording, samples = _changed(recording, samples, change, path)
-    return recording, samples, classes
+    return recording, samples, classes, flutter
 
 
 def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path) -> tuple[Recording, np.ndarray]:
@@ -246,7 +264,7 @@ class RecordScore:
     seconds: float  # predict_signal alone
     duration_s: float  # signal length
     missed: np.ndarray  # (n_classes,) reference beats of each AAMI class no labelled detection matched
-    extra: np.ndarray  # (n_classes,) labelled detections matching no reference beat, by label
+    extra: np.ndarray  # (n_classes,) labelled detections matching no beat, by label (none inside flutter)
     changed_percent: float | None = None  # the share of the network's labels the adaptation changed
     review_recommended: bool = False  # the adaptation marked the recording for review
 
@@ -271,7 +289,7 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     options, assisted mode: predict asks about K beats, the reference annotations answer them
     (``reference_answers``) and the record is labelled again with those answers (``reviewed``); the
     seconds are those of both passes."""
-    recording, reference, ref_classes = variant_recording(path, variant)
+    recording, reference, ref_classes, flutter = variant_recording(path, variant)
     options = dict(options)
     ask = int(options.pop("ask", 0))
     began = time.perf_counter()
@@ -289,7 +307,12 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     if unknown:
         raise SystemExit(f"{path.name}: predict gave labels outside the AAMI classes: {', '.join(unknown)}")
     y_pred = np.array([AAMI_CLASSES.index(label) for label in labels], dtype=np.int64)
-    unmatched_labels = np.delete(labelled["label"].to_numpy(str), det_index)
+    unmatched = np.delete(np.arange(len(detected)), det_index)
+    in_flutter = (
+        (detected[unmatched, None] / recording.fs >= flutter[:, 0])
+        & (detected[unmatched, None] / recording.fs <= flutter[:, 1])
+    ).any(1)
+    unmatched_labels = labelled["label"].to_numpy(str)[unmatched[~in_flutter]]
     n_classes = len(AAMI_CLASSES)
     return RecordScore(
         path.name,
