@@ -91,8 +91,8 @@ from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, ec57_te
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
 from arrhythmia.predict import label_recording, predict_signal
+from arrhythmia.scoring import TOLERANCE_S, compare_beats, flutter_spans
 
-TOLERANCE_S = 0.15
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
 FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60")
 VARIANTS = (*FIXED_VARIANTS, "mixedDEG", "RATEhz", "lowpassHZ", "motionDB", "muscleDB", "burstDB")
@@ -142,21 +142,6 @@ def mixed_angle(variant: str) -> int | None:
     return _whole_number(variant, prefix="mixed")
 
 
-def flutter_spans(samples: np.ndarray, symbols: np.ndarray, fs: float) -> np.ndarray:
-    """The reference's ventricular flutter or fibrillation episodes (``[`` to ``]``; a ``[`` left open runs to
-    the end), (k, 2) float64 seconds: ``bxb`` neither counts nor blames the detections inside them."""
-    spans, start = [], None
-    for sample, symbol in zip(samples, symbols):
-        if symbol == "[" and start is None:
-            start = sample / fs
-        elif symbol == "]" and start is not None:
-            spans.append((start, sample / fs))
-            start = None
-    if start is not None:
-        spans.append((start, np.inf))
-    return np.array(spans, dtype=np.float64).reshape(-1, 2)
-
-
 def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, np.ndarray, np.ndarray]:
     """The signal of one WFDB record as ``variant`` makes it, and its reference beats.
 
@@ -164,7 +149,7 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
     the skin does to it, in the order given, joined by ``+`` (``lead2+128hz``: the second lead at 128 Hz).
     Returns ``(recording, samples, classes, flutter)``: the Recording (signal (n,) float64 mV at recording.fs
     Hz), the reference beats' samples (m,) int64 at the recording's rate, their AAMI class indices (m,) into
-    ``AAMI_CLASSES``, and the reference's flutter episodes (``flutter_spans``, seconds). Other non-beat
+    ``AAMI_CLASSES``, and the reference's flutter episodes (``scoring.flutter_spans``, (k, 2) seconds). Other non-beat
     annotations are dropped.
     """
     all_samples, symbols = read_beat_annotations(path)
@@ -187,7 +172,7 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         other = read_lead(path, OTHER_LEAD)[0]
         radians = np.deg2rad(angle)
         recording = replace(recording, signal=np.cos(radians) * recording.signal + np.sin(radians) * other)
-    flutter = flutter_spans(all_samples, symbols, recording.fs)
+    flutter = flutter_spans(all_samples, symbols) / recording.fs  # seconds: the rate may change below
     for change in changes:
         recording, samples = _changed(recording, samples, change, path)
     return recording, samples, classes, flutter
@@ -212,32 +197,6 @@ def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path)
         t = np.arange(len(recording.signal)) / recording.fs
         return replace(recording, signal=recording.signal + HUM_MV * np.sin(2 * np.pi * hz * t)), samples
     return with_noise(recording, samples, change, path.name), samples
-
-
-def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one pairs of detections and reference beats within ``tolerance`` samples, closest first
-    (as ``detection.match_peaks`` counts them: each round pairs every free detection and free reference
-    beat that are each other's nearest free neighbour).
-
-    detected: (n,) and reference: (m,) sample indices, each ascending. Returns ``(det_index, ref_index)``,
-    (k,) int64 each: ``detected[det_index[i]]`` is paired with ``reference[ref_index[i]]``.
-    """
-    det_free, ref_free = np.ones(len(detected), bool), np.ones(len(reference), bool)
-    pairs_det, pairs_ref = [], []
-    while det_free.any() and ref_free.any():
-        d_idx, r_idx = np.flatnonzero(det_free), np.flatnonzero(ref_free)
-        d, r = detected[d_idx], reference[r_idx]
-        r_to_d, d_to_r = _nearest(r, d), _nearest(d, r)
-        mutual = (d_to_r[r_to_d] == np.arange(len(r))) & (np.abs(r - d[r_to_d]) <= tolerance)
-        if not mutual.any():  # the closest free pair is mutual, so none is left within tolerance
-            break
-        pairs_det.append(d_idx[r_to_d[mutual]])
-        pairs_ref.append(r_idx[mutual])
-        det_free[pairs_det[-1]] = False
-        ref_free[pairs_ref[-1]] = False
-    if not pairs_det:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(pairs_det), np.concatenate(pairs_ref)
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -301,30 +260,28 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     table, adaptation = labelled_recording.beats, labelled_recording.adaptation
     labelled = table[table["label"].astype(str) != ""]
     detected = labelled["sample"].to_numpy(np.int64)
-    det_index, ref_index = match_beats(detected, reference, round(TOLERANCE_S * recording.fs))
-    labels = labelled["label"].to_numpy(str)[det_index]
-    unknown = sorted(set(labels) - set(AAMI_CLASSES))
-    if unknown:
-        raise SystemExit(f"{path.name}: predict gave labels outside the AAMI classes: {', '.join(unknown)}")
-    y_pred = np.array([AAMI_CLASSES.index(label) for label in labels], dtype=np.int64)
-    unmatched = np.delete(np.arange(len(detected)), det_index)
-    in_flutter = (
-        (detected[unmatched, None] / recording.fs >= flutter[:, 0])
-        & (detected[unmatched, None] / recording.fs <= flutter[:, 1])
-    ).any(1)
-    unmatched_labels = labelled["label"].to_numpy(str)[unmatched[~in_flutter]]
-    n_classes = len(AAMI_CLASSES)
+    compared = compare_beats(
+        path.name,
+        detected,
+        labelled["label"].to_numpy(str),
+        reference,
+        np.array(AAMI_CLASSES)[ref_classes],
+        AAMI_CLASSES,
+        recording.fs,
+        np.round(flutter * recording.fs).astype(np.int64),
+        TOLERANCE_S,
+    )
     return RecordScore(
         path.name,
         len(reference),
         len(detected),
-        ref_classes[ref_index],
-        y_pred,
-        labelled["confidence"].to_numpy(np.float64)[det_index],
+        compared.y_true,
+        compared.y_pred,
+        labelled["confidence"].to_numpy(np.float64)[compared.detection_index],
         seconds,
         len(recording.signal) / recording.fs,
-        np.bincount(np.delete(ref_classes, ref_index), minlength=n_classes),
-        np.array([np.sum(unmatched_labels == c) for c in AAMI_CLASSES], dtype=np.int64),
+        compared.missed,
+        compared.extra,
         adaptation.get("changed_percent"),
         bool(adaptation.get("review_recommended", False)),
     )

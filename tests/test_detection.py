@@ -11,6 +11,7 @@ from arrhythmia.data.detection import (
     METHODS,
     bandpass,
     detect_r_peaks,
+    match_beats,
     match_peaks,
     peak_offsets,
     polarity,
@@ -145,6 +146,15 @@ def test_match_peaks_tolerance_edges():
     assert match_peaks([], [5, 9], 3) == (0, 0, 2)
     assert match_peaks([5, 9], [], 3) == (0, 2, 0)
     assert match_peaks([], [], 3) == (0, 0, 0)
+
+
+def test_match_beats_pairs_closest_first_in_any_order_and_pairs_may_cross():
+    # 6 and 5 are each other's nearest and pair first; 0 and 8 are left, 8 apart, within 10
+    det_index, ref_index = match_beats(np.array([6, 0, 50]), np.array([8, 5]), 10)
+    assert sorted(zip(det_index.tolist(), ref_index.tolist())) == [(0, 1), (1, 0)]
+    det_index, ref_index = match_beats(np.array([6, 0]), np.array([8, 5]), 7)  # 0 to 8 is too far
+    assert det_index.tolist() == [0] and ref_index.tolist() == [1]
+    assert [len(a) for a in match_beats(np.array([], int), np.array([3]), 5)] == [0, 0]
 
 
 def test_match_peaks_is_one_to_one():

@@ -356,6 +356,21 @@ class ExportFormat(str, Enum):
     torchscript = "torchscript"
 
 
+# The options of the commands that label recordings (predict, score).
+RunOption = Annotated[
+    Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: a shipped DS1 model).")
+]
+PretrainedOption = Annotated[
+    str | None, typer.Option(help="Shipped model to use without --run (see `arrhythmia models`).")
+]
+EngineOption = Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")]
+FsOption = Annotated[float | None, typer.Option(help="Sampling rate in Hz (CSV without a time column, .npy).")]
+LeadOption = Annotated[
+    str | None,
+    typer.Option(help="Lead name or index (default: MLII, else lead II, else the first ECG lead, V1-V3 last)."),
+]
+
+
 def _key_value_option(flag: str, help: str):
     """A repeatable ``--flag KEY=VALUE`` option (a list of the items, None when not given)."""
     return Annotated[list[str] | None, typer.Option(flag, metavar="KEY=VALUE", help=help)]
@@ -381,18 +396,11 @@ def predict(
             show_default=False,
         ),
     ],
-    run: Annotated[
-        Path | None, typer.Option(help="Run directory, model.pt or model.onnx (default: a shipped DS1 model).")
-    ] = None,
-    pretrained: Annotated[
-        str | None, typer.Option(help="Shipped model to use without --run (see `arrhythmia models`).")
-    ] = None,
-    engine: Annotated[Engine, typer.Option(help="torch, or onnx (onnxruntime; exported on first use).")] = Engine.torch,
-    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz (CSV without a time column, .npy).")] = None,
-    lead: Annotated[
-        str | None,
-        typer.Option(help="Lead name or index (default: MLII, else lead II, else the first ECG lead, V1-V3 last)."),
-    ] = None,
+    run: RunOption = None,
+    pretrained: PretrainedOption = None,
+    engine: EngineOption = Engine.torch,
+    fs: FsOption = None,
+    lead: LeadOption = None,
     adapt: Annotated[
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
     ] = True,
@@ -515,6 +523,65 @@ def predict(
     if "events" in files:
         console.print(f"patient events, each with the rhythm around it: {files['events']}")
     console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
+
+
+@app.command()
+def score(
+    records: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Annotated recordings: WFDB records, several, a folder, a glob or a .txt list.",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ],
+    annotator: Annotated[str, typer.Option(help="The WFDB annotation file of the reference beats.")] = "atr",
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Reference beats of one recording as a CSV (sample,label), for EDF, CSV or .npy."),
+    ] = None,
+    run: RunOption = None,
+    pretrained: PretrainedOption = None,
+    engine: EngineOption = Engine.torch,
+    fs: FsOption = None,
+    lead: LeadOption = None,
+    adapt: Annotated[bool, typer.Option(help="Adapt the labels to the recording, as predict does by default.")] = True,
+    adapt_setting: AdaptSettings = None,
+    per_record: Annotated[bool, typer.Option(help="Also print a line per recording.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures, and each recording's, to this JSON file.")
+    ] = None,
+) -> None:
+    """Label annotated recordings through predict and score the labels beat by beat against the reference
+    (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest)."""
+    from arrhythmia.archive import find_recordings
+    from arrhythmia.export import load_classifier
+    from arrhythmia.files import write_json
+    from arrhythmia.scoring import comparison_metrics, format_scores, score_recordings
+
+    recordings = find_recordings(records)
+    if not recordings:
+        raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
+    model = load_classifier(run, engine.value, pretrained)
+    comparisons = score_recordings(
+        recordings,
+        model,
+        annotator,
+        reference,
+        log=lambda line: print(line, file=sys.stderr),
+        fs=fs,
+        lead=lead,
+        adapt=_adapt_value(adapt, adapt_setting or []),
+    )
+    metrics = comparison_metrics(comparisons)
+    console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
+    if out is not None:
+        metrics["recordings"] = [
+            {"record": c.record, "missed": c.missed.tolist(), "extra": c.extra.tolist(), "left_out": c.left_out}
+            for c in comparisons
+        ]
+        write_json(out, metrics)
+        console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force) -> None:

@@ -348,10 +348,10 @@ def format_metrics(metrics: dict) -> str:
     """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix."""
     classes = metrics["classes"]
     data = metrics.get("data", {})
-    loss = "n/a" if metrics["loss"] is None else f"{metrics['loss']:.4f}"
+    loss = "" if metrics["loss"] is None else f"  loss {metrics['loss']:.4f}"  # none for labels without probabilities
     lines = [
         f"test set: {metrics['n_beats']:,} beats of {data.get('description', '?')} ({data.get('protocol', '?')})",
-        f"accuracy {metrics['accuracy']:.4f}  loss {loss}",
+        f"accuracy {metrics['accuracy']:.4f}{loss}",
     ]
     for average in ("macro", "weighted"):
         p, r, f = (metrics[f"{average}_{m}"] for m in ("precision", "recall", "f1"))

@@ -12,11 +12,13 @@ from arrhythmia.errors import DataError
 #: AAMI EC57 heartbeat classes, in label order.
 AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 
-#: MIT-BIH annotation symbol -> AAMI class (ANSI/AAMI EC57:1998).
+#: WFDB beat annotation symbol -> AAMI class (ANSI/AAMI EC57:1998). MIT-BIH uses all but ``B`` (bundle
+#: branch block, unspecified), ``n`` (supraventricular escape) and ``r`` (R-on-T premature ventricular
+#: contraction), which other WFDB databases (St Petersburg INCART, AHA) use.
 SYMBOL_TO_AAMI: dict[str, str] = {
-    **dict.fromkeys(["N", "L", "R", "e", "j"], "N"),
+    **dict.fromkeys(["N", "L", "R", "B", "e", "j", "n"], "N"),
     **dict.fromkeys(["A", "a", "J", "S"], "S"),
-    **dict.fromkeys(["V", "E"], "V"),
+    **dict.fromkeys(["V", "E", "r"], "V"),
     "F": "F",
     **dict.fromkeys(["/", "f", "Q"], "Q"),
 }

@@ -584,8 +584,8 @@ def peak_offsets(filtered: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def match_peaks(detected: np.ndarray, reference: np.ndarray, tolerance_samples: int) -> tuple[int, int, int]:
-    """Score detections against reference beats, one-to-one within a tolerance.
+def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair detections with reference beats, one-to-one within a tolerance.
 
     Pairs are matched closest-first, as a beat-by-beat comparison does: each round pairs every
     free detection and free reference beat that are each other's nearest neighbour, until no free
@@ -602,14 +602,17 @@ def match_peaks(detected: np.ndarray, reference: np.ndarray, tolerance_samples: 
 
     Returns
     -------
-    (tp, fp, fn) : tuple of int
-        Matched pairs, unmatched detections, unmatched reference beats.
+    (det_index, ref_index) : (k,) int64 each
+        ``detected[det_index[i]]`` is paired with ``reference[ref_index[i]]``, in ascending order of the
+        reference beat.
     """
-    det = np.sort(np.asarray(detected, dtype=np.int64).ravel())
-    ref = np.sort(np.asarray(reference, dtype=np.int64).ravel())
+    detected = np.asarray(detected, dtype=np.int64).ravel()
+    reference = np.asarray(reference, dtype=np.int64).ravel()
+    det_order, ref_order = np.argsort(detected, kind="stable"), np.argsort(reference, kind="stable")
+    det, ref = detected[det_order], reference[ref_order]
     det_free = np.ones(len(det), dtype=bool)
     ref_free = np.ones(len(ref), dtype=bool)
-    tp = 0
+    pair_of_ref = np.full(len(ref), -1, dtype=np.int64)  # the detection paired with each reference beat
     while det_free.any() and ref_free.any():
         d_idx, r_idx = np.flatnonzero(det_free), np.flatnonzero(ref_free)
         d, r = det[d_idx], ref[r_idx]
@@ -618,10 +621,18 @@ def match_peaks(detected: np.ndarray, reference: np.ndarray, tolerance_samples: 
         mutual = (d_to_r[r_to_d] == np.arange(len(r))) & (np.abs(r - d[r_to_d]) <= tolerance_samples)
         if not mutual.any():  # the globally closest free pair is mutual, so none is within tolerance
             break
-        tp += int(mutual.sum())
+        pair_of_ref[r_idx[mutual]] = d_idx[r_to_d[mutual]]
         ref_free[r_idx[mutual]] = False
         det_free[d_idx[r_to_d[mutual]]] = False
-    return tp, len(det) - tp, len(ref) - tp
+    paired = np.flatnonzero(pair_of_ref >= 0)
+    return det_order[pair_of_ref[paired]], ref_order[paired]
+
+
+def match_peaks(detected: np.ndarray, reference: np.ndarray, tolerance_samples: int) -> tuple[int, int, int]:
+    """Score detections against reference beats (``match_beats``): ``(tp, fp, fn)``, the matched pairs,
+    the unmatched detections and the unmatched reference beats."""
+    tp = len(match_beats(detected, reference, tolerance_samples)[0])
+    return tp, len(np.ravel(detected)) - tp, len(np.ravel(reference)) - tp
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:

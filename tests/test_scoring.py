@@ -1,0 +1,128 @@
+"""Scoring predict's labels against reference beats: pairing, missed and extra beats, EC57's counting, the
+command line on synthetic WFDB records, and MIT-BIH where it is present."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import MITDB, needs_mitdb, write_wfdb_record
+from test_cli import assert_one_line_error, run_cli
+
+from arrhythmia.data import AAMI_CLASSES
+from arrhythmia.errors import DataError
+from arrhythmia.scoring import (
+    compare_beats,
+    comparison_metrics,
+    flutter_spans,
+    format_scores,
+    reference_classes,
+    score_recordings,
+)
+
+FS = 360.0  # 150 ms = 54 samples
+
+
+def _comparison():
+    reference = np.array([100, 400, 700, 1000, 1300])
+    reference_labels = np.array(["N", "V", "N", "S", "F"])
+    # 1150 is 150 ms from 1000 (54 samples would be 150 ms): too far, so 1000 is missed and 1150 extra;
+    # 2000 lies in the ignored span (the reference's flutter): neither extra nor counted
+    detected = np.array([102, 398, 705, 1150, 1290, 2000])
+    labels = np.array(["N", "V", "S", "V", "V", "V"])
+    return compare_beats("r", detected, labels, reference, reference_labels, AAMI_CLASSES, FS, np.array([[1900, 2100]]))
+
+
+def test_paired_missed_and_extra_beats_are_counted_by_class():
+    c = _comparison()
+    names = np.array(AAMI_CLASSES)
+    assert names[c.y_true].tolist() == ["N", "V", "N", "F"] and names[c.y_pred].tolist() == ["N", "V", "S", "V"]
+    assert c.detection_index.tolist() == [0, 1, 2, 4]
+    assert dict(zip(AAMI_CLASSES, c.missed.tolist())) == {"N": 0, "S": 1, "V": 0, "F": 0, "Q": 0}
+    assert dict(zip(AAMI_CLASSES, c.extra.tolist())) == {"N": 0, "S": 0, "V": 1, "F": 0, "Q": 0}
+    assert (c.n_reference, c.n_detected, c.left_out) == (5, 5, 0)
+
+
+def test_pooled_figures_count_as_ec57_does():
+    metrics = comparison_metrics([_comparison()])
+    veb, sveb = metrics["ec57"]["V"], metrics["ec57"]["S"]
+    # VEB: the V paired and found; the fusion beat called V is excused; the extra detection called V is not
+    assert (veb["tp"], veb["fn"], veb["fp"]) == (1, 0, 1)
+    # SVEB: the S beat was missed (no detection within 150 ms); an N beat was called S
+    assert (sveb["tp"], sveb["fn"], sveb["fp"]) == (0, 1, 1)
+    assert metrics["per_class"]["V"]["ppv"] == pytest.approx(1 / 2)  # one-vs-rest over the paired beats
+    assert metrics["detection"] == {"reference": 5, "detected": 5, "matched": 4, "left_out": 0, "se": 0.8, "ppv": 0.8}
+    text = format_scores(metrics, [_comparison()], per_record=True)
+    assert "4 paired within 150 ms (Se 80.0%, +P 80.0%)" in text and "VEB Se 1.0000 +P 0.5000" in text
+    assert "\nr                  5       4       1      1   50.0        - / 0.0   100.0 / 50.0" in text
+
+
+def test_a_reference_beat_of_no_class_of_the_model_is_left_out_with_its_detection():
+    classes = ("N", "L", "V")  # a `labels: mitdb` model without a class for 'A'
+    labels = reference_classes(np.array(["N", "A", "L", "V", "A"]), classes)
+    assert labels.tolist() == ["N", "", "L", "V", ""]
+    c = compare_beats(
+        "r", np.array([100, 400, 700, 1000]), np.array(["N", "N", "L", "V"]),
+        np.array([100, 400, 700, 1000, 1300]), labels, classes, FS,
+    )  # fmt: skip
+    assert len(c.y_true) == 3 and c.missed.sum() == 0 and c.extra.sum() == 0
+    assert (c.n_reference, c.n_detected, c.left_out) == (3, 3, 2)
+
+
+def test_reference_symbols_map_to_the_aami_classes_as_ec57_maps_them():
+    symbols = np.array(["N", "L", "B", "e", "A", "a", "J", "V", "E", "r", "F", "/", "f", "Q", "N"])
+    expected = ["N", "N", "N", "N", "S", "S", "S", "V", "V", "V", "F", "Q", "Q", "Q", "N"]
+    assert reference_classes(symbols, AAMI_CLASSES).tolist() == expected
+    assert reference_classes(np.array(["+", "~"]), AAMI_CLASSES).tolist() == ["", ""]
+
+
+def test_flutter_spans_close_at_their_end_or_run_to_the_end_of_the_record():
+    spans = flutter_spans(np.array([10, 50, 60, 90, 120]), np.array(["N", "[", "!", "]", "["]))
+    assert spans[0].tolist() == [50, 90] and spans[1][0] == 120 and spans[1][1] > 10**12
+
+
+def test_labels_outside_the_models_classes_are_one_error():
+    with pytest.raises(DataError, match="r: labels X are not classes of the model"):
+        compare_beats("r", np.array([5]), np.array(["X"]), np.array([5]), np.array(["N"]), AAMI_CLASSES, FS)
+
+
+def test_score_synthetic_records_through_the_command_line(tmp_path):
+    recs = [write_wfdb_record(tmp_path, name, seconds=40, seed=i) for i, name in enumerate(("a", "b"))]
+    out = tmp_path / "scores.json"
+    result = run_cli("score", tmp_path, "--per-record", "--out", out)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["detection"]["reference"] == sum(len(r.r_peaks) for r in recs)
+    assert figures["detection"]["se"] > 0.95 and figures["detection"]["ppv"] > 0.95
+    assert [r["record"] for r in figures["recordings"]] == ["a", "b"] and set(figures["ec57"]) == {"V", "S"}
+    assert "EC57 as bxb counts it" in result.stdout and "\na " in result.stdout and "\nb " in result.stdout
+    assert "a: " in result.stderr and "beats matched" in result.stderr
+
+
+def test_score_with_a_reference_csv_and_its_errors(tmp_path):
+    rec = write_wfdb_record(tmp_path, "rec", seconds=40)
+    np.save(tmp_path / "rec.npy", rec.signal)
+    reference = tmp_path / "reference.csv"
+    symbols = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}
+    reference.write_text("sample,label\n" + "".join(f"{s},{symbols[c]}\n" for s, c in zip(rec.r_peaks, rec.labels)))
+    result = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", reference)
+    assert result.returncode == 0, result.stderr
+    assert f"detection: {len(rec.r_peaks):,} reference beats" in result.stdout
+
+    (tmp_path / "odd.csv").write_text("sample,label\n100,N\n400,Z\n")
+    odd = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", tmp_path / "odd.csv")
+    assert_one_line_error(odd, "odd.csv", "'Z'", "neither classes of the model")
+    (tmp_path / "rec.atr").unlink()
+    missing = run_cli("score", tmp_path / "rec.hea")
+    assert_one_line_error(missing, "rec: no reference annotations (rec.atr)", "--annotator", "--reference")
+
+
+@needs_mitdb
+def test_score_a_mitdb_record_with_the_shipped_model():
+    from arrhythmia.export import load_classifier
+
+    comparisons = score_recordings([MITDB / "100"], load_classifier(None, "torch", None, device="cpu"))
+    metrics = comparison_metrics(comparisons)
+    assert metrics["detection"]["reference"] == 2273 and metrics["detection"]["se"] > 0.99
+    assert metrics["accuracy"] > 0.99
