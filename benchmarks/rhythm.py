@@ -32,7 +32,7 @@ predict's are (``hourly.NN_MAX_CHANGE``); ``--hrv-grid`` scores it without editi
 The S and V isolated beats, couplets and runs (``predict.summarise``) are counted from the labels and from the
 annotated beats.
 
-Per type, pooled over the records (EC57's episode and duration statistics, as wfdb's ``rxr`` reports them,
+Per type, pooled over the records (EC57's episode and duration statistics, as PhysioNet's ``epicmp`` reports them,
 with "detected" meaning any overlap): episode Se = reference episodes overlapped by a detected one /
 reference episodes; episode +P = detected episodes overlapping a reference one / detected episodes;
 duration Se = overlapped reference time / reference time; duration +P = overlapped detected time /
@@ -73,10 +73,10 @@ from arrhythmia.data.quality import overlapping, unanalysable
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.ventricular import flutter_stretches, flutter_windows, ventricular_flutter
-from arrhythmia.data.wfdb_source import record_names
+from arrhythmia.data.wfdb_source import read_annotations, record_names
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.evaluation import interval_text, ratio_interval
+from arrhythmia.evaluation import interval_text
 from arrhythmia.export import load_classifier
 from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
@@ -96,20 +96,9 @@ from arrhythmia.predict import (
     summarise,
 )
 from arrhythmia.recording_report import write_recording_report
+from arrhythmia.scoring import SCORED_EPISODES, episode_scores, overlap
+from arrhythmia.scoring import reference_episodes as scoring_reference
 
-#: Rhythm notes of MIT-BIH and the episode type each stands for.
-REFERENCE_TYPES = {
-    "(AFIB": "AF",
-    "(AFL": "AFL",
-    "(VT": "VT",
-    "(VFL": "VF",
-    "(SVTA": "SVT",
-    "(B": "bigeminy",
-    "(T": "trigeminy",
-}
-#: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
-NOT_A_PAUSE = ("~", "[", "!", "]")
-SCORED = ("AF", "AFL", "VT", "VF", "SVT", "bigeminy", "trigeminy", "pause")
 #: The reference's stretches whose intervals are no NN intervals (as ``hourly.HRV_EXCLUDES``; MIT-BIH
 #: marks no noise episodes, and its annotators placed the beats in noise).
 REFERENCE_HRV_EXCLUDES = ("AF", "AFL", "VF", "pause")
@@ -127,69 +116,13 @@ def annotated_beats(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return annotation.sample[is_beat] / wfdb.rdheader(str(path)).fs, classes
 
 
-def reference_episodes(path: Path, pause_s: float = EpisodeConfig.pause_s) -> tuple[dict[str, list], float]:
-    """The record's rhythm episodes from its ``atr`` rhythm notes, and its pauses from its beats (module
-    docstring): ``{type: [(start_s, end_s), ...]}``, and the record's length in seconds."""
+def reference_episodes(path: Path, pause_s: float = EpisodeConfig.pause_s) -> dict[str, list]:
+    """The record's rhythm episodes from its ``atr`` rhythm notes, and its pauses from its beats
+    (``scoring.reference_episodes``): ``{type: [(start_s, end_s), ...]}``."""
     import wfdb
 
     header = wfdb.rdheader(str(path))
-    annotation = wfdb.rdann(str(path), "atr")
-    length = header.sig_len / header.fs
-    notes = [
-        (sample / header.fs, (note or "").strip("\x00").strip())
-        for sample, symbol, note in zip(annotation.sample, annotation.symbol, annotation.aux_note)
-        if symbol == "+" and note
-    ]
-    episodes: dict[str, list[tuple[float, float]]] = {kind: [] for kind in SCORED}
-    for (start, note), (end, _) in zip(notes, notes[1:] + [(length, "")]):
-        kind = REFERENCE_TYPES.get(note)
-        if kind is not None and end > start:
-            episodes[kind].append((start, end))
-    symbols = np.asarray(annotation.symbol)
-    beats = annotation.sample[np.isin(symbols, list(SYMBOL_TO_AAMI))] / header.fs
-    not_paused = annotation.sample[np.isin(symbols, list(NOT_A_PAUSE))] / header.fs
-    for before, after in zip(beats[:-1], beats[1:]):
-        if after - before >= pause_s and not ((not_paused > before) & (not_paused < after)).any():
-            episodes["pause"].append((before, after))
-    return episodes, length
-
-
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-
-
-def score(pairs: list[tuple[list, list]], intervals: bool = False) -> dict:
-    """Episode and duration Se and +P over ``(reference, detected)`` interval lists, one pair per record; with
-    ``intervals``, also each figure's 95% interval over the records (``evaluation.ratio_interval``)."""
-    # per record: reference, found, detected, true (episodes); reference, covered, detected (seconds)
-    tallies = np.zeros((len(pairs), 7))
-    for i, (reference, detected) in enumerate(pairs):
-        tallies[i] = [
-            len(reference),
-            sum(any(overlap(r, d) > 0 for d in detected) for r in reference),
-            len(detected),
-            sum(any(overlap(d, r) > 0 for r in reference) for d in detected),
-            sum(e - s for s, e in reference),
-            sum(overlap(r, d) for r in reference for d in detected),
-            sum(e - s for s, e in detected),
-        ]
-    ref_n, ref_hit, det_n, det_hit, ref_time, covered, det_time = tallies.sum(axis=0)
-    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
-    figures = {}
-    if intervals:
-        columns = {"episode_se": (1, 0), "episode_ppv": (3, 2), "duration_se": (5, 4), "duration_ppv": (5, 6)}
-        figures = {key: ratio_interval(tallies[:, a], tallies[:, b]) for key, (a, b) in columns.items()}
-    return {
-        "reference": int(ref_n),
-        "detected": int(det_n),
-        "episode_se": ratio(ref_hit, ref_n),
-        "episode_ppv": ratio(det_hit, det_n),
-        "duration_se": ratio(covered, ref_time),
-        "duration_ppv": ratio(covered, det_time),
-        "reference_min": ref_time / 60,
-        "detected_min": det_time / 60,
-        "intervals": figures,
-    }
+    return scoring_reference(*read_annotations(path), header.fs, header.sig_len / header.fs, pause_s)
 
 
 def pct(x: float) -> str:
@@ -281,7 +214,7 @@ def label_records(
             fs=recording.fs,
             unanalysable=result.unanalysable,
             ventricular=result.ventricular,
-            reference=reference_episodes(data / name, pause_s)[0],
+            reference=reference_episodes(data / name, pause_s),
             reference_beats=annotated_beats(data / name),
             p_wave=labelled["p_wave"].to_numpy(),
             atrial=atrial_of(labelled),
@@ -305,8 +238,8 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
     row("type", "reference episodes", "detected", "episode Se", "episode +P", *DURATION_HEADER)
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
-    for kind in SCORED:
-        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled], intervals=True)
+    for kind in SCORED_EPISODES:
+        s = episode_scores([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled], intervals=True)
         results.append({"type": kind, **s})
         row(kind, s["reference"], s["detected"], *map(pct, (s["episode_se"], s["episode_ppv"])), *durations(s))
     print("\n95% intervals over the records (bootstrap, `evaluation.ratio_interval`; types found and detected):\n")
@@ -321,7 +254,7 @@ def print_scores(labelled: dict, config: EpisodeConfig, per_record: bool) -> lis
         row("record", *DURATION_HEADER)
         print("|---|---:|---:|---:|---:|")
         for n in labelled:
-            s = score([(labelled[n].reference[kind], detected[n].get(kind, []))])
+            s = episode_scores([(labelled[n].reference[kind], detected[n].get(kind, []))])
             if s["reference"] or s["detected"]:
                 row(n, *durations(s))
     return results
@@ -452,7 +385,7 @@ def grid(labelled: dict, base: EpisodeConfig) -> None:
             af_bridge_s=bridge,
         )
         detected = episodes_of(labelled, config)
-        s = score([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
+        s = episode_scores([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
         cells = (irregular, beats, "–" if p_wave is None else p_wave, f"{minimum:g}", f"{bridge:g}")
         rows.append((f1(s["duration_se"], s["duration_ppv"]), cells, s))
     header = ("af_irregularity", "af_beats", "af_p_wave_below", "af_min_s", "af_bridge_s", *DURATION_HEADER)
@@ -481,7 +414,7 @@ def noise_grid(labelled: dict, base: EpisodeConfig, kind: str) -> None:
     ):
         config = replace(base, **{likeness: unalike, setting: noisy})
         detected = episodes_of(labelled, config)
-        s = score([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
+        s = episode_scores([(labelled[n].reference[kind], detected[n].get(kind, [])) for n in labelled])
         found = sum(len(detected[n].get(kind, [])) for n in labelled)
         cells = ("–" if unalike is None else unalike, "–" if unalike is None else noisy, found)
         rates = (pct(s["episode_se"]), pct(s["episode_ppv"]), pct(f1(s["episode_se"], s["episode_ppv"])))
@@ -506,8 +439,8 @@ def afl_grid(labelled: dict, base: EpisodeConfig) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for border in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
         detected = episodes_of(labelled, replace(base, afl_organisation=border))
-        afl = score([(labelled[n].reference["AFL"], detected[n].get("AFL", [])) for n in labelled])
-        af = score([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
+        afl = episode_scores([(labelled[n].reference["AFL"], detected[n].get("AFL", [])) for n in labelled])
+        af = episode_scores([(labelled[n].reference["AF"], detected[n].get("AF", [])) for n in labelled])
         cells = (afl["detected"], pct(afl["episode_ppv"]), *durations(afl))
         row(border, *cells, pct(af["duration_se"]), pct(af["duration_ppv"]))
 
@@ -530,7 +463,7 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path, lead: str | None
             for n, record in labelled.items()
         }
         detected = episodes_of(found, loud)
-        s = score([(found[n].reference["pause"], detected[n].get("pause", [])) for n in found])
+        s = episode_scores([(found[n].reference["pause"], detected[n].get("pause", [])) for n in found])
         minutes = sum(float(np.sum(np.diff(r.unanalysable, axis=1))) / r.fs for r in found.values()) / 60
         row(
             share or "off", sweep or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), f"{minutes:.2f}"
@@ -551,7 +484,7 @@ def pause_grid(labelled: dict, base: EpisodeConfig, data: Path, lead: str | None
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for border in (None, 0.4, 0.3, 0.25, 0.22, 0.2, 0.15):
         detected = episodes_of(labelled, replace(base, pause_quiet_below=border))
-        s = score([(labelled[n].reference["pause"], detected[n].get("pause", [])) for n in labelled])
+        s = episode_scores([(labelled[n].reference["pause"], detected[n].get("pause", [])) for n in labelled])
         row(border or "off", s["detected"], pct(s["episode_se"]), pct(s["episode_ppv"]), *durations(s))
 
 
@@ -572,7 +505,7 @@ def vf_grid(labelled: dict, base: EpisodeConfig, data: Path, lead: str | None = 
             for n, record in labelled.items()
         }
         detected = episodes_of(found, config)
-        s = score([(found[n].reference["VF"], detected[n].get("VF", [])) for n in found])
+        s = episode_scores([(found[n].reference["VF"], detected[n].get("VF", [])) for n in found])
         false = s["detected"] - round(s["episode_ppv"] * s["detected"]) if s["detected"] else 0
         rows.append((false, -s["duration_se"], (concentration, above, high, min_s), s))
     row(

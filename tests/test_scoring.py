@@ -15,9 +15,11 @@ from arrhythmia.errors import DataError
 from arrhythmia.scoring import (
     compare_beats,
     comparison_metrics,
+    episode_scores,
     flutter_spans,
     format_scores,
     reference_classes,
+    reference_episodes,
     score_recordings,
 )
 
@@ -82,6 +84,25 @@ def test_flutter_spans_close_at_their_end_or_run_to_the_end_of_the_record():
     assert spans[0].tolist() == [50, 90] and spans[1][0] == 120 and spans[1][1] > 10**12
 
 
+def test_reference_episodes_from_rhythm_notes_and_pauses_from_beats():
+    # fs 100: AF from 3 s to the next note at 12 s; 3.5 s between beats at 3.5 and 7 s is a pause, the 3 s
+    # from 8 to 11 s is not (noise is marked inside it)
+    samples = np.array([0, 100, 200, 300, 350, 700, 800, 900, 1100, 1200])
+    symbols = np.array(["+", "N", "N", "+", "N", "N", "N", "~", "N", "+"])
+    notes = np.array(["(N", "", "", "(AFIB", "", "", "", "", "", "(N"])
+    episodes = reference_episodes(samples, symbols, notes, fs=100.0, length_s=15.0)
+    assert episodes["AF"] == [(3.0, 12.0)] and episodes["pause"] == [(3.5, 7.0)] and episodes["VT"] == []
+    assert reference_episodes(samples, np.array(["N"] * 10), np.array([""] * 10), 100.0, 15.0) is None
+
+
+def test_episode_scores_count_as_ec57_does():
+    s = episode_scores([([(0, 10), (20, 30)], [(5, 15), (40, 50)]), ([], [(0, 1)])])
+    assert (s["reference"], s["detected"]) == (2, 3)
+    assert s["episode_se"] == 0.5 and s["episode_ppv"] == pytest.approx(1 / 3)
+    assert s["duration_se"] == 0.25 and s["duration_ppv"] == pytest.approx(5 / 21)
+    assert episode_scores([([], [])])["episode_se"] != episode_scores([([], [])])["episode_se"]  # NaN: undefined
+
+
 def test_labels_outside_the_models_classes_are_one_error():
     with pytest.raises(DataError, match="r: labels X are not classes of the model"):
         compare_beats("r", np.array([5]), np.array(["X"]), np.array([5]), np.array(["N"]), AAMI_CLASSES, FS)
@@ -98,6 +119,8 @@ def test_score_synthetic_records_through_the_command_line(tmp_path):
     assert [r["record"] for r in figures["recordings"]] == ["a", "b"] and set(figures["ec57"]) == {"V", "S"}
     assert "EC57 as bxb counts it" in result.stdout and "\na " in result.stdout and "\nb " in result.stdout
     assert "a: " in result.stderr and "beats matched" in result.stderr
+    assert "episodes (EC57, over the 2 recordings with rhythm notes)" in result.stdout
+    assert figures["episodes_recordings"] == 2 and figures["episodes"]["AF"]["reference"] == 0
 
 
 def test_score_with_a_reference_csv_and_its_errors(tmp_path):
@@ -126,3 +149,4 @@ def test_score_a_mitdb_record_with_the_shipped_model():
     metrics = comparison_metrics(comparisons)
     assert metrics["detection"]["reference"] == 2273 and metrics["detection"]["se"] > 0.99
     assert metrics["accuracy"] > 0.99
+    assert metrics["episodes_recordings"] == 1 and metrics["episodes"]["AF"]["reference"] == 0

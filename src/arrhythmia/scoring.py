@@ -1,4 +1,5 @@
-"""What ``predict`` gives on annotated recordings, scored beat by beat as PhysioNet's ``bxb`` scores it.
+"""What ``predict`` gives on annotated recordings, scored beat by beat and episode by episode as
+PhysioNet's ``bxb`` and ``epicmp`` score them.
 
 ``score_recordings`` labels each recording through ``predict.label_recording`` (detected beats, the
 options predict takes: what users get) and compares the labelled detections with the recording's reference
@@ -12,12 +13,20 @@ over the matched beats, record by record and their intervals (``evaluation.compu
 SVEB figures with missed and extra beats counted (``evaluation.ec57_beat_statistics``), and the detection's
 Se and +P. A reference beat of no class of the model (a symbol a ``labels: mitdb`` model has no class for)
 is left out, with the detection paired with it.
+
+Where the reference carries rhythm notes (``+`` annotations: ``(AFIB``, ``(VT``, ...; each holds until the
+next), predict's episodes are scored against them (``episode_scores``): EC57's episode Se and +P (a
+reference episode overlapped by a detected one; a detected episode overlapping a reference one) and
+duration Se and +P (the overlapped time over the reference's, over the detected). Pauses are taken from
+the reference beats (an interval of ``EpisodeConfig.pause_s`` or more, unless noise or ventricular flutter
+is marked inside it). A reference with no rhythm notes (a CSV, or a database that annotates beats only)
+scores beats alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +34,34 @@ import numpy as np
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.detection import match_beats
 from arrhythmia.data.recording import Recording, read_input
-from arrhythmia.data.wfdb_source import read_beat_annotations
+from arrhythmia.data.wfdb_source import read_annotations
+from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import DataError
-from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics
+from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics, ratio_interval
 from arrhythmia.predict import BeatModel, label_recording, read_reviewed
 
 #: Largest distance between a detection and the reference beat it stands for, s (EC57's match window).
 TOLERANCE_S = 0.15
+#: WFDB rhythm notes (MIT-BIH's) and the episode type of predict each stands for.
+RHYTHM_NOTES = {
+    "(AFIB": "AF",
+    "(AFL": "AFL",
+    "(VT": "VT",
+    "(VFL": "VF",
+    "(SVTA": "SVT",
+    "(B": "bigeminy",
+    "(T": "trigeminy",
+}
+#: The episode types scored: those of ``RHYTHM_NOTES``, and pauses.
+SCORED_EPISODES = ("AF", "AFL", "VT", "VF", "SVT", "bigeminy", "trigeminy", "pause")
+#: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
+NOT_A_PAUSE = ("~", "[", "!", "]")
+
+Episodes = dict[str, list[tuple[float, float]]]
 
 
 @dataclass
-class BeatComparison:
+class RecordingComparison:
     """One recording's labels against its reference beats.
 
     y_true, y_pred : (matched,) int64 class indices into ``classes`` of the paired reference beats and
@@ -43,7 +69,8 @@ class BeatComparison:
     missed : (n_classes,) reference beats of each class no detection was paired with; extra : (n_classes,)
     detections paired with no reference beat, by label; left_out : reference beats of no class of the
     model; n_reference, n_detected : the reference beats and labelled detections compared (neither those
-    left out nor unpaired detections inside the spans ignored).
+    left out nor unpaired detections inside the spans ignored); reference_episodes, detected_episodes :
+    ``{type: [(start_s, end_s), ...]}`` of ``SCORED_EPISODES`` (reference None: no rhythm notes to score by).
     """
 
     record: str
@@ -56,6 +83,8 @@ class BeatComparison:
     n_reference: int
     n_detected: int
     left_out: int = 0
+    reference_episodes: Episodes | None = None
+    detected_episodes: Episodes = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -81,7 +110,7 @@ def compare_beats(
     fs: float,
     ignored: np.ndarray | None = None,
     tolerance_s: float = TOLERANCE_S,
-) -> BeatComparison:
+) -> RecordingComparison:
     """Compare labelled detections with reference beats.
 
     detected : (n,) int samples of the labelled detections, labels : (n,) str their labels (classes of
@@ -113,7 +142,7 @@ def compare_beats(
         n_ignored = int(np.sum(inside & ~np.isin(np.arange(len(detected)), det_index)))
     else:
         n_ignored = 0
-    return BeatComparison(
+    return RecordingComparison(
         record=record,
         classes=tuple(classes),
         y_true=y_true,
@@ -142,10 +171,43 @@ def flutter_spans(samples: np.ndarray, symbols: np.ndarray) -> np.ndarray:
     return np.array(spans, dtype=np.int64).reshape(-1, 2)
 
 
+def reference_episodes(
+    samples: np.ndarray,
+    symbols: np.ndarray,
+    notes: np.ndarray,
+    fs: float,
+    length_s: float,
+    pause_s: float = EpisodeConfig.pause_s,
+) -> Episodes | None:
+    """The reference's episodes from its annotations (``read_annotations``: samples, symbols, notes), ``{type:
+    [(start_s, end_s), ...]}`` for each of ``SCORED_EPISODES``: each rhythm note holds until the next (the
+    last until ``length_s``), and a pause is an interval of ``pause_s`` or more between two beats with no
+    noise or ventricular flutter marked inside it. None where the annotations hold no rhythm note."""
+    samples, symbols, notes = np.asarray(samples), np.asarray(symbols, str), np.asarray(notes, str)
+    marked = (symbols == "+") & (notes != "")
+    if not marked.any():
+        return None
+    starts = samples[marked] / fs
+    ends = np.append(starts[1:], length_s)
+    episodes: Episodes = {kind: [] for kind in SCORED_EPISODES}
+    for start, end, note in zip(starts, ends, notes[marked]):
+        kind = RHYTHM_NOTES.get(str(note))
+        if kind is not None and end > start:
+            episodes[kind].append((float(start), float(end)))
+    beats = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))] / fs
+    not_paused = samples[np.isin(symbols, list(NOT_A_PAUSE))] / fs
+    for before, after in zip(beats[:-1], beats[1:]):
+        if after - before >= pause_s and not ((not_paused > before) & (not_paused < after)).any():
+            episodes["pause"].append((float(before), float(after)))
+    return episodes
+
+
 def read_reference(
     path: Path, classes: tuple[str, ...], annotator: str = "atr", reference_csv: Path | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A recording's reference beats: ``(samples (m,) int64, classes (m,) str, flutter (k, 2) int64)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
+    """A recording's reference beats: ``(samples (m,) int64, classes (m,) str, flutter (k, 2) int64,
+    annotations)``, the last every annotation (``read_annotations``' samples, symbols and notes, for
+    ``reference_episodes``; None for a CSV).
 
     From ``reference_csv`` (columns ``sample,label``, as a review sheet; labels classes of the model or
     MIT-BIH beat symbols) if given, else from the WFDB annotation file ``annotator`` beside the record (its
@@ -162,16 +224,28 @@ def read_reference(
                 f"{reference_csv}: labels {', '.join(map(repr, odd))} are neither classes of the model "
                 f"({', '.join(classes)}) nor MIT-BIH beat symbols"
             )
-        return samples, named, np.zeros((0, 2), np.int64)
+        return samples, named, np.zeros((0, 2), np.int64), None
     record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
     if not record.with_suffix(f".{annotator}").is_file():
         raise DataError(
             f"{record}: no reference annotations ({record.with_suffix(f'.{annotator}').name}); "
             "name the annotator (--annotator) or give a CSV of sample,label (--reference)"
         )
-    samples, symbols = read_beat_annotations(record, annotator)
+    samples, symbols, notes = read_annotations(record, annotator)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI)) | np.isin(symbols, list(classes))
-    return samples[is_beat], reference_classes(symbols[is_beat], classes), flutter_spans(samples, symbols)
+    beats = samples[is_beat], reference_classes(symbols[is_beat], classes)
+    return *beats, flutter_spans(samples, symbols), (samples, symbols, notes)
+
+
+def episodes_by_type(table) -> Episodes:
+    """predict's episodes table (``type, start_s, end_s, ...``) as ``{type: [(start_s, end_s), ...]}`` for
+    each of ``SCORED_EPISODES``."""
+    episodes: Episodes = {kind: [] for kind in SCORED_EPISODES}
+    if table is not None:
+        for kind, start, end in zip(table["type"], table["start_s"], table["end_s"]):
+            if kind in episodes:
+                episodes[kind].append((float(start), float(end)))
+    return episodes
 
 
 def score_recording(
@@ -182,7 +256,7 @@ def score_recording(
     fs: float | None = None,
     lead: str | None = None,
     **options,
-) -> BeatComparison:
+) -> RecordingComparison:
     """Read ``path`` (``read_input``, with ``fs`` and ``lead``), label it with ``label_recording(recording,
     model, **options)`` and compare the labelled detections with its reference beats (``read_reference``)."""
     path = Path(path)
@@ -190,11 +264,12 @@ def score_recording(
     if not isinstance(recording, Recording):
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)
-    reference, reference_labels, flutter = read_reference(path, classes, annotator, reference_csv)
-    table = label_recording(recording, model, **options).beats
+    reference, reference_labels, flutter, annotations = read_reference(path, classes, annotator, reference_csv)
+    labels = label_recording(recording, model, **options)
+    table = labels.beats
     labelled = table[table["label"].astype(str) != ""]  # a detection left unlabelled is not a beat
     name = path.with_suffix("").name if path.suffix.lower() in (".hea", ".dat") else path.name
-    return compare_beats(
+    compared = compare_beats(
         name,
         labelled["sample"].to_numpy(np.int64),
         labelled["label"].to_numpy(str),
@@ -203,6 +278,15 @@ def score_recording(
         classes,
         recording.fs,
         flutter,
+    )
+    if annotations is None:
+        return compared
+    pause_s = labels.episode_settings.get("pause_s", EpisodeConfig.pause_s)
+    length_s = len(recording.signal) / recording.fs
+    return replace(
+        compared,
+        reference_episodes=reference_episodes(*annotations, recording.fs, length_s, pause_s),
+        detected_episodes=episodes_by_type(labels.episodes),
     )
 
 
@@ -213,7 +297,7 @@ def score_recordings(
     reference_csv: Path | None = None,
     log: Callable[[str], None] | None = None,
     **options,
-) -> list[BeatComparison]:
+) -> list[RecordingComparison]:
     """``score_recording`` for each of ``paths``; ``log`` gets a line per recording. A CSV reference names
     one recording's beats, so it takes one path."""
     if reference_csv is not None and len(paths) != 1:
@@ -227,7 +311,50 @@ def score_recordings(
     return comparisons
 
 
-def comparison_metrics(comparisons: list[BeatComparison]) -> dict:
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """How long two ``(start_s, end_s)`` intervals overlap, s (0 where they do not)."""
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def episode_scores(pairs: list[tuple[list, list]], intervals: bool = False) -> dict:
+    """EC57's episode and duration Se and +P over ``(reference, detected)`` lists of ``(start_s, end_s)``,
+    one pair per recording (fractions; NaN where undefined), the episodes and minutes on each side; with
+    ``intervals``, each figure's 95% interval over the recordings (``evaluation.ratio_interval``)."""
+    # per recording: reference, found, detected, true (episodes); reference, covered, detected (seconds)
+    tallies = np.zeros((len(pairs), 7))
+    for i, (reference, detected) in enumerate(pairs):
+        tallies[i] = [
+            len(reference),
+            sum(any(overlap(r, d) > 0 for d in detected) for r in reference),
+            len(detected),
+            sum(any(overlap(d, r) > 0 for r in reference) for d in detected),
+            sum(e - s for s, e in reference),
+            sum(overlap(r, d) for r in reference for d in detected),
+            sum(e - s for s, e in detected),
+        ]
+    ref_n, ref_hit, det_n, det_hit, ref_time, covered, det_time = tallies.sum(axis=0)
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else float("nan")
+
+    figures = {}
+    if intervals:
+        columns = {"episode_se": (1, 0), "episode_ppv": (3, 2), "duration_se": (5, 4), "duration_ppv": (5, 6)}
+        figures = {key: ratio_interval(tallies[:, a], tallies[:, b]) for key, (a, b) in columns.items()}
+    return {
+        "reference": int(ref_n),
+        "detected": int(det_n),
+        "episode_se": ratio(ref_hit, ref_n),
+        "episode_ppv": ratio(det_hit, det_n),
+        "duration_se": ratio(covered, ref_time),
+        "duration_ppv": ratio(covered, det_time),
+        "reference_min": ref_time / 60,
+        "detected_min": det_time / 60,
+        "intervals": figures,
+    }
+
+
+def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     """The recordings pooled: ``compute_metrics``'s dict over the matched beats (with ``per_record``,
     ``record_average`` and ``intervals``), ``ec57`` with missed and extra beats counted, and ``detection``:
     ``{"reference", "detected", "matched", "left_out", "se", "ppv"}`` (fractions; None where undefined)."""
@@ -252,6 +379,13 @@ def comparison_metrics(comparisons: list[BeatComparison]) -> dict:
         "se": matched / reference if reference else None,
         "ppv": matched / detected if detected else None,
     }
+    with_notes = [c for c in comparisons if c.reference_episodes is not None]
+    metrics["episodes"] = {}
+    for kind in SCORED_EPISODES:
+        pairs = [(c.reference_episodes[kind], c.detected_episodes.get(kind, [])) for c in with_notes]
+        scores = episode_scores(pairs, intervals=True)
+        metrics["episodes"][kind] = {k: None if v != v else v for k, v in scores.items()}  # JSON has no NaN
+    metrics["episodes_recordings"] = len(with_notes)
     return metrics
 
 
@@ -265,7 +399,7 @@ def _se_ppv(stats: dict | None) -> str:
     return f"{_percent(stats.get('se'))} / {_percent(stats.get('ppv'))}"
 
 
-def format_scores(metrics: dict, comparisons: list[BeatComparison], per_record: bool = False) -> str:
+def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_record: bool = False) -> str:
     """``comparison_metrics`` as plain text: the detection, ``evaluation.format_metrics``' tables (one
     class against the rest over the paired beats, EC57's figures, the confusion), and with ``per_record``
     a line per recording."""
@@ -278,6 +412,18 @@ def format_scores(metrics: dict, comparisons: list[BeatComparison], per_record: 
     if detection["left_out"]:
         paired += f"; {detection['left_out']:,} reference beats of no class of the model left out"
     lines = [paired, "", format_metrics(metrics)]
+    if metrics.get("episodes_recordings"):
+        lines += ["", f"episodes (EC57, over the {metrics['episodes_recordings']} recordings with rhythm notes):"]
+        lines.append(
+            f"{'type':<11}{'reference':>10}{'detected':>9}{'episode Se':>12}{'+P':>7}{'duration Se':>13}{'+P':>7}"
+            f"{'ref min':>9}{'det min':>9}"
+        )
+        for kind, e in metrics["episodes"].items():
+            if e["reference"] or e["detected"]:
+                figures = f"{_percent(e['episode_se']):>12}{_percent(e['episode_ppv']):>7}"
+                figures += f"{_percent(e['duration_se']):>13}{_percent(e['duration_ppv']):>7}"
+                minutes = f"{e['reference_min']:>9.1f}{e['detected_min']:>9.1f}"
+                lines.append(f"{kind:<11}{e['reference']:>10,}{e['detected']:>9,}{figures}{minutes}")
     if per_record:
         shown = [c for c in ("S", "V") if c in metrics["classes"]]
         header = f"{'record':<10}{'reference':>10}{'paired':>8}{'missed':>8}{'extra':>7}{'acc %':>7}"

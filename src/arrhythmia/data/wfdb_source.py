@@ -279,8 +279,9 @@ def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
     return a * first + b * other, fs, f"{a:.2f} {first_name} + {b:.2f} {other_name}"
 
 
-def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
-    """All annotations of a record: ``(sample (n,) int64, symbol (n,) str)``."""
+def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All annotations of a record: ``(sample (n,) int64, symbol (n,) str, note (n,) str)``, the note being
+    the annotation's text (a rhythm note such as ``(AFIB`` on a ``+``; "" where there is none)."""
     ann_file = path.with_suffix(f".{extension}")
     if not ann_file.is_file():
         raise DataError(f"{ann_file}: annotation file is missing")
@@ -290,7 +291,13 @@ def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarra
         ann = wfdb.rdann(str(path), extension)
     except Exception as exc:
         raise DataError(f"{ann_file}: cannot read annotations ({exc})") from None
-    return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str)
+    notes = [(note or "").strip("\x00").strip() for note in (ann.aux_note or [""] * len(ann.sample))]
+    return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str), np.asarray(notes, dtype=str)
+
+
+def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
+    """All annotations of a record: ``(sample (n,) int64, symbol (n,) str)`` (``read_annotations``)."""
+    return read_annotations(path, extension)[:2]
 
 
 def load_record_beats(
