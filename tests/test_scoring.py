@@ -141,6 +141,26 @@ def test_score_with_a_reference_csv_and_its_errors(tmp_path):
     assert_one_line_error(missing, "rec: no reference annotations (rec.atr)", "--annotator", "--reference")
 
 
+def test_a_reference_of_rhythm_notes_alone_scores_episodes_only(tmp_path):
+    import wfdb
+
+    rec = write_wfdb_record(tmp_path, "af", seconds=40)
+    length = len(rec.signal)
+    # as the MIT-BIH Atrial Fibrillation Database's atr: rhythm notes, no beats
+    wfdb.wrann("af", "atr", np.array([0, length // 2]), symbol=["+", "+"], aux_note=["(N", "(AFIB"],
+               write_dir=str(tmp_path))  # fmt: skip
+    result = run_cli("score", tmp_path / "af.hea", "--per-record", "--out", tmp_path / "s.json")
+    assert result.returncode == 0, result.stderr
+    assert "no reference beat annotations: the episodes alone are scored" in result.stdout
+    assert "AF " in result.stdout and "af: rhythm notes only" in result.stderr
+    figures = json.loads((tmp_path / "s.json").read_text())
+    assert figures["beats_recordings"] == 0 and figures["episodes"]["AF"]["reference"] == 1
+    assert figures["episodes"]["AF"]["duration_se"] in (None, 0.0)  # a regular synthetic rhythm: no AF found
+
+    wfdb.wrann("af", "atr", np.array([5]), symbol=["~"], write_dir=str(tmp_path))
+    assert_one_line_error(run_cli("score", tmp_path / "af.hea"), "af (atr): the reference marks neither beats nor")
+
+
 @needs_mitdb
 def test_score_a_mitdb_record_with_the_shipped_model():
     from arrhythmia.export import load_classifier

@@ -87,6 +87,11 @@ class RecordingComparison:
     detected_episodes: Episodes = field(default_factory=dict)
 
     @property
+    def beats_annotated(self) -> bool:
+        """Whether the reference marks beats at all (a reference of rhythm notes alone scores episodes only)."""
+        return self.n_reference + self.left_out > 0
+
+    @property
     def accuracy(self) -> float:
         return float((self.y_true == self.y_pred).mean()) if len(self.y_true) else float("nan")
 
@@ -202,6 +207,11 @@ def reference_episodes(
     return episodes
 
 
+def _record_path(path: Path) -> Path:
+    """A WFDB record named by its header or signal file is named without the suffix (``100.hea``: ``100``)."""
+    return path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
+
+
 def read_reference(
     path: Path, classes: tuple[str, ...], annotator: str = "atr", reference_csv: Path | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
@@ -225,7 +235,7 @@ def read_reference(
                 f"({', '.join(classes)}) nor MIT-BIH beat symbols"
             )
         return samples, named, np.zeros((0, 2), np.int64), None
-    record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
+    record = _record_path(path)
     if not record.with_suffix(f".{annotator}").is_file():
         raise DataError(
             f"{record}: no reference annotations ({record.with_suffix(f'.{annotator}').name}); "
@@ -265,10 +275,14 @@ def score_recording(
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)
     reference, reference_labels, flutter, annotations = read_reference(path, classes, annotator, reference_csv)
+    has_notes = annotations is not None and bool(((annotations[1] == "+") & (annotations[2] != "")).any())
+    if not len(reference) and not has_notes:
+        where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
+        raise DataError(f"{where}: the reference marks neither beats nor rhythm; nothing to score")
     labels = label_recording(recording, model, **options)
     table = labels.beats
     labelled = table[table["label"].astype(str) != ""]  # a detection left unlabelled is not a beat
-    name = path.with_suffix("").name if path.suffix.lower() in (".hea", ".dat") else path.name
+    name = _record_path(path).name
     compared = compare_beats(
         name,
         labelled["sample"].to_numpy(np.int64),
@@ -306,8 +320,12 @@ def score_recordings(
     for path in paths:
         comparison = score_recording(Path(path), model, annotator, reference_csv, **options)
         comparisons.append(comparison)
-        if log is not None:
+        if log is None:
+            continue
+        if comparison.beats_annotated:
             log(f"{comparison.record}: {len(comparison.y_true):,} beats matched, accuracy {comparison.accuracy:.1%}")
+        else:
+            log(f"{comparison.record}: rhythm notes only, episodes scored")
     return comparisons
 
 
@@ -356,29 +374,39 @@ def episode_scores(pairs: list[tuple[list, list]], intervals: bool = False) -> d
 
 def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     """The recordings pooled: ``compute_metrics``'s dict over the matched beats (with ``per_record``,
-    ``record_average`` and ``intervals``), ``ec57`` with missed and extra beats counted, and ``detection``:
-    ``{"reference", "detected", "matched", "left_out", "se", "ppv"}`` (fractions; None where undefined)."""
+    ``record_average`` and ``intervals``), ``ec57`` with missed and extra beats counted, ``detection``:
+    ``{"reference", "detected", "matched", "left_out", "se", "ppv"}`` (fractions; None where undefined), over
+    the ``beats_recordings`` whose reference marks beats; and ``episodes`` (``episode_scores`` per type of
+    ``SCORED_EPISODES``, None where undefined) over the ``episodes_recordings`` whose reference has rhythm
+    notes. A reference of rhythm notes alone (the MIT-BIH Atrial Fibrillation Database's ``atr``) scores
+    episodes only: ``n_beats`` 0 and no beat figures."""
     if not comparisons:
         raise DataError("no recordings to score")
     classes = comparisons[0].classes
-    y_true = np.concatenate([c.y_true for c in comparisons])
-    y_pred = np.concatenate([c.y_pred for c in comparisons])
-    records = np.concatenate([[c.record] * len(c.y_true) for c in comparisons]).astype(str)
-    metrics = compute_metrics(y_true, y_pred, classes, records=records)
-    recordings = f"{len(comparisons)} recording{'s' if len(comparisons) > 1 else ''}"
-    metrics["data"] = {"description": f"{recordings} through predict", "protocol": "paired with the reference beats"}
-    missed, extra = sum(c.missed for c in comparisons), sum(c.extra for c in comparisons)
-    metrics["ec57"] = ec57_beat_statistics(metrics["confusion"], classes, missed, extra)
-    reference, detected = sum(c.n_reference for c in comparisons), sum(c.n_detected for c in comparisons)
-    matched = len(y_true)
-    metrics["detection"] = {
-        "reference": reference,
-        "detected": detected,
-        "matched": matched,
-        "left_out": sum(c.left_out for c in comparisons),
-        "se": matched / reference if reference else None,
-        "ppv": matched / detected if detected else None,
-    }
+    with_beats = [c for c in comparisons if c.beats_annotated]
+    metrics: dict = {"classes": list(classes), "n_beats": 0, "beats_recordings": len(with_beats)}
+    if with_beats:
+        y_true = np.concatenate([c.y_true for c in with_beats])
+        y_pred = np.concatenate([c.y_pred for c in with_beats])
+        records = np.concatenate([[c.record] * len(c.y_true) for c in with_beats]).astype(str)
+        metrics.update(compute_metrics(y_true, y_pred, classes, records=records))
+        recordings = f"{len(with_beats)} recording{'s' if len(with_beats) > 1 else ''}"
+        metrics["data"] = {
+            "description": f"{recordings} through predict",
+            "protocol": "paired with the reference beats",
+        }
+        missed, extra = sum(c.missed for c in with_beats), sum(c.extra for c in with_beats)
+        metrics["ec57"] = ec57_beat_statistics(metrics["confusion"], classes, missed, extra)
+        reference, detected = sum(c.n_reference for c in with_beats), sum(c.n_detected for c in with_beats)
+        matched = len(y_true)
+        metrics["detection"] = {
+            "reference": reference,
+            "detected": detected,
+            "matched": matched,
+            "left_out": sum(c.left_out for c in with_beats),
+            "se": matched / reference if reference else None,
+            "ppv": matched / detected if detected else None,
+        }
     with_notes = [c for c in comparisons if c.reference_episodes is not None]
     metrics["episodes"] = {}
     for kind in SCORED_EPISODES:
@@ -403,15 +431,21 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
     """``comparison_metrics`` as plain text: the detection, ``evaluation.format_metrics``' tables (one
     class against the rest over the paired beats, EC57's figures, the confusion), and with ``per_record``
     a line per recording."""
-    detection = metrics["detection"]
-    paired = (
-        f"detection: {detection['reference']:,} reference beats, {detection['detected']:,} labelled detections, "
-        f"{detection['matched']:,} paired within {TOLERANCE_S * 1000:.0f} ms "
-        f"(Se {_percent(detection['se'])}%, +P {_percent(detection['ppv'])}%)"
-    )
-    if detection["left_out"]:
-        paired += f"; {detection['left_out']:,} reference beats of no class of the model left out"
-    lines = [paired, "", format_metrics(metrics)]
+    without_beats = len(comparisons) - metrics["beats_recordings"]
+    if not metrics["beats_recordings"]:
+        lines = ["no reference beat annotations: the episodes alone are scored"]
+    else:
+        detection = metrics["detection"]
+        paired = (
+            f"detection: {detection['reference']:,} reference beats, {detection['detected']:,} labelled "
+            f"detections, {detection['matched']:,} paired within {TOLERANCE_S * 1000:.0f} ms "
+            f"(Se {_percent(detection['se'])}%, +P {_percent(detection['ppv'])}%)"
+        )
+        if detection["left_out"]:
+            paired += f"; {detection['left_out']:,} reference beats of no class of the model left out"
+        if without_beats:
+            paired += f"; {without_beats:,} recordings with no beat annotations scored for episodes only"
+        lines = [paired, "", format_metrics(metrics)]
     if metrics.get("episodes_recordings"):
         lines += ["", f"episodes (EC57, over the {metrics['episodes_recordings']} recordings with rhythm notes):"]
         lines.append(
@@ -424,12 +458,12 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
                 figures += f"{_percent(e['duration_se']):>13}{_percent(e['duration_ppv']):>7}"
                 minutes = f"{e['reference_min']:>9.1f}{e['detected_min']:>9.1f}"
                 lines.append(f"{kind:<11}{e['reference']:>10,}{e['detected']:>9,}{figures}{minutes}")
-    if per_record:
+    if per_record and metrics["beats_recordings"]:
         shown = [c for c in ("S", "V") if c in metrics["classes"]]
         header = f"{'record':<10}{'reference':>10}{'paired':>8}{'missed':>8}{'extra':>7}{'acc %':>7}"
         lines += ["", header + "".join(f"{c + ' Se / +P':>15}" for c in shown)]
         rows = {row["record"]: row for row in metrics["per_record"]}
-        for c in comparisons:
+        for c in (c for c in comparisons if c.beats_annotated):
             row = rows.get(c.record, {"accuracy": None, "per_class": {}})
             counts = f"{c.n_reference:>10,}{len(c.y_true):>8,}{int(c.missed.sum()):>8,}{int(c.extra.sum()):>7,}"
             cells = "".join(f"{_se_ppv(row['per_class'].get(k)):>15}" for k in shown)
