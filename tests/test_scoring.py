@@ -111,9 +111,10 @@ def test_labels_outside_the_models_classes_are_one_error():
 def test_score_synthetic_records_through_the_command_line(tmp_path):
     recs = [write_wfdb_record(tmp_path, name, seconds=40, seed=i) for i, name in enumerate(("a", "b"))]
     out = tmp_path / "scores.json"
-    result = run_cli("score", tmp_path, "--per-record", "--out", out)
+    result = run_cli("score", tmp_path, "--per-record", "--episode-setting", "pause_s=3", "--out", out)
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
+    assert figures["scored_with"]["episode_settings"] == {"pause_s": 3} and figures["scored_with"]["adapt"] is True
     assert figures["detection"]["reference"] == sum(len(r.r_peaks) for r in recs)
     assert figures["detection"]["se"] > 0.95 and figures["detection"]["ppv"] > 0.95
     assert [r["record"] for r in figures["recordings"]] == ["a", "b"] and set(figures["ec57"]) == {"V", "S"}

@@ -547,6 +547,10 @@ def score(
     lead: LeadOption = None,
     adapt: Annotated[bool, typer.Option(help="Adapt the labels to the recording, as predict does by default.")] = True,
     adapt_setting: AdaptSettings = None,
+    episode_setting: EpisodeSettings = None,
+    muscle_filter: Annotated[
+        bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise, as predict does by default.")
+    ] = True,
     per_record: Annotated[bool, typer.Option(help="Also print a line per recording.")] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also write the figures, and each recording's, to this JSON file.")
@@ -555,6 +559,7 @@ def score(
     """Label annotated recordings through predict and score the labels beat by beat against the reference
     (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest)."""
     from arrhythmia.archive import find_recordings
+    from arrhythmia.episodes import EpisodeConfig
     from arrhythmia.export import load_classifier
     from arrhythmia.files import write_json
     from arrhythmia.scoring import comparison_metrics, format_scores, score_recordings
@@ -572,6 +577,8 @@ def score(
         fs=fs,
         lead=lead,
         adapt=_adapt_value(adapt, adapt_setting or []),
+        episodes=EpisodeConfig.from_value(_episode_value(episode_setting or [])),
+        muscle_filter=muscle_filter,
     )
     metrics = comparison_metrics(comparisons)
     console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
@@ -580,6 +587,14 @@ def score(
             {"record": c.record, "missed": c.missed.tolist(), "extra": c.extra.tolist(), "left_out": c.left_out}
             for c in comparisons
         ]
+        metrics["scored_with"] = {  # what the figures were measured with, to measure them again
+            "model": str(run) if run else pretrained or "the shipped default",
+            "engine": engine.value,
+            "adapt": _adapt_value(adapt, adapt_setting or []),
+            "episode_settings": _episode_value(episode_setting or []) or {},
+            "muscle_filter": muscle_filter,
+            "reference": str(reference) if reference else f"WFDB annotator {annotator}",
+        }
         write_json(out, metrics)
         console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
 
