@@ -20,7 +20,8 @@ reference episode overlapped by a detected one; a detected episode overlapping a
 duration Se and +P (the overlapped time over the reference's, over the detected). Pauses are taken from
 the reference beats (an interval of ``EpisodeConfig.pause_s`` or more, unless noise or ventricular flutter
 is marked inside it). A reference with no rhythm notes (a CSV, or a database that annotates beats only)
-scores beats alone.
+scores beats alone; one of rhythm notes alone (the MIT-BIH Atrial Fibrillation Database's ``atr``)
+episodes alone.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ Episodes = dict[str, list[tuple[float, float]]]
 
 @dataclass
 class RecordingComparison:
-    """One recording's labels against its reference beats.
+    """One recording's labels and episodes against its reference.
 
     y_true, y_pred : (matched,) int64 class indices into ``classes`` of the paired reference beats and
     detections; detection_index : (matched,) int64 the paired detections' indices among those given;
@@ -98,7 +99,7 @@ class RecordingComparison:
 
 def reference_classes(symbols: Iterable[str], classes: tuple[str, ...]) -> np.ndarray:
     """(n,) str: each reference label as a class of the model, "" where it is none. A label that is a
-    class stays; for a model of the AAMI classes, a MIT-BIH beat symbol becomes its AAMI class."""
+    class stays; for a model of the AAMI classes, a WFDB beat symbol becomes its AAMI class."""
     aami = tuple(classes) == AAMI_CLASSES
     return np.array(
         [s if s in classes else SYMBOL_TO_AAMI.get(s, "") if aami else "" for s in symbols], dtype=object
