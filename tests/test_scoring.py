@@ -142,6 +142,19 @@ def test_score_with_a_reference_csv_and_its_errors(tmp_path):
     assert_one_line_error(missing, "rec: no reference annotations (rec.atr)", "--annotator", "--reference")
 
 
+def test_a_recording_that_cannot_be_scored_is_listed_and_the_others_are_scored(tmp_path):
+    write_wfdb_record(tmp_path, "good", seconds=30)
+    np.savetxt(tmp_path / "no-rate.csv", np.zeros(3000))  # a signal without its sampling rate
+    result = run_cli("score", tmp_path, "--out", tmp_path / "s.json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "failed: " in result.stderr and "no-rate.csv" in result.stderr and "sampling rate" in result.stderr
+    assert "1 of 2 recordings could not be scored" in result.stderr and "detection: " in result.stdout
+    figures = json.loads((tmp_path / "s.json").read_text())
+    assert [r["record"] for r in figures["recordings"]] == ["good"] and list(figures["failed"]) == [
+        str(tmp_path / "no-rate.csv")
+    ]
+
+
 def test_a_reference_of_rhythm_notes_alone_scores_episodes_only(tmp_path):
     import wfdb
 

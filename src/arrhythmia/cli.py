@@ -568,18 +568,22 @@ def score(
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
     model = load_classifier(run, engine.value, pretrained)
+    failures: dict[str, str] = {}
     comparisons = score_recordings(
         recordings,
         model,
         annotator,
         reference,
         log=lambda line: print(line, file=sys.stderr),
+        failures=failures if len(recordings) > 1 else None,  # one recording: its error is the error
         fs=fs,
         lead=lead,
         adapt=_adapt_value(adapt, adapt_setting or []),
         episodes=EpisodeConfig.from_value(_episode_value(episode_setting or [])),
         muscle_filter=muscle_filter,
     )
+    if not comparisons:
+        raise ArrhythmiaError(f"none of the {len(recordings):,} recordings could be scored (each failure is above)")
     metrics = comparison_metrics(comparisons)
     console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
     if out is not None:
@@ -595,8 +599,14 @@ def score(
             "muscle_filter": muscle_filter,
             "reference": str(reference) if reference else f"WFDB annotator {annotator}",
         }
+        metrics["failed"] = failures
         write_json(out, metrics)
         console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
+    if failures:
+        print(
+            f"{len(failures):,} of {len(recordings):,} recordings could not be scored (listed above)", file=sys.stderr
+        )
+        raise typer.Exit(1)
 
 
 def _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force) -> None:

@@ -37,7 +37,7 @@ from arrhythmia.data.detection import match_beats
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import read_annotations
 from arrhythmia.episodes import EpisodeConfig
-from arrhythmia.errors import DataError
+from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics, ratio_interval
 from arrhythmia.predict import BeatModel, label_recording, read_reviewed
 
@@ -311,15 +311,26 @@ def score_recordings(
     annotator: str = "atr",
     reference_csv: Path | None = None,
     log: Callable[[str], None] | None = None,
+    failures: dict[str, str] | None = None,
     **options,
 ) -> list[RecordingComparison]:
     """``score_recording`` for each of ``paths``; ``log`` gets a line per recording. A CSV reference names
-    one recording's beats, so it takes one path."""
+    one recording's beats, so it takes one path. With ``failures`` (a dict), a recording that cannot be
+    read or scored is noted there (its path: the one-line error) and the others are scored; without, the
+    error is raised."""
     if reference_csv is not None and len(paths) != 1:
         raise DataError(f"{reference_csv}: a reference CSV holds one recording's beats; give one recording with it")
     comparisons = []
     for path in paths:
-        comparison = score_recording(Path(path), model, annotator, reference_csv, **options)
+        try:
+            comparison = score_recording(Path(path), model, annotator, reference_csv, **options)
+        except ArrhythmiaError as error:
+            if failures is None:
+                raise
+            failures[str(path)] = str(error)
+            if log is not None:
+                log(f"failed: {error}")
+            continue
         comparisons.append(comparison)
         if log is None:
             continue
