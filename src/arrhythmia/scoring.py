@@ -260,7 +260,7 @@ def episodes_by_type(table) -> Episodes:
 
 
 def score_recording(
-    path: Path,
+    path: str | Path,
     model: BeatModel,
     annotator: str = "atr",
     reference_csv: Path | None = None,
@@ -306,7 +306,7 @@ def score_recording(
 
 
 def score_recordings(
-    paths: list[Path],
+    paths: list[str | Path],
     model: BeatModel,
     annotator: str = "atr",
     reference_csv: Path | None = None,
