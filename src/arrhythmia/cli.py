@@ -562,11 +562,12 @@ def score(
     from arrhythmia.episodes import EpisodeConfig
     from arrhythmia.export import load_classifier
     from arrhythmia.files import write_json
-    from arrhythmia.scoring import comparison_metrics, format_scores, score_recordings
+    from arrhythmia.scoring import comparison_metrics, format_scores, score_recordings, scores_document
 
     recordings = find_recordings(records)
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
+    adapt_value, episode_settings = _adapt_value(adapt, adapt_setting or []), _episode_value(episode_setting or [])
     model = load_classifier(run, engine.value, pretrained)
     failures: dict[str, str] = {}
     comparisons = score_recordings(
@@ -578,8 +579,8 @@ def score(
         failures=failures if len(recordings) > 1 else None,  # one recording: its error is the error
         fs=fs,
         lead=lead,
-        adapt=_adapt_value(adapt, adapt_setting or []),
-        episodes=EpisodeConfig.from_value(_episode_value(episode_setting or [])),
+        adapt=adapt_value,
+        episodes=EpisodeConfig.from_value(episode_settings),
         muscle_filter=muscle_filter,
     )
     if not comparisons:
@@ -587,20 +588,15 @@ def score(
     metrics = comparison_metrics(comparisons)
     console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
     if out is not None:
-        metrics["recordings"] = [
-            {"record": c.record, "missed": c.missed.tolist(), "extra": c.extra.tolist(), "left_out": c.left_out}
-            for c in comparisons
-        ]
-        metrics["scored_with"] = {  # what the figures were measured with, to measure them again
+        scored_with = {  # what the figures were measured with, to measure them again
             "model": str(run) if run else pretrained or "the shipped default",
             "engine": engine.value,
-            "adapt": _adapt_value(adapt, adapt_setting or []),
-            "episode_settings": _episode_value(episode_setting or []) or {},
+            "adapt": adapt_value,
+            "episode_settings": episode_settings or {},
             "muscle_filter": muscle_filter,
             "reference": str(reference) if reference else f"WFDB annotator {annotator}",
         }
-        metrics["failed"] = failures
-        write_json(out, metrics)
+        write_json(out, scores_document(metrics, comparisons, scored_with, failures))
         console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
     if failures:
         print(

@@ -429,6 +429,19 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     return metrics
 
 
+def scores_document(
+    metrics: dict, comparisons: list[RecordingComparison], scored_with: dict, failures: dict[str, str]
+) -> dict:
+    """What ``arrhythmia score --out`` writes: ``comparison_metrics``' dict, each recording's missed and
+    extra beats by class (``recordings``), what the figures were measured with (``scored_with``: model,
+    settings, reference) and the recordings that could not be scored (``failed``: path -> error)."""
+    recordings = [
+        {"record": c.record, "missed": c.missed.tolist(), "extra": c.extra.tolist(), "left_out": c.left_out}
+        for c in comparisons
+    ]
+    return {**metrics, "recordings": recordings, "scored_with": scored_with, "failed": dict(failures)}
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
