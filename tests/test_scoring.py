@@ -167,6 +167,7 @@ def test_a_reference_of_rhythm_notes_alone_scores_episodes_only(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "no reference beat annotations: the episodes alone are scored" in result.stdout
     assert "AF " in result.stdout and "af: rhythm notes only" in result.stderr
+    assert "atrial episodes per recording" in result.stdout and "\naf        AF " in result.stdout
     figures = json.loads((tmp_path / "s.json").read_text())
     assert figures["beats_recordings"] == 0 and figures["episodes"]["AF"]["reference"] == 1
     assert figures["episodes"]["AF"]["duration_se"] in (None, 0.0)  # a regular synthetic rhythm: no AF found

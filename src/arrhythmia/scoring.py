@@ -493,4 +493,28 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
             counts = f"{c.n_reference:>10,}{len(c.y_true):>8,}{int(c.missed.sum()):>8,}{int(c.extra.sum()):>7,}"
             cells = "".join(f"{_se_ppv(row['per_class'].get(k)):>15}" for k in shown)
             lines.append(f"{c.record:<10}{counts}{_percent(row['accuracy']):>7}{cells}")
+    if per_record:
+        lines += _atrial_lines(comparisons)
     return "\n".join(lines)
+
+
+def _atrial_lines(comparisons: list[RecordingComparison]) -> list[str]:
+    """Per recording with atrial fibrillation or flutter in the reference or in predict's episodes, their
+    duration Se / +P and minutes on each side (what an AF database is read for)."""
+    lines = []
+    for c in comparisons:
+        if c.reference_episodes is None:
+            continue
+        cells = []
+        for kind in ("AF", "AFL"):
+            e = episode_scores([(c.reference_episodes[kind], c.detected_episodes.get(kind, []))])
+            if e["reference"] or e["detected"]:
+                figures = (None if v != v else v for v in (e["duration_se"], e["duration_ppv"]))
+                se, ppv = (_percent(v) for v in figures)
+                cells.append(f"{kind} {se} / {ppv} ({e['reference_min']:.1f} / {e['detected_min']:.1f} min)")
+        if cells:
+            lines.append(f"{c.record:<10}" + "   ".join(cells))
+    if lines:
+        header = "atrial episodes per recording: duration Se / +P (reference / detected minutes)"
+        lines = ["", header, *lines]
+    return lines
