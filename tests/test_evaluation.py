@@ -84,6 +84,7 @@ def test_ec57_counts_missed_beats_and_extra_detections():
 
 def test_ec57_statistics_are_left_out_for_classes_that_are_not_aami_and_undefined_ratios_are_none():
     assert ec57_beat_statistics(np.eye(2, dtype=int), ["L", "R"]) is None
+    assert ec57_beat_statistics(np.eye(4, dtype=int), ["N", "S", "V", "A"]) is None  # symbols, not AAMI classes
     assert compute_metrics(np.array([0, 1]), np.array([0, 1]), ["L", "R"])["ec57"] is None
     ec57 = ec57_beat_statistics(np.array([[5, 0, 0], [0, 0, 0], [0, 0, 0]]), ["N", "S", "V"])
     assert ec57["V"]["se"] is None and ec57["V"]["ppv"] is None and ec57["V"]["fpr"] == 0.0

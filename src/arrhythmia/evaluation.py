@@ -41,7 +41,7 @@ from sklearn.metrics import (
 )
 
 from arrhythmia.batches import LazyRows
-from arrhythmia.data import BeatSet, make_split
+from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.splits import DS2
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
@@ -70,9 +70,9 @@ def ec57_beat_statistics(
     nor called V, F and Q beats called V excepted. Ratios are fractions, None where undefined.
 
     Returns ``{"V": {"se", "ppv", "fpr", "tp", "fn", "fp"}, "S": {"se", "ppv", "tp", "fn", "fp"}}``, or
-    None where ``classes`` are not the AAMI classes (no N, S and V among them).
+    None where ``classes`` are not AAMI classes, N, S and V among them (MIT-BIH's beat symbols, say).
     """
-    if not {"N", "S", "V"} <= set(classes):
+    if not {"N", "S", "V"} <= set(classes) <= set(AAMI_CLASSES):
         return None
     confusion = np.asarray(confusion, dtype=np.int64)
     n = len(classes)
