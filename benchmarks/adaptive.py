@@ -149,8 +149,8 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
     the skin does to it, in the order given, joined by ``+`` (``lead2+128hz``: the second lead at 128 Hz).
     Returns ``(recording, samples, classes, flutter)``: the Recording (signal (n,) float64 mV at recording.fs
     Hz), the reference beats' samples (m,) int64 at the recording's rate, their AAMI class indices (m,) into
-    ``AAMI_CLASSES``, and the reference's flutter episodes (``scoring.flutter_spans``, (k, 2) seconds). Other non-beat
-    annotations are dropped.
+    ``AAMI_CLASSES``, and the reference's flutter episodes (``scoring.flutter_spans``, (k, 2) seconds). Other
+    non-beat annotations are dropped.
     """
     all_samples, symbols = read_beat_annotations(path)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
@@ -172,7 +172,8 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
         other = read_lead(path, OTHER_LEAD)[0]
         radians = np.deg2rad(angle)
         recording = replace(recording, signal=np.cos(radians) * recording.signal + np.sin(radians) * other)
-    flutter = flutter_spans(all_samples, symbols) / recording.fs  # seconds: the rate may change below
+    # seconds (the rate may change below), a flutter left open at the end closed there
+    flutter = np.minimum(flutter_spans(all_samples, symbols), len(recording.signal)) / recording.fs
     for change in changes:
         recording, samples = _changed(recording, samples, change, path)
     return recording, samples, classes, flutter
