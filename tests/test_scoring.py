@@ -124,6 +124,22 @@ def test_score_synthetic_records_through_the_command_line(tmp_path):
     assert figures["episodes_recordings"] == 2 and figures["episodes"]["AF"]["reference"] == 0
 
 
+def test_score_the_labels_predict_already_wrote(tmp_path):
+    (tmp_path / "db").mkdir()
+    for i, name in enumerate(("a", "b")):
+        write_wfdb_record(tmp_path / "db", name, seconds=40, seed=i)
+    labelled = run_cli("predict", tmp_path / "db", "--out", tmp_path / "out")
+    assert labelled.returncode == 0, labelled.stderr
+    again = run_cli("score", tmp_path / "db", "--per-record")
+    saved = run_cli("score", tmp_path / "db", "--per-record", "--predictions", tmp_path / "out")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout == again.stdout  # the same figures, without labelling again
+    alone = run_cli("score", tmp_path / "db" / "a.hea", "--predictions", tmp_path / "out" / "a")
+    assert alone.returncode == 0 and "detection: " in alone.stdout, alone.stderr
+    missing = run_cli("score", tmp_path / "db" / "a.hea", "--predictions", tmp_path / "nowhere")
+    assert_one_line_error(missing, "nowhere/a: no labels of predict here (beats.csv and summary.json)")
+
+
 def test_score_with_a_reference_csv_and_its_errors(tmp_path):
     rec = write_wfdb_record(tmp_path, "rec", seconds=40)
     np.save(tmp_path / "rec.npy", rec.signal)

@@ -551,6 +551,13 @@ def score(
     muscle_filter: Annotated[
         bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise, as predict does by default.")
     ] = True,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score the labels predict already wrote here (its --out: a recording's folder, or an archive's "
+            "with a folder per recording) instead of labelling again; the model options are then not used."
+        ),
+    ] = None,
     per_record: Annotated[bool, typer.Option(help="Also print a line per recording.")] = False,
     out: Annotated[
         Path | None, typer.Option(help="Also write the figures, and each recording's, to this JSON file.")
@@ -558,7 +565,7 @@ def score(
 ) -> None:
     """Label annotated recordings through predict and score the labels beat by beat against the reference
     (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest)."""
-    from arrhythmia.archive import find_recordings
+    from arrhythmia.archive import find_recordings, record_names
     from arrhythmia.episodes import EpisodeConfig
     from arrhythmia.export import load_classifier
     from arrhythmia.files import write_json
@@ -568,7 +575,11 @@ def score(
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
     adapt_value, episode_settings = _adapt_value(adapt, adapt_setting or []), _episode_value(episode_setting or [])
-    model = load_classifier(run, engine.value, pretrained)
+    folders = None
+    if predictions is not None:  # predict's --out: the recording's own folder, or an archive's folder of them
+        alone = len(recordings) == 1 and (predictions / "beats.csv").is_file()
+        folders = [predictions] if alone else [predictions / name for name in record_names(recordings)]
+    model = load_classifier(run, engine.value, pretrained) if predictions is None else None
     failures: dict[str, str] = {}
     comparisons = score_recordings(
         recordings,
@@ -577,6 +588,7 @@ def score(
         reference,
         log=lambda line: print(line, file=sys.stderr),
         failures=failures if len(recordings) > 1 else None,  # one recording: its error is the error
+        predictions=folders,
         fs=fs,
         lead=lead,
         adapt=adapt_value,
@@ -588,14 +600,18 @@ def score(
     metrics = comparison_metrics(comparisons)
     console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
     if out is not None:
-        scored_with = {  # what the figures were measured with, to measure them again
-            "model": str(run) if run else pretrained or "the shipped default",
-            "engine": engine.value,
-            "adapt": adapt_value,
-            "episode_settings": episode_settings or {},
-            "muscle_filter": muscle_filter,
-            "reference": str(reference) if reference else f"WFDB annotator {annotator}",
-        }
+        # what the figures were measured with, to measure them again
+        scored_with = {"reference": str(reference) if reference else f"WFDB annotator {annotator}"}
+        if predictions is not None:
+            scored_with["labels"] = f"predict's output in {predictions} (its summary.json says how)"
+        else:
+            scored_with |= {
+                "model": str(run) if run else pretrained or "the shipped default",
+                "engine": engine.value,
+                "adapt": adapt_value,
+                "episode_settings": episode_settings or {},
+                "muscle_filter": muscle_filter,
+            }
         write_json(out, scores_document(metrics, comparisons, scored_with, failures))
         console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
     if failures:

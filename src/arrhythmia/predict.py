@@ -872,6 +872,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary["muscle_filtered_s"] = round(result.muscle_filtered_s, 1)
     summary["mv_per_unit"] = result.mv_per_unit
     summary["start_time"] = start_text(result.recording.start) if result.recording is not None else None
+    if result.recording is not None:  # the signal's length (duration_s spans the first to the last beat)
+        summary["recording_s"] = len(result.recording.signal) / result.recording.fs
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))

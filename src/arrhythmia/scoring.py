@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.detection import match_beats
@@ -39,6 +40,7 @@ from arrhythmia.data.wfdb_source import read_annotations
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics, ratio_interval
+from arrhythmia.files import read_json
 from arrhythmia.predict import BeatModel, label_recording, read_reviewed
 
 #: Largest distance between a detection and the reference beat it stands for, s (EC57's match window).
@@ -259,6 +261,53 @@ def episodes_by_type(table) -> Episodes:
     return episodes
 
 
+def _reference_of(
+    path: Path, classes: tuple[str, ...], annotator: str, reference_csv: Path | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
+    """``read_reference``, and one error line where it marks neither beats nor rhythm."""
+    reference = read_reference(path, classes, annotator, reference_csv)
+    annotations = reference[3]
+    has_notes = annotations is not None and bool(((annotations[1] == "+") & (annotations[2] != "")).any())
+    if not len(reference[0]) and not has_notes:
+        where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
+        raise DataError(f"{where}: the reference marks neither beats nor rhythm; nothing to score")
+    return reference
+
+
+def _compared(
+    path: Path,
+    reference: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None],
+    beats: pd.DataFrame,
+    episodes: pd.DataFrame | None,
+    classes: tuple[str, ...],
+    fs: float,
+    length_s: float,
+    pause_s: float,
+) -> RecordingComparison:
+    """A recording's labels (``beats``: predict's table, ``sample`` and ``label``; ``episodes``: its episodes
+    table) against its reference (``_reference_of``): the beats (``compare_beats``) and, where the reference
+    has rhythm notes, the episodes."""
+    samples, labels, flutter, annotations = reference
+    labelled = beats[beats["label"].astype(str) != ""]  # a detection left unlabelled is not a beat
+    compared = compare_beats(
+        _record_path(path).name,
+        labelled["sample"].to_numpy(np.int64),
+        labelled["label"].to_numpy(str),
+        samples,
+        labels,
+        classes,
+        fs,
+        flutter,
+    )
+    if annotations is None:
+        return compared
+    return replace(
+        compared,
+        reference_episodes=reference_episodes(*annotations, fs, length_s, pause_s),
+        detected_episodes=episodes_by_type(episodes),
+    )
+
+
 def score_recording(
     path: str | Path,
     model: BeatModel,
@@ -269,61 +318,76 @@ def score_recording(
     **options,
 ) -> RecordingComparison:
     """Read ``path`` (``read_input``, with ``fs`` and ``lead``), label it with ``label_recording(recording,
-    model, **options)`` and compare the labelled detections with its reference beats (``read_reference``)."""
+    model, **options)`` and compare its labels and episodes with its reference (``read_reference``)."""
     path = Path(path)
     recording = read_input(path, fs=fs, lead=lead)
     if not isinstance(recording, Recording):
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)
-    reference, reference_labels, flutter, annotations = read_reference(path, classes, annotator, reference_csv)
-    has_notes = annotations is not None and bool(((annotations[1] == "+") & (annotations[2] != "")).any())
-    if not len(reference) and not has_notes:
-        where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
-        raise DataError(f"{where}: the reference marks neither beats nor rhythm; nothing to score")
+    reference = _reference_of(path, classes, annotator, reference_csv)
     labels = label_recording(recording, model, **options)
-    table = labels.beats
-    labelled = table[table["label"].astype(str) != ""]  # a detection left unlabelled is not a beat
-    name = _record_path(path).name
-    compared = compare_beats(
-        name,
-        labelled["sample"].to_numpy(np.int64),
-        labelled["label"].to_numpy(str),
-        reference,
-        reference_labels,
-        classes,
-        recording.fs,
-        flutter,
-    )
-    if annotations is None:
-        return compared
     pause_s = labels.episode_settings.get("pause_s", EpisodeConfig.pause_s)
     length_s = len(recording.signal) / recording.fs
-    return replace(
-        compared,
-        reference_episodes=reference_episodes(*annotations, recording.fs, length_s, pause_s),
-        detected_episodes=episodes_by_type(labels.episodes),
-    )
+    return _compared(path, reference, labels.beats, labels.episodes, classes, recording.fs, length_s, pause_s)
+
+
+def score_predictions(
+    path: str | Path, folder: str | Path, annotator: str = "atr", reference_csv: Path | None = None
+) -> RecordingComparison:
+    """Compare the labels and episodes ``predict`` already wrote for the recording ``path`` into ``folder``
+    (its ``beats.csv``, ``episodes.csv`` and ``summary.json``: the model's classes, the rate, the signal's
+    length and the pause threshold) with the recording's reference (``read_reference``), without labelling it again:
+    an archive labelled once is scored at the cost of reading its tables, and a reviewer's corrected labels
+    as well as the model's."""
+    path, folder = Path(path), Path(folder)
+    summary_file, beats_file = folder / "summary.json", folder / "beats.csv"
+    if not summary_file.is_file() or not beats_file.is_file():
+        raise DataError(f"{folder}: no labels of predict here (beats.csv and summary.json); label {path} first")
+    summary = read_json(summary_file, "predict's summary")
+    try:
+        classes, fs = tuple(summary["per_class"]), float(summary["fs"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{summary_file}: not a summary predict wrote for a recording (no per_class, fs)") from None
+    if "recording_s" in summary:
+        length_s = float(summary["recording_s"])
+    else:  # written before summary.json said how long the signal is
+        recording = read_input(path)
+        length_s = len(recording.signal) / recording.fs
+    episodes_file = folder / "episodes.csv"
+    try:
+        beats = pd.read_csv(beats_file, usecols=["sample", "label"], keep_default_na=False)
+        episodes = pd.read_csv(episodes_file, usecols=["type", "start_s", "end_s"]) if episodes_file.is_file() else None
+    except (ValueError, pd.errors.ParserError) as error:  # a missing column, a broken row
+        raise DataError(f"{folder}: predict's tables cannot be read ({error})") from None
+    pause_s = (summary.get("episode_settings") or {}).get("pause_s", EpisodeConfig.pause_s)
+    reference = _reference_of(path, classes, annotator, reference_csv)
+    return _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s)
 
 
 def score_recordings(
     paths: list[str | Path],
-    model: BeatModel,
+    model: BeatModel | None,
     annotator: str = "atr",
     reference_csv: Path | None = None,
     log: Callable[[str], None] | None = None,
     failures: dict[str, str] | None = None,
+    predictions: list[Path] | None = None,
     **options,
 ) -> list[RecordingComparison]:
-    """``score_recording`` for each of ``paths``; ``log`` gets a line per recording. A CSV reference names
-    one recording's beats, so it takes one path. With ``failures`` (a dict), a recording that cannot be
-    read or scored is noted there (its path: the one-line error) and the others are scored; without, the
-    error is raised."""
+    """``score_recording`` for each of ``paths`` (with ``predictions``, each path's folder of predict's
+    output: ``score_predictions``, no model); ``log`` gets a line per recording. A CSV reference names one
+    recording's beats, so it takes one path. With ``failures`` (a dict), a recording that cannot be read or
+    scored is noted there (its path: the one-line error) and the others are scored; without, the error is
+    raised."""
     if reference_csv is not None and len(paths) != 1:
         raise DataError(f"{reference_csv}: a reference CSV holds one recording's beats; give one recording with it")
     comparisons = []
-    for path in paths:
+    for i, path in enumerate(paths):
         try:
-            comparison = score_recording(Path(path), model, annotator, reference_csv, **options)
+            if predictions is not None:
+                comparison = score_predictions(path, predictions[i], annotator, reference_csv)
+            else:
+                comparison = score_recording(path, model, annotator, reference_csv, **options)
         except ArrhythmiaError as error:
             if failures is None:
                 raise
