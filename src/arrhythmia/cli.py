@@ -369,6 +369,9 @@ LeadOption = Annotated[
     str | None,
     typer.Option(help="Lead name or index (default: MLII, else lead II, else the first ECG lead, V1-V3 last)."),
 ]
+MuscleFilterOption = Annotated[
+    bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise before reading beats.")
+]
 
 
 def _key_value_option(flag: str, help: str):
@@ -406,9 +409,7 @@ def predict(
     ] = True,
     adapt_setting: AdaptSettings = None,
     episode_setting: EpisodeSettings = None,
-    muscle_filter: Annotated[
-        bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise before reading beats.")
-    ] = True,
+    muscle_filter: MuscleFilterOption = True,
     ask: Annotated[
         int,
         typer.Option(min=0, help="Write a review sheet of K beats, each standing for a family or a timing group."),
@@ -548,9 +549,7 @@ def score(
     adapt: Annotated[bool, typer.Option(help="Adapt the labels to the recording, as predict does by default.")] = True,
     adapt_setting: AdaptSettings = None,
     episode_setting: EpisodeSettings = None,
-    muscle_filter: Annotated[
-        bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise, as predict does by default.")
-    ] = True,
+    muscle_filter: MuscleFilterOption = True,
     predictions: Annotated[
         Path | None,
         typer.Option(
