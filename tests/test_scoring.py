@@ -47,6 +47,7 @@ def test_paired_missed_and_extra_beats_are_counted_by_class():
 
 
 def test_pooled_figures_count_as_ec57_does():
+    assert _comparison().confusion()[2].tolist() == [0, 0, 1, 0, 0] and _comparison().confusion().sum() == 4
     metrics = comparison_metrics([_comparison()])
     veb, sveb = metrics["ec57"]["V"], metrics["ec57"]["S"]
     # VEB: the V paired and found; the fusion beat called V is excused; the extra detection called V is not
@@ -118,6 +119,8 @@ def test_score_synthetic_records_through_the_command_line(tmp_path):
     assert figures["detection"]["reference"] == sum(len(r.r_peaks) for r in recs)
     assert figures["detection"]["se"] > 0.95 and figures["detection"]["ppv"] > 0.95
     assert [r["record"] for r in figures["recordings"]] == ["a", "b"] and set(figures["ec57"]) == {"V", "S"}
+    pooled_tp = sum(r["ec57"]["V"]["tp"] for r in figures["recordings"])
+    assert pooled_tp == figures["ec57"]["V"]["tp"]  # each record's own VEB figures add up to the pooled ones
     assert "EC57 as bxb counts it" in result.stdout and "\na " in result.stdout and "\nb " in result.stdout
     assert "a: " in result.stderr and "beats matched" in result.stderr
     assert "episodes (EC57, over the 2 recordings with rhythm notes)" in result.stdout

@@ -94,6 +94,11 @@ class RecordingComparison:
         """Whether the reference marks beats at all (a reference of rhythm notes alone scores episodes only)."""
         return self.n_reference + self.left_out > 0
 
+    def confusion(self) -> np.ndarray:
+        """(n_classes, n_classes) int64 counts of the paired beats, rows the reference class, columns the label."""
+        n = len(self.classes)
+        return np.bincount(self.y_true * n + self.y_pred, minlength=n * n).reshape(n, n)
+
     @property
     def accuracy(self) -> float:
         return float((self.y_true == self.y_pred).mean()) if len(self.y_true) else float("nan")
@@ -496,11 +501,18 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
 def scores_document(
     metrics: dict, comparisons: list[RecordingComparison], scored_with: dict, failures: dict[str, str]
 ) -> dict:
-    """What ``arrhythmia score --out`` writes: ``comparison_metrics``' dict, each recording's missed and
-    extra beats by class (``recordings``), what the figures were measured with (``scored_with``: model,
-    settings, reference) and the recordings that could not be scored (``failed``: path -> error)."""
+    """What ``arrhythmia score --out`` writes: ``comparison_metrics``' dict; each recording's missed and
+    extra beats by class and its own EC57 figures, as ``bxb`` reports a record (``recordings``); what the
+    figures were measured with (``scored_with``: model, settings, reference); and the recordings that could
+    not be scored (``failed``: path -> error)."""
     recordings = [
-        {"record": c.record, "missed": c.missed.tolist(), "extra": c.extra.tolist(), "left_out": c.left_out}
+        {
+            "record": c.record,
+            "missed": c.missed.tolist(),
+            "extra": c.extra.tolist(),
+            "left_out": c.left_out,
+            "ec57": ec57_beat_statistics(c.confusion(), c.classes, c.missed, c.extra) if c.beats_annotated else None,
+        }
         for c in comparisons
     ]
     return {**metrics, "recordings": recordings, "scored_with": scored_with, "failed": dict(failures)}
