@@ -148,13 +148,12 @@ def compare_beats(
     missed_labels = reference_labels[unpaired_ref]
     unpaired_det = np.ones(len(detected), bool)
     unpaired_det[det_index] = False
+    n_ignored = 0
     if ignored is not None and len(ignored):
         at = detected[:, None]
-        inside = ((at >= ignored[:, 0]) & (at <= ignored[:, 1])).any(axis=1)
-        unpaired_det &= ~inside
-        n_ignored = int(np.sum(inside & ~np.isin(np.arange(len(detected)), det_index)))
-    else:
-        n_ignored = 0
+        unpaired_inside = unpaired_det & ((at >= ignored[:, 0]) & (at <= ignored[:, 1])).any(axis=1)
+        n_ignored = int(unpaired_inside.sum())
+        unpaired_det &= ~unpaired_inside
     return RecordingComparison(
         record=record,
         classes=tuple(classes),
@@ -184,6 +183,12 @@ def flutter_spans(samples: np.ndarray, symbols: np.ndarray) -> np.ndarray:
     return np.array(spans, dtype=np.int64).reshape(-1, 2)
 
 
+def rhythm_notes(symbols: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """(n,) bool: which annotations (symbols, notes: (n,) str, ``read_annotations``') are rhythm notes, a
+    ``+`` with its text (``(AFIB``, ``(N``, ...)."""
+    return (np.asarray(symbols, str) == "+") & (np.asarray(notes, str) != "")
+
+
 def reference_episodes(
     samples: np.ndarray,
     symbols: np.ndarray,
@@ -197,7 +202,7 @@ def reference_episodes(
     last until ``length_s``), and a pause is an interval of ``pause_s`` or more between two beats with no
     noise or ventricular flutter marked inside it. None where the annotations hold no rhythm note."""
     samples, symbols, notes = np.asarray(samples), np.asarray(symbols, str), np.asarray(notes, str)
-    marked = (symbols == "+") & (notes != "")
+    marked = rhythm_notes(symbols, notes)
     if not marked.any():
         return None
     starts = samples[marked] / fs
@@ -272,7 +277,7 @@ def _reference_of(
     """``read_reference``, and one error line where it marks neither beats nor rhythm."""
     reference = read_reference(path, classes, annotator, reference_csv)
     annotations = reference[3]
-    has_notes = annotations is not None and bool(((annotations[1] == "+") & (annotations[2] != "")).any())
+    has_notes = annotations is not None and bool(rhythm_notes(annotations[1], annotations[2]).any())
     if not len(reference[0]) and not has_notes:
         where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
         raise DataError(f"{where}: the reference marks neither beats nor rhythm; nothing to score")
