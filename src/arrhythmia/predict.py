@@ -483,49 +483,29 @@ def label_recording(
     muscle_filter : low-pass the stretches that hold muscle noise at 25 Hz before anything reads them
     (``data.muscle``; ``RecordingLabels.muscle_filtered_s`` says how long); False reads the signal as it is.
     """
-    signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
-    mv_per_unit = 1.0
-    if not recording.millivolts:  # a CSV or NumPy signal: its unit from the size of its beats
-        height = typical_qrs_amplitude(signal, fs)
-        mv_per_unit = millivolt_scale(height)
-        if mv_per_unit != 1.0:
-            unit = UNIT_NAMES.get(mv_per_unit, f"units of {mv_per_unit:g} mV")
-            warnings.warn(
-                f"{recording.path}: its QRS complexes are {height:.3g} units tall, too "
-                f"{'small' if mv_per_unit > 1 else 'large'} for mV: read as {unit}",
-                stacklevel=2,
-            )
-            signal = signal * mv_per_unit
-            recording = replace(recording, signal=signal)
+    # 0. The signal in mV, without hum or muscle noise; the stretches with no beats to read.
+    cleaned = _clean_signal(recording, muscle_filter)
+    recording, signal, fs = cleaned.recording, cleaned.signal, recording.fs
     config = AdaptConfig.from_value(adapt)
     if reviewed and config is None:
         config = AdaptConfig(batchnorm=False)
-    # Hum out first, so that a lead that came off and picks up only hum reads as flat (noise, not a pause).
-    mains_hz = mains_frequency(signal, fs)
-    if mains_hz is not None:
-        signal = remove_mains(signal, fs, mains_hz)
-        recording = replace(recording, signal=signal)
-    # Muscle noise next, where it is found (a clean recording is read as it is): read as wide beats otherwise.
-    noisy_blocks = muscle_noise(signal, fs) if muscle_filter else np.zeros(0, dtype=bool)
-    if noisy_blocks.any():
-        signal = remove_muscle(signal, fs, noisy_blocks)
-        recording = replace(recording, signal=signal)
-    filtered_stretches = noisy_stretches(noisy_blocks, fs, len(signal))
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
     no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
     result = RecordingLabels(
         beats=no_beats,
-        mains_hz=mains_hz,
-        muscle_filtered=filtered_stretches,
+        mains_hz=cleaned.mains_hz,
+        muscle_filtered=noisy_stretches(cleaned.noisy_blocks, fs, len(signal)),
         recording=recording,
-        mv_per_unit=mv_per_unit,
+        mv_per_unit=cleaned.mv_per_unit,
     )
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
         return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
+
+    # 1. Detect, in chunks.
     try:
         detected = [_detect(signal, fs, a, b) for a, b in _chunks(len(signal), fs, chunk_s)]
     except ArrhythmiaError as exc:  # e.g. a signal too short to detect on: say which recording
@@ -535,14 +515,14 @@ def label_recording(
     if len(peaks) < 2:
         warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
         return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
-    # Detection does not depend on the sign (it works on the rectified signal); the beats are cut pointing
-    # up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
+
+    # 2. Cut and classify. Detection does not depend on the sign (it works on the rectified signal); the beats
+    # are cut pointing up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
     if sign < 0:
         recording = replace(recording, signal=-signal)
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
-    family = np.full(len(peaks), -1, dtype=np.int64)
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
     if search_back:
@@ -555,26 +535,15 @@ def label_recording(
         given, given_found = _reviewed_split(reviewed, kept_peaks, found, fs, tuple(model.classes), where)
     # The network's own calls, which `confidence` reads: where the adaptation overrode them, or they were
     # unsure, is where the wrong labels are (DS1 CV: they rank them at AUROC 0.82-0.89, adapted ones 0.48-0.64).
-    network_probs = kept_probs.copy()
-    for i, c in given.items():
-        network_probs[i] = np.eye(len(model.classes), dtype=network_probs.dtype)[c]
+    network_probs = _answered(kept_probs, given)
+
+    # 3. Adapt the labels to the recording (families, normalisation, rhythm) and to the reviewer's answers.
+    family = np.full(len(peaks), -1, dtype=np.int64)
     if config is not None:
-        prematurity, irregularity = local_rhythm(peaks, fs)
-        long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
-        rr_s = np.diff(peaks, prepend=peaks[0]) / fs
-        rr_s[0] = np.inf
-        pattern = pattern_irregularity(peaks, fs, config.pattern_lags)
-        rhythm = Timing(
-            prematurity[cut.kept],
-            irregularity[cut.kept],
-            long_prematurity[cut.kept],
-            rr_s[cut.kept],
-            pattern[cut.kept],
-            peaks[cut.kept] / fs,
-        )
+        rhythm = _timing(peaks, fs, cut.kept, config)
         # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.
-        alike = noisy_blocks.any() and noisy_blocks.mean() >= SAME_BAND_SHARE
+        alike = cleaned.noisy_blocks.any() and cleaned.noisy_blocks.mean() >= SAME_BAND_SHARE
         shapes = same_band(cut.X, model.window.fs) if alike else None
         adapted = adapt_labels(
             model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm, shapes
@@ -610,48 +579,156 @@ def label_recording(
             rhythm.prematurity if config else None,
             settings.group_voters_from,
         )
+
+    # 4. Every detected beat, with the beats the search-back found inside V runs where they are still V runs.
     probs = np.zeros((len(peaks), len(model.classes)), dtype=np.float32)
     probs[cut.kept] = kept_probs
     network = probs.copy()
     network[cut.kept] = network_probs
-    kept = cut.kept
+    beats = _DetectedBeats(peaks, offsets, probs, network, cut.kept, family, p_wave, atrial_values)
     if len(found):
-        for j, c in given_found.items():
-            found_probs[j] = np.eye(len(model.classes), dtype=np.float32)[c]
+        found_probs = _answered(found_probs, given_found)
         added = _still_in_v_runs(found, kept_peaks, aami_calls(kept_probs, model.classes))
         added[list(given_found)] = True
         result.found_in_v_runs = int(added.sum())
-        order = np.argsort(np.concatenate([peaks, found[added]]), kind="stable")
-        peaks = np.concatenate([peaks, found[added]])[order]
-        probs = np.concatenate([probs, found_probs[added]])[order]
-        network = np.concatenate([network, found_probs[added]])[order]  # never adapted
-        kept = np.concatenate([kept, np.ones(int(added.sum()), bool)])[order]
-        family = np.concatenate([family, np.full(int(added.sum()), -1)])[order]
-        offsets = np.concatenate([offsets, np.zeros(int(added.sum()))])[order]  # found beats: on their sample
-        unknown = np.full(int(added.sum()), np.nan)  # found beats have no P stretch or atrial window of their own
-        p_wave = np.concatenate([p_wave, unknown])[order]
-        atrial_values = tuple(np.concatenate([values, unknown])[order] for values in atrial_values)
-    activity = gap_activity(recording.signal, fs, peaks)
-    likeness, noise_level = beat_noise(recording.signal, fs, peaks)
-    table = _table(_beat_index(peaks, fs, offsets), probs, model.classes, network)
-    table.loc[~kept, ["label", "confidence"]] = ["", np.nan]
-    if result.families is not None:
-        table["family"] = family
-    table["p_wave"] = p_wave
-    table[list(ATRIAL_COLUMNS)] = np.column_stack(atrial_values)
-    table["gap_activity"] = activity
-    table[list(BEAT_NOISE_COLUMNS)] = np.column_stack([likeness, noise_level])
+        beats = beats.with_found(found[added], found_probs[added])
+    table = _beats_table(beats, recording, model.classes, with_families=result.families is not None)
     result.beats = table
     result.inverted = sign < 0
+
+    # 5. The rhythm: episodes, hourly table and HRV over the labelled beats.
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
-    atrial = tuple(values[labelled] for values in atrial_values)
-    rhythm_of = (p_wave[labelled], atrial, activity[labelled], ventricular)
+    atrial = tuple(values[labelled] for values in beats.atrial)
+    rhythm_of = (beats.p_wave[labelled], atrial, table["gap_activity"].to_numpy()[labelled], ventricular)
     # Each beat's likeness is to the detected beat before it, labelled or not (unlabelled ones are rare: a window
     # cut off at an edge of the signal).
-    run_noise = (likeness[labelled], noise_level[labelled])
-    between_samples = (peaks + offsets)[labelled]  # episodes and HRV read the beats' times as beats.csv gives them
+    run_noise = tuple(table[column].to_numpy()[labelled] for column in BEAT_NOISE_COLUMNS)
+    between_samples = (beats.peaks + beats.offsets)[labelled]  # episodes and HRV read the times beats.csv gives
     return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of, beat_noise=run_noise)
+
+
+@dataclass
+class _CleanSignal:
+    """A recording as ``label_recording`` reads it: in mV, its mains hum notched out and its muscle noise
+    low-passed where they are found (``recording``; ``signal``: its (n_samples,) float signal, mV).
+
+    mv_per_unit : the mV per unit of a CSV or NumPy signal (``data.units``; 1.0 for files that say their unit);
+    mains_hz : the hum notched out (50 or 60 Hz), or None; noisy_blocks : (n_blocks,) bool, the blocks of
+    ``data.muscle.muscle_noise`` that were low-passed (empty where the filter is off).
+    """
+
+    recording: Recording
+    signal: np.ndarray
+    mv_per_unit: float
+    mains_hz: float | None
+    noisy_blocks: np.ndarray
+
+
+def _clean_signal(recording: Recording, muscle_filter: bool) -> _CleanSignal:
+    """``recording`` read in mV, without mains hum and, with ``muscle_filter``, without muscle noise. A signal
+    left as it was keeps its recording object (what ``RecordingLabels.recording`` draws)."""
+    signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
+    mv_per_unit = 1.0
+    if not recording.millivolts:  # a CSV or NumPy signal: its unit from the size of its beats
+        height = typical_qrs_amplitude(signal, fs)
+        mv_per_unit = millivolt_scale(height)
+        if mv_per_unit != 1.0:
+            unit = UNIT_NAMES.get(mv_per_unit, f"units of {mv_per_unit:g} mV")
+            warnings.warn(
+                f"{recording.path}: its QRS complexes are {height:.3g} units tall, too "
+                f"{'small' if mv_per_unit > 1 else 'large'} for mV: read as {unit}",
+                stacklevel=3,
+            )
+            signal = signal * mv_per_unit
+            recording = replace(recording, signal=signal)
+    # Hum out first, so that a lead that came off and picks up only hum reads as flat (noise, not a pause).
+    mains_hz = mains_frequency(signal, fs)
+    if mains_hz is not None:
+        signal = remove_mains(signal, fs, mains_hz)
+        recording = replace(recording, signal=signal)
+    # Muscle noise next, where it is found (a clean recording is read as it is): read as wide beats otherwise.
+    noisy_blocks = muscle_noise(signal, fs) if muscle_filter else np.zeros(0, dtype=bool)
+    if noisy_blocks.any():
+        signal = remove_muscle(signal, fs, noisy_blocks)
+        recording = replace(recording, signal=signal)
+    return _CleanSignal(recording, signal, mv_per_unit, mains_hz, noisy_blocks)
+
+
+def _answered(probs: np.ndarray, answers: dict[int, int]) -> np.ndarray:
+    """``probs`` (n, n_classes) with the rows a reviewer answered (``{row: class index}``) made one-hot."""
+    probs = probs.copy()
+    for row, c in answers.items():
+        probs[row] = np.eye(probs.shape[1], dtype=probs.dtype)[c]
+    return probs
+
+
+def _timing(peaks: np.ndarray, fs: float, kept: np.ndarray, config: AdaptConfig) -> Timing:
+    """The rhythm the adaptation reads (``adapt.Timing``) of the ``kept`` beats of ``peaks`` (samples, Hz):
+    prematurity over the short and the long window, irregularity, the interval before (the first: inf), the
+    pattern irregularity at ``config.pattern_lags``, and the beat times."""
+    prematurity, irregularity = local_rhythm(peaks, fs)
+    long_prematurity = local_rhythm(peaks, fs, LONG_RHYTHM_BEATS)[0]
+    rr_s = np.diff(peaks, prepend=peaks[0]) / fs
+    rr_s[0] = np.inf
+    pattern = pattern_irregularity(peaks, fs, config.pattern_lags)
+    return Timing(
+        prematurity[kept], irregularity[kept], long_prematurity[kept], rr_s[kept], pattern[kept], peaks[kept] / fs
+    )
+
+
+@dataclass
+class _DetectedBeats:
+    """Every detected beat of a recording, in sample order, (n,) each: R-peak sample and its offset between
+    samples; probabilities (n, n_classes), adapted and the network's own; ``kept``: cut and labelled;
+    family (-1: none); P-wave consistency; atrial activity ``(hz, organisation, mV)`` (NaN unknown)."""
+
+    peaks: np.ndarray
+    offsets: np.ndarray
+    probs: np.ndarray
+    network: np.ndarray
+    kept: np.ndarray
+    family: np.ndarray
+    p_wave: np.ndarray
+    atrial: tuple[np.ndarray, ...]
+
+    def with_found(self, samples: np.ndarray, probs: np.ndarray) -> _DetectedBeats:
+        """These beats and the ``samples`` the search-back found, labelled by ``probs`` (never adapted), in
+        sample order: on their sample, in no family, with no P stretch or atrial window of their own."""
+        n = len(samples)
+        order = np.argsort(np.concatenate([self.peaks, samples]), kind="stable")
+        unknown = np.full(n, np.nan)
+
+        def joined(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+            return np.concatenate([ours, theirs])[order]
+
+        return _DetectedBeats(
+            peaks=joined(self.peaks, samples),
+            offsets=joined(self.offsets, np.zeros(n)),
+            probs=joined(self.probs, probs),
+            network=joined(self.network, probs),
+            kept=joined(self.kept, np.ones(n, bool)),
+            family=joined(self.family, np.full(n, -1)),
+            p_wave=joined(self.p_wave, unknown),
+            atrial=tuple(joined(values, unknown) for values in self.atrial),
+        )
+
+
+def _beats_table(
+    beats: _DetectedBeats, recording: Recording, classes: tuple[str, ...], with_families: bool
+) -> pd.DataFrame:
+    """``RecordingLabels.beats``: one row per detected beat, the beats not cut unlabelled, with the signal's
+    measures around each (``gap_activity``, ``beat_noise``)."""
+    signal, fs = recording.signal, recording.fs
+    table = _table(_beat_index(beats.peaks, fs, beats.offsets), beats.probs, classes, beats.network)
+    table.loc[~beats.kept, ["label", "confidence"]] = ["", np.nan]
+    if with_families:
+        table["family"] = beats.family
+    table["p_wave"] = beats.p_wave
+    table[list(ATRIAL_COLUMNS)] = np.column_stack(beats.atrial)
+    table["gap_activity"] = gap_activity(signal, fs, beats.peaks)
+    table[list(BEAT_NOISE_COLUMNS)] = np.column_stack(beat_noise(signal, fs, beats.peaks))
+    return table
 
 
 def _no_s_in_af(
