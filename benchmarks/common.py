@@ -29,11 +29,14 @@ def load_engines(run: Path | None, shipped: str | None = None) -> dict:
     return {engine: load_classifier(run, engine, shipped, device="cpu") for engine in ENGINES}
 
 
-def long_recording(data: Path, hours: float, noise: tuple[str, float] | None = None) -> Recording:
+def long_recording(
+    data: Path, hours: float, noise: tuple[str, float] | None = None, rate_hz: float | None = None
+) -> Recording:
     """An ``hours``-long signal: the records of the WFDB database ``data`` (each its MLII lead, as
     ``read_input`` picks) concatenated in ``record_names`` order, from the first again if needed
     (MIT-BIH's 48 records of 30 min give 24 h). signal: (hours * 3600 * fs,) float64, mV. ``noise``:
     ``(kind, snr_db)`` of ``noisy_signal``, added to each record as it is read (SNR from its own beats).
+    ``rate_hz``: each record resampled to that rate as it is read (``resampled``; a device's rate).
 
     Filled record by record into one array, so that building it holds the signal and one record, not
     the signal twice: the benchmarks' peak memory is predict's, not this builder's."""
@@ -42,12 +45,13 @@ def long_recording(data: Path, hours: float, noise: tuple[str, float] | None = N
     def read(count: int) -> np.ndarray:
         name = names[count % len(names)]
         part = read_input(data / name)
-        if noise is None:
-            return part.signal
-        beats = read_beat_annotations(data / name)[0]
-        return noisy_signal(part.signal, part.fs, beats, *noise, seed=record_seed(name) + count)
+        if noise is not None:
+            beats = read_beat_annotations(data / name)[0]
+            noisy = noisy_signal(part.signal, part.fs, beats, *noise, seed=record_seed(name) + count)
+            part = replace(part, signal=noisy)
+        return part.signal if rate_hz is None else resampled(part, rate_hz)[0].signal
 
-    fs = read_input(data / names[0]).fs
+    fs = float(rate_hz) if rate_hz else read_input(data / names[0]).fs
     signal = np.empty(int(hours * 3600 * fs), dtype=np.float64)
     filled, count = 0, 0
     while filled < len(signal):

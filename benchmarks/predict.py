@@ -1,14 +1,15 @@
 """Speed of `arrhythmia predict`, stage by stage, for the PyTorch and ONNX engines.
 
-    python benchmarks/predict.py [--data ../shared/data/mitdb] [--record 100] [--hours 0] [--run RUN]
+    python benchmarks/predict.py [--data ../shared/data/mitdb] [--record 100] [--hours 0 [--rate HZ]] [--run RUN]
 
 Prints, per engine, seconds for each stage (read, filter, detect, segment, classify) and in total for one
 30-minute MIT-BIH record, and the classifier alone in beats/s (batch 4096 for ONNX, 1024 for PyTorch;
 best of three passes, each engine in a fresh process) on the record's beats repeated to 100,000. With
 ``--hours H`` it also labels an H-hour signal made by concatenating records (48 records = 24 h) with
 ``predict_signal``, which works in chunks, each engine in a fresh process whose peak resident memory
-(signal included) is reported. The model is the shipped default unless ``--pretrained`` names another
-shipped model or ``--run`` a run directory.
+(signal included) is reported; with ``--rate HZ`` each record is resampled to that rate first (a device's:
+``--hours 168 --rate 250`` is a 7-day patch recording). The model is the shipped default unless
+``--pretrained`` names another shipped model or ``--run`` a run directory.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, f
 
 
 def long_signal_run(
-    data: Path, hours: float, engine: str, run: Path | None, shipped: str
+    data: Path, hours: float, engine: str, run: Path | None, shipped: str, rate_hz: float | None = None
 ) -> tuple[int, float, float, float]:
     """In a fresh process: read records up to ``hours``, label them; (records, read s, label s, peak MB)."""
     model = load_engines(run, shipped)[engine]
     find_r_peaks(bandpass(np.sin(np.arange(7200) / 9.0), 360.0), 360.0)  # import NeuroKit2 before timing
     began = time.perf_counter()
-    recording = long_recording(data, hours)
+    recording = long_recording(data, hours, rate_hz=rate_hz)
     read_s = time.perf_counter() - began
     began = time.perf_counter()
     predict_signal(recording, model)
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/mitdb"))
     parser.add_argument("--record", default="100")
     parser.add_argument("--hours", type=float, default=0.0, help="also time a signal this long (0: skip)")
+    parser.add_argument("--rate", type=float, default=None, help="with --hours: resample each record to this rate, Hz")
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
     parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     args = parser.parse_args()
@@ -119,11 +121,12 @@ def main() -> None:
         rate = in_fresh_process(engine_rate, name, args.run, args.pretrained, beats.X, context)
         print(f"| {name} | {rate:,.0f} |")
     if args.hours:
-        print(f"\n{args.hours:g} h signal (records concatenated), labelled by predict_signal in chunks:")
+        at = f" at {args.rate:g} Hz" if args.rate else ""
+        print(f"\n{args.hours:g} h signal (records concatenated{at}), labelled by predict_signal in chunks:")
         print("| engine | read s | label s (filter to classify) | peak memory, MB |\n|---|---:|---:|---:|")
         for name in ("torch", "onnx"):
             _, read_s, label_s, peak = in_fresh_process(
-                long_signal_run, args.data, args.hours, name, args.run, args.pretrained
+                long_signal_run, args.data, args.hours, name, args.run, args.pretrained, args.rate
             )
             print(f"| {name} | {read_s:.2f} | {label_s:.2f} | {peak:,.0f} |")
 
