@@ -166,7 +166,8 @@ def test_recording_times_read_as_a_clock_from_the_start():
 
     assert [clock(0), clock(59.6), clock(3723), clock(86399)] == ["0:00:00", "0:01:00", "1:02:03", "23:59:59"]
     assert clock(3723, with_seconds=False) == "1:02"
-    for span_s, step_s, label in [(1800, 300, "0:05"), (86400, 7200, "2:00"), (40, 60, "0:01")]:
+    cases = [(1800, 300, "0:05"), (86400, 7200, "2:00"), (40, 60, "0:01"), (7 * 86400, 86400, "24:00")]
+    for span_s, step_s, label in cases + [(14 * 86400, 172800, "48:00")]:  # a 7- and a 14-day patch recording
         ax = Figure().add_subplot()
         _clock_axis(ax, span_s)
         ticks = ax.xaxis.get_major_locator().tick_values(0, span_s)

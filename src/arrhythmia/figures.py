@@ -84,8 +84,9 @@ def clock(seconds: float, with_seconds: bool = True) -> str:
     return f"{text}:{rest % 60:02d}" if with_seconds else text
 
 
-#: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken.
-CLOCK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600)
+#: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken (up to two
+#: days a tick: a 14-day patch recording reads 0:00, 48:00, ... 336:00).
+CLOCK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 172800)
 
 
 def _clock_axis(ax, span_s: float, with_seconds: bool = False) -> None:
