@@ -3,6 +3,8 @@ episodes.csv predict writes."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -336,6 +338,29 @@ def test_with_a_start_time_the_hourly_rows_are_clock_hours():
     # Without a start: hours from the start, and no clock.
     plain = hourly_table(times, labels, duration, episodes)
     assert plain["start_s"].tolist() == [0.0, 3600.0, 7200.0] and set(plain["clock"]) == {""}
+
+
+def test_a_recording_of_several_days_names_the_day_of_each_clock_hour():
+    """A 7- or 14-day patch recording comes to the same hours of the clock again: the report's hourly rows say
+    which day (by the calendar: the first night's hours after midnight are day 2); a day or less, no day."""
+    from datetime import datetime, time
+
+    from arrhythmia.data.clock import day_of
+    from arrhythmia.hourly import hourly_table
+    from arrhythmia.recording_report import _hourly_html
+
+    assert [day_of(time(22, 0), s) for s in (0.0, 7199.0, 7200.0, 25 * 3600.0, 26 * 3600.0)] == [1, 1, 2, 2, 3]
+    assert [day_of(None, s) for s in (0.0, 86399.0, 86400.0)] == [1, 1, 2]
+    times = np.arange(0.0, 50 * 3600.0, 30.0)  # a beat every 30 s is enough for the table's rows
+    labels = np.full(len(times), "N")
+    no_episodes = pd.DataFrame(columns=list(EPISODE_COLUMNS))
+    start = datetime(2026, 11, 28, 10, 23, 5)
+    page = _hourly_html(hourly_table(times, labels, 50 * 3600.0, no_episodes, start=start), ("N",), start)
+    rows = re.findall(r"<td>((?:day \d+ )?\d\d:\d\d-\d\d:\d\d)</td>", page)
+    assert rows[0] == "day 1 10:23-11:00" and rows[13] == "day 1 23:00-00:00" and rows[14] == "day 2 00:00-01:00"
+    assert rows[-1] == "day 3 12:00-12:23" and len(rows) == len(set(rows)) == 51
+    one_day = _hourly_html(hourly_table(times[:240], labels[:240], 7200.0, no_episodes, start=start), ("N",), start)
+    assert "day " not in one_day and "10:23-11:00" in one_day
 
 
 def test_under_a_minute_of_nn_intervals_gives_no_hrv(tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.beats import Window
-from arrhythmia.data.clock import Start, clock_at, time_of_day
+from arrhythmia.data.clock import DAY_S, Start, clock_at, day_of, time_of_day
 from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.wfdb_source import another_lead
@@ -140,8 +140,9 @@ def _number(value, digits: int = 0) -> str:
 
 
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
-    """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``),
-    else by the hours from the start (``00:00-01:00``). The minutes low-passed for muscle noise are a column
+    """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``;
+    ``day 2 10:00-11:00`` in a recording longer than a day, whose hours of the clock come again), else by the
+    hours from the start (``00:00-01:00``, ``24:00-25:00``). The minutes low-passed for muscle noise are a column
     where some were (``muscle_filtered_min``; absent from a table of an older analysis)."""
     filtered = "muscle_filtered_min" in hourly and bool((hourly["muscle_filtered_min"] > 0).any())
     header = ["clock time" if start is not None else "hours", "analysable min"]
@@ -149,13 +150,19 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = 
     header += ["HR min / mean / max", "S couplets / runs"]
     header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
     header += ["NN edited out %"]
+    several_days = start is not None and len(hourly) > 0 and float(hourly["end_s"].max()) > DAY_S
+
+    def hours(r: dict) -> str:
+        if start is None:
+            return f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00"
+        clock_hours = f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
+        return f"day {day_of(start, r['start_s'])} {clock_hours}" if several_days else clock_hours
+
     rows = []
     for r in hourly.to_dict("records"):
         rows.append(
             [
-                f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
-                if start is not None
-                else f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00",
+                hours(r),
                 _number(r["analysable_min"], 1),
                 *[_number(r.get("muscle_filtered_min"), 1)] * filtered,
                 _number(r["beats"]),

@@ -22,6 +22,18 @@ def seconds_past_hour(start: Start) -> float:
     return start.minute * 60.0 + start.second + start.microsecond / 1e6
 
 
+#: Seconds in a day: a recording longer than this repeats its times of day (a 7- or 14-day patch recording).
+DAY_S = 86400.0
+
+
+def day_of(start: Start, offset_s: float) -> int:
+    """The day of the recording, from 1, that ``offset_s`` seconds after ``start`` fall on: by the calendar
+    where ``start`` is known (a recording started at 22:00 is on day 2 at 01:00), else each 24 hours from
+    the start."""
+    past_midnight = 0.0 if start is None else start.hour * 3600.0 + seconds_past_hour(start)
+    return int((past_midnight + offset_s) // DAY_S) + 1
+
+
 def time_of_day(start: Start, offset_s: float, with_seconds: bool = True) -> str:
     """The clock time ``offset_s`` seconds after ``start``: ``14:32:05`` (``14:32`` without seconds), the
     hour wrapping past midnight; "" for a None start."""
