@@ -206,6 +206,8 @@ def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_
     summary = client.get("/api/recordings/r01/export/summary.json").json()
     assert summary["per_class"] == client.get("/api/recordings/r01").json()["summary"]["per_class"]
     assert client.get("/api/recordings/r01/export/secrets.txt").status_code == 404
+    missing = client.get("/api/recordings/r01/export/daily.csv")  # a recording of a day or less has none
+    assert missing.status_code == 404 and "no daily.csv" in missing.json()["detail"]
 
 
 def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):

@@ -1,7 +1,8 @@
 """The hourly table of a Holter recording, and heart-rate variability over its normal beats.
 
 ``hourly_table`` gives one row per hour of the recording (per clock hour where the recording's start time is
-known, else per hour from its start; the first and last hours may be partial):
+known, else per hour from its start; the first and last hours may be partial), and ``daily_table`` the same
+columns per day, for a recording longer than a day (a 7- or 14-day patch recording):
 beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (from the episodes), the
 analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
 stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
@@ -23,7 +24,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
-from arrhythmia.data.clock import Start, clock_at, seconds_past_hour
+from arrhythmia.data.clock import DAY_S, Start, clock_at, seconds_past_hour, seconds_past_midnight
 from arrhythmia.data.quality import overlapping
 
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
@@ -207,6 +208,41 @@ def hourly_table(
     (``data.clock.clock_at``); without one the rows are hours from the start and ``clock`` is "".
     filtered : (k, 2) start and end, s, of the stretches low-passed for muscle noise (``data.muscle``), or None.
     """
+    first_cut = HOUR_S - seconds_past_hour(start)  # where the clock's first hour ends in it
+    return _period_table(times, labels, duration_s, episodes, classes, start, filtered, HOUR_S, first_cut, "hour")
+
+
+def daily_table(
+    times: np.ndarray,
+    labels: np.ndarray,
+    duration_s: float,
+    episodes: pd.DataFrame,
+    classes: tuple[str, ...] = ("N", "S", "V", "F", "Q"),
+    start: Start = None,
+    filtered: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """``hourly_table``'s columns per day of the recording: by the calendar where ``start`` is known (a
+    recording started at 10:23:05 has a first row to midnight), else per 24 hours from its start; ``day``
+    counts from 1 and the HRV is the day's (SDNN over a day's NN intervals, the 24-hour SDNN of a Holter)."""
+    first_cut = DAY_S - seconds_past_midnight(start)
+    return _period_table(times, labels, duration_s, episodes, classes, start, filtered, DAY_S, first_cut, "day", 1)
+
+
+def _period_table(
+    times: np.ndarray,
+    labels: np.ndarray,
+    duration_s: float,
+    episodes: pd.DataFrame,
+    classes: tuple[str, ...],
+    start: Start,
+    filtered: np.ndarray | None,
+    period_s: float,
+    first_cut_s: float,
+    name: str,
+    first_number: int = 0,
+) -> pd.DataFrame:
+    """One row per ``period_s`` of the recording, cut at ``first_cut_s`` and every ``period_s`` after it; the
+    rows numbered from ``first_number`` in the column ``name`` (``hourly_table``'s columns)."""
     filtered = np.zeros((0, 2)) if filtered is None else np.asarray(filtered, dtype=np.float64).reshape(-1, 2)
     times = np.asarray(times, dtype=np.float64)
     labels = np.asarray(labels, dtype=str)
@@ -215,26 +251,26 @@ def hourly_table(
     readable = rate_intervals(times, episodes)
     rate = heart_rate(times, readable)
     rows = []
-    cuts = np.arange(HOUR_S - seconds_past_hour(start), duration_s, HOUR_S)  # where the clock's hours end in it
+    cuts = np.arange(first_cut_s, duration_s, period_s)
     edges = np.concatenate([[0.0], cuts, [max(duration_s, 0.0)]])
-    for hour, (row_start, end) in enumerate(zip(edges[:-1], edges[1:])):
+    for number, (row_start, end) in enumerate(zip(edges[:-1], edges[1:]), first_number):
         row_start, end = float(row_start), float(end)
         inside = (times >= row_start) & (times < end)
-        hour_labels = labels[inside].tolist()
+        period_labels = labels[inside].tolist()
         ending = inside[1:] & readable  # the intervals that end in this hour
-        hour_rate, hour_rr = rate[ending], rr[ending]
-        s_couplets, s_runs = _runs(hour_labels, "S")
-        v_couplets, v_runs = _runs(hour_labels, "V")
+        period_rate, period_rr = rate[ending], rr[ending]
+        s_couplets, s_runs = _runs(period_labels, "S")
+        v_couplets, v_runs = _runs(period_labels, "V")
         row = {
-            "hour": hour,
+            name: number,
             "start_s": row_start,
             "end_s": end,
             "clock": clock_at(start, row_start),
             "analysable_min": (end - row_start - _overlap_s(episodes, "noise", row_start, end)) / 60.0,
             "muscle_filtered_min": _stretches_within(filtered, row_start, end) / 60.0,
             "beats": int(inside.sum()),
-            **{name: hour_labels.count(name) for name in classes},
-            **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(hour_rate, hour_rr))),
+            **{name: period_labels.count(name) for name in classes},
+            **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(period_rate, period_rr))),
             "s_couplets": s_couplets,
             "s_runs": s_runs,
             "v_couplets": v_couplets,

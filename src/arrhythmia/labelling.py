@@ -106,6 +106,7 @@ def label_file(
             "summary": "summary.json",
             "episodes": "episodes.csv",
             "hourly": "hourly.csv",
+            "daily": "daily.csv",
             "families": "families.csv",
             "review": "review.csv",
             "events": "events.csv",

@@ -20,7 +20,7 @@ from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, ques
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.atrial import atrial_activity
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
-from arrhythmia.data.clock import Start, start_text
+from arrhythmia.data.clock import DAY_S, Start, start_text
 from arrhythmia.data.context import (
     LONG_RHYTHM_BEATS,
     local_rhythm,
@@ -44,6 +44,7 @@ from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.files import write_json, write_text_atomic
 from arrhythmia.hourly import (
     HRV_MIN_S,
+    daily_table,
     heart_rate,
     hourly_table,
     rate_intervals,
@@ -217,7 +218,8 @@ class RecordingLabels:
     questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
     inverted : the recording's beats pointed down and were turned over before they were cut;
     episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
-    hourly : the hourly table (``hourly.hourly_table``); hrv : SDNN, RMSSD, pNN50 of the whole recording, the
+    hourly : the hourly table (``hourly.hourly_table``); daily : its columns per day for a recording longer
+    than a day (``hourly.daily_table``), else None; hrv : SDNN, RMSSD, pNN50 of the whole recording, the
     NN intervals they are taken over and the share the editing left out (``hourly.recording_hrv``).
     found_in_v_runs : beats added by the search-back inside runs of V beats (``label_recording``).
     mv_per_unit : the millivolts per unit of the file's signal: 1.0 but where a CSV or NumPy signal's beats
@@ -243,6 +245,7 @@ class RecordingLabels:
     inverted: bool = False
     episodes: pd.DataFrame | None = None
     hourly: pd.DataFrame | None = None
+    daily: pd.DataFrame | None = None
     hrv: dict = field(default_factory=dict)
     found_in_v_runs: int = 0
     mains_hz: float | None = None
@@ -777,21 +780,26 @@ def rhythm_tables(
     start: Start = None,
     filtered: np.ndarray | None = None,
     beat_noise: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The episodes, hourly table and HRV of labelled beats (samples, AAMI labels, p_wave: their P-wave
-    consistency or None: (n,); atrial: their atrial activity, ``(dominant_hz, organisation, mv)``, or None; gap:
-    the activity in the interval after each, ``data.quality.gap_activity``, or None) of a recording of
-    ``duration_s`` seconds at ``fs`` Hz with unanalysable stretches ``noise`` and flutter-like ones
-    ``ventricular`` ((k, 2) samples; ``data.ventricular``). The samples may lie between samples (``time_s *
-    fs`` of ``beats.csv``), so that HRV does not read the sample grid as beat-to-beat variation; ``start``, the
-    recording's wall-clock start (``data.clock``), makes the hourly table's rows clock hours; ``filtered``, the
-    stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of them; ``beat_noise``,
-    the beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) or None, tells the beats that are
-    noise from VT runs and AF's irregularity. Also what the review server recomputes after a reviewer's corrections."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict]:
+    """The episodes, hourly table, daily table (None for a recording of a day or less) and HRV of labelled
+    beats (samples, AAMI labels, p_wave: their P-wave consistency or None: (n,); atrial: their atrial activity,
+    ``(dominant_hz, organisation, mv)``, or None; gap: the activity in the interval after each,
+    ``data.quality.gap_activity``, or None) of a recording of ``duration_s`` seconds at ``fs`` Hz with
+    unanalysable stretches ``noise`` and flutter-like ones ``ventricular`` ((k, 2) samples;
+    ``data.ventricular``). The samples may lie between samples (``time_s * fs`` of ``beats.csv``), so that HRV
+    does not read the sample grid as beat-to-beat variation; ``start``, the recording's wall-clock start
+    (``data.clock``), makes the hourly table's rows clock hours and the daily table's calendar days;
+    ``filtered``, the stretches low-passed for muscle noise ((k, 2) samples), gives each hour its minutes of
+    them; ``beat_noise``, the beats' ``(likeness, noise_level)`` (``data.quality.beat_noise``) or None, tells
+    the beats that are noise from VT runs and AF's irregularity. Also what the review server recomputes after a
+    reviewer's corrections."""
     episodes = find_episodes(samples, labels, fs, noise, config, p_wave, atrial, gap, ventricular, beat_noise)
     in_seconds = None if filtered is None else np.asarray(filtered, dtype=np.float64) / fs
     hourly = hourly_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start, in_seconds)
-    return episodes, hourly, recording_hrv(samples / fs, labels, episodes)
+    daily = None  # a day or less: the hourly table says it all
+    if duration_s > DAY_S:
+        daily = daily_table(samples / fs, labels, duration_s, episodes, AAMI_CLASSES, start, in_seconds)
+    return episodes, hourly, daily, recording_hrv(samples / fs, labels, episodes)
 
 
 def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
@@ -833,7 +841,7 @@ def _add_rhythm(
         result.muscle_filtered,
         beat_noise,
     )
-    result.episodes, result.hourly, result.hrv = tables
+    result.episodes, result.hourly, result.daily, result.hrv = tables
     if recording.events:
         times = np.asarray(samples, dtype=np.float64) / recording.fs
         result.events = patient_events(recording.events, times, labels, result.episodes, recording.start)
@@ -937,11 +945,11 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
 def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
     """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
     ``summarise``'s summary, what the adaptation did, episodes per type and the HRV), ``episodes.csv`` (the
-    rhythm episodes), ``hourly.csv``, ``families.csv`` when adapted, ``events.csv`` when the file marks
-    patient events (``diary.patient_events``; their number in ``summary.json``'s ``patient_events``), and ``review.csv``
-    when beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct,
-    and the corrected file is what ``--labels`` takes. Each file is written whole or not at all. Returns
-    the summary."""
+    rhythm episodes), ``hourly.csv``, ``daily.csv`` for a recording longer than a day, ``families.csv`` when
+    adapted, ``events.csv`` when the file marks patient events (``diary.patient_events``; their number in
+    ``summary.json``'s ``patient_events``), and ``review.csv`` when beats were asked about: its ``label``
+    column holds the model's labels for the reviewer to correct, and the corrected file is what ``--labels``
+    takes. Each file is written whole or not at all. Returns the summary."""
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
@@ -961,6 +969,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     if result.episodes is not None:
         write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
         write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
+        if result.daily is not None:
+            write_text_atomic(out / "daily.csv", result.daily.to_csv(index=False, float_format="%.6g"))
         summary.update(rhythm_summary(result.episodes, result.hrv))
         summary["episode_settings"] = result.episode_settings
     if result.events is not None:

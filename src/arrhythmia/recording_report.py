@@ -158,21 +158,39 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = 
         clock_hours = f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
         return f"day {day_of(start, r['start_s'])} {clock_hours}" if several_days else clock_hours
 
+    return _period_html(hourly, classes, header, hours, minutes=True)
+
+
+def _daily_html(daily: pd.DataFrame, classes: tuple[str, ...]) -> str:
+    """The daily table of a recording longer than a day (``hourly.daily_table``): its rows are the days of the
+    recording (by the calendar where its start is known), its analysable time in hours."""
+    filtered = "muscle_filtered_min" in daily and bool((daily["muscle_filtered_min"] > 0).any())
+    header = ["day", "analysable h", *["muscle-filtered h"] * filtered, "beats", *classes]
+    header += ["HR min / mean / max", "S couplets / runs", "V couplets / runs", "pauses", "AF h", "AFL h"]
+    header += ["SDNN ms", "RMSSD ms", "pNN50 %", "NN edited out %"]
+    return _period_html(daily, classes, header, lambda r: f"day {r['day']}", minutes=False)
+
+
+def _period_html(table: pd.DataFrame, classes: tuple[str, ...], header: list[str], name, minutes: bool) -> str:
+    """The rows of an hourly or daily table under ``header``, each named by ``name(row)``; times in minutes
+    (``minutes``) or hours."""
+    filtered = "muscle_filtered_min" in table and bool((table["muscle_filtered_min"] > 0).any())
+    per_unit = 1.0 if minutes else 60.0
     rows = []
-    for r in hourly.to_dict("records"):
+    for r in table.to_dict("records"):
         rows.append(
             [
-                hours(r),
-                _number(r["analysable_min"], 1),
-                *[_number(r.get("muscle_filtered_min"), 1)] * filtered,
+                name(r),
+                _number(r["analysable_min"] / per_unit, 1),
+                *[_number(r.get("muscle_filtered_min", np.nan) / per_unit, 1)] * filtered,
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
                 " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
                 f"{r['s_couplets']} / {r['s_runs']}",
                 f"{r['v_couplets']} / {r['v_runs']}",
                 _number(r["pauses"]),
-                _number(r["af_min"], 1),
-                _number(r["afl_min"], 1),
+                _number(r["af_min"] / per_unit, 1),
+                _number(r["afl_min"] / per_unit, 1),
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
@@ -331,6 +349,8 @@ def render_recording_report(
         )
     if "trend" in figures:
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]
+    if result.daily is not None:
+        parts += ["<h2>Daily table</h2>", _daily_html(result.daily, classes)]
     if result.hourly is not None:
         parts += ["<h2>Hourly table</h2>", _hourly_html(result.hourly, classes, recording.start)]
     parts += ["<h2>Ectopy</h2>"]

@@ -15,7 +15,7 @@ sidecar folder ``DIR/.arrhythmia/NAME/`` and the recording itself is never writt
       corrections.jsonl   the journal: one JSON line per correction, undo or re-analysis, fsync'ed before
                           the request is answered, so a killed server loses at most the one in flight
       reviewed/           the reviewed outputs written by ``export`` (beats.csv, summary.json, episodes.csv,
-                          hourly.csv, families.csv, report.html, NAME.rev)
+                          hourly.csv, daily.csv (longer than a day), families.csv, report.html, NAME.rev)
 
 The reviewed labels are the current analysis's labels with the journal replayed over them; the version of a
 recording is the number of journal lines. Every change may name the version it was made against, and a
@@ -667,7 +667,7 @@ class ReviewStore:
         fs = meta["fs"]
         labelled = labels != ""
         config = EpisodeConfig.from_value(meta.get("episode_settings"))  # as the analysis found them
-        episodes, hourly, hrv = rhythm_tables(
+        episodes, hourly, daily, hrv = rhythm_tables(
             times_s[labelled] * fs,
             as_aami(labels[labelled]),
             fs,
@@ -693,7 +693,8 @@ class ReviewStore:
         }
         summary.update(rhythm_summary(episodes, hrv))
         summary["reviewed"] = reviewed
-        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "hrv": hrv, "settings": asdict(config)}
+        result = {"summary": summary, "episodes": episodes, "hourly": hourly, "daily": daily, "hrv": hrv}
+        result["settings"] = asdict(config)
         with self.lock:
             self._rhythm = (key, result)
         return result
@@ -812,6 +813,7 @@ class ReviewStore:
             templates=np.load(templates) if templates.exists() else None,
             episodes=rhythm["episodes"],
             hourly=rhythm["hourly"],
+            daily=rhythm["daily"],
             hrv=rhythm["hrv"],
             episode_settings=rhythm["settings"],
             recording=recording,

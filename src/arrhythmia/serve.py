@@ -54,6 +54,7 @@ EXPORTS = {
     "summary.json": "application/json",
     "episodes.csv": "text/csv",
     "hourly.csv": "text/csv",
+    "daily.csv": "text/csv",
     "families.csv": "text/csv",
     "report.html": "text/html",
 }
@@ -550,6 +551,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
         if folder is None:
             store.export()
             folder = store.folder / "reviewed"
+        if not (folder / what).is_file():  # daily.csv of a recording of a day or less, families.csv unadapted
+            raise HTTPException(404, f"{store.name}: its reviewed outputs hold no {what}")
         filename = f"{store.name}-reviewed-{what}"
         return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename)
 

@@ -26,12 +26,16 @@ def seconds_past_hour(start: Start) -> float:
 DAY_S = 86400.0
 
 
+def seconds_past_midnight(start: Start) -> float:
+    """Seconds from the last midnight to ``start`` (0 for None): where the calendar's days cut a recording."""
+    return 0.0 if start is None else start.hour * 3600.0 + seconds_past_hour(start)
+
+
 def day_of(start: Start, offset_s: float) -> int:
     """The day of the recording, from 1, that ``offset_s`` seconds after ``start`` fall on: by the calendar
     where ``start`` is known (a recording started at 22:00 is on day 2 at 01:00), else each 24 hours from
     the start."""
-    past_midnight = 0.0 if start is None else start.hour * 3600.0 + seconds_past_hour(start)
-    return int((past_midnight + offset_s) // DAY_S) + 1
+    return int((seconds_past_midnight(start) + offset_s) // DAY_S) + 1
 
 
 def time_of_day(start: Start, offset_s: float, with_seconds: bool = True) -> str:
