@@ -844,3 +844,35 @@ def test_the_report_says_when_vt_runs_of_noise_are_left_out():
     assert "noisy signal" not in episode_thresholds({**settings, "vt_unalike_below": None})
     before = {key: value for key, value in settings.items() if key != "vt_unalike_below"}  # an older analysis
     assert "noisy signal" not in episode_thresholds(before)
+
+
+def test_a_recording_longer_than_a_day_gets_a_daily_table_of_calendar_days(tmp_path):
+    """A 7- or 14-day patch recording is read a day at a time: ``rhythm_tables`` gives a daily table (the
+    hourly table's columns per calendar day, the day's own HRV) beside the hourly one, ``save_recording``
+    writes it as daily.csv and the report shows it; a recording of a day or less has none."""
+    from datetime import datetime
+
+    from arrhythmia.predict import RecordingLabels, rhythm_tables, save_recording
+    from arrhythmia.recording_report import _daily_html
+
+    rng = np.random.default_rng(0)
+    rr = 1.0 + 0.05 * rng.standard_normal(int(50 * 3600 / 1.0))  # about 50 h of a varying sinus rhythm
+    samples, labels = beats(rr)
+    labels[::500] = "V"
+    duration = samples[-1] / FS + 0.5
+    start = datetime(2026, 11, 28, 10, 23, 5)
+    episodes, hourly, daily, hrv = rhythm_tables(samples, labels, FS, duration, np.zeros((0, 2)), start=start)
+    assert daily["day"].tolist() == [1, 2, 3]  # 10:23:05 to midnight, a whole day, then to the end
+    assert daily["end_s"].tolist()[:2] == pytest.approx([13 * 3600 + 36 * 60 + 55, 37 * 3600 + 36 * 60 + 55])
+    assert daily["beats"].sum() == hourly["beats"].sum() == len(samples)
+    assert daily["V"].sum() == (labels == "V").sum() and daily["af_min"].sum() == 0
+    assert daily["sdnn_ms"].notna().all() and daily["sdnn_ms"].between(30, 70).all()  # each day's own HRV
+    assert daily["analysable_min"].sum() == pytest.approx(duration / 60)
+    table = pd.DataFrame({"sample": samples, "time_s": samples / FS, "label": labels})
+    result = RecordingLabels(beats=table, episodes=episodes, hourly=hourly, daily=daily, hrv=hrv)
+    save_recording(result, tmp_path, {}, ("N", "S", "V", "F", "Q"))
+    assert pd.read_csv(tmp_path / "daily.csv")["day"].tolist() == [1, 2, 3]
+    page = _daily_html(daily, ("N", "S", "V", "F", "Q"))
+    assert "<td>day 3</td>" in page and "analysable h" in page
+    short = rhythm_tables(samples[:3600], labels[:3600], FS, 3600.0, np.zeros((0, 2)), start=start)
+    assert short[2] is None
