@@ -365,3 +365,26 @@ def test_beats_relabelled_by_their_mitbih_symbols(wfdb_db):
     assert set(only_r01.classes) <= set(expected)
     with pytest.raises(DataError, match="no beat symbol has"):
         by_symbol(beats, min_beats=10**6)
+
+
+def test_overlapping_intervals_and_stretches_as_their_definition_says():
+    """``quality.overlapping`` (a binary search per interval) against its definition, pair by pair: closed
+    intervals that touch, or with ``touching=False`` share some time; points; unsorted, nested, overlapping
+    stretches; NaN never inside."""
+    from arrhythmia.data.quality import overlapping
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        starts = rng.integers(0, 30, rng.integers(0, 25)).astype(float)
+        ends = starts + rng.integers(0, 4, len(starts)) * rng.integers(0, 2, len(starts))
+        firsts = rng.integers(0, 30, rng.integers(0, 6)).astype(float)
+        stretches = np.stack([firsts, firsts + rng.integers(0, 6, len(firsts))], axis=1)
+        if len(starts):
+            starts[0] = np.nan
+        for touching in (True, False):
+            expected = [
+                any((s <= b and e >= a) if touching else (s < b and e > a) for a, b in stretches)
+                for s, e in zip(starts, ends)
+            ]
+            assert overlapping(starts, ends, stretches, touching).tolist() == expected
+    assert overlapping(np.arange(3.0), np.arange(3.0), np.zeros((0, 2))).tolist() == [False] * 3
