@@ -352,7 +352,10 @@ def render_recording_report(
     if result.daily is not None:
         parts += ["<h2>Daily table</h2>", _daily_html(result.daily, classes)]
     if result.hourly is not None:
-        parts += ["<h2>Hourly table</h2>", _hourly_html(result.hourly, classes, recording.start)]
+        hourly = _hourly_html(result.hourly, classes, recording.start)
+        if result.daily is not None:  # a week's 168 rows folded under its days
+            hourly = f"<details><summary>Every hour ({len(result.hourly):,})</summary>{hourly}</details>"
+        parts += ["<h2>Hourly table</h2>", hourly]
     parts += ["<h2>Ectopy</h2>"]
     ectopy_rows = [
         [
