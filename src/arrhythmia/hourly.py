@@ -257,7 +257,7 @@ def _period_table(
         row_start, end = float(row_start), float(end)
         inside = (times >= row_start) & (times < end)
         period_labels = labels[inside].tolist()
-        ending = inside[1:] & readable  # the intervals that end in this hour
+        ending = inside[1:] & readable  # the intervals that end in this row's hour or day
         period_rate, period_rr = rate[ending], rr[ending]
         s_couplets, s_runs = _runs(period_labels, "S")
         v_couplets, v_runs = _runs(period_labels, "V")
@@ -269,7 +269,7 @@ def _period_table(
             "analysable_min": (end - row_start - _overlap_s(episodes, "noise", row_start, end)) / 60.0,
             "muscle_filtered_min": _stretches_within(filtered, row_start, end) / 60.0,
             "beats": int(inside.sum()),
-            **{name: period_labels.count(name) for name in classes},
+            **{label: period_labels.count(label) for label in classes},
             **dict(zip(("hr_min", "hr_mean", "hr_max"), rate_range(period_rate, period_rr))),
             "s_couplets": s_couplets,
             "s_runs": s_runs,

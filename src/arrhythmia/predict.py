@@ -599,7 +599,7 @@ def label_recording(
     result.beats = table
     result.inverted = sign < 0
 
-    # 5. The rhythm: episodes, hourly table and HRV over the labelled beats.
+    # 5. The rhythm: episodes, hourly (and daily) tables and HRV over the labelled beats.
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = tuple(values[labelled] for values in beats.atrial)
