@@ -16,7 +16,15 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from arrhythmia.adapt import AdaptConfig, Families, Timing, family_medians, questions, supraventricular_as_n
+from arrhythmia.adapt import (
+    AdaptConfig,
+    Families,
+    Timing,
+    family_medians,
+    questions,
+    supraventricular_as_n,
+    with_answers,
+)
 from arrhythmia.adapt import adapt as adapt_labels
 from arrhythmia.data.atrial import atrial_activity
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
@@ -538,7 +546,7 @@ def label_recording(
         given, given_found = _reviewed_split(reviewed, kept_peaks, found, fs, tuple(model.classes), where)
     # The network's own calls, which `confidence` reads: where the adaptation overrode them, or they were
     # unsure, is where the wrong labels are (DS1 CV: they rank them at AUROC 0.82-0.89, adapted ones 0.48-0.64).
-    network_probs = _answered(kept_probs, given)
+    network_probs = with_answers(kept_probs, given)
 
     # 3. Adapt the labels to the recording (families, normalisation, rhythm) and to the reviewer's answers.
     family = np.full(len(peaks), -1, dtype=np.int64)
@@ -590,7 +598,7 @@ def label_recording(
     network[cut.kept] = network_probs
     beats = _DetectedBeats(peaks, offsets, probs, network, cut.kept, family, p_wave, atrial_values)
     if len(found):
-        found_probs = _answered(found_probs, given_found)
+        found_probs = with_answers(found_probs, given_found)
         added = _still_in_v_runs(found, kept_peaks, aami_calls(kept_probs, model.classes))
         added[list(given_found)] = True
         result.found_in_v_runs = int(added.sum())
@@ -656,14 +664,6 @@ def _clean_signal(recording: Recording, muscle_filter: bool) -> _CleanSignal:
         signal = remove_muscle(signal, fs, noisy_blocks)
         recording = replace(recording, signal=signal)
     return _CleanSignal(recording, signal, mv_per_unit, mains_hz, noisy_blocks)
-
-
-def _answered(probs: np.ndarray, answers: dict[int, int]) -> np.ndarray:
-    """``probs`` (n, n_classes) with the rows a reviewer answered (``{row: class index}``) made one-hot."""
-    probs = probs.copy()
-    for row, c in answers.items():
-        probs[row] = np.eye(probs.shape[1], dtype=probs.dtype)[c]
-    return probs
 
 
 def _timing(peaks: np.ndarray, fs: float, kept: np.ndarray, config: AdaptConfig) -> Timing:

@@ -59,6 +59,7 @@ from arrhythmia.adapt.assisted import (
     reviewed_s_families,
     reviewed_timing,
     timing_groups,
+    with_answers,
 )
 from arrhythmia.adapt.families import (
     MORPHOLOGY,
@@ -121,4 +122,5 @@ __all__ = [
     "supraventricular_runs",
     "unlike_early_beats_as_v",
     "timing_groups",
+    "with_answers",
 ]

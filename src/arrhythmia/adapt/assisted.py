@@ -10,6 +10,15 @@ from arrhythmia.adapt.families import Families, exemplars, family_medians
 from arrhythmia.adapt.rhythm import Timing, decide_supraventricular, relabel
 
 
+def with_answers(probs: np.ndarray, reviewed: dict[int, int]) -> np.ndarray:
+    """A copy of ``probs`` (n_beats, n_classes) with the rows a reviewer answered (``{row: class index}``)
+    one-hot: a reviewer's label is certain."""
+    probs = probs.copy()
+    for row, c in reviewed.items():
+        probs[row] = np.eye(probs.shape[1], dtype=probs.dtype)[c]
+    return probs
+
+
 def _s_score(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     """How much more S than N each beat looks: log p_S - log p_N, (n_beats,); 0 is the model's own border."""
     s, n = classes.index("S"), classes.index("N")

@@ -18,6 +18,7 @@ from arrhythmia.adapt.assisted import (
     reviewed_s_families,
     reviewed_timing,
     timing_groups,
+    with_answers,
 )
 from arrhythmia.adapt.families import (
     Families,
@@ -382,10 +383,7 @@ def adapt(
             stacklevel=2,
         )
         steps["reason"] = f"fewer than {config.min_beats} beats"
-        probs = probs.copy()
-        for i, c in reviewed.items():
-            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
-        return Adaptation(probs, None, steps)
+        return Adaptation(with_answers(probs, reviewed), None, steps)
     if rhythm is not None and config.premature_spread is not None:
         # this patient's own border between early and on time, for every step that reads timing
         border = patient_premature_ratio(
@@ -462,8 +460,7 @@ def adapt(
             probs = reviewed_s_families(
                 probs, tuple(model.classes), families.family, typical, reviewed, prematurity, config.premature_ratio
             )
-        for i, c in reviewed.items():
-            probs[i] = np.eye(len(model.classes), dtype=probs.dtype)[c]
+        probs = with_answers(probs, reviewed)
         steps["reviewed_beats"] = len(reviewed)
         steps["s_border"] = border
     steps["adapted"] = True
