@@ -142,14 +142,7 @@ def _number(value, digits: int = 0) -> str:
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
     """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``;
     ``day 2 10:00-11:00`` in a recording longer than a day, whose hours of the clock come again), else by the
-    hours from the start (``00:00-01:00``, ``24:00-25:00``). The minutes low-passed for muscle noise are a column
-    where some were (``muscle_filtered_min``; absent from a table of an older analysis)."""
-    filtered = "muscle_filtered_min" in hourly and bool((hourly["muscle_filtered_min"] > 0).any())
-    header = ["clock time" if start is not None else "hours", "analysable min"]
-    header += ["muscle-filtered min"] * filtered + ["beats", *classes]
-    header += ["HR min / mean / max", "S couplets / runs"]
-    header += ["V couplets / runs", "pauses", "AF min", "AFL min", "SDNN ms", "RMSSD ms", "pNN50 %"]
-    header += ["NN edited out %"]
+    hours from the start (``00:00-01:00``, ``24:00-25:00``)."""
     several_days = start is not None and len(hourly) > 0 and float(hourly["end_s"].max()) > DAY_S
 
     def hours(r: dict) -> str:
@@ -158,31 +151,31 @@ def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = 
         clock_hours = f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
         return f"day {day_of(start, r['start_s'])} {clock_hours}" if several_days else clock_hours
 
-    return _period_html(hourly, classes, header, hours, minutes=True)
+    return _period_html(hourly, classes, "clock time" if start is not None else "hours", hours, minutes=True)
 
 
 def _daily_html(daily: pd.DataFrame, classes: tuple[str, ...]) -> str:
     """The daily table of a recording longer than a day (``hourly.daily_table``): its rows are the days of the
-    recording (by the calendar where its start is known), its analysable time in hours."""
-    filtered = "muscle_filtered_min" in daily and bool((daily["muscle_filtered_min"] > 0).any())
-    header = ["day", "analysable h", *["muscle-filtered h"] * filtered, "beats", *classes]
-    header += ["HR min / mean / max", "S couplets / runs", "V couplets / runs", "pauses", "AF h", "AFL h"]
-    header += ["SDNN ms", "RMSSD ms", "pNN50 %", "NN edited out %"]
-    return _period_html(daily, classes, header, lambda r: f"day {r['day']}", minutes=False)
+    recording (by the calendar where its start is known), its times in hours."""
+    return _period_html(daily, classes, "day", lambda r: f"day {r['day']}", minutes=False)
 
 
-def _period_html(table: pd.DataFrame, classes: tuple[str, ...], header: list[str], name, minutes: bool) -> str:
-    """The rows of an hourly or daily table under ``header``, each named by ``name(row)``; times in minutes
-    (``minutes``) or hours."""
+def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name, minutes: bool) -> str:
+    """The rows of an hourly or daily table, each named by ``name(row)`` under the heading ``first``; times in
+    minutes (``minutes``) or hours. The time low-passed for muscle noise is a column where some was
+    (``muscle_filtered_min``; absent from a table of an older analysis)."""
+    unit, per_unit = ("min", 1.0) if minutes else ("h", 60.0)
     filtered = "muscle_filtered_min" in table and bool((table["muscle_filtered_min"] > 0).any())
-    per_unit = 1.0 if minutes else 60.0
+    header = [first, f"analysable {unit}", *[f"muscle-filtered {unit}"] * filtered, "beats", *classes]
+    header += ["HR min / mean / max", "S couplets / runs", "V couplets / runs", "pauses", f"AF {unit}", f"AFL {unit}"]
+    header += ["SDNN ms", "RMSSD ms", "pNN50 %", "NN edited out %"]
     rows = []
     for r in table.to_dict("records"):
         rows.append(
             [
                 name(r),
                 _number(r["analysable_min"] / per_unit, 1),
-                *[_number(r.get("muscle_filtered_min", np.nan) / per_unit, 1)] * filtered,
+                *([_number(r["muscle_filtered_min"] / per_unit, 1)] if filtered else []),
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
                 " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
