@@ -187,7 +187,8 @@ class TrainConfig:
 
 
 #: ``arrhythmia train --preset NAME``: the configurations measured best on the validation records
-#: (benchmarks/accuracy.py, README), with the settings that differ between the two protocols.
+#: (benchmarks/accuracy.py; docs/training-measured.md, "What was tried for new patients, chosen on validation"),
+#: with the settings that differ between the two protocols.
 PRESETS: dict[str, dict] = {
     # Accuracy first: the SE-ResNet on centred windows with context features, augmented, an ensemble of seeds.
     "best": {

@@ -66,7 +66,8 @@ class EpisodeConfig:
     run_break_bpm : a run of V (S) beats ends at an interval slower than this: V V V, a pause, V V V is two
         runs, each read against ``run_bpm`` on its own, not one whose mean rate the pause brings down (MIT-BIH
         106's three V beats at 130 bpm and the V beats after a 1.5 s pause); None: every stretch of
-        consecutive V (S) beats is one run. Chosen on MIT-BIH DS1 (README).
+        consecutive V (S) beats is one run. Chosen on MIT-BIH DS1 (docs/choosing-the-rhythm-settings.md, "VT
+        episodes").
     af_irregularity : median |log(RR_i / RR_i-1)| over ``af_beats`` intervals on each side above which the
         rhythm is irregular (sinus rhythm with the odd ectopic beat: 0.02-0.05). This and the other ``af_``
         settings were chosen on MIT-BIH DS1 records (``benchmarks/rhythm.py --records ds1 --grid``).

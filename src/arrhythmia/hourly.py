@@ -32,7 +32,8 @@ HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
 HRV_EXCLUDES = ("noise", "AF", "AFL", "VF", "pause")
 #: An NN interval that differs from the NN interval before it by more than this share of it is left out (the
-#: conventional 20%; chosen over none on MIT-BIH DS1 by agreement with the annotated beats' HRV, README).
+#: conventional 20%; chosen over none on MIT-BIH DS1 by agreement with the annotated beats' HRV,
+#: docs/choosing-the-rhythm-settings.md, "HRV: editing the NN intervals").
 NN_MAX_CHANGE = 0.2
 #: When the editing leaves out more than this share (%) of the NN intervals, the rhythm is more irregular than
 #: a sinus rhythm (an arrhythmia no episode names, ectopy the labels missed, noise) and the HRV is marked as

@@ -32,7 +32,8 @@ def reviewed_s_border(probs: np.ndarray, classes: tuple[str, ...], reviewed: dic
     above that beat; where the model's border already parts them, or the reviewed N and S beats overlap
     (no border parts them), it stays at 0. The least move: a beat answered S whose shape the network
     scored far on the N side (an atrial premature beat told by its timing, not its shape) moves the border
-    only as far as that beat, not halfway to the most N-like beat answered N (215, README)."""
+    only as far as that beat, not halfway to the most N-like beat answered N (215: docs/choosing-the-adaptation.md,
+    "Assisted mode")."""
     score = _s_score(probs, classes)
     n_scores = [score[i] for i, c in reviewed.items() if classes[c] == "N"]
     s_scores = [score[i] for i, c in reviewed.items() if classes[c] == "S"]

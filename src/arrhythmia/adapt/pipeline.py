@@ -65,7 +65,8 @@ class AdaptConfig:
         normalisation alone made one of the classes ``keep_if_made`` (its mean probability of that class below
         ``keep_if_made_below`` before, 0.5 or more after) keeps the probabilities from before: 209's second
         lead, made V; 124's, whose normal beats fall into two large families, the second made Q
-        (unclassifiable) when normalised on the first (README); None: none does.
+        (unclassifiable) when normalised on the first (docs/adaptation-in-detail.md, "The steps in full"); None: none
+        does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
         so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
         recording with many V beats then normalises them away).

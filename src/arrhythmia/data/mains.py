@@ -3,7 +3,7 @@
 Mains hum at 50 or 60 Hz is the most common artefact of ECG recorded outside a shielded lab (an
 electrode with poor contact, an amplifier without a notch of its own). The detector's 0.5-40 Hz
 band-pass leaves much of it: 0.2 mV of 50 Hz hum added to DS1's MLII signals cost 1.6 points of beat
-detection sensitivity (README, "Mains interference"). ``mains_frequency`` finds the hum from the
+detection sensitivity (docs/detection-and-noise.md, "Mains interference"). ``mains_frequency`` finds the hum from the
 recording's spectrum and ``remove_mains`` takes it out with a narrow IIR notch (``scipy.signal.iirnotch``,
 run forward and backward so the QRS is not shifted).
 """

@@ -4,8 +4,8 @@ Muscle activity (a patient who walks, shivers or tenses) adds broadband noise ab
 band. The detector's 0.5-40 Hz band-pass keeps much of it and the network, trained on MIT-BIH's cleaner
 signal, reads a noisy normal beat as a wide one: with synthetic muscle noise at 6 dB SNR on DS1's MLII,
 V's positive predictivity through ``predict`` fell from 89 to 47% and a seventh of the beats went
-undetected (README, "Muscle noise"). Clinical ECG machines answer with a switchable 25-40 Hz "muscle
-filter"; here it is switched on only where the noise is: ``muscle_noise`` measures, per block of
+undetected (docs/detection-and-noise.md, "Muscle noise"). Clinical ECG machines answer with a switchable 25-40 Hz
+"muscle filter"; here it is switched on only where the noise is: ``muscle_noise`` measures, per block of
 ``BLOCK_S`` seconds, the signal in ``NOISE_BAND_HZ`` against the recording's QRS amplitude, and
 ``remove_muscle`` low-passes those blocks (``CUTOFF_HZ``, zero-phase), blending into the untouched signal
 over ``BLEND_S`` at each edge. A clean recording is left exactly as it was read.
@@ -24,13 +24,13 @@ from arrhythmia.data.quality import chunks, true_runs
 NOISE_BAND_HZ = (40.0, 55.0)
 #: A block is noisy when the median magnitude of its signal in ``NOISE_BAND_HZ`` reaches this share of the
 #: recording's QRS amplitude (the median 1-s range of the 5-40 Hz band). DS1's clean MLII blocks stay under
-#: 0.029; chosen on DS1 through ``predict``, with the cut-off (README, "Muscle noise").
+#: 0.029; chosen on DS1 through ``predict``, with the cut-off (docs/detection-and-noise.md, "Muscle noise").
 NOISE_SHARE = 0.035
 #: The low-pass applied to noisy blocks: a 2nd-order Butterworth run forward and backward, Hz.
 CUTOFF_HZ = 25.0
 #: Where at least this share of a recording's blocks is filtered, its beats are grouped by shape with every
 #: window low-passed alike (``same_band``); a few stray noisy blocks leave the grouping as it is. Chosen on
-#: DS1 with the filter (README, "Muscle noise").
+#: DS1 with the filter (docs/detection-and-noise.md, "Muscle noise").
 SAME_BAND_SHARE = 0.05
 #: Length of the blocks the noise is judged in, and of the ramp between filtered and untouched signal, s.
 BLOCK_S = 10.0
