@@ -204,12 +204,15 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     assert (out / "families.csv").is_file() and (out / "families.png").stat().st_size > 5_000
     sheet = pd.read_csv(out / "review.csv")
     assert len(sheet) == 3 and (out / "review.png").stat().st_size > 5_000
-    sheet["label"] = "V"  # the reviewer's answers
-    sheet.to_csv(tmp_path / "reviewed.csv", index=False)
-    result = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "reviewed.csv", "--out", tmp_path / "again")
+    sheet["label"] = "V"  # the reviewer's answers, in the sheet itself, labelled again into the same folder
+    sheet.to_csv(out / "review.csv", index=False)
+    result = run_cli("predict", tmp_path / "rec", "--labels", out / "review.csv", "--out", out)
     assert result.returncode == 0, result.stderr
-    beats = pd.read_csv(tmp_path / "again" / "beats.csv", keep_default_na=False).set_index("sample")
+    beats = pd.read_csv(out / "beats.csv", keep_default_na=False).set_index("sample")
     assert (beats.loc[sheet["sample"], "label"] == "V").all()
+    # The answered sheet is the reviewer's, kept as they left it, and no longer offered as this run's sheet.
+    pd.testing.assert_frame_equal(pd.read_csv(out / "review.csv"), sheet)
+    assert "review sheet" not in result.stdout
     # A label the model does not know, or a sample that is no beat: one line, and nothing written.
     (tmp_path / "bad.csv").write_text(f"sample,label\n{sheet['sample'][0]},X\n")
     bad = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "bad.csv", "--out", tmp_path / "bad")

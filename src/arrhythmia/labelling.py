@@ -22,6 +22,7 @@ from arrhythmia.predict import (
     read_reviewed,
     save_beat_rows,
     save_recording,
+    saved_files,
 )
 from arrhythmia.recording_report import write_recording_report
 
@@ -65,10 +66,6 @@ class LabelledFile:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def _existing(out: Path, names: dict[str, str]) -> dict[str, Path]:
-    return {key: out / name for key, name in names.items() if (out / name).exists()}
-
-
 def label_file(
     path: str | Path, model: BeatModel, out: str | Path, options: PredictOptions | None = None
 ) -> LabelledFile:
@@ -99,19 +96,7 @@ def label_file(
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)
-    files = _existing(
-        out,
-        {
-            "beats": "beats.csv",
-            "summary": "summary.json",
-            "episodes": "episodes.csv",
-            "hourly": "hourly.csv",
-            "daily": "daily.csv",
-            "families": "families.csv",
-            "review": "review.csv",
-            "events": "events.csv",
-        },
-    )
+    files = saved_files(result, out)
     name = path.with_suffix("").name
     if result.families is not None:
         files["families_plot"] = figures.plot_family_templates(

@@ -961,20 +961,34 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         summary["recording_s"] = len(result.recording.signal) / result.recording.fs
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
-    write_text_atomic(out / "beats.csv", result.beats.to_csv(index=False, float_format="%.6g"))
-    if result.families is not None:
-        write_text_atomic(out / "families.csv", result.families.to_csv(index=False, float_format="%.6g"))
-    if result.questions is not None:
-        write_text_atomic(out / "review.csv", result.questions.to_csv(index=False, float_format="%.6g"))
+    for name, table in _tables(result).items():
+        write_text_atomic(out / name, table.to_csv(index=False, float_format="%.6g"))
     if result.episodes is not None:
-        write_text_atomic(out / "episodes.csv", result.episodes.to_csv(index=False, float_format="%.6g"))
-        write_text_atomic(out / "hourly.csv", result.hourly.to_csv(index=False, float_format="%.6g"))
-        if result.daily is not None:
-            write_text_atomic(out / "daily.csv", result.daily.to_csv(index=False, float_format="%.6g"))
         summary.update(rhythm_summary(result.episodes, result.hrv))
         summary["episode_settings"] = result.episode_settings
     if result.events is not None:
-        write_text_atomic(out / "events.csv", result.events.to_csv(index=False, float_format="%.6g"))
         summary["patient_events"] = len(result.events)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _tables(result: RecordingLabels) -> dict[str, pd.DataFrame]:
+    """The tables ``save_recording`` writes for ``result``, by file name: those the recording has."""
+    tables = {
+        "beats.csv": result.beats,
+        "families.csv": result.families,
+        "review.csv": result.questions,
+        "episodes.csv": result.episodes,
+        "hourly.csv": result.hourly if result.episodes is not None else None,
+        "daily.csv": result.daily if result.episodes is not None else None,
+        "events.csv": result.events,
+    }
+    return {name: table for name, table in tables.items() if table is not None}
+
+
+def saved_files(result: RecordingLabels, out: Path) -> dict[str, Path]:
+    """The files ``save_recording`` wrote for ``result`` into ``out``, by kind (``beats``, ``summary``,
+    ``episodes``, ``hourly``, ``daily``, ``families``, ``review``, ``events``): those of this labelling
+    only, not what an earlier one left in the folder (a reviewer's answered ``review.csv``, say)."""
+    names = ["summary.json", *_tables(result)]
+    return {Path(name).stem: Path(out) / name for name in names}
