@@ -213,6 +213,12 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     # The answered sheet is the reviewer's, kept as they left it, and no longer offered as this run's sheet.
     pd.testing.assert_frame_equal(pd.read_csv(out / "review.csv"), sheet)
     assert "review sheet" not in result.stdout
+    # The earlier run's picture of the questions went with its labels; without the adaptation its families go too.
+    assert not (out / "review.png").exists() and (out / "families.csv").is_file()
+    plain = run_cli("predict", tmp_path / "rec", "--no-adapt", "--out", out)
+    assert plain.returncode == 0, plain.stderr
+    assert not (out / "families.csv").exists() and not (out / "families.png").exists()
+    assert (out / "review.csv").is_file() and "families.csv, families.png" in " ".join(plain.stdout.split())
     # A label the model does not know, or a sample that is no beat: one line, and nothing written.
     (tmp_path / "bad.csv").write_text(f"sample,label\n{sheet['sample'][0]},X\n")
     bad = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "bad.csv", "--out", tmp_path / "bad")

@@ -524,6 +524,10 @@ def predict(
     if "events" in files:
         console.print(f"patient events, each with the rhythm around it: {files['events']}")
     console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
+    if done.removed:
+        console.print(
+            f"removed what an earlier labelling had written to {out} and this one did not: {', '.join(done.removed)}"
+        )
 
 
 @app.command()

@@ -64,6 +64,35 @@ class LabelledFile:
     result: RecordingLabels | None
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # an earlier labelling's files this one did not write
+
+
+#: The files a labelling writes that the next labelling into the same folder replaces: an earlier one's file
+#: this one does not write (its report, its families when this one is not adapted) would describe other labels.
+#: ``review.csv`` is not among them: it may hold a reviewer's answers.
+DERIVED_FILES = (
+    "beats.csv",
+    "summary.json",
+    "episodes.csv",
+    "hourly.csv",
+    "daily.csv",
+    "families.csv",
+    "families.png",
+    "events.csv",
+    "review.png",
+    "beats.png",
+    "report.html",
+)
+
+
+def _without_stale(done: LabelledFile, out: Path) -> LabelledFile:
+    """``done`` with the ``DERIVED_FILES`` an earlier labelling left in ``out`` and this one did not write
+    removed (after this one has written all of its own, so a failed run removes nothing)."""
+    written = {path.name for path in done.files.values()}
+    done.removed = [name for name in DERIVED_FILES if name not in written and (out / name).is_file()]
+    for name in done.removed:
+        (out / name).unlink()
+    return done
 
 
 def label_file(
@@ -81,7 +110,7 @@ def label_file(
         beats = save_beat_rows(predict_beats(data, model), out)
         counts = beats["label"].value_counts().to_dict()
         summary = {"record": str(path), "beats": len(beats), "per_class": {c: counts.get(c, 0) for c in model.classes}}
-        return LabelledFile(None, None, summary, {"beats": out / "beats.csv"})
+        return _without_stale(LabelledFile(None, None, summary, {"beats": out / "beats.csv"}), out)
 
     episodes = EpisodeConfig.from_value(options.episodes)
     result = label_recording(
@@ -117,4 +146,4 @@ def label_file(
         )
     if options.report:
         files["report"] = write_recording_report(data, result, summary, model.window, out)
-    return LabelledFile(data, result, summary, files)
+    return _without_stale(LabelledFile(data, result, summary, files), out)
