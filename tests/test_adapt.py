@@ -213,6 +213,10 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     # The answered sheet is the reviewer's, kept as they left it, and no longer offered as this run's sheet.
     pd.testing.assert_frame_equal(pd.read_csv(out / "review.csv"), sheet)
     assert "review sheet" not in result.stdout
+    # Asking again into that folder would write the new questions over the answers: one line, nothing written.
+    again = run_cli("predict", tmp_path / "rec", "--ask", "3", "--labels", out / "review.csv", "--out", out)
+    assert_one_line_error(again, "review.csv: asking again would write the new review sheet over these answers")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "review.csv"), sheet)
     # The earlier run's picture of the questions went with its labels; without the adaptation its families go too.
     assert not (out / "review.png").exists() and (out / "families.csv").is_file()
     plain = run_cli("predict", tmp_path / "rec", "--no-adapt", "--out", out)

@@ -14,6 +14,7 @@ from pathlib import Path
 from arrhythmia import figures
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.predict import (
     BeatModel,
     RecordingLabels,
@@ -103,6 +104,13 @@ def label_file(
     for input that cannot be read."""
     options = options or PredictOptions()
     path, out = Path(path), Path(out)
+    sheet = out / "review.csv"
+    labels = Path(options.labels) if options.labels is not None else None
+    if options.ask and labels is not None and labels.exists() and sheet.exists() and sheet.samefile(labels):
+        raise ArrhythmiaError(
+            f"{options.labels}: asking again would write the new review sheet over these answers; "
+            "label into another --out, or copy the answers elsewhere first"
+        )
     data = read_input(path, fs=options.fs, lead=options.lead)
     # a label outside the model's classes is said of the labels file, before any time goes into labelling
     reviewed = read_reviewed(options.labels, tuple(model.classes)) if options.labels is not None else None
