@@ -979,8 +979,8 @@ def _tables(result: RecordingLabels) -> dict[str, pd.DataFrame]:
         "families.csv": result.families,
         "review.csv": result.questions,
         "episodes.csv": result.episodes,
-        "hourly.csv": result.hourly if result.episodes is not None else None,
-        "daily.csv": result.daily if result.episodes is not None else None,
+        "hourly.csv": result.hourly,
+        "daily.csv": result.daily,
         "events.csv": result.events,
     }
     return {name: table for name, table in tables.items() if table is not None}
