@@ -403,6 +403,32 @@ def test_upload_csv_zip_and_bad_uploads(folder, tmp_path):
     assert not (folder / "run.sh").exists() and not list((folder / ".arrhythmia" / ".uploads").iterdir())
 
 
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"bad2.hea": "zzz\n"},  # not a WFDB header
+        {"ok3.hea": "ok3 1 360 7200\nok3.dat 212 200 11 1024 0 0 0 MLII\n", "ok3.csv": "ECG\n1\n2\n", "x.hea": "zzz"},
+        {"up.hea": "up 1 360 7200\n../../../up.dat 212 200 11 1024 0 0 0 MLII\n"},  # signal file outside
+        {"abs.hea": "abs 1 360 7200\n/etc/abs.dat 212 200 11 1024 0 0 0 MLII\n"},
+    ],
+)
+def test_a_refused_upload_leaves_nothing_behind(folder, parts):
+    """All or nothing per request: a file the server could not serve refuses the whole upload, the good
+    files sent with it too, and the same upload put right is then taken (no 409 for files it left)."""
+    before = sorted(p.name for p in folder.iterdir())
+    with TestClient(create_app(folder)) as client:
+        files = [("files", (name, text)) for name, text in parts.items()]
+        answer = client.post("/api/recordings", files=files, data={"fs": "250"})
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"]
+        assert ".uploads" not in detail and "\n" not in detail  # said of the file, in one line
+        assert sorted(p.name for p in folder.iterdir()) == before
+        assert [r["name"] for r in client.get("/api/recordings").json()] == ["r01"]
+        assert not list((folder / SIDECAR / ".uploads").iterdir())
+        good = client.post("/api/recordings", files=[("files", ("ok3.csv", "ECG\n1\n2\n"))], data={"fs": "250"})
+        assert good.status_code == 201 and (folder / "ok3.csv").is_file()
+
+
 def test_corrupt_recording_fails_with_one_line_and_the_server_keeps_running(folder):
     write_wfdb_record(folder, "bad", seconds=30)
     data = (folder / "bad.dat").read_bytes()

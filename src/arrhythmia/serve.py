@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import secrets
 import shutil
 import threading
@@ -35,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.data.recording import RECORDING_SUFFIXES, SIGNAL_SUFFIXES
+from arrhythmia.data.recording import SIGNAL_SUFFIXES
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.review import (
     SIDECAR,
@@ -44,6 +45,7 @@ from arrhythmia.review import (
     ReviewStore,
     VersionConflict,
     find_recordings,
+    recording_path,
     valid_name,
 )
 
@@ -357,12 +359,25 @@ def _add_api(api: APIRouter, server: Server) -> None:
         lead: Annotated[str | None, Form()] = None,
         analyse: Annotated[bool, Form(description="Queue the analysis at once")] = False,
     ) -> dict:
-        names = _store_upload(config.directory, files)
-        for name in names:
-            store = server.store(name)
-            store.set_options(ReadOptions(fs=fs, lead=lead, pretrained=config.pretrained))
-            if analyse:
-                server.analyse(store, False)
+        options = ReadOptions(fs=fs, lead=lead, pretrained=config.pretrained)
+
+        def settle(names: list[str]) -> None:
+            """Each new recording's store, with how to read it; a name whose store cannot be made undoes
+            the upload (its sidecar folders too)."""
+            try:
+                for name in names:
+                    server.store(name).set_options(options)
+            except Exception:
+                for name in names:
+                    with server.lock:
+                        server.stores.pop(name, None)
+                    shutil.rmtree(config.directory / SIDECAR / name, ignore_errors=True)
+                raise
+
+        names = _store_upload(config.directory, files, lambda path, name: None, settle)
+        if analyse:
+            for name in names:
+                server.analyse(server.store(name), False)
         return {"name": names[0], "names": names}
 
     @api.post("/recordings/{name}/analyse", status_code=202, summary="Analyse (again) in the background")
@@ -557,12 +572,19 @@ def _add_api(api: APIRouter, server: Server) -> None:
         return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename)
 
 
-def _store_upload(directory: Path, files: list[UploadFile]) -> list[str]:
+def _store_upload(
+    directory: Path, files: list[UploadFile], check: Callable[[Path, str], None], settle: Callable[[list[str]], None]
+) -> list[str]:
     """Save an upload's files (a .zip is unpacked with ``safe_extract_zip``) flat into ``directory`` and
-    return the recordings it brought. Every file name must be a plain name of an allowed type that is not
-    in the folder yet; otherwise nothing is kept (422, or 409 for a name that exists)."""
+    return the recordings it brought. All or nothing: every file name must be a plain name of an allowed type
+    that is not in the folder yet, and every recording one the server can serve (a readable WFDB header
+    naming only files beside it, ``recording_path``) that passes ``check(path, name)``; it is all checked
+    in a staging folder first, and ``settle(names)`` runs once the files are in the folder, which takes
+    them out again if it fails. Otherwise nothing is kept (422, or 409 for a name that exists)."""
     staging = directory / SIDECAR / ".uploads" / uuid.uuid4().hex
-    staging.mkdir(parents=True)
+    flat = staging / "flat"  # the files as they will lie in the folder, so that they are checked as they will be read
+    flat.mkdir(parents=True)
+    moved: list[Path] = []
     try:
         kept: dict[str, Path] = {}
         for upload in files:
@@ -577,21 +599,35 @@ def _store_upload(directory: Path, files: list[UploadFile]) -> list[str]:
                     _keep(kept, path.name, path, f"{name}: member {path.name!r}")
             else:
                 _keep(kept, name, target, repr(name))
-        names = sorted(
-            Path(n).stem if n.lower().endswith(".hea") else n
-            for n in kept
-            if Path(n).suffix.lower() in RECORDING_SUFFIXES
-        )
+        for name, path in kept.items():
+            path.replace(flat / name)
+        names = sorted(find_recordings(flat))  # a multi-segment record once, by its master header
         if not names:
             raise DataError("the upload holds no recording (.hea with its .dat, .edf, .bdf, .csv or .npy)")
-        taken = [n for n in kept if (directory / n).exists()]
-        if taken:
-            raise HTTPException(409, f"{taken[0]}: already in the folder")
-        for name, path in kept.items():
-            path.replace(directory / name)
+        for name in names:
+            try:
+                check(recording_path(flat, name), name)
+            except ArrhythmiaError as exc:  # said of the file's name, not of the staging folder
+                text = str(exc).replace(f"{flat}{os.sep}", "").replace(str(flat), "the upload")
+                raise DataError(text) from None
+        with _UPLOADING:  # two uploads of one name at once: the second finds the first's files
+            taken = [n for n in kept if (directory / n).exists()]
+            if taken:
+                raise HTTPException(409, f"{taken[0]}: already in the folder")
+            for name in kept:
+                (flat / name).replace(directory / name)
+                moved.append(directory / name)
+            settle(names)
+        moved.clear()
         return names
     finally:
+        for path in moved:  # settling failed: the upload leaves nothing behind
+            path.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+#: Held while an upload's files go into the folder.
+_UPLOADING = threading.Lock()
 
 
 def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
