@@ -151,14 +151,30 @@ def test_relabel_beat_list_family_and_undo_with_versions(client):
         {"family": 999, "label": "N"},
         [],
         {"sample": 0, "label": "N", "version": "abc"},
+        {"sample": 99999999999999999999999, "label": "V"},  # past int64: a 422, not an OverflowError's 500
+        {"sample": -1, "label": "V"},
+        {"sample": True, "label": "V"},
+        [{"sample": 0, "label": "V"}, {"sample": 0, "label": "N"}],  # the same beat twice: which would stand?
+        {"family": 0, "sample": 0, "label": "V"},  # one or the other, never one silently ignored
+        {"beats": [{"sample": 0, "label": "V"}], "sample": 0, "label": "V"},
+        {"sample": 0, "label": "V", "colour": "red"},
+        [{"sample": 0, "label": "V", "family": 0}],
     ],
 )
 def test_bad_corrections_are_refused_with_one_line(client, body):
-    if isinstance(body, dict) and body.get("sample") == 0:
-        body["sample"] = client.get("/api/recordings/r01/beats").json()[0]["sample"]
+    first = client.get("/api/recordings/r01/beats").json()[0]["sample"]
+    for item in body if isinstance(body, list) else [body, *body.get("beats", [])]:
+        if item.get("sample") == 0:
+            item["sample"] = first
     answer = client.patch("/api/recordings/r01/beats", json=body)
-    assert answer.status_code == 422
+    assert answer.status_code == 422 and "\n" not in answer.json()["detail"], answer.text
     assert client.get("/api/recordings/r01").json()["version"] == 0
+
+
+def test_next_beat_of_a_label_that_is_not_a_class_is_refused(client):
+    answer = client.get("/api/recordings/r01/beats/next", params={"after_s": 0, "label": "X"})
+    assert answer.status_code == 422 and "'X'" in answer.json()["detail"]
+    assert client.get("/api/recordings/r01/beats/next", params={"after_s": 0, "label": "N"}).status_code == 200
 
 
 def test_bad_label_names_the_classes(client):

@@ -462,14 +462,21 @@ class ReviewStore:
 
     def relabel(self, samples, labels, version: int | None = None) -> dict:
         """Give the beats at ``samples`` (sample numbers, exact) the ``labels`` (one each, or one for all).
-        DataError for a sample that is not a beat or a label that is not a class; VersionConflict when
-        ``version`` is given and stale. Returns ``change`` (what the journal holds)."""
-        samples = np.atleast_1d(np.asarray(samples, dtype=np.int64))
+        DataError for a sample that is not a beat, a sample given twice (which label would stand is not
+        for the order of a list to decide) or a label that is not a class; VersionConflict when ``version``
+        is given and stale. Returns ``change`` (what the journal holds)."""
+        try:
+            samples = np.atleast_1d(np.asarray(samples, dtype=np.int64))
+        except (OverflowError, TypeError, ValueError):  # past int64: no recording is that long
+            raise DataError(f"{self.name}: a sample is a sample number of the recording (0 to its length)") from None
         labels = np.atleast_1d(np.asarray(labels, dtype=str))
         if len(labels) == 1:
             labels = np.repeat(labels, len(samples))
         if len(samples) == 0 or len(labels) != len(samples):
             raise DataError(f"{self.name}: give one label per beat (got {len(samples)} beats, {len(labels)} labels)")
+        values, counts = np.unique(samples, return_counts=True)
+        if (counts > 1).any():
+            raise DataError(f"{self.name}: sample {values[counts > 1][0]} is given more than once")
         with self.lock:
             state = self.state()
             self._check_version(state, version)
@@ -578,7 +585,10 @@ class ReviewStore:
         self, after_s: float, label: str | None = None, backwards: bool = False, unsure: bool = False
     ) -> dict | None:
         """The first beat after (before, with ``backwards``) ``after_s`` seconds, of ``label`` if given; with
-        ``unsure``, the first nobody has reviewed whose confidence is under ``UNSURE_BELOW``."""
+        ``unsure``, the first nobody has reviewed whose confidence is under ``UNSURE_BELOW``. DataError for a
+        label that is not a class (rather than "no such beat")."""
+        if label is not None:
+            self._check_labels({label})
         state = self.state()
         at = self.times_s()
         mask = (at < after_s - 1e-6) if backwards else (at > after_s + 1e-6)

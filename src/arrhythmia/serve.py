@@ -220,6 +220,16 @@ def _version_of(body_version: Any, if_match: str | None) -> int | None:
         raise DataError(f"version {value!r} is not a version number") from None
 
 
+def _is_int(value: Any) -> bool:
+    """A whole number as JSON gives it (``true`` is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_beat_change(item: Any) -> bool:
+    """``{"sample": S, "label": L}`` and nothing else."""
+    return isinstance(item, dict) and set(item) == {"sample", "label"}
+
+
 def _versioned(payload: dict, version: int, status_code: int = 200) -> JSONResponse:
     return JSONResponse(_clean(payload), status_code=status_code, headers={"ETag": f'"{version}"'})
 
@@ -470,15 +480,22 @@ def _add_api(api: APIRouter, server: Server) -> None:
         store = server.store(name)
         body = change if isinstance(change, dict) else {"beats": change}
         version = _version_of(body.get("version"), if_match)
-        if "family" in body:
-            if not isinstance(body.get("family"), int) or not isinstance(body.get("label"), str):
+        forms = [form for form in ("family", "sample", "beats") if form in body]
+        if len(forms) != 1:  # one change per request: a sample beside a family would be silently ignored
+            raise DataError(f"{name}: give {{sample, label}}, a list of them, or {{family, label}}: one of them")
+        allowed = {"beats": {"beats", "version"}}.get(forms[0], {forms[0], "label", "version"})
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise DataError(f"{name}: unknown fields {', '.join(unknown)} in a {forms[0]} change")
+        if forms[0] == "family":
+            if not _is_int(body["family"]) or not isinstance(body.get("label"), str):
                 raise DataError(f"{name}: a family change needs an integer family and a label")
             done = store.relabel_family(body["family"], body["label"], version)
         else:
-            items = body.get("beats", [body] if "sample" in body else None)
-            if not items or not all(isinstance(i, dict) and "sample" in i and "label" in i for i in items):
+            items = body["beats"] if forms[0] == "beats" else [{k: v for k, v in body.items() if k != "version"}]
+            if not isinstance(items, list) or not items or not all(_is_beat_change(i) for i in items):
                 raise DataError(f"{name}: give {{sample, label}}, a list of them, or {{family, label}}")
-            if not all(isinstance(i["sample"], int) and isinstance(i["label"], str) for i in items):
+            if not all(_is_int(i["sample"]) and isinstance(i["label"], str) for i in items):
                 raise DataError(f"{name}: a sample is an integer and a label a string")
             done = store.relabel([i["sample"] for i in items], [i["label"] for i in items], version)
         return _versioned(done, done["version"])
