@@ -474,6 +474,70 @@ def test_relabel_with_corrections_feeds_the_assisted_mode(client):
     assert client.post("/api/recordings/r01/analyse", json={"colour": "red"}).status_code == 422
 
 
+@pytest.mark.parametrize(
+    "settings, problem",
+    [
+        ({"lead": 99}, "lead index 99 does not exist"),
+        ({"lead": "V9"}, "lead 'V9' does not exist"),
+        ({"lead": ["MLII"]}, "not a lead's name or index"),
+        ({"pretrained": "../../etc/passwd"}, "no shipped model"),
+        ({"adapt": {"bogus": 1}}, "bogus"),
+        ({"adapt": "yes"}, "adapt is true, false"),
+        ({"fs": 0}, "fs 0 is not a sampling rate"),
+        ({"fs": True}, "is not a sampling rate"),
+        ({"use_corrections": "yes"}, "use_corrections"),
+        ({"ask": 1.5}, "ask must be"),
+    ],
+)
+def test_analysis_settings_are_checked_before_anything_is_kept(client, folder, settings, problem):
+    options = folder / SIDECAR / "r01" / "options.json"
+    before = options.read_text() if options.exists() else None
+    answer = client.post("/api/recordings/r01/analyse", json=settings)
+    assert answer.status_code == 422 and problem in answer.json()["detail"], answer.text
+    assert (options.read_text() if options.exists() else None) == before
+    assert client.get("/api/recordings/r01").json()["status"] == "done"  # nothing queued
+
+
+def test_settings_are_kept_only_once_an_analysis_succeeds(folder):
+    """A setting only the analysis can check (a CSV's column) fails that analysis and is not kept: the next
+    analysis, from the page's plain "analyse again", reads the recording as before."""
+    ecg = synthetic_ecg(duration_s=40, fs=250, seed=6).signal
+    pd.DataFrame({"time": np.arange(len(ecg)) / 250, "ECG": ecg}).to_csv(folder / "timed.csv", index=False)
+    with TestClient(create_app(folder)) as client:
+        assert client.post("/api/recordings/timed.csv/analyse", json={"lead": "nope"}).status_code == 202
+        about = wait_done(client, "timed.csv")
+        assert about["status"] == "failed" and "nope" in about["error"]
+        assert not (folder / SIDECAR / "timed.csv" / "options.json").exists()
+        assert client.post("/api/recordings/timed.csv/analyse").status_code == 202
+        assert wait_done(client, "timed.csv")["status"] == "done"
+        assert json.loads((folder / SIDECAR / "timed.csv" / "options.json").read_text())["lead"] is None
+
+
+def test_a_file_without_its_sampling_rate_is_given_it_in_the_page_s_words(folder):
+    """A CSV without a time column uploaded without fs: its analysis says, in words for the page and the API
+    (not the command line's --fs), that it needs the rate, and marks it (needs: fs) for the page to ask;
+    analysing with fs then works and keeps it. A .npy file, which never says its rate, is refused at once."""
+    ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
+    csv = "ECG\n" + "\n".join(f"{v:.4f}" for v in ecg)
+    with TestClient(create_app(folder)) as client:
+        done = client.post("/api/recordings", files={"files": ("plain.csv", csv)}, data={"analyse": "true"})
+        assert done.status_code == 201
+        about = wait_done(client, "plain.csv")
+        assert about["status"] == "failed" and about["needs"] == "fs"
+        assert "--fs" not in about["error"] and "give it (fs, Hz)" in about["error"]
+        listed = {r["name"]: r for r in client.get("/api/recordings").json()}
+        assert listed["plain.csv"]["needs"] == "fs"
+        assert client.post("/api/recordings/plain.csv/analyse", json={"fs": 250}).status_code == 202
+        about = wait_done(client, "plain.csv")
+        assert about["status"] == "done" and about["fs"] == 250 and "needs" not in about
+        assert json.loads((folder / SIDECAR / "plain.csv" / "options.json").read_text())["fs"] == 250  # kept
+        array = io.BytesIO()
+        np.save(array, ecg)
+        refused = client.post("/api/recordings", files={"files": ("plain.npy", array.getvalue())})
+        assert refused.status_code == 422 and "sampling rate" in refused.json()["detail"]
+        assert not (folder / "plain.npy").exists()
+
+
 def test_the_beats_to_review_are_listed_and_marked_once_answered(client):
     asked = client.get("/api/recordings/r01/questions").json()
     assert 0 < len(asked) <= 12 and len({q["sample"] for q in asked}) == len(asked)

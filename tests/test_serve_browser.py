@@ -3,6 +3,7 @@ Chromium through Playwright: the token, the strip, a beat relabelled with the ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 from conftest import write_wfdb_record
 
+from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import load_classifier
 from arrhythmia.review import ReviewStore
 
@@ -31,6 +33,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(folder: Path, log_path: Path, *options: str):
+    """``arrhythmia serve folder`` on 127.0.0.1 and a free port, in a process of its own, until the block ends
+    (stopped by its pid); yields its URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
+    command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), *options]
+    log = open(log_path, "wb")  # noqa: SIM115 (closed with the server)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/openapi.json", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(log_path.read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.kill(process.pid, 15)
+        process.wait(timeout=20)
+        log.close()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Headless Chromium through Playwright."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -51,27 +91,8 @@ def server(tmp_path):
     meta = json.loads((store.analysis() / "meta.json").read_text())
     meta["events"] = [[40.0, "dizzy"]]  # a patient's event, as an EDF+ file's annotation gives it
     (store.analysis() / "meta.json").write_text(json.dumps(meta))
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
-    command = [sys.executable, "-m", "arrhythmia", "serve", str(folder), "--port", str(port), "--token", TOKEN]
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed with the server)
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/openapi.json", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "server.log").read_text(errors="replace")[-2000:]) from None
-                time.sleep(0.2)
+    with serving(folder, tmp_path / "server.log", "--token", TOKEN) as url:
         yield url, folder, int(beats.loc[len(beats) - 3, "sample"])
-    finally:
-        os.kill(process.pid, 15)
-        process.wait(timeout=20)
-        log.close()
 
 
 def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
@@ -149,3 +170,31 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
     annotations = wfdb.rdann(str(tmp_path / "r01"), "rev")
     symbols = dict(zip(annotations.sample.tolist(), annotations.symbol))
     assert symbols[sample] == "V" and list(symbols.values()).count("V") == before + 1
+
+
+def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say(tmp_path):
+    """A CSV without a time column uploaded without its rate: the analysis fails saying so in the page's words,
+    the row asks for the rate beside its analyse button, and analysing with it works."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
+    csv = ("ECG\n" + "\n".join(f"{v:.4f}" for v in ecg)).encode()
+    with serving(folder, tmp_path / "server.log") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.set_input_files("#upload input[type=file]", [{"name": "plain.csv", "mimeType": "text/csv", "buffer": csv}])
+        page.click("#upload button")
+        row = page.locator("tr[data-name='plain.csv']")
+        row.locator("input.fs").wait_for(timeout=30_000)  # failed: the rate is asked for
+        assert "sampling rate" in row.text_content() and "--fs" not in row.text_content()
+        row.locator("button").click()  # without a rate: the page says what to do, nothing is sent
+        assert "enter its sampling rate" in page.text_content("#message")
+        row.locator("input.fs").fill("250")
+        row.locator("button").click()
+        page.wait_for_function(
+            "document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
+        )
+        assert row.locator("a").get_attribute("href") == "/recordings/plain.csv"
+        assert not errors, errors

@@ -279,14 +279,18 @@ class ReviewStore:
             chosen = state.reviewed & (state.model_labels != "")
             return dict(zip(state.samples[chosen].tolist(), state.labels[chosen].tolist()))
 
-    def analyse(self, model, use_corrections: bool = False, stage=None) -> dict:
+    def analyse(
+        self, model, use_corrections: bool = False, stage=None, options: ReadOptions | None = None
+    ) -> dict:
         """Label the recording with ``model`` exactly as ``predict --report`` does and make it the current
         analysis. With ``use_corrections`` the reviewer's labels so far go in as ``predict --labels`` does:
         those beats keep them, their families take their morphology and the reviewed N and S beats place the
         N/S border; the journal is kept (corrections stay), undo starts afresh. ``stage(text)`` is told
-        what it is doing. Returns the summary. Raises ArrhythmiaError (one line) for an unreadable recording."""
+        what it is doing. ``options``: how to read and label it (default: the saved ones), saved as the
+        recording's once the analysis has succeeded, so settings that fail never stay for the next one.
+        Returns the summary. Raises ArrhythmiaError (one line) for an unreadable recording."""
         stage = stage or (lambda text: None)
-        options = self.options()
+        options = options or self.options()
         generation = (self.generation() or 0) + 1
         out = self.folder / f"analysis-{generation}"
         shutil.rmtree(out, ignore_errors=True)
@@ -337,6 +341,7 @@ class ReviewStore:
         }
         write_json(out / "meta.json", meta)
         with self.lock:
+            self.set_options(options)
             write_json(self.folder / "current.json", {"generation": generation})
             if self.journal_path().exists():
                 self._append({"action": "reanalysed", "generation": generation})

@@ -12,6 +12,7 @@ the JSON body, or ``If-Match``), and a stale one is answered 409 with the curren
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import os
@@ -30,13 +31,15 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.data.recording import SIGNAL_SUFFIXES
+from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES
+from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.review import (
     SIDECAR,
@@ -64,6 +67,10 @@ EXPORTS = {
 
 #: The file in the sidecar folder that a running server holds locked.
 SERVER_LOCK = "server.lock"
+#: What reading a CSV without a time column or a .npy file says without its sampling rate (``read_input``).
+NEEDS_FS = "needs its sampling rate"
+#: ... and what the server says instead, in the page's words and the API's (``fs``).
+FS_MISSING = "the file does not say its sampling rate: give it (fs, Hz) and analyse again"
 
 
 @dataclass
@@ -195,18 +202,25 @@ class Server:
                 self.signals.popitem(last=False)
         return recording
 
-    def analyse(self, store: ReviewStore, use_corrections: bool) -> None:
+    def analyse(self, store: ReviewStore, use_corrections: bool, options: ReadOptions | None = None) -> None:
+        """Queue the analysis of ``store`` with ``options`` (default: its saved ones; new ones are saved
+        once the analysis succeeds)."""
         store.set_status("queued")
-        self.worker.submit(self._run, store, use_corrections)
+        self.worker.submit(self._run, store, use_corrections, options or store.options())
 
-    def _run(self, store: ReviewStore, use_corrections: bool) -> None:
+    def _run(self, store: ReviewStore, use_corrections: bool, options: ReadOptions) -> None:
         try:
             store.set_status("running", stage="loading the model")
-            model = self.model(store.options().pretrained)
-            summary = store.analyse(model, use_corrections, stage=lambda text: store.set_status("running", stage=text))
+            model = self.model(options.pretrained)
+            stage = lambda text: store.set_status("running", stage=text)  # noqa: E731
+            summary = store.analyse(model, use_corrections, stage, options)
             store.set_status("done", beats=summary.get("beats", 0))
         except Exception as exc:  # the server keeps running; the reviewer sees the one line
-            store.set_status("failed", error=one_line(exc))
+            error = one_line(exc)
+            if options.fs is None and NEEDS_FS in error:  # said for the command line: --fs
+                store.set_status("failed", error=f"{store.name}: {FS_MISSING}", needs="fs")
+            else:
+                store.set_status("failed", error=error)
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:
@@ -218,6 +232,60 @@ def _version_of(body_version: Any, if_match: str | None) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise DataError(f"version {value!r} is not a version number") from None
+
+
+def _check_options(source: Path, name: str, options: ReadOptions) -> None:
+    """One-line DataError for analysis settings that cannot work, before any is kept or queued: ``fs`` a
+    sampling rate an ECG is recorded at, ``lead`` one of the recording's (``_check_lead``), ``pretrained`` a
+    shipped model, ``adapt`` true, false or adaptation settings (``AdaptConfig``), ``ask`` a whole number
+    of beats."""
+    from arrhythmia import pretrained
+    from arrhythmia.adapt.pipeline import AdaptConfig
+
+    low, high = PLAUSIBLE_FS
+    if options.fs is not None and (
+        isinstance(options.fs, bool) or not isinstance(options.fs, int | float) or not low <= options.fs <= high
+    ):
+        raise DataError(f"{name}: fs {options.fs!r} is not a sampling rate an ECG has ({low:g}-{high:,g} Hz)")
+    if options.pretrained is not None and options.pretrained not in pretrained.available():
+        raise DataError(
+            f"{name}: no shipped model {options.pretrained!r} (available: {', '.join(pretrained.available())})"
+        )
+    if not isinstance(options.adapt, bool | dict):
+        raise DataError(f"{name}: adapt is true, false or a dict of adaptation settings")
+    try:
+        AdaptConfig.from_value(options.adapt)
+    except ArrhythmiaError as exc:
+        raise DataError(f"{name}: {exc}") from None
+    if not _is_int(options.ask) or options.ask < 0:
+        raise DataError(f"{name}: ask must be a whole number of beats, 0 or more")
+    _check_lead(source, name, options.lead)
+
+
+def _check_lead(source: Path, name: str, lead: Any) -> None:
+    """One-line DataError unless ``lead`` is a lead's name or index, and, where the recording's header says
+    its leads without reading the signal (a WFDB record of one segment, an EDF or BDF file), one of them;
+    for a CSV or .npy file the analysis says (and its settings are kept only if it succeeds)."""
+    if lead is None:
+        return
+    if not (isinstance(lead, str) and lead.strip()) and not (_is_int(lead) and lead >= 0):
+        raise DataError(f"{name}: lead {lead!r} is not a lead's name or index")
+    if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
+        return  # made of the record's leads, as read_input makes it
+    leads = None
+    if Path(f"{source}.hea").is_file():
+        import wfdb
+
+        with contextlib.suppress(Exception):  # an unreadable header is the analysis's to report
+            header = wfdb.rdheader(str(source))
+            leads = None if isinstance(header, wfdb.MultiRecord) else [str(n) for n in header.sig_name]
+    elif source.suffix.lower() in (".edf", ".bdf"):
+        import pyedflib
+
+        with contextlib.suppress(Exception), pyedflib.EdfReader(str(source)) as reader:
+            leads = [str(n).strip() for n in reader.getSignalLabels()]
+    if leads is not None:
+        choose_lead(leads, lead, name)
 
 
 def _is_int(value: Any) -> bool:
@@ -281,6 +349,13 @@ def create_app(
     @app.exception_handler(ArrhythmiaError)
     async def bad_input(request: Request, exc: ArrhythmiaError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        """FastAPI's own checks (a query or form field of the wrong type) as one line, as every other error."""
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "the request"
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'not valid')}"}, status_code=422)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)])
     _add_api(api, server)
@@ -365,7 +440,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
             list[UploadFile],
             File(description="A recording's files (.hea with .dat, .edf, .bdf, .csv, .npy), or a .zip"),
         ],
-        fs: Annotated[float | None, Form(gt=0, description="Sampling rate, Hz (CSV without time column, .npy)")] = None,
+        fs: Annotated[float | None, Form(description="Sampling rate, Hz (CSV without time column, .npy)")] = None,
         lead: Annotated[str | None, Form()] = None,
         analyse: Annotated[bool, Form(description="Queue the analysis at once")] = False,
     ) -> dict:
@@ -384,7 +459,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
                     shutil.rmtree(config.directory / SIDECAR / name, ignore_errors=True)
                 raise
 
-        names = _store_upload(config.directory, files, lambda path, name: None, settle)
+        def check(path: Path, name: str) -> None:
+            if fs is None and path.suffix.lower() == ".npy":
+                raise DataError(f"{name}: a .npy file does not say its sampling rate: give it (fs, Hz) with the upload")
+            _check_options(path, name, options)
+
+        names = _store_upload(config.directory, files, check, settle)
         if analyse:
             for name in names:
                 server.analyse(server.store(name), False)
@@ -404,18 +484,17 @@ def _add_api(api: APIRouter, server: Server) -> None:
         unknown = set(settings) - {"fs", "lead", "pretrained", "use_corrections", "adapt", "ask"}
         if unknown:
             raise DataError(f"{name}: unknown analysis settings {', '.join(sorted(unknown))}")
+        use_corrections = settings.get("use_corrections", False)
+        if not isinstance(use_corrections, bool):
+            raise DataError(f"{name}: use_corrections is true or false")
         if store.status()["status"] in ("queued", "running"):
             raise HTTPException(409, f"{name}: already {store.status()['status']}")
         options = store.options()
         for key in ("fs", "lead", "pretrained", "adapt", "ask"):
             if key in settings:
                 setattr(options, key, settings[key])
-        if options.fs is not None and (not isinstance(options.fs, int | float) or options.fs <= 0):
-            raise DataError(f"{name}: fs must be a positive number of Hz")
-        if isinstance(options.ask, bool) or not isinstance(options.ask, int) or options.ask < 0:
-            raise DataError(f"{name}: ask must be a whole number of beats, 0 or more")
-        store.set_options(options)
-        server.analyse(store, bool(settings.get("use_corrections", False)))
+        _check_options(store.source, name, options)
+        server.analyse(store, use_corrections, options)  # the settings are kept once it succeeds
         return {"name": name, "status": "queued"}
 
     @api.get("/recordings/{name}", summary="Status, and the reviewed labels' summary once analysed")

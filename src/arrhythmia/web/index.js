@@ -1,14 +1,19 @@
 // The recordings page: the folder's recordings with their status, analyse, upload.
 "use strict";
 const message = document.getElementById("message");
+const typedRates = {}; // the sampling rates typed in, by recording, kept across the list's refreshes
 
 async function refresh() {
   const rows = await apiJSON("/api/recordings");
   const body = document.querySelector("#recordings tbody");
+  if (document.activeElement && document.activeElement.matches("#recordings input")) return rows; // being typed in
   body.replaceChildren(
     ...rows.map((r) => {
       const status = r.status + (r.stage ? " (" + r.stage + ")" : "") + (r.error ? ": " + r.error : "");
-      const action = element("button", { onclick: () => analyse(r.name) }, r.analysed ? "analyse again" : "analyse");
+      // A file that does not say its sampling rate (a CSV without a time column, a .npy) is given it here.
+      const rate = r.needs === "fs" ? element("input", { type: "number", step: "any", min: "20", placeholder: "Hz", class: "fs", "aria-label": "sampling rate, Hz", oninput: (e) => (typedRates[r.name] = e.target.value) }) : null;
+      if (rate) rate.value = typedRates[r.name] || "";
+      const action = element("button", { onclick: () => analyse(r.name, rate) }, r.analysed ? "analyse again" : "analyse");
       if (r.status === "queued" || r.status === "running") action.disabled = true;
       return element(
         "tr",
@@ -17,7 +22,7 @@ async function refresh() {
         element("td", { class: "status-" + r.status }, status),
         element("td", {}, r.beats === undefined ? "" : r.beats.toLocaleString()),
         element("td", { class: r.review_recommended ? "review-recommended" : "", title: adaptedTitle(r) }, adaptedText(r)),
-        element("td", {}, action),
+        element("td", { class: "actions" }, ...(rate ? [rate, " "] : []), action),
       );
     }),
   );
@@ -37,13 +42,21 @@ function adaptedTitle(r) {
   return "review recommended above " + r.review_above_percent + "% changed";
 }
 
-async function analyse(name) {
+// Queue an analysis; `rate` (an input, or null) gives the sampling rate of a file that does not say it.
+async function analyse(name, rate) {
+  const settings = {};
+  if (rate) {
+    if (!rate.value) return void (message.textContent = `${name}: enter its sampling rate (Hz) first`);
+    settings.fs = Number(rate.value);
+  }
   try {
-    await apiJSON("/api/recordings/" + encodeURIComponent(name) + "/analyse", { method: "POST" });
+    const body = JSON.stringify(settings);
+    await apiJSON("/api/recordings/" + encodeURIComponent(name) + "/analyse", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    message.textContent = "";
   } catch (error) {
     message.textContent = error.message;
   }
-  refresh();
+  poll(); // at once, and every second while it runs
 }
 
 document.getElementById("upload").addEventListener("submit", async (event) => {
@@ -56,17 +69,20 @@ document.getElementById("upload").addEventListener("submit", async (event) => {
   } catch (error) {
     message.textContent = error.message;
   }
-  refresh();
+  poll(); // at once, and every second while it runs
 });
 
+// The list, again every second while an analysis is queued or running, else every 5 s.
+let pollTimer = null;
 async function poll() {
+  clearTimeout(pollTimer);
   try {
     const rows = await refresh();
     const busy = rows.some((r) => r.status === "queued" || r.status === "running");
-    setTimeout(poll, busy ? 1000 : 5000);
+    pollTimer = setTimeout(poll, busy ? 1000 : 5000);
   } catch (error) {
     message.textContent = error.message;
-    setTimeout(poll, 5000);
+    pollTimer = setTimeout(poll, 5000);
   }
 }
 poll();
