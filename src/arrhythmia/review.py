@@ -37,7 +37,7 @@ import os
 import re
 import shutil
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,6 +66,7 @@ from arrhythmia.predict import (
     summarise,
 )
 from arrhythmia.recording_report import write_recording_report
+from arrhythmia.scoring import TOLERANCE_S
 
 SIDECAR = ".arrhythmia"
 #: A recording name: a plain file name (no folder, no leading dot, no ``..``), at most 128 characters.
@@ -74,6 +75,10 @@ STATUSES = ("new", "queued", "running", "done", "failed")
 #: MIT-BIH annotation symbols written for each AAMI class; a beat the model could not cut is Q.
 MIT_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "": "Q"}
 ANNOTATION_EXTENSION = "rev"
+#: A correction made before a re-analysis goes to the nearest beat it detected within this many seconds (the
+#: beat-matching window of ``score``): the same heartbeat, found a few samples away on another lead or by
+#: another model. One with no beat that near is kept, applied to nothing, and counted (``unmatched``).
+CARRY_TOLERANCE_S = TOLERANCE_S
 
 
 class NotFound(ArrhythmiaError):
@@ -184,7 +189,9 @@ class ReviewState:
     samples : (n_beats,) int64, at the recording's rate; model_labels, labels : (n_beats,) str (``''`` for a
     beat the model could not cut); reviewed : (n_beats,) bool, set by a standing correction; family :
     (n_beats,) int64 (-1: none); undo : the standing corrections, latest last, each (indices, the labels and
-    reviewed flags they replaced); version : journal lines read.
+    reviewed flags they replaced, and what ``unmatched`` held for the samples they left unmatched); version :
+    journal lines read; unmatched : ``{sample: label}`` of the standing corrections that no beat of this
+    analysis lies near (``CARRY_TOLERANCE_S``): kept, applied to nothing.
     """
 
     base: pd.DataFrame
@@ -196,6 +203,7 @@ class ReviewState:
     undo: list
     version: int
     last_change: str | None = None
+    unmatched: dict = field(default_factory=dict)
 
 
 class ReviewStore:
@@ -408,6 +416,9 @@ class ReviewStore:
         base["label"] = base["label"].fillna("").astype(str)
         labels = base["label"].to_numpy(dtype=str)
         family = base["family"].to_numpy(np.int64) if "family" in base else np.full(len(base), -1, np.int64)
+        # A correction made before a re-analysis names the sample its beat had then; one that detects the beats
+        # elsewhere (another lead, another model) finds each a few samples away.
+        tolerance = int(round(CARRY_TOLERANCE_S * self.meta()["fs"]))
         state = ReviewState(
             base=base,
             samples=base["sample"].to_numpy(np.int64),
@@ -422,8 +433,10 @@ class ReviewStore:
             state.version = int(entry.get("version", state.version + 1))
             state.last_change = entry.get("time")
             if entry["action"] == "relabel":
-                index, found = self._indices(state, np.asarray(entry["samples"], np.int64))
-                self._apply(state, index, np.asarray(entry["labels"], dtype=str)[found])
+                samples, labels = np.asarray(entry["samples"], np.int64), np.asarray(entry["labels"], dtype=str)
+                index, found = self._nearest(state, samples, tolerance)
+                lost = dict(zip(samples[~found].tolist(), labels[~found].tolist()))
+                self._apply(state, index, labels[found], lost)
             elif entry["action"] == "undo" and state.undo:
                 self._restore(state)
             elif entry["action"] == "reanalysed":
@@ -438,16 +451,40 @@ class ReviewStore:
         return at[found], found
 
     @staticmethod
-    def _apply(state: ReviewState, index: np.ndarray, labels: np.ndarray) -> None:
-        state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy()))
+    def _nearest(state: ReviewState, samples: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the beats nearest ``samples`` within ``tolerance`` samples, and which of ``samples``
+        have one."""
+        n = len(state.samples)
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(len(samples), bool)
+        right = np.clip(np.searchsorted(state.samples, samples), 0, n - 1)
+        left = np.maximum(right - 1, 0)
+        nearer_left = np.abs(state.samples[left] - samples) < np.abs(state.samples[right] - samples)
+        at = np.where(nearer_left, left, right)
+        found = np.abs(state.samples[at] - samples) <= tolerance
+        return at[found], found
+
+    @staticmethod
+    def _apply(state: ReviewState, index: np.ndarray, labels: np.ndarray, lost: dict | None = None) -> None:
+        """Set ``labels`` at ``index`` as reviewed; ``lost``: ``{sample: label}`` of the correction's beats that
+        no beat lies near, kept as unmatched."""
+        lost = lost or {}
+        before = {sample: state.unmatched.get(sample) for sample in lost}
+        state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy(), before))
         state.labels[index] = labels
         state.reviewed[index] = True
+        state.unmatched.update(lost)
 
     @staticmethod
     def _restore(state: ReviewState) -> np.ndarray:
-        index, labels, reviewed = state.undo.pop()
+        index, labels, reviewed, before = state.undo.pop()
         state.labels[index] = labels
         state.reviewed[index] = reviewed
+        for sample, label in before.items():
+            if label is None:
+                state.unmatched.pop(sample, None)
+            else:
+                state.unmatched[sample] = label
         return index
 
     def _check_version(self, state: ReviewState, version: int | None) -> None:
@@ -678,6 +715,8 @@ class ReviewStore:
                 "beats_reviewed": int(state.reviewed.sum()),
                 "labels_changed": int((labels != state.model_labels).sum()),
                 "last_change": state.last_change,
+                # corrections of beats this analysis did not detect (within CARRY_TOLERANCE_S): kept, not applied
+                "corrections_unmatched": len(state.unmatched),
             }
         fs = meta["fs"]
         labelled = labels != ""

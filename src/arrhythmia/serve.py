@@ -406,6 +406,7 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
             beats=len(state.samples),
             per_class=store.counts(),
             unsure_left=store.unsure_left(),
+            corrections_unmatched=len(state.unmatched),  # of beats this analysis did not detect: not applied
             adaptation_changed_percent=meta.get("adaptation_changed_percent"),
             review_recommended=meta.get("review_recommended", False),
             review_above_percent=meta.get("review_above_percent"),

@@ -321,6 +321,9 @@ async function loadRecording() {
   else say("");
   setVersion(rec.version, rec.can_undo);
   showCounts(rec.per_class, rec.unsure_left);
+  const unmatched = document.getElementById("unmatched"), lost = rec.corrections_unmatched || 0;
+  unmatched.hidden = !lost;
+  unmatched.textContent = `${lost} correction${lost === 1 ? "" : "s"} of beats this analysis did not find: not applied`;
   showEvents(rec.events || []);
   const jump = document.getElementById("jump-class");
   if (!jump.options.length) {
