@@ -287,9 +287,7 @@ class ReviewStore:
             chosen = state.reviewed & (state.model_labels != "")
             return dict(zip(state.samples[chosen].tolist(), state.labels[chosen].tolist()))
 
-    def analyse(
-        self, model, use_corrections: bool = False, stage=None, options: ReadOptions | None = None
-    ) -> dict:
+    def analyse(self, model, use_corrections: bool = False, stage=None, options: ReadOptions | None = None) -> dict:
         """Label the recording with ``model`` exactly as ``predict --report`` does and make it the current
         analysis. With ``use_corrections`` the reviewer's labels so far go in as ``predict --labels`` does:
         those beats keep them, their families take their morphology and the reviewed N and S beats place the
