@@ -73,10 +73,11 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The server on 127.0.0.1 and a free port, for a folder with one analysed record; stopped by its pid."""
-    folder = tmp_path / "recordings"
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> tuple[Path, int]:
+    """A folder with one 90-second record analysed once (its start time given, one unsure beat, a patient's
+    event), and the sample of its unsure beat."""
+    folder = tmp_path_factory.mktemp("analysed") / "recordings"
     folder.mkdir()
     write_wfdb_record(folder, "r01", seconds=90, seed=5)
     header = folder / "r01.hea"
@@ -91,8 +92,15 @@ def server(tmp_path):
     meta = json.loads((store.analysis() / "meta.json").read_text())
     meta["events"] = [[40.0, "dizzy"]]  # a patient's event, as an EDF+ file's annotation gives it
     (store.analysis() / "meta.json").write_text(json.dumps(meta))
+    return folder, int(beats.loc[len(beats) - 3, "sample"])
+
+
+@pytest.fixture
+def server(analysed, tmp_path):
+    """The server with a token for a copy of the analysed folder, on 127.0.0.1 and a free port."""
+    folder = Path(shutil.copytree(analysed[0], tmp_path / "recordings"))
     with serving(folder, tmp_path / "server.log", "--token", TOKEN) as url:
-        yield url, folder, int(beats.loc[len(beats) - 3, "sample"])
+        yield url, folder, analysed[1]
 
 
 def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
@@ -197,4 +205,60 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say(tmp_path
             "document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
         )
         assert row.locator("a").get_attribute("href") == "/recordings/plain.csv"
+        assert not errors, errors
+
+
+def open_review(page, url: str, name: str = "r01") -> None:
+    """The review page of ``name``, the token given, once its strip is drawn."""
+    page.goto(f"{url}/recordings/{name}")
+    page.fill("#login input", TOKEN)
+    page.click("#login button")
+    page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+
+
+def wait_version(page, version: int) -> None:
+    page.wait_for_function(f"document.getElementById('version').textContent === 'version {version}'")
+
+
+def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_said(server):
+    """Enter after clicking undo is the page's Enter (the next beat to review), not a second undo of the
+    correction made since; a change refused because another tab changed the recording says so after the
+    reload; the clock carries 59.96 s to the next minute."""
+    url, _, _ = server
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_review(page, url)
+        assert page.evaluate("[clock(59.96), clock(121.96), clock(3599.96), clock(0.04)]") == [
+            "1:00.0",
+            "2:02.0",
+            "1:00:00.0",
+            "0:00.0",
+        ]
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("q")
+        wait_version(page, 1)
+        page.click("#undo")  # with the mouse
+        wait_version(page, 2)
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("q")
+        wait_version(page, 3)
+        page.keyboard.press("Enter")  # the next beat to review, not the undo button again
+        page.wait_for_selector("#questions tr.current")
+        page.wait_for_timeout(500)
+        assert page.text_content("#version") == "version 3" and page.text_content("#count-Q") == "1"
+        # another tab, still at version 3, then this one changes the recording
+        other = context.new_page()
+        open_review(other, url)
+        wait_version(other, 3)
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("q")
+        wait_version(page, 4)
+        other.keyboard.press("ArrowRight")
+        other.keyboard.press("q")  # refused: 409, reloaded, and said
+        wait_version(other, 4)
+        other.wait_for_function("document.getElementById('message').textContent.includes('changed elsewhere')")
+        assert other.get_attribute("#message", "class") == "error"
         assert not errors, errors

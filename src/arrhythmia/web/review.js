@@ -12,10 +12,11 @@ function say(text, error = false) {
   message.className = error ? "error" : "";
 }
 
+// "m:ss.s" or "h:mm:ss.s", rounded to the tenth first so that 59.96 s is 1:00.0, never 0:60.0.
 function clock(seconds) {
-  const s = Math.max(0, seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + (s % 60).toFixed(1).padStart(4, "0");
+  const tenths = Math.round(Math.max(0, seconds) * 10);
+  const h = Math.floor(tenths / 36000), m = Math.floor((tenths % 36000) / 600), s = (tenths % 600) / 10;
+  return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + s.toFixed(1).padStart(4, "0");
 }
 
 // The time of day `seconds` into the recording ("14:32:05"), from the start its file gave; "" without one.
@@ -349,8 +350,8 @@ async function change(path, method, body) {
     return done;
   } catch (error) {
     if (error.status === 409) {
-      say("This recording was changed elsewhere (another tab?): reloaded, please check and redo. " + error.message, true);
-      await loadRecording();
+      await loadRecording(); // said after the reload, which would clear it
+      say("Not saved: this recording was changed elsewhere (another tab?) and has been reloaded; check it and redo your change. (" + error.message + ")", true);
     } else say(error.message, true);
   }
 }
@@ -431,7 +432,7 @@ document.addEventListener("keydown", (event) => {
   else if (key === "]" || key === "[") action = () => jumpToClass(document.getElementById("jump-class").value, key === "[");
   else if (lower === "e" && !event.ctrlKey && !event.metaKey) action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
   else if (lower === "c" && !event.ctrlKey && !event.metaKey) action = () => jumpToUnsure(event.shiftKey ? -1 : 1);
-  else if (key === "Enter" && !event.target.closest("button, a")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
+  else if (key === "Enter" && !event.target.closest("a")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1); // never presses a focused button
   else if (key === "+" || key === "=") action = () => setWidth(1);
   else if (key === "-") action = () => setWidth(-1);
   else if ((lower === "z" && (event.ctrlKey || event.metaKey)) || (key === "u" && !event.ctrlKey)) action = undo;
@@ -444,6 +445,13 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     Promise.resolve(action()).catch((error) => say(error.message, true));
   }
+});
+
+// A button clicked with the mouse hands the keyboard back to the page: kept focused, the next Enter or Space
+// would press it again (an undo, undoing the correction just made).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (button && event.detail > 0) button.blur();
 });
 
 document.getElementById("strip").addEventListener("click", (event) => {
