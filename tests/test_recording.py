@@ -278,6 +278,19 @@ def test_the_unit_of_a_signal_that_names_none_is_read_from_its_beats():
     # nothing to go by: as it is
     assert typical_qrs_amplitude(np.zeros(3600), 360) == 0.0 and millivolt_scale(0.0) == 1.0
     assert typical_qrs_amplitude(np.full(3600, np.nan), 360) == 0.0 and typical_qrs_amplitude(np.ones(100), 360) == 0.0
+    assert typical_qrs_amplitude(np.full(3600, 0.3), 360) == 0.0  # constant: rounding, not beats
+
+
+def test_a_lead_off_for_most_of_a_recording_does_not_change_its_unit():
+    from arrhythmia.data.synthetic import synthetic_ecg
+    from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
+
+    signal = synthetic_ecg(duration_s=600, fs=360, seed=3).signal.copy()
+    off = slice(60 * 360, 400 * 360)  # 340 s of 600: a few microvolts of noise where the electrode came off
+    signal[off] = np.random.default_rng(0).normal(0, 0.001, off.stop - off.start)
+    height = typical_qrs_amplitude(signal, 360)
+    assert height == pytest.approx(typical_qrs_amplitude(signal[: 60 * 360], 360), rel=0.2)
+    assert millivolt_scale(height) == 1.0
 
 
 @pytest.mark.parametrize(("unit", "millivolts"), [("uV", True), ("mV", True), ("NU", False)])

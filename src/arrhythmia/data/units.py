@@ -7,6 +7,9 @@ amplifier's counts, the millivolt thresholds of the noise and episode rules are 
 typical QRS amplitude says which: over MIT-BIH's 96 leads it is 0.08-3.2 mV (the smallest 101's V1, the largest
 116's MLII), so a signal whose beats are outside ``PLAUSIBLE_QRS_MV`` is read in the power of 1000 of its unit
 that brings them nearest to 1 mV.
+
+The amplitude is read where the lead records beats: a lead that came off for most of a recording leaves
+windows of a few microvolts of noise, which must not make the beats elsewhere read as volts.
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ SAMPLE_WINDOWS = 60
 WINDOW_S = 10.0
 #: Each window is cut into pieces this long, longer than any RR interval but a pause's: each holds a QRS.
 PIECE_S = 2.0
+#: A window whose height is below this fraction of the tallest windows' (their 90th percentile) holds no beats
+#: (a lead off, a flat stretch): a recording's QRS height varies a few-fold, never a twentyfold.
+FLAT_WINDOW_FRACTION = 1 / 20
+#: A height this small against the signal's own largest value is rounding, not a QRS: a constant signal.
+ROUNDING_FRACTION = 1e-9
 
 
 def typical_qrs_amplitude(signal: np.ndarray, fs: float) -> float:
-    """The typical height of a recording's QRS complexes, in the signal's unit: the median over
-    ``SAMPLE_WINDOWS`` windows of ``WINDOW_S`` of the median over their ``PIECE_S`` pieces of each piece's
-    largest |band-passed| value (``detection.bandpass``). signal: (n_samples,) float, any unit, NaN for
-    missing samples; fs: Hz. 0.0 for a signal too short to filter, flat or all missing."""
+    """The typical height of a recording's QRS complexes, in the signal's unit: the median over the
+    ``SAMPLE_WINDOWS`` windows of ``WINDOW_S`` that hold beats (not below ``FLAT_WINDOW_FRACTION`` of the tallest)
+    of the median over their ``PIECE_S`` pieces of each piece's largest |band-passed| value
+    (``detection.bandpass``). signal: (n_samples,) float, any unit, NaN for missing samples; fs: Hz. 0.0 for a
+    signal too short to filter, flat, constant or all missing."""
     window, piece = int(WINDOW_S * fs), int(PIECE_S * fs)
     signal = np.asarray(signal, dtype=np.float64)
     if len(signal) < 2 * piece or not np.isfinite(signal).any():
@@ -44,7 +53,10 @@ def typical_qrs_amplitude(signal: np.ndarray, fs: float) -> float:
         filtered = np.abs(bandpass(stretch, fs))
         pieces = filtered[: len(filtered) // piece * piece].reshape(-1, piece)
         heights.append(np.nanmedian(pieces.max(axis=1)))
-    return float(np.median(heights)) if heights else 0.0
+    heights = np.asarray(heights)
+    if not len(heights) or np.percentile(heights, 90) <= ROUNDING_FRACTION * np.nanmax(np.abs(signal)):
+        return 0.0
+    return float(np.median(heights[heights >= FLAT_WINDOW_FRACTION * np.percentile(heights, 90)]))
 
 
 def millivolt_scale(amplitude: float) -> float:
