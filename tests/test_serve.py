@@ -468,6 +468,7 @@ def test_relabel_with_corrections_feeds_the_assisted_mode(client):
     assert client.post("/api/recordings/r01/analyse", json={"use_corrections": True}).status_code == 202
     about = wait_done(client, "r01")
     assert about["status"] == "done" and about["version"] == 2  # the re-analysis is a version of its own
+    assert about["relabelled"]["corrections"] == 1 and about["relabelled"]["changed"] >= 0  # for the page to say
     after = {b["sample"]: b for b in client.get("/api/recordings/r01/beats").json()}
     assert after[chosen["sample"]]["label"] == "S" and after[chosen["sample"]]["model_label"] == "S"
     assert after[chosen["sample"]]["reviewed"] is True

@@ -262,3 +262,23 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
         other.wait_for_function("document.getElementById('message').textContent.includes('changed elsewhere')")
         assert other.get_attribute("#message", "class") == "error"
         assert not errors, errors
+
+
+def test_relabelling_with_the_corrections_says_what_it_did(server):
+    url, _, _ = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_review(page, url)
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("s")
+        wait_version(page, 1)
+        page.click("#relabel")
+        page.wait_for_function(
+            "document.getElementById('message').textContent.startsWith('re-labelled with your 1 correction: ')",
+            timeout=60_000,
+        )
+        assert re.search(r"(no beat changed label|\d+ beats? changed label \(.*\))$", page.text_content("#message"))
+        assert page.text_content("#version") == "version 2"
+        assert not errors, errors

@@ -213,14 +213,36 @@ class Server:
             store.set_status("running", stage="loading the model")
             model = self.model(options.pretrained)
             stage = lambda text: store.set_status("running", stage=text)  # noqa: E731
+            before = _reviewed_labels(store)
+            corrections = len(store.reviewer_labels()) if use_corrections else 0
             summary = store.analyse(model, use_corrections, stage, options)
-            store.set_status("done", beats=summary.get("beats", 0))
+            about = {"beats": summary.get("beats", 0)}
+            if before is not None and use_corrections:  # what re-labelling did, for the page to say
+                about["relabelled"] = {"corrections": corrections, "changed": _changed(before, _reviewed_labels(store))}
+            store.set_status("done", **about)
         except Exception as exc:  # the server keeps running; the reviewer sees the one line
             error = one_line(exc)
             if options.fs is None and NEEDS_FS in error:  # said for the command line: --fs
                 store.set_status("failed", error=f"{store.name}: {FS_MISSING}", needs="fs")
             else:
                 store.set_status("failed", error=error)
+
+
+def _reviewed_labels(store: ReviewStore) -> tuple[np.ndarray, np.ndarray] | None:
+    """The current analysis's beats and reviewed labels, copied (None before the first analysis)."""
+    with store.lock:
+        if store.generation() is None:
+            return None
+        state = store.state()
+        return state.samples.copy(), state.labels.copy()
+
+
+def _changed(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray] | None) -> int:
+    """How many beats found at the same sample in both have another reviewed label ``after`` than ``before``."""
+    if after is None:
+        return 0
+    _, old, new = np.intersect1d(before[0], after[0], return_indices=True)
+    return int((before[1][old] != after[1][new]).sum())
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:

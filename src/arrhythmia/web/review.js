@@ -482,14 +482,34 @@ document.getElementById("export-report").addEventListener("click", () => {
   download(`${BASE}/export/report.html`, `${NAME}-reviewed-report.html`).then(() => say("exported"), (e) => say(e.message, true));
 });
 document.getElementById("relabel").addEventListener("click", async () => {
+  const before = view.rec.per_class;
   try {
     await apiJSON(`${BASE}/analyse`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ use_corrections: true }) });
-    say("re-labelling with your corrections\u2026");
-    setTimeout(loadRecording, 1000);
   } catch (error) {
-    say(error.message, true);
+    return say(error.message, true);
   }
+  let rec;
+  do {
+    say("re-labelling with your corrections\u2026" + (rec && rec.stage ? ` (${rec.stage})` : ""));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    rec = await apiJSON(BASE + "?summary=false");
+  } while (rec.status === "queued" || rec.status === "running");
+  await loadRecording();
+  if (rec.status === "failed") say(`re-labelling failed: ${rec.error}`, true);
+  else say(relabelled(rec, before));
 });
+
+// What re-labelling with the corrections did: how many answers it carried, to how many beats, per class.
+function relabelled(rec, before) {
+  const done = rec.relabelled || { corrections: 0, changed: 0 };
+  const n = done.corrections, changed = done.changed;
+  const moves = rec.classes
+    .map((c) => [c, (rec.per_class[c] || 0) - (before[c] || 0)])
+    .filter(([, d]) => d)
+    .map(([c, d]) => `${c} ${d > 0 ? "+" : "\u2212"}${Math.abs(d).toLocaleString("en-US")}`);
+  const what = changed ? `${changed.toLocaleString("en-US")} beat${changed === 1 ? "" : "s"} changed label (${moves.join(", ") || "counts unchanged"})` : "no beat changed label";
+  return `re-labelled with your ${n} correction${n === 1 ? "" : "s"}: ${what}`;
+}
 window.addEventListener("resize", () => {
   drawOverview();
   drawStrip();
