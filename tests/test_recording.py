@@ -172,6 +172,10 @@ def test_csv_with_semicolons_and_decimal_commas_or_tabs(tmp_path):
     np.savetxt(tabbed, np.column_stack([signal, -signal]), delimiter="\t", fmt="%.4f")
     data = read_input(tabbed, fs=250)
     assert data.signal.shape == (1000,) and np.allclose(data.signal, signal)
+    one_lead = tmp_path / "one_lead.csv"  # no separator at all: each line's comma is its decimal mark
+    one_lead.write_text("ECG\n" + "\n".join(f"{x:.4f}".replace(".", ",") for x in signal) + "\n")
+    data = read_input(one_lead, fs=250)
+    assert data.lead == "ECG" and np.allclose(data.signal, signal)
 
 
 def test_csv_time_column_of_date_times_gives_the_rate(tmp_path):
@@ -243,11 +247,16 @@ def test_npy_channel_first_is_read_as_leads(tmp_path):
         ("x.npy", b"not numpy", "not a readable .npy"),
         ("x.csv", b"", "file is empty"),
         ("x.edf", b"0       garbage", "cannot read EDF"),
+        ("x.npy", np.zeros(0), "file holds no samples"),
+        ("x.npy", np.r_[np.zeros(5000), np.inf, np.zeros(5000)], r"sample 5000: not a finite number \(inf\)"),
     ],
 )
 def test_bad_inputs_give_one_line(tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_bytes(content)
+    if isinstance(content, np.ndarray):
+        np.save(path, content)
+    else:
+        path.write_bytes(content)
     with pytest.raises(DataError, match=message) as info:
         read_input(path, fs=360)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
@@ -256,6 +265,8 @@ def test_bad_inputs_give_one_line(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_input(tmp_path / "nothing.csv", fs=360)
+    with pytest.raises(DataError, match=r"no such file, and no WFDB record \(no rec\.hea\)"):
+        read_input(tmp_path / "rec")  # a mistyped record name: not 'unknown input format'
 
 
 def test_csv_signal_with_a_bad_cell_names_its_line(tmp_path):

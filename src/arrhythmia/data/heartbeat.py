@@ -20,15 +20,31 @@ CSV_SEPARATORS = ",;\t"
 
 
 def _separator(path: Path) -> str:
-    """The file's cell separator, sniffed from its first 64 KB (``csv.Sniffer``); a comma if none stands out."""
+    """The file's cell separator, sniffed from its first 64 KB (``csv.Sniffer``); a comma if none stands out.
+
+    One column under a header that names one lead (``ECG``, then ``-0,26``) is written with decimal commas:
+    its separator is none of them (given as a tab, so that its commas are read as decimal marks).
+    """
     import csv
 
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(65536)
+    lines = head.splitlines()
+    if len(lines) > 1 and not any(mark in lines[0] for mark in CSV_SEPARATORS) and _one_decimal_comma(lines[1:]):
+        return "\t"
     try:
         return csv.Sniffer().sniff(head, delimiters=CSV_SEPARATORS).delimiter
     except csv.Error:
         return ","
+
+
+def _one_decimal_comma(lines: list[str]) -> bool:
+    """Whether every non-empty line (but a last one cut off) is one number written with a decimal comma."""
+    import re
+
+    number = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
+    full = [line for line in lines[:-1] if line.strip()] or [line for line in lines if line.strip()]
+    return bool(full) and all(number.fullmatch(line) for line in full)
 
 
 def read_csv_cells(path: Path):

@@ -273,6 +273,12 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         data = data[:, None]
     if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
         raise DataError(f"{path}: expected a numeric (n_samples,) or (n_samples, n_leads) array, got {data.shape}")
+    if data.size == 0:
+        raise DataError(f"{path}: file holds no samples")
+    if np.isinf(data).any():  # NaN is a missing sample; an infinity is a value no ECG has (an overflow)
+        sample, column = np.argwhere(np.isinf(data))[0]
+        where = f"sample {sample}" if data.shape[1] == 1 else f"row {sample}, column {column}"
+        raise DataError(f"{path}: {where}: not a finite number ({data[sample, column]})")
     if data.shape[0] < data.shape[1]:
         # Channel-first (n_leads, n_samples), as NeuroKit2, MNE and most deep-learning code store ECG: no
         # recording has more leads than samples.
@@ -297,6 +303,8 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     kind = SIGNAL_SUFFIXES.get(path.suffix.lower())
     if kind is None and Path(f"{path}.hea").is_file():
         kind = "wfdb"  # a record name given without its .hea
+    if kind is None and not path.exists():
+        raise DataError(f"{path}: no such file, and no WFDB record (no {path.name}.hea)")
     if kind is None:
         known = ", ".join(sorted(SIGNAL_SUFFIXES))
         raise DataError(f"{path}: unknown input format (a WFDB record or one of {known})")
