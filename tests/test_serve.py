@@ -413,7 +413,9 @@ def test_upload_csv_zip_and_bad_uploads(folder, tmp_path):
         assert client.post("/api/recordings", files={"files": ("e.zip", evil.getvalue())}).status_code == 422
         assert client.post("/api/recordings", files={"files": ("run.sh", "rm -rf /")}).status_code == 422
         big = client.post("/api/recordings", files={"files": ("big.csv", "0\n" * 600_000)}, data={"fs": "250"})
-        assert big.status_code == 413
+        assert big.status_code == 413 and big.json()["detail"].endswith(
+            "takes: 1 MB (`arrhythmia serve --max-upload-mb` sets it)"
+        )
         assert client.post("/api/recordings", files={"files": ("notes.txt", "x")}).status_code == 422
     assert not list(folder.parent.glob("evil*")) and not (folder / "big.csv").exists()
     assert not (folder / "run.sh").exists() and not list((folder / ".arrhythmia" / ".uploads").iterdir())
@@ -600,11 +602,39 @@ def test_a_second_server_on_the_same_folder_is_refused(folder, monkeypatch):
     from arrhythmia.serve import SERVER_LOCK
 
     started = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **where: started.append(where))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: started.append(sockets[0].getsockname()))
     (folder / SIDECAR).mkdir(exist_ok=True)
+    port = free_port()
     with FileLock(folder / SIDECAR / SERVER_LOCK):  # the first server
-        done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", "8765"])
+        done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", str(port)])
     assert done.exit_code != 0 and "another `arrhythmia serve` is serving this folder" in str(done.exception)
     assert not started
-    done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", "8765"])  # the first one has stopped
-    assert done.exit_code == 0 and started == [{"host": "127.0.0.1", "port": 8765, "log_level": "warning"}]
+    done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", str(port)])  # the first one has stopped
+    assert done.exit_code == 0 and started == [("127.0.0.1", port)]
+    assert f"reviewing {folder} at http://127.0.0.1:{port}/" in " ".join(done.output.split())
+
+
+def test_a_busy_port_is_one_line_and_nothing_is_announced(folder, monkeypatch):
+    """The port is bound before the server says where it is: on a port another program holds, the error is
+    the only line (it used to announce the address, then fail)."""
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: pytest.fail("served on a busy port"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", str(port)])
+    assert done.exit_code != 0 and "reviewing" not in done.output
+    message = str(done.exception)
+    assert f"cannot serve on 127.0.0.1:{port}" in message and "another program is using it" in message
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -180,18 +180,24 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
     assert symbols[sample] == "V" and list(symbols.values()).count("V") == before + 1
 
 
-def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say(tmp_path):
+def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says_the_upload_limit(tmp_path):
     """A CSV without a time column uploaded without its rate: the analysis fails saying so in the page's words,
-    the row asks for the rate beside its analyse button, and analysing with it works."""
+    the row asks for the rate beside its analyse button, and analysing with it works. An upload over the
+    limit says the limit (not "413 Request Entity Too Large")."""
     folder = tmp_path / "recordings"
     folder.mkdir()
     ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
     csv = ("ECG\n" + "\n".join(f"{v:.4f}" for v in ecg)).encode()
-    with serving(folder, tmp_path / "server.log") as url, chromium() as browser:
+    with serving(folder, tmp_path / "server.log", "--max-upload-mb", "1") as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
+        big = {"name": "big.csv", "mimeType": "text/csv", "buffer": b"0\n" * 600_000}
+        page.set_input_files("#upload input[type=file]", [big])
+        page.click("#upload button")
+        page.wait_for_function("document.getElementById('message').textContent.includes('1 MB')")
+        assert "larger than this server takes" in page.text_content("#message")
         page.set_input_files("#upload input[type=file]", [{"name": "plain.csv", "mimeType": "text/csv", "buffer": csv}])
         page.click("#upload button")
         row = page.locator("tr[data-name='plain.csv']")

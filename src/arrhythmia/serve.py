@@ -13,11 +13,14 @@ the JSON body, or ``If-Match``), and a stale one is answered 409 with the curren
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
+import json
 import math
 import os
 import secrets
 import shutil
+import socket
 import threading
 import uuid
 from collections import OrderedDict
@@ -36,6 +39,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrhythmia.data.download import safe_extract_zip
 from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES
@@ -121,10 +125,32 @@ def run_server(
     try:
         # Made under the lock: the app marks analyses a killed server left running as failed.
         app = create_app(directory, token, pretrained, max_upload_mb, allowed_hosts=hosts)
-        announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        listening = _listen(host, port)  # bound before it is announced: a busy port is the only line said
+        try:
+            announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
+            uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[listening])
+        finally:
+            listening.close()
     finally:
         lock.release()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` for uvicorn to serve on; ArrhythmiaError (one line) when it cannot
+    be (the port taken by another program, an address not of this machine)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind, protocol)
+    except OSError as exc:
+        raise ArrhythmiaError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart need not wait
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        taken = " (another program is using it: stop it or give --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise ArrhythmiaError(f"cannot serve on {host}:{port}: {exc.strerror or exc}{taken}") from None
+    return listening
 
 
 def _folder(directory: str | Path) -> Path:
@@ -350,7 +376,7 @@ def create_app(
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    app = FastAPI(
+    app = ReviewApp(
         title="arrhythmia review",
         summary="Review and correct the beat labels of a folder's recordings.",
         version="1",
@@ -384,6 +410,44 @@ def create_app(
     app.include_router(api)
     _add_pages(app)
     return app
+
+
+class ReviewApp(FastAPI):
+    """FastAPI whose answer to a body over ``max_body_size`` says the limit, in JSON (``TooLargeAsJSON``)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside every middleware: the body limit sends its 413 past the ones added with add_middleware.
+        return TooLargeAsJSON(super().build_middleware_stack(), self.max_body_size)
+
+
+class TooLargeAsJSON:
+    """The body limit's answer (413, plain text "Content Too Large", sent by Starlette before any handler
+    runs) as JSON that says the limit, as every other error is: the page shows ``detail``."""
+
+    def __init__(self, app: ASGIApp, max_body_size: int | None):
+        self.app = app
+        self.detail = (
+            f"the upload is larger than this server takes: {(max_body_size or 0) / 2**20:g} MB "
+            "(`arrhythmia serve --max-upload-mb` sets it)"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                body = json.dumps({"detail": self.detail}).encode()
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 413, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+            elif not replaced:  # the plain text it replaced is dropped
+                await send(message)
+
+        await self.app(scope, receive, send_json)
 
 
 def same_origin(request: Request) -> None:
