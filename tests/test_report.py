@@ -256,3 +256,92 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     # The synthetic banner's red (#cf222e) is drawn: the CSS was applied.
     red = (np.abs(pixels - np.array([0xCF, 0x22, 0x2E])).sum(axis=2) < 30).sum()
     assert red > 10_000
+
+
+# --- the recording report (predict --report) on a phone and on a laptop ---------------------------------------
+
+HOLTER_FS = 100.0
+PHONE_PX, LAPTOP_PX = 390, 1280
+
+
+@pytest.fixture(scope="module")
+def holter_report(tmp_path_factory):
+    """The report of a made-up 2.5-hour recording built to be wide, with no model: every class in the thousands
+    an hour, hours named by the clock, muscle noise filtered (a 19th column), a fast rate and its episodes."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from arrhythmia.data.beats import WINDOWS
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.episodes import find_episodes
+    from arrhythmia.hourly import hourly_table, recording_hrv
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import write_recording_report
+
+    out = tmp_path_factory.mktemp("holter")
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.uniform(0.45, 0.75, 16_000))  # about 100 bpm
+    times = times[times < 2.5 * 3600]
+    labels = rng.choice(np.array(["N", "S", "V", "F", "Q"]), len(times), p=[0.6, 0.1, 0.2, 0.05, 0.05])
+    samples = np.round(times * HOLTER_FS).astype(np.int64)
+    signal = np.zeros(int(2.5 * 3600 * HOLTER_FS))
+    signal[samples] = 1.0
+    start = datetime(2026, 11, 28, 10, 23, 5)
+    recording = Recording(signal, HOLTER_FS, "MLII", out / "holter.npy", start=start)
+    episodes = find_episodes(samples, labels, HOLTER_FS)
+    filtered = np.array([[600.0, 900.0]])  # s
+    beats = pd.DataFrame({"sample": samples, "time_s": times, "label": labels, "confidence": 0.9})
+    result = RecordingLabels(
+        beats=beats,
+        episodes=episodes,
+        hourly=hourly_table(times, labels, len(signal) / HOLTER_FS, episodes, start=start, filtered=filtered),
+        hrv=recording_hrv(times, labels, episodes),
+        muscle_filtered=(filtered * HOLTER_FS).astype(np.int64),
+        recording=recording,
+    )
+    summary = save_recording(result, out, {"model": "none"}, ("N", "S", "V", "F", "Q"))
+    return write_recording_report(recording, result, summary, WINDOWS["kachuee"], out)
+
+
+def _layout(report, width: int) -> dict:
+    """How ``report`` lays out in headless Chromium at ``width`` CSS px: the page's scroll width, each table's
+    width against its box's, each figure's width against the PNG's, and the cards whose value is cut off."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
+    measure = """() => ({
+        page: document.documentElement.scrollWidth,
+        tables: [...document.querySelectorAll('table')].map(t => ({
+            table: t.offsetWidth, box: t.parentElement.clientWidth,
+            scrolls: getComputedStyle(t.parentElement).overflowX === 'auto', wide: t.parentElement.matches('.wide'),
+        })),
+        figures: [...document.querySelectorAll('figure img')].map(i => [i.offsetWidth, i.naturalWidth]),
+        cut: [...document.querySelectorAll('.card .value')].filter(v => v.scrollWidth > v.clientWidth)
+            .map(v => v.textContent),
+    })"""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(report.resolve().as_uri())
+            return page.evaluate(measure)
+        finally:
+            browser.close()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_recording_report_fits_a_phone(holter_report):
+    from arrhythmia.recording_report import FIGURE_MIN_PX
+
+    layout = _layout(holter_report, PHONE_PX)
+    assert layout["page"] == PHONE_PX  # nothing scrolls the page sideways
+    assert layout["cut"] == []  # the cards wrap, their values whole
+    assert len(layout["tables"]) >= 5
+    for table in layout["tables"]:  # a table wider than the page scrolls in its own box
+        assert table["scrolls"] and table["box"] < PHONE_PX, table
+    assert any(table["table"] > table["box"] for table in layout["tables"])  # the hourly one does scroll
+    assert len(layout["figures"]) >= 3
+    for shown, drawn in layout["figures"]:  # readable: not shrunk to the screen's width
+        assert shown == min(drawn, FIGURE_MIN_PX), (shown, drawn)

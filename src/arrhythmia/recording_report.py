@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import DAY_S, Start, clock_at, day_of, time_of_day
@@ -46,13 +47,23 @@ from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
 STRIP_S = 10.0
-#: Beside the run report's style: wide tables (the hourly and daily ones, 18 columns) are set tighter, so
-#: that they fit the page, and scroll inside it where they still do not.
+#: A figure is shown at least this wide (or as drawn, where that is narrower), in a box that scrolls
+#: sideways on a narrower screen: the figures are drawn about 1200 px wide, and scaled down to a phone's
+#: 358 px their text would be a third of its size, unreadable.
+FIGURE_MIN_PX = 800
+#: Beside the run report's style. Every table and figure sits in a box of its own that scrolls sideways where
+#: it is wider than the page (a phone's 390 px), so the page itself never does. The wide tables (the hourly
+#: and daily ones, 18 columns) are set tighter, so that they fit a laptop's page. On a phone the cards go two
+#: to a row, in a smaller type.
 EXTRA_CSS = (
-    ".scroll { overflow-x: auto; } .scroll th, .scroll td { padding: 4px 7px; font-size: 0.88rem; }"
-    " .scroll td:first-child { white-space: nowrap; }"
+    ".scroll { overflow-x: auto; } .wide th, .wide td { padding: 4px 7px; font-size: 0.88rem; }"
+    " .wide td:first-child { white-space: nowrap; }"
+    " .figure-scroll { overflow-x: auto; }"
+    " h1 { overflow-wrap: anywhere; }"
     " .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
     " .card .value { font-size: 2.2rem; } .thresholds { color: var(--muted); font-size: 0.9rem; }"
+    " @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }"
+    " .card { padding: 12px 6px; } .card .value { font-size: 1.6rem; } }"
 )
 #: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
 MAX_AF_STRIPS = 3
@@ -134,8 +145,20 @@ def _cards(items: list[tuple[str, ...]]) -> str:
 
 
 def _figure(path: Path, alt: str, caption: str = "") -> str:
+    """A figure in a box that scrolls sideways where the screen is narrower than ``FIGURE_MIN_PX``."""
+    with Image.open(path) as png:
+        width, height = png.size
+    # min-width wins over the page's max-width: 100%, so on a phone the image overflows its box, which scrolls
+    size = f' width="{width}" height="{height}" style="min-width: {min(width, FIGURE_MIN_PX)}px">'
+    image = _image(path, alt).removesuffix(">") + size
     text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f"<figure>{_image(path, alt)}{text}</figure>"
+    return f'<figure><div class="figure-scroll">{image}</div>{text}</figure>'
+
+
+def _scrolling(table: str, wide: bool = False) -> str:
+    """A table in a box of its own that scrolls sideways where the table is wider than the page; ``wide``: set
+    tighter (the 18 columns of the hourly and daily tables)."""
+    return f'<div class="scroll{" wide" if wide else ""}">{table}</div>'
 
 
 def _number(value, digits: int = 0) -> str:
@@ -193,7 +216,7 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
                 _number(r["nn_edited_out_percent"], 1),
             ]
         )
-    return f'<div class="scroll">{_table(header, rows)}</div>'
+    return _scrolling(_table(header, rows), wide=True)
 
 
 def episode_thresholds(settings: dict) -> str:
@@ -227,9 +250,11 @@ def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
     """The episodes per type and, folded, each episode; with the recording's ``start`` known, the clock time
     each episode began beside its time from the start."""
     lengths = (episodes["end_s"] - episodes["start_s"]).groupby(episodes["type"])
-    summary = _table(
-        ["type", "episodes", "total time"],
-        [[esc(kind), f"{len(group):,}", format_duration(group.sum())] for kind, group in lengths],
+    summary = _scrolling(
+        _table(
+            ["type", "episodes", "total time"],
+            [[esc(kind), f"{len(group):,}", format_duration(group.sum())] for kind, group in lengths],
+        )
     )
     rows = [
         [
@@ -245,7 +270,7 @@ def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
     more = len(episodes) - MAX_EPISODE_ROWS
     note = f"<p>{more:,} more in episodes.csv.</p>" if more > 0 else ""
     began = ["clock time"] if start is not None else []
-    detail = _table(["type", "start (h:mm:ss)", *began, "duration", "beats", "max HR bpm"], rows)
+    detail = _scrolling(_table(["type", "start (h:mm:ss)", *began, "duration", "beats", "max HR bpm"], rows))
     return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
 
 
@@ -270,7 +295,7 @@ def _events_html(events: pd.DataFrame) -> str:
         f"<p>The events the recording marks (a patient's event button, a diary entry), each with the heart rate, "
         f"the beats and the episodes within {AROUND_S:g} s of it; the first {MAX_EVENT_STRIPS} have a strip below.</p>"
     )
-    return note + _table(header, rows) + (f"<p>{more:,} more in events.csv.</p>" if more > 0 else "")
+    return note + _scrolling(_table(header, rows)) + (f"<p>{more:,} more in events.csv.</p>" if more > 0 else "")
 
 
 def render_recording_report(
@@ -365,7 +390,9 @@ def render_recording_report(
         ]
         for c, e in ectopy.items()
     ]
-    parts.append(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
+    parts.append(
+        _scrolling(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
+    )
     if result.episodes is not None:
         listed = _episodes_html(result.episodes, recording.start) if len(result.episodes) else "<p>None.</p>"
         parts += ["<h2>Episodes</h2>", listed]
@@ -386,9 +413,11 @@ def render_recording_report(
     hrv = summary.get("hrv")
     if isinstance(hrv, dict):
         parts.append(
-            _table(
-                ["over the whole recording", "SDNN ms", "RMSSD ms", "pNN50 %"],
-                [["NN intervals", _number(hrv["sdnn_ms"]), _number(hrv["rmssd_ms"]), _number(hrv["pnn50"], 1)]],
+            _scrolling(
+                _table(
+                    ["over the whole recording", "SDNN ms", "RMSSD ms", "pNN50 %"],
+                    [["NN intervals", _number(hrv["sdnn_ms"]), _number(hrv["rmssd_ms"]), _number(hrv["pnn50"], 1)]],
+                )
             )
         )
         parts.append(f"<p>{esc(HRV_NOTE)}</p>")
