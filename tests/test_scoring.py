@@ -153,6 +153,25 @@ def test_score_with_a_reference_csv_and_its_errors(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"detection: {len(rec.r_peaks):,} reference beats" in result.stdout
 
+    # an annotation file exported as a table keeps its rhythm and noise notes: not beats, left out
+    notes = tmp_path / "with_notes.csv"
+    notes.write_text(reference.read_text() + f"10,+\n{rec.r_peaks[3] + 30},~\n")
+    with_notes = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", notes)
+    assert with_notes.returncode == 0 and with_notes.stdout == result.stdout, with_notes.stderr
+    beyond = tmp_path / "beyond.csv"
+    beyond.write_text(reference.read_text() + f"{len(rec.signal) + 10},N\n")
+    past_end = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", beyond)
+    assert_one_line_error(past_end, "beyond.csv: reference beat at sample", "past the end of the recording")
+    shifted = tmp_path / "shifted.csv"  # 0.3 s late: another recording's reference, or another rate's
+    shifted.write_text("sample,label\n" + "".join(f"{s + 108},N\n" for s in rec.r_peaks[:-2]))
+    unpaired = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", shifted)
+    assert (
+        unpaired.returncode == 1
+        and "Traceback" not in unpaired.stderr
+        and "rec.npy: no beat matched" in unpaired.stderr
+    )
+    assert "error: " in unpaired.stderr.splitlines()[-1] and "no detected beat lies within 150 ms" in unpaired.stderr
+
     (tmp_path / "odd.csv").write_text("sample,label\n100,N\n400,Z\n")
     odd = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--reference", tmp_path / "odd.csv")
     assert_one_line_error(odd, "odd.csv", "'Z'", "neither classes of the model")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from wfdb.io.annotation import ann_label_table
 
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.detection import match_beats
@@ -55,6 +56,8 @@ RHYTHM_NOTES = {
     "(B": "bigeminy",
     "(T": "trigeminy",
 }
+#: Every symbol a WFDB annotation file can hold (wfdb's table: beats, rhythm changes, noise, waves, ...).
+WFDB_SYMBOLS = tuple(str(symbol) for symbol in ann_label_table["symbol"] if str(symbol).strip())
 #: The episode types scored: those of ``RHYTHM_NOTES``, and pauses.
 SCORED_EPISODES = ("AF", "AFL", "VT", "VF", "SVT", "bigeminy", "trigeminy", "pause")
 #: Annotations inside an interval between beats that make it no pause: noise, ventricular flutter.
@@ -241,11 +244,14 @@ def read_reference(
         samples = np.array(sorted(reviewed), dtype=np.int64)
         symbols = np.array([reviewed[s] for s in samples.tolist()], dtype=str)
         named = reference_classes(symbols, classes)
+        # an annotation file exported as a table keeps its rhythm and noise notes (+, ~, x, ...): not beats
+        beat = (named != "") | ~np.isin(symbols, WFDB_SYMBOLS)
+        samples, symbols, named = samples[beat], symbols[beat], named[beat]
         if (named == "").any():
-            odd = sorted(set(symbols[named == ""]))
+            odd = sorted(set(symbols[named == ""].tolist()))
             raise DataError(
                 f"{reference_csv}: labels {', '.join(map(repr, odd))} are neither classes of the model "
-                f"({', '.join(classes)}) nor MIT-BIH beat symbols"
+                f"({', '.join(classes)}) nor WFDB annotation symbols"
             )
         return samples, named, np.zeros((0, 2), np.int64), None
     record = _record_path(path)
@@ -272,15 +278,21 @@ def episodes_by_type(table) -> Episodes:
 
 
 def _reference_of(
-    path: Path, classes: tuple[str, ...], annotator: str, reference_csv: Path | None
+    path: Path, classes: tuple[str, ...], annotator: str, reference_csv: Path | None, n_samples: int, fs: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
-    """``read_reference``, and one error line where it marks neither beats nor rhythm."""
+    """``read_reference`` of a recording of ``n_samples`` at ``fs`` Hz, and one error line where it marks
+    neither beats nor rhythm, or a beat past the recording's end (another recording's reference)."""
     reference = read_reference(path, classes, annotator, reference_csv)
     annotations = reference[3]
     has_notes = annotations is not None and bool(rhythm_notes(annotations[1], annotations[2]).any())
+    where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
     if not len(reference[0]) and not has_notes:
-        where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
         raise DataError(f"{where}: the reference marks neither beats nor rhythm; nothing to score")
+    if len(reference[0]) and reference[0][-1] >= n_samples:
+        raise DataError(
+            f"{where}: reference beat at sample {reference[0][-1]:,} is past the end of the recording "
+            f"({n_samples:,} samples at {fs:g} Hz)"
+        )
     return reference
 
 
@@ -334,7 +346,7 @@ def score_recording(
     if not isinstance(recording, Recording):
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)
-    reference = _reference_of(path, classes, annotator, reference_csv)
+    reference = _reference_of(path, classes, annotator, reference_csv, len(recording.signal), recording.fs)
     labels = label_recording(recording, model, **options)
     pause_s = labels.episode_settings.get("pause_s", EpisodeConfig.pause_s)
     length_s = len(recording.signal) / recording.fs
@@ -370,7 +382,7 @@ def score_predictions(
     except (ValueError, pd.errors.ParserError) as error:  # a missing column, a broken row
         raise DataError(f"{folder}: predict's tables cannot be read ({error})") from None
     pause_s = (summary.get("episode_settings") or {}).get("pause_s", EpisodeConfig.pause_s)
-    reference = _reference_of(path, classes, annotator, reference_csv)
+    reference = _reference_of(path, classes, annotator, reference_csv, round(length_s * fs), fs)
     return _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s)
 
 
@@ -408,7 +420,9 @@ def score_recordings(
         comparisons.append(comparison)
         if log is None:
             continue
-        if comparison.beats_annotated:
+        if comparison.beats_annotated and not len(comparison.y_true):
+            log(f"{comparison.record}: no beat matched")
+        elif comparison.beats_annotated:
             log(f"{comparison.record}: {len(comparison.y_true):,} beats matched, accuracy {comparison.accuracy:.1%}")
         else:
             log(f"{comparison.record}: rhythm notes only, episodes scored")
@@ -471,6 +485,13 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     classes = comparisons[0].classes
     with_beats = [c for c in comparisons if c.beats_annotated]
     metrics: dict = {"classes": list(classes), "n_beats": 0, "beats_recordings": len(with_beats)}
+    if with_beats and not sum(len(c.y_true) for c in with_beats):
+        names = ", ".join(c.record for c in with_beats[:3]) + (", ..." if len(with_beats) > 3 else "")
+        raise DataError(
+            f"{names}: no detected beat lies within {TOLERANCE_S * 1000:.0f} ms of a reference beat "
+            f"({sum(c.n_detected for c in with_beats):,} detected, {sum(c.n_reference for c in with_beats):,} "
+            "in the reference); is the reference of this recording, at its sampling rate?"
+        )
     if with_beats:
         y_true = np.concatenate([c.y_true for c in with_beats])
         y_pred = np.concatenate([c.y_pred for c in with_beats])
