@@ -335,6 +335,18 @@ def test_token_is_required_for_the_api_only(folder):
         assert client.get("/openapi.json").status_code == 200
 
 
+def test_the_api_docs_load_nothing_from_the_network(client):
+    """/docs is an offline tool's page: Swagger UI's script, style and icon come from this server."""
+    import re
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert not re.search(r"https?://", docs.text)  # no CDN, nothing external
+    for asset in re.findall(r"['\"](/docs-assets/[^'\"]+)['\"]", docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc only loads from a CDN: not offered
+
+
 def test_changes_from_other_sites_and_other_host_names_are_refused(folder):
     with TestClient(create_app(folder)) as client:
         evil = {"Origin": "http://evil.example"}

@@ -288,3 +288,22 @@ def test_relabelling_with_the_corrections_says_what_it_did(server):
         assert re.search(r"(no beat changed label|\d+ beats? changed label \(.*\))$", page.text_content("#message"))
         assert page.text_content("#version") == "version 2"
         assert not errors, errors
+
+
+def test_the_api_docs_work_with_no_network(server):
+    """Swagger UI at /docs shows the API with every request to anywhere but the server refused."""
+    url, _, _ = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        elsewhere = []
+
+        def offline(route):
+            if route.request.url.startswith(url):
+                return route.continue_()
+            elsewhere.append(route.request.url)
+            return route.abort()
+
+        page.route("**/*", offline)
+        page.goto(f"{url}/docs")
+        page.get_by_text("/api/recordings/{name}/beats", exact=True).first.wait_for(timeout=15_000)
+        assert not elsewhere, elsewhere

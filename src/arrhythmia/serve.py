@@ -381,6 +381,8 @@ def create_app(
         summary="Review and correct the beat labels of a folder's recordings.",
         version="1",
         max_body_size=int(max_upload_mb * 2**20),
+        docs_url=None,  # served by _add_docs from this machine; ReDoc, which only a CDN serves, not at all
+        redoc_url=None,
     )
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
@@ -409,6 +411,7 @@ def create_app(
     _add_api(api, server)
     app.include_router(api)
     _add_pages(app)
+    _add_docs(app)
     return app
 
 
@@ -819,6 +822,25 @@ def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
     if name in kept:
         raise DataError(f"{what}: two files named {name!r}")
     kept[name] = path
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs: the API in Swagger UI, its script and style served from this machine (the package
+    ``swagger-ui-bundle-v2``) rather than FastAPI's CDN, so that the docs of an offline tool work offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title}: API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def _add_pages(app: FastAPI) -> None:
