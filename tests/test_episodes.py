@@ -82,11 +82,16 @@ def test_episode_settings_from_plain_values_are_checked():
     assert EpisodeConfig.from_value(None) == EpisodeConfig()
     config = EpisodeConfig.from_value({"pause_s": 3, "af_skip_labels": ["V", "F"], "af_p_wave_below": None})
     assert config.pause_s == 3 and config.af_skip_labels == ("V", "F") and config.af_p_wave_below is None
+    assert EpisodeConfig.from_value({"af_bridge_s": 0}).af_bridge_s == 0
     for wrong, fragment in (
         ({"pause": 3}, "unknown episode setting"),
         ({"af_skip_labels": "V"}, "af_skip_labels='V': expected"),
         ({"trigeminy_min_v": 3.5}, "trigeminy_min_v=3.5: expected int"),
         ({"svt_in_af": 1}, "svt_in_af=1: expected bool"),
+        ({"pause_s": -1}, r"pause_s=-1: expected a number > 0"),  # 2,270 'pauses' on record 100
+        ({"tachycardia_bpm": 0}, r"tachycardia_bpm=0: expected a number > 0"),
+        ({"afl_hz": [4, float("inf")]}, r"afl_hz=\[4, inf\]: expected a number > 0"),
+        ({"af_bridge_s": -5}, r"af_bridge_s=-5: expected a number >= 0"),
     ):
         with pytest.raises(ArrhythmiaError, match=fragment):
             EpisodeConfig.from_value(wrong)

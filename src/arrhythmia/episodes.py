@@ -36,6 +36,7 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,7 @@ import pandas as pd
 
 from arrhythmia.data.context import rhythm_irregularity
 from arrhythmia.data.quality import overlapping, true_runs
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.hourly import heart_rate
 from arrhythmia.settings import settings_from
 
@@ -50,6 +52,10 @@ from arrhythmia.settings import settings_from
 RUN_MIN_BEATS = 3
 #: The columns of the episode table (``episodes.csv``).
 EPISODE_COLUMNS = ("type", "start_s", "end_s", "beats", "max_hr_bpm", "mean_hr_bpm")
+
+
+#: The episode settings that may be 0 (no bridging, every interval loud or quiet); the others must be above.
+MAY_BE_ZERO = frozenset({"af_bridge_s", "pause_quiet_below", "af_irregularity", "vt_noise_above", "af_noise_above"})
 
 
 @dataclass
@@ -143,7 +149,16 @@ class EpisodeConfig:
         settings, names and types checked (one error line for a wrong one)."""
         if isinstance(value, EpisodeConfig):
             return value
-        return settings_from(cls, value or {}, "episode setting")
+        config = settings_from(cls, value or {}, "episode setting")
+        for key, given in (value or {}).items():  # thresholds of time, rate, counts and shares: none below 0
+            numbers = given if isinstance(given, (list, tuple)) else [given]
+            for number in numbers:
+                if isinstance(number, (int, float)) and not isinstance(number, bool):
+                    low = 0 if key in MAY_BE_ZERO else None
+                    if not math.isfinite(number) or number < 0 or (low is None and number == 0):
+                        bound = ">= 0" if low == 0 else "> 0"
+                        raise ArrhythmiaError(f"episode setting {key}={given!r}: expected a number {bound}")
+        return config
 
 
 def _row(kind: str, start: float, end: float, beats: int, max_hr: float, mean_hr: float) -> dict:
