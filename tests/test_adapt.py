@@ -160,6 +160,9 @@ def test_reviewed_labels_are_kept_and_bad_ones_are_one_line_errors(classifier, t
     (tmp_path / "cols.csv").write_text("time,label\n1,N\n")
     with pytest.raises(DataError, match="needs columns sample and label"):
         read_reviewed(tmp_path / "cols.csv")
+    (tmp_path / "twice.csv").write_text("sample,label\n1200,V\n2400,N\n1200,V\n1200,N\n")
+    with pytest.raises(DataError, match=r"twice.csv: row 5: sample 1200 is labelled twice \(V, N\)"):
+        read_reviewed(tmp_path / "twice.csv")  # the same label twice is the same answer; two differ
     # review.csv as a spreadsheet saves it again: a byte-order mark, semicolons, decimal commas, CRLF.
     excel = "\ufeffsample;time_s;label;family;reason\r\n1200;3,333;V;2;family\r\n2400;6,667; S ;0;timing\r\n"
     (tmp_path / "excel.csv").write_bytes(excel.encode("utf-8"))

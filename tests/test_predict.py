@@ -284,3 +284,17 @@ def test_a_csv_in_volts_or_microvolts_is_read_in_mv_from_the_size_of_its_beats(c
     # read in mV, it is the recording in mV: the same beats and labels, and no second of it flat or noise
     pd.testing.assert_frame_equal(result.beats, in_mv.beats, rtol=1e-4)
     assert (result.episodes["type"] != "noise").all()
+
+
+def test_options_that_cannot_be_met_are_one_error_before_any_recording_is_read():
+    from arrhythmia.errors import ArrhythmiaError
+    from arrhythmia.labelling import PredictOptions
+    from arrhythmia.predict import MAX_QUESTIONS
+
+    assert PredictOptions(ask=MAX_QUESTIONS).ask == MAX_QUESTIONS
+    # --ask 100000 wrote a sheet of 2,271 rows and ran for minutes at 5.8 GB drawing them
+    with pytest.raises(ArrhythmiaError, match=r"--ask 100000: a review sheet asks about 0 to 100 beats"):
+        PredictOptions(ask=100_000)
+    for start, seconds in ((5, 0), (5, -3), (-1, 10)):  # said 'past the end of the recording', after labelling
+        with pytest.raises(ArrhythmiaError, match="the stretch to draw starts at 0 s or later and lasts more than 0 s"):
+            PredictOptions(plot=True, start=start, seconds=seconds)

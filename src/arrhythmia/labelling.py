@@ -18,6 +18,7 @@ from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.predict import (
     BeatModel,
     RecordingLabels,
+    check_questions,
     label_recording,
     predict_beats,
     read_reviewed,
@@ -52,6 +53,15 @@ class PredictOptions:
     report: bool = False
     episodes: dict | None = None
     muscle_filter: bool = True
+
+    def __post_init__(self) -> None:
+        # said before any recording is read: a stretch that cannot be drawn, a sheet too long to answer
+        check_questions(self.ask)
+        if not self.seconds > 0 or not self.start >= 0:
+            raise ArrhythmiaError(
+                f"--start {self.start:g} --seconds {self.seconds:g}: the stretch to draw starts at 0 s or later "
+                "and lasts more than 0 s"
+            )
 
 
 @dataclass

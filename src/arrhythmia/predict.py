@@ -274,6 +274,9 @@ class RecordingLabels:
 
 #: A reviewer's label names a detected beat within this many seconds of it.
 REVIEW_TOLERANCE_S = 0.05
+#: The most beats one review sheet asks about: each answer settles a family or a timing group, and past a
+#: hundred a reviewer is better served by the review app (``arrhythmia serve``), which shows them all.
+MAX_QUESTIONS = 100
 
 
 def check_reviewed_labels(reviewed: dict[int, str], classes: tuple[str, ...], where: str) -> None:
@@ -283,6 +286,14 @@ def check_reviewed_labels(reviewed: dict[int, str], classes: tuple[str, ...], wh
     if unknown:
         raise DataError(
             f"{where}: labels {', '.join(map(repr, unknown))} are not classes of the model ({', '.join(classes)})"
+        )
+
+
+def check_questions(ask: int) -> None:
+    """One error line unless ``ask`` is a number of beats a review sheet can ask about (0-``MAX_QUESTIONS``)."""
+    if not 0 <= ask <= MAX_QUESTIONS:
+        raise ArrhythmiaError(
+            f"--ask {ask}: a review sheet asks about 0 to {MAX_QUESTIONS} beats (review them all in arrhythmia serve)"
         )
 
 
@@ -303,7 +314,10 @@ def read_reviewed(path: str | Path, classes: tuple[str, ...] | None = None) -> d
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"{path}: row {row + 2}: sample {frame['sample'].iloc[row]!r} is not a sample number")
-    reviewed = dict(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip().tolist()))
+    reviewed: dict[int, str] = {}
+    for row, (sample, label) in enumerate(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip())):
+        if reviewed.setdefault(sample, label) != label:  # which of the two the reviewer meant is theirs to say
+            raise DataError(f"{path}: row {row + 2}: sample {sample} is labelled twice ({reviewed[sample]}, {label})")
     if classes is not None:
         check_reviewed_labels(reviewed, classes, str(path))
     return reviewed
@@ -494,6 +508,7 @@ def label_recording(
     muscle_filter : low-pass the stretches that hold muscle noise at 25 Hz before anything reads them
     (``data.muscle``; ``RecordingLabels.muscle_filtered_s`` says how long); False reads the signal as it is.
     """
+    check_questions(ask)
     # 0. The signal in mV, without hum or muscle noise; the stretches with no beats to read.
     cleaned = _clean_signal(recording, muscle_filter)
     recording, signal, fs = cleaned.recording, cleaned.signal, recording.fs
