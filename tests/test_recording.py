@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime, time
 
 import numpy as np
@@ -213,6 +214,16 @@ def test_beat_csv_is_recognised(tmp_path):
     np.savetxt(path, np.random.default_rng(0).random((5, 188)), delimiter=",")
     data = read_input(path)
     assert isinstance(data, BeatRows) and data.X.shape == (5, 187)
+
+
+def test_fs_given_for_a_file_whose_header_gives_its_rate_is_left_aside_with_a_warning(tmp_path):
+    rec = write_wfdb_record(tmp_path, "rec", seconds=10)
+    with pytest.warns(UserWarning, match=r"rec: --fs 250 Hz left aside: its header gives 360 Hz"):
+        assert read_input(tmp_path / "rec", fs=250).fs == 360
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.allclose(read_input(tmp_path / "rec.hea", fs=360).signal, read_input(tmp_path / "rec").signal)
+    assert len(rec.signal) == 3600
 
 
 def test_npy_one_and_two_dimensional(tmp_path):

@@ -6,6 +6,7 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,6 +288,13 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
     return Recording(signal=signal, fs=float(fs), lead=name, path=path, millivolts=False)
 
 
+def _header_rate_rules(path: Path, fs: float | None, rate: float) -> None:
+    """Warn where ``fs`` was given for a file whose header gives its own ``rate`` (Hz), which is the one read:
+    an archive of mixed files takes one ``--fs`` for its CSV and NumPy signals, so this is not an error."""
+    if fs is not None and abs(fs - rate) > FS_TOLERANCE * rate:
+        warnings.warn(f"{path}: --fs {fs:g} Hz left aside: its header gives {rate:g} Hz", stacklevel=3)
+
+
 def read_input(path: str | Path, fs: float | None = None, lead: str | int | None = None) -> Recording | BeatRows:
     """Read a recording (or a beat CSV) by its file type.
 
@@ -311,11 +319,14 @@ def read_input(path: str | Path, fs: float | None = None, lead: str | int | None
     if kind == "wfdb":
         record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
         signal, rate, name, unit = read_lead_and_unit(record, lead)
+        _header_rate_rules(record, fs, rate)
         return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit), start=record_start(record))
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":
-        return _read_edf(path, lead)
+        recording = _read_edf(path, lead)
+        _header_rate_rules(path, fs, recording.fs)
+        return recording
     if kind == "csv":
         return _read_csv(path, fs, lead)
     return _read_npy(path, fs, lead)
