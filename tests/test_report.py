@@ -306,7 +306,8 @@ def holter_report(tmp_path_factory):
 
 def _layout(report, width: int) -> dict:
     """How ``report`` lays out in headless Chromium at ``width`` CSS px: the page's scroll width, each table's
-    width against its box's, each figure's width against the PNG's, and the cards whose value is cut off."""
+    width against its box's, each figure's width against the PNG's, the cards whose value is cut off, and the
+    lines of text in each row of the wide (hourly) table."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     measure = """() => ({
         page: document.documentElement.scrollWidth,
@@ -315,6 +316,11 @@ def _layout(report, width: int) -> dict:
             scrolls: getComputedStyle(t.parentElement).overflowX === 'auto', wide: t.parentElement.matches('.wide'),
         })),
         figures: [...document.querySelectorAll('figure img')].map(i => [i.offsetWidth, i.naturalWidth]),
+        lines: [...document.querySelectorAll('.wide tr')].map(row => {
+            const cell = row.firstElementChild, style = getComputedStyle(cell);
+            const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+            return [cell.tagName, (row.offsetHeight - padding - 1) / parseFloat(style.lineHeight)];
+        }),
         cut: [...document.querySelectorAll('.card .value')].filter(v => v.scrollWidth > v.clientWidth)
             .map(v => v.textContent),
     })"""
@@ -345,3 +351,14 @@ def test_recording_report_fits_a_phone(holter_report):
     assert len(layout["figures"]) >= 3
     for shown, drawn in layout["figures"]:  # readable: not shrunk to the screen's width
         assert shown == min(drawn, FIGURE_MIN_PX), (shown, drawn)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_the_hourly_table_shows_all_its_columns_on_a_laptop(holter_report):
+    layout = _layout(holter_report, LAPTOP_PX)
+    assert layout["page"] == LAPTOP_PX
+    (hourly,) = [table for table in layout["tables"] if table["wide"]]
+    assert hourly["table"] <= hourly["box"], hourly  # all 19 columns, none behind a scroll
+    head, *rows = layout["lines"]
+    assert head[0] == "TH" and head[1] <= 3.1  # the headings wrap to three lines at most
+    assert len(rows) == 3 and all(lines < 1.1 for _, lines in rows), rows  # a number never breaks
