@@ -80,7 +80,8 @@ class LabelledFile:
 
 #: The files a labelling writes that the next labelling into the same folder replaces: an earlier one's file
 #: this one does not write (its report, its families when this one is not adapted) would describe other labels.
-#: ``review.csv`` is not among them: it may hold a reviewer's answers.
+#: ``review.csv`` is not among them: it may hold a reviewer's answers; nor its picture ``review.png``, the
+#: strips of the beats that sheet asks about, which a reviewer still answering it needs.
 DERIVED_FILES = (
     "beats.csv",
     "summary.json",
@@ -90,7 +91,6 @@ DERIVED_FILES = (
     "families.csv",
     "families.png",
     "events.csv",
-    "review.png",
     "beats.png",
     "report.html",
 )
