@@ -166,14 +166,34 @@ def test_recording_times_read_as_a_clock_from_the_start():
 
     assert [clock(0), clock(59.6), clock(3723), clock(86399)] == ["0:00:00", "0:01:00", "1:02:03", "23:59:59"]
     assert clock(3723, with_seconds=False) == "1:02"
-    cases = [(1800, 300, "0:05"), (86400, 7200, "2:00"), (40, 60, "0:01"), (7 * 86400, 86400, "24:00")]
-    for span_s, step_s, label in cases + [(14 * 86400, 172800, "48:00")]:  # a 7- and a 14-day patch recording
+    cases = [(1800, 300, "0:05"), (86400, 7200, "2:00"), (720, 60, "0:01"), (7 * 86400, 86400, "24:00")]
+    cases += [(14 * 86400, 172800, "48:00")]  # a 7- and a 14-day patch recording
+    cases += [(10, 1, "0:00:01"), (40, 5, "0:00:05"), (300, 30, "0:00:30")]  # under 12 min: seconds
+    for span_s, step_s, label in cases:
         ax = Figure().add_subplot()
         _clock_axis(ax, span_s)
         ticks = ax.xaxis.get_major_locator().tick_values(0, span_s)
         inside = ticks[(ticks >= 0) & (ticks <= span_s)]
         assert np.allclose(np.diff(ticks), step_s) and len(inside) <= 13  # at most 12 steps
         assert ax.xaxis.get_major_formatter()(step_s, 0) == label
+        assert ax.get_xlabel().endswith("(h:mm:ss)" if step_s < 60 else "(h:mm)")
+
+
+def test_a_ten_second_recording_s_trend_reads_in_seconds(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    times = np.arange(0.8, 10.0, 0.8)
+    no_episodes = pd.DataFrame(columns=["type", "start_s", "end_s"])
+    figures.plot_heart_rate_trend(times, np.full(len(times), 75.0), no_episodes, tmp_path / "trend.png", 10.0)
+    (ax,) = drawn[0].axes
+    assert ax.get_xlim() == (0.0, 10.0)  # the recording, not a minute
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 10]
+    labels = [ax.xaxis.get_major_formatter()(t, 0) for t in ticks]
+    assert len(set(labels)) == len(labels) >= 5 and labels[1] == "0:00:01", labels  # was 0:00, 0:01 (h:mm)
 
 
 def test_best_epoch_and_lr_drops():

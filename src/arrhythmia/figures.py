@@ -84,19 +84,23 @@ def clock(seconds: float, with_seconds: bool = True) -> str:
     return f"{text}:{rest % 60:02d}" if with_seconds else text
 
 
-#: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken (up to two
-#: days a tick: a 14-day patch recording reads 0:00, 48:00, ... 336:00).
-CLOCK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 172800)
+#: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken (from a second
+#: a tick, for a recording of seconds, to two days a tick: a 14-day patch recording reads 0:00, 48:00, ... 336:00).
+CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800)  # a second to half an hour
+CLOCK_STEPS_S += (3600, 7200, 10800, 14400, 21600, 43200, 86400, 172800)  # an hour to two days
 
 
 def _clock_axis(ax, span_s: float, with_seconds: bool = False) -> None:
     """Label the x axis of ``ax`` (seconds from the start) as h:mm (or h:mm:ss for a strip); ticks at a
-    round step over a span of ``span_s`` seconds (for a strip, whole seconds, so no two ticks read alike)."""
+    round step over a span of ``span_s`` seconds (for a strip, whole seconds, so no two ticks read alike).
+    A span under 12 minutes gets steps of seconds, read as h:mm:ss: by the minute, a 10-second recording's
+    axis read 0:00, 0:01."""
     if with_seconds:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         step = next((s for s in CLOCK_STEPS_S if span_s / s <= 12), CLOCK_STEPS_S[-1])
         ax.xaxis.set_major_locator(MultipleLocator(step))
+        with_seconds = step < 60
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(max(x, 0.0), with_seconds)))
     ax.set_xlabel("time from the start (h:mm:ss)" if with_seconds else "time from the start (h:mm)")
 
@@ -508,11 +512,14 @@ EPISODE_COLOURS = {
 }
 
 
-def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path) -> Path:
+def plot_heart_rate_trend(
+    times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path, duration_s: float | None = None
+) -> Path:
     """The heart rate over the whole recording, with its episodes shaded and its pauses marked.
 
     times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat (NaN: a gap in the line); episodes :
-    the ``episodes.csv`` table (columns type, start_s, end_s).
+    the ``episodes.csv`` table (columns type, start_s, end_s); duration_s : the recording's length, where the
+    axis ends (else at its last beat).
     """
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     ax = fig.add_subplot()
@@ -528,7 +535,8 @@ def plot_heart_rate_trend(times_s: np.ndarray, rate_bpm: np.ndarray, episodes, p
         elif row.type == "pause":
             ax.axvline(row.start_s, color="#0969da", lw=0.8, label="pause" if "pause" not in shown else None)
             shown.add("pause")
-    end_s = max(times_s[-1], 60.0) if len(times_s) else 60.0
+    end_s = duration_s if duration_s is not None else (times_s[-1] if len(times_s) else 60.0)
+    end_s = max(end_s, 1.0)
     _clock_axis(ax, end_s)
     ax.set_ylabel("heart rate (bpm)")
     ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")

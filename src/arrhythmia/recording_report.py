@@ -459,7 +459,8 @@ def write_recording_report(
             # (a gap in the trend), as the hourly table and the summary leave it out of the heart rate.
             rate = readable_heart_rate(times, episodes)
             rr = np.where(np.isfinite(rate), np.diff(times), np.nan)
-            figures["trend"] = plot_heart_rate_trend(times[1:], rate, episodes, scratch / "trend.png")
+            duration = len(recording.signal) / recording.fs
+            figures["trend"] = plot_heart_rate_trend(times[1:], rate, episodes, scratch / "trend.png", duration)
             figures["rr"] = plot_rr_tachogram_poincare(times[1:], rr, labels[1:], scratch / "rr.png")
         if result.families is not None and result.templates is not None:
             figures["families"] = plot_family_templates(
