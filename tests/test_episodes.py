@@ -185,6 +185,18 @@ def test_sustained_slow_and_fast_rates():
     assert set(table["type"]) == {"bradycardia", "tachycardia"}
 
 
+def test_a_sustained_rhythms_fastest_rate_is_read_as_the_summarys_not_from_one_premature_beat():
+    # 45 bpm for a minute, one premature beat 0.5 s early inside it: a bradycardia whose fastest rate is
+    # 45 bpm, as the summary's running median reads it (it said 120, the premature beat's); a VT run's
+    # fastest rate stays its fastest beat's.
+    rr = [0.8] * 20 + [1.333] * 20 + [0.5, 1.8] + [1.333] * 25 + [0.8] * 20 + [0.4, 0.35, 0.4] + [0.8] * 10
+    labels = ["N"] * 88 + ["V"] * 3 + ["N"] * 10
+    table = find_episodes(*beats(rr, labels), FS)
+    brady, vt = of_type(table, "bradycardia"), of_type(table, "VT")
+    assert len(brady) == 1 and brady["max_hr_bpm"].iloc[0] == pytest.approx(45, abs=1)
+    assert len(vt) == 1 and vt["max_hr_bpm"].iloc[0] == pytest.approx(60 / 0.35, abs=1)
+
+
 def test_no_beats_gives_an_empty_table_with_its_columns():
     table = find_episodes(np.zeros(0, np.int64), np.zeros(0, str), FS)
     assert table.empty and list(table.columns) == list(EPISODE_COLUMNS)

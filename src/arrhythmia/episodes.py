@@ -45,7 +45,7 @@ import pandas as pd
 from arrhythmia.data.context import rhythm_irregularity
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.hourly import heart_rate
+from arrhythmia.hourly import heart_rate, rate_range
 from arrhythmia.settings import settings_from
 
 #: VT and SVT runs: at least this many V (S) beats in a row.
@@ -165,14 +165,20 @@ def _row(kind: str, start: float, end: float, beats: int, max_hr: float, mean_hr
     return dict(zip(EPISODE_COLUMNS, (kind, float(start), float(end), int(beats), float(max_hr), float(mean_hr))))
 
 
-def _rows(kind: str, times: np.ndarray, stretches: list[tuple[int, int]]) -> list[dict]:
-    """Episode rows of beats ``first..last`` (inclusive) of each stretch; times: (n_beats,) seconds."""
+def _rows(kind: str, times: np.ndarray, stretches: list[tuple[int, int]], rate: np.ndarray | None = None) -> list[dict]:
+    """Episode rows of beats ``first..last`` (inclusive) of each stretch; times: (n_beats,) seconds. The
+    fastest rate is 60 over the shortest interval inside (a run of a few beats is as fast as its fastest
+    beat), or with ``rate`` ((n_beats - 1,) bpm, ``hourly.heart_rate``), for a rhythm held for a minute or
+    more, the fastest of the running median the summary's maximum is read from, so that one premature beat
+    does not set a bradycardia's maximum."""
     rows = []
     for first, last in stretches:
         inside = np.diff(times[first : last + 1])
-        inside = inside[inside > 0]
-        fastest = 60.0 / inside.min() if len(inside) else np.nan
-        mean = 60.0 * len(inside) / inside.sum() if len(inside) else np.nan
+        positive = inside[inside > 0]
+        fastest = 60.0 / positive.min() if len(positive) else np.nan
+        mean = 60.0 * len(positive) / positive.sum() if len(positive) else np.nan
+        if rate is not None and len(positive):
+            fastest = rate_range(rate[first:last][inside > 0], positive)[2]
         rows.append(_row(kind, times[first], times[last], last - first + 1, fastest, mean))
     return rows
 
@@ -247,7 +253,8 @@ def find_episodes(
 
     Returns a table with ``EPISODE_COLUMNS``, one row per episode, ordered by start: type, start and end
     (s from the start of the recording; a pause spans its RR interval), beats in it, and the fastest
-    (60 / the shortest RR inside) and mean heart rate, bpm.
+    (60 / the shortest RR inside; for AF, AFL, bradycardia and tachycardia, the fastest running median of
+    ``hourly.heart_rate``, as the summary's) and mean heart rate, bpm.
     """
     config = config or EpisodeConfig()
     times = np.asarray(samples, dtype=np.float64) / fs
@@ -285,9 +292,10 @@ def find_episodes(
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
         rows += _pauses(times, lost_s, config.pause_s, config.pause_quiet_below, gap_activity)
-        rows += _sustained_rate(times, in_noise, config)
-        rows += _rows("AF", times, af)
-        rows += _rows("AFL", times, afl)
+        rate = heart_rate(times)
+        rows += _sustained_rate(times, rate, in_noise, config)
+        rows += _rows("AF", times, af, rate)
+        rows += _rows("AFL", times, afl, rate)
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
     return table.sort_values(["start_s", "type"], kind="stable").reset_index(drop=True)
 
@@ -342,13 +350,17 @@ def _pauses(
     return rows
 
 
-def _sustained_rate(times: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list[dict]:
-    rate = heart_rate(times)
-    rate = np.concatenate([rate[:1], rate])  # the first beat takes its successor's rate
+def _sustained_rate(times: np.ndarray, rate: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list[dict]:
+    """Bradycardia and tachycardia: stretches of ``config.sustained_s`` or more whose running-median heart
+    rate (``rate``: (n_beats - 1,) bpm, ``hourly.heart_rate``) is below / above the thresholds."""
+    at_beat = np.concatenate([rate[:1], rate])  # the first beat takes its successor's rate
     rows = []
-    for kind, mask in (("bradycardia", rate < config.bradycardia_bpm), ("tachycardia", rate > config.tachycardia_bpm)):
+    for kind, mask in (
+        ("bradycardia", at_beat < config.bradycardia_bpm),
+        ("tachycardia", at_beat > config.tachycardia_bpm),
+    ):
         stretches = [(a, b) for a, b in true_runs(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]
-        rows += _rows(kind, times, stretches)
+        rows += _rows(kind, times, stretches, rate)
     return rows
 
 
