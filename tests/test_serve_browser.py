@@ -214,11 +214,12 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         assert not errors, errors
 
 
-def open_review(page, url: str, name: str = "r01") -> None:
-    """The review page of ``name``, the token given, once its strip is drawn."""
+def open_review(page, url: str, name: str = "r01", login: bool = True) -> None:
+    """The review page of ``name``, the token given (unless this tab has it already), once its strip is drawn."""
     page.goto(f"{url}/recordings/{name}")
-    page.fill("#login input", TOKEN)
-    page.click("#login button")
+    if login:
+        page.fill("#login input", TOKEN)
+        page.click("#login button")
     page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
 
 
@@ -307,3 +308,30 @@ def test_the_api_docs_work_with_no_network(server):
         page.goto(f"{url}/docs")
         page.get_by_text("/api/recordings/{name}/beats", exact=True).first.wait_for(timeout=15_000)
         assert not elsewhere, elsewhere
+
+
+def test_the_pages_fit_a_phone_and_a_click_below_the_strip_shows_it(server):
+    """At 390 px neither page scrolls sideways (the recordings table scrolls in its own box); "show" on a
+    family card far below the strip brings the strip into view; one beat is "1 beat"."""
+    url, _, _ = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.fill("#login input", TOKEN)
+        page.click("#login button")
+        page.wait_for_selector("#recordings tbody tr")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        open_review(page, url, login=False)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.evaluate("[count(1, 'beat'), count(21960, 'beat')]") == ["1 beat", "21,960 beats"]
+        page.wait_for_selector(".family button:text-is('show')")
+        show = page.locator(".family button:text-is('show')").last
+        show.scroll_into_view_if_needed()
+        strip_top = "document.getElementById('strip').closest('section').getBoundingClientRect().top"
+        assert page.evaluate(strip_top) < 0  # scrolled past it
+        show.click()
+        page.wait_for_function(f"{strip_top} >= 0 && {strip_top} < window.innerHeight / 2")
+        assert "sample" in page.text_content("#selected")
+        assert not errors, errors

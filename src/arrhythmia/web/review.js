@@ -44,6 +44,17 @@ function showCounts(perClass, unsureLeft) {
   );
 }
 
+// "1 beat", "2,950 beats".
+function count(n, noun) {
+  return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+// A click far down the page (a family, an episode, a beat to review, an event) changes the strip: shown
+// where the reviewer can see it (a no-op where it is already in view).
+function revealStrip() {
+  document.getElementById("strip").closest("section").scrollIntoView({ block: "nearest" });
+}
+
 function setVersion(version, canUndo) {
   view.version = version;
   document.getElementById("version").textContent = "version " + version;
@@ -67,7 +78,7 @@ function drawOverview() {
   if (!data) return;
   const canvas = document.getElementById("overview");
   const [g, width, height] = sized(canvas);
-  const n = data.heart_rate_bpm.length, lane = 8, top = height - 4 * lane - 14;
+  const n = data.heart_rate_bpm.length, lane = 12, top = height - 4 * lane - 14; // a lane holds its 10 px letter
   g.clearRect(0, 0, width, height);
   g.fillStyle = "#777";
   g.font = "10px sans-serif";
@@ -90,7 +101,7 @@ function drawOverview() {
     const counts = data.counts[c];
     const y = top + 4 + k * lane;
     g.fillStyle = "#555";
-    g.fillText(c, 0, y + 7);
+    g.fillText(c, 4, y + lane - 3);
     if (!counts) return;
     g.fillStyle = CLASS_COLOURS[c];
     counts.forEach((count, i) => {
@@ -201,15 +212,15 @@ async function loadFamilies() {
       const canvas = element("canvas", { height: 70 });
       const counts = Object.entries(f.counts).map(([c, n]) => `${c || "?"} ${n}`).join(", ");
       const buttons = view.rec.classes.map((c) =>
-        element("button", { class: "cls cls-" + c, title: `label all ${f.beats} beats ${c}`, onclick: () => relabelFamily(f.family, c) }, c),
+        element("button", { class: "cls cls-" + c, title: `label ${f.beats === 1 ? "its beat" : `all ${count(f.beats, "beat")}`} ${c}`, onclick: () => relabelFamily(f.family, c) }, c),
       );
       const card = element(
         "div",
         { class: "family", id: "family-" + f.family },
-        element("div", {}, element("b", {}, `family ${f.family}`), `: ${f.beats.toLocaleString("en-US")} beats `, element("span", { class: "cls cls-" + f.label }, f.label)),
+        element("div", {}, element("b", {}, `family ${f.family}`), `: ${count(f.beats, "beat")} `, element("span", { class: "cls cls-" + f.label }, f.label)),
         canvas,
         element("div", { class: "muted" }, counts),
-        element("div", {}, ...buttons, " ", element("button", { onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }) }, "show")),
+        element("div", {}, ...buttons, " ", element("button", { onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }).then(revealStrip) }, "show")),
       );
       requestAnimationFrame(() => drawTemplate(canvas, f.template, CLASS_COLOURS[f.label]));
       return card;
@@ -244,7 +255,8 @@ async function loadQuestions() {
           style: "cursor:pointer",
           onclick: async () => {
             await showBeat(q);
-            document.getElementById("strip").focus();
+            revealStrip();
+            document.getElementById("strip").focus({ preventScroll: true });
           },
         },
         element("td", {}, String(i + 1)),
@@ -283,7 +295,7 @@ async function loadEpisodes() {
     ...view.episodes.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.start_s - 2), style: "cursor:pointer" },
+        { onclick: () => loadStrip(e.start_s - 2).then(revealStrip), style: "cursor:pointer" },
         element("td", {}, e.type),
         element("td", {}, when(e.start_s)),
         element("td", {}, (e.end_s - e.start_s).toFixed(1) + " s"),
@@ -300,7 +312,7 @@ function showEvents(events) {
     ...events.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.time_s - view.width / 2), style: "cursor:pointer" },
+        { onclick: () => loadStrip(e.time_s - view.width / 2).then(revealStrip), style: "cursor:pointer" },
         element("td", {}, when(e.time_s)),
         element("td", {}, e.text),
       ),
@@ -324,7 +336,7 @@ async function loadRecording() {
   showCounts(rec.per_class, rec.unsure_left);
   const unmatched = document.getElementById("unmatched"), lost = rec.corrections_unmatched || 0;
   unmatched.hidden = !lost;
-  unmatched.textContent = `${lost} correction${lost === 1 ? "" : "s"} of beats this analysis did not find: not applied`;
+  unmatched.textContent = `${count(lost, "correction")} of beats this analysis did not find: not applied`;
   showEvents(rec.events || []);
   const jump = document.getElementById("jump-class");
   if (!jump.options.length) {
@@ -345,7 +357,7 @@ async function change(path, method, body) {
     const changed = new Map(done.beats.map((b) => [b.sample, b]));
     view.beats = view.beats.map((b) => changed.get(b.sample) || b);
     drawStrip();
-    say(`${done.action === "undo" ? "undone" : "saved"}: ${done.changed.toLocaleString("en-US")} beat${done.changed === 1 ? "" : "s"} (version ${done.version})`);
+    say(`${done.action === "undo" ? "undone" : "saved"}: ${count(done.changed, "beat")} (version ${done.version})`);
     refreshLater();
     return done;
   } catch (error) {
@@ -507,8 +519,8 @@ function relabelled(rec, before) {
     .map((c) => [c, (rec.per_class[c] || 0) - (before[c] || 0)])
     .filter(([, d]) => d)
     .map(([c, d]) => `${c} ${d > 0 ? "+" : "\u2212"}${Math.abs(d).toLocaleString("en-US")}`);
-  const what = changed ? `${changed.toLocaleString("en-US")} beat${changed === 1 ? "" : "s"} changed label (${moves.join(", ") || "counts unchanged"})` : "no beat changed label";
-  return `re-labelled with your ${n} correction${n === 1 ? "" : "s"}: ${what}`;
+  const what = changed ? `${count(changed, "beat")} changed label (${moves.join(", ") || "counts unchanged"})` : "no beat changed label";
+  return `re-labelled with your ${count(n, "correction")}: ${what}`;
 }
 window.addEventListener("resize", () => {
   drawOverview();
