@@ -128,7 +128,10 @@ def test_predict_adapts_by_default_and_writes_families(classifier):
     assert result.families["beats"].sum() == len(result.beats)
     assert result.templates.shape == (len(result.families), classifier.input_length)
     plain = label_recording(Recording(rec.signal, 360.0, "MLII", "r"), classifier, adapt=False)
-    assert plain.families is None and "family" not in plain.beats and plain.adaptation == {}
+    assert plain.families is None and (plain.beats["family"] == -1).all() and plain.adaptation == {}
+    assert list(plain.beats.columns) == list(result.beats.columns)  # the same table whatever the recording
+    nothing = label_recording(Recording(np.zeros(3600), 360.0, "MLII", "flat"), classifier)
+    assert nothing.beats.empty and list(nothing.beats.columns) == list(result.beats.columns)
 
 
 def test_too_few_beats_fall_back_to_the_models_labels_with_a_warning(classifier):

@@ -517,7 +517,7 @@ def label_recording(
         config = AdaptConfig(batchnorm=False)
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
-    no_beats = _table(_beat_index(np.zeros(0), fs), np.zeros((0, len(model.classes))), model.classes)
+    no_beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
     result = RecordingLabels(
         beats=no_beats,
@@ -618,7 +618,7 @@ def label_recording(
         added[list(given_found)] = True
         result.found_in_v_runs = int(added.sum())
         beats = beats.with_found(found[added], found_probs[added])
-    table = _beats_table(beats, recording, model.classes, with_families=result.families is not None)
+    table = _beats_table(beats, recording, model.classes)
     result.beats = table
     result.inverted = sign < 0
 
@@ -710,6 +710,22 @@ class _DetectedBeats:
     p_wave: np.ndarray
     atrial: tuple[np.ndarray, ...]
 
+    @classmethod
+    def none(cls, n_classes: int) -> _DetectedBeats:
+        """No beats, for a recording in which none is found."""
+        empty = np.zeros(0)
+        no_probs = np.zeros((0, n_classes), np.float32)
+        return cls(
+            empty.astype(np.int64),
+            empty,
+            no_probs,
+            no_probs,
+            empty.astype(bool),
+            empty.astype(np.int64),
+            empty,
+            (empty, empty, empty),
+        )
+
     def with_found(self, samples: np.ndarray, probs: np.ndarray) -> _DetectedBeats:
         """These beats and the ``samples`` the search-back found, labelled by ``probs`` (never adapted), in
         sample order: on their sample, in no family, with no P stretch or atrial window of their own."""
@@ -732,16 +748,15 @@ class _DetectedBeats:
         )
 
 
-def _beats_table(
-    beats: _DetectedBeats, recording: Recording, classes: tuple[str, ...], with_families: bool
-) -> pd.DataFrame:
-    """``RecordingLabels.beats``: one row per detected beat, the beats not cut unlabelled, with the signal's
-    measures around each (``gap_activity``, ``beat_noise``)."""
+def _beats_table(beats: _DetectedBeats, recording: Recording, classes: tuple[str, ...]) -> pd.DataFrame:
+    """``RecordingLabels.beats``: one row per detected beat, the beats not cut unlabelled, with their family
+    (-1: none, every beat where the recording was not adapted) and the signal's measures around each
+    (``gap_activity``, ``beat_noise``). The same columns whatever the recording, none or one beat included:
+    tables of several recordings stack."""
     signal, fs = recording.signal, recording.fs
     table = _table(_beat_index(beats.peaks, fs, beats.offsets), beats.probs, classes, beats.network)
     table.loc[~beats.kept, ["label", "confidence"]] = ["", np.nan]
-    if with_families:
-        table["family"] = beats.family
+    table["family"] = beats.family
     table["p_wave"] = beats.p_wave
     table[list(ATRIAL_COLUMNS)] = np.column_stack(beats.atrial)
     table["gap_activity"] = gap_activity(signal, fs, beats.peaks)
