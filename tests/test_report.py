@@ -382,3 +382,55 @@ def test_the_hourly_table_shows_all_its_columns_on_a_laptop(holter_report):
     head, *rows = layout["lines"]
     assert head[0] == "TH" and head[1] <= 3.1  # the headings wrap to three lines at most
     assert len(rows) == 3 and all(lines < 1.1 for _, lines in rows), rows  # a number never breaks
+
+
+#: Machado, Oliveira and Fernandes (2009): linear RGB as seen with protanopia, deuteranopia and tritanopia.
+COLOUR_VISIONS = {
+    "usual": np.eye(3),
+    "protanopia": np.array([[0.1523, 1.0526, -0.2049], [0.1145, 0.7863, 0.0992], [-0.0039, -0.0481, 1.0520]]),
+    "deuteranopia": np.array([[0.3673, 0.8606, -0.2280], [0.2801, 0.6725, 0.0474], [-0.0118, 0.0429, 0.9689]]),
+    "tritanopia": np.array([[1.2555, -0.0767, -0.1788], [-0.0784, 0.9308, 0.1476], [0.0047, 0.6914, 0.3039]]),
+}
+
+
+def _cielab(rgba, vision: np.ndarray) -> np.ndarray:
+    """CIELAB of the colour ``rgba`` laid over white, as seen with ``vision`` (a ``COLOUR_VISIONS`` matrix)."""
+    r, g, b, alpha = rgba
+    srgb = alpha * np.array([r, g, b]) + 1 - alpha
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(vision @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = np.cbrt(xyz / np.array([0.95047, 1.0, 1.08883]))  # no colour here is dark enough for the linear part
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_the_trend_s_legend_is_below_its_axes_and_its_episodes_are_told_apart(monkeypatch, tmp_path):
+    import io
+    import itertools
+
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    day = 86_400.0
+    times = np.arange(1.0, day, 30.0)
+    rate = np.where(np.arange(len(times)) % 2, 200.0, 40.0)  # the trace fills its axes, top to bottom
+    kinds = [*figures.EPISODE_COLOURS, "pause"]
+    starts = 600.0 + 3600.0 * np.arange(len(kinds))
+    episodes = pd.DataFrame({"type": kinds, "start_s": starts, "end_s": starts + 5.0})  # runs of seconds
+    figures.plot_heart_rate_trend(times, rate, episodes, tmp_path / "trend.png", day)
+    fig = drawn[0]
+    fig.savefig(io.BytesIO(), format="png")  # lays it out
+    (ax,) = fig.axes
+    (legend,) = fig.legends
+    assert ax.get_legend() is None and legend.get_window_extent().y1 < ax.get_tightbbox().y0  # below the axes
+    assert [text.get_text() for text in legend.get_texts()] == kinds
+    shades = list(ax.patches)
+    assert len(shades) == len(kinds) - 1 and all(shade.get_window_extent().width > 1.5 for shade in shades)  # seen
+    colours = {kind: handle.get_facecolor() for kind, handle in zip(kinds, legend.legend_handles) if kind != "pause"}
+    for name, vision in COLOUR_VISIONS.items():
+        seen = {kind: _cielab(colour, vision) for kind, colour in colours.items()}
+        for a, b in itertools.combinations(seen, 2):
+            assert np.linalg.norm(seen[a] - seen[b]) > 9.0, (name, a, b)  # CIELAB units: told apart

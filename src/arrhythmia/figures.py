@@ -18,7 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from PIL import Image
 
@@ -499,52 +502,85 @@ def plot_review_strips(signal: np.ndarray, fs: float, questions, path: str | Pat
     return _save(fig, path)
 
 
-#: Colours of the episode types shaded on the heart-rate trend.
+#: The episode types shaded on the heart-rate trend, in the legend's order, and their colours: told apart with
+#: any colour vision (Okabe and Ito's orange and vermillion, Paul Tol's muted colours), as shaded (SHADE_ALPHA
+#: on white) at least 9 CIELAB units apart from each other with protanopia, deuteranopia or tritanopia too.
 EPISODE_COLOURS = {
-    "AF": "#fb8500",
-    "AFL": "#e85d04",
-    "VT": "#cf222e",
-    "VF": "#82071e",
-    "SVT": "#bf8700",
-    "bigeminy": "#8250df",
-    "trigeminy": "#a475f9",
-    "noise": "#8c959f",
+    "AF": "#e69f00",
+    "AFL": "#ddcc77",
+    "SVT": "#88ccee",
+    "VT": "#d55e00",
+    "VF": "#882255",
+    "bigeminy": "#332288",
+    "trigeminy": "#117733",
+    "noise": "#999999",
 }
+#: The ventricular episodes are hatched as well, so that they stand out from the atrial ones in any print.
+EPISODE_HATCHES = {"VT": "////", "VF": "xxxx"}
+SHADE_ALPHA = 0.4
+PAUSE_COLOUR = "#0072b2"  # Okabe and Ito's blue, a dashed line: not a shade, nor the trace
 
 
 def plot_heart_rate_trend(
     times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path, duration_s: float | None = None
 ) -> Path:
-    """The heart rate over the whole recording, with its episodes shaded and its pauses marked.
+    """The heart rate over the whole recording, with its episodes shaded and its pauses marked, the legend below
+    the axes (inside them it covered the trace of a day-long recording), on the left (where a phone shows it).
 
     times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat (NaN: a gap in the line); episodes :
     the ``episodes.csv`` table (columns type, start_s, end_s); duration_s : the recording's length, where the
     axis ends (else at its last beat).
     """
-    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    kinds = set(episodes["type"])
+    legend = [kind for kind in EPISODE_COLOURS if kind in kinds] + ["pause"] * ("pause" in kinds)
+    fig = Figure(figsize=(12, 3.8 if legend else 3.4), layout="constrained")
     ax = fig.add_subplot()
     times_s = np.asarray(times_s, dtype=np.float64)
-    ax.plot(times_s, rate_bpm, color="#24292f", lw=0.6)
-    shown = set()
-    for row in episodes.itertuples():
-        colour = EPISODE_COLOURS.get(row.type)
-        if colour is not None:
-            label = row.type if row.type not in shown else None
-            ax.axvspan(row.start_s, row.end_s, color=colour, alpha=0.25, lw=0, label=label)
-            shown.add(row.type)
-        elif row.type == "pause":
-            ax.axvline(row.start_s, color="#0969da", lw=0.8, label="pause" if "pause" not in shown else None)
-            shown.add("pause")
+    ax.plot(times_s, rate_bpm, color="#24292f", lw=0.6, zorder=3)  # over the shades and the pauses
     end_s = duration_s if duration_s is not None else (times_s[-1] if len(times_s) else 60.0)
     end_s = max(end_s, 1.0)
+    # An episode is shaded at least about two pixels wide: narrower, it was not seen (a VT run in a day's trend).
+    least_s = 2 * end_s / (fig.get_figwidth() * DPI)
+    for kind in legend:
+        rows = episodes[episodes["type"] == kind]
+        if kind == "pause":
+            for start in rows["start_s"]:
+                ax.axvline(start, color=PAUSE_COLOUR, lw=0.8, ls="--")
+            continue
+        for start, end in _merged(rows["start_s"].to_numpy(np.float64), rows["end_s"].to_numpy(np.float64), least_s):
+            ax.axvspan(start, end, **_shading(kind))
     _clock_axis(ax, end_s)
     ax.set_ylabel("heart rate (bpm)")
     ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")
     ax.grid(alpha=0.3)
     ax.set_xlim(0, end_s)
-    if shown:
-        ax.legend(loc="upper right", fontsize=8, ncols=min(len(shown), 7))
+    if legend:
+        handles = [
+            Line2D([], [], color=PAUSE_COLOUR, lw=0.8, ls="--", label=kind)
+            if kind == "pause"
+            else Patch(label=kind, **_shading(kind))
+            for kind in legend
+        ]
+        fig.legend(handles=handles, loc="outside lower left", ncols=len(handles), fontsize=9, frameon=False)
     return _save(fig, path)
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray, least_s: float) -> list[tuple[float, float]]:
+    """The stretches ``starts``-``ends`` (s), each made at least ``least_s`` long, those that overlap then merged:
+    translucent shades laid over each other darken, and a cluster of short episodes would read as another type."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(zip(starts, np.maximum(ends, starts + least_s))):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _shading(kind: str) -> dict:
+    """How an episode of type ``kind`` is shaded: its colour, translucent, hatched in that colour opaque."""
+    colour = EPISODE_COLOURS[kind]
+    return {"facecolor": to_rgba(colour, SHADE_ALPHA), "edgecolor": colour, "lw": 0, "hatch": EPISODE_HATCHES.get(kind)}
 
 
 def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np.ndarray, path: str | Path) -> Path:
