@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -221,6 +222,57 @@ def test_config_file_round_trip_and_unknown_keys(tmp_path):
     path.write_text("[1, 2]\n")
     with pytest.raises(ArrhythmiaError, match="expected a mapping"):
         TrainConfig.from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs: ten\n", "epochs='ten': expected int"),
+        ("epochs: 1.5\n", "epochs=1.5: expected int"),
+        ("device: null\n", "device=None: expected str"),
+        ('other_lead: "false"\n', "other_lead='false': expected bool (true or false, without quotes)"),
+        ("augment: [scale, 3.5]\n", "augment=['scale', 3.5]: expected list[str]"),
+        ("lr: fast\n", "lr='fast': expected float"),
+    ],
+)
+def test_a_config_file_value_of_the_wrong_type_is_one_line_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    with pytest.raises(ArrhythmiaError, match="^" + re.escape(f"{path}: {message}")):
+        TrainConfig.from_file(path)
+
+
+def test_a_config_file_is_read_as_the_command_line_reads_its_values(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    # PyYAML reads 1e-3 as a string; a list setting takes comma-separated text or a record number, as options do.
+    path.write_text("lr: 1e-3\nepochs: '3'\naugment: scale,shift\nprotocol: inter\ntest_records: 101\n")
+    config = TrainConfig.from_file(path)
+    assert (config.lr, config.epochs, config.augment, config.test_records) == (1e-3, 3, ["scale", "shift"], ["101"])
+    path.write_text("augment: scale\ntest_records: [101, 106]\nprotocol: inter\n")
+    config = TrainConfig.from_file(path)
+    assert config.augment == ["scale"] and config.test_records == ["101", "106"]
+    config.validate()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"lr_factor": 2.0}, "lr_factor must be between 0 and 1"),
+        ({"lr_factor": 0.0}, "lr_factor must be between 0 and 1"),
+        ({"threads": -1}, "threads must be at least 1"),
+        ({"weight_decay": -1.0}, "weight_decay must be 0 or more"),
+        ({"loss": "focal", "focal_gamma": -3.0}, "focal_gamma must be 0 or more"),
+        ({"early_stopping_patience": 0}, "early_stopping_patience must be at least 1"),
+        ({"lr_patience": -1}, "lr_patience must be 0 or more"),
+        ({"lr": float("inf")}, "learning rate"),
+        ({"seed": -1}, "seed must be between 0 and"),
+        ({"epochs": 1.5}, "epochs=1.5: expected int"),
+    ],
+)
+def test_settings_out_of_range_fail_before_a_run_directory_is_made(tmp_path, beats, setting, message):
+    with pytest.raises(ArrhythmiaError, match=message):
+        run_experiment(small_config(**setting), run_dir=tmp_path / "run", beats=beats, progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):

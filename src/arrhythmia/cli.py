@@ -260,17 +260,13 @@ def train(
 def _train_config(preset: str | None, config: Path | None, settings: dict, protocol: str) -> TrainConfig:
     """The settings of a training command: the defaults, then ``preset``, then the ``config`` file, then the
     options given (``settings``, None where not given); ``protocol`` where none of them names one."""
-    from_file = TrainConfig.read_file(config) if config else {}
+    # The file's names and types are checked before any of its values is used.
+    from_file = TrainConfig.checked_values(TrainConfig.read_file(config), where=str(config)) if config else {}
     protocol = settings.get("protocol") or from_file.get("protocol", protocol)
     cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig(protocol=protocol)
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), **from_file}, where=str(config))
     given = {key: value for key, value in settings.items() if value is not None}
-    lists = {
-        f.name for f in fields(TrainConfig) if typing.get_origin(typing.get_type_hints(TrainConfig)[f.name]) is list
-    }
-    for key in lists & set(given):  # comma-separated on the command line; "none": an empty list
-        given[key] = [item.strip() for item in given[key].split(",") if item.strip() and item.strip() != "none"]
-    return TrainConfig.from_dict({**cfg.to_dict(), **given}, where="command line")
+    # List settings are comma-separated on the command line ("none": an empty list), read by checked_values.
+    return TrainConfig.from_dict({**cfg.to_dict(), **from_file, **given}, where="command line")
 
 
 train.__signature__ = inspect.Signature(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import yaml
 
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import write_json
+from arrhythmia.settings import fits
 
 SAMPLINGS = ("shuffle", "balanced", "sqrt")
 #: Settings saved under another name by earlier versions (run configs and config files keep working).
@@ -98,6 +103,19 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> TrainConfig:
+        """The config of ``values`` (a config file's, a run's ``config.json``, the command line's), their
+        names and types checked first (``checked_values``); ``where`` names them in an error."""
+        return cls(**cls.checked_values(values, where))
+
+    @classmethod
+    def checked_values(cls, values: dict, where: str = "config") -> dict:
+        """``values`` under their current names (``RENAMED``), each checked against its setting's type, so a
+        mistyped one is one error line naming ``where`` and the setting, never a traceback from the code that
+        uses it. Read as the command line reads them: a string that is a plain number is that number for a
+        number setting (PyYAML reads ``lr: 1e-3`` as a string); a list setting also takes comma-separated
+        text (``augment: scale,shift``; ``none``: empty) or one record number (``test_records: 101``), and
+        record numbers in its list (``test_records: [101, 106]``). Nothing else is converted: a quoted
+        ``"false"`` is not a bool."""
         values = {RENAMED.get(key, key): value for key, value in values.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -105,7 +123,14 @@ class TrainConfig:
             raise ArrhythmiaError(
                 f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
             )
-        return cls(**values)
+        hints = typing.get_type_hints(cls)
+        checked = {}
+        for key, value in values.items():
+            value = _read_as(value, hints[key])
+            if not fits(value, hints[key]):
+                raise ArrhythmiaError(f"{where}: {_type_error(key, value, cls.__dataclass_fields__[key].type)}")
+            checked[key] = value
+        return checked
 
     @classmethod
     def from_preset(cls, name: str, protocol: str = "intra") -> TrainConfig:
@@ -140,6 +165,11 @@ class TrainConfig:
         from arrhythmia.data.beats import LABEL_SETS
         from arrhythmia.models import context_models, list_models
 
+        # Types first: the ranges below compare numbers, and the Python API takes any value.
+        hints = typing.get_type_hints(type(self))
+        for setting in fields(self):
+            if not fits(getattr(self, setting.name), hints[setting.name]):
+                raise ArrhythmiaError(_type_error(setting.name, getattr(self, setting.name), setting.type))
         checks = [
             (
                 self.model in list_models(),
@@ -154,7 +184,33 @@ class TrainConfig:
             (self.checkpoint in ("best", "last"), f"checkpoint must be 'best' or 'last', not {self.checkpoint!r}"),
             (self.labels in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {self.labels!r}"),
             (self.batch_size >= 1, "batch size must be at least 1"),
-            (self.lr > 0, "learning rate must be positive"),
+            (self.lr > 0 and math.isfinite(self.lr), f"learning rate (lr) must be a positive number, not {self.lr}"),
+            (
+                self.weight_decay >= 0 and math.isfinite(self.weight_decay),
+                f"weight_decay must be 0 or more, not {self.weight_decay}",
+            ),
+            (
+                0 < self.lr_factor < 1,
+                f"lr_factor must be between 0 and 1 (the learning rate is multiplied by it), not {self.lr_factor}",
+            ),
+            (self.lr_patience >= 0, f"lr_patience must be 0 or more epochs, not {self.lr_patience}"),
+            (
+                self.early_stopping_patience >= 1,
+                f"early_stopping_patience must be at least 1 epoch, not {self.early_stopping_patience}",
+            ),
+            (
+                self.focal_gamma >= 0 and math.isfinite(self.focal_gamma),
+                f"focal_gamma must be 0 or more, not {self.focal_gamma}",
+            ),
+            (
+                self.threads is None or self.threads >= 1,
+                f"threads must be at least 1 (or unset: torch's own choice), not {self.threads}",
+            ),
+            # seed .. seed + ensemble - 1 seed NumPy and scikit-learn too, which take 0 .. 2**32 - 1.
+            (
+                self.seed >= 0 and self.seed + max(self.ensemble, 1) - 1 < 2**32,
+                f"seed must be between 0 and {2**32 - max(self.ensemble, 1)}, not {self.seed}",
+            ),
             (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),
             (self.window in WINDOWS, f"unknown beat window {self.window!r} ({' or '.join(WINDOWS)})"),
             (
@@ -184,6 +240,47 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_dict())
+
+
+_PLAIN_INT = re.compile(r"\s*[-+]?\d+\s*")
+_PLAIN_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _read_as(value, kind):
+    """``value`` read as the command line reads a setting of type ``kind`` (``TrainConfig.checked_values``);
+    unchanged where that does not apply, for ``fits`` to judge."""
+    options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+    if any(typing.get_origin(option) is list for option in options):  # list[str]: test_records, augment
+        if isinstance(value, str):  # comma-separated, as on the command line
+            return [item.strip() for item in value.split(",") if item.strip() and item.strip() != "none"]
+        if _is_int(value):  # one record, written as a number
+            return [str(value)]
+        if isinstance(value, list):
+            return [str(item) if _is_int(item) else item for item in value]
+        return value
+    if isinstance(value, str):
+        if int in options and _PLAIN_INT.fullmatch(value):
+            return int(value)
+        if float in options and _PLAIN_NUMBER.fullmatch(value):
+            return float(value)
+    return value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_error(name: str, value, written: str) -> str:
+    """The message for setting ``name`` holding ``value``, which is not of its type (``written`` as the
+    dataclass writes it: ``float``, ``int | None``, ``list[str]``)."""
+    hint = ""
+    if "bool" in written and isinstance(value, str):
+        hint = " (true or false, without quotes)"
+    elif "int" in written and isinstance(value, float):
+        hint = " (a whole number)"
+    elif value is None:
+        hint = " (leave the setting out for its default)"
+    return f"{name}={value!r}: expected {written}{hint}"
 
 
 #: ``arrhythmia train --preset NAME``: the configurations measured best on the validation records

@@ -33,9 +33,13 @@ def settings_from(cls: type[T], values: dict, what: str) -> T:
 
 def fits(value: Any, kind: Any) -> bool:
     """Whether ``value`` (read from JSON) fits the type ``kind``: an int is a float, a bool is neither, a
-    list fits a tuple of its length (or of any length for ``tuple[X, ...]``)."""
+    list fits a tuple of its length (or of any length for ``tuple[X, ...]``), and ``list[X]`` when each of its
+    items fits ``X``."""
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         return any(fits(value, option) for option in typing.get_args(kind))
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        return isinstance(value, list) and all(fits(part, item) for part in value)
     if typing.get_origin(kind) is tuple:
         parts = typing.get_args(kind)
         if not isinstance(value, (list, tuple)):
