@@ -298,3 +298,16 @@ def test_options_that_cannot_be_met_are_one_error_before_any_recording_is_read()
     for start, seconds in ((5, 0), (5, -3), (-1, 10)):  # said 'past the end of the recording', after labelling
         with pytest.raises(ArrhythmiaError, match="the stretch to draw starts at 0 s or later and lasts more than 0 s"):
             PredictOptions(plot=True, start=start, seconds=seconds)
+
+
+def test_times_in_the_written_tables_keep_a_tenth_of_a_millisecond_a_week_in():
+    from io import StringIO
+
+    from arrhythmia.predict import csv_text
+
+    week_s = 7 * 86400.0
+    table = pd.DataFrame({"time_s": [0.00271, 3600.12345, week_s - 0.0123, np.nan], "p_N": [0.1234567] * 4})
+    back = pd.read_csv(StringIO(csv_text(table)))
+    # six significant digits put a beat a week in on a one-second grid: 604799.9877 was written 604800
+    assert np.allclose(back["time_s"][:3], table["time_s"][:3], atol=1e-4, rtol=0) and np.isnan(back["time_s"][3])
+    assert back["p_N"][0] == 0.123457  # the other numbers, as before

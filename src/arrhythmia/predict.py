@@ -966,9 +966,27 @@ def summarise(
     return summary
 
 
+#: Columns of seconds from the start of a recording: written to the tenth of a millisecond, where six
+#: significant digits (every other number's) would round a beat an hour in to 0.1 s and a week in to 1 s.
+SECONDS_COLUMNS = ("time_s", "start_s", "end_s")
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV text: times (``SECONDS_COLUMNS``) to 0.1 ms, other numbers to six significant digits."""
+    times = [column for column in SECONDS_COLUMNS if column in table and table[column].dtype.kind == "f"]
+    if times:
+        table = table.copy()
+        for column in times:
+            values = table[column].to_numpy(np.float64)
+            text = np.char.mod("%.4f", values).astype(object)
+            text[~np.isfinite(values)] = ""
+            table[column] = text
+    return table.to_csv(index=False, float_format="%.6g")
+
+
 def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
     """Write the per-row table of a beat CSV to ``out/beats.csv``; returns the table."""
-    write_text_atomic(Path(out) / "beats.csv", table.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(Path(out) / "beats.csv", csv_text(table))
     return table
 
 
@@ -992,7 +1010,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
     for name, table in _tables(result).items():
-        write_text_atomic(out / name, table.to_csv(index=False, float_format="%.6g"))
+        write_text_atomic(out / name, csv_text(table))
     if result.episodes is not None:
         summary.update(rhythm_summary(result.episodes, result.hrv))
         summary["episode_settings"] = result.episode_settings
