@@ -219,6 +219,9 @@ def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_
     assert (row["label"], row["model_label"], row["reviewed"]) == ("V", "N", 1)
     report = client.get("/api/recordings/r01/export/report.html")
     assert report.status_code == 200 and "<html" in report.text.lower()
+    # the report says a person reviewed it, and how much (it said every label was a proposal to review)
+    assert "<strong>Reviewed</strong>: a person looked at 1 beat and changed 1 label" in report.text
+    assert "every label is a proposal" not in report.text
     summary = client.get("/api/recordings/r01/export/summary.json").json()
     assert summary["per_class"] == client.get("/api/recordings/r01").json()["summary"]["per_class"]
     assert client.get("/api/recordings/r01/export/secrets.txt").status_code == 404

@@ -301,6 +301,23 @@ def _events_html(events: pd.DataFrame) -> str:
     return note + _scrolling(_table(header, rows)) + (f"<p>{more:,} more in events.csv.</p>" if more > 0 else "")
 
 
+def _review_state(reviewed: dict | None) -> str:
+    """The subtitle's last sentence: whether a person has reviewed the labels (``summary["reviewed"]``, the
+    review app's: beats reviewed, labels changed, last change), and how much."""
+    if not reviewed or not reviewed.get("beats_reviewed"):
+        return "Not a medical device: every label is a proposal for a person to review."
+    changed, beats = reviewed.get("labels_changed", 0), reviewed["beats_reviewed"]
+    when = f", last on {esc(str(reviewed['last_change']))}" if reviewed.get("last_change") else ""
+    text = (
+        f"<strong>Reviewed</strong>: a person looked at {beats:,} beat{'s' if beats != 1 else ''} and changed "
+        f"{changed:,} label{'s' if changed != 1 else ''}{when}; the other labels are the model's."
+    )
+    unmatched = reviewed.get("corrections_unmatched", 0)
+    if unmatched:
+        text += f" {unmatched:,} correction{'s' if unmatched != 1 else ''} found no beat in this analysis."
+    return text + " Not a medical device."
+
+
 def render_recording_report(
     recording: Recording,
     result: RecordingLabels,
@@ -325,8 +342,7 @@ def render_recording_report(
         f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}"
         f"{f'; {clock(result.muscle_filtered_s)} of muscle noise low-passed' if result.muscle_filtered_s else ''}; "
         f"{f'started {clock_at(recording.start, 0)}; ' if recording.start is not None else ''}"
-        f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. Not a medical "
-        "device: every label is a proposal for a person to review.</p></header>",
+        f"generated {esc(time.strftime('%Y-%m-%d %H:%M'))}. {_review_state(summary.get('reviewed'))}</p></header>",
         _cards(
             [
                 ("recorded", clock(duration), "h:mm:ss"),
