@@ -106,7 +106,8 @@ def _hrv_coverage(hrv: dict) -> str:
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
     """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
     heart rate (running median of 8 intervals, away from ``hourly.RATE_EXCLUDES``), the longest pause, the
-    longest VT and SVT runs, and the first VF, AF and AFL onsets; each strip holds its event near its middle."""
+    longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL onsets of each; each strip holds
+    its event near its middle."""
     events: list[tuple[str, float]] = []
     labelled = beats[beats["label"].astype(str) != ""]
     times = labelled["sample"].to_numpy() / fs
