@@ -235,7 +235,7 @@ def test_review_round_trip_through_the_command_line(tmp_path):
     assert_one_line_error(bad, "bad.csv: labels 'X' are not classes of the model")
     (tmp_path / "far.csv").write_text("sample,label\n3,N\n")
     far = run_cli("predict", tmp_path / "rec", "--labels", tmp_path / "far.csv", "--out", tmp_path / "far")
-    assert_one_line_error(far, "sample 3 is not a detected beat")
+    assert_one_line_error(far, f"far.csv: in {tmp_path / 'rec'}, sample 3 is not a detected beat")
     assert not (tmp_path / "bad").exists() and not (tmp_path / "far").exists()
 
 

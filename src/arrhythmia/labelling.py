@@ -14,9 +14,10 @@ from pathlib import Path
 from arrhythmia import figures
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.predict import (
     BeatModel,
+    NotABeatError,
     RecordingLabels,
     check_questions,
     label_recording,
@@ -131,15 +132,18 @@ def label_file(
         return _without_stale(LabelledFile(None, None, summary, {"beats": out / "beats.csv"}), out)
 
     episodes = EpisodeConfig.from_value(options.episodes)
-    result = label_recording(
-        data,
-        model,
-        adapt=options.adapt,
-        reviewed=reviewed,
-        ask=options.ask,
-        episodes=episodes,
-        muscle_filter=options.muscle_filter,
-    )
+    try:
+        result = label_recording(
+            data,
+            model,
+            adapt=options.adapt,
+            reviewed=reviewed,
+            ask=options.ask,
+            episodes=episodes,
+            muscle_filter=options.muscle_filter,
+        )
+    except NotABeatError as error:  # the labels file is what to mend, not the recording
+        raise DataError(f"{options.labels}: in {path}, {error.problem}") from None
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)

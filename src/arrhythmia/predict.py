@@ -289,6 +289,15 @@ def check_reviewed_labels(reviewed: dict[int, str], classes: tuple[str, ...], wh
         )
 
 
+class NotABeatError(DataError):
+    """A reviewer's label on a sample that is no detected beat; ``problem``: the message without the
+    recording's name, for the caller that knows the labels file to name it instead."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 def check_questions(ask: int) -> None:
     """One error line unless ``ask`` is a number of beats a review sheet can ask about (0-``MAX_QUESTIONS``)."""
     if not 0 <= ask <= MAX_QUESTIONS:
@@ -335,10 +344,11 @@ def _reviewed_beats(
         i = int(np.clip(np.searchsorted(peaks, sample), 1, len(peaks) - 1)) if len(peaks) > 1 else 0
         nearest = i if abs(peaks[i] - sample) <= abs(peaks[i - 1] - sample) else i - 1
         if abs(peaks[nearest] - sample) > REVIEW_TOLERANCE_S * fs:
-            raise DataError(
-                f"{where}: sample {sample} is not a detected beat that could be labelled (nearest: {peaks[nearest]}, "
+            problem = (
+                f"sample {sample} is not a detected beat that could be labelled (nearest: {peaks[nearest]}, "
                 f"{abs(peaks[nearest] - sample) / fs:.3f} s away)"
             )
+            raise NotABeatError(f"{where}: {problem}", problem)
         out[int(nearest)] = classes.index(label)
     return out
 
