@@ -194,6 +194,8 @@ def test_a_ten_second_recording_s_trend_reads_in_seconds(monkeypatch, tmp_path):
     ticks = [t for t in ax.get_xticks() if 0 <= t <= 10]
     labels = [ax.xaxis.get_major_formatter()(t, 0) for t in ticks]
     assert len(set(labels)) == len(labels) >= 5 and labels[1] == "0:00:01", labels  # was 0:00, 0:01 (h:mm)
+    # a steady 75 bpm reads steady: 20 bpm around it, not an axis of fractions of a beat per minute
+    assert ax.get_ylim() == (65.0, 85.0)
 
 
 def test_best_epoch_and_lr_drops():

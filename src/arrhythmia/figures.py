@@ -521,6 +521,11 @@ SHADE_ALPHA = 0.4
 PAUSE_COLOUR = "#0072b2"  # Okabe and Ito's blue, a dashed line: not a shade, nor the trace
 
 
+#: The heart-rate trend's axis spans at least this many bpm: a steady rate otherwise filled the axis, read
+#: as swings and ticked in fractions of a beat per minute (74.25-76.00).
+MIN_RATE_SPAN_BPM = 20.0
+
+
 def plot_heart_rate_trend(
     times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path, duration_s: float | None = None
 ) -> Path:
@@ -550,6 +555,11 @@ def plot_heart_rate_trend(
         for start, end in _merged(rows["start_s"].to_numpy(np.float64), rows["end_s"].to_numpy(np.float64), least_s):
             ax.axvspan(start, end, **_shading(kind))
     _clock_axis(ax, end_s)
+    finite = np.asarray(rate_bpm, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) and finite.max() - finite.min() < MIN_RATE_SPAN_BPM:  # a steady rhythm reads steady
+        middle = (finite.max() + finite.min()) / 2
+        ax.set_ylim(middle - MIN_RATE_SPAN_BPM / 2, middle + MIN_RATE_SPAN_BPM / 2)
     ax.set_ylabel("heart rate (bpm)")
     ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")
     ax.grid(alpha=0.3)
