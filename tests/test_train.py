@@ -106,6 +106,45 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, beats):
         run_experiment(small_config(), run_dir=tmp_path, resume=True, beats=beats, progress=False)
 
 
+def _files(folder) -> dict:
+    """Every file under ``folder`` with its modification time and size."""
+    return {str(f.relative_to(folder)): (f.stat().st_mtime_ns, f.stat().st_size) for f in folder.rglob("*")}
+
+
+def test_training_into_a_folder_that_holds_a_run_is_refused_before_anything_is_written(tmp_path, beats):
+    quiet = {"beats": beats, "progress": False, "log": lambda _: None}
+    run = run_experiment(small_config(epochs=1), run_dir=tmp_path / "run", report=False, **quiet)
+    before = _files(run.path)
+    with pytest.raises(ArrhythmiaError, match=r"run: already holds a finished run; choose another --run-dir"):
+        run_experiment(small_config(epochs=3, lr=0.01), run_dir=run.path, **quiet)
+    assert _files(run.path) == before and run.config.epochs == 1
+    (run / "metrics.json").unlink()  # stopped before it was tested: resumable
+    with pytest.raises(ArrhythmiaError, match=re.escape(f"continue it with `arrhythmia train --resume {run.path}`")):
+        run_experiment(small_config(epochs=3, lr=0.01), run_dir=run.path, **quiet)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "report.html").write_text("mine")
+    with pytest.raises(ArrhythmiaError, match=r"already holds files a run writes \(report.html\)"):
+        run_experiment(small_config(epochs=1), run_dir=tmp_path / "other", **quiet)
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["report.html"]
+
+
+def test_a_run_that_fails_before_its_first_epoch_is_saved_leaves_no_directory(tmp_path, beats):
+    with pytest.raises(ArrhythmiaError, match="data directory does not exist"):
+        run_experiment(small_config(data=str(tmp_path / "none")), run_dir=tmp_path / "made" / "run", progress=False)
+    assert not (tmp_path / "made").exists()
+
+    def interrupt(line: str) -> None:
+        if "parameters" in line:  # the model is built: its first epoch is next
+            raise KeyboardInterrupt
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("kept")
+    with pytest.raises(TrainingInterrupted, match="interrupted before the first epoch was saved; nothing to keep"):
+        run_experiment(small_config(), run_dir=mine, beats=beats, progress=False, log=interrupt)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]  # what the run wrote went, the folder stays
+
+
 def test_class_weights_and_early_stopping(tmp_path, beats):
     lines: list[str] = []
     config = small_config(epochs=6, class_weights="balanced", early_stopping_patience=1, lr=1e-9)

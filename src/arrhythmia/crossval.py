@@ -185,9 +185,9 @@ def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable
         if run.metrics_path().is_file():
             log("finished before; kept")
             return run
-        if run.resume_path.is_file() or any(member.resume_path.is_file() for member in run.members()):
-            log("resuming from its last epoch")
-            return train(config, run_dir=fold_dir, resume=True, beats=beats, log=log, progress=progress)
+        # Resumed with its own settings; one stopped before it saved an epoch starts from the first.
+        log("resuming from its last epoch" if run.saved_an_epoch() else "training again (no epoch was saved)")
+        return train(config, run_dir=fold_dir, resume=True, beats=beats, log=log, progress=progress)
     log(f"training (test records {' '.join(config.test_records)})")
     return train(config, run_dir=fold_dir, beats=beats, log=log, progress=progress)
 

@@ -27,7 +27,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
+from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, ModelSpec
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
@@ -60,11 +60,17 @@ class Run:
 
     CONFIG, ENVIRONMENT, DATA, HISTORY = "config.json", "environment.json", "data.json", "history.csv"
     MODEL, RESUME, METRICS = MODEL_FILE, "last.pt", "metrics.json"
-    FIGURES, REPORT = "figures", "report.html"
+    FIGURES, REPORT, MEMBERS = "figures", "report.html", "members"
+    #: Everything a run and the commands on it write into its directory (``metrics-<source>.json`` besides).
+    WRITTEN = (
+        CONFIG, ENVIRONMENT, DATA, HISTORY, MODEL, RESUME, METRICS, MEMBERS, FIGURES, REPORT, ONNX_FILE, "model.ts.pt"
+    )  # fmt: skip
 
     def __init__(self, path: str | Path, config: TrainConfig | None = None) -> None:
         self.path = Path(path)
         self._config = config
+        # Set by ``create``, for ``remove_unstarted``: this object started the run, in the outermost folder made.
+        self._created, self._made = False, None
         self._beats: BeatSet | None = None
         self._split: Split | None = None
         self._classifiers: dict[tuple, Classifier] = {}
@@ -83,11 +89,60 @@ class Run:
 
     @classmethod
     def create(cls, config: TrainConfig, path: str | Path | None = None, root: Path = RUNS_ROOT) -> Run:
-        """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json``."""
+        """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json``;
+        ArrhythmiaError, before anything is written, where ``path`` already holds a run (``check_free``)."""
         run = cls(path if path is not None else new_path(f"{config.model}-{config.protocol}", root), config)
+        cls.check_free(run.path)
+        missing = [folder for folder in (run.path, *run.path.parents) if not folder.exists()]
         run.path.mkdir(parents=True, exist_ok=True)
+        run._created, run._made = True, missing[-1] if missing else None
         config.save(run.path / cls.CONFIG)
         return run
+
+    @classmethod
+    def check_free(cls, path: str | Path) -> None:
+        """ArrhythmiaError where ``path`` already holds a run, or files a run writes: a new run there would
+        leave the old one's model, history, metrics and exports beside its own settings (and ``--resume``
+        would continue the old model under them). A folder that does not exist, or holds nothing a run
+        writes, is free."""
+        path = Path(path)
+        if not path.is_dir():
+            return
+        found = [name for name in cls.WRITTEN if (path / name).exists()]
+        found += sorted(p.name for p in path.glob("metrics-*.json"))
+        if (path / cls.CONFIG).is_file():
+            if (path / cls.METRICS).is_file():
+                raise ArrhythmiaError(f"{path}: already holds a finished run; choose another --run-dir")
+            raise ArrhythmiaError(
+                f"{path}: already holds a run; continue it with `arrhythmia train --resume {path}`, or choose "
+                "another --run-dir"
+            )
+        if found:
+            raise ArrhythmiaError(
+                f"{path}: already holds files a run writes ({', '.join(found)}); choose another --run-dir"
+            )
+
+    def saved_an_epoch(self) -> bool:
+        """Whether training saved anything of this run: a checkpoint of an epoch, its own or a member's."""
+        runs = [self, *(Run(folder) for folder in sorted((self.path / self.MEMBERS).glob("*")))]
+        return any(run.resume_path.is_file() or run.model_path.is_file() for run in runs)
+
+    def remove_unstarted(self) -> bool:
+        """Remove the run this object's ``create`` started, when no epoch of it was saved (``saved_an_epoch``):
+        the files the start writes (config, environment, data description), the member folders training
+        made, where empty, and the folders ``create`` made, where nothing else went into them. True if it
+        removed the run; a run that saved an epoch, or that ``create`` did not start here, is left as it is."""
+        if not self._created or self.saved_an_epoch():
+            return False
+        for name in (self.CONFIG, self.ENVIRONMENT, self.DATA):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in [*sorted((self.path / self.MEMBERS).glob("*")), self.path / self.MEMBERS]:
+            _remove_if_empty(folder)
+        if self._made is not None:
+            for folder in (self.path, *self.path.parents):
+                if not _remove_if_empty(folder) or folder == self._made:
+                    break
+        return True
 
     @classmethod
     def open(cls, path: str | Path) -> Run:
@@ -256,6 +311,17 @@ class Run:
     def load_other_beats(self, data: str) -> BeatSet:
         """Another source's beats cut with this run's window, to evaluate the run's model on."""
         return load_beats(data, progress=False, window=get_window(self.config.window))
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    """Remove ``folder`` where it is an empty directory; whether it is gone."""
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:  # not empty, or not a directory
+        return False
+    return True
 
 
 def environment(device: str) -> dict:

@@ -66,6 +66,8 @@ def train(
     beats : the beat set to use instead of loading ``config.data`` (for the Python API and tests).
     """
     config.validate()
+    if not resume and run_dir is not None and distributed.from_environment().is_main:
+        Run.check_free(run_dir)  # before the process group: a refusal is one line, not a hung group
     if config.threads:
         torch.set_num_threads(config.threads)
     ctx, device = distributed.setup(config.device)
@@ -87,7 +89,7 @@ def _start_run(config: TrainConfig, run_dir, resume: bool, ctx: Context, device:
         if run_dir is None or not (Path(run_dir) / Run.CONFIG).is_file():
             raise ArrhythmiaError(f"{run_dir}: nothing to resume (not a run directory: no {Run.CONFIG})")
         return Run(run_dir, config)
-    path = None
+    path, run = None, None
     if ctx.is_main:
         run = Run.create(config, run_dir)
         setup = {}
@@ -101,7 +103,8 @@ def _start_run(config: TrainConfig, run_dir, resume: bool, ctx: Context, device:
         run.write_environment(str(device), **setup)
         path = str(run.path)
     # Rank 0 names the directory (a timestamp could differ between nodes); the others create nothing.
-    return Run(distributed.broadcast_object(path, ctx), config)
+    path = distributed.broadcast_object(path, ctx)
+    return run if run is not None else Run(path, config)  # rank 0's knows what it created (remove_unstarted)
 
 
 def _with_copies(
@@ -119,6 +122,26 @@ def _with_copies(
 
 def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
     run = _start_run(config, run_dir, resume, ctx, device)
+    try:
+        return _train_run(run, config, resume, beats, log, progress, ctx, device)
+    except (Exception, KeyboardInterrupt) as exc:
+        # A run that failed (bad data, too few beats, Ctrl-C) before it saved an epoch holds nothing to keep or
+        # resume: what its start wrote goes, so no half-made run directory is left behind.
+        removed = ctx.is_main and not resume and run.remove_unstarted()
+        if removed and isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)):
+            raise TrainingInterrupted(
+                f"{run.path}: interrupted before the first epoch was saved; nothing to keep, the run directory "
+                "is removed"
+            ) from None
+        if isinstance(exc, KeyboardInterrupt):  # between epochs' saves: loading, between ensemble members
+            raise TrainingInterrupted(
+                f"{run.path}: interrupted; continue with `arrhythmia train --resume {run.path}`"
+            ) from None
+        raise
+
+
+def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
+    """``train``'s work on the started ``run``: beats, split, standardisation, then each model's ``fit``."""
     with distributed.local_main_first(ctx):  # a download or beat cache made once per node
         beats = run.use_beats(beats) if beats is not None else run.beats(progress)
     if config.context_features and beats.context is None:
