@@ -178,6 +178,20 @@ def test_predict_a_wfdb_record_with_both_engines(synthetic_run, tmp_path):
     assert torch_labels == onnx_labels
 
 
+def test_resume_names_the_options_it_leaves_aside_and_says_the_run_had_finished(synthetic_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(synthetic_run, run)
+    result = run_cli("train", "--resume", run, "--epochs", "8", "--lr", "0.5", "--model", "kachuee-resnet")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: {run}: --resume continues the run with the settings it started with; left aside: "
+        "--epochs 8 (the run's: 2), --lr 0.5 (the run's: 0.001)\n"
+    ) in result.stderr  # --model is the run's own
+    assert "finished before (2 epochs); nothing left to train" in result.stdout.replace("\n", "")
+
+
 def test_export_both_formats(synthetic_run, tmp_path):
     for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts.pt")):
         result = run_cli("export", synthetic_run, "--format", fmt, "--out", tmp_path / name)

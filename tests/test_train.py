@@ -145,6 +145,28 @@ def test_a_run_that_fails_before_its_first_epoch_is_saved_leaves_no_directory(tm
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]  # what the run wrote went, the folder stays
 
 
+def test_an_interrupted_ensemble_member_names_the_ensemble_to_resume_and_a_finished_run_says_so(tmp_path, beats):
+    config = small_config(epochs=2, ensemble=2)
+    seen: list[str] = []
+
+    def interrupt_in_member_2(line: str) -> None:
+        seen.append(line)
+        if any("member 2/2" in s for s in seen) and line.startswith("epoch   1/"):
+            raise KeyboardInterrupt
+
+    run_dir = tmp_path / "ensemble"
+    with pytest.raises(TrainingInterrupted, match="ensemble member 2/2") as stopped:
+        run_experiment(config, run_dir=run_dir, beats=beats, progress=False, log=interrupt_in_member_2)
+    assert str(stopped.value).endswith(f"continue with `arrhythmia train --resume {run_dir}`")
+    lines: list[str] = []
+    run = run_experiment(config, run_dir=run_dir, resume=True, beats=beats, progress=False, log=lines.append)
+    assert f"{run_dir / 'members' / '0'}: finished before (2 epochs); nothing left to train" in lines
+    assert Classifier.from_run(run).model_name == "ensemble of 2 kachuee-resnet"
+    lines.clear()
+    run_experiment(config, run_dir=run_dir, resume=True, beats=beats, progress=False, log=lines.append, report=False)
+    assert f"{run_dir / 'members' / '1'}: finished before (2 epochs); nothing left to train" in lines
+
+
 def test_class_weights_and_early_stopping(tmp_path, beats):
     lines: list[str] = []
     config = small_config(epochs=6, class_weights="balanced", early_stopping_patience=1, lr=1e-9)

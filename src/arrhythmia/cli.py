@@ -251,10 +251,40 @@ def train(
     from arrhythmia.runs import Run
 
     if resume is not None:
-        run = run_experiment(Run.open(resume).config, run_dir=resume, resume=True)
+        stopped = Run.open(resume)
+        left_aside = _left_aside_by_resume(stopped.config, preset, config, run_dir, resume, settings)
+        if left_aside:
+            warnings.warn(
+                f"{resume}: --resume continues the run with the settings it started with; left aside: "
+                + ", ".join(left_aside),
+                stacklevel=1,
+            )
+        run = run_experiment(stopped.config, run_dir=resume, resume=True)
     else:
         run = run_experiment(_train_config(preset, config, settings, "intra"), run_dir=run_dir)
     console.print(f"run directory: {run.path}")
+
+
+def _left_aside_by_resume(
+    started: TrainConfig, preset: str | None, config: Path | None, run_dir: Path | None, resume: Path, settings: dict
+) -> list[str]:
+    """The options given beside ``--resume`` that it does not take, as the user gave them: every one that
+    differs from the settings the run ``started`` with (a resumed run keeps its own), with the run's value."""
+    left = [f"--preset {preset}"] if preset else []
+    left += [f"--config {config}"] if config else []
+    if run_dir is not None and Path(run_dir) != Path(resume):
+        left.append(f"--run-dir {run_dir}")
+    given = TrainConfig.checked_values({k: v for k, v in settings.items() if v is not None}, "command line")
+    for key, value in given.items():
+        theirs = getattr(started, key)
+        if value != theirs:
+            flag = "--" + key.replace("_", "-")
+            shown = ",".join(value) if isinstance(value, list) else value
+            if isinstance(value, bool):
+                left.append(flag if value else f"--no-{flag[2:]}")
+            else:
+                left.append(f"{flag} {shown} (the run's: {','.join(theirs) if isinstance(theirs, list) else theirs})")
+    return left
 
 
 def _train_config(preset: str | None, config: Path | None, settings: dict, protocol: str) -> TrainConfig:

@@ -39,7 +39,13 @@ from arrhythmia.scaling import Scaling, fit_scaling
 
 
 class TrainingInterrupted(ArrhythmiaError):
-    """Ctrl-C during training; the last finished epoch is saved and ``--resume`` continues from it."""
+    """Ctrl-C during training; the last finished epoch is saved and ``--resume`` continues from it.
+
+    epoch : the epoch (from 1) that was interrupted; its run saved the ones before it."""
+
+    def __init__(self, message: str, epoch: int = 0) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 def train(
@@ -198,7 +204,18 @@ def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, dev
     for k, member in enumerate(members):
         if len(members) > 1:
             log(f"ensemble member {k + 1}/{len(members)} (seed {config.seed + k})")
-        fit(member, spec, beats, split, config.seed + k, device, resume, log, progress, ctx, recordings)
+        try:
+            fit(member, spec, beats, split, config.seed + k, device, resume, log, progress, ctx, recordings)
+        except TrainingInterrupted as exc:
+            if len(members) == 1:
+                raise
+            # --resume takes the ensemble's directory, which holds config.json, not the member's.
+            kept = {0: "", 1: "member 1 and "}.get(k, f"members 1-{k} and ")
+            raise TrainingInterrupted(
+                f"{run.path}: interrupted in epoch {exc.epoch} of ensemble member {k + 1}/{len(members)}; "
+                f"{kept}the epochs before are saved, continue with `arrhythmia train --resume {run.path}`",
+                exc.epoch,
+            ) from None
     if ctx.is_main and len(members) > 1:
         ModelSpec.ensemble([member.spec() for member in members]).save(run.model_path)
         run.write_history(members[0].history())
@@ -259,8 +276,11 @@ def fit(
             history, best_val_loss = state["history"], state["best_val_loss"]
             stale_epochs, start_epoch = state["stale_epochs"], state["epoch"] + 1
             if state.get("finished", False):
+                log(f"{run.path}: finished before ({start_epoch} epochs); nothing left to train")
                 return
             log(f"resuming {run.path} after epoch {start_epoch}")
+        else:
+            log(f"{run.path}: no epoch was saved; training from the first")
 
     total, trainable = count_parameters(net)
     log(f"{spec.model}: {total:,} parameters ({trainable:,} trainable) on {device}")
@@ -345,9 +365,11 @@ def fit(
                 + ("  *best" if improved else "")
             )
     except KeyboardInterrupt:
+        saved = "the epochs before are saved" if epoch > 0 else "no epoch was saved yet"
         raise TrainingInterrupted(
-            f"{run.path}: interrupted; epochs up to {epoch} are saved, continue with "
-            f"`arrhythmia train --resume {run.path}`"
+            f"{run.path}: interrupted in epoch {epoch + 1}; {saved}, continue with `arrhythmia train --resume "
+            f"{run.path}`",
+            epoch + 1,
         ) from None
     if stale_epochs >= config.early_stopping_patience:
         log(f"early stopping: no validation improvement for {stale_epochs} epochs")
