@@ -62,6 +62,17 @@ def test_data_summary_of_wfdb_database(wfdb_db):
     assert "annotated beats" in result.stdout and "extracted beats" in result.stdout
 
 
+def test_data_summary_of_part_of_mitbih_says_why_there_is_no_inter_split(tmp_path):
+    from conftest import write_wfdb_record
+
+    for i, name in enumerate(("100", "101", "106", "200")):
+        write_wfdb_record(tmp_path, name, seconds=20, seed=i)
+    result = run_cli("data", "summary", "--data", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "intra test" in result.stdout and "inter test" not in result.stdout
+    assert "needs at least 5 of DS1's records" in result.stdout and "found 2 (101 106)" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("train_csv", "fragments"),
     [

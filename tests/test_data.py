@@ -293,6 +293,20 @@ def test_inter_split_needs_patient_records(heartbeat_dir):
         make_split(load_heartbeat(heartbeat_dir), "inter")
 
 
+def test_inter_split_of_part_of_mitbih_names_the_records_it_lacks():
+    """A folder with records 100, 101, 106 and 200: two DS1 records cannot make five validation groups (it was
+    scikit-learn's 'Cannot have number of splits n_splits=5 greater than the number of groups: 2')."""
+    beats = _fake_mitdb_beats()
+    part = beats.subset(np.isin(beats.record, ["100", "101", "106", "200"]))
+    missing = " ".join(r for r in DS1 if r not in ("101", "106"))
+    with pytest.raises(
+        DataError, match=f"needs at least 5 of DS1's records .*found 2 \\(101 106\\), missing {missing}$"
+    ):
+        make_split(part, "inter")
+    most = beats.subset(~np.isin(beats.record, ["100", "103"]))  # DS1 whole, DS2 but two
+    assert "20 of its 22 records (missing 100 103)" in make_split(most, "inter").note
+
+
 def test_heartbeat_split_keeps_its_own_test_file(heartbeat_dir):
     beats = load_heartbeat(heartbeat_dir)
     split = make_split(beats, "intra")

@@ -113,7 +113,7 @@ def data_summary(data: DataOption = None) -> None:
         notes.append(f"{protocol}: {split.note}")
     console.print(table)
     for note in notes:
-        console.print(f"  {note}")
+        console.print(f"  {note}", soft_wrap=True, markup=False, highlight=False)  # one line, however narrow
 
 
 @data_app.command("build")

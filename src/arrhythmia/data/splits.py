@@ -151,6 +151,14 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
         )
     ds1 = np.flatnonzero(np.isin(record, pool))
     test = np.flatnonzero(np.isin(record, held_out or DS2))
+    present = set(record)
+    if len(set(record[ds1])) < n_folds:  # part of MIT-BIH: too few records to hold validation ones out by record
+        found = [r for r in pool if r in present]
+        raise DataError(
+            f"{beats.source}: the inter-patient protocol needs at least {n_folds} of DS1's records (its validation "
+            f"records are one of {n_folds} groups of them); found {len(found)} ({' '.join(found)}), missing "
+            f"{' '.join(r for r in pool if r not in present)}"
+        )
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     y = beats.y[ds1]
     totals = np.bincount(y, minlength=len(beats.classes))
@@ -167,6 +175,9 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
     train, val = ds1[train_pos], ds1[val_pos]
     val_records = sorted(set(record[val]))
     tested = f"DS1 records {' '.join(held_out)} (cross-validation)" if held_out else "DS2 (de Chazal 2004)"
+    missing_ds2 = [r for r in DS2 if r not in present]
+    if not held_out and missing_ds2:  # a test set that is not DS2's whole: not comparable with published figures
+        tested += f", {len(DS2) - len(missing_ds2)} of its {len(DS2)} records (missing {' '.join(missing_ds2)})"
     note = f"DS1 -> {tested}; validation records: {' '.join(val_records)}"
     return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
 
