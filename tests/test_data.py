@@ -307,6 +307,17 @@ def test_inter_split_of_part_of_mitbih_names_the_records_it_lacks():
     assert "20 of its 22 records (missing 100 103)" in make_split(most, "inter").note
 
 
+@pytest.mark.parametrize(
+    ("present", "missing"), [("mitbih_train.csv", "mitbih_test.csv"), ("ptbdb_normal.csv", "ptbdb_abnormal.csv")]
+)
+def test_a_heartbeat_folder_missing_one_of_a_pair_names_that_file(heartbeat_dir, tmp_path, present, missing):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / present).write_bytes((heartbeat_dir / present).read_bytes())
+    with pytest.raises(DataError, match=f"^{folder / missing}: file does not exist$"):
+        load_beats(folder, progress=False)
+
+
 def test_heartbeat_split_keeps_its_own_test_file(heartbeat_dir):
     beats = load_heartbeat(heartbeat_dir)
     split = make_split(beats, "intra")

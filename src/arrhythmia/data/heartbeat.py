@@ -174,12 +174,17 @@ def load_heartbeat_directory(directory: Path, window: Window, progress: bool = T
             f"{directory}: the Heartbeat CSVs hold ready-cut Kachuee beats; the {window.kind!r} window "
             "needs raw recordings with R-peak annotations (a WFDB database)"
         )
-    subset = "mitbih" if all((directory / f).is_file() for f in MITBIH_FILES) else "ptbdb"
+    # The pair the folder holds more of (MIT-BIH's on a tie), so a missing file is named in its own pair.
+    subset = "mitbih" if _count(directory, MITBIH_FILES) >= _count(directory, PTBDB_FILES) else "ptbdb"
     files = [directory / f for f in (MITBIH_FILES if subset == "mitbih" else PTBDB_FILES)]
     for f in files:
         if not f.is_file():
             raise DataError(f"{f}: file does not exist")
     return cached(files, {"source": f"heartbeat-{subset}"}, lambda: load_heartbeat(directory, subset))
+
+
+def _count(directory: Path, names) -> int:
+    return sum((directory / name).is_file() for name in names)
 
 
 SOURCE = Source(
