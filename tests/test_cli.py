@@ -52,7 +52,7 @@ def test_data_summary_of_heartbeat_csvs(tmp_path):
     directory = write_heartbeat_csvs(tmp_path / "hb")
     result = run_cli("data", "summary", "--data", directory)
     assert result.returncode == 0, result.stderr
-    assert "heartbeat-mitbih: 80 beats" in result.stdout
+    assert "heartbeat-mitbih, kachuee window: 80 beats" in result.stdout
     assert "intra test" in result.stdout and "inter: " in result.stdout  # inter explained, not crashed
 
 

@@ -201,6 +201,12 @@ def test_cli_builds_a_store(wfdb_db, tmp_path):
     assert json.loads((out / "store.json").read_text())["window"]["kind"] == "centred"
     again = CliRunner().invoke(app, [*args[:-4], "--window", "kachuee"])
     assert isinstance(again.exception, DataError)  # main() turns it into one line on stderr
+    # As the README says, --data STORE then works for every command: data summary reads the store's window.
+    summary = CliRunner().invoke(app, ["data", "summary", "--data", str(out)], terminal_width=200)
+    assert summary.exit_code == 0, summary.output
+    assert f"centred window: {n:,} beats" in summary.output and "intra test" in summary.output
+    other = CliRunner().invoke(app, ["data", "summary", "--data", str(out), "--window", "kachuee"])
+    assert "use --window centred" in str(other.exception)
 
 
 @needs_mitdb

@@ -81,12 +81,21 @@ def download(
 
 
 @data_app.command("summary")
-def data_summary(data: DataOption = None) -> None:
+def data_summary(
+    data: DataOption = None,
+    window: Annotated[
+        str | None,
+        typer.Option(help="Beat window: kachuee or centred (default: a store's own, else kachuee)."),
+    ] = None,
+) -> None:
     """Beats per class, and per split for each protocol the source supports."""
-    from arrhythmia.data import PROTOCOLS, load_beats, make_split
+    from arrhythmia.data import PROTOCOLS, get_window, load_beats, make_split
+    from arrhythmia.data.store import store_window
 
-    beats = load_beats(data)
-    table = Table(title=f"{beats.description}: {len(beats):,} beats")
+    # A store holds beats of one window: the one it was built with, unless another is asked for (an error).
+    chosen = get_window(window) if window else (data is not None and store_window(data)) or "kachuee"
+    beats = load_beats(data, window=chosen)
+    table = Table(title=f"{beats.description}, {beats.window.kind} window: {len(beats):,} beats")
     table.add_column("")
     for name in beats.classes:
         table.add_column(name, justify="right")

@@ -481,6 +481,12 @@ class ShardedArray:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
+def store_window(path: str | Path) -> Window | None:
+    """The window the beats of the store at ``path`` were cut with; None where ``path`` is not a store."""
+    path = Path(path)
+    return Window.from_dict(read_manifest(path)["window"]) if (path / MANIFEST).is_file() else None
+
+
 def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
     """The beats of the store at ``path``, their waveforms left on disk.
 
@@ -494,8 +500,8 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
     stored = Window.from_dict(manifest["window"])
     if window is not None and stored != window:
         raise DataError(
-            f"{path}: store holds beats cut with the {stored.kind!r} window, not {window.kind!r} "
-            "(build another store with --window)"
+            f"{path}: store holds beats cut with the {stored.kind!r} window, not {window.kind!r} (use --window "
+            f"{stored.kind}, or build another store with --window {window.kind})"
         )
     shards = manifest["shards"]
     if not shards:
