@@ -51,8 +51,8 @@ def validation_metrics(run: Path, config: TrainConfig) -> dict:
 
 
 def row(setup: str, protocol: str, val: dict, test: dict, minutes: float) -> list[str]:
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f}"
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}"  # None: undefined (no beats of the class, or none called it)
 
     cells = [setup, protocol, pct(val["accuracy"]), f"{val['macro_f1']:.3f}", pct(val["per_class"]["S"]["se"])]
     cells += [f"{val['per_class']['S']['f1']:.3f}"]

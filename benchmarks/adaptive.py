@@ -407,8 +407,8 @@ def record_row(s: RecordScore) -> dict:
 # -- tables ----------------------------------------------------------------------------------------------
 
 
-def pct(x: float) -> str:
-    return "–" if x != x else f"{100 * x:.1f}"
+def pct(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{100 * x:.1f}"  # None (per_class) or NaN: undefined
 
 
 def se_ppv(per_class: dict, name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import _fake_mitdb_beats, write_wfdb_record
 from test_cli import assert_one_line_error, run_cli
@@ -86,7 +87,7 @@ def test_the_cross_validation_is_written_and_printed(cross_validation):
     assert "test_records" not in saved["config"] and len(saved["folds"]) == 3
     assert sorted(row["record"] for row in saved["pooled"]["per_record"]) == sorted(DS1)
     assert set(saved["pooled"]["record_average"]) == set(cv.metrics["classes"])
-    assert set(saved["spread"]["accuracy"]) == {"mean", "sd"}
+    assert set(saved["spread"]["accuracy"]) == {"mean", "sd", "folds"}
     assert (cv.path / "records.csv").read_text().startswith("record,fold,beats,accuracy,N_beats,N_se,N_ppv")
     assert (cv.path / "figures" / "confusion.png").stat().st_size > 0
     assert (cv.path / "figures" / "ec57.png").stat().st_size > 0
@@ -107,6 +108,34 @@ def test_run_again_it_keeps_finished_folds_resumes_a_stopped_one_and_refuses_oth
     other = TrainConfig(**{**config.to_dict(), "lr": 0.01})
     with pytest.raises(ArrhythmiaError, match="fold-1: trained with other settings \\(lr\\)"):
         cross_validate(other, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
+
+
+def test_a_figure_a_fold_does_not_define_is_a_dash_not_zero(tmp_path):
+    """A fold without Q beats, where nothing is called Q: its Q Se and +P are undefined, shown "-" in the fold
+    table, the report's per-class table and the EC57 figure, and left out of the spread over folds (they were
+    0.0, 'Q 0.0/0.0', and pulled the mean down)."""
+    from arrhythmia.crossval import CrossValidation, _spread
+    from arrhythmia.evaluation import compute_metrics
+    from arrhythmia.figures import plot_ec57
+    from arrhythmia.report import _per_class_table
+
+    classes = ("N", "S", "V", "F", "Q")
+    truth = [np.array([0, 0, 1, 2, 3]), np.array([0, 4, 1, 2])]
+    called = [np.array([0, 0, 1, 2, 0]), np.array([0, 4, 1, 2])]
+    folds = [
+        {"test_records": [r], "split_note": "", "metrics": compute_metrics(t, c, classes)}
+        for r, t, c in zip(("101", "106"), truth, called)
+    ]
+    spread = _spread(folds, classes)
+    assert spread["Q_se"] == {"mean": 1.0, "sd": 0.0, "folds": 1} and spread["V_se"]["folds"] == 2
+    record = np.repeat(["101", "106"], [5, 4])
+    pooled = compute_metrics(np.concatenate(truth), np.concatenate(called), classes, records=record)
+    cv = CrossValidation(tmp_path, [["101"], ["106"]], [], pooled, folds, spread, pd.DataFrame())
+    first_fold = next(line for line in format_cross_validation(cv).splitlines() if line.startswith("1 "))
+    assert first_fold.split()[-2] == "-/-" and "0.0/0.0" not in first_fold
+    table = _per_class_table(folds[0]["metrics"])
+    assert table.count("&ndash;") == 4 and "n/a" not in table  # Q's Se, +P and F1; F's +P (never called F)
+    assert plot_ec57(folds[0]["metrics"]["per_class"], classes, tmp_path / "ec57.png").stat().st_size > 0
 
 
 def test_cross_validation_needs_the_inter_protocol_and_ds1_records(tmp_path):

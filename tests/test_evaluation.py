@@ -1,5 +1,7 @@
 """Metrics, checked against statistics computed by hand from a known confusion matrix."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -93,10 +95,20 @@ def test_ec57_statistics_are_left_out_for_classes_that_are_not_aami_and_undefine
     )
 
 
-def test_class_never_predicted_or_absent_gives_zero_not_nan():
-    m = compute_metrics(np.array([0, 0, 1]), np.array([0, 0, 0]), ["N", "S", "V"])
-    assert m["per_class"]["S"]["ppv"] == 0.0 and m["per_class"]["V"]["se"] == 0.0
-    assert m["per_class"]["V"]["support"] == 0
+def test_a_ratio_undefined_for_a_class_never_called_or_absent_is_none_and_shown_as_a_dash():
+    """As in ec57, per_record and record_average: the S +P of a test set where nothing is called S, the V Se
+    of one without V beats, are undefined, not 0.0 (which read as 'every S label wrong')."""
+    m = compute_metrics(np.array([0, 0, 1, 0]), np.array([0, 0, 0, 1]), ["N", "S", "V"])
+    assert m["per_class"]["S"]["se"] == 0.0 and m["per_class"]["S"]["ppv"] == 0.0  # 1 S beat missed, 1 wrong S
+    m = compute_metrics(np.array([0, 0, 1]), np.array([0, 0, 0]), ["N", "S", "V"], records=np.array(["a"] * 3))
+    s, v = m["per_class"]["S"], m["per_class"]["V"]
+    assert s["ppv"] is None and s["precision"] is None and s["se"] == 0.0 and s["f1"] == 0.0
+    assert v["se"] is None and v["ppv"] is None and v["f1"] is None and v["support"] == 0
+    assert v["fpr"] == 0.0 and v["acc"] == 1.0
+    assert json.loads(json.dumps(m))["per_class"]["V"]["se"] is None  # null in metrics.json
+    lines = format_metrics(m).splitlines()
+    assert next(line for line in lines if line.startswith("S ")).split()[1:3] == ["0.0000", "-"]
+    assert next(line for line in lines if line.startswith("V ")).split()[1:3] == ["-", "-"]
 
 
 def test_metrics_are_fractions_and_tables_name_every_class():

@@ -37,7 +37,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.splits import DS1, record_groups
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, record_average_cells
+from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, figure_text, record_average_cells
 from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
@@ -212,7 +212,8 @@ def _records_table(per_record: list[dict], fold_of: dict[str, int], classes: tup
 
 def _spread(folds: list[dict], classes: tuple[str, ...]) -> dict:
     """Mean and standard deviation over the folds of accuracy, macro F1 and each class's Se, +P and F1: how
-    much the figure moves with the patients tested."""
+    much the figure moves with the patients tested. A class's figure is over the folds that define it (its
+    Se over those with beats of it, its +P over those calling it; ``folds`` says how many), None where none do."""
     values: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
     for fold in folds:
         metrics = fold["metrics"]
@@ -220,9 +221,14 @@ def _spread(folds: list[dict], classes: tuple[str, ...]) -> dict:
         values["macro_f1"].append(metrics["macro_f1"])
         for label in classes:
             for stat in ("se", "ppv", "f1"):
-                values.setdefault(f"{label}_{stat}", []).append(metrics["per_class"][label][stat])
+                value = metrics["per_class"][label][stat]
+                values.setdefault(f"{label}_{stat}", []).extend([] if value is None else [value])
     return {
-        name: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+        name: {
+            "mean": float(np.mean(v)) if v else None,
+            "sd": (float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) if v else None,
+            "folds": len(v),
+        }
         for name, v in values.items()
     }
 
@@ -240,7 +246,8 @@ def format_cross_validation(cv: CrossValidation) -> str:
     ]
     for name in classes:
         c, means = metrics["per_class"][name], record_average_cells(metrics["record_average"][name])
-        lines.append(f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}{means}")
+        cells = "".join(f"{figure_text(c[k]):>8}" for k in ("se", "ppv", "f1"))
+        lines.append(f"{name:<6}{cells}{c['support']:>9,}{means}")
     if metrics.get("ec57"):
         lines += ["", ec57_text(metrics["ec57"])]
     header = "".join(f"{name + ' Se/+P':>13}" for name in classes)
@@ -248,7 +255,8 @@ def format_cross_validation(cv: CrossValidation) -> str:
     for i, fold in enumerate(cv.folds, 1):
         m = fold["metrics"]
         cells = "".join(
-            f"{m['per_class'][n]['se'] * 100:>7.1f}/{m['per_class'][n]['ppv'] * 100:<5.1f}" for n in classes
+            f"{figure_text(m['per_class'][n]['se'], True):>7}/{figure_text(m['per_class'][n]['ppv'], True):<5}"
+            for n in classes
         )
         lines.append(f"{i:<5}{m['accuracy'] * 100:>7.1f}{m['n_beats']:>8,}{cells}  {' '.join(fold['test_records'])}")
     accuracy = cv.spread["accuracy"]

@@ -13,8 +13,10 @@
      "intervals": {"level", "resamples", "records", "accuracy": [low, high], "N": {"se": [low, high], "ppv": ...}, ...}}
 
 ``per_class`` statistics are one-vs-rest for each class: Se = TP/(TP+FN) (sensitivity), +P = TP/(TP+FP)
-(positive predictivity), FPR = FP/(FP+TN), Acc = (TP+TN)/all. A class with no true or no predicted
-beats gets 0.0 where the ratio is undefined (as scikit-learn's ``zero_division=0``). EC57 itself is not
+(positive predictivity), FPR = FP/(FP+TN), Acc = (TP+TN)/all, F1 = 2TP/(2TP+FP+FN); precision and recall
+are +P and Se again. A ratio is None where it is undefined (the Se of a class with no test beats, the +P of
+one nothing was called), as in ``ec57``, ``per_record`` and ``record_average``, and shown as "-"; the macro
+and weighted averages are scikit-learn's, an undefined class's figure counted as 0. EC57 itself is not
 one-vs-rest for its two ectopic classes: a fusion (F) or unclassifiable (Q) beat called V, and a Q beat
 called S, counts against neither Se nor +P (``ec57_beat_statistics``, PhysioNet's ``bxb``, the standard's
 reference comparator, counts them so); ``ec57`` holds those VEB and SVEB figures for the AAMI classes,
@@ -46,10 +48,6 @@ from arrhythmia.data.splits import DS2
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den else 0.0
 
 
 def ec57_beat_statistics(
@@ -114,18 +112,18 @@ def compute_metrics(
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
     row_sums = confusion.sum(axis=1, keepdims=True)
     normalised = np.divide(confusion, row_sums, out=np.zeros(confusion.shape), where=row_sums > 0)
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     per_class = {}
     for i, ((tn, fp), (fn, tp)) in enumerate(multilabel_confusion_matrix(y_true, y_pred, labels=labels)):
+        se, ppv = _defined_ratio(tp, tp + fn), _defined_ratio(tp, tp + fp)
         per_class[classes[i]] = {
-            "se": _ratio(tp, tp + fn),
-            "ppv": _ratio(tp, tp + fp),
-            "fpr": _ratio(fp, fp + tn),
-            "acc": _ratio(tp + tn, tp + tn + fp + fn),
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
+            "se": se,
+            "ppv": ppv,
+            "fpr": _defined_ratio(fp, fp + tn),
+            "acc": _defined_ratio(tp + tn, tp + tn + fp + fn),
+            "precision": ppv,
+            "recall": se,
+            "f1": _defined_ratio(2 * tp, 2 * tp + fp + fn),
+            "support": int(tp + fn),
         }
     averages = {}
     for average in ("macro", "weighted"):
@@ -313,10 +311,17 @@ def evaluate_run(
     return metrics, probs
 
 
+def figure_text(value: float | None, percent: bool = False) -> str:
+    """A fraction as ``0.9123`` (``91.2`` with ``percent``), "-" where it is undefined (None)."""
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}" if percent else f"{value:.4f}"
+
+
 def record_average_cells(average: dict) -> str:
     """One class's record-average Se and +P (``record_average``'s entry) as two 9-wide cells, "-" where
     no record defines them."""
-    return "".join("{:>9}".format("-" if v is None else f"{v:.4f}") for v in (average["se"], average["ppv"]))
+    return "".join(f"{figure_text(v):>9}" for v in (average["se"], average["ppv"]))
 
 
 def interval_text(interval: list[float] | None, percent: bool = False) -> str:
@@ -364,9 +369,8 @@ def format_metrics(metrics: dict) -> str:
     ]
     for name in classes:
         c = metrics["per_class"][name]
-        line = (
-            f"{name:<6}{c['se']:>8.4f}{c['ppv']:>8.4f}{c['fpr']:>8.4f}{c['acc']:>8.4f}{c['f1']:>8.4f}{c['support']:>9,}"
-        )
+        cells = "".join(f"{figure_text(c[k]):>8}" for k in ("se", "ppv", "fpr", "acc", "f1"))
+        line = f"{name:<6}{cells}{c['support']:>9,}"
         if average:
             line += record_average_cells(average[name])
         lines.append(line)

@@ -354,7 +354,7 @@ def plot_sample_predictions(
 
 
 def plot_ec57(
-    per_class: Mapping[str, Mapping[str, float]],
+    per_class: Mapping[str, Mapping[str, float | None]],
     classes: Sequence[str],
     path: str | Path,
     synthetic: bool = False,
@@ -362,20 +362,23 @@ def plot_ec57(
 ) -> Path:
     """Per-class sensitivity (Se) and positive predictivity (+P) in percent (AAMI EC57), values on the bars.
 
-    per_class : metrics.json's ``per_class``: ``{class: {"se", "ppv", "support", ...}}`` with fractions 0..1.
+    per_class : metrics.json's ``per_class``: ``{class: {"se", "ppv", "support", ...}}`` with fractions 0..1
+        (None where undefined).
     tested_on : the beats, as the title names them.
     """
     x = np.arange(len(classes))
-    se = np.array([per_class[c]["se"] * 100 for c in classes])
-    ppv = np.array([per_class[c]["ppv"] * 100 for c in classes])
+    # None: undefined (no test beats of the class, or none called it): no bar, "-" where it would stand.
+    se = [None if per_class[c]["se"] is None else per_class[c]["se"] * 100 for c in classes]
+    ppv = [None if per_class[c]["ppv"] is None else per_class[c]["ppv"] * 100 for c in classes]
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.subplots()
     for offset, values, name, colour in (
         (-0.2, se, "Se (sensitivity)", "#4c72b0"),
         (0.2, ppv, "+P (positive predictivity)", "#dd8452"),
     ):
-        bars = ax.bar(x + offset, values, 0.4, label=name, color=colour)
-        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=1)
+        bars = ax.bar(x + offset, [v or 0.0 for v in values], 0.4, label=name, color=colour)
+        labels = ["-" if v is None else f"{v:.1f}" for v in values]
+        ax.bar_label(bars, labels=labels, fontsize=8, padding=1)
     ax.set_xticks(x, [f"{c}\n(n={per_class[c].get('support', 0):,})" for c in classes])
     ax.set_xlabel("class (test beats)")
     ax.set_ylabel("percent (%)")

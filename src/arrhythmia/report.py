@@ -216,7 +216,7 @@ def _per_class_table(metrics: Mapping) -> str:
         c = metrics["per_class"][name]
         rows.append(
             [esc(class_label(name))]
-            + [esc(percent(c[k])) for k in ("se", "ppv", "fpr", "acc", "f1")]
+            + [_maybe_percent(c[k]) for k in ("se", "ppv", "fpr", "acc", "f1")]
             + [f"{c['support']:,}"]
         )
     footer = [
@@ -269,11 +269,11 @@ def _record_tables(metrics: Mapping) -> str:
     rows = [
         [
             esc(class_label(name)),
-            esc(percent(metrics["per_class"][name]["se"])),
+            _maybe_percent(metrics["per_class"][name]["se"]),
             *spread(name, "se"),
             _maybe_percent(average[name]["se"]),
             esc(average[name]["se_records"]),
-            esc(percent(metrics["per_class"][name]["ppv"])),
+            _maybe_percent(metrics["per_class"][name]["ppv"]),
             *spread(name, "ppv"),
             _maybe_percent(average[name]["ppv"]),
             esc(average[name]["ppv_records"]),
