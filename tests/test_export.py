@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -103,6 +105,38 @@ def test_torchscript_export_keeps_the_checkpoint(run_and_beats):
     with torch.no_grad():
         probs = scripted(torch.from_numpy(beats.X[:16])).numpy()
     assert np.allclose(probs, Classifier.from_run(run).predict_proba(beats.X[:16]), atol=1e-5)
+
+
+def test_export_out_may_be_a_folder_and_its_name_must_not_say_another_format(run_and_beats, tmp_path):
+    run, _ = run_and_beats
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    assert export_model(run, "onnx", folder) == folder / "model.onnx"  # was '.exports.XXXX.tmp: Is a directory'
+    assert OnnxClassifier(folder / "model.onnx").classes == ("N", "S", "V", "F", "Q")
+    for fmt, name, message in (
+        ("torchscript", "x.onnx", "a .onnx name is for ONNX files, but --format torchscript writes PyTorch"),
+        ("onnx", "x.pt", "a .pt name is for PyTorch (TorchScript) files, but --format onnx writes ONNX"),
+    ):
+        with pytest.raises(ArrhythmiaError, match=re.escape(f"{tmp_path / name}: {message}")):
+            export_model(run, fmt, tmp_path / name)
+        assert not (tmp_path / name).exists()
+    checkpoint = (run / "model.pt").read_bytes()
+    with pytest.raises(ArrhythmiaError, match="model.pt: the run's training checkpoint"):
+        export_model(run, "torchscript", run / "model.pt")
+    assert (run / "model.pt").read_bytes() == checkpoint
+
+
+def test_a_torchscript_export_given_as_a_model_is_one_line_saying_what_is_taken(run_and_beats):
+    from arrhythmia.checkpoint import ModelSpec
+    from arrhythmia.export import load_classifier
+
+    path = export_model(run_and_beats[0], "torchscript")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's 'looks like a TorchScript archive' warning came first
+        with pytest.raises(ArrhythmiaError, match="^" + re.escape(f"{path}: a TorchScript export; --run takes a run")):
+            load_classifier(path)
+        with pytest.raises(ArrhythmiaError, match="a TorchScript export, which is for deployment and is not read back"):
+            ModelSpec.load(path)
 
 
 def test_foreign_onnx_file_is_refused(tmp_path):

@@ -44,6 +44,11 @@ def load_checkpoint(path: str | Path, expected_format: str = MODEL_FORMAT) -> di
     path = Path(path)
     if not path.is_file():
         raise ArrhythmiaError(f"{path}: checkpoint does not exist")
+    if is_torchscript(path):  # torch.load would warn, then refuse it in a paragraph
+        raise ArrhythmiaError(
+            f"{path}: a TorchScript export, which is for deployment and is not read back; give a run folder, "
+            "its model.pt checkpoint or an .onnx export"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -59,6 +64,15 @@ def load_checkpoint(path: str | Path, expected_format: str = MODEL_FORMAT) -> di
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ArrhythmiaError(f"{path}: not an arrhythmia checkpoint of format {expected_format} (found {found!r})")
     return state
+
+
+def is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (``torch.jit.save``: a zip holding ``constants.pkl``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.rsplit("/", 1)[-1] == "constants.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from arrhythmia import pretrained
-from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE
+from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, is_torchscript
 from arrhythmia.data.beats import WINDOWS, Window
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import atomic_write_bytes
@@ -28,6 +28,30 @@ from arrhythmia.inference import Classifier, check_beat_inputs
 FORMATS = ("onnx", "torchscript")
 # model.pt is the training checkpoint: the TorchScript export must not overwrite it.
 EXPORT_FILES = {"onnx": ONNX_FILE, "torchscript": "model.ts.pt"}
+#: File name endings that say a format: an export is not written under another format's.
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}
+FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "PyTorch (TorchScript)"}
+#: A run's training files, which an export must not replace.
+TRAINING_FILES = (MODEL_FILE, "last.pt")
+
+
+def export_path(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path:
+    """Where ``export_model`` writes: ``out``, or the format's file in ``out`` where that is a folder, or in
+    the run directory without it. ArrhythmiaError for a name whose ending says another format (TorchScript
+    in ``x.onnx``) or one of the run's training files (``model.pt``, ``last.pt``)."""
+    run_dir = Path(run_dir)
+    out = run_dir / EXPORT_FILES[fmt] if out is None else Path(out)
+    if out.is_dir():
+        out = out / EXPORT_FILES[fmt]
+    for other, suffixes in SUFFIXES.items():
+        if other != fmt and out.suffix.lower() in suffixes:
+            raise ArrhythmiaError(
+                f"{out}: a {out.suffix} name is for {FORMAT_NAMES[other]} files, but --format {fmt} writes "
+                f"{FORMAT_NAMES[fmt]}; name it *{SUFFIXES[fmt][0]} (e.g. {EXPORT_FILES[fmt]})"
+            )
+    if out.exists() and any(out.resolve() == (run_dir / name).resolve() for name in TRAINING_FILES):
+        raise ArrhythmiaError(f"{out}: the run's training checkpoint; export to another file")
+    return out
 
 
 class Deployable(nn.Module):
@@ -71,11 +95,12 @@ def metadata(classifier: Classifier) -> dict[str, str]:
 
 
 def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> Path:
-    """Write the model of ``run_dir`` as ONNX or TorchScript; returns the file written."""
+    """Write the model of ``run_dir`` as ONNX or TorchScript to ``export_path(run_dir, fmt, out)``; returns
+    the file written."""
     if fmt not in FORMATS:
         raise ArrhythmiaError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
+    out = export_path(run_dir, fmt, out)  # checked before the model is read
     classifier = Classifier.from_run(run_dir, device="cpu")
-    out = Path(out) if out else Path(run_dir) / EXPORT_FILES[fmt]
     module = Deployable(classifier).eval()
     example = (torch.from_numpy(np.full((2, classifier.input_length), 0.5, dtype=np.float32)),)
     names = ["beats"]
@@ -265,5 +290,10 @@ def load_classifier(
     if model.suffix == ".onnx":
         return OnnxClassifier(model)
     if model.is_file():
+        if is_torchscript(model):
+            raise ArrhythmiaError(
+                f"{model}: a TorchScript export; --run takes a run folder, a .pt checkpoint (model.pt) or an .onnx "
+                "file, not TorchScript"
+            )
         return Classifier.from_checkpoint(model, device=device)
     return OnnxClassifier.from_run(model) if engine == "onnx" else Classifier.from_run(model, device=device)
