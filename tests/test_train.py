@@ -352,6 +352,32 @@ def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
     assert metrics["data"]["protocol"] == "intra" and metrics["n_beats"] == 20
 
 
+def test_ptb_beats_get_no_figures_by_record_and_their_long_class_names_keep_the_columns_apart(tmp_path):
+    """The PTB CSVs' two "records" are its two files (normal, abnormal): no record average or interval over
+    them (it printed 'intervals over the 2 records: accuracy 0.000-1.000'); and 'normal', 'abnormal' ran into
+    the next column ('normalSe', confusion header 'normalabnormal')."""
+    import shutil
+
+    from conftest import write_heartbeat_csvs
+
+    both = write_heartbeat_csvs(tmp_path / "all", n_test=40)
+    ptb = tmp_path / "ptb"
+    ptb.mkdir()
+    for name in ("ptbdb_normal.csv", "ptbdb_abnormal.csv"):
+        shutil.copy(both / name, ptb / name)
+    lines: list[str] = []
+    config = small_config(epochs=1, data=str(ptb))
+    run = run_experiment(config, run_dir=tmp_path / "run", progress=False, log=lines.append, report=False)
+    metrics = run.metrics()
+    assert metrics["classes"] == ["normal", "abnormal"] and metrics["data"]["source"] == "heartbeat-ptbdb"
+    assert not {"per_record", "record_average", "intervals"} & set(metrics)
+    table = lines[-1].splitlines()
+    assert not any("intervals over" in line for line in table)
+    assert next(line for line in table if line.startswith("class")).split()[:3] == ["class", "Se", "+P"]
+    assert table[table.index("confusion (rows: true, columns: predicted)") + 1].split() == ["normal", "abnormal"]
+    assert next(line for line in table if line.startswith("abnormal ")).split()[0] == "abnormal"
+
+
 @pytest.fixture(scope="module")
 def centred_beats():
     return load_synthetic(n_records=4, duration_s=60, window=get_window("centred"))

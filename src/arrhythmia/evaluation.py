@@ -44,6 +44,7 @@ from sklearn.metrics import (
 
 from arrhythmia.batches import LazyRows
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
+from arrhythmia.data.heartbeat import records_are_files
 from arrhythmia.data.splits import DS2
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
@@ -272,7 +273,9 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
     probs = classifier.predict_proba(LazyRows(beats.X, index), context)
     n = len(y_true)
     loss = float(-np.log(np.clip(probs[np.arange(n), y_true], 1e-12, None)).mean()) if n else None
-    metrics = compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss, records=beats.record[index])
+    # Figures by record are figures by patient: none where the "records" are the Heartbeat CSVs' files.
+    records = None if records_are_files(beats) else beats.record[index]
+    metrics = compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss, records=records)
     return metrics, probs
 
 
@@ -350,8 +353,11 @@ def ec57_text(ec57: dict, percent: bool = False) -> str:
 
 
 def format_metrics(metrics: dict) -> str:
-    """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix."""
+    """The metrics as plain-text tables: headline, per-class EC57 statistics, confusion matrix. Columns
+    widen for class names longer than the figures (PTB's normal / abnormal)."""
     classes = metrics["classes"]
+    name_width = max(6, max(map(len, classes), default=0) + 1)
+    cell = max(8, max(map(len, classes), default=0) + 2)  # a confusion column headed by a class name
     data = metrics.get("data", {})
     loss = "" if metrics["loss"] is None else f"  loss {metrics['loss']:.4f}"  # none for labels without probabilities
     lines = [
@@ -364,13 +370,13 @@ def format_metrics(metrics: dict) -> str:
     average = metrics.get("record_average")
     lines += [
         "",
-        f"{'class':<6}{'Se':>8}{'+P':>8}{'FPR':>8}{'Acc':>8}{'F1':>8}{'support':>9}"
+        f"{'class':<{name_width}}{'Se':>8}{'+P':>8}{'FPR':>8}{'Acc':>8}{'F1':>8}{'support':>9}"
         + (f"{'avg Se':>9}{'avg +P':>9}  (mean over {len(metrics['per_record'])} records)" if average else ""),
     ]
     for name in classes:
         c = metrics["per_class"][name]
         cells = "".join(f"{figure_text(c[k]):>8}" for k in ("se", "ppv", "fpr", "acc", "f1"))
-        line = f"{name:<6}{cells}{c['support']:>9,}"
+        line = f"{name:<{name_width}}{cells}{c['support']:>9,}"
         if average:
             line += record_average_cells(average[name])
         lines.append(line)
@@ -383,8 +389,9 @@ def format_metrics(metrics: dict) -> str:
         lines.append(f"accuracy  {interval_text(intervals['accuracy'])}")
         for name in classes:
             se, ppv = (interval_text(intervals[name][k]) for k in ("se", "ppv"))
-            lines.append(f"{name:<6}Se  {se:<13}  +P  {ppv}")
-    lines += ["", "confusion (rows: true, columns: predicted)", " " * 6 + "".join(f"{n:>8}" for n in classes)]
+            lines.append(f"{name:<{name_width}}Se  {se:<13}  +P  {ppv}")
+    header = " " * name_width + "".join(f"{n:>{cell}}" for n in classes)
+    lines += ["", "confusion (rows: true, columns: predicted)", header]
     for name, row in zip(classes, metrics["confusion"]):
-        lines.append(f"{name:<6}" + "".join(f"{v:>8,}" for v in row))
+        lines.append(f"{name:<{name_width}}" + "".join(f"{v:>{cell},}" for v in row))
     return "\n".join(lines)

@@ -123,6 +123,12 @@ def read_beat_csv(path: str | Path, n_classes: int | None) -> tuple[np.ndarray, 
     return X, labels.astype(np.int64)
 
 
+def records_are_files(beats: BeatSet) -> bool:
+    """Whether ``beats.record`` names the Heartbeat CSV each beat came from rather than a patient (the CSVs
+    carry no patient ids), so that no figure is given by record."""
+    return beats.source.startswith(f"{SOURCE.name}-")
+
+
 def is_heartbeat_dir(directory: Path) -> bool:
     """True if ``directory`` holds the Heartbeat CSVs (either the MIT-BIH or the PTB pair)."""
     return any((directory / name).is_file() for name in HEARTBEAT_FILES)
