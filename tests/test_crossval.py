@@ -138,6 +138,24 @@ def test_a_figure_a_fold_does_not_define_is_a_dash_not_zero(tmp_path):
     assert plot_ec57(folds[0]["metrics"]["per_class"], classes, tmp_path / "ec57.png").stat().st_size > 0
 
 
+def test_every_rank_does_with_a_fold_folder_what_rank_0_found_there(tmp_path, monkeypatch):
+    """Under torchrun rank 0 may have started a fold's folder when another rank looks: that rank trains it
+    anew with rank 0 (were it to resume, their process group would wait forever)."""
+    from arrhythmia import crossval, distributed
+    from arrhythmia.runs import Run
+
+    config = TrainConfig(protocol="inter", test_records=["101"])
+    Run.create(config, tmp_path / "fold-1")  # rank 0 has just started it
+    resumed: list[bool] = []
+    monkeypatch.setattr(crossval, "train", lambda config, run_dir, resume=False, **_: resumed.append(resume))
+    monkeypatch.setattr(distributed, "broadcast_object", lambda value, ctx: value if ctx.is_main else ("new", ""))
+    rank_1 = distributed.Context(rank=1, world_size=2)
+    crossval._fold_run(tmp_path / "fold-1", config, None, lambda _: None, False, rank_1)
+    assert resumed == [False]
+    crossval._fold_run(tmp_path / "fold-1", config, None, lambda _: None, False)  # alone: it resumes its folder
+    assert resumed == [False, True]
+
+
 def test_cross_validation_needs_the_inter_protocol_and_ds1_records(tmp_path):
     with pytest.raises(ArrhythmiaError, match="protocol inter, not 'intra'"):
         cross_validate(TrainConfig(protocol="intra"), out_dir=tmp_path, beats=_fake_mitdb_beats(), log=lambda _: None)

@@ -157,7 +157,7 @@ def _train_and_test_folds(
     runs, fold_metrics, labelled = [], [], []
     for i, group in enumerate(groups, 1):
         fold_log = (lambda m, i=i: log(f"fold {i}: {m}")) if ctx.is_main else (lambda _: None)
-        run = _fold_run(path / f"fold-{i}", replace(config, test_records=group), beats, fold_log, progress)
+        run = _fold_run(path / f"fold-{i}", replace(config, test_records=group), beats, fold_log, progress, ctx)
         if not ctx.is_main:
             continue
         fold_beats = run.use_beats(beats)
@@ -172,24 +172,46 @@ def _train_and_test_folds(
     return runs, fold_metrics, labelled
 
 
-def _fold_run(fold_dir: Path, config: TrainConfig, beats: BeatSet, log: Callable[[str], None], progress: bool) -> Run:
-    """The fold's run: kept when it has finished (its ``metrics.json``), resumed when it was stopped after
-    an epoch, else trained; a directory trained with other settings is an error, not a mix."""
-    if (fold_dir / Run.CONFIG).is_file():
-        run = Run.open(fold_dir)
-        if run.config.to_dict() != config.to_dict():
-            changed = sorted(k for k, v in config.to_dict().items() if run.config.to_dict().get(k) != v)
-            raise ArrhythmiaError(
-                f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
-            )
-        if run.metrics_path().is_file():
-            log("finished before; kept")
-            return run
-        # Resumed with its own settings; one stopped before it saved an epoch starts from the first.
-        log("resuming from its last epoch" if run.saved_an_epoch() else "training again (no epoch was saved)")
+def _fold_run(
+    fold_dir: Path,
+    config: TrainConfig,
+    beats: BeatSet,
+    log: Callable[[str], None],
+    progress: bool,
+    ctx: distributed.Context = distributed.SINGLE,
+) -> Run:
+    """The fold's run: kept when it has finished (its ``metrics.json``), resumed with its own settings when
+    it was started (from its last epoch, or from the first where none was saved), else trained; a directory
+    trained with other settings is an error, not a mix. Under torchrun rank 0 looks and every rank does
+    what it found: another rank could find the folder rank 0 has just started and resume where rank 0
+    trains, and their process group would wait forever."""
+    state, problem = distributed.broadcast_object(_fold_state(fold_dir, config) if ctx.is_main else None, ctx)
+    if state == "refused":
+        raise ArrhythmiaError(problem)
+    if state == "kept":
+        log("finished before; kept")
+        return Run.open(fold_dir)
+    if state in ("resumed", "restarted"):
+        log("resuming from its last epoch" if state == "resumed" else "training again (no epoch was saved)")
         return train(config, run_dir=fold_dir, resume=True, beats=beats, log=log, progress=progress)
     log(f"training (test records {' '.join(config.test_records)})")
     return train(config, run_dir=fold_dir, beats=beats, log=log, progress=progress)
+
+
+def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
+    """What a fold's folder holds: ``new``, ``kept`` (finished), ``resumed`` (an epoch saved), ``restarted``
+    (started, no epoch saved) or ``refused`` (other settings), with the error line for the last."""
+    if not (fold_dir / Run.CONFIG).is_file():
+        return "new", ""
+    run = Run.open(fold_dir)
+    if run.config.to_dict() != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if run.config.to_dict().get(k) != v)
+        return "refused", (
+            f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
+        )
+    if run.metrics_path().is_file():
+        return "kept", ""
+    return ("resumed" if run.saved_an_epoch() else "restarted"), ""
 
 
 def _records_table(per_record: list[dict], fold_of: dict[str, int], classes: tuple[str, ...]) -> pd.DataFrame:
