@@ -302,7 +302,7 @@ def test_predict_an_edf_holter_file_with_patient_events(tmp_path):
     assert "patient events (EDF+ annotations)" in result.stdout and "events.csv" in result.stdout
     events = (tmp_path / "out" / "events.csv").read_text().splitlines()
     assert events[0] == "time_s,clock,event,heart_rate_bpm,beats,episodes"
-    assert events[1].startswith("45,2026-11-29 00:00:15,palpitations,")  # past midnight, by the clock
+    assert events[1].startswith("45.0000,2026-11-29 00:00:15,palpitations,")  # past midnight, by the clock
 
 
 def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):
