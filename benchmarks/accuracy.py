@@ -28,8 +28,8 @@ import yaml
 from arrhythmia.config import PRESETS, TrainConfig
 from arrhythmia.data import load_beats, make_split
 from arrhythmia.evaluation import compute_metrics
+from arrhythmia.experiment import run_experiment
 from arrhythmia.inference import Classifier
-from arrhythmia.train import train
 
 CLASSES_SHOWN = ("N", "S", "V", "F")
 
@@ -97,7 +97,8 @@ def main() -> None:
             config = setup_config(setup, protocol, args.data, overrides)
             run_dir = runs / f"{setup}-{protocol}{'-' + tag if tag else ''}"
             began = time.perf_counter()
-            train(config, run_dir=run_dir, progress=False, report=False, log=lambda _: None)
+            # a run of this setup kept from before is evaluated again, not retrained (train refuses its folder)
+            run_experiment(config, run_dir, resume=run_dir.is_dir(), progress=False, report=False, log=lambda _: None)
             minutes = (time.perf_counter() - began) / 60
             test = json.loads((run_dir / "metrics.json").read_text())
             val = validation_metrics(run_dir, config)

@@ -92,7 +92,6 @@ def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, 
     import torch  # noqa: F401  -- imported before the memory baseline is read
 
     from arrhythmia.config import TrainConfig
-    from arrhythmia.runs import read_history
     from arrhythmia.train import train
 
     with AnonPeak() as anon:
@@ -107,11 +106,11 @@ def epoch_run(store: Path, in_memory: bool, run_dir: Path, threads: int | None, 
         read_us = (time.perf_counter() - began) / len(batches) * 1e6
         config = TrainConfig(model=model, epochs=1, batch_size=batch_size, threads=threads, seed=0)
         began = time.perf_counter()
-        train(config, run_dir=run_dir, beats=beats, log=lambda _: None, progress=False, report=False)
+        run = train(config, run_dir=run_dir, beats=beats, log=lambda _: None, progress=False)
         train_s = time.perf_counter() - began
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     return {
-        "epoch_s": read_history(run_dir / "history.csv")[0]["seconds"],
+        "epoch_s": run.history()[0]["seconds"],
         "train_s": train_s,
         "read_us": read_us,
         "ready_rss": ready_rss,
