@@ -398,3 +398,20 @@ def test_download_heartbeat_corrupt_zip_deleted(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(DataError, match="not a valid zip"):
         download_heartbeat(dest, progress=False)
     assert not (dest / "heartbeat.zip").exists()  # so gdown's resume=True will not reuse it
+
+
+def test_a_download_that_fails_when_a_command_needs_the_data_says_how_to_give_a_local_copy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`arrhythmia train` with no --data on a machine offline: the error names --data, which the user needs."""
+    from dataclasses import replace
+
+    from arrhythmia.data import SOURCES, load_beats
+
+    def offline(directory: Path) -> Path:
+        raise DataError("https://physionet.org/files/mitdb/1.0.0/SHA256SUMS.txt: download failed (no network)")
+
+    monkeypatch.setenv("ARRHYTHMIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(SOURCES, "mitdb", replace(SOURCES["mitdb"], download=offline))
+    with pytest.raises(DataError, match=r"download failed \(no network\); with a copy of mitdb on disk, give its "):
+        load_beats("mitdb")

@@ -128,6 +128,8 @@ def _with_copies(
 
 def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
     run = _start_run(config, run_dir, resume, ctx, device)
+    if ctx.is_main and not resume:  # said first: a long run's folder is where its history and checkpoints grow
+        log(f"run directory: {run.path}")
     try:
         return _train_run(run, config, resume, beats, log, progress, ctx, device)
     except (Exception, KeyboardInterrupt) as exc:

@@ -99,7 +99,10 @@ def load_beats(
         if not source.is_downloaded(directory):
             if not download:
                 raise DataError(f"{directory}: {name} is not downloaded (run `arrhythmia download {name}`)")
-            directory = source.download(directory)
+            try:
+                directory = source.download(directory)
+            except DataError as error:  # offline, most often: a copy already on disk is one option away
+                raise DataError(f"{error}; with a copy of {name} on disk, give its folder: --data DIR") from None
     elif source is None or source.recognise is not None:  # a directory, unless generated data
         directory = Path(name).expanduser()
         if not directory.exists():
