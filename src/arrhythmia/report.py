@@ -60,8 +60,9 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "bar chart of beats per class and split",
     ),
     "training_curves": (
-        "Loss and accuracy per epoch on the training and validation splits. The dashed line marks the saved "
-        "checkpoint (lowest validation loss); dotted lines mark learning-rate drops.",
+        "Loss and accuracy per epoch on the training and validation splits. The dashed line marks the kept "
+        "checkpoint (the lowest validation loss, or the last epoch where the run keeps the last); dotted lines "
+        "mark learning-rate drops.",
         "training and validation loss and accuracy per epoch",
     ),
     "confusion": (

@@ -364,7 +364,7 @@ def fit(
             log(
                 f"epoch {epoch + 1:3d}/{config.epochs}  train loss {train_loss:.4f} acc {train_acc:.4f}"
                 f" | val loss {val_loss:.4f} acc {val_acc:.4f} | lr {row['lr']:.1e} | {row['seconds']:.1f}s"
-                + ("  *best" if improved else "")
+                + ("  *best" if improved and keep_best else "")  # kept: with checkpoint last, every epoch is
             )
     except KeyboardInterrupt:
         saved = "the epochs before are saved" if epoch > 0 else "no epoch was saved yet"
