@@ -253,10 +253,10 @@ def _read_as(value, kind):
     if any(typing.get_origin(option) is list for option in options):  # list[str]: test_records, augment
         if isinstance(value, str):  # comma-separated, as on the command line
             return [item.strip() for item in value.split(",") if item.strip() and item.strip() != "none"]
-        if _is_int(value):  # one record, written as a number
+        if fits(value, int):  # one record, written as a number
             return [str(value)]
         if isinstance(value, list):
-            return [str(item) if _is_int(item) else item for item in value]
+            return [str(item) if fits(item, int) else item for item in value]
         return value
     if isinstance(value, str):
         if int in options and _PLAIN_INT.fullmatch(value):
@@ -264,10 +264,6 @@ def _read_as(value, kind):
         if float in options and _PLAIN_NUMBER.fullmatch(value):
             return float(value)
     return value
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _type_error(name: str, value, written: str) -> str:

@@ -46,7 +46,7 @@ from arrhythmia.data.context import rhythm_irregularity
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.hourly import heart_rate, rate_range
-from arrhythmia.settings import settings_from
+from arrhythmia.settings import fits, settings_from
 
 #: VT and SVT runs: at least this many V (S) beats in a row.
 RUN_MIN_BEATS = 3
@@ -152,12 +152,13 @@ class EpisodeConfig:
         config = settings_from(cls, value or {}, "episode setting")
         for key, given in (value or {}).items():  # thresholds of time, rate, counts and shares: none below 0
             numbers = given if isinstance(given, (list, tuple)) else [given]
+            may_be_zero = key in MAY_BE_ZERO
             for number in numbers:
-                if isinstance(number, (int, float)) and not isinstance(number, bool):
-                    low = 0 if key in MAY_BE_ZERO else None
-                    if not math.isfinite(number) or number < 0 or (low is None and number == 0):
-                        bound = ">= 0" if low == 0 else "> 0"
-                        raise ArrhythmiaError(f"episode setting {key}={given!r}: expected a number {bound}")
+                if fits(number, float) and (
+                    not math.isfinite(number) or number < 0 or (number == 0 and not may_be_zero)
+                ):
+                    bound = ">= 0" if may_be_zero else "> 0"
+                    raise ArrhythmiaError(f"episode setting {key}={given!r}: expected a number {bound}")
         return config
 
 

@@ -55,6 +55,7 @@ from arrhythmia.review import (
     recording_path,
     valid_name,
 )
+from arrhythmia.settings import fits
 
 #: Files an upload may hold (directly or in a .zip): recordings and a WFDB record's signal and annotations.
 UPLOAD_SUFFIXES = {*SIGNAL_SUFFIXES, ".atr"}
@@ -305,7 +306,7 @@ def _check_options(source: Path, name: str, options: ReadOptions) -> None:
         AdaptConfig.from_value(options.adapt)
     except ArrhythmiaError as exc:
         raise DataError(f"{name}: {exc}") from None
-    if not _is_int(options.ask) or options.ask < 0:
+    if not fits(options.ask, int) or options.ask < 0:
         raise DataError(f"{name}: ask must be a whole number of beats, 0 or more")
     _check_lead(source, name, options.lead)
 
@@ -316,7 +317,7 @@ def _check_lead(source: Path, name: str, lead: Any) -> None:
     for a CSV or .npy file the analysis says (and its settings are kept only if it succeeds)."""
     if lead is None:
         return
-    if not (isinstance(lead, str) and lead.strip()) and not (_is_int(lead) and lead >= 0):
+    if not (isinstance(lead, str) and lead.strip()) and not (fits(lead, int) and lead >= 0):
         raise DataError(f"{name}: lead {lead!r} is not a lead's name or index")
     if isinstance(lead, str) and lead.startswith(f"{MIXED_LEAD}:"):
         return  # made of the record's leads, as read_input makes it
@@ -334,11 +335,6 @@ def _check_lead(source: Path, name: str, lead: Any) -> None:
             leads = [str(n).strip() for n in reader.getSignalLabels()]
     if leads is not None:
         choose_lead(leads, lead, name)
-
-
-def _is_int(value: Any) -> bool:
-    """A whole number as JSON gives it (``true`` is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_beat_change(item: Any) -> bool:
@@ -657,14 +653,14 @@ def _add_api(api: APIRouter, server: Server) -> None:
         if unknown:
             raise DataError(f"{name}: unknown fields {', '.join(unknown)} in a {forms[0]} change")
         if forms[0] == "family":
-            if not _is_int(body["family"]) or not isinstance(body.get("label"), str):
+            if not fits(body["family"], int) or not isinstance(body.get("label"), str):
                 raise DataError(f"{name}: a family change needs an integer family and a label")
             done = store.relabel_family(body["family"], body["label"], version)
         else:
             items = body["beats"] if forms[0] == "beats" else [{k: v for k, v in body.items() if k != "version"}]
             if not isinstance(items, list) or not items or not all(_is_beat_change(i) for i in items):
                 raise DataError(f"{name}: give {{sample, label}}, a list of them, or {{family, label}}")
-            if not all(_is_int(i["sample"]) and isinstance(i["label"], str) for i in items):
+            if not all(fits(i["sample"], int) and isinstance(i["label"], str) for i in items):
                 raise DataError(f"{name}: a sample is an integer and a label a string")
             done = store.relabel([i["sample"] for i in items], [i["label"] for i in items], version)
         return _versioned(done, done["version"])

@@ -53,10 +53,13 @@ def typical_qrs_amplitude(signal: np.ndarray, fs: float) -> float:
         filtered = np.abs(bandpass(stretch, fs))
         pieces = filtered[: len(filtered) // piece * piece].reshape(-1, piece)
         heights.append(np.nanmedian(pieces.max(axis=1)))
-    heights = np.asarray(heights)
-    if not len(heights) or np.percentile(heights, 90) <= ROUNDING_FRACTION * np.nanmax(np.abs(signal)):
+    if not heights:
         return 0.0
-    return float(np.median(heights[heights >= FLAT_WINDOW_FRACTION * np.percentile(heights, 90)]))
+    heights = np.asarray(heights)
+    tallest = np.percentile(heights, 90)
+    if tallest <= ROUNDING_FRACTION * np.nanmax(np.abs(signal)):
+        return 0.0
+    return float(np.median(heights[heights >= FLAT_WINDOW_FRACTION * tallest]))
 
 
 def millivolt_scale(amplitude: float) -> float:
