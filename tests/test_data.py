@@ -209,6 +209,56 @@ def test_directory_without_records(tmp_path):
         load_beats(tmp_path)
 
 
+# --- the beat set's own checks -------------------------------------------------------------------
+
+
+def _beat_set(**changes):
+    """A small valid beat set (12 beats of the AAMI classes, 187 samples, context) with ``changes``."""
+    from arrhythmia.data import BeatSet
+
+    n = 12
+    values = {
+        "X": np.random.default_rng(0).random((n, 187), dtype=np.float32),
+        "y": np.arange(n) % 5,
+        "classes": AAMI_CLASSES,
+        "record": np.full(n, "100"),
+        "sample": np.arange(n),
+        "symbol": np.full(n, "N"),
+        "source": "test",
+        "context": np.ones((n, 9), dtype=np.float32),
+        **changes,
+    }
+    return BeatSet(**values)
+
+
+def test_a_valid_beat_set_passes_its_checks():
+    assert len(_beat_set()) == 12
+    assert len(_beat_set(y=np.zeros(12, dtype=np.int32), context=None)) == 12
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"X": np.zeros((12, 1, 187), np.float32)}, r"X has shape \(12, 1, 187\); it takes \(n_beats, 187\)"),
+        ({"X": np.zeros((12, 100), np.float32)}, "beats of 100 samples, its 'kachuee' window cuts 187"),
+        ({"X": np.zeros((12, 187)).astype(str)}, "X holds <U32 values; it takes numbers"),
+        ({"y": np.array(list("NSVFQNSVFQNS"))}, "y holds <U1 values .* class indices"),
+        ({"y": np.arange(12) % 5 + 0.0}, "y holds float64 values"),
+        ({"y": np.r_[np.zeros(10, int), 7, -1]}, r"labels -1, 7 are not class indices of its 5 classes .*: 0..4"),
+        ({"context": np.ones(12, np.float32)}, r"context has shape \(12,\); it takes \(n_beats, n_features\)"),
+        ({"context": np.ones((12, 9)).astype(str)}, "context holds <U32 values"),
+        ({"record": np.full(5, "100")}, "record has 5 entries, X has 12"),
+    ],
+)
+def test_a_beat_set_of_arrays_that_do_not_fit_is_refused_in_one_line(changes, message):
+    from arrhythmia.data.beats import BeatSetError
+
+    with pytest.raises(BeatSetError, match=f"BeatSet of test: {message}") as error:
+        _beat_set(**changes)
+    assert isinstance(error.value, DataError) and isinstance(error.value, ValueError)
+    assert "\n" not in str(error.value)
+
+
 # --- Heartbeat CSVs -----------------------------------------------------------------------------
 
 

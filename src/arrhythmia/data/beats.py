@@ -81,6 +81,10 @@ def get_window(name: str) -> Window:
     return WINDOWS[name]
 
 
+class BeatSetError(DataError, ValueError):
+    """Arrays that do not make a beat set (a ValueError too, as the checks raised before they had a type)."""
+
+
 @dataclass
 class BeatSet:
     """Segmented heartbeats with labels and per-beat provenance.
@@ -110,6 +114,9 @@ class BeatSet:
         recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
     window : Window
         How the beats were cut.
+
+    Construction checks the arrays (``BeatSetError``, one line): X (n_beats, window.length) numbers; y
+    integer class indices into ``classes``; context (n_beats, k) numbers.
     """
 
     X: np.ndarray
@@ -129,7 +136,50 @@ class BeatSet:
         n = len(self.X)
         for name in ("y", "record", "sample", "symbol", "context"):
             if getattr(self, name) is not None and len(getattr(self, name)) != n:
-                raise ValueError(f"BeatSet.{name} has {len(getattr(self, name))} entries, X has {n}")
+                raise BeatSetError(
+                    f"BeatSet of {self.source}: {name} has {len(getattr(self, name))} entries, X has {n}"
+                )
+        self._check_waveforms()
+        self._check_labels()
+        if self.context is not None:
+            self._check_context()
+
+    def _check_waveforms(self) -> None:
+        shape, dtype = tuple(self.X.shape), np.dtype(self.X.dtype)
+        if len(shape) != 2:
+            raise BeatSetError(
+                f"BeatSet of {self.source}: X has shape {shape}; it takes (n_beats, {self.window.length}), a row a beat"
+            )
+        if dtype.kind not in "iuf":
+            raise BeatSetError(f"BeatSet of {self.source}: X holds {dtype} values; it takes numbers (float32)")
+        if shape[1] != self.window.length:
+            raise BeatSetError(
+                f"BeatSet of {self.source}: beats of {shape[1]} samples, its {self.window.kind!r} window cuts "
+                f"{self.window.length}"
+            )
+
+    def _check_labels(self) -> None:
+        y = np.asarray(self.y)
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise BeatSetError(
+                f"BeatSet of {self.source}: y holds {y.dtype} values of shape {y.shape}; it takes (n_beats,) "
+                "class indices (integers)"
+            )
+        outside = np.unique(y[(y < 0) | (y >= len(self.classes))])
+        if len(outside):
+            raise BeatSetError(
+                f"BeatSet of {self.source}: labels {', '.join(map(str, outside[:10].tolist()))} are not class "
+                f"indices of its {len(self.classes)} classes ({', '.join(self.classes)}): 0..{len(self.classes) - 1}"
+            )
+
+    def _check_context(self) -> None:
+        context = np.asarray(self.context)
+        if context.ndim != 2:
+            raise BeatSetError(
+                f"BeatSet of {self.source}: context has shape {context.shape}; it takes (n_beats, n_features)"
+            )
+        if context.dtype.kind not in "iuf":
+            raise BeatSetError(f"BeatSet of {self.source}: context holds {context.dtype} values; it takes numbers")
 
     def __len__(self) -> int:
         return len(self.X)
