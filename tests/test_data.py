@@ -259,6 +259,19 @@ def test_a_beat_set_of_arrays_that_do_not_fit_is_refused_in_one_line(changes, me
     assert "\n" not in str(error.value)
 
 
+def test_a_beat_set_holding_nan_or_inf_is_refused_saying_how_many_beats():
+    from arrhythmia.data.beats import BeatSetError
+
+    X = np.random.default_rng(0).random((12, 187), dtype=np.float32)
+    X[3, 10], X[8, 0] = np.nan, -np.inf
+    with pytest.raises(BeatSetError, match=r"2 of 12 beats hold NaN or infinite values in X \(the first: beat 3\)"):
+        _beat_set(X=X)
+    context = np.ones((12, 9), dtype=np.float32)
+    context[5, 2] = np.nan
+    with pytest.raises(BeatSetError, match="1 of 12 beats hold NaN or infinite values in context"):
+        _beat_set(context=context)
+
+
 # --- Heartbeat CSVs -----------------------------------------------------------------------------
 
 

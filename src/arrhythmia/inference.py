@@ -22,7 +22,8 @@ def check_beat_inputs(
     X: np.ndarray, context: np.ndarray | None, input_length: int, n_context: int, model_name: str
 ) -> None:
     """ArrhythmiaError unless X is (n, input_length) and, for a model with context features, context is
-    (n, n_context): the one check both engines (PyTorch and ONNX Runtime) make before classifying."""
+    (n, n_context), every beat and its features finite (X read on slicing, a beat store's, is checked for
+    its shape only): the one check both engines (PyTorch and ONNX Runtime) make before classifying."""
     if X.ndim != 2 or X.shape[1] != input_length:
         raise ArrhythmiaError(f"beats have shape {X.shape}, {model_name} takes (n, {input_length})")
     if n_context and (context is None or np.shape(context) != (len(X), n_context)):
@@ -30,6 +31,14 @@ def check_beat_inputs(
             f"{model_name} needs the context features of each beat, (n, {n_context}); "
             "beats without R-peak positions (e.g. Heartbeat CSV rows) cannot be classified by it"
         )
+    for values, what in ((X, "samples"), (context if n_context else None, "context features")):
+        if isinstance(values, np.ndarray):
+            bad = int((~np.isfinite(values).reshape(len(values), -1).all(axis=1)).sum())
+            if bad:
+                raise ArrhythmiaError(
+                    f"{bad} of {len(values)} beats hold NaN or infinite {what}; {model_name} cannot classify "
+                    "them (drop or repair those beats first)"
+                )
 
 
 @torch.no_grad()

@@ -85,6 +85,16 @@ class BeatSetError(DataError, ValueError):
     """Arrays that do not make a beat set (a ValueError too, as the checks raised before they had a type)."""
 
 
+def _check_finite(values: np.ndarray, name: str, source: str) -> None:
+    """BeatSetError where rows of ``values`` (n_beats, ...) hold NaN or infinite values, saying how many."""
+    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    if bad.any():
+        raise BeatSetError(
+            f"BeatSet of {source}: {int(bad.sum())} of {len(values)} beats hold NaN or infinite values in {name} "
+            f"(the first: beat {int(np.argmax(bad))}); drop or repair them first"
+        )
+
+
 @dataclass
 class BeatSet:
     """Segmented heartbeats with labels and per-beat provenance.
@@ -115,8 +125,9 @@ class BeatSet:
     window : Window
         How the beats were cut.
 
-    Construction checks the arrays (``BeatSetError``, one line): X (n_beats, window.length) numbers; y
-    integer class indices into ``classes``; context (n_beats, k) numbers.
+    Construction checks the arrays (``BeatSetError``, one line): X (n_beats, window.length) numbers, every
+    beat finite; y integer class indices into ``classes``; context (n_beats, k) numbers, finite. The
+    waveforms of a beat store (read from disk on indexing) are checked for their shape and type only.
     """
 
     X: np.ndarray
@@ -157,6 +168,8 @@ class BeatSet:
                 f"BeatSet of {self.source}: beats of {shape[1]} samples, its {self.window.kind!r} window cuts "
                 f"{self.window.length}"
             )
+        if isinstance(self.X, np.ndarray):  # a beat store's waveforms stay on disk
+            _check_finite(self.X, "X", self.source)
 
     def _check_labels(self) -> None:
         y = np.asarray(self.y)
@@ -180,6 +193,7 @@ class BeatSet:
             )
         if context.dtype.kind not in "iuf":
             raise BeatSetError(f"BeatSet of {self.source}: context holds {context.dtype} values; it takes numbers")
+        _check_finite(context, "context", self.source)
 
     def __len__(self) -> int:
         return len(self.X)

@@ -1,0 +1,43 @@
+"""The Python API's inputs: a Classifier given NaN, lists, strings, mismatched or empty arrays answers in
+one line (or, for lists and empty arrays, does what an array would)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import Classifier
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.from_pretrained(device="cpu")
+
+
+def _beats(classifier: Classifier, n: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n random beats (n, input_length) and context features (n, n_context), float32."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, classifier.input_length), dtype=np.float32)
+    C = rng.random((n, classifier.spec.n_context), dtype=np.float32) + 0.5
+    return X, C
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_beats_holding_nan_or_inf_are_refused_saying_how_many(classifier):
+    X, C = _beats(classifier)
+    X[2, 5], X[7, 0] = np.nan, np.inf
+    with pytest.raises(ArrhythmiaError, match="2 of 10 beats hold NaN or infinite samples") as error:
+        classifier.predict_proba(X, C)
+    assert "fast-cnn" in _one_line(error)
+    with pytest.raises(ArrhythmiaError, match="2 of 10 beats"):
+        classifier.predict(X, C)
+    X, C = _beats(classifier)
+    C[4, 1] = np.nan
+    with pytest.raises(ArrhythmiaError, match="1 of 10 beats hold NaN or infinite context features"):
+        classifier.predict_proba(X, C)
