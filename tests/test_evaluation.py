@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics
 
 CONFUSION = np.array([[50, 3, 2], [4, 20, 1], [1, 0, 19]])  # rows true N, S, V; columns predicted
@@ -167,3 +168,17 @@ def test_intervals_over_records_widen_with_the_spread_between_records():
     assert record_intervals(y_true, steady, records, ["N", "S", "V"])["V"] == {"se": None, "ppv": None}
     m = compute_metrics(y_true, steady, ["N", "S", "V"], records=records)
     assert "95% intervals over the 20 records" in format_metrics(m) and m["intervals"]["S"]["se"] is not None
+
+
+def test_labels_that_are_not_class_indices_are_named_instead_of_left_out_of_the_confusion():
+    aami = ("N", "S", "V", "F", "Q")
+    with pytest.raises(ArrhythmiaError, match=r"true labels 7 are not class indices of the 5 classes .*: 0..4"):
+        compute_metrics(np.array([0, 1, 7]), np.array([0, 1, 2]), aami)
+    with pytest.raises(ArrhythmiaError, match="predicted labels -1, 5 are not class indices"):
+        compute_metrics(np.array([0, 1, 2]), np.array([-1, 1, 5]), aami)
+    with pytest.raises(ArrhythmiaError, match=r"true labels have shape \(3,\), predicted \(2,\)"):
+        compute_metrics(np.array([0, 1, 2]), np.array([0, 1]), aami)
+    with pytest.raises(ArrhythmiaError, match="true labels hold <U1 values"):
+        compute_metrics(np.array(["N", "S", "V"]), np.array([0, 1, 2]), aami)
+    # Whole numbers held as floats are class indices still.
+    assert compute_metrics(np.array([0.0, 1.0, 2.0]), [0, 1, 2], aami)["accuracy"] == 1.0

@@ -107,8 +107,10 @@ def compute_metrics(
     loss: float | None = None,
     records: np.ndarray | None = None,
 ) -> dict:
-    """Metrics of predictions ``y_pred`` against ``y_true`` (both (n_beats,) class indices); with
-    ``records`` ((n_beats,) str, each beat's record), also record by record and their average."""
+    """Metrics of predictions ``y_pred`` against ``y_true`` (both (n_beats,) class indices into ``classes``);
+    with ``records`` ((n_beats,) str, each beat's record), also record by record and their average.
+    ArrhythmiaError for labels of different lengths, or labels that are not indices of ``classes``."""
+    y_true, y_pred = _class_indices(y_true, y_pred, classes)
     labels = list(range(len(classes)))
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
     row_sums = confusion.sum(axis=1, keepdims=True)
@@ -146,6 +148,32 @@ def compute_metrics(
         metrics["record_average"] = record_average(metrics["per_record"], classes)
         metrics["intervals"] = record_intervals(y_true, y_pred, records, classes)
     return metrics
+
+
+def _class_indices(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] | list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_pred`` as arrays, after checking that they are as long as each other and that every
+    label is a class index (0 .. len(classes) - 1): scikit-learn leaves other labels out of the confusion."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ArrhythmiaError(
+            f"true labels have shape {y_true.shape}, predicted {y_pred.shape}; metrics take one label a beat for both"
+        )
+    checked = []
+    for labels, which in ((y_true, "true"), (y_pred, "predicted")):
+        if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):  # whole numbers, as floats
+            labels = labels.astype(np.int64)
+        if labels.dtype.kind not in "iu":
+            raise ArrhythmiaError(f"{which} labels hold {labels.dtype} values; metrics take class indices (integers)")
+        checked.append(labels)
+        outside = np.unique(labels[(labels < 0) | (labels >= len(classes))])
+        if len(outside):
+            raise ArrhythmiaError(
+                f"{which} labels {', '.join(map(str, outside[:10].tolist()))} are not class indices of the "
+                f"{len(classes)} classes ({', '.join(classes)}): 0..{len(classes) - 1}"
+            )
+    return checked[0], checked[1]
 
 
 def ratio_interval(
