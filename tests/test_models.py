@@ -76,3 +76,31 @@ def test_kachuee_resnet_has_five_residual_blocks_of_32_filters():
 def test_unknown_model():
     with pytest.raises(ArrhythmiaError, match="unknown model 'nope'"):
         create_model("nope")
+
+
+def test_a_model_whose_forward_takes_no_context_is_refused_when_registered():
+    from torch import nn
+
+    from arrhythmia.models import _DESCRIPTIONS, _REGISTRY, register
+
+    with pytest.raises(
+        ArrhythmiaError, match=r"model 'tiny-cnn': forward\(self, x\) must be forward\(self, x, context=None\)"
+    ):
+
+        @register("tiny-cnn", "a test model without context")
+        class TinyCNN(nn.Module):
+            def forward(self, x):
+                return x
+
+    assert "tiny-cnn" not in list_models()
+    try:  # a forward that takes the context, used or not, registers
+
+        @register("tiny-cnn", "a test model")
+        class TinyContextCNN(nn.Module):
+            def forward(self, x, context=None):
+                return x
+
+        assert "tiny-cnn" in list_models()
+    finally:
+        _REGISTRY.pop("tiny-cnn", None)
+        _DESCRIPTIONS.pop("tiny-cnn", None)
