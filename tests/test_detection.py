@@ -8,9 +8,11 @@ from conftest import MITDB, needs_mitdb
 
 from arrhythmia.data.detection import (
     DEFAULT_METHOD,
+    FLAT_RUN_S,
     METHODS,
     bandpass,
     detect_r_peaks,
+    flat_runs,
     match_beats,
     match_peaks,
     peak_offsets,
@@ -113,6 +115,39 @@ def test_nan_gaps_are_bridged():
     tp, fp, fn = match_peaks(peaks, outside, 54)
     assert fn == 0 and fp <= 1
     assert not np.any((peaks >= 3600) & (peaks < 4000))
+
+
+@pytest.mark.parametrize("offset_mv", [-0.4, 0.5])
+def test_gaps_written_as_zeros_are_bridged_as_nan_gaps_are(offset_mv):
+    # A lead-off that the device writes as 0 (2 s every 10 s here, as a user's device test did every minute):
+    # the step from the baseline into and out of each flat stretch was read as a QRS complex, a false beat at
+    # every gap's edge (5-8 in this minute; 13 on MIT-BIH record 100, labelled V or S). Now as with NaN: none.
+    rec = synthetic_ecg(duration_s=60.0, fs=360.0, seed=0, class_mix={"N": 1.0})
+    fs, second = rec.fs, int(rec.fs)
+    zeros, nans = rec.signal + offset_mv, rec.signal + offset_mv  # two new arrays
+    gap = np.zeros(len(zeros), dtype=bool)
+    for start in range(5 * second, len(zeros), 10 * second):
+        gap[start : start + 2 * second] = True
+    zeros[gap], nans[gap] = 0.0, np.nan
+    outside = rec.r_peaks[~gap[rec.r_peaks]]
+    assert match_peaks(detect_r_peaks(nans, fs), outside, round(0.15 * fs))[1:] == (0, 0)
+    assert match_peaks(detect_r_peaks(zeros, fs), outside, round(0.15 * fs))[1:] == (0, 0)
+
+
+def test_only_long_runs_of_one_value_are_read_as_gaps():
+    # ECG quantised to 8 bits (0.04 mV) holds one value for up to a quarter second between beats; no run of
+    # it is taken for a gap, and its beats are all found. A run of FLAT_RUN_S is.
+    rec = synthetic_ecg(duration_s=30.0, fs=360.0, seed=1, class_mix={"N": 1.0})
+    coarse = np.round(rec.signal / 0.04) * 0.04
+    assert not flat_runs(coarse, rec.fs).any()
+    assert scores(detect_r_peaks(coarse, rec.fs), rec.r_peaks, rec.fs) == (1.0, 1.0)
+    fs = 10.0
+    run = round(FLAT_RUN_S * fs)
+    x = np.arange(20.0)
+    x[5 : 5 + run] = 3.0
+    assert flat_runs(x, fs).nonzero()[0].tolist() == list(range(5, 5 + run))
+    x[4 + run] = -1.0  # one sample short
+    assert not flat_runs(x, fs).any()
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m not in ("xqrs", "gqrs")])

@@ -80,6 +80,11 @@ STRENGTH_WINDOW_S = 0.075  # strength = peak smoothed |slope| within this half-w
 GAP_STRENGTH_RATIO = 0.7  # a gap's steepest slope at this fraction of the two beats around it is a beat
 GAP_MARGIN_S = 1.0  # signal band-passed on each side of a gap
 GAP_BLOCK_S = 60.0  # neighbouring gaps are band-passed together, up to this much signal at once
+#: A run of one value at least this long (s) is no ECG but a lead off or a dropout that the device wrote as a
+#: constant (0, a rail) and is read as missing, as NaN samples are: the step into and out of it is as steep as
+#: a QRS and made false beats at its edges. ECG never holds one value this long: MIT-BIH's longest run outside
+#: saturation is 28 ms, and its records quantised to 8 bits (0.04 mV) hold one value for at most 0.26 s.
+FLAT_RUN_S = 0.5
 
 
 def interpolate_nan(x: np.ndarray) -> np.ndarray:
@@ -105,6 +110,24 @@ def as_signal(signal: np.ndarray, fs: float) -> np.ndarray:
     if not np.isfinite(fs) or fs <= 0:
         raise ArrhythmiaError(f"fs must be a positive sampling rate in Hz, got {fs}")
     return x
+
+
+def flat_runs(x: np.ndarray, fs: float, min_s: float = FLAT_RUN_S) -> np.ndarray:
+    """(n,) bool: the samples of ``x`` ((n,) float) in runs of one value at least ``min_s`` seconds long at
+    ``fs`` Hz (``FLAT_RUN_S``: a lead off or a dropout written as a constant). NaN samples are in none."""
+    x = np.asarray(x)
+    flat = np.zeros(len(x), dtype=bool)
+    if len(x) == 0:
+        return flat
+    ends = np.append(np.flatnonzero(x[1:] != x[:-1]) + 1, len(x))  # where each run of one value ends
+    starts = np.append(0, ends[:-1])
+    long = np.flatnonzero(ends - starts >= max(min_s * fs, 2))
+    if len(long):
+        edges = np.zeros(len(x) + 1, dtype=np.int64)
+        np.add.at(edges, starts[long], 1)
+        np.add.at(edges, ends[long], -1)
+        flat = np.cumsum(edges[:-1]) > 0
+    return flat
 
 
 def _is_flat(x: np.ndarray) -> bool:
@@ -498,7 +521,8 @@ def detect_r_peaks(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) 
     Parameters
     ----------
     signal : (n,) float array
-        Raw ECG (mV or any unit); NaN samples are interpolated over.
+        Raw ECG (mV or any unit); NaN samples, and runs of one value ``FLAT_RUN_S`` or longer (a lead off
+        written as 0), are gaps: interpolated over, and no beat is placed in them.
     fs : float
         Sampling rate in Hz (any: 128, 250, 360, 1000 ...).
     method : str
@@ -531,10 +555,15 @@ def detect_and_filter(signal: np.ndarray, fs: float, method: str = DEFAULT_METHO
             f"ECG of {len(x)} samples ({len(x) / fs:.2f} s at {fs:g} Hz) is too short to detect beats "
             f"(at least {MIN_DURATION_S:g} s needed)"
         )
-    if _is_flat(x):
+    # A stretch held at one value (a lead off written as 0) is a gap, as NaN samples are: bridged by the
+    # band-pass's interpolation, so that the steps into and out of it are not read as QRS complexes.
+    gaps = np.isnan(x) | flat_runs(x, fs)
+    if _is_flat(x) or gaps.all():
         return np.empty(0, dtype=np.int64), np.zeros(len(x))  # nothing to detect: all NaN or flat
+    if gaps.any():
+        x = np.where(gaps, np.nan, x)
     filtered = bandpass(x, fs)
-    return find_r_peaks(filtered, fs, method, invalid=np.isnan(x)), filtered
+    return find_r_peaks(filtered, fs, method, invalid=gaps), filtered
 
 
 def find_r_peaks(
@@ -542,7 +571,8 @@ def find_r_peaks(
 ) -> np.ndarray:
     """The detection step of :func:`detect_r_peaks`, on a signal already passed through :func:`bandpass`.
 
-    ``invalid``: (n,) bool, samples that were NaN before filtering; no beat is placed on them.
+    ``invalid``: (n,) bool, the gaps interpolated over before filtering (NaN samples, ``flat_runs``); no beat
+    is placed on them.
     Exposed so that filtering and detection can be timed apart (``benchmarks/predict.py``).
     """
     found = np.asarray(METHODS[method](filtered, fs), dtype=np.int64)
