@@ -41,3 +41,30 @@ def test_beats_holding_nan_or_inf_are_refused_saying_how_many(classifier):
     C[4, 1] = np.nan
     with pytest.raises(ArrhythmiaError, match="1 of 10 beats hold NaN or infinite context features"):
         classifier.predict_proba(X, C)
+
+
+def test_lists_are_taken_as_arrays_and_beats_that_are_not_numbers_are_refused(classifier):
+    X, C = _beats(classifier)
+    expected = classifier.predict_proba(X, C)
+    assert np.allclose(classifier.predict_proba(X.tolist(), C.tolist()), expected, atol=1e-6)
+    assert np.array_equal(classifier.predict(X.tolist(), C.tolist()), expected.argmax(1))
+    assert np.allclose(classifier.predict_proba(X.astype(np.float64), C), expected, atol=1e-6)
+    with pytest.raises(ArrhythmiaError, match="beats hold <U32 values; they must be numbers") as error:
+        classifier.predict_proba(X.astype(str), C)
+    _one_line(error)
+    with pytest.raises(ArrhythmiaError, match="context features hold <U32 values"):
+        classifier.predict_proba(X, C.astype(str))
+    with pytest.raises(ArrhythmiaError, match="beats are not an array of numbers") as error:
+        classifier.predict_proba([X[0].tolist(), X[1, :10].tolist()], C[:2])
+    _one_line(error)
+
+
+def test_a_signal_or_sampling_rate_that_is_not_numbers_is_refused_in_one_line(classifier):
+    signal = np.zeros(3600)
+    with pytest.raises(ArrhythmiaError, match="fs must be a sampling rate in Hz \\(a number\\), not '360'") as error:
+        classifier.predict_signal(signal, fs="360")
+    _one_line(error)
+    with pytest.raises(ArrhythmiaError, match="fs must be a sampling rate in Hz"):
+        classifier.predict_signal(signal, fs=True)
+    with pytest.raises(ArrhythmiaError, match="signal samples hold <U32 values; they must be numbers"):
+        classifier.predict_signal(signal.astype(str), fs=360.0)

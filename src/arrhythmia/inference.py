@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,16 +15,36 @@ from arrhythmia import pretrained
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
 from arrhythmia.data.beats import Window
 from arrhythmia.device import pick_device
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.scaling import Scaling
+
+
+def as_numbers(values, what: str):
+    """``values`` as a NumPy array of numbers: a list, a tuple or another array-like through ``np.asarray``;
+    an array that reads its rows when sliced (``batches.LazyRows``, a beat store's ``ShardedArray``) as it
+    is; None as None. ArrhythmiaError (one line, naming ``what``) for values that are not numbers."""
+    if values is None:
+        return None
+    reads_on_slicing = not isinstance(values, np.ndarray) and isinstance(getattr(values, "dtype", None), np.dtype)
+    if not reads_on_slicing:
+        try:
+            values = np.asarray(values)
+        except (ValueError, TypeError) as exc:  # ragged rows, most often
+            raise ArrhythmiaError(f"{what} are not an array of numbers ({one_line(exc)})") from None
+    if values.dtype.kind not in "iuf":
+        raise ArrhythmiaError(f"{what} hold {values.dtype} values; they must be numbers")
+    return values
 
 
 def check_beat_inputs(
     X: np.ndarray, context: np.ndarray | None, input_length: int, n_context: int, model_name: str
-) -> None:
-    """ArrhythmiaError unless X is (n, input_length) and, for a model with context features, context is
-    (n, n_context), every beat and its features finite (X read on slicing, a beat store's, is checked for
-    its shape only): the one check both engines (PyTorch and ONNX Runtime) make before classifying."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """ArrhythmiaError unless X is (n, input_length) numbers and, for a model with context features,
+    context is (n, n_context) numbers, every beat and its features finite (X read on slicing, a beat
+    store's, is checked for its shape only): the one check both engines (PyTorch and ONNX Runtime) make
+    before classifying. Returns X and context as arrays (``as_numbers``: lists are taken)."""
+    X = as_numbers(X, "beats")
+    context = as_numbers(context, "context features") if n_context else context
     if X.ndim != 2 or X.shape[1] != input_length:
         raise ArrhythmiaError(f"beats have shape {X.shape}, {model_name} takes (n, {input_length})")
     if n_context and (context is None or np.shape(context) != (len(X), n_context)):
@@ -39,6 +60,7 @@ def check_beat_inputs(
                     f"{bad} of {len(values)} beats hold NaN or infinite {what}; {model_name} cannot classify "
                     "them (drop or repair those beats first)"
                 )
+    return X, context
 
 
 @torch.no_grad()
@@ -131,7 +153,7 @@ class Classifier:
         features): every BatchNorm layer's running mean and variance re-estimated over them (AdaBN, Li et
         al. 2016), weights and all else unchanged. Adapts the model to one recording's patient, lead and
         device (``arrhythmia.adapt``)."""
-        check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
+        X, context = check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
         model = copy.deepcopy(self.model)
         norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if not norms:
@@ -150,8 +172,9 @@ class Classifier:
     @torch.no_grad()
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities (n_beats, n_classes) float32 for raw beats X: (n_beats, input_length) cut
-        with ``self.window``, and their context features: (n_beats, n_context) where ``takes_context``."""
-        check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
+        with ``self.window``, and their context features: (n_beats, n_context) where ``takes_context``
+        (arrays or lists of numbers; ArrhythmiaError, one line, for anything else)."""
+        X, context = check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
         return softmax_batches(self.model, X, self.device, batch_size, context=context, scaling=self.scaling)
 
     def predict(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
@@ -161,13 +184,18 @@ class Classifier:
     def predict_signal(self, signal: np.ndarray, fs: float, adapt: bool = True):
         """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).
 
-        signal : (n_samples,) float, mV, one lead (NaN where samples are missing); fs : its sampling rate, Hz.
-        Raises ``ArrhythmiaError`` (one line) for an array that is not one lead or a rate that is not a rate
-        (``label_recording`` checks them).
+        signal : (n_samples,) float, mV, one lead (NaN where samples are missing; a list will do); fs : its
+        sampling rate, Hz (a number). Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers
+        or not one lead, or a rate that is not a number or not a rate (``label_recording`` checks the rest).
         """
         from arrhythmia.data.recording import Recording
         from arrhythmia.predict import predict_signal
 
+        signal = as_numbers(signal, "signal samples")
+        if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
+            signal = signal.astype(np.float64)
+        if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
+            raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
         return predict_signal(Recording(signal=signal, fs=fs, lead="signal", path="signal"), self, adapt=adapt)
 
     def predict_record(
