@@ -68,3 +68,14 @@ def test_a_signal_or_sampling_rate_that_is_not_numbers_is_refused_in_one_line(cl
         classifier.predict_signal(signal, fs=True)
     with pytest.raises(ArrhythmiaError, match="signal samples hold <U32 values; they must be numbers"):
         classifier.predict_signal(signal.astype(str), fs=360.0)
+
+
+def test_context_of_another_length_than_the_beats_is_named_as_such(classifier):
+    X, C = _beats(classifier)
+    with pytest.raises(ArrhythmiaError, match="context features have 5 rows for 10 beats") as error:
+        classifier.predict_proba(X, C[:5])
+    assert "R-peak positions" not in _one_line(error)
+    with pytest.raises(ArrhythmiaError, match=r"context features have shape \(10, 4\), fast-cnn takes \(n, 9\)"):
+        classifier.predict_proba(X, C[:, :4])
+    with pytest.raises(ArrhythmiaError, match="needs the context features of each beat"):
+        classifier.predict_proba(X)

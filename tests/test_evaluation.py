@@ -182,3 +182,35 @@ def test_labels_that_are_not_class_indices_are_named_instead_of_left_out_of_the_
         compute_metrics(np.array(["N", "S", "V"]), np.array([0, 1, 2]), aami)
     # Whole numbers held as floats are class indices still.
     assert compute_metrics(np.array([0.0, 1.0, 2.0]), [0, 1, 2], aami)["accuracy"] == 1.0
+
+
+def test_evaluate_takes_a_boolean_mask_and_names_indices_outside_the_beats():
+    from arrhythmia.data import WINDOWS, BeatSet
+    from arrhythmia.evaluation import evaluate
+    from arrhythmia.inference import Classifier
+
+    classifier = Classifier.from_pretrained(device="cpu")
+    rng = np.random.default_rng(0)
+    n = 20
+    beats = BeatSet(
+        X=rng.random((n, classifier.input_length), dtype=np.float32),
+        y=np.arange(n) % 5,
+        classes=classifier.classes,
+        record=np.full(n, "100"),
+        sample=np.arange(n),
+        symbol=np.full(n, "N"),
+        source="test",
+        context=rng.random((n, 9), dtype=np.float32) + 0.5,
+        window=WINDOWS["centred"],
+    )
+    mask = np.arange(n) % 2 == 0
+    by_mask, probs = evaluate(classifier, beats, mask)
+    by_index, _ = evaluate(classifier, beats, np.flatnonzero(mask))
+    assert by_mask["n_beats"] == 10 and probs.shape == (10, 5)
+    assert by_mask["confusion"] == by_index["confusion"]
+    with pytest.raises(ArrhythmiaError, match=r"test: a mask of shape \(5,\) for 20 beats"):
+        evaluate(classifier, beats, mask[:5])
+    with pytest.raises(ArrhythmiaError, match=r"test: beat indices -1, 20, 25 are outside its 20 beats \(0..19\)"):
+        evaluate(classifier, beats, np.array([0, 20, -1, 25]))
+    with pytest.raises(ArrhythmiaError, match="beat index holds float64 values"):
+        evaluate(classifier, beats, np.array([0.5, 1.0]))

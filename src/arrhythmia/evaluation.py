@@ -287,15 +287,42 @@ def record_average(per_record: list[dict], classes: tuple[str, ...] | list[str])
     return average
 
 
+def beat_indices(index: np.ndarray, n_beats: int, source: str) -> np.ndarray:
+    """``index`` as (k,) int64 indices of ``n_beats`` beats: integer indices as they are, a boolean mask of
+    ``n_beats`` entries as the indices it marks. ArrhythmiaError (one line) for a mask of another length,
+    indices that are not integers, or indices outside 0 .. n_beats - 1."""
+    index = np.asarray(index)
+    if index.dtype == bool:
+        if index.shape != (n_beats,):
+            raise ArrhythmiaError(f"{source}: a mask of shape {index.shape} for {n_beats} beats")
+        return np.flatnonzero(index)
+    if index.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        raise ArrhythmiaError(
+            f"{source}: beat index holds {index.dtype} values of shape {index.shape}; give (k,) beat indices "
+            "(integers) or a boolean mask"
+        )
+    outside = np.unique(index[(index < 0) | (index >= n_beats)])
+    if len(outside):
+        raise ArrhythmiaError(
+            f"{source}: beat indices {', '.join(map(str, outside[:10].tolist()))} are outside its {n_beats} beats "
+            f"(0..{n_beats - 1})"
+        )
+    return index.astype(np.int64, copy=False)
+
+
 def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple[dict, np.ndarray]:
     """Metrics of ``classifier`` on ``beats[index]``, and its class probabilities (len(index), n_classes).
 
+    index : (k,) int beat indices (0 .. len(beats) - 1), or a (len(beats),) bool mask of the beats to take.
     The beats are read a batch at a time (from a beat store, only those rows), never gathered whole;
     labels and context features are a few bytes a beat.
     """
     if tuple(beats.classes) != classifier.classes:
         theirs, ours = ", ".join(beats.classes), ", ".join(classifier.classes)
         raise ArrhythmiaError(f"{beats.source}: classes {theirs} do not match the model's {ours}")
+    index = beat_indices(index, len(beats), beats.source)
     y_true = beats.y[index]
     context = beats.context[index] if classifier.takes_context and beats.context is not None else None
     probs = classifier.predict_proba(LazyRows(beats.X, index), context)

@@ -47,10 +47,16 @@ def check_beat_inputs(
     context = as_numbers(context, "context features") if n_context else context
     if X.ndim != 2 or X.shape[1] != input_length:
         raise ArrhythmiaError(f"beats have shape {X.shape}, {model_name} takes (n, {input_length})")
-    if n_context and (context is None or np.shape(context) != (len(X), n_context)):
+    if n_context and context is None:
         raise ArrhythmiaError(
             f"{model_name} needs the context features of each beat, (n, {n_context}); "
             "beats without R-peak positions (e.g. Heartbeat CSV rows) cannot be classified by it"
+        )
+    if n_context and (context.ndim != 2 or context.shape[1] != n_context):
+        raise ArrhythmiaError(f"context features have shape {context.shape}, {model_name} takes (n, {n_context})")
+    if n_context and len(context) != len(X):
+        raise ArrhythmiaError(
+            f"context features have {len(context)} rows for {len(X)} beats; {model_name} takes one row a beat"
         )
     for values, what in ((X, "samples"), (context if n_context else None, "context features")):
         if isinstance(values, np.ndarray):
