@@ -2,7 +2,7 @@
 
     python benchmarks/adaptive.py [--records ds2|ds1|all|100,101,...] [--pretrained NAME | --run DIR]
                                   [--engine torch|onnx]
-                                  [--variant mlii|lead2|inverted|mixedDEG|RATEhz|lowpassHZ|mains50|mains60
+                                  [--variant mlii|lead2|inverted|mixedDEG|RATEhz|lowpassHZ|monitor|mains50|mains60
                                              |motionDB|muscleDB|burstDB|LEAD+CHANGE+... ...]
                                   [--predict-option key=value ...] [--per-record] [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
@@ -36,7 +36,8 @@ Variants: ``mlii`` (the lead ``read_input`` picks: MLII, else lead 0), ``lead2``
 mostly V1), ``RATEhz`` (MLII resampled to RATE Hz with ``resample_poly``, annotations rescaled: ``128hz``
 as the MIT-BIH Supraventricular Arrhythmia Database, ``250hz`` as many patches, ``500hz`` as a 12-lead ECG),
 ``lowpassHZ`` (MLII through a causal 4th-order Butterworth low-pass at HZ Hz, as a device or a monitor
-mode that keeps 0.5-40 Hz records it: ``lowpass40``),
+mode that keeps 0.5-40 Hz records it: ``lowpass40``), ``monitor`` (MLII through that whole monitor-mode
+band, a causal 2nd-order Butterworth band-pass at 0.5-40 Hz, as many patches and monitors record it),
 ``inverted`` (MLII times -1), ``mains50`` / ``mains60`` (MLII with 0.2 mV of 50 / 60 Hz hum added, as from an
 electrode with poor contact), ``motionDB`` / ``muscleDB`` / ``burstDB`` (MLII with synthetic noise added at a
 signal-to-noise ratio of DB decibels, e.g. ``motion12``, ``muscle6``, ``burst6``: muscle noise in bursts;
@@ -94,7 +95,7 @@ from arrhythmia.predict import label_recording, predict_signal
 from arrhythmia.scoring import TOLERANCE_S, compare_beats, flutter_spans
 
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
-FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60")
+FIXED_VARIANTS = ("mlii", "lead2", "inverted", "mains50", "mains60", "monitor")
 VARIANTS = (*FIXED_VARIANTS, "mixedDEG", "RATEhz", "lowpassHZ", "motionDB", "muscleDB", "burstDB")
 #: Amplitude of the hum the ``mains`` variants add, mV.
 HUM_MV = 0.2
@@ -181,7 +182,7 @@ def variant_recording(path: Path, variant: str) -> tuple[Recording, np.ndarray, 
 
 def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path) -> tuple[Recording, np.ndarray]:
     """``recording`` and its reference beat ``samples`` after one ``change`` (``RATEhz``, ``lowpassHZ``,
-    ``mains50``, ``mains60`` or a noise variant; module docstring)."""
+    ``monitor``, ``mains50``, ``mains60`` or a noise variant; module docstring)."""
     rate_hz = resampled_rate(change)
     if rate_hz is not None:
         resampled_recording, ratio = resampled(recording, rate_hz)
@@ -192,6 +193,12 @@ def _changed(recording: Recording, samples: np.ndarray, change: str, path: Path)
 
         # causal, as a device's own filter is: the beats come a few milliseconds late, as they would
         band = butter(4, min(cutoff_hz, 0.45 * recording.fs), fs=recording.fs, output="sos")
+        return replace(recording, signal=sosfilt(band, recording.signal)), samples
+    if change == "monitor":
+        from scipy.signal import butter, sosfilt
+
+        # a monitor-mode front end (0.5-40 Hz), causal as a device's is: its high-pass bends the ST-T segment
+        band = butter(2, (0.5, min(40.0, 0.45 * recording.fs)), btype="bandpass", fs=recording.fs, output="sos")
         return replace(recording, signal=sosfilt(band, recording.signal)), samples
     if change in ("mains50", "mains60"):
         hz = 50.0 if change == "mains50" else 60.0
