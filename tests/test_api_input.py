@@ -79,3 +79,11 @@ def test_context_of_another_length_than_the_beats_is_named_as_such(classifier):
         classifier.predict_proba(X, C[:, :4])
     with pytest.raises(ArrhythmiaError, match="needs the context features of each beat"):
         classifier.predict_proba(X)
+
+
+def test_no_beats_give_no_probabilities_of_every_class_and_no_labels(classifier):
+    X, C = _beats(classifier)
+    probs = classifier.predict_proba(X[:0], C[:0])
+    assert probs.shape == (0, len(classifier.classes)) and probs.dtype == np.float32
+    labels = classifier.predict(X[:0], C[:0])
+    assert labels.shape == (0,) and labels.dtype == np.int64

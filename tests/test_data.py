@@ -234,6 +234,7 @@ def _beat_set(**changes):
 def test_a_valid_beat_set_passes_its_checks():
     assert len(_beat_set()) == 12
     assert len(_beat_set(y=np.zeros(12, dtype=np.int32), context=None)) == 12
+    assert len(_beat_set().subset(np.zeros(12, dtype=bool))) == 0  # no beats (a record with none kept)
 
 
 @pytest.mark.parametrize(

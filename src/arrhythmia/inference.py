@@ -60,7 +60,7 @@ def check_beat_inputs(
         )
     for values, what in ((X, "samples"), (context if n_context else None, "context features")):
         if isinstance(values, np.ndarray):
-            bad = int((~np.isfinite(values).reshape(len(values), -1).all(axis=1)).sum())
+            bad = int((~np.isfinite(values).all(axis=1)).sum())
             if bad:
                 raise ArrhythmiaError(
                     f"{bad} of {len(values)} beats hold NaN or infinite {what}; {model_name} cannot classify "
@@ -179,13 +179,15 @@ class Classifier:
     def predict_proba(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities (n_beats, n_classes) float32 for raw beats X: (n_beats, input_length) cut
         with ``self.window``, and their context features: (n_beats, n_context) where ``takes_context``
-        (arrays or lists of numbers; ArrhythmiaError, one line, for anything else)."""
+        (arrays or lists of numbers; ArrhythmiaError, one line, for anything else); (0, n_classes) for none."""
         X, context = check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
         return softmax_batches(self.model, X, self.device, batch_size, context=context, scaling=self.scaling)
 
     def predict(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
-        """Class indices, (n_beats,) int64."""
-        return self.predict_proba(X, context, batch_size).argmax(axis=1)
+        """Class indices, (n_beats,) int64 (empty for no beats)."""
+        return self.predict_proba(X, context, batch_size).argmax(axis=1).astype(np.int64)
 
     def predict_signal(self, signal: np.ndarray, fs: float, adapt: bool = True):
         """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).

@@ -86,8 +86,8 @@ class BeatSetError(DataError, ValueError):
 
 
 def _check_finite(values: np.ndarray, name: str, source: str) -> None:
-    """BeatSetError where rows of ``values`` (n_beats, ...) hold NaN or infinite values, saying how many."""
-    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    """BeatSetError where rows of ``values`` (n_beats, k) hold NaN or infinite values, saying how many."""
+    bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         raise BeatSetError(
             f"BeatSet of {source}: {int(bad.sum())} of {len(values)} beats hold NaN or infinite values in {name} "
