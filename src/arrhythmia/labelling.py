@@ -8,10 +8,12 @@ done.summary["per_class"], done.files                         # counts; the path
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from arrhythmia import figures
+from arrhythmia.data.quality import clipping
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -107,6 +109,32 @@ def _without_stale(done: LabelledFile, out: Path) -> LabelledFile:
     return done
 
 
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.095 else f"{share:.1%}"
+
+
+def clipping_warning(recording: Recording, result: RecordingLabels) -> str | None:
+    """One line saying where ``recording`` (as read: its flat tops are not yet filtered) is flat-topped,
+    clipped by its recorder's range or saturated (``data.quality.clipping``, over the beats ``result``
+    found), in mV; None where it is not. Such a recording's beats lose their peaks and much of it reads as
+    noise, which without this line is a puzzle."""
+    clip = clipping(recording.signal, recording.fs, result.beats["sample"].to_numpy())
+    if clip is None:
+        return None
+    sides = []
+    for level, beats in ((clip.high, clip.high_beats), (clip.low, clip.low_beats)):
+        if level is not None:
+            sides.append(
+                f"at {level * result.mv_per_unit:+.2f} mV" + (f" in {_percent(beats)} of its beats" if beats else "")
+            )
+    limits = "these limits" if len(sides) == 2 else "this limit"
+    return (
+        f"{recording.path}: the signal is flat-topped (clipped or saturated) {' and '.join(sides)}, "
+        f"{_percent(clip.time)} of its time held at {limits}: the recorder's input range is too narrow for "
+        "this lead, so the QRS complexes there lose their peaks and such stretches may read as noise"
+    )
+
+
 def label_file(
     path: str | Path, model: BeatModel, out: str | Path, options: PredictOptions | None = None
 ) -> LabelledFile:
@@ -144,6 +172,9 @@ def label_file(
         )
     except NotABeatError as error:  # the labels file is what to mend, not the recording
         raise DataError(f"{options.labels}: in {path}, {error.problem}") from None
+    said = clipping_warning(data, result)
+    if said is not None:
+        warnings.warn(said, stacklevel=2)
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)

@@ -1,0 +1,88 @@
+"""Recordings as other devices write them: clipped or saturated signals (said in one warning line)."""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import MITDB, needs_mitdb
+
+from arrhythmia.data import get_window
+from arrhythmia.data.detection import detect_r_peaks
+from arrhythmia.data.quality import CLIPPED_BEAT_SHARE, CLIPPED_TIME_SHARE, clipping
+from arrhythmia.data.recording import read_input
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.labelling import PredictOptions, label_file
+
+
+def _model(label: str = "N"):
+    """A stand-in model that calls every beat ``label`` (centred windows, no context)."""
+    classes = ("N", "S", "V", "F", "Q")
+    probs = np.eye(len(classes), dtype=np.float32)[classes.index(label)] * 0.9 + 0.02
+    return SimpleNamespace(
+        classes=classes,
+        window=get_window("centred"),
+        takes_context=False,
+        model_name="stand-in",
+        predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
+    )
+
+
+def _ecg(seconds: float = 60.0, fs: float = 360.0):
+    rec = synthetic_ecg(duration_s=seconds, fs=fs, seed=3, class_mix={"N": 1.0})
+    return rec.signal, rec.fs, rec.r_peaks
+
+
+def test_a_clipped_signal_is_found_on_the_side_it_is_clipped():
+    signal, fs, peaks = _ecg()
+    assert clipping(signal, fs, peaks) is None  # within range: its extremes are single samples of single beats
+    coarse = np.round(signal / 0.04) * 0.04  # quantised to 8 bits: values repeat, but not at the extremes
+    assert clipping(coarse, fs, peaks) is None
+
+    both = clipping(np.clip(signal, -0.2, 0.5), fs, peaks)
+    assert (both.high, both.low) == (0.5, -0.2)
+    assert both.high_beats == 1.0 and both.low_beats > 0.3 and 0 < both.time < 0.2
+
+    top = clipping(np.minimum(signal, 0.8), fs, peaks)  # R waves cut off, nothing else
+    assert (top.high, top.low, top.low_beats) == (0.8, None, 0.0) and top.high_beats > 0.9
+
+    # A saturated stretch (a lead off at the rail) with no beats in it is read from its time alone.
+    saturated = signal.copy()
+    saturated[10 * int(fs) : 14 * int(fs)] = 2.5
+    held = clipping(saturated, fs, peaks[(peaks < 10 * fs) | (peaks >= 14 * fs)])
+    assert (held.high, held.low) == (2.5, None) and held.high_beats < CLIPPED_BEAT_SHARE  # a beat at its edge
+    assert held.time == pytest.approx(4 / 60, abs=1e-3)
+    assert clipping(np.full(1000, 0.3), fs, np.zeros(0, np.int64)) is None  # constant: a flat lead, said elsewhere
+
+
+@needs_mitdb
+@pytest.mark.parametrize("record", ["103", "116"])
+def test_mitdb_records_that_touch_their_range_are_not_called_clipped(record):
+    # The shares chosen: 2% of beats (CLIPPED_BEAT_SHARE) or 1% of time (CLIPPED_TIME_SHARE) at an extreme held
+    # two samples or more. Over the 48 records' two leads the most are 0.14% of beats (103's V2) and 0.10% of time
+    # (116's MLII, saturating at -5.1 mV for 2 s); clipped at +-1 mV, the records' beats touch the top in 34-98%.
+    assert (CLIPPED_BEAT_SHARE, CLIPPED_TIME_SHARE) == (0.02, 0.01)
+    for lead in (0, 1):
+        rec = read_input(MITDB / record, lead=lead)
+        assert clipping(rec.signal, rec.fs, detect_r_peaks(rec.signal, rec.fs)) is None, rec.lead
+
+
+def test_predict_says_in_one_line_that_a_recording_is_clipped(tmp_path):
+    # A recording clipped at +-0.5 mV was read as 57% noise with no word why; now one warning names the file,
+    # the levels in mV and how much of it is cut off. The same recording within range gets no such line.
+    signal, fs, _ = _ecg(seconds=40.0, fs=250.0)
+    for name, values in (("clipped", np.clip(signal, -0.2, 0.5)), ("within", signal)):
+        np.save(tmp_path / f"{name}.npy", values)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            label_file(tmp_path / f"{name}.npy", _model(), tmp_path / name, PredictOptions(fs=fs, adapt=False))
+        said = [str(w.message) for w in caught if "flat-topped" in str(w.message)]
+        if name == "within":
+            assert said == []
+        else:
+            assert len(said) == 1
+            assert said[0].startswith(f"{tmp_path / 'clipped.npy'}: the signal is flat-topped (clipped or saturated) ")
+            assert "at +0.50 mV in 100% of its beats and at -0.20 mV in " in said[0]
+            assert "of its time held at these limits" in said[0]
