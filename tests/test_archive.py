@@ -208,3 +208,50 @@ def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_pat
 def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
     with pytest.raises(ArrhythmiaError, match="foo://x: no Dask scheduler answers there"):
         label_archive([tmp_path / "r.hea"], tmp_path / "out", scheduler="foo://x", progress=False)
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory) -> Path:
+    """siteA/100 and siteA/101, siteB/100 and siteC/100: three different recordings named 100; siteD/100's
+    header names a signal file that is not there."""
+    root = tmp_path_factory.mktemp("sites")
+    for site, seeds in {"siteA": {"100": 0, "101": 1}, "siteB": {"100": 2}, "siteC": {"100": 3}}.items():
+        (root / site).mkdir()
+        for name, seed in seeds.items():
+            write_wfdb_record(root / site, name, seconds=30, seed=seed)
+    (root / "siteD").mkdir()
+    write_wfdb_record(root / "siteD", "100", seconds=30, seed=5)
+    (root / "siteD" / "100.dat").unlink()
+    return root
+
+
+def _source_of(folder: Path) -> str:
+    return json.loads((folder / MARKER).read_text())["settings"]["source"]
+
+
+def test_a_second_batch_never_labels_over_another_recordings_folder(sites, cluster, tmp_path):
+    out = tmp_path / "out"
+    first = label_archive(find_recordings([sites / "siteA"]), out, scheduler=cluster.scheduler_address, progress=False)
+    assert (first.labelled, first.failed) == (2, 0)
+    beats = (out / "100" / "beats.csv").read_bytes()
+
+    with pytest.warns(UserWarning, match=r"holds the labels of .*siteA.*100.*labelled into .*siteC__100"):
+        second = label_archive(
+            find_recordings([sites / "siteC"]), out, scheduler=cluster.scheduler_address, progress=False
+        )
+    assert (second.labelled, second.failed, second.earlier) == (1, 0, 2)
+    assert (out / "100" / "beats.csv").read_bytes() == beats and "siteA" in _source_of(out / "100")
+    assert "siteC" in _source_of(out / "siteC__100")
+    cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
+    assert cohort["record"].tolist() == ["100", "101", "siteC__100"]  # both batches
+    assert (cohort["status"] == "ok").all() and cohort["source"].str.contains("siteA").sum() == 2
+
+    # The same recording keeps its folder from run to run, whatever the other recordings of the run.
+    third = label_archive(
+        find_recordings([sites / "siteA", sites / "siteB"]), out, scheduler=cluster.scheduler_address, progress=False
+    )
+    assert (third.labelled, third.skipped, third.failed) == (1, 2, 0)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["100", "101", "siteB__100", "siteC__100"]
+    assert (out / "100" / "beats.csv").read_bytes() == beats
+    cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
+    assert cohort["record"].tolist() == ["100", "101", "siteB__100", "siteC__100"]

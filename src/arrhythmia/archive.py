@@ -2,7 +2,9 @@
 
 Every recording is labelled by ``labelling.label_file``, exactly as ``arrhythmia predict`` labels one, into
 ``OUT/<record>/``; ``done.json`` is written there last, so a recording whose marker exists (and names the same
-source, options and model) is complete and skipped on a rerun. The work runs as Dask tasks: on a
+source, options and model) is complete and skipped on a rerun. A folder whose marker names another recording
+(an earlier batch's ``100``) is never written over nor emptied: the recording takes a longer name
+(``siteC__100``), and the cohort table keeps the earlier batch's rows. The work runs as Dask tasks: on a
 ``LocalCluster`` of worker processes started here by default, or on an existing cluster (``scheduler``); each
 worker process loads the model once and keeps it. A recording that cannot be read gets a ``failed`` row with
 its one-line error and the others go on; a worker process that dies is replaced and its recordings are
@@ -74,7 +76,8 @@ class Task:
 @dataclass
 class ArchiveResult:
     """What ``label_archive`` did: the cohort table (also written to ``path``) and how many recordings were
-    labelled in this run, skipped as already complete, and failed, and how many rows carry warnings."""
+    labelled in this run, skipped as already complete, and failed, how many rows carry warnings, and how
+    many rows are of recordings that earlier runs labelled into the same folder (``earlier``)."""
 
     cohort: pd.DataFrame
     path: Path
@@ -82,6 +85,7 @@ class ArchiveResult:
     skipped: int = 0
     failed: int = 0
     warned: int = 0
+    earlier: int = 0
     seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -185,6 +189,77 @@ def record_names(recordings: list[Path]) -> list[str]:
             names[i] = name(i, depth)
 
 
+def _longer_names(path: Path) -> list[str]:
+    """Other folder names for ``path`` than its own (``record_names``), each longer than the last: the names of
+    the folders above it (``siteC__100``, ``data__siteC__100``, ...), then its full path."""
+    key = _record_key(path)
+    stem = key.with_suffix("").name if key.suffix.lower() in RECORDING_SUFFIXES else key.name
+    parents = [part for part in key.parent.parts if part != key.parent.anchor]
+    return ["__".join([*parents[len(parents) - depth :], stem]) for depth in range(1, len(parents) + 1)] + [
+        "__".join([*parents, key.name])
+    ]
+
+
+def _source(path: str | Path) -> str:
+    """A recording's identity, as its ``done.json`` names it."""
+    return os.path.abspath(path)
+
+
+def _marker_source(marker: dict) -> str | None:
+    settings = marker.get("settings")
+    source = settings.get("source") if isinstance(settings, dict) else None
+    return _source(source) if isinstance(source, str) else None
+
+
+def _labelled_folders(out: Path) -> dict[str, dict]:
+    """The folders under ``out`` that hold a ``done.json`` naming their source: folder name -> marker."""
+    if not out.is_dir():
+        return {}
+    folders = {}
+    for folder in sorted(out.iterdir()):
+        marker = read_json_or_none(folder / MARKER) if folder.is_dir() else None
+        if marker is not None and _marker_source(marker) is not None:
+            folders[folder.name] = marker
+    return folders
+
+
+def folder_names(recordings: list[Path], out: str | Path) -> tuple[list[str], list[str]]:
+    """The folder under ``out`` of each recording, and a line for each recording that could not take its
+    own name (``record_names``).
+
+    A folder whose ``done.json`` names this same recording is its folder again, whatever its name, so that
+    names stay the same from run to run; a folder whose ``done.json`` names another recording (an earlier
+    batch's ``100`` beside this one's ``100``) is never taken: the recording takes the next longer name that
+    is free (``siteC__100``)."""
+    names = record_names(recordings)
+    out = Path(out)
+    owners = {name: _marker_source(marker) for name, marker in _labelled_folders(out).items()}
+    sources = [_source(path) for path in recordings]
+    chosen: list[str | None] = [None] * len(recordings)
+    for i, source in enumerate(sources):
+        own = [name for name, owner in owners.items() if owner == source]
+        if own:
+            chosen[i] = names[i] if names[i] in own else own[0]
+    taken = {name for name in chosen if name is not None}
+    notes = []
+    for i, source in enumerate(sources):
+        if chosen[i] is not None:
+            continue
+        wanted = names[i]
+        candidates = [wanted, *_longer_names(recordings[i])]
+        candidates += [f"{candidates[-1]}__{n}" for n in range(2, len(recordings) + len(owners) + 3)]
+        name = next(c for c in candidates if c not in taken and owners.get(c, source) == source)
+        if name != wanted:
+            holder = owners.get(wanted) or "another recording of this run"
+            notes.append(
+                f"{out / wanted} holds the labels of {holder}, another recording of the same name: "
+                f"{recordings[i]} is labelled into {out / name}"
+            )
+        chosen[i] = name
+        taken.add(name)
+    return [str(name) for name in chosen], notes
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Labelling one recording (runs in a worker process)
 
@@ -205,7 +280,7 @@ def _model(choice: ModelChoice, threads: int | None):
 def _settings(task: Task) -> dict:
     """What a complete recording's marker must match: the source, the options and the model."""
     options = {key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(task.options).items()}
-    return {"source": os.path.abspath(task.source), "options": options, "model": asdict(task.model)}
+    return {"source": _source(task.source), "options": options, "model": asdict(task.model)}
 
 
 def completed(task: Task) -> dict | None:
@@ -369,7 +444,10 @@ def label_archive(
     force: bool = False,
     progress: bool = True,
 ) -> ArchiveResult:
-    """Label ``recordings`` (see ``find_recordings``) into ``out/<record>/`` and write ``out/cohort.csv``.
+    """Label ``recordings`` (see ``find_recordings``) into ``out/<record>/`` (``folder_names``: a folder
+    labelled for another recording is never written over; a warning names the one taken instead) and write
+    ``out/cohort.csv``: a row for each of ``recordings`` and for each recording earlier runs labelled into
+    ``out``, so that batches labelled into one folder add up.
 
     options, model : as ``predict`` takes them (``options.labels`` belongs to one recording: refused).
     workers : local worker processes (default: the usable CPUs), each labelling with one PyTorch thread.
@@ -385,7 +463,9 @@ def label_archive(
     began = time.perf_counter()
     out = Path(out)
     recordings = [Path(r) for r in recordings]
-    names = record_names(recordings)
+    names, notes = folder_names(recordings, out)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
     workers = workers or usable_cpus()
     # Absolute paths: a worker of a cluster elsewhere, or in another folder, finds the same files.
     where = Path(os.path.abspath(out))
@@ -414,6 +494,12 @@ def label_archive(
     result.warned = sum(bool(row.get("warnings")) for row in rows.values())
     for name, path in zip(names, recordings, strict=True):
         rows[name].update(record=name, source=str(path))  # the path as given
+    # Batches add up: the recordings earlier runs labelled into OUT keep their rows.
+    ours = {_source(path) for path in recordings}
+    for name, marker in _labelled_folders(where).items():
+        if name not in rows and _marker_source(marker) not in ours and isinstance(marker.get("row"), dict):
+            rows[name] = {**marker["row"], "record": name, "source": marker["settings"]["source"]}
+            result.earlier += 1
     result.cohort = cohort_table(list(rows.values()))
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(result.path, result.cohort.to_csv(index=False, float_format="%.6g"))
