@@ -255,3 +255,23 @@ def test_a_second_batch_never_labels_over_another_recordings_folder(sites, clust
     assert (out / "100" / "beats.csv").read_bytes() == beats
     cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
     assert cohort["record"].tolist() == ["100", "101", "siteB__100", "siteC__100"]
+
+
+def test_a_failed_recording_never_removes_another_recordings_labels(sites, cluster, tmp_path):
+    from arrhythmia.archive import Task, label_one
+    from arrhythmia.labelling import PredictOptions
+
+    out = tmp_path / "out"
+    label_archive(find_recordings([sites / "siteA"]), out, scheduler=cluster.scheduler_address, progress=False)
+    before = _outputs(out / "100")
+    with pytest.warns(UserWarning, match="siteD__100"):
+        failing = label_archive(
+            find_recordings([sites / "siteD"]), out, scheduler=cluster.scheduler_address, progress=False
+        )
+    assert failing.failed == 1 and "missing" in failing.failures["siteD__100"]
+    assert _outputs(out / "100") == before and "siteA" in _source_of(out / "100")
+
+    # Even told to label into that folder, a recording leaves another's labels alone.
+    row = label_one(Task(str(sites / "siteD" / "100.hea"), str(out / "100"), PredictOptions(), ModelChoice()))
+    assert row["status"] == "failed" and "another recording" in row["error"]
+    assert _outputs(out / "100") == before and (out / "100" / MARKER).is_file()

@@ -306,6 +306,10 @@ def label_one(task: Task) -> dict:
     began, cpu_began = time.perf_counter(), time.process_time()
     loads_model = task.model not in _MODELS  # this worker's first recording: it pays the model's loading
     old = read_json_or_none(out / MARKER)
+    holder = None if old is None else _marker_source(old)
+    if holder is not None and holder != _source(task.source):  # never undo another recording's labels
+        error = f"{out} holds the labels of {holder}, another recording: not labelled over them"
+        return {"status": "failed", "error": error, "warnings": ""}
     (out / MARKER).unlink(missing_ok=True)  # first: a run killed from here on leaves the recording incomplete
     for name in (old or {}).get("files", []):
         (out / name).unlink(missing_ok=True)  # outputs of other options (beats.png, report.html) go too
