@@ -275,3 +275,29 @@ def test_a_failed_recording_never_removes_another_recordings_labels(sites, clust
     row = label_one(Task(str(sites / "siteD" / "100.hea"), str(out / "100"), PredictOptions(), ModelChoice()))
     assert row["status"] == "failed" and "another recording" in row["error"]
     assert _outputs(out / "100") == before and (out / "100" / MARKER).is_file()
+
+
+def test_a_walk_leaves_out_the_folders_of_earlier_outputs(tmp_path):
+    nest = tmp_path / "nest"
+    for name in ("100", "101"):
+        (nest / f"{name}.hea").parent.mkdir(parents=True, exist_ok=True)
+        (nest / f"{name}.hea").write_text("x")
+    labels = nest / "labels"  # `predict nest --out nest/labels`
+    (labels / "100").mkdir(parents=True)
+    (labels / "cohort.csv").write_text("record,status,error,warnings,source\n100,ok,,,nest/100.hea\n")
+    for name in ("beats.csv", "episodes.csv", "hourly.csv", "families.csv"):
+        (labels / "100" / name).write_text("sample,label\n")
+    (labels / "100" / MARKER).write_text("{}")
+    single = nest / "one"  # `predict nest/100.hea --out nest/one`
+    single.mkdir()
+    (single / "summary.json").write_text("{}")
+    (single / "beats.csv").write_text("sample,label\n")
+    study = nest / "study"  # a cohort.csv of the user's own is no output of ours
+    study.mkdir()
+    (study / "cohort.csv").write_text("patient,age\n")
+    (study / "p1.csv").write_text("ecg\n0.1\n")
+
+    found = find_recordings([nest])
+    assert [p.relative_to(nest).as_posix() for p in found] == ["100.hea", "101.hea", "study/cohort.csv", "study/p1.csv"]
+    globbed = find_recordings([str(nest / "**" / "*.csv")])
+    assert [p.relative_to(nest).as_posix() for p in globbed] == ["study/cohort.csv", "study/p1.csv"]

@@ -102,14 +102,33 @@ def is_archive_path(path: str | Path) -> bool:
     return not path.exists() and any(c in str(path) for c in GLOB_CHARACTERS)
 
 
+def is_output_folder(folder: Path) -> bool:
+    """True for a folder of our own outputs: a recording's (``done.json``, or ``predict``'s ``summary.json``
+    beside ``beats.csv``) or an archive's (a ``cohort.csv`` of ours)."""
+    if (folder / MARKER).is_file() or ((folder / "summary.json").is_file() and (folder / "beats.csv").is_file()):
+        return True
+    try:
+        with open(folder / COHORT, errors="replace") as fh:
+            return fh.readline().startswith(",".join(LEADING_COLUMNS[:3]))
+    except OSError:
+        return False
+
+
 def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
+    """The recordings in ``folder`` at any depth, less our own outputs: what lies under ``exclude`` (OUT inside
+    the archive) and any folder an earlier run wrote (``is_output_folder``), whose beats.csv and cohort.csv
+    are no recordings."""
     found = []
-    for path in folder.rglob("*"):
-        if path.suffix.lower() not in RECORDING_SUFFIXES or not path.is_file() or path.name.startswith("."):
+    for top, folders, files in os.walk(folder):
+        here = Path(top)
+        if is_output_folder(here) or (exclude is not None and here.resolve().is_relative_to(exclude)):
+            folders.clear()
             continue
-        if exclude is not None and path.resolve().is_relative_to(exclude):
-            continue  # our own outputs (beats.csv, cohort.csv) when OUT lies inside the archive
-        found.append(path)
+        folders.sort()
+        for name in files:
+            path = here / name
+            if path.suffix.lower() in RECORDING_SUFFIXES and not name.startswith(".") and path.is_file():
+                found.append(path)
     return sorted(without_segments(found))
 
 
@@ -127,9 +146,10 @@ def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) 
     """The recordings that ``paths`` name, each once, in the order given (a folder's sorted).
 
     A path may be a recording file (a WFDB record with or without ``.hea``, EDF, CSV, .npy), a folder (searched
-    recursively for ``.hea``, ``.edf``, ``.bdf``, ``.csv`` and ``.npy`` files), a glob pattern (``data/**/*.hea``) or a
-    ``.txt`` file listing recordings one a line. ``exclude``: a folder whose files are never taken (the
-    output folder). Raises ``ArrhythmiaError`` for a path that names nothing.
+    recursively for ``.hea``, ``.edf``, ``.bdf``, ``.csv`` and ``.npy`` files, the folders of our own outputs
+    left out: ``is_output_folder``), a glob pattern (``data/**/*.hea``) or a ``.txt`` file listing recordings
+    one a line. ``exclude``: a folder whose files are never taken (the output folder). Raises
+    ``ArrhythmiaError`` for a path that names nothing.
     """
     skip = Path(exclude).resolve() if exclude is not None else None
     found: list[Path] = []
@@ -145,7 +165,10 @@ def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) 
             if not matches:
                 raise ArrhythmiaError(f"{given}: no file matches this pattern")
             for match in matches:
-                found += _in_folder(match, skip) if match.is_dir() else [match]
+                if match.is_dir():
+                    found += _in_folder(match, skip)
+                elif not is_output_folder(match.parent):  # ``out/**/*.csv``: not our beats.csv
+                    found.append(match)
         else:
             raise ArrhythmiaError(f"{given}: no such file or folder")
     unique: dict[Path, Path] = {}
