@@ -60,7 +60,8 @@ def test_a_sample_counter_is_not_the_lead_and_gives_no_rate(tmp_path):
 @pytest.mark.parametrize(
     ("times", "message"),
     [
-        (np.delete(np.arange(2001) / 250, 1000), "unevenly spaced: 3.996 to 4.004 at row 1002"),  # one sample missing
+        # a step of 1.875 periods: not rows missing (a whole number of periods, within 1% of one)
+        (np.r_[np.arange(1000), np.arange(1000, 2000) + 0.875] / 250, "unevenly spaced: 3.996 to 4.0035 at row 1002"),
         (np.arange(2000) / 250 + np.tile([0, 0.001], 1000), "unevenly spaced"),  # jitter: a quarter sample
         (np.r_[np.arange(1000), np.arange(1000)] / 250, "does not increase at row 1002"),  # two files joined
     ],
@@ -71,6 +72,44 @@ def test_uneven_time_column_is_a_one_line_error(tmp_path, times, message):
     with pytest.raises(DataError, match=message) as info:
         read_input(path)
     assert str(path) in str(info.value) and "time column 'time'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_rows_missing_from_the_time_column_are_read_as_missing_samples(tmp_path):
+    # A device that loses packets leaves steps of a whole number of periods: the time column skips them. That was
+    # refused as unevenly spaced; now the missing samples are NaN (which predict reads as unanalysable), said once.
+    t = np.arange(len(SIGNAL)) / 250
+    kept = np.ones(len(SIGNAL), dtype=bool)
+    kept[1000:1250] = kept[1500:1502] = False  # 1 s lost 4 s in, and two samples at 6 s
+    path = write_csv(tmp_path / "lost.csv", "time,ECG", [t[kept], SIGNAL[kept]], ["%.4f", "%.5f"])
+    message = (
+        r"lost.csv: time column 'time' skips 252 samples in 2 gaps \(1.0 s in all, the longest 1.0 s, 4.000 s from "
+        r"the start\): read as missing"
+    )
+    with pytest.warns(UserWarning, match=message):
+        data = read_input(path)
+    assert data.fs == 250 and len(data.signal) == len(SIGNAL)
+    assert np.isnan(data.signal[~kept]).all() and np.allclose(data.signal[kept], SIGNAL[kept], atol=1e-5)
+
+    # Times rounded to the millisecond at 360 Hz, a third of a period: one lost sample is still a whole step.
+    t = np.arange(len(SIGNAL)) / 360
+    path = write_csv(tmp_path / "ms.csv", "t,ECG", [np.delete(t, 700), np.delete(SIGNAL, 700)], ["%.3f", "%.5f"])
+    with pytest.warns(UserWarning, match=r"skips 1 sample in 1 gap \(0.003 s, 1.944 s from the start\)"):
+        data = read_input(path)
+    assert data.fs == 360 and np.flatnonzero(np.isnan(data.signal)).tolist() == [700]
+
+    # A table saved with its row numbers after rows were dropped: its index skips them too.
+    path = write_csv(
+        tmp_path / "index.csv", ",ECG", [np.delete(np.arange(2000), [5, 6]), np.delete(SIGNAL, [5, 6])], ["%d", "%.5f"]
+    )
+    with pytest.warns(UserWarning, match="the sample index in column 1 skips 2 samples in 1 gap"):
+        data = read_input(path, fs=360)
+    assert data.fs == 360 and np.flatnonzero(np.isnan(data.signal)).tolist() == [5, 6]
+
+    # A time that jumps further than the file is long is no lost packet: one line, as uneven times are.
+    jump = np.r_[t[:1000], t[1000:2000] + 60.0]
+    path = write_csv(tmp_path / "jump.csv", "time,ECG", [jump, SIGNAL], ["%.6f", "%.5f"])
+    with pytest.raises(DataError, match=r"skips 21,600 samples \(60.0 s\) in 1 gap\(s\), more than the 2,000 rows"):
+        read_input(path)
 
 
 def test_fs_disagreeing_with_the_time_column_is_an_error(tmp_path):

@@ -99,9 +99,13 @@ UNIT_SECONDS = {
 #: Sampling rates an ECG is recorded at, Hz; a time column is read as seconds where its step gives such a
 #: rate, else as milliseconds (the two ranges cannot overlap: their ends are less than 1000x apart).
 PLAUSIBLE_FS = (20.0, 10_000.0)
-#: How far one step of a time column may stray from the mean step, as a fraction of it (beyond the
-#: rounding of the printed times): a missing sample doubles a step, jitter moves it.
+#: How far one step of a time column may stray from the sampling period, as a fraction of it (beyond the
+#: rounding of the printed times): jitter moves a step, and is refused beyond this.
 STEP_TOLERANCE = 0.1
+#: Rows missing from a time column (a device's lost packets) leave a step of a whole number of periods; such a
+#: step is read as that many samples with the ones between missing (NaN) where it is within this fraction of a
+#: period of the whole number (beyond the rounding of the printed times). Jitter rarely lands so near.
+GAP_TOLERANCE = 0.01
 #: How far ``fs`` may differ from the rate of the file's time column, as a fraction of the latter.
 FS_TOLERANCE = 0.01
 
@@ -125,13 +129,18 @@ def _resolution(cells) -> float:
     return float((10.0 ** (exponent - decimals)).max())
 
 
-def _time_axis_rate(t: np.ndarray, unit: float | None, resolution: float, where: str, first_row: int) -> float:
-    """Sampling rate (Hz) of a time column; DataError unless it increases in even steps.
+def _time_axis_rate(
+    t: np.ndarray, unit: float | None, resolution: float, where: str, first_row: int
+) -> tuple[float, np.ndarray]:
+    """Sampling rate (Hz) of a time column, and the sample each row falls on; DataError unless it increases
+    in even steps, but for rows missing between them.
 
     t: (n_samples,) the column as written; unit: seconds per unit of t, or None to take seconds where
     the step gives a rate within ``PLAUSIBLE_FS`` and milliseconds otherwise. resolution: the rounding
     of the printed times, in units of t. where: ``"<file>: time column 'name'"``; first_row: the file's
-    line number of t[0].
+    line number of t[0]. Each step is one period (within ``STEP_TOLERANCE``) or a whole number of them
+    (within ``GAP_TOLERANCE``: rows missing); the period is the column's span over its periods, exact however
+    the times were rounded. Returns the rate and (n_samples,) int64, each row's sample from the first.
     """
     if len(t) < 2:
         raise DataError(f"{where} needs at least two samples to give a sampling rate")
@@ -141,7 +150,11 @@ def _time_axis_rate(t: np.ndarray, unit: float | None, resolution: float, where:
     if (steps <= 0).any():
         i = int(np.flatnonzero(steps <= 0)[0])
         raise DataError(f"{where} does not increase at row {i + first_row + 1} ({t[i]:g}, then {t[i + 1]:g})")
-    step = (t[-1] - t[0]) / (len(t) - 1)  # the mean step: exact however the times were rounded
+    # Rows missing make a few steps several periods. The period: first the mean of the single steps (their
+    # runs' rounding errors do not add up), then the span over the periods it counts, exact however rounded.
+    single = np.round(steps / np.median(steps)) == 1
+    periods = np.maximum(np.round(steps / (steps[single].mean() if single.any() else np.median(steps))), 1)
+    step = (t[-1] - t[0]) / periods.sum()
     low, high = PLAUSIBLE_FS
     if unit is None:
         unit = 1.0 if low <= 1.0 / step <= high else 1e-3
@@ -156,21 +169,59 @@ def _time_axis_rate(t: np.ndarray, unit: float | None, resolution: float, where:
             f"{where} steps by {step:g} (units of {unit:g} s): {fs:g} Hz is not an ECG sampling rate "
             f"({low:g}-{high:g} Hz)"
         )
-    tolerance = STEP_TOLERANCE * step + resolution + 8 * np.finfo(float).eps * np.abs(t).max()
-    off = np.flatnonzero(np.abs(steps - step) > tolerance)
+    rounding = resolution + 8 * np.finfo(float).eps * np.abs(t).max()
+    tolerance = np.where(periods == 1, STEP_TOLERANCE, GAP_TOLERANCE) * step + rounding
+    off = np.flatnonzero(np.abs(steps - periods * step) > tolerance)
     if off.size:
         i = int(off[0])
         raise DataError(
-            f"{where} is unevenly spaced: {t[i]:g} to {t[i + 1]:g} at row {i + first_row + 1} where the mean "
-            f"step is {step:g} ({off.size} of {len(steps)} steps off by over {STEP_TOLERANCE:.0%}); "
-            "resample the signal to an even rate"
+            f"{where} is unevenly spaced: {t[i]:g} to {t[i + 1]:g} at row {i + first_row + 1} where the step "
+            f"is {step:g} ({off.size} of {len(steps)} steps off by over {STEP_TOLERANCE:.0%}, or over "
+            f"{GAP_TOLERANCE:.0%} from a whole number of steps as missing rows leave); resample the signal to an "
+            "even rate"
         )
-    return float(round(fs)) if abs(fs - round(fs)) <= 1e-3 * fs else fs
+    rate = float(round(fs)) if abs(fs - round(fs)) <= 1e-3 * fs else fs
+    return rate, np.concatenate([[0], np.cumsum(periods)]).astype(np.int64)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:,.1f} s" if seconds >= 1 else f"{seconds:.3f} s"
+
+
+def _with_gaps(values: np.ndarray, rows: np.ndarray, fs: float, where: str) -> np.ndarray:
+    """``values`` ((n,) float, one per row) at their samples ``rows`` ((n,) int64 from 0, ascending), NaN for
+    the samples no row holds, with one warning saying how many gaps and seconds; ``values`` as they are where
+    none is missing. DataError where more samples are missing than the rows hold (a time that jumps, not a
+    few lost packets). where: ``"<file>: time column 'name'"``."""
+    missing = int(rows[-1]) + 1 - len(rows)
+    if missing == 0:
+        return values
+    gaps = np.diff(rows) - 1
+    n_gaps, longest = int(np.count_nonzero(gaps)), int(np.argmax(gaps))
+    longest_s, from_s = _seconds(gaps[longest] / fs), f"{(rows[longest] + 1) / fs:,.3f} s"
+    if missing > len(rows):
+        raise DataError(
+            f"{where} skips {missing:,} samples ({_seconds(missing / fs)}) in {n_gaps:,} gap(s), more than the "
+            f"{len(rows):,} rows it holds (the longest {longest_s}, {from_s} from the start): check its times, or "
+            "split the file where they jump"
+        )
+    if n_gaps == 1:
+        said = f"1 gap ({longest_s}, {from_s} from the start)"
+    else:
+        said = f"{n_gaps:,} gaps ({_seconds(missing / fs)} in all, the longest {longest_s}, {from_s} from the start)"
+    warnings.warn(
+        f"{where} skips {missing:,} sample{'s' if missing > 1 else ''} in {said}: read as missing", stacklevel=4
+    )
+    signal = np.full(int(rows[-1]) + 1, np.nan)
+    signal[rows] = values
+    return signal
 
 
 def _is_counter(values: np.ndarray) -> bool:
-    """Whole numbers counting up by one: a sample index, which gives no time unit."""
-    return bool(np.all(np.diff(values) == 1) and np.all(values == np.round(values)))
+    """Whole numbers counting up by one, but where rows are missing: a sample index, which gives no time unit
+    (a table saved with its row numbers after rows were dropped skips some)."""
+    steps = np.diff(values)
+    return bool(len(steps) and np.all(values == np.round(values)) and np.all(steps >= 1) and np.median(steps) == 1)
 
 
 def _timestamps_as_seconds(cells) -> tuple[object, Start]:
@@ -204,11 +255,14 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
     ``Time (s)``, ``ms``, ``time_ms``, ... case-insensitive; see ``TIME_WORDS`` and ``UNIT_SECONDS``), or a
     first column whose values increase in steps other than a plain sample counter (0, 1, 2, ... gives no
-    unit). Its unit is the one the name gives; else seconds if the mean step makes a sampling rate of
-    20 Hz to 10 kHz in seconds, else milliseconds (0.004 -> 250 Hz in s; 4 -> 250 Hz in ms). Its steps must
-    be even (each within 10% of the mean step, beyond the rounding of the printed times) and it gives the
-    sampling rate, so ``fs`` may be left out; a given ``fs`` must agree with it within 1%. A time column,
-    and any other strictly increasing column, is never the lead.
+    unit; where it skips rows, their samples are missing). Its unit is the one the name gives; else seconds
+    if the period makes a sampling rate of 20 Hz to 10 kHz in seconds, else milliseconds (0.004 -> 250 Hz in
+    s; 4 -> 250 Hz in ms). Its steps must
+    be even (each within 10% of the period, beyond the rounding of the printed times), but where rows are
+    missing (a step of a whole number of periods, within 1% of one: a device's lost packets), whose samples
+    are read as missing (NaN) with one warning; it gives the sampling rate, so ``fs`` may be left out; a given
+    ``fs`` must agree with it within 1%. A time column, and any other strictly increasing column, is never the
+    lead.
 
     Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
     lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V5``, ``Lead I``, ...; V1-V3 last),
@@ -230,18 +284,21 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     numeric, start = _timestamps_as_seconds(cells)
     data = cells_to_numbers(numeric, path, first_row=first_row, missing_ok=True)
 
-    time_rate, time_label, not_leads = None, "", set()
+    time_rate, time_label, rows, counter, not_leads = None, "", None, None, set()
     for i, name in enumerate(names):
         is_time, unit = _time_unit(name) if has_header else (False, None)
         increasing = len(data) >= 3 and bool(np.all(np.diff(data[:, i]) > 0))
         if is_time or (i == 0 and increasing and not _is_counter(data[:, i])):
             label = f"time column {name!r}" if has_header else f"the time in column {i + 1}"
-            rate = _time_axis_rate(data[:, i], unit, _resolution(cells.iloc[:, i]), f"{path}: {label}", first_row)
-            if time_rate is None:  # the first time column gives the rate
-                time_rate, time_label = rate, label
+            where = f"{path}: {label}"
+            rate, samples = _time_axis_rate(data[:, i], unit, _resolution(cells.iloc[:, i]), where, first_row)
+            if time_rate is None:  # the first time column gives the rate, and the samples rows are missing from
+                time_rate, time_label, rows = rate, label, samples
             not_leads.add(i)
         elif increasing:
             not_leads.add(i)  # a sample counter or another running number: not a signal
+            if i == 0 and _is_counter(data[:, i]):
+                counter = (data[:, i] - data[0, i]).astype(np.int64)  # the sample of each row, where none is time
 
     if time_rate is not None and fs is not None and abs(fs - time_rate) > FS_TOLERANCE * time_rate:
         raise DataError(f"{path}: --fs {fs:g} Hz disagrees with {time_label} ({time_rate:g} Hz)")
@@ -260,7 +317,10 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         named = [i for i in candidates if has_header and looks_like_ecg(names[i])]
         pool = named or candidates
         index = pool[choose_lead([names[i] for i in pool], None, str(path))]
-    return Recording(signal=data[:, index], fs=rate, lead=names[index], path=path, millivolts=False, start=start)
+    if rows is None and counter is not None:
+        rows, time_label = counter, "the sample index in column 1"
+    signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
+    return Recording(signal=signal, fs=rate, lead=names[index], path=path, millivolts=False, start=start)
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:
