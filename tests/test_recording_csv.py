@@ -129,6 +129,9 @@ def test_named_lead_is_preferred_to_position(tmp_path):
     assert read_input(tmp_path / "a.csv", lead="x").lead == "x"  # --lead still wins
     with pytest.raises(DataError, match="column 't' increases steadily"):
         read_input(tmp_path / "a.csv", lead="t")
+    # A lead not in the file is said with the leads it has: the time column is none of them.
+    with pytest.raises(DataError, match=r"a.csv: lead 'V5' does not exist \(leads: resp, V1, x\)$"):
+        read_input(tmp_path / "a.csv", lead="V5")
 
 
 @pytest.fixture(scope="module")

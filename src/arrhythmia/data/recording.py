@@ -16,6 +16,7 @@ from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.wfdb_source import (
+    OTHER_LEAD,
     choose_lead,
     in_millivolts,
     looks_like_ecg,
@@ -307,6 +308,10 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     rate = float(fs) if fs is not None else time_rate
 
     if lead is not None:
+        if isinstance(lead, str) and not lead.isdigit() and lead != OTHER_LEAD and lead not in names:
+            # said here, not by choose_lead: its list would name the time column as a lead
+            leads = ", ".join(name for i, name in enumerate(names) if i not in not_leads) or "none"
+            raise DataError(f"{path}: lead {lead!r} does not exist (leads: {leads})")
         index = choose_lead(names, lead, str(path))
         if index in not_leads:
             raise DataError(f"{path}: column {names[index]!r} increases steadily (a time or sample axis), not a lead")
