@@ -301,3 +301,31 @@ def test_a_walk_leaves_out_the_folders_of_earlier_outputs(tmp_path):
     assert [p.relative_to(nest).as_posix() for p in found] == ["100.hea", "101.hea", "study/cohort.csv", "study/p1.csv"]
     globbed = find_recordings([str(nest / "**" / "*.csv")])
     assert [p.relative_to(nest).as_posix() for p in globbed] == ["study/cohort.csv", "study/p1.csv"]
+
+
+def test_a_changed_source_or_a_missing_output_is_labelled_again(cluster, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_wfdb_record(folder, "100", seconds=30, seed=0)
+    out = tmp_path / "out"
+
+    def run():
+        return label_archive([folder / "100.hea"], out, scheduler=cluster.scheduler_address, progress=False)
+
+    assert run().labelled == 1
+    marker = json.loads((out / "100" / MARKER).read_text())
+    assert sorted(Path(name).name for name in marker["inputs"]) == ["100.dat", "100.hea"]
+    assert run().skipped == 1
+    beats = (out / "100" / "beats.csv").read_bytes()
+
+    # Rewritten with another recording of the same size: its time differs, so it is labelled again.
+    write_wfdb_record(folder, "100", seconds=30, seed=7)
+    stat = (folder / "100.dat").stat()
+    os.utime(folder / "100.dat", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = run()
+    assert (again.labelled, again.skipped) == (1, 0) and (out / "100" / "beats.csv").read_bytes() != beats
+    assert run().skipped == 1
+
+    # A file done.json lists that is gone: incomplete, labelled again.
+    (out / "100" / "beats.csv").unlink()
+    assert run().labelled == 1 and (out / "100" / "beats.csv").is_file()

@@ -2,7 +2,8 @@
 
 Every recording is labelled by ``labelling.label_file``, exactly as ``arrhythmia predict`` labels one, into
 ``OUT/<record>/``; ``done.json`` is written there last, so a recording whose marker exists (and names the same
-source, options and model) is complete and skipped on a rerun. A folder whose marker names another recording
+source, options and model, its source files have the sizes and times it records, and the files it lists are
+there) is complete and skipped on a rerun. A folder whose marker names another recording
 (an earlier batch's ``100``) is never written over nor emptied: the recording takes a longer name
 (``siteC__100``), and the cohort table keeps the earlier batch's rows. The work runs as Dask tasks: on a
 ``LocalCluster`` of worker processes started here by default, or on an existing cluster (``scheduler``); each
@@ -306,10 +307,50 @@ def _settings(task: Task) -> dict:
     return {"source": _source(task.source), "options": options, "model": asdict(task.model)}
 
 
+def _signal_files(record: Path, segments: bool = True) -> list[Path]:
+    """A WFDB record's header and the files it names: its signal files, a multi-segment record's segment
+    headers and theirs. Only the header where it cannot be parsed (reading it says why)."""
+    import wfdb
+
+    files = [Path(f"{record}.hea")]
+    try:
+        header = wfdb.rdheader(str(record))
+    except Exception:  # a garbled or missing header: the header alone
+        return files
+    for segment in (getattr(header, "seg_name", None) or []) if segments else []:
+        if segment != "~":
+            files += _signal_files(record.parent / segment, segments=False)
+    files += [record.parent / name for name in dict.fromkeys(getattr(header, "file_name", None) or [])]
+    return files
+
+
+def source_files(source: str | Path) -> dict[str, list[int] | None]:
+    """The files a recording is read from, each with its size and modification time in ns (None: missing):
+    a WFDB record's header and signal files, else the file itself. A change to any means label it again."""
+    record = _record_key(Path(source))
+    files = _signal_files(record) if Path(f"{record}.hea").is_file() else [Path(os.path.abspath(source))]
+    stamps: dict[str, list[int] | None] = {}
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamps[str(path)] = None
+        else:
+            stamps[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return stamps
+
+
 def completed(task: Task) -> dict | None:
-    """The marker of a recording whose outputs are complete and were made with the task's settings, or None."""
-    marker = read_json_or_none(Path(task.out) / MARKER)
+    """The marker of a recording whose outputs are complete and were made with the task's settings from the
+    source files as they are now (the same sizes and times), or None. A file the marker lists that is gone
+    (beats.csv deleted) makes the recording incomplete."""
+    out = Path(task.out)
+    marker = read_json_or_none(out / MARKER)
     if marker is None or marker.get("settings") != _settings(task) or "row" not in marker:
+        return None
+    if marker.get("inputs") != source_files(task.source):
+        return None
+    if not all((out / name).is_file() for name in marker.get("files", [])):
         return None
     return marker
 
@@ -334,6 +375,7 @@ def label_one(task: Task) -> dict:
         error = f"{out} holds the labels of {holder}, another recording: not labelled over them"
         return {"status": "failed", "error": error, "warnings": ""}
     (out / MARKER).unlink(missing_ok=True)  # first: a run killed from here on leaves the recording incomplete
+    inputs = source_files(task.source)  # before reading them: a change while labelling is seen next run
     for name in (old or {}).get("files", []):
         (out / name).unlink(missing_ok=True)  # outputs of other options (beats.png, report.html) go too
     with warnings.catch_warnings(record=True) as caught:
@@ -349,6 +391,7 @@ def label_one(task: Task) -> dict:
         out / MARKER,
         {
             "settings": _settings(task),
+            "inputs": inputs,
             "files": sorted(p.name for p in done.files.values()),
             "row": row,
             "worker": {
