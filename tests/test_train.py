@@ -565,3 +565,29 @@ def test_a_run_on_mitbih_symbols_trains_evaluates_and_predicts_them(tmp_path, wf
     assert result.episodes is not None and result.hourly["beats"].sum() == (result.beats["label"] != "").sum()
     with pytest.raises(ArrhythmiaError, match="labels must be one of aami, mitdb"):
         replace(config, labels="symbols").validate()
+
+
+def test_a_run_trained_on_beats_from_a_folder_reopens_on_that_folder_and_one_on_beats_in_memory_says_so(
+    tmp_path, wfdb_db, beats, monkeypatch
+):
+    from arrhythmia.data import SOURCES, load_beats
+    from arrhythmia.runs import Run
+
+    def no_download(directory):
+        raise AssertionError(f"download attempted into {directory}")
+
+    monkeypatch.setitem(SOURCES, "mitdb", replace(SOURCES["mitdb"], download=no_download))
+    quiet = {"progress": False, "log": lambda _: None, "report": False}
+    folder_beats = load_beats(wfdb_db, progress=False)
+    assert folder_beats.origin == str(wfdb_db.resolve()) and folder_beats.subset([0, 1]).origin is None
+    run = run_experiment(small_config(epochs=1), run_dir=tmp_path / "folder", beats=folder_beats, **quiet)
+    assert json.loads((run / "data.json").read_text())["data"] == str(wfdb_db.resolve())
+    reopened = Run.open(run.path)  # as in a fresh process
+    again = reopened.beats(progress=False)
+    assert len(again) == len(folder_beats) and np.array_equal(again.y, folder_beats.y)
+    assert np.array_equal(reopened.split().test, run.split().test)
+
+    memory = run_experiment(small_config(epochs=1), run_dir=tmp_path / "memory", beats=beats, **quiet)
+    assert json.loads((memory / "data.json").read_text())["data"] is None
+    with pytest.raises(ArrhythmiaError, match=r"memory: trained on beats given in memory, .* data=\.\.\. / --data"):
+        Run.open(memory.path).beats(progress=False)

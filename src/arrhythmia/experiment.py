@@ -29,7 +29,9 @@ def run_experiment(
 ) -> Run:
     """Train (``train.train``), evaluate the kept checkpoint on the test split (``metrics.json``) and, with
     ``report``, draw the figures and write ``report.html``; returns the run. Under torchrun every process
-    trains and only rank 0 evaluates and reports."""
+    trains and only rank 0 evaluates and reports. ``beats``: train on these instead of ``config.data``'s;
+    the run keeps where they were loaded from (their ``origin``, in ``data.json``), so that reopening it
+    (``Run.open(path).beats()``) reads the same folder, or says that beats made in memory must be given."""
     run = train(config, run_dir=run_dir, resume=resume, beats=beats, log=log, progress=progress)
     if from_environment().is_main:
         evaluate_and_report(run, log=log, report=report)

@@ -4,7 +4,7 @@ Layout of ``runs/<name>/``::
 
     config.json       the TrainConfig of the run
     environment.json  package versions, device, git commit
-    data.json         data source, protocol, split note and class counts per split
+    data.json         data source, where its beats were loaded from, protocol, split note, class counts per split
     history.csv       one row per epoch: losses, accuracies, learning rate, seconds
     model.pt          the kept checkpoint (a ``checkpoint.ModelSpec``: lowest validation loss, or the last epoch)
     last.pt           training state after the last finished epoch, for --resume
@@ -199,11 +199,14 @@ class Run:
     def write_data(
         self, beats: BeatSet, split: Split, other_lead: dict | None = None, mixed_lead: dict | None = None
     ) -> None:
-        """``data.json``: what the run trained on, for the report and to check a reload against;
-        ``other_lead``, ``mixed_lead``: the training beats added from the records' other lead
-        (``config.other_lead``) and from a mixture of their two leads (``config.mixed_lead``)."""
+        """``data.json``: what the run trained on, for the report and to check a reload against, and where
+        its beats were loaded from (``"data"``: their ``origin``, a source's name or a directory; None for
+        beats made in memory), for reopening a run whose ``config.data`` is unset; ``other_lead``,
+        ``mixed_lead``: the training beats added from the records' other lead (``config.other_lead``) and
+        from a mixture of their two leads (``config.mixed_lead``)."""
         data = {
             "source": beats.source,
+            "data": beats.origin,
             "description": beats.description,
             "synthetic": beats.synthetic,
             "citation": citation(beats.source),
@@ -282,11 +285,33 @@ class Run:
         records = list(DS1) if self.config.protocol == "inter" else None
         return by_symbol(beats, records=records, classes=None if like is None else tuple(like.classes))
 
+    def data_source(self) -> str | None:
+        """The ``data`` to give ``load_beats`` for the run's beats: its ``config.data`` where set; else where
+        the beats it was given came from (their ``origin``: in hand after ``use_beats``, else as ``data.json``
+        keeps it); None, the default source, for a run that did not say (trained before runs kept it).
+        ArrhythmiaError where the run trained on beats made in memory, which cannot be loaded again."""
+        if self.config.data is not None:
+            return self.config.data
+        if self._beats is not None:
+            origin = self._beats.origin
+        else:
+            described = self.data() if (self.path / self.DATA).is_file() else {}
+            if "data" not in described:
+                return None
+            origin = described["data"]
+        if origin is None:
+            raise ArrhythmiaError(
+                f"{self.path}: trained on beats given in memory, not loaded from a folder or source; give them "
+                "with run.use_beats(beats), or other data with data=... / --data"
+            )
+        return origin
+
     def beats(self, progress: bool = True) -> BeatSet:
-        """The beats the run trains and tests on: its ``config.data``, cut with its window (loaded once)."""
+        """The beats the run trains and tests on (``data_source()``: its ``config.data``, or where the beats
+        it trained on were loaded from), cut with its window (loaded once)."""
         if self._beats is None:
-            config = self.config
-            self._beats = self.labelled(load_beats(config.data, progress=progress, window=get_window(config.window)))
+            window = get_window(self.config.window)
+            self._beats = self.labelled(load_beats(self.data_source(), progress=progress, window=window))
         return self._beats
 
     def split(self, beats: BeatSet | None = None) -> Split:
@@ -299,14 +324,16 @@ class Run:
         return self._split
 
     def other_lead_beats(self, progress: bool = True) -> BeatSet:
-        """The beats of the run's ``config.data`` cut from each record's other lead (``config.other_lead``)."""
-        return load_beats(self.config.data, progress=progress, window=get_window(self.config.window), lead=OTHER_LEAD)
+        """The beats of the run's data (``data_source()``) cut from each record's other lead
+        (``config.other_lead``)."""
+        window = get_window(self.config.window)
+        return load_beats(self.data_source(), progress=progress, window=window, lead=OTHER_LEAD)
 
     def mixed_lead_beats(self, progress: bool = True) -> BeatSet:
-        """The beats of the run's ``config.data`` cut from a mixture of each record's two leads, at an angle
-        drawn with the run's seed (``config.mixed_lead``, ``wfdb_source.mixed_lead``)."""
+        """The beats of the run's data (``data_source()``) cut from a mixture of each record's two leads, at an
+        angle drawn with the run's seed (``config.mixed_lead``, ``wfdb_source.mixed_lead``)."""
         window = get_window(self.config.window)
-        return load_beats(self.config.data, progress=progress, window=window, lead=mixed_lead(self.config.seed))
+        return load_beats(self.data_source(), progress=progress, window=window, lead=mixed_lead(self.config.seed))
 
     def load_other_beats(self, data: str) -> BeatSet:
         """Another source's beats cut with this run's window, to evaluate the run's model on."""

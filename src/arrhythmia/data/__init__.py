@@ -87,13 +87,15 @@ def load_beats(
     """Beats of the data source ``data`` (see the module docstring), cut as ``window`` (a name in
     ``WINDOWS`` or a ``Window``) says, from the beat cache when possible. ``lead``: which lead of each
     record (a name, an index, or ``"other"``: the one beside the default MLII); sources whose records have
-    several leads (WFDB) only."""
+    several leads (WFDB) only. The beats' ``origin`` says what to load again to have them: the source's
+    name, or the directory as an absolute path (None for another lead than the default), so that a run
+    trained on them (``Run``) reopens on the same data."""
     from arrhythmia.data.download import default_data_dir
 
     window = get_window(window) if isinstance(window, str) else window
     name = DEFAULT_SOURCE if data is None else str(data)
     source = SOURCES.get(name)
-    directory = Path()
+    directory, origin = Path(), name
     if source is not None and source.download is not None:
         directory = default_data_dir() / name
         if not source.is_downloaded(directory):
@@ -105,13 +107,16 @@ def load_beats(
                 raise DataError(f"{error}; with a copy of {name} on disk, give its folder: --data DIR") from None
     elif source is None or source.recognise is not None:  # a directory, unless generated data
         directory = Path(name).expanduser()
+        origin = str(directory.resolve())
         if not directory.exists():
             raise DataError(f"{directory}: data directory does not exist")
         if not directory.is_dir():
             raise DataError(f"{directory}: --data takes a directory (a WFDB database, the Heartbeat CSVs or a store)")
         source = _directory_source(directory)
     if lead is None:
-        return source.load(directory, window, progress)
+        beats = source.load(directory, window, progress)
+        beats.origin = origin
+        return beats
     if not source.leads:
         raise DataError(f"{name}: {source.name} data holds one lead per record; a lead can be chosen in WFDB records")
     return source.load(directory, window, progress, lead=lead)

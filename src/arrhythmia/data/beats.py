@@ -124,6 +124,10 @@ class BeatSet:
         recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
     window : Window
         How the beats were cut.
+    origin : str or None
+        What ``load_beats`` read the beats from, so that ``load_beats(origin)`` reads them again: a source's
+        name (``"mitdb"``, ``"synthetic"``) or a directory (absolute path). None for beats made in memory, a
+        subset, or another lead than the default; relabelling (``by_symbol``) keeps it.
 
     Construction checks the arrays (``BeatSetError``, one line): X (n_beats, window.length) numbers, every
     beat finite; y integer class indices into ``classes``; context (n_beats, k) numbers, finite. The
@@ -142,6 +146,7 @@ class BeatSet:
     info: dict = field(default_factory=dict)
     context: np.ndarray | None = None
     window: Window = field(default_factory=Window)
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.X)
@@ -209,8 +214,10 @@ class BeatSet:
             symbol=self.symbol[index],
             is_test=None if self.is_test is None else self.is_test[index],
             context=None if self.context is None else self.context[index],
-            # A subset is not the cached set it came from: its splits must not be read from the cache.
+            # A subset is not the cached set it came from: its splits must not be read from the cache, and
+            # loading its origin again would not give it.
             info={k: v for k, v in self.info.items() if k != "cache_key"},
+            origin=None,
         )
 
     def class_counts(self) -> dict[str, int]:
@@ -275,4 +282,5 @@ def by_symbol(
     dropped = {str(s): int(n) for s, n in zip(*np.unique(beats.symbol[~keep], return_counts=True))}
     kept = beats.subset(keep)
     y = np.array([classes.index(s) for s in kept.symbol], dtype=np.int64)
-    return replace(kept, y=y, classes=classes, info={**kept.info, "dropped_symbols": dropped})
+    # The same beats relabelled: loading their origin and relabelling them so (``Run.labelled``) gives them again.
+    return replace(kept, y=y, classes=classes, info={**kept.info, "dropped_symbols": dropped}, origin=beats.origin)
