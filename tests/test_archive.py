@@ -329,3 +329,13 @@ def test_a_changed_source_or_a_missing_output_is_labelled_again(cluster, tmp_pat
     # A file done.json lists that is gone: incomplete, labelled again.
     (out / "100" / "beats.csv").unlink()
     assert run().labelled == 1 and (out / "100" / "beats.csv").is_file()
+
+
+def test_the_cohort_table_has_the_same_columns_when_every_recording_fails(archive, local_run, cluster, tmp_path):
+    folder, _ = archive
+    failing = [folder / "truncated.hea", folder / "orphan.hea"]
+    result = label_archive(failing, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+    assert result.failed == 2
+    columns = (tmp_path / "out" / "cohort.csv").read_text().splitlines()[0]
+    assert columns == (local_run[0] / "cohort.csv").read_text().splitlines()[0]
+    assert ",beats,N,S,V,F,Q," in columns

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from arrhythmia.data import AAMI_CLASSES
 from arrhythmia.data.recording import RECORDING_SUFFIXES
 from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.device import usable_cpus
@@ -478,10 +479,12 @@ TRAILING_COLUMNS = [
 
 
 def cohort_table(rows: list[dict]) -> pd.DataFrame:
-    """The cohort table of ``rows``: its columns in a fixed order (per-class counts between), sorted by record."""
+    """The cohort table of ``rows``: its columns in a fixed order, the same whatever the rows (the five AAMI
+    classes' counts between, even where every recording failed; a model's other classes after them), sorted
+    by record."""
     table = pd.DataFrame(rows)
-    fixed = set(LEADING_COLUMNS) | set(TRAILING_COLUMNS)
-    classes = [c for c in table.columns if c not in fixed]
+    fixed = set(LEADING_COLUMNS) | set(TRAILING_COLUMNS) | set(AAMI_CLASSES)
+    classes = list(AAMI_CLASSES) + [c for c in table.columns if c not in fixed]
     table = table.reindex(columns=LEADING_COLUMNS + classes + TRAILING_COLUMNS)
     return table.sort_values("record", kind="stable").reset_index(drop=True)
 
