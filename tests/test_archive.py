@@ -339,3 +339,17 @@ def test_the_cohort_table_has_the_same_columns_when_every_recording_fails(archiv
     columns = (tmp_path / "out" / "cohort.csv").read_text().splitlines()[0]
     assert columns == (local_run[0] / "cohort.csv").read_text().splitlines()[0]
     assert ",beats,N,S,V,F,Q," in columns
+
+
+def test_one_record_named_in_other_ways_is_one_source(cluster, tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    write_wfdb_record(folder, "100", seconds=30, seed=0)
+    (tmp_path / "link").symlink_to(folder)
+    out = tmp_path / "out"
+    first = label_archive([folder / "100"], out, scheduler=cluster.scheduler_address, progress=False)
+    assert first.labelled == 1
+    for named in (folder / "100.hea", folder / "100.dat", tmp_path / "link" / "100.hea"):
+        again = label_archive([named], out, scheduler=cluster.scheduler_address, progress=False)
+        assert (again.labelled, again.skipped) == (0, 1), named
+    assert len(find_recordings([folder / "100", folder / "100.dat", tmp_path / "link" / "100.hea"])) == 1

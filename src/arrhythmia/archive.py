@@ -173,9 +173,9 @@ def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) 
                     found.append(match)
         else:
             raise ArrhythmiaError(f"{given}: no such file or folder")
-    unique: dict[Path, Path] = {}
+    unique: dict[str, Path] = {}
     for path in found:
-        unique.setdefault(_record_key(path), path)
+        unique.setdefault(_source(path), path)
     return list(unique.values())
 
 
@@ -226,8 +226,11 @@ def _longer_names(path: Path) -> list[str]:
 
 
 def _source(path: str | Path) -> str:
-    """A recording's identity, as its ``done.json`` names it."""
-    return os.path.abspath(path)
+    """A recording's identity, as its ``done.json`` names it: its absolute path with its folder resolved
+    (symbolic links, ``..``) and a WFDB record's without ``.hea`` or ``.dat``, so that ``src/100``,
+    ``src/100.hea`` and ``./link-to-src/100.dat`` are one recording."""
+    key = _record_key(Path(path))
+    return str(Path(os.path.realpath(key.parent)) / key.name)
 
 
 def _marker_source(marker: dict) -> str | None:
@@ -328,8 +331,8 @@ def _signal_files(record: Path, segments: bool = True) -> list[Path]:
 def source_files(source: str | Path) -> dict[str, list[int] | None]:
     """The files a recording is read from, each with its size and modification time in ns (None: missing):
     a WFDB record's header and signal files, else the file itself. A change to any means label it again."""
-    record = _record_key(Path(source))
-    files = _signal_files(record) if Path(f"{record}.hea").is_file() else [Path(os.path.abspath(source))]
+    record = Path(_source(source))  # named as the recording is: by way of a link or not, the same files
+    files = _signal_files(record) if Path(f"{record}.hea").is_file() else [record]
     stamps: dict[str, list[int] | None] = {}
     for path in files:
         try:
@@ -347,7 +350,9 @@ def completed(task: Task) -> dict | None:
     (beats.csv deleted) makes the recording incomplete."""
     out = Path(task.out)
     marker = read_json_or_none(out / MARKER)
-    if marker is None or marker.get("settings") != _settings(task) or "row" not in marker:
+    if marker is None or not isinstance(marker.get("settings"), dict) or "row" not in marker:
+        return None
+    if {**marker["settings"], "source": _marker_source(marker)} != _settings(task):  # the source as _source has it
         return None
     if marker.get("inputs") != source_files(task.source):
         return None
