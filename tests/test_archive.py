@@ -82,6 +82,11 @@ def test_find_recordings_in_folders_globs_and_lists(tmp_path):
 
     names = record_names(matched)
     assert names == ["a__100", "a__101", "b__100", "b__101", "p1"]  # clashing names take their folder's
+    # One folder's recordings of one name in two formats keep their suffixes, not the folders above them.
+    same = [tmp_path / "same" / "rec.csv", tmp_path / "same" / "rec.npy", tmp_path / "a" / "rec.csv"]
+    assert record_names(same) == ["rec.csv", "rec.npy", "rec"]
+    twice = [*same[:2], tmp_path / "b" / "rec.csv", tmp_path / "b" / "rec.npy"]
+    assert record_names(twice) == ["same__rec.csv", "same__rec.npy", "b__rec.csv", "b__rec.npy"]
     with pytest.raises(ArrhythmiaError, match="nothing-here: no such file or folder"):
         find_recordings([tmp_path / "nothing-here"])
     with pytest.raises(ArrhythmiaError, match="no file matches"):

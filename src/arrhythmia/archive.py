@@ -194,7 +194,9 @@ def record_names(recordings: list[Path]) -> list[str]:
         raise ArrhythmiaError(
             "the same recording is given twice: " + ", ".join(str(key) for key, n in Counter(keys).items() if n > 1)
         )
-    stems = [key.with_suffix("").name if key.suffix.lower() in RECORDING_SUFFIXES else key.name for key in keys]
+    bare = [key.with_suffix("") if key.suffix.lower() in RECORDING_SUFFIXES else key for key in keys]
+    twins = Counter(bare)  # rec.csv beside rec.npy: the suffix is what tells them apart, not the folders above
+    stems = [key.name if twins[bare[i]] > 1 else bare[i].name for i, key in enumerate(keys)]
 
     def name(i: int, depth: int) -> str:
         parents = [part for part in keys[i].parent.parts if part != keys[i].parent.anchor]
