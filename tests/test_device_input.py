@@ -14,6 +14,7 @@ from arrhythmia.data.detection import detect_r_peaks
 from arrhythmia.data.quality import CLIPPED_BEAT_SHARE, CLIPPED_TIME_SHARE, clipping
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import DataError
 from arrhythmia.labelling import PredictOptions, label_file
 
 
@@ -86,3 +87,43 @@ def test_predict_says_in_one_line_that_a_recording_is_clipped(tmp_path):
             assert said[0].startswith(f"{tmp_path / 'clipped.npy'}: the signal is flat-topped (clipped or saturated) ")
             assert "at +0.50 mV in 100% of its beats and at -0.20 mV in " in said[0]
             assert "of its time held at these limits" in said[0]
+
+
+def test_units_read_a_recorders_counts_in_millivolts(tmp_path):
+    signal, fs, _ = _ecg()
+    counts = np.round(signal * 409.6 + 2048)  # a 12-bit recorder: 409.6 counts per mV, the baseline mid-rail
+    path = tmp_path / "patch.npy"
+    np.save(path, counts)
+
+    guessed = read_input(path, fs=fs)  # no unit given: read from the size of the beats, later, by predict
+    assert not guessed.millivolts
+    given = read_input(path, fs=fs, units="409.6")
+    assert given.millivolts
+    np.testing.assert_allclose(given.signal - given.signal.mean(), signal - signal.mean(), atol=0.002)
+    assert read_input(path, fs=fs, units="uV").signal[0] == pytest.approx(counts[0] / 1000)
+
+    # through predict: the unit given is the one used, with no guess said about it
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        done = label_file(path, _model(), tmp_path / "out", PredictOptions(fs=fs, units="409.6"))
+    assert done.summary["mv_per_unit"] == 1.0 and not [w for w in said if "read as" in str(w.message)]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        done = label_file(path, _model(), tmp_path / "guessed", PredictOptions(fs=fs))
+    assert done.summary["mv_per_unit"] == 0.001  # 2.4 times off: what --units mends
+    assert any("read as microvolts" in str(w.message) for w in said)
+
+
+@pytest.mark.parametrize("units", ["furlongs", "0", "-200", "nan"])
+def test_a_unit_that_is_none_is_one_line_before_anything_is_read(tmp_path, units):
+    with pytest.raises(DataError, match=r"^--units .*: expected a unit \(mV, uV, V\) or the signal's units per mV"):
+        PredictOptions(units=units)
+    with pytest.raises(DataError, match="--units"):
+        read_input(tmp_path / "not-read.npy", fs=360.0, units=units)  # said before the missing file
+
+
+@needs_mitdb
+def test_units_leave_a_header_that_names_its_unit_alone():
+    with pytest.warns(UserWarning, match=r"/100: --units uV left aside: its header names its unit"):
+        recording = read_input(MITDB / "100", units="uV")
+    assert recording.millivolts and np.abs(recording.signal).max() < 10  # still mV

@@ -15,6 +15,7 @@ from pathlib import Path
 from arrhythmia import figures
 from arrhythmia.data.quality import clipping
 from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.data.units import mv_per_unit
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.predict import (
@@ -42,11 +43,14 @@ class PredictOptions:
     review sheet of that many beats. labels : a reviewer's CSV (``sample,label``). plot, start, seconds :
     draw that stretch (s) with its beats marked. report : write ``report.html``. episodes : the
     ``episodes.EpisodeConfig`` settings that differ from the defaults (pause, bradycardia, ... thresholds).
-    muscle_filter : low-pass the stretches that hold muscle noise (``data.muscle``).
+    muscle_filter : low-pass the stretches that hold muscle noise (``data.muscle``). units : the signal's unit
+    where the file names none (CSV, .npy): a voltage unit (``"uV"``) or the units per mV of a recorder's counts
+    (``"409.6"``; ``data.units.mv_per_unit``); None: read from the size of its beats.
     """
 
     fs: float | None = None
     lead: str | None = None
+    units: str | None = None
     adapt: bool | dict = True
     ask: int = 0
     labels: Path | None = None
@@ -60,6 +64,8 @@ class PredictOptions:
     def __post_init__(self) -> None:
         # said before any recording is read: a stretch that cannot be drawn, a sheet too long to answer
         check_questions(self.ask)
+        if self.units is not None:
+            mv_per_unit(self.units)  # a wrong unit is said before a long recording is read
         if not self.seconds > 0 or not self.start >= 0:
             raise ArrhythmiaError(
                 f"--start {self.start:g} --seconds {self.seconds:g}: the stretch to draw starts at 0 s or later "
@@ -150,7 +156,7 @@ def label_file(
             f"{options.labels}: asking again would write the new review sheet over these answers; "
             "label into another --out, or copy the answers elsewhere first"
         )
-    data = read_input(path, fs=options.fs, lead=options.lead)
+    data = read_input(path, fs=options.fs, lead=options.lead, units=options.units)
     # a label outside the model's classes is said of the labels file, before any time goes into labelling
     reviewed = read_reviewed(options.labels, tuple(model.classes)) if options.labels is not None else None
     if isinstance(data, BeatRows):

@@ -926,9 +926,11 @@ def predict_record(
     fs: float | None = None,
     lead: str | int | None = None,
     adapt: bool | dict | AdaptConfig | None = True,
+    units: str | float | None = None,
 ) -> pd.DataFrame:
-    """Read a recording (WFDB, EDF, CSV, .npy) or a Heartbeat beat CSV and label every beat."""
-    data = read_input(path, fs=fs, lead=lead)
+    """Read a recording (WFDB, EDF, CSV, .npy; ``fs``, ``lead`` and ``units`` as ``read_input`` takes them) or
+    a Heartbeat beat CSV and label every beat."""
+    data = read_input(path, fs=fs, lead=lead, units=units)
     return predict_beats(data, model) if isinstance(data, BeatRows) else predict_signal(data, model, adapt=adapt)
 
 

@@ -337,12 +337,13 @@ def score_recording(
     reference_csv: Path | None = None,
     fs: float | None = None,
     lead: str | None = None,
+    units: str | None = None,
     **options,
 ) -> RecordingComparison:
-    """Read ``path`` (``read_input``, with ``fs`` and ``lead``), label it with ``label_recording(recording,
+    """Read ``path`` (``read_input``, with ``fs``, ``lead`` and ``units``), label it with ``label_recording(recording,
     model, **options)`` and compare its labels and episodes with its reference (``read_reference``)."""
     path = Path(path)
-    recording = read_input(path, fs=fs, lead=lead)
+    recording = read_input(path, fs=fs, lead=lead, units=units)
     if not isinstance(recording, Recording):
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)

@@ -7,7 +7,7 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
+from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
     choose_lead,
@@ -360,16 +361,31 @@ def _header_rate_rules(path: Path, fs: float | None, rate: float) -> None:
         warnings.warn(f"{path}: --fs {fs:g} Hz left aside: its header gives {rate:g} Hz", stacklevel=3)
 
 
-def read_input(path: str | Path, fs: float | None = None, lead: str | int | None = None) -> Recording | BeatRows:
+def read_input(
+    path: str | Path, fs: float | None = None, lead: str | int | None = None, units: str | float | None = None
+) -> Recording | BeatRows:
     """Read a recording (or a beat CSV) by its file type.
 
     WFDB records may be given with or without ``.hea``; their sampling rate comes from the header, as
     for EDF. CSV signals (one column per lead, optional header row of lead names) take it from a time
     column where they have one (see ``_read_csv``), else need ``fs``, as ``.npy`` signals do. ``lead`` is
     a lead name or index; the default is MLII, else lead II, else the first ECG lead, V1-V3 last (for CSV, the first
-    column named like a lead, and never a time column).
+    column named like a lead, and never a time column). ``units`` is the signal's unit where the file names
+    none (``data.units.mv_per_unit``: ``"uV"``, or ``409.6`` units per mV for a recorder's counts): the
+    signal is read in mV and its unit is not guessed from the size of its beats; a header that names a
+    voltage unit keeps it (a warning says so).
     """
-    path = Path(path)
+    scale = mv_per_unit(units) if units is not None else None  # a wrong --units said before a long read
+    recording = _read_input(Path(path), fs, lead)
+    if scale is None or isinstance(recording, BeatRows):
+        return recording
+    if recording.millivolts:
+        warnings.warn(f"{recording.path}: --units {units} left aside: its header names its unit", stacklevel=2)
+        return recording
+    return replace(recording, signal=recording.signal * scale, millivolts=True)
+
+
+def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     if fs is not None and not (np.isfinite(fs) and PLAUSIBLE_FS[0] <= fs <= PLAUSIBLE_FS[1]):
         low, high = PLAUSIBLE_FS
         raise DataError(f"{path}: --fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from arrhythmia.data.detection import bandpass
+from arrhythmia.data.wfdb_source import MV_PER_UNIT
+from arrhythmia.errors import DataError
 
 #: The typical QRS amplitude (``typical_qrs_amplitude``) of an ECG in mV lies in this range: four times below
 #: the smallest of MIT-BIH's 96 leads and six times above the largest.
@@ -71,3 +73,21 @@ def millivolt_scale(amplitude: float) -> float:
     if not np.isfinite(amplitude) or amplitude <= 0 or low <= amplitude <= high:
         return 1.0
     return float(1000.0 ** np.round(-np.log10(amplitude) / 3.0))
+
+
+def mv_per_unit(units: str | float) -> float:
+    """The millivolts per unit of a signal whose unit the user gives (``--units``): a voltage unit's name
+    (``mV``, ``uV`` or ``µV``, ``V``, ``nV``) or the units per mV, as a recorder's ADC gain is given (``409.6``:
+    a 12-bit recorder's counts, 409.6 of them per mV; a WFDB header's gain reads so). A DataError otherwise."""
+    scale = MV_PER_UNIT.get(str(units).strip().lower())
+    if scale is not None:
+        return scale
+    try:
+        gain = float(units)
+    except (TypeError, ValueError):
+        gain = float("nan")
+    if isinstance(units, bool) or not np.isfinite(gain) or gain <= 0:
+        raise DataError(
+            f"--units {units!r}: expected a unit (mV, uV, V) or the signal's units per mV (a recorder's gain, e.g. 200)"
+        )
+    return 1.0 / gain
