@@ -127,3 +127,17 @@ def test_units_leave_a_header_that_names_its_unit_alone():
     with pytest.warns(UserWarning, match=r"/100: --units uV left aside: its header names its unit"):
         recording = read_input(MITDB / "100", units="uV")
     assert recording.millivolts and np.abs(recording.signal).max() < 10  # still mV
+
+
+def test_a_rate_given_wrong_enough_to_make_no_hearts_rate_is_said(tmp_path):
+    signal, fs, _ = _ecg(seconds=120.0, fs=250.0)
+    path = tmp_path / "patch.npy"
+    np.save(path, signal)
+    # (a rate given several times too high is not told: the detector keeps beats 0.2 s apart, 300 bpm at most)
+    for given, said in ((250.0, False), (50.0, True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            label_file(path, _model(), tmp_path / f"at{given:g}", PredictOptions(fs=given))
+        lines = [str(w.message) for w in caught if "no heart keeps" in str(w.message)]
+        assert bool(lines) == said, (given, lines)
+    assert lines[0].startswith(f"{path}: at --fs 50 Hz its median heart rate is 1")  # 14 bpm, from 70

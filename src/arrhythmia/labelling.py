@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from arrhythmia import figures
 from arrhythmia.data.quality import clipping
 from arrhythmia.data.recording import BeatRows, Recording, read_input
@@ -141,6 +143,28 @@ def clipping_warning(recording: Recording, result: RecordingLabels) -> str | Non
     )
 
 
+#: A median heart rate outside this, bpm, says more often a sampling rate given wrong than a heart: a 250 Hz
+#: recording given as 50 Hz reads five times slower. (A rate 1.4 times off stays within it, and one given
+#: several times too high is held under 300 bpm by the detector, which keeps beats 0.2 s apart.)
+PLAUSIBLE_MEDIAN_BPM = (25.0, 250.0)
+
+
+def rate_warning(recording: Recording, result: RecordingLabels, fs: float | None) -> str | None:
+    """One line where the rate ``fs`` the user gave (Hz; None: the file's own) makes the recording's median
+    heart rate one no heart keeps (``PLAUSIBLE_MEDIAN_BPM``); None otherwise, and for a file that gives its own."""
+    times = result.beats["time_s"].to_numpy()
+    if fs is None or len(times) < 3:
+        return None
+    bpm = 60.0 / float(np.median(np.diff(times)))
+    low, high = PLAUSIBLE_MEDIAN_BPM
+    if low <= bpm <= high:
+        return None
+    return (
+        f"{recording.path}: at --fs {recording.fs:g} Hz its median heart rate is {bpm:.0f} bpm, which no heart "
+        f"keeps for long: is {recording.fs:g} Hz the rate the recorder sampled at?"
+    )
+
+
 def label_file(
     path: str | Path, model: BeatModel, out: str | Path, options: PredictOptions | None = None
 ) -> LabelledFile:
@@ -178,9 +202,9 @@ def label_file(
         )
     except NotABeatError as error:  # the labels file is what to mend, not the recording
         raise DataError(f"{options.labels}: in {path}, {error.problem}") from None
-    said = clipping_warning(data, result)
-    if said is not None:
-        warnings.warn(said, stacklevel=2)
+    for said in (clipping_warning(data, result), rate_warning(data, result, options.fs)):
+        if said is not None:
+            warnings.warn(said, stacklevel=2)
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
     summary = save_recording(result, out, about, model.classes)
