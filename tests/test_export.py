@@ -149,3 +149,51 @@ def test_foreign_onnx_file_is_refused(tmp_path):
 def test_unknown_format(run_and_beats):
     with pytest.raises(ArrhythmiaError, match="unknown export format"):
         export_model(run_and_beats[0], "tflite")
+
+
+def _deploy(path, signal: np.ndarray, fs: float) -> tuple[np.ndarray, object]:
+    """README's deployment: the graph in ONNX Runtime, its inputs cut by the package's own function."""
+    import onnxruntime as ort
+
+    from arrhythmia.data import Window
+    from arrhythmia.data.detection import detect_r_peaks
+    from arrhythmia.data.pipeline import cut_beats
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    window = Window.from_dict(json.loads(meta["window"]))
+    peaks = detect_r_peaks(signal, fs)
+    beats = cut_beats(signal, fs, peaks, window, with_context=bool(json.loads(meta["context_features"])))
+    feeds = {"beats": beats.X} | ({"context": beats.context} if beats.context is not None else {})
+    return session.run(None, feeds)[0], beats
+
+
+def test_an_onnx_file_says_how_its_inputs_are_made_and_they_can_be_made_so(run_and_beats):
+    from arrhythmia.data.synthetic import synthetic_ecg
+    from arrhythmia.export import preprocessing
+
+    run, _ = run_and_beats
+    path = export_model(run, "onnx")
+    onnx_model = OnnxClassifier(path)
+    meta = onnx_model.session.get_modelmeta().custom_metadata_map
+    text = meta["preprocessing"]
+    assert "arrhythmia.data.pipeline.cut_beats" in text and "125 Hz" in text and "10 s windows" in text
+    assert "context:" not in text  # kachuee-resnet takes no context features
+    assert text == preprocessing(onnx_model.window, [])
+
+    ecg = synthetic_ecg(duration_s=60, fs=360, seed=3)
+    probabilities, beats = _deploy(path, ecg.signal, 360)
+    assert len(probabilities) == beats.kept.sum() > 50
+    expected = Classifier.from_run(run).predict_proba(beats.X)
+    assert np.abs(probabilities - expected).max() < 1e-4
+
+    # A shipped model with context features: the description says how to make all nine, and the graph given
+    # what cut_beats makes gives the package's probabilities.
+    from arrhythmia import pretrained
+
+    shipped = Classifier.from_pretrained(device="cpu")
+    described = preprocessing(shipped.window, shipped.spec.context_features)
+    assert "0.5 Hz" in described and "context: 9 features" in described and "within 150 s" in described
+    probabilities, beats = _deploy(pretrained.model_dir(pretrained.DEFAULT) / "model.onnx", ecg.signal, 360)
+    assert beats.context.shape == (beats.kept.sum(), 9)
+    assert np.abs(probabilities - shipped.predict_proba(beats.X, beats.context)).max() < 1e-4

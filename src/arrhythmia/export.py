@@ -2,10 +2,11 @@
 
 The exported graph takes raw beats ``(n, input_length) float32`` (cut with the model's beat window) and,
 for models with rhythm features, ``context (n, n_context) float32``, and returns class probabilities
-``(n, n_classes)``: the training split's standardisation and the softmax are part of the graph, so a
-deployment needs nothing else. Class names, input length, beat window, RR feature names, standardisation
-and the model name are also stored in the file's metadata (ONNX ``metadata_props``; TorchScript
-``metadata.json`` extra file).
+``(n, n_classes)``: the training split's standardisation and the softmax are part of the graph. Cutting
+the beats and computing their context features is not: ``arrhythmia.data.pipeline.cut_beats`` makes them
+(or a re-implementation of it that the ``preprocessing`` metadata describes). Class names, input length,
+beat window, context feature names, that description, standardisation and the model name are also stored in
+the file's metadata (ONNX ``metadata_props``; TorchScript ``metadata.json`` extra file).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from torch import nn
 from arrhythmia import pretrained
 from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, is_torchscript
 from arrhythmia.data.beats import WINDOWS, Window
+from arrhythmia.data.context import GLOBAL_S, LOCAL_BEATS, RR_RANGE_S, TEMPLATE_BLOCK_S, TEMPLATE_MIN_BEATS
+from arrhythmia.data.segmentation import BASELINE_CUTOFF_HZ, SEGMENT_RR_FACTOR, WINDOW_SECONDS
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import atomic_write_bytes
 from arrhythmia.inference import Classifier, check_beat_inputs
@@ -74,6 +77,49 @@ class Deployable(nn.Module):
         return torch.softmax(self.model(x, context), dim=1)
 
 
+def preprocessing(window: Window, context_features: tuple[str, ...] | list[str]) -> str:
+    """How the graph's inputs are made from a recording, in words, for the file's metadata: the graph holds
+    the standardisation and the network, not the cutting of beats nor their context features, which
+    ``arrhythmia.data.pipeline.cut_beats`` makes (``predict`` and training alike)."""
+    low, high = RR_RANGE_S
+    if window.kind == "kachuee":
+        beats = (
+            f"beats: one ECG lead in mV, resampled to {window.fs:g} Hz (polyphase, anti-aliased), split into "
+            f"consecutive {WINDOW_SECONDS:g} s windows; from each R peak {SEGMENT_RR_FACTOR:g} x its window's median "
+            f"RR interval (at most input_length samples), scaled to [0, 1] by its window's minimum and maximum "
+            f"(clipped), zero-padded to input_length; a window with fewer than 2 R peaks or flat gives no beats."
+        )
+    else:
+        beats = (
+            f"beats: one ECG lead in mV, baseline removed (2nd-order Butterworth high-pass at "
+            f"{BASELINE_CUTOFF_HZ:g} Hz, zero phase), resampled to {window.fs:g} Hz (polyphase), cut from "
+            f"{window.before_s:g} s before to {window.after_s:g} s after each R peak, scaled to [0, 1] by the "
+            f"minimum and maximum of the {WINDOW_SECONDS:g} s window (of consecutive ones) holding the R peak."
+        )
+    text = (
+        "Inputs are made by arrhythmia.data.pipeline.cut_beats(signal_mV, fs, r_peaks, window) of the "
+        f"arrhythmia package; a re-implementation must match it. R peaks: any detector (predict uses "
+        f"arrhythmia.data.detection.detect_r_peaks, and cuts beats from the signal with mains hum removed and "
+        f"muscle noise low-passed where there is any). {beats}"
+    )
+    if context_features:
+        text += (
+            f" context: {len(context_features)} features per beat, in context_features' order: from the R peaks "
+            f"of the whole recording (all beats, not only those classified), RR intervals in s clipped to "
+            f"[{low:g}, {high:g}] (the first beat's pre RR is its post RR, the last's post RR its pre RR): pre_rr_s, "
+            f"post_rr_s, pre/post, pre / mean pre RR of this beat and the {LOCAL_BEATS - 1} before it, post / that "
+            f"mean, pre / mean pre RR of the beats within {GLOBAL_S / 2:g} s either side; then against the median "
+            f"beat window of its {TEMPLATE_BLOCK_S:g} s block of the recording (the whole recording's where the "
+            f"block has fewer than {TEMPLATE_MIN_BEATS} beats): Pearson correlation, RMS difference / the median "
+            f"beat's standard deviation (at most 10), peak-to-peak amplitude / the median beat's (at most 10)."
+        )
+    return text + (
+        " The output is the network's probabilities alone: predict's per-recording adaptation (its "
+        "BatchNormalization statistics re-estimated on the recording, morphology families, rhythm rules) is "
+        "not in the graph, so its labels can differ."
+    )
+
+
 def metadata(classifier: Classifier) -> dict[str, str]:
     """String metadata stored with an exported model."""
     scaling = classifier.scaling
@@ -87,6 +133,7 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "input": "beats (n, input_length) float32, cut with the window above; "
         "context (n, n_context) float32 if context_features",
         "output": "class probabilities (n, n_classes); standardisation and softmax are in the graph",
+        "preprocessing": preprocessing(classifier.window, classifier.spec.context_features),
         "mean": json.dumps(scaling.mean.tolist()),
         "std": json.dumps(scaling.std.tolist()),
         # Exports before this key folded BatchNormalization into the convolutions (``OnnxClassifier.renormalised``).
