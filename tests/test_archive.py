@@ -358,3 +358,33 @@ def test_one_record_named_in_other_ways_is_one_source(cluster, tmp_path):
         again = label_archive([named], out, scheduler=cluster.scheduler_address, progress=False)
         assert (again.labelled, again.skipped) == (0, 1), named
     assert len(find_recordings([folder / "100", folder / "100.dat", tmp_path / "link" / "100.hea"])) == 1
+
+
+def test_the_cohort_table_counts_ventricular_and_supraventricular_runs(local_run):
+    out, _ = local_run
+    rows = pd.read_csv(out / "cohort.csv", keep_default_na=False).set_index("record")
+    for name in GOOD:
+        summary = json.loads((out / name / "summary.json").read_text())
+        episodes = pd.read_csv(out / name / "episodes.csv")
+        for cls in ("S", "V"):
+            for pattern in ("couplets", "runs"):
+                assert int(rows.loc[name, f"{cls}_{pattern}"]) == summary["ectopy"][cls][pattern]
+        assert int(rows.loc[name, "vt_episodes"]) == (episodes["type"] == "VT").sum()
+        assert int(rows.loc[name, "svt_episodes"]) == (episodes["type"] == "SVT").sum()
+    assert rows.loc["truncated", "vt_episodes"] == ""  # a failed recording has none
+
+
+def test_a_cohort_row_counts_vt_and_svt_episodes_couplets_and_runs(tmp_path):
+    from arrhythmia.archive import cohort_row
+
+    ectopy = {
+        cls: {"isolated": 5, "couplets": n, "runs": n + 1, "burden_percent": 1.0} for cls, n in (("S", 2), ("V", 3))
+    }
+    (tmp_path / "summary.json").write_text(json.dumps({"beats": 100, "per_class": {"N": 100}, "ectopy": ectopy}))
+    (tmp_path / "hourly.csv").write_text("start_s,end_s,analysable_min\n0,60,1.0\n")
+    (tmp_path / "episodes.csv").write_text(
+        "type,start_s,end_s,beats,max_hr_bpm,mean_hr_bpm\nVT,1,3,4,150,140\nVT,10,12,3,150,140\nSVT,20,24,6,160,150\n"
+    )
+    row = cohort_row(tmp_path)
+    assert (row["vt_episodes"], row["svt_episodes"]) == (2, 1)
+    assert (row["S_couplets"], row["S_runs"], row["V_couplets"], row["V_runs"]) == (2, 3, 3, 4)

@@ -433,6 +433,8 @@ def cohort_row(out: Path) -> dict:
     ectopy = summary.get("ectopy", {})
     for cls in ("S", "V"):
         row[f"{cls}_burden_percent"] = ectopy.get(cls, {}).get("burden_percent", np.nan)
+        for pattern in ("couplets", "runs"):  # pairs, and three or more in a row (summary.json's)
+            row[f"{cls}_{pattern}"] = ectopy.get(cls, {}).get(pattern, np.nan)
     hr = summary.get("heart_rate_bpm", {})
     for stat in ("mean", "min", "max"):
         row[f"hr_{stat}_bpm"] = hr.get(stat, np.nan)
@@ -445,6 +447,8 @@ def cohort_row(out: Path) -> dict:
         row["afl_episodes"] = len(afl)
         row["afl_burden_percent"] = float((afl["end_s"] - afl["start_s"]).sum()) * per_s
         row["vf_episodes"] = int((episodes["type"] == "VF").sum())
+        row["vt_episodes"] = int((episodes["type"] == "VT").sum())
+        row["svt_episodes"] = int((episodes["type"] == "SVT").sum())
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
     row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
@@ -466,6 +470,10 @@ LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "start_tim
 TRAILING_COLUMNS = [
     "S_burden_percent",
     "V_burden_percent",
+    "S_couplets",
+    "S_runs",
+    "V_couplets",
+    "V_runs",
     "hr_mean_bpm",
     "hr_min_bpm",
     "hr_max_bpm",
@@ -474,6 +482,8 @@ TRAILING_COLUMNS = [
     "afl_burden_percent",
     "afl_episodes",
     "vf_episodes",
+    "vt_episodes",
+    "svt_episodes",
     "pauses",
     "longest_pause_s",
     "analysable_percent",
