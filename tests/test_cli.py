@@ -210,6 +210,13 @@ def test_export_both_formats(synthetic_run, tmp_path):
         assert (tmp_path / name).stat().st_size > 10_000
 
 
+def test_export_takes_a_shipped_model_as_predict_does(tmp_path):
+    result = run_cli("export", "--pretrained", "fast-cnn-ds1", "--out", tmp_path / "fast.onnx")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fast.onnx").stat().st_size > 10_000
+    assert_one_line_error(run_cli("export", tmp_path / "nothing"), "nothing: no such run directory or checkpoint")
+
+
 @pytest.mark.parametrize(
     ("make", "extra", "fragments"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,40 @@ def test_an_onnx_file_says_how_its_inputs_are_made_and_they_can_be_made_so(run_a
     probabilities, beats = _deploy(pretrained.model_dir(pretrained.DEFAULT) / "model.onnx", ecg.signal, 360)
     assert beats.context.shape == (beats.kept.sum(), 9)
     assert np.abs(probabilities - shipped.predict_proba(beats.X, beats.context)).max() < 1e-4
+
+
+def test_a_checkpoint_or_a_shipped_model_is_exported_as_predict_takes_it(run_and_beats, tmp_path, monkeypatch):
+    from arrhythmia import pretrained
+
+    run, beats = run_and_beats
+    checkpoint = tmp_path / "kept" / "best.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes((run / "model.pt").read_bytes())
+    path = export_model(checkpoint, "onnx")
+    assert path == tmp_path / "kept" / "best.onnx"
+    expected = Classifier.from_run(run).predict_proba(beats.X)
+    assert np.abs(OnnxClassifier(path).predict_proba(beats.X) - expected).max() < 1e-4
+    assert export_model(run / "model.pt", "onnx") == run / "model.onnx"
+
+    # A shipped model, by its folder, its model.pt or its name: into the current folder, not the package.
+    folder = pretrained.model_dir(pretrained.DEFAULT)
+    shipped = (folder / "model.onnx").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    for given in (folder, folder / "model.pt", pretrained.DEFAULT):
+        written = export_model(given, "onnx")
+        assert written == Path(f"{pretrained.DEFAULT}.onnx") and written.is_file(), given
+        written.unlink()
+    assert export_model(None, "onnx", tmp_path / "x.onnx", pretrained_name=pretrained.DEFAULT) == tmp_path / "x.onnx"
+    assert (folder / "model.onnx").read_bytes() == shipped
+    X = np.random.default_rng(0).normal(0.3, 0.2, (50, 87)).astype(np.float32)
+    context = np.ones((50, 9), dtype=np.float32)
+    got = OnnxClassifier(tmp_path / "x.onnx").predict_proba(X, context)
+    assert np.abs(got - Classifier.from_pretrained(device="cpu").predict_proba(X, context)).max() < 1e-4
+
+    for given, message in (
+        (tmp_path / "nothing", "no such run directory or checkpoint, nor a shipped model (shipped: fast-cnn-ds1"),
+        (tmp_path / "x.onnx", "an ONNX export already"),
+        (tmp_path, "no model.pt here"),
+    ):
+        with pytest.raises(ArrhythmiaError, match=re.escape(f"{given}: {message}")):
+            export_model(given, "onnx")

@@ -684,15 +684,30 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
 
 @app.command()
 def export(
-    run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")],
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run directory written by `arrhythmia train`, a .pt checkpoint (model.pt), or a shipped model's "
+            "name or folder.",
+            metavar="MODEL",
+            show_default=False,
+        ),
+    ] = None,
+    pretrained: PretrainedOption = None,
     format: Annotated[ExportFormat, typer.Option("--format", help="onnx or torchscript.")] = ExportFormat.onnx,
-    out: Annotated[Path | None, typer.Option(help="Output file (default RUN/model.onnx or RUN/model.ts.pt).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output file or folder (default RUN/model.onnx or RUN/model.ts.pt; beside a checkpoint; NAME.onnx "
+            "here for a shipped model)."
+        ),
+    ] = None,
 ) -> None:
-    """Export the run's model with its classes, standardisation and input length in the metadata."""
+    """Export a model (as `predict --run` or `--pretrained` takes it) with its classes, standardisation, input
+    length and preprocessing in the metadata."""
     from arrhythmia.export import export_model
-    from arrhythmia.runs import Run
 
-    path = export_model(Run.open(run).path, format.value, out)
+    path = export_model(run, format.value, out, pretrained)
     console.print(f"{format.value}: {path}")
 
 

@@ -38,12 +38,63 @@ FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "PyTorch (TorchScript)"}
 TRAINING_FILES = (MODEL_FILE, "last.pt")
 
 
-def export_path(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path:
-    """Where ``export_model`` writes: ``out``, or the format's file in ``out`` where that is a folder, or in
-    the run directory without it. ArrhythmiaError for a name whose ending says another format (TorchScript
-    in ``x.onnx``) or one of the run's training files (``model.pt``, ``last.pt``)."""
-    run_dir = Path(run_dir)
-    out = run_dir / EXPORT_FILES[fmt] if out is None else Path(out)
+def _shipped_name(folder: Path) -> str | None:
+    """The name of the shipped model whose folder ``folder`` is, else None."""
+    for name in pretrained.available():
+        if folder.resolve() == pretrained.model_dir(name).resolve():
+            return name
+    return None
+
+
+def export_source(
+    model: str | Path | None = None, fmt: str = "onnx", pretrained_name: str | None = None
+) -> tuple[Path, Path]:
+    """The checkpoint to export and where its export goes by default, for what ``predict --run`` and
+    ``--pretrained`` take: a run directory (``RUN/model.onnx``), a ``.pt`` checkpoint (beside it:
+    ``model.pt`` -> ``model.onnx``, ``x.pt`` -> ``x.onnx``), or a shipped model, by name or by its folder
+    (``NAME.onnx`` in the current folder: never into the installed package). ArrhythmiaError, one line, for
+    anything else."""
+    ending = SUFFIXES[fmt][0] if fmt == "onnx" else ".ts.pt"
+    if model is not None and pretrained_name is not None:
+        raise ArrhythmiaError("give a model (a run directory, a .pt checkpoint) or --pretrained NAME, not both")
+    if model is None:
+        if pretrained_name is None:
+            raise ArrhythmiaError("give a model to export: a run directory, a .pt checkpoint, or --pretrained NAME")
+        return pretrained.model_dir(pretrained_name) / MODEL_FILE, Path(f"{pretrained_name}{ending}")
+    path = Path(model)
+    if not path.exists():
+        if str(model) in pretrained.available():
+            return export_source(None, fmt, str(model))
+        raise ArrhythmiaError(
+            f"{path}: no such run directory or checkpoint, nor a shipped model "
+            f"(shipped: {', '.join(pretrained.available()) or 'none'})"
+        )
+    if path.is_dir():
+        name = _shipped_name(path)
+        if name is not None:
+            return path / MODEL_FILE, Path(f"{name}{ending}")
+        if not (path / MODEL_FILE).is_file():
+            raise ArrhythmiaError(f"{path}: no {MODEL_FILE} here (a run directory holds one once trained)")
+        return path / MODEL_FILE, path / EXPORT_FILES[fmt]
+    if path.suffix.lower() == ".onnx":
+        raise ArrhythmiaError(f"{path}: an ONNX export already; export takes a run directory or a .pt checkpoint")
+    if is_torchscript(path):
+        raise ArrhythmiaError(f"{path}: a TorchScript export; export takes a run directory or a .pt checkpoint")
+    name = _shipped_name(path.parent) if path.name == MODEL_FILE else None
+    if name is not None:
+        return path, Path(f"{name}{ending}")
+    default = path.parent / EXPORT_FILES[fmt] if path.name == MODEL_FILE else path.with_name(f"{path.stem}{ending}")
+    return path, default
+
+
+def export_path(
+    model: str | Path | None, fmt: str, out: str | Path | None = None, pretrained_name: str | None = None
+) -> Path:
+    """Where ``export_model`` writes: ``out``, or the format's file in ``out`` where that is a folder, or
+    ``export_source``'s default without it. ArrhythmiaError for a name whose ending says another format
+    (TorchScript in ``x.onnx``) or a training checkpoint (the one exported, a run's ``model.pt``, ``last.pt``)."""
+    checkpoint, default = export_source(model, fmt, pretrained_name)
+    out = default if out is None else Path(out)
     if out.is_dir():
         out = out / EXPORT_FILES[fmt]
     for other, suffixes in SUFFIXES.items():
@@ -52,7 +103,8 @@ def export_path(run_dir: str | Path, fmt: str, out: str | Path | None = None) ->
                 f"{out}: a {out.suffix} name is for {FORMAT_NAMES[other]} files, but --format {fmt} writes "
                 f"{FORMAT_NAMES[fmt]}; name it *{SUFFIXES[fmt][0]} (e.g. {EXPORT_FILES[fmt]})"
             )
-    if out.exists() and any(out.resolve() == (run_dir / name).resolve() for name in TRAINING_FILES):
+    checkpoints = [checkpoint, *(checkpoint.parent / name for name in TRAINING_FILES)]
+    if out.exists() and any(out.resolve() == path.resolve() for path in checkpoints):
         raise ArrhythmiaError(f"{out}: the run's training checkpoint; export to another file")
     return out
 
@@ -141,13 +193,16 @@ def metadata(classifier: Classifier) -> dict[str, str]:
     }
 
 
-def export_model(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> Path:
-    """Write the model of ``run_dir`` as ONNX or TorchScript to ``export_path(run_dir, fmt, out)``; returns
-    the file written."""
+def export_model(
+    model: str | Path | None, fmt: str = "onnx", out: str | Path | None = None, pretrained_name: str | None = None
+) -> Path:
+    """Write ``model`` (a run directory, a ``.pt`` checkpoint, a shipped model's name or folder; or None and
+    the shipped model ``pretrained_name``) as ONNX or TorchScript to ``export_path(...)``; returns the file
+    written."""
     if fmt not in FORMATS:
         raise ArrhythmiaError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
-    out = export_path(run_dir, fmt, out)  # checked before the model is read
-    classifier = Classifier.from_run(run_dir, device="cpu")
+    out = export_path(model, fmt, out, pretrained_name)  # checked before the model is read
+    classifier = Classifier.from_checkpoint(export_source(model, fmt, pretrained_name)[0], device="cpu")
     module = Deployable(classifier).eval()
     example = (torch.from_numpy(np.full((2, classifier.input_length), 0.5, dtype=np.float32)),)
     names = ["beats"]
