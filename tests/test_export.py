@@ -113,6 +113,10 @@ def test_export_out_may_be_a_folder_and_its_name_must_not_say_another_format(run
     folder = tmp_path / "exports"
     folder.mkdir()
     assert export_model(run, "onnx", folder) == folder / "model.onnx"  # was '.exports.XXXX.tmp: Is a directory'
+    # A name without a suffix that does not exist yet is a folder too, not a file without an extension.
+    assert export_model(run, "onnx", tmp_path / "new" / "dir") == tmp_path / "new" / "dir" / "model.onnx"
+    assert (tmp_path / "new" / "dir" / "model.onnx").is_file()
+    assert export_model(run, "torchscript", tmp_path / "ts") == tmp_path / "ts" / "model.ts.pt"
     assert OnnxClassifier(folder / "model.onnx").classes == ("N", "S", "V", "F", "Q")
     for fmt, name, message in (
         ("torchscript", "x.onnx", "a .onnx name is for ONNX files, but --format torchscript writes PyTorch"),

@@ -90,12 +90,13 @@ def export_source(
 def export_path(
     model: str | Path | None, fmt: str, out: str | Path | None = None, pretrained_name: str | None = None
 ) -> Path:
-    """Where ``export_model`` writes: ``out``, or the format's file in ``out`` where that is a folder, or
-    ``export_source``'s default without it. ArrhythmiaError for a name whose ending says another format
-    (TorchScript in ``x.onnx``) or a training checkpoint (the one exported, a run's ``model.pt``, ``last.pt``)."""
+    """Where ``export_model`` writes: ``out``, or the format's file in ``out`` where that is a folder or a
+    name without a suffix that does not exist yet (made), or ``export_source``'s default without it.
+    ArrhythmiaError for a name whose ending says another format (TorchScript in ``x.onnx``) or a training
+    checkpoint (the one exported, a run's ``model.pt``, ``last.pt``)."""
     checkpoint, default = export_source(model, fmt, pretrained_name)
     out = default if out is None else Path(out)
-    if out.is_dir():
+    if out.is_dir() or (not out.exists() and not out.suffix):  # exp/newdir: a folder, as an existing one is
         out = out / EXPORT_FILES[fmt]
     for other, suffixes in SUFFIXES.items():
         if other != fmt and out.suffix.lower() in suffixes:
