@@ -388,3 +388,34 @@ def test_a_cohort_row_counts_vt_and_svt_episodes_couplets_and_runs(tmp_path):
     row = cohort_row(tmp_path)
     assert (row["vt_episodes"], row["svt_episodes"]) == (2, 1)
     assert (row["S_couplets"], row["S_runs"], row["V_couplets"], row["V_runs"]) == (2, 3, 3, 4)
+
+
+def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for seed in range(8):
+        write_wfdb_record(folder, f"r{seed}", seconds=600, seed=seed)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "arrhythmia.cli", "predict", str(folder), "--out", str(out), "--workers", "2"]
+    # Its own process group, as a terminal's foreground job: Ctrl-C reaches the command and its workers.
+    running = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob(f"*/{MARKER}")) and time.monotonic() < deadline and running.poll() is None:
+        time.sleep(0.02)
+    os.killpg(running.pid, signal.SIGINT)
+    _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    last = stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("interrupted:") and "run the same command again to resume" in last
+    finished = len(list(out.glob(f"*/{MARKER}")))
+    assert 1 <= finished < 8
+
+    rerun = run_cli(*command[3:])
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{8 - finished} labelled, {finished} skipped (complete)" in rerun.stdout

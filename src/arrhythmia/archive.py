@@ -22,10 +22,13 @@ from __future__ import annotations
 import glob
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -518,10 +521,28 @@ def _client(workers: int | None, scheduler: str | None):
         except (OSError, ValueError) as exc:  # nothing listening there, or not an address
             raise ArrhythmiaError(f"{scheduler}: no Dask scheduler answers there ({one_line(exc)})") from None
     # Quiet: a recording's failure is its row, and shutting down makes workers log lost heartbeats.
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
-    )
+    with _interrupts_ignored():  # the worker processes inherit it: Ctrl-C is for this process to handle
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
     return Client(cluster), cluster
+
+
+@contextmanager
+def _interrupts_ignored():
+    """SIGINT ignored meanwhile (in the main thread; elsewhere signals cannot be set, nor arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 def label_archive(
@@ -620,7 +641,8 @@ def _run(todo: dict[str, Task], workers: int, scheduler: str | None, progress: b
                 bar.update(1)
                 bar.set_postfix(failed=sum(row["status"] == "failed" for row in rows.values()), refresh=False)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with _interrupts_ignored():  # a second Ctrl-C while the workers stop would only leave them running
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return rows

@@ -668,7 +668,15 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
     model = ModelChoice(str(run) if run else None, pretrained, engine.value)
-    result = label_archive(recordings, out, options, model, workers=workers, scheduler=scheduler, force=force)
+    try:
+        result = label_archive(recordings, out, options, model, workers=workers, scheduler=scheduler, force=force)
+    except KeyboardInterrupt:  # Ctrl-C: one line (the worker processes ignore it: no traceback of theirs)
+        print(
+            f"\ninterrupted: the recordings labelled so far are kept in {out}; run the same command again to "
+            "resume (they are skipped)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
     for name, error in sorted(result.failures.items()):
         print(f"failed: {name}: {error}", file=sys.stderr)
     console.print(
