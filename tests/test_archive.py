@@ -419,3 +419,16 @@ def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(tmp_path):
     rerun = run_cli(*command[3:])
     assert rerun.returncode == 0, rerun.stderr
     assert f"{8 - finished} labelled, {finished} skipped (complete)" in rerun.stdout
+
+
+def test_cohort_percentages_are_rounded_and_never_above_100(tmp_path):
+    from arrhythmia.archive import cohort_row
+
+    (tmp_path / "summary.json").write_text(json.dumps({"beats": 10, "per_class": {"N": 10}, "muscle_filtered_s": 1}))
+    # hourly.csv's analysable minutes, rounded as written, sum to a hair more than the recording
+    (tmp_path / "hourly.csv").write_text("start_s,end_s,analysable_min\n0,3600,60.0000133\n3600,3900,5\n")
+    (tmp_path / "episodes.csv").write_text("type,start_s,end_s,beats,max_hr_bpm,mean_hr_bpm\nAF,0,1300,1500,120,100\n")
+    row = cohort_row(tmp_path)
+    assert row["analysable_percent"] == 100.0
+    assert row["af_burden_percent"] == 33.333 and row["muscle_filtered_percent"] == 0.026
+    assert json.loads(json.dumps(row))["analysable_percent"] == 100.0

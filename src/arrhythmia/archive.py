@@ -433,6 +433,12 @@ def cohort_row(out: Path) -> dict:
     duration = float(hourly["end_s"].max() - hourly["start_s"].min()) if hourly is not None else np.nan
     row["duration_s"] = duration
     per_s = 100.0 / duration if duration > 0 else np.nan  # percent of the recording per second
+
+    def share(seconds: float) -> float:
+        """``seconds`` in percent of the recording: to 0.001 %, at most 100 (sums of rounded minutes and
+        seconds overshoot it by a hair: 100.00002)."""
+        return float(np.clip(round(seconds * per_s, 3), 0.0, 100.0)) if per_s == per_s else np.nan
+
     ectopy = summary.get("ectopy", {})
     for cls in ("S", "V"):
         row[f"{cls}_burden_percent"] = ectopy.get(cls, {}).get("burden_percent", np.nan)
@@ -445,17 +451,17 @@ def cohort_row(out: Path) -> dict:
         af = episodes[episodes["type"] == "AF"]
         pauses = episodes[episodes["type"] == "pause"]
         row["af_episodes"] = len(af)
-        row["af_burden_percent"] = float((af["end_s"] - af["start_s"]).sum()) * per_s
+        row["af_burden_percent"] = share(float((af["end_s"] - af["start_s"]).sum()))
         afl = episodes[episodes["type"] == "AFL"]
         row["afl_episodes"] = len(afl)
-        row["afl_burden_percent"] = float((afl["end_s"] - afl["start_s"]).sum()) * per_s
+        row["afl_burden_percent"] = share(float((afl["end_s"] - afl["start_s"]).sum()))
         row["vf_episodes"] = int((episodes["type"] == "VF").sum())
         row["vt_episodes"] = int((episodes["type"] == "VT").sum())
         row["svt_episodes"] = int((episodes["type"] == "SVT").sum())
         row["pauses"] = len(pauses)
         row["longest_pause_s"] = float((pauses["end_s"] - pauses["start_s"]).max()) if len(pauses) else 0.0
-    row["analysable_percent"] = 60.0 * float(hourly["analysable_min"].sum()) * per_s if hourly is not None else np.nan
-    row["muscle_filtered_percent"] = float(summary.get("muscle_filtered_s", 0.0)) * per_s
+    row["analysable_percent"] = share(60.0 * float(hourly["analysable_min"].sum())) if hourly is not None else np.nan
+    row["muscle_filtered_percent"] = share(float(summary.get("muscle_filtered_s", 0.0)))
     adaptation = summary.get("adaptation") or {}
     row["adaptation_changed_percent"] = adaptation.get("changed_percent", np.nan)
     row["review_recommended"] = adaptation.get("review_recommended", False)
