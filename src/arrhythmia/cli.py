@@ -682,7 +682,7 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
     console.print(
         f"{len(recordings):,} recordings: {result.labelled:,} labelled, {result.skipped:,} skipped (complete), "
         f"{result.failed:,} failed, {result.warned:,} with warnings, in {result.seconds:.1f} s; cohort: {result.path}"
-        + (f" (and {result.earlier:,} recordings earlier runs labelled there)" if result.earlier else ""),
+        + (f" (and {result.earlier:,} more that earlier runs labelled there)" if result.earlier else ""),
         soft_wrap=True,
         markup=False,
     )
