@@ -223,3 +223,31 @@ def test_score_a_mitdb_record_with_the_shipped_model():
     assert metrics["detection"]["reference"] == 2273 and metrics["detection"]["se"] > 0.99
     assert metrics["accuracy"] > 0.99
     assert metrics["episodes_recordings"] == 1 and metrics["episodes"]["AF"]["reference"] == 0
+
+
+def test_score_finds_the_folder_predict_moved_a_recording_to(tmp_path):
+    # Two batches labelled into one --out, each with a recording 'a': the second went to another folder.
+    for batch, seed in (("site1", 0), ("site2", 5)):
+        (tmp_path / batch).mkdir()
+        write_wfdb_record(tmp_path / batch, "a", seconds=40, seed=seed)
+        labelled = run_cli("predict", tmp_path / batch, "--out", tmp_path / "out")
+        assert labelled.returncode == 0, labelled.stderr
+    fresh = run_cli("score", tmp_path / "site2" / "a.hea", "--per-record")
+    saved = run_cli("score", tmp_path / "site2" / "a.hea", "--per-record", "--predictions", tmp_path / "out")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout == fresh.stdout  # site2's labels, not site1's in out/a
+
+
+def test_score_and_predict_take_the_signals_unit(tmp_path):
+    rec = write_wfdb_record(tmp_path, "rec", seconds=40)
+    np.save(tmp_path / "rec.npy", np.round(rec.signal * 409.6 + 2048))  # a 12-bit recorder's counts
+    given = run_cli("predict", tmp_path / "rec.npy", "--fs", "360", "--units", "409.6", "--out", tmp_path / "given")
+    assert given.returncode == 0, given.stderr
+    assert json.loads((tmp_path / "given" / "summary.json").read_text())["mv_per_unit"] == 1.0
+    assert "read as" not in given.stderr
+    reference = tmp_path / "reference.csv"
+    reference.write_text("sample,label\n" + "".join(f"{s},N\n" for s in rec.r_peaks))
+    scored = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--units", "409.6", "--reference", reference)
+    assert scored.returncode == 0 and "read as" not in scored.stderr, scored.stderr
+    wrong = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--units", "volts-ish", "--reference", reference)
+    assert_one_line_error(wrong, "--units 'volts-ish': expected a unit (mV, uV, V)")

@@ -407,6 +407,13 @@ LeadOption = Annotated[
 MuscleFilterOption = Annotated[
     bool, typer.Option(help="Low-pass (25 Hz) the stretches that hold muscle noise before reading beats.")
 ]
+UnitsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The signal's unit where the file names none (CSV, .npy): mV, uV or V, or a recorder's counts per mV "
+        "(e.g. 409.6); default: read from the size of its beats."
+    ),
+]
 
 
 def _key_value_option(flag: str, help: str):
@@ -439,6 +446,7 @@ def predict(
     engine: EngineOption = Engine.torch,
     fs: FsOption = None,
     lead: LeadOption = None,
+    units: UnitsOption = None,
     adapt: Annotated[
         bool, typer.Option(help="Adapt the labels to the recording: morphology families, its own statistics.")
     ] = True,
@@ -483,6 +491,7 @@ def predict(
     options = PredictOptions(
         fs=fs,
         lead=lead,
+        units=units,
         adapt=_adapt_value(adapt, adapt_setting or []),
         ask=ask,
         labels=labels,
@@ -585,6 +594,7 @@ def score(
     engine: EngineOption = Engine.torch,
     fs: FsOption = None,
     lead: LeadOption = None,
+    units: UnitsOption = None,
     adapt: Annotated[bool, typer.Option(help="Adapt the labels to the recording, as predict does by default.")] = True,
     adapt_setting: AdaptSettings = None,
     episode_setting: EpisodeSettings = None,
@@ -603,12 +613,15 @@ def score(
 ) -> None:
     """Label annotated recordings through predict and score the labels beat by beat against the reference
     (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest)."""
-    from arrhythmia.archive import find_recordings, record_names
+    from arrhythmia.archive import find_recordings, folder_names
+    from arrhythmia.data.units import mv_per_unit
     from arrhythmia.episodes import EpisodeConfig
     from arrhythmia.export import load_classifier
     from arrhythmia.files import write_json
     from arrhythmia.scoring import comparison_metrics, format_scores, score_recordings, scores_document
 
+    if units is not None:
+        mv_per_unit(units)  # a unit that is none is said once, not once per recording
     recordings = find_recordings(records)
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
@@ -616,7 +629,8 @@ def score(
     folders = None
     if predictions is not None:  # predict's --out: the recording's own folder, or an archive's folder of them
         alone = len(recordings) == 1 and (predictions / "beats.csv").is_file()
-        folders = [predictions] if alone else [predictions / name for name in record_names(recordings)]
+        # the folders predict chose, which an earlier batch's recording of the same name may have moved aside
+        folders = [predictions] if alone else [predictions / name for name in folder_names(recordings, predictions)[0]]
     model = load_classifier(run, engine.value, pretrained) if predictions is None else None
     failures: dict[str, str] = {}
     comparisons = score_recordings(
@@ -629,6 +643,7 @@ def score(
         predictions=folders,
         fs=fs,
         lead=lead,
+        units=units,
         adapt=adapt_value,
         episodes=EpisodeConfig.from_value(episode_settings),
         muscle_filter=muscle_filter,
