@@ -7,9 +7,9 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   the median change from one interval to the next, ignoring intervals next to a V beat) and the beats
   have no P wave (``af_p_wave_below``: the P stretch of a beat is unlike its neighbours',
   ``context.p_wave_consistency``) for at least ``af_min_s``; thresholds chosen on MIT-BIH DS1 against its
-  rhythm annotations (README). Without P-wave consistency (``p_wave`` None) irregularity alone decides.
-  Intervals next to a beat that looks like noise (``af_unalike_below``, ``af_noise_above``) are left out of the
-  irregularity too.
+  rhythm annotations (docs/labelling.md, "Rhythm episodes"). Without P-wave consistency (``p_wave`` None)
+  irregularity alone decides. Intervals next to a beat that looks like noise (``af_unalike_below``,
+  ``af_noise_above``) are left out of the irregularity too.
 - ``VT`` / ``SVT``: three or more V (S) beats in a row faster than ``run_bpm``, a run ending at an interval
   slower than ``run_break_bpm`` (a pause between two runs); an SVT run inside an AF or AFL episode is the
   fibrillation's (flutter's) ventricular response and is not listed (``svt_in_af``); nor is a VT run of
@@ -65,7 +65,7 @@ class EpisodeConfig:
     pause_s : an RR interval at least this long is a pause.
     pause_quiet_below : ... when the signal inside it moves less than this share of the beats' QRS band
         (``data.quality.gap_activity``): a pause is quiet, and an interval as loud as that is ventricular
-        flutter, or noise that hid the beats. Chosen on MIT-BIH DS1 (README); None: every long interval.
+        flutter, or noise that hid the beats. Chosen on MIT-BIH DS1 (docs/labelling.md); None: every long interval.
     bradycardia_bpm, tachycardia_bpm : sustained heart rate below / above these.
     sustained_s : bradycardia and tachycardia last at least this long.
     run_bpm : VT and SVT runs are faster than this (their mean rate).
@@ -87,34 +87,35 @@ class EpisodeConfig:
     bigeminy_min_v, trigeminy_min_v : the fewest V beats in a row of the pattern that make an episode.
         Three N-N-V cycles come by chance among frequent ectopic beats, and MIT-BIH's annotators did not
         call them trigeminy: on DS1, with the reference beat labels themselves, 3 finds every reference
-        trigeminy at 59% episode +P, 4 finds 87% at 75% (README).
+        trigeminy at 59% episode +P, 4 finds 87% at 75% (docs/labelling.md).
     afl_organisation : a beat's atrial activity is flutter-like where its window's organisation index
         (``data.atrial.atrial_activity``) is at least this and its dominant frequency within ``afl_hz``
         (atrial rates of 240-420 a minute; 207's ventricular flutter, at 3-3.75 Hz, stays out); chosen on
-        MIT-BIH DS1 (README); None: no AFL.
+        MIT-BIH DS1 (docs/labelling.md); None: no AFL.
     afl_min_mv : ... and its flutter waves (the dominant peak and its harmonics) at least this RMS amplitude,
         mV: a lead's noise can hold a steady peak that small (MIT-BIH 101's V1, 0.1 mV QRS: 0.007-0.023 mV),
         flutter waves 0.1 mV high are 0.029 mV RMS (MIT-BIH 203's atrial activity: 0.05-0.18); NaN (unknown,
         a table from before it was measured): no floor; None: no floor.
     afl_min_s : flutter-like beats in a row for at least this long, most of them not V, are an AFL episode.
     vf_min_s : a stretch of flutter-like signal (``data.ventricular.ventricular_flutter``) at least this
-        long is a VF episode; chosen on MIT-BIH DS1 (README); None: no VF.
+        long is a VF episode; chosen on MIT-BIH DS1 (docs/labelling.md); None: no VF.
     vt_unalike_below, vt_noise_above : a beat whose QRS complex correlates with the one before's by less than
         ``vt_unalike_below`` where the signal around it is noisy (``data.quality.beat_noise``: the noise a
         share of the beats' QRS band) looks like noise the detector read as a beat. A VT run of such beats
         (the run's medians; noise over ``vt_noise_above``) is not listed: both are needed, since a true run of
         beats of several shapes sits in a quiet signal and a true run in noise repeats one shape; it is listed
         as an ``artefact`` episode instead, for a reviewer to look at. Chosen on MIT-BIH DS1 with synthetic
-        noise (README); ``vt_unalike_below`` None: every VT run is listed.
+        noise (docs/labelling.md); ``vt_unalike_below`` None: every VT run is listed.
     af_unalike_below, af_noise_above : the same for AF, beat by beat: the intervals next to a beat unlike the
         one before (under ``af_unalike_below``) where the noise is over ``af_noise_above`` are left out of the
         irregularity, as those next to V beats are (a false beat splits an interval in two, which reads as
         irregular). Lower likeness and higher noise than VT's: fibrillation waves lie in the QRS band too and,
-        on a lead like V1, blur the beats' likeness. Chosen on MIT-BIH DS1 (README); either None: none left out.
+        on a lead like V1, blur the beats' likeness. Chosen on MIT-BIH DS1 (docs/labelling.md); either None: none
+        left out.
     svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
         of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
         and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
-        this drops one false SVT episode per training seed and loses none; README); likewise in flutter.
+        this drops one false SVT episode per training seed and loses none; docs/labelling.md); likewise in flutter.
     """
 
     pause_s: float = 2.0

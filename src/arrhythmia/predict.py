@@ -78,7 +78,7 @@ class BeatModel(Protocol):
 UNIT_NAMES = {1000.0: "volts", 0.001: "microvolts"}
 
 #: A beat whose confidence (the network's own probability for its label) is under this is "unsure": 7-9% of
-#: DS1's beats through the CV fold models, holding half the wrong labels (README, "Which beats to look at").
+#: DS1's beats through the CV fold models, holding half the wrong labels (docs/labelling.md, "Which beats to look at").
 UNSURE_BELOW = 0.5
 
 #: The beats table's columns of each beat's atrial activity (``data.atrial.atrial_activity``), in the order
@@ -374,7 +374,7 @@ def _reviewed_split(
 
 #: Search-back inside runs of V beats (``_beats_in_v_runs``): an RR gap next to a V beat at least this many
 #: times the shorter interval around it may hold a beat of the run the detector missed, and a gap can hold
-#: two (passes). Chosen on DS1 by cross-validation over record groups (README, "Rhythm episodes").
+#: two (passes). Chosen on DS1 by cross-validation over record groups (docs/labelling.md, "Rhythm episodes").
 V_RUN_GAP_RATIO = 1.7
 V_RUN_PASSES = 2
 

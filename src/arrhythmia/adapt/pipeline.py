@@ -48,7 +48,7 @@ RENAMED = {"keep_not_v_below": "keep_if_made_below"}
 
 @dataclass
 class AdaptConfig:
-    """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; README).
+    """Which adaptation steps ``predict`` runs, and their settings (chosen on DS1 records; docs/labelling.md).
 
     batchnorm : re-estimate BatchNorm statistics on the recording's beats (either engine; an ONNX graph
         exported before its BatchNormalization nodes were kept cannot).
@@ -104,10 +104,10 @@ class AdaptConfig:
         (``unlike_early_beats_as_v``; chosen on DS1 records, docs/choosing-the-adaptation.md); None: none is.
     pattern_lags : ... a rhythm is regular there when its intervals repeat, below ``irregular_above``, at a lag
         of 1 to this many beats (``context.pattern_irregularity``; 2 and 3: bigeminy and trigeminy, whose
-        early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (README).
+        early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (docs/labelling.md).
     fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); False
         suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
-        know (README). A reviewer's answer for a family's exemplar always may, but for the usual beat's
+        know (docs/labelling.md). A reviewer's answer for a family's exemplar always may, but for the usual beat's
         family.
     fusion_late_above : the network's vote never makes fusion a family whose median beat comes later than
         this (prematurity): a fusion beat is a ventricular beat that fired as the sinus beat arrived, never
@@ -118,7 +118,7 @@ class AdaptConfig:
         a mixture of its two leads: 746 V beats); None: no limit. Set from MIT-BIH's annotations, not tuned.
     af_as_n : a beat called S inside an atrial fibrillation episode (``episodes.beats_in``) is N
         (``supraventricular_as_n``): with no organised atrial rhythm no beat is premature against it. Off by
-        default: a false AF episode (frequent atrial ectopy) would take its S beats along (README).
+        default: a false AF episode (frequent atrial ectopy) would take its S beats along (docs/labelling.md).
     previous_ratio : a beat called S whose RR interval is not under this fraction of the one before it is N,
         unless it follows an S beat that was (``late_against_previous_as_n``); None: no such rule.
     split_intervals_within : a beat called S after a beat of a shape fewer than ``min_family_beats`` beats
@@ -134,7 +134,7 @@ class AdaptConfig:
     review_above_percent : a recording on which the adaptation changed the network's label of more than this
         percentage of the beats is marked for review (``steps["review_recommended"]``): the steps change
         many labels where the network is least at home with the patient or lead, which is where the labels
-        are most often wrong (README); None: none is marked.
+        are most often wrong (docs/labelling.md); None: none is marked.
     """
 
     batchnorm: bool = True

@@ -112,7 +112,7 @@ def rhythm_border(
 
     A network trained on other patients places the border between N and S on absolute shape and RR
     features, and in atrial fibrillation calls hundreds of irregular beats S; the patient's own rhythm
-    is the reference that carries over (chosen on DS1 records, README)."""
+    is the reference that carries over (chosen on DS1 records, docs/labelling.md)."""
     if "S" not in classes or "N" not in classes:
         return probs
     s, n = classes.index("S"), classes.index("N")

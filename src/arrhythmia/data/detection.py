@@ -37,7 +37,7 @@ runs of wide multiform PVCs in record 203 (82). The rule constants below were se
 database (no held-out set), so expect somewhat lower figures on unseen data.
 
 ``search_gaps`` looks for missed beats in the signal itself, in RR gaps a caller names: ``predict`` names
-the long gaps next to beats it labelled V, where fast wide complexes hide from the detector (README,
+the long gaps next to beats it labelled V, where fast wide complexes hide from the detector (docs/labelling.md,
 "Rhythm episodes"). It is not part of ``detect_r_peaks``: searching every long gap added more false beats
 than it found true ones.
 
@@ -589,7 +589,7 @@ def peak_offsets(filtered: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 
     A detector's peaks sit on whole samples, 7.8 ms apart at 128 Hz: RMSSD and pNN50 read that jitter as
     beat-to-beat variation (DS1 at 128 Hz, RMSSD's median error 4.5% against the annotated beats' with
-    whole samples, 1.2% with these offsets; README, "Rhythm episodes").
+    whole samples, 1.2% with these offsets; docs/labelling.md, "Rhythm episodes").
 
     filtered : (n_samples,) float, the band-passed signal the peaks were found on (:func:`detect_and_filter`).
     peaks : (n_beats,) int, samples of ``filtered``, each the largest ``|filtered|`` near it.
