@@ -319,3 +319,46 @@ def test_predict_a_beat_csv_labels_every_row(synthetic_run, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "out" / "beats.csv").read_text().splitlines()
     assert lines[0].startswith("row,label,confidence,p_N") and len(lines) == 13
+
+
+def _main_meeting(monkeypatch, error: BaseException) -> int:
+    """The exit status of ``cli.main`` when the command raises ``error``."""
+    from arrhythmia import cli
+
+    def command() -> None:
+        raise error
+
+    monkeypatch.setattr(cli, "app", command)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    return stopped.value.code
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    from arrhythmia.errors import Interrupted
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert _main_meeting(monkeypatch, KeyboardInterrupt()) == 130
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("interrupted: what was finished is kept; run the same command")
+    assert _main_meeting(monkeypatch, Interrupted("runs/x: interrupted in epoch 2; continue with ...")) == 130
+    assert capsys.readouterr().err == "error: runs/x: interrupted in epoch 2; continue with ...\n"
+
+
+def test_under_torchrun_rank_0_alone_says_a_user_error_and_a_lost_peer_is_one_line(monkeypatch, capsys):
+    from arrhythmia.errors import DataError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, said in (("0", "error: nowhere: data directory does not exist\n"), ("1", "")):
+        monkeypatch.setenv("RANK", rank)
+        assert _main_meeting(monkeypatch, DataError("nowhere: data directory does not exist")) == 1
+        assert capsys.readouterr().err == said  # the same error on every rank: said once
+    lost = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection reset by peer\nmore")
+    assert _main_meeting(monkeypatch, lost) == 1
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("error: rank 1: another process of this torchrun run stopped")
+    assert "resume under torchrun" in said[0]
+
+    monkeypatch.delenv("WORLD_SIZE")  # a plain process: a RuntimeError is a bug, and its traceback stays
+    with pytest.raises(RuntimeError):
+        _main_meeting(monkeypatch, lost)

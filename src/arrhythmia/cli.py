@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 import typing
 import warnings
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from arrhythmia.config import RENAMED, TrainConfig
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, Interrupted, one_line
 from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE
 
 app = typer.Typer(
@@ -801,18 +802,55 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+#: Said where a command is stopped by Ctrl-C that says nothing of its own: every file is written whole or not
+#: at all, so what was finished is kept, and the commands that go on where they stopped do so when run again.
+INTERRUPTED = (
+    "interrupted: what was finished is kept; run the same command again to go on (data build, download, train "
+    "--resume, crossval and an archive continue where they stopped)"
+)
+#: Words of the error a torchrun process meets when another one of the run stopped (killed, out of memory).
+PEER_LOST = ("connection reset by peer", "connection closed by peer", "broken pipe", "gloo", "nccl")
+
+
+def _torchrun_rank() -> int | None:
+    """This process's rank under torchrun with more than one process, else None."""
+    try:
+        return int(os.environ["RANK"]) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+    except (KeyError, ValueError):
+        return None
+
+
 def main() -> None:
     """Entry point: user errors, and the file system's (a file where a directory is to go, no permission, a
-    full disk), become one line on stderr and exit status 1; warnings one line each."""
+    full disk), become one line on stderr and exit status 1; Ctrl-C one line and status 130; warnings one
+    line each. Under torchrun a user error is said by rank 0 alone (every process read the same options and
+    met the same error), and a process whose peer stopped says so in one line."""
     warnings.formatwarning = _warning_line
+    rank = _torchrun_rank()
     try:
         app()
     except ArrhythmiaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        if not rank:
+            print(f"error: {exc}", file=sys.stderr)
+        sys.exit(130 if isinstance(exc, Interrupted) else 1)
+    except KeyboardInterrupt:
+        if not rank:
+            print(f"\n{INTERRUPTED}", file=sys.stderr)
+        sys.exit(130)
     except OSError as exc:
         where = "" if exc.filename is None else f"{exc.filename}: "
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        prefix = "" if rank is None else f"rank {rank}: "
+        print(f"error: {prefix}{where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+    except RuntimeError as exc:
+        if rank is None or not any(word in str(exc).lower() for word in PEER_LOST):
+            raise
+        print(
+            f"error: rank {rank}: another process of this torchrun run stopped ({one_line(exc)[:160]}); "
+            "the epochs it finished are kept: resume under torchrun with the same process count and "
+            "train --resume RUN",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -13,6 +13,11 @@ class DataError(ArrhythmiaError):
     """A data source is missing, truncated, or not in the expected format."""
 
 
+class Interrupted(ArrhythmiaError):
+    """Ctrl-C, said in one line that tells how to go on (what was finished is kept); the CLI exits with
+    status 130, as a shell does for a process stopped by SIGINT."""
+
+
 def one_line(exc: BaseException) -> str:
     """An error as one line, to show or to put inside another message: an ``ArrhythmiaError``'s message
     (already written for the user), else ``Type: the first line of its message``."""
