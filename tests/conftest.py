@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arrhythmia.data import AAMI_CLASSES, BeatSet
+from arrhythmia.data import AAMI_CLASSES, BeatSet, get_window
 from arrhythmia.data.splits import DS1, DS2, PACED
 from arrhythmia.data.synthetic import synthetic_ecg
 
@@ -179,3 +179,17 @@ def flutter_ecg(seed: int = 0, fs: float = 250.0, seconds: float = 180.0, atrial
     for r in peaks_s:
         signal += 1.0 * np.exp(-0.5 * ((time - r) / 0.012) ** 2) + 0.2 * np.exp(-0.5 * ((time - r - 0.3) / 0.05) ** 2)
     return signal, fs, np.round(np.array(peaks_s) * fs).astype(np.int64)
+
+
+def always_model(label: str = "N"):
+    """A stand-in model that calls every beat ``label`` (AAMI classes, centred windows, no context)."""
+    from types import SimpleNamespace
+
+    probs = np.eye(len(AAMI_CLASSES), dtype=np.float32)[AAMI_CLASSES.index(label)] * 0.9 + 0.02
+    return SimpleNamespace(
+        classes=tuple(AAMI_CLASSES),
+        window=get_window("centred"),
+        takes_context=False,
+        model_name="stand-in",
+        predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
+    )

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import MITDB, needs_mitdb
+from conftest import MITDB, always_model, needs_mitdb
 
-from arrhythmia.data import get_window
 from arrhythmia.data.detection import detect_r_peaks
 from arrhythmia.data.quality import CLIPPED_BEAT_SHARE, CLIPPED_TIME_SHARE, clipping
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.errors import DataError
 from arrhythmia.labelling import PredictOptions, label_file
-
-
-def _model(label: str = "N"):
-    """A stand-in model that calls every beat ``label`` (centred windows, no context)."""
-    classes = ("N", "S", "V", "F", "Q")
-    probs = np.eye(len(classes), dtype=np.float32)[classes.index(label)] * 0.9 + 0.02
-    return SimpleNamespace(
-        classes=classes,
-        window=get_window("centred"),
-        takes_context=False,
-        model_name="stand-in",
-        predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
-    )
 
 
 def _ecg(seconds: float = 60.0, fs: float = 360.0):
@@ -78,7 +63,7 @@ def test_predict_says_in_one_line_that_a_recording_is_clipped(tmp_path):
         np.save(tmp_path / f"{name}.npy", values)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            label_file(tmp_path / f"{name}.npy", _model(), tmp_path / name, PredictOptions(fs=fs, adapt=False))
+            label_file(tmp_path / f"{name}.npy", always_model(), tmp_path / name, PredictOptions(fs=fs, adapt=False))
         said = [str(w.message) for w in caught if "flat-topped" in str(w.message)]
         if name == "within":
             assert said == []
@@ -105,11 +90,11 @@ def test_units_read_a_recorders_counts_in_millivolts(tmp_path):
     # through predict: the unit given is the one used, with no guess said about it
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        done = label_file(path, _model(), tmp_path / "out", PredictOptions(fs=fs, units="409.6"))
+        done = label_file(path, always_model(), tmp_path / "out", PredictOptions(fs=fs, units="409.6"))
     assert done.summary["mv_per_unit"] == 1.0 and not [w for w in said if "read as" in str(w.message)]
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        done = label_file(path, _model(), tmp_path / "guessed", PredictOptions(fs=fs))
+        done = label_file(path, always_model(), tmp_path / "guessed", PredictOptions(fs=fs))
     assert done.summary["mv_per_unit"] == 0.001  # 2.4 times off: what --units mends
     assert any("read as microvolts" in str(w.message) for w in said)
 
@@ -137,7 +122,7 @@ def test_a_rate_given_wrong_enough_to_make_no_hearts_rate_is_said(tmp_path):
     for given, said in ((250.0, False), (50.0, True)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            label_file(path, _model(), tmp_path / f"at{given:g}", PredictOptions(fs=given))
+            label_file(path, always_model(), tmp_path / f"at{given:g}", PredictOptions(fs=given))
         lines = [str(w.message) for w in caught if "no heart keeps" in str(w.message)]
         assert bool(lines) == said, (given, lines)
     assert lines[0].startswith(f"{path}: at --fs 50 Hz its median heart rate is 1")  # 14 bpm, from 70

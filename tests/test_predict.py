@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MITDB, needs_mitdb, write_wfdb_record
+from conftest import MITDB, always_model, needs_mitdb, write_wfdb_record
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import get_window
@@ -207,20 +207,6 @@ def test_training_beats_are_the_beats_predict_cuts_at_the_same_peaks(window):
     np.testing.assert_array_equal(cut.context, training.context)
 
 
-def _always(label: str):
-    """A stand-in model that calls every beat ``label`` (centred windows, no context)."""
-    from types import SimpleNamespace
-
-    classes = ("N", "S", "V", "F", "Q")
-    probs = np.eye(len(classes), dtype=np.float32)[classes.index(label)] * 0.9 + 0.02
-    return SimpleNamespace(
-        classes=classes,
-        window=get_window("centred"),
-        takes_context=False,
-        predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
-    )
-
-
 def test_a_beat_the_detector_missed_inside_a_v_run_is_found_and_can_be_reviewed(monkeypatch, tmp_path):
     import arrhythmia.predict as predict
 
@@ -237,7 +223,7 @@ def test_a_beat_the_detector_missed_inside_a_v_run_is_found_and_can_be_reviewed(
     monkeypatch.setattr(predict, "detect_and_filter", missing_one)
     near = lambda table: (table["sample"] - dropped).abs() <= round(0.02 * record.fs)  # noqa: E731
 
-    result = predict.label_recording(recording, _always("V"))
+    result = predict.label_recording(recording, always_model("V"))
     assert result.found_in_v_runs == 1 and near(result.beats).sum() == 1
     row = result.beats[near(result.beats)].iloc[0]
     assert row["label"] == "V" and row["family"] == -1 and np.isnan(row["p_wave"]) and np.isnan(row["atrial_hz"])
@@ -245,12 +231,12 @@ def test_a_beat_the_detector_missed_inside_a_v_run_is_found_and_can_be_reviewed(
     assert summary["beats_found_in_v_runs"] == 1 and summary["beats"] == len(truth)
 
     # Off, or with no V beat around the gap, nothing is added.
-    assert near(predict.label_recording(recording, _always("V"), search_back=False).beats).sum() == 0
-    assert predict.label_recording(recording, _always("N")).found_in_v_runs == 0
+    assert near(predict.label_recording(recording, always_model("V"), search_back=False).beats).sum() == 0
+    assert predict.label_recording(recording, always_model("N")).found_in_v_runs == 0
 
     # A reviewer's label for the found beat is taken (it is a beat that could be labelled); it keeps it.
     found = int(result.beats.loc[near(result.beats), "sample"].iloc[0])
-    reviewed = predict.label_recording(recording, _always("V"), reviewed={found: "N"}).beats
+    reviewed = predict.label_recording(recording, always_model("V"), reviewed={found: "N"}).beats
     assert reviewed.loc[near(reviewed), "label"].tolist() == ["N"]
 
 
