@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -163,6 +164,29 @@ def test_damaged_store_gives_one_line(wfdb_db, tmp_path):
         open_store(out)
     with pytest.raises(DataError, match="no beat store here"):
         open_store(tmp_path)
+
+
+def test_build_again_rebuilds_a_damaged_shard_and_reading_one_says_so(wfdb_db, tmp_path):
+    out = build_store(wfdb_db, tmp_path / "store", window="centred", workers=1, progress=False)
+    shards = out / "shards"
+    with (shards / "r02" / "X.npy").open("r+b") as fh:
+        fh.truncate(1000)  # a shard cut short after its build: done.json still says it is complete
+    command = f"arrhythmia data build --data {wfdb_db.resolve()} --out {out} --window centred"
+    with pytest.raises(DataError, match=r"r02/X.npy: cannot read shard \(file is truncated: 1000 bytes\)") as caught:
+        open_store(out)
+    assert str(caught.value).endswith(f"; run `{command}` again to rebuild it")
+    (shards / "r03" / "y.npy").unlink()
+    with pytest.raises(DataError, match=r"r03/y.npy: shard file is missing; run `arrhythmia data build --data "):
+        open_store(out)
+    kept = (shards / "r01" / "X.npy").stat().st_mtime_ns
+    with pytest.warns(UserWarning) as warned:
+        build_store(wfdb_db, out, window="centred", workers=1, progress=False)
+    said = [str(w.message) for w in warned]
+    assert len(said) == 2 and said[1].endswith("r03: y.npy is missing; rebuilding the shard"), said
+    assert re.search(r"r02: X.npy is 1,000 bytes, its header says [\d,]+; rebuilding the shard$", said[0])
+    assert (shards / "r01" / "X.npy").stat().st_mtime_ns == kept  # the whole shards are left alone
+    reference = load_wfdb_database(wfdb_db, source=wfdb_db.name, progress=False, window=WINDOWS["centred"])
+    assert_same_beats(open_store(out), reference)
 
 
 def test_load_beats_opens_a_store_and_it_splits(wfdb_db, tmp_path):

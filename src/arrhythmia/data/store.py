@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import shutil
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -129,7 +131,8 @@ def build_store(
     One shard per record, extracted in parallel and written as plain ``.npy`` files (see the module
     docstring for the layout); the beats are those ``load_wfdb_database`` returns, in the same order.
     Resumable: a re-run keeps the shards already complete for the same settings and record files, and
-    redoes the others.
+    redoes the others; a shard whose files are not whole (missing, or not as long as their ``.npy`` header
+    says) is rebuilt, with a warning naming it.
 
     Parameters
     ----------
@@ -168,8 +171,13 @@ def build_store(
                     f"{out / 'shards' / name / DONE}: shard was built with other settings "
                     f"({_differences(done.get('settings') or {}, settings)}); use another --out"
                 )
-            shards[name] = done if done is not None and done.get("files") == files else None
-            if shards[name] is None:
+            if done is not None and done.get("files") != files:
+                done = None  # built from other record files
+            if done is not None and (damage := _shard_damage(out / "shards" / name, done)):
+                warnings.warn(f"{out / 'shards' / name}: {damage}; rebuilding the shard", stacklevel=2)
+                done = None
+            shards[name] = done
+            if done is None:
                 todo.append((name, record, record_name, files))
 
     if todo:
@@ -210,6 +218,33 @@ def build_store(
 
     _write_manifest(out, data_dir, settings, window, shards)
     return out
+
+
+def _shard_damage(shard: Path, done: dict) -> str | None:
+    """What is wrong with the arrays of a shard its ``done.json`` calls complete, in words; None when nothing.
+
+    Checks what can be checked without reading the beats: every array is there, its header can be read, holds
+    the ``n`` rows ``done.json`` records, and the file is as long as its header says (a copy cut short, a
+    disk that filled up, a file truncated by hand)."""
+    for key in SHARD_ARRAYS:
+        path = shard / f"{key}.npy"
+        try:
+            with path.open("rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in HEADER_READERS:
+                    return f"{path.name} is not a .npy file this package writes (format version {version})"
+                shape, _, dtype = HEADER_READERS[version](fh)
+                expected = fh.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                size = os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            return f"{path.name} is missing"
+        except (OSError, ValueError) as exc:
+            return f"{path.name} cannot be read ({exc})"
+        if not shape or shape[0] != done.get("n"):
+            return f"{path.name} holds {shape[0] if shape else 0} beats, its done.json says {done.get('n')}"
+        if size != expected:
+            return f"{path.name} is {size:,} bytes, its header says {expected:,}"
+    return None
 
 
 def _check_target(out: Path, settings: dict) -> None:
@@ -303,11 +338,13 @@ class ShardFile:
     cache instead, and the process holds only the rows it asked for. Consecutive rows are read in one call.
     """
 
-    def __init__(self, path: Path, n_rows: int, row_shape: tuple, dtype: np.dtype) -> None:
+    def __init__(self, path: Path, n_rows: int, row_shape: tuple, dtype: np.dtype, remedy: str = "") -> None:
+        self.path = path
+        self._remedy = f"; {remedy}" if remedy else ""
         try:
             self._file = open(path, "rb", buffering=0)  # noqa: SIM115 -- kept open while the shard is cached
         except FileNotFoundError:
-            raise DataError(f"{path}: shard file is missing") from None
+            raise DataError(f"{path}: shard file is missing{self._remedy}") from None
         try:
             version = np.lib.format.read_magic(self._file)
             if version not in HEADER_READERS:
@@ -315,18 +352,19 @@ class ShardFile:
             shape, fortran_order, stored_dtype = HEADER_READERS[version](self._file)
         except (OSError, ValueError) as exc:
             self._file.close()
-            raise DataError(f"{path}: cannot read shard ({exc})") from None
+            raise DataError(f"{path}: cannot read shard ({exc}){self._remedy}") from None
         expected = (n_rows, *row_shape)
         if shape != expected or stored_dtype != dtype or fortran_order:
             self._file.close()
-            raise DataError(f"{path}: shard holds {stored_dtype} {shape}, the store says {dtype} {expected}")
+            raise DataError(
+                f"{path}: shard holds {stored_dtype} {shape}, the store says {dtype} {expected}{self._remedy}"
+            )
         self._offset = self._file.tell()
         self._row_bytes = int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
         size = os.fstat(self._file.fileno()).st_size
         if size < self._offset + n_rows * self._row_bytes:
             self._file.close()
-            raise DataError(f"{path}: cannot read shard (file is truncated: {size} bytes)")
-        self.path = path
+            raise DataError(f"{path}: cannot read shard (file is truncated: {size} bytes){self._remedy}")
         self._pid = os.getpid()
 
     def take(self, rows: np.ndarray, out: np.ndarray) -> None:
@@ -339,7 +377,7 @@ class ShardFile:
             while len(part):  # a read may return fewer bytes than asked (a signal): read on from there
                 got = self._read_at(part, offset)
                 if got <= 0:
-                    raise DataError(f"{self.path}: shard file was truncated while reading")
+                    raise DataError(f"{self.path}: shard file was truncated while reading{self._remedy}")
                 part, offset = part[got:], offset + got
 
     def _read_at(self, buffer: memoryview, offset: int) -> int:
@@ -359,8 +397,10 @@ class ShardFile:
             file.close()
 
 
-def _open_shard(paths: list[Path], lengths: np.ndarray, row_shape: tuple, dtype: np.dtype, shard: int) -> ShardFile:
-    return ShardFile(paths[shard], int(lengths[shard]), row_shape, dtype)
+def _open_shard(
+    paths: list[Path], lengths: np.ndarray, row_shape: tuple, dtype: np.dtype, remedy: str, shard: int
+) -> ShardFile:
+    return ShardFile(paths[shard], int(lengths[shard]), row_shape, dtype, remedy)
 
 
 class ShardedArray:
@@ -377,6 +417,8 @@ class ShardedArray:
     lengths : rows of each shard.
     row_shape, dtype : shape of one row and element type, the same in every shard (checked on opening).
     max_open : shards kept open at most (default: a quarter of the open-file limit, at most 4096).
+    remedy : what to do when a shard cannot be read, in words; said after the error (a store's says how to
+        rebuild it).
     """
 
     def __init__(
@@ -386,6 +428,7 @@ class ShardedArray:
         row_shape: tuple[int, ...],
         dtype: np.dtype | type = np.float32,
         max_open: int | None = None,
+        remedy: str = "",
     ) -> None:
         if len(paths) != len(lengths):
             raise ValueError(f"{len(paths)} shard paths but {len(lengths)} lengths")
@@ -396,14 +439,16 @@ class ShardedArray:
         self._row_shape = tuple(int(s) for s in row_shape)
         self._dtype = np.dtype(dtype)
         self._max_open = max_open or _max_open_default()
+        self._remedy = remedy
         # A cache over a function of the shard lists, not a bound method: no cycle that keeps files open.
         self._open = functools.lru_cache(maxsize=self._max_open)(
-            functools.partial(_open_shard, self._paths, self._lengths, self._row_shape, self._dtype)
+            functools.partial(_open_shard, self._paths, self._lengths, self._row_shape, self._dtype, remedy)
         )
 
     def __reduce__(self):
         # Pickle the paths, not the open files (e.g. for DataLoader workers); they open their own.
-        return type(self), (self._paths, self._lengths.tolist(), self._row_shape, self._dtype, self._max_open)
+        state = (self._paths, self._lengths.tolist(), self._row_shape, self._dtype, self._max_open, self._remedy)
+        return type(self), state
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -487,6 +532,21 @@ def store_window(path: str | Path) -> Window | None:
     return Window.from_dict(read_manifest(path)["window"]) if (path / MANIFEST).is_file() else None
 
 
+def _build_command(data_dir: str | None, out: Path, window: str | None) -> str:
+    """The ``arrhythmia data build`` command that builds (or repairs) the store at ``out``; ``SRC`` stands for
+    the database where its folder is not known or no longer there."""
+    src = shlex.quote(data_dir) if data_dir and Path(data_dir).is_dir() else "SRC"
+    command = f"arrhythmia data build --data {src} --out {shlex.quote(str(out))}"
+    return command + (f" --window {window}" if window else "")
+
+
+def _rebuild_remedy(path: Path, manifest: dict) -> str:
+    """What to do about a shard of the store at ``path`` that cannot be read: build it again (the build
+    checks every shard and rebuilds the damaged ones)."""
+    window = (manifest.get("window") or {}).get("kind")
+    return f"run `{_build_command(manifest.get('data_dir'), path, window)}` again to rebuild it"
+
+
 def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
     """The beats of the store at ``path``, their waveforms left on disk.
 
@@ -506,6 +566,7 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
     shards = manifest["shards"]
     if not shards:
         raise DataError(f"{path / MANIFEST}: store has no shards")
+    remedy = _rebuild_remedy(path, manifest)
     parts: dict[str, list[np.ndarray]] = {key: [] for key in SHARD_ARRAYS if key != "X"}
     for shard in shards:
         for key, values in parts.items():
@@ -513,14 +574,17 @@ def open_store(path: str | Path, window: Window | None = None) -> BeatSet:
             try:
                 array = np.load(file, allow_pickle=False)
             except FileNotFoundError:
-                raise DataError(f"{file}: shard file is missing (re-run `arrhythmia data build`)") from None
+                raise DataError(f"{file}: shard file is missing; {remedy}") from None
             except (OSError, ValueError) as exc:
-                raise DataError(f"{file}: cannot read shard ({exc})") from None
+                raise DataError(f"{file}: cannot read shard ({exc}); {remedy}") from None
             if len(array) != shard["n"]:
-                raise DataError(f"{file}: {len(array)} beats, store.json says {shard['n']}")
+                raise DataError(f"{file}: {len(array)} beats, store.json says {shard['n']}; {remedy}")
             values.append(array)
     X = ShardedArray(
-        [path / "shards" / s["name"] / "X.npy" for s in shards], [s["n"] for s in shards], (stored.length,)
+        [path / "shards" / s["name"] / "X.npy" for s in shards],
+        [s["n"] for s in shards],
+        (stored.length,),
+        remedy=remedy,
     )
     X.check()
     return BeatSet(
