@@ -189,6 +189,27 @@ def test_build_again_rebuilds_a_damaged_shard_and_reading_one_says_so(wfdb_db, t
     assert_same_beats(open_store(out), reference)
 
 
+def test_an_unfinished_store_says_how_to_finish_it(wfdb_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from arrhythmia.cli import app
+
+    out = build_store(wfdb_db, tmp_path / "store", window="centred", workers=1, progress=False)
+    (out / "store.json").unlink()  # as a build interrupted before its last step leaves it
+    (out / "shards" / "r03" / "done.json").unlink()
+    finish = f"{out}: unfinished beat store: run `arrhythmia data build --data {wfdb_db.resolve()} --out {out} "
+    for attempt in (lambda: load_beats(out, progress=False), lambda: open_store(out)):
+        with pytest.raises(DataError) as caught:
+            attempt()
+        assert str(caught.value) == finish + "--window centred` again to finish it"
+    summary = CliRunner().invoke(app, ["data", "summary", "--data", str(out)])
+    assert isinstance(summary.exception, DataError) and str(summary.exception).startswith(finish)
+    with pytest.raises(DataError, match="not a data directory"):  # an empty folder is no store
+        load_beats(tmp_path / "store" / "shards" / "r03", progress=False)
+    build_store(wfdb_db, out, window="centred", workers=1, progress=False)  # as the message says
+    assert len(open_store(out)) == len(load_wfdb_database(wfdb_db, progress=False, window=WINDOWS["centred"]))
+
+
 def test_load_beats_opens_a_store_and_it_splits(wfdb_db, tmp_path):
     out = build_store(wfdb_db, tmp_path / "store", workers=1, progress=False)
     beats = load_beats(out, progress=False)

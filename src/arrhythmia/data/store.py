@@ -73,8 +73,11 @@ def _record_files(data_dir: Path, record: str) -> dict[str, list[int]]:
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(files)}
 
 
-def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, settings: dict, files: dict) -> dict:
-    """Extract one record and write its shard; returns the shard's ``done.json``. Runs in a worker process."""
+def _build_shard(
+    record_path: str, shard_dir: str, name: str, record_name: str, settings: dict, files: dict, data_dir: str
+) -> dict:
+    """Extract one record and write its shard; returns the shard's ``done.json``. Runs in a worker process.
+    ``data_dir``, the database's folder, is only recorded: to say how to finish an interrupted build."""
     from arrhythmia.data.wfdb_source import load_record_beats
 
     window = Window.from_dict(settings["window"])
@@ -100,6 +103,7 @@ def _build_shard(record_path: str, shard_dir: str, name: str, record_name: str, 
         "lead": record.lead,
         "annotated": {c: record.annotated.get(c, 0) for c in AAMI_CLASSES},
         "lost": lost,
+        "data_dir": data_dir,
     }
     try:
         # Leftovers of an interrupted build (temp files, arrays of other settings) go first.
@@ -195,7 +199,14 @@ def build_store(
         with bar, ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(todo))) as pool:
             futures = {
                 pool.submit(
-                    _build_shard, str(data_dir / record), str(out / "shards" / name), name, record_name, settings, files
+                    _build_shard,
+                    str(data_dir / record),
+                    str(out / "shards" / name),
+                    name,
+                    record_name,
+                    settings,
+                    files,
+                    str(data_dir.resolve()),
                 ): name
                 for name, record, record_name, files in todo
             }
@@ -261,8 +272,28 @@ def _check_target(out: Path, settings: dict) -> None:
                 f"{out}: store was built with other settings "
                 f"({_differences(manifest.get('settings') or {}, settings)}); use another --out"
             )
-    elif out.is_dir() and any(p.name != "shards" and not p.name.startswith(f".{MANIFEST}.") for p in out.iterdir()):
+    elif out.is_dir() and not _holds_only_shards(out):
         raise DataError(f"{out}: directory is not empty and holds no beat store; use another --out")
+
+
+def _holds_only_shards(path: Path) -> bool:
+    """True where the directory at ``path`` holds nothing but what a build writes before ``store.json``."""
+    return all(p.name == "shards" or p.name.startswith(f".{MANIFEST}.") for p in path.iterdir())
+
+
+def unfinished_store(path: str | Path) -> str | None:
+    """What to say of the directory at ``path`` where it is a beat store whose build was interrupted (shards
+    and no ``store.json`` yet): how to finish it. None where it is anything else."""
+    path = Path(path)
+    if (path / MANIFEST).exists() or not (path / "shards").is_dir() or not _holds_only_shards(path):
+        return None
+    data_dir = window = None
+    for done_path in sorted((path / "shards").glob(f"*/{DONE}")):  # any finished shard knows the build's
+        done = read_json_or_none(done_path)
+        if isinstance(done, dict) and isinstance(done.get("settings"), dict):
+            data_dir, window = done.get("data_dir"), (done["settings"].get("window") or {}).get("kind")
+            break
+    return f"{path}: unfinished beat store: run `{_build_command(data_dir, path, window)}` again to finish it"
 
 
 def _write_manifest(out: Path, data_dir: Path, settings: dict, window: Window, shards: dict[str, dict]) -> None:
@@ -298,6 +329,9 @@ def read_manifest(path: str | Path) -> dict:
     """The ``store.json`` of the store at ``path``; DataError when there is none or it is not one."""
     manifest_path = Path(path) / MANIFEST
     if not manifest_path.is_file():
+        unfinished = unfinished_store(path)
+        if unfinished:
+            raise DataError(unfinished)
         raise DataError(f"{manifest_path}: no beat store here (build one with `arrhythmia data build`)")
     manifest = read_json_or_none(manifest_path)
     if manifest is None or manifest.get("format") != STORE_FORMAT:
@@ -611,5 +645,6 @@ SOURCE = Source(
     name="store",
     citation="A beat store built by `arrhythmia data build` from a WFDB database; cite that database.",
     load=lambda directory, window, progress=True: open_store(directory, window=window),
-    recognise=lambda directory: (directory / MANIFEST).is_file(),
+    # An unfinished store too: opening it says how to finish it.
+    recognise=lambda directory: (directory / MANIFEST).is_file() or unfinished_store(directory) is not None,
 )
