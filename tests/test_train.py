@@ -484,6 +484,32 @@ def test_batches_do_not_depend_on_the_number_of_loader_workers(beats):
     assert not torch.allclose(epochs[0][0][0], (raw - torch.from_numpy(scaling.mean)) / torch.from_numpy(scaling.std))
 
 
+def test_a_run_with_loader_workers_and_a_resumed_one_train_to_the_weights_of_one_without(tmp_path, beats):
+    """DataLoader workers (spawned, as for a store) neither change the weights (the loader drew their seeds
+    from torch's global generator, which dropout draws from too: once with persistent workers, every epoch
+    without) nor keep a run with them from resuming exactly."""
+    from arrhythmia.train import train
+
+    def trained(name: str, workers: int, cut: bool = False) -> dict:
+        config = small_config(model="fast-cnn", epochs=3, batch_size=16, workers=workers, augment=["scale"])
+
+        def interrupt_after_epoch_1(line: str) -> None:
+            if line.startswith("epoch   1/"):
+                raise KeyboardInterrupt
+
+        if cut:
+            with pytest.raises(TrainingInterrupted):
+                train(config, run_dir=tmp_path / name, beats=beats, progress=False, log=interrupt_after_epoch_1)
+        run = train(config, run_dir=tmp_path / name, resume=cut, beats=beats, progress=False, log=lambda _: None)
+        state = load_checkpoint(run.resume_path, "arrhythmia-resume/1")
+        return {**state, "history": [{k: v for k, v in row.items() if k != "seconds"} for row in state["history"]]}
+
+    # One run with a worker, interrupted after its first epoch and resumed (a new worker), against one without.
+    without, resumed = trained("w0", 0), trained("w1", 1, cut=True)
+    assert resumed["history"] == without["history"]
+    assert all(torch.equal(without["model"][k], resumed["model"][k]) for k in without["model"])
+
+
 def test_store_trains_and_evaluates_as_in_memory(tmp_path, wfdb_db):
     """The same run from a beat store (rows read from the shard files per batch, by a spawned DataLoader
     worker where there are CPUs to spare; test beats streamed) and from the same beats in memory (no

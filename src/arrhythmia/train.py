@@ -320,6 +320,10 @@ def fit(
         # Spawned, not forked: forked workers, which inherit the parent's open shard files and their
         # state, read wrong rows of a store in about one test run in six.
         multiprocessing_context="spawn" if workers > 0 else None,
+        # A generator of its own: the loader draws its workers' base seed from it at every iterator it makes
+        # (each epoch without workers, once with persistent ones). From torch's global one, which dropout
+        # draws from too, a run with workers (or a resumed one) would train on other dropout masks.
+        generator=torch.Generator().manual_seed(seed),
     )
     epoch = start_epoch - 1
     try:
