@@ -109,6 +109,29 @@ def test_interrupted_build_redoes_only_the_unfinished_shard(wfdb_db, tmp_path):
     assert_same_beats(open_store(out), load_wfdb_database(wfdb_db, source=wfdb_db.name, progress=False))
 
 
+def test_ctrl_c_while_rebuilding_leaves_an_unfinished_store_that_a_rerun_finishes(wfdb_db, tmp_path, monkeypatch):
+    from arrhythmia.data import store
+
+    out = build_store(wfdb_db, tmp_path / "store", workers=1, progress=False)
+    write_wfdb_record(wfdb_db, "r02", seed=7)
+    write_wfdb_record(wfdb_db, "r03", seed=8)
+
+    def interrupted(futures, as_completed=store.as_completed):  # Ctrl-C after the first shard is rebuilt
+        yield next(iter(as_completed(futures)))
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "as_completed", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            build_store(wfdb_db, out, workers=1, progress=False)
+    # No store.json listing the shards of the records before they changed: the store is unfinished.
+    assert not (out / "store.json").exists()
+    with pytest.raises(DataError, match="unfinished beat store: run `arrhythmia data build"):
+        open_store(out)
+    build_store(wfdb_db, out, workers=1, progress=False)
+    assert_same_beats(open_store(out), load_wfdb_database(wfdb_db, source=wfdb_db.name, progress=False))
+
+
 def test_shard_of_a_changed_record_is_rebuilt(wfdb_db, tmp_path):
     out = build_store(wfdb_db, tmp_path / "store", workers=1, progress=False)
     kept = (out / "shards" / "r01" / "X.npy").stat().st_mtime_ns

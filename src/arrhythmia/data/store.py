@@ -185,6 +185,9 @@ def build_store(
                 todo.append((name, record, record_name, files))
 
     if todo:
+        # store.json says every shard it lists is whole: gone while shards are rebuilt, so that a build stopped
+        # midway (Ctrl-C) leaves an unfinished store, which says how to finish it, not one that reads stale shards.
+        (out / MANIFEST).unlink(missing_ok=True)
         # Imported once here (1.5 s), so that forked workers inherit them instead of each importing them.
         import scipy.signal  # noqa: F401
         import wfdb  # noqa: F401
