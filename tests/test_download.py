@@ -13,6 +13,7 @@ from pathlib import Path
 import gdown
 import gdown.exceptions
 import pytest
+import requests
 
 from arrhythmia.data import download
 from arrhythmia.data.download import (
@@ -415,3 +416,34 @@ def test_a_download_that_fails_when_a_command_needs_the_data_says_how_to_give_a_
     monkeypatch.setitem(SOURCES, "mitdb", replace(SOURCES["mitdb"], download=offline))
     with pytest.raises(DataError, match=r"download failed \(no network\); with a copy of mitdb on disk, give its "):
         load_beats("mitdb")
+
+
+def test_a_failed_download_leaves_no_folder_it_made_empty(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _publish(server, {}, sums=f"{_sha(b'x')} sub/gone.dat\n")  # listed, then 404
+    dest = tmp_path / "new" / "db"
+    with pytest.raises(DataError, match="404"):
+        _fetch(server, dest)
+    assert not (tmp_path / "new").exists()
+    dest.mkdir(parents=True)  # a folder that was there before stays
+    with pytest.raises(DataError, match="404"):
+        _fetch(server, dest)
+    assert dest.is_dir() and not any(dest.iterdir())  # but not the subfolder made for the missing file
+
+    def offline(**kwargs: object) -> str:
+        raise requests.ConnectionError("no network")
+
+    monkeypatch.setattr(gdown, "download", offline)
+    with pytest.raises(DataError, match="download failed"):
+        download_heartbeat(tmp_path / "hb" / "x", progress=False)
+    assert not (tmp_path / "hb").exists()
+
+    def interrupted(**kwargs: object) -> str:  # Ctrl-C midway: the part fetched stays, to resume from
+        Path(f"{kwargs['output']}abc.part").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gdown, "download", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download_heartbeat(tmp_path / "hb2", progress=False)
+    assert [p.name for p in (tmp_path / "hb2").iterdir()] == ["heartbeat.zipabc.part"]

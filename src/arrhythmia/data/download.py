@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,6 +64,28 @@ def default_data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return platformdirs.user_cache_path("arrhythmia") / "data"
+
+
+@contextlib.contextmanager
+def _downloading(dest: Path) -> Iterator[None]:
+    """Around a download into ``dest``: one that fails (or is interrupted) leaves none of the folders it
+    created empty; what it fetched is kept, for the next call to resume from."""
+    created = [folder for folder in (dest, *dest.parents) if not folder.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        _remove_if_empty(created)
+        raise
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; stop at the first that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or not there
+            if folder.exists():
+                return
 
 
 def _is_unsafe_path(name: str) -> bool:
@@ -141,6 +164,48 @@ def _fetch_to_part(session: requests.Session, url: str, part: Path) -> None:
             raise DataError(f"{part}: cannot write ({one_line(exc)})") from None
 
 
+def _fetch_database(session: requests.Session, database: str, db_url: str, dest: Path, progress: bool) -> None:
+    """The work of ``download_physionet``: the checksum list, then every file it lists not yet verified."""
+    sums_url = db_url + SUMS_NAME
+    response = _get(session, sums_url)
+    with response:
+        _raise_for_status(response, sums_url)
+        try:
+            sums_bytes = response.content
+        except requests.RequestException as exc:
+            raise DataError(f"{sums_url}: download failed ({one_line(exc)})") from None
+    try:
+        sums_text = sums_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{sums_url}: not a text file") from None
+    # Parse (and refuse unsafe paths) before touching the disk.
+    entries = _parse_sums(sums_text, sums_url)
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for expected, name in tqdm(entries, desc=database, unit="file", disable=not progress):
+        target = dest / name
+        if target.is_file() and file_hash(target, "sha256") == expected:
+            continue
+        url = db_url + quote(name)
+        # Subfolders of dest made for this file (deepest first): not left empty if it fails.
+        made = [folder for folder in target.parents if dest in folder.parents and not folder.exists()]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        try:
+            _fetch_to_part(session, url, part)
+            got = file_hash(part, "sha256")
+            if got != expected:
+                # A resumed file that fails is unrecoverable by resuming again: start over next time.
+                part.unlink(missing_ok=True)
+                raise DataError(f"{url}: checksum mismatch (expected {expected}, got {got})")
+        except BaseException:
+            _remove_if_empty(made)
+            raise
+        os.replace(part, target)
+    # Written last, so its presence means every listed file was verified at least once.
+    atomic_write_bytes(dest / SUMS_NAME, lambda tmp: tmp.write_bytes(sums_bytes))
+
+
 def download_physionet(
     database: str = MITDB,
     dest: Path | None = None,
@@ -178,45 +243,17 @@ def download_physionet(
     DataError
         On an HTTP or network error (naming the URL), a malformed checksum list, a listed path
         that is absolute or contains ``..`` (checked before anything is downloaded), or a
-        checksum mismatch (the bad ``.part`` is deleted).
+        checksum mismatch (the bad ``.part`` is deleted). Folders the call created and left empty
+        are removed.
     """
-    dest = Path(dest) if dest is not None else default_data_dir() / database.strip("/").split("/")[0]
+    name = database.strip("/").split("/")[0]
+    dest = Path(dest) if dest is not None else default_data_dir() / name
     db_url = base_url.rstrip("/") + "/" + database.strip("/") + "/"
-    sums_url = db_url + SUMS_NAME
     own_session = session is None
     session = requests.Session() if session is None else session
     try:
-        response = _get(session, sums_url)
-        with response:
-            _raise_for_status(response, sums_url)
-            try:
-                sums_bytes = response.content
-            except requests.RequestException as exc:
-                raise DataError(f"{sums_url}: download failed ({one_line(exc)})") from None
-        try:
-            sums_text = sums_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{sums_url}: not a text file") from None
-        # Parse (and refuse unsafe paths) before touching the disk.
-        entries = _parse_sums(sums_text, sums_url)
-
-        dest.mkdir(parents=True, exist_ok=True)
-        for expected, name in tqdm(entries, desc=database, unit="file", disable=not progress):
-            target = dest / name
-            if target.is_file() and file_hash(target, "sha256") == expected:
-                continue
-            url = db_url + quote(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(target.name + ".part")
-            _fetch_to_part(session, url, part)
-            got = file_hash(part, "sha256")
-            if got != expected:
-                # A resumed file that fails is unrecoverable by resuming again: start over next time.
-                part.unlink(missing_ok=True)
-                raise DataError(f"{url}: checksum mismatch (expected {expected}, got {got})")
-            os.replace(part, target)
-        # Written last, so its presence means every listed file was verified at least once.
-        atomic_write_bytes(dest / SUMS_NAME, lambda tmp: tmp.write_bytes(sums_bytes))
+        with _downloading(dest):
+            _fetch_database(session, database, db_url, dest, progress)
     finally:
         if own_session:
             session.close()
@@ -279,30 +316,8 @@ def _remove_empty_dirs(files: list[Path], root: Path) -> None:
             directory.rmdir()
 
 
-def download_heartbeat(dest: Path | None = None, progress: bool = True) -> Path:
-    """Download the Heartbeat CSVs (MIT-BIH and PTB beats of Kachuee et al. 2018).
-
-    Parameters
-    ----------
-    dest : Path, optional
-        Target directory; defaults to ``default_data_dir() / "heartbeat"``.
-    progress : bool
-        Let gdown print its progress bar.
-
-    Returns
-    -------
-    Path
-        ``dest``, holding the four files of ``HEARTBEAT_FILES`` directly (not in a subfolder).
-
-    Raises
-    ------
-    DataError
-        If the Google Drive download fails, the archive is invalid or unsafe (it is then
-        deleted, so the next call downloads it again), or a CSV is missing from it.
-    """
-    dest = Path(dest) if dest is not None else default_data_dir() / "heartbeat"
-    if all((dest / name).is_file() for name in HEARTBEAT_FILES):
-        return dest
+def _fetch_heartbeat(dest: Path, progress: bool) -> None:
+    """The work of ``download_heartbeat``: the archive from Google Drive, then its CSVs into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     zip_path = dest / "heartbeat.zip"
     source = f"Google Drive file {HEARTBEAT_GDRIVE_ID}"
@@ -339,4 +354,33 @@ def download_heartbeat(dest: Path | None = None, progress: bool = True) -> Path:
         raise DataError(f"{zip_path}: archive does not contain {', '.join(missing)}")
     # The CSVs are what later calls look for; the archive is just a large duplicate.
     zip_path.unlink(missing_ok=True)
+
+
+def download_heartbeat(dest: Path | None = None, progress: bool = True) -> Path:
+    """Download the Heartbeat CSVs (MIT-BIH and PTB beats of Kachuee et al. 2018).
+
+    Parameters
+    ----------
+    dest : Path, optional
+        Target directory; defaults to ``default_data_dir() / "heartbeat"``.
+    progress : bool
+        Let gdown print its progress bar.
+
+    Returns
+    -------
+    Path
+        ``dest``, holding the four files of ``HEARTBEAT_FILES`` directly (not in a subfolder).
+
+    Raises
+    ------
+    DataError
+        If the Google Drive download fails, the archive is invalid or unsafe (it is then
+        deleted, so the next call downloads it again), or a CSV is missing from it. Folders the
+        call created and left empty are removed.
+    """
+    dest = Path(dest) if dest is not None else default_data_dir() / "heartbeat"
+    if all((dest / name).is_file() for name in HEARTBEAT_FILES):
+        return dest
+    with _downloading(dest):
+        _fetch_heartbeat(dest, progress)
     return dest
