@@ -414,8 +414,14 @@ def test_a_download_that_fails_when_a_command_needs_the_data_says_how_to_give_a_
 
     monkeypatch.setenv("ARRHYTHMIA_DATA_DIR", str(tmp_path))
     monkeypatch.setitem(SOURCES, "mitdb", replace(SOURCES["mitdb"], download=offline))
-    with pytest.raises(DataError, match=r"download failed \(no network\); with a copy of mitdb on disk, give its "):
+    with pytest.raises(DataError, match=r"download failed \(no network\); with a copy of mitdb on disk, no download "):
         load_beats("mitdb")
+
+
+def _unreachable_url() -> str:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
 
 
 def test_a_failed_download_leaves_no_folder_it_made_empty(
@@ -447,3 +453,37 @@ def test_a_failed_download_leaves_no_folder_it_made_empty(
     with pytest.raises(KeyboardInterrupt):
         download_heartbeat(tmp_path / "hb2", progress=False)
     assert [p.name for p in (tmp_path / "hb2").iterdir()] == ["heartbeat.zipabc.part"]
+
+
+def test_a_failed_download_says_how_to_do_without_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`arrhythmia download mitdb` offline, as README's Quick start says: the error names --data."""
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from arrhythmia.cli import app
+    from arrhythmia.data import SOURCES, load_beats
+
+    url = _unreachable_url()
+    hint = "; with a copy of mitdb on disk, no download is needed: point --data at its folder (--data DIR)"
+    with pytest.raises(DataError, match="download failed") as info:
+        download_physionet("mitdb/1.0.0", dest=tmp_path / "m", base_url=url, progress=False)
+    assert str(info.value).endswith(hint) and "\n" not in str(info.value)
+
+    def offline(**kwargs: object) -> str:
+        raise requests.ConnectionError("no network")
+
+    monkeypatch.setattr(gdown, "download", offline)
+    with pytest.raises(DataError, match="download failed") as info:
+        download_heartbeat(tmp_path / "hb", progress=False)
+    assert str(info.value).endswith(hint.replace("mitdb", "heartbeat"))
+
+    # The download command says it, and a command that downloads on first use says it once.
+    monkeypatch.setenv("ARRHYTHMIA_DATA_DIR", str(tmp_path / "data"))
+    physionet = replace(SOURCES["mitdb"], download=lambda d: download_physionet(dest=d, base_url=url, progress=False))
+    monkeypatch.setitem(SOURCES, "mitdb", physionet)
+    result = CliRunner().invoke(app, ["download", "mitdb", "--dest", str(tmp_path / "m")])
+    assert isinstance(result.exception, DataError) and str(result.exception).endswith(hint)
+    with pytest.raises(DataError) as info:
+        load_beats("mitdb")
+    assert str(info.value).endswith(hint) and str(info.value).count("--data DIR") == 1

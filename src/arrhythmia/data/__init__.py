@@ -90,7 +90,7 @@ def load_beats(
     several leads (WFDB) only. The beats' ``origin`` says what to load again to have them: the source's
     name, or the directory as an absolute path (None for another lead than the default), so that a run
     trained on them (``Run``) reopens on the same data."""
-    from arrhythmia.data.download import default_data_dir
+    from arrhythmia.data.download import default_data_dir, local_copy_hint
 
     window = get_window(window) if isinstance(window, str) else window
     name = DEFAULT_SOURCE if data is None else str(data)
@@ -104,7 +104,9 @@ def load_beats(
             try:
                 directory = source.download(directory)
             except DataError as error:  # offline, most often: a copy already on disk is one option away
-                raise DataError(f"{error}; with a copy of {name} on disk, give its folder: --data DIR") from None
+                if local_copy_hint(name) in str(error):  # the download functions say so themselves
+                    raise
+                raise DataError(f"{error}; {local_copy_hint(name)}") from None
     elif source is None or source.recognise is not None:  # a directory, unless generated data
         directory = Path(name).expanduser()
         origin = str(directory.resolve())

@@ -66,13 +66,22 @@ def default_data_dir() -> Path:
     return platformdirs.user_cache_path("arrhythmia") / "data"
 
 
+def local_copy_hint(name: str) -> str:
+    """Said after a failed download (offline, most often): a copy of the data set on disk needs none."""
+    return f"with a copy of {name} on disk, no download is needed: point --data at its folder (--data DIR)"
+
+
 @contextlib.contextmanager
-def _downloading(dest: Path) -> Iterator[None]:
-    """Around a download into ``dest``: one that fails (or is interrupted) leaves none of the folders it
-    created empty; what it fetched is kept, for the next call to resume from."""
+def _downloading(dest: Path, name: str) -> Iterator[None]:
+    """Around a download into ``dest``: a DataError says how to do without it (``local_copy_hint``), and a
+    download that fails (or is interrupted) leaves none of the folders it created empty; what it fetched is
+    kept, for the next call to resume from."""
     created = [folder for folder in (dest, *dest.parents) if not folder.exists()]  # deepest first
     try:
         yield
+    except DataError as exc:
+        _remove_if_empty(created)
+        raise DataError(f"{exc}; {local_copy_hint(name)}") from None
     except BaseException:
         _remove_if_empty(created)
         raise
@@ -243,8 +252,8 @@ def download_physionet(
     DataError
         On an HTTP or network error (naming the URL), a malformed checksum list, a listed path
         that is absolute or contains ``..`` (checked before anything is downloaded), or a
-        checksum mismatch (the bad ``.part`` is deleted). Folders the call created and left empty
-        are removed.
+        checksum mismatch (the bad ``.part`` is deleted); the message ends with ``local_copy_hint``.
+        Folders the call created and left empty are removed.
     """
     name = database.strip("/").split("/")[0]
     dest = Path(dest) if dest is not None else default_data_dir() / name
@@ -252,7 +261,7 @@ def download_physionet(
     own_session = session is None
     session = requests.Session() if session is None else session
     try:
-        with _downloading(dest):
+        with _downloading(dest, name):
             _fetch_database(session, database, db_url, dest, progress)
     finally:
         if own_session:
@@ -375,12 +384,12 @@ def download_heartbeat(dest: Path | None = None, progress: bool = True) -> Path:
     ------
     DataError
         If the Google Drive download fails, the archive is invalid or unsafe (it is then
-        deleted, so the next call downloads it again), or a CSV is missing from it. Folders the
-        call created and left empty are removed.
+        deleted, so the next call downloads it again), or a CSV is missing from it; the message
+        ends with ``local_copy_hint``. Folders the call created and left empty are removed.
     """
     dest = Path(dest) if dest is not None else default_data_dir() / "heartbeat"
     if all((dest / name).is_file() for name in HEARTBEAT_FILES):
         return dest
-    with _downloading(dest):
+    with _downloading(dest, "heartbeat"):
         _fetch_heartbeat(dest, progress)
     return dest
