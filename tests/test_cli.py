@@ -344,6 +344,23 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     assert _main_meeting(monkeypatch, Interrupted("runs/x: interrupted in epoch 2; continue with ...")) == 130
     assert capsys.readouterr().err == "error: runs/x: interrupted in epoch 2; continue with ...\n"
 
+    # as a command meets it: typer turns the KeyboardInterrupt into a silent exit 130 of its own
+    import typer
+
+    from arrhythmia import cli
+
+    stopped = typer.Typer()
+
+    @stopped.command()
+    def build() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", stopped)
+    monkeypatch.setattr(sys, "argv", ["arrhythmia"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 130 and capsys.readouterr().err.strip().startswith("interrupted: what was finished")
+
 
 def test_under_torchrun_rank_0_alone_says_a_user_error_and_a_lost_peer_is_one_line(monkeypatch, capsys):
     from arrhythmia.errors import DataError

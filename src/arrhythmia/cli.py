@@ -837,6 +837,12 @@ def main() -> None:
         if not rank:
             print(f"\n{INTERRUPTED}", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:
+        # typer turns Ctrl-C into a silent exit 130 (Exit raised from the KeyboardInterrupt); a command that
+        # said its own line first (an archive) raised its Exit from None
+        if exc.code == 130 and isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt) and not rank:
+            print(f"\n{INTERRUPTED}", file=sys.stderr)
+        raise
     except OSError as exc:
         where = "" if exc.filename is None else f"{exc.filename}: "
         prefix = "" if rank is None else f"rank {rank}: "
