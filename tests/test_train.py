@@ -617,3 +617,68 @@ def test_a_run_trained_on_beats_from_a_folder_reopens_on_that_folder_and_one_on_
     assert json.loads((memory / "data.json").read_text())["data"] is None
     with pytest.raises(ArrhythmiaError, match=r"memory: trained on beats given in memory, .* data=\.\.\. / --data"):
         Run.open(memory.path).beats(progress=False)
+
+
+def test_a_data_path_is_saved_absolute_and_a_resume_on_other_data_is_refused_naming_both(
+    tmp_path, wfdb_db, monkeypatch
+):
+    """A run saved --data as typed and --resume read it from the current directory: resumed from another
+    directory holding another folder of that name, it trained its last epochs on other records."""
+    import shutil
+
+    from conftest import write_wfdb_record
+
+    from arrhythmia.runs import Run
+    from arrhythmia.train import train
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    shutil.copytree(wfdb_db, here / "db")
+    (elsewhere / "db").mkdir(parents=True)
+    for i, name in enumerate(("r01", "r02")):
+        write_wfdb_record(elsewhere / "db", name, seed=10 + i)
+    (elsewhere / "db" / "RECORDS").write_text("r01\nr02\n")
+    ours, theirs = str((here / "db").resolve()), str((elsewhere / "db").resolve())
+
+    def interrupt_after_epoch_1(line: str) -> None:
+        if line.startswith("epoch   1/"):
+            raise KeyboardInterrupt
+
+    monkeypatch.chdir(here)
+    run_dir = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        train(small_config(data="db", epochs=2), run_dir=run_dir, progress=False, log=interrupt_after_epoch_1)
+    config_file = run_dir / "config.json"
+    saved = json.loads(config_file.read_text())
+    assert saved["data"] == ours
+
+    def resume(where):
+        monkeypatch.chdir(where)
+        return train(Run.open(run_dir).config, run_dir=run_dir, resume=True, progress=False, log=lambda _: None)
+
+    # A run saved by an earlier version, with the path as typed, resumed from the other directory.
+    config_file.write_text(json.dumps({**saved, "data": "db"}))
+    with pytest.raises(ArrhythmiaError, match="not resumed") as refused:
+        resume(elsewhere)
+    assert theirs in str(refused.value) and ours in str(refused.value) and "\n" not in str(refused.value)
+    assert len(load_checkpoint(run_dir / "last.pt", "arrhythmia-resume/1")["history"]) == 1
+    # The run's own folder, holding other records since.
+    (here / "db" / "RECORDS").write_text("r01\nr02\n")
+    changed = (
+        rf"beats loaded now, {re.escape(ours)} \(db: 80 train .*\), are not those the run trained on, "
+        rf"{re.escape(ours)} \(db: 126 train"
+    )
+    with pytest.raises(ArrhythmiaError, match=changed):
+        resume(here)
+    (here / "db" / "RECORDS").write_text("r01\nr02\nr03\n")
+    config_file.write_text(json.dumps(saved))
+    assert resume(elsewhere).history()[-1]["epoch"] == 2  # saved absolute: resumed from anywhere
+    assert json.loads((run_dir / "data.json").read_text())["data"] == ours
+
+    from arrhythmia.runs import data_path  # source names are not paths
+
+    assert [data_path(name) for name in ("mitdb", "heartbeat", "synthetic", None)] == [
+        "mitdb",
+        "heartbeat",
+        "synthetic",
+        None,
+    ]

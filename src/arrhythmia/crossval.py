@@ -41,7 +41,7 @@ from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, figu
 from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
-from arrhythmia.runs import Run, new_path
+from arrhythmia.runs import Run, data_path, new_path
 from arrhythmia.train import train
 
 SUMMARY = "crossval.json"
@@ -92,6 +92,7 @@ def cross_validate(
         )
     if config.test_records:
         raise ArrhythmiaError("cross-validation chooses each fold's test records itself: leave test_records empty")
+    config = replace(config, data=data_path(config.data))  # as each fold's run saves it
     beats = beats if beats is not None else load_beats(config.data, progress=progress, window=get_window(config.window))
     present = set(beats.record.astype(str))
     records = [r for r in DS1 if r in present]
@@ -204,8 +205,10 @@ def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
     if not (fold_dir / Run.CONFIG).is_file():
         return "new", ""
     run = Run.open(fold_dir)
-    if run.config.to_dict() != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if run.config.to_dict().get(k) != v)
+    # A fold saved before runs saved their data path absolute holds it as typed, read from here.
+    theirs = {**run.config.to_dict(), "data": data_path(run.config.data)}
+    if theirs != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if theirs.get(k) != v)
         return "refused", (
             f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
         )

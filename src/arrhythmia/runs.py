@@ -29,7 +29,7 @@ from pathlib import Path
 
 from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, ModelSpec
 from arrhythmia.config import TrainConfig
-from arrhythmia.data import BeatSet, Split, citation, get_window, load_beats, make_split
+from arrhythmia.data import SOURCES, BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
 from arrhythmia.data.splits import DS1
 from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
@@ -49,6 +49,35 @@ def new_path(name: str, root: Path = RUNS_ROOT) -> Path:
         suffix += 1
         path = root / f"{name}-{stamp}-{suffix}"
     return path
+
+
+def data_path(data: str | Path | None) -> str | None:
+    """``data`` (``TrainConfig.data``) as a run saves it: a folder given as a path made absolute, so that
+    ``--resume``, ``evaluate`` and ``report`` read the same folder from any directory. A source's name
+    (``mitdb``, ``heartbeat``, ``synthetic``: not a path, as ``load_beats`` reads it), None (the default
+    source) and a path that does not exist (loading it says so, as the user typed it) are kept."""
+    if data is None or _is_source_name(str(data)):
+        return data if data is None else str(data)
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.exists() else str(data)
+
+
+def _is_source_name(data: str) -> bool:
+    """Whether ``load_beats`` reads ``data`` as a source's name rather than a path: a downloaded source's
+    (``mitdb``, ``heartbeat``) or generated data's (``synthetic``); ``store`` and ``wfdb`` name folders."""
+    source = SOURCES.get(data)
+    return source is not None and (source.download is not None or source.recognise is None)
+
+
+def _where(data: str) -> str:
+    """Where ``data`` points from the current directory: a source's name, or the absolute path."""
+    return data if _is_source_name(data) else str(Path(data).expanduser().resolve())
+
+
+def _described(source: str, origin: str | None, counts: dict) -> str:
+    """A beat set as a refused resume names it: where from, its source and its beats per split."""
+    split = " / ".join(f"{sum(counts.get(part, {}).values()):,} {part}" for part in ("train", "val", "test"))
+    return f"{origin if origin is not None else 'beats given in memory'} ({source}: {split} beats)"
 
 
 class Run:
@@ -223,6 +252,37 @@ class Run:
 
     def data(self) -> dict:
         return read_json(self.path / self.DATA, "run data description")
+
+    def resumed_data_problem(self, beats: BeatSet | None = None, split: Split | None = None) -> str | None:
+        """Why a resume of this run would train on other data than it trained on (``data.json``), as one
+        line naming both; None where it would not, or the run kept no description. Without ``beats``, before
+        loading: where ``config.data`` points from the current directory (a run that saved it relative, as
+        runs did before they saved it absolute, reads another folder from another directory) against where
+        the run's beats were loaded from. With the loaded ``beats`` (the first lead's) and their ``split``:
+        their source, where they came from, and their classes per split."""
+        if not (self.path / self.DATA).is_file():
+            return None
+        then = self.data()
+        origin, source, counts = then.get("data"), then.get("source"), then.get("counts", {})
+        if beats is None:
+            data = self.config.data
+            if data is None or origin is None or _where(data) == origin:
+                return None
+            hint = ""
+            if not _is_source_name(data) and not Path(data).expanduser().is_absolute():
+                hint = "; its relative path is read from the current directory: resume from the one the run started in"
+            return (
+                f"{self.path}: not resumed: its data {data!r} is {_where(data)} from here, but the run trained "
+                f"on {_described(source, origin, counts)}{hint}"
+            )
+        now = split.class_counts(beats) if split is not None else {}
+        same_origin = origin is None or beats.origin is None or beats.origin == origin
+        if same_origin and beats.source == source and (split is None or now == counts):
+            return None
+        return (
+            f"{self.path}: not resumed: the beats loaded now, {_described(beats.source, beats.origin, now)}, are "
+            f"not those the run trained on, {_described(source, origin, counts)}"
+        )
 
     def write_history(self, history: list[dict]) -> None:
         buffer = io.StringIO()

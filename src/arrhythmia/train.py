@@ -34,7 +34,7 @@ from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import softmax_batches
 from arrhythmia.losses import make_loss
 from arrhythmia.models import count_parameters
-from arrhythmia.runs import Run
+from arrhythmia.runs import Run, data_path
 from arrhythmia.scaling import Scaling, fit_scaling
 
 
@@ -72,6 +72,8 @@ def train(
     beats : the beat set to use instead of loading ``config.data`` (for the Python API and tests).
     """
     config.validate()
+    if not resume:  # saved absolute: --resume, evaluate and report read the same folder from any directory
+        config = replace(config, data=data_path(config.data))
     if not resume and run_dir is not None and distributed.from_environment().is_main:
         Run.check_free(run_dir)  # before the process group: a refusal is one line, not a hung group
     if config.threads:
@@ -150,6 +152,8 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
 
 def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
     """``train``'s work on the started ``run``: beats, split, standardisation, then each model's ``fit``."""
+    if resume and beats is None:  # before loading: where config.data points from here
+        _check_resumed_data(run, None, None, ctx)
     with distributed.local_main_first(ctx):  # a download or beat cache made once per node
         beats = run.use_beats(beats) if beats is not None else run.beats(progress)
     if config.context_features and beats.context is None:
@@ -157,6 +161,8 @@ def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, dev
             f"{beats.source}: no R-peak positions, so no context features (set context_features: false)"
         )
     split = run.split(beats)
+    if resume:
+        _check_resumed_data(run, beats, split, ctx)
     if len(split.train) == 0 or len(split.val) == 0:
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
     # data.json describes the first lead's beats and split: those evaluation and the report reload.
@@ -222,6 +228,14 @@ def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, dev
         ModelSpec.ensemble([member.spec() for member in members]).save(run.model_path)
         run.write_history(members[0].history())
     return run
+
+
+def _check_resumed_data(run: Run, beats: BeatSet | None, split: Split | None, ctx: Context) -> None:
+    """ArrhythmiaError, on every rank, where a resume would train ``run`` on other data than it trained on
+    (``Run.resumed_data_problem``: rank 0 looks, as it alone may hold ``data.json``)."""
+    problem = distributed.broadcast_object(run.resumed_data_problem(beats, split) if ctx.is_main else None, ctx)
+    if problem:
+        raise ArrhythmiaError(problem)
 
 
 def fit(
