@@ -202,3 +202,53 @@ def test_torchrun_cross_validation_keeps_one_process_group_for_every_fold(tmp_pa
             assert result.stdout.count("finished before; kept") == 3
     saved = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     assert sorted(r for g in saved["groups"] for r in g) == sorted(DS1[:10])
+
+
+def test_an_interrupted_distributed_run_says_to_resume_under_torchrun_with_as_many_processes():
+    """The Ctrl-C line of a torchrun run said `arrhythmia train --resume RUN`: one process, half the batch."""
+    from arrhythmia.distributed import Context
+    from arrhythmia.train import resume_hint
+
+    assert resume_hint("runs/x") == "continue with `arrhythmia train --resume runs/x`"
+    two = Context(world_size=2, local_world_size=2)
+    assert resume_hint("runs/x", two) == (
+        "continue under torchrun with 2 processes: `torchrun --standalone --nproc-per-node 2 -m arrhythmia train "
+        "--resume runs/x`"
+    )
+    nodes = resume_hint("runs/x", Context(world_size=16, local_world_size=8))
+    assert "16 processes" in nodes and "--nnodes 2 --nproc-per-node 8" in nodes
+
+
+def test_a_resume_in_another_number_of_processes_warns_and_environment_json_records_it(tmp_path):
+    """Resumed in one process, a run torchrun started in two trained on at half the batch per step without a
+    word, and environment.json still said 2 processes."""
+    from arrhythmia.data.synthetic import load_synthetic
+    from arrhythmia.runs import Run
+    from arrhythmia.train import TrainingInterrupted, train
+
+    beats = load_synthetic(n_records=2, duration_s=30)
+    config = TrainConfig(model="fast-cnn", epochs=2, batch_size=16, threads=1)
+
+    def interrupt_after_epoch_1(line: str) -> None:
+        if line.startswith("epoch   1/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=interrupt_after_epoch_1)
+    run = Run.open(tmp_path / "run")
+    started = {**run.environment(), "distributed": {"world_size": 2, "backend": "gloo"}}  # as torchrun wrote it
+    (run / "environment.json").write_text(json.dumps(started))
+    lines: list[str] = []
+    train(config, run_dir=run.path, resume=True, beats=beats, progress=False, log=lines.append)
+    (warning,) = [line for line in lines if line.startswith("warning:")]
+    assert warning == (
+        f"warning: {run.path}: resumed in 1 process, trained in 2 before: 16 beats per step from here, 32 until "
+        "now (resume under torchrun with 2 processes to go on as it trained)"
+    )
+    environment = run.environment()
+    assert environment["distributed"]["world_size"] == 2  # what the run started with
+    (resumed,) = environment["resumed"]
+    assert resumed["distributed"] is None and resumed["device"] == "cpu" and resumed["started"]
+    lines.clear()
+    train(config, run_dir=run.path, resume=True, beats=beats, progress=False, log=lines.append)  # finished
+    assert not any(line.startswith("warning:") for line in lines) and len(run.environment()["resumed"]) == 1

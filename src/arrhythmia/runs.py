@@ -27,7 +27,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, ModelSpec
+from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, RESUME_FORMAT, ModelSpec, load_checkpoint
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import SOURCES, BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
@@ -219,6 +219,20 @@ class Run:
 
     def write_environment(self, device: str, **extra) -> None:
         write_json(self.path / self.ENVIRONMENT, {**environment(device), **extra})
+
+    def record_resume(self, device: str, **extra) -> None:
+        """Add to ``environment.json``'s ``resumed`` what a resume of the run runs with (``environment``'s
+        keys, and ``extra``: ``distributed``, None for one process), after what the run started with."""
+        described = self.environment()
+        resumed = [*described.get("resumed", []), {**environment(device), **extra}]
+        write_json(self.path / self.ENVIRONMENT, {**described, "resumed": resumed})
+
+    def finished_training(self) -> bool:
+        """Whether training ran to its end (early stopping included): every model's ``last.pt`` says so."""
+        return all(
+            run.resume_path.is_file() and load_checkpoint(run.resume_path, RESUME_FORMAT).get("finished", False)
+            for run in self.members()
+        )
 
     def environment(self) -> dict:
         """``environment.json``, or {} for a run without one."""

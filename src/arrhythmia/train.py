@@ -91,6 +91,53 @@ def _quiet(_: str) -> None:
     """The log of ranks other than 0: one process reports."""
 
 
+def resume_hint(path, ctx: Context = SINGLE) -> str:
+    """How to continue the run in ``path`` as it was trained: ``arrhythmia train --resume PATH``, under
+    torchrun with as many processes (and nodes) for a distributed run, whose effective batch is theirs."""
+    command = f"arrhythmia train --resume {path}"
+    if not ctx.enabled:
+        return f"continue with `{command}`"
+    nodes = -(-ctx.world_size // ctx.local_world_size)
+    if nodes == 1:
+        launch = f"torchrun --standalone --nproc-per-node {ctx.local_world_size}"
+        return f"continue under torchrun with {ctx.world_size} processes: `{launch} -m {command}`"
+    return (
+        f"continue under torchrun with {ctx.world_size} processes, as started: `torchrun --nnodes {nodes} "
+        f"--nproc-per-node {ctx.local_world_size}` with its rendezvous options, `-m {command}`"
+    )
+
+
+def _distributed_setup(config: TrainConfig, ctx: Context) -> dict | None:
+    """``environment.json``'s ``distributed``: processes, backend and batch per process and per step."""
+    if not ctx.enabled:
+        return None
+    return {
+        "world_size": ctx.world_size,
+        "backend": ctx.backend,
+        "batch_size_per_process": config.batch_size,
+        "effective_batch_size": config.batch_size * ctx.world_size,
+    }
+
+
+def _resuming(run: Run, config: TrainConfig, ctx: Context, device: torch.device, log: Callable[[str], None]) -> None:
+    """Rank 0 before a resume that trains: a warning line where the run trained in another number of processes
+    before (each step then sees another number of beats), and the part about to run added to
+    ``environment.json`` (``resumed``: device and processes of each resume)."""
+    environment = run.environment()
+    if not environment or run.finished_training():
+        return
+    before = ([environment, *environment.get("resumed", [])][-1].get("distributed") or {}).get("world_size", 1)
+    if before != ctx.world_size and run.saved_an_epoch():
+        then, now = config.batch_size * before, config.batch_size * ctx.world_size
+        as_before = "in one process" if before == 1 else f"under torchrun with {before} processes"
+        log(
+            f"warning: {run.path}: resumed in {ctx.world_size} process{'es' if ctx.world_size > 1 else ''}, "
+            f"trained in {before} before: {now} beats per step from here, {then} until now (resume {as_before} "
+            "to go on as it trained)"
+        )
+    run.record_resume(str(device), distributed=_distributed_setup(config, ctx))
+
+
 def _start_run(config: TrainConfig, run_dir, resume: bool, ctx: Context, device: torch.device) -> Run:
     """The run to train: reopened to resume, else created by rank 0 and named to every rank."""
     if resume:
@@ -100,15 +147,8 @@ def _start_run(config: TrainConfig, run_dir, resume: bool, ctx: Context, device:
     path, run = None, None
     if ctx.is_main:
         run = Run.create(config, run_dir)
-        setup = {}
-        if ctx.enabled:
-            setup["distributed"] = {
-                "world_size": ctx.world_size,
-                "backend": ctx.backend,
-                "batch_size_per_process": config.batch_size,
-                "effective_batch_size": config.batch_size * ctx.world_size,
-            }
-        run.write_environment(str(device), **setup)
+        setup = _distributed_setup(config, ctx)
+        run.write_environment(str(device), **({} if setup is None else {"distributed": setup}))
         path = str(run.path)
     # Rank 0 names the directory (a timestamp could differ between nodes); the others create nothing.
     path = distributed.broadcast_object(path, ctx)
@@ -144,9 +184,7 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
                 "is removed"
             ) from None
         if isinstance(exc, KeyboardInterrupt):  # between epochs' saves: loading, between ensemble members
-            raise TrainingInterrupted(
-                f"{run.path}: interrupted; continue with `arrhythmia train --resume {run.path}`"
-            ) from None
+            raise TrainingInterrupted(f"{run.path}: interrupted; {resume_hint(run.path, ctx)}") from None
         raise
 
 
@@ -163,6 +201,8 @@ def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, dev
     split = run.split(beats)
     if resume:
         _check_resumed_data(run, beats, split, ctx)
+        if ctx.is_main:
+            _resuming(run, config, ctx, device, log)
     if len(split.train) == 0 or len(split.val) == 0:
         raise ArrhythmiaError(f"{beats.source}: too few beats to split ({len(beats)})")
     # data.json describes the first lead's beats and split: those evaluation and the report reload.
@@ -221,7 +261,7 @@ def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, dev
             kept = {0: "", 1: "member 1 and "}.get(k, f"members 1-{k} and ")
             raise TrainingInterrupted(
                 f"{run.path}: interrupted in epoch {exc.epoch} of ensemble member {k + 1}/{len(members)}; "
-                f"{kept}the epochs before are saved, continue with `arrhythmia train --resume {run.path}`",
+                f"{kept}the epochs before are saved, {resume_hint(run.path, ctx)}",
                 exc.epoch,
             ) from None
     if ctx.is_main and len(members) > 1:
@@ -387,9 +427,7 @@ def fit(
     except KeyboardInterrupt:
         saved = "the epochs before are saved" if epoch > 0 else "no epoch was saved yet"
         raise TrainingInterrupted(
-            f"{run.path}: interrupted in epoch {epoch + 1}; {saved}, continue with `arrhythmia train --resume "
-            f"{run.path}`",
-            epoch + 1,
+            f"{run.path}: interrupted in epoch {epoch + 1}; {saved}, {resume_hint(run.path, ctx)}", epoch + 1
         ) from None
     if stale_epochs >= config.early_stopping_patience:
         log(f"early stopping: no validation improvement for {stale_epochs} epochs")
