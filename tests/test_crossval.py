@@ -110,6 +110,30 @@ def test_run_again_it_keeps_finished_folds_resumes_a_stopped_one_and_refuses_oth
         cross_validate(other, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
 
 
+def test_ctrl_c_in_a_fold_says_to_run_the_same_crossval_again_which_finishes_it(tmp_path):
+    """Ctrl-C in a fold said `continue with arrhythmia train --resume cv/fold-1`, which resumes that fold alone
+    and leaves the other folds and the pooled figures undone."""
+    from arrhythmia.train import TrainingInterrupted
+
+    config = TrainConfig(model="fast-cnn", protocol="inter", epochs=2, batch_size=64, threads=1)
+
+    def interrupt_after_epoch_1(line: str) -> None:
+        if line.startswith("fold 1: epoch   1/"):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "cv"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        cross_validate(config, k=2, out_dir=out, beats=_fake_mitdb_beats(), progress=False, log=interrupt_after_epoch_1)
+    assert str(stopped.value) == (
+        f"{out / 'fold-1'}: interrupted in epoch {stopped.value.epoch}; the finished folds and what this one saved "
+        f"are kept: run the same `arrhythmia crossval` command again with `--out {out}`, which resumes this fold "
+        "and trains and tests the rest"
+    )
+    logged: list[str] = []
+    cv = cross_validate(config, k=2, out_dir=out, beats=_fake_mitdb_beats(), progress=False, log=logged.append)
+    assert "fold 1: resuming from its last epoch" in logged and len(cv.folds) == 2
+
+
 def test_a_figure_a_fold_does_not_define_is_a_dash_not_zero(tmp_path):
     """A fold without Q beats, where nothing is called Q: its Q Se and +P are undefined, shown "-" in the fold
     table, the report's per-class table and the EC57 figure, and left out of the spread over folds (they were

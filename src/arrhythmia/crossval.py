@@ -42,7 +42,7 @@ from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
 from arrhythmia.runs import Run, data_path, new_path
-from arrhythmia.train import train
+from arrhythmia.train import TrainingInterrupted, train
 
 SUMMARY = "crossval.json"
 RECORDS = "records.csv"
@@ -192,11 +192,23 @@ def _fold_run(
     if state == "kept":
         log("finished before; kept")
         return Run.open(fold_dir)
-    if state in ("resumed", "restarted"):
+    resume = state in ("resumed", "restarted")
+    if resume:
         log("resuming from its last epoch" if state == "resumed" else "training again (no epoch was saved)")
-        return train(config, run_dir=fold_dir, resume=True, beats=beats, log=log, progress=progress)
-    log(f"training (test records {' '.join(config.test_records)})")
-    return train(config, run_dir=fold_dir, beats=beats, log=log, progress=progress)
+    else:
+        log(f"training (test records {' '.join(config.test_records)})")
+    try:
+        return train(config, run_dir=fold_dir, resume=resume, beats=beats, log=log, progress=progress)
+    except TrainingInterrupted as exc:
+        # Not `train --resume` of the fold (train's line): that would leave the other folds and the pooling undone.
+        where = f" in epoch {exc.epoch}" if exc.epoch else ""
+        launcher = f" under torchrun with {ctx.world_size} processes" if ctx.enabled else ""
+        raise TrainingInterrupted(
+            f"{fold_dir}: interrupted{where}; the finished folds and what this one saved are kept: run the same "
+            f"`arrhythmia crossval` command again{launcher} with `--out {fold_dir.parent}`, which resumes this "
+            "fold and trains and tests the rest",
+            exc.epoch,
+        ) from None
 
 
 def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
