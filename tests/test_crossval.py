@@ -110,6 +110,28 @@ def test_run_again_it_keeps_finished_folds_resumes_a_stopped_one_and_refuses_oth
         cross_validate(other, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
 
 
+def test_run_again_with_other_threads_workers_or_device_it_keeps_its_folds(cross_validation):
+    """Where and how fast a fold runs are not other settings: rerun with only --threads 2 changed, a
+    cross-validation was refused ("fold-1: trained with other settings (threads)"). Mixed precision is one."""
+    config, cv, _ = cross_validation
+    logged: list[str] = []
+    elsewhere = TrainConfig(**{**config.to_dict(), "threads": 2, "workers": 0, "device": "cpu"})
+    again = cross_validate(
+        elsewhere, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=logged.append
+    )
+    assert all(f"fold {i}: finished before; kept" in logged for i in (1, 2, 3))
+    assert again.metrics["confusion"] == cv.metrics["confusion"]
+    with pytest.raises(ArrhythmiaError, match="fold-1: trained with other settings \\(amp\\)"):
+        cross_validate(
+            TrainConfig(**{**elsewhere.to_dict(), "amp": True}),
+            k=3,
+            out_dir=cv.path,
+            beats=_fake_mitdb_beats(),
+            progress=False,
+            log=lambda _: None,
+        )
+
+
 def test_ctrl_c_in_a_fold_says_to_run_the_same_crossval_again_which_finishes_it(tmp_path):
     """Ctrl-C in a fold said `continue with arrhythmia train --resume cv/fold-1`, which resumes that fold alone
     and leaves the other folds and the pooled figures undone."""

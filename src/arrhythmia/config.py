@@ -19,6 +19,12 @@ SAMPLINGS = ("shuffle", "balanced", "sqrt")
 #: Settings saved under another name by earlier versions (run configs and config files keep working).
 RENAMED = {"rr_features": "context_features"}
 LOSSES = ("ce", "focal")
+#: Settings that say where and how fast a run computes, not what it computes, so a cross-validation fold
+#: continued or kept under other values is the same experiment: ``device`` (a request, "auto" on every
+#: machine; environment.json says what ran), ``threads`` (CPU threads: rounding at float32's last bits) and
+#: ``workers`` (batches read ahead: the same batches and weights). Not ``amp``: float16 arithmetic on CUDA
+#: trains other weights.
+RUNTIME_SETTINGS = ("device", "threads", "workers")
 
 
 def setting(default, help: str, **kwargs):
@@ -100,6 +106,10 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def experiment_settings(self) -> dict:
+        """``to_dict()`` without the ``RUNTIME_SETTINGS``: what two runs must share to be the same experiment."""
+        return {key: value for key, value in self.to_dict().items() if key not in RUNTIME_SETTINGS}
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> TrainConfig:

@@ -20,7 +20,8 @@ Its directory (``runs/<model>-crossval<k>-<time>`` by default)::
     figures/              the pooled confusion matrix and EC57 statistics
 
 A stopped cross-validation is run again with the same command: finished folds are kept, an interrupted one
-resumes from its last epoch, and other settings in a fold's directory are an error rather than a mix.
+resumes from its last epoch, and other settings in a fold's directory are an error rather than a mix (where and
+how fast it runs aside: device, threads, workers).
 """
 
 from __future__ import annotations
@@ -181,9 +182,10 @@ def _fold_run(
     progress: bool,
     ctx: distributed.Context = distributed.SINGLE,
 ) -> Run:
-    """The fold's run: kept when it has finished (its ``metrics.json``), resumed with its own settings when
-    it was started (from its last epoch, or from the first where none was saved), else trained; a directory
-    trained with other settings is an error, not a mix. Under torchrun rank 0 looks and every rank does
+    """The fold's run: kept when it has finished (its ``metrics.json``), resumed when it was started (from its
+    last epoch, or from the first where none was saved), else trained; a directory trained with other settings
+    is an error, not a mix (``config.RUNTIME_SETTINGS``, where and how fast it ran, are not compared: the
+    command's apply). Under torchrun rank 0 looks and every rank does
     what it found: another rank could find the folder rank 0 has just started and resume where rank 0
     trains, and their process group would wait forever."""
     state, problem = distributed.broadcast_object(_fold_state(fold_dir, config) if ctx.is_main else None, ctx)
@@ -217,10 +219,14 @@ def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
     if not (fold_dir / Run.CONFIG).is_file():
         return "new", ""
     run = Run.open(fold_dir)
-    # A fold saved before runs saved their data path absolute holds it as typed, read from here.
-    theirs = {**run.config.to_dict(), "data": data_path(run.config.data)}
-    if theirs != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if theirs.get(k) != v)
+    # A fold saved before runs saved their data path absolute holds it as typed, read from here. Where and how
+    # fast it ran (device, threads, workers: RUNTIME_SETTINGS) is no other setting: the command's apply.
+    theirs, ours = (
+        {**run.config.experiment_settings(), "data": data_path(run.config.data)},
+        config.experiment_settings(),
+    )
+    if theirs != ours:
+        changed = sorted(k for k, v in ours.items() if theirs.get(k) != v)
         return "refused", (
             f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
         )
