@@ -374,10 +374,6 @@ def fit(
         # Spawned, not forked: forked workers, which inherit the parent's open shard files and their
         # state, read wrong rows of a store in about one test run in six.
         multiprocessing_context="spawn" if workers > 0 else None,
-        # A generator of its own: the loader draws its workers' base seed from it at every iterator it makes
-        # (each epoch without workers, once with persistent ones). From torch's global one, which dropout
-        # draws from too, a run with workers (or a resumed one) would train on other dropout masks.
-        generator=torch.Generator().manual_seed(seed),
     )
     epoch = start_epoch - 1
     try:
@@ -386,6 +382,12 @@ def fit(
                 break
             started = time.perf_counter()
             batches.set_epoch(epoch)
+            if workers > 0 and epoch > start_epoch:
+                # Each iterator the loader makes draws its workers' base seed from torch's generator, which
+                # dropout draws from too: one each epoch without workers, but persistent workers keep the
+                # first epoch's. The same draw here keeps dropout's masks, and the weights, those of a run
+                # without workers (and of one resumed, or run before workers drew so).
+                torch.empty((), dtype=torch.int64).random_()
             bar = tqdm(
                 loader,
                 total=len(batches),
