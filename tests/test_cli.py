@@ -379,3 +379,12 @@ def test_under_torchrun_rank_0_alone_says_a_user_error_and_a_lost_peer_is_one_li
     monkeypatch.delenv("WORLD_SIZE")  # a plain process: a RuntimeError is a bug, and its traceback stays
     with pytest.raises(RuntimeError):
         _main_meeting(monkeypatch, lost)
+
+
+def test_training_stopped_by_ctrl_c_exits_130_as_every_command_does(monkeypatch, capsys):
+    from arrhythmia.train import TrainingInterrupted
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    stopped = TrainingInterrupted("runs/x: interrupted in epoch 3; continue with `arrhythmia train --resume runs/x`")
+    assert _main_meeting(monkeypatch, stopped) == 130  # was 1, as for a mistake of the user's
+    assert capsys.readouterr().err == f"error: {stopped}\n"

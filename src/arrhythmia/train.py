@@ -30,7 +30,7 @@ from arrhythmia.data.context import CONTEXT_FEATURES
 from arrhythmia.data.splits import with_other_lead
 from arrhythmia.data.wfdb_source import MIXED_ANGLES_DEG
 from arrhythmia.distributed import SINGLE, Context, all_reduce_sum
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, Interrupted
 from arrhythmia.inference import softmax_batches
 from arrhythmia.losses import make_loss
 from arrhythmia.models import count_parameters
@@ -38,7 +38,7 @@ from arrhythmia.runs import Run, data_path
 from arrhythmia.scaling import Scaling, fit_scaling
 
 
-class TrainingInterrupted(ArrhythmiaError):
+class TrainingInterrupted(Interrupted):
     """Ctrl-C during training; the last finished epoch is saved and ``--resume`` continues from it.
 
     epoch : the epoch (from 1) that was interrupted; its run saved the ones before it."""
