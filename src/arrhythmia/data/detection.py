@@ -116,18 +116,11 @@ def flat_runs(x: np.ndarray, fs: float, min_s: float = FLAT_RUN_S) -> np.ndarray
     """(n,) bool: the samples of ``x`` ((n,) float) in runs of one value at least ``min_s`` seconds long at
     ``fs`` Hz (``FLAT_RUN_S``: a lead off or a dropout written as a constant). NaN samples are in none."""
     x = np.asarray(x)
-    flat = np.zeros(len(x), dtype=bool)
     if len(x) == 0:
-        return flat
+        return np.zeros(0, dtype=bool)
     ends = np.append(np.flatnonzero(x[1:] != x[:-1]) + 1, len(x))  # where each run of one value ends
-    starts = np.append(0, ends[:-1])
-    long = np.flatnonzero(ends - starts >= max(min_s * fs, 2))
-    if len(long):
-        edges = np.zeros(len(x) + 1, dtype=np.int64)
-        np.add.at(edges, starts[long], 1)
-        np.add.at(edges, ends[long], -1)
-        flat = np.cumsum(edges[:-1]) > 0
-    return flat
+    lengths = np.diff(ends, prepend=0)
+    return np.repeat(lengths >= max(min_s * fs, 2), lengths)
 
 
 def _is_flat(x: np.ndarray) -> bool:
