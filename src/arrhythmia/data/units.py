@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from arrhythmia.data.detection import bandpass
-from arrhythmia.data.wfdb_source import MV_PER_UNIT
+from arrhythmia.data.wfdb_source import voltage_scale
 from arrhythmia.errors import DataError
 
 #: The typical QRS amplitude (``typical_qrs_amplitude``) of an ECG in mV lies in this range: four times below
@@ -79,7 +79,7 @@ def mv_per_unit(units: str | float) -> float:
     """The millivolts per unit of a signal whose unit the user gives (``--units``): a voltage unit's name
     (``mV``, ``uV`` or ``µV``, ``V``, ``nV``) or the units per mV, as a recorder's ADC gain is given (``409.6``:
     a 12-bit recorder's counts, 409.6 of them per mV; a WFDB header's gain reads so). A DataError otherwise."""
-    scale = MV_PER_UNIT.get(str(units).strip().lower())
+    scale = voltage_scale(units)
     if scale is not None:
         return scale
     try:

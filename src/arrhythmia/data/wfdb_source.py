@@ -104,15 +104,21 @@ MV_PER_UNIT = {
 }
 
 
+def voltage_scale(unit: str | float | None) -> float | None:
+    """The millivolts per unit of a voltage unit's name (mV, µV or uV, V, nV; any case, spaces around), None
+    for any other unit (``NU``, ``adu``, none)."""
+    return MV_PER_UNIT.get(str(unit or "").strip().lower())
+
+
 def names_a_voltage(unit: str | None) -> bool:
     """Whether ``unit`` (a header's unit name) is one ``in_millivolts`` converts: mV, µV, V, nV."""
-    return str(unit or "").strip().lower() in MV_PER_UNIT
+    return voltage_scale(unit) is not None
 
 
 def in_millivolts(signal: np.ndarray, unit: str | None) -> np.ndarray:
     """``signal`` (n_samples,) in ``unit`` (a header's unit name) brought to mV where the unit is a voltage
     (EDF Holter files are mostly in µV); in any other unit it is returned as it is."""
-    scale = MV_PER_UNIT.get(str(unit or "").strip().lower())
+    scale = voltage_scale(unit)
     return signal if scale in (None, 1.0) else signal * scale
 
 
