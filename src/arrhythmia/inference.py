@@ -13,7 +13,7 @@ from torch import nn
 
 from arrhythmia import pretrained
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
-from arrhythmia.data.beats import Window
+from arrhythmia.data.beats import Window, nonfinite_rows
 from arrhythmia.device import pick_device
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.scaling import Scaling
@@ -60,7 +60,7 @@ def check_beat_inputs(
         )
     for values, what in ((X, "samples"), (context if n_context else None, "context features")):
         if isinstance(values, np.ndarray):
-            bad = int((~np.isfinite(values).all(axis=1)).sum())
+            bad = int(nonfinite_rows(values).sum())
             if bad:
                 raise ArrhythmiaError(
                     f"{bad} of {len(values)} beats hold NaN or infinite {what}; {model_name} cannot classify "

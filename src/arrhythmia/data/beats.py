@@ -85,9 +85,14 @@ class BeatSetError(DataError, ValueError):
     """Arrays that do not make a beat set (a ValueError too, as the checks raised before they had a type)."""
 
 
+def nonfinite_rows(values: np.ndarray) -> np.ndarray:
+    """(n,) bool: the rows of ``values`` ((n, k) numbers: beats, context features) holding NaN or an infinity."""
+    return ~np.isfinite(values).all(axis=1)
+
+
 def _check_finite(values: np.ndarray, name: str, source: str) -> None:
     """BeatSetError where rows of ``values`` (n_beats, k) hold NaN or infinite values, saying how many."""
-    bad = ~np.isfinite(values).all(axis=1)
+    bad = nonfinite_rows(values)
     if bad.any():
         raise BeatSetError(
             f"BeatSet of {source}: {int(bad.sum())} of {len(values)} beats hold NaN or infinite values in {name} "
