@@ -244,10 +244,7 @@ def _shard_damage(shard: Path, done: dict) -> str | None:
         path = shard / f"{key}.npy"
         try:
             with path.open("rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                if version not in HEADER_READERS:
-                    return f"{path.name} is not a .npy file this package writes (format version {version})"
-                shape, _, dtype = HEADER_READERS[version](fh)
+                shape, _, dtype = read_npy_header(fh)
                 expected = fh.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                 size = os.fstat(fh.fileno()).st_size
         except FileNotFoundError:
@@ -366,6 +363,15 @@ def _max_open_default() -> int:
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
+def read_npy_header(fh) -> tuple[tuple, bool, np.dtype]:
+    """The header of the ``.npy`` file open at its start in ``fh`` (binary): shape, Fortran order, dtype; the
+    file is left at its first data byte. ValueError for a header not of the versions numpy writes (1.0, 2.0)."""
+    version = np.lib.format.read_magic(fh)
+    if version not in HEADER_READERS:
+        raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
+    return HEADER_READERS[version](fh)
+
+
 class ShardFile:
     """One ``.npy`` shard, open for reading rows with plain file reads.
 
@@ -383,10 +389,7 @@ class ShardFile:
         except FileNotFoundError:
             raise DataError(f"{path}: shard file is missing{self._remedy}") from None
         try:
-            version = np.lib.format.read_magic(self._file)
-            if version not in HEADER_READERS:
-                raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
-            shape, fortran_order, stored_dtype = HEADER_READERS[version](self._file)
+            shape, fortran_order, stored_dtype = read_npy_header(self._file)
         except (OSError, ValueError) as exc:
             self._file.close()
             raise DataError(f"{path}: cannot read shard ({exc}){self._remedy}") from None
