@@ -63,6 +63,16 @@ def cluster():
         yield running
 
 
+@pytest.fixture(scope="module")
+def client(cluster):
+    """One Dask client of ``cluster`` for the module, as a notebook holds one (a client started per call,
+    as ``scheduler=`` does, is tried in test_a_dask_cluster_gives_the_same_outputs_as_local_workers)."""
+    from dask.distributed import Client
+
+    with Client(cluster.scheduler_address) as running:
+        yield running
+
+
 def test_find_recordings_in_folders_globs_and_lists(tmp_path):
     for site in ("a", "b"):
         (tmp_path / site / "deep").mkdir(parents=True)
@@ -174,15 +184,12 @@ def test_a_dask_cluster_gives_the_same_outputs_as_local_workers(archive, local_r
     assert (tmp_path / "out" / "cohort.csv").read_bytes() == (local_out / "cohort.csv").read_bytes()
 
 
-def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_path):
-    from dask.distributed import Client
-
+def test_a_killed_worker_is_replaced_and_its_recording_labelled(client, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for seed in range(6):
         write_wfdb_record(folder, f"r{seed}", seconds=40, seed=seed)
-    with Client(cluster.scheduler_address) as client:
-        pids = list(client.run(os.getpid).values())
+    pids = list(client.run(os.getpid).values())
     outcome = {}
     worker = threading.Thread(
         target=lambda: outcome.setdefault(
@@ -191,7 +198,7 @@ def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_pat
                 find_recordings([folder]),
                 tmp_path / "out",
                 model=ModelChoice(),
-                scheduler=cluster.scheduler_address,
+                client=client,
                 progress=False,
             ),
         )
@@ -205,14 +212,15 @@ def test_a_killed_worker_is_replaced_and_its_recording_labelled(cluster, tmp_pat
     worker.join(timeout=240)
     result = outcome["result"]
     assert (result.labelled, result.failed) == (6, 0), result.failures
-    with Client(cluster.scheduler_address) as client:
-        now = set(client.run(os.getpid).values())
+    now = set(client.run(os.getpid).values())  # the caller's client is left open
     assert pids[0] not in now  # the nanny started a new worker process
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
     with pytest.raises(ArrhythmiaError, match="foo://x: no Dask scheduler answers there"):
         label_archive([tmp_path / "r.hea"], tmp_path / "out", scheduler="foo://x", progress=False)
+    with pytest.raises(ArrhythmiaError, match="a Dask scheduler's address or a client, not both"):
+        label_archive([tmp_path / "r.hea"], tmp_path / "out", scheduler="tcp://x:1", client=object(), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -234,15 +242,15 @@ def _source_of(folder: Path) -> str:
     return json.loads((folder / MARKER).read_text())["settings"]["source"]
 
 
-def test_a_second_batch_never_labels_over_another_recordings_folder(sites, cluster, tmp_path):
+def test_a_second_batch_never_labels_over_another_recordings_folder(sites, client, tmp_path):
     out = tmp_path / "out"
-    first = label_archive(find_recordings([sites / "siteA"]), out, scheduler=cluster.scheduler_address, progress=False)
+    first = label_archive(find_recordings([sites / "siteA"]), out, client=client, progress=False)
     assert (first.labelled, first.failed) == (2, 0)
     beats = (out / "100" / "beats.csv").read_bytes()
 
     with pytest.warns(UserWarning, match=r"holds the labels of .*siteA.*100.*labelled into .*siteC__100"):
         second = label_archive(
-            find_recordings([sites / "siteC"]), out, scheduler=cluster.scheduler_address, progress=False
+            find_recordings([sites / "siteC"]), out, client=client, progress=False
         )
     assert (second.labelled, second.failed, second.earlier) == (1, 0, 2)
     assert (out / "100" / "beats.csv").read_bytes() == beats and "siteA" in _source_of(out / "100")
@@ -253,7 +261,7 @@ def test_a_second_batch_never_labels_over_another_recordings_folder(sites, clust
 
     # The same recording keeps its folder from run to run, whatever the other recordings of the run.
     third = label_archive(
-        find_recordings([sites / "siteA", sites / "siteB"]), out, scheduler=cluster.scheduler_address, progress=False
+        find_recordings([sites / "siteA", sites / "siteB"]), out, client=client, progress=False
     )
     assert (third.labelled, third.skipped, third.failed) == (1, 2, 0)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["100", "101", "siteB__100", "siteC__100"]
@@ -262,16 +270,16 @@ def test_a_second_batch_never_labels_over_another_recordings_folder(sites, clust
     assert cohort["record"].tolist() == ["100", "101", "siteB__100", "siteC__100"]
 
 
-def test_a_failed_recording_never_removes_another_recordings_labels(sites, cluster, tmp_path):
+def test_a_failed_recording_never_removes_another_recordings_labels(sites, client, tmp_path):
     from arrhythmia.archive import Task, label_one
     from arrhythmia.labelling import PredictOptions
 
     out = tmp_path / "out"
-    label_archive(find_recordings([sites / "siteA"]), out, scheduler=cluster.scheduler_address, progress=False)
+    label_archive(find_recordings([sites / "siteA"]), out, client=client, progress=False)
     before = _outputs(out / "100")
     with pytest.warns(UserWarning, match="siteD__100"):
         failing = label_archive(
-            find_recordings([sites / "siteD"]), out, scheduler=cluster.scheduler_address, progress=False
+            find_recordings([sites / "siteD"]), out, client=client, progress=False
         )
     assert failing.failed == 1 and "missing" in failing.failures["siteD__100"]
     assert _outputs(out / "100") == before and "siteA" in _source_of(out / "100")
@@ -308,14 +316,14 @@ def test_a_walk_leaves_out_the_folders_of_earlier_outputs(tmp_path):
     assert [p.relative_to(nest).as_posix() for p in globbed] == ["study/cohort.csv", "study/p1.csv"]
 
 
-def test_a_changed_source_or_a_missing_output_is_labelled_again(cluster, tmp_path):
+def test_a_changed_source_or_a_missing_output_is_labelled_again(client, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     write_wfdb_record(folder, "100", seconds=30, seed=0)
     out = tmp_path / "out"
 
     def run():
-        return label_archive([folder / "100.hea"], out, scheduler=cluster.scheduler_address, progress=False)
+        return label_archive([folder / "100.hea"], out, client=client, progress=False)
 
     assert run().labelled == 1
     marker = json.loads((out / "100" / MARKER).read_text())
@@ -336,26 +344,26 @@ def test_a_changed_source_or_a_missing_output_is_labelled_again(cluster, tmp_pat
     assert run().labelled == 1 and (out / "100" / "beats.csv").is_file()
 
 
-def test_the_cohort_table_has_the_same_columns_when_every_recording_fails(archive, local_run, cluster, tmp_path):
+def test_the_cohort_table_has_the_same_columns_when_every_recording_fails(archive, local_run, client, tmp_path):
     folder, _ = archive
     failing = [folder / "truncated.hea", folder / "orphan.hea"]
-    result = label_archive(failing, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+    result = label_archive(failing, tmp_path / "out", client=client, progress=False)
     assert result.failed == 2
     columns = (tmp_path / "out" / "cohort.csv").read_text().splitlines()[0]
     assert columns == (local_run[0] / "cohort.csv").read_text().splitlines()[0]
     assert ",beats,N,S,V,F,Q," in columns
 
 
-def test_one_record_named_in_other_ways_is_one_source(cluster, tmp_path):
+def test_one_record_named_in_other_ways_is_one_source(client, tmp_path):
     folder = tmp_path / "src"
     folder.mkdir()
     write_wfdb_record(folder, "100", seconds=30, seed=0)
     (tmp_path / "link").symlink_to(folder)
     out = tmp_path / "out"
-    first = label_archive([folder / "100"], out, scheduler=cluster.scheduler_address, progress=False)
+    first = label_archive([folder / "100"], out, client=client, progress=False)
     assert first.labelled == 1
     for named in (folder / "100.hea", folder / "100.dat", tmp_path / "link" / "100.hea"):
-        again = label_archive([named], out, scheduler=cluster.scheduler_address, progress=False)
+        again = label_archive([named], out, client=client, progress=False)
         assert (again.labelled, again.skipped) == (0, 1), named
     assert len(find_recordings([folder / "100", folder / "100.dat", tmp_path / "link" / "100.hea"])) == 1
 

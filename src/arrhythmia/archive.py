@@ -31,6 +31,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
 from arrhythmia.labelling import PredictOptions, label_file
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 #: A text file listing recordings, one path a line (relative to the file's folder; ``#`` starts a comment).
 LIST_SUFFIX = ".txt"
@@ -560,6 +564,7 @@ def label_archive(
     scheduler: str | None = None,
     force: bool = False,
     progress: bool = True,
+    client: Client | None = None,
 ) -> ArchiveResult:
     """Label ``recordings`` (see ``find_recordings``) into ``out/<record>/`` (``folder_names``: a folder
     labelled for another recording is never written over; a warning names the one taken instead) and write
@@ -570,13 +575,16 @@ def label_archive(
     workers : local worker processes (default: the usable CPUs), each labelling with one PyTorch thread.
     scheduler : the address of a running Dask scheduler (``tcp://host:8786``) to use instead; its workers must
     have this package and see the same paths. force : label every recording again, complete or not.
-    progress : a progress bar over the recordings with the time left, on stderr."""
+    progress : a progress bar over the recordings with the time left, on stderr.
+    client : a Dask ``Client`` already open in this process (a notebook's) to label on instead; left open."""
     options = options or PredictOptions()
     model = model or ModelChoice()
     if options.labels is not None:
         raise ArrhythmiaError("--labels holds one recording's reviewed beats: it cannot apply to an archive")
     if workers is not None and workers < 1:
         raise ArrhythmiaError(f"workers must be at least 1, got {workers}")
+    if client is not None and scheduler is not None:
+        raise ArrhythmiaError("give a Dask scheduler's address or a client, not both")
     began = time.perf_counter()
     out = Path(out)
     recordings = [Path(r) for r in recordings]
@@ -602,7 +610,7 @@ def label_archive(
             todo[name] = task
     result = ArchiveResult(cohort=pd.DataFrame(), path=out / COHORT, skipped=len(rows))
     if todo:
-        for name, row in _run(todo, workers, scheduler, progress).items():
+        for name, row in _run(todo, workers, scheduler, progress, client).items():
             rows[name] = row
             if row["status"] == "failed":
                 result.failures[name] = row["error"]
@@ -624,11 +632,13 @@ def label_archive(
     return result
 
 
-def _run(todo: dict[str, Task], workers: int, scheduler: str | None, progress: bool) -> dict[str, dict]:
+def _run(
+    todo: dict[str, Task], workers: int, scheduler: str | None, progress: bool, given: Client | None
+) -> dict[str, dict]:
     """Label the recordings of ``todo`` as Dask tasks; their rows by record name, as they finish."""
     from dask.distributed import as_completed
 
-    client, cluster = _client(workers, scheduler)
+    client, cluster = (given, None) if given is not None else _client(workers, scheduler)
     rows: dict[str, dict] = {}
     try:
         # pure=False: a rerun of the same recording is new work, never a cached result.
@@ -648,7 +658,8 @@ def _run(todo: dict[str, Task], workers: int, scheduler: str | None, progress: b
                 bar.set_postfix(failed=sum(row["status"] == "failed" for row in rows.values()), refresh=False)
     finally:
         with _interrupts_ignored():  # a second Ctrl-C while the workers stop would only leave them running
-            client.close()
+            if given is None:
+                client.close()
             if cluster is not None:
                 cluster.close()
     return rows
