@@ -249,9 +249,7 @@ def test_a_second_batch_never_labels_over_another_recordings_folder(sites, clien
     beats = (out / "100" / "beats.csv").read_bytes()
 
     with pytest.warns(UserWarning, match=r"holds the labels of .*siteA.*100.*labelled into .*siteC__100"):
-        second = label_archive(
-            find_recordings([sites / "siteC"]), out, client=client, progress=False
-        )
+        second = label_archive(find_recordings([sites / "siteC"]), out, client=client, progress=False)
     assert (second.labelled, second.failed, second.earlier) == (1, 0, 2)
     assert (out / "100" / "beats.csv").read_bytes() == beats and "siteA" in _source_of(out / "100")
     assert "siteC" in _source_of(out / "siteC__100")
@@ -260,9 +258,7 @@ def test_a_second_batch_never_labels_over_another_recordings_folder(sites, clien
     assert (cohort["status"] == "ok").all() and cohort["source"].str.contains("siteA").sum() == 2
 
     # The same recording keeps its folder from run to run, whatever the other recordings of the run.
-    third = label_archive(
-        find_recordings([sites / "siteA", sites / "siteB"]), out, client=client, progress=False
-    )
+    third = label_archive(find_recordings([sites / "siteA", sites / "siteB"]), out, client=client, progress=False)
     assert (third.labelled, third.skipped, third.failed) == (1, 2, 0)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["100", "101", "siteB__100", "siteC__100"]
     assert (out / "100" / "beats.csv").read_bytes() == beats
@@ -278,9 +274,7 @@ def test_a_failed_recording_never_removes_another_recordings_labels(sites, clien
     label_archive(find_recordings([sites / "siteA"]), out, client=client, progress=False)
     before = _outputs(out / "100")
     with pytest.warns(UserWarning, match="siteD__100"):
-        failing = label_archive(
-            find_recordings([sites / "siteD"]), out, client=client, progress=False
-        )
+        failing = label_archive(find_recordings([sites / "siteD"]), out, client=client, progress=False)
     assert failing.failed == 1 and "missing" in failing.failures["siteD__100"]
     assert _outputs(out / "100") == before and "siteA" in _source_of(out / "100")
 
