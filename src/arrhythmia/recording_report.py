@@ -21,7 +21,6 @@ from PIL import Image
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import DAY_S, Start, clock_at, day_of, time_of_day
-from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.wfdb_source import another_lead
 from arrhythmia.diary import AROUND_S
@@ -38,9 +37,8 @@ from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
     HRV_EXCLUDES,
     NN_MAX_CHANGE,
-    RATE_EXCLUDES,
-    episode_stretches,
     heart_rate,
+    rate_intervals,
     readable_heart_rate,
 )
 from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
@@ -105,36 +103,87 @@ def _hrv_coverage(hrv: dict) -> str:
 
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
     """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
-    heart rate (running median of 8 intervals, away from ``hourly.RATE_EXCLUDES``), the longest pause, the
-    longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL onsets of each; each strip holds
-    its event near its middle."""
+    heart rate, the longest pause, the longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL
+    onsets of each; each strip holds its event near its middle, and its title says when (h:mm:ss from the start).
+
+    The fastest and slowest heart rate are read as the summary reads its maximum and minimum (``predict.summarise``:
+    the running median of ``hourly.RATE_BEATS`` intervals, leaving out those that share time with a
+    ``hourly.RATE_EXCLUDES`` episode), so that the strips show the very rates the cards and the hourly table give:
+    a strip kept 10 s away from lost signal and ventricular flutter showed 43 bpm where the summary said 31 (207's
+    idioventricular escape just after its flutter). An episode that began with the recording's first beat is
+    titled as present from the start, not as an onset: its onset was not recorded."""
     events: list[tuple[str, float]] = []
-    labelled = beats[beats["label"].astype(str) != ""]
-    times = labelled["sample"].to_numpy() / fs
+    # The times beats.csv gives (R peak plus the beat's offset), which the summary and the episodes are read from.
+    times = beats["time_s"].to_numpy(np.float64) if "time_s" in beats else beats["sample"].to_numpy(np.float64) / fs
+    labelled = times[beats["label"].astype(str).to_numpy() != ""]
+    times = times[np.concatenate([[True], np.diff(times) > 0])] if len(times) else times  # as the summary does
     if len(times) >= 3:
-        rate = heart_rate(times)
-        near_noise = episode_stretches(episodes, RATE_EXCLUDES) + [-STRIP_S, STRIP_S]
-        clean = ~overlapping(times[1:], times[1:], near_noise)
-        if clean.any():
-            at = np.flatnonzero(clean)
+        readable = rate_intervals(times, episodes)
+        if readable.any():
+            rate = heart_rate(times, readable)
+            at = np.flatnonzero(readable)
             fastest, slowest = at[np.argmax(rate[at])], at[np.argmin(rate[at])]
-            events.append((f"Fastest heart rate: {rate[fastest]:.0f} bpm", times[fastest + 1] - STRIP_S / 2))
-            events.append((f"Slowest heart rate: {rate[slowest]:.0f} bpm", times[slowest + 1] - STRIP_S / 2))
+            for name, k in (("Fastest", fastest), ("Slowest", slowest)):
+                moment = times[k + 1]
+                events.append((f"{name} heart rate: {rate[k]:.0f} bpm, at {clock(moment)}", moment - STRIP_S / 2))
     pauses = episodes[episodes["type"] == "pause"]
     if len(pauses):
         longest = pauses.loc[(pauses["end_s"] - pauses["start_s"]).idxmax()]
         length = longest["end_s"] - longest["start_s"]
-        events.append((f"Longest pause: {length:.1f} s", longest["start_s"] - (STRIP_S - length) / 2))
+        title = f"Longest pause: {length:.1f} s, at {clock(longest['start_s'])}"
+        events.append((title, longest["start_s"] - (STRIP_S - length) / 2))
     for kind in ("VT", "SVT"):
         runs = episodes[episodes["type"] == kind]
         if len(runs):
             longest = runs.loc[runs["beats"].idxmax()]
-            title = f"Longest {kind}: {longest['beats']} beats, up to {longest['max_hr_bpm']:.0f} bpm"
+            # A run's rate is its mean: the fastest single interval of a few beats (one beat detected twice, one
+            # beat of noise) read as 334 bpm in a 5-beat run of 203 whose mean was 190.
+            mean = longest["mean_hr_bpm"] if "mean_hr_bpm" in runs else np.nan
+            speed = f"{mean:.0f} bpm on average" if np.isfinite(mean) else f"up to {longest['max_hr_bpm']:.0f} bpm"
+            title = f"Longest {kind}: {longest['beats']} beats, {speed}, at {clock(longest['start_s'])}"
             events.append((title, longest["start_s"] - 2.0))
+    first_beat = labelled.min() if len(labelled) else 0.0  # the episodes are read over the labelled beats
     for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
-            events.append((f"{kind} onset at {clock(row.start_s)}", row.start_s - STRIP_S / 2))
+            if row.start_s <= first_beat + 0.001:  # within a millisecond: times written to 0.1 ms
+                title = f"{kind} from the start of the recording ({clock(row.start_s)}): its onset was not recorded"
+            else:
+                title = f"{kind} onset at {clock(row.start_s)}"
+            events.append((title, row.start_s - STRIP_S / 2))
     return [(title, max(start, 0.0)) for title, start in events]
+
+
+def _burden(ectopy: dict | None, summary: dict) -> str:
+    """A class's burden, % of the classified beats; "–" where no beat was classified: "0.00%" of no beats read as
+    a recording without ectopy."""
+    if not summary.get("classified", 0) or not ectopy:
+        return "–"
+    return f"{ectopy.get('burden_percent', 0):.2f}%"
+
+
+def _no_beats(analysable_s: float) -> str:
+    """The warning of a recording without a beat, which says whether any of it could be read (``analysable_s``,
+    s): a flat line or a lead off is no asystole, and a signal that was read but held no beat needs looking at."""
+    if analysable_s < 1.0:
+        return (
+            "No beats were found, and none of the recording was analysable: the signal is flat or noise throughout "
+            "(a lead off, an electrode disconnected). This says nothing of the heart's rhythm, and is no asystole: "
+            "check the electrodes and the recording."
+        )
+    return (
+        f"No beats were found in {clock(analysable_s)} (h:mm:ss) of analysable signal: look at the recording "
+        "(a lead off, a signal too small to read, or asystole)."
+    )
+
+
+def _runs_note(run_bpm: float) -> str:
+    """What the ectopy table's runs are, beside the VT and SVT episodes (``run_bpm``: their rate, bpm)."""
+    return (
+        f"Couplets: 2 ectopic beats in a row; runs: 3 or more, at any rate. The runs faster than {run_bpm:g} bpm "
+        "are the VT and SVT episodes below; a slower one (an idioventricular or ectopic atrial rhythm, a run "
+        "broken by a long interval) is a run here and no episode there, so the longest run may be longer than "
+        "the longest VT or SVT."
+    )
 
 
 def _cards(items: list[tuple[str, ...]]) -> str:
@@ -260,21 +309,28 @@ def _episodes_html(episodes: pd.DataFrame, start: Start = None) -> str:
             [[esc(kind), f"{len(group):,}", format_duration(group.sum())] for kind, group in lengths],
         )
     )
-    rows = [
-        [
-            esc(r.type),
-            clock(r.start_s),
-            *([time_of_day(start, r.start_s)] if start is not None else []),
-            format_duration(r.end_s - r.start_s),
-            f"{r.beats:,}",
-            _number(r.max_hr_bpm),
-        ]
-        for r in episodes.head(MAX_EPISODE_ROWS).itertuples()
-    ]
+    rows = []
+    for r in episodes.head(MAX_EPISODE_ROWS).itertuples():
+        # A pause is one interval, its length the duration: the 60 / length episodes.csv keeps as its rate read as
+        # "max HR 10 bpm" beside a 5.9 s pause. A run's mean rate is its rate (an older episodes.csv has none).
+        pause = r.type == "pause"
+        mean = getattr(r, "mean_hr_bpm", np.nan)
+        rows.append(
+            [
+                esc(r.type),
+                clock(r.start_s),
+                *([time_of_day(start, r.start_s)] if start is not None else []),
+                format_duration(r.end_s - r.start_s),
+                f"{r.beats:,}",
+                _number(np.nan if pause else mean),
+                _number(np.nan if pause else r.max_hr_bpm),
+            ]
+        )
     more = len(episodes) - MAX_EPISODE_ROWS
     note = f"<p>{more:,} more in episodes.csv.</p>" if more > 0 else ""
     began = ["clock time"] if start is not None else []
-    detail = _scrolling(_table(["type", "start (h:mm:ss)", *began, "duration", "beats", "max HR bpm"], rows))
+    header = ["type", "start (h:mm:ss)", *began, "duration", "beats", "mean HR bpm", "max HR bpm"]
+    detail = _scrolling(_table(header, rows))
     return summary + "<details><summary>Every episode</summary>" + detail + note + "</details>"
 
 
@@ -352,8 +408,8 @@ def render_recording_report(
                 ("mean heart rate, bpm", f"{hr['mean']:.0f}", f"min {hr['min']:.0f}, max {hr['max']:.0f}")
                 if hr
                 else ("mean heart rate, bpm", "–"),
-                ("S burden", f"{ectopy.get('S', {}).get('burden_percent', 0):.2f}%"),
-                ("V burden", f"{ectopy.get('V', {}).get('burden_percent', 0):.2f}%"),
+                ("S burden", _burden(ectopy.get("S"), summary)),
+                ("V burden", _burden(ectopy.get("V"), summary)),
                 (
                     "AF",
                     clock(float(result.hourly["af_min"].sum()) * 60) if result.hourly is not None else "–",
@@ -364,7 +420,7 @@ def render_recording_report(
         ),
     ]
     if summary.get("classified", 0) == 0:
-        parts.append('<p class="warning">No beats were found in this recording: nothing to analyse.</p>')
+        parts.append(f'<p class="warning">{esc(_no_beats(analysable))}</p>')
     adaptation = result.adaptation or {}
     if adaptation.get("review_recommended"):
         parts.append(
@@ -406,13 +462,15 @@ def render_recording_report(
             f"{e['couplets']:,}",
             f"{e['runs']:,}",
             f"{e['longest_run']}",
-            f"{e['burden_percent']:.2f}%",
+            _burden(e, summary),
         ]
         for c, e in ectopy.items()
     ]
     parts.append(
         _scrolling(_table(["class", "beats", "isolated", "couplets", "runs", "longest run", "burden"], ectopy_rows))
     )
+    if result.episode_settings and "run_bpm" in result.episode_settings:
+        parts.append(f'<p class="thresholds">{esc(_runs_note(result.episode_settings["run_bpm"]))}</p>')
     if result.episodes is not None:
         listed = _episodes_html(result.episodes, recording.start) if len(result.episodes) else "<p>None.</p>"
         parts += ["<h2>Episodes</h2>", listed]

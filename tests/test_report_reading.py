@@ -1,0 +1,154 @@
+"""The recording report as a Holter reader reads it: its event strips show the rates its cards give, a run's rate
+is its mean, a rhythm present from the first beat has no onset, a recording without a beat says why, and the
+figures leave the data they plot in sight. Small beat tables made here, no model."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig
+
+FS = 250.0
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def beat_table(times_s: np.ndarray, labels=None) -> pd.DataFrame:
+    """A beats.csv table of beats at ``times_s`` (s), all N unless ``labels`` says otherwise."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    samples = np.round(times_s * FS).astype(np.int64)
+    labels = ["N"] * len(samples) if labels is None else list(labels)
+    return pd.DataFrame({"sample": samples, "time_s": samples / FS, "label": labels, "confidence": 0.9})
+
+
+def episode_table(*rows) -> pd.DataFrame:
+    """An episodes.csv table of ``rows``: (type, start_s, end_s, beats, max_hr_bpm, mean_hr_bpm)."""
+    return pd.DataFrame([dict(zip(EPISODE_COLUMNS, row)) for row in rows], columns=list(EPISODE_COLUMNS))
+
+
+def test_the_strips_show_the_fastest_and_slowest_rate_the_summary_gives():
+    """207: the cards said min 31, max 167 bpm, its strips 43 and 126: they kept 10 s away from ventricular
+    flutter, and the slowest rate was the idioventricular escape just after it, the fastest a VT just before."""
+    from arrhythmia.predict import summarise
+    from arrhythmia.recording_report import event_strips
+
+    rr = [1.0] * 60 + [0.4] * 10 + [1.0] * 3  # a run at 150 bpm ending 3 s before the flutter
+    before = 1.0 + np.concatenate([[0.0], np.cumsum(rr)])
+    flutter_start, flutter_end = before[-1] + 0.5, before[-1] + 20.0
+    after = flutter_end + 0.5 + np.concatenate([[0.0], np.cumsum([2.0] * 8 + [1.0] * 60)])  # 30 bpm, then 60
+    beats = beat_table(np.concatenate([before, after]))
+    episodes = episode_table(("VF", flutter_start, flutter_end, 0, np.nan, np.nan))
+    rate = summarise(beats, CLASSES, episodes)["heart_rate_bpm"]
+    assert rate["max"] == pytest.approx(150.0) and rate["min"] == pytest.approx(30.0)
+
+    strips = dict(event_strips(beats, episodes, FS))
+    (fastest,) = [title for title in strips if title.startswith("Fastest")]
+    (slowest,) = [title for title in strips if title.startswith("Slowest")]
+    assert fastest.startswith(f"Fastest heart rate: {rate['max']:.0f} bpm, at ")  # was the 60 bpm far from it
+    assert slowest.startswith(f"Slowest heart rate: {rate['min']:.0f} bpm, at ")
+    # each strip holds its moment, which its title names by the time from the start
+    for title, start in strips.items():
+        if title.startswith(("Fastest", "Slowest")):
+            hours, minutes, seconds = map(int, title.rsplit(" ", 1)[1].split(":"))
+            assert start < hours * 3600 + minutes * 60 + seconds < start + 10.0, title
+
+
+def test_a_run_s_rate_is_its_mean_and_a_pause_has_no_rate():
+    """203: "Longest VT: 5 beats, up to 334 bpm", from one interval of 180 ms (a beat detected twice) in a run
+    whose mean was 190 bpm; and a 5.9 s pause was listed with a "max HR" of 10 bpm."""
+    from arrhythmia.recording_report import _episodes_html, event_strips
+
+    beats = beat_table(np.arange(1.0, 80.0, 0.8))
+    episodes = episode_table(
+        ("VT", 30.0, 31.26, 5, 334.0, 190.0),
+        ("pause", 50.0, 55.9, 0, 60 / 5.9, 60 / 5.9),
+    )
+    titles = [title for title, _ in event_strips(beats, episodes, FS)]
+    assert "Longest VT: 5 beats, 190 bpm on average, at 0:00:30" in titles
+    assert not any("334" in title for title in titles)
+    assert "Longest pause: 5.9 s, at 0:00:50" in titles
+    page = _episodes_html(episodes)
+    every = page.split("<details>")[1]
+    cells = [re.sub(r"<[^>]+>", "|", row).strip("|").split("||") for row in every.split("</thead>")[1].split("</tr>")]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", every)[-2:] == ["mean HR bpm", "max HR bpm"]
+    assert ["VT", "0:00:30", "1.3 s", "5", "190", "334"] in cells
+    assert ["pause", "0:00:50", "5.9 s", "0", "–", "–"] in cells  # its length is its duration; no rate
+
+
+def test_a_rhythm_present_from_the_first_beat_has_no_onset():
+    """201 and 203 begin in AF: their strips read "AF onset at 0:00:00", an onset the recording never held."""
+    from arrhythmia.recording_report import event_strips
+
+    beats = beat_table(np.arange(0.6, 400.0, 0.7))
+    first = beats["time_s"].iloc[0]
+    episodes = episode_table(("AF", first, 100.0, 142, 110.0, 86.0), ("AF", 200.0, 300.0, 142, 110.0, 86.0))
+    titles = [title for title, _ in event_strips(beats, episodes, FS)]
+    assert "AF from the start of the recording (0:00:01): its onset was not recorded" in titles
+    assert "AF onset at 0:03:20" in titles
+    assert not any(title.startswith("AF onset at 0:00") for title in titles)
+
+
+def _render(beats: pd.DataFrame, episodes: pd.DataFrame, duration_s: float, tmp_path) -> str:
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.hourly import hourly_table, recording_hrv
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import render_recording_report
+
+    times, labels = beats["time_s"].to_numpy(), beats["label"].astype(str).to_numpy()
+    recording = Recording(np.zeros(int(duration_s * FS)), FS, "MLII", tmp_path / "rec.csv")
+    result = RecordingLabels(
+        beats=beats,
+        episodes=episodes,
+        hourly=hourly_table(times, labels, duration_s, episodes),
+        hrv=recording_hrv(times, labels, episodes),
+        recording=recording,
+        episode_settings=asdict(EpisodeConfig()),
+    )
+    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
+    return render_recording_report(recording, result, summary, {})
+
+
+def test_a_flat_recording_says_it_could_not_be_read_and_gives_no_burden(tmp_path):
+    """A flat line (a lead off) read "No beats were found in this recording: nothing to analyse" beside an S and
+    a V burden of 0.00%: a reader could take it for a recording without ectopy, or for asystole."""
+    beats = beat_table(np.zeros(0))
+    episodes = episode_table(("noise", 0.0, 120.0, 0, np.nan, np.nan))
+    page = _render(beats, episodes, 120.0, tmp_path)
+    assert "none of the recording was analysable" in page and "is no asystole" in page
+    assert "0.00%" not in page
+    assert '<div class="value">–</div><div class="label">S burden</div>' in page
+
+
+def test_the_ectopy_table_says_its_runs_are_not_the_vt_episodes(tmp_path):
+    """207: the ectopy table's longest V run was 59 beats, its longest VT 8: the 59 were an idioventricular rhythm
+    under 100 bpm, a run there and no VT; the report did not say why the two differ."""
+    rr = [1.0] * 30 + [1.2] * 6 + [1.0] * 30  # six V beats in a row at 50 bpm: a run, no VT
+    times = 1.0 + np.concatenate([[0.0], np.cumsum(rr)])
+    labels = ["N"] * 31 + ["V"] * 6 + ["N"] * 30
+    page = _render(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
+    assert "runs: 3 or more, at any rate. The runs faster than 100 bpm are the VT and SVT episodes" in page
+
+
+def test_the_tachogram_s_legend_leaves_the_longest_intervals_in_sight(monkeypatch, tmp_path):
+    """232: the legend stood in the tachogram's upper right, over the 4-6 s pauses a reader looks for."""
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    times = np.arange(1.0, 1800.0, 0.8)
+    rr = np.full(len(times), 0.8)
+    rr[-20:] = 6.0  # the pauses, at the end: the upper right
+    labels = np.where(np.arange(len(times)) % 7 == 0, "S", "N")
+    figures.plot_rr_tachogram_poincare(times, rr, labels, tmp_path / "rr.png")
+    fig = drawn[0]
+    fig.savefig(io.BytesIO(), format="png")  # lays it out
+    tachogram = fig.axes[0]
+    (legend,) = fig.legends
+    assert tachogram.get_legend() is None
+    assert legend.get_window_extent().y1 < tachogram.get_tightbbox().y0  # below the axes
+    assert [text.get_text() for text in legend.get_texts()] == [figures.class_label(c) for c in ("N", "S")]
