@@ -88,9 +88,9 @@ def test_a_rhythm_present_from_the_first_beat_has_no_onset():
     first = beats["time_s"].iloc[0]
     episodes = episode_table(("AF", first, 100.0, 142, 110.0, 86.0), ("AF", 200.0, 300.0, 142, 110.0, 86.0))
     titles = [title for title, _ in event_strips(beats, episodes, FS)]
-    assert "AF from the start of the recording (0:00:01): its onset was not recorded" in titles
+    assert "AF onset at or before 0:00:01: the recording began in AF" in titles
     assert "AF onset at 0:03:20" in titles
-    assert not any(title.startswith("AF onset at 0:00") for title in titles)
+    assert not any(title.startswith("AF onset at 0:00:0") for title in titles)
 
 
 def _render(beats: pd.DataFrame, episodes: pd.DataFrame, duration_s: float, tmp_path) -> str:
@@ -152,3 +152,46 @@ def test_the_tachogram_s_legend_leaves_the_longest_intervals_in_sight(monkeypatc
     assert tachogram.get_legend() is None
     assert legend.get_window_extent().y1 < tachogram.get_tightbbox().y0  # below the axes
     assert [text.get_text() for text in legend.get_texts()] == [figures.class_label(c) for c in ("N", "S")]
+
+
+def test_the_af_card_gives_the_burden(tmp_path):
+    """The AF card gave the time alone (0:10:34 in 201's 0:30:06): the burden a reader weighs was left to work out."""
+    times = np.arange(1.0, 399.0, 0.8)
+    episodes = episode_table(("AF", 100.0, 300.0, 250, 110.0, 75.0))
+    page = _render(beat_table(times), episodes, 400.0, tmp_path)
+    assert '<div class="value">0:03:20</div><div class="label">AF</div>' in page
+    assert "h:mm:ss; burden 50.0% of the recording" in page
+
+
+def test_the_trend_reads_the_times_the_summary_reads(monkeypatch, tmp_path):
+    """The trend read the beats' samples, the summary beats.csv's times (R peak plus the beat's offset): the
+    trend's top stood 1-2 bpm off the card's maximum (203: 181.5 against 180.3)."""
+    from arrhythmia import recording_report
+    from arrhythmia.data.beats import WINDOWS
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.hourly import hourly_table, recording_hrv
+    from arrhythmia.predict import RecordingLabels, save_recording
+
+    drawn, draw = {}, recording_report.plot_heart_rate_trend
+
+    def trend(times_s, rate_bpm, *args):
+        drawn["rate"] = rate_bpm
+        return draw(times_s, rate_bpm, *args)
+
+    monkeypatch.setattr(recording_report, "plot_heart_rate_trend", trend)
+    beats = beat_table(np.arange(1.0, 119.0, 0.8))
+    beats["time_s"] += np.where(np.arange(len(beats)) % 2, 0.03, 0.0)  # offsets of 30 ms: 0.77 and 0.83 s
+    times, labels = beats["time_s"].to_numpy(), beats["label"].to_numpy()
+    episodes = episode_table()
+    recording = Recording(np.zeros(int(120 * FS)), FS, "MLII", tmp_path / "rec.csv")
+    result = RecordingLabels(
+        beats=beats,
+        episodes=episodes,
+        hourly=hourly_table(times, labels, 120.0, episodes),
+        hrv=recording_hrv(times, labels, episodes),
+        recording=recording,
+    )
+    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
+    recording_report.write_recording_report(recording, result, summary, WINDOWS["kachuee"], tmp_path / "out")
+    assert np.nanmax(drawn["rate"]) == pytest.approx(summary["heart_rate_bpm"]["max"], rel=1e-9)
+    assert np.nanmin(drawn["rate"]) == pytest.approx(summary["heart_rate_bpm"]["min"], rel=1e-9)

@@ -111,7 +111,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     ``hourly.RATE_EXCLUDES`` episode), so that the strips show the very rates the cards and the hourly table give:
     a strip kept 10 s away from lost signal and ventricular flutter showed 43 bpm where the summary said 31 (207's
     idioventricular escape just after its flutter). An episode that began with the recording's first beat is
-    titled as present from the start, not as an onset: its onset was not recorded."""
+    titled as one the recording began in, its onset at or before that beat: not recorded."""
     events: list[tuple[str, float]] = []
     # The times beats.csv gives (R peak plus the beat's offset), which the summary and the episodes are read from.
     times = beats["time_s"].to_numpy(np.float64) if "time_s" in beats else beats["sample"].to_numpy(np.float64) / fs
@@ -146,7 +146,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
             if row.start_s <= first_beat + 0.001:  # within a millisecond: times written to 0.1 ms
-                title = f"{kind} from the start of the recording ({clock(row.start_s)}): its onset was not recorded"
+                title = f"{kind} onset at or before {clock(row.start_s)}: the recording began in {kind}"
             else:
                 title = f"{kind} onset at {clock(row.start_s)}"
             events.append((title, row.start_s - STRIP_S / 2))
@@ -184,6 +184,16 @@ def _runs_note(run_bpm: float) -> str:
         "broken by a long interval) is a run here and no episode there, so the longest run may be longer than "
         "the longest VT or SVT."
     )
+
+
+def _af_card(af_s: float | None, duration_s: float) -> tuple[str, ...]:
+    """The AF card: its time (h:mm:ss) and its burden, the share of the recording (``duration_s``, s) it took, as
+    cohort.csv's ``af_burden_percent`` gives it; a reader weighs AF by its burden, which the time alone left
+    to be worked out. None: no hourly table."""
+    if af_s is None:
+        return ("AF", "–")
+    share = min(100.0 * af_s / duration_s, 100.0) if duration_s > 0 else 0.0
+    return ("AF", clock(af_s), f"h:mm:ss; burden {share:.1f}% of the recording")
 
 
 def _cards(items: list[tuple[str, ...]]) -> str:
@@ -410,11 +420,7 @@ def render_recording_report(
                 else ("mean heart rate, bpm", "–"),
                 ("S burden", _burden(ectopy.get("S"), summary)),
                 ("V burden", _burden(ectopy.get("V"), summary)),
-                (
-                    "AF",
-                    clock(float(result.hourly["af_min"].sum()) * 60) if result.hourly is not None else "–",
-                    "h:mm:ss",
-                ),
+                _af_card(float(result.hourly["af_min"].sum()) * 60 if result.hourly is not None else None, duration),
                 ("episodes", f"{len(result.episodes):,}" if result.episodes is not None else "–"),
             ]
         ),
@@ -523,7 +529,13 @@ def write_recording_report(
     out = Path(out)
     beats = result.beats
     labelled = beats[beats["label"].astype(str) != ""]
-    times = labelled["sample"].to_numpy() / recording.fs
+    # The times beats.csv gives (R peak plus the beat's offset), as the summary's heart rate is read from them:
+    # from the peaks' samples the trend's top stood 1-2 bpm off the card's maximum.
+    times = (
+        labelled["time_s"].to_numpy(np.float64)
+        if "time_s" in labelled
+        else labelled["sample"].to_numpy() / recording.fs
+    )
     labels = labelled["label"].astype(str).to_numpy()
     episodes = result.episodes if result.episodes is not None else pd.DataFrame(columns=["type", "start_s", "end_s"])
     with tempfile.TemporaryDirectory() as scratch:
