@@ -183,6 +183,57 @@ def test_bad_label_names_the_classes(client):
     assert answer.status_code == 422 and "'Z'" in answer.json()["detail"] and "N, S, V, F, Q" in answer.json()["detail"]
 
 
+@pytest.mark.parametrize("version", ["1e400", "0.5", "1.5", "true", "-1", '"0.0"', "[0]"])
+def test_a_version_that_is_not_a_whole_number_is_refused_and_nothing_is_written(client, version):
+    """1e400 (an infinity once parsed) was a 500 with a traceback; 0.5 and true were taken for 0 and 1."""
+    sample = client.get("/api/recordings/r01/beats").json()[0]["sample"]
+    body = f'{{"sample": {sample}, "label": "V", "version": {version}}}'
+    json_type = {"Content-Type": "application/json"}
+    answer = client.patch("/api/recordings/r01/beats", content=body, headers=json_type)
+    assert answer.status_code == 422 and "is not a version number" in answer.json()["detail"], answer.text
+    undo = client.post("/api/recordings/r01/undo", content=f'{{"version": {version}}}', headers=json_type)
+    assert undo.status_code == 422 and "is not a version number" in undo.json()["detail"], undo.text
+    assert client.get("/api/recordings/r01").json()["version"] == 0
+    assert client.patch("/api/recordings/r01/beats", json={"sample": sample, "label": "V", "version": 0}).is_success
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b'{"sample": 1, "label"', "the request body is not valid JSON"),
+        (b"null", "the request body: "),
+        (b"5", "the request body: "),
+        (None, "the request needs a JSON body"),
+    ],
+)
+def test_a_body_that_is_not_a_change_is_said_of_the_body(client, body, detail):
+    """Not pydantic's names for the body ('1: JSON decode error', 'dict[any,any]: ...')."""
+    answer = client.patch("/api/recordings/r01/beats", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith(detail), answer.text
+    assert "dict[" not in answer.json()["detail"]
+    assert client.get("/api/recordings/r01").json()["version"] == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["overview?bin_s=inf", "signal?start_s=0&end_s=inf", "signal?start_s=inf", "beats?start_s=inf"]
+)
+def test_an_infinite_time_is_refused(client, path):
+    answer = client.get(f"/api/recordings/r01/{path}")
+    assert answer.status_code == 422 and "\n" not in answer.json()["detail"], answer.text
+
+
+def test_the_beats_of_no_family_are_not_a_family_to_relabel(client):
+    """An analysis not adapted gives every beat family -1 (none): {"family": -1} relabelled every beat at once."""
+    assert client.post("/api/recordings/r01/analyse", json={"adapt": False}).status_code == 202
+    assert wait_done(client, "r01")["status"] == "done"
+    assert {beat["family"] for beat in client.get("/api/recordings/r01/beats").json()} == {-1}
+    version = client.get("/api/recordings/r01").json()["version"]
+    answer = client.patch("/api/recordings/r01/beats", json={"family": -1, "label": "V"})
+    assert answer.status_code == 422 and "no family -1" in answer.json()["detail"]
+    assert client.get("/api/recordings/r01").json()["version"] == version
+    assert not any(beat["reviewed"] for beat in client.get("/api/recordings/r01/beats").json())
+
+
 def test_corrections_survive_a_restart_and_a_torn_last_line(folder):
     with TestClient(create_app(folder)) as client:
         beats = client.get("/api/recordings/r01/beats").json()

@@ -533,7 +533,8 @@ class ReviewStore:
             state = self.state()
             self._check_version(state, version)
             self._check_labels({label})
-            index = np.flatnonzero(state.family == int(family))
+            # -1 marks the beats of no family (every beat of an analysis not adapted): never a family to relabel
+            index = np.flatnonzero(state.family == int(family)) if int(family) >= 0 else np.zeros(0, np.int64)
             if len(index) == 0:
                 raise DataError(f"{self.name}: no family {family}")
             return self._commit(state, index, np.repeat(np.asarray([label], dtype=str), len(index)), int(family))

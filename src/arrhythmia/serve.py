@@ -277,10 +277,12 @@ def _version_of(body_version: Any, if_match: str | None) -> int | None:
     value = body_version if body_version is not None else (if_match.strip().strip('W/"') if if_match else None)
     if value is None or value == "*":
         return None
-    try:
+    # A whole number, as the answers give it: never 1.5 or true taken for 1, nor an infinity (JSON's 1e400) a 500.
+    if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        raise DataError(f"version {value!r} is not a version number") from None
+    if fits(value, int) and value >= 0:
+        return value
+    raise DataError(f"version {value!r} is not a version number (a whole number, as the answers give it)")
 
 
 def _check_options(source: Path, name: str, options: ReadOptions) -> None:
@@ -400,7 +402,16 @@ def create_app(
     async def invalid_request(request: Request, exc: RequestValidationError):
         """FastAPI's own checks (a query or form field of the wrong type) as one line, as every other error."""
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "the request"
+        location = tuple(first.get("loc", ()))
+        if location[:1] == ("body",):  # said of the body, not of pydantic's names for it ("1", "dict[any,any]")
+            if first.get("type") == "json_invalid":
+                detail = "the request body is not valid JSON"
+            elif first.get("type") == "missing":
+                detail = "the request needs a JSON body"
+            else:
+                detail = f"the request body: {first.get('msg', 'not valid')}"
+            return JSONResponse({"detail": detail}, status_code=422)
+        where = ".".join(str(part) for part in location[1:]) or "the request"
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'not valid')}"}, status_code=422)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)])
@@ -598,8 +609,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
     @api.get("/recordings/{name}/beats", summary="The beats (sample, time_s, label, model_label, ...)")
     def beats(
         name: str,
-        start_s: Annotated[float | None, Query(ge=0)] = None,
-        end_s: Annotated[float | None, Query(ge=0)] = None,
+        start_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        end_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     ) -> JSONResponse:
         store = server.store(name)
         with store.lock:
@@ -677,8 +688,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
     @api.get("/recordings/{name}/signal", summary="A stretch of the signal, for the strip")
     def signal(
         name: str,
-        start_s: Annotated[float, Query(ge=0)] = 0.0,
-        end_s: Annotated[float | None, Query(ge=0)] = None,
+        start_s: Annotated[float, Query(ge=0, allow_inf_nan=False)] = 0.0,
+        end_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
         points: Annotated[int | None, Query(ge=100, le=20000)] = None,
     ) -> dict:
         """At most ``max_strip_s`` (60 s) of signal from ``start_s``; past ``points`` values (default 4,000)
@@ -710,7 +721,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
         }
 
     @api.get("/recordings/{name}/overview", summary="Heart rate and beats per class over the whole recording")
-    def overview(name: str, bin_s: Annotated[float | None, Query(ge=1)] = None) -> dict:
+    def overview(name: str, bin_s: Annotated[float | None, Query(ge=1, allow_inf_nan=False)] = None) -> dict:
         return _clean(server.store(name).overview(bin_s))
 
     @api.get("/recordings/{name}/families", summary="The morphology families: counts, labels, templates")
