@@ -335,3 +335,79 @@ def test_the_pages_fit_a_phone_and_a_click_below_the_strip_shows_it(server):
         page.wait_for_function(f"{strip_top} >= 0 && {strip_top} < window.innerHeight / 2")
         assert "sample" in page.text_content("#selected")
         assert not errors, errors
+
+
+def test_the_strip_follows_a_change_the_class_menu_gives_the_keys_back_and_a_reload_keeps_the_place(
+    server,
+):
+    """A change's answer lists at most 1,000 of the beats it changed (a family can hold thousands): the strip
+    asks for its beats again rather than keep showing the labels replaced. The class chosen beside [ ] with
+    the mouse hands the keyboard back (kept focused, the menu took "f" for a class). A reload comes back to
+    the strip and the beat the reviewer was at."""
+    url, _, _ = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_review(page, url)
+
+        def unlisted(route):  # the answer of a change of more beats than it lists
+            if route.request.method != "PATCH":
+                return route.continue_()
+            answer = route.fetch()
+            return route.fulfill(response=answer, json={**answer.json(), "beats": []})
+
+        page.route("**/api/recordings/r01/beats", unlisted)
+        page.keyboard.press("PageDown")
+        page.wait_for_function("document.getElementById('strip-time').textContent.startsWith('0:10.0')")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("document.getElementById('selected').textContent.includes('sample')")
+        sample = int(re.search(r"sample (\d+)", page.text_content("#selected")).group(1))
+        label_of = f"view.beats.find((b) => b.sample === {sample}).label"
+        wanted = "F" if page.evaluate(label_of) != "F" else "Q"
+        page.focus("#jump-class")  # as a click on the menu leaves it
+        page.select_option("#jump-class", "S")
+        page.keyboard.press(wanted.lower())  # the page's key: relabel the selected beat
+        wait_version(page, 1)
+        page.wait_for_function(f"{label_of} === '{wanted}'", timeout=5_000)
+        assert page.input_value("#jump-class") == "S"
+        page.unroute("**/api/recordings/r01/beats")
+        page.reload()
+        page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+        assert page.text_content("#strip-time").startswith("0:10.0")
+        assert f"(sample {sample}): {wanted}" in page.text_content("#selected")
+        assert not errors, errors
+
+
+def test_a_server_that_stops_answering_is_said_and_a_wrong_token_is_said(server):
+    """A change the server never answered says it was not saved (not the browser's "Failed to fetch");
+    re-labelling waits for a server that stops answering meanwhile, then says how it ended. A refused
+    token is said, not asked for again as if nothing had happened."""
+    url, _, _ = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{url}/recordings/r01")
+        page.fill("#login input", "not-the-token")
+        page.click("#login button")
+        page.wait_for_function("document.querySelector('#login .login-note')?.textContent.includes('refused')")
+        assert page.is_visible("#login") and page.input_value("#login input") == ""
+        page.fill("#login input", TOKEN)
+        page.click("#login button")
+        page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+        page.route("**/api/recordings/r01/**", lambda route: route.abort())  # the server gone
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("v")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('Not saved')")
+        assert "not answering" in page.text_content("#message") and page.text_content("#version") == "version 0"
+        page.unroute("**/api/recordings/r01/**")
+        page.click("#relabel")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('re-labelling')")
+        page.route("**/api/recordings/r01?summary=false", lambda route: route.abort())
+        page.wait_for_function("document.getElementById('message').textContent.includes('waiting for it')")
+        page.unroute("**/api/recordings/r01?summary=false")
+        page.wait_for_function(
+            "document.getElementById('message').textContent.startsWith('re-labelled with your')", timeout=60_000
+        )
+        assert not errors, errors

@@ -2,11 +2,17 @@
 "use strict";
 const CLASS_COLOURS = { N: "#2f6db5", S: "#e08a00", V: "#c62828", F: "#7b3fa0", Q: "#6d6d6d", "": "#9e9e9e" };
 
-function askToken() {
+// `refused`: the token sent was wrong, said above the field (emptied), so the same one is not sent again unknowingly.
+function askToken(refused = false) {
   return new Promise((resolve) => {
     const box = document.getElementById("login");
     const form = box.querySelector("form");
+    let note = form.querySelector(".login-note");
+    if (!note) form.prepend((note = element("p", { class: "login-note error" })));
+    note.textContent = refused ? "That token was refused: check it and try again." : "";
+    note.hidden = !refused;
     box.style.display = "flex";
+    if (refused) box.querySelector("input").value = "";
     box.querySelector("input").focus();
     form.onsubmit = (event) => {
       event.preventDefault();
@@ -17,14 +23,25 @@ function askToken() {
   });
 }
 
+// What a request says when the server does not answer at all (stopped, or the network down): not the
+// browser's "Failed to fetch". Its error has `offline` set.
+const OFFLINE = "the server is not answering (stopped, or the network is down)";
+
 async function api(path, options = {}) {
   for (;;) {
     const headers = Object.assign({}, options.headers || {});
     const token = sessionStorage.getItem("arrhythmia-token");
     if (token) headers["Authorization"] = "Bearer " + token;
-    const response = await fetch(path, Object.assign({}, options, { headers }));
+    let response;
+    try {
+      response = await fetch(path, Object.assign({}, options, { headers }));
+    } catch (error) {
+      const offline = new Error(OFFLINE);
+      offline.offline = true;
+      throw offline;
+    }
     if (response.status !== 401) return response;
-    await askToken();
+    await askToken(Boolean(token));
   }
 }
 

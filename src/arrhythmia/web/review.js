@@ -169,6 +169,7 @@ function drawStrip() {
     clock(view.start) + " to " + clock(view.start + view.width) + (wall ? ` (${wall} to ${wallClock(view.start + view.width)})` : "");
   canvas.dataset.beats = view.beats.length;
   canvas.dataset.start = view.start;
+  remember();
   const beat = view.beats.find((b) => b.sample === view.selected);
   document.getElementById("selected").textContent = beat
     ? `beat at ${when(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
@@ -176,6 +177,21 @@ function drawStrip() {
       (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "")
     : "click a beat or press \u2192";
   markQuestion();
+}
+
+// The place in the recording (the strip's start and length, the selected beat) kept in the address
+// (#t=...&w=...&beat=...), so that a reload, a bookmark or a restarted server brings the reviewer back to it.
+function remember() {
+  const place = `#t=${view.start.toFixed(1)}&w=${view.width}` + (view.selected !== null ? `&beat=${view.selected}` : "");
+  if (location.hash !== place) history.replaceState(null, "", place);
+}
+
+function recall() {
+  const saved = new URLSearchParams(location.hash.slice(1));
+  const start = Number(saved.get("t")), width = Number(saved.get("w")), beat = saved.get("beat");
+  if (Number.isFinite(start) && start > 0) view.start = start;
+  if (WIDTHS.includes(width)) view.width = width;
+  if (beat !== null && /^\d+$/.test(beat)) view.selected = Number(beat);
 }
 
 // --- loading -----------------------------------------------------------------------------------------------
@@ -327,7 +343,7 @@ async function loadRecording() {
   document.title = "arrhythmia: " + rec.name;
   if (!rec.analysed || rec.status === "queued" || rec.status === "running") {
     say(`${rec.name}: ${rec.status}${rec.stage ? " (" + rec.stage + ")" : ""}${rec.error ? ": " + rec.error : ""}`, rec.status === "failed");
-    if (rec.status === "queued" || rec.status === "running") setTimeout(loadRecording, 1000);
+    if (rec.status === "queued" || rec.status === "running") setTimeout(() => loadRecording().catch((error) => say(error.message, true)), 1000);
     return;
   }
   if (rec.status === "failed") say(`the last analysis failed: ${rec.error}`, true);
@@ -357,6 +373,9 @@ async function change(path, method, body) {
     const changed = new Map(done.beats.map((b) => [b.sample, b]));
     view.beats = view.beats.map((b) => changed.get(b.sample) || b);
     drawStrip();
+    // The answer lists at most 1,000 of the beats it changed (a family can hold thousands): the strip's beats
+    // are asked for again, so that it never shows labels the change replaced.
+    if (done.changed > done.beats.length) await loadStrip(view.start);
     say(`${done.action === "undo" ? "undone" : "saved"}: ${count(done.changed, "beat")} (version ${done.version})`);
     refreshLater();
     return done;
@@ -364,6 +383,8 @@ async function change(path, method, body) {
     if (error.status === 409) {
       await loadRecording(); // said after the reload, which would clear it
       say("Not saved: this recording was changed elsewhere (another tab?) and has been reloaded; check it and redo your change. (" + error.message + ")", true);
+    } else if (error.offline) {
+      say(`Not saved: ${error.message}. Start it again and redo this change; every change it answered "saved" is kept.`, true);
     } else say(error.message, true);
   }
 }
@@ -481,6 +502,10 @@ document.getElementById("overview").addEventListener("click", (event) => {
   loadStrip(fraction * view.overview.duration_s - view.width / 2).catch((error) => say(error.message, true));
 });
 
+// The class beside [ ] chosen with the mouse: the keyboard goes back to the page. Kept focused, the select
+// would swallow every key (and take "v" or "f" for a class to choose rather than a beat to relabel).
+document.getElementById("jump-class").addEventListener("change", (event) => event.target.blur());
+
 document.getElementById("undo").addEventListener("click", undo);
 document.getElementById("export-annotations").addEventListener("click", () =>
   download(`${BASE}/annotations`, `${NAME.replace(/[^A-Za-z0-9_-]/g, "_")}.rev`).catch((e) => say(e.message, true)),
@@ -493,23 +518,37 @@ document.getElementById("export-report").addEventListener("click", () => {
   say("writing the report of the reviewed labels\u2026");
   download(`${BASE}/export/report.html`, `${NAME}-reviewed-report.html`).then(() => say("exported"), (e) => say(e.message, true));
 });
-document.getElementById("relabel").addEventListener("click", async () => {
+document.getElementById("relabel").addEventListener("click", () => relabelWithCorrections().catch((error) => say(error.message, true)));
+
+async function relabelWithCorrections() {
+  if (!view.rec || !view.rec.per_class) return say("this recording is not analysed yet", true);
   const before = view.rec.per_class;
   try {
     await apiJSON(`${BASE}/analyse`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ use_corrections: true }) });
   } catch (error) {
     return say(error.message, true);
   }
-  let rec;
-  do {
-    say("re-labelling with your corrections\u2026" + (rec && rec.stage ? ` (${rec.stage})` : ""));
+  // Polled until it is done; a server that stops answering meanwhile is waited for (a restarted one says the
+  // analysis was interrupted), never left saying "re-labelling" for ever.
+  let rec = null, away = false;
+  for (;;) {
+    if (away) say(`re-labelling: ${OFFLINE}; waiting for it (your corrections are saved)\u2026`, true);
+    else say("re-labelling with your corrections\u2026" + (rec && rec.stage ? ` (${rec.stage})` : ""));
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    rec = await apiJSON(BASE + "?summary=false");
-  } while (rec.status === "queued" || rec.status === "running");
+    try {
+      rec = await apiJSON(BASE + "?summary=false");
+      away = false;
+    } catch (error) {
+      if (!error.offline) throw error;
+      away = true;
+      continue;
+    }
+    if (rec.status !== "queued" && rec.status !== "running") break;
+  }
   await loadRecording();
   if (rec.status === "failed") say(`re-labelling failed: ${rec.error}`, true);
   else say(relabelled(rec, before));
-});
+}
 
 // What re-labelling with the corrections did: how many answers it carried, to how many beats, per class.
 function relabelled(rec, before) {
@@ -527,5 +566,6 @@ window.addEventListener("resize", () => {
   drawStrip();
 });
 
+recall();
 document.getElementById("width").textContent = view.width;
 loadRecording().catch((error) => say(error.message, true));
