@@ -60,20 +60,23 @@ def test_report_draws_every_figure(trained):
 
 
 def test_export_and_predict_with_both_engines(trained, database, tmp_path):
+    from arrhythmia.data.recording import read_input
+    from arrhythmia.export import export_model, load_classifier
+    from arrhythmia.predict import label_recording
+
     kind, run = trained
-    for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts.pt")):
-        result = run_cli("export", run, "--format", fmt, "--out", tmp_path / name)
-        assert result.returncode == 0, result.stderr
-    labels = {}
-    for engine in ("torch", "onnx"):
-        out = tmp_path / f"predict-{engine}"
-        # Without adaptation: re-estimated normalisation runs in PyTorch only (the ONNX graph has it folded in).
-        result = run_cli("predict", database / "r01", "--run", run, "--engine", engine, "--out", out, "--no-adapt")
-        assert result.returncode == 0, result.stderr
-        labels[engine] = pd.read_csv(out / "beats.csv", keep_default_na=False)["label"].tolist()
+    assert export_model(run, "torchscript", tmp_path / "m.ts.pt").stat().st_size > 0
+    onnx_file = export_model(run, "onnx", tmp_path / "m.onnx")
+    recording = read_input(database / "r01")
+    # Without adaptation: re-estimated normalisation runs in PyTorch only (the ONNX graph has it folded in).
+    labels = {
+        engine: label_recording(recording, load_classifier(run, engine), adapt=False).beats["label"].tolist()
+        for engine in ("torch", "onnx")
+    }
     assert labels["torch"] == labels["onnx"] and len(labels["torch"]) > 50
-    # The exported ONNX file labels the recording as the run does.
+    # The exported ONNX file labels the recording through predict as the run does (the command line's export
+    # and engines: test_cli.test_export_both_formats and test_predict_a_wfdb_record_with_both_engines).
     out = tmp_path / "predict-file"
-    result = run_cli("predict", database / "r01", "--run", tmp_path / "m.onnx", "--out", out, "--no-adapt")
+    result = run_cli("predict", database / "r01", "--run", onnx_file, "--out", out, "--no-adapt")
     assert result.returncode == 0, result.stderr
     assert pd.read_csv(out / "beats.csv", keep_default_na=False)["label"].tolist() == labels["torch"]
