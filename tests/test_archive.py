@@ -151,7 +151,9 @@ def test_an_archive_gives_cohort_rows_failures_and_exit_status(archive, local_ru
         assert ours[name] == theirs[name]
 
 
-def test_a_rerun_skips_complete_recordings_and_force_redoes_them(archive, local_run, tmp_path):
+def test_a_rerun_skips_complete_recordings_and_force_redoes_them(archive, local_run, client, tmp_path):
+    from arrhythmia.labelling import PredictOptions
+
     folder, _ = archive
     out = tmp_path / "out"
     shutil.copytree(local_run[0], out)  # copy2: the markers keep their times
@@ -165,12 +167,12 @@ def test_a_rerun_skips_complete_recordings_and_force_redoes_them(archive, local_
 
     # Other options make the outputs incomplete: labelled again; --force labels complete ones again.
     good = [folder / f"{name}.hea" for name in GOOD]
-    again = run_cli("predict", *good, "--out", out, "--workers", "1", "--plot")
-    assert again.returncode == 0, again.stderr
-    assert "2 labelled, 0 skipped" in again.stdout and (out / "good1" / "beats.png").is_file()
-    forced = run_cli("predict", *good, "--out", out, "--workers", "1", "--plot", "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert "2 labelled, 0 skipped" in forced.stdout
+    plotted = PredictOptions(plot=True)
+    again = label_archive(good, out, plotted, client=client, progress=False)
+    assert (again.labelled, again.skipped) == (2, 0) and (out / "good1" / "beats.png").is_file()
+    assert label_archive(good, out, plotted, client=client, progress=False).skipped == 2
+    forced = label_archive(good, out, plotted, client=client, force=True, progress=False)
+    assert (forced.labelled, forced.skipped) == (2, 0)
 
 
 def test_a_dask_cluster_gives_the_same_outputs_as_local_workers(archive, local_run, cluster, tmp_path):
@@ -392,14 +394,14 @@ def test_a_cohort_row_counts_vt_and_svt_episodes_couplets_and_runs(tmp_path):
     assert (row["S_couplets"], row["S_runs"], row["V_couplets"], row["V_runs"]) == (2, 3, 3, 4)
 
 
-def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(tmp_path):
+def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(client, tmp_path):
     import subprocess
     import sys
 
     folder = tmp_path / "in"
     folder.mkdir()
     for seed in range(8):
-        write_wfdb_record(folder, f"r{seed}", seconds=600, seed=seed)
+        write_wfdb_record(folder, f"r{seed}", seconds=300, seed=seed)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "arrhythmia.cli", "predict", str(folder), "--out", str(out), "--workers", "2"]
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches the command and its workers.
@@ -418,9 +420,8 @@ def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(tmp_path):
     finished = len(list(out.glob(f"*/{MARKER}")))
     assert 1 <= finished < 8
 
-    rerun = run_cli(*command[3:])
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"{8 - finished} labelled, {finished} skipped (complete)" in rerun.stdout
+    rerun = label_archive(find_recordings([folder]), out, client=client, progress=False)
+    assert (rerun.labelled, rerun.skipped, rerun.failed) == (8 - finished, finished, 0)
 
 
 def test_cohort_percentages_are_rounded_and_never_above_100(tmp_path):
