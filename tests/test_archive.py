@@ -435,3 +435,14 @@ def test_cohort_percentages_are_rounded_and_never_above_100(tmp_path):
     assert row["analysable_percent"] == 100.0
     assert row["af_burden_percent"] == 33.333 and row["muscle_filtered_percent"] == 0.026
     assert json.loads(json.dumps(row))["analysable_percent"] == 100.0
+
+
+def test_one_recording_to_label_is_labelled_here_as_a_worker_labels_it(archive, local_run, tmp_path):
+    folder, _ = archive
+    local_out, _ = local_run
+    result = label_archive([folder / "good2.hea"], tmp_path / "out", progress=False)
+    assert (result.labelled, result.failed) == (1, 0)
+    assert json.loads((tmp_path / "out" / "good2" / MARKER).read_text())["worker"]["pid"] == os.getpid()
+    assert _outputs(tmp_path / "out" / "good2") == _outputs(local_out / "good2")
+    failing = label_archive([folder / "orphan.hea"], tmp_path / "out", progress=False)
+    assert failing.failed == 1 and "gone.dat" in failing.failures["orphan"]

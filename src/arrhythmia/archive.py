@@ -572,7 +572,8 @@ def label_archive(
     ``out``, so that batches labelled into one folder add up.
 
     options, model : as ``predict`` takes them (``options.labels`` belongs to one recording: refused).
-    workers : local worker processes (default: the usable CPUs), each labelling with one PyTorch thread.
+    workers : local worker processes (default: the usable CPUs), each labelling with one PyTorch thread; a
+    run with one recording to label labels it in this process instead.
     scheduler : the address of a running Dask scheduler (``tcp://host:8786``) to use instead; its workers must
     have this package and see the same paths. force : label every recording again, complete or not.
     progress : a progress bar over the recordings with the time left, on stderr.
@@ -638,6 +639,14 @@ def _run(
     """Label the recordings of ``todo`` as Dask tasks; their rows by record name, as they finish."""
     from dask.distributed import as_completed
 
+    if given is None and scheduler is None and len(todo) == 1:
+        # One recording to label: here, with this process's threads; worker processes would take longer to
+        # start than it takes to label, and cannot share one recording.
+        ((name, task),) = todo.items()
+        with tqdm(total=1, unit="recording", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+            row = label_one(replace(task, threads=None))
+            bar.update(1)
+        return {name: row}
     client, cluster = (given, None) if given is not None else _client(workers, scheduler)
     rows: dict[str, dict] = {}
     try:
