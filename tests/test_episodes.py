@@ -334,6 +334,25 @@ def test_hourly_table_has_a_row_per_hour_and_a_partial_last_one():
     assert table["analysable_min"].iloc[0] == pytest.approx(60.0)
 
 
+def test_an_hours_af_minutes_are_analysable_minutes_and_an_hour_without_nn_has_no_edited_share():
+    from arrhythmia.hourly import hourly_table
+
+    times = np.arange(0.5, 3000, 0.6)
+    labels = np.array(["N"] * len(times))
+    episodes = pd.DataFrame(
+        [
+            {"type": "AF", "start_s": 0.0, "end_s": 1800.0},  # AF, 10 of its minutes with the lead off
+            {"type": "noise", "start_s": 1200.0, "end_s": 2400.0},
+        ]
+    ).reindex(columns=EPISODE_COLUMNS)
+    row = hourly_table(times, labels, 3000.0, episodes).iloc[0]
+    assert row["analysable_min"] == pytest.approx(30.0) and row["af_min"] == pytest.approx(20.0)
+    assert row["af_min"] <= row["analysable_min"]
+    in_af = hourly_table(times[times < 1800], labels[times < 1800], 1800.0, episodes.iloc[:1]).iloc[0]
+    assert in_af["af_min"] == pytest.approx(30.0)
+    assert np.isnan(in_af["nn_edited_out_percent"])  # no NN interval to edit: not "0 % edited out"
+
+
 def test_with_a_start_time_the_hourly_rows_are_clock_hours():
     from datetime import datetime, time
 
@@ -512,7 +531,7 @@ def test_a_recording_with_a_start_time_is_read_by_the_clock(tmp_path):
     assert "started 2026-11-28 10:59:00" in page and "<td>10:59-11:00</td>" in page and "<td>11:00-11:03</td>" in page
     unclocked = _report(tmp_path, ecg, "unclocked").read_text()
     assert read_json(tmp_path / "unclocked" / "summary.json")["start_time"] is None
-    assert "started" not in unclocked and "<td>00:00-01:00</td>" in unclocked
+    assert "started" not in unclocked and "<td>00:00-00:04</td>" in unclocked  # its 4 minutes, not an hour
     assert "Patient events" not in unclocked and not (tmp_path / "unclocked" / "events.csv").exists()
 
 

@@ -178,11 +178,22 @@ def _overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> f
     return _stretches_within(rows.to_numpy(np.float64).reshape(-1, 2), start, end)
 
 
+def _analysable_overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: float) -> float:
+    """How much of ``[start, end)`` (s) the episodes of type ``kind`` cover outside ``noise`` episodes, s: an
+    AF episode's minutes of lead-off are not minutes of AF read (nor more than the analysable minutes)."""
+    spans = episodes.loc[episodes["type"] == kind, ["start_s", "end_s"]].to_numpy(np.float64).reshape(-1, 1, 2)
+    noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(np.float64).reshape(1, -1, 2)
+    # each episode's overlap with each noise stretch (episodes of one type do not overlap each other)
+    both = np.stack([np.maximum(spans[..., 0], noise[..., 0]), np.minimum(spans[..., 1], noise[..., 1])], axis=-1)
+    return _overlap_s(episodes, kind, start, end) - _stretches_within(both.reshape(-1, 2), start, end)
+
+
 def _edited_out_percent(unedited_ends: np.ndarray, kept_ends: np.ndarray, start: float, end: float) -> float:
-    """The share (%) of the NN intervals ending in [start, end) that the editing left out (0 where none)."""
+    """The share (%) of the NN intervals ending in [start, end) that the editing left out; NaN where there
+    were none to edit (an hour in AF, or without beats: nothing was left out, nor kept)."""
     before = int(((unedited_ends >= start) & (unedited_ends < end)).sum())
     after = int(((kept_ends >= start) & (kept_ends < end)).sum())
-    return 100.0 * (before - after) / before if before else 0.0
+    return 100.0 * (before - after) / before if before else float("nan")
 
 
 def hourly_table(
@@ -277,8 +288,8 @@ def _period_table(
             "v_couplets": v_couplets,
             "v_runs": v_runs,
             "pauses": int(((episodes["type"] == "pause") & episodes["start_s"].between(row_start, end, "left")).sum()),
-            "af_min": _overlap_s(episodes, "AF", row_start, end) / 60.0,
-            "afl_min": _overlap_s(episodes, "AFL", row_start, end) / 60.0,
+            "af_min": _analysable_overlap_s(episodes, "AF", row_start, end) / 60.0,
+            "afl_min": _analysable_overlap_s(episodes, "AFL", row_start, end) / 60.0,
             **hrv(nn[(nn[:, 0] >= row_start) & (nn[:, 0] < end)]),
             "nn_edited_out_percent": _edited_out_percent(unedited_ends, nn[:, 0], row_start, end),
         }

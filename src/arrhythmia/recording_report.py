@@ -231,12 +231,18 @@ def _number(value, digits: int = 0) -> str:
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
     """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``;
     ``day 2 10:00-11:00`` in a recording longer than a day, whose hours of the clock come again), else by the
-    hours from the start (``00:00-01:00``, ``24:00-25:00``)."""
+    hours from the start (``00:00-01:00``, ``24:00-25:00``; the last ends where the recording does:
+    ``01:00-01:30:05``)."""
     several_days = start is not None and len(hourly) > 0 and float(hourly["end_s"].max()) > DAY_S
+
+    def elapsed(seconds: float) -> str:
+        whole = round(seconds)
+        minutes = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+        return minutes if whole % 60 == 0 else f"{minutes}:{whole % 60:02d}"
 
     def hours(r: dict) -> str:
         if start is None:
-            return f"{r['hour']:02d}:00-{r['hour'] + 1:02d}:00"
+            return f"{elapsed(r['start_s'])}-{elapsed(r['end_s'])}"
         clock_hours = f"{time_of_day(start, r['start_s'], False)}-{time_of_day(start, r['end_s'], False)}"
         return f"day {day_of(start, r['start_s'])} {clock_hours}" if several_days else clock_hours
 
