@@ -46,7 +46,7 @@ def test_the_strips_show_the_fastest_and_slowest_rate_the_summary_gives():
     rate = summarise(beats, CLASSES, episodes)["heart_rate_bpm"]
     assert rate["max"] == pytest.approx(150.0) and rate["min"] == pytest.approx(30.0)
 
-    strips = dict(event_strips(beats, episodes, FS))
+    strips = {title: start for title, start, _ in event_strips(beats, episodes, FS)}
     (fastest,) = [title for title in strips if title.startswith("Fastest")]
     (slowest,) = [title for title in strips if title.startswith("Slowest")]
     assert fastest.startswith(f"Fastest heart rate: {rate['max']:.0f} bpm, at ")  # was the 60 bpm far from it
@@ -68,7 +68,7 @@ def test_a_run_s_rate_is_its_mean_and_a_pause_has_no_rate():
         ("VT", 30.0, 31.26, 5, 334.0, 190.0),
         ("pause", 50.0, 55.9, 0, 60 / 5.9, 60 / 5.9),
     )
-    titles = [title for title, _ in event_strips(beats, episodes, FS)]
+    titles = [title for title, *_ in event_strips(beats, episodes, FS)]
     assert "Longest VT: 5 beats, 190 bpm on average, at 0:00:30" in titles
     assert not any("334" in title for title in titles)
     assert "Longest pause: 5.9 s, at 0:00:50" in titles
@@ -80,6 +80,19 @@ def test_a_run_s_rate_is_its_mean_and_a_pause_has_no_rate():
     assert ["pause", "0:00:50", "5.9 s", "0", "–", "–"] in cells  # its length is its duration; no rate
 
 
+def test_a_pause_longer_than_a_strip_is_shown_whole_with_the_beats_around_it():
+    from arrhythmia.recording_report import STRIP_S, event_strips
+
+    beats = beat_table(np.concatenate([np.arange(1.0, 40.0, 0.8), np.arange(53.0, 90.0, 0.8)]))
+    last_before, first_after = 39.4, 53.0
+    episodes = episode_table(("pause", last_before, first_after, 0, np.nan, np.nan))
+    ((title, start, seconds),) = [strip for strip in event_strips(beats, episodes, FS) if "pause" in strip[0]]
+    assert title == "Longest pause: 13.6 s, at 0:00:39"
+    assert seconds > STRIP_S and start < last_before - 1 and start + seconds > first_after + 1
+    short = episode_table(("pause", 20.0, 23.0, 0, np.nan, np.nan))
+    assert [strip[2] for strip in event_strips(beats, short, FS) if "pause" in strip[0]] == [STRIP_S]
+
+
 def test_a_rhythm_present_from_the_first_beat_has_no_onset():
     """201 and 203 begin in AF: their strips read "AF onset at 0:00:00", an onset the recording never held."""
     from arrhythmia.recording_report import event_strips
@@ -87,7 +100,7 @@ def test_a_rhythm_present_from_the_first_beat_has_no_onset():
     beats = beat_table(np.arange(0.6, 400.0, 0.7))
     first = beats["time_s"].iloc[0]
     episodes = episode_table(("AF", first, 100.0, 142, 110.0, 86.0), ("AF", 200.0, 300.0, 142, 110.0, 86.0))
-    titles = [title for title, _ in event_strips(beats, episodes, FS)]
+    titles = [title for title, *_ in event_strips(beats, episodes, FS)]
     assert "AF onset at or before 0:00:01: the recording began in AF" in titles
     assert "AF onset at 0:03:20" in titles
     assert not any(title.startswith("AF onset at 0:00:0") for title in titles)
@@ -120,8 +133,21 @@ def test_a_flat_recording_says_it_could_not_be_read_and_gives_no_burden(tmp_path
     episodes = episode_table(("noise", 0.0, 120.0, 0, np.nan, np.nan))
     page = _render(beats, episodes, 120.0, tmp_path)
     assert "none of the recording was analysable" in page and "is no asystole" in page
-    assert "0.00%" not in page
+    assert "0.00%" not in page and "0.0%" not in page  # nor an AF burden of none read
     assert '<div class="value">–</div><div class="label">S burden</div>' in page
+    assert '<div class="value">–</div><div class="label">AF</div>' in page
+    assert "<p>Under 60 s of NN intervals: no HRV.</p>" in page  # a sentence, as the report's others
+
+
+def test_af_under_noise_is_not_af_read_in_the_card_or_the_cohort(tmp_path):
+    from arrhythmia.archive import cohort_row
+
+    times = np.arange(1.0, 399.0, 0.8)
+    episodes = episode_table(("AF", 100.0, 300.0, 250, 110.0, 75.0), ("noise", 200.0, 240.0, 0, np.nan, np.nan))
+    page = _render(beat_table(times), episodes, 400.0, tmp_path)
+    assert '<div class="value">0:02:40</div><div class="label">AF</div>' in page
+    assert "burden 40.0% of the recording" in page
+    assert cohort_row(tmp_path / "out")["af_burden_percent"] == pytest.approx(40.0)
 
 
 def test_the_ectopy_table_says_its_runs_are_not_the_vt_episodes(tmp_path):

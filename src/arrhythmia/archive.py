@@ -455,10 +455,16 @@ def cohort_row(out: Path) -> dict:
         af = episodes[episodes["type"] == "AF"]
         pauses = episodes[episodes["type"] == "pause"]
         row["af_episodes"] = len(af)
-        row["af_burden_percent"] = share(float((af["end_s"] - af["start_s"]).sum()))
         afl = episodes[episodes["type"] == "AFL"]
         row["afl_episodes"] = len(afl)
-        row["afl_burden_percent"] = share(float((afl["end_s"] - afl["start_s"]).sum()))
+        # The time in AF read outside noise: hourly.csv's AF minutes, as the report's AF card gives it.
+        for kind, rows in (("af", af), ("afl", afl)):
+            seconds = (
+                60.0 * float(hourly[f"{kind}_min"].sum())
+                if hourly is not None and f"{kind}_min" in hourly
+                else (rows["end_s"] - rows["start_s"]).sum()  # an hourly table without them: the episodes
+            )
+            row[f"{kind}_burden_percent"] = share(float(seconds))
         row["vf_episodes"] = int((episodes["type"] == "VF").sum())
         row["vt_episodes"] = int((episodes["type"] == "VT").sum())
         row["svt_episodes"] = int((episodes["type"] == "SVT").sum())

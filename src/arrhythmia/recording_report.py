@@ -45,6 +45,7 @@ from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
 from arrhythmia.report import CSS, _image, _table, esc, format_duration
 
 STRIP_S = 10.0
+PAUSE_MARGIN_S = 2.0  # of signal each side of a pause longer than a strip
 #: A figure is shown at least this wide (or as drawn, where that is narrower), in a box that scrolls
 #: sideways on a narrower screen: the figures are drawn about 1200 px wide, and scaled down to a phone's
 #: 358 px their text would be a third of its size, unreadable.
@@ -101,10 +102,12 @@ def _hrv_coverage(hrv: dict) -> str:
     )
 
 
-def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float]]:
-    """The moments a reader looks at: ``(title, start of the 10 s strip in s)`` for the fastest and slowest
+def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float, float]]:
+    """The moments a reader looks at: ``(title, strip start s, strip length s)`` for the fastest and slowest
     heart rate, the longest pause, the longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL
     onsets of each; each strip holds its event near its middle, and its title says when (h:mm:ss from the start).
+    Strips are ``STRIP_S`` long, but a pause's, which is as long as the pause and ``PAUSE_MARGIN_S`` on each side
+    where that is longer: the beats that end it and resume are what a reader checks.
 
     The fastest and slowest heart rate are read as the summary reads its maximum and minimum (``predict.summarise``:
     the running median of ``hourly.RATE_BEATS`` intervals, leaving out those that share time with a
@@ -125,13 +128,16 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             fastest, slowest = at[np.argmax(rate[at])], at[np.argmin(rate[at])]
             for name, k in (("Fastest", fastest), ("Slowest", slowest)):
                 moment = times[k + 1]
-                events.append((f"{name} heart rate: {rate[k]:.0f} bpm, at {clock(moment)}", moment - STRIP_S / 2))
+                events.append(
+                    (f"{name} heart rate: {rate[k]:.0f} bpm, at {clock(moment)}", moment - STRIP_S / 2, STRIP_S)
+                )
     pauses = episodes[episodes["type"] == "pause"]
     if len(pauses):
         longest = pauses.loc[(pauses["end_s"] - pauses["start_s"]).idxmax()]
         length = longest["end_s"] - longest["start_s"]
         title = f"Longest pause: {length:.1f} s, at {clock(longest['start_s'])}"
-        events.append((title, longest["start_s"] - (STRIP_S - length) / 2))
+        seconds = max(STRIP_S, length + 2 * PAUSE_MARGIN_S)
+        events.append((title, longest["start_s"] - (seconds - length) / 2, seconds))
     for kind in ("VT", "SVT"):
         runs = episodes[episodes["type"] == kind]
         if len(runs):
@@ -141,7 +147,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             mean = longest["mean_hr_bpm"] if "mean_hr_bpm" in runs else np.nan
             speed = f"{mean:.0f} bpm on average" if np.isfinite(mean) else f"up to {longest['max_hr_bpm']:.0f} bpm"
             title = f"Longest {kind}: {longest['beats']} beats, {speed}, at {clock(longest['start_s'])}"
-            events.append((title, longest["start_s"] - 2.0))
+            events.append((title, longest["start_s"] - 2.0, STRIP_S))
     first_beat = labelled.min() if len(labelled) else 0.0  # the episodes are read over the labelled beats
     for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
@@ -149,8 +155,8 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
                 title = f"{kind} onset at or before {clock(row.start_s)}: the recording began in {kind}"
             else:
                 title = f"{kind} onset at {clock(row.start_s)}"
-            events.append((title, row.start_s - STRIP_S / 2))
-    return [(title, max(start, 0.0)) for title, start in events]
+            events.append((title, row.start_s - STRIP_S / 2, STRIP_S))
+    return [(title, max(start, 0.0), seconds) for title, start, seconds in events]
 
 
 def _burden(ectopy: dict | None, summary: dict) -> str:
@@ -426,7 +432,11 @@ def render_recording_report(
                 else ("mean heart rate, bpm", "–"),
                 ("S burden", _burden(ectopy.get("S"), summary)),
                 ("V burden", _burden(ectopy.get("V"), summary)),
-                _af_card(float(result.hourly["af_min"].sum()) * 60 if result.hourly is not None else None, duration),
+                # no analysable minute: AF could not be read, which 0:00:00 of AF would not say
+                _af_card(
+                    float(result.hourly["af_min"].sum()) * 60 if analysable > 0 and result.hourly is not None else None,
+                    duration,
+                ),
                 ("episodes", f"{len(result.episodes):,}" if result.episodes is not None else "–"),
             ]
         ),
@@ -516,7 +526,8 @@ def render_recording_report(
             if hrv["edited_out_percent"] > HRV_EDITED_OUT_ABOVE:
                 parts.append(f'<p class="warning">{esc(HRV_UNRELIABLE)}</p>')
     else:
-        parts.append(f"<p>{esc(hrv or 'no HRV')}.</p>")
+        said = hrv or "no HRV"
+        parts.append(f"<p>{esc(said[:1].upper() + said[1:])}.</p>")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}</style></head><body><main>"
@@ -564,12 +575,12 @@ def write_recording_report(
         if result.events is not None:
             for r in result.events.head(MAX_EVENT_STRIPS).itertuples():
                 at = f"{clock(r.time_s)}" + (f" ({r.clock})" if r.clock else "")
-                moments.append((f"Patient event at {at}: {r.event}", max(r.time_s - STRIP_S / 2, 0.0)))
-        for k, (title, start) in enumerate(moments):
+                moments.append((f"Patient event at {at}: {r.event}", max(r.time_s - STRIP_S / 2, 0.0), STRIP_S))
+        for k, (title, start, seconds) in enumerate(moments):
             titles[f"strip{k}"] = title
-            start = min(start, max(len(recording.signal) / recording.fs - STRIP_S, 0.0))
+            start = min(start, max(len(recording.signal) / recording.fs - seconds, 0.0))
             figures[f"strip{k}"] = plot_recording_beats(
-                recording.signal, recording.fs, beats, scratch / f"strip{k}.png", start, STRIP_S, title=title
+                recording.signal, recording.fs, beats, scratch / f"strip{k}.png", start, seconds, title=title
             )
         page = render_recording_report(recording, result, summary, figures, titles)
     path = out / "report.html"
