@@ -170,6 +170,16 @@ def test_reviewed_labels_are_kept_and_bad_ones_are_one_line_errors(classifier, t
     excel = "\ufeffsample;time_s;label;family;reason\r\n1200;3,333;V;2;family\r\n2400;6,667; S ;0;timing\r\n"
     (tmp_path / "excel.csv").write_bytes(excel.encode("utf-8"))
     assert read_reviewed(tmp_path / "excel.csv") == {1200: "V", 2400: "S"}
+    # The review app's exported beats.csv: every beat, the reviewer's marked 1; the others are the model's.
+    exported = "sample,time_s,label,model_label,reviewed\n900,2.5,N,N,0\n1200,3.333,V,N,1\n1500,4.2,S,S,0\n"
+    (tmp_path / "exported.csv").write_text(exported + "1800,5,N,N,0\n2400,6.667,S,N,1\n2400,6.667,N,N,1\n")
+    with pytest.raises(DataError, match=r"exported.csv: row 7: sample 2400 is labelled twice \(S, N\)"):
+        read_reviewed(tmp_path / "exported.csv")  # the row of the file, not of the reviewer's rows
+    (tmp_path / "exported.csv").write_text(exported)
+    assert read_reviewed(tmp_path / "exported.csv") == {1200: "V"}
+    (tmp_path / "marks.csv").write_text("sample,label,reviewed\n1200,V,yes\n")
+    with pytest.raises(DataError, match="marks.csv: its reviewed column holds 'yes'"):
+        read_reviewed(tmp_path / "marks.csv")
 
 
 def test_questions_pick_distinct_beats_on_both_sides_of_the_border():

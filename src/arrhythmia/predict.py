@@ -308,8 +308,10 @@ def check_questions(ask: int) -> None:
 
 def read_reviewed(path: str | Path, classes: tuple[str, ...] | None = None) -> dict[int, str]:
     """A reviewer's labels: a CSV with columns ``sample`` (at the recording's rate) and ``label``, as
-    ``review.csv`` is written or as a spreadsheet saves it again; ``{sample: label}``. One-line DataError for
-    a missing file, missing columns, bad samples or, given the model's ``classes``, a label outside them."""
+    ``review.csv`` is written or as a spreadsheet saves it again; ``{sample: label}``. With a ``reviewed``
+    column, as the review app's exported ``beats.csv`` has, only its rows marked 1 are the reviewer's: the
+    others hold the model's labels, which are to be adapted again, not fixed. One-line DataError for a missing
+    file, missing columns, bad samples or, given the model's ``classes``, a label outside them."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: labels file does not exist")
@@ -318,15 +320,22 @@ def read_reviewed(path: str | Path, classes: tuple[str, ...] | None = None) -> d
     missing = {"sample", "label"} - set(frame.columns)
     if missing:
         raise DataError(f"{path}: needs columns sample and label (missing: {', '.join(sorted(missing))})")
+    if "reviewed" in frame.columns:
+        marks = frame["reviewed"].astype(str).str.strip().str.lower()
+        if not marks.isin(["0", "1", "true", "false", ""]).all():
+            odd = marks[~marks.isin(["0", "1", "true", "false", ""])].iloc[0]
+            raise DataError(f"{path}: its reviewed column holds {odd!r}; expected 1 (a reviewer's label) or 0")
+        frame = frame[marks.isin(["1", "true"]).to_numpy()]
+    lines = (frame.index + 1).tolist()  # each row's line in the file, the header line 1
     samples = pd.to_numeric(frame["sample"], errors="coerce")
     bad = samples.isna() | (samples < 0) | (samples != samples.round())
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{path}: row {row + 2}: sample {frame['sample'].iloc[row]!r} is not a sample number")
+        raise DataError(f"{path}: row {lines[row]}: sample {frame['sample'].iloc[row]!r} is not a sample number")
     reviewed: dict[int, str] = {}
-    for row, (sample, label) in enumerate(zip(samples.astype(np.int64).tolist(), frame["label"].str.strip())):
+    for line, sample, label in zip(lines, samples.astype(np.int64).tolist(), frame["label"].str.strip()):
         if reviewed.setdefault(sample, label) != label:  # which of the two the reviewer meant is theirs to say
-            raise DataError(f"{path}: row {row + 2}: sample {sample} is labelled twice ({reviewed[sample]}, {label})")
+            raise DataError(f"{path}: row {line}: sample {sample} is labelled twice ({reviewed[sample]}, {label})")
     if classes is not None:
         check_reviewed_labels(reviewed, classes, str(path))
     return reviewed
