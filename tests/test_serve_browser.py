@@ -110,9 +110,7 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = watched_page(browser, accept_downloads=True, viewport={"width": 1280, "height": 900})
             page.goto(url)  # the recordings, then the review page of one
             page.fill("#login input", TOKEN)  # asked once, then kept for the session
             page.click("#login button")
@@ -189,9 +187,7 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
     ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
     csv = ("ECG\n" + "\n".join(f"{v:.4f}" for v in ecg)).encode()
     with serving(folder, tmp_path / "server.log", "--max-upload-mb", "1") as url, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
         page.goto(url)
         big = {"name": "big.csv", "mimeType": "text/csv", "buffer": b"0\n" * 600_000}
         page.set_input_files("#upload input[type=file]", [big])
@@ -214,6 +210,14 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         assert not errors, errors
 
 
+def watched_page(owner, **options):
+    """A new page of ``owner`` (a browser or a context) and the list its uncaught script errors go to."""
+    page = owner.new_page(**options)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
 def open_review(page, url: str, name: str = "r01", login: bool = True) -> None:
     """The review page of ``name``, the token given (unless this tab has it already), once its strip is drawn."""
     page.goto(f"{url}/recordings/{name}")
@@ -234,9 +238,7 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
     url, _, _ = server
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(context)
         open_review(page, url)
         assert page.evaluate("[clock(59.96), clock(121.96), clock(3599.96), clock(0.04)]") == [
             "1:00.0",
@@ -274,9 +276,7 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
 def test_relabelling_with_the_corrections_says_what_it_did(server):
     url, _, _ = server
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
         open_review(page, url)
         page.keyboard.press("ArrowRight")
         page.keyboard.press("s")
@@ -315,9 +315,7 @@ def test_the_pages_fit_a_phone_and_a_click_below_the_strip_shows_it(server):
     family card far below the strip brings the strip into view; one beat is "1 beat"."""
     url, _, _ = server
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 390, "height": 844})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser, viewport={"width": 390, "height": 844})
         page.goto(url)
         page.fill("#login input", TOKEN)
         page.click("#login button")
@@ -346,9 +344,7 @@ def test_the_strip_follows_a_change_the_class_menu_gives_the_keys_back_and_a_rel
     the strip and the beat the reviewer was at."""
     url, _, _ = server
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
         open_review(page, url)
 
         def unlisted(route):  # the answer of a change of more beats than it lists
@@ -385,9 +381,7 @@ def test_a_server_that_stops_answering_is_said_and_a_wrong_token_is_said(server)
     token is said, not asked for again as if nothing had happened."""
     url, _, _ = server
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
         page.goto(f"{url}/recordings/r01")
         page.fill("#login input", "not-the-token")
         page.click("#login button")
