@@ -237,6 +237,14 @@ def test_score_finds_the_folder_predict_moved_a_recording_to(tmp_path):
     assert saved.returncode == 0, saved.stderr
     detection = json.loads(scores.read_text())["detection"]  # site2's labels pair with its beats; site1's would not
     assert detection["se"] > 0.95 and detection["ppv"] > 0.95, detection
+    # A third site's 'a', never labelled: the error follows a line saying whose labels out/a holds.
+    (tmp_path / "site3").mkdir()
+    write_wfdb_record(tmp_path / "site3", "a", seconds=40, seed=9)
+    unlabelled = run_cli("score", tmp_path / "site3" / "a.hea", "--predictions", tmp_path / "out")
+    assert unlabelled.returncode == 1 and "Traceback" not in unlabelled.stderr
+    said, error = unlabelled.stderr.strip().splitlines()
+    assert f"{tmp_path / 'out' / 'a'} holds the labels of" in said and "site1" in said
+    assert f"is looked for in {tmp_path / 'out' / 'site3__a'}" in said and error.startswith("error: ")
 
 
 def test_score_and_predict_take_the_signals_unit(tmp_path):

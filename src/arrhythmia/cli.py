@@ -631,7 +631,12 @@ def score(
     if predictions is not None:  # predict's --out: the recording's own folder, or an archive's folder of them
         alone = len(recordings) == 1 and (predictions / "beats.csv").is_file()
         # the folders predict chose, which an earlier batch's recording of the same name may have moved aside
-        folders = [predictions] if alone else [predictions / name for name in folder_names(recordings, predictions)[0]]
+        folders = [predictions]
+        if not alone:
+            names, notes = folder_names(recordings, predictions)
+            folders = [predictions / name for name in names]
+            for note in notes:  # where a folder of the recording's name holds another recording's labels
+                warnings.warn(note.replace("is labelled into", "is looked for in"), stacklevel=1)
     model = load_classifier(run, engine.value, pretrained) if predictions is None else None
     failures: dict[str, str] = {}
     comparisons = score_recordings(
