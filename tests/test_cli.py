@@ -304,10 +304,14 @@ def test_predict_an_edf_holter_file_with_patient_events(tmp_path):
     from conftest import write_edf_holter
 
     write_edf_holter(tmp_path / "holter.edf", datetime(2026, 11, 28, 23, 59, 30), [(45.0, "palpitations")], seed=6)
-    result = run_cli("predict", tmp_path / "holter.edf", "--out", tmp_path / "out")
+    # A long folder name with square brackets: each printed path whole on its line, never wrapped nor read as markup.
+    out = tmp_path / "[site 1] holter labels of the night of the twenty-eighth of November" / "out"
+    result = run_cli("predict", tmp_path / "holter.edf", "--out", out)
     assert result.returncode == 0, result.stderr
-    assert "patient events (EDF+ annotations)" in result.stdout and "events.csv" in result.stdout
-    events = (tmp_path / "out" / "events.csv").read_text().splitlines()
+    assert "patient events (EDF+ annotations)" in result.stdout  # the summary table's row
+    assert f"patient events, each with the rhythm around it: {out / 'events.csv'}" in result.stdout.splitlines()
+    assert any(line.endswith(f"summary: {out / 'summary.json'}") for line in result.stdout.splitlines())
+    events = (out / "events.csv").read_text().splitlines()
     assert events[0] == "time_s,clock,event,heart_rate_bpm,beats,episodes"
     assert events[1].startswith("45.0000,2026-11-29 00:00:15,palpitations,")  # past midnight, by the clock
 

@@ -677,7 +677,7 @@ def test_a_second_server_on_the_same_folder_is_refused(folder, monkeypatch):
     assert not started
     done = CliRunner().invoke(cli_app, ["serve", str(folder), "--port", str(port)])  # the first one has stopped
     assert done.exit_code == 0 and started == [("127.0.0.1", port)]
-    assert f"reviewing {folder} at http://127.0.0.1:{port}/" in " ".join(done.output.split())
+    assert f"reviewing {folder} at http://127.0.0.1:{port}/ (API docs at /docs)" in done.output.splitlines()  # one line
 
 
 def test_a_busy_port_is_one_line_and_nothing_is_announced(folder, monkeypatch):

@@ -54,6 +54,13 @@ def _options(
 app.add_typer(data_app, name="data")
 console = Console()
 
+
+def say(line: str) -> None:
+    """Print one line as it is: never wrapped (a path cut at the terminal's width cannot be copied), and
+    square brackets in a path never read as markup."""
+    console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
 DataOption = Annotated[
     str | None,
     typer.Option(
@@ -78,7 +85,7 @@ def download(
     from arrhythmia.data.download import default_data_dir
 
     path = SOURCES[database.value].download(dest or default_data_dir() / database.value)
-    console.print(f"{database.value}: ready in {path}")
+    say(f"{database.value}: ready in {path}")
 
 
 @data_app.command("summary")
@@ -123,7 +130,7 @@ def data_summary(
         notes.append(f"{protocol}: {split.note}")
     console.print(table)
     for note in notes:
-        console.print(f"  {note}", soft_wrap=True, markup=False, highlight=False)  # one line, however narrow
+        say(f"  {note}")
 
 
 @data_app.command("build")
@@ -143,11 +150,9 @@ def data_build(
     began = time.perf_counter()
     path = build_store(data, out, window=window, workers=workers)
     manifest = read_manifest(path)
-    console.print(
+    say(
         f"{path}: {manifest['n']:,} beats in {len(manifest['shards'])} shards, "
-        f"{store_bytes(path) / 2**20:,.1f} MiB on disk, {time.perf_counter() - began:.1f} s",
-        soft_wrap=True,  # one line, however narrow the terminal
-        markup=False,
+        f"{store_bytes(path) / 2**20:,.1f} MiB on disk, {time.perf_counter() - began:.1f} s"
     )
 
 
@@ -272,7 +277,7 @@ def train(
         run = run_experiment(stopped.config, run_dir=resume, resume=True)
     else:
         run = run_experiment(_train_config(preset, config, settings, "intra"), run_dir=run_dir)
-    console.print(f"run directory: {run.path}")
+    say(f"run directory: {run.path}")
 
 
 def _left_aside_by_resume(
@@ -343,8 +348,8 @@ def crossval(
     cfg = _train_config(preset, config, settings, "inter")
     cv = cross_validate(cfg, k=folds, seed=fold_seed, out_dir=out, report=report)
     if cv.metrics:  # under torchrun, rank 0's
-        console.print(format_cross_validation(cv), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"cross-validation directory: {cv.path}")
+        say(format_cross_validation(cv))
+        say(f"cross-validation directory: {cv.path}")
 
 
 crossval.__signature__ = inspect.Signature(
@@ -513,8 +518,8 @@ def predict(
     summary = done.summary
     if done.result is None:
         counts = summary["per_class"]
-        console.print(f"{summary['beats']:,} beats: " + ", ".join(f"{c} {n:,}" for c, n in counts.items()))
-        console.print(f"per-beat table: {done.files['beats']}")
+        say(f"{summary['beats']:,} beats: " + ", ".join(f"{c} {n:,}" for c, n in counts.items()))
+        say(f"per-beat table: {done.files['beats']}")
         return
     data = done.recording
     table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
@@ -556,23 +561,21 @@ def predict(
     console.print(table)
     files = done.files
     if "families_plot" in files:
-        console.print(f"families: {files['families']}, {files['families_plot']}")
+        say(f"families: {files['families']}, {files['families_plot']}")
     if "review" in files:
-        console.print(
+        say(
             f"review sheet: {files['review']} and {files['review_plot']}; fill in the label column, then "
             f"`arrhythmia predict {record} --labels {files['review']}`"
         )
     if "plot" in files:
-        console.print(f"plot: {files['plot']}")
+        say(f"plot: {files['plot']}")
     if "report" in files:
-        console.print(f"report: {files['report']}")
+        say(f"report: {files['report']}")
     if "events" in files:
-        console.print(f"patient events, each with the rhythm around it: {files['events']}")
-    console.print(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
+        say(f"patient events, each with the rhythm around it: {files['events']}")
+    say(f"per-beat table: {files['beats']}; episodes: {out / 'episodes.csv'}; summary: {files['summary']}")
     if done.removed:
-        console.print(
-            f"removed what an earlier labelling had written to {out} and this one did not: {', '.join(done.removed)}"
-        )
+        say(f"removed what an earlier labelling had written to {out} and this one did not: {', '.join(done.removed)}")
 
 
 @app.command()
@@ -657,7 +660,7 @@ def score(
     if not comparisons:
         raise ArrhythmiaError(f"none of the {len(recordings):,} recordings could be scored (each failure is above)")
     metrics = comparison_metrics(comparisons)
-    console.print(format_scores(metrics, comparisons, per_record), soft_wrap=True, markup=False, highlight=False)
+    say(format_scores(metrics, comparisons, per_record))
     if out is not None:
         # what the figures were measured with, to measure them again
         scored_with = {"reference": str(reference) if reference else f"WFDB annotator {annotator}"}
@@ -672,7 +675,7 @@ def score(
                 "muscle_filter": muscle_filter,
             }
         write_json(out, scores_document(metrics, comparisons, scored_with, failures))
-        console.print(f"figures: {out}", soft_wrap=True, markup=False, highlight=False)
+        say(f"figures: {out}")
     if failures:
         print(
             f"{len(failures):,} of {len(recordings):,} recordings could not be scored (listed above)", file=sys.stderr
@@ -700,12 +703,10 @@ def _predict_archive(records, out, options, run, pretrained, engine, workers, sc
         raise typer.Exit(130) from None
     for name, error in sorted(result.failures.items()):
         print(f"failed: {name}: {error}", file=sys.stderr)
-    console.print(
+    say(
         f"{len(recordings):,} recordings: {result.labelled:,} labelled, {result.skipped:,} skipped (complete), "
         f"{result.failed:,} failed, {result.warned:,} with warnings, in {result.seconds:.1f} s; cohort: {result.path}"
-        + (f" (and {result.earlier:,} more that earlier runs labelled there)" if result.earlier else ""),
-        soft_wrap=True,
-        markup=False,
+        + (f" (and {result.earlier:,} more that earlier runs labelled there)" if result.earlier else "")
     )
     if result.failed:
         raise typer.Exit(1)
@@ -737,7 +738,7 @@ def export(
     from arrhythmia.export import export_model
 
     path = export_model(run, format.value, out, pretrained)
-    console.print(f"{format.value}: {path}")
+    say(f"{format.value}: {path}")
 
 
 @app.command()
@@ -756,7 +757,7 @@ def serve(
     """Review and correct the labels of a folder's recordings in the browser (REST API at /docs)."""
     from arrhythmia.serve import run_server
 
-    run_server(directory, host, port, token, pretrained, max_upload_mb, announce=console.print)
+    run_server(directory, host, port, token, pretrained, max_upload_mb, announce=say)
 
 
 def _adapt_value(adapt: bool, settings: list[str]) -> bool | dict:
