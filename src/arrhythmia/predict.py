@@ -322,9 +322,9 @@ def read_reviewed(path: str | Path, classes: tuple[str, ...] | None = None) -> d
         raise DataError(f"{path}: needs columns sample and label (missing: {', '.join(sorted(missing))})")
     if "reviewed" in frame.columns:
         marks = frame["reviewed"].astype(str).str.strip().str.lower()
-        if not marks.isin(["0", "1", "true", "false", ""]).all():
-            odd = marks[~marks.isin(["0", "1", "true", "false", ""])].iloc[0]
-            raise DataError(f"{path}: its reviewed column holds {odd!r}; expected 1 (a reviewer's label) or 0")
+        odd = marks[~marks.isin(["0", "1", "true", "false", ""])]
+        if len(odd):
+            raise DataError(f"{path}: its reviewed column holds {odd.iloc[0]!r}; expected 1 (a reviewer's label) or 0")
         frame = frame[marks.isin(["1", "true"]).to_numpy()]
     lines = (frame.index + 1).tolist()  # each row's line in the file, the header line 1
     samples = pd.to_numeric(frame["sample"], errors="coerce")
