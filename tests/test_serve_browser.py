@@ -365,7 +365,7 @@ def test_the_strip_follows_a_change_the_class_menu_gives_the_keys_back_and_a_rel
         page.select_option("#jump-class", "S")
         page.keyboard.press(wanted.lower())  # the page's key: relabel the selected beat
         wait_version(page, 1)
-        page.wait_for_function(f"{label_of} === '{wanted}'", timeout=5_000)
+        page.wait_for_function(f"{label_of} === '{wanted}'")
         assert page.input_value("#jump-class") == "S"
         page.unroute("**/api/recordings/r01/beats")
         page.reload()
