@@ -260,9 +260,12 @@ def _labelled_folders(out: Path) -> dict[str, dict]:
     return folders
 
 
-def folder_names(recordings: list[Path], out: str | Path) -> tuple[list[str], list[str]]:
+def folder_names(
+    recordings: list[Path], out: str | Path, placed: str = "is labelled into"
+) -> tuple[list[str], list[str]]:
     """The folder under ``out`` of each recording, and a line for each recording that could not take its
-    own name (``record_names``).
+    own name (``record_names``), saying the recording ``placed`` the folder it has instead (``score`` reads
+    labels there: "is looked for in").
 
     A folder whose ``done.json`` names this same recording is its folder again, whatever its name, so that
     names stay the same from run to run; a folder whose ``done.json`` names another recording (an earlier
@@ -290,7 +293,7 @@ def folder_names(recordings: list[Path], out: str | Path) -> tuple[list[str], li
             holder = owners.get(wanted) or "another recording of this run"
             notes.append(
                 f"{out / wanted} holds the labels of {holder}, another recording of the same name: "
-                f"{recordings[i]} is labelled into {out / name}"
+                f"{recordings[i]} {placed} {out / name}"
             )
         chosen[i] = name
         taken.add(name)

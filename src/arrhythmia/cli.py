@@ -636,10 +636,10 @@ def score(
         # the folders predict chose, which an earlier batch's recording of the same name may have moved aside
         folders = [predictions]
         if not alone:
-            names, notes = folder_names(recordings, predictions)
+            names, notes = folder_names(recordings, predictions, placed="is looked for in")
             folders = [predictions / name for name in names]
             for note in notes:  # where a folder of the recording's name holds another recording's labels
-                warnings.warn(note.replace("is labelled into", "is looked for in"), stacklevel=1)
+                warnings.warn(note, stacklevel=1)
     model = load_classifier(run, engine.value, pretrained) if predictions is None else None
     failures: dict[str, str] = {}
     comparisons = score_recordings(
