@@ -185,7 +185,7 @@ def _analysable_overlap_s(episodes: pd.DataFrame, kind: str, start: float, end: 
     noise = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(np.float64).reshape(1, -1, 2)
     # each episode's overlap with each noise stretch (episodes of one type do not overlap each other)
     both = np.stack([np.maximum(spans[..., 0], noise[..., 0]), np.minimum(spans[..., 1], noise[..., 1])], axis=-1)
-    return _overlap_s(episodes, kind, start, end) - _stretches_within(both.reshape(-1, 2), start, end)
+    return _stretches_within(spans.reshape(-1, 2), start, end) - _stretches_within(both.reshape(-1, 2), start, end)
 
 
 def _edited_out_percent(unedited_ends: np.ndarray, kept_ends: np.ndarray, start: float, end: float) -> float:
