@@ -102,6 +102,12 @@ def _hrv_coverage(hrv: dict) -> str:
     )
 
 
+def _beat_times(beats: pd.DataFrame, fs: float) -> np.ndarray:
+    """(n_beats,) s: the times beats.csv gives (R peak plus the beat's offset), or samples / ``fs`` Hz for a
+    table written before it gave them."""
+    return beats["time_s"].to_numpy(np.float64) if "time_s" in beats else beats["sample"].to_numpy(np.float64) / fs
+
+
 def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float, float]]:
     """The moments a reader looks at: ``(title, strip start s, strip length s)`` for the fastest and slowest
     heart rate, the longest pause, the longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL
@@ -116,8 +122,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     idioventricular escape just after its flutter). An episode that began with the recording's first beat is
     titled as one the recording began in, its onset at or before that beat: not recorded."""
     events: list[tuple[str, float]] = []
-    # The times beats.csv gives (R peak plus the beat's offset), which the summary and the episodes are read from.
-    times = beats["time_s"].to_numpy(np.float64) if "time_s" in beats else beats["sample"].to_numpy(np.float64) / fs
+    times = _beat_times(beats, fs)  # which the summary and the episodes are read from
     labelled = times[beats["label"].astype(str).to_numpy() != ""]
     times = times[np.concatenate([[True], np.diff(times) > 0])] if len(times) else times  # as the summary does
     if len(times) >= 3:
@@ -546,13 +551,8 @@ def write_recording_report(
     out = Path(out)
     beats = result.beats
     labelled = beats[beats["label"].astype(str) != ""]
-    # The times beats.csv gives (R peak plus the beat's offset), as the summary's heart rate is read from them:
-    # from the peaks' samples the trend's top stood 1-2 bpm off the card's maximum.
-    times = (
-        labelled["time_s"].to_numpy(np.float64)
-        if "time_s" in labelled
-        else labelled["sample"].to_numpy() / recording.fs
-    )
+    # as the summary's heart rate is read: from the peaks' samples the trend's top stood 1-2 bpm off the card's
+    times = _beat_times(labelled, recording.fs)
     labels = labelled["label"].astype(str).to_numpy()
     episodes = result.episodes if result.episodes is not None else pd.DataFrame(columns=["type", "start_s", "end_s"])
     with tempfile.TemporaryDirectory() as scratch:
