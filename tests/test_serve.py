@@ -130,10 +130,11 @@ def test_relabel_beat_list_family_and_undo_with_versions(client):
     done = client.patch("/api/recordings/r01/beats", json={"family": family["family"], "label": "Q", "version": 2})
     assert done.json()["changed"] == family["beats"]
     assert client.get("/api/recordings/r01/families").json()[0]["counts"] == {"Q": family["beats"]}
-    # undo goes back one correction at a time
-    assert client.post("/api/recordings/r01/undo", json={"version": 3}).json()["version"] == 4
+    # undo goes back one correction at a time, and says which (it may have been made in another tab)
+    undone = client.post("/api/recordings/r01/undo", json={"version": 3}).json()
+    assert undone["version"] == 4 and undone["undone"] == f"family {family['family']} relabelled Q (version 3)"
     assert client.get("/api/recordings/r01/families").json()[0]["counts"] != {"Q": family["beats"]}
-    client.post("/api/recordings/r01/undo")
+    assert client.post("/api/recordings/r01/undo").json()["undone"] == "2 beats relabelled S (version 2)"
     client.post("/api/recordings/r01/undo")
     after = client.get("/api/recordings/r01")
     assert after.json()["summary"]["per_class"] == counts and after.json()["version"] == 6
@@ -251,6 +252,8 @@ def test_corrections_survive_a_restart_and_a_torn_last_line(folder):
         assert done.status_code == 200
     lines = journal.read_text().splitlines()
     assert [json.loads(line)["version"] for line in lines] == [1, 2]
+    with TestClient(create_app(folder)) as client:  # a correction read back from the journal says what it was
+        assert client.post("/api/recordings/r01/undo").json()["undone"] == "1 beat relabelled F (version 2)"
 
 
 def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_path):

@@ -251,6 +251,8 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
         wait_version(page, 1)
         page.click("#undo")  # with the mouse
         wait_version(page, 2)
+        # which correction went back: from another tab it may not be the one this reviewer remembers
+        assert page.text_content("#message").startswith("undone: 1 beat relabelled Q (version 1)")
         page.keyboard.press("ArrowRight")
         page.keyboard.press("q")
         wait_version(page, 3)

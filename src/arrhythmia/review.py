@@ -99,6 +99,17 @@ def _label_counts(labels: np.ndarray) -> dict[str, int]:
     return {str(value): int(count) for value, count in zip(values, n)}
 
 
+def undone_text(entry: dict) -> str:
+    """A journal entry's correction in words, for the reviewer who undoes it (perhaps from another tab, so
+    that they can tell which change went): ``"family 3 relabelled V (version 12)"``, ``"2 beats relabelled
+    N, V (version 13)"``."""
+    samples, labels = entry.get("samples", []), sorted(set(entry.get("labels", [])))
+    plural = "" if len(samples) == 1 else "s"
+    beats = f"family {entry['family']}" if "family" in entry else f"{len(samples)} beat{plural}"
+    version = f" (version {entry['version']})" if "version" in entry else ""
+    return f"{beats} relabelled {', '.join(labels) or 'nothing'}{version}"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -189,7 +200,8 @@ class ReviewState:
     samples : (n_beats,) int64, at the recording's rate; model_labels, labels : (n_beats,) str (``''`` for a
     beat the model could not cut); reviewed : (n_beats,) bool, set by a standing correction; family :
     (n_beats,) int64 (-1: none); undo : the standing corrections, latest last, each (indices, the labels and
-    reviewed flags they replaced, and what ``unmatched`` held for the samples they left unmatched); version :
+    reviewed flags they replaced, what ``unmatched`` held for the samples they left unmatched, and
+    ``undone_text`` of the journal entry that made it); version :
     journal lines read; unmatched : ``{sample: label}`` of the standing corrections that no beat of this
     analysis lies near (``CARRY_TOLERANCE_S``): kept, applied to nothing.
     """
@@ -434,7 +446,7 @@ class ReviewStore:
                 samples, labels = np.asarray(entry["samples"], np.int64), np.asarray(entry["labels"], dtype=str)
                 index, found = self._nearest(state, samples, tolerance)
                 lost = dict(zip(samples[~found].tolist(), labels[~found].tolist()))
-                self._apply(state, index, labels[found], lost)
+                self._apply(state, index, labels[found], lost, entry)
             elif entry["action"] == "undo" and state.undo:
                 self._restore(state)
             elif entry["action"] == "reanalysed":
@@ -463,19 +475,22 @@ class ReviewStore:
         return at[found], found
 
     @staticmethod
-    def _apply(state: ReviewState, index: np.ndarray, labels: np.ndarray, lost: dict | None = None) -> None:
+    def _apply(
+        state: ReviewState, index: np.ndarray, labels: np.ndarray, lost: dict | None = None, entry: dict | None = None
+    ) -> None:
         """Set ``labels`` at ``index`` as reviewed; ``lost``: ``{sample: label}`` of the correction's beats that
-        no beat lies near, kept as unmatched."""
+        no beat lies near, kept as unmatched; ``entry``: the journal entry of the correction."""
         lost = lost or {}
         before = {sample: state.unmatched.get(sample) for sample in lost}
-        state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy(), before))
+        what = undone_text(entry or {})
+        state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy(), before, what))
         state.labels[index] = labels
         state.reviewed[index] = True
         state.unmatched.update(lost)
 
     @staticmethod
     def _restore(state: ReviewState) -> np.ndarray:
-        index, labels, reviewed, before = state.undo.pop()
+        index, labels, reviewed, before, _ = state.undo.pop()
         state.labels[index] = labels
         state.reviewed[index] = reviewed
         for sample, label in before.items():
@@ -544,7 +559,7 @@ class ReviewStore:
         if family is not None:
             entry["family"] = family
         entry = self._append(entry)  # on disk before the labels change in memory
-        self._apply(state, index, labels)
+        self._apply(state, index, labels, entry=entry)
         return self.change(entry, index)
 
     def undo(self, version: int | None = None) -> dict:
@@ -555,8 +570,9 @@ class ReviewStore:
             self._check_version(state, version)
             if not state.undo:
                 raise DataError(f"{self.name}: nothing to undo")
+            undone = state.undo[-1][-1]
             entry = self._append({"action": "undo"})
-            return self.change(entry, self._restore(state))
+            return {**self.change(entry, self._restore(state)), "undone": undone}
 
     def change(self, entry: dict, index: np.ndarray) -> dict:
         """What a change did: the new version, its time, the beats it touched and the counts per class."""

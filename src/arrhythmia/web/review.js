@@ -376,7 +376,8 @@ async function change(path, method, body) {
     // The answer lists at most 1,000 of the beats it changed (a family can hold thousands): the strip's beats
     // are asked for again, so that it never shows labels the change replaced.
     if (done.changed > done.beats.length) await loadStrip(view.start);
-    say(`${done.action === "undo" ? "undone" : "saved"}: ${count(done.changed, "beat")} (version ${done.version})`);
+    if (done.undone) say(`undone: ${done.undone}; ${count(done.changed, "beat")} back as before (now version ${done.version})`);
+    else say(`saved: ${count(done.changed, "beat")} (version ${done.version})`);
     refreshLater();
     return done;
   } catch (error) {
