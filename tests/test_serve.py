@@ -271,6 +271,8 @@ def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_
     table = pd.read_csv(io.StringIO(client.get("/api/recordings/r01/export/beats.csv").text), keep_default_na=False)
     row = table[table["sample"] == target["sample"]].iloc[0]
     assert (row["label"], row["model_label"], row["reviewed"]) == ("V", "N", 1)
+    reviewed = folder / ".arrhythmia" / "r01" / "reviewed"
+    assert not (reviewed / "report.html").exists()  # a table asked for does not wait for the report's figures
     report = client.get("/api/recordings/r01/export/report.html")
     assert report.status_code == 200 and "<html" in report.text.lower()
     # the report says a person reviewed it, and how much (it said every label was a proposal to review)
@@ -281,6 +283,11 @@ def test_annotations_and_exports_follow_the_reviewed_labels(client, folder, tmp_
     assert client.get("/api/recordings/r01/export/secrets.txt").status_code == 404
     missing = client.get("/api/recordings/r01/export/daily.csv")  # a recording of a day or less has none
     assert missing.status_code == 404 and "no daily.csv" in missing.json()["detail"]
+    assert (reviewed / "report.html").exists()  # the same version's tables came with the report kept
+    client.patch("/api/recordings/r01/beats", json={"sample": target["sample"], "label": "S"})
+    assert client.get("/api/recordings/r01/export/hourly.csv").status_code == 200
+    assert not (reviewed / "report.html").exists()  # the last version's report is not left beside this one's tables
+    assert "<html" in client.get("/api/recordings/r01/export/report.html").text.lower()
 
 
 def test_a_record_with_a_start_time_is_reviewed_by_the_clock(folder):

@@ -845,10 +845,13 @@ class ReviewStore:
         second None for an analysis from before flutter was looked for)."""
         return np.load(self.analysis() / "noise.npy"), self.saved_stretches("ventricular.npy")
 
-    def export(self, window: Window | None = None, recording: Recording | None = None) -> dict[str, Path]:
+    def export(
+        self, window: Window | None = None, recording: Recording | None = None, report: bool = True
+    ) -> dict[str, Path]:
         """Write the reviewed outputs into ``reviewed/``: beats.csv, summary.json, episodes.csv,
-        hourly.csv, families.csv, report.html (the recording report of the reviewed labels) and the WFDB
-        annotation file; each whole or not at all. Returns their paths by kind."""
+        hourly.csv, families.csv, report.html (the recording report of the reviewed labels; not with
+        ``report=False``, which spares a reviewer who asked for a table the seconds its figures take) and
+        the WFDB annotation file; each whole or not at all. Returns their paths by kind."""
         with self.lock:
             state = self.state()
             meta = self.meta()
@@ -899,14 +902,19 @@ class ReviewStore:
         summary = save_recording(result, out, about, tuple(meta["classes"]))
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
         files["annotations"] = self.write_annotations(out)
-        window = window or Window.from_dict(meta["window"])
-        files["report"] = write_recording_report(recording, result, summary, window, out)
-        write_json(out / "version.json", {"version": version, "generation": self._state_generation})
+        if report:
+            window = window or Window.from_dict(meta["window"])
+            files["report"] = write_recording_report(recording, result, summary, window, out)
+        else:
+            (out / "report.html").unlink(missing_ok=True)  # an older version's report must not pass for this one
+        write_json(out / "version.json", {"version": version, "generation": self._state_generation, "report": report})
         return files
 
-    def exported(self) -> Path | None:
-        """``reviewed/`` when it holds the export of the current version, else None."""
-        saved = read_json_or_none(self.folder / "reviewed" / "version.json")
+    def exported(self, report: bool = True) -> Path | None:
+        """``reviewed/`` when it holds the export of the current version (with its report.html if ``report``),
+        else None."""
+        saved = read_json_or_none(self.folder / "reviewed" / "version.json") or {}
         with self.lock:
             current = {"version": self.state().version, "generation": self._state_generation}
-        return self.folder / "reviewed" if saved == current else None
+        fresh = {key: saved.get(key) for key in current} == current and (saved.get("report", True) or not report)
+        return self.folder / "reviewed" if fresh else None

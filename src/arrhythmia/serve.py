@@ -755,9 +755,10 @@ def _add_api(api: APIRouter, server: Server) -> None:
         if what not in EXPORTS:
             raise HTTPException(404, f"no export {what!r} (one of {', '.join(EXPORTS)})")
         store = server.store(name)
-        folder = store.exported()
+        report = what == "report.html"  # the report's figures take most of an export's time: only when asked
+        folder = store.exported(report)
         if folder is None:
-            store.export()
+            store.export(report=report)
             folder = store.folder / "reviewed"
         if not (folder / what).is_file():  # daily.csv of a recording of a day or less, families.csv unadapted
             raise HTTPException(404, f"{store.name}: its reviewed outputs hold no {what}")
