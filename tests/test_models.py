@@ -104,3 +104,10 @@ def test_a_model_whose_forward_takes_no_context_is_refused_when_registered():
     finally:
         _REGISTRY.pop("tiny-cnn", None)
         _DESCRIPTIONS.pop("tiny-cnn", None)
+
+
+def test_a_window_too_short_for_the_kachuee_resnet_is_a_one_line_error():
+    # The centred window (88 samples at 125 Hz) pooled to a negative length: torch's RuntimeError, a traceback.
+    with pytest.raises(ArrhythmiaError, match="at least 125 samples.*has 88"):
+        create_model("kachuee-resnet", input_length=88)
+    assert create_model("kachuee-resnet", input_length=125).eval()(torch.zeros(1, 1, 125)).shape == (1, 5)

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.models import register
 
 FILTERS = 32
@@ -29,9 +30,16 @@ class KachueeResNet(nn.Module):
         super().__init__()
         self.stem = nn.Conv1d(1, FILTERS, 5, padding=2)
         self.blocks = nn.Sequential(*[ResidualBlock() for _ in range(n_blocks)])
-        length = input_length
+        length, shortest = input_length, 1
         for _ in range(n_blocks):
             length = (length - 5) // 2 + 1  # 187 -> 92 -> 44 -> 20 -> 8 -> 2
+            shortest = 2 * (shortest - 1) + 5  # the input length that pools down to ``shortest``
+        if length < 1:  # the centred window (88 samples) pools to nothing: say so, not torch's shape error
+            raise ArrhythmiaError(
+                f"model 'kachuee-resnet' takes beat windows of at least {shortest} samples ({n_blocks} residual "
+                f"blocks each pool the length to (length - 5) // 2 + 1); this window has {input_length} "
+                "(the kachuee window has 187)"
+            )
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(FILTERS * length, 32),
