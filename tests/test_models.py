@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from arrhythmia.data import get_window
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.models import context_models, count_parameters, create_model, list_models
 from arrhythmia.models.ensemble import Ensemble
@@ -107,7 +108,8 @@ def test_a_model_whose_forward_takes_no_context_is_refused_when_registered():
 
 
 def test_a_window_too_short_for_the_kachuee_resnet_is_a_one_line_error():
-    # The centred window (88 samples at 125 Hz) pooled to a negative length: torch's RuntimeError, a traceback.
-    with pytest.raises(ArrhythmiaError, match="at least 125 samples.*has 88"):
-        create_model("kachuee-resnet", input_length=88)
+    # The centred window (87 samples at 125 Hz) pooled to a negative length: torch's RuntimeError, a traceback.
+    centred = get_window("centred").length
+    with pytest.raises(ArrhythmiaError, match=f"at least 125 samples.*has {centred}"):
+        create_model("kachuee-resnet", input_length=centred)
     assert create_model("kachuee-resnet", input_length=125).eval()(torch.zeros(1, 1, 125)).shape == (1, 5)
