@@ -102,6 +102,20 @@ def test_the_reviewed_border_moves_no_further_than_the_answers_need():
     assert reviewed_s_border(probs, CLASSES, {3: 0, 16: 1}) == 0.0
 
 
+def test_reviewed_labels_adapt_a_recording_whose_classes_have_no_s():
+    from arrhythmia.adapt import adapt
+
+    # A model trained with labels: mitdb calls atrial premature beats A; answers about its beats raised
+    # ValueError ('S' not in the classes) while placing the N/S border.
+    beats = load_synthetic(n_records=1, duration_s=60, seed=4, window=get_window("centred"))
+    classes = ("N", "L", "A", "V")
+    probs = np.tile(np.array([0.7, 0.1, 0.1, 0.1], np.float32), (len(beats.X), 1))
+    model = SimpleNamespace(classes=classes, window=beats.window)
+    adapted = adapt(model, beats.X, beats.context, probs, AdaptConfig(), reviewed={0: 2, 1: 3})
+    assert adapted.probs.argmax(1)[:2].tolist() == [2, 3] and adapted.steps["s_border"] == 0.0
+    assert reviewed_s_border(probs, classes, {0: 2}) == 0.0
+
+
 def test_renormalised_takes_the_statistics_of_the_given_beats_and_keeps_the_weights(classifier):
     beats = load_synthetic(n_records=1, duration_s=60, seed=7, window=get_window("centred"))
     shifted = beats.X * 1.5 + 0.2  # another device's gain and offset

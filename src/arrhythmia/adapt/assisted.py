@@ -33,7 +33,10 @@ def reviewed_s_border(probs: np.ndarray, classes: tuple[str, ...], reviewed: dic
     (no border parts them), it stays at 0. The least move: a beat answered S whose shape the network
     scored far on the N side (an atrial premature beat told by its timing, not its shape) moves the border
     only as far as that beat, not halfway to the most N-like beat answered N (215: docs/choosing-the-adaptation.md,
-    "Assisted mode")."""
+    "Assisted mode"). 0 where ``classes`` lack N or S (``labels: mitdb`` calls atrial premature beats A): no
+    border to move."""
+    if "S" not in classes or "N" not in classes:
+        return 0.0
     score = _s_score(probs, classes)
     n_scores = [score[i] for i, c in reviewed.items() if classes[c] == "N"]
     s_scores = [score[i] for i, c in reviewed.items() if classes[c] == "S"]
