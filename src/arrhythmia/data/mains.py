@@ -14,6 +14,7 @@ import numpy as np
 from scipy import signal as sps
 
 from arrhythmia.data.detection import interpolate_nan
+from arrhythmia.data.quality import chunks
 
 #: Mains frequencies, Hz.
 MAINS_HZ = (50.0, 60.0)
@@ -88,10 +89,7 @@ def remove_mains(signal: np.ndarray, fs: float, hz: float) -> np.ndarray:
     x = np.asarray(signal, dtype=np.float64)
     b, a = sps.iirnotch(hz, NOTCH_Q, fs=fs)
     out = np.empty_like(x)
-    block, margin = int(round(BLOCK_S * fs)), int(round(BLOCK_MARGIN_S * fs))
-    for first in range(0, len(x), block):
-        last = min(first + block, len(x))
-        lo, hi = max(first - margin, 0), min(last + margin, len(x))
+    for first, last, lo, hi in chunks(len(x), int(round(BLOCK_S * fs)), int(round(BLOCK_MARGIN_S * fs))):
         stretch = x[lo:hi]
         filtered = sps.filtfilt(b, a, interpolate_nan(stretch)) if len(stretch) > 3 * max(len(a), len(b)) else stretch
         out[first:last] = filtered[first - lo : last - lo]

@@ -197,14 +197,13 @@ def recovering_amplifier(
     slow_sos = sps.butter(2, SLOW_HZ, btype="lowpass", fs=fs, output="sos")
     margin = int(FILTER_MARGIN_S * fs) // block * block
     step = 4096 * block  # a few thousand blocks at a time: megabytes for a 24-hour recording
-    for first in range(0, n, step):
-        lo, hi = max(first - margin, 0), min(first + step + margin, n)
+    for first, last, lo, hi in chunks(n, step, margin):
         part = interpolate_nan(np.asarray(signal[lo:hi], dtype=np.float64))
         if len(part) <= 3 * block:
             continue
-        blocks = slice(first // block, first // block + -(-min(step, n - first) // block))
-        qrs_span[blocks] = _block_spans(bandpass(part, fs, *QRS_BAND_HZ)[first - lo : first - lo + step], block)
-        slow_span[blocks] = _block_spans(sps.sosfiltfilt(slow_sos, part)[first - lo : first - lo + step], block)
+        blocks = slice(first // block, -(-last // block))  # ``first`` is a whole number of blocks
+        qrs_span[blocks] = _block_spans(bandpass(part, fs, *QRS_BAND_HZ)[first - lo : last - lo], block)
+        slow_span[blocks] = _block_spans(sps.sosfiltfilt(slow_sos, part)[first - lo : last - lo], block)
     typical = np.median(qrs_span)
     collapsed = qrs_span < collapse_share * typical
     recovering = np.zeros(n_blocks, dtype=bool)
