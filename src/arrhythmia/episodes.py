@@ -232,7 +232,7 @@ def find_episodes(
     unanalysable: np.ndarray | None = None,
     config: EpisodeConfig | None = None,
     p_wave: np.ndarray | None = None,
-    atrial: tuple[np.ndarray, np.ndarray] | None = None,
+    atrial: tuple[np.ndarray, ...] | None = None,
     gap_activity: np.ndarray | None = None,
     ventricular: np.ndarray | None = None,
     beat_noise: tuple[np.ndarray, np.ndarray] | None = None,
@@ -367,9 +367,11 @@ def _sustained_rate(times: np.ndarray, rate: np.ndarray, in_noise: np.ndarray, c
 
 
 def _af_stretches(
-    times: np.ndarray, ectopic: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig, p_wave: np.ndarray | None
-) -> list:
-    irregular = rhythm_irregularity(times, ectopic, config.af_beats) > config.af_irregularity
+    times: np.ndarray, skipped: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig, p_wave: np.ndarray | None
+) -> list[tuple[int, int]]:
+    """First and last beat of each AF episode (see the module docstring); ``skipped``: (n_beats,) bool, the
+    beats whose intervals the irregularity leaves out (``af_skip_labels``, and beats that look like noise)."""
+    irregular = rhythm_irregularity(times, skipped, config.af_beats) > config.af_irregularity
     irregular &= ~in_noise
     if p_wave is not None and config.af_p_wave_below is not None:
         window = 2 * config.af_beats + 1
@@ -391,7 +393,7 @@ def _afl_stretches(
     labels: np.ndarray,
     in_noise: np.ndarray,
     config: EpisodeConfig,
-    atrial: tuple[np.ndarray, np.ndarray] | None,
+    atrial: tuple[np.ndarray, ...] | None,
 ) -> list[tuple[int, int]]:
     """First and last beat of each AFL episode (see ``EpisodeConfig.afl_organisation``)."""
     if atrial is None or config.afl_organisation is None:

@@ -35,6 +35,7 @@ class Families:
 
     @property
     def sizes(self) -> np.ndarray:
+        """(n_families,) int64: the beats in each family, largest first."""
         return np.bincount(self.family, minlength=len(self.templates))
 
 
@@ -54,7 +55,12 @@ def _qrs_shapes(X: np.ndarray, window: Window, qrs_s: tuple[float, float]) -> np
 
 
 def morphology_families(
-    X: np.ndarray, window: Window, distance: float = 0.15, qrs_s=(0.10, 0.15), sample: int = 2000, seed: int = 0
+    X: np.ndarray,
+    window: Window,
+    distance: float = 0.15,
+    qrs_s: tuple[float, float] = (0.10, 0.15),
+    sample: int = 2000,
+    seed: int = 0,
 ) -> Families:
     """Group beat windows X: (n_beats, window.length) by QRS shape (the module docstring and ``arrhythmia.adapt``)."""
     from sklearn.cluster import AgglomerativeClustering

@@ -76,6 +76,7 @@ WINDOWS: dict[str, Window] = {
 
 
 def get_window(name: str) -> Window:
+    """The named beat window (a key of ``WINDOWS``); DataError (one line) for another name."""
     if name not in WINDOWS:
         raise DataError(f"unknown beat window {name!r} (available: {', '.join(WINDOWS)})")
     return WINDOWS[name]

@@ -13,6 +13,8 @@ over ``BLEND_S`` at each edge. A clean recording is left exactly as it was read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy import signal as sps
 
@@ -59,7 +61,7 @@ def noisy_stretches(noisy: np.ndarray, fs: float, n: int) -> np.ndarray:
     return _stretches(noisy, _block(fs), n)
 
 
-def _chunks(n: int, fs: float):
+def _chunks(n: int, fs: float) -> Iterator[tuple[int, int, int, int]]:
     """``(first, last, lo, hi)`` per chunk of ``CHUNK_S`` seconds (a whole number of blocks) of an
     ``n``-sample signal: the chunk ``[first, last)`` and the stretch ``[lo, hi)`` the filter runs over, the
     chunk with ``MARGIN_S`` of signal on either side for the filter to settle in."""

@@ -15,6 +15,7 @@ noisy the signal around it is and how much its QRS complex looks like the one be
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -272,7 +273,7 @@ def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray
     return out
 
 
-def chunks(n: int, step: int, margin: int):
+def chunks(n: int, step: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
     """``(first, last, lo, hi)`` per chunk of ``step`` samples of an ``n``-sample signal: the chunk ``[first,
     last)`` and the stretch ``[lo, hi)`` a filter runs over, the chunk with ``margin`` samples on either side
     for the filter to settle in (a long recording filtered a chunk at a time keeps its temporaries small)."""
