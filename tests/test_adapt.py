@@ -820,10 +820,10 @@ def test_a_groups_answer_carries_through_it_and_only_its_representative_speaks_f
 
     probs = np.tile(np.array([0.3, 0.7, 0, 0, 0], np.float32), (6, 1))
     groups = np.array([0, 0, 0, 1, 1, -1])
-    out = reviewed_timing(probs, CLASSES, groups, {0: 0})  # group 0 is N
+    out = reviewed_timing(probs, groups, {0: 0})  # group 0 is N
     assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1]
     assert out[0, 0] == pytest.approx(0.7) and out[0, 1] == pytest.approx(0.3)
-    v_group = reviewed_timing(probs, CLASSES, groups, {1: 2})  # group 1 is V
+    v_group = reviewed_timing(probs, groups, {1: 2})  # group 1 is V
     assert v_group.argmax(1).tolist() == [1, 1, 1, 2, 2, 1] and v_group[3, 2] == pytest.approx(0.7)
     prematurity = np.array([0.5, 0.7, 0.9, 1.0, 1.1, 0.8])
     assert representatives(groups, prematurity, exclude=np.array([], int)) == {0: [1], 1: [3]}

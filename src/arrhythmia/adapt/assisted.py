@@ -153,9 +153,7 @@ def group_answers(standing: dict[int, list[int]], reviewed: dict[int, int]) -> d
     return answers
 
 
-def reviewed_timing(
-    probs: np.ndarray, classes: tuple[str, ...], groups: np.ndarray, answers: dict[int, int]
-) -> np.ndarray:
+def reviewed_timing(probs: np.ndarray, groups: np.ndarray, answers: dict[int, int]) -> np.ndarray:
     """Probabilities (n_beats, n_classes) with every beat of each answered timing group (``groups``,
     ``timing_groups``; ``answers``: group -> class index, from the group's ``representatives``) called
     what its group was answered: the beat's largest probability goes to that class, and that class's to

@@ -454,7 +454,7 @@ def adapt(
         if groups is not None:
             standing = representatives(groups, rhythm.prematurity, typical, config.group_voters_from)
             answers = group_answers(standing, reviewed)
-            probs = reviewed_timing(probs, tuple(model.classes), groups, answers)
+            probs = reviewed_timing(probs, groups, answers)
             steps["groups_answered"] = len(answers)
         if families is not None:
             prematurity = None if rhythm is None else rhythm.prematurity
