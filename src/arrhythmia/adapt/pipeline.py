@@ -68,8 +68,9 @@ class AdaptConfig:
         (unclassifiable) when normalised on the first (docs/adaptation-in-detail.md, "The steps in full"); None: none
         does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
-        so the patient's ectopic beats stand out from it as they do in training; ``all``: of every beat (a
-        recording with many V beats then normalises them away).
+        so the patient's ectopic beats stand out from it as they do in training (where that family holds
+        at least half ``min_beats`` beats; else every beat's); ``all``: of every beat (a recording with many
+        V beats then normalises them away).
     families : group beats into morphology families and label each family's morphology by consensus.
     family_distance : cosine distance (1 - correlation of the QRS part) below which beats join a family.
     min_family_beats : families smaller than this keep their beats' own labels (too few to vote).
@@ -102,9 +103,10 @@ class AdaptConfig:
     unlike_early_spreads : a beat of the usual family that comes early, is called N or S, and whose QRS is less
         like the family's template than its on-time beats are by more than this many robust spreads is V
         (``unlike_early_beats_as_v``; chosen on DS1 records, docs/choosing-the-adaptation.md); None: none is.
-    pattern_lags : ... a rhythm is regular there when its intervals repeat, below ``irregular_above``, at a lag
-        of 1 to this many beats (``context.pattern_irregularity``; 2 and 3: bigeminy and trigeminy, whose
-        early beats make every interval change; 1: beat to beat only). Chosen on DS1 records (docs/labelling.md).
+    pattern_lags : for ``early_families_v``, a rhythm is regular where its intervals repeat, below
+        ``irregular_above``, at a lag of 1 to this many beats (``context.pattern_irregularity``; 2 and 3:
+        bigeminy and trigeminy, whose early beats make every interval change; 1: beat to beat only). Chosen on
+        DS1 records (docs/labelling.md).
     fusion_families : the network's vote may make a family fusion (F) (``family_consensus``); False
         suits a lead the network has not met, where a family it calls fusion is mostly a shape it does not
         know (docs/labelling.md). A reviewer's answer for a family's exemplar always may, but for the usual beat's
@@ -399,7 +401,7 @@ def adapt(
         typical = exemplars(families)  # the beat that speaks for each family
     if config.batchnorm:
         usual = families.family == 0 if families is not None else None
-        # The usual beat's statistics where it is a family of its own size; else every beat's.
+        # The usual beat's statistics where its family holds at least half min_beats beats; else every beat's.
         enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
         on = usual if enough else slice(None)
         adapted_model = None

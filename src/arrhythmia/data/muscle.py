@@ -94,8 +94,8 @@ def muscle_noise(signal: np.ndarray, fs: float, share: float = NOISE_SHARE) -> n
     Parameters
     ----------
     signal : (n_samples,) float, mV; NaN where samples are missing.
-    fs : sampling rate, Hz. Below 123 Hz (``NOISE_BAND_HZ`` does not fit under ``0.45 * fs``) there is no
-        band above the QRS to measure in, and no block is noisy.
+    fs : sampling rate, Hz. At 122.2 Hz or below (``NOISE_BAND_HZ`` does not fit under ``0.45 * fs``) there
+        is no band above the QRS to measure in, and no block is noisy.
     share : the threshold, a share of the recording's QRS amplitude (``NOISE_SHARE``).
 
     Returns

@@ -46,7 +46,8 @@ def cut_beats(
     ----------
     signal : (n_samples,) float, mV
         One lead, raw (each window is filtered and scaled by the segmentation). NaN samples (gaps) are
-        filled with the signal's median so a gap costs only the beats whose windows overlap it.
+        filled with the signal's median, so that filtering and resampling do not spread them: no beat is
+        lost to a gap, and a window that overlaps one holds the median there.
     fs : float
         Sampling rate of ``signal`` and ``r_peaks``, Hz.
     r_peaks : (n_peaks,) int, ascending
