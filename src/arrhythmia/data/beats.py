@@ -125,6 +125,10 @@ class BeatSet:
         True for generated beats; every result derived from them must say so.
     is_test : (n_beats,) bool or None
         Beats the source itself reserves for testing (the Heartbeat CSVs' test file).
+    info : dict
+        What the source says of how the beats were read (a WFDB database or a store: the annotated beats
+        per class, the beats lost and why, the lead of each record; synthetic data: seed and duration), the
+        beat cache's ``cache_key``, and ``by_symbol``'s ``dropped_symbols``. A subset drops ``cache_key``.
     context : (n_beats, 9) float32 or None
         Context features of each beat (``context.CONTEXT_FEATURES``: RR intervals, and likeness to the
         recording's typical beat); None where the source has no R-peak positions (the Heartbeat CSVs).
