@@ -33,7 +33,7 @@ class KachueeResNet(nn.Module):
         length, shortest = input_length, 1
         for _ in range(n_blocks):
             length = (length - 5) // 2 + 1  # 187 -> 92 -> 44 -> 20 -> 8 -> 2
-            shortest = 2 * (shortest - 1) + 5  # the input length that pools down to ``shortest``
+            shortest = 2 * (shortest - 1) + 5  # the shortest input these blocks pool to a sample or more
         if length < 1:  # the centred window (87 samples) pools to nothing: say so, not torch's shape error
             raise ArrhythmiaError(
                 f"model 'kachuee-resnet' takes beat windows of at least {shortest} samples ({n_blocks} residual "
