@@ -176,6 +176,24 @@ def test_class_weights_and_early_stopping(tmp_path, beats):
     assert any("early stopping" in line for line in lines)
 
 
+def test_a_run_that_stopped_early_and_is_resumed_says_how_many_epochs_it_trained(tmp_path, beats, monkeypatch):
+    import itertools
+
+    import arrhythmia.train as training
+
+    # The validation loss worsens every epoch: with a patience of 2, epochs 1-3 train and the 4th is never begun.
+    worse = itertools.count(1.0)
+    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: (next(worse), 0.5))
+    config = small_config(epochs=6, early_stopping_patience=2)
+    run = training.train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    assert len(run.history()) == 3
+    state = load_checkpoint(run.resume_path, "arrhythmia-resume/1")
+    assert state["finished"] and state["epoch"] + 1 == 3  # the last epoch trained, not the one stopped before
+    lines: list[str] = []
+    training.train(config, run_dir=run.path, resume=True, beats=beats, progress=False, log=lines.append)
+    assert f"{run.path}: finished before (3 epochs); nothing left to train" in lines  # it said 4
+
+
 def test_last_checkpoint_trains_every_epoch_and_keeps_the_last(tmp_path, beats):
     from arrhythmia.checkpoint import ModelSpec
     from arrhythmia.train import train

@@ -376,6 +376,7 @@ def fit(
         multiprocessing_context="spawn" if workers > 0 else None,
     )
     epoch = start_epoch - 1
+    trained = epoch  # the last epoch trained (from 0): early stopping breaks in the one after it, untrained
     try:
         for epoch in range(start_epoch, config.epochs):
             if stale_epochs >= config.early_stopping_patience:
@@ -419,6 +420,7 @@ def fit(
                 kept = replace(spec, members=[Member(spec.model, net.state_dict())], epoch=epoch + 1, val_loss=val_loss)
                 kept.save(run.model_path)
             save_state(epoch, finished=False)
+            trained = epoch
             if ctx.is_main:
                 run.write_history(history)
             log(
@@ -433,7 +435,7 @@ def fit(
         ) from None
     if stale_epochs >= config.early_stopping_patience:
         log(f"early stopping: no validation improvement for {stale_epochs} epochs")
-    save_state(epoch, finished=True)
+    save_state(trained, finished=True)
 
 
 def train_epoch(model, batches, optimizer, scaler, loss_fn, device, use_amp: bool, ctx: Context = SINGLE):
