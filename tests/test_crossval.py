@@ -55,6 +55,17 @@ def test_test_records_outside_ds1_or_the_inter_protocol_are_refused(protocol, re
             TrainConfig(protocol="intra", test_records=records).validate()
 
 
+def test_test_records_that_leave_too_few_ds1_records_to_train_on_are_named_as_the_reason():
+    # Every DS1 record is in the data: the message named none "missing" and said nothing of the test records.
+    held_out = DS1[:19]
+    with pytest.raises(DataError, match="needs at least 5 of DS1's records") as refused:
+        make_split(_fake_mitdb_beats(), "inter", test_records=held_out)
+    assert str(refused.value).endswith(
+        f"found 3 ({' '.join(DS1[19:])}), the test records hold out {' '.join(sorted(held_out))}"
+    )
+    assert "missing" not in str(refused.value)
+
+
 @pytest.fixture(scope="module")
 def cross_validation(tmp_path_factory):
     config = TrainConfig(model="fast-cnn", protocol="inter", epochs=1, batch_size=64, threads=1)

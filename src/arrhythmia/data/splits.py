@@ -154,10 +154,13 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
     present = set(record)
     if len(set(record[ds1])) < n_folds:  # part of MIT-BIH: too few records to hold validation ones out by record
         found = [r for r in pool if r in present]
+        # Why so few: records missing from the data, or held out as test records (or both), named as such.
+        why = [f"missing {' '.join(r for r in pool if r not in present)}"] if len(found) < len(pool) else []
+        why += [f"the test records hold out {' '.join(held_out)}"] if held_out else []
         raise DataError(
-            f"{beats.source}: the inter-patient protocol needs at least {n_folds} of DS1's records (its validation "
-            f"records are one of {n_folds} groups of them); found {len(found)} ({' '.join(found)}), missing "
-            f"{' '.join(r for r in pool if r not in present)}"
+            f"{beats.source}: the inter-patient protocol needs at least {n_folds} of DS1's records to train and "
+            f"validate on (its validation records are one of {n_folds} groups of them); found {len(found)} "
+            f"({' '.join(found)}), {', '.join(why)}"
         )
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     y = beats.y[ds1]
