@@ -209,6 +209,79 @@ def test_best_epoch_and_lr_drops():
     assert best_epoch([]) is None
 
 
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """The matplotlib Figure each plot function draws, by the file it would be saved to, kept instead of saved."""
+    import arrhythmia.figures as figures
+
+    kept: dict = {}
+
+    def keep(fig, path):
+        kept[str(path)] = fig
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    return kept
+
+
+def _texts(fig) -> list[str]:
+    """Every text drawn on ``fig``: titles, axis labels, cell annotations, legends."""
+    return [text.get_text() for text in fig.findobj(lambda artist: hasattr(artist, "get_text"))]
+
+
+def test_the_per_class_figure_says_its_bars_are_one_against_the_rest_and_gives_ec57s_figures(drawn):
+    from arrhythmia.evaluation import compute_metrics
+    from arrhythmia.figures import plot_ec57
+
+    # 10 V beats, all called V; 10 F beats called V: one against the rest V +P is 50%, EC57's VEB +P 100%.
+    y_true = np.array([0] * 30 + [2] * 10 + [3] * 10)
+    y_pred = np.array([0] * 30 + [2] * 10 + [2] * 10)
+    metrics = compute_metrics(y_true, y_pred, ("N", "S", "V", "F", "Q"))
+    path = plot_ec57(metrics["per_class"], metrics["classes"], "ec57.png", ec57=metrics["ec57"])
+    (title,) = [ax.get_title() for ax in drawn[str(path)].axes]
+    # It was titled "AAMI EC57 per-class statistics" over a V +P of 50.0, beside the report's EC57 VEB +P 100.0.
+    assert title.startswith("Se and +P per class, one class against the rest")
+    assert "VEB Se 100.0 / +P 100.0, SVEB Se - / +P -" in title
+    assert "50.0" in _texts(drawn[str(path)])  # the bar: V +P one against the rest
+
+
+def test_training_curves_name_the_loss_the_run_trained_and_validated_with(drawn):
+    from arrhythmia.figures import loss_names, plot_training_curves
+
+    history = [
+        {"epoch": e, "train_loss": 0.5, "val_loss": 0.7, "train_acc": 0.9, "val_acc": 0.8, "lr": 1e-3} for e in (1, 2)
+    ]
+    assert loss_names() == ("cross-entropy", "cross-entropy")
+    plot_training_curves(history, "plain.png", 2, losses=loss_names())
+    assert drawn["plain.png"].axes[0].get_ylabel() == "cross-entropy loss"
+    # Balanced class weights and a focal loss: the validation loss is the weighted cross-entropy, not a focal loss.
+    losses = loss_names("focal", "balanced", 2.0)
+    plot_training_curves(history, "focal.png", 2, losses=losses)
+    axis = drawn["focal.png"].axes[0]
+    assert axis.get_ylabel() == "loss"  # it said "cross-entropy loss" of both
+    legend = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert legend[:2] == ["train (class-weighted focal loss (gamma 2))", "validation (class-weighted cross-entropy)"]
+
+
+def test_the_report_says_which_loss_its_validation_and_test_losses_are(run, page):
+    history = Run.open(run[0]).history()
+    kept = best_epoch(history)
+    val_loss = next(row["val_loss"] for row in history if row["epoch"] == kept)
+    assert f"<dd>{format_loss(val_loss)} (cross-entropy)</dd>" in page
+    assert "cross-entropy, classes unweighted" in page  # the test loss, whatever the training's class weights
+
+
+def test_a_class_without_beats_has_no_row_to_normalise_and_reads_as_a_dash(drawn):
+    from arrhythmia.figures import plot_confusion
+
+    confusion = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])  # no beats of the third class
+    normalised = np.divide(confusion, np.maximum(confusion.sum(1, keepdims=True), 1))
+    plot_confusion(confusion, normalised, ["N", "S", "V"], "confusion.png")
+    right = drawn["confusion.png"].axes[1]
+    cells = [text.get_text() for text in right.texts]
+    assert cells == ["80%", "20%", "0%", "25%", "75%", "0%", "-", "-", "-"]  # it read 0% 0% 0%
+
+
 def test_sample_pick_is_reproducible_and_shows_errors():
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 5, 200)

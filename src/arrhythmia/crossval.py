@@ -140,7 +140,7 @@ def cross_validate(
     plot_confusion(
         pooled["confusion"], pooled["confusion_normalised"], classes, figures / "confusion.png", tested_on=tested_on
     )
-    plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on)
+    plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on, ec57=pooled["ec57"])
     return CrossValidation(path, groups, runs, pooled, fold_metrics, summary["spread"], per_record)
 
 

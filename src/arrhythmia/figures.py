@@ -221,24 +221,41 @@ def best_epoch(history: Sequence[Mapping], checkpoint: str = "best") -> int | No
     return min(rows, key=lambda r: r["val_loss"])["epoch"] if rows else None
 
 
+def loss_names(loss: str = "ce", class_weights: str = "none", focal_gamma: float = 2.0) -> tuple[str, str]:
+    """What history.csv's train and validation losses are, for a run's ``loss``, ``class_weights`` and
+    ``focal_gamma`` (``TrainConfig``): training's loss function, and the validation loss, which is the
+    cross-entropy with the same class weights (``train.validate``) whatever the training loss."""
+    weighted = "class-weighted " if class_weights == "balanced" else ""
+    train = f"{weighted}focal loss (gamma {focal_gamma:g})" if loss == "focal" else f"{weighted}cross-entropy"
+    return train, f"{weighted}cross-entropy"
+
+
 def plot_training_curves(
-    history: Sequence[Mapping], path: str | Path, best_epoch: int | None, synthetic: bool = False
+    history: Sequence[Mapping],
+    path: str | Path,
+    best_epoch: int | None,
+    synthetic: bool = False,
+    losses: tuple[str, str] = ("cross-entropy", "cross-entropy"),
 ) -> Path:
     """Loss and accuracy (train and validation) per epoch, best epoch and learning-rate drops marked.
 
     history : rows of history.csv (epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds).
     best_epoch : the epoch of the saved checkpoint (``best_epoch``), drawn as a vertical line.
+    losses : what the train and the validation loss are (``loss_names``), as the axis and the legend say.
     """
     epochs = [r["epoch"] for r in history]
     drops = lr_drops(history)
     marker = "o" if len(epochs) <= 40 else None  # a few epochs are easier to read as points
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
-    panels = (("loss", "cross-entropy loss", 1.0), ("acc", "accuracy (%)", 100.0))
+    same = losses[0] == losses[1]  # else each line names its loss: a focal loss is not a cross-entropy
+    panels = (("loss", f"{losses[0]} loss" if same else "loss", 1.0), ("acc", "accuracy (%)", 100.0))
     for ax, (key, ylabel, scale) in zip(axes, panels):
         for part, colour in (("train", SPLIT_COLOURS["train"]), ("val", SPLIT_COLOURS["val"])):
             values = [r[f"{part}_{key}"] * scale for r in history]
             name = "train" if part == "train" else "validation"
+            if key == "loss" and not same:
+                name += f" ({losses[0] if part == 'train' else losses[1]})"
             ax.plot(epochs, values, marker=marker, ms=3, color=colour, label=name)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2, label=f"kept checkpoint (epoch {best_epoch})")
@@ -288,7 +305,9 @@ def plot_confusion(
     fig = Figure(figsize=(11, 4.6), layout="constrained")
     axes = fig.subplots(1, 2)
     _heatmap(axes[0], counts, classes, [[f"{v:,}" for v in row] for row in counts], "Counts (beats)")
-    _heatmap(axes[1], normalised, classes, [[f"{v:.0%}" for v in row] for row in normalised], "Row-normalised (recall)")
+    # A class without beats here has no row to normalise: "-", as its Se is, not a row of 0% read as missed beats.
+    shares = [[f"{v:.0%}" if n else "-" for v in row] for row, n in zip(normalised, counts.sum(axis=1))]
+    _heatmap(axes[1], normalised, classes, shares, "Row-normalised (recall)")
     fig.suptitle(_title(f"Confusion matrix on {tested_on}", synthetic))
     return _save(fig, path)
 
@@ -359,12 +378,15 @@ def plot_ec57(
     path: str | Path,
     synthetic: bool = False,
     tested_on: str = "the test split",
+    ec57: Mapping[str, Mapping[str, float | None]] | None = None,
 ) -> Path:
-    """Per-class sensitivity (Se) and positive predictivity (+P) in percent (AAMI EC57), values on the bars.
+    """Per-class sensitivity (Se) and positive predictivity (+P) in percent, each class against the rest,
+    values on the bars; with ``ec57``, EC57's VEB and SVEB figures as ``bxb`` counts them in the title.
 
     per_class : metrics.json's ``per_class``: ``{class: {"se", "ppv", "support", ...}}`` with fractions 0..1
         (None where undefined).
     tested_on : the beats, as the title names them.
+    ec57 : metrics.json's ``ec57`` (``evaluation.ec57_beat_statistics``), or None where it has none.
     """
     x = np.arange(len(classes))
     # None: undefined (no test beats of the class, or none called it): no bar, "-" where it would stand.
@@ -385,7 +407,20 @@ def plot_ec57(
     ax.set_ylim(0, 115)  # room for the labels above 100 %
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, ncols=2)
-    ax.set_title(_title(f"AAMI EC57 per-class statistics on {tested_on}", synthetic))
+    # One class against the rest, which is not how EC57 counts V and S (F and Q beats called V count against
+    # neither): the bars' V +P is not EC57's VEB +P, so the title says which the bars are and gives EC57's.
+    title = f"Se and +P per class, one class against the rest, on {tested_on}"
+    if ec57:
+
+        def figure(value: float | None) -> str:
+            return "-" if value is None else f"{100 * value:.1f}"
+
+        veb, sveb = ec57["V"], ec57["S"]
+        title += (
+            f"\nEC57 as bxb counts it (F and Q called V count against neither): VEB Se {figure(veb['se'])} / "
+            f"+P {figure(veb['ppv'])}, SVEB Se {figure(sveb['se'])} / +P {figure(sveb['ppv'])}"
+        )
+    ax.set_title(_title(title, synthetic), fontsize=10)
     return _save(fig, path)
 
 

@@ -24,6 +24,7 @@ from arrhythmia.figures import (
     FIGURE_FILES,
     best_epoch,
     class_label,
+    loss_names,
     lr_drops,
     plot_beat_statistics,
     plot_class_distribution,
@@ -76,8 +77,10 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "eight sample test beats with predictions",
     ),
     "ec57": (
-        "AAMI EC57 per-class sensitivity Se = TP/(TP+FN) and positive predictivity +P = TP/(TP+FP) on the "
-        "test split, in percent.",
+        "Per-class sensitivity Se = TP/(TP+FN) and positive predictivity +P = TP/(TP+FP) on the test split, in "
+        "percent, each class against the rest (the table above); the title gives EC57's VEB and SVEB figures, "
+        "counted as bxb counts them (a fusion or unclassifiable beat called V counts against neither), which "
+        "differ from the V and S bars where such beats are called V.",
         "bar chart of per-class Se and +P",
     ),
 }
@@ -197,7 +200,7 @@ def _headline(metrics: Mapping) -> str:
         (percent(metrics["accuracy"]), "Accuracy", f"{n:,} test beats"),
         (percent(metrics["macro_f1"]), "Macro F1", "unweighted mean over classes"),
         (percent(metrics["weighted_f1"]), "Weighted F1", "weighted by class support"),
-        (format_loss(metrics.get("loss")), "Test loss", "cross-entropy"),
+        (format_loss(metrics.get("loss")), "Test loss", "cross-entropy, classes unweighted"),
     ]
     return (
         '<div class="cards">'
@@ -386,7 +389,10 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                 ("batch size", esc(config.batch_size)),
                 ("epochs trained", esc(f"{len(history)} (at most {config.epochs})")),
                 (f"kept epoch ({config.checkpoint})", esc(best if best is not None else "n/a")),
-                ("its validation loss", esc(format_loss(best_row["val_loss"] if best_row else None))),
+                (
+                    "its validation loss",
+                    esc(f"{format_loss(best_row['val_loss'] if best_row else None)} ({_losses(config)[1]})"),
+                ),
                 ("learning rate", esc(_lr_text(history, config.lr))),
                 ("class weights", esc(config.class_weights)),
                 ("total training time", esc(format_duration(training_time))),
@@ -497,7 +503,7 @@ def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray 
     plot_beat_statistics(train, paths["beat_statistics"])
     plot_class_distribution(data["counts"], paths["class_distribution"], synthetic=synthetic)
     kept = best_epoch(history, config.checkpoint)
-    plot_training_curves(history, paths["training_curves"], kept, synthetic=synthetic)
+    plot_training_curves(history, paths["training_curves"], kept, synthetic=synthetic, losses=_losses(config))
     plot_confusion(
         metrics["confusion"], metrics["confusion_normalised"], metrics["classes"], paths["confusion"], synthetic
     )
@@ -511,8 +517,13 @@ def make_figures(run: Run, beats: BeatSet | None = None, test_probs: np.ndarray 
         synthetic=synthetic,
         window=classifier.window,
     )
-    plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic)
+    plot_ec57(metrics["per_class"], metrics["classes"], paths["ec57"], synthetic=synthetic, ec57=metrics.get("ec57"))
     return paths
+
+
+def _losses(config) -> tuple[str, str]:
+    """What the run's history calls train and validation loss (``figures.loss_names``)."""
+    return loss_names(config.loss, config.class_weights, config.focal_gamma)
 
 
 def _mixed_lead_text(mixed_lead: dict) -> str:
