@@ -175,3 +175,43 @@ def test_installed_predict_labels_a_signal(venv, tmp_path):
     assert len(beats) > len(rec.r_peaks) // 2
     assert set(beats["label"]) <= {"N", "S", "V", "F", "Q"}
     assert (out / "summary.json").is_file()
+
+
+# -- the Python versions it promises -------------------------------------------------------------------------
+
+
+def test_the_oldest_dependency_versions_allowed_run_on_the_oldest_python_promised():
+    """``requires-python`` is a promise that ``pip install`` works on that Python: a dependency whose lowest
+    version allowed needs a newer Python cannot be installed there (fastapi>=0.165 needs 3.11, and
+    ``requires-python`` said 3.10, Ubuntu 22.04's Python). Checked for the dependencies installed here at the
+    lowest version pyproject.toml allows, whose own Requires-Python is then the one that binds."""
+    from importlib import metadata
+
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    oldest_python = min(
+        (Version(s.version) for s in SpecifierSet(project["requires-python"]) if s.operator == ">="), default=None
+    )
+    assert oldest_python is not None, "requires-python names no lowest version"
+    checked = []
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        lowest = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
+        try:
+            installed = metadata.metadata(requirement.name)
+        except metadata.PackageNotFoundError:
+            continue
+        if not lowest or Version(installed["Version"]) != max(lowest):
+            continue  # a newer version is installed: what the lowest one needs is not known here
+        needs = SpecifierSet(installed.get("Requires-Python") or "")
+        assert needs.contains(oldest_python), (
+            f"{requirement.name}>={max(lowest)} needs Python {needs}, but requires-python is "
+            f"{project['requires-python']}"
+        )
+        checked.append(requirement.name)
+    if not checked:
+        pytest.skip("no dependency is installed here at the lowest version pyproject.toml allows")
