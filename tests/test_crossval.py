@@ -221,6 +221,18 @@ def test_cross_validation_needs_the_inter_protocol_and_ds1_records(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"), [({"epochs": 0}, "epochs must be at least 1"), ({"model": "nope"}, "unknown model 'nope'")]
+)
+def test_a_bad_setting_is_refused_before_the_cross_validation_starts_or_makes_its_directory(tmp_path, setting, message):
+    logged: list[str] = []
+    config = TrainConfig(protocol="inter", **setting)
+    with pytest.raises(ArrhythmiaError, match=message):
+        cross_validate(config, out_dir=tmp_path / "cv", beats=_fake_mitdb_beats(), log=logged.append)
+    # It said "cross-validation over 22 DS1 records ... in cv" and left the empty folder behind.
+    assert logged == [] and not (tmp_path / "cv").exists()
+
+
 def test_crossval_command_on_a_wfdb_database(tmp_path):
     database = tmp_path / "db"
     database.mkdir()

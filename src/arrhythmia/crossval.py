@@ -93,6 +93,8 @@ def cross_validate(
         )
     if config.test_records:
         raise ArrhythmiaError("cross-validation chooses each fold's test records itself: leave test_records empty")
+    # Before the beats are loaded and the directory made: a mistyped setting is one line, and leaves nothing.
+    config.validate()
     config = replace(config, data=data_path(config.data))  # as each fold's run saves it
     beats = beats if beats is not None else load_beats(config.data, progress=progress, window=get_window(config.window))
     present = set(beats.record.astype(str))
