@@ -46,6 +46,7 @@ from arrhythmia.data.quality import beat_noise, gap_activity, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
+from arrhythmia.data.wfdb_source import flat_lead
 from arrhythmia.diary import patient_events
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
@@ -529,6 +530,7 @@ def label_recording(
     """
     check_questions(ask)
     # 0. The signal in mV, without hum or muscle noise; the stretches with no beats to read.
+    as_read = recording.signal
     cleaned = _clean_signal(recording, muscle_filter)
     recording, signal, fs = cleaned.recording, cleaned.signal, recording.fs
     config = AdaptConfig.from_value(adapt)
@@ -558,7 +560,9 @@ def label_recording(
     peaks = np.concatenate([chunk_peaks for chunk_peaks, _, _ in detected])
     offsets = np.concatenate([chunk_offsets for _, _, chunk_offsets in detected])
     if len(peaks) < 2:
-        warnings.warn(f"{recording.path}: fewer than two beats detected; nothing to classify", stacklevel=2)
+        flat = flat_lead(as_read)  # say why where the lead holds nothing (an unused channel, read with --lead)
+        why = f": lead {recording.lead} holds no ECG ({flat})" if flat else ""
+        warnings.warn(f"{recording.path}: fewer than two beats detected{why}; nothing to classify", stacklevel=2)
         return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
 
     # 2. Cut and classify. Detection does not depend on the sign (it works on the rectified signal); the beats

@@ -20,6 +20,7 @@ from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
     choose_lead,
     in_millivolts,
+    instead_of_flat,
     looks_like_ecg,
     name_words,
     names_a_voltage,
@@ -78,16 +79,23 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
             names = [str(n).strip() for n in reader.getSignalLabels()]
             if not names:
                 raise DataError(f"{path}: EDF file holds no signals")
-            index = choose_lead(names, lead, str(path))
-            raw = np.asarray(reader.readSignal(index), dtype=np.float64)
-            rate, unit = float(reader.getSampleFrequency(index)), reader.getPhysicalDimension(index)
+
+            def read(wanted: str | int | None) -> tuple[np.ndarray, float, str, str]:
+                index = choose_lead(names, wanted, str(path))
+                unit = reader.getPhysicalDimension(index)
+                raw = np.asarray(reader.readSignal(index), dtype=np.float64)
+                return in_millivolts(raw, unit), float(reader.getSampleFrequency(index)), names[index], unit
+
+            read_one = read(lead)
+            if lead is None:  # an unused channel (all zero) gives way to the next ECG lead
+                read_one = instead_of_flat(read_one, names, read, str(path))
+            signal, rate, name, unit = read_one
             start = reader.getStartdatetime().replace(tzinfo=None)
             onsets, _, texts = reader.readAnnotations()
     except OSError as exc:  # pyedflib's one error for a file it cannot read
         raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
     events = tuple((float(onset), str(text).strip()) for onset, text in zip(onsets, texts) if str(text).strip())
-    signal = in_millivolts(raw, unit)
-    return Recording(signal, rate, names[index], path, millivolts=names_a_voltage(unit), start=start, events=events)
+    return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -189,7 +190,9 @@ def read_lead(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarr
 
 def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple[np.ndarray, float, str, str]:
     """``read_lead``, and the unit the header names for the lead (the signal is in mV where that is a voltage,
-    ``names_a_voltage``; a mixed lead is made of leads in mV)."""
+    ``names_a_voltage``; a mixed lead is made of leads in mV). With no ``lead`` asked for, a default lead that
+    holds nothing (``flat_lead``: a recorder's unused channel, all zero) gives way to the next lead
+    ``lead_preference`` names that holds a signal, with a warning naming both."""
     path = Path(path)
     if path.suffix == ".hea":
         path = path.with_suffix("")
@@ -198,9 +201,26 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
     header = _header(path)
     import wfdb
 
-    if isinstance(header, wfdb.MultiRecord):
-        return _read_segmented_lead(path, header, lead)
-    _check_signal_files(path, header)
+    segmented = isinstance(header, wfdb.MultiRecord)
+    if not segmented:
+        _check_signal_files(path, header)
+
+    def read(channel: str | int | None) -> tuple[np.ndarray, float, str, str]:
+        return _read_segmented_lead(path, header, channel) if segmented else _read_plain_lead(path, header, channel)
+
+    read_one = read(lead)
+    if lead is not None or flat_lead(read_one[0]) is None:
+        return read_one
+    # the leads' names: a multi-segment record's are those of its first segment (read above, so readable)
+    first = next(name for name in header.seg_name if name != "~") if segmented else None
+    names = list((wfdb.rdheader(str(path.parent / first)) if segmented else header).sig_name)
+    return instead_of_flat(read_one, names, read, str(path.with_suffix(".hea")))
+
+
+def _read_plain_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str, str]:
+    """One lead of a single-segment WFDB record (``read_lead_and_unit``)."""
+    import wfdb
+
     channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
     try:
         record = wfdb.rdrecord(str(path), channels=[channel])
@@ -208,6 +228,53 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
     unit = header.units[channel]
     return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), header.sig_name[channel], unit
+
+
+def flat_lead(signal: np.ndarray) -> str | None:
+    """Why a lead holds no ECG at all: "every sample is 0" (one value throughout: an unused channel, a lead
+    never connected) or "it holds no valid sample" (all missing); None for a lead with a signal. signal:
+    (n_samples,) float, NaN for missing samples."""
+    valid = np.asarray(signal, dtype=np.float64)
+    valid = valid[np.isfinite(valid)]
+    if not len(valid):
+        return "it holds no valid sample"
+    if valid.min() == valid.max():
+        return f"every sample is {valid[0]:g}"
+    return None
+
+
+def lead_preference(sig_names: list[str]) -> list[int]:
+    """The leads in the order ``default_lead`` would take them: the default first, then the default of
+    those left, and so on."""
+    left, order = list(range(len(sig_names))), []
+    while left:
+        chosen = left[default_lead([sig_names[i] for i in left])]
+        order.append(chosen)
+        left.remove(chosen)
+    return order
+
+
+def instead_of_flat(read_one: tuple, names: list[str], read, where: str) -> tuple:
+    """``read_one`` (a reader's tuple, the signal first and the lead's name third) where its lead holds a
+    signal; else the first other lead of ``lead_preference`` that does (``read(index)`` reads one; an ECG
+    lead where the names say which are), with a warning naming the flat lead, why, and the one read instead;
+    ``read_one`` where no other lead holds a signal."""
+    why = flat_lead(read_one[0])
+    if why is None:
+        return read_one
+    others = [index for index in lead_preference(names) if names[index] != read_one[2]]
+    if any(looks_like_ecg(name) for name in names):  # not a blood pressure or a respiration signal instead
+        others = [index for index in others if looks_like_ecg(names[index])]
+    for index in others:
+        other = read(index)
+        if flat_lead(other[0]) is None:
+            warnings.warn(
+                f"{where}: lead {read_one[2]} holds no ECG ({why}): read {other[2]} instead "
+                f"(--lead {read_one[2]} reads it)",
+                stacklevel=3,
+            )
+            return other
+    return read_one
 
 
 def record_start(path: str | Path) -> datetime | time | None:
@@ -285,9 +352,18 @@ def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
     return a * first + b * other, fs, f"{a:.2f} {first_name} + {b:.2f} {other_name}"
 
 
+#: WFDB annotation files end with a null word (two zero bytes); one that lacks it was cut short.
+ANNOTATION_END = b"\x00\x00"
+
+
 def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All annotations of a record: ``(sample (n,) int64, symbol (n,) str, note (n,) str)``, the note being
-    the annotation's text (a rhythm note such as ``(AFIB`` on a ``+``; "" where there is none)."""
+    the annotation's text (a rhythm note such as ``(AFIB`` on a ``+``; "" where there is none).
+
+    ``sample`` counts the record's samples: an annotation file written at a time resolution of its own (its
+    ``fs``, as ``wfdb.wrann(..., fs=)`` stores it: annotations kept at 360 Hz beside a signal resampled to
+    128 Hz) has its times brought to the record's rate. A file without WFDB's end marker (cut short, as a
+    download that stopped) is read as far as it goes, with a warning saying where its annotations end."""
     ann_file = path.with_suffix(f".{extension}")
     if not ann_file.is_file():
         raise DataError(f"{ann_file}: annotation file is missing")
@@ -298,7 +374,32 @@ def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np
     except Exception as exc:
         raise DataError(f"{ann_file}: cannot read annotations ({exc})") from None
     notes = [(note or "").strip("\x00").strip() for note in (ann.aux_note or [""] * len(ann.sample))]
-    return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=str), np.asarray(notes, dtype=str)
+    samples = np.asarray(ann.sample, dtype=np.int64)
+    record_fs = _record_fs(path)
+    if ann.fs and record_fs and not math.isclose(float(ann.fs), record_fs, rel_tol=1e-9):
+        # rdann counts in the file's own time resolution: a beat at 360 Hz sample 649,991 is at 128 Hz 231,108
+        samples = np.round(samples * (record_fs / float(ann.fs))).astype(np.int64)
+    with open(ann_file, "rb") as fh:
+        fh.seek(max(0, ann_file.stat().st_size - len(ANNOTATION_END)))
+        ends = fh.read() == ANNOTATION_END
+    if not ends:
+        last = f"the last at sample {int(samples[-1]):,}" if len(samples) else "none read"
+        warnings.warn(
+            f"{ann_file}: the annotation file has no end marker (cut short?): {len(samples):,} annotations, {last}",
+            stacklevel=2,
+        )
+    return samples, np.asarray(ann.symbol, dtype=str), np.asarray(notes, dtype=str)
+
+
+def _record_fs(path: Path) -> float | None:
+    """The sampling rate a record's header gives, Hz; None where there is no readable header (annotations
+    read on their own keep their samples as written)."""
+    import wfdb
+
+    try:
+        return float(wfdb.rdheader(str(path)).fs) if path.with_suffix(".hea").is_file() else None
+    except Exception:  # a garbled header is reported by reading the signal, not here
+        return None
 
 
 def read_beat_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray]:
