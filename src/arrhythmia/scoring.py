@@ -199,11 +199,14 @@ def reference_episodes(
     fs: float,
     length_s: float,
     pause_s: float = EpisodeConfig.pause_s,
+    missing_s: np.ndarray | None = None,
 ) -> Episodes | None:
     """The reference's episodes from its annotations (``read_annotations``: samples, symbols, notes), ``{type:
     [(start_s, end_s), ...]}`` for each of ``SCORED_EPISODES``: each rhythm note holds until the next (the
     last until ``length_s``), and a pause is an interval of ``pause_s`` or more between two beats with no
-    noise or ventricular flutter marked inside it. None where the annotations hold no rhythm note."""
+    noise or ventricular flutter marked inside it and no stretch of ``missing_s`` ((k, 2) start and end, s:
+    where the recording holds no signal) overlapping it. None where the annotations hold no rhythm note; no
+    ``pause`` entry where they hold no beat (pauses are not scored: the reference cannot say where they are)."""
     samples, symbols, notes = np.asarray(samples), np.asarray(symbols, str), np.asarray(notes, str)
     marked = rhythm_notes(symbols, notes)
     if not marked.any():
@@ -216,11 +219,35 @@ def reference_episodes(
         if kind is not None and end > start:
             episodes[kind].append((float(start), float(end)))
     beats = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))] / fs
+    if not len(beats):
+        # rhythm notes alone (the MIT-BIH Atrial Fibrillation Database's atr): no beats to find pauses between,
+        # so pauses are not scored, where every pause predict found would be counted false
+        del episodes["pause"]
+        return episodes
     not_paused = samples[np.isin(symbols, list(NOT_A_PAUSE))] / fs
+    gaps = np.zeros((0, 2)) if missing_s is None else np.asarray(missing_s, dtype=np.float64).reshape(-1, 2)
     for before, after in zip(beats[:-1], beats[1:]):
-        if after - before >= pause_s and not ((not_paused > before) & (not_paused < after)).any():
-            episodes["pause"].append((float(before), float(after)))
+        if after - before < pause_s or ((not_paused > before) & (not_paused < after)).any():
+            continue
+        if ((gaps[:, 0] < after) & (gaps[:, 1] > before)).any():
+            continue  # no signal between the beats (a multi-segment record's gap): nothing said of a pause there
+        episodes["pause"].append((float(before), float(after)))
     return episodes
+
+
+#: Suffixes of a record's files that are not WFDB annotation files: its header and signals, and the files
+#: other tools keep beside it.
+NOT_ANNOTATIONS = {"hea", "dat", "mat", "edf", "bdf", "csv", "npy", "json", "txt", "html", "png", "pdf", "xws", "xyz"}
+
+
+def annotators_beside(path: Path) -> list[str]:
+    """The annotators of the files beside a WFDB record (``100.atr``, ``100.qrs``: ``["atr", "qrs"]``), by
+    their file names alone."""
+    record = _record_path(Path(path))
+    if not record.parent.is_dir():
+        return []
+    found = {p.name[len(record.name) + 1 :] for p in record.parent.glob(f"{record.name}.*") if p.is_file()}
+    return sorted(a for a in found if a and a.lower() not in NOT_ANNOTATIONS)
 
 
 def _record_path(path: Path) -> Path:
@@ -256,8 +283,10 @@ def read_reference(
         return samples, named, np.zeros((0, 2), np.int64), None
     record = _record_path(path)
     if not record.with_suffix(f".{annotator}").is_file():
+        beside = annotators_beside(record)
+        found = f"; beside it: {', '.join(record.name + '.' + a for a in beside)}" if beside else ""
         raise DataError(
-            f"{record}: no reference annotations ({record.with_suffix(f'.{annotator}').name}); "
+            f"{record}: no reference annotations ({record.with_suffix(f'.{annotator}').name}{found}); "
             "name the annotator (--annotator) or give a CSV of sample,label (--reference)"
         )
     samples, symbols, notes = read_annotations(record, annotator)
@@ -296,6 +325,25 @@ def _reference_of(
     return reference
 
 
+def missing_stretches(signal: np.ndarray, fs: float) -> np.ndarray:
+    """Where a signal holds no samples (NaN: a multi-segment record's gaps, samples a WFDB record marks
+    invalid): (k, 2) float64 start and end, s. signal: (n_samples,) float; fs: Hz."""
+    missing = np.isnan(np.asarray(signal, dtype=np.float64))
+    if not missing.any():
+        return np.zeros((0, 2))
+    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+    return np.column_stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]) / fs
+
+
+def _may_pause(annotations: tuple[np.ndarray, ...] | None, fs: float, pause_s: float) -> bool:
+    """Whether the reference's beats leave an interval of ``pause_s`` or more: a pause, unless the signal is
+    missing there (``missing_stretches``)."""
+    if annotations is None:
+        return False
+    beats = annotations[0][np.isin(annotations[1], list(SYMBOL_TO_AAMI))]
+    return bool(len(beats) > 1 and (np.diff(beats) >= pause_s * fs).any())
+
+
 def _compared(
     path: Path,
     reference: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None],
@@ -305,10 +353,11 @@ def _compared(
     fs: float,
     length_s: float,
     pause_s: float,
+    missing_s: np.ndarray | None = None,
 ) -> RecordingComparison:
     """A recording's labels (``beats``: predict's table, ``sample`` and ``label``; ``episodes``: its episodes
     table) against its reference (``_reference_of``): the beats (``compare_beats``) and, where the reference
-    has rhythm notes, the episodes."""
+    has rhythm notes, the episodes (no reference pause where the signal is missing, ``missing_s``: (k, 2) s)."""
     samples, labels, flutter, annotations = reference
     labelled = beats[beats["label"].astype(str) != ""]  # a detection left unlabelled is not a beat
     compared = compare_beats(
@@ -325,7 +374,7 @@ def _compared(
         return compared
     return replace(
         compared,
-        reference_episodes=reference_episodes(*annotations, fs, length_s, pause_s),
+        reference_episodes=reference_episodes(*annotations, fs, length_s, pause_s, missing_s),
         detected_episodes=episodes_by_type(episodes),
     )
 
@@ -348,10 +397,13 @@ def score_recording(
         raise DataError(f"{path}: a table of beats has no signal to detect beats in; give the recording itself")
     classes = tuple(model.classes)
     reference = _reference_of(path, classes, annotator, reference_csv, len(recording.signal), recording.fs)
+    missing_s = missing_stretches(recording.signal, recording.fs)
     labels = label_recording(recording, model, **options)
     pause_s = labels.episode_settings.get("pause_s", EpisodeConfig.pause_s)
     length_s = len(recording.signal) / recording.fs
-    return _compared(path, reference, labels.beats, labels.episodes, classes, recording.fs, length_s, pause_s)
+    return _compared(
+        path, reference, labels.beats, labels.episodes, classes, recording.fs, length_s, pause_s, missing_s
+    )
 
 
 def score_predictions(
@@ -384,7 +436,15 @@ def score_predictions(
         raise DataError(f"{folder}: predict's tables cannot be read ({error})") from None
     pause_s = (summary.get("episode_settings") or {}).get("pause_s", EpisodeConfig.pause_s)
     reference = _reference_of(path, classes, annotator, reference_csv, round(length_s * fs), fs)
-    return _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s)
+    missing_s = None
+    if _may_pause(reference[3], fs, pause_s):  # the signal is read only where a reference pause may lie in a gap
+        try:
+            recording = read_input(path, fs=fs, lead=summary.get("lead"))
+        except DataError:  # a lead named otherwise than the file names it (a mixture): the default lead's gaps
+            recording = read_input(path, fs=fs)
+        if isinstance(recording, Recording):
+            missing_s = missing_stretches(recording.signal, recording.fs)
+    return _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s, missing_s)
 
 
 def score_recordings(
@@ -426,7 +486,9 @@ def score_recordings(
         elif comparison.beats_annotated:
             log(f"{comparison.record}: {len(comparison.y_true):,} beats matched, accuracy {comparison.accuracy:.1%}")
         else:
-            log(f"{comparison.record}: rhythm notes only, episodes scored")
+            others = [a for a in annotators_beside(Path(path)) if a != annotator] if reference_csv is None else []
+            hint = f" (the beats in {', '.join(others)}? --annotator {others[0]} scores them)" if others else ""
+            log(f"{comparison.record}: rhythm notes only, episodes scored{hint}")
     return comparisons
 
 
@@ -488,6 +550,11 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     metrics: dict = {"classes": list(classes), "n_beats": 0, "beats_recordings": len(with_beats)}
     if with_beats and not sum(len(c.y_true) for c in with_beats):
         names = ", ".join(c.record for c in with_beats[:3]) + (", ..." if len(with_beats) > 3 else "")
+        if not sum(c.n_detected for c in with_beats):  # nothing detected: the lead, not the reference, is in doubt
+            raise DataError(
+                f"{names}: predict detected no beat ({sum(c.n_reference for c in with_beats):,} in the "
+                "reference): is the lead an ECG, and not flat? (--lead names another)"
+            )
         raise DataError(
             f"{names}: no detected beat lies within {TOLERANCE_S * 1000:.0f} ms of a reference beat "
             f"({sum(c.n_detected for c in with_beats):,} detected, {sum(c.n_reference for c in with_beats):,} "
@@ -518,7 +585,11 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
     with_notes = [c for c in comparisons if c.reference_episodes is not None]
     metrics["episodes"] = {}
     for kind in SCORED_EPISODES:
-        pairs = [(c.reference_episodes[kind], c.detected_episodes.get(kind, [])) for c in with_notes]
+        pairs = [
+            (c.reference_episodes[kind], c.detected_episodes.get(kind, []))
+            for c in with_notes
+            if kind in c.reference_episodes  # pauses: not in a reference of rhythm notes alone
+        ]
         scores = episode_scores(pairs, intervals=True)
         metrics["episodes"][kind] = {k: None if v != v else v for k, v in scores.items()}  # JSON has no NaN
     metrics["episodes_recordings"] = len(with_notes)
