@@ -197,3 +197,18 @@ def test_a_mitdb_record_as_another_database_writes_it_scores_as_the_record(tmp_p
     mit, svdb = score_recordings([tmp_path / "mit", tmp_path / "svdb"], model)
     assert svdb.n_reference == mit.n_reference > 200
     assert len(svdb.y_true) >= len(mit.y_true) - 2 and svdb.accuracy >= mit.accuracy - 0.01
+
+
+def test_a_header_that_gives_no_length_is_read_to_the_end_of_its_signal_file(tmp_path):
+    # WFDB's record line makes the number of samples optional ("n 2 128"): wfdb reads it off the signal file
+    rec = synthetic_ecg(duration_s=20, fs=128, seed=4)
+    _write(tmp_path, "n", rec.signal, 128, ["ECG1"])
+    header = tmp_path / "n.hea"
+    lines = header.read_text().splitlines()
+    header.write_text("\n".join([" ".join(lines[0].split()[:3]), *lines[1:]]) + "\n")
+    recording = read_input(tmp_path / "n")
+    assert len(recording.signal) == len(rec.signal) and recording.fs == 128
+    lines[0] = " ".join([*lines[0].split()[:3], "0"])  # a length of 0 says there is nothing to read
+    header.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"n\.hea: header gives no sampling rate, length or signals"):
+        read_input(tmp_path / "n")

@@ -61,7 +61,8 @@ def _header(path: Path):  # -> wfdb.Record
         header = wfdb.rdheader(str(path))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on garbled text
         raise DataError(f"{hea}: cannot parse WFDB header ({exc})") from None
-    if not header.fs or not header.sig_len or not header.n_sig:
+    # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
+    if not header.fs or header.sig_len == 0 or not header.n_sig:
         raise DataError(f"{hea}: header gives no sampling rate, length or signals")
     return header
 
@@ -74,8 +75,8 @@ def _check_signal_files(path: Path, header) -> None:
             raise DataError(f"{dat}: signal file is missing (named by {path.with_suffix('.hea')})")
         signals = [i for i, f in enumerate(header.file_name) if f == file_name]
         bits = [_BITS_PER_SAMPLE.get(int(header.fmt[i])) for i in signals]
-        if None in bits:
-            continue  # compressed formats: leave the check to wfdb
+        if None in bits or header.sig_len is None:
+            continue  # compressed formats, or a header that gives no length: leave the check to wfdb
         offset = int(header.byte_offset[signals[0]] or 0)
         expected = offset + math.ceil(header.sig_len * sum(bits) / 8)
         actual = dat.stat().st_size
