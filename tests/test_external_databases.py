@@ -212,3 +212,27 @@ def test_a_header_that_gives_no_length_is_read_to_the_end_of_its_signal_file(tmp
     header.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"n\.hea: header gives no sampling rate, length or signals"):
         read_input(tmp_path / "n")
+
+
+def test_a_twelve_lead_record_at_257_hz_is_read_from_lead_ii_and_says_so(tmp_path, model):
+    import wfdb
+
+    from arrhythmia.predict import predict_record
+
+    # as the St Petersburg INCART database holds its records: 12 leads at 257 Hz, beats in atr
+    rec = synthetic_ecg(duration_s=40, fs=257, seed=5)
+    ii, other = rec.signal, np.roll(rec.signal, 3) * -0.6
+    leads = {"I": 0.5 * ii + 0.3 * other, "II": ii}
+    leads |= {
+        "III": ii - leads["I"],
+        "aVR": -(leads["I"] + ii) / 2,
+        "aVL": leads["I"] - ii / 2,
+        "aVF": ii - leads["I"] / 2,
+    }
+    leads |= {f"V{k}": (k / 6) * ii + (1 - k / 6) * other for k in range(1, 7)}
+    _write(tmp_path, "I01", np.column_stack(list(leads.values())), 257, list(leads))
+    wfdb.wrann("I01", "atr", rec.r_peaks, symbol=["N"] * len(rec.r_peaks), write_dir=str(tmp_path))
+    table = predict_record(tmp_path / "I01", model)
+    assert table.attrs == {"lead": "II", "fs": 257.0}  # the API says the lead it read, as the title does
+    (comparison,) = score_recordings([tmp_path / "I01"], model)
+    assert len(comparison.y_true) >= len(rec.r_peaks) - 2

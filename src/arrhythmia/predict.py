@@ -942,9 +942,15 @@ def predict_record(
     units: str | float | None = None,
 ) -> pd.DataFrame:
     """Read a recording (WFDB, EDF, CSV, .npy; ``fs``, ``lead`` and ``units`` as ``read_input`` takes them) or
-    a Heartbeat beat CSV and label every beat."""
+    a Heartbeat beat CSV and label every beat. For a recording, the table's ``attrs`` name the lead read and
+    its rate (``{"lead": "II", "fs": 257.0}``), as the command line's title does: with no ``lead`` given it is
+    the one ``read_input`` chose."""
     data = read_input(path, fs=fs, lead=lead, units=units)
-    return predict_beats(data, model) if isinstance(data, BeatRows) else predict_signal(data, model, adapt=adapt)
+    if isinstance(data, BeatRows):
+        return predict_beats(data, model)
+    table = predict_signal(data, model, adapt=adapt)
+    table.attrs.update(lead=data.lead, fs=float(data.fs))
+    return table
 
 
 def _runs(labels: list[str], cls: str) -> dict[str, int]:
