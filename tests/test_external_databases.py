@@ -130,6 +130,14 @@ def test_an_unused_channel_gives_way_to_the_next_lead(tmp_path):
     assert not [w for w in said + also if "holds no ECG" in str(w.message)]
 
 
+def test_an_unused_numpy_column_gives_way_to_the_next(tmp_path):
+    rec = synthetic_ecg(duration_s=10, fs=250, seed=1)
+    np.save(tmp_path / "flat.npy", np.column_stack([np.zeros_like(rec.signal), rec.signal]))
+    with pytest.warns(UserWarning, match=r"flat\.npy: lead 0 holds no ECG \(every sample is 0\): read 1 instead"):
+        assert read_input(tmp_path / "flat.npy", fs=250).lead == "1"
+    assert read_input(tmp_path / "flat.npy", fs=250, lead=0).lead == "0"
+
+
 def test_an_unused_edf_channel_gives_way_to_the_next_lead(tmp_path):
     from datetime import datetime
 

@@ -61,8 +61,15 @@ class BeatRows:
 
 
 def _pick_column(names: list[str], data: np.ndarray, lead: str | int | None, path: Path) -> tuple[np.ndarray, str]:
-    index = choose_lead(names, lead, str(path))
-    return data[:, index], names[index]
+    """The column ``lead`` names (``choose_lead``); with none named, an unused one (all zero) gives way to the
+    next (``instead_of_flat``)."""
+
+    def read(wanted: str | int | None) -> tuple[np.ndarray, None, str]:
+        index = choose_lead(names, wanted, str(path))
+        return data[:, index], None, names[index]
+
+    signal, _, name = read(lead) if lead is not None else instead_of_flat(read(None), names, read, str(path))
+    return signal, name
 
 
 def _read_edf(path: Path, lead: str | int | None) -> Recording:
