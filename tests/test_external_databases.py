@@ -244,3 +244,17 @@ def test_a_twelve_lead_record_at_257_hz_is_read_from_lead_ii_and_says_so(tmp_pat
     assert table.attrs == {"lead": "II", "fs": 257.0}  # the API says the lead it read, as the title does
     (comparison,) = score_recordings([tmp_path / "I01"], model)
     assert len(comparison.y_true) >= len(rec.r_peaks) - 2
+
+
+def test_signals_without_a_description_are_named_by_position(tmp_path):
+    # a signal line's description is optional ("q.dat 16 200(0)/mV 16 0 -3 55802 0"): wfdb gives None for it,
+    # which ended predict and score in a traceback ('NoneType' object has no attribute 'lower')
+    rec = synthetic_ecg(duration_s=20, fs=128, seed=6)
+    _write(tmp_path, "q", np.column_stack([rec.signal, -rec.signal]), 128, ["ECG1", "ECG2"])
+    header = tmp_path / "q.hea"
+    header.write_text(header.read_text().replace(" ECG1\n", "\n").replace(" ECG2\n", "\n"))
+    recording = read_input(tmp_path / "q")
+    assert recording.lead == "signal 0" and np.allclose(recording.signal, rec.signal, atol=0.01)
+    assert read_input(tmp_path / "q", lead=1).lead == "signal 1"
+    with pytest.raises(DataError, match=r"lead 'V1' does not exist \(leads: signal 0, signal 1\)"):
+        read_input(tmp_path / "q", lead="V1")

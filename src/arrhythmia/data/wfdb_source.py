@@ -64,6 +64,16 @@ def _header(path: Path):  # -> wfdb.Record
     # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
     if not header.fs or header.sig_len == 0 or not header.n_sig:
         raise DataError(f"{hea}: header gives no sampling rate, length or signals")
+    return _named(header)
+
+
+def _named(header):  # -> the same wfdb header
+    """``header`` with a name for each signal its header line leaves undescribed (the description is optional:
+    wfdb gives None, which no lead rule can read): ``signal 0``, ``signal 1``, ... by position, as ``--lead 0``
+    also names it."""
+    names = getattr(header, "sig_name", None)
+    if names is not None:
+        header.sig_name = [str(name) if name else f"signal {i}" for i, name in enumerate(names)]
     return header
 
 
@@ -214,7 +224,7 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
         return read_one
     # the leads' names: a multi-segment record's are those of its first segment (read above, so readable)
     first = next(name for name in header.seg_name if name != "~") if segmented else None
-    names = list((wfdb.rdheader(str(path.parent / first)) if segmented else header).sig_name)
+    names = list((_named(wfdb.rdheader(str(path.parent / first))) if segmented else header).sig_name)
     return instead_of_flat(read_one, names, read, str(path.with_suffix(".hea")))
 
 
@@ -326,7 +336,7 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
     if not named:
         raise DataError(f"{hea}: multi-segment record without segments")
     try:
-        first = wfdb.rdheader(str(path.parent / named[0]))
+        first = _named(wfdb.rdheader(str(path.parent / named[0])))
         channel = choose_lead(list(first.sig_name), lead, str(hea))
         record = wfdb.rdrecord(str(path), channels=[channel], m2s=True)
     except DataError:
