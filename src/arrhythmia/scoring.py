@@ -246,8 +246,9 @@ def annotators_beside(path: Path) -> list[str]:
     record = _record_path(Path(path))
     if not record.parent.is_dir():
         return []
-    found = {p.name[len(record.name) + 1 :] for p in record.parent.glob(f"{record.name}.*") if p.is_file()}
-    return sorted(a for a in found if a and a.lower() not in NOT_ANNOTATIONS)
+    prefix = f"{record.name}."  # compared as text: a name may hold glob characters ("site [1].atr")
+    found = {p.name[len(prefix) :] for p in record.parent.iterdir() if p.name.startswith(prefix) and p.is_file()}
+    return sorted(a for a in found if a and "." not in a and a.lower() not in NOT_ANNOTATIONS)
 
 
 def _record_path(path: Path) -> Path:
