@@ -321,6 +321,23 @@ def test_a_config_file_value_of_the_wrong_type_is_one_line_naming_the_file(tmp_p
         TrainConfig.from_file(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr_factor: 2\n", "lr_factor must be between 0 and 1 (the learning rate is multiplied by it), not 2"),
+        ("model: nope\n", "unknown model 'nope' (available: "),
+        ("epochs: 0\n", "epochs must be at least 1"),
+        ("augment: scale,rotate\n", "unknown augmentation(s) rotate"),
+    ],
+)
+def test_a_config_file_value_out_of_its_range_is_one_line_naming_the_file(tmp_path, text, message):
+    # The README promises the file and the setting; the line said only "lr_factor must be between 0 and 1 ...".
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    with pytest.raises(ArrhythmiaError, match="^" + re.escape(f"{path}: {message}")):
+        TrainConfig.from_file(path)
+
+
 def test_a_config_file_is_read_as_the_command_line_reads_its_values(tmp_path):
     path = tmp_path / "cfg.yaml"
     # PyYAML reads 1e-3 as a string; a list setting takes comma-separated text or a record number, as options do.

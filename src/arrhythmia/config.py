@@ -6,6 +6,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -125,7 +126,8 @@ class TrainConfig:
         number setting (PyYAML reads ``lr: 1e-3`` as a string); a list setting also takes comma-separated
         text (``augment: scale,shift``; ``none``: empty) or one record number (``test_records: 101``), and
         record numbers in its list (``test_records: [101, 106]``). Nothing else is converted: a quoted
-        ``"false"`` is not a bool."""
+        ``"false"`` is not a bool. Each value's range or choices are checked too (``setting_problem``); how
+        settings go together is ``validate``'s."""
         values = {RENAMED.get(key, key): value for key, value in values.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -139,6 +141,10 @@ class TrainConfig:
             value = _read_as(value, hints[key])
             if not fits(value, hints[key]):
                 raise ArrhythmiaError(f"{where}: {_type_error(key, value, cls.__dataclass_fields__[key].type)}")
+            # Its range here too, where the file that holds it is known (validate() does not know it).
+            problem = setting_problem(key, value)
+            if problem:
+                raise ArrhythmiaError(f"{where}: {problem}")
             checked[key] = value
         return checked
 
@@ -170,78 +176,35 @@ class TrainConfig:
         return values
 
     def validate(self) -> None:
-        from arrhythmia.augment import AUGMENTATIONS
-        from arrhythmia.data import PROTOCOLS, WINDOWS
-        from arrhythmia.data.beats import LABEL_SETS
-        from arrhythmia.models import context_models, list_models
+        """ArrhythmiaError (one line) for a setting of the wrong type, out of its range or choices
+        (``setting_problem``), or settings that do not go together."""
+        from arrhythmia.models import context_models
 
         # Types first: the ranges below compare numbers, and the Python API takes any value.
         hints = typing.get_type_hints(type(self))
         for setting in fields(self):
             if not fits(getattr(self, setting.name), hints[setting.name]):
                 raise ArrhythmiaError(_type_error(setting.name, getattr(self, setting.name), setting.type))
+            problem = setting_problem(setting.name, getattr(self, setting.name))
+            if problem:
+                raise ArrhythmiaError(problem)
         checks = [
-            (
-                self.model in list_models(),
-                f"unknown model {self.model!r} (available: {', '.join(list_models())})",
-            ),
-            (self.protocol in PROTOCOLS, f"unknown protocol {self.protocol!r} (intra or inter)"),
             (
                 not self.test_records or self.protocol == "inter",
                 "test records are for the inter-patient protocol (--protocol inter)",
             ),
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.checkpoint in ("best", "last"), f"checkpoint must be 'best' or 'last', not {self.checkpoint!r}"),
-            (self.labels in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {self.labels!r}"),
-            (self.batch_size >= 1, "batch size must be at least 1"),
-            (self.lr > 0 and math.isfinite(self.lr), f"learning rate (lr) must be a positive number, not {self.lr}"),
-            (
-                self.weight_decay >= 0 and math.isfinite(self.weight_decay),
-                f"weight_decay must be 0 or more, not {self.weight_decay}",
-            ),
-            (
-                0 < self.lr_factor < 1,
-                f"lr_factor must be between 0 and 1 (the learning rate is multiplied by it), not {self.lr_factor}",
-            ),
-            (self.lr_patience >= 0, f"lr_patience must be 0 or more epochs, not {self.lr_patience}"),
-            (
-                self.early_stopping_patience >= 1,
-                f"early_stopping_patience must be at least 1 epoch, not {self.early_stopping_patience}",
-            ),
-            (
-                self.focal_gamma >= 0 and math.isfinite(self.focal_gamma),
-                f"focal_gamma must be 0 or more, not {self.focal_gamma}",
-            ),
-            (
-                self.threads is None or self.threads >= 1,
-                f"threads must be at least 1 (or unset: torch's own choice), not {self.threads}",
-            ),
             # seed .. seed + ensemble - 1 seed NumPy and scikit-learn too, which take 0 .. 2**32 - 1.
             (
-                self.seed >= 0 and self.seed + max(self.ensemble, 1) - 1 < 2**32,
+                self.seed + max(self.ensemble, 1) - 1 < 2**32,
                 f"seed must be between 0 and {2**32 - max(self.ensemble, 1)}, not {self.seed}",
             ),
-            (self.class_weights in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),
-            (self.window in WINDOWS, f"unknown beat window {self.window!r} ({' or '.join(WINDOWS)})"),
             (
                 not self.context_features or self.model in context_models(),
                 f"model {self.model!r} does not take context features (ones that do: {', '.join(context_models())})",
             ),
-            (self.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}"),
             (
                 not self.record_batches or self.sampling == "shuffle",
                 f"record batches need sampling shuffle, not {self.sampling!r}",
-            ),
-            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
-            (
-                set(self.augment) <= set(AUGMENTATIONS),
-                f"unknown augmentation(s) {', '.join(sorted(set(self.augment) - set(AUGMENTATIONS)))} "
-                f"(available: {', '.join(AUGMENTATIONS)})",
-            ),
-            (self.ensemble >= 1, "ensemble must be at least 1 model"),
-            (
-                self.workers is None or self.workers >= 0,
-                "workers must be 0 (read batches in the training process) or more",
             ),
         ]
         for ok, message in checks:
@@ -250,6 +213,57 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_dict())
+
+
+def setting_problem(name: str, value) -> str | None:
+    """What is wrong with the value of the setting ``name`` on its own (its type already checked): out of
+    its range, or not one of its choices; None where nothing is. The one place each range is written:
+    ``TrainConfig.validate`` and ``checked_values`` (config files, the command line, a run's config.json)."""
+    from arrhythmia.augment import AUGMENTATIONS
+    from arrhythmia.data import PROTOCOLS, WINDOWS
+    from arrhythmia.data.beats import LABEL_SETS
+    from arrhythmia.models import list_models
+
+    def finite(number: float) -> bool:
+        return math.isfinite(number)
+
+    checks: dict[str, Callable[[typing.Any], tuple[bool, str]]] = {
+        "model": lambda v: (v in list_models(), f"unknown model {v!r} (available: {', '.join(list_models())})"),
+        "protocol": lambda v: (v in PROTOCOLS, f"unknown protocol {v!r} (intra or inter)"),
+        "epochs": lambda v: (v >= 1, "epochs must be at least 1"),
+        "checkpoint": lambda v: (v in ("best", "last"), f"checkpoint must be 'best' or 'last', not {v!r}"),
+        "labels": lambda v: (v in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {v!r}"),
+        "batch_size": lambda v: (v >= 1, "batch size must be at least 1"),
+        "lr": lambda v: (v > 0 and finite(v), f"learning rate (lr) must be a positive number, not {v}"),
+        "weight_decay": lambda v: (v >= 0 and finite(v), f"weight_decay must be 0 or more, not {v}"),
+        "lr_factor": lambda v: (
+            0 < v < 1,
+            f"lr_factor must be between 0 and 1 (the learning rate is multiplied by it), not {v}",
+        ),
+        "lr_patience": lambda v: (v >= 0, f"lr_patience must be 0 or more epochs, not {v}"),
+        "early_stopping_patience": lambda v: (v >= 1, f"early_stopping_patience must be at least 1 epoch, not {v}"),
+        "focal_gamma": lambda v: (v >= 0 and finite(v), f"focal_gamma must be 0 or more, not {v}"),
+        "threads": lambda v: (
+            v is None or v >= 1,
+            f"threads must be at least 1 (or unset: torch's own choice), not {v}",
+        ),
+        "seed": lambda v: (0 <= v < 2**32, f"seed must be between 0 and {2**32 - 1}, not {v}"),
+        "class_weights": lambda v: (v in ("none", "balanced"), "class weights must be 'none' or 'balanced'"),
+        "window": lambda v: (v in WINDOWS, f"unknown beat window {v!r} ({' or '.join(WINDOWS)})"),
+        "sampling": lambda v: (v in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}"),
+        "loss": lambda v: (v in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+        "augment": lambda v: (
+            set(v) <= set(AUGMENTATIONS),
+            f"unknown augmentation(s) {', '.join(sorted(set(v) - set(AUGMENTATIONS)))} "
+            f"(available: {', '.join(AUGMENTATIONS)})",
+        ),
+        "ensemble": lambda v: (v >= 1, "ensemble must be at least 1 model"),
+        "workers": lambda v: (v is None or v >= 0, "workers must be 0 (read batches in the training process) or more"),
+    }
+    if name not in checks:
+        return None
+    ok, message = checks[name](value)
+    return None if ok else message
 
 
 _PLAIN_INT = re.compile(r"\s*[-+]?\d+\s*")
