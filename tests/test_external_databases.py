@@ -180,7 +180,9 @@ def test_the_reference_error_and_the_episodes_line_name_the_annotators_beside(tm
     wfdb.wrann("af", "atr", np.array([0]), symbol=["+"], aux_note=["(AFIB"], write_dir=str(tmp_path))
     said = []
     score_recordings([tmp_path / "af"], model, log=said.append)
-    assert said == ["af: rhythm notes only, episodes scored (the beats in qrs? --annotator qrs scores them)"]
+    assert said == [
+        "af: rhythm notes only, episodes scored (MLII, 360 Hz; the beats in qrs? --annotator qrs scores them)"
+    ]
     (comparison,) = score_recordings([tmp_path / "af"], model, annotator="qrs")
     assert comparison.n_reference == len(rec.r_peaks)
 
@@ -242,8 +244,10 @@ def test_a_twelve_lead_record_at_257_hz_is_read_from_lead_ii_and_says_so(tmp_pat
     wfdb.wrann("I01", "atr", rec.r_peaks, symbol=["N"] * len(rec.r_peaks), write_dir=str(tmp_path))
     table = predict_record(tmp_path / "I01", model)
     assert table.attrs == {"lead": "II", "fs": 257.0}  # the API says the lead it read, as the title does
-    (comparison,) = score_recordings([tmp_path / "I01"], model)
+    said = []
+    (comparison,) = score_recordings([tmp_path / "I01"], model, log=said.append)
     assert len(comparison.y_true) >= len(rec.r_peaks) - 2
+    assert (comparison.lead, comparison.fs) == ("II", 257.0) and said[0].endswith("% (II, 257 Hz)")  # score says so
 
 
 def test_signals_without_a_description_are_named_by_position(tmp_path):

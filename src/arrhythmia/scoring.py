@@ -76,7 +76,8 @@ class RecordingComparison:
     detections paired with no reference beat, by label; left_out : reference beats of no class of the
     model; n_reference, n_detected : the reference beats and labelled detections compared (neither those
     left out nor unpaired detections inside the spans ignored); reference_episodes, detected_episodes :
-    ``{type: [(start_s, end_s), ...]}`` of ``SCORED_EPISODES`` (reference None: no rhythm notes to score by).
+    ``{type: [(start_s, end_s), ...]}`` of ``SCORED_EPISODES`` (reference None: no rhythm notes to score by);
+    lead, fs : the lead predict labelled and its rate, Hz (None where not known: labels made elsewhere).
     """
 
     record: str
@@ -91,6 +92,8 @@ class RecordingComparison:
     left_out: int = 0
     reference_episodes: Episodes | None = None
     detected_episodes: Episodes = field(default_factory=dict)
+    lead: str | None = None
+    fs: float | None = None
 
     @property
     def beats_annotated(self) -> bool:
@@ -402,9 +405,10 @@ def score_recording(
     labels = label_recording(recording, model, **options)
     pause_s = labels.episode_settings.get("pause_s", EpisodeConfig.pause_s)
     length_s = len(recording.signal) / recording.fs
-    return _compared(
+    compared = _compared(
         path, reference, labels.beats, labels.episodes, classes, recording.fs, length_s, pause_s, missing_s
     )
+    return replace(compared, lead=recording.lead, fs=float(recording.fs))
 
 
 def score_predictions(
@@ -445,7 +449,8 @@ def score_predictions(
             recording = read_input(path, fs=fs)
         if isinstance(recording, Recording):
             missing_s = missing_stretches(recording.signal, recording.fs)
-    return _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s, missing_s)
+    compared = _compared(path, reference, beats, episodes, classes, fs, length_s, pause_s, missing_s)
+    return replace(compared, lead=summary.get("lead"), fs=fs)
 
 
 def score_recordings(
@@ -482,14 +487,17 @@ def score_recordings(
         comparisons.append(comparison)
         if log is None:
             continue
+        # the lead the figures are of: a 12-lead record's, or the one an unused channel gave way to
+        said = [f"{comparison.lead}, {comparison.fs:g} Hz"] if comparison.lead and comparison.fs else []
         if comparison.beats_annotated and not len(comparison.y_true):
-            log(f"{comparison.record}: no beat matched")
+            line = "no beat matched"
         elif comparison.beats_annotated:
-            log(f"{comparison.record}: {len(comparison.y_true):,} beats matched, accuracy {comparison.accuracy:.1%}")
+            line = f"{len(comparison.y_true):,} beats matched, accuracy {comparison.accuracy:.1%}"
         else:
+            line = "rhythm notes only, episodes scored"
             others = [a for a in annotators_beside(Path(path)) if a != annotator] if reference_csv is None else []
-            hint = f" (the beats in {', '.join(others)}? --annotator {others[0]} scores them)" if others else ""
-            log(f"{comparison.record}: rhythm notes only, episodes scored{hint}")
+            said += [f"the beats in {', '.join(others)}? --annotator {others[0]} scores them"] if others else []
+        log(f"{comparison.record}: {line}" + (f" ({'; '.join(said)})" if said else ""))
     return comparisons
 
 
@@ -607,6 +615,8 @@ def scores_document(
     recordings = [
         {
             "record": c.record,
+            "lead": c.lead,
+            "fs": c.fs,
             "missed": c.missed.tolist(),
             "extra": c.extra.tolist(),
             "left_out": c.left_out,
