@@ -446,3 +446,19 @@ def test_one_recording_to_label_is_labelled_here_as_a_worker_labels_it(archive, 
     assert _outputs(tmp_path / "out" / "good2") == _outputs(local_out / "good2")
     failing = label_archive([folder / "orphan.hea"], tmp_path / "out", progress=False)
     assert failing.failed == 1 and "gone.dat" in failing.failures["orphan"]
+
+
+def test_one_fs_for_an_archive_is_not_blamed_for_a_file_that_gives_its_own_rate():
+    """An archive's --fs is for its CSV and NumPy signals; a WFDB or EDF file read at its header's rate (the --fs
+    left aside) whose heart rate reads implausibly is not said to be "at --fs" a rate the user never gave."""
+    from types import SimpleNamespace
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.labelling import rate_warning
+
+    beats = SimpleNamespace(beats=pd.DataFrame({"time_s": np.arange(0.0, 60.0, 4.0)}))  # 15 bpm
+    own_rate = Recording(np.zeros(500 * 60), 500.0, "II", "holter.edf")
+    assert rate_warning(own_rate, beats, fs=250.0) is None  # the header's 500 Hz was read, not the 250 given
+    given_rate = Recording(np.zeros(250 * 60), 250.0, "signal", "patch.npy")
+    assert rate_warning(given_rate, beats, fs=250.0).startswith("patch.npy: at --fs 250 Hz its median heart rate is 15")
+    assert rate_warning(given_rate, beats, fs=None) is None

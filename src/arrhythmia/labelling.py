@@ -151,9 +151,10 @@ PLAUSIBLE_MEDIAN_BPM = (25.0, 250.0)
 
 def rate_warning(recording: Recording, result: RecordingLabels, fs: float | None) -> str | None:
     """One line where the rate ``fs`` the user gave (Hz; None: the file's own) makes the recording's median
-    heart rate one no heart keeps (``PLAUSIBLE_MEDIAN_BPM``); None otherwise, and for a file that gives its own."""
+    heart rate one no heart keeps (``PLAUSIBLE_MEDIAN_BPM``); None otherwise, and for a file read at a rate of
+    its own (a header's, a time column's), beside which ``read_input`` left ``fs`` aside."""
     times = result.beats["time_s"].to_numpy()
-    if fs is None or len(times) < 3:
+    if fs is None or recording.fs != fs or len(times) < 3:
         return None
     bpm = 60.0 / float(np.median(np.diff(times)))
     low, high = PLAUSIBLE_MEDIAN_BPM
