@@ -262,3 +262,14 @@ def test_signals_without_a_description_are_named_by_position(tmp_path):
     assert read_input(tmp_path / "q", lead=1).lead == "signal 1"
     with pytest.raises(DataError, match=r"lead 'V1' does not exist \(leads: signal 0, signal 1\)"):
         read_input(tmp_path / "q", lead="V1")
+
+
+def test_a_storage_format_wfdb_does_not_know_is_one_line_naming_it(tmp_path):
+    rec = synthetic_ecg(duration_s=5, fs=128, seed=7)
+    _write(tmp_path, "f", rec.signal, 128, ["ECG1"])
+    header = tmp_path / "f.hea"
+    lines = header.read_text().splitlines()
+    lines[1] = lines[1].replace("f.dat 16 ", "f.dat 999 ", 1)
+    header.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"f\.hea: f\.dat is stored in format 999, which is no WFDB storage format"):
+        read_input(tmp_path / "f")

@@ -22,6 +22,8 @@ from arrhythmia.errors import DataError
 
 # Bits per sample of the WFDB storage formats, to spot a truncated signal file before wfdb does.
 _BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3, 311: 32 / 3}
+#: The storage formats wfdb reads (its ``_signal.DAT_FMTS``; 508-524 FLAC-compressed).
+WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524")
 PREFERRED_LEAD = "MLII"
 #: A lead name with one of these words names an ECG lead: ``ECG``, ``MLII``, ``Lead II``, ``V1``, ``ecg_mv``,
 #: the European limb-lead names (``DII``, ``D3``) and the bipolar Holter leads (``CM5``, ``CC5``, ``ML5``).
@@ -84,6 +86,12 @@ def _check_signal_files(path: Path, header) -> None:
         if not dat.is_file():
             raise DataError(f"{dat}: signal file is missing (named by {path.with_suffix('.hea')})")
         signals = [i for i, f in enumerate(header.file_name) if f == file_name]
+        odd = next((header.fmt[i] for i in signals if str(header.fmt[i]) not in WFDB_FORMATS), None)
+        if odd is not None:  # said here: wfdb's own error is the bare format ('999')
+            raise DataError(
+                f"{path.with_suffix('.hea')}: {dat.name} is stored in format {odd}, which is no WFDB storage format "
+                f"({', '.join(WFDB_FORMATS)})"
+            )
         bits = [_BITS_PER_SAMPLE.get(int(header.fmt[i])) for i in signals]
         if None in bits or header.sig_len is None:
             continue  # compressed formats, or a header that gives no length: leave the check to wfdb
