@@ -85,8 +85,9 @@ class Task:
 @dataclass
 class ArchiveResult:
     """What ``label_archive`` did: the cohort table (also written to ``path``) and how many recordings were
-    labelled in this run, skipped as already complete, and failed, how many rows carry warnings, and how
-    many rows are of recordings that earlier runs labelled into the same folder (``earlier``)."""
+    labelled in this run, skipped as already complete, and failed, how many rows carry warnings, how many
+    rows are of recordings that earlier runs labelled into the same folder (``earlier``), the wall-clock
+    ``seconds`` it took, and ``failures``: the one-line error of each recording that failed, by record name."""
 
     cohort: pd.DataFrame
     path: Path

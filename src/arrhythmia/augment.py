@@ -14,11 +14,12 @@ to ignore it:
 * ``stretch`` - the beat stretched or compressed in time about its R peak (QRS and QT durations differ from
   one patient, and one heart rate, to the next).
 
-Every function takes a batch ``x`` of shape ``(batch, 1, length)`` (any ``(batch, ..., length)`` works), values
-roughly in [0, 1], sampled at ``fs`` Hz, and a ``torch.Generator`` on the CPU, so augmentation is reproducible
-and independent of the global RNG. Random parameters are drawn per beat on the CPU and then moved to
-``x.device``, so the same seed gives the same augmentation on CPU, CUDA and MPS. Each function returns a new
-tensor of the same shape, dtype and device; the input is never modified.
+Every function takes a batch ``x`` of shape ``(batch, 1, length)`` or ``(batch, length)`` (all but ``low_pass``,
+which takes one channel, take any ``(batch, ..., length)``), values roughly in [0, 1], sampled at ``fs`` Hz,
+and a ``torch.Generator`` on the CPU, so augmentation is reproducible and independent of the global RNG. Random
+parameters are drawn per beat on the CPU and then moved to ``x.device``, so the same seed gives the same
+augmentation on CPU, CUDA and MPS. Each function returns a new tensor of the same shape, dtype and device; the
+input is never modified.
 
 Augmentation is label-preserving by construction (none of these nuisances changes the beat class), so labels
 are never passed in or touched.

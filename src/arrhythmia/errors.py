@@ -1,4 +1,5 @@
-"""The one exception type that reaches the user as a single line."""
+"""The exceptions that reach the user as a single line (``ArrhythmiaError`` and its kinds), and ``one_line``,
+which makes any exception such a line."""
 
 
 class ArrhythmiaError(Exception):

@@ -211,9 +211,11 @@ class Classifier:
     ):
         """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
 
-        One row per detected beat: sample, time_s, label, confidence, p_<class> for each class, and the
-        beat's morphology family when the labels are adapted to the recording (``adapt``, the default;
-        ``arrhythmia.adapt``).
+        For a recording, one row per detected beat: sample, time_s, label, confidence, p_<class> for each
+        class, the beat's morphology family when the labels are adapted to the recording (``adapt``, the
+        default; ``arrhythmia.adapt``) and more (``predict.predict_signal``); the table's ``attrs`` name the
+        lead read and its rate (``{"lead": "MLII", "fs": 360.0}``). For a beat CSV, one row per CSV row: row,
+        label, confidence, p_<class>. ``fs`` and ``lead`` as ``read_input`` takes them.
         """
         from arrhythmia.predict import predict_record
 

@@ -77,10 +77,12 @@ class PredictOptions:
 
 @dataclass
 class LabelledFile:
-    """What ``label_file`` made: the recording read (None for a beat CSV; mains hum notched out where
-    ``label_recording`` found it), the labels (None for a beat CSV),
-    the summary written to ``summary.json`` (for a beat CSV: the row count and counts per class) and the files
-    written, by what they hold (``beats``, ``summary``, ``episodes``, ``families_plot``, ``report``, ...)."""
+    """What ``label_file`` made: the recording as it was labelled (``RecordingLabels.recording``: in mV, mains
+    hum notched out and muscle noise low-passed where ``label_recording`` found them; None for a beat CSV), the
+    labels (None for a beat CSV), the summary written to ``summary.json`` (for a beat CSV: the file, the row
+    count and counts per class), the files written, by what they hold (``beats``, ``summary``, ``episodes``,
+    ``families_plot``, ``report``, ...), and ``removed``: the names of the ``DERIVED_FILES`` an earlier
+    labelling had left in the folder that this one did not write, deleted."""
 
     recording: Recording | None
     result: RecordingLabels | None
@@ -170,8 +172,9 @@ def label_file(
     path: str | Path, model: BeatModel, out: str | Path, options: PredictOptions | None = None
 ) -> LabelledFile:
     """Read ``path`` (WFDB record, EDF, CSV, .npy, or a beat CSV), label it with ``model`` and write the
-    outputs into ``out``, each file whole or not at all. Raises ``ArrhythmiaError`` (one line naming the file)
-    for input that cannot be read."""
+    outputs into ``out``, each file whole or not at all; then deletes what an earlier labelling into ``out``
+    wrote and this one did not (``DERIVED_FILES``). Raises ``ArrhythmiaError`` (one line naming the file) for
+    input that cannot be read."""
     options = options or PredictOptions()
     path, out = Path(path), Path(out)
     sheet = out / "review.csv"

@@ -67,10 +67,11 @@ EXTRA_CSS = (
     " @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }"
     " .card { padding: 12px 6px; } .card .value { font-size: 1.6rem; } }"
 )
-#: At most this many AF (and AFL) onsets get a strip of their own, and this many episodes are listed.
+#: At most this many onsets of each of VF, AF and AFL get a strip of their own (the first ones).
 MAX_AF_STRIPS = 3
 #: The patient events given a strip each, the first ones (all are in the table and events.csv).
 MAX_EVENT_STRIPS = 6
+#: The rows of the episode and patient-event tables, the first ones; the rest are in episodes.csv, events.csv.
 MAX_EPISODE_ROWS = 200
 _READABLE = {
     "noise": "unanalysable signal",
@@ -545,9 +546,10 @@ def write_recording_report(
     recording: Recording, result: RecordingLabels, summary: dict, window: Window, out: Path
 ) -> Path:
     """Draw the figures of one recording and write ``out/report.html`` (atomically); returns its path.
-    recording : the signal predict labelled (turned as it was read, mains hum notched out as
-    ``labelling.label_file`` does); result, summary : what
-    ``label_recording`` and ``save_recording`` gave; window : the model's beat window (for the families)."""
+    recording : the recording as it was labelled (``RecordingLabels.recording``, which ``labelling.label_file``
+    passes: the way up it was read, in mV, mains hum notched out and muscle noise low-passed); result,
+    summary : what ``label_recording`` and ``save_recording`` gave; window : the model's beat window (for the
+    families)."""
     out = Path(out)
     beats = result.beats
     labelled = beats[beats["label"].astype(str) != ""]

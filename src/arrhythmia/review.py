@@ -6,16 +6,20 @@ sidecar folder ``DIR/.arrhythmia/NAME/`` and the recording itself is never writt
 
     DIR/.arrhythmia/NAME/
       status.json         new / queued / running / done / failed, the stage, the error line
-      options.json        how to read it (fs, lead) and which model labels it
+      options.json        how to read and label it (``ReadOptions``: fs, lead, model, adapt, ask)
       current.json        which analysis is current ({"generation": g})
       analysis-G/         everything ``predict --report --ask K`` writes (beats.csv, summary.json, episodes.csv,
-                          hourly.csv, families.csv, families.png, review.csv, review.png, report.html) plus
-                          meta.json, templates.npy, noise.npy and signal.npy (the lead analysed, float32, read
-                          memory-mapped for the strips)
+                          hourly.csv, families.csv, families.png, review.csv, review.png, report.html, ...)
+                          plus meta.json, templates.npy, signal.npy (the lead analysed, float32, read
+                          memory-mapped for the strips) and the (k, 2) sample stretches noise.npy,
+                          ventricular.npy and muscle.npy
       corrections.jsonl   the journal: one JSON line per correction, undo or re-analysis, fsync'ed before
                           the request is answered, so a killed server loses at most the one in flight
+      reviewer-labels.csv the reviewer's labels a re-analysis with ``use_corrections`` took (``--labels``)
       reviewed/           the reviewed outputs written by ``export`` (beats.csv, summary.json, episodes.csv,
-                          hourly.csv, daily.csv (longer than a day), families.csv, report.html, NAME.rev)
+                          hourly.csv, daily.csv (longer than a day), families.csv, events.csv, report.html,
+                          NAME.rev) and version.json, the version they are of
+      export/             NAME.rev as ``serve``'s annotations download last wrote it
 
 The reviewed labels are the current analysis's labels with the journal replayed over them; the version of a
 recording is the number of journal lines. Every change may name the version it was made against, and a
@@ -23,7 +27,7 @@ stale one is refused (``VersionConflict``), so two tabs never overwrite each oth
 
 store = ReviewStore(folder, "100")
 store.analyse(load_classifier())                      # label it as predict does
-store.relabel(samples=[1907], labels=["V"], version=store.version)
+store.relabel(samples=[1907], labels=["V"], version=store.state().version)
 store.relabel_family(3, "S")
 store.undo()
 store.summary()["per_class"]; store.export()          # counts of the reviewed labels; the reviewed files
@@ -183,13 +187,14 @@ def recording_path(directory: str | Path, name: str) -> Path:
 @dataclass
 class ReadOptions:
     """How a recording is read and labelled: fs (Hz; CSV without a time column and .npy), lead, the shipped
-    model ``pretrained`` (None: the default one), whether the labels are adapted to the recording, and how
-    many beats each analysis asks the reviewer about (``ask``, as ``predict --ask``; 0: none)."""
+    model ``pretrained`` (None: the default one), whether the labels are adapted to the recording (``adapt``:
+    True, False, or a dict of ``adapt.AdaptConfig`` settings, as ``PredictOptions.adapt``), and how many beats
+    each analysis asks the reviewer about (``ask``, as ``predict --ask``; 0: none)."""
 
     fs: float | None = None
     lead: str | None = None
     pretrained: str | None = None
-    adapt: bool = True
+    adapt: bool | dict = True
     ask: int = 12
 
 
@@ -848,10 +853,13 @@ class ReviewStore:
     def export(
         self, window: Window | None = None, recording: Recording | None = None, report: bool = True
     ) -> dict[str, Path]:
-        """Write the reviewed outputs into ``reviewed/``: beats.csv, summary.json, episodes.csv,
-        hourly.csv, families.csv, report.html (the recording report of the reviewed labels; not with
-        ``report=False``, which spares a reviewer who asked for a table the seconds its figures take) and
-        the WFDB annotation file; each whole or not at all. Returns their paths by kind."""
+        """Write the reviewed outputs into ``reviewed/``: what ``save_recording`` writes of them (beats.csv,
+        summary.json, episodes.csv, hourly.csv, daily.csv, families.csv, events.csv, those the recording has),
+        report.html (the recording report of the reviewed labels; not with ``report=False``, which spares a
+        reviewer who asked for a table the seconds its figures take), the WFDB annotation file and
+        version.json (the version exported, read by ``exported``); each whole or not at all. Returns the paths
+        of beats.csv, summary.json, the annotation file and report.html, by kind (``beats``, ``summary``,
+        ``annotations``, ``report``)."""
         with self.lock:
             state = self.state()
             meta = self.meta()
