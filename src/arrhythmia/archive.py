@@ -42,12 +42,14 @@ from arrhythmia.data.recording import RECORDING_SUFFIXES
 from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
-from arrhythmia.export import load_classifier
+from arrhythmia.export import OnnxClassifier, load_classifier
 from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
 from arrhythmia.labelling import PredictOptions, label_file
 
 if TYPE_CHECKING:
     from dask.distributed import Client
+
+    from arrhythmia.inference import Classifier
 
 #: A text file listing recordings, one path a line (relative to the file's folder; ``#`` starts a comment).
 LIST_SUFFIX = ".txt"
@@ -65,7 +67,7 @@ class ModelChoice:
     pretrained: str | None = None
     engine: str = "torch"
 
-    def load(self):
+    def load(self) -> Classifier | OnnxClassifier:
         return load_classifier(self.run, self.engine, self.pretrained)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from arrhythmia.device import usable_cpus
 from arrhythmia.distributed import shard
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.scaling import Scaling
+
+if TYPE_CHECKING:
+    from arrhythmia.data.store import ShardedArray
 
 
 def epoch_order(y_train: np.ndarray, sampling: str, generator: torch.Generator) -> torch.Tensor:
@@ -154,7 +158,7 @@ class TrainBatches(Dataset):
         return x, context, torch.from_numpy(self.y[index])
 
 
-def loader_workers(requested: int | None, X, local_world_size: int = 1) -> int:
+def loader_workers(requested: int | None, X: np.ndarray | ShardedArray, local_world_size: int = 1) -> int:
     """DataLoader worker processes reading training batches ahead: ``requested``, else 0 for beats in
     memory (a batch is one fancy index there; workers would only add pickling), else -- beats read from a
     store's files -- up to 4, leaving one CPU per training process free."""
@@ -172,7 +176,7 @@ class LazyRows:
     ``X[index]`` for ``len``, ``shape``, ``ndim`` and slicing, without reading it whole.
     """
 
-    def __init__(self, X, index: np.ndarray):
+    def __init__(self, X: np.ndarray | ShardedArray, index: np.ndarray) -> None:
         self.X, self.index = X, index
 
     def __len__(self) -> int:

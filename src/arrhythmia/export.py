@@ -375,7 +375,7 @@ ENGINES = ("torch", "onnx")
 
 def load_classifier(
     model: str | Path | None = None, engine: str = "torch", pretrained_name: str | None = None, device: str = "auto"
-):
+) -> Classifier | OnnxClassifier:
     """A classifier of either engine from wherever a model lives.
 
     model : a run directory, a ``model.pt`` checkpoint or an exported ``.onnx`` file; None for the shipped

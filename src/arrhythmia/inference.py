@@ -6,6 +6,7 @@ import copy
 import numbers
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,8 +19,11 @@ from arrhythmia.device import pick_device
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.scaling import Scaling
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def as_numbers(values, what: str):
+
+def as_numbers(values: Any, what: str) -> Any:
     """``values`` as a NumPy array of numbers: a list, a tuple or another array-like through ``np.asarray``;
     an array that reads its rows when sliced (``batches.LazyRows``, a beat store's ``ShardedArray``) as it
     is; None as None. ArrhythmiaError (one line, naming ``what``) for values that are not numbers."""
@@ -189,7 +193,7 @@ class Classifier:
         """Class indices, (n_beats,) int64 (empty for no beats)."""
         return self.predict_proba(X, context, batch_size).argmax(axis=1).astype(np.int64)
 
-    def predict_signal(self, signal: np.ndarray, fs: float, adapt: bool = True):
+    def predict_signal(self, signal: np.ndarray, fs: float, adapt: bool = True) -> pd.DataFrame:
         """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).
 
         signal : (n_samples,) float, mV, one lead (NaN where samples are missing; a list will do); fs : its
@@ -208,7 +212,7 @@ class Classifier:
 
     def predict_record(
         self, path: str | Path, fs: float | None = None, lead: str | int | None = None, adapt: bool = True
-    ):
+    ) -> pd.DataFrame:
         """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
 
         For a recording, one row per detected beat: sample, time_s, label, confidence, p_<class> for each

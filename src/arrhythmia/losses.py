@@ -58,11 +58,14 @@ class FocalLoss(nn.Module):
         return f"gamma={self.gamma}"
 
 
-def make_loss(y_train: np.ndarray, n_classes: int, class_weights: str = "none", loss: str = "ce", gamma: float = 2.0):
+def make_loss(
+    y_train: np.ndarray, n_classes: int, class_weights: str = "none", loss: str = "ce", gamma: float = 2.0
+) -> nn.Module:
     """The training loss: cross-entropy or focal, with class weights from the training labels.
 
     y_train : (n,) int class indices of the training split; class_weights : ``none``, or ``balanced``
-    (inverse class frequency, scikit-learn's ``compute_class_weight``; absent classes weigh 1).
+    (inverse class frequency, scikit-learn's ``compute_class_weight``; absent classes weigh 1); loss : ``ce``
+    (``nn.CrossEntropyLoss``) or ``focal`` (``FocalLoss`` with focusing parameter ``gamma``).
     """
     weights = None
     if class_weights == "balanced":

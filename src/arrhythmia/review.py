@@ -41,12 +41,14 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import parse_start, start_text
@@ -60,6 +62,7 @@ from arrhythmia.hourly import readable_heart_rate
 from arrhythmia.labelling import PredictOptions, label_file
 from arrhythmia.predict import (
     UNSURE_BELOW,
+    BeatModel,
     RecordingLabels,
     as_aami,
     atrial_of,
@@ -304,7 +307,13 @@ class ReviewStore:
             chosen = state.reviewed & (state.model_labels != "")
             return dict(zip(state.samples[chosen].tolist(), state.labels[chosen].tolist()))
 
-    def analyse(self, model, use_corrections: bool = False, stage=None, options: ReadOptions | None = None) -> dict:
+    def analyse(
+        self,
+        model: BeatModel,
+        use_corrections: bool = False,
+        stage: Callable[[str], None] | None = None,
+        options: ReadOptions | None = None,
+    ) -> dict:
         """Label the recording with ``model`` exactly as ``predict --report`` does and make it the current
         analysis. With ``use_corrections`` the reviewer's labels so far go in as ``predict --labels`` does:
         those beats keep them, their families take their morphology and the reviewed N and S beats place the
@@ -520,7 +529,7 @@ class ReviewStore:
                 f"{self.name}: labels {', '.join(map(repr, unknown))} are not classes ({', '.join(classes)})"
             )
 
-    def relabel(self, samples, labels, version: int | None = None) -> dict:
+    def relabel(self, samples: ArrayLike, labels: ArrayLike, version: int | None = None) -> dict:
         """Give the beats at ``samples`` (sample numbers, exact) the ``labels`` (one each, or one for all).
         DataError for a sample that is not a beat, a sample given twice (which label would stand is not
         for the order of a list to decide) or a label that is not a class; VersionConflict when ``version``

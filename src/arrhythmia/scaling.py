@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:
+    from arrhythmia.data.store import ShardedArray
 
 
 @dataclass
@@ -49,7 +53,9 @@ class Scaling:
         return cls(**{attr: as_array(state.get(key)) for attr, key in cls._STATE_KEYS.items()})
 
 
-def fit_scaling(X, context: np.ndarray | None, train_index: np.ndarray, chunk: int = 65_536) -> Scaling:
+def fit_scaling(
+    X: np.ndarray | ShardedArray, context: np.ndarray | None, train_index: np.ndarray, chunk: int = 65_536
+) -> Scaling:
     """Standardisation of the training beats ``X[train_index]`` (and their context features, when given),
     fitted in chunks so a beat store is never read whole. Only training beats: validation and test stay
     unseen. X: (n, length) array or a store's ShardedArray; context: (n, n_context) or None."""

@@ -42,9 +42,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES
+from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording
 from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
+from arrhythmia.predict import BeatModel
 from arrhythmia.review import (
     SIDECAR,
     NotFound,
@@ -206,7 +207,7 @@ class Server:
         with self.lock:
             return self.stores.setdefault(name, store)
 
-    def model(self, pretrained: str | None):
+    def model(self, pretrained: str | None) -> BeatModel:
         from arrhythmia.export import load_classifier
 
         name = pretrained or self.config.pretrained
@@ -214,7 +215,7 @@ class Server:
             self.models[name] = load_classifier(pretrained_name=name)
         return self.models[name]
 
-    def signal(self, store: ReviewStore):
+    def signal(self, store: ReviewStore) -> Recording:
         """The recording's analysed signal, memory-mapped (``ReviewStore.signal``), kept open for the
         ``cached_signals`` latest recordings."""
         key = (store.name, store.generation())
@@ -387,19 +388,19 @@ def create_app(
     app.state.server = server
 
     @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound):
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(VersionConflict)
-    async def conflict(request: Request, exc: VersionConflict):
+    async def conflict(request: Request, exc: VersionConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "version": exc.version}, status_code=409)
 
     @app.exception_handler(ArrhythmiaError)
-    async def bad_input(request: Request, exc: ArrhythmiaError):
+    async def bad_input(request: Request, exc: ArrhythmiaError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError):
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """FastAPI's own checks (a query or form field of the wrong type) as one line, as every other error."""
         first = exc.errors()[0] if exc.errors() else {}
         location = tuple(first.get("loc", ()))
