@@ -37,8 +37,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
 
 
-def write_json(path: Path, data: dict, indent: int = 2) -> None:
-    write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+def write_json(path: Path, data: dict) -> None:
+    """``data`` as indented JSON in ``path``, written atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path: Path, what: str = "file") -> dict:

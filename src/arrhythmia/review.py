@@ -78,7 +78,6 @@ from arrhythmia.scoring import TOLERANCE_S
 SIDECAR = ".arrhythmia"
 #: A recording name: a plain file name (no folder, no leading dot, no ``..``), at most 128 characters.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
-STATUSES = ("new", "queued", "running", "done", "failed")
 #: MIT-BIH annotation symbols written for each AAMI class; a beat the model could not cut is Q.
 MIT_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "": "Q"}
 ANNOTATION_EXTENSION = "rev"
