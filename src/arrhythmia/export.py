@@ -367,6 +367,7 @@ class OnnxClassifier:
         return adapted
 
     def predict(self, X: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Class indices, (n_beats,) int64."""
         return self.predict_proba(X, context).argmax(axis=1)
 
 

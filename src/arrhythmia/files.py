@@ -34,6 +34,7 @@ def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` in ``path``, written atomically (``atomic_write_bytes``)."""
     atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
 
 

@@ -137,11 +137,14 @@ class Classifier:
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, device: str = "auto", where: str = "checkpoint") -> Classifier:
+        """The network ``spec`` describes, built on ``device`` (``device.pick_device``) in eval mode; ``where``
+        names the checkpoint in the one-line error of weights that do not fit it."""
         chosen = pick_device(device)
         return cls(spec=spec, model=spec.build(where).to(chosen).eval(), device=chosen)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Classifier:
+        """The model of a ``model.pt`` checkpoint (``checkpoint.ModelSpec.load``)."""
         return cls.from_spec(ModelSpec.load(path), device, str(path))
 
     @classmethod

@@ -645,6 +645,8 @@ class ReviewStore:
         return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
     def beats_between(self, start_s: float | None = None, end_s: float | None = None) -> list[dict]:
+        """The beats (``beat_rows``) whose R peaks lie from ``start_s`` to ``end_s`` s (None: the recording's
+        start, its end)."""
         state = self.state()
         fs = self.meta()["fs"]
         lo = 0 if start_s is None else int(np.searchsorted(state.samples, start_s * fs))

@@ -163,6 +163,7 @@ def _folder(directory: str | Path) -> Path:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` (``localhost`` or an IP address) is this machine's loopback, reachable from it alone."""
     if host == "localhost":
         return True
     try:
