@@ -338,6 +338,19 @@ def test_a_config_file_value_out_of_its_range_is_one_line_naming_the_file(tmp_pa
         TrainConfig.from_file(path)
 
 
+def test_a_preset_named_in_a_config_file_is_applied(tmp_path):
+    """``preset: fast`` in a file was recorded in config.json but not applied: the run trained the defaults'
+    model and window under the preset's name."""
+    from arrhythmia.cli import _train_config
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text("preset: fast\nprotocol: inter\nepochs: 3\n")
+    expected = replace(TrainConfig.from_preset("fast", "inter"), epochs=3)
+    assert TrainConfig.from_file(path) == expected
+    assert _train_config(None, path, {}, "intra") == expected
+    assert _train_config(None, path, {"epochs": 2}, "intra") == replace(expected, epochs=2)  # options over the file
+
+
 def test_a_config_file_is_read_as_the_command_line_reads_its_values(tmp_path):
     path = tmp_path / "cfg.yaml"
     # PyYAML reads 1e-3 as a string; a list setting takes comma-separated text or a record number, as options do.

@@ -308,6 +308,7 @@ def _train_config(preset: str | None, config: Path | None, settings: dict, proto
     # The file's names and types are checked before any of its values is used.
     from_file = TrainConfig.checked_values(TrainConfig.read_file(config), where=str(config)) if config else {}
     protocol = settings.get("protocol") or from_file.get("protocol", protocol)
+    preset = preset or from_file.get("preset")  # a file's preset is applied as --preset is, its settings over it
     cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig(protocol=protocol)
     given = {key: value for key, value in settings.items() if value is not None}
     # List settings are comma-separated on the command line ("none": an empty list), read by checked_values.

@@ -158,8 +158,12 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        """Read a YAML or JSON config file (JSON is valid YAML)."""
-        return cls.from_dict(cls.read_file(path), where=str(path))
+        """Read a YAML or JSON config file (JSON is valid YAML). A ``preset`` it names is applied first, as
+        ``--preset`` is, and the file's other settings over it (a run's ``config.json`` holds them all)."""
+        values = cls.checked_values(cls.read_file(path), where=str(path))
+        if values.get("preset"):
+            values = {**cls.from_preset(values["preset"], values.get("protocol", "intra")).to_dict(), **values}
+        return cls.from_dict(values, where=str(path))
 
     @staticmethod
     def read_file(path: str | Path) -> dict:
