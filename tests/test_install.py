@@ -185,9 +185,9 @@ def test_the_oldest_dependency_versions_allowed_run_on_the_oldest_python_promise
     version allowed needs a newer Python cannot be installed there (fastapi>=0.165 needs 3.11, and
     ``requires-python`` said 3.10, Ubuntu 22.04's Python). Checked for the dependencies installed here at the
     lowest version pyproject.toml allows, whose own Requires-Python is then the one that binds."""
+    import tomllib
     from importlib import metadata
 
-    import tomllib
     from packaging.requirements import Requirement
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version

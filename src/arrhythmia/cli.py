@@ -13,7 +13,7 @@ import sys
 import typing
 import warnings
 from dataclasses import MISSING, fields
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +70,7 @@ DataOption = Annotated[
 ]
 
 
-class Database(str, Enum):
+class Database(StrEnum):
     mitdb = "mitdb"
     heartbeat = "heartbeat"
 
@@ -388,12 +388,12 @@ def report(run: Annotated[Path, typer.Argument(help="Run directory written by `a
     write_report(Run.open(run))
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     torch = "torch"
     onnx = "onnx"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     onnx = "onnx"
     torchscript = "torchscript"
 
