@@ -70,19 +70,22 @@ def test_an_annotation_file_cut_short_is_read_with_a_warning(tmp_path):
     assert 0 < len(samples) < len(rec.r_peaks)
 
 
-def test_a_reference_of_rhythm_notes_alone_scores_no_pauses():
+def test_a_reference_of_rhythm_notes_alone_scores_only_the_rhythms_it_names():
     # the AF Database's atr: rhythm notes, no beats; pauses cannot be told from it, so predict's are not
     # counted false (pause +P read 0.0 over 42 detected pauses on a 10-hour record)
     samples, symbols, notes = np.array([0, 5000]), np.array(["+", "+"]), np.array(["(N", "(AFIB"])
     episodes = reference_episodes(samples, symbols, notes, fs=250.0, length_s=60.0)
-    assert episodes["AF"] == [(20.0, 60.0)] and "pause" not in episodes
+    # only what its notes name is scored: VT and bigeminy read +P 0.0 over 63 detected VT on such a record
+    assert set(episodes) == {"AF"} and episodes["AF"] == [(20.0, 60.0)]
+    detected = {"AF": [(25.0, 60.0)], "pause": [(3.0, 6.0)], "VT": [(7.0, 9.0)], "bigeminy": [(10.0, 19.0)]}
     comparison = RecordingComparison(
         "04015", AAMI_CLASSES, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
         np.zeros(5, np.int64), np.zeros(5, np.int64), 0, 0,
-        reference_episodes=episodes, detected_episodes={"AF": [(25.0, 60.0)], "pause": [(3.0, 6.0)]},
+        reference_episodes=episodes, detected_episodes=detected,
     )  # fmt: skip
     figures = comparison_metrics([comparison])["episodes"]
-    assert figures["pause"]["detected"] == 0 and figures["pause"]["episode_ppv"] is None
+    for kind in ("pause", "VT", "bigeminy"):
+        assert figures[kind]["detected"] == 0 and figures[kind]["episode_ppv"] is None
     assert figures["AF"]["reference"] == 1 and figures["AF"]["duration_ppv"] == 1.0
 
 

@@ -208,8 +208,9 @@ def reference_episodes(
     [(start_s, end_s), ...]}`` for each of ``SCORED_EPISODES``: each rhythm note holds until the next (the
     last until ``length_s``), and a pause is an interval of ``pause_s`` or more between two beats with no
     noise or ventricular flutter marked inside it and no stretch of ``missing_s`` ((k, 2) start and end, s:
-    where the recording holds no signal) overlapping it. None where the annotations hold no rhythm note; no
-    ``pause`` entry where they hold no beat (pauses are not scored: the reference cannot say where they are)."""
+    where the recording holds no signal) overlapping it. None where the annotations hold no rhythm note. Where
+    they hold no beat (the AF Database's atr), only the types their notes name somewhere: such a reference
+    notes the rhythms it was made for, and says nothing of pauses, VT or bigeminy, which would all count false."""
     samples, symbols, notes = np.asarray(samples), np.asarray(symbols, str), np.asarray(notes, str)
     marked = rhythm_notes(symbols, notes)
     if not marked.any():
@@ -223,10 +224,10 @@ def reference_episodes(
             episodes[kind].append((float(start), float(end)))
     beats = samples[np.isin(symbols, list(SYMBOL_TO_AAMI))] / fs
     if not len(beats):
-        # rhythm notes alone (the MIT-BIH Atrial Fibrillation Database's atr): no beats to find pauses between,
-        # so pauses are not scored, where every pause predict found would be counted false
-        del episodes["pause"]
-        return episodes
+        # rhythm notes alone (the MIT-BIH Atrial Fibrillation Database's atr: AFIB, AFL, J and N only): every
+        # pause, VT or bigeminy predict found would be counted false against a reference silent about them
+        named = {RHYTHM_NOTES.get(str(note)) for note in notes[marked]}
+        return {kind: spans for kind, spans in episodes.items() if kind in named}
     not_paused = samples[np.isin(symbols, list(NOT_A_PAUSE))] / fs
     gaps = np.zeros((0, 2)) if missing_s is None else np.asarray(missing_s, dtype=np.float64).reshape(-1, 2)
     for before, after in zip(beats[:-1], beats[1:]):
@@ -597,7 +598,7 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
         pairs = [
             (c.reference_episodes[kind], c.detected_episodes.get(kind, []))
             for c in with_notes
-            if kind in c.reference_episodes  # pauses: not in a reference of rhythm notes alone
+            if kind in c.reference_episodes  # a reference of rhythm notes alone: only the rhythms it names
         ]
         scores = episode_scores(pairs, intervals=True)
         metrics["episodes"][kind] = {k: None if v != v else v for k, v in scores.items()}  # JSON has no NaN
@@ -692,6 +693,8 @@ def _atrial_lines(comparisons: list[RecordingComparison]) -> list[str]:
             continue
         cells = []
         for kind in ("AF", "AFL"):
+            if kind not in c.reference_episodes:
+                continue  # a reference of rhythm notes alone that never names it: not scored
             e = episode_scores([(c.reference_episodes[kind], c.detected_episodes.get(kind, []))])
             if e["reference"] or e["detected"]:
                 figures = (None if v != v else v for v in (e["duration_se"], e["duration_ppv"]))
