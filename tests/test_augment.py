@@ -125,6 +125,11 @@ def test_low_pass_removes_high_frequencies_and_keeps_slow_ones():
     assert (y[:, 0, middle] - slow[middle]).abs().max() < 0.03  # 55 Hz at a 15 Hz cut-off: down to 7 %
     with pytest.raises(ValueError, match="cutoff_hz"):
         low_pass(x, _gen(), cutoff_hz=(0.0, 10.0))
+    # two channels (as the other transforms take them): each filtered as it is alone, at its beat's cut-off;
+    # this raised "shape '[4, 1, 187]' is invalid"
+    alone = low_pass(x, _gen(), fs=fs)
+    together = low_pass(torch.cat([x, 0.5 * x], dim=1), _gen(), fs=fs)
+    torch.testing.assert_close(together, torch.cat([alone, 0.5 * alone], dim=1))
 
 
 def test_stretch_keeps_the_r_peak_and_scales_the_beats_duration():

@@ -14,8 +14,8 @@ to ignore it:
 * ``stretch`` - the beat stretched or compressed in time about its R peak (QRS and QT durations differ from
   one patient, and one heart rate, to the next).
 
-Every function takes a batch ``x`` of shape ``(batch, 1, length)`` or ``(batch, length)`` (all but ``low_pass``,
-which takes one channel, take any ``(batch, ..., length)``), values roughly in [0, 1], sampled at ``fs`` Hz,
+Every function takes a batch ``x`` of shape ``(batch, 1, length)``, ``(batch, length)`` or any ``(batch, ...,
+length)`` (each beat's channels transformed alike), values roughly in [0, 1], sampled at ``fs`` Hz,
 and a ``torch.Generator`` on the CPU, so augmentation is reproducible and independent of the global RNG. Random
 parameters are drawn per beat on the CPU and then moved to ``x.device``, so the same seed gives the same
 augmentation on CPU, CUDA and MPS. Each function returns a new tensor of the same shape, dtype and device; the
@@ -172,7 +172,7 @@ def low_pass(
     keeps up to 60 Hz.
 
     Args:
-        x: beats, shape (batch, 1, length).
+        x: beats, shape (batch, 1, length), (batch, length) or (batch, channels, length).
         generator: CPU generator for the per-beat cut-offs.
         fs: sampling frequency of the beats, Hz.
         cutoff_hz: range of the cut-off frequency, Hz, 0 < low <= high.
@@ -187,7 +187,7 @@ def low_pass(
     n, length = x.shape[0], x.shape[-1]
     if n == 0 or length < 2:
         return x.clone()
-    flat = x.reshape(n, 1, length)
+    flat = x.reshape(n, -1, length)  # a beat's channels share its cut-off
     pad = length - 1
     mirrored = torch.nn.functional.pad(flat, (pad, pad), mode="reflect")
     spectrum = torch.fft.rfft(mirrored, dim=-1)
