@@ -714,3 +714,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_lead_without_a_description_is_named_as_predict_names_it(folder):
+    """A WFDB signal line may leave out its description: predict names it 'signal N'; the server's check of
+    an analysis's lead read the name as 'None' and refused 'signal 1'."""
+    write_wfdb_record(folder, "nameless", seconds=60, seed=4)
+    header = folder / "nameless.hea"
+    record, *signals = header.read_text().splitlines()
+    # a signal line is 'file format gain(baseline)/units adc_res adc_zero init checksum block description'
+    header.write_text("\n".join([record, *(" ".join(line.split()[:8]) for line in signals if line.strip())]) + "\n")
+    import wfdb
+
+    assert wfdb.rdheader(str(folder / "nameless")).sig_name[0] is None
+    with TestClient(create_app(folder)) as client:
+        answer = client.post("/api/recordings/nameless/analyse", json={"lead": "signal 0"})
+        assert answer.status_code == 202, answer.text
+        assert wait_done(client, "nameless")["status"] == "done"

@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrhythmia.data.download import safe_extract_zip
 from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording
-from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead
+from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead, with_signal_names
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.predict import BeatModel
 from arrhythmia.review import (
@@ -331,7 +331,7 @@ def _check_lead(source: Path, name: str, lead: Any) -> None:
 
         with contextlib.suppress(Exception):  # an unreadable header is the analysis's to report
             header = wfdb.rdheader(str(source))
-            leads = None if isinstance(header, wfdb.MultiRecord) else [str(n) for n in header.sig_name]
+            leads = None if isinstance(header, wfdb.MultiRecord) else with_signal_names(header).sig_name
     elif source.suffix.lower() in (".edf", ".bdf"):
         import pyedflib
 

@@ -66,10 +66,10 @@ def _header(path: Path):  # -> wfdb.Record
     # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
     if not header.fs or header.sig_len == 0 or not header.n_sig:
         raise DataError(f"{hea}: header gives no sampling rate, length or signals")
-    return _named(header)
+    return with_signal_names(header)
 
 
-def _named(header):  # -> the same wfdb header
+def with_signal_names(header):  # -> the same wfdb header
     """``header`` with a name for each signal its header line leaves undescribed (the description is optional:
     wfdb gives None, which no lead rule can read): ``signal 0``, ``signal 1``, ... by position, as ``--lead 0``
     also names it."""
@@ -232,7 +232,7 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
         return read_one
     # the leads' names: a multi-segment record's are those of its first segment (read above, so readable)
     first = next(name for name in header.seg_name if name != "~") if segmented else None
-    names = list((_named(wfdb.rdheader(str(path.parent / first))) if segmented else header).sig_name)
+    names = list((with_signal_names(wfdb.rdheader(str(path.parent / first))) if segmented else header).sig_name)
     return instead_of_flat(read_one, names, read, str(path.with_suffix(".hea")))
 
 
@@ -344,7 +344,7 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
     if not named:
         raise DataError(f"{hea}: multi-segment record without segments")
     try:
-        first = _named(wfdb.rdheader(str(path.parent / named[0])))
+        first = with_signal_names(wfdb.rdheader(str(path.parent / named[0])))
         channel = choose_lead(list(first.sig_name), lead, str(hea))
         record = wfdb.rdrecord(str(path), channels=[channel], m2s=True)
     except DataError:
