@@ -15,7 +15,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.data.synthetic import load_synthetic
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.experiment import run_experiment
-from arrhythmia.export import OnnxClassifier, export_model
+from arrhythmia.export import OnnxClassifier, export_model, load_classifier
 from arrhythmia.inference import Classifier
 
 
@@ -133,7 +133,6 @@ def test_export_out_may_be_a_folder_and_its_name_must_not_say_another_format(run
 
 def test_a_torchscript_export_given_as_a_model_is_one_line_saying_what_is_taken(run_and_beats):
     from arrhythmia.checkpoint import ModelSpec
-    from arrhythmia.export import load_classifier
 
     path = export_model(run_and_beats[0], "torchscript")
     with warnings.catch_warnings():
@@ -149,6 +148,11 @@ def test_foreign_onnx_file_is_refused(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ArrhythmiaError, match="not a valid ONNX model"):
         OnnxClassifier(path)
+    # MODEL.ONNX is read as an ONNX graph too (it was sent to the PyTorch checkpoint reader)
+    shouting = tmp_path / "MODEL.ONNX"
+    shouting.write_bytes(b"garbage")
+    with pytest.raises(ArrhythmiaError, match="not a valid ONNX model"):
+        load_classifier(shouting)
 
 
 def test_unknown_format(run_and_beats):

@@ -343,8 +343,11 @@ def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
         assert about["events"] == [{"time_s": 40.0, "text": "palpitations"}]  # listed on the review page
         report = client.get("/api/recordings/holter.edf/export/report.html").text
         assert "<h2>Patient events</h2>" in report and "palpitations" in report and "14:00:40" in report
+        exported = client.get("/api/recordings/holter.edf/export/events.csv")  # downloadable as the tables are
+    assert exported.status_code == 200 and "holter.edf-reviewed-events.csv" in exported.headers["content-disposition"]
     events = pd.read_csv(folder / ".arrhythmia" / "holter.edf" / "reviewed" / "events.csv", keep_default_na=False)
     assert events["event"].tolist() == ["palpitations"] and events["clock"].tolist() == ["2026-11-28 14:00:40"]
+    assert pd.read_csv(io.StringIO(exported.text), keep_default_na=False).equals(events)
 
 
 def test_signal_overview_episodes_and_navigation(client):

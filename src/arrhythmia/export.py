@@ -391,7 +391,7 @@ def load_classifier(
             return OnnxClassifier.from_pretrained(pretrained_name)
         return Classifier.from_pretrained(pretrained_name, device=device)
     model = Path(model)
-    if model.suffix == ".onnx":
+    if model.suffix.lower() == ".onnx":  # as export_source reads it: MODEL.ONNX is an ONNX graph too
         return OnnxClassifier(model)
     if model.is_file():
         if is_torchscript(model):

@@ -914,8 +914,9 @@ def predict_signal(
     search_back: bool = True,
     muscle_filter: bool = True,
 ) -> pd.DataFrame:
-    """Per-beat table of one recording: sample, time_s, label, confidence, p_<class> per class, when
-    adapted family, and p_wave (see ``label_recording``)."""
+    """Per-beat table of one recording: beats.csv's columns (sample, time_s, label, confidence, p_<class> per
+    class, family when adapted, p_wave, the atrial activity, gap_activity and the beat-noise columns; see
+    ``label_recording`` and ``_beats_table``)."""
     result = label_recording(
         recording, model, chunk_s, adapt, reviewed, search_back=search_back, muscle_filter=muscle_filter
     )

@@ -68,6 +68,7 @@ EXPORTS = {
     "daily.csv": "text/csv",
     "families.csv": "text/csv",
     "report.html": "text/html",
+    "events.csv": "text/csv",
 }
 
 
