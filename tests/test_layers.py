@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "diary", "predict", "export"),
     ),
     ("training", ("config", "distributed", "batches", "runs", "train")),
-    ("evaluation", ("evaluation", "scoring")),
+    ("evaluation", ("evaluation", "scoring", "comparison")),
     ("reporting", ("figures", "report", "recording_report")),
     ("interface", ("experiment", "crossval", "labelling", "archive", "review", "serve", "cli", "__main__")),
 ]

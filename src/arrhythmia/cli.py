@@ -380,6 +380,28 @@ def evaluate(
 
 
 @app.command()
+def compare(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories; the first is the one the others are measured against.")
+    ],
+    data: Annotated[
+        str | None,
+        typer.Option(help="Compare the figures `evaluate --data SOURCE` wrote (default: each run's own test split)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the comparison as JSON here.")] = None,
+) -> None:
+    """Compare runs tested on the same records: each figure side by side, each difference with a paired interval."""
+    from arrhythmia.comparison import compare_runs, format_comparison
+    from arrhythmia.files import write_json
+
+    comparison = compare_runs(runs, source=data)
+    say(format_comparison(comparison))
+    if out is not None:
+        write_json(out, comparison)
+        say(f"comparison: {out}")
+
+
+@app.command()
 def report(run: Annotated[Path, typer.Argument(help="Run directory written by `arrhythmia train`.")]) -> None:
     """Write the run's figures and its self-contained report.html."""
     from arrhythmia.report import write_report

@@ -1,0 +1,193 @@
+"""Two or more runs' test figures side by side, each difference with a paired interval over the test records.
+
+Two models are told apart on the same test patients, not on two figures' separate intervals: the records are
+drawn with replacement together for both runs (a paired bootstrap, SciPy's ``bootstrap``), so a record that is
+hard for both moves both figures alike and the difference's interval is as narrow as the data allow. Each
+figure is pooled over the beats of the records drawn, as ``evaluation.record_intervals`` pools it; the
+counts come from each run's ``metrics.json`` (``per_record``), so runs evaluated long ago compare without
+their models. Only runs tested on the same records compare.
+
+    from arrhythmia.comparison import compare_runs, format_comparison
+    comparison = compare_runs(["runs/a", "runs/b"])   # the first is the reference
+    print(format_comparison(comparison))              # a Markdown table, ready for a paper
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import figure_text
+from arrhythmia.runs import Run
+
+
+def record_counts(metrics: dict) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The test records of a run's ``metrics`` (``metrics.json``) and, for each pooled figure (``accuracy``,
+    ``<class> Se``, ``<class> +P``), each record's hits and total beats, (n_records,) float64 each, in the
+    records' order (sorted): the figure over any set of records is ``hits.sum() / total.sum()``."""
+    rows = sorted(metrics.get("per_record") or [], key=lambda row: str(row["record"]))
+    if not rows:
+        raise ArrhythmiaError("its metrics hold no record-by-record figures (run `arrhythmia evaluate` again)")
+    records = [str(row["record"]) for row in rows]
+    beats = np.array([row["beats"] for row in rows], dtype=np.float64)
+    counts = {"accuracy": (np.round(np.array([row["accuracy"] for row in rows]) * beats), beats)}
+    for label in metrics["classes"]:
+        held = np.array([row["per_class"][label]["beats"] for row in rows], dtype=np.float64)
+        called = np.array([row["per_class"][label]["called"] for row in rows], dtype=np.float64)
+        se = np.array([row["per_class"][label]["se"] or 0.0 for row in rows], dtype=np.float64)
+        true_positive = np.round(se * held)
+        counts[f"{label} Se"] = (true_positive, held)
+        counts[f"{label} +P"] = (true_positive, called)
+    return records, counts
+
+
+def paired_difference_interval(
+    first: tuple[np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray],
+    level: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> list[float] | None:
+    """The ``level`` interval of ``second``'s pooled ratio minus ``first``'s, the records drawn together for
+    both (percentile method). first, second: (hits, total), (n_records,) each, the same records in the same
+    order. ``[low, high]``, or None where fewer than two records have a total on either side or a draw's
+    ratio is undefined throughout."""
+    from scipy.stats import bootstrap
+
+    (hits_a, total_a), (hits_b, total_b) = first, second
+    counted = (total_a > 0) | (total_b > 0)
+    if counted.sum() < 2:
+        return None
+    arrays = tuple(np.asarray(a, dtype=np.float64)[counted] for a in (hits_a, total_a, hits_b, total_b))
+    if np.array_equal(arrays[0], arrays[2]) and np.array_equal(arrays[1], arrays[3]):
+        return [0.0, 0.0]  # the same counts on every record: nothing to draw
+
+    def difference(ha, ta, hb, tb, axis):
+        return hb.sum(axis=axis) / tb.sum(axis=axis) - ha.sum(axis=axis) / ta.sum(axis=axis)
+
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a draw without beats of a rare class: its ratio is NaN, said below
+        result = bootstrap(
+            arrays,
+            difference,
+            paired=True,
+            vectorized=True,
+            confidence_level=level,
+            n_resamples=resamples,
+            method="percentile",
+            random_state=seed,
+        )
+    low, high = result.confidence_interval
+    return [float(low), float(high)] if np.isfinite([low, high]).all() else None
+
+
+def _ratio(counts: tuple[np.ndarray, np.ndarray]) -> float | None:
+    hits, total = counts
+    return float(hits.sum() / total.sum()) if total.sum() else None
+
+
+def compare_runs(
+    runs: list[str | Path], source: str | None = None, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> dict:
+    """The test figures of ``runs`` (run directories; the first is the one the others are measured against),
+    read from each run's ``metrics.json`` (``metrics-<source>.json`` with ``source``), and each other run's
+    difference from the first with its paired ``level`` interval over the test records
+    (``paired_difference_interval``). ArrhythmiaError, naming the run, where a run has no metrics or was tested
+    on other records or classes than the first.
+
+    Returns ``{"runs": [{"path", "model", "protocol", "preset", "seed", "epochs", "beats", "records"}],
+    "records": [...], "level", "resamples", "figures": [{"name", "values": [fraction or None per run],
+    "differences": [None, {"difference", "interval"} per other run]}]}``."""
+    if len(runs) < 2:
+        raise ArrhythmiaError("compare takes two runs or more (the first is the one the others are measured against)")
+    about, counts, first_records, classes = [], [], None, None
+    for path in runs:
+        run = Run.open(path)
+        try:
+            metrics = run.metrics(source)
+            records, record_figures = record_counts(metrics)
+        except ArrhythmiaError as error:
+            raise ArrhythmiaError(f"{run.path}: {error}") from None
+        if first_records is None:
+            first_records, classes = records, list(metrics["classes"])
+        elif records != first_records or list(metrics["classes"]) != classes:
+            only = sorted(set(records) ^ set(first_records))
+            what = f"records {' '.join(only[:8])}{' ...' if len(only) > 8 else ''}" if only else "classes"
+            raise ArrhythmiaError(
+                f"{run.path}: tested on other {what} than {Path(runs[0])}: a paired comparison needs the same test "
+                "records and classes (train them with the same --protocol and --test-records)"
+            )
+        config = run.config
+        about.append(
+            {
+                "path": str(run.path),
+                "model": config.model,
+                "protocol": config.protocol,
+                "preset": config.preset,
+                "seed": config.seed,
+                "epochs": config.epochs,
+                "beats": int(metrics["n_beats"]),
+                "records": len(records),
+            }
+        )
+        counts.append(record_figures)
+    figures = []
+    for name in counts[0]:
+        differences: list[dict | None] = [None]
+        for other in counts[1:]:
+            a, b = _ratio(counts[0][name]), _ratio(other[name])
+            differences.append(
+                None
+                if a is None or b is None
+                else {
+                    "difference": b - a,
+                    "interval": paired_difference_interval(counts[0][name], other[name], level, resamples, seed),
+                }
+            )
+        figures.append({"name": name, "values": [_ratio(c[name]) for c in counts], "differences": differences})
+    return {"runs": about, "records": first_records, "level": level, "resamples": resamples, "figures": figures}
+
+
+def _difference_text(difference: dict | None) -> str:
+    if difference is None:
+        return "-"
+    sign = f"{100 * difference['difference']:+.1f}"
+    interval = difference["interval"]
+    if interval is None:
+        return f"{sign} (no interval)"
+    low, high = (100 * v for v in interval)
+    apart = "" if low <= 0 <= high and not (low == high == 0) else " *"
+    return f"{sign} ({low:+.1f} to {high:+.1f}){apart}"
+
+
+def format_comparison(comparison: dict) -> str:
+    """``compare_runs``' result as Markdown: the runs (how each was trained), then one row per figure, in
+    percent, each other run's difference from the first with its interval (``*``: the interval leaves out 0,
+    the two runs are told apart on these records)."""
+    runs = comparison["runs"]
+    lines = ["| run | model | protocol | preset | seed | epochs (max) | test beats | test records |"]
+    lines.append("|---|---|---|---|---:|---:|---:|---:|")
+    for i, run in enumerate(runs):
+        lines.append(
+            f"| {chr(65 + i) if i < 26 else i + 1}: {run['path']} | {run['model']} | {run['protocol']} | "
+            f"{run['preset'] or '-'} | {run['seed']} | {run['epochs']} | {run['beats']:,} | {run['records']} |"
+        )
+    names = [chr(65 + i) if i < 26 else str(i + 1) for i in range(len(runs))]
+    header = ["figure, %", *names, *(f"{n} - A ({100 * comparison['level']:g}% interval)" for n in names[1:])]
+    lines += ["", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for figure in comparison["figures"]:
+        values = [figure_text(v, percent=True) for v in figure["values"]]
+        if all(v is None for v in figure["values"]):
+            continue  # a class no run's test records hold and no run called
+        differences = [_difference_text(d) for d in figure["differences"][1:]]
+        lines.append("| " + " | ".join([figure["name"], *values, *differences]) + " |")
+    lines += [
+        "",
+        f"Figures pooled over the beats of {len(comparison['records'])} test records; each difference's interval "
+        f"from the records drawn together for both runs ({comparison['resamples']:,} paired bootstrap resamples, "
+        "percentile). *: the interval leaves out 0, the runs are told apart on these records; without it, not.",
+    ]
+    return "\n".join(lines)

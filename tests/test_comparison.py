@@ -1,0 +1,108 @@
+"""`arrhythmia compare`: runs tested on the same records, side by side, each difference with a paired interval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_cli import run_cli
+
+from arrhythmia.comparison import compare_runs, format_comparison, paired_difference_interval, record_counts
+from arrhythmia.config import TrainConfig
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import compute_metrics
+from arrhythmia.files import write_json
+
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def labelled(seed: int, wrong: float, n_records: int = 8, beats: int = 300) -> tuple[np.ndarray, ...]:
+    """Test beats of ``n_records`` records (their true classes the same whatever the seed) and labels of which
+    about ``wrong`` are another class."""
+    truth_rng, rng = np.random.default_rng(0), np.random.default_rng(seed)
+    truth = truth_rng.choice(3, size=n_records * beats, p=[0.8, 0.1, 0.1])
+    called = np.where(rng.random(len(truth)) < wrong, (truth + 1) % 3, truth)
+    records = np.repeat([f"r{i:02d}" for i in range(n_records)], beats)
+    return truth, called, records
+
+
+def make_run(path, truth, called, records, seed: int = 42) -> str:
+    """A run directory as `train` leaves it, as far as compare reads it: its config and test metrics."""
+    path.mkdir(parents=True)
+    write_json(path / "config.json", TrainConfig(protocol="inter", seed=seed).to_dict())
+    write_json(path / "metrics.json", compute_metrics(truth, called, CLASSES, records=records))
+    return str(path)
+
+
+def test_each_figure_is_the_runs_pooled_figure_and_a_clear_gain_is_told_apart(tmp_path):
+    truth, better, records = labelled(seed=1, wrong=0.02)
+    _, worse, _ = labelled(seed=2, wrong=0.10)
+    runs = [make_run(tmp_path / "a", truth, worse, records), make_run(tmp_path / "b", truth, better, records, 43)]
+    comparison = compare_runs(runs)
+    figures = {f["name"]: f for f in comparison["figures"]}
+    for i, path in enumerate(runs):  # the pooled figures of metrics.json, counted again from the records
+        metrics = json.loads((tmp_path / path / "metrics.json").read_text())
+        assert figures["accuracy"]["values"][i] == pytest.approx(metrics["accuracy"])
+        for name in ("N", "S", "V"):
+            assert figures[f"{name} Se"]["values"][i] == pytest.approx(metrics["per_class"][name]["se"])
+            assert figures[f"{name} +P"]["values"][i] == pytest.approx(metrics["per_class"][name]["ppv"])
+    gain = figures["accuracy"]["differences"][1]
+    assert gain["difference"] == pytest.approx(np.mean(better == truth) - np.mean(worse == truth))
+    low, high = gain["interval"]
+    assert 0 < low < gain["difference"] < high  # eight points better on every record: told apart
+    text = format_comparison(comparison)
+    assert "| accuracy |" in text and " *" in text.split("| accuracy |")[1].splitlines()[0]
+    assert f"{comparison['runs'][1]['seed']}" == "43" and "8 test records" in text
+
+
+def test_two_runs_that_differ_by_chance_are_not_told_apart(tmp_path):
+    truth, first, records = labelled(seed=1, wrong=0.05)
+    _, second, _ = labelled(seed=2, wrong=0.05)
+    comparison = compare_runs(
+        [make_run(tmp_path / "a", truth, first, records), make_run(tmp_path / "b", truth, second, records)]
+    )
+    low, high = next(f for f in comparison["figures"] if f["name"] == "accuracy")["differences"][1]["interval"]
+    assert low < 0 < high
+    # the same labels: a difference of 0 with no spread, not a failed bootstrap
+    same = compare_runs([str(tmp_path / "a"), str(tmp_path / "a")])
+    assert next(f for f in same["figures"] if f["name"] == "V Se")["differences"][1]["interval"] == [0.0, 0.0]
+
+
+def test_the_paired_interval_is_narrower_than_the_two_runs_apart():
+    """Records hard for both runs move both alike: drawn together, the difference barely moves."""
+    total = np.array([100.0, 100, 100, 100, 100, 100])
+    a = (np.array([50.0, 90, 60, 95, 70, 99]), total)
+    b = (a[0] + 3, total)  # three beats better on every record
+    low, high = paired_difference_interval(a, b)
+    assert low == pytest.approx(0.03) and high == pytest.approx(0.03)
+    assert paired_difference_interval((a[0][:1], total[:1]), (b[0][:1], total[:1])) is None  # one record: none
+
+
+def test_runs_tested_on_other_records_or_without_metrics_are_refused_naming_the_run(tmp_path):
+    truth, called, records = labelled(seed=1, wrong=0.05)
+    first = make_run(tmp_path / "a", truth, called, records)
+    other = make_run(tmp_path / "b", truth, called, np.char.add(records, "x"))
+    with pytest.raises(ArrhythmiaError, match=r"b: tested on other records .* a paired comparison needs the same"):
+        compare_runs([first, other])
+    (tmp_path / "c").mkdir()
+    write_json(tmp_path / "c" / "config.json", TrainConfig().to_dict())
+    with pytest.raises(ArrhythmiaError, match=r"c/metrics.json.*arrhythmia evaluate"):
+        compare_runs([first, str(tmp_path / "c")])
+    with pytest.raises(ArrhythmiaError, match="two runs or more"):
+        compare_runs([first])
+    assert record_counts(json.loads((tmp_path / "a" / "metrics.json").read_text()))[0][0] == "r00"
+
+
+def test_compare_on_the_command_line_prints_the_table_and_writes_json(tmp_path):
+    truth, first, records = labelled(seed=1, wrong=0.05)
+    _, second, _ = labelled(seed=2, wrong=0.02)
+    a, b = make_run(tmp_path / "a", truth, first, records), make_run(tmp_path / "b", truth, second, records)
+    result = run_cli("compare", a, b, "--out", tmp_path / "cmp.json")
+    assert result.returncode == 0, result.stderr
+    assert "| figure, % | A | B | B - A (95% interval) |" in result.stdout
+    assert json.loads((tmp_path / "cmp.json").read_text())["records"][0] == "r00"
+    refused = run_cli("compare", a, tmp_path / "missing")
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing'}: run directory does not exist"
+    ]
