@@ -346,7 +346,8 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     said = capsys.readouterr().err.strip().splitlines()
     assert len(said) == 1 and said[0].startswith("interrupted: what was finished is kept; run the same command")
     assert _main_meeting(monkeypatch, Interrupted("runs/x: interrupted in epoch 2; continue with ...")) == 130
-    assert capsys.readouterr().err == "error: runs/x: interrupted in epoch 2; continue with ...\n"
+    # a stop is not a mistake: said as the command says it, without "error:", as the line above is
+    assert capsys.readouterr().err == "\nruns/x: interrupted in epoch 2; continue with ...\n"
 
     # as a command meets it: typer turns the KeyboardInterrupt into a silent exit 130 of its own
     import typer
@@ -391,4 +392,4 @@ def test_training_stopped_by_ctrl_c_exits_130_as_every_command_does(monkeypatch,
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     stopped = TrainingInterrupted("runs/x: interrupted in epoch 3; continue with `arrhythmia train --resume runs/x`")
     assert _main_meeting(monkeypatch, stopped) == 130  # was 1, as for a mistake of the user's
-    assert capsys.readouterr().err == f"error: {stopped}\n"
+    assert capsys.readouterr().err == f"\n{stopped}\n"

@@ -858,10 +858,14 @@ def main() -> None:
     rank = _torchrun_rank()
     try:
         app()
+    except Interrupted as exc:  # Ctrl-C said by the command itself ("RUN: interrupted in epoch 2; ..."): no error
+        if not rank:
+            print(f"\n{exc}", file=sys.stderr)
+        sys.exit(130)
     except ArrhythmiaError as exc:
         if not rank:
             print(f"error: {exc}", file=sys.stderr)
-        sys.exit(130 if isinstance(exc, Interrupted) else 1)
+        sys.exit(1)
     except KeyboardInterrupt:
         if not rank:
             print(f"\n{INTERRUPTED}", file=sys.stderr)
