@@ -243,3 +243,22 @@ def test_a_checkpoint_or_a_shipped_model_is_exported_as_predict_takes_it(run_and
     ):
         with pytest.raises(ArrhythmiaError, match=re.escape(f"{given}: {message}")):
             export_model(given, "onnx")
+
+
+def test_a_model_without_context_features_takes_and_leaves_aside_the_context_given(run_and_beats, tmp_path):
+    """Beside a model that takes only the beat window, context features given anyway are left aside, by
+    ``renormalised`` too (it fed them to ``torch.from_numpy`` as None: a TypeError traceback)."""
+    _, beats = run_and_beats
+    config = TrainConfig(model="fast-cnn", context_features=False, epochs=1, batch_size=64, threads=1)
+    run = run_experiment(
+        config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None, report=False
+    )
+    classifier = Classifier.from_run(run)
+    assert classifier.spec.n_context == 0 and any(
+        isinstance(m, torch.nn.BatchNorm1d) for m in classifier.model.modules()
+    )
+    context = np.ones((len(beats.X), 9), dtype=np.float32)
+    adapted = classifier.renormalised(beats.X, context)
+    np.testing.assert_allclose(
+        adapted.predict_proba(beats.X, context), classifier.renormalised(beats.X).predict_proba(beats.X)
+    )

@@ -46,9 +46,10 @@ def check_beat_inputs(
     """ArrhythmiaError unless X is (n, input_length) numbers and, for a model with context features,
     context is (n, n_context) numbers, every beat and its features finite (X read on slicing, a beat
     store's, is checked for its shape only): the one check both engines (PyTorch and ONNX Runtime) make
-    before classifying. Returns X and context as arrays (``as_numbers``: lists are taken)."""
+    before classifying. Returns X and context as arrays (``as_numbers``: lists are taken); the context None
+    for a model without context features, which takes none (``renormalised`` fed them to it)."""
     X = as_numbers(X, "beats")
-    context = as_numbers(context, "context features") if n_context else context
+    context = as_numbers(context, "context features") if n_context else None
     if X.ndim != 2 or X.shape[1] != input_length:
         raise ArrhythmiaError(f"beats have shape {X.shape}, {model_name} takes (n, {input_length})")
     if n_context and context is None:
