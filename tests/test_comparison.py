@@ -67,6 +67,7 @@ def test_two_runs_that_differ_by_chance_are_not_told_apart(tmp_path):
     # the same labels: a difference of 0 with no spread, not a failed bootstrap
     same = compare_runs([str(tmp_path / "a"), str(tmp_path / "a")])
     assert next(f for f in same["figures"] if f["name"] == "V Se")["differences"][1]["interval"] == [0.0, 0.0]
+    assert "*" not in format_comparison(same).split("| accuracy |")[1].splitlines()[0]  # not told apart
 
 
 def test_the_paired_interval_is_narrower_than_the_two_runs_apart():

@@ -159,7 +159,7 @@ def _difference_text(difference: dict | None) -> str:
     if interval is None:
         return f"{sign} (no interval)"
     low, high = (100 * v for v in interval)
-    apart = "" if low <= 0 <= high and not (low == high == 0) else " *"
+    apart = " *" if low > 0 or high < 0 else ""
     return f"{sign} ({low:+.1f} to {high:+.1f}){apart}"
 
 
