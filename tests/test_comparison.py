@@ -107,3 +107,22 @@ def test_compare_on_the_command_line_prints_the_table_and_writes_json(tmp_path):
     assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'missing'}: run directory does not exist"
     ]
+
+
+def test_two_cross_validations_over_the_same_records_compare_as_runs(tmp_path):
+    """A setting is chosen on DS1 by cross-validation: two crossval directories compare on their pooled
+    held-out labels, record by record."""
+    truth, first, records = labelled(seed=1, wrong=0.10)
+    _, second, _ = labelled(seed=2, wrong=0.02)
+    for name, called in (("cv-a", first), ("cv-b", second)):
+        (tmp_path / name).mkdir()
+        summary = {
+            "config": TrainConfig(protocol="inter").to_dict(),
+            "pooled": compute_metrics(truth, called, CLASSES, records=records),
+        }
+        write_json(tmp_path / name / "crossval.json", summary)
+    comparison = compare_runs([tmp_path / "cv-a", tmp_path / "cv-b"])
+    assert comparison["records"] == sorted(set(records)) and comparison["runs"][0]["protocol"] == "inter"
+    assert next(f for f in comparison["figures"] if f["name"] == "accuracy")["differences"][1]["interval"][0] > 0
+    with pytest.raises(ArrhythmiaError, match="cv-a: a cross-validation is tested on DS1's records alone"):
+        compare_runs([tmp_path / "cv-a", tmp_path / "cv-b"], source="heartbeat")

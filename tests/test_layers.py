@@ -21,9 +21,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "diary", "predict", "export"),
     ),
     ("training", ("config", "distributed", "batches", "runs", "train")),
-    ("evaluation", ("evaluation", "scoring", "comparison")),
+    ("evaluation", ("evaluation", "scoring")),
     ("reporting", ("figures", "report", "recording_report")),
-    ("interface", ("experiment", "crossval", "labelling", "archive", "review", "serve", "cli", "__main__")),
+    ("interface", ("experiment", "crossval", "comparison", "labelling", "archive", "review", "serve", "cli", "__main__")),
 ]
 
 

@@ -5,7 +5,9 @@ drawn with replacement together for both runs (a paired bootstrap, SciPy's ``boo
 hard for both moves both figures alike and the difference's interval is as narrow as the data allow. Each
 figure is pooled over the beats of the records drawn, as ``evaluation.record_intervals`` pools it; the
 counts come from each run's ``metrics.json`` (``per_record``), so runs evaluated long ago compare without
-their models. Only runs tested on the same records compare.
+their models. Only runs tested on the same records compare. A ``crossval`` directory compares as a run
+tested on all its records (its pooled held-out labels, ``crossval.json``): two settings cross-validated over
+the same DS1 records are told apart as the choice of a setting needs.
 
     from arrhythmia.comparison import compare_runs, format_comparison
     comparison = compare_runs(["runs/a", "runs/b"])   # the first is the reference
@@ -19,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from arrhythmia.config import TrainConfig
+from arrhythmia.crossval import SUMMARY
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import figure_text
+from arrhythmia.files import read_json
 from arrhythmia.runs import Run
 
 
@@ -92,8 +97,9 @@ def _ratio(counts: tuple[np.ndarray, np.ndarray]) -> float | None:
 def compare_runs(
     runs: list[str | Path], source: str | None = None, level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> dict:
-    """The test figures of ``runs`` (run directories; the first is the one the others are measured against),
-    read from each run's ``metrics.json`` (``metrics-<source>.json`` with ``source``), and each other run's
+    """The test figures of ``runs`` (run or ``crossval`` directories; the first is the one the others are
+    measured against), read from each run's ``metrics.json`` (``metrics-<source>.json`` with ``source``; a
+    cross-validation's pooled ``crossval.json``), and each other run's
     difference from the first with its paired ``level`` interval over the test records
     (``paired_difference_interval``). ArrhythmiaError, naming the run, where a run has no metrics or was tested
     on other records or classes than the first.
@@ -105,25 +111,23 @@ def compare_runs(
         raise ArrhythmiaError("compare takes two runs or more (the first is the one the others are measured against)")
     about, counts, first_records, classes = [], [], None, None
     for path in runs:
-        run = Run.open(path)
+        path, metrics, config = _tested(Path(path), source)
         try:
-            metrics = run.metrics(source)
             records, record_figures = record_counts(metrics)
         except ArrhythmiaError as error:
-            raise ArrhythmiaError(f"{run.path}: {error}") from None
+            raise ArrhythmiaError(f"{path}: {error}") from None
         if first_records is None:
             first_records, classes = records, list(metrics["classes"])
         elif records != first_records or list(metrics["classes"]) != classes:
             only = sorted(set(records) ^ set(first_records))
             what = f"records {' '.join(only[:8])}{' ...' if len(only) > 8 else ''}" if only else "classes"
             raise ArrhythmiaError(
-                f"{run.path}: tested on other {what} than {Path(runs[0])}: a paired comparison needs the same test "
+                f"{path}: tested on other {what} than {Path(runs[0])}: a paired comparison needs the same test "
                 "records and classes (train them with the same --protocol and --test-records)"
             )
-        config = run.config
         about.append(
             {
-                "path": str(run.path),
+                "path": str(path),
                 "model": config.model,
                 "protocol": config.protocol,
                 "preset": config.preset,
@@ -149,6 +153,24 @@ def compare_runs(
             )
         figures.append({"name": name, "values": [_ratio(c[name]) for c in counts], "differences": differences})
     return {"runs": about, "records": first_records, "level": level, "resamples": resamples, "figures": figures}
+
+
+def _tested(path: Path, source: str | None) -> tuple[Path, dict, TrainConfig]:
+    """A run's test metrics (``metrics.json``, or ``metrics-<source>.json``) and settings, or a ``crossval``
+    directory's pooled held-out metrics and the settings of its folds."""
+    if (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file():
+        if source is not None:
+            raise ArrhythmiaError(f"{path}: a cross-validation is tested on DS1's records alone, not on --data")
+        summary = read_json(path / SUMMARY, "cross-validation summary")
+        try:
+            return path, summary["pooled"], TrainConfig.from_dict(summary["config"], where=str(path / SUMMARY))
+        except KeyError as missing:
+            raise ArrhythmiaError(f"{path / SUMMARY}: holds no {missing} (an unfinished cross-validation?)") from None
+    run = Run.open(path)
+    try:
+        return run.path, run.metrics(source), run.config
+    except ArrhythmiaError as error:
+        raise ArrhythmiaError(f"{run.path}: {error}") from None
 
 
 def _difference_text(difference: dict | None) -> str:
