@@ -23,7 +23,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("config", "distributed", "batches", "runs", "train")),
     ("evaluation", ("evaluation", "scoring")),
     ("reporting", ("figures", "report", "recording_report")),
-    ("interface", ("experiment", "crossval", "comparison", "labelling", "archive", "review", "serve", "cli", "__main__")),
+    (
+        "interface",
+        ("experiment", "crossval", "comparison", "labelling", "archive", "review", "serve", "cli", "__main__"),
+    ),
 ]
 
 
