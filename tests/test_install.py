@@ -54,7 +54,18 @@ def check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def test_python_m_help_lists_the_commands():
     result = check(run(sys.executable, "-m", "arrhythmia", "--help"))
-    for command in ("download", "data", "models", "train", "evaluate", "report", "predict", "export", "serve"):
+    for command in (
+        "download",
+        "data",
+        "models",
+        "train",
+        "evaluate",
+        "compare",
+        "report",
+        "predict",
+        "export",
+        "serve",
+    ):
         assert command in result.stdout
 
 
