@@ -3,7 +3,8 @@
 The editable install used for development reads everything from ``src/``, so it hides files that the wheel
 leaves out. Here the wheel is built from a copy of the source tree (so no ``build/`` or ``*.egg-info`` lands
 in the checkout) and installed into a new virtual environment; torch and the other dependencies come from
-the running interpreter's site-packages (``--system-site-packages``), so nothing is downloaded.
+the running interpreter's site-packages (``--system-site-packages``, and its own virtual
+environment's through a ``.pth``), so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -113,6 +116,12 @@ def venv(wheel, tmp_path_factory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
     check(run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", env_dir))
     python = env_python(env_dir)
+    # Run from a virtual environment (as most users run the suite), --system-site-packages reaches the base
+    # interpreter's packages, not this environment's: its site-packages are put on the new one's path too, after
+    # its own (a .pth of plain paths: their own .pth files, the editable install's among them, are not read).
+    own = check(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib"), *site.getsitepackages()}
+    (Path(own) / "_running_interpreter.pth").write_text("".join(f"{path}\n" for path in sorted(ours)))
     check(run(python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel, env=clean_env()))
     return env_dir
 
