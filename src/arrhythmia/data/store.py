@@ -21,6 +21,7 @@ a file and an interrupted build resumes where it stopped.
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import shlex
 import shutil
@@ -71,6 +72,17 @@ def _record_files(data_dir: Path, record: str) -> dict[str, list[int]]:
     path = data_dir / record
     files = [p for p in path.parent.glob(f"{path.name}.*") if p.suffix in (".hea", ".dat", ".atr")]
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(files)}
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How the build's worker processes start: from a fork server that has imported what they need once (1.5
+    s of SciPy and wfdb), not by forking this process, whose threads (tqdm's monitor, PyTorch's) a fork can
+    leave holding a lock (Python 3.12 warns of it); spawned where there is no fork server (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["scipy.signal", "wfdb", "arrhythmia.data.wfdb_source"])
+    return context
 
 
 def _build_shard(
@@ -188,10 +200,6 @@ def build_store(
         # store.json says every shard it lists is whole: gone while shards are rebuilt, so that a build stopped
         # midway (Ctrl-C) leaves an unfinished store, which says how to finish it, not one that reads stale shards.
         (out / MANIFEST).unlink(missing_ok=True)
-        # Imported once here (1.5 s), so that forked workers inherit them instead of each importing them.
-        import scipy.signal  # noqa: F401
-        import wfdb  # noqa: F401
-
         bar = tqdm(
             total=len(shards),
             initial=len(shards) - len(todo),
@@ -199,7 +207,8 @@ def build_store(
             unit="record",
             disable=None if progress else True,
         )
-        with bar, ProcessPoolExecutor(max_workers=min(workers or os.cpu_count() or 1, len(todo))) as pool:
+        max_workers = min(workers or os.cpu_count() or 1, len(todo))
+        with bar, ProcessPoolExecutor(max_workers=max_workers, mp_context=_worker_context()) as pool:
             futures = {
                 pool.submit(
                     _build_shard,
