@@ -16,7 +16,6 @@ the same DS1 records are told apart as the choice of a setting needs.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from arrhythmia.config import TrainConfig
 from arrhythmia.crossval import SUMMARY
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.evaluation import figure_text
+from arrhythmia.evaluation import bootstrap_interval, figure_text
 from arrhythmia.files import read_json
 from arrhythmia.runs import Run
 
@@ -60,8 +59,6 @@ def paired_difference_interval(
     both (percentile method). first, second: (hits, total), (n_records,) each, the same records in the same
     order. ``[low, high]``, or None where fewer than two records have a total on either side or a draw's
     ratio is undefined throughout."""
-    from scipy.stats import bootstrap
-
     (hits_a, total_a), (hits_b, total_b) = first, second
     counted = (total_a > 0) | (total_b > 0)
     if counted.sum() < 2:
@@ -73,20 +70,7 @@ def paired_difference_interval(
     def difference(ha, ta, hb, tb, axis):
         return hb.sum(axis=axis) / tb.sum(axis=axis) - ha.sum(axis=axis) / ta.sum(axis=axis)
 
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a draw without beats of a rare class: its ratio is NaN, said below
-        result = bootstrap(
-            arrays,
-            difference,
-            paired=True,
-            vectorized=True,
-            confidence_level=level,
-            n_resamples=resamples,
-            method="percentile",
-            random_state=seed,
-        )
-    low, high = result.confidence_interval
-    return [float(low), float(high)] if np.isfinite([low, high]).all() else None
+    return bootstrap_interval(arrays, difference, level, resamples, seed)
 
 
 def _ratio(counts: tuple[np.ndarray, np.ndarray]) -> float | None:

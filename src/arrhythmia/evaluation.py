@@ -32,6 +32,7 @@ the records holding beats of it, its +P over those with beats called it; None wh
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -184,18 +185,30 @@ def ratio_interval(
     the type; the others add nothing to the ratio) are drawn with replacement ``resamples`` times (SciPy's
     ``bootstrap``, percentile method, the two paired). ``[low, high]``, or None where fewer than two records
     have a total."""
-    from scipy.stats import bootstrap
-
     hits, totals = np.asarray(hits, dtype=np.float64), np.asarray(totals, dtype=np.float64)
     hits, totals = hits[totals > 0], totals[totals > 0]
     if len(totals) < 2:
         return None
     if np.ptp(hits / totals) == 0:  # every record gives the same ratio: no spread to draw
         return [float(hits[0] / totals[0])] * 2
-    with np.errstate(invalid="ignore", divide="ignore"):
+    return bootstrap_interval(
+        (hits, totals), lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis), level, resamples, seed
+    )
+
+
+def bootstrap_interval(
+    arrays: tuple[np.ndarray, ...], statistic: Callable, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> list[float] | None:
+    """The ``level`` interval of ``statistic(*arrays, axis)`` over the records, drawn with replacement
+    ``resamples`` times, the arrays (each (n_records,)) drawn together (SciPy's ``bootstrap``, paired,
+    percentile method). ``[low, high]``, or None where the draws leave it undefined (a ratio of nothing)."""
+    from scipy.stats import bootstrap
+
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a draw without beats of a rare class: its ratio is NaN, said by None
         result = bootstrap(
-            (hits, totals),
-            lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis),
+            arrays,
+            statistic,
             paired=True,
             vectorized=True,
             confidence_level=level,
