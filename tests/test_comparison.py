@@ -88,8 +88,9 @@ def test_runs_tested_on_other_records_or_without_metrics_are_refused_naming_the_
         compare_runs([first, other])
     (tmp_path / "c").mkdir()
     write_json(tmp_path / "c" / "config.json", TrainConfig().to_dict())
-    with pytest.raises(ArrhythmiaError, match=r"c/metrics.json.*arrhythmia evaluate"):
+    with pytest.raises(ArrhythmiaError, match=r"c/metrics.json.*arrhythmia evaluate") as missing:
         compare_runs([first, str(tmp_path / "c")])
+    assert str(missing.value).count(str(tmp_path / "c")) == 1  # the file named once, not after its folder
     with pytest.raises(ArrhythmiaError, match="two runs or more"):
         compare_runs([first])
     assert record_counts(json.loads((tmp_path / "a" / "metrics.json").read_text()))[0][0] == "r00"
