@@ -253,13 +253,13 @@ def flat_lead(signal: np.ndarray) -> str | None:
     """Why a lead holds no ECG at all: "every sample is 0" (one value throughout: an unused channel, a lead
     never connected) or "it holds no valid sample" (all missing); None for a lead with a signal. signal:
     (n_samples,) float, NaN for missing samples."""
-    valid = np.asarray(signal, dtype=np.float64)
-    valid = valid[np.isfinite(valid)]
-    if not len(valid):
+    x = np.asarray(signal, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.any():
         return "it holds no valid sample"
-    if valid.min() == valid.max():
-        return f"every sample is {valid[0]:g}"
-    return None
+    # reduced where finite, not over a copy of the finite samples: 250 MB and 0.7 s on a day at 360 Hz
+    low, high = np.min(x, where=finite, initial=np.inf), np.max(x, where=finite, initial=-np.inf)
+    return f"every sample is {low:g}" if low == high else None
 
 
 def lead_preference(sig_names: list[str]) -> list[int]:
