@@ -36,6 +36,7 @@ from wfdb.io.annotation import ann_label_table
 
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.detection import match_beats
+from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import read_annotations
 from arrhythmia.episodes import EpisodeConfig
@@ -229,13 +230,12 @@ def reference_episodes(
         named = {RHYTHM_NOTES.get(str(note)) for note in notes[marked]}
         return {kind: spans for kind, spans in episodes.items() if kind in named}
     not_paused = samples[np.isin(symbols, list(NOT_A_PAUSE))] / fs
-    gaps = np.zeros((0, 2)) if missing_s is None else np.asarray(missing_s, dtype=np.float64).reshape(-1, 2)
-    for before, after in zip(beats[:-1], beats[1:]):
-        if after - before < pause_s or ((not_paused > before) & (not_paused < after)).any():
-            continue
-        if ((gaps[:, 0] < after) & (gaps[:, 1] > before)).any():
-            continue  # no signal between the beats (a multi-segment record's gap): nothing said of a pause there
-        episodes["pause"].append((float(before), float(after)))
+    before, after = beats[:-1], beats[1:]
+    paused = after - before >= pause_s
+    paused &= ~overlapping(before, after, np.column_stack([not_paused, not_paused]), touching=False)
+    if missing_s is not None:  # no signal between the beats (a multi-segment record's gap): nothing said of a pause
+        paused &= ~overlapping(before, after, missing_s, touching=False)
+    episodes["pause"] = [(float(a), float(b)) for a, b in zip(before[paused], after[paused])]
     return episodes
 
 
@@ -333,11 +333,8 @@ def _reference_of(
 def missing_stretches(signal: np.ndarray, fs: float) -> np.ndarray:
     """Where a signal holds no samples (NaN: a multi-segment record's gaps, samples a WFDB record marks
     invalid): (k, 2) float64 start and end, s. signal: (n_samples,) float; fs: Hz."""
-    missing = np.isnan(np.asarray(signal, dtype=np.float64))
-    if not missing.any():
-        return np.zeros((0, 2))
-    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
-    return np.column_stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]) / fs
+    runs = np.array(true_runs(np.isnan(np.asarray(signal, dtype=np.float64))), dtype=np.float64).reshape(-1, 2)
+    return (runs + [0, 1]) / fs  # a run ends one sample after its last (true_runs gives it inclusive)
 
 
 def _may_pause(annotations: tuple[np.ndarray, ...] | None, fs: float, pause_s: float) -> bool:
