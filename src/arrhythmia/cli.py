@@ -308,11 +308,10 @@ def _train_config(preset: str | None, config: Path | None, settings: dict, proto
     # The file's names and types are checked before any of its values is used.
     from_file = TrainConfig.checked_values(TrainConfig.read_file(config), where=str(config)) if config else {}
     protocol = settings.get("protocol") or from_file.get("protocol", protocol)
-    preset = preset or from_file.get("preset")  # a file's preset is applied as --preset is, its settings over it
-    cfg = TrainConfig.from_preset(preset, protocol) if preset else TrainConfig(protocol=protocol)
     given = {key: value for key, value in settings.items() if value is not None}
     # List settings are comma-separated on the command line ("none": an empty list), read by checked_values.
-    return TrainConfig.from_dict({**cfg.to_dict(), **from_file, **given}, where="command line")
+    # A file's preset is applied as --preset is, the file's settings over it.
+    return TrainConfig.layered(preset or from_file.get("preset"), protocol, from_file, given, where="command line")
 
 
 train.__signature__ = inspect.Signature(

@@ -161,9 +161,18 @@ class TrainConfig:
         """Read a YAML or JSON config file (JSON is valid YAML). A ``preset`` it names is applied first, as
         ``--preset`` is, and the file's other settings over it (a run's ``config.json`` holds them all)."""
         values = cls.checked_values(cls.read_file(path), where=str(path))
-        if values.get("preset"):
-            values = {**cls.from_preset(values["preset"], values.get("protocol", "intra")).to_dict(), **values}
-        return cls.from_dict(values, where=str(path))
+        return cls.layered(values.get("preset"), values.get("protocol", "intra"), values, where=str(path))
+
+    @classmethod
+    def layered(cls, preset: str | None, protocol: str, *layers: dict, where: str = "config") -> TrainConfig:
+        """The defaults for ``protocol``, then ``preset``'s settings (if one is named), then each of ``layers``
+        (settings by name: a config file's, the command line's) over the ones before; ``where`` names the
+        last in an error."""
+        base = cls.from_preset(preset, protocol) if preset else cls(protocol=protocol)
+        merged = base.to_dict()
+        for layer in layers:
+            merged.update(layer)
+        return cls.from_dict(merged, where=where)
 
     @staticmethod
     def read_file(path: str | Path) -> dict:
