@@ -237,9 +237,6 @@ def setting_problem(name: str, value) -> str | None:
     from arrhythmia.data.beats import LABEL_SETS
     from arrhythmia.models import list_models
 
-    def finite(number: float) -> bool:
-        return math.isfinite(number)
-
     checks: dict[str, Callable[[typing.Any], tuple[bool, str]]] = {
         "model": lambda v: (v in list_models(), f"unknown model {v!r} (available: {', '.join(list_models())})"),
         "protocol": lambda v: (v in PROTOCOLS, f"unknown protocol {v!r} (intra or inter)"),
@@ -247,15 +244,15 @@ def setting_problem(name: str, value) -> str | None:
         "checkpoint": lambda v: (v in ("best", "last"), f"checkpoint must be 'best' or 'last', not {v!r}"),
         "labels": lambda v: (v in LABEL_SETS, f"labels must be one of {', '.join(LABEL_SETS)}, not {v!r}"),
         "batch_size": lambda v: (v >= 1, "batch size must be at least 1"),
-        "lr": lambda v: (v > 0 and finite(v), f"learning rate (lr) must be a positive number, not {v}"),
-        "weight_decay": lambda v: (v >= 0 and finite(v), f"weight_decay must be 0 or more, not {v}"),
+        "lr": lambda v: (v > 0 and math.isfinite(v), f"learning rate (lr) must be a positive number, not {v}"),
+        "weight_decay": lambda v: (v >= 0 and math.isfinite(v), f"weight_decay must be 0 or more, not {v}"),
         "lr_factor": lambda v: (
             0 < v < 1,
             f"lr_factor must be between 0 and 1 (the learning rate is multiplied by it), not {v}",
         ),
         "lr_patience": lambda v: (v >= 0, f"lr_patience must be 0 or more epochs, not {v}"),
         "early_stopping_patience": lambda v: (v >= 1, f"early_stopping_patience must be at least 1 epoch, not {v}"),
-        "focal_gamma": lambda v: (v >= 0 and finite(v), f"focal_gamma must be 0 or more, not {v}"),
+        "focal_gamma": lambda v: (v >= 0 and math.isfinite(v), f"focal_gamma must be 0 or more, not {v}"),
         "threads": lambda v: (
             v is None or v >= 1,
             f"threads must be at least 1 (or unset: torch's own choice), not {v}",
