@@ -27,6 +27,7 @@ from PIL import Image
 
 from arrhythmia.data.beats import WINDOWS, BeatSet, Window
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import figure_text
 from arrhythmia.files import atomic_write_bytes
 
 FIGURES_DIR = "figures"
@@ -411,14 +412,10 @@ def plot_ec57(
     # neither): the bars' V +P is not EC57's VEB +P, so the title says which the bars are and gives EC57's.
     title = f"Se and +P per class, one class against the rest, on {tested_on}"
     if ec57:
-
-        def figure(value: float | None) -> str:
-            return "-" if value is None else f"{100 * value:.1f}"
-
-        veb, sveb = ec57["V"], ec57["S"]
+        veb, sveb = ({k: figure_text(ec57[c][k], percent=True) for k in ("se", "ppv")} for c in ("V", "S"))
         title += (
-            f"\nEC57 as bxb counts it (F and Q called V count against neither): VEB Se {figure(veb['se'])} / "
-            f"+P {figure(veb['ppv'])}, SVEB Se {figure(sveb['se'])} / +P {figure(sveb['ppv'])}"
+            f"\nEC57 as bxb counts it (F and Q called V count against neither): VEB Se {veb['se']} / "
+            f"+P {veb['ppv']}, SVEB Se {sveb['se']} / +P {sveb['ppv']}"
         )
     ax.set_title(_title(title, synthetic), fontsize=10)
     return _save(fig, path)
