@@ -459,7 +459,7 @@ class ReviewStore:
                 samples, labels = np.asarray(entry["samples"], np.int64), np.asarray(entry["labels"], dtype=str)
                 index, found = self._nearest(state, samples, tolerance)
                 lost = dict(zip(samples[~found].tolist(), labels[~found].tolist()))
-                self._apply(state, index, labels[found], lost, entry)
+                self._apply(state, index, labels[found], entry, lost)
             elif entry["action"] == "undo" and state.undo:
                 self._restore(state)
             elif entry["action"] == "reanalysed":
@@ -489,13 +489,13 @@ class ReviewStore:
 
     @staticmethod
     def _apply(
-        state: ReviewState, index: np.ndarray, labels: np.ndarray, lost: dict | None = None, entry: dict | None = None
+        state: ReviewState, index: np.ndarray, labels: np.ndarray, entry: dict, lost: dict | None = None
     ) -> None:
-        """Set ``labels`` at ``index`` as reviewed; ``lost``: ``{sample: label}`` of the correction's beats that
-        no beat lies near, kept as unmatched; ``entry``: the journal entry of the correction."""
+        """Set ``labels`` at ``index`` as reviewed, by the correction of journal ``entry``; ``lost``: ``{sample:
+        label}`` of the correction's beats that no beat lies near, kept as unmatched."""
         lost = lost or {}
         before = {sample: state.unmatched.get(sample) for sample in lost}
-        what = undone_text(entry or {})
+        what = undone_text(entry)
         state.undo.append((index, state.labels[index].copy(), state.reviewed[index].copy(), before, what))
         state.labels[index] = labels
         state.reviewed[index] = True
@@ -572,7 +572,7 @@ class ReviewStore:
         if family is not None:
             entry["family"] = family
         entry = self._append(entry)  # on disk before the labels change in memory
-        self._apply(state, index, labels, entry=entry)
+        self._apply(state, index, labels, entry)
         return self.change(entry, index)
 
     def undo(self, version: int | None = None) -> dict:
