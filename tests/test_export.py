@@ -179,7 +179,7 @@ def _deploy(path, signal: np.ndarray, fs: float) -> tuple[np.ndarray, object]:
 
 def test_an_onnx_file_says_how_its_inputs_are_made_and_they_can_be_made_so(run_and_beats):
     from arrhythmia.data.synthetic import synthetic_ecg
-    from arrhythmia.export import preprocessing
+    from arrhythmia.export import preprocessing, preprocessing_settings
 
     run, _ = run_and_beats
     path = export_model(run, "onnx")
@@ -189,6 +189,7 @@ def test_an_onnx_file_says_how_its_inputs_are_made_and_they_can_be_made_so(run_a
     assert "arrhythmia.data.pipeline.cut_beats" in text and "125 Hz" in text and "10 s windows" in text
     assert "context:" not in text  # kachuee-resnet takes no context features
     assert text == preprocessing(onnx_model.window, [])
+    assert json.loads(meta["preprocessing_settings"]) == preprocessing_settings(onnx_model.window, [])
 
     ecg = synthetic_ecg(duration_s=60, fs=360, seed=3)
     probabilities, beats = _deploy(path, ecg.signal, 360)
@@ -202,7 +203,7 @@ def test_an_onnx_file_says_how_its_inputs_are_made_and_they_can_be_made_so(run_a
 
     shipped = Classifier.from_pretrained(device="cpu")
     described = preprocessing(shipped.window, shipped.spec.context_features)
-    assert "0.5 Hz" in described and "context: 9 features" in described and "within 150 s" in described
+    assert "0.5 Hz" in described and "context: 9 float32 features" in described and "within 150 s" in described
     probabilities, beats = _deploy(pretrained.model_dir(pretrained.DEFAULT) / "model.onnx", ecg.signal, 360)
     assert beats.context.shape == (beats.kept.sum(), 9)
     assert np.abs(probabilities - shipped.predict_proba(beats.X, beats.context)).max() < 1e-4
@@ -262,3 +263,135 @@ def test_a_model_without_context_features_takes_and_leaves_aside_the_context_giv
     np.testing.assert_allclose(
         adapted.predict_proba(beats.X, context), classifier.renormalised(beats.X).predict_proba(beats.X)
     )
+
+
+def _documented_cut(signal: np.ndarray, fs: float, peaks: np.ndarray, meta: dict) -> tuple:
+    """The beats and context features of a centred-window model made as its metadata says, with NumPy and
+    SciPy alone (what a deployment without this package writes): (X, context, kept)."""
+    from fractions import Fraction
+
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    s = json.loads(meta["preprocessing_settings"])
+    assert s["kind"] == json.loads(meta["window"])["kind"] == "centred"
+    n_in = int(meta["input_length"])
+    assert s["before_samples"] + 1 + s["after_samples"] == n_in
+    x = np.asarray(signal, dtype=np.float64)
+    x = np.where(np.isnan(x), np.nanmedian(x), x)
+    x = sosfiltfilt(butter(s["baseline_highpass_order"], s["baseline_highpass_hz"], "highpass", fs=fs, output="sos"), x)
+    ratio = Fraction(s["fs_hz"] / fs).limit_denominator(s["resample_max_denominator"])
+    if ratio != 1:
+        x = resample_poly(x, ratio.numerator, ratio.denominator)
+    assert s["r_peak_rounding"] == "half_to_even" and s["edge"] == "repeat"
+    at = np.clip(np.round(peaks * s["fs_hz"] / fs).astype(int), 0, len(x) - 1)
+    block = int(round(s["scale_window_s"] * s["fs_hz"]))
+    rows, kept = [], np.zeros(len(peaks), dtype=bool)
+    for i, p in enumerate(at):
+        stretch = x[p // block * block : (p // block + 1) * block]
+        lo, hi = stretch.min(), stretch.max()
+        if hi > lo:
+            kept[i] = True
+            index = np.clip(np.arange(p - s["before_samples"], p + s["after_samples"] + 1), 0, len(x) - 1)
+            rows.append((x[index] - lo) / (hi - lo))
+    X = np.array(rows, dtype=np.float32).reshape(-1, n_in)
+
+    t = peaks / fs
+    if len(peaks) < 2:
+        rr = np.ones((len(peaks), 6))
+    else:
+        intervals = np.clip(np.diff(t), *s["rr_range_s"])
+        pre, post = np.r_[intervals[:1], intervals], np.r_[intervals, intervals[-1:]]
+        local = np.array([pre[max(0, i - s["local_beats"] + 1) : i + 1].mean() for i in range(len(t))])
+        half = s["global_s"] / 2
+        wide = np.array([pre[(t >= ti - half) & (t <= ti + half)].mean() for ti in t])
+        rr = np.stack([pre, post, pre / post, pre / local, post / local, pre / wide], axis=1)
+    B = X.astype(np.float64)
+    minute = peaks[kept] // int(round(s["template_block_s"] * fs))
+    template = np.empty_like(B)
+    for b in np.unique(minute):
+        members = minute == b
+        template[members] = np.median(B[members] if members.sum() >= s["template_min_beats"] else B, axis=0)
+    e, cap = s["template_eps"], s["template_max_ratio"]
+    bc, mc = B - B.mean(1, keepdims=True), template - template.mean(1, keepdims=True)
+    corr = (bc * mc).sum(1) / (np.linalg.norm(bc, axis=1) * np.linalg.norm(mc, axis=1) + e)
+    rms = np.minimum(np.sqrt(((B - template) ** 2).mean(1)) / (template.std(1) + e), cap)
+    amplitude = np.minimum(np.ptp(B, axis=1) / (np.ptp(template, axis=1) + e), cap)
+    context = np.hstack([rr[kept], np.stack([corr, rms, amplitude], axis=1)]).astype(np.float32)
+    return X, context, kept
+
+
+def test_the_preprocessing_the_metadata_describes_is_the_one_cut_beats_does():
+    """A deployment that cannot install this package makes the graph's inputs from the metadata alone. The
+    text left out what the first and last beats' windows hold past the signal's ends (MIT-BIH 100 and 208:
+    their first and last beats, so the template features of every beat of the first and last minute, 80 and
+    113 beats, differed), the rounding of R peaks at 125 Hz (C's round() moves a quarter of the beats of a
+    250 Hz recording by one sample: 28 labels of 208), and the template features' guard against a flat median
+    (template_rms off by up to 2e-4)."""
+    from arrhythmia.data import Window
+    from arrhythmia.data.pipeline import cut_beats
+    from arrhythmia.data.synthetic import synthetic_ecg
+    from arrhythmia.export import metadata
+
+    meta = metadata(Classifier.from_pretrained(device="cpu"))
+    window = Window.from_dict(json.loads(meta["window"]))
+    text = meta["preprocessing"]
+    assert "first or last sample's value" in text and "halves rounded to even" in text and "e = 1e-06" in text
+    for fs, seed in ((360, 1), (250, 2), (128, 3)):
+        ecg = synthetic_ecg(duration_s=130, fs=fs, seed=seed)  # its last minute holds fewer than 8 beats
+        signal = ecg.signal.copy()
+        signal[int(40 * fs) : int(41 * fs)] = np.nan  # a gap: the lead's median there
+        peaks = np.r_[3, ecg.r_peaks, len(signal) - 2]  # windows that run past both ends
+        if fs == 250:
+            peaks = peaks | 1  # odd samples: every one halfway between two at 125 Hz
+        peaks = np.unique(peaks)
+        beats = cut_beats(signal, fs, peaks, window)
+        X, context, kept = _documented_cut(signal, fs, peaks, meta)
+        assert kept.all() and np.array_equal(kept, beats.kept), fs
+        np.testing.assert_allclose(X, beats.X, rtol=0, atol=1e-6, err_msg=f"{fs} Hz")
+        np.testing.assert_allclose(context, beats.context, rtol=1e-6, atol=1e-6, err_msg=f"{fs} Hz")
+    # one beat (no RR interval), and a flat lead (no beat at all)
+    for signal, peaks in ((ecg.signal, ecg.r_peaks[5:6]), (np.zeros(1280), np.array([300, 700]))):
+        beats = cut_beats(signal, 128, peaks, window)
+        X, context, kept = _documented_cut(signal, 128, peaks, meta)
+        assert np.array_equal(kept, beats.kept)
+        np.testing.assert_allclose(X, beats.X, atol=1e-6)
+        np.testing.assert_allclose(context, beats.context, atol=1e-6)
+
+
+def test_an_export_that_cannot_be_written_or_read_says_so_in_one_line(run_and_beats, tmp_path, monkeypatch):
+    import onnx
+
+    from arrhythmia import export
+
+    run, _ = run_and_beats
+    blocker = tmp_path / "model.onnx"
+    blocker.write_bytes(b"x")
+    with pytest.raises(ArrhythmiaError, match=re.escape(f"{blocker / 'v2.onnx'}: {blocker} is a file, not a folder")):
+        export_model(run, "onnx", blocker / "v2.onnx")
+
+    def refused(path, write):  # as a read-only folder answers (root writes anywhere, so it is simulated)
+        raise PermissionError(13, "Permission denied", str(path.parent / f".{path.name}.abc123.tmp"))
+
+    monkeypatch.setattr(export, "atomic_write_bytes", refused)
+    for fmt, name in (("onnx", "m.onnx"), ("torchscript", "m.ts.pt")):
+        with pytest.raises(ArrhythmiaError) as caught:
+            export_model(run, fmt, tmp_path / name)
+        assert str(caught.value) == f"{tmp_path / name}: cannot write the export there (Permission denied)"
+    monkeypatch.undo()
+
+    # A graph whose metadata another tool damaged or dropped in part: one line, not a KeyError or JSON traceback.
+    graph = onnx.load(str(export_model(run, "onnx")))
+    meta = {prop.key: prop.value for prop in graph.metadata_props}
+    for key, value, message in (
+        ("classes", "N,S,V", "classes: 'N,S,V' is not valid"),
+        ("input_length", None, "input_length: missing"),
+    ):
+        changed = {k: v for k, v in meta.items() if k != key} | ({key: value} if value is not None else {})
+        del graph.metadata_props[:]
+        onnx.helper.set_model_props(graph, changed)
+        path = tmp_path / f"damaged_{key}.onnx"
+        onnx.save(graph, str(path))
+        with pytest.raises(
+            ArrhythmiaError, match=re.escape(f"{path}: its arrhythmia metadata is damaged ({message}); export")
+        ):
+            load_classifier(path, engine="onnx")

@@ -98,6 +98,10 @@ def export_path(
     out = default if out is None else Path(out)
     if out.is_dir() or (not out.exists() and not out.suffix):  # exp/newdir: a folder, as an existing one is
         out = out / EXPORT_FILES[fmt]
+    # The folders are made as the file is written; a file where one is to go said so there as "File exists".
+    blocking = next((parent for parent in out.parents if parent.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ArrhythmiaError(f"{out}: {blocking} is a file, not a folder to write the export in")
     for other, suffixes in SUFFIXES.items():
         if other != fmt and out.suffix.lower() in suffixes:
             raise ArrhythmiaError(
@@ -130,41 +134,121 @@ class Deployable(nn.Module):
         return torch.softmax(self.model(x, context), dim=1)
 
 
+#: How ``segmentation`` and ``context`` compute what the preprocessing text describes, where the package keeps
+#: no constant of its own (numbers written in those functions): a test re-implements ``cut_beats`` from
+#: ``preprocessing_settings`` alone and compares, so these cannot drift from the code unseen.
+BASELINE_ORDER = 2  # segmentation.remove_baseline's Butterworth order
+SHORT_SIGNAL_SAMPLES = 15  # remove_baseline subtracts the median from a lead this short (no room for filtfilt)
+RESAMPLE_MAX_DENOMINATOR = 1000  # segmentation.resample's up/down: Fraction(...).limit_denominator(1000)
+TEMPLATE_EPS = 1e-6  # context.template_features' guard in its three denominators
+TEMPLATE_MAX_RATIO = 10.0  # and its cap on the RMS and amplitude ratios
+
+
+def preprocessing_settings(window: Window, context_features: tuple[str, ...] | list[str]) -> dict:
+    """The numbers the ``preprocessing`` text gives, as JSON for a re-implementation: rates in Hz, times in s,
+    lengths in samples at ``fs_hz`` (``before_samples`` and ``after_samples``: the beat is
+    ``before_samples + 1 + after_samples`` long, the R peak at index ``before_samples``)."""
+    settings: dict = {
+        "kind": window.kind,
+        "fs_hz": window.fs,
+        "resample_max_denominator": RESAMPLE_MAX_DENOMINATOR,
+        "r_peak_rounding": "half_to_even",
+        "scale_window_s": WINDOW_SECONDS,
+    }
+    if window.kind == "kachuee":
+        settings |= {"length": window.length, "segment_rr_factor": SEGMENT_RR_FACTOR}
+    else:
+        settings |= {
+            "baseline_highpass_hz": BASELINE_CUTOFF_HZ,
+            "baseline_highpass_order": BASELINE_ORDER,
+            "short_signal_samples": SHORT_SIGNAL_SAMPLES,
+            "before_samples": window.r_peak,
+            "after_samples": window.length - window.r_peak - 1,
+            "edge": "repeat",
+        }
+    if context_features:
+        settings |= {
+            "rr_range_s": list(RR_RANGE_S),
+            "local_beats": LOCAL_BEATS,
+            "global_s": GLOBAL_S,
+            "template_block_s": TEMPLATE_BLOCK_S,
+            "template_min_beats": TEMPLATE_MIN_BEATS,
+            "template_eps": TEMPLATE_EPS,
+            "template_max_ratio": TEMPLATE_MAX_RATIO,
+        }
+    return settings
+
+
 def preprocessing(window: Window, context_features: tuple[str, ...] | list[str]) -> str:
     """How the graph's inputs are made from a recording, in words, for the file's metadata: the graph holds
     the standardisation and the network, not the cutting of beats nor their context features, which
-    ``arrhythmia.data.pipeline.cut_beats`` makes (``predict`` and training alike)."""
+    ``arrhythmia.data.pipeline.cut_beats`` makes (``predict`` and training alike). Every step, order, rounding
+    rule and edge case a re-implementation needs to give the same float32 inputs is said (the numbers also in
+    ``preprocessing_settings``)."""
     low, high = RR_RANGE_S
+    fs = f"{window.fs:g}"
+    window_len = int(round(WINDOW_SECONDS * window.fs))
+    # The steps both windows share: the same resampling, and the same mapping of R peaks to the new rate.
+    resampled = (
+        f"resampled to {fs} Hz (scipy.signal.resample_poly(x, up, down) with its defaults, up/down = "
+        f"Fraction({fs} / fs).limit_denominator({RESAMPLE_MAX_DENOMINATOR}); none when fs is {fs} Hz). Each R "
+        f"peak r (a sample at fs) becomes sample round(r * {fs} / fs) of the resampled signal, halves rounded to "
+        f"even (numpy.round; C's round() differs for a peak exactly between two samples), clipped to the signal."
+    )
+    windows = (
+        f"the {WINDOW_SECONDS:g} s windows are consecutive stretches of {window_len} samples of the resampled "
+        f"signal from its first sample, the last one shorter, and an R peak's is the one holding its {fs} Hz sample"
+    )
     if window.kind == "kachuee":
         beats = (
-            f"beats: one ECG lead in mV, resampled to {window.fs:g} Hz (polyphase, anti-aliased), split into "
-            f"consecutive {WINDOW_SECONDS:g} s windows; from each R peak {SEGMENT_RR_FACTOR:g} x its window's median "
-            f"RR interval (at most input_length samples), scaled to [0, 1] by its window's minimum and maximum "
-            f"(clipped), zero-padded to input_length; a window with fewer than 2 R peaks or flat gives no beats."
+            f"beats: one ECG lead in mV (NaN samples replaced by the lead's median first), {resampled} "
+            f"{windows[0].upper()}{windows[1:]}. From each R peak, min(round({SEGMENT_RR_FACTOR:g} x the median "
+            f"difference of the {fs} Hz samples of its window's R peaks), input_length) samples starting at the "
+            f"peak, scaled as (x - min) / (max - min) by its window's minimum and maximum and clipped to [0, 1], "
+            f"zeros after them (and past the signal's end) up to input_length; a window with fewer than 2 R peaks, "
+            f"or flat, gives no beats."
         )
     else:
+        before = window.r_peak
+        after = window.length - window.r_peak - 1
         beats = (
-            f"beats: one ECG lead in mV, baseline removed (2nd-order Butterworth high-pass at "
-            f"{BASELINE_CUTOFF_HZ:g} Hz, zero phase), resampled to {window.fs:g} Hz (polyphase), cut from "
-            f"{window.before_s:g} s before to {window.after_s:g} s after each R peak, scaled to [0, 1] by the "
-            f"minimum and maximum of the {WINDOW_SECONDS:g} s window (of consecutive ones) holding the R peak."
+            f"beats: one ECG lead in mV (NaN samples replaced by the lead's median first), baseline removed "
+            f"(Butterworth high-pass of order {BASELINE_ORDER} at {BASELINE_CUTOFF_HZ:g} Hz, zero phase: "
+            f"scipy.signal.butter({BASELINE_ORDER}, {BASELINE_CUTOFF_HZ:g}, 'highpass', fs=fs, output='sos') run "
+            f"by scipy.signal.sosfiltfilt with its default padding; a lead of {SHORT_SIGNAL_SAMPLES} samples or "
+            f"fewer has its median subtracted instead), then {resampled} The beat is the {window.length} samples "
+            f"from {before} before to {after} after that sample ({window.before_s:g} s before to "
+            f"{window.after_s:g} s after the R peak), a sample before the signal's start or past its end taking "
+            f"the first or last sample's value (the first and last beats are kept). Each beat is scaled as "
+            f"(x - lo) / (hi - lo) in float64, then float32, with lo and hi the minimum and maximum of its R "
+            f"peak's {WINDOW_SECONDS:g} s window ({windows}); a peak whose window is flat (hi = lo) gives no beat."
         )
     text = (
         "Inputs are made by arrhythmia.data.pipeline.cut_beats(signal_mV, fs, r_peaks, window) of the "
-        f"arrhythmia package; a re-implementation must match it. R peaks: any detector (predict uses "
+        f"arrhythmia package; a re-implementation must match it (the numbers below are also in "
+        f"preprocessing_settings, JSON). R peaks: any detector (predict uses "
         f"arrhythmia.data.detection.detect_r_peaks, and cuts beats from the signal with mains hum removed and "
         f"muscle noise low-passed where there is any). {beats}"
     )
     if context_features:
         text += (
-            f" context: {len(context_features)} features per beat, in context_features' order: from the R peaks "
-            f"of the whole recording (all beats, not only those classified), RR intervals in s clipped to "
-            f"[{low:g}, {high:g}] (the first beat's pre RR is its post RR, the last's post RR its pre RR): pre_rr_s, "
-            f"post_rr_s, pre/post, pre / mean pre RR of this beat and the {LOCAL_BEATS - 1} before it, post / that "
-            f"mean, pre / mean pre RR of the beats within {GLOBAL_S / 2:g} s either side; then against the median "
-            f"beat window of its {TEMPLATE_BLOCK_S:g} s block of the recording (the whole recording's where the "
-            f"block has fewer than {TEMPLATE_MIN_BEATS} beats): Pearson correlation, RMS difference / the median "
-            f"beat's standard deviation (at most 10), peak-to-peak amplitude / the median beat's (at most 10)."
+            f" context: {len(context_features)} float32 features per beat that gave one, in context_features' "
+            f"order. RR features from every R peak given (all beats, not only those classified or kept) at the "
+            f"recording's rate fs, not their {fs} Hz samples: RR intervals (r[i] - r[i-1]) / fs in s clipped to "
+            f"[{low:g}, {high:g}], a beat's pre RR the interval before it and its post RR the one after it (the "
+            f"first beat's pre RR is its post RR, the last's post RR its pre RR): pre_rr_s, post_rr_s, pre/post, "
+            f"pre / local, post / local with local the mean pre RR of this beat and the {LOCAL_BEATS - 1} before it "
+            f"(fewer at the start), pre / the mean pre RR of the beats whose time r / fs is within "
+            f"{GLOBAL_S / 2:g} s either side of this one's (ends included); with fewer than 2 R peaks all six are "
+            f"1. Template features against the typical beat of the beat's block, the {TEMPLATE_BLOCK_S:g} s "
+            f"stretches of the recording from its first sample (block r // round({TEMPLATE_BLOCK_S:g} * fs)): the "
+            f"sample-wise median, in float64, of the float32 beat windows of the beats in the block that gave "
+            f"one, or of all the recording's such beats where the block holds fewer than {TEMPLATE_MIN_BEATS}. "
+            f"For a beat window b and its typical beat m (b' = b - mean(b), m' = m - mean(m), e = "
+            f"{TEMPLATE_EPS:g}): template_corr = sum(b' * m') / (norm(b') * norm(m') + e), template_rms = "
+            f"min(sqrt(mean((b - m)^2)) / (std(m) + e), {TEMPLATE_MAX_RATIO:g}) with the population standard "
+            f"deviation, template_amplitude = min((max(b) - min(b)) / (max(m) - min(m) + e), "
+            f"{TEMPLATE_MAX_RATIO:g})."
         )
     return text + (
         " The output is the network's probabilities alone: predict's per-recording adaptation (its "
@@ -187,6 +271,9 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "context (n, n_context) float32 if context_features",
         "output": "class probabilities (n, n_classes); standardisation and softmax are in the graph",
         "preprocessing": preprocessing(classifier.window, classifier.spec.context_features),
+        "preprocessing_settings": json.dumps(
+            preprocessing_settings(classifier.window, classifier.spec.context_features)
+        ),
         "mean": json.dumps(scaling.mean.tolist()),
         "std": json.dumps(scaling.std.tolist()),
         # Exports before this key folded BatchNormalization into the convolutions (``OnnxClassifier.renormalised``).
@@ -214,7 +301,7 @@ def export_model(
     if fmt == "torchscript":
         traced = torch.jit.trace(module, example)
         extra = {"metadata.json": json.dumps(meta)}
-        atomic_write_bytes(out, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
+        _write(out, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
         return out
 
     import onnx
@@ -237,8 +324,18 @@ def export_model(
         onnx.helper.set_model_props(graph, meta)
         onnx.save(graph, str(tmp))
 
-    atomic_write_bytes(out, write)
+    _write(out, write)
     return out
+
+
+def _write(out: Path, write) -> None:
+    """``atomic_write_bytes(out, write)``, a file-system error named by ``out``: it came out naming the
+    temporary file beside it (``/sys/.model.onnx._vzfsyyc.tmp: Permission denied``), a file the user never
+    asked for."""
+    try:
+        atomic_write_bytes(out, write)
+    except OSError as exc:
+        raise ArrhythmiaError(f"{out}: cannot write the export there ({exc.strerror or exc})") from None
 
 
 def _session(model: str | bytes, path: Path):
@@ -274,12 +371,23 @@ class OnnxClassifier:
         if meta.get("producer") != "arrhythmia":
             raise ArrhythmiaError(f"{path}: not an ONNX model exported by arrhythmia (no class metadata)")
         self.path = path
-        self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"]))
-        self.input_length = int(meta["input_length"])
-        self.model_name = meta["model"]
-        self.window = Window.from_dict(json.loads(meta["window"])) if "window" in meta else WINDOWS["kachuee"]
-        # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
-        self.n_context = len(json.loads(meta.get("context_features", meta.get("rr_features", "[]"))))
+        key = "classes"  # the one being read, for the message (a graph re-saved or edited by another tool)
+        try:
+            self.classes: tuple[str, ...] = tuple(json.loads(meta[key]))
+            key = "input_length"
+            self.input_length = int(meta[key])
+            key = "model"
+            self.model_name = meta[key]
+            key = "window"
+            self.window = Window.from_dict(json.loads(meta[key])) if key in meta else WINDOWS["kachuee"]
+            # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
+            key = "context_features"
+            self.n_context = len(json.loads(meta.get(key, meta.get("rr_features", "[]"))))
+        except (KeyError, ValueError, TypeError) as exc:
+            found = "missing" if isinstance(exc, KeyError) else f"{meta[key][:40]!r} is not valid"
+            raise ArrhythmiaError(
+                f"{path}: its arrhythmia metadata is damaged ({key}: {found}); export the model again"
+            ) from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.batchnorm_kept = meta.get("batchnorm") == "nodes"
 
