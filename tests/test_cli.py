@@ -137,7 +137,7 @@ def test_evaluate_on_another_source_with_the_same_classes(tmp_path):
     ("args", "fragments"),
     [
         (["train", "--data", "synthetic", "--model", "nope"], ["unknown model 'nope'"]),
-        (["train", "--data", "synthetic", "--protocol", "inter"], ["inter-patient protocol needs MIT-BIH"]),
+        (["train", "--data", "synthetic", "--protocol", "inter", "--test-records", "syn099"], ["no beats of test"]),
         (["train", "--resume", "does-not-exist"], ["does-not-exist: run directory does not exist"]),
         (["evaluate", "not-a-run"], ["not-a-run"]),
     ],

@@ -213,12 +213,19 @@ def test_every_rank_does_with_a_fold_folder_what_rank_0_found_there(tmp_path, mo
     assert resumed == [False, True]
 
 
-def test_cross_validation_needs_the_inter_protocol_and_ds1_records(tmp_path):
+def test_cross_validation_needs_the_inter_protocol_and_patients_records(tmp_path):
+    from conftest import write_heartbeat_csvs
+
     with pytest.raises(ArrhythmiaError, match="protocol inter, not 'intra'"):
         cross_validate(TrainConfig(protocol="intra"), out_dir=tmp_path, beats=_fake_mitdb_beats(), log=lambda _: None)
+    ds2 = _fake_mitdb_beats().subset(np.isin(_fake_mitdb_beats().record, DS2))
+    with pytest.raises(ArrhythmiaError, match="needs MIT-BIH's DS1 records .found 0 of 22"):
+        cross_validate(TrainConfig(protocol="inter"), out_dir=tmp_path / "cv", beats=ds2, log=lambda _: None)
+    heartbeat = write_heartbeat_csvs(tmp_path / "hb")
     assert_one_line_error(
-        run_cli("crossval", "--data", "synthetic", "--out", tmp_path / "cv"), "synthetic", "needs MIT-BIH's DS1 records"
+        run_cli("crossval", "--data", heartbeat, "--out", tmp_path / "cv"), "heartbeat-mitbih", "carry no patient ids"
     )
+    assert not (tmp_path / "cv").exists()
 
 
 @pytest.mark.parametrize(

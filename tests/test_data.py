@@ -353,7 +353,7 @@ def test_inter_split_follows_de_chazal_and_splits_validation_by_record():
 
 
 def test_inter_split_needs_patient_records(heartbeat_dir):
-    with pytest.raises(DataError, match="inter-patient protocol needs MIT-BIH records"):
+    with pytest.raises(DataError, match="Heartbeat CSVs carry no patient ids: use --protocol intra"):
         make_split(load_heartbeat(heartbeat_dir), "inter")
 
 

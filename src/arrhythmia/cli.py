@@ -341,6 +341,7 @@ def crossval(
     """Cross-validate over DS1's records: one inter-patient run per group of records, tested on that group.
 
     Choose settings here, on DS1 alone; DS2 (`arrhythmia train --protocol inter`) is for the figure you report.
+    On another database, every record is cross-validated over (a patient's records in one group: --patients).
     A stopped cross-validation continues where it stopped when run again with the same options.
     """
     from arrhythmia.crossval import cross_validate, format_cross_validation
@@ -354,7 +355,7 @@ def crossval(
 
 crossval.__signature__ = inspect.Signature(
     [
-        _option("folds", int, 5, "Groups of DS1 records, one run tested on each."),
+        _option("folds", int, 5, "Groups of DS1 records (another database: of its patients), one run tested on each."),
         _option("fold_seed", int, 0, "Shuffle that deals the records into groups (5 folds, seed 0: the README's)."),
         _option("out", Path | None, None, "Directory (default runs/<model>-crossval<folds>-<time>)."),
         _option("report", bool, False, "Also write each fold's figures and report.html."),

@@ -44,11 +44,22 @@ class TrainConfig:
     data: str | None = setting(
         None, "mitdb (default, downloaded on first use), heartbeat, synthetic, or a directory (WFDB, CSVs, store)."
     )
-    protocol: str = setting("intra", "intra (random 60/20/20 by beat) or inter (DS1 -> DS2, no shared patients).")
+    protocol: str = setting(
+        "intra",
+        "intra (random 60/20/20 by beat) or inter (no shared patients: MIT-BIH's DS1 -> DS2; another database's"
+        " patients, a third of them tested on).",
+    )
     test_records: list[str] = setting(
         [],
-        "Inter-patient protocol: DS1 records, comma-separated, to test on instead of DS2; neither trained nor"
-        " validated on (one fold of a cross-validation over DS1's records: `arrhythmia crossval`).",
+        "Inter-patient protocol: records, comma-separated, to test on; neither trained nor validated on. On"
+        " MIT-BIH, DS1 records instead of DS2 (one fold of a cross-validation over DS1's records: `arrhythmia"
+        " crossval`); on another database, instead of a third of its patients drawn with the seed.",
+    )
+    patients: str | None = setting(
+        None,
+        "Inter-patient protocol: a CSV file with columns record and patient, for a database with several records"
+        " of one patient: they are kept together (train, validation or test; one cross-validation fold). Records"
+        " it does not name are patients of their own.",
     )
     window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
     labels: str = setting(
@@ -206,6 +217,10 @@ class TrainConfig:
                 not self.test_records or self.protocol == "inter",
                 "test records are for the inter-patient protocol (--protocol inter)",
             ),
+            (
+                not self.patients or self.protocol == "inter",
+                "patients are for the inter-patient protocol (--protocol inter)",
+            ),
             # seed .. seed + ensemble - 1 seed NumPy and scikit-learn too, which take 0 .. 2**32 - 1.
             (
                 self.seed + max(self.ensemble, 1) - 1 < 2**32,
@@ -235,10 +250,10 @@ def setting_problem(name: str, value) -> str | None:
     from arrhythmia.augment import AUGMENTATIONS
     from arrhythmia.data import PROTOCOLS, WINDOWS
     from arrhythmia.data.beats import LABEL_SETS
-    from arrhythmia.models import list_models
+    from arrhythmia.models import list_models, unknown_model
 
     checks: dict[str, Callable[[typing.Any], tuple[bool, str]]] = {
-        "model": lambda v: (v in list_models(), f"unknown model {v!r} (available: {', '.join(list_models())})"),
+        "model": lambda v: (v in list_models(), unknown_model(v)),  # names a run's model of a missing plugin
         "protocol": lambda v: (v in PROTOCOLS, f"unknown protocol {v!r} (intra or inter)"),
         "epochs": lambda v: (v >= 1, "epochs must be at least 1"),
         "checkpoint": lambda v: (v in ("best", "last"), f"checkpoint must be 'best' or 'last', not {v!r}"),

@@ -1,4 +1,5 @@
-"""Cross-validation over DS1's records: choose settings on DS1 alone and keep DS2 for the figure you report.
+"""Cross-validation over DS1's records (or another database's): choose settings on DS1 alone and keep DS2 for
+the figure you report.
 
 The inter-patient protocol's four or five validation records are too few to choose settings by (two seeds
 of the same settings differ as much as two settings). Here DS1's records are dealt into ``k`` groups
@@ -6,7 +7,9 @@ of the same settings differ as much as two settings). Here DS1's records are dea
 instead of DS2 (``TrainConfig.test_records``), trained and early-stopped on the other groups' records. Each
 DS1 beat is then labelled once, by the one model that never saw its patient, and the pooled labels give the
 cross-validated figures. DS2 is never read. With MIT-BIH's own beat symbols as classes (``labels: mitdb``)
-every fold has the same classes, the symbols with enough beats in DS1.
+every fold has the same classes, the symbols with enough beats in DS1. On another database (records that
+are not MIT-BIH's) every record is dealt, and with ``TrainConfig.patients`` a patient's records stay in
+one group (``fold_records``).
 
     cv = cross_validate(TrainConfig.from_preset("fast", "inter"), k=5)   # what `arrhythmia crossval` does
     cv.metrics["per_class"]["S"]["se"], cv.records, cv.path / "crossval.json"
@@ -36,7 +39,8 @@ import pandas as pd
 from arrhythmia import distributed
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats
-from arrhythmia.data.splits import DS1, record_groups
+from arrhythmia.data.heartbeat import records_are_files
+from arrhythmia.data.splits import DS1, MITDB_RECORDS, patient_of, read_patients, record_groups
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, figure_text, record_average_cells
 from arrhythmia.figures import plot_confusion, plot_ec57
@@ -47,6 +51,7 @@ from arrhythmia.train import TrainingInterrupted, train
 
 SUMMARY = "crossval.json"
 RECORDS = "records.csv"
+DS1_RECORDS = "DS1's records"
 
 
 @dataclass
@@ -95,20 +100,15 @@ def cross_validate(
         raise ArrhythmiaError("cross-validation chooses each fold's test records itself: leave test_records empty")
     # Before the beats are loaded and the directory made: a mistyped setting is one line, and leaves nothing.
     config.validate()
-    config = replace(config, data=data_path(config.data))  # as each fold's run saves it
+    config = replace(config, data=data_path(config.data), patients=data_path(config.patients))  # as each fold saves
+    patients = read_patients(config.patients) if config.patients else None
     beats = beats if beats is not None else load_beats(config.data, progress=progress, window=get_window(config.window))
-    present = set(beats.record.astype(str))
-    records = [r for r in DS1 if r in present]
-    if len(records) < 2:
-        raise ArrhythmiaError(
-            f"{beats.source}: cross-validation needs MIT-BIH's DS1 records (found {len(records)} of {len(DS1)}); "
-            "the Heartbeat CSVs and synthetic data carry no patient ids"
-        )
-    groups = record_groups(records, k, seed)
+    records, groups = fold_records(beats, k, seed, patients)
     path = Path(out_dir) if out_dir is not None else new_path(f"{config.model}-crossval{k}")
     path.mkdir(parents=True, exist_ok=True)
     if distributed.from_environment().is_main:
-        log(f"cross-validation over {len(records)} DS1 records, {k} folds (seed {seed}) in {path}")
+        which = "DS1 " if _records_name(records) == DS1_RECORDS else ""
+        log(f"cross-validation over {len(records)} {which}records, {k} folds (seed {seed}) in {path}")
 
     # One process group for every fold under torchrun (train() then joins it and leaves it open); none alone.
     ctx, _ = distributed.setup(config.device)
@@ -138,12 +138,40 @@ def cross_validate(
     write_json(path / SUMMARY, summary)
     atomic_write_bytes(path / RECORDS, lambda tmp: per_record.to_csv(tmp, index=False))
     figures = path / "figures"
-    tested_on = "DS1, each beat labelled by the fold model that never saw its patient"
+    tested_on = f"{_records_name(list(fold_of))}, each beat labelled by the fold model that never saw its patient"
     plot_confusion(
         pooled["confusion"], pooled["confusion_normalised"], classes, figures / "confusion.png", tested_on=tested_on
     )
     plot_ec57(pooled["per_class"], classes, figures / "ec57.png", tested_on=tested_on, ec57=pooled["ec57"])
     return CrossValidation(path, groups, runs, pooled, fold_metrics, summary["spread"], per_record)
+
+
+def fold_records(
+    beats: BeatSet, k: int, seed: int = 0, patients: dict[str, str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The records cross-validated over, and each fold's test records: MIT-BIH's DS1 records (DS2 stays the
+    inter-patient test set), or every record of another database; dealt into ``k`` groups by patient
+    (``patients``, ``{record: patient}``; a record not in it is a patient of its own; ``record_groups``)."""
+    present = sorted(set(beats.record.astype(str)))
+    if records_are_files(beats):
+        raise ArrhythmiaError(
+            f"{beats.source}: cross-validation over records needs their patients' records (a WFDB database); "
+            "the Heartbeat CSVs carry no patient ids"
+        )
+    mitdb = set(present) <= MITDB_RECORDS
+    records = [r for r in DS1 if r in present] if mitdb else present
+    if len(records) < 2:
+        raise ArrhythmiaError(
+            f"{beats.source}: cross-validation needs MIT-BIH's DS1 records (found {len(records)} of {len(DS1)})"
+        )
+    patient = dict(zip(records, patient_of(np.array(records), patients).tolist()))
+    dealt = record_groups(sorted(set(patient.values())), k, seed)
+    return records, [sorted(r for r in records if patient[r] in group) for group in dealt]
+
+
+def _records_name(records: list[str]) -> str:
+    """What a cross-validation held out, for its log and figures: DS1's records, or so many records."""
+    return DS1_RECORDS if set(records) <= set(DS1) else f"{len(records)} records"
 
 
 def _train_and_test_folds(
@@ -281,9 +309,10 @@ def _spread(folds: list[dict], classes: tuple[str, ...]) -> dict:
 def format_cross_validation(cv: CrossValidation) -> str:
     """The pooled figures, and one line per fold: what ``arrhythmia crossval`` prints."""
     metrics, classes = cv.metrics, cv.metrics["classes"]
+    records = _records_name([name for group in cv.groups for name in group])
     lines = [
-        f"cross-validation over DS1's records: {len(cv.groups)} folds, {metrics['n_beats']:,} held-out beats "
-        f"(each labelled by the fold model that never saw its patient); DS2 not used",
+        f"cross-validation over {records}: {len(cv.groups)} folds, {metrics['n_beats']:,} held-out beats (each "
+        f"labelled by the fold model that never saw its patient){'; DS2 not used' if records == DS1_RECORDS else ''}",
         f"pooled accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}",
         "",
         f"{'class':<6}{'Se':>8}{'+P':>8}{'F1':>8}{'support':>9}{'avg Se':>9}{'avg +P':>9}  "

@@ -31,7 +31,7 @@ from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, RESUME_FORMAT, ModelSpe
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import SOURCES, BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
-from arrhythmia.data.splits import DS1
+from arrhythmia.data.splits import DS1, read_patients
 from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
@@ -52,7 +52,7 @@ def new_path(name: str, root: Path = RUNS_ROOT) -> Path:
 
 
 def data_path(data: str | Path | None) -> str | None:
-    """``data`` (``TrainConfig.data``) as a run saves it: a folder given as a path made absolute, so that
+    """``data`` (``TrainConfig.data``, or its ``patients`` file) as a run saves it: a path made absolute, so that
     ``--resume``, ``evaluate`` and ``report`` read the same folder from any directory. A source's name
     (``mitdb``, ``heartbeat``, ``synthetic``: not a path, as ``load_beats`` reads it), None (the default
     source) and a path that does not exist (loading it says so, as the user typed it) are kept."""
@@ -392,10 +392,15 @@ class Run:
         """The run's split of ``beats`` (default: its own beats) by its protocol and seed; the split of its
         own beats is made once."""
         if beats is not None and beats is not self._beats:
-            return make_split(beats, self.config.protocol, self.config.seed, self.config.test_records)
+            return make_split(beats, self.config.protocol, self.config.seed, self.config.test_records, self.patients())
         if self._split is None:
-            self._split = make_split(self.beats(), self.config.protocol, self.config.seed, self.config.test_records)
+            config = self.config
+            self._split = make_split(self.beats(), config.protocol, config.seed, config.test_records, self.patients())
         return self._split
+
+    def patients(self) -> dict[str, str] | None:
+        """``{record: patient}`` from the run's ``patients`` file (``TrainConfig.patients``), or None."""
+        return read_patients(self.config.patients) if self.config.patients else None
 
     def other_lead_beats(self, progress: bool = True) -> BeatSet:
         """The beats of the run's data (``data_source()``) cut from each record's other lead

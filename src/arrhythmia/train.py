@@ -73,7 +73,7 @@ def train(
     """
     config.validate()
     if not resume:  # saved absolute: --resume, evaluate and report read the same folder from any directory
-        config = replace(config, data=data_path(config.data))
+        config = replace(config, data=data_path(config.data), patients=data_path(config.patients))
     if not resume and run_dir is not None and distributed.from_environment().is_main:
         Run.check_free(run_dir)  # before the process group: a refusal is one line, not a hung group
     if config.threads:

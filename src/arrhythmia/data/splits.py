@@ -1,12 +1,12 @@
-"""Train / validation / test splits: intra-patient (random) and inter-patient (de Chazal et al. 2004), and
-the record groups of a cross-validation over DS1's records."""
+"""Train / validation / test splits: intra-patient (random) and inter-patient (de Chazal et al. 2004 on
+MIT-BIH; another database's patients apart), and the record groups of a cross-validation over records."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BeatSet, concatenate
 from arrhythmia.data.cache import SPLIT_VERSION, cache_dir
+from arrhythmia.data.heartbeat import records_are_files
 from arrhythmia.errors import DataError
 from arrhythmia.files import atomic_write_bytes
 
@@ -69,6 +70,8 @@ DS2 = [
     "234",
 ]
 PACED = ("102", "104", "107", "217")
+#: A beat set whose records are all among these is MIT-BIH, split by DS1 and DS2.
+MITDB_RECORDS = frozenset(DS1) | frozenset(DS2) | frozenset(PACED)
 # Classes rarer than this in the training records are not weighed when the validation fold is chosen.
 MIN_BEATS_TO_BALANCE = 50
 
@@ -119,20 +122,35 @@ def intra_patient_split(beats: BeatSet, seed: int = 42) -> Split:
     return Split(np.sort(train), np.sort(val), np.sort(test), "intra", note)
 
 
-def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_records: Sequence[str] = ()) -> Split:
-    """de Chazal et al. 2004: train and validate on DS1 records, test on DS2; paced records excluded.
+def inter_patient_split(
+    beats: BeatSet,
+    seed: int = 42,
+    n_folds: int = 5,
+    test_records: Sequence[str] = (),
+    patients: Mapping[str, str] | None = None,
+) -> Split:
+    """No patient in two parts: on MIT-BIH, de Chazal et al. 2004 (train and validate on DS1 records, test
+    on DS2; paced records excluded); on another database, its patients split (``database_split``).
 
-    Validation is one fold of a stratified group k-fold over DS1 *records*, so no record is in both
-    training and validation. Of the k candidate folds, the one that leaves training the largest share
-    of its scarcest class is taken: rare classes sit in few records, and a fold that holds one of them
-    whole would leave the model without examples to learn from.
+    Validation is one fold of a stratified group k-fold over the training *patients* (``patients``:
+    ``{record: patient}``; a record not in it is a patient of its own), so no patient is in both training
+    and validation. Of the k candidate folds, the one that leaves training the largest share of its
+    scarcest class is taken: rare classes sit in few records, and a fold that holds one of them whole
+    would leave the model without examples to learn from.
 
-    ``test_records``: DS1 records to test on instead of DS2 (one fold of a cross-validation over DS1's
-    records, ``record_groups``); they are neither trained nor validated on, and DS2 is not used at all.
+    ``test_records``: on MIT-BIH, DS1 records to test on instead of DS2 (one fold of a cross-validation
+    over DS1's records, ``record_groups``); they are neither trained nor validated on, and DS2 is not
+    used at all. On another database, the records to test on.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     record = beats.record.astype(str)
+    if records_are_files(beats):
+        raise DataError(
+            f"{beats.source}: the inter-patient protocol needs beats with their patients' records (a WFDB "
+            "database or a store built from one); the Heartbeat CSVs carry no patient ids: use --protocol intra"
+        )
+    group = patient_of(record, patients)
+    if not set(record) <= MITDB_RECORDS:
+        return database_split(beats, group, seed, n_folds, test_records)
     held_out = sorted(set(map(str, test_records)))
     outside_ds1 = [r for r in held_out if r not in DS1]
     if outside_ds1:
@@ -145,10 +163,8 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
         raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)}")
     pool = [r for r in DS1 if r not in held_out]
     if not np.isin(record, pool).any() or not (held_out or np.isin(record, DS2).any()):
-        raise DataError(
-            f"{beats.source}: the inter-patient protocol needs MIT-BIH records of DS1 and DS2 "
-            "(the Heartbeat CSVs and synthetic data carry no such patient ids; use --protocol intra)"
-        )
+        lacking = "DS1 records to train on" if not np.isin(record, pool).any() else "DS2 records to test on"
+        raise DataError(f"{beats.source}: the inter-patient protocol on MIT-BIH records needs {lacking}; it has none")
     ds1 = np.flatnonzero(np.isin(record, pool))
     test = np.flatnonzero(np.isin(record, held_out or DS2))
     present = set(record)
@@ -162,20 +178,7 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
             f"validate on (its validation records are one of {n_folds} groups of them); found {len(found)} "
             f"({' '.join(found)}), {', '.join(why)}"
         )
-    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    y = beats.y[ds1]
-    totals = np.bincount(y, minlength=len(beats.classes))
-    considered = totals >= MIN_BEATS_TO_BALANCE
-
-    def train_share_of_scarcest(fold: tuple[np.ndarray, np.ndarray]) -> float:
-        kept = np.bincount(y[fold[0]], minlength=len(totals))
-        return float((kept[considered] / totals[considered]).min())
-
-    with warnings.catch_warnings():  # DS1's 8 Q beats: too few to stratify, and not weighed (MIN_BEATS_TO_BALANCE)
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        candidates = list(folds.split(ds1, y, groups=record[ds1]))
-    train_pos, val_pos = max(candidates, key=train_share_of_scarcest)
-    train, val = ds1[train_pos], ds1[val_pos]
+    train, val = _validation_fold(beats, ds1, group, seed, n_folds)
     val_records = sorted(set(record[val]))
     tested = f"DS1 records {' '.join(held_out)} (cross-validation)" if held_out else "DS2 (de Chazal 2004)"
     missing_ds2 = [r for r in DS2 if r not in present]
@@ -183,6 +186,113 @@ def inter_patient_split(beats: BeatSet, seed: int = 42, n_folds: int = 5, test_r
         tested += f", {len(DS2) - len(missing_ds2)} of its {len(DS2)} records (missing {' '.join(missing_ds2)})"
     note = f"DS1 -> {tested}; validation records: {' '.join(val_records)}"
     return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
+
+
+def database_split(
+    beats: BeatSet, group: np.ndarray, seed: int = 42, n_folds: int = 5, test_records: Sequence[str] = ()
+) -> Split:
+    """The inter-patient split of a database other than MIT-BIH (no DS1 / DS2 of its own): ``test_records``
+    (whole patients) are tested on, or else a third of its patients drawn with ``seed`` (``record_groups``);
+    the others' records are trained and validated on as ``inter_patient_split`` says.
+
+    group : (n_beats,) str, each beat's patient (``patient_of``).
+    """
+    record = beats.record.astype(str)
+    patient_records: dict[str, set[str]] = {}
+    for name, patient in set(zip(record.tolist(), group.tolist())):
+        patient_records.setdefault(patient, set()).add(name)
+    held_out = sorted(set(map(str, test_records)))
+    if held_out:
+        missing = [r for r in held_out if r not in set(record)]
+        if missing:
+            raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)}")
+        test_patients = sorted({p for r, p in zip(record.tolist(), group.tolist()) if r in held_out})
+        split_up = sorted(set().union(*(patient_records[p] for p in test_patients)) - set(held_out))
+        if split_up:
+            raise DataError(
+                f"{beats.source}: test records must hold out whole patients: record(s) {' '.join(split_up)} are "
+                "of a test record's patient (--patients); add them to the test records"
+            )
+        how = "the test records given"
+    else:
+        if len(patient_records) < n_folds + 1:
+            raise DataError(
+                f"{beats.source}: the inter-patient protocol needs at least {n_folds + 1} patients (one or more to "
+                f"test on, {n_folds} groups to validate on); found {len(patient_records)}"
+            )
+        test_patients = record_groups(sorted(patient_records), 3, seed)[0]
+        how = f"a third of its {len(patient_records)} patients, drawn with seed {seed}"
+    test = np.flatnonzero(np.isin(group, test_patients))
+    pool = np.flatnonzero(~np.isin(group, test_patients))
+    if len(set(group[pool])) < n_folds:
+        raise DataError(
+            f"{beats.source}: the inter-patient protocol needs at least {n_folds} patients to train and validate on "
+            f"(its validation patients are one of {n_folds} groups of them); the test records leave "
+            f"{len(set(group[pool]))}"
+        )
+    train, val = _validation_fold(beats, pool, group, seed, n_folds)
+    note = (
+        f"{beats.source}, patients apart -> test records {' '.join(sorted(set(record[test])))} ({how}); "
+        f"validation records: {' '.join(sorted(set(record[val])))}"
+    )
+    return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
+
+
+def _validation_fold(
+    beats: BeatSet, pool: np.ndarray, group: np.ndarray, seed: int, n_folds: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``pool`` (beat indices) split into training and validation beats, no patient (``group``) in both: the
+    fold of a stratified group k-fold that leaves training the largest share of its scarcest class."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    y = beats.y[pool]
+    totals = np.bincount(y, minlength=len(beats.classes))
+    considered = totals >= MIN_BEATS_TO_BALANCE
+
+    def train_share_of_scarcest(fold: tuple[np.ndarray, np.ndarray]) -> float:
+        kept = np.bincount(y[fold[0]], minlength=len(totals))
+        return float((kept[considered] / totals[considered]).min()) if considered.any() else 1.0
+
+    with warnings.catch_warnings():  # DS1's 8 Q beats: too few to stratify, and not weighed (MIN_BEATS_TO_BALANCE)
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        candidates = list(folds.split(pool, y, groups=group[pool]))
+    train_pos, val_pos = max(candidates, key=train_share_of_scarcest)
+    return pool[train_pos], pool[val_pos]
+
+
+def patient_of(record: np.ndarray, patients: Mapping[str, str] | None) -> np.ndarray:
+    """Each beat's patient: (n_beats,) str, ``patients[record]`` where given, else the record itself."""
+    record = record.astype(str)
+    if not patients:
+        return record
+    names, inverse = np.unique(record, return_inverse=True)
+    return np.array([patients.get(name, name) for name in names], dtype=str)[inverse]
+
+
+def read_patients(path: str | Path) -> dict[str, str]:
+    """``{record: patient}`` from a CSV file with columns ``record`` and ``patient`` (a patient's records are
+    kept together by the inter-patient protocol and cross-validation); DataError (one line) naming the file
+    where it cannot be read as such."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"{path}: cannot read it as a CSV of record,patient ({error})") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if not {"record", "patient"} <= set(table.columns):
+        raise DataError(f"{path}: needs columns record and patient, has {', '.join(table.columns) or 'none'}")
+    table = table.assign(record=table["record"].str.strip(), patient=table["patient"].str.strip())
+    blank = table.index[(table["record"] == "") | (table["patient"] == "")]
+    if len(blank):
+        raise DataError(f"{path}: row {blank[0] + 2} has an empty record or patient")
+    twice = table.loc[table["record"].duplicated(keep=False)]
+    conflicting = twice.groupby("record")["patient"].nunique()
+    if (conflicting > 1).any():
+        raise DataError(f"{path}: record {conflicting[conflicting > 1].index[0]} is given two patients")
+    return dict(zip(table["record"], table["patient"]))
 
 
 def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
@@ -196,23 +306,34 @@ def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[st
     return [sorted(order[i::k]) for i in range(k)]
 
 
-def make_split(beats: BeatSet, protocol: str = "intra", seed: int = 42, test_records: Sequence[str] = ()) -> Split:
-    """The split of ``beats`` for ``protocol`` (``"intra"`` or ``"inter"``; with ``test_records``, DS1
-    records tested on instead of DS2: ``inter_patient_split``).
+def make_split(
+    beats: BeatSet,
+    protocol: str = "intra",
+    seed: int = 42,
+    test_records: Sequence[str] = (),
+    patients: Mapping[str, str] | None = None,
+) -> Split:
+    """The split of ``beats`` for ``protocol`` (``"intra"`` or ``"inter"``; with ``test_records``, the
+    records tested on instead of DS2, or instead of a drawn third of another database's patients; with
+    ``patients``, ``{record: patient}``, a patient's records kept together: ``inter_patient_split``).
 
-    Splits of a cached beat set are cached beside it: they depend only on the beats, the protocol and
-    the seed, and computing them costs more start-up time than reading them.
+    Splits of a cached beat set are cached beside it: they depend only on the beats, the protocol, the
+    seed, the test records and the patients, and computing them costs more start-up time than reading them.
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
     held_out = sorted(set(map(str, test_records)))
     if protocol == "intra":
-        if held_out:
-            raise DataError("test records are for the inter-patient protocol (--protocol inter)")
+        if held_out or patients:
+            what = "test records" if held_out else "patients"
+            raise DataError(f"{what} are for the inter-patient protocol (--protocol inter)")
         return _cached_split(beats, protocol, protocol, seed, lambda: intra_patient_split(beats, seed))
-    # A cross-validation fold's split is cached under a name of its own: its test records decide it too.
-    name = f"inter-test-{hashlib.sha1(' '.join(held_out).encode()).hexdigest()[:12]}" if held_out else protocol
-    return _cached_split(beats, protocol, name, seed, lambda: inter_patient_split(beats, seed, test_records=held_out))
+    # A split with test records or patients is cached under a name of its own: they decide it too.
+    keyed = " ".join(held_out) + ("|" + " ".join(f"{r}={p}" for r, p in sorted(patients.items())) if patients else "")
+    name = f"inter-test-{hashlib.sha1(keyed.encode()).hexdigest()[:12]}" if keyed else protocol
+    return _cached_split(
+        beats, protocol, name, seed, lambda: inter_patient_split(beats, seed, test_records=held_out, patients=patients)
+    )
 
 
 def _cached_split(beats: BeatSet, protocol: str, name: str, seed: int, build: Callable):

@@ -1,0 +1,153 @@
+"""The inter-patient protocol and cross-validation on a database other than MIT-BIH: its patients apart.
+
+Before, both asked for MIT-BIH's DS1 and DS2 records, so a researcher with INCART, SVDB or their own annotated
+database could only split beats at random (``--protocol intra``), patients in train and test alike.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import _fake_mitdb_beats
+from test_cli import assert_one_line_error, run_cli
+
+from arrhythmia.config import TrainConfig
+from arrhythmia.crossval import fold_records
+from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
+from arrhythmia.data.splits import DS1, DS2, inter_patient_split, read_patients, record_groups
+from arrhythmia.errors import ArrhythmiaError, DataError
+
+#: An INCART-like database: 24 records, two per patient (I01 and I02 are P01's, ...).
+RECORDS = [f"I{i:02d}" for i in range(1, 25)]
+PATIENTS = {name: f"P{(i + 1) // 2:02d}" for i, name in enumerate(RECORDS, 1)}
+
+
+def _database_beats(records=RECORDS, per_record: int = 30) -> BeatSet:
+    n = per_record * len(records)
+    rng = np.random.default_rng(0)
+    return BeatSet(
+        X=rng.random((n, 187), dtype=np.float32),
+        y=np.tile(np.arange(per_record) % 5, len(records)),
+        classes=AAMI_CLASSES,
+        record=np.repeat(records, per_record),
+        sample=np.arange(n),
+        symbol=np.full(n, "N"),
+        source="incartdb",
+    )
+
+
+def _patients_of(split, beats, part: str) -> set[str]:
+    return {PATIENTS[r] for r in beats.record[getattr(split, part)]}
+
+
+def test_another_database_is_split_by_patient_a_third_of_them_tested():
+    beats = _database_beats()
+    split = make_split(beats, "inter", patients=PATIENTS)
+    parts = [_patients_of(split, beats, part) for part in ("train", "val", "test")]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert len(split.train) + len(split.val) + len(split.test) == len(beats)
+    assert len(parts[2]) == 4  # a third of 12 patients
+    assert split.protocol == "inter" and "patients apart" in split.note and "drawn with seed 42" in split.note
+    assert set(beats.record[split.test]) == {r for r in RECORDS if PATIENTS[r] in parts[2]}
+    # Another seed draws other test patients; the same seed the same ones.
+    assert _patients_of(make_split(beats, "inter", seed=7, patients=PATIENTS), beats, "test") != parts[2]
+    assert np.array_equal(make_split(beats, "inter", patients=PATIENTS).test, split.test)
+
+
+def test_without_patients_each_record_is_a_patient():
+    beats = _database_beats()
+    split = make_split(beats, "inter")
+    tested = set(beats.record[split.test])
+    assert len(tested) == 8 and not tested & set(beats.record[split.train])
+    # With the file, I01 and I02 go together; without it, they are apart in some seed's split.
+    assert any(len({"I01", "I02"} & set(beats.record[make_split(beats, "inter", seed=s).test])) == 1 for s in range(10))
+
+
+def test_test_records_of_another_database_must_be_whole_patients():
+    beats = _database_beats()
+    split = make_split(beats, "inter", test_records=["I01", "I02", "I07", "I08"], patients=PATIENTS)
+    assert set(beats.record[split.test]) == {"I01", "I02", "I07", "I08"}
+    assert "the test records given" in split.note
+    with pytest.raises(DataError, match="record.s. I02 are of a test record's patient"):
+        make_split(beats, "inter", test_records=["I01"], patients=PATIENTS)
+    with pytest.raises(DataError, match="no beats of test record.s. I99"):
+        make_split(beats, "inter", test_records=["I99"])
+
+
+def test_too_few_patients_is_one_line():
+    with pytest.raises(DataError, match="needs at least 6 patients .* found 3"):
+        make_split(_database_beats(RECORDS[:6]), "inter", patients=PATIENTS)
+    with pytest.raises(DataError, match="needs at least 5 patients to train and validate on"):
+        make_split(_database_beats(RECORDS[:8]), "inter", test_records=RECORDS[:4])
+
+
+def test_mitbih_is_still_split_by_de_chazal_and_a_patients_file_keeps_201_with_202():
+    beats = _fake_mitdb_beats()
+    split = make_split(beats, "inter")
+    assert set(beats.record[split.test]) == set(DS2)
+    assert set(beats.record[split.train]) | set(beats.record[split.val]) == set(DS1)
+    same = inter_patient_split(beats, patients={"201": "201+202", "202": "201+202"})
+    assert set(beats.record[same.test]) == set(DS2)
+    with pytest.raises(DataError, match="needs DS2 records to test on"):
+        make_split(beats.subset(np.isin(beats.record, DS1)), "inter")
+
+
+def test_patients_are_for_the_inter_patient_protocol():
+    with pytest.raises(DataError, match="patients are for the inter-patient protocol"):
+        make_split(_database_beats(), "intra", patients=PATIENTS)
+    with pytest.raises(ArrhythmiaError, match="patients are for the inter-patient protocol"):
+        TrainConfig(protocol="intra", patients="patients.csv").validate()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("record,patient\nI01,P01\nI02,P01\n", None),
+        ("Record, Patient\n I01 , P01 \n", None),
+        ("record,subject\nI01,P01\n", "needs columns record and patient, has record, subject"),
+        ("record,patient\nI01,P01\nI01,P02\n", "record I01 is given two patients"),
+        ("record,patient\nI01,\n", "row 2 has an empty record or patient"),
+        ("", "cannot read it as a CSV of record,patient"),
+    ],
+)
+def test_a_patients_file_is_read_or_refused_naming_it(tmp_path, text, message):
+    path = tmp_path / "patients.csv"
+    path.write_text(text)
+    if message is None:
+        assert read_patients(path)["I01"] == "P01"
+    else:
+        with pytest.raises(DataError, match=f"patients.csv: {message}"):
+            read_patients(path)
+
+
+def test_cross_validation_deals_another_databases_patients_and_mitbihs_ds1_records_as_before():
+    records, groups = fold_records(_database_beats(), 4, seed=0, patients=PATIENTS)
+    assert records == RECORDS and sorted(r for g in groups for r in g) == RECORDS
+    for group in groups:  # a patient's two records in one group
+        assert all(f"I{int(r[1:]) + (1 if int(r[1:]) % 2 else -1):02d}" in group for r in group)
+    assert [len(g) for g in groups] == [6, 6, 6, 6]
+    records, groups = fold_records(_fake_mitdb_beats(), 5)
+    assert records == DS1 and groups == record_groups(DS1, 5, 0)
+
+
+def test_crossval_and_train_on_another_database_from_the_command_line(tmp_path):
+    """The synthetic recordings stand for another database's patients (they were refused as 'no patient ids')."""
+    patients = tmp_path / "patients.csv"
+    patients.write_text("record,patient\nsyn000,A\nsyn001,A\n")
+    out = tmp_path / "cv"
+    settings = ("--data", "synthetic", "--model", "fast-cnn", "--window", "centred", "--epochs", "1")
+    result = run_cli("crossval", *settings, "--folds", "2", "--patients", patients, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "cross-validation over 12 records: 2 folds" in result.stdout and "DS2" not in result.stdout
+    groups = json.loads((out / "crossval.json").read_text())["groups"]
+    assert sorted(r for g in groups for r in g) == [f"syn{i:03d}" for i in range(12)]
+    assert any({"syn000", "syn001"} <= set(g) for g in groups)
+    fold = json.loads((out / "fold-1" / "data.json").read_text())["split_note"]
+    assert fold.startswith("synthetic, patients apart -> test records") and "(the test records given)" in fold
+    assert_one_line_error(
+        run_cli("crossval", *settings, "--patients", tmp_path / "nowhere.csv", "--out", tmp_path / "cv2"),
+        "nowhere.csv",
+    )
+    assert not (tmp_path / "cv2").exists()
