@@ -388,6 +388,20 @@ def test_inter_patient_run_evaluates_on_a_source_without_patients(tmp_path):
     assert metrics["data"]["protocol"] == "intra" and metrics["n_beats"] == 20
 
 
+def test_inter_patient_run_evaluates_on_every_beat_of_another_database(tmp_path, wfdb_db):
+    """None of another database's patients was trained on: all its beats are tested (it was a random 20% of
+    them, under 'intra'). The same database under its own protocol would hold a third of its patients out."""
+    from conftest import _fake_mitdb_beats
+
+    from arrhythmia.data import load_beats
+
+    config = small_config(epochs=1, protocol="inter")
+    run = run_experiment(config, run_dir=tmp_path / "run", beats=_fake_mitdb_beats(), progress=False, report=False)
+    metrics, _ = evaluate_run(run, data=str(wfdb_db), log=lambda _: None)
+    assert metrics["n_beats"] == len(load_beats(str(wfdb_db), progress=False)) > 100
+    assert metrics["data"]["protocol"] == "inter" and metrics["data"]["split_note"].startswith("every beat of db")
+
+
 def test_ptb_beats_get_no_figures_by_record_and_their_long_class_names_keep_the_columns_apart(tmp_path):
     """The PTB CSVs' two "records" are its two files (normal, abnormal): no record average or interval over
     them (it printed 'intervals over the 2 records: accuracy 0.000-1.000'); and 'normal', 'abnormal' ran into

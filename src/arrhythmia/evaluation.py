@@ -46,7 +46,7 @@ from sklearn.metrics import (
 from arrhythmia.batches import LazyRows
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.heartbeat import records_are_files
-from arrhythmia.data.splits import DS2
+from arrhythmia.data.splits import DS2, MITDB_RECORDS, Split
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
@@ -347,6 +347,24 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
     return metrics, probs
 
 
+def _other_data_split(run: Run, beats: BeatSet) -> Split:
+    """The split of another source's ``beats`` that ``run`` is tested on: under the run's protocol where
+    the source holds the patients it names (MIT-BIH's DS2, or its test records); every beat of another
+    database (records not MIT-BIH's) for an inter-patient run that trained elsewhere, none of whose
+    patients it has seen; else the source's own test split, or a random one (``intra``)."""
+    record = beats.record.astype(str)
+    held_out = run.config.test_records
+    if run.config.protocol == "inter" and not records_are_files(beats):
+        if np.isin(record, list(held_out) or DS2).any():
+            return make_split(beats, "inter", run.config.seed, held_out, run.patients())
+        trained_on = run.data().get("source") if (run.path / run.DATA).is_file() else None
+        if not set(record) <= MITDB_RECORDS and beats.source != trained_on:
+            everything = np.arange(len(beats))
+            note = f"every beat of {beats.source}: another database, none of whose patients the run trained on"
+            return Split(everything[:0], everything[:0], everything, "inter", note)
+    return make_split(beats, "intra", run.config.seed)
+
+
 def evaluate_run(
     run: Run, data: str | None = None, beats: BeatSet | None = None, log: Callable[[str], None] = print
 ) -> tuple[dict, np.ndarray]:
@@ -354,8 +372,8 @@ def evaluate_run(
 
     By default the test split of the run's own beats (``beats``, else ``run.beats()``: its data, cut with
     its window) to ``metrics.json``. With ``data`` (another source with the same classes, e.g. the
-    Heartbeat CSVs for a model trained on MIT-BIH) that source's test split under the run's protocol, or
-    under ``intra`` where it has no MIT-BIH patients for ``inter``, to ``metrics-<source>.json``.
+    Heartbeat CSVs for a model trained on MIT-BIH) that source's test split (``_other_data_split``: under
+    the run's protocol, every beat of another database, or ``intra``), to ``metrics-<source>.json``.
     Returns the metrics and the test probabilities.
     """
     classifier = run.classifier()
@@ -365,10 +383,8 @@ def evaluate_run(
         split = run.split(beats)
     else:
         beats = run.load_other_beats(data)
-        held_out = run.config.test_records
-        if protocol == "inter" and not np.isin(beats.record.astype(str), list(held_out) or DS2).any():
-            protocol, held_out = "intra", []  # no such patients in that source: its own (or a random) test split
-        split = make_split(beats, protocol, run.config.seed, held_out)
+        split = _other_data_split(run, beats)
+        protocol = split.protocol
     metrics, probs = evaluate(classifier, beats, split.test)
     metrics["data"] = {
         "source": beats.source,
