@@ -158,16 +158,21 @@ def data_build(
 
 @app.command("models")
 def models_list() -> None:
-    """List the registered models, and the shipped ones with their accuracy beside their speed."""
-    from arrhythmia.models import count_parameters, create_model, describe, list_models
+    """List the registered models (built in, and those of installed plugin packages: entry point group
+    arrhythmia.models), and the shipped ones with their accuracy beside their speed."""
+    from arrhythmia.models import catalogue
 
     table = Table(title="models")
-    for column in ("name", "parameters", "description"):
+    for column in ("name", "parameters", "from", "description"):
         table.add_column(column, justify="right" if column == "parameters" else "left")
-    for name in list_models():
-        total, _ = count_parameters(create_model(name))
-        table.add_row(name, f"{total:,}", describe(name))
+    entries = catalogue()
+    for entry in entries:
+        parameters = "?" if entry.parameters is None else f"{entry.parameters:,}"
+        table.add_row(entry.name, parameters, entry.source, entry.description)
     console.print(table)
+    for entry in entries:
+        if entry.problem:
+            warnings.warn(entry.problem, stacklevel=1)
 
     from arrhythmia import pretrained
 

@@ -1,8 +1,22 @@
 """Model registry: each architecture is one small file that registers itself with ``@register``.
 
-Adding a model is one file here and one import line below. A model is an ``nn.Module`` whose constructor
-takes ``n_classes`` and ``input_length`` (keywords) and whose forward has the signature
-``forward(self, x, context=None)``:
+A built-in model is one file here and one import line below. A model of your own needs no fork: put it in
+a package of your own, registered with the same ``@register``, and name the module in your package's
+entry points, group ``arrhythmia.models`` (``ENTRY_POINT_GROUP``)::
+
+    [project.entry-points."arrhythmia.models"]
+    my-net = "mymodels.net"        # a module (or module:object) whose import registers one or more models
+
+Installed (``pip install -e .``), its models are found by every command, in every process: the registry
+imports the entry points once, the first time it is asked for a name it does not have or for the list of
+models (a built-in name never imports a plugin). A plugin that fails to import, or that registers a name
+another model has, is left out with one warning (``ModelPluginWarning``) naming its distribution, and the
+other models stay. A run trained with a plugin's model is read back wherever that package is installed;
+where it is not, the error says so (``unknown_model``). ``arrhythmia models`` lists each model with the
+distribution it comes from (``catalogue``, ``model_source``).
+
+A model is an ``nn.Module`` whose constructor takes ``n_classes`` and ``input_length`` (keywords) and whose
+forward has the signature ``forward(self, x, context=None)``:
 
     x : (batch, 1, input_length) float32, standardised beat windows
     context : (batch, n_context) float32 rhythm features of each beat (see ``data.context``), or None
@@ -17,27 +31,59 @@ signature.
 from __future__ import annotations
 
 import inspect
+import sys
+import threading
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
 
 from torch import nn
 
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, one_line
+
+#: The entry point group in which other installed packages name the modules that register their models.
+ENTRY_POINT_GROUP = "arrhythmia.models"
+#: How ``model_source`` names a model of this package.
+BUILT_IN = "built in"
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
+#: name -> the distribution that registered it (a plugin's), else the module of its class
+_SOURCES: dict[str, str] = {}
+_PLUGINS_LOADED = False
+_PLUGINS_LOCK = threading.RLock()  # serve's threads may ask first at once
+_LOADING: list[str] = []  # the distribution whose entry point is being imported, while it is
+_PLUGIN_FAILURES: list[str] = []  # "distribution (entry point NAME)" of each plugin left out
+
+
+class ModelPluginWarning(UserWarning):
+    """A plugin model package (entry point group ``arrhythmia.models``) that was left out, and why."""
 
 
 def register(name: str, description: str) -> Callable:
     """Class decorator: make a model constructible as ``create_model(name, n_classes, input_length)``;
-    ArrhythmiaError where its forward cannot be called as ``forward(x, context)`` (the module docstring)."""
+    ArrhythmiaError where its forward cannot be called as ``forward(x, context)`` (the module docstring),
+    or where another model has the name (registering the same class again, as a notebook cell run twice
+    does, replaces it)."""
 
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
         _check_forward(name, cls)
+        existing = _REGISTRY.get(name)
+        if existing is not None and _qualified(existing) != _qualified(cls):
+            raise ArrhythmiaError(
+                f"model {name!r} is registered already, by {_source_phrase(name)} ({_qualified(existing)})"
+            )
         _REGISTRY[name] = cls
         _DESCRIPTIONS[name] = description
+        _SOURCES[name] = _LOADING[-1] if _LOADING else cls.__module__
         return cls
 
     return wrap
+
+
+def _qualified(cls: Callable) -> str:
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
 
 
 def _check_forward(name: str, cls: type[nn.Module]) -> None:
@@ -53,23 +99,98 @@ def _check_forward(name: str, cls: type[nn.Module]) -> None:
         return
 
 
+def load_plugins() -> None:
+    """Import, once per process, every module named in the ``arrhythmia.models`` entry points of the
+    installed distributions, so that the models they register are known. One that fails to import, registers
+    a name another model has, or registers nothing is left out (its models too) with a ``ModelPluginWarning``
+    naming the distribution and the problem; the built-in models stay as they are."""
+    global _PLUGINS_LOADED
+    with _PLUGINS_LOCK:
+        if _PLUGINS_LOADED:
+            return
+        _PLUGINS_LOADED = True  # first: a plugin that lists the models while it is imported finds no loop
+        found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry in sorted(found, key=lambda e: (_distribution(e), e.name)):
+            _load_plugin(entry)
+
+
+def _distribution(entry: metadata.EntryPoint) -> str:
+    return entry.dist.name if entry.dist is not None else "an unnamed distribution"
+
+
+def _load_plugin(entry: metadata.EntryPoint) -> None:
+    distribution = _distribution(entry)
+    before = set(_REGISTRY)
+    imported_before = entry.module in sys.modules
+    _LOADING.append(distribution)
+    try:
+        entry.load()
+        problem = None
+    except ArrhythmiaError as exc:  # @register refused a model: a name taken, a forward without context
+        problem = one_line(exc)
+    except Exception as exc:  # a plugin's own bug: its models are left out, not the command
+        problem = f"cannot be imported ({one_line(exc)})"
+    finally:
+        _LOADING.pop()
+    added = set(_REGISTRY) - before
+    # Imported before the registry asked (a script's `import mymodels`): its models are the distribution's.
+    for name, source in _SOURCES.items():
+        if source == entry.module or source.startswith(entry.module + "."):
+            _SOURCES[name] = distribution
+    if problem is None and not added and not imported_before:
+        problem = "registers no model (its module does not use @register, or imports none that does)"
+    if problem is None:
+        return
+    for name in added:  # a half-loaded plugin: none of its models, so that a run never mixes them
+        _REGISTRY.pop(name, None)
+        _DESCRIPTIONS.pop(name, None)
+        _SOURCES.pop(name, None)
+    _PLUGIN_FAILURES.append(f"{distribution} (entry point {entry.name})")
+    warnings.warn(
+        f"model plugin {entry.name} = {entry.value!r} of the package {distribution}: {problem}; "
+        "its models are left out",
+        ModelPluginWarning,
+        stacklevel=4,
+    )
+
+
+def _model_class(name: str) -> Callable[..., nn.Module]:
+    """The registered constructor of ``name``, the plugins imported first where it is not built in."""
+    if name not in _REGISTRY:
+        load_plugins()
+    if name not in _REGISTRY:
+        raise ArrhythmiaError(unknown_model(name))
+    return _REGISTRY[name]
+
+
+def unknown_model(name: str) -> str:
+    """The one-line error for a model name that neither this package nor an installed plugin registers:
+    a run trained with a plugin's model, read where the plugin is not installed, meets it."""
+    load_plugins()
+    failed = f"; left out, as warned: {', '.join(_PLUGIN_FAILURES)}" if _PLUGIN_FAILURES else ""
+    return (
+        f"unknown model {name!r} (available: {', '.join(list_models())}{failed}): not built in, and no installed "
+        f"package registers it; a run trained with a model of another package needs that package installed (its "
+        f"entry points, group {ENTRY_POINT_GROUP!r}, register the model)"
+    )
+
+
 def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_context: int = 0) -> nn.Module:
     """A freshly initialised model. Input ``(batch, 1, input_length)`` and, with ``n_context > 0``, rhythm
     features ``(batch, n_context)``; output logits ``(batch, n_classes)``."""
-    if name not in _REGISTRY:
-        raise ArrhythmiaError(f"unknown model {name!r} (available: {', '.join(list_models())})")
+    constructor = _model_class(name)
     if n_context:
         if not takes_context(name):
             raise ArrhythmiaError(
                 f"model {name!r} does not take context features (ones that do: {', '.join(context_models())})"
             )
-        return _REGISTRY[name](n_classes=n_classes, input_length=input_length, n_context=n_context)
-    return _REGISTRY[name](n_classes=n_classes, input_length=input_length)
+        return constructor(n_classes=n_classes, input_length=input_length, n_context=n_context)
+    return constructor(n_classes=n_classes, input_length=input_length)
 
 
 def takes_context(name: str) -> bool:
     """Whether model ``name`` can fuse the beat window with rhythm features."""
-    return bool(getattr(_REGISTRY[name], "takes_context", False))
+    return bool(getattr(_model_class(name), "takes_context", False))
 
 
 def context_models() -> list[str]:
@@ -77,11 +198,51 @@ def context_models() -> list[str]:
 
 
 def list_models() -> list[str]:
+    """Every model name: the built-in ones and those of the installed plugins."""
+    load_plugins()
     return sorted(_REGISTRY)
 
 
 def describe(name: str) -> str:
+    _model_class(name)
     return _DESCRIPTIONS[name]
+
+
+def model_source(name: str) -> str:
+    """Where model ``name`` comes from: ``BUILT_IN``, the distribution of the plugin that registered it, or
+    (registered by a script's ``@register``) the module of its class."""
+    _model_class(name)
+    source = _SOURCES.get(name, BUILT_IN)
+    return BUILT_IN if source.startswith("arrhythmia.") else source
+
+
+def _source_phrase(name: str) -> str:
+    source = model_source(name)
+    return "arrhythmia (built in)" if source == BUILT_IN else source
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One line of ``arrhythmia models``: parameters is the count at the default shape (5 classes, a
+    187-sample window, no context features), None where the model cannot be built (``problem`` says why)."""
+
+    name: str
+    description: str
+    source: str
+    parameters: int | None
+    problem: str | None = None
+
+
+def catalogue() -> list[ModelEntry]:
+    """Every model (``list_models``) with its description, where it comes from and its parameter count."""
+    entries = []
+    for name in list_models():
+        try:
+            parameters, problem = count_parameters(create_model(name))[0], None
+        except Exception as exc:  # a plugin's constructor: the listing says so and goes on
+            parameters, problem = None, f"model {name!r} of {model_source(name)} cannot be built: {one_line(exc)}"
+        entries.append(ModelEntry(name, describe(name), model_source(name), parameters, problem))
+    return entries
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
