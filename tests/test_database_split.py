@@ -76,11 +76,14 @@ def test_test_records_of_another_database_must_be_whole_patients():
         make_split(beats, "inter", test_records=["I99"])
 
 
-def test_too_few_patients_is_one_line():
-    with pytest.raises(DataError, match="needs at least 6 patients .* found 3"):
-        make_split(_database_beats(RECORDS[:6]), "inter", patients=PATIENTS)
-    with pytest.raises(DataError, match="needs at least 5 patients to train and validate on"):
-        make_split(_database_beats(RECORDS[:8]), "inter", test_records=RECORDS[:4])
+def test_a_small_database_validates_on_fewer_groups_and_too_few_patients_is_one_line():
+    small = _database_beats(RECORDS[:6])  # 3 patients: one each to train, validate and test on
+    split = make_split(small, "inter", patients=PATIENTS)
+    assert [len(_patients_of(split, small, part)) for part in ("train", "val", "test")] == [1, 1, 1]
+    with pytest.raises(DataError, match="needs at least 3 patients .* found 2"):
+        make_split(_database_beats(RECORDS[:4]), "inter", patients=PATIENTS)
+    with pytest.raises(DataError, match="needs at least 2 patients besides the test records' .* they leave 1"):
+        make_split(_database_beats(RECORDS[:5]), "inter", test_records=RECORDS[:4])
 
 
 def test_mitbih_is_still_split_by_de_chazal_and_a_patients_file_keeps_201_with_202():
@@ -128,6 +131,8 @@ def test_cross_validation_deals_another_databases_patients_and_mitbihs_ds1_recor
     for group in groups:  # a patient's two records in one group
         assert all(f"I{int(r[1:]) + (1 if int(r[1:]) % 2 else -1):02d}" in group for r in group)
     assert [len(g) for g in groups] == [6, 6, 6, 6]
+    with pytest.raises(ArrhythmiaError, match="needs 2 to 12 folds over its patients, not 13"):
+        fold_records(_database_beats(), 13, patients=PATIENTS)
     records, groups = fold_records(_fake_mitdb_beats(), 5)
     assert records == DS1 and groups == record_groups(DS1, 5, 0)
 

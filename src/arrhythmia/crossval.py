@@ -165,7 +165,10 @@ def fold_records(
             f"{beats.source}: cross-validation needs MIT-BIH's DS1 records (found {len(records)} of {len(DS1)})"
         )
     patient = dict(zip(records, patient_of(np.array(records), patients).tolist()))
-    dealt = record_groups(sorted(set(patient.values())), k, seed)
+    people = sorted(set(patient.values()))
+    if patients and not 2 <= k <= len(people):
+        raise ArrhythmiaError(f"cross-validation needs 2 to {len(people)} folds over its patients, not {k}")
+    dealt = record_groups(people, k, seed)
     return records, [sorted(r for r in records if patient[r] in group) for group in dealt]
 
 

@@ -215,22 +215,23 @@ def database_split(
             )
         how = "the test records given"
     else:
-        if len(patient_records) < n_folds + 1:
+        if len(patient_records) < 3:
             raise DataError(
-                f"{beats.source}: the inter-patient protocol needs at least {n_folds + 1} patients (one or more to "
-                f"test on, {n_folds} groups to validate on); found {len(patient_records)}"
+                f"{beats.source}: the inter-patient protocol needs at least 3 patients (to train, validate and test "
+                f"on, one or more each); found {len(patient_records)}"
             )
         test_patients = record_groups(sorted(patient_records), 3, seed)[0]
         how = f"a third of its {len(patient_records)} patients, drawn with seed {seed}"
     test = np.flatnonzero(np.isin(group, test_patients))
     pool = np.flatnonzero(~np.isin(group, test_patients))
-    if len(set(group[pool])) < n_folds:
+    left = len(set(group[pool]))
+    if left < 2:
         raise DataError(
-            f"{beats.source}: the inter-patient protocol needs at least {n_folds} patients to train and validate on "
-            f"(its validation patients are one of {n_folds} groups of them); the test records leave "
-            f"{len(set(group[pool]))}"
+            f"{beats.source}: the inter-patient protocol needs at least 2 patients besides the test records' to "
+            f"train and validate on; they leave {left}"
         )
-    train, val = _validation_fold(beats, pool, group, seed, n_folds)
+    # A small database: as many validation groups as it has training patients, up to n_folds.
+    train, val = _validation_fold(beats, pool, group, seed, min(n_folds, left))
     note = (
         f"{beats.source}, patients apart -> test records {' '.join(sorted(set(record[test])))} ({how}); "
         f"validation records: {' '.join(sorted(set(record[val])))}"
