@@ -17,7 +17,9 @@ import pytest
 import torch
 
 import arrhythmia.models as registry
+from arrhythmia.config import TrainConfig
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import Classifier
 from arrhythmia.models import (
     BUILT_IN,
     ModelPluginWarning,
@@ -93,7 +95,8 @@ def plugin_root(tmp_path, monkeypatch, fresh_registry) -> Path:
 def test_a_plugin_model_is_imported_once_the_first_time_a_name_is_not_built_in(plugin_root):
     write_distribution(plugin_root, "tinyplug", "plugin_tiny", MODEL_MODULE.format(name="tiny-plug"))
     importlib.invalidate_caches()
-    create_model("fast-cnn")  # built in: no plugin imported
+    create_model("fast-cnn")  # built in: no plugin imported, nor by a training config's checks
+    TrainConfig(model="fast-cnn", context_features=True).validate()
     assert "plugin_tiny" not in sys.modules and not registry._PLUGINS_LOADED
     model = create_model("tiny-plug", n_classes=3, input_length=87).eval()
     assert model(torch.zeros(2, 1, 87), None).shape == (2, 3)
@@ -191,7 +194,6 @@ def _spec_of(model: str, network: torch.nn.Module):
 
 
 def test_a_model_of_a_plugin_is_read_back_in_a_new_process_and_named_where_the_plugin_is_missing(plugin_root, tmp_path):
-    from arrhythmia.checkpoint import ModelSpec
 
     write_distribution(plugin_root, "tinyplug", "plugin_saved", MODEL_MODULE.format(name="saved-net"))
     importlib.invalidate_caches()
@@ -226,9 +228,9 @@ def test_a_model_of_a_plugin_is_read_back_in_a_new_process_and_named_where_the_p
         getattr(registry, key).pop("saved-net")
     registry._PLUGINS_LOADED = False
     with pytest.raises(ArrhythmiaError) as error:
-        ModelSpec.load(checkpoint).build()
+        Classifier.from_checkpoint(checkpoint)
     message = str(error.value)
-    assert message.startswith("unknown model 'saved-net' (available: ") and "seed-cnn" in message
+    assert message.startswith(f"{checkpoint}: unknown model 'saved-net' (available: ") and "seed-cnn" in message
     assert "not built in, and no installed package registers it" in message
     assert "needs that package installed" in message and "arrhythmia.models" in message
     # compare and evaluate read the run's config.json first: the same words.
@@ -246,3 +248,18 @@ def test_a_plugin_model_that_cannot_be_built_is_listed_with_the_reason(plugin_ro
     entry = next(e for e in catalogue() if e.name == "picky-net")
     assert entry.parameters is None and entry.source == "pickyplug"
     assert entry.problem.startswith("model 'picky-net' of pickyplug cannot be built: TypeError:")
+
+
+def test_weights_that_do_not_fit_their_model_are_one_line_naming_the_file(tmp_path):
+    """torch's load_state_dict listed every missing and unexpected key over many lines."""
+    network = create_model("fast-cnn")
+    state = network.state_dict()
+    state.pop(next(iter(state)))
+    state["extra.weight"] = torch.zeros(3)
+    network.state_dict = lambda: state  # the saved weights: one key gone, one not the model's
+    _spec_of("fast-cnn", network).save(tmp_path / "model.pt")
+    with pytest.raises(ArrhythmiaError) as error:
+        Classifier.from_checkpoint(tmp_path / "model.pt")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path / 'model.pt'}: weights do not fit model 'fast-cnn'")
+    assert "1 missing, e.g." in message and "1 not in the model, e.g. extra.weight" in message

@@ -128,11 +128,14 @@ class ModelSpec:
         """The network with its weights loaded: one model, or an ``Ensemble`` of the members."""
         networks = []
         for member in self.members:
-            network = self.create_network(member.model)
             try:
-                network.load_state_dict(member.state_dict)
-            except RuntimeError as exc:
-                raise ArrhythmiaError(f"{where}: weights do not fit model {member.model!r} ({exc})") from None
+                network = self.create_network(member.model)
+            except ArrhythmiaError as exc:  # e.g. a model of a plugin package that is not installed here
+                raise ArrhythmiaError(f"{where}: {exc}") from None
+            misfit = _misfit(network.state_dict(), member.state_dict)
+            if misfit:
+                raise ArrhythmiaError(f"{where}: weights do not fit model {member.model!r} ({misfit})")
+            network.load_state_dict(member.state_dict)
             networks.append(network)
         if not networks:
             raise ArrhythmiaError(f"{where}: the checkpoint holds no weights")
@@ -195,3 +198,21 @@ class ModelSpec:
         first = specs[0]
         members = [member for spec in specs for member in spec.members]
         return cls(**{**vars(first), "members": members, "epoch": None, "val_loss": None})
+
+
+def _misfit(expected: dict, saved: dict) -> str:
+    """How the ``saved`` weights do not fit a network whose own are ``expected``, in one line (torch's
+    ``load_state_dict`` says it over many lines); empty where they fit."""
+    missing = [key for key in expected if key not in saved]
+    unexpected = [key for key in saved if key not in expected]
+    reshaped = [
+        f"{key} {tuple(saved[key].shape)} where the model has {tuple(expected[key].shape)}"
+        for key in expected
+        if key in saved and tuple(saved[key].shape) != tuple(expected[key].shape)
+    ]
+    problems = [
+        f"{len(keys)} {what}, e.g. {keys[0]}"
+        for keys, what in ((missing, "missing"), (unexpected, "not in the model"), (reshaped, "of another shape"))
+        if keys
+    ]
+    return "; ".join(problems)

@@ -202,7 +202,7 @@ class TrainConfig:
     def validate(self) -> None:
         """ArrhythmiaError (one line) for a setting of the wrong type, out of its range or choices
         (``setting_problem``), or settings that do not go together."""
-        from arrhythmia.models import context_models
+        from arrhythmia.models import context_models, takes_context
 
         # Types first: the ranges below compare numbers, and the Python API takes any value.
         hints = typing.get_type_hints(type(self))
@@ -227,8 +227,13 @@ class TrainConfig:
                 f"seed must be between 0 and {2**32 - max(self.ensemble, 1)}, not {self.seed}",
             ),
             (
-                not self.context_features or self.model in context_models(),
-                f"model {self.model!r} does not take context features (ones that do: {', '.join(context_models())})",
+                not self.context_features or takes_context(self.model),
+                # the message lists every model, the plugins' too: made on failure only
+                lambda: (
+                    f"model {self.model!r} does not take context features (ones that do: "
+                    + ", ".join(context_models())
+                    + ")"
+                ),
             ),
             (
                 not self.record_batches or self.sampling == "shuffle",
@@ -237,7 +242,7 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ArrhythmiaError(message)
+                raise ArrhythmiaError(message() if callable(message) else message)
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_dict())
@@ -250,10 +255,11 @@ def setting_problem(name: str, value) -> str | None:
     from arrhythmia.augment import AUGMENTATIONS
     from arrhythmia.data import PROTOCOLS, WINDOWS
     from arrhythmia.data.beats import LABEL_SETS
-    from arrhythmia.models import list_models, unknown_model
+    from arrhythmia.models import is_model, unknown_model
 
+    if name == "model":  # a built-in name imports no plugin; the error names a run's model of a missing one
+        return None if is_model(value) else unknown_model(value)
     checks: dict[str, Callable[[typing.Any], tuple[bool, str]]] = {
-        "model": lambda v: (v in list_models(), unknown_model(v)),  # names a run's model of a missing plugin
         "protocol": lambda v: (v in PROTOCOLS, f"unknown protocol {v!r} (intra or inter)"),
         "epochs": lambda v: (v >= 1, "epochs must be at least 1"),
         "checkpoint": lambda v: (v in ("best", "last"), f"checkpoint must be 'best' or 'last', not {v!r}"),

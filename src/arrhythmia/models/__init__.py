@@ -156,11 +156,16 @@ def _load_plugin(entry: metadata.EntryPoint) -> None:
 
 def _model_class(name: str) -> Callable[..., nn.Module]:
     """The registered constructor of ``name``, the plugins imported first where it is not built in."""
-    if name not in _REGISTRY:
-        load_plugins()
-    if name not in _REGISTRY:
+    if not is_model(name):
         raise ArrhythmiaError(unknown_model(name))
     return _REGISTRY[name]
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is a registered model; the plugins are imported only for a name not built in."""
+    if name not in _REGISTRY:
+        load_plugins()
+    return name in _REGISTRY
 
 
 def unknown_model(name: str) -> str:
