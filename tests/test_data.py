@@ -440,6 +440,28 @@ def test_atomic_write_leaves_no_temp_file_and_ordinary_permissions(tmp_path):
     assert target.read_text() == "hello" and list(tmp_path.iterdir()) == [target]
 
 
+def test_an_atomic_write_that_fails_names_the_file_asked_for_not_its_temporary_file(tmp_path, monkeypatch):
+    """It named '.out.txt.k3j2x1.tmp' ('/sys/.model.onnx._vzfsyyc.tmp: Permission denied')."""
+    import tempfile
+
+    from arrhythmia.files import atomic_write_bytes
+
+    def full(tmp):
+        raise OSError(28, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError, match="No space left") as error:
+        atomic_write_bytes(tmp_path / "out.txt", full)
+    assert error.value.filename == str(tmp_path / "out.txt") and list(tmp_path.iterdir()) == []
+
+    def refused(dir, prefix, suffix):  # a folder the user may not write in (root here may write anywhere)
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}k3j2x1{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError) as error:
+        atomic_write_bytes(tmp_path / "out.txt", lambda tmp: tmp.write_text("x"))
+    assert error.value.filename == str(tmp_path / "out.txt")
+
+
 def test_beats_relabelled_by_their_mitbih_symbols(wfdb_db):
     from arrhythmia.data.beats import by_symbol
 

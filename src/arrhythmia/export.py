@@ -329,9 +329,7 @@ def export_model(
 
 
 def _write(out: Path, write) -> None:
-    """``atomic_write_bytes(out, write)``, a file-system error named by ``out``: it came out naming the
-    temporary file beside it (``/sys/.model.onnx._vzfsyyc.tmp: Permission denied``), a file the user never
-    asked for."""
+    """``atomic_write_bytes(out, write)``, a file-system error said as the export's, in one line."""
     try:
         atomic_write_bytes(out, write)
     except OSError as exc:

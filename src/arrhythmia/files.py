@@ -16,10 +16,15 @@ from arrhythmia.errors import ArrhythmiaError
 
 
 def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename. A file-system error is
+    named by ``path``, not by the temporary file beside it, which the user never asked for."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = f".{path.name}."
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary, suffix=".tmp")
+    except OSError as exc:
+        raise _named(exc, path, temporary) from None
     os.close(fd)
     try:
         write(Path(tmp))
@@ -28,9 +33,19 @@ def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(exc, path, temporary) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _named(exc: OSError, path: Path, temporary: str) -> OSError:
+    """``exc`` with ``path`` for the temporary file (``.NAME.xxxx.tmp``) it names, if it names one."""
+    if exc.filename is not None and Path(str(exc.filename)).name.startswith(temporary):
+        exc.filename = str(path)
+    return exc
 
 
 def write_text_atomic(path: Path, text: str) -> None:
