@@ -231,3 +231,18 @@ def test_p_wave_stretches_outside_the_signal_are_nan_and_their_consistency_too()
     consistency = p_wave_consistency(stretches)
     assert np.isnan(consistency[0]) and np.isfinite(consistency[1:]).all()
     assert p_wave_consistency(np.zeros((0, 20))).shape == (0,)
+
+
+def test_an_infinite_sample_is_a_gap_to_cut_beats_as_a_nan_is():
+    """With a NaN anywhere in the lead, one inf sample lost every beat (nan_to_num made it 1.8e308, which the
+    high-pass spread over the whole signal); now both are filled with the median of the other samples."""
+    rec = synthetic_ecg(duration_s=60, fs=360, seed=9)
+    signal = rec.signal.copy()
+    signal[5000:5100] = np.nan
+    with_nan = cut_beats(signal, rec.fs, rec.r_peaks, get_window("centred"))
+    signal[1000], signal[9000] = np.inf, -np.inf
+    filled = signal.copy()
+    filled[~np.isfinite(filled)] = np.median(signal[np.isfinite(signal)])
+    cut = cut_beats(signal, rec.fs, rec.r_peaks, get_window("centred"))
+    assert cut.kept.all() and with_nan.kept.all()
+    np.testing.assert_array_equal(cut.X, cut_beats(filled, rec.fs, rec.r_peaks, get_window("centred")).X)

@@ -201,7 +201,8 @@ def preprocessing(window: Window, context_features: tuple[str, ...] | list[str])
     )
     if window.kind == "kachuee":
         beats = (
-            f"beats: one ECG lead in mV (NaN samples replaced by the lead's median first), {resampled} "
+            f"beats: one ECG lead in mV (NaN or infinite samples replaced by the median of the others first), "
+            f"{resampled} "
             f"{windows[0].upper()}{windows[1:]}. From each R peak, min(round({SEGMENT_RR_FACTOR:g} x the median "
             f"difference of the {fs} Hz samples of its window's R peaks), input_length) samples starting at the "
             f"peak, scaled as (x - min) / (max - min) by its window's minimum and maximum and clipped to [0, 1], "
@@ -212,7 +213,8 @@ def preprocessing(window: Window, context_features: tuple[str, ...] | list[str])
         before = window.r_peak
         after = window.length - window.r_peak - 1
         beats = (
-            f"beats: one ECG lead in mV (NaN samples replaced by the lead's median first), baseline removed "
+            f"beats: one ECG lead in mV (NaN or infinite samples replaced by the median of the others first), "
+            f"baseline removed "
             f"(Butterworth high-pass of order {BASELINE_ORDER} at {BASELINE_CUTOFF_HZ:g} Hz, zero phase: "
             f"scipy.signal.butter({BASELINE_ORDER}, {BASELINE_CUTOFF_HZ:g}, 'highpass', fs=fs, output='sos') run "
             f"by scipy.signal.sosfiltfilt with its default padding; a lead of {SHORT_SIGNAL_SAMPLES} samples or "

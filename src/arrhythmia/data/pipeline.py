@@ -45,8 +45,8 @@ def cut_beats(
     Parameters
     ----------
     signal : (n_samples,) float, mV
-        One lead, raw (each window is filtered and scaled by the segmentation). NaN samples (gaps) are
-        filled with the signal's median, so that filtering and resampling do not spread them: no beat is
+        One lead, raw (each window is filtered and scaled by the segmentation). NaN or infinite samples
+        (gaps) are filled with the median of the others, so that filtering and resampling do not spread them: no beat is
         lost to a gap, and a window that overlaps one holds the median there.
     fs : float
         Sampling rate of ``signal`` and ``r_peaks``, Hz.
@@ -62,8 +62,9 @@ def cut_beats(
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     signal = np.asarray(signal, dtype=np.float64)
-    if len(r_peaks) and np.isnan(signal).any():
-        signal = np.nan_to_num(signal, nan=float(np.nanmedian(signal)))
+    missing = ~np.isfinite(signal)
+    if len(r_peaks) and missing.any():  # an infinite sample too: nan_to_num made it 1.8e308, filtered over all
+        signal = np.where(missing, float(np.median(signal[~missing])) if (~missing).any() else 0.0, signal)
     segments = segment(signal, fs, r_peaks - start, window)
     context = None
     if with_context:
