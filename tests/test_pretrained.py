@@ -46,3 +46,14 @@ def test_shipped_checkpoint_and_onnx_agree(name):
         np.abs(torch_model.predict_proba(segments.X, context) - onnx_model.predict_proba(segments.X, context)).max()
         < 1e-4
     )
+
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_shipped_onnx_carries_the_metadata_an_export_writes_today(name):
+    """A deployment reads the preprocessing from the graph (docs/labelling.md, Export): the shipped files
+    lacked the ``preprocessing`` and ``preprocessing_settings`` keys that ``export`` had come to write."""
+    from arrhythmia.export import metadata
+
+    shipped = OnnxClassifier(pretrained.model_dir(name) / "model.onnx").session.get_modelmeta().custom_metadata_map
+    today = metadata(Classifier.from_pretrained(name, device="cpu"))
+    assert shipped == today
