@@ -76,6 +76,7 @@ def test_test_records_of_another_database_must_be_whole_patients():
         make_split(beats, "inter", test_records=["I99"])
 
 
+@pytest.mark.filterwarnings("ignore:the patients given")  # PATIENTS names records these lack
 def test_a_small_database_validates_on_fewer_groups_and_too_few_patients_is_one_line():
     small = _database_beats(RECORDS[:6])  # 3 patients: one each to train, validate and test on
     split = make_split(small, "inter", patients=PATIENTS)
@@ -113,11 +114,17 @@ def test_patients_are_for_the_inter_patient_protocol():
         ("record,patient\nI01,P01\nI01,P02\n", "record I01 is given two patients"),
         ("record,patient\nI01,\n", "row 2 has an empty record or patient"),
         ("", "cannot read it as a CSV of record,patient"),
+        # Excel's exports: a byte-order mark and Windows line endings; semicolons where commas are decimal points.
+        ("\ufeffrecord,patient\r\nI01,P01\r\nI02,P01\r\n", None),
+        ("\ufeffRecord;Patient\r\nI01;P01\r\n", None),
+        ("record\tpatient\nI01\tP01\n", None),
+        # A header alone named no record, and every record was then a patient of its own, as without the file.
+        ("record,patient\r\n", "names no record"),
     ],
 )
 def test_a_patients_file_is_read_or_refused_naming_it(tmp_path, text, message):
     path = tmp_path / "patients.csv"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     if message is None:
         assert read_patients(path)["I01"] == "P01"
     else:
@@ -135,6 +142,9 @@ def test_cross_validation_deals_another_databases_patients_and_mitbihs_ds1_recor
         fold_records(_database_beats(), 13, patients=PATIENTS)
     records, groups = fold_records(_fake_mitdb_beats(), 5)
     assert records == DS1 and groups == record_groups(DS1, 5, 0)
+    # A database of one record was told it "needs MIT-BIH's DS1 records (found 1 of 22)".
+    with pytest.raises(ArrhythmiaError, match="incartdb: cross-validation needs 2 records or more; it has I01$"):
+        fold_records(_database_beats(RECORDS[:1]), 2)
 
 
 def test_crossval_and_train_on_another_database_from_the_command_line(tmp_path):
@@ -156,3 +166,25 @@ def test_crossval_and_train_on_another_database_from_the_command_line(tmp_path):
         "nowhere.csv",
     )
     assert not (tmp_path / "cv2").exists()
+
+
+def test_a_patients_file_naming_records_the_database_lacks_is_said_and_one_naming_none_refused(tmp_path):
+    """Both were left aside without a word: a file written for the records as 1, 2, ... (Excel drops
+    leading zeros) split INCART as if there were no file, each record a patient, its patients in two parts."""
+    beats = _database_beats()
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("record,patient\n1,P01\n2,P01\n")
+    with pytest.raises(
+        DataError,
+        match=r"wrong.csv: names none of incartdb's records \(it names 1 2; its records are named like I01, I02",
+    ):
+        make_split(beats, "inter", patients=read_patients(wrong))
+    with pytest.raises(DataError, match="wrong.csv: names none of incartdb's records"):
+        fold_records(beats, 4, patients=read_patients(wrong))
+    partial = tmp_path / "partial.csv"
+    partial.write_text("record,patient\n" + "".join(f"{r},{p}\n" for r, p in PATIENTS.items()) + "I99,P77\n1,P01\n")
+    with pytest.warns(
+        UserWarning, match=r"partial.csv: 2 of the records it names are not in incartdb, left aside: 1 I99"
+    ):
+        split = make_split(beats, "inter", patients=read_patients(partial))
+    assert np.array_equal(split.test, make_split(beats, "inter", patients=PATIENTS).test)  # the rest is used

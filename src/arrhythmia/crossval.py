@@ -40,7 +40,7 @@ from arrhythmia import distributed
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.heartbeat import records_are_files
-from arrhythmia.data.splits import DS1, MITDB_RECORDS, patient_of, read_patients, record_groups
+from arrhythmia.data.splits import DS1, MITDB_RECORDS, check_patients, patient_of, read_patients, record_groups
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, figure_text, record_average_cells
 from arrhythmia.figures import plot_confusion, plot_ec57
@@ -108,7 +108,9 @@ def cross_validate(
     path.mkdir(parents=True, exist_ok=True)
     if distributed.from_environment().is_main:
         which = "DS1 " if _records_name(records) == DS1_RECORDS else ""
-        log(f"cross-validation over {len(records)} {which}records, {k} folds (seed {seed}) in {path}")
+        people = len(set(patient_of(np.array(records), patients).tolist())) if patients else len(records)
+        of = f" of {people} patients" if people != len(records) else ""  # the folds deal patients, not records
+        log(f"cross-validation over {len(records)} {which}records{of}, {k} folds (seed {seed}) in {path}")
 
     # One process group for every fold under torchrun (train() then joins it and leaves it open); none alone.
     ctx, _ = distributed.setup(config.device)
@@ -161,9 +163,9 @@ def fold_records(
     mitdb = set(present) <= MITDB_RECORDS
     records = [r for r in DS1 if r in present] if mitdb else present
     if len(records) < 2:
-        raise ArrhythmiaError(
-            f"{beats.source}: cross-validation needs MIT-BIH's DS1 records (found {len(records)} of {len(DS1)})"
-        )
+        needs = f"MIT-BIH's DS1 records (found {len(records)} of {len(DS1)})" if mitdb else "2 records or more"
+        raise ArrhythmiaError(f"{beats.source}: cross-validation needs {needs}; it has {' '.join(records) or 'none'}")
+    check_patients(patients, present, beats.source)
     patient = dict(zip(records, patient_of(np.array(records), patients).tolist()))
     people = sorted(set(patient.values()))
     if patients and not 2 <= k <= len(people):

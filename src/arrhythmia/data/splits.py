@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -271,20 +271,38 @@ def patient_of(record: np.ndarray, patients: Mapping[str, str] | None) -> np.nda
     return np.array([patients.get(name, name) for name in names], dtype=str)[inverse]
 
 
-def read_patients(path: str | Path) -> dict[str, str]:
+#: The patients files' warnings said so far (``check_patients``).
+_PATIENTS_WARNED: set[str] = set()
+
+
+class Patients(dict):
+    """``{record: patient}`` as ``read_patients`` read it, with the file it came from (``path``) for messages."""
+
+    path: Path | None = None
+
+
+def read_patients(path: str | Path) -> Patients:
     """``{record: patient}`` from a CSV file with columns ``record`` and ``patient`` (a patient's records are
     kept together by the inter-patient protocol and cross-validation); DataError (one line) naming the file
-    where it cannot be read as such."""
+    where it cannot be read as such, or names no record. A byte-order mark and Windows line endings (Excel's
+    exports) are read as they mean, and so is a file separated by semicolons or tabs (Excel's CSV where the
+    decimal separator is a comma)."""
     import pandas as pd
 
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        header = str(table.columns[0]) if len(table.columns) == 1 else ""
+        separator = next((s for s in (";", "\t") if s in header), None)
+        if separator:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"{path}: cannot read it as a CSV of record,patient ({error})") from None
     table.columns = [str(c).strip().lower() for c in table.columns]
     if not {"record", "patient"} <= set(table.columns):
         raise DataError(f"{path}: needs columns record and patient, has {', '.join(table.columns) or 'none'}")
+    if table.empty:  # a header alone: every record would be a patient of its own, as without the file
+        raise DataError(f"{path}: names no record (a header and no rows)")
     table = table.assign(record=table["record"].str.strip(), patient=table["patient"].str.strip())
     blank = table.index[(table["record"] == "") | (table["patient"] == "")]
     if len(blank):
@@ -293,7 +311,32 @@ def read_patients(path: str | Path) -> dict[str, str]:
     conflicting = twice.groupby("record")["patient"].nunique()
     if (conflicting > 1).any():
         raise DataError(f"{path}: record {conflicting[conflicting > 1].index[0]} is given two patients")
-    return dict(zip(table["record"], table["patient"]))
+    patients = Patients(zip(table["record"], table["patient"]))
+    patients.path = path
+    return patients
+
+
+def check_patients(patients: Mapping[str, str] | None, records: Iterable[str], source: str) -> None:
+    """Whether ``patients`` (``{record: patient}``) fits the database whose records are ``records``: a
+    DataError (one line) where it names none of them (another database's file, or its names spelt otherwise:
+    ``1`` for ``I01``), a warning naming those it names that the database does not hold (left aside)."""
+    if not patients:
+        return
+    present = sorted(set(map(str, records)))
+    unknown = sorted(set(patients) - set(present))
+    if not unknown:
+        return
+    where = getattr(patients, "path", None) or "the patients given"
+    named = f"{' '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}"
+    like = f"its records are named like {', '.join(present[:3])}" if present else "it holds no record"
+    if len(unknown) == len(patients):
+        raise DataError(f"{where}: names none of {source}'s records (it names {named}; {like})")
+    message = f"{where}: {len(unknown)} of the records it names are not in {source}, left aside: {named} ({like})"
+    # Said once a process, however many splits (a cross-validation's folds, evaluate, report) read the file:
+    # warnings' own once-only registry is reset by every catch_warnings, which training enters.
+    if message not in _PATIENTS_WARNED:
+        _PATIENTS_WARNED.add(message)
+        warnings.warn(message, stacklevel=2)
 
 
 def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
@@ -329,6 +372,8 @@ def make_split(
             what = "test records" if held_out else "patients"
             raise DataError(f"{what} are for the inter-patient protocol (--protocol inter)")
         return _cached_split(beats, protocol, protocol, seed, lambda: intra_patient_split(beats, seed))
+    if patients and not records_are_files(beats):  # before the cache: a cached split says nothing of the file
+        check_patients(patients, np.unique(beats.record.astype(str)), beats.source)
     # A split with test records or patients is cached under a name of its own: they decide it too.
     keyed = " ".join(held_out) + ("|" + " ".join(f"{r}={p}" for r, p in sorted(patients.items())) if patients else "")
     name = f"inter-test-{hashlib.sha1(keyed.encode()).hexdigest()[:12]}" if keyed else protocol
