@@ -18,6 +18,9 @@ from arrhythmia.crossval import fold_records
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.splits import DS1, DS2, inter_patient_split, read_patients, record_groups
 from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.evaluation import _other_data_split
+from arrhythmia.files import write_json
+from arrhythmia.runs import Run
 
 #: An INCART-like database: 24 records, two per patient (I01 and I02 are P01's, ...).
 RECORDS = [f"I{i:02d}" for i in range(1, 25)]
@@ -188,3 +191,40 @@ def test_a_patients_file_naming_records_the_database_lacks_is_said_and_one_namin
     ):
         split = make_split(beats, "inter", patients=read_patients(partial))
     assert np.array_equal(split.test, make_split(beats, "inter", patients=PATIENTS).test)  # the rest is used
+
+
+def _run_on(tmp_path, name: str, source: str, note: str, test_records=(), patients=None) -> Run:
+    """A run's directory as training leaves it for evaluate --data: its settings and data.json."""
+    config = TrainConfig(protocol="inter", test_records=list(test_records), patients=patients)
+    run = Run.create(config, tmp_path / name)
+    write_json(run.path / Run.DATA, {"source": source, "data": f"/data/{source}", "split_note": note})
+    return run
+
+
+def test_evaluation_on_other_data_tests_the_patients_a_run_never_trained_on_and_says_so(tmp_path):
+    """A run on another database evaluated on MIT-BIH was said to be split 'DS1 -> DS2 (de Chazal 2004);
+    validation records: ...' (it trained on no DS1 record), and read its patients file for it; one holding
+    out test records (a crossval fold) was tested on a random 20% of MIT-BIH's beats under 'intra'; and one
+    evaluated on its own database (--data the same folder) on a random 20% of its beats, patients it
+    trained on among them, where its own split holds a third of them out."""
+    mitdb, incart = _fake_mitdb_beats(), _database_beats()
+    drawn = _run_on(
+        tmp_path, "drawn", "incartdb", "incartdb, patients apart -> ...", patients=str(tmp_path / "gone.csv")
+    )
+    fold = _run_on(tmp_path, "fold", "incartdb", "incartdb, patients apart -> ...", test_records=["I01", "I02"])
+    for run in (drawn, fold):
+        split = _other_data_split(run, mitdb)
+        assert set(mitdb.record[split.test]) == set(DS2) and len(split.train) == len(split.val) == 0
+        assert split.protocol == "inter" and split.note.startswith("DS2 of mitdb (de Chazal 2004's test records)")
+        assert "DS1" not in split.note and "validation" not in split.note
+    own = _other_data_split(fold, incart)
+    assert set(incart.record[own.test]) == {"I01", "I02"} and len(own.train)
+    drawn.config.patients = None  # its own database's split reads the patients file; not MIT-BIH's
+    assert np.array_equal(_other_data_split(drawn, incart).test, make_split(incart, "inter").test)
+    svdb = BeatSet(**{**incart.__dict__, "record": np.char.replace(incart.record, "I", "8"), "source": "svdb"})
+    assert len(_other_data_split(drawn, svdb).test) == len(svdb)
+    # A run on MIT-BIH: DS1 -> DS2 on MIT-BIH, every beat of another database, as before.
+    mit = _run_on(tmp_path, "mit", "mitdb", "DS1 -> DS2 (de Chazal 2004); validation records: 101")
+    split = _other_data_split(mit, mitdb)
+    assert set(mitdb.record[split.test]) == set(DS2) and split.note.startswith("DS1 -> DS2") and len(split.train)
+    assert _other_data_split(mit, incart).note.startswith("every beat of incartdb")

@@ -46,7 +46,7 @@ from sklearn.metrics import (
 from arrhythmia.batches import LazyRows
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.heartbeat import records_are_files
-from arrhythmia.data.splits import DS2, MITDB_RECORDS, Split
+from arrhythmia.data.splits import DS1, DS2, MITDB_RECORDS, Split
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
@@ -348,21 +348,45 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
 
 
 def _other_data_split(run: Run, beats: BeatSet) -> Split:
-    """The split of another source's ``beats`` that ``run`` is tested on: under the run's protocol where
-    the source holds the patients it names (MIT-BIH's DS2, or its test records); every beat of another
-    database (records not MIT-BIH's) for an inter-patient run that trained elsewhere, none of whose
-    patients it has seen; else the source's own test split, or a random one (``intra``)."""
+    """The split of another source's ``beats`` that ``run`` is tested on. For an inter-patient run: on the
+    database it trained on (MIT-BIH for a run on MIT-BIH; the same source, or one holding its test records,
+    for a run on another database), its own split (DS2, or its test records; ``make_split``); on MIT-BIH for
+    a run that trained on another database, DS2 (de Chazal's test records); on another database, every beat.
+    None of the last two's patients was trained on. Else the source's own test split, or a random one
+    (``intra``)."""
     record = beats.record.astype(str)
-    held_out = run.config.test_records
-    if run.config.protocol == "inter" and not records_are_files(beats):
-        if np.isin(record, list(held_out) or DS2).any():
+    held_out = list(run.config.test_records)
+    if run.config.protocol != "inter" or records_are_files(beats):
+        return make_split(beats, "intra", run.config.seed)
+    described = run.data() if (run.path / run.DATA).is_file() else {}
+    # A run on MIT-BIH holds out DS1 records, or splits DS1 -> DS2 (its note says so); one that kept no
+    # description trained before other databases could be split by patient: on MIT-BIH.
+    on_mitdb = set(held_out) <= set(DS1) if held_out else str(described.get("split_note", "DS1")).startswith("DS1")
+    mitdb = set(record) <= MITDB_RECORDS
+    if mitdb:
+        same = on_mitdb
+    else:
+        same_source = beats.source == described.get("source") or (
+            beats.origin is not None and beats.origin == described.get("data")
+        )
+        same = not on_mitdb and (same_source or bool(np.isin(record, held_out).any()))
+    if same:
+        if np.isin(record, held_out or (DS2 if mitdb else record)).any():
             return make_split(beats, "inter", run.config.seed, held_out, run.patients())
-        trained_on = run.data().get("source") if (run.path / run.DATA).is_file() else None
-        if not set(record) <= MITDB_RECORDS and beats.source != trained_on:
-            everything = np.arange(len(beats))
-            note = f"every beat of {beats.source}: another database, none of whose patients the run trained on"
-            return Split(everything[:0], everything[:0], everything, "inter", note)
-    return make_split(beats, "intra", run.config.seed)
+        # The run's database without the records it tested on: only a random split of beats is left.
+        return make_split(beats, "intra", run.config.seed)
+    tested = np.flatnonzero(np.isin(record, DS2)) if mitdb else np.arange(len(beats))
+    if mitdb and len(tested):
+        missing = [r for r in DS2 if r not in set(record)]
+        part = f", {len(DS2) - len(missing)} of its {len(DS2)} records (missing {' '.join(missing)})" if missing else ""
+        note = (
+            f"DS2 of {beats.source} (de Chazal 2004's test records{part}): another database than the run's, "
+            "none of whose patients it trained on"
+        )
+    else:
+        tested = np.arange(len(beats))
+        note = f"every beat of {beats.source}: another database, none of whose patients the run trained on"
+    return Split(tested[:0], tested[:0], tested, "inter", note)
 
 
 def evaluate_run(
