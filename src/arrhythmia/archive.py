@@ -43,7 +43,7 @@ from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import OnnxClassifier, load_classifier
-from arrhythmia.files import read_json_or_none, write_json, write_text_atomic
+from arrhythmia.files import read_json_or_none, spreadsheet_text, write_json, write_text_atomic
 from arrhythmia.labelling import PredictOptions, label_file
 
 if TYPE_CHECKING:
@@ -492,6 +492,9 @@ def cohort_row(out: Path) -> dict:
 
 #: The cohort table's columns before the per-class counts, and after them.
 LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "start_time", "duration_s", "beats"]
+#: The cohort table's text columns that carry words from the archive's files (a file's name, its path, the
+#: messages that quote them), written through ``files.spreadsheet_text`` (a leading ' before = + - @).
+OUTSIDE_TEXT = ("record", "error", "warnings", "source")
 TRAILING_COLUMNS = [
     "S_burden_percent",
     "V_burden_percent",
@@ -640,7 +643,9 @@ def label_archive(
             result.earlier += 1
     result.cohort = cohort_table(list(rows.values()))
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(result.path, result.cohort.to_csv(index=False, float_format="%.6g"))
+    # The names, paths and messages come from the archive's files: a spreadsheet must show them, not run them.
+    written = result.cohort.assign(**{c: result.cohort[c].map(spreadsheet_text) for c in OUTSIDE_TEXT})
+    write_text_atomic(result.path, written.to_csv(index=False, float_format="%.6g"))
     result.seconds = time.perf_counter() - began
     return result
 

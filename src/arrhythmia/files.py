@@ -1,7 +1,8 @@
 """Writing files so that a kill never leaves half of one: a temporary file in the same folder, then a rename.
 
 The one place for atomic writes and the JSON files every layer keeps (run files, store manifests, shipped
-model cards); it imports nothing of the package but its errors, so any module may use it.
+model cards), and for the text cells of CSV files that a spreadsheet must not run (``spreadsheet_text``); it
+imports nothing of the package but its errors, so any module may use it.
 """
 
 from __future__ import annotations
@@ -78,3 +79,19 @@ def read_json_or_none(path: Path) -> dict | None:
         return read_json(path)
     except (ArrhythmiaError, OSError):
         return None
+
+
+#: What makes a spreadsheet (Excel, LibreOffice Calc, Google Sheets) take a cell for a formula: OWASP's list
+#: for CSV injection (https://owasp.org/www-community/attacks/CSV_Injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """``value`` for a CSV text cell that carries words from outside (a recording's file name, an EDF+
+    annotation's text): a string starting with ``= + - @``, a tab or a carriage return gets a leading ``'``,
+    as OWASP advises, so that a spreadsheet shows it as text instead of running it as a formula
+    (``=HYPERLINK(...)`` sending the sheet's data elsewhere, a DDE command). Anything else, numbers included,
+    is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
