@@ -65,12 +65,17 @@ def _events_cells(path: Path) -> list[str]:
 
 def test_a_file_s_own_words_are_text_in_the_report_and_in_the_csvs(analysed):
     """The annotations of an EDF file from outside reach events.csv as text a spreadsheet does not run
-    (=HYPERLINK would send the sheet's data elsewhere)."""
+    (=HYPERLINK would send the sheet's data elsewhere), and report.html as text no browser runs."""
     analysis = ReviewStore(analysed, "hostile.edf").analysis()
     expected = [("'" + text if text[0] in "=+-@" else text) for _, text in EVENTS]
     assert _events_cells(analysis / "events.csv") == expected
     events = pd.read_csv(analysis / "events.csv")
     assert events["heart_rate_bpm"].dtype.kind == "f" and events["time_s"].tolist()[:2] == [10.0, 20.0]
+    report = (analysis / "report.html").read_text()
+    assert "<script>" not in report and "<svg onload" not in report
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report and "&lt;svg onload=1&gt;" in report
+    # and, should anything ever slip through, the report's own policy runs no script and fetches nothing
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in report
 
 
 def test_the_cohort_table_s_names_are_text_in_a_spreadsheet(tmp_path, monkeypatch):

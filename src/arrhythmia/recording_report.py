@@ -42,7 +42,7 @@ from arrhythmia.hourly import (
     readable_heart_rate,
 )
 from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
-from arrhythmia.report import CSS, _image, _table, esc, format_duration
+from arrhythmia.report import CSS, REPORT_POLICY_META, _image, _table, esc, format_duration
 
 STRIP_S = 10.0
 PAUSE_MARGIN_S = 2.0  # of signal each side of a pause longer than a strip
@@ -535,7 +535,7 @@ def render_recording_report(
         said = hrv or "no HRV"
         parts.append(f"<p>{esc(said[:1].upper() + said[1:])}.</p>")
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{REPORT_POLICY_META}'
         f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}</style></head><body><main>"
         + "".join(parts)
         + "</main></body></html>"

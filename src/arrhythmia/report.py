@@ -38,6 +38,13 @@ from arrhythmia.files import write_text_atomic
 from arrhythmia.models import count_parameters
 from arrhythmia.runs import Run
 
+#: The reports' own Content-Security-Policy: a report is one file of text, inline CSS and ``data:`` images;
+#: should words from a recording or a run ever reach it as markup, no script in them runs and nothing is
+#: fetched (a report is opened from disk, mailed, archived: no server sends it a policy).
+REPORT_POLICY_META = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">"
+)
 SYNTHETIC_BANNER = "SYNTHETIC DATA: these results come from generated beats, not real ECG."
 INTRA_WARNING = (
     "Intra-patient protocol: beats of the same patients appear in both the training and the test set, "
@@ -450,6 +457,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     title = f"{classifier.model_name} · {run_name}" + (" (SYNTHETIC data)" if synthetic else "")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"{REPORT_POLICY_META}\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(parts)
