@@ -228,3 +228,12 @@ def test_evaluation_on_other_data_tests_the_patients_a_run_never_trained_on_and_
     split = _other_data_split(mit, mitdb)
     assert set(mitdb.record[split.test]) == set(DS2) and split.note.startswith("DS1 -> DS2") and len(split.train)
     assert _other_data_split(mit, incart).note.startswith("every beat of incartdb")
+
+
+def test_data_summary_splits_another_database_by_its_patients_file(tmp_path, wfdb_db):
+    """data summary had no --patients: its inter rows split a patient's records apart, unlike train."""
+    patients = tmp_path / "patients.csv"
+    patients.write_text("record,patient\nr01,A\nr02,A\n")
+    result = run_cli("data", "summary", "--data", wfdb_db, "--patients", patients)
+    assert result.returncode == 0, result.stderr
+    assert "inter: db: the inter-patient protocol needs at least 3 patients" in result.stdout.replace("\n", " ")

@@ -95,10 +95,21 @@ def data_summary(
         str | None,
         typer.Option(help="Beat window: kachuee or centred (default: a store's own, else kachuee)."),
     ] = None,
+    patients: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV with columns record and patient: the inter-patient split keeps a patient's records together, "
+            "as train --patients does (records it does not name are patients of their own)."
+        ),
+    ] = None,
 ) -> None:
     """Beats per class, and per split for each protocol the source supports."""
     from arrhythmia.data import PROTOCOLS, get_window, load_beats, make_split
+    from arrhythmia.data.splits import read_patients
     from arrhythmia.data.store import store_window
+
+    # Before the beats are loaded: a file that cannot be read is one line, at once.
+    by_patient = read_patients(patients) if patients is not None else None
 
     # A store holds beats of one window: the one it was built with, unless another is asked for (an error).
     chosen = get_window(window) if window else (data is not None and store_window(data)) or "kachuee"
@@ -120,7 +131,7 @@ def data_summary(
     notes = []
     for protocol in PROTOCOLS:
         try:
-            split = make_split(beats, protocol)
+            split = make_split(beats, protocol, patients=by_patient if protocol == "inter" else None)
         except ArrhythmiaError as exc:
             notes.append(f"{protocol}: {exc}")
             continue
