@@ -3,18 +3,28 @@ reports and the CSVs, the review server's headers, zip bombs, a server reachable
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import re
+import shutil
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_wfdb_record
+from fastapi.testclient import TestClient
 
-from arrhythmia import archive
+from arrhythmia import archive, serve
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import load_classifier
 from arrhythmia.files import spreadsheet_text
 from arrhythmia.review import ReviewStore
+from arrhythmia.serve import OPEN_HOST_WARNING, create_app, run_server
 
+WEB = Path(serve.__file__).parent / "web"
 #: Words an EDF+ file's annotations may hold: markup, and cells a spreadsheet would run as formulas.
 EVENTS = [
     (10.0, "<script>alert(1)</script>"),
@@ -50,6 +60,11 @@ def analysed(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def folder(analysed, tmp_path) -> Path:
+    return Path(shutil.copytree(analysed, tmp_path / "recordings"))
+
+
 def test_spreadsheet_text_marks_formulas_and_leaves_the_rest():
     for formula in ("=1+1", "+1", "-2 mg", "@SUM(A1)", "\tx", "\rx"):
         assert spreadsheet_text(formula) == "'" + formula
@@ -76,6 +91,101 @@ def test_a_file_s_own_words_are_text_in_the_report_and_in_the_csvs(analysed):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report and "&lt;svg onload=1&gt;" in report
     # and, should anything ever slip through, the report's own policy runs no script and fetches nothing
     assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in report
+
+
+def test_every_answer_of_the_server_carries_the_security_headers(folder):
+    """No other site may frame the pages (clickjacking a relabel), the pages run only the server's own scripts
+    (no inline script or style), nothing is sniffed into a script, the API's answers are not cached, the
+    docs run Swagger UI's one inline script by its hash, and an export shown in a browser is sandboxed."""
+    with TestClient(create_app(folder, token="t0ken")) as client:
+        auth = {"Authorization": "Bearer t0ken"}
+        answers = {
+            path: client.get(path, headers=auth)
+            for path in ("/", "/recordings/hostile.edf", "/static/review.js", "/api/recordings", "/nothere")
+        }
+        answers["401"] = client.get("/api/recordings")
+        for what, answer in answers.items():
+            policy = answer.headers.get("content-security-policy", "")
+            assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy, what
+            assert "unsafe-inline" not in policy, what
+            assert answer.headers.get("x-content-type-options") == "nosniff", what
+            assert answer.headers.get("x-frame-options") == "DENY", what
+        assert answers["/api/recordings"].headers["cache-control"] == "no-store"
+        assert answers["401"].headers["cache-control"] == "no-store"
+        docs = client.get("/docs")
+        scripts = re.findall(r"<script>(.*?)</script>", docs.text, flags=re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+        assert f"script-src 'self' 'sha256-{digest}';" in docs.headers["content-security-policy"]
+        for path in ("/api/recordings/hostile.edf/export/events.csv", "/api/recordings/hostile.edf/annotations"):
+            answer = client.get(path, headers=auth)
+            assert answer.status_code == 200 and answer.headers["content-security-policy"].startswith("sandbox;")
+            assert answer.headers["content-disposition"].startswith("attachment")
+        # the reviewed export takes the same care of the file's words
+        exported = client.get("/api/recordings/hostile.edf/export/events.csv", headers=auth)
+        assert pd.read_csv(io.StringIO(exported.text), dtype=str, keep_default_na=False)["event"][1].startswith("'=")
+
+
+def test_the_pages_hold_no_inline_script_or_style():
+    """The pages' Content-Security-Policy allows no inline script or style attribute: they must need none."""
+    for page in WEB.glob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), page.name
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), page.name
+    for script in WEB.glob("*.js"):  # attributes given to element(): a style attribute is inline style
+        assert not re.search(r"\bstyle:\s*[\"'`]", script.read_text()), script.name
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive_file:
+        for name, data in members.items():
+            archive_file.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_and_a_zip_of_other_files_are_refused_before_anything_is_unpacked(tmp_path, monkeypatch):
+    """A .zip of 1 MB may unpack to a thousand: refused (413, the limit said) from the sizes it declares,
+    before a byte is written; so is a zip of files an upload may not hold, or of too many files (422)."""
+    write_wfdb_record(tmp_path, "r01", seconds=10)
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    unpacked = []
+    real = serve.safe_extract_zip
+    monkeypatch.setattr(serve, "safe_extract_zip", lambda *a: unpacked.append(a) or real(*a))
+    bomb = _zip({"holter.csv": b"ECG\n" + b"0\n" * 15_000_000})  # 30 MB of zeros: 30 kB zipped
+    assert len(bomb) < 2**20
+    others = _zip({"r01.hea": (tmp_path / "r01.hea").read_bytes(), "run.sh": b"rm -rf /"})
+    many = _zip({f"r{i}.atr": b"" for i in range(serve.MAX_UPLOAD_MEMBERS + 1)})
+    with TestClient(create_app(folder, max_upload_mb=1)) as client:
+        answer = client.post("/api/recordings", files={"files": ("bomb.zip", bomb)}, data={"fs": "250"})
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["detail"] == (
+            "bomb.zip: unpacks to 29 MB, more than this server unpacks from an upload: 10 MB "
+            "(10 times `arrhythmia serve --max-upload-mb`)"
+        )
+        answer = client.post("/api/recordings", files={"files": ("others.zip", others)})
+        assert answer.status_code == 422 and "member 'run.sh'" in answer.json()["detail"]
+        answer = client.post("/api/recordings", files={"files": ("many.zip", many)})
+        assert answer.status_code == 422 and "more than an upload takes (1,000)" in answer.json()["detail"]
+        assert not unpacked and sorted(p.name for p in folder.iterdir()) == [".arrhythmia"]
+        # a zip within the limit is still unpacked and taken
+        fine = _zip({name: (tmp_path / name).read_bytes() for name in ("r01.hea", "r01.dat")})
+        assert client.post("/api/recordings", files={"files": ("fine.zip", fine)}).status_code == 201
+        assert len(unpacked) == 1 and (folder / "r01.hea").is_file()
+
+
+def test_a_server_reachable_from_the_network_says_it_speaks_plain_http(tmp_path, monkeypatch):
+    """A token guards the API, but over plain HTTP it and the recordings cross the network unencrypted:
+    served beyond loopback, ``serve`` says so; on loopback it says nothing more."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: None)
+    said: list[str] = []
+    run_server(tmp_path, host="0.0.0.0", port=0, token="t0ken", announce=said.append)
+    assert said[1:] == [OPEN_HOST_WARNING] and "unencrypted" in OPEN_HOST_WARNING
+    said.clear()
+    run_server(tmp_path, host="127.0.0.1", port=0, announce=said.append)
+    assert len(said) == 1 and said[0].startswith("reviewing")
 
 
 def test_the_cohort_table_s_names_are_text_in_a_spreadsheet(tmp_path, monkeypatch):

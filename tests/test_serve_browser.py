@@ -119,23 +119,23 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             assert "% changed" in adapted.text_content()
             assert adapted.get_attribute("title") == "review recommended above 8% changed"
             page.click("a[href='/recordings/r01']")
-            page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+            page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
             assert "(10:59:30 to 10:59:40)" in page.text_content("#strip-time")  # the clock, from the header's start
             event = page.locator("#events tbody tr").first  # the patient's event: a click shows its strip
             assert "dizzy" in event.text_content() and "11:00:10" in event.text_content()
             event.click()
-            page.wait_for_function("document.getElementById('strip-time').textContent.startsWith('0:35.0')")
+            page.wait_for_function("() => document.getElementById('strip-time').textContent.startsWith('0:35.0')")
             before = int(page.text_content("#count-V").replace(",", ""))
             for _ in range(30):  # move to a beat the model calls N
                 page.keyboard.press("ArrowRight")
-                page.wait_for_function("document.getElementById('selected').textContent.includes('sample')")
+                page.wait_for_function("() => document.getElementById('selected').textContent.includes('sample')")
                 if re.search(r"\): N\b", page.text_content("#selected")):
                     break
             selected = page.text_content("#selected")
             sample = int(re.search(r"sample (\d+)", selected).group(1))
             page.keyboard.press("v")
             page.wait_for_function(
-                f"document.getElementById('count-V').textContent.replace(/,/g, '') == '{before + 1}'"
+                f"() => document.getElementById('count-V').textContent.replace(/,/g, '') == '{before + 1}'"
             )
             assert "version 1" in page.text_content("#version")
             # the beats to review: a click selects the beat asked about
@@ -143,7 +143,9 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             question = page.locator("#questions tbody tr").first
             asked = int(question.get_attribute("data-sample"))
             question.click()
-            page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {asked})')")
+            page.wait_for_function(
+                f"() => document.getElementById('selected').textContent.includes('(sample {asked})')"
+            )
             assert "current" in question.get_attribute("class")
             # Enter: the next beat to review
             unanswered = page.locator("#questions tbody tr", has_not_text="answered")
@@ -153,22 +155,26 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
                 )
             )
             page.keyboard.press("Enter")
-            page.wait_for_function(f"document.getElementById('selected').textContent.includes('(sample {following})')")
+            page.wait_for_function(
+                f"() => document.getElementById('selected').textContent.includes('(sample {following})')"
+            )
             # c: the next unsure beat; past the only one, none later, and Shift+C goes back to it
             page.keyboard.press("c")
             shown = f"document.getElementById('selected').textContent.includes('(sample {unsure})')"
-            page.wait_for_function(f"{shown} || document.getElementById('message').textContent.includes('unsure')")
+            page.wait_for_function(
+                f"() => {shown} || document.getElementById('message').textContent.includes('unsure')"
+            )
             if "unsure" in page.text_content("#message"):
                 page.keyboard.press("Shift+C")
-                page.wait_for_function(shown)
+                page.wait_for_function(f"() => {shown}")
             assert page.text_content("#count-unsure") == "1"
             page.keyboard.press("n")  # reviewed: no longer left
-            page.wait_for_function("document.getElementById('count-unsure').textContent == '0'")
+            page.wait_for_function("() => document.getElementById('count-unsure').textContent == '0'")
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")
             page.reload()  # the token is kept for the session: never asked again
-            page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+            page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
             assert not page.is_visible("#login") and page.text_content("#count-V").replace(",", "") == str(before + 1)
             assert not errors, errors
         finally:
@@ -192,7 +198,7 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         big = {"name": "big.csv", "mimeType": "text/csv", "buffer": b"0\n" * 600_000}
         page.set_input_files("#upload input[type=file]", [big])
         page.click("#upload button")
-        page.wait_for_function("document.getElementById('message').textContent.includes('1 MB')")
+        page.wait_for_function("() => document.getElementById('message').textContent.includes('1 MB')")
         assert "larger than this server takes" in page.text_content("#message")
         page.set_input_files("#upload input[type=file]", [{"name": "plain.csv", "mimeType": "text/csv", "buffer": csv}])
         page.click("#upload button")
@@ -204,7 +210,7 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         row.locator("input.fs").fill("250")
         row.locator("button").click()
         page.wait_for_function(
-            "document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
+            "() => document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
         )
         assert row.locator("a").get_attribute("href") == "/recordings/plain.csv"
         assert not errors, errors
@@ -224,11 +230,11 @@ def open_review(page, url: str, name: str = "r01", login: bool = True) -> None:
     if login:
         page.fill("#login input", TOKEN)
         page.click("#login button")
-    page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+    page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
 
 
 def wait_version(page, version: int) -> None:
-    page.wait_for_function(f"document.getElementById('version').textContent === 'version {version}'")
+    page.wait_for_function(f"() => document.getElementById('version').textContent === 'version {version}'")
 
 
 def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_said(server):
@@ -270,7 +276,7 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
         other.keyboard.press("ArrowRight")
         other.keyboard.press("q")  # refused: 409, reloaded, and said
         wait_version(other, 4)
-        other.wait_for_function("document.getElementById('message').textContent.includes('changed elsewhere')")
+        other.wait_for_function("() => document.getElementById('message').textContent.includes('changed elsewhere')")
         assert other.get_attribute("#message", "class") == "error"
         assert not errors, errors
 
@@ -285,7 +291,7 @@ def test_relabelling_with_the_corrections_says_what_it_did(server):
         wait_version(page, 1)
         page.click("#relabel")
         page.wait_for_function(
-            "document.getElementById('message').textContent.startsWith('re-labelled with your 1 correction: ')",
+            "() => document.getElementById('message').textContent.startsWith('re-labelled with your 1 correction: ')",
             timeout=60_000,
         )
         assert re.search(r"(no beat changed label|\d+ beats? changed label \(.*\))$", page.text_content("#message"))
@@ -332,7 +338,7 @@ def test_the_pages_fit_a_phone_and_a_click_below_the_strip_shows_it(server):
         strip_top = "document.getElementById('strip').closest('section').getBoundingClientRect().top"
         assert page.evaluate(strip_top) < 0  # scrolled past it
         show.click()
-        page.wait_for_function(f"{strip_top} >= 0 && {strip_top} < window.innerHeight / 2")
+        page.wait_for_function(f"() => {strip_top} >= 0 && {strip_top} < window.innerHeight / 2")
         assert "sample" in page.text_content("#selected")
         assert not errors, errors
 
@@ -357,9 +363,9 @@ def test_the_strip_follows_a_change_the_class_menu_gives_the_keys_back_and_a_rel
 
         page.route("**/api/recordings/r01/beats", unlisted)
         page.keyboard.press("PageDown")
-        page.wait_for_function("document.getElementById('strip-time').textContent.startsWith('0:10.0')")
+        page.wait_for_function("() => document.getElementById('strip-time').textContent.startsWith('0:10.0')")
         page.keyboard.press("ArrowRight")
-        page.wait_for_function("document.getElementById('selected').textContent.includes('sample')")
+        page.wait_for_function("() => document.getElementById('selected').textContent.includes('sample')")
         sample = int(re.search(r"sample (\d+)", page.text_content("#selected")).group(1))
         label_of = f"view.beats.find((b) => b.sample === {sample}).label"
         wanted = "F" if page.evaluate(label_of) != "F" else "Q"
@@ -367,11 +373,11 @@ def test_the_strip_follows_a_change_the_class_menu_gives_the_keys_back_and_a_rel
         page.select_option("#jump-class", "S")
         page.keyboard.press(wanted.lower())  # the page's key: relabel the selected beat
         wait_version(page, 1)
-        page.wait_for_function(f"{label_of} === '{wanted}'")
+        page.wait_for_function(f"() => {label_of} === '{wanted}'")
         assert page.input_value("#jump-class") == "S"
         page.unroute("**/api/recordings/r01/beats")
         page.reload()
-        page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+        page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
         assert page.text_content("#strip-time").startswith("0:10.0")
         assert f"(sample {sample}): {wanted}" in page.text_content("#selected")
         assert not errors, errors
@@ -387,23 +393,49 @@ def test_a_server_that_stops_answering_is_said_and_a_wrong_token_is_said(server)
         page.goto(f"{url}/recordings/r01")
         page.fill("#login input", "not-the-token")
         page.click("#login button")
-        page.wait_for_function("document.querySelector('#login .login-note')?.textContent.includes('refused')")
+        page.wait_for_function("() => document.querySelector('#login .login-note')?.textContent.includes('refused')")
         assert page.is_visible("#login") and page.input_value("#login input") == ""
         page.fill("#login input", TOKEN)
         page.click("#login button")
-        page.wait_for_function("Number(document.getElementById('strip').dataset.beats) > 5")
+        page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
         page.route("**/api/recordings/r01/**", lambda route: route.abort())  # the server gone
         page.keyboard.press("ArrowRight")
         page.keyboard.press("v")
-        page.wait_for_function("document.getElementById('message').textContent.startsWith('Not saved')")
+        page.wait_for_function("() => document.getElementById('message').textContent.startsWith('Not saved')")
         assert "not answering" in page.text_content("#message") and page.text_content("#version") == "version 0"
         page.unroute("**/api/recordings/r01/**")
         page.click("#relabel")
-        page.wait_for_function("document.getElementById('message').textContent.startsWith('re-labelling')")
+        page.wait_for_function("() => document.getElementById('message').textContent.startsWith('re-labelling')")
         page.route("**/api/recordings/r01?summary=false", lambda route: route.abort())
-        page.wait_for_function("document.getElementById('message').textContent.includes('waiting for it')")
+        page.wait_for_function("() => document.getElementById('message').textContent.includes('waiting for it')")
         page.unroute("**/api/recordings/r01?summary=false")
         page.wait_for_function(
-            "document.getElementById('message').textContent.startsWith('re-labelled with your')", timeout=60_000
+            "() => document.getElementById('message').textContent.startsWith('re-labelled with your')", timeout=60_000
         )
         assert not errors, errors
+
+
+def test_a_file_s_words_stay_text_and_the_pages_keep_to_their_content_security_policy(analysed, tmp_path):
+    """A patient's event whose text is markup is shown as text and runs nothing; the recordings page, the
+    review page and /docs work under the server's Content-Security-Policy (no inline script or style): the
+    browser reports no violation of it."""
+    folder = Path(shutil.copytree(analysed[0], tmp_path / "recordings"))
+    store = ReviewStore(folder, "r01")
+    meta = json.loads((store.analysis() / "meta.json").read_text())
+    meta["events"] = [[40.0, "<script>alert(1)</script>"], [50.0, "<img src=x onerror=alert(2)>"]]
+    (store.analysis() / "meta.json").write_text(json.dumps(meta))
+    with serving(folder, tmp_path / "server.log", "--token", TOKEN) as url, chromium() as browser:
+        page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
+        dialogs, violations = [], []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        open_review(page, url)
+        page.wait_for_function("() => document.querySelectorAll('#events tbody tr').length === 2")
+        assert page.text_content("#events tbody tr:first-child td:last-child") == "<script>alert(1)</script>"
+        page.click("#events tbody tr:last-child")  # a row is still a click from its strip
+        page.wait_for_function("() => document.getElementById('strip-time').textContent.startsWith('0:45')")
+        page.goto(url)
+        page.wait_for_function("() => document.querySelectorAll('#recordings tbody tr').length === 1")
+        page.goto(f"{url}/docs")
+        page.get_by_text("/api/recordings/{name}/beats", exact=True).first.wait_for(timeout=15_000)
+        assert not dialogs and not violations and not errors, (dialogs, violations, errors)

@@ -12,17 +12,21 @@ the JSON body, or ``If-Match``), and a stale one is answered 409 with the curren
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
+import hashlib
 import ipaddress
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import socket
 import threading
 import uuid
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +64,11 @@ from arrhythmia.settings import fits
 
 #: Files an upload may hold (directly or in a .zip): recordings and a WFDB record's signal and annotations.
 UPLOAD_SUFFIXES = {*SIGNAL_SUFFIXES, ".atr"}
+#: A .zip upload may unpack to at most this many times ``max_upload_mb``: recordings compress 2 to 5 times
+#: (a CSV of a Holter the most), a zip bomb a thousand times, which would fill the folder's disk.
+UNPACK_RATIO = 10
+#: The most files a .zip upload may hold (Starlette's own limit on the files of one request).
+MAX_UPLOAD_MEMBERS = 1000
 EXPORTS = {
     "beats.csv": "text/csv",
     "summary.json": "application/json",
@@ -71,6 +80,31 @@ EXPORTS = {
     "events.csv": "text/csv",
 }
 
+#: What the review pages may load (``SecurityHeaders``): this server's scripts, styles and API, nothing inline
+#: and nothing from elsewhere, and no other site may frame them (a hidden frame could make a reviewer's clicks
+#: relabel beats). The data a page shows is text from outside (lead names, event notes): should it ever reach
+#: the page as markup, no script in it runs.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+#: A file the API hands out (report.html, the CSVs) is a download; a browser that shows one anyway shows it as an
+#: inert document of its own origin (``sandbox``): no script, nothing fetched, nothing of this server's reachable.
+EXPORT_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+#: Headers every answer carries, unless a route set its own.
+SECURITY_HEADERS = {
+    "content-security-policy": PAGE_POLICY,
+    "x-content-type-options": "nosniff",  # a CSV or JSON answer is never taken for a script or a page
+    "x-frame-options": "DENY",  # frame-ancestors, for browsers that predate it
+    "referrer-policy": "no-referrer",  # a recording's name in a URL stays on this machine
+}
+
+
+#: What ``serve`` says when it listens beyond loopback: the server speaks plain HTTP.
+OPEN_HOST_WARNING = (
+    "warning: plain HTTP: the token and the recordings cross the network unencrypted; serve on a network "
+    "you trust, or behind an HTTPS reverse proxy"
+)
 
 #: The file in the sidecar folder that a running server holds locked.
 SERVER_LOCK = "server.lock"
@@ -131,6 +165,8 @@ def run_server(
         listening = _listen(host, port)  # bound before it is announced: a busy port is the only line said
         try:
             announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
+            if hosts is None:  # reachable from the network, over plain HTTP
+                announce(OPEN_HOST_WARNING)
             uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[listening])
         finally:
             listening.close()
@@ -429,8 +465,34 @@ class ReviewApp(FastAPI):
     """FastAPI whose answer to a body over ``max_body_size`` says the limit, in JSON (``TooLargeAsJSON``)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        # Outside every middleware: the body limit sends its 413 past the ones added with add_middleware.
-        return TooLargeAsJSON(super().build_middleware_stack(), self.max_body_size)
+        # Outside every middleware: the body limit sends its 413 past the ones added with add_middleware, and
+        # every answer (the 400 of TrustedHostMiddleware and that 413 too) carries the security headers.
+        return SecurityHeaders(TooLargeAsJSON(super().build_middleware_stack(), self.max_body_size))
+
+
+class SecurityHeaders:
+    """``SECURITY_HEADERS`` on every HTTP answer that does not set its own; ``Cache-Control: no-store`` on the
+    API's, whose answers are a patient's data (not to be kept in a shared workstation's browser cache)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = dict(SECURITY_HEADERS)
+        if scope.get("path", "").startswith("/api/"):
+            extra["cache-control"] = "no-store"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.decode("latin-1").lower() for name, _ in headers}
+                headers += [(k.encode(), v.encode()) for k, v in extra.items() if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class TooLargeAsJSON:
@@ -451,8 +513,8 @@ class TooLargeAsJSON:
 
         async def send_json(message: Message) -> None:
             nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                replaced = True
+            if message["type"] == "http.response.start" and message["status"] == 413 and not _is_json(message):
+                replaced = True  # the body limit's; a route's own 413 (a zip bomb) says its own detail
                 body = json.dumps({"detail": self.detail}).encode()
                 headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
                 await send({"type": "http.response.start", "status": 413, "headers": headers})
@@ -461,6 +523,12 @@ class TooLargeAsJSON:
                 await send(message)
 
         await self.app(scope, receive, send_json)
+
+
+def _is_json(message: Message) -> bool:
+    """Whether an ASGI ``http.response.start`` message starts a JSON answer."""
+    headers = message.get("headers", [])
+    return any(name.lower() == b"content-type" and value.startswith(b"application/json") for name, value in headers)
 
 
 def same_origin(request: Request) -> None:
@@ -564,7 +632,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
                 raise DataError(f"{name}: a .npy file does not say its sampling rate: give it (fs, Hz) with the upload")
             _check_options(path, name, options)
 
-        names = _store_upload(config.directory, files, check, settle)
+        names = _store_upload(config.directory, files, check, settle, UNPACK_RATIO * config.max_upload_mb * 2**20)
         if analyse:
             for name in names:
                 server.analyse(server.store(name), False)
@@ -751,7 +819,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
         store = server.store(name)
         with store.lock:
             path = store.write_annotations(store.folder / "export")
-        return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+        sandboxed = {"Content-Security-Policy": EXPORT_POLICY}
+        return FileResponse(path, media_type="application/octet-stream", filename=path.name, headers=sandboxed)
 
     @api.get("/recordings/{name}/export/{what}", summary="A reviewed output: beats.csv, report.html, ...")
     def export(name: str, what: str) -> FileResponse:
@@ -766,18 +835,25 @@ def _add_api(api: APIRouter, server: Server) -> None:
         if not (folder / what).is_file():  # daily.csv of a recording of a day or less, families.csv unadapted
             raise HTTPException(404, f"{store.name}: its reviewed outputs hold no {what}")
         filename = f"{store.name}-reviewed-{what}"
-        return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename)
+        sandboxed = {"Content-Security-Policy": EXPORT_POLICY}  # a download; shown, inert
+        return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename, headers=sandboxed)
 
 
 def _store_upload(
-    directory: Path, files: list[UploadFile], check: Callable[[Path, str], None], settle: Callable[[list[str]], None]
+    directory: Path,
+    files: list[UploadFile],
+    check: Callable[[Path, str], None],
+    settle: Callable[[list[str]], None],
+    max_unpacked: float = math.inf,
 ) -> list[str]:
     """Save an upload's files (a .zip is unpacked with ``safe_extract_zip``) flat into ``directory`` and
     return the recordings it brought. All or nothing: every file name must be a plain name of an allowed type
     that is not in the folder yet, and every recording one the server can serve (a readable WFDB header
     naming only files beside it, ``recording_path``) that passes ``check(path, name)``; it is all checked
     in a staging folder first, and ``settle(names)`` runs once the files are in the folder, which takes
-    them out again if it fails. Otherwise nothing is kept (422, or 409 for a name that exists)."""
+    them out again if it fails. Otherwise nothing is kept (422, or 409 for a name that exists). A .zip is
+    looked into before anything of it is unpacked (``_check_zip``): its files must be ones an upload may hold
+    and unpack to at most ``max_unpacked`` bytes in all (413)."""
     staging = directory / SIDECAR / ".uploads" / uuid.uuid4().hex
     flat = staging / "flat"  # the files as they will lie in the folder, so that they are checked as they will be read
     flat.mkdir(parents=True)
@@ -792,6 +868,7 @@ def _store_upload(
             with open(target, "wb") as out:
                 shutil.copyfileobj(upload.file, out, 1 << 20)
             if name.lower().endswith(".zip"):
+                _check_zip(target, name, max_unpacked)
                 for path in safe_extract_zip(target, staging / f"{name}.d"):
                     _keep(kept, path.name, path, f"{name}: member {path.name!r}")
             else:
@@ -827,6 +904,33 @@ def _store_upload(
 _UPLOADING = threading.Lock()
 
 
+def _check_zip(path: Path, name: str, max_unpacked: float) -> None:
+    """Refuse the .zip upload ``name`` (saved at ``path``) before it is unpacked when a file in it is not one an
+    upload may hold (422), it holds more than ``MAX_UPLOAD_MEMBERS`` files (422) or its files come to more
+    than ``max_unpacked`` bytes (413: a zip bomb). The sizes are the ones the archive declares, which
+    unpacking holds each file to. A file that is not a readable zip is left to ``safe_extract_zip`` to say."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError):
+        return
+    if len(members) > MAX_UPLOAD_MEMBERS:
+        raise DataError(f"{name}: holds {len(members):,} files, more than an upload takes ({MAX_UPLOAD_MEMBERS:,})")
+    for info in members:
+        member = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if not valid_name(member) or Path(member).suffix.lower() not in UPLOAD_SUFFIXES:
+            raise DataError(
+                f"{name}: member {info.filename!r}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file"
+            )
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > max_unpacked:
+        raise HTTPException(
+            413,
+            f"{name}: unpacks to {unpacked / 2**20:,.0f} MB, more than this server unpacks from an upload: "
+            f"{max_unpacked / 2**20:,.0f} MB ({UNPACK_RATIO} times `arrhythmia serve --max-upload-mb`)",
+        )
+
+
 def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
     if not valid_name(name) or Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
         raise DataError(f"{what}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file")
@@ -845,13 +949,20 @@ def _add_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title=f"{app.title}: API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
+        # The page starts Swagger UI with an inline script: that one script, by its hash, and no other.
+        inline = re.findall(r"<script>(.*?)</script>", bytes(page.body).decode(), flags=re.DOTALL)
+        hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline)
+        page.headers["content-security-policy"] = PAGE_POLICY.replace(
+            "script-src 'self'", f"script-src 'self' {hashes}"
+        ).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")  # Swagger UI styles its elements inline
+        return page
 
 
 def _add_pages(app: FastAPI) -> None:

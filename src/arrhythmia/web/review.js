@@ -268,7 +268,7 @@ async function loadQuestions() {
         "tr",
         {
           "data-sample": q.sample,
-          style: "cursor:pointer",
+          class: "clickable",
           onclick: async () => {
             await showBeat(q);
             revealStrip();
@@ -311,7 +311,7 @@ async function loadEpisodes() {
     ...view.episodes.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.start_s - 2).then(revealStrip), style: "cursor:pointer" },
+        { onclick: () => loadStrip(e.start_s - 2).then(revealStrip), class: "clickable" },
         element("td", {}, e.type),
         element("td", {}, when(e.start_s)),
         element("td", {}, (e.end_s - e.start_s).toFixed(1) + " s"),
@@ -328,7 +328,7 @@ function showEvents(events) {
     ...events.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.time_s - view.width / 2).then(revealStrip), style: "cursor:pointer" },
+        { onclick: () => loadStrip(e.time_s - view.width / 2).then(revealStrip), class: "clickable" },
         element("td", {}, when(e.time_s)),
         element("td", {}, e.text),
       ),
