@@ -77,6 +77,11 @@ def test_test_records_of_another_database_must_be_whole_patients():
         make_split(beats, "inter", test_records=["I01"], patients=PATIENTS)
     with pytest.raises(DataError, match="no beats of test record.s. I99"):
         make_split(beats, "inter", test_records=["I99"])
+    # Excel's "1" for "I01": the message shows how the records are named.
+    with pytest.raises(
+        DataError, match=r"no beats of test record.s. 1 2 \(its records are named like I01, I02, I03\)$"
+    ):
+        make_split(beats, "inter", test_records=["1", "2"])
 
 
 @pytest.mark.filterwarnings("ignore:the patients given")  # PATIENTS names records these lack

@@ -204,8 +204,11 @@ def database_split(
     held_out = sorted(set(map(str, test_records)))
     if held_out:
         missing = [r for r in held_out if r not in set(record)]
-        if missing:
-            raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)}")
+        if missing:  # its records' names beside them: "1" for "I01" is told at a glance
+            like = ", ".join(sorted(set(record.tolist()))[:3])
+            raise DataError(
+                f"{beats.source}: no beats of test record(s) {' '.join(missing)} (its records are named like {like})"
+            )
         test_patients = sorted({p for r, p in zip(record.tolist(), group.tolist()) if r in held_out})
         split_up = sorted(set().union(*(patient_records[p] for p in test_patients)) - set(held_out))
         if split_up:
