@@ -513,8 +513,8 @@ class TooLargeAsJSON:
 
         async def send_json(message: Message) -> None:
             nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413 and not _is_json(message):
-                replaced = True  # the body limit's; a route's own 413 (a zip bomb) says its own detail
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
                 body = json.dumps({"detail": self.detail}).encode()
                 headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
                 await send({"type": "http.response.start", "status": 413, "headers": headers})
@@ -523,12 +523,6 @@ class TooLargeAsJSON:
                 await send(message)
 
         await self.app(scope, receive, send_json)
-
-
-def _is_json(message: Message) -> bool:
-    """Whether an ASGI ``http.response.start`` message starts a JSON answer."""
-    headers = message.get("headers", [])
-    return any(name.lower() == b"content-type" and value.startswith(b"application/json") for name, value in headers)
 
 
 def same_origin(request: Request) -> None:
@@ -853,7 +847,7 @@ def _store_upload(
     in a staging folder first, and ``settle(names)`` runs once the files are in the folder, which takes
     them out again if it fails. Otherwise nothing is kept (422, or 409 for a name that exists). A .zip is
     looked into before anything of it is unpacked (``_check_zip``): its files must be ones an upload may hold
-    and unpack to at most ``max_unpacked`` bytes in all (413)."""
+    and unpack to at most ``max_unpacked`` bytes in all."""
     staging = directory / SIDECAR / ".uploads" / uuid.uuid4().hex
     flat = staging / "flat"  # the files as they will lie in the folder, so that they are checked as they will be read
     flat.mkdir(parents=True)
@@ -906,8 +900,8 @@ _UPLOADING = threading.Lock()
 
 def _check_zip(path: Path, name: str, max_unpacked: float) -> None:
     """Refuse the .zip upload ``name`` (saved at ``path``) before it is unpacked when a file in it is not one an
-    upload may hold (422), it holds more than ``MAX_UPLOAD_MEMBERS`` files (422) or its files come to more
-    than ``max_unpacked`` bytes (413: a zip bomb). The sizes are the ones the archive declares, which
+    upload may hold, it holds more than ``MAX_UPLOAD_MEMBERS`` files or its files come to more than
+    ``max_unpacked`` bytes (a zip bomb): DataError (422). The sizes are the ones the archive declares, which
     unpacking holds each file to. A file that is not a readable zip is left to ``safe_extract_zip`` to say."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -923,11 +917,10 @@ def _check_zip(path: Path, name: str, max_unpacked: float) -> None:
                 f"{name}: member {info.filename!r}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file"
             )
     unpacked = sum(info.file_size for info in members)
-    if unpacked > max_unpacked:
-        raise HTTPException(
-            413,
+    if unpacked > max_unpacked:  # 422 as any refused upload: a 413 is the body limit's (TooLargeAsJSON)
+        raise DataError(
             f"{name}: unpacks to {unpacked / 2**20:,.0f} MB, more than this server unpacks from an upload: "
-            f"{max_unpacked / 2**20:,.0f} MB ({UNPACK_RATIO} times `arrhythmia serve --max-upload-mb`)",
+            f"{max_unpacked / 2**20:,.0f} MB ({UNPACK_RATIO} times `arrhythmia serve --max-upload-mb`)"
         )
 
 
