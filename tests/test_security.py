@@ -203,3 +203,33 @@ def test_the_cohort_table_s_names_are_text_in_a_spreadsheet(tmp_path, monkeypatc
     written = pd.read_csv(result.path, dtype=str, keep_default_na=False)
     assert sorted(written["record"]) == ["'=HYPERLINK(1)", "plain"]
     assert written["source"].str.startswith(("'", str(tmp_path))).all()
+
+
+def test_answers_name_a_file_by_its_name_in_the_folder_not_by_the_server_s_path(tmp_path):
+    """An error answer, perhaps to another machine, says ``garbled.hea: ...``, not where the server keeps its
+    files (``/home/ward3/holter/garbled.hea``: a user's name, a share's layout)."""
+    import time
+
+    folder = tmp_path / "ward3" / "holter"
+    folder.mkdir(parents=True)
+    (folder / "garbled.hea").write_text("zzz\n")
+    write_wfdb_record(tmp_path, "elsewhere", seconds=10)
+    write_wfdb_record(folder, "escapes", seconds=10)
+    (folder / "escapes.dat").unlink()
+    (folder / "escapes.dat").symlink_to(tmp_path / "elsewhere.dat")  # a signal file out of the folder
+    write_wfdb_record(folder, "cut", seconds=20)
+    (folder / "cut.dat").write_bytes((folder / "cut.dat").read_bytes()[:1000])  # cut short
+    with TestClient(create_app(folder)) as client:
+        garbled = client.get("/api/recordings/garbled")
+        escapes = client.get("/api/recordings/escapes")
+        assert client.post("/api/recordings/cut/analyse").status_code == 202
+        deadline = time.monotonic() + 60
+        while client.get("/api/recordings/cut").json()["status"] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answers = [garbled.text, escapes.text, client.get("/api/recordings").text]
+        answers.append(client.get("/api/recordings/cut").text)
+    assert garbled.status_code == 422 and garbled.json()["detail"].startswith("garbled.hea: cannot read WFDB header")
+    assert escapes.status_code == 404 and escapes.json()["detail"].endswith("'escapes.dat' lies outside the folder")
+    assert "cut.dat" in answers[-1] and "failed" in answers[-1]
+    for answer in answers:
+        assert str(tmp_path) not in answer, answer

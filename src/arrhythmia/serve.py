@@ -291,7 +291,18 @@ class Server:
             if options.fs is None and NEEDS_FS in error:  # said for the command line: --fs
                 store.set_status("failed", error=f"{store.name}: {FS_MISSING}", needs="fs")
             else:
-                store.set_status("failed", error=error)
+                store.set_status("failed", error=said_in_folder(error, self.config.directory))
+
+
+def said_in_folder(text: str, directory: Path) -> str:
+    """``text`` (an error line) as an answer says it: a file of the served folder ``directory`` by its name in
+    the folder (``/home/ward3/holter/100.hea: ...`` is ``100.hea: ...``) and the folder itself as "the
+    folder", so that an answer, perhaps to another machine, tells nothing of where the server keeps its files
+    (a user's name, the hospital's shares)."""
+    folder = str(directory)
+    if len(Path(folder).parts) < 2:  # the root: every path would go
+        return text
+    return text.replace(folder + os.sep, "").replace(folder, "the folder")
 
 
 def _reviewed_labels(store: ReviewStore) -> tuple[np.ndarray, np.ndarray] | None:
@@ -427,7 +438,7 @@ def create_app(
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": said_in_folder(str(exc), server.config.directory)}, status_code=404)
 
     @app.exception_handler(VersionConflict)
     async def conflict(request: Request, exc: VersionConflict) -> JSONResponse:
@@ -435,7 +446,7 @@ def create_app(
 
     @app.exception_handler(ArrhythmiaError)
     async def bad_input(request: Request, exc: ArrhythmiaError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": said_in_folder(str(exc), server.config.directory)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -593,7 +604,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
             except NotFound:
                 continue
             except ArrhythmiaError as exc:
-                listed.append({"name": name, "status": "failed", "error": str(exc), "analysed": False})
+                error = said_in_folder(str(exc), config.directory)
+                listed.append({"name": name, "status": "failed", "error": error, "analysed": False})
         return _clean(listed)
 
     @api.post("/recordings", status_code=201, summary="Upload a recording (files, or a .zip of them)")
