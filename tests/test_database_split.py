@@ -233,6 +233,10 @@ def test_evaluation_on_other_data_tests_the_patients_a_run_never_trained_on_and_
     split = _other_data_split(mit, mitdb)
     assert set(mitdb.record[split.test]) == set(DS2) and split.note.startswith("DS1 -> DS2") and len(split.train)
     assert _other_data_split(mit, incart).note.startswith("every beat of incartdb")
+    # A database in a folder named DS1-something is not MIT-BIH: on itself, its own split.
+    named = _run_on(tmp_path, "named", "DS1-ward", "DS1-ward, patients apart -> ...")
+    ward = BeatSet(**{**incart.__dict__, "source": "DS1-ward"})
+    assert np.array_equal(_other_data_split(named, ward).test, make_split(ward, "inter").test)
 
 
 def test_data_summary_splits_another_database_by_its_patients_file(tmp_path, wfdb_db):

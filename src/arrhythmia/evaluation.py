@@ -361,7 +361,8 @@ def _other_data_split(run: Run, beats: BeatSet) -> Split:
     described = run.data() if (run.path / run.DATA).is_file() else {}
     # A run on MIT-BIH holds out DS1 records, or splits DS1 -> DS2 (its note says so); one that kept no
     # description trained before other databases could be split by patient: on MIT-BIH.
-    on_mitdb = set(held_out) <= set(DS1) if held_out else str(described.get("split_note", "DS1")).startswith("DS1")
+    trained = str(described.get("split_note", "DS1 -> "))  # "DS1 -> ", not "DS1": a folder named DS1-something
+    on_mitdb = set(held_out) <= set(DS1) if held_out else trained.startswith("DS1 -> ")
     mitdb = set(record) <= MITDB_RECORDS
     if mitdb:
         same = on_mitdb
