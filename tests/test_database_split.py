@@ -150,6 +150,14 @@ def test_cross_validation_deals_another_databases_patients_and_mitbihs_ds1_recor
         fold_records(_database_beats(), 13, patients=PATIENTS)
     records, groups = fold_records(_fake_mitdb_beats(), 5)
     assert records == DS1 and groups == record_groups(DS1, 5, 0)
+    # 3 patients in 2 folds: the fold testing two of them failed at its split, after the other fold had trained.
+    with pytest.raises(
+        ArrhythmiaError, match="over 3 patients leaves a fold 1 to train and validate on, not 2: use --folds 3"
+    ):
+        fold_records(_database_beats(RECORDS[:6]), 2, patients={r: PATIENTS[r] for r in RECORDS[:6]})
+    assert len(fold_records(_database_beats(RECORDS[:6]), 3, patients={r: PATIENTS[r] for r in RECORDS[:6]})[1]) == 3
+    with pytest.raises(ArrhythmiaError, match="over 2 patients leaves a fold 1 .* it needs 3 patients or more"):
+        fold_records(_database_beats(RECORDS[:2]), 2)
     # A database of one record was told it "needs MIT-BIH's DS1 records (found 1 of 22)".
     with pytest.raises(ArrhythmiaError, match="incartdb: cross-validation needs 2 records or more; it has I01$"):
         fold_records(_database_beats(RECORDS[:1]), 2)

@@ -171,6 +171,14 @@ def fold_records(
     if patients and not 2 <= k <= len(people):
         raise ArrhythmiaError(f"cross-validation needs 2 to {len(people)} folds over its patients, not {k}")
     dealt = record_groups(people, k, seed)
+    fewest = len(people) - max(map(len, dealt))
+    if not mitdb and fewest < 2:  # each fold's split trains and validates on 2 patients at least (database_split)
+        fits = [n for n in range(2, len(people) + 1) if len(people) - -(-len(people) // n) >= 2]
+        hint = f"use --folds {fits[0]} or more" if fits else "it needs 3 patients or more"
+        raise ArrhythmiaError(
+            f"{beats.source}: cross-validation in {k} folds over {len(people)} patients leaves a fold {fewest} to "
+            f"train and validate on, not 2: {hint}"
+        )
     return records, [sorted(r for r in records if patient[r] in group) for group in dealt]
 
 
