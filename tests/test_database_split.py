@@ -52,7 +52,10 @@ def test_another_database_is_split_by_patient_a_third_of_them_tested():
     assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
     assert len(split.train) + len(split.val) + len(split.test) == len(beats)
     assert len(parts[2]) == 4  # a third of 12 patients
-    assert split.protocol == "inter" and "patients apart" in split.note and "drawn with seed 42" in split.note
+    assert split.protocol == "inter" and "patients apart" in split.note
+    assert "drawn with seed 42; 4 patients)" in split.note
+    n_val = len(parts[1])
+    assert f"({n_val} patient{'s' if n_val > 1 else ''}); trained on {len(parts[0])} patients" in split.note
     assert set(beats.record[split.test]) == {r for r in RECORDS if PATIENTS[r] in parts[2]}
     # Another seed draws other test patients; the same seed the same ones.
     assert _patients_of(make_split(beats, "inter", seed=7, patients=PATIENTS), beats, "test") != parts[2]
@@ -176,7 +179,7 @@ def test_crossval_and_train_on_another_database_from_the_command_line(tmp_path):
     assert sorted(r for g in groups for r in g) == [f"syn{i:03d}" for i in range(12)]
     assert any({"syn000", "syn001"} <= set(g) for g in groups)
     fold = json.loads((out / "fold-1" / "data.json").read_text())["split_note"]
-    assert fold.startswith("synthetic, patients apart -> test records") and "(the test records given)" in fold
+    assert fold.startswith("synthetic, patients apart -> test records") and "(the test records given; " in fold
     assert_one_line_error(
         run_cli("crossval", *settings, "--patients", tmp_path / "nowhere.csv", "--out", tmp_path / "cv2"),
         "nowhere.csv",

@@ -235,9 +235,15 @@ def database_split(
         )
     # A small database: as many validation groups as it has training patients, up to n_folds.
     train, val = _validation_fold(beats, pool, group, seed, min(n_folds, left))
+
+    def patients_in(part: np.ndarray) -> str:  # a paper gives patients per part, not only records
+        n = len(set(group[part]))
+        return f"{n} patient{'s' if n != 1 else ''}"
+
     note = (
-        f"{beats.source}, patients apart -> test records {' '.join(sorted(set(record[test])))} ({how}); "
-        f"validation records: {' '.join(sorted(set(record[val])))}"
+        f"{beats.source}, patients apart -> test records {' '.join(sorted(set(record[test])))} ({how}; "
+        f"{patients_in(test)}); validation records: {' '.join(sorted(set(record[val])))} ({patients_in(val)}); "
+        f"trained on {patients_in(train)}"
     )
     return Split(np.sort(train), np.sort(val), np.sort(test), "inter", note)
 
