@@ -233,3 +233,18 @@ def test_answers_name_a_file_by_its_name_in_the_folder_not_by_the_server_s_path(
     assert "cut.dat" in answers[-1] and "failed" in answers[-1]
     for answer in answers:
         assert str(tmp_path) not in answer, answer
+
+
+def test_a_request_another_site_s_page_makes_is_refused_reads_too(folder):
+    """A page elsewhere cannot make a token-less server do anything: an ``<img>`` pointing at an export made it
+    write the export (its report taking seconds); the browser says such a request comes from another site."""
+    with TestClient(create_app(folder)) as client:
+        for site in ("cross-site", "same-site"):  # same-site: another port of this machine
+            for path in ("/api/recordings/hostile.edf/annotations", "/api/recordings/hostile.edf/export/report.html"):
+                answer = client.get(path, headers={"Sec-Fetch-Site": site})
+                assert answer.status_code == 403 and "another site's page" in answer.json()["detail"]
+        assert not (folder / ".arrhythmia" / "hostile.edf" / "export").exists()
+        for site in ("same-origin", "none"):  # the page itself, the user's address bar
+            assert client.get("/api/recordings", headers={"Sec-Fetch-Site": site}).status_code == 200
+        assert client.get("/api/recordings").status_code == 200  # curl, a script
+        assert client.get("/", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # a link to the page

@@ -537,7 +537,14 @@ class TooLargeAsJSON:
 
 
 def same_origin(request: Request) -> None:
-    """403 for a change sent by a page of another origin (a browser always sends ``Origin`` with one)."""
+    """403 for a change sent by a page of another origin (a browser always sends ``Origin`` with one), and
+    for any request a browser says another site's page made (``Sec-Fetch-Site``: ``cross-site``, or
+    ``same-site`` for another port of this host): an ``<img>`` elsewhere pointing at an export made a
+    token-less server write it (and spend seconds on its report). A request that says nothing (curl, a
+    script) or ``same-origin`` / ``none`` (the user's own address bar) is answered."""
+    site = request.headers.get("sec-fetch-site")
+    if site not in (None, "same-origin", "none"):
+        raise HTTPException(403, f"a request made by another site's page ({site}) is not accepted")
     origin = request.headers.get("origin")
     if request.method in ("GET", "HEAD", "OPTIONS") or origin is None:
         return
