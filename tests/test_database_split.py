@@ -224,9 +224,11 @@ def test_evaluation_on_other_data_tests_the_patients_a_run_never_trained_on_and_
     evaluated on its own database (--data the same folder) on a random 20% of its beats, patients it
     trained on among them, where its own split holds a third of them out."""
     mitdb, incart = _fake_mitdb_beats(), _database_beats()
+    (tmp_path / "gone.csv").write_text("record,patient\nI01,P01\nI02,P01\n")
     drawn = _run_on(
         tmp_path, "drawn", "incartdb", "incartdb, patients apart -> ...", patients=str(tmp_path / "gone.csv")
     )
+    (tmp_path / "gone.csv").unlink()  # moved since: the run's own copy is what it reads
     fold = _run_on(tmp_path, "fold", "incartdb", "incartdb, patients apart -> ...", test_records=["I01", "I02"])
     for run in (drawn, fold):
         split = _other_data_split(run, mitdb)
@@ -235,8 +237,9 @@ def test_evaluation_on_other_data_tests_the_patients_a_run_never_trained_on_and_
         assert "DS1" not in split.note and "validation" not in split.note
     own = _other_data_split(fold, incart)
     assert set(incart.record[own.test]) == {"I01", "I02"} and len(own.train)
-    drawn.config.patients = None  # its own database's split reads the patients file; not MIT-BIH's
-    assert np.array_equal(_other_data_split(drawn, incart).test, make_split(incart, "inter").test)
+    # its own database's split reads its patients (the run's copy); MIT-BIH's above did not need them
+    together = {"I01": "P01", "I02": "P01"}
+    assert np.array_equal(_other_data_split(drawn, incart).test, make_split(incart, "inter", patients=together).test)
     svdb = BeatSet(**{**incart.__dict__, "record": np.char.replace(incart.record, "I", "8"), "source": "svdb"})
     assert len(_other_data_split(drawn, svdb).test) == len(svdb)
     # A run on MIT-BIH: DS1 -> DS2 on MIT-BIH, every beat of another database, as before.
@@ -257,3 +260,16 @@ def test_data_summary_splits_another_database_by_its_patients_file(tmp_path, wfd
     result = run_cli("data", "summary", "--data", wfdb_db, "--patients", patients)
     assert result.returncode == 0, result.stderr
     assert "inter: db: the inter-patient protocol needs at least 3 patients" in result.stdout.replace("\n", " ")
+
+
+def test_a_run_keeps_its_own_copy_of_the_patients_file(tmp_path):
+    """A run kept only the file's path: moved, evaluate and report failed; edited, the split changed silently."""
+    beats = _database_beats()
+    patients = tmp_path / "patients.csv"
+    patients.write_text("record,patient\n" + "".join(f"{r},{p}\n" for r, p in PATIENTS.items()))
+    run = Run.create(TrainConfig(protocol="inter", patients=str(patients)), tmp_path / "run")
+    patients.write_text("record,patient\nI01,someone else\n")  # edited after the run started
+    assert Run.open(run.path).patients() == PATIENTS
+    patients.unlink()
+    assert Run.open(run.path).split(beats).note == make_split(beats, "inter", patients=PATIENTS).note
+    assert run.remove_unstarted() and not (tmp_path / "run").exists()  # the copy goes with an unstarted run

@@ -89,10 +89,11 @@ class Run:
 
     CONFIG, ENVIRONMENT, DATA, HISTORY = "config.json", "environment.json", "data.json", "history.csv"
     MODEL, RESUME, METRICS = MODEL_FILE, "last.pt", "metrics.json"
-    FIGURES, REPORT, MEMBERS = "figures", "report.html", "members"
+    FIGURES, REPORT, MEMBERS, PATIENTS = "figures", "report.html", "members", "patients.csv"
     #: Everything a run and the commands on it write into its directory (``metrics-<source>.json`` besides).
     WRITTEN = (
-        CONFIG, ENVIRONMENT, DATA, HISTORY, MODEL, RESUME, METRICS, MEMBERS, FIGURES, REPORT, ONNX_FILE, "model.ts.pt"
+        CONFIG, ENVIRONMENT, DATA, HISTORY, MODEL, RESUME, METRICS, MEMBERS, FIGURES, REPORT, ONNX_FILE, "model.ts.pt",
+        PATIENTS,
     )  # fmt: skip
 
     def __init__(self, path: str | Path, config: TrainConfig | None = None) -> None:
@@ -122,10 +123,15 @@ class Run:
         ArrhythmiaError, before anything is written, where ``path`` already holds a run (``check_free``)."""
         run = cls(path if path is not None else new_path(f"{config.model}-{config.protocol}", root), config)
         cls.check_free(run.path)
+        patients = read_patients(config.patients) if config.patients else None
         missing = [folder for folder in (run.path, *run.path.parents) if not folder.exists()]
         run.path.mkdir(parents=True, exist_ok=True)
         run._created, run._made = True, missing[-1] if missing else None
         config.save(run.path / cls.CONFIG)
+        if patients is not None:  # the run's own copy: its split stays the same if the file moves or changes
+            table = io.StringIO()
+            csv.writer(table, lineterminator="\n").writerows([("record", "patient"), *patients.items()])
+            write_text_atomic(run.path / cls.PATIENTS, table.getvalue())
         return run
 
     @classmethod
@@ -163,7 +169,7 @@ class Run:
         removed the run; a run that saved an epoch, or that ``create`` did not start here, is left as it is."""
         if not self._created or self.saved_an_epoch():
             return False
-        for name in (self.CONFIG, self.ENVIRONMENT, self.DATA):
+        for name in (self.CONFIG, self.ENVIRONMENT, self.DATA, self.PATIENTS):
             (self.path / name).unlink(missing_ok=True)
         for folder in [*sorted((self.path / self.MEMBERS).glob("*")), self.path / self.MEMBERS]:
             _remove_if_empty(folder)
@@ -399,7 +405,10 @@ class Run:
         return self._split
 
     def patients(self) -> dict[str, str] | None:
-        """``{record: patient}`` from the run's ``patients`` file (``TrainConfig.patients``), or None."""
+        """``{record: patient}`` from the run's copy of its ``patients`` file (``TrainConfig.patients``, copied
+        when the run started; the file itself for runs from before), or None."""
+        if (self.path / self.PATIENTS).is_file():
+            return read_patients(self.path / self.PATIENTS)
         return read_patients(self.config.patients) if self.config.patients else None
 
     def other_lead_beats(self, progress: bool = True) -> BeatSet:
