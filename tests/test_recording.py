@@ -241,6 +241,23 @@ def test_npy_one_and_two_dimensional(tmp_path):
         read_input(two, fs=500, lead=5)
 
 
+def test_npy_whose_header_claims_more_samples_than_the_file_holds_is_one_line(tmp_path):
+    """A header saying 10^12 samples over a 4 kB body: np.load allocated them first (a MemoryError traceback
+    for 3.6 TiB; a smaller false shape really allocated). It is read mapped now, checked against the file."""
+    from numpy.lib import format as npy_format
+
+    path = tmp_path / "huge.npy"
+    with path.open("wb") as fh:
+        npy_format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)})
+        fh.write(b"\0" * 4096)
+    with pytest.raises(DataError, match="huge.npy: not a readable .npy array .its header gives more samples than"):
+        read_input(path, fs=360)
+    np.save(path, np.arange(1000, dtype=np.float32))  # a whole one is read as before, into memory
+    recording = read_input(path, fs=360)
+    assert isinstance(recording.signal, np.ndarray) and not isinstance(recording.signal, np.memmap)
+    assert recording.signal[999] == 999
+
+
 def test_npy_channel_first_is_read_as_leads(tmp_path):
     """A (n_leads, n_samples) array, as NeuroKit2 and MNE store ECG, gives its leads, not 3 samples."""
     path = tmp_path / "leads_first.npy"

@@ -348,9 +348,12 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
     if fs is None:
         raise DataError(f"{path}: a NumPy signal needs its sampling rate: pass --fs HZ")
     try:
-        data = np.load(path, allow_pickle=False)
+        # Mapped, not read: a header that claims more samples than the file holds is an error here, where
+        # reading it would first allocate them all (10^12 samples: a MemoryError traceback).
+        data = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a readable .npy array ({exc})") from None
+        why = "its header gives more samples than the file holds (cut short?)" if "mmap length" in str(exc) else exc
+        raise DataError(f"{path}: not a readable .npy array ({why})") from None
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
