@@ -22,7 +22,7 @@ from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.export import load_classifier
 from arrhythmia.files import spreadsheet_text
 from arrhythmia.review import ReviewStore
-from arrhythmia.serve import OPEN_HOST_WARNING, create_app, run_server
+from arrhythmia.serve import OPEN_HOST_WARNING, SHORT_TOKEN_WARNING, create_app, run_server
 
 WEB = Path(serve.__file__).parent / "web"
 #: Words an EDF+ file's annotations may hold: markup, and cells a spreadsheet would run as formulas.
@@ -185,10 +185,27 @@ def test_a_server_reachable_from_the_network_says_it_speaks_plain_http(tmp_path,
     monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: None)
     said: list[str] = []
     run_server(tmp_path, host="0.0.0.0", port=0, token="t0ken", announce=said.append)
-    assert said[1:] == [OPEN_HOST_WARNING] and "unencrypted" in OPEN_HOST_WARNING
+    assert said[1:] == [OPEN_HOST_WARNING, SHORT_TOKEN_WARNING] and "unencrypted" in OPEN_HOST_WARNING
     said.clear()
     run_server(tmp_path, host="127.0.0.1", port=0, announce=said.append)
     assert len(said) == 1 and said[0].startswith("reviewing")
+    run_server(tmp_path, host="0.0.0.0", port=0, token="a" * 43, announce=said.append)
+    assert SHORT_TOKEN_WARNING not in said and "easily guessed" in SHORT_TOKEN_WARNING
+
+
+def test_the_token_is_taken_from_the_environment_too(tmp_path, monkeypatch):
+    """--token is seen by every user of the machine in `ps`; ARRHYTHMIA_TOKEN is not."""
+    from typer.testing import CliRunner
+
+    from arrhythmia import serve
+    from arrhythmia.cli import app as cli_app
+
+    given = []
+    monkeypatch.setattr(serve, "run_server", lambda directory, host, port, token, *rest, **kw: given.append(token))
+    monkeypatch.setenv("ARRHYTHMIA_TOKEN", "from-the-environment")
+    assert CliRunner().invoke(cli_app, ["serve", str(tmp_path), "--host", "0.0.0.0"]).exit_code == 0
+    assert CliRunner().invoke(cli_app, ["serve", str(tmp_path), "--token", "given"]).exit_code == 0
+    assert given == ["from-the-environment", "given"]
 
 
 def test_the_cohort_table_s_names_are_text_in_a_spreadsheet(tmp_path, monkeypatch):

@@ -786,7 +786,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; any but loopback needs --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     token: Annotated[
-        str | None, typer.Option(help="Every API request must carry 'Authorization: Bearer TOKEN'.")
+        str | None,
+        typer.Option(
+            envvar="ARRHYTHMIA_TOKEN",
+            help="Every API request must carry 'Authorization: Bearer TOKEN' (or set ARRHYTHMIA_TOKEN: an option "
+            "is seen by every user of the machine in `ps`).",
+        ),
     ] = None,
     pretrained: Annotated[
         str | None, typer.Option(help="Shipped model that labels (see `arrhythmia models`; default: the default).")

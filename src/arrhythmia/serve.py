@@ -106,6 +106,13 @@ OPEN_HOST_WARNING = (
     "you trust, or behind an HTTPS reverse proxy"
 )
 
+#: Below this many characters a token is said to be easily guessed (``secrets.token_urlsafe()`` gives 43).
+SHORT_TOKEN = 16
+SHORT_TOKEN_WARNING = (
+    'warning: a token this short is easily guessed; make one with: python -c "import secrets; '
+    'print(secrets.token_urlsafe())"'
+)
+
 #: The file in the sidecar folder that a running server holds locked.
 SERVER_LOCK = "server.lock"
 #: What reading a CSV without a time column or a .npy file says without its sampling rate (``read_input``).
@@ -167,6 +174,8 @@ def run_server(
             announce(f"reviewing {directory} at http://{host}:{port}/ (API docs at /docs)")
             if hosts is None:  # reachable from the network, over plain HTTP
                 announce(OPEN_HOST_WARNING)
+            if token is not None and len(token) < SHORT_TOKEN:
+                announce(SHORT_TOKEN_WARNING)
             uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[listening])
         finally:
             listening.close()
