@@ -273,3 +273,12 @@ def test_a_run_keeps_its_own_copy_of_the_patients_file(tmp_path):
     patients.unlink()
     assert Run.open(run.path).split(beats).note == make_split(beats, "inter", patients=PATIENTS).note
     assert run.remove_unstarted() and not (tmp_path / "run").exists()  # the copy goes with an unstarted run
+
+
+def test_mitbih_symbols_as_classes_on_another_database_are_counted_over_its_records(tmp_path):
+    """'svdb: no beat symbol has 100 beats': the symbols were counted in DS1's records alone, which another
+    database does not have."""
+    beats = _database_beats(per_record=30)
+    beats = BeatSet(**{**beats.__dict__, "symbol": np.where(beats.y == 2, "V", np.where(beats.y == 1, "A", "N"))})
+    run = Run.create(TrainConfig(protocol="inter", labels="mitdb"), tmp_path / "run")
+    assert run.labelled(beats).classes == ("N", "A", "V")

@@ -31,7 +31,7 @@ from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, RESUME_FORMAT, ModelSpe
 from arrhythmia.config import TrainConfig
 from arrhythmia.data import SOURCES, BeatSet, Split, citation, get_window, load_beats, make_split
 from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
-from arrhythmia.data.splits import DS1, read_patients
+from arrhythmia.data.splits import DS1, MITDB_RECORDS, read_patients
 from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import read_json, write_json, write_text_atomic
@@ -358,11 +358,13 @@ class Run:
     def labelled(self, beats: BeatSet, like: BeatSet | None = None) -> BeatSet:
         """``beats`` with the run's label set (``config.labels``): as loaded for ``aami``; relabelled by their
         MIT-BIH symbols for ``mitdb``, with the symbols of enough beats among its development records
-        (inter-patient: DS1's, so DS2's patients choose nothing, and every fold of a cross-validation over DS1
-        has the same classes; or ``like``'s classes)."""
+        (inter-patient on MIT-BIH: DS1's, so DS2's patients choose nothing, and every fold of a cross-validation
+        over DS1 has the same classes; another database's: all its records, for the same folds' sake; or
+        ``like``'s classes)."""
         if self.config.labels != "mitdb" or tuple(beats.classes) != AAMI_CLASSES:
             return beats
-        records = list(DS1) if self.config.protocol == "inter" else None
+        on_mitdb = set(beats.record.astype(str)) <= MITDB_RECORDS
+        records = list(DS1) if self.config.protocol == "inter" and on_mitdb else None
         return by_symbol(beats, records=records, classes=None if like is None else tuple(like.classes))
 
     def data_source(self) -> str | None:
