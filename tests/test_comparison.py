@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from test_cli import run_cli
 
+from arrhythmia import comparison
 from arrhythmia.comparison import compare_runs, format_comparison, paired_difference_interval, record_counts
 from arrhythmia.config import TrainConfig
 from arrhythmia.errors import ArrhythmiaError
@@ -125,5 +126,34 @@ def test_two_cross_validations_over_the_same_records_compare_as_runs(tmp_path):
     comparison = compare_runs([tmp_path / "cv-a", tmp_path / "cv-b"])
     assert comparison["records"] == sorted(set(records)) and comparison["runs"][0]["protocol"] == "inter"
     assert next(f for f in comparison["figures"] if f["name"] == "accuracy")["differences"][1]["interval"][0] > 0
-    with pytest.raises(ArrhythmiaError, match="cv-a: a cross-validation is tested on DS1's records alone"):
+    with pytest.raises(ArrhythmiaError, match="cv-a: a cross-validation is tested on its held-out records alone"):
         compare_runs([tmp_path / "cv-a", tmp_path / "cv-b"], source="heartbeat")
+
+
+def test_a_patients_records_are_drawn_together_in_compare_and_in_a_runs_intervals(tmp_path):
+    """Two or three records of one patient (INCART) were drawn as independent: the intervals came out too
+    narrow (helper C: compare told apart runs on 7 test records of 3 patients). With the run's patients they
+    are the intervals of the patients' pooled records."""
+    from arrhythmia.evaluation import record_intervals
+
+    truth, first, records = labelled(seed=1, wrong=0.05)
+    _, second, _ = labelled(seed=2, wrong=0.08)
+    patients = {f"r{i:02d}": f"p{i // 2}" for i in range(8)}  # r00 and r01 are p0's, ...
+    as_patients = np.array([patients[r] for r in records])
+    drawn = record_intervals(truth, first, records, CLASSES, patients=patients)
+    alone = record_intervals(truth, first, as_patients, CLASSES)
+    assert drawn["accuracy"] == alone["accuracy"] and drawn["S"] == alone["S"]
+    assert (drawn["records"], drawn["patients"]) == (8, 4) and "patients" not in alone
+
+    runs = [make_run(tmp_path / name, truth, called, records) for name, called in (("a", first), ("b", second))]
+    for run in runs:
+        (tmp_path / run / "patients.csv").write_text(
+            "record,patient\n" + "".join(f"{r},{p}\n" for r, p in patients.items())
+        )
+    paired = compare_runs(runs)
+    together = {f["name"]: f["differences"][1]["interval"] for f in paired["figures"] if f["differences"][1]}
+    counted = [record_counts(json.loads((tmp_path / run / "metrics.json").read_text()))[1] for run in runs]
+    grouped = [comparison.by_patient(sorted(patients), counts, patients) for counts in counted]
+    expected = paired_difference_interval(grouped[0]["accuracy"], grouped[1]["accuracy"])
+    assert paired["patients"] == 4 and together["accuracy"] == expected
+    assert "4 patients' records (a patient's together)" in format_comparison(paired)

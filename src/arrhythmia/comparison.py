@@ -22,6 +22,7 @@ import numpy as np
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.crossval import SUMMARY
+from arrhythmia.data.splits import patient_of, read_patients
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import bootstrap_interval, figure_text
 from arrhythmia.files import read_json
@@ -122,6 +123,9 @@ def compare_runs(
             }
         )
         counts.append(record_figures)
+    patients = _patients(Path(runs[0]))
+    if patients:  # a patient's records drawn together: apart, they would narrow every interval
+        counts = [by_patient(first_records, figures_of_run, patients) for figures_of_run in counts]
     figures = []
     for name in counts[0]:
         differences: list[dict | None] = [None]
@@ -136,7 +140,38 @@ def compare_runs(
                 }
             )
         figures.append({"name": name, "values": [_ratio(c[name]) for c in counts], "differences": differences})
-    return {"runs": about, "records": first_records, "level": level, "resamples": resamples, "figures": figures}
+    n_patients = len(set(patient_of(np.array(first_records), patients).tolist())) if patients else None
+    return {
+        "runs": about,
+        "records": first_records,
+        "patients": n_patients,
+        "level": level,
+        "resamples": resamples,
+        "figures": figures,
+    }
+
+
+def by_patient(
+    records: list[str], counts: dict[str, tuple[np.ndarray, np.ndarray]], patients: dict[str, str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``record_counts``' counts summed over each patient's records (``patients``: ``{record: patient}``),
+    (n_patients,) each: the units a bootstrap draws."""
+    _, patient = np.unique(patient_of(np.array(records), patients), return_inverse=True)
+    n = int(patient.max()) + 1 if len(patient) else 0
+    return {
+        name: (np.bincount(patient, hits, n), np.bincount(patient, total, n)) for name, (hits, total) in counts.items()
+    }
+
+
+def _patients(path: Path) -> dict[str, str] | None:
+    """The ``{record: patient}`` a run (or a cross-validation's folds) split its database by, or None."""
+    if (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file():
+        copies = sorted(path.glob(f"fold-*/{Run.PATIENTS}"))
+        if copies:
+            return read_patients(copies[0])
+        given = read_json(path / SUMMARY, "cross-validation summary").get("config", {}).get("patients")
+        return read_patients(given) if given else None
+    return Run.open(path).patients()
 
 
 def _tested(path: Path, source: str | None) -> tuple[Path, dict, TrainConfig]:
@@ -144,7 +179,7 @@ def _tested(path: Path, source: str | None) -> tuple[Path, dict, TrainConfig]:
     directory's pooled held-out metrics and the settings of its folds."""
     if (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file():
         if source is not None:
-            raise ArrhythmiaError(f"{path}: a cross-validation is tested on DS1's records alone, not on --data")
+            raise ArrhythmiaError(f"{path}: a cross-validation is tested on its held-out records alone, not on --data")
         summary = read_json(path / SUMMARY, "cross-validation summary")
         try:
             return path, summary["pooled"], TrainConfig.from_dict(summary["config"], where=str(path / SUMMARY))
@@ -187,10 +222,13 @@ def format_comparison(comparison: dict) -> str:
             continue  # a class no run's test records hold and no run called
         differences = [_difference_text(d) for d in figure["differences"][1:]]
         lines.append("| " + " | ".join([figure["name"], *values, *differences]) + " |")
+    drawn = "records"
+    if comparison.get("patients"):
+        drawn = f"{comparison['patients']} patients' records (a patient's together)"
     lines += [
         "",
         f"Figures pooled over the beats of {len(comparison['records'])} test records; each difference's interval "
-        f"from the records drawn together for both runs ({comparison['resamples']:,} paired bootstrap resamples, "
+        f"from the {drawn} drawn together for both runs ({comparison['resamples']:,} paired bootstrap resamples, "
         "percentile). *: the interval leaves out 0, the runs are told apart on these records; without it, not.",
     ]
     return "\n".join(lines)

@@ -125,7 +125,7 @@ def cross_validate(
     if any(tuple(run.classifier().classes) != classes for run in runs):
         raise ArrhythmiaError(f"{path}: the folds' models have different classes; they cannot be pooled")
     y_true, y_pred, record = (np.concatenate([part[j] for part in labelled]) for j in range(3))
-    pooled = compute_metrics(y_true, y_pred, classes, records=record)
+    pooled = compute_metrics(y_true, y_pred, classes, records=record, patients=patients)
     fold_of = {name: fold for fold, group in enumerate(groups, 1) for name in group}
     per_record = _records_table(pooled["per_record"], fold_of, classes)
     summary = {

@@ -33,7 +33,7 @@ the records holding beats of it, its +P over those with beats called it; None wh
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from sklearn.metrics import (
@@ -46,7 +46,7 @@ from sklearn.metrics import (
 from arrhythmia.batches import LazyRows
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.heartbeat import records_are_files
-from arrhythmia.data.splits import DS1, DS2, MITDB_RECORDS, Split
+from arrhythmia.data.splits import DS1, DS2, MITDB_RECORDS, Split, patient_of
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
@@ -107,9 +107,11 @@ def compute_metrics(
     classes: tuple[str, ...] | list[str],
     loss: float | None = None,
     records: np.ndarray | None = None,
+    patients: Mapping[str, str] | None = None,
 ) -> dict:
     """Metrics of predictions ``y_pred`` against ``y_true`` (both (n_beats,) class indices into ``classes``);
-    with ``records`` ((n_beats,) str, each beat's record), also record by record and their average.
+    with ``records`` ((n_beats,) str, each beat's record), also record by record, their average, and
+    intervals over the records (over the patients where ``patients``, ``{record: patient}``, groups them).
     ArrhythmiaError for labels of different lengths, or labels that are not indices of ``classes``."""
     y_true, y_pred = _class_indices(y_true, y_pred, classes)
     labels = list(range(len(classes)))
@@ -147,7 +149,7 @@ def compute_metrics(
     if records is not None:
         metrics["per_record"] = per_record_metrics(y_true, y_pred, records, classes)
         metrics["record_average"] = record_average(metrics["per_record"], classes)
-        metrics["intervals"] = record_intervals(y_true, y_pred, records, classes)
+        metrics["intervals"] = record_intervals(y_true, y_pred, records, classes, patients=patients)
     return metrics
 
 
@@ -228,13 +230,18 @@ def record_intervals(
     level: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
+    patients: Mapping[str, str] | None = None,
 ) -> dict:
     """The ``level`` interval (``ratio_interval``) of the pooled accuracy and of each class's Se and +P over
     records, each figure pooled over the beats of the records drawn. y_true, y_pred: (n_beats,) class
     indices; records: (n_beats,) each beat's record. ``[low, high]`` fractions (a class's Se over the records
-    holding beats of it, its +P over those with beats called it), or None where fewer than two do."""
+    holding beats of it, its +P over those with beats called it), or None where fewer than two do. With
+    ``patients`` (``{record: patient}``) a patient's records are drawn together: records of one patient are
+    not independent, and drawn apart they would narrow the interval."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    _, record = np.unique(np.asarray(records).astype(str), return_inverse=True)
+    names = np.asarray(records).astype(str)
+    n_named = len(np.unique(names))
+    _, record = np.unique(patient_of(names, patients), return_inverse=True)
     n_records = int(record.max()) + 1 if len(record) else 0
 
     def per_record(mask: np.ndarray) -> np.ndarray:
@@ -243,7 +250,9 @@ def record_intervals(
     def interval(hits: np.ndarray, totals: np.ndarray) -> list[float] | None:
         return ratio_interval(hits, totals, level, resamples, seed)
 
-    intervals: dict = {"level": level, "resamples": resamples, "records": n_records}
+    intervals: dict = {"level": level, "resamples": resamples, "records": n_named}
+    if patients:
+        intervals["patients"] = n_records
     intervals["accuracy"] = interval(per_record(y_true == y_pred), per_record(np.ones(len(y_true), bool)))
     for c, label in enumerate(classes):
         hits = per_record((y_true == c) & (y_pred == c))
@@ -325,10 +334,13 @@ def beat_indices(index: np.ndarray, n_beats: int, source: str) -> np.ndarray:
     return index.astype(np.int64, copy=False)
 
 
-def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple[dict, np.ndarray]:
+def evaluate(
+    classifier: Classifier, beats: BeatSet, index: np.ndarray, patients: Mapping[str, str] | None = None
+) -> tuple[dict, np.ndarray]:
     """Metrics of ``classifier`` on ``beats[index]``, and its class probabilities (len(index), n_classes).
 
     index : (k,) int beat indices (0 .. len(beats) - 1), or a (len(beats),) bool mask of the beats to take.
+    patients : ``{record: patient}``: the intervals draw a patient's records together (``record_intervals``).
     The beats are read a batch at a time (from a beat store, only those rows), never gathered whole;
     labels and context features are a few bytes a beat.
     """
@@ -343,7 +355,7 @@ def evaluate(classifier: Classifier, beats: BeatSet, index: np.ndarray) -> tuple
     loss = float(-np.log(np.clip(probs[np.arange(n), y_true], 1e-12, None)).mean()) if n else None
     # Figures by record are figures by patient: none where the "records" are the Heartbeat CSVs' files.
     records = None if records_are_files(beats) else beats.record[index]
-    metrics = compute_metrics(y_true, probs.argmax(1), classifier.classes, loss=loss, records=records)
+    metrics = compute_metrics(y_true, probs.argmax(1), classifier.classes, loss, records, patients)
     return metrics, probs
 
 
@@ -410,7 +422,7 @@ def evaluate_run(
         beats = run.load_other_beats(data)
         split = _other_data_split(run, beats)
         protocol = split.protocol
-    metrics, probs = evaluate(classifier, beats, split.test)
+    metrics, probs = evaluate(classifier, beats, split.test, run.patients())
     metrics["data"] = {
         "source": beats.source,
         "description": beats.description,
@@ -494,7 +506,10 @@ def format_metrics(metrics: dict) -> str:
         lines += ["", ec57_text(ec57)]
     intervals = metrics.get("intervals")
     if intervals and intervals.get("accuracy"):
-        lines += ["", f"{intervals['level']:.0%} intervals over the {intervals['records']} records (bootstrap):"]
+        over = f"the {intervals['records']} records"
+        if "patients" in intervals:
+            over = f"the {intervals['patients']} patients ({intervals['records']} records, a patient's drawn together)"
+        lines += ["", f"{intervals['level']:.0%} intervals over {over} (bootstrap):"]
         lines.append(f"accuracy  {interval_text(intervals['accuracy'])}")
         for name in classes:
             se, ppv = (interval_text(intervals[name][k]) for k in ("se", "ppv"))
