@@ -354,10 +354,10 @@ def crossval(
     config: Path | None = None,
     **settings,
 ) -> None:
-    """Cross-validate over DS1's records: one inter-patient run per group of records, tested on that group.
+    """Cross-validate over DS1's records, or another database's: one inter-patient run per group, tested on it.
 
-    Choose settings here, on DS1 alone; DS2 (`arrhythmia train --protocol inter`) is for the figure you report.
-    On another database, every record is cross-validated over (a patient's records in one group: --patients).
+    On MIT-BIH choose settings here, on DS1 alone; DS2 (`arrhythmia train --protocol inter`) is for the figure
+    you report. On another database every record is dealt (a patient's records in one group: --patients).
     A stopped cross-validation continues where it stopped when run again with the same options.
     """
     from arrhythmia.crossval import cross_validate, format_cross_validation
