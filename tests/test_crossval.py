@@ -91,6 +91,23 @@ def test_each_ds1_beat_is_labelled_once_by_the_fold_that_never_saw_its_patient(c
     assert cv.metrics["accuracy"] == pytest.approx(pooled_correct / cv.metrics["n_beats"])
 
 
+def test_every_held_out_beat_s_labels_are_written_and_count_the_pooled_figures_again(cross_validation):
+    """A paper's own statistics (McNemar's test, a subgroup) need each beat's labels: the runs kept figures."""
+    import pandas as pd
+
+    _, cv, _ = cross_validation
+    held_out = pd.read_csv(cv.path / "predictions.csv", dtype={"record": str})
+    assert list(held_out.columns[:6]) == ["fold", "record", "sample", "symbol", "true", "called"]
+    assert len(held_out) == cv.metrics["n_beats"] and sorted(set(held_out["record"])) == sorted(DS1)
+    assert (held_out["true"] == held_out["called"]).mean() == pytest.approx(cv.metrics["accuracy"])
+    probabilities = held_out[[f"p_{c}" for c in cv.metrics["classes"]]].to_numpy()
+    assert (np.asarray(cv.metrics["classes"])[probabilities.argmax(1)] == held_out["called"]).all()
+    for fold, (run, group) in enumerate(zip(cv.runs, cv.groups), 1):
+        own = pd.read_csv(run.predictions_path(), dtype={"record": str})
+        assert set(own["record"]) == set(group) and len(own) == (held_out["fold"] == fold).sum()
+        assert run.metrics()["accuracy"] == pytest.approx((own["true"] == own["called"]).mean())
+
+
 def test_the_cross_validation_is_written_and_printed(cross_validation):
     _, cv, _ = cross_validation
     saved = json.loads((cv.path / "crossval.json").read_text())

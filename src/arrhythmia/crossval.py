@@ -20,6 +20,7 @@ Its directory (``runs/<model>-crossval<k>-<time>`` by default)::
     crossval.json         settings, groups, pooled metrics (metrics.json's shape, record by record included),
                           each fold's, and the spread over the folds
     records.csv           per record: fold, beats, accuracy, and each class's beats, Se and +P
+    predictions.csv       every held-out beat: fold, record, sample, symbol, true and called class, probabilities
     figures/              the pooled confusion matrix and EC57 statistics
 
 A stopped cross-validation is run again with the same command: finished folds are kept, an interrupted one
@@ -139,6 +140,16 @@ def cross_validate(
     }
     write_json(path / SUMMARY, summary)
     atomic_write_bytes(path / RECORDS, lambda tmp: per_record.to_csv(tmp, index=False))
+    held_out = pd.concat(  # every held-out beat's labels, from the fold model that never saw its patient
+        [
+            pd.read_csv(run.predictions_path(), dtype={"record": str, "symbol": str}, keep_default_na=False).assign(
+                fold=i
+            )
+            for i, run in enumerate(runs, 1)
+        ]
+    )
+    held_out = held_out[["fold", *held_out.columns[:-1]]]
+    atomic_write_bytes(path / Run.PREDICTIONS, lambda tmp: held_out.to_csv(tmp, index=False))
     figures = path / "figures"
     tested_on = f"{_records_name(list(fold_of))}, each beat labelled by the fold model that never saw its patient"
     plot_confusion(

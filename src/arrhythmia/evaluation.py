@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import (
@@ -50,6 +51,9 @@ from arrhythmia.data.splits import DS1, DS2, MITDB_RECORDS, Split, patient_of
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def ec57_beat_statistics(
@@ -431,8 +435,31 @@ def evaluate_run(
         "split_note": split.note,
     }
     run.write_metrics(metrics, None if data is None else beats.source)
+    run.write_predictions(predictions_table(beats, split.test, probs), None if data is None else beats.source)
     log(format_metrics(metrics))
     return metrics, probs
+
+
+def predictions_table(beats: BeatSet, index: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """One row per tested beat (``beats[index]``; ``probs``: (len(index), n_classes)): its record, sample (at
+    the recording's rate) and symbol, the true and the called class, and each class's probability: what a
+    paper's own statistics (McNemar's test, another averaging, a subgroup) are counted from."""
+    import pandas as pd  # on use: a second of start-up for every command that imports this module
+
+    index = beat_indices(index, len(beats), beats.source)
+    classes = np.asarray(beats.classes)
+    table = pd.DataFrame(
+        {
+            "record": beats.record[index].astype(str),
+            "sample": beats.sample[index],
+            "symbol": beats.symbol[index].astype(str),
+            "true": classes[beats.y[index]],
+            "called": classes[probs.argmax(1)] if len(probs) else np.array([], dtype=str),
+        }
+    )
+    for c, name in enumerate(classes):
+        table[f"p_{name}"] = probs[:, c].round(6) if len(probs) else np.array([], dtype=np.float64)
+    return table
 
 
 def figure_text(value: float | None, percent: bool = False) -> str:

@@ -34,7 +34,7 @@ from arrhythmia.data.beats import AAMI_CLASSES, by_symbol
 from arrhythmia.data.splits import DS1, MITDB_RECORDS, read_patients
 from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
 from arrhythmia.errors import ArrhythmiaError
-from arrhythmia.files import read_json, write_json, write_text_atomic
+from arrhythmia.files import atomic_write_bytes, read_json, write_json, write_text_atomic
 from arrhythmia.inference import Classifier
 
 RUNS_ROOT = Path("runs")
@@ -90,10 +90,11 @@ class Run:
     CONFIG, ENVIRONMENT, DATA, HISTORY = "config.json", "environment.json", "data.json", "history.csv"
     MODEL, RESUME, METRICS = MODEL_FILE, "last.pt", "metrics.json"
     FIGURES, REPORT, MEMBERS, PATIENTS = "figures", "report.html", "members", "patients.csv"
+    PREDICTIONS = "predictions.csv"
     #: Everything a run and the commands on it write into its directory (``metrics-<source>.json`` besides).
     WRITTEN = (
         CONFIG, ENVIRONMENT, DATA, HISTORY, MODEL, RESUME, METRICS, MEMBERS, FIGURES, REPORT, ONNX_FILE, "model.ts.pt",
-        PATIENTS,
+        PATIENTS, PREDICTIONS,
     )  # fmt: skip
 
     def __init__(self, path: str | Path, config: TrainConfig | None = None) -> None:
@@ -324,6 +325,14 @@ class Run:
 
     def write_metrics(self, metrics: dict, source: str | None = None) -> None:
         write_json(self.metrics_path(source), metrics)
+
+    def predictions_path(self, source: str | None = None) -> Path:
+        """``predictions.csv`` for the run's own test split, ``predictions-<source>.csv`` for another source's."""
+        return self.path / (self.PREDICTIONS if source is None else f"predictions-{source}.csv")
+
+    def write_predictions(self, table, source: str | None = None) -> None:
+        """The tested beats' labels and probabilities (``evaluation.predictions_table``), as CSV."""
+        atomic_write_bytes(self.predictions_path(source), lambda tmp: table.to_csv(tmp, index=False))
 
     def metrics(self, source: str | None = None) -> dict:
         return read_json(self.metrics_path(source), "test metrics (run `arrhythmia evaluate` first)")
