@@ -382,11 +382,14 @@ def test_an_export_that_cannot_be_written_or_read_says_so_in_one_line(run_and_be
     # A graph whose metadata another tool damaged or dropped in part: one line, not a KeyError or JSON traceback.
     graph = onnx.load(str(export_model(run, "onnx")))
     meta = {prop.key: prop.value for prop in graph.metadata_props}
-    for key, value, message in (
-        ("classes", "N,S,V", "classes: 'N,S,V' is not valid"),
-        ("input_length", None, "input_length: missing"),
+    # An export from before 0.2 names its context features rr_features: damaged, that key is the one named.
+    before_0_2 = {k: v for k, v in meta.items() if k != "context_features"}
+    for key, value, message, base in (
+        ("classes", "N,S,V", "classes: 'N,S,V' is not valid", meta),
+        ("input_length", None, "input_length: missing", meta),
+        ("rr_features", "rr,pre", "rr_features: 'rr,pre' is not valid", before_0_2),
     ):
-        changed = {k: v for k, v in meta.items() if k != key} | ({key: value} if value is not None else {})
+        changed = {k: v for k, v in base.items() if k != key} | ({key: value} if value is not None else {})
         del graph.metadata_props[:]
         onnx.helper.set_model_props(graph, changed)
         path = tmp_path / f"damaged_{key}.onnx"

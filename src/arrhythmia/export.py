@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -330,12 +332,30 @@ def export_model(
     return out
 
 
-def _write(out: Path, write) -> None:
+def _write(out: Path, write: Callable[[Path], None]) -> None:
     """``atomic_write_bytes(out, write)``, a file-system error said as the export's, in one line."""
     try:
         atomic_write_bytes(out, write)
     except OSError as exc:
         raise ArrhythmiaError(f"{out}: cannot write the export there ({exc.strerror or exc})") from None
+
+
+def _metadata_field(
+    meta: dict[str, str], key: str, parse: Callable[[str], Any], path: Path, default: Any = None
+) -> Any:
+    """``parse(meta[key])``: one field of an export's arrhythmia metadata (``metadata``), ``default`` where
+    the field is absent and has one; ArrhythmiaError (one line) naming ``path`` where it is absent without a
+    default or does not parse (a graph re-saved or edited by another tool)."""
+    if key in meta:
+        try:
+            return parse(meta[key])
+        except (ValueError, TypeError):
+            found = f"{meta[key][:40]!r} is not valid"
+    elif default is not None:
+        return default
+    else:
+        found = "missing"
+    raise ArrhythmiaError(f"{path}: its arrhythmia metadata is damaged ({key}: {found}); export the model again")
 
 
 def _session(model: str | bytes, path: Path):
@@ -371,23 +391,15 @@ class OnnxClassifier:
         if meta.get("producer") != "arrhythmia":
             raise ArrhythmiaError(f"{path}: not an ONNX model exported by arrhythmia (no class metadata)")
         self.path = path
-        key = "classes"  # the one being read, for the message (a graph re-saved or edited by another tool)
-        try:
-            self.classes: tuple[str, ...] = tuple(json.loads(meta[key]))
-            key = "input_length"
-            self.input_length = int(meta[key])
-            key = "model"
-            self.model_name = meta[key]
-            key = "window"
-            self.window = Window.from_dict(json.loads(meta[key])) if key in meta else WINDOWS["kachuee"]
-            # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
-            key = "context_features"
-            self.n_context = len(json.loads(meta.get(key, meta.get("rr_features", "[]"))))
-        except (KeyError, ValueError, TypeError) as exc:
-            found = "missing" if isinstance(exc, KeyError) else f"{meta[key][:40]!r} is not valid"
-            raise ArrhythmiaError(
-                f"{path}: its arrhythmia metadata is damaged ({key}: {found}); export the model again"
-            ) from None
+        self.classes: tuple[str, ...] = _metadata_field(meta, "classes", lambda text: tuple(json.loads(text)), path)
+        self.input_length = _metadata_field(meta, "input_length", int, path)
+        self.model_name = _metadata_field(meta, "model", str, path)
+        self.window = _metadata_field(
+            meta, "window", lambda text: Window.from_dict(json.loads(text)), path, default=WINDOWS["kachuee"]
+        )
+        # Exports before 0.2 called the context features "rr_features" and their graph input "rr".
+        context_key = "rr_features" if "rr_features" in meta and "context_features" not in meta else "context_features"
+        self.n_context = _metadata_field(meta, context_key, lambda text: len(json.loads(text)), path, default=0)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.batchnorm_kept = meta.get("batchnorm") == "nodes"
 
