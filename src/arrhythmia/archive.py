@@ -43,7 +43,7 @@ from arrhythmia.data.wfdb_source import without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import OnnxClassifier, load_classifier
-from arrhythmia.files import read_json_or_none, spreadsheet_text, write_json, write_text_atomic
+from arrhythmia.files import read_json_or_none, spreadsheet_columns, write_json, write_text_atomic
 from arrhythmia.labelling import PredictOptions, label_file
 
 if TYPE_CHECKING:
@@ -644,7 +644,7 @@ def label_archive(
     result.cohort = cohort_table(list(rows.values()))
     out.mkdir(parents=True, exist_ok=True)
     # The names, paths and messages come from the archive's files: a spreadsheet must show them, not run them.
-    written = result.cohort.assign(**{c: result.cohort[c].map(spreadsheet_text) for c in OUTSIDE_TEXT})
+    written = spreadsheet_columns(result.cohort, OUTSIDE_TEXT)
     write_text_atomic(result.path, written.to_csv(index=False, float_format="%.6g"))
     result.seconds = time.perf_counter() - began
     return result

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from arrhythmia.errors import ArrhythmiaError
 
@@ -95,3 +96,9 @@ def spreadsheet_text(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def spreadsheet_columns(table: Any, columns: Iterable[str]) -> Any:
+    """``table`` (a pandas DataFrame) with its text ``columns`` through ``spreadsheet_text``: the copy to write
+    as CSV where those columns carry words from outside; the other columns as they are."""
+    return table.assign(**{column: table[column].map(spreadsheet_text) for column in columns})

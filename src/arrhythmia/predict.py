@@ -50,7 +50,7 @@ from arrhythmia.data.wfdb_source import flat_lead
 from arrhythmia.diary import patient_events
 from arrhythmia.episodes import EpisodeConfig, beats_in, find_episodes
 from arrhythmia.errors import ArrhythmiaError, DataError
-from arrhythmia.files import spreadsheet_text, write_json, write_text_atomic
+from arrhythmia.files import spreadsheet_columns, write_json, write_text_atomic
 from arrhythmia.hourly import (
     HRV_MIN_S,
     daily_table,
@@ -1022,6 +1022,11 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
     return table
 
 
+#: The text columns of ``save_recording``'s tables that carry words from the recording's file (an EDF+
+#: annotation's text), written through ``files.spreadsheet_text`` (a leading ' before = + - @).
+OUTSIDE_TEXT = {"events.csv": ("event",)}
+
+
 def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
     """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
     ``summarise``'s summary, what the adaptation did, episodes per type and the HRV), ``episodes.csv`` (the
@@ -1043,7 +1048,7 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary["adaptation"] = result.adaptation
     for name, table in _tables(result).items():
         if name in OUTSIDE_TEXT:  # a file's own words, which a spreadsheet must show, not run
-            table = table.assign(**{column: table[column].map(spreadsheet_text) for column in OUTSIDE_TEXT[name]})
+            table = spreadsheet_columns(table, OUTSIDE_TEXT[name])
         write_text_atomic(out / name, csv_text(table))
     if result.episodes is not None:
         summary.update(rhythm_summary(result.episodes, result.hrv))
@@ -1052,11 +1057,6 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         summary["patient_events"] = len(result.events)
     write_json(out / "summary.json", summary)
     return summary
-
-
-#: The text columns of ``save_recording``'s tables that carry words from the recording's file (an EDF+
-#: annotation's text), written through ``files.spreadsheet_text`` (a leading ' before = + - @).
-OUTSIDE_TEXT = {"events.csv": ("event",)}
 
 
 def _tables(result: RecordingLabels) -> dict[str, pd.DataFrame]:
