@@ -2,12 +2,14 @@
 
 Two models are told apart on the same test patients, not on two figures' separate intervals: the records are
 drawn with replacement together for both runs (a paired bootstrap, SciPy's ``bootstrap``), so a record that is
-hard for both moves both figures alike and the difference's interval is as narrow as the data allow. Each
-figure is pooled over the beats of the records drawn, as ``evaluation.record_intervals`` pools it; the
-counts come from each run's ``metrics.json`` (``per_record``), so runs evaluated long ago compare without
-their models. Only runs tested on the same records compare. A ``crossval`` directory compares as a run
-tested on all its records (its pooled held-out labels, ``crossval.json``): two settings cross-validated over
-the same DS1 records are told apart as the choice of a setting needs.
+hard for both moves both figures alike and the difference's interval is as narrow as the data allow. Where
+the first run kept a patients file (``TrainConfig.patients``), a patient's records are drawn together, as one
+unit (``by_patient``). Each figure is pooled over the beats of the records drawn, as
+``evaluation.record_intervals`` pools it; the counts come from each run's ``metrics.json`` (``per_record``),
+so runs evaluated long ago compare without their models. Only runs tested on the same records compare. A
+``crossval`` directory compares as a run tested on all its records (its pooled held-out labels,
+``crossval.json``): two settings cross-validated over the same records (DS1's, or another database's) are
+told apart as the choice of a setting needs.
 
     from arrhythmia.comparison import compare_runs, format_comparison
     comparison = compare_runs(["runs/a", "runs/b"])   # the first is the reference
@@ -85,13 +87,15 @@ def compare_runs(
     """The test figures of ``runs`` (run or ``crossval`` directories; the first is the one the others are
     measured against), read from each run's ``metrics.json`` (``metrics-<source>.json`` with ``source``; a
     cross-validation's pooled ``crossval.json``), and each other run's
-    difference from the first with its paired ``level`` interval over the test records
-    (``paired_difference_interval``). ArrhythmiaError, naming the run, where a run has no metrics or was tested
-    on other records or classes than the first.
+    difference from the first with its paired ``level`` interval over the test records, or over their
+    patients where the first run has a patients file (``paired_difference_interval``, ``by_patient``).
+    ArrhythmiaError, naming the run, where a run has no metrics or was tested on other records or classes
+    than the first.
 
     Returns ``{"runs": [{"path", "model", "protocol", "preset", "seed", "epochs", "beats", "records"}],
-    "records": [...], "level", "resamples", "figures": [{"name", "values": [fraction or None per run],
-    "differences": [None, {"difference", "interval"} per other run]}]}``."""
+    "records": [...], "patients": the number of patients drawn, or None where records are drawn, "level",
+    "resamples", "figures": [{"name", "values": [fraction or None per run], "differences": [None,
+    {"difference", "interval"} per other run]}]}``."""
     if len(runs) < 2:
         raise ArrhythmiaError("compare takes two runs or more (the first is the one the others are measured against)")
     about, counts, first_records, classes = [], [], None, None
@@ -163,9 +167,14 @@ def by_patient(
     }
 
 
+def _is_crossval(path: Path) -> bool:
+    """Whether ``path`` is a ``crossval`` directory (its summary, and no run of its own), not a run."""
+    return (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file()
+
+
 def _patients(path: Path) -> dict[str, str] | None:
     """The ``{record: patient}`` a run (or a cross-validation's folds) split its database by, or None."""
-    if (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file():
+    if _is_crossval(path):
         copies = sorted(path.glob(f"fold-*/{Run.PATIENTS}"))
         if copies:
             return read_patients(copies[0])
@@ -177,7 +186,7 @@ def _patients(path: Path) -> dict[str, str] | None:
 def _tested(path: Path, source: str | None) -> tuple[Path, dict, TrainConfig]:
     """A run's test metrics (``metrics.json``, or ``metrics-<source>.json``) and settings, or a ``crossval``
     directory's pooled held-out metrics and the settings of its folds."""
-    if (path / SUMMARY).is_file() and not (path / Run.CONFIG).is_file():
+    if _is_crossval(path):
         if source is not None:
             raise ArrhythmiaError(f"{path}: a cross-validation is tested on its held-out records alone, not on --data")
         summary = read_json(path / SUMMARY, "cross-validation summary")
