@@ -46,8 +46,9 @@ def cut_beats(
     ----------
     signal : (n_samples,) float, mV
         One lead, raw (each window is filtered and scaled by the segmentation). NaN or infinite samples
-        (gaps) are filled with the median of the others, so that filtering and resampling do not spread them: no beat is
-        lost to a gap, and a window that overlaps one holds the median there.
+        (gaps) are filled with the median of the others (0 where none is finite), so that filtering and
+        resampling do not spread them: no beat is lost to a gap, and a window that overlaps one holds the
+        median there.
     fs : float
         Sampling rate of ``signal`` and ``r_peaks``, Hz.
     r_peaks : (n_peaks,) int, ascending
@@ -62,9 +63,10 @@ def cut_beats(
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     signal = np.asarray(signal, dtype=np.float64)
-    missing = ~np.isfinite(signal)
-    if len(r_peaks) and missing.any():  # an infinite sample too: nan_to_num made it 1.8e308, filtered over all
-        signal = np.where(missing, float(np.median(signal[~missing])) if (~missing).any() else 0.0, signal)
+    gaps = ~np.isfinite(signal)
+    if len(r_peaks) and gaps.any():  # infinite samples too: one left in would spread over the whole filtered lead
+        fill = 0.0 if gaps.all() else float(np.median(signal[~gaps]))
+        signal = np.where(gaps, fill, signal)
     segments = segment(signal, fs, r_peaks - start, window)
     context = None
     if with_context:
