@@ -1,5 +1,5 @@
-"""Cross-validation over DS1's records (or another database's): choose settings on DS1 alone and keep DS2 for
-the figure you report.
+"""Cross-validation over MIT-BIH's DS1 records, or over every record of another database: on MIT-BIH, choose
+settings on DS1 alone and keep DS2 for the figure you report.
 
 The inter-patient protocol's four or five validation records are too few to choose settings by (two seeds
 of the same settings differ as much as two settings). Here DS1's records are dealt into ``k`` groups
@@ -30,7 +30,8 @@ how fast it runs aside: device, threads, workers).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -84,10 +85,12 @@ def cross_validate(
     progress: bool = True,
     report: bool = False,
 ) -> CrossValidation:
-    """Train and test ``k`` inter-patient runs of ``config``, each tested on one group of DS1's records.
+    """Train and test ``k`` inter-patient runs of ``config``, each tested on one group of the records
+    ``fold_records`` deals: DS1's on MIT-BIH, every record of another database, a patient's records in one
+    group where ``config.patients`` names them.
 
     config : the settings of every fold (its protocol must be inter; ``test_records`` is set per fold).
-    k, seed : how many groups of DS1 records, and the shuffle that deals them (``record_groups``).
+    k, seed : how many groups of records (of patients), and the shuffle that deals them (``record_groups``).
     out_dir : the cross-validation's directory (default ``runs/<model>-crossval<k>-<time>``); a directory
         from before is taken up where it stopped.
     beats : the beat set to use instead of loading ``config.data`` (Python API, tests).
@@ -160,7 +163,7 @@ def cross_validate(
 
 
 def fold_records(
-    beats: BeatSet, k: int, seed: int = 0, patients: dict[str, str] | None = None
+    beats: BeatSet, k: int, seed: int = 0, patients: Mapping[str, str] | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """The records cross-validated over, and each fold's test records: MIT-BIH's DS1 records (DS2 stays the
     inter-patient test set), or every record of another database; dealt into ``k`` groups by patient
@@ -182,13 +185,16 @@ def fold_records(
     if patients and not 2 <= k <= len(people):
         raise ArrhythmiaError(f"cross-validation needs 2 to {len(people)} folds over its patients, not {k}")
     dealt = record_groups(people, k, seed)
-    fewest = len(people) - max(map(len, dealt))
-    if not mitdb and fewest < 2:  # each fold's split trains and validates on 2 patients at least (database_split)
-        fits = [n for n in range(2, len(people) + 1) if len(people) - -(-len(people) // n) >= 2]
+
+    def left_to_train(folds: int) -> int:  # by the fold that tests the most patients: groups differ by one at most
+        return len(people) - math.ceil(len(people) / folds)
+
+    if not mitdb and left_to_train(k) < 2:  # database_split trains and validates on 2 patients at least
+        fits = [n for n in range(2, len(people) + 1) if left_to_train(n) >= 2]
         hint = f"use --folds {fits[0]} or more" if fits else "it needs 3 patients or more"
         raise ArrhythmiaError(
-            f"{beats.source}: cross-validation in {k} folds over {len(people)} patients leaves a fold {fewest} to "
-            f"train and validate on, not 2: {hint}"
+            f"{beats.source}: cross-validation in {k} folds over {len(people)} patients leaves a fold "
+            f"{left_to_train(k)} to train and validate on, not 2: {hint}"
         )
     return records, [sorted(r for r in records if patient[r] in group) for group in dealt]
 
