@@ -351,7 +351,9 @@ def check_patients(patients: Mapping[str, str] | None, records: Iterable[str], s
 def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
     """The folds of a cross-validation over records: ``records`` shuffled with ``seed`` and dealt in turn
     into ``k`` groups (sizes differ by one at most), each sorted. The same records, ``k`` and ``seed`` give
-    the same groups everywhere (``arrhythmia crossval``, ``benchmarks/adaptive.py --cv``)."""
+    the same groups everywhere (``arrhythmia crossval``, ``benchmarks/adaptive.py --cv``). Patients are dealt
+    the same way: ``crossval.fold_records`` deals a database's patients, and ``database_split`` draws its test
+    third as the first of 3 groups."""
     records = [str(r) for r in records]
     if not 2 <= k <= len(records):
         raise DataError(f"cross-validation needs 2 to {len(records)} folds over {len(records)} records, not {k}")
