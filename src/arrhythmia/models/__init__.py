@@ -119,6 +119,8 @@ def _distribution(entry: metadata.EntryPoint) -> str:
 
 
 def _load_plugin(entry: metadata.EntryPoint) -> None:
+    """Import one entry point's module and keep the models it registers, or, where it fails, none of them and
+    a ``ModelPluginWarning`` (``load_plugins``)."""
     distribution = _distribution(entry)
     before = set(_REGISTRY)
     imported_before = entry.module in sys.modules
@@ -199,6 +201,7 @@ def takes_context(name: str) -> bool:
 
 
 def context_models() -> list[str]:
+    """The models that take context features (``takes_context``), plugins' included."""
     return [name for name in list_models() if takes_context(name)]
 
 
@@ -209,14 +212,15 @@ def list_models() -> list[str]:
 
 
 def describe(name: str) -> str:
-    _model_class(name)
+    """Model ``name``'s one-line description; ArrhythmiaError (``unknown_model``) for a name not registered."""
+    _model_class(name)  # the plugins imported where needed, and the error for an unknown name
     return _DESCRIPTIONS[name]
 
 
 def model_source(name: str) -> str:
     """Where model ``name`` comes from: ``BUILT_IN``, the distribution of the plugin that registered it, or
     (registered by a script's ``@register``) the module of its class."""
-    _model_class(name)
+    _model_class(name)  # the plugins imported where needed, and the error for an unknown name
     source = _SOURCES.get(name, BUILT_IN)
     return BUILT_IN if source.startswith("arrhythmia.") else source
 
