@@ -109,7 +109,7 @@ def data_summary(
     from arrhythmia.data.store import store_window
 
     # Before the beats are loaded: a file that cannot be read is one line, at once.
-    by_patient = read_patients(patients) if patients is not None else None
+    record_patients = read_patients(patients) if patients is not None else None
 
     # A store holds beats of one window: the one it was built with, unless another is asked for (an error).
     chosen = get_window(window) if window else (data is not None and store_window(data)) or "kachuee"
@@ -131,7 +131,7 @@ def data_summary(
     notes = []
     for protocol in PROTOCOLS:
         try:
-            split = make_split(beats, protocol, patients=by_patient if protocol == "inter" else None)
+            split = make_split(beats, protocol, patients=record_patients if protocol == "inter" else None)
         except ArrhythmiaError as exc:
             notes.append(f"{protocol}: {exc}")
             continue

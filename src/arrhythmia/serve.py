@@ -494,7 +494,7 @@ class SecurityHeaders:
     """``SECURITY_HEADERS`` on every HTTP answer that does not set its own; ``Cache-Control: no-store`` on the
     API's, whose answers are a patient's data (not to be kept in a shared workstation's browser cache)."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -519,7 +519,7 @@ class TooLargeAsJSON:
     """The body limit's answer (413, plain text "Content Too Large", sent by Starlette before any handler
     runs) as JSON that says the limit, as every other error is: the page shows ``detail``."""
 
-    def __init__(self, app: ASGIApp, max_body_size: int | None):
+    def __init__(self, app: ASGIApp, max_body_size: int | None) -> None:
         self.app = app
         self.detail = (
             f"the upload is larger than this server takes: {(max_body_size or 0) / 2**20:g} MB "
