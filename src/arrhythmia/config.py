@@ -59,7 +59,8 @@ class TrainConfig:
         None,
         "Inter-patient protocol: a CSV file with columns record and patient, for a database with several records"
         " of one patient: they are kept together (train, validation or test; one cross-validation fold). Records"
-        " it does not name are patients of their own.",
+        " it does not name are patients of their own. On MIT-BIH, DS1 -> DS2 stays de Chazal's (201 and 202 are"
+        " one patient on either side): the file groups validation records only.",
     )
     window: str = setting("kachuee", "Beat window: kachuee (from the R peak, 187 samples) or centred (87).")
     labels: str = setting(

@@ -130,7 +130,9 @@ def inter_patient_split(
     patients: Mapping[str, str] | None = None,
 ) -> Split:
     """No patient in two parts: on MIT-BIH, de Chazal et al. 2004 (train and validate on DS1 records, test
-    on DS2; paced records excluded); on another database, its patients split (``database_split``).
+    on DS2; paced records excluded); on another database, its patients split (``database_split``). De
+    Chazal's DS1 -> DS2 is kept as published, whatever ``patients`` says: records 201 (DS1) and 202 (DS2)
+    are one patient, so on MIT-BIH ``patients`` groups the validation fold alone.
 
     Validation is one fold of a stratified group k-fold over the training *patients* (``patients``:
     ``{record: patient}``; a record not in it is a patient of its own), so no patient is in both training
