@@ -4,14 +4,18 @@ again by hand from the run's own per-beat labels, and the inter-patient split's 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from arrhythmia.config import TrainConfig
+from arrhythmia.data import AAMI_CLASSES, BeatSet, load_beats
 from arrhythmia.data.splits import DS1, DS2, PACED
 from arrhythmia.data.synthetic import load_synthetic
-from arrhythmia.evaluation import evaluate, figure_text, format_metrics
+from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.evaluation import evaluate, figure_text, format_metrics, predictions_table
 from arrhythmia.experiment import run_experiment
 from arrhythmia.report import percent
+from arrhythmia.runs import Run
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +130,74 @@ def test_the_inter_patient_sets_are_de_chazal_s_and_share_no_record():
     assert (" ".join(DS1), " ".join(DS2)) == (published_ds1, published_ds2)
     assert set(PACED) == {"102", "104", "107", "217"}
     assert not (set(DS1) & set(DS2)) and not (set(PACED) & (set(DS1) | set(DS2)))
+
+
+# -- predictions.csv: what a paper counts its own statistics from ------------------------------------------
+
+
+def test_predictions_csv_alone_gives_back_every_tested_beat_s_labels_in_the_order_tested(published):
+    """McNemar's test pairs two runs' rows: each row names one beat (record, sample) and holds its labels."""
+    run, truth, called, record = published
+    table = run.predictions()
+    classes = np.asarray(run.metrics()["classes"])
+    assert table["record"].tolist() == record.tolist() and not table.duplicated(["record", "sample"]).any()
+    assert table["true"].tolist() == classes[truth].tolist() and table["called"].tolist() == classes[called].tolist()
+    beats, test = run.beats(progress=False), run.split().test
+    assert table["sample"].tolist() == beats.sample[test].tolist()
+    assert table["symbol"].tolist() == beats.symbol[test].astype(str).tolist()
+
+
+def _beats(record: list[str], sample: list[int], y: list[int], source: str = "db") -> BeatSet:
+    n = len(record)
+    return BeatSet(
+        X=np.zeros((n, 187), np.float32),
+        y=np.asarray(y, np.int64),
+        classes=AAMI_CLASSES,
+        record=np.asarray(record),
+        sample=np.asarray(sample, np.int64),
+        symbol=np.asarray([AAMI_CLASSES[i] for i in y]),
+        source=source,
+    )
+
+
+def test_probabilities_are_written_as_given_so_their_argmax_is_the_called_class_and_none_is_zero(tmp_path):
+    """Rounded to 6 decimals, 0.4999996 and 0.5000004 were one value: the argmax of the file's probabilities
+    called the beat N where the model called it S; and a true class's 3e-7 was 0, a log loss of infinity."""
+    beats = _beats(["0001", "0001"], [10, 400], [1, 4])
+    probs = np.array([[0.4999996, 0.5000004, 0, 0, 0], [0.6, 0.1, 0.1, 0.1999997, 3e-7]], np.float32)
+    run = Run(tmp_path)
+    run.write_predictions(predictions_table(beats, np.arange(2), probs))
+    table = pd.read_csv(run.predictions_path())  # as a paper's own script reads it
+    written = table[[f"p_{c}" for c in AAMI_CLASSES]].to_numpy()
+    assert table["called"].tolist() == ["S", "N"]
+    assert (np.asarray(AAMI_CLASSES)[written.argmax(1)] == table["called"]).all()
+    assert np.array_equal(written.astype(np.float32), probs)  # each float32 back exactly, nothing rounded away
+    with pytest.raises(ArrhythmiaError, match="probabilities of shape"):
+        predictions_table(beats, np.arange(2), probs[:, :4])
+
+
+def test_a_record_named_0001_is_read_back_as_0001_and_a_run_without_predictions_says_so(tmp_path):
+    beats = _beats(["0001", "0001", "0100"], [5, 300, 5], [0, 2, 0])
+    run = Run(tmp_path)
+    with pytest.raises(ArrhythmiaError) as missing:  # a run from before runs wrote them
+        run.predictions()
+    assert str(missing.value).startswith(f"{tmp_path / 'predictions.csv'}: ") and "arrhythmia evaluate" in str(
+        missing.value
+    )
+    run.write_predictions(predictions_table(beats, np.arange(3), np.eye(5, dtype=np.float32)[[0, 2, 1]]), "other")
+    table = run.predictions("other")
+    assert table["record"].tolist() == ["0001", "0001", "0100"]  # read as numbers they were 1, 1 and 100
+    assert table["sample"].dtype == np.int64 and table["called"].tolist() == ["N", "V", "S"]
+
+
+def test_a_heartbeat_csv_beat_is_named_by_its_row_in_its_file_not_a_sample_of_minus_one(heartbeat_dir):
+    """The CSVs hold cut beats and no recording: every beat's sample was -1, so record and sample named
+    none of them, and two runs' rows could only be paired by trusting their order."""
+    beats = load_beats(str(heartbeat_dir), progress=False)
+    test = np.flatnonzero(beats.is_test)
+    table = predictions_table(beats, test, np.full((len(test), 5), 0.2, np.float32))
+    assert set(table["record"]) == {"mitbih_test"} and not table.duplicated(["record", "sample"]).any()
+    rows = np.loadtxt(heartbeat_dir / "mitbih_test.csv", delimiter=",")[:, :187]
+    assert np.allclose(rows[table["sample"].to_numpy()], beats.X[test], atol=1e-6)  # the row each beat was read from
+    train = np.flatnonzero(~beats.is_test)[[3, 7]]
+    assert predictions_table(beats, train, np.full((2, 5), 0.2))["sample"].tolist() == [3, 7]

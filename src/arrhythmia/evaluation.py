@@ -441,24 +441,44 @@ def evaluate_run(
 
 
 def predictions_table(beats: BeatSet, index: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """One row per tested beat (``beats[index]``; ``probs``: (len(index), n_classes)): its record, sample (at
-    the recording's rate) and symbol, the true and the called class, and each class's probability: what a
-    paper's own statistics (McNemar's test, another averaging, a subgroup) are counted from."""
+    """One row per tested beat (``beats[index]``, in that order; ``probs``: (len(index), n_classes)): its
+    record, sample and symbol, the true and the called class, and each class's probability: what a paper's
+    own statistics (McNemar's test, another averaging, a subgroup) are counted from.
+
+    ``sample`` is the beat's R wave at the recording's rate; the Heartbeat CSVs hold cut beats and no
+    recording (``BeatSet.sample`` -1 for every beat), so there it is the beat's row in its CSV (``record``,
+    0 for the first row, the order ``beats`` holds them in): ``record`` and ``sample`` name one beat either
+    way. Probabilities are written as the model gave them (float32, each as its shortest exact decimal):
+    rounded, two classes' could tie, and their argmax would not give ``called`` back."""
     import pandas as pd  # on use: a second of start-up for every command that imports this module
 
     index = beat_indices(index, len(beats), beats.source)
+    probs = np.asarray(probs)
+    if probs.shape != (len(index), len(beats.classes)):
+        raise ArrhythmiaError(
+            f"{beats.source}: probabilities of shape {probs.shape} for {len(index)} beats of "
+            f"{len(beats.classes)} classes"
+        )
     classes = np.asarray(beats.classes)
+    record = beats.record.astype(str)
+    sample = beats.sample
+    if records_are_files(beats):  # no recording to hold a sample: the beat's row in its file names it instead
+        sample = np.empty(len(beats), dtype=np.int64)
+        for name in np.unique(record):
+            mine = record == name
+            sample[mine] = np.arange(int(mine.sum()))
     table = pd.DataFrame(
         {
-            "record": beats.record[index].astype(str),
-            "sample": beats.sample[index],
+            "record": record[index],
+            "sample": sample[index].astype(np.int64),
             "symbol": beats.symbol[index].astype(str),
             "true": classes[beats.y[index]],
             "called": classes[probs.argmax(1)] if len(probs) else np.array([], dtype=str),
         }
     )
     for c, name in enumerate(classes):
-        table[f"p_{name}"] = probs[:, c].round(6) if len(probs) else np.array([], dtype=np.float64)
+        # Not rounded: float32 as it is, which pandas writes as its shortest decimal that reads back exactly.
+        table[f"p_{name}"] = probs[:, c].astype(np.float32 if probs.dtype.itemsize <= 4 else np.float64)
     return table
 
 

@@ -10,6 +10,9 @@ Layout of ``runs/<name>/``::
     last.pt           training state after the last finished epoch, for --resume
     members/<k>/      an ensemble's members, each with its own model.pt, last.pt and history.csv
     metrics.json      test metrics (``evaluation.compute_metrics``); metrics-<source>.json on other data
+    predictions.csv   every test beat: record, sample, symbol, true and called class, probabilities
+                      (``evaluation.predictions_table``; ``Run.predictions`` reads it); predictions-<source>.csv
+                      on other data
     figures/, report.html   written by ``reporting``
 
 A ``Run`` is the only code that knows these names. It also gives the run's beats and split, always cut with
@@ -26,6 +29,7 @@ import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arrhythmia.checkpoint import MODEL_FILE, ONNX_FILE, RESUME_FORMAT, ModelSpec, load_checkpoint
 from arrhythmia.config import TrainConfig
@@ -36,6 +40,9 @@ from arrhythmia.data.wfdb_source import OTHER_LEAD, mixed_lead
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import atomic_write_bytes, read_json, write_json, write_text_atomic
 from arrhythmia.inference import Classifier
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUNS_ROOT = Path("runs")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -330,9 +337,22 @@ class Run:
         """``predictions.csv`` for the run's own test split, ``predictions-<source>.csv`` for another source's."""
         return self.path / (self.PREDICTIONS if source is None else f"predictions-{source}.csv")
 
-    def write_predictions(self, table, source: str | None = None) -> None:
+    def write_predictions(self, table: pd.DataFrame, source: str | None = None) -> None:
         """The tested beats' labels and probabilities (``evaluation.predictions_table``), as CSV."""
         atomic_write_bytes(self.predictions_path(source), lambda tmp: table.to_csv(tmp, index=False))
+
+    def predictions(self, source: str | None = None) -> pd.DataFrame:
+        """``predictions_path(source)`` read back as written: ``record``, ``symbol``, ``true`` and ``called`` as
+        text (read as numbers, a database's record 0001 would be 1, and a symbol or class such as ``NA`` a gap),
+        ``sample`` (and a cross-validation's ``fold``) as integers, each ``p_<class>`` as a float. ArrhythmiaError
+        (one line) where the run has none: one from before runs wrote them, or not evaluated on ``source``."""
+        import pandas as pd  # on use: a second of start-up for every command that imports this module
+
+        path = self.predictions_path(source)
+        if not path.is_file():
+            raise ArrhythmiaError(f"{path}: the tested beats' labels do not exist (run `arrhythmia evaluate` first)")
+        text = {column: str for column in ("record", "symbol", "true", "called")}
+        return pd.read_csv(path, dtype=text, keep_default_na=False)
 
     def metrics(self, source: str | None = None) -> dict:
         return read_json(self.metrics_path(source), "test metrics (run `arrhythmia evaluate` first)")
