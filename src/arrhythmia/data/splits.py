@@ -207,10 +207,7 @@ def database_split(
     if held_out:
         missing = [r for r in held_out if r not in set(record)]
         if missing:  # its records' names beside them: "1" for "I01" is told at a glance
-            like = ", ".join(sorted(set(record.tolist()))[:3])
-            raise DataError(
-                f"{beats.source}: no beats of test record(s) {' '.join(missing)} (its records are named like {like})"
-            )
+            raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)} ({_named_like(record)})")
         test_patients = sorted({p for r, p in zip(record.tolist(), group.tolist()) if r in held_out})
         split_up = sorted(set().union(*(patient_records[p] for p in test_patients)) - set(held_out))
         if split_up:
@@ -339,7 +336,7 @@ def check_patients(patients: Mapping[str, str] | None, records: Iterable[str], s
         return
     where = getattr(patients, "path", None) or "the patients given"
     named = f"{' '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}"
-    like = f"its records are named like {', '.join(present[:3])}" if present else "it holds no record"
+    like = _named_like(present)
     if len(unknown) == len(patients):
         raise DataError(f"{where}: names none of {source}'s records (it names {named}; {like})")
     message = f"{where}: {len(unknown)} of the records it names are not in {source}, left aside: {named} ({like})"
@@ -348,6 +345,12 @@ def check_patients(patients: Mapping[str, str] | None, records: Iterable[str], s
     if message not in _PATIENTS_WARNED:
         _PATIENTS_WARNED.add(message)
         warnings.warn(message, stacklevel=2)
+
+
+def _named_like(records: Iterable[str]) -> str:
+    """How a database's records are named, for an error about names it lacks: its first three names."""
+    names = sorted(set(map(str, records)))
+    return f"its records are named like {', '.join(names[:3])}" if names else "it holds no record"
 
 
 def record_groups(records: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
