@@ -108,6 +108,23 @@ def test_every_held_out_beat_s_labels_are_written_and_count_the_pooled_figures_a
         assert run.metrics()["accuracy"] == pytest.approx((own["true"] == own["called"]).mean())
 
 
+def test_a_stopped_cross_validation_and_folds_from_before_predictions_give_every_held_out_beat_again(
+    cross_validation,
+):
+    """Run again after a fold stopped before its test, with folds finished by a version that wrote no
+    predictions.csv: the gathered file holds every held-out beat, each fold's the same as before."""
+    config, cv, _ = cross_validation
+    before = pd.read_csv(cv.path / "predictions.csv", dtype={"record": str})
+    for name in ("predictions.csv", "fold-1/predictions.csv", "fold-2/predictions.csv", "fold-2/metrics.json"):
+        (cv.path / name).unlink()
+    again = cross_validate(config, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
+    after = again.runs[0].predictions()  # a fold's, read back as written
+    assert after["record"].tolist() == before.loc[before["fold"] == 1, "record"].tolist()
+    pooled = pd.read_csv(cv.path / "predictions.csv", dtype={"record": str})
+    pd.testing.assert_frame_equal(pooled, before)
+    assert len(pooled) == again.metrics["n_beats"] and sorted(set(pooled["record"])) == sorted(DS1)
+
+
 def test_the_cross_validation_is_written_and_printed(cross_validation):
     _, cv, _ = cross_validation
     saved = json.loads((cv.path / "crossval.json").read_text())
