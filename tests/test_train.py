@@ -126,6 +126,10 @@ def test_training_into_a_folder_that_holds_a_run_is_refused_before_anything_is_w
     with pytest.raises(ArrhythmiaError, match=r"already holds files a run writes \(report.html\)"):
         run_experiment(small_config(epochs=1), run_dir=tmp_path / "other", **quiet)
     assert [p.name for p in (tmp_path / "other").iterdir()] == ["report.html"]
+    (tmp_path / "stale").mkdir()  # another model's predictions on another source: a new run would sit beside them
+    (tmp_path / "stale" / "predictions-db.csv").write_text("record,sample\n")
+    with pytest.raises(ArrhythmiaError, match=r"already holds files a run writes \(predictions-db.csv\)"):
+        run_experiment(small_config(epochs=1), run_dir=tmp_path / "stale", **quiet)
 
 
 def test_a_run_that_fails_before_its_first_epoch_is_saved_leaves_no_directory(tmp_path, beats):

@@ -152,7 +152,7 @@ class Run:
         if not path.is_dir():
             return
         found = [name for name in cls.WRITTEN if (path / name).exists()]
-        found += sorted(p.name for p in path.glob("metrics-*.json"))
+        found += sorted(p.name for pattern in ("metrics-*.json", "predictions-*.csv") for p in path.glob(pattern))
         if (path / cls.CONFIG).is_file():
             if (path / cls.METRICS).is_file():
                 raise ArrhythmiaError(f"{path}: already holds a finished run; choose another --run-dir")
