@@ -241,28 +241,31 @@ def record_intervals(
     indices; records: (n_beats,) each beat's record. ``[low, high]`` fractions (a class's Se over the records
     holding beats of it, its +P over those with beats called it), or None where fewer than two do. With
     ``patients`` (``{record: patient}``) a patient's records are drawn together: records of one patient are
-    not independent, and drawn apart they would narrow the interval."""
+    not independent, and drawn apart they would narrow the interval.
+
+    Returns ``{"level", "resamples", "records": the number of records, "patients": the number of patients
+    (with ``patients`` only), "accuracy": [low, high] or None, <class>: {"se", "ppv"}}``."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     names = np.asarray(records).astype(str)
-    n_named = len(np.unique(names))
-    _, record = np.unique(patient_of(names, patients), return_inverse=True)
-    n_records = int(record.max()) + 1 if len(record) else 0
+    # The units drawn: each beat's patient, which is its record where no patients are given.
+    _, unit = np.unique(patient_of(names, patients), return_inverse=True)
+    n_units = int(unit.max()) + 1 if len(unit) else 0
 
-    def per_record(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(record, weights=mask.astype(np.float64), minlength=n_records)
+    def per_unit(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(unit, weights=mask.astype(np.float64), minlength=n_units)
 
     def interval(hits: np.ndarray, totals: np.ndarray) -> list[float] | None:
         return ratio_interval(hits, totals, level, resamples, seed)
 
-    intervals: dict = {"level": level, "resamples": resamples, "records": n_named}
+    intervals: dict = {"level": level, "resamples": resamples, "records": len(np.unique(names))}
     if patients:
-        intervals["patients"] = n_records
-    intervals["accuracy"] = interval(per_record(y_true == y_pred), per_record(np.ones(len(y_true), bool)))
+        intervals["patients"] = n_units
+    intervals["accuracy"] = interval(per_unit(y_true == y_pred), per_unit(np.ones(len(y_true), bool)))
     for c, label in enumerate(classes):
-        hits = per_record((y_true == c) & (y_pred == c))
+        hits = per_unit((y_true == c) & (y_pred == c))
         intervals[label] = {
-            "se": interval(hits, per_record(y_true == c)),
-            "ppv": interval(hits, per_record(y_pred == c)),
+            "se": interval(hits, per_unit(y_true == c)),
+            "ppv": interval(hits, per_unit(y_pred == c)),
         }
     return intervals
 
@@ -392,15 +395,15 @@ def _other_data_split(run: Run, beats: BeatSet) -> Split:
             return make_split(beats, "inter", run.config.seed, held_out, run.patients())
         # The run's database without the records it tested on: only a random split of beats is left.
         return make_split(beats, "intra", run.config.seed)
-    tested = np.flatnonzero(np.isin(record, DS2)) if mitdb else np.arange(len(beats))
-    if mitdb and len(tested):
+    tested = np.flatnonzero(np.isin(record, DS2)) if mitdb else np.empty(0, dtype=np.int64)
+    if len(tested):  # MIT-BIH's DS2, for a run that trained on another database
         missing = [r for r in DS2 if r not in set(record)]
         part = f", {len(DS2) - len(missing)} of its {len(DS2)} records (missing {' '.join(missing)})" if missing else ""
         note = (
             f"DS2 of {beats.source} (de Chazal 2004's test records{part}): another database than the run's, "
             "none of whose patients it trained on"
         )
-    else:
+    else:  # another database than the run's (or an MIT-BIH folder without DS2): every beat
         tested = np.arange(len(beats))
         note = f"every beat of {beats.source}: another database, none of whose patients the run trained on"
     return Split(tested[:0], tested[:0], tested, "inter", note)
