@@ -3,6 +3,7 @@
 Layout of ``runs/<name>/``::
 
     config.json       the TrainConfig of the run
+    patients.csv      the run's copy of its patients file (``TrainConfig.patients``, ``Run.patients``), if any
     environment.json  package versions, device, git commit
     data.json         data source, where its beats were loaded from, protocol, split note, class counts per split
     history.csv       one row per epoch: losses, accuracies, learning rate, seconds
