@@ -128,8 +128,9 @@ class Run:
 
     @classmethod
     def create(cls, config: TrainConfig, path: str | Path | None = None, root: Path = RUNS_ROOT) -> Run:
-        """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json``;
-        ArrhythmiaError, before anything is written, where ``path`` already holds a run (``check_free``)."""
+        """A new run directory (``root/<model>-<protocol>-<time>`` unless ``path``) holding ``config.json`` (and
+        ``patients.csv``, a copy of ``config.patients``); ArrhythmiaError, before anything is written, where
+        ``path`` already holds a run (``check_free``) or the patients file cannot be read (``read_patients``)."""
         run = cls(path if path is not None else new_path(f"{config.model}-{config.protocol}", root), config)
         cls.check_free(run.path)
         patients = read_patients(config.patients) if config.patients else None
