@@ -128,20 +128,25 @@ def heartbeat_dir(tmp_path) -> Path:
     return write_heartbeat_csvs(tmp_path / "heartbeat")
 
 
-def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
-    """Beats labelled with MIT-BIH record ids, each record holding every class."""
-    records = list(DS1) + list(DS2) + list(PACED)
+def beats_of_records(records: list[str], per_record: int, source: str) -> BeatSet:
+    """``per_record`` random 187-sample beats of each of ``records`` (from ``source``), each record holding
+    every AAMI class."""
     n = per_record * len(records)
     rng = np.random.default_rng(0)
     return BeatSet(
         X=rng.random((n, 187), dtype=np.float32),
-        y=np.tile(np.arange(n // len(records)) % 5, len(records)),
+        y=np.tile(np.arange(per_record) % 5, len(records)),
         classes=AAMI_CLASSES,
         record=np.repeat(records, per_record),
         sample=np.arange(n),
         symbol=np.full(n, "N"),
-        source="mitdb",
+        source=source,
     )
+
+
+def _fake_mitdb_beats(per_record: int = 40) -> BeatSet:
+    """Beats labelled with MIT-BIH record ids, each record holding every class."""
+    return beats_of_records(list(DS1) + list(DS2) + list(PACED), per_record, "mitdb")
 
 
 def irregular_ecg(p_waves: bool, seed: int = 0, fs: float = 250.0, n_beats: int = 200):

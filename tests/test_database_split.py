@@ -10,12 +10,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import _fake_mitdb_beats
+from conftest import _fake_mitdb_beats, beats_of_records
 from test_cli import assert_one_line_error, run_cli
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.crossval import fold_records
-from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
+from arrhythmia.data import BeatSet, make_split
 from arrhythmia.data.splits import DS1, DS2, inter_patient_split, read_patients, record_groups
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.evaluation import _other_data_split
@@ -28,17 +28,7 @@ PATIENTS = {name: f"P{(i + 1) // 2:02d}" for i, name in enumerate(RECORDS, 1)}
 
 
 def _database_beats(records=RECORDS, per_record: int = 30) -> BeatSet:
-    n = per_record * len(records)
-    rng = np.random.default_rng(0)
-    return BeatSet(
-        X=rng.random((n, 187), dtype=np.float32),
-        y=np.tile(np.arange(per_record) % 5, len(records)),
-        classes=AAMI_CLASSES,
-        record=np.repeat(records, per_record),
-        sample=np.arange(n),
-        symbol=np.full(n, "N"),
-        source="incartdb",
-    )
+    return beats_of_records(records, per_record, "incartdb")
 
 
 def _patients_of(split, beats, part: str) -> set[str]:
