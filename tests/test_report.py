@@ -509,3 +509,21 @@ def test_the_trend_s_legend_is_below_its_axes_and_its_episodes_are_told_apart(mo
         seen = {kind: _cielab(colour, vision) for kind, colour in colours.items()}
         for a, b in itertools.combinations(seen, 2):
             assert np.linalg.norm(seen[a] - seen[b]) > 9.0, (name, a, b)  # CIELAB units: told apart
+
+
+def test_the_record_table_says_the_level_and_draws_its_intervals_were_made_with():
+    """It said '95%' and '2,000 times' whatever the metrics held; a patient's records drawn together are said."""
+    from arrhythmia.evaluation import compute_metrics
+    from arrhythmia.report import _record_tables
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    called = np.where(rng.random(600) < 0.1, (truth + 1) % 3, truth)
+    records = np.repeat([f"r{i}" for i in range(6)], 100)
+    metrics = compute_metrics(truth, called, ("N", "S", "V", "F", "Q"), records=records)
+    assert "95% over records" in _record_tables(metrics) and "2,000 times)" in _record_tables(metrics)
+    metrics["intervals"].update(level=0.9, resamples=500)
+    assert "90% over records" in _record_tables(metrics) and "500 times)" in _record_tables(metrics)
+    classes = ("N", "S", "V", "F", "Q")
+    grouped = _record_tables(compute_metrics(truth, called, classes, records=records, patients={"r0": "a", "r1": "a"}))
+    assert "95% over patients" in grouped and "each patient's records together" in grouped

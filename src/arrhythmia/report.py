@@ -292,7 +292,8 @@ def _record_tables(metrics: Mapping) -> str:
         for name in classes
     ]
     drawn = "patients" if "patients" in intervals else "records"  # a patient's records drawn together
-    ci = [f"95% over {drawn}"] if intervals else []
+    level = f"{intervals.get('level', 0.95):.0%}"
+    ci = [f"{level} over {drawn}"] if intervals else []
     header = ["class", "Se, gross", *ci, "Se, record average", "records", "+P, gross", *ci, "+P, record average"]
     header += ["records"]
     record_rows = [
@@ -308,8 +309,8 @@ def _record_tables(metrics: Mapping) -> str:
         "<h3>Gross and record-average statistics</h3>"
         "<p>Gross statistics pool every test beat, so the records with most beats of a class rule them; EC57 "
         "also asks for each record's own results and their average: Se over the records that hold beats of the "
-        "class, +P over those with beats called it. The 95% interval of each gross figure over records (the "
-        "test records drawn again with replacement, 2,000 times"
+        f"class, +P over those with beats called it. The {level} interval of each gross figure over records (the "
+        f"test records drawn again with replacement, {intervals.get('resamples', 2000):,} times"
         + (", each patient's records together" if drawn == "patients" else "")
         + ") says how much it would move on other patients.</p>"
         + _table(header, rows)
