@@ -83,6 +83,7 @@ RUN_FILES = {
     "model.pt",
     "last.pt",
     "metrics.json",
+    "predictions.csv",
     "report.html",
     "figures",
 }
