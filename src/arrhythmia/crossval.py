@@ -143,14 +143,8 @@ def cross_validate(
     }
     write_json(path / SUMMARY, summary)
     atomic_write_bytes(path / RECORDS, lambda tmp: per_record.to_csv(tmp, index=False))
-    held_out = pd.concat(  # every held-out beat's labels, from the fold model that never saw its patient
-        [
-            pd.read_csv(run.predictions_path(), dtype={"record": str, "symbol": str}, keep_default_na=False).assign(
-                fold=i
-            )
-            for i, run in enumerate(runs, 1)
-        ]
-    )
+    # every held-out beat's labels, from the fold model that never saw its patient
+    held_out = pd.concat([run.predictions().assign(fold=i) for i, run in enumerate(runs, 1)])
     held_out = held_out[["fold", *held_out.columns[:-1]]]
     atomic_write_bytes(path / Run.PREDICTIONS, lambda tmp: held_out.to_csv(tmp, index=False))
     figures = path / "figures"
