@@ -91,6 +91,7 @@ PAGE_POLICY = (
 #: A file the API hands out (report.html, the CSVs) is a download; a browser that shows one anyway shows it as an
 #: inert document of its own origin (``sandbox``): no script, nothing fetched, nothing of this server's reachable.
 EXPORT_POLICY = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+EXPORT_HEADERS = {"Content-Security-Policy": EXPORT_POLICY}
 #: Headers every answer carries, unless a route set its own.
 SECURITY_HEADERS = {
     "content-security-policy": PAGE_POLICY,
@@ -841,8 +842,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
         store = server.store(name)
         with store.lock:
             path = store.write_annotations(store.folder / "export")
-        sandboxed = {"Content-Security-Policy": EXPORT_POLICY}
-        return FileResponse(path, media_type="application/octet-stream", filename=path.name, headers=sandboxed)
+        return FileResponse(path, media_type="application/octet-stream", filename=path.name, headers=EXPORT_HEADERS)
 
     @api.get("/recordings/{name}/export/{what}", summary="A reviewed output: beats.csv, report.html, ...")
     def export(name: str, what: str) -> FileResponse:
@@ -857,8 +857,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
         if not (folder / what).is_file():  # daily.csv of a recording of a day or less, families.csv unadapted
             raise HTTPException(404, f"{store.name}: its reviewed outputs hold no {what}")
         filename = f"{store.name}-reviewed-{what}"
-        sandboxed = {"Content-Security-Policy": EXPORT_POLICY}  # a download; shown, inert
-        return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename, headers=sandboxed)
+        return FileResponse(folder / what, media_type=EXPORTS[what], filename=filename, headers=EXPORT_HEADERS)
 
 
 def _store_upload(
@@ -939,11 +938,7 @@ def _check_zip(path: Path, name: str, max_unpacked: float) -> None:
     if len(members) > MAX_UPLOAD_MEMBERS:
         raise DataError(f"{name}: holds {len(members):,} files, more than an upload takes ({MAX_UPLOAD_MEMBERS:,})")
     for info in members:
-        member = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if not valid_name(member) or Path(member).suffix.lower() not in UPLOAD_SUFFIXES:
-            raise DataError(
-                f"{name}: member {info.filename!r}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file"
-            )
+        _check_upload_name(info.filename.replace("\\", "/").rsplit("/", 1)[-1], f"{name}: member {info.filename!r}")
     unpacked = sum(info.file_size for info in members)
     if unpacked > max_unpacked:  # 422 as any refused upload: a 413 is the body limit's (TooLargeAsJSON)
         raise DataError(
@@ -952,9 +947,14 @@ def _check_zip(path: Path, name: str, max_unpacked: float) -> None:
         )
 
 
-def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
+def _check_upload_name(name: str, what: str) -> None:
+    """DataError naming ``what`` unless ``name`` is a plain file name of a type an upload may hold."""
     if not valid_name(name) or Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
         raise DataError(f"{what}: not a plain name of a {', '.join(sorted(UPLOAD_SUFFIXES))} file")
+
+
+def _keep(kept: dict[str, Path], name: str, path: Path, what: str) -> None:
+    _check_upload_name(name, what)
     if name in kept:
         raise DataError(f"{what}: two files named {name!r}")
     kept[name] = path
