@@ -203,7 +203,7 @@ class TrainConfig:
     def validate(self) -> None:
         """ArrhythmiaError (one line) for a setting of the wrong type, out of its range or choices
         (``setting_problem``), or settings that do not go together."""
-        from arrhythmia.models import context_models, takes_context
+        from arrhythmia.models import no_context, takes_context
 
         # Types first: the ranges below compare numbers, and the Python API takes any value.
         hints = typing.get_type_hints(type(self))
@@ -229,12 +229,7 @@ class TrainConfig:
             ),
             (
                 not self.context_features or takes_context(self.model),
-                # the message lists every model, the plugins' too: made on failure only
-                lambda: (
-                    f"model {self.model!r} does not take context features (ones that do: "
-                    + ", ".join(context_models())
-                    + ")"
-                ),
+                lambda: no_context(self.model),  # lists every model, the plugins' too: made on failure only
             ),
             (
                 not self.record_batches or self.sampling == "shuffle",

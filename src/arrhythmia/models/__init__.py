@@ -188,9 +188,7 @@ def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_conte
     constructor = _model_class(name)
     if n_context:
         if not takes_context(name):
-            raise ArrhythmiaError(
-                f"model {name!r} does not take context features (ones that do: {', '.join(context_models())})"
-            )
+            raise ArrhythmiaError(no_context(name))
         return constructor(n_classes=n_classes, input_length=input_length, n_context=n_context)
     return constructor(n_classes=n_classes, input_length=input_length)
 
@@ -198,6 +196,11 @@ def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_conte
 def takes_context(name: str) -> bool:
     """Whether model ``name`` can fuse the beat window with rhythm features."""
     return bool(getattr(_model_class(name), "takes_context", False))
+
+
+def no_context(name: str) -> str:
+    """The one-line error for context features given to model ``name``, which takes none."""
+    return f"model {name!r} does not take context features (ones that do: {', '.join(context_models())})"
 
 
 def context_models() -> list[str]:
