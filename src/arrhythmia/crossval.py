@@ -48,7 +48,7 @@ from arrhythmia.evaluation import compute_metrics, ec57_text, evaluate_run, figu
 from arrhythmia.figures import plot_confusion, plot_ec57
 from arrhythmia.files import atomic_write_bytes, write_json
 from arrhythmia.report import write_report
-from arrhythmia.runs import Run, data_path, new_path
+from arrhythmia.runs import Run, data_path, new_path, saved_paths
 from arrhythmia.train import TrainingInterrupted, train
 
 SUMMARY = "crossval.json"
@@ -104,7 +104,7 @@ def cross_validate(
         raise ArrhythmiaError("cross-validation chooses each fold's test records itself: leave test_records empty")
     # Before the beats are loaded and the directory made: a mistyped setting is one line, and leaves nothing.
     config.validate()
-    config = replace(config, data=data_path(config.data), patients=data_path(config.patients))  # as each fold saves
+    config = saved_paths(config)  # as each fold's run saves it
     patients = read_patients(config.patients) if config.patients else None
     beats = beats if beats is not None else load_beats(config.data, progress=progress, window=get_window(config.window))
     records, groups = fold_records(beats, k, seed, patients)

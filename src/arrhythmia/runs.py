@@ -28,6 +28,7 @@ import io
 import platform
 import subprocess
 import time
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +69,11 @@ def data_path(data: str | Path | None) -> str | None:
         return data if data is None else str(data)
     path = Path(data).expanduser()
     return str(path.resolve()) if path.exists() else str(data)
+
+
+def saved_paths(config: TrainConfig) -> TrainConfig:
+    """``config`` with its data folder and its patients file as a run saves them (``data_path``)."""
+    return replace(config, data=data_path(config.data), patients=data_path(config.patients))
 
 
 def _is_source_name(data: str) -> bool:

@@ -34,7 +34,7 @@ from arrhythmia.errors import ArrhythmiaError, Interrupted
 from arrhythmia.inference import softmax_batches
 from arrhythmia.losses import make_loss
 from arrhythmia.models import count_parameters
-from arrhythmia.runs import Run, data_path
+from arrhythmia.runs import Run, saved_paths
 from arrhythmia.scaling import Scaling, fit_scaling
 
 
@@ -73,7 +73,7 @@ def train(
     """
     config.validate()
     if not resume:  # saved absolute: --resume, evaluate and report read the same folder from any directory
-        config = replace(config, data=data_path(config.data), patients=data_path(config.patients))
+        config = saved_paths(config)
     if not resume and run_dir is not None and distributed.from_environment().is_main:
         Run.check_free(run_dir)  # before the process group: a refusal is one line, not a hung group
     if config.threads:
