@@ -200,15 +200,17 @@ def database_split(
     group : (n_beats,) str, each beat's patient (``patient_of``).
     """
     record = beats.record.astype(str)
+    patient_of_record = dict(set(zip(record.tolist(), group.tolist())))  # a record is one patient's
     patient_records: dict[str, set[str]] = {}
-    for name, patient in set(zip(record.tolist(), group.tolist())):
+    for name, patient in patient_of_record.items():
         patient_records.setdefault(patient, set()).add(name)
     held_out = sorted(set(map(str, test_records)))
     if held_out:
-        missing = [r for r in held_out if r not in set(record)]
+        missing = [r for r in held_out if r not in patient_of_record]
         if missing:  # its records' names beside them: "1" for "I01" is told at a glance
-            raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)} ({_named_like(record)})")
-        test_patients = sorted({p for r, p in zip(record.tolist(), group.tolist()) if r in held_out})
+            like = _named_like(patient_of_record)
+            raise DataError(f"{beats.source}: no beats of test record(s) {' '.join(missing)} ({like})")
+        test_patients = sorted({patient_of_record[r] for r in held_out})
         split_up = sorted(set().union(*(patient_records[p] for p in test_patients)) - set(held_out))
         if split_up:
             raise DataError(
