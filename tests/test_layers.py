@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("checkpoint", "pretrained", "inference", "adapt", "episodes", "hourly", "diary", "predict", "export"),
     ),
     ("training", ("config", "distributed", "batches", "runs", "train")),
-    ("evaluation", ("evaluation", "scoring")),
+    ("evaluation", ("evaluation", "ectopic_runs", "scoring")),
     ("reporting", ("figures", "report", "recording_report")),
     (
         "interface",

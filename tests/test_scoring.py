@@ -125,6 +125,12 @@ def test_score_synthetic_records_through_the_command_line(tmp_path):
     assert "a: " in result.stderr and "beats matched" in result.stderr
     assert "episodes (EC57, over the 2 recordings with rhythm notes)" in result.stdout
     assert figures["episodes_recordings"] == 2 and figures["episodes"]["AF"]["reference"] == 0
+    # EC57's couplets and runs, pooled and each record's own, which add up the same way
+    assert "couplets and runs (EC57, as rxr counts them" in result.stdout and set(figures["runs"]) == {"V", "S"}
+    couplets = [r["runs"]["V"]["couplet"] for r in figures["recordings"]]
+    assert sum(c["tp_se"] + c["fn"] for c in couplets) == sum(
+        figures["runs"]["V"]["couplet"][k] for k in ("tp_se", "fn")
+    )
 
 
 def test_score_the_labels_predict_already_wrote(tmp_path):

@@ -655,7 +655,8 @@ def score(
     ] = None,
 ) -> None:
     """Label annotated recordings through predict and score the labels beat by beat against the reference
-    (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest)."""
+    (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest), couplets and runs
+    run by run (as rxr counts them), and episodes against the reference's rhythm notes (as epicmp does)."""
     from arrhythmia.archive import find_recordings, folder_names
     from arrhythmia.data.units import mv_per_unit
     from arrhythmia.episodes import EpisodeConfig

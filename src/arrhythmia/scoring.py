@@ -39,6 +39,7 @@ from arrhythmia.data.detection import match_beats
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import read_annotations
+from arrhythmia.ectopic_runs import RUN_BINS, RXR_CLASS, compare_runs, run_statistics
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics, ratio_interval
@@ -78,7 +79,8 @@ class RecordingComparison:
     model; n_reference, n_detected : the reference beats and labelled detections compared (neither those
     left out nor unpaired detections inside the spans ignored); reference_episodes, detected_episodes :
     ``{type: [(start_s, end_s), ...]}`` of ``SCORED_EPISODES`` (reference None: no rhythm notes to score by);
-    lead, fs : the lead predict labelled and its rate, Hz (None where not known: labels made elsewhere).
+    lead, fs : the lead predict labelled and its rate, Hz (None where not known: labels made elsewhere); runs :
+    ``ectopic_runs.compare_runs``' counts of the couplets and runs (None where the reference marks no beats).
     """
 
     record: str
@@ -95,6 +97,7 @@ class RecordingComparison:
     detected_episodes: Episodes = field(default_factory=dict)
     lead: str | None = None
     fs: float | None = None
+    runs: dict[str, np.ndarray] | None = None
 
     @property
     def beats_annotated(self) -> bool:
@@ -372,13 +375,49 @@ def _compared(
         fs,
         flutter,
     )
+    detected_episodes = episodes_by_type(episodes)
+    notes = None if annotations is None else reference_episodes(*annotations, fs, length_s, pause_s, missing_s)
+    if compared.beats_annotated:
+        labelled_beats = labelled["sample"].to_numpy(np.int64), labelled["label"].to_numpy(str)
+        runs = compare_runs(
+            _run_beats(samples, labels, annotations),
+            labelled_beats,
+            fs,
+            _run_episodes(notes, fs, flutter),
+            _run_episodes(detected_episodes, fs),
+        )
+        compared = replace(compared, runs=runs)
     if annotations is None:
         return compared
-    return replace(
-        compared,
-        reference_episodes=reference_episodes(*annotations, fs, length_s, pause_s, missing_s),
-        detected_episodes=episodes_by_type(episodes),
-    )
+    return replace(compared, reference_episodes=notes, detected_episodes=detected_episodes)
+
+
+def _run_beats(
+    samples: np.ndarray, labels: np.ndarray, annotations: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference beats as ``rxr`` reads them: a WFDB file's own symbols (its escape beats ``j e n`` are
+    supraventricular there, N among the AAMI classes), else the reference's labels."""
+    if annotations is None:
+        return samples, labels
+    all_samples, symbols = annotations[0], np.asarray(annotations[1], str)
+    is_beat = np.isin(symbols, list(RXR_CLASS)) | np.isin(symbols, list(SYMBOL_TO_AAMI))
+    return all_samples[is_beat], symbols[is_beat]
+
+
+def _run_episodes(episodes: Episodes | None, fs: float, flutter: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The episodes a run-by-run comparison reads (``ectopic_runs.compare_runs``), in samples: ventricular
+    flutter (the episodes, and the reference's ``[`` to ``]`` spans) as ventricular runs, atrial fibrillation
+    and flutter as supraventricular ones."""
+    episodes = episodes or {}
+
+    def spans(*kinds: str) -> np.ndarray:
+        found = [(start, end) for kind in kinds for start, end in episodes.get(kind, [])]
+        return np.round(np.array(found, dtype=np.float64).reshape(-1, 2) * fs).astype(np.int64)
+
+    ventricular = spans("VF")
+    if flutter is not None and len(flutter):
+        ventricular = np.concatenate([ventricular, np.asarray(flutter, np.int64)])
+    return {"V": ventricular, "S": spans("AF", "AFL")}
 
 
 def score_recording(
@@ -589,6 +628,7 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
             "se": matched / reference if reference else None,
             "ppv": matched / detected if detected else None,
         }
+        metrics["runs"] = pooled_runs(with_beats)
     with_notes = [c for c in comparisons if c.reference_episodes is not None]
     metrics["episodes"] = {}
     for kind in SCORED_EPISODES:
@@ -601,6 +641,15 @@ def comparison_metrics(comparisons: list[RecordingComparison]) -> dict:
         metrics["episodes"][kind] = {k: None if v != v else v for k, v in scores.items()}  # JSON has no NaN
     metrics["episodes_recordings"] = len(with_notes)
     return metrics
+
+
+def pooled_runs(comparisons: list[RecordingComparison]) -> dict[str, dict] | None:
+    """EC57's couplet and run figures (``ectopic_runs.run_statistics``) over ``comparisons``' runs summed,
+    ``{"V": ..., "S": ...}``; None where none of them has runs counted."""
+    counted = [c.runs for c in comparisons if c.runs is not None]
+    if not counted:
+        return None
+    return {kind: run_statistics(sum(runs[kind] for runs in counted)) for kind in counted[0]}
 
 
 def scores_document(
@@ -619,6 +668,7 @@ def scores_document(
             "extra": c.extra.tolist(),
             "left_out": c.left_out,
             "ec57": ec57_beat_statistics(c.confusion(), c.classes, c.missed, c.extra) if c.beats_annotated else None,
+            "runs": pooled_runs([c]),
         }
         for c in comparisons
     ]
@@ -654,6 +704,8 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
         if without_beats:
             paired += f"; {without_beats:,} recordings with no beat annotations scored for episodes only"
         lines = [paired, "", format_metrics(metrics)]
+        if metrics.get("runs"):
+            lines += ["", *runs_lines(metrics["runs"])]
     if metrics.get("episodes_recordings"):
         lines += ["", f"episodes (EC57, over the {metrics['episodes_recordings']} recordings with rhythm notes):"]
         lines.append(
@@ -679,6 +731,23 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
     if per_record:
         lines += _atrial_lines(comparisons)
     return "\n".join(lines)
+
+
+def runs_lines(runs: dict[str, dict]) -> list[str]:
+    """``pooled_runs``' figures as a table: per kind and length, the reference runs and how many the labels
+    found (Se), the labelled runs and how many are true (+P)."""
+    names = {"V": "ventricular", "S": "supraventricular"}
+    lines = [
+        "couplets and runs (EC57, as rxr counts them: a short run is 3-5 beats, a long one 6 or more):",
+        f"{'':<28}{'reference':>10}{'found':>7}{'Se':>7}{'labelled':>10}{'true':>6}{'+P':>7}",
+    ]
+    for kind, figures in runs.items():
+        for name, _, _ in RUN_BINS:
+            f = figures[name]
+            counts = f"{f['tp_se'] + f['fn']:>10,}{f['tp_se']:>7,}{_percent(f['se']):>7}"
+            counts += f"{f['tp_ppv'] + f['fp']:>10,}{f['tp_ppv']:>6,}{_percent(f['ppv']):>7}"
+            lines.append(f"{names.get(kind, kind) + ' ' + name + 's':<28}{counts}")
+    return lines
 
 
 def _atrial_lines(comparisons: list[RecordingComparison]) -> list[str]:

@@ -1,0 +1,99 @@
+"""EC57's run-by-run comparison (rxr): couplets, short and long runs of V and S beats, their windows, episodes
+standing for long runs, and how `arrhythmia score` reports them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from arrhythmia.data import AAMI_CLASSES
+from arrhythmia.ectopic_runs import LONGEST, compare_runs, run_statistics
+from arrhythmia.scoring import compare_beats, comparison_metrics, format_scores, scores_document
+
+FS = 100.0  # 150 ms = 15 samples
+STEP = 80  # samples between beats: 0.8 s
+
+
+def _beats(labels: str, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(len(labels)) * STEP + shift, np.array(list(labels))
+
+
+def _figures(reference: str, labelled: str, kind: str = "V", shift: int = 3, **episodes) -> dict:
+    counts = compare_runs(_beats(reference), _beats(labelled, shift), FS, **episodes)
+    return run_statistics(counts[kind])
+
+
+def _se_ppv(figures: dict) -> dict[str, tuple]:
+    return {name: (f["tp_se"], f["fn"], f["tp_ppv"], f["fp"]) for name, f in figures.items()}
+
+
+def test_the_same_labels_find_every_couplet_and_run():
+    labels = "NVVNVVVNNVVVVVNVVVVVVVVN"  # a couplet, a short run of 3 and of 5, a long run of 8
+    figures = _figures(labels, labels)
+    assert _se_ppv(figures) == {"couplet": (1, 0, 1, 0), "short run": (2, 0, 2, 0), "long run": (1, 0, 1, 0)}
+    assert all(f["se"] == 1.0 and f["ppv"] == 1.0 for f in figures.values())
+    # a lone V beat is in no bin; an F beat carries a ventricular run, an S beat breaks it
+    assert _se_ppv(_figures("NVNNVFNVSVN", "NVNNVFNVSVN"))["couplet"] == (1, 0, 1, 0)
+
+
+def test_a_run_is_found_by_a_run_as_long_as_its_bin_and_is_false_when_the_reference_is_shorter():
+    # the reference couplet is labelled as a triplet: found (3 >= 2), but the labelled short run is false
+    figures = _se_ppv(_figures("NNVVNNN", "NVVVNNN"))
+    assert figures["couplet"] == (1, 0, 0, 0) and figures["short run"] == (0, 0, 0, 1)
+    # a long run labelled as a run of 5 is missed as a long run; the labelled short run is true (6 >= 3)
+    figures = _se_ppv(_figures("NVVVVVVN", "NVVVVVNN"))
+    assert figures["long run"] == (0, 1, 0, 0) and figures["short run"] == (0, 0, 1, 0)
+    # a couplet split in two by a beat called N is missed, and neither lone V is in a bin
+    assert _se_ppv(_figures("NVVNN", "NVNNN"))["couplet"] == (0, 1, 0, 0)
+
+
+def test_the_window_reaches_150_ms_beyond_the_runs_ends():
+    near = _se_ppv(_figures("NNVVNN", "NNVVNN", shift=14))  # 140 ms late: inside
+    far = _se_ppv(_figures("NNVVNN", "NNVVNN", shift=20))  # 200 ms late: the second beat is outside the window
+    assert near["couplet"] == (1, 0, 1, 0) and far["couplet"] == (0, 1, 0, 1)
+
+
+def test_supraventricular_runs_count_s_beats_and_escape_symbols():
+    assert _se_ppv(_figures("NSSSNVVN", "NSSSNVVN", kind="S"))["short run"] == (1, 0, 1, 0)
+    # rxr counts MIT-BIH's junctional and atrial escape beats (j, e) as supraventricular; labelled N, missed
+    reference, labelled = _beats("NjjjjjjjN"), _beats("NNNNNNNNN", 3)
+    figures = run_statistics(compare_runs(reference, labelled, FS)["S"])
+    assert _se_ppv(figures)["long run"] == (0, 1, 0, 0)
+
+
+def test_an_episode_is_a_long_run_on_either_side():
+    reference = "NNNNNNNNNNNN"
+    af = np.array([[2 * STEP - 10, 9 * STEP + 10]])  # atrial fibrillation over beats 2-9: N beats there count as S
+    # labelled AF where the reference has none: a false long SVE run; the reference's AF found by the labelled AF
+    assert _se_ppv(_figures(reference, reference, "S", labelled_episodes={"S": af}))["long run"] == (0, 0, 0, 1)
+    both = _figures(reference, reference, "S", reference_episodes={"S": af}, labelled_episodes={"S": af + 3})
+    assert _se_ppv(both)["long run"] == (1, 0, 1, 0)
+    # ventricular flutter in the labels overlapping a reference V run of 4: a long run found for a short one
+    flutter = np.array([[3 * STEP, 4 * STEP]])
+    figures = _se_ppv(_figures("NNVVVVNN", "NNNNNNNN", labelled_episodes={"V": flutter}))
+    assert figures["short run"] == (1, 0, 0, 0) and figures["long run"] == (0, 0, 0, 1)
+    # V beats beside an episode join its run, which stays counted as one run
+    counts = compare_runs(_beats("NNVVNN"), _beats("NNVVNN", 3), FS, reference_episodes={"V": np.array([[230, 250]])})
+    assert counts["V"][0].sum() == 1 and counts["V"][0, LONGEST].sum() == 1
+
+
+def test_run_statistics_are_undefined_without_runs():
+    figures = _figures("NNNN", "NNNN")
+    assert all(f["se"] is None and f["ppv"] is None for f in figures.values())
+
+
+def test_score_pools_the_runs_and_reports_them_per_recording():
+    reference, reference_labels = _beats("NVVNNVVVNN")
+    detected, labels = _beats("NVVNNVNVNN", 2)
+    comparison = compare_beats("r", detected, labels, reference, reference_labels, AAMI_CLASSES, FS)
+    comparison = replace(comparison, runs=compare_runs((reference, reference_labels), (detected, labels), FS))
+    metrics = comparison_metrics([comparison, comparison])
+    couplets = metrics["runs"]["V"]["couplet"]
+    assert (couplets["tp_se"], couplets["fn"], couplets["tp_ppv"], couplets["fp"]) == (2, 0, 2, 0)
+    assert metrics["runs"]["V"]["short run"]["se"] == pytest.approx(0.0)
+    text = format_scores(metrics, [comparison])
+    assert "couplets and runs (EC57, as rxr counts them" in text and "ventricular short runs" in text
+    document = scores_document(metrics, [comparison], {}, {})
+    assert document["recordings"][0]["runs"]["V"]["couplet"]["tp_se"] == 1
