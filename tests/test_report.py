@@ -399,9 +399,10 @@ def holter_report(tmp_path_factory):
     return write_recording_report(recording, result, summary, WINDOWS["kachuee"], out)
 
 
-def _layout(report, width: int) -> dict:
-    """How ``report`` lays out in headless Chromium at ``width`` CSS px: the page's scroll width, each table's
-    width against its box's, each figure's width against the PNG's, the cards whose value is cut off, and the
+def _layout(report, width: int, media: str = "screen") -> dict:
+    """How ``report`` lays out in headless Chromium at ``width`` CSS px for ``media`` (screen, or print): the
+    page's scroll width, each table's width against its box's and whether it is shown (not in a closed
+    ``details``), each figure's width against the PNG's and its box's, the cards whose value is cut off, and the
     lines of text in each row of the wide (hourly) table."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     measure = """() => ({
@@ -409,8 +410,10 @@ def _layout(report, width: int) -> dict:
         tables: [...document.querySelectorAll('table')].map(t => ({
             table: t.offsetWidth, box: t.parentElement.clientWidth,
             scrolls: getComputedStyle(t.parentElement).overflowX === 'auto', wide: t.parentElement.matches('.wide'),
+            shown: t.checkVisibility({contentVisibilityAuto: true}),
         })),
         figures: [...document.querySelectorAll('figure img')].map(i => [i.offsetWidth, i.naturalWidth]),
+        boxes: [...document.querySelectorAll('figure img')].map(i => i.parentElement.clientWidth),
         lines: [...document.querySelectorAll('.wide tr')].map(row => {
             const cell = row.firstElementChild, style = getComputedStyle(cell);
             const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
@@ -423,6 +426,7 @@ def _layout(report, width: int) -> dict:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": width, "height": 900})
+            page.emulate_media(media=media)
             page.goto(report.resolve().as_uri())
             return page.evaluate(measure)
         finally:
@@ -457,6 +461,52 @@ def test_the_hourly_table_shows_all_its_columns_on_a_laptop(holter_report):
     head, *rows = layout["lines"]
     assert head[0] == "TH" and head[1] <= 3.1  # the headings wrap to three lines at most
     assert len(rows) == 3 and all(lines < 1.1 for _, lines in rows), rows  # a number never breaks
+
+
+#: The width of a printed page inside its margins (``recording_report.PAGE_MARGIN``), CSS px (96 to the inch).
+PRINTED_PX = {"A4": round((210 - 24) / 25.4 * 96), "Letter": round(8.5 * 96 - 24 / 25.4 * 96)}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+@pytest.mark.parametrize("paper", PRINTED_PX)
+def test_the_printed_report_shows_every_figure_table_and_column_whole(holter_report, paper):
+    """Printed to PDF on A4 (or Letter), each figure was cut off at its right (its min-width, 800 px for a phone,
+    overflowed a 703 px page, and its box clipped it: the Poincaré plot lost its right half), the hourly table
+    lost its columns after the 13th (pauses; AF, AFL, HRV gone) behind a scroll box paper cannot scroll, and the
+    list of every episode, folded, was not printed at all."""
+    width = PRINTED_PX[paper]
+    layout = _layout(holter_report, width, media="print")
+    screen = _layout(holter_report, LAPTOP_PX)
+    assert layout["page"] == width
+    assert len(layout["figures"]) == len(screen["figures"]) >= 3
+    for (shown, _), box in zip(layout["figures"], layout["boxes"]):
+        assert 0 < shown <= box <= width, (shown, box)
+    assert len(layout["tables"]) == len(screen["tables"]) >= 5
+    for table in layout["tables"]:  # every table printed, whole
+        assert 0 < table["table"] <= table["box"] and table["shown"], table
+    assert [table["shown"] for table in screen["tables"]].count(False) == 1  # on screen, every episode is folded
+
+
+def test_every_printed_page_names_the_recording_and_its_page():
+    """A printed page said nothing of whose it was: a page that came loose from a chart could not be put back."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels
+    from arrhythmia.recording_report import page_css, render_recording_report
+
+    css = page_css("208", "2026-11-28 10:23:05")
+    assert '@top-left { content: "208: Holter analysis, started 2026-11-28 10:23:05";' in css
+    assert '@bottom-right { content: "page " counter(page) " of " counter(pages);' in css
+    # A file's name can neither end the CSS string nor the <style> element.
+    assert 'content: "a\\22 b\\3c \\2f style\\3e .npy: Holter analysis";' in page_css('a"b</style>.npy')
+    signal = np.zeros(2000)
+    recording = Recording(signal, 100.0, "MLII", "rec 7.npy", start=datetime(2026, 11, 28, 10, 23, 5))
+    result = RecordingLabels(beats=pd.DataFrame({"sample": [], "label": [], "confidence": []}), recording=recording)
+    page = render_recording_report(recording, result, {"classified": 0}, {})
+    assert '@top-left { content: "rec 7.npy: Holter analysis, started 2026-11-28 10:23:05";' in page
 
 
 #: Machado, Oliveira and Fernandes (2009): linear RGB as seen with protanopia, deuteranopia and tritanopia.

@@ -6,7 +6,8 @@ episode tables; the patient's events with the rhythm around each (``diary``); th
 10-second event strips (fastest and slowest heart rate, longest pause, longest VT and SVT runs, AF onsets, the
 patient's first events), beats coloured and labelled; an RR tachogram and a Poincaré plot; and the
 heart-rate variability, or a line saying why there is none. Where the recording's start is known, hours and
-onsets are also given by the clock.
+onsets are also given by the clock. Printed, or saved as PDF (``PRINT_CSS``, ``page_css``), each page names the
+recording and its page number, the figures and tables fit the page whole, and the folded lists print open.
 """
 
 from __future__ import annotations
@@ -67,6 +68,27 @@ EXTRA_CSS = (
     " @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }"
     " .card { padding: 12px 6px; } .card .value { font-size: 1.6rem; } }"
 )
+#: On paper (printed, or saved as PDF, to be filed in a chart, often in black and white): no box scrolls, so a
+#: figure is shrunk to the page's width (its inline min-width, for a phone, overflowed the page and was cut off
+#: at its right) and the wide tables are set small enough that their 19 columns fit a portrait A4 or Letter
+#: page (they were cut after the 13th); a figure is never cut across two pages, nor parted from its caption,
+#: and a heading is never left alone at the foot of a page; the folded lists (every episode, every hour) are
+#: printed open, which closed left them out of the printout.
+PRINT_CSS = (
+    " @media print {"
+    " body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }"
+    " .scroll, .figure-scroll { overflow: visible; }"
+    " figure img { min-width: 0 !important; max-width: 100%; height: auto; }"
+    " figure, .card, tr, .warning { break-inside: avoid; }"
+    " h1, h2, h3, summary { break-after: avoid; }"
+    " .wide th, .wide td { padding: 1px 2px; font-size: 6.5pt; } .wide th { font-size: 6pt; }"
+    " details::details-content { content-visibility: visible; display: contents; }"
+    " details > summary { list-style: none; font-weight: 600; }"
+    " }"
+)
+#: The running header and footer of each printed page (``@page`` margin boxes): the recording's name on every
+#: page, and its page number of the whole, so that a page that comes loose from a chart says whose it is.
+PAGE_MARGIN = "14mm 12mm"
 #: At most this many onsets of each of VF, AF and AFL get a strip of their own (the first ones).
 MAX_AF_STRIPS = 3
 #: The patient events given a strip each, the first ones (all are in the table and events.csv).
@@ -386,6 +408,26 @@ def _events_html(events: pd.DataFrame) -> str:
     return note + _scrolling(_table(header, rows)) + (f"<p>{more:,} more in events.csv.</p>" if more > 0 else "")
 
 
+def _css_string(text: str) -> str:
+    """``text`` as a quoted CSS string: every character but letters, digits, spaces and ``.-_:,()`` escaped, so
+    that a file's name can neither end the string nor the ``<style>`` element it stands in (the space after each
+    escape ends it, and is not shown)."""
+    safe = "".join(ch if ch.isalnum() or ch in " .-_:,()" else f"\\{ord(ch):x} " for ch in text)
+    return f'"{safe}"'
+
+
+def page_css(name: str, start: str = "") -> str:
+    """The ``@page`` rule of a printed report: ``name`` (the recording's) and ``start`` (when it began, where
+    known) at the top left of every page, "page n of m" at its bottom right."""
+    title = f"{name}: Holter analysis" + (f", started {start}" if start else "")
+    return (
+        f" @page {{ margin: {PAGE_MARGIN};"
+        f" @top-left {{ content: {_css_string(title)}; font: 8pt sans-serif; color: #444; }}"
+        ' @bottom-right { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; color: #444; }'
+        " }"
+    )
+
+
 def _review_state(reviewed: dict | None) -> str:
     """The subtitle's last sentence: whether a person has reviewed the labels (``summary["reviewed"]``, the
     review app's: beats reviewed, labels changed, last change), and how much."""
@@ -536,9 +578,9 @@ def render_recording_report(
         parts.append(f"<p>{esc(said[:1].upper() + said[1:])}.</p>")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{REPORT_POLICY_META}'
-        f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}</style></head><body><main>"
-        + "".join(parts)
-        + "</main></body></html>"
+        f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}{PRINT_CSS}"
+        f"{page_css(name, clock_at(recording.start, 0))}</style>"
+        "</head><body><main>" + "".join(parts) + "</main></body></html>"
     )
 
 
