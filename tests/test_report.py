@@ -577,3 +577,53 @@ def test_the_record_table_says_the_level_and_draws_its_intervals_were_made_with(
     classes = ("N", "S", "V", "F", "Q")
     grouped = _record_tables(compute_metrics(truth, called, classes, records=records, patients={"r0": "a", "r1": "a"}))
     assert "95% over patients" in grouped and "each patient's records together" in grouped
+
+
+def _shapes(collections) -> list[bytes]:
+    """The marker shape of each scatter in ``collections``, as the bytes of its path's vertices."""
+    return [np.round(c.get_paths()[0].vertices, 3).tobytes() for c in collections]
+
+
+def test_beats_are_told_apart_by_shape_in_black_and_white_and_with_deuteranopia(monkeypatch, tmp_path):
+    """208's printed tachogram and Poincaré plot, and the strips' markers: N, V, F and Q were dots of one shape in
+    colours of one grey (L* 40-47), and N's green and V's red 18 CIELAB units apart with deuteranopia (109 with
+    usual sight): a reader in black and white, or red-green colour-blind, could not find the V beats."""
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    classes = ["N", "S", "V", "F", "Q"]
+    times = np.arange(1.0, 61.0, 0.8)
+    labels = np.array(classes * (len(times) // 5 + 1))[: len(times)]
+    figures.plot_rr_tachogram_poincare(times, np.full(len(times), 0.8), labels, tmp_path / "rr.png")
+    tachogram, poincare = drawn[0].axes
+    assert len(set(_shapes(tachogram.collections))) == len(set(_shapes(poincare.collections))) == 5
+    legend_shapes = _shapes(drawn[0].legends[0].legend_handles)
+    assert len(set(legend_shapes)) == 5  # the legend says which shape is which class
+    samples = np.round(times * 100).astype(np.int64)
+    beats = pd.DataFrame({"sample": samples, "label": labels, "confidence": 0.9})
+    figures.plot_recording_beats(np.zeros(7000), 100.0, beats, tmp_path / "strip.png", 0.0, 10.0)
+    assert len(set(_shapes(drawn[1].axes[0].collections))) == 5
+
+
+def test_every_episode_type_is_hatched_its_own_way_for_a_black_and_white_print(monkeypatch, tmp_path):
+    """201's trend printed in black and white: its AF and its noise were two shades of one light grey (L* 88 and
+    86), as were AFL and SVT (93, 91); only VT and VF were hatched."""
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    kinds = [kind for kind in figures.EPISODE_COLOURS if kind != "noise"]
+    hatches = [figures.EPISODE_HATCHES.get(kind) for kind in kinds]
+    assert None not in hatches and len(set(hatches)) == len(kinds)  # noise alone plain grey
+    starts = 600.0 * (1 + np.arange(len(kinds) + 1))
+    episodes = pd.DataFrame({"type": [*kinds, "noise"], "start_s": starts, "end_s": starts + 300.0})
+    times = np.arange(1.0, 7200.0, 1.0)
+    figures.plot_heart_rate_trend(times, np.full(len(times), 70.0), episodes, tmp_path / "trend.png", 7200.0)
+    (ax,) = drawn[0].axes
+    assert [shade.get_hatch() for shade in ax.patches] == [*hatches, None]
+    assert [handle.get_hatch() for handle in drawn[0].legends[0].legend_handles] == [*hatches, None]

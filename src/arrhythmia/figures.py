@@ -423,6 +423,17 @@ def plot_ec57(
 
 #: One colour per AAMI class for beat markers on a recording.
 CLASS_COLOURS = {"N": "#1a7f37", "S": "#bf8700", "V": "#cf222e", "F": "#8250df", "Q": "#57606a", "": "#000000"}
+#: And one shape: the colours alone are one grey in black-and-white print (N, V, F and Q all about 45 CIELAB
+#: L*), and N's green and V's red are told apart by little else with deuteranopia or protanopia.
+CLASS_MARKERS = {"N": "o", "S": "^", "V": "s", "F": "D", "Q": "X", "": "P"}
+#: The size of a beat's marker on the RR tachogram and Poincaré plot, points^2: the N beats, thousands of them,
+#: are small dots; the others are drawn larger, big enough for their shape to be seen in print.
+RR_DOT, RR_MARKER = 2.0, 9.0
+
+
+def class_marker(label: str) -> str:
+    """The marker shape of a beat labelled ``label`` (``CLASS_MARKERS``; a label of another scheme: a star)."""
+    return CLASS_MARKERS.get(label, "*")
 
 
 def plot_recording_beats(
@@ -457,6 +468,7 @@ def plot_recording_beats(
             s=36,
             zorder=3,
             color=CLASS_COLOURS.get(label, "#0969da"),
+            marker=class_marker(label),
             label=class_label(label) if label else "unclassified",
         )
         for _, row in rows.iterrows():
@@ -550,8 +562,17 @@ EPISODE_COLOURS = {
     "trigeminy": "#117733",
     "noise": "#999999",
 }
-#: The ventricular episodes are hatched as well, so that they stand out from the atrial ones in any print.
-EPISODE_HATCHES = {"VT": "////", "VF": "xxxx"}
+#: And each is hatched its own way, but noise (plain grey): as printed in black and white, AF, AFL, SVT and noise
+#: were four shades of one light grey (86-93 CIELAB L*), told apart by nothing; the ventricular ones densest.
+EPISODE_HATCHES = {
+    "AF": "\\\\",
+    "AFL": "||",
+    "SVT": "..",
+    "VT": "////",
+    "VF": "xxxx",
+    "bigeminy": "--",
+    "trigeminy": "++",
+}
 SHADE_ALPHA = 0.4
 PAUSE_COLOUR = "#0072b2"  # Okabe and Ito's blue, a dashed line: not a shade, nor the trace
 
@@ -642,9 +663,10 @@ def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np
     for label in sorted(set(labels)):
         mine = labels == label
         colour = CLASS_COLOURS.get(label, "#0969da")
-        tachogram.scatter(times_s[mine], rr_s[mine] * 1000, s=2, color=colour, label=class_label(label))
+        shape = {"marker": class_marker(label), "s": RR_DOT if label == "N" else RR_MARKER, "lw": 0}
+        tachogram.scatter(times_s[mine], rr_s[mine] * 1000, color=colour, label=class_label(label), **shape)
         after = np.flatnonzero(mine[:-1])
-        poincare.scatter(rr_s[after] * 1000, rr_s[after + 1] * 1000, s=2, color=colour, alpha=0.5)
+        poincare.scatter(rr_s[after] * 1000, rr_s[after + 1] * 1000, color=colour, alpha=0.5, **shape)
     _clock_axis(tachogram, float(np.max(times_s)) if len(times_s) else 60.0)
     tachogram.set_ylabel("RR interval (ms)")
     tachogram.set_title("RR tachogram")
