@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import write_wfdb_record
 
 from arrhythmia.data import AAMI_CLASSES
 from arrhythmia.ectopic_runs import LONGEST, compare_runs, run_statistics
@@ -97,3 +98,41 @@ def test_score_pools_the_runs_and_reports_them_per_recording():
     assert "couplets and runs (EC57, as rxr counts them" in text and "ventricular short runs" in text
     document = scores_document(metrics, [comparison], {}, {})
     assert document["recordings"][0]["runs"]["V"]["couplet"]["tp_se"] == 1
+
+
+def _long_runs(comparison) -> dict[str, tuple]:
+    """Each kind's long runs: (reference found, missed, labelled true, false)."""
+    return {kind: _se_ppv(run_statistics(counts))["long run"] for kind, counts in comparison.runs.items()}
+
+
+def test_a_reference_that_notes_no_rhythm_is_not_held_to_the_labels_episodes(tmp_path):
+    import wfdb
+
+    from arrhythmia.files import write_json
+    from arrhythmia.scoring import score_predictions
+
+    rec = write_wfdb_record(tmp_path, "rec", seconds=30)
+    beats = rec.r_peaks
+    labels = tmp_path / "labels"  # what predict wrote: every beat N, atrial fibrillation and ventricular flutter
+    labels.mkdir()
+    (labels / "beats.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in beats))
+    (labels / "episodes.csv").write_text("type,start_s,end_s\nAF,5.0,15.0\nVF,20.0,24.0\n")
+    write_json(labels / "summary.json", {"per_class": dict.fromkeys(AAMI_CLASSES, 0), "fs": 360.0, "recording_s": 30.0})
+    n = ["N"] * len(beats)
+    wfdb.wrann("rec", "atr", np.concatenate([[5], beats]), symbol=["+", *n], aux_note=["(N"] + [""] * len(beats),
+               write_dir=str(tmp_path))  # fmt: skip
+    wfdb.wrann("rec", "qrs", beats, symbol=n, write_dir=str(tmp_path))  # beats alone, no rhythm noted
+    marks = np.sort(np.concatenate([beats, [21 * 360, 23 * 360]]))  # beats alone, and ventricular flutter marked
+    wfdb.wrann("rec", "vfl", marks, symbol=["[" if s == 21 * 360 else "]" if s == 23 * 360 else "N" for s in marks],
+               write_dir=str(tmp_path))  # fmt: skip
+    (tmp_path / "reference.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in beats))
+
+    # a reference that notes the rhythm (N throughout) holds the labels' episodes false
+    noted = score_predictions(tmp_path / "rec", labels)
+    assert _long_runs(noted) == {"V": (0, 0, 0, 1), "S": (0, 0, 0, 1)}
+    # one that notes none (a CSV, an annotator of beats alone) says nothing of them: no long run on either side
+    for silent in (score_predictions(tmp_path / "rec", labels, "qrs"),
+                   score_predictions(tmp_path / "rec", labels, reference_csv=tmp_path / "reference.csv")):  # fmt: skip
+        assert _long_runs(silent) == {"V": (0, 0, 0, 0), "S": (0, 0, 0, 0)}
+    # one that marks ventricular flutter ([ to ]) but notes no rhythm is held to the labels' flutter alone
+    assert _long_runs(score_predictions(tmp_path / "rec", labels, "vfl")) == {"V": (1, 0, 1, 0), "S": (0, 0, 0, 0)}

@@ -384,7 +384,7 @@ def _compared(
             labelled_beats,
             fs,
             _run_episodes(notes, fs, flutter),
-            _run_episodes(detected_episodes, fs),
+            _run_episodes(_markable(detected_episodes, notes, flutter), fs),
         )
         compared = replace(compared, runs=runs)
     if annotations is None:
@@ -402,6 +402,16 @@ def _run_beats(
     all_samples, symbols = annotations[0], np.asarray(annotations[1], str)
     is_beat = np.isin(symbols, list(RXR_CLASS)) | np.isin(symbols, list(SYMBOL_TO_AAMI))
     return all_samples[is_beat], symbols[is_beat]
+
+
+def _markable(detected: Episodes, notes: Episodes | None, flutter: np.ndarray) -> Episodes:
+    """predict's episodes that the reference could have marked: all of them where it has rhythm notes; else
+    (a CSV, an annotator of beats alone) no atrial fibrillation or flutter, and ventricular flutter only where
+    it marks flutter (``[`` to ``]``). A reference silent about a rhythm has its beats there, called N: each
+    such episode of the labels would count as a false long run, as ``reference_episodes`` leaves it unscored."""
+    if notes is not None:
+        return detected
+    return {"VF": detected.get("VF", [])} if len(flutter) else {}
 
 
 def _run_episodes(episodes: Episodes | None, fs: float, flutter: np.ndarray | None = None) -> dict[str, np.ndarray]:
