@@ -654,9 +654,10 @@ def score(
         Path | None, typer.Option(help="Also write the figures, and each recording's, to this JSON file.")
     ] = None,
 ) -> None:
-    """Label annotated recordings through predict and score the labels beat by beat against the reference
-    (EC57's statistics, as PhysioNet's bxb counts them, beside one class against the rest), couplets and runs
-    run by run (as rxr counts them), and episodes against the reference's rhythm notes (as epicmp does)."""
+    """Label annotated recordings through predict and score them against the reference, as EC57 asks.
+
+    Beat by beat as PhysioNet's bxb counts them (beside one class against the rest), couplets and runs as rxr
+    counts them, and episodes against the reference's rhythm notes as epicmp does."""
     from arrhythmia.archive import find_recordings, folder_names
     from arrhythmia.data.units import mv_per_unit
     from arrhythmia.episodes import EpisodeConfig
