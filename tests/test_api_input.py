@@ -3,11 +3,17 @@ one line (or, for lists and empty arrays, does what an array would)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.data.recording import Recording
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.inference import Classifier
+from arrhythmia.predict import predict_signal
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +93,39 @@ def test_no_beats_give_no_probabilities_of_every_class_and_no_labels(classifier)
     assert probs.shape == (0, len(classifier.classes)) and probs.dtype == np.float32
     labels = classifier.predict(X[:0], C[:0])
     assert labels.shape == (0,) and labels.dtype == np.int64
+
+
+# A telemetry service's strips: 10 s of one lead at 250 Hz, labelled in memory with one loaded model.
+STRIP_FS = 250.0
+
+
+@pytest.fixture(scope="module")
+def strip() -> np.ndarray:
+    """(2500,) float64, mV: a 10-s synthetic strip at 250 Hz."""
+    return synthetic_ecg(duration_s=10.0, fs=STRIP_FS, seed=7).signal
+
+
+def _quietly(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [str(w.message) for w in caught]
+
+
+def test_a_recording_at_a_numpy_scalar_rate_is_labelled_as_at_a_float_rate(classifier, strip):
+    # np.float32 (an HDF5 attribute's, a device header's) once crashed deep inside (fractions.Fraction: TypeError)
+    expected = predict_signal(Recording(strip, STRIP_FS, "ECG", "strip"), classifier, adapt=False)
+    for fs in (np.float32(STRIP_FS), np.int16(STRIP_FS)):
+        recording = Recording(strip, fs, "ECG", "strip")
+        assert type(recording.fs) is float
+        pd.testing.assert_frame_equal(predict_signal(recording, classifier, adapt=False), expected)
+
+
+def test_an_infinite_sample_is_refused_naming_it_where_nan_is_a_missing_sample(classifier, strip):
+    broken = strip.copy()
+    broken[100] = np.inf  # an overflow once read as "fewer than two beats detected" and an empty table
+    with pytest.raises(DataError, match=r"^signal: sample 100: not a finite number \(inf\)$"):
+        classifier.predict_signal(broken, STRIP_FS)
+    missing = strip.copy()
+    missing[100:400] = np.nan  # a lead that came off for 1.2 s: the other beats are labelled
+    assert len(classifier.predict_signal(missing, STRIP_FS, adapt=False)) >= 6

@@ -678,6 +678,9 @@ def _clean_signal(recording: Recording, muscle_filter: bool) -> _CleanSignal:
     """``recording`` read in mV, without mains hum and, with ``muscle_filter``, without muscle noise. A signal
     left as it was keeps its recording object (what ``RecordingLabels.recording`` draws)."""
     signal, fs = as_signal(recording.signal, recording.fs), recording.fs  # one line for a 2-D array or a bad rate
+    if np.isinf(signal).any():  # NaN is a missing sample; an infinity no ECG holds (an overflow), as read_input says
+        sample = int(np.flatnonzero(np.isinf(signal))[0])
+        raise DataError(f"{recording.path}: sample {sample}: not a finite number ({signal[sample]})")
     mv_per_unit = 1.0
     if not recording.millivolts:  # a CSV or NumPy signal: its unit from the size of its beats
         height = typical_qrs_amplitude(signal, fs)

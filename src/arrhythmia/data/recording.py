@@ -6,6 +6,7 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +51,12 @@ class Recording:
     millivolts: bool = True
     start: Start = None
     events: tuple[tuple[float, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # A NumPy scalar rate (np.float32, as an HDF5 attribute or a device's header gives it) as a Python float:
+        # the steps that turn the rate into a fraction (fractions.Fraction) take no np.float32.
+        if isinstance(self.fs, numbers.Real) and not isinstance(self.fs, bool):
+            self.fs = float(self.fs)
 
 
 @dataclass
