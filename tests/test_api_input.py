@@ -4,6 +4,7 @@ one line (or, for lists and empty arrays, does what an array would)."""
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,48 @@ def _quietly(call):
     return result, [str(w.message) for w in caught]
 
 
+def test_a_strip_is_labelled_alike_whatever_array_or_rate_type_it_comes_as(classifier, strip):
+    expected = classifier.predict_signal(strip, STRIP_FS, adapt=False)
+    assert len(expected) >= 8
+    as_given = {
+        "float32": (strip.astype(np.float32), STRIP_FS),
+        "list": (strip.tolist(), STRIP_FS),
+        "column (n, 1)": (strip[:, None], STRIP_FS),
+        "row (1, n)": (strip[None, :], STRIP_FS),
+        # a rate read from an HDF5 attribute or a device header: np.float32 once crashed inside (fractions.Fraction)
+        "np.float32 rate": (strip, np.float32(STRIP_FS)),
+        "np.int64 rate": (strip, np.int64(STRIP_FS)),
+    }
+    for name, (signal, fs) in as_given.items():
+        table = classifier.predict_signal(signal, fs, adapt=False)
+        assert table["sample"].tolist() == expected["sample"].tolist(), name
+        assert table["label"].tolist() == expected["label"].tolist(), name
+    with pytest.raises(ArrhythmiaError, match=r"got shape \(2500, 2\) \(pick a lead\)"):
+        classifier.predict_signal(np.column_stack([strip, strip]), STRIP_FS)
+
+
+def test_int16_counts_are_labelled_in_mv_through_their_gain_and_said_when_given_without(classifier, strip, tmp_path):
+    counts = np.round(strip * 200.0).astype(np.int16)  # a monitor's ADC: 200 counts per mV
+    expected = classifier.predict_signal(strip, STRIP_FS, adapt=False)
+    table, said = _quietly(lambda: classifier.predict_signal(counts, STRIP_FS, adapt=False, units=200))
+    assert table["sample"].tolist() == expected["sample"].tolist()
+    assert table["label"].tolist() == expected["label"].tolist()
+    assert np.allclose(
+        table["atrial_mv"], expected["atrial_mv"], rtol=0.1, atol=0.005, equal_nan=True
+    )  # mV, not counts
+    assert said == []
+    np.save(tmp_path / "counts.npy", counts)
+    from_file = classifier.predict_record(tmp_path / "counts.npy", fs=STRIP_FS, adapt=False, units=200)
+    assert from_file["label"].tolist() == expected["label"].tolist()
+    # Counts given as mV: labelled as given, with a warning that says how to give their unit.
+    _, said = _quietly(lambda: classifier.predict_signal(counts, STRIP_FS, adapt=False))
+    assert any("too large for mV" in message and "units" in message for message in said)
+    _, said = _quietly(lambda: classifier.predict_signal(strip, STRIP_FS, adapt=False))
+    assert said == []
+    with pytest.raises(ArrhythmiaError, match="expected a unit"):
+        classifier.predict_signal(counts, STRIP_FS, units="counts")
+
+
 def test_a_recording_at_a_numpy_scalar_rate_is_labelled_as_at_a_float_rate(classifier, strip):
     # np.float32 (an HDF5 attribute's, a device header's) once crashed deep inside (fractions.Fraction: TypeError)
     expected = predict_signal(Recording(strip, STRIP_FS, "ECG", "strip"), classifier, adapt=False)
@@ -129,3 +172,22 @@ def test_an_infinite_sample_is_refused_naming_it_where_nan_is_a_missing_sample(c
     missing = strip.copy()
     missing[100:400] = np.nan  # a lead that came off for 1.2 s: the other beats are labelled
     assert len(classifier.predict_signal(missing, STRIP_FS, adapt=False)) >= 6
+
+
+def test_a_strip_too_short_to_adapt_to_gets_the_labels_adapt_off_gives_with_one_warning(classifier, strip):
+    unadapted, said = _quietly(lambda: classifier.predict_signal(strip, STRIP_FS, adapt=False))
+    assert said == []
+    adapted, said = _quietly(lambda: classifier.predict_signal(strip, STRIP_FS))
+    assert len(said) == 1 and "too few to adapt" in said[0]
+    pd.testing.assert_frame_equal(adapted, unadapted)
+
+
+def test_one_classifier_labels_strips_from_several_threads_as_one_at_a_time(classifier):
+    strips = [synthetic_ecg(duration_s=10.0, fs=STRIP_FS, seed=seed).signal for seed in range(6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one_at_a_time = [classifier.predict_signal(s, STRIP_FS) for s in strips]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            at_once = list(pool.map(lambda s: classifier.predict_signal(s, STRIP_FS), strips * 2))
+    for i, table in enumerate(at_once):
+        pd.testing.assert_frame_equal(table, one_at_a_time[i % len(strips)])
