@@ -221,3 +221,29 @@ def test_the_trend_reads_the_times_the_summary_reads(monkeypatch, tmp_path):
     recording_report.write_recording_report(recording, result, summary, WINDOWS["kachuee"], tmp_path / "out")
     assert np.nanmax(drawn["rate"]) == pytest.approx(summary["heart_rate_bpm"]["max"], rel=1e-9)
     assert np.nanmin(drawn["rate"]) == pytest.approx(summary["heart_rate_bpm"]["min"], rel=1e-9)
+
+
+def test_the_trend_and_the_families_alt_text_say_what_they_show(tmp_path):
+    """Read aloud, 208's trend was "heart rate over the recording, episodes shaded" and its family gallery "median
+    beat of each family": a reader who cannot see them heard neither which episodes nor which families."""
+    from PIL import Image
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels
+    from arrhythmia.recording_report import render_recording_report
+
+    png = tmp_path / "figure.png"
+    Image.new("RGB", (40, 20), "white").save(png)
+    beats = beat_table(np.arange(1.0, 300.0, 0.8))
+    episodes = episode_table(("pause", 50.0, 53.0, 0, np.nan, np.nan), ("trigeminy", 90.0, 120.0, 36, 90.0, 80.0))
+    families = pd.DataFrame(
+        {"family": [0, 1], "beats": [1619, 940], "percent": [54.93, 31.9], "label": ["N", "V"], "pre_rr_ratio": 1.0}
+    )
+    recording = Recording(np.zeros(int(300 * FS)), FS, "MLII", tmp_path / "208")
+    result = RecordingLabels(beats=beats, episodes=episodes, families=families, recording=recording)
+    page = render_recording_report(recording, result, {"classified": len(beats)}, {"trend": png, "families": png})
+    assert 'alt="heart rate over the recording; shaded: trigeminy; pauses marked by dashed lines"' in page
+    assert (
+        'alt="median beat of each of the 2 largest morphology families: family 0: N, 1,619 beats (54.9%); '
+        'family 1: V, 940 beats (31.9%)"'
+    ) in page

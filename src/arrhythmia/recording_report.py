@@ -27,6 +27,7 @@ from arrhythmia.data.wfdb_source import another_lead
 from arrhythmia.diary import AROUND_S
 from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
+    EPISODE_COLOURS,
     clock,
     plot_family_templates,
     plot_heart_rate_trend,
@@ -89,6 +90,8 @@ PRINT_CSS = (
 #: The running header and footer of each printed page (``@page`` margin boxes): the recording's name on every
 #: page, and its page number of the whole, so that a page that comes loose from a chart says whose it is.
 PAGE_MARGIN = "14mm 12mm"
+#: The morphology families drawn in the gallery, the largest (all are in families.csv).
+FAMILIES_SHOWN = 12
 #: At most this many onsets of each of VF, AF and AFL get a strip of their own (the first ones).
 MAX_AF_STRIPS = 3
 #: The patient events given a strip each, the first ones (all are in the table and events.csv).
@@ -250,6 +253,24 @@ def _figure(path: Path, alt: str, caption: str = "") -> str:
     image = _image(path, alt).removesuffix(">") + size
     text = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure><div class="figure-scroll">{image}</div>{text}</figure>'
+
+
+def _trend_alt(episodes: pd.DataFrame | None) -> str:
+    """The heart-rate trend's alt text: which episodes it shades and whether it marks pauses, which a reader who
+    cannot see it was not told ("episodes shaded", whichever there were)."""
+    kinds = set(episodes["type"]) if episodes is not None else set()
+    shaded = [kind for kind in EPISODE_COLOURS if kind in kinds]
+    text = "heart rate over the recording; " + (f"shaded: {', '.join(shaded)}" if shaded else "no episode shaded")
+    return text + ("; pauses marked by dashed lines" if "pause" in kinds else "")
+
+
+def _families_alt(families: pd.DataFrame) -> str:
+    """The family gallery's alt text: each family drawn (``FAMILIES_SHOWN``, the largest), its label, beats and
+    share, as its panel's title gives them, for a reader who cannot see the panels ("median beat of each family"
+    told them nothing)."""
+    shown = families.head(FAMILIES_SHOWN)
+    each = "; ".join(f"family {r.family}: {r.label}, {r.beats:,} beats ({r.percent:.1f}%)" for r in shown.itertuples())
+    return f"median beat of each of the {len(shown)} largest morphology families: {each}"
 
 
 def _scrolling(table: str, wide: bool = False) -> str:
@@ -515,7 +536,7 @@ def render_recording_report(
             "most often among them (beats.csv's confidence; in the review app, <kbd>c</kbd> steps through them).</p>"
         )
     if "trend" in figures:
-        parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], "heart rate over the recording, episodes shaded")]
+        parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], _trend_alt(result.episodes))]
     if result.daily is not None:
         parts += ["<h2>Daily table</h2>", _daily_html(result.daily, classes)]
     if result.hourly is not None:
@@ -549,7 +570,8 @@ def render_recording_report(
     if result.events is not None:
         parts += ["<h2>Patient events</h2>", _events_html(result.events)]
     if "families" in figures:
-        parts += ["<h2>Morphology families</h2>", _figure(figures["families"], "median beat of each family")]
+        alt = _families_alt(result.families) if result.families is not None else "median beat of each family"
+        parts += ["<h2>Morphology families</h2>", _figure(figures["families"], alt)]
     strips = [key for key in figures if key.startswith("strip")]
     if strips:
         parts += ["<h2>Event strips</h2>"] + [
@@ -612,7 +634,7 @@ def write_recording_report(
             figures["rr"] = plot_rr_tachogram_poincare(times[1:], rr, labels[1:], scratch / "rr.png")
         if result.families is not None and result.templates is not None:
             figures["families"] = plot_family_templates(
-                result.templates, result.families, window, scratch / "families.png"
+                result.templates, result.families, window, scratch / "families.png", most=FAMILIES_SHOWN
             )
         titles = {}
         moments = event_strips(beats, episodes, recording.fs)
