@@ -74,7 +74,8 @@ EXTRA_CSS = (
 #: at its right) and the wide tables are set small enough that their 19 columns fit a portrait A4 or Letter
 #: page (they were cut after the 13th); a figure is never cut across two pages, nor parted from its caption,
 #: and a heading is never left alone at the foot of a page; the folded lists (every episode, every hour) are
-#: printed open, which closed left them out of the printout.
+#: printed open, which closed left them out of the printout, in rows set closer (232's 110 pauses took five
+#: pages at the screen's spacing).
 PRINT_CSS = (
     " @media print {"
     " body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }"
@@ -82,7 +83,8 @@ PRINT_CSS = (
     " figure img { min-width: 0 !important; max-width: 100%; height: auto; }"
     " figure, .card, tr, .warning { break-inside: avoid; }"
     " h1, h2, h3, summary { break-after: avoid; }"
-    " .wide th, .wide td { padding: 1px 2px; font-size: 6.5pt; } .wide th { font-size: 6pt; }"
+    " th, td { padding: 2px 8px; } .wide th, .wide td { padding: 1px 2px; font-size: 6.5pt; }"
+    " .wide th { font-size: 6pt; }"
     " details::details-content { content-visibility: visible; display: contents; }"
     " details > summary { list-style: none; font-weight: 600; }"
     " }"
