@@ -136,3 +136,31 @@ def test_a_reference_that_notes_no_rhythm_is_not_held_to_the_labels_episodes(tmp
         assert _long_runs(silent) == {"V": (0, 0, 0, 0), "S": (0, 0, 0, 0)}
     # one that marks ventricular flutter ([ to ]) but notes no rhythm is held to the labels' flutter alone
     assert _long_runs(score_predictions(tmp_path / "rec", labels, "vfl")) == {"V": (1, 0, 1, 0), "S": (0, 0, 0, 0)}
+
+
+def test_a_reference_csv_of_wfdb_symbols_counts_runs_as_its_annotation_file_does(tmp_path):
+    import wfdb
+
+    from arrhythmia.files import write_json
+    from arrhythmia.scoring import score_predictions
+
+    rec = write_wfdb_record(tmp_path, "rec", seconds=30)
+    beats = rec.r_peaks
+    labels = tmp_path / "labels"  # what predict wrote: every beat N
+    labels.mkdir()
+    (labels / "beats.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in beats))
+    write_json(labels / "summary.json", {"per_class": dict.fromkeys(AAMI_CLASSES, 0), "fs": 360.0, "recording_s": 30.0})
+    # junctional escape beats (j: N among the classes, S for rxr), a run of 3; an A beat and an atrial escape beat
+    symbols = ["N"] * len(beats)
+    symbols[5:8], symbols[12:14] = ["j"] * 3, ["A", "e"]
+    wfdb.wrann("rec", "atr", beats, symbol=symbols, write_dir=str(tmp_path))
+    (tmp_path / "exported.csv").write_text("sample,label\n" + "".join(f"{s},{y}\n" for s, y in zip(beats, symbols)))
+
+    from_atr = score_predictions(tmp_path / "rec", labels)
+    from_csv = score_predictions(tmp_path / "rec", labels, reference_csv=tmp_path / "exported.csv")
+    figures = _se_ppv(run_statistics(from_csv.runs["S"]))
+    assert figures["couplet"] == (0, 1, 0, 0) and figures["short run"] == (0, 1, 0, 0)
+    assert all(np.array_equal(from_csv.runs[kind], from_atr.runs[kind]) for kind in ("V", "S"))
+    # the beat figures still read the escape beats as N
+    assert from_csv.n_reference == len(beats) and from_csv.missed.sum() == 0
+    assert np.array_equal(from_csv.confusion(), from_atr.confusion())

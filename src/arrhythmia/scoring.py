@@ -268,7 +268,7 @@ def read_reference(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
     """A recording's reference beats: ``(samples (m,) int64, classes (m,) str, flutter (k, 2) int64,
     annotations)``, the last every annotation (``read_annotations``' samples, symbols and notes, for
-    ``reference_episodes``; None for a CSV).
+    ``reference_episodes`` and the runs; of a CSV, its beats' rows with their labels as written, and no note).
 
     From ``reference_csv`` (columns ``sample,label``, as a review sheet; labels classes of the model or
     MIT-BIH beat symbols) if given, else from the WFDB annotation file ``annotator`` beside the record (its
@@ -288,7 +288,10 @@ def read_reference(
                 f"{reference_csv}: labels {', '.join(map(repr, odd))} are neither classes of the model "
                 f"({', '.join(classes)}) nor WFDB annotation symbols"
             )
-        return samples, named, np.zeros((0, 2), np.int64), None
+        # its labels as written, for the runs: MIT-BIH's escape beats (j, e, n) are supraventricular there, as in
+        # the annotation file it was exported from (ectopic_runs.RXR_CLASS), N among the classes
+        as_written = samples, symbols, np.full(len(samples), "", dtype=str)
+        return samples, named, np.zeros((0, 2), np.int64), as_written
     record = _record_path(path)
     if not record.with_suffix(f".{annotator}").is_file():
         beside = annotators_beside(record)
@@ -342,8 +345,8 @@ def missing_stretches(signal: np.ndarray, fs: float) -> np.ndarray:
 
 def _may_pause(annotations: tuple[np.ndarray, ...] | None, fs: float, pause_s: float) -> bool:
     """Whether the reference's beats leave an interval of ``pause_s`` or more: a pause, unless the signal is
-    missing there (``missing_stretches``)."""
-    if annotations is None:
+    missing there (``missing_stretches``); a reference with no rhythm notes scores no pause."""
+    if annotations is None or not rhythm_notes(annotations[1], annotations[2]).any():
         return False
     beats = annotations[0][np.isin(annotations[1], list(SYMBOL_TO_AAMI))]
     return bool(len(beats) > 1 and (np.diff(beats) >= pause_s * fs).any())
@@ -395,8 +398,8 @@ def _compared(
 def _run_beats(
     samples: np.ndarray, labels: np.ndarray, annotations: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The reference beats as ``rxr`` reads them: a WFDB file's own symbols (its escape beats ``j e n`` are
-    supraventricular there, N among the AAMI classes), else the reference's labels."""
+    """The reference beats as ``rxr`` reads them: the symbols of a WFDB file, or a CSV's labels as written (MIT-BIH's
+    escape beats ``j e n`` are supraventricular there, N among the AAMI classes); without them, the classes."""
     if annotations is None:
         return samples, labels
     all_samples, symbols = annotations[0], np.asarray(annotations[1], str)
