@@ -19,9 +19,12 @@ As ``rxr`` does:
   the two sides swapped.
 
 Unlike ``rxr``, which starts at minute 5 (EC57's learning period), every beat is counted from the first
-second, as the beat figures are here; and beats inside an episode belong to it (``rxr`` lets a beat called
-N inside ventricular flutter end the run early). Shutdown (both leads unreadable) is not marked by
-``predict`` and is not read from the reference.
+second, as the beat figures are here; beats inside an episode belong to it (``rxr`` ends the run at a beat
+called N inside ventricular flutter, and at a V, F or Q beat inside atrial fibrillation, counting the stretch
+after it as a new run by its beats: an AF record with ventricular ectopy gives it many S couplets and short runs
+that are pieces of one episode); an episode is a long run even where ectopic beats come just before it (``rxr``
+then counts its beats); and a run still open at the end of the recording is counted (``rxr`` drops it).
+Shutdown (both leads unreadable) is not marked by ``predict`` and is not read from the reference.
 """
 
 from __future__ import annotations
