@@ -663,7 +663,8 @@ def plot_rr_tachogram_poincare(times_s: np.ndarray, rr_s: np.ndarray, labels: np
     for label in sorted(set(labels)):
         mine = labels == label
         colour = CLASS_COLOURS.get(label, "#0969da")
-        shape = {"marker": class_marker(label), "s": RR_DOT if label == "N" else RR_MARKER, "lw": 0}
+        # an N dot keeps its edge, which makes it big enough to see; a shape drawn with one is blurred round
+        shape = {"s": RR_DOT} if label == "N" else {"marker": class_marker(label), "s": RR_MARKER, "lw": 0}
         tachogram.scatter(times_s[mine], rr_s[mine] * 1000, color=colour, label=class_label(label), **shape)
         after = np.flatnonzero(mine[:-1])
         poincare.scatter(rr_s[after] * 1000, rr_s[after + 1] * 1000, color=colour, alpha=0.5, **shape)
