@@ -264,3 +264,33 @@ def test_score_and_predict_take_the_signals_unit(tmp_path):
     reference.write_text("sample,label\n" + "".join(f"{s},N\n" for s in rec.r_peaks))
     wrong = run_cli("score", tmp_path / "rec.npy", "--fs", "360", "--units", "volts-ish", "--reference", reference)
     assert_one_line_error(wrong, "--units 'volts-ish': expected a unit (mV, uV, V)")
+
+
+def test_a_reference_csv_marks_ventricular_flutter_as_its_annotation_file_does(tmp_path):
+    import wfdb
+
+    from arrhythmia.ectopic_runs import run_statistics
+    from arrhythmia.files import write_json
+    from arrhythmia.scoring import score_predictions
+
+    rec = write_wfdb_record(tmp_path, "rec", seconds=30)
+    start, end = 10 * 360, 14 * 360  # ventricular flutter, no beat annotated inside it (as MIT-BIH's 207)
+    beats = rec.r_peaks[(rec.r_peaks < start - 100) | (rec.r_peaks > end + 100)]
+    labels = tmp_path / "labels"  # predict's: the beats N, three detections called V inside the flutter, and VF
+    labels.mkdir()
+    detections = [*(f"{s},N\n" for s in beats), *(f"{s * 360},V\n" for s in (11, 12, 13))]
+    (labels / "beats.csv").write_text("sample,label\n" + "".join(sorted(detections, key=lambda row: int(row[:-3]))))
+    (labels / "episodes.csv").write_text("type,start_s,end_s\nVF,10.0,14.0\n")
+    write_json(labels / "summary.json", {"per_class": dict.fromkeys(AAMI_CLASSES, 0), "fs": FS, "recording_s": 30.0})
+    samples = np.sort(np.concatenate([beats, [start, end]]))
+    symbols = ["[" if s == start else "]" if s == end else "N" for s in samples]
+    wfdb.wrann("rec", "atr", samples, symbol=symbols, write_dir=str(tmp_path))
+    (tmp_path / "exported.csv").write_text("sample,label\n" + "".join(f"{s},{y}\n" for s, y in zip(samples, symbols)))
+
+    from_atr = score_predictions(tmp_path / "rec", labels)
+    from_csv = score_predictions(tmp_path / "rec", labels, reference_csv=tmp_path / "exported.csv")
+    # the detections inside the flutter are neither extra nor counted, and the flutter is a long V run found
+    assert from_csv.extra.sum() == from_atr.extra.sum() == 0 and from_csv.n_detected == from_atr.n_detected
+    long_run = run_statistics(from_csv.runs["V"])["long run"]
+    assert (long_run["tp_se"], long_run["fn"], long_run["tp_ppv"], long_run["fp"]) == (1, 0, 1, 0)
+    assert all(np.array_equal(from_csv.runs[kind], from_atr.runs[kind]) for kind in ("V", "S"))

@@ -279,6 +279,8 @@ def read_reference(
         samples = np.array(sorted(reviewed), dtype=np.int64)
         symbols = np.array([reviewed[s] for s in samples.tolist()], dtype=str)
         named = reference_classes(symbols, classes)
+        # its ventricular flutter ([ to ]), as the annotation file it was exported from marks it
+        flutter = flutter_spans(samples, symbols)
         # an annotation file exported as a table keeps its rhythm and noise notes (+, ~, x, ...): not beats
         beat = (named != "") | ~np.isin(symbols, WFDB_SYMBOLS)
         samples, symbols, named = samples[beat], symbols[beat], named[beat]
@@ -291,7 +293,7 @@ def read_reference(
         # its labels as written, for the runs: MIT-BIH's escape beats (j, e, n) are supraventricular there, as in
         # the annotation file it was exported from (ectopic_runs.RXR_CLASS), N among the classes
         as_written = samples, symbols, np.full(len(samples), "", dtype=str)
-        return samples, named, np.zeros((0, 2), np.int64), as_written
+        return samples, named, flutter, as_written
     record = _record_path(path)
     if not record.with_suffix(f".{annotator}").is_file():
         beside = annotators_beside(record)
