@@ -627,3 +627,28 @@ def test_every_episode_type_is_hatched_its_own_way_for_a_black_and_white_print(m
     (ax,) = drawn[0].axes
     assert [shade.get_hatch() for shade in ax.patches] == [*hatches, None]
     assert [handle.get_hatch() for handle in drawn[0].legends[0].legend_handles] == [*hatches, None]
+
+
+def test_a_strip_s_beat_letters_are_dark_enough_to_read_in_print(monkeypatch, tmp_path):
+    """232's strips printed in black and white: its S letters, in the class's #bf8700 (2.9:1 on white), were a pale
+    grey at 8 pt, hard to read, and the letters are what says which beat is which without colour."""
+    import pandas as pd
+    from matplotlib.colors import to_rgb
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    samples = np.arange(50, 1000, 80)
+    labels = np.array(["N", "S", "V", "F", "Q", ""] * 3)[: len(samples)]
+    beats = pd.DataFrame({"sample": samples, "label": labels, "confidence": 0.9})
+    figures.plot_recording_beats(np.ones(1000), 100.0, beats, tmp_path / "strip.png", 0.0, 10.0)
+    letters = drawn[0].axes[0].texts
+    assert sorted({text.get_text() for text in letters}) == ["?", "F", "N", "Q", "S", "V"]
+
+    def luminance(colour) -> float:
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for text in letters:  # WCAG's contrast against the white page: 4.5:1 for text
+        assert 1.05 / (luminance(text.get_color()) + 0.05) >= 4.5, (text.get_text(), text.get_color())

@@ -429,6 +429,8 @@ CLASS_MARKERS = {"N": "o", "S": "^", "V": "s", "F": "D", "Q": "X", "": "P"}
 #: The size of a beat's marker on the RR tachogram and Poincaré plot, points^2: the N beats, thousands of them,
 #: are small dots; the others are drawn larger, big enough for their shape to be seen in print.
 RR_DOT, RR_MARKER = 2.0, 9.0
+#: The colour of a strip's beat letters (N, S, V, ...): the trace's ink.
+LETTER_INK = "#24292f"
 
 
 def class_marker(label: str) -> str:
@@ -479,7 +481,9 @@ def plot_recording_beats(
                 xytext=(0, 6),
                 ha="center",
                 fontsize=8,
-                color=CLASS_COLOURS.get(label, "#0969da"),
+                # in ink, not the class's colour: S's #bf8700 (2.9:1 on white) printed as a pale grey, unreadable
+                # at this size; the marker below gives the colour and the shape
+                color=LETTER_INK,
             )
     _clock_axis(ax, t[-1] - t[0], with_seconds=True)
     ax.set_ylabel("amplitude (mV)")
