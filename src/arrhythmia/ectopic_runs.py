@@ -89,7 +89,12 @@ def _inside(samples: np.ndarray, spans: np.ndarray) -> np.ndarray:
     samples = np.asarray(samples, dtype=np.int64)
     if not len(spans) or not len(samples):
         return np.zeros(len(samples), dtype=bool)
-    return ((samples[:, None] >= spans[:, 0]) & (samples[:, None] <= spans[:, 1])).any(axis=1)
+    # a sample is inside where the spans starting at or before it reach it: sorted starts and the furthest end
+    # so far, not a (samples, spans) table (a week's beats by its episodes would be gigabytes)
+    order = np.argsort(spans[:, 0], kind="stable")
+    starts, reach = spans[order, 0], np.maximum.accumulate(spans[order, 1])
+    last = np.searchsorted(starts, samples, side="right") - 1
+    return (last >= 0) & (reach[np.maximum(last, 0)] >= samples)
 
 
 def _longest_in(window: tuple[int, int], samples: np.ndarray, ectopic: np.ndarray, episodes: np.ndarray) -> int:
