@@ -75,9 +75,28 @@ def test_an_episode_is_a_long_run_on_either_side():
     flutter = np.array([[3 * STEP, 4 * STEP]])
     figures = _se_ppv(_figures("NNVVVVNN", "NNNNNNNN", labelled_episodes={"V": flutter}))
     assert figures["short run"] == (1, 0, 0, 0) and figures["long run"] == (0, 0, 0, 1)
-    # V beats beside an episode join its run, which stays counted as one run
+    # as rxr reads a file, an episode that begins inside a run of beats leaves it counted by its beats: a couplet
     counts = compare_runs(_beats("NNVVNN"), _beats("NNVVNN", 3), FS, reference_episodes={"V": np.array([[230, 250]])})
-    assert counts["V"][0].sum() == 1 and counts["V"][0, LONGEST].sum() == 1
+    assert counts["V"][0].sum() == 1 and counts["V"][0, 2].sum() == 1
+    # and one that begins outside a run is a long run from its start, whatever beats follow it
+    counts = compare_runs(_beats("NNVNNN"), _beats("NNVNNN", 3), FS, reference_episodes={"V": np.array([[150, 150]])})
+    assert counts["V"][0, LONGEST].sum() == 1 and counts["V"][0].sum() == 1
+
+
+def test_a_v_beat_inside_atrial_fibrillation_ends_its_run_and_the_beats_after_it_begin_another():
+    af = np.array([[2 * STEP - 10, 12 * STEP + 10]])  # N beats 2-12 inside AF count as S; the V at 6 breaks them
+    counts = compare_runs(_beats("NNNNNNVNNNNNNNNN"), _beats("NNNNNNVNNNNNNNNN", 3), FS, reference_episodes={"S": af})
+    # the episode's run (from its start to the V beat: a long run) and the four S beats after the V and before its
+    # end and the first N beat outside it (beats 7-12: six, a long run too)
+    assert counts["S"][0, LONGEST].sum() == 2 and counts["S"][0].sum() == 2
+    shorter = np.array([[2 * STEP - 10, 9 * STEP + 10]])  # beats 7-9 after the V: a short run of three
+    counts = compare_runs(_beats("NNNNNNVNNNNN"), _beats("NNNNNNVNNNNN", 3), FS, reference_episodes={"S": shorter})
+    assert counts["S"][0, LONGEST].sum() == 1 and counts["S"][0, 3].sum() == 1
+
+
+def test_a_run_still_open_when_the_beats_end_is_not_counted():
+    assert compare_runs(_beats("NNNVV"), _beats("NNNVV", 3), FS)["V"].sum() == 0
+    assert compare_runs(_beats("NNNVVN"), _beats("NNNVVN", 3), FS)["V"][0, 2, 2] == 1
 
 
 def test_run_statistics_are_undefined_without_runs():
@@ -115,14 +134,16 @@ def test_a_reference_that_notes_no_rhythm_is_not_held_to_the_labels_episodes(tmp
     beats = rec.r_peaks
     labels = tmp_path / "labels"  # what predict wrote: every beat N, atrial fibrillation and ventricular flutter
     labels.mkdir()
-    (labels / "beats.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in beats))
+    outside_vf = beats[(beats < 20 * 360) | (beats > 24 * 360)]  # no beat is labelled in ventricular flutter
+    (labels / "beats.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in outside_vf))
     (labels / "episodes.csv").write_text("type,start_s,end_s\nAF,5.0,15.0\nVF,20.0,24.0\n")
     write_json(labels / "summary.json", {"per_class": dict.fromkeys(AAMI_CLASSES, 0), "fs": 360.0, "recording_s": 30.0})
     n = ["N"] * len(beats)
     wfdb.wrann("rec", "atr", np.concatenate([[5], beats]), symbol=["+", *n], aux_note=["(N"] + [""] * len(beats),
                write_dir=str(tmp_path))  # fmt: skip
     wfdb.wrann("rec", "qrs", beats, symbol=n, write_dir=str(tmp_path))  # beats alone, no rhythm noted
-    marks = np.sort(np.concatenate([beats, [21 * 360, 23 * 360]]))  # beats alone, and ventricular flutter marked
+    # beats alone, and ventricular flutter marked (no beat annotated inside it, as MIT-BIH's 207)
+    marks = np.sort(np.concatenate([beats[(beats < 21 * 360) | (beats > 23 * 360)], [21 * 360, 23 * 360]]))
     wfdb.wrann("rec", "vfl", marks, symbol=["[" if s == 21 * 360 else "]" if s == 23 * 360 else "N" for s in marks],
                write_dir=str(tmp_path))  # fmt: skip
     (tmp_path / "reference.csv").write_text("sample,label\n" + "".join(f"{s},N\n" for s in beats))

@@ -5,13 +5,17 @@ the sensitivity and positive predictivity of ventricular (and supraventricular) 
 beats) and long runs (6 or more). ``compare_runs`` makes ``rxr``'s two matrices for one recording and
 ``run_statistics`` the six figures from them (summed over recordings first: EC57's gross statistics).
 
-As ``rxr`` does:
+As ``rxr`` reads an annotation file:
 
 - a run is a stretch of consecutive ectopic beats: V or F beats for a ventricular run, S beats for a
   supraventricular one (MIT-BIH's ``A a J S j e n``: ``rxr`` counts escape beats here, where ``bxb`` counts
-  them N), broken by any other beat; its length is counted up to 6 (``LONGEST``);
-- ventricular flutter or fibrillation is a ventricular run of length 6, atrial fibrillation or flutter a
-  supraventricular one (inside it, N beats count as S): an episode and the ectopic beats beside it are one run;
+  them N), ended by any other beat; its length is counted up to 6 (``LONGEST``); a run still open when the
+  beats end is not counted;
+- ventricular flutter or fibrillation begins a ventricular run of length 6, atrial fibrillation or flutter a
+  supraventricular one (a run of beats already under way goes on as counted), and its end carries the run
+  to there; inside atrial fibrillation N beats count as S, so a V, F or Q beat there ends the run and the
+  beats after it begin a new one, counted by its beats (an AF record with ventricular ectopy holds many S
+  couplets and short runs);
 - for the sensitivity, each reference run is looked for in the labels from 150 ms before its first beat to
   150 ms after its last (or its episode's end): the longest stretch of the labels' ectopic beats in that
   window (6 where the labels' own episode overlaps it). A reference couplet is found by a couplet or longer,
@@ -19,12 +23,8 @@ As ``rxr`` does:
   the two sides swapped.
 
 Unlike ``rxr``, which starts at minute 5 (EC57's learning period), every beat is counted from the first
-second, as the beat figures are here; beats inside an episode belong to it (``rxr`` ends the run at a beat
-called N inside ventricular flutter, and at a V, F or Q beat inside atrial fibrillation, counting the stretch
-after it as a new run by its beats: an AF record with ventricular ectopy gives it many S couplets and short runs
-that are pieces of one episode); an episode is a long run even where ectopic beats come just before it (``rxr``
-then counts its beats); and a run still open at the end of the recording is counted (``rxr`` drops it).
-Shutdown (both leads unreadable) is not marked by ``predict`` and is not read from the reference.
+second, as the beat figures are here. Shutdown (both leads unreadable) is not marked by ``predict`` and is
+not read from the reference.
 """
 
 from __future__ import annotations
@@ -50,38 +50,48 @@ MATCH_S = 0.15
 
 
 def _runs(samples: np.ndarray, labels: np.ndarray, episodes: np.ndarray, kind: str) -> list[tuple[int, int, int]]:
-    """One side's runs of ``kind``: ``(first_sample, last_sample, length)``, the length capped at ``LONGEST``.
+    """One side's runs of ``kind``, read as ``rxr`` reads an annotation file: ``(first_sample, last_sample,
+    length)``, the length capped at ``LONGEST``.
 
     samples: (n,) int beat samples in ascending order; labels: (n,) str their labels; episodes: (k, 2) int
     sample spans of this side's episodes of the kind (ventricular flutter; atrial fibrillation or flutter).
+
+    A run begins at an ectopic beat of the kind (length 1) or at an episode's start outside a run (length
+    ``LONGEST``); an ectopic beat lengthens it and an episode's end carries it to there; any other beat ends it,
+    inside an episode too (inside atrial fibrillation, N beats count as S: there a V beat ends the run, and the
+    beats after it begin a new one). A run still open when the beats end is not counted.
     """
-    in_episode = _inside(samples, episodes)
     ectopic = _is_ectopic(labels, kind)
-    # events in time order: a beat outside the episodes (ectopic or not: length 1 or 0), or an episode as a whole
-    events = [(int(s), int(s), int(e)) for s, e in zip(samples[~in_episode], ectopic[~in_episode])]
-    events += [(int(start), int(end), LONGEST) for start, end in episodes]
-    events.sort(key=lambda event: event[0])
+    if kind == "S":  # inside atrial fibrillation or flutter every supraventricular beat counts as S
+        ectopic |= _inside(samples, episodes) & (_rxr_classes(labels) == "N")
+    # in time order; at one sample an episode's start, then the beat, then an episode's end (its ends hold it)
+    events = [(int(s), 1, bool(e)) for s, e in zip(samples, ectopic)]
+    events += [(int(start), 0, True) for start in episodes[:, 0]] + [(int(end), 2, True) for end in episodes[:, 1]]
+    events.sort(key=lambda event: event[:2])
     runs, current = [], None
-    for start, end, length in events:
-        if not length:  # a beat that is not ectopic ends the run
+    for sample, what, extends in events:
+        if what == 0:  # an episode begins: a long run, unless a run of beats is already under way
+            current = current or [sample, sample, LONGEST]
+        elif what == 2:  # an episode ends: the run reaches it
             if current is not None:
-                runs.append(tuple(current))
+                current[1] = max(current[1], sample)
+        elif extends:
+            current = [sample, sample, 0] if current is None else current
+            current[1], current[2] = sample, min(LONGEST, current[2] + 1)
+        elif current is not None:  # any other beat ends the run
+            runs.append(tuple(current))
             current = None
-            continue
-        if current is None:
-            current = [start, end, length]
-        else:
-            current[1] = max(current[1], end)
-            current[2] = min(LONGEST, current[2] + length)
-    if current is not None:
-        runs.append(tuple(current))
     return runs
+
+
+def _rxr_classes(labels: np.ndarray) -> np.ndarray:
+    """(n,) str: the class ``rxr`` reads each of ``labels`` as (``RXR_CLASS``; Q for a label it does not know)."""
+    return np.array([RXR_CLASS.get(str(label), "Q") for label in labels], dtype=str)
 
 
 def _is_ectopic(labels: np.ndarray, kind: str) -> np.ndarray:
     """(n,) bool: which of ``labels`` make a run of ``kind`` (``RUN_KINDS``)."""
-    classes = np.array([RXR_CLASS.get(str(label), "Q") for label in labels], dtype=str)
-    return np.isin(classes, RUN_KINDS[kind])
+    return np.isin(_rxr_classes(labels), RUN_KINDS[kind])
 
 
 def _inside(samples: np.ndarray, spans: np.ndarray) -> np.ndarray:

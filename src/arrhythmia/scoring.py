@@ -388,7 +388,7 @@ def _compared(
             _run_beats(samples, labels, annotations),
             labelled_beats,
             fs,
-            _run_episodes(notes, fs, flutter),
+            _run_episodes(notes, fs, np.minimum(flutter, round(length_s * fs))),  # a [ left open: to the end
             _run_episodes(_markable(detected_episodes, notes, flutter), fs),
         )
         compared = replace(compared, runs=runs)
