@@ -115,6 +115,25 @@ def test_score_pools_the_runs_and_reports_them_per_recording():
     assert metrics["runs"]["V"]["short run"]["se"] == pytest.approx(0.0)
     text = format_scores(metrics, [comparison])
     assert "couplets and runs (EC57, as rxr counts them" in text and "ventricular short runs" in text
+    # per recording, as rxr's line format: the couplet found and true, the short run missed, no false run
+    lines = format_scores(metrics, [comparison], per_record=True).splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("ventricular runs per recording")))
+    assert lines[at + 1].split() == [
+        "record",
+        "CTs",
+        "CFN",
+        "CTp",
+        "CFP",
+        "STs",
+        "SFN",
+        "STp",
+        "SFP",
+        "LTs",
+        "LFN",
+        "LTp",
+        "LFP",
+    ]
+    assert lines[at + 2].split() == ["r", "1", "0", "1", "0", "0", "1", "0", "0", "0", "0", "0", "0"]
     document = scores_document(metrics, [comparison], {}, {})
     assert document["recordings"][0]["runs"]["V"]["couplet"]["tp_se"] == 1
 

@@ -744,8 +744,28 @@ def format_scores(metrics: dict, comparisons: list[RecordingComparison], per_rec
             cells = "".join(f"{_se_ppv(row['per_class'].get(k)):>15}" for k in shown)
             lines.append(f"{c.record:<10}{counts}{_percent(row['accuracy']):>7}{cells}")
     if per_record:
-        lines += _atrial_lines(comparisons)
+        lines += _run_record_lines(comparisons) + _atrial_lines(comparisons)
     return "\n".join(lines)
+
+
+def _run_record_lines(comparisons: list[RecordingComparison]) -> list[str]:
+    """Per recording, its couplets and runs as ``rxr``'s line format gives them (AAMI's record-by-record table):
+    for couplets (C), short (S) and long runs (L), the reference runs found and missed (Ts, FN), the labelled
+    runs true and false (Tp, FP); a block for V runs, one for S runs."""
+    counted = [c for c in comparisons if c.runs is not None]
+    lines = []
+    for kind, name in (("V", "ventricular"), ("S", "supraventricular")):
+        rows = []
+        for c in counted:
+            figures = run_statistics(c.runs[kind])
+            cells = [figures[n][k] for n, _, _ in RUN_BINS for k in ("tp_se", "fn", "tp_ppv", "fp")]
+            rows.append(f"{c.record:<10}" + "".join(f"{v:>5}" for v in cells))
+        if rows:
+            heads = [f"{b}{k}" for b in "CSL" for k in ("Ts", "FN", "Tp", "FP")]
+            lines += ["", f"{name} runs per recording (rxr's line format: C couplets, S short, L long runs; Ts found, "
+                      "FN missed, Tp true, FP false):"]  # fmt: skip
+            lines += [f"{'record':<10}" + "".join(f"{h:>5}" for h in heads), *rows]
+    return lines
 
 
 def runs_lines(runs: dict[str, dict]) -> list[str]:
