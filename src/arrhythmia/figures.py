@@ -51,7 +51,14 @@ AAMI_NAMES: dict[str, str] = {
 }
 DPI = 100  # with the sizes below and a 256-colour palette, PNGs stay around 15-60 KB
 RIGHT, WRONG = "#1a7f37", "#cf222e"  # green / red for correct / wrong predictions
+WRONG_FRAME_LW = 3.0  # the frame of a wrong prediction's panel, points (matplotlib's usual: 0.8)
 SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+#: And a hatch each: val's orange and test's green are one grey in black-and-white print (CIELAB L* 65 and 63) and
+#: 4 CIELAB units apart with deuteranopia, so the class-distribution bars of the two were told apart by nothing.
+SPLIT_HATCHES = {"train": None, "val": "///", "test": "..."}
+#: The line style of each class's histogram, in turn: five classes in matplotlib's first five colours printed as
+#: three greys (N, F and Q one of them), and with deuteranopia V's green and F's red were one olive.
+CLASS_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 AMPLITUDE = "normalised amplitude"
 
 
@@ -156,8 +163,12 @@ def plot_beat_statistics(beats: BeatSet, path: str | Path) -> Path:
         for i, name in enumerate(beats.classes):
             mine = values[beats.y == i]
             if len(mine):
-                # Outlines, not filled bars: five overlaid classes stay distinguishable.
-                ax.hist(mine, bins=bins, density=True, histtype="step", lw=1.6, label=f"{name} (n={len(mine):,})")
+                # Outlines, not filled bars: five overlaid classes stay distinguishable; each its own line style,
+                # as well as its colour, for a black-and-white print or a colour-blind reader.
+                style = CLASS_LINESTYLES[i % len(CLASS_LINESTYLES)]
+                ax.hist(
+                    mine, bins=bins, density=True, histtype="step", lw=1.6, ls=style, label=f"{name} (n={len(mine):,})"
+                )
         ax.set_xlabel(f"{what} ({AMPLITUDE})")
         ax.set_ylabel("density")
         ax.set_title(f"Distribution of the {what}", fontsize=10)
@@ -188,6 +199,10 @@ def plot_class_distribution(counts: Mapping[str, Mapping[str, int]], path: str |
             bottom=0.0,
             label=f"{split} ({values.sum():,})",
             color=SPLIT_COLOURS.get(split),
+            hatch=SPLIT_HATCHES.get(split),
+            hatchcolor="white",
+            edgecolor="white",
+            lw=0.5,
         )
         ax.bar_label(bars, labels=[f"{v:,}" for v in values], fontsize=7, padding=1)
     ax.set_yscale("log")
@@ -252,12 +267,17 @@ def plot_training_curves(
     same = losses[0] == losses[1]  # else each line names its loss: a focal loss is not a cross-entropy
     panels = (("loss", f"{losses[0]} loss" if same else "loss", 1.0), ("acc", "accuracy (%)", 100.0))
     for ax, (key, ylabel, scale) in zip(axes, panels):
-        for part, colour in (("train", SPLIT_COLOURS["train"]), ("val", SPLIT_COLOURS["val"])):
+        # Each line its own style and marker besides its colour: in black-and-white print the blue and the orange
+        # are two close greys, and with deuteranopia the orange is the kept checkpoint's olive.
+        for part, style in (("train", ("-", "o")), ("val", ("--", "s"))):
             values = [r[f"{part}_{key}"] * scale for r in history]
             name = "train" if part == "train" else "validation"
             if key == "loss" and not same:
                 name += f" ({losses[0] if part == 'train' else losses[1]})"
-            ax.plot(epochs, values, marker=marker, ms=3, color=colour, label=name)
+            ls, shape = style
+            ax.plot(
+                epochs, values, ls=ls, marker=shape if marker else None, ms=3, color=SPLIT_COLOURS[part], label=name
+            )
         if best_epoch is not None:
             ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2, label=f"kept checkpoint (epoch {best_epoch})")
         for k, epoch in enumerate(drops):
@@ -341,7 +361,8 @@ def plot_sample_predictions(
     synthetic: bool = False,
     window: Window = WINDOWS["kachuee"],
 ) -> Path:
-    """Eight test beats with true label, predicted label and confidence; green where right, red where wrong.
+    """Eight test beats with true label, predicted label and confidence; green where right, red where wrong, and
+    a wrong one's panel also in a heavy frame, its title bold (seen without colour).
 
     X : (n_beats, window length) cut with ``window``; y_true : (n_beats,) class indices; probs : (n_beats, n_classes).
     """
@@ -360,7 +381,13 @@ def plot_sample_predictions(
             f"confidence {probs[i, y_pred[i]]:.0%} ({verdict})",
             color=colour,
             fontsize=9,
+            fontweight="normal" if ok else "bold",
         )
+        if not ok:
+            # A heavy frame and a bold title, not the red alone: green and red print as one grey, and are one
+            # olive with deuteranopia, so an error was told from a right call only by its title's small word.
+            for spine in ax.spines.values():
+                spine.set(color=WRONG, lw=WRONG_FRAME_LW)
         ax.grid(alpha=0.3)
     for ax in axes[len(picked) :]:
         ax.text(0.5, 0.5, "no more test beats", ha="center", va="center", transform=ax.transAxes)
