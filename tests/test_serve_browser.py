@@ -439,3 +439,125 @@ def test_a_file_s_words_stay_text_and_the_pages_keep_to_their_content_security_p
         page.goto(f"{url}/docs")
         page.get_by_text("/api/recordings/{name}/beats", exact=True).first.wait_for(timeout=15_000)
         assert not dialogs and not violations and not errors, (dialogs, violations, errors)
+
+
+def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_path):
+    """A reviewer without a mouse: Enter on a button reached with Tab presses it (an export downloads; it was
+    taken for "next beat to review"); a family relabelled from its focused button keeps the focus once the
+    cards are drawn again (it fell to the page's start); a beat to review and a patient's event are rows Tab
+    reaches and Enter opens; Ctrl with + or - is the browser's zoom, not the strip's length; the class menu,
+    changed with the arrow keys, hands the focus to the strip, where it is seen."""
+    url, _, _ = server
+    with chromium() as browser:
+        page, errors = watched_page(browser, accept_downloads=True, viewport={"width": 1280, "height": 900})
+        open_review(page, url)
+        page.wait_for_selector("#family-0 button")
+        page.focus("#export-annotations")
+        with page.expect_download(timeout=10_000) as download:
+            page.keyboard.press("Enter")
+        assert download.value.suggested_filename == "r01.rev"
+        assert page.text_content("#selected").startswith("click a beat")  # Enter did nothing else
+        for key in ("Control+Equal", "Control+Minus"):
+            page.keyboard.press(key)
+        page.wait_for_timeout(300)
+        assert page.text_content("#width") == "10"
+        label = "Q" if page.evaluate("view.families[0].label") != "Q" else "F"
+        button = page.locator(f"#family-0 button[data-focus='0 {label}']")
+        assert button.get_attribute("aria-label").startswith("family 0: label all ") and button.text_content() == label
+        page.evaluate("window.card = document.getElementById('family-0')")
+        button.focus()
+        page.keyboard.press("Space")
+        wait_version(page, 1)
+        page.wait_for_function("() => document.getElementById('family-0') !== window.card")  # drawn again
+        assert page.evaluate("document.activeElement.dataset.focus") == f"0 {label}"
+        page.keyboard.press("u")
+        wait_version(page, 2)
+        row = page.locator("#questions tbody tr").nth(1)
+        asked = row.get_attribute("data-sample")
+        row.focus()
+        assert page.evaluate("document.activeElement.dataset.sample") == asked  # a Tab stop
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('(sample {asked})')")
+        assert page.evaluate("document.activeElement.id") == "strip"
+        assert page.locator("#questions tbody tr[aria-current='true']").get_attribute("data-sample") == asked
+        before = page.text_content("#strip-time")
+        page.locator("#events tbody tr").first.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.getElementById('strip-time').textContent.startsWith('0:35.0')")
+        assert before != page.text_content("#strip-time")
+        page.focus("#jump-class")
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function("() => document.activeElement.id === 'strip'")
+        outline = page.evaluate("getComputedStyle(document.getElementById('strip')).outlineStyle")
+        assert outline != "none", "the strip's focus is not seen"
+        assert not errors, errors
+
+
+def contrast(page, foreground: str, background: str) -> float:
+    """WCAG's contrast ratio of two CSS colours, as the page's canvas reads them."""
+    return page.evaluate(
+        """([a, b]) => {
+          const g = document.createElement("canvas").getContext("2d");
+          const lum = (c) => { g.fillStyle = "#000"; g.fillStyle = c; g.fillRect(0, 0, 1, 1);
+            const [r, gg, bb] = g.getImageData(0, 0, 1, 1).data;
+            return [r, gg, bb].map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+              .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0); };
+          const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+          return (x + 0.05) / (y + 0.05);
+        }""",
+        [foreground, background],
+    )
+
+
+def test_the_page_is_read_without_colour_without_sight_and_at_200_percent_zoom(server):
+    """Red-green colour blind, with a screen reader, at 200% zoom: an unsure beat is a "?" after its letter on the
+    strip (it was not marked at all), every letter drawn and every class badge is 4.5:1 against its ground (S's
+    white on orange was 2.7:1, the greys 4.3:1), the row of the selected beat to review is pointed at, not only
+    tinted; the strip, the class menu and the upload field have names, the selected beat and the messages are
+    live regions; at 1280x720 zoomed 200% a key that moves the strip brings it on screen."""
+    url, _, unsure = server
+    with chromium() as browser:
+        page, errors = watched_page(browser, viewport={"width": 640, "height": 360}, device_scale_factor=2)
+        page.add_init_script(
+            """window.drawn = [];
+            const fillText = CanvasRenderingContext2D.prototype.fillText;
+            CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+              if (this.canvas.id === "strip") window.drawn.push([String(text), String(this.fillStyle)]);
+              return fillText.call(this, text, ...rest);
+            };"""
+        )
+        page.goto(url)
+        page.fill("#login input", TOKEN)
+        page.click("#login button")
+        assert page.get_attribute("#upload input[type=file]", "aria-label")
+        open_review(page, url, login=False)
+        assert page.evaluate("document.getElementById('strip').getBoundingClientRect().top") > 360  # below
+        page.keyboard.press("c")  # the unsure beat
+        page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('(sample {unsure})')")
+        page.wait_for_function("() => document.getElementById('strip').getBoundingClientRect().top < 360")
+        label = page.evaluate(f"view.beats.find((b) => b.sample === {unsure}).label")
+        assert "(unsure)" in page.text_content("#selected")
+        letters = [(text, style) for text, style in page.evaluate("window.drawn") if re.fullmatch(r"[A-Z?][*?]?", text)]
+        assert any(text == label + "?" for text, _ in letters), letters  # the unsure beat's mark
+        for text, style in letters:
+            assert contrast(page, style, "#fff") >= 4.5, (text, style)
+        for badge in page.locator("#counts .cls").all():
+            colour, ground = badge.evaluate("(e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+            assert contrast(page, colour, ground) >= 4.5, (badge.text_content(), colour, ground)
+        muted = page.evaluate("getComputedStyle(document.getElementById('strip-time')).color")
+        assert contrast(page, muted, "#fafafa") >= 4.5
+        version = page.evaluate("getComputedStyle(document.getElementById('version')).color")
+        assert contrast(page, version, "#263238") >= 4.5
+        page.keyboard.press("Enter")  # a beat to review: its row pointed at, not only tinted
+        page.wait_for_selector("#questions tr.current")
+        marker = page.evaluate(
+            "getComputedStyle(document.querySelector('#questions tr.current td'), '::before').content"
+        )
+        assert "\u25b6" in marker and page.get_attribute("#questions tr.current", "aria-current") == "true"
+        assert page.get_attribute("#strip", "role") == "img" and page.get_attribute("#strip", "aria-label")
+        assert page.get_attribute("#strip", "aria-describedby") == "selected"
+        assert page.get_attribute("#jump-class", "aria-label")
+        assert page.get_attribute("#selected", "aria-live") == "polite"
+        assert page.get_attribute("#message", "role") == "status"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 640
+        assert not errors, errors

@@ -6,6 +6,10 @@ const BASE = "/api/recordings/" + encodeURIComponent(NAME);
 const WIDTHS = [10, 20, 30, 60];
 const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], questions: [], overview: null };
 const message = document.getElementById("message");
+// The letters drawn on the canvases: the class colours where they are text, darker where a colour is too pale for
+// a letter (S's orange and the grey of no label are 2.7:1 on white; these 5.0 and 4.6, WCAG AA's 4.5).
+const TEXT_COLOURS = Object.assign({}, CLASS_COLOURS, { S: "#a35f00", "": "#757575" });
+const UNSURE_BELOW = 0.5; // review.UNSURE_BELOW: a beat under it, not yet reviewed, is an unsure one ("c")
 
 function say(text, error = false) {
   message.textContent = text;
@@ -80,7 +84,7 @@ function drawOverview() {
   const [g, width, height] = sized(canvas);
   const n = data.heart_rate_bpm.length, lane = 12, top = height - 4 * lane - 14; // a lane holds its 10 px letter
   g.clearRect(0, 0, width, height);
-  g.fillStyle = "#777";
+  g.fillStyle = "#666";
   g.font = "10px sans-serif";
   for (const bpm of [50, 100, 150]) {
     const y = top - ((bpm - 30) / 170) * top;
@@ -111,7 +115,7 @@ function drawOverview() {
   const x0 = 22 + (view.start / data.duration_s) * (width - 22);
   g.fillStyle = "rgba(33, 150, 243, 0.35)";
   g.fillRect(x0, 0, Math.max((view.width / data.duration_s) * (width - 22), 2), height - 12);
-  g.fillStyle = "#777";
+  g.fillStyle = "#666";
   g.fillText(clock(0), 22, height - 1);
   g.fillText(clock(data.duration_s), width - 50, height - 1);
 }
@@ -161,8 +165,8 @@ function drawStrip() {
     g.lineTo(px, height);
     g.stroke();
     g.globalAlpha = 1;
-    g.fillStyle = colour;
-    g.fillText((beat.label || "?") + (beat.reviewed ? "*" : ""), px, 13);
+    g.fillStyle = TEXT_COLOURS[beat.label] || TEXT_COLOURS[""];
+    g.fillText((beat.label || "?") + (beat.reviewed ? "*" : unsure(beat) ? "?" : ""), px, 13);
   }
   const wall = wallClock(view.start);
   document.getElementById("strip-time").textContent =
@@ -171,12 +175,45 @@ function drawStrip() {
   canvas.dataset.start = view.start;
   remember();
   const beat = view.beats.find((b) => b.sample === view.selected);
-  document.getElementById("selected").textContent = beat
+  const selected = beat
     ? `beat at ${when(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
       (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
-      (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "")
+      (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "") +
+      (unsure(beat) ? " (unsure)" : "")
     : "click a beat or press \u2192";
+  // A live region: set only when it changes, so that a redraw (a resize) does not read it out again.
+  const said = document.getElementById("selected");
+  if (said.textContent !== selected) said.textContent = selected;
   markQuestion();
+}
+
+// A beat the network was unsure of and nobody has reviewed yet: a "?" after its letter on the strip.
+function unsure(beat) {
+  return !beat.reviewed && beat.confidence !== null && beat.confidence !== undefined && beat.confidence < UNSURE_BELOW;
+}
+
+// A table row or other element that acts when clicked, made to act from the keyboard too (Tab to it, Enter or
+// Space): the attributes to give it.
+function activatable(action, attributes = {}) {
+  const run = (event) => {
+    if (event.type === "keydown") {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+    }
+    Promise.resolve(action()).catch((error) => say(error.message, true));
+  };
+  return Object.assign({ tabindex: "0", class: "clickable", onclick: run, onkeydown: run }, attributes);
+}
+
+// `box`'s children replaced by `render()`, the keyboard's focus kept on the same control (the element with the
+// same data-focus) rather than dropped to the page's start with the element it was on.
+function keepingFocus(box, render) {
+  const active = document.activeElement;
+  const key = active && box.contains(active) ? active.dataset.focus : undefined;
+  render();
+  if (key === undefined) return;
+  const again = [...box.querySelectorAll("[data-focus]")].find((node) => node.dataset.focus === key);
+  if (again) again.focus({ preventScroll: true });
 }
 
 // The place in the recording (the strip's start and length, the selected beat) kept in the address
@@ -223,25 +260,28 @@ async function loadOverview() {
 async function loadFamilies() {
   view.families = await apiJSON(`${BASE}/families`);
   const box = document.getElementById("families");
-  box.replaceChildren(
+  keepingFocus(box, () => box.replaceChildren(
     ...view.families.slice(0, 40).map((f) => {
       const canvas = element("canvas", { height: 70 });
       const counts = Object.entries(f.counts).map(([c, n]) => `${c || "?"} ${n}`).join(", ");
-      const buttons = view.rec.classes.map((c) =>
-        element("button", { class: "cls cls-" + c, title: `label ${f.beats === 1 ? "its beat" : `all ${count(f.beats, "beat")}`} ${c}`, onclick: () => relabelFamily(f.family, c) }, c),
-      );
+      const buttons = view.rec.classes.map((c) => {
+        const what = `label ${f.beats === 1 ? "its beat" : `all ${count(f.beats, "beat")}`} ${c}`;
+        // named with the family, read out as more than the letter by a screen reader
+        const named = { "aria-label": `family ${f.family}: ${what}`, "data-focus": `${f.family} ${c}` };
+        return element("button", { class: "cls cls-" + c, title: what, ...named, onclick: () => relabelFamily(f.family, c) }, c);
+      });
       const card = element(
         "div",
         { class: "family", id: "family-" + f.family },
         element("div", {}, element("b", {}, `family ${f.family}`), `: ${count(f.beats, "beat")} `, element("span", { class: "cls cls-" + f.label }, f.label)),
         canvas,
         element("div", { class: "muted" }, counts),
-        element("div", {}, ...buttons, " ", element("button", { onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }).then(revealStrip) }, "show")),
+        element("div", {}, ...buttons, " ", element("button", { "aria-label": `show a beat of family ${f.family}`, "data-focus": `${f.family} show`, onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }).then(revealStrip) }, "show")),
       );
       requestAnimationFrame(() => drawTemplate(canvas, f.template, CLASS_COLOURS[f.label]));
       return card;
     }),
-  );
+  ));
 }
 
 function drawTemplate(canvas, values, colour) {
@@ -262,19 +302,18 @@ async function loadQuestions() {
   view.questions = asked;
   document.getElementById("questions-section").hidden = !asked.length;
   const body = document.querySelector("#questions tbody");
-  body.replaceChildren(
+  keepingFocus(body, () => body.replaceChildren(
     ...asked.map((q, i) =>
       element(
         "tr",
-        {
-          "data-sample": q.sample,
-          class: "clickable",
-          onclick: async () => {
+        activatable(
+          async () => {
             await showBeat(q);
             revealStrip();
             document.getElementById("strip").focus({ preventScroll: true });
           },
-        },
+          { "data-sample": q.sample, "data-focus": String(q.sample) },
+        ),
         element("td", {}, String(i + 1)),
         element("td", {}, clock(q.time_s)),
         element("td", {}, element("span", { class: "cls cls-" + q.label }, q.label || "?")),
@@ -282,13 +321,16 @@ async function loadQuestions() {
         element("td", { class: "muted" }, q.reviewed ? "answered" : ""),
       ),
     ),
-  );
+  ));
   markQuestion();
 }
 
 function markQuestion() {
   for (const row of document.querySelectorAll("#questions tbody tr")) {
-    row.classList.toggle("current", Number(row.dataset.sample) === view.selected);
+    const current = Number(row.dataset.sample) === view.selected;
+    row.classList.toggle("current", current); // marked by a pointer as well as the colour (style.css)
+    if (current) row.setAttribute("aria-current", "true");
+    else row.removeAttribute("aria-current");
   }
 }
 
@@ -307,18 +349,18 @@ function jumpToQuestion(direction) {
 async function loadEpisodes() {
   view.episodes = (await apiJSON(`${BASE}/episodes`)).sort((a, b) => a.start_s - b.start_s);
   const body = document.querySelector("#episodes tbody");
-  body.replaceChildren(
+  keepingFocus(body, () => body.replaceChildren(
     ...view.episodes.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.start_s - 2).then(revealStrip), class: "clickable" },
+        activatable(() => loadStrip(e.start_s - 2).then(revealStrip), { "data-focus": String(e.start_s) }),
         element("td", {}, e.type),
         element("td", {}, when(e.start_s)),
         element("td", {}, (e.end_s - e.start_s).toFixed(1) + " s"),
         element("td", {}, e.beats ?? ""),
       ),
     ),
-  );
+  ));
 }
 
 // The patient's events the recording's file marks (an EDF+ file's annotations), each a click from its strip.
@@ -328,7 +370,7 @@ function showEvents(events) {
     ...events.slice(0, 300).map((e) =>
       element(
         "tr",
-        { onclick: () => loadStrip(e.time_s - view.width / 2).then(revealStrip), class: "clickable" },
+        activatable(() => loadStrip(e.time_s - view.width / 2).then(revealStrip)),
         element("td", {}, when(e.time_s)),
         element("td", {}, e.text),
       ),
@@ -456,6 +498,11 @@ function setWidth(delta) {
 
 document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, select, textarea") || !view.rec || !view.signal) return;
+  // With Ctrl, Alt or Cmd a key is the browser's (Ctrl/Cmd with + and - zooms the page, Alt+Left goes back),
+  // the page's undo (Ctrl/Cmd+Z) aside; AltGr (Ctrl+Alt on Windows) only types a character, "[" on a German keyboard.
+  const undoKey = event.key.toLowerCase() === "z" && (event.ctrlKey || event.metaKey) && !event.altKey;
+  const altGraph = event.getModifierState && event.getModifierState("AltGraph");
+  if ((event.ctrlKey || event.metaKey || event.altKey) && !undoKey && !altGraph) return;
   const key = event.key;
   const lower = key.toLowerCase();
   let action = null;
@@ -464,20 +511,26 @@ document.addEventListener("keydown", (event) => {
   else if (key === "PageDown") action = () => loadStrip(view.start + view.width);
   else if (key === "PageUp") action = () => loadStrip(view.start - view.width);
   else if (key === "]" || key === "[") action = () => jumpToClass(document.getElementById("jump-class").value, key === "[");
-  else if (lower === "e" && !event.ctrlKey && !event.metaKey) action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
-  else if (lower === "c" && !event.ctrlKey && !event.metaKey) action = () => jumpToUnsure(event.shiftKey ? -1 : 1);
-  else if (key === "Enter" && !event.target.closest("a")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1); // never presses a focused button
+  else if (lower === "e") action = () => jumpToEpisode(event.shiftKey ? -1 : 1);
+  else if (lower === "c") action = () => jumpToUnsure(event.shiftKey ? -1 : 1);
+  // Enter on a link, a button or a row reached with Tab presses it (a button clicked with the mouse has given
+  // the focus back, below); elsewhere, the strip included, it is the next beat to review.
+  else if (key === "Enter" && !event.target.closest("a, button, [tabindex]:not(#strip)")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
   else if (key === "+" || key === "=") action = () => setWidth(1);
   else if (key === "-") action = () => setWidth(-1);
-  else if ((lower === "z" && (event.ctrlKey || event.metaKey)) || (key === "u" && !event.ctrlKey)) action = undo;
-  else if (view.rec.classes.includes(key.toUpperCase()) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+  else if (undoKey || key === "u") action = undo;
+  else if (view.rec.classes.includes(key.toUpperCase())) {
     const label = key.toUpperCase();
     if (event.shiftKey) document.getElementById("jump-class").value = label;
     action = event.shiftKey ? () => jumpToClass(label) : () => relabelBeat(label);
   }
   if (action) {
     event.preventDefault();
-    Promise.resolve(action()).catch((error) => say(error.message, true));
+    // The strip the key changed, brought on screen: at 200% zoom it can lie below the window's bottom edge.
+    const strip = document.getElementById("strip");
+    Promise.resolve(action())
+      .then(() => strip.scrollIntoView({ block: "nearest" }))
+      .catch((error) => say(error.message, true));
   }
 });
 
@@ -503,9 +556,10 @@ document.getElementById("overview").addEventListener("click", (event) => {
   loadStrip(fraction * view.overview.duration_s - view.width / 2).catch((error) => say(error.message, true));
 });
 
-// The class beside [ ] chosen with the mouse: the keyboard goes back to the page. Kept focused, the select
-// would swallow every key (and take "v" or "f" for a class to choose rather than a beat to relabel).
-document.getElementById("jump-class").addEventListener("change", (event) => event.target.blur());
+// The class beside [ ] chosen: the keyboard goes back to the strip, where the focus is seen (blurred, it was
+// nowhere to be seen). Kept focused, the select would swallow every key (and take "v" or "f" for a class to
+// choose rather than a beat to relabel).
+document.getElementById("jump-class").addEventListener("change", () => document.getElementById("strip").focus({ preventScroll: true }));
 
 document.getElementById("undo").addEventListener("click", undo);
 document.getElementById("export-annotations").addEventListener("click", () =>
