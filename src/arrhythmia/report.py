@@ -3,7 +3,10 @@
 ``write_report(run)`` draws the figures (``make_figures``, with the plot functions of ``arrhythmia.figures``)
 and writes ``run_dir/report.html``:
 a single file with every image embedded as a ``data:`` URI and inline CSS, so it can be mailed,
-archived or opened offline. It links to nothing outside itself (no fonts, scripts or CDNs).
+archived or opened offline. It links to nothing outside itself (no fonts, scripts or CDNs). Printed, or saved
+as PDF (``PRINT_CSS``, ``page_css``), each page names the model and the run and its page number, the figures and
+tables fit the page whole, and the folded table of test records prints open; each figure's alt text says what it
+shows for this run (``alt_texts``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -80,7 +84,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "sample_predictions": (
         "Eight test beats with their true and predicted classes and the model's confidence; green where the "
-        "prediction is right, red where it is wrong. Errors are deliberately included.",
+        "prediction is right, red in a heavy frame with a bold title where it is wrong. Errors are deliberately "
+        "included.",
         "eight sample test beats with predictions",
     ),
     "ec57": (
@@ -133,6 +138,26 @@ footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line);
          font-size: 0.85rem; }
 @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, 1fr); } main { padding: 16px; } }
 """
+#: On paper (printed, or saved as PDF, for a meeting or a paper's supplement): the page is white to its edge, no
+#: box scrolls, so the tables are set smaller and closer to fit a portrait A4 or Letter page (the 9-column table of
+#: gross and record-average statistics ran 920 px wide on a 703 px page and lost its right columns) and the model's
+#: structure wraps its long lines (cut at the page's edge); a figure is never cut across two pages nor parted from
+#: its caption (which began the next page), a heading is never left alone at the foot of a page, and the folded
+#: table of every test record prints open (closed, it was left out of the printout); the links lead nowhere on paper.
+PRINT_CSS = """
+@media print {
+  body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }
+  nav { display: none; }
+  figure, .card, tr, .warning, .banner { break-inside: avoid; }
+  h1, h2, h3, summary { break-after: avoid; }
+  table { font-size: 8.5pt; } th, td { padding: 2px 5px; } dl.facts { break-inside: avoid; }
+  pre { overflow: visible; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7pt; }
+  details::details-content { content-visibility: visible; display: contents; }
+  details > summary { list-style: none; font-weight: 600; }
+}
+"""
+#: The printed page's margins, ``@page``'s (top and bottom, left and right), inside which its header and page number.
+PAGE_MARGIN = "14mm 12mm"
 
 
 def esc(value: object) -> str:
@@ -163,15 +188,43 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def css_string(text: str) -> str:
+    """``text`` as a quoted CSS string: every character but ASCII letters, digits, spaces and ``.-_:,()/`` escaped,
+    so a run's name can end neither the string nor the ``<style>`` element it stands in, and one not in ASCII is
+    not written as an HTML reference (``write_report``), which a style element shows as it stands (the space after
+    each escape ends the escape, and is not shown)."""
+    safe = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in " .-_:,()/" else f"\\{ord(ch):x} " for ch in text)
+    return f'"{safe}"'
+
+
+def page_css(title: str) -> str:
+    """The ``@page`` rule of a printed run report: ``title`` (the model and the run) at the top left of every page,
+    "page n of m" at its bottom right, so a page that comes loose from a printout says whose it is."""
+    return (
+        f"@page {{ margin: {PAGE_MARGIN};"
+        f" @top-left {{ content: {css_string(title)}; font: 8pt sans-serif; color: #444; }}"
+        ' @bottom-right { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; color: #444; }'
+        " }"
+    )
+
+
+def run_title(path: Path) -> str:
+    """A run's name as its report gives it: its directory's name, and a cross-validation fold's (``fold-3``) with
+    its cross-validation's (``crossval-fast/fold-3``): every cross-validation names its folds alike."""
+    path = Path(path).resolve()
+    return f"{path.parent.name}/{path.name}" if re.fullmatch(r"fold-\d+", path.name) else path.name
+
+
 def _image(path: Path, alt: str) -> str:
     """An <img> whose PNG is embedded as a base64 data URI, so the page needs no other file."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
 
 
-def _figure(figures: Mapping[str, Path], name: str) -> str:
-    caption, alt = CAPTIONS[name]
-    return f"<figure>{_image(figures[name], alt)}<figcaption>{esc(caption)}</figcaption></figure>"
+def _figure(figures: Mapping[str, Path], name: str, alt: str | None = None) -> str:
+    """A figure with its caption; ``alt``: what it shows for this run (default: ``CAPTIONS``' general words)."""
+    caption, general = CAPTIONS[name]
+    return f"<figure>{_image(figures[name], alt or general)}<figcaption>{esc(caption)}</figcaption></figure>"
 
 
 def _table(
@@ -339,6 +392,65 @@ def _distribution_table(counts: Mapping[str, Mapping[str, int]], classes: Sequen
     return _table(["class", *splits, "all"], rows, footer=footer)
 
 
+def _share_text(row: Sequence[float], classes: Sequence[str]) -> str:
+    """One true class's row-normalised confusion row as words: ``"96% N, 3% S"`` (each share of 1% or more)."""
+    shares = sorted(((v, name) for v, name in zip(row, classes) if v >= 0.005), reverse=True)
+    return ", ".join(f"{v:.0%} {name}" for v, name in shares) or "none"
+
+
+def alt_texts(run_name: str, metrics: Mapping, history: Sequence[Mapping], counts: Mapping, best: int | None) -> dict:
+    """What each figure of a run's report shows for this run, in words, for its ``alt`` text: read aloud, the
+    figures were 'confusion matrices, counts and row-normalised' whatever the run. ``{figure name: text}``
+    (``CAPTIONS``' names); a figure not here keeps ``CAPTIONS``' general words."""
+    classes = list(metrics["classes"])
+    per_class, n = metrics["per_class"], metrics.get("n_beats", 0)
+    texts = {}
+    confusion = np.asarray(metrics["confusion"], dtype=np.int64)
+    rows = [
+        f"true {name} ({confusion[i].sum():,} beats) called {_share_text(metrics['confusion_normalised'][i], classes)}"
+        for i, name in enumerate(classes)
+        if confusion[i].sum()
+    ]
+    texts["confusion"] = f"Confusion matrices of {run_name} on its {n:,} test beats: " + "; ".join(rows) + "."
+    se_ppv = [
+        f"{name} Se {_plain_percent(per_class[name]['se'])}, +P {_plain_percent(per_class[name]['ppv'])}"
+        for name in classes
+    ]
+    texts["ec57"] = f"Bar chart of {run_name}'s Se and +P per class on the test split: " + "; ".join(se_ppv) + "."
+    if history:
+        first, last = history[0], history[-1]
+        drops = lr_drops(history)
+        texts["training_curves"] = (
+            f"Training curves of {run_name} over {len(history)} epochs: train loss {format_loss(first['train_loss'])} "
+            f"to {format_loss(last['train_loss'])}, validation loss {format_loss(first['val_loss'])} to "
+            f"{format_loss(last['val_loss'])}; train accuracy {percent(first['train_acc'])} to "
+            f"{percent(last['train_acc'])}, validation accuracy {percent(first['val_acc'])} to "
+            f"{percent(last['val_acc'])}; kept checkpoint: epoch {best if best is not None else 'none'}"
+            + (
+                f"; learning rate lowered at epoch{'s' if len(drops) > 1 else ''} {', '.join(map(str, drops))}"
+                if drops
+                else ""
+            )
+            + "."
+        )
+    if counts:
+        splits = [
+            f"{split}: " + ", ".join(f"{name} {counts[split].get(name, 0):,}" for name in classes) for split in counts
+        ]
+        texts["class_distribution"] = "Bar chart of beats per class and split, log scale; " + "; ".join(splits) + "."
+        train = counts.get("train", {})
+        held = ", ".join(f"{name} ({train.get(name, 0):,} beats)" for name in classes)
+        texts["example_beats"] = f"One example beat of each class from {run_name}'s training split: {held}."
+        texts["beat_statistics"] = (
+            f"Histograms of each training beat's mean and standard deviation per class, {run_name}: {held}."
+        )
+    return texts
+
+
+def _plain_percent(value: float | None) -> str:
+    return "undefined" if value is None else percent(value)
+
+
 def _facts(items: Iterable[tuple[str, str]]) -> str:
     """A two-column list of label/value pairs (values already escaped)."""
     return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
@@ -354,7 +466,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     classifier = run.classifier()  # the one make_figures used; only its structure is shown here
     total, trainable = count_parameters(classifier.model)
 
-    run_name = run.path.resolve().name
+    run_name = run_title(run.path)
     synthetic = bool(data.get("synthetic"))
     protocol = data.get("protocol", config.protocol)
     counts = data.get("counts", {})
@@ -362,6 +474,10 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     best = best_epoch(history, config.checkpoint)
     best_row = next((r for r in history if r["epoch"] == best), None)
     split_sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in counts.items())
+    alts = alt_texts(run_name, metrics, history, counts, best)
+
+    def figure(name: str) -> str:
+        return _figure(figures, name, alts.get(name))
 
     parts = [
         f"<header><h1>{esc(classifier.model_name)} &middot; {esc(run_name)}</h1>",
@@ -383,11 +499,11 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         _per_class_table(metrics),
         _ec57_paragraph(metrics),
         _record_tables(metrics),
-        _figure(figures, "ec57"),
-        _figure(figures, "confusion"),
+        figure("ec57"),
+        figure("confusion"),
         "</section>",
         '<section id="predictions"><h2>Sample predictions</h2>',
-        _figure(figures, "sample_predictions"),
+        figure("sample_predictions"),
         "</section>",
     ]
 
@@ -411,7 +527,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                 ("seed", esc(config.seed)),
             ]
         ),
-        _figure(figures, "training_curves"),
+        figure("training_curves"),
         "</section>",
     ]
 
@@ -429,9 +545,9 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         ),
         "<h3>Class distribution</h3>",
         _distribution_table(counts, classes) if counts else "<p>No class counts in data.json.</p>",
-        _figure(figures, "class_distribution"),
-        _figure(figures, "example_beats"),
-        _figure(figures, "beat_statistics"),
+        figure("class_distribution"),
+        figure("example_beats"),
+        figure("beat_statistics"),
         "</section>",
     ]
 
@@ -463,7 +579,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"{REPORT_POLICY_META}\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}{PRINT_CSS}{page_css(title)}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(parts)
         + "\n</main>\n</body>\n</html>\n"
     )
