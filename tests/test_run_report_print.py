@@ -175,3 +175,26 @@ def test_a_wrong_sample_prediction_is_framed_and_bold_not_red_alone(drawn, tmp_p
         widths = {spine.get_linewidth() for spine in ax.spines.values()}
         weight = ax.title.get_fontweight()
         assert (min(widths) >= 2.5 and weight == "bold") if is_wrong else (max(widths) < 1.5 and weight != "bold")
+
+
+@needs_chromium
+def test_the_table_of_every_test_record_prints_whole_with_mitdb_s_fifteen_classes(tmp_path):
+    """With MIT-BIH's own symbols as classes (--labels mitdb) the table of each test record has a column per class:
+    printed on A4 it ran 973 px on a 703 px page, its last five classes cut off."""
+    from arrhythmia.evaluation import compute_metrics
+
+    rng = np.random.default_rng(0)
+    classes = tuple(["N", "L", "R", "A", "a", "J", "S", "V", "F", "e", "j", "E", "/", "f", "Q"])
+    truth = rng.integers(0, len(classes), 5000)
+    called = np.where(rng.random(5000) < 0.2, (truth + 1) % len(classes), truth)
+    records = np.repeat([str(200 + i) for i in range(22)], 228)[:5000]
+    metrics = compute_metrics(truth, called, classes, records=records)
+    page = tmp_path / "records.html"
+    style = run_report.CSS + run_report.PRINT_CSS + run_report.page_css("x")
+    page.write_text(f"<!DOCTYPE html><html><head><style>{style}</style></head><body><main>")
+    with page.open("a") as out:
+        out.write(run_report._record_tables(metrics) + "</main></body></html>")
+    layout = _print_layout(page, PRINTED_PX["A4"])
+    assert layout["page"] == PRINTED_PX["A4"]
+    (*_, every_record) = layout["tables"]
+    assert every_record["shown"] and every_record["table"] <= every_record["box"], every_record

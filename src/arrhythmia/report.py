@@ -143,7 +143,8 @@ footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line);
 #: gross and record-average statistics ran 920 px wide on a 703 px page and lost its right columns) and the model's
 #: structure wraps its long lines (cut at the page's edge); a figure is never cut across two pages nor parted from
 #: its caption (which began the next page), a heading is never left alone at the foot of a page, and the folded
-#: table of every test record prints open (closed, it was left out of the printout); the links lead nowhere on paper.
+#: table of every test record prints open (closed, it was left out of the printout), set smaller still: with MIT-BIH's
+#: own symbols as classes (``--labels mitdb``, 15 of them) it ran 973 px; the links lead nowhere on paper.
 PRINT_CSS = """
 @media print {
   body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }
@@ -151,6 +152,7 @@ PRINT_CSS = """
   figure, .card, tr, .warning, .banner { break-inside: avoid; }
   h1, h2, h3, summary { break-after: avoid; }
   table { font-size: 8.5pt; } th, td { padding: 2px 5px; } dl.facts { break-inside: avoid; }
+  .records table { font-size: 6.5pt; } .records th, .records td { padding: 1px 2px; }
   pre { overflow: visible; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7pt; }
   details::details-content { content-visibility: visible; display: contents; }
   details > summary { list-style: none; font-weight: 600; }
@@ -369,8 +371,9 @@ def _record_tables(metrics: Mapping) -> str:
         + _table(header, rows)
         + f"<details><summary>Each of the {len(per_record)} test records: Se / +P per class "
         "(the record's beats of the class)</summary>"
+        + '<div class="records">'
         + _table(["record", "beats", "accuracy", *classes], record_rows)
-        + "</details>"
+        + "</div></details>"
     )
 
 
