@@ -446,11 +446,25 @@ def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_p
     taken for "next beat to review"); a family relabelled from its focused button keeps the focus once the
     cards are drawn again (it fell to the page's start); a beat to review and a patient's event are rows Tab
     reaches and Enter opens; Ctrl with + or - is the browser's zoom, not the strip's length; the class menu,
-    changed with the arrow keys, hands the focus to the strip, where it is seen."""
+    changed with the arrow keys, hands the focus to the strip, where it is seen. The recordings list, drawn again
+    every few seconds, keeps the focus on its link (it fell to the page's start); Tab stays out of the page
+    behind the token's box."""
     url, _, _ = server
     with chromium() as browser:
         page, errors = watched_page(browser, accept_downloads=True, viewport={"width": 1280, "height": 900})
-        open_review(page, url)
+        page.goto(url)
+        page.wait_for_function("() => document.querySelector('#login input') === document.activeElement")
+        for _ in range(3):
+            page.keyboard.press("Tab")
+            assert page.evaluate("!document.activeElement.closest('header, main')"), "Tab went behind the token's box"
+        page.fill("#login input", TOKEN)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recordings tbody tr a")
+        page.focus("#recordings tbody tr a")
+        page.evaluate("window.row = document.querySelector('#recordings tbody tr'); poll()")
+        page.wait_for_function("() => document.querySelector('#recordings tbody tr') !== window.row")  # drawn again
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "/recordings/r01"
+        open_review(page, url, login=False)
         page.wait_for_selector("#family-0 button")
         page.focus("#export-annotations")
         with page.expect_download(timeout=10_000) as download:

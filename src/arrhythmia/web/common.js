@@ -12,12 +12,15 @@ function askToken(refused = false) {
     note.textContent = refused ? "That token was refused: check it and try again." : "";
     note.hidden = !refused;
     box.style.display = "flex";
+    // The page behind the token's box out of reach (Tab went on into it, unseen under the box) until it is given.
+    for (const behind of document.querySelectorAll("body > header, body > main")) behind.inert = true;
     if (refused) box.querySelector("input").value = "";
     box.querySelector("input").focus();
     form.onsubmit = (event) => {
       event.preventDefault();
       sessionStorage.setItem("arrhythmia-token", box.querySelector("input").value);
       box.style.display = "none";
+      for (const behind of document.querySelectorAll("body > header, body > main")) behind.inert = false;
       resolve();
     };
   });
@@ -69,6 +72,17 @@ async function download(path, filename) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// `box`'s children replaced by `render()`, the keyboard's focus kept on the same control (the element with the
+// same data-focus) rather than dropped to the page's start with the element it was on.
+function keepingFocus(box, render) {
+  const active = document.activeElement;
+  const key = active && box.contains(active) ? active.dataset.focus : undefined;
+  render();
+  if (key === undefined) return;
+  const again = [...box.querySelectorAll("[data-focus]")].find((node) => node.dataset.focus === key);
+  if (again) again.focus({ preventScroll: true });
 }
 
 function element(tag, attributes = {}, ...children) {

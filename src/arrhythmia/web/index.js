@@ -7,25 +7,26 @@ async function refresh() {
   const rows = await apiJSON("/api/recordings");
   const body = document.querySelector("#recordings tbody");
   if (document.activeElement && document.activeElement.matches("#recordings input")) return rows; // being typed in
-  body.replaceChildren(
+  // Drawn again every few seconds: the keyboard's focus is kept on the link or button it was on.
+  keepingFocus(body, () => body.replaceChildren(
     ...rows.map((r) => {
       const status = r.status + (r.stage ? " (" + r.stage + ")" : "") + (r.error ? ": " + r.error : "");
       // A file that does not say its sampling rate (a CSV without a time column, a .npy) is given it here.
       const rate = r.needs === "fs" ? element("input", { type: "number", step: "any", min: "20", placeholder: "Hz", class: "fs", "aria-label": "sampling rate, Hz", oninput: (e) => (typedRates[r.name] = e.target.value) }) : null;
       if (rate) rate.value = typedRates[r.name] || "";
-      const action = element("button", { onclick: () => analyse(r.name, rate) }, r.analysed ? "analyse again" : "analyse");
+      const action = element("button", { "data-focus": r.name + " analyse", "aria-label": `${r.analysed ? "analyse again" : "analyse"} ${r.name}`, onclick: () => analyse(r.name, rate) }, r.analysed ? "analyse again" : "analyse");
       if (r.status === "queued" || r.status === "running") action.disabled = true;
       return element(
         "tr",
         { "data-name": r.name },
-        element("td", {}, r.analysed ? element("a", { href: "/recordings/" + encodeURIComponent(r.name) }, r.name) : r.name),
+        element("td", {}, r.analysed ? element("a", { href: "/recordings/" + encodeURIComponent(r.name), "data-focus": r.name + " review" }, r.name) : r.name),
         element("td", { class: "status-" + r.status }, status),
         element("td", {}, r.beats === undefined ? "" : r.beats.toLocaleString()),
         element("td", { class: r.review_recommended ? "review-recommended" : "", title: adaptedTitle(r) }, adaptedText(r)),
         element("td", { class: "actions" }, ...(rate ? [rate, " "] : []), action),
       );
     }),
-  );
+  ));
   return rows;
 }
 

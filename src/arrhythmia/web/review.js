@@ -205,17 +205,6 @@ function activatable(action, attributes = {}) {
   return Object.assign({ tabindex: "0", class: "clickable", onclick: run, onkeydown: run }, attributes);
 }
 
-// `box`'s children replaced by `render()`, the keyboard's focus kept on the same control (the element with the
-// same data-focus) rather than dropped to the page's start with the element it was on.
-function keepingFocus(box, render) {
-  const active = document.activeElement;
-  const key = active && box.contains(active) ? active.dataset.focus : undefined;
-  render();
-  if (key === undefined) return;
-  const again = [...box.querySelectorAll("[data-focus]")].find((node) => node.dataset.focus === key);
-  if (again) again.focus({ preventScroll: true });
-}
-
 // The place in the recording (the strip's start and length, the selected beat) kept in the address
 // (#t=...&w=...&beat=...), so that a reload, a bookmark or a restarted server brings the reviewer back to it.
 function remember() {
