@@ -55,6 +55,7 @@ def _print_layout(report, width: int) -> dict:
             img: f.querySelector('img').offsetWidth, box: f.clientWidth, breaks: getComputedStyle(f).breakInside,
         })),
         pre: [...document.querySelectorAll('pre')].map(p => [p.scrollWidth, p.clientWidth]),
+        banners: [...document.querySelectorAll('.banner')].map(b => getComputedStyle(b).color),
     })"""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -84,6 +85,15 @@ def test_the_printed_run_report_shows_every_table_figure_and_line_whole(run, pap
         assert 0 < figure["img"] <= figure["box"] <= width and figure["breaks"] == "avoid", figure
     for scroll, box in layout["pre"]:
         assert scroll <= box, (scroll, box)
+
+
+@needs_chromium
+def test_the_synthetic_banner_prints_dark_without_backgrounds(run):
+    """Printed as a browser prints by default, without backgrounds, the SYNTHETIC banner's white letters on red were
+    a pale grey on white (2:1): the one warning that the figures are not from real ECG all but vanished."""
+    (colour,) = _print_layout(run.report_path, PRINTED_PX["A4"])["banners"]
+    red, green, blue = (int(v) for v in re.findall(r"\d+", colour)[:3])
+    assert max(red, green, blue) < 80, colour  # dark on the white paper, whatever prints the background
 
 
 def test_every_printed_page_names_the_run_and_its_page(run):

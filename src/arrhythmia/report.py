@@ -144,11 +144,14 @@ footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line);
 #: structure wraps its long lines (cut at the page's edge); a figure is never cut across two pages nor parted from
 #: its caption (which began the next page), a heading is never left alone at the foot of a page, and the folded
 #: table of every test record prints open (closed, it was left out of the printout), set smaller still: with MIT-BIH's
-#: own symbols as classes (``--labels mitdb``, 15 of them) it ran 973 px; the links lead nowhere on paper.
+#: own symbols as classes (``--labels mitdb``, 15 of them) it ran 973 px; the links lead nowhere on paper. The
+#: SYNTHETIC banner is black in a black frame: its white letters on red, printed as a browser prints by default
+#: (no backgrounds), were a pale grey on white (2:1), the one warning that the figures are not real ECG's.
 PRINT_CSS = """
 @media print {
   body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }
   nav { display: none; }
+  .banner { background: none; color: #000; border: 3px solid #000; }
   figure, .card, tr, .warning, .banner { break-inside: avoid; }
   h1, h2, h3, summary { break-after: avoid; }
   table { font-size: 8.5pt; } th, td { padding: 2px 5px; } dl.facts { break-inside: avoid; }
