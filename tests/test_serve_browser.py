@@ -574,4 +574,8 @@ def test_the_page_is_read_without_colour_without_sight_and_at_200_percent_zoom(s
         assert page.get_attribute("#selected", "aria-live") == "polite"
         assert page.get_attribute("#message", "role") == "status"
         assert page.evaluate("document.documentElement.scrollWidth") <= 640
+        page.keyboard.press("u")  # nothing to undo: said as an error, in sight with the strip
+        page.wait_for_function("() => document.getElementById('message').className === 'error'")
+        top = page.evaluate("document.getElementById('message').getBoundingClientRect().top")
+        assert 0 <= top < 360 and page.evaluate("document.getElementById('strip').getBoundingClientRect().top") < 360
         assert not errors, errors
