@@ -208,3 +208,26 @@ def test_the_table_of_every_test_record_prints_whole_with_mitdb_s_fifteen_classe
     assert layout["page"] == PRINTED_PX["A4"]
     (*_, every_record) = layout["tables"]
     assert every_record["shown"] and every_record["table"] <= every_record["box"], every_record
+
+
+def test_compare_s_interval_that_leaves_out_zero_never_reads_as_zero():
+    """compare's table printed 'N +P ... +0.6 (+0.0 to +1.4) *' for an interval from +0.047 points (two DS1
+    cross-validations, seeds 42 and 43): the star says it leaves out 0, its bound read 0."""
+    from arrhythmia.comparison import format_comparison
+
+    run = {"path": "a", "model": "m", "protocol": "inter", "preset": None, "seed": 1, "epochs": 1, "beats": 9}
+    figure = {
+        "name": "N +P",
+        "values": [0.978, 0.984],
+        "differences": [None, {"difference": 0.0062, "interval": [0.00047, 0.0139]}],
+    }
+    table = format_comparison(
+        {
+            "runs": [{**run, "records": 2}] * 2,
+            "records": ["1", "2"],
+            "level": 0.95,
+            "resamples": 2000,
+            "figures": [figure],
+        }
+    )
+    assert "| N +P | 97.8 | 98.4 | +0.6 (+0.05 to +1.4) * |" in table, table

@@ -207,7 +207,14 @@ def _difference_text(difference: dict | None) -> str:
         return f"{sign} (no interval)"
     low, high = (100 * v for v in interval)
     apart = " *" if low > 0 or high < 0 else ""
-    return f"{sign} ({low:+.1f} to {high:+.1f}){apart}"
+    return f"{sign} ({_bound_text(low)} to {_bound_text(high)}){apart}"
+
+
+def _bound_text(value: float) -> str:
+    """An interval's bound in percentage points, to one decimal; one that rounds to 0.0 but is not 0 to one
+    significant digit (``+0.05``), so its sign shows: an interval from 0.047 points up read '(+0.0 to +1.4) *',
+    its star (the interval leaves out 0) seeming to contradict it."""
+    return f"{value:+.1g}" if value and round(value, 1) == 0 else f"{value:+.1f}"
 
 
 def format_comparison(comparison: dict) -> str:
