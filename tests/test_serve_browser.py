@@ -446,7 +446,8 @@ def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_p
     taken for "next beat to review"); a family relabelled from its focused button keeps the focus once the
     cards are drawn again (it fell to the page's start); a beat to review and a patient's event are rows Tab
     reaches and Enter opens; Ctrl with + or - is the browser's zoom, not the strip's length; the class menu,
-    changed with the arrow keys, hands the focus to the strip, where it is seen. The recordings list, drawn again
+    changed with the arrow keys, and the undo button with nothing left to undo hand the focus to the strip,
+    where it is seen. The recordings list, drawn again
     every few seconds, keeps the focus on its link (it fell to the page's start); Tab stays out of the page
     behind the token's box."""
     url, _, _ = server
@@ -484,8 +485,10 @@ def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_p
         wait_version(page, 1)
         page.wait_for_function("() => document.getElementById('family-0') !== window.card")  # drawn again
         assert page.evaluate("document.activeElement.dataset.focus") == f"0 {label}"
-        page.keyboard.press("u")
+        page.focus("#undo")
+        page.keyboard.press("Enter")  # the only correction undone: the focus goes on to the strip
         wait_version(page, 2)
+        assert page.is_disabled("#undo") and page.evaluate("document.activeElement.id") == "strip"
         row = page.locator("#questions tbody tr").nth(1)
         asked = row.get_attribute("data-sample")
         row.focus()

@@ -62,7 +62,12 @@ function revealStrip() {
 function setVersion(version, canUndo) {
   view.version = version;
   document.getElementById("version").textContent = "version " + version;
-  if (canUndo !== undefined) document.getElementById("undo").disabled = !canUndo;
+  const button = document.getElementById("undo");
+  if (canUndo === undefined) return;
+  // The keyboard on the undo button that nothing is left to undo goes to the strip: disabled, the button would
+  // drop it to nowhere.
+  if (!canUndo && document.activeElement === button) document.getElementById("strip").focus({ preventScroll: true });
+  button.disabled = !canUndo;
 }
 
 // --- drawing ---------------------------------------------------------------------------------------------
