@@ -134,6 +134,7 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 8px 0 16px; }
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
+.scroll { overflow-x: auto; }
 footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line); color: var(--muted);
          font-size: 0.85rem; }
 @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, 1fr); } main { padding: 16px; } }
@@ -146,11 +147,13 @@ footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--line);
 #: table of every test record prints open (closed, it was left out of the printout), set smaller still: with MIT-BIH's
 #: own symbols as classes (``--labels mitdb``, 15 of them) it ran 973 px; the links lead nowhere on paper. The
 #: SYNTHETIC banner is black in a black frame: its white letters on red, printed as a browser prints by default
-#: (no backgrounds), were a pale grey on white (2:1), the one warning that the figures are not real ECG's.
+#: (no backgrounds), were a pale grey on white (2:1), the one warning that the figures are not real ECG's. (On
+#: screen the two wide tables scroll in their own box, ``.scroll``: the table of every record ran 1,617 px with 15
+#: classes and pushed the whole page sideways on a laptop; on paper nothing scrolls.)
 PRINT_CSS = """
 @media print {
   body { background: #fff; } main { max-width: none; min-height: 0; padding: 0; }
-  nav { display: none; }
+  nav { display: none; } .scroll { overflow: visible; }
   .banner { background: none; color: #000; border: 3px solid #000; }
   figure, .card, tr, .warning, .banner { break-inside: avoid; }
   h1, h2, h3, summary { break-after: avoid; }
@@ -371,10 +374,10 @@ def _record_tables(metrics: Mapping) -> str:
         f"test records drawn again with replacement, {intervals.get('resamples', 2000):,} times"
         + (", each patient's records together" if drawn == "patients" else "")
         + ") says how much it would move on other patients.</p>"
-        + _table(header, rows)
+        + f'<div class="scroll">{_table(header, rows)}</div>'
         + f"<details><summary>Each of the {len(per_record)} test records: Se / +P per class "
         "(the record's beats of the class)</summary>"
-        + '<div class="records">'
+        + '<div class="records scroll">'
         + _table(["record", "beats", "accuracy", *classes], record_rows)
         + "</div></details>"
     )
