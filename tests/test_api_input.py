@@ -3,6 +3,8 @@ one line (or, for lists and empty arrays, does what an array would)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +14,7 @@ import pytest
 
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.synthetic import synthetic_ecg
-from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.errors import ArrhythmiaError, DataError, warnings_ignored
 from arrhythmia.inference import Classifier
 from arrhythmia.predict import predict_signal
 
@@ -191,3 +193,28 @@ def test_one_classifier_labels_strips_from_several_threads_as_one_at_a_time(clas
             at_once = list(pool.map(lambda s: classifier.predict_signal(s, STRIP_FS), strips * 2))
     for i, table in enumerate(at_once):
         pd.testing.assert_frame_equal(table, one_at_a_time[i % len(strips)])
+
+
+def test_labelling_from_several_threads_leaves_the_process_s_warning_filters_as_they_were():
+    """Two threads quieting warnings at once: the one that leaves last restored the filters it saw on entry,
+    the other's "ignore" among them, and every warning of a service stayed silent after."""
+    before = list(warnings.filters)
+    first_inside, second_inside = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with warnings_ignored(RuntimeWarning):
+            first_inside.set()
+            second_inside.wait(0.5)  # one thread at a time: the second cannot come in before this one leaves
+
+    def second() -> None:
+        first_inside.wait()
+        with warnings_ignored(UserWarning):
+            second_inside.set()
+            time.sleep(0.1)  # leaves after the first
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert warnings.filters == before

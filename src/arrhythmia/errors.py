@@ -1,5 +1,16 @@
-"""The exceptions that reach the user as a single line (``ArrhythmiaError`` and its kinds), and ``one_line``,
-which makes any exception such a line."""
+"""The exceptions that reach the user as a single line (``ArrhythmiaError`` and its kinds), ``one_line``,
+which makes any exception such a line, and ``warnings_ignored``, which keeps an expected warning quiet."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# warnings.catch_warnings saves and restores the process's one list of filters (before Python 3.14): two
+# threads inside it at once restore each other's "ignore", and every warning of the process stays silent after
+_WARNING_FILTERS = threading.RLock()
 
 
 class ArrhythmiaError(Exception):
@@ -26,3 +37,13 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, ArrhythmiaError):
         return lines[0] if lines else type(exc).__name__
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+@contextmanager
+def warnings_ignored(category: type[Warning] = Warning, message: str = "") -> Iterator[None]:
+    """Inside the block, ignore warnings of ``category`` whose text begins with ``message`` (a regular
+    expression; any text by default); the filters are restored after, also when several threads label at
+    once (one thread at a time changes them)."""
+    with _WARNING_FILTERS, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=message, category=category)
+        yield

@@ -32,7 +32,6 @@ the records holding beats of it, its +P over those with beats called it; None wh
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -48,7 +47,7 @@ from arrhythmia.batches import LazyRows
 from arrhythmia.data import AAMI_CLASSES, BeatSet, make_split
 from arrhythmia.data.heartbeat import records_are_files
 from arrhythmia.data.splits import DS1, DS2, MITDB_RECORDS, Split, patient_of
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, warnings_ignored
 from arrhythmia.inference import Classifier
 from arrhythmia.runs import Run
 
@@ -210,8 +209,8 @@ def bootstrap_interval(
     percentile method). ``[low, high]``, or None where the draws leave it undefined (a ratio of nothing)."""
     from scipy.stats import bootstrap
 
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a draw without beats of a rare class: its ratio is NaN, said by None
+    # a draw without beats of a rare class: its ratio is NaN, said by None
+    with np.errstate(invalid="ignore", divide="ignore"), warnings_ignored():
         result = bootstrap(
             arrays,
             statistic,

@@ -18,7 +18,6 @@ premature beat labelled N, a missed or an extra beat), and one of them outweighs
 
 from __future__ import annotations
 
-import warnings
 from itertools import groupby
 
 import numpy as np
@@ -26,6 +25,7 @@ import pandas as pd
 
 from arrhythmia.data.clock import DAY_S, Start, clock_at, seconds_past_hour, seconds_past_midnight
 from arrhythmia.data.quality import overlapping
+from arrhythmia.errors import warnings_ignored
 
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
@@ -135,8 +135,7 @@ def hrv(nn: np.ndarray) -> dict[str, float]:
         return empty
     import neurokit2 as nk
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NeuroKit2 warns about indices the short stretches cannot give
+    with warnings_ignored():  # NeuroKit2 warns about indices the short stretches cannot give
         table = nk.hrv_time({"RRI": nn[:, 1] * 1000.0, "RRI_Time": nn[:, 0]})
     return {
         "sdnn_ms": float(table["HRV_SDNN"].iloc[0]),

@@ -9,7 +9,6 @@ sure the network was.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from arrhythmia.adapt.families import family_medians, family_shares, lone_beats
 from arrhythmia.data.context import RHYTHM_BEATS, rhythm_irregularity
 from arrhythmia.data.quality import true_runs
+from arrhythmia.errors import warnings_ignored
 
 
 @dataclass
@@ -60,8 +60,7 @@ def _median_before(rr_s: np.ndarray, beats: int) -> np.ndarray:
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.concatenate([np.full(beats, np.nan), np.where(np.isfinite(rr_s), rr_s, np.nan)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: nothing before the first beat
+    with warnings_ignored(RuntimeWarning):  # all-NaN windows: nothing before the first beat
         return np.nanmedian(sliding_window_view(padded, beats)[:-1], axis=1)
 
 

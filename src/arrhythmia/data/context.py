@@ -13,9 +13,9 @@ Both are computed the same way from annotated peaks (training) and detected peak
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from arrhythmia.errors import warnings_ignored
 
 #: Column names of ``rr_features``, in order.
 RR_FEATURES: tuple[str, ...] = (
@@ -273,8 +273,7 @@ def p_wave_consistency(stretches: np.ndarray, beats: int = P_TEMPLATE_BEATS) -> 
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         windows = sliding_window_view(padded[lo : hi + 2 * beats], 2 * beats + 1, axis=0)
-        with warnings.catch_warnings():  # a beat whose neighbours are all NaN gets a NaN template
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings_ignored(RuntimeWarning):  # a beat whose neighbours are all NaN gets a NaN template
             template = np.nanmedian(windows, axis=2)
             template = template - np.nanmean(template, axis=1, keepdims=True)
         own = x[lo:hi]

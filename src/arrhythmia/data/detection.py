@@ -49,14 +49,13 @@ two beats are found returns what was found (0 or 1 peaks), also for the caller t
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
-from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.errors import ArrhythmiaError, warnings_ignored
 
 #: Shortest signal detection is attempted on, in seconds (a couple of beats at any heart rate).
 MIN_DURATION_S = 2.0
@@ -175,8 +174,7 @@ def _neurokit_method(name: str, **kwargs) -> Callable[[np.ndarray, float], np.nd
     def detect(y: np.ndarray, fs: float) -> np.ndarray:
         import neurokit2 as nk  # imported on use: it takes seconds to import
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NeuroKit2 warns on short or odd segments; we check results
+        with warnings_ignored():  # NeuroKit2 warns on short or odd segments; we check results
             found = nk.ecg_findpeaks(y, sampling_rate=fs, method=name, **kwargs)["ECG_R_Peaks"]
         return np.asarray(found, dtype=np.int64)
 

@@ -14,7 +14,6 @@ noisy the signal around it is and how much its QRS complex looks like the one be
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from arrhythmia.data.detection import bandpass, interpolate_nan
+from arrhythmia.errors import warnings_ignored
 
 #: A second whose peak-to-peak range is below this (mV) is flat: no ECG has a second without a beat's
 #: worth of amplitude (a QRS is 0.5-3 mV, and even the baseline moves more than this).
@@ -112,8 +112,7 @@ def unanalysable(
         for rows in blocks:
             valid = np.isfinite(rows)
             counts = valid.sum(axis=1)
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing block has no range
+            with np.errstate(invalid="ignore"), warnings_ignored(RuntimeWarning):  # an all-missing block: no range
                 ptp = np.nanmax(rows, axis=1) - np.nanmin(rows, axis=1)
             at_rail = ((rows <= low) | (rows >= high)).sum(axis=1)
             saturated = (at_rail > SATURATED_SHARE * np.maximum(counts, 1)) & (high > low)
@@ -339,8 +338,7 @@ def beat_noise(signal: np.ndarray, fs: float, peaks: np.ndarray) -> tuple[np.nda
         between[np.cumsum(edges)[:-1] > 0] = np.nan
         padded = np.full(-(-len(between) // block) * block, np.nan)
         padded[: len(between)] = between
-        with warnings.catch_warnings():  # a block all QRS: no noise measured there (NaN)
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings_ignored(RuntimeWarning):  # a block all QRS: no noise measured there (NaN)
             block_noise[first // block : first // block + len(padded) // block] = np.nanmedian(
                 padded.reshape(-1, block), axis=1
             )

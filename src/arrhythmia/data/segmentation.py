@@ -12,14 +12,13 @@ model sees identical inputs in both.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from arrhythmia.data.beats import BEAT_FS, BEAT_LENGTH, WINDOWS, Window
-from arrhythmia.errors import DataError
+from arrhythmia.errors import DataError, warnings_ignored
 
 WINDOW_SECONDS = 10.0
 SEGMENT_RR_FACTOR = 1.2
@@ -163,8 +162,7 @@ def centred_segments(
     invalid_in_window = np.zeros(n_windows * window_len, dtype=bool)
     invalid_in_window[: len(x)] = np.isnan(x)
     invalid_in_window = invalid_in_window.reshape(n_windows, window_len).any(axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows past the end hold no peaks
+    with warnings_ignored(RuntimeWarning):  # all-NaN windows past the end hold no peaks
         lo, hi = np.nanmin(chunks, axis=1), np.nanmax(chunks, axis=1)
     w = peaks // window_len
     offsets = np.arange(window.length) - window.r_peak

@@ -15,7 +15,7 @@ import numpy as np
 from arrhythmia.data.beats import BeatSet, concatenate
 from arrhythmia.data.cache import SPLIT_VERSION, cache_dir
 from arrhythmia.data.heartbeat import records_are_files
-from arrhythmia.errors import DataError
+from arrhythmia.errors import DataError, warnings_ignored
 from arrhythmia.files import atomic_write_bytes
 
 PROTOCOLS = ("intra", "inter")
@@ -265,8 +265,8 @@ def _validation_fold(
         kept = np.bincount(y[fold[0]], minlength=len(totals))
         return float((kept[considered] / totals[considered]).min()) if considered.any() else 1.0
 
-    with warnings.catch_warnings():  # DS1's 8 Q beats: too few to stratify, and not weighed (MIN_BEATS_TO_BALANCE)
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+    # DS1's 8 Q beats: too few to stratify, and not weighed (MIN_BEATS_TO_BALANCE)
+    with warnings_ignored(UserWarning, "The least populated class"):
         candidates = list(folds.split(pool, y, groups=group[pool]))
     train_pos, val_pos = max(candidates, key=train_share_of_scarcest)
     return pool[train_pos], pool[val_pos]
