@@ -218,3 +218,16 @@ def test_labelling_from_several_threads_leaves_the_process_s_warning_filters_as_
     for thread in threads:
         thread.join()
     assert warnings.filters == before
+
+
+def test_the_onnx_classifier_labels_a_strip_and_a_record_as_the_torch_one_does(classifier):
+    from arrhythmia.export import OnnxClassifier
+
+    onnx = OnnxClassifier.from_pretrained()
+    strip = synthetic_ecg(duration_s=90.0, fs=STRIP_FS, seed=3).signal
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_onnx, by_torch = onnx.predict_signal(strip, STRIP_FS), classifier.predict_signal(strip, STRIP_FS)
+    assert len(by_onnx) > 50 and by_onnx["label"].tolist() == by_torch["label"].tolist()
+    with pytest.raises(ArrhythmiaError, match="fs must be a sampling rate"):
+        onnx.predict_signal(strip, "250")

@@ -28,7 +28,7 @@ from arrhythmia.data.context import GLOBAL_S, LOCAL_BEATS, RR_RANGE_S, TEMPLATE_
 from arrhythmia.data.segmentation import BASELINE_CUTOFF_HZ, SEGMENT_RR_FACTOR, WINDOW_SECONDS
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.files import atomic_write_bytes
-from arrhythmia.inference import Classifier, check_beat_inputs
+from arrhythmia.inference import Classifier, RecordingLabeller, check_beat_inputs
 
 FORMATS = ("onnx", "torchscript")
 # model.pt is the training checkpoint: the TorchScript export must not overwrite it.
@@ -379,8 +379,9 @@ def _set_attribute(node, name: str, value) -> None:
     node.attribute.append(onnx.helper.make_attribute(name, value))
 
 
-class OnnxClassifier:
-    """An exported ONNX model run with onnxruntime; the same predict API as ``Classifier``."""
+class OnnxClassifier(RecordingLabeller):
+    """An exported ONNX model run with onnxruntime; the same predict API as ``Classifier`` (``predict_proba``,
+    ``predict_signal``, ``predict_record``)."""
 
     def __init__(self, path: str | Path):
         path = Path(path)

@@ -101,8 +101,79 @@ def softmax_batches(
     return np.concatenate(out) if out else np.zeros((0, n_classes), dtype=np.float32)
 
 
+class RecordingLabeller:
+    """``predict_signal`` and ``predict_record`` for a beat model (``Classifier``, ``export.OnnxClassifier``):
+    every beat of an ECG in memory or in a file labelled through ``predict``, as ``arrhythmia predict`` does."""
+
+    def predict_signal(
+        self, signal: np.ndarray, fs: float, adapt: bool = True, units: str | float | None = None
+    ) -> pd.DataFrame:
+        """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).
+
+        signal : (n_samples,) numbers, one lead (a list, an int16 array, an (n_samples, 1) or (1, n_samples)
+        array will do; NaN where samples are missing, a lead that came off; an infinity is refused), in mV
+        unless ``units`` says otherwise: ``"uV"``, ``"V"`` or the units per mV (a recorder's ADC gain, ``200``
+        for int16 counts of 5 uV). A signal whose QRS complexes are too small or too large for mV
+        (``data.units``) is labelled as given, with a warning that names ``units``. fs : its sampling rate,
+        Hz (a number). adapt : adapt the labels to the recording (``arrhythmia.adapt``); a strip of fewer
+        than ``AdaptConfig.min_beats`` (60) beats, as a 10-s strip is, cannot be adapted and gets the
+        network's own labels with a warning each call: ``adapt=False`` gives the same labels without it.
+
+        Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers or not one lead, or a rate that
+        is not a number or not a rate (``label_recording`` checks the rest). The model is loaded once: label
+        any number of strips with one Classifier; from several threads at once it gives the labels it gives
+        one strip at a time.
+        """
+        from arrhythmia.data.recording import Recording
+        from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
+        from arrhythmia.predict import predict_signal
+
+        signal = as_numbers(signal, "signal samples")
+        if signal.ndim == 2 and 1 in signal.shape:  # one lead as a column or a row: nothing to choose
+            signal = signal.reshape(-1)
+        if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
+            signal = signal.astype(np.float64)
+        if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
+            raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
+        fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
+        if units is not None:
+            signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)
+        elif signal.ndim == 1 and np.isfinite(fs) and fs > 0 and not np.isinf(signal).any():
+            height = typical_qrs_amplitude(np.asarray(signal, dtype=np.float64), fs)
+            if millivolt_scale(height) != 1.0:  # counts or volts given as mV: the mV thresholds would misread them
+                warnings.warn(
+                    f"signal: its QRS complexes are {height:.3g} units tall, too "
+                    f"{'small' if height < 1 else 'large'} for mV; labelled as mV all the same "
+                    "(pass units: 'uV', 'V' or the units per mV, e.g. a recorder's gain)",
+                    stacklevel=2,
+                )
+        recording = Recording(signal=signal, fs=fs, lead="signal", path="signal")
+        return predict_signal(recording, self, adapt=adapt)
+
+    def predict_record(
+        self,
+        path: str | Path,
+        fs: float | None = None,
+        lead: str | int | None = None,
+        adapt: bool = True,
+        units: str | float | None = None,
+    ) -> pd.DataFrame:
+        """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
+
+        For a recording, one row per detected beat: sample, time_s, label, confidence, p_<class> for each
+        class, the beat's morphology family when the labels are adapted to the recording (``adapt``, the
+        default; ``arrhythmia.adapt``) and more (``predict.predict_signal``); the table's ``attrs`` name the
+        lead read and its rate (``{"lead": "MLII", "fs": 360.0}``). For a beat CSV, one row per CSV row: row,
+        label, confidence, p_<class>. ``fs``, ``lead`` and ``units`` (the unit of a CSV or NumPy signal,
+        ``--units``) as ``read_input`` takes them.
+        """
+        from arrhythmia.predict import predict_record
+
+        return predict_record(path, self, fs=fs, lead=lead, adapt=adapt, units=units)
+
+
 @dataclass
-class Classifier:
+class Classifier(RecordingLabeller):
     """Labels beats with a trained model (or an ensemble of them).
 
     spec : the model's description (classes, window, context features, scaling, weights); model : its
@@ -197,69 +268,3 @@ class Classifier:
     def predict(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
         """Class indices, (n_beats,) int64 (empty for no beats)."""
         return self.predict_proba(X, context, batch_size).argmax(axis=1).astype(np.int64)
-
-    def predict_signal(
-        self, signal: np.ndarray, fs: float, adapt: bool = True, units: str | float | None = None
-    ) -> pd.DataFrame:
-        """Label every beat of an ECG held in memory -> pandas.DataFrame (the table ``predict_record`` gives).
-
-        signal : (n_samples,) numbers, one lead (a list, an int16 array, an (n_samples, 1) or (1, n_samples)
-        array will do; NaN where samples are missing, a lead that came off; an infinity is refused), in mV
-        unless ``units`` says otherwise: ``"uV"``, ``"V"`` or the units per mV (a recorder's ADC gain, ``200``
-        for int16 counts of 5 uV). A signal whose QRS complexes are too small or too large for mV
-        (``data.units``) is labelled as given, with a warning that names ``units``. fs : its sampling rate,
-        Hz (a number). adapt : adapt the labels to the recording (``arrhythmia.adapt``); a strip of fewer
-        than ``AdaptConfig.min_beats`` (60) beats, as a 10-s strip is, cannot be adapted and gets the
-        network's own labels with a warning each call: ``adapt=False`` gives the same labels without it.
-
-        Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers or not one lead, or a rate that
-        is not a number or not a rate (``label_recording`` checks the rest). The model is loaded once: label
-        any number of strips with one Classifier; from several threads at once it gives the labels it gives
-        one strip at a time.
-        """
-        from arrhythmia.data.recording import Recording
-        from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
-        from arrhythmia.predict import predict_signal
-
-        signal = as_numbers(signal, "signal samples")
-        if signal.ndim == 2 and 1 in signal.shape:  # one lead as a column or a row: nothing to choose
-            signal = signal.reshape(-1)
-        if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
-            signal = signal.astype(np.float64)
-        if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
-            raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
-        fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
-        if units is not None:
-            signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)
-        elif signal.ndim == 1 and np.isfinite(fs) and fs > 0 and not np.isinf(signal).any():
-            height = typical_qrs_amplitude(np.asarray(signal, dtype=np.float64), fs)
-            if millivolt_scale(height) != 1.0:  # counts or volts given as mV: the mV thresholds would misread them
-                warnings.warn(
-                    f"signal: its QRS complexes are {height:.3g} units tall, too "
-                    f"{'small' if height < 1 else 'large'} for mV; labelled as mV all the same "
-                    "(pass units: 'uV', 'V' or the units per mV, e.g. a recorder's gain)",
-                    stacklevel=2,
-                )
-        recording = Recording(signal=signal, fs=fs, lead="signal", path="signal")
-        return predict_signal(recording, self, adapt=adapt)
-
-    def predict_record(
-        self,
-        path: str | Path,
-        fs: float | None = None,
-        lead: str | int | None = None,
-        adapt: bool = True,
-        units: str | float | None = None,
-    ) -> pd.DataFrame:
-        """Label every beat of a recording (WFDB, EDF, CSV, .npy) or beat CSV -> pandas.DataFrame.
-
-        For a recording, one row per detected beat: sample, time_s, label, confidence, p_<class> for each
-        class, the beat's morphology family when the labels are adapted to the recording (``adapt``, the
-        default; ``arrhythmia.adapt``) and more (``predict.predict_signal``); the table's ``attrs`` name the
-        lead read and its rate (``{"lead": "MLII", "fs": 360.0}``). For a beat CSV, one row per CSV row: row,
-        label, confidence, p_<class>. ``fs``, ``lead`` and ``units`` (the unit of a CSV or NumPy signal,
-        ``--units``) as ``read_input`` takes them.
-        """
-        from arrhythmia.predict import predict_record
-
-        return predict_record(path, self, fs=fs, lead=lead, adapt=adapt, units=units)
