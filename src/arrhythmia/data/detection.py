@@ -48,6 +48,7 @@ two beats are found returns what was found (0 or 1 peaks), also for the caller t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -130,6 +131,11 @@ def _is_flat(x: np.ndarray) -> bool:
 
 def _bandpass_sos(fs: float, low: float = BANDPASS_HZ[0], high: float = BANDPASS_HZ[1], order: int = 2):
     """Second-order sections of the Butterworth band-pass at ``fs``; ``high`` is kept below Nyquist."""
+    return _designed_bandpass(float(fs), float(low), float(high), int(order)).copy()  # SciPy's filters write to it
+
+
+@functools.lru_cache(maxsize=64)  # designed once per rate: a 10-s strip asked for the same one a dozen times
+def _designed_bandpass(fs: float, low: float, high: float, order: int) -> np.ndarray:
     high = min(high, 0.45 * fs)  # keep the upper edge below Nyquist at low rates
     if not 0 < low < high:
         raise ArrhythmiaError(f"band-pass {low}-{high} Hz is empty at {fs} Hz")
