@@ -198,3 +198,24 @@ def always_model(label: str = "N"):
         model_name="stand-in",
         predict_proba=lambda X, context=None: np.tile(probs, (len(X), 1)),
     )
+
+
+def measured_in_chromium(page_file: Path, width: int, media: str, script: str):
+    """What the JavaScript ``script`` (a function of no arguments) returns on ``page_file`` opened in Debian's
+    headless Chromium at ``width`` CSS px (900 high) for ``media`` (``screen`` or ``print``); skips without
+    Playwright or Chromium."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.emulate_media(media=media)
+            page.goto(Path(page_file).resolve().as_uri())
+            return page.evaluate(script)
+        finally:
+            browser.close()

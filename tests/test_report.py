@@ -11,6 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import measured_in_chromium
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.data.synthetic import load_synthetic
@@ -404,7 +405,6 @@ def _layout(report, width: int, media: str = "screen") -> dict:
     page's scroll width, each table's width against its box's and whether it is shown (not in a closed
     ``details``), each figure's width against the PNG's and its box's, the cards whose value is cut off, and the
     lines of text in each row of the wide (hourly) table."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     measure = """() => ({
         page: document.documentElement.scrollWidth,
         tables: [...document.querySelectorAll('table')].map(t => ({
@@ -422,15 +422,7 @@ def _layout(report, width: int, media: str = "screen") -> dict:
         cut: [...document.querySelectorAll('.card .value')].filter(v => v.scrollWidth > v.clientWidth)
             .map(v => v.textContent),
     })"""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.emulate_media(media=media)
-            page.goto(report.resolve().as_uri())
-            return page.evaluate(measure)
-        finally:
-            browser.close()
+    return measured_in_chromium(report, width, media, measure)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import measured_in_chromium
 
 from arrhythmia import figures
 from arrhythmia import report as run_report
@@ -44,7 +45,6 @@ def _print_layout(report, width: int, media: str = "print") -> dict:
     """How ``report`` lays out in headless Chromium as printed (media print) on a page ``width`` CSS px wide: the
     page's width, each table's, figure's and preformatted block's width against its box's, whether each table is
     shown (not in a closed ``details``), and how each figure breaks across pages."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     measure = """() => ({
         page: document.documentElement.scrollWidth,
         tables: [...document.querySelectorAll('table')].map(t => ({
@@ -57,15 +57,7 @@ def _print_layout(report, width: int, media: str = "print") -> dict:
         pre: [...document.querySelectorAll('pre')].map(p => [p.scrollWidth, p.clientWidth]),
         banners: [...document.querySelectorAll('.banner')].map(b => getComputedStyle(b).color),
     })"""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.emulate_media(media=media)
-            page.goto(report.resolve().as_uri())
-            return page.evaluate(measure)
-        finally:
-            browser.close()
+    return measured_in_chromium(report, width, media, measure)
 
 
 @needs_chromium
