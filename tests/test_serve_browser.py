@@ -390,6 +390,7 @@ def test_a_server_that_stops_answering_is_said_and_a_wrong_token_is_said(server)
     url, _, _ = server
     with chromium() as browser:
         page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)  # re-labelling on a machine two test workers share: once past 30 s
         page.goto(f"{url}/recordings/r01")
         page.fill("#login input", "not-the-token")
         page.click("#login button")
