@@ -209,18 +209,18 @@ def test_a_reference_csv_of_wfdb_symbols_counts_runs_as_its_annotation_file_does
 def test_beats_inside_episodes_are_found_without_a_table_of_beats_by_episodes():
     import tracemalloc
 
-    from arrhythmia.ectopic_runs import _inside
+    from arrhythmia.data.quality import overlapping
 
     rng = np.random.default_rng(0)
     samples = np.sort(rng.integers(0, 10_000, 500))
     starts = rng.integers(0, 10_000, 40)
     spans = np.column_stack([starts, starts + rng.integers(0, 300, 40)])  # overlapping, unsorted, some a sample
     brute = ((samples[:, None] >= spans[:, 0]) & (samples[:, None] <= spans[:, 1])).any(axis=1)
-    assert np.array_equal(_inside(samples, spans), brute) and brute.any() and not brute.all()
+    assert np.array_equal(overlapping(samples, samples, spans), brute) and brute.any() and not brute.all()
     # a week's beats (600,000) by 1,000 episodes: a table of them would take 600 MB
     samples, starts = np.arange(0, 600_000 * 300, 300), np.arange(1_000) * 180_000
     tracemalloc.start()
-    inside = _inside(samples, np.column_stack([starts, starts + 6_000]))
+    inside = overlapping(samples, samples, np.column_stack([starts, starts + 6_000]))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert inside.sum() == 1_000 * 21 and peak < 50e6, peak

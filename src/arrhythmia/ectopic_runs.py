@@ -31,10 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from arrhythmia.data.quality import overlapping
+
 #: Runs are counted up to this length; a run this long or longer is a long run.
 LONGEST = 6
 #: The two kinds of run and, for each, the rxr classes of the beats that make one.
 RUN_KINDS = {"V": ("V", "F"), "S": ("S",)}
+#: Each kind's name in the tables.
+RUN_NAMES = {"V": "ventricular", "S": "supraventricular"}
 #: A beat label (an AAMI class, or a WFDB beat symbol) -> the class ``rxr`` reads it as.
 RXR_CLASS: dict[str, str] = {
     **dict.fromkeys(["N", "L", "R", "B"], "N"),
@@ -63,7 +67,7 @@ def _runs(samples: np.ndarray, labels: np.ndarray, episodes: np.ndarray, kind: s
     """
     ectopic = _is_ectopic(labels, kind)
     if kind == "S":  # inside atrial fibrillation or flutter every supraventricular beat counts as S
-        ectopic |= _inside(samples, episodes) & (_rxr_classes(labels) == "N")
+        ectopic |= overlapping(samples, samples, episodes) & (_rxr_classes(labels) == "N")
     # in time order; at one sample an episode's start, then the beat, then an episode's end (its ends hold it)
     events = [(int(s), 1, bool(e)) for s, e in zip(samples, ectopic)]
     events += [(int(start), 0, True) for start in episodes[:, 0]] + [(int(end), 2, True) for end in episodes[:, 1]]
@@ -92,19 +96,6 @@ def _rxr_classes(labels: np.ndarray) -> np.ndarray:
 def _is_ectopic(labels: np.ndarray, kind: str) -> np.ndarray:
     """(n,) bool: which of ``labels`` make a run of ``kind`` (``RUN_KINDS``)."""
     return np.isin(_rxr_classes(labels), RUN_KINDS[kind])
-
-
-def _inside(samples: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """(n,) bool: which ``samples`` lie inside one of the (k, 2) ``spans``, ends included."""
-    samples = np.asarray(samples, dtype=np.int64)
-    if not len(spans) or not len(samples):
-        return np.zeros(len(samples), dtype=bool)
-    # a sample is inside where the spans starting at or before it reach it: sorted starts and the furthest end
-    # so far, not a (samples, spans) table (a week's beats by its episodes would be gigabytes)
-    order = np.argsort(spans[:, 0], kind="stable")
-    starts, reach = spans[order, 0], np.maximum.accumulate(spans[order, 1])
-    last = np.searchsorted(starts, samples, side="right") - 1
-    return (last >= 0) & (reach[np.maximum(last, 0)] >= samples)
 
 
 def _longest_in(window: tuple[int, int], samples: np.ndarray, ectopic: np.ndarray, episodes: np.ndarray) -> int:

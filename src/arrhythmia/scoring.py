@@ -39,7 +39,7 @@ from arrhythmia.data.detection import match_beats
 from arrhythmia.data.quality import overlapping, true_runs
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import read_annotations
-from arrhythmia.ectopic_runs import RUN_BINS, RXR_CLASS, compare_runs, run_statistics
+from arrhythmia.ectopic_runs import RUN_BINS, RUN_NAMES, RXR_CLASS, compare_runs, run_statistics
 from arrhythmia.episodes import EpisodeConfig
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, format_metrics, ratio_interval
@@ -754,7 +754,7 @@ def _run_record_lines(comparisons: list[RecordingComparison]) -> list[str]:
     runs true and false (Tp, FP); a block for V runs, one for S runs."""
     counted = [c for c in comparisons if c.runs is not None]
     lines = []
-    for kind, name in (("V", "ventricular"), ("S", "supraventricular")):
+    for kind, name in RUN_NAMES.items():
         rows = []
         for c in counted:
             figures = run_statistics(c.runs[kind])
@@ -771,7 +771,6 @@ def _run_record_lines(comparisons: list[RecordingComparison]) -> list[str]:
 def runs_lines(runs: dict[str, dict]) -> list[str]:
     """``pooled_runs``' figures as a table: per kind and length, the reference runs and how many the labels
     found (Se), the labelled runs and how many are true (+P)."""
-    names = {"V": "ventricular", "S": "supraventricular"}
     lines = [
         "couplets and runs (EC57, as rxr counts them: a short run is 3-5 beats, a long one 6 or more):",
         f"{'':<28}{'reference':>10}{'found':>7}{'Se':>7}{'labelled':>10}{'true':>6}{'+P':>7}",
@@ -781,7 +780,7 @@ def runs_lines(runs: dict[str, dict]) -> list[str]:
             f = figures[name]
             counts = f"{f['tp_se'] + f['fn']:>10,}{f['tp_se']:>7,}{_percent(f['se']):>7}"
             counts += f"{f['tp_ppv'] + f['fp']:>10,}{f['tp_ppv']:>6,}{_percent(f['ppv']):>7}"
-            lines.append(f"{names.get(kind, kind) + ' ' + name + 's':<28}{counts}")
+            lines.append(f"{RUN_NAMES[kind] + ' ' + name + 's':<28}{counts}")
     return lines
 
 
