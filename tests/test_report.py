@@ -455,7 +455,7 @@ def test_the_hourly_table_shows_all_its_columns_on_a_laptop(holter_report):
     assert len(rows) == 3 and all(lines < 1.1 for _, lines in rows), rows  # a number never breaks
 
 
-#: The width of a printed page inside its margins (``recording_report.PAGE_MARGIN``), CSS px (96 to the inch).
+#: The width of a printed page inside its margins (``report.PAGE_MARGIN``, both reports'), CSS px (96 to the inch).
 PRINTED_PX = {"A4": round((210 - 24) / 25.4 * 96), "Letter": round(8.5 * 96 - 24 / 25.4 * 96)}
 
 

@@ -45,6 +45,7 @@ from arrhythmia.hourly import (
 )
 from arrhythmia.predict import UNSURE_BELOW, RecordingLabels
 from arrhythmia.report import CSS, REPORT_POLICY_META, _image, _table, esc, format_duration
+from arrhythmia.report import page_css as run_page_css
 
 STRIP_S = 10.0
 PAUSE_MARGIN_S = 2.0  # of signal each side of a pause longer than a strip
@@ -89,9 +90,6 @@ PRINT_CSS = (
     " details > summary { list-style: none; font-weight: 600; }"
     " }"
 )
-#: The running header and footer of each printed page (``@page`` margin boxes): the recording's name on every
-#: page, and its page number of the whole, so that a page that comes loose from a chart says whose it is.
-PAGE_MARGIN = "14mm 12mm"
 #: The morphology families drawn in the gallery, the largest (all are in families.csv).
 FAMILIES_SHOWN = 12
 #: At most this many onsets of each of VF, AF and AFL get a strip of their own (the first ones).
@@ -443,12 +441,8 @@ def page_css(name: str, start: str = "") -> str:
     """The ``@page`` rule of a printed report: ``name`` (the recording's) and ``start`` (when it began, where
     known) at the top left of every page, "page n of m" at its bottom right."""
     title = f"{name}: Holter analysis" + (f", started {start}" if start else "")
-    return (
-        f" @page {{ margin: {PAGE_MARGIN};"
-        f" @top-left {{ content: {_css_string(title)}; font: 8pt sans-serif; color: #444; }}"
-        ' @bottom-right { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; color: #444; }'
-        " }"
-    )
+    # the recording's own quoting: its page is UTF-8, so a name's letters stay as they are
+    return " " + run_page_css(title, _css_string)
 
 
 def _review_state(reviewed: dict | None) -> str:

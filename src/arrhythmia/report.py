@@ -205,12 +205,13 @@ def css_string(text: str) -> str:
     return f'"{safe}"'
 
 
-def page_css(title: str) -> str:
-    """The ``@page`` rule of a printed run report: ``title`` (the model and the run) at the top left of every page,
-    "page n of m" at its bottom right, so a page that comes loose from a printout says whose it is."""
+def page_css(title: str, quoted: Callable[[str], str] = css_string) -> str:
+    """The ``@page`` rule of a printed report: ``title`` (a run report's, the model and the run) at the top left of
+    every page, quoted by ``quoted``, "page n of m" at its bottom right, so a page that comes loose from a printout
+    says whose it is."""
     return (
         f"@page {{ margin: {PAGE_MARGIN};"
-        f" @top-left {{ content: {css_string(title)}; font: 8pt sans-serif; color: #444; }}"
+        f" @top-left {{ content: {quoted(title)}; font: 8pt sans-serif; color: #444; }}"
         ' @bottom-right { content: "page " counter(page) " of " counter(pages); font: 8pt sans-serif; color: #444; }'
         " }"
     )
