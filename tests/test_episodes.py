@@ -185,6 +185,34 @@ def test_sustained_slow_and_fast_rates():
     assert set(table["type"]) == {"bradycardia", "tachycardia"}
 
 
+def test_no_episode_runs_through_a_lead_off_and_none_counts_its_minutes():
+    # A lead that came off for 30 s: the beats either side of it are neighbours in the beat list, not in the
+    # rhythm. Each episode has to end at the gap and begin again after it, or a tachycardia, a trigeminy, a
+    # VT run and an AF episode would each count the minutes no one could see (at a mean rate of a few bpm).
+    def across_gap(rr_before, rr_after, labels=None):
+        samples, marks = beats([*rr_before, 30.0, *rr_after], labels)
+        gap_start = samples[len(rr_before)] / FS + 0.5
+        return samples, marks, np.array([[gap_start * FS, (gap_start + 29.0) * FS]])
+
+    samples, labels, lost = across_gap([0.5] * 50, [0.5] * 50)  # 25 s of 120 bpm either side: neither 30 s
+    table = find_episodes(samples, labels, FS, unanalysable=lost)
+    assert of_type(table, "tachycardia").empty and len(of_type(table, "noise")) == 1
+    samples, labels, lost = across_gap([0.5] * 80, [0.5] * 80)  # 40 s either side: two episodes
+    tachy = of_type(find_episodes(samples, labels, FS, unanalysable=lost), "tachycardia")
+    assert len(tachy) == 2 and (tachy["mean_hr_bpm"] > 110).all()
+
+    pattern = ["N", "N", "V"] * 3
+    samples, labels, lost = across_gap([0.8] * 17, [0.8] * 17, ["N"] * 9 + pattern + pattern + ["N"] * 9)
+    assert of_type(find_episodes(samples, labels, FS, unanalysable=lost), "trigeminy").empty  # 3 + 3 cycles
+    samples, labels, lost = across_gap([0.4] * 11, [0.4] * 11, ["N"] * 10 + ["V", "V"] + ["V", "V"] + ["N"] * 10)
+    assert of_type(find_episodes(samples, labels, FS, unanalysable=lost), "VT").empty  # 2 + 2 V beats
+
+    rng = np.random.default_rng(1)
+    samples, labels, lost = across_gap(rng.uniform(0.4, 1.0, 100), rng.uniform(0.4, 1.0, 100))
+    af = of_type(find_episodes(samples, labels, FS, unanalysable=lost, config=EpisodeConfig(af_min_s=30.0)), "AF")
+    assert len(af) == 2 and (af["end_s"] - af["start_s"]).sum() < samples[-1] / FS - samples[0] / FS - 29.0
+
+
 def test_a_sustained_rhythms_fastest_rate_is_read_as_the_summarys_not_from_one_premature_beat():
     # 45 bpm for a minute, one premature beat 0.5 s early inside it: a bradycardia whose fastest rate is
     # 45 bpm, as the summary's running median reads it (it said 120, the premature beat's); a VT run's

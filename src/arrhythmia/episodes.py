@@ -22,7 +22,8 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   (``pause_quiet_below``: ventricular flutter, or noise that hid the beats, is no pause).
 - ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
-- ``noise``: each unanalysable stretch.
+- ``noise``: each unanalysable stretch. Every other episode ends where one begins and starts again after it
+  (the beats either side of a lead-off are not neighbours in the rhythm), so none counts minutes no one saw.
 - ``VF``: ventricular flutter or fibrillation, from the signal itself (``data.ventricular``): a stretch of at
   least ``vf_min_s`` that is one large fast wave without QRS complexes or baseline. The beats detected inside
   it (some of its waves) start no other episode, as in noise, and its intervals are no pause.
@@ -185,13 +186,32 @@ def _rows(kind: str, times: np.ndarray, stretches: list[tuple[int, int]], rate: 
     return rows
 
 
+def _unbroken(stretches: list[tuple[int, int]], crosses: np.ndarray) -> list[tuple[int, int]]:
+    """The ``(first, last)`` beat stretches cut wherever an interval between two of their beats crosses a
+    stretch with no beat-by-beat rhythm to read (``crosses``: (n_beats - 1,) bool, interval i -> i + 1): the
+    beats either side of a lead-off are neighbours in the beat list, not in the rhythm, so no episode runs
+    through one and none counts its minutes."""
+    pieces = []
+    for first, last in stretches:
+        cuts = first + np.flatnonzero(crosses[first:last])
+        pieces += list(zip([first, *(cuts + 1).tolist()], [*cuts.tolist(), last]))
+    return [(int(a), int(b)) for a, b in pieces]
+
+
 def _label_runs(
-    labels: np.ndarray, times: np.ndarray, label: str, min_beats: int, bpm: float, break_bpm: float | None
+    labels: np.ndarray,
+    times: np.ndarray,
+    label: str,
+    min_beats: int,
+    bpm: float,
+    break_bpm: float | None,
+    crosses: np.ndarray,
 ) -> list[tuple[int, int]]:
     """First and last beat of each run: at least ``min_beats`` (2 or more) beats labelled ``label`` in a row,
-    none of its intervals slower than ``break_bpm`` (None: no limit), with a mean rate over ``bpm``."""
+    none of its intervals slower than ``break_bpm`` (None: no limit) or crossing an unanalysable stretch
+    (``crosses``, as ``_unbroken`` takes it), with a mean rate over ``bpm``."""
     same = labels == label
-    linked = same[:-1] & same[1:]  # linked[i]: beats i and i + 1 are one run
+    linked = same[:-1] & same[1:] & ~crosses  # linked[i]: beats i and i + 1 are one run
     if break_bpm is not None:
         linked &= np.diff(times) < 60.0 / break_bpm
     runs = []
@@ -203,10 +223,10 @@ def _label_runs(
     return runs
 
 
-def _patterns(labels: np.ndarray, every: int, min_ectopics: int) -> list[tuple[int, int]]:
+def _patterns(labels: np.ndarray, every: int, min_ectopics: int, crosses: np.ndarray) -> list[tuple[int, int]]:
     """Stretches where an isolated V beat follows every ``every - 1`` non-V beats (bigeminy: 2,
-    trigeminy: 3), with at least ``min_ectopics`` V beats; from the normal beat before the first V to the
-    last V."""
+    trigeminy: 3), with at least ``min_ectopics`` V beats, no interval of it crossing an unanalysable stretch
+    (``crosses``, as ``_unbroken`` takes it); from the normal beat before the first V to the last V."""
     is_v = labels == "V"
     neighbour_v = np.zeros(len(is_v), dtype=bool)
     neighbour_v[1:] |= is_v[:-1]
@@ -214,7 +234,7 @@ def _patterns(labels: np.ndarray, every: int, min_ectopics: int) -> list[tuple[i
     isolated = np.flatnonzero(is_v & ~neighbour_v)
     chains, chain = [], []
     for i in isolated:
-        if chain and i - chain[-1] == every and not is_v[chain[-1] + 1 : i].any():
+        if chain and i - chain[-1] == every and not is_v[chain[-1] + 1 : i].any() and not crosses[chain[-1] : i].any():
             chain.append(i)
         else:
             if len(chain) >= min_ectopics:
@@ -222,7 +242,16 @@ def _patterns(labels: np.ndarray, every: int, min_ectopics: int) -> list[tuple[i
             chain = [i]
     if len(chain) >= min_ectopics:
         chains.append(chain)
-    return [(max(c[0] - every + 1, 0), c[-1]) for c in chains]
+    # The normal beat(s) before the first V join the stretch unless a gap lies between them.
+    return [(c[0] - _reach_back(c[0], every - 1, crosses), c[-1]) for c in chains]
+
+
+def _reach_back(beat: int, wanted: int, crosses: np.ndarray) -> int:
+    """How many of the ``wanted`` beats before ``beat`` lie on its side of every unanalysable stretch."""
+    back = 0
+    while back < wanted and beat - back - 1 >= 0 and not crosses[beat - back - 1]:
+        back += 1
+    return back
 
 
 def find_episodes(
@@ -266,6 +295,7 @@ def find_episodes(
     vf_s = vf_s[vf_s[:, 1] - vf_s[:, 0] >= (config.vf_min_s or 0.0)]
     lost_s = np.concatenate([noise_s, vf_s])  # no beat-by-beat rhythm to read in either
     in_noise = overlapping(times, times, lost_s)
+    crosses = overlapping(times[:-1], times[1:], lost_s)  # intervals that span a stretch with no rhythm to read
     rows: list[dict] = []
     for kind, stretches in (("noise", noise_s), ("VF", vf_s)):
         for start, end in stretches:
@@ -276,26 +306,26 @@ def find_episodes(
         skipped = np.isin(labels, list(config.af_skip_labels))
         if beat_noise is not None and config.af_unalike_below is not None and config.af_noise_above is not None:
             skipped |= _noise_like(beat_noise, config.af_unalike_below, config.af_noise_above)
-        afl = _afl_stretches(times, labels, in_noise, config, atrial)
+        afl = _afl_stretches(times, labels, in_noise, crosses, config, atrial)
         in_afl = np.zeros(len(times), dtype=bool)
         for first, last in afl:
             in_afl[first : last + 1] = True
-        af = _af_stretches(times, skipped, in_noise | in_afl, config, p_wave)
-        svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
+        af = _af_stretches(times, skipped, in_noise | in_afl, crosses, config, p_wave)
+        svt = _label_runs(clean, times, "S", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm, crosses)
         if not config.svt_in_af:  # fast beats in AF or AFL are its ventricular response, not a separate run
             svt = [(a, b) for a, b in svt if not any(a <= last and b >= first for first, last in af + afl)]
-        vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm)
+        vt = _label_runs(clean, times, "V", RUN_MIN_BEATS, config.run_bpm, config.run_break_bpm, crosses)
         if beat_noise is not None and config.vt_unalike_below is not None:
             of_noise = [run for run in vt if _noise_run(run, beat_noise, config)]
             vt = [run for run in vt if run not in of_noise]
             rows += _rows("artefact", times, of_noise)  # listed apart, for a reviewer to look at
         rows += _rows("VT", times, vt)
         rows += _rows("SVT", times, svt)
-        rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v))
-        rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v))
+        rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v, crosses))
+        rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v, crosses))
         rows += _pauses(times, lost_s, config.pause_s, config.pause_quiet_below, gap_activity)
         rate = heart_rate(times)
-        rows += _sustained_rate(times, rate, in_noise, config)
+        rows += _sustained_rate(times, rate, in_noise, crosses, config)
         rows += _rows("AF", times, af, rate)
         rows += _rows("AFL", times, afl, rate)
     table = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
@@ -352,36 +382,47 @@ def _pauses(
     return rows
 
 
-def _sustained_rate(times: np.ndarray, rate: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig) -> list[dict]:
+def _sustained_rate(
+    times: np.ndarray, rate: np.ndarray, in_noise: np.ndarray, crosses: np.ndarray, config: EpisodeConfig
+) -> list[dict]:
     """Bradycardia and tachycardia: stretches of ``config.sustained_s`` or more whose running-median heart
-    rate (``rate``: (n_beats - 1,) bpm, ``hourly.heart_rate``) is below / above the thresholds."""
+    rate (``rate``: (n_beats - 1,) bpm, ``hourly.heart_rate``) is below / above the thresholds, and that cross
+    no unanalysable stretch (``crosses``, as ``_unbroken`` takes it)."""
     at_beat = np.concatenate([rate[:1], rate])  # the first beat takes its successor's rate
     rows = []
     for kind, mask in (
         ("bradycardia", at_beat < config.bradycardia_bpm),
         ("tachycardia", at_beat > config.tachycardia_bpm),
     ):
-        stretches = [(a, b) for a, b in true_runs(mask & ~in_noise) if times[b] - times[a] >= config.sustained_s]
+        pieces = _unbroken(true_runs(mask & ~in_noise), crosses)
+        stretches = [(a, b) for a, b in pieces if times[b] - times[a] >= config.sustained_s]
         rows += _rows(kind, times, stretches, rate)
     return rows
 
 
 def _af_stretches(
-    times: np.ndarray, skipped: np.ndarray, in_noise: np.ndarray, config: EpisodeConfig, p_wave: np.ndarray | None
+    times: np.ndarray,
+    skipped: np.ndarray,
+    in_noise: np.ndarray,
+    crosses: np.ndarray,
+    config: EpisodeConfig,
+    p_wave: np.ndarray | None,
 ) -> list[tuple[int, int]]:
     """First and last beat of each AF episode (see the module docstring); ``skipped``: (n_beats,) bool, the
-    beats whose intervals the irregularity leaves out (``af_skip_labels``, and beats that look like noise)."""
+    beats whose intervals the irregularity leaves out (``af_skip_labels``, and beats that look like noise);
+    an episode ends at an unanalysable stretch (``crosses``, as ``_unbroken`` takes it)."""
     irregular = rhythm_irregularity(times, skipped, config.af_beats) > config.af_irregularity
     irregular &= ~in_noise
     if p_wave is not None and config.af_p_wave_below is not None:
         window = 2 * config.af_beats + 1
         local = pd.Series(np.asarray(p_wave, dtype=np.float64)).rolling(window, center=True, min_periods=1).median()
         irregular &= ~(local.to_numpy() >= config.af_p_wave_below)  # P waves: not AF; unknown (NaN): rhythm alone
-    stretches = true_runs(irregular)
+    stretches = _unbroken(true_runs(irregular), crosses)
     # Bridge short regular gaps (a few organised beats inside an AF episode), then drop short stretches.
     merged: list[tuple[int, int]] = []
     for first, last in stretches:
-        if merged and times[first] - times[merged[-1][1]] < config.af_bridge_s:
+        near = merged and times[first] - times[merged[-1][1]] < config.af_bridge_s
+        if near and not crosses[merged[-1][1] : first].any():
             merged[-1] = (merged[-1][0], last)
         else:
             merged.append((first, last))
@@ -392,6 +433,7 @@ def _afl_stretches(
     times: np.ndarray,
     labels: np.ndarray,
     in_noise: np.ndarray,
+    crosses: np.ndarray,
     config: EpisodeConfig,
     atrial: tuple[np.ndarray, ...] | None,
 ) -> list[tuple[int, int]]:
@@ -405,7 +447,7 @@ def _afl_stretches(
         )
         if amplitude and config.afl_min_mv is not None:
             flutter &= ~(amplitude[0] < config.afl_min_mv)  # NaN amplitude: unknown, no floor
-    stretches = true_runs(flutter & ~in_noise)
+    stretches = _unbroken(true_runs(flutter & ~in_noise), crosses)
     return [
         (a, b)
         for a, b in stretches
