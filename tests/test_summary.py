@@ -22,6 +22,23 @@ def test_ectopy_counts_isolated_couplets_and_runs():
     assert v["burden_percent"] == pytest.approx(100 * 7 / 23)
 
 
+def test_a_lead_off_parts_the_ectopic_beats_either_side_of_it():
+    # Two V beats, 30 s of lost signal, two V beats, an unlabelled beat in the next run: two couplets and a
+    # run of three, not a run of four; the summary and the hourly table count alike.
+    from arrhythmia.hourly import hourly_table
+
+    labels = list("NNNVV") + list("VVNNSS") + ["", "S", "N"]
+    times = np.concatenate([np.arange(5) * 0.8, 34.0 + np.arange(9) * 0.8])
+    table = pd.DataFrame({"sample": np.round(times * 250), "time_s": times, "label": labels})
+    episodes = pd.DataFrame([{"type": "noise", "start_s": 4.0, "end_s": 33.5, "beats": 0}])
+    v, s = (summarise(table, episodes=episodes)["ectopy"][name] for name in ("V", "S"))
+    assert (v["couplets"], v["runs"], v["longest_run"]) == (2, 0, 2)
+    assert (s["couplets"], s["runs"], s["longest_run"]) == (0, 1, 3)  # an unlabelled beat parts no run
+    assert summarise(table)["ectopy"]["V"]["longest_run"] == 4  # without the episodes, nothing says so
+    hour = hourly_table(times, np.array(labels), 60.0, episodes).iloc[0]
+    assert (hour["v_couplets"], hour["v_runs"], hour["s_runs"]) == (2, 0, 1)
+
+
 def test_heart_rate_from_rr_intervals():
     summary = summarise(beats_table("N" * 20, rr_s=0.75))
     assert summary["heart_rate_bpm"]["mean"] == pytest.approx(80.0)

@@ -160,9 +160,18 @@ def recording_hrv(times: np.ndarray, labels: np.ndarray, episodes: pd.DataFrame)
     return {**hrv(nn), "nn_intervals": len(nn), "edited_out_percent": edited_out}
 
 
-def _runs(labels: list[str], cls: str) -> tuple[int, int]:
-    """Couplets (2 in a row) and runs (3 or more) of ``cls``."""
-    lengths = [len(list(group)) for label, group in groupby(labels) if label == cls]
+def run_lengths(labels: list[str], cls: str, parted: np.ndarray | None = None) -> list[int]:
+    """How many beats each run of ``cls`` in ``labels`` ((n,) str) holds, in order. A beat left unlabelled
+    ('') neither counts nor parts a run. ``parted``: (n,) bool, the beats a run cannot carry on into (the
+    interval before them crosses a lead-off: ``rate_intervals``), or None."""
+    stretch = np.zeros(len(labels), dtype=np.int64) if parted is None else np.cumsum(np.asarray(parted, dtype=bool))
+    labelled = [(int(k), label) for k, label in zip(stretch, labels) if label]
+    return [len(list(group)) for (_, label), group in groupby(labelled) if label == cls]
+
+
+def _runs(labels: list[str], cls: str, parted: np.ndarray) -> tuple[int, int]:
+    """Couplets (2 in a row) and runs (3 or more) of ``cls`` (``run_lengths``)."""
+    lengths = run_lengths(labels, cls, parted)
     return sum(n == 2 for n in lengths), sum(n >= 3 for n in lengths)
 
 
@@ -270,8 +279,9 @@ def _period_table(
         period_labels = labels[inside].tolist()
         ending = inside[1:] & readable  # the intervals that end in this row's hour or day
         period_rate, period_rr = rate[ending], rr[ending]
-        s_couplets, s_runs = _runs(period_labels, "S")
-        v_couplets, v_runs = _runs(period_labels, "V")
+        parted = ~np.concatenate([[True], readable])[inside]  # the beats just after a lead-off
+        s_couplets, s_runs = _runs(period_labels, "S", parted)
+        v_couplets, v_runs = _runs(period_labels, "V", parted)
         row = {
             name: number,
             "start_s": row_start,

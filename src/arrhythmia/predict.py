@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, field, replace
-from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +58,7 @@ from arrhythmia.hourly import (
     rate_intervals,
     rate_range,
     recording_hrv,
+    run_lengths,
 )
 
 ECTOPIC_CLASSES = ("S", "V")
@@ -957,8 +957,8 @@ def predict_record(
     return table
 
 
-def _runs(labels: list[str], cls: str) -> dict[str, int]:
-    lengths = [len(list(group)) for label, group in groupby(labels) if label == cls]
+def _runs(labels: list[str], cls: str, parted: np.ndarray | None) -> dict[str, int]:
+    lengths = run_lengths(labels, cls, parted)
     return {
         "isolated": sum(1 for n in lengths if n == 1),
         "couplets": sum(1 for n in lengths if n == 2),
@@ -983,11 +983,13 @@ def summarise(
     labels = [str(label) for label in beats["label"]]
     classified = [label for label in labels if label]
     counts = {name: classified.count(name) for name in classes}
-    aami = as_aami(np.array(classified, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
+    aami = as_aami(np.array(labels, dtype=str)).tolist()  # ectopy by AAMI class, whatever the labels
     summary: dict = {"beats": len(labels), "classified": len(classified), "per_class": counts}
     if "confidence" in beats:
         summary["unsure_beats"] = int((beats["confidence"].to_numpy(np.float64) < UNSURE_BELOW).sum())
+    parted = None  # the beats a run of ectopic beats cannot carry on into: a lead-off lies before them
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
+        parted = np.concatenate([[False], ~rate_intervals(beats["time_s"].to_numpy(), episodes)])
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]
         readable = rate_intervals(times, episodes)
@@ -995,7 +997,7 @@ def summarise(
         summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
-        cls: {**_runs(aami, cls), "burden_percent": 100.0 * aami.count(cls) / max(len(aami), 1)}
+        cls: {**_runs(aami, cls, parted), "burden_percent": 100.0 * aami.count(cls) / max(len(classified), 1)}
         for cls in ECTOPIC_CLASSES
     }
     return summary
