@@ -12,6 +12,7 @@ from arrhythmia.data.context import (
     LOCAL_BEATS,
     RR_FEATURES,
     TEMPLATE_BLOCK_S,
+    closed_gaps,
     rr_features,
     template_features,
 )
@@ -37,6 +38,23 @@ def test_rr_features_of_hand_made_peaks():
     np.testing.assert_allclose(rr[3, 4], 1.4 / 0.9, rtol=1e-6)
     # All beats lie within GLOBAL_S / 2 of each other: one global mean of all pre RR.
     np.testing.assert_allclose(rr[:, 5], pre / pre.mean(), rtol=1e-6)
+
+
+def test_an_interval_across_lost_signal_is_closed_up_for_the_rhythm_features():
+    # Beats every 0.8 s, a premature one, and 20 s of a lead-off between two of them: read as it is, the beat
+    # after the gap comes 20 s late and the next ten look early against a local mean the gap inflated.
+    rr = [0.8] * 12 + [0.5, 1.1] + [0.8] * 4 + [20.8] + [0.8] * 12
+    peaks = np.round(np.concatenate([[0.0], np.cumsum(rr)]) * FS).astype(np.int64)
+    gap = np.array([[peaks[18] + 0.2 * FS, peaks[19] - 0.2 * FS]])
+    closed = closed_gaps(peaks, gap)
+    assert np.diff(closed)[18] == 80 and (np.diff(closed)[:18] == np.diff(peaks)[:18]).all()
+    assert (np.diff(closed)[19:] == np.diff(peaks)[19:]).all()  # the beats after move, their intervals stay
+    pre_over_local = rr_features(closed, FS)[:, RR_FEATURES.index("pre_local_ratio")]
+    assert pre_over_local[13] < 0.7 and np.all(np.abs(pre_over_local[19:] - 1) < 0.05)
+    assert (rr_features(peaks, FS)[20:, RR_FEATURES.index("pre_local_ratio")] < 0.8).any()  # not closed: "early"
+    # No lost stretch, or one that no interval spans (before the first beat): the peaks as they are.
+    assert (closed_gaps(peaks, np.zeros((0, 2))) == peaks).all()
+    assert (closed_gaps(peaks, np.array([[-500, -100]])) == peaks).all()
 
 
 def test_local_mean_spans_the_last_ten_beats():

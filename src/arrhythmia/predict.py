@@ -30,6 +30,7 @@ from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, Window
 from arrhythmia.data.clock import DAY_S, Start, start_text
 from arrhythmia.data.context import (
     LONG_RHYTHM_BEATS,
+    closed_gaps,
     local_rhythm,
     p_wave_consistency,
     p_wave_stretches,
@@ -177,6 +178,7 @@ def cut_recording(
     with_context: bool = True,
     chunk_s: float = CHUNK_S,
     only: np.ndarray | None = None,
+    rhythm_peaks: np.ndarray | None = None,
 ) -> CutBeats:
     """The beats at ``peaks`` (ascending samples of the recording), cut a chunk at a time.
 
@@ -185,10 +187,11 @@ def cut_recording(
     around annotated R peaks. Returns ``CutBeats`` over all peaks: kept (n_peaks,), X (n_kept, length),
     context (n_kept, 9) or None. only : (n_peaks,) bool, at least one True: cut just these beats (every
     peak still gives them their RR and typical-beat features; only the chunks holding one are cut), and
-    return ``CutBeats`` over ``peaks[only]``.
+    return ``CutBeats`` over ``peaks[only]``. rhythm_peaks : (n_peaks,) the same beats on the rhythm's timeline
+    (``context.closed_gaps``), which the RR features are read from where given.
     """
     signal, fs = recording.signal, recording.fs
-    rr = rr_features(peaks, fs)
+    rr = rr_features(peaks if rhythm_peaks is None else rhythm_peaks, fs)
     parts = []
     for first, last in _chunks(len(signal), fs, chunk_s):
         inside = (peaks >= first) & (peaks < last)
@@ -570,7 +573,9 @@ def label_recording(
     sign = polarity(signal, fs, peaks)
     if sign < 0:
         recording = replace(recording, signal=-signal)
-    cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s)
+    # The rhythm is read with each interval across lost signal closed up: the gap is no beat's interval.
+    rhythm_peaks = closed_gaps(peaks, noise)
+    cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, rhythm_peaks=rhythm_peaks)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
@@ -589,7 +594,7 @@ def label_recording(
     # 3. Adapt the labels to the recording (families, normalisation, rhythm) and to the reviewer's answers.
     family = np.full(len(peaks), -1, dtype=np.int64)
     if config is not None:
-        rhythm = _timing(peaks, fs, cut.kept, config)
+        rhythm = _timing(rhythm_peaks, fs, cut.kept, config)
         # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.
         alike = cleaned.noisy_blocks.any() and cleaned.noisy_blocks.mean() >= SAME_BAND_SHARE

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from arrhythmia.data.quality import overlapping
 from arrhythmia.errors import warnings_ignored
 
 #: Column names of ``rr_features``, in order.
@@ -70,6 +71,37 @@ def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     global_mean = (cumulative[hi] - cumulative[lo]) / (hi - lo)
 
     return np.stack([pre, post, pre / post, pre / local, post / local, pre / global_mean], axis=1).astype(np.float32)
+
+
+#: An interval across lost signal takes the median of this many readable intervals on each side of it.
+CLOSED_GAP_BEATS = 8
+
+
+def closed_gaps(r_peaks: np.ndarray, lost: np.ndarray) -> np.ndarray:
+    """The R peaks on the timeline of the rhythm rather than of the signal: each interval between two beats
+    that spans lost signal (a lead-off, a flat or saturated stretch) takes the median of the readable
+    intervals around it (``CLOSED_GAP_BEATS`` each side), and the beats after it move with it. Read by the
+    rhythm features (``rr_features``, ``local_rhythm``) so that the beats either side of a gap are neither
+    late nor followed by a pause, nor their neighbours early against an average the gap inflated.
+
+    r_peaks : (n_beats,) int, samples, ascending; lost : (k, 2) start and end samples of the lost stretches.
+    Returns (n_beats,) int64 samples; ``r_peaks`` itself where no interval spans a lost stretch.
+    """
+    peaks = np.asarray(r_peaks, dtype=np.int64)
+    lost = np.asarray(lost, dtype=np.float64).reshape(-1, 2)
+    if len(peaks) < 2 or len(lost) == 0:
+        return peaks
+    rr = np.diff(peaks)
+    spans = overlapping(peaks[:-1], peaks[1:], lost, touching=False)
+    if not spans.any() or spans.all():
+        return peaks
+    readable = np.flatnonzero(~spans)
+    closed = rr.astype(np.float64)
+    for i in np.flatnonzero(spans):
+        at = np.searchsorted(readable, i)
+        around = readable[max(at - CLOSED_GAP_BEATS, 0) : at + CLOSED_GAP_BEATS]
+        closed[i] = np.median(rr[around])
+    return peaks[0] + np.concatenate([[0], np.cumsum(np.round(closed).astype(np.int64))])
 
 
 #: Likeness of a beat to its recording's typical beat (the median window of the beats in its block).
