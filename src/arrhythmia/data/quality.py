@@ -120,7 +120,7 @@ def unanalysable(
             bad.append(missing | ~(ptp >= FLAT_MV) | saturated)
     bad = np.concatenate(bad)
     if sweep_mv is not None:
-        bad |= recovering_amplifier(signal, fs, block, collapse_share, sweep_mv)
+        bad |= recovering_amplifier(signal, fs, block, collapse_share, sweep_mv, lost=bad)
     runs = np.array(true_runs(bad), dtype=np.int64).reshape(-1, 2)  # blocks, first and last
     return np.stack([runs[:, 0] * block, np.minimum((runs[:, 1] + 1) * block, n)], axis=1).astype(np.int64)
 
@@ -184,11 +184,13 @@ def recovering_amplifier(
     block: int,
     collapse_share: float = QRS_COLLAPSE_SHARE,
     sweep_mv: float = RECOVERY_SWEEP_MV,
+    lost: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_blocks,) bool, one per block of ``block`` samples (the last one may be short): the stretches of
     blocks whose QRS band spans under ``collapse_share`` of the recording's median block and in one of
     which the slow signal sweeps by ``sweep_mv`` or more. signal: (n_samples,) float, mV, NaN where
-    missing; fs: Hz."""
+    missing; fs: Hz; lost: (n_blocks,) bool, the blocks already known to hold no signal (missing, flat,
+    saturated: ``unanalysable``'s), left out of that median, or None (none)."""
     n = len(signal)
     n_blocks = -(-n // block)
     qrs_span, slow_span = np.zeros(n_blocks), np.zeros(n_blocks)
@@ -204,7 +206,10 @@ def recovering_amplifier(
         blocks = slice(first // block, -(-last // block))  # ``first`` is a whole number of blocks
         qrs_span[blocks] = _block_spans(bandpass(part, fs, *QRS_BAND_HZ)[first - lo : last - lo], block)
         slow_span[blocks] = _block_spans(sps.sosfiltfilt(slow_sos, part)[first - lo : last - lo], block)
-    typical = np.median(qrs_span)
+    # The median of the blocks with signal: a lead off for half a Holter's day spans nothing in the QRS band,
+    # and with it in the median no block was ever "collapsed" against it, nor an amplifier seen recovering.
+    held = qrs_span if lost is None else qrs_span[~np.asarray(lost, dtype=bool)]
+    typical = np.median(held) if len(held) else 0.0
     collapsed = qrs_span < collapse_share * typical
     recovering = np.zeros(n_blocks, dtype=bool)
     for first, last in true_runs(collapsed):
