@@ -42,7 +42,7 @@ from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
-from arrhythmia.data.quality import beat_noise, gap_activity, unanalysable
+from arrhythmia.data.quality import beat_noise, gap_activity, overlapping, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
@@ -178,7 +178,7 @@ def cut_recording(
     with_context: bool = True,
     chunk_s: float = CHUNK_S,
     only: np.ndarray | None = None,
-    rhythm_peaks: np.ndarray | None = None,
+    lost: np.ndarray | None = None,
 ) -> CutBeats:
     """The beats at ``peaks`` (ascending samples of the recording), cut a chunk at a time.
 
@@ -187,11 +187,12 @@ def cut_recording(
     around annotated R peaks. Returns ``CutBeats`` over all peaks: kept (n_peaks,), X (n_kept, length),
     context (n_kept, 9) or None. only : (n_peaks,) bool, at least one True: cut just these beats (every
     peak still gives them their RR and typical-beat features; only the chunks holding one are cut), and
-    return ``CutBeats`` over ``peaks[only]``. rhythm_peaks : (n_peaks,) the same beats on the rhythm's timeline
-    (``context.closed_gaps``), which the RR features are read from where given.
+    return ``CutBeats`` over ``peaks[only]``. lost : (k, 2) start and end samples of the stretches with no
+    signal (``data.quality.unanalysable``): the RR features read the rhythm with them closed up
+    (``context.closed_gaps``).
     """
     signal, fs = recording.signal, recording.fs
-    rr = rr_features(peaks if rhythm_peaks is None else rhythm_peaks, fs)
+    rr = rr_features(peaks if lost is None else closed_gaps(peaks, lost), fs)
     parts = []
     for first, last in _chunks(len(signal), fs, chunk_s):
         inside = (peaks >= first) & (peaks < last)
@@ -403,25 +404,29 @@ def _v_run_gaps(peaks: np.ndarray, is_v: np.ndarray) -> np.ndarray:
 
 
 def _beats_in_v_runs(
-    recording: Recording, peaks: np.ndarray, labels: np.ndarray, model: BeatModel, chunk_s: float
+    recording: Recording, peaks: np.ndarray, labels: np.ndarray, model: BeatModel, chunk_s: float, lost: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Beats the detector missed inside runs of V beats (two wide complexes of a fast run can fall into
     one of its QRS windows): looked for in the signal (``detection.search_gaps``) in the RR gaps that
     ``_v_run_gaps`` names, cut among all beats, classified by ``model``, and kept where it calls them V.
 
-    peaks : (n,) ascending R-peak samples; labels : (n,) AAMI labels ('' for a beat not cut). Returns the
+    peaks : (n,) ascending R-peak samples; labels : (n,) AAMI labels ('' for a beat not cut); lost : (k, 2)
+    the stretches with no signal, samples (no gap across one is searched). Returns the
     found beats' samples (k,) int64, ascending, and their probabilities (k, n_classes) float32.
     """
     found = np.zeros(0, np.int64)
     found_probs = np.zeros((0, len(model.classes)), np.float32)
     beats, is_v = peaks, labels == "V"
     for _ in range(V_RUN_PASSES):
-        candidates = search_gaps(recording.signal, recording.fs, beats, _v_run_gaps(beats, is_v))
+        gaps = _v_run_gaps(beats, is_v)
+        gaps = gaps[~overlapping(beats[gaps], beats[gaps + 1], lost, touching=False)]  # a lead-off hides no beat
+        candidates = search_gaps(recording.signal, recording.fs, beats, gaps)
         candidates = np.setdiff1d(candidates[candidates >= 0], beats)
         if len(candidates) == 0:
             break
         merged = np.union1d(beats, candidates)
-        cut = cut_recording(recording, merged, model.window, model.takes_context, chunk_s, np.isin(merged, candidates))
+        only = np.isin(merged, candidates)
+        cut = cut_recording(recording, merged, model.window, model.takes_context, chunk_s, only, lost)
         if len(cut.X) == 0:
             break
         probs = model.predict_proba(cut.X, cut.context).astype(np.float32)
@@ -574,15 +579,14 @@ def label_recording(
     if sign < 0:
         recording = replace(recording, signal=-signal)
     # The rhythm is read with each interval across lost signal closed up: the gap is no beat's interval.
-    rhythm_peaks = closed_gaps(peaks, noise)
-    cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, rhythm_peaks=rhythm_peaks)
+    cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, lost=noise)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
     if search_back:
         labels_before = np.full(len(peaks), "", dtype=object)
         labels_before[cut.kept] = aami_calls(kept_probs, model.classes)
-        found, found_probs = _beats_in_v_runs(recording, peaks, labels_before.astype(str), model, chunk_s)
+        found, found_probs = _beats_in_v_runs(recording, peaks, labels_before.astype(str), model, chunk_s, noise)
     given, given_found = {}, {}
     if reviewed:
         where = str(recording.path)
@@ -594,7 +598,7 @@ def label_recording(
     # 3. Adapt the labels to the recording (families, normalisation, rhythm) and to the reviewer's answers.
     family = np.full(len(peaks), -1, dtype=np.int64)
     if config is not None:
-        rhythm = _timing(rhythm_peaks, fs, cut.kept, config)
+        rhythm = _timing(closed_gaps(peaks, noise), fs, cut.kept, config)
         # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.
         alike = cleaned.noisy_blocks.any() and cleaned.noisy_blocks.mean() >= SAME_BAND_SHARE
