@@ -221,8 +221,6 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
     import wfdb
 
     segmented = isinstance(header, wfdb.MultiRecord)
-    if not segmented:
-        _check_signal_files(path, header)
 
     def read(channel: str | int | None) -> tuple[np.ndarray, float, str, str]:
         return _read_segmented_lead(path, header, channel) if segmented else _read_plain_lead(path, header, channel)
@@ -238,15 +236,55 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
 
 def _read_plain_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str, str]:
     """One lead of a single-segment WFDB record (``read_lead_and_unit``)."""
+    channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
+    signal, unit = _read_channel(path, header, channel)
+    return signal, float(header.fs), header.sig_name[channel], unit
+
+
+#: The ADC gain wfdb reads a lead with whose header gives none (WFDB's DEFGAIN, adu per physical unit).
+DEFAULT_GAIN = 200.0
+
+
+def uncalibrated_signals(hea: Path) -> set[int]:
+    """The signals (by index) whose ADC gain a WFDB header ``hea`` gives as 0 or leaves out: by WFDB's header
+    format such a signal is uncalibrated, its unit unknown. wfdb reads it at 200 adu per unit, which makes a
+    recorder's counts look like millivolts; it tells neither apart, so the header's text is read here."""
+    try:
+        lines = [line.split() for line in hea.read_text(errors="replace").splitlines()]
+    except OSError:
+        return set()
+    lines = [fields for fields in lines if fields and not fields[0].startswith("#")]
+    out = set()
+    for index, fields in enumerate(lines[1:]):
+        # a signal line: file, format, then the gain as "gain[(baseline)][/units]", optional at the line's end
+        gain = re.match(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", fields[2]) if len(fields) > 2 else None
+        if gain is None or float(gain.group(0)) == 0:
+            out.add(index)
+    return out
+
+
+def _read_channel(path: Path, header, channel: int) -> tuple[np.ndarray, str]:
+    """Signal ``channel`` of the single-segment record ``path`` (its parsed ``header``): (n_samples,) float64,
+    in mV where its unit is a voltage (``in_millivolts``), NaN where the record marks samples invalid; and the
+    unit it is in. An uncalibrated signal (``uncalibrated_signals``) comes in ADC units, unit "", with a
+    warning: its unit is then read from the size of its beats, or given with ``--units``."""
     import wfdb
 
-    channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
+    _check_signal_files(path, header)
     try:
         record = wfdb.rdrecord(str(path), channels=[channel])
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
-    unit = header.units[channel]
-    return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), header.sig_name[channel], unit
+    signal, unit = record.p_signal[:, 0], header.units[channel]
+    if channel in uncalibrated_signals(path.with_suffix(".hea")):
+        warnings.warn(
+            f"{path.with_suffix('.hea')}: lead {header.sig_name[channel]} gives no ADC gain (0 or none: "
+            "uncalibrated): read in ADC units, its unit taken from the size of its beats (--units GAIN, the "
+            "recorder's units per mV, gives it)",
+            stacklevel=4,
+        )
+        return signal * float(header.adc_gain[channel] or DEFAULT_GAIN), ""
+    return in_millivolts(signal, unit), unit
 
 
 def flat_lead(signal: np.ndarray) -> str | None:
@@ -334,25 +372,81 @@ def without_segments(paths: list[Path]) -> list[Path]:
 
 
 def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str, str]:
-    """One lead of a multi-segment WFDB record (MIMIC's waveforms; ``read_lead_and_unit``): its signals are those of
-    the layout segment (a variable layout) or of the first segment (a fixed one), and wfdb joins the
-    segments, NaN where a segment lacks the lead."""
+    """One lead of a multi-segment WFDB record (MIMIC's waveforms, long-term recordings; ``read_lead_and_unit``):
+    its signals are those of the layout segment (a variable layout) or of the first segment (a fixed one). Each
+    segment is read alone and brought to mV by its own header (segments of one lead may differ in unit and
+    gain: wfdb's joining takes the first one's unit for all), NaN for a ``~`` gap and for a segment without
+    the lead (a variable layout's segments are matched by the lead's name). DataError, naming the file, for a
+    segment that is missing, cut short, at another sampling rate or of another length than the master header
+    says, and for segments whose lengths do not add up to the record's."""
+    hea = path.with_suffix(".hea")
+    segments = list(zip(header.seg_name, (int(n) for n in header.seg_len)))
+    variable = bool(segments) and segments[0][1] == 0 and segments[0][0] != "~"  # a layout segment first
+    named = [name for name, _ in segments if name != "~"]
+    if not named or (variable and len(named) == 1):
+        raise DataError(f"{hea}: multi-segment record without segments")
+    first = _segment_header(path, hea, named[0], layout=variable)
+    channel = choose_lead(list(first.sig_name), lead, str(hea))
+    name = first.sig_name[channel]
+    parts, units = [], []
+    for segment, length in segments[1:] if variable else segments:
+        if segment == "~":
+            parts.append(np.full(length, np.nan))
+            continue
+        part = _segment_header(path, hea, segment)
+        where = path.parent / f"{segment}.hea"
+        if not math.isclose(float(part.fs), float(header.fs), rel_tol=1e-9):
+            raise DataError(f"{where}: segment at {float(part.fs):g} Hz in a record at {float(header.fs):g} Hz ({hea})")
+        if part.sig_len != length:
+            raise DataError(f"{where}: segment of {part.sig_len:,} samples, where {hea} gives it {length:,}")
+        names = list(part.sig_name)
+        index = channel if not variable and len(names) == len(first.sig_name) else None
+        if index is None and name in names:
+            index = names.index(name)
+        if index is None:  # the lead is not recorded in this segment
+            parts.append(np.full(length, np.nan))
+            continue
+        try:
+            signal, unit = _read_channel(path.parent / segment, part, index)
+        except DataError as exc:
+            raise DataError(f"{exc} (a segment of {hea})") from None
+        parts.append(signal)
+        units.append(unit)
+    total = sum(len(part) for part in parts)
+    if header.sig_len is not None and total != header.sig_len:
+        raise DataError(f"{hea}: its segments hold {total:,} samples, where its record line gives {header.sig_len:,}")
+    return np.concatenate(parts), float(header.fs), name, _segments_unit(hea, name, units, first.units[channel])
+
+
+def _segment_header(path: Path, hea: Path, segment: str, layout: bool = False):  # -> wfdb.Record
+    """The header of ``segment``, one of the multi-segment record ``path``'s (master header ``hea``); a layout
+    segment's (``layout``) holds the signals' names alone, no samples."""
     import wfdb
 
-    hea = path.with_suffix(".hea")
-    named = [name for name in header.seg_name if name != "~"]
-    if not named:
-        raise DataError(f"{hea}: multi-segment record without segments")
     try:
-        first = with_signal_names(wfdb.rdheader(str(path.parent / named[0])))
-        channel = choose_lead(list(first.sig_name), lead, str(hea))
-        record = wfdb.rdrecord(str(path), channels=[channel], m2s=True)
-    except DataError:
-        raise
-    except Exception as exc:  # a missing or garbled segment file: wfdb raises plain errors
-        raise DataError(f"{hea}: cannot read the record's segments ({exc})") from None
-    unit = record.units[0]
-    return in_millivolts(record.p_signal[:, 0], unit), float(header.fs), first.sig_name[channel], unit
+        if not layout:
+            return _header(path.parent / segment)
+        if not (path.parent / f"{segment}.hea").is_file():
+            raise DataError(f"{path.parent / segment}.hea: header file is missing")
+        try:
+            return with_signal_names(wfdb.rdheader(str(path.parent / segment)))
+        except Exception as exc:
+            raise DataError(f"{path.parent / segment}.hea: cannot parse WFDB header ({exc})") from None
+    except DataError as exc:
+        raise DataError(f"{exc} (a segment of {hea})") from None
+
+
+def _segments_unit(hea: Path, name: str, units: list[str], layout_unit: str) -> str:
+    """The unit of a lead joined from segments read in ``units`` (each brought to mV where a voltage): mV
+    where all are voltages, else the one unit they share; ``layout_unit`` where no segment holds the lead."""
+    if not units:
+        return layout_unit
+    if all(names_a_voltage(unit) for unit in units):
+        return "mV"
+    if len(set(units)) == 1:
+        return units[0]
+    said = ", ".join(sorted({repr(unit) for unit in units}))
+    raise DataError(f"{hea}: lead {name} is in different units in different segments ({said})")
 
 
 def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:

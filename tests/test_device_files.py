@@ -1,0 +1,133 @@
+"""Recordings as hospital devices export them, not as PhysioNet tidies them: multi-segment WFDB records whose
+segments differ, uncalibrated WFDB leads, and what the reader says about each."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arrhythmia.data.recording import read_input
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import DataError
+
+FS = 360
+
+
+@pytest.fixture
+def ecg() -> np.ndarray:
+    """Ten seconds of a synthetic lead, (3600,) mV at 360 Hz."""
+    return synthetic_ecg(duration_s=10, fs=FS, seed=3).signal
+
+
+def _segment(directory: Path, name: str, x: np.ndarray, unit: str = "mV", fs: int = FS, lead: str = "MLII") -> None:
+    import wfdb
+
+    wfdb.wrsamp(name, fs=fs, units=[unit], sig_name=[lead], p_signal=x[:, None], fmt=["16"], write_dir=str(directory))
+
+
+def _master(directory: Path, name: str, segments: list[tuple[str, int]], length: int | None = None) -> Path:
+    """A multi-segment record's master header naming ``segments`` ((name or "~", samples)), one lead."""
+    total = sum(n for _, n in segments) if length is None else length
+    lines = [f"{name}/{len(segments)} 1 {FS} {total}", *(f"{seg} {n}" for seg, n in segments)]
+    (directory / f"{name}.hea").write_text("\n".join(lines) + "\n")
+    return directory / f"{name}.hea"
+
+
+def test_segments_in_different_units_are_each_read_in_millivolts(tmp_path, ecg):
+    """One lead recorded in µV by one monitor and in mV by the next: wfdb joins the values as written and
+    names the first segment's unit, which made the mV half a thousand times too small."""
+    half = len(ecg) // 2
+    _segment(tmp_path, "r_0", ecg[:half] * 1000, unit="uV")
+    _segment(tmp_path, "r_1", ecg[half:], unit="mV")
+    data = read_input(_master(tmp_path, "r", [("r_0", half), ("r_1", len(ecg) - half)]))
+    assert data.millivolts and len(data.signal) == len(ecg)
+    assert np.abs(data.signal - ecg).max() < 0.01
+
+
+def test_a_fixed_layout_record_that_starts_with_a_gap(tmp_path, ecg):
+    """A record whose first segment is ``~`` (the monitor started before the lead was on) reads as missing
+    samples, then the signal; wfdb's joining fails on it ('NoneType' object has no attribute 'fmt')."""
+    _segment(tmp_path, "g_0", ecg)
+    data = read_input(_master(tmp_path, "g", [("~", FS), ("g_0", len(ecg))]))
+    assert len(data.signal) == len(ecg) + FS and data.lead == "MLII"
+    assert np.isnan(data.signal[:FS]).all() and np.abs(data.signal[FS:] - ecg).max() < 0.01
+
+
+def test_a_segment_at_another_sampling_rate_is_refused(tmp_path, ecg):
+    """wfdb joins a 250 Hz segment into a 360 Hz record as if at 360 Hz: every interval after it wrong."""
+    half = len(ecg) // 2
+    _segment(tmp_path, "f_0", ecg[:half])
+    _segment(tmp_path, "f_1", ecg[half:], fs=250)
+    hea = _master(tmp_path, "f", [("f_0", half), ("f_1", len(ecg) - half)])
+    with pytest.raises(DataError, match=r"f_1.hea: segment at 250 Hz in a record at 360 Hz"):
+        read_input(hea)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("truncated", r"t_1.dat: signal file is truncated \(.*\(a segment of .*t.hea\)"),
+        ("missing", r"t_1.hea: header file is missing \(a segment of .*t.hea\)"),
+        ("record line", r"t.hea: its segments hold 3,600 samples, where its record line gives 7,200"),
+        ("segment line", r"t_0.hea: segment of 1,800 samples, where .*t.hea gives it 2,000"),
+    ],
+)
+def test_a_segment_that_disagrees_with_the_master_header_is_one_line_naming_it(tmp_path, ecg, case, message):
+    """wfdb's own errors were 'operands could not be broadcast together', 'True is not in list' and 'sampto
+    must be shorter than the signal length', naming no file."""
+    half = len(ecg) // 2
+    _segment(tmp_path, "t_0", ecg[:half])
+    _segment(tmp_path, "t_1", ecg[half:])
+    segments, length = [("t_0", half), ("t_1", len(ecg) - half)], None
+    if case == "truncated":
+        dat = tmp_path / "t_1.dat"
+        dat.write_bytes(dat.read_bytes()[:1000])
+    elif case == "missing":
+        (tmp_path / "t_1.hea").unlink()
+    elif case == "record line":
+        length = 2 * len(ecg)
+    else:
+        segments[0] = ("t_0", 2000)
+        length = len(ecg)
+    with pytest.raises(DataError, match=message):
+        read_input(_master(tmp_path, "t", segments, length))
+
+
+def _uncalibrated(tmp_path: Path, gain_field: str, counts_per_mv: float, ecg: np.ndarray) -> Path:
+    """A record of a recorder's counts (``counts_per_mv`` per mV, baseline 0) whose header gives the lead
+    ``gain_field`` for its gain ("0" or "" for none)."""
+    counts = np.round(ecg * counts_per_mv).astype("<i2")
+    (tmp_path / "u.dat").write_bytes(counts.tobytes())
+    spec = f"u.dat 16 {gain_field} 16 0 0 0 0 ECG" if gain_field else "u.dat 16"
+    (tmp_path / "u.hea").write_text(f"u 1 {FS} {len(ecg)}\n{spec}\n")
+    return tmp_path / "u.hea"
+
+
+@pytest.mark.parametrize("gain_field", ["0", "0(0)/mV", ""])
+def test_an_uncalibrated_lead_is_read_in_adc_units_not_as_millivolts(tmp_path, ecg, gain_field):
+    """A gain of 0 or none marks an uncalibrated signal (WFDB's header format); wfdb reads it at 200 adu per
+    mV, so a recorder's 1000 counts per mV came in as millivolts five times too tall, its unit never
+    questioned. It is read in counts, its unit left to the size of its beats or to ``--units``."""
+    hea = _uncalibrated(tmp_path, gain_field, 1000.0, ecg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = read_input(hea)
+    assert not data.millivolts
+    assert np.abs(data.signal - np.round(ecg * 1000)).max() < 1e-9
+    said = [str(w.message) for w in caught if "uncalibrated" in str(w.message)]
+    assert len(said) == 1 and "u.hea" in said[0] and "--units" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        given = read_input(hea, units=1000.0)
+    assert given.millivolts and np.abs(given.signal - ecg).max() < 0.001
+
+
+def test_a_calibrated_lead_is_read_in_millivolts_without_a_word(tmp_path, ecg):
+    hea = _uncalibrated(tmp_path, "1000(0)/mV", 1000.0, ecg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = read_input(hea)
+    assert data.millivolts and np.abs(data.signal - ecg).max() < 0.001
