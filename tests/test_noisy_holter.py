@@ -37,3 +37,71 @@ def test_a_recovering_amplifier_is_found_however_long_the_lead_was_off(lost):
     (start, end), (off_start, off_end) = found
     assert start <= a + 1 and end >= a + 2
     assert off_start == pytest.approx(90.0, abs=1.0) and off_end == pytest.approx(210.0)
+
+
+def lead_off_holter(duration_s: float = 3 * 3600.0, off_s: tuple[float, float] = (3300.0, 7500.0)):
+    """A recording of ``duration_s`` whose lead is off over ``off_s`` (a ``noise`` episode), a beat a second
+    elsewhere, all N but a V couplet early on: (Recording, RecordingLabels, summary) as ``predict`` gives
+    them to the report, without labelling anything (the signal is only its length)."""
+    import pandas as pd
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.episodes import EPISODE_COLUMNS
+    from arrhythmia.hourly import hourly_table
+    from arrhythmia.predict import RecordingLabels
+
+    fs = 10.0
+    recording = Recording(np.zeros(int(duration_s * fs)), fs, "MLII", "holter.csv")
+    times = np.arange(0.5, duration_s, 1.0)
+    times = times[(times < off_s[0]) | (times > off_s[1])]
+    labels = np.array(["N"] * len(times))
+    labels[[100, 101]] = "V"
+    episodes = pd.DataFrame([["noise", *off_s, 0, np.nan, np.nan]], columns=list(EPISODE_COLUMNS))
+    beats = pd.DataFrame({"sample": np.round(times * fs).astype(np.int64), "time_s": times, "label": labels})
+    hourly = hourly_table(times, labels, duration_s, episodes)
+    result = RecordingLabels(beats=beats, episodes=episodes, hourly=hourly, recording=recording)
+    per_class = {c: int((labels == c).sum()) for c in ("N", "S", "V", "F", "Q")}
+    summary = {"model": "stand-in", "classified": len(labels), "per_class": per_class, "hrv": "no HRV"}
+    return recording, result, summary
+
+
+def _row(page: str, first_cell: str) -> list[str]:
+    """The cells of the table row of ``page`` whose first cell is ``first_cell``."""
+    import html
+    import re
+
+    for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        if cells and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r}")
+
+
+def test_an_hour_the_lead_was_off_throughout_reports_no_finding_of_none():
+    """An hour with no analysable minute read '0 / 0' couplets and runs, '0' pauses and '0.0' minutes of AF
+    (a rhythm found free of them) beside its '– / – / –' heart rate: nothing of it was read."""
+    from arrhythmia.recording_report import render_recording_report
+
+    recording, result, summary = lead_off_holter()
+    assert result.hourly["analysable_min"].tolist() == pytest.approx([55.0, 0.0, 55.0])
+    page = render_recording_report(recording, result, summary, {})
+    header = _row(page, "hours")
+    unread, read = dict(zip(header, _row(page, "01:00-02:00"))), dict(zip(header, _row(page, "00:00-01:00")))
+    assert unread["analysable min"] == "0.0" and unread["HR min / mean / max"] == "– / – / –"
+    for column in ("S couplets / runs", "V couplets / runs", "pauses", "AF min", "AFL min"):
+        assert unread[column] == "–", column
+    assert read["V couplets / runs"] == "1 / 0" and read["pauses"] == "0" and read["AF min"] == "0.0"
+    assert dict(zip(header, _row(page, "02:00-03:00")))["S couplets / runs"] == "0 / 0"
+
+
+def test_the_report_says_how_much_of_the_recording_could_not_be_read():
+    """The analysable card gave the time read and nothing of the rest: a reader worked the 1:10:00 of lost
+    signal (39%) out from the recorded card, or added up the noise episodes."""
+    from arrhythmia.recording_report import render_recording_report
+
+    recording, result, summary = lead_off_holter()
+    page = render_recording_report(recording, result, summary, {})
+    assert '1:50:00</div><div class="label">analysable' in page
+    assert "h:mm:ss; 1:10:00 unanalysable, 38.9% of the recording" in page
+    recording, result, summary = lead_off_holter(duration_s=600.0, off_s=(600.0, 600.0))
+    assert "h:mm:ss; all of the recording" in render_recording_report(recording, result, summary, {})

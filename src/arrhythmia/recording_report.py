@@ -233,6 +233,20 @@ def _af_card(af_s: float | None, duration_s: float) -> tuple[str, ...]:
     return ("AF", clock(af_s), f"h:mm:ss; burden {share:.1f}% of the recording")
 
 
+def _analysable_card(analysable_s: float, duration_s: float, known: bool) -> tuple[str, ...]:
+    """The analysable card: the time that could be read (h:mm:ss) and how much of the recording (``duration_s``,
+    s) could not, which a reader had to work out from the recorded card above it or add up from the noise
+    episodes. ``known``: the analysable time was measured (an hourly table), else it is the whole recording."""
+    if not known:
+        return ("analysable", clock(analysable_s), "h:mm:ss")
+    lost = max(duration_s - analysable_s, 0.0)
+    if lost < 0.5:  # the hours' minutes summed: a rounding's worth short of the whole
+        return ("analysable", clock(analysable_s), "h:mm:ss; all of the recording")
+    share = 100.0 * lost / duration_s
+    said = f"{share:.1f}%" if share >= 0.05 else "under 0.1%"
+    return ("analysable", clock(analysable_s), f"h:mm:ss; {clock(lost)} unanalysable, {said} of the recording")
+
+
 def _cards(items: list[tuple[str, ...]]) -> str:
     """Headline cards: each item (label, value) or (label, value, note)."""
     cells = "".join(
@@ -310,6 +324,11 @@ def _daily_html(daily: pd.DataFrame, classes: tuple[str, ...]) -> str:
     return _period_html(daily, classes, "day", lambda r: f"day {r['day']}", minutes=False)
 
 
+def _read(text: str, unread: bool) -> str:
+    """A finding of an hourly or daily row as ``text``, or "–" where no minute of the row was read (``unread``)."""
+    return "–" if unread else text
+
+
 def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name, minutes: bool) -> str:
     """The rows of an hourly or daily table, each named by ``name(row)`` under the heading ``first``; times in
     minutes (``minutes``) or hours. The time low-passed for muscle noise is a column where some was
@@ -321,6 +340,10 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
     header += ["SDNN ms", "RMSSD ms", "pNN50 %", "NN edited out %"]
     rows = []
     for r in table.to_dict("records"):
+        # A row of which no minute could be read (a lead off for the whole hour) found no ectopy, pause or AF
+        # because it read nothing: "0 / 0", "0" and "0.0" there said there had been none, as its heart rate's
+        # and HRV's "–" do not.
+        unread = not r["analysable_min"] > 0
         rows.append(
             [
                 name(r),
@@ -329,11 +352,11 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
                 " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
-                f"{r['s_couplets']} / {r['s_runs']}",
-                f"{r['v_couplets']} / {r['v_runs']}",
-                _number(r["pauses"]),
-                _number(r["af_min"] / per_unit, 1),
-                _number(r["afl_min"] / per_unit, 1),
+                _read(f"{r['s_couplets']} / {r['s_runs']}", unread),
+                _read(f"{r['v_couplets']} / {r['v_runs']}", unread),
+                _read(_number(r["pauses"]), unread),
+                _read(_number(r["af_min"] / per_unit, 1), unread),
+                _read(_number(r["afl_min"] / per_unit, 1), unread),
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
@@ -490,7 +513,7 @@ def render_recording_report(
         _cards(
             [
                 ("recorded", clock(duration), "h:mm:ss"),
-                ("analysable", clock(analysable), "h:mm:ss"),
+                _analysable_card(analysable, duration, result.hourly is not None),
                 ("beats", f"{summary.get('classified', 0):,}"),
                 ("mean heart rate, bpm", f"{hr['mean']:.0f}", f"min {hr['min']:.0f}, max {hr['max']:.0f}")
                 if hr
