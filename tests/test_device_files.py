@@ -131,3 +131,48 @@ def test_a_calibrated_lead_is_read_in_millivolts_without_a_word(tmp_path, ecg):
         warnings.simplefilter("error")
         data = read_input(hea)
     assert data.millivolts and np.abs(data.signal - ecg).max() < 0.001
+
+
+@pytest.fixture
+def edf_file(tmp_path) -> Path:
+    from datetime import datetime
+
+    from conftest import write_edf_holter
+
+    path = tmp_path / "holter.edf"
+    write_edf_holter(path, datetime(2026, 11, 28, 9, 0, 0), [(5.0, "button")], seconds=20)
+    return path
+
+
+def test_an_edf_file_cut_short_is_one_line_and_prints_nothing(edf_file, capfd):
+    """A Holter export that stopped half-way: pyedflib said only that the file is not compliant ('Filesize'),
+    naming the file twice, and printed 'filesize 47651 != 1554*60+1024' on stdout, without a newline."""
+    data = edf_file.read_bytes()
+    edf_file.write_bytes(data[: len(data) // 2])
+    capfd.readouterr()
+    with pytest.raises(DataError, match=r"holter.edf: EDF file cut short \([\d,]+ bytes, where its header's \d+ data"):
+        read_input(edf_file)
+    assert capfd.readouterr().out == ""
+
+
+def test_an_edf_file_with_bytes_past_its_last_record_is_read(edf_file):
+    edf_file.write_bytes(edf_file.read_bytes() + bytes(100))
+    assert read_input(edf_file).fs == 256
+
+
+def test_an_edf_file_of_no_data_records_says_so(edf_file):
+    header_bytes = int(edf_file.read_bytes()[184:192])
+    head = bytearray(edf_file.read_bytes()[:header_bytes])
+    head[236:244] = b"0       "
+    edf_file.write_bytes(bytes(head))
+    with pytest.raises(DataError, match=r"holter.edf: EDF file holds no samples \(its header counts 0 data records\)"):
+        read_input(edf_file)
+
+
+def test_a_discontinuous_edf_plus_file_is_refused_saying_what_to_export(edf_file):
+    """EDF+D, as a Holter writes a recording with pauses: pyedflib cannot read it."""
+    data = bytearray(edf_file.read_bytes())
+    data[192:197] = b"EDF+D"
+    edf_file.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"holter.edf: a discontinuous EDF\+D file .*export the recording as .*EDF\+C"):
+        read_input(edf_file)

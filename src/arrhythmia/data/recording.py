@@ -88,6 +88,7 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     """
     import pyedflib
 
+    _check_edf_layout(path)
     try:
         with pyedflib.EdfReader(str(path)) as reader:
             names = [str(n).strip() for n in reader.getSignalLabels()]
@@ -106,10 +107,44 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
             signal, rate, name, unit = read_one
             start = reader.getStartdatetime().replace(tzinfo=None)
             onsets, _, texts = reader.readAnnotations()
-    except OSError as exc:  # pyedflib's one error for a file it cannot read
-        raise DataError(f"{path}: cannot read EDF file ({str(exc).strip()})") from None
+    except OSError as exc:  # pyedflib's one error for a file it cannot read, which names the file again
+        why = str(exc).strip().removeprefix(f"{path}:").strip()
+        raise DataError(f"{path}: cannot read EDF file ({why})") from None
     events = tuple((float(onset), str(text).strip()) for onset, text in zip(onsets, texts) if str(text).strip())
     return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
+
+
+def _check_edf_layout(path: Path) -> None:
+    """DataError, naming the file, for an EDF/BDF file cut short of the data records its header counts or
+    holding none, and for a discontinuous EDF+D/BDF+D file, which pyedflib cannot read: said here from the
+    header, where pyedflib's error says only that the file is not compliant (and prints a line of its own on
+    stdout). A header too garbled to read these fields from is left to pyedflib."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            n_signals = int(head[252:256])
+            fh.seek(256 + n_signals * 216)  # past the labels ... prefilters: the samples per data record
+            per_record = [int(fh.read(8)) for _ in range(n_signals)]
+        header_bytes, n_records = int(head[184:192]), int(head[236:244])
+    except (OSError, ValueError):
+        return
+    bdf = head[:1] == b"\xff"
+    if head[192:197] in (b"EDF+D", b"BDF+D"):
+        raise DataError(
+            f"{path}: a discontinuous {'BDF' if bdf else 'EDF'}+D file (its data records leave gaps in time), "
+            "which is not read: export the recording as continuous EDF+C, or one file per stretch"
+        )
+    if n_records < 0 or header_bytes != 256 * (n_signals + 1):
+        return  # -1: the recorder never counted its records; a header of another size is pyedflib's to judge
+    if n_records == 0:
+        raise DataError(f"{path}: {'BDF' if bdf else 'EDF'} file holds no samples (its header counts 0 data records)")
+    expected = header_bytes + n_records * sum(per_record) * (3 if bdf else 2)
+    actual = path.stat().st_size
+    if actual < expected:  # bytes past the last record (an exporter's padding) pyedflib reads past
+        raise DataError(
+            f"{path}: {'BDF' if bdf else 'EDF'} file cut short ({actual:,} bytes, where its header's "
+            f"{n_records:,} data records need {expected:,})"
+        )
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
