@@ -105,3 +105,29 @@ def test_the_report_says_how_much_of_the_recording_could_not_be_read():
     assert "h:mm:ss; 1:10:00 unanalysable, 38.9% of the recording" in page
     recording, result, summary = lead_off_holter(duration_s=600.0, off_s=(600.0, 600.0))
     assert "h:mm:ss; all of the recording" in render_recording_report(recording, result, summary, {})
+
+
+def test_a_run_across_the_hour_is_counted_once_in_the_hour_it_began_as_the_summary_counts_it():
+    """Four V beats across 1:00:00 read as a couplet in each of two hours (the table cut the run at the hour)
+    while summary.json counted one run of four; a lead-off still parts a run, at the hour or not."""
+    import pandas as pd
+
+    from arrhythmia.episodes import EPISODE_COLUMNS
+    from arrhythmia.hourly import hourly_table
+    from arrhythmia.predict import summarise
+
+    times = np.arange(0.5, 3 * 3600.0, 0.8)
+    labels = np.array(["N"] * len(times))
+    at_hour = np.searchsorted(times, 3600.0)
+    labels[at_hour - 2 : at_hour + 2] = "V"  # 0:59:58.9 to 1:00:01.3
+    at_two = np.searchsorted(times, 7200.0)
+    labels[at_two - 3 : at_two + 3] = "S"  # six S beats across 2:00:00, a lead-off in their middle
+    lead_off = (times[at_two - 1] + 0.1, times[at_two] - 0.1)
+    episodes = pd.DataFrame([["noise", *lead_off, 0, np.nan, np.nan]], columns=list(EPISODE_COLUMNS))
+    table = hourly_table(times, labels, 3 * 3600.0, episodes)
+    assert table["v_couplets"].tolist() == [0, 0, 0] and table["v_runs"].tolist() == [1, 0, 0]
+    assert table["s_runs"].tolist() == [0, 1, 1] and table["s_couplets"].tolist() == [0, 0, 0]
+    ectopy = summarise(pd.DataFrame({"time_s": times, "label": labels}), episodes=episodes)["ectopy"]
+    for cls in ("S", "V"):
+        assert table[f"{cls.lower()}_runs"].sum() == ectopy[cls]["runs"]
+        assert table[f"{cls.lower()}_couplets"].sum() == ectopy[cls]["couplets"]

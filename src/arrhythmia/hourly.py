@@ -164,14 +164,26 @@ def run_lengths(labels: list[str], cls: str, parted: np.ndarray | None = None) -
     """How many beats each run of ``cls`` in ``labels`` ((n,) str) holds, in order. A beat left unlabelled
     ('') neither counts nor parts a run. ``parted``: (n,) bool, the beats a run cannot carry on into (the
     interval before them crosses a lead-off: ``rate_intervals``), or None."""
+    return [beats for _, beats in run_spans(labels, cls, parted)]
+
+
+def run_spans(labels: list[str], cls: str, parted: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """``run_lengths``'s runs as ``(first, beats)``: the index in ``labels`` of each run's first beat, and how
+    many beats it holds."""
     stretch = np.zeros(len(labels), dtype=np.int64) if parted is None else np.cumsum(np.asarray(parted, dtype=bool))
-    labelled = [(int(k), label) for k, label in zip(stretch, labels) if label]
-    return [len(list(group)) for (_, label), group in groupby(labelled) if label == cls]
+    labelled = [(int(k), label, i) for i, (k, label) in enumerate(zip(stretch, labels)) if label]
+    spans = []
+    for (_, label), group in groupby(labelled, key=lambda beat: beat[:2]):
+        if label == cls:
+            members = [i for _, _, i in group]
+            spans.append((members[0], len(members)))
+    return spans
 
 
-def _runs(labels: list[str], cls: str, parted: np.ndarray) -> tuple[int, int]:
-    """Couplets (2 in a row) and runs (3 or more) of ``cls`` (``run_lengths``)."""
-    lengths = run_lengths(labels, cls, parted)
+def _runs(spans: list[tuple[int, int]], inside: np.ndarray) -> tuple[int, int]:
+    """Couplets (2 in a row) and runs (3 or more) among ``spans`` (``run_spans``) that begin at a beat
+    ``inside`` ((n,) bool)."""
+    lengths = [beats for first, beats in spans if inside[first]]
     return sum(n == 2 for n in lengths), sum(n >= 3 for n in lengths)
 
 
@@ -270,6 +282,10 @@ def _period_table(
     rr = np.diff(times)
     readable = rate_intervals(times, episodes)
     rate = heart_rate(times, readable)
+    # The runs are read over the whole recording and each counted in the hour (day) of its first beat, as the
+    # summary counts them: cut at the hour, four V beats across it read as a couplet in each of two hours.
+    parted = ~np.concatenate([[True], readable])  # the beats just after a lead-off
+    spans = {cls: run_spans(labels.tolist(), cls, parted) for cls in ("S", "V")}
     rows = []
     cuts = np.arange(first_cut_s, duration_s, period_s)
     edges = np.concatenate([[0.0], cuts, [max(duration_s, 0.0)]])
@@ -279,9 +295,8 @@ def _period_table(
         period_labels = labels[inside].tolist()
         ending = inside[1:] & readable  # the intervals that end in this row's hour or day
         period_rate, period_rr = rate[ending], rr[ending]
-        parted = ~np.concatenate([[True], readable])[inside]  # the beats just after a lead-off
-        s_couplets, s_runs = _runs(period_labels, "S", parted)
-        v_couplets, v_runs = _runs(period_labels, "V", parted)
+        s_couplets, s_runs = _runs(spans["S"], inside)
+        v_couplets, v_runs = _runs(spans["V"], inside)
         row = {
             name: number,
             "start_s": row_start,
