@@ -131,3 +131,28 @@ def test_a_run_across_the_hour_is_counted_once_in_the_hour_it_began_as_the_summa
     for cls in ("S", "V"):
         assert table[f"{cls.lower()}_runs"].sum() == ectopy[cls]["runs"]
         assert table[f"{cls.lower()}_couplets"].sum() == ectopy[cls]["couplets"]
+
+
+def test_af_that_resumes_after_a_lead_off_is_no_onset_in_the_strips_titles():
+    """A lead-off cuts an AF episode in two; the piece after it starts at the first beat read after the gap,
+    and its strip was titled 'AF onset at 0:04:20', an onset no one recorded. It now says the signal came back
+    in AF; an onset after readable signal is still an onset, and the recording's first beat still 'began'."""
+    import pandas as pd
+
+    from arrhythmia.episodes import find_episodes
+    from arrhythmia.recording_report import event_strips
+
+    fs = 250.0
+    times = np.cumsum(np.random.default_rng(0).uniform(0.4, 1.1, 900)) + 1.0  # irregular throughout: AF
+    times = times[(times < 200.0) | (times > 260.0)]
+    labels = np.array(["N"] * len(times))
+    labels[(times > 400.0) & (times < 480.0)] = "V"  # an interruption after which AF starts again, read
+    samples = np.round(times * fs).astype(np.int64)
+    episodes = find_episodes(samples, labels, fs, np.array([[200.0 * fs, 260.0 * fs]]))
+    af = episodes.loc[episodes["type"] == "AF", "start_s"].tolist()
+    assert len(af) == 3 and af[1] == pytest.approx(times[times > 260.0][0], abs=0.01)  # the first beat after the gap
+    beats = pd.DataFrame({"sample": samples, "time_s": times, "label": labels})
+    titles = [title for title, _, _ in event_strips(beats, episodes, fs) if "AF" in title]
+    assert titles[0].endswith("the recording began in AF")
+    assert titles[1] == "AF at 0:04:20, as the signal came back: its onset was not recorded"
+    assert titles[2].startswith("AF onset at 0:07:5")  # after the V beats, read

@@ -22,6 +22,7 @@ from PIL import Image
 
 from arrhythmia.data.beats import Window
 from arrhythmia.data.clock import DAY_S, Start, clock_at, day_of, time_of_day
+from arrhythmia.data.quality import overlapping
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.wfdb_source import another_lead
 from arrhythmia.diary import AROUND_S
@@ -146,7 +147,9 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     ``hourly.RATE_EXCLUDES`` episode), so that the strips show the very rates the cards and the hourly table give:
     a strip kept 10 s away from lost signal and ventricular flutter showed 43 bpm where the summary said 31 (207's
     idioventricular escape just after its flutter). An episode that began with the recording's first beat is
-    titled as one the recording began in, its onset at or before that beat: not recorded."""
+    titled as one the recording began in, its onset at or before that beat: not recorded; and so is one that
+    began as the signal came back after unanalysable signal (a lead-off cuts an episode in two, and the piece
+    after it begins with the first beat read, whenever the rhythm began)."""
     events: list[tuple[str, float]] = []
     times = _beat_times(beats, fs)  # which the summary and the episodes are read from
     labelled = times[beats["label"].astype(str).to_numpy() != ""]
@@ -180,10 +183,15 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             title = f"Longest {kind}: {longest['beats']} beats, {speed}, at {clock(longest['start_s'])}"
             events.append((title, longest["start_s"] - 2.0, STRIP_S))
     first_beat = labelled.min() if len(labelled) else 0.0  # the episodes are read over the labelled beats
+    lost = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(np.float64).reshape(-1, 2)
     for kind in ("VF", "AF", "AFL"):
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
-            if row.start_s <= first_beat + 0.001:  # within a millisecond: times written to 0.1 ms
+            before = labelled[labelled < row.start_s - 0.001]  # within a millisecond: times written to 0.1 ms
+            if row.start_s <= first_beat + 0.001:
                 title = f"{kind} onset at or before {clock(row.start_s)}: the recording began in {kind}"
+            elif len(before) and overlapping(before[-1:], np.array([row.start_s]), lost, touching=False)[0]:
+                # An episode is cut at a lead-off: the piece after it starts with the signal, not with the rhythm
+                title = f"{kind} at {clock(row.start_s)}, as the signal came back: its onset was not recorded"
             else:
                 title = f"{kind} onset at {clock(row.start_s)}"
             events.append((title, row.start_s - STRIP_S / 2, STRIP_S))
