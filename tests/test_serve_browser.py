@@ -170,6 +170,7 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
             assert page.text_content("#count-unsure") == "1"
             page.keyboard.press("n")  # reviewed: no longer left
             page.wait_for_function("() => document.getElementById('count-unsure').textContent == '0'")
+            page.click("#export summary")  # the exports' menu
             with page.expect_download() as download:
                 page.click("#export-annotations")
             download.value.save_as(tmp_path / "r01.rev")
@@ -187,7 +188,8 @@ def test_review_page_relabel_with_keyboard_and_export(server, tmp_path):
 def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says_the_upload_limit(tmp_path):
     """A CSV without a time column uploaded without its rate: the analysis fails saying so in the page's words,
     the row asks for the rate beside its analyse button, and analysing with it works. An upload over the
-    limit says the limit (not "413 Request Entity Too Large")."""
+    limit says the limit (not "413 Request Entity Too Large"). The analyse button pressed from the keyboard
+    keeps the focus while the analysis runs (disabled meanwhile, it dropped the focus to the page's start)."""
     folder = tmp_path / "recordings"
     folder.mkdir()
     ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
@@ -208,10 +210,13 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         row.locator("button").click()  # without a rate: the page says what to do, nothing is sent
         assert "enter its sampling rate" in page.text_content("#message")
         row.locator("input.fs").fill("250")
-        row.locator("button").click()
+        row.locator("button").focus()
+        page.keyboard.press("Enter")  # from the keyboard: the focus stays on the button while it runs and after
         page.wait_for_function(
             "() => document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
         )
+        page.wait_for_function("() => document.querySelector('#recordings button:not([aria-disabled])')")
+        assert page.evaluate("document.activeElement.dataset.focus") == "plain.csv analyse"
         assert row.locator("a").get_attribute("href") == "/recordings/plain.csv"
         assert not errors, errors
 
@@ -281,21 +286,61 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
         assert not errors, errors
 
 
-def test_relabelling_with_the_corrections_says_what_it_did(server):
+#: Run before a page's scripts: every text drawn on the strip's canvas and its colour, in ``window.drawn``.
+STRIP_TEXTS = """window.drawn = [];
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+  if (this.canvas.id === "strip") window.drawn.push([String(text), String(this.fillStyle)]);
+  return fillText.call(this, text, ...rest);
+};"""
+
+
+def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_it_changed(server):
+    """A family's exemplar answered from the keyboard, then re-labelled: the page says how many beats changed
+    and the moves per class of those beats alone (the hand correction made since the page was opened was
+    counted among them: "7 beats changed label (F +8, V -8)"); a beat whose label the re-labelling changed is
+    marked "+" on the strip and says its label before in the selected beat's line (it was shown as the
+    model's own label: what an answer carried to its family could not be seen); the focus stays on the
+    button pressed."""
     url, _, _ = server
     with chromium() as browser:
         page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
+        page.add_init_script(STRIP_TEXTS)
         open_review(page, url)
-        page.keyboard.press("ArrowRight")
-        page.keyboard.press("s")
+        exemplar = page.locator("#questions tbody tr", has_text="exemplar of family").first
+        label = exemplar.locator(".cls").text_content()
+        answer = "F" if label != "F" else "V"
+        exemplar.focus()
+        page.keyboard.press("Enter")
+        asked = exemplar.get_attribute("data-sample")
+        page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('(sample {asked})')")
+        page.keyboard.press(answer.lower())
         wait_version(page, 1)
-        page.click("#relabel")
+        page.focus("#relabel")
+        page.keyboard.press("Enter")
         page.wait_for_function(
             "() => document.getElementById('message').textContent.startsWith('re-labelled with your 1 correction: ')",
             timeout=60_000,
         )
-        assert re.search(r"(no beat changed label|\d+ beats? changed label \(.*\))$", page.text_content("#message"))
+        said = page.text_content("#message")
+        found = re.search(r": (\d+) beats? changed label \((.*)\)$", said)
+        assert found, said
+        changed = int(found.group(1))
+        moves = dict(re.fullmatch(r"([A-Z]) ([+\u2212]\d+)", m).groups() for m in found.group(2).split(", "))
+        assert moves == {answer: f"+{changed}", label: f"\u2212{changed}"}, said
         assert page.text_content("#version") == "version 2"
+        assert page.evaluate("document.activeElement.id") == "relabel"
+        carried = page.evaluate(
+            "apiJSON(BASE + '/beats').then((beats) => beats.filter((b) => b.relabelled_from !== undefined))"
+        )
+        assert len(carried) == changed and all(b["relabelled_from"] == label for b in carried), carried
+        assert all(b["label"] == answer and not b["reviewed"] for b in carried), carried
+        page.evaluate("window.drawn = []")
+        page.evaluate(f"showBeat(view.beats[0]).then(() => showBeat({json.dumps(carried[0])}))")
+        shown = f"(sample {carried[0]['sample']})"
+        page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('{shown}')")
+        assert f"({label} before re-labelling with your corrections)" in page.text_content("#selected")
+        assert any(re.fullmatch(answer + r"\+\??", text) for text, _ in page.evaluate("window.drawn"))
         assert not errors, errors
 
 
@@ -448,7 +493,10 @@ def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_p
     cards are drawn again (it fell to the page's start); a beat to review and a patient's event are rows Tab
     reaches and Enter opens; Ctrl with + or - is the browser's zoom, not the strip's length; the class menu,
     changed with the arrow keys, and the undo button with nothing left to undo hand the focus to the strip,
-    where it is seen. The recordings list, drawn again
+    where it is seen. Every control is a target of 24 by 24 px at least (WCAG 2.2; a family's class buttons
+    were 18 by 22), the header keeps to one line at 1280 px (it wrapped, pushing the strip down) with the
+    exports in a menu that Enter opens and that hands the focus back to its "export" once closed. The
+    recordings list, drawn again
     every few seconds, keeps the focus on its link (it fell to the page's start); Tab stays out of the page
     behind the token's box."""
     url, _, _ = server
@@ -468,11 +516,35 @@ def test_every_control_works_from_the_keyboard_and_keeps_its_focus(server, tmp_p
         assert page.evaluate("document.activeElement.getAttribute('href')") == "/recordings/r01"
         open_review(page, url, login=False)
         page.wait_for_selector("#family-0 button")
-        page.focus("#export-annotations")
+        # every control a target of 24 by 24 px at least (a family's class buttons were 18 by 22), and the
+        # header on one line at 1280 px, a 24-hour recording's counts too (it took two, the strip pushed down)
+        small = page.evaluate(
+            """[...document.querySelectorAll("button, a, select, input, summary, [tabindex]")]
+              .filter((e) => e.offsetParent !== null)
+              .map((e) => [e.getAttribute("aria-label") || e.textContent, e.getBoundingClientRect()])
+              .filter(([, r]) => r.width < 24 || r.height < 24).map(([name]) => name)"""
+        )
+        assert not small, small
+        one_line = "document.querySelector('header').getBoundingClientRect().height < 50"
+        assert page.evaluate(one_line)
+        page.evaluate("showCounts({N: 101234, S: 1234, V: 12345, F: 311, Q: 22}, 12345)")
+        assert page.evaluate(one_line)
+        page.focus("#export summary")
+        page.keyboard.press("Enter")  # the exports' menu opens: not taken for "next beat to review"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "export-annotations"
         with page.expect_download(timeout=10_000) as download:
             page.keyboard.press("Enter")
         assert download.value.suggested_filename == "r01.rev"
         assert page.text_content("#selected").startswith("click a beat")  # Enter did nothing else
+        # the menu closed, the keyboard back on its "export" rather than on a hidden button
+        assert not page.evaluate("document.getElementById('export').open")
+        assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+        page.keyboard.press("Space")
+        assert page.evaluate("document.getElementById('export').open")
+        page.keyboard.press("Escape")
+        assert not page.evaluate("document.getElementById('export').open")
+        assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
         for key in ("Control+Equal", "Control+Minus"):
             page.keyboard.press(key)
         page.wait_for_timeout(300)

@@ -49,6 +49,7 @@ from arrhythmia.data.download import safe_extract_zip
 from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording
 from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead, with_signal_names
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
+from arrhythmia.files import write_json
 from arrhythmia.predict import BeatModel
 from arrhythmia.review import (
     SIDECAR,
@@ -69,6 +70,9 @@ UPLOAD_SUFFIXES = {*SIGNAL_SUFFIXES, ".atr"}
 UNPACK_RATIO = 10
 #: The most files a .zip upload may hold (Starlette's own limit on the files of one request).
 MAX_UPLOAD_MEMBERS = 1000
+#: In the analysis folder of a re-labelling with the corrections: the beats whose reviewed label it changed and
+#: the label each had before (``{"samples": [...], "before": [...]}``), for the page to mark what it touched.
+RELABELLED = "relabelled.json"
 EXPORTS = {
     "beats.csv": "text/csv",
     "summary.json": "application/json",
@@ -294,7 +298,7 @@ class Server:
             summary = store.analyse(model, use_corrections, stage, options)
             about = {"beats": summary.get("beats", 0)}
             if before is not None and use_corrections:  # what re-labelling did, for the page to say
-                about["relabelled"] = {"corrections": corrections, "changed": _changed(before, _reviewed_labels(store))}
+                about["relabelled"] = {"corrections": corrections, "changed": _save_relabelled(store, before)}
             store.set_status("done", **about)
         except Exception as exc:  # the server keeps running; the reviewer sees the one line
             error = one_line(exc)
@@ -324,12 +328,40 @@ def _reviewed_labels(store: ReviewStore) -> tuple[np.ndarray, np.ndarray] | None
         return state.samples.copy(), state.labels.copy()
 
 
-def _changed(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray] | None) -> int:
-    """How many beats found at the same sample in both have another reviewed label ``after`` than ``before``."""
+def _save_relabelled(store: ReviewStore, before: tuple[np.ndarray, np.ndarray]) -> int:
+    """How many beats found at the same sample before and after a re-labelling have another reviewed label
+    now; those beats and their labels ``before`` are written to the new analysis's ``RELABELLED``, read back
+    by ``_relabelled_from`` (the re-labelling's own record: its beats.csv holds only the new labels)."""
+    after = _reviewed_labels(store)
     if after is None:
         return 0
     _, old, new = np.intersect1d(before[0], after[0], return_indices=True)
-    return int((before[1][old] != after[1][new]).sum())
+    moved = before[1][old] != after[1][new]
+    samples, labels = after[0][new][moved], before[1][old][moved]
+    write_json(store.analysis() / RELABELLED, {"samples": samples.tolist(), "before": labels.tolist()})
+    return int(moved.sum())
+
+
+_relabelled_cache: OrderedDict[tuple[str, int], dict[int, str]] = OrderedDict()
+_relabelled_lock = threading.Lock()
+
+
+def _relabelled_from(store: ReviewStore) -> dict[int, str]:
+    """``{sample: label before}`` of the beats the current analysis's re-labelling with the corrections
+    changed (``RELABELLED``); empty for an analysis that was no such re-labelling. Read once per file."""
+    path = store.analysis() / RELABELLED
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+    with _relabelled_lock:  # requests are answered in threads
+        found = _relabelled_cache.get(key)
+        if found is None:
+            saved = json.loads(path.read_text())
+            found = _relabelled_cache[key] = dict(zip(saved["samples"], saved["before"]))
+            while len(_relabelled_cache) > 16:  # a few recordings' worth
+                _relabelled_cache.popitem(last=False)
+    return found
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:
@@ -706,10 +738,16 @@ def _add_api(api: APIRouter, server: Server) -> None:
         start_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
         end_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     ) -> JSONResponse:
+        """The beats from ``start_s`` to ``end_s`` s; a beat whose label the latest re-labelling with the
+        corrections changed also has ``relabelled_from``, the reviewed label it had before."""
         store = server.store(name)
         with store.lock:
             rows = store.beats_between(start_s, end_s)
             version = store.state().version
+            was = _relabelled_from(store)
+        for row in rows if was else ():
+            if row["sample"] in was:
+                row["relabelled_from"] = was[row["sample"]]
         return JSONResponse(_clean(rows), headers={"ETag": f'"{version}"'})
 
     @api.get(

@@ -171,7 +171,7 @@ function drawStrip() {
     g.stroke();
     g.globalAlpha = 1;
     g.fillStyle = TEXT_COLOURS[beat.label] || TEXT_COLOURS[""];
-    g.fillText((beat.label || "?") + (beat.reviewed ? "*" : unsure(beat) ? "?" : ""), px, 13);
+    g.fillText(mark(beat), px, 13);
   }
   const wall = wallClock(view.start);
   document.getElementById("strip-time").textContent =
@@ -183,6 +183,7 @@ function drawStrip() {
   const selected = beat
     ? `beat at ${when(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
       (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
+      (carried(beat) ? ` (${beat.relabelled_from || "no label"} before re-labelling with your corrections)` : "") +
       (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "") +
       (unsure(beat) ? " (unsure)" : "")
     : "click a beat or press \u2192";
@@ -190,6 +191,17 @@ function drawStrip() {
   const said = document.getElementById("selected");
   if (said.textContent !== selected) said.textContent = selected;
   markQuestion();
+}
+
+// A beat's letter on the strip and what is known of it: "*" set by a reviewer; "+" changed by the latest
+// re-labelling with the corrections (an answer carried to its family or group: the new analysis's own label,
+// marked so that the reviewer sees what the re-labelling touched); "?" unsure, not yet reviewed.
+function mark(beat) {
+  return (beat.label || "?") + (beat.reviewed ? "*" : (carried(beat) ? "+" : "") + (unsure(beat) ? "?" : ""));
+}
+
+function carried(beat) {
+  return !beat.reviewed && beat.relabelled_from !== undefined && beat.relabelled_from !== beat.label;
 }
 
 // A beat the network was unsure of and nobody has reviewed yet: a "?" after its letter on the strip.
@@ -406,8 +418,12 @@ async function change(path, method, body) {
     const done = await apiJSON(path, { method, headers: { "Content-Type": "application/json", "If-Match": `"${view.version}"` }, body: JSON.stringify(body) });
     setVersion(done.version, done.can_undo);
     showCounts(done.per_class, done.unsure_left);
+    // kept current: re-labelling says its moves per class against these (stale, it counted the hand
+    // corrections made since the page was opened among the beats it changed)
+    view.rec.per_class = done.per_class;
     const changed = new Map(done.beats.map((b) => [b.sample, b]));
-    view.beats = view.beats.map((b) => changed.get(b.sample) || b);
+    // merged: an answer's rows lack what the strip's request added (relabelled_from), which an undo keeps
+    view.beats = view.beats.map((b) => (changed.has(b.sample) ? { ...b, ...changed.get(b.sample) } : b));
     drawStrip();
     // The answer lists at most 1,000 of the beats it changed (a family can hold thousands): the strip's beats
     // are asked for again, so that it never shows labels the change replaced.
@@ -509,7 +525,7 @@ document.addEventListener("keydown", (event) => {
   else if (lower === "c") action = () => jumpToUnsure(event.shiftKey ? -1 : 1);
   // Enter on a link, a button or a row reached with Tab presses it (a button clicked with the mouse has given
   // the focus back, below); elsewhere, the strip included, it is the next beat to review.
-  else if (key === "Enter" && !event.target.closest("a, button, [tabindex]:not(#strip)")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
+  else if (key === "Enter" && !event.target.closest("a, button, summary, [tabindex]:not(#strip)")) action = () => jumpToQuestion(event.shiftKey ? -1 : 1);
   else if (key === "+" || key === "=") action = () => setWidth(1);
   else if (key === "-") action = () => setWidth(-1);
   else if (undoKey || key === "u") action = undo;
@@ -556,17 +572,35 @@ document.getElementById("overview").addEventListener("click", (event) => {
 document.getElementById("jump-class").addEventListener("change", () => document.getElementById("strip").focus({ preventScroll: true }));
 
 document.getElementById("undo").addEventListener("click", undo);
+
+// The exports' menu closed once one is chosen, with Escape, or with a click elsewhere; the keyboard inside it
+// goes back to its "export" (hidden, the button it was on would drop it to the page's start).
+const exportMenu = document.getElementById("export");
+function closeExportMenu() {
+  if (!exportMenu.open) return;
+  if (exportMenu.contains(document.activeElement)) exportMenu.querySelector("summary").focus({ preventScroll: true });
+  exportMenu.open = false;
+}
+exportMenu.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeExportMenu();
+});
+document.addEventListener("click", (event) => {
+  if (!exportMenu.contains(event.target)) closeExportMenu();
+});
+function exported(what, path, filename) {
+  closeExportMenu();
+  if (what) say(what);
+  return download(path, filename).then(() => what && say("exported"), (e) => say(e.message, true));
+}
 document.getElementById("export-annotations").addEventListener("click", () =>
-  download(`${BASE}/annotations`, `${NAME.replace(/[^A-Za-z0-9_-]/g, "_")}.rev`).catch((e) => say(e.message, true)),
+  exported("", `${BASE}/annotations`, `${NAME.replace(/[^A-Za-z0-9_-]/g, "_")}.rev`),
 );
-document.getElementById("export-beats").addEventListener("click", () => {
-  say("writing the reviewed outputs\u2026");
-  download(`${BASE}/export/beats.csv`, `${NAME}-reviewed-beats.csv`).then(() => say("exported"), (e) => say(e.message, true));
-});
-document.getElementById("export-report").addEventListener("click", () => {
-  say("writing the report of the reviewed labels\u2026");
-  download(`${BASE}/export/report.html`, `${NAME}-reviewed-report.html`).then(() => say("exported"), (e) => say(e.message, true));
-});
+document.getElementById("export-beats").addEventListener("click", () =>
+  exported("writing the reviewed outputs\u2026", `${BASE}/export/beats.csv`, `${NAME}-reviewed-beats.csv`),
+);
+document.getElementById("export-report").addEventListener("click", () =>
+  exported("writing the report of the reviewed labels\u2026", `${BASE}/export/report.html`, `${NAME}-reviewed-report.html`),
+);
 document.getElementById("relabel").addEventListener("click", () => relabelWithCorrections().catch((error) => say(error.message, true)));
 
 async function relabelWithCorrections() {
