@@ -14,8 +14,11 @@ async function refresh() {
       // A file that does not say its sampling rate (a CSV without a time column, a .npy) is given it here.
       const rate = r.needs === "fs" ? element("input", { type: "number", step: "any", min: "20", placeholder: "Hz", class: "fs", "aria-label": "sampling rate, Hz", oninput: (e) => (typedRates[r.name] = e.target.value) }) : null;
       if (rate) rate.value = typedRates[r.name] || "";
-      const action = element("button", { "data-focus": r.name + " analyse", "aria-label": `${r.analysed ? "analyse again" : "analyse"} ${r.name}`, onclick: () => analyse(r.name, rate) }, r.analysed ? "analyse again" : "analyse");
-      if (r.status === "queued" || r.status === "running") action.disabled = true;
+      const busy = r.status === "queued" || r.status === "running";
+      const action = element("button", { "data-focus": r.name + " analyse", "aria-label": `${r.analysed ? "analyse again" : "analyse"} ${r.name}`, onclick: () => (busy ? void (message.textContent = `${r.name}: already ${r.status}`) : analyse(r.name, rate)) }, r.analysed ? "analyse again" : "analyse");
+      // Not `disabled` while it runs: the keyboard on the button just pressed would drop to the page's start
+      // when the list is drawn again (a disabled button takes no focus); said disabled, and pressing it says why.
+      if (busy) action.setAttribute("aria-disabled", "true");
       return element(
         "tr",
         { "data-name": r.name },
