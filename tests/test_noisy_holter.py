@@ -156,3 +156,32 @@ def test_af_that_resumes_after_a_lead_off_is_no_onset_in_the_strips_titles():
     assert titles[0].endswith("the recording began in AF")
     assert titles[1] == "AF at 0:04:20, as the signal came back: its onset was not recorded"
     assert titles[2].startswith("AF onset at 0:07:5")  # after the V beats, read
+
+
+def test_a_drop_out_across_the_edge_of_a_second_is_a_gap():
+    """A wireless recorder loses packets: 0.9 s of signal every 3 s, each across the edge of a second, was
+    missing from half of neither second and read as signal (record 100 with such drop-outs over 10 min: 19
+    pauses and a minimum heart rate of 46 bpm, 3 min of missing signal counted analysable). Each drop-out
+    is now a gap from its first missing sample to its last, wherever it falls; a short one (0.3 s) is not."""
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=1).signal.astype(np.float64)
+    drops = [(at, at + 0.9) for at in np.arange(20.55, 60.0, 3.0)] + [(80.2, 80.5)]
+    for a, b in drops:
+        ecg[round(a * FS) : round(b * FS)] = np.nan
+    found = unanalysable(ecg, FS)
+    assert found.tolist() == [[round(a * FS), round(b * FS)] for a, b in drops[:-1]]
+    # a drop-out within one second is that whole second, as before; one of two seconds, found as a bad block
+    ecg[round(90.0 * FS) : round(90.6 * FS)] = np.nan
+    ecg[round(100.0 * FS) : round(102.0 * FS)] = np.nan
+    assert unanalysable(ecg, FS)[-2:].tolist() == [[round(90.0 * FS), round(91.0 * FS)], [100 * 250, 102 * 250]]
+
+
+def test_drop_outs_are_found_across_the_chunks_a_long_recording_is_read_in():
+    from arrhythmia.data.quality import _missing_runs
+
+    lost = np.zeros(1000, dtype=bool)
+    for a, b in [(0, 30), (95, 105), (190, 260), (300, 301), (398, 400), (400, 430), (970, 1000)]:
+        lost[a:b] = True
+    signal = np.where(lost, np.nan, 1.0)
+    every = [(0, 30), (95, 105), (190, 260), (398, 430), (970, 1000)]  # longer than 5 samples
+    for step in (7, 10, 100, 1000, 5000):
+        assert _missing_runs(signal, 5, step).tolist() == [list(run) for run in every], step

@@ -92,7 +92,9 @@ def unanalysable(
     order. A block is bad when more than half of it is missing, when it is flat (peak-to-peak below
     ``FLAT_MV``) or when more than ``SATURATED_SHARE`` of its samples sit at the recording's lowest or
     highest value (the rails of a saturated amplifier, or of a lead-off); and so is every block of a
-    stretch without QRS complexes in which the amplifier recovers (``recovering_amplifier``).
+    stretch without QRS complexes in which the amplifier recovers (``recovering_amplifier``). A run of
+    missing samples longer than half a block is a stretch too, wherever it falls (from its first missing
+    sample to its last), joined to the bad blocks it meets.
     """
     signal = np.asarray(signal)
     n = len(signal)
@@ -122,7 +124,47 @@ def unanalysable(
     if sweep_mv is not None:
         bad |= recovering_amplifier(signal, fs, block, collapse_share, sweep_mv, lost=bad)
     runs = np.array(true_runs(bad), dtype=np.int64).reshape(-1, 2)  # blocks, first and last
-    return np.stack([runs[:, 0] * block, np.minimum((runs[:, 1] + 1) * block, n)], axis=1).astype(np.int64)
+    stretches = np.stack([runs[:, 0] * block, np.minimum((runs[:, 1] + 1) * block, n)], axis=1)
+    # A drop-out is a gap wherever it falls: one of 0.9 s across a second's edge is half of neither second
+    # (a wireless recorder's lost packets: a pause at each, the missing beat read as a heart that stopped).
+    dropped = _missing_runs(signal, MISSING_SHARE * block, step)
+    return _union(np.concatenate([stretches, dropped])).astype(np.int64)
+
+
+def _missing_runs(signal: np.ndarray, longer_than: float, step: int) -> np.ndarray:
+    """(k, 2) int64 start and end (exclusive) samples of each run of more than ``longer_than`` consecutive
+    missing (NaN) samples of ``signal`` ((n,)), read ``step`` samples at a time."""
+    runs: list[tuple[int, int]] = []
+    open_at = None  # where a run that reached the end of the chunk before began
+    for first in range(0, len(signal), step):
+        lost = ~np.isfinite(np.asarray(signal[first : first + step], dtype=np.float64))
+        edges = np.diff(np.concatenate([[0], lost.astype(np.int8), [0]]))
+        starts = (np.flatnonzero(edges == 1) + first).tolist()
+        ends = (np.flatnonzero(edges == -1) + first).tolist()
+        if open_at is not None:
+            if starts and starts[0] == first:  # it goes on into this chunk
+                starts[0] = open_at
+            else:
+                runs.append((open_at, first))
+            open_at = None
+        if ends and ends[-1] == first + len(lost):  # it may go on into the next chunk
+            open_at = starts.pop()
+            ends.pop()
+        runs += zip(starts, ends)
+    if open_at is not None:
+        runs.append((open_at, len(signal)))
+    return np.array([run for run in runs if run[1] - run[0] > longer_than], dtype=np.int64).reshape(-1, 2)
+
+
+def _union(stretches: np.ndarray) -> np.ndarray:
+    """(k, 2) start and end of ``stretches`` ((m, 2), any order) with those that overlap or meet merged, in order."""
+    merged: list[list[int]] = []
+    for start, end in sorted(stretches.tolist()):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.array(merged, dtype=np.int64).reshape(-1, 2)
 
 
 @dataclass
