@@ -176,3 +176,16 @@ def test_a_discontinuous_edf_plus_file_is_refused_saying_what_to_export(edf_file
     edf_file.write_bytes(bytes(data))
     with pytest.raises(DataError, match=r"holter.edf: a discontinuous EDF\+D file .*export the recording as .*EDF\+C"):
         read_input(edf_file)
+
+
+def test_a_numpy_array_of_records_is_read_by_its_field_names(tmp_path, ecg):
+    """A structured array (pandas' ``to_records``, a device SDK's dump) names its leads in its fields; it was
+    refused as 'expected a numeric (n_samples,) or (n_samples, n_leads) array, got (3600, 1)'."""
+    path = tmp_path / "leads.npy"
+    np.save(path, np.rec.fromarrays([0.5 * ecg, ecg], names="V5,MLII"))
+    data = read_input(path, fs=FS)
+    assert data.lead == "MLII" and np.array_equal(data.signal, ecg) and data.fs == FS
+    assert read_input(path, fs=FS, lead="V5").lead == "V5"
+    np.save(path, np.rec.fromarrays([ecg, np.array(["x"] * len(ecg))], names="ECG,note"))
+    with pytest.raises(DataError, match=r"leads.npy: field 'note' of the array holds <U1 values, not one number"):
+        read_input(path, fs=FS)

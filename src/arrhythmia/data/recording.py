@@ -396,6 +396,10 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
     except (ValueError, OSError) as exc:
         why = "its header gives more samples than the file holds (cut short?)" if "mmap length" in str(exc) else exc
         raise DataError(f"{path}: not a readable .npy array ({why})") from None
+    names = None
+    if data.dtype.names is not None:
+        # A structured (record) array, as pandas' to_records and device SDKs save one: its fields are the leads.
+        data, names = _fields_as_columns(data, path), list(data.dtype.names)
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
@@ -406,12 +410,25 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         sample, column = np.argwhere(np.isinf(data))[0]
         where = f"sample {sample}" if data.shape[1] == 1 else f"row {sample}, column {column}"
         raise DataError(f"{path}: {where}: not a finite number ({data[sample, column]})")
-    if data.shape[0] < data.shape[1]:
+    if data.shape[0] < data.shape[1] and names is None:
         # Channel-first (n_leads, n_samples), as NeuroKit2, MNE and most deep-learning code store ECG: no
         # recording has more leads than samples.
         data = data.T
-    signal, name = _pick_column([str(i) for i in range(data.shape[1])], data.astype(np.float64), lead, path)
+    names = names or [str(i) for i in range(data.shape[1])]
+    signal, name = _pick_column(names, data.astype(np.float64), lead, path)
     return Recording(signal=signal, fs=float(fs), lead=name, path=path, millivolts=False)
+
+
+def _fields_as_columns(data: np.ndarray, path: Path) -> np.ndarray:
+    """A structured array's fields as the columns of (n_samples, n_fields) float64; DataError naming a field
+    that is no number (a text or a nested field)."""
+    for field in data.dtype.names:
+        kind = data.dtype.fields[field][0]
+        if kind.shape or not (np.issubdtype(kind, np.number) or np.issubdtype(kind, np.bool_)):
+            raise DataError(f"{path}: field {field!r} of the array holds {kind} values, not one number per sample")
+    if data.ndim != 1:
+        raise DataError(f"{path}: expected a (n_samples,) array of records, got {data.shape}")
+    return np.column_stack([np.asarray(data[field], dtype=np.float64) for field in data.dtype.names])
 
 
 def _header_rate_rules(path: Path, fs: float | None, rate: float) -> None:
