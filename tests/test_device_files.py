@@ -189,3 +189,30 @@ def test_a_numpy_array_of_records_is_read_by_its_field_names(tmp_path, ecg):
     np.save(path, np.rec.fromarrays([ecg, np.array(["x"] * len(ecg))], names="ECG,note"))
     with pytest.raises(DataError, match=r"leads.npy: field 'note' of the array holds <U1 values, not one number"):
         read_input(path, fs=FS)
+
+
+@pytest.mark.parametrize("time_unit", ["seconds", "hh:mm:ss.mmm"])
+def test_a_physionet_csv_export_with_its_unit_row_is_read(tmp_path, ecg, time_unit):
+    """PhysioNet's CSV exports (rdsamp -c -v, the ATM's samples.csv) quote their names in single quotes and
+    put a row of units under them: 'Elapsed time','MLII','V5' / 'seconds','mV','mV'. Their second row was
+    read as a sample: 'row 2, column 1: not a finite number'."""
+    t = np.arange(len(ecg)) / FS
+
+    def when(s: float) -> str:
+        return f"{s:.3f}" if time_unit == "seconds" else f"'{int(s // 3600)}:{int(s % 3600 // 60):02d}:{s % 60:06.3f}'"
+
+    rows = [f"{when(s)},{0.5 * x:.3f},{x:.3f}" for s, x in zip(t, ecg)]
+    path = tmp_path / "samples.csv"
+    path.write_text(f"'Elapsed time','V5','MLII'\n'{time_unit}','mV','mV'\n" + "\n".join(rows) + "\n")
+    data = read_input(path)
+    assert data.fs == FS and data.lead == "MLII" and data.millivolts
+    assert np.abs(data.signal - ecg).max() < 0.001
+    assert read_input(path, lead="V5").lead == "V5"
+
+
+def test_a_unit_row_in_microvolts_reads_the_signal_in_millivolts(tmp_path, ecg):
+    rows = [f"{i / FS:.5f},{x * 1000:.1f}" for i, x in enumerate(ecg)]
+    path = tmp_path / "uv.csv"
+    path.write_text("time,ECG\ns,uV\n" + "\n".join(rows) + "\n")
+    data = read_input(path)
+    assert data.fs == FS and data.millivolts and np.abs(data.signal - ecg).max() < 0.001

@@ -7,6 +7,7 @@ a ``BeatRows`` (already segmented 187-sample beats, one label per row).
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from arrhythmia.data.wfdb_source import (
     names_a_voltage,
     read_lead_and_unit,
     record_start,
+    voltage_scale,
 )
 from arrhythmia.errors import DataError
 
@@ -38,11 +40,11 @@ RECORDING_SUFFIXES = (".hea", ".edf", ".bdf", ".csv", ".npy")
 @dataclass
 class Recording:
     """One lead of a recording. signal: (n_samples,) float64, mV (or the file's unit); fs: Hz; millivolts:
-    whether the file named a voltage unit (a WFDB or EDF header), False for a CSV or NumPy signal or a header
-    unit like ``NU`` or none, whose unit ``predict`` reads from the size of its beats (``data.units``); start:
-    the wall-clock time of the first sample where the file gives one (``data.clock``), else None; events:
-    ``(seconds from the start, text)`` of the moments the file marks (an EDF+ file's annotations: a patient's
-    event button, a diary entry), in the order given."""
+    whether the file named a voltage unit (a WFDB or EDF header, a CSV's unit row), False for a NumPy signal,
+    a CSV without a unit row or a header unit like ``NU`` or none, whose unit ``predict`` reads from the size
+    of its beats (``data.units``); start: the wall-clock time of the first sample where the file gives one
+    (``data.clock``), else None; events: ``(seconds from the start, text)`` of the moments the file marks (an
+    EDF+ file's annotations: a patient's event button, a diary entry), in the order given."""
 
     signal: np.ndarray
     fs: float
@@ -308,7 +310,10 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     """A CSV signal: one column per lead and optionally a time column, with or without a header row.
 
     Without a header row, columns are named by index ("0", "1", ...); a headerless file of 187 or 188
-    columns is a Heartbeat beat CSV and comes back as ``BeatRows``.
+    columns is a Heartbeat beat CSV and comes back as ``BeatRows``. Names may be quoted in single quotes, and
+    a row of units may follow them (PhysioNet's exports: ``'Elapsed time','MLII'`` then ``'seconds','mV'``):
+    a time unit there makes the column a time column in that unit, a voltage unit (mV, uV, V) reads the lead
+    in mV. An elapsed-time column (``0:00:01.250``, ``'hh:mm:ss.mmm'``) is read as seconds.
 
     Time column: a column of ISO 8601 date-times (read as seconds from its first), or one named like time
     (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
@@ -332,20 +337,27 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
 
     frame = read_csv_cells(path)
     has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
-    names = [str(c).strip() for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
+    names = [_unquoted(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
     cells = frame.iloc[1:] if has_header else frame
+    units = None
+    if has_header and len(cells) > 1 and _is_unit_row(cells.iloc[0]):
+        units, cells = [_unquoted(c) for c in cells.iloc[0]], cells.iloc[1:]
     if cells.empty:
         raise DataError(f"{path}: file holds no samples")
     if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
-    first_row = 2 if has_header else 1
+    first_row = (2 if has_header else 1) + (units is not None)
+    cells, elapsed = _elapsed_as_seconds(cells)
     numeric, start = _timestamps_as_seconds(cells)
     data = cells_to_numbers(numeric, path, first_row=first_row, missing_ok=True)
 
     time_rate, time_label, rows, counter, not_leads = None, "", None, None, set()
     for i, name in enumerate(names):
         is_time, unit = _time_unit(name) if has_header else (False, None)
+        row_unit = 1.0 if i in elapsed else UNIT_SECONDS.get(units[i].lower()) if units else None
+        if row_unit is not None:  # the unit row names a time unit: a time column, in that unit
+            is_time, unit = True, row_unit
         increasing = len(data) >= 3 and bool(np.all(np.diff(data[:, i]) > 0))
         if is_time or (i == 0 and increasing and not _is_counter(data[:, i])):
             label = f"time column {name!r}" if has_header else f"the time in column {i + 1}"
@@ -383,7 +395,50 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     if rows is None and counter is not None:
         rows, time_label = counter, "the sample index in column 1"
     signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
-    return Recording(signal=signal, fs=rate, lead=names[index], path=path, millivolts=False, start=start)
+    scale = voltage_scale(units[index]) if units else None  # a unit row's mV, uV or V: read in mV
+    signal = signal if scale in (None, 1.0) else signal * scale
+    return Recording(signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start)
+
+
+def _unquoted(cell) -> str:
+    """A header cell without the spaces and quotes around it: PhysioNet's CSV exports quote their names and
+    units in single quotes (``'Elapsed time','MLII'``), which no CSV reader takes for quotes."""
+    return str(cell).strip().strip("'\"").strip()
+
+
+#: An elapsed time as PhysioNet's exports write it: ``0:00:01.250`` or ``00:01.250`` (h:mm:ss.mmm, mm:ss.mmm).
+ELAPSED = r"(?:\d+:)?\d{1,2}:\d{2}(?:\.\d+)?"
+
+
+def _is_unit_row(row) -> bool:
+    """Whether the row under a header row names units (``'seconds','mV','mV'``, ``s,uV``): a cell in each
+    column, none of them a number, a date-time or an elapsed time, one at least a time or voltage unit."""
+    import pandas as pd
+
+    cells = [_unquoted(c) for c in row]
+    if not all(cells) or pd.to_numeric(pd.Series(cells), errors="coerce").notna().any():
+        return False
+    known = [c.lower() in UNIT_SECONDS or voltage_scale(c) is not None or c.lower() == "hh:mm:ss.mmm" for c in cells]
+    return any(known) and not any(re.fullmatch(ELAPSED, c) for c in cells)
+
+
+def _elapsed_as_seconds(cells) -> tuple[object, set[int]]:
+    """``cells`` with each column of elapsed times (``ELAPSED``, quoted or not: ``'0:00:01.250'``) replaced by
+    its seconds, and the indices of those columns."""
+    import pandas as pd
+
+    out, found = cells, set()
+    for i in range(cells.shape[1]):
+        column = cells.iloc[:, i].astype(str).str.strip().str.strip("'\"")
+        if not re.fullmatch(ELAPSED, column.iloc[0]) or not column.str.fullmatch(ELAPSED).all():
+            continue
+        hms = column.where(column.str.count(":") == 2, "0:" + column)
+        seconds = pd.to_timedelta(hms, errors="coerce").dt.total_seconds()
+        if seconds.notna().all():
+            out = out.copy() if out is cells else out
+            out.iloc[:, i] = [repr(float(x)) for x in seconds]
+            found.add(i)
+    return out, found
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:
