@@ -216,3 +216,17 @@ def test_a_unit_row_in_microvolts_reads_the_signal_in_millivolts(tmp_path, ecg):
     path.write_text("time,ECG\ns,uV\n" + "\n".join(rows) + "\n")
     data = read_input(path)
     assert data.fs == FS and data.millivolts and np.abs(data.signal - ecg).max() < 0.001
+
+
+def test_a_wfdb_header_without_a_rate_takes_the_one_given_or_says_it_is_guessed(tmp_path, ecg):
+    """The record line's rate is optional: wfdb reads such a header at 250 Hz. A 360 Hz recorder's record came
+    in at 250 Hz without a word, and --fs 360 was 'left aside: its header gives 250 Hz'."""
+    (tmp_path / "n.dat").write_bytes(np.round(ecg * 200).astype("<i2").tobytes())
+    (tmp_path / "n.hea").write_text("n 1\nn.dat 16 200/mV 16 0 0 0 0 ECG\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        given = read_input(tmp_path / "n.hea", fs=FS)
+    assert given.fs == FS and len(given.signal) == len(ecg)
+    assert not [w for w in caught if "n.hea" in str(w.message) or "left aside" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"n.hea: the header gives no sampling rate: read at WFDB's default of 250"):
+        assert read_input(tmp_path / "n.hea").fs == 250

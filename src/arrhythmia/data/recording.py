@@ -21,6 +21,7 @@ from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
     choose_lead,
+    header_gives_rate,
     in_millivolts,
     instead_of_flat,
     looks_like_ecg,
@@ -499,7 +500,8 @@ def read_input(
     """Read a recording (or a beat CSV) by its file type.
 
     WFDB records may be given with or without ``.hea``; their sampling rate comes from the header, as
-    for EDF. CSV signals (one column per lead, optional header row of lead names) take it from a time
+    for EDF (a WFDB header that leaves it out is read at ``fs``, else at WFDB's default 250 Hz with a
+    warning). CSV signals (one column per lead, optional header row of lead names) take it from a time
     column where they have one (see ``_read_csv``), else need ``fs``, as ``.npy`` signals do. ``lead`` is
     a lead name or index; the default is MLII, else lead II, else the first ECG lead, V1-V3 last (for CSV, the first
     column named like a lead, and never a time column). ``units`` is the signal's unit where the file names
@@ -532,7 +534,16 @@ def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recordi
     if kind == "wfdb":
         record = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
         signal, rate, name, unit = read_lead_and_unit(record, lead)
-        _header_rate_rules(record, fs, rate)
+        if header_gives_rate(record):
+            _header_rate_rules(record, fs, rate)
+        elif fs is not None:  # the header leaves the rate out: the one given is the only one there is
+            rate = float(fs)
+        else:
+            warnings.warn(
+                f"{record}.hea: the header gives no sampling rate: read at WFDB's default of {rate:g} Hz "
+                "(--fs HZ gives the recorder's)",
+                stacklevel=3,
+            )
         return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit), start=record_start(record))
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")

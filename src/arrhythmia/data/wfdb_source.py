@@ -334,6 +334,18 @@ def instead_of_flat(read_one: tuple, names: list[str], read, where: str) -> tupl
     return read_one
 
 
+def header_gives_rate(path: str | Path) -> bool:
+    """Whether a WFDB record's header (``path``: the record, without ``.hea``) writes its sampling rate: the
+    record line's third field is optional, and wfdb reads a header that leaves it out at WFDB's default of
+    250 Hz, which tells a recorder's 360 or 500 Hz from nothing."""
+    try:
+        with open(Path(path).with_suffix(".hea"), errors="replace") as fh:
+            record_line = next((line for line in fh if line.strip() and not line.lstrip().startswith("#")), "")
+    except OSError:
+        return True  # no header to judge: reading it says so
+    return len(record_line.split()) > 2
+
+
 def record_start(path: str | Path) -> datetime | time | None:
     """The wall-clock time of a WFDB record's first sample (``data.clock``): its header's base date and time,
     the time alone where it gives no date, None where it gives no time. ``path``: the record, without ``.hea``."""
