@@ -169,13 +169,68 @@ def test_an_edf_file_of_no_data_records_says_so(edf_file):
         read_input(edf_file)
 
 
-def test_a_discontinuous_edf_plus_file_is_refused_saying_what_to_export(edf_file):
-    """EDF+D, as a Holter writes a recording with pauses: pyedflib cannot read it."""
-    data = bytearray(edf_file.read_bytes())
-    data[192:197] = b"EDF+D"
-    edf_file.write_bytes(bytes(data))
-    with pytest.raises(DataError, match=r"holter.edf: a discontinuous EDF\+D file .*export the recording as .*EDF\+C"):
-        read_input(edf_file)
+def _discontinuous(path: Path, gap_s: float, after: int) -> None:
+    """``path`` (an EDF+C/BDF+C file of 1-s data records) made EDF+D/BDF+D: every record from ``after`` on
+    starts ``gap_s`` later, as a Holter writes a recording with a pause."""
+    import re
+
+    data = bytearray(path.read_bytes())
+    header_bytes, n_records, ns = int(data[184:192]), int(data[236:244]), int(data[252:256])
+    labels = [data[256 + 16 * i : 272 + 16 * i].decode().strip() for i in range(ns)]
+    per_record = [int(data[256 + 216 * ns + 8 * i : 264 + 216 * ns + 8 * i]) for i in range(ns)]
+    width = 3 if data[:1] == b"\xff" else 2
+    annotation = next(i for i, label in enumerate(labels) if label.endswith("Annotations"))
+    start, length = sum(per_record[:annotation]) * width, per_record[annotation] * width
+    data[192:197] = (b"BDF" if width == 3 else b"EDF") + b"+D"
+    for k in range(after, n_records):
+        at = header_bytes + k * sum(per_record) * width + start
+        tal = bytes(data[at : at + length])
+        onset = re.match(rb"\+(\d+(?:\.\d*)?)\x14", tal)
+        moved = f"+{float(onset.group(1)) + gap_s:g}".encode() + tal[onset.end(1) :]
+        data[at : at + length] = moved[:length].ljust(length, b"\x00")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("kind", ["edf", "bdf"])
+def test_a_discontinuous_edf_plus_file_is_read_with_its_gaps_missing(tmp_path, ecg, kind):
+    """EDF+D, as a Holter writes a recording with pauses: pyedflib cannot open it ('The file is discontinuous
+    and cannot be read'). Each data record is placed at the time it gives, the gap between them missing."""
+    import pyedflib
+    from pyedflib import highlevel
+
+    path = tmp_path / f"holter.{kind}"
+    header = highlevel.make_header()
+    header["annotations"] = [[2.5, -1, "button"]]
+    digital = (-8388608, 8388607) if kind == "bdf" else (-32768, 32767)
+    signals = [
+        highlevel.make_signal_header(
+            name,
+            dimension="uV",
+            sample_frequency=FS,
+            physical_min=-5000,
+            physical_max=5000,
+            digital_min=digital[0],
+            digital_max=digital[1],
+        )  # fmt: skip
+        for name in ("ECG V5", "ECG MLII")
+    ]
+    file_type = pyedflib.FILETYPE_BDFPLUS if kind == "bdf" else pyedflib.FILETYPE_EDFPLUS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyedflib's own notes on the signals' order in memory
+        highlevel.write_edf(str(path), [500 * ecg, 1000 * ecg], signals, header, file_type=file_type)
+    whole = read_input(path)
+    _discontinuous(path, gap_s=4.0, after=5)
+    with pytest.warns(UserWarning, match=rf"holter.{kind}: {kind.upper()}\+D: 1 gap\(s\) .*\(4.0 s in all\)"):
+        data = read_input(path)
+    assert data.fs == FS and data.lead == "ECG MLII" and data.millivolts and data.start == whole.start
+    assert len(data.signal) == len(ecg) + 4 * FS
+    assert np.isnan(data.signal[5 * FS : 9 * FS]).all()
+    assert np.allclose(data.signal[: 5 * FS], whole.signal[: 5 * FS])
+    assert np.allclose(data.signal[9 * FS :], whole.signal[5 * FS :])
+    assert data.events == ((2.5, "button"),)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert read_input(path, lead="ECG V5").lead == "ECG V5"
 
 
 def test_a_numpy_array_of_records_is_read_by_its_field_names(tmp_path, ecg):

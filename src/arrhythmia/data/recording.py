@@ -87,11 +87,13 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
 
     Each signal of an EDF file keeps its own rate (a Holter or sleep study stores ECG at 256-512 Hz beside
     accelerometer or respiration channels at a few Hz), so the lead is read alone, never resampled onto a
-    frame rate the channels share.
+    frame rate the channels share. A discontinuous EDF+D file is read here (``_read_edf_discontinuous``):
+    its gaps come back as missing samples.
     """
     import pyedflib
 
-    _check_edf_layout(path)
+    if _check_edf_layout(path):
+        return _read_edf_discontinuous(path, lead)
     try:
         with pyedflib.EdfReader(str(path)) as reader:
             names = [str(n).strip() for n in reader.getSignalLabels()]
@@ -117,11 +119,11 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
 
 
-def _check_edf_layout(path: Path) -> None:
+def _check_edf_layout(path: Path) -> bool:
     """DataError, naming the file, for an EDF/BDF file cut short of the data records its header counts or
-    holding none, and for a discontinuous EDF+D/BDF+D file, which pyedflib cannot read: said here from the
-    header, where pyedflib's error says only that the file is not compliant (and prints a line of its own on
-    stdout). A header too garbled to read these fields from is left to pyedflib."""
+    holding none: said here from the header, where pyedflib's error says only that the file is not compliant
+    (and prints a line of its own on stdout). A header too garbled to read these fields from is left to
+    pyedflib. Returns whether the file is a discontinuous EDF+D/BDF+D file, which pyedflib cannot read."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(256)
@@ -130,15 +132,13 @@ def _check_edf_layout(path: Path) -> None:
             per_record = [int(fh.read(8)) for _ in range(n_signals)]
         header_bytes, n_records = int(head[184:192]), int(head[236:244])
     except (OSError, ValueError):
-        return
+        return False
     bdf = head[:1] == b"\xff"
-    if head[192:197] in (b"EDF+D", b"BDF+D"):
-        raise DataError(
-            f"{path}: a discontinuous {'BDF' if bdf else 'EDF'}+D file (its data records leave gaps in time), "
-            "which is not read: export the recording as continuous EDF+C, or one file per stretch"
-        )
+    discontinuous = head[192:197] in (b"EDF+D", b"BDF+D")
     if n_records < 0 or header_bytes != 256 * (n_signals + 1):
-        return  # -1: the recorder never counted its records; a header of another size is pyedflib's to judge
+        if discontinuous:
+            raise DataError(f"{path}: EDF+D file whose header counts no data records or is garbled")
+        return False  # -1: the recorder never counted its records; a header of another size is pyedflib's
     if n_records == 0:
         raise DataError(f"{path}: {'BDF' if bdf else 'EDF'} file holds no samples (its header counts 0 data records)")
     expected = header_bytes + n_records * sum(per_record) * (3 if bdf else 2)
@@ -148,6 +148,98 @@ def _check_edf_layout(path: Path) -> None:
             f"{path}: {'BDF' if bdf else 'EDF'} file cut short ({actual:,} bytes, where its header's "
             f"{n_records:,} data records need {expected:,})"
         )
+    return discontinuous
+
+
+#: The label of an EDF+/BDF+ file's annotation signal, which holds each data record's time and the events.
+EDF_ANNOTATIONS = ("EDF Annotations", "BDF Annotations")
+#: A time-stamped annotation list of EDF+: onset, optional duration, then texts, each ended by 0x14.
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
+
+
+def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
+    """One signal of an EDF+D/BDF+D file, which pyedflib cannot read: each data record placed at the onset its
+    annotation signal gives it (seconds from the start), the samples no record holds missing (NaN), with one
+    warning saying how many gaps and seconds. In mV where its unit is a voltage; its events as ``_read_edf``
+    gives them. DataError for records out of order or overlapping, or without an annotation signal."""
+    from datetime import datetime
+
+    raw = path.read_bytes()
+    ns = int(raw[252:256])
+    kind = "BDF" if raw[:1] == b"\xff" else "EDF"
+
+    def field(offset: int, width: int) -> list[str]:
+        start = 256 + offset * ns
+        return [raw[start + i * width : start + (i + 1) * width].decode("latin-1").strip() for i in range(ns)]
+
+    labels, dims = field(0, 16), field(96, 8)
+    pmin, pmax = [float(v) for v in field(104, 8)], [float(v) for v in field(112, 8)]
+    dmin, dmax = [float(v) for v in field(120, 8)], [float(v) for v in field(128, 8)]
+    per_record = [int(v) for v in field(216, 8)]
+    header_bytes, n_records, duration = int(raw[184:192]), int(raw[236:244]), float(raw[244:252])
+    width = 3 if kind == "BDF" else 2
+    annotation = next((i for i, label in enumerate(labels) if label in EDF_ANNOTATIONS), None)
+    if annotation is None or duration <= 0:
+        raise DataError(f"{path}: {kind}+D file without an annotation signal or a record length to time its records")
+    offsets = np.concatenate([[0], np.cumsum(per_record)]) * width
+    record_bytes = int(offsets[-1])
+    records = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)
+    records = records.reshape(n_records, record_bytes)
+
+    onsets, events = [], []
+    for k in range(n_records):
+        tals = bytes(records[k, offsets[annotation] : offsets[annotation + 1]])
+        found = list(_TAL.finditer(tals))
+        if not found:
+            raise DataError(f"{path}: data record {k + 1} of this {kind}+D file gives no time")
+        onsets.append(float(found[0].group(1)))  # the first TAL of a record: its time-keeping one
+        for tal in found:
+            texts = [t.decode("utf-8", "replace").strip() for t in tal.group(3).split(b"\x14")]
+            events += [(float(tal.group(1)), text) for text in texts if text]
+    names = [label for i, label in enumerate(labels) if i != annotation]
+    signals = [i for i in range(ns) if i != annotation]
+
+    def read(wanted: str | int | None) -> tuple[np.ndarray, float, str, str]:
+        index = signals[choose_lead(names, wanted, str(path))]
+        part = records[:, offsets[index] : offsets[index + 1]].reshape(n_records, per_record[index], width)
+        if width == 3:  # 24-bit little-endian, signed
+            digital = part[..., 0] | (part[..., 1].astype(np.int32) << 8) | (part[..., 2].astype(np.int32) << 16)
+            digital = np.where(digital >= 1 << 23, digital - (1 << 24), digital)
+        else:
+            digital = part.reshape(n_records, -1).copy().view("<i2")
+        gain = (pmax[index] - pmin[index]) / ((dmax[index] - dmin[index]) or 1.0)
+        values = (digital.astype(np.float64) - dmin[index]) * gain + pmin[index]
+        rate = per_record[index] / duration
+        starts = np.round((np.asarray(onsets) - onsets[0]) * rate).astype(np.int64)
+        if np.any(np.diff(starts) < per_record[index]):
+            k = int(np.flatnonzero(np.diff(starts) < per_record[index])[0]) + 1
+            raise DataError(f"{path}: data record {k + 1} of this {kind}+D file starts before the one before it ends")
+        signal = np.full(int(starts[-1]) + per_record[index], np.nan)
+        for k in range(n_records):
+            signal[starts[k] : starts[k] + per_record[index]] = values[k]
+        return in_millivolts(signal, dims[index]), rate, labels[index], dims[index]
+
+    read_one = read(lead)
+    if lead is None:
+        read_one = instead_of_flat(read_one, names, read, str(path))
+    signal, rate, name, unit = read_one
+    missing = int(np.isnan(signal).sum())
+    if missing:
+        gaps = int(np.count_nonzero(np.diff(np.asarray(onsets)) > duration * (1 + 1e-6)))
+        warnings.warn(
+            f"{path}: {kind}+D: {gaps:,} gap(s) between its data records ({_seconds(missing / rate)} in all): "
+            "read as missing",
+            stacklevel=3,
+        )
+    try:
+        day, month, year = (int(v) for v in raw[168:176].decode("latin-1").split("."))
+        hour, minute, second = (int(v) for v in raw[176:184].decode("latin-1").split("."))
+        start = datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
+    except ValueError:
+        start = None
+    start_s = onsets[0]
+    events = tuple((onset - start_s, text) for onset, text in events)
+    return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
