@@ -581,6 +581,13 @@ function closeExportMenu() {
   if (exportMenu.contains(document.activeElement)) exportMenu.querySelector("summary").focus({ preventScroll: true });
   exportMenu.open = false;
 }
+// Opened under the right end of "export"; where that would cut it at the window's left edge (the header
+// wrapped, at 200% zoom), under its left end.
+exportMenu.addEventListener("toggle", () => {
+  const menu = exportMenu.querySelector(".menu");
+  menu.classList.remove("from-left");
+  if (exportMenu.open && menu.getBoundingClientRect().left < 0) menu.classList.add("from-left");
+});
 exportMenu.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeExportMenu();
 });
