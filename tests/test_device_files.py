@@ -285,3 +285,21 @@ def test_a_wfdb_header_without_a_rate_takes_the_one_given_or_says_it_is_guessed(
     assert not [w for w in caught if "n.hea" in str(w.message) or "left aside" in str(w.message)]
     with pytest.warns(UserWarning, match=r"n.hea: the header gives no sampling rate: read at WFDB's default of 250"):
         assert read_input(tmp_path / "n.hea").fs == 250
+
+
+def test_an_unused_channel_that_reads_its_adcs_noise_gives_way_to_the_ecg(tmp_path, ecg):
+    """A Holter's unused first channel reads a few ADC steps of noise, not exact zeros: it was taken for the
+    lead, its noise read as 39 beats of a recording all noise, and 'flat-topped (clipped or saturated) at
+    +0.01 mV' said of it."""
+    import wfdb
+
+    noise = np.random.default_rng(0).integers(-2, 3, len(ecg))
+    counts = np.column_stack([noise, np.round(ecg * 200)]).astype(int)
+    wfdb.wrsamp(
+        "h", fs=FS, units=["mV", "mV"], sig_name=["ECG1", "ECG2"], d_signal=counts, fmt=["16", "16"],
+        adc_gain=[200, 200], baseline=[0, 0], write_dir=str(tmp_path),
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match=r"h.hea: lead ECG1 holds no ECG \(it holds only 5 values, -0.01 to 0.01"):
+        data = read_input(tmp_path / "h")
+    assert data.lead == "ECG2" and np.abs(data.signal - ecg).max() < 0.01
+    assert read_input(tmp_path / "h", lead="ECG1").lead == "ECG1"  # asked for by name, it is read

@@ -287,17 +287,31 @@ def _read_channel(path: Path, header, channel: int) -> tuple[np.ndarray, str]:
     return in_millivolts(signal, unit), unit
 
 
+#: A lead that holds no more than this many distinct values holds no ECG: a recorder's unused channel reads
+#: its ADC's noise, a few steps either side of zero; an ECG's QRS alone spans ten steps even at 8 bits.
+NOISE_FLOOR_VALUES = 5
+#: How many samples, spread over the lead, are looked at first: most leads show more values in them.
+_FLAT_SAMPLE = 100_000
+
+
 def flat_lead(signal: np.ndarray) -> str | None:
     """Why a lead holds no ECG at all: "every sample is 0" (one value throughout: an unused channel, a lead
-    never connected) or "it holds no valid sample" (all missing); None for a lead with a signal. signal:
-    (n_samples,) float, NaN for missing samples."""
+    never connected), "it holds only 3 values, -0.01 to 0.01: an unused channel's noise" (no more than
+    ``NOISE_FLOOR_VALUES``: an unused channel that reads its ADC's noise) or "it holds no valid sample" (all
+    missing); None for a lead with a signal. signal: (n_samples,) float, NaN for missing samples."""
     x = np.asarray(signal, dtype=np.float64)
     finite = np.isfinite(x)
     if not finite.any():
         return "it holds no valid sample"
     # reduced where finite, not over a copy of the finite samples: 250 MB and 0.7 s on a day at 360 Hz
     low, high = np.min(x, where=finite, initial=np.inf), np.max(x, where=finite, initial=-np.inf)
-    return f"every sample is {low:g}" if low == high else None
+    if low == high:
+        return f"every sample is {low:g}"
+    sample = x[:: max(1, len(x) // _FLAT_SAMPLE)]
+    values = np.unique(sample[np.isfinite(sample)])
+    if len(values) > NOISE_FLOOR_VALUES or not np.isin(x[finite], values).all():
+        return None
+    return f"it holds only {len(values)} values, {low:g} to {high:g}: an unused channel's noise"
 
 
 def lead_preference(sig_names: list[str]) -> list[int]:
