@@ -522,8 +522,10 @@ def _elapsed_as_seconds(cells) -> tuple[object, set[int]]:
 
     out, found = cells, set()
     for i in range(cells.shape[1]):
+        if not re.fullmatch(ELAPSED, _unquoted(cells.iloc[0, i])):
+            continue  # looked at whole only where its first cell is one: a day of samples is a large table
         column = cells.iloc[:, i].astype(str).str.strip().str.strip("'\"")
-        if not re.fullmatch(ELAPSED, column.iloc[0]) or not column.str.fullmatch(ELAPSED).all():
+        if not column.str.fullmatch(ELAPSED).all():
             continue
         hms = column.where(column.str.count(":") == 2, "0:" + column)
         seconds = pd.to_timedelta(hms, errors="coerce").dt.total_seconds()
