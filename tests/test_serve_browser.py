@@ -290,9 +290,18 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
 STRIP_TEXTS = """window.drawn = [];
 const fillText = CanvasRenderingContext2D.prototype.fillText;
 CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
-  if (this.canvas.id === "strip") window.drawn.push([String(text), String(this.fillStyle)]);
+  if (this.canvas.id === "strip") window.drawn.push([String(text), String(this.fillStyle), ...rest.slice(0, 2)]);
   return fillText.call(this, text, ...rest);
 };"""
+#: Of ``window.drawn``: the beats' letters drawn on the strip that run into another on the same row.
+OVERLAPPING = """(() => {
+  const g = document.createElement("canvas").getContext("2d");
+  g.font = "bold 12px sans-serif";
+  const letters = window.drawn.filter(([text]) => /^[A-Z?][*+?]*$/.test(text))
+    .map(([text, , x, y]) => [text, x - g.measureText(text).width / 2, x + g.measureText(text).width / 2, y]);
+  return letters.filter(([, left, right, y], i) =>
+    letters.some(([, l, r, y2], j) => j !== i && y2 === y && left < r && l < right)).map(([text]) => text);
+})()"""
 
 
 def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_it_changed(server):
@@ -301,7 +310,7 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
     counted among them: "7 beats changed label (F +8, V -8)"); a beat whose label the re-labelling changed is
     marked "+" on the strip and says its label before in the selected beat's line (it was shown as the
     model's own label: what an answer carried to its family could not be seen); the focus stays on the
-    button pressed."""
+    button pressed. On a 60-s strip no two beats' letters run into each other."""
     url, _, _ = server
     with chromium() as browser:
         page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
@@ -335,12 +344,19 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
         )
         assert len(carried) == changed and all(b["relabelled_from"] == label for b in carried), carried
         assert all(b["label"] == answer and not b["reviewed"] for b in carried), carried
-        page.evaluate("window.drawn = []")
         page.evaluate(f"showBeat(view.beats[0]).then(() => showBeat({json.dumps(carried[0])}))")
         shown = f"(sample {carried[0]['sample']})"
         page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('{shown}')")
         assert f"({label} before re-labelling with your corrections)" in page.text_content("#selected")
-        assert any(re.fullmatch(answer + r"\+\??", text) for text, _ in page.evaluate("window.drawn"))
+        page.evaluate("window.drawn = []; drawStrip()")  # the strip as it is now, drawn once
+        assert any(re.fullmatch(answer + r"\+\??", text) for text, *_ in page.evaluate("window.drawn"))
+        assert not page.evaluate(OVERLAPPING)
+        for _ in range(3):  # a 60-s strip: its letters on as many rows as keep them apart (they ran together)
+            page.keyboard.press("+")
+        page.wait_for_function("() => document.getElementById('width').textContent === '60'")
+        page.set_viewport_size({"width": 640, "height": 900})  # 60 s in 600 px: 10 px a beat
+        page.evaluate("window.drawn = []; drawStrip()")
+        assert not page.evaluate(OVERLAPPING)
         assert not errors, errors
 
 

@@ -131,18 +131,24 @@ function drawStrip() {
   g.clearRect(0, 0, width, height);
   const signal = view.signal;
   const x = (t) => ((t - view.start) / view.width) * width;
+  // The beats' letters on as many rows (up to 3) as keep them apart: on one row, a 60-s strip's letters ran
+  // into one another ("NN?S+N?" unreadable); the grid and the signal start below the last row.
+  g.font = "bold 12px sans-serif";
+  const texts = view.beats.map(mark), half = texts.map((text) => g.measureText(text).width / 2 + 2);
+  const apart = (k) => view.beats.every((b, i) => i < k || x(b.time_s) - x(view.beats[i - k].time_s) >= half[i] + half[i - k]);
+  const rows = apart(1) ? 1 : apart(2) ? 2 : 3, top = 6 + 12 * rows;
   g.strokeStyle = "#f0d0d0";
   for (let t = Math.ceil(view.start * 5) / 5; t < view.start + view.width; t += 0.2) {
     g.lineWidth = Math.abs(t - Math.round(t)) < 1e-6 ? 1 : 0.3;
     g.beginPath();
-    g.moveTo(x(t), 18);
+    g.moveTo(x(t), top);
     g.lineTo(x(t), height);
     g.stroke();
   }
   if (signal && signal.values.length) {
     const finite = signal.values.filter((v) => v !== null).sort((a, b) => a - b);
     const lo = finite[Math.floor(finite.length * 0.001)] ?? -1, hi = finite[Math.floor(finite.length * 0.999)] ?? 1;
-    const span = Math.max(hi - lo, 1e-6), y = (v) => 24 + (1 - (v - lo) / span) * (height - 34);
+    const span = Math.max(hi - lo, 1e-6), y = (v) => top + 6 + (1 - (v - lo) / span) * (height - top - 16);
     g.strokeStyle = "#111";
     g.lineWidth = 1;
     g.beginPath();
@@ -155,9 +161,8 @@ function drawStrip() {
     });
     g.stroke();
   }
-  g.font = "bold 12px sans-serif";
   g.textAlign = "center";
-  for (const beat of view.beats) {
+  view.beats.forEach((beat, i) => {
     const px = x(beat.time_s), colour = CLASS_COLOURS[beat.label] || CLASS_COLOURS[""];
     if (beat.sample === view.selected) {
       g.fillStyle = "rgba(255, 235, 59, 0.45)";
@@ -166,13 +171,13 @@ function drawStrip() {
     g.strokeStyle = colour;
     g.globalAlpha = 0.5;
     g.beginPath();
-    g.moveTo(px, 18);
+    g.moveTo(px, top);
     g.lineTo(px, height);
     g.stroke();
     g.globalAlpha = 1;
     g.fillStyle = TEXT_COLOURS[beat.label] || TEXT_COLOURS[""];
-    g.fillText(mark(beat), px, 13);
-  }
+    g.fillText(texts[i], px, 13 + 12 * (i % rows));
+  });
   const wall = wallClock(view.start);
   document.getElementById("strip-time").textContent =
     clock(view.start) + " to " + clock(view.start + view.width) + (wall ? ` (${wall} to ${wallClock(view.start + view.width)})` : "");
