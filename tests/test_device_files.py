@@ -303,3 +303,19 @@ def test_an_unused_channel_that_reads_its_adcs_noise_gives_way_to_the_ecg(tmp_pa
         data = read_input(tmp_path / "h")
     assert data.lead == "ECG2" and np.abs(data.signal - ecg).max() < 0.01
     assert read_input(tmp_path / "h", lead="ECG1").lead == "ECG1"  # asked for by name, it is read
+
+
+@pytest.mark.parametrize(("name", "per_mv"), [("ECG (uV)", 1000.0), ("II [mV]", 1.0), ("ecg_uV", 1000.0)])
+def test_a_unit_in_the_column_name_reads_the_lead_in_millivolts(tmp_path, ecg, name, per_mv):
+    """Monitors name the unit in the column ('ECG (uV)'): it was left unread and the unit guessed from the
+    size of the beats, which a lead of small beats can mislead."""
+    path = tmp_path / "named.csv"
+    path.write_text(f"time,{name}\n" + "\n".join(f"{i / FS:.5f},{x * per_mv:.3f}" for i, x in enumerate(ecg)) + "\n")
+    data = read_input(path)
+    assert data.millivolts and data.lead == name and np.abs(data.signal - ecg).max() < 0.001
+
+
+def test_a_chest_lead_named_v_is_no_unit(tmp_path, ecg):
+    path = tmp_path / "chest.csv"
+    path.write_text("time,ECG_V\n" + "\n".join(f"{i / FS:.5f},{x:.3f}" for i, x in enumerate(ecg)) + "\n")
+    assert not read_input(path).millivolts

@@ -406,7 +406,8 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     columns is a Heartbeat beat CSV and comes back as ``BeatRows``. Names may be quoted in single quotes, and
     a row of units may follow them (PhysioNet's exports: ``'Elapsed time','MLII'`` then ``'seconds','mV'``):
     a time unit there makes the column a time column in that unit, a voltage unit (mV, uV, V) reads the lead
-    in mV. An elapsed-time column (``0:00:01.250``, ``'hh:mm:ss.mmm'``) is read as seconds.
+    in mV; without a unit row, a voltage unit in the lead's name does (``ECG (uV)``, ``II [mV]``, ``ecg_uv``).
+    An elapsed-time column (``0:00:01.250``, ``'hh:mm:ss.mmm'``) is read as seconds.
 
     Time column: a column of ISO 8601 date-times (read as seconds from its first), or one named like time
     (``time``, ``t``, ``timestamp``, ``seconds``, ``s``, ``time_s``,
@@ -488,9 +489,22 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     if rows is None and counter is not None:
         rows, time_label = counter, "the sample index in column 1"
     signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
-    scale = voltage_scale(units[index]) if units else None  # a unit row's mV, uV or V: read in mV
+    # a unit row's mV, uV or V, else one the column's name gives ("ECG (uV)", "ecg_mv"): read in mV
+    scale = voltage_scale(units[index]) if units else _unit_in_name(names[index]) if has_header else None
     signal = signal if scale in (None, 1.0) else signal * scale
     return Recording(signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start)
+
+
+def _unit_in_name(name: str) -> float | None:
+    """The mV per unit of a voltage unit a column's name gives, in brackets (``ECG (uV)``, ``II [mV]``) or
+    after an underscore (``ecg_mv``, ``lead_ii_uV``); None where it gives none. A bare ``V`` after an
+    underscore is a chest lead's name (``ECG_V``), not volts, so only the bracketed form reads it."""
+    bracketed = re.search(r"[\[(]\s*([^\[\]()]+?)\s*[\])]\s*$", name)
+    if bracketed:
+        return voltage_scale(bracketed.group(1))
+    suffix = re.search(r"_([^_\s]+)\s*$", name)
+    unit = suffix.group(1) if suffix else ""
+    return voltage_scale(unit) if unit.lower() not in ("v", "volt", "volts") else None
 
 
 def _unquoted(cell) -> str:
