@@ -319,3 +319,9 @@ def test_a_chest_lead_named_v_is_no_unit(tmp_path, ecg):
     path = tmp_path / "chest.csv"
     path.write_text("time,ECG_V\n" + "\n".join(f"{i / FS:.5f},{x:.3f}" for i, x in enumerate(ecg)) + "\n")
     assert not read_input(path).millivolts
+
+
+def test_an_edf_plus_d_file_whose_records_overlap_is_one_line(edf_file):
+    _discontinuous(edf_file, gap_s=-0.5, after=5)  # record 6 starts half a second before record 5 ends
+    with pytest.raises(DataError, match=r"holter.edf: data record 6 of this EDF\+D file starts before the one before"):
+        read_input(edf_file)
