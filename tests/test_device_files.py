@@ -325,3 +325,18 @@ def test_an_edf_plus_d_file_whose_records_overlap_is_one_line(edf_file):
     _discontinuous(edf_file, gap_s=-0.5, after=5)  # record 6 starts half a second before record 5 ends
     with pytest.raises(DataError, match=r"holter.edf: data record 6 of this EDF\+D file starts before the one before"):
         read_input(edf_file)
+
+
+def test_a_segment_header_without_a_length_is_measured_by_its_signal_file(tmp_path, ecg):
+    """A segment's record line may leave its length out (wfdb reads it off the signal file): it read right,
+    but one shorter than the master header says raised 'unsupported format string passed to NoneType'."""
+    half = len(ecg) // 2
+    _segment(tmp_path, "s_0", ecg[:half])
+    _segment(tmp_path, "s_1", ecg[half:])
+    hea = tmp_path / "s_0.hea"
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join([" ".join(lines[0].split()[:3]), *lines[1:]]) + "\n")
+    data = read_input(_master(tmp_path, "s", [("s_0", half), ("s_1", len(ecg) - half)]))
+    assert np.abs(data.signal - ecg).max() < 0.01
+    with pytest.raises(DataError, match=r"s_0.hea: segment of 1,800 samples, where .*s.hea gives it 1,900"):
+        read_input(_master(tmp_path, "s", [("s_0", half + 100), ("s_1", len(ecg) - half)]))

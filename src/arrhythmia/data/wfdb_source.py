@@ -423,7 +423,7 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
         where = path.parent / f"{segment}.hea"
         if not math.isclose(float(part.fs), float(header.fs), rel_tol=1e-9):
             raise DataError(f"{where}: segment at {float(part.fs):g} Hz in a record at {float(header.fs):g} Hz ({hea})")
-        if part.sig_len != length:
+        if part.sig_len is not None and part.sig_len != length:  # None: left out, read off the signal file
             raise DataError(f"{where}: segment of {part.sig_len:,} samples, where {hea} gives it {length:,}")
         names = list(part.sig_name)
         index = channel if not variable and len(names) == len(first.sig_name) else None
@@ -436,6 +436,8 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
             signal, unit = _read_channel(path.parent / segment, part, index)
         except DataError as exc:
             raise DataError(f"{exc} (a segment of {hea})") from None
+        if len(signal) != length:
+            raise DataError(f"{where}: segment of {len(signal):,} samples, where {hea} gives it {length:,}")
         parts.append(signal)
         units.append(unit)
     total = sum(len(part) for part in parts)
