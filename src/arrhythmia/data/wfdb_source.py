@@ -279,8 +279,8 @@ def _read_channel(path: Path, header, channel: int) -> tuple[np.ndarray, str]:
     if channel in uncalibrated_signals(path.with_suffix(".hea")):
         warnings.warn(
             f"{path.with_suffix('.hea')}: lead {header.sig_name[channel]} gives no ADC gain (0 or none: "
-            "uncalibrated): read in ADC units, its unit taken from the size of its beats (--units GAIN, the "
-            "recorder's units per mV, gives it)",
+            "uncalibrated): read in ADC units, brought to mV by --units GAIN (the recorder's units per mV) "
+            "where given, else by the size of its beats",
             stacklevel=4,
         )
         return signal * float(header.adc_gain[channel] or DEFAULT_GAIN), ""
