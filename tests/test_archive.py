@@ -73,6 +73,18 @@ def client(cluster):
         yield running
 
 
+def test_a_signal_saved_as_text_is_no_list_of_recordings(tmp_path):
+    # A tab-separated signal saved as .txt was read as a list: each of its 21,600 lines a missing "recording",
+    # minutes of failed rows and no output. A list of which nothing exists is refused at once, saying why.
+    signal = tmp_path / "signal.txt"
+    signal.write_text("".join(f"{0.01 * i:.3f}\t{-0.02 * i:.3f}\n" for i in range(21_600)))
+    with pytest.raises(ArrhythmiaError, match=r"signal.txt: none of the 21,600 recordings it lists exists; .*a signal"):
+        find_recordings([signal])
+    (tmp_path / "typos.txt").write_text("recs/100\nrecs/101\n")
+    with pytest.raises(ArrhythmiaError, match=r"typos.txt: none of the 2 recordings it lists exists$"):
+        find_recordings([tmp_path / "typos.txt"])
+
+
 def test_find_recordings_in_folders_globs_and_lists(tmp_path):
     for site in ("a", "b"):
         (tmp_path / site / "deep").mkdir(parents=True)

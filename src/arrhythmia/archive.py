@@ -149,9 +149,28 @@ def _listed(list_file: Path) -> list[Path]:
         lines = list_file.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ArrhythmiaError(f"{list_file}: cannot read the list of recordings ({exc})") from None
-    entries = [line.split("#", 1)[0].strip() for line in lines]
-    # A listed recording that does not exist is kept: it becomes a failed row naming it, not a stopped run.
-    return [list_file.parent / entry for entry in entries if entry]
+    entries = [entry for entry in (line.split("#", 1)[0].strip() for line in lines) if entry]
+    listed = [list_file.parent / entry for entry in entries]
+    # A listed recording that does not exist is kept: it becomes a failed row naming it, not a stopped run. A
+    # list of which none exists is no list: most often a signal saved as text, each of its samples a "recording".
+    if listed and not any(path.exists() or Path(f"{path}.hea").is_file() for path in listed):
+        numbers = all(_numbers(entry) for entry in entries[:20])
+        why = (
+            "; its lines are numbers: a signal? Save it as .csv (a .txt file is a list of recordings)"
+            if numbers
+            else ""
+        )
+        raise ArrhythmiaError(f"{list_file}: none of the {len(listed):,} recordings it lists exists{why}")
+    return listed
+
+
+def _numbers(line: str) -> bool:
+    """Whether a line holds numbers only (separated by commas, semicolons, tabs or spaces)."""
+    try:
+        [float(cell) for cell in line.replace(",", " ").replace(";", " ").split()]
+    except ValueError:
+        return False
+    return True
 
 
 def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) -> list[Path]:
