@@ -189,7 +189,8 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
     """A CSV without a time column uploaded without its rate: the analysis fails saying so in the page's words,
     the row asks for the rate beside its analyse button, and analysing with it works. An upload over the
     limit says the limit (not "413 Request Entity Too Large"). The analyse button pressed from the keyboard
-    keeps the focus while the analysis runs (disabled meanwhile, it dropped the focus to the page's start)."""
+    keeps the focus while the analysis runs (disabled meanwhile, it dropped the focus to the page's start);
+    pressed again meanwhile it says the recording is already queued or running, until it has finished."""
     folder = tmp_path / "recordings"
     folder.mkdir()
     ecg = synthetic_ecg(duration_s=40, fs=250, seed=7).signal
@@ -212,11 +213,15 @@ def test_recordings_page_asks_for_the_sampling_rate_a_file_does_not_say_and_says
         row.locator("input.fs").fill("250")
         row.locator("button").focus()
         page.keyboard.press("Enter")  # from the keyboard: the focus stays on the button while it runs and after
+        row.locator("button[aria-disabled='true']").wait_for()
+        page.keyboard.press("Enter")  # again while it runs: said, until it has finished
+        assert page.text_content("#message").startswith("plain.csv: already ")
         page.wait_for_function(
             "() => document.querySelector(\"tr[data-name='plain.csv'] td.status-done\") !== null", timeout=30_000
         )
         page.wait_for_function("() => document.querySelector('#recordings button:not([aria-disabled])')")
         assert page.evaluate("document.activeElement.dataset.focus") == "plain.csv analyse"
+        assert "already" not in page.text_content("#message")  # it was left saying so of a recording done
         assert row.locator("a").get_attribute("href") == "/recordings/plain.csv"
         assert not errors, errors
 

@@ -2,9 +2,21 @@
 "use strict";
 const message = document.getElementById("message");
 const typedRates = {}; // the sampling rates typed in, by recording, kept across the list's refreshes
+let alreadyBusy = null; // the recording the message says is already queued or running: said until it is not
+
+function sayBusy(name, text) {
+  message.textContent = text;
+  alreadyBusy = name;
+}
 
 async function refresh() {
   const rows = await apiJSON("/api/recordings");
+  // "already running", left once it has finished, would say so of a recording long done
+  const busy = (r) => r.status === "queued" || r.status === "running";
+  if (alreadyBusy !== null && !rows.some((r) => r.name === alreadyBusy && busy(r))) {
+    if (message.textContent.startsWith(alreadyBusy + ": already")) message.textContent = "";
+    alreadyBusy = null;
+  }
   const body = document.querySelector("#recordings tbody");
   if (document.activeElement && document.activeElement.matches("#recordings input")) return rows; // being typed in
   // Drawn again every few seconds: the keyboard's focus is kept on the link or button it was on.
@@ -14,11 +26,10 @@ async function refresh() {
       // A file that does not say its sampling rate (a CSV without a time column, a .npy) is given it here.
       const rate = r.needs === "fs" ? element("input", { type: "number", step: "any", min: "20", placeholder: "Hz", class: "fs", "aria-label": "sampling rate, Hz", oninput: (e) => (typedRates[r.name] = e.target.value) }) : null;
       if (rate) rate.value = typedRates[r.name] || "";
-      const busy = r.status === "queued" || r.status === "running";
-      const action = element("button", { "data-focus": r.name + " analyse", "aria-label": `${r.analysed ? "analyse again" : "analyse"} ${r.name}`, onclick: () => (busy ? void (message.textContent = `${r.name}: already ${r.status}`) : analyse(r.name, rate)) }, r.analysed ? "analyse again" : "analyse");
+      const action = element("button", { "data-focus": r.name + " analyse", "aria-label": `${r.analysed ? "analyse again" : "analyse"} ${r.name}`, onclick: () => (busy(r) ? sayBusy(r.name, `${r.name}: already ${r.status}`) : analyse(r.name, rate)) }, r.analysed ? "analyse again" : "analyse");
       // Not `disabled` while it runs: the keyboard on the button just pressed would drop to the page's start
       // when the list is drawn again (a disabled button takes no focus); said disabled, and pressing it says why.
-      if (busy) action.setAttribute("aria-disabled", "true");
+      if (busy(r)) action.setAttribute("aria-disabled", "true");
       return element(
         "tr",
         { "data-name": r.name },
@@ -58,7 +69,8 @@ async function analyse(name, rate) {
     await apiJSON("/api/recordings/" + encodeURIComponent(name) + "/analyse", { method: "POST", headers: { "Content-Type": "application/json" }, body });
     message.textContent = "";
   } catch (error) {
-    message.textContent = error.message;
+    if (error.status === 409) sayBusy(name, error.message); // "NAME: already queued", from the server
+    else message.textContent = error.message;
   }
   poll(); // at once, and every second while it runs
 }
