@@ -81,10 +81,13 @@ from arrhythmia.export import load_classifier
 from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
     NN_MAX_CHANGE,
+    heart_rate,
     hourly_table,
     hrv,
     hrv_excluded,
     nn_intervals,
+    rate_intervals,
+    rate_range,
     recording_hrv,
 )
 from arrhythmia.predict import (
@@ -333,6 +336,71 @@ def print_hrv(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
             )
 
 
+def slowest_fastest(times: np.ndarray, readable: np.ndarray) -> tuple[float, float]:
+    """The slowest and fastest heart rate (bpm) of beats at ``times`` (s), read as ``predict.summarise`` reads
+    them, from the ``readable`` intervals only."""
+    slowest, _, fastest = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
+    return slowest, fastest
+
+
+def rate_pairs(labelled: dict[str, Labelled], config: EpisodeConfig) -> dict:
+    """``{record: ((reference slowest, fastest), (predict's slowest, fastest))}``: the annotated beats' heart
+    rate outside the reference's ventricular flutter, and predict's outside its ``RATE_EXCLUDES`` episodes."""
+    pairs = {}
+    for name, record in labelled.items():
+        times = record.reference_beats[0]
+        flutter = np.array(record.reference["VF"], dtype=np.float64).reshape(-1, 2)
+        reference = slowest_fastest(times, ~overlapping(times[:-1], times[1:], flutter, touching=False))
+        ours = record.samples / record.fs
+        pairs[name] = (reference, slowest_fastest(ours, rate_intervals(ours, record.episodes(config))))
+    return pairs
+
+
+RATE_HEADER = ("slowest: median error bpm", "slowest off > 10 bpm", "fastest: median error bpm", "fastest off > 10 bpm")
+
+
+def rate_agreement(pairs: dict) -> list[str]:
+    """Table cells: the median error of the slowest and fastest heart rate against the annotated beats', and
+    the records off by more than 10 bpm."""
+    cells = []
+    for side in (0, 1):
+        error = np.array([abs(ours[side] - reference[side]) for reference, ours in pairs.values()])
+        error = error[np.isfinite(error)]
+        cells += [f"{np.median(error):.1f}", str(int((error > 10).sum()))]
+    return cells
+
+
+def print_heart_rate(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
+    pairs = rate_pairs(labelled, config)
+    print("\nSlowest and fastest heart rate against the annotated beats' (running median of 8 intervals):\n")
+    row(*RATE_HEADER)
+    print("|" + "---:|" * len(RATE_HEADER))
+    row(*rate_agreement(pairs))
+    if per_record:
+        print()
+        row("record", "slowest bpm (reference / predict)", "fastest bpm (reference / predict)")
+        print("|---|---:|---:|")
+        for name, (reference, ours) in pairs.items():
+            row(name, *(f"{reference[k]:.0f} / {ours[k]:.0f}" for k in (0, 1)))
+
+
+def rate_noise_grid(labelled: dict, base: EpisodeConfig) -> None:
+    """Over ``rate_noise_above`` and ``rate_noise_times_median`` (the beats in noise whose intervals give no
+    heart rate or HRV): how much is left out so, and the heart rate's extremes and HRV against the annotated
+    beats'."""
+    row("rate_noise_above", "times median", "noisy min", *RATE_HEADER, *HRV_HEADER[2:6])
+    print("|---:|---:|---:|" + "---:|" * (len(RATE_HEADER) + 4))
+    settings = [(None, base.rate_noise_times_median)]
+    settings += list(itertools.product((0.03, 0.05, 0.07), (1.5, 2.0, 3.0)))
+    for above, times_median in settings:
+        config = replace(base, rate_noise_above=above, rate_noise_times_median=times_median)
+        detected = episodes_of(labelled, config)
+        minutes = sum(e - s for n in labelled for s, e in detected[n].get("noisy", [])) / 60.0
+        cells = ["off" if above is None else above, "–" if above is None else times_median, f"{minutes:.1f}"]
+        cells += rate_agreement(rate_pairs(labelled, config))
+        row(*cells, *hrv_agreement(hrv_pairs(labelled, config, NN_MAX_CHANGE))[2:6])
+
+
 def print_ectopy(labelled: dict[str, Labelled], per_record: bool) -> None:
     """S and V isolated beats, couplets and runs (``predict.summarise``, what ``summary.json`` and the report
     give) against those of the annotated beats, pooled, with the sum over the records of each count's error."""
@@ -570,6 +638,7 @@ def main() -> None:
     parser.add_argument("--hrv-grid", action="store_true", help="HRV's agreement over NN_MAX_CHANGE")
     parser.add_argument("--vt-grid", action="store_true", help="score VT over the settings that leave noise out")
     parser.add_argument("--af-noise-grid", action="store_true", help="score AF over the settings that leave noise out")
+    parser.add_argument("--rate-noise-grid", action="store_true", help="heart rate, HRV over rate_noise_*")
     parser.add_argument("--per-record", action="store_true")
     parser.add_argument("--hours", type=float, default=0.0)
     parser.add_argument(
@@ -624,9 +693,12 @@ def main() -> None:
         hrv_grid(labelled, config)
     elif args.vt_grid or args.af_noise_grid:
         noise_grid(labelled, config, "VT" if args.vt_grid else "AF")
+    elif args.rate_noise_grid:
+        rate_noise_grid(labelled, config)
     else:
         print_scores(labelled, config, args.per_record)
         print_hrv(labelled, config, args.per_record)
+        print_heart_rate(labelled, config, args.per_record)
         print_ectopy(labelled, args.per_record)
 
 

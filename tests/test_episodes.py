@@ -147,6 +147,36 @@ def test_false_beats_in_noise_do_not_make_sinus_rhythm_af_and_true_af_stays():
     assert len(of_type(find_episodes(samples, labels, FS, config=config, beat_noise=waves), "AF")) == 1
 
 
+def test_beats_in_a_burst_of_noise_set_no_heart_rate_and_no_hrv():
+    # Sinus rhythm at 75 bpm for ten minutes with a minute of motion artefact: the detector missed beats there
+    # (3 s gaps) and read noise as beats (0.3 s apart). A Holter's slowest and fastest heart rate came from it,
+    # and a bradycardia; now the intervals around the noisy beats read as none, and neither does HRV.
+    from arrhythmia.hourly import recording_hrv
+    from arrhythmia.predict import summarise
+
+    rng = np.random.default_rng(4)
+    burst = np.concatenate([rng.choice([0.3, 3.0], 40), [0.8]])
+    rr = np.concatenate([np.full(360, 0.8), burst, np.full(360, 0.8)])
+    samples, labels = beats(rr)
+    noise = np.full(len(samples), 0.01)
+    noise[360:401] = 0.3
+    beat_noise = (np.full(len(samples), 0.9), noise)
+    table = pd.DataFrame({"sample": samples, "time_s": samples / FS, "label": labels})
+    for config, reads_noise in ((EpisodeConfig(rate_noise_above=None), True), (EpisodeConfig(), False)):
+        episodes = find_episodes(samples, labels, FS, config=config, beat_noise=beat_noise)
+        rate = summarise(table, episodes=episodes)["heart_rate_bpm"]
+        hrv = recording_hrv(samples / FS, labels, episodes)
+        assert (rate["max"] > 100 or rate["min"] < 50) == reads_noise
+        assert (abs(hrv["sdnn_ms"]) > 1.0) == reads_noise  # steady 0.8 s: no variation but the noise's
+        assert of_type(episodes, "noisy").empty == reads_noise
+    assert of_type(episodes, "bradycardia").empty and of_type(episodes, "tachycardia").empty
+    noisy = of_type(episodes, "noisy")
+    assert len(noisy) == 1 and noisy["start_s"].iloc[0] == pytest.approx(samples[359] / FS)
+    # A recording noisy throughout keeps its heart rate: noise is read against its own median.
+    steady = (np.full(len(samples), 0.9), np.full(len(samples), 0.3))
+    assert of_type(find_episodes(samples, labels, FS, beat_noise=steady), "noisy").empty
+
+
 def test_an_irregular_stretch_shorter_than_af_min_s_is_no_af_episode():
     rng = np.random.default_rng(1)
 

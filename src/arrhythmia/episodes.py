@@ -22,6 +22,8 @@ analysed in (``data.quality.unanalysable``), ``find_episodes`` lists:
   (``pause_quiet_below``: ventricular flutter, or noise that hid the beats, is no pause).
 - ``bradycardia`` / ``tachycardia``: the heart rate (``hourly.heart_rate``) below
   ``bradycardia_bpm`` or above ``tachycardia_bpm`` for at least ``sustained_s``.
+- ``noisy``: signal readable but noisy (``EpisodeConfig.rate_noise_above``): the intervals around beats in noise
+  give no heart rate and no HRV (beats are missed there and noise read as beats).
 - ``noise``: each unanalysable stretch. Every other episode ends where one begins and starts again after it
   (the beats either side of a lead-off are not neighbours in the rhythm), so none counts minutes no one saw.
 - ``VF``: ventricular flutter or fibrillation, from the signal itself (``data.ventricular``): a stretch of at
@@ -113,6 +115,12 @@ class EpisodeConfig:
         irregular). Lower likeness and higher noise than VT's: fibrillation waves lie in the QRS band too and,
         on a lead like V1, blur the beats' likeness. Chosen on MIT-BIH DS1 (docs/labelling.md); either None: none
         left out.
+    rate_noise_above, rate_noise_times_median : a beat whose noise (``data.quality.beat_noise``: the noise around
+        it, a share of the beats' QRS band) is over ``rate_noise_above`` and over ``rate_noise_times_median``
+        times the recording's median is in noise: beats are missed there and noise is read as beats, so the
+        intervals on either side of it give no heart rate and no HRV (a ``noisy`` episode from the beat before
+        to the beat after). Against the recording's own median, so that a recording noisy throughout keeps its
+        heart rate. Chosen on MIT-BIH DS1 with synthetic noise (docs/labelling.md); None: none.
     svt_in_af : also report an SVT run that overlaps an AF (or AFL) episode. Off: in atrial fibrillation a run
         of fast beats called S is the fibrillation's ventricular response, not a supraventricular tachycardia,
         and a Holter reader, like MIT-BIH's rhythm notes, counts it as AF (on DS1, through the CV fold models,
@@ -144,6 +152,8 @@ class EpisodeConfig:
     vt_noise_above: float = 0.03
     af_unalike_below: float | None = 0.3
     af_noise_above: float | None = 0.05
+    rate_noise_above: float | None = 0.05
+    rate_noise_times_median: float = 2.0
 
     @classmethod
     def from_value(cls, value: dict | EpisodeConfig | None) -> EpisodeConfig:
@@ -297,7 +307,8 @@ def find_episodes(
     in_noise = overlapping(times, times, lost_s)
     crosses = overlapping(times[:-1], times[1:], lost_s)  # intervals that span a stretch with no rhythm to read
     rows: list[dict] = []
-    for kind, stretches in (("noise", noise_s), ("VF", vf_s)):
+    noisy_s = _noisy_stretches(times, beat_noise, config)
+    for kind, stretches in (("noise", noise_s), ("VF", vf_s), ("noisy", noisy_s)):
         for start, end in stretches:
             beats = int(((times >= start) & (times <= end)).sum())
             rows.append(_row(kind, start, end, beats, np.nan, np.nan))
@@ -324,7 +335,7 @@ def find_episodes(
         rows += _rows("bigeminy", times, _patterns(clean, 2, config.bigeminy_min_v, crosses))
         rows += _rows("trigeminy", times, _patterns(clean, 3, config.trigeminy_min_v, crosses))
         rows += _pauses(times, lost_s, config.pause_s, config.pause_quiet_below, gap_activity)
-        rate = heart_rate(times)
+        rate = heart_rate(times, ~overlapping(times[:-1], times[1:], noisy_s, touching=False))  # none from noise
         rows += _sustained_rate(times, rate, in_noise, crosses, config)
         rows += _rows("AF", times, af, rate)
         rows += _rows("AFL", times, afl, rate)
@@ -340,6 +351,30 @@ def _noise_run(run: tuple[int, int], beat_noise: tuple[np.ndarray, np.ndarray], 
     return _known_median(likeness[first + 1 : last + 1]) < config.vt_unalike_below and (
         _known_median(noise[first : last + 1]) > config.vt_noise_above
     )
+
+
+def _noisy_stretches(
+    times: np.ndarray, beat_noise: tuple[np.ndarray, np.ndarray] | None, config: EpisodeConfig
+) -> np.ndarray:
+    """(k, 2) start and end (s) of the stretches whose intervals give no heart rate (``rate_noise_above``):
+    each run of beats in noise, from the beat before it to the beat after it; none without ``beat_noise``."""
+    if beat_noise is None or config.rate_noise_above is None or len(times) < 2:
+        return np.zeros((0, 2))
+    noise = np.asarray(beat_noise[1], dtype=np.float64)
+    if not np.isfinite(noise).any():
+        return np.zeros((0, 2))
+    border = max(config.rate_noise_above, config.rate_noise_times_median * float(np.nanmedian(noise)))
+    with np.errstate(invalid="ignore"):  # NaN: unknown, not noisy
+        noisy = noise > border
+    last = len(times) - 1
+    stretches: list[list[float]] = []
+    for first, final in true_runs(noisy):
+        start, end = times[max(first - 1, 0)], times[min(final + 1, last)]
+        if stretches and start <= stretches[-1][1]:  # one clean beat between two runs: one stretch
+            stretches[-1][1] = end
+        else:
+            stretches.append([start, end])
+    return np.array(stretches, dtype=np.float64).reshape(-1, 2)
 
 
 def _noise_like(beat_noise: tuple[np.ndarray, np.ndarray], unalike_below: float, noise_above: float) -> np.ndarray:

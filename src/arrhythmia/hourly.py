@@ -5,15 +5,16 @@ known, else per hour from its start; the first and last hours may be partial), a
 columns per day, for a recording longer than a day (a 7- or 14-day patch recording):
 beats per class, heart rate, S and V couplets and runs, pauses and AF minutes (from the episodes), the
 analysable minutes, and the time-domain HRV of the hour's NN intervals. ``hrv`` is that HRV for any
-stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive
-beats labelled N. An interval next to an ectopic beat is no NN interval, and neither is one inside a
-``noise``, ``AF``, ``AFL``, ``VF`` or ``pause`` episode (``HRV_EXCLUDES``): heart-rate variability measures
-the sinus node, which neither lost signal nor an atrial or ventricular arrhythmia shows, and one sinus
-pause of several seconds would outweigh an hour of beat-to-beat variation (record 232: SDNN 658 ms with its
-pauses, 311 ms without). Nor is an interval that differs by more than a fifth (``NN_MAX_CHANGE``) from the
-NN interval just before it, the editing rule of Holter HRV: a sinus node does not change its rate by that
-much in one beat, so such an interval stands beside a beat the labels or the detector got wrong (an atrial
-premature beat labelled N, a missed or an extra beat), and one of them outweighs minutes of true variation.
+stretch: SDNN, RMSSD and pNN50 from NeuroKit2's ``hrv_time``, over the intervals between two consecutive beats
+labelled N. An interval next to an ectopic beat is no NN interval, and neither is one inside a ``noise``,
+``noisy``, ``artefact``, ``AF``, ``AFL``, ``VF`` or ``pause`` episode (``HRV_EXCLUDES``): heart-rate
+variability measures the sinus node, which neither lost signal nor an atrial or ventricular arrhythmia shows,
+and one sinus pause of several seconds would outweigh an hour of beat-to-beat variation (record 232: SDNN 658
+ms with its pauses, 311 ms without). Nor is an interval that differs by more than a fifth (``NN_MAX_CHANGE``)
+from the NN interval just before it, the editing rule of Holter HRV: a sinus node does not change its rate by
+that much in one beat, so such an interval stands beside a beat the labels or the detector got wrong (an
+atrial premature beat labelled N, a missed or an extra beat), and one of them outweighs minutes of true
+variation.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from arrhythmia.errors import warnings_ignored
 #: HRV needs at least this many seconds of NN intervals; shorter stretches get NaN (and say so).
 HRV_MIN_S = 60.0
 #: Episode types whose intervals are no NN intervals (see the module docstring).
-HRV_EXCLUDES = ("noise", "AF", "AFL", "VF", "pause")
+HRV_EXCLUDES = ("noise", "AF", "AFL", "VF", "pause", "artefact", "noisy")
 #: An NN interval that differs from the NN interval before it by more than this share of it is left out (the
 #: conventional 20%; chosen over none on MIT-BIH DS1 by agreement with the annotated beats' HRV,
 #: docs/choosing-the-rhythm-settings.md, "HRV: editing the NN intervals").
@@ -42,7 +43,7 @@ NN_MAX_CHANGE = 0.2
 HRV_EDITED_OUT_ABOVE = 10.0
 #: Episodes whose intervals say nothing of the heart rate: lost signal, the waves of ventricular flutter
 #: that the detector took for beats (207's read as 20 bpm), and runs of noise it took for beats (``artefact``).
-RATE_EXCLUDES = ("noise", "VF", "artefact")
+RATE_EXCLUDES = ("noise", "VF", "artefact", "noisy")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
