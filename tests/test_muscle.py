@@ -42,6 +42,18 @@ def test_the_noisy_blocks_are_found_and_a_clean_recording_has_none(fs):
     assert not muscle_noise(noisy_middle(ecg, fs, mv=0.02)[0], fs).any()
 
 
+@pytest.mark.parametrize("off", ["missing", "flat"])
+def test_a_long_lead_off_does_not_make_the_signal_read_as_muscle_noise(off):
+    # 2 minutes of clean ECG then 3 minutes with the lead off: the QRS amplitude the noise is measured
+    # against was the median of every second, lead-off ones included, so nothing; all the ECG read as noisy
+    # and was low-passed (a 70-minute lead-off in a 2.5-hour Holter had 75 minutes of clean signal filtered).
+    ecg = synthetic_ecg(duration_s=120, fs=FS, seed=5).signal.astype(np.float64)
+    lead_off = np.full(int(180 * FS), np.nan if off == "missing" else 0.4)
+    assert not muscle_noise(np.concatenate([ecg, lead_off]), FS).any()
+    noisy, _ = noisy_middle(ecg, FS)
+    assert np.flatnonzero(muscle_noise(np.concatenate([noisy, lead_off]), FS)).tolist() == [3, 4, 5]
+
+
 def test_no_block_is_noisy_where_the_rate_leaves_no_band_above_the_qrs():
     ecg = synthetic_ecg(duration_s=60, fs=80.0, seed=5).signal
     assert not muscle_noise(ecg + muscle(len(ecg), 80.0, 0.3), 80.0).any()

@@ -19,7 +19,8 @@ import numpy as np
 from scipy import signal as sps
 
 from arrhythmia.data.detection import bandpass, interpolate_nan
-from arrhythmia.data.quality import chunks, true_runs
+from arrhythmia.data.quality import FLAT_MV, MISSING_SHARE, chunks, true_runs
+from arrhythmia.errors import warnings_ignored
 
 #: The noise is measured in this band, Hz: above most of the QRS complex's energy, and below the Nyquist
 #: frequency of a 128 Hz Holter, so that a recorder's sampling rate does not change the measure.
@@ -77,15 +78,27 @@ def _filtered(stretch: np.ndarray, sos: np.ndarray) -> np.ndarray:
 
 
 def _qrs_amplitude(signal: np.ndarray, fs: float) -> float:
-    """The recording's typical QRS amplitude, mV: the median range of its 5-40 Hz band over 1-s blocks."""
+    """The recording's typical QRS amplitude, mV: the median range of its 5-40 Hz band over the 1-s blocks
+    that hold signal (not mostly missing, not flat: ``quality.MISSING_SHARE``, ``quality.FLAT_MV``). With a lead
+    off for as long as it was on, the median of every block was nothing, and all the signal read as noise."""
     one = max(int(round(fs)), 1)
     ranges = []
     for first, last, lo, hi in _chunks(len(signal), fs):
-        band = bandpass(interpolate_nan(np.asarray(signal[lo:hi], dtype=np.float64)), fs, 5.0, 40.0)
-        band = band[first - lo : last - lo]
+        raw = np.asarray(signal[lo:hi], dtype=np.float64)
+        band = bandpass(interpolate_nan(raw), fs, 5.0, 40.0)[first - lo : last - lo]
+        raw = raw[first - lo : last - lo]
         whole = len(band) // one
-        ranges.append(np.ptp(band[: whole * one].reshape(whole, one), axis=1) if whole else np.ptp(band)[None])
-    return float(np.median(np.concatenate(ranges))) if ranges else 0.0
+        if whole == 0:
+            blocks, raw_blocks = band[None], raw[None]
+        else:
+            blocks, raw_blocks = band[: whole * one].reshape(whole, one), raw[: whole * one].reshape(whole, one)
+        with warnings_ignored(RuntimeWarning):  # an all-missing block: its range is NaN, and it is left out
+            held = (np.isnan(raw_blocks).mean(axis=1) <= MISSING_SHARE) & (
+                np.nanmax(raw_blocks, axis=1) - np.nanmin(raw_blocks, axis=1) >= FLAT_MV
+            )
+        ranges.append(np.ptp(blocks, axis=1)[held])
+    ranges = np.concatenate(ranges) if ranges else np.zeros(0)
+    return float(np.median(ranges)) if len(ranges) else 0.0
 
 
 def muscle_noise(signal: np.ndarray, fs: float, share: float = NOISE_SHARE) -> np.ndarray:
