@@ -358,6 +358,7 @@ def test_predict_writes_episodes_and_a_lead_off_is_noise_not_a_pause(tmp_path):
     summary = save_recording(result, tmp_path / "out", {}, model.classes)
     written = pd.read_csv(tmp_path / "out" / "episodes.csv")
     assert list(written.columns) == list(EPISODE_COLUMNS) and summary["episodes"]["noise"] == 1
+    assert summary["unanalysable_s"] == pytest.approx(8.0, abs=1.0) and summary["noisy_s"] == 0.0
     hourly = pd.read_csv(tmp_path / "out" / "hourly.csv")
     assert len(hourly) == 1 and hourly["analysable_min"].iloc[0] == pytest.approx(232 / 60, abs=0.05)
     assert set(summary["hrv"]) == {"sdnn_ms", "rmssd_ms", "pnn50", "nn_intervals", "edited_out_percent"}

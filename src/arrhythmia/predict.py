@@ -868,11 +868,19 @@ def rhythm_tables(
 
 
 def rhythm_summary(episodes: pd.DataFrame, hrv_values: dict) -> dict:
-    """``summary.json``'s rhythm part: ``episodes`` (episodes per type) and ``hrv`` (``hrv_values``, or
-    why there are none)."""
+    """``summary.json``'s rhythm part: ``episodes`` (episodes per type), how long the signal could not be read
+    (``unanalysable_s``: the ``noise`` episodes) and how long it was read in noise (``noisy_s``: no heart rate or
+    HRV there), and ``hrv`` (``hrv_values``, or why there are none)."""
     has_hrv = np.isfinite(hrv_values["sdnn_ms"])
+
+    def seconds(kind: str) -> float:
+        rows = episodes[episodes["type"] == kind]
+        return round(float((rows["end_s"] - rows["start_s"]).sum()), 1)
+
     return {
         "episodes": {kind: int(n) for kind, n in episodes["type"].value_counts().sort_index().items()},
+        "unanalysable_s": seconds("noise"),
+        "noisy_s": seconds("noisy"),
         "hrv": hrv_values if has_hrv else f"under {HRV_MIN_S:g} s of NN intervals: no HRV",
     }
 
