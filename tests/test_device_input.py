@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -63,7 +64,12 @@ def test_predict_says_in_one_line_that_a_recording_is_clipped(tmp_path):
         np.save(tmp_path / f"{name}.npy", values)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            label_file(tmp_path / f"{name}.npy", always_model(), tmp_path / name, PredictOptions(fs=fs, adapt=False))
+            label_file(
+                tmp_path / f"{name}.npy",
+                always_model(),
+                tmp_path / name,
+                PredictOptions(fs=fs, adapt=False, report=True),
+            )
         said = [str(w.message) for w in caught if "flat-topped" in str(w.message)]
         if name == "within":
             assert said == []
@@ -72,6 +78,11 @@ def test_predict_says_in_one_line_that_a_recording_is_clipped(tmp_path):
             assert said[0].startswith(f"{tmp_path / 'clipped.npy'}: the signal is flat-topped (clipped or saturated) ")
             assert "at +0.50 mV in 100% of its beats and at -0.20 mV in " in said[0]
             assert "of its time held at these limits" in said[0]
+        # Said where the outputs are read later too: summary.json's cautions and the report.
+        written = json.loads((tmp_path / name / "summary.json").read_text())
+        assert written["cautions"] == said
+        report = (tmp_path / name / "report.html").read_text()
+        assert ("the signal is flat-topped" in report) is (name == "clipped")
 
 
 def test_units_read_a_recorders_counts_in_millivolts(tmp_path):

@@ -206,11 +206,13 @@ def label_file(
         )
     except NotABeatError as error:  # the labels file is what to mend, not the recording
         raise DataError(f"{options.labels}: in {path}, {error.problem}") from None
-    for said in (clipping_warning(data, result), rate_warning(data, result, options.fs)):
-        if said is not None:
-            warnings.warn(said, stacklevel=2)
+    # What the signal itself says against its labels, on the terminal and, for whoever reads the outputs
+    # later, in summary.json's ``cautions`` and the report.
+    cautions = [said for said in (clipping_warning(data, result), rate_warning(data, result, options.fs)) if said]
+    for said in cautions:
+        warnings.warn(said, stacklevel=2)
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
-    about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name}
+    about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name, "cautions": cautions}
     summary = save_recording(result, out, about, model.classes)
     files = saved_files(result, out)
     name = path.with_suffix("").name

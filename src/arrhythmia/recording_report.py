@@ -539,6 +539,8 @@ def render_recording_report(
     ]
     if summary.get("classified", 0) == 0:
         parts.append(f'<p class="warning">{esc(_no_beats(analysable))}</p>')
+    for caution in summary.get("cautions") or []:  # clipped, or a rate no heart keeps (predict's warnings)
+        parts.append(f'<p class="warning">{esc(caution)}</p>')
     adaptation = result.adaptation or {}
     if adaptation.get("review_recommended"):
         parts.append(
