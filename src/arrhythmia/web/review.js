@@ -244,12 +244,18 @@ function recall() {
 
 // --- loading -----------------------------------------------------------------------------------------------
 
+// Strips asked for in quick succession ("+" pressed three times) may come back out of order: only the answer to
+// the latest request is drawn, else an earlier, shorter strip could land last and stay under a 60 s label.
+let stripRequests = 0;
+
 async function loadStrip(start) {
+  const request = ++stripRequests;
   const duration = view.rec.duration_s;
   view.start = Math.max(0, Math.min(start, Math.max(duration - view.width, 0)));
   const end = Math.min(view.start + view.width, duration);
   const range = `start_s=${view.start.toFixed(3)}&end_s=${end.toFixed(3)}`;
   const [signal, beats] = await Promise.all([apiJSON(`${BASE}/signal?${range}`), apiJSON(`${BASE}/beats?${range}`)]);
+  if (request !== stripRequests) return;
   view.signal = signal;
   view.beats = beats;
   drawStrip();
