@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia.data.context import rhythm_irregularity
-from arrhythmia.data.quality import overlapping, true_runs
+from arrhythmia.data.quality import merged_stretches, overlapping, true_runs
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.hourly import heart_rate, rate_range
 from arrhythmia.settings import fits, settings_from
@@ -367,14 +367,8 @@ def _noisy_stretches(
     with np.errstate(invalid="ignore"):  # NaN: unknown, not noisy
         noisy = noise > border
     last = len(times) - 1
-    stretches: list[list[float]] = []
-    for first, final in true_runs(noisy):
-        start, end = times[max(first - 1, 0)], times[min(final + 1, last)]
-        if stretches and start <= stretches[-1][1]:  # one clean beat between two runs: one stretch
-            stretches[-1][1] = end
-        else:
-            stretches.append([start, end])
-    return np.array(stretches, dtype=np.float64).reshape(-1, 2)
+    runs = [(times[max(first - 1, 0)], times[min(final + 1, last)]) for first, final in true_runs(noisy)]
+    return merged_stretches(np.array(runs, dtype=np.float64))  # one clean beat between two runs: one stretch
 
 
 def _noise_like(beat_noise: tuple[np.ndarray, np.ndarray], unalike_below: float, noise_above: float) -> np.ndarray:

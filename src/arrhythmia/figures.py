@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from PIL import Image
 
 from arrhythmia.data.beats import WINDOWS, BeatSet, Window
+from arrhythmia.data.quality import merged_stretches
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import figure_text
 from arrhythmia.files import atomic_write_bytes
@@ -665,13 +666,8 @@ def plot_heart_rate_trend(
 def _merged(starts: np.ndarray, ends: np.ndarray, least_s: float) -> list[tuple[float, float]]:
     """The stretches ``starts``-``ends`` (s), each made at least ``least_s`` long, those that overlap then merged:
     translucent shades laid over each other darken, and a cluster of short episodes would read as another type."""
-    merged: list[tuple[float, float]] = []
-    for start, end in sorted(zip(starts, np.maximum(ends, starts + least_s))):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+    stretches = np.stack([starts, np.maximum(ends, starts + least_s)], axis=1).astype(np.float64)
+    return [(start, end) for start, end in merged_stretches(stretches).tolist()]
 
 
 def _shading(kind: str) -> dict:

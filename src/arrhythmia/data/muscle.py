@@ -19,8 +19,7 @@ import numpy as np
 from scipy import signal as sps
 
 from arrhythmia.data.detection import bandpass, interpolate_nan
-from arrhythmia.data.quality import FLAT_MV, MISSING_SHARE, chunks, true_runs
-from arrhythmia.errors import warnings_ignored
+from arrhythmia.data.quality import chunks, true_runs, without_signal
 
 #: The noise is measured in this band, Hz: above most of the QRS complex's energy, and below the Nyquist
 #: frequency of a 128 Hz Holter, so that a recorder's sampling rate does not change the measure.
@@ -79,7 +78,7 @@ def _filtered(stretch: np.ndarray, sos: np.ndarray) -> np.ndarray:
 
 def _qrs_amplitude(signal: np.ndarray, fs: float) -> float:
     """The recording's typical QRS amplitude, mV: the median range of its 5-40 Hz band over the 1-s blocks
-    that hold signal (not mostly missing, not flat: ``quality.MISSING_SHARE``, ``quality.FLAT_MV``). With a lead
+    that hold signal (not mostly missing, not flat: ``quality.without_signal``). With a lead
     off for as long as it was on, the median of every block was nothing, and all the signal read as noise."""
     one = max(int(round(fs)), 1)
     ranges = []
@@ -92,11 +91,7 @@ def _qrs_amplitude(signal: np.ndarray, fs: float) -> float:
             blocks, raw_blocks = band[None], raw[None]
         else:
             blocks, raw_blocks = band[: whole * one].reshape(whole, one), raw[: whole * one].reshape(whole, one)
-        with warnings_ignored(RuntimeWarning):  # an all-missing block: its range is NaN, and it is left out
-            held = (np.isnan(raw_blocks).mean(axis=1) <= MISSING_SHARE) & (
-                np.nanmax(raw_blocks, axis=1) - np.nanmin(raw_blocks, axis=1) >= FLAT_MV
-            )
-        ranges.append(np.ptp(blocks, axis=1)[held])
+        ranges.append(np.ptp(blocks, axis=1)[~without_signal(raw_blocks)])
     ranges = np.concatenate(ranges) if ranges else np.zeros(0)
     return float(np.median(ranges)) if len(ranges) else 0.0
 

@@ -112,14 +112,10 @@ def unanalysable(
         whole = len(part) // block * block
         blocks = [part[:whole].reshape(-1, block)] + ([part[whole:][None, :]] if whole < len(part) else [])
         for rows in blocks:
-            valid = np.isfinite(rows)
-            counts = valid.sum(axis=1)
-            with np.errstate(invalid="ignore"), warnings_ignored(RuntimeWarning):  # an all-missing block: no range
-                ptp = np.nanmax(rows, axis=1) - np.nanmin(rows, axis=1)
+            counts = np.isfinite(rows).sum(axis=1)
             at_rail = ((rows <= low) | (rows >= high)).sum(axis=1)
             saturated = (at_rail > SATURATED_SHARE * np.maximum(counts, 1)) & (high > low)
-            missing = counts < (1.0 - MISSING_SHARE) * rows.shape[1]
-            bad.append(missing | ~(ptp >= FLAT_MV) | saturated)
+            bad.append(without_signal(rows) | saturated)
     bad = np.concatenate(bad)
     if sweep_mv is not None:
         bad |= recovering_amplifier(signal, fs, block, collapse_share, sweep_mv, lost=bad)
@@ -128,7 +124,16 @@ def unanalysable(
     # A drop-out is a gap wherever it falls: one of 0.9 s across a second's edge is half of neither second
     # (a wireless recorder's lost packets: a pause at each, the missing beat read as a heart that stopped).
     dropped = _missing_runs(signal, MISSING_SHARE * block, step)
-    return _union(np.concatenate([stretches, dropped])).astype(np.int64)
+    return merged_stretches(np.concatenate([stretches, dropped])).astype(np.int64)
+
+
+def without_signal(blocks: np.ndarray) -> np.ndarray:
+    """(k,) bool: which of ``blocks`` ((k, m) float, mV, NaN where missing) hold no signal: more than
+    ``MISSING_SHARE`` of their samples missing, or flat (peak-to-peak under ``FLAT_MV``)."""
+    counts = np.isfinite(blocks).sum(axis=1)
+    with np.errstate(invalid="ignore"), warnings_ignored(RuntimeWarning):  # an all-missing block: no range
+        ptp = np.nanmax(blocks, axis=1) - np.nanmin(blocks, axis=1)
+    return (counts < (1.0 - MISSING_SHARE) * blocks.shape[1]) | ~(ptp >= FLAT_MV)
 
 
 def _missing_runs(signal: np.ndarray, longer_than: float, step: int) -> np.ndarray:
@@ -156,15 +161,17 @@ def _missing_runs(signal: np.ndarray, longer_than: float, step: int) -> np.ndarr
     return np.array([run for run in runs if run[1] - run[0] > longer_than], dtype=np.int64).reshape(-1, 2)
 
 
-def _union(stretches: np.ndarray) -> np.ndarray:
-    """(k, 2) start and end of ``stretches`` ((m, 2), any order) with those that overlap or meet merged, in order."""
-    merged: list[list[int]] = []
-    for start, end in sorted(stretches.tolist()):
+def merged_stretches(stretches: np.ndarray) -> np.ndarray:
+    """(k, 2) start and end of ``stretches`` ((m, 2), any order, any unit) with those that overlap or meet
+    merged, in order, in the dtype given."""
+    stretches = np.asarray(stretches)
+    merged: list[list] = []
+    for start, end in sorted(stretches.reshape(-1, 2).tolist()):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    return np.array(merged, dtype=np.int64).reshape(-1, 2)
+    return np.array(merged, dtype=stretches.dtype).reshape(-1, 2)
 
 
 @dataclass
