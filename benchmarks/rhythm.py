@@ -81,13 +81,12 @@ from arrhythmia.export import load_classifier
 from arrhythmia.hourly import (
     HRV_EDITED_OUT_ABOVE,
     NN_MAX_CHANGE,
-    heart_rate,
     hourly_table,
     hrv,
     hrv_excluded,
     nn_intervals,
     rate_intervals,
-    rate_range,
+    readable_rate_range,
     recording_hrv,
 )
 from arrhythmia.predict import (
@@ -339,7 +338,7 @@ def print_hrv(labelled: dict, config: EpisodeConfig, per_record: bool) -> None:
 def slowest_fastest(times: np.ndarray, readable: np.ndarray) -> tuple[float, float]:
     """The slowest and fastest heart rate (bpm) of beats at ``times`` (s), read as ``predict.summarise`` reads
     them, from the ``readable`` intervals only."""
-    slowest, _, fastest = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
+    slowest, _, fastest = readable_rate_range(times, readable)
     return slowest, fastest
 
 

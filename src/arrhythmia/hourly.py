@@ -73,6 +73,12 @@ def rate_range(rate: np.ndarray, rr: np.ndarray) -> tuple[float, float, float]:
     return min(float(rate.min()), mean), mean, max(float(rate.max()), mean)
 
 
+def readable_rate_range(times: np.ndarray, readable: np.ndarray) -> tuple[float, float, float]:
+    """``rate_range`` of the beats at ``times`` ((n,) s) from the ``readable`` intervals only ((n - 1,) bool,
+    ``rate_intervals``): the slowest, mean and fastest heart rate, bpm."""
+    return rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
+
+
 def nn_intervals(
     times: np.ndarray,
     labels: np.ndarray,

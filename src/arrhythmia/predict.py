@@ -54,10 +54,9 @@ from arrhythmia.files import spreadsheet_columns, write_json, write_text_atomic
 from arrhythmia.hourly import (
     HRV_MIN_S,
     daily_table,
-    heart_rate,
     hourly_table,
     rate_intervals,
-    rate_range,
+    readable_rate_range,
     recording_hrv,
     run_lengths,
 )
@@ -1010,7 +1009,7 @@ def summarise(
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]
         readable = rate_intervals(times, episodes)
-        slowest, mean, fastest = rate_range(heart_rate(times, readable)[readable], np.diff(times)[readable])
+        slowest, mean, fastest = readable_rate_range(times, readable)
         summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
