@@ -73,6 +73,8 @@ MAX_UPLOAD_MEMBERS = 1000
 #: In the analysis folder of a re-labelling with the corrections: the beats whose reviewed label it changed and
 #: the label each had before (``{"samples": [...], "before": [...]}``), for the page to mark what it touched.
 RELABELLED = "relabelled.json"
+#: The latest recordings whose ``RELABELLED`` the server keeps read (a few recordings' worth).
+RELABELLED_KEPT = 16
 EXPORTS = {
     "beats.csv": "text/csv",
     "summary.json": "application/json",
@@ -251,6 +253,7 @@ class Server:
     worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyse"))
     models: dict = field(default_factory=dict)
     signals: OrderedDict = field(default_factory=OrderedDict)
+    relabelled: OrderedDict = field(default_factory=OrderedDict)
 
     def store(self, name: str) -> ReviewStore:
         """The store of recording ``name`` (NotFound for a bad name, a missing recording or one that lies
@@ -270,17 +273,37 @@ class Server:
     def signal(self, store: ReviewStore) -> Recording:
         """The recording's analysed signal, memory-mapped (``ReviewStore.signal``), kept open for the
         ``cached_signals`` latest recordings."""
-        key = (store.name, store.generation())
+        return self._kept(self.signals, (store.name, store.generation()), store.signal, self.config.cached_signals)
+
+    def relabelled_from(self, store: ReviewStore) -> dict[int, str]:
+        """``{sample: label before}`` of the beats the current analysis's re-labelling with the corrections
+        changed (``RELABELLED``); empty for an analysis that was no such re-labelling. Read once per file, kept
+        for the ``RELABELLED_KEPT`` latest."""
+        path = store.analysis() / RELABELLED
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError:  # not written (yet): asked again next time
+            return {}
+
+        def read() -> dict[int, str]:
+            saved = json.loads(path.read_text())
+            return dict(zip(saved["samples"], saved["before"]))
+
+        return self._kept(self.relabelled, key, read, RELABELLED_KEPT)
+
+    def _kept(self, table: OrderedDict, key: tuple, load: Callable[[], Any], limit: int) -> Any:
+        """``table[key]``, loaded by ``load()`` (outside the lock: requests are answered in threads) where it is
+        not there yet; the ``limit`` latest kept, the least recently asked for dropped."""
         with self.lock:
-            if key in self.signals:
-                self.signals.move_to_end(key)
-                return self.signals[key]
-        recording = store.signal()
+            if key in table:
+                table.move_to_end(key)
+                return table[key]
+        value = load()
         with self.lock:
-            self.signals[key] = recording
-            while len(self.signals) > self.config.cached_signals:
-                self.signals.popitem(last=False)
-        return recording
+            table[key] = value
+            while len(table) > limit:
+                table.popitem(last=False)
+        return value
 
     def analyse(self, store: ReviewStore, use_corrections: bool, options: ReadOptions | None = None) -> None:
         """Queue the analysis of ``store`` with ``options`` (default: its saved ones; new ones are saved
@@ -331,7 +354,7 @@ def _reviewed_labels(store: ReviewStore) -> tuple[np.ndarray, np.ndarray] | None
 def _save_relabelled(store: ReviewStore, before: tuple[np.ndarray, np.ndarray]) -> int:
     """How many beats found at the same sample before and after a re-labelling have another reviewed label
     now; those beats and their labels ``before`` are written to the new analysis's ``RELABELLED``, read back
-    by ``_relabelled_from`` (the re-labelling's own record: its beats.csv holds only the new labels)."""
+    by ``Server.relabelled_from`` (the re-labelling's own record: its beats.csv holds only the new labels)."""
     after = _reviewed_labels(store)
     if after is None:
         return 0
@@ -340,28 +363,6 @@ def _save_relabelled(store: ReviewStore, before: tuple[np.ndarray, np.ndarray]) 
     samples, labels = after[0][new][moved], before[1][old][moved]
     write_json(store.analysis() / RELABELLED, {"samples": samples.tolist(), "before": labels.tolist()})
     return int(moved.sum())
-
-
-_relabelled_cache: OrderedDict[tuple[str, int], dict[int, str]] = OrderedDict()
-_relabelled_lock = threading.Lock()
-
-
-def _relabelled_from(store: ReviewStore) -> dict[int, str]:
-    """``{sample: label before}`` of the beats the current analysis's re-labelling with the corrections
-    changed (``RELABELLED``); empty for an analysis that was no such re-labelling. Read once per file."""
-    path = store.analysis() / RELABELLED
-    try:
-        key = (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return {}
-    with _relabelled_lock:  # requests are answered in threads
-        found = _relabelled_cache.get(key)
-        if found is None:
-            saved = json.loads(path.read_text())
-            found = _relabelled_cache[key] = dict(zip(saved["samples"], saved["before"]))
-            while len(_relabelled_cache) > 16:  # a few recordings' worth
-                _relabelled_cache.popitem(last=False)
-    return found
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:
@@ -744,7 +745,7 @@ def _add_api(api: APIRouter, server: Server) -> None:
         with store.lock:
             rows = store.beats_between(start_s, end_s)
             version = store.state().version
-            was = _relabelled_from(store)
+            was = server.relabelled_from(store)
         for row in rows if was else ():
             if row["sample"] in was:
                 row["relabelled_from"] = was[row["sample"]]
