@@ -119,6 +119,15 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
 
 
+def _edf_signal_fields(header: bytes, offset: int, width: int) -> list[str]:
+    """One field of each signal of an EDF/BDF ``header`` (its first ``256 * (n_signals + 1)`` bytes or more): the
+    fields lie signal after signal, each ``width`` bytes, from ``offset`` bytes per signal into the signal
+    part (labels 0, physical dimension 96, ..., samples per data record 216). ValueError where garbled."""
+    n_signals = int(header[252:256])
+    start = 256 + offset * n_signals
+    return [header[start + i * width : start + (i + 1) * width].decode("latin-1").strip() for i in range(n_signals)]
+
+
 def _check_edf_layout(path: Path) -> bool:
     """DataError, naming the file, for an EDF/BDF file cut short of the data records its header counts or
     holding none: said here from the header, where pyedflib's error says only that the file is not compliant
@@ -128,8 +137,8 @@ def _check_edf_layout(path: Path) -> bool:
         with open(path, "rb") as fh:
             head = fh.read(256)
             n_signals = int(head[252:256])
-            fh.seek(256 + n_signals * 216)  # past the labels ... prefilters: the samples per data record
-            per_record = [int(fh.read(8)) for _ in range(n_signals)]
+            head += fh.read(256 * max(n_signals, 0))
+        per_record = [int(v) for v in _edf_signal_fields(head, 216, 8)]
         header_bytes, n_records = int(head[184:192]), int(head[236:244])
     except (OSError, ValueError):
         return False
@@ -169,8 +178,7 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
     kind = "BDF" if raw[:1] == b"\xff" else "EDF"
 
     def field(offset: int, width: int) -> list[str]:
-        start = 256 + offset * ns
-        return [raw[start + i * width : start + (i + 1) * width].decode("latin-1").strip() for i in range(ns)]
+        return _edf_signal_fields(raw, offset, width)
 
     labels, dims = field(0, 16), field(96, 8)
     pmin, pmax = [float(v) for v in field(104, 8)], [float(v) for v in field(112, 8)]
