@@ -340,3 +340,66 @@ def test_a_segment_header_without_a_length_is_measured_by_its_signal_file(tmp_pa
     assert np.abs(data.signal - ecg).max() < 0.01
     with pytest.raises(DataError, match=r"s_0.hea: segment of 1,800 samples, where .*s.hea gives it 1,900"):
         read_input(_master(tmp_path, "s", [("s_0", half + 100), ("s_1", len(ecg) - half)]))
+
+
+def _frames_record(directory: Path, name: str, ecg: np.ndarray, per_frame: int = 4) -> Path:
+    """A record of 125 Hz frames holding ``per_frame`` samples of ``ecg`` (so at 125 x per_frame Hz; lead II)
+    and one of a respiration signal, as some Holter and MIMIC records store an ECG beside slower signals."""
+    import wfdb
+
+    n_frames = len(ecg) // per_frame
+    resp = np.sin(2 * np.pi * 0.25 * np.arange(n_frames) / 125.0)
+    wfdb.wrsamp(
+        name,
+        fs=125,
+        units=["mV", "mV"],
+        sig_name=["RESP", "II"],
+        e_p_signal=[resp, ecg[: n_frames * per_frame]],
+        samps_per_frame=[1, per_frame],
+        fmt=["16", "16"],
+        adc_gain=[1000.0, 1000.0],
+        baseline=[0, 0],
+        write_dir=str(directory),
+    )
+    return directory / f"{name}.hea"
+
+
+def test_an_ecg_at_several_samples_per_frame_is_read_at_its_own_rate(tmp_path):
+    """A 500 Hz ECG stored 4 to each 125 Hz frame: wfdb's default averages each frame's samples, which read it
+    as a 125 Hz lead, its QRS smoothed (and every time a quarter of what it is). It is read at 500 Hz, each
+    sample as stored; the slower signal beside it at its 125 Hz."""
+    ecg = synthetic_ecg(duration_s=20, fs=500, seed=4).signal
+    hea = _frames_record(tmp_path, "f", ecg)
+    data = read_input(hea)
+    assert data.lead == "II" and data.fs == 500 and len(data.signal) == len(ecg)
+    assert np.abs(data.signal - ecg).max() < 0.001  # each sample as stored (to the ADC's 1 uV step)
+    resp = read_input(hea, lead="RESP")
+    assert resp.fs == 125 and len(resp.signal) == len(ecg) // 4
+
+
+def test_annotations_of_a_record_in_frames_count_the_ecgs_own_samples(tmp_path):
+    """WFDB counts annotations in frames: a beat at frame 125 of a 125 Hz-frame record is at 1 s, sample 500
+    of its 500 Hz ECG. The beats are cut at the ECG's samples, not a quarter of the way in."""
+    import wfdb
+
+    from arrhythmia.data.wfdb_source import load_record_beats, read_annotations
+
+    ecg = synthetic_ecg(duration_s=20, fs=500, seed=4)
+    _frames_record(tmp_path, "f", ecg.signal)
+    frames = np.round(ecg.r_peaks / 4).astype(np.int64)
+    wfdb.wrann("f", "atr", frames, np.full(len(frames), "N"), write_dir=str(tmp_path))
+    samples = read_annotations(tmp_path / "f")[0]
+    assert np.array_equal(samples, frames * 4)
+    assert np.array_equal(read_annotations(tmp_path / "f", fs=125.0)[0], frames)  # the RESP signal's samples
+    beats = load_record_beats(tmp_path / "f").beats
+    assert len(beats.sample) >= len(frames) - 2
+    assert np.abs(beats.sample[:, None] - ecg.r_peaks[None, :]).min(axis=1).max() <= 10  # on an R wave
+
+
+def test_a_record_in_frames_cut_short_is_one_line(tmp_path):
+    """The signal file's length counts each frame's samples (1 + 4 here): one cut short is said by its bytes."""
+    hea = _frames_record(tmp_path, "f", synthetic_ecg(duration_s=20, fs=500, seed=4).signal)
+    dat = tmp_path / "f.dat"
+    dat.write_bytes(dat.read_bytes()[: dat.stat().st_size * 3 // 4])
+    with pytest.raises(DataError, match=r"f\.dat: signal file is truncated"):
+        read_input(hea)

@@ -96,7 +96,9 @@ def _check_signal_files(path: Path, header) -> None:
         if None in bits or header.sig_len is None:
             continue  # compressed formats, or a header that gives no length: leave the check to wfdb
         offset = int(header.byte_offset[signals[0]] or 0)
-        expected = offset + math.ceil(header.sig_len * sum(bits) / 8)
+        # a frame holds samples_per_frame samples of each signal (a 500 Hz ECG in a 125 Hz frame: 4)
+        per_frame = sum(b * samples_per_frame(header, i) for b, i in zip(bits, signals))
+        expected = offset + math.ceil(header.sig_len * per_frame / 8)
         actual = dat.stat().st_size
         if actual < expected:
             raise DataError(f"{dat}: signal file is truncated ({actual} bytes, header needs {expected})")
@@ -234,11 +236,20 @@ def read_lead_and_unit(path: str | Path, lead: str | int | None = None) -> tuple
     return instead_of_flat(read_one, names, read, str(path.with_suffix(".hea")))
 
 
+def samples_per_frame(header, channel: int) -> int:
+    """How many samples of signal ``channel`` each frame of a WFDB record holds (its header's ``xN`` after the
+    format: ``16x4``): 1 for most records; 4 for a 500 Hz ECG beside 125 Hz signals, as some Holter and
+    MIMIC records store it. The signal's own rate is the header's (frame) rate times this."""
+    counts = getattr(header, "samps_per_frame", None) or []
+    return int(counts[channel] or 1) if channel < len(counts) else 1
+
+
 def _read_plain_lead(path: Path, header, lead: str | int | None) -> tuple[np.ndarray, float, str, str]:
-    """One lead of a single-segment WFDB record (``read_lead_and_unit``)."""
+    """One lead of a single-segment WFDB record (``read_lead_and_unit``), at its own rate: the frame rate
+    times its samples per frame (``samples_per_frame``)."""
     channel = choose_lead(list(header.sig_name), lead, str(path.with_suffix(".hea")))
     signal, unit = _read_channel(path, header, channel)
-    return signal, float(header.fs), header.sig_name[channel], unit
+    return signal, float(header.fs) * samples_per_frame(header, channel), header.sig_name[channel], unit
 
 
 #: The ADC gain wfdb reads a lead with whose header gives none (WFDB's DEFGAIN, adu per physical unit).
@@ -266,16 +277,22 @@ def uncalibrated_signals(hea: Path) -> set[int]:
 def _read_channel(path: Path, header, channel: int) -> tuple[np.ndarray, str]:
     """Signal ``channel`` of the single-segment record ``path`` (its parsed ``header``): (n_samples,) float64,
     in mV where its unit is a voltage (``in_millivolts``), NaN where the record marks samples invalid; and the
-    unit it is in. An uncalibrated signal (``uncalibrated_signals``) comes in ADC units, unit "", with a
-    warning: its unit is then read from the size of its beats, or given with ``--units``."""
+    unit it is in. A signal stored at several samples per frame (``samples_per_frame``) comes at its own rate,
+    every sample (n_frames x samples per frame), not averaged over each frame as wfdb reads it by default. An
+    uncalibrated signal (``uncalibrated_signals``) comes in ADC units, unit "", with a warning: its unit is
+    then read from the size of its beats, or given with ``--units``."""
     import wfdb
 
     _check_signal_files(path, header)
+    expanded = samples_per_frame(header, channel) > 1
     try:
-        record = wfdb.rdrecord(str(path), channels=[channel])
+        # smooth_frames=False: each of a frame's samples (e_p_signal); wfdb's default averages them, which
+        # reads a 500 Hz ECG stored 4 to a 125 Hz frame as a 125 Hz one, its QRS smoothed
+        record = wfdb.rdrecord(str(path), channels=[channel], smooth_frames=not expanded)
     except Exception as exc:
         raise DataError(f"{path.with_suffix('.dat')}: cannot read signal ({exc})") from None
-    signal, unit = record.p_signal[:, 0], header.units[channel]
+    signal = np.asarray(record.e_p_signal[0], dtype=np.float64) if expanded else record.p_signal[:, 0]
+    unit = header.units[channel]
     if channel in uncalibrated_signals(path.with_suffix(".hea")):
         warnings.warn(
             f"{path.with_suffix('.hea')}: lead {header.sig_name[channel]} gives no ADC gain (0 or none: "
@@ -402,9 +419,11 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
     its signals are those of the layout segment (a variable layout) or of the first segment (a fixed one). Each
     segment is read alone and brought to mV by its own header (segments of one lead may differ in unit and
     gain: wfdb's joining takes the first one's unit for all), NaN for a ``~`` gap and for a segment without
-    the lead (a variable layout's segments are matched by the lead's name). DataError, naming the file, for a
-    segment that is missing, cut short, at another sampling rate or of another length than the master header
-    says, and for segments whose lengths do not add up to the record's."""
+    the lead (a variable layout's segments are matched by the lead's name). A lead stored at several samples per
+    frame (``samples_per_frame``, as the layout or first segment gives it) comes at its own rate. DataError,
+    naming the file, for a segment that is missing, cut short, at another sampling rate (or samples per frame)
+    or of another length than the master header says, and for segments whose lengths do not add up to the
+    record's."""
     hea = path.with_suffix(".hea")
     segments = list(zip(header.seg_name, (int(n) for n in header.seg_len)))
     variable = bool(segments) and segments[0][1] == 0 and segments[0][0] != "~"  # a layout segment first
@@ -414,10 +433,11 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
     first = _segment_header(path, hea, named[0], layout=variable)
     channel = choose_lead(list(first.sig_name), lead, str(hea))
     name = first.sig_name[channel]
+    per_frame = samples_per_frame(first, channel)
     parts, units = [], []
     for segment, length in segments[1:] if variable else segments:
         if segment == "~":
-            parts.append(np.full(length, np.nan))
+            parts.append(np.full(length * per_frame, np.nan))
             continue
         part = _segment_header(path, hea, segment)
         where = path.parent / f"{segment}.hea"
@@ -430,20 +450,27 @@ def _read_segmented_lead(path: Path, header, lead: str | int | None) -> tuple[np
         if index is None and name in names:
             index = names.index(name)
         if index is None:  # the lead is not recorded in this segment
-            parts.append(np.full(length, np.nan))
+            parts.append(np.full(length * per_frame, np.nan))
             continue
+        if samples_per_frame(part, index) != per_frame:
+            raise DataError(
+                f"{where}: lead {name} at {samples_per_frame(part, index)} samples per frame in a record that "
+                f"stores it at {per_frame} ({hea})"
+            )
         try:
             signal, unit = _read_channel(path.parent / segment, part, index)
         except DataError as exc:
             raise DataError(f"{exc} (a segment of {hea})") from None
-        if len(signal) != length:
-            raise DataError(f"{where}: segment of {len(signal):,} samples, where {hea} gives it {length:,}")
+        if len(signal) != length * per_frame:
+            held = len(signal) // per_frame
+            raise DataError(f"{where}: segment of {held:,} samples, where {hea} gives it {length:,}")
         parts.append(signal)
         units.append(unit)
-    total = sum(len(part) for part in parts)
+    total = sum(len(part) for part in parts) // per_frame
     if header.sig_len is not None and total != header.sig_len:
         raise DataError(f"{hea}: its segments hold {total:,} samples, where its record line gives {header.sig_len:,}")
-    return np.concatenate(parts), float(header.fs), name, _segments_unit(hea, name, units, first.units[channel])
+    rate = float(header.fs) * per_frame
+    return np.concatenate(parts), rate, name, _segments_unit(hea, name, units, first.units[channel])
 
 
 def _segment_header(path: Path, hea: Path, segment: str, layout: bool = False):  # -> wfdb.Record
@@ -486,7 +513,12 @@ def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
     if not seed.lstrip("-").isdigit():
         raise DataError(f"{path.with_suffix('.hea')}: lead {lead!r} needs an integer seed (mixed:SEED)")
     first, fs, first_name = read_lead(path)
-    other, _, other_name = read_lead(path, OTHER_LEAD)
+    other, other_fs, other_name = read_lead(path, OTHER_LEAD)
+    if other_fs != fs:  # stored at different samples per frame: no sample of one is a sample of the other
+        raise DataError(
+            f"{path.with_suffix('.hea')}: leads {first_name} ({fs:g} Hz) and {other_name} ({other_fs:g} Hz) are "
+            "stored at different rates: they cannot be mixed"
+        )
     rng = np.random.default_rng([abs(int(seed)), zlib.crc32(path.name.encode())])
     angle = np.deg2rad(rng.uniform(*MIXED_ANGLES_DEG))
     a, b = float(np.cos(angle)), float(np.sin(angle))
@@ -497,14 +529,19 @@ def _read_mixed_lead(path: Path, lead: str) -> tuple[np.ndarray, float, str]:
 ANNOTATION_END = b"\x00\x00"
 
 
-def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_annotations(
+    path: Path, extension: str = "atr", fs: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All annotations of a record: ``(sample (n,) int64, symbol (n,) str, note (n,) str)``, the note being
     the annotation's text (a rhythm note such as ``(AFIB`` on a ``+``; "" where there is none).
 
-    ``sample`` counts the record's samples: an annotation file written at a time resolution of its own (its
-    ``fs``, as ``wfdb.wrann(..., fs=)`` stores it: annotations kept at 360 Hz beside a signal resampled to
-    128 Hz) has its times brought to the record's rate. A file without WFDB's end marker (cut short, as a
-    download that stopped) is read as far as it goes, with a warning saying where its annotations end."""
+    ``sample`` counts the samples of the lead read at ``fs`` Hz; by default of the lead ``read_lead`` reads
+    when none is named, at its own rate (``_record_fs``). An annotation file written at a time resolution of
+    its own (its ``fs``, as ``wfdb.wrann(..., fs=)`` stores it: annotations kept at 360 Hz beside a signal
+    resampled to 128 Hz), or in frames of a record whose lead holds several samples per frame (WFDB counts
+    annotations in frames: a 500 Hz ECG in 125 Hz frames), has its times brought to that rate. A file without
+    WFDB's end marker (cut short, as a download that stopped) is read as far as it goes, with a warning saying
+    where its annotations end."""
     ann_file = path.with_suffix(f".{extension}")
     if not ann_file.is_file():
         raise DataError(f"{ann_file}: annotation file is missing")
@@ -516,7 +553,7 @@ def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np
         raise DataError(f"{ann_file}: cannot read annotations ({exc})") from None
     notes = [(note or "").strip("\x00").strip() for note in (ann.aux_note or [""] * len(ann.sample))]
     samples = np.asarray(ann.sample, dtype=np.int64)
-    record_fs = _record_fs(path)
+    record_fs = float(fs) if fs is not None else _record_fs(path)
     if ann.fs and record_fs and not math.isclose(float(ann.fs), record_fs, rel_tol=1e-9):
         # rdann counts in the file's own time resolution: a beat at 360 Hz sample 649,991 is at 128 Hz 231,108
         samples = np.round(samples * (record_fs / float(ann.fs))).astype(np.int64)
@@ -533,12 +570,17 @@ def read_annotations(path: Path, extension: str = "atr") -> tuple[np.ndarray, np
 
 
 def _record_fs(path: Path) -> float | None:
-    """The sampling rate a record's header gives, Hz; None where there is no readable header (annotations
+    """The rate, Hz, a record's default lead (``default_lead``) is read at: its header's (frame) rate times the
+    lead's samples per frame (``samples_per_frame``); None where there is no readable header (annotations
     read on their own keep their samples as written)."""
     import wfdb
 
     try:
-        return float(wfdb.rdheader(str(path)).fs) if path.with_suffix(".hea").is_file() else None
+        if not path.with_suffix(".hea").is_file():
+            return None
+        header = with_signal_names(wfdb.rdheader(str(path)))
+        names = getattr(header, "sig_name", None)
+        return float(header.fs) * (samples_per_frame(header, default_lead(list(names))) if names else 1)
     except Exception:  # a garbled header is reported by reading the signal, not here
         return None
 
@@ -563,7 +605,7 @@ def load_record_beats(
     path = Path(path)
     name = path.name
     signal, fs, lead_name = read_lead(path, lead)
-    samples, symbols = read_beat_annotations(path)
+    samples, symbols = read_annotations(path, fs=fs)[:2]  # counted at the lead's own rate
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
     samples, symbols = samples[is_beat], symbols[is_beat]
     # Databases mark beats at different points of the QRS (MIT-BIH on the R peak, others up to 60 ms
