@@ -176,3 +176,47 @@ def test_cli_predicts_a_time_ecg_csv_without_fs(record_100_csv, tmp_path):
     assert "(ECG, 250 Hz)" in result.output
     n_found = len((tmp_path / "out" / "beats.csv").read_text().splitlines()) - 1
     assert abs(n_found - n_annotated) <= 0.03 * n_annotated
+
+
+def test_comment_lines_above_the_table_are_skipped_and_kept_as_notes(tmp_path):
+    """A device's export starts with '#' lines (its name, the patient, settings): they were read as the header
+    row and the first samples ('row 2, column 1: not a finite number', or a tokenizing error where the
+    table has more columns than the comment). The table under them is read, its rate from its time column."""
+    t = np.arange(len(SIGNAL)) / 250
+    table = "\n".join(f"{a:.3f},{b:.5f}" for a, b in zip(t, SIGNAL))
+    path = tmp_path / "export.csv"
+    path.write_text(f"# Recorder XYZ export, v2.1\n# Patient: 0042\n\ntime,ECG\n{table}\n")
+    data = read_input(path)
+    assert data.fs == 250 and data.lead == "ECG" and np.allclose(data.signal, SIGNAL, atol=1e-5)
+    assert data.notes == ("Recorder XYZ export, v2.1", "Patient: 0042")
+    path.write_text(f"# Recorder XYZ export\ntime,ECG\n{table}\n0.8,oops\n")
+    with pytest.raises(DataError, match=rf"export\.csv: row {len(SIGNAL) + 3}, column 2: not a finite number"):
+        read_input(path)  # the row is the file's line, comment included
+    path.write_text("# Recorder XYZ export\n# nothing recorded\n")
+    with pytest.raises(DataError, match=r"export\.csv: file holds no samples"):
+        read_input(path)
+
+
+EURO = [f"{v:.4f}".replace(".", ",") for v in SIGNAL]
+
+
+@pytest.mark.parametrize("separator", [";", ","])
+@pytest.mark.parametrize("comment", ["", "# exportiert von Holter-Software\n"])
+def test_quoted_cells_with_a_decimal_comma_are_read_as_decimals(tmp_path, separator, comment):
+    """European software quotes its cells and writes a decimal comma: ``"0,125";"0,130"`` or, comma-separated,
+    ``"0,125","0,130"``, whose quoted cells were each 'not a finite number'."""
+    rows = "\n".join(f'"{a}"{separator}"{b}"' for a, b in zip(EURO, EURO[::-1]))
+    path = tmp_path / "eu.csv"
+    path.write_text(f'{comment}"I"{separator}"II"\n{rows}\n')
+    data = read_input(path, fs=250)
+    assert data.lead == "II" and np.allclose(data.signal, SIGNAL[::-1], atol=1e-4)
+
+
+def test_a_quoted_number_that_may_be_a_thousands_separator_is_refused_in_one_line(tmp_path):
+    """``"1,250"`` is 1.25 to a European program and 1250 to an English one: the file is refused, naming the
+    cell, rather than read a thousand times off."""
+    rows = "\n".join(f'"{1 + i % 7},{100 + i % 900:03d}"' for i in range(50))
+    path = tmp_path / "counts.csv"
+    path.write_text(f'"ECG"\n{rows}\n')
+    with pytest.raises(DataError, match=r"counts\.csv: row 2, column 1: '1,100' may be a decimal comma or a thousands"):
+        read_input(path, fs=250)

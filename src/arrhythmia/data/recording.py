@@ -45,7 +45,12 @@ class Recording:
     a CSV without a unit row or a header unit like ``NU`` or none, whose unit ``predict`` reads from the size
     of its beats (``data.units``); start: the wall-clock time of the first sample where the file gives one
     (``data.clock``), else None; events: ``(seconds from the start, text)`` of the moments the file marks (an
-    EDF+ file's annotations: a patient's event button, a diary entry), in the order given."""
+    EDF+ file's annotations: a patient's event button, a diary entry), in the order given.
+
+    What the file says of whose recording it is, verbatim, None or () where it says nothing (``identification``):
+    patient: an EDF header's patient field (``MCH-0234567 F 02-MAY-1951 Haagse_Harry``); recording_id: its
+    recording field (``Startdate 02-MAR-2002 PSG-1234/2002 NN Telemetry03``); notes: a WFDB header's comment
+    lines (MIT-BIH's ``69 M 1085 1629 x1``, then the medications) or a CSV's ``#`` lines above its table."""
 
     signal: np.ndarray
     fs: float
@@ -54,6 +59,9 @@ class Recording:
     millivolts: bool = True
     start: Start = None
     events: tuple[tuple[float, str], ...] = ()
+    patient: str | None = None
+    recording_id: str | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A NumPy scalar rate (np.float32, as an HDF5 attribute or a device's header gives it) as a Python float:
@@ -437,7 +445,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     """
     import pandas as pd
 
-    frame = read_csv_cells(path)
+    frame, skipped, comments = _signal_cells(path)
     has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
     names = [_unquoted(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
     cells = frame.iloc[1:] if has_header else frame
@@ -449,7 +457,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
         # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
         return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
-    first_row = (2 if has_header else 1) + (units is not None)
+    first_row = skipped + (2 if has_header else 1) + (units is not None)
     cells, elapsed = _elapsed_as_seconds(cells)
     numeric, start = _timestamps_as_seconds(cells)
     data = cells_to_numbers(numeric, path, first_row=first_row, missing_ok=True)
@@ -500,7 +508,98 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     # a unit row's mV, uV or V, else one the column's name gives ("ECG (uV)", "ecg_mv"): read in mV
     scale = voltage_scale(units[index]) if units else _unit_in_name(names[index]) if has_header else None
     signal = signal if scale in (None, 1.0) else signal * scale
-    return Recording(signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start)
+    return Recording(
+        signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start, notes=comments
+    )
+
+
+#: A CSV cell written with a decimal comma and nothing else: ``0,125``, ``-1,5``, ``12,0e-3``.
+DECIMAL_COMMA = r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*"
+#: ... and one that may as well be a whole number with a thousands separator (``1,250``, ``-12,500``).
+THOUSANDS = r"\s*[-+]?[1-9]\d{0,2},\d{3}\s*"
+
+
+def _signal_cells(path: Path) -> tuple[object, int, tuple[str, ...]]:
+    """A signal CSV as a table of strings (``read_csv_cells``), past the comment lines a recorder writes above
+    its table (``# Device: ...``, ``# Sampling rate: 250 Hz``); with the number of lines skipped and the
+    comments' text (without the ``#``), which the recording keeps as its notes.
+
+    A comma-separated file may quote cells written with a decimal comma (``"0,125","0,130"``, as European
+    software exports): they are read as decimals where every such cell is one number with one comma and at
+    least one of them cannot be a thousands separator (``0,125``, ``1,5``); where every one could be either
+    (``"1,250"``), DataError naming the file and the cell. (With ``;`` or tab separators a comma is read as
+    a decimal mark by ``read_csv_cells``.)"""
+    import pandas as pd
+
+    from arrhythmia.data.heartbeat import CSV_SEPARATORS
+
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist")
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.read(65536)
+    lines = head.splitlines()
+    skipped = 0
+    while skipped < len(lines) and (not lines[skipped].strip() or lines[skipped].lstrip().startswith("#")):
+        skipped += 1
+    comments = tuple(line.strip()[1:].strip() for line in lines[:skipped] if line.strip()[1:].strip())
+    if skipped == 0:
+        frame = read_csv_cells(path)
+    elif skipped == len(lines) and len(head) < 65536:
+        raise DataError(f"{path}: file holds no samples (only '#' comment lines)")
+    else:
+        import csv
+
+        table = "\n".join(lines[skipped:])
+        try:  # the separator sniffed from the table, not from the comments above it (pandas' C reader is fast)
+            separator = csv.Sniffer().sniff(table, delimiters=CSV_SEPARATORS).delimiter
+        except csv.Error:
+            separator = ","
+        try:
+            frame = pd.read_csv(
+                path,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                sep=separator,
+                encoding="utf-8-sig",
+                skiprows=skipped,
+            )
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: file holds no samples (only '#' comment lines)") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
+        if separator != ",":
+            frame = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
+    if frame.empty:
+        raise DataError(f"{path}: file holds no samples")
+    return _decimal_commas(frame, path, skipped), skipped, comments
+
+
+def _decimal_commas(frame, path: Path, skipped: int):
+    """``frame`` (a comma-separated file's cells) with its quoted decimal-comma cells (``DECIMAL_COMMA``) read
+    with a decimal point; as it is where no cell holds a comma. See ``_signal_cells``."""
+
+    def commas(table) -> np.ndarray:
+        return table.apply(lambda column: column.str.contains(",", regex=False)).to_numpy()
+
+    if not commas(frame.iloc[:1000]).any():  # looked at whole only where its first rows hold one: a day of
+        return frame  # samples is tens of millions of cells
+    has_comma = commas(frame)
+    decimal = frame.apply(lambda column: column.str.fullmatch(DECIMAL_COMMA)).to_numpy()
+    either = frame.apply(lambda column: column.str.fullmatch(THOUSANDS)).to_numpy()
+    rows = np.flatnonzero(has_comma.any(axis=1))
+    header = rows[0] == 0 and not decimal[0].any()  # a header's names may hold commas ("Lead II, mV")
+    numbers = has_comma & decimal
+    numbers[0] &= not header
+    if numbers.any() and not (numbers & ~either).any():
+        row, column = np.argwhere(numbers)[0]
+        raise DataError(
+            f"{path}: row {row + skipped + 1}, column {column + 1}: {frame.iat[row, column]!r} may be a decimal "
+            "comma or a thousands separator: save the file with decimal points, or with ';' between its cells"
+        )
+    if not numbers.any():
+        return frame
+    return frame.where(~numbers, frame.apply(lambda column: column.str.replace(",", ".", regex=False)))
 
 
 def _unit_in_name(name: str) -> float | None:
