@@ -24,6 +24,7 @@ from arrhythmia.data.recording import Recording
 from arrhythmia.data.synthetic import load_synthetic, synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError, DataError
 from arrhythmia.experiment import run_experiment
+from arrhythmia.inference import softmax_batches
 from arrhythmia.predict import label_recording, read_reviewed
 
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -132,6 +133,10 @@ def test_renormalised_takes_the_statistics_of_the_given_beats_and_keeps_the_weig
         if "running" not in a[0] and "num_batches" not in a[0]:
             assert torch.equal(a[1], b[1]), a[0]
     assert not adapted.model.training
+    classifier.predict_proba(beats.X, beats.context)  # the original's folded network made first
+    labelled = adapted.predict_proba(shifted, beats.context)  # must run on the new statistics, folded anew
+    direct = softmax_batches(adapted.model, shifted, adapted.device, context=beats.context, scaling=adapted.scaling)
+    np.testing.assert_allclose(labelled, direct, atol=1e-5)
 
 
 def test_predict_adapts_by_default_and_writes_families(classifier):

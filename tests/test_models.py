@@ -5,6 +5,7 @@ import torch
 
 from arrhythmia.data import get_window
 from arrhythmia.errors import ArrhythmiaError
+from arrhythmia.inference import with_batch_norms_folded
 from arrhythmia.models import context_models, count_parameters, create_model, list_models
 from arrhythmia.models.ensemble import Ensemble
 from arrhythmia.models.se_resnet import SqueezeExcite
@@ -30,6 +31,28 @@ def test_seed_cnn_is_the_classic_notebook_cnn():
 def test_every_model_maps_beats_to_logits(name, n_classes):
     model = create_model(name, n_classes=n_classes).eval()
     assert model(torch.randn(3, 1, 187)).shape == (3, n_classes)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_folding_the_batch_norms_keeps_every_models_outputs(name):
+    torch.manual_seed(0)
+    model = create_model(name, n_classes=5, n_context=4 if name in context_models() else 0)
+    model.train()
+    with torch.no_grad():  # statistics and affine weights far from the identity a fresh layer has
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.weight.uniform_(0.5, 2.0)
+                module.bias.uniform_(-1.0, 1.0)
+        x, context = torch.randn(64, 1, 187) * 3 + 1, torch.randn(64, 4)
+        model(x, context) if name in context_models() else model(x)
+    model.eval()
+    norms = sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+    folded = with_batch_norms_folded(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()) == norms  # the model untouched
+    with torch.no_grad():
+        args = (x, context) if name in context_models() else (x,)
+        torch.testing.assert_close(folded(*args), model(*args), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", context_models())

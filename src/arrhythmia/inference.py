@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from arrhythmia import pretrained
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
@@ -101,6 +102,23 @@ def softmax_batches(
     return np.concatenate(out) if out else np.zeros((0, n_classes), dtype=np.float32)
 
 
+def with_batch_norms_folded(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` in which every BatchNorm that follows a convolution inside an
+    ``nn.Sequential`` (each shipped model's blocks) is folded into that convolution's weights and bias
+    (``torch.nn.utils.fusion.fuse_conv_bn_eval``): the same function with one pass over the activations
+    fewer, for labelling only (the statistics can no longer be re-estimated: ``renormalised`` works on the
+    model itself). ``model`` is left as it is."""
+    folded = copy.deepcopy(model).eval()
+    for sequence in [m for m in folded.modules() if isinstance(m, nn.Sequential)]:
+        layers = list(sequence)
+        for i in range(len(layers) - 1):
+            conv, norm = layers[i], layers[i + 1]
+            if isinstance(conv, nn.modules.conv._ConvNd) and isinstance(norm, nn.modules.batchnorm._BatchNorm):
+                sequence[i] = fuse_conv_bn_eval(conv, norm)
+                sequence[i + 1] = nn.Identity()
+    return folded
+
+
 class RecordingLabeller:
     """``predict_signal`` and ``predict_record`` for a beat model (``Classifier``, ``export.OnnxClassifier``):
     every beat of an ECG in memory or in a file labelled through ``predict``, as ``arrhythmia predict`` does."""
@@ -183,6 +201,15 @@ class Classifier(RecordingLabeller):
     spec: ModelSpec
     model: nn.Module
     device: torch.device
+    _labelling_model: nn.Module | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def labelling_model(self) -> nn.Module:
+        """``model`` with its BatchNorms folded into the convolutions before them (``with_batch_norms_folded``),
+        made once: what ``predict_proba`` runs."""
+        if self._labelling_model is None:
+            self._labelling_model = with_batch_norms_folded(self.model)
+        return self._labelling_model
 
     @property
     def model_name(self) -> str:
@@ -263,7 +290,7 @@ class Classifier(RecordingLabeller):
         X, context = check_beat_inputs(X, context, self.input_length, self.spec.n_context, self.model_name)
         if len(X) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return softmax_batches(self.model, X, self.device, batch_size, context=context, scaling=self.scaling)
+        return softmax_batches(self.labelling_model, X, self.device, batch_size, context=context, scaling=self.scaling)
 
     def predict(self, X: np.ndarray, context: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
         """Class indices, (n_beats,) int64 (empty for no beats)."""
