@@ -734,3 +734,88 @@ def test_a_lead_without_a_description_is_named_as_predict_names_it(folder):
         answer = client.post("/api/recordings/nameless/analyse", json={"lead": "signal 0"})
         assert answer.status_code == 202, answer.text
         assert wait_done(client, "nameless")["status"] == "done"
+
+
+def test_the_export_says_which_beats_the_review_labelled_and_what_the_model_said(client, folder):
+    """The exported beats.csv marks the beats a reviewer labelled by hand and those a re-labelling with the
+    corrections carried an answer to (``reviewed_how``: hand / carried, as the page marks them "*" and "+"),
+    with the model's label before the review (``label_before``): after re-labelling, ``model_label`` of a
+    corrected beat is the reviewer's own, so the CSV could not tell reviewed beats from the model's. Predict's
+    columns stay as they were, in order, and predict --labels and score --predictions read it as before."""
+    from arrhythmia.predict import read_reviewed
+    from arrhythmia.scoring import score_predictions
+
+    exemplar = next(q for q in client.get("/api/recordings/r01/questions").json() if "exemplar" in q["reason"])
+    answer = "F" if exemplar["label"] != "F" else "V"
+    client.patch("/api/recordings/r01/beats", json={"sample": exemplar["sample"], "label": answer})
+    assert client.post("/api/recordings/r01/analyse", json={"use_corrections": True}).status_code == 202
+    assert wait_done(client, "r01")["relabelled"]["changed"] > 0
+    beats = client.get("/api/recordings/r01/beats").json()
+    carried = {b["sample"]: b["relabelled_from"] for b in beats if "relabelled_from" in b and not b["reviewed"]}
+    assert carried
+    text = client.get("/api/recordings/r01/export/beats.csv").text
+    table = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    analysed = pd.read_csv(ReviewStore(folder, "r01").analysis() / "beats.csv", nrows=0).columns.tolist()
+    new = ["model_label", "reviewed", "reviewed_how", "label_before"]
+    assert table.columns.tolist() == analysed + new  # predict's columns as predict wrote them, then the review's
+    hand = table[table["sample"] == exemplar["sample"]].iloc[0]
+    assert (hand["label"], hand["model_label"], hand["reviewed"]) == (answer, answer, 1)
+    assert (hand["reviewed_how"], hand["label_before"]) == ("hand", exemplar["model_label"])
+    marked = table[table["reviewed_how"] == "carried"]
+    assert dict(zip(marked["sample"], marked["label_before"])) == carried
+    assert (marked["label"] == answer).all() and (marked["reviewed"] == 0).all()
+    rest = table[table["reviewed_how"] == ""]
+    assert (rest["label_before"] == "").all() and (rest["label"] == rest["model_label"]).all()
+    # what read it before reads it as before: the reviewer's beat alone is a given label, the rows the scores
+    reviewed = folder / SIDECAR / "r01" / "reviewed"
+    assert read_reviewed(reviewed / "beats.csv", ("N", "S", "V", "F", "Q")) == {exemplar["sample"]: answer}
+    assert score_predictions(folder / "r01", reviewed).n_detected > 100  # the reviewed labels, scored
+    # an answer carried in an earlier re-labelling stays marked through the next one
+    assert client.post("/api/recordings/r01/analyse", json={"use_corrections": True}).status_code == 202
+    assert wait_done(client, "r01")["status"] == "done"
+    again = pd.read_csv(io.StringIO(client.get("/api/recordings/r01/export/beats.csv").text), keep_default_na=False)
+    assert dict(zip(again["sample"], again["reviewed_how"])) == dict(zip(table["sample"], table["reviewed_how"]))
+    assert (again["label_before"] == table["label_before"]).all()
+
+
+def test_analysing_a_recording_twice_at_once_queues_one_analysis(folder, monkeypatch):
+    """Re-label with my corrections pressed twice quickly: the two requests both found the recording idle
+    and queued two analyses of it, one after the other. The status is now checked and set at once: the
+    second request, asking the same, joins the first (202, ``joined``); one asking otherwise gets 409."""
+    import threading
+
+    import arrhythmia.serve as serve
+
+    checked = serve._check_options
+
+    def slow_check(*args):  # the two requests both past the status check before either queues
+        checked(*args)
+        time.sleep(0.3)
+
+    runs = []
+
+    def analyse(self, model, use_corrections=False, stage=None, options=None):
+        runs.append(use_corrections)
+        time.sleep(0.5)
+        return {"beats": 0}
+
+    monkeypatch.setattr(serve, "_check_options", slow_check)
+    monkeypatch.setattr(ReviewStore, "analyse", analyse)
+    with TestClient(create_app(folder)) as client:
+        answers = []
+
+        def press() -> None:
+            answers.append(client.post("/api/recordings/r01/analyse", json={"use_corrections": True}))
+
+        pressed = [threading.Thread(target=press) for _ in range(2)]
+        for thread in pressed:
+            thread.start()
+        for thread in pressed:
+            thread.join()
+        assert sorted(a.status_code for a in answers) == [202, 202]
+        assert [a.json().get("joined", False) for a in answers].count(True) == 1
+        other = client.post("/api/recordings/r01/analyse", json={"ask": 3})  # another analysis: refused
+        assert other.status_code == 409 and "already" in other.json()["detail"]
+        assert wait_done(client, "r01")["status"] == "done"
+        time.sleep(0.3)
+    assert runs == [True]

@@ -85,6 +85,16 @@ ANNOTATION_EXTENSION = "rev"
 #: beat-matching window of ``score``): the same heartbeat, found a few samples away on another lead or by
 #: another model. One with no beat that near is kept, applied to nothing, and counted (``unmatched``).
 CARRY_TOLERANCE_S = TOLERANCE_S
+#: In the analysis folder of a re-labelling with the corrections (``save_relabelled``): the beats whose reviewed
+#: label it changed and the label each had before (``samples``, ``before``: what the page marks "+"), and the beats
+#: whose label in this analysis is not the one the model first gave them, with that one (``model_samples``,
+#: ``model_before``: a reviewer's label the analysis took, an answer carried, through every re-labelling so far).
+RELABELLED = "relabelled.json"
+#: The export's ``beats.csv`` columns after predict's, ``model_label`` and ``reviewed`` (0/1, which ``predict
+#: --labels`` reads): how a beat's label came from the review (``hand``: a reviewer set it; ``carried``: a
+#: re-labelling with the corrections gave it, an answer carried through its family or group; empty: the model's),
+#: and, on those rows, the label the model gave before the review.
+REVIEW_COLUMNS = ("reviewed_how", "label_before")
 
 
 class NotFound(ArrhythmiaError):
@@ -675,13 +685,71 @@ class ReviewStore:
 
     def reviewed_table(self) -> pd.DataFrame:
         """``beats.csv`` as predict writes it, with the reviewed labels in ``label`` and the model's in
-        ``model_label``, and ``reviewed`` (1 where a reviewer set the label)."""
-        state = self.state()
-        table = state.base.copy()
-        table["model_label"] = state.model_labels
-        table["label"] = state.labels
-        table["reviewed"] = state.reviewed.astype(int)
+        ``model_label``, ``reviewed`` (1 where a reviewer set the label) and ``REVIEW_COLUMNS``: ``reviewed_how``
+        (``hand``, ``carried`` or empty) and ``label_before``, the model's label before the review, on the rows
+        the review labelled (a re-labelling gives its analysis the reviewer's labels: ``model_label`` alone
+        would no longer say what the model had said)."""
+        with self.lock:
+            state = self.state()
+            table = state.base.copy()
+            first = self.first_model_labels()
+            table["model_label"] = state.model_labels
+            table["label"] = state.labels
+            table["reviewed"] = state.reviewed.astype(int)
+            carried = ~state.reviewed & (state.labels != first)
+            table["reviewed_how"] = np.where(state.reviewed, "hand", np.where(carried, "carried", ""))
+            table["label_before"] = np.where(state.reviewed | carried, first, "")
         return table
+
+    def relabelled(self) -> tuple[dict[int, str], dict[int, str]]:
+        """What the current analysis's re-labelling with the corrections saved (``RELABELLED``): ``{sample: reviewed
+        label before}`` of the beats it changed, and ``{sample: the model's first label}`` of the beats whose
+        label it took from the review; both empty for an analysis that was no such re-labelling."""
+        saved = read_json_or_none(self.analysis() / RELABELLED) or {}
+        changed = dict(zip(saved.get("samples", []), saved.get("before", [])))
+        return changed, dict(zip(saved.get("model_samples", []), saved.get("model_before", [])))
+
+    def first_model_labels(self) -> np.ndarray:
+        """(n_beats,) str: each beat's label as the model gave it before any re-labelling with the corrections took
+        the review's labels (``relabelled``); the current analysis's own elsewhere."""
+        state = self.state()
+        first = state.model_labels.copy()
+        _, before = self.relabelled()
+        if before:
+            samples = np.fromiter(before, np.int64, len(before))
+            index, found = self._indices(state, samples)
+            first[index] = np.asarray(list(before.values()), dtype=first.dtype)[found]
+        return first
+
+    def labels_snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The current analysis's beats, reviewed labels and first model labels (``first_model_labels``), copied;
+        None before the first analysis. Taken before a re-labelling, for ``save_relabelled``."""
+        with self.lock:
+            if self.generation() is None:
+                return None
+            state = self.state()
+            return state.samples.copy(), state.labels.copy(), self.first_model_labels()
+
+    def save_relabelled(self, before: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
+        """After a re-labelling with the corrections: write ``RELABELLED`` into its analysis, from ``before``
+        (``labels_snapshot`` of the analysis it replaced), and return how many beats found at the same sample
+        have another reviewed label now."""
+        with self.lock:
+            after = self.labels_snapshot()
+            if after is None:
+                return 0
+            model = self.state().model_labels.copy()
+        _, old, new = np.intersect1d(before[0], after[0], return_indices=True)
+        moved = before[1][old] != after[1][new]
+        first = before[2][old] != model[new]  # the model said otherwise before the review gave this analysis its label
+        saved = {
+            "samples": after[0][new][moved].tolist(),
+            "before": before[1][old][moved].tolist(),
+            "model_samples": after[0][new][first].tolist(),
+            "model_before": before[2][old][first].tolist(),
+        }
+        write_json(self.analysis() / RELABELLED, saved)
+        return int(moved.sum())
 
     def families(self) -> list[dict]:
         """The morphology families with their counts per reviewed label and their template (median beat
@@ -925,14 +993,19 @@ class ReviewStore:
             files["report"] = write_recording_report(recording, result, summary, window, out)
         else:
             (out / "report.html").unlink(missing_ok=True)  # an older version's report must not pass for this one
-        write_json(out / "version.json", {"version": version, "generation": self._state_generation, "report": report})
+        write_json(out / "version.json", {**self._export_key(), "version": version, "report": report})
         return files
+
+    def _export_key(self) -> dict:
+        """What an export is of besides its version: the analysis, and whether its re-labelling's record
+        (``RELABELLED``, written just after the analysis becomes current) was there to say the carried beats."""
+        return {"generation": self._state_generation, "relabelled": (self.analysis() / RELABELLED).exists()}
 
     def exported(self, report: bool = True) -> Path | None:
         """``reviewed/`` when it holds the export of the current version (with its report.html if ``report``),
         else None."""
         saved = read_json_or_none(self.folder / "reviewed" / "version.json") or {}
         with self.lock:
-            current = {"version": self.state().version, "generation": self._state_generation}
+            current = {"version": self.state().version, **self._export_key()}
         fresh = {key: saved.get(key) for key in current} == current and (saved.get("report", True) or not report)
         return self.folder / "reviewed" if fresh else None

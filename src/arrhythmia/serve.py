@@ -30,7 +30,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,9 +49,9 @@ from arrhythmia.data.download import safe_extract_zip
 from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording
 from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead, with_signal_names
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
-from arrhythmia.files import write_json
 from arrhythmia.predict import BeatModel
 from arrhythmia.review import (
+    RELABELLED,
     SIDECAR,
     NotFound,
     ReadOptions,
@@ -70,9 +70,6 @@ UPLOAD_SUFFIXES = {*SIGNAL_SUFFIXES, ".atr"}
 UNPACK_RATIO = 10
 #: The most files a .zip upload may hold (Starlette's own limit on the files of one request).
 MAX_UPLOAD_MEMBERS = 1000
-#: In the analysis folder of a re-labelling with the corrections: the beats whose reviewed label it changed and
-#: the label each had before (``{"samples": [...], "before": [...]}``), for the page to mark what it touched.
-RELABELLED = "relabelled.json"
 #: The latest recordings whose ``RELABELLED`` the server keeps read (a few recordings' worth).
 RELABELLED_KEPT = 16
 EXPORTS = {
@@ -254,6 +251,8 @@ class Server:
     models: dict = field(default_factory=dict)
     signals: OrderedDict = field(default_factory=OrderedDict)
     relabelled: OrderedDict = field(default_factory=OrderedDict)
+    #: By recording: what its latest queued analysis was asked (``_asked``), for a second request to join it.
+    asked: dict = field(default_factory=dict)
 
     def store(self, name: str) -> ReviewStore:
         """The store of recording ``name`` (NotFound for a bad name, a missing recording or one that lies
@@ -285,11 +284,7 @@ class Server:
         except OSError:  # not written (yet): asked again next time
             return {}
 
-        def read() -> dict[int, str]:
-            saved = json.loads(path.read_text())
-            return dict(zip(saved["samples"], saved["before"]))
-
-        return self._kept(self.relabelled, key, read, RELABELLED_KEPT)
+        return self._kept(self.relabelled, key, lambda: store.relabelled()[0], RELABELLED_KEPT)
 
     def _kept(self, table: OrderedDict, key: tuple, load: Callable[[], Any], limit: int) -> Any:
         """``table[key]``, loaded by ``load()`` (outside the lock: requests are answered in threads) where it is
@@ -305,23 +300,39 @@ class Server:
                 table.popitem(last=False)
         return value
 
-    def analyse(self, store: ReviewStore, use_corrections: bool, options: ReadOptions | None = None) -> None:
+    def analyse(self, store: ReviewStore, use_corrections: bool, options: ReadOptions | None = None) -> bool:
         """Queue the analysis of ``store`` with ``options`` (default: its saved ones; new ones are saved
-        once the analysis succeeds)."""
-        store.set_status("queued")
-        self.worker.submit(self._run, store, use_corrections, options or store.options())
+        once the analysis succeeds). False, queuing nothing, while one of the recording is queued or running:
+        the status is checked and set under the lock, so that two requests at once (a button pressed twice)
+        queue one analysis, not two of the same recording one after the other."""
+        options = options or store.options()
+        asked = _asked(store, use_corrections, options)  # outside the lock: a request holding the store's takes it
+        with self.lock:
+            if store.status()["status"] in ("queued", "running"):
+                return False
+            store.set_status("queued")
+            self.asked[store.name] = asked
+        self.worker.submit(self._run, store, use_corrections, options)
+        return True
+
+    def joins(self, store: ReviewStore, use_corrections: bool, options: ReadOptions) -> bool:
+        """Whether an analysis of ``store`` is queued or running that was asked the same (the same settings, the
+        corrections as they are now): a second request for it is answered by the first rather than refused."""
+        asked = _asked(store, use_corrections, options)
+        with self.lock:
+            return store.status()["status"] in ("queued", "running") and self.asked.get(store.name) == asked
 
     def _run(self, store: ReviewStore, use_corrections: bool, options: ReadOptions) -> None:
         try:
             store.set_status("running", stage="loading the model")
             model = self.model(options.pretrained)
             stage = lambda text: store.set_status("running", stage=text)  # noqa: E731
-            before = _reviewed_labels(store)
+            before = store.labels_snapshot()
             corrections = len(store.reviewer_labels()) if use_corrections else 0
             summary = store.analyse(model, use_corrections, stage, options)
             about = {"beats": summary.get("beats", 0)}
             if before is not None and use_corrections:  # what re-labelling did, for the page to say
-                about["relabelled"] = {"corrections": corrections, "changed": _save_relabelled(store, before)}
+                about["relabelled"] = {"corrections": corrections, "changed": store.save_relabelled(before)}
             store.set_status("done", **about)
         except Exception as exc:  # the server keeps running; the reviewer sees the one line
             error = one_line(exc)
@@ -329,6 +340,13 @@ class Server:
                 store.set_status("failed", error=f"{store.name}: {FS_MISSING}", needs="fs")
             else:
                 store.set_status("failed", error=said_in_folder(error, self.config.directory))
+
+
+def _asked(store: ReviewStore, use_corrections: bool, options: ReadOptions) -> tuple:
+    """What an analysis of ``store`` is asked: its settings and, re-labelling with the corrections, the version
+    of the corrections it starts from (one made since is not in a re-labelling already running)."""
+    version = store.state().version if use_corrections and store.generation() is not None else None
+    return use_corrections, json.dumps(asdict(options), sort_keys=True), version
 
 
 def said_in_folder(text: str, directory: Path) -> str:
@@ -340,29 +358,6 @@ def said_in_folder(text: str, directory: Path) -> str:
     if len(Path(folder).parts) < 2:  # the root: every path would go
         return text
     return text.replace(folder + os.sep, "").replace(folder, "the folder")
-
-
-def _reviewed_labels(store: ReviewStore) -> tuple[np.ndarray, np.ndarray] | None:
-    """The current analysis's beats and reviewed labels, copied (None before the first analysis)."""
-    with store.lock:
-        if store.generation() is None:
-            return None
-        state = store.state()
-        return state.samples.copy(), state.labels.copy()
-
-
-def _save_relabelled(store: ReviewStore, before: tuple[np.ndarray, np.ndarray]) -> int:
-    """How many beats found at the same sample before and after a re-labelling have another reviewed label
-    now; those beats and their labels ``before`` are written to the new analysis's ``RELABELLED``, read back
-    by ``Server.relabelled_from`` (the re-labelling's own record: its beats.csv holds only the new labels)."""
-    after = _reviewed_labels(store)
-    if after is None:
-        return 0
-    _, old, new = np.intersect1d(before[0], after[0], return_indices=True)
-    moved = before[1][old] != after[1][new]
-    samples, labels = after[0][new][moved], before[1][old][moved]
-    write_json(store.analysis() / RELABELLED, {"samples": samples.tolist(), "before": labels.tolist()})
-    return int(moved.sum())
 
 
 def _version_of(body_version: Any, if_match: str | None) -> int | None:
@@ -711,14 +706,16 @@ def _add_api(api: APIRouter, server: Server) -> None:
         use_corrections = settings.get("use_corrections", False)
         if not isinstance(use_corrections, bool):
             raise DataError(f"{name}: use_corrections is true or false")
-        if store.status()["status"] in ("queued", "running"):
-            raise HTTPException(409, f"{name}: already {store.status()['status']}")
         options = store.options()
         for key in ("fs", "lead", "pretrained", "adapt", "ask"):
             if key in settings:
                 setattr(options, key, settings[key])
         _check_options(store.source, name, options)
-        server.analyse(store, use_corrections, options)  # the settings are kept once it succeeds
+        if not server.analyse(store, use_corrections, options):  # the settings are kept once it succeeds
+            status = store.status()["status"]
+            if server.joins(store, use_corrections, options):  # the same asked twice (a double click): one analysis
+                return {"name": name, "status": status, "joined": True}
+            raise HTTPException(409, f"{name}: already {status}")
         return {"name": name, "status": "queued"}
 
     @api.get("/recordings/{name}", summary="Status, and the reviewed labels' summary once analysed")
