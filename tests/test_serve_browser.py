@@ -317,12 +317,22 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
     counted among them: "7 beats changed label (F +8, V -8)"); a beat whose label the re-labelling changed is
     marked "+" on the strip and says its label before in the selected beat's line (it was shown as the
     model's own label: what an answer carried to its family could not be seen); the focus stays on the
-    button pressed. On a 60-s strip no two beats' letters run into each other."""
+    button pressed. On a 60-s strip no two beats' letters run into each other. The button pressed twice
+    quickly asks for one re-labelling (it asked the server for two), and is marked disabled while it runs;
+    ``u`` with nothing to undo says so quietly (it sent a request refused with 422, an error in red and in
+    the console). The family cards say their numbers formatted, the prematurity among them."""
     url, _, _ = server
     with chromium() as browser:
         page, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
         page.add_init_script(STRIP_TEXTS)
+        sent: list[str] = []
+        page.on("request", lambda request: sent.append(f"{request.method} {request.url.split('/api/')[-1]}"))
         open_review(page, url)
+        page.keyboard.press("u")  # nothing to undo yet
+        page.wait_for_function("() => document.getElementById('message').textContent === 'nothing to undo'")
+        assert page.get_attribute("#message", "class") != "error" and not any("undo" in a for a in sent), sent
+        family = page.locator(".family .muted").first.text_content()
+        assert re.search(r"; RR before \d\.\d\d of the local median$", family), family
         exemplar = page.locator("#questions tbody tr", has_text="exemplar of family").first
         label = exemplar.locator(".cls").text_content()
         answer = "F" if label != "F" else "V"
@@ -334,10 +344,14 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
         wait_version(page, 1)
         page.focus("#relabel")
         page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # again, at once
+        assert page.get_attribute("#relabel", "aria-disabled") == "true"
         page.wait_for_function(
             "() => document.getElementById('message').textContent.startsWith('re-labelled with your 1 correction: ')",
             timeout=60_000,
         )
+        assert [a for a in sent if a.endswith("/analyse")] == ["POST recordings/r01/analyse"], sent
+        assert page.get_attribute("#relabel", "aria-disabled") is None
         said = page.text_content("#message")
         found = re.search(r": (\d+) beats? changed label \((.*)\)$", said)
         assert found, said

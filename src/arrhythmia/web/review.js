@@ -4,7 +4,7 @@
 const NAME = decodeURIComponent(location.pathname.split("/").pop());
 const BASE = "/api/recordings/" + encodeURIComponent(NAME);
 const WIDTHS = [10, 20, 30, 60];
-const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], questions: [], overview: null };
+const view = { rec: null, version: 0, start: 0, width: 10, signal: null, beats: [], selected: null, episodes: [], families: [], questions: [], overview: null, canUndo: false };
 const message = document.getElementById("message");
 // The letters drawn on the canvases: the class colours where they are text, darker where a colour is too pale for
 // a letter (S's orange and the grey of no label are 2.7:1 on white; these 5.0 and 4.6, WCAG AA's 4.5).
@@ -64,6 +64,7 @@ function setVersion(version, canUndo) {
   document.getElementById("version").textContent = "version " + version;
   const button = document.getElementById("undo");
   if (canUndo === undefined) return;
+  view.canUndo = Boolean(canUndo);
   // The keyboard on the undo button that nothing is left to undo goes to the strip: disabled, the button would
   // drop it to nowhere.
   if (!canUndo && document.activeElement === button) document.getElementById("strip").focus({ preventScroll: true });
@@ -280,7 +281,9 @@ async function loadFamilies() {
   keepingFocus(box, () => box.replaceChildren(
     ...view.families.slice(0, 40).map((f) => {
       const canvas = element("canvas", { height: 70 });
-      const counts = Object.entries(f.counts).map(([c, n]) => `${c || "?"} ${n}`).join(", ");
+      const counts = Object.entries(f.counts).map(([c, n]) => `${c || "?"} ${n.toLocaleString("en-US")}`).join(", ");
+      // how early its beats come: the RR interval before them over the local median, as families.png says it
+      const early = f.pre_rr_ratio === null || f.pre_rr_ratio === undefined ? "" : `; RR before ${f.pre_rr_ratio.toFixed(2)} of the local median`;
       const buttons = view.rec.classes.map((c) => {
         const what = `label ${f.beats === 1 ? "its beat" : `all ${count(f.beats, "beat")}`} ${c}`;
         // named with the family, read out as more than the letter by a screen reader
@@ -292,7 +295,7 @@ async function loadFamilies() {
         { class: "family", id: "family-" + f.family },
         element("div", {}, element("b", {}, `family ${f.family}`), `: ${count(f.beats, "beat")} `, element("span", { class: "cls cls-" + f.label }, f.label)),
         canvas,
-        element("div", { class: "muted" }, counts),
+        element("div", { class: "muted" }, counts + early),
         element("div", {}, ...buttons, " ", element("button", { "aria-label": `show a beat of family ${f.family}`, "data-focus": `${f.family} show`, onclick: () => showBeat({ sample: f.example_sample, time_s: f.example_sample / view.rec.fs }).then(revealStrip) }, "show")),
       );
       requestAnimationFrame(() => drawTemplate(canvas, f.template, CLASS_COLOURS[f.label]));
@@ -449,6 +452,9 @@ async function change(path, method, body) {
       say("Not saved: this recording was changed elsewhere (another tab?) and has been reloaded; check it and redo your change. (" + error.message + ")", true);
     } else if (error.offline) {
       say(`Not saved: ${error.message}. Start it again and redo this change; every change it answered "saved" is kept.`, true);
+    } else if (path.endsWith("/undo") && error.status === 422) {
+      setVersion(view.version, false); // undone meanwhile in another tab: nothing left here either
+      say("nothing to undo");
     } else say(error.message, true);
   }
 }
@@ -469,7 +475,10 @@ function relabelFamily(family, label) {
   return change(`${BASE}/beats`, "PATCH", { family, label });
 }
 
+// With nothing to undo (as the last answer said) nothing is asked: the request was refused (422), an error in red
+// and in the browser's console for a key pressed once too often. "Nothing to undo" said quietly instead.
 function undo() {
+  if (!view.canUndo) return say("nothing to undo");
   return change(`${BASE}/undo`, "POST", {});
 }
 
@@ -621,7 +630,27 @@ document.getElementById("export-report").addEventListener("click", () =>
 );
 document.getElementById("relabel").addEventListener("click", () => relabelWithCorrections().catch((error) => say(error.message, true)));
 
+// Kept "disabled" (aria-disabled, so that the keyboard stays on it) while a re-labelling runs: pressed twice
+// quickly, it asked the server for a second one of the same recording. Pressed meanwhile, it says so.
+let relabelling = false;
+function markRelabelling(on) {
+  relabelling = on;
+  const button = document.getElementById("relabel");
+  if (on) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+}
+
 async function relabelWithCorrections() {
+  if (relabelling) return say("already re-labelling with your corrections\u2026");
+  markRelabelling(true);
+  try {
+    await relabelOnce();
+  } finally {
+    markRelabelling(false);
+  }
+}
+
+async function relabelOnce() {
   if (!view.rec || !view.rec.per_class) return say("this recording is not analysed yet", true);
   const before = view.rec.per_class;
   try {
