@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import numpy as np
 import pytest
-from conftest import write_multisegment_record, write_wfdb_record
+from conftest import MITDB, needs_mitdb, write_multisegment_record, write_wfdb_record
 
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.errors import DataError
@@ -354,3 +354,56 @@ def test_a_wfdb_header_naming_no_voltage_leaves_the_unit_to_the_beats(tmp_path, 
     assert recording.millivolts is millivolts
     scale = 1e-3 if unit == "uV" else 1.0  # a named voltage is brought to mV as it is read
     assert np.allclose(recording.signal, np.round(microvolts) * scale, atol=1e-6)
+
+
+def test_a_wfdb_headers_comments_say_whose_recording_it_is(tmp_path):
+    """A WFDB header's comment lines (MIT-BIH's age, sex and tape numbers, then the medications) are kept as
+    the recording's notes, verbatim; a header without any says nothing."""
+    import wfdb
+
+    from arrhythmia.data.recording import identification
+
+    x = np.sin(np.arange(3600) / 9.0)[:, None]
+    wfdb.wrsamp("c", fs=360, units=["mV"], sig_name=["MLII"], p_signal=x, fmt=["16"], write_dir=str(tmp_path),
+                comments=["69 M 1085 1629 x1", "Aldomet, Inderal"])  # fmt: skip
+    said = identification(read_input(tmp_path / "c"))
+    assert said == {
+        "name": "c",
+        "start": None,
+        "patient": None,
+        "recording_id": None,
+        "notes": ["69 M 1085 1629 x1", "Aldomet, Inderal"],
+    }
+    wfdb.wrsamp("q", fs=360, units=["mV"], sig_name=["MLII"], p_signal=x, fmt=["16"], write_dir=str(tmp_path))
+    assert identification(read_input(tmp_path / "q"))["notes"] == []
+
+
+@needs_mitdb
+def test_mitdb_100_is_named_with_its_headers_notes():
+    from arrhythmia.data.recording import identification
+
+    assert identification(read_input(MITDB / "100"))["notes"] == ["69 M 1085 1629 x1", "Aldomet, Inderal"]
+
+
+def test_an_edf_headers_patient_and_recording_fields_are_kept_verbatim(tmp_path):
+    """An EDF header's patient field and recording field, as written; EDF+'s ``X`` for every unknown part
+    (``X X X X``, ``Startdate 02-JAN-2026 X X X``) says nothing, and is left out."""
+    from pyedflib import highlevel
+
+    from arrhythmia.data.recording import identification
+
+    ecg = np.sin(np.arange(256 * 10) / 9.0) * 1000
+    signal = highlevel.make_signal_header("ECG", dimension="uV", sample_frequency=256, physical_min=-5000,
+                                          physical_max=5000)  # fmt: skip
+    header = highlevel.make_header(
+        patientcode="MCH-0234567", sex="Female", birthdate="02 may 1951", patientname="Haagse_Harry",
+        equipment="DigiTrak", admincode="H-1234", startdate=datetime(2026, 1, 2, 10, 0),
+    )  # fmt: skip
+    highlevel.write_edf(str(tmp_path / "p.edf"), [ecg], [signal], header)
+    said = identification(read_input(tmp_path / "p.edf"))
+    assert said["name"] == "p.edf" and said["start"] == "2026-01-02T10:00:00" and said["notes"] == []
+    assert said["patient"] == "MCH-0234567 F 02-MAY-1951 Haagse_Harry"
+    assert said["recording_id"].startswith("Startdate 02-JAN-2026 H-1234") and "DigiTrak" in said["recording_id"]
+    highlevel.write_edf(str(tmp_path / "x.edf"), [ecg], [signal], highlevel.make_header(startdate=datetime(2026, 1, 2)))
+    said = identification(read_input(tmp_path / "x.edf"))
+    assert said["patient"] is None and said["recording_id"] is None

@@ -247,3 +247,58 @@ def test_the_trend_and_the_families_alt_text_say_what_they_show(tmp_path):
         'alt="median beat of each of the 2 largest morphology families: family 0: N, 1,619 beats (54.9%); '
         'family 1: V, 940 beats (31.9%)"'
     ) in page
+
+
+def test_the_heading_says_whose_recording_it_is_as_the_file_does(tmp_path):
+    """The report named the file and no one: a printed Holter report filed in a chart could not be matched to a
+    patient. Under its name the heading gives the file's patient and recording fields and header notes,
+    verbatim and escaped (a tag or a control character in them is shown, not run nor hidden), one line."""
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import IDENTITY_CHARS, render_recording_report
+
+    def render(recording: Recording) -> str:
+        result = RecordingLabels(beats=beat_table(np.arange(1.0, 10.0)), recording=recording)
+        summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
+        return render_recording_report(recording, result, summary, {})
+
+    signal = np.zeros(int(12 * FS))
+    said = Recording(
+        signal, FS, "MLII", tmp_path / "100", patient="<b>Jansen</b>\x00", recording_id="Startdate 02-JAN-2026 H-1",
+        notes=("69 M 1085 1629 x1", "Aldomet, Inderal"),
+    )  # fmt: skip
+    page = render(said)
+    heading = page[page.index("<header>") : page.index("</header>")]
+    assert "<h1>100</h1>" in heading
+    assert (
+        '<p class="subtitle identity">Patient: &lt;b&gt;Jansen&lt;/b&gt;\\x00 · Recording: Startdate 02-JAN-2026 H-1'
+        " · Notes: 69 M 1085 1629 x1 / Aldomet, Inderal</p>"
+    ) in heading
+    long = render(
+        Recording(signal, FS, "MLII", tmp_path / "p", notes=tuple(f"line {i}: " + "x" * 40 for i in range(20)))
+    )
+    line = re.search(r'<p class="subtitle identity">(.*?)</p>', long).group(1)
+    assert line.endswith("… (in full in summary.json)") and len(line) < IDENTITY_CHARS + 60
+    bare = render(Recording(signal, FS, "MLII", tmp_path / "rec.csv"))
+    assert "identity" not in bare.split("<style>")[0] + bare.split("</style>")[1]  # the file says nothing: no line
+
+
+def test_the_heading_s_identity_line_keeps_to_two_lines_and_the_page_to_a_phone(tmp_path):
+    """However much the file says (twenty header comments, a word of 200 letters), its line in the heading is
+    two lines at most on a laptop and never widens a phone's page."""
+    from conftest import measured_in_chromium
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import render_recording_report
+
+    notes = ("69 M 1085 1629 x1", "y" * 200, *(f"line {i}: a comment of the header" for i in range(20)))
+    recording = Recording(np.zeros(int(12 * FS)), FS, "MLII", tmp_path / "100", patient="MCH-0234567 F", notes=notes)
+    result = RecordingLabels(beats=beat_table(np.arange(1.0, 10.0)), recording=recording)
+    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
+    page = tmp_path / "report.html"
+    page.write_text(render_recording_report(recording, result, summary, {}), encoding="utf-8")
+    measure = """() => { const line = document.querySelector('.identity'), style = getComputedStyle(line);
+        return [document.documentElement.scrollWidth, line.offsetHeight / parseFloat(style.lineHeight)]; }"""
+    assert measured_in_chromium(page, 390, "screen", measure)[0] == 390
+    assert measured_in_chromium(page, 1280, "screen", measure)[1] < 2.1

@@ -70,3 +70,34 @@ def test_unsure_beats_are_counted_where_the_table_has_confidences():
     table.loc[1, "label"] = ""
     table["confidence"] = [0.9, np.nan, 0.2, 0.49, 0.5]  # the beat that could not be cut has none
     assert summarise(table)["unsure_beats"] == 2
+
+
+def test_summary_json_says_whose_recording_it_is(tmp_path):
+    """summary.json named no patient and no recording: a Holter's outputs, filed away, could not be matched to
+    whose they were. Its ``recording`` gives what the file says, verbatim; nothing where it says nothing."""
+    import json
+    from datetime import datetime
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels, save_recording
+
+    recording = Recording(
+        np.zeros(2500), 250.0, "ECG", tmp_path / "h.edf", start=datetime(2026, 1, 2, 10, 0, 5),
+        patient="MCH-0234567 F 02-MAY-1951 Haagse_Harry", recording_id="Startdate 02-JAN-2026 H-1234 X DigiTrak",
+    )  # fmt: skip
+    result = RecordingLabels(beats=beats_table("NNNN"), recording=recording)
+    save_recording(result, tmp_path / "out", {"model": "none"}, ("N", "S", "V", "F", "Q"))
+    said = json.loads((tmp_path / "out" / "summary.json").read_text())["recording"]
+    assert said == {
+        "name": "h.edf",
+        "start": "2026-01-02T10:00:05",
+        "patient": "MCH-0234567 F 02-MAY-1951 Haagse_Harry",
+        "recording_id": "Startdate 02-JAN-2026 H-1234 X DigiTrak",
+        "notes": [],
+    }
+    result = RecordingLabels(
+        beats=beats_table("NNNN"), recording=Recording(np.zeros(2500), 250.0, "0", tmp_path / "s.npy")
+    )
+    save_recording(result, tmp_path / "bare", {"model": "none"}, ("N", "S", "V", "F", "Q"))
+    said = json.loads((tmp_path / "bare" / "summary.json").read_text())["recording"]
+    assert said == {"name": "s.npy", "start": None, "patient": None, "recording_id": None, "notes": []}

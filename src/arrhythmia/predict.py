@@ -43,7 +43,7 @@ from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import beat_noise, gap_activity, overlapping, unanalysable
-from arrhythmia.data.recording import BeatRows, Recording, read_input
+from arrhythmia.data.recording import BeatRows, Recording, identification, read_input
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
 from arrhythmia.data.wfdb_source import flat_lead
@@ -1055,7 +1055,9 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     adapted, ``events.csv`` when the file marks patient events (``diary.patient_events``; their number in
     ``summary.json``'s ``patient_events``), and ``review.csv`` when beats were asked about: its ``label``
     column holds the model's labels for the reviewer to correct, and the corrected file is what ``--labels``
-    takes. Each file is written whole or not at all. Returns the summary."""
+    takes. ``summary.json``'s ``recording`` says whose recording it is, as its file does
+    (``data.recording.identification``: name, start, patient, recording_id, notes). Each file is written whole
+    or not at all. Returns the summary."""
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
@@ -1063,6 +1065,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     summary["muscle_filtered_s"] = round(result.muscle_filtered_s, 1)
     summary["mv_per_unit"] = result.mv_per_unit
     summary["start_time"] = start_text(result.recording.start) if result.recording is not None else None
+    # whose recording it is, verbatim from its file (a report filed away is matched to a patient by this)
+    summary["recording"] = identification(result.recording) if result.recording is not None else None
     if result.recording is not None:  # the signal's length (duration_s spans the first to the last beat)
         summary["recording_s"] = len(result.recording.signal) / result.recording.fs
     summary["beats_found_in_v_runs"] = result.found_in_v_runs

@@ -1,7 +1,9 @@
 """The report of one recording, as a Holter reader reads it: ``predict --report`` writes ``report.html``.
 
-One self-contained page (inline CSS, every figure a ``data:`` URI, nothing fetched): the recording's
-duration and analysable time; the heart-rate trend with its episodes shaded; the hourly table; ectopy and
+One self-contained page (inline CSS, every figure a ``data:`` URI, nothing fetched): whose recording it is, as
+its file says (its name; an EDF header's patient and recording fields, a WFDB header's comment lines, a CSV's
+``#`` lines, verbatim and escaped; nothing where the file says nothing); the recording's duration and
+analysable time; the heart-rate trend with its episodes shaded; the hourly table; ectopy and
 episode tables; the patient's events with the rhythm around each (``diary``); the morphology families;
 10-second event strips (fastest and slowest heart rate, longest pause, longest VT and SVT runs, AF onsets, the
 patient's first events), beats coloured and labelled; an RR tachogram and a Poincaré plot; and the
@@ -66,6 +68,7 @@ EXTRA_CSS = (
     " .wide th { font-size: 0.78rem; } .wide td { white-space: nowrap; }"
     " .figure-scroll { overflow-x: auto; }"
     " h1 { overflow-wrap: anywhere; }"
+    " .identity { color: inherit; font-size: 0.9rem; margin: 0 0 6px; overflow-wrap: anywhere; }"
     " .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); }"
     " .card .value { font-size: 2.2rem; } .thresholds { color: var(--muted); font-size: 0.9rem; }"
     " @media (max-width: 800px) { .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 10px; }"
@@ -476,6 +479,38 @@ def page_css(name: str, start: str = "") -> str:
     return " " + run_page_css(title, _css_string)
 
 
+#: The most characters of the file's own words the report's heading shows (``_identity``): two lines on a
+#: laptop's screen; summary.json's ``recording`` holds them all (a header of twenty comment lines would push
+#: the cards off the first page).
+IDENTITY_CHARS = 160
+
+
+def _printable(text: str) -> str:
+    """``text`` with each character that prints nothing (a control character, a stray NUL) as its escape
+    (``\\x00``), so that what a file says is shown as it is without a character that would hide a part."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _identity(recording: Recording) -> str:
+    """The heading's line of whose recording it is, as the file says it (``Recording``'s patient, recording_id
+    and notes: an EDF header's patient and recording fields, a WFDB header's comments, a CSV's ``#`` lines),
+    verbatim and escaped, cut at ``IDENTITY_CHARS``; "" where the file says nothing of it (the name and the
+    start are in the heading already)."""
+    said = [
+        ("Patient", recording.patient),
+        ("Recording", recording.recording_id),
+        ("Notes", " / ".join(recording.notes)),
+    ]
+    text = " · ".join(f"{label}: {value}" for label, value in said if value)
+    if not text:
+        return ""
+    text = _printable(text)
+    more = ""
+    if len(text) > IDENTITY_CHARS:
+        text, more = text[: IDENTITY_CHARS - 1].rstrip() + "…", " (in full in summary.json)"
+    return f'<p class="subtitle identity">{esc(text)}{more}</p>'
+
+
 def _review_state(reviewed: dict | None) -> str:
     """The subtitle's last sentence: whether a person has reviewed the labels (``summary["reviewed"]``, the
     review app's: beats reviewed, labels changed, last change), and how much."""
@@ -511,7 +546,7 @@ def render_recording_report(
     hr = summary.get("heart_rate_bpm")
     ectopy = summary.get("ectopy", {})
     parts = [
-        f"<header><h1>{esc(name)}</h1>",
+        f"<header><h1>{esc(name)}</h1>{_identity(recording)}",
         f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
         f"{esc(summary.get('model', '?'))}"
         f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
-from arrhythmia.data.clock import Start
+from arrhythmia.data.clock import Start, start_text
 from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
 from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
@@ -28,6 +28,7 @@ from arrhythmia.data.wfdb_source import (
     name_words,
     names_a_voltage,
     read_lead_and_unit,
+    record_comments,
     record_start,
     voltage_scale,
 )
@@ -124,7 +125,52 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
         why = str(exc).strip().removeprefix(f"{path}:").strip()
         raise DataError(f"{path}: cannot read EDF file ({why})") from None
     events = tuple((float(onset), str(text).strip()) for onset, text in zip(onsets, texts) if str(text).strip())
-    return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
+    patient, recording_id = _edf_identification(path)
+    return Recording(
+        signal,
+        rate,
+        name,
+        path,
+        millivolts=names_a_voltage(unit),
+        start=start,
+        events=events,
+        patient=patient,
+        recording_id=recording_id,
+    )
+
+
+#: The EDF+ date in a recording field's ``Startdate 02-MAR-2002`` (``X`` where unknown).
+_EDF_DATE = re.compile(r"\d{2}-[A-Z]{3}-\d{4}")
+
+
+def _edf_identification(path: Path) -> tuple[str | None, str | None]:
+    """An EDF/BDF header's patient field and recording field (80 characters each, bytes 8-168), verbatim but
+    for the spaces after them; None for one that says nothing: blank, or EDF+'s ``X`` for each unknown part
+    (``X X X X``, ``Startdate X X X X``; a recording field that gives only its start date, which the start
+    gives, says nothing more)."""
+    with open(path, "rb") as fh:
+        head = fh.read(168)
+    patient, recording = (head[a:b].decode("latin-1").strip() for a, b in ((8, 88), (88, 168)))
+    words = recording.split()
+    if words[:1] == ["Startdate"]:
+        words = words[1:]
+        words = words[1:] if words and (words[0] == "X" or _EDF_DATE.fullmatch(words[0])) else words
+    says = [any(word != "X" for word in said) for said in (patient.split(), words)]
+    return (patient if says[0] else None), (recording if says[1] else None)
+
+
+def identification(recording: Recording) -> dict:
+    """What the file says of whose recording it is, for ``summary.json``'s ``recording``: ``name`` (the file's
+    or WFDB record's name), ``start`` (ISO 8601, ``clock.start_text``), ``patient`` and ``recording_id`` (an
+    EDF header's patient and recording fields), ``notes`` (a WFDB header's comment lines, a CSV's ``#``
+    lines), each verbatim as the file gives it; None or [] where it gives nothing."""
+    return {
+        "name": Path(str(recording.path)).name,
+        "start": start_text(recording.start),
+        "patient": recording.patient,
+        "recording_id": recording.recording_id,
+        "notes": list(recording.notes),
+    }
 
 
 def _edf_signal_fields(header: bytes, offset: int, width: int) -> list[str]:
@@ -255,7 +301,18 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
         start = None
     start_s = onsets[0]
     events = tuple((onset - start_s, text) for onset, text in events)
-    return Recording(signal, rate, name, path, millivolts=names_a_voltage(unit), start=start, events=events)
+    patient, recording_id = _edf_identification(path)
+    return Recording(
+        signal,
+        rate,
+        name,
+        path,
+        millivolts=names_a_voltage(unit),
+        start=start,
+        events=events,
+        patient=patient,
+        recording_id=recording_id,
+    )
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
@@ -759,7 +816,15 @@ def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recordi
                 "(--fs HZ gives the recorder's)",
                 stacklevel=3,
             )
-        return Recording(signal, rate, name, record, millivolts=names_a_voltage(unit), start=record_start(record))
+        return Recording(
+            signal,
+            rate,
+            name,
+            record,
+            millivolts=names_a_voltage(unit),
+            start=record_start(record),
+            notes=record_comments(record),
+        )
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":

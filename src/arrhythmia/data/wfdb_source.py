@@ -386,6 +386,15 @@ def record_start(path: str | Path) -> datetime | time | None:
     return datetime.combine(header.base_date, header.base_time) if header.base_date else header.base_time
 
 
+def record_comments(path: str | Path) -> tuple[str, ...]:
+    """The comment lines of a WFDB record's header (``path``: the record, without ``.hea``), verbatim but for
+    the ``#`` and the spaces around them, in order: what the header says of the patient and the recording
+    (MIT-BIH's ``69 M 1085 1629 x1``: age, sex and tape numbers, then the medications; other databases'
+    ``age: 61``, ``diagnosis: ...``); () where it has none."""
+    comments = getattr(_header(Path(path)), "comments", None) or []
+    return tuple(text for text in (str(c).strip() for c in comments) if text)
+
+
 def _segment_headers(hea: Path) -> list[Path]:
     """The headers of the segments (and layout) a multi-segment record's master header ``hea`` names, beside
     it; [] for any other header. Such a record is one recording: its segments are not recordings of their
