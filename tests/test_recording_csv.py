@@ -220,3 +220,14 @@ def test_a_quoted_number_that_may_be_a_thousands_separator_is_refused_in_one_lin
     path.write_text(f'"ECG"\n{rows}\n')
     with pytest.raises(DataError, match=r"counts\.csv: row 2, column 1: '1,100' may be a decimal comma or a thousands"):
         read_input(path, fs=250)
+
+
+def test_a_header_whose_first_name_is_a_hash_is_no_comment(tmp_path):
+    """``#,time,ECG`` (a row-number column named ``#``) is the header, not a comment line to skip: skipped, the
+    file lost its names and its time column, and asked for --fs."""
+    t = np.arange(len(SIGNAL)) / 250
+    rows = "\n".join(f"{i},{a:.3f},{b:.5f}" for i, (a, b) in enumerate(zip(t, SIGNAL)))
+    path = tmp_path / "rows.csv"
+    path.write_text(f"# exported\n#,time,ECG\n{rows}\n")
+    data = read_input(path)
+    assert data.lead == "ECG" and data.fs == 250 and data.notes == ("exported",)

@@ -596,7 +596,7 @@ def _signal_cells(path: Path) -> tuple[object, int, tuple[str, ...]]:
         head = fh.read(65536)
     lines = head.splitlines()
     skipped = 0
-    while skipped < len(lines) and (not lines[skipped].strip() or lines[skipped].lstrip().startswith("#")):
+    while skipped < len(lines) and (not lines[skipped].strip() or _is_comment(lines[skipped])):
         skipped += 1
     comments = tuple(line.strip()[1:].strip() for line in lines[:skipped] if line.strip()[1:].strip())
     if skipped == 0:
@@ -630,6 +630,13 @@ def _signal_cells(path: Path) -> tuple[object, int, tuple[str, ...]]:
     if frame.empty:
         raise DataError(f"{path}: file holds no samples")
     return _decimal_commas(frame, path, skipped), skipped, comments
+
+
+def _is_comment(line: str) -> bool:
+    """Whether a line above a CSV's table is a comment: it starts with ``#``, but for a header whose first name
+    is ``#`` (``#,time,ECG``: a row-number column), which a separator follows."""
+    text = line.lstrip()
+    return text.startswith("#") and text[1:2] not in tuple(",;\t")
 
 
 def _decimal_commas(frame, path: Path, skipped: int):
