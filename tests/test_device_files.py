@@ -403,3 +403,16 @@ def test_a_record_in_frames_cut_short_is_one_line(tmp_path):
     dat.write_bytes(dat.read_bytes()[: dat.stat().st_size * 3 // 4])
     with pytest.raises(DataError, match=r"f\.dat: signal file is truncated"):
         read_input(hea)
+
+
+def test_a_multi_segment_record_in_frames_is_read_at_the_leads_own_rate(tmp_path):
+    """Segments of 125 Hz frames holding the ECG 4 to a frame, and a gap of 500 frames between them: the lead
+    at 500 Hz, the gap 2,000 of its samples missing."""
+    ecg = synthetic_ecg(duration_s=16, fs=500, seed=4).signal
+    _frames_record(tmp_path, "s0", ecg[:4000])
+    _frames_record(tmp_path, "s1", ecg[4000:])
+    (tmp_path / "m.hea").write_text("m/3 2 125 2500\ns0 1000\n~ 500\ns1 1000\n")
+    data = read_input(tmp_path / "m")
+    assert data.fs == 500 and len(data.signal) == 10_000 and np.isnan(data.signal).sum() == 2000
+    assert np.abs(data.signal[:4000] - ecg[:4000]).max() < 0.001
+    assert np.abs(data.signal[6000:] - ecg[4000:]).max() < 0.001
