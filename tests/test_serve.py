@@ -766,6 +766,11 @@ def test_the_export_says_which_beats_the_review_labelled_and_what_the_model_said
     assert (marked["label"] == answer).all() and (marked["reviewed"] == 0).all()
     rest = table[table["reviewed_how"] == ""]
     assert (rest["label_before"] == "").all() and (rest["label"] == rest["model_label"]).all()
+    # the API's beats and the summary say the same (it said the reviewer had changed 0 labels)
+    rows = {b["sample"]: b for b in beats}
+    assert dict(zip(table["sample"], table["label_before"])) == {s: b["label_before"] or "" for s, b in rows.items()}
+    reviewed_summary = client.get("/api/recordings/r01").json()["summary"]["reviewed"]
+    assert (reviewed_summary["labels_changed"], reviewed_summary["labels_carried"]) == (1, len(carried))
     # what read it before reads it as before: the reviewer's beat alone is a given label, the rows the scores
     reviewed = folder / SIDECAR / "r01" / "reviewed"
     assert read_reviewed(reviewed / "beats.csv", ("N", "S", "V", "F", "Q")) == {exemplar["sample"]: answer}

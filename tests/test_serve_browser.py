@@ -371,6 +371,10 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
         assert f"({label} before re-labelling with your corrections)" in page.text_content("#selected")
         page.evaluate("window.drawn = []; drawStrip()")  # the strip as it is now, drawn once
         assert any(re.fullmatch(answer + r"\+\??", text) for text, *_ in page.evaluate("window.drawn"))
+        # the answered beat still says what the model had said (the re-labelled analysis holds the answer as its own)
+        page.evaluate(f"showBeat({{sample: {asked}, time_s: {asked} / view.rec.fs}})")
+        page.wait_for_function(f"() => document.getElementById('selected').textContent.includes('(sample {asked})')")
+        assert f"(sample {asked}): {answer} (model: {label})" in page.text_content("#selected")
         assert not page.evaluate(OVERLAPPING_NOW)
         for _ in range(3):  # a 60-s strip: its letters on as many rows as keep them apart (they ran together)
             page.keyboard.press("+")

@@ -248,6 +248,7 @@ class ReviewStore:
         self._state: ReviewState | None = None
         self._state_generation: int | None = None
         self._rhythm: tuple[int, dict] | None = None
+        self._first: tuple[tuple, np.ndarray] | None = None  # first_model_labels, by analysis and RELABELLED
 
     # --- status and options ---------------------------------------------------------------------------
 
@@ -638,11 +639,15 @@ class ReviewStore:
         return state.samples / self.meta()["fs"]
 
     def beat_rows(self, index: np.ndarray | None = None) -> list[dict]:
-        """Beats as JSON rows: sample, time_s, label, model_label, reviewed, confidence, family."""
+        """Beats as JSON rows: sample, time_s, label, model_label, reviewed, confidence, family, and
+        ``label_before``: the model's label before the review on a beat the review labelled (by hand, or carried
+        by a re-labelling: ``reviewed_table``), else None."""
         state = self.state()
         if index is None:
             index = np.arange(len(state.samples))
         confidence = state.base["confidence"].to_numpy(np.float64)[index]
+        first = self.first_model_labels()[index]
+        marked = state.reviewed[index] | (state.labels[index] != first)
         columns = {
             "sample": state.samples[index].tolist(),
             "time_s": self.times_s()[index].round(4).tolist(),
@@ -651,6 +656,7 @@ class ReviewStore:
             "reviewed": state.reviewed[index].tolist(),
             "confidence": [None if np.isnan(c) else round(float(c), 4) for c in confidence],
             "family": state.family[index].tolist(),
+            "label_before": [label if mark else None for label, mark in zip(first.tolist(), marked.tolist())],
         }
         return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
@@ -711,15 +717,24 @@ class ReviewStore:
 
     def first_model_labels(self) -> np.ndarray:
         """(n_beats,) str: each beat's label as the model gave it before any re-labelling with the corrections took
-        the review's labels (``relabelled``); the current analysis's own elsewhere."""
-        state = self.state()
-        first = state.model_labels.copy()
-        _, before = self.relabelled()
-        if before:
-            samples = np.fromiter(before, np.int64, len(before))
-            index, found = self._indices(state, samples)
-            first[index] = np.asarray(list(before.values()), dtype=first.dtype)[found]
-        return first
+        the review's labels (``relabelled``); the current analysis's own elsewhere. Made once per analysis (a strip
+        asks for it); not to be changed."""
+        with self.lock:
+            state = self.state()
+            try:
+                stamp = (self.analysis() / RELABELLED).stat().st_mtime_ns
+            except OSError:  # no re-labelling, or its record not written yet
+                stamp = None
+            key = (self._state_generation, stamp)
+            if self._first is None or self._first[0] != key:
+                first = state.model_labels.copy()
+                _, before = self.relabelled() if stamp is not None else ({}, {})
+                if before:
+                    samples = np.fromiter(before, np.int64, len(before))
+                    index, found = self._indices(state, samples)
+                    first[index] = np.asarray(list(before.values()), dtype=first.dtype)[found]
+                self._first = (key, first)
+            return self._first[1]
 
     def labels_snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The current analysis's beats, reviewed labels and first model labels (``first_model_labels``), copied;
@@ -728,7 +743,7 @@ class ReviewStore:
             if self.generation() is None:
                 return None
             state = self.state()
-            return state.samples.copy(), state.labels.copy(), self.first_model_labels()
+            return state.samples.copy(), state.labels.copy(), self.first_model_labels().copy()
 
     def save_relabelled(self, before: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
         """After a re-labelling with the corrections: write ``RELABELLED`` into its analysis, from ``before``
@@ -796,7 +811,9 @@ class ReviewStore:
         hourly table and HRV, recomputed once per version, and the episode settings they were found with."""
         with self.lock:  # a snapshot; the tables are made outside the lock, so strips and changes go on meanwhile
             state = self.state()
-            key = (self._state_generation, state.version)
+            first = self.first_model_labels()
+            # the re-labelling's record too: written just after its analysis became current, it changes the counts
+            key = (self._state_generation, state.version, self._first[0])
             if self._rhythm is not None and self._rhythm[0] == key:
                 return self._rhythm[1]
             meta = self.meta()
@@ -808,10 +825,13 @@ class ReviewStore:
             times_s = self.times_s()  # between samples, as beats.csv gives them
             noise, ventricular = self.lost_stretches()
             filtered = self.saved_stretches("muscle.npy")
+            # Against the model's first labels: a re-labelling gives its analysis the reviewer's (no label changed)
             reviewed = {
                 "version": state.version,
                 "beats_reviewed": int(state.reviewed.sum()),
-                "labels_changed": int((labels != state.model_labels).sum()),
+                "labels_changed": int((state.reviewed & (labels != first)).sum()),
+                # the labels a re-labelling with the corrections changed: answers carried to families and groups
+                "labels_carried": int((~state.reviewed & (labels != first)).sum()),
                 "last_change": state.last_change,
                 # corrections of beats this analysis did not detect (within CARRY_TOLERANCE_S): kept, not applied
                 "corrections_unmatched": len(state.unmatched),

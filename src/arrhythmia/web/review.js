@@ -186,17 +186,25 @@ function drawStrip() {
   canvas.dataset.start = view.start;
   remember();
   const beat = view.beats.find((b) => b.sample === view.selected);
+  // The model's label of a reviewed beat as the model gave it: once re-labelled with the corrections, the analysis
+  // holds the reviewer's label as its own (model_label), and "(model: N)" of an S* beat was no longer said.
+  const model = beat && beat.reviewed && beat.label_before != null ? beat.label_before : beat && beat.model_label;
   const selected = beat
     ? `beat at ${when(beat.time_s)} (sample ${beat.sample}): ${beat.label || "not classified"}` +
-      (beat.label !== beat.model_label ? ` (model: ${beat.model_label || "none"})` : "") +
+      (beat.label !== model ? ` (model: ${model || "none"})` : "") +
       (carried(beat) ? ` (${beat.relabelled_from || "no label"} before re-labelling with your corrections)` : "") +
-      (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${beat.confidence}` : "") +
+      (beat.family >= 0 ? `, family ${beat.family}` : "") + (beat.confidence !== null ? `, confidence ${confidenceText(beat.confidence)}` : "") +
       (unsure(beat) ? " (unsure)" : "")
     : "click a beat or press \u2192";
   // A live region: set only when it changes, so that a redraw (a resize) does not read it out again.
   const said = document.getElementById("selected");
   if (said.textContent !== selected) said.textContent = selected;
   markQuestion();
+}
+
+// A confidence in two decimals, rounded down: 0.4996 (unsure, under 0.5) is "0.49", never "0.50 (unsure)".
+function confidenceText(value) {
+  return (Math.floor(value * 100) / 100).toFixed(2);
 }
 
 // A beat's letter on the strip and what is known of it: "*" set by a reviewer; "+" changed by the latest
