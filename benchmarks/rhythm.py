@@ -124,7 +124,8 @@ def reference_episodes(path: Path, pause_s: float = EpisodeConfig.pause_s) -> di
     import wfdb
 
     header = wfdb.rdheader(str(path))
-    return scoring_reference(*read_annotations(path), header.fs, header.sig_len / header.fs, pause_s)
+    samples_notes = read_annotations(path, fs=header.fs)  # counted in frames, as header.fs and sig_len are
+    return scoring_reference(*samples_notes, header.fs, header.sig_len / header.fs, pause_s)
 
 
 def pct(x: float) -> str:

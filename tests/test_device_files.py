@@ -396,6 +396,37 @@ def test_annotations_of_a_record_in_frames_count_the_ecgs_own_samples(tmp_path):
     assert np.abs(beats.sample[:, None] - ecg.r_peaks[None, :]).min(axis=1).max() <= 10  # on an R wave
 
 
+def test_a_lead_in_frames_is_scored_against_annotations_counted_at_its_own_rate(tmp_path):
+    """Lead II stored 4 to a 125 Hz frame, lead I one: ``score --lead I`` reads I at 125 Hz, and its reference
+    beats must count I's samples (the frames), not II's (four times as many: past the end of I)."""
+    import wfdb
+
+    from arrhythmia.inference import Classifier
+    from arrhythmia.scoring import score_recording
+
+    ecg = synthetic_ecg(duration_s=30, fs=500, seed=4)
+    n_frames = len(ecg.signal) // 4
+    wfdb.wrsamp(
+        "f",
+        fs=125,
+        units=["mV", "mV"],
+        sig_name=["I", "II"],
+        e_p_signal=[ecg.signal[: n_frames * 4 : 4], ecg.signal[: n_frames * 4]],
+        samps_per_frame=[1, 4],
+        fmt=["16", "16"],
+        adc_gain=[1000.0, 1000.0],
+        baseline=[0, 0],
+        write_dir=str(tmp_path),
+    )
+    frames = np.round(ecg.r_peaks / 4).astype(np.int64)
+    frames = frames[frames < n_frames]
+    wfdb.wrann("f", "atr", frames, np.full(len(frames), "N"), write_dir=str(tmp_path))
+    with pytest.warns(UserWarning):  # a 30-s strip is too short to adapt
+        scored = score_recording(tmp_path / "f", Classifier.from_pretrained(device="cpu"), lead="I")
+    assert scored.fs == 125.0 and scored.lead == "I"
+    assert scored.n_reference == len(frames) and len(scored.y_true) >= len(frames) - 2  # every beat paired
+
+
 def test_a_record_in_frames_cut_short_is_one_line(tmp_path):
     """The signal file's length counts each frame's samples (1 + 4 here): one cut short is said by its bytes."""
     hea = _frames_record(tmp_path, "f", synthetic_ecg(duration_s=20, fs=500, seed=4).signal)

@@ -264,7 +264,11 @@ def _record_path(path: Path) -> Path:
 
 
 def read_reference(
-    path: Path, classes: tuple[str, ...], annotator: str = "atr", reference_csv: Path | None = None
+    path: Path,
+    classes: tuple[str, ...],
+    annotator: str = "atr",
+    reference_csv: Path | None = None,
+    fs: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
     """A recording's reference beats: ``(samples (m,) int64, classes (m,) str, flutter (k, 2) int64,
     annotations)``, the last every annotation (``read_annotations``' samples, symbols and notes, for
@@ -273,7 +277,9 @@ def read_reference(
     From ``reference_csv`` (columns ``sample,label``, as a review sheet; labels classes of the model or
     MIT-BIH beat symbols) if given, else from the WFDB annotation file ``annotator`` beside the record (its
     beat annotations; rhythm, noise and other notes are not beats). One-line DataError for a missing or
-    unreadable file, or a CSV label that is neither."""
+    unreadable file, or a CSV label that is neither. ``fs``: the rate of the lead scored, Hz, which the
+    annotations' samples count at (``read_annotations``: a lead stored several samples to a WFDB frame has
+    its own rate); None, the record's default lead's."""
     if reference_csv is not None:
         reviewed = read_reviewed(reference_csv)
         samples = np.array(sorted(reviewed), dtype=np.int64)
@@ -302,7 +308,7 @@ def read_reference(
             f"{record}: no reference annotations ({record.with_suffix(f'.{annotator}').name}{found}); "
             "name the annotator (--annotator) or give a CSV of sample,label (--reference)"
         )
-    samples, symbols, notes = read_annotations(record, annotator)
+    samples, symbols, notes = read_annotations(record, annotator, fs=fs)
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI)) | np.isin(symbols, list(classes))
     beats = samples[is_beat], reference_classes(symbols[is_beat], classes)
     return *beats, flutter_spans(samples, symbols), (samples, symbols, notes)
@@ -324,7 +330,7 @@ def _reference_of(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
     """``read_reference`` of a recording of ``n_samples`` at ``fs`` Hz, and one error line where it marks
     neither beats nor rhythm, or a beat past the recording's end (another recording's reference)."""
-    reference = read_reference(path, classes, annotator, reference_csv)
+    reference = read_reference(path, classes, annotator, reference_csv, fs)
     annotations = reference[3]
     has_notes = annotations is not None and bool(rhythm_notes(annotations[1], annotations[2]).any())
     where = reference_csv if reference_csv is not None else f"{_record_path(path)} ({annotator})"
