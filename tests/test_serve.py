@@ -781,6 +781,12 @@ def test_the_export_says_which_beats_the_review_labelled_and_what_the_model_said
     again = pd.read_csv(io.StringIO(client.get("/api/recordings/r01/export/beats.csv").text), keep_default_na=False)
     assert dict(zip(again["sample"], again["reviewed_how"])) == dict(zip(table["sample"], table["reviewed_how"]))
     assert (again["label_before"] == table["label_before"]).all()
+    # an export an older version wrote (without these columns) is written again, not handed out as this one's
+    version_file = reviewed / "version.json"
+    written = json.loads(version_file.read_text())
+    version_file.write_text(json.dumps({k: v for k, v in written.items() if k != "format"}))
+    (reviewed / "beats.csv").write_text("sample,label\n")
+    assert "reviewed_how" in client.get("/api/recordings/r01/export/beats.csv").text.splitlines()[0]
 
 
 def test_analysing_a_recording_twice_at_once_queues_one_analysis(folder, monkeypatch):

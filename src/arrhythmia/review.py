@@ -95,6 +95,9 @@ RELABELLED = "relabelled.json"
 #: re-labelling with the corrections gave it, an answer carried through its family or group; empty: the model's),
 #: and, on those rows, the label the model gave before the review.
 REVIEW_COLUMNS = ("reviewed_how", "label_before")
+#: What an export written by this version holds (``reviewed/version.json``): one written before 2 (without
+#: ``REVIEW_COLUMNS``, its report counting no label changed once re-labelled) is written again, not handed out.
+EXPORT_FORMAT = 2
 
 
 class NotFound(ArrhythmiaError):
@@ -1019,7 +1022,8 @@ class ReviewStore:
     def _export_key(self) -> dict:
         """What an export is of besides its version: the analysis, and whether its re-labelling's record
         (``RELABELLED``, written just after the analysis becomes current) was there to say the carried beats."""
-        return {"generation": self._state_generation, "relabelled": (self.analysis() / RELABELLED).exists()}
+        relabelled = (self.analysis() / RELABELLED).exists()
+        return {"generation": self._state_generation, "relabelled": relabelled, "format": EXPORT_FORMAT}
 
     def exported(self, report: bool = True) -> Path | None:
         """``reviewed/`` when it holds the export of the current version (with its report.html if ``report``),
