@@ -231,3 +231,25 @@ def test_a_header_whose_first_name_is_a_hash_is_no_comment(tmp_path):
     path.write_text(f"# exported\n#,time,ECG\n{rows}\n")
     data = read_input(path)
     assert data.lead == "ECG" and data.fs == 250 and data.notes == ("exported",)
+
+
+def test_a_semicolon_files_header_names_keep_their_commas(tmp_path):
+    """With ';' between cells a comma in a number is a decimal mark, but a name's comma is the name's."""
+    rows = "\n".join(f"{i / 250:.3f};{v:.4f}".replace(".", ",") for i, v in enumerate(SIGNAL))
+    path = tmp_path / "eu.csv"
+    path.write_text("Time (s);Lead II, mV\n" + rows + "\n")
+    data = read_input(path)
+    assert data.lead == "Lead II, mV" and data.fs == 250
+    assert np.allclose(data.signal, SIGNAL, atol=1e-4)
+    assert read_input(path, lead="Lead II, mV").lead == "Lead II, mV"
+
+
+def test_a_beat_csv_skips_the_comment_lines_above_its_rows(tmp_path):
+    from arrhythmia.data.heartbeat import read_beat_csv
+
+    beats = np.round(np.random.default_rng(0).random((3, 187)), 4)
+    table = "\n".join(",".join(f"{v:g}" for v in row) + ",1" for row in beats)
+    path = tmp_path / "beats.csv"
+    path.write_text("# exported by a beat tool\n# classes: N S V F Q\n" + table + "\n")
+    X, y = read_beat_csv(path, n_classes=5)
+    assert np.allclose(X, beats, atol=1e-6) and y.tolist() == [1, 1, 1]

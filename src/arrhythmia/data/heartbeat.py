@@ -19,21 +19,19 @@ PTBDB_CLASSES = ("normal", "abnormal")
 CSV_SEPARATORS = ",;\t"
 
 
-def _separator(path: Path) -> str:
-    """The file's cell separator, sniffed from its first 64 KB (``csv.Sniffer``); a comma if none stands out.
+def _separator(lines: list[str]) -> str:
+    """The cell separator of a table's first lines (up to 64 KB of them), sniffed (``csv.Sniffer``); a comma
+    if none stands out.
 
     One column under a header that names one lead (``ECG``, then ``-0,26``) is written with decimal commas:
     its separator is none of them (given as a tab, so that its commas are read as decimal marks).
     """
     import csv
 
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
-        head = fh.read(65536)
-    lines = head.splitlines()
     if len(lines) > 1 and not any(mark in lines[0] for mark in CSV_SEPARATORS) and _one_decimal_comma(lines[1:]):
         return "\t"
     try:
-        return csv.Sniffer().sniff(head, delimiters=CSV_SEPARATORS).delimiter
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=CSV_SEPARATORS).delimiter
     except csv.Error:
         return ","
 
@@ -42,33 +40,72 @@ def _one_decimal_comma(lines: list[str]) -> bool:
     """Whether every non-empty line (but a last one cut off) is one number written with a decimal comma."""
     import re
 
-    number = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
     full = [line for line in lines[:-1] if line.strip()] or [line for line in lines if line.strip()]
-    return bool(full) and all(number.fullmatch(line) for line in full)
+    return bool(full) and all(re.fullmatch(NUMBER_WITH_DECIMAL_COMMA, line) for line in full)
+
+
+#: A number written with a decimal comma (``0,125``, ``-1,5e-3``), spaces around it allowed.
+NUMBER_WITH_DECIMAL_COMMA = r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*"
+
+
+def is_comment(line: str) -> bool:
+    """Whether a line above a CSV's table is a comment: it starts with ``#``, but for a header whose first name
+    is ``#`` (``#,time,ECG``: a row-number column), which a separator follows."""
+    text = line.lstrip()
+    return text.startswith("#") and text[1:2] not in tuple(CSV_SEPARATORS)
 
 
 def read_csv_cells(path: Path):
     """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed.
 
-    Cells may be separated by commas, semicolons or tabs; where they are not separated by commas, a comma
-    inside a cell is a decimal mark (``0,125``, as spreadsheets in much of Europe write numbers).
+    Cells may be separated by commas, semicolons or tabs, sniffed from the table; where they are not
+    separated by commas, a comma inside a number is a decimal mark (``0,125``, as spreadsheets in much of
+    Europe write numbers; a header's names keep theirs). The ``#`` comment lines a device writes above its
+    table (``# Sampling rate: 250 Hz``) are skipped: the table's ``attrs`` give ``skipped_lines``, the file's
+    lines before its first row, and ``comments``, their text without the ``#``.
     """
     import pandas as pd  # imported on use: cached beat sets never need it
 
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
-    separator = _separator(path)
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.read(65536)
+    lines = head.splitlines()
+    skipped = 0
+    while skipped < len(lines) and (not lines[skipped].strip() or is_comment(lines[skipped])):
+        skipped += 1
+    comments = tuple(text for line in lines[:skipped] if (text := line.strip()[1:].strip()))
+    only_comments = f"{path}: file holds no samples (only '#' comment lines)"
+    if comments and skipped == len(lines) and len(head) < 65536:
+        raise DataError(only_comments)
+    separator = _separator(lines[skipped:])
     try:
         # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark that would stick to the first name
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, sep=separator, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            sep=separator,
+            encoding="utf-8-sig",
+            skiprows=skipped,
+        )
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
+        raise DataError(only_comments if comments else f"{path}: file is empty") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
     if frame.empty:
         raise DataError(f"{path}: file is empty")
     if separator != ",":
-        frame = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
+        pointed = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
+        first = frame.iloc[0]  # a header's names ("Lead II, mV") are no numbers: they keep their commas
+        names = (first.str.contains(",", regex=False) & ~first.str.fullmatch(NUMBER_WITH_DECIMAL_COMMA)).to_numpy()
+        if names.any():
+            kept = np.zeros(frame.shape, dtype=bool)
+            kept[0] = names
+            pointed = pointed.where(~kept, frame)
+        frame = pointed
+    frame.attrs.update(skipped_lines=skipped, comments=comments)
     return frame
 
 

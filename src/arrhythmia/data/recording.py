@@ -577,66 +577,18 @@ THOUSANDS = r"\s*[-+]?[1-9]\d{0,2},\d{3}\s*"
 
 
 def _signal_cells(path: Path) -> tuple[object, int, tuple[str, ...]]:
-    """A signal CSV as a table of strings (``read_csv_cells``), past the comment lines a recorder writes above
-    its table (``# Device: ...``, ``# Sampling rate: 250 Hz``); with the number of lines skipped and the
-    comments' text (without the ``#``), which the recording keeps as its notes.
+    """A signal CSV as a table of strings (``read_csv_cells``: past the comment lines a recorder writes above
+    its table, ``# Device: ...``); with the number of the file's lines before the table and the comments'
+    text (without the ``#``), which the recording keeps as its notes.
 
     A comma-separated file may quote cells written with a decimal comma (``"0,125","0,130"``, as European
     software exports): they are read as decimals where every such cell is one number with one comma and at
     least one of them cannot be a thousands separator (``0,125``, ``1,5``); where every one could be either
     (``"1,250"``), DataError naming the file and the cell. (With ``;`` or tab separators a comma is read as
     a decimal mark by ``read_csv_cells``.)"""
-    import pandas as pd
-
-    from arrhythmia.data.heartbeat import CSV_SEPARATORS
-
-    if not path.is_file():
-        raise DataError(f"{path}: file does not exist")
-    with path.open(encoding="utf-8-sig", errors="replace") as fh:
-        head = fh.read(65536)
-    lines = head.splitlines()
-    skipped = 0
-    while skipped < len(lines) and (not lines[skipped].strip() or _is_comment(lines[skipped])):
-        skipped += 1
-    comments = tuple(line.strip()[1:].strip() for line in lines[:skipped] if line.strip()[1:].strip())
-    if skipped == 0:
-        frame = read_csv_cells(path)
-    elif skipped == len(lines) and len(head) < 65536:
-        raise DataError(f"{path}: file holds no samples (only '#' comment lines)")
-    else:
-        import csv
-
-        table = "\n".join(lines[skipped:])
-        try:  # the separator sniffed from the table, not from the comments above it (pandas' C reader is fast)
-            separator = csv.Sniffer().sniff(table, delimiters=CSV_SEPARATORS).delimiter
-        except csv.Error:
-            separator = ","
-        try:
-            frame = pd.read_csv(
-                path,
-                header=None,
-                dtype=str,
-                keep_default_na=False,
-                sep=separator,
-                encoding="utf-8-sig",
-                skiprows=skipped,
-            )
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: file holds no samples (only '#' comment lines)") from None
-        except pd.errors.ParserError as exc:
-            raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
-        if separator != ",":
-            frame = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
-    if frame.empty:
-        raise DataError(f"{path}: file holds no samples")
+    frame = read_csv_cells(path)
+    skipped, comments = frame.attrs["skipped_lines"], frame.attrs["comments"]
     return _decimal_commas(frame, path, skipped), skipped, comments
-
-
-def _is_comment(line: str) -> bool:
-    """Whether a line above a CSV's table is a comment: it starts with ``#``, but for a header whose first name
-    is ``#`` (``#,time,ECG``: a row-number column), which a separator follows."""
-    text = line.lstrip()
-    return text.startswith("#") and text[1:2] not in tuple(",;\t")
 
 
 def _decimal_commas(frame, path: Path, skipped: int):
