@@ -85,6 +85,19 @@ GAP_BLOCK_S = 60.0  # neighbouring gaps are band-passed together, up to this muc
 #: a QRS and made false beats at its edges. ECG never holds one value this long: MIT-BIH's longest run outside
 #: saturation is 28 ms, and its records quantised to 8 bits (0.04 mV) hold one value for at most 0.26 s.
 FLAT_RUN_S = 0.5
+#: An electrode that pops moves the baseline by millivolts in a sample and leaves it there (or lets it decay over
+#: seconds, as a recorder's high-pass brings it back); its edge is as steep as a QRS complex and was read as a beat.
+#: A QRS complex rises from its baseline and comes back to it: a detection is a step, not a beat, where the signal's
+#: level ``STEP_LEVEL_S`` after it differs from its level as long before by at least the typical detection's height
+#: and, within ``STEP_QRS_S`` of it, the signal strays less than ``STEP_STRAY`` of that jump from both levels (it
+#: only goes from one to the other). On MIT-BIH's 48 records (MLII, 109,494 annotated beats) one annotated beat
+#: (203, in its motion artefact) is such a step; a 2-3 mV step on record 100, held or decaying over 1 s, strays
+#: 0.04-0.26 of its jump (tests/test_no_ecg.py).
+STEP_LEVEL_S = (0.1, 0.25)
+STEP_QRS_S = 0.1
+STEP_STRAY = 0.3
+#: A step taken out leaves this long each side of its steepest sample missing, bridged as a gap is.
+STEP_EDGE_S = 0.02
 
 
 def interpolate_nan(x: np.ndarray) -> np.ndarray:
@@ -560,7 +573,72 @@ def detect_and_filter(signal: np.ndarray, fs: float, method: str = DEFAULT_METHO
     if gaps.any():
         x = np.where(gaps, np.nan, x)
     filtered = bandpass(x, fs)
-    return find_r_peaks(filtered, fs, method, invalid=gaps), filtered
+    peaks = find_r_peaks(filtered, fs, method, invalid=gaps)
+    steps = baseline_steps(x, fs, peaks)
+    if steps.any():
+        # Taken out and detected again, not only dropped: read as a beat, a step had made the true beat after
+        # it its "T wave" (and the band-pass rings for a second after it).
+        x, bridged = _without_steps(x, fs, peaks[steps])
+        gaps = gaps | bridged
+        filtered = bandpass(x, fs)
+        peaks = find_r_peaks(filtered, fs, method, invalid=gaps)
+        peaks = peaks[~baseline_steps(x, fs, peaks)]
+    return peaks, filtered
+
+
+def _without_steps(x: np.ndarray, fs: float, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` ((n,) float) with the baseline steps found at ``steps`` (samples, ``baseline_steps``) taken out: the
+    signal after each one's steepest sample moved back by its jump, and ``STEP_EDGE_S`` each side of that sample
+    missing (NaN, bridged by the band-pass). Also (n,) bool, the samples made missing. A step that decays leaves
+    a slow curve, which the band-pass takes out."""
+    x = x.copy()
+    bridged = np.zeros(len(x), dtype=bool)
+    near, far, half = round(STEP_LEVEL_S[0] * fs), round(STEP_LEVEL_S[1] * fs), round(STEP_QRS_S * fs)
+    edge = max(round(STEP_EDGE_S * fs), 1)
+    for at in np.asarray(steps, dtype=np.int64):
+        lo, hi = max(at - half, 0), min(at + half + 1, len(x))
+        with warnings_ignored(RuntimeWarning):
+            jumps = np.abs(np.diff(x[lo:hi]))
+            if len(jumps) == 0 or not np.isfinite(jumps).any():
+                continue
+            steepest = lo + int(np.nanargmax(jumps))  # the last sample before the jump
+            jump = np.nanmedian(x[at + near + 1 : at + far + 1]) - np.nanmedian(x[max(at - far, 0) : max(at - near, 0)])
+        if not np.isfinite(jump):
+            continue
+        x[steepest + 1 :] -= jump
+        gap = slice(max(steepest - edge, 0), min(steepest + edge + 1, len(x)))
+        x[gap], bridged[gap] = np.nan, True
+    return x, bridged
+
+
+def baseline_steps(x: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
+    """(k,) bool: which of ``peaks`` ((k,) int samples of ``x``, (n,) float, any unit, NaN where missing) are
+    the edge of a baseline step (an electrode that popped), not a QRS complex (``STEP_STRAY``).
+
+    Each detection's levels are the median of ``x`` from ``STEP_LEVEL_S[1]`` to ``STEP_LEVEL_S[0]`` before it and
+    from ``STEP_LEVEL_S[0]`` to ``STEP_LEVEL_S[1]`` after it; its height, how far ``x`` strays within
+    ``STEP_QRS_S`` of it from the nearer of the two. A step jumps between the levels by at least the median
+    height of ``peaks`` (a beat's worth: small shifts of the baseline do not count) and strays under
+    ``STEP_STRAY`` of that jump from both.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if len(peaks) == 0:
+        return np.zeros(0, dtype=bool)
+    near, far, half = round(STEP_LEVEL_S[0] * fs), round(STEP_LEVEL_S[1] * fs), round(STEP_QRS_S * fs)
+
+    def around(offsets: np.ndarray) -> np.ndarray:  # (k, len(offsets)) samples of x, NaN past its ends
+        index = peaks[:, None] + offsets[None, :]
+        inside = (index >= 0) & (index < len(x))
+        return np.where(inside, x[np.clip(index, 0, len(x) - 1)], np.nan)
+
+    with warnings_ignored(RuntimeWarning):  # a window all missing: no level, not a step
+        before = np.nanmedian(around(np.arange(-far, -near)), axis=1)
+        after = np.nanmedian(around(np.arange(near + 1, far + 1)), axis=1)
+        qrs = around(np.arange(-half, half + 1))
+        stray = np.nanmax(np.minimum(np.abs(qrs - before[:, None]), np.abs(qrs - after[:, None])), axis=1)
+        typical = np.nanmedian(stray)
+    jump = np.abs(after - before)
+    return (jump >= typical) & (stray < STEP_STRAY * jump)
 
 
 def find_r_peaks(
