@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -499,6 +500,11 @@ def test_every_printed_page_names_the_recording_and_its_page():
     result = RecordingLabels(beats=pd.DataFrame({"sample": [], "label": [], "confidence": []}), recording=recording)
     page = render_recording_report(recording, result, {"classified": 0}, {})
     assert '@top-left { content: "rec 7.npy: Holter analysis, started 2026-11-28 10:23:05";' in page
+    # an EDF header's patient field: its code first, on every page and in the title, cut short if long
+    edf = replace(recording, patient="MCH-0234567 F 02-MAY-1951 Haagse_Harry_with_a_very_long_name")
+    page = render_recording_report(edf, replace(result, recording=edf), {"classified": 0}, {})
+    assert '@top-left { content: "rec 7.npy (patient MCH-0234567 F 02-MAY-1951 Haagse_Harry_w...): Holter' in page
+    assert "<title>rec 7.npy (patient MCH-0234567 F 02-MAY-1951 Haagse_Harry_w...): Holter analysis</title>" in page
 
 
 #: Machado, Oliveira and Fernandes (2009): linear RGB as seen with protanopia, deuteranopia and tritanopia.

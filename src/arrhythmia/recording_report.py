@@ -471,12 +471,26 @@ def _css_string(text: str) -> str:
     return f'"{safe}"'
 
 
-def page_css(name: str, start: str = "") -> str:
-    """The ``@page`` rule of a printed report: ``name`` (the recording's) and ``start`` (when it began, where
-    known) at the top left of every page, "page n of m" at its bottom right."""
-    title = f"{name}: Holter analysis" + (f", started {start}" if start else "")
+#: The most characters of the patient field every printed page carries (an EDF+ patient field holds a code,
+#: sex, birth date and name: the code first).
+PAGE_PATIENT_CHARS = 40
+
+
+def page_css(name: str, start: str = "", patient: str | None = None) -> str:
+    """The ``@page`` rule of a printed report: ``name`` (the recording's), ``patient`` (as the file gives it,
+    cut at ``PAGE_PATIENT_CHARS``) and ``start`` (when it began) where known at the top left of every page,
+    "page n of m" at its bottom right: a page that comes loose from a chart can be put back."""
+    title = _page_title(name, patient) + (f", started {start}" if start else "")
     # the recording's own quoting: its page is UTF-8, so a name's letters stay as they are
     return " " + run_page_css(title, _css_string)
+
+
+def _page_title(name: str, patient: str | None) -> str:
+    """``NAME: Holter analysis``, with the patient's field after the name where the file gives one."""
+    who = _printable(patient or "").strip()
+    if len(who) > PAGE_PATIENT_CHARS:
+        who = who[:PAGE_PATIENT_CHARS].rstrip() + "..."
+    return f"{name}" + (f" (patient {who})" if who else "") + ": Holter analysis"
 
 
 #: The most characters of the file's own words the report's heading shows (``_identity``): two lines on a
@@ -664,8 +678,8 @@ def render_recording_report(
         parts.append(f"<p>{esc(said[:1].upper() + said[1:])}.</p>")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{REPORT_POLICY_META}'
-        f"<title>{esc(name)}: Holter analysis</title><style>{CSS}{EXTRA_CSS}{PRINT_CSS}"
-        f"{page_css(name, clock_at(recording.start, 0))}</style>"
+        f"<title>{esc(_page_title(name, recording.patient))}</title><style>{CSS}{EXTRA_CSS}{PRINT_CSS}"
+        f"{page_css(name, clock_at(recording.start, 0), recording.patient)}</style>"
         "</head><body><main>" + "".join(parts) + "</main></body></html>"
     )
 
