@@ -1,12 +1,14 @@
 """Stretches of a Holter recording with no ECG in them, as an analyst meets them: an electrode that pops (a
-baseline step of millivolts) is no beat."""
+baseline step of millivolts) and a lead that pops off and then lies still. Neither is a beat, nor a pause."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import MITDB, needs_mitdb
 
 from arrhythmia.data.detection import baseline_steps, detect_r_peaks, match_peaks
+from arrhythmia.data.quality import unanalysable
 from arrhythmia.data.synthetic import synthetic_ecg
 
 FS = 360.0
@@ -48,3 +50,43 @@ def test_a_beat_on_a_baseline_step_is_still_a_beat():
     found = detect_r_peaks(stepped, FS)
     assert np.min(np.abs(found - beats[40])) <= 0.05 * FS
     assert not baseline_steps(stepped, FS, beats).any()
+
+
+def test_a_lead_that_pops_off_and_lies_still_is_unanalysable():
+    """An electrode that popped off with a 3 mV jump and then lay still (only its amplifier's noise, 5 µV,
+    and no QRS complex) for 30 s: the jump fills its own second's QRS band and the stretch sweeps in none of
+    its own, so it was no recovering amplifier, and its 30 s were read as pauses of 3 bpm."""
+    ecg, _ = _ecg(90.0)
+    a, b = int(40 * FS), int(70 * FS)
+    x = ecg.copy()
+    x[a:b] = ecg[a] + 3.0 + 0.005 * np.random.default_rng(0).standard_normal(b - a)
+    found = unanalysable(x, FS) / FS
+    assert len(found) == 1, found
+    (start, end) = found[0]
+    assert start <= 42.0 and end >= 68.0 and start >= 39.0 and end <= 71.0
+
+
+def test_beatless_seconds_beside_a_large_beat_are_no_lead_off():
+    """Single seconds without a QRS complex next to a large beat's slow swing (a slow rhythm, AF's long
+    intervals) are ECG: a stretch needs ``JUMPED_OFF_S`` without QRS complexes for a jump to make it noise."""
+    ecg, beats = _ecg(60.0)
+    x = ecg.copy()
+    # a 2.5 s pause after beat 30 whose baseline lies 1 mV lower after it (a wandering baseline)
+    a, b = int(beats[30] + 0.3 * FS), int(beats[30] + 2.8 * FS)
+    x[a:b] = np.linspace(x[a], x[a] - 1.0, b - a)
+    x[b:] -= 1.0
+    assert len(unanalysable(x, FS)) == 0
+
+
+@needs_mitdb
+def test_mitdb_219_af_with_a_wandering_baseline_keeps_its_short_beatless_seconds():
+    """219 (AF, a wandering baseline) has beatless seconds beside jumps of the slow signal, one or two at a
+    time: none of them becomes a stretch of lead-off (as measured over MIT-BIH's 48 records, whose
+    unanalysable stretches the rule leaves as they were)."""
+    from arrhythmia.data.recording import read_input
+
+    recording = read_input(MITDB / "219")
+    fs = recording.fs
+    part = np.asarray(recording.signal[int(800 * fs) : int(1100 * fs)], dtype=np.float64)
+    found = unanalysable(part, fs) / fs
+    assert len(found) and (found[:, 1] - found[:, 0]).max() <= 2.0, found

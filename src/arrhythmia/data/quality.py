@@ -51,6 +51,11 @@ QRS_BAND_HZ = (5.0, 40.0)
 #: (docs/choosing-the-rhythm-settings.md#pauses).
 RECOVERY_SWEEP_MV = 0.75
 SLOW_HZ = 1.0
+#: ... or, when it lasts at least ``JUMPED_OFF_S``, when the slow signal jumped by that much into it or out of it
+#: (an electrode that popped off and then lay still: the jump fills the QRS band of its own second, and the
+#: stretch sweeps in none of its own). Real ECG has single beatless seconds next to such jumps (MIT-BIH's 219, in
+#: AF with a wandering baseline: one or two seconds at a time), never 5 s of them.
+JUMPED_OFF_S = 5.0
 #: Signal filtered on each side of a stretch, so that the filters' edges fall outside it.
 FILTER_MARGIN_S = 5.0
 #: ``gap_activity`` measures the intervals between beats at least this long, from this long after the
@@ -237,12 +242,13 @@ def recovering_amplifier(
 ) -> np.ndarray:
     """(n_blocks,) bool, one per block of ``block`` samples (the last one may be short): the stretches of
     blocks whose QRS band spans under ``collapse_share`` of the recording's median block and in one of
-    which the slow signal sweeps by ``sweep_mv`` or more. signal: (n_samples,) float, mV, NaN where
-    missing; fs: Hz; lost: (n_blocks,) bool, the blocks already known to hold no signal (missing, flat,
-    saturated: ``unanalysable``'s), left out of that median, or None (none)."""
+    which the slow signal sweeps by ``sweep_mv`` or more, or, for stretches of ``JUMPED_OFF_S`` or longer,
+    into or out of which it jumps by that much (``_jumped_to``: a lead that popped off and lay still).
+    signal: (n_samples,) float, mV, NaN where missing; fs: Hz; lost: (n_blocks,) bool, the blocks already known
+    to hold no signal (missing, flat, saturated: ``unanalysable``'s), left out of that median, or None (none)."""
     n = len(signal)
     n_blocks = -(-n // block)
-    qrs_span, slow_span = np.zeros(n_blocks), np.zeros(n_blocks)
+    qrs_span, slow_span, slow_level = np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(n_blocks)
     if n < 3 * block or QRS_BAND_HZ[0] >= 0.45 * fs:
         return np.zeros(n_blocks, dtype=bool)
     slow_sos = sps.butter(2, SLOW_HZ, btype="lowpass", fs=fs, output="sos")
@@ -254,7 +260,9 @@ def recovering_amplifier(
             continue
         blocks = slice(first // block, -(-last // block))  # ``first`` is a whole number of blocks
         qrs_span[blocks] = _block_spans(bandpass(part, fs, *QRS_BAND_HZ)[first - lo : last - lo], block)
-        slow_span[blocks] = _block_spans(sps.sosfiltfilt(slow_sos, part)[first - lo : last - lo], block)
+        slow = sps.sosfiltfilt(slow_sos, part)[first - lo : last - lo]
+        slow_span[blocks] = _block_spans(slow, block)
+        slow_level[blocks] = _block_medians(slow, block)
     # The median of the blocks with signal: a lead off for half a Holter's day spans nothing in the QRS band,
     # and with it in the median no block was ever "collapsed" against it, nor an amplifier seen recovering.
     held = qrs_span if lost is None else qrs_span[~np.asarray(lost, dtype=bool)]
@@ -262,15 +270,34 @@ def recovering_amplifier(
     collapsed = qrs_span < collapse_share * typical
     recovering = np.zeros(n_blocks, dtype=bool)
     for first, last in true_runs(collapsed):
-        if (slow_span[first : last + 1] >= sweep_mv).any():
+        jumped = (last - first + 1) * block >= JUMPED_OFF_S * fs and _jumped_to(slow_level, first, last, sweep_mv)
+        if (slow_span[first : last + 1] >= sweep_mv).any() or jumped:
             recovering[first : last + 1] = True
     return recovering
+
+
+def _jumped_to(level: np.ndarray, first: int, last: int, sweep_mv: float) -> bool:
+    """Whether the slow signal's level (``level``: (n_blocks,) median per block, mV) moved by ``sweep_mv`` or more
+    into the stretch of blocks ``first``-``last`` or out of it, across the block next to it: an electrode that
+    popped and then lay still makes the jump in that block, whose edge fills the QRS band (no collapsed block),
+    and sweeps in none of the stretch's own. Both ends of the stretch must lie that far from the level outside.
+    (A wandering baseline moves as much beside a beatless second or two of real ECG: ``JUMPED_OFF_S``.)"""
+    inside = level[first : last + 1]
+    outside = [level[i] for i in (first - 2, last + 2) if 0 <= i < len(level)]
+    return any(np.nanmin(np.abs(inside[[0, -1]] - value)) >= sweep_mv for value in outside if np.isfinite(value))
 
 
 def _block_spans(values: np.ndarray, block: int) -> np.ndarray:
     """The peak-to-peak range of each block of ``block`` samples of ``values`` (the last may be short)."""
     edges = np.arange(0, len(values), block)
     return np.maximum.reduceat(values, edges) - np.minimum.reduceat(values, edges)
+
+
+def _block_medians(values: np.ndarray, block: int) -> np.ndarray:
+    """The median of each block of ``block`` samples of ``values`` (the last may be short)."""
+    whole = len(values) // block * block
+    medians = np.median(values[:whole].reshape(-1, block), axis=1) if whole else np.zeros(0)
+    return np.append(medians, np.median(values[whole:])) if whole < len(values) else medians
 
 
 def gap_activity(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
