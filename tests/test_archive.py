@@ -403,6 +403,7 @@ def test_a_cohort_row_counts_vt_and_svt_episodes_couplets_and_runs(tmp_path):
     )
     row = cohort_row(tmp_path)
     assert (row["vt_episodes"], row["svt_episodes"]) == (2, 1)
+    assert row["patient"] == ""  # the file gave none
     assert (row["S_couplets"], row["S_runs"], row["V_couplets"], row["V_runs"]) == (2, 3, 3, 4)
 
 
@@ -434,6 +435,21 @@ def test_ctrl_c_stops_an_archive_with_one_line_and_a_rerun_resumes(client, tmp_p
 
     rerun = label_archive(find_recordings([folder]), out, client=client, progress=False)
     assert (rerun.labelled, rerun.skipped, rerun.failed) == (8 - finished, finished, 0)
+
+
+def test_a_cohort_row_carries_the_patient_field_the_file_gives(tmp_path):
+    """An EDF header's patient field is what joins a cohort's rows to its clinical data; a formula in it is
+    written as text, never run by a spreadsheet."""
+    from arrhythmia.archive import LEADING_COLUMNS, OUTSIDE_TEXT, cohort_row, cohort_table
+    from arrhythmia.files import spreadsheet_columns
+
+    recording = {"name": "h1", "patient": "=HYPERLINK(1) MCH-0234567 F", "notes": []}
+    (tmp_path / "summary.json").write_text(json.dumps({"beats": 1, "per_class": {"N": 1}, "recording": recording}))
+    row = cohort_row(tmp_path)
+    assert row["patient"] == "=HYPERLINK(1) MCH-0234567 F"
+    table = cohort_table([{"record": "h1", **row}])
+    assert list(table.columns[: len(LEADING_COLUMNS)]) == LEADING_COLUMNS
+    assert spreadsheet_columns(table, OUTSIDE_TEXT)["patient"][0] == "'=HYPERLINK(1) MCH-0234567 F"
 
 
 def test_cohort_percentages_are_rounded_and_never_above_100(tmp_path):

@@ -502,6 +502,8 @@ def cohort_row(out: Path) -> dict:
     row["review_recommended"] = adaptation.get("review_recommended", False)
     row["unsure_beats"] = summary.get("unsure_beats", np.nan)
     row["start_time"] = summary.get("start_time") or ""  # the wall-clock start where the file gave one
+    # the patient field the file gives (an EDF header's), to join the row to the cohort's clinical data
+    row["patient"] = (summary.get("recording") or {}).get("patient") or ""
     row["patient_events"] = summary.get("patient_events", 0)  # the events (button, diary) the file marks
     return {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
 
@@ -510,10 +512,10 @@ def cohort_row(out: Path) -> dict:
 # The archive
 
 #: The cohort table's columns before the per-class counts, and after them.
-LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "start_time", "duration_s", "beats"]
+LEADING_COLUMNS = ["record", "status", "error", "warnings", "source", "start_time", "patient", "duration_s", "beats"]
 #: The cohort table's text columns that carry words from the archive's files (a file's name, its path, the
 #: messages that quote them), written through ``files.spreadsheet_text`` (a leading ' before = + - @).
-OUTSIDE_TEXT = ("record", "error", "warnings", "source")
+OUTSIDE_TEXT = ("record", "error", "warnings", "source", "patient")
 TRAILING_COLUMNS = [
     "S_burden_percent",
     "V_burden_percent",
