@@ -327,7 +327,20 @@ def test_relabelling_with_the_corrections_says_what_it_did_and_marks_the_beats_i
         page.add_init_script(STRIP_TEXTS)
         sent: list[str] = []
         page.on("request", lambda request: sent.append(f"{request.method} {request.url.split('/api/')[-1]}"))
-        open_review(page, url)
+        # opened while an analysis runs (from another tab): the button is marked as busy, and pressing it says so
+        running = {"name": "r01", "analysed": True, "status": "running", "stage": "labelling", "per_class": {"N": 1}}
+        page.route("**/api/recordings/r01?summary=false", lambda route: route.fulfill(json=running))
+        page.goto(f"{url}/recordings/r01")
+        page.wait_for_function("() => document.getElementById('message').textContent === 'r01: running (labelling)'")
+        assert page.get_attribute("#relabel", "aria-disabled") == "true"
+        page.focus("#relabel")
+        page.keyboard.press("Enter")
+        assert page.text_content("#message") == "r01: already running; wait for it"
+        page.unroute("**/api/recordings/r01?summary=false")
+        page.fill("#login input", TOKEN)  # the server's own answer asks for the token
+        page.click("#login button")
+        page.wait_for_function("() => Number(document.getElementById('strip').dataset.beats) > 5")
+        assert page.get_attribute("#relabel", "aria-disabled") is None
         page.keyboard.press("u")  # nothing to undo yet
         page.wait_for_function("() => document.getElementById('message').textContent === 'nothing to undo'")
         assert page.get_attribute("#message", "class") != "error" and not any("undo" in a for a in sent), sent

@@ -409,6 +409,8 @@ function showEvents(events) {
 async function loadRecording() {
   const rec = await apiJSON(BASE + "?summary=false"); // the summary (episodes, HRV) is not needed to draw
   view.rec = rec;
+  // An analysis already under way (from another tab, or the recordings page): the button marked as while its own runs
+  if (!relabelling) markBusy(rec.status === "queued" || rec.status === "running");
   document.getElementById("title").textContent = rec.name;
   document.title = "arrhythmia: " + rec.name;
   if (!rec.analysed || rec.status === "queued" || rec.status === "running") {
@@ -643,6 +645,10 @@ document.getElementById("relabel").addEventListener("click", () => relabelWithCo
 let relabelling = false;
 function markRelabelling(on) {
   relabelling = on;
+  markBusy(on);
+}
+
+function markBusy(on) {
   const button = document.getElementById("relabel");
   if (on) button.setAttribute("aria-disabled", "true");
   else button.removeAttribute("aria-disabled");
@@ -650,6 +656,7 @@ function markRelabelling(on) {
 
 async function relabelWithCorrections() {
   if (relabelling) return say("already re-labelling with your corrections\u2026");
+  if (view.rec && (view.rec.status === "queued" || view.rec.status === "running")) return say(`${view.rec.name}: already ${view.rec.status}; wait for it`);
   markRelabelling(true);
   try {
     await relabelOnce();
