@@ -830,3 +830,23 @@ def test_analysing_a_recording_twice_at_once_queues_one_analysis(folder, monkeyp
         assert wait_done(client, "r01")["status"] == "done"
         time.sleep(0.3)
     assert runs == [True]
+
+
+def test_an_export_made_while_another_analysis_became_current_is_not_taken_for_its_export(folder, monkeypatch):
+    """An export snapshots the reviewed labels, then writes for seconds; an analysis that became current meanwhile
+    (a re-labelling finishing) was recorded in version.json as the one exported, so its labels were never
+    exported: the next download handed out the older analysis's files as current."""
+    import arrhythmia.review as review
+
+    store = ReviewStore(folder, "r01")
+    old = store.analysis()
+    save = review.save_recording
+
+    def saving_while_an_analysis_finishes(*args, **kwargs):
+        shutil.copytree(old, old.parent / "analysis-2")
+        (store.folder / "current.json").write_text(json.dumps({"generation": 2}))
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(review, "save_recording", saving_while_an_analysis_finishes)
+    store.export(report=False)
+    assert store.exported(report=False) is None  # the export is of analysis 1, not of the current one

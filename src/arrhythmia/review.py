@@ -968,6 +968,7 @@ class ReviewStore:
             table = self.reviewed_table()
             times_s = self.times_s()
             version = state.version
+            key = self._export_key()  # of the snapshot: an analysis that becomes current meanwhile is not this one
         out = self.folder / "reviewed"
         families = None
         if (self.analysis() / "families.csv").exists():
@@ -1016,7 +1017,7 @@ class ReviewStore:
             files["report"] = write_recording_report(recording, result, summary, window, out)
         else:
             (out / "report.html").unlink(missing_ok=True)  # an older version's report must not pass for this one
-        write_json(out / "version.json", {**self._export_key(), "version": version, "report": report})
+        write_json(out / "version.json", {**key, "version": version, "report": report})
         return files
 
     def _export_key(self) -> dict:
