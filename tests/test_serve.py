@@ -803,11 +803,11 @@ def test_analysing_a_recording_twice_at_once_queues_one_analysis(folder, monkeyp
         checked(*args)
         time.sleep(0.3)
 
-    runs = []
+    runs, release = [], threading.Event()
 
     def analyse(self, model, use_corrections=False, stage=None, options=None):
         runs.append(use_corrections)
-        time.sleep(0.5)
+        release.wait(30)  # running until the test has asked all it asks
         return {"beats": 0}
 
     monkeypatch.setattr(serve, "_check_options", slow_check)
@@ -827,6 +827,7 @@ def test_analysing_a_recording_twice_at_once_queues_one_analysis(folder, monkeyp
         assert [a.json().get("joined", False) for a in answers].count(True) == 1
         other = client.post("/api/recordings/r01/analyse", json={"ask": 3})  # another analysis: refused
         assert other.status_code == 409 and "already" in other.json()["detail"]
+        release.set()
         assert wait_done(client, "r01")["status"] == "done"
         time.sleep(0.3)
     assert runs == [True]
