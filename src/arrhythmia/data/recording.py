@@ -125,6 +125,13 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
         why = str(exc).strip().removeprefix(f"{path}:").strip()
         raise DataError(f"{path}: cannot read EDF file ({why})") from None
     events = tuple((float(onset), str(text).strip()) for onset, text in zip(onsets, texts) if str(text).strip())
+    return _edf_recording(path, signal, rate, name, unit, start, events)
+
+
+def _edf_recording(
+    path: Path, signal: np.ndarray, rate: float, name: str, unit: str, start: Start, events: tuple
+) -> Recording:
+    """The Recording of an EDF/BDF lead read by either reader, with the header's patient and recording fields."""
     patient, recording_id = _edf_identification(path)
     return Recording(
         signal,
@@ -301,18 +308,7 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
         start = None
     start_s = onsets[0]
     events = tuple((onset - start_s, text) for onset, text in events)
-    patient, recording_id = _edf_identification(path)
-    return Recording(
-        signal,
-        rate,
-        name,
-        path,
-        millivolts=names_a_voltage(unit),
-        start=start,
-        events=events,
-        patient=patient,
-        recording_id=recording_id,
-    )
+    return _edf_recording(path, signal, rate, name, unit, start, events)
 
 
 #: Words of a column name (split at spaces, ``_``, ``-`` and brackets, case-insensitive) that mark a time
