@@ -288,6 +288,18 @@ def test_enter_after_a_click_does_not_press_the_button_again_and_a_conflict_is_s
         wait_version(other, 4)
         other.wait_for_function("() => document.getElementById('message').textContent.includes('changed elsewhere')")
         assert other.get_attribute("#message", "class") == "error"
+        # keys pressed quickly, each sent with the version the one before was answered with (the second was
+        # refused as stale and said to be another tab's change)
+        wait_version(page, 4)
+        for key in ("ArrowRight", "q", "ArrowRight", "q"):
+            page.keyboard.press(key)
+        wait_version(page, 6)
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("q")
+        page.keyboard.press("u")  # undoes that q
+        wait_version(page, 8)
+        assert page.text_content("#message").startswith("undone: 1 beat relabelled Q (version 7)")
+        assert page.get_attribute("#message", "class") != "error"
         assert not errors, errors
 
 

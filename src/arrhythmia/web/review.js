@@ -437,7 +437,17 @@ async function loadRecording() {
 
 // --- corrections -------------------------------------------------------------------------------------------
 
-async function change(path, method, body) {
+// Changes go to the server one at a time, each with the version the one before it was answered with. Sent at
+// once, two keys pressed quickly ("v", then "u" or another beat's "v") carried the same version: the second was
+// refused as stale, the page reloaded and said the recording had been "changed elsewhere (another tab?)".
+let changes = Promise.resolve();
+function change(path, method, body) {
+  const done = changes.then(() => changeNow(path, method, body));
+  changes = done.catch(() => {});
+  return done;
+}
+
+async function changeNow(path, method, body) {
   try {
     const done = await apiJSON(path, { method, headers: { "Content-Type": "application/json", "If-Match": `"${view.version}"` }, body: JSON.stringify(body) });
     setVersion(done.version, done.can_undo);
@@ -488,8 +498,8 @@ function relabelFamily(family, label) {
 // With nothing to undo (as the last answer said) nothing is asked: the request was refused (422), an error in red
 // and in the browser's console for a key pressed once too often. "Nothing to undo" said quietly instead.
 function undo() {
-  if (!view.canUndo) return say("nothing to undo");
-  return change(`${BASE}/undo`, "POST", {});
+  // once the changes sent before it are answered: "v" then "u" at once undoes that "v"
+  return changes.then(() => (view.canUndo ? change(`${BASE}/undo`, "POST", {}) : say("nothing to undo")));
 }
 
 // --- navigation --------------------------------------------------------------------------------------------
