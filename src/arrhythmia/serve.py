@@ -697,7 +697,9 @@ def _add_api(api: APIRouter, server: Server) -> None:
         """Queue the analysis. Body (optional): ``fs``, ``lead``, ``pretrained``, ``adapt``, ``ask`` (how to
         read and label it and how many beats to ask the reviewer about, kept for later), ``use_corrections``:
         re-label with the reviewer's labels as ``predict --labels`` does (those beats keep them; their
-        families and timing groups follow them)."""
+        families and timing groups follow them). While an analysis of the recording is queued or running, a
+        request asking the same (a button pressed twice) joins it (202, ``joined``: one analysis runs); one
+        asking otherwise is refused (409)."""
         store = server.store(name)
         settings = settings or {}
         unknown = set(settings) - {"fs", "lead", "pretrained", "use_corrections", "adapt", "ask"}
