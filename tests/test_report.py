@@ -650,3 +650,25 @@ def test_a_strip_s_beat_letters_are_dark_enough_to_read_in_print(monkeypatch, tm
 
     for text in letters:  # WCAG's contrast against the white page: 4.5:1 for text
         assert 1.05 / (luminance(text.get_color()) + 0.05) >= 4.5, (text.get_text(), text.get_color())
+
+
+def test_a_reviewed_report_counts_the_labels_the_answers_carried():
+    """After a re-labelling with the corrections, the answers' labels carried to families and groups were
+    called "the model's": 208's 174 carried labels were nowhere in the report."""
+    import pandas as pd
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.predict import RecordingLabels
+    from arrhythmia.recording_report import render_recording_report
+
+    recording = Recording(np.zeros(2000), 100.0, "MLII", "208.hea")
+    result = RecordingLabels(beats=pd.DataFrame({"sample": [], "label": [], "confidence": []}), recording=recording)
+    reviewed = {"beats_reviewed": 12, "labels_changed": 12, "labels_carried": 174, "last_change": "2026-12-02"}
+    page = render_recording_report(recording, result, {"classified": 0, "reviewed": reviewed}, {})
+    assert (
+        "a person looked at 12 beats and changed 12 labels, last on 2026-12-02, and the answers carried to 174 "
+        "more beats; the other labels are the model's." in page
+    )
+    reviewed["labels_carried"] = 0
+    page = render_recording_report(recording, result, {"classified": 0, "reviewed": reviewed}, {})
+    assert "changed 12 labels, last on 2026-12-02; the other labels are the model's." in page

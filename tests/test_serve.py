@@ -350,6 +350,22 @@ def test_the_patient_events_of_an_edf_file_reach_the_reviewed_report(folder):
     assert pd.read_csv(io.StringIO(exported.text), keep_default_na=False).equals(events)
 
 
+def test_the_reviewed_report_says_whose_recording_it_is_as_the_file_does(folder):
+    """The analysis's copy of the signal kept the recording's start and events but not the header's notes:
+    the reviewed summary.json and report said nothing of whose recording it was, where predict's did."""
+    write_wfdb_record(folder, "c01", seconds=90, seed=2)
+    header = folder / "c01.hea"
+    header.write_text(header.read_text() + "# 61 F 1085 1629 x1\n# Digoxin\n")
+    store = ReviewStore(folder, "c01")
+    store.analyse(load_classifier())
+    assert store.signal().notes == ("61 F 1085 1629 x1", "Digoxin")
+    with TestClient(create_app(folder)) as client:
+        report = client.get("/api/recordings/c01/export/report.html").text
+    assert "Notes: 61 F 1085 1629 x1 / Digoxin" in report
+    summary = json.loads((folder / SIDECAR / "c01" / "reviewed" / "summary.json").read_text())
+    assert summary["recording"]["notes"] == ["61 F 1085 1629 x1", "Digoxin"]
+
+
 def test_signal_overview_episodes_and_navigation(client):
     strip = client.get("/api/recordings/r01/signal", params={"start_s": 5, "end_s": 15}).json()
     assert strip["fs"] == 360 and len(strip["values"]) == 3600 and strip["start_s"] == pytest.approx(5.0)

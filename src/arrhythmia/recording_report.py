@@ -527,14 +527,17 @@ def _identity(recording: Recording) -> str:
 
 def _review_state(reviewed: dict | None) -> str:
     """The subtitle's last sentence: whether a person has reviewed the labels (``summary["reviewed"]``, the
-    review app's: beats reviewed, labels changed, last change), and how much."""
+    review app's: beats reviewed, labels changed, labels a re-labelling carried from the answers, last change),
+    and how much."""
     if not reviewed or not reviewed.get("beats_reviewed"):
         return "Not a medical device: every label is a proposal for a person to review."
     changed, beats = reviewed.get("labels_changed", 0), reviewed["beats_reviewed"]
     when = f", last on {esc(str(reviewed['last_change']))}" if reviewed.get("last_change") else ""
+    carried = reviewed.get("labels_carried", 0)  # answers a re-labelling carried through families and groups
+    carried_text = f", and the answers carried to {carried:,} more beat{'s' if carried != 1 else ''}" if carried else ""
     text = (
         f"<strong>Reviewed</strong>: a person looked at {beats:,} beat{'s' if beats != 1 else ''} and changed "
-        f"{changed:,} label{'s' if changed != 1 else ''}{when}; the other labels are the model's."
+        f"{changed:,} label{'s' if changed != 1 else ''}{when}{carried_text}; the other labels are the model's."
     )
     unmatched = reviewed.get("corrections_unmatched", 0)
     if unmatched:

@@ -308,7 +308,17 @@ class ReviewStore:
         signal = np.load(path, mmap_mode="r")
         start = parse_start(meta.get("start_time"))
         events = tuple((float(t), str(text)) for t, text in meta.get("events", []))
-        return Recording(signal, meta["fs"], meta["lead"], self.source, start=start, events=events)
+        return Recording(
+            signal,
+            meta["fs"],
+            meta["lead"],
+            self.source,
+            start=start,
+            events=events,
+            patient=meta.get("patient"),
+            recording_id=meta.get("recording_id"),
+            notes=tuple(meta.get("notes", ())),
+        )
 
     def reviewer_labels(self) -> dict[int, str]:
         """``{sample: label}`` of the beats a standing correction set, that the model could label (the
@@ -373,6 +383,10 @@ class ReviewStore:
             "lead": recording.lead,
             "start_time": start_text(recording.start),
             "events": [list(event) for event in recording.events],  # the patient's events the file marks
+            # whose recording it is, as its file says: the reviewed report and summary.json say it again
+            "patient": recording.patient,
+            "recording_id": recording.recording_id,
+            "notes": list(recording.notes),
             "classes": list(model.classes),
             "model": getattr(model, "model_name", ""),
             "window": model.window.to_dict(),
