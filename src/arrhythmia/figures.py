@@ -96,6 +96,21 @@ def clock(seconds: float, with_seconds: bool = True) -> str:
     return f"{text}:{rest % 60:02d}" if with_seconds else text
 
 
+def share(percent: float, digits: int = 1) -> str:
+    """A share (%) to ``digits`` decimals: ``"0.5%"``; one above nought that those decimals would round to
+    nought as ``"under 0.1%"`` (``"under 0.01%"``), since "0.0%" reads as none (one V beat in a day's 100,000,
+    a family of one beat among 3,000)."""
+    least = 10.0**-digits
+    if 0 < percent < least / 2:
+        return f"under {least:.{digits}f}%"
+    return f"{percent:.{digits}f}%"
+
+
+def beats_text(beats: int) -> str:
+    """``"1 beat"``, ``"1,619 beats"``."""
+    return f"{beats:,} beat{'s' if beats != 1 else ''}"
+
+
 #: Tick steps of a whole-recording time axis, s: the first that gives at most 12 ticks is taken (from a second
 #: a tick, for a recording of seconds, to two days a tick: a 14-day patch recording reads 0:00, 48:00, ... 336:00).
 CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800)  # a second to half an hour
@@ -543,7 +558,7 @@ def plot_family_templates(
         colour = CLASS_COLOURS.get(row["label"], "#0969da")
         ax.plot(t, template, color=colour, lw=1.4)
         ax.set_title(
-            f"family {row['family']}: {row['label']}, {row['beats']:,} beats ({row['percent']:.1f}%)\n"
+            f"family {row['family']}: {row['label']}, {beats_text(row['beats'])} ({share(row['percent'])})\n"
             f"RR / local median {row['pre_rr_ratio']:.2f}",
             fontsize=8,
         )

@@ -31,11 +31,13 @@ from arrhythmia.diary import AROUND_S
 from arrhythmia.episodes import RUN_MIN_BEATS
 from arrhythmia.figures import (
     EPISODE_COLOURS,
+    beats_text,
     clock,
     plot_family_templates,
     plot_heart_rate_trend,
     plot_recording_beats,
     plot_rr_tachogram_poincare,
+    share,
 )
 from arrhythmia.files import write_text_atomic
 from arrhythmia.hourly import (
@@ -206,7 +208,7 @@ def _burden(ectopy: dict | None, summary: dict) -> str:
     a recording without ectopy."""
     if not summary.get("classified", 0) or not ectopy:
         return "–"
-    return f"{ectopy.get('burden_percent', 0):.2f}%"
+    return share(ectopy.get("burden_percent", 0), 2)  # one V beat in a day's 100,000 is no "0.00%"
 
 
 def _no_beats(analysable_s: float) -> str:
@@ -240,8 +242,9 @@ def _af_card(af_s: float | None, duration_s: float) -> tuple[str, ...]:
     to be worked out. None: no hourly table."""
     if af_s is None:
         return ("AF", "–")
-    share = min(100.0 * af_s / duration_s, 100.0) if duration_s > 0 else 0.0
-    return ("AF", clock(af_s), f"h:mm:ss; burden {share:.1f}% of the recording")
+    burden = min(100.0 * af_s / duration_s, 100.0) if duration_s > 0 else 0.0
+    # a minute of AF in a week is 0.01%: "burden 0.0%" beside it read as none
+    return ("AF", clock(af_s), f"h:mm:ss; burden {share(burden)} of the recording")
 
 
 def _analysable_card(analysable_s: float, duration_s: float, known: bool) -> tuple[str, ...]:
@@ -294,7 +297,9 @@ def _families_alt(families: pd.DataFrame) -> str:
     share, as its panel's title gives them, for a reader who cannot see the panels ("median beat of each family"
     told them nothing)."""
     shown = families.head(FAMILIES_SHOWN)
-    each = "; ".join(f"family {r.family}: {r.label}, {r.beats:,} beats ({r.percent:.1f}%)" for r in shown.itertuples())
+    each = "; ".join(
+        f"family {r.family}: {r.label}, {beats_text(r.beats)} ({share(r.percent)})" for r in shown.itertuples()
+    )
     return f"median beat of each of the {len(shown)} largest morphology families: {each}"
 
 

@@ -1,0 +1,120 @@
+"""The recording report's numbers against themselves and the tables beside it: a share above nought is never shown
+as "0.0%", one beat is "1 beat". Small beat tables made here, no model."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig
+
+FS = 250.0
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def beat_table(times_s: np.ndarray, labels=None) -> pd.DataFrame:
+    """A beats.csv table of beats at ``times_s`` (s), all N unless ``labels`` says otherwise."""
+    samples = np.round(np.asarray(times_s, dtype=np.float64) * FS).astype(np.int64)
+    labels = ["N"] * len(samples) if labels is None else list(labels)
+    return pd.DataFrame({"sample": samples, "time_s": samples / FS, "label": labels, "confidence": 0.9})
+
+
+def episode_table(*rows) -> pd.DataFrame:
+    """An episodes.csv table of ``rows``: (type, start_s, end_s, beats, max_hr_bpm, mean_hr_bpm)."""
+    return pd.DataFrame([dict(zip(EPISODE_COLUMNS, row)) for row in rows], columns=list(EPISODE_COLUMNS))
+
+
+def render(beats: pd.DataFrame, episodes: pd.DataFrame, duration_s: float, tmp_path, families=None) -> str:
+    """The report's HTML of ``beats`` and ``episodes`` in a recording of ``duration_s`` s (no figures)."""
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.hourly import hourly_table, recording_hrv
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import render_recording_report
+
+    times, labels = beats["time_s"].to_numpy(), beats["label"].astype(str).to_numpy()
+    recording = Recording(np.zeros(int(duration_s * FS), dtype=np.float32), FS, "MLII", tmp_path / "rec.csv")
+    result = RecordingLabels(
+        beats=beats,
+        episodes=episodes,
+        hourly=hourly_table(times, labels, duration_s, episodes),
+        hrv=recording_hrv(times, labels, episodes),
+        recording=recording,
+        episode_settings=asdict(EpisodeConfig()),
+        families=families,
+    )
+    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
+    return render_recording_report(recording, result, summary, {})
+
+
+def card(page: str, label: str) -> tuple[str, list[str]]:
+    """The value and notes of the card ``label``."""
+    chunk = page.split(f'<div class="label">{label}</div>')
+    value = re.findall(r'<div class="value">([^<]*)</div>$', chunk[0])[0]
+    return value, re.findall(r'<div class="note">([^<]*)</div>', chunk[1].split('<div class="card">')[0])
+
+
+def test_one_ectopic_beat_among_thousands_is_no_burden_of_nought(tmp_path):
+    """A day's Holter with one V beat among ~100,000 read "V burden 0.00%" on its card and in the ectopy table,
+    as a recording without any; the burden is shown as under 0.01%, and summary.json keeps its value."""
+    times = np.arange(1.0, 1.0 + 25_000 * 0.5, 0.5)  # 25,000 beats at 120 bpm
+    labels = ["N"] * len(times)
+    labels[1000] = "V"  # 0.004%
+    page = render(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
+    assert card(page, "V burden")[0] == "under 0.01%"
+    assert card(page, "S burden")[0] == "0.00%"  # none is nought
+    ectopy = page.split("<h2>Ectopy</h2>")[1].split("</table>")[0]
+    assert '<td>V</td><td class="num">1</td>' in ectopy and ">under 0.01%</td>" in ectopy
+
+
+def test_a_minute_of_af_in_a_week_is_no_af_burden_of_nought(tmp_path):
+    """AF of 0:01:00 read "burden 0.0% of the recording" beside it where it was 0.01% (a week's patch: 0.0099%)."""
+    from arrhythmia.recording_report import _af_card
+
+    assert _af_card(60.0, 7 * 86400.0) == ("AF", "0:01:00", "h:mm:ss; burden under 0.1% of the recording")
+    assert _af_card(0.0, 7 * 86400.0)[2] == "h:mm:ss; burden 0.0% of the recording"
+    assert _af_card(200.0, 400.0)[2] == "h:mm:ss; burden 50.0% of the recording"
+
+
+def test_a_family_of_one_beat_is_one_beat_and_not_none_of_the_recording(monkeypatch, tmp_path):
+    """201's gallery alt text and panel titles read "family 7: V, 1 beats (0.1%)" and 208's "family 11: N, 1 beats
+    (0.0%)": a family of one beat among 2,950 is "1 beat (under 0.1%)"."""
+    from arrhythmia import figures
+    from arrhythmia.data.beats import WINDOWS
+    from arrhythmia.recording_report import _families_alt
+
+    families = pd.DataFrame(
+        {
+            "family": [0, 1, 2],
+            "beats": [2948, 1, 1],
+            "percent": [100 * 2948 / 2950, 100 / 2950, 100 / 2950],
+            "label": ["N", "V", "N"],
+            "pre_rr_ratio": 1.0,
+        }
+    )
+    alt = _families_alt(families)
+    assert "family 0: N, 2,948 beats (99.9%)" in alt
+    assert "family 1: V, 1 beat (under 0.1%)" in alt and "1 beats" not in alt and "(0.0%)" not in alt
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    window = WINDOWS["kachuee"]
+    templates = np.zeros((3, window.length), dtype=np.float32)
+    figures.plot_family_templates(templates, families, window, tmp_path / "families.png")
+    drawn[0].savefig(io.BytesIO(), format="png")
+    titles = [ax.get_title() for ax in drawn[0].axes if ax.get_visible()]
+    assert titles[1].startswith("family 1: V, 1 beat (under 0.1%)\n")
+    assert titles[0].startswith("family 0: N, 2,948 beats (99.9%)\n")
+
+
+@pytest.mark.parametrize(("percent", "digits", "text"), [(0.004, 2, "under 0.01%"), (0.005, 2, "0.01%"),
+                                                          (0.0, 1, "0.0%"), (0.049, 1, "under 0.1%"),
+                                                          (35.09, 1, "35.1%"), (100.0, 2, "100.00%")])  # fmt: skip
+def test_a_share_is_nought_only_when_nothing_is_in_it(percent, digits, text):
+    from arrhythmia.figures import share
+
+    assert share(percent, digits) == text
