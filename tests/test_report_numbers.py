@@ -118,3 +118,23 @@ def test_a_share_is_nought_only_when_nothing_is_in_it(percent, digits, text):
     from arrhythmia.figures import share
 
     assert share(percent, digits) == text
+
+
+def test_one_unsure_beat_among_thousands_is_one_beat_and_no_share_of_nought(tmp_path):
+    """A recording with one beat under even odds read "1 beats (0.0%) are unsure: the network gave their label"."""
+    times = np.arange(1.0, 1.0 + 3000 * 0.5, 0.5)
+    beats = beat_table(times)
+    beats.loc[1000, "confidence"] = 0.3
+    page = render(beats, episode_table(), times[-1] + 1.0, tmp_path)
+    assert "1 beat (under 0.1%) is unsure: the network gave its label under even odds" in page
+    beats.loc[1001:1003, "confidence"] = 0.3
+    page = render(beats, episode_table(), times[-1] + 1.0, tmp_path)
+    assert "4 beats (0.1%) are unsure: the network gave their label under even odds" in page
+
+
+def test_one_nn_interval_edited_out_of_thousands_is_no_share_of_nought():
+    """ "Taken over 4,999 NN intervals; the 20% rule left out 0.0% of them" where it had left one out."""
+    from arrhythmia.recording_report import _hrv_coverage
+
+    assert _hrv_coverage({"nn_intervals": 4999, "edited_out_percent": 0.02}).endswith("left out under 0.1% of them.")
+    assert _hrv_coverage({"nn_intervals": 4999, "edited_out_percent": 0.0}).endswith("left out 0.0% of them.")

@@ -130,7 +130,7 @@ HRV_UNRELIABLE = (
 def _hrv_coverage(hrv: dict) -> str:
     return (
         f"Taken over {hrv['nn_intervals']:,} NN intervals; the {NN_MAX_CHANGE:.0%} rule left out "
-        f"{hrv['edited_out_percent']:.1f}% of them."
+        f"{share(hrv['edited_out_percent'])} of them."
     )
 
 
@@ -615,11 +615,13 @@ def render_recording_report(
         )
     unsure = summary.get("unsure_beats", 0)
     if unsure:
-        share = 100 * unsure / max(summary.get("classified", 0), 1)
+        unsure_percent = 100 * unsure / max(summary.get("classified", 0), 1)
+        one = unsure == 1  # "1 beats (0.0%) are unsure: ... their label" read of one beat among thousands
         parts.append(
-            f'<p class="thresholds">{unsure:,} beats ({share:.1f}%) are unsure: the network gave their label under '
-            f"even odds (confidence under {UNSURE_BELOW:g}), or the adaptation overrode it; the wrong labels are "
-            "most often among them (beats.csv's confidence; in the review app, <kbd>c</kbd> steps through them).</p>"
+            f'<p class="thresholds">{beats_text(unsure)} ({share(unsure_percent)}) {"is" if one else "are"} unsure: '
+            f"the network gave {'its' if one else 'their'} label under even odds (confidence under "
+            f"{UNSURE_BELOW:g}), or the adaptation overrode it; the wrong labels are most often among them "
+            "(beats.csv's confidence; in the review app, <kbd>c</kbd> steps through them).</p>"
         )
     if "trend" in figures:
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], _trend_alt(result.episodes))]
