@@ -3,6 +3,7 @@ as "0.0%", one beat is "1 beat". Small beat tables made here, no model."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import asdict
@@ -138,3 +139,28 @@ def test_one_nn_interval_edited_out_of_thousands_is_no_share_of_nought():
 
     assert _hrv_coverage({"nn_intervals": 4999, "edited_out_percent": 0.02}).endswith("left out under 0.1% of them.")
     assert _hrv_coverage({"nn_intervals": 4999, "edited_out_percent": 0.0}).endswith("left out 0.0% of them.")
+
+
+def _cells(table_html: str) -> list[dict[str, str]]:
+    """Each row of a table as {heading: cell text}."""
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", table_html)
+    rows = re.findall(r"<tr>(.*?)</tr>", table_html.split("<tbody>")[1])
+    return [dict(zip(heads, map(html.unescape, re.findall(r"<td[^>]*>([^<]*)</td>", row)))) for row in rows]
+
+
+def test_a_day_s_minutes_of_af_are_no_af_hours_of_nought():
+    """A recording of 25 h whose AF card said 0:03:10 read "AF h 0.0" in each day's row, and an hour holding 2 s
+    of an AF episode that began in the hour before read "AF min 0.0", as hours without AF do: both read "<0.1"."""
+    from arrhythmia.hourly import daily_table, hourly_table
+    from arrhythmia.recording_report import _daily_html, _hourly_html
+
+    duration = 25 * 3600.0
+    times = np.arange(1.0, duration - 1.0, 2.0)
+    labels = np.array(["N"] * len(times))
+    episodes = episode_table(("AF", 3000.0, 3602.0, 300, 120.0, 90.0), ("AF", 87_000.0, 87_090.0, 45, 120.0, 90.0))
+    days = _cells(_daily_html(daily_table(times, labels, duration, episodes), CLASSES))
+    assert [day["AF h"] for day in days] == ["0.2", "<0.1"]  # 10 min 02 s; 1 min 30 s
+    assert [day["analysable h"] for day in days] == ["24.0", "1.0"]
+    hours = _cells(_hourly_html(hourly_table(times[times < 7200], labels[times < 7200], 7200.0, episodes), CLASSES))
+    assert [hour["AF min"] for hour in hours] == ["10.0", "<0.1"]
+    assert [hour["AFL min"] for hour in hours] == ["0.0", "0.0"]  # none is nought

@@ -313,6 +313,16 @@ def _number(value, digits: int = 0) -> str:
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:,.{digits}f}"
 
 
+def _amount(value, digits: int = 1) -> str:
+    """A time or share of an hourly or daily row (``_number``), where one above nought that the digits would round
+    to nought reads "<0.1" (short: the wide tables fit a laptop's screen): a day's 1 min 30 s of AF read "AF h
+    0.0" beside an AF card of 0:03:10, as a day without AF does."""
+    least = 10.0**-digits
+    if value is not None and 0 < value < least / 2:
+        return f"&lt;{least:.{digits}f}"
+    return _number(value, digits)
+
+
 def _hourly_html(hourly: pd.DataFrame, classes: tuple[str, ...], start: Start = None) -> str:
     """The hourly table; its rows named by the clock where the recording's ``start`` is known (``10:23-11:00``;
     ``day 2 10:00-11:00`` in a recording longer than a day, whose hours of the clock come again), else by the
@@ -363,20 +373,20 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
         rows.append(
             [
                 name(r),
-                _number(r["analysable_min"] / per_unit, 1),
-                *([_number(r["muscle_filtered_min"] / per_unit, 1)] if filtered else []),
+                _amount(r["analysable_min"] / per_unit),
+                *([_amount(r["muscle_filtered_min"] / per_unit)] if filtered else []),
                 _number(r["beats"]),
                 *[_number(r[c]) for c in classes],
                 " / ".join(_number(r[k]) for k in ("hr_min", "hr_mean", "hr_max")),
                 _read(f"{r['s_couplets']} / {r['s_runs']}", unread),
                 _read(f"{r['v_couplets']} / {r['v_runs']}", unread),
                 _read(_number(r["pauses"]), unread),
-                _read(_number(r["af_min"] / per_unit, 1), unread),
-                _read(_number(r["afl_min"] / per_unit, 1), unread),
+                _read(_amount(r["af_min"] / per_unit), unread),
+                _read(_amount(r["afl_min"] / per_unit), unread),
                 _number(r["sdnn_ms"]),
                 _number(r["rmssd_ms"]),
                 _number(r["pnn50"], 1),
-                _number(r["nn_edited_out_percent"], 1),
+                _amount(r["nn_edited_out_percent"]),
             ]
         )
     return _scrolling(_table(header, rows), wide=True)
