@@ -97,6 +97,21 @@ def test_runs_tested_on_other_records_or_without_metrics_are_refused_naming_the_
     assert record_counts(json.loads((tmp_path / "a" / "metrics.json").read_text()))[0][0] == "r00"
 
 
+def test_runs_tested_on_other_beats_of_the_same_records_are_refused(tmp_path):
+    """Two intra-patient runs of seeds 42 and 43 test other beats of the same records (the split is drawn with
+    the seed: 70 of 336 beats in common on the synthetic data); compare paired them record by record and told
+    them apart, a difference of the test beats as much as of the models."""
+    truth, called, records = labelled(seed=1, wrong=0.05)
+    first = make_run(tmp_path / "a", truth, called, records)
+    other_truth = truth.copy()
+    other_truth[np.flatnonzero(records == "r05")[:40]] = 1  # other beats of r05: more S beats
+    other = make_run(tmp_path / "b", other_truth, called, records, seed=43)
+    with pytest.raises(ArrhythmiaError, match=r"b: tested on other beats than .*a \(record r05 holds .* a paired"):
+        compare_runs([first, other])
+    refused = run_cli("compare", first, other)
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
 def test_compare_on_the_command_line_prints_the_table_and_writes_json(tmp_path):
     truth, first, records = labelled(seed=1, wrong=0.05)
     _, second, _ = labelled(seed=2, wrong=0.02)

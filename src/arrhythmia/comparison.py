@@ -6,7 +6,8 @@ hard for both moves both figures alike and the difference's interval is as narro
 the first run kept a patients file (``TrainConfig.patients``), a patient's records are drawn together, as one
 unit (``by_patient``). Each figure is pooled over the beats of the records drawn, as
 ``evaluation.record_intervals`` pools it; the counts come from each run's ``metrics.json`` (``per_record``),
-so runs evaluated long ago compare without their models. Only runs tested on the same records compare. A
+so runs evaluated long ago compare without their models. Only runs tested on the same beats of the same records
+compare (intra-patient runs of other seeds test other beats: refused). A
 ``crossval`` directory compares as a run tested on all its records (its pooled held-out labels,
 ``crossval.json``): two settings cross-validated over the same records (DS1's, or another database's) are
 told apart as the choice of a setting needs.
@@ -76,6 +77,29 @@ def paired_difference_interval(
     return bootstrap_interval(arrays, difference, level, resamples, seed)
 
 
+def _check_same_beats(
+    path: Path,
+    first: Path,
+    records: list[str],
+    first_counts: dict[str, tuple[np.ndarray, np.ndarray]],
+    counts: dict[str, tuple[np.ndarray, np.ndarray]],
+    classes: list[str],
+) -> None:
+    """Refuse a run whose test beats are not the first run's: the same test beats hold, record by record,
+    as many beats of each class. Intra-patient runs of other seeds test other beats of the same records
+    (the split is drawn with the seed): paired, their difference would mix the models with the beats."""
+    for label in classes:
+        theirs, ours = first_counts[f"{label} Se"][1], counts[f"{label} Se"][1]
+        differs = np.flatnonzero(theirs != ours)
+        if len(differs):
+            i = int(differs[0])
+            raise ArrhythmiaError(
+                f"{path}: tested on other beats than {first} (record {records[i]} holds {int(ours[i]):,} {label} "
+                f"beats here, {int(theirs[i]):,} there): a paired comparison needs the same test beats (an "
+                "intra-patient split draws them with --seed; compare inter-patient runs, or runs of one seed)"
+            )
+
+
 def _ratio(counts: tuple[np.ndarray, np.ndarray]) -> float | None:
     hits, total = counts
     return float(hits.sum() / total.sum()) if total.sum() else None
@@ -89,8 +113,8 @@ def compare_runs(
     cross-validation's pooled ``crossval.json``), and each other run's
     difference from the first with its paired ``level`` interval over the test records, or over their
     patients where the first run has a patients file (``paired_difference_interval``, ``by_patient``).
-    ArrhythmiaError, naming the run, where a run has no metrics or was tested on other records or classes
-    than the first.
+    ArrhythmiaError, naming the run, where a run has no metrics or was tested on other records, beats (each
+    record's beats of each class differ) or classes than the first.
 
     Returns ``{"runs": [{"path", "model", "protocol", "preset", "seed", "epochs", "beats", "records"}],
     "records": [...], "patients": the number of patients drawn, or None where records are drawn, "level",
@@ -114,6 +138,8 @@ def compare_runs(
                 f"{path}: tested on other {what} than {Path(runs[0])}: a paired comparison needs the same test "
                 "records and classes (train them with the same --protocol and --test-records)"
             )
+        else:
+            _check_same_beats(path, Path(runs[0]), records, counts[0], record_figures, classes)
         about.append(
             {
                 "path": str(path),
