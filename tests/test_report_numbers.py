@@ -164,3 +164,27 @@ def test_a_day_s_minutes_of_af_are_no_af_hours_of_nought():
     hours = _cells(_hourly_html(hourly_table(times[times < 7200], labels[times < 7200], 7200.0, episodes), CLASSES))
     assert [hour["AF min"] for hour in hours] == ["10.0", "<0.1"]
     assert [hour["AFL min"] for hour in hours] == ["0.0", "0.0"]  # none is nought
+
+
+def test_an_hour_whose_hrv_is_unreliable_is_marked_so():
+    """The first hour of 201, 203 and 208 put end to end had 20% of its NN intervals edited out and read "SDNN 328"
+    beside the other hours' 189 and 85, unmarked: only the whole recording's HRV was said to be unreliable."""
+    from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE, hourly_table
+    from arrhythmia.recording_report import _daily_html, _hourly_html
+
+    rng = np.random.default_rng(0)
+    steady = 0.8 + 0.01 * rng.standard_normal(4400)  # the first hour: every fourth interval 30% longer
+    steady[: 4400 // 2][::4] *= 1.3
+    times = 1.0 + np.concatenate([[0.0], np.cumsum(steady)])
+    labels = np.array(["N"] * len(times))
+    hourly = hourly_table(times, labels, 7200.0, episode_table())
+    assert hourly["nn_edited_out_percent"][0] > HRV_EDITED_OUT_ABOVE > hourly["nn_edited_out_percent"][1]
+    page = _hourly_html(hourly, CLASSES)
+    first, second = _cells(page)
+    assert first["SDNN ms"].endswith("*") and first["RMSSD ms"].endswith("*") and first["pNN50 %"].endswith("*")
+    assert not second["SDNN ms"].endswith("*")
+    assert "* HRV unreliable in this hour: the 20% rule left out more than 10% of its NN intervals" in page
+    hourly["nn_edited_out_percent"] = 1.0
+    assert "*" not in _hourly_html(hourly, CLASSES)  # no mark, no note
+    daily = hourly.rename(columns={"hour": "day"}).assign(nn_edited_out_percent=12.0)
+    assert "* HRV unreliable in this day" in _daily_html(daily, CLASSES)

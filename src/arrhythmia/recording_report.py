@@ -365,7 +365,14 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
     header += ["HR min / mean / max", "S couplets / runs", "V couplets / runs", "pauses", f"AF {unit}", f"AFL {unit}"]
     header += ["SDNN ms", "RMSSD ms", "pNN50 %", "NN edited out %"]
     rows = []
+    marked = False
     for r in table.to_dict("records"):
+        # An hour (day) whose editing left out more than HRV_EDITED_OUT_ABOVE of its NN intervals has an HRV as
+        # unreliable as a whole recording's, which the report warns of: the first hour of 201, 203 and 208 put end
+        # to end (20% left out) read "SDNN 328" beside the other hours' 189 and 85, unmarked.
+        unreliable = r.get("nn_edited_out_percent", np.nan) > HRV_EDITED_OUT_ABOVE and np.isfinite(r["sdnn_ms"])
+        marked |= bool(unreliable)
+        mark = "*" if unreliable else ""
         # A row of which no minute could be read (a lead off for the whole hour) found no ectopy, pause or AF
         # because it read nothing: "0 / 0", "0" and "0.0" there said there had been none, as its heart rate's
         # and HRV's "–" do not.
@@ -383,13 +390,24 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
                 _read(_number(r["pauses"]), unread),
                 _read(_amount(r["af_min"] / per_unit), unread),
                 _read(_amount(r["afl_min"] / per_unit), unread),
-                _number(r["sdnn_ms"]),
-                _number(r["rmssd_ms"]),
-                _number(r["pnn50"], 1),
+                _number(r["sdnn_ms"]) + mark,
+                _number(r["rmssd_ms"]) + mark,
+                _number(r["pnn50"], 1) + mark,
                 _amount(r["nn_edited_out_percent"]),
             ]
         )
-    return _scrolling(_table(header, rows), wide=True)
+    note = f'<p class="thresholds">{esc(_unreliable_rows_note(minutes))}</p>' if marked else ""
+    return _scrolling(_table(header, rows), wide=True) + note
+
+
+def _unreliable_rows_note(hours: bool) -> str:
+    """What the mark (*) on an hourly (``hours``) or daily row's HRV says."""
+    period = "hour" if hours else "day"
+    return (
+        f"* HRV unreliable in this {period}: the {NN_MAX_CHANGE:.0%} rule left out more than "
+        f"{HRV_EDITED_OUT_ABOVE:g}% of its NN intervals, which a sinus rhythm does not do (an irregular rhythm no "
+        "episode names, ectopic beats labelled N, or noise)."
+    )
 
 
 def episode_thresholds(settings: dict) -> str:
