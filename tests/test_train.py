@@ -198,6 +198,32 @@ def test_a_run_that_stopped_early_and_is_resumed_says_how_many_epochs_it_trained
     assert f"{run.path}: finished before (3 epochs); nothing left to train" in lines  # it said 4
 
 
+def test_history_gives_the_learning_rate_each_epoch_trained_with(tmp_path, beats, monkeypatch):
+    """history.csv (and the epoch's log line, and the report's schedule) gave the rate after the scheduler's
+    step, the next epoch's: an epoch whose validation loss made the rate drop was shown at the lowered rate,
+    though it had trained at the one before."""
+    import itertools
+
+    import arrhythmia.train as training
+
+    worse = itertools.count(1.0)  # the validation loss worsens every epoch: the rate drops after epochs 2, 3
+    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: (next(worse), 0.5))
+    used: list[float] = []
+    train_epoch = training.train_epoch
+
+    def recording(model, batches, optimizer, *args, **kwargs):
+        used.append(optimizer.param_groups[0]["lr"])
+        return train_epoch(model, batches, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", recording)
+    config = small_config(epochs=3, lr=1e-3, lr_patience=0, lr_factor=0.5, early_stopping_patience=10)
+    lines: list[str] = []
+    run = training.train(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lines.append)
+    assert used == pytest.approx([1e-3, 1e-3, 5e-4])
+    assert [row["lr"] for row in run.history()] == pytest.approx(used)
+    assert [line.split("| lr ")[1][:7] for line in lines if "| lr " in line] == ["1.0e-03", "1.0e-03", "5.0e-04"]
+
+
 def test_last_checkpoint_trains_every_epoch_and_keeps_the_last(tmp_path, beats):
     from arrhythmia.checkpoint import ModelSpec
     from arrhythmia.train import train

@@ -400,6 +400,8 @@ def fit(
             train_loss, train_acc = train_epoch(model, bar, optimizer, scaler, loss_fn, device, use_amp, ctx)
             distributed.sync_buffers(net, ctx)
             val_loss, val_acc = validate(net, beats, split.val, spec.scaling, loss_fn, device, ctx)
+            # The rate this epoch trained with: the scheduler's step lowers the next epoch's.
+            lr = optimizer.param_groups[0]["lr"]
             scheduler.step(val_loss)
             row = {
                 "epoch": epoch + 1,
@@ -407,7 +409,7 @@ def fit(
                 "train_acc": train_acc,
                 "val_loss": val_loss,
                 "val_acc": val_acc,
-                "lr": optimizer.param_groups[0]["lr"],
+                "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
             history.append(row)
