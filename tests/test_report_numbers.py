@@ -167,8 +167,9 @@ def test_a_day_s_minutes_of_af_are_no_af_hours_of_nought():
 
 
 def test_an_hour_whose_hrv_is_unreliable_is_marked_so():
-    """The first hour of 201, 203 and 208 put end to end had 20% of its NN intervals edited out and read "SDNN 328"
-    beside the other hours' 189 and 85, unmarked: only the whole recording's HRV was said to be unreliable."""
+    """The first hour (201 then 203) of six MIT-BIH records put end to end had 20% of its NN intervals edited out and
+    read "SDNN 328" beside the other hours' 189 and 85, unmarked: only the whole recording's HRV was said to be
+    unreliable."""
     from arrhythmia.hourly import HRV_EDITED_OUT_ABOVE, hourly_table
     from arrhythmia.recording_report import _daily_html, _hourly_html
 

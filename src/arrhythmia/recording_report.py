@@ -368,8 +368,8 @@ def _period_html(table: pd.DataFrame, classes: tuple[str, ...], first: str, name
     marked = False
     for r in table.to_dict("records"):
         # An hour (day) whose editing left out more than HRV_EDITED_OUT_ABOVE of its NN intervals has an HRV as
-        # unreliable as a whole recording's, which the report warns of: the first hour of 201, 203 and 208 put end
-        # to end (20% left out) read "SDNN 328" beside the other hours' 189 and 85, unmarked.
+        # unreliable as a whole recording's, which the report warns of: the first hour (201 then 203) of six MIT-BIH
+        # records put end to end (20% left out) read "SDNN 328" beside the other hours' 189 and 85, unmarked.
         unreliable = r.get("nn_edited_out_percent", np.nan) > HRV_EDITED_OUT_ABOVE and np.isfinite(r["sdnn_ms"])
         marked |= bool(unreliable)
         mark = "*" if unreliable else ""
