@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from arrhythmia import report
 from arrhythmia.augment import AUGMENTATIONS
 from arrhythmia.batches import epoch_order
 from arrhythmia.checkpoint import MODEL_FORMAT, load_checkpoint
@@ -222,6 +223,28 @@ def test_history_gives_the_learning_rate_each_epoch_trained_with(tmp_path, beats
     assert used == pytest.approx([1e-3, 1e-3, 5e-4])
     assert [row["lr"] for row in run.history()] == pytest.approx(used)
     assert [line.split("| lr ")[1][:7] for line in lines if "| lr " in line] == ["1.0e-03", "1.0e-03", "5.0e-04"]
+
+
+def test_the_report_says_when_early_stopping_stopped_each_member_and_their_training_time(tmp_path, beats, monkeypatch):
+    """The report said '3 (at most 6)' epochs and no more: not that early stopping had ended the run, nor, for
+    an ensemble, that its curves and kept epoch were member 1's alone, and its training time was member 1's."""
+    import itertools
+
+    import arrhythmia.train as training
+
+    worse = itertools.count(1.0)  # every member's validation loss worsens: 3 epochs each, epoch 1 kept
+    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: (next(worse), 0.5))
+    config = small_config(model="seed-cnn", epochs=6, early_stopping_patience=2, ensemble=2)
+    run = run_experiment(config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None)
+    page = (run / "report.html").read_text()
+    stopped = "3 (at most 6); stopped early: no validation improvement in the 2 epochs after epoch 1 (patience 2)"
+    assert f"<dt>epochs trained</dt><dd>{stopped}</dd>" in page
+    assert "the curves and kept epoch are member 1&#x27;s" in page
+    assert f"<dt>member 2 (seed 43)</dt><dd>epochs trained {stopped}; kept epoch 1</dd>" in page
+    seconds = sum(row["seconds"] for member in run.members() for row in member.history())
+    assert f"<dt>total training time</dt><dd>{report.format_duration(seconds)}</dd>" in page
+    assert report.epochs_text(run.history()[:2], replace(config, epochs=2)) == "2 (at most 2)"  # ran to the end
+    assert report.epochs_text(run.history(), replace(config, checkpoint="last")) == "3 (at most 6)"
 
 
 def test_last_checkpoint_trains_every_epoch_and_keeps_the_last(tmp_path, beats):

@@ -517,19 +517,21 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         "</section>",
     ]
 
-    training_time = sum(r["seconds"] for r in history)
+    # every member's epochs: an ensemble's history.csv is its first member's
+    training_time = sum(r["seconds"] for member in run.members() for r in member.history())
     parts += [
         '<section id="training"><h2>Training</h2>',
         _facts(
             [
                 ("samples per split", esc(split_sizes or "n/a")),
                 ("batch size", esc(config.batch_size)),
-                ("epochs trained", esc(f"{len(history)} (at most {config.epochs})")),
+                ("epochs trained", esc(epochs_text(history, config))),
                 (f"kept epoch ({config.checkpoint})", esc(best if best is not None else "n/a")),
                 (
                     "its validation loss",
                     esc(f"{format_loss(best_row['val_loss'] if best_row else None)} ({_losses(config)[1]})"),
                 ),
+                *_ensemble_facts(run),
                 ("learning rate", esc(_lr_text(history, config.lr))),
                 ("class weights", esc(config.class_weights)),
                 ("total training time", esc(format_duration(training_time))),
@@ -593,6 +595,51 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         + "\n".join(parts)
         + "\n</main>\n</body>\n</html>\n"
     )
+
+
+def epochs_text(history: Sequence[Mapping], config) -> str:
+    """How many epochs a run (``history``, ``config``: its TrainConfig) trained, of how many it could, and
+    whether early stopping ended it: ``"7 (at most 14); stopped early: no validation improvement in the 3
+    epochs after epoch 4"``. Said from the history as training decides it (``train.fit``: with the checkpoint
+    ``best``, stopped once the epochs since the lowest validation loss reach ``early_stopping_patience``)."""
+    trained = len(history)
+    text = f"{trained} (at most {config.epochs})"
+    best = best_epoch(history, config.checkpoint)
+    if config.checkpoint != "best" or not history or trained >= config.epochs:
+        return text
+    since = history[-1]["epoch"] - (best if best is not None else 0)
+    if since < config.early_stopping_patience:
+        return text
+    after = f"after epoch {best}" if best is not None else "from the first epoch"
+    return (
+        f"{text}; stopped early: no validation improvement in the {since} epoch{'s' if since > 1 else ''} {after} "
+        f"(patience {config.early_stopping_patience})"
+    )
+
+
+def _ensemble_facts(run: Run) -> list[tuple[str, str]]:
+    """An ensemble's members in the training facts (values escaped): the run's history.csv is its first
+    member's, so the curves and the kept epoch above are member 1's; each member's epochs and kept epoch."""
+    members = run.members()
+    if len(members) < 2:
+        return []
+    config = run.config
+    facts = [
+        (
+            "ensemble",
+            esc(f"{len(members)} models, their probabilities averaged; the curves and kept epoch are member 1's"),
+        )
+    ]
+    for k, member in enumerate(members):
+        history = member.history()
+        kept = best_epoch(history, config.checkpoint)
+        facts.append(
+            (
+                f"member {k + 1} (seed {config.seed + k})",
+                esc(f"epochs trained {epochs_text(history, config)}; kept epoch {kept if kept is not None else 'n/a'}"),
+            )
+        )
+    return facts
 
 
 def _lr_text(history: Sequence[Mapping], initial: float) -> str:
