@@ -189,3 +189,22 @@ def test_an_hour_whose_hrv_is_unreliable_is_marked_so():
     assert "*" not in _hourly_html(hourly, CLASSES)  # no mark, no note
     daily = hourly.rename(columns={"hour": "day"}).assign(nn_edited_out_percent=12.0)
     assert "* HRV unreliable in this day" in _daily_html(daily, CLASSES)
+
+
+def test_a_recording_whose_every_interval_crosses_a_lead_off_has_no_heart_rate(tmp_path):
+    """Three beats, a lead-off between each two: summary.json read "mean": NaN (no JSON parser but Python's takes
+    it), the card "nan" and "min nan, max nan", and the command line "nan / nan / nan", where the hourly table
+    said "– / – / –"."""
+    import json
+
+    beats = beat_table(np.array([1.0, 40.0, 80.0]))
+    episodes = episode_table(("noise", 2.0, 39.0, 0, np.nan, np.nan), ("noise", 41.0, 79.0, 0, np.nan, np.nan))
+    page = render(beats, episodes, 90.0, tmp_path)
+
+    def refuse(constant: str):
+        raise ValueError(f"summary.json holds {constant}, which is not JSON")
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=refuse)
+    assert "heart_rate_bpm" not in summary and summary["classified"] == 3
+    assert card(page, "mean heart rate, bpm") == ("–", [])
+    assert not re.search(r"\bnan\b", page, re.I)

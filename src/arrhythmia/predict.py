@@ -991,7 +991,8 @@ def summarise(
     Heart rate (bpm) comes from RR intervals between consecutive detected beats: mean = 60 / mean RR;
     min and max are taken over a running median of 8 beats so one ectopic beat does not set them, and
     hold the mean (``hourly.rate_range``). With the recording's ``episodes``, the intervals inside noise or
-    ventricular flutter are left out (``hourly.rate_intervals``).
+    ventricular flutter are left out (``hourly.rate_intervals``); without an interval left, there is no
+    ``heart_rate_bpm``, as with fewer than two beats.
     Ectopy: isolated beats, couplets (2 in a row) and runs (3 or more in a row) of S and V, and burden
     (percent of classified beats), by AAMI class (a MIT-BIH symbol label counts as its class). With a
     confidence column, ``unsure_beats``: the classified beats whose confidence is under ``UNSURE_BELOW``.
@@ -1010,7 +1011,8 @@ def summarise(
         times = times[np.concatenate([[True], np.diff(times) > 0])]
         readable = rate_intervals(times, episodes)
         slowest, mean, fastest = readable_rate_range(times, readable)
-        summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
+        if np.isfinite(mean):  # no interval read (each across a lead-off): no rate, which NaN wrote as invalid JSON
+            summary["heart_rate_bpm"] = {"mean": mean, "min": slowest, "max": fastest}
         summary["duration_s"] = float(beats["time_s"].iloc[-1] - beats["time_s"].iloc[0])
     summary["ectopy"] = {
         cls: {**_runs(aami, cls, parted), "burden_percent": 100.0 * aami.count(cls) / max(len(classified), 1)}
