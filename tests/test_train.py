@@ -321,6 +321,8 @@ class Foreign:
     ("content", "message"),
     [
         (lambda p: p.write_bytes(b"not a checkpoint at all"), "not a readable checkpoint"),
+        # a run's history.csv given for its model (`arrhythmia export RUN/history.csv`): an IndexError's traceback
+        (lambda p: p.write_bytes(b"epoch,train_loss,train_acc\n1,0.5,0.8\n"), "not a readable checkpoint"),
         (lambda p: torch.save({"weights": torch.zeros(2)}, p), "not an arrhythmia checkpoint"),
         (lambda p: torch.save({"format": MODEL_FORMAT, "evil": Foreign()}, p), "refused"),
     ],

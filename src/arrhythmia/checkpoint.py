@@ -60,6 +60,8 @@ def load_checkpoint(path: str | Path, expected_format: str = MODEL_FORMAT) -> di
         raise ArrhythmiaError(f"{path}: not a readable checkpoint (corrupt or truncated)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ArrhythmiaError(f"{path}: not a readable checkpoint (corrupt or truncated: {exc})") from None
+    except Exception:  # noqa: BLE001 - other bytes make the unpickler fail otherwise (a CSV: IndexError)
+        raise ArrhythmiaError(f"{path}: not a readable checkpoint (not a file torch.save wrote)") from None
     if not isinstance(state, dict) or state.get("format") != expected_format:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ArrhythmiaError(f"{path}: not an arrhythmia checkpoint of format {expected_format} (found {found!r})")
