@@ -208,3 +208,29 @@ def test_a_recording_whose_every_interval_crosses_a_lead_off_has_no_heart_rate(t
     assert "heart_rate_bpm" not in summary and summary["classified"] == 3
     assert card(page, "mean heart rate, bpm") == ("–", [])
     assert not re.search(r"\bnan\b", page, re.I)
+
+
+def test_a_strip_says_when_by_the_clock_where_the_start_is_known():
+    """A recording started at 10:23:05: its hourly table's rows are clock hours (11:00-12:00) and its episodes have a
+    clock time, but its strips said "Fastest heart rate: 150 bpm, at 0:36:58" alone, to be added up to find the
+    row (11:00:03). Without a start they say the time from the start only, as before."""
+    from datetime import datetime
+
+    from arrhythmia.recording_report import event_strips
+
+    rr = [0.8] * 2770 + [0.4] * 20 + [0.8] * 200  # a run at 150 bpm from 2,217 s (0:36:57) in
+    times = 1.0 + np.concatenate([[0.0], np.cumsum(rr)])
+    beats = beat_table(times)
+    fast = times[2770 + 10]
+    episodes = episode_table(("pause", 100.0, 103.0, 0, np.nan, np.nan), ("AF", 2400.0, 2500.0, 120, 110.0, 90.0))
+    start = datetime(2026, 11, 28, 10, 23, 5)
+    titles = [title for title, *_ in event_strips(beats, episodes, FS, start)]
+    (fastest,) = [title for title in titles if title.startswith("Fastest")]
+    elapsed, clock_time = re.fullmatch(r"Fastest heart rate: 150 bpm, at (\S+) \((\S+)\)", fastest).groups()
+    hours, minutes, seconds = map(int, elapsed.split(":"))
+    assert abs(hours * 3600 + minutes * 60 + seconds - fast) < 5
+    moment = 10 * 3600 + 23 * 60 + 5 + hours * 3600 + minutes * 60 + seconds
+    assert clock_time == f"{moment // 3600:02d}:{moment % 3600 // 60:02d}:{moment % 60:02d}"
+    assert "Longest pause: 3.0 s, at 0:01:40 (10:24:45)" in titles
+    assert "AF onset at 0:40:00 (11:03:05)" in titles
+    assert "AF onset at 0:40:00" in [title for title, *_ in event_strips(beats, episodes, FS)]  # no start

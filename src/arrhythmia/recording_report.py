@@ -140,10 +140,13 @@ def _beat_times(beats: pd.DataFrame, fs: float) -> np.ndarray:
     return beats["time_s"].to_numpy(np.float64) if "time_s" in beats else beats["sample"].to_numpy(np.float64) / fs
 
 
-def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list[tuple[str, float, float]]:
+def event_strips(
+    beats: pd.DataFrame, episodes: pd.DataFrame, fs: float, start: Start = None
+) -> list[tuple[str, float, float]]:
     """The moments a reader looks at: ``(title, strip start s, strip length s)`` for the fastest and slowest
     heart rate, the longest pause, the longest VT and SVT runs, and the first ``MAX_AF_STRIPS`` VF, AF and AFL
-    onsets of each; each strip holds its event near its middle, and its title says when (h:mm:ss from the start).
+    onsets of each; each strip holds its event near its middle, and its title says when (h:mm:ss from the start,
+    and the time of day where the recording's ``start`` is known, as the hourly and episode tables give it).
     Strips are ``STRIP_S`` long, but a pause's, which is as long as the pause and ``PAUSE_MARGIN_S`` on each side
     where that is longer: the beats that end it and resume are what a reader checks.
 
@@ -156,6 +159,11 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
     began as the signal came back after unanalysable signal (a lead-off cuts an episode in two, and the piece
     after it begins with the first beat read, whenever the rhythm began)."""
     events: list[tuple[str, float]] = []
+
+    def when(seconds: float) -> str:
+        # by the clock too: the hourly table's rows are clock hours, where "at 0:54:57" was to be added up
+        return clock(seconds) + (f" ({time_of_day(start, seconds)})" if start is not None else "")
+
     times = _beat_times(beats, fs)  # which the summary and the episodes are read from
     labelled = times[beats["label"].astype(str).to_numpy() != ""]
     times = times[np.concatenate([[True], np.diff(times) > 0])] if len(times) else times  # as the summary does
@@ -168,13 +176,13 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             for name, k in (("Fastest", fastest), ("Slowest", slowest)):
                 moment = times[k + 1]
                 events.append(
-                    (f"{name} heart rate: {rate[k]:.0f} bpm, at {clock(moment)}", moment - STRIP_S / 2, STRIP_S)
+                    (f"{name} heart rate: {rate[k]:.0f} bpm, at {when(moment)}", moment - STRIP_S / 2, STRIP_S)
                 )
     pauses = episodes[episodes["type"] == "pause"]
     if len(pauses):
         longest = pauses.loc[(pauses["end_s"] - pauses["start_s"]).idxmax()]
         length = longest["end_s"] - longest["start_s"]
-        title = f"Longest pause: {length:.1f} s, at {clock(longest['start_s'])}"
+        title = f"Longest pause: {length:.1f} s, at {when(longest['start_s'])}"
         seconds = max(STRIP_S, length + 2 * PAUSE_MARGIN_S)
         events.append((title, longest["start_s"] - (seconds - length) / 2, seconds))
     for kind in ("VT", "SVT"):
@@ -185,7 +193,7 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
             # beat of noise) read as 334 bpm in a 5-beat run of 203 whose mean was 190.
             mean = longest["mean_hr_bpm"] if "mean_hr_bpm" in runs else np.nan
             speed = f"{mean:.0f} bpm on average" if np.isfinite(mean) else f"up to {longest['max_hr_bpm']:.0f} bpm"
-            title = f"Longest {kind}: {longest['beats']} beats, {speed}, at {clock(longest['start_s'])}"
+            title = f"Longest {kind}: {longest['beats']} beats, {speed}, at {when(longest['start_s'])}"
             events.append((title, longest["start_s"] - 2.0, STRIP_S))
     first_beat = labelled.min() if len(labelled) else 0.0  # the episodes are read over the labelled beats
     lost = episodes.loc[episodes["type"] == "noise", ["start_s", "end_s"]].to_numpy(np.float64).reshape(-1, 2)
@@ -193,12 +201,12 @@ def event_strips(beats: pd.DataFrame, episodes: pd.DataFrame, fs: float) -> list
         for row in episodes[episodes["type"] == kind].head(MAX_AF_STRIPS).itertuples():
             before = labelled[labelled < row.start_s - 0.001]  # within a millisecond: times written to 0.1 ms
             if row.start_s <= first_beat + 0.001:
-                title = f"{kind} onset at or before {clock(row.start_s)}: the recording began in {kind}"
+                title = f"{kind} onset at or before {when(row.start_s)}: the recording began in {kind}"
             elif len(before) and overlapping(before[-1:], np.array([row.start_s]), lost, touching=False)[0]:
                 # An episode is cut at a lead-off: the piece after it starts with the signal, not with the rhythm
-                title = f"{kind} at {clock(row.start_s)}, as the signal came back: its onset was not recorded"
+                title = f"{kind} at {when(row.start_s)}, as the signal came back: its onset was not recorded"
             else:
-                title = f"{kind} onset at {clock(row.start_s)}"
+                title = f"{kind} onset at {when(row.start_s)}"
             events.append((title, row.start_s - STRIP_S / 2, STRIP_S))
     return [(title, max(start, 0.0), seconds) for title, start, seconds in events]
 
@@ -753,7 +761,7 @@ def write_recording_report(
                 result.templates, result.families, window, scratch / "families.png", most=FAMILIES_SHOWN
             )
         titles = {}
-        moments = event_strips(beats, episodes, recording.fs)
+        moments = event_strips(beats, episodes, recording.fs, recording.start)
         if result.events is not None:
             for r in result.events.head(MAX_EVENT_STRIPS).itertuples():
                 at = f"{clock(r.time_s)}" + (f" ({r.clock})" if r.clock else "")
