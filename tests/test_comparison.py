@@ -112,6 +112,29 @@ def test_runs_tested_on_other_beats_of_the_same_records_are_refused(tmp_path):
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
 
+def test_compare_data_finds_the_figures_evaluate_data_wrote_for_the_same_directory(tmp_path, monkeypatch):
+    """`evaluate RUN --data ../data/mydb` writes metrics-<source>.json, named after the beats' source; `compare
+    A B --data ../data/mydb` looked for 'metrics-../data/mydb.json' and said it did not exist."""
+    truth, first, records = labelled(seed=1, wrong=0.05)
+    _, second, _ = labelled(seed=2, wrong=0.02)
+    a, b = make_run(tmp_path / "a", truth, first, records), make_run(tmp_path / "b", truth, second, records)
+    (tmp_path / "data" / "mydb").mkdir(parents=True)
+    (tmp_path / "data" / "csvs").mkdir()
+    for run, called in ((a, first), (b, second)):
+        # a WFDB folder's beats are named after it; the Heartbeat CSVs' folder's are 'heartbeat'
+        write_json(f"{run}/metrics-mydb.json", compute_metrics(truth, called, CLASSES, records=records))
+        metrics = compute_metrics(truth, called, CLASSES, records=records)
+        metrics["data"] = {"source": "heartbeat", "origin": str((tmp_path / "data" / "csvs").resolve())}
+        write_json(f"{run}/metrics-heartbeat.json", metrics)
+    monkeypatch.chdir(tmp_path / "data")
+    assert compare_runs([a, b], source="../data/mydb")["records"][0] == "r00"
+    assert compare_runs([a, b], source="mydb")["records"][0] == "r00"
+    assert compare_runs([a, b], source="./csvs/")["runs"][1]["beats"] == len(truth)
+    with pytest.raises(ArrhythmiaError, match=r"a/metrics-elsewhere.json: no test metrics \(run `arrhythmia evaluate "
+                       r"--data elsewhere` on the run first\)"):  # fmt: skip
+        compare_runs([a, b], source="elsewhere")
+
+
 def test_compare_on_the_command_line_prints_the_table_and_writes_json(tmp_path):
     truth, first, records = labelled(seed=1, wrong=0.05)
     _, second, _ = labelled(seed=2, wrong=0.02)

@@ -455,6 +455,7 @@ def test_inter_patient_run_evaluates_on_every_beat_of_another_database(tmp_path,
     metrics, _ = evaluate_run(run, data=str(wfdb_db), log=lambda _: None)
     assert metrics["n_beats"] == len(load_beats(str(wfdb_db), progress=False)) > 100
     assert metrics["data"]["protocol"] == "inter" and metrics["data"]["split_note"].startswith("every beat of db")
+    assert metrics["data"]["origin"] == str(wfdb_db.resolve())  # what compare --data finds the figures by
     tested = (run / "predictions-db.csv").read_text().splitlines()  # each beat's labels, beside metrics-db.json
     assert len(tested) == metrics["n_beats"] + 1 and tested[0] == "record,sample,symbol,true,called," + ",".join(
         f"p_{c}" for c in metrics["classes"]

@@ -28,7 +28,7 @@ from arrhythmia.crossval import SUMMARY
 from arrhythmia.data.splits import patient_of, read_patients
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import bootstrap_interval, figure_text
-from arrhythmia.files import read_json
+from arrhythmia.files import read_json, read_json_or_none
 from arrhythmia.runs import Run
 
 
@@ -221,7 +221,25 @@ def _tested(path: Path, source: str | None) -> tuple[Path, dict, TrainConfig]:
         except KeyError as missing:
             raise ArrhythmiaError(f"{path / SUMMARY}: holds no {missing} (an unfinished cross-validation?)") from None
     run = Run.open(path)
-    return run.path, run.metrics(source), run.config  # a missing metrics file's error names it
+    return run.path, run.metrics(_evaluated_source(run, source)), run.config  # a missing file's error names it
+
+
+def _evaluated_source(run: Run, source: str | None) -> str | None:
+    """The name ``evaluate --data SOURCE`` wrote ``run``'s figures under (``metrics-<name>.json``): the beats'
+    source, which for a directory is not the path given (``--data ../data/incartdb``: ``incartdb``; the
+    Heartbeat CSVs' folder: ``heartbeat``). That of the run's metrics whose ``data.origin`` is the directory,
+    else the directory's name (a WFDB database's beats are named after its folder; metrics from before the
+    origin was kept); ``source`` itself where its metrics file exists or it is no directory."""
+    if source is None or run.metrics_path(source).is_file():
+        return source
+    directory = Path(source).expanduser()
+    if not directory.is_dir():
+        return source
+    directory = directory.resolve()
+    for path in sorted(run.path.glob("metrics-*.json")):
+        if ((read_json_or_none(path) or {}).get("data") or {}).get("origin") == str(directory):
+            return path.stem.removeprefix("metrics-")
+    return directory.name
 
 
 def _difference_text(difference: dict | None) -> str:

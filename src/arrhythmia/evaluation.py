@@ -431,6 +431,8 @@ def evaluate_run(
     metrics, probs = evaluate(classifier, beats, split.test, run.patients())
     metrics["data"] = {
         "source": beats.source,
+        # what --data named (a directory as its absolute path): compare --data finds these figures by it
+        "origin": beats.origin,
         "description": beats.description,
         "synthetic": beats.synthetic,
         "protocol": protocol,

@@ -363,7 +363,13 @@ class Run:
         return pd.read_csv(path, dtype=text, keep_default_na=False)
 
     def metrics(self, source: str | None = None) -> dict:
-        return read_json(self.metrics_path(source), "test metrics (run `arrhythmia evaluate` first)")
+        """The run's test metrics (``metrics_path(source)``); ArrhythmiaError naming the file, and the command
+        that writes it, where it is absent."""
+        path = self.metrics_path(source)
+        if not path.is_file():
+            how = "arrhythmia evaluate" + (f" --data {source}" if source is not None else "")
+            raise ArrhythmiaError(f"{path}: no test metrics (run `{how}` on the run first)")
+        return read_json(path, "test metrics")
 
     # -- model, beats and split -----------------------------------------------------------------------
 
