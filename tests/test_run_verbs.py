@@ -80,3 +80,33 @@ def test_export_and_predict_with_both_engines(trained, database, tmp_path):
     result = run_cli("predict", database / "r01", "--run", onnx_file, "--out", out, "--no-adapt")
     assert result.returncode == 0, result.stderr
     assert pd.read_csv(out / "beats.csv", keep_default_na=False)["label"].tolist() == labels["torch"]
+
+
+def test_an_interrupted_run_evaluated_reported_or_exported_as_it_stands_says_so(tmp_path):
+    """A run stopped by Ctrl-C after epoch 1 of 2 and never resumed was evaluated, reported and exported as
+    any other: its report said '1 (at most 2)' epochs and nothing else, and a paper's figures could come
+    from a run that was never finished."""
+    from arrhythmia.config import TrainConfig
+    from arrhythmia.experiment import run_experiment
+    from arrhythmia.runs import Run
+    from arrhythmia.train import TrainingInterrupted
+
+    def interrupt_after_epoch_1(line: str) -> None:
+        if line.startswith("epoch   1/"):
+            raise KeyboardInterrupt
+
+    config = TrainConfig(data="synthetic", model="seed-cnn", epochs=2, batch_size=64, threads=1)
+    path = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        run_experiment(config, run_dir=path, progress=False, log=interrupt_after_epoch_1)
+    said = f"{path}: training stopped after epoch 1 (of at most 2) and was not resumed"
+    assert Run.open(path).unfinished().startswith(said)
+    evaluated = run_cli("evaluate", path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stderr.strip().splitlines() == [f"warning: {Run.open(path).unfinished()}"]
+    assert "<strong>Unfinished.</strong>" in (path / "report.html").read_text()
+    exported = run_cli("export", path)
+    assert exported.returncode == 0 and exported.stderr.startswith(f"warning: {said}"), exported.stderr
+    run_experiment(config, run_dir=path, resume=True, progress=False, log=lambda _: None)
+    assert Run.open(path).unfinished() is None
+    assert "Unfinished." not in (path / "report.html").read_text()

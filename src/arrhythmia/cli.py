@@ -392,7 +392,17 @@ def evaluate(
     from arrhythmia.experiment import evaluate_and_report
     from arrhythmia.runs import Run
 
-    evaluate_and_report(Run.open(run), data=data)
+    opened = Run.open(run)
+    _warn_unfinished(opened)
+    evaluate_and_report(opened, data=data)
+
+
+def _warn_unfinished(run) -> None:
+    """One warning line where ``run`` (a Run) stopped training before its end and was not resumed: evaluated,
+    reported or exported as it stands, it is the model of the epochs trained so far."""
+    line = run.unfinished()
+    if line:
+        warnings.warn(line, stacklevel=1)
 
 
 @app.command()
@@ -423,7 +433,9 @@ def report(run: Annotated[Path, typer.Argument(help="Run directory written by `a
     from arrhythmia.report import write_report
     from arrhythmia.runs import Run
 
-    write_report(Run.open(run))
+    opened = Run.open(run)
+    _warn_unfinished(opened)
+    write_report(opened)
 
 
 class Engine(StrEnum):
@@ -777,7 +789,10 @@ def export(
     """Export a model (as `predict --run` or `--pretrained` takes it) with its classes, standardisation, input
     length and preprocessing in the metadata."""
     from arrhythmia.export import export_model
+    from arrhythmia.runs import Run
 
+    if run is not None and (Path(run) / Run.CONFIG).is_file():  # a run folder, not a checkpoint or shipped name
+        _warn_unfinished(Run.open(run))
     path = export_model(run, format.value, out, pretrained)
     say(f"{format.value}: {path}")
 

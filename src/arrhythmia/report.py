@@ -499,6 +499,9 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
     if synthetic:
         parts.append(f'<div class="banner">{esc(SYNTHETIC_BANNER)}</div>')
     parts.append(_headline(metrics))
+    unfinished = run.unfinished()
+    if unfinished:  # an interrupted run evaluated as it stands: its figures are not the run's it was set up as
+        parts.append(f'<div class="warning"><strong>Unfinished.</strong> {esc(unfinished)}</div>')
     if protocol == "intra":
         parts.append(f'<div class="warning"><strong>Warning.</strong> {esc(INTRA_WARNING)}</div>')
 

@@ -256,6 +256,33 @@ class Run:
             for run in self.members()
         )
 
+    def unfinished(self) -> str | None:
+        """A line saying that training stopped before its end (Ctrl-C, a killed process) and was not resumed,
+        so that the model kept is that of the epochs trained so far: a model's ``last.pt`` says it is not
+        finished, or an ensemble member was never begun. None where training finished, or where no ``last.pt``
+        says otherwise (one from before this was kept, or unreadable: not this line's business)."""
+        members = self.members()
+        for k, run in enumerate(members):
+            if run.resume_path.is_file():
+                try:
+                    state = load_checkpoint(run.resume_path, RESUME_FORMAT)
+                except ArrhythmiaError:
+                    continue
+                if state.get("finished", True):
+                    continue
+                done = int(state.get("epoch", -1)) + 1
+            elif run.model_path.is_file() or len(members) == 1:
+                continue
+            else:
+                done = 0
+            member = f" of ensemble member {k + 1}/{len(members)}" if len(members) > 1 else ""
+            return (
+                f"{self.path}: training stopped after epoch {done}{member} (of at most {self.config.epochs}) and "
+                f"was not resumed: its model is that of the epochs trained so far; `arrhythmia train --resume "
+                f"{self.path}` continues it"
+            )
+        return None
+
     def environment(self) -> dict:
         """``environment.json``, or {} for a run without one."""
         path = self.path / self.ENVIRONMENT
