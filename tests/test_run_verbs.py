@@ -107,6 +107,8 @@ def test_an_interrupted_run_evaluated_reported_or_exported_as_it_stands_says_so(
     assert "<strong>Unfinished.</strong>" in (path / "report.html").read_text()
     exported = run_cli("export", path)
     assert exported.returncode == 0 and exported.stderr.startswith(f"warning: {said}"), exported.stderr
+    compared = run_cli("compare", path, path)
+    assert compared.returncode == 0 and compared.stderr.count(said) == 1, compared.stderr
     run_experiment(config, run_dir=path, resume=True, progress=False, log=lambda _: None)
     assert Run.open(path).unfinished() is None
     assert "Unfinished." not in (path / "report.html").read_text()

@@ -419,7 +419,11 @@ def compare(
     """Compare runs tested on the same records: each figure side by side, each difference with a paired interval."""
     from arrhythmia.comparison import compare_runs, format_comparison
     from arrhythmia.files import write_json
+    from arrhythmia.runs import Run
 
+    for path in dict.fromkeys(runs):  # a run folder (not a crossval's) stopped before its end: said once
+        if (path / Run.CONFIG).is_file():
+            _warn_unfinished(Run.open(path))
     comparison = compare_runs(runs, source=data)
     say(format_comparison(comparison))
     if out is not None:
