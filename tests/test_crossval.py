@@ -15,6 +15,8 @@ from arrhythmia.crossval import cross_validate, format_cross_validation
 from arrhythmia.data import make_split
 from arrhythmia.data.splits import DS1, DS2, record_groups
 from arrhythmia.errors import ArrhythmiaError, DataError
+from arrhythmia.evaluation import evaluate_run
+from arrhythmia.runs import Run
 
 
 def test_record_groups_deal_every_record_once_and_alike_every_time():
@@ -196,9 +198,13 @@ def test_ctrl_c_in_a_fold_says_to_run_the_same_crossval_again_which_finishes_it(
         f"are kept: run the same `arrhythmia crossval` command again with `--out {out}`, which resumes this fold "
         "and trains and tests the rest"
     )
+    # the stopped fold evaluated as it stands (`arrhythmia evaluate cv/fold-1`): it was then kept, half trained
+    stopped_fold = Run.open(out / "fold-1")
+    evaluate_run(stopped_fold, beats=stopped_fold.use_beats(_fake_mitdb_beats()), log=lambda _: None)
     logged: list[str] = []
     cv = cross_validate(config, k=2, out_dir=out, beats=_fake_mitdb_beats(), progress=False, log=logged.append)
     assert "fold 1: resuming from its last epoch" in logged and len(cv.folds) == 2
+    assert [len(run.history()) for run in cv.runs] == [2, 2] and cv.runs[0].unfinished() is None
 
 
 def test_a_figure_a_fold_does_not_define_is_a_dash_not_zero(tmp_path):

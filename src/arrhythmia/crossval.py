@@ -284,7 +284,8 @@ def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
         return "refused", (
             f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
         )
-    if run.metrics_path().is_file():
+    # a fold whose training stopped is resumed even where its model was evaluated as it stood
+    if run.metrics_path().is_file() and run.unfinished() is None:
         return "kept", ""
     return ("resumed" if run.saved_an_epoch() else "restarted"), ""
 
