@@ -401,12 +401,14 @@ def rate_noise_grid(labelled: dict, base: EpisodeConfig) -> None:
         row(*cells, *hrv_agreement(hrv_pairs(labelled, config, NN_MAX_CHANGE))[2:6])
 
 
-def print_ectopy(labelled: dict[str, Labelled], per_record: bool) -> None:
-    """S and V isolated beats, couplets and runs (``predict.summarise``, what ``summary.json`` and the report
-    give) against those of the annotated beats, pooled, with the sum over the records of each count's error."""
+def print_ectopy(labelled: dict[str, Labelled], per_record: bool, config: EpisodeConfig) -> None:
+    """S and V isolated beats, couplets and runs (``predict.summarise`` with the beats' times and the episodes
+    found with ``config``: what ``summary.json`` and the report give, a run parted at a lead-off) against those
+    of the annotated beats, pooled, with the sum over the records of each count's error."""
     counts = {}
     for name, record in labelled.items():
-        ours = summarise(pd.DataFrame({"label": record.labels}))["ectopy"]
+        table = pd.DataFrame({"time_s": record.samples / record.fs, "label": record.labels})
+        ours = summarise(table, episodes=record.episodes(config))["ectopy"]
         reference = summarise(pd.DataFrame({"label": record.reference_beats[1]}))["ectopy"]
         counts[name] = (reference, ours)
     kinds = ("isolated", "couplets", "runs")
@@ -699,7 +701,7 @@ def main() -> None:
         print_scores(labelled, config, args.per_record)
         print_hrv(labelled, config, args.per_record)
         print_heart_rate(labelled, config, args.per_record)
-        print_ectopy(labelled, args.per_record)
+        print_ectopy(labelled, args.per_record, config)
 
 
 if __name__ == "__main__":

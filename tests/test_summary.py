@@ -39,6 +39,21 @@ def test_a_lead_off_parts_the_ectopic_beats_either_side_of_it():
     assert (hour["v_couplets"], hour["v_runs"], hour["s_runs"]) == (2, 0, 1)
 
 
+def test_a_run_goes_on_through_beats_read_in_noise():
+    """Beats in noise (a ``noisy`` episode) set no heart rate, but they are beats: 222's SVT of 16 S beats,
+    part of them in noise, was counted as runs of 11 and 4 in the summary and the hourly table."""
+    from arrhythmia.hourly import hourly_table
+
+    labels = list("NN" + "S" * 16 + "NN")
+    times = np.arange(len(labels)) * 0.4
+    table = pd.DataFrame({"sample": np.round(times * 250), "time_s": times, "label": labels})
+    episodes = pd.DataFrame([{"type": "noisy", "start_s": 4.5, "end_s": 5.5, "beats": 3}])
+    s = summarise(table, episodes=episodes)["ectopy"]["S"]
+    assert (s["runs"], s["longest_run"], s["isolated"]) == (1, 16, 0)
+    hour = hourly_table(times, np.array(labels), 60.0, episodes).iloc[0]
+    assert (hour["s_runs"], hour["s_couplets"]) == (1, 0)
+
+
 def test_heart_rate_from_rr_intervals():
     summary = summarise(beats_table("N" * 20, rr_s=0.75))
     assert summary["heart_rate_bpm"]["mean"] == pytest.approx(80.0)

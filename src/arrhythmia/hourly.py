@@ -44,6 +44,10 @@ HRV_EDITED_OUT_ABOVE = 10.0
 #: Episodes whose intervals say nothing of the heart rate: lost signal, the waves of ventricular flutter
 #: that the detector took for beats (207's read as 20 bpm), and runs of noise it took for beats (``artefact``).
 RATE_EXCLUDES = ("noise", "VF", "artefact", "noisy")
+#: Episodes a run of ectopic beats cannot carry on across: lost signal, ventricular flutter and runs of noise the
+#: detector took for beats. Beats read in noise (``noisy``) set no heart rate but are beats all the same: a run of
+#: V or S beats goes on through them (an SVT's 16 S beats in 222 were counted as runs of 11 and 4 otherwise).
+RUN_BREAKS = ("noise", "VF", "artefact")
 HOUR_S = 3600.0
 #: A running median over this many RR intervals gives the heart rate, so one ectopic beat does not set the
 #: minimum or maximum.
@@ -124,6 +128,16 @@ def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarr
     if episodes is None or len(times) < 2:
         return np.ones(max(len(times) - 1, 0), dtype=bool)
     return ~overlapping(times[:-1], times[1:], episode_stretches(episodes, RATE_EXCLUDES), touching=False)
+
+
+def run_breaks(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
+    """(n,) bool: the beats at ``times`` ((n,) s) that a run of ectopic beats cannot carry on into, the interval
+    before them sharing time with a ``RUN_BREAKS`` episode (``run_spans``' ``parted``; none without ``episodes``)."""
+    times = np.asarray(times, dtype=np.float64)
+    if episodes is None or len(times) < 2:
+        return np.zeros(len(times), dtype=bool)
+    lost = episode_stretches(episodes, RUN_BREAKS)
+    return np.concatenate([[False], overlapping(times[:-1], times[1:], lost, touching=False)])
 
 
 def readable_heart_rate(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
@@ -291,7 +305,7 @@ def _period_table(
     rate = heart_rate(times, readable)
     # The runs are read over the whole recording and each counted in the hour (day) of its first beat, as the
     # summary counts them: cut at the hour, four V beats across it read as a couplet in each of two hours.
-    parted = ~np.concatenate([[True], readable])  # the beats just after a lead-off
+    parted = run_breaks(times, episodes)  # the beats just after a lead-off
     spans = {cls: run_spans(labels.tolist(), cls, parted) for cls in ("S", "V")}
     rows = []
     cuts = np.arange(first_cut_s, duration_s, period_s)

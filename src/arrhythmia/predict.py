@@ -58,6 +58,7 @@ from arrhythmia.hourly import (
     rate_intervals,
     readable_rate_range,
     recording_hrv,
+    run_breaks,
     run_lengths,
 )
 
@@ -1006,7 +1007,7 @@ def summarise(
         summary["unsure_beats"] = int((beats["confidence"].to_numpy(np.float64) < UNSURE_BELOW).sum())
     parted = None  # the beats a run of ectopic beats cannot carry on into: a lead-off lies before them
     if "time_s" in beats and beats["time_s"].notna().sum() >= 2:
-        parted = np.concatenate([[False], ~rate_intervals(beats["time_s"].to_numpy(), episodes)])
+        parted = run_breaks(beats["time_s"].to_numpy(), episodes)
         times = beats["time_s"].to_numpy()
         times = times[np.concatenate([[True], np.diff(times) > 0])]
         readable = rate_intervals(times, episodes)
