@@ -112,3 +112,20 @@ def test_an_interrupted_run_evaluated_reported_or_exported_as_it_stands_says_so(
     run_experiment(config, run_dir=path, resume=True, progress=False, log=lambda _: None)
     assert Run.open(path).unfinished() is None
     assert "Unfinished." not in (path / "report.html").read_text()
+
+
+def test_a_file_or_a_cross_validation_given_for_a_run_is_named_as_what_it_is(tmp_path):
+    """`arrhythmia evaluate RUN/model.pt` said the run directory 'does not exist', and a crossval directory
+    was 'not a run directory (no config.json)' without a word of its folds."""
+    from arrhythmia.errors import ArrhythmiaError
+    from arrhythmia.runs import Run
+
+    (tmp_path / "model.pt").write_bytes(b"")
+    with pytest.raises(ArrhythmiaError, match=r"model.pt: a file, not a run directory"):
+        Run.open(tmp_path / "model.pt")
+    (tmp_path / "cv" / "fold-1").mkdir(parents=True)
+    (tmp_path / "cv" / "fold-1" / "config.json").write_text("{}")
+    with pytest.raises(ArrhythmiaError, match=r"cv: a cross-validation's directory, not a run: its folds are runs "):
+        Run.open(tmp_path / "cv")
+    with pytest.raises(ArrhythmiaError, match=r"missing: run directory does not exist"):
+        Run.open(tmp_path / "missing")

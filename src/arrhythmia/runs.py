@@ -199,9 +199,16 @@ class Run:
     def open(cls, path: str | Path) -> Run:
         """An existing run; ArrhythmiaError naming the path when it is not one."""
         path = Path(path)
+        if path.is_file():  # a run's model.pt or metrics.json given for its folder: not "does not exist"
+            raise ArrhythmiaError(f"{path}: a file, not a run directory (give the folder `arrhythmia train` wrote)")
         if not path.is_dir():
             raise ArrhythmiaError(f"{path}: run directory does not exist")
         if not (path / cls.CONFIG).is_file():
+            folds = sorted(p.name for p in path.glob("fold-*") if (p / cls.CONFIG).is_file())
+            if folds:  # a cross-validation's directory: its folds are the runs
+                raise ArrhythmiaError(
+                    f"{path}: a cross-validation's directory, not a run: its folds are runs ({', '.join(folds)})"
+                )
             raise ArrhythmiaError(f"{path}: not a run directory (no {cls.CONFIG})")
         return cls(path)
 
