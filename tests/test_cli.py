@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import write_heartbeat_csvs
 
+from arrhythmia.figures import share
+
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -181,6 +183,8 @@ def test_predict_a_wfdb_record_with_both_engines(synthetic_run, tmp_path):
         assert "labels the adaptation changed" in result.stdout
         summary = json.loads((out / "summary.json").read_text())
         assert summary["beats"] == len(rec.r_peaks) and summary["fs"] == 360
+        for cls, ectopy in summary["ectopy"].items():  # as the report says it: a share above nought is no "0.00%"
+            assert share(ectopy["burden_percent"], 2) in result.stdout.split(f"{cls} burden", 1)[1].splitlines()[0]
         assert summary["adaptation"]["batchnorm"] is True  # either engine (a model without BatchNorm here)
         assert (out / "beats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         outputs[engine] = (out / "beats.csv").read_text().splitlines()

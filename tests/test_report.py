@@ -672,3 +672,10 @@ def test_a_reviewed_report_counts_the_labels_the_answers_carried():
     reviewed["labels_carried"] = 0
     page = render_recording_report(recording, result, {"classified": 0, "reviewed": reviewed}, {})
     assert "changed 12 labels, last on 2026-12-02; the other labels are the model's." in page
+
+
+def test_a_duration_that_rounds_to_a_minute_reads_as_one():
+    from arrhythmia.report import format_duration
+
+    assert format_duration(59.96) == "1 min 00 s"  # it read "60.0 s"
+    assert (format_duration(59.94), format_duration(12.3), format_duration(245)) == ("59.9 s", "12.3 s", "4 min 05 s")

@@ -576,6 +576,8 @@ def predict(
         say(f"{summary['beats']:,} beats: " + ", ".join(f"{c} {n:,}" for c, n in counts.items()))
         say(f"per-beat table: {done.files['beats']}")
         return
+    from arrhythmia.figures import share as share_text  # a share above nought never printed as nought
+
     data = done.recording
     table = Table(title=f"{record.name} ({data.lead}, {data.fs:g} Hz): {summary['beats']:,} beats")
     table.add_column("")
@@ -591,14 +593,14 @@ def predict(
         table.add_row(
             f"{cls}: isolated / couplets / runs", f"{ectopy['isolated']} / {ectopy['couplets']} / {ectopy['runs']}"
         )
-        table.add_row(f"{cls} burden", f"{ectopy['burden_percent']:.2f}%")
+        table.add_row(f"{cls} burden", share_text(ectopy["burden_percent"], 2))
     if summary.get("muscle_filtered_s"):
         table.add_row("muscle noise low-passed (25 Hz)", f"{summary['muscle_filtered_s'] / 60:.1f} min")
     if done.result.families is not None:
         table.add_row("morphology families", f"{len(done.result.families):,}")
     if "unsure_beats" in summary:
-        share = 100 * summary["unsure_beats"] / max(summary["classified"], 1)
-        table.add_row(f"unsure beats (confidence < {UNSURE_BELOW:g})", f"{summary['unsure_beats']:,} ({share:.1f}%)")
+        unsure = share_text(100 * summary["unsure_beats"] / max(summary["classified"], 1))
+        table.add_row(f"unsure beats (confidence < {UNSURE_BELOW:g})", f"{summary['unsure_beats']:,} ({unsure})")
     changed = done.result.adaptation.get("changed_percent")
     if changed is not None:
         review = " (review recommended)" if done.result.adaptation["review_recommended"] else ""

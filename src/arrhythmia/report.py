@@ -186,8 +186,9 @@ def format_loss(loss: float | None) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """12.3 -> ``"12.3 s"``, 245 -> ``"4 min 05 s"``, 3720 -> ``"1 h 02 min"``."""
-    if seconds < 60:
+    """12.3 -> ``"12.3 s"``, 245 -> ``"4 min 05 s"``, 3720 -> ``"1 h 02 min"``; 59.96 -> ``"1 min 00 s"``
+    (not "60.0 s")."""
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
