@@ -219,3 +219,30 @@ def measured_in_chromium(page_file: Path, width: int, media: str, script: str):
             return page.evaluate(script)
         finally:
             browser.close()
+
+
+def render_holter_report(beats, episodes, duration_s: float, tmp_path: Path, fs: float = 250.0, families=None) -> str:
+    """The Holter report's HTML (no figures) of a beats.csv table ``beats`` (``time_s``, ``label``, ...) and an
+    episodes.csv table ``episodes`` in a recording of ``duration_s`` s at ``fs`` Hz, its files saved under
+    ``tmp_path / "out"`` as predict saves them."""
+    from dataclasses import asdict
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.episodes import EpisodeConfig
+    from arrhythmia.hourly import hourly_table, recording_hrv
+    from arrhythmia.predict import RecordingLabels, save_recording
+    from arrhythmia.recording_report import render_recording_report
+
+    times, labels = beats["time_s"].to_numpy(), beats["label"].astype(str).to_numpy()
+    recording = Recording(np.zeros(int(duration_s * fs), dtype=np.float32), fs, "MLII", tmp_path / "rec.csv")
+    result = RecordingLabels(
+        beats=beats,
+        episodes=episodes,
+        hourly=hourly_table(times, labels, duration_s, episodes),
+        hrv=recording_hrv(times, labels, episodes),
+        recording=recording,
+        episode_settings=asdict(EpisodeConfig()),
+        families=families,
+    )
+    summary = save_recording(result, tmp_path / "out", {"model": "none"}, AAMI_CLASSES)
+    return render_recording_report(recording, result, summary, {})

@@ -6,13 +6,13 @@ from __future__ import annotations
 import html
 import io
 import re
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import render_holter_report
 
-from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig
+from arrhythmia.episodes import EPISODE_COLUMNS
 
 FS = 250.0
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -30,28 +30,6 @@ def episode_table(*rows) -> pd.DataFrame:
     return pd.DataFrame([dict(zip(EPISODE_COLUMNS, row)) for row in rows], columns=list(EPISODE_COLUMNS))
 
 
-def render(beats: pd.DataFrame, episodes: pd.DataFrame, duration_s: float, tmp_path, families=None) -> str:
-    """The report's HTML of ``beats`` and ``episodes`` in a recording of ``duration_s`` s (no figures)."""
-    from arrhythmia.data.recording import Recording
-    from arrhythmia.hourly import hourly_table, recording_hrv
-    from arrhythmia.predict import RecordingLabels, save_recording
-    from arrhythmia.recording_report import render_recording_report
-
-    times, labels = beats["time_s"].to_numpy(), beats["label"].astype(str).to_numpy()
-    recording = Recording(np.zeros(int(duration_s * FS), dtype=np.float32), FS, "MLII", tmp_path / "rec.csv")
-    result = RecordingLabels(
-        beats=beats,
-        episodes=episodes,
-        hourly=hourly_table(times, labels, duration_s, episodes),
-        hrv=recording_hrv(times, labels, episodes),
-        recording=recording,
-        episode_settings=asdict(EpisodeConfig()),
-        families=families,
-    )
-    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
-    return render_recording_report(recording, result, summary, {})
-
-
 def card(page: str, label: str) -> tuple[str, list[str]]:
     """The value and notes of the card ``label``."""
     chunk = page.split(f'<div class="label">{label}</div>')
@@ -65,7 +43,7 @@ def test_one_ectopic_beat_among_thousands_is_no_burden_of_nought(tmp_path):
     times = np.arange(1.0, 1.0 + 25_000 * 0.5, 0.5)  # 25,000 beats at 120 bpm
     labels = ["N"] * len(times)
     labels[1000] = "V"  # 0.004%
-    page = render(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
+    page = render_holter_report(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
     assert card(page, "V burden")[0] == "under 0.01%"
     assert card(page, "S burden")[0] == "0.00%"  # none is nought
     ectopy = page.split("<h2>Ectopy</h2>")[1].split("</table>")[0]
@@ -126,10 +104,10 @@ def test_one_unsure_beat_among_thousands_is_one_beat_and_no_share_of_nought(tmp_
     times = np.arange(1.0, 1.0 + 3000 * 0.5, 0.5)
     beats = beat_table(times)
     beats.loc[1000, "confidence"] = 0.3
-    page = render(beats, episode_table(), times[-1] + 1.0, tmp_path)
+    page = render_holter_report(beats, episode_table(), times[-1] + 1.0, tmp_path)
     assert "1 beat (under 0.1%) is unsure: the network gave its label under even odds" in page
     beats.loc[1001:1003, "confidence"] = 0.3
-    page = render(beats, episode_table(), times[-1] + 1.0, tmp_path)
+    page = render_holter_report(beats, episode_table(), times[-1] + 1.0, tmp_path)
     assert "4 beats (0.1%) are unsure: the network gave their label under even odds" in page
 
 
@@ -199,7 +177,7 @@ def test_a_recording_whose_every_interval_crosses_a_lead_off_has_no_heart_rate(t
 
     beats = beat_table(np.array([1.0, 40.0, 80.0]))
     episodes = episode_table(("noise", 2.0, 39.0, 0, np.nan, np.nan), ("noise", 41.0, 79.0, 0, np.nan, np.nan))
-    page = render(beats, episodes, 90.0, tmp_path)
+    page = render_holter_report(beats, episodes, 90.0, tmp_path)
 
     def refuse(constant: str):
         raise ValueError(f"summary.json holds {constant}, which is not JSON")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import render_holter_report
 
-from arrhythmia.episodes import EPISODE_COLUMNS, EpisodeConfig
+from arrhythmia.episodes import EPISODE_COLUMNS
 
 FS = 250.0
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -106,32 +106,12 @@ def test_a_rhythm_present_from_the_first_beat_has_no_onset():
     assert not any(title.startswith("AF onset at 0:00:0") for title in titles)
 
 
-def _render(beats: pd.DataFrame, episodes: pd.DataFrame, duration_s: float, tmp_path) -> str:
-    from arrhythmia.data.recording import Recording
-    from arrhythmia.hourly import hourly_table, recording_hrv
-    from arrhythmia.predict import RecordingLabels, save_recording
-    from arrhythmia.recording_report import render_recording_report
-
-    times, labels = beats["time_s"].to_numpy(), beats["label"].astype(str).to_numpy()
-    recording = Recording(np.zeros(int(duration_s * FS)), FS, "MLII", tmp_path / "rec.csv")
-    result = RecordingLabels(
-        beats=beats,
-        episodes=episodes,
-        hourly=hourly_table(times, labels, duration_s, episodes),
-        hrv=recording_hrv(times, labels, episodes),
-        recording=recording,
-        episode_settings=asdict(EpisodeConfig()),
-    )
-    summary = save_recording(result, tmp_path / "out", {"model": "none"}, CLASSES)
-    return render_recording_report(recording, result, summary, {})
-
-
 def test_a_flat_recording_says_it_could_not_be_read_and_gives_no_burden(tmp_path):
     """A flat line (a lead off) read "No beats were found in this recording: nothing to analyse" beside an S and
     a V burden of 0.00%: a reader could take it for a recording without ectopy, or for asystole."""
     beats = beat_table(np.zeros(0))
     episodes = episode_table(("noise", 0.0, 120.0, 0, np.nan, np.nan))
-    page = _render(beats, episodes, 120.0, tmp_path)
+    page = render_holter_report(beats, episodes, 120.0, tmp_path)
     assert "none of the recording was analysable" in page and "is no asystole" in page
     assert not re.search(r"(?<![\d.])0\.00?%", page)  # nor an AF burden of none read ("100.0% unanalysable" is)
     assert '<div class="value">–</div><div class="label">S burden</div>' in page
@@ -144,7 +124,7 @@ def test_af_under_noise_is_not_af_read_in_the_card_or_the_cohort(tmp_path):
 
     times = np.arange(1.0, 399.0, 0.8)
     episodes = episode_table(("AF", 100.0, 300.0, 250, 110.0, 75.0), ("noise", 200.0, 240.0, 0, np.nan, np.nan))
-    page = _render(beat_table(times), episodes, 400.0, tmp_path)
+    page = render_holter_report(beat_table(times), episodes, 400.0, tmp_path)
     assert '<div class="value">0:02:40</div><div class="label">AF</div>' in page
     assert "burden 40.0% of the recording" in page
     assert cohort_row(tmp_path / "out")["af_burden_percent"] == pytest.approx(40.0)
@@ -156,7 +136,7 @@ def test_the_ectopy_table_says_its_runs_are_not_the_vt_episodes(tmp_path):
     rr = [1.0] * 30 + [1.2] * 6 + [1.0] * 30  # six V beats in a row at 50 bpm: a run, no VT
     times = 1.0 + np.concatenate([[0.0], np.cumsum(rr)])
     labels = ["N"] * 31 + ["V"] * 6 + ["N"] * 30
-    page = _render(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
+    page = render_holter_report(beat_table(times, labels), episode_table(), times[-1] + 1.0, tmp_path)
     assert "runs: 3 or more, at any rate. The runs faster than 100 bpm are the VT and SVT episodes" in page
 
 
@@ -184,7 +164,7 @@ def test_the_af_card_gives_the_burden(tmp_path):
     """The AF card gave the time alone (0:10:34 in 201's 0:30:06): the burden a reader weighs was left to work out."""
     times = np.arange(1.0, 399.0, 0.8)
     episodes = episode_table(("AF", 100.0, 300.0, 250, 110.0, 75.0))
-    page = _render(beat_table(times), episodes, 400.0, tmp_path)
+    page = render_holter_report(beat_table(times), episodes, 400.0, tmp_path)
     assert '<div class="value">0:03:20</div><div class="label">AF</div>' in page
     assert "h:mm:ss; burden 50.0% of the recording" in page
 
