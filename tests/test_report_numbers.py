@@ -212,3 +212,19 @@ def test_a_strip_says_when_by_the_clock_where_the_start_is_known():
     assert "Longest pause: 3.0 s, at 0:01:40 (10:24:45)" in titles
     assert "AF onset at 0:40:00 (11:03:05)" in titles
     assert "AF onset at 0:40:00" in [title for title, *_ in event_strips(beats, episodes, FS)]  # no start
+
+
+def test_the_episodes_card_counts_rhythm_episodes_and_says_the_noise_apart(tmp_path):
+    """A noisy Holter's card read '256 episodes', 250 of them stretches of noise."""
+    beats = beat_table(np.arange(0.5, 300.0, 0.8))
+    episodes = episode_table(
+        ("noise", 10.0, 20.0, 0, np.nan, np.nan),
+        ("noisy", 30.0, 32.0, 3, np.nan, np.nan),
+        ("artefact", 40.0, 42.0, 4, np.nan, np.nan),
+        ("pause", 100.0, 102.5, 2, np.nan, np.nan),
+        ("AF", 150.0, 290.0, 175, 90.0, 75.0),
+    )
+    page = render_holter_report(beats, episodes, 300.0, tmp_path)
+    assert card(page, "rhythm episodes") == ("2", ["and 3 stretches of noise"])
+    quiet = render_holter_report(beats, episodes.iloc[3:], 300.0, tmp_path)
+    assert card(quiet, "rhythm episodes") == ("2", [])

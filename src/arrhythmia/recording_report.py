@@ -269,6 +269,21 @@ def _analysable_card(analysable_s: float, duration_s: float, known: bool) -> tup
     return ("analysable", clock(analysable_s), f"h:mm:ss; {clock(lost)} unanalysable, {said} of the recording")
 
 
+#: The episode types that say where the signal could not be read, not what the heart did: the episodes card
+#: counts the others (a noisy Holter's 250 stretches of noise had read as 256 "episodes").
+SIGNAL_EPISODES = ("noise", "noisy", "artefact")
+
+
+def _episodes_card(episodes: pd.DataFrame | None) -> tuple[str, ...]:
+    """The episodes card: the rhythm episodes (pauses, runs, AF, ...), with the stretches of noise in a note."""
+    if episodes is None:
+        return ("rhythm episodes", "–")
+    signal = episodes["type"].isin(SIGNAL_EPISODES)
+    noise = int(signal.sum())
+    note = (f"and {noise:,} stretch{'es' if noise != 1 else ''} of noise",) if noise else ()
+    return ("rhythm episodes", f"{int((~signal).sum()):,}", *note)
+
+
 def _cards(items: list[tuple[str, ...]]) -> str:
     """Headline cards: each item (label, value) or (label, value, note)."""
     cells = "".join(
@@ -626,7 +641,7 @@ def render_recording_report(
                     float(result.hourly["af_min"].sum()) * 60 if analysable > 0 and result.hourly is not None else None,
                     duration,
                 ),
-                ("episodes", f"{len(result.episodes):,}" if result.episodes is not None else "–"),
+                _episodes_card(result.episodes),
             ]
         ),
     ]
