@@ -124,20 +124,22 @@ def hrv_excluded(episodes: pd.DataFrame) -> np.ndarray:
 def rate_intervals(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
     """(n - 1,) bool: which intervals between the beats at ``times`` ((n,) s) the heart rate is read from:
     those that share no time with a ``RATE_EXCLUDES`` episode (all of them without ``episodes``)."""
-    times = np.asarray(times, dtype=np.float64)
-    if episodes is None or len(times) < 2:
-        return np.ones(max(len(times) - 1, 0), dtype=bool)
-    return ~overlapping(times[:-1], times[1:], episode_stretches(episodes, RATE_EXCLUDES), touching=False)
+    return ~_crossing(times, episodes, RATE_EXCLUDES)
 
 
 def run_breaks(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
     """(n,) bool: the beats at ``times`` ((n,) s) that a run of ectopic beats cannot carry on into, the interval
     before them sharing time with a ``RUN_BREAKS`` episode (``run_spans``' ``parted``; none without ``episodes``)."""
+    return np.concatenate([[False], _crossing(times, episodes, RUN_BREAKS)]) if len(times) else np.zeros(0, bool)
+
+
+def _crossing(times: np.ndarray, episodes: pd.DataFrame | None, kinds: tuple[str, ...]) -> np.ndarray:
+    """(n - 1,) bool: which intervals between the beats at ``times`` ((n,) s) share time with an episode of
+    ``kinds`` (none without ``episodes``)."""
     times = np.asarray(times, dtype=np.float64)
     if episodes is None or len(times) < 2:
-        return np.zeros(len(times), dtype=bool)
-    lost = episode_stretches(episodes, RUN_BREAKS)
-    return np.concatenate([[False], overlapping(times[:-1], times[1:], lost, touching=False)])
+        return np.zeros(max(len(times) - 1, 0), dtype=bool)
+    return overlapping(times[:-1], times[1:], episode_stretches(episodes, kinds), touching=False)
 
 
 def readable_heart_rate(times: np.ndarray, episodes: pd.DataFrame | None) -> np.ndarray:
