@@ -96,13 +96,17 @@ def clock(seconds: float, with_seconds: bool = True) -> str:
     return f"{text}:{rest % 60:02d}" if with_seconds else text
 
 
+def rounds_to_nought(value: float | None, digits: int) -> bool:
+    """Whether ``value`` is above nought but ``digits`` decimals would write it as nought: "0.0" reads as none (one
+    V beat in a day's 100,000, a family of one beat among 3,000, a day's 1 min 30 s of AF in hours)."""
+    return value is not None and 0 < value < 10.0**-digits / 2
+
+
 def share(percent: float, digits: int = 1) -> str:
     """A share (%) to ``digits`` decimals: ``"0.5%"``; one above nought that those decimals would round to
-    nought as ``"under 0.1%"`` (``"under 0.01%"``), since "0.0%" reads as none (one V beat in a day's 100,000,
-    a family of one beat among 3,000)."""
-    least = 10.0**-digits
-    if 0 < percent < least / 2:
-        return f"under {least:.{digits}f}%"
+    nought (``rounds_to_nought``) as ``"under 0.1%"`` (``"under 0.01%"``)."""
+    if rounds_to_nought(percent, digits):
+        return f"under {10.0**-digits:.{digits}f}%"
     return f"{percent:.{digits}f}%"
 
 

@@ -37,6 +37,7 @@ from arrhythmia.figures import (
     plot_heart_rate_trend,
     plot_recording_beats,
     plot_rr_tachogram_poincare,
+    rounds_to_nought,
     share,
 )
 from arrhythmia.files import write_text_atomic
@@ -340,9 +341,8 @@ def _amount(value, digits: int = 1) -> str:
     """A time or share of an hourly or daily row (``_number``), where one above nought that the digits would round
     to nought reads "<0.1" (short: the wide tables fit a laptop's screen): a day's 1 min 30 s of AF read "AF h
     0.0" beside an AF card of 0:03:10, as a day without AF does."""
-    least = 10.0**-digits
-    if value is not None and 0 < value < least / 2:
-        return f"&lt;{least:.{digits}f}"
+    if rounds_to_nought(value, digits):
+        return f"&lt;{10.0**-digits:.{digits}f}"
     return _number(value, digits)
 
 
