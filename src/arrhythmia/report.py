@@ -521,8 +521,10 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
         "</section>",
     ]
 
-    # every member's epochs: an ensemble's history.csv is its first member's
-    training_time = sum(r["seconds"] for member in run.members() for r in member.history())
+    # every member's epochs: an ensemble's history.csv is its first member's (a lone run's: its own, read above)
+    members = run.members()
+    histories = [history] if len(members) == 1 else [member.history() for member in members]
+    training_time = sum(r["seconds"] for member_history in histories for r in member_history)
     parts += [
         '<section id="training"><h2>Training</h2>',
         _facts(
@@ -535,7 +537,7 @@ def render_report(run: Run, figures: Mapping[str, Path]) -> str:
                     "its validation loss",
                     esc(f"{format_loss(best_row['val_loss'] if best_row else None)} ({_losses(config)[1]})"),
                 ),
-                *_ensemble_facts(run),
+                *_ensemble_facts(histories, config),
                 ("learning rate", esc(_lr_text(history, config.lr))),
                 ("class weights", esc(config.class_weights)),
                 ("total training time", esc(format_duration(training_time))),
@@ -621,21 +623,19 @@ def epochs_text(history: Sequence[Mapping], config) -> str:
     )
 
 
-def _ensemble_facts(run: Run) -> list[tuple[str, str]]:
-    """An ensemble's members in the training facts (values escaped): the run's history.csv is its first
-    member's, so the curves and the kept epoch above are member 1's; each member's epochs and kept epoch."""
-    members = run.members()
-    if len(members) < 2:
+def _ensemble_facts(histories: Sequence[Sequence[Mapping]], config) -> list[tuple[str, str]]:
+    """An ensemble's members in the training facts (values escaped), from each member's history (``histories``;
+    ``config``: the run's TrainConfig): the run's history.csv is its first member's, so the curves and the kept
+    epoch above are member 1's; each member's epochs and kept epoch. No facts for a lone run."""
+    if len(histories) < 2:
         return []
-    config = run.config
     facts = [
         (
             "ensemble",
-            esc(f"{len(members)} models, their probabilities averaged; the curves and kept epoch are member 1's"),
+            esc(f"{len(histories)} models, their probabilities averaged; the curves and kept epoch are member 1's"),
         )
     ]
-    for k, member in enumerate(members):
-        history = member.history()
+    for k, history in enumerate(histories):
         kept = best_epoch(history, config.checkpoint)
         facts.append(
             (
