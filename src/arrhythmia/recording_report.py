@@ -592,7 +592,7 @@ def _review_state(reviewed: dict | None) -> str:
     carried = reviewed.get("labels_carried", 0)  # answers a re-labelling carried through families and groups
     carried_text = f", and the answers carried to {carried:,} more beat{'s' if carried != 1 else ''}" if carried else ""
     text = (
-        f"<strong>Reviewed</strong>: a person looked at {beats:,} beat{'s' if beats != 1 else ''} and changed "
+        f"<strong>Reviewed</strong>: a person looked at {beats_text(beats)} and changed "
         f"{changed:,} label{'s' if changed != 1 else ''}{when}{carried_text}; the other labels are the model's."
     )
     unmatched = reviewed.get("corrections_unmatched", 0)
