@@ -237,6 +237,12 @@ class ReviewState:
     last_change: str | None = None
     unmatched: dict = field(default_factory=dict)
 
+    def carried(self, first_labels: np.ndarray) -> np.ndarray:
+        """(n_beats,) bool: the beats no reviewer labelled whose label differs from the model's first
+        (``first_labels``, ``ReviewStore.first_model_labels``): answers a re-labelling with the corrections
+        carried through their families and groups."""
+        return ~self.reviewed & (self.labels != first_labels)
+
 
 class ReviewStore:
     """One recording of ``directory`` with its sidecar folder: its analysis, its reviewed labels and their
@@ -663,8 +669,8 @@ class ReviewStore:
         if index is None:
             index = np.arange(len(state.samples))
         confidence = state.base["confidence"].to_numpy(np.float64)[index]
-        first = self.first_model_labels()[index]
-        marked = state.reviewed[index] | (state.labels[index] != first)
+        all_first = self.first_model_labels()
+        first, marked = all_first[index], (state.reviewed | state.carried(all_first))[index]
         columns = {
             "sample": state.samples[index].tolist(),
             "time_s": self.times_s()[index].round(4).tolist(),
@@ -719,7 +725,7 @@ class ReviewStore:
             table["model_label"] = state.model_labels
             table["label"] = state.labels
             table["reviewed"] = state.reviewed.astype(int)
-            carried = ~state.reviewed & (state.labels != first)
+            carried = state.carried(first)
             table["reviewed_how"] = np.where(state.reviewed, "hand", np.where(carried, "carried", ""))
             table["label_before"] = np.where(state.reviewed | carried, first, "")
         return table
@@ -848,7 +854,7 @@ class ReviewStore:
                 "beats_reviewed": int(state.reviewed.sum()),
                 "labels_changed": int((state.reviewed & (labels != first)).sum()),
                 # the labels a re-labelling with the corrections changed: answers carried to families and groups
-                "labels_carried": int((~state.reviewed & (labels != first)).sum()),
+                "labels_carried": int(state.carried(first).sum()),
                 "last_change": state.last_change,
                 # corrections of beats this analysis did not detect (within CARRY_TOLERANCE_S): kept, not applied
                 "corrections_unmatched": len(state.unmatched),
