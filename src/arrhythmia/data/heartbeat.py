@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,14 +56,26 @@ def is_comment(line: str) -> bool:
     return text.startswith("#") and text[1:2] not in tuple(CSV_SEPARATORS)
 
 
+#: A ``key: value`` line a cardiograph writes above its table (``Sampling Rate: 500 Hz``, ``Patient ID: 12345``):
+#: a name that starts with a letter, a colon, then a space or the line's end; no table's row looks so (a
+#: header's ``ECG:II`` has no space after its colon, an elapsed time ``0:00:01`` starts with a digit).
+HEADER_FIELD = r"\s*[A-Za-z][\w .()/%-]*:(?:\s.*)?"
+
+
+def is_header_field(line: str) -> bool:
+    """Whether a line above a CSV's table is a ``key: value`` field of a device's header block (``HEADER_FIELD``)."""
+    return re.fullmatch(HEADER_FIELD, line.rstrip("\r\n")) is not None
+
+
 def read_csv_cells(path: Path):
     """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed.
 
     Cells may be separated by commas, semicolons or tabs, sniffed from the table; where they are not
     separated by commas, a comma inside a number is a decimal mark (``0,125``, as spreadsheets in much of
     Europe write numbers; a header's names keep theirs). The ``#`` comment lines a device writes above its
-    table (``# Sampling rate: 250 Hz``) are skipped: the table's ``attrs`` give ``skipped_lines``, the file's
-    lines before its first row, and ``comments``, their text without the ``#``.
+    table (``# Sampling rate: 250 Hz``), and the block of ``key: value`` lines a cardiograph writes there
+    (``Sampling Rate: 500 Hz``, ``is_header_field``), are skipped: the table's ``attrs`` give ``skipped_lines``,
+    the file's lines before its first row, and ``comments``, their text (without a comment's ``#``).
     """
     import pandas as pd  # imported on use: cached beat sets never need it
 
@@ -72,9 +85,13 @@ def read_csv_cells(path: Path):
         head = fh.read(65536)
     lines = head.splitlines()
     skipped = 0
-    while skipped < len(lines) and (not lines[skipped].strip() or is_comment(lines[skipped])):
+    while skipped < len(lines) and (
+        not lines[skipped].strip() or is_comment(lines[skipped]) or is_header_field(lines[skipped])
+    ):
         skipped += 1
-    comments = tuple(text for line in lines[:skipped] if (text := line.strip()[1:].strip()))
+    comments = tuple(
+        text for line in lines[:skipped] if (text := (line.strip()[1:] if is_comment(line) else line).strip())
+    )
     only_comments = f"{path}: file holds no samples (only '#' comment lines)"
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(only_comments)

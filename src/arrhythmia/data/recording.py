@@ -468,6 +468,45 @@ def _timestamps_as_seconds(cells) -> tuple[object, Start]:
     return out, start
 
 
+#: A header field's value that gives a sampling rate: ``500``, ``500 Hz``, ``500Hz``, ``500 sps``, ``500 samples/s``.
+RATE_VALUE = r"\s*(\d+(?:\.\d*)?)\s*(?:hz|sps|samples?\s*/\s*s(?:ec)?)?\s*"
+
+
+def _header_fields(notes: tuple[str, ...]) -> list[tuple[list[str], str, str]]:
+    """The ``key: value`` lines among a CSV's notes (a cardiograph's header block, or ``# Key: value``
+    comments): ``(the key's words, the value, the line)`` each."""
+    fields = []
+    for line in notes:
+        key, colon, value = line.partition(":")
+        if colon and key.strip():
+            fields.append((name_words(key), value.strip(), line))
+    return fields
+
+
+def _header_rate(notes: tuple[str, ...], path: Path) -> float | None:
+    """The sampling rate (Hz) a CSV's header block gives (``Sampling Rate: 500 Hz``, ``# Sample rate: 250``,
+    ``fs: 500``), or None where it gives none; DataError where such a field holds no rate an ECG has."""
+    for words, value, line in _header_fields(notes):
+        rate_word = {"rate", "frequency", "freq"} & set(words)
+        if not (words == ["fs"] or (rate_word and any(w.startswith("sampl") for w in words))):
+            continue
+        number = re.match(RATE_VALUE, value, flags=re.IGNORECASE)  # "500 Hz (resampled)" too
+        low, high = PLAUSIBLE_FS
+        if number is None or not low <= float(number.group(1)) <= high:
+            raise DataError(f"{path}: its header's {line!r} gives no sampling rate ({low:g}-{high:g} Hz)")
+        return float(number.group(1))
+    return None
+
+
+def _header_unit(notes: tuple[str, ...]) -> float | None:
+    """The mV per unit of the voltage unit a CSV's header block names for its samples (``Units: uV``,
+    ``Amplitude unit: mV``), None where it names none."""
+    for words, value, _ in _header_fields(notes):
+        if {"unit", "units"} & set(words) and voltage_scale(value) is not None:
+            return voltage_scale(value)
+    return None
+
+
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     """A CSV signal: one column per lead and optionally a time column, with or without a header row.
 
@@ -490,6 +529,11 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     are read as missing (NaN) with one warning; it gives the sampling rate, so ``fs`` may be left out; a given
     ``fs`` must agree with it within 1%. A time column, and any other strictly increasing column, is never the
     lead.
+
+    A header block above the table (``# Key: value`` comments, or a cardiograph's ``Key: value`` lines) may
+    give the sampling rate (``Sampling Rate: 500 Hz``; a given ``fs`` that disagrees is left aside with a
+    warning, as a WFDB or EDF header's rate leaves it; a time column must agree with it within 1%) and the
+    samples' voltage unit (``Units: uV``), which a unit row or a column's name overrides.
 
     Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
     lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V5``, ``Lead I``, ...; V1-V3 last),
@@ -534,6 +578,12 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
             if i == 0 and _is_counter(data[:, i]):
                 counter = (data[:, i] - data[0, i]).astype(np.int64)  # the sample of each row, where none is time
 
+    header_rate = _header_rate(comments, path)
+    if header_rate is not None:
+        if time_rate is not None and abs(header_rate - time_rate) > FS_TOLERANCE * time_rate:
+            raise DataError(f"{path}: its header's {header_rate:g} Hz disagrees with {time_label} ({time_rate:g} Hz)")
+        _header_rate_rules(path, fs, header_rate)
+        fs = header_rate if time_rate is None else None
     if time_rate is not None and fs is not None and abs(fs - time_rate) > FS_TOLERANCE * time_rate:
         raise DataError(f"{path}: --fs {fs:g} Hz disagrees with {time_label} ({time_rate:g} Hz)")
     if time_rate is None and fs is None:
@@ -560,6 +610,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
     # a unit row's mV, uV or V, else one the column's name gives ("ECG (uV)", "ecg_mv"): read in mV
     scale = voltage_scale(units[index]) if units else _unit_in_name(names[index]) if has_header else None
+    scale = scale if scale is not None else _header_unit(comments)  # a header block's "Units: uV"
     signal = signal if scale in (None, 1.0) else signal * scale
     return Recording(
         signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start, notes=comments

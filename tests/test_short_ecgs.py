@@ -1,0 +1,64 @@
+"""Resting 12-lead ECGs: 10-s recordings at 500 Hz (PTB-XL's layout), the cardiograph's CSV exports of them,
+and a folder of many; made here from synthetic signals, or from MIT-BIH where it is present."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arrhythmia.data.recording import read_input
+from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import DataError
+
+LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def twelve_leads(seconds: float = 10.0, fs: float = 500.0, seed: int = 0) -> np.ndarray:
+    """(n_samples, 12) mV: a synthetic lead as II, the others scaled, inverted and mixed versions of it."""
+    ii = synthetic_ecg(duration_s=seconds, fs=fs, seed=seed).signal
+    other = np.roll(ii, int(0.02 * fs))  # a lead whose complexes fall a little later, as V1's may
+    i = 0.6 * ii + 0.2 * other
+    leads = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2, other, 1.2 * other, 0.6 * other + 0.5 * ii]
+    leads += [0.2 * other + 0.9 * ii, ii, 0.8 * ii]
+    return np.column_stack(leads)
+
+
+def cardiograph_csv(path, signal: np.ndarray, header: list[str], microvolts: bool = True) -> None:
+    """A cardiograph's export: a block of ``key: value`` lines, a blank line, then one named column per lead
+    (integer microvolts, or mV)."""
+    rows = np.round(signal * 1000).astype(int) if microvolts else np.round(signal, 4)
+    table = "\n".join(",".join(str(v) for v in row) for row in rows)
+    lines = header + ["", ",".join(LEADS), table]
+    path.write_text("\n".join(lines) + "\n")
+
+
+HEADER = ["Patient ID: 12345", "Device: MAC 5500", "Sampling Rate: 500 Hz", "Units: uV", "Date: 2024-03-01"]
+
+
+def test_a_cardiographs_header_block_is_read_for_its_rate_and_unit(tmp_path):
+    """A cardiograph's CSV opens with ``key: value`` lines (no '#'): they were read as the table ('not a valid
+    CSV (Error tokenizing data ...)'). They are the recording's notes, and their sampling rate and unit are
+    the file's, so that the export needs neither --fs nor --units."""
+    signal = twelve_leads()
+    path = tmp_path / "ecg.csv"
+    cardiograph_csv(path, signal, HEADER)
+    data = read_input(path)
+    assert data.fs == 500 and data.lead == "II" and data.millivolts
+    assert np.allclose(data.signal, signal[:, 1], atol=1e-3)  # read in mV from the file's microvolts
+    assert data.notes == tuple(HEADER)
+    with pytest.warns(UserWarning, match=r"--fs 250 Hz left aside: its header gives 500 Hz"):
+        assert read_input(path, fs=250).fs == 500  # an archive's one --fs for its other CSVs
+    cardiograph_csv(path, signal, ["Sample rate: 500Hz", "Resolution: 1 uV/LSB"], microvolts=False)
+    data = read_input(path)
+    assert data.fs == 500 and not data.millivolts  # no unit given: read from the beats' size, as before
+    cardiograph_csv(path, signal, ["Sampling Rate: fast"])
+    with pytest.raises(DataError, match=r"ecg\.csv: its header's 'Sampling Rate: fast' gives no sampling rate"):
+        read_input(path)
+
+
+def test_a_comment_line_giving_the_rate_gives_the_rate(tmp_path):
+    """``# Sampling rate: 250 Hz`` above the table, as a device writes it: the rate, where it was only a note."""
+    signal = twelve_leads(fs=250)[:, 1]
+    path = tmp_path / "ecg.csv"
+    path.write_text("# Sampling rate: 250 Hz\nECG\n" + "\n".join(f"{v:.4f}" for v in signal) + "\n")
+    assert read_input(path).fs == 250
