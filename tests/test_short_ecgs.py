@@ -62,3 +62,17 @@ def test_a_comment_line_giving_the_rate_gives_the_rate(tmp_path):
     path = tmp_path / "ecg.csv"
     path.write_text("# Sampling rate: 250 Hz\nECG\n" + "\n".join(f"{v:.4f}" for v in signal) + "\n")
     assert read_input(path).fs == 250
+
+
+def test_a_csv_lead_not_connected_gives_way_to_the_next(tmp_path):
+    """A cardiograph writes a lead not connected as a column of zeros: a CSV's lead II of zeros was read, and
+    the ECG had 'fewer than two beats'. As a WFDB, EDF or NumPy lead does, it gives way to the next ECG lead,
+    with a warning naming both; --lead II still reads it."""
+    signal = twelve_leads()
+    signal[:, 1] = 0.0
+    path = tmp_path / "ecg.csv"
+    cardiograph_csv(path, signal, HEADER)
+    with pytest.warns(UserWarning, match=r"ecg\.csv: lead II holds no ECG \(every sample is 0\): read I instead"):
+        data = read_input(path)
+    assert data.lead == "I" and np.allclose(data.signal, signal[:, 0], atol=1e-3)
+    assert read_input(path, lead="II").lead == "II"

@@ -537,8 +537,9 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
 
     Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
     lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V5``, ``Lead I``, ...; V1-V3 last),
-    else the first column that is neither time nor increasing. Errors are one-line DataErrors naming
-    the file. The signal is (n_samples,) float64 in the file's unit.
+    else the first column that is neither time nor increasing; a lead named so that holds nothing (all zero:
+    a lead not connected) gives way to the next one with a warning (``instead_of_flat``). Errors are one-line
+    DataErrors naming the file. The signal is (n_samples,) float64 in the file's unit.
     """
     import pandas as pd
 
@@ -604,7 +605,15 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
             raise DataError(f"{path}: no signal column (every column is time or increases steadily)")
         named = [i for i in candidates if has_header and looks_like_ecg(names[i])]
         pool = named or candidates
-        index = pool[choose_lead([names[i] for i in pool], None, str(path))]
+
+        def read(k: int | None) -> tuple[np.ndarray, int, str]:
+            k = choose_lead([names[i] for i in pool], k, str(path))
+            return data[:, pool[k]], pool[k], names[pool[k]]
+
+        # A cardiograph writes a lead not connected as zeros: the next ECG lead, as a WFDB or EDF file's. Among
+        # columns no name calls a lead, the first is read, flat or not: nothing says which holds an ECG.
+        first = read(None)
+        index = (instead_of_flat(first, [names[i] for i in pool], read, str(path)) if named else first)[1]
     if rows is None and counter is not None:
         rows, time_label = counter, "the sample index in column 1"
     signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
