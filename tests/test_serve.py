@@ -867,3 +867,42 @@ def test_an_export_made_while_another_analysis_became_current_is_not_taken_for_i
     monkeypatch.setattr(review, "save_recording", saving_while_an_analysis_finishes)
     store.export(report=False)
     assert store.exported(report=False) is None  # the export is of analysis 1, not of the current one
+
+
+def test_an_export_reads_its_own_analysis_though_another_becomes_current_as_it_writes(folder):
+    """An export took its snapshot under the store's lock but read the analysis's families, templates and
+    signal after it, from whichever analysis was current then: a re-analysis finishing in that moment (it
+    deletes the older folder) gave the export the new analysis's families, or no files at all."""
+    store = ReviewStore(folder, "r01")
+    old = store.analysis()
+    families_before = pd.read_csv(old / "families.csv", keep_default_na=False)
+
+    class ReanalysedOnRelease:
+        """The store's lock; the first time it is let go, a re-analysis becomes current, as another thread's would."""
+
+        def __init__(self, lock):
+            self.lock, self.depth, self.done = lock, 0, False
+
+        def __enter__(self):
+            self.depth += 1
+            return self.lock.__enter__()
+
+        def __exit__(self, *exc):
+            self.lock.__exit__(*exc)
+            self.depth -= 1
+            if self.depth == 0 and not self.done:  # let go by its holder, not a nested hold
+                self.done = True
+                new = old.parent / "analysis-2"
+                shutil.copytree(old, new)
+                families = pd.read_csv(new / "families.csv", keep_default_na=False)
+                pd.concat([families, families.tail(1).assign(family=len(families))]).to_csv(
+                    new / "families.csv", index=False
+                )
+                (store.folder / "current.json").write_text(json.dumps({"generation": 2}))
+                shutil.rmtree(old)
+
+    store.lock = ReanalysedOnRelease(store.lock)
+    files = store.export(report=False)
+    exported = pd.read_csv(store.folder / "reviewed" / "families.csv", keep_default_na=False)
+    assert exported["family"].tolist() == families_before["family"].tolist()
+    assert files["annotations"].exists()

@@ -935,13 +935,13 @@ class ReviewStore:
 
     # --- export -------------------------------------------------------------------------------------------
 
-    def write_annotations(self, folder: Path) -> Path:
-        """The reviewed labels as a WFDB annotation file ``folder/NAME.rev`` (``wfdb.wrann``; MIT symbols
-        N, S, V, F, Q; a beat the model could not cut and no reviewer labelled is Q)."""
+    def write_annotations(self, folder: Path, snapshot: tuple[ReviewState, dict] | None = None) -> Path:
+        """The reviewed labels as a WFDB annotation file ``folder/NAME.rev`` (``wfdb.wrann``; MIT symbols N, S,
+        V, F, Q; a beat the model could not cut and no reviewer labelled is Q): those of ``snapshot`` (a state and
+        its analysis's meta, taken together), or the current ones."""
         import wfdb
 
-        state = self.state()
-        meta = self.meta()
+        state, meta = snapshot or (self.state(), self.meta())
         folder.mkdir(parents=True, exist_ok=True)
         symbols = [MIT_SYMBOLS.get(label, label) for label in as_aami(state.labels).tolist()]
         record = re.sub(r"[^A-Za-z0-9_-]", "_", self.name)
@@ -989,10 +989,17 @@ class ReviewStore:
             times_s = self.times_s()
             version = state.version
             key = self._export_key()  # of the snapshot: an analysis that becomes current meanwhile is not this one
+            # The snapshot's analysis files are read under the lock too: a re-analysis that becomes current
+            # meanwhile deletes the folder they are in.
+            analysis = self.analysis()
+            families = None
+            if (analysis / "families.csv").exists():
+                families = pd.read_csv(analysis / "families.csv", keep_default_na=False)
+            templates = np.load(analysis / "templates.npy") if (analysis / "templates.npy").exists() else None
+            muscle_filtered = self.saved_stretches("muscle.npy", np.zeros((0, 2), np.int64))
+            recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         out = self.folder / "reviewed"
-        families = None
-        if (self.analysis() / "families.csv").exists():
-            families = pd.read_csv(self.analysis() / "families.csv", keep_default_na=False)
+        if families is not None:
             labels, family = table["label"].to_numpy(), table["family"].to_numpy()  # the snapshot, not live state
             for i, f in enumerate(families["family"].to_numpy()):
                 counts = _label_counts(labels[family == f])
@@ -1000,8 +1007,6 @@ class ReviewStore:
                     label = max(counts, key=counts.get)  # the first of the most common, as in families()
                     families.loc[i, "label"] = label
                     families.loc[i, "label_share"] = counts[label] / sum(counts.values())
-        templates = self.analysis() / "templates.npy"
-        recording = recording or self.signal()  # memory-mapped: the report's strips read only their stretches
         events = None
         if recording.events:
             labels = table["label"].astype(str).to_numpy()
@@ -1012,7 +1017,7 @@ class ReviewStore:
         result = RecordingLabels(
             beats=table,
             families=families,
-            templates=np.load(templates) if templates.exists() else None,
+            templates=templates,
             episodes=rhythm["episodes"],
             hourly=rhythm["hourly"],
             daily=rhythm["daily"],
@@ -1020,7 +1025,7 @@ class ReviewStore:
             episode_settings=rhythm["settings"],
             recording=recording,
             events=events,
-            muscle_filtered=self.saved_stretches("muscle.npy", np.zeros((0, 2), np.int64)),
+            muscle_filtered=muscle_filtered,
         )
         about = {
             "record": self.name,
@@ -1031,7 +1036,7 @@ class ReviewStore:
         }
         summary = save_recording(result, out, about, tuple(meta["classes"]))
         files = {name: out / f"{name}.{ext}" for name, ext in (("beats", "csv"), ("summary", "json"))}
-        files["annotations"] = self.write_annotations(out)
+        files["annotations"] = self.write_annotations(out, (state, meta))
         if report:
             window = window or Window.from_dict(meta["window"])
             files["report"] = write_recording_report(recording, result, summary, window, out)
