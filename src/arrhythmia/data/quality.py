@@ -56,6 +56,11 @@ SLOW_HZ = 1.0
 #: stretch sweeps in none of its own). Real ECG has single beatless seconds next to such jumps (MIT-BIH's 219, in
 #: AF with a wandering baseline: one or two seconds at a time), never 5 s of them.
 JUMPED_OFF_S = 5.0
+#: ... or, whatever the slow signal does, when it lasts this long: no QRS complex for a minute is a recorder off
+#: the body (a patch taken off for a shower holds its converter's noise, or wanders slowly, for many minutes), not
+#: a pause. The longest such stretch of MIT-BIH's 48 records that no other rule finds, either lead, is 5 s (232's
+#: pauses); with this rule the 48 records' unanalysable stretches are the same, to the sample.
+OFF_BODY_S = 60.0
 #: Signal filtered on each side of a stretch, so that the filters' edges fall outside it.
 FILTER_MARGIN_S = 5.0
 #: ``gap_activity`` measures the intervals between beats at least this long, from this long after the
@@ -243,7 +248,8 @@ def recovering_amplifier(
     """(n_blocks,) bool, one per block of ``block`` samples (the last one may be short): the stretches of
     blocks whose QRS band spans under ``collapse_share`` of the recording's median block and in one of
     which the slow signal sweeps by ``sweep_mv`` or more, or, for stretches of ``JUMPED_OFF_S`` or longer,
-    into or out of which it jumps by that much (``_jumped_to``: a lead that popped off and lay still).
+    into or out of which it jumps by that much (``_jumped_to``: a lead that popped off and lay still), or that
+    last ``OFF_BODY_S`` or longer (a recorder off the body).
     signal: (n_samples,) float, mV, NaN where missing; fs: Hz; lost: (n_blocks,) bool, the blocks already known
     to hold no signal (missing, flat, saturated: ``unanalysable``'s), left out of that median, or None (none)."""
     n = len(signal)
@@ -270,8 +276,9 @@ def recovering_amplifier(
     collapsed = qrs_span < collapse_share * typical
     recovering = np.zeros(n_blocks, dtype=bool)
     for first, last in true_runs(collapsed):
-        jumped = (last - first + 1) * block >= JUMPED_OFF_S * fs and _jumped_to(slow_level, first, last, sweep_mv)
-        if (slow_span[first : last + 1] >= sweep_mv).any() or jumped:
+        seconds = (last - first + 1) * block / fs
+        jumped = seconds >= JUMPED_OFF_S and _jumped_to(slow_level, first, last, sweep_mv)
+        if (slow_span[first : last + 1] >= sweep_mv).any() or jumped or seconds >= OFF_BODY_S:
             recovering[first : last + 1] = True
     return recovering
 
