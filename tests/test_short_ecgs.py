@@ -76,3 +76,43 @@ def test_a_csv_lead_not_connected_gives_way_to_the_next(tmp_path):
         data = read_input(path)
     assert data.lead == "I" and np.allclose(data.signal, signal[:, 0], atol=1e-3)
     assert read_input(path, lead="II").lead == "II"
+
+
+def write_twelve_lead_record(directory, name: str, seconds: float = 10.0, seed: int = 0, comments=()) -> np.ndarray:
+    """A PTB-XL-like record: 12 leads at 500 Hz in mV, format 16 (1000 adu/mV), one .hea/.dat."""
+    import wfdb
+
+    signal = twelve_leads(seconds, seed=seed)
+    wfdb.wrsamp(
+        name,
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=LEADS,
+        p_signal=signal,
+        fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(directory),
+        comments=list(comments),
+    )
+    return signal
+
+
+def test_a_records_header_is_parsed_once_per_labelling(tmp_path, monkeypatch):
+    """Labelling an archive of 10-s records, each file's header was parsed four times (the lead, its start, its
+    comments, the archive's list of its files), a third of a 12-lead record's time: wfdb parses a header's signal
+    lines slowly. Once now; a header changed since is read again."""
+    import wfdb
+
+    from arrhythmia.archive import source_files
+
+    write_twelve_lead_record(tmp_path, "00001_hr", comments=["age: 61"])
+    parsed = []
+    rdheader = wfdb.rdheader
+    monkeypatch.setattr(wfdb, "rdheader", lambda *a, **k: parsed.append(a) or rdheader(*a, **k))
+    data = read_input(tmp_path / "00001_hr")
+    files = source_files(tmp_path / "00001_hr")
+    assert data.lead == "II" and data.notes == ("age: 61",) and len(files) == 2
+    assert len(parsed) == 1
+    write_twelve_lead_record(tmp_path, "00001_hr", comments=["age: 62, re-read"])
+    assert read_input(tmp_path / "00001_hr").notes == ("age: 62, re-read",)

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from arrhythmia.data import AAMI_CLASSES
 from arrhythmia.data.recording import RECORDING_SUFFIXES
-from arrhythmia.data.wfdb_source import without_segments
+from arrhythmia.data.wfdb_source import parsed_header, without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.export import OnnxClassifier, load_classifier
@@ -348,11 +348,9 @@ def _settings(task: Task) -> dict:
 def _signal_files(record: Path, segments: bool = True) -> list[Path]:
     """A WFDB record's header and the files it names: its signal files, a multi-segment record's segment
     headers and theirs. Only the header where it cannot be parsed (reading it says why)."""
-    import wfdb
-
     files = [Path(f"{record}.hea")]
     try:
-        header = wfdb.rdheader(str(record))
+        header = parsed_header(record)  # parsed once: reading the recording parses it too
     except Exception:  # a garbled or missing header: the header alone
         return files
     for segment in (getattr(header, "seg_name", None) or []) if segments else []:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -53,14 +54,29 @@ def record_names(directory: Path) -> list[str]:
     return names
 
 
-def _header(path: Path):  # -> wfdb.Record
+@functools.lru_cache(maxsize=64)
+def _parsed_header(record: str, size: int, mtime_ns: int):  # -> wfdb.Record
     import wfdb  # imported on use: a cached beat set never needs it, and it costs a second at start-up
 
+    return wfdb.rdheader(record)
+
+
+def parsed_header(path: Path):  # -> wfdb.Record
+    """``wfdb.rdheader(path)`` (``path``: the record, without ``.hea``), parsed once for each version of the
+    header (its size and modification time): labelling a record asks for it several times (its lead, start and
+    comments; an archive's list of its files), and wfdb parses a 12-lead header's signal lines in about 8 ms,
+    a third of a 10-s record's labelling. The header as wfdb reads it, to be read, not changed; wfdb's error
+    where it cannot be parsed; OSError where the header is missing."""
+    stat = path.with_suffix(".hea").stat()
+    return _parsed_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _header(path: Path):  # -> wfdb.Record
     hea = path.with_suffix(".hea")
     if not hea.is_file():
         raise DataError(f"{hea}: header file is missing")
     try:
-        header = wfdb.rdheader(str(path))
+        header = parsed_header(path)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on garbled text
         raise DataError(f"{hea}: cannot parse WFDB header ({exc})") from None
     # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
