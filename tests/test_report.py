@@ -495,7 +495,7 @@ def test_every_printed_page_names_the_recording_and_its_page():
     assert '@bottom-right { content: "page " counter(page) " of " counter(pages);' in css
     # A file's name can neither end the CSS string nor the <style> element.
     assert 'content: "a\\22 b\\3c \\2f style\\3e .npy: Holter analysis";' in page_css('a"b</style>.npy')
-    signal = np.zeros(2000)
+    signal = np.zeros(6000)  # a minute: a shorter recording's report is an ECG strip's
     recording = Recording(signal, 100.0, "MLII", "rec 7.npy", start=datetime(2026, 11, 28, 10, 23, 5))
     result = RecordingLabels(beats=pd.DataFrame({"sample": [], "label": [], "confidence": []}), recording=recording)
     page = render_recording_report(recording, result, {"classified": 0}, {})

@@ -3,6 +3,8 @@ and a folder of many; made here from synthetic signals, or from MIT-BIH where it
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,44 @@ def test_a_records_header_is_parsed_once_per_labelling(tmp_path, monkeypatch):
     assert len(parsed) == 1
     write_twelve_lead_record(tmp_path, "00001_hr", comments=["age: 62, re-read"])
     assert read_input(tmp_path / "00001_hr").notes == ("age: 62, re-read",)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    from arrhythmia.inference import Classifier
+
+    return Classifier.from_pretrained(device="cpu")
+
+
+def report_of(directory, classifier, seconds: float) -> str:
+    """report.html of a synthetic 12-lead record of ``seconds`` s labelled as ``predict --report`` does."""
+    from arrhythmia.labelling import PredictOptions, label_file
+
+    write_twelve_lead_record(directory, "ecg", seconds=seconds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a 10-s ECG's too few beats to adapt to
+        label_file(directory / "ecg", classifier, directory / "out", PredictOptions(report=True))
+    return (directory / "out" / "report.html").read_text()
+
+
+def test_a_10_s_ecgs_report_says_what_10_s_cannot_show(tmp_path, classifier):
+    """A resting ECG's report was a Holter report of 10 s: an hourly table of one row '00:00-00:00:10 | 0.2 min',
+    a heart-rate trend and an RR tachogram of a dozen intervals, 'AF 0:00:00, burden 0.0%' where AF needs 60 s
+    to be found at all, and the same 10 s drawn twice as the fastest and the slowest heart rate's strips. It is
+    an ECG strip's report now: the whole strip once, with those events in its caption; what 10 s cannot show
+    said in one line each; and the labels said to be the network's own (too few beats to adapt to)."""
+    page = report_of(tmp_path, classifier, 10.0)
+    assert "ECG strip analysis" in page and "Holter analysis" not in page
+    assert "Hourly table" not in page and "heart rate over the recording" not in page
+    assert "RR tachogram" not in page
+    assert page.count("<figure") == 1 and "The whole recording, 0:00:10" in page and "Fastest heart rate" in page
+    assert "AF needs 60 s of recording" in page and "burden 0.0%" not in page
+    assert "AF needs 60 s, atrial flutter 30 s, bradycardia and tachycardia 30 s" in page
+    assert "too few to adapt to (it takes 60)" in page
+
+
+def test_a_longer_recordings_report_keeps_its_holter_parts(tmp_path, classifier):
+    """A 5-minute rhythm strip keeps the trend, the hourly table, the tachogram and the AF card as before."""
+    page = report_of(tmp_path, classifier, 70.0)
+    assert "Holter analysis" in page and "Hourly table" in page and "RR tachogram" in page
+    assert "heart rate over the recording" in page and "AF needs" not in page and "burden 0.0%" in page

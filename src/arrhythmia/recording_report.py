@@ -54,6 +54,11 @@ from arrhythmia.report import CSS, REPORT_POLICY_META, _image, _table, esc, form
 from arrhythmia.report import page_css as run_page_css
 
 STRIP_S = 10.0
+#: A recording shorter than this is a strip (a resting ECG's 10 s, a monitor's strip), not a Holter recording:
+#: its report leaves out the heart-rate trend, the hourly table and the RR tachogram (a dozen intervals of one
+#: stretch, which the strip shows beat by beat), and says which episodes it was too short to hold. HRV needs 60 s
+#: of NN intervals (``hourly``) and AF 60 s of irregular rhythm (``episodes.EpisodeConfig.af_min_s``).
+SHORT_S = 60.0
 PAUSE_MARGIN_S = 2.0  # of signal each side of a pause longer than a strip
 #: A figure is shown at least this wide (or as drawn, where that is narrower), in a box that scrolls
 #: sideways on a narrower screen: the figures are drawn about 1200 px wide, and scaled down to a phone's
@@ -245,10 +250,13 @@ def _runs_note(run_bpm: float) -> str:
     )
 
 
-def _af_card(af_s: float | None, duration_s: float) -> tuple[str, ...]:
+def _af_card(af_s: float | None, duration_s: float, af_min_s: float | None = None) -> tuple[str, ...]:
     """The AF card: its time (h:mm:ss) and its burden, the share of the recording (``duration_s``, s) it took, as
     cohort.csv's ``af_burden_percent`` gives it; a reader weighs AF by its burden, which the time alone left
-    to be worked out. None: no hourly table."""
+    to be worked out. None: no hourly table. A recording shorter than ``af_min_s`` (s, the shortest AF episode)
+    cannot hold AF, which "0:00:00, burden 0.0%" of a 10-s ECG read as none found."""
+    if af_min_s is not None and duration_s < af_min_s:
+        return ("AF", "–", f"AF needs {af_min_s:g} s of recording")
     if af_s is None:
         return ("AF", "–")
     burden = min(100.0 * af_s / duration_s, 100.0) if duration_s > 0 else 0.0
@@ -532,21 +540,49 @@ def _css_string(text: str) -> str:
 PAGE_PATIENT_CHARS = 40
 
 
-def page_css(name: str, start: str = "", patient: str | None = None) -> str:
+def page_css(name: str, start: str = "", patient: str | None = None, kind: str = "Holter analysis") -> str:
     """The ``@page`` rule of a printed report: ``name`` (the recording's), ``patient`` (as the file gives it,
     cut at ``PAGE_PATIENT_CHARS``) and ``start`` (when it began) where known at the top left of every page,
     "page n of m" at its bottom right: a page that comes loose from a chart can be put back."""
-    title = _page_title(name, patient) + (f", started {start}" if start else "")
+    title = _page_title(name, patient, kind) + (f", started {start}" if start else "")
     # the recording's own quoting: its page is UTF-8, so a name's letters stay as they are
     return " " + run_page_css(title, _css_string)
 
 
-def _page_title(name: str, patient: str | None) -> str:
-    """``NAME: Holter analysis``, with the patient's field after the name where the file gives one."""
+def _page_title(name: str, patient: str | None, kind: str = "Holter analysis") -> str:
+    """``NAME: Holter analysis`` (``kind``), with the patient's field after the name where the file gives one."""
     who = _printable(patient or "").strip()
     if len(who) > PAGE_PATIENT_CHARS:
         who = who[:PAGE_PATIENT_CHARS].rstrip() + "..."
-    return f"{name}" + (f" (patient {who})" if who else "") + ": Holter analysis"
+    return f"{name}" + (f" (patient {who})" if who else "") + f": {kind}"
+
+
+def _kind(duration_s: float) -> str:
+    """What the report is of: a Holter recording, or a strip (shorter than ``SHORT_S``)."""
+    return "ECG strip analysis" if duration_s < SHORT_S else "Holter analysis"
+
+
+#: The episodes that need a stretch of recording to be found, each by the ``EpisodeConfig`` setting of its
+#: shortest length, in the words ``_too_short_note`` says them in.
+SUSTAINED_EPISODES = (
+    ("af_min_s", "AF"),
+    ("afl_min_s", "atrial flutter"),
+    ("sustained_s", "bradycardia and tachycardia"),
+    ("vf_min_s", "ventricular flutter"),
+)
+
+
+def _too_short_note(duration_s: float, settings: dict) -> str | None:
+    """The line under a short recording's episodes naming those it was too short to hold (``settings``: the
+    ``EpisodeConfig``'s, s), else None: a 10-s ECG's "None." read as no AF found."""
+    needs = [(settings[key], name) for key, name in SUSTAINED_EPISODES if settings.get(key, 0) > duration_s]
+    if not needs:
+        return None
+    return (
+        f"The recording ({format_duration(duration_s)}) is too short to hold some episodes: "
+        + ", ".join(f"{name}{' needs' if i == 0 else ''} {seconds:g} s" for i, (seconds, name) in enumerate(needs))
+        + ". Pauses, VT and SVT runs, bigeminy and trigeminy are read as in any recording."
+    )
 
 
 #: The most characters of the file's own words the report's heading shows (``_identity``): two lines on a
@@ -613,6 +649,7 @@ def render_recording_report(
     strip_titles = strip_titles or {}
     name = Path(str(recording.path)).name
     duration = len(recording.signal) / recording.fs
+    short = duration < SHORT_S  # a strip: no trend, hourly table or tachogram (SHORT_S)
     analysable = float(result.hourly["analysable_min"].sum()) * 60 if result.hourly is not None else duration
     per_class = summary.get("per_class", {})
     classes = tuple(per_class)
@@ -620,7 +657,7 @@ def render_recording_report(
     ectopy = summary.get("ectopy", {})
     parts = [
         f"<header><h1>{esc(name)}</h1>{_identity(recording)}",
-        f'<p class="subtitle">Holter analysis: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
+        f'<p class="subtitle">{_kind(duration)}: lead {esc(recording.lead)}, {recording.fs:g} Hz, labelled by '
         f"{esc(summary.get('model', '?'))}"
         f"{f'; {result.mains_hz:g} Hz mains hum notched out' if result.mains_hz is not None else ''}"
         f"{f'; {clock(result.muscle_filtered_s)} of muscle noise low-passed' if result.muscle_filtered_s else ''}; "
@@ -640,6 +677,7 @@ def render_recording_report(
                 _af_card(
                     float(result.hourly["af_min"].sum()) * 60 if analysable > 0 and result.hourly is not None else None,
                     duration,
+                    (result.episode_settings or {}).get("af_min_s"),
                 ),
                 _episodes_card(result.episodes),
             ]
@@ -650,6 +688,14 @@ def render_recording_report(
     for caution in summary.get("cautions") or []:  # clipped, or a rate no heart keeps (predict's warnings)
         parts.append(f'<p class="warning">{esc(caution)}</p>')
     adaptation = result.adaptation or {}
+    if adaptation.get("reason") and summary.get("classified", 0):  # a strip's few beats: said, not only printed
+        need = (adaptation.get("settings") or {}).get("min_beats")
+        parts.append(
+            f'<p class="thresholds">The labels are the network\'s own, not adapted to this patient as a longer '
+            f"recording's are: {beats_text(summary['classified'])} {'is' if summary['classified'] == 1 else 'are'} "
+            f"too few to adapt to ({f'it takes {need}' if need else esc(adaptation['reason'])}); read the S and V "
+            "labels against the strips.</p>"
+        )
     if adaptation.get("review_recommended"):
         parts.append(
             f'<p class="warning">Review recommended: adapting to this recording changed '
@@ -678,7 +724,7 @@ def render_recording_report(
         parts += ["<h2>Heart rate</h2>", _figure(figures["trend"], _trend_alt(result.episodes))]
     if result.daily is not None:
         parts += ["<h2>Daily table</h2>", _daily_html(result.daily, classes)]
-    if result.hourly is not None:
+    if result.hourly is not None and not short:
         hourly = _hourly_html(result.hourly, classes, recording.start)
         if result.daily is not None:  # a week's 168 rows folded under its days
             hourly = f"<details><summary>Every hour ({len(result.hourly):,})</summary>{hourly}</details>"
@@ -706,6 +752,9 @@ def render_recording_report(
         parts += ["<h2>Episodes</h2>", listed]
         if result.episode_settings:
             parts.append(f'<p class="thresholds">{esc(episode_thresholds(result.episode_settings))}</p>')
+            too_short = _too_short_note(duration, result.episode_settings)
+            if too_short:
+                parts.append(f'<p class="thresholds">{esc(too_short)}</p>')
     if result.events is not None:
         parts += ["<h2>Patient events</h2>", _events_html(result.events)]
     if "families" in figures:
@@ -739,8 +788,9 @@ def render_recording_report(
         parts.append(f"<p>{esc(said[:1].upper() + said[1:])}.</p>")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{REPORT_POLICY_META}'
-        f"<title>{esc(_page_title(name, recording.patient))}</title><style>{CSS}{EXTRA_CSS}{PRINT_CSS}"
-        f"{page_css(name, clock_at(recording.start, 0), recording.patient)}</style>"
+        f"<title>{esc(_page_title(name, recording.patient, _kind(duration)))}</title>"
+        f"<style>{CSS}{EXTRA_CSS}{PRINT_CSS}"
+        f"{page_css(name, clock_at(recording.start, 0), recording.patient, _kind(duration))}</style>"
         "</head><body><main>" + "".join(parts) + "</main></body></html>"
     )
 
@@ -760,15 +810,15 @@ def write_recording_report(
     times = _beat_times(labelled, recording.fs)
     labels = labelled["label"].astype(str).to_numpy()
     episodes = result.episodes if result.episodes is not None else pd.DataFrame(columns=["type", "start_s", "end_s"])
+    duration = len(recording.signal) / recording.fs
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         figures: dict[str, Path] = {}
-        if len(times) >= 3:
+        if len(times) >= 3 and duration >= SHORT_S:  # a strip's trend and tachogram: a dozen points of it
             # An interval across lost signal, flutter waves or a run of noise is no heart interval: left out
             # (a gap in the trend), as the hourly table and the summary leave it out of the heart rate.
             rate = readable_heart_rate(times, episodes)
             rr = np.where(np.isfinite(rate), np.diff(times), np.nan)
-            duration = len(recording.signal) / recording.fs
             figures["trend"] = plot_heart_rate_trend(times[1:], rate, episodes, scratch / "trend.png", duration)
             figures["rr"] = plot_rr_tachogram_poincare(times[1:], rr, labels[1:], scratch / "rr.png")
         if result.families is not None and result.templates is not None:
@@ -781,6 +831,10 @@ def write_recording_report(
             for r in result.events.head(MAX_EVENT_STRIPS).itertuples():
                 at = f"{clock(r.time_s)}" + (f" ({r.clock})" if r.clock else "")
                 moments.append((f"Patient event at {at}: {r.event}", max(r.time_s - STRIP_S / 2, 0.0), STRIP_S))
+        if 0 < duration <= STRIP_S:
+            # each event's strip would be the whole recording, drawn again: drawn once, the events its caption
+            said = "".join(f". {title}" for title, _, _ in moments)
+            moments = [(f"The whole recording, {clock(duration)} (h:mm:ss){said}", 0.0, duration)]
         for k, (title, start, seconds) in enumerate(moments):
             titles[f"strip{k}"] = title
             start = min(start, max(len(recording.signal) / recording.fs - seconds, 0.0))
