@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from arrhythmia import figures
+from arrhythmia.data.clock import clock_at
 from arrhythmia.data.quality import clipping
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import mv_per_unit
@@ -145,6 +146,26 @@ def clipping_warning(recording: Recording, result: RecordingLabels) -> str | Non
     )
 
 
+def turned_warning(recording: Recording, result: RecordingLabels) -> str | None:
+    """One line saying where ``recording``'s beats pointed the other way from the rest of its beats and were
+    turned over to be read (``RecordingLabels.turned``: a patch or an electrode worn the other way round for a
+    while); None where nowhere. Each stretch from the start (h:mm:ss), and by the clock where that is known."""
+    if not len(result.turned):
+        return None
+
+    def at(sample: int) -> str:
+        seconds = round(sample / recording.fs)
+        clock = clock_at(recording.start, seconds)
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" + (f" ({clock})" if clock else "")
+
+    stretches = ", ".join(f"{at(start)}-{at(end)}" for start, end in result.turned.tolist())
+    hours = float(np.sum(result.turned[:, 1] - result.turned[:, 0])) / recording.fs / 3600.0
+    return (
+        f"{recording.path}: its beats point the other way from the rest of the recording's over {stretches} "
+        f"({hours:.1f} h in all): was the recorder worn the other way round? They were turned over to be read"
+    )
+
+
 #: A median heart rate outside this, bpm, says more often a sampling rate given wrong than a heart: a 250 Hz
 #: recording given as 50 Hz reads five times slower. (A rate 1.4 times off stays within it, and one given
 #: several times too high is held under 300 bpm by the detector, which keeps beats 0.2 s apart.)
@@ -208,9 +229,10 @@ def label_file(
         raise DataError(f"{options.labels}: in {path}, {error.problem}") from None
     # What the signal itself says against its labels, on the terminal and, for whoever reads the outputs
     # later, in summary.json's ``cautions`` and the report.
-    cautions = [said for said in (clipping_warning(data, result), rate_warning(data, result, options.fs)) if said]
-    for said in cautions:
-        warnings.warn(said, stacklevel=2)
+    said = (clipping_warning(data, result), rate_warning(data, result, options.fs), turned_warning(data, result))
+    cautions = [line for line in said if line]
+    for line in cautions:
+        warnings.warn(line, stacklevel=2)
     data = result.recording  # drawn and reviewed as it was labelled: without mains hum or muscle noise
     about = {"record": str(path), "lead": data.lead, "fs": data.fs, "model": model.model_name, "cautions": cautions}
     summary = save_recording(result, out, about, model.classes)

@@ -37,7 +37,7 @@ from arrhythmia.data.context import (
     pattern_irregularity,
     rr_features,
 )
-from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps
+from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps, turned_parts
 from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
@@ -230,6 +230,9 @@ class RecordingLabels:
     adaptation : what the adaptation did (for summary.json);
     questions : the beats a reviewer is asked about (``ask``): sample, time_s, label, family, reason;
     inverted : the recording's beats pointed down and were turned over before they were cut;
+    turned : (k, 2) start and end samples of the stretches whose beats pointed the other way from the rest
+        of the recording's (``data.detection.turned_parts``: a patch worn upside down for a day), turned over
+        again there, so that all its beats are cut pointing up;
     episodes : the rhythm episodes (``episodes.find_episodes``: AF, runs, pauses, noise, ...);
     hourly : the hourly table (``hourly.hourly_table``); daily : its columns per day for a recording longer
     than a day (``hourly.daily_table``), else None; hrv : SDNN, RMSSD, pNN50 of the whole recording, the
@@ -256,6 +259,7 @@ class RecordingLabels:
     adaptation: dict = field(default_factory=dict)
     questions: pd.DataFrame | None = None
     inverted: bool = False
+    turned: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     episodes: pd.DataFrame | None = None
     hourly: pd.DataFrame | None = None
     daily: pd.DataFrame | None = None
@@ -576,8 +580,15 @@ def label_recording(
     # 2. Cut and classify. Detection does not depend on the sign (it works on the rectified signal); the beats
     # are cut pointing up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
     sign = polarity(signal, fs, peaks)
-    if sign < 0:
-        recording = replace(recording, signal=-signal)
+    # A multi-day recording may point one way for a day and the other the next (a patch worn upside down):
+    # the parts whose beats clearly point against the rest are turned as well.
+    turned = turned_parts(signal, fs, peaks, sign)
+    if sign < 0 or len(turned):
+        upright = -signal if sign < 0 else signal.copy()
+        for start, end in turned:
+            upright[start:end] *= -1
+        recording = replace(recording, signal=upright)
+    result.turned = turned
     # The rhythm is read with each interval across lost signal closed up: the gap is no beat's interval.
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, lost=noise)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
@@ -1064,6 +1075,8 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
     out = Path(out)
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
+    # where the beats pointed the other way from the rest of the recording's, and were turned: [[start_s, end_s]]
+    summary["turned_s"] = (result.turned / result.recording.fs).round(1).tolist() if result.recording else []
     summary["mains_hz"] = result.mains_hz
     summary["muscle_filtered_s"] = round(result.muscle_filtered_s, 1)
     summary["mv_per_unit"] = result.mv_per_unit
