@@ -451,7 +451,9 @@ def _csv_or_none(path: Path) -> pd.DataFrame | None:
 def cohort_row(out: Path) -> dict:
     """A recording's cohort row from the files ``predict`` wrote into ``out`` (summary.json, episodes.csv,
     hourly.csv). Durations in s, heart rates in bpm, burdens and the analysable share in percent of the
-    recording (S and V: of its classified beats); NaN where the recording has no such value."""
+    recording (S and V: of its classified beats); NaN where the recording has no such value: AF's and AFL's
+    burden and episodes where it is shorter than their shortest episode (``episodes.EpisodeConfig``'s
+    ``af_min_s``, 60 s, and ``afl_min_s``), as a 10-s resting ECG is, for nought would say none was found."""
     summary = read_json_or_none(out / "summary.json") or {}
     hourly = _csv_or_none(out / "hourly.csv")
     episodes = _csv_or_none(out / "episodes.csv")
@@ -488,6 +490,10 @@ def cohort_row(out: Path) -> dict:
                 else (rows["end_s"] - rows["start_s"]).sum()  # an hourly table without them: the episodes
             )
             row[f"{kind}_burden_percent"] = share(float(seconds))
+        settings = summary.get("episode_settings") or {}
+        for kind, shortest in (("af", "af_min_s"), ("afl", "afl_min_s")):
+            if duration < settings.get(shortest, 0.0):  # a 10-s ECG's "0% AF" read as none found: none could be
+                row[f"{kind}_burden_percent"] = row[f"{kind}_episodes"] = np.nan
         row["vf_episodes"] = int((episodes["type"] == "VF").sum())
         row["vt_episodes"] = int((episodes["type"] == "VT").sum())
         row["svt_episodes"] = int((episodes["type"] == "SVT").sum())
