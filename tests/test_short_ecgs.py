@@ -58,6 +58,19 @@ def test_a_cardiographs_header_block_is_read_for_its_rate_and_unit(tmp_path):
         read_input(path)
 
 
+def test_a_header_blocks_date_and_time_is_the_recordings_start(tmp_path):
+    """'Acquisition Date: 2024-03-01 09:12:33' was a note only: summary.json's start_time and the cohort's were
+    empty, and a cohort could not be joined to its patients' visits by when they were recorded."""
+    from datetime import datetime
+
+    signal = twelve_leads()
+    path = tmp_path / "ecg.csv"
+    cardiograph_csv(path, signal, [*HEADER, "Acquisition Date: 2024-03-01 09:12:33"])
+    assert read_input(path).start == datetime(2024, 3, 1, 9, 12, 33)
+    cardiograph_csv(path, signal, HEADER)  # "Date: 2024-03-01": a day without its time gives no start
+    assert read_input(path).start is None
+
+
 def test_a_comment_line_giving_the_rate_gives_the_rate(tmp_path):
     """``# Sampling rate: 250 Hz`` above the table, as a device writes it: the rate, where it was only a note."""
     signal = twelve_leads(fs=250)[:, 1]

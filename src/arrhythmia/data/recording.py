@@ -51,7 +51,8 @@ class Recording:
     What the file says of whose recording it is, verbatim, None or () where it says nothing (``identification``):
     patient: an EDF header's patient field (``MCH-0234567 F 02-MAY-1951 Haagse_Harry``); recording_id: its
     recording field (``Startdate 02-MAR-2002 PSG-1234/2002 NN Telemetry03``); notes: a WFDB header's comment
-    lines (MIT-BIH's ``69 M 1085 1629 x1``, then the medications) or a CSV's ``#`` lines above its table."""
+    lines (MIT-BIH's ``69 M 1085 1629 x1``, then the medications) or a CSV's ``#`` lines above its table
+    (and the ``key: value`` lines a cardiograph writes there)."""
 
     signal: np.ndarray
     fs: float
@@ -507,6 +508,26 @@ def _header_unit(notes: tuple[str, ...]) -> float | None:
     return None
 
 
+#: The words of a header field's name that say it holds when the recording was made.
+START_WORDS = {"date", "time", "start", "started", "acquired", "acquisition", "recorded", "datetime", "timestamp"}
+
+
+def _header_start(notes: tuple[str, ...]) -> Start:
+    """The wall-clock start a CSV's header block gives in one field, an ISO 8601 date and time
+    (``Acquisition Date: 2024-03-01 09:12:33``), as the local time it was written in; None where none does (a
+    date without its time of day gives no start)."""
+    from datetime import datetime
+
+    for words, value, _ in _header_fields(notes):
+        if not START_WORDS & set(words) or ":" not in value:
+            continue
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+        except ValueError:
+            continue
+    return None
+
+
 def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     """A CSV signal: one column per lead and optionally a time column, with or without a header row.
 
@@ -533,7 +554,8 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     A header block above the table (``# Key: value`` comments, or a cardiograph's ``Key: value`` lines) may
     give the sampling rate (``Sampling Rate: 500 Hz``; a given ``fs`` that disagrees is left aside with a
     warning, as a WFDB or EDF header's rate leaves it; a time column must agree with it within 1%) and the
-    samples' voltage unit (``Units: uV``), which a unit row or a column's name overrides.
+    samples' voltage unit (``Units: uV``), which a unit row or a column's name overrides, and the start
+    (``Acquisition Date: 2024-03-01 09:12:33``), where no time stamp column gives one.
 
     Lead: ``lead`` (a name, or an index counting every column of the file) if given; else MLII, else
     lead II, else the first column whose name names a lead (``ECG``, ``II``, ``V5``, ``Lead I``, ...; V1-V3 last),
@@ -622,7 +644,13 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     scale = scale if scale is not None else _header_unit(comments)  # a header block's "Units: uV"
     signal = signal if scale in (None, 1.0) else signal * scale
     return Recording(
-        signal=signal, fs=rate, lead=names[index], path=path, millivolts=scale is not None, start=start, notes=comments
+        signal=signal,
+        fs=rate,
+        lead=names[index],
+        path=path,
+        millivolts=scale is not None,
+        start=start if start is not None else _header_start(comments),
+        notes=comments,
     )
 
 
