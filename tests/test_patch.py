@@ -3,6 +3,7 @@ upside down for a day; what its beats, episodes and hourly table say of those st
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -113,3 +114,44 @@ def test_beats_of_a_stretch_worn_upside_down_are_labelled_as_upright_ones(tmp_pa
     (caution,) = done.summary["cautions"]
     assert "turned.npy: its beats point the other way" in caution and "0:10:00-0:20:00 (0.2 h in all)" in caution
     assert caution in [str(warning.message) for warning in said]
+
+
+def test_a_trend_of_days_is_drawn_a_day_to_a_row(monkeypatch, tmp_path):
+    """72 hours' heart rate was one row 12 inches wide: four minutes to a pixel, each day's trace a third of the
+    width, the days told apart only by the axis's 24:00 and 48:00, and one day's hours not under another's."""
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    day = 86_400.0
+    times = np.arange(1.0, 3 * day - 600.0, 30.0)
+    rate = 70.0 + 20.0 * np.sin(2 * np.pi * times / day)
+    episodes = pd.DataFrame(
+        {"type": ["AF", "pause"], "start_s": [1.5 * day, 2.5 * day], "end_s": [1.6 * day, 2.5 * day + 4]}
+    )
+    figures.plot_heart_rate_trend(times, rate, episodes, tmp_path / "trend.png", 3 * day - 600.0)
+    fig = drawn[0]
+    fig.savefig(io.BytesIO(), format="png")  # lays it out
+    rows = fig.axes
+    assert [ax.get_xlim() for ax in rows] == [(0.0, day), (day, 2 * day), (2 * day, 3 * day)]
+    assert len({ax.get_ylim() for ax in rows}) == 1  # one scale: the days compared at a glance
+    assert [len(ax.patches) for ax in rows] == [0, 1, 0]  # the AF on the second day's row alone
+    assert [ax.get_ylabel().splitlines()[0] for ax in rows] == ["day 1", "day 2", "day 3"]
+    assert "36:00" in [tick.get_text() for tick in rows[1].get_xticklabels()]
+    assert len(fig.legends) == 1
+
+
+def test_a_day_s_trend_stays_one_row(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    times = np.arange(1.0, 25 * 3600.0, 30.0)
+    episodes = pd.DataFrame({"type": [], "start_s": [], "end_s": []})
+    figures.plot_heart_rate_trend(times, np.full(len(times), 70.0), episodes, tmp_path / "trend.png", 25 * 3600.0)
+    (ax,) = drawn[0].axes
+    assert ax.get_xlim() == (0.0, 25 * 3600.0)

@@ -633,11 +633,20 @@ PAUSE_COLOUR = "#0072b2"  # Okabe and Ito's blue, a dashed line: not a shade, no
 MIN_RATE_SPAN_BPM = 20.0
 
 
+#: A recording longer than this (s) has its heart-rate trend drawn a day (``TREND_ROW_S``) to a row, the rows
+#: one under the other on one scale: a week in one row was 14 minutes to a pixel, each day a seventh of the width.
+#: (A Holter recording of a little over a day, 24-26 h, keeps its one row.)
+TREND_ROWS_ABOVE_S = 26 * 3600.0
+TREND_ROW_S = 24 * 3600.0
+
+
 def plot_heart_rate_trend(
     times_s: np.ndarray, rate_bpm: np.ndarray, episodes, path: str | Path, duration_s: float | None = None
 ) -> Path:
     """The heart rate over the whole recording, with its episodes shaded and its pauses marked, the legend below
     the axes (inside them it covered the trace of a day-long recording), on the left (where a phone shows it).
+    A recording longer than ``TREND_ROWS_ABOVE_S`` is drawn a day to a row ("day 1", "day 2", ..., each 24 hours
+    from the start, on one heart-rate scale), so that days are told apart and each one's hours lie under the last's.
 
     times_s, rate_bpm : (n,) the time (s) and heart rate (bpm) of each beat (NaN: a gap in the line); episodes :
     the ``episodes.csv`` table (columns type, start_s, end_s); duration_s : the recording's length, where the
@@ -645,32 +654,47 @@ def plot_heart_rate_trend(
     """
     kinds = set(episodes["type"])
     legend = [kind for kind in EPISODE_COLOURS if kind in kinds] + ["pause"] * ("pause" in kinds)
-    fig = Figure(figsize=(12, 3.8 if legend else 3.4), layout="constrained")
-    ax = fig.add_subplot()
     times_s = np.asarray(times_s, dtype=np.float64)
-    ax.plot(times_s, rate_bpm, color="#24292f", lw=0.6, zorder=3)  # over the shades and the pauses
+    rate_bpm = np.asarray(rate_bpm, dtype=np.float64)
     end_s = duration_s if duration_s is not None else (times_s[-1] if len(times_s) else 60.0)
     end_s = max(end_s, 1.0)
-    # An episode is shaded at least about two pixels wide: narrower, it was not seen (a VT run in a day's trend).
-    least_s = 2 * end_s / (fig.get_figwidth() * DPI)
-    for kind in legend:
-        rows = episodes[episodes["type"] == kind]
-        if kind == "pause":
-            for start in rows["start_s"]:
-                ax.axvline(start, color=PAUSE_COLOUR, lw=0.8, ls="--")
-            continue
-        for start, end in _merged(rows["start_s"].to_numpy(np.float64), rows["end_s"].to_numpy(np.float64), least_s):
-            ax.axvspan(start, end, **_shading(kind))
-    _clock_axis(ax, end_s)
-    finite = np.asarray(rate_bpm, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
+    if end_s > TREND_ROWS_ABOVE_S:
+        rows = [(day * TREND_ROW_S, (day + 1) * TREND_ROW_S) for day in range(math.ceil(end_s / TREND_ROW_S))]
+    else:
+        rows = [(0.0, end_s)]
+    height = (3.4 if len(rows) == 1 else 1.1 + 2.1 * len(rows)) + 0.4 * bool(legend)
+    fig = Figure(figsize=(12, height), layout="constrained")
+    axes = fig.subplots(len(rows), 1, sharey=True, squeeze=False)[:, 0]
+    for day, (ax, (first, last)) in enumerate(zip(axes, rows)):
+        inside = slice(None)
+        if len(rows) > 1:  # a minute over each edge of the day: no gap in the line at its midnight
+            inside = (times_s >= first - 60.0) & (times_s <= last + 60.0)
+        ax.plot(times_s[inside], rate_bpm[inside], color="#24292f", lw=0.6, zorder=3)  # over the shades and pauses
+        # An episode is shaded at least about two pixels wide: narrower, it was not seen (a VT run in a day's trend).
+        least_s = 2 * (last - first) / (fig.get_figwidth() * DPI)
+        for kind in legend:
+            rows_of = episodes[
+                (episodes["type"] == kind) & (episodes["end_s"] >= first) & (episodes["start_s"] <= last)
+            ]
+            if kind == "pause":
+                for start in rows_of["start_s"]:
+                    ax.axvline(start, color=PAUSE_COLOUR, lw=0.8, ls="--")
+                continue
+            starts, ends = rows_of["start_s"].to_numpy(np.float64), rows_of["end_s"].to_numpy(np.float64)
+            for start, end in _merged(starts, ends, least_s):
+                ax.axvspan(start, end, **_shading(kind))
+        _clock_axis(ax, last - first)
+        ax.set_ylabel("heart rate (bpm)" if len(rows) == 1 else f"day {day + 1}\n(bpm)")
+        ax.grid(alpha=0.3)
+        ax.set_xlim(first, last)
+        if day < len(rows) - 1:
+            ax.set_xlabel("")
+    finite = rate_bpm[np.isfinite(rate_bpm)]
     if len(finite) and finite.max() - finite.min() < MIN_RATE_SPAN_BPM:  # a steady rhythm reads steady
         middle = (finite.max() + finite.min()) / 2
-        ax.set_ylim(middle - MIN_RATE_SPAN_BPM / 2, middle + MIN_RATE_SPAN_BPM / 2)
-    ax.set_ylabel("heart rate (bpm)")
-    ax.set_title("Heart rate over the recording (running median of 8 beats), episodes shaded")
-    ax.grid(alpha=0.3)
-    ax.set_xlim(0, end_s)
+        axes[0].set_ylim(middle - MIN_RATE_SPAN_BPM / 2, middle + MIN_RATE_SPAN_BPM / 2)
+    rowed = ", a day to a row" if len(rows) > 1 else ""
+    axes[0].set_title(f"Heart rate over the recording (running median of 8 beats), episodes shaded{rowed}")
     if legend:
         handles = [
             Line2D([], [], color=PAUSE_COLOUR, lw=0.8, ls="--", label=kind)
