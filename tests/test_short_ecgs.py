@@ -53,6 +53,9 @@ def test_a_cardiographs_header_block_is_read_for_its_rate_and_unit(tmp_path):
     cardiograph_csv(path, signal, ["Sample rate: 500Hz", "Resolution: 1 uV/LSB"], microvolts=False)
     data = read_input(path)
     assert data.fs == 500 and not data.millivolts  # no unit given: read from the beats' size, as before
+    path.write_text("\n".join(HEADER) + "\n")  # an export cut off before its table
+    with pytest.raises(DataError, match=r"ecg\.csv: file holds no samples \(only a header\)"):
+        read_input(path)
     cardiograph_csv(path, signal, ["Sampling Rate: fast"])
     with pytest.raises(DataError, match=r"ecg\.csv: its header's 'Sampling Rate: fast' gives no sampling rate"):
         read_input(path)

@@ -92,7 +92,8 @@ def read_csv_cells(path: Path):
     comments = tuple(
         text for line in lines[:skipped] if (text := (line.strip()[1:] if is_comment(line) else line).strip())
     )
-    only_comments = f"{path}: file holds no samples (only '#' comment lines)"
+    said = "'#' comment lines" if all(is_comment(line) for line in lines[:skipped] if line.strip()) else "a header"
+    only_comments = f"{path}: file holds no samples (only {said})"
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(only_comments)
     separator = _separator(lines[skipped:])
