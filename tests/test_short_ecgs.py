@@ -171,6 +171,21 @@ def test_a_10_s_ecgs_report_says_what_10_s_cannot_show(tmp_path, classifier):
     assert "too few to adapt to (it takes 60)" in page
 
 
+def test_a_10_s_ecgs_strip_is_titled_within_its_figure(tmp_path, classifier, monkeypatch):
+    """The whole strip's figure was titled with its caption, the events and all, which ran off both its sides;
+    the figure's title is the strip's, the events in its caption."""
+    import arrhythmia.recording_report as recording_report
+
+    titles = []
+    plot = recording_report.plot_recording_beats
+    monkeypatch.setattr(
+        recording_report, "plot_recording_beats", lambda *a, **k: titles.append(k["title"]) or plot(*a, **k)
+    )
+    page = report_of(tmp_path, classifier, 10.0)
+    assert titles == ["The whole recording, 0:00:10 (h:mm:ss)"]
+    assert "The whole recording, 0:00:10 (h:mm:ss). Fastest heart rate" in page
+
+
 def test_a_longer_recordings_report_keeps_its_holter_parts(tmp_path, classifier):
     """A 5-minute rhythm strip keeps the trend, the hourly table, the tachogram and the AF card as before."""
     page = report_of(tmp_path, classifier, 70.0)

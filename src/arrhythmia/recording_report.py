@@ -831,15 +831,24 @@ def write_recording_report(
             for r in result.events.head(MAX_EVENT_STRIPS).itertuples():
                 at = f"{clock(r.time_s)}" + (f" ({r.clock})" if r.clock else "")
                 moments.append((f"Patient event at {at}: {r.event}", max(r.time_s - STRIP_S / 2, 0.0), STRIP_S))
+        drawn: dict[int, str] = {}  # a strip's title on the figure, where it is not its caption
         if 0 < duration <= STRIP_S:
             # each event's strip would be the whole recording, drawn again: drawn once, the events its caption
-            said = "".join(f". {title}" for title, _, _ in moments)
-            moments = [(f"The whole recording, {clock(duration)} (h:mm:ss){said}", 0.0, duration)]
+            # (on the figure they ran off both its sides: three events are 150 characters)
+            whole = f"The whole recording, {clock(duration)} (h:mm:ss)"
+            moments = [(whole + "".join(f". {title}" for title, _, _ in moments), 0.0, duration)]
+            drawn[0] = whole
         for k, (title, start, seconds) in enumerate(moments):
             titles[f"strip{k}"] = title
             start = min(start, max(len(recording.signal) / recording.fs - seconds, 0.0))
             figures[f"strip{k}"] = plot_recording_beats(
-                recording.signal, recording.fs, beats, scratch / f"strip{k}.png", start, seconds, title=title
+                recording.signal,
+                recording.fs,
+                beats,
+                scratch / f"strip{k}.png",
+                start,
+                seconds,
+                title=drawn.get(k, title),
             )
         page = render_recording_report(recording, result, summary, figures, titles)
     path = out / "report.html"
