@@ -155,3 +155,29 @@ def test_a_day_s_trend_stays_one_row(monkeypatch, tmp_path):
     figures.plot_heart_rate_trend(times, np.full(len(times), 70.0), episodes, tmp_path / "trend.png", 25 * 3600.0)
     (ax,) = drawn[0].axes
     assert ax.get_xlim() == (0.0, 25 * 3600.0)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_signal_lent_to_be_turned_over_in_place_is_given_back_as_it_was(monkeypatch, fails):
+    """A week's signal at 250 Hz is 1.2 GB as float64: turning its beats upright made a copy of it, which with the
+    signal and the beats' windows took predict past 4 GB. predict lends its own read of the file instead."""
+    from arrhythmia import predict
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.inference import Classifier
+
+    _, turned, _ = worn_upside_down(minutes=35.0, turned_min=(10.0, 20.0))
+    as_read = turned.copy()
+    classifier = Classifier.from_pretrained()
+    copied = predict.label_recording(Recording(turned, FS, "ECG", "patch.npy"), classifier, adapt=False)
+    assert copied.turned.tolist() == [[round(600 * FS), round(1200 * FS)]]
+    if fails:  # stopped half way (Ctrl-C): the lent signal is still given back
+        monkeypatch.setattr(predict, "cut_recording", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            predict.label_recording(Recording(turned, FS, "ECG", "patch.npy"), classifier, adapt=False, in_place=True)
+    else:
+        lent = predict.label_recording(
+            Recording(turned, FS, "ECG", "patch.npy"), classifier, adapt=False, in_place=True
+        )
+        assert lent.beats.equals(copied.beats)
+        assert lent.recording.signal is turned
+    assert np.array_equal(turned, as_read)

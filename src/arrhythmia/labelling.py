@@ -224,6 +224,7 @@ def label_file(
             ask=options.ask,
             episodes=episodes,
             muscle_filter=options.muscle_filter,
+            in_place=True,  # read here, held here alone: turned over where its beats point down, not copied
         )
     except NotABeatError as error:  # the labels file is what to mend, not the recording
         raise DataError(f"{options.labels}: in {path}, {error.problem}") from None

@@ -516,6 +516,7 @@ def label_recording(
     episodes: EpisodeConfig | None = None,
     search_back: bool = True,
     muscle_filter: bool = True,
+    in_place: bool = False,
 ) -> RecordingLabels:
     """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording, and find
     its rhythm episodes (``episodes``: their thresholds, default ``EpisodeConfig()``).
@@ -539,6 +540,11 @@ def label_recording(
 
     muscle_filter : low-pass the stretches that hold muscle noise at 25 Hz before anything reads them
     (``data.muscle``; ``RecordingLabels.muscle_filtered_s`` says how long); False reads the signal as it is.
+
+    in_place : where beats point down (``RecordingLabels.inverted``, ``turned``), ``recording.signal`` may be
+    turned over in place while it is labelled, and is turned back before this returns or raises: for a caller
+    that holds the signal alone (``predict``'s own read of a file), it saves a copy of it (1.2 GB for a week at
+    250 Hz). A signal this makes of its own (in mV, hum or muscle noise filtered out) is turned so anyway.
     """
     check_questions(ask)
     # 0. The signal in mV, without hum or muscle noise; the stretches with no beats to read.
@@ -583,12 +589,69 @@ def label_recording(
     # A multi-day recording may point one way for a day and the other the next (a patch worn upside down):
     # the parts whose beats clearly point against the rest are turned as well.
     turned = turned_parts(signal, fs, peaks, sign)
-    if sign < 0 or len(turned):
-        upright = -signal if sign < 0 else signal.copy()
-        for start, end in turned:
-            upright[start:end] *= -1
-        recording = replace(recording, signal=upright)
     result.turned = turned
+    flips = sign < 0 or len(turned) > 0
+    # Turned in place where the signal is this function's own, or its caller's to lend: a copy of a week's signal
+    # is gigabytes. It is turned back below, whatever happens, so that it is drawn as read.
+    in_place = flips and (in_place or signal is not as_read)
+    if flips:
+        upright = signal if in_place else signal.copy()
+        _turn_over(upright, sign, turned)
+        recording = replace(recording, signal=upright)
+    try:
+        return _label_upright(
+            result,
+            recording,
+            model,
+            peaks,
+            offsets,
+            detected,
+            noise,
+            ventricular,
+            cleaned,
+            config,
+            sign,
+            chunk_s,
+            reviewed,
+            ask,
+            episodes,
+            search_back,
+        )
+    finally:
+        if in_place:
+            _turn_over(signal, sign, turned)
+
+
+def _turn_over(signal: np.ndarray, sign: int, turned: np.ndarray) -> None:
+    """Turn ``signal`` ((n,) float) over in place: all of it where ``sign`` is -1, and then each of the ``turned``
+    stretches ((k, 2) start and end samples); done twice, it gives the signal back as it was."""
+    if sign < 0:
+        np.negative(signal, out=signal)
+    for start, end in turned.tolist():
+        np.negative(signal[start:end], out=signal[start:end])
+
+
+def _label_upright(
+    result: RecordingLabels,
+    recording: Recording,
+    model: BeatModel,
+    peaks: np.ndarray,
+    offsets: np.ndarray,
+    detected: list,
+    noise: np.ndarray,
+    ventricular: np.ndarray,
+    cleaned: _CleanSignal,
+    config: AdaptConfig | None,
+    sign: int,
+    chunk_s: float,
+    reviewed: dict[int, str] | None,
+    ask: int,
+    episodes: EpisodeConfig | None,
+    search_back: bool,
+) -> RecordingLabels:
+    """``label_recording``'s steps from cutting the beats on: ``recording`` is the signal with its beats pointing
+    up, ``peaks`` (samples) and ``offsets`` its beats and ``detected`` the detector's chunks."""
+    fs = recording.fs
     # The rhythm is read with each interval across lost signal closed up: the gap is no beat's interval.
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, lost=noise)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
