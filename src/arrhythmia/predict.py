@@ -193,7 +193,11 @@ def cut_recording(
     """
     signal, fs = recording.signal, recording.fs
     rr = rr_features(peaks if lost is None else closed_gaps(peaks, lost), fs)
-    parts = []
+    # The windows are filled into arrays made once, as many rows as beats asked for: a week's 760,000 windows
+    # gathered chunk by chunk and joined at the end were held twice over (hundreds of MB).
+    rows_at_most = len(peaks) if only is None else int(np.count_nonzero(only))
+    X, context, filled = None, None, 0
+    kept, lost_reason = [], []
     for first, last in _chunks(len(signal), fs, chunk_s):
         inside = (peaks >= first) & (peaks < last)
         if only is not None and not (only & inside).any():
@@ -202,14 +206,23 @@ def cut_recording(
         part = cut_beats(stretch, fs, peaks[inside], window, with_context, rr=rr[inside], start=lo)
         if only is not None:
             rows = only[inside]
-            context = part.context[rows[part.kept]] if with_context else None
-            part = CutBeats(part.X[rows[part.kept]], context, part.kept[rows], part.lost_reason[rows])
-        parts.append(part)
+            part_context = part.context[rows[part.kept]] if with_context else None
+            part = CutBeats(part.X[rows[part.kept]], part_context, part.kept[rows], part.lost_reason[rows])
+        if X is None:
+            X = np.empty((rows_at_most, part.X.shape[1]), dtype=part.X.dtype)
+            if with_context:
+                context = np.empty((rows_at_most, part.context.shape[1]), dtype=part.context.dtype)
+        X[filled : filled + len(part.X)] = part.X
+        if with_context:
+            context[filled : filled + len(part.X)] = part.context
+        filled += len(part.X)
+        kept.append(part.kept)
+        lost_reason.append(part.lost_reason)
     return CutBeats(
-        X=np.concatenate([p.X for p in parts]),
-        context=np.concatenate([p.context for p in parts]) if with_context else None,
-        kept=np.concatenate([p.kept for p in parts]),
-        lost_reason=np.concatenate([p.lost_reason for p in parts]),
+        X=X[:filled],
+        context=context[:filled] if with_context else None,
+        kept=np.concatenate(kept),
+        lost_reason=np.concatenate(lost_reason),
     )
 
 
