@@ -8,14 +8,18 @@ best of three passes, each engine in a fresh process) on the record's beats repe
 ``--hours H`` it also labels an H-hour signal made by concatenating records (48 records = 24 h) with
 ``predict_signal``, which works in chunks, each engine in a fresh process whose peak resident memory
 (signal included) is reported; with ``--rate HZ`` each record is resampled to that rate first (a device's:
-``--hours 168 --rate 250`` is a 7-day patch recording). The model is the shipped default unless
-``--pretrained`` names another shipped model or ``--run`` a run directory.
+``--hours 168 --rate 250`` is a 7-day patch recording). With ``--counts`` that signal is labelled as a patch's
+export is: written as a .npy of int16 counts (409.6 per mV) with its second day turned over (worn upside down),
+then read and labelled by ``predict``'s own ``label_file`` (``arrhythmia predict FILE --fs HZ --units 409.6``:
+reading, the turning and the outputs included), each engine in a fresh process. The model is the shipped
+default unless ``--pretrained`` names another shipped model or ``--run`` a run directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +31,12 @@ from arrhythmia.data.detection import bandpass, find_r_peaks
 from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import record_names
+from arrhythmia.labelling import PredictOptions, label_file
 from arrhythmia.predict import predict_signal
+
+#: A patch's counts per mV (``--counts``), and the day its export turns over (from 0): worn upside down.
+COUNTS_PER_MV = 409.6
+TURNED_DAY = 1
 
 
 def stage_times(recording: Recording, model, read_s: float) -> tuple[dict[str, float], int]:
@@ -64,6 +73,33 @@ def long_signal_run(
     return len(record_names(data)), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def patch_file(data: Path, hours: float, rate_hz: float | None, folder: Path) -> tuple[Path, float]:
+    """An ``hours``-long signal (``long_recording``) written as a patch exports it: ``folder/patch.npy``, int16
+    counts at ``COUNTS_PER_MV``, day ``TURNED_DAY`` turned over where the signal reaches it; and its rate, Hz."""
+    recording = long_recording(data, hours, rate_hz=rate_hz)
+    day = int(round(86_400 * recording.fs))
+    recording.signal[TURNED_DAY * day : (TURNED_DAY + 1) * day] *= -1
+    counts = np.clip(np.round(recording.signal * COUNTS_PER_MV), -32768, 32767).astype(np.int16)
+    path = folder / "patch.npy"
+    np.save(path, counts)
+    return path, recording.fs
+
+
+def patch_file_run(
+    path: Path, fs: float, engine: str, run: Path | None, shipped: str, out: Path
+) -> tuple[float, float]:
+    """In a fresh process: label the file ``path`` as ``arrhythmia predict`` does; (seconds, peak MB)."""
+    import warnings
+
+    model = load_engines(run, shipped)[engine]
+    find_r_peaks(bandpass(np.sin(np.arange(7200) / 9.0), 360.0), 360.0)  # import NeuroKit2 before timing
+    began = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the turned day's caution, said once per engine
+        label_file(path, model, out / engine, PredictOptions(fs=fs, units=str(COUNTS_PER_MV)))
+    return time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def classifier_rate(model, X: np.ndarray, context: np.ndarray | None, n: int = 100_000, repeats: int = 3) -> float:
     """Beats per second of the classifier alone on ``n`` beats (X and context repeated), the best of ``repeats``
     passes (as ``timeit`` reports: on a shared machine the slower passes measure the other jobs)."""
@@ -88,6 +124,7 @@ def main() -> None:
     parser.add_argument("--record", default="100")
     parser.add_argument("--hours", type=float, default=0.0, help="also time a signal this long (0: skip)")
     parser.add_argument("--rate", type=float, default=None, help="with --hours: resample each record to this rate, Hz")
+    parser.add_argument("--counts", action="store_true", help="with --hours: label it as a patch's int16 .npy file")
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
     parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     args = parser.parse_args()
@@ -129,6 +166,19 @@ def main() -> None:
                 long_signal_run, args.data, args.hours, name, args.run, args.pretrained, args.rate
             )
             print(f"| {name} | {read_s:.2f} | {label_s:.2f} | {peak:,.0f} |")
+    if args.hours and args.counts:
+        with tempfile.TemporaryDirectory() as folder:
+            path, fs = patch_file(args.data, args.hours, args.rate, Path(folder))
+            size = path.stat().st_size / 2**20
+            turned = f", day {TURNED_DAY + 1} upside down" if args.hours > 24 * TURNED_DAY else ""
+            print(f"\nthe same as a patch's file ({size:,.0f} MB of int16 counts{turned}),")
+            print(f"labelled as `arrhythmia predict FILE --fs {fs:g} --units {COUNTS_PER_MV:g}` labels it:")
+            print("| engine | read, label and write s | peak memory, MB |\n|---|---:|---:|")
+            for name in ("torch", "onnx"):
+                seconds, peak = in_fresh_process(
+                    patch_file_run, path, fs, name, args.run, args.pretrained, Path(folder)
+                )
+                print(f"| {name} | {seconds:.2f} | {peak:,.0f} |")
 
 
 if __name__ == "__main__":
