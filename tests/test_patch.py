@@ -204,3 +204,22 @@ def test_a_long_recording_s_beat_windows_are_held_once():
     held = cut.X.nbytes + cut.context.nbytes
     assert cut.kept.sum() > 0.99 * len(peaks)
     assert peak < 2.3 * held, (peak / 2**20, held / 2**20)  # joined at the end: 2.9 times
+
+
+def test_predict_says_how_much_of_the_recording_could_be_read(tmp_path):
+    """The printed summary of three days with a shower a day gave beats, burdens and episodes ('noise 50'), but
+    not how much of the recording they were read from: 57 minutes off the body were told in summary.json alone."""
+    from typer.testing import CliRunner
+
+    from arrhythmia.cli import app
+
+    counts = (showered("flat", before_s=120.0, off_s=90.0, after_s=90.0) * 409.6).round().astype(np.int16)
+    np.save(tmp_path / "patch.npy", counts)
+    done = CliRunner().invoke(
+        app,
+        ["predict", str(tmp_path / "patch.npy"), "--fs", "250", "--units", "409.6", "--out", str(tmp_path / "out")],
+        env={"COLUMNS": "200"},
+    )
+    assert done.exit_code == 0, done.output
+    (row,) = [line for line in done.output.splitlines() if "analysable" in line]
+    assert "3 min 30 s of 5 min 00 s" in row, row

@@ -584,6 +584,12 @@ def predict(
     table.add_column("value", justify="right")
     if summary.get("start_time"):
         table.add_row("started", summary["start_time"].replace("T", " "))
+    if summary.get("recording_s"):  # the time the counts below were read from: a patch off the body is none of it
+        from arrhythmia.report import format_duration
+
+        total, lost, noisy = summary["recording_s"], summary.get("unanalysable_s", 0.0), summary.get("noisy_s", 0.0)
+        in_noise = f"; {format_duration(noisy)} of it in noise (no heart rate)" if noisy else ""
+        table.add_row("analysable", f"{format_duration(total - lost)} of {format_duration(total)}{in_noise}")
     for name, count in summary["per_class"].items():
         table.add_row(f"{name} beats", f"{count:,}")
     if "heart_rate_bpm" in summary:
