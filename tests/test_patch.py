@@ -223,3 +223,21 @@ def test_predict_says_how_much_of_the_recording_could_be_read(tmp_path):
     assert done.exit_code == 0, done.output
     (row,) = [line for line in done.output.splitlines() if "analysable" in line]
     assert "3 min 30 s of 5 min 00 s" in row, row
+
+
+def test_the_turned_caution_names_the_first_stretches_and_counts_the_rest():
+    """A week's patch worn the other way round now and then: the caution listed all 25 stretches on one line."""
+    from pathlib import Path
+
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.labelling import turned_warning
+    from arrhythmia.predict import RecordingLabels
+
+    fs = 250.0
+    recording = Recording(np.zeros(10), fs, "ECG", Path("week.npy"))
+    starts = np.arange(25) * 7200 * int(fs)
+    result = RecordingLabels.__new__(RecordingLabels)
+    result.turned = np.stack([starts, starts + 600 * int(fs)], axis=1)
+    caution = turned_warning(recording, result)
+    assert "0:00:00-0:10:00, 2:00:00-2:10:00, 4:00:00-4:10:00" in caution and "and 20 more" in caution
+    assert "48:00:00" not in caution and "(4.2 h in all)" in caution

@@ -146,10 +146,15 @@ def clipping_warning(recording: Recording, result: RecordingLabels) -> str | Non
     )
 
 
+#: The turned stretches a caution names; it counts the others (``summary.json``'s ``turned_s`` lists them all).
+TURNED_NAMED = 5
+
+
 def turned_warning(recording: Recording, result: RecordingLabels) -> str | None:
     """One line saying where ``recording``'s beats pointed the other way from the rest of its beats and were
     turned over to be read (``RecordingLabels.turned``: a patch or an electrode worn the other way round for a
-    while); None where nowhere. Each stretch from the start (h:mm:ss), and by the clock where that is known."""
+    while); None where nowhere. The first ``TURNED_NAMED`` stretches from the start (h:mm:ss), and by the clock
+    where that is known; the others counted."""
     if not len(result.turned):
         return None
 
@@ -158,7 +163,9 @@ def turned_warning(recording: Recording, result: RecordingLabels) -> str | None:
         clock = clock_at(recording.start, seconds)
         return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" + (f" ({clock})" if clock else "")
 
-    stretches = ", ".join(f"{at(start)}-{at(end)}" for start, end in result.turned.tolist())
+    named = [f"{at(start)}-{at(end)}" for start, end in result.turned[:TURNED_NAMED].tolist()]
+    rest = len(result.turned) - len(named)
+    stretches = ", ".join(named) + (f" and {rest} more" if rest else "")  # a line, not a week's list
     hours = float(np.sum(result.turned[:, 1] - result.turned[:, 0])) / recording.fs / 3600.0
     return (
         f"{recording.path}: its beats point the other way from the rest of the recording's over {stretches} "
