@@ -4,7 +4,8 @@
                                   [--engine torch|onnx]
                                   [--variant mlii|lead2|inverted|mixedDEG|RATEhz|lowpassHZ|monitor|mains50|mains60
                                              |motionDB|muscleDB|burstDB|LEAD+CHANGE+... ...]
-                                  [--predict-option key=value ...] [--per-record] [--out results.jsonl]
+                                  [--predict-option key=value ...] [--strips SECONDS [EVERY]] [--per-record]
+                                  [--out results.jsonl]
     python benchmarks/adaptive.py --cv [K] [--set key=value ...] [--work runs/adaptive-cv] [...as above]
     python benchmarks/adaptive.py --folds DIR [...as above]
     python benchmarks/adaptive.py --hours 24 [--variant mlii|muscleDB|burstDB ...] [--predict-option key=value ...]
@@ -45,7 +46,9 @@ signal-to-noise ratio of DB decibels, e.g. ``motion12``, ``muscle6``, ``burst6``
 another placement or device gives; ``mixed60``). A lead and changes join with ``+``, the lead first:
 ``lead2+128hz`` (the second lead at 128 Hz), ``mixed120+lowpass40+burst6``. ``--predict-option key=value`` (values
 read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a
-keyword argument.
+keyword argument. ``--strips SECONDS [EVERY]`` labels each record as strips of SECONDS s, one every EVERY s
+(default 60), each on its own as a resting ECG or a monitor's strip is (``--strips 10``: a 12-lead ECG's 10 s),
+and pools the figures of the beats inside the strips (those at a strip's edges included).
 
 Modes:
 
@@ -250,13 +253,49 @@ def reference_answers(asked, reference: np.ndarray, ref_classes: np.ndarray, fs:
     return {int(s): AAMI_CLASSES[ref_classes[j]] for s, j, ok in zip(samples, nearest, near) if ok}
 
 
-def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
+def score_record(
+    path: Path, variant: str, model, options: dict, strips: tuple[float, float] | None = None
+) -> RecordScore:
     """Read ``path`` as ``variant``, label it with ``label_recording(recording, model, **options)``, match
     the labelled detections to the reference beats and keep the pairs' classes. With ``ask=K`` in the
     options, assisted mode: predict asks about K beats, the reference annotations answer them
     (``reference_answers``) and the record is labelled again with those answers (``reviewed``); the
-    seconds are those of both passes."""
+    seconds are those of both passes. With ``strips`` (``(seconds, every)``), each strip of that many
+    seconds that starts every ``every`` seconds is labelled on its own, as a resting ECG or a monitor's strip
+    is (the record's other beats unseen), and the strips' figures pooled."""
     recording, reference, ref_classes, flutter = variant_recording(path, variant)
+    if strips is None:
+        return _scored(path.name, recording, reference, ref_classes, flutter, model, options)
+    length, every = (round(seconds * recording.fs) for seconds in strips)
+    pieces = []
+    for start in range(0, len(recording.signal) - length + 1, every):
+        inside = (reference >= start) & (reference < start + length)
+        strip = replace(recording, signal=recording.signal[start : start + length])
+        spans = np.clip(flutter - start / recording.fs, 0.0, length / recording.fs)
+        pieces.append(_scored(path.name, strip, reference[inside] - start, ref_classes[inside], spans, model, options))
+    changed = [(p.changed_percent, len(p.y_true)) for p in pieces if p.changed_percent is not None]
+    return RecordScore(
+        path.name,
+        sum(p.n_reference for p in pieces),
+        sum(p.n_detected for p in pieces),
+        np.concatenate([p.y_true for p in pieces]),
+        np.concatenate([p.y_pred for p in pieces]),
+        np.concatenate([p.confidence for p in pieces]),
+        sum(p.seconds for p in pieces),
+        sum(p.duration_s for p in pieces),
+        sum(p.missed for p in pieces),
+        sum(p.extra for p in pieces),
+        # the strips' share of changed labels, weighted by their beats; marked where any strip was
+        sum(c * n for c, n in changed) / max(sum(n for _, n in changed), 1) if changed else None,
+        any(p.review_recommended for p in pieces),
+    )
+
+
+def _scored(
+    name: str, recording: Recording, reference: np.ndarray, ref_classes: np.ndarray, flutter: np.ndarray, model, options
+) -> RecordScore:
+    """``score_record`` of one signal: ``recording`` with its reference beats (samples, class indices) and
+    flutter spans (s)."""
     options = dict(options)
     ask = int(options.pop("ask", 0))
     began = time.perf_counter()
@@ -269,7 +308,7 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
     labelled = table[table["label"].astype(str) != ""]
     detected = labelled["sample"].to_numpy(np.int64)
     compared = compare_beats(
-        path.name,
+        name,
         detected,
         labelled["label"].to_numpy(str),
         reference,
@@ -280,7 +319,7 @@ def score_record(path: Path, variant: str, model, options: dict) -> RecordScore:
         TOLERANCE_S,
     )
     return RecordScore(
-        path.name,
+        name,
         len(reference),
         len(detected),
         compared.y_true,
@@ -466,10 +505,12 @@ def predict_defaults() -> str:
 # -- the model on some records ---------------------------------------------------------------------------
 
 
-def score_records(data: Path, names: list[str], variant: str, model, options: dict) -> list[RecordScore]:
+def score_records(
+    data: Path, names: list[str], variant: str, model, options: dict, strips: tuple[float, float] | None = None
+) -> list[RecordScore]:
     scores = []
     for name in names:
-        scores.append(score_record(data / name, variant, model, options))
+        scores.append(score_record(data / name, variant, model, options, strips))
         s = scores[-1]
         print(f"  {variant} {name}: {len(s.y_true)} matched, acc {pct(s.accuracy)}, {s.seconds:.2f} s", file=sys.stderr)
     return scores
@@ -550,7 +591,7 @@ def score_folds(args, options: dict, folds: list[tuple[list[str], Path]], about:
             val_records = note.split("validation records: ")[-1].split(";")[0]
             model = load_classifier(fold_dir, args.engine, None, device="cpu")
             warm_up(args.data, group[0], model, options)
-            scores = score_records(args.data, group, variant, model, options)
+            scores = score_records(args.data, group, variant, model, options, args.strips)
             pooled += scores
             rows.append(([f"fold {i}: {' '.join(group)}", val_records], summarise(scores)))
         summary = summarise(pooled)
@@ -667,6 +708,14 @@ def main() -> None:
         "--folds", type=Path, default=None, help="score DS1 with these fold models (an `arrhythmia crossval` directory)"
     )
     parser.add_argument("--hours", type=float, default=0.0, help="time predict on a signal this long instead")
+    parser.add_argument(
+        "--strips",
+        type=float,
+        nargs="+",
+        metavar=("SECONDS", "EVERY"),
+        default=None,
+        help="label strips of SECONDS s, one every EVERY s (default 60), each on its own, as resting ECGs are",
+    )
     parser.add_argument("--per-record", action="store_true", help="also print a table per record")
     parser.add_argument("--out", type=Path, default=None, help="append results as JSON lines to this file")
     parser.add_argument("--show", nargs="+", metavar="RESULTS", help="print the table of --out files, run nothing")
@@ -675,6 +724,11 @@ def main() -> None:
         show(args.show)
         return
     args.variant = args.variant or ["mlii"]
+    if args.strips is not None:
+        if len(args.strips) > 2 or min(args.strips) <= 0:
+            raise SystemExit("--strips SECONDS [EVERY]: one or two positive numbers of seconds")
+        args.strips = (args.strips[0], args.strips[1] if len(args.strips) == 2 else 60.0)
+        print(f"strips: {args.strips[0]:g} s, one every {args.strips[1]:g} s, each labelled on its own")
     options = parse_settings(args.predict_option, "--predict-option")
     check_options(options)
     print(f"predict_signal defaults: {predict_defaults()} (options given here override them)")
@@ -704,7 +758,7 @@ def main() -> None:
         warm_up(args.data, names[0], model, options)
         results, rows = [], []
         for variant in args.variant:
-            scores = score_records(args.data, names, variant, model, options)
+            scores = score_records(args.data, names, variant, model, options, args.strips)
             summary = summarise(scores)
             rows.append(([variant, options_text(options)], summary))
             result = {"mode": "records", "model": name, "engine": args.engine, "records_spec": args.records}

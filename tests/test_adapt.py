@@ -3,6 +3,7 @@ reviewer's labels carried through a recording."""
 
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -154,13 +155,29 @@ def test_predict_adapts_by_default_and_writes_families(classifier):
 
 
 def test_too_few_beats_fall_back_to_the_models_labels_with_a_warning(classifier):
-    rec = synthetic_ecg(duration_s=30, fs=360, seed=2)
+    rec = synthetic_ecg(duration_s=4, fs=360, seed=2)
     recording = Recording(rec.signal, 360.0, "MLII", "short")
     with pytest.warns(UserWarning, match="too few to adapt"):
         adapted = label_recording(recording, classifier)
     plain = label_recording(recording, classifier, adapt=False)
     assert adapted.adaptation["adapted"] is False
     assert adapted.beats["label"].tolist() == plain.beats["label"].tolist()
+
+
+def test_a_strip_under_a_minute_is_adapted_by_shape_and_timing_without_renormalising(classifier):
+    """A 30-s strip (under ``batchnorm_min_beats`` beats) is adapted, families and timing, but its few dozen
+    beats' statistics do not renormalise the network (they cost V beats: docs/choosing-the-adaptation.md)."""
+    rec = synthetic_ecg(duration_s=30, fs=360, seed=2)
+    recording = Recording(rec.signal, 360.0, "MLII", "short")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "too few to adapt" warning
+        adapted = label_recording(recording, classifier)
+    assert adapted.adaptation["adapted"] is True and adapted.families is not None
+    assert adapted.adaptation["batchnorm"] == "skipped: fewer than 60 beats"
+    without = label_recording(recording, classifier, adapt={"batchnorm": False})
+    pd.testing.assert_frame_equal(adapted.beats, without.beats)
+    renormalised = label_recording(recording, classifier, adapt={"batchnorm_min_beats": 6})
+    assert renormalised.adaptation["batchnorm"] is True
 
 
 def test_reviewed_labels_are_kept_and_bad_ones_are_one_line_errors(classifier, tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arrhythmia.adapt import AdaptConfig
 from arrhythmia.data.recording import Recording
 from arrhythmia.data.synthetic import synthetic_ecg
 from arrhythmia.errors import ArrhythmiaError, DataError, warnings_ignored
@@ -176,12 +177,17 @@ def test_an_infinite_sample_is_refused_naming_it_where_nan_is_a_missing_sample(c
     assert len(classifier.predict_signal(missing, STRIP_FS, adapt=False)) >= 6
 
 
-def test_a_strip_too_short_to_adapt_to_gets_the_labels_adapt_off_gives_with_one_warning(classifier, strip):
-    unadapted, said = _quietly(lambda: classifier.predict_signal(strip, STRIP_FS, adapt=False))
-    assert said == []
+def test_a_10_s_strip_is_adapted_without_a_warning_and_one_too_short_to_adapt_to_says_so(classifier, strip):
+    """A 10-s strip was too short to adapt to (60 beats were needed): every strip got the network's own labels
+    and a warning. Its dozen beats are adapted now, by shape and timing, with no re-estimated normalisation;
+    a strip of fewer than ``AdaptConfig.min_beats`` beats still gets the network's labels, saying so."""
     adapted, said = _quietly(lambda: classifier.predict_signal(strip, STRIP_FS))
+    assert said == [] and (adapted["family"] >= 0).all()
+    unadapted, said = _quietly(lambda: classifier.predict_signal(strip[: int(3 * STRIP_FS)], STRIP_FS, adapt=False))
+    assert said == [] and 2 <= len(unadapted) < AdaptConfig().min_beats
+    short, said = _quietly(lambda: classifier.predict_signal(strip[: int(3 * STRIP_FS)], STRIP_FS))
     assert len(said) == 1 and "too few to adapt" in said[0]
-    pd.testing.assert_frame_equal(adapted, unadapted)
+    pd.testing.assert_frame_equal(short, unadapted)
 
 
 def test_one_classifier_labels_strips_from_several_threads_as_one_at_a_time(classifier):

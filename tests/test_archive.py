@@ -29,12 +29,12 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> tuple[Path, dict]:
-    """Two good 60 s records (enough beats to adapt to), a short one (labelled, with a warning: too few beats
+    """Two good 60 s records (enough beats to adapt to), a 4-s one (labelled, with a warning: too few beats
     to adapt to), one whose signal file is truncated, one whose header names a missing signal file."""
     folder = tmp_path_factory.mktemp("archive") / "in"
     folder.mkdir()
     peaks = {name: len(write_wfdb_record(folder, name, seconds=60, seed=seed).r_peaks) for name, seed in GOOD.items()}
-    write_wfdb_record(folder, "short", seconds=20, seed=4)
+    write_wfdb_record(folder, "short", seconds=4, seed=4)
     write_wfdb_record(folder, "truncated", seconds=40, seed=2)
     dat = folder / "truncated.dat"
     dat.write_bytes(dat.read_bytes()[:500])

@@ -286,7 +286,7 @@ def test_predict_takes_episode_thresholds_and_saves_them(synthetic_run, tmp_path
 def test_predict_uses_the_shipped_model_by_default(tmp_path):
     from conftest import write_wfdb_record
 
-    rec = write_wfdb_record(tmp_path, "rec", seconds=30, fs=250)
+    rec = write_wfdb_record(tmp_path, "rec", seconds=4, fs=250)
     header = tmp_path / "rec.hea"  # a start time in the header: the printed table says when it started
     first, *rest = header.read_text().splitlines()
     header.write_text("\n".join([f"{first} 08:15:00 28/11/2026", *rest]) + "\n")
@@ -296,7 +296,7 @@ def test_predict_uses_the_shipped_model_by_default(tmp_path):
         summary = json.loads((tmp_path / engine / "summary.json").read_text())
         assert summary["model"] == "fast-cnn" and summary["beats"] == len(rec.r_peaks) and summary["fs"] == 250
         assert summary["start_time"] == "2026-11-28T08:15:00" and "2026-11-28 08:15:00" in result.stdout
-        # 30 s is too few beats to adapt: one warning line naming the record, not our source line that warned
+        # 4 s is too few beats to adapt: one warning line naming the record, not our source line that warned
         warned = [line for line in result.stderr.splitlines() if "too few to adapt" in line]
         assert len(warned) == 1 and warned[0].startswith("warning: ") and "rec" in warned[0], result.stderr
         assert "predict.py" not in result.stderr and "adapt_labels(" not in result.stderr

@@ -150,7 +150,7 @@ def report_of(directory, classifier, seconds: float) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     write_twelve_lead_record(directory, "ecg", seconds=seconds)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a 10-s ECG's too few beats to adapt to
+        warnings.simplefilter("ignore")  # a 4-s ECG's too few beats to adapt to
         label_file(directory / "ecg", classifier, directory / "out", PredictOptions(report=True))
     return (directory / "out" / "report.html").read_text()
 
@@ -160,15 +160,19 @@ def test_a_10_s_ecgs_report_says_what_10_s_cannot_show(tmp_path, classifier):
     a heart-rate trend and an RR tachogram of a dozen intervals, 'AF 0:00:00, burden 0.0%' where AF needs 60 s
     to be found at all, and the same 10 s drawn twice as the fastest and the slowest heart rate's strips. It is
     an ECG strip's report now: the whole strip once, with those events in its caption; what 10 s cannot show
-    said in one line each; and the labels said to be the network's own (too few beats to adapt to)."""
+    said in one line each. Its dozen beats are adapted to (a strip of fewer than six is not, and says its labels
+    are the network's own)."""
     page = report_of(tmp_path, classifier, 10.0)
     assert "ECG strip analysis" in page and "Holter analysis" not in page
     assert "Hourly table" not in page and "heart rate over the recording" not in page
     assert "RR tachogram" not in page
-    assert page.count("<figure") == 1 and "The whole recording, 0:00:10" in page and "Fastest heart rate" in page
+    # two figures: the whole strip, once, and its beats' morphology families
+    assert page.count("<figure") == 2 and page.count("<h2>Morphology families</h2>") == 1
+    assert "The whole recording, 0:00:10" in page and "Fastest heart rate" in page
     assert "AF needs 60 s of recording" in page and "burden 0.0%" not in page
     assert "AF needs 60 s, atrial flutter 30 s, bradycardia and tachycardia 30 s" in page
-    assert "too few to adapt to (it takes 60)" in page
+    assert "network's own" not in page
+    assert "too few to adapt to (it takes 6)" in report_of(tmp_path / "4s", classifier, 4.0)
 
 
 def test_a_10_s_ecgs_strip_is_titled_within_its_figure(tmp_path, classifier, monkeypatch):

@@ -134,8 +134,10 @@ class RecordingLabeller:
         for int16 counts of 5 uV). A signal whose QRS complexes are too small or too large for mV
         (``data.units``) is labelled as given, with a warning that names ``units``. fs : its sampling rate,
         Hz (a number). adapt : adapt the labels to the recording (``arrhythmia.adapt``); a strip of fewer
-        than ``AdaptConfig.min_beats`` (60) beats, as a 10-s strip is, cannot be adapted and gets the
-        network's own labels with a warning each call: ``adapt=False`` gives the same labels without it.
+        than ``AdaptConfig.batchnorm_min_beats`` (60) beats, as a 10-s strip is, is adapted by its beats'
+        shapes and timing without re-estimating the network's normalisation; one of fewer than
+        ``AdaptConfig.min_beats`` (6) cannot be adapted and gets the network's own labels with a warning each
+        call: ``adapt=False`` gives the same labels without it.
 
         Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers or not one lead, or a rate that
         is not a number or not a rate (``label_recording`` checks the rest). The model is loaded once: label

@@ -56,7 +56,7 @@ class AdaptConfig:
         re-estimated normalisation is at least this keeps the probabilities from before; None: none does.
     keep_usual_v_share, usual_earlier_by : so does the usual beat's family (the largest) where the network
         calls at least ``keep_usual_v_share`` of its beats V and its beats come early against a family of at
-        least half ``min_beats`` beats most of which it calls N or S (that family's median prematurity higher
+        least half ``batchnorm_min_beats`` beats most of which it calls N or S (that family's median prematurity higher
         by ``usual_earlier_by`` or more): a recording can hold more ventricular ectopic beats of one shape
         than normal beats of any one shape (MIT-BIH 208's second lead), and normalised on their own
         statistics they look usual and turn N. A bundle-branch-block usual beat the network calls V comes on
@@ -69,12 +69,16 @@ class AdaptConfig:
         does.
     batchnorm_on : ``usual``: the statistics of the recording's largest family, the patient's usual beat,
         so the patient's ectopic beats stand out from it as they do in training (where that family holds
-        at least half ``min_beats`` beats; else every beat's); ``all``: of every beat (a recording with many
+        at least half ``batchnorm_min_beats`` beats; else every beat's); ``all``: of every beat (a recording with many
         V beats then normalises them away).
     families : group beats into morphology families and label each family's morphology by consensus.
     family_distance : cosine distance (1 - correlation of the QRS part) below which beats join a family.
     min_family_beats : families smaller than this keep their beats' own labels (too few to vote).
-    min_beats : recordings with fewer beats are not adapted (a warning says so).
+    min_beats : recordings with fewer beats are not adapted (a warning says so): too few to compare a beat's
+        timing and shape with.
+    batchnorm_min_beats : recordings with fewer beats are adapted without the re-estimated normalisation (a
+        10-s to 60-s strip): the statistics of a few dozen beats cost more than they give (10-s strips of DS1,
+        fold models: V Se 74.2 with them, 81.4 without; docs/choosing-the-adaptation.md, "Short strips").
     qrs_s : the part of the beat window the families compare, seconds before and after the R peak.
     sample : at most this many beats are clustered; the others join the nearest family template.
     rhythm : decide N or S of supraventricular beats by their timing against the patient's own rhythm
@@ -149,7 +153,8 @@ class AdaptConfig:
     families: bool = True
     family_distance: float = 0.15
     min_family_beats: int = 5
-    min_beats: int = 60
+    min_beats: int = 6
+    batchnorm_min_beats: int = 60
     qrs_s: tuple[float, float] = (0.10, 0.15)
     sample: int = 2000
     rhythm: bool = True
@@ -229,7 +234,7 @@ def _usual_is_ventricular(
     sv_share = family_shares(families.family, supraventricular)[1]
     timing = family_medians(families.family, rhythm.prematurity)
     later = timing >= timing[0] + config.usual_earlier_by
-    return bool(((sizes >= config.min_beats // 2) & (sv_share > 0.5) & later).any())
+    return bool(((sizes >= config.batchnorm_min_beats // 2) & (sv_share > 0.5) & later).any())
 
 
 def _families_kept(
@@ -399,10 +404,12 @@ def adapt(
         shaped = X if shapes is None else shapes
         families = morphology_families(shaped, model.window, config.family_distance, config.qrs_s, config.sample)
         typical = exemplars(families)  # the beat that speaks for each family
-    if config.batchnorm:
+    if config.batchnorm and len(X) < config.batchnorm_min_beats:
+        steps["batchnorm"] = f"skipped: fewer than {config.batchnorm_min_beats} beats"
+    elif config.batchnorm:
         usual = families.family == 0 if families is not None else None
-        # The usual beat's statistics where its family holds at least half min_beats beats; else every beat's.
-        enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.min_beats // 2
+        # The usual beat's statistics where its family holds at least half batchnorm_min_beats beats; else every beat's.
+        enough = usual is not None and config.batchnorm_on == "usual" and usual.sum() >= config.batchnorm_min_beats // 2
         on = usual if enough else slice(None)
         adapted_model = None
         if hasattr(model, "renormalised"):
