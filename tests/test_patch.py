@@ -241,3 +241,28 @@ def test_the_turned_caution_names_the_first_stretches_and_counts_the_rest():
     caution = turned_warning(recording, result)
     assert "0:00:00-0:10:00, 2:00:00-2:10:00, 4:00:00-4:10:00" in caution and "and 20 more" in caution
     assert "48:00:00" not in caution and "(4.2 h in all)" in caution
+
+
+def test_a_numpy_recording_takes_the_start_it_is_given_and_bad_starts_are_one_line(tmp_path):
+    """A patch's .npy names no start: its hourly table had no clock and its report no times of day, and there
+    was no way to give one. ``--started-at`` gives it; a start that is no time, or one for a whole archive,
+    is one error line."""
+    import json
+
+    import pandas as pd
+    from test_cli import assert_one_line_error, run_cli
+
+    ecg = synthetic_ecg(duration_s=150, fs=250, seed=3)
+    np.save(tmp_path / "patch.npy", ecg.signal.astype(np.float32))
+    out = tmp_path / "out"
+    result = run_cli(
+        "predict", tmp_path / "patch.npy", "--fs", "250", "--started-at", "2026-11-28T23:59:00", "--out", out
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "summary.json").read_text())["start_time"] == "2026-11-28T23:59:00"
+    hourly = pd.read_csv(out / "hourly.csv", keep_default_na=False)
+    assert len(hourly) == 2 and "23:59" in hourly.to_csv() and "00:00" in hourly.to_csv()
+    bad = run_cli("predict", tmp_path / "patch.npy", "--fs", "250", "--started-at", "tomorrow", "--out", out)
+    assert_one_line_error(bad, "--started-at: 'tomorrow' is no start time")
+    archive = run_cli("predict", tmp_path, "--fs", "250", "--started-at", "08:00:00", "--out", tmp_path / "a")
+    assert_one_line_error(archive, "--started-at names one recording's start")

@@ -539,6 +539,13 @@ def predict(
         str | None, typer.Option(help="Archive: address of a running Dask scheduler (tcp://HOST:8786) to use.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Archive: label again the recordings already complete.")] = False,
+    started_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the recording started, for a file that names no start (.npy, CSV without time stamps): "
+            "2026-11-28T08:15:00, or 08:15:00; its hourly table and report then read in times of day."
+        ),
+    ] = None,
 ) -> None:
     """Label every beat of a recording: beats.csv, episodes.csv, hourly.csv, families.csv, summary.json.
 
@@ -562,8 +569,13 @@ def predict(
         report=report,
         episodes=_episode_value(episode_setting or []),
         muscle_filter=muscle_filter,
+        started_at=started_at,
     )
     if len(records) > 1 or is_archive_path(records[0]):
+        if started_at is not None:
+            raise ArrhythmiaError(
+                "--started-at names one recording's start; an archive's recordings each start at their own time"
+            )
         _predict_archive(records, out, options, run, pretrained, engine, workers, scheduler, force)
         return
     record = records[0]

@@ -9,13 +9,13 @@ done.summary["per_class"], done.files                         # counts; the path
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from arrhythmia import figures
-from arrhythmia.data.clock import clock_at
+from arrhythmia.data.clock import Start, clock_at, given_start, start_text
 from arrhythmia.data.quality import clipping
 from arrhythmia.data.recording import BeatRows, Recording, read_input
 from arrhythmia.data.units import mv_per_unit
@@ -48,7 +48,10 @@ class PredictOptions:
     ``episodes.EpisodeConfig`` settings that differ from the defaults (pause, bradycardia, ... thresholds).
     muscle_filter : low-pass the stretches that hold muscle noise (``data.muscle``). units : the signal's unit
     where the file names none (CSV, .npy): a voltage unit (``"uV"``) or the units per mV of a recorder's counts
-    (``"409.6"``; ``data.units.mv_per_unit``); None: read from the size of its beats.
+    (``"409.6"``; ``data.units.mv_per_unit``); None: read from the size of its beats. started_at : when the
+    recording started (``data.clock.given_start``: ``2026-11-28T08:15:00``, or a time of day), for a file that
+    names no start (a .npy, a CSV without time stamps), so that its hourly table, episodes and report read
+    in times of day; it takes the place of a start the file names, with a warning. None: the file's own.
     """
 
     fs: float | None = None
@@ -63,10 +66,16 @@ class PredictOptions:
     report: bool = False
     episodes: dict | None = None
     muscle_filter: bool = True
+    started_at: str | None = None
 
     def __post_init__(self) -> None:
         # said before any recording is read: a stretch that cannot be drawn, a sheet too long to answer
         check_questions(self.ask)
+        if self.started_at is not None:
+            try:
+                given_start(self.started_at)
+            except ValueError as exc:
+                raise ArrhythmiaError(f"--started-at: {exc}") from None
         if self.units is not None:
             mv_per_unit(self.units)  # a wrong unit is said before a long recording is read
         if not self.seconds > 0 or not self.start >= 0:
@@ -150,6 +159,17 @@ def clipping_warning(recording: Recording, result: RecordingLabels) -> str | Non
 TURNED_NAMED = 5
 
 
+def _started_at(recording: Recording, start: Start) -> Recording:
+    """``recording`` started at ``start`` (``--started-at``), with a warning where its file named another."""
+    if recording.start is not None and recording.start != start:
+        warnings.warn(
+            f"{recording.path}: the file says it started at {start_text(recording.start)}; "
+            f"--started-at {start_text(start)} is taken instead",
+            stacklevel=2,
+        )
+    return replace(recording, start=start)
+
+
 def turned_warning(recording: Recording, result: RecordingLabels) -> str | None:
     """One line saying where ``recording``'s beats pointed the other way from the rest of its beats and were
     turned over to be read (``RecordingLabels.turned``: a patch or an electrode worn the other way round for a
@@ -213,6 +233,8 @@ def label_file(
             "label into another --out, or copy the answers elsewhere first"
         )
     data = read_input(path, fs=options.fs, lead=options.lead, units=options.units)
+    if options.started_at is not None and isinstance(data, Recording):
+        data = _started_at(data, given_start(options.started_at))
     # a label outside the model's classes is said of the labels file, before any time goes into labelling
     reviewed = read_reviewed(options.labels, tuple(model.classes)) if options.labels is not None else None
     if isinstance(data, BeatRows):

@@ -69,5 +69,19 @@ def parse_start(text: str | None) -> Start:
     return time.fromisoformat(text) if ":" in text[:3] else datetime.fromisoformat(text)
 
 
+def given_start(text: str) -> datetime | time:
+    """The start a user gives a recording whose file names none (``--started-at``): ISO 8601, a date and time
+    (``2026-11-28T08:15:00``, ``2026-11-28 08:15``) or a time of day alone (``08:15:00``). ValueError, in words,
+    for anything else."""
+    try:
+        return parse_start(text.strip()) or _refused(text)
+    except ValueError:
+        return _refused(text)
+
+
+def _refused(text: str):
+    raise ValueError(f"{text!r} is no start time (give 2026-11-28T08:15:00, or 08:15:00 for a time of day)")
+
+
 def _as_datetime(start: datetime | time) -> datetime:
     return start if isinstance(start, datetime) else datetime.combine(date(2000, 1, 1), start)
