@@ -74,13 +74,12 @@ def given_start(text: str) -> datetime | time:
     (``2026-11-28T08:15:00``, ``2026-11-28 08:15``) or a time of day alone (``08:15:00``). ValueError, in words,
     for anything else."""
     try:
-        return parse_start(text.strip()) or _refused(text)
+        start = parse_start(text.strip())
     except ValueError:
-        return _refused(text)
-
-
-def _refused(text: str):
-    raise ValueError(f"{text!r} is no start time (give 2026-11-28T08:15:00, or 08:15:00 for a time of day)")
+        start = None
+    if start is None:
+        raise ValueError(f"{text!r} is no start time (give 2026-11-28T08:15:00, or 08:15:00 for a time of day)")
+    return start
 
 
 def _as_datetime(start: datetime | time) -> datetime:
