@@ -669,8 +669,9 @@ class ReviewStore:
         if index is None:
             index = np.arange(len(state.samples))
         confidence = state.base["confidence"].to_numpy(np.float64)[index]
-        all_first = self.first_model_labels()
-        first, marked = all_first[index], (state.reviewed | state.carried(all_first))[index]
+        first = self.first_model_labels()[index]
+        # reviewed or carried (``ReviewState.carried``), over the rows asked for alone: a strip asks for a few
+        marked = state.reviewed[index] | (state.labels[index] != first)
         columns = {
             "sample": state.samples[index].tolist(),
             "time_s": self.times_s()[index].round(4).tolist(),
