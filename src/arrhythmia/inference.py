@@ -17,6 +17,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from arrhythmia import pretrained
 from arrhythmia.checkpoint import MODEL_FILE, ModelSpec
 from arrhythmia.data.beats import Window, nonfinite_rows
+from arrhythmia.data.detection import MIN_DURATION_S
 from arrhythmia.device import pick_device
 from arrhythmia.errors import ArrhythmiaError, one_line
 from arrhythmia.scaling import Scaling
@@ -139,18 +140,29 @@ class RecordingLabeller:
         ``AdaptConfig.min_beats`` (6) cannot be adapted and gets the network's own labels with a warning each
         call: ``adapt=False`` gives the same labels without it.
 
-        Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers or not one lead, or a rate that
-        is not a number or not a rate (``label_recording`` checks the rest). The model is loaded once: label
-        any number of strips with one Classifier; from several threads at once it gives the labels it gives
-        one strip at a time.
+        A masked array's masked samples are missing samples, as NaN ones are.
+
+        Raises ``ArrhythmiaError`` (one line) for a signal that is not numbers, not one lead or holds no samples
+        (None, an empty array: as a strip under 2 s is refused), or a rate that is not a number or not a rate
+        (``label_recording`` checks the rest). The model is loaded once: label any number of strips with one
+        Classifier; from several threads at once it gives the labels it gives one strip at a time.
         """
         from arrhythmia.data.recording import Recording
         from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
         from arrhythmia.predict import predict_signal
 
+        if signal is None:
+            raise ArrhythmiaError(f"signal: no samples (None); a strip is at least {MIN_DURATION_S:g} s of one lead")
+        if isinstance(signal, np.ma.MaskedArray):  # a device's mask marks samples it has not got: missing, as NaN
+            signal = np.ma.asarray(signal, dtype=np.float64).filled(np.nan)
         signal = as_numbers(signal, "signal samples")
         if signal.ndim == 2 and 1 in signal.shape:  # one lead as a column or a row: nothing to choose
             signal = signal.reshape(-1)
+        if signal.size == 0:  # as a strip under 2 s is refused, not an empty table for a device that sent nothing
+            raise ArrhythmiaError(
+                f"signal: no samples (an array of shape {signal.shape}); a strip is at least {MIN_DURATION_S:g} s "
+                "of one lead"
+            )
         if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
             signal = signal.astype(np.float64)
         if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
