@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -42,6 +42,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -123,6 +124,175 @@ SERVER_LOCK = "server.lock"
 NEEDS_FS = "needs its sampling rate"
 #: ... and what the server says instead, in the page's words and the API's (``fs``).
 FS_MISSING = "the file does not say its sampling rate: give it (fs, Hz) and analyse again"
+
+
+# --- The API's answers, as /docs describes them (documentation only: the routes answer the dicts they build).
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(_Shape):
+    """An error, as every error of the API is answered: one line, naming the recording where there is one."""
+
+    detail: str = Field(description="What was wrong, one line", examples=["r01: no such recording in the folder"])
+
+
+class Stale(Problem):
+    """409 for a change made against an older version of the recording's labels."""
+
+    version: int = Field(description="The current version: read the labels again, then send the change against it")
+
+
+class Uploaded(_Shape):
+    name: str = Field(description="The (first) new recording's name in the API's paths: 'patch.npy'; a WFDB record's")
+    names: list[str] = Field(description="Every recording the upload added (a .zip may hold several)")
+
+
+class Queued(_Shape):
+    name: str
+    status: Literal["queued", "running"]
+    joined: bool | None = Field(None, description="true where an analysis asked the same was already queued or running")
+
+
+class PatientEvent(_Shape):
+    time_s: float = Field(description="s from the recording's start")
+    text: str
+
+
+class Relabelled(_Shape):
+    corrections: int = Field(description="The reviewer's labels the re-labelling went in with")
+    changed: int = Field(description="Labels it changed beyond them (carried to families and timing groups)")
+
+
+class RecordingAbout(_Shape):
+    """A recording: its status and, once analysed, what its reviewed labels say. The fields from ``fs`` on are
+    there once ``analysed`` is true."""
+
+    name: str
+    status: Literal["new", "queued", "running", "done", "failed"] = Field(
+        description="new: never analysed; queued, running: an analysis is on its way; done; failed: see error"
+    )
+    stage: str | None = Field(None, description="While running: what the analysis is doing")
+    error: str | None = Field(None, description="Where failed: why, one line")
+    needs: Literal["fs"] | None = Field(None, description="Where failed for want of a setting: analyse with it")
+    updated: str | None = Field(None, description="When the status last changed, ISO 8601 UTC")
+    relabelled: Relabelled | None = Field(None, description="After a re-labelling with the corrections")
+    version: int | None = Field(
+        None, description="The labels' version (also the ETag): changes send it back; absent where unreadable"
+    )
+    analysed: bool
+    beats: int | None = Field(None, description="Detected beats")
+    fs: float | None = Field(None, description="Sampling rate of the lead analysed, Hz")
+    duration_s: float | None = None
+    lead: str | None = None
+    start_time: str | None = Field(None, description="The wall-clock start the file gives, ISO 8601, or null")
+    events: list[PatientEvent] | None = Field(None, description="The patient's events the file marks")
+    classes: list[str] | None = Field(None, description="The labels a beat may take: N, S, V, F, Q")
+    model: str | None = None
+    can_undo: int | None = Field(None, description="Corrections that can be undone")
+    per_class: dict[str, int] | None = Field(None, description="Beats per reviewed label")
+    unsure_left: int | None = Field(None, description="Unsure beats (confidence under 0.5) nobody has reviewed")
+    corrections_unmatched: int | None = Field(None, description="Corrections of beats this analysis did not detect")
+    adaptation_changed_percent: float | None = Field(None, description="Share of labels the adaptation changed")
+    review_recommended: bool | None = None
+    review_above_percent: float | None = None
+    summary: dict[str, Any] | None = Field(
+        None,
+        description="predict's summary.json of the reviewed labels (counts, heart rate, ectopy, episodes per "
+        "type, HRV) and 'reviewed': what the reviewer changed; unless summary=false",
+    )
+
+
+class Beat(_Shape):
+    sample: int = Field(description="The R peak, a sample index at the recording's rate (fs)")
+    time_s: float = Field(description="The R peak, s from the start (between samples)")
+    label: str = Field(description="The reviewed label: N, S, V, F or Q ('' for a beat that could not be cut)")
+    model_label: str = Field(description="The analysis's label")
+    reviewed: bool = Field(description="A reviewer set the label")
+    confidence: float | None = Field(description="The network's own probability for its label, 0-1")
+    family: int = Field(description="Its morphology family (-1: none)")
+    label_before: str | None = Field(description="Where the review changed or set it: the model's label before")
+    relabelled_from: str | None = Field(
+        None, description="Where the latest re-labelling with the corrections changed it: the label before"
+    )
+
+
+class Question(Beat):
+    reason: str = Field(description="The family or group of beats its answer speaks for")
+
+
+class Change(_Shape):
+    """What a correction (or an undo) did."""
+
+    version: int = Field(description="The labels' new version")
+    time: str = Field(description="When, ISO 8601 UTC")
+    action: Literal["relabel", "undo"]
+    changed: int = Field(description="Beats whose labels it set")
+    beats: list[Beat] = Field(description="Those beats (the first 1,000)")
+    per_class: dict[str, int]
+    unsure_left: int
+    can_undo: int
+    undone: str | None = Field(None, description="For an undo: the correction undone, in words")
+
+
+class Strip(_Shape):
+    start_s: float
+    end_s: float
+    fs: float = Field(description="The recording's sampling rate, Hz")
+    step_s: float = Field(description="Seconds between values (past 'points', min and max pairs: half a bin)")
+    values: list[float | None] = Field(description="mV; null where a sample is missing")
+
+
+class Overview(_Shape):
+    bin_s: float
+    duration_s: float
+    heart_rate_bpm: list[float | None] = Field(description="Per bin; null without beats")
+    counts: dict[str, list[int]] = Field(description="Per reviewed label present, beats per bin")
+    version: int
+
+
+class Family(_Shape):
+    family: int
+    beats: int
+    model_label: str = Field(description="The analysis's label for the family")
+    label: str = Field(description="Its beats' most common reviewed label")
+    counts: dict[str, int] = Field(description="Its beats per reviewed label")
+    pre_rr_ratio: float | None = Field(description="How premature its beats are against the patient's own rhythm")
+    example_sample: int
+    template: list[float] = Field(description="The family's median beat window at the model's rate (125 Hz)")
+
+
+class Episode(_Shape):
+    type: str = Field(description="AF, AFL, VT, SVT, bigeminy, pause, noise, ... (README: Rhythm episodes)")
+    start_s: float
+    end_s: float
+    beats: int
+    max_hr_bpm: float | None
+    mean_hr_bpm: float | None
+
+
+def _answers(model: Any, *errors: int, status: int = 200, stale: bool = False, **described: str) -> dict:
+    """``responses`` of a route for /docs: its answer's ``model`` at ``status`` and each of ``errors`` as a
+    ``Problem`` (a 409 as ``Stale`` where ``stale``: a change), said as ``described`` says (keys ``e404``, ...)
+    or as ``ERRORS`` says."""
+    out: dict[int | str, dict] = {status: {"model": model, "description": "Success"}}
+    for code in errors:
+        out[code] = {"model": Stale if code == 409 and stale else Problem}
+        out[code]["description"] = described.get(f"e{code}", ERRORS[code])
+    return out
+
+
+#: What each error means, where a route does not say it otherwise.
+ERRORS = {
+    401: "Missing or wrong bearer token (a server started with --token)",
+    403: "A request made by another site's page",
+    404: "No such recording in the folder, or it is not analysed yet",
+    409: "Conflict",
+    413: "The upload is larger than the server takes (--max-upload-mb)",
+    422: "Bad input: a parameter, body or file the server cannot use, said in one line",
+}
 
 
 @dataclass
@@ -502,7 +672,8 @@ def create_app(
         where = ".".join(str(part) for part in location[1:]) or "the request"
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'not valid')}"}, status_code=422)
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)])
+    every = {code: {"model": Problem, "description": ERRORS[code]} for code in (401, 403, 422)}
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorised), Depends(same_origin)], responses=every)
     _add_api(api, server)
     app.include_router(api)
     _add_pages(app)
@@ -638,7 +809,12 @@ def _describe(store: ReviewStore, with_summary: bool) -> tuple[dict, int]:
 def _add_api(api: APIRouter, server: Server) -> None:
     config = server.config
 
-    @api.get("/recordings", summary="The folder's recordings with their status")
+    @api.get(
+        "/recordings",
+        summary="The folder's recordings with their status",
+        response_model=None,
+        responses=_answers(list[RecordingAbout]),
+    )
     def list_recordings() -> list[dict]:
         """Every recording of the folder; one that cannot be served (signal files outside the folder) is left
         out, one whose header cannot be read is listed as failed with why."""
@@ -653,7 +829,13 @@ def _add_api(api: APIRouter, server: Server) -> None:
                 listed.append({"name": name, "status": "failed", "error": error, "analysed": False})
         return _clean(listed)
 
-    @api.post("/recordings", status_code=201, summary="Upload a recording (files, or a .zip of them)")
+    @api.post(
+        "/recordings",
+        status_code=201,
+        summary="Upload a recording (files, or a .zip of them)",
+        response_model=None,
+        responses=_answers(Uploaded, 409, 413, status=201, e409="A recording of that name is already in the folder"),
+    )
     def upload(
         files: Annotated[
             list[UploadFile],
@@ -689,7 +871,13 @@ def _add_api(api: APIRouter, server: Server) -> None:
                 server.analyse(server.store(name), False)
         return {"name": names[0], "names": names}
 
-    @api.post("/recordings/{name}/analyse", status_code=202, summary="Analyse (again) in the background")
+    @api.post(
+        "/recordings/{name}/analyse",
+        status_code=202,
+        summary="Analyse (again) in the background",
+        response_model=None,
+        responses=_answers(Queued, 404, 409, status=202, e409="An analysis asked otherwise is queued or running"),
+    )
     def analyse(
         name: str,
         settings: Annotated[dict | None, Body(examples=[{"use_corrections": True}, {"fs": 250, "lead": "II"}])] = None,
@@ -720,7 +908,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
             raise HTTPException(409, f"{name}: already {status}")
         return {"name": name, "status": "queued"}
 
-    @api.get("/recordings/{name}", summary="Status, and the reviewed labels' summary once analysed")
+    @api.get(
+        "/recordings/{name}",
+        summary="Status, and the reviewed labels' summary once analysed",
+        response_model=None,
+        responses=_answers(RecordingAbout, 404, e404="No such recording in the folder"),
+    )
     def recording(
         name: str,
         summary: Annotated[bool, Query(description="Include the summary (recomputed once per version)")] = True,
@@ -732,7 +925,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
         about, version = _describe(server.store(name), summary)
         return _versioned(about, version)
 
-    @api.get("/recordings/{name}/beats", summary="The beats (sample, time_s, label, model_label, ...)")
+    @api.get(
+        "/recordings/{name}/beats",
+        summary="The beats (sample, time_s, label, model_label, ...)",
+        response_model=None,
+        responses=_answers(list[Beat], 404),
+    )
     def beats(
         name: str,
         start_s: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
@@ -753,6 +951,8 @@ def _add_api(api: APIRouter, server: Server) -> None:
     @api.get(
         "/recordings/{name}/beats/next",
         summary="The next (or previous) beat, of a label if given; with unsure, one not reviewed and unsure",
+        response_model=None,
+        responses=_answers(Beat, 404, e404="No such recording, not analysed, or no such beat"),
     )
     def next_beat(
         name: str,
@@ -767,7 +967,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
             raise HTTPException(404, f"{name}: no {which} beat")
         return _clean(beat)
 
-    @api.patch("/recordings/{name}/beats", summary="Relabel beats or a whole family")
+    @api.patch(
+        "/recordings/{name}/beats",
+        summary="Relabel beats or a whole family",
+        response_model=None,
+        responses=_answers(Change, 404, 409, stale=True, e409="Stale: the labels changed since the version sent"),
+    )
     def patch_beats(
         name: str,
         change: Annotated[
@@ -808,7 +1013,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
             done = store.relabel([i["sample"] for i in items], [i["label"] for i in items], version)
         return _versioned(done, done["version"])
 
-    @api.post("/recordings/{name}/undo", summary="Undo the latest correction")
+    @api.post(
+        "/recordings/{name}/undo",
+        summary="Undo the latest correction",
+        response_model=None,
+        responses=_answers(Change, 404, 409, stale=True, e409="Stale: the labels changed since the version sent"),
+    )
     def undo(
         name: str,
         body: Annotated[dict | None, Body(examples=[{"version": 4}])] = None,
@@ -817,7 +1027,12 @@ def _add_api(api: APIRouter, server: Server) -> None:
         done = server.store(name).undo(_version_of((body or {}).get("version"), if_match))
         return _versioned(done, done["version"])
 
-    @api.get("/recordings/{name}/signal", summary="A stretch of the signal, for the strip")
+    @api.get(
+        "/recordings/{name}/signal",
+        summary="A stretch of the signal, for the strip",
+        response_model=None,
+        responses=_answers(Strip, 404),
+    )
     def signal(
         name: str,
         start_s: Annotated[float, Query(ge=0, allow_inf_nan=False)] = 0.0,
@@ -852,22 +1067,42 @@ def _add_api(api: APIRouter, server: Server) -> None:
             "values": [None if not math.isfinite(v) else v for v in values.tolist()],
         }
 
-    @api.get("/recordings/{name}/overview", summary="Heart rate and beats per class over the whole recording")
+    @api.get(
+        "/recordings/{name}/overview",
+        summary="Heart rate and beats per class over the whole recording",
+        response_model=None,
+        responses=_answers(Overview, 404),
+    )
     def overview(name: str, bin_s: Annotated[float | None, Query(ge=1, allow_inf_nan=False)] = None) -> dict:
         return _clean(server.store(name).overview(bin_s))
 
-    @api.get("/recordings/{name}/families", summary="The morphology families: counts, labels, templates")
+    @api.get(
+        "/recordings/{name}/families",
+        summary="The morphology families: counts, labels, templates",
+        response_model=None,
+        responses=_answers(list[Family], 404),
+    )
     def families(name: str) -> list[dict]:
         return _clean(server.store(name).families())
 
-    @api.get("/recordings/{name}/questions", summary="The beats whose labels would settle the most (assisted mode)")
+    @api.get(
+        "/recordings/{name}/questions",
+        summary="The beats whose labels would settle the most (assisted mode)",
+        response_model=None,
+        responses=_answers(list[Question], 404),
+    )
     def questions(name: str) -> list[dict]:
         """The beats the analysis asks about (``predict --ask``), in order: each beat with its reviewed label,
         whether a reviewer set it, and ``reason``, the family or group of beats its answer speaks for once the
         recording is re-labelled with the corrections."""
         return _clean(server.store(name).questions())
 
-    @api.get("/recordings/{name}/episodes", summary="The rhythm episodes of the reviewed labels")
+    @api.get(
+        "/recordings/{name}/episodes",
+        summary="The rhythm episodes of the reviewed labels",
+        response_model=None,
+        responses=_answers(list[Episode], 404),
+    )
     def episodes(name: str) -> list[dict]:
         return _records(server.store(name).rhythm()["episodes"])
 
@@ -875,6 +1110,10 @@ def _add_api(api: APIRouter, server: Server) -> None:
         "/recordings/{name}/annotations",
         summary="The reviewed labels as a WFDB annotation file (MIT symbols N, S, V, F, Q)",
         response_class=FileResponse,
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "NAME.rev, WFDB's annotation format"},
+            404: {"model": Problem, "description": ERRORS[404]},
+        },
     )
     def annotations(name: str) -> FileResponse:
         store = server.store(name)
@@ -882,7 +1121,18 @@ def _add_api(api: APIRouter, server: Server) -> None:
             path = store.write_annotations(store.folder / "export")
         return FileResponse(path, media_type="application/octet-stream", filename=path.name, headers=EXPORT_HEADERS)
 
-    @api.get("/recordings/{name}/export/{what}", summary="A reviewed output: beats.csv, report.html, ...")
+    @api.get(
+        "/recordings/{name}/export/{what}",
+        summary="A reviewed output: beats.csv, report.html, ...",
+        response_class=FileResponse,
+        responses={
+            200: {
+                "content": {media: {} for media in sorted(set(EXPORTS.values()))},
+                "description": f"The file, as predict writes it: one of {', '.join(EXPORTS)}",
+            },
+            404: {"model": Problem, "description": "No such recording or export, or the recording's outputs hold none"},
+        },
+    )
     def export(name: str, what: str) -> FileResponse:
         if what not in EXPORTS:
             raise HTTPException(404, f"no export {what!r} (one of {', '.join(EXPORTS)})")
