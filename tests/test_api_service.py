@@ -42,3 +42,27 @@ def test_masked_samples_are_missing_samples_as_nan_ones_are(classifier, strip):
     assert masked[["sample", "label"]].equals(as_nan[["sample", "label"]])
     unmasked = classifier.predict_signal(strip, fs=STRIP_FS, adapt=False)
     assert len(unmasked) > len(masked)  # the beats under the mask are not read
+
+
+def test_a_strip_s_beats_are_labelled_without_the_rhythm_tables_it_does_not_return(classifier, strip, monkeypatch):
+    """predict_signal returns the beats alone: the episodes, hourly table and HRV that label_recording finds
+    after them (a quarter of a 10-s strip's time) are not made for it, and the beats are the same without."""
+    import arrhythmia.predict as predict
+    from arrhythmia.data.recording import Recording
+
+    expected = classifier.predict_signal(strip, fs=STRIP_FS)
+    whole = predict.label_recording(Recording(signal=strip, fs=STRIP_FS, lead="signal", path="signal"), classifier)
+    assert whole.episodes is not None and whole.hourly is not None and whole.beats.equals(expected)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("rhythm tables made for a caller that discards them")
+
+    monkeypatch.setattr(predict, "rhythm_tables", refused)
+    for adapt in (True, False):
+        table = classifier.predict_signal(strip, fs=STRIP_FS, adapt=adapt)
+        assert len(table) >= 8
+    assert classifier.predict_signal(strip, fs=STRIP_FS).equals(expected)
+    beats_only = predict.label_recording(
+        Recording(signal=strip, fs=STRIP_FS, lead="signal", path="signal"), classifier, with_rhythm=False
+    )
+    assert beats_only.beats.equals(expected) and beats_only.episodes is None and beats_only.hourly is None

@@ -530,6 +530,7 @@ def label_recording(
     search_back: bool = True,
     muscle_filter: bool = True,
     in_place: bool = False,
+    with_rhythm: bool = True,
 ) -> RecordingLabels:
     """Detect, cut, classify and (with ``adapt``, the default) adapt the labels of one recording, and find
     its rhythm episodes (``episodes``: their thresholds, default ``EpisodeConfig()``).
@@ -558,6 +559,10 @@ def label_recording(
     turned over in place while it is labelled, and is turned back before this returns or raises: for a caller
     that holds the signal alone (``predict``'s own read of a file), it saves a copy of it (1.2 GB for a week at
     250 Hz). A signal this makes of its own (in mV, hum or muscle noise filtered out) is turned so anyway.
+
+    with_rhythm : find the rhythm episodes, the hourly (and daily) table, the HRV and the patient's events after the
+    beats; False leaves them None (``episodes``, ``hourly``, ``daily``, ``events``; ``hrv`` empty) for a caller
+    that wants the beats alone (``predict_signal``): a quarter of a 10-s strip's time. The beats are the same.
     """
     check_questions(ask)
     # 0. The signal in mV, without hum or muscle noise; the stretches with no beats to read.
@@ -581,7 +586,9 @@ def label_recording(
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
-        return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
+        return _add_rhythm(
+            result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
+        )
 
     # 1. Detect, in chunks.
     try:
@@ -594,7 +601,9 @@ def label_recording(
         flat = flat_lead(as_read)  # say why where the lead holds nothing (an unused channel, read with --lead)
         why = f": lead {recording.lead} holds no ECG ({flat})" if flat else ""
         warnings.warn(f"{recording.path}: fewer than two beats detected{why}; nothing to classify", stacklevel=2)
-        return _add_rhythm(result, *nothing, recording, noise, episodes, ventricular=ventricular)
+        return _add_rhythm(
+            result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
+        )
 
     # 2. Cut and classify. Detection does not depend on the sign (it works on the rectified signal); the beats
     # are cut pointing up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
@@ -629,6 +638,7 @@ def label_recording(
             ask,
             episodes,
             search_back,
+            with_rhythm,
         )
     finally:
         if in_place:
@@ -661,6 +671,7 @@ def _label_upright(
     ask: int,
     episodes: EpisodeConfig | None,
     search_back: bool,
+    with_rhythm: bool = True,
 ) -> RecordingLabels:
     """``label_recording``'s steps from cutting the beats on: ``recording`` is the signal with its beats pointing
     up, ``peaks`` (samples) and ``offsets`` its beats and ``detected`` the detector's chunks."""
@@ -750,7 +761,17 @@ def _label_upright(
     # cut off at an edge of the signal).
     run_noise = tuple(table[column].to_numpy()[labelled] for column in BEAT_NOISE_COLUMNS)
     between_samples = (beats.peaks + beats.offsets)[labelled]  # episodes and HRV read the times beats.csv gives
-    return _add_rhythm(result, between_samples, labels, recording, noise, episodes, *rhythm_of, beat_noise=run_noise)
+    return _add_rhythm(
+        result,
+        between_samples,
+        labels,
+        recording,
+        noise,
+        episodes,
+        *rhythm_of,
+        beat_noise=run_noise,
+        with_rhythm=with_rhythm,
+    )
 
 
 @dataclass
@@ -984,8 +1005,15 @@ def _add_rhythm(
     gap=None,
     ventricular=None,
     beat_noise=None,
+    with_rhythm=True,
 ) -> RecordingLabels:
-    """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise`` and flutter."""
+    """``result`` with ``rhythm_tables`` of its labelled beats and the recording's ``noise`` and flutter (without
+    the tables where not ``with_rhythm``)."""
+    result.unanalysable = noise
+    if ventricular is not None:
+        result.ventricular = ventricular
+    if not with_rhythm:
+        return result
     duration_s = len(recording.signal) / recording.fs
     config = EpisodeConfig.from_value(config)
     rhythm_of = (p_wave, atrial, gap, ventricular)
@@ -1006,9 +1034,6 @@ def _add_rhythm(
         times = np.asarray(samples, dtype=np.float64) / recording.fs
         result.events = patient_events(recording.events, times, labels, result.episodes, recording.start)
     result.episode_settings = asdict(config)
-    result.unanalysable = noise
-    if ventricular is not None:
-        result.ventricular = ventricular
     return result
 
 
@@ -1024,8 +1049,16 @@ def predict_signal(
     """Per-beat table of one recording: beats.csv's columns (sample, time_s, label, confidence, p_<class> per
     class, family when adapted, p_wave, the atrial activity, gap_activity and the beat-noise columns; see
     ``label_recording`` and ``_beats_table``)."""
+    # the beats alone: the rhythm tables after them would be made only to be dropped
     result = label_recording(
-        recording, model, chunk_s, adapt, reviewed, search_back=search_back, muscle_filter=muscle_filter
+        recording,
+        model,
+        chunk_s,
+        adapt,
+        reviewed,
+        search_back=search_back,
+        muscle_filter=muscle_filter,
+        with_rhythm=False,
     )
     return result.beats
 
