@@ -11,7 +11,9 @@ best of three passes, each engine in a fresh process) on the record's beats repe
 ``--hours 168 --rate 250`` is a 7-day patch recording). With ``--counts`` that signal is labelled as a patch's
 export is: written as a .npy of int16 counts (409.6 per mV) with its second day turned over (worn upside down),
 then read and labelled by ``predict``'s own ``label_file`` (``arrhythmia predict FILE --fs HZ --units 409.6``:
-reading, the turning and the outputs included), each engine in a fresh process. The model is the shipped
+reading, the turning and the outputs included), each engine in a fresh process. With ``--csv`` it is labelled
+as a device's CSV export is: a ``time_s`` column (0.1 ms) and the lead in mV (1 uV), read and labelled by
+``label_file`` (``arrhythmia predict FILE.csv``: the time column gives the rate). The model is the shipped
 default unless ``--pretrained`` names another shipped model or ``--run`` a run directory.
 """
 
@@ -85,8 +87,20 @@ def patch_file(data: Path, hours: float, rate_hz: float | None, folder: Path) ->
     return path, recording.fs
 
 
-def patch_file_run(
-    path: Path, fs: float, engine: str, run: Path | None, shipped: str, out: Path
+def csv_file(data: Path, hours: float, rate_hz: float | None, folder: Path) -> Path:
+    """An ``hours``-long signal (``long_recording``) written as a device's CSV export: ``folder/export.csv``,
+    ``time_s`` to 0.1 ms and the lead in mV to 1 uV."""
+    recording = long_recording(data, hours, rate_hz=rate_hz)
+    path = folder / "export.csv"
+    with path.open("w") as fh:
+        fh.write(f"time_s,{recording.lead} (mV)\n")
+        times = np.arange(len(recording.signal)) / recording.fs
+        np.savetxt(fh, np.column_stack([times, recording.signal]), fmt=["%.4f", "%.3f"], delimiter=",")
+    return path
+
+
+def file_run(
+    path: Path, options: PredictOptions, engine: str, run: Path | None, shipped: str, out: Path
 ) -> tuple[float, float]:
     """In a fresh process: label the file ``path`` as ``arrhythmia predict`` does; (seconds, peak MB)."""
     import warnings
@@ -96,7 +110,7 @@ def patch_file_run(
     began = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the turned day's caution, said once per engine
-        label_file(path, model, out / engine, PredictOptions(fs=fs, units=str(COUNTS_PER_MV)))
+        label_file(path, model, out / engine, options)
     return time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -125,6 +139,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=0.0, help="also time a signal this long (0: skip)")
     parser.add_argument("--rate", type=float, default=None, help="with --hours: resample each record to this rate, Hz")
     parser.add_argument("--counts", action="store_true", help="with --hours: label it as a patch's int16 .npy file")
+    parser.add_argument("--csv", action="store_true", help="with --hours: label it as a device's CSV export")
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a shipped model)")
     parser.add_argument("--pretrained", default=pretrained.DEFAULT, help="shipped model (default: the default one)")
     args = parser.parse_args()
@@ -174,9 +189,19 @@ def main() -> None:
             print(f"\nthe same as a patch's file ({size:,.0f} MB of int16 counts{turned}),")
             print(f"labelled as `arrhythmia predict FILE --fs {fs:g} --units {COUNTS_PER_MV:g}` labels it:")
             print("| engine | read, label and write s | peak memory, MB |\n|---|---:|---:|")
+            options = PredictOptions(fs=fs, units=str(COUNTS_PER_MV))
+            for name in ("torch", "onnx"):
+                seconds, peak = in_fresh_process(file_run, path, options, name, args.run, args.pretrained, Path(folder))
+                print(f"| {name} | {seconds:.2f} | {peak:,.0f} |")
+    if args.hours and args.csv:
+        with tempfile.TemporaryDirectory() as folder:
+            path = csv_file(args.data, args.hours, args.rate, Path(folder))
+            print(f"\nthe same as a device's CSV export ({path.stat().st_size / 2**20:,.0f} MB: time_s and mV),")
+            print("labelled as `arrhythmia predict FILE.csv` labels it:")
+            print("| engine | read, label and write s | peak memory, MB |\n|---|---:|---:|")
             for name in ("torch", "onnx"):
                 seconds, peak = in_fresh_process(
-                    patch_file_run, path, fs, name, args.run, args.pretrained, Path(folder)
+                    file_run, path, PredictOptions(), name, args.run, args.pretrained, Path(folder)
                 )
                 print(f"| {name} | {seconds:.2f} | {peak:,.0f} |")
 

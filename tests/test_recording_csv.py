@@ -253,3 +253,108 @@ def test_a_beat_csv_skips_the_comment_lines_above_its_rows(tmp_path):
     path.write_text("# exported by a beat tool\n# classes: N S V F Q\n" + table + "\n")
     X, y = read_beat_csv(path, n_classes=5)
     assert np.allclose(X, beats, atol=1e-6) and y.tolist() == [1, 1, 1]
+
+
+# A day of samples: read straight into numbers where the table is plain numbers, else as text a chunk at a time
+# (a day as one table of strings had taken several GB: 3.0 GB for 6 hours of time and two leads).
+
+LONG = np.sin(np.arange(3000) / 7.0) + 0.001 * np.arange(3000)
+STAMPS = np.datetime64("2026-11-28T08:00:00") + (np.arange(3000) * 4).astype("timedelta64[ms]")
+
+
+def _elapsed(seconds: float) -> str:
+    return f"'{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}'"
+
+
+LAYOUTS = {
+    "time and lead": lambda: "time_s,ECG\n" + "".join(f"{i / 250:.4f},{v:.4f}\n" for i, v in enumerate(LONG)),
+    "physionet elapsed": lambda: (
+        "'Elapsed time','MLII'\n'hh:mm:ss.mmm','mV'\n"
+        + "".join(f"{_elapsed(i / 250)},{v:.3f}\n" for i, v in enumerate(LONG))
+    ),
+    "date-times": lambda: "timestamp,ECG\n" + "".join(f"{s},{v:.4f}\n" for s, v in zip(STAMPS.astype(str), LONG)),
+    "semicolons": lambda: (
+        "Zeit;EKG\n" + "".join(f"{i / 250:.4f};{v:.4f}\n".replace(".", ",") for i, v in enumerate(LONG))
+    ),
+    "quoted decimal commas": lambda: '"ECG"\n' + "".join(f'"{v:.4f}"\n'.replace(".", ",") for v in LONG),
+    "missing cells": lambda: (
+        "time,ECG\n" + "".join(f"{i / 250:.4f},{'NaN' if i % 997 == 5 else f'{v:.4f}'}\n" for i, v in enumerate(LONG))
+    ),
+    "headerless": lambda: "".join(f"{v:.4f},{-v:.4f}\n" for v in LONG),
+}
+
+
+def _read(path, monkeypatch, chunk_rows: int, numbers: bool):
+    from arrhythmia.data import recording
+
+    monkeypatch.setattr(recording, "CHUNK_ROWS", chunk_rows)
+    if not numbers:
+        monkeypatch.setattr(recording, "csv_numbers", lambda *args: None)
+    return read_input(path, fs=250)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_long_file_reads_the_same_in_chunks_as_whole(tmp_path, monkeypatch, layout):
+    """The three routes a CSV can take give the same recording: straight into numbers, as text in one piece,
+    and as text 64 rows at a time (date-times, elapsed times and decimal commas converted in every chunk)."""
+    path = tmp_path / "long.csv"
+    path.write_text(LAYOUTS[layout]())
+    whole = _read(path, monkeypatch, 10**9, numbers=False)
+    for chunk_rows, numbers in [(64, False), (64, True), (10**9, True)]:
+        data = _read(path, monkeypatch, chunk_rows, numbers)
+        assert (data.fs, data.lead, data.start, data.millivolts) == (
+            whole.fs,
+            whole.lead,
+            whole.start,
+            whole.millivolts,
+        )
+        assert np.array_equal(data.signal, whole.signal, equal_nan=True)
+    read = ~np.isnan(whole.signal)  # the missing cells, and only they, are NaN
+    assert len(whole.signal) == len(LONG) and np.count_nonzero(~read) == (4 if layout == "missing cells" else 0)
+    assert np.allclose(whole.signal[read], LONG[read], atol=1e-3)
+    if layout == "date-times":
+        assert str(whole.start) == "2026-11-28 08:00:00"
+
+
+@pytest.mark.parametrize("numbers", [True, False])
+def test_a_bad_cell_deep_in_a_long_file_is_named_by_its_line(tmp_path, monkeypatch, numbers):
+    rows = [f"{i / 250:.4f},{v:.4f}" for i, v in enumerate(LONG)]
+    rows[2000] = f"{2000 / 250:.4f},lead off"
+    path = tmp_path / "long.csv"
+    path.write_text("# exported\ntime,ECG\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"long\.csv: row 2003, column 2: not a finite number \('lead off'\)"):
+        _read(path, monkeypatch, 64, numbers)
+
+
+def test_times_printed_coarser_further_on_are_allowed_the_rounding_they_show(tmp_path, monkeypatch):
+    """360 Hz printed to 0.1 ms in the first rows, then to 1 ms: the later steps (2 or 3 ms for 2.78) are
+    rounding, as the whole column shows, not the jitter the first rows' rounding would make of them."""
+    t = np.arange(len(LONG)) / 360
+    rows = [f"{s:.4f},{v:.4f}" if i < 100 else f"{s:.3f},{v:.4f}" for i, (s, v) in enumerate(zip(t, LONG))]
+    path = tmp_path / "long.csv"
+    path.write_text("time,ECG\n" + "\n".join(rows) + "\n")
+    from arrhythmia.data import recording
+
+    monkeypatch.setattr(recording, "CHUNK_ROWS", 64)
+    data = read_input(path)
+    assert data.fs == 360 and len(data.signal) == len(LONG)
+
+
+@pytest.mark.parametrize(
+    ("table", "read"),
+    [
+        ("ECG\n0.5\n-0.25\n1e-3\n\nNaN\n", True),
+        ("ECG\n0.5\n'0.25'\n", False),  # quoted as PhysioNet quotes: the text route says what it is
+        ("ECG\n0.5\ninf\n", False),
+        ("ECG\n0.5\nlead off\n", False),
+    ],
+)
+def test_plain_numbers_are_read_straight_into_numbers(tmp_path, table, read):
+    from arrhythmia.data.tables import csv_numbers
+
+    path = tmp_path / "t.csv"
+    path.write_text(table)
+    values = csv_numbers(path, header_rows=1)
+    assert (values is not None) == read
+    if read:
+        assert np.array_equal(values[:, 0], [0.5, -0.25, 1e-3, np.nan], equal_nan=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start, start_text
-from arrhythmia.data.heartbeat import cells_to_numbers, read_csv_cells
+from arrhythmia.data.tables import cells_to_numbers, csv_cell_chunks, csv_numbers
 from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
@@ -347,7 +347,10 @@ def _resolution(cells) -> float:
     """The smallest step the printed numbers of a column can show: 0.001 for ``12.345``, 1 for ``12``."""
     import pandas as pd
 
-    parts = cells.astype(str).str.strip().str.extract(r"(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
+    # What a number shows depends only on what follows its last point: the tails, few, stand for the column
+    text = cells.astype(str).str.strip().str.rpartition(".")
+    tails = pd.Series((text[1] + text[2]).unique())
+    parts = tails.str.extract(r"(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
     decimals = parts[0].str.len().fillna(0)
     exponent = pd.to_numeric(parts[1]).fillna(0)
     return float((10.0 ** (exponent - decimals)).max())
@@ -448,25 +451,40 @@ def _is_counter(values: np.ndarray) -> bool:
     return bool(len(steps) and np.all(values == np.round(values)) and np.all(steps >= 1) and np.median(steps) == 1)
 
 
-def _timestamps_as_seconds(cells) -> tuple[object, Start]:
-    """``cells`` (a table of strings) with each column of ISO 8601 date-times (``2026-11-28 10:00:00.004``,
-    as devices and apps export their samples' clock) replaced by seconds from its first; other columns as
-    they are. Also the first time stamp of the first such column, as the local time it was written in (its
-    time zone dropped), or None."""
+def _date_time_columns(cells) -> dict[int, object]:
+    """The columns of ``cells`` (a table of strings, a file's first rows) that hold ISO 8601 date-times
+    (``2026-11-28 10:00:00.004``, as devices and apps export their samples' clock), each with its first time
+    stamp (a ``pd.Timestamp`` in UTC): the moment its seconds count from."""
     import pandas as pd
 
-    out, start = cells, None  # copied only when a column is replaced: a day of samples is a large table of strings
+    origins = {}
     for i in range(cells.shape[1]):
         column = cells.iloc[:, i]
         if pd.to_numeric(column.iloc[:1], errors="coerce").notna().all():
             continue  # a number: not a date-time column
         stamps = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
         if stamps.notna().all():
-            out = out.copy() if out is cells else out
-            out.iloc[:, i] = [repr(float(x)) for x in (stamps - stamps.iloc[0]).dt.total_seconds()]
-            if start is None:
-                start = pd.Timestamp(str(column.iloc[0]).strip()).to_pydatetime().replace(tzinfo=None)
-    return out, start
+            origins[i] = stamps.iloc[0]
+    return origins
+
+
+def _date_time_seconds(column, origin) -> np.ndarray:
+    """A column of date-times as seconds from ``origin`` (``_date_time_columns``), NaN where a cell is none: a
+    missing time, which the time column's check names."""
+    import pandas as pd
+
+    stamps = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
+    return (stamps - origin).dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+def _first_stamp(cells, origins: dict[int, object]) -> Start:
+    """The first time stamp of the first date-time column, as the local time it was written in (its time zone
+    dropped), or None."""
+    import pandas as pd
+
+    if not origins:
+        return None
+    return pd.Timestamp(str(cells.iloc[0, min(origins)]).strip()).to_pydatetime().replace(tzinfo=None)
 
 
 #: A header field's value that gives a sampling rate: ``500``, ``500 Hz``, ``500Hz``, ``500 sps``, ``500 samples/s``.
@@ -528,7 +546,7 @@ def _header_start(notes: tuple[str, ...]) -> Start:
     return None
 
 
-def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
+def _read_csv(path: Path, fs: float | None, lead: str | int | None, exact: bool = False) -> Recording | BeatRows:
     """A CSV signal: one column per lead and optionally a time column, with or without a header row.
 
     Without a header row, columns are named by index ("0", "1", ...); a headerless file of 187 or 188
@@ -563,36 +581,29 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
     a lead not connected) gives way to the next one with a warning (``instead_of_flat``). Errors are one-line
     DataErrors naming the file. The signal is (n_samples,) float64 in the file's unit.
     """
-    import pandas as pd
-
-    frame, skipped, comments = _signal_cells(path)
-    has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
-    names = [_unquoted(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
-    cells = frame.iloc[1:] if has_header else frame
-    units = None
-    if has_header and len(cells) > 1 and _is_unit_row(cells.iloc[0]):
-        units, cells = [_unquoted(c) for c in cells.iloc[0]], cells.iloc[1:]
-    if cells.empty:
-        raise DataError(f"{path}: file holds no samples")
-    if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
-        # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
-        return BeatRows(X=cells_to_numbers(cells.iloc[:, :BEAT_LENGTH], path).astype(np.float32), path=path)
-    first_row = skipped + (2 if has_header else 1) + (units is not None)
-    cells, elapsed = _elapsed_as_seconds(cells)
-    numeric, start = _timestamps_as_seconds(cells)
-    data = cells_to_numbers(numeric, path, first_row=first_row, missing_ok=True)
+    table = _signal_table(path, exact=exact)
+    if isinstance(table, BeatRows):
+        return table
+    names, units, data, first_row, comments = table.names, table.units, table.data, table.first_row, table.comments
+    has_header = table.has_header
 
     time_rate, time_label, rows, counter, not_leads = None, "", None, None, set()
     for i, name in enumerate(names):
         is_time, unit = _time_unit(name) if has_header else (False, None)
-        row_unit = 1.0 if i in elapsed else UNIT_SECONDS.get(units[i].lower()) if units else None
+        row_unit = 1.0 if i in table.elapsed else UNIT_SECONDS.get(units[i].lower()) if units else None
         if row_unit is not None:  # the unit row names a time unit: a time column, in that unit
             is_time, unit = True, row_unit
         increasing = len(data) >= 3 and bool(np.all(np.diff(data[:, i]) > 0))
         if is_time or (i == 0 and increasing and not _is_counter(data[:, i])):
             label = f"time column {name!r}" if has_header else f"the time in column {i + 1}"
             where = f"{path}: {label}"
-            rate, samples = _time_axis_rate(data[:, i], unit, _resolution(cells.iloc[:, i]), where, first_row)
+            try:
+                rate, samples = _time_axis_rate(data[:, i], unit, table.resolution[i], where, first_row)
+            except DataError:
+                if table.exact:
+                    raise
+                # its times were rounded as the first rows show: the whole column, as text, may show coarser ones
+                return _read_csv(path, fs, lead, exact=True)
             if time_rate is None:  # the first time column gives the rate, and the samples rows are missing from
                 time_rate, time_label, rows = rate, label, samples
             not_leads.add(i)
@@ -649,7 +660,7 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None) -> Recording
         lead=names[index],
         path=path,
         millivolts=scale is not None,
-        start=start if start is not None else _header_start(comments),
+        start=table.start if table.start is not None else _header_start(comments),
         notes=comments,
     )
 
@@ -660,42 +671,137 @@ DECIMAL_COMMA = r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*"
 THOUSANDS = r"\s*[-+]?[1-9]\d{0,2},\d{3}\s*"
 
 
-def _signal_cells(path: Path) -> tuple[object, int, tuple[str, ...]]:
-    """A signal CSV as a table of strings (``read_csv_cells``: past the comment lines a recorder writes above
-    its table, ``# Device: ...``); with the number of the file's lines before the table and the comments'
-    text (without the ``#``), which the recording keeps as its notes.
+#: Rows of a signal CSV read as text at a time where it is not plain numbers: a day of samples as text would
+#: take several GB.
+CHUNK_ROWS = 200_000
+
+
+@dataclass
+class _SignalTable:
+    """A signal CSV's table, as ``_signal_table`` reads it.
+
+    names: one per column (``"0"``, ``"1"``, ... without a header row); units: the unit row's, or None; data:
+    (n_rows, n_columns) float64, NaN where a sample is missing, elapsed and date-time columns as seconds;
+    first_row: the file's line number of data[0]; elapsed: the columns of elapsed times; start: the first time
+    stamp of a date-time column, or None; resolution: per column, the smallest step its printed numbers show
+    (``_resolution``); exact: whether those are the whole column's, not its first rows' only; comments: the
+    lines above the table."""
+
+    names: list[str]
+    has_header: bool
+    units: list[str] | None
+    data: np.ndarray
+    first_row: int
+    elapsed: set[int]
+    start: Start
+    resolution: list[float]
+    exact: bool
+    comments: tuple[str, ...]
+
+
+def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
+    """A signal CSV's table (``_read_csv``): its names and unit row from its first rows, then its numbers.
+
+    A table of plain numbers is read straight into numbers (``csv_numbers``: seconds for a day of samples),
+    its resolutions from its first ``CHUNK_ROWS`` rows. Otherwise, or with ``exact``, it is read as text,
+    ``CHUNK_ROWS`` rows at a time (``csv_cell_chunks``), the date-time and elapsed columns and the decimal
+    commas that its first rows show converted in each.
 
     A comma-separated file may quote cells written with a decimal comma (``"0,125","0,130"``, as European
     software exports): they are read as decimals where every such cell is one number with one comma and at
     least one of them cannot be a thousands separator (``0,125``, ``1,5``); where every one could be either
     (``"1,250"``), DataError naming the file and the cell. (With ``;`` or tab separators a comma is read as
-    a decimal mark by ``read_csv_cells``.)"""
-    frame = read_csv_cells(path)
+    a decimal mark by ``csv_cell_chunks``.)"""
+    import pandas as pd
+
+    chunks = csv_cell_chunks(path, CHUNK_ROWS)
+    frame = next(chunks)
     skipped, comments = frame.attrs["skipped_lines"], frame.attrs["comments"]
-    return _decimal_commas(frame, path, skipped), skipped, comments
+    with_commas = _has_commas(frame.iloc[:1000])  # looked at whole only where its first rows hold one
+    frame = _decimal_commas(frame, path, skipped) if with_commas else frame
+    has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
+    names = [_unquoted(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
+    header_rows, units = int(has_header), None
+    if has_header and len(frame) > 2 and _is_unit_row(frame.iloc[1]):
+        units, header_rows = [_unquoted(c) for c in frame.iloc[1]], 2
+    body = frame.iloc[header_rows:]
+    if body.empty:  # the first chunk holds every row where it holds fewer than CHUNK_ROWS
+        raise DataError(f"{path}: file holds no samples")
+    first_row = skipped + header_rows + 1
+    if not has_header and frame.shape[1] in (BEAT_LENGTH, BEAT_LENGTH + 1):
+        # The Heartbeat CSV layout: one 187-sample beat per row (plus a label column, ignored here).
+        beats = [cells_to_numbers(body.iloc[:, :BEAT_LENGTH], path, first_row=first_row)]
+        for chunk in chunks:
+            beats.append(
+                cells_to_numbers(chunk.iloc[:, :BEAT_LENGTH], path, first_row=skipped + 1 + chunk.attrs["first"])
+            )
+        return BeatRows(X=np.concatenate(beats).astype(np.float32), path=path)
+
+    elapsed, origins = _elapsed_columns(body), _date_time_columns(body)
+    start = _first_stamp(body, origins)
+
+    def numbers(cells, row: int) -> np.ndarray:
+        seconds = {i: _elapsed_seconds(cells.iloc[:, i]).to_numpy(dtype=np.float64) for i in elapsed}
+        seconds |= {i: _date_time_seconds(cells.iloc[:, i], origin) for i, origin in origins.items()}
+        if seconds:  # read as numbers below, then given their seconds
+            cells = cells.copy()
+            cells.iloc[:, list(seconds)] = "0"
+        values = cells_to_numbers(cells, path, first_row=row, missing_ok=True)
+        for i, column in seconds.items():
+            values[:, i] = column
+        return values
+
+    # the columns that may be a time axis (see _read_csv), whose printed rounding its check allows for
+    timed = [
+        i == 0
+        or i in elapsed
+        or (has_header and _time_unit(name)[0])
+        or bool(units and units[i].lower() in UNIT_SECONDS)
+        for i, name in enumerate(names)
+    ]
+
+    def resolution(cells) -> list[float]:
+        return [_resolution(cells.iloc[:, i]) if timed[i] else 0.0 for i in range(cells.shape[1])]
+
+    head = numbers(body, first_row)
+    resolutions = resolution(body)
+    fast = None if exact or elapsed or origins else csv_numbers(path, header_rows)
+    if fast is not None and fast.shape[1] == head.shape[1] and np.array_equal(fast[: len(head)], head, equal_nan=True):
+        return _SignalTable(
+            names, has_header, units, fast, first_row, elapsed, start, resolutions, len(fast) == len(head), comments
+        )
+    parts = [head]
+    for chunk in chunks:
+        chunk = _decimal_commas(chunk, path, skipped, header=False) if with_commas else chunk
+        parts.append(numbers(chunk, skipped + 1 + chunk.attrs["first"]))
+        resolutions = np.maximum(resolutions, resolution(chunk)).tolist()
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return _SignalTable(names, has_header, units, data, first_row, elapsed, start, resolutions, True, comments)
 
 
-def _decimal_commas(frame, path: Path, skipped: int):
-    """``frame`` (a comma-separated file's cells) with its quoted decimal-comma cells (``DECIMAL_COMMA``) read
-    with a decimal point; as it is where no cell holds a comma. See ``_signal_cells``."""
+def _has_commas(frame) -> bool:
+    return bool(frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy().any())
 
-    def commas(table) -> np.ndarray:
-        return table.apply(lambda column: column.str.contains(",", regex=False)).to_numpy()
 
-    if not commas(frame.iloc[:1000]).any():  # looked at whole only where its first rows hold one: a day of
-        return frame  # samples is tens of millions of cells
-    has_comma = commas(frame)
+def _decimal_commas(frame, path: Path, skipped: int, header: bool = True):
+    """``frame`` (a chunk of a comma-separated file's cells) with its quoted decimal-comma cells
+    (``DECIMAL_COMMA``) read with a decimal point (see ``_signal_table``); ``header``: the chunk begins the
+    table, whose first row's names may hold commas (``Lead II, mV``)."""
+    has_comma = frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy()
+    if not has_comma.any():
+        return frame
     decimal = frame.apply(lambda column: column.str.fullmatch(DECIMAL_COMMA)).to_numpy()
     either = frame.apply(lambda column: column.str.fullmatch(THOUSANDS)).to_numpy()
     rows = np.flatnonzero(has_comma.any(axis=1))
-    header = rows[0] == 0 and not decimal[0].any()  # a header's names may hold commas ("Lead II, mV")
+    names = header and rows[0] == 0 and not decimal[0].any()
     numbers = has_comma & decimal
-    numbers[0] &= not header
+    numbers[0] &= not names
     if numbers.any() and not (numbers & ~either).any():
         row, column = np.argwhere(numbers)[0]
         raise DataError(
-            f"{path}: row {row + skipped + 1}, column {column + 1}: {frame.iat[row, column]!r} may be a decimal "
-            "comma or a thousands separator: save the file with decimal points, or with ';' between its cells"
+            f"{path}: row {row + frame.attrs['first'] + skipped + 1}, column {column + 1}: "
+            f"{frame.iat[row, column]!r} may be a decimal comma or a thousands separator: save the file with "
+            "decimal points, or with ';' between its cells"
         )
     if not numbers.any():
         return frame
@@ -736,25 +842,25 @@ def _is_unit_row(row) -> bool:
     return any(known) and not any(re.fullmatch(ELAPSED, c) for c in cells)
 
 
-def _elapsed_as_seconds(cells) -> tuple[object, set[int]]:
-    """``cells`` with each column of elapsed times (``ELAPSED``, quoted or not: ``'0:00:01.250'``) replaced by
-    its seconds, and the indices of those columns."""
-    import pandas as pd
-
-    out, found = cells, set()
+def _elapsed_columns(cells) -> set[int]:
+    """The columns of ``cells`` (a table of strings, a file's first rows) that hold elapsed times
+    (``ELAPSED``, quoted or not: ``'0:00:01.250'``)."""
+    found = set()
     for i in range(cells.shape[1]):
         if not re.fullmatch(ELAPSED, _unquoted(cells.iloc[0, i])):
-            continue  # looked at whole only where its first cell is one: a day of samples is a large table
-        column = cells.iloc[:, i].astype(str).str.strip().str.strip("'\"")
-        if not column.str.fullmatch(ELAPSED).all():
-            continue
-        hms = column.where(column.str.count(":") == 2, "0:" + column)
-        seconds = pd.to_timedelta(hms, errors="coerce").dt.total_seconds()
-        if seconds.notna().all():
-            out = out.copy() if out is cells else out
-            out.iloc[:, i] = [repr(float(x)) for x in seconds]
+            continue  # looked at whole only where its first cell is one
+        if _elapsed_seconds(cells.iloc[:, i]).notna().all():
             found.add(i)
-    return out, found
+    return found
+
+
+def _elapsed_seconds(column):
+    """A column of elapsed times as seconds (a Series), NaN where a cell is none."""
+    import pandas as pd
+
+    column = column.astype(str).str.strip().str.strip("'\"")
+    hms = column.where(column.str.count(":") == 2, "0:" + column).where(column.str.fullmatch(ELAPSED))
+    return pd.to_timedelta(hms, errors="coerce").dt.total_seconds()
 
 
 def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording:

@@ -1,0 +1,240 @@
+"""CSV tables as devices and spreadsheets write them: the lines above the table skipped, cells separated by
+commas, semicolons or tabs, decimal commas, missing samples; read as text (which says which cell is wrong)
+or, for a day of samples, straight into numbers or a chunk at a time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from arrhythmia.errors import DataError
+
+#: Cell separators a CSV may use: commas, semicolons (spreadsheets where the comma is the decimal mark), tabs.
+CSV_SEPARATORS = ",;\t"
+
+
+def _separator(lines: list[str]) -> str:
+    """The cell separator of a table's first lines (up to 64 KB of them), sniffed (``csv.Sniffer``); a comma
+    if none stands out.
+
+    One column under a header that names one lead (``ECG``, then ``-0,26``) is written with decimal commas:
+    its separator is none of them (given as a tab, so that its commas are read as decimal marks).
+    """
+    import csv
+
+    if len(lines) > 1 and not any(mark in lines[0] for mark in CSV_SEPARATORS) and _one_decimal_comma(lines[1:]):
+        return "\t"
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=CSV_SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _one_decimal_comma(lines: list[str]) -> bool:
+    """Whether every non-empty line (but a last one cut off) is one number written with a decimal comma."""
+    import re
+
+    full = [line for line in lines[:-1] if line.strip()] or [line for line in lines if line.strip()]
+    return bool(full) and all(re.fullmatch(NUMBER_WITH_DECIMAL_COMMA, line) for line in full)
+
+
+#: A number written with a decimal comma (``0,125``, ``-1,5e-3``), spaces around it allowed.
+NUMBER_WITH_DECIMAL_COMMA = r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*"
+
+
+def is_comment(line: str) -> bool:
+    """Whether a line above a CSV's table is a comment: it starts with ``#``, but for a header whose first name
+    is ``#`` (``#,time,ECG``: a row-number column), which a separator follows."""
+    text = line.lstrip()
+    return text.startswith("#") and text[1:2] not in tuple(CSV_SEPARATORS)
+
+
+#: A ``key: value`` line a cardiograph writes above its table (``Sampling Rate: 500 Hz``, ``Patient ID: 12345``):
+#: a name that starts with a letter, a colon, then a space or the line's end; no table's row looks so (a
+#: header's ``ECG:II`` has no space after its colon, an elapsed time ``0:00:01`` starts with a digit).
+HEADER_FIELD = r"\s*[A-Za-z][\w .()/%-]*:(?:\s.*)?"
+
+
+def is_header_field(line: str) -> bool:
+    """Whether a line above a CSV's table is a ``key: value`` field of a device's header block (``HEADER_FIELD``)."""
+    return re.fullmatch(HEADER_FIELD, line.rstrip("\r\n")) is not None
+
+
+@dataclass(frozen=True)
+class Preamble:
+    """What lies above a CSV's table, and how its cells are separated.
+
+    skipped: the file's lines before the table's first row (blank lines, ``#`` comments, a cardiograph's
+    ``key: value`` block); comments: their text, without a comment's ``#``; separator: ``,``, ``;`` or a tab;
+    said: what those lines are, for a message (``'#' comment lines`` or ``a header``).
+    """
+
+    skipped: int
+    comments: tuple[str, ...]
+    separator: str
+    said: str
+
+
+def csv_preamble(path: Path) -> Preamble:
+    """The lines above a CSV's table (``is_comment``, ``is_header_field``) and its separator (``_separator``),
+    from its first 64 KB; DataError where the file is missing or holds nothing but them."""
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist")
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.read(65536)
+    lines = head.splitlines()
+    skipped = 0
+    while skipped < len(lines) and (
+        not lines[skipped].strip() or is_comment(lines[skipped]) or is_header_field(lines[skipped])
+    ):
+        skipped += 1
+    comments = tuple(
+        text for line in lines[:skipped] if (text := (line.strip()[1:] if is_comment(line) else line).strip())
+    )
+    said = "'#' comment lines" if all(is_comment(line) for line in lines[:skipped] if line.strip()) else "a header"
+    preamble = Preamble(skipped=skipped, comments=comments, separator=_separator(lines[skipped:]), said=said)
+    if comments and skipped == len(lines) and len(head) < 65536:
+        raise DataError(_empty(path, preamble))
+    return preamble
+
+
+def read_csv_cells(path: Path):
+    """A CSV file as a table of strings (no header inferred); DataError when missing, empty or malformed.
+
+    Cells may be separated by commas, semicolons or tabs, sniffed from the table; where they are not
+    separated by commas, a comma inside a number is a decimal mark (``0,125``, as spreadsheets in much of
+    Europe write numbers; a header's names keep theirs). The ``#`` comment lines a device writes above its
+    table (``# Sampling rate: 250 Hz``), and the block of ``key: value`` lines a cardiograph writes there
+    (``Sampling Rate: 500 Hz``, ``is_header_field``), are skipped: the table's ``attrs`` give ``skipped_lines``,
+    the file's lines before its first row, and ``comments``, their text (without a comment's ``#``).
+    """
+    import pandas as pd  # imported on use: cached beat sets never need it
+
+    chunks = list(csv_cell_chunks(path, rows=None))
+    frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+    frame.attrs.update(chunks[0].attrs)
+    return frame
+
+
+def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
+    """``read_csv_cells``'s table, ``rows`` rows at a time (all at once for None): a day of samples read as text
+    takes several GB, a few hundred thousand rows a few tens of MB. Each chunk's ``attrs`` say ``skipped_lines``
+    and ``comments`` (as ``read_csv_cells``'s) and ``first``, the index of its first row in the table."""
+    import pandas as pd
+
+    preamble = csv_preamble(path)
+    first = 0
+    try:
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark that would stick to the first name
+        with pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            sep=preamble.separator,
+            encoding="utf-8-sig",
+            skiprows=preamble.skipped,
+            chunksize=rows or _WHOLE,
+        ) as reader:
+            for frame in reader:
+                if frame.empty:
+                    break
+                if preamble.separator != ",":
+                    frame = _decimal_points(frame, header=first == 0)
+                frame.attrs.update(skipped_lines=preamble.skipped, comments=preamble.comments, first=first)
+                yield frame
+                first += len(frame)
+    except pd.errors.EmptyDataError:
+        raise DataError(_empty(path, preamble)) from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: not a valid CSV ({str(exc).strip()})") from None
+    if first == 0:
+        raise DataError(_empty(path, preamble))
+
+
+#: A chunk larger than any table: the whole table at once.
+_WHOLE = 1 << 62
+
+
+def _empty(path: Path, preamble: Preamble) -> str:
+    if not preamble.comments:
+        return f"{path}: file is empty"
+    return f"{path}: file holds no samples (only {preamble.said})"
+
+
+def _decimal_points(frame, header: bool):
+    """A table whose cells are not separated by commas, with each comma read as a decimal mark; where
+    ``header`` (the file's first row), names in the first row (``Lead II, mV``) keep their commas."""
+    pointed = frame.apply(lambda column: column.str.replace(",", ".", regex=False))
+    if not header:
+        return pointed
+    first = frame.iloc[0]  # a header's names are no numbers
+    names = (first.str.contains(",", regex=False) & ~first.str.fullmatch(NUMBER_WITH_DECIMAL_COMMA)).to_numpy()
+    if names.any():
+        kept = np.zeros(frame.shape, dtype=bool)
+        kept[0] = names
+        pointed = pointed.where(~kept, frame)
+    return pointed
+
+
+def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
+    """A CSV's table under its ``header_rows`` rows (names, units) as float64 (n_rows, n_columns), read by
+    pandas' C parser straight into numbers: a day of samples in seconds, where the text route takes minutes;
+    missing cells (``MISSING_CELLS``) NaN; decimal commas where ``;`` or tabs separate the cells. None where
+    any cell is not a plain number (a date-time, a quoted or infinite value, a stray word): the caller then
+    reads the table as text, which says which cell is wrong.
+    """
+    import pandas as pd
+
+    preamble = csv_preamble(path)
+    missing = sorted({variant for cell in MISSING_CELLS for variant in (cell, cell.upper(), cell.title())} | {"NaN"})
+    for decimal in "." if preamble.separator == "," else ".,":
+        try:
+            frame = pd.read_csv(
+                path,
+                header=None,
+                sep=preamble.separator,
+                encoding="utf-8-sig",
+                skiprows=preamble.skipped + header_rows,
+                dtype=np.float64,
+                na_values=missing,
+                keep_default_na=False,
+                decimal=decimal,
+                engine="c",
+            )
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            continue
+        values = frame.to_numpy(dtype=np.float64)
+        return None if np.isinf(values).any() else values
+    return None
+
+
+#: Cells that mark a missing sample in a signal CSV (case-insensitive, after stripping spaces).
+MISSING_CELLS = ("", "nan", "na", "n/a", "null")
+
+
+def cells_to_numbers(frame, path: Path, first_row: int = 1, missing_ok: bool = False) -> np.ndarray:
+    """The cells as float64; DataError naming the first cell that is not a finite number.
+
+    ``first_row`` is the file's line number of the frame's first row, for the message. ``missing_ok``: a
+    cell in ``MISSING_CELLS`` (an empty cell, ``NaN``, ...) is a missing sample, NaN, as WFDB and NumPy
+    signals mark them, and only other text is an error.
+    """
+    import pandas as pd
+
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    bad = ~np.isfinite(values)
+    if missing_ok and bad.any():
+        missing = frame.apply(lambda column: column.str.strip().str.lower().isin(MISSING_CELLS)).to_numpy()
+        values[missing] = np.nan
+        bad &= ~missing
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"{path}: row {row + first_row}, column {col + 1}: not a finite number ({frame.iat[row, col]!r})"
+        )
+    return values
