@@ -66,3 +66,31 @@ def test_a_strip_s_beats_are_labelled_without_the_rhythm_tables_it_does_not_retu
         Recording(signal=strip, fs=STRIP_FS, lead="signal", path="signal"), classifier, with_rhythm=False
     )
     assert beats_only.beats.equals(expected) and beats_only.episodes is None and beats_only.hourly is None
+
+
+def test_a_signal_in_memory_gives_predict_s_episodes_hourly_table_and_summary_without_files(classifier, tmp_path):
+    """A monitoring service wants what ``predict`` writes (episodes, HRV, summary.json) for an array it holds:
+    ``label_signal`` and ``recording_summary`` give them as objects, the summary as summary.json would hold it."""
+    import json
+
+    from arrhythmia.predict import recording_summary, save_recording
+
+    signal = synthetic_ecg(duration_s=120.0, fs=STRIP_FS, seed=3).signal
+    result = classifier.label_signal(signal.tolist(), fs=STRIP_FS)
+    assert result.beats.equals(classifier.predict_signal(signal, fs=STRIP_FS))
+    assert result.episodes is not None and len(result.hourly) == 1 and "sdnn_ms" in result.hrv
+    about = {"record": "device-7"}
+    summary = recording_summary(result, about, classifier.classes)
+    assert summary["record"] == "device-7" and summary["beats"] == len(result.beats)
+    assert summary["recording_s"] == pytest.approx(120.0) and "episodes" in summary and "hrv" in summary
+    json.dumps(summary, allow_nan=False)  # plain Python values: a web service's JSON answer as it is
+    written = save_recording(result, tmp_path, about, classifier.classes)
+    assert written == summary
+    assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    for table in (result.beats, result.episodes, result.hourly):  # rows as a JSON answer: plain values
+        json.dumps(json.loads(table.to_json(orient="records")))
+    with pytest.raises(ArrhythmiaError, match="signal: no samples"):
+        classifier.label_signal([], fs=STRIP_FS)
+    with pytest.raises(ArrhythmiaError, match="af_min_sz") as error:
+        classifier.label_signal(signal, fs=STRIP_FS, episodes={"af_min_sz": 60})
+    assert "\n" not in str(error.value)

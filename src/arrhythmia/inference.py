@@ -25,6 +25,10 @@ from arrhythmia.scaling import Scaling
 if TYPE_CHECKING:
     import pandas as pd
 
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.episodes import EpisodeConfig
+    from arrhythmia.predict import RecordingLabels
+
 
 def as_numbers(values: Any, what: str) -> Any:
     """``values`` as a NumPy array of numbers: a list, a tuple or another array-like through ``np.asarray``;
@@ -120,6 +124,44 @@ def with_batch_norms_folded(model: nn.Module) -> nn.Module:
     return folded
 
 
+def signal_recording(signal: Any, fs: Any, units: str | float | None = None) -> Recording:
+    """An ECG held in memory as the ``Recording`` that ``predict`` labels (lead and path ``signal``), in mV:
+    ``RecordingLabeller.predict_signal``'s checks and conversions (see there), each refusal one
+    ``ArrhythmiaError`` line."""
+    from arrhythmia.data.recording import Recording
+    from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
+
+    if signal is None:
+        raise ArrhythmiaError(f"signal: no samples (None); a strip is at least {MIN_DURATION_S:g} s of one lead")
+    if isinstance(signal, np.ma.MaskedArray):  # a device's mask marks samples it has not got: missing, as NaN
+        signal = np.ma.asarray(signal, dtype=np.float64).filled(np.nan)
+    signal = as_numbers(signal, "signal samples")
+    if signal.ndim == 2 and 1 in signal.shape:  # one lead as a column or a row: nothing to choose
+        signal = signal.reshape(-1)
+    if signal.size == 0:  # as a strip under 2 s is refused, not an empty table for a device that sent nothing
+        raise ArrhythmiaError(
+            f"signal: no samples (an array of shape {signal.shape}); a strip is at least {MIN_DURATION_S:g} s "
+            "of one lead"
+        )
+    if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
+        signal = signal.astype(np.float64)
+    if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
+        raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
+    fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
+    if units is not None:
+        signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)
+    elif signal.ndim == 1 and np.isfinite(fs) and fs > 0 and not np.isinf(signal).any():
+        height = typical_qrs_amplitude(np.asarray(signal, dtype=np.float64), fs)
+        if millivolt_scale(height) != 1.0:  # counts or volts given as mV: the mV thresholds would misread them
+            warnings.warn(
+                f"signal: its QRS complexes are {height:.3g} units tall, too "
+                f"{'small' if height < 1 else 'large'} for mV; labelled as mV all the same "
+                "(pass units: 'uV', 'V' or the units per mV, e.g. a recorder's gain)",
+                stacklevel=3,
+            )
+    return Recording(signal=signal, fs=fs, lead="signal", path="signal")
+
+
 class RecordingLabeller:
     """``predict_signal`` and ``predict_record`` for a beat model (``Classifier``, ``export.OnnxClassifier``):
     every beat of an ECG in memory or in a file labelled through ``predict``, as ``arrhythmia predict`` does."""
@@ -147,40 +189,32 @@ class RecordingLabeller:
         (``label_recording`` checks the rest). The model is loaded once: label any number of strips with one
         Classifier; from several threads at once it gives the labels it gives one strip at a time.
         """
-        from arrhythmia.data.recording import Recording
-        from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
         from arrhythmia.predict import predict_signal
 
-        if signal is None:
-            raise ArrhythmiaError(f"signal: no samples (None); a strip is at least {MIN_DURATION_S:g} s of one lead")
-        if isinstance(signal, np.ma.MaskedArray):  # a device's mask marks samples it has not got: missing, as NaN
-            signal = np.ma.asarray(signal, dtype=np.float64).filled(np.nan)
-        signal = as_numbers(signal, "signal samples")
-        if signal.ndim == 2 and 1 in signal.shape:  # one lead as a column or a row: nothing to choose
-            signal = signal.reshape(-1)
-        if signal.size == 0:  # as a strip under 2 s is refused, not an empty table for a device that sent nothing
-            raise ArrhythmiaError(
-                f"signal: no samples (an array of shape {signal.shape}); a strip is at least {MIN_DURATION_S:g} s "
-                "of one lead"
-            )
-        if signal.dtype.kind in "iu":  # samples as whole numbers: floats, which can be NaN where missing
-            signal = signal.astype(np.float64)
-        if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
-            raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
-        fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
-        if units is not None:
-            signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)
-        elif signal.ndim == 1 and np.isfinite(fs) and fs > 0 and not np.isinf(signal).any():
-            height = typical_qrs_amplitude(np.asarray(signal, dtype=np.float64), fs)
-            if millivolt_scale(height) != 1.0:  # counts or volts given as mV: the mV thresholds would misread them
-                warnings.warn(
-                    f"signal: its QRS complexes are {height:.3g} units tall, too "
-                    f"{'small' if height < 1 else 'large'} for mV; labelled as mV all the same "
-                    "(pass units: 'uV', 'V' or the units per mV, e.g. a recorder's gain)",
-                    stacklevel=2,
-                )
-        recording = Recording(signal=signal, fs=fs, lead="signal", path="signal")
-        return predict_signal(recording, self, adapt=adapt)
+        return predict_signal(signal_recording(signal, fs, units), self, adapt=adapt)
+
+    def label_signal(
+        self,
+        signal: np.ndarray,
+        fs: float,
+        adapt: bool = True,
+        units: str | float | None = None,
+        episodes: dict | EpisodeConfig | None = None,
+    ) -> RecordingLabels:
+        """Everything ``arrhythmia predict`` makes of an ECG held in memory, without writing a file ->
+        ``predict.RecordingLabels``: ``beats`` (the table ``predict_signal`` gives), ``episodes`` (the rhythm
+        episodes, ``episodes.csv``'s rows: type, start_s, end_s, ...), ``hourly`` (``hourly.csv``), ``daily``
+        (past a day, else None), ``hrv`` (SDNN, RMSSD, pNN50 of the whole signal), ``families``, ``adaptation``.
+        ``predict.recording_summary(result, about, classifier.classes)`` gives its ``summary.json`` as a dict
+        of plain Python values. ``signal``, ``fs``, ``adapt`` and ``units`` as ``predict_signal`` takes them (and
+        refuses them); ``episodes``: the episodes' thresholds (``episodes.EpisodeConfig``'s fields, as
+        ``--episode-setting`` sets them). Times are seconds from the signal's first sample, ``sample`` columns
+        sample indices at ``fs``."""
+        from arrhythmia.episodes import EpisodeConfig
+        from arrhythmia.predict import label_recording
+
+        config = EpisodeConfig.from_value(episodes)  # a misspelt or mistyped setting: one error line
+        return label_recording(signal_recording(signal, fs, units), self, adapt=adapt, episodes=config)
 
     def predict_record(
         self,

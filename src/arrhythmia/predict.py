@@ -1171,17 +1171,11 @@ def save_beat_rows(table: pd.DataFrame, out: Path) -> pd.DataFrame:
 OUTSIDE_TEXT = {"events.csv": ("event",)}
 
 
-def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
-    """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json`` (``about``,
-    ``summarise``'s summary, what the adaptation did, episodes per type and the HRV), ``episodes.csv`` (the
-    rhythm episodes), ``hourly.csv``, ``daily.csv`` for a recording longer than a day, ``families.csv`` when
-    adapted, ``events.csv`` when the file marks patient events (``diary.patient_events``; their number in
-    ``summary.json``'s ``patient_events``), and ``review.csv`` when beats were asked about: its ``label``
-    column holds the model's labels for the reviewer to correct, and the corrected file is what ``--labels``
-    takes. ``summary.json``'s ``recording`` says whose recording it is, as its file does
-    (``data.recording.identification``: name, start, patient, recording_id, notes). Each file is written whole
-    or not at all. Returns the summary."""
-    out = Path(out)
+def recording_summary(result: RecordingLabels, about: dict, classes: tuple[str, ...]) -> dict:
+    """``summary.json`` of ``result``, as ``save_recording`` writes it, without writing anything: ``about``
+    (the caller's own keys first: ``record``, ``model``, ...), ``summarise``'s summary, the recording's polarity,
+    hum, muscle filtering, unit and start, what the adaptation did and, where ``result`` has them, episodes per
+    type, HRV and the number of patient events. Plain Python values (``json.dumps`` takes them)."""
     summary = {**about, **summarise(result.beats, classes, result.episodes)}
     summary["inverted"] = result.inverted
     # where the beats pointed the other way from the rest of the recording's, and were turned: [[start_s, end_s]]
@@ -1196,15 +1190,30 @@ def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tup
         summary["recording_s"] = len(result.recording.signal) / result.recording.fs
     summary["beats_found_in_v_runs"] = result.found_in_v_runs
     summary["adaptation"] = result.adaptation
-    for name, table in _tables(result).items():
-        if name in OUTSIDE_TEXT:  # a file's own words, which a spreadsheet must show, not run
-            table = spreadsheet_columns(table, OUTSIDE_TEXT[name])
-        write_text_atomic(out / name, csv_text(table))
     if result.episodes is not None:
         summary.update(rhythm_summary(result.episodes, result.hrv))
         summary["episode_settings"] = result.episode_settings
     if result.events is not None:
         summary["patient_events"] = len(result.events)
+    return summary
+
+
+def save_recording(result: RecordingLabels, out: Path, about: dict, classes: tuple[str, ...]) -> dict:
+    """Write what predict made of a recording into ``out``: ``beats.csv``, ``summary.json``
+    (``recording_summary``: ``about``, ``summarise``'s summary, what the adaptation did, episodes per type and
+    the HRV), ``episodes.csv`` (the rhythm episodes), ``hourly.csv``, ``daily.csv`` for a recording longer than
+    a day, ``families.csv`` when adapted, ``events.csv`` when the file marks patient events
+    (``diary.patient_events``; their number in ``summary.json``'s ``patient_events``), and ``review.csv`` when
+    beats were asked about: its ``label`` column holds the model's labels for the reviewer to correct, and the
+    corrected file is what ``--labels`` takes. ``summary.json``'s ``recording`` says whose recording it is, as
+    its file does (``data.recording.identification``: name, start, patient, recording_id, notes). Each file is
+    written whole or not at all. Returns the summary."""
+    out = Path(out)
+    summary = recording_summary(result, about, classes)
+    for name, table in _tables(result).items():
+        if name in OUTSIDE_TEXT:  # a file's own words, which a spreadsheet must show, not run
+            table = spreadsheet_columns(table, OUTSIDE_TEXT[name])
+        write_text_atomic(out / name, csv_text(table))
     write_json(out / "summary.json", summary)
     return summary
 
