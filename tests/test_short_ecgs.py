@@ -213,3 +213,32 @@ def test_a_cohort_of_10_s_ecgs_gives_no_af_burden_where_none_could_be_read(tmp_p
     report_of(tmp_path / "long", classifier, 70.0)
     row = cohort_row(tmp_path / "long" / "out")
     assert row["af_burden_percent"] == 0 and row["af_episodes"] == 0 and row["afl_episodes"] == 0
+
+
+def test_a_header_blocks_separate_date_and_time_fields_are_the_start(tmp_path):
+    """Many cardiographs write the day and the time of day in two fields (``Date: 2024-03-01``, ``Time:
+    09:12:33``): that gave no start, and the report and cohort had no time of recording."""
+    from datetime import datetime
+
+    signal = twelve_leads()
+    path = tmp_path / "ecg.csv"
+    cardiograph_csv(path, signal, [*HEADER, "Time: 09:12:33"])
+    assert read_input(path).start == datetime(2024, 3, 1, 9, 12, 33)
+    cardiograph_csv(path, signal, ["Acquisition Time: 09:12", *HEADER])  # the time first, without seconds
+    assert read_input(path).start == datetime(2024, 3, 1, 9, 12)
+    cardiograph_csv(path, signal, [*HEADER, "Time: soon"])  # no time of day: no start, as without the field
+    assert read_input(path).start is None
+
+
+def test_a_title_line_above_a_header_block_is_part_of_it(tmp_path):
+    """An export that opens with its title (``MAC 5500 Resting ECG Export``), then its ``key: value`` block: the
+    title was taken for the table's header row and the block for its rows ('not a valid CSV'). A title is
+    kept with the notes; a one-column table's name (``ECG``, then numbers) is still its header."""
+    signal = twelve_leads()
+    path = tmp_path / "ecg.csv"
+    cardiograph_csv(path, signal, ["MAC 5500 Resting ECG Export", "", *HEADER])
+    data = read_input(path)
+    assert data.fs == 500 and data.lead == "II" and data.notes == ("MAC 5500 Resting ECG Export", *HEADER)
+    path.write_text("ECG\n" + "\n".join(f"{v:.4f}" for v in signal[:, 1]) + "\n")
+    data = read_input(path, fs=500)
+    assert data.lead == "ECG" and len(data.signal) == len(signal)

@@ -531,19 +531,28 @@ START_WORDS = {"date", "time", "start", "started", "acquired", "acquisition", "r
 
 
 def _header_start(notes: tuple[str, ...]) -> Start:
-    """The wall-clock start a CSV's header block gives in one field, an ISO 8601 date and time
-    (``Acquisition Date: 2024-03-01 09:12:33``), as the local time it was written in; None where none does (a
-    date without its time of day gives no start)."""
-    from datetime import datetime
+    """The wall-clock start a CSV's header block gives, as the local time it was written in: an ISO 8601 date
+    and time in one field (``Acquisition Date: 2024-03-01 09:12:33``), or a date and a time of day in two
+    (``Date: 2024-03-01``, ``Time: 09:12:33``); None where it gives none (a date without its time of day)."""
+    from datetime import date, datetime, time
 
-    for words, value, _ in _header_fields(notes):
-        if not START_WORDS & set(words) or ":" not in value:
-            continue
+    def parsed(kind, text: str):
         try:
-            return datetime.fromisoformat(value).replace(tzinfo=None)
+            return kind.fromisoformat(text)
         except ValueError:
+            return None
+
+    day, clock = None, None
+    for words, value, _ in _header_fields(notes):
+        if not START_WORDS & set(words):
             continue
-    return None
+        if ":" not in value:
+            day = day or parsed(date, value)
+        elif (stamp := parsed(datetime, value)) is not None:
+            return stamp.replace(tzinfo=None)
+        else:
+            clock = clock or parsed(time, value)
+    return datetime.combine(day, clock.replace(tzinfo=None)) if day is not None and clock is not None else None
 
 
 def _read_csv(path: Path, fs: float | None, lead: str | int | None, exact: bool = False) -> Recording | BeatRows:

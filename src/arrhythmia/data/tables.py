@@ -80,7 +80,8 @@ class Preamble:
 
 
 def csv_preamble(path: Path) -> Preamble:
-    """The lines above a CSV's table (``is_comment``, ``is_header_field``) and its separator (``_separator``),
+    """The lines above a CSV's table (``is_comment``, ``is_header_field``, a title above a header block:
+    ``_is_title``) and its separator (``_separator``),
     from its first 64 KB; DataError where the file is missing or holds nothing but them."""
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
@@ -89,7 +90,10 @@ def csv_preamble(path: Path) -> Preamble:
     lines = head.splitlines()
     skipped = 0
     while skipped < len(lines) and (
-        not lines[skipped].strip() or is_comment(lines[skipped]) or is_header_field(lines[skipped])
+        not lines[skipped].strip()
+        or is_comment(lines[skipped])
+        or is_header_field(lines[skipped])
+        or _is_title(lines, skipped)
     ):
         skipped += 1
     comments = tuple(
@@ -100,6 +104,16 @@ def csv_preamble(path: Path) -> Preamble:
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(_empty(path, preamble))
     return preamble
+
+
+def _is_title(lines: list[str], i: int) -> bool:
+    """Whether line ``i`` is an export's title (``MAC 5500 Resting ECG Export``): the file's first line with
+    text, and a header block's field (``is_header_field``) the next; a table's header row is followed by its
+    rows, never by such a field."""
+    if any(line.strip() for line in lines[:i]):
+        return False
+    following = next((line for line in lines[i + 1 :] if line.strip()), "")
+    return is_header_field(following) and not is_comment(following)
 
 
 def read_csv_cells(path: Path):
