@@ -162,10 +162,14 @@ class Run:
         found = [name for name in cls.WRITTEN if (path / name).exists()]
         found += sorted(p.name for pattern in ("metrics-*.json", "predictions-*.csv") for p in path.glob(pattern))
         if (path / cls.CONFIG).is_file():
-            if (path / cls.METRICS).is_file():
+            run = cls(path)
+            # A stopped run evaluated as it stands has a metrics.json too: its last.pt says it is not finished.
+            stopped = run.stopped()
+            if stopped is None and (path / cls.METRICS).is_file():
                 raise ArrhythmiaError(f"{path}: already holds a finished run; choose another --run-dir")
+            where = f" whose {stopped}" if stopped else ""
             raise ArrhythmiaError(
-                f"{path}: already holds a run; continue it with `arrhythmia train --resume {path}`, or choose "
+                f"{path}: already holds a run{where}; continue it with `arrhythmia train --resume {path}`, or choose "
                 "another --run-dir"
             )
         if found:
@@ -263,11 +267,10 @@ class Run:
             for run in self.members()
         )
 
-    def unfinished(self) -> str | None:
-        """A line saying that training stopped before its end (Ctrl-C, a killed process) and was not resumed,
-        so that the model kept is that of the epochs trained so far: a model's ``last.pt`` says it is not
-        finished, or an ensemble member was never begun. None where training finished, or where no ``last.pt``
-        says otherwise (one from before this was kept, or unreadable: not this line's business)."""
+    def stopped(self) -> str | None:
+        """Where training stopped before its end (Ctrl-C, a killed process), as words: "training stopped after
+        epoch 2 (of at most 20)", with the ensemble member where there are several. None where training
+        finished, or where no ``last.pt`` says otherwise (one from before this was kept, or unreadable)."""
         members = self.members()
         for k, run in enumerate(members):
             if run.resume_path.is_file():
@@ -283,12 +286,19 @@ class Run:
             else:
                 done = 0
             member = f" of ensemble member {k + 1}/{len(members)}" if len(members) > 1 else ""
-            return (
-                f"{self.path}: training stopped after epoch {done}{member} (of at most {self.config.epochs}) and "
-                f"was not resumed: its model is that of the epochs trained so far; `arrhythmia train --resume "
-                f"{self.path}` continues it"
-            )
+            return f"training stopped after epoch {done}{member} (of at most {self.config.epochs})"
         return None
+
+    def unfinished(self) -> str | None:
+        """A line saying that training stopped before its end and was not resumed (``stopped``), so that the
+        model kept is that of the epochs trained so far; None where it did not."""
+        stopped = self.stopped()
+        if stopped is None:
+            return None
+        return (
+            f"{self.path}: {stopped} and was not resumed: its model is that of the epochs trained so far; "
+            f"`arrhythmia train --resume {self.path}` continues it"
+        )
 
     def environment(self) -> dict:
         """``environment.json``, or {} for a run without one."""
