@@ -16,7 +16,7 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start, start_text
-from arrhythmia.data.tables import cells_to_numbers, csv_cell_chunks, csv_numbers
+from arrhythmia.data.tables import cells_to_numbers, csv_cell_chunks, csv_numbers, has_commas, quoted_decimal_commas
 from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
@@ -674,12 +674,6 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None, exact: bool 
     )
 
 
-#: A CSV cell written with a decimal comma and nothing else: ``0,125``, ``-1,5``, ``12,0e-3``.
-DECIMAL_COMMA = r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*"
-#: ... and one that may as well be a whole number with a thousands separator (``1,250``, ``-12,500``).
-THOUSANDS = r"\s*[-+]?[1-9]\d{0,2},\d{3}\s*"
-
-
 #: Rows of a signal CSV read as text at a time where it is not plain numbers: a day of samples as text would
 #: take several GB.
 CHUNK_ROWS = 200_000
@@ -714,20 +708,15 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
     A table of plain numbers is read straight into numbers (``csv_numbers``: seconds for a day of samples),
     its resolutions from its first ``CHUNK_ROWS`` rows. Otherwise, or with ``exact``, it is read as text,
     ``CHUNK_ROWS`` rows at a time (``csv_cell_chunks``), the date-time and elapsed columns and the decimal
-    commas that its first rows show converted in each.
-
-    A comma-separated file may quote cells written with a decimal comma (``"0,125","0,130"``, as European
-    software exports): they are read as decimals where every such cell is one number with one comma and at
-    least one of them cannot be a thousands separator (``0,125``, ``1,5``); where every one could be either
-    (``"1,250"``), DataError naming the file and the cell. (With ``;`` or tab separators a comma is read as
-    a decimal mark by ``csv_cell_chunks``.)"""
+    commas that its first rows show converted in each (``quoted_decimal_commas``; with ``;`` or tab separators
+    a comma is read as a decimal mark by ``csv_cell_chunks``)."""
     import pandas as pd
 
     chunks = csv_cell_chunks(path, CHUNK_ROWS)
     frame = next(chunks)
     skipped, comments = frame.attrs["skipped_lines"], frame.attrs["comments"]
-    with_commas = _has_commas(frame.iloc[:1000])  # looked at whole only where its first rows hold one
-    frame = _decimal_commas(frame, path, skipped) if with_commas else frame
+    with_commas = has_commas(frame.iloc[:1000])  # looked at whole only where its first rows hold one
+    frame = quoted_decimal_commas(frame, path, skipped) if with_commas else frame
     has_header = bool(pd.to_numeric(frame.iloc[0], errors="coerce").isna().any())
     names = [_unquoted(c) for c in frame.iloc[0]] if has_header else [str(i) for i in range(frame.shape[1])]
     header_rows, units = int(has_header), None
@@ -781,40 +770,11 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
         )
     parts = [head]
     for chunk in chunks:
-        chunk = _decimal_commas(chunk, path, skipped, header=False) if with_commas else chunk
+        chunk = quoted_decimal_commas(chunk, path, skipped, header=False) if with_commas else chunk
         parts.append(numbers(chunk, skipped + 1 + chunk.attrs["first"]))
         resolutions = np.maximum(resolutions, resolution(chunk)).tolist()
     data = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return _SignalTable(names, has_header, units, data, first_row, elapsed, start, resolutions, True, comments)
-
-
-def _has_commas(frame) -> bool:
-    return bool(frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy().any())
-
-
-def _decimal_commas(frame, path: Path, skipped: int, header: bool = True):
-    """``frame`` (a chunk of a comma-separated file's cells) with its quoted decimal-comma cells
-    (``DECIMAL_COMMA``) read with a decimal point (see ``_signal_table``); ``header``: the chunk begins the
-    table, whose first row's names may hold commas (``Lead II, mV``)."""
-    has_comma = frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy()
-    if not has_comma.any():
-        return frame
-    decimal = frame.apply(lambda column: column.str.fullmatch(DECIMAL_COMMA)).to_numpy()
-    either = frame.apply(lambda column: column.str.fullmatch(THOUSANDS)).to_numpy()
-    rows = np.flatnonzero(has_comma.any(axis=1))
-    names = header and rows[0] == 0 and not decimal[0].any()
-    numbers = has_comma & decimal
-    numbers[0] &= not names
-    if numbers.any() and not (numbers & ~either).any():
-        row, column = np.argwhere(numbers)[0]
-        raise DataError(
-            f"{path}: row {row + frame.attrs['first'] + skipped + 1}, column {column + 1}: "
-            f"{frame.iat[row, column]!r} may be a decimal comma or a thousands separator: save the file with "
-            "decimal points, or with ';' between its cells"
-        )
-    if not numbers.any():
-        return frame
-    return frame.where(~numbers, frame.apply(lambda column: column.str.replace(",", ".", regex=False)))
 
 
 def _unit_in_name(name: str) -> float | None:

@@ -195,6 +195,45 @@ def _decimal_points(frame, header: bool):
     return pointed
 
 
+#: A cell with a decimal comma that may as well be a whole number with a thousands separator (``1,250``, ``-12,500``).
+THOUSANDS = r"\s*[-+]?[1-9]\d{0,2},\d{3}\s*"
+
+
+def has_commas(frame) -> bool:
+    """Whether any cell of ``frame`` (a table of strings) holds a comma."""
+    return bool(frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy().any())
+
+
+def quoted_decimal_commas(frame, path: Path, skipped: int, header: bool = True):
+    """``frame`` (a chunk of a comma-separated file's cells) with its quoted decimal-comma cells
+    (``NUMBER_WITH_DECIMAL_COMMA``) read with a decimal point; ``header``: the chunk begins the table, whose
+    first row's names may hold commas (``Lead II, mV``).
+
+    A comma-separated file may quote cells written with a decimal comma (``"0,125","0,130"``, as European
+    software exports): they are read as decimals where every such cell is one number with one comma and at
+    least one of them cannot be a thousands separator (``0,125``, ``1,5``); where every one could be either
+    (``"1,250"``), DataError naming the file and the cell. ``skipped``: the file's lines above the table."""
+    has_comma = frame.apply(lambda column: column.str.contains(",", regex=False)).to_numpy()
+    if not has_comma.any():
+        return frame
+    decimal = frame.apply(lambda column: column.str.fullmatch(NUMBER_WITH_DECIMAL_COMMA)).to_numpy()
+    either = frame.apply(lambda column: column.str.fullmatch(THOUSANDS)).to_numpy()
+    rows = np.flatnonzero(has_comma.any(axis=1))
+    names = header and rows[0] == 0 and not decimal[0].any()
+    numbers = has_comma & decimal
+    numbers[0] &= not names
+    if numbers.any() and not (numbers & ~either).any():
+        row, column = np.argwhere(numbers)[0]
+        raise DataError(
+            f"{path}: row {row + frame.attrs['first'] + skipped + 1}, column {column + 1}: "
+            f"{frame.iat[row, column]!r} may be a decimal comma or a thousands separator: save the file with "
+            "decimal points, or with ';' between its cells"
+        )
+    if not numbers.any():
+        return frame
+    return frame.where(~numbers, frame.apply(lambda column: column.str.replace(",", ".", regex=False)))
+
+
 def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
     """A CSV's table under its ``header_rows`` rows (names, units) as float64 (n_rows, n_columns), read by
     pandas' C parser straight into numbers: a day of samples in seconds, where the text route takes minutes;
