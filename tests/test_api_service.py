@@ -3,6 +3,8 @@ sent it masked, and what the API answers."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,14 @@ def test_a_signal_in_memory_gives_predict_s_episodes_hourly_table_and_summary_wi
     with pytest.raises(ArrhythmiaError, match="af_min_sz") as error:
         classifier.label_signal(signal, fs=STRIP_FS, episodes={"af_min_sz": 60})
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("fs", [1.0, 19.9, 20_000.0, 1e9])
+def test_a_rate_no_ecg_is_recorded_at_is_refused_as_the_command_line_and_server_refuse_it(classifier, fs):
+    """A device's rate in the wrong unit (kHz, a period in ms) or field: one line that says the range, where
+    1 Hz had said 'band-pass 0.5-0.45 Hz is empty' and 20 kHz had been labelled."""
+    signal = np.zeros(int(max(10 * fs, 3000)) if fs < 1e5 else 3000)
+    said = f"signal: fs {fs:g} Hz is not an ECG sampling rate (20-10,000 Hz)"
+    for call in (classifier.predict_signal, classifier.label_signal):
+        with pytest.raises(ArrhythmiaError, match=re.escape(said)):
+            call(signal, fs=fs)

@@ -128,7 +128,7 @@ def signal_recording(signal: Any, fs: Any, units: str | float | None = None) -> 
     """An ECG held in memory as the ``Recording`` that ``predict`` labels (lead and path ``signal``), in mV:
     ``RecordingLabeller.predict_signal``'s checks and conversions (see there), each refusal one
     ``ArrhythmiaError`` line."""
-    from arrhythmia.data.recording import Recording
+    from arrhythmia.data.recording import PLAUSIBLE_FS, Recording
     from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
 
     if signal is None:
@@ -148,6 +148,9 @@ def signal_recording(signal: Any, fs: Any, units: str | float | None = None) -> 
     if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
         raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
     fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
+    low, high = PLAUSIBLE_FS
+    if np.isfinite(fs) and fs > 0 and not low <= fs <= high:  # kHz given as Hz, a period: as predict and serve say
+        raise ArrhythmiaError(f"signal: fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:,g} Hz)")
     if units is not None:
         signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)
     elif signal.ndim == 1 and np.isfinite(fs) and fs > 0 and not np.isinf(signal).any():
@@ -176,11 +179,11 @@ class RecordingLabeller:
         unless ``units`` says otherwise: ``"uV"``, ``"V"`` or the units per mV (a recorder's ADC gain, ``200``
         for int16 counts of 5 uV). A signal whose QRS complexes are too small or too large for mV
         (``data.units``) is labelled as given, with a warning that names ``units``. fs : its sampling rate,
-        Hz (a number). adapt : adapt the labels to the recording (``arrhythmia.adapt``); a strip of fewer
-        than ``AdaptConfig.batchnorm_min_beats`` (60) beats, as a 10-s strip is, is adapted by its beats'
-        shapes and timing without re-estimating the network's normalisation; one of fewer than
-        ``AdaptConfig.min_beats`` (6) cannot be adapted and gets the network's own labels with a warning each
-        call: ``adapt=False`` gives the same labels without it.
+        Hz (a number, 20 to 10,000, as ``predict --fs`` takes it). adapt : adapt the labels to the recording
+        (``arrhythmia.adapt``); a strip of fewer than ``AdaptConfig.batchnorm_min_beats`` (60) beats, as a
+        10-s strip is, is adapted by its beats' shapes and timing without re-estimating the network's
+        normalisation; one of fewer than ``AdaptConfig.min_beats`` (6) cannot be adapted and gets the network's
+        own labels with a warning each call: ``adapt=False`` gives the same labels without it.
 
         A masked array's masked samples are missing samples, as NaN ones are.
 
