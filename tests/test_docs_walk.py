@@ -1,9 +1,15 @@
-"""What a student following the README meets around a run: a stopped run trained into again."""
+"""What a student following the README meets around a run: a run still training in another process, a
+stopped run trained into again."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 from conftest import write_wfdb_record
+from test_cli import assert_one_line_error, run_cli
 
 from arrhythmia.config import TrainConfig
 from arrhythmia.errors import ArrhythmiaError
@@ -53,3 +59,58 @@ def test_a_stopped_run_evaluated_meanwhile_is_not_called_finished_when_trained_i
     assert "finished" not in message
     assert "stopped after epoch 2 (of at most 3)" in message
     assert f"continue it with `arrhythmia train --resume {run.path}`" in message
+
+
+#: Holds a run's training lock, as a process training it does, until its stdin closes.
+HOLD = """
+import sys
+from arrhythmia.runs import Run
+with Run(sys.argv[1]).training():
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_run_still_training_in_another_process_is_refused_by_the_commands_that_read_it(tmp_path, database):
+    """Evaluating a run while it trained said it had 'stopped and was not resumed', wrote a metrics.json and a
+    report that training was about to replace, and `train --resume` began a second training of it."""
+    run = stopped_run(tmp_path / "run", database, after_epoch=1)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert run.in_training()
+        for command in (["evaluate"], ["report"], ["export"], ["train", "--resume"]):
+            result = run_cli(*command, run.path)
+            assert_one_line_error(result, f"{run.path}: still training in another process", "1 epoch saved so far")
+        result = run_cli("compare", run.path, run.path)
+        assert_one_line_error(result, f"{run.path}: still training in another process")
+        assert not (run / "metrics.json").exists() and not (run / "report.html").exists()
+        assert not (run / "model.onnx").exists()
+        with pytest.raises(ArrhythmiaError, match="still training in another process"):
+            evaluate_and_report(run, log=lambda _: None)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    # Once that process is gone (finished, stopped or killed: the lock goes with it) the run is as it stands.
+    assert not run.in_training()
+    result = run_cli("evaluate", run.path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"warning: .*training stopped after epoch 1 \(of at most 3\)", result.stderr)
+
+
+def test_training_holds_the_lock_only_while_it_trains(tmp_path, database):
+    seen: list[bool] = []
+    path = tmp_path / "run"
+
+    def look(line: str) -> None:
+        if line.startswith("epoch "):  # asked from another process, as `arrhythmia evaluate` would
+            probe = "import sys; from arrhythmia.runs import Run; print(Run(sys.argv[1]).in_training())"
+            answer = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True)
+            seen.append(answer.stdout.strip() == "True")
+
+    run = run_experiment(small_config(database, epochs=2), run_dir=path, progress=False, log=look)
+    assert seen == [True, True]
+    assert not run.in_training() and not (run / Run.TRAINING).exists()
+    assert (run / "metrics.json").is_file()  # evaluated by the same command once training let go

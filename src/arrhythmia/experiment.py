@@ -42,7 +42,9 @@ def evaluate_and_report(
     run: Run, data: str | None = None, log: Callable[[str], None] = print, report: bool = True
 ) -> dict:
     """Evaluate ``run`` on its own test split (or on ``data``'s) and, for its own data, write the report
-    from the beats and test probabilities already in hand. Returns the metrics."""
+    from the beats and test probabilities already in hand. Returns the metrics. A run another process is
+    still training is refused (``Run.refuse_if_training``): what this wrote, training would replace."""
+    run.refuse_if_training()
     metrics, test_probs = evaluate_run(run, data=data, log=log)
     if report and data is None:
         write_report(run, beats=run.beats(progress=False), log=log, test_probs=test_probs)

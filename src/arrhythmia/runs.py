@@ -15,6 +15,7 @@ Layout of ``runs/<name>/``::
                       (``evaluation.predictions_table``; ``Run.predictions`` reads it); predictions-<source>.csv
                       on other data
     figures/, report.html   written by ``reporting``
+    training.lock     held (an OS file lock) by the process training the run, while it trains (``Run.training``)
 
 A ``Run`` is the only code that knows these names. It also gives the run's beats and split, always cut with
 the run's own window and split with its own protocol and seed, so every command that reopens a run sees
@@ -28,6 +29,8 @@ import io
 import platform
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -104,7 +107,7 @@ class Run:
     CONFIG, ENVIRONMENT, DATA, HISTORY = "config.json", "environment.json", "data.json", "history.csv"
     MODEL, RESUME, METRICS = MODEL_FILE, "last.pt", "metrics.json"
     FIGURES, REPORT, MEMBERS, PATIENTS = "figures", "report.html", "members", "patients.csv"
-    PREDICTIONS = "predictions.csv"
+    PREDICTIONS, TRAINING = "predictions.csv", "training.lock"
     #: Everything a run and the commands on it write into its directory (``metrics-<source>.json`` besides).
     WRITTEN = (
         CONFIG, ENVIRONMENT, DATA, HISTORY, MODEL, RESUME, METRICS, MEMBERS, FIGURES, REPORT, ONNX_FILE, "model.ts.pt",
@@ -163,6 +166,7 @@ class Run:
         found += sorted(p.name for pattern in ("metrics-*.json", "predictions-*.csv") for p in path.glob(pattern))
         if (path / cls.CONFIG).is_file():
             run = cls(path)
+            run.refuse_if_training()
             # A stopped run evaluated as it stands has a metrics.json too: its last.pt says it is not finished.
             stopped = run.stopped()
             if stopped is None and (path / cls.METRICS).is_file():
@@ -299,6 +303,57 @@ class Run:
             f"{self.path}: {stopped} and was not resumed: its model is that of the epochs trained so far; "
             f"`arrhythmia train --resume {self.path}` continues it"
         )
+
+    @contextmanager
+    def training(self) -> Iterator[None]:
+        """Held while this process trains the run: an OS lock on ``training.lock``, which a killed process
+        lets go of, so that another process sees the run is being trained (``in_training``) and does not
+        train it too or evaluate it midway. ArrhythmiaError (``training_elsewhere``) where another holds it."""
+        from filelock import FileLock, Timeout
+
+        path = self.path / self.TRAINING
+        lock = FileLock(path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ArrhythmiaError(self.training_elsewhere()) from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # while held: a finished run's folder keeps no lock file
+            lock.release()
+
+    def in_training(self) -> bool:
+        """Whether another process is training this run now (holds ``training.lock``: ``training``)."""
+        from filelock import FileLock, Timeout
+
+        path = self.path / self.TRAINING
+        if not path.is_file():  # never trained under a lock, or let go of at the end: nothing is made here
+            return False
+        lock = FileLock(path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
+    def training_elsewhere(self) -> str:
+        """The line that refuses to use a run another process is training (``in_training``)."""
+        epochs = ""
+        if self.config.ensemble == 1:  # an ensemble's history.csv is written once its members are trained
+            saved = len(self.history()) if (self.path / self.HISTORY).is_file() else 0
+            epochs = f" ({saved} epoch{'' if saved == 1 else 's'} saved so far)"
+        return (
+            f"{self.path}: still training in another process{epochs}; wait for it to finish, or stop it (Ctrl-C) "
+            f"and the run is there as it stands (`arrhythmia train --resume {self.path}` continues it)"
+        )
+
+    def refuse_if_training(self) -> None:
+        """ArrhythmiaError where another process is training this run (``in_training``): its model, history
+        and files are changing, and a metrics.json or report written now would be replaced."""
+        if self.in_training():
+            raise ArrhythmiaError(self.training_elsewhere())
 
     def environment(self) -> dict:
         """``environment.json``, or {} for a run without one."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,7 +174,8 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
     if ctx.is_main and not resume:  # said first: a long run's folder is where its history and checkpoints grow
         log(f"run directory: {run.path}")
     try:
-        return _train_run(run, config, resume, beats, log, progress, ctx, device)
+        with _training(run, ctx):
+            return _train_run(run, config, resume, beats, log, progress, ctx, device)
     except (Exception, KeyboardInterrupt) as exc:
         # A run that failed (bad data, too few beats, Ctrl-C) before it saved an epoch holds nothing to keep or
         # resume: what its start wrote goes, so no half-made run directory is left behind.
@@ -186,6 +188,23 @@ def _train(config, run_dir, resume, beats, log, progress, ctx: Context, device: 
         if isinstance(exc, KeyboardInterrupt):  # between epochs' saves: loading, between ensemble members
             raise TrainingInterrupted(f"{run.path}: interrupted; {resume_hint(run.path, ctx)}") from None
         raise
+
+
+@contextmanager
+def _training(run: Run, ctx: Context) -> Iterator[None]:
+    """Rank 0 holds the run's training lock (``Run.training``) while the ranks train; a run another process
+    is training is refused on every rank, in one line (not a hung process group)."""
+    with ExitStack() as held:
+        problem = None
+        if ctx.is_main:
+            try:
+                held.enter_context(run.training())
+            except ArrhythmiaError as exc:
+                problem = str(exc)
+        problem = distributed.broadcast_object(problem, ctx)
+        if problem:
+            raise ArrhythmiaError(problem)
+        yield
 
 
 def _train_run(run: Run, config, resume, beats, log, progress, ctx: Context, device: torch.device) -> Run:
