@@ -1,5 +1,5 @@
 """What a student following the README meets around a run: a run still training in another process, a
-stopped run trained into again."""
+stopped run trained into again, the training curves of a few epochs."""
 
 from __future__ import annotations
 
@@ -114,3 +114,21 @@ def test_training_holds_the_lock_only_while_it_trains(tmp_path, database):
     assert seen == [True, True]
     assert not run.in_training() and not (run / Run.TRAINING).exists()
     assert (run / "metrics.json").is_file()  # evaluated by the same command once training let go
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 3])
+def test_the_training_curves_of_a_few_epochs_are_drawn_on_whole_epochs(tmp_path, monkeypatch, n_epochs):
+    """A first try with --epochs 1 drew its one epoch on an axis from 0.945 to 1.050 ticked in thousandths."""
+    from arrhythmia import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "train_acc": 0.9, "val_loss": 1 / e, "val_acc": 0.9, "lr": 1e-3, "seconds": 1}
+        for e in range(1, n_epochs + 1)
+    ]
+    figures.plot_training_curves(history, tmp_path / "curves.png", best_epoch=n_epochs)
+    for ax in drawn[0].axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks == list(range(1, n_epochs + 1))

@@ -304,7 +304,9 @@ def plot_training_curves(
             ax.axvline(epoch, color="#9467bd", ls=":", lw=1.2, label=_drops_label(drops) if k == 0 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if epochs:  # half an epoch each side: one epoch alone was an axis of thousandths with no whole epoch
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title("Loss", fontsize=10)
