@@ -309,6 +309,9 @@ def test_a_long_file_reads_the_same_in_chunks_as_whole(tmp_path, monkeypatch, la
             whole.millivolts,
         )
         assert np.array_equal(data.signal, whole.signal, equal_nan=True)
+        # its own array, writable: predict turns a part worn upside down over in place, and a day's numbers from
+        # pandas came back read-only (benchmarks/predict.py --csv failed so)
+        assert data.signal.flags.owndata and data.signal.flags.writeable
     read = ~np.isnan(whole.signal)  # the missing cells, and only they, are NaN
     assert len(whole.signal) == len(LONG) and np.count_nonzero(~read) == (4 if layout == "missing cells" else 0)
     assert np.allclose(whole.signal[read], LONG[read], atol=1e-3)

@@ -658,7 +658,10 @@ def _read_csv(path: Path, fs: float | None, lead: str | int | None, exact: bool 
         index = (instead_of_flat(first, [names[i] for i in pool], read, str(path)) if named else first)[1]
     if rows is None and counter is not None:
         rows, time_label = counter, "the sample index in column 1"
-    signal = data[:, index] if rows is None else _with_gaps(data[:, index], rows, rate, f"{path}: {time_label}")
+    # the lead's own copy: writable (predict turns a part worn upside down over in place; pandas' numbers may
+    # come back read-only), and the table's other columns freed
+    signal = np.array(data[:, index])
+    signal = signal if rows is None else _with_gaps(signal, rows, rate, f"{path}: {time_label}")
     # a unit row's mV, uV or V, else one the column's name gives ("ECG (uV)", "ecg_mv"): read in mV
     scale = voltage_scale(units[index]) if units else _unit_in_name(names[index]) if has_header else None
     scale = scale if scale is not None else _header_unit(comments)  # a header block's "Units: uV"
