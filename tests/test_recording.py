@@ -232,6 +232,9 @@ def test_npy_one_and_two_dimensional(tmp_path):
     np.save(two, np.zeros((500, 3)))
     assert read_input(one, fs=500).signal.shape == (500,)
     assert read_input(two, fs=500, lead=2).lead == "2"
+    for path in (one, two):  # its own array, though the file is mapped read-only: predict may turn it over in place
+        signal = read_input(path, fs=500).signal
+        assert signal.flags.owndata and signal.flags.writeable and signal.dtype == np.float64
     with pytest.raises(DataError, match="needs its sampling rate"):
         read_input(one)
     for rate in (-5, 0, float("nan"), 10, 1e6):

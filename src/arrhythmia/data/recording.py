@@ -86,7 +86,7 @@ def _pick_column(names: list[str], data: np.ndarray, lead: str | int | None, pat
 
     def read(wanted: str | int | None) -> tuple[np.ndarray, None, str]:
         index = choose_lead(names, wanted, str(path))
-        return np.asarray(data[:, index], dtype=np.float64), None, names[index]
+        return np.array(data[:, index], dtype=np.float64), None, names[index]  # a copy: a .npy is mapped read-only
 
     signal, _, name = read(lead) if lead is not None else instead_of_flat(read(None), names, read, str(path))
     return signal, name
