@@ -107,3 +107,19 @@ def test_a_rate_no_ecg_is_recorded_at_is_refused_as_the_command_line_and_server_
     for call in (classifier.predict_signal, classifier.label_signal):
         with pytest.raises(ArrhythmiaError, match=re.escape(said)):
             call(signal, fs=fs)
+
+
+def test_a_strip_s_beat_table_is_made_once(classifier, strip, monkeypatch):
+    """The table of no beats, which a recording without beats gets, is not made for one with beats and dropped."""
+    import arrhythmia.predict as predict
+
+    made = []
+    real = predict._beats_table
+    monkeypatch.setattr(
+        predict, "_beats_table", lambda beats, *args: made.append(len(beats.peaks)) or real(beats, *args)
+    )
+    assert len(classifier.predict_signal(strip, fs=STRIP_FS)) == made[-1] >= 8
+    assert len(made) == 1
+    with pytest.warns(UserWarning, match="fewer than two beats"):
+        empty = classifier.predict_signal(np.zeros(2500), fs=STRIP_FS)
+    assert made[1:] == [0] and empty.empty and list(empty.columns) == list(classifier.predict_signal(strip, STRIP_FS))

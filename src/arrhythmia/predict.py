@@ -574,10 +574,9 @@ def label_recording(
         config = AdaptConfig(batchnorm=False)
     noise = unanalysable(signal, fs)
     ventricular = ventricular_flutter(signal, fs)
-    no_beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
     # the recording before it is turned upright below: drawn as read, without the hum
     result = RecordingLabels(
-        beats=no_beats,
+        beats=pd.DataFrame(),  # the beats table of _label_upright, or of no beats where none are found
         mains_hz=cleaned.mains_hz,
         muscle_filtered=noisy_stretches(cleaned.noisy_blocks, fs, len(signal)),
         recording=recording,
@@ -586,6 +585,7 @@ def label_recording(
     nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
     if len(signal) == 0 or np.all(~np.isfinite(signal)):
         warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
+        result.beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
         return _add_rhythm(
             result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
         )
@@ -601,6 +601,7 @@ def label_recording(
         flat = flat_lead(as_read)  # say why where the lead holds nothing (an unused channel, read with --lead)
         why = f": lead {recording.lead} holds no ECG ({flat})" if flat else ""
         warnings.warn(f"{recording.path}: fewer than two beats detected{why}; nothing to classify", stacklevel=2)
+        result.beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
         return _add_rhythm(
             result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
         )
