@@ -118,6 +118,9 @@ def test_every_endpoint_describes_its_answer_and_its_errors(doc):
         assert "version" in doc["components"]["schemas"][stale["$ref"].rsplit("/", 1)[-1]]["properties"]
     upload = doc["paths"]["/api/recordings"]["post"]["responses"]
     assert "409" in upload and "413" in upload
+    # how a front end learns that an upload's analysis is over, and that a broken file fails there
+    said = doc["paths"]["/api/recordings"]["post"]["description"]
+    assert "poll ``GET /recordings/{name}``" in said and "unreadable file is accepted and its analysis fails" in said
 
 
 def test_what_the_server_answers_is_what_its_docs_describe(client, doc):

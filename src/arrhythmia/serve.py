@@ -845,6 +845,11 @@ def _add_api(api: APIRouter, server: Server) -> None:
         lead: Annotated[str | None, Form()] = None,
         analyse: Annotated[bool, Form(description="Queue the analysis at once")] = False,
     ) -> dict:
+        """Multipart form: ``files`` (one or more), ``fs``, ``lead``, ``analyse``. Answers the new recordings'
+        names, which the other paths take. A name already in the folder is refused (409), and so is a .npy
+        without ``fs`` (422); the file's samples are read by its analysis: an unreadable file is accepted and
+        its analysis fails (``status`` failed, ``error`` saying why). With ``analyse``, or after ``POST
+        /recordings/{name}/analyse``, poll ``GET /recordings/{name}`` until ``status`` is done or failed."""
         options = ReadOptions(fs=fs, lead=lead, pretrained=config.pretrained)
 
         def settle(names: list[str]) -> None:
