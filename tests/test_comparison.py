@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -195,3 +196,31 @@ def test_a_patients_records_are_drawn_together_in_compare_and_in_a_runs_interval
     expected = paired_difference_interval(grouped[0]["accuracy"], grouped[1]["accuracy"])
     assert paired["patients"] == 4 and together["accuracy"] == expected
     assert "4 patients' records (a patient's together)" in format_comparison(paired)
+
+
+def test_the_table_says_which_settings_each_run_trained_with_other_than_the_first(tmp_path):
+    """Two cross-validations of the fast preset, one with --other-lead --record-batches, read as the same
+    training in compare's table (model, protocol, preset, seed alike): what tells them apart was nowhere."""
+    truth, first, records = labelled(seed=1, wrong=0.10)
+    _, second, _ = labelled(seed=2, wrong=0.02)
+    fast = TrainConfig.from_preset("fast", "inter")
+    configs = {
+        "a": fast,
+        "b": replace(fast, other_lead=True, record_batches=True, augment=["scale", "shift"], threads=1),
+        "c": replace(fast, epochs=5, workers=2),
+    }
+    for name, config in configs.items():
+        (tmp_path / name).mkdir()
+        summary = {"config": config.to_dict(), "pooled": compute_metrics(truth, second, CLASSES, records=records)}
+        write_json(tmp_path / name / "crossval.json", summary)
+    comparison = compare_runs([tmp_path / name for name in configs])
+    assert [run["settings"] for run in comparison["runs"]] == [
+        {},
+        {"other_lead": True, "record_batches": True, "augment": ["scale", "shift"]},
+        {},  # epochs has a column of its own; threads and workers change how fast, not what is trained
+    ]
+    text = format_comparison(comparison)
+    assert "| run | model | protocol | preset | seed | epochs (max) | other settings than A |" in text
+    rows = {line.split(":")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| augment=scale,shift other_lead=true record_batches=true |" in rows["B"]
+    assert "| - |" in rows["A"] and "| - |" in rows["C"]

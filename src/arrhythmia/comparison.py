@@ -19,11 +19,12 @@ told apart as the choice of a setting needs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from arrhythmia.config import TrainConfig
+from arrhythmia.config import RUNTIME_SETTINGS, TrainConfig
 from arrhythmia.crossval import SUMMARY
 from arrhythmia.data.splits import patient_of, read_patients
 from arrhythmia.errors import ArrhythmiaError
@@ -116,13 +117,15 @@ def compare_runs(
     ArrhythmiaError, naming the run, where a run has no metrics or was tested on other records, beats (each
     record's beats of each class differ) or classes than the first.
 
-    Returns ``{"runs": [{"path", "model", "protocol", "preset", "seed", "epochs", "beats", "records"}],
+    Returns ``{"runs": [{"path", "model", "protocol", "preset", "seed", "epochs", "settings", "beats",
+    "records"}],
     "records": [...], "patients": the number of patients drawn, or None where records are drawn, "level",
     "resamples", "figures": [{"name", "values": [fraction or None per run], "differences": [None,
-    {"difference", "interval"} per other run]}]}``."""
+    {"difference", "interval"} per other run]}]}``; ``settings``: the run's settings that differ from the
+    first run's (``other_settings``)."""
     if len(runs) < 2:
         raise ArrhythmiaError("compare takes two runs or more (the first is the one the others are measured against)")
-    about, counts, first_records, classes = [], [], None, None
+    about, counts, first_records, classes, first_config = [], [], None, None, None
     for path in runs:
         path, metrics, config = _tested(Path(path), source)
         try:
@@ -140,6 +143,7 @@ def compare_runs(
             )
         else:
             _check_same_beats(path, Path(runs[0]), records, counts[0], record_figures, classes)
+        first_config = first_config or config
         about.append(
             {
                 "path": str(path),
@@ -148,6 +152,7 @@ def compare_runs(
                 "preset": config.preset,
                 "seed": config.seed,
                 "epochs": config.epochs,
+                "settings": other_settings(config, first_config),
                 "beats": int(metrics["n_beats"]),
                 "records": len(records),
             }
@@ -179,6 +184,30 @@ def compare_runs(
         "resamples": resamples,
         "figures": figures,
     }
+
+
+#: Settings the table shows in columns of their own, and those that say where and how fast a run computed,
+#: not what it trained (``config.RUNTIME_SETTINGS``); ``test_records``: a cross-validation's fold sets it.
+_NOT_LISTED = ("model", "protocol", "preset", "seed", "epochs", "test_records", "data", *RUNTIME_SETTINGS)
+
+
+def other_settings(config: TrainConfig, first: TrainConfig) -> dict:
+    """The settings ``config`` trained with that differ from ``first``'s, by name (``--other-lead``,
+    ``--record-batches``, another window or loss ...), but for those in columns of their own and the ones
+    that do not change what is trained (``_NOT_LISTED``; ``data``: the same test records are checked)."""
+    mine, theirs = config.to_dict(), first.to_dict()
+    return {key: value for key, value in mine.items() if key not in _NOT_LISTED and value != theirs.get(key)}
+
+
+def _settings_text(settings: dict) -> str:
+    """``other_settings`` as a config file would give them: ``augment=scale,shift other_lead=true``."""
+
+    def text(value) -> str:
+        if isinstance(value, bool) or value is None:
+            return json.dumps(value)
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return " ".join(f"{key}={text(value)}" for key, value in sorted(settings.items())) or "-"
 
 
 def by_patient(
@@ -266,12 +295,15 @@ def format_comparison(comparison: dict) -> str:
     percent, each other run's difference from the first with its interval (``*``: the interval leaves out 0,
     the two runs are told apart on these records)."""
     runs = comparison["runs"]
-    lines = ["| run | model | protocol | preset | seed | epochs (max) | test beats | test records |"]
-    lines.append("|---|---|---|---|---:|---:|---:|---:|")
+    lines = [
+        "| run | model | protocol | preset | seed | epochs (max) | other settings than A | test beats | test records |"
+    ]
+    lines.append("|---|---|---|---|---:|---:|---|---:|---:|")
     for i, run in enumerate(runs):
         lines.append(
             f"| {chr(65 + i) if i < 26 else i + 1}: {run['path']} | {run['model']} | {run['protocol']} | "
-            f"{run['preset'] or '-'} | {run['seed']} | {run['epochs']} | {run['beats']:,} | {run['records']} |"
+            f"{run['preset'] or '-'} | {run['seed']} | {run['epochs']} | {_settings_text(run.get('settings', {}))} "
+            f"| {run['beats']:,} | {run['records']} |"
         )
     names = [chr(65 + i) if i < 26 else str(i + 1) for i in range(len(runs))]
     header = ["figure, %", *names, *(f"{n} - A ({100 * comparison['level']:g}% interval)" for n in names[1:])]
