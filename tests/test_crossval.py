@@ -295,3 +295,16 @@ def test_crossval_command_on_a_wfdb_database(tmp_path):
     saved = json.loads((out / "crossval.json").read_text())
     assert sorted(r for g in saved["groups"] for r in g) == sorted(DS1[:10])
     assert saved["config"]["protocol"] == "inter" and saved["config"]["model"] == "fast-cnn"
+
+
+def test_a_fold_trained_with_other_settings_says_their_values(cross_validation):
+    """Run again without one of its options (`--epochs 2` forgotten), a cross-validation said only 'trained
+    with other settings (epochs)': not what the folds were trained with, to run the command as it was."""
+    config, cv, _ = cross_validation
+    other = TrainConfig(**{**config.to_dict(), "lr": 0.01, "epochs": config.epochs + 5})
+    with pytest.raises(ArrhythmiaError) as refused:
+        cross_validate(other, k=3, out_dir=cv.path, beats=_fake_mitdb_beats(), progress=False, log=lambda _: None)
+    assert (
+        f"fold-1: trained with other settings (epochs, lr): epochs={config.epochs} lr={config.lr:g} there, "
+        f"epochs={config.epochs + 5} lr=0.01 in this command" in str(refused.value)
+    )

@@ -19,12 +19,11 @@ told apart as the choice of a setting needs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from arrhythmia.config import RUNTIME_SETTINGS, TrainConfig
+from arrhythmia.config import RUNTIME_SETTINGS, TrainConfig, settings_text
 from arrhythmia.crossval import SUMMARY
 from arrhythmia.data.splits import patient_of, read_patients
 from arrhythmia.errors import ArrhythmiaError
@@ -199,17 +198,6 @@ def other_settings(config: TrainConfig, first: TrainConfig) -> dict:
     return {key: value for key, value in mine.items() if key not in _NOT_LISTED and value != theirs.get(key)}
 
 
-def _settings_text(settings: dict) -> str:
-    """``other_settings`` as a config file would give them: ``augment=scale,shift other_lead=true``."""
-
-    def text(value) -> str:
-        if isinstance(value, bool) or value is None:
-            return json.dumps(value)
-        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
-
-    return " ".join(f"{key}={text(value)}" for key, value in sorted(settings.items())) or "-"
-
-
 def by_patient(
     records: list[str], counts: dict[str, tuple[np.ndarray, np.ndarray]], patients: dict[str, str]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -302,7 +290,7 @@ def format_comparison(comparison: dict) -> str:
     for i, run in enumerate(runs):
         lines.append(
             f"| {chr(65 + i) if i < 26 else i + 1}: {run['path']} | {run['model']} | {run['protocol']} | "
-            f"{run['preset'] or '-'} | {run['seed']} | {run['epochs']} | {_settings_text(run.get('settings', {}))} "
+            f"{run['preset'] or '-'} | {run['seed']} | {run['epochs']} | {settings_text(run.get('settings', {}))} "
             f"| {run['beats']:,} | {run['records']} |"
         )
     names = [chr(65 + i) if i < 26 else str(i + 1) for i in range(len(runs))]

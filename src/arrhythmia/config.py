@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import types
@@ -291,6 +292,24 @@ def setting_problem(name: str, value) -> str | None:
         return None
     ok, message = checks[name](value)
     return None if ok else message
+
+
+def settings_text(settings: dict) -> str:
+    """Settings by name as a config file or KEY=VALUE gives them, in one line: ``augment=scale,shift
+    other_lead=true``; ``-`` for none."""
+
+    def text(value) -> str:
+        if isinstance(value, bool) or value is None:
+            return json.dumps(value)
+        return (
+            ",".join(map(str, value))
+            if isinstance(value, list)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
+
+    return " ".join(f"{key}={text(value)}" for key, value in sorted(settings.items())) or "-"
 
 
 _PLAIN_INT = re.compile(r"\s*[-+]?\d+\s*")

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from arrhythmia import distributed
-from arrhythmia.config import TrainConfig
+from arrhythmia.config import TrainConfig, settings_text
 from arrhythmia.data import BeatSet, get_window, load_beats
 from arrhythmia.data.heartbeat import records_are_files
 from arrhythmia.data.splits import DS1, MITDB_RECORDS, check_patients, patient_of, read_patients, record_groups
@@ -281,8 +281,11 @@ def _fold_state(fold_dir: Path, config: TrainConfig) -> tuple[str, str]:
     )
     if theirs != ours:
         changed = sorted(k for k, v in ours.items() if theirs.get(k) != v)
+        there = settings_text({key: theirs.get(key) for key in changed})
+        here = settings_text({key: ours[key] for key in changed})
         return "refused", (
-            f"{fold_dir}: trained with other settings ({', '.join(changed)}); remove it or use another directory"
+            f"{fold_dir}: trained with other settings ({', '.join(changed)}): {there} there, {here} in this "
+            "command; run it with the fold's settings to go on, or remove the fold or use another directory"
         )
     # a fold whose training stopped is resumed even where its model was evaluated as it stood
     if run.metrics_path().is_file() and run.unfinished() is None:
