@@ -330,6 +330,8 @@ STEP_TOLERANCE = 0.1
 #: step is read as that many samples with the ones between missing (NaN) where it is within this fraction of a
 #: period of the whole number (beyond the rounding of the printed times). Jitter rarely lands so near.
 GAP_TOLERANCE = 0.01
+#: Steps of a time column checked at a time (``_time_axis_rate``): a day's at once took over 1 GB.
+CHECK_BLOCK = 1 << 20
 #: How far ``fs`` may differ from the rate of the file's time column, as a fraction of the latter.
 FS_TOLERANCE = 0.01
 
@@ -379,8 +381,14 @@ def _time_axis_rate(
         raise DataError(f"{where} does not increase at row {i + first_row + 1} ({t[i]:g}, then {t[i + 1]:g})")
     # Rows missing make a few steps several periods. The period: first the mean of the single steps (their
     # runs' rounding errors do not add up), then the span over the periods it counts, exact however rounded.
-    single = np.round(steps / np.median(steps)) == 1
-    periods = np.maximum(np.round(steps / (steps[single].mean() if single.any() else np.median(steps))), 1)
+    # A day of samples is tens of millions of steps: one array of periods, filled in place, and the check below
+    # a block at a time.
+    median = np.median(steps)
+    periods = steps / median
+    single = np.round(periods, out=periods) == 1
+    np.divide(steps, steps.mean(where=single) if single.any() else median, out=periods)
+    np.maximum(np.round(periods, out=periods), 1, out=periods)
+    del single
     step = (t[-1] - t[0]) / periods.sum()
     low, high = PLAUSIBLE_FS
     if unit is None:
@@ -396,19 +404,27 @@ def _time_axis_rate(
             f"{where} steps by {step:g} (units of {unit:g} s): {fs:g} Hz is not an ECG sampling rate "
             f"({low:g}-{high:g} Hz)"
         )
-    rounding = resolution + 8 * np.finfo(float).eps * np.abs(t).max()
-    tolerance = np.where(periods == 1, STEP_TOLERANCE, GAP_TOLERANCE) * step + rounding
-    off = np.flatnonzero(np.abs(steps - periods * step) > tolerance)
-    if off.size:
-        i = int(off[0])
+    rounding = resolution + 8 * np.finfo(float).eps * max(abs(t.min()), abs(t.max()))
+    n_off, first_off = 0, 0
+    for begin in range(0, len(steps), CHECK_BLOCK):
+        block = slice(begin, begin + CHECK_BLOCK)
+        tolerance = np.where(periods[block] == 1, STEP_TOLERANCE, GAP_TOLERANCE) * step + rounding
+        off = np.flatnonzero(np.abs(steps[block] - periods[block] * step) > tolerance)
+        first_off = first_off if n_off or not off.size else begin + int(off[0])
+        n_off += off.size
+    if n_off:
+        i = first_off
         raise DataError(
             f"{where} is unevenly spaced: {t[i]:g} to {t[i + 1]:g} at row {i + first_row + 1} where the step "
-            f"is {step:g} ({off.size} of {len(steps)} steps off by over {STEP_TOLERANCE:.0%}, or over "
+            f"is {step:g} ({n_off} of {len(steps)} steps off by over {STEP_TOLERANCE:.0%}, or over "
             f"{GAP_TOLERANCE:.0%} from a whole number of steps as missing rows leave); resample the signal to an "
             "even rate"
         )
     rate = float(round(fs)) if abs(fs - round(fs)) <= 1e-3 * fs else fs
-    return rate, np.concatenate([[0], np.cumsum(periods)]).astype(np.int64)
+    del steps
+    samples = np.zeros(len(t), dtype=np.int64)
+    samples[1:] = periods
+    return rate, np.cumsum(samples, out=samples)
 
 
 def _seconds(seconds: float) -> str:

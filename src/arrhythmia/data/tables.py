@@ -234,12 +234,19 @@ def quoted_decimal_commas(frame, path: Path, skipped: int, header: bool = True):
     return frame.where(~numbers, frame.apply(lambda column: column.str.replace(",", ".", regex=False)))
 
 
+#: Rows ``csv_numbers`` parses at a time: pandas parsing a whole day at once holds three times its numbers.
+NUMBER_ROWS = 1_000_000
+
+
 def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
     """A CSV's table under its ``header_rows`` rows (names, units) as float64 (n_rows, n_columns), read by
     pandas' C parser straight into numbers: a day of samples in seconds, where the text route takes minutes;
     missing cells (``MISSING_CELLS``) NaN; decimal commas where ``;`` or tabs separate the cells. None where
     any cell is not a plain number (a date-time, a quoted or infinite value, a stray word): the caller then
     reads the table as text, which says which cell is wrong.
+
+    Parsed ``NUMBER_ROWS`` rows at a time into one array sized from the file's size, so that reading takes
+    little more memory than the numbers it gives.
     """
     import pandas as pd
 
@@ -247,7 +254,7 @@ def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
     missing = sorted({variant for cell in MISSING_CELLS for variant in (cell, cell.upper(), cell.title())} | {"NaN"})
     for decimal in "." if preamble.separator == "," else ".,":
         try:
-            frame = pd.read_csv(
+            with pd.read_csv(
                 path,
                 header=None,
                 sep=preamble.separator,
@@ -258,12 +265,38 @@ def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
                 keep_default_na=False,
                 decimal=decimal,
                 engine="c",
-            )
+                chunksize=NUMBER_ROWS,
+            ) as reader:
+                table, n_rows = None, 0
+                for chunk in reader:
+                    values = chunk.to_numpy(dtype=np.float64)
+                    if np.isinf(values).any():
+                        return None
+                    if table is None or n_rows + len(values) > len(table):
+                        table = _grown(table, n_rows, _rows_in(path, preamble, n_rows + len(values)), values.shape[1])
+                    table[n_rows : n_rows + len(values)] = values
+                    n_rows += len(values)
         except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
             continue
-        values = frame.to_numpy(dtype=np.float64)
-        return None if np.isinf(values).any() else values
+        return None if table is None else table[:n_rows]
     return None
+
+
+def _rows_in(path: Path, preamble: Preamble, at_least: int) -> int:
+    """How many rows a CSV's table holds, from its size and its first lines' length (a few percent over):
+    ``at_least`` where the rows already read say more."""
+    with path.open("rb") as fh:
+        lines = fh.read(65536).splitlines()[preamble.skipped : preamble.skipped + 1000]
+    per_row = max(sum(len(line) + 1 for line in lines) / max(len(lines), 1), 1.0)
+    return max(int(1.05 * path.stat().st_size / per_row) + 1000, at_least)
+
+
+def _grown(table: np.ndarray | None, n_rows: int, rows: int, columns: int) -> np.ndarray:
+    """An empty (rows, columns) float64 array holding ``table``'s first ``n_rows`` rows."""
+    grown = np.empty((rows, columns))
+    if table is not None:
+        grown[:n_rows] = table[:n_rows]
+    return grown
 
 
 #: Cells that mark a missing sample in a signal CSV (case-insensitive, after stripping spaces).
