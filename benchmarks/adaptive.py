@@ -11,16 +11,17 @@
     python benchmarks/adaptive.py --hours 24 [--variant mlii|muscleDB|burstDB ...] [--predict-option key=value ...]
     python benchmarks/adaptive.py --show results.jsonl ...
 
-Each record is read, turned into a signal (``--variant``), labelled by ``predict_signal`` (detection,
-segmentation, classification: what users get), and scored: the detected beats that got a label are
-matched one-to-one, nearest first, to the reference beat annotations (``atr`` symbols of
-``SYMBOL_TO_AAMI``) within 150 ms; matched pairs make a 5-class AAMI confusion. One row per variant:
+Each record is read, turned into a signal (``--variant``), labelled by ``label_recording`` (detection,
+segmentation, classification, adaptation, episodes and hourly table: what ``predict`` does), and scored: the
+detected beats that got a label are matched one-to-one, nearest first, to the reference beat annotations
+(``atr`` symbols of ``SYMBOL_TO_AAMI``) within 150 ms; matched pairs make a 5-class AAMI confusion. One row
+per variant:
 
 - beats: matched beats; acc %: accuracy over them; N Se, and Se / +P of S, V, F (``compute_metrics``);
 - median record acc: median of the per-record accuracies; records < 85%: how many fall below 85 %;
 - det Se / +P: matched / reference beats, matched / labelled detections (a detection left unlabelled,
   e.g. alone in its 10 s window, counts as not detected);
-- s per 30 min: seconds of ``predict_signal`` alone (reading excluded) per 30 minutes of signal;
+- s per 30 min: seconds of ``label_recording`` alone (reading excluded) per 30 minutes of signal;
 - under each table, the 95% interval of the accuracy and of N Se, S and V Se / +P over records
   (``evaluation.record_intervals``: the records drawn again with replacement, 2,000 times; the spread of a
   figure between the patients one happens to test on, which a difference between two settings has to
@@ -45,7 +46,7 @@ signal-to-noise ratio of DB decibels, e.g. ``motion12``, ``muscle6``, ``burst6``
 ``noisy_signal``), ``mixedDEG`` (cos DEG x MLII + sin DEG x the other lead: a lead no electrode recorded, as
 another placement or device gives; ``mixed60``). A lead and changes join with ``+``, the lead first:
 ``lead2+128hz`` (the second lead at 128 Hz), ``mixed120+lowpass40+burst6``. ``--predict-option key=value`` (values
-read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``predict_signal`` as a
+read as JSON where they parse, else strings: ``adapt=true``, ``chunk_s=300``) is passed to ``label_recording`` as a
 keyword argument. ``--strips SECONDS [EVERY]`` labels each record as strips of SECONDS s, one every EVERY s
 (default 60), each on its own as a resting ECG or a monitor's strip is (``--strips 10``: a 12-lead ECG's 10 s),
 and pools the figures of the beats inside the strips (those at a strip's edges included).
@@ -62,7 +63,7 @@ Modes:
   scored by a model that never saw it) and one row per fold. DS2 is never scored.
 - ``--folds DIR``: the same scoring with the fold models of any ``arrhythmia crossval`` directory (any
   settings, any model).
-- ``--hours H``: seconds and peak resident memory (signal included) of ``predict_signal`` on an H-hour
+- ``--hours H``: seconds and peak resident memory (signal included) of ``label_recording`` on an H-hour
   signal (MIT-BIH MLII records concatenated, 48 records = 24 h), in a fresh process; per ``--variant``,
   ``mlii`` or a noise variant (``muscle6``: the noise added to each record as it is read).
 
@@ -94,7 +95,7 @@ from arrhythmia.data.wfdb_source import OTHER_LEAD, read_beat_annotations, read_
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, ec57_text, interval_text, record_intervals
 from arrhythmia.export import load_classifier
 from arrhythmia.files import read_json
-from arrhythmia.predict import label_recording, predict_signal
+from arrhythmia.predict import label_recording
 from arrhythmia.scoring import TOLERANCE_S, compare_beats, flutter_spans
 
 #: The variants named as they are; the noise variants are named by their kind and SNR (``motion12``).
@@ -231,7 +232,7 @@ class RecordScore:
     y_true: np.ndarray
     y_pred: np.ndarray
     confidence: np.ndarray
-    seconds: float  # predict_signal alone
+    seconds: float  # label_recording alone
     duration_s: float  # signal length
     missed: np.ndarray  # (n_classes,) reference beats of each AAMI class no labelled detection matched
     extra: np.ndarray  # (n_classes,) labelled detections matching no beat, by label (none inside flutter)
@@ -497,8 +498,8 @@ def options_text(options: dict) -> str:
 
 
 def predict_defaults() -> str:
-    """``predict_signal``'s keyword arguments and their defaults, e.g. ``chunk_s=600.0 adapt=True``."""
-    parameters = inspect.signature(predict_signal).parameters.values()
+    """``label_recording``'s keyword arguments and their defaults, e.g. ``chunk_s=600.0 adapt=True``."""
+    parameters = inspect.signature(label_recording).parameters.values()
     return " ".join(f"{p.name}={p.default!r}" for p in parameters if p.default is not p.empty)
 
 
@@ -520,18 +521,18 @@ def warm_up(data: Path, name: str, model, options: dict) -> None:
     """Label one minute once: the first call imports NeuroKit2 and warms the engine (start-up, not speed)."""
     recording = read_input(data / name)
     minute = Recording(recording.signal[: int(60 * recording.fs)], recording.fs, "warm-up", Path("warm-up"))
-    predict_signal(minute, model, **{k: v for k, v in options.items() if k != "ask"})
+    label_recording(minute, model, **{k: v for k, v in options.items() if k != "ask"})
 
 
 def check_options(options: dict) -> None:
-    """Exit with a message when ``predict_signal`` takes none of these keyword arguments."""
-    parameters = inspect.signature(predict_signal).parameters
+    """Exit with a message when ``label_recording`` takes none of these keyword arguments."""
+    parameters = inspect.signature(label_recording).parameters
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return
     unknown = [k for k in options if k != "ask" and (k not in parameters or k in ("recording", "model"))]
     if unknown:
         taken = ", ".join(p for p in parameters if p not in ("recording", "model"))
-        raise SystemExit(f"predict_signal takes no option {', '.join(unknown)} (it takes: {taken})")
+        raise SystemExit(f"label_recording takes no option {', '.join(unknown)} (it takes: {taken})")
 
 
 def record_list(spec: str, data: Path) -> list[str]:
@@ -630,7 +631,7 @@ def long_signal_run(
     recording = long_recording(data, hours, None if variant == "mlii" else noise_variant(variant))
     warm_up(data, record_names(data)[0], model, options)
     began = time.perf_counter()
-    table = predict_signal(recording, model, **options)
+    table = label_recording(recording, model, **options).beats  # with its episodes and hourly table, as predict
     seconds = time.perf_counter() - began
     return len(table), seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -696,7 +697,7 @@ def main() -> None:
         "--variant", action="append", type=variant_name, help=f"{', '.join(VARIANTS)}; repeatable (default: mlii)"
     )
     parser.add_argument(
-        "--predict-option", action="append", default=[], metavar="KEY=VALUE", help="keyword for predict_signal"
+        "--predict-option", action="append", default=[], metavar="KEY=VALUE", help="keyword for label_recording"
     )
     parser.add_argument("--cv", type=int, nargs="?", const=5, default=None, help="cross-validate on DS1, K folds")
     parser.add_argument("--cv-seed", type=int, default=0, help="shuffle of the DS1 records into CV groups")
@@ -731,7 +732,7 @@ def main() -> None:
         print(f"strips: {args.strips[0]:g} s, one every {args.strips[1]:g} s, each labelled on its own")
     options = parse_settings(args.predict_option, "--predict-option")
     check_options(options)
-    print(f"predict_signal defaults: {predict_defaults()} (options given here override them)")
+    print(f"label_recording defaults: {predict_defaults()} (options given here override them)")
     began = time.perf_counter()
 
     if args.hours:

@@ -6,9 +6,10 @@ Prints, per engine, seconds for each stage (read, filter, detect, segment, class
 30-minute MIT-BIH record, and the classifier alone in beats/s (batch 4096 for ONNX, 1024 for PyTorch;
 best of three passes, each engine in a fresh process) on the record's beats repeated to 100,000. With
 ``--hours H`` it also labels an H-hour signal made by concatenating records (48 records = 24 h) with
-``predict_signal``, which works in chunks, each engine in a fresh process whose peak resident memory
-(signal included) is reported; with ``--rate HZ`` each record is resampled to that rate first (a device's:
-``--hours 168 --rate 250`` is a 7-day patch recording). With ``--counts`` that signal is labelled as a patch's
+``label_recording`` (what ``predict`` does: the beats a chunk at a time, then the episodes and hourly
+table), each engine in a fresh process whose peak resident memory (signal included) is reported; with
+``--rate HZ`` each record is resampled to that rate first (a device's: ``--hours 168 --rate 250`` is a 7-day
+patch recording). With ``--counts`` that signal is labelled as a patch's
 export is: written as a .npy of int16 counts (409.6 per mV) with its second day turned over (worn upside down),
 then read and labelled by ``predict``'s own ``label_file`` (``arrhythmia predict FILE --fs HZ --units 409.6``:
 reading, the turning and the outputs included), each engine in a fresh process. With ``--csv`` it is labelled
@@ -34,7 +35,7 @@ from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.recording import Recording, read_input
 from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.labelling import PredictOptions, label_file
-from arrhythmia.predict import predict_signal
+from arrhythmia.predict import label_recording
 
 #: A patch's counts per mV (``--counts``), and the day its export turns over (from 0): worn upside down.
 COUNTS_PER_MV = 409.6
@@ -70,7 +71,7 @@ def long_signal_run(
     recording = long_recording(data, hours, rate_hz=rate_hz)
     read_s = time.perf_counter() - began
     began = time.perf_counter()
-    predict_signal(recording, model)
+    label_recording(recording, model)
     label_s = time.perf_counter() - began
     return len(record_names(data)), read_s, label_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -174,7 +175,7 @@ def main() -> None:
         print(f"| {name} | {rate:,.0f} |")
     if args.hours:
         at = f" at {args.rate:g} Hz" if args.rate else ""
-        print(f"\n{args.hours:g} h signal (records concatenated{at}), labelled by predict_signal in chunks:")
+        print(f"\n{args.hours:g} h signal (records concatenated{at}), labelled by label_recording:")
         print("| engine | read s | label s (filter to classify) | peak memory, MB |\n|---|---:|---:|---:|")
         for name in ("torch", "onnx"):
             _, read_s, label_s, peak = in_fresh_process(
