@@ -261,6 +261,20 @@ def test_npy_whose_header_claims_more_samples_than_the_file_holds_is_one_line(tm
     assert recording.signal[999] == 999
 
 
+def test_a_file_that_is_no_npy_array_says_what_it_is(tmp_path):
+    """NumPy answers a file that is no .npy at all (a CSV or EDF renamed, a download cut to its first bytes)
+    with 'This file contains pickled (object) data. If you trust the file you can load it unsafely ...': the
+    one line said that, and offered to unpickle an unknown file."""
+    path = tmp_path / "ecg.npy"
+    path.write_text("time,ECG\n0.000,0.12\n")
+    with pytest.raises(DataError, match=r"ecg\.npy: not a readable \.npy array \(it does not begin as NumPy's") as info:
+        read_input(path, fs=360)
+    assert "pickle" not in str(info.value)
+    np.save(path, np.array([{"lead": "II"}, 0.5], dtype=object))
+    with pytest.raises(DataError, match=r"ecg\.npy: not a readable \.npy array \(it holds Python objects, not numbers"):
+        read_input(path, fs=360)
+
+
 def test_npy_channel_first_is_read_as_leads(tmp_path):
     """A (n_leads, n_samples) array, as NeuroKit2 and MNE store ECG, gives its leads, not 3 samples."""
     path = tmp_path / "leads_first.npy"

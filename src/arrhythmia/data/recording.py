@@ -859,8 +859,7 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # reading it would first allocate them all (10^12 samples: a MemoryError traceback).
         data = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        why = "its header gives more samples than the file holds (cut short?)" if "mmap length" in str(exc) else exc
-        raise DataError(f"{path}: not a readable .npy array ({why})") from None
+        raise DataError(f"{path}: not a readable .npy array ({_npy_trouble(path, exc)})") from None
     names = None
     if data.dtype.names is not None:
         # A structured (record) array, as pandas' to_records and device SDKs save one: its fields are the leads.
@@ -882,6 +881,19 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
     names = names or [str(i) for i in range(data.shape[1])]
     signal, name = _pick_column(names, data, lead, path)  # the lead alone in float64: 12 leads of int16 take 32x
     return Recording(signal=signal, fs=float(fs), lead=name, path=path, millivolts=False)
+
+
+def _npy_trouble(path: Path, exc: Exception) -> str:
+    """What is wrong with a .npy file NumPy would not map, in words: NumPy says that a file which is no .npy at
+    all 'contains pickled (object) data' and offers to unpickle it."""
+    with path.open("rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            return "it does not begin as NumPy's .npy format does: another format, or damaged"
+    if "mmap length" in str(exc):
+        return "its header gives more samples than the file holds (cut short?)"
+    if "Python objects" in str(exc):
+        return "it holds Python objects, not numbers"
+    return str(exc)
 
 
 def _fields_as_columns(data: np.ndarray, path: Path) -> np.ndarray:
