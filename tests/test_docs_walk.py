@@ -132,3 +132,15 @@ def test_the_training_curves_of_a_few_epochs_are_drawn_on_whole_epochs(tmp_path,
         low, high = ax.get_xlim()
         ticks = [t for t in ax.get_xticks() if low <= t <= high]
         assert ticks == list(range(1, n_epochs + 1))
+
+
+def test_a_run_killed_in_its_first_epoch_says_so_and_how_to_go_on(tmp_path, database):
+    """A training killed in its first epoch (the terminal closed, kill -9) leaves its config and no epoch:
+    evaluate said 'model.pt: checkpoint does not exist' and report 'run `arrhythmia evaluate` first'."""
+    run = Run.create(small_config(database), tmp_path / "run")
+    run.write_environment("cpu")
+    for command in ("evaluate", "report", "export"):
+        result = run_cli(command, run.path)
+        assert_one_line_error(
+            result, f"{run.path}: no epoch of this run was saved", f"`arrhythmia train --resume {run.path}`"
+        )

@@ -400,8 +400,9 @@ def evaluate(
 def _warn_unfinished(run) -> None:
     """One warning line where ``run`` (a Run) stopped training before its end and was not resumed: evaluated,
     reported or exported as it stands, it is the model of the epochs trained so far. One error line where
-    another process is training it still (``Run.refuse_if_training``)."""
+    another process is training it still (``Run.refuse_if_training``), or where no epoch of it was saved."""
     run.refuse_if_training()
+    run.refuse_if_untrained()
     line = run.unfinished()
     if line:
         warnings.warn(line, stacklevel=1)

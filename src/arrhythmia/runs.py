@@ -349,6 +349,15 @@ class Run:
             f"and the run is there as it stands (`arrhythmia train --resume {self.path}` continues it)"
         )
 
+    def refuse_if_untrained(self) -> None:
+        """ArrhythmiaError where no epoch of this run was saved (``saved_an_epoch``): a training killed in its
+        first epoch leaves its config and nothing to evaluate, report or export; ``--resume`` trains it."""
+        if not self.saved_an_epoch():
+            raise ArrhythmiaError(
+                f"{self.path}: no epoch of this run was saved (its training was stopped in the first epoch); "
+                f"`arrhythmia train --resume {self.path}` trains it from the first"
+            )
+
     def refuse_if_training(self) -> None:
         """ArrhythmiaError where another process is training this run (``in_training``): its model, history
         and files are changing, and a metrics.json or report written now would be replaced."""
