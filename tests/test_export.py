@@ -398,3 +398,17 @@ def test_an_export_that_cannot_be_written_or_read_says_so_in_one_line(run_and_be
             ArrhythmiaError, match=re.escape(f"{path}: its arrhythmia metadata is damaged ({message}); export")
         ):
             load_classifier(path, engine="onnx")
+
+
+def test_a_cross_validations_directory_is_named_so_with_its_folds_to_export(tmp_path):
+    """`arrhythmia export` of a crossval directory said 'no model.pt here (a run directory holds one once
+    trained)', as if training had not finished, where its five fold models sit one folder down."""
+    for k in (1, 2):
+        (tmp_path / "cv" / f"fold-{k}").mkdir(parents=True)
+        (tmp_path / "cv" / f"fold-{k}" / "model.pt").write_bytes(b"")
+    (tmp_path / "cv" / "crossval.json").write_text("{}")
+    with pytest.raises(ArrhythmiaError) as refused:
+        export_model(tmp_path / "cv", "onnx")
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'cv'}: a cross-validation's directory: its folds are runs (fold-1, fold-2)")
+    assert f"`arrhythmia export {tmp_path / 'cv' / 'fold-1'}`" in message

@@ -76,6 +76,13 @@ def export_source(
         if name is not None:
             return path / MODEL_FILE, Path(f"{name}{ending}")
         if not (path / MODEL_FILE).is_file():
+            folds = sorted(p.name for p in path.glob("fold-*") if (p / MODEL_FILE).is_file())
+            if folds:  # a crossval directory: a model per fold, none of its own
+                raise ArrhythmiaError(
+                    f"{path}: a cross-validation's directory: its folds are runs ({', '.join(folds)}), each with its "
+                    f"model; export one (`arrhythmia export {path / folds[0]}`), or train the model to deploy "
+                    "once with `arrhythmia train --protocol inter`"
+                )
             raise ArrhythmiaError(f"{path}: no {MODEL_FILE} here (a run directory holds one once trained)")
         return path / MODEL_FILE, path / EXPORT_FILES[fmt]
     if path.suffix.lower() == ".onnx":
