@@ -397,12 +397,14 @@ def evaluate(
     evaluate_and_report(opened, data=data)
 
 
-def _warn_unfinished(run) -> None:
+def _warn_unfinished(run, model: bool = True) -> None:
     """One warning line where ``run`` (a Run) stopped training before its end and was not resumed: evaluated,
     reported or exported as it stands, it is the model of the epochs trained so far. One error line where
-    another process is training it still (``Run.refuse_if_training``), or where no epoch of it was saved."""
+    another process is training it still (``Run.refuse_if_training``), or, for a command that reads its
+    ``model`` (not compare, which reads metrics.json), where no epoch of it was saved."""
     run.refuse_if_training()
-    run.refuse_if_untrained()
+    if model:
+        run.refuse_if_untrained()
     line = run.unfinished()
     if line:
         warnings.warn(line, stacklevel=1)
@@ -426,7 +428,7 @@ def compare(
 
     for path in dict.fromkeys(runs):  # a run folder (not a crossval's) stopped before its end: said once
         if (path / Run.CONFIG).is_file():
-            _warn_unfinished(Run.open(path))
+            _warn_unfinished(Run.open(path), model=False)
     comparison = compare_runs(runs, source=data)
     say(format_comparison(comparison))
     if out is not None:
