@@ -25,11 +25,15 @@ forward has the signature ``forward(self, x, context=None)``:
 Training and inference always call ``model(x, context)``, so a model without context features still
 takes ``context`` (and is given None). Models that use the features set the class attribute
 ``takes_context = True`` and accept ``n_context`` in their constructor. ``register`` checks the forward
-signature.
+signature; ``create_model`` runs each new model on a batch of two beats and one (``check_model``), so that a
+constructor without these keywords, a window length the model cannot take, or an output of another shape
+(``(batch, 1, n_classes)``, a tuple, a batch of one squeezed away) is one line naming the model when it is
+built, not a traceback in the first epoch. ``tests/test_contrib_models.py`` shows each.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import sys
 import threading
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
+import torch
 from torch import nn
 
 from arrhythmia.errors import ArrhythmiaError, one_line
@@ -175,22 +180,87 @@ def unknown_model(name: str) -> str:
     a run trained with a plugin's model, read where the plugin is not installed, meets it."""
     load_plugins()
     failed = f"; left out, as warned: {', '.join(_PLUGIN_FAILURES)}" if _PLUGIN_FAILURES else ""
+    # A typo, or '_' for '-' (se_resnet), is the likelier mistake than a plugin that is not installed.
+    close = difflib.get_close_matches(name.replace("_", "-"), list_models(), n=1, cutoff=0.75)
+    guess = f"did you mean {close[0]!r}? " if close else ""
     return (
-        f"unknown model {name!r} (available: {', '.join(list_models())}{failed}): not built in, and no installed "
-        f"package registers it; a run trained with a model of another package needs that package installed (its "
-        f"entry points, group {ENTRY_POINT_GROUP!r}, register the model)"
+        f"unknown model {name!r} ({guess}available: {', '.join(list_models())}{failed}): not built in, and no "
+        f"installed package registers it; a run trained with a model of another package needs that package installed "
+        f"(its entry points, group {ENTRY_POINT_GROUP!r}, register the model)"
     )
 
 
 def create_model(name: str, n_classes: int = 5, input_length: int = 187, n_context: int = 0) -> nn.Module:
     """A freshly initialised model. Input ``(batch, 1, input_length)`` and, with ``n_context > 0``, rhythm
-    features ``(batch, n_context)``; output logits ``(batch, n_classes)``."""
+    features ``(batch, n_context)``; output logits ``(batch, n_classes)``. ArrhythmiaError (one line, naming
+    the model and where it comes from) where its constructor does not take these keywords, or where the model
+    does not map beats to logits of that shape (``check_model``)."""
     constructor = _model_class(name)
-    if n_context:
-        if not takes_context(name):
-            raise ArrhythmiaError(no_context(name))
-        return constructor(n_classes=n_classes, input_length=input_length, n_context=n_context)
-    return constructor(n_classes=n_classes, input_length=input_length)
+    if n_context and not takes_context(name):
+        raise ArrhythmiaError(no_context(name))
+    keywords = {"n_classes": n_classes, "input_length": input_length, **({"n_context": n_context} if n_context else {})}
+    try:
+        model = constructor(**keywords)
+    except ArrhythmiaError:  # the model's own words (kachuee-resnet: a window too short for its pooling)
+        raise
+    except Exception as exc:  # a contributor's constructor: said here, not as a traceback in train or predict
+        wanted = "n_classes, input_length, n_context" if n_context else "n_classes, input_length"
+        raise ArrhythmiaError(
+            f"model {name!r} of {_source_phrase(name)} cannot be built: {one_line(exc)}; its constructor is called "
+            f"as __init__({wanted}) with keywords ({', '.join(f'{k}={v}' for k, v in keywords.items())})"
+        ) from None
+    check_model(model, name, n_classes, input_length, n_context)
+    return model
+
+
+#: The batches ``check_model`` runs: several beats, and one (predict's last chunk may hold one, and a
+#: ``squeeze()`` takes that axis away too).
+CHECK_BATCHES = (2, 1)
+
+
+def check_model(model: nn.Module, name: str, n_classes: int, input_length: int, n_context: int = 0) -> None:
+    """ArrhythmiaError (one line) unless ``model`` maps beat windows to logits as the module docstring says:
+    ``model(x, context)`` with x ``(batch, 1, input_length)`` float32 and context ``(batch, n_context)`` (None
+    where ``n_context`` is 0) must return one float tensor ``(batch, n_classes)``, for each of
+    ``CHECK_BATCHES``.
+
+    Run on the CPU without gradients in eval mode (its mode restored after), on a ramp, not random numbers:
+    the weights, the batch norms' running statistics and torch's random numbers are left as they were, so a
+    model trains and labels as it would unchecked. Costs a forward pass of three beats."""
+    source = _source_phrase(name)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in CHECK_BATCHES:
+                x = torch.linspace(0.0, 1.0, input_length).expand(batch, 1, input_length).contiguous()
+                context = torch.zeros(batch, n_context) if n_context else None
+                given = f"a batch of {batch} beat{'s' if batch > 1 else ''} (x {tuple(x.shape)}" + (
+                    f", context {tuple(context.shape)})" if n_context else ", context None)"
+                )
+                try:
+                    out = model(x, context)
+                except ArrhythmiaError:
+                    raise
+                except Exception as exc:  # torch's shape errors, from deep inside the model
+                    raise ArrhythmiaError(
+                        f"model {name!r} of {source} fails on beat windows of {input_length} samples, {given}: "
+                        f"{one_line(exc)}; a model takes the input_length it is built with (187 samples for "
+                        "--window kachuee, 87 for centred)"
+                    ) from None
+                expected = (batch, n_classes)
+                if not isinstance(out, torch.Tensor):
+                    raise ArrhythmiaError(
+                        f"model {name!r} of {source} returned a {type(out).__name__} for {given}; forward must "
+                        f"return the logits alone, one tensor (batch, n_classes) = {expected}"
+                    )
+                if tuple(out.shape) != expected or not out.is_floating_point():
+                    raise ArrhythmiaError(
+                        f"model {name!r} of {source} returned a tensor of shape {tuple(out.shape)} ({out.dtype}) "
+                        f"for {given}; forward must return float logits (batch, n_classes) = {expected}"
+                    )
+    finally:
+        model.train(was_training)
 
 
 def takes_context(name: str) -> bool:
@@ -251,6 +321,8 @@ def catalogue() -> list[ModelEntry]:
     for name in list_models():
         try:
             parameters, problem = count_parameters(create_model(name))[0], None
+        except ArrhythmiaError as exc:  # create_model's own line names the model and where it comes from
+            parameters, problem = None, one_line(exc)
         except Exception as exc:  # a plugin's constructor: the listing says so and goes on
             parameters, problem = None, f"model {name!r} of {model_source(name)} cannot be built: {one_line(exc)}"
         entries.append(ModelEntry(name, describe(name), model_source(name), parameters, problem))
