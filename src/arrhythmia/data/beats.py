@@ -23,6 +23,12 @@ SYMBOL_TO_AAMI: dict[str, str] = {
     **dict.fromkeys(["/", "f", "Q"], "Q"),
 }
 
+#: WFDB annotation symbols that mark no beat (signal quality and rhythm changes, artefacts, comments, waves,
+#: pacer spikes, flutter waves, non-conducted P waves, waveform onsets and ends): left out of the beats
+#: without a word. Any other symbol not in ``SYMBOL_TO_AAMI`` is a beat no class is known for (WFDB's ``?``,
+#: "learning", or a database's own custom label): left out too, and counted (``wfdb_source``).
+NON_BEAT_SYMBOLS: frozenset[str] = frozenset('~|sT*D"=p^t+u![]@x()')
+
 #: MIT-BIH's beat symbols in the order of its documentation: the classes of ``labels: mitdb``.
 SYMBOL_ORDER: tuple[str, ...] = ("N", "L", "R", "e", "j", "A", "a", "J", "S", "V", "E", "F", "/", "f", "Q")
 #: The names of the label sets (``TrainConfig.labels``).

@@ -8,14 +8,22 @@ import re
 import warnings
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI, WINDOWS, BeatSet, Window, concatenate
+from arrhythmia.data.beats import (
+    AAMI_CLASSES,
+    NON_BEAT_SYMBOLS,
+    SYMBOL_TO_AAMI,
+    WINDOWS,
+    BeatSet,
+    Window,
+    concatenate,
+)
 from arrhythmia.data.download import download_physionet
 from arrhythmia.data.pipeline import cut_beats
 from arrhythmia.data.sources import Source
@@ -624,14 +632,17 @@ def load_record_beats(
     Each beat annotation is first moved onto its R wave (``detection.align_to_r_wave``; ``sample`` holds
     the aligned positions), and a lead whose beats point down is turned over (``detection.polarity``).
 
-    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``) are dropped; the context features
-    come from every annotated beat, including the few the segmentation cannot cut.
+    Annotations that are not beats (rhythm changes, noise, ``+ ~ | x "``: ``NON_BEAT_SYMBOLS``) are dropped;
+    beat annotations of symbols no AAMI class is known for (``?``, a database's own) are dropped too, and
+    counted per symbol in ``unknown``. The context features come from every annotated beat of a known class,
+    including the few the segmentation cannot cut.
     """
     path = Path(path)
     name = path.name
     signal, fs, lead_name = read_lead(path, lead)
     samples, symbols = read_annotations(path, fs=fs)[:2]  # counted at the lead's own rate
     is_beat = np.isin(symbols, list(SYMBOL_TO_AAMI))
+    unknown = Counter(symbols[~is_beat & ~np.isin(symbols, list(NON_BEAT_SYMBOLS))].tolist())
     samples, symbols = samples[is_beat], symbols[is_beat]
     # Databases mark beats at different points of the QRS (MIT-BIH on the R peak, others up to 60 ms
     # before it): every beat is placed on its R wave by the rule predict places detections with, so
@@ -656,18 +667,41 @@ def load_record_beats(
         window=window,
     )
     lost = Counter(zip(cut.lost_reason[~keep].tolist(), (AAMI_CLASSES[i] for i in labels[~keep])))
-    return RecordBeats(beats=beats, annotated=Counter(AAMI_CLASSES[i] for i in labels), lost=lost, lead=lead_name)
+    annotated = Counter(AAMI_CLASSES[i] for i in labels)
+    return RecordBeats(beats=beats, annotated=annotated, lost=lost, lead=lead_name, unknown=dict(unknown))
 
 
 @dataclass
 class RecordBeats:
     """One record's beats and what became of its annotations: ``annotated`` beats per class, ``lost``
-    beats per (reason, class), and the lead read."""
+    beats per (reason, class), the lead read, and ``unknown``: the beat annotations left out because no
+    class is known for their symbol, per symbol."""
 
     beats: BeatSet
     annotated: Counter
     lost: Counter
     lead: str
+    unknown: dict[str, int] = field(default_factory=dict)
+
+
+def unknown_symbols_line(where: str | Path, unknown: dict[str, dict[str, int]], shown: int = 5) -> str | None:
+    """One line saying which beat annotations of ``where`` were left out because no class is known for their
+    symbol, and in which records: ``unknown`` is ``{symbol: {record: count}}`` (``info["unknown_symbols"]``);
+    None where there are none."""
+    if not unknown:
+        return None
+    parts = []
+    for symbol, records in sorted(unknown.items(), key=lambda item: -sum(item[1].values())):
+        names = sorted(records)
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{symbol!r} {sum(records.values()):,} ({', '.join(names[:shown])}{more})")
+    total = sum(sum(records.values()) for records in unknown.values())
+    known = ", ".join(f"{' '.join(s for s, c in SYMBOL_TO_AAMI.items() if c == cls)} ({cls})" for cls in AAMI_CLASSES)
+    return (
+        f"{where}: {total:,} beat annotations left out, no class being known for their symbol: {', '.join(parts)}; "
+        f"the beat symbols read are {known}: write those beats again with one of them (wfdb.wrann) to train and "
+        "test on them"
+    )
 
 
 def load_wfdb_database(
@@ -681,7 +715,9 @@ def load_wfdb_database(
     of each (``choose_lead``).
 
     What the segmentation loses is counted per class in ``info["lost"]``; ``info["annotated"]`` holds the
-    number of beat annotations per class before segmentation.
+    number of beat annotations per class before segmentation; ``info["unknown_symbols"]``, where there are
+    any, the beat annotations left out because no class is known for their symbol, ``{symbol: {record:
+    count}}`` (``load_wfdb_directory`` says them in a warning).
     """
     directory = Path(directory)
     names = record_names(directory)
@@ -689,6 +725,7 @@ def load_wfdb_database(
     annotated: Counter[str] = Counter()
     lost: dict[str, Counter[str]] = {}
     leads: dict[str, str] = {}
+    unknown: dict[str, dict[str, int]] = {}
     for name in tqdm(names, desc=f"reading {directory.name}", unit="record", disable=None if progress else True):
         record = load_record_beats(directory / name, window, source, lead)
         parts.append(record.beats)
@@ -696,10 +733,14 @@ def load_wfdb_database(
         for (reason, cls), count in record.lost.items():
             lost.setdefault(reason, Counter())[cls] += count
         leads[name] = record.lead
+        for symbol, count in record.unknown.items():
+            unknown.setdefault(symbol, {})[name] = int(count)
     info = {
         "annotated": {c: annotated.get(c, 0) for c in AAMI_CLASSES},
         "lost": {reason: dict(counter) for reason, counter in lost.items()},
         "leads": leads,
+        # only where there are some: MIT-BIH's info, and what is written from it, stay as they were
+        **({"unknown_symbols": dict(sorted(unknown.items()))} if unknown else {}),
     }
     return concatenate(parts, source=source, info=info)
 
@@ -713,18 +754,23 @@ def load_wfdb_directory(
     directory: Path, window: Window, progress: bool = True, lead: str | int | None = None
 ) -> BeatSet:
     """The beats of a WFDB database directory (from ``lead`` of each record, ``choose_lead``), from the
-    beat cache when its files are unchanged."""
+    beat cache when its files are unchanged. Beat annotations left out for want of a class for their symbol
+    are said in one warning (``unknown_symbols_line``), from the cache too: every command is told."""
     from arrhythmia.data.cache import cached
 
     names = record_names(directory)
     files = [p for name in names for p in directory.glob(f"{name}.*") if p.suffix in (".hea", ".dat", ".atr")]
     source = directory.name or "wfdb"
-    return cached(
+    beats = cached(
         files,
         # the default lead's key is the one caches were written under before a lead could be chosen
         {"source": source, "records": names, "window": window.to_dict(), **({} if lead is None else {"lead": lead})},
         lambda: load_wfdb_database(directory, source=source, progress=progress, window=window, lead=lead),
     )
+    said = unknown_symbols_line(directory, beats.info.get("unknown_symbols", {}))
+    if said:
+        warnings.warn(said, stacklevel=2)
+    return beats
 
 
 SOURCE = Source(
