@@ -202,3 +202,14 @@ main()
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr and len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and "model 'student-net'" in lines[0] and "(2, 1, 5)" in lines[0]
+
+
+def test_registering_a_function_rather_than_a_module_class_is_one_line(names):
+    def make_net(n_classes: int = 5, input_length: int = 187) -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.Linear(input_length, n_classes))
+
+    with pytest.raises(ArrhythmiaError) as exc:
+        register("contrib-factory", "a factory function")(make_net)
+    message = one_line(exc)
+    assert "model 'contrib-factory'" in message and "function" in message and "nn.Module class" in message
+    assert "contrib-factory" not in registry._REGISTRY

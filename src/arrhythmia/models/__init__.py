@@ -15,12 +15,26 @@ other models stay. A run trained with a plugin's model is read back wherever tha
 where it is not, the error says so (``unknown_model``). ``arrhythmia models`` lists each model with the
 distribution it comes from (``catalogue``, ``model_source``).
 
-A model is an ``nn.Module`` whose constructor takes ``n_classes`` and ``input_length`` (keywords) and whose
-forward has the signature ``forward(self, x, context=None)``:
+A model is an ``nn.Module`` class whose constructor takes ``n_classes`` and ``input_length`` (keywords) and
+whose forward has the signature ``forward(self, x, context=None)``:
 
     x : (batch, 1, input_length) float32, standardised beat windows
     context : (batch, n_context) float32 rhythm features of each beat (see ``data.context``), or None
     returns logits (batch, n_classes)
+
+What the numbers are. A beat window is the ECG lead resampled to 125 Hz (``data.beats.BEAT_FS``) around one R
+peak, as ``--window`` says (``data.beats.WINDOWS``): ``kachuee``, 187 samples from the R peak on (sample 0;
+1.2 median RR long, zero-padded), or ``centred``, 87 samples, the R peak at sample 31 (0.25 s before it to
+0.45 s after). Each is scaled by the min and max of its 10-s stretch to about [0, 1] (``data.segmentation``),
+then standardised per sample position with the training split's mean and standard deviation
+(``scaling.Scaling``): no unit, about zero mean and unit variance. ``n_context`` is 9 where given, the
+features ``data.context.CONTEXT_FEATURES`` in that order (RR intervals in seconds and their ratios, likeness
+to the recording's typical beat), standardised likewise. ``n_classes`` is 5 for the AAMI classes N, S, V, F, Q
+in that order (more with ``--labels mitdb``). Return logits, not probabilities: training takes the
+cross-entropy of them, and every caller applies the softmax. The batch size is any, one included; ``arrhythmia
+export`` traces the model for ONNX with the batch axis free, so the forward should not branch on the values of
+``x``. Settings of your own (widths, depth) are not passed: register a subclass per setting
+(``@register("my-net-32", ...)`` over ``class MyNet32(MyNet)``).
 
 Training and inference always call ``model(x, context)``, so a model without context features still
 takes ``context`` (and is given None). Models that use the features set the class attribute
@@ -73,6 +87,12 @@ def register(name: str, description: str) -> Callable:
     does, replaces it)."""
 
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):  # a factory function: no forward to check
+            raise ArrhythmiaError(
+                f"model {name!r}: @register decorates an nn.Module class, not a {type(cls).__name__} "
+                f"({_qualified(cls)}); put the network in a class whose __init__(n_classes, input_length) builds "
+                "it and whose forward(self, x, context=None) runs it"
+            )
         _check_forward(name, cls)
         existing = _REGISTRY.get(name)
         if existing is not None and _qualified(existing) != _qualified(cls):
