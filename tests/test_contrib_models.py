@@ -213,3 +213,31 @@ def test_registering_a_function_rather_than_a_module_class_is_one_line(names):
     message = one_line(exc)
     assert "model 'contrib-factory'" in message and "function" in message and "nn.Module class" in message
     assert "contrib-factory" not in registry._REGISTRY
+
+
+def test_a_preset_that_turns_on_context_features_for_a_model_without_them_says_how_to_leave_them_out(tmp_path):
+    # `--preset fast` turns context features on: a student's model without them met 'does not take context
+    # features' and no word of which option had asked for them, nor how to train it without.
+    from arrhythmia.models import no_context
+
+    assert "--no-context-features" in no_context("seed-cnn") and "presets" in no_context("seed-cnn")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "arrhythmia.cli",
+            "train",
+            "--preset",
+            "fast",
+            "--model",
+            "seed-cnn",
+            "--data",
+            "synthetic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "does not take context features" in result.stderr and "--no-context-features" in result.stderr

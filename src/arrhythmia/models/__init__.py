@@ -290,7 +290,10 @@ def takes_context(name: str) -> bool:
 
 def no_context(name: str) -> str:
     """The one-line error for context features given to model ``name``, which takes none."""
-    return f"model {name!r} does not take context features (ones that do: {', '.join(context_models())})"
+    return (
+        f"model {name!r} does not take context features (ones that do: {', '.join(context_models())}); train it "
+        "without them with --no-context-features (context_features: false), which the fast and best presets turn on"
+    )
 
 
 def context_models() -> list[str]:

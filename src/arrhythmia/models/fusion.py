@@ -28,6 +28,8 @@ class ContextFusionHead(nn.Module):
         )
 
     def forward(self, features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """features: (batch, n_features) pooled waveform features, context: (batch, n_context) standardised
+        rhythm features or None -> logits (batch, n_classes)."""
         if self.rr is not None:
             if context is None:
                 raise ValueError("this model was built with context features: pass context (batch, n_context)")
