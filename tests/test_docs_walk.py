@@ -86,6 +86,11 @@ def test_a_run_still_training_in_another_process_is_refused_by_the_commands_that
             assert_one_line_error(result, f"{run.path}: still training in another process", "1 epoch saved so far")
         result = run_cli("compare", run.path, run.path)
         assert_one_line_error(result, f"{run.path}: still training in another process")
+        # predict and score read its model.pt, which each epoch replaces: labels of a model half trained
+        for command in (["predict", "--out", tmp_path / "labels"], ["score"]):
+            result = run_cli(*command, database / "r01", "--run", run.path)
+            assert_one_line_error(result, f"{run.path}: still training in another process")
+        assert not (tmp_path / "labels").exists()
         assert not (run / "metrics.json").exists() and not (run / "report.html").exists()
         assert not (run / "model.onnx").exists()
         with pytest.raises(ArrhythmiaError, match="still training in another process"):
@@ -97,6 +102,9 @@ def test_a_run_still_training_in_another_process_is_refused_by_the_commands_that
     assert not run.in_training()
     result = run_cli("evaluate", run.path)
     assert result.returncode == 0, result.stderr
+    assert re.search(r"warning: .*training stopped after epoch 1 \(of at most 3\)", result.stderr)
+    result = run_cli("predict", database / "r01", "--run", run.path, "--out", tmp_path / "labels")
+    assert result.returncode == 0, result.stderr  # labelled by the model as it stands, and said so
     assert re.search(r"warning: .*training stopped after epoch 1 \(of at most 3\)", result.stderr)
 
 

@@ -397,6 +397,15 @@ def evaluate(
     evaluate_and_report(opened, data=data)
 
 
+def _check_run_model(run: Path | None) -> None:
+    """``--run RUN`` for labelling (predict, score): ``_warn_unfinished`` where RUN is a training run's folder;
+    its model.pt is replaced each epoch while another process trains it."""
+    from arrhythmia.runs import Run
+
+    if run is not None and (Path(run) / Run.CONFIG).is_file():
+        _warn_unfinished(Run.open(run))
+
+
 def _warn_unfinished(run, model: bool = True) -> None:
     """One warning line where ``run`` (a Run) stopped training before its end and was not resumed: evaluated,
     reported or exported as it stands, it is the model of the epochs trained so far. One error line where
@@ -561,6 +570,7 @@ def predict(
     from arrhythmia.labelling import PredictOptions, label_file
     from arrhythmia.predict import UNSURE_BELOW
 
+    _check_run_model(run)
     options = PredictOptions(
         fs=fs,
         lead=lead,
@@ -708,6 +718,8 @@ def score(
 
     if units is not None:
         mv_per_unit(units)  # a unit that is none is said once, not once per recording
+    if predictions is None:
+        _check_run_model(run)
     recordings = find_recordings(records)
     if not recordings:
         raise ArrhythmiaError(f"{', '.join(map(str, records))}: no recordings found")
