@@ -51,8 +51,11 @@ def _named(exc: OSError, path: Path, temporary: str) -> OSError:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """``text`` in ``path``, written atomically (``atomic_write_bytes``)."""
-    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
+    """``text`` in ``path``, written atomically (``atomic_write_bytes``), in UTF-8 and its line endings as they
+    are: the platform's default would be cp1252 on a Western Windows (a report's ``µV`` as byte 0xB5 under a page
+    that says UTF-8, a name beyond cp1252 an error), and its newline translation would turn the ``\r\n`` that
+    pandas writes there into ``\r\r\n`` (a blank row after each in Excel)."""
+    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -66,7 +69,7 @@ def read_json(path: Path, what: str = "file") -> dict:
     if not path.is_file():
         raise ArrhythmiaError(f"{path}: {what} does not exist")
     try:
-        value = json.loads(path.read_text())
+        value = json.loads(path.read_text(encoding="utf-8-sig"))  # as written; a BOM of Notepad's tolerated
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArrhythmiaError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(value, dict):

@@ -1,0 +1,40 @@
+"""Files as a Windows PC meets them: outputs written in UTF-8 whatever the platform's default encoding
+(cp1252 on a Western Windows), so that a report's ``µV`` or a folder's ``Müller`` reads back as written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _strict_encoding(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``code`` run in a Python that fails on any open() without encoding= (the platform's default: cp1252 on a
+    Western Windows, where a report's ``µV`` would be written as byte 0xB5 under a page that says UTF-8)."""
+    return subprocess.run(
+        [sys.executable, "-X", "warn_default_encoding", "-W", "error::EncodingWarning", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+    )
+
+
+def test_text_and_json_are_written_and_read_as_utf8(tmp_path):
+    code = (
+        "from pathlib import Path\n"
+        "from arrhythmia.files import write_text_atomic, write_json, read_json\n"
+        "write_text_atomic(Path('Patient Müller') / 'beats.csv', 'lead\\nECG (µV)\\n')\n"
+        "write_json(Path('summary.json'), {'lead': 'ECG (µV)'})\n"
+        "assert read_json(Path('summary.json'))['lead'] == 'ECG (µV)'\n"
+    )
+    done = _strict_encoding(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "Patient Müller" / "beats.csv").read_bytes() == "lead\nECG (µV)\n".encode()
+
+
+def test_json_saved_by_notepad_with_a_byte_order_mark_is_read(tmp_path):
+    from arrhythmia.files import read_json
+
+    (tmp_path / "card.json").write_bytes('{"author": "Müller"}'.encode("utf-8-sig"))
+    assert read_json(tmp_path / "card.json") == {"author": "Müller"}
