@@ -8,6 +8,8 @@ summary = summarise(beats)                              # counts, heart rate, ec
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -619,39 +621,59 @@ def label_recording(
     sign = polarity(signal, fs, peaks)
     # A multi-day recording may point one way for a day and the other the next (a patch worn upside down):
     # the parts whose beats clearly point against the rest are turned as well.
-    turned = turned_parts(signal, fs, peaks, sign)
-    result.turned = turned
-    flips = sign < 0 or len(turned) > 0
+    result.turned, result.inverted = turned_parts(signal, fs, peaks, sign), sign < 0
+    detection = _Detection(
+        peaks, offsets, np.concatenate([stretches for _, stretches, _ in detected]), noise, ventricular
+    )
+    steps = _Steps(config, chunk_s, reviewed, ask, episodes, search_back, with_rhythm)
     # Turned in place where the signal is this function's own, or its caller's to lend: a copy of a week's signal
-    # is gigabytes. It is turned back below, whatever happens, so that it is drawn as read.
-    in_place = flips and (in_place or signal is not as_read)
-    if flips:
-        upright = signal if in_place else signal.copy()
-        _turn_over(upright, sign, turned)
-        recording = replace(recording, signal=upright)
+    # is gigabytes.
+    with _upright(recording, sign, result.turned, in_place or signal is not as_read) as upright:
+        return _label_upright(result, upright, model, detection, cleaned.noisy_blocks, steps)
+
+
+@dataclass
+class _Detection:
+    """What ``label_recording`` found before labelling: the detected beats, (n,) each, their R-peak ``peaks``
+    (samples) and ``offsets`` (between samples); the detector's P-wave ``stretches`` (``p_wave_consistency``);
+    ``noise``: (n_samples,) bool, unanalysable; ``ventricular``: the ventricular flutter stretches."""
+
+    peaks: np.ndarray
+    offsets: np.ndarray
+    stretches: np.ndarray
+    noise: np.ndarray
+    ventricular: np.ndarray
+
+
+@dataclass
+class _Steps:
+    """``label_recording``'s settings for the steps from cutting the beats on (see its parameters); ``adapt``:
+    the adaptation's settings, None for none."""
+
+    adapt: AdaptConfig | None
+    chunk_s: float
+    reviewed: dict[int, str] | None
+    ask: int
+    episodes: EpisodeConfig | None
+    search_back: bool
+    with_rhythm: bool
+
+
+@contextmanager
+def _upright(recording: Recording, sign: int, turned: np.ndarray, in_place: bool) -> Iterator[Recording]:
+    """``recording`` with its beats pointing up: its signal turned over (``_turn_over``) where ``sign`` is -1 or
+    parts are ``turned``; a copy, or, ``in_place``, the signal itself, turned back when the block ends, whatever
+    happens (the recording is drawn as read)."""
+    if not (sign < 0 or len(turned)):
+        yield recording
+        return
+    upright = recording.signal if in_place else recording.signal.copy()
+    _turn_over(upright, sign, turned)
     try:
-        return _label_upright(
-            result,
-            recording,
-            model,
-            peaks,
-            offsets,
-            detected,
-            noise,
-            ventricular,
-            cleaned,
-            config,
-            sign,
-            chunk_s,
-            reviewed,
-            ask,
-            episodes,
-            search_back,
-            with_rhythm,
-        )
+        yield replace(recording, signal=upright)
     finally:
         if in_place:
-            _turn_over(signal, sign, turned)
+            _turn_over(upright, sign, turned)
 
 
 def _turn_over(signal: np.ndarray, sign: int, turned: np.ndarray) -> None:
@@ -667,30 +689,21 @@ def _label_upright(
     result: RecordingLabels,
     recording: Recording,
     model: BeatModel,
-    peaks: np.ndarray,
-    offsets: np.ndarray,
-    detected: list,
-    noise: np.ndarray,
-    ventricular: np.ndarray,
-    cleaned: _CleanSignal,
-    config: AdaptConfig | None,
-    sign: int,
-    chunk_s: float,
-    reviewed: dict[int, str] | None,
-    ask: int,
-    episodes: EpisodeConfig | None,
-    search_back: bool,
-    with_rhythm: bool = True,
+    detection: _Detection,
+    noisy_blocks: np.ndarray,
+    steps: _Steps,
 ) -> RecordingLabels:
     """``label_recording``'s steps from cutting the beats on: ``recording`` is the signal with its beats pointing
-    up, ``peaks`` (samples) and ``offsets`` its beats and ``detected`` the detector's chunks."""
+    up, ``detection`` its beats; ``noisy_blocks``: the blocks low-passed for muscle noise (``_CleanSignal``)."""
+    peaks, offsets, noise = detection.peaks, detection.offsets, detection.noise
+    config, chunk_s, reviewed, ask, episodes = steps.adapt, steps.chunk_s, steps.reviewed, steps.ask, steps.episodes
     fs = recording.fs
     # The rhythm is read with each interval across lost signal closed up: the gap is no beat's interval.
     cut = cut_recording(recording, peaks, model.window, model.takes_context, chunk_s, lost=noise)
     kept_probs = model.predict_proba(cut.X, cut.context) if len(cut.X) else np.zeros((0, len(model.classes)))
     kept_peaks = peaks[cut.kept]
     found, found_probs = np.zeros(0, np.int64), np.zeros((0, len(model.classes)), np.float32)
-    if search_back:
+    if steps.search_back:
         labels_before = np.full(len(peaks), "", dtype=object)
         labels_before[cut.kept] = aami_calls(kept_probs, model.classes)
         found, found_probs = _beats_in_v_runs(recording, peaks, labels_before.astype(str), model, chunk_s, noise)
@@ -708,7 +721,7 @@ def _label_upright(
         rhythm = _timing(closed_gaps(peaks, noise), fs, cut.kept, config)
         # Where much of the recording was low-passed for muscle noise, its beats are grouped by shape with all
         # of them low-passed alike: else the filtered beats of the usual shape split off into families of their own.
-        alike = cleaned.noisy_blocks.any() and cleaned.noisy_blocks.mean() >= SAME_BAND_SHARE
+        alike = noisy_blocks.any() and noisy_blocks.mean() >= SAME_BAND_SHARE
         shapes = same_band(cut.X, model.window.fs) if alike else None
         adapted = adapt_labels(
             model, cut.X, cut.context, kept_probs, config, str(recording.path), given, rhythm, shapes
@@ -721,7 +734,7 @@ def _label_upright(
             result.templates = np.stack(
                 [np.median(cut.X[adapted.families.family == f], axis=0) for f in range(len(result.families))]
             ).astype(np.float32)
-    p_wave = p_wave_consistency(np.concatenate([stretches for _, stretches, _ in detected]))
+    p_wave = p_wave_consistency(detection.stretches)
     atrial_values = atrial_activity(recording.signal, fs, peaks)  # (hz, organisation, mV), (n_peaks,) each
     if config is not None and config.af_as_n:
         atrial = tuple(values[cut.kept] for values in atrial_values)
@@ -759,13 +772,12 @@ def _label_upright(
         beats = beats.with_found(found[added], found_probs[added])
     table = _beats_table(beats, recording, model.classes)
     result.beats = table
-    result.inverted = sign < 0
 
     # 5. The rhythm: episodes, hourly (and daily) tables and HRV over the labelled beats.
     labelled = table["label"].astype(str).to_numpy() != ""
     labels = as_aami(table["label"].astype(str).to_numpy()[labelled])
     atrial = tuple(values[labelled] for values in beats.atrial)
-    rhythm_of = (beats.p_wave[labelled], atrial, table["gap_activity"].to_numpy()[labelled], ventricular)
+    rhythm_of = (beats.p_wave[labelled], atrial, table["gap_activity"].to_numpy()[labelled], detection.ventricular)
     # Each beat's likeness is to the detected beat before it, labelled or not (unlabelled ones are rare: a window
     # cut off at an edge of the signal).
     run_noise = tuple(table[column].to_numpy()[labelled] for column in BEAT_NOISE_COLUMNS)
@@ -779,7 +791,7 @@ def _label_upright(
         episodes,
         *rhythm_of,
         beat_noise=run_noise,
-        with_rhythm=with_rhythm,
+        with_rhythm=steps.with_rhythm,
     )
 
 
