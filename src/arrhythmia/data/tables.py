@@ -1,9 +1,10 @@
-"""CSV tables as devices and spreadsheets write them: the lines above the table skipped, cells separated by
-commas, semicolons or tabs, decimal commas, missing samples; read as text (which says which cell is wrong)
-or, for a day of samples, straight into numbers or a chunk at a time."""
+"""CSV tables as devices and spreadsheets write them: in UTF-8, UTF-16 or cp1252 (``csv_encoding``), the lines
+above the table skipped, cells separated by commas, semicolons or tabs, decimal commas, missing samples; read
+as text (which says which cell is wrong) or, for a day of samples, straight into numbers or a chunk at a time."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,19 +65,42 @@ def is_header_field(line: str) -> bool:
     return re.fullmatch(HEADER_FIELD, line.rstrip("\r\n")) is not None
 
 
+def csv_encoding(path: Path) -> str:
+    """The text encoding of a CSV file, as spreadsheets on Windows save one: ``utf-16`` where the file begins with
+    UTF-16's byte-order mark (Excel's "Unicode Text"), ``utf-8-sig`` where its first 64 KB are UTF-8 ("CSV
+    UTF-8", whose byte-order mark would stick to the first name; plain ASCII too), else ``cp1252`` (Excel's "CSV
+    (Comma delimited)" on a Western Windows, whose ``µV`` is the byte 0xB5, no UTF-8)."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a character cut at 64 KB is no error
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+#: What a byte the encoding has no character for becomes (a stray byte past the first 64 KB, cp1252's five
+#: unused ones): U+FFFD, which no number holds, so that a cell with one is named as not a number.
+ENCODING_ERRORS = "replace"
+
+
 @dataclass(frozen=True)
 class Preamble:
-    """What lies above a CSV's table, and how its cells are separated.
+    """What lies above a CSV's table, how its cells are separated, and the file's encoding.
 
     skipped: the file's lines before the table's first row (blank lines, ``#`` comments, a cardiograph's
     ``key: value`` block); comments: their text, without a comment's ``#``; separator: ``,``, ``;`` or a tab;
-    said: what those lines are, for a message (``'#' comment lines`` or ``a header``).
+    said: what those lines are, for a message (``'#' comment lines`` or ``a header``); encoding: the file's
+    (``csv_encoding``).
     """
 
     skipped: int
     comments: tuple[str, ...]
     separator: str
     said: str
+    encoding: str = "utf-8-sig"
 
 
 def csv_preamble(path: Path) -> Preamble:
@@ -85,7 +109,8 @@ def csv_preamble(path: Path) -> Preamble:
     from its first 64 KB; DataError where the file is missing or holds nothing but them."""
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+    encoding = csv_encoding(path)
+    with path.open(newline="", encoding=encoding, errors=ENCODING_ERRORS) as fh:
         head = fh.read(65536)
     lines = head.splitlines()
     skipped = 0
@@ -100,7 +125,8 @@ def csv_preamble(path: Path) -> Preamble:
         text for line in lines[:skipped] if (text := (line.strip()[1:] if is_comment(line) else line).strip())
     )
     said = "'#' comment lines" if all(is_comment(line) for line in lines[:skipped] if line.strip()) else "a header"
-    preamble = Preamble(skipped=skipped, comments=comments, separator=_separator(lines[skipped:]), said=said)
+    separator = _separator(lines[skipped:])
+    preamble = Preamble(skipped=skipped, comments=comments, separator=separator, said=said, encoding=encoding)
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(_empty(path, preamble))
     return preamble
@@ -143,14 +169,14 @@ def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
     preamble = csv_preamble(path)
     first = 0
     try:
-        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark that would stick to the first name
         with pd.read_csv(
             path,
             header=None,
             dtype=str,
             keep_default_na=False,
             sep=preamble.separator,
-            encoding="utf-8-sig",
+            encoding=preamble.encoding,
+            encoding_errors=ENCODING_ERRORS,
             skiprows=preamble.skipped,
             chunksize=rows or _WHOLE,
         ) as reader:
@@ -258,7 +284,8 @@ def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
                 path,
                 header=None,
                 sep=preamble.separator,
-                encoding="utf-8-sig",
+                encoding=preamble.encoding,
+                encoding_errors=ENCODING_ERRORS,
                 skiprows=preamble.skipped + header_rows,
                 dtype=np.float64,
                 na_values=missing,
@@ -285,9 +312,10 @@ def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
 def _rows_in(path: Path, preamble: Preamble, at_least: int) -> int:
     """How many rows a CSV's table holds, from its size and its first lines' length (a few percent over):
     ``at_least`` where the rows already read say more."""
-    with path.open("rb") as fh:
+    with path.open(encoding=preamble.encoding, errors=ENCODING_ERRORS, newline="") as fh:
         lines = fh.read(65536).splitlines()[preamble.skipped : preamble.skipped + 1000]
-    per_row = max(sum(len(line) + 1 for line in lines) / max(len(lines), 1), 1.0)
+    width = 2 if preamble.encoding == "utf-16" else 1  # bytes a character of a number takes
+    per_row = max(width * sum(len(line) + 1 for line in lines) / max(len(lines), 1), 1.0)
     return max(int(1.05 * path.stat().st_size / per_row) + 1000, at_least)
 
 

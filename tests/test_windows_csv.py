@@ -1,0 +1,49 @@
+"""CSV signals as Excel on Windows saves them: "CSV (Comma delimited)" in cp1252 with CRLF and a ``µV`` (byte
+0xB5) in its header, "CSV UTF-8" with a byte-order mark, "Unicode Text" (UTF-16 with a BOM, tab-separated), and
+German files (``;`` between cells, decimal commas, ``Zeit [s]``, ``Ableitung II [µV]``). Each is read at its
+rate, in mV, its names as written (never ``Âµ``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arrhythmia.data.recording import read_input
+from arrhythmia.data.synthetic import synthetic_ecg
+
+FS = 250
+MV = synthetic_ecg(duration_s=20.0, fs=FS, seed=3).signal
+TIMES = np.arange(len(MV)) / FS
+
+
+def _rows(separator: str, decimal: str) -> str:
+    return "".join(f"{t:.3f}{separator}{v * 1000:.1f}\n".replace(".", decimal) for t, v in zip(TIMES, MV))
+
+
+def _write(path, text: str, encoding: str):
+    path.write_bytes(text.replace("\n", "\r\n").encode(encoding))  # Windows' line endings
+    return path
+
+
+EXCEL = {
+    "comma delimited, cp1252": ("Time (s),ECG (µV)\n" + _rows(",", "."), "cp1252", "ECG (µV)"),
+    "CSV UTF-8": ("Time (s),ECG (µV)\n" + _rows(",", "."), "utf-8-sig", "ECG (µV)"),
+    "Unicode Text": ("Time (s)\tECG (µV)\n" + _rows("\t", "."), "utf-16", "ECG (µV)"),
+    "German, cp1252": ("Zeit [s];Ableitung II [µV]\n" + _rows(";", ","), "cp1252", "Ableitung II [µV]"),
+    "German, Unicode Text": ("Zeit [s]\tAbleitung II [µV]\n" + _rows("\t", ","), "utf-16", "Ableitung II [µV]"),
+}
+
+
+@pytest.mark.parametrize("saved_as", list(EXCEL))
+def test_excel_csv_is_read_in_its_encoding(tmp_path, saved_as):
+    text, encoding, lead = EXCEL[saved_as]
+    recording = read_input(_write(tmp_path / "Patient Müller.csv", text, encoding))
+    assert recording.fs == FS and recording.lead == lead and recording.millivolts
+    assert np.allclose(recording.signal, MV, atol=1e-4)
+
+
+def test_a_cp1252_comment_above_the_table_is_kept_as_written(tmp_path):
+    text = "# Patient: Müller, Jürgen\n# Einheit: µV\n" + "Zeit [s];EKG\n" + _rows(";", ",")
+    recording = read_input(_write(tmp_path / "ekg.csv", text, "cp1252"))
+    assert recording.notes == ("Patient: Müller, Jürgen", "Einheit: µV")
+    assert recording.lead == "EKG" and recording.fs == FS
