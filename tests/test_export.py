@@ -412,3 +412,38 @@ def test_a_cross_validations_directory_is_named_so_with_its_folds_to_export(tmp_
     message = str(refused.value)
     assert message.startswith(f"{tmp_path / 'cv'}: a cross-validation's directory: its folds are runs (fold-1, fold-2)")
     assert f"`arrhythmia export {tmp_path / 'cv' / 'fold-1'}`" in message
+
+
+class _Attending(torch.nn.Module):
+    """A tiny transformer over the beat window: attention, whose fast path PyTorch takes only without autograd."""
+
+    def __init__(self, n_classes: int = 5, input_length: int = 187):
+        super().__init__()
+        self.embed = torch.nn.Conv1d(1, 16, kernel_size=8, stride=4)
+        self.encoder = torch.nn.TransformerEncoderLayer(16, nhead=2, dim_feedforward=32, batch_first=True)
+        self.head = torch.nn.Linear(16, n_classes)
+
+    def forward(self, x, context=None):
+        tokens = self.encoder(self.embed(x).transpose(1, 2))
+        return self.head(tokens.mean(dim=1))
+
+
+def test_a_model_with_attention_is_exported_as_torchscript(tmp_path):
+    """Traced with autograd on, PyTorch's attention took one path on the first run and another on the check
+    ('TracingCheckError: Graphs differed across invocations'): a transformer of one's own could not be exported."""
+    from arrhythmia import models
+
+    models.register("test-attending", "a tiny transformer")(_Attending)
+    try:
+        beats = load_synthetic(n_records=3, duration_s=60)
+        config = TrainConfig(model="test-attending", epochs=1, batch_size=64, threads=1)
+        run = run_experiment(
+            config, run_dir=tmp_path / "run", beats=beats, progress=False, log=lambda _: None, report=False
+        )
+        path = export_model(run, "torchscript")
+        with torch.no_grad():
+            probs = torch.jit.load(str(path))(torch.from_numpy(beats.X[:16])).numpy()
+        assert np.allclose(probs, Classifier.from_run(run).predict_proba(beats.X[:16]), atol=1e-5)
+    finally:
+        for table in (models._REGISTRY, models._DESCRIPTIONS, models._SOURCES):
+            table.pop("test-attending", None)

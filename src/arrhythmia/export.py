@@ -310,7 +310,8 @@ def export_model(
         names.append("context")
     meta = metadata(classifier)
     if fmt == "torchscript":
-        traced = torch.jit.trace(module, example)
+        with torch.no_grad():  # as it is run: attention takes another path with autograd, and the check fails
+            traced = torch.jit.trace(module, example)
         extra = {"metadata.json": json.dumps(meta)}
         _write(out, lambda tmp: torch.jit.save(traced, str(tmp), _extra_files=extra))
         return out
