@@ -6,6 +6,7 @@ rate, in mV, its names as written (never ``Âµ``)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from arrhythmia.data.recording import read_input
@@ -47,3 +48,36 @@ def test_a_cp1252_comment_above_the_table_is_kept_as_written(tmp_path):
     recording = read_input(_write(tmp_path / "ekg.csv", text, "cp1252"))
     assert recording.notes == ("Patient: Müller, Jürgen", "Einheit: µV")
     assert recording.lead == "EKG" and recording.fs == FS
+
+
+def test_a_trailing_separator_and_empty_rows_at_the_end_are_no_samples(tmp_path):
+    # Excel ends every row with ';' where a column beyond the table was once touched, and saves the rows below
+    # the table it was touched in as ';;' and blank lines
+    rows = _rows(";", ",").replace("\n", ";\n")
+    text = "Zeit [s];Ableitung II [µV];\n" + rows + ";;\n\n;;\n"
+    recording = read_input(_write(tmp_path / "ekg.csv", text, "cp1252"))
+    assert recording.fs == FS and recording.lead == "Ableitung II [µV]"
+    assert len(recording.signal) == len(MV) and np.allclose(recording.signal, MV, atol=1e-4)
+
+
+def test_a_last_line_cut_off_is_left_out_with_a_warning(tmp_path):
+    # a copy from the share stopped mid-line: no line end, and the row holds only part of its cells
+    text = "Zeit [s];Ableitung II [µV]\n" + _rows(";", ",") + "20,0"
+    path = _write(tmp_path / "ekg.csv", text, "cp1252")
+    with pytest.warns(UserWarning, match=r"ekg\.csv: its last line is cut off .*'20,0'.*left out"):
+        recording = read_input(path)
+    assert recording.fs == FS and len(recording.signal) == len(MV)
+
+
+def test_a_whole_last_line_without_a_line_end_is_a_sample(tmp_path):
+    text = "Zeit [s];Ableitung II [µV]\n" + _rows(";", ",").rstrip("\n")
+    recording = read_input(_write(tmp_path / "ekg.csv", text, "cp1252"))
+    assert len(recording.signal) == len(MV)
+
+
+def test_time_stamps_above_empty_rows_still_give_the_rate_and_start(tmp_path):
+    stamps = pd.Timestamp("2024-03-01 09:12:33") + pd.to_timedelta(TIMES, unit="s")
+    rows = "".join(f"{s:%Y-%m-%d %H:%M:%S.%f};{v * 1000:.1f}\n".replace(".", ",") for s, v in zip(stamps, MV))
+    recording = read_input(_write(tmp_path / "ekg.csv", "Zeit;Ableitung II [µV]\n" + rows + ";\n;\n", "cp1252"))
+    assert recording.fs == FS and str(recording.start) == "2024-03-01 09:12:33"
+    assert len(recording.signal) == len(MV)

@@ -16,7 +16,14 @@ import numpy as np
 
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start, start_text
-from arrhythmia.data.tables import cells_to_numbers, csv_cell_chunks, csv_numbers, has_commas, quoted_decimal_commas
+from arrhythmia.data.tables import (
+    cells_to_numbers,
+    csv_cell_chunks,
+    csv_numbers,
+    has_commas,
+    last_line,
+    quoted_decimal_commas,
+)
 from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
     OTHER_LEAD,
@@ -754,8 +761,9 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
             )
         return BeatRows(X=np.concatenate(beats).astype(np.float32), path=path)
 
-    elapsed, origins = _elapsed_columns(body), _date_time_columns(body)
-    start = _first_stamp(body, origins)
+    kept = _without_blank_tail(body)  # Excel's ';;' rows under a table would hide its time stamps' column
+    elapsed, origins = _elapsed_columns(kept), _date_time_columns(kept)
+    start = _first_stamp(kept, origins)
 
     def numbers(cells, row: int) -> np.ndarray:
         seconds = {i: _elapsed_seconds(cells.iloc[:, i]).to_numpy(dtype=np.float64) for i in elapsed}
@@ -784,16 +792,57 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
     resolutions = resolution(body)
     fast = None if exact or elapsed or origins else csv_numbers(path, header_rows)
     if fast is not None and fast.shape[1] == head.shape[1] and np.array_equal(fast[: len(head)], head, equal_nan=True):
-        return _SignalTable(
-            names, has_header, units, fast, first_row, elapsed, start, resolutions, len(fast) == len(head), comments
-        )
+        whole = len(fast) == len(head)
+        fast, names = _table_end(fast, names, has_header, path, frame.attrs["encoding"])
+        return _SignalTable(names, has_header, units, fast, first_row, elapsed, start, resolutions, whole, comments)
     parts = [head]
     for chunk in chunks:
         chunk = quoted_decimal_commas(chunk, path, skipped, header=False) if with_commas else chunk
         parts.append(numbers(chunk, skipped + 1 + chunk.attrs["first"]))
         resolutions = np.maximum(resolutions, resolution(chunk)).tolist()
     data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    data, names = _table_end(data, names, has_header, path, frame.attrs["encoding"])
     return _SignalTable(names, has_header, units, data, first_row, elapsed, start, resolutions, True, comments)
+
+
+def _without_blank_tail(cells):
+    """``cells`` (a table of strings) without the rows at its end whose every cell is blank."""
+    blank = cells.apply(lambda column: column.str.strip() == "").all(axis=1).to_numpy()
+    filled = np.flatnonzero(~blank)
+    return cells.iloc[: filled[-1] + 1] if filled.size else cells
+
+
+#: Rows looked at a time for the empty rows at a table's end (``_table_end``): Excel may save a million.
+TAIL_BLOCK = 4096
+
+
+def _table_end(
+    data: np.ndarray, names: list[str], has_header: bool, path: Path, encoding: str
+) -> tuple[np.ndarray, list[str]]:
+    """A signal CSV's numbers ((n_rows, n_columns) float64, NaN where a cell is missing) and column names, less
+    what a spreadsheet adds at the table's end, which holds no samples: an empty last column (a separator ending
+    every row, where a column beyond the table was once touched: ``0,004;-0,151;``), the empty rows under the
+    table (``;;``, blank lines), and a last line cut off (a copy stopped mid-line: no line end, and cells
+    missing that the row above holds), left out with a warning. DataError where no row holds a number."""
+    if data.shape[1] > 1 and not (has_header and names[-1]) and np.isnan(data[:, -1]).all():
+        data, names = data[:, :-1], names[:-1]
+    line, ended = last_line(path, encoding)
+    if not ended and len(data) > 1 and (np.isnan(data[-1]) & ~np.isnan(data[-2])).any():
+        warnings.warn(
+            f"{path}: its last line is cut off (no line end, cells missing: {line.strip()!r}): left out", stacklevel=5
+        )
+        data = data[:-1]
+    end = len(data)
+    while end:
+        block = data[max(end - TAIL_BLOCK, 0) : end]
+        filled = np.flatnonzero(~np.isnan(block).all(axis=1))
+        if filled.size:
+            end -= len(block) - int(filled[-1]) - 1
+            break
+        end -= len(block)
+    if end == 0:
+        raise DataError(f"{path}: file holds no samples (no row holds a number)")
+    return data[:end], names
 
 
 def _unit_in_name(name: str) -> float | None:

@@ -81,6 +81,19 @@ def csv_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+def last_line(path: Path, encoding: str) -> tuple[str, bool]:
+    """A text file's last line (from its last 4 KB, without its line end) and whether the file ends with a line
+    break: a file copied or written only in part ends mid-line. ``encoding``: the file's (``csv_encoding``)."""
+    with path.open("rb") as fh:
+        if encoding == "utf-16":  # the tail has no byte-order mark of its own: the file's first says the order
+            encoding = "utf-16-be" if fh.read(2) == codecs.BOM_UTF16_BE else "utf-16-le"
+        size = fh.seek(0, 2)
+        fh.seek(max(size - 4096, 0) // 2 * 2)  # a UTF-16 character's first byte
+        tail = fh.read().decode(encoding, errors=ENCODING_ERRORS)
+    lines = tail.splitlines()
+    return (lines[-1] if lines else ""), tail.endswith(("\n", "\r"))
+
+
 #: What a byte the encoding has no character for becomes (a stray byte past the first 64 KB, cp1252's five
 #: unused ones): U+FFFD, which no number holds, so that a cell with one is named as not a number.
 ENCODING_ERRORS = "replace"
@@ -163,7 +176,8 @@ def read_csv_cells(path: Path):
 def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
     """``read_csv_cells``'s table, ``rows`` rows at a time (all at once for None): a day of samples read as text
     takes several GB, a few hundred thousand rows a few tens of MB. Each chunk's ``attrs`` say ``skipped_lines``
-    and ``comments`` (as ``read_csv_cells``'s) and ``first``, the index of its first row in the table."""
+    and ``comments`` (as ``read_csv_cells``'s), ``first``, the index of its first row in the table, and
+    ``encoding``, the file's (``csv_encoding``)."""
     import pandas as pd
 
     preamble = csv_preamble(path)
@@ -185,7 +199,9 @@ def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
                     break
                 if preamble.separator != ",":
                     frame = _decimal_points(frame, header=first == 0)
-                frame.attrs.update(skipped_lines=preamble.skipped, comments=preamble.comments, first=first)
+                frame.attrs.update(
+                    skipped_lines=preamble.skipped, comments=preamble.comments, first=first, encoding=preamble.encoding
+                )
                 yield frame
                 first += len(frame)
     except pd.errors.EmptyDataError:
