@@ -11,6 +11,7 @@ import pytest
 
 from arrhythmia.data.recording import read_input
 from arrhythmia.data.synthetic import synthetic_ecg
+from arrhythmia.errors import DataError
 
 FS = 250
 MV = synthetic_ecg(duration_s=20.0, fs=FS, seed=3).signal
@@ -81,3 +82,27 @@ def test_time_stamps_above_empty_rows_still_give_the_rate_and_start(tmp_path):
     recording = read_input(_write(tmp_path / "ekg.csv", "Zeit;Ableitung II [µV]\n" + rows + ";\n;\n", "cp1252"))
     assert recording.fs == FS and str(recording.start) == "2024-03-01 09:12:33"
     assert len(recording.signal) == len(MV)
+
+
+def test_excel_error_cells_are_missing_samples_said_in_one_warning(tmp_path):
+    # a German Excel writes NA() as '#NV', a division by an empty cell as '#DIV/0!'
+    lines = ("Zeit [s];Ableitung II [µV]\n" + _rows(";", ",")).splitlines()
+    for row, cell in ((101, "#NV"), (202, "#DIV/0!"), (303, "#NV")):
+        lines[row] = lines[row].split(";")[0] + ";" + cell
+    path = _write(tmp_path / "ekg.csv", "\n".join(lines) + "\n", "cp1252")
+    with pytest.warns(
+        UserWarning,
+        match=r"ekg\.csv: 3 cells hold Excel's error values \('#NV' 2, '#DIV/0!' 1; "
+        r"the first at row 102, column 2\): read as missing samples",
+    ) as caught:
+        recording = read_input(path)
+    assert len([w for w in caught if "Excel" in str(w.message)]) == 1
+    assert recording.fs == FS and np.isnan(recording.signal[[100, 201, 302]]).all()
+    assert np.isnan(recording.signal).sum() == 3
+
+
+def test_another_word_in_a_cell_is_still_named(tmp_path):
+    lines = ("Time (s),ECG (µV)\n" + _rows(",", ".")).splitlines()
+    lines[50] = lines[50].split(",")[0] + ",lead off"
+    with pytest.raises(DataError, match=r"ekg\.csv: row 51, column 2: not a finite number \('lead off'\)"):
+        read_input(_write(tmp_path / "ekg.csv", "\n".join(lines) + "\n", "cp1252"))

@@ -17,6 +17,7 @@ import numpy as np
 from arrhythmia.data.beats import BEAT_LENGTH
 from arrhythmia.data.clock import Start, start_text
 from arrhythmia.data.tables import (
+    ExcelErrors,
     cells_to_numbers,
     csv_cell_chunks,
     csv_numbers,
@@ -765,13 +766,15 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
     elapsed, origins = _elapsed_columns(kept), _date_time_columns(kept)
     start = _first_stamp(kept, origins)
 
+    excel_errors = ExcelErrors()  # said once for the file, not once per chunk
+
     def numbers(cells, row: int) -> np.ndarray:
         seconds = {i: _elapsed_seconds(cells.iloc[:, i]).to_numpy(dtype=np.float64) for i in elapsed}
         seconds |= {i: _date_time_seconds(cells.iloc[:, i], origin) for i, origin in origins.items()}
         if seconds:  # read as numbers below, then given their seconds
             cells = cells.copy()
             cells.iloc[:, list(seconds)] = "0"
-        values = cells_to_numbers(cells, path, first_row=row, missing_ok=True)
+        values = cells_to_numbers(cells, path, first_row=row, missing_ok=True, excel_errors=excel_errors)
         for i, column in seconds.items():
             values[:, i] = column
         return values
@@ -801,6 +804,8 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
         parts.append(numbers(chunk, skipped + 1 + chunk.attrs["first"]))
         resolutions = np.maximum(resolutions, resolution(chunk)).tolist()
     data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if excel_errors.counts:
+        warnings.warn(excel_errors.said(path), stacklevel=4)
     data, names = _table_end(data, names, has_header, path, frame.attrs["encoding"])
     return _SignalTable(names, has_header, units, data, first_row, elapsed, start, resolutions, True, comments)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -347,12 +348,38 @@ def _grown(table: np.ndarray | None, n_rows: int, rows: int, columns: int) -> np
 MISSING_CELLS = ("", "nan", "na", "n/a", "null")
 
 
-def cells_to_numbers(frame, path: Path, first_row: int = 1, missing_ok: bool = False) -> np.ndarray:
+#: An error value of Excel's in any of its languages: a formula that failed (``#DIV/0!``, ``#WERT!``, ``#REF!``)
+#: or ``NA()``'s "not available" (``#N/A``, German ``#NV``, Italian ``#N/D``).
+EXCEL_ERROR = r"#[^\W\d_][\w/]*[!?]?"
+
+
+@dataclass
+class ExcelErrors:
+    """The error values of Excel met in a table's cells (``EXCEL_ERROR``): how many of each, in the order met,
+    and where the first was (``row R, column C``)."""
+
+    counts: Counter = field(default_factory=Counter)
+    first: str | None = None
+
+    def said(self, path: Path) -> str | None:
+        """One line for a warning: how many cells, of which errors, and where the first; None where none was met."""
+        if not self.counts:
+            return None
+        n, each = sum(self.counts.values()), ", ".join(f"{text!r} {k}" for text, k in self.counts.items())
+        cells = f"{n:,} cells hold Excel's error values" if n > 1 else "1 cell holds an Excel error value"
+        return f"{path}: {cells} ({each}; the first at {self.first}): read as missing samples"
+
+
+def cells_to_numbers(
+    frame, path: Path, first_row: int = 1, missing_ok: bool = False, excel_errors: ExcelErrors | None = None
+) -> np.ndarray:
     """The cells as float64; DataError naming the first cell that is not a finite number.
 
     ``first_row`` is the file's line number of the frame's first row, for the message. ``missing_ok``: a
     cell in ``MISSING_CELLS`` (an empty cell, ``NaN``, ...) is a missing sample, NaN, as WFDB and NumPy
-    signals mark them, and only other text is an error.
+    signals mark them, and only other text is an error. ``excel_errors``: where given (with ``missing_ok``),
+    an Excel error value (``EXCEL_ERROR``: ``#NV``, ``#DIV/0!``) is a missing sample too, counted there for
+    the caller to say once for the whole file.
     """
     import pandas as pd
 
@@ -362,6 +389,13 @@ def cells_to_numbers(frame, path: Path, first_row: int = 1, missing_ok: bool = F
         missing = frame.apply(lambda column: column.str.strip().str.lower().isin(MISSING_CELLS)).to_numpy()
         values[missing] = np.nan
         bad &= ~missing
+    if excel_errors is not None and missing_ok and bad.any():
+        errors = bad & frame.apply(lambda column: column.str.strip().str.fullmatch(EXCEL_ERROR)).to_numpy()
+        for row, col in np.argwhere(errors):  # few: a cell a formula failed in
+            excel_errors.counts[frame.iat[row, col].strip()] += 1
+            excel_errors.first = excel_errors.first or f"row {row + first_row}, column {col + 1}"
+        values[errors] = np.nan
+        bad &= ~errors
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(
