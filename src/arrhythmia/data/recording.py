@@ -105,13 +105,15 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
 
     Each signal of an EDF file keeps its own rate (a Holter or sleep study stores ECG at 256-512 Hz beside
     accelerometer or respiration channels at a few Hz), so the lead is read alone, never resampled onto a
-    frame rate the channels share. A discontinuous EDF+D file is read here (``_read_edf_discontinuous``):
-    its gaps come back as missing samples.
+    frame rate the channels share. A discontinuous EDF+D file is read here (``_read_edf_records``): its gaps
+    come back as missing samples. So is a file whose header holds characters EDF does not allow (``µV`` as
+    latin-1's byte 0xB5, a patient's umlaut, as Windows Holter software writes them), which pyedflib refuses.
     """
     import pyedflib
 
-    if _check_edf_layout(path):
-        return _read_edf_discontinuous(path, lead)
+    discontinuous = _check_edf_layout(path)
+    if discontinuous or not _ascii_header(path):
+        return _read_edf_records(path, lead, discontinuous)
     try:
         with pyedflib.EdfReader(str(path)) as reader:
             names = [str(n).strip() for n in reader.getSignalLabels()]
@@ -230,21 +232,39 @@ def _check_edf_layout(path: Path) -> bool:
     return discontinuous
 
 
+def _ascii_header(path: Path) -> bool:
+    """Whether an EDF/BDF file's header (its first ``256 * (n_signals + 1)`` bytes) holds printable ASCII only,
+    as EDF requires and pyedflib insists on (but for a BDF file's first byte, 0xFF); True where it is too
+    garbled to say (pyedflib then says why)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            head += fh.read(256 * max(int(head[252:256]), 0))
+    except (OSError, ValueError):
+        return True
+    return all(32 <= byte <= 126 for byte in head[1:])
+
+
 #: The label of an EDF+/BDF+ file's annotation signal, which holds each data record's time and the events.
 EDF_ANNOTATIONS = ("EDF Annotations", "BDF Annotations")
 #: A time-stamped annotation list of EDF+: onset, optional duration, then texts, each ended by 0x14.
 _TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
 
 
-def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
-    """One signal of an EDF+D/BDF+D file, which pyedflib cannot read: each data record placed at the onset its
-    annotation signal gives it (seconds from the start), the samples no record holds missing (NaN), with one
-    warning saying how many gaps and seconds. In mV where its unit is a voltage; its events as ``_read_edf``
-    gives them. DataError for records out of order or overlapping, or without an annotation signal."""
+def _read_edf_records(path: Path, lead: str | int | None, discontinuous: bool) -> Recording:
+    """One signal of an EDF/BDF file that pyedflib cannot read, from its data records as they lie in the file.
+
+    ``discontinuous`` (EDF+D/BDF+D): each data record placed at the onset its annotation signal gives it
+    (seconds from the start), the samples no record holds missing (NaN), with one warning saying how many gaps
+    and seconds; DataError for records out of order or overlapping, or without an annotation signal. Else the
+    records follow one another (a file whose header pyedflib refuses for a character EDF does not allow). In mV
+    where its unit is a voltage (``µV`` read as latin-1 writes it); its events as ``_read_edf`` gives them."""
     from datetime import datetime
 
-    raw = path.read_bytes()
-    ns = int(raw[252:256])
+    with open(path, "rb") as fh:
+        raw = fh.read(256)
+        ns = int(raw[252:256])
+        raw += fh.read(256 * ns)
     kind = "BDF" if raw[:1] == b"\xff" else "EDF"
 
     def field(offset: int, width: int) -> list[str]:
@@ -257,19 +277,23 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
     header_bytes, n_records, duration = int(raw[184:192]), int(raw[236:244]), float(raw[244:252])
     width = 3 if kind == "BDF" else 2
     annotation = next((i for i, label in enumerate(labels) if label in EDF_ANNOTATIONS), None)
-    if annotation is None or duration <= 0:
+    if (discontinuous and annotation is None) or duration <= 0:
         raise DataError(f"{path}: {kind}+D file without an annotation signal or a record length to time its records")
     offsets = np.concatenate([[0], np.cumsum(per_record)]) * width
     record_bytes = int(offsets[-1])
-    records = np.frombuffer(raw, dtype=np.uint8, count=n_records * record_bytes, offset=header_bytes)
-    records = records.reshape(n_records, record_bytes)
+    if n_records < 0:  # -1: the recorder never counted them; the whole ones the file holds
+        n_records = (path.stat().st_size - header_bytes) // record_bytes
+    # mapped, not read: a day's records are read only where the lead lies in them
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header_bytes, shape=(n_records, record_bytes))
 
     onsets, events = [], []
-    for k in range(n_records):
+    for k in range(n_records if annotation is not None else 0):
         tals = bytes(records[k, offsets[annotation] : offsets[annotation + 1]])
         found = list(_TAL.finditer(tals))
-        if not found:
+        if not found and discontinuous:
             raise DataError(f"{path}: data record {k + 1} of this {kind}+D file gives no time")
+        if not found:
+            continue  # a continuous file's records need no time: they follow one another
         onsets.append(float(found[0].group(1)))  # the first TAL of a record: its time-keeping one
         for tal in found:
             texts = [t.decode("utf-8", "replace").strip() for t in tal.group(3).split(b"\x14")]
@@ -288,6 +312,8 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
         gain = (pmax[index] - pmin[index]) / ((dmax[index] - dmin[index]) or 1.0)
         values = (digital.astype(np.float64) - dmin[index]) * gain + pmin[index]
         rate = per_record[index] / duration
+        if not discontinuous:  # one record after another
+            return in_millivolts(values.reshape(-1), dims[index]), rate, labels[index], dims[index]
         starts = np.round((np.asarray(onsets) - onsets[0]) * rate).astype(np.int64)
         if np.any(np.diff(starts) < per_record[index]):
             k = int(np.flatnonzero(np.diff(starts) < per_record[index])[0]) + 1
@@ -315,7 +341,7 @@ def _read_edf_discontinuous(path: Path, lead: str | int | None) -> Recording:
         start = datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
     except ValueError:
         start = None
-    start_s = onsets[0]
+    start_s = onsets[0] if onsets else 0.0
     events = tuple((onset - start_s, text) for onset, text in events)
     return _edf_recording(path, signal, rate, name, unit, start, events)
 
