@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _strict_encoding(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """``code`` run in a Python that fails on any open() without encoding= (the platform's default: cp1252 on a
@@ -38,3 +40,16 @@ def test_json_saved_by_notepad_with_a_byte_order_mark_is_read(tmp_path):
 
     (tmp_path / "card.json").write_bytes('{"author": "Müller"}'.encode("utf-8-sig"))
     assert read_json(tmp_path / "card.json") == {"author": "Müller"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"], ids=["Notepad UTF-8", "ANSI", "Unicode"])
+def test_a_list_of_recordings_saved_by_notepad_is_read_in_its_encoding(tmp_path, encoding):
+    from arrhythmia.archive import find_recordings
+
+    folder = tmp_path / "Patient Müller"
+    folder.mkdir()
+    for name in ("EKG 24h.CSV", "Holter Jürgen.EDF"):
+        (folder / name).write_bytes(b"")
+    listing = tmp_path / "Liste.txt"
+    listing.write_bytes("Patient Müller\\EKG 24h.CSV\r\nPatient Müller/Holter Jürgen.EDF\r\n".encode(encoding))
+    assert find_recordings([listing]) == [folder / "EKG 24h.CSV", folder / "Holter Jürgen.EDF"]

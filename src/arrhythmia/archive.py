@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from arrhythmia.data import AAMI_CLASSES
 from arrhythmia.data.recording import RECORDING_SUFFIXES
+from arrhythmia.data.tables import csv_encoding
 from arrhythmia.data.wfdb_source import parsed_header, without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
@@ -145,12 +146,15 @@ def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
 
 
 def _listed(list_file: Path) -> list[Path]:
+    """The recordings a ``.txt`` list names, as Notepad saves one in any of its encodings (UTF-8 with or without
+    a BOM, ANSI's cp1252, "Unicode": ``tables.csv_encoding``), each relative to the list's folder; a Windows
+    path's backslashes (``Patient Müller\\EKG.csv``) are folders where no file is named with them."""
     try:
-        lines = list_file.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = list_file.read_text(encoding=csv_encoding(list_file), errors="replace").splitlines()
+    except OSError as exc:
         raise ArrhythmiaError(f"{list_file}: cannot read the list of recordings ({exc})") from None
     entries = [entry for entry in (line.split("#", 1)[0].strip() for line in lines) if entry]
-    listed = [list_file.parent / entry for entry in entries]
+    listed = [_windows_path(list_file.parent, entry) for entry in entries]
     # A listed recording that does not exist is kept: it becomes a failed row naming it, not a stopped run. A
     # list of which none exists is no list: most often a signal saved as text, each of its samples a "recording".
     if listed and not any(path.exists() or Path(f"{path}.hea").is_file() for path in listed):
@@ -162,6 +166,14 @@ def _listed(list_file: Path) -> list[Path]:
         )
         raise ArrhythmiaError(f"{list_file}: none of the {len(listed):,} recordings it lists exists{why}")
     return listed
+
+
+def _windows_path(folder: Path, entry: str) -> Path:
+    """``folder / entry``, ``entry``'s backslashes read as folders where it names no file with them."""
+    path = folder / entry
+    if "\\" in entry and os.sep != "\\" and not path.exists() and not Path(f"{path}.hea").is_file():
+        return folder / entry.replace("\\", "/")
+    return path
 
 
 def _numbers(line: str) -> bool:
