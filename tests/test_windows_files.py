@@ -53,3 +53,18 @@ def test_a_list_of_recordings_saved_by_notepad_is_read_in_its_encoding(tmp_path,
     listing = tmp_path / "Liste.txt"
     listing.write_bytes("Patient Müller\\EKG 24h.CSV\r\nPatient Müller/Holter Jürgen.EDF\r\n".encode(encoding))
     assert find_recordings([listing]) == [folder / "EKG 24h.CSV", folder / "Holter Jürgen.EDF"]
+
+
+@pytest.mark.parametrize("given", ["rec.HEA", "rec"])
+def test_a_wfdb_record_with_upper_case_suffixes_is_named_so(tmp_path, given):
+    # copied from a Windows share, where 'rec.HEA' and 'rec.hea' are one file; WFDB looks for 'rec.hea'
+    from conftest import write_wfdb_record
+
+    from arrhythmia.data.recording import read_input
+    from arrhythmia.errors import DataError
+
+    write_wfdb_record(tmp_path, "rec", seconds=5.0)
+    for suffix in ("hea", "dat", "atr"):
+        (tmp_path / f"rec.{suffix}").rename(tmp_path / f"rec.{suffix.upper()}")
+    with pytest.raises(DataError, match=r"rec\.HEA: WFDB reads a header named 'rec\.hea'.*rename"):
+        read_input(tmp_path / given)

@@ -1020,11 +1020,31 @@ def read_input(
     return replace(recording, signal=recording.signal * scale, millivolts=True)
 
 
+def _lower_case_header(record: Path) -> None:
+    """DataError where a WFDB record's header is there only with a suffix of another case (``100.HEA``, as files
+    copied from a Windows share keep it, where ``100.hea`` names the same file): WFDB opens ``100.hea`` and the
+    signal files by the names the header gives, and would say the header is missing."""
+    wanted = f"{record.name}.hea"
+    if Path(record.parent / wanted).is_file():
+        return
+    try:
+        found = [p for p in record.parent.iterdir() if p.name.lower() == wanted.lower() and p.is_file()]
+    except OSError:
+        return
+    if found:
+        raise DataError(
+            f"{found[0]}: WFDB reads a header named {wanted!r}, and the signal files by the names it gives: rename "
+            f"the record's files with lower-case suffixes ({wanted}, {record.name}.dat, ...), which Windows shows alike"
+        )
+
+
 def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
     if fs is not None and not (np.isfinite(fs) and PLAUSIBLE_FS[0] <= fs <= PLAUSIBLE_FS[1]):
         low, high = PLAUSIBLE_FS
         raise DataError(f"{path}: --fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")
     kind = SIGNAL_SUFFIXES.get(path.suffix.lower())
+    if kind in (None, "wfdb"):
+        _lower_case_header(path.with_suffix("") if kind == "wfdb" else path)
     if kind is None and Path(f"{path}.hea").is_file():
         kind = "wfdb"  # a record name given without its .hea
     if kind is None and not path.exists():
