@@ -84,7 +84,7 @@ def main() -> None:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     if args.show:
         for path in args.show:
-            for line in Path(path).read_text().splitlines():
+            for line in Path(path).read_text(encoding="utf-8").splitlines():
                 r = json.loads(line)
                 setup = r["setup"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
                 lines.append("| " + " | ".join(row(setup, r["protocol"], r["val"], r["test"], r["minutes"])) + " |")

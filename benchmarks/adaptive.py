@@ -656,7 +656,7 @@ def parse_settings(items: list[str], flag: str) -> dict:
 def show(paths: list[str]) -> None:
     rows = []
     for path in paths:
-        for line in Path(path).read_text().splitlines():
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             cv = r.get("cv", {})
             model = r.get("model") or (

@@ -64,7 +64,11 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
 
 def memory_mb(pid: int) -> tuple[float, float]:
     """Resident and peak resident memory of process ``pid``, MB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines()
+        if ":" in line
+    )
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 

@@ -43,7 +43,7 @@ MIB = 2**20
 def _status_bytes(field: str) -> int | None:
     """A memory figure of this process from /proc/self/status (``VmRSS``, ``RssAnon``...), None off Linux."""
     try:
-        with open("/proc/self/status") as fh:
+        with open("/proc/self/status", encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024

@@ -39,7 +39,7 @@ from arrhythmia.predict import predict_signal
 
 def resident_mb() -> float:
     """The process's resident memory now, MB (Linux: /proc/self/statm)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    pages = int(Path("/proc/self/statm").read_text(encoding="utf-8").split()[1])
     return pages * 4096 / 2**20
 
 

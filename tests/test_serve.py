@@ -240,7 +240,7 @@ def test_corrections_survive_a_restart_and_a_torn_last_line(folder):
         beats = client.get("/api/recordings/r01/beats").json()
         client.patch("/api/recordings/r01/beats", json={"sample": beats[3]["sample"], "label": "F"})
     journal = folder / ".arrhythmia" / "r01" / "corrections.jsonl"
-    with open(journal, "a") as handle:  # a kill -9 in the middle of the next write
+    with open(journal, "a", encoding="utf-8") as handle:  # a kill -9 in the middle of the next write
         handle.write('{"version": 2, "action": "relabel", "samples": [')
     with TestClient(create_app(folder)) as client:
         about = client.get("/api/recordings/r01").json()
@@ -652,7 +652,7 @@ def test_corrections_follow_their_beats_through_a_re_analysis_that_moves_them(cl
     table = table[table["sample"] != gone["sample"]].assign(sample=lambda t: t["sample"] + 7)
     table.to_csv(new / "beats.csv", index=False)
     (folder / SIDECAR / "r01" / "current.json").write_text(json.dumps({"generation": generation}))
-    with open(folder / SIDECAR / "r01" / "corrections.jsonl", "a") as journal:
+    with open(folder / SIDECAR / "r01" / "corrections.jsonl", "a", encoding="utf-8") as journal:
         journal.write(json.dumps({"version": 3, "action": "reanalysed", "generation": generation}) + "\n")
     with TestClient(create_app(folder)) as fresh:
         after = {b["sample"]: b for b in fresh.get("/api/recordings/r01/beats").json()}

@@ -53,7 +53,7 @@ def serving(folder: Path, log_path: Path, *options: str):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log_path.read_text(errors="replace")[-2000:]) from None
+                    raise AssertionError(log_path.read_text(encoding="utf-8", errors="replace")[-2000:]) from None
                 time.sleep(0.2)
         yield url
     finally:

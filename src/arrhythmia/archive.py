@@ -121,7 +121,7 @@ def is_output_folder(folder: Path) -> bool:
     if (folder / MARKER).is_file() or ((folder / "summary.json").is_file() and (folder / "beats.csv").is_file()):
         return True
     try:
-        with open(folder / COHORT, errors="replace") as fh:
+        with open(folder / COHORT, encoding="utf-8", errors="replace") as fh:
             return fh.readline().startswith(",".join(LEADING_COLUMNS[:3]))
     except OSError:
         return False

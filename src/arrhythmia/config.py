@@ -194,7 +194,7 @@ class TrainConfig:
         if not path.is_file():
             raise ArrhythmiaError(f"{path}: config file does not exist")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ArrhythmiaError(f"{path}: not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
         if not isinstance(values, dict):

@@ -439,7 +439,7 @@ class Run:
         path = self.path / self.HISTORY
         if not path.is_file():
             raise ArrhythmiaError(f"{path}: training history does not exist (did training finish an epoch?)")
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             return [{k: float(v) if k != "epoch" else int(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
     def metrics_path(self, source: str | None = None) -> Path:

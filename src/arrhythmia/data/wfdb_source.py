@@ -285,7 +285,7 @@ def uncalibrated_signals(hea: Path) -> set[int]:
     format such a signal is uncalibrated, its unit unknown. wfdb reads it at 200 adu per unit, which makes a
     recorder's counts look like millivolts; it tells neither apart, so the header's text is read here."""
     try:
-        lines = [line.split() for line in hea.read_text(errors="replace").splitlines()]
+        lines = [line.split() for line in hea.read_text(encoding="utf-8", errors="replace").splitlines()]
     except OSError:
         return set()
     lines = [fields for fields in lines if fields and not fields[0].startswith("#")]
@@ -394,7 +394,7 @@ def header_gives_rate(path: str | Path) -> bool:
     record line's third field is optional, and wfdb reads a header that leaves it out at WFDB's default of
     250 Hz, which tells a recorder's 360 or 500 Hz from nothing."""
     try:
-        with open(Path(path).with_suffix(".hea"), errors="replace") as fh:
+        with open(Path(path).with_suffix(".hea"), encoding="utf-8", errors="replace") as fh:
             record_line = next((line for line in fh if line.strip() and not line.lstrip().startswith("#")), "")
     except OSError:
         return True  # no header to judge: reading it says so
@@ -424,7 +424,7 @@ def _segment_headers(hea: Path) -> list[Path]:
     it; [] for any other header. Such a record is one recording: its segments are not recordings of their
     own. A master header's record line reads ``name/n_segments ...``, so only those are parsed (by wfdb)."""
     try:
-        with open(hea, errors="replace") as fh:
+        with open(hea, encoding="utf-8", errors="replace") as fh:
             record_line = next((line for line in fh if line.strip() and not line.startswith("#")), "")
     except OSError:
         return []
