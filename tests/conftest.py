@@ -94,15 +94,21 @@ def write_multisegment_record(directory: Path, name: str, x: np.ndarray, gap: in
     return half
 
 
+def write_wfdb_database(directory: Path, n_records: int = 3) -> Path:
+    """``directory`` holding a WFDB database of ``n_records`` synthetic records (``r01``, ``r02``, ...; record
+    ``k`` drawn with seed ``k``) and its RECORDS file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [f"r{i + 1:02d}" for i in range(n_records)]
+    for i, name in enumerate(names):
+        write_wfdb_record(directory, name, seed=i)
+    (directory / "RECORDS").write_text("".join(f"{name}\n" for name in names))
+    return directory
+
+
 @pytest.fixture
 def wfdb_db(tmp_path) -> Path:
     """A 3-record WFDB database with a RECORDS file."""
-    directory = tmp_path / "db"
-    directory.mkdir()
-    for i, name in enumerate(("r01", "r02", "r03")):
-        write_wfdb_record(directory, name, seed=i)
-    (directory / "RECORDS").write_text("r01\nr02\nr03\n")
-    return directory
+    return write_wfdb_database(tmp_path / "db")
 
 
 def write_heartbeat_csvs(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:

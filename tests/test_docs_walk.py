@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import write_wfdb_record
+from conftest import write_wfdb_database
 from test_cli import assert_one_line_error, run_cli
 
 from arrhythmia.config import TrainConfig
@@ -23,11 +23,7 @@ QUIET = {"progress": False, "log": lambda _: None}
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     """A small WFDB database: runs trained on it reopen from the folder, as the commands reopen them."""
-    directory = tmp_path_factory.mktemp("db")
-    for i, name in enumerate(("r01", "r02", "r03", "r04")):
-        write_wfdb_record(directory, name, seed=i)
-    (directory / "RECORDS").write_text("r01\nr02\nr03\nr04\n")
-    return directory
+    return write_wfdb_database(tmp_path_factory.mktemp("db"), n_records=4)
 
 
 def small_config(database, **overrides) -> TrainConfig:

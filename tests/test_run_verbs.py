@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import write_wfdb_record
+from conftest import write_wfdb_database
 from test_cli import run_cli
 
 KINDS = {
@@ -20,11 +20,7 @@ KINDS = {
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("db")
-    for i, name in enumerate(("r01", "r02", "r03", "r04")):
-        write_wfdb_record(directory, name, seed=i)
-    (directory / "RECORDS").write_text("r01\nr02\nr03\nr04\n")
-    return directory
+    return write_wfdb_database(tmp_path_factory.mktemp("db"), n_records=4)
 
 
 @pytest.fixture(scope="module", params=list(KINDS))
