@@ -40,12 +40,12 @@ from arrhythmia.data.context import (
     rr_features,
 )
 from arrhythmia.data.detection import as_signal, detect_and_filter, peak_offsets, polarity, search_gaps, turned_parts
-from arrhythmia.data.heartbeat import read_csv_cells
 from arrhythmia.data.mains import mains_frequency, remove_mains
 from arrhythmia.data.muscle import SAME_BAND_SHARE, muscle_noise, noisy_stretches, remove_muscle, same_band
 from arrhythmia.data.pipeline import CutBeats, cut_beats
 from arrhythmia.data.quality import beat_noise, gap_activity, overlapping, unanalysable
 from arrhythmia.data.recording import BeatRows, Recording, identification, read_input
+from arrhythmia.data.tables import read_csv_cells
 from arrhythmia.data.units import millivolt_scale, typical_qrs_amplitude
 from arrhythmia.data.ventricular import ventricular_flutter
 from arrhythmia.data.wfdb_source import flat_lead
