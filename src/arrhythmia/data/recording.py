@@ -995,6 +995,14 @@ def _header_rate_rules(path: Path, fs: float | None, rate: float) -> None:
         warnings.warn(f"{path}: --fs {fs:g} Hz left aside: its header gives {rate:g} Hz", stacklevel=3)
 
 
+def _ecg_rate(path: Path, rate: float) -> None:
+    """DataError where the sampling rate (Hz) a header gives is none an ECG is recorded at (``PLAUSIBLE_FS``): at
+    0.001 Hz or 1 Hz no filter or beat window of labelling has a sample to work with."""
+    low, high = PLAUSIBLE_FS
+    if not (np.isfinite(rate) and low <= rate <= high):
+        raise DataError(f"{path}: its header's {rate:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")
+
+
 def read_input(
     path: str | Path, fs: float | None = None, lead: str | int | None = None, units: str | float | None = None
 ) -> Recording | BeatRows:
@@ -1065,6 +1073,7 @@ def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recordi
                 "(--fs HZ gives the recorder's)",
                 stacklevel=3,
             )
+        _ecg_rate(record.with_suffix(".hea"), rate)
         return Recording(
             signal,
             rate,
@@ -1078,6 +1087,7 @@ def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recordi
         raise DataError(f"{path}: file does not exist")
     if kind == "edf":
         recording = _read_edf(path, lead)
+        _ecg_rate(path, recording.fs)
         _header_rate_rules(path, fs, recording.fs)
         return recording
     if kind == "csv":

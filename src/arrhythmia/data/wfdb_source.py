@@ -87,10 +87,33 @@ def _header(path: Path):  # -> wfdb.Record
         header = parsed_header(path)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on garbled text
         raise DataError(f"{hea}: cannot parse WFDB header ({exc})") from None
+    _check_rate_field(hea, float(header.fs or 0))
     # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
     if not header.fs or header.sig_len == 0 or not header.n_sig:
         raise DataError(f"{hea}: header gives no sampling rate, length or signals")
     return with_signal_names(header)
+
+
+def _check_rate_field(hea: Path, fs: float) -> None:
+    """DataError where the sampling rate a WFDB header's record line writes is not the ``fs`` (Hz) wfdb read:
+    wfdb's pattern takes ``1e9`` as 1 Hz and reads ``nan``, ``inf`` or ``-360`` at its default of 250 Hz,
+    without a word, and every beat time would follow the wrong rate."""
+    with open(hea, encoding="utf-8", errors="replace") as fh:
+        record_line = next((line for line in fh if line.strip() and not line.lstrip().startswith("#")), "")
+    fields = record_line.split()
+    if len(fields) < 3:
+        return  # left out: read at WFDB's default, which reading the record says
+    # the field is "rate[/counter frequency[(base counter)]]"
+    text = re.split(r"[/(]", fields[2], maxsplit=1)[0]
+    try:
+        written = float(text)
+    except ValueError:
+        written = math.nan
+    if not (math.isfinite(written) and written > 0 and math.isclose(written, fs, rel_tol=1e-9)):
+        raise DataError(
+            f"{hea}: its record line's sampling rate {fields[2]!r} is not a rate in Hz (a positive number, 360 or "
+            "128.5), which wfdb would read otherwise"
+        )
 
 
 def with_signal_names(header):  # -> the same wfdb header
