@@ -38,3 +38,46 @@ def test_a_wfdb_rate_no_ecg_is_recorded_at_is_one_line(tmp_path, rate):
 @pytest.mark.parametrize("rate", ["360", "360.0", "360/1", "360/360(0)"])
 def test_a_wfdb_rate_field_with_its_counter_frequency_still_reads(tmp_path, rate):
     assert read_input(_with_record_line(tmp_path, rate)).fs == 360.0
+
+
+def _edf(path, tmp_path) -> bytes:
+    """An EDF+ file of one ECG lead (256 Hz, 20 s) and its annotation signal; its bytes."""
+    from pyedflib import highlevel
+
+    from arrhythmia.data.synthetic import synthetic_ecg
+
+    signal = synthetic_ecg(duration_s=20, fs=256, seed=0).signal
+    header = highlevel.make_signal_header(
+        "ECG II", dimension="mV", sample_frequency=256, physical_min=-5, physical_max=5
+    )
+    highlevel.write_edf(str(path), [signal], [header])
+    return path.read_bytes()
+
+
+def _put(data: bytes, offset: int, width: int, text: str) -> bytes:
+    return data[:offset] + text.encode("latin-1").ljust(width)[:width] + data[offset + width :]
+
+
+def test_an_edf_header_that_counts_more_signals_than_it_holds_is_one_line(tmp_path):
+    path = tmp_path / "ns.edf"
+    path.write_bytes(_put(_edf(path, tmp_path), 252, 4, "9999"))  # a ValueError traceback before
+    with pytest.raises(DataError, match=r"ns\.edf: .*9,999 signals"):
+        read_input(path)
+
+
+def test_an_edf_header_field_no_number_in_a_latin1_header_is_one_line(tmp_path):
+    path = tmp_path / "odd.edf"
+    data = _put(_edf(path, tmp_path), 8, 80, "Müller")  # a latin-1 umlaut: read past pyedflib
+    ns = int(data[252:256])
+    path.write_bytes(_put(data, 256 + ns * 104, 8, "abc"))  # the ECG's physical minimum
+    with pytest.raises(DataError, match=r"odd\.edf: .*'abc'"):
+        read_input(path)
+
+
+@pytest.mark.parametrize("segments", [["m", "m"], ["loop", "loop"]])
+def test_a_multi_segment_header_naming_itself_or_another_master_is_one_line(tmp_path, segments):
+    # a master header naming itself as a segment, or two naming each other: a TypeError traceback before
+    (tmp_path / "m.hea").write_text(f"m/2 1 360 7200\n{segments[0]} 3600\n{segments[1]} 3600\n", encoding="utf-8")
+    (tmp_path / "loop.hea").write_text("loop/1 1 360 3600\nm 3600\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"\.hea: .*multi-segment record itself.*m\.hea"):
+        read_input(tmp_path / "m")

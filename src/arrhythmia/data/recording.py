@@ -210,6 +210,13 @@ def _check_edf_layout(path: Path) -> bool:
             head = fh.read(256)
             n_signals = int(head[252:256])
             head += fh.read(256 * max(n_signals, 0))
+        if len(head) < 256 * (n_signals + 1):  # its fields would be read from the data records, or from nothing
+            kind = "BDF" if head[:1] == b"\xff" else "EDF"
+            raise DataError(
+                f"{path}: {kind} header cut short or garbled: it counts "
+                f"{n_signals:,} signals, whose header is {256 * (n_signals + 1):,} bytes, and the file holds "
+                f"{path.stat().st_size:,}"
+            )
         per_record = [int(v) for v in _edf_signal_fields(head, 216, 8)]
         header_bytes, n_records = int(head[184:192]), int(head[236:244])
     except (OSError, ValueError):
@@ -271,10 +278,15 @@ def _read_edf_records(path: Path, lead: str | int | None, discontinuous: bool) -
         return _edf_signal_fields(raw, offset, width)
 
     labels, dims = field(0, 16), field(96, 8)
-    pmin, pmax = [float(v) for v in field(104, 8)], [float(v) for v in field(112, 8)]
-    dmin, dmax = [float(v) for v in field(120, 8)], [float(v) for v in field(128, 8)]
-    per_record = [int(v) for v in field(216, 8)]
-    header_bytes, n_records, duration = int(raw[184:192]), int(raw[236:244]), float(raw[244:252])
+    try:
+        pmin, pmax = [float(v) for v in field(104, 8)], [float(v) for v in field(112, 8)]
+        dmin, dmax = [float(v) for v in field(120, 8)], [float(v) for v in field(128, 8)]
+        per_record = [int(v) for v in field(216, 8)]
+        header_bytes, n_records, duration = int(raw[184:192]), int(raw[236:244]), float(raw[244:252])
+    except ValueError as exc:  # float('abc'): the text that is no number is the last word of its message
+        raise DataError(
+            f"{path}: {kind} header garbled: a field that holds a number holds {str(exc).split(': ')[-1]}"
+        ) from None
     width = 3 if kind == "BDF" else 2
     annotation = next((i for i, label in enumerate(labels) if label in EDF_ANNOTATIONS), None)
     if (discontinuous and annotation is None) or duration <= 0:

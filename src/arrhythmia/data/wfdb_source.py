@@ -536,7 +536,13 @@ def _segment_header(path: Path, hea: Path, segment: str, layout: bool = False): 
 
     try:
         if not layout:
-            return _header(path.parent / segment)
+            header = _header(path.parent / segment)
+            if isinstance(header, wfdb.MultiRecord):  # itself, or a master naming this one back: no samples
+                raise DataError(
+                    f"{path.parent / segment}.hea: a segment is a multi-segment record itself, where WFDB's segments "
+                    "are single-segment records"
+                )
+            return header
         if not (path.parent / f"{segment}.hea").is_file():
             raise DataError(f"{path.parent / segment}.hea: header file is missing")
         try:
