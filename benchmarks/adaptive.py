@@ -84,6 +84,7 @@ from pathlib import Path
 
 import numpy as np
 from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
+from machine import noted_machine
 
 from arrhythmia import pretrained
 from arrhythmia.config import TrainConfig
@@ -724,6 +725,12 @@ def main() -> None:
     if args.show:
         show(args.show)
         return
+    with noted_machine():  # --show runs nothing, and says no machine
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Run the mode ``args`` asks for (all but ``--show``) and print its tables."""
     args.variant = args.variant or ["mlii"]
     if args.strips is not None:
         if len(args.strips) > 2 or min(args.strips) <= 0:

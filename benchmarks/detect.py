@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from common import noise_variant, noisy_signal, record_seed
+from machine import noted_machine
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.detection import DEFAULT_METHOD, METHODS, detect_r_peaks, match_peaks
@@ -99,4 +100,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from machine import noted_machine
 from torch import nn
 
 from arrhythmia.config import TrainConfig
@@ -84,4 +85,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

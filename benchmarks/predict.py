@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from common import in_fresh_process, load_engines, long_recording
+from machine import noted_machine
 
 from arrhythmia import pretrained
 from arrhythmia.data.detection import bandpass, find_r_peaks
@@ -208,4 +209,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
+from machine import noted_machine
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
@@ -705,4 +706,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

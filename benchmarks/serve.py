@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from common import long_recording
+from machine import noted_machine
 
 NAME = "holter.npy"
 
@@ -248,4 +249,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from common import in_fresh_process
+from machine import noted_machine
 
 from arrhythmia.data.store import build_store, open_store, read_manifest, store_bytes
 from arrhythmia.data.wfdb_source import record_names
@@ -208,4 +209,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import noted_machine
 
 from arrhythmia.data.store import ShardedArray
 
@@ -168,4 +169,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()

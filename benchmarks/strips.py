@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from common import in_fresh_process, resampled
+from machine import noted_machine
 
 from arrhythmia import pretrained
 from arrhythmia.data.recording import Recording, read_input
@@ -183,4 +184,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with noted_machine():
+        main()
