@@ -3,6 +3,7 @@ naming the file and the problem, never a traceback, a hang, gigabytes of memory 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import write_wfdb_record
 
@@ -81,3 +82,19 @@ def test_a_multi_segment_header_naming_itself_or_another_master_is_one_line(tmp_
     (tmp_path / "loop.hea").write_text("loop/1 1 360 3600\nm 3600\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"\.hea: .*multi-segment record itself.*m\.hea"):
         read_input(tmp_path / "m")
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(1, 20_000), (3, 5_000)])
+def test_a_csv_far_wider_than_a_table_of_leads_is_refused_before_it_is_parsed(tmp_path, rows, columns):
+    # a signal written as one row, or a matrix: each cell a lead, parsed a column at a time for minutes before
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(",".join(["0.1"] * columns) for _ in range(rows)) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"wide\.csv: its first row holds (more than )?[\d,]+ cells"):
+        read_input(path, fs=250)
+
+
+def test_a_csv_of_a_few_hundred_leads_still_reads(tmp_path):
+    path = tmp_path / "many.csv"
+    rows = np.tile(np.sin(np.arange(2500) / 40.0)[:, None], (1, 300))
+    np.savetxt(path, rows, delimiter=",", fmt="%.4f", header=",".join(f"ECG{i}" for i in range(300)), comments="")
+    assert read_input(path, fs=250).signal.shape == (2500,)

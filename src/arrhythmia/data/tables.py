@@ -98,6 +98,10 @@ def last_line(path: Path, encoding: str) -> tuple[str, bool]:
 #: What a byte the encoding has no character for becomes (a stray byte past the first 64 KB, cp1252's five
 #: unused ones): U+FFFD, which no number holds, so that a cell with one is named as not a number.
 ENCODING_ERRORS = "replace"
+#: The most columns a CSV's table may have: a 12-lead ECG with its time columns, a montage of a few hundred
+#: channels, a Heartbeat CSV's 188 fit; a row of 10^5 cells (a signal written as a row) would be parsed a
+#: column at a time, for minutes, into as many leads of one sample.
+MAX_CSV_COLUMNS = 4096
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,13 @@ def csv_preamble(path: Path) -> Preamble:
     )
     said = "'#' comment lines" if all(is_comment(line) for line in lines[:skipped] if line.strip()) else "a header"
     separator = _separator(lines[skipped:])
+    if skipped < len(lines) and (cells := lines[skipped].count(separator) + 1) > MAX_CSV_COLUMNS:
+        more = "more than " if skipped == len(lines) - 1 and len(head) == 65536 else ""  # it goes on past the head
+        raise DataError(
+            f"{path}: its first row holds {more}{cells:,} cells, where a table of leads has at most "
+            f"{MAX_CSV_COLUMNS:,} columns: a signal is a column per lead and a sample a line (one written as a "
+            "single row is to be written as a column)"
+        )
     preamble = Preamble(skipped=skipped, comments=comments, separator=separator, said=said, encoding=encoding)
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(_empty(path, preamble))
