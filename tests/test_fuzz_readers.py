@@ -98,3 +98,13 @@ def test_a_csv_of_a_few_hundred_leads_still_reads(tmp_path):
     rows = np.tile(np.sin(np.arange(2500) / 40.0)[:, None], (1, 300))
     np.savetxt(path, rows, delimiter=",", fmt="%.4f", header=",".join(f"ECG{i}" for i in range(300)), comments="")
     assert read_input(path, fs=250).signal.shape == (2500,)
+
+
+def test_a_cell_of_megabytes_is_named_in_a_line_of_a_few_words(tmp_path):
+    # the whole 10-MB cell was the message: a terminal, a log, an archive's cohort.csv of megabytes
+    path = tmp_path / "long.csv"
+    path.write_text("ECG\n" + "1" * 1_000_000 + "\n" + "0.1\n" * 3000, encoding="utf-8")
+    with pytest.raises(DataError, match=r"long\.csv: row 2, column 1: not a finite number \('1111") as caught:
+        read_input(path, fs=250)
+    assert len(str(caught.value)) < 300
+    assert "1,000,000 characters" in str(caught.value)

@@ -24,6 +24,7 @@ from arrhythmia.data.tables import (
     has_commas,
     last_line,
     quoted_decimal_commas,
+    shown,
 )
 from arrhythmia.data.units import mv_per_unit
 from arrhythmia.data.wfdb_source import (
@@ -872,7 +873,8 @@ def _table_end(
     line, ended = last_line(path, encoding)
     if not ended and len(data) > 1 and (np.isnan(data[-1]) & ~np.isnan(data[-2])).any():
         warnings.warn(
-            f"{path}: its last line is cut off (no line end, cells missing: {line.strip()!r}): left out", stacklevel=5
+            f"{path}: its last line is cut off (no line end, cells missing: {shown(line.strip())}): left out",
+            stacklevel=5,
         )
         data = data[:-1]
     end = len(data)

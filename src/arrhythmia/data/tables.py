@@ -280,7 +280,7 @@ def quoted_decimal_commas(frame, path: Path, skipped: int, header: bool = True):
         row, column = np.argwhere(numbers)[0]
         raise DataError(
             f"{path}: row {row + frame.attrs['first'] + skipped + 1}, column {column + 1}: "
-            f"{frame.iat[row, column]!r} may be a decimal comma or a thousands separator: save the file with "
+            f"{shown(frame.iat[row, column])} may be a decimal comma or a thousands separator: save the file with "
             "decimal points, or with ';' between its cells"
         )
     if not numbers.any():
@@ -381,6 +381,13 @@ class ExcelErrors:
         return f"{path}: {cells} ({each}; the first at {self.first}): read as missing samples"
 
 
+def shown(cell: str, most: int = 40) -> str:
+    """A cell as a message shows it: quoted, cut to ``most`` characters with its length said (a cell of a
+    line of megabytes, a file that is no table, would make a message of megabytes)."""
+    text = str(cell)
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text):,} characters)"
+
+
 def cells_to_numbers(
     frame, path: Path, first_row: int = 1, missing_ok: bool = False, excel_errors: ExcelErrors | None = None
 ) -> np.ndarray:
@@ -410,6 +417,6 @@ def cells_to_numbers(
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(
-            f"{path}: row {row + first_row}, column {col + 1}: not a finite number ({frame.iat[row, col]!r})"
+            f"{path}: row {row + first_row}, column {col + 1}: not a finite number ({shown(frame.iat[row, col])})"
         )
     return values
