@@ -108,3 +108,34 @@ def test_a_cell_of_megabytes_is_named_in_a_line_of_a_few_words(tmp_path):
         read_input(path, fs=250)
     assert len(str(caught.value)) < 300
     assert "1,000,000 characters" in str(caught.value)
+
+
+def _npy_zip(path) -> None:
+    np.savez(path.with_suffix(".npz"), ecg=np.zeros(5000))
+    path.with_suffix(".npz").rename(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("empty.npy", lambda p: p.write_bytes(b""), r"empty\.npy: .*empty"),  # EOFError traceback before
+        ("zip.npy", _npy_zip, r"zip\.npy: .*\.npz archive"),  # AttributeError: 'NpzFile' object has no 'dtype'
+        # the imaginary part was dropped with NumPy's own warning, the real part read as the ECG
+        ("complex.npy", lambda p: np.save(p, np.ones(5000) + 1j), r"complex\.npy: .*complex128"),
+        ("times.npy", lambda p: np.save(p, np.arange(5000).astype("timedelta64[ms]")), r"times\.npy: .*timedelta64"),
+        ("text.npy", lambda p: np.save(p, np.array(["0.1"] * 5000)), r"text\.npy: .*<U3 values of shape \(5000,\)"),
+    ],
+)
+def test_a_npy_file_that_is_no_array_of_real_numbers_is_one_line(tmp_path, name, write, message):
+    write(tmp_path / name)
+    with pytest.raises(DataError, match=message):
+        read_input(tmp_path / name, fs=250)
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">i2", "float16", "uint8"])
+def test_a_npy_signal_of_any_real_dtype_and_byte_order_reads_its_values(tmp_path, dtype):
+    values = np.round(np.sin(np.arange(5000) / 40.0) * 100)
+    np.save(tmp_path / "x.npy", values.astype(dtype) if dtype != "uint8" else (values + 128).astype(dtype))
+    signal = read_input(tmp_path / "x.npy", fs=250).signal
+    assert signal.dtype == np.float64
+    np.testing.assert_array_equal(signal, values if dtype != "uint8" else values + 128)

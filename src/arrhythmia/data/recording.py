@@ -952,16 +952,24 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # Mapped, not read: a header that claims more samples than the file holds is an error here, where
         # reading it would first allocate them all (10^12 samples: a MemoryError traceback).
         data = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
         raise DataError(f"{path}: not a readable .npy array ({_npy_trouble(path, exc)})") from None
+    if not isinstance(data, np.ndarray):  # np.load opens a zip as an .npz archive, whatever its name
+        data.close()
+        raise DataError(f"{path}: a NumPy .npz archive of arrays, not one .npy array: save the signal with np.save")
     names = None
     if data.dtype.names is not None:
         # A structured (record) array, as pandas' to_records and device SDKs save one: its fields are the leads.
         data, names = _fields_as_columns(data, path), list(data.dtype.names)
+    # whole and real numbers only: NumPy casts complex to real dropping the imaginary part, and counts a
+    # timedelta64 as a number
+    if data.ndim not in (1, 2) or data.dtype.kind not in "iuf":
+        raise DataError(
+            f"{path}: expected a numeric (n_samples,) or (n_samples, n_leads) array, got {data.dtype} values of "
+            f"shape {data.shape}"
+        )
     if data.ndim == 1:
         data = data[:, None]
-    if data.ndim != 2 or not np.issubdtype(data.dtype, np.number):
-        raise DataError(f"{path}: expected a numeric (n_samples,) or (n_samples, n_leads) array, got {data.shape}")
     if data.size == 0:
         raise DataError(f"{path}: file holds no samples")
     if np.isinf(data).any():  # NaN is a missing sample; an infinity is a value no ECG has (an overflow)
@@ -981,7 +989,10 @@ def _npy_trouble(path: Path, exc: Exception) -> str:
     """What is wrong with a .npy file NumPy would not map, in words: NumPy says that a file which is no .npy at
     all 'contains pickled (object) data' and offers to unpickle it."""
     with path.open("rb") as fh:
-        if fh.read(6) != b"\x93NUMPY":
+        magic = fh.read(6)
+        if not magic:
+            return "the file is empty"
+        if magic != b"\x93NUMPY":
             return "it does not begin as NumPy's .npy format does: another format, or damaged"
     if "mmap length" in str(exc):
         return "its header gives more samples than the file holds (cut short?)"
