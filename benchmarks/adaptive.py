@@ -10,6 +10,7 @@
     python benchmarks/adaptive.py --folds DIR [...as above]
     python benchmarks/adaptive.py --hours 24 [--variant mlii|muscleDB|burstDB ...] [--predict-option key=value ...]
     python benchmarks/adaptive.py --show results.jsonl ...
+    python benchmarks/adaptive.py --compare a.jsonl b.jsonl ...
 
 Each record is read, turned into a signal (``--variant``), labelled by ``label_recording`` (detection,
 segmentation, classification, adaptation, episodes and hourly table: what ``predict`` does), and scored: the
@@ -68,6 +69,11 @@ Modes:
   ``mlii`` or a noise variant (``muscle6``: the noise added to each record as it is read).
 
 Results are also appended as JSON lines to ``--out``; ``--show FILE ...`` prints their tables again.
+``--compare FILE ...`` tells results on the same records apart (two settings, two models, a filter on and off):
+every figure of each result against the first's, each difference with its 95% interval from a paired bootstrap
+over the records (``comparison.paired_difference_interval``, as ``arrhythmia compare`` does for runs; ``*``
+where it leaves out 0), since two figures' separate intervals over the records (the lines under each table)
+overlap where a paired one does not. Results on other records are refused.
 Paced records (102, 104, 107, 217) are in neither DS1 nor DS2 and never scored by ``ds1``/``ds2``.
 """
 
@@ -443,7 +449,10 @@ def record_row(s: RecordScore) -> dict:
         "detected": s.n_detected,
         "matched": len(s.y_true),
         "accuracy": s.accuracy,
-        "per_class": {c: {k: per_class[c][k] for k in ("se", "ppv", "support")} for c in AAMI_CLASSES},
+        "per_class": {
+            c: {**{k: per_class[c][k] for k in ("se", "ppv", "support")}, "called": int((s.y_pred == i).sum())}
+            for i, c in enumerate(AAMI_CLASSES)
+        },
         "missed": dict(zip(AAMI_CLASSES, s.missed.tolist())),
         "extra": dict(zip(AAMI_CLASSES, s.extra.tolist())),
         "seconds": s.seconds,
@@ -669,6 +678,102 @@ def show(paths: list[str]) -> None:
     print_table(["model", "variant", "options"], rows)
 
 
+#: The figures ``--compare`` tells apart, and the classes whose Se and +P it gives.
+COMPARED_CLASSES = ("N", "S", "V", "F")
+
+
+def record_counts(per_record: list[dict]) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray] | None]]:
+    """The records of a result's ``per_record`` rows (sorted) and, per figure (``accuracy``, ``S Se``, ``S +P``,
+    ...), each record's hits and total, (n_records,) each: the pooled figure is ``hits.sum() / total.sum()``. A
+    +P is None where rows written before they counted the beats called each class (``called``) cannot give it:
+    a record with some beats called the class and none of them right."""
+    rows = sorted(per_record, key=lambda row: str(row["record"]))
+    matched = np.array([row["matched"] for row in rows], dtype=np.float64)
+    counts: dict[str, tuple[np.ndarray, np.ndarray] | None] = {
+        "accuracy": (
+            np.round(np.nan_to_num(np.array([row["accuracy"] for row in rows], dtype=float)) * matched),
+            matched,
+        )
+    }
+    for label in COMPARED_CLASSES:
+        figures = [row["per_class"][label] for row in rows]
+        held = np.array([f["support"] for f in figures], dtype=np.float64)
+        hits = np.round(np.array([f["se"] or 0.0 for f in figures]) * held)
+        counts[f"{label} Se"] = (hits, held)
+        called = [f.get("called") for f in figures]
+        for i, f in enumerate(figures):
+            if called[i] is None and f["ppv"] is None:
+                called[i] = 0  # no beat called the class
+            elif called[i] is None and f["ppv"] > 0:
+                called[i] = round(hits[i] / f["ppv"])
+        counts[f"{label} +P"] = None if None in called else (hits, np.array(called, dtype=np.float64))
+    return [str(row["record"]) for row in rows], counts
+
+
+def compare_results(paths: list[str]) -> None:
+    """Print each result of the ``--out`` files ``paths`` against the first: every figure pooled over the
+    records, and each difference with its 95% interval from a paired bootstrap over the records (the records
+    drawn together for both, as ``arrhythmia compare`` does for runs; ``*``: the interval leaves out 0).
+    Results on other records are refused, naming the file and the records."""
+    from arrhythmia.comparison import paired_difference_interval
+
+    results = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            if "per_record" not in r:
+                raise SystemExit(
+                    f"{path}: a result with no per_record rows ({r.get('mode', 'cv')} results cannot be compared)"
+                )
+            results.append((path, r, *record_counts(r["per_record"])))
+    if len(results) < 2:
+        raise SystemExit("--compare: two results or more (one a line of the --out files)")
+    first_path, _, first_records, first_counts = results[0]
+    for path, _, names, _ in results[1:]:
+        if names != first_records:
+            differ = sorted(set(names) ^ set(first_records))
+            raise SystemExit(
+                f"{path}: other records than {first_path} ({', '.join(differ[:8])}): "
+                "compare results on the same records"
+            )
+    letters = [chr(ord("A") + i) for i in range(len(results))]
+    print("| result | model | variant | options |\n|---|---|---|---|")
+    for letter, (path, r, _, _) in zip(letters, results):
+        print(f"| {letter}: {path} | {r.get('model', '')} | {r['variant']} | {options_text(r['options'])} |")
+    header = " | ".join(letters) + " | " + " | ".join(f"{x} - A (95% interval)" for x in letters[1:])
+    print(f"\n| figure, % | {header} |\n|---|" + "---:|" * (2 * len(results) - 1))
+    left_out = []
+    for figure in first_counts:
+        counted = [counts[figure] for _, _, _, counts in results]
+        if any(c is None for c in counted):
+            left_out.append(figure)
+            continue
+        values, differences = [], []
+        for hits, total in counted:
+            values.append(pct(hits.sum() / total.sum()) if total.sum() else "–")
+        a_hits, a_total = counted[0]
+        for hits, total in counted[1:]:
+            interval = paired_difference_interval(counted[0], (hits, total))
+            if interval is None or not (a_total.sum() and total.sum()):
+                differences.append("–")
+                continue
+            delta = 100 * (hits.sum() / total.sum() - a_hits.sum() / a_total.sum())
+            low, high = (100 * x for x in interval)
+            apart = " *" if low > 0 or high < 0 else ""
+            differences.append(f"{delta:+.1f} ({low:+.1f} to {high:+.1f}){apart}")
+        print(f"| {figure} | " + " | ".join(values + differences) + " |")
+    print(
+        f"\nFigures pooled over the matched beats of {len(first_records)} records; each difference's interval from"
+        " the records drawn together for both results (2,000 paired bootstrap resamples, percentile). *: the"
+        " interval leaves out 0, the results are told apart on these records; without it, not."
+    )
+    if left_out:
+        print(
+            f"Left out: {', '.join(left_out)} (a file written before --out counted the beats called each class;"
+            " run it again)."
+        )
+
+
 def variant_name(text: str) -> str:
     """``--variant``'s type: ``+``-joined parts (``variant_recording``), each a name of ``VARIANTS``, with
     ``RATEhz`` for any whole rate, ``lowpassHZ`` for any whole cut-off, ``mixedDEG`` for any whole angle and
@@ -721,9 +826,18 @@ def main() -> None:
     parser.add_argument("--per-record", action="store_true", help="also print a table per record")
     parser.add_argument("--out", type=Path, default=None, help="append results as JSON lines to this file")
     parser.add_argument("--show", nargs="+", metavar="RESULTS", help="print the table of --out files, run nothing")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RESULTS",
+        help="each result of --out files against the first, on the same records: differences with paired intervals",
+    )
     args = parser.parse_args()
     if args.show:
         show(args.show)
+        return
+    if args.compare:
+        compare_results(args.compare)
         return
     with noted_machine():  # --show runs nothing, and says no machine
         measure(args)
