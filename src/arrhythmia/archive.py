@@ -19,7 +19,6 @@ result.cohort                       # one row per recording, also in predictions
 
 from __future__ import annotations
 
-import glob
 import os
 import resource
 import signal
@@ -39,7 +38,7 @@ from tqdm import tqdm
 
 from arrhythmia.data import AAMI_CLASSES
 from arrhythmia.data.recording import RECORDING_SUFFIXES
-from arrhythmia.data.tables import csv_encoding
+from arrhythmia.data.tables import csv_encoding, shown
 from arrhythmia.data.wfdb_source import parsed_header, without_segments
 from arrhythmia.device import usable_cpus
 from arrhythmia.errors import ArrhythmiaError, one_line
@@ -153,7 +152,16 @@ def _listed(list_file: Path) -> list[Path]:
         lines = list_file.read_text(encoding=csv_encoding(list_file), errors="replace").splitlines()
     except OSError as exc:
         raise ArrhythmiaError(f"{list_file}: cannot read the list of recordings ({exc})") from None
-    entries = [entry for entry in (line.split("#", 1)[0].strip() for line in lines) if entry]
+    numbered = [(n, entry) for n, entry in enumerate((line.split("#", 1)[0].strip() for line in lines), 1) if entry]
+    for n, entry in numbered:
+        try:
+            (list_file.parent / entry).exists()
+        except OSError as exc:  # a name longer than the file system holds: exists() says False only for others
+            raise ArrhythmiaError(
+                f"{list_file}: line {n}: {shown(entry)} is no path ({exc.strerror.lower()}): a list names one "
+                "recording a line"
+            ) from None
+    entries = [entry for _, entry in numbered]
     listed = [_windows_path(list_file.parent, entry) for entry in entries]
     # A listed recording that does not exist is kept: it becomes a failed row naming it, not a stopped run. A
     # list of which none exists is no list: most often a signal saved as text, each of its samples a "recording".
@@ -185,6 +193,22 @@ def _numbers(line: str) -> bool:
     return True
 
 
+def _matching(pattern: Path) -> list[Path]:
+    """The paths the glob ``pattern`` matches (``**``: folders at any depth), sorted; names beginning with a dot
+    left out unless the pattern writes one, as ``glob.glob`` does. pathlib's ``**`` does not enter a link to a
+    folder, where glob.glob's does: a link back up the tree (a copied archive's ``current -> ..``) made its
+    walk repeat the tree without end, doubling at each level where two did."""
+    parts = pattern.parts
+    first = next(i for i, part in enumerate(parts) if any(c in part for c in GLOB_CHARACTERS))
+    root, rest = Path(*parts[:first]), Path(*parts[first:])  # Path() is the current folder
+    dotted = any(part.startswith(".") for part in rest.parts)
+    return sorted(
+        match
+        for match in root.glob(str(rest))
+        if dotted or not any(part.startswith(".") for part in match.relative_to(root).parts)
+    )
+
+
 def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) -> list[Path]:
     """The recordings that ``paths`` name, each once, in the order given (a folder's sorted).
 
@@ -204,7 +228,7 @@ def find_recordings(paths: list[str | Path], exclude: str | Path | None = None) 
         elif given.exists() or Path(f"{given}.hea").is_file():
             found.append(given)
         elif any(c in str(given) for c in GLOB_CHARACTERS):
-            matches = sorted(Path(p) for p in glob.glob(str(given), recursive=True))
+            matches = _matching(given)
             if not matches:
                 raise ArrhythmiaError(f"{given}: no file matches this pattern")
             for match in matches:
