@@ -139,3 +139,18 @@ def test_a_npy_signal_of_any_real_dtype_and_byte_order_reads_its_values(tmp_path
     signal = read_input(tmp_path / "x.npy", fs=250).signal
     assert signal.dtype == np.float64
     np.testing.assert_array_equal(signal, values if dtype != "uint8" else values + 128)
+
+
+def test_a_csv_whose_end_was_never_written_is_refused_before_it_is_read(tmp_path):
+    # a 10-GB sparse file (an interrupted copy, a full disk) with a valid first line: pandas read its NULs as
+    # one line of gigabytes, 2 GB of memory and more, then "not a valid CSV (... out of memory)"
+    import os
+
+    path = tmp_path / "sparse.csv"
+    path.write_text("ECG\n" + "0.1\n" * 3000, encoding="utf-8")
+    os.truncate(path, 256 << 20)
+    with open(path, "rb") as fh:
+        if not hasattr(os, "SEEK_HOLE") or os.lseek(fh.fileno(), 0, os.SEEK_HOLE) >= 256 << 20:
+            pytest.skip("this file system keeps no holes in a file")
+    with pytest.raises(DataError, match=r"sparse\.csv: .*never written"):
+        read_input(path, fs=250)

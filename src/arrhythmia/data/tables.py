@@ -127,6 +127,7 @@ def csv_preamble(path: Path) -> Preamble:
     from its first 64 KB; DataError where the file is missing or holds nothing but them."""
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
+    _written_to_its_end(path)
     encoding = csv_encoding(path)
     with path.open(newline="", encoding=encoding, errors=ENCODING_ERRORS) as fh:
         head = fh.read(65536)
@@ -155,6 +156,27 @@ def csv_preamble(path: Path) -> Preamble:
     if comments and skipped == len(lines) and len(head) < 65536:
         raise DataError(_empty(path, preamble))
     return preamble
+
+
+def _written_to_its_end(path: Path) -> None:
+    """DataError where a text file has a hole (a sparse file: bytes never written, read as NULs), as an
+    interrupted copy or a full disk leaves one; no text holds a block of NULs. Its NULs would be parsed as one
+    line of gigabytes. A file system that keeps no holes says none (``SEEK_HOLE`` gives the file's end)."""
+    import os
+
+    if not hasattr(os, "SEEK_HOLE"):
+        return
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            hole = os.lseek(fh.fileno(), 0, os.SEEK_HOLE)
+        except OSError:
+            return
+    if hole < size:
+        raise DataError(
+            f"{path}: its bytes from {hole:,} of {size:,} were never written (a sparse file, as an interrupted copy "
+            "or a full disk leaves one): copy it again, or cut it where its text ends"
+        )
 
 
 def _is_title(lines: list[str], i: int) -> bool:
