@@ -154,3 +154,14 @@ def test_a_csv_whose_end_was_never_written_is_refused_before_it_is_read(tmp_path
             pytest.skip("this file system keeps no holes in a file")
     with pytest.raises(DataError, match=r"sparse\.csv: .*never written"):
         read_input(path, fs=250)
+
+
+def test_an_annotation_file_cut_mid_word_says_so(tmp_path):
+    # wfdb's own words: "cannot reshape array of size 1001 into shape (2)"
+    from arrhythmia.data.wfdb_source import read_beat_annotations
+
+    write_wfdb_record(tmp_path, "r1", seconds=20)
+    atr = tmp_path / "r1.atr"
+    atr.write_bytes(atr.read_bytes()[:51])
+    with pytest.raises(DataError, match=r"r1\.atr: .*cut short.*51 bytes"):
+        read_beat_annotations(tmp_path / "r1")

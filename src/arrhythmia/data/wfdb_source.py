@@ -612,6 +612,12 @@ def read_annotations(
     try:
         ann = wfdb.rdann(str(path), extension)
     except Exception as exc:
+        size = ann_file.stat().st_size
+        if size % 2:  # wfdb's words for it: "cannot reshape array of size 1001 into shape (2)"
+            raise DataError(
+                f"{ann_file}: cut short in the middle of an annotation ({size:,} bytes, where WFDB writes 2-byte "
+                "words): copy or download it again"
+            ) from None
         raise DataError(f"{ann_file}: cannot read annotations ({exc})") from None
     notes = [(note or "").strip("\x00").strip() for note in (ann.aux_note or [""] * len(ann.sample))]
     samples = np.asarray(ann.sample, dtype=np.int64)
