@@ -165,3 +165,15 @@ def test_an_annotation_file_cut_mid_word_says_so(tmp_path):
     atr.write_bytes(atr.read_bytes()[:51])
     with pytest.raises(DataError, match=r"r1\.atr: .*cut short.*51 bytes"):
         read_beat_annotations(tmp_path / "r1")
+
+
+@pytest.mark.parametrize("damage", [b"(5000,#, }", b"(5000,, }  ", b"(50\x0000,), "])
+def test_a_npy_header_damaged_into_no_python_literal_is_one_line(tmp_path, damage):
+    # NumPy's header parser raised tokenize.TokenError ('EOF in multi-line statement'), a traceback
+    path = tmp_path / "bad.npy"
+    np.save(path, np.zeros(5000))
+    data = path.read_bytes()
+    at = data.index(b"(5000,)")
+    path.write_bytes(data[:at] + damage + data[at + len(damage) :])
+    with pytest.raises(DataError, match=r"bad\.npy: not a readable \.npy array"):
+        read_input(path, fs=250)

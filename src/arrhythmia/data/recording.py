@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import tokenize
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -952,7 +953,8 @@ def _read_npy(path: Path, fs: float | None, lead: str | int | None) -> Recording
         # Mapped, not read: a header that claims more samples than the file holds is an error here, where
         # reading it would first allocate them all (10^12 samples: a MemoryError traceback).
         data = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
+    # EOFError: an empty file; SyntaxError, TokenError: a header damaged into no Python literal NumPy can parse
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:
         raise DataError(f"{path}: not a readable .npy array ({_npy_trouble(path, exc)})") from None
     if not isinstance(data, np.ndarray):  # np.load opens a zip as an .npz archive, whatever its name
         data.close()
@@ -998,6 +1000,8 @@ def _npy_trouble(path: Path, exc: Exception) -> str:
         return "its header gives more samples than the file holds (cut short?)"
     if "Python objects" in str(exc):
         return "it holds Python objects, not numbers"
+    if isinstance(exc, (SyntaxError, tokenize.TokenError)):
+        return "its header is damaged: no dtype and shape NumPy can read"
     return str(exc)
 
 
