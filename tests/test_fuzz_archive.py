@@ -33,3 +33,23 @@ def test_a_glob_over_links_back_up_the_tree_finds_each_file_once_and_ends(tmp_pa
     os.symlink("../..", tmp_path / "top" / "sub" / "back2")
     found = find_recordings([str(tmp_path / "top" / "**" / "*.csv")])
     assert sorted(p.relative_to(tmp_path / "top").as_posix() for p in found) == ["sub/y.csv", "x.csv"]
+
+
+def test_a_folder_that_cannot_be_read_is_said_not_left_out_silently(tmp_path, monkeypatch):
+    # os.walk passes over a folder it may not list (another ward's, on a shared drive) without a word, and its
+    # recordings were missing from the cohort
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "open" / "a.csv").write_text("ECG\n0.1\n", encoding="utf-8")
+    (tmp_path / "closed" / "b.csv").write_text("ECG\n0.1\n", encoding="utf-8")
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if os.path.basename(os.fspath(path)) == "closed":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with pytest.warns(UserWarning, match=r"closed: .*cannot be read \(permission denied\).*left out"):
+        found = find_recordings([tmp_path])
+    assert [p.name for p in found] == ["a.csv"]

@@ -131,7 +131,7 @@ def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
     the archive) and any folder an earlier run wrote (``is_output_folder``), whose beats.csv and cohort.csv
     are no recordings."""
     found = []
-    for top, folders, files in os.walk(folder):
+    for top, folders, files in os.walk(folder, onerror=_unreadable):
         here = Path(top)
         if is_output_folder(here) or (exclude is not None and here.resolve().is_relative_to(exclude)):
             folders.clear()
@@ -142,6 +142,15 @@ def _in_folder(folder: Path, exclude: Path | None) -> list[Path]:
             if path.suffix.lower() in RECORDING_SUFFIXES and not name.startswith(".") and path.is_file():
                 found.append(path)
     return sorted(without_segments(found))
+
+
+def _unreadable(exc: OSError) -> None:
+    """os.walk's word on a folder it cannot list (another ward's on a shared drive, a mount gone away), which it
+    would pass over in silence: a warning, as its recordings are missing from the archive's cohort."""
+    warnings.warn(
+        f"{exc.filename}: folder cannot be read ({(exc.strerror or str(exc)).lower()}): its recordings are left out",
+        stacklevel=3,
+    )
 
 
 def _listed(list_file: Path) -> list[Path]:
