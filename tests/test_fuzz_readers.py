@@ -177,3 +177,14 @@ def test_a_npy_header_damaged_into_no_python_literal_is_one_line(tmp_path, damag
     path.write_bytes(data[:at] + damage + data[at + len(damage) :])
     with pytest.raises(DataError, match=r"bad\.npy: not a readable \.npy array"):
         read_input(path, fs=250)
+
+
+def test_control_characters_a_header_names_a_lead_with_are_shown_escaped_not_sent_to_the_terminal(tmp_path):
+    # an EDF label "ECG\x1b[2J..." cleared the screen and set the terminal's title when predict printed its lead
+    path = tmp_path / "ctrl.edf"
+    data = bytearray(_edf(path, tmp_path))
+    data[256:272] = b"ECG\x1b[2J\x07II".ljust(16)
+    path.write_bytes(bytes(data))
+    recording = read_input(path)
+    assert recording.lead == "ECG\\x1b[2J\\x07II"
+    assert recording.lead.isprintable()

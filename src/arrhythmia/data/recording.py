@@ -80,6 +80,18 @@ class Recording:
         # the steps that turn the rate into a fraction (fractions.Fraction) take no np.float32.
         if isinstance(self.fs, numbers.Real) and not isinstance(self.fs, bool):
             self.fs = float(self.fs)
+        # A header's text is printed and written as given: an escape sequence in a lead's name (an EDF label
+        # "ECG\x1b[2J") would clear the terminal predict prints it on. Control characters are shown escaped.
+        if isinstance(self.lead, str):
+            self.lead = printable(self.lead)
+
+
+def printable(text: str) -> str:
+    """``text`` with each character that is not printable (a control character: ESC, BEL, NUL) written as its
+    escape, ``\x1b``; printable text, accented letters and spaces included, unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 @dataclass
