@@ -188,3 +188,14 @@ def test_control_characters_a_header_names_a_lead_with_are_shown_escaped_not_sen
     recording = read_input(path)
     assert recording.lead == "ECG\\x1b[2J\\x07II"
     assert recording.lead.isprintable()
+
+
+@pytest.mark.parametrize("size", [0, 2])
+def test_a_wfdb_signal_file_shorter_than_one_frame_under_a_header_without_length_says_so(tmp_path, size):
+    # wfdb's words: "sampto must be greater than sampfrom"
+    (tmp_path / "s.hea").write_text(
+        "s 2 360\ns.dat 212 200 11 1024 0 0 0 MLII\ns.dat 212 200 11 1024 0 0 0 V5\n", encoding="utf-8"
+    )
+    (tmp_path / "s.dat").write_bytes(b"\x00" * size)
+    with pytest.raises(DataError, match=rf"s\.dat: .*{size} bytes.*3 bytes"):
+        read_input(tmp_path / "s")

@@ -140,13 +140,19 @@ def _check_signal_files(path: Path, header) -> None:
                 f"({', '.join(WFDB_FORMATS)})"
             )
         bits = [_BITS_PER_SAMPLE.get(int(header.fmt[i])) for i in signals]
-        if None in bits or header.sig_len is None:
-            continue  # compressed formats, or a header that gives no length: leave the check to wfdb
+        if None in bits:
+            continue  # compressed formats: leave the check to wfdb
         offset = int(header.byte_offset[signals[0]] or 0)
         # a frame holds samples_per_frame samples of each signal (a 500 Hz ECG in a 125 Hz frame: 4)
         per_frame = sum(b * samples_per_frame(header, i) for b, i in zip(bits, signals))
-        expected = offset + math.ceil(header.sig_len * per_frame / 8)
+        # a header that gives no length is read to the file's end, which must hold one frame at least
+        expected = offset + math.ceil((header.sig_len if header.sig_len is not None else 1) * per_frame / 8)
         actual = dat.stat().st_size
+        if actual < expected and header.sig_len is None:
+            raise DataError(
+                f"{dat}: signal file holds no whole frame ({actual} bytes, where one frame of its signals takes "
+                f"{expected} bytes) and its header gives no length"
+            )
         if actual < expected:
             raise DataError(f"{dat}: signal file is truncated ({actual} bytes, header needs {expected})")
 
