@@ -199,3 +199,16 @@ def test_a_wfdb_signal_file_shorter_than_one_frame_under_a_header_without_length
     (tmp_path / "s.dat").write_bytes(b"\x00" * size)
     with pytest.raises(DataError, match=rf"s\.dat: .*{size} bytes.*3 bytes"):
         read_input(tmp_path / "s")
+
+
+@pytest.mark.parametrize(("count", "lines"), [(100_000, 1), (1, 2), (3, 2)])
+def test_a_wfdb_record_line_counting_other_signals_than_its_lines_give_says_both(tmp_path, count, lines):
+    # wfdb's words: "list index out of range", "'>' not supported between instances of 'NoneType' and 'int'"
+    write_wfdb_record(tmp_path, "r1", seconds=10)
+    hea = tmp_path / "r1.hea"
+    text = hea.read_text(encoding="utf-8").splitlines()
+    fields = text[0].split()
+    fields[1] = str(count)
+    hea.write_text("\n".join([" ".join(fields), *text[1 : 1 + lines]]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"r1\.hea: its record line counts {count:,} signals?, and {lines} signal"):
+        read_input(tmp_path / "r1")

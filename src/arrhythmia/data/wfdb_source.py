@@ -91,6 +91,12 @@ def _header(path: Path):  # -> wfdb.Record
     # the length may be left out (WFDB's record line makes it optional): wfdb then reads it off the signal file
     if not header.fs or header.sig_len == 0 or not header.n_sig:
         raise DataError(f"{hea}: header gives no sampling rate, length or signals")
+    lines = len(getattr(header, "file_name", None) or [])
+    if getattr(header, "seg_name", None) is None and lines != header.n_sig:  # a single-segment record's signals
+        raise DataError(
+            f"{hea}: its record line counts {header.n_sig:,} signal{'s' if header.n_sig != 1 else ''}, and {lines} "
+            "signal line(s) follow it"
+        )
     return with_signal_names(header)
 
 
