@@ -125,9 +125,13 @@ def _read_edf(path: Path, lead: str | int | None) -> Recording:
     """
     import pyedflib
 
-    discontinuous = _check_edf_layout(path)
-    if discontinuous or not _ascii_header(path):
-        return _read_edf_records(path, lead, discontinuous)
+    try:
+        head = _edf_header(path)
+    except (OSError, ValueError):
+        head = None  # too garbled to read its fields from: pyedflib says why
+    discontinuous = _check_edf_layout(path, head)
+    if discontinuous or (head is not None and not _ascii_header(head)):
+        return _read_edf_records(path, lead, discontinuous, head)
     try:
         with pyedflib.EdfReader(str(path)) as reader:
             names = [str(n).strip() for n in reader.getSignalLabels()]
@@ -214,16 +218,24 @@ def _edf_signal_fields(header: bytes, offset: int, width: int) -> list[str]:
     return [header[start + i * width : start + (i + 1) * width].decode("latin-1").strip() for i in range(n_signals)]
 
 
-def _check_edf_layout(path: Path) -> bool:
-    """DataError, naming the file, for an EDF/BDF file cut short of the data records its header counts or
-    holding none: said here from the header, where pyedflib's error says only that the file is not compliant
-    (and prints a line of its own on stdout). A header too garbled to read these fields from is left to
-    pyedflib. Returns whether the file is a discontinuous EDF+D/BDF+D file, which pyedflib cannot read."""
+def _edf_header(path: Path) -> bytes:
+    """An EDF/BDF file's header: its first 256 bytes and the 256 per signal they count (fewer where the file is
+    shorter). ValueError where the count is no number, OSError where the file cannot be read."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+        return head + fh.read(256 * max(int(head[252:256]), 0))
+
+
+def _check_edf_layout(path: Path, head: bytes | None) -> bool:
+    """DataError, naming the file, for an EDF/BDF file cut short of the data records its header (``head``,
+    ``_edf_header``) counts or holding none: said here from the header, where pyedflib's error says only that the
+    file is not compliant (and prints a line of its own on stdout). A header too garbled to read these fields
+    from (``head`` None) is left to pyedflib. Returns whether the file is a discontinuous EDF+D/BDF+D file, which
+    pyedflib cannot read."""
+    if head is None:
+        return False
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-            n_signals = int(head[252:256])
-            head += fh.read(256 * max(n_signals, 0))
+        n_signals = int(head[252:256])
         if len(head) < 256 * (n_signals + 1):  # its fields would be read from the data records, or from nothing
             kind = "BDF" if head[:1] == b"\xff" else "EDF"
             raise DataError(
@@ -253,16 +265,9 @@ def _check_edf_layout(path: Path) -> bool:
     return discontinuous
 
 
-def _ascii_header(path: Path) -> bool:
-    """Whether an EDF/BDF file's header (its first ``256 * (n_signals + 1)`` bytes) holds printable ASCII only,
-    as EDF requires and pyedflib insists on (but for a BDF file's first byte, 0xFF); True where it is too
-    garbled to say (pyedflib then says why)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-            head += fh.read(256 * max(int(head[252:256]), 0))
-    except (OSError, ValueError):
-        return True
+def _ascii_header(head: bytes) -> bool:
+    """Whether an EDF/BDF header (``_edf_header``) holds printable ASCII only, as EDF requires and pyedflib
+    insists on (but for a BDF file's first byte, 0xFF)."""
     return all(32 <= byte <= 126 for byte in head[1:])
 
 
@@ -272,20 +277,18 @@ EDF_ANNOTATIONS = ("EDF Annotations", "BDF Annotations")
 _TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
 
 
-def _read_edf_records(path: Path, lead: str | int | None, discontinuous: bool) -> Recording:
+def _read_edf_records(path: Path, lead: str | int | None, discontinuous: bool, head: bytes) -> Recording:
     """One signal of an EDF/BDF file that pyedflib cannot read, from its data records as they lie in the file.
 
     ``discontinuous`` (EDF+D/BDF+D): each data record placed at the onset its annotation signal gives it
     (seconds from the start), the samples no record holds missing (NaN), with one warning saying how many gaps
     and seconds; DataError for records out of order or overlapping, or without an annotation signal. Else the
     records follow one another (a file whose header pyedflib refuses for a character EDF does not allow). In mV
-    where its unit is a voltage (``µV`` read as latin-1 writes it); its events as ``_read_edf`` gives them."""
+    where its unit is a voltage (``µV`` read as latin-1 writes it); its events as ``_read_edf`` gives them.
+    ``head``: its header (``_edf_header``)."""
     from datetime import datetime
 
-    with open(path, "rb") as fh:
-        raw = fh.read(256)
-        ns = int(raw[252:256])
-        raw += fh.read(256 * ns)
+    raw, ns = head, int(head[252:256])
     kind = "BDF" if raw[:1] == b"\xff" else "EDF"
 
     def field(offset: int, width: int) -> list[str]:
