@@ -848,10 +848,11 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
 
     head = numbers(body, first_row)
     resolutions = resolution(body)
-    fast = None if exact or elapsed or origins else csv_numbers(path, header_rows)
+    preamble = frame.attrs["preamble"]
+    fast = None if exact or elapsed or origins else csv_numbers(path, header_rows, preamble)
     if fast is not None and fast.shape[1] == head.shape[1] and np.array_equal(fast[: len(head)], head, equal_nan=True):
         whole = len(fast) == len(head)
-        fast, names = _table_end(fast, names, has_header, path, frame.attrs["encoding"])
+        fast, names = _table_end(fast, names, has_header, path, preamble.encoding)
         return _SignalTable(names, has_header, units, fast, first_row, elapsed, start, resolutions, whole, comments)
     parts = [head]
     for chunk in chunks:
@@ -861,7 +862,7 @@ def _signal_table(path: Path, exact: bool) -> _SignalTable | BeatRows:
     data = parts[0] if len(parts) == 1 else np.concatenate(parts)
     if excel_errors.counts:
         warnings.warn(excel_errors.said(path), stacklevel=4)
-    data, names = _table_end(data, names, has_header, path, frame.attrs["encoding"])
+    data, names = _table_end(data, names, has_header, path, preamble.encoding)
     return _SignalTable(names, has_header, units, data, first_row, elapsed, start, resolutions, True, comments)
 
 

@@ -38,8 +38,6 @@ def _separator(lines: list[str]) -> str:
 
 def _one_decimal_comma(lines: list[str]) -> bool:
     """Whether every non-empty line (but a last one cut off) is one number written with a decimal comma."""
-    import re
-
     full = [line for line in lines[:-1] if line.strip()] or [line for line in lines if line.strip()]
     return bool(full) and all(re.fullmatch(NUMBER_WITH_DECIMAL_COMMA, line) for line in full)
 
@@ -211,7 +209,7 @@ def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
     """``read_csv_cells``'s table, ``rows`` rows at a time (all at once for None): a day of samples read as text
     takes several GB, a few hundred thousand rows a few tens of MB. Each chunk's ``attrs`` say ``skipped_lines``
     and ``comments`` (as ``read_csv_cells``'s), ``first``, the index of its first row in the table, and
-    ``encoding``, the file's (``csv_encoding``)."""
+    ``preamble``, what lies above the table and the file's encoding (``csv_preamble``)."""
     import pandas as pd
 
     preamble = csv_preamble(path)
@@ -234,7 +232,7 @@ def csv_cell_chunks(path: Path, rows: int | None) -> Iterator:
                 if preamble.separator != ",":
                     frame = _decimal_points(frame, header=first == 0)
                 frame.attrs.update(
-                    skipped_lines=preamble.skipped, comments=preamble.comments, first=first, encoding=preamble.encoding
+                    skipped_lines=preamble.skipped, comments=preamble.comments, first=first, preamble=preamble
                 )
                 yield frame
                 first += len(frame)
@@ -314,7 +312,7 @@ def quoted_decimal_commas(frame, path: Path, skipped: int, header: bool = True):
 NUMBER_ROWS = 1_000_000
 
 
-def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
+def csv_numbers(path: Path, header_rows: int, preamble: Preamble | None = None) -> np.ndarray | None:
     """A CSV's table under its ``header_rows`` rows (names, units) as float64 (n_rows, n_columns), read by
     pandas' C parser straight into numbers: a day of samples in seconds, where the text route takes minutes;
     missing cells (``MISSING_CELLS``) NaN; decimal commas where ``;`` or tabs separate the cells. None where
@@ -322,11 +320,12 @@ def csv_numbers(path: Path, header_rows: int) -> np.ndarray | None:
     reads the table as text, which says which cell is wrong.
 
     Parsed ``NUMBER_ROWS`` rows at a time into one array sized from the file's size, so that reading takes
-    little more memory than the numbers it gives.
+    little more memory than the numbers it gives. ``preamble``: the file's (``csv_preamble``), where the caller
+    has it already.
     """
     import pandas as pd
 
-    preamble = csv_preamble(path)
+    preamble = preamble or csv_preamble(path)
     missing = sorted({variant for cell in MISSING_CELLS for variant in (cell, cell.upper(), cell.title())} | {"NaN"})
     for decimal in "." if preamble.separator == "," else ".,":
         try:
