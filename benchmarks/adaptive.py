@@ -89,7 +89,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
+from common import (
+    fold_models,
+    in_fresh_process,
+    long_recording,
+    noise_variant,
+    record_list,
+    resampled,
+    with_noise,
+)
 from machine import noted_machine
 
 from arrhythmia import pretrained
@@ -97,7 +105,7 @@ from arrhythmia.config import TrainConfig
 from arrhythmia.crossval import cross_validate
 from arrhythmia.data.beats import AAMI_CLASSES, SYMBOL_TO_AAMI
 from arrhythmia.data.recording import Recording, read_input
-from arrhythmia.data.splits import DS1, DS2, PACED, record_groups
+from arrhythmia.data.splits import DS1, record_groups
 from arrhythmia.data.wfdb_source import OTHER_LEAD, read_beat_annotations, read_lead, record_names
 from arrhythmia.evaluation import compute_metrics, ec57_beat_statistics, ec57_text, interval_text, record_intervals
 from arrhythmia.export import load_classifier
@@ -543,11 +551,6 @@ def check_options(options: dict) -> None:
     if unknown:
         taken = ", ".join(p for p in parameters if p not in ("recording", "model"))
         raise SystemExit(f"label_recording takes no option {', '.join(unknown)} (it takes: {taken})")
-
-
-def record_list(spec: str, data: Path) -> list[str]:
-    sets = {"ds1": DS1, "ds2": DS2, "all": [r for r in record_names(data) if r not in PACED]}
-    return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
 
 
 # -- cross-validation on DS1 -----------------------------------------------------------------------------

@@ -19,19 +19,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from common import record_list
 
 from arrhythmia import pretrained
 from arrhythmia.data import load_beats
-from arrhythmia.data.splits import DS1, DS2, PACED
-from arrhythmia.data.wfdb_source import record_names
 from arrhythmia.evaluation import evaluate, format_metrics
 from arrhythmia.export import load_classifier
-
-
-def record_list(spec: str, data: Path) -> list[str]:
-    """``ds1``, ``ds2``, ``all`` (not paced) or comma-separated record names."""
-    sets = {"ds1": list(DS1), "ds2": list(DS2), "all": [r for r in record_names(data) if r not in PACED]}
-    return sets.get(spec.lower()) or [r.strip() for r in spec.split(",") if r.strip()]
 
 
 def main() -> None:

@@ -119,6 +119,15 @@ def with_noise(recording: Recording, beats: np.ndarray, variant: str, name: str)
     return replace(recording, signal=noisy)
 
 
+def record_list(spec: str, data: Path, paced: bool = False) -> list[str]:
+    """The records ``--records`` names: ``ds1``, ``ds2``, ``all`` (the database's records, the paced ones only
+    with ``paced``: no AAMI beat figure is asked of them), or comma-separated record names."""
+    from arrhythmia.data.splits import DS1, DS2, PACED
+
+    sets = {"ds1": DS1, "ds2": DS2, "all": [r for r in record_names(data) if paced or r not in PACED]}
+    return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
+
+
 def record_seed(name: str) -> int:
     """A reproducible seed for one record's synthetic noise: its number, or a checksum of its name."""
     import zlib

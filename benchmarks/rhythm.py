@@ -66,15 +66,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import fold_models, in_fresh_process, long_recording, noise_variant, resampled, with_noise
+from common import (
+    fold_models,
+    in_fresh_process,
+    long_recording,
+    noise_variant,
+    record_list,
+    resampled,
+    with_noise,
+)
 from machine import noted_machine
 
 from arrhythmia.data.beats import SYMBOL_TO_AAMI
 from arrhythmia.data.quality import overlapping, unanalysable
 from arrhythmia.data.recording import read_input
-from arrhythmia.data.splits import DS1, DS2
 from arrhythmia.data.ventricular import flutter_stretches, flutter_windows, ventricular_flutter
-from arrhythmia.data.wfdb_source import read_annotations, record_names
+from arrhythmia.data.wfdb_source import read_annotations
 from arrhythmia.episodes import EpisodeConfig, find_episodes
 from arrhythmia.errors import ArrhythmiaError
 from arrhythmia.evaluation import interval_text
@@ -144,11 +151,6 @@ def durations(s: dict) -> list[str]:
 
 def f1(a: float, b: float) -> float:
     return 2 * a * b / (a + b) if a == a and b == b and a + b > 0 else float("nan")
-
-
-def record_list(spec: str, data: Path) -> list[str]:
-    sets = {"ds1": DS1, "ds2": DS2, "all": record_names(data)}
-    return list(sets[spec]) if spec in sets else [r.strip() for r in spec.split(",") if r.strip()]
 
 
 @dataclass
@@ -674,7 +676,7 @@ def main() -> None:
         cells = [f"{args.hours:g}", f"{t['labelling_s']:.1f}", f"{t['episodes_s']:.2f}", f"{t['report_s']:.1f}"]
         row(*cells, t["episodes"], f"{t['peak_mb']:.0f}")
         return
-    names = record_list(args.records, args.data)
+    names = record_list(args.records, args.data, paced=True)
     labelled = label_records(
         args.data, names, args.folds, not args.no_adapt, config.pause_s, args.lead, args.rate, args.noise
     )
