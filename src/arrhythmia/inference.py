@@ -128,7 +128,7 @@ def signal_recording(signal: Any, fs: Any, units: str | float | None = None) -> 
     """An ECG held in memory as the ``Recording`` that ``predict`` labels (lead and path ``signal``), in mV:
     ``RecordingLabeller.predict_signal``'s checks and conversions (see there), each refusal one
     ``ArrhythmiaError`` line."""
-    from arrhythmia.data.recording import PLAUSIBLE_FS, Recording
+    from arrhythmia.data.recording import PLAUSIBLE_FS, Recording, is_ecg_rate
     from arrhythmia.data.units import millivolt_scale, mv_per_unit, typical_qrs_amplitude
 
     if signal is None:
@@ -148,8 +148,8 @@ def signal_recording(signal: Any, fs: Any, units: str | float | None = None) -> 
     if isinstance(fs, bool) or not isinstance(fs, numbers.Real):
         raise ArrhythmiaError(f"fs must be a sampling rate in Hz (a number), not {fs!r}")
     fs = float(fs)  # np.float32, Fraction, ...: a float, as every step takes it
-    low, high = PLAUSIBLE_FS
-    if np.isfinite(fs) and fs > 0 and not low <= fs <= high:  # kHz given as Hz, a period: as predict and serve say
+    if np.isfinite(fs) and fs > 0 and not is_ecg_rate(fs):  # kHz given as Hz, a period: as predict and serve say
+        low, high = PLAUSIBLE_FS
         raise ArrhythmiaError(f"signal: fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:,g} Hz)")
     if units is not None:
         signal = np.asarray(signal, dtype=np.float64) * mv_per_unit(units)

@@ -47,7 +47,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrhythmia.data.download import safe_extract_zip
-from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording
+from arrhythmia.data.recording import PLAUSIBLE_FS, SIGNAL_SUFFIXES, Recording, is_ecg_rate
 from arrhythmia.data.wfdb_source import MIXED_LEAD, choose_lead, with_signal_names
 from arrhythmia.errors import ArrhythmiaError, DataError, one_line
 from arrhythmia.predict import BeatModel
@@ -551,10 +551,10 @@ def _check_options(source: Path, name: str, options: ReadOptions) -> None:
     from arrhythmia import pretrained
     from arrhythmia.adapt.pipeline import AdaptConfig
 
-    low, high = PLAUSIBLE_FS
     if options.fs is not None and (
-        isinstance(options.fs, bool) or not isinstance(options.fs, int | float) or not low <= options.fs <= high
+        isinstance(options.fs, bool) or not isinstance(options.fs, int | float) or not is_ecg_rate(options.fs)
     ):
+        low, high = PLAUSIBLE_FS
         raise DataError(f"{name}: fs {options.fs!r} is not a sampling rate an ECG has ({low:g}-{high:,g} Hz)")
     if options.pretrained is not None and options.pretrained not in pretrained.available():
         raise DataError(

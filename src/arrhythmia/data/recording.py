@@ -386,6 +386,13 @@ UNIT_SECONDS = {
 #: Sampling rates an ECG is recorded at, Hz; a time column is read as seconds where its step gives such a
 #: rate, else as milliseconds (the two ranges cannot overlap: their ends are less than 1000x apart).
 PLAUSIBLE_FS = (20.0, 10_000.0)
+
+
+def is_ecg_rate(rate: float) -> bool:
+    """Whether ``rate`` (Hz, any real number) is one an ECG is recorded at (``PLAUSIBLE_FS``); NaN is not."""
+    return bool(PLAUSIBLE_FS[0] <= rate <= PLAUSIBLE_FS[1])
+
+
 #: How far one step of a time column may stray from the sampling period, as a fraction of it (beyond the
 #: rounding of the printed times): jitter moves a step, and is refused beyond this.
 STEP_TOLERANCE = 0.1
@@ -1043,8 +1050,8 @@ def _header_rate_rules(path: Path, fs: float | None, rate: float) -> None:
 def _ecg_rate(path: Path, rate: float) -> None:
     """DataError where the sampling rate (Hz) a header gives is none an ECG is recorded at (``PLAUSIBLE_FS``): at
     0.001 Hz or 1 Hz no filter or beat window of labelling has a sample to work with."""
-    low, high = PLAUSIBLE_FS
-    if not (np.isfinite(rate) and low <= rate <= high):
+    if not is_ecg_rate(rate):
+        low, high = PLAUSIBLE_FS
         raise DataError(f"{path}: its header's {rate:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")
 
 
@@ -1092,7 +1099,7 @@ def _lower_case_header(record: Path) -> None:
 
 
 def _read_input(path: Path, fs: float | None, lead: str | int | None) -> Recording | BeatRows:
-    if fs is not None and not (np.isfinite(fs) and PLAUSIBLE_FS[0] <= fs <= PLAUSIBLE_FS[1]):
+    if fs is not None and not is_ecg_rate(fs):
         low, high = PLAUSIBLE_FS
         raise DataError(f"{path}: --fs {fs:g} Hz is not an ECG sampling rate ({low:g}-{high:g} Hz)")
     kind = SIGNAL_SUFFIXES.get(path.suffix.lower())
