@@ -592,13 +592,17 @@ def label_recording(
         recording=recording,
         mv_per_unit=cleaned.mv_per_unit,
     )
-    nothing = np.zeros(0, np.int64), np.zeros(0, str)  # a recording without beats still gets its noise and hours
-    if len(signal) == 0 or np.all(~np.isfinite(signal)):
-        warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
+
+    def without_beats() -> RecordingLabels:  # a recording without beats still gets its noise and hours
         result.beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
+        nothing = np.zeros(0, np.int64), np.zeros(0, str)
         return _add_rhythm(
             result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
         )
+
+    if len(signal) == 0 or np.all(~np.isfinite(signal)):
+        warnings.warn(f"{recording.path}: the signal holds no valid samples; no beats", stacklevel=2)
+        return without_beats()
 
     # 1. Detect, in chunks.
     try:
@@ -611,10 +615,7 @@ def label_recording(
         flat = flat_lead(as_read)  # say why where the lead holds nothing (an unused channel, read with --lead)
         why = f": lead {recording.lead} holds no ECG ({flat})" if flat else ""
         warnings.warn(f"{recording.path}: fewer than two beats detected{why}; nothing to classify", stacklevel=2)
-        result.beats = _beats_table(_DetectedBeats.none(len(model.classes)), recording, model.classes)
-        return _add_rhythm(
-            result, *nothing, recording, noise, episodes, ventricular=ventricular, with_rhythm=with_rhythm
-        )
+        return without_beats()
 
     # 2. Cut and classify. Detection does not depend on the sign (it works on the rectified signal); the beats
     # are cut pointing up, as training beats are, so a reversed electrode or a lead like V1 gives upright beats.
